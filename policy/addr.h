@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef FWD_ADDR_H
+#define FWD_ADDR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * An IPv4 or IPv6 network: address bytes in network order (4 or 16 used)
+ * and a prefix length. A single host is a full-length prefix. Host bits past
+ * the prefix are always zero in a parsed value (parsing rejects them).
+ */
+struct fwd_addr {
+	uint8_t family;		/* AF_INET or AF_INET6 */
+	uint8_t prefix;		/* 0..32 or 0..128 */
+	uint8_t a[16];
+};
+
+#define FWD_ADDR_STRLEN 64	/* enough for any formatted address/prefix */
+
+/*
+ * Parse "192.0.2.7", "198.51.100.0/24", "2001:db8::1", "2001:db8::/32".
+ * Returns 0, or -EINVAL with *why set to a static English reason such as
+ * "prefix length 33 is out of range for IPv4 (0-32)" or
+ * "host bits set in 192.0.2.1/24 (did you mean 192.0.2.0/24?)" — the caller
+ * adds the location. *why may be NULL if the caller does not want it.
+ * For the host-bits message the suggestion is written into why_buf when given.
+ */
+int fwd_addr_parse(const char *s, struct fwd_addr *out, char *why_buf,
+		   size_t why_len);
+
+/* "192.0.2.7" for a host, "192.0.2.0/24" for a network. */
+void fwd_addr_format(const struct fwd_addr *a, char *buf, size_t len);
+
+static inline unsigned fwd_addr_bits(const struct fwd_addr *a)
+{
+	return a->family == 2 /* AF_INET */ ? 32 : 128;
+}
+static inline size_t fwd_addr_len(const struct fwd_addr *a)
+{
+	return a->family == 2 /* AF_INET */ ? 4 : 16;
+}
+static inline bool fwd_addr_is_host(const struct fwd_addr *a)
+{
+	return a->prefix == fwd_addr_bits(a);
+}
+/* First and last address covered (inclusive), as len bytes each. */
+void fwd_addr_range(const struct fwd_addr *a, uint8_t lo[16], uint8_t hi[16]);
+
+#endif

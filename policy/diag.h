@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef FWD_DIAG_H
+#define FWD_DIAG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/*
+ * A list of located error messages. Everything that reads outside input
+ * appends here and carries on, so one run reports every error at once;
+ * callers apply nothing while the list is non-empty.
+ */
+struct fwd_diag {
+	char *file;		/* NULL when no file is involved */
+	unsigned line;		/* 0 when the whole file (or nothing) is meant */
+	char *msg;
+};
+
+struct fwd_diags {
+	struct fwd_diag *v;
+	size_t n, cap;
+};
+
+void fwd_diags_init(struct fwd_diags *d);
+void fwd_diags_free(struct fwd_diags *d);	/* accepts NULL */
+/* printf-style; prints as "FILE:LINE: msg", "FILE: msg" or "msg". */
+void fwd_diags_add(struct fwd_diags *d, const char *file, unsigned line,
+		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void fwd_diags_print(const struct fwd_diags *d, FILE *out);
+/* One diagnostic as text ("FILE:LINE: msg"), malloc'd; NULL on ENOMEM. */
+char *fwd_diag_format(const struct fwd_diag *g);
+
+#endif

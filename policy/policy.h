@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef FWD_POLICY_H
+#define FWD_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "diag.h"
+
+/*
+ * The validated policy model: what the INI files say, with every name
+ * resolved and every value checked. Pure data, no kernel notions. Every
+ * element remembers where it was written so that an error found later (by
+ * the compiler or by the kernel) can still name FILE:LINE.
+ */
+
+struct fwd_loc {
+	const char *file;	/* interned in fwd_policy.files; NULL = built-in */
+	unsigned line;
+};
+
+enum fwd_action { FWD_DENY, FWD_REJECT, FWD_ALLOW };
+enum fwd_log { FWD_LOG_OFF, FWD_LOG_DENIED, FWD_LOG_ALL };
+enum fwd_icmp { FWD_ICMP_ESSENTIAL, FWD_ICMP_ALL, FWD_ICMP_NONE };
+enum fwd_dir { FWD_DIR_IN, FWD_DIR_OUT };
+
+/* lo..hi inclusive, 1..65535; proto is IPPROTO_TCP or IPPROTO_UDP. */
+struct fwd_ports {
+	uint8_t proto;
+	uint16_t lo, hi;
+	struct fwd_loc loc;
+};
+
+/* An address list ([list NAME]): members inline and from list files. */
+struct fwd_list {
+	char *name;
+	struct fwd_addr *addrs;
+	struct fwd_loc *locs;	/* locs[i] is where addrs[i] was written */
+	size_t n, cap;
+	struct fwd_loc loc;	/* the [list NAME] header */
+};
+
+enum fwd_peer_kind { FWD_PEER_ANY, FWD_PEER_ADDR, FWD_PEER_LIST };
+
+/* One word of an allow = line. */
+struct fwd_peer {
+	enum fwd_peer_kind kind;
+	struct fwd_addr addr;		/* FWD_PEER_ADDR */
+	size_t list;			/* FWD_PEER_LIST: index in fwd_policy.lists */
+	struct fwd_loc loc;
+};
+
+struct fwd_service {
+	char *name;
+	enum fwd_dir dir;	/* in: allow names sources; out: destinations */
+	struct fwd_ports *ports;
+	size_t nports;
+	struct fwd_peer *allow;
+	size_t nallow;
+	struct fwd_loc loc;	/* the [service NAME] header */
+};
+
+struct fwd_policy {
+	enum fwd_action inbound;	/* default FWD_DENY */
+	enum fwd_action outbound;	/* default FWD_ALLOW */
+	enum fwd_log log;		/* default FWD_LOG_DENIED */
+	enum fwd_icmp icmp;		/* default FWD_ICMP_ESSENTIAL */
+
+	struct fwd_list *lists;
+	size_t nlists;
+	struct fwd_service *services;
+	size_t nservices;
+
+	char **files;			/* every file read, in order */
+	size_t nfiles;
+};
+
+struct fwd_load_opts {
+	/* NULL: /etc/services. Used for service names in ports = (https). */
+	const char *services_path;
+	/* NULL: "conf.d" beside the main file. "" disables includes. */
+	const char *confd_path;
+};
+
+struct fwd_policy *fwd_policy_new(void);	/* defaults set; NULL on ENOMEM */
+void fwd_policy_free(struct fwd_policy *p);	/* accepts NULL */
+
+/*
+ * Read the main file, then every conf.d/NAME.conf in lexical order, then the
+ * list files they name, and validate the whole. Returns 0 with *out set, or a
+ * negative errno with every problem appended to d (as FILE:LINE: message) and
+ * *out NULL. Nothing is half-loaded: on error there is no policy at all.
+ */
+int fwd_policy_load(const char *path, const struct fwd_load_opts *opts,
+		    struct fwd_policy **out, struct fwd_diags *d);
+
+/*
+ * The same from memory, for tests and fuzzers: `name` is used in messages.
+ * No includes are read; list files named by `file =` are read from disk
+ * unless opts->confd_path is "" (then they are an error).
+ */
+int fwd_policy_load_buffer(const char *name, const char *buf, size_t len,
+			   const struct fwd_load_opts *opts,
+			   struct fwd_policy **out, struct fwd_diags *d);
+
+/* The built-in policy used when no file exists: inbound deny except 22/tcp
+ * from any, essential ICMP, outbound allow. */
+int fwd_policy_builtin(struct fwd_policy **out);
+
+/* The built-in policy as INI text (what `fwd --print-default` shows). */
+extern const char fwd_policy_builtin_text[];
+
+const char *fwd_action_name(enum fwd_action a);	/* "deny", ... */
+const char *fwd_log_name(enum fwd_log l);
+const char *fwd_icmp_name(enum fwd_icmp i);
+const char *fwd_proto_name(uint8_t proto);		/* "tcp", "udp" */
+
+#endif

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef FWD_TESTUTIL_H
+#define FWD_TESTUTIL_H
+
+#include <check.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* $FWD_SRCDIR/rel, malloc'd (tests may leak it: they are short-lived). */
+char *tu_src(const char *rel);
+/* $FWD_BUILDDIR/rel. */
+char *tu_build(const char *rel);
+/* Whole file into a NUL-terminated buffer; NULL if unreadable. */
+char *tu_slurp(const char *path, size_t *len);
+/* Run a shell command, capture stdout+stderr (malloc'd) and exit status. */
+int tu_sh(char **output, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * Root / namespace gate. Returns true when the test may go on. When it may
+ * not (not root, no unshare), it fails the test under CI=true and otherwise
+ * prints why and returns false so the caller returns early (a visible skip).
+ */
+bool tu_need_root(void);
+
+/* Move the calling process into a fresh network namespace with lo up.
+ * check runs each test in a forked child (CK_FORK), so this isolates it. */
+void tu_enter_netns(void);
+
+/* Run a suite and return an exit status (0 = all passed). */
+int tu_run(Suite *s);
+
+#endif
