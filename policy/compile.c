@@ -1,0 +1,3 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* placeholder until the module lands */
+typedef int fwd_placeholder_t;
