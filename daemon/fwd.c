@@ -1,2 +1,270 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-int main(void) { return 1; }
+/*
+ * fwd: the host firewall daemon. Compiles the policy, commits it to the
+ * kernel in one transaction, and stays up to re-apply it on SIGHUP. The
+ * kernel enforces the table on its own: whatever happens to this process,
+ * the last committed rules stay (owner|persist table flags).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ir.h"
+#include "kmod.h"
+#include "log.h"
+#include "notify.h"
+#include "policy.h"
+
+#define FWD_DEFAULT_CONFIG "/etc/fwd/fwd.conf"
+
+enum fwd_mode { MODE_DAEMON, MODE_ONESHOT, MODE_DRYRUN, MODE_PROBE, MODE_PRINT_DEFAULT };
+
+struct fwd_ctx {
+	const char *config;
+	enum fwd_mode mode;
+	bool json;
+	struct fwd_nl *nl;
+	struct fwd_features feat;
+	unsigned generation;		/* policies committed since start */
+	bool builtin;			/* running the built-in default */
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: fwd [options]\n"
+		"  -c, --config FILE   policy file (default " FWD_DEFAULT_CONFIG ";\n"
+		"                      conf.d/*.conf beside it is read too)\n"
+		"      --oneshot       apply the policy, exit 0 once the kernel committed it\n"
+		"  -n, --dry-run       print the compiled ruleset in nft syntax, touch nothing\n"
+		"      --probe         report what the kernel supports (with --json: as JSON)\n"
+		"      --print-default print the built-in default policy\n"
+		"  -V, --version       print the version\n"
+		"  -h, --help          this text\n"
+		"Without options fwd runs in the foreground: SIGHUP re-reads and re-applies,\n"
+		"SIGTERM exits and leaves the rules in place.\n");
+}
+
+/*
+ * Policy file -> IR. A missing main file at start means the built-in default
+ * (a fresh install must come up closed, with SSH still reachable); on reload
+ * a vanished file is treated as an error so a slip cannot swap policies.
+ */
+static int load_ir(struct fwd_ctx *ctx, bool at_start, struct fwd_ir **ir,
+		   struct fwd_diags *d)
+{
+	struct fwd_policy *p = NULL;
+	struct stat st;
+	int ret;
+
+	*ir = NULL;
+	if (stat(ctx->config, &st) != 0 && errno == ENOENT && at_start) {
+		ret = fwd_policy_builtin(&p);
+		if (ret == 0) {
+			fwd_log(LOG_NOTICE, "no policy at %s: using the built-in "
+				"default (inbound deny except 22/tcp, essential ICMP, "
+				"outbound allow)", ctx->config);
+			ctx->builtin = true;
+		}
+	} else {
+		ret = fwd_policy_load(ctx->config, NULL, &p, d);
+		if (ret == 0)
+			ctx->builtin = false;
+	}
+	if (ret == 0)
+		ret = fwd_compile(p, ir, d);
+	fwd_policy_free(p);
+	if (ret && d->n == 0)
+		fwd_diags_add(d, ctx->config, 0, "cannot load policy: %s",
+			      strerror(-ret));
+	return ret;
+}
+
+static size_t ir_elements(const struct fwd_ir *ir)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < ir->nsets; i++)
+		n += ir->sets[i].n;
+	return n;
+}
+
+/* Load, compile and commit. On any failure the kernel keeps what it had. */
+static int apply_policy(struct fwd_ctx *ctx, bool at_start)
+{
+	struct fwd_apply_opts ao = { .no_owner = ctx->mode == MODE_ONESHOT &&
+				     !ctx->feat.table_persist };
+	struct fwd_diags d;
+	struct fwd_ir *ir = NULL;
+	int ret;
+
+	fwd_diags_init(&d);
+	ret = load_ir(ctx, at_start, &ir, &d);
+	if (ret == 0)
+		ret = fwd_apply(ctx->nl, ir, &ctx->feat, &ao, &d);
+	if (ret == 0) {
+		ctx->generation++;
+		fwd_log(LOG_INFO, "applied %s (generation %u): %zu elements in %zu sets",
+			ctx->builtin ? "built-in default" : ctx->config,
+			ctx->generation, ir_elements(ir), ir->nsets);
+	} else {
+		fwd_log(LOG_ERR, "%s failed, %s", at_start ? "apply" : "reload",
+			ctx->generation ? "keeping the running rules" :
+			"the kernel keeps whatever it held before");
+		fwd_log_diags(LOG_ERR, &d);
+	}
+	fwd_ir_free(ir);
+	fwd_diags_free(&d);
+	return ret;
+}
+
+static int do_dry_run(struct fwd_ctx *ctx)
+{
+	struct fwd_render_opts ro = { 0 };
+	struct fwd_diags d;
+	struct fwd_ir *ir;
+	int ret;
+
+	fwd_diags_init(&d);
+	ret = load_ir(ctx, true, &ir, &d);
+	if (ret == 0)
+		ret = fwd_ir_render(ir, &ro, stdout);
+	else
+		fwd_diags_print(&d, stderr);
+	if (fflush(stdout) != 0)
+		ret = -errno;
+	fwd_ir_free(ir);
+	fwd_diags_free(&d);
+	return ret ? 1 : 0;
+}
+
+static int do_probe(struct fwd_ctx *ctx)
+{
+	int ret = fwd_probe(&ctx->feat);
+
+	fwd_features_print(&ctx->feat, stdout, ctx->json);
+	if (ret) {
+		fprintf(stderr, "fwd: probe failed: %s\n", strerror(-ret));
+		return 1;
+	}
+	return ctx->feat.nf_tables ? 0 : 1;
+}
+
+static int run_daemon(struct fwd_ctx *ctx)
+{
+	struct signalfd_siginfo si;
+	sigset_t mask;
+	int sfd;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0) {
+		fwd_log(LOG_ERR, "signalfd: %s", strerror(errno));
+		return 1;
+	}
+	fwd_notify("READY=1\nSTATUS=policy applied");
+	for (;;) {
+		ssize_t r = read(sfd, &si, sizeof(si));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r != sizeof(si)) {
+			fwd_log(LOG_ERR, "signalfd read: %s", strerror(errno));
+			continue;
+		}
+		if (si.ssi_signo == SIGHUP) {
+			fwd_notify("RELOADING=1");
+			fwd_log(LOG_INFO, "SIGHUP: re-reading %s", ctx->config);
+			apply_policy(ctx, false);
+			fwd_notify("READY=1");
+		} else {
+			fwd_log(LOG_INFO, "signal %u: exiting; the rules stay in "
+				"the kernel", si.ssi_signo);
+			fwd_notify("STOPPING=1");
+			break;
+		}
+	}
+	close(sfd);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_ONESHOT = 256, OPT_PROBE, OPT_JSON, OPT_PRINT_DEFAULT };
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "oneshot", no_argument, NULL, OPT_ONESHOT },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "probe", no_argument, NULL, OPT_PROBE },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "print-default", no_argument, NULL, OPT_PRINT_DEFAULT },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct fwd_ctx ctx = { .config = FWD_DEFAULT_CONFIG, .mode = MODE_DAEMON };
+	int c, ret;
+
+	fwd_log_init("fwd");
+	while ((c = getopt_long(argc, argv, "c:nVh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': ctx.config = optarg; break;
+		case 'n': ctx.mode = MODE_DRYRUN; break;
+		case OPT_ONESHOT: ctx.mode = MODE_ONESHOT; break;
+		case OPT_PROBE: ctx.mode = MODE_PROBE; break;
+		case OPT_JSON: ctx.json = true; break;
+		case OPT_PRINT_DEFAULT: ctx.mode = MODE_PRINT_DEFAULT; break;
+		case 'V': printf("fwd %s\n", FWD_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "fwd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+
+	switch (ctx.mode) {
+	case MODE_DRYRUN:
+		return do_dry_run(&ctx);
+	case MODE_PROBE:
+		return do_probe(&ctx);
+	case MODE_PRINT_DEFAULT:
+		fputs(fwd_policy_builtin_text, stdout);
+		return 0;
+	default:
+		break;
+	}
+
+	ret = fwd_probe(&ctx.feat);
+	if (ret || !ctx.feat.nf_tables || !ctx.feat.inet_family) {
+		fwd_log(LOG_ERR, "the kernel cannot run fwd: %s",
+			ret ? strerror(-ret) : ctx.feat.detail);
+		return 1;
+	}
+	ret = fwd_nl_open(&ctx.nl);
+	if (ret) {
+		fwd_log(LOG_ERR, "cannot open nf_tables netlink socket: %s",
+			strerror(-ret));
+		return 1;
+	}
+	if (apply_policy(&ctx, true) != 0) {
+		fwd_nl_close(ctx.nl);
+		return 1;
+	}
+	ret = ctx.mode == MODE_ONESHOT ? 0 : run_daemon(&ctx);
+	fwd_nl_close(ctx.nl);
+	return ret;
+}

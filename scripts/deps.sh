@@ -1,0 +1,22 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Install everything fwd needs to build, run, test and benchmark on Debian 12.
+# Idempotent: does nothing when every package is already there.
+set -eu
+
+PKGS="gcc pkg-config meson ninja-build
+libmnl-dev libnftnl-dev libinih-dev libnetfilter-queue-dev check
+nftables iproute2 iputils-ping conntrack procps time"
+
+# shellcheck disable=SC2086
+if dpkg-query -W -f='${Status}\n' $PKGS 2>/dev/null | grep -qv 'install ok installed' ||
+   [ "$(dpkg-query -W -f='${Status}\n' $PKGS 2>/dev/null | wc -l)" -ne "$(echo $PKGS | wc -w)" ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "deps.sh: missing packages; run as root: apt-get install -y $PKGS" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $PKGS >/dev/null
+fi
