@@ -21,8 +21,10 @@
 #include "log.h"
 #include "notify.h"
 #include "policy.h"
+#include "state.h"
 
 #define FWD_DEFAULT_CONFIG "/etc/fwd/fwd.conf"
+#define FWD_DEFAULT_STATE_DIR "/var/lib/fwd"
 
 enum fwd_mode { MODE_DAEMON, MODE_ONESHOT, MODE_DRYRUN, MODE_PROBE, MODE_PRINT_DEFAULT };
 
@@ -34,6 +36,9 @@ struct fwd_ctx {
 	struct fwd_features feat;
 	unsigned generation;		/* policies committed since start */
 	bool builtin;			/* running the built-in default */
+	const char *state_dir;		/* last good compiled policy; "" = none */
+	/* Why the running rules are not the policy file's, or NULL. */
+	const char *degraded;
 };
 
 static void usage(FILE *out)
@@ -45,6 +50,8 @@ static void usage(FILE *out)
 		"      --oneshot       apply the policy, exit 0 once the kernel committed it\n"
 		"  -n, --dry-run       print the compiled ruleset in nft syntax, touch nothing\n"
 		"      --probe         report what the kernel supports (with --json: as JSON)\n"
+		"      --state-dir DIR keep the last good compiled policy here (default\n"
+		"                      " FWD_DEFAULT_STATE_DIR "; \"\" for none)\n"
 		"      --print-default print the built-in default policy\n"
 		"  -V, --version       print the version\n"
 		"  -h, --help          this text\n"
@@ -96,6 +103,83 @@ static size_t ir_elements(const struct fwd_ir *ir)
 	return n;
 }
 
+static void save_last_good(struct fwd_ctx *ctx, const struct fwd_ir *ir)
+{
+	int ret;
+
+	if (!*ctx->state_dir)
+		return;
+	if (mkdir(ctx->state_dir, 0700) != 0 && errno != EEXIST) {
+		fwd_log(LOG_WARNING, "cannot create state directory %s: %s",
+			ctx->state_dir, strerror(errno));
+		return;
+	}
+	ret = fwd_state_save_ir(ctx->state_dir, ir);
+	if (ret)
+		fwd_log(LOG_WARNING, "cannot save the last good policy in %s: %s",
+			ctx->state_dir, strerror(-ret));
+}
+
+/*
+ * The start-up fallback when the policy file cannot be applied: the last
+ * good compiled policy, else a lockdown table (loopback and established
+ * connections only). Either way the host ends up closed, never open.
+ */
+static int apply_fallback(struct fwd_ctx *ctx)
+{
+	struct fwd_apply_opts ao = { 0 };
+	struct fwd_policy *p = NULL;
+	struct fwd_ir *ir = NULL;
+	struct fwd_diags d;
+	int ret = -ENOENT;
+
+	fwd_diags_init(&d);
+	if (*ctx->state_dir) {
+		ret = fwd_state_load_ir(ctx->state_dir, &ir);
+		if (ret == 0)
+			ret = fwd_apply(ctx->nl, ir, &ctx->feat, &ao, &d);
+		if (ret == 0) {
+			ctx->degraded = "running the last good policy: the policy file has errors";
+			fwd_log(LOG_WARNING, "degraded: applied the last good policy "
+				"from %s/%s", ctx->state_dir, FWD_STATE_LAST_GOOD);
+		} else if (ret != -ENOENT) {
+			fwd_log(LOG_ERR, "last good policy in %s unusable: %s",
+				ctx->state_dir, strerror(-ret));
+			fwd_log_diags(LOG_ERR, &d);
+		}
+		fwd_ir_free(ir);
+		ir = NULL;
+	}
+	if (ret != 0) {
+		fwd_diags_free(&d);
+		fwd_diags_init(&d);
+		p = fwd_policy_new();
+		ret = p ? 0 : -ENOMEM;
+		if (ret == 0) {
+			p->inbound = FWD_DENY;
+			p->outbound = FWD_ALLOW;
+			ret = fwd_compile(p, &ir, &d);
+		}
+		if (ret == 0)
+			ret = fwd_apply(ctx->nl, ir, &ctx->feat, &ao, &d);
+		if (ret == 0) {
+			ctx->degraded = "lockdown: the policy file has errors and there is no last good policy";
+			fwd_log(LOG_WARNING, "degraded: applied the lockdown ruleset "
+				"(loopback and established connections only)");
+		} else {
+			fwd_log(LOG_CRIT, "cannot apply even the lockdown ruleset: %s",
+				strerror(-ret));
+			fwd_log_diags(LOG_CRIT, &d);
+		}
+		fwd_ir_free(ir);
+		fwd_policy_free(p);
+	}
+	fwd_diags_free(&d);
+	if (ret == 0)
+		ctx->generation++;
+	return ret;
+}
+
 /* Load, compile and commit. On any failure the kernel keeps what it had. */
 static int apply_policy(struct fwd_ctx *ctx, bool at_start)
 {
@@ -111,9 +195,11 @@ static int apply_policy(struct fwd_ctx *ctx, bool at_start)
 		ret = fwd_apply(ctx->nl, ir, &ctx->feat, &ao, &d);
 	if (ret == 0) {
 		ctx->generation++;
+		ctx->degraded = NULL;
 		fwd_log(LOG_INFO, "applied %s (generation %u): %zu elements in %zu sets",
 			ctx->builtin ? "built-in default" : ctx->config,
 			ctx->generation, ir_elements(ir), ir->nsets);
+		save_last_good(ctx, ir);
 	} else {
 		fwd_log(LOG_ERR, "%s failed, %s", at_start ? "apply" : "reload",
 			ctx->generation ? "keeping the running rules" :
@@ -201,7 +287,7 @@ static int run_daemon(struct fwd_ctx *ctx)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_ONESHOT = 256, OPT_PROBE, OPT_JSON, OPT_PRINT_DEFAULT };
+	enum { OPT_ONESHOT = 256, OPT_PROBE, OPT_JSON, OPT_PRINT_DEFAULT, OPT_STATE_DIR };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "oneshot", no_argument, NULL, OPT_ONESHOT },
@@ -209,11 +295,13 @@ int main(int argc, char **argv)
 		{ "probe", no_argument, NULL, OPT_PROBE },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "print-default", no_argument, NULL, OPT_PRINT_DEFAULT },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct fwd_ctx ctx = { .config = FWD_DEFAULT_CONFIG, .mode = MODE_DAEMON };
+	struct fwd_ctx ctx = { .config = FWD_DEFAULT_CONFIG, .mode = MODE_DAEMON,
+			       .state_dir = FWD_DEFAULT_STATE_DIR };
 	int c, ret;
 
 	fwd_log_init("fwd");
@@ -225,6 +313,7 @@ int main(int argc, char **argv)
 		case OPT_PROBE: ctx.mode = MODE_PROBE; break;
 		case OPT_JSON: ctx.json = true; break;
 		case OPT_PRINT_DEFAULT: ctx.mode = MODE_PRINT_DEFAULT; break;
+		case OPT_STATE_DIR: ctx.state_dir = optarg; break;
 		case 'V': printf("fwd %s\n", FWD_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -261,8 +350,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (apply_policy(&ctx, true) != 0) {
-		fwd_nl_close(ctx.nl);
-		return 1;
+		/* --oneshot reports and changes nothing; the daemon must not
+		 * stay down with the host in an unknown state. */
+		if (ctx.mode == MODE_ONESHOT || apply_fallback(&ctx) != 0) {
+			fwd_nl_close(ctx.nl);
+			return 1;
+		}
 	}
 	ret = ctx.mode == MODE_ONESHOT ? 0 : run_daemon(&ctx);
 	fwd_nl_close(ctx.nl);

@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/*
+ * Format: "FWDIR\0\0\1" magic, u64 payload length, u64 FNV-1a of the
+ * payload, then the payload: every IR field written explicitly in host
+ * order (the file never leaves the machine). Locations keep their line
+ * numbers only; the file names they pointed to belong to a policy that may
+ * be gone.
+ */
+static const char state_magic[8] = { 'F', 'W', 'D', 'I', 'R', 0, 0, 2 };
+
+struct buf {
+	uint8_t *p;
+	size_t n, cap, off;
+	bool bad;
+};
+
+static void put(struct buf *b, const void *v, size_t len)
+{
+	if (b->cap - b->n < len) {
+		size_t cap = b->cap ? b->cap : 4096;
+
+		while (cap - b->n < len)
+			cap *= 2;
+		b->p = realloc(b->p, cap);
+		if (!b->p)
+			abort();	/* the project's OOM policy: abort */
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, v, len);
+	b->n += len;
+}
+
+static void put32(struct buf *b, uint32_t v) { put(b, &v, sizeof(v)); }
+static void put64(struct buf *b, uint64_t v) { put(b, &v, sizeof(v)); }
+
+static void get(struct buf *b, void *v, size_t len)
+{
+	if (b->bad || b->n - b->off < len) {
+		b->bad = true;
+		memset(v, 0, len);
+		return;
+	}
+	memcpy(v, b->p + b->off, len);
+	b->off += len;
+}
+
+static uint32_t get32(struct buf *b) { uint32_t v; get(b, &v, sizeof(v)); return v; }
+static uint64_t get64(struct buf *b) { uint64_t v; get(b, &v, sizeof(v)); return v; }
+
+static uint64_t fnv1a(const uint8_t *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static void put_elem(struct buf *b, const struct fwd_ir_elem *e)
+{
+	put(b, e->lo, 16);
+	put(b, e->hi, 16);
+	put(b, &e->proto, 1);
+	put(b, &e->plo, 2);
+	put(b, &e->phi, 2);
+	put32(b, e->loc.line);
+}
+
+static void put_rule(struct buf *b, const struct fwd_ir_rule *r)
+{
+	uint8_t fl = (r->counter ? 1 : 0) | (r->log ? 2 : 0);
+
+	put32(b, r->nm);
+	for (unsigned i = 0; i < r->nm && i < FWD_IR_MAX_MATCH; i++) {
+		const struct fwd_ir_match *m = &r->m[i];
+
+		put32(b, m->kind);
+		put32(b, m->u32);
+		put32(b, m->u32b);
+		put32(b, m->set);
+		put(b, m->types, sizeof(m->types));
+		put32(b, m->ntypes);
+	}
+	put(b, &fl, 1);
+	put(b, r->log_prefix, sizeof(r->log_prefix));
+	put32(b, r->verdict);
+	put32(b, r->loc.line);
+}
+
+int fwd_state_save_ir(const char *dir, const struct fwd_ir *ir)
+{
+	struct buf b = { 0 };
+	uint64_t len, sum;
+	int ret;
+
+	put(&b, state_magic, sizeof(state_magic));
+	put64(&b, 0);	/* length and checksum, filled below */
+	put64(&b, 0);
+	put64(&b, ir->nsets);
+	for (size_t i = 0; i < ir->nsets; i++) {
+		const struct fwd_ir_set *s = &ir->sets[i];
+		uint8_t fl = (s->interval ? 1 : 0) | (s->timeout ? 2 : 0);
+
+		put(&b, s->name, sizeof(s->name));
+		put32(&b, s->key);
+		put(&b, &fl, 1);
+		put64(&b, s->n);
+		for (size_t j = 0; j < s->n; j++)
+			put_elem(&b, &s->elems[j]);
+	}
+	put64(&b, ir->nchains);
+	for (size_t i = 0; i < ir->nchains; i++) {
+		const struct fwd_ir_chain *c = &ir->chains[i];
+		uint8_t pol = c->policy_accept;
+
+		put(&b, c->name, sizeof(c->name));
+		put32(&b, c->hook);
+		put32(&b, (uint32_t)c->prio);
+		put(&b, &pol, 1);
+		put64(&b, c->n);
+		for (size_t j = 0; j < c->n; j++)
+			put_rule(&b, &c->rules[j]);
+	}
+	len = b.n - 24;
+	sum = fnv1a(b.p + 24, len);
+	memcpy(b.p + 8, &len, 8);
+	memcpy(b.p + 16, &sum, 8);
+	ret = fwd_write_atomic(dir, FWD_STATE_LAST_GOOD, b.p, b.n, 0600);
+	free(b.p);
+	return ret;
+}
+
+/* Every count read from the file is checked against what is left of it. */
+static bool fits(struct buf *b, uint64_t count, size_t each)
+{
+	return !b->bad && count <= (b->n - b->off) / each;
+}
+
+int fwd_state_load_ir(const char *dir, struct fwd_ir **out)
+{
+	struct buf b = { 0 };
+	struct fwd_ir *ir = NULL;
+	char path[4096], magic[8];
+	uint64_t len, sum, n;
+	struct stat st;
+	int fd, ret = -EBADMSG;
+
+	*out = NULL;
+	snprintf(path, sizeof(path), "%s/%s", dir, FWD_STATE_LAST_GOOD);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) != 0 || st.st_size < 24 || st.st_size > (1LL << 32)) {
+		close(fd);
+		return -EBADMSG;
+	}
+	b.n = b.cap = (size_t)st.st_size;
+	b.p = malloc(b.n);
+	if (!b.p)
+		abort();
+	for (size_t got = 0; got < b.n;) {
+		ssize_t r = read(fd, b.p + got, b.n - got);
+
+		if (r <= 0) {
+			close(fd);
+			free(b.p);
+			return r < 0 ? -errno : -EBADMSG;
+		}
+		got += (size_t)r;
+	}
+	close(fd);
+
+	get(&b, magic, 8);
+	len = get64(&b);
+	sum = get64(&b);
+	if (memcmp(magic, state_magic, 8) != 0 || len != b.n - 24 ||
+	    sum != fnv1a(b.p + 24, len))
+		goto out;
+
+	ir = calloc(1, sizeof(*ir));
+	if (!ir)
+		abort();
+	n = get64(&b);
+	if (!fits(&b, n, 32 + 4 + 1 + 8))
+		goto out;
+	ir->sets = calloc(n ? n : 1, sizeof(*ir->sets));
+	if (!ir->sets)
+		abort();
+	ir->nsets = n;
+	for (size_t i = 0; i < ir->nsets; i++) {
+		struct fwd_ir_set *s = &ir->sets[i];
+		uint8_t fl;
+
+		get(&b, s->name, sizeof(s->name));
+		s->name[sizeof(s->name) - 1] = '\0';
+		s->key = get32(&b);
+		get(&b, &fl, 1);
+		s->interval = fl & 1;
+		s->timeout = fl & 2;
+		n = get64(&b);
+		if (!fits(&b, n, 16 + 16 + 1 + 2 + 2 + 4))
+			goto out;
+		s->elems = calloc(n ? n : 1, sizeof(*s->elems));
+		if (!s->elems)
+			abort();
+		s->n = s->cap = n;
+		for (size_t j = 0; j < s->n; j++) {
+			struct fwd_ir_elem *e = &s->elems[j];
+
+			get(&b, e->lo, 16);
+			get(&b, e->hi, 16);
+			get(&b, &e->proto, 1);
+			get(&b, &e->plo, 2);
+			get(&b, &e->phi, 2);
+			e->loc.line = get32(&b);
+		}
+	}
+	n = get64(&b);
+	if (!fits(&b, n, 32 + 4 + 4 + 1 + 8))
+		goto out;
+	ir->chains = calloc(n ? n : 1, sizeof(*ir->chains));
+	if (!ir->chains)
+		abort();
+	ir->nchains = n;
+	for (size_t i = 0; i < ir->nchains; i++) {
+		struct fwd_ir_chain *c = &ir->chains[i];
+		uint8_t pol;
+
+		get(&b, c->name, sizeof(c->name));
+		c->name[sizeof(c->name) - 1] = '\0';
+		c->hook = get32(&b);
+		c->prio = (int)get32(&b);
+		get(&b, &pol, 1);
+		c->policy_accept = pol;
+		n = get64(&b);
+		if (!fits(&b, n, 4 + 1 + 32 + 4 + 4))
+			goto out;
+		c->rules = calloc(n ? n : 1, sizeof(*c->rules));
+		if (!c->rules)
+			abort();
+		c->n = c->cap = n;
+		for (size_t j = 0; j < c->n; j++) {
+			struct fwd_ir_rule *r = &c->rules[j];
+			uint8_t fl;
+
+			r->nm = get32(&b);
+			if (r->nm > FWD_IR_MAX_MATCH)
+				goto out;
+			for (unsigned k = 0; k < r->nm; k++) {
+				struct fwd_ir_match *m = &r->m[k];
+
+				m->kind = get32(&b);
+				m->u32 = get32(&b);
+				m->u32b = get32(&b);
+				m->set = get32(&b);
+				get(&b, m->types, sizeof(m->types));
+				m->ntypes = get32(&b);
+				if (m->set >= ir->nsets && (m->kind == FWD_M_LOOKUP_SRC ||
+							   m->kind == FWD_M_LOOKUP_DST))
+					goto out;
+				if (m->ntypes > sizeof(m->types))
+					goto out;
+			}
+			get(&b, &fl, 1);
+			r->counter = fl & 1;
+			r->log = fl & 2;
+			get(&b, r->log_prefix, sizeof(r->log_prefix));
+			r->log_prefix[sizeof(r->log_prefix) - 1] = '\0';
+			r->verdict = get32(&b);
+			r->loc.line = get32(&b);
+		}
+	}
+	if (!b.bad && b.off == b.n) {
+		*out = ir;
+		ir = NULL;
+		ret = 0;
+	}
+out:
+	fwd_ir_free(ir);
+	free(b.p);
+	return ret;
+}
+
+int fwd_write_atomic(const char *dir, const char *name, const void *buf,
+		     size_t len, unsigned mode)
+{
+	char tmp[4096], dst[4096];
+	const uint8_t *p = buf;
+	int fd, dfd, ret = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s/.%s.tmp.%d", dir, name, (int)getpid()) >= (int)sizeof(tmp) ||
+	    snprintf(dst, sizeof(dst), "%s/%s", dir, name) >= (int)sizeof(dst))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -errno;
+	for (size_t off = 0; off < len;) {
+		ssize_t w = write(fd, p + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			ret = -errno;
+			break;
+		}
+		off += (size_t)w;
+	}
+	if (ret == 0 && fsync(fd) != 0)
+		ret = -errno;
+	if (close(fd) != 0 && ret == 0)
+		ret = -errno;
+	if (ret == 0 && rename(tmp, dst) != 0)
+		ret = -errno;
+	if (ret) {
+		unlink(tmp);
+		return ret;
+	}
+	/* The rename itself must reach the disk too. */
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		if (fsync(dfd) != 0)
+			ret = -errno;
+		close(dfd);
+	}
+	return ret;
+}
