@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -243,44 +245,109 @@ static int do_probe(struct fwd_ctx *ctx)
 	return ctx->feat.nf_tables ? 0 : 1;
 }
 
-static int run_daemon(struct fwd_ctx *ctx)
+/* systemd's watchdog: ping at half the interval it asked for. */
+static int watchdog_timer(void)
+{
+	const char *usec = getenv("WATCHDOG_USEC");
+	struct itimerspec its = { 0 };
+	unsigned long long us;
+	int fd;
+
+	if (!usec || !*usec)
+		return -1;
+	us = strtoull(usec, NULL, 10) / 2;
+	if (us == 0)
+		return -1;
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	its.it_interval.tv_sec = us / 1000000;
+	its.it_interval.tv_nsec = (us % 1000000) * 1000;
+	its.it_value = its.it_interval;
+	timerfd_settime(fd, 0, &its, NULL);
+	return fd;
+}
+
+static void handle_signal(struct fwd_ctx *ctx, int sfd, bool *running)
 {
 	struct signalfd_siginfo si;
+	ssize_t r = read(sfd, &si, sizeof(si));
+
+	if (r != sizeof(si))
+		return;
+	if (si.ssi_signo == SIGHUP) {
+		fwd_notify("RELOADING=1");
+		fwd_log(LOG_INFO, "SIGHUP: re-reading %s", ctx->config);
+		apply_policy(ctx, false);
+		fwd_notify("READY=1");
+	} else {
+		fwd_log(LOG_INFO, "signal %u: exiting; the rules stay in the kernel",
+			si.ssi_signo);
+		fwd_notify("STOPPING=1");
+		*running = false;
+	}
+}
+
+static int run_daemon(struct fwd_ctx *ctx)
+{
+	struct epoll_event ev, evs[8];
+	int sfd, efd, wfd;
+	bool running = true;
 	sigset_t mask;
-	int sfd;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	if (sfd < 0) {
-		fwd_log(LOG_ERR, "signalfd: %s", strerror(errno));
+	/* A client that goes away mid-answer must not kill the firewall. */
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	efd = epoll_create1(EPOLL_CLOEXEC);
+	if (sfd < 0 || efd < 0) {
+		fwd_log(LOG_ERR, "signalfd/epoll: %s", strerror(errno));
 		return 1;
 	}
-	fwd_notify("READY=1\nSTATUS=policy applied");
-	for (;;) {
-		ssize_t r = read(sfd, &si, sizeof(si));
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = sfd };
+	epoll_ctl(efd, EPOLL_CTL_ADD, sfd, &ev);
+	wfd = watchdog_timer();
+	if (wfd >= 0) {
+		ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = wfd };
+		epoll_ctl(efd, EPOLL_CTL_ADD, wfd, &ev);
+	}
 
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r != sizeof(si)) {
-			fwd_log(LOG_ERR, "signalfd read: %s", strerror(errno));
+	if (ctx->degraded) {
+		char status[256];
+
+		snprintf(status, sizeof(status), "READY=1\nSTATUS=degraded: %s",
+			 ctx->degraded);
+		fwd_notify(status);
+	} else {
+		fwd_notify("READY=1\nSTATUS=policy applied");
+	}
+	while (running) {
+		int n = epoll_wait(efd, evs, sizeof(evs) / sizeof(evs[0]), -1);
+
+		if (n < 0 && errno != EINTR) {
+			fwd_log(LOG_ERR, "epoll_wait: %s", strerror(errno));
 			continue;
 		}
-		if (si.ssi_signo == SIGHUP) {
-			fwd_notify("RELOADING=1");
-			fwd_log(LOG_INFO, "SIGHUP: re-reading %s", ctx->config);
-			apply_policy(ctx, false);
-			fwd_notify("READY=1");
-		} else {
-			fwd_log(LOG_INFO, "signal %u: exiting; the rules stay in "
-				"the kernel", si.ssi_signo);
-			fwd_notify("STOPPING=1");
-			break;
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+
+			if (fd == sfd) {
+				handle_signal(ctx, sfd, &running);
+			} else if (fd == wfd) {
+				uint64_t ticks;
+
+				if (read(wfd, &ticks, sizeof(ticks)) > 0)
+					fwd_notify("WATCHDOG=1");
+			}
 		}
 	}
+	if (wfd >= 0)
+		close(wfd);
+	close(efd);
 	close(sfd);
 	return 0;
 }
