@@ -1,3 +1,158 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* placeholder until the module lands */
-typedef int fwd_placeholder_t;
+/* Addresses and networks: parse, format, range. */
+#include "addr.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/*
+ * The longest valid input is an IPv6 address in its longest textual form
+ * (45 bytes, with an embedded IPv4 tail) plus "/128": anything longer is
+ * rejected before inet_pton sees it, which also bounds the stack copy.
+ */
+#define ADDR_MAX_INPUT 50
+
+static int fail(char *why_buf, size_t why_len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *why_buf, size_t why_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why_buf && why_len) {
+		va_start(ap, fmt);
+		vsnprintf(why_buf, why_len, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+/* True if any bit at or after `prefix` is set in the first `len` bytes. */
+static bool host_bits_set(const uint8_t *a, size_t len, unsigned prefix)
+{
+	for (size_t i = prefix / 8; i < len; i++) {
+		uint8_t keep = i == prefix / 8 ? (uint8_t)(0xff00 >> (prefix % 8)) : 0;
+
+		if (a[i] & ~keep)
+			return true;
+	}
+	return false;
+}
+
+static void clear_host_bits(uint8_t *a, size_t len, unsigned prefix)
+{
+	for (size_t i = prefix / 8; i < len; i++)
+		a[i] &= i == prefix / 8 ? (uint8_t)(0xff00 >> (prefix % 8)) : 0;
+}
+
+int fwd_addr_parsen(const char *s, size_t n, struct fwd_addr *out,
+		    char *why_buf, size_t why_len)
+{
+	char buf[ADDR_MAX_INPUT + 1];
+	struct fwd_addr a = { 0 };
+	const char *slash;
+	unsigned bits, prefix;
+	size_t alen;
+
+	if (n == 0)
+		return fail(why_buf, why_len, "empty address");
+	if (n > ADDR_MAX_INPUT || memchr(s, '\0', n))
+		return fail(why_buf, why_len, "not an IPv4 or IPv6 address");
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+
+	slash = strchr(buf, '/');
+	alen = slash ? (size_t)(slash - buf) : n;
+	buf[alen] = '\0';
+	if (strchr(buf, ':')) {
+		a.family = AF_INET6;
+		bits = 128;
+	} else {
+		a.family = AF_INET;
+		bits = 32;
+	}
+	if (inet_pton(a.family, buf, a.a) != 1) {
+		/* Say why a plausible-looking word fails, once, here. */
+		if (strspn(buf, "0123456789.") != alen && !strchr(buf, ':'))
+			return fail(why_buf, why_len, "not an IPv4 or IPv6 address "
+				    "(host names are not resolved)");
+		return fail(why_buf, why_len, "not an IPv4 or IPv6 address");
+	}
+
+	prefix = bits;
+	if (slash) {
+		const char *p = slash + 1;
+		size_t digits = strspn(p, "0123456789");
+
+		if (*p == '\0')
+			return fail(why_buf, why_len,
+				    "missing prefix length after '/'");
+		if (digits != strlen(p))
+			return fail(why_buf, why_len,
+				    "prefix length '%s' is not a number", p);
+		if (digits > 3)
+			return fail(why_buf, why_len,
+				    "prefix length %s is out of range for %s (0-%u)",
+				    p, bits == 32 ? "IPv4" : "IPv6", bits);
+		prefix = 0;
+		for (size_t i = 0; i < digits; i++)
+			prefix = prefix * 10 + (unsigned)(p[i] - '0');
+		if (prefix > bits)
+			return fail(why_buf, why_len,
+				    "prefix length %u is out of range for %s (0-%u)",
+				    prefix, bits == 32 ? "IPv4" : "IPv6", bits);
+	}
+	a.prefix = (uint8_t)prefix;
+	if (host_bits_set(a.a, bits / 8, prefix)) {
+		char fix[FWD_ADDR_STRLEN];
+
+		clear_host_bits(a.a, bits / 8, prefix);
+		fwd_addr_format(&a, fix, sizeof(fix));
+		return fail(why_buf, why_len,
+			    "host bits set in %.*s (did you mean %s?)",
+			    (int)n, s, fix);
+	}
+	*out = a;
+	return 0;
+}
+
+int fwd_addr_parse(const char *s, struct fwd_addr *out, char *why_buf,
+		   size_t why_len)
+{
+	return fwd_addr_parsen(s, strlen(s), out, why_buf, why_len);
+}
+
+void fwd_addr_format(const struct fwd_addr *a, char *buf, size_t len)
+{
+	char tmp[INET6_ADDRSTRLEN];
+
+	if (!len)
+		return;
+	if ((a->family != AF_INET && a->family != AF_INET6) ||
+	    !inet_ntop(a->family, a->a, tmp, sizeof(tmp))) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	if (fwd_addr_is_host(a))
+		snprintf(buf, len, "%s", tmp);
+	else
+		snprintf(buf, len, "%s/%u", tmp, a->prefix);
+}
+
+void fwd_addr_range(const struct fwd_addr *a, uint8_t lo[16], uint8_t hi[16])
+{
+	size_t len = fwd_addr_len(a);
+	unsigned prefix = a->prefix;
+
+	memset(lo, 0, 16);
+	memset(hi, 0, 16);
+	memcpy(lo, a->a, len);
+	memcpy(hi, a->a, len);
+	clear_host_bits(lo, len, prefix);
+	for (size_t i = prefix / 8; i < len; i++)
+		hi[i] |= i == prefix / 8 ? (uint8_t)~(0xff00 >> (prefix % 8)) : 0xff;
+}

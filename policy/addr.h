@@ -30,6 +30,11 @@ struct fwd_addr {
 int fwd_addr_parse(const char *s, struct fwd_addr *out, char *why_buf,
 		   size_t why_len);
 
+/* The same for s[0..n), which need not be NUL-terminated (list files are
+ * parsed in place). */
+int fwd_addr_parsen(const char *s, size_t n, struct fwd_addr *out,
+		    char *why_buf, size_t why_len);
+
 /* "192.0.2.7" for a host, "192.0.2.0/24" for a network. */
 void fwd_addr_format(const struct fwd_addr *a, char *buf, size_t len);
 

@@ -1,3 +1,1498 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* placeholder until the module lands */
-typedef int fwd_placeholder_t;
+/*
+ * INI policy files -> validated model (policy.h).
+ *
+ * Three layers, one pass per file:
+ *
+ *  1. A line gate: the ini_reader handed to inih. It owns the line count
+ *     (Debian's inih does not pass line numbers to handlers), strips a
+ *     leading BOM and CRs, and rejects what inih would silently mangle or
+ *     drop: over-long lines (inih has a 200-byte buffer), NULs, control
+ *     characters, lines that are neither blank, comment, [section],
+ *     key = value nor continuation. A rejected line is reported once and
+ *     given to inih as an empty line, so inih never sees anything it would
+ *     treat as an error and its view of the file stays in step with ours.
+ *     Section headers are handled here too: inih has no callback for them
+ *     in this build, and an empty section must still be seen.
+ *  2. inih splits key = value, drops inline comments and calls the handler
+ *     again, with the same key, for every indented continuation line.
+ *  3. The handler checks keys and values and appends to the model.
+ *
+ * After every file is read, @list references are resolved by name, so a
+ * list may be defined in any file. Errors never stop the load: each goes
+ * to the diagnostics list with FILE:LINE, and the model is discarded at the
+ * end if there was any.
+ */
+#include "policy.h"
+#include "services.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <ini.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#define NAME_MAX_LEN 32
+/* Errors reported per file before the rest are only counted: a policy that
+ * names the wrong list file must not print a million lines. */
+#define MAX_ERRORS_PER_FILE 100
+/* How much of a user's word an error message quotes. */
+#define QUOTE_MAX 60
+#define QBUF (QUOTE_MAX * 4 + 8)
+
+static const char default_services[] = "/etc/services";
+
+/* ---- a small string -> index hash table (names, file paths) ---- */
+
+struct name_index {
+	const char **keys;	/* borrowed: the strings live in the model */
+	size_t *vals;
+	size_t n, cap;		/* cap is 0 or a power of two */
+};
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+static bool index_get(const struct name_index *x, const char *key, size_t *val)
+{
+	if (!x->cap)
+		return false;
+	for (size_t i = hash_str(key) & (x->cap - 1);; i = (i + 1) & (x->cap - 1)) {
+		if (!x->keys[i])
+			return false;
+		if (strcmp(x->keys[i], key) == 0) {
+			*val = x->vals[i];
+			return true;
+		}
+	}
+}
+
+/* Insert a key that index_get() did not find. */
+static void index_put(struct name_index *x, const char *key, size_t val)
+{
+	size_t i;
+
+	if ((x->n + 1) * 2 > x->cap) {
+		struct name_index old = *x;
+
+		x->cap = old.cap ? old.cap * 2 : 16;
+		x->keys = fwd_xcalloc(x->cap, sizeof(*x->keys));
+		x->vals = fwd_xcalloc(x->cap, sizeof(*x->vals));
+		x->n = 0;
+		for (i = 0; i < old.cap; i++)
+			if (old.keys[i])
+				index_put(x, old.keys[i], old.vals[i]);
+		free(old.keys);
+		free(old.vals);
+	}
+	for (i = hash_str(key) & (x->cap - 1); x->keys[i]; i = (i + 1) & (x->cap - 1))
+		;
+	x->keys[i] = key;
+	x->vals[i] = val;
+	x->n++;
+}
+
+static void index_free(struct name_index *x)
+{
+	free(x->keys);
+	free(x->vals);
+	memset(x, 0, sizeof(*x));
+}
+
+/* ---- loader state ---- */
+
+enum sec_kind { SEC_NONE, SEC_SKIP, SEC_DEFAULTS, SEC_LIST, SEC_SERVICE };
+
+enum key_id {
+	K_NONE,		/* no key open */
+	K_SKIP,		/* a key already reported: ignore it and its lines */
+	K_INBOUND, K_OUTBOUND, K_LOG, K_ICMP,
+	K_MEMBERS, K_FILE,
+	K_PORTS, K_ALLOW, K_DIRECTION,
+	K_MAX
+};
+
+enum line_kind { L_OTHER, L_KV, L_CONT };
+
+struct key_def {
+	const char *name;
+	enum sec_kind sec;
+	enum key_id id;
+	bool multi;		/* repeats and continuation lines append */
+};
+
+static const struct key_def key_defs[] = {
+	{ "inbound",   SEC_DEFAULTS, K_INBOUND,   false },
+	{ "outbound",  SEC_DEFAULTS, K_OUTBOUND,  false },
+	{ "log",       SEC_DEFAULTS, K_LOG,       false },
+	{ "icmp",      SEC_DEFAULTS, K_ICMP,      false },
+	{ "members",   SEC_LIST,     K_MEMBERS,   true },
+	{ "file",      SEC_LIST,     K_FILE,      true },
+	{ "ports",     SEC_SERVICE,  K_PORTS,     true },
+	{ "allow",     SEC_SERVICE,  K_ALLOW,     true },
+	{ "direction", SEC_SERVICE,  K_DIRECTION, false },
+};
+
+/* One file being reported on: errors beyond the cap are only counted. */
+struct src {
+	const char *name;
+	unsigned nerr;
+};
+
+/* An @list word waiting for every file to be read. */
+struct list_ref {
+	size_t svc, peer;
+	char *name;
+};
+
+struct loader {
+	struct fwd_policy *p;
+	struct fwd_diags *d;
+	size_t d_start;
+
+	const char *services_path;
+	struct fwd_services *services;
+	int services_err;		/* 0, or -errno once loading failed */
+	bool list_files_ok;
+
+	struct name_index files_idx, lists_idx, services_idx;
+	size_t files_cap, lists_cap, services_cap;
+	struct list_ref *refs;
+	size_t nrefs, refs_cap;
+
+	bool have_defaults;
+	struct fwd_loc defaults_loc;
+
+	/* The file being read. */
+	struct src *src;
+	const char *file;		/* interned */
+	char *dir;			/* "" or "path/" for relative list files */
+	const char *buf;
+	size_t len, pos;
+	unsigned line;
+	enum line_kind kind;		/* what the gate made of this line */
+	bool inih_prev;			/* inih holds a key for continuations */
+	unsigned max_content;		/* longest line inih takes, set by the gate */
+
+	/* The section being read. */
+	enum sec_kind sec;
+	size_t idx;			/* list or service index */
+	unsigned sec_line;
+	bool saw_key[K_MAX];		/* this section (or [defaults]) had it */
+	unsigned key_first[K_MAX];	/* first line of a single-valued key */
+	/* A service is only appended to while its section is open, so the
+	 * capacities of its arrays live here, not in the public struct. */
+	size_t ports_cap, allow_cap;
+
+	/* The key being read (continuation lines append to it). */
+	enum key_id key;
+	unsigned key_line;
+	size_t key_words;		/* words it has had, good or bad */
+	bool cont_reported;
+};
+
+static void verr(struct loader *L, struct src *s, unsigned line,
+		 const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void verr(struct loader *L, struct src *s, unsigned line,
+		 const char *fmt, va_list ap)
+{
+	char *msg;
+
+	if (s && ++s->nerr > MAX_ERRORS_PER_FILE)
+		return;
+	msg = fwd_xvasprintf(fmt, ap);
+	fwd_diags_add(L->d, s ? s->name : NULL, line, "%s", msg);
+	free(msg);
+}
+
+static void serr(struct loader *L, struct src *s, unsigned line,
+		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void serr(struct loader *L, struct src *s, unsigned line,
+		 const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verr(L, s, line, fmt, ap);
+	va_end(ap);
+}
+
+/* An error on the current line of the current file. */
+static void err(struct loader *L, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void err(struct loader *L, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verr(L, L->src, L->line, fmt, ap);
+	va_end(ap);
+}
+
+static void src_done(struct loader *L, struct src *s)
+{
+	if (s->nerr > MAX_ERRORS_PER_FILE)
+		fwd_diags_add(L->d, s->name, 0,
+			      "%u more errors not shown (stopped after %u)",
+			      s->nerr - MAX_ERRORS_PER_FILE, MAX_ERRORS_PER_FILE);
+}
+
+/*
+ * A user's word, fit for a message: control bytes escaped (list files are
+ * not filtered like INI lines) and long words cut, so one line of output
+ * stays one line.
+ */
+static const char *quote(char *buf, const char *s, size_t n)
+{
+	char *o = buf;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (i == QUOTE_MAX) {
+			o += sprintf(o, "...");
+			break;
+		}
+		if (c < 0x20 || c == 0x7f || c == '\\')
+			o += sprintf(o, "\\x%02x", c);
+		else
+			*o++ = (char)c;
+	}
+	*o = '\0';
+	return buf;
+}
+
+
+static const char *loc_file(const struct fwd_loc *loc)
+{
+	return loc->file ? loc->file : "<built-in>";
+}
+
+static const char *intern_file(struct loader *L, const char *path)
+{
+	struct fwd_policy *p = L->p;
+	size_t i;
+
+	if (index_get(&L->files_idx, path, &i))
+		return p->files[i];
+	FWD_GROW(p->files, L->files_cap, p->nfiles + 1);
+	p->files[p->nfiles] = fwd_xstrdup(path);
+	index_put(&L->files_idx, p->files[p->nfiles], p->nfiles);
+	return p->files[p->nfiles++];
+}
+
+/* "dir/" for "dir/name", "" for "name": relative paths are joined to it. */
+static char *dir_prefix(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? fwd_xstrndup(path, (size_t)(slash - path) + 1)
+		     : fwd_xstrdup("");
+}
+
+static bool valid_name(const char *s, size_t n)
+{
+	if (n == 0 || n > NAME_MAX_LEN)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!(isalnum(c) || c == '_' || c == '.' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+#define NAME_RULE "names are 1-32 characters from A-Z a-z 0-9 _ . -"
+
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static bool is_word_sep(char c)
+{
+	return c == ',' || isspace((unsigned char)c);
+}
+
+/* ---- the model ---- */
+
+static struct fwd_loc here(const struct loader *L)
+{
+	return (struct fwd_loc){ .file = L->file, .line = L->line };
+}
+
+static void list_add(struct fwd_list *l, const struct fwd_addr *a,
+		     const struct fwd_loc *loc)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap;
+
+		/* addrs and locs share n and cap: grow them in step. */
+		FWD_GROW(l->addrs, cap, l->n + 1);
+		l->locs = fwd_xreallocarray(l->locs, cap, sizeof(*l->locs));
+		l->cap = cap;
+	}
+	l->addrs[l->n] = *a;
+	l->locs[l->n] = *loc;
+	l->n++;
+}
+
+static struct fwd_service *cur_service(struct loader *L)
+{
+	return &L->p->services[L->idx];
+}
+
+static struct fwd_list *cur_list(struct loader *L)
+{
+	return &L->p->lists[L->idx];
+}
+
+static void add_ports(struct loader *L, uint8_t proto, uint16_t lo, uint16_t hi)
+{
+	struct fwd_service *s = cur_service(L);
+
+	FWD_GROW(s->ports, L->ports_cap, s->nports + 1);
+	s->ports[s->nports++] = (struct fwd_ports){
+		.proto = proto, .lo = lo, .hi = hi, .loc = here(L),
+	};
+}
+
+static struct fwd_peer *add_peer(struct loader *L, enum fwd_peer_kind kind)
+{
+	struct fwd_service *s = cur_service(L);
+	struct fwd_peer *pe;
+
+	FWD_GROW(s->allow, L->allow_cap, s->nallow + 1);
+	pe = &s->allow[s->nallow++];
+	memset(pe, 0, sizeof(*pe));
+	pe->kind = kind;
+	pe->list = SIZE_MAX;
+	pe->loc = here(L);
+	return pe;
+}
+
+static int services_db(struct loader *L, const struct fwd_services **db)
+{
+	if (!L->services && !L->services_err)
+		L->services_err = fwd_services_load(L->services_path, &L->services);
+	*db = L->services;
+	return L->services_err;
+}
+
+/* ---- values ---- */
+
+struct choice {
+	const char *word;
+	int val;
+};
+
+static const struct choice actions[] = {
+	{ "deny", FWD_DENY }, { "reject", FWD_REJECT }, { "allow", FWD_ALLOW },
+};
+static const struct choice logs[] = {
+	{ "off", FWD_LOG_OFF }, { "denied", FWD_LOG_DENIED }, { "all", FWD_LOG_ALL },
+};
+static const struct choice icmps[] = {
+	{ "essential", FWD_ICMP_ESSENTIAL }, { "all", FWD_ICMP_ALL },
+	{ "none", FWD_ICMP_NONE },
+};
+static const struct choice dirs[] = {
+	{ "in", FWD_DIR_IN }, { "out", FWD_DIR_OUT },
+};
+
+/* Words other firewalls use for the same thing: named in the error, never
+ * accepted, so that one policy file has one spelling. */
+static const char *action_hint(const char *v)
+{
+	if (!strcmp(v, "drop") || !strcmp(v, "block"))
+		return "deny";
+	if (!strcmp(v, "accept") || !strcmp(v, "pass"))
+		return "allow";
+	return NULL;
+}
+
+static bool choose(struct loader *L, const char *key, const char *v,
+		   const struct choice *c, size_t n, int *out)
+{
+	char valid[128] = "", q[QBUF];
+	const char *hint = c == actions ? action_hint(v) : NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(v, c[i].word) == 0) {
+			*out = c[i].val;
+			return true;
+		}
+		snprintf(valid + strlen(valid), sizeof(valid) - strlen(valid),
+			 "%s%s", i ? ", " : "", c[i].word);
+	}
+	if (!*v)
+		err(L, "missing value for '%s'; valid values are %s", key, valid);
+	else if (hint)
+		err(L, "invalid %s '%s'; valid values are %s (did you mean '%s'?)",
+		    key, quote(q, v, strlen(v)), valid, hint);
+	else
+		err(L, "invalid %s '%s'; valid values are %s", key,
+		    quote(q, v, strlen(v)), valid);
+	return false;
+}
+
+#define CHOOSE(L, key, v, table, out) \
+	choose(L, key, v, table, sizeof(table) / sizeof(table[0]), out)
+
+static void scalar_value(struct loader *L, const char *key, const char *v)
+{
+	struct fwd_policy *p = L->p;
+	int x;
+
+	switch (L->key) {
+	case K_INBOUND:
+		if (CHOOSE(L, key, v, actions, &x))
+			p->inbound = (enum fwd_action)x;
+		break;
+	case K_OUTBOUND:
+		if (CHOOSE(L, key, v, actions, &x))
+			p->outbound = (enum fwd_action)x;
+		break;
+	case K_LOG:
+		if (CHOOSE(L, key, v, logs, &x))
+			p->log = (enum fwd_log)x;
+		break;
+	case K_ICMP:
+		if (CHOOSE(L, key, v, icmps, &x))
+			p->icmp = (enum fwd_icmp)x;
+		break;
+	case K_DIRECTION:
+		if (CHOOSE(L, key, v, dirs, &x))
+			cur_service(L)->dir = (enum fwd_dir)x;
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * A port number as written: digits only. Out-of-range values are reported
+ * with the digits the user wrote (no overflow however many there are).
+ */
+static bool port_number(struct loader *L, const char *w, size_t n, uint16_t *out)
+{
+	unsigned long v = 0;
+	char q[QBUF];
+
+	for (size_t i = 0; i < n; i++)
+		if (v <= 65535)
+			v = v * 10 + (unsigned long)(w[i] - '0');
+	if (v == 0 || v > 65535) {
+		err(L, "port %s is out of range (1-65535)", quote(q, w, n));
+		return false;
+	}
+	*out = (uint16_t)v;
+	return true;
+}
+
+static size_t digits(const char *w, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && isdigit((unsigned char)w[i]))
+		i++;
+	return i;
+}
+
+static void port_name(struct loader *L, const char *w, size_t n, uint8_t proto)
+{
+	const struct fwd_services *db;
+	char *name = fwd_xstrndup(w, n), q[QBUF];
+	uint16_t tcp, udp;
+	int ret;
+
+	quote(q, w, n);
+	ret = services_db(L, &db);
+	if (ret)
+		err(L, "cannot look up service name '%s': %s: %s", q,
+		    L->services_path, strerror(-ret));
+	else if (!fwd_services_lookup(db, name, &tcp, &udp))
+		err(L, "unknown service name '%s' (not in %s)", q,
+		    L->services_path);
+	else if (proto == IPPROTO_TCP && !tcp)
+		err(L, "service '%s' has no tcp port in %s (it has %u/udp)",
+		    q, L->services_path, udp);
+	else if (proto == IPPROTO_UDP && !udp)
+		err(L, "service '%s' has no udp port in %s (it has %u/tcp)",
+		    q, L->services_path, tcp);
+	else {
+		if (tcp && proto != IPPROTO_UDP)
+			add_ports(L, IPPROTO_TCP, tcp, tcp);
+		if (udp && proto != IPPROTO_TCP)
+			add_ports(L, IPPROTO_UDP, udp, udp);
+	}
+	free(name);
+}
+
+/* 22/tcp, 53 (tcp and udp), 60000-61000/udp, https, https/tcp */
+static void port_word(struct loader *L, const char *w, size_t n)
+{
+	const char *slash = memchr(w, '/', n);
+	size_t pn = slash ? (size_t)(slash - w) : n, d;
+	char q[QBUF], q2[QBUF];
+	uint8_t proto = 0;
+	uint16_t lo, hi;
+
+	if (slash) {
+		const char *pr = slash + 1;
+		size_t prn = (size_t)(w + n - pr);
+
+		if (prn == 3 && !memcmp(pr, "tcp", 3))
+			proto = IPPROTO_TCP;
+		else if (prn == 3 && !memcmp(pr, "udp", 3))
+			proto = IPPROTO_UDP;
+		else {
+			err(L, "unknown protocol '%s' in '%s'; valid protocols are tcp, udp",
+			    quote(q, pr, prn), quote(q2, w, n));
+			return;
+		}
+	}
+	if (pn == 0) {
+		err(L, "missing port before '/' in '%s'", quote(q, w, n));
+		return;
+	}
+	d = digits(w, pn);
+	if (d == pn) {
+		if (!port_number(L, w, d, &lo))
+			return;
+		hi = lo;
+	} else if (d > 0 && w[d] == '-' && d + 1 < pn &&
+		   digits(w + d + 1, pn - d - 1) == pn - d - 1) {
+		bool ok = port_number(L, w, d, &lo);
+
+		ok = port_number(L, w + d + 1, pn - d - 1, &hi) && ok;
+		if (!ok)
+			return;
+		if (hi < lo) {
+			err(L, "bad port range '%s': %u is greater than %u",
+			    quote(q, w, pn), lo, hi);
+			return;
+		}
+	} else if (d > 0 || w[0] == '-') {
+		err(L, "invalid port '%s'; expected a number (1-65535), a range "
+		    "LO-HI or a service name", quote(q, w, pn));
+		return;
+	} else {
+		port_name(L, w, pn, proto);
+		return;
+	}
+	if (proto != IPPROTO_UDP)
+		add_ports(L, IPPROTO_TCP, lo, hi);
+	if (proto != IPPROTO_TCP)
+		add_ports(L, IPPROTO_UDP, lo, hi);
+}
+
+static bool addr_word(struct loader *L, const char *w, size_t n,
+		      struct fwd_addr *a)
+{
+	char why[160], q[QBUF];
+
+	if (fwd_addr_parsen(w, n, a, why, sizeof(why)) == 0)
+		return true;
+	err(L, "invalid address '%s': %s", quote(q, w, n), why);
+	return false;
+}
+
+static void allow_word(struct loader *L, const char *w, size_t n)
+{
+	struct list_ref *r;
+	struct fwd_addr a;
+	char q[QBUF];
+
+	if (n == 3 && !memcmp(w, "any", 3)) {
+		add_peer(L, FWD_PEER_ANY);
+		return;
+	}
+	if (w[0] == '@') {
+		if (n == 1) {
+			err(L, "'@' needs a list name: @NAME");
+			return;
+		}
+		if (!valid_name(w + 1, n - 1)) {
+			err(L, "invalid list name '%s'; " NAME_RULE,
+			    quote(q, w + 1, n - 1));
+			return;
+		}
+		add_peer(L, FWD_PEER_LIST);
+		FWD_GROW(L->refs, L->refs_cap, L->nrefs + 1);
+		r = &L->refs[L->nrefs++];
+		r->svc = L->idx;
+		r->peer = cur_service(L)->nallow - 1;
+		r->name = fwd_xstrndup(w + 1, n - 1);
+		return;
+	}
+	if (addr_word(L, w, n, &a))
+		add_peer(L, FWD_PEER_ADDR)->addr = a;
+}
+
+static void member_word(struct loader *L, const char *w, size_t n)
+{
+	struct fwd_loc loc = here(L);
+	struct fwd_addr a;
+	char q[QBUF];
+
+	if (n == 3 && !memcmp(w, "any", 3)) {
+		err(L, "'any' cannot be a list member; write allow = any in the service");
+		return;
+	}
+	if (w[0] == '@') {
+		err(L, "a list cannot contain another list ('%s'); name both in the "
+		    "service's allow", quote(q, w, n));
+		return;
+	}
+	if (addr_word(L, w, n, &a))
+		list_add(cur_list(L), &a, &loc);
+}
+
+/* Split a value on commas and white space; empty words are skipped, so a
+ * trailing comma before a continuation line is fine. */
+static void words(struct loader *L, const char *v,
+		  void (*fn)(struct loader *, const char *, size_t))
+{
+	const char *w;
+
+	for (;;) {
+		while (*v && is_word_sep(*v))
+			v++;
+		if (!*v)
+			return;
+		w = v;
+		while (*v && !is_word_sep(*v))
+			v++;
+		L->key_words++;
+		if (*w == '#') {
+			/* inih only knows ';' as an inline comment: say so
+			 * rather than report each word of the comment. */
+			err(L, "'#' starts a comment only at the start of a line; "
+			    "inline comments start with ';'");
+			return;
+		}
+		fn(L, w, (size_t)(v - w));
+	}
+}
+
+/* ---- list files ---- */
+
+static void list_file_line(struct loader *L, struct src *s, struct fwd_list *l,
+			   const char *p, const char *end, unsigned line)
+{
+	const char *w, *we;
+	char why[160], q[QBUF];
+	struct fwd_addr a;
+
+	while (p < end && isspace((unsigned char)*p))
+		p++;
+	if (p == end || *p == '#' || *p == ';')
+		return;
+	w = p;
+	while (p < end && !isspace((unsigned char)*p) && *p != '#' && *p != ';')
+		p++;
+	we = p;
+	while (p < end && isspace((unsigned char)*p))
+		p++;
+	if (p < end && *p != '#' && *p != ';') {
+		while (end > p && isspace((unsigned char)end[-1]))
+			end--;
+		serr(L, s, line, "expected one address or CIDR per line, got '%s'",
+		     quote(q, w, (size_t)(end - w)));
+		return;
+	}
+	if (fwd_addr_parsen(w, (size_t)(we - w), &a, why, sizeof(why)) != 0) {
+		serr(L, s, line, "invalid address '%s': %s",
+		     quote(q, w, (size_t)(we - w)), why);
+		return;
+	}
+	list_add(l, &a, &(struct fwd_loc){ .file = s->name, .line = line });
+}
+
+/*
+ * One address or CIDR per line; '#' or ';' starts a comment anywhere.
+ * Parsed in place from one read of the file: a million lines cost one
+ * allocation for the text and amortised growth of the list.
+ */
+static void read_list_file(struct loader *L, const char *path)
+{
+	struct fwd_list *l = cur_list(L);
+	const char *p, *end, *nl;
+	unsigned line = 0;
+	struct src s;
+	size_t len;
+	char *buf;
+	int ret;
+
+	ret = fwd_read_file(path, &buf, &len);
+	if (ret) {
+		err(L, "cannot read list file '%s': %s", path, strerror(-ret));
+		return;
+	}
+	s.name = intern_file(L, path);
+	s.nerr = 0;
+	p = buf;
+	end = buf + len;
+	if (len >= 3 && !memcmp(p, "\xef\xbb\xbf", 3))
+		p += 3;
+	for (; p < end; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			nl = end;
+		list_file_line(L, &s, l, p, nl, ++line);
+	}
+	src_done(L, &s);
+	free(buf);
+}
+
+static void file_value(struct loader *L, const char *v)
+{
+	char q[QBUF];
+	char *path;
+
+	if (!*v)
+		return;
+	L->key_words++;
+	if (!L->list_files_ok) {
+		err(L, "list file '%s' not read: list files are disabled here",
+		    quote(q, v, strlen(v)));
+		return;
+	}
+	path = v[0] == '/' ? fwd_xstrdup(v) : fwd_xasprintf("%s%s", L->dir, v);
+	read_list_file(L, path);
+	free(path);
+}
+
+/* ---- sections and keys ---- */
+
+static const char *sec_word(enum sec_kind k)
+{
+	return k == SEC_DEFAULTS ? "defaults" : k == SEC_LIST ? "list" : "service";
+}
+
+static const char *key_name(enum key_id id)
+{
+	for (size_t i = 0; i < sizeof(key_defs) / sizeof(key_defs[0]); i++)
+		if (key_defs[i].id == id)
+			return key_defs[i].name;
+	return "?";
+}
+
+/* Called when a key can get no more continuation lines. */
+static void end_key(struct loader *L)
+{
+	switch (L->key) {
+	case K_ALLOW:
+		if (!L->key_words)
+			serr(L, L->src, L->key_line, "'allow' is empty; name who may "
+			     "connect: any, an address, a CIDR or @list");
+		break;
+	case K_PORTS:
+		if (!L->key_words)
+			serr(L, L->src, L->key_line,
+			     "'ports' is empty; name at least one port, e.g. 22/tcp");
+		break;
+	case K_FILE:
+		if (!L->key_words)
+			serr(L, L->src, L->key_line, "'file' needs a path");
+		break;
+	default:
+		break;
+	}
+	L->key = K_NONE;
+}
+
+static void end_section(struct loader *L)
+{
+	if (L->sec == SEC_SERVICE) {
+		const char *name = cur_service(L)->name;
+
+		if (!L->saw_key[K_PORTS])
+			serr(L, L->src, L->sec_line, "service '%s' has no ports; "
+			     "add e.g. ports = 22/tcp", name);
+		if (!L->saw_key[K_ALLOW])
+			serr(L, L->src, L->sec_line, "service '%s' has no allow; "
+			     "write allow = any to open it to everyone", name);
+	}
+	L->sec = SEC_NONE;
+}
+
+static void begin_named(struct loader *L, enum sec_kind kind, const char *name,
+			size_t n)
+{
+	struct name_index *x = kind == SEC_LIST ? &L->lists_idx : &L->services_idx;
+	const char *what = sec_word(kind);
+	struct fwd_policy *p = L->p;
+	struct fwd_loc *first;
+	char q[QBUF];
+	bool good;
+	char *dup;
+	size_t i;
+
+	if (n == 0) {
+		err(L, "[%s] needs a name: [%s NAME]", what, what);
+		return;
+	}
+	good = valid_name(name, n);
+	if (!good)
+		err(L, "invalid %s name '%s'; " NAME_RULE, what, quote(q, name, n));
+	dup = fwd_xstrndup(name, n);
+	/*
+	 * A bad or duplicate section is still read (into a model that will be
+	 * discarded), so the errors inside it are reported in the same run.
+	 * Only a good first definition is indexed for @list and duplicates.
+	 */
+	if (kind == SEC_LIST) {
+		FWD_GROW(p->lists, L->lists_cap, p->nlists + 1);
+		L->idx = p->nlists++;
+		memset(&p->lists[L->idx], 0, sizeof(p->lists[0]));
+		p->lists[L->idx].name = dup;
+		p->lists[L->idx].loc = here(L);
+	} else {
+		FWD_GROW(p->services, L->services_cap, p->nservices + 1);
+		L->idx = p->nservices++;
+		memset(&p->services[L->idx], 0, sizeof(p->services[0]));
+		p->services[L->idx].name = dup;
+		p->services[L->idx].dir = FWD_DIR_IN;
+		p->services[L->idx].loc = here(L);
+		L->ports_cap = L->allow_cap = 0;
+	}
+	L->sec = kind;
+	if (!good)
+		return;
+	if (index_get(x, dup, &i)) {
+		first = kind == SEC_LIST ? &p->lists[i].loc : &p->services[i].loc;
+		err(L, "duplicate %s '%s' (first defined at %s:%u)", what, dup,
+		    loc_file(first), first->line);
+		return;
+	}
+	index_put(x, dup, L->idx);
+}
+
+/* s[0..n) is what stands between [ and ]. */
+static void begin_section(struct loader *L, const char *s, size_t n)
+{
+	const char *end = s + n, *w, *rest;
+	size_t wn;
+	char q[QBUF];
+
+	memset(L->saw_key, 0, sizeof(L->saw_key));
+	L->sec = SEC_SKIP;
+	L->sec_line = L->line;
+	while (s < end && is_blank(*s))
+		s++;
+	while (end > s && is_blank(end[-1]))
+		end--;
+	w = s;
+	while (s < end && !is_blank(*s))
+		s++;
+	wn = (size_t)(s - w);
+	rest = s;
+	while (rest < end && is_blank(*rest))
+		rest++;
+
+	if (wn == 8 && !memcmp(w, "defaults", 8)) {
+		if (rest < end)
+			err(L, "[defaults] takes no name");
+		if (L->have_defaults) {
+			err(L, "duplicate [defaults] section (first at %s:%u)",
+			    loc_file(&L->defaults_loc), L->defaults_loc.line);
+			return;
+		}
+		L->have_defaults = true;
+		L->defaults_loc = here(L);
+		L->sec = SEC_DEFAULTS;
+	} else if (wn == 4 && !memcmp(w, "list", 4)) {
+		begin_named(L, SEC_LIST, rest, (size_t)(end - rest));
+	} else if (wn == 7 && !memcmp(w, "service", 7)) {
+		begin_named(L, SEC_SERVICE, rest, (size_t)(end - rest));
+	} else {
+		err(L, "unknown section '[%s]'; valid sections are [defaults], "
+		    "[list NAME] and [service NAME]", quote(q, w, (size_t)(end - w)));
+	}
+}
+
+static void start_key(struct loader *L, const char *name)
+{
+	const struct key_def *def = NULL;
+	char valid[96] = "", q[QBUF];
+
+	L->key = K_SKIP;
+	L->key_line = L->line;
+	L->key_words = 0;
+	L->cont_reported = false;
+	if (L->sec == SEC_NONE) {
+		err(L, "'%s' is outside any section; put it under [defaults], "
+		    "[list NAME] or [service NAME]", quote(q, name, strlen(name)));
+		return;
+	}
+	if (L->sec == SEC_SKIP)
+		return;
+	for (size_t i = 0; i < sizeof(key_defs) / sizeof(key_defs[0]); i++) {
+		if (key_defs[i].sec != L->sec)
+			continue;
+		if (strcmp(key_defs[i].name, name) == 0)
+			def = &key_defs[i];
+		snprintf(valid + strlen(valid), sizeof(valid) - strlen(valid),
+			 "%s%s", *valid ? ", " : "", key_defs[i].name);
+	}
+	if (!def) {
+		if (L->sec == SEC_DEFAULTS)
+			err(L, "unknown key '%s' in [defaults]; valid keys are %s",
+			    quote(q, name, strlen(name)), valid);
+		else
+			err(L, "unknown key '%s' in [%s %s]; valid keys are %s",
+			    quote(q, name, strlen(name)), sec_word(L->sec),
+			    L->sec == SEC_LIST ? cur_list(L)->name
+					       : cur_service(L)->name, valid);
+		return;
+	}
+	if (!def->multi && L->saw_key[def->id]) {
+		err(L, "duplicate key '%s' (first set on line %u)", def->name,
+		    L->key_first[def->id]);
+		return;
+	}
+	L->saw_key[def->id] = true;
+	L->key_first[def->id] = L->line;
+	L->key = def->id;
+}
+
+static int on_value(void *user, const char *section, const char *name,
+		    const char *value)
+{
+	struct loader *L = user;
+
+	(void)section;	/* ours is tracked by the gate, untruncated */
+	if (L->kind == L_KV)
+		start_key(L, name);
+	else if (L->kind != L_CONT)
+		return 1;	/* the gate passes no other line with a value */
+
+	switch (L->key) {
+	case K_NONE:
+	case K_SKIP:
+	case K_MAX:
+		break;
+	case K_INBOUND:
+	case K_OUTBOUND:
+	case K_LOG:
+	case K_ICMP:
+	case K_DIRECTION:
+		if (L->kind == L_KV) {
+			scalar_value(L, name, value);
+		} else if (!L->cont_reported) {
+			err(L, "'%s' takes a single value; this indented line "
+			    "would continue it", key_name(L->key));
+			L->cont_reported = true;
+		}
+		break;
+	case K_MEMBERS:
+		words(L, value, member_word);
+		break;
+	case K_PORTS:
+		words(L, value, port_word);
+		break;
+	case K_ALLOW:
+		words(L, value, allow_word);
+		break;
+	case K_FILE:
+		file_value(L, value);
+		break;
+	}
+	/* Never report failure to inih: errors are ours to collect. */
+	return 1;
+}
+
+/* ---- the line gate ---- */
+
+static char *pass(char *str, const char *s, size_t n)
+{
+	memcpy(str, s, n);
+	str[n] = '\n';
+	str[n + 1] = '\0';
+	return str;
+}
+
+static char *blank(char *str)
+{
+	return pass(str, "", 0);
+}
+
+/* inih's scan: the first of `chars`, or a ';' after white space (an inline
+ * comment), or the end. */
+static const char *find_chars(const char *p, const char *end, const char *chars)
+{
+	bool was_space = false;
+
+	for (; p < end; p++) {
+		if (strchr(chars, *p) || (was_space && *p == ';'))
+			return p;
+		was_space = isspace((unsigned char)*p);
+	}
+	return end;
+}
+
+/* Bytes inih would misread or that have no place in a policy file. */
+static bool line_bytes_ok(struct loader *L, const char *s, size_t n, size_t max)
+{
+	if (memchr(s, '\0', n)) {
+		err(L, "NUL byte in line (is this a text file?)");
+		return false;
+	}
+	if (n > max) {
+		err(L, "line is %zu bytes long, the limit is %zu; split the value "
+		    "over indented continuation lines or use a list file "
+		    "(file = PATH)", n, max);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			err(L, "control character 0x%02x in line", c);
+			return false;
+		}
+	}
+	if (memmem(s, n, "\xef\xbb\xbf", 3)) {
+		err(L, "UTF-8 byte order mark in the middle of the file "
+		    "(it is only allowed at the very start)");
+		return false;
+	}
+	return true;
+}
+
+static char *classify(struct loader *L, char *str, const char *s, size_t n)
+{
+	const char *p = s, *e = s + n, *q, *r, *k;
+	char buf[QBUF];
+
+	while (p < e && is_blank(*p))
+		p++;
+	while (e > p && is_blank(e[-1]))
+		e--;
+	if (p == e || *p == ';' || *p == '#')
+		return blank(str);
+
+	/* inih: an indented line after a key continues that key's value. */
+	if (p > s && L->inih_prev) {
+		if (L->key == K_NONE || L->key == K_SKIP)
+			return blank(str);
+		L->key_words++;	/* whatever happens, the key is not empty */
+		if (*p == '[') {
+			err(L, "section headers must not be indented (this line "
+			    "would continue '%s')", key_name(L->key));
+			return blank(str);
+		}
+		if (memchr(p, '=', (size_t)(e - p))) {
+			err(L, "indented line '%s' would continue '%s'; start a "
+			    "new key in the first column",
+			    quote(buf, p, (size_t)(e - p)), key_name(L->key));
+			return blank(str);
+		}
+		L->key_words--;
+		L->kind = L_CONT;
+		return pass(str, s, n);
+	}
+
+	end_key(L);
+	if (*p == '[') {
+		q = find_chars(p + 1, e, "]");
+		if (q == e || *q != ']') {
+			err(L, "missing ']' in section header");
+			end_section(L);
+			/* Keep what follows out of the previous section. */
+			L->sec = SEC_SKIP;
+			L->key = K_SKIP;
+			return blank(str);
+		}
+		for (r = q + 1; r < e && is_blank(*r); r++)
+			;
+		if (r < e && *r != ';' && *r != '#')
+			err(L, "unexpected text after ']': '%s'",
+			    quote(buf, r, (size_t)(e - r)));
+		end_section(L);
+		begin_section(L, p + 1, (size_t)(q - p - 1));
+		L->inih_prev = false;
+		return pass(str, "[]", 2);
+	}
+
+	q = find_chars(p, e, "=:");
+	if (q < e && *q == '=') {
+		for (k = q; k > p && is_blank(k[-1]); k--)
+			;
+		if (k == p) {
+			err(L, "missing key name before '='");
+			L->key = K_SKIP;
+			return blank(str);
+		}
+		L->kind = L_KV;
+		L->inih_prev = true;
+		return pass(str, p, (size_t)(e - p));
+	}
+
+	/* Neither section nor key: inih would drop it without a word. */
+	L->key = K_SKIP;
+	for (k = q; k > p && is_blank(k[-1]); k--)
+		;
+	if (q < e && *q == ':' && valid_name(p, (size_t)(k - p)) &&
+	    !digits(p, (size_t)(k - p)))
+		err(L, "expected 'key = value', got '%s' (use '=', not ':')",
+		    quote(buf, p, (size_t)(e - p)));
+	else
+		err(L, "expected '[section]', 'key = value' or an indented "
+		    "continuation line, got '%s'%s",
+		    quote(buf, p, (size_t)(e - p)),
+		    L->inih_prev ? " (continuation lines must be indented)" : "");
+	return blank(str);
+}
+
+/*
+ * After a line was reported and withheld from inih: if it was a
+ * continuation, the key it continued is not empty; otherwise its own key
+ * (if it had one we know) counts as present, so that a too-long "allow ="
+ * line does not also bring "service has no allow", and the lines that
+ * continue it are dropped rather than added to the key before it.
+ */
+static void reject_line(struct loader *L, const char *s, size_t n)
+{
+	const char *e = s + n, *p = s, *q;
+
+	if (n && is_blank(*s) && L->inih_prev) {
+		L->key_words++;
+		return;
+	}
+	end_key(L);
+	L->key = K_SKIP;
+	while (p < e && is_blank(*p))
+		p++;
+	q = memchr(p, '=', (size_t)(e - p));
+	if (!q)
+		return;
+	while (q > p && is_blank(q[-1]))
+		q--;
+	for (size_t i = 0; i < sizeof(key_defs) / sizeof(key_defs[0]); i++)
+		if (key_defs[i].sec == L->sec && strlen(key_defs[i].name) == (size_t)(q - p) &&
+		    !memcmp(key_defs[i].name, p, (size_t)(q - p)))
+			L->saw_key[key_defs[i].id] = true;
+}
+
+/* The ini_reader: one physical line per call, never more than inih holds. */
+static char *gate(char *str, int num, void *stream)
+{
+	struct loader *L = stream;
+	size_t max = num > 2 ? (size_t)num - 2 : 0, n;
+	const char *s, *nl;
+
+	L->kind = L_OTHER;
+	if (L->pos >= L->len) {
+		end_key(L);
+		return NULL;
+	}
+	s = L->buf + L->pos;
+	nl = memchr(s, '\n', L->len - L->pos);
+	n = nl ? (size_t)(nl - s) : L->len - L->pos;
+	L->pos += n + (nl ? 1 : 0);
+	L->line++;
+	if (L->line == 1 && n >= 3 && !memcmp(s, "\xef\xbb\xbf", 3)) {
+		s += 3;
+		n -= 3;
+	}
+	if (n && s[n - 1] == '\r')
+		n--;
+	if (!line_bytes_ok(L, s, n, max)) {
+		reject_line(L, s, n);
+		return blank(str);
+	}
+	return classify(L, str, s, n);
+}
+
+static void load_text(struct loader *L, const char *name, const char *buf,
+		      size_t len)
+{
+	struct src s = { .name = intern_file(L, name) };
+	int r;
+
+	L->src = &s;
+	L->file = s.name;
+	L->dir = dir_prefix(name);
+	L->buf = buf;
+	L->len = len;
+	L->pos = 0;
+	L->line = 0;
+	L->inih_prev = false;
+	L->sec = SEC_NONE;
+	L->key = K_NONE;
+	r = ini_parse_stream(gate, L, on_value, L);
+	end_key(L);
+	end_section(L);
+	/* The gate hands inih only lines it accepts, so this is a bug in the
+	 * gate if it happens: still never let such a file through. */
+	if (r > 0)
+		serr(L, &s, (unsigned)r, "line not understood by the INI parser");
+	else if (r < 0)
+		serr(L, &s, 0, "INI parser failed (%d)", r);
+	src_done(L, &s);
+	free(L->dir);
+	L->dir = NULL;
+	L->src = NULL;
+	L->file = NULL;
+}
+
+static int load_path(struct loader *L, const char *path, const char *what)
+{
+	size_t len;
+	char *buf;
+	int ret;
+
+	ret = fwd_read_file(path, &buf, &len);
+	if (ret) {
+		fwd_diags_add(L->d, path, 0, "cannot read %s: %s", what,
+			      strerror(-ret));
+		return ret;
+	}
+	load_text(L, path, buf, len);
+	free(buf);
+	return 0;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Regular files NAME.conf (not hidden), in strcmp order of NAME. */
+static void load_confd(struct loader *L, const char *dir)
+{
+	size_t n = 0, cap = 0, len;
+	char **names = NULL, *path;
+	struct dirent *de;
+	struct stat st;
+	DIR *dp;
+
+	dp = opendir(dir);
+	if (!dp) {
+		if (errno != ENOENT)
+			fwd_diags_add(L->d, dir, 0, "cannot read include directory: %s",
+				      strerror(errno));
+		return;
+	}
+	while ((de = readdir(dp))) {
+		len = strlen(de->d_name);
+		if (de->d_name[0] == '.' || len <= 5 ||
+		    strcmp(de->d_name + len - 5, ".conf") != 0)
+			continue;
+		FWD_GROW(names, cap, n + 1);
+		names[n++] = fwd_xstrdup(de->d_name);
+	}
+	closedir(dp);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_names);
+	len = strlen(dir);
+	for (size_t i = 0; i < n; i++) {
+		path = fwd_xasprintf("%s%s%s", dir,
+				     len && dir[len - 1] == '/' ? "" : "/", names[i]);
+		if (stat(path, &st) != 0)
+			fwd_diags_add(L->d, path, 0, "cannot read include: %s",
+				      strerror(errno));
+		else if (S_ISREG(st.st_mode))
+			load_path(L, path, "include");
+		free(path);
+		free(names[i]);
+	}
+	free(names);
+}
+
+/* ---- putting it together ---- */
+
+static void loader_init(struct loader *L, const struct fwd_load_opts *opts,
+			struct fwd_diags *d)
+{
+	memset(L, 0, sizeof(*L));
+	L->p = fwd_policy_new();
+	L->d = d;
+	L->d_start = d->n;
+	L->services_path = opts && opts->services_path ? opts->services_path
+						       : default_services;
+	L->list_files_ok = true;
+}
+
+/* Resolve @list words now that every file is read. */
+static void resolve(struct loader *L)
+{
+	for (size_t i = 0; i < L->nrefs; i++) {
+		struct list_ref *r = &L->refs[i];
+		struct fwd_peer *pe = &L->p->services[r->svc].allow[r->peer];
+		size_t li;
+
+		if (index_get(&L->lists_idx, r->name, &li))
+			pe->list = li;
+		else
+			fwd_diags_add(L->d, pe->loc.file, pe->loc.line,
+				      "unknown list '@%s' (no [list %s] in any file)",
+				      r->name, r->name);
+	}
+}
+
+static int loader_finish(struct loader *L, int ret, struct fwd_policy **out)
+{
+	if (ret == 0) {
+		resolve(L);
+		if (L->d->n > L->d_start)
+			ret = -EINVAL;
+	}
+	if (ret == 0)
+		*out = L->p;
+	else
+		fwd_policy_free(L->p);
+	for (size_t i = 0; i < L->nrefs; i++)
+		free(L->refs[i].name);
+	free(L->refs);
+	index_free(&L->files_idx);
+	index_free(&L->lists_idx);
+	index_free(&L->services_idx);
+	fwd_services_free(L->services);
+	return ret;
+}
+
+int fwd_policy_load(const char *path, const struct fwd_load_opts *opts,
+		    struct fwd_policy **out, struct fwd_diags *d)
+{
+	struct fwd_diags scratch;
+	struct loader L;
+	char *confd = NULL;
+	int ret;
+
+	*out = NULL;
+	fwd_diags_init(&scratch);
+	if (!d)
+		d = &scratch;
+	loader_init(&L, opts, d);
+	ret = load_path(&L, path, "policy file");
+	if (ret == 0) {
+		if (!opts || !opts->confd_path) {
+			char *dir = dir_prefix(path);
+
+			confd = fwd_xasprintf("%sconf.d", dir);
+			free(dir);
+		} else if (*opts->confd_path) {
+			confd = fwd_xstrdup(opts->confd_path);
+		}
+		if (confd)
+			load_confd(&L, confd);
+		free(confd);
+	}
+	ret = loader_finish(&L, ret, out);
+	fwd_diags_free(&scratch);
+	return ret;
+}
+
+int fwd_policy_load_buffer(const char *name, const char *buf, size_t len,
+			   const struct fwd_load_opts *opts,
+			   struct fwd_policy **out, struct fwd_diags *d)
+{
+	struct fwd_diags scratch;
+	struct loader L;
+	int ret;
+
+	*out = NULL;
+	fwd_diags_init(&scratch);
+	if (!d)
+		d = &scratch;
+	loader_init(&L, opts, d);
+	if (opts && opts->confd_path && !*opts->confd_path)
+		L.list_files_ok = false;
+	load_text(&L, name, buf, len);
+	ret = loader_finish(&L, 0, out);
+	fwd_diags_free(&scratch);
+	return ret;
+}
+
+struct fwd_policy *fwd_policy_new(void)
+{
+	struct fwd_policy *p = fwd_xcalloc(1, sizeof(*p));
+
+	p->inbound = FWD_DENY;
+	p->outbound = FWD_ALLOW;
+	p->log = FWD_LOG_DENIED;
+	p->icmp = FWD_ICMP_ESSENTIAL;
+	return p;
+}
+
+void fwd_policy_free(struct fwd_policy *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->nlists; i++) {
+		free(p->lists[i].name);
+		free(p->lists[i].addrs);
+		free(p->lists[i].locs);
+	}
+	free(p->lists);
+	for (size_t i = 0; i < p->nservices; i++) {
+		free(p->services[i].name);
+		free(p->services[i].ports);
+		free(p->services[i].allow);
+	}
+	free(p->services);
+	for (size_t i = 0; i < p->nfiles; i++)
+		free(p->files[i]);
+	free(p->files);
+	free(p);
+}
+
+const char *fwd_action_name(enum fwd_action a)
+{
+	switch (a) {
+	case FWD_DENY: return "deny";
+	case FWD_REJECT: return "reject";
+	case FWD_ALLOW: return "allow";
+	}
+	return "?";
+}
+
+const char *fwd_log_name(enum fwd_log l)
+{
+	switch (l) {
+	case FWD_LOG_OFF: return "off";
+	case FWD_LOG_DENIED: return "denied";
+	case FWD_LOG_ALL: return "all";
+	}
+	return "?";
+}
+
+const char *fwd_icmp_name(enum fwd_icmp i)
+{
+	switch (i) {
+	case FWD_ICMP_ESSENTIAL: return "essential";
+	case FWD_ICMP_ALL: return "all";
+	case FWD_ICMP_NONE: return "none";
+	}
+	return "?";
+}
+
+const char *fwd_proto_name(uint8_t proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP: return "tcp";
+	case IPPROTO_UDP: return "udp";
+	}
+	return "?";
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef FWD_UTIL_H
+#define FWD_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+/*
+ * The project's one out-of-memory policy: allocation failure aborts.
+ *
+ * fwd runs on machines it protects; a half-built policy or IR is worse than
+ * a crash (the kernel keeps the committed table when the daemon dies, and
+ * systemd restarts it), and threading ENOMEM through every small append
+ * would add error paths that are never exercised. So every allocation in
+ * library code goes through these helpers, which print one line to stderr
+ * and abort() when malloc fails. Nothing else in a library path exits.
+ */
+void *fwd_xmalloc(size_t n);
+void *fwd_xcalloc(size_t n, size_t size);
+void *fwd_xrealloc(void *p, size_t n);
+/* realloc for arrays: n * size, aborting on overflow as well. */
+void *fwd_xreallocarray(void *p, size_t n, size_t size);
+char *fwd_xstrdup(const char *s);
+char *fwd_xstrndup(const char *s, size_t n);
+char *fwd_xvasprintf(const char *fmt, va_list ap)
+	__attribute__((format(printf, 1, 0)));
+char *fwd_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Grow an array so that it holds at least `need` elements: capacity doubles,
+ * so appending n elements one at a time costs O(n) in total.
+ */
+void fwd_grow(void **v, size_t *cap, size_t need, size_t size);
+#define FWD_GROW(v, cap, need) \
+	fwd_grow((void **)&(v), &(cap), (need), sizeof(*(v)))
+
+/*
+ * Read a whole file into a malloc'd buffer with a NUL after the last byte
+ * (the content may hold NULs of its own: use *len). 0 or -errno; a
+ * directory is -EISDIR.
+ */
+int fwd_read_file(const char *path, char **buf, size_t *len);
+
+#endif
