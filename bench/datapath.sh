@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Data path: packets/s an allowed host gets through fwd's table when the
+# allowlist holds 100k entries, against the same with 10 entries (target:
+# at least 0.9x), and against no firewall at all (for context).
+#
+# One pair of namespaces per configuration, gen --veth-- srv:
+#   gen 192.0.2.2 floods srv 192.0.2.1 port 5001/udp with nettool: raw
+#   datagrams, a new source port each, so every packet is a new conntrack
+#   flow and goes through the rules and the set lookup;
+#   srv runs `fwd --oneshot` with a policy allowing 5001/udp from a list file
+#   (gen's address + N-1 others from 198.18.0.0/15), plus our own table
+#   `inet fwdbench` at input priority 300 that counts what fwd let through
+#   and drops it (no socket, no ICMP replies: only the filter path is timed).
+# On veth the receive path runs on the sending CPU, so the flood is pinned to
+# one CPU and packets/s counted after fwd measure the cost per packet.
+# RUNS runs of DURATION seconds per configuration, interleaved, median.
+#
+#   sudo bench/datapath.sh                      # CONFIGS="none 10 100000" RUNS=5 DURATION=2
+#   sudo RUNS=9 DURATION=3 bench/datapath.sh
+
+. "$(dirname "$0")/lib.sh"
+
+CONFIGS=${CONFIGS:-"none 10 100000"}
+RUNS=${RUNS:-5}
+DURATION=${DURATION:-2}
+CPU=${CPU:-$(( $(nproc) - 1 ))}
+PORT=5001
+
+need_tools taskset awk
+[ -x "$NETTOOL" ] || die "no nettool at $NETTOOL (build first, or set FWD_NETTOOL)"
+
+declare -A GEN SRV
+setup_pair() {	# setup_pair CONFIG
+	local c=$1 g s pol
+	ns_add g "gen$c"
+	ns_add s "srv$c"
+	GEN[$c]=$g SRV[$c]=$s
+	ip -n "$s" link add eth0 type veth peer name eth0 netns "$g"
+	ip -n "$s" addr add 192.0.2.1/24 dev eth0
+	ip -n "$g" addr add 192.0.2.2/24 dev eth0
+	ip -n "$s" link set eth0 up
+	ip -n "$g" link set eth0 up
+	ip netns exec "$s" nft -f - <<-EOF
+	table inet fwdbench {
+		counter pkts { }
+		chain post {
+			type filter hook input priority 300; policy accept;
+			udp dport $PORT counter name "pkts" drop
+		}
+	}
+	EOF
+	[ "$c" = none ] && return 0
+	pol=$SCRATCH/policy-$c.conf
+	gen_sources "$c" 192.0.2.2 > "$SCRATCH/list-$c.txt"
+	cat > "$pol" <<-EOF
+	[defaults]
+	inbound = deny
+	outbound = allow
+	[list bench]
+	file = $SCRATCH/list-$c.txt
+	[service flood]
+	ports = $PORT/udp
+	allow = @bench
+	EOF
+	ip netns exec "$s" "$FWD" --oneshot --state-dir '' -c "$pol" 2>"$SCRATCH/fwd-$c.err" ||
+		{ cat "$SCRATCH/fwd-$c.err" >&2; die "fwd --oneshot failed for N=$c"; }
+}
+
+# One run: flood for DURATION seconds, print "accepted_pps sent_pps".
+run_once() {
+	local c=$1 out before after
+	before=$(ip netns exec "${SRV[$c]}" nft list counter inet fwdbench pkts |
+		awk '/packets/ { for (i = 1; i <= NF; i++) if ($i == "packets") print $(i + 1) }')
+	out=$(ip netns exec "${GEN[$c]}" taskset -c "$CPU" "$NETTOOL" flood udp 192.0.2.1 $PORT \
+		--timeout "$DURATION")
+	after=$(ip netns exec "${SRV[$c]}" nft list counter inet fwdbench pkts |
+		awk '/packets/ { for (i = 1; i <= NF; i++) if ($i == "packets") print $(i + 1) }')
+	# out: sent N secs T pps P errors E
+	echo "$out" | awk -v d=$((after - before)) '{ printf "%.0f %.0f\n", d / $4, $6 }'
+}
+
+start_report datapath
+for c in $CONFIGS; do setup_pair "$c"; done
+sleep 0.5
+for c in $CONFIGS; do run_once "$c" >/dev/null; done	# warm up
+for r in $(seq "$RUNS"); do
+	list=$CONFIGS
+	[ $((r % 2)) -eq 0 ] && list=$(echo "$CONFIGS" | tr ' ' '\n' | tac | tr '\n' ' ')
+	for c in $list; do run_once "$c" >> "$SCRATCH/pps-$c"; done
+done
+
+report "# new UDP flows/s through fwd_filter (flood pinned to CPU $CPU, ${DURATION}s x $RUNS runs, median)"
+printf '%-10s %-14s %-14s %-8s\n' allowlist "accepted pps" "offered pps" "vs 10" | tee -a "$REPORT"
+declare -A PPS
+for c in $CONFIGS; do
+	PPS[$c]=$(cut -d' ' -f1 "$SCRATCH/pps-$c" | median)
+done
+for c in $CONFIGS; do
+	sent=$(cut -d' ' -f2 "$SCRATCH/pps-$c" | median)
+	rel=-
+	[ -n "${PPS[10]:-}" ] && rel=$(awk -v a="${PPS[$c]}" -v b="${PPS[10]}" 'BEGIN { printf "%.3f", a / b }')
+	printf '%-10s %-14.0f %-14.0f %-8s\n' "$c" "${PPS[$c]}" "$sent" "$rel" | tee -a "$REPORT"
+	echo "#   raw $c (accepted offered): $(tr '\n' ';' < "$SCRATCH/pps-$c")" >> "$REPORT"
+done
+if [ -n "${PPS[10]:-}" ] && [ -n "${PPS[100000]:-}" ]; then
+	report ""
+	report "pps(100000)/pps(10): $(awk -v a="${PPS[100000]}" -v b="${PPS[10]}" \
+		'BEGIN { printf "%.3f", a / b }')  (target >= 0.9)"
+fi
+note "results in $REPORT"
