@@ -1,0 +1,958 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Control socket server (see control.h for the contract). Each connection
+ * is a small state machine: READ (header, then exactly the body the header
+ * announced), then WRITE (the encoded response), then closed. Errors found
+ * while reading turn into an error response and go to WRITE as well, so
+ * every peer that sent something hears why it was refused.
+ */
+#include "control.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EVENTS_PER_DISPATCH	64
+#define ACCEPTS_PER_DISPATCH	32
+#define ACCEPT_PAUSE_MS		200
+#define MAX_PEER_GROUPS		1024
+
+enum client_state { C_READ, C_WRITE };
+
+struct client {
+	struct client *next, *prev;
+	int fd;
+	enum client_state state;
+	struct fwd_ctl_peer peer;
+	uint64_t deadline;		/* monotonic ms */
+	/* READ */
+	uint8_t hdr[FWD_PROTO_HDR_LEN];
+	size_t hdr_got;
+	uint8_t *req;			/* the whole frame, header included */
+	size_t req_len, req_got;
+	size_t reserved;		/* bytes counted in srv->buffered */
+	/* WRITE */
+	uint8_t *out;
+	size_t out_len, out_off;
+	bool answered;			/* the response is the handler's */
+};
+
+struct group_cfg {
+	char *spec;			/* as configured, for messages; NULL = none */
+	gid_t gid;
+};
+
+struct fwd_ctl_server {
+	int epfd, lfd, tfd;
+	bool accepting;			/* lfd is in epfd */
+	uint64_t accept_resume;		/* when paused: monotonic ms, else 0 */
+	char *path;
+	dev_t sock_dev;
+	ino_t sock_ino;
+	struct group_cfg admin, read;
+	unsigned max_clients, admin_reserve, timeout_ms;
+	size_t max_buffered, buffered;
+	fwd_ctl_handler handler;
+	fwd_ctl_logger log;
+	void *ctx;
+	struct client *clients;
+	struct fwd_ctl_stats st;
+};
+
+static void logf_(const struct fwd_ctl_server *srv, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void logf_(const struct fwd_ctl_server *srv, int prio, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (!srv->log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	srv->log(srv->ctx, prio, msg);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+const char *fwd_ctl_role_name(enum fwd_ctl_role role)
+{
+	switch (role) {
+	case FWD_ROLE_ADMIN: return "admin";
+	case FWD_ROLE_READ: return "read";
+	default: return "none";
+	}
+}
+
+/* ---- groups and roles ---- */
+
+/* A group given by name, or by number when no group has that name. */
+static int group_resolve(const char *spec, struct group_cfg *g)
+{
+	struct group grp, *res = NULL;
+	char buf[4096];
+	char *end;
+	unsigned long v;
+
+	g->spec = NULL;
+	g->gid = (gid_t)-1;
+	if (!spec || !*spec)
+		return 0;
+	if (getgrnam_r(spec, &grp, buf, sizeof(buf), &res) == 0 && res) {
+		g->gid = res->gr_gid;
+	} else {
+		errno = 0;
+		v = strtoul(spec, &end, 10);
+		if (errno || *end || end == spec || v >= (gid_t)-1)
+			return -ENOENT;
+		g->gid = (gid_t)v;
+	}
+	g->spec = strdup(spec);
+	return g->spec ? 0 : -ENOMEM;
+}
+
+static bool in_groups(gid_t gid, const gid_t *groups, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+/*
+ * Fills pid/uid/gid/name/role for an accepted socket. The groups come
+ * from the kernel (the process's own, at connect time) and the database
+ * (getgrouplist); membership in either counts.
+ */
+static int peer_identify(const struct fwd_ctl_server *srv, int fd, struct fwd_ctl_peer *peer)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	gid_t kgroups[MAX_PEER_GROUPS], dbgroups[MAX_PEER_GROUPS];
+	int nk = 0, ndb = 0;
+	struct passwd pw, *pwr = NULL;
+	char pwbuf[4096];
+
+	memset(peer, 0, sizeof(*peer));
+	peer->admin_group = srv->admin.spec;
+	peer->read_group = srv->read.spec;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -errno;
+	peer->pid = cred.pid;
+	peer->uid = cred.uid;
+	peer->gid = cred.gid;
+
+	len = sizeof(kgroups);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, kgroups, &len) == 0)
+		nk = (int)(len / sizeof(gid_t));
+	if (getpwuid_r(cred.uid, &pw, pwbuf, sizeof(pwbuf), &pwr) == 0 && pwr) {
+		snprintf(peer->name, sizeof(peer->name), "%s", pwr->pw_name);
+		ndb = MAX_PEER_GROUPS;
+		if (getgrouplist(pwr->pw_name, pwr->pw_gid, dbgroups, &ndb) < 0)
+			ndb = MAX_PEER_GROUPS;	/* truncated: the first ones still count */
+	}
+	if (cred.uid == 0) {
+		peer->role = FWD_ROLE_ADMIN;
+		return 0;
+	}
+	if (srv->admin.spec &&
+	    (cred.gid == srv->admin.gid || in_groups(srv->admin.gid, kgroups, nk) ||
+	     in_groups(srv->admin.gid, dbgroups, ndb)))
+		peer->role = FWD_ROLE_ADMIN;
+	else if (srv->read.spec &&
+		 (cred.gid == srv->read.gid || in_groups(srv->read.gid, kgroups, nk) ||
+		  in_groups(srv->read.gid, dbgroups, ndb)))
+		peer->role = FWD_ROLE_READ;
+	else
+		peer->role = FWD_ROLE_NONE;
+	return 0;
+}
+
+void fwd_ctl_deny(struct fwd_response *resp, const struct fwd_ctl_peer *peer,
+		  const char *command, enum fwd_ctl_role needed)
+{
+	const char *a = peer->admin_group, *r = peer->read_group;
+	char who[96];
+
+	fwd_response_free(resp);
+	resp->status = FWD_EXIT_DENIED;
+	if (peer->name[0])
+		snprintf(who, sizeof(who), "uid %u (%s)", (unsigned)peer->uid, peer->name);
+	else
+		snprintf(who, sizeof(who), "uid %u", (unsigned)peer->uid);
+	fwd_response_eprintf(resp, "permission denied: fwctl %s needs root", command);
+	if (needed == FWD_ROLE_READ && r && a)
+		fwd_response_eprintf(resp, " or group %s or %s", r, a);
+	else if (needed == FWD_ROLE_READ && r)
+		fwd_response_eprintf(resp, " or group %s", r);
+	else if (a)
+		fwd_response_eprintf(resp, " or group %s", a);
+	fwd_response_eprintf(resp, "; you are %s\n", who);
+	resp->error = 0;
+}
+
+bool fwd_ctl_require(struct fwd_response *resp, const struct fwd_ctl_peer *peer,
+		     const char *command, enum fwd_ctl_role needed)
+{
+	if (peer->role >= needed)
+		return true;
+	fwd_ctl_deny(resp, peer, command, needed);
+	return false;
+}
+
+/* ---- clients ---- */
+
+static void client_close(struct fwd_ctl_server *srv, struct client *c)
+{
+	epoll_ctl(srv->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	srv->buffered -= c->reserved;
+	free(c->req);
+	free(c->out);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	srv->st.clients--;
+	free(c);
+	/* A freed slot or fd is what a paused accept waits for. */
+	if (!srv->accepting)
+		srv->accept_resume = now_ms();
+}
+
+/* Frees the request buffer and gives its bytes back to the budget. */
+static void client_drop_request(struct fwd_ctl_server *srv, struct client *c)
+{
+	srv->buffered -= c->reserved;
+	c->reserved = 0;
+	free(c->req);
+	c->req = NULL;
+	c->req_len = c->req_got = 0;
+}
+
+/* Encodes resp; if even that fails, a fixed frame says so. */
+static int encode_or_fallback(struct fwd_response *resp, uint8_t **buf, size_t *len)
+{
+	int ret = fwd_response_encode(resp, buf, len);
+
+	if (ret < 0) {
+		fwd_response_fail(resp, FWD_EXIT_FAIL, "cannot send the response: %s",
+				  strerror(-ret));
+		ret = fwd_response_encode(resp, buf, len);
+	}
+	return ret;
+}
+
+/* Returns 1 when everything is out, 0 on EAGAIN, -errno when the peer is gone. */
+static int client_flush(struct client *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return -errno;
+		}
+		c->out_off += (size_t)n;
+	}
+	return 1;
+}
+
+/*
+ * Moves c to WRITE with resp as its answer and sends what the socket
+ * takes now. May free c.
+ */
+static void client_respond(struct fwd_ctl_server *srv, struct client *c,
+			   struct fwd_response *resp)
+{
+	struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = c };
+	int ret;
+
+	client_drop_request(srv, c);
+	ret = encode_or_fallback(resp, &c->out, &c->out_len);
+	if (ret < 0) {
+		logf_(srv, LOG_ERR, "%s: cannot encode a response: %s", __func__,
+		      strerror(-ret));
+		client_close(srv, c);
+		return;
+	}
+	c->out_off = 0;
+	c->state = C_WRITE;
+	c->deadline = now_ms() + srv->timeout_ms;
+	ret = client_flush(c);
+	if (ret != 0) {
+		if (ret < 0) {
+			srv->st.dropped++;
+			logf_(srv, LOG_DEBUG, "%s: pid %d went away before its response: %s",
+			      __func__, (int)c->peer.pid, strerror(-ret));
+		} else if (c->answered) {
+			srv->st.served++;
+		}
+		client_close(srv, c);
+		return;
+	}
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0) {
+		logf_(srv, LOG_ERR, "%s: epoll_ctl: %s", __func__, strerror(errno));
+		client_close(srv, c);
+	}
+}
+
+static void client_error(struct fwd_ctl_server *srv, struct client *c, uint8_t status,
+			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void client_error(struct fwd_ctl_server *srv, struct client *c, uint8_t status,
+			 const char *fmt, ...)
+{
+	struct fwd_response resp;
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fwd_response_init(&resp);
+	fwd_response_fail(&resp, status, "%s", msg);
+	client_respond(srv, c, &resp);
+	fwd_response_free(&resp);
+}
+
+/* The whole frame is in c->req: decode, call the handler, answer. */
+static void client_handle(struct fwd_ctl_server *srv, struct client *c)
+{
+	struct fwd_request req;
+	struct fwd_response resp;
+	char why[256];
+	int ret;
+
+	ret = fwd_request_decode(c->req, c->req_len, &req, why, sizeof(why));
+	if (ret < 0) {
+		srv->st.malformed++;
+		logf_(srv, LOG_NOTICE, "%s: bad request from pid %d uid %u: %s", __func__,
+		      (int)c->peer.pid, (unsigned)c->peer.uid, why);
+		client_error(srv, c, ret == -ENOMEM ? FWD_EXIT_FAIL : FWD_EXIT_PROTO,
+			     "bad request: %s", why);
+		return;
+	}
+	client_drop_request(srv, c);
+	/* The group names may have changed since accept (set_groups). */
+	c->peer.admin_group = srv->admin.spec;
+	c->peer.read_group = srv->read.spec;
+	fwd_response_init(&resp);
+	ret = srv->handler(srv->ctx, &c->peer, &req, &resp);
+	if (ret < 0)
+		fwd_response_fail(&resp, FWD_EXIT_FAIL, "internal error: %s", strerror(-ret));
+	else if (resp.error == -EMSGSIZE)
+		fwd_response_fail(&resp, FWD_EXIT_FAIL, "the answer is larger than %u bytes;"
+				  " narrow the query", FWD_PROTO_MAX_RESPONSE);
+	else if (resp.error)
+		fwd_response_fail(&resp, FWD_EXIT_FAIL, "cannot build the answer: %s",
+				  strerror(-resp.error));
+	fwd_request_free(&req);
+	c->answered = true;
+	client_respond(srv, c, &resp);
+	fwd_response_free(&resp);
+}
+
+/*
+ * Reads what is there. Returns true while c is still waiting for more of
+ * its request; false when it moved on (answered, refused) or was freed.
+ */
+static bool client_read(struct fwd_ctl_server *srv, struct client *c)
+{
+	for (;;) {
+		uint8_t *dst;
+		size_t want;
+		ssize_t n;
+
+		if (c->hdr_got < FWD_PROTO_HDR_LEN) {
+			dst = c->hdr + c->hdr_got;
+			want = FWD_PROTO_HDR_LEN - c->hdr_got;
+		} else {
+			dst = c->req + c->req_got;
+			want = c->req_len - c->req_got;
+		}
+		n = recv(c->fd, dst, want, MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return true;
+			srv->st.dropped++;
+			client_close(srv, c);
+			return false;
+		}
+		if (n == 0) {
+			/* Nothing sent at all is a probe (e.g. a stale-socket check). */
+			if (c->hdr_got == 0) {
+				client_close(srv, c);
+				return false;
+			}
+			srv->st.malformed++;
+			client_error(srv, c, FWD_EXIT_PROTO,
+				     "bad request: truncated, the connection closed after %zu bytes",
+				     c->hdr_got < FWD_PROTO_HDR_LEN ? c->hdr_got : c->req_got);
+			return false;
+		}
+		if (c->hdr_got < FWD_PROTO_HDR_LEN) {
+			char why[256];
+			size_t frame_len;
+			int ret;
+
+			c->hdr_got += (size_t)n;
+			if (c->hdr_got < FWD_PROTO_HDR_LEN)
+				continue;
+			ret = fwd_frame_check(c->hdr, FWD_PROTO_HDR_LEN, FWD_FRAME_REQUEST,
+					      &frame_len, why, sizeof(why));
+			if (ret < 0) {
+				srv->st.malformed++;
+				logf_(srv, LOG_NOTICE, "%s: bad request from pid %d uid %u: %s",
+				      __func__, (int)c->peer.pid, (unsigned)c->peer.uid, why);
+				client_error(srv, c, FWD_EXIT_PROTO, "bad request: %s", why);
+				return false;
+			}
+			if (frame_len > srv->max_buffered - srv->buffered) {
+				srv->st.busy++;
+				logf_(srv, LOG_WARNING, "%s: busy: %zu request bytes held, pid %d"
+				      " asks for %zu more", __func__, srv->buffered,
+				      (int)c->peer.pid, frame_len);
+				client_error(srv, c, FWD_EXIT_BUSY,
+					     "busy: too many large requests at once; try again");
+				return false;
+			}
+			c->req = malloc(frame_len);
+			if (!c->req) {
+				client_error(srv, c, FWD_EXIT_FAIL, "out of memory");
+				return false;
+			}
+			c->reserved = frame_len;
+			srv->buffered += frame_len;
+			c->req_len = frame_len;
+			memcpy(c->req, c->hdr, FWD_PROTO_HDR_LEN);
+			c->req_got = FWD_PROTO_HDR_LEN;
+		} else {
+			c->req_got += (size_t)n;
+		}
+		if (c->req_got == c->req_len) {
+			client_handle(srv, c);
+			return false;
+		}
+	}
+}
+
+static void client_event(struct fwd_ctl_server *srv, struct client *c, uint32_t events)
+{
+	int ret;
+
+	if (c->state == C_READ) {
+		/* EPOLLHUP/ERR with data pending still reads it first. */
+		(void)client_read(srv, c);
+		return;
+	}
+	ret = client_flush(c);
+	if (ret == 0 && !(events & (EPOLLHUP | EPOLLERR)))
+		return;
+	if (ret < 0 || ret == 0)
+		srv->st.dropped++;
+	else if (c->answered)
+		srv->st.served++;
+	client_close(srv, c);
+}
+
+/*
+ * Drops every client past its deadline, with a last best-effort answer.
+ * What a client did send before its deadline still counts: a daemon busy
+ * elsewhere (a long apply) must not blame its clients for its own delay,
+ * so each one gets a last read or write before the verdict.
+ */
+static void sweep_timeouts(struct fwd_ctl_server *srv, uint64_t now)
+{
+	struct client *c = srv->clients, *next;
+
+	for (; c; c = next) {
+		next = c->next;	/* only c itself may be freed below */
+		if (c->deadline > now)
+			continue;
+		if (c->state == C_READ && !client_read(srv, c))
+			continue;
+		if (c->state == C_WRITE) {
+			int ret = client_flush(c);
+
+			if (ret != 0) {
+				if (ret > 0 && c->answered)
+					srv->st.served++;
+				else
+					srv->st.dropped++;
+				client_close(srv, c);
+				continue;
+			}
+		}
+		srv->st.timeouts++;
+		logf_(srv, LOG_NOTICE, "%s: dropping pid %d uid %u: %s timed out after %u ms",
+		      __func__, (int)c->peer.pid, (unsigned)c->peer.uid,
+		      c->state == C_READ ? "request" : "response", srv->timeout_ms);
+		if (c->state == C_READ && c->hdr_got > 0) {
+			struct fwd_response resp;
+			uint8_t *buf;
+			size_t len;
+
+			fwd_response_init(&resp);
+			fwd_response_fail(&resp, FWD_EXIT_BUSY,
+					  "request timed out: not complete after %u ms",
+					  srv->timeout_ms);
+			if (fwd_response_encode(&resp, &buf, &len) == 0) {
+				if (send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+					(void)0;	/* it tried; the close says the rest */
+				free(buf);
+			}
+			fwd_response_free(&resp);
+		}
+		client_close(srv, c);
+	}
+}
+
+/* ---- accepting ---- */
+
+static void accept_pause(struct fwd_ctl_server *srv, int err)
+{
+	logf_(srv, LOG_WARNING, "%s: accept: %s; pausing new connections for %d ms",
+	      __func__, strerror(err), ACCEPT_PAUSE_MS);
+	epoll_ctl(srv->epfd, EPOLL_CTL_DEL, srv->lfd, NULL);
+	srv->accepting = false;
+	srv->accept_resume = now_ms() + ACCEPT_PAUSE_MS;
+}
+
+static void accept_resume(struct fwd_ctl_server *srv, uint64_t now)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &srv->lfd };
+
+	if (srv->accepting || srv->accept_resume > now)
+		return;
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->lfd, &ev) < 0) {
+		srv->accept_resume = now + ACCEPT_PAUSE_MS;
+		return;
+	}
+	srv->accepting = true;
+	srv->accept_resume = 0;
+}
+
+/* A one-shot refusal on a socket that never becomes a client. */
+static void refuse(int fd, uint8_t status, const char *msg)
+{
+	struct fwd_response resp;
+	uint8_t *buf;
+	size_t len;
+
+	fwd_response_init(&resp);
+	fwd_response_fail(&resp, status, "%s", msg);
+	if (fwd_response_encode(&resp, &buf, &len) == 0) {
+		/* A fresh socket's buffer takes a frame this small at once. */
+		if (send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+			(void)0;
+		free(buf);
+	}
+	fwd_response_free(&resp);
+	close(fd);
+}
+
+static void accept_one(struct fwd_ctl_server *srv, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct fwd_ctl_peer peer;
+	struct client *c;
+	unsigned limit;
+	int ret;
+
+	ret = peer_identify(srv, fd, &peer);
+	if (ret < 0) {
+		logf_(srv, LOG_WARNING, "%s: SO_PEERCRED: %s", __func__, strerror(-ret));
+		close(fd);
+		return;
+	}
+	limit = srv->max_clients;
+	if (peer.role != FWD_ROLE_ADMIN)
+		limit -= srv->admin_reserve;
+	if (srv->st.clients >= limit) {
+		srv->st.busy++;
+		logf_(srv, LOG_WARNING, "%s: busy: %u clients, refusing pid %d uid %u",
+		      __func__, srv->st.clients, (int)peer.pid, (unsigned)peer.uid);
+		refuse(fd, FWD_EXIT_BUSY, "busy: too many clients at once; try again");
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		refuse(fd, FWD_EXIT_FAIL, "out of memory");
+		return;
+	}
+	c->fd = fd;
+	c->peer = peer;
+	c->state = C_READ;
+	c->deadline = now_ms() + srv->timeout_ms;
+	ev.data.ptr = c;
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		logf_(srv, LOG_ERR, "%s: epoll_ctl: %s", __func__, strerror(errno));
+		free(c);
+		refuse(fd, FWD_EXIT_FAIL, "internal error");
+		return;
+	}
+	c->next = srv->clients;
+	if (c->next)
+		c->next->prev = c;
+	srv->clients = c;
+	srv->st.clients++;
+	/* The request is usually there already: save a trip through epoll. */
+	(void)client_read(srv, c);
+}
+
+static void accept_some(struct fwd_ctl_server *srv)
+{
+	for (int i = 0; i < ACCEPTS_PER_DISPATCH; i++) {
+		int fd = accept4(srv->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			switch (errno) {
+			case EAGAIN:
+#if EAGAIN != EWOULDBLOCK
+			case EWOULDBLOCK:
+#endif
+				return;
+			case EINTR:
+			case ECONNABORTED:
+			case EPROTO:
+				continue;
+			case EMFILE:
+			case ENFILE:
+			case ENOBUFS:
+			case ENOMEM:
+				accept_pause(srv, errno);
+				return;
+			default:
+				logf_(srv, LOG_ERR, "%s: accept: %s", __func__, strerror(errno));
+				accept_pause(srv, errno);
+				return;
+			}
+		}
+		accept_one(srv, fd);
+	}
+}
+
+/* ---- timer ---- */
+
+static void timer_rearm(struct fwd_ctl_server *srv)
+{
+	struct itimerspec its = { 0 };
+	uint64_t next = 0;
+
+	for (struct client *c = srv->clients; c; c = c->next)
+		if (!next || c->deadline < next)
+			next = c->deadline;
+	if (!srv->accepting && srv->accept_resume && (!next || srv->accept_resume < next))
+		next = srv->accept_resume;
+	if (next) {
+		/* 0 would disarm: an overdue deadline fires in 1 ns instead. */
+		its.it_value.tv_sec = (time_t)(next / 1000);
+		its.it_value.tv_nsec = (long)(next % 1000) * 1000000 + 1;
+	}
+	timerfd_settime(srv->tfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+int fwd_ctl_server_dispatch(struct fwd_ctl_server *srv)
+{
+	struct epoll_event evs[EVENTS_PER_DISPATCH];
+	/* Deadlines are judged against the time we started looking, not the
+	 * time after the handlers ran. */
+	uint64_t now = now_ms();
+	int n;
+
+	n = epoll_wait(srv->epfd, evs, EVENTS_PER_DISPATCH, 0);
+	if (n < 0 && errno != EINTR)
+		return -errno;
+	for (int i = 0; i < n; i++) {
+		void *p = evs[i].data.ptr;
+
+		if (p == &srv->lfd) {
+			if (srv->accepting)
+				accept_some(srv);
+		} else if (p == &srv->tfd) {
+			uint64_t ticks;
+
+			if (read(srv->tfd, &ticks, sizeof(ticks)) < 0)
+				(void)0;	/* EAGAIN: nothing to clear */
+		} else {
+			client_event(srv, p, evs[i].events);
+		}
+	}
+	sweep_timeouts(srv, now);
+	accept_resume(srv, now_ms());
+	timer_rearm(srv);
+	return 0;
+}
+
+/* ---- setup ---- */
+
+static int mkdir_p(const char *dir, mode_t mode)
+{
+	char *tmp = strdup(dir);
+	int ret = 0;
+
+	if (!tmp)
+		return -ENOMEM;
+	for (char *p = tmp + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char save = *p;
+
+		*p = '\0';
+		if (mkdir(tmp, mode) < 0 && errno != EEXIST) {
+			ret = -errno;
+			break;
+		}
+		*p = save;
+		if (!save)
+			break;
+	}
+	free(tmp);
+	return ret;
+}
+
+/* 0 when path is free now, -EADDRINUSE if a server answers there. */
+static int clear_stale(const struct fwd_ctl_server *srv, const struct sockaddr_un *sa)
+{
+	struct stat st;
+	int fd, ret;
+
+	if (lstat(sa->sun_path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode)) {
+		logf_(srv, LOG_ERR, "%s: %s exists and is not a socket; not touching it",
+		      __func__, sa->sun_path);
+		return -EEXIST;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	ret = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	if (ret == 0 || errno == EAGAIN || errno == EINPROGRESS) {
+		close(fd);
+		logf_(srv, LOG_ERR, "%s: another server is listening on %s", __func__,
+		      sa->sun_path);
+		return -EADDRINUSE;
+	}
+	ret = errno;
+	close(fd);
+	if (ret != ECONNREFUSED)
+		return -ret;
+	if (unlink(sa->sun_path) < 0 && errno != ENOENT)
+		return -errno;
+	logf_(srv, LOG_INFO, "%s: removed the stale socket %s", __func__, sa->sun_path);
+	return 0;
+}
+
+static int server_listen(struct fwd_ctl_server *srv, const struct fwd_ctl_config *cfg)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct group_cfg sgrp = { 0 };
+	struct stat st;
+	char *dir, *slash;
+	int ret;
+
+	if (strlen(cfg->path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, cfg->path);
+	dir = strdup(cfg->path);
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	ret = 0;
+	if (slash && slash != dir) {
+		*slash = '\0';
+		ret = mkdir_p(dir, 0755);
+	}
+	free(dir);
+	if (ret < 0)
+		return ret;
+	ret = clear_stale(srv, &sa);
+	if (ret < 0)
+		return ret;
+	ret = group_resolve(cfg->socket_group, &sgrp);
+	if (ret < 0)
+		return ret;
+	srv->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (srv->lfd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (bind(srv->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	/*
+	 * Permissions before listen(): until listen, connects are refused,
+	 * so nobody gets in through the umask's mode in between.
+	 */
+	if (chmod(cfg->path, cfg->mode ? cfg->mode : 0666) < 0 ||
+	    (sgrp.spec && chown(cfg->path, (uid_t)-1, sgrp.gid) < 0) ||
+	    stat(cfg->path, &st) < 0) {
+		ret = -errno;
+		unlink(cfg->path);
+		goto out;
+	}
+	srv->sock_dev = st.st_dev;
+	srv->sock_ino = st.st_ino;
+	if (listen(srv->lfd, SOMAXCONN) < 0) {
+		ret = -errno;
+		unlink(cfg->path);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(sgrp.spec);
+	return ret;
+}
+
+int fwd_ctl_server_new(const struct fwd_ctl_config *cfg, struct fwd_ctl_server **out)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct fwd_ctl_server *srv;
+	int ret;
+
+	if (!cfg->path || !*cfg->path || !cfg->handler)
+		return -EINVAL;
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return -ENOMEM;
+	srv->epfd = srv->lfd = srv->tfd = -1;
+	srv->handler = cfg->handler;
+	srv->log = cfg->log;
+	srv->ctx = cfg->ctx;
+	srv->max_clients = cfg->max_clients ? cfg->max_clients : FWD_CTL_MAX_CLIENTS;
+	srv->admin_reserve = srv->max_clients / 16;
+	srv->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : FWD_CTL_TIMEOUT_MS;
+	srv->max_buffered = cfg->max_buffered ? cfg->max_buffered : FWD_CTL_MAX_BUFFERED;
+	ret = fwd_ctl_server_set_groups(srv, cfg->admin_group, cfg->read_group);
+	if (ret < 0)
+		goto fail;
+	srv->path = strdup(cfg->path);
+	if (!srv->path) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	srv->epfd = epoll_create1(EPOLL_CLOEXEC);
+	srv->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (srv->epfd < 0 || srv->tfd < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	ev.data.ptr = &srv->tfd;
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->tfd, &ev) < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	ret = server_listen(srv, cfg);
+	if (ret < 0)
+		goto fail;
+	ev.data.ptr = &srv->lfd;
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->lfd, &ev) < 0) {
+		ret = -errno;
+		unlink(srv->path);
+		goto fail;
+	}
+	srv->accepting = true;
+	*out = srv;
+	return 0;
+fail:
+	/* Nothing bound that free() would mistake for ours. */
+	srv->sock_ino = 0;
+	free(srv->path);
+	srv->path = NULL;
+	fwd_ctl_server_free(srv);
+	return ret;
+}
+
+void fwd_ctl_server_free(struct fwd_ctl_server *srv)
+{
+	struct stat st;
+
+	if (!srv)
+		return;
+	while (srv->clients)
+		client_close(srv, srv->clients);
+	/* Remove the socket only if it is still the one we bound. */
+	if (srv->path && srv->sock_ino && lstat(srv->path, &st) == 0 &&
+	    st.st_dev == srv->sock_dev && st.st_ino == srv->sock_ino)
+		unlink(srv->path);
+	if (srv->lfd >= 0)
+		close(srv->lfd);
+	if (srv->tfd >= 0)
+		close(srv->tfd);
+	if (srv->epfd >= 0)
+		close(srv->epfd);
+	free(srv->admin.spec);
+	free(srv->read.spec);
+	free(srv->path);
+	free(srv);
+}
+
+int fwd_ctl_server_fd(const struct fwd_ctl_server *srv)
+{
+	return srv->epfd;
+}
+
+int fwd_ctl_server_set_groups(struct fwd_ctl_server *srv, const char *admin_group,
+			      const char *read_group)
+{
+	struct group_cfg a, r;
+	int ret;
+
+	ret = group_resolve(admin_group, &a);
+	if (ret < 0) {
+		logf_(srv, LOG_ERR, "%s: admin group '%s': %s", __func__, admin_group,
+		      ret == -ENOENT ? "no such group" : strerror(-ret));
+		return ret;
+	}
+	ret = group_resolve(read_group, &r);
+	if (ret < 0) {
+		logf_(srv, LOG_ERR, "%s: read group '%s': %s", __func__, read_group,
+		      ret == -ENOENT ? "no such group" : strerror(-ret));
+		free(a.spec);
+		return ret;
+	}
+	free(srv->admin.spec);
+	free(srv->read.spec);
+	srv->admin = a;
+	srv->read = r;
+	return 0;
+}
+
+void fwd_ctl_server_stats(const struct fwd_ctl_server *srv, struct fwd_ctl_stats *st)
+{
+	*st = srv->st;
+}

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef FWD_CONTROL_H
+#define FWD_CONTROL_H
+
+/*
+ * The control socket server: a Unix stream socket that fwctl talks to.
+ * One request and one response per connection (proto.h), then close.
+ *
+ * It lives inside the daemon's single-threaded event loop. All its sockets
+ * and its timer sit in an epoll set of its own; the daemon adds that one
+ * fd (fwd_ctl_server_fd(), level-triggered EPOLLIN) to its loop and calls
+ * fwd_ctl_server_dispatch() whenever it is readable. Dispatch never blocks:
+ * it does a bounded amount of work (one batch of ready events, at most a
+ * few dozen accepts) and returns, so the rest of the daemon is not starved;
+ * what is left keeps the fd readable. For each complete, well-formed
+ * request it calls the handler synchronously; the handler fills the
+ * response and the server sends it without blocking.
+ *
+ * The daemon must not die or stall because of a client:
+ *  - every send uses MSG_NOSIGNAL, a vanished peer is just dropped;
+ *  - a malformed, truncated, oversized or wrong-version request gets an
+ *    error response (FWD_EXIT_PROTO) and a close, never a handler call;
+ *  - at most max_clients connections; beyond that, and when the request
+ *    bytes held for all clients would pass max_buffered, a client gets a
+ *    "busy" response (FWD_EXIT_BUSY). The last max_clients/16 slots are
+ *    kept for ADMIN peers, so local users flooding the socket cannot lock
+ *    root out of its own firewall;
+ *  - a client has timeout_ms from accept to deliver its whole request, and
+ *    timeout_ms again to take the whole response; then it is dropped (with
+ *    a "timed out" response if the socket takes it);
+ *  - accept failing for lack of fds pauses accepting for a moment rather
+ *    than spinning on a readable listening socket.
+ *
+ * Peers are identified by SO_PEERCRED (uid, gid, pid). Their groups are
+ * the union of the kernel's view of the connecting process (SO_PEERGROUPS)
+ * and the group database (getgrouplist of the uid's name), so a user just
+ * added to a group need not log in again. Role: uid 0 or a member of
+ * admin_group -> ADMIN; a member of read_group -> READ; else NONE. The
+ * handler decides what each role may do.
+ *
+ * The socket is created with mode 0666 by default: every local user may
+ * connect and the daemon refuses what their role does not allow with a
+ * message and FWD_EXIT_DENIED, rather than the kernel refusing the
+ * connection with a bare EACCES. A stricter mode (say 0660 with
+ * socket_group) works too; fwctl then reports EACCES as permission denied.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "proto.h"
+
+struct fwd_ctl_server;
+
+enum fwd_ctl_role {
+	FWD_ROLE_NONE = 0,
+	FWD_ROLE_READ = 1,
+	FWD_ROLE_ADMIN = 2,
+};
+
+struct fwd_ctl_peer {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	enum fwd_ctl_role role;
+	char name[64];			/* user name, "" when the uid has none */
+	/* The configured groups as given, for messages; NULL when unset. */
+	const char *admin_group;
+	const char *read_group;
+};
+
+/*
+ * Fills resp for a complete request. Return 0 to send resp as it is;
+ * a negative errno makes the server send "fwd: internal error: ..." with
+ * FWD_EXIT_FAIL instead. resp starts empty with status FWD_EXIT_OK.
+ */
+typedef int (*fwd_ctl_handler)(void *ctx, const struct fwd_ctl_peer *peer,
+			       const struct fwd_request *req, struct fwd_response *resp);
+
+/* prio is a syslog priority (LOG_WARNING, ...); msg has no newline. */
+typedef void (*fwd_ctl_logger)(void *ctx, int prio, const char *msg);
+
+#define FWD_CTL_MAX_CLIENTS	128
+#define FWD_CTL_TIMEOUT_MS	5000
+#define FWD_CTL_MAX_BUFFERED	(64u << 20)
+
+struct fwd_ctl_config {
+	const char *path;		/* socket path; its directory is made 0755 */
+	unsigned mode;			/* socket permissions; 0 means 0666 */
+	const char *socket_group;	/* chgrp the socket (name or gid); NULL: leave */
+	const char *admin_group;	/* name or decimal gid; NULL or "": root only */
+	const char *read_group;		/* likewise, for queries */
+	unsigned max_clients;		/* 0: FWD_CTL_MAX_CLIENTS */
+	unsigned timeout_ms;		/* 0: FWD_CTL_TIMEOUT_MS */
+	size_t max_buffered;		/* 0: FWD_CTL_MAX_BUFFERED */
+	fwd_ctl_handler handler;	/* required */
+	fwd_ctl_logger log;		/* NULL: silent */
+	void *ctx;			/* passed to handler and log */
+};
+
+/*
+ * Creates the directory and the socket and starts listening. A socket
+ * left at path by a dead daemon (connect refused) is replaced; a live one
+ * gives -EADDRINUSE; a path that is not a socket gives -EEXIST and is left
+ * alone. -ENOENT when a configured group does not exist, -ENAMETOOLONG
+ * for a path that does not fit sun_path. *out only on success.
+ */
+int fwd_ctl_server_new(const struct fwd_ctl_config *cfg, struct fwd_ctl_server **out);
+/* Closes every connection, removes the socket if it is still ours. Accepts NULL. */
+void fwd_ctl_server_free(struct fwd_ctl_server *srv);
+
+/* The one fd to watch for EPOLLIN. */
+int fwd_ctl_server_fd(const struct fwd_ctl_server *srv);
+/* Does the ready work. 0, or -errno if the server's own epoll failed. */
+int fwd_ctl_server_dispatch(struct fwd_ctl_server *srv);
+
+/*
+ * Changes the configured groups (after a config reload). Both are
+ * resolved first; on -ENOENT nothing changes. Connections already open
+ * keep the role they got.
+ */
+int fwd_ctl_server_set_groups(struct fwd_ctl_server *srv, const char *admin_group,
+			      const char *read_group);
+
+struct fwd_ctl_stats {
+	unsigned clients;		/* open now */
+	unsigned long long served;	/* handler called, response sent */
+	unsigned long long busy;	/* refused for load */
+	unsigned long long timeouts;	/* dropped as too slow */
+	unsigned long long malformed;	/* bad requests */
+	unsigned long long dropped;	/* went away before the response was out */
+};
+void fwd_ctl_server_stats(const struct fwd_ctl_server *srv, struct fwd_ctl_stats *st);
+
+/* "none", "read", "admin". */
+const char *fwd_ctl_role_name(enum fwd_ctl_role role);
+
+/*
+ * The refusal every command uses: replaces resp with status
+ * FWD_EXIT_DENIED and "permission denied: fwctl COMMAND needs root or
+ * group G; you are uid N (NAME)".
+ */
+void fwd_ctl_deny(struct fwd_response *resp, const struct fwd_ctl_peer *peer,
+		  const char *command, enum fwd_ctl_role needed);
+/* true when peer->role >= needed; otherwise fwd_ctl_deny() and false. */
+bool fwd_ctl_require(struct fwd_response *resp, const struct fwd_ctl_peer *peer,
+		     const char *command, enum fwd_ctl_role needed);
+
+#endif
