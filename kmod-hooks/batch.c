@@ -1,3 +1,613 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* placeholder until the module lands */
-typedef int fwd_placeholder_t;
+/*
+ * The nf_tables socket, the batch buffer, and fwd_apply: the whole table
+ * replaced in one transaction, every answer read, every error mapped back
+ * to the policy line that caused it.
+ */
+#include "kmod.h"
+#include "nl.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
+
+#include "util.h"
+
+/* Sockets and buffers ------------------------------------------------- */
+
+void *fwd_nn(void *p)
+{
+	if (!p) {
+		fprintf(stderr, "fwd: out of memory\n");
+		abort();
+	}
+	return p;
+}
+
+int fwd_nl_socket(struct fwd_nl *nl)
+{
+	int one = 1;
+
+	memset(nl, 0, sizeof(*nl));
+	nl->sk = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+	if (!nl->sk)
+		return -errno;
+	if (mnl_socket_bind(nl->sk, 0, MNL_SOCKET_AUTOPID) < 0) {
+		int e = errno;
+
+		mnl_socket_close(nl->sk);
+		nl->sk = NULL;
+		return -e;
+	}
+	nl->portid = mnl_socket_get_portid(nl->sk);
+	/* Errors carry the kernel's text and the offending attribute, and
+	 * do not echo our (up to 64 KiB) request back. */
+	mnl_socket_setsockopt(nl->sk, NETLINK_EXT_ACK, &one, sizeof(one));
+	mnl_socket_setsockopt(nl->sk, NETLINK_CAP_ACK, &one, sizeof(one));
+	nl->seq = (uint32_t)time(NULL);
+	return 0;
+}
+
+void fwd_nl_socket_close(struct fwd_nl *nl)
+{
+	if (nl->sk)
+		mnl_socket_close(nl->sk);
+	nl->sk = NULL;
+}
+
+int fwd_nl_open(struct fwd_nl **out)
+{
+	struct fwd_nl *nl = fwd_xcalloc(1, sizeof(*nl));
+	int ret = fwd_nl_socket(nl);
+
+	if (ret) {
+		free(nl);
+		nl = NULL;
+	}
+	*out = nl;
+	return ret;
+}
+
+void fwd_nl_close(struct fwd_nl *nl)
+{
+	if (!nl)
+		return;
+	fwd_nl_socket_close(nl);
+	free(nl);
+}
+
+uint32_t fwd_nl_portid(const struct fwd_nl *nl)
+{
+	return nl->portid;
+}
+
+void fwd_batch_init(struct fwd_batch *b, const struct fwd_nl *nl)
+{
+	memset(b, 0, sizeof(*b));
+	b->seq0 = nl->seq;
+}
+
+void fwd_batch_free(struct fwd_batch *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->n; i++)
+		free(b->msgs[i].ext_msg);
+	free(b->msgs);
+	free(b->buf);
+	memset(b, 0, sizeof(*b));
+}
+
+static struct nlmsghdr *put_hdr(struct fwd_batch *b, uint16_t nltype,
+				uint16_t family, uint16_t res_id,
+				uint16_t flags, enum fwd_msg_kind kind,
+				struct fwd_msg **rec)
+{
+	struct nlmsghdr *nlh;
+	struct nfgenmsg *nfg;
+	struct fwd_msg *m;
+
+	if (b->cap - b->len < FWD_MSG_RESERVE) {
+		size_t cap = b->cap ? b->cap : 1u << 20;
+
+		while (cap - b->len < FWD_MSG_RESERVE)
+			cap *= 2;
+		b->buf = fwd_xrealloc(b->buf, cap);
+		b->cap = cap;
+	}
+	FWD_GROW(b->msgs, b->mcap, b->n + 1);
+	m = &b->msgs[b->n];
+	memset(m, 0, sizeof(*m));
+	m->seq = b->seq0 + (uint32_t)b->n;
+	m->off = b->len;
+	m->type = nltype & 0xff;
+	m->kind = kind;
+	b->n++;
+
+	nlh = mnl_nlmsg_put_header(b->buf + b->len);
+	nlh->nlmsg_type = nltype;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+	nlh->nlmsg_seq = m->seq;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = (uint8_t)family;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = res_id;
+	if (rec)
+		*rec = m;
+	return nlh;
+}
+
+struct nlmsghdr *fwd_batch_put(struct fwd_batch *b, uint16_t type,
+			       uint16_t family, uint16_t flags,
+			       enum fwd_msg_kind kind, struct fwd_msg **rec)
+{
+	return put_hdr(b, (NFNL_SUBSYS_NFTABLES << 8) | type, family, 0, flags,
+		       kind, rec);
+}
+
+void fwd_batch_close(struct fwd_batch *b, struct nlmsghdr *nlh)
+{
+	b->len += NLMSG_ALIGN(nlh->nlmsg_len);
+}
+
+void fwd_batch_begin(struct fwd_batch *b)
+{
+	fwd_batch_close(b, put_hdr(b, NFNL_MSG_BATCH_BEGIN, AF_UNSPEC,
+				   htons(NFNL_SUBSYS_NFTABLES), 0,
+				   FWD_MSG_BEGIN, NULL));
+}
+
+void fwd_batch_end(struct fwd_batch *b)
+{
+	fwd_batch_close(b, put_hdr(b, NFNL_MSG_BATCH_END, AF_UNSPEC,
+				   htons(NFNL_SUBSYS_NFTABLES), 0,
+				   FWD_MSG_END, NULL));
+}
+
+/* Talking ------------------------------------------------------------- */
+
+static void grow_sockbuf(int fd, int *have, int want, int force, int plain)
+{
+	if (want <= *have)
+		return;
+	/* FORCE needs CAP_NET_ADMIN, which we have when we may talk to
+	 * nf_tables at all; without it the plain option is capped by
+	 * net.core.[rw]mem_max and a huge batch fails with EMSGSIZE. */
+	if (setsockopt(fd, SOL_SOCKET, force, &want, sizeof(want)) != 0)
+		setsockopt(fd, SOL_SOCKET, plain, &want, sizeof(want));
+	*have = want;
+}
+
+struct ack_attrs {
+	const char *msg;
+	uint32_t offs;
+};
+
+static int ack_attr_cb(const struct nlattr *a, void *data)
+{
+	struct ack_attrs *aa = data;
+
+	switch (mnl_attr_get_type(a)) {
+	case NLMSGERR_ATTR_MSG:
+		if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0)
+			aa->msg = mnl_attr_get_str(a);
+		break;
+	case NLMSGERR_ATTR_OFFS:
+		if (mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+			aa->offs = mnl_attr_get_u32(a);
+		break;
+	}
+	return MNL_CB_OK;
+}
+
+static void take_ack(struct fwd_batch *b, const struct nlmsghdr *nlh)
+{
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+	struct ack_attrs aa = { 0 };
+	uint32_t idx = nlh->nlmsg_seq - b->seq0;
+	struct fwd_msg *m;
+	size_t hlen;
+
+	if (nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(*e) || idx >= b->n)
+		return;
+	m = &b->msgs[idx];
+	m->acked = true;
+	m->err = -e->error;
+	if (m->err) {
+		b->nerr++;
+		if (!b->first_err)
+			b->first_err = m->err;
+	}
+	if (m->kind == FWD_MSG_BEGIN)
+		b->begin_acked = true;
+	if (m->kind == FWD_MSG_END && !m->err)
+		b->end_acked = true;
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+		return;
+	/* The TLVs follow the echoed request: only its header when capped. */
+	hlen = sizeof(*e);
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		hlen += e->msg.nlmsg_len - sizeof(e->msg);
+	if (NLMSG_HDRLEN + hlen > nlh->nlmsg_len)
+		return;
+	mnl_attr_parse_payload((const char *)e + hlen,
+			       nlh->nlmsg_len - NLMSG_HDRLEN - hlen,
+			       ack_attr_cb, &aa);
+	m->bad_off = aa.offs;
+	if (aa.msg && *aa.msg && !m->ext_msg)
+		m->ext_msg = fwd_xstrdup(aa.msg);
+}
+
+static size_t unanswered(const struct fwd_batch *b)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->n; i++) {
+		const struct fwd_msg *m = &b->msgs[i];
+
+		if (!m->acked && !((m->kind == FWD_MSG_BEGIN ||
+				    m->kind == FWD_MSG_END) && !b->begin_acked))
+			n++;
+	}
+	return n;
+}
+
+int fwd_batch_talk(struct fwd_nl *nl, struct fwd_batch *b)
+{
+	int fd = mnl_socket_get_fd(nl->sk);
+	struct sockaddr_nl snl = { .nl_family = AF_NETLINK };
+	struct iovec iov = { .iov_base = b->buf, .iov_len = b->len };
+	struct msghdr msg = {
+		.msg_name = &snl, .msg_namelen = sizeof(snl),
+		.msg_iov = &iov, .msg_iovlen = 1,
+	};
+	size_t rsz = 256 * 1024;
+	char *rbuf;
+	bool lost = false;
+	int waits = 0;
+	ssize_t r;
+
+	/* One datagram: the kernel takes a batch as a transaction only
+	 * when BEGIN..END arrive in one skb, and the skb may not be larger
+	 * than the send buffer. Every answer is queued before sendmsg
+	 * returns, so the receive buffer must hold one per message. */
+	if (b->len > (size_t)INT32_MAX / 2 - 65536)
+		return -EMSGSIZE;
+	grow_sockbuf(fd, &nl->sndbuf, (int)b->len + 65536, SO_SNDBUFFORCE,
+		     SO_SNDBUF);
+	grow_sockbuf(fd, &nl->rcvbuf,
+		     b->n > (size_t)INT32_MAX / 4096 ? INT32_MAX / 2
+						     : (int)(b->n * 2048) + (1 << 20),
+		     SO_RCVBUFFORCE, SO_RCVBUF);
+	do
+		r = sendmsg(fd, &msg, 0);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	nl->seq += (uint32_t)b->n;
+
+	rbuf = fwd_xmalloc(rsz);
+	for (;;) {
+		r = recv(fd, rbuf, rsz, MSG_DONTWAIT);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ENOBUFS) {
+				lost = true;
+				continue;
+			}
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				break;
+			/* All answers are normally queued by now; wait a
+			 * little only when some are missing and none failed. */
+			if (lost || b->nerr || !unanswered(b) || waits++ >= 10)
+				break;
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+			poll(&p, 1, 100);
+			continue;
+		}
+		for (struct nlmsghdr *nlh = (struct nlmsghdr *)rbuf;
+		     mnl_nlmsg_ok(nlh, (int)r); nlh = mnl_nlmsg_next(nlh, (int *)&r))
+			if (nlh->nlmsg_type == NLMSG_ERROR)
+				take_ack(b, nlh);
+	}
+	free(rbuf);
+	if (lost)
+		return -ENOBUFS;
+	return 0;
+}
+
+bool fwd_batch_committed(const struct fwd_batch *b)
+{
+	if (b->nerr)
+		return false;
+	if (b->end_acked)
+		return true;
+	/* Kernels before 6.10 do not answer BEGIN/END: then every other
+	 * message accepted and nothing refused is all we can know. */
+	return !b->begin_acked && unanswered(b) == 0;
+}
+
+/* Errors -> policy lines ---------------------------------------------- */
+
+#define MAX_KERNEL_DIAGS 20
+
+static const char *msg_name(uint16_t type)
+{
+	switch (type) {
+	case NFT_MSG_NEWTABLE: return "add table";
+	case NFT_MSG_DELTABLE: return "delete table";
+	case NFT_MSG_NEWSET: return "add set";
+	case NFT_MSG_NEWSETELEM: return "add elements";
+	case NFT_MSG_NEWCHAIN: return "add chain";
+	case NFT_MSG_NEWRULE: return "add rule";
+	default: return "message";
+	}
+}
+
+static void elem_text(const struct fwd_ir_set *s, const struct fwd_ir_elem *e,
+		      char *buf, size_t len)
+{
+	unsigned alen = s->key == FWD_KEY_ADDR4 ||
+			s->key == FWD_KEY_ADDR4_PROTO_PORT ? 4 :
+			s->key == FWD_KEY_PROTO_PORT ? 0 : 16;
+	int af = alen == 4 ? AF_INET : AF_INET6;
+	char a[INET6_ADDRSTRLEN], z[INET6_ADDRSTRLEN];
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (alen) {
+		inet_ntop(af, e->lo, a, sizeof(a));
+		inet_ntop(af, e->hi, z, sizeof(z));
+		if (memcmp(e->lo, e->hi, alen) == 0)
+			n = (size_t)snprintf(buf, len, "%s", a);
+		else
+			n = (size_t)snprintf(buf, len, "%s-%s", a, z);
+	}
+	if (n < len && s->key != FWD_KEY_ADDR4 && s->key != FWD_KEY_ADDR6) {
+		const char *p = e->proto == IPPROTO_TCP ? "tcp" :
+				e->proto == IPPROTO_UDP ? "udp" : NULL;
+		char pn[8];
+
+		if (!p) {
+			snprintf(pn, sizeof(pn), "%u", e->proto);
+			p = pn;
+		}
+		if (e->plo == e->phi)
+			snprintf(buf + n, len - n, "%s%s . %u", n ? " . " : "",
+				 p, e->plo);
+		else
+			snprintf(buf + n, len - n, "%s%s . %u-%u", n ? " . " : "",
+				 p, e->plo, e->phi);
+	}
+}
+
+/* The kernel element number the extack offset points into, or -1. */
+static long bad_elem(const struct fwd_batch *b, const struct fwd_msg *m)
+{
+	const struct nlmsghdr *nlh = (const void *)(b->buf + m->off);
+	const struct nlattr *a, *list = NULL;
+	long k = 0;
+
+	if (!m->bad_off || m->bad_off >= nlh->nlmsg_len)
+		return -1;
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+		if (mnl_attr_get_type(a) == NFTA_SET_ELEM_LIST_ELEMENTS)
+			list = a;
+	if (!list)
+		return -1;
+	mnl_attr_for_each_nested(a, list) {
+		uint32_t off = (uint32_t)((const char *)a - (const char *)nlh);
+
+		if (m->bad_off >= off && m->bad_off < off + a->nla_len)
+			return k;
+		k++;
+	}
+	return -1;
+}
+
+static const char *hint(int err, enum fwd_msg_kind kind)
+{
+	if (kind == FWD_MSG_ELEMS && (err == EEXIST || err == ENOTEMPTY))
+		return " (it overlaps or repeats another element)";
+	if (kind == FWD_MSG_ELEMS && err == ERANGE)
+		return " (range out of order)";
+	return "";
+}
+
+static void report_elems(const struct fwd_batch *b, const struct fwd_msg *m,
+			 const char *why, const char *ext,
+			 struct fwd_diags *d)
+{
+	const struct fwd_ir_set *s = m->set;
+	long k = bad_elem(b, m);
+	size_t idx = k >= 0 ? fwd_lin_elem_index(m, (size_t)k) : (size_t)-1;
+	char text[128];
+
+	if (idx != (size_t)-1 && idx < s->n) {
+		const struct fwd_ir_elem *e = &s->elems[idx];
+
+		elem_text(s, e, text, sizeof(text));
+		fwd_diags_add(d, e->loc.file, e->loc.line,
+			      "kernel rejected element %s of set %s: %s%s%s",
+			      text, s->name, why, hint(m->err, m->kind), ext);
+		return;
+	}
+	if (m->count == 0 || m->first >= s->n) {
+		fwd_diags_add(d, NULL, 0, "kernel rejected elements of set %s: %s%s",
+			      s->name, why, ext);
+		return;
+	}
+	/* No pointer to the element: name the first and the lines spanned. */
+	const struct fwd_ir_elem *e0 = &s->elems[m->first];
+	unsigned lo = e0->loc.line, hi = e0->loc.line;
+
+	for (size_t i = m->first; i < m->first + m->count && i < s->n; i++) {
+		const struct fwd_loc *l = &s->elems[i].loc;
+
+		if (l->file != e0->loc.file ||
+		    (l->file && e0->loc.file && strcmp(l->file, e0->loc.file)))
+			continue;
+		if (l->line < lo)
+			lo = l->line;
+		if (l->line > hi)
+			hi = l->line;
+	}
+	elem_text(s, e0, text, sizeof(text));
+	fwd_diags_add(d, e0->loc.file, e0->loc.line,
+		      "kernel rejected one of %zu elements of set %s starting "
+		      "with %s (lines %u-%u): %s%s%s", m->count, s->name, text,
+		      lo, hi, why, hint(m->err, m->kind), ext);
+}
+
+static void report(const struct fwd_batch *b, struct fwd_diags *d)
+{
+	size_t shown = 0;
+
+	for (size_t i = 0; i < b->n; i++) {
+		const struct fwd_msg *m = &b->msgs[i];
+		const char *why;
+		char ext[160] = "";
+
+		if (!m->err)
+			continue;
+		if (shown++ == MAX_KERNEL_DIAGS) {
+			fwd_diags_add(d, NULL, 0, "... and %zu more kernel errors",
+				      b->nerr - MAX_KERNEL_DIAGS);
+			return;
+		}
+		why = strerror(m->err);
+		if (m->ext_msg)
+			snprintf(ext, sizeof(ext), " (kernel: %s)", m->ext_msg);
+		switch (m->kind) {
+		case FWD_MSG_BEGIN:
+		case FWD_MSG_END:
+			if (m->err == EPERM)
+				fwd_diags_add(d, NULL, 0, "kernel refused the "
+					      "transaction: %s (fwd needs "
+					      "CAP_NET_ADMIN)", why);
+			else
+				fwd_diags_add(d, NULL, 0, "kernel refused to "
+					      "commit the transaction: %s%s",
+					      why, ext);
+			break;
+		case FWD_MSG_TABLE:
+			if (m->err == EPERM)
+				fwd_diags_add(d, NULL, 0, "table inet %s is owned "
+					      "by another process (is another "
+					      "fwd running?)", FWD_TABLE_NAME);
+			else
+				fwd_diags_add(d, NULL, 0, "kernel rejected %s "
+					      "inet %s: %s%s", msg_name(m->type),
+					      FWD_TABLE_NAME, why, ext);
+			break;
+		case FWD_MSG_SET:
+			fwd_diags_add(d, NULL, 0, "kernel rejected set %s: %s%s",
+				      m->set->name, why, ext);
+			break;
+		case FWD_MSG_ELEMS:
+			report_elems(b, m, why, ext, d);
+			break;
+		case FWD_MSG_CHAIN:
+			fwd_diags_add(d, NULL, 0, "kernel rejected chain %s: %s%s",
+				      m->chain->name, why, ext);
+			break;
+		case FWD_MSG_RULE: {
+			const struct fwd_ir_rule *r = &m->chain->rules[m->rule];
+
+			fwd_diags_add(d, r->loc.file, r->loc.line,
+				      "kernel rejected rule %zu of chain %s (%s): "
+				      "%s%s", m->rule + 1, m->chain->name,
+				      msg_name(m->type), why, ext);
+			break;
+		}
+		case FWD_MSG_PROBE:
+			fwd_diags_add(d, NULL, 0, "probe message %u: %s%s",
+				      m->probe, why, ext);
+			break;
+		}
+	}
+}
+
+/* Apply ---------------------------------------------------------------- */
+
+unsigned fwd_table_flags(const struct fwd_features *f,
+			 const struct fwd_apply_opts *o)
+{
+	if (!f || !f->table_owner)
+		return 0;
+	if (f->table_persist)
+		return NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST;
+	return o && o->no_owner ? 0 : NFT_TABLE_F_OWNER;
+}
+
+void fwd_build_apply(struct fwd_batch *b, const struct fwd_ir *ir,
+		     unsigned table_flags)
+{
+	uint32_t next_id = (uint32_t)ir->nsets + 1;
+
+	fwd_batch_begin(b);
+	/* Make sure the table exists so that the delete cannot fail, then
+	 * delete it with everything in it and build it anew: the old table
+	 * stays in force until the commit swaps in the new one. */
+	fwd_lin_table(b, NFT_MSG_NEWTABLE, FWD_TABLE_NAME, false, 0);
+	fwd_lin_table(b, NFT_MSG_DELTABLE, FWD_TABLE_NAME, false, 0);
+	fwd_lin_table(b, NFT_MSG_NEWTABLE, FWD_TABLE_NAME, true, table_flags);
+	for (size_t i = 0; i < ir->nchains; i++)
+		fwd_lin_chain(b, FWD_TABLE_NAME, &ir->chains[i]);
+	for (size_t i = 0; i < ir->nsets; i++) {
+		fwd_lin_set(b, FWD_TABLE_NAME, &ir->sets[i], (uint32_t)i + 1);
+		fwd_lin_elems(b, FWD_TABLE_NAME, &ir->sets[i], (uint32_t)i + 1);
+	}
+	for (size_t i = 0; i < ir->nchains; i++)
+		for (size_t j = 0; j < ir->chains[i].n; j++)
+			fwd_lin_rule(b, FWD_TABLE_NAME, ir, &ir->chains[i], j,
+				     &next_id);
+	fwd_batch_end(b);
+}
+
+int fwd_apply(struct fwd_nl *nl, const struct fwd_ir *ir,
+	      const struct fwd_features *f, const struct fwd_apply_opts *o,
+	      struct fwd_diags *d)
+{
+	struct fwd_batch b;
+	int ret;
+
+	fwd_batch_init(&b, nl);
+	fwd_build_apply(&b, ir, fwd_table_flags(f, o));
+	ret = fwd_batch_talk(nl, &b);
+	if (ret == -EMSGSIZE) {
+		fwd_diags_add(d, NULL, 0, "the transaction (%zu bytes, %zu "
+			      "messages) is larger than the kernel accepts in "
+			      "one netlink message; nothing was changed",
+			      b.len, b.n);
+	} else if (ret == -ENOBUFS) {
+		fwd_diags_add(d, NULL, 0, "kernel answers were lost (receive "
+			      "buffer overrun); cannot tell whether the table "
+			      "was replaced");
+	} else if (ret) {
+		fwd_diags_add(d, NULL, 0, "netlink: %s", strerror(-ret));
+	} else if (b.nerr) {
+		report(&b, d);
+		ret = -b.first_err;
+	} else if (!fwd_batch_committed(&b)) {
+		fwd_diags_add(d, NULL, 0, "kernel did not confirm the commit "
+			      "(%zu of %zu messages unanswered)", unanswered(&b),
+			      b.n);
+		ret = -EIO;
+	}
+	fwd_batch_free(&b);
+	return ret;
+}

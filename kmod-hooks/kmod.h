@@ -3,6 +3,7 @@
 #define FWD_KMOD_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "diag.h"
@@ -53,5 +54,62 @@ int fwd_apply(struct fwd_nl *nl, const struct fwd_ir *ir,
 /* Table flags fwd_apply would use with these features/options. */
 unsigned fwd_table_flags(const struct fwd_features *f,
 			 const struct fwd_apply_opts *o);
+
+/* The netlink port id of the socket: the owner of tables it created. */
+uint32_t fwd_nl_portid(const struct fwd_nl *nl);
+
+/*
+ * Reading the live table back (tests, `fwctl show`). Elements come back in
+ * the IR's format and order (sorted by key, ranges as lo..hi; loc is zero),
+ * whatever the set's backend stores: for an rbtree interval set the start
+ * and end elements are paired again.
+ */
+struct fwd_live_set {
+	char name[32];
+	uint32_t flags;			/* NFT_SET_* as the kernel has them */
+	uint32_t key_type, key_len;
+	bool key_known;			/* key_type/len are one of enum fwd_ir_key */
+	enum fwd_ir_key key;
+	bool interval, timeout;
+	size_t nkernel;			/* elements as the kernel stores them */
+	struct fwd_ir_elem *elems;
+	size_t n, cap;
+};
+
+struct fwd_live_chain {
+	char name[32];
+	char type[16];			/* "filter"; "" for a regular chain */
+	bool base;
+	unsigned hook;
+	int prio;
+	bool policy_accept;
+	size_t nrules;
+};
+
+struct fwd_live_table {
+	uint32_t flags;			/* NFT_TABLE_F_* */
+	uint32_t owner;			/* owning port id, 0 = none */
+	size_t nanon;			/* anonymous sets (not in sets[]) */
+	size_t nrules;
+	struct fwd_live_set *sets;
+	size_t nsets;
+	struct fwd_live_chain *chains;
+	size_t nchains;
+};
+
+/* Table `name` of family inet (NULL: FWD_TABLE_NAME). 0, -ENOENT when the
+ * table does not exist, or another -errno. */
+int fwd_live_read(struct fwd_nl *nl, const char *name,
+		  struct fwd_live_table **out);
+void fwd_live_free(struct fwd_live_table *t);	/* accepts NULL */
+const struct fwd_live_set *fwd_live_set_find(const struct fwd_live_table *t,
+					     const char *name);
+const struct fwd_live_chain *fwd_live_chain_find(const struct fwd_live_table *t,
+						 const char *name);
+
+/* Whether inet table `name` (NULL: FWD_TABLE_NAME) exists, with its flags
+ * and owner port id (0 = none). 0 or -errno (absent is not an error). */
+int fwd_live_table_info(struct fwd_nl *nl, const char *name, bool *exists,
+			uint32_t *flags, uint32_t *owner);
 
 #endif

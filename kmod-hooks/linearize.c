@@ -1,3 +1,801 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* placeholder until the module lands */
-typedef int fwd_placeholder_t;
+/*
+ * IR -> nf_tables netlink messages, appended to a batch.
+ *
+ * Every expression sequence here is the one nft 1.0.6 generates for the
+ * text policy/render.c prints for the same IR (checked with
+ * `nft --debug=netlink` and by comparing the kernel's dump of both), so that
+ * `nft list` of a table fwd loaded reads like the rendered text and loads
+ * back. Tables, sets, chains and rules go through libnftnl objects; set
+ * elements are written straight into the batch buffer with libmnl, because
+ * there can be a million of them and one libnftnl object per element costs
+ * a malloc and a list walk each.
+ */
+#include "nl.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+
+#include "util.h"
+
+/* nft's datatype ids (src/datatype.h), as the kernel stores them. */
+enum {
+	DT_IPADDR = 7,
+	DT_IP6ADDR = 8,
+	DT_INET_PROTOCOL = 12,
+	DT_INET_SERVICE = 13,
+	DT_ICMP_TYPE = 14,
+	DT_ICMP6_TYPE = 29,
+};
+#define DT_CONCAT_BITS 6
+
+/* nft's set userdata values (enum byteorder, enum expr_types, proto descs). */
+enum { BYTEORDER_INVALID = 0, BYTEORDER_BIG_ENDIAN = 2 };
+enum { EXPR_PAYLOAD = 7, EXPR_CONCAT = 13 };
+enum { PROTO_DESC_ICMP = 4, PROTO_DESC_ICMPV6 = 14, ICMP_TYPE_FIELD = 1 };
+/* nftnl_udata payload key attributes inside NFTNL_UDATA_SET_TYPEOF_DATA. */
+enum { UDATA_PAYLOAD_DESC = 0, UDATA_PAYLOAD_TYPE = 1 };
+
+
+/* ---------------------------------------------------------------- keys */
+
+void fwd_key_layout(enum fwd_ir_key k, struct fwd_key_layout *l)
+{
+	memset(l, 0, sizeof(*l));
+	switch (k) {
+	case FWD_KEY_ADDR4_PROTO_PORT:
+		l->nfields = 3;
+		l->field_len[0] = 4;
+		l->field_len[1] = 1;
+		l->field_len[2] = 2;
+		l->key_len = 12;
+		l->key_type = DT_IPADDR << (2 * DT_CONCAT_BITS) |
+			      DT_INET_PROTOCOL << DT_CONCAT_BITS | DT_INET_SERVICE;
+		break;
+	case FWD_KEY_ADDR6_PROTO_PORT:
+		l->nfields = 3;
+		l->field_len[0] = 16;
+		l->field_len[1] = 1;
+		l->field_len[2] = 2;
+		l->key_len = 24;
+		l->key_type = DT_IP6ADDR << (2 * DT_CONCAT_BITS) |
+			      DT_INET_PROTOCOL << DT_CONCAT_BITS | DT_INET_SERVICE;
+		break;
+	case FWD_KEY_PROTO_PORT:
+		l->nfields = 2;
+		l->field_len[0] = 1;
+		l->field_len[1] = 2;
+		l->key_len = 8;
+		l->key_type = DT_INET_PROTOCOL << DT_CONCAT_BITS | DT_INET_SERVICE;
+		break;
+	case FWD_KEY_ADDR4:
+		l->nfields = 1;
+		l->field_len[0] = 4;
+		l->key_len = 4;
+		l->key_type = DT_IPADDR;
+		break;
+	case FWD_KEY_ADDR6:
+		l->nfields = 1;
+		l->field_len[0] = 16;
+		l->key_len = 16;
+		l->key_type = DT_IP6ADDR;
+		break;
+	}
+}
+
+static unsigned addr_len(enum fwd_ir_key k)
+{
+	switch (k) {
+	case FWD_KEY_ADDR4_PROTO_PORT:
+	case FWD_KEY_ADDR4:
+		return 4;
+	case FWD_KEY_ADDR6_PROTO_PORT:
+	case FWD_KEY_ADDR6:
+		return 16;
+	case FWD_KEY_PROTO_PORT:
+		return 0;
+	}
+	return 0;
+}
+
+static bool has_port(enum fwd_ir_key k)
+{
+	return k == FWD_KEY_ADDR4_PROTO_PORT || k == FWD_KEY_ADDR6_PROTO_PORT ||
+	       k == FWD_KEY_PROTO_PORT;
+}
+
+unsigned fwd_elem_key(enum fwd_ir_key k, const struct fwd_ir_elem *e,
+		      bool hi, uint8_t *out)
+{
+	struct fwd_key_layout l;
+	unsigned alen = addr_len(k);
+
+	fwd_key_layout(k, &l);
+	memset(out, 0, l.key_len);
+	memcpy(out, hi ? e->hi : e->lo, alen);
+	if (has_port(k)) {
+		uint16_t port = htons(hi ? e->phi : e->plo);
+
+		out[alen] = e->proto;
+		memcpy(out + alen + 4, &port, 2);
+	}
+	return l.key_len;
+}
+
+void fwd_elem_from_key(enum fwd_ir_key k, const uint8_t *key, bool hi,
+		       struct fwd_ir_elem *e)
+{
+	unsigned alen = addr_len(k);
+
+	memcpy(hi ? e->hi : e->lo, key, alen);
+	if (has_port(k)) {
+		uint16_t port;
+
+		e->proto = key[alen];
+		memcpy(&port, key + alen + 4, 2);
+		if (hi)
+			e->phi = ntohs(port);
+		else
+			e->plo = ntohs(port);
+	}
+}
+
+/* ---------------------------------------------------------------- table */
+
+void fwd_lin_table(struct fwd_batch *b, uint16_t type, const char *name,
+		   bool with_flags, uint32_t flags)
+{
+	struct nftnl_table *t = fwd_nn(nftnl_table_alloc());
+	struct nlmsghdr *nlh;
+	struct fwd_msg *rec;
+
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, name);
+	if (with_flags)
+		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, flags);
+	nlh = fwd_batch_put(b, type, NFPROTO_INET,
+			    type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0,
+			    FWD_MSG_TABLE, &rec);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	fwd_batch_close(b, nlh);
+	nftnl_table_free(t);
+}
+
+/* ---------------------------------------------------------------- sets */
+
+static void set_udata(struct nftnl_set *s, bool concat)
+{
+	struct nftnl_udata_buf *u = fwd_nn(nftnl_udata_buf_alloc(64));
+
+	/* What nft stores, so that `nft list` prints our sets as its own. */
+	nftnl_udata_put_u32(u, NFTNL_UDATA_SET_KEYBYTEORDER,
+			    concat ? BYTEORDER_INVALID : BYTEORDER_BIG_ENDIAN);
+	if (concat) {
+		struct nftnl_udata *n1, *n2;
+
+		n1 = nftnl_udata_nest_start(u, NFTNL_UDATA_SET_KEY_TYPEOF);
+		nftnl_udata_put_u32(u, NFTNL_UDATA_SET_TYPEOF_EXPR, EXPR_CONCAT);
+		n2 = nftnl_udata_nest_start(u, NFTNL_UDATA_SET_TYPEOF_DATA);
+		nftnl_udata_nest_end(u, n2);
+		nftnl_udata_nest_end(u, n1);
+	}
+	nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(u),
+			   nftnl_udata_buf_len(u));
+	nftnl_udata_buf_free(u);
+}
+
+void fwd_lin_set(struct fwd_batch *b, const char *table,
+		 const struct fwd_ir_set *set, uint32_t set_id)
+{
+	struct nftnl_set *s = fwd_nn(nftnl_set_alloc());
+	struct fwd_key_layout l;
+	struct nlmsghdr *nlh;
+	struct fwd_msg *rec;
+	uint32_t flags = 0;
+
+	fwd_key_layout(set->key, &l);
+	if (set->interval) {
+		flags |= NFT_SET_INTERVAL;
+		if (l.nfields > 1)
+			flags |= NFT_SET_CONCAT;
+	}
+	if (set->timeout)
+		flags |= NFT_SET_TIMEOUT;
+
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, set->name);
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, l.key_type);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, l.key_len);
+	nftnl_set_set_u32(s, NFTNL_SET_ID, set_id);
+	if (set->interval && l.nfields > 1)
+		nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT, l.field_len,
+				   l.nfields);
+	set_udata(s, l.nfields > 1);
+
+	nlh = fwd_batch_put(b, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE,
+			    FWD_MSG_SET, &rec);
+	rec->set = set;
+	nftnl_set_nlmsg_build_payload(nlh, s);
+	fwd_batch_close(b, nlh);
+	nftnl_set_free(s);
+}
+
+/* ---------------------------------------------------------------- elements */
+
+/*
+ * How elements look in the kernel, per set kind (as nft sends them):
+ * - hash sets: one element per IR element, KEY = lo;
+ * - interval concatenations (pipapo): KEY = lo, KEY_END = hi;
+ * - interval sets of one field (rbtree): a start element KEY = lo and, unless
+ *   the range runs to the top of the key space or the next range starts
+ *   right after it, an end element KEY = hi + 1 flagged INTERVAL_END; nft
+ *   also opens the set with an INTERVAL_END at key 0 when the first range
+ *   does not start there. A range open to the top carries nft's
+ *   "interval open" element userdata so that `nft list` prints it right.
+ */
+static bool is_rbtree(const struct fwd_ir_set *s)
+{
+	return s->interval && !has_port(s->key);
+}
+
+static bool key_is_zero(const uint8_t *k, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (k[i])
+			return false;
+	return true;
+}
+
+static bool key_is_max(const uint8_t *k, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (k[i] != 0xff)
+			return false;
+	return true;
+}
+
+/* Big-endian increment; the caller knows it does not overflow. */
+static void key_inc(uint8_t *k, unsigned n)
+{
+	for (unsigned i = n; i-- > 0;)
+		if (++k[i] != 0)
+			break;
+}
+
+static bool rb_lead_end(const struct fwd_ir_set *s)
+{
+	return s->n > 0 && !key_is_zero(s->elems[0].lo, addr_len(s->key));
+}
+
+/* Whether IR element i of an rbtree set needs its own end element. */
+static bool rb_has_end(const struct fwd_ir_set *s, size_t i)
+{
+	unsigned n = addr_len(s->key);
+	uint8_t next[16];
+
+	if (key_is_max(s->elems[i].hi, n))
+		return false;
+	if (i + 1 >= s->n)
+		return true;
+	memcpy(next, s->elems[i].hi, n);
+	key_inc(next, n);
+	return memcmp(next, s->elems[i + 1].lo, n) != 0;
+}
+
+size_t fwd_lin_elem_index(const struct fwd_msg *m, size_t k)
+{
+	const struct fwd_ir_set *s = m->set;
+
+	if (!s)
+		return (size_t)-1;
+	if (!is_rbtree(s))
+		return k < m->count ? m->first + k : (size_t)-1;
+	if (m->lead_end) {
+		if (k == 0)
+			return m->first;
+		k--;
+	}
+	for (size_t i = m->first; i < m->first + m->count; i++) {
+		if (k-- == 0)
+			return i;
+		if (rb_has_end(s, i) && k-- == 0)
+			return i;
+	}
+	return (size_t)-1;
+}
+
+static void put_key(struct nlmsghdr *nlh, uint16_t type, const uint8_t *key,
+		    unsigned len)
+{
+	struct nlattr *n = mnl_attr_nest_start(nlh, type);
+
+	mnl_attr_put(nlh, NFTA_DATA_VALUE, len, key);
+	mnl_attr_nest_end(nlh, n);
+}
+
+static void put_elem(struct nlmsghdr *nlh, uint16_t idx, const uint8_t *key,
+		     const uint8_t *key_end, unsigned len, uint32_t flags,
+		     bool open)
+{
+	struct nlattr *n = mnl_attr_nest_start(nlh, idx);
+
+	if (flags)
+		mnl_attr_put_u32(nlh, NFTA_SET_ELEM_FLAGS, htonl(flags));
+	put_key(nlh, NFTA_SET_ELEM_KEY, key, len);
+	if (key_end)
+		put_key(nlh, NFTA_SET_ELEM_KEY_END, key_end, len);
+	if (open) {
+		/* nftnl_udata: NFTNL_UDATA_SET_ELEM_FLAGS, 4 bytes, host u32 */
+		uint8_t ud[6] = { NFTNL_UDATA_SET_ELEM_FLAGS, 4 };
+		uint32_t v = NFTNL_SET_ELEM_F_INTERVAL_OPEN;
+
+		memcpy(ud + 2, &v, 4);
+		mnl_attr_put(nlh, NFTA_SET_ELEM_USERDATA, sizeof(ud), ud);
+	}
+	mnl_attr_nest_end(nlh, n);
+}
+
+/* Upper bound of the bytes one IR element takes in a message. */
+static unsigned elem_bytes(const struct fwd_ir_set *s)
+{
+	struct fwd_key_layout l;
+	unsigned key;
+
+	fwd_key_layout(s->key, &l);
+	key = 4 + 4 + l.key_len;	/* KEY nest + VALUE attribute */
+	if (is_rbtree(s))	/* start + end, each with flags, plus userdata */
+		return 2 * (4 + 8 + key) + 12;
+	return 4 + key + (s->interval ? key : 0);
+}
+
+static struct nlmsghdr *elems_msg(struct fwd_batch *b, const char *table,
+				  const struct fwd_ir_set *s, uint32_t set_id,
+				  struct nlattr **list)
+{
+	struct nlmsghdr *nlh;
+	struct fwd_msg *rec;
+
+	nlh = fwd_batch_put(b, NFT_MSG_NEWSETELEM, NFPROTO_INET, NLM_F_CREATE,
+			    FWD_MSG_ELEMS, &rec);
+	rec->set = s;
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, s->name);
+	mnl_attr_put_u32(nlh, NFTA_SET_ELEM_LIST_SET_ID, htonl(set_id));
+	*list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+	return nlh;
+}
+
+void fwd_lin_elems(struct fwd_batch *b, const char *table,
+		   const struct fwd_ir_set *s, uint32_t set_id)
+{
+	unsigned per = FWD_ELEMS_MAX_BYTES / elem_bytes(s);
+	struct fwd_key_layout l;
+	uint8_t lo[24], hi[24];
+	size_t i = 0;
+
+	if (per > FWD_ELEMS_PER_MSG)
+		per = FWD_ELEMS_PER_MSG;
+	fwd_key_layout(s->key, &l);
+	while (i < s->n) {
+		size_t end = s->n - i > per ? i + per : s->n;
+		struct nlattr *list;
+		struct nlmsghdr *nlh = elems_msg(b, table, s, set_id, &list);
+		struct fwd_msg *rec = &b->msgs[b->n - 1];
+		uint16_t idx = 0;
+
+		rec->first = i;
+		rec->count = end - i;
+		if (is_rbtree(s) && i == 0 && rb_lead_end(s)) {
+			memset(lo, 0, l.key_len);
+			put_elem(nlh, ++idx, lo, NULL, l.key_len,
+				 NFT_SET_ELEM_INTERVAL_END, false);
+			rec->lead_end = true;
+		}
+		for (; i < end; i++) {
+			const struct fwd_ir_elem *e = &s->elems[i];
+
+			fwd_elem_key(s->key, e, false, lo);
+			if (!s->interval) {
+				put_elem(nlh, ++idx, lo, NULL, l.key_len, 0, false);
+			} else if (!is_rbtree(s)) {
+				fwd_elem_key(s->key, e, true, hi);
+				put_elem(nlh, ++idx, lo, hi, l.key_len, 0, false);
+			} else {
+				bool open = key_is_max(e->hi, l.key_len);
+
+				put_elem(nlh, ++idx, lo, NULL, l.key_len, 0, open);
+				if (rb_has_end(s, i)) {
+					fwd_elem_key(s->key, e, true, hi);
+					key_inc(hi, l.key_len);
+					put_elem(nlh, ++idx, hi, NULL, l.key_len,
+						 NFT_SET_ELEM_INTERVAL_END, false);
+				}
+			}
+		}
+		mnl_attr_nest_end(nlh, list);
+		fwd_batch_close(b, nlh);
+	}
+}
+
+/* ---------------------------------------------------------------- chains */
+
+void fwd_lin_chain(struct fwd_batch *b, const char *table,
+		   const struct fwd_ir_chain *c)
+{
+	struct nftnl_chain *ch = fwd_nn(nftnl_chain_alloc());
+	struct nlmsghdr *nlh;
+	struct fwd_msg *rec;
+
+	nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, table);
+	nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, c->name);
+	nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, "filter");
+	nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, c->hook);
+	nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, c->prio);
+	nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY,
+			    c->policy_accept ? NF_ACCEPT : NF_DROP);
+	nlh = fwd_batch_put(b, NFT_MSG_NEWCHAIN, NFPROTO_INET, NLM_F_CREATE,
+			    FWD_MSG_CHAIN, &rec);
+	rec->chain = c;
+	nftnl_chain_nlmsg_build_payload(nlh, ch);
+	fwd_batch_close(b, nlh);
+	nftnl_chain_free(ch);
+}
+
+/* ---------------------------------------------------------------- rules */
+
+/*
+ * nft numbers registers in 32-bit words from the start of NFT_REG_1 and
+ * names a word by its 128-bit register when it starts one (compatibility
+ * with old kernels): word 0 -> reg 1, word 1 -> reg 9 (NFT_REG32_01), ...,
+ * word 4 -> reg 2.
+ */
+static uint32_t reg_word(unsigned w)
+{
+	return w % 4 == 0 ? NFT_REG_1 + w / 4 : NFT_REG32_00 + w;
+}
+
+static struct nftnl_expr *expr(struct nftnl_rule *r, const char *name)
+{
+	struct nftnl_expr *e = fwd_nn(nftnl_expr_alloc(name));
+
+	nftnl_rule_add_expr(r, e);
+	return e;
+}
+
+static void e_meta(struct nftnl_rule *r, uint32_t key, uint32_t dreg)
+{
+	struct nftnl_expr *e = expr(r, "meta");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
+}
+
+static void e_cmp(struct nftnl_rule *r, uint32_t op, const void *data,
+		  uint32_t len)
+{
+	struct nftnl_expr *e = expr(r, "cmp");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+}
+
+static void e_payload(struct nftnl_rule *r, uint32_t base, uint32_t off,
+		      uint32_t len, uint32_t dreg)
+{
+	struct nftnl_expr *e = expr(r, "payload");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+}
+
+static void e_lookup(struct nftnl_rule *r, const char *set, uint32_t id)
+{
+	struct nftnl_expr *e = expr(r, "lookup");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, id);
+}
+
+/* meta KEY == value, one byte (nfproto, l4proto) or four (iif, oif). */
+static void m_meta_eq(struct nftnl_rule *r, uint32_t key, uint32_t v)
+{
+	e_meta(r, key, NFT_REG_1);
+	if (key == NFT_META_IIF || key == NFT_META_OIF) {
+		e_cmp(r, NFT_CMP_EQ, &v, 4);
+	} else {
+		uint8_t b = (uint8_t)v;
+
+		e_cmp(r, NFT_CMP_EQ, &b, 1);
+	}
+}
+
+/* The dependencies nft has already emitted in this rule. */
+struct deps {
+	int nfproto;	/* -1 none */
+	int l4proto;
+};
+
+static void dep_nfproto(struct nftnl_rule *r, struct deps *d, int v)
+{
+	if (d->nfproto == v)
+		return;
+	m_meta_eq(r, NFT_META_NFPROTO, (uint32_t)v);
+	d->nfproto = v;
+}
+
+static void dep_l4proto(struct nftnl_rule *r, struct deps *d, int v)
+{
+	if (d->l4proto == v)
+		return;
+	m_meta_eq(r, NFT_META_L4PROTO, (uint32_t)v);
+	d->l4proto = v;
+}
+
+/* An anonymous constant set of ICMP types, as nft builds it for
+ * `icmp type { a, b }`, followed by its elements. */
+static void anon_icmp_set(struct fwd_batch *b, const char *table, bool v6,
+			  const struct fwd_ir_match *m, uint32_t id,
+			  const struct fwd_ir_chain *c, size_t ri)
+{
+	struct nftnl_set *s = fwd_nn(nftnl_set_alloc());
+	struct nftnl_udata_buf *u = fwd_nn(nftnl_udata_buf_alloc(64));
+	struct nftnl_udata *n1, *n2;
+	struct nlmsghdr *nlh;
+	struct nlattr *list;
+	struct fwd_msg *rec;
+
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, "__set%d");
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_ANONYMOUS | NFT_SET_CONSTANT);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, v6 ? DT_ICMP6_TYPE : DT_ICMP_TYPE);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, 1);
+	nftnl_set_set_u32(s, NFTNL_SET_ID, id);
+	nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, m->ntypes);
+	nftnl_udata_put_u32(u, NFTNL_UDATA_SET_KEYBYTEORDER, BYTEORDER_BIG_ENDIAN);
+	n1 = nftnl_udata_nest_start(u, NFTNL_UDATA_SET_KEY_TYPEOF);
+	nftnl_udata_put_u32(u, NFTNL_UDATA_SET_TYPEOF_EXPR, EXPR_PAYLOAD);
+	n2 = nftnl_udata_nest_start(u, NFTNL_UDATA_SET_TYPEOF_DATA);
+	nftnl_udata_put_u32(u, UDATA_PAYLOAD_DESC,
+			    v6 ? PROTO_DESC_ICMPV6 : PROTO_DESC_ICMP);
+	nftnl_udata_put_u32(u, UDATA_PAYLOAD_TYPE, ICMP_TYPE_FIELD);
+	nftnl_udata_nest_end(u, n2);
+	nftnl_udata_nest_end(u, n1);
+	nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(u),
+			   nftnl_udata_buf_len(u));
+	nftnl_udata_buf_free(u);
+
+	nlh = fwd_batch_put(b, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE,
+			    FWD_MSG_RULE, &rec);
+	rec->chain = c;
+	rec->rule = ri;
+	nftnl_set_nlmsg_build_payload(nlh, s);
+	fwd_batch_close(b, nlh);
+	nftnl_set_free(s);
+
+	nlh = fwd_batch_put(b, NFT_MSG_NEWSETELEM, NFPROTO_INET, NLM_F_CREATE,
+			    FWD_MSG_RULE, &rec);
+	rec->chain = c;
+	rec->rule = ri;
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, "__set%d");
+	mnl_attr_put_u32(nlh, NFTA_SET_ELEM_LIST_SET_ID, htonl(id));
+	list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+	for (unsigned i = 0; i < m->ntypes && i < sizeof(m->types); i++)
+		put_elem(nlh, (uint16_t)(i + 1), &m->types[i], NULL, 1, 0, false);
+	mnl_attr_nest_end(nlh, list);
+	fwd_batch_close(b, nlh);
+}
+
+static void m_icmp(struct fwd_batch *b, const char *table,
+		   struct nftnl_rule *r, struct deps *d,
+		   const struct fwd_ir_match *m, bool v6, uint32_t *next_id,
+		   const struct fwd_ir_chain *c, size_t ri)
+{
+	dep_nfproto(r, d, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
+	dep_l4proto(r, d, v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP);
+	e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, NFT_REG_1);
+	if (m->ntypes == 1) {
+		e_cmp(r, NFT_CMP_EQ, &m->types[0], 1);
+		return;
+	}
+	anon_icmp_set(b, table, v6, m, *next_id, c, ri);
+	e_lookup(r, "__set%d", (*next_id)++);
+}
+
+static void m_lookup(struct nftnl_rule *r, struct deps *d,
+		     const struct fwd_ir *ir, const struct fwd_ir_match *m)
+{
+	const struct fwd_ir_set *s = &ir->sets[m->set];
+	bool src = m->kind == FWD_M_LOOKUP_SRC;
+	unsigned alen = addr_len(s->key), w = 0;
+
+	if (alen == 4) {
+		dep_nfproto(r, d, NFPROTO_IPV4);
+		e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, src ? 12 : 16, 4,
+			  reg_word(w));
+		w += 1;
+	} else if (alen == 16) {
+		dep_nfproto(r, d, NFPROTO_IPV6);
+		e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, src ? 8 : 24, 16,
+			  reg_word(w));
+		w += 4;
+	}
+	if (has_port(s->key)) {
+		struct nftnl_expr *e;
+
+		e_meta(r, NFT_META_L4PROTO, reg_word(w));
+		if (s->interval) {
+			/* For an interval set nft converts the host-order
+			 * inet_proto to network order so that ranges compare
+			 * as bytes; for one byte it is a no-op, but it is what
+			 * nft emits (and hash sets get none). */
+			e = expr(r, "byteorder");
+			nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SREG, reg_word(w));
+			nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_DREG, reg_word(w));
+			nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_OP,
+					   NFT_BYTEORDER_HTON);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_LEN, 1);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SIZE, 2);
+		}
+		w += 1;
+		e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, reg_word(w));
+	}
+	e_lookup(r, s->name, (uint32_t)(m->set + 1));
+}
+
+static void m_ct_state(struct nftnl_rule *r, uint32_t mask)
+{
+	struct nftnl_expr *e;
+	uint32_t zero = 0;
+
+	e = expr(r, "ct");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	e = expr(r, "bitwise");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, 4);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, 4);
+	e_cmp(r, NFT_CMP_NEQ, &zero, 4);
+}
+
+static void m_limit(struct nftnl_rule *r, uint32_t rate, uint32_t burst)
+{
+	struct nftnl_expr *e = expr(r, "limit");
+
+	nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, rate);
+	nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, 1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST, burst);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, 0);
+}
+
+static void v_verdict(struct nftnl_rule *r, uint32_t verdict)
+{
+	struct nftnl_expr *e = expr(r, "immediate");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, verdict);
+}
+
+static void v_reject(struct nftnl_rule *r, uint32_t type, uint8_t code)
+{
+	struct nftnl_expr *e = expr(r, "reject");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, type);
+	nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, code);
+}
+
+void fwd_lin_rule(struct fwd_batch *b, const char *table,
+		  const struct fwd_ir *ir, const struct fwd_ir_chain *c,
+		  size_t ri, uint32_t *next_set_id)
+{
+	const struct fwd_ir_rule *rule = &c->rules[ri];
+	struct nftnl_rule *r = fwd_nn(nftnl_rule_alloc());
+	struct deps d = { .nfproto = -1, .l4proto = -1 };
+	struct nlmsghdr *nlh;
+	struct fwd_msg *rec;
+
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, c->name);
+
+	/* `reject with tcp reset` needs meta l4proto tcp; nft puts the
+	 * dependency first in the rule when the rule does not say it. */
+	if (rule->verdict == FWD_V_REJECT_TCP_RST) {
+		bool have = false;
+
+		for (unsigned i = 0; i < rule->nm; i++)
+			if (rule->m[i].kind == FWD_M_L4PROTO &&
+			    rule->m[i].u32 == IPPROTO_TCP)
+				have = true;
+		if (!have)
+			dep_l4proto(r, &d, IPPROTO_TCP);
+	}
+
+	for (unsigned i = 0; i < rule->nm && i < FWD_IR_MAX_MATCH; i++) {
+		const struct fwd_ir_match *m = &rule->m[i];
+
+		switch (m->kind) {
+		case FWD_M_IIF_LO:
+			m_meta_eq(r, NFT_META_IIF, 1);
+			break;
+		case FWD_M_OIF_LO:
+			m_meta_eq(r, NFT_META_OIF, 1);
+			break;
+		case FWD_M_CT_STATE:
+			m_ct_state(r, m->u32);
+			break;
+		case FWD_M_NFPROTO:
+			m_meta_eq(r, NFT_META_NFPROTO, m->u32);
+			d.nfproto = (int)m->u32;
+			break;
+		case FWD_M_L4PROTO:
+			m_meta_eq(r, NFT_META_L4PROTO, m->u32);
+			d.l4proto = (int)m->u32;
+			break;
+		case FWD_M_ICMP_TYPES:
+		case FWD_M_ICMPV6_TYPES:
+			m_icmp(b, table, r, &d, m, m->kind == FWD_M_ICMPV6_TYPES,
+			       next_set_id, c, ri);
+			break;
+		case FWD_M_LOOKUP_SRC:
+		case FWD_M_LOOKUP_DST:
+			m_lookup(r, &d, ir, m);
+			break;
+		case FWD_M_LIMIT:
+			m_limit(r, m->u32, m->u32b);
+			break;
+		}
+	}
+	if (rule->counter)
+		expr(r, "counter");
+	if (rule->log) {
+		struct nftnl_expr *e = expr(r, "log");
+
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, rule->log_prefix);
+	}
+	switch (rule->verdict) {
+	case FWD_V_CONTINUE:
+		break;
+	case FWD_V_ACCEPT:
+		v_verdict(r, NF_ACCEPT);
+		break;
+	case FWD_V_DROP:
+		v_verdict(r, NF_DROP);
+		break;
+	case FWD_V_REJECT_TCP_RST:
+		v_reject(r, NFT_REJECT_TCP_RST, 0);
+		break;
+	case FWD_V_REJECT_ICMPX:
+		v_reject(r, NFT_REJECT_ICMPX_UNREACH,
+			 NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+		break;
+	}
+
+	nlh = fwd_batch_put(b, NFT_MSG_NEWRULE, NFPROTO_INET,
+			    NLM_F_CREATE | NLM_F_APPEND, FWD_MSG_RULE, &rec);
+	rec->chain = c;
+	rec->rule = ri;
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	fwd_batch_close(b, nlh);
+	nftnl_rule_free(r);
+}

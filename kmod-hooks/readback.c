@@ -1,3 +1,442 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* placeholder until the module lands */
-typedef int fwd_placeholder_t;
+/*
+ * The live table read back over netlink: table flags and owner, chains with
+ * their hooks and policies, rule counts, sets with every element turned back
+ * into the IR's element format. Used by the kernel tests to compare what the
+ * kernel holds with the IR that was applied, and by `fwctl show`.
+ */
+#include "kmod.h"
+#include "nl.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/set.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+
+#include "util.h"
+
+#define RBUF_SIZE (64 * 1024)
+
+/* One request (a GET or a dump) and all its answers through cb. */
+static int request(struct fwd_nl *nl, struct nlmsghdr *nlh, char *buf,
+		   mnl_cb_t cb, void *data)
+{
+	uint32_t seq = nl->seq++;
+	ssize_t n;
+	int ret;
+
+	nlh->nlmsg_seq = seq;
+	if (mnl_socket_sendto(nl->sk, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	do {
+		n = mnl_socket_recvfrom(nl->sk, buf, RBUF_SIZE);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		ret = mnl_cb_run(buf, (size_t)n, seq, nl->portid, cb, data);
+	} while (ret > 0);
+	return ret < 0 ? -errno : 0;
+}
+
+static struct nlmsghdr *hdr(char *buf, uint16_t type, uint16_t flags)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nfgenmsg *nfg;
+
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = NFPROTO_INET;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = 0;
+	return nlh;
+}
+
+/* Attributes of one nf_tables message, indexed by type. */
+static void attrs(const struct nlmsghdr *nlh, const struct nlattr **tb,
+		  unsigned max)
+{
+	const struct nlattr *a;
+
+	memset(tb, 0, sizeof(*tb) * (max + 1));
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		unsigned t = mnl_attr_get_type(a);
+
+		if (t <= max)
+			tb[t] = a;
+	}
+}
+
+static bool is_str(const struct nlattr *a, const char *s)
+{
+	return a && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0 &&
+	       strcmp(mnl_attr_get_str(a), s) == 0;
+}
+
+static uint32_t be32(const struct nlattr *a)
+{
+	return a && mnl_attr_get_payload_len(a) >= 4 ?
+	       ntohl(mnl_attr_get_u32(a)) : 0;
+}
+
+/* ---------------------------------------------------------------- table */
+
+struct table_q {
+	bool exists;
+	uint32_t flags, owner;
+};
+
+static int table_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct table_q *q = data;
+	const struct nlattr *tb[NFTA_TABLE_MAX + 1];
+
+	attrs(nlh, tb, NFTA_TABLE_MAX);
+	q->exists = true;
+	q->flags = be32(tb[NFTA_TABLE_FLAGS]);
+	q->owner = be32(tb[NFTA_TABLE_OWNER]);
+	return MNL_CB_OK;
+}
+
+int fwd_live_table_info(struct fwd_nl *nl, const char *name, bool *exists,
+			uint32_t *flags, uint32_t *owner)
+{
+	char *buf = fwd_xmalloc(RBUF_SIZE);
+	struct nlmsghdr *nlh = hdr(buf, NFT_MSG_GETTABLE, 0);
+	struct table_q q = { 0 };
+	int ret;
+
+	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, name ? name : FWD_TABLE_NAME);
+	ret = request(nl, nlh, buf, table_cb, &q);
+	free(buf);
+	if (ret == -ENOENT)
+		ret = 0;
+	if (exists)
+		*exists = q.exists;
+	if (flags)
+		*flags = q.flags;
+	if (owner)
+		*owner = q.owner;
+	return ret;
+}
+
+/* ---------------------------------------------------------------- chains */
+
+struct raw_elem {
+	uint8_t key[24];		/* first: raw_cmp sorts by it */
+	uint8_t key_end[24];
+	uint32_t flags;
+	bool has_end;
+};
+
+struct rb_ctx {
+	const char *table;
+	struct fwd_live_table *t;
+	struct fwd_live_set *set;	/* element dumps */
+	size_t chain_cap, set_cap;
+	struct raw_elem *raw;		/* one set's elements as the kernel has them */
+	size_t nraw, rawcap;
+};
+
+static int chain_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rb_ctx *c = data;
+	struct nftnl_chain *ch = fwd_nn(nftnl_chain_alloc());
+	struct fwd_live_chain *lc;
+
+	if (nftnl_chain_nlmsg_parse(nlh, ch) < 0)
+		goto out;
+	if (strcmp(nftnl_chain_get_str(ch, NFTNL_CHAIN_TABLE) ?: "", c->table))
+		goto out;
+	FWD_GROW(c->t->chains, c->chain_cap, c->t->nchains + 1);
+	lc = &c->t->chains[c->t->nchains++];
+	memset(lc, 0, sizeof(*lc));
+	snprintf(lc->name, sizeof(lc->name), "%s",
+		 nftnl_chain_get_str(ch, NFTNL_CHAIN_NAME) ?: "");
+	lc->base = nftnl_chain_is_set(ch, NFTNL_CHAIN_HOOKNUM);
+	if (lc->base) {
+		lc->hook = nftnl_chain_get_u32(ch, NFTNL_CHAIN_HOOKNUM);
+		lc->prio = nftnl_chain_get_s32(ch, NFTNL_CHAIN_PRIO);
+		lc->policy_accept = nftnl_chain_get_u32(ch, NFTNL_CHAIN_POLICY) ==
+				    NF_ACCEPT;
+		snprintf(lc->type, sizeof(lc->type), "%s",
+			 nftnl_chain_get_str(ch, NFTNL_CHAIN_TYPE) ?: "");
+	}
+out:
+	nftnl_chain_free(ch);
+	return MNL_CB_OK;
+}
+
+static int rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rb_ctx *c = data;
+	const struct nlattr *tb[NFTA_RULE_MAX + 1];
+
+	attrs(nlh, tb, NFTA_RULE_MAX);
+	if (!is_str(tb[NFTA_RULE_TABLE], c->table) || !tb[NFTA_RULE_CHAIN])
+		return MNL_CB_OK;
+	c->t->nrules++;
+	for (size_t i = 0; i < c->t->nchains; i++)
+		if (is_str(tb[NFTA_RULE_CHAIN], c->t->chains[i].name))
+			c->t->chains[i].nrules++;
+	return MNL_CB_OK;
+}
+
+/* ---------------------------------------------------------------- sets */
+
+static bool key_of(uint32_t type, uint32_t len, enum fwd_ir_key *k)
+{
+	static const enum fwd_ir_key all[] = {
+		FWD_KEY_ADDR4_PROTO_PORT, FWD_KEY_ADDR6_PROTO_PORT,
+		FWD_KEY_PROTO_PORT, FWD_KEY_ADDR4, FWD_KEY_ADDR6,
+	};
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		struct fwd_key_layout l;
+
+		fwd_key_layout(all[i], &l);
+		if (l.key_type == type && l.key_len == len) {
+			*k = all[i];
+			return true;
+		}
+	}
+	return false;
+}
+
+static int set_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rb_ctx *c = data;
+	struct nftnl_set *s = fwd_nn(nftnl_set_alloc());
+	struct fwd_live_set *ls;
+	uint32_t flags;
+
+	if (nftnl_set_nlmsg_parse(nlh, s) < 0)
+		goto out;
+	if (strcmp(nftnl_set_get_str(s, NFTNL_SET_TABLE) ?: "", c->table))
+		goto out;
+	flags = nftnl_set_get_u32(s, NFTNL_SET_FLAGS);
+	if (flags & NFT_SET_ANONYMOUS) {
+		c->t->nanon++;
+		goto out;
+	}
+	FWD_GROW(c->t->sets, c->set_cap, c->t->nsets + 1);
+	ls = &c->t->sets[c->t->nsets++];
+	memset(ls, 0, sizeof(*ls));
+	snprintf(ls->name, sizeof(ls->name), "%s",
+		 nftnl_set_get_str(s, NFTNL_SET_NAME) ?: "");
+	ls->flags = flags;
+	ls->key_type = nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE);
+	ls->key_len = nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN);
+	ls->key_known = key_of(ls->key_type, ls->key_len, &ls->key);
+	ls->interval = flags & NFT_SET_INTERVAL;
+	ls->timeout = flags & NFT_SET_TIMEOUT;
+out:
+	nftnl_set_free(s);
+	return MNL_CB_OK;
+}
+
+static unsigned data_value(const struct nlattr *nest, uint8_t *out)
+{
+	const struct nlattr *a;
+
+	if (!nest)
+		return 0;
+	mnl_attr_for_each_nested(a, nest) {
+		unsigned len = mnl_attr_get_payload_len(a);
+
+		if (mnl_attr_get_type(a) == NFTA_DATA_VALUE && len <= 24) {
+			memcpy(out, mnl_attr_get_payload(a), len);
+			return len;
+		}
+	}
+	return 0;
+}
+
+static int elem_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rb_ctx *c = data;
+	const struct nlattr *tb[NFTA_SET_ELEM_LIST_MAX + 1], *e;
+
+	attrs(nlh, tb, NFTA_SET_ELEM_LIST_MAX);
+	if (!tb[NFTA_SET_ELEM_LIST_ELEMENTS])
+		return MNL_CB_OK;
+	mnl_attr_for_each_nested(e, tb[NFTA_SET_ELEM_LIST_ELEMENTS]) {
+		const struct nlattr *key = NULL, *end = NULL, *fl = NULL, *a;
+		struct raw_elem *r;
+
+		mnl_attr_for_each_nested(a, e) {
+			switch (mnl_attr_get_type(a)) {
+			case NFTA_SET_ELEM_KEY: key = a; break;
+			case NFTA_SET_ELEM_KEY_END: end = a; break;
+			case NFTA_SET_ELEM_FLAGS: fl = a; break;
+			}
+		}
+		if (!key)
+			continue;
+		FWD_GROW(c->raw, c->rawcap, c->nraw + 1);
+		r = &c->raw[c->nraw++];
+		memset(r, 0, sizeof(*r));
+		data_value(key, r->key);
+		r->has_end = data_value(end, r->key_end) > 0;
+		r->flags = be32(fl);
+	}
+	return MNL_CB_OK;
+}
+
+static int cmp_key_len;
+
+static int raw_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, (size_t)cmp_key_len);
+}
+
+static void push_elem(struct fwd_live_set *s, const struct fwd_ir_elem *e)
+{
+	FWD_GROW(s->elems, s->cap, s->n + 1);
+	s->elems[s->n++] = *e;
+}
+
+/* Kernel elements -> IR elements, sorted by key. */
+static void pair_up(struct rb_ctx *c, struct fwd_live_set *s)
+{
+	struct raw_elem *v = c->raw;
+	struct fwd_key_layout l;
+	size_t n = c->nraw;
+
+	s->nkernel = n;
+	if (!s->key_known || n == 0)
+		return;
+	fwd_key_layout(s->key, &l);
+	/* The key byte order is the IR's element order. */
+	cmp_key_len = (int)l.key_len;
+	qsort(v, n, sizeof(*v), raw_cmp);
+
+	for (size_t i = 0; i < n; i++) {
+		struct fwd_ir_elem e;
+
+		memset(&e, 0, sizeof(e));
+		if (!s->interval || l.nfields > 1) {
+			fwd_elem_from_key(s->key, v[i].key, false, &e);
+			fwd_elem_from_key(s->key, v[i].has_end ? v[i].key_end :
+					  v[i].key, true, &e);
+			push_elem(s, &e);
+			continue;
+		}
+		/* rbtree: a start element runs to just before the next
+		 * element (an end, or an adjacent start), or to the top. */
+		if (v[i].flags & NFT_SET_ELEM_INTERVAL_END)
+			continue;
+		fwd_elem_from_key(s->key, v[i].key, false, &e);
+		if (i + 1 < n) {
+			uint8_t hi[24];
+
+			memcpy(hi, v[i + 1].key, l.key_len);
+			for (unsigned j = l.key_len; j-- > 0;)
+				if (hi[j]-- != 0)
+					break;
+			fwd_elem_from_key(s->key, hi, true, &e);
+		} else {
+			uint8_t hi[24];
+
+			memset(hi, 0xff, l.key_len);
+			fwd_elem_from_key(s->key, hi, true, &e);
+		}
+		push_elem(s, &e);
+	}
+}
+
+static int read_elems(struct fwd_nl *nl, struct rb_ctx *c, char *buf,
+		      struct fwd_live_set *s)
+{
+	struct nlmsghdr *nlh = hdr(buf, NFT_MSG_GETSETELEM, NLM_F_DUMP);
+	int ret;
+
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, c->table);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, s->name);
+	c->nraw = 0;
+	ret = request(nl, nlh, buf, elem_cb, c);
+	if (ret == 0)
+		pair_up(c, s);
+	return ret;
+}
+
+static int dump(struct fwd_nl *nl, struct rb_ctx *c, char *buf, uint16_t type,
+		uint16_t table_attr, mnl_cb_t cb)
+{
+	struct nlmsghdr *nlh = hdr(buf, type, NLM_F_DUMP);
+
+	mnl_attr_put_strz(nlh, table_attr, c->table);
+	return request(nl, nlh, buf, cb, c);
+}
+
+int fwd_live_read(struct fwd_nl *nl, const char *name,
+		  struct fwd_live_table **out)
+{
+	struct rb_ctx c = { .table = name ? name : FWD_TABLE_NAME };
+	char *buf = NULL;
+	bool exists;
+	int ret;
+
+	*out = NULL;
+	c.t = fwd_xcalloc(1, sizeof(*c.t));
+	ret = fwd_live_table_info(nl, c.table, &exists, &c.t->flags, &c.t->owner);
+	if (ret == 0 && !exists)
+		ret = -ENOENT;
+	if (ret)
+		goto out;
+	buf = fwd_xmalloc(RBUF_SIZE);
+	ret = dump(nl, &c, buf, NFT_MSG_GETCHAIN, NFTA_CHAIN_TABLE, chain_cb);
+	if (ret == 0)
+		ret = dump(nl, &c, buf, NFT_MSG_GETRULE, NFTA_RULE_TABLE, rule_cb);
+	if (ret == 0)
+		ret = dump(nl, &c, buf, NFT_MSG_GETSET, NFTA_SET_TABLE, set_cb);
+	for (size_t i = 0; ret == 0 && i < c.t->nsets; i++)
+		ret = read_elems(nl, &c, buf, &c.t->sets[i]);
+out:
+	free(buf);
+	free(c.raw);
+	if (ret) {
+		fwd_live_free(c.t);
+		return ret;
+	}
+	*out = c.t;
+	return 0;
+}
+
+void fwd_live_free(struct fwd_live_table *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->nsets; i++)
+		free(t->sets[i].elems);
+	free(t->sets);
+	free(t->chains);
+	free(t);
+}
+
+const struct fwd_live_set *fwd_live_set_find(const struct fwd_live_table *t,
+					     const char *name)
+{
+	for (size_t i = 0; i < t->nsets; i++)
+		if (strcmp(t->sets[i].name, name) == 0)
+			return &t->sets[i];
+	return NULL;
+}
+
+const struct fwd_live_chain *fwd_live_chain_find(const struct fwd_live_table *t,
+						 const char *name)
+{
+	for (size_t i = 0; i < t->nchains; i++)
+		if (strcmp(t->chains[i].name, name) == 0)
+			return &t->chains[i];
+	return NULL;
+}

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef FWD_KMOD_NL_H
+#define FWD_KMOD_NL_H
+
+/*
+ * Internal to kmod-hooks: the nf_tables socket and the batch builder that
+ * probe.c, linearize.c, batch.c and readback.c share.
+ *
+ * A batch is one contiguous buffer of netlink messages, BEGIN .. END, every
+ * message with NLM_F_ACK. Next to the buffer each message has a record
+ * saying what it was built from (which set, which elements, which rule), so
+ * that an error the kernel returns for a sequence number can be turned
+ * back into a policy location.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diag.h"
+#include "ir.h"
+
+struct mnl_socket;
+struct nlmsghdr;
+
+/* Not in every distribution's uapi headers yet (kernel 6.9). */
+#ifndef NFT_TABLE_F_PERSIST
+#define NFT_TABLE_F_PERSIST 4
+#endif
+
+struct fwd_nl {
+	struct mnl_socket *sk;
+	uint32_t portid;
+	uint32_t seq;		/* next sequence number */
+	int sndbuf, rcvbuf;	/* sizes asked for so far (0: kernel default) */
+};
+
+enum fwd_msg_kind {
+	FWD_MSG_BEGIN,
+	FWD_MSG_END,
+	FWD_MSG_TABLE,		/* NEWTABLE / DELTABLE */
+	FWD_MSG_SET,
+	FWD_MSG_ELEMS,
+	FWD_MSG_CHAIN,
+	FWD_MSG_RULE,
+	FWD_MSG_PROBE,		/* one probe test; `probe` says which */
+};
+
+struct fwd_msg {
+	uint32_t seq;
+	size_t off;			/* offset of the message in the buffer */
+	uint16_t type;			/* NFT_MSG_* (without the subsystem) */
+	enum fwd_msg_kind kind;
+	const struct fwd_ir_set *set;	/* SET, ELEMS, and the anonymous set of a RULE */
+	size_t first, count;		/* ELEMS: IR elements [first, first+count) */
+	bool lead_end;			/* ELEMS: starts with the interval-end at 0 */
+	const struct fwd_ir_chain *chain; /* CHAIN, RULE */
+	size_t rule;			/* RULE: index in chain->rules */
+	unsigned probe;			/* PROBE */
+	/* filled in from the kernel's answer */
+	bool acked;
+	int err;			/* positive errno, 0 = accepted */
+	uint32_t bad_off;		/* extack: offset of the bad attribute, 0 = none */
+	char *ext_msg;			/* extack text (malloc'd) or NULL */
+};
+
+struct fwd_batch {
+	char *buf;
+	size_t len, cap;
+	struct fwd_msg *msgs;
+	size_t n, mcap;
+	uint32_t seq0;
+	/* results of fwd_batch_talk */
+	bool begin_acked;	/* the kernel acks BEGIN/END (6.10+) */
+	bool end_acked;		/* ... and acked END: the commit happened */
+	size_t nerr;		/* messages answered with an error */
+	int first_err;		/* errno of the first of them */
+};
+
+/* The largest single message we ever build, reserved before each one. */
+#define FWD_MSG_RESERVE (128u * 1024)
+/* NFTA_SET_ELEM_LIST_ELEMENTS is one attribute: its length is 16 bits. */
+#define FWD_ELEMS_MAX_BYTES 60000u
+#define FWD_ELEMS_PER_MSG 1000u
+
+int fwd_nl_socket(struct fwd_nl *nl);	/* open + bind, 0 or -errno */
+void fwd_nl_socket_close(struct fwd_nl *nl);
+
+void fwd_batch_init(struct fwd_batch *b, const struct fwd_nl *nl);
+void fwd_batch_free(struct fwd_batch *b);	/* accepts NULL */
+
+/*
+ * Start a message of type NFT_MSG_* in `family` with NLM_F_REQUEST |
+ * NLM_F_ACK | flags. *rec is the record to describe it (valid until the next
+ * fwd_batch_put). The header stays valid until the next fwd_batch_put too;
+ * add attributes (at most FWD_MSG_RESERVE bytes), then fwd_batch_close.
+ */
+struct nlmsghdr *fwd_batch_put(struct fwd_batch *b, uint16_t type,
+			       uint16_t family, uint16_t flags,
+			       enum fwd_msg_kind kind, struct fwd_msg **rec);
+void fwd_batch_close(struct fwd_batch *b, struct nlmsghdr *nlh);
+void fwd_batch_begin(struct fwd_batch *b);
+void fwd_batch_end(struct fwd_batch *b);
+
+/*
+ * Send the whole batch as ONE datagram (nfnetlink only treats BEGIN..END
+ * as a transaction when it arrives in one skb) and read every answer.
+ * Returns 0 when every message got its answer, -errno when the socket
+ * failed (then the outcome is unknown only if the send itself went out).
+ * Per-message results are in b->msgs[].
+ */
+int fwd_batch_talk(struct fwd_nl *nl, struct fwd_batch *b);
+
+/* Whether the kernel committed the batch talk just sent. */
+bool fwd_batch_committed(const struct fwd_batch *b);
+
+/*
+ * The project's OOM policy (policy/util.h) for allocators that return NULL,
+ * such as libnftnl's: print and abort.
+ */
+void *fwd_nn(void *p);
+
+/* linearize.c: IR -> messages appended to the batch. */
+void fwd_lin_table(struct fwd_batch *b, uint16_t type, const char *name,
+		   bool with_flags, uint32_t flags);
+void fwd_lin_set(struct fwd_batch *b, const char *table,
+		 const struct fwd_ir_set *s, uint32_t set_id);
+void fwd_lin_elems(struct fwd_batch *b, const char *table,
+		   const struct fwd_ir_set *s, uint32_t set_id);
+void fwd_lin_chain(struct fwd_batch *b, const char *table,
+		   const struct fwd_ir_chain *c);
+void fwd_lin_rule(struct fwd_batch *b, const char *table,
+		  const struct fwd_ir *ir, const struct fwd_ir_chain *c,
+		  size_t ri, uint32_t *next_set_id);
+
+/* The whole fwd_apply transaction for ir (BEGIN .. END). */
+void fwd_build_apply(struct fwd_batch *b, const struct fwd_ir *ir,
+		     unsigned table_flags);
+
+/* Key layout of a set as the kernel sees it. */
+struct fwd_key_layout {
+	unsigned nfields;
+	uint8_t field_len[3];	/* unpadded bytes per field (DESC_CONCAT) */
+	unsigned key_len;	/* total, each field padded to 4 bytes */
+	uint32_t key_type;	/* nft datatype id, concatenations folded */
+};
+void fwd_key_layout(enum fwd_ir_key k, struct fwd_key_layout *l);
+/* The kernel key bytes of elem e (lo, or hi when `hi`); returns key_len. */
+unsigned fwd_elem_key(enum fwd_ir_key k, const struct fwd_ir_elem *e,
+		      bool hi, uint8_t *out);
+/* The inverse: fill lo or hi fields of e from kernel key bytes. */
+void fwd_elem_from_key(enum fwd_ir_key k, const uint8_t *key, bool hi,
+		       struct fwd_ir_elem *e);
+
+/* Index of the IR element that kernel element number `k` of message m
+ * encodes (see fwd_lin_elems for the layout), or (size_t)-1. */
+size_t fwd_lin_elem_index(const struct fwd_msg *m, size_t k);
+
+#endif
