@@ -76,8 +76,11 @@ int fwd_addr_parsen(const char *s, size_t n, struct fwd_addr *out,
 		bits = 32;
 	}
 	if (inet_pton(a.family, buf, a.a) != 1) {
-		/* Say why a plausible-looking word fails, once, here. */
-		if (strspn(buf, "0123456789.") != alen && !strchr(buf, ':'))
+		/* A word that looks like a host name gets told why it fails,
+		 * once, here, rather than left to guess. */
+		if (strspn(buf, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			   "0123456789.-") == alen &&
+		    strspn(buf, "0123456789.-") != alen)
 			return fail(why_buf, why_len, "not an IPv4 or IPv6 address "
 				    "(host names are not resolved)");
 		return fail(why_buf, why_len, "not an IPv4 or IPv6 address");
@@ -94,17 +97,16 @@ int fwd_addr_parsen(const char *s, size_t n, struct fwd_addr *out,
 		if (digits != strlen(p))
 			return fail(why_buf, why_len,
 				    "prefix length '%s' is not a number", p);
-		if (digits > 3)
+		/* Saturate rather than overflow: "/0008" is 8, "/99999" is
+		 * reported as written. */
+		prefix = 0;
+		for (size_t i = 0; i < digits; i++)
+			if (prefix <= 128)
+				prefix = prefix * 10 + (unsigned)(p[i] - '0');
+		if (prefix > bits)
 			return fail(why_buf, why_len,
 				    "prefix length %s is out of range for %s (0-%u)",
 				    p, bits == 32 ? "IPv4" : "IPv6", bits);
-		prefix = 0;
-		for (size_t i = 0; i < digits; i++)
-			prefix = prefix * 10 + (unsigned)(p[i] - '0');
-		if (prefix > bits)
-			return fail(why_buf, why_len,
-				    "prefix length %u is out of range for %s (0-%u)",
-				    prefix, bits == 32 ? "IPv4" : "IPv6", bits);
 	}
 	a.prefix = (uint8_t)prefix;
 	if (host_bits_set(a.a, bits / 8, prefix)) {

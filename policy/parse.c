@@ -559,6 +559,11 @@ static void port_word(struct loader *L, const char *w, size_t n)
 		const char *pr = slash + 1;
 		size_t prn = (size_t)(w + n - pr);
 
+		if (prn == 0) {
+			err(L, "missing protocol after '/' in '%s'; valid protocols "
+			    "are tcp, udp", quote(q, w, n));
+			return;
+		}
 		if (prn == 3 && !memcmp(pr, "tcp", 3))
 			proto = IPPROTO_TCP;
 		else if (prn == 3 && !memcmp(pr, "udp", 3))
@@ -1093,23 +1098,27 @@ static char *classify(struct loader *L, char *str, const char *s, size_t n)
 
 	/* inih: an indented line after a key continues that key's value. */
 	if (p > s && L->inih_prev) {
+		/* Structure first: these are wrong whatever key is open. */
+		q = find_chars(p, e, "");
+		if (*p == '[' || memchr(p, '=', (size_t)(q - p))) {
+			L->key_words++;	/* the key is not empty, just broken */
+			err(L, "indented line '%s' would continue the value "
+			    "above; start %s in the first column",
+			    quote(buf, p, (size_t)(e - p)),
+			    *p == '[' ? "a section" : "a new key");
+			return blank(str);
+		}
 		if (L->key == K_NONE || L->key == K_SKIP)
 			return blank(str);
-		L->key_words++;	/* whatever happens, the key is not empty */
-		if (*p == '[') {
-			err(L, "section headers must not be indented (this line "
-			    "would continue '%s')", key_name(L->key));
-			return blank(str);
-		}
-		if (memchr(p, '=', (size_t)(e - p))) {
-			err(L, "indented line '%s' would continue '%s'; start a "
-			    "new key in the first column",
-			    quote(buf, p, (size_t)(e - p)), key_name(L->key));
-			return blank(str);
-		}
-		L->key_words--;
+		/*
+		 * Older inih (Debian's r55) keeps an inline comment on a
+		 * continuation line as part of the value; newer ones strip
+		 * it. Strip it here so both read the same.
+		 */
+		while (q > p && is_blank(q[-1]))
+			q--;
 		L->kind = L_CONT;
-		return pass(str, s, n);
+		return pass(str, s, (size_t)(q - s));
 	}
 
 	end_key(L);
