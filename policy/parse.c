@@ -46,6 +46,9 @@
 /* How much of a user's word an error message quotes. */
 #define QUOTE_MAX 60
 #define QBUF (QUOTE_MAX * 4 + 8)
+/* Paths are quoted whole: a line holds at most ~200 bytes anyway. */
+#define PATH_QUOTE_MAX 256
+#define PBUF (PATH_QUOTE_MAX * 4 + 8)
 
 static const char default_services[] = "/etc/services";
 
@@ -253,31 +256,73 @@ static void src_done(struct loader *L, struct src *s)
 			      s->nerr - MAX_ERRORS_PER_FILE, MAX_ERRORS_PER_FILE);
 }
 
-/*
- * A user's word, fit for a message: control bytes escaped (list files are
- * not filtered like INI lines) and long words cut, so one line of output
- * stays one line.
- */
-static const char *quote(char *buf, const char *s, size_t n)
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n)
 {
+	size_t len;
+	uint32_t cp;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* No overlong forms, surrogates or code points past U+10FFFF. */
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+/*
+ * A user's word, fit for a message: control bytes and invalid UTF-8
+ * escaped as \xNN (list files are not filtered like INI lines, and
+ * messages end up in terminals and the journal), long words cut, so one
+ * message stays one printable line.
+ */
+static const char *quote_max(char *buf, const char *s, size_t n, size_t max)
+{
+	const unsigned char *u = (const unsigned char *)s;
 	char *o = buf;
+	size_t i = 0, shown = 0, ulen;
 
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
+	while (i < n) {
+		unsigned char c = u[i];
 
-		if (i == QUOTE_MAX) {
+		if (shown++ == max) {
 			o += sprintf(o, "...");
 			break;
 		}
-		if (c < 0x20 || c == 0x7f || c == '\\')
+		if (c >= 0x80 && (ulen = utf8_len(u + i, n - i)) > 0) {
+			memcpy(o, u + i, ulen);
+			o += ulen;
+			i += ulen;
+			continue;
+		}
+		if (c < 0x20 || c >= 0x7f || c == '\\')
 			o += sprintf(o, "\\x%02x", c);
 		else
 			*o++ = (char)c;
+		i++;
 	}
 	*o = '\0';
 	return buf;
 }
 
+static const char *quote(char *buf, const char *s, size_t n)
+{
+	return quote_max(buf, s, n, QUOTE_MAX);
+}
 
 static const char *loc_file(const struct fwd_loc *loc)
 {
@@ -749,7 +794,10 @@ static void read_list_file(struct loader *L, const char *path)
 
 	ret = fwd_read_file(path, &buf, &len);
 	if (ret) {
-		err(L, "cannot read list file '%s': %s", path, strerror(-ret));
+		char q[PBUF];
+
+		err(L, "cannot read list file '%s': %s",
+		    quote_max(q, path, strlen(path), PATH_QUOTE_MAX), strerror(-ret));
 		return;
 	}
 	s.name = intern_file(L, path);
@@ -770,7 +818,7 @@ static void read_list_file(struct loader *L, const char *path)
 
 static void file_value(struct loader *L, const char *v)
 {
-	char q[QBUF];
+	char q[PBUF];
 	char *path;
 
 	if (!*v)
@@ -778,7 +826,7 @@ static void file_value(struct loader *L, const char *v)
 	L->key_words++;
 	if (!L->list_files_ok) {
 		err(L, "list file '%s' not read: list files are disabled here",
-		    quote(q, v, strlen(v)));
+		    quote_max(q, v, strlen(v), PATH_QUOTE_MAX));
 		return;
 	}
 	path = v[0] == '/' ? fwd_xstrdup(v) : fwd_xasprintf("%s%s", L->dir, v);
@@ -828,7 +876,10 @@ static void end_key(struct loader *L)
 static void end_section(struct loader *L)
 {
 	if (L->sec == SEC_SERVICE) {
-		const char *name = cur_service(L)->name;
+		const char *n = cur_service(L)->name;
+		char name[QBUF];
+
+		quote(name, n, strlen(n));
 
 		if (!L->saw_key[K_PORTS])
 			serr(L, L->src, L->sec_line, "service '%s' has no ports; "
@@ -963,11 +1014,15 @@ static void start_key(struct loader *L, const char *name)
 		if (L->sec == SEC_DEFAULTS)
 			err(L, "unknown key '%s' in [defaults]; valid keys are %s",
 			    quote(q, name, strlen(name)), valid);
-		else
+		else {
+			const char *sn = L->sec == SEC_LIST ? cur_list(L)->name
+							    : cur_service(L)->name;
+			char q2[QBUF];
+
 			err(L, "unknown key '%s' in [%s %s]; valid keys are %s",
 			    quote(q, name, strlen(name)), sec_word(L->sec),
-			    L->sec == SEC_LIST ? cur_list(L)->name
-					       : cur_service(L)->name, valid);
+			    quote(q2, sn, strlen(sn)), valid);
+		}
 		return;
 	}
 	if (!def->multi && L->saw_key[def->id]) {
