@@ -21,7 +21,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* What a set is keyed by (nft type names in comments). */
+/*
+ * What a set is keyed by (nft type names in comments). In the kernel every
+ * field of a concatenation is padded to 4 bytes: inet_proto is 1 byte + 3
+ * zero bytes, inet_service 2 bytes in network order + 2 zero bytes.
+ */
 enum fwd_ir_key {
 	FWD_KEY_ADDR4_PROTO_PORT,	/* ipv4_addr . inet_proto . inet_service */
 	FWD_KEY_ADDR6_PROTO_PORT,	/* ipv6_addr . inet_proto . inet_service */
@@ -32,7 +36,14 @@ enum fwd_ir_key {
 
 /* One element: every field is an inclusive range; for a hash (non-interval)
  * set lo == hi in every field. Unused fields are zero. Addresses are in
- * network byte order (4 or 16 bytes used), ports in host order. */
+ * network byte order (4 or 16 bytes used), ports in host order.
+ * For FWD_KEY_PROTO_PORT the address fields are unused (zero); for
+ * FWD_KEY_ADDR4/ADDR6 proto, plo and phi are unused (zero).
+ * loc: the policy word the element came from: the address (inline or in a
+ * list / list file) for address-keyed sets, the ports = word for the open
+ * sets. When normalisation merged several words into one element, loc is
+ * the first of them in policy order. loc.file points into fwd_ir.files, so
+ * the IR does not depend on the policy staying alive. */
 struct fwd_ir_elem {
 	uint8_t lo[16], hi[16];
 	uint8_t proto;
@@ -40,6 +51,20 @@ struct fwd_ir_elem {
 	struct fwd_loc loc;		/* the policy line this came from */
 };
 
+/*
+ * Invariants of every set fwd_compile builds (kmod-hooks may rely on them):
+ * - elems sorted by (address lo, proto, port lo) in numeric order; that is
+ *   also the byte order of the kernel key, and the order `nft list` prints;
+ * - no two elements overlap in any way (the pipapo backend of concatenated
+ *   interval sets rejects overlaps and duplicates with EEXIST), and a hash
+ *   set has no duplicate keys;
+ * - interval sets of a concatenated key need NFTNL_SET_DESC_CONCAT field
+ *   lengths and every element both KEY and KEY_END (lo and hi padded as
+ *   above); hash sets take KEY only;
+ * - no element carries a timeout (elements from the policy are permanent;
+ *   the timeout flag is there so live edits may add timed elements).
+ * No set has a size (nft list would print `size N`, render does not).
+ */
 struct fwd_ir_set {
 	char name[32];
 	enum fwd_ir_key key;
@@ -49,6 +74,47 @@ struct fwd_ir_set {
 	size_t n, cap;
 };
 
+/*
+ * Rule matches. Each kind stands for a fixed expression sequence; kmod-hooks
+ * must emit exactly what nft 1.0.6 emits for the rendered text (checked with
+ * `nft --debug=netlink`), so that `nft list` of a table fwd loaded reads the
+ * same as fwd_ir_render and reloads with `nft -f`:
+ *
+ * FWD_M_IIF_LO        meta iif == 1 (loopback ifindex)        iif "lo"
+ * FWD_M_OIF_LO        meta oif == 1                           oif "lo"
+ * FWD_M_CT_STATE      ct state; bitwise & u32 ^ 0; cmp != 0   ct state established,related
+ *                     (u32: NF_CT_STATE_INVALID_BIT | NF_CT_STATE_BIT(..))
+ * FWD_M_NFPROTO       meta nfproto == u32 (NFPROTO_IPV4 2 / NFPROTO_IPV6 10)
+ * FWD_M_L4PROTO       meta l4proto == u32                     meta l4proto tcp
+ * FWD_M_ICMP_TYPES    IMPLIES meta nfproto == 2; meta l4proto == 1; then
+ *                     payload transport+0 1 byte; lookup in an anonymous
+ *                     constant set of types[0..ntypes) (sorted ascending)
+ *                                                             icmp type { echo-request, ... }
+ *                     (with ntypes == 1 nft emits cmp == instead of a set)
+ * FWD_M_ICMPV6_TYPES  IMPLIES meta nfproto == 10; meta l4proto == 58; then as
+ *                     above                                   icmpv6 type { ... }
+ * FWD_M_LOOKUP_SRC    by the key of sets[set]:
+ *   ADDR4_PROTO_PORT  IMPLIES meta nfproto == 2; payload network+12 4 bytes;
+ *                     meta l4proto; payload transport+2 2 bytes; lookup
+ *                                                             ip saddr . meta l4proto . th dport @set
+ *   ADDR6_PROTO_PORT  IMPLIES meta nfproto == 10; payload network+8 16 bytes;
+ *                     meta l4proto; payload transport+2 2 bytes; lookup
+ *                                                             ip6 saddr . meta l4proto . th dport @set
+ *   PROTO_PORT        meta l4proto; payload transport+2 2 bytes; lookup
+ *                     (no nfproto: the open sets serve both families)
+ *                                                             meta l4proto . th dport @set
+ *   ADDR4             IMPLIES meta nfproto == 2; payload network+12 4; lookup
+ *                                                             ip saddr @set
+ *   ADDR6             IMPLIES meta nfproto == 10; payload network+8 16; lookup
+ *                                                             ip6 saddr @set
+ * FWD_M_LOOKUP_DST    the same with daddr: network+16 (v4), network+24 (v6);
+ *                     PROTO_PORT is identical to the SRC form (th dport)
+ * FWD_M_LIMIT         limit rate u32/second burst u32b packets (type pkts,
+ *                     flags 0)                                limit rate 10/second burst 20 packets
+ *
+ * No dependency on the l4 protocol is added for `th dport`: in the sets only
+ * tcp and udp appear, so other protocols simply miss.
+ */
 enum fwd_ir_match_kind {
 	FWD_M_IIF_LO,		/* iif "lo" */
 	FWD_M_OIF_LO,		/* oif "lo" */
@@ -56,8 +122,8 @@ enum fwd_ir_match_kind {
 	FWD_M_NFPROTO,		/* meta nfproto == u32 (NFPROTO_IPV4/IPV6) */
 	FWD_M_L4PROTO,		/* meta l4proto == u32 */
 	FWD_M_ICMP_TYPES,	/* icmp type in { types } (implies nfproto ipv4 + l4proto icmp) */
-	FWD_M_ICMPV6_TYPES,	/* icmpv6 type in { types } */
-	FWD_M_LOOKUP_SRC,	/* saddr [. l4proto . th dport] @set */
+	FWD_M_ICMPV6_TYPES,	/* icmpv6 type in { types } (implies nfproto ipv6 + l4proto 58) */
+	FWD_M_LOOKUP_SRC,	/* saddr [. l4proto . th dport] @set (see above) */
 	FWD_M_LOOKUP_DST,	/* daddr [. l4proto . th dport] @set */
 	FWD_M_LIMIT,		/* limit rate u32/second burst u32b packets */
 };
@@ -80,6 +146,13 @@ enum fwd_ir_verdict {
 
 #define FWD_IR_MAX_MATCH 4
 
+/*
+ * A rule is, in this order: its matches m[0..nm), then a counter if
+ * `counter`, then a log expression if `log` (prefix only: default level,
+ * no flags), then the verdict (none for FWD_V_CONTINUE).
+ * loc: the [defaults] line that caused the rule; file NULL when the rule is
+ * part of every table (loopback, conntrack, ND, lookups, ...).
+ */
 struct fwd_ir_rule {
 	struct fwd_ir_match m[FWD_IR_MAX_MATCH];
 	unsigned nm;
@@ -99,11 +172,41 @@ struct fwd_ir_chain {
 	size_t n, cap;
 };
 
+/*
+ * The fixed shape: fwd_compile always builds these sets at these indices
+ * (sets[FWD_SET_ALLOW4] is "allow4", ...) and these chains, whatever the
+ * policy, so that a live edit never needs a new set or rule. Look sets up by
+ * index or with fwd_ir_set_find().
+ */
+enum fwd_ir_set_id {
+	FWD_SET_ALLOW4,		/* "allow4": v4 host . proto . single port (hash) */
+	FWD_SET_ALLOW4_NET,	/* "allow4_net": CIDRs/ranges and port ranges (interval) */
+	FWD_SET_ALLOW6,		/* "allow6" */
+	FWD_SET_ALLOW6_NET,	/* "allow6_net" */
+	FWD_SET_OPEN,		/* "open": proto . port from any source (interval) */
+	FWD_SET_OUT_ALLOW4,	/* "out_allow4": the same for direction = out, */
+	FWD_SET_OUT_ALLOW4_NET,	/*   keyed by destination */
+	FWD_SET_OUT_ALLOW6,
+	FWD_SET_OUT_ALLOW6_NET,
+	FWD_SET_OUT_OPEN,
+	FWD_SET_BLOCK4,		/* "block4": dynamic blocklist, ipv4_addr (interval) */
+	FWD_SET_BLOCK6,		/* "block6" */
+	FWD_SET_COUNT
+};
+
+enum fwd_ir_chain_id {
+	FWD_CHAIN_INPUT,	/* "input", hook input */
+	FWD_CHAIN_OUTPUT,	/* "output", hook output */
+	FWD_CHAIN_COUNT
+};
+
 struct fwd_ir {
 	struct fwd_ir_set *sets;
 	size_t nsets;
 	struct fwd_ir_chain *chains;
 	size_t nchains;
+	char **files;		/* the IR's own copies of the file names in locs */
+	size_t nfiles;
 };
 
 /* Options that depend on the kernel (from the probe); zero = conservative. */
@@ -111,9 +214,39 @@ struct fwd_render_opts {
 	unsigned table_flags;	/* NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST, as applied */
 };
 
+/*
+ * Build the table for a validated policy. Returns 0 with *out set, or
+ * -EINVAL with a located message in d when the model is inconsistent (a
+ * validated policy never is). Allocation failure aborts (util.h).
+ * Interval sets are normalised: per protocol the port ranges are cut into
+ * disjoint segments, the address ranges of each segment are united and
+ * merged, and neighbouring segments with equal address sets are joined.
+ * Cost O((n + k) log n) for n policy entries and k elements out.
+ */
 int fwd_compile(const struct fwd_policy *p, struct fwd_ir **out,
 		struct fwd_diags *d);
 void fwd_ir_free(struct fwd_ir *ir);	/* accepts NULL */
+
+/* The set called `name`, or NULL. Index: the result minus ir->sets. */
+struct fwd_ir_set *fwd_ir_set_find(const struct fwd_ir *ir, const char *name);
+struct fwd_ir_chain *fwd_ir_chain_find(const struct fwd_ir *ir,
+				       const char *name);
+
+/* "ipv4_addr . inet_proto . inet_service", ... (nft type names). */
+const char *fwd_ir_key_type(enum fwd_ir_key k);
+/* Address bytes per key (4, 16, or 0 for FWD_KEY_PROTO_PORT). */
+unsigned fwd_ir_key_addr_len(enum fwd_ir_key k);
+/* Whether the key includes proto . port. */
+bool fwd_ir_key_has_port(enum fwd_ir_key k);
+
+/*
+ * One element as nft prints it ("192.0.2.0/24 . tcp . 22",
+ * "10.0.0.1-10.0.0.5 . udp . 60000-61000", "tcp . 22"), for messages
+ * such as "element ... (FILE:LINE) rejected by the kernel". Returns the
+ * length snprintf would have written.
+ */
+int fwd_ir_elem_format(const struct fwd_ir_set *s, const struct fwd_ir_elem *e,
+		       char *buf, size_t len);
 
 /* The table in nft syntax, loadable by `nft -f` (used by -n and benches). */
 int fwd_ir_render(const struct fwd_ir *ir, const struct fwd_render_opts *o,

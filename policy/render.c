@@ -1,3 +1,507 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* placeholder until the module lands */
-typedef int fwd_placeholder_t;
+/*
+ * IR -> nft text, in the layout `nft list table` prints (nft 1.0.6), so the
+ * output loads with `nft -f` and a table fwd loaded over netlink lists as
+ * the same text. One pass over the IR into a 64 KiB buffer; elements are
+ * formatted by hand because printf per element dominates at 100k elements.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_tables.h>
+
+#include "ir.h"
+#include "util.h"
+
+#ifndef NFT_TABLE_F_PERSIST
+#define NFT_TABLE_F_PERSIST 0x4
+#endif
+
+typedef unsigned __int128 u128;
+
+struct out {
+	FILE *f;
+	size_t n;
+	bool err;
+	char buf[1 << 16];
+};
+
+static void out_flush(struct out *o)
+{
+	if (o->n && fwrite(o->buf, 1, o->n, o->f) != o->n)
+		o->err = true;
+	o->n = 0;
+}
+
+static void put(struct out *o, const char *s, size_t len)
+{
+	if (len > sizeof(o->buf) - o->n) {
+		out_flush(o);
+		if (len > sizeof(o->buf)) {
+			if (fwrite(s, 1, len, o->f) != len)
+				o->err = true;
+			return;
+		}
+	}
+	memcpy(o->buf + o->n, s, len);
+	o->n += len;
+}
+
+static void puts_(struct out *o, const char *s)
+{
+	put(o, s, strlen(s));
+}
+
+/* ---- element formatting ---- */
+
+static char *fmt_u32(char *p, uint32_t v)
+{
+	char tmp[10];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+static char *fmt_addr(char *p, const uint8_t *a, unsigned alen)
+{
+	if (alen == 4) {
+		for (int i = 0; i < 4; i++) {
+			if (i)
+				*p++ = '.';
+			p = fmt_u32(p, a[i]);
+		}
+		return p;
+	}
+	inet_ntop(AF_INET6, a, p, INET6_ADDRSTRLEN);
+	return p + strlen(p);
+}
+
+static u128 to_u128(const uint8_t *a, unsigned len)
+{
+	u128 v = 0;
+
+	for (unsigned i = 0; i < len; i++)
+		v = (v << 8) | a[i];
+	return v;
+}
+
+static unsigned popcount128(u128 v)
+{
+	return (unsigned)(__builtin_popcountll((unsigned long long)v) +
+			  __builtin_popcountll((unsigned long long)(v >> 64)));
+}
+
+/* A host, an aligned range as a prefix, anything else as lo-hi. */
+static char *fmt_range(char *p, const uint8_t *lo, const uint8_t *hi,
+		       unsigned alen)
+{
+	u128 l = to_u128(lo, alen), h = to_u128(hi, alen), d = h - l;
+
+	p = fmt_addr(p, lo, alen);
+	if (d == 0)
+		return p;
+	if ((d & (d + 1)) == 0 && (l & d) == 0) {
+		*p++ = '/';
+		return fmt_u32(p, alen * 8 - popcount128(d));
+	}
+	*p++ = '-';
+	return fmt_addr(p, hi, alen);
+}
+
+static char *fmt_proto(char *p, uint8_t proto)
+{
+	const char *s = proto == IPPROTO_TCP ? "tcp" :
+			proto == IPPROTO_UDP ? "udp" : NULL;
+
+	if (!s)
+		return fmt_u32(p, proto);
+	memcpy(p, s, 3);
+	return p + 3;
+}
+
+/* Longest: two IPv6 addresses, " . " x2, proto, two ports. */
+#define ELEM_MAX 160
+
+static size_t fmt_elem(const struct fwd_ir_set *s, const struct fwd_ir_elem *e,
+		       char *buf)
+{
+	unsigned alen = fwd_ir_key_addr_len(s->key);
+	char *p = buf;
+
+	if (alen) {
+		p = fmt_range(p, e->lo, e->hi, alen);
+		if (!fwd_ir_key_has_port(s->key))
+			goto done;
+		memcpy(p, " . ", 3);
+		p += 3;
+	}
+	p = fmt_proto(p, e->proto);
+	memcpy(p, " . ", 3);
+	p += 3;
+	p = fmt_u32(p, e->plo);
+	if (e->phi != e->plo) {
+		*p++ = '-';
+		p = fmt_u32(p, e->phi);
+	}
+done:
+	*p = '\0';
+	return (size_t)(p - buf);
+}
+
+int fwd_ir_elem_format(const struct fwd_ir_set *s, const struct fwd_ir_elem *e,
+		       char *buf, size_t len)
+{
+	char tmp[ELEM_MAX];
+
+	fmt_elem(s, e, tmp);
+	return snprintf(buf, len, "%s", tmp);
+}
+
+/* ---- sets ---- */
+
+/*
+ * nft puts two IPv4 addresses on a line and one of anything else
+ * (calculate_delim() in nftables src/expression.c).
+ */
+static void render_set(struct out *o, const struct fwd_ir_set *s)
+{
+	static const char newline[] = ",\n\t\t\t     ";
+	unsigned per_line = s->key == FWD_KEY_ADDR4 ? 2 : 1;
+	char e[ELEM_MAX];
+
+	puts_(o, "\tset ");
+	puts_(o, s->name);
+	puts_(o, " {\n\t\ttype ");
+	puts_(o, fwd_ir_key_type(s->key));
+	puts_(o, "\n");
+	if (s->interval || s->timeout) {
+		puts_(o, "\t\tflags ");
+		if (s->interval)
+			puts_(o, s->timeout ? "interval,timeout" : "interval");
+		else
+			puts_(o, "timeout");
+		puts_(o, "\n");
+	}
+	if (s->n) {
+		puts_(o, "\t\telements = { ");
+		for (size_t i = 0; i < s->n; i++) {
+			if (i)
+				puts_(o, i % per_line ? ", " : newline);
+			put(o, e, fmt_elem(s, &s->elems[i], e));
+		}
+		puts_(o, " }\n");
+	}
+	puts_(o, "\t}\n");
+}
+
+/* ---- rules ---- */
+
+static const char *const icmp4_names[] = {
+	[0] = "echo-reply", [3] = "destination-unreachable",
+	[4] = "source-quench", [5] = "redirect", [8] = "echo-request",
+	[9] = "router-advertisement", [10] = "router-solicitation",
+	[11] = "time-exceeded", [12] = "parameter-problem",
+	[13] = "timestamp-request", [14] = "timestamp-reply",
+	[15] = "info-request", [16] = "info-reply",
+	[17] = "address-mask-request", [18] = "address-mask-reply",
+};
+
+static const char *icmp6_name(uint8_t t)
+{
+	switch (t) {
+	case 1: return "destination-unreachable";
+	case 2: return "packet-too-big";
+	case 3: return "time-exceeded";
+	case 4: return "parameter-problem";
+	case 128: return "echo-request";
+	case 129: return "echo-reply";
+	case 130: return "mld-listener-query";
+	case 131: return "mld-listener-report";
+	case 132: return "mld-listener-done";
+	case 133: return "nd-router-solicit";
+	case 134: return "nd-router-advert";
+	case 135: return "nd-neighbor-solicit";
+	case 136: return "nd-neighbor-advert";
+	case 137: return "nd-redirect";
+	case 138: return "router-renumbering";
+	case 141: return "ind-neighbor-solicit";
+	case 142: return "ind-neighbor-advert";
+	case 143: return "mld2-listener-report";
+	}
+	return NULL;
+}
+
+static void put_u32(struct out *o, uint32_t v)
+{
+	char b[12];
+
+	put(o, b, (size_t)(fmt_u32(b, v) - b));
+}
+
+static void render_types(struct out *o, const struct fwd_ir_match *m, bool v6)
+{
+	puts_(o, v6 ? "icmpv6 type " : "icmp type ");
+	if (m->ntypes != 1)
+		puts_(o, "{ ");
+	for (unsigned i = 0; i < m->ntypes; i++) {
+		uint8_t t = m->types[i];
+		const char *n = v6 ? icmp6_name(t) :
+				t < sizeof(icmp4_names) / sizeof(icmp4_names[0]) ?
+				icmp4_names[t] : NULL;
+
+		if (i)
+			puts_(o, ", ");
+		if (n)
+			puts_(o, n);
+		else
+			put_u32(o, t);
+	}
+	if (m->ntypes != 1)
+		puts_(o, " }");
+}
+
+static void render_l4proto(struct out *o, uint32_t p)
+{
+	switch (p) {
+	case IPPROTO_TCP: puts_(o, "tcp"); break;
+	case IPPROTO_UDP: puts_(o, "udp"); break;
+	case IPPROTO_ICMP: puts_(o, "icmp"); break;
+	case IPPROTO_ICMPV6: puts_(o, "ipv6-icmp"); break;
+	default: put_u32(o, p); break;
+	}
+}
+
+static void render_ct_state(struct out *o, uint32_t bits)
+{
+	static const struct { uint32_t bit; const char *name; } st[] = {
+		{ NF_CT_STATE_INVALID_BIT, "invalid" },
+		{ NF_CT_STATE_BIT(IP_CT_ESTABLISHED), "established" },
+		{ NF_CT_STATE_BIT(IP_CT_RELATED), "related" },
+		{ NF_CT_STATE_BIT(IP_CT_NEW), "new" },
+		{ NF_CT_STATE_UNTRACKED_BIT, "untracked" },
+	};
+	bool first = true;
+
+	puts_(o, "ct state ");
+	for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
+		if (!(bits & st[i].bit))
+			continue;
+		if (!first)
+			puts_(o, ",");
+		puts_(o, st[i].name);
+		first = false;
+	}
+}
+
+static int render_lookup(struct out *o, const struct fwd_ir *ir,
+			 const struct fwd_ir_match *m)
+{
+	bool src = m->kind == FWD_M_LOOKUP_SRC;
+	const struct fwd_ir_set *s;
+
+	if (m->set >= ir->nsets)
+		return -EINVAL;
+	s = &ir->sets[m->set];
+	switch (s->key) {
+	case FWD_KEY_ADDR4_PROTO_PORT:
+	case FWD_KEY_ADDR4:
+		puts_(o, src ? "ip saddr " : "ip daddr ");
+		break;
+	case FWD_KEY_ADDR6_PROTO_PORT:
+	case FWD_KEY_ADDR6:
+		puts_(o, src ? "ip6 saddr " : "ip6 daddr ");
+		break;
+	case FWD_KEY_PROTO_PORT:
+		break;
+	}
+	if (s->key == FWD_KEY_PROTO_PORT)
+		puts_(o, "meta l4proto . th dport ");
+	else if (fwd_ir_key_has_port(s->key))
+		puts_(o, ". meta l4proto . th dport ");
+	puts_(o, "@");
+	puts_(o, s->name);
+	return 0;
+}
+
+static int render_match(struct out *o, const struct fwd_ir *ir,
+			const struct fwd_ir_match *m)
+{
+	switch (m->kind) {
+	case FWD_M_IIF_LO:
+		puts_(o, "iif \"lo\"");
+		return 0;
+	case FWD_M_OIF_LO:
+		puts_(o, "oif \"lo\"");
+		return 0;
+	case FWD_M_CT_STATE:
+		render_ct_state(o, m->u32);
+		return 0;
+	case FWD_M_NFPROTO:
+		puts_(o, "meta nfproto ");
+		if (m->u32 == NFPROTO_IPV4)
+			puts_(o, "ipv4");
+		else if (m->u32 == NFPROTO_IPV6)
+			puts_(o, "ipv6");
+		else
+			put_u32(o, m->u32);
+		return 0;
+	case FWD_M_L4PROTO:
+		puts_(o, "meta l4proto ");
+		render_l4proto(o, m->u32);
+		return 0;
+	case FWD_M_ICMP_TYPES:
+	case FWD_M_ICMPV6_TYPES:
+		render_types(o, m, m->kind == FWD_M_ICMPV6_TYPES);
+		return 0;
+	case FWD_M_LOOKUP_SRC:
+	case FWD_M_LOOKUP_DST:
+		return render_lookup(o, ir, m);
+	case FWD_M_LIMIT:
+		puts_(o, "limit rate ");
+		put_u32(o, m->u32);
+		puts_(o, "/second burst ");
+		put_u32(o, m->u32b);
+		puts_(o, " packets");
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int render_rule(struct out *o, const struct fwd_ir *ir,
+		       const struct fwd_ir_rule *r)
+{
+	bool sp = false;
+
+	puts_(o, "\t\t");
+	for (unsigned i = 0; i < r->nm && i < FWD_IR_MAX_MATCH; i++) {
+		if (sp)
+			puts_(o, " ");
+		if (render_match(o, ir, &r->m[i]))
+			return -EINVAL;
+		sp = true;
+	}
+	if (r->counter) {
+		puts_(o, sp ? " " : "");
+		/* What nft list prints for a fresh counter. */
+		puts_(o, "counter packets 0 bytes 0");
+		sp = true;
+	}
+	if (r->log) {
+		puts_(o, sp ? " " : "");
+		puts_(o, "log prefix \"");
+		puts_(o, r->log_prefix);
+		puts_(o, "\"");
+		sp = true;
+	}
+	if (r->verdict != FWD_V_CONTINUE)
+		puts_(o, sp ? " " : "");
+	switch (r->verdict) {
+	case FWD_V_CONTINUE:
+		break;
+	case FWD_V_ACCEPT:
+		puts_(o, "accept");
+		break;
+	case FWD_V_DROP:
+		puts_(o, "drop");
+		break;
+	case FWD_V_REJECT_TCP_RST:
+		puts_(o, "reject with tcp reset");
+		break;
+	case FWD_V_REJECT_ICMPX:
+		puts_(o, "reject with icmpx admin-prohibited");
+		break;
+	}
+	puts_(o, "\n");
+	return 0;
+}
+
+static const char *hook_name(unsigned hook)
+{
+	switch (hook) {
+	case NF_INET_PRE_ROUTING: return "prerouting";
+	case NF_INET_LOCAL_IN: return "input";
+	case NF_INET_FORWARD: return "forward";
+	case NF_INET_LOCAL_OUT: return "output";
+	case NF_INET_POST_ROUTING: return "postrouting";
+	}
+	return "?";
+}
+
+static int render_chain(struct out *o, const struct fwd_ir *ir,
+			const struct fwd_ir_chain *ch)
+{
+	puts_(o, "\tchain ");
+	puts_(o, ch->name);
+	puts_(o, " {\n\t\ttype filter hook ");
+	puts_(o, hook_name(ch->hook));
+	puts_(o, " priority filter");
+	if (ch->prio) {
+		puts_(o, ch->prio > 0 ? " + " : " - ");
+		put_u32(o, (uint32_t)(ch->prio > 0 ? ch->prio : -ch->prio));
+	}
+	puts_(o, ch->policy_accept ? "; policy accept;\n" : "; policy drop;\n");
+	for (size_t i = 0; i < ch->n; i++)
+		if (render_rule(o, ir, &ch->rules[i]))
+			return -EINVAL;
+	puts_(o, "\t}\n");
+	return 0;
+}
+
+int fwd_ir_render(const struct fwd_ir *ir, const struct fwd_render_opts *opts,
+		  FILE *f)
+{
+	unsigned flags = opts ? opts->table_flags : 0;
+	struct out *o;
+	bool first = true;
+	int ret = 0;
+
+	o = fwd_xmalloc(sizeof(*o));
+	o->f = f;
+	o->n = 0;
+	o->err = false;
+
+	puts_(o, "table inet " FWD_TABLE_NAME " {\n");
+	/*
+	 * Not printed as `flags owner`: nft -f would make its own short-lived
+	 * process the owner, and the table would vanish when nft exits.
+	 */
+	if (flags & (NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST)) {
+		puts_(o, "\t# flags ");
+		if (flags & NFT_TABLE_F_OWNER)
+			puts_(o, (flags & NFT_TABLE_F_PERSIST) ?
+				 "owner,persist" : "owner");
+		else
+			puts_(o, "persist");
+		puts_(o, " (set by fwd over netlink; not for nft -f)\n");
+		first = false;
+	}
+	for (size_t i = 0; i < ir->nsets; i++) {
+		if (!first)
+			puts_(o, "\n");
+		render_set(o, &ir->sets[i]);
+		first = false;
+	}
+	for (size_t i = 0; i < ir->nchains && !ret; i++) {
+		if (!first)
+			puts_(o, "\n");
+		ret = render_chain(o, ir, &ir->chains[i]);
+		first = false;
+	}
+	puts_(o, "}\n");
+	out_flush(o);
+	if (!ret && o->err)
+		ret = -EIO;
+	free(o);
+	return ret;
+}
