@@ -55,6 +55,7 @@ int fwd_addr_parsen(const char *s, size_t n, struct fwd_addr *out,
 	char buf[ADDR_MAX_INPUT + 1];
 	struct fwd_addr a = { 0 };
 	const char *slash;
+	bool colon;
 	unsigned bits, prefix;
 	size_t alen;
 
@@ -62,13 +63,21 @@ int fwd_addr_parsen(const char *s, size_t n, struct fwd_addr *out,
 		return fail(why_buf, why_len, "empty address");
 	if (n > ADDR_MAX_INPUT || memchr(s, '\0', n))
 		return fail(why_buf, why_len, "not an IPv4 or IPv6 address");
-	memcpy(buf, s, n);
+	/* One pass: copy, and note the first '/' and any ':' before it
+	 * (this runs once per line of a list file of a million lines). */
+	slash = NULL;
+	colon = false;
+	for (size_t i = 0; i < n; i++) {
+		buf[i] = s[i];
+		if (s[i] == '/' && !slash)
+			slash = buf + i;
+		else if (s[i] == ':' && !slash)
+			colon = true;
+	}
 	buf[n] = '\0';
-
-	slash = strchr(buf, '/');
 	alen = slash ? (size_t)(slash - buf) : n;
 	buf[alen] = '\0';
-	if (strchr(buf, ':')) {
+	if (colon) {
 		a.family = AF_INET6;
 		bits = 128;
 	} else {

@@ -383,17 +383,24 @@ static struct fwd_loc here(const struct loader *L)
 	return (struct fwd_loc){ .file = L->file, .line = L->line };
 }
 
+/* Room for `need` members; addrs and locs share n and cap, so they grow
+ * in step (doubling: appends are amortised O(1)). */
+static void list_reserve(struct fwd_list *l, size_t need)
+{
+	size_t cap = l->cap;
+
+	if (need <= cap)
+		return;
+	FWD_GROW(l->addrs, cap, need);
+	l->locs = fwd_xreallocarray(l->locs, cap, sizeof(*l->locs));
+	l->cap = cap;
+}
+
 static void list_add(struct fwd_list *l, const struct fwd_addr *a,
 		     const struct fwd_loc *loc)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap;
-
-		/* addrs and locs share n and cap: grow them in step. */
-		FWD_GROW(l->addrs, cap, l->n + 1);
-		l->locs = fwd_xreallocarray(l->locs, cap, sizeof(*l->locs));
-		l->cap = cap;
-	}
+	if (l->n == l->cap)
+		list_reserve(l, l->n + 1);
 	l->addrs[l->n] = *a;
 	l->locs[l->n] = *loc;
 	l->n++;
@@ -804,6 +811,12 @@ static void read_list_file(struct loader *L, const char *path)
 	s.nerr = 0;
 	p = buf;
 	end = buf + len;
+	/* One reservation for the whole file (an upper bound: every line an
+	 * address) instead of a series of doublings and copies. */
+	for (nl = p; (nl = memchr(nl, '\n', (size_t)(end - nl))); nl++)
+		line++;
+	list_reserve(l, l->n + line + 1);
+	line = 0;
 	if (len >= 3 && !memcmp(p, "\xef\xbb\xbf", 3))
 		p += 3;
 	for (; p < end; p = nl + 1) {
@@ -1110,6 +1123,15 @@ static const char *find_chars(const char *p, const char *end, const char *chars)
 	return end;
 }
 
+static bool is_comment(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && is_blank(s[i]))
+		i++;
+	return i < n && (s[i] == ';' || s[i] == '#');
+}
+
 /* Bytes inih would misread or that have no place in a policy file. */
 static bool line_bytes_ok(struct loader *L, const char *s, size_t n, size_t max)
 {
@@ -1117,7 +1139,9 @@ static bool line_bytes_ok(struct loader *L, const char *s, size_t n, size_t max)
 		err(L, "NUL byte in line (is this a text file?)");
 		return false;
 	}
-	if (n > max) {
+	/* inih reads only `max` bytes of a line; a long comment is still
+	 * nothing at all, since it never reaches inih. */
+	if (n > max && !is_comment(s, n)) {
 		err(L, "line is %zu bytes long, the limit is %zu; split the value "
 		    "over indented continuation lines or use a list file "
 		    "(file = PATH)", n, max);

@@ -123,12 +123,21 @@ int fwd_read_file(const char *path, char **buf, size_t *len)
 		return err;
 	}
 	/* One read for a regular file; pipes and /proc files grow. */
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > FWD_READ_MAX) {
+		close(fd);
+		return -EFBIG;
+	}
 	cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
 	b = fwd_xmalloc(cap + 1);
 	for (;;) {
 		ssize_t r;
 
 		if (n == cap) {
+			if (cap >= FWD_READ_MAX) {
+				free(b);
+				close(fd);
+				return -EFBIG;
+			}
 			cap *= 2;
 			b = fwd_xrealloc(b, cap + 1);
 		}

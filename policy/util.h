@@ -37,8 +37,10 @@ void fwd_grow(void **v, size_t *cap, size_t need, size_t size);
 /*
  * Read a whole file into a malloc'd buffer with a NUL after the last byte
  * (the content may hold NULs of its own: use *len). 0 or -errno; a
- * directory is -EISDIR.
+ * directory is -EISDIR, and more than FWD_READ_MAX bytes is -EFBIG, so a
+ * policy pointed at /dev/zero is an error, not an out-of-memory abort.
  */
+#define FWD_READ_MAX ((size_t)1 << 30)
 int fwd_read_file(const char *path, char **buf, size_t *len);
 
 #endif

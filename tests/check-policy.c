@@ -59,6 +59,15 @@ static char *diags_text(const struct fwd_diags *d)
 	return buf;
 }
 
+/* The diagnostics are exactly `want`. */
+static void ck_diags(const struct fwd_diags *d, const char *want)
+{
+	char *got = diags_text(d);
+
+	ck_assert_str_eq(got, want);
+	free(got);
+}
+
 /* Load a fixture that must be good; print its errors if it is not. */
 static struct fwd_policy *good(const char *rel)
 {
@@ -208,6 +217,9 @@ START_TEST(test_bad_fixture)
 	ck_assert_int_lt(ret, 0);
 	ck_assert_ptr_null(p);
 	fwd_diags_free(&d);
+	free(want);
+	free(got);
+	free(errpath);
 }
 END_TEST
 
@@ -496,7 +508,7 @@ START_TEST(test_default_confd)
 	o.confd_path = "";
 	ck_assert_int_eq(fwd_policy_load("tree/fwd.conf", &o, &p, &d), -EINVAL);
 	ck_assert_ptr_null(p);
-	ck_assert_str_eq(diags_text(&d),
+	ck_diags(&d,
 		"tree/fwd.conf:4: unknown list '@ops' (no [list ops] in any file)\n");
 	fwd_diags_free(&d);
 
@@ -515,7 +527,7 @@ START_TEST(test_default_confd)
 	/* One that is not a directory is. */
 	o.confd_path = "tree/fwd.conf";
 	ck_assert_int_eq(fwd_policy_load("tree/fwd.conf", &o, &p, &d), -EINVAL);
-	ck_assert_str_eq(diags_text(&d),
+	ck_diags(&d,
 		"tree/fwd.conf: cannot read include directory: Not a directory\n"
 		"tree/fwd.conf:4: unknown list '@ops' (no [list ops] in any file)\n");
 	fwd_diags_free(&d);
@@ -532,12 +544,12 @@ START_TEST(test_missing_main)
 	fwd_diags_init(&d);
 	ck_assert_int_eq(fwd_policy_load("nope.conf", NULL, &p, &d), -ENOENT);
 	ck_assert_ptr_null(p);
-	ck_assert_str_eq(diags_text(&d),
+	ck_diags(&d,
 		"nope.conf: cannot read policy file: No such file or directory\n");
 	fwd_diags_free(&d);
 
 	ck_assert_int_eq(fwd_policy_load("good", NULL, &p, &d), -EISDIR);
-	ck_assert_str_eq(diags_text(&d),
+	ck_diags(&d,
 		"good: cannot read policy file: Is a directory\n");
 	fwd_diags_free(&d);
 
@@ -560,7 +572,7 @@ START_TEST(test_services_unreadable)
 	fwd_diags_init(&d);
 	ck_assert_int_eq(fwd_policy_load_buffer("b", text, sizeof(text) - 1,
 						&o, &p, &d), -EINVAL);
-	ck_assert_str_eq(diags_text(&d),
+	ck_diags(&d,
 		"b:2: cannot look up service name 'https': no-such-services: "
 		"No such file or directory\n");
 	fwd_diags_free(&d);
@@ -568,7 +580,7 @@ START_TEST(test_services_unreadable)
 	/* Numbers alone never need the file. */
 	ck_assert_int_eq(fwd_policy_load_buffer("b", "[service s]\nports = 22/tcp\n",
 						26, &o, &p, &d), -EINVAL);
-	ck_assert_str_eq(diags_text(&d), "b:1: service 's' has no allow; write "
+	ck_diags(&d, "b:1: service 's' has no allow; write "
 		"allow = any to open it to everyone\n");
 	fwd_diags_free(&d);
 }
@@ -590,6 +602,20 @@ START_TEST(test_buffer_edges)
 	p = good_buf("[service s]\r\nports = 1\r\nallow = any\r", 36);
 	ck_assert_uint_eq(p->services[0].nallow, 1);
 	fwd_policy_free(p);
+
+	/* A comment longer than inih's line buffer is still a comment: it
+	 * never reaches inih. */
+	{
+		char text[600];
+		size_t len;
+
+		len = (size_t)sprintf(text, "[service s]\n   ; %0300d\nports = 22\n"
+				      "# %0300d\nallow = any\n", 0, 0);
+		p = good_buf(text, len);
+		ck_assert_uint_eq(p->services[0].nports, 2);
+		ck_assert_uint_eq(p->services[0].allow[0].loc.line, 5);
+		fwd_policy_free(p);
+	}
 
 	/* A NUL ends the line for inih; here it is an error, and the bytes
 	 * after it are not silently dropped. */
@@ -664,7 +690,7 @@ START_TEST(test_list_files_disabled)
 	fwd_diags_init(&d);
 	ck_assert_int_eq(fwd_policy_load_buffer("b", text, sizeof(text) - 1,
 						&o, &p, &d), -EINVAL);
-	ck_assert_str_eq(diags_text(&d), "b:2: list file 'good/lists/office.txt' "
+	ck_diags(&d, "b:2: list file 'good/lists/office.txt' "
 		"not read: list files are disabled here\n");
 	fwd_diags_free(&d);
 	/* With includes on, a buffer's relative paths start at its name's
@@ -816,7 +842,7 @@ START_TEST(test_diags)
 	s = fwd_diag_format(&d.v[2]);
 	ck_assert_str_eq(s, "no file");
 	free(s);
-	ck_assert_str_eq(diags_text(&d), "f.conf:3: bad thing\nf.conf: whole file\nno file\n");
+	ck_diags(&d, "f.conf:3: bad thing\nf.conf: whole file\nno file\n");
 	fwd_diags_free(&d);
 	ck_assert_uint_eq(d.n, 0);
 	fwd_diags_free(&d);
@@ -905,5 +931,6 @@ int main(void)
 		fprintf(stderr, "no fixtures under %s\n", dir);
 		return 1;
 	}
+	free(dir);
 	return tu_run(policy_suite());
 }
