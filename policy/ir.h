@@ -58,9 +58,14 @@ struct fwd_ir_elem {
  * - no two elements overlap in any way (the pipapo backend of concatenated
  *   interval sets rejects overlaps and duplicates with EEXIST), and a hash
  *   set has no duplicate keys;
- * - interval sets of a concatenated key need NFTNL_SET_DESC_CONCAT field
- *   lengths and every element both KEY and KEY_END (lo and hi padded as
- *   above); hash sets take KEY only;
+ * - interval sets of a concatenated key need NFT_SET_CONCAT in the flags
+ *   (nft sends 0x94 = CONCAT|TIMEOUT|INTERVAL for allow4_net, 0x14 for
+ *   block4, 0x10 for allow4), NFTNL_SET_DESC_CONCAT field lengths in bytes
+ *   unpadded (4 or 16, 1, 2; open: 1, 2), and every element both KEY and
+ *   KEY_END (lo and hi padded as above); hash sets take KEY only;
+ * - the kernel is no full referee: pipapo refuses an element only when
+ *   its start or end falls inside an existing one (EEXIST), so a crossing
+ *   overlap would load silently. Normalisation is what guarantees it;
  * - no element carries a timeout (elements from the policy are permanent;
  *   the timeout flag is there so live edits may add timed elements).
  * No set has a size (nft list would print `size N`, render does not).
@@ -248,7 +253,15 @@ bool fwd_ir_key_has_port(enum fwd_ir_key k);
 int fwd_ir_elem_format(const struct fwd_ir_set *s, const struct fwd_ir_elem *e,
 		       char *buf, size_t len);
 
-/* The table in nft syntax, loadable by `nft -f` (used by -n and benches). */
+/*
+ * The table in nft syntax, loadable by `nft -f` (used by -n and benches),
+ * laid out as `nft list table` prints it: a table fwd loaded lists as this
+ * text, except that nft orders hash-set elements its own way (the key read
+ * as a little-endian number) where the render keeps key order. Table flags
+ * owner/persist become a comment line: with `flags owner` nft -f would make
+ * its own short-lived process the owner. Counters print as 0. One buffered
+ * pass; returns 0, -EIO when writing fails, -EINVAL for a malformed IR.
+ */
 int fwd_ir_render(const struct fwd_ir *ir, const struct fwd_render_opts *o,
 		  FILE *out);
 
