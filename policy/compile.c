@@ -11,10 +11,18 @@
  *    touching port ranges;
  *  - the address interval sets: per protocol, sweep the port axis. The
  *    starts and ends of all port ranges cut it into elementary segments; in
- *    each segment the active address ranges are united into disjoint runs;
- *    a segment whose runs equal its left neighbour's extends that one. This
- *    yields rectangles (address run x port segment) that never overlap,
- *    which the kernel's pipapo set requires.
+ *    each segment the active address ranges are united into disjoint runs
+ *    (overlapping and touching ones merged); a run that is also a run of
+ *    the neighbouring segment on the left extends that one's rectangle.
+ *    Runs of one segment are disjoint and segments are disjoint, so the
+ *    rectangles (address run x port range) never overlap, which the pipapo
+ *    set backend requires (and only partly checks itself).
+ *
+ * Cost: a radix sort, plus for each segment the entries active in it. That
+ * is O(n) for the usual shapes (lists on a few ports); a policy with many
+ * distinct port boundaries inside a port range that a big list holds pays
+ * (boundaries x list size), which is also the size of the answer when the
+ * addresses differ.
  *
  * Addresses are handled as unsigned 128-bit integers (IPv4 in the low 32
  * bits) so that ranges compare and touch with plain arithmetic.
@@ -474,6 +482,16 @@ struct runs {
 	size_t n, cap;
 };
 
+/* Room for n runs; the old content is not kept (callers start empty). */
+static void runs_reserve(struct runs *r, size_t n)
+{
+	if (n <= r->cap)
+		return;
+	free(r->v);
+	r->v = big_array(n, sizeof(*r->v));
+	r->cap = n;
+}
+
 /*
  * Unite the active ranges (sorted by lo) into disjoint runs, joining runs
  * that touch: the kernel would take touching runs too, but one element is
@@ -483,6 +501,7 @@ static void unite(const struct raw *const *act, size_t n, struct runs *out,
 		 u128 amax)
 {
 	out->n = 0;
+	runs_reserve(out, n);
 	for (size_t i = 0; i < n; i++) {
 		const struct raw *r = act[i];
 		struct run *cur = out->n ? &out->v[out->n - 1] : NULL;
@@ -497,7 +516,6 @@ static void unite(const struct raw *const *act, size_t n, struct runs *out,
 			}
 			continue;
 		}
-		FWD_GROW(out->v, out->cap, out->n + 1);
 		out->v[out->n++] = (struct run){ lo, hi, r->loc, r->ord, 0 };
 	}
 }
@@ -546,7 +564,7 @@ static void advance(struct sweep *w, uint32_t c, uint32_t seg_hi)
 	size_t i = 0, j = 0;
 
 	w->next.n = 0;
-	FWD_GROW(w->next.v, w->next.cap, o->n + n->n);
+	runs_reserve(&w->next, n->n);	/* it only takes runs of cur */
 	while (i < o->n || j < n->n) {
 		int d = i >= o->n ? 1 : j >= n->n ? -1 :
 			run_cmp(&o->v[i], &n->v[j]);
@@ -586,13 +604,17 @@ static void norm_net(struct bucket *b, struct fwd_ir_set *s,
 {
 	u128 amax = alen == 4 ? (u128)UINT32_MAX : ~(u128)0;
 	size_t nalloc = b->n ? b->n : 1, g0 = 0;
-	const struct raw **act = fwd_xreallocarray(NULL, nalloc, sizeof(*act));
-	const struct raw **nact = fwd_xreallocarray(NULL, nalloc, sizeof(*nact));
+	const struct raw **act = big_array(nalloc, sizeof(*act));
+	const struct raw **nact = big_array(nalloc, sizeof(*nact));
 	uint8_t *cut = fwd_xmalloc(NCUTS);
 	struct sweep w = { .s = s, .fm = fm };
 
 	/* Port start, then address: each segment's new ranges come sorted. */
 	raw_sort(b->v, b->n, alen, true);
+	/* Merging makes elements fewer than entries, unless port cuts split
+	 * them: start at n and let set_push grow past it when that happens. */
+	s->elems = big_array(b->n, sizeof(*s->elems));
+	s->cap = b->n;
 
 	while (g0 < b->n) {
 		size_t g1 = g0, next = g0, nactive = 0;
@@ -650,8 +672,17 @@ static void norm_net(struct bucket *b, struct fwd_ir_set *s,
 		close_all(&w);
 		g0 = g1;
 	}
-	/* Rectangles came out per proto and port; the set wants key order. */
-	qsort(s->elems, s->n, sizeof(*s->elems), elem_cmp);
+	/*
+	 * Rectangles came out per proto and port; the set wants key order.
+	 * With one port range per proto (a big list on one port) they are in
+	 * order already: check in O(n) before paying for a sort.
+	 */
+	for (size_t i = 1; i < s->n; i++) {
+		if (elem_cmp(&s->elems[i - 1], &s->elems[i]) > 0) {
+			qsort(s->elems, s->n, sizeof(*s->elems), elem_cmp);
+			break;
+		}
+	}
 	free(act);
 	free(nact);
 	free(cut);
