@@ -75,7 +75,29 @@ struct fwd_policy {
 
 	char **files;			/* every file read, in order */
 	size_t nfiles;
+
+	/* Live edits (edit.h): from the [edits] section of the owned conf.d
+	 * file, plus those the daemon adds at run time. Compiled with the
+	 * rest; expired ones are skipped. */
+	struct fwd_edit *edits;
+	size_t nedits, edits_cap;
+
+	/* [defaults] rescue = ADDR/CIDR...: sources that may still reach SSH
+	 * (22/tcp) in the lockdown table fwd falls back to. */
+	struct fwd_addr *rescue;
+	size_t nrescue;
+
+	/* [control] admin_group / read_group: who may edit / query through
+	 * the control socket besides root. NULL = nobody. */
+	char *admin_group;
+	char *read_group;
+
+	/* The conf.d directory that was read (NULL if includes were off), so
+	 * the daemon knows where its own FWD_EDITS_FILE goes. */
+	char *confd_dir;
 };
+
+struct fwd_edit;
 
 struct fwd_load_opts {
 	/* NULL: /etc/services. Used for service names in ports = (https). */
