@@ -884,10 +884,7 @@ static const struct golden {
 
 static struct fwd_policy *load_golden(const char *name)
 {
-	struct fwd_load_opts opts = {
-		.services_path = tu_src("tests/golden/services"),
-		.confd_path = "",
-	};
+	struct fwd_load_opts opts = { .confd_path = "" };
 	struct fwd_policy *p = NULL;
 	struct fwd_diags d;
 	char *rel, *path;
@@ -897,6 +894,7 @@ static struct fwd_policy *load_golden(const char *name)
 		ck_assert_int_eq(fwd_policy_builtin(&p), 0);
 		return p;
 	}
+	opts.services_path = tu_src("tests/golden/services");
 	if (asprintf(&rel, "tests/golden/%s.conf", name) < 0)
 		abort();
 	path = tu_src(rel);
