@@ -142,6 +142,14 @@ static bool in_groups(gid_t gid, const gid_t *groups, int n)
 	return false;
 }
 
+static void peer_set_groups(const struct fwd_ctl_server *srv, struct fwd_ctl_peer *peer)
+{
+	snprintf(peer->admin_group, sizeof(peer->admin_group), "%s",
+		 srv->admin.spec ? srv->admin.spec : "");
+	snprintf(peer->read_group, sizeof(peer->read_group), "%s",
+		 srv->read.spec ? srv->read.spec : "");
+}
+
 /*
  * Fills pid/uid/gid/name/role for an accepted socket. The groups come
  * from the kernel (the process's own, at connect time) and the database
@@ -157,8 +165,7 @@ static int peer_identify(const struct fwd_ctl_server *srv, int fd, struct fwd_ct
 	char pwbuf[4096];
 
 	memset(peer, 0, sizeof(*peer));
-	peer->admin_group = srv->admin.spec;
-	peer->read_group = srv->read.spec;
+	peer_set_groups(srv, peer);
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return -errno;
 	peer->pid = cred.pid;
@@ -194,7 +201,8 @@ static int peer_identify(const struct fwd_ctl_server *srv, int fd, struct fwd_ct
 void fwd_ctl_deny(struct fwd_response *resp, const struct fwd_ctl_peer *peer,
 		  const char *command, enum fwd_ctl_role needed)
 {
-	const char *a = peer->admin_group, *r = peer->read_group;
+	const char *a = peer->admin_group[0] ? peer->admin_group : NULL;
+	const char *r = peer->read_group[0] ? peer->read_group : NULL;
 	char who[96];
 
 	fwd_response_free(resp);
@@ -307,7 +315,12 @@ static void client_respond(struct fwd_ctl_server *srv, struct client *c,
 	}
 	c->out_off = 0;
 	c->state = C_WRITE;
-	c->deadline = now_ms() + srv->timeout_ms;
+	/*
+	 * A large answer gets longer, at a floor of 1 MB/s: enough for any
+	 * fwctl, not enough for a peer that reads a byte now and then to
+	 * hold a big buffer for long.
+	 */
+	c->deadline = now_ms() + srv->timeout_ms + c->out_len / 1000;
 	ret = client_flush(c);
 	if (ret != 0) {
 		if (ret < 0) {
@@ -364,8 +377,7 @@ static void client_handle(struct fwd_ctl_server *srv, struct client *c)
 	}
 	client_drop_request(srv, c);
 	/* The group names may have changed since accept (set_groups). */
-	c->peer.admin_group = srv->admin.spec;
-	c->peer.read_group = srv->read.spec;
+	peer_set_groups(srv, &c->peer);
 	fwd_response_init(&resp);
 	ret = srv->handler(srv->ctx, &c->peer, &req, &resp);
 	if (ret < 0)

@@ -26,8 +26,9 @@
  *    kept for ADMIN peers, so local users flooding the socket cannot lock
  *    root out of its own firewall;
  *  - a client has timeout_ms from accept to deliver its whole request, and
- *    timeout_ms again to take the whole response; then it is dropped (with
- *    a "timed out" response if the socket takes it);
+ *    timeout_ms again (plus 1 ms per KB of a large answer) to take the
+ *    whole response; then it is dropped (with a "timed out" response if the
+ *    socket takes it);
  *  - accept failing for lack of fds pauses accepting for a moment rather
  *    than spinning on a readable listening socket.
  *
@@ -65,15 +66,17 @@ struct fwd_ctl_peer {
 	gid_t gid;
 	enum fwd_ctl_role role;
 	char name[64];			/* user name, "" when the uid has none */
-	/* The configured groups as given, for messages; NULL when unset. */
-	const char *admin_group;
-	const char *read_group;
+	/* The configured groups as given, for messages; "" when unset. */
+	char admin_group[64];
+	char read_group[64];
 };
 
 /*
  * Fills resp for a complete request. Return 0 to send resp as it is;
  * a negative errno makes the server send "fwd: internal error: ..." with
  * FWD_EXIT_FAIL instead. resp starts empty with status FWD_EXIT_OK.
+ * peer and req are lent for the call. The handler may call
+ * fwd_ctl_server_set_groups() and _stats(), not _dispatch() or _free().
  */
 typedef int (*fwd_ctl_handler)(void *ctx, const struct fwd_ctl_peer *peer,
 			       const struct fwd_request *req, struct fwd_response *resp);

@@ -61,6 +61,9 @@ static int buf_append(struct fwd_buf *b, const void *data, size_t len, size_t li
 }
 
 static int buf_vprintf(struct fwd_buf *b, size_t limit, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static int buf_vprintf(struct fwd_buf *b, size_t limit, const char *fmt, va_list ap)
 {
 	va_list ap2;
 	int n, ret;
@@ -117,17 +120,22 @@ static int request_push_arg(struct fwd_request *req, const char *s, size_t len)
 	if (req->argc >= FWD_PROTO_MAX_ARGS)
 		return -E2BIG;
 	/* argv keeps a NULL after the last argument, like main's. */
-	v = realloc(req->argv, (req->argc + 2) * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	req->argv = v;
+	if (req->argc + 2 > req->argv_cap) {
+		size_t cap = req->argv_cap ? req->argv_cap * 2 : 8;
+
+		v = realloc(req->argv, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		req->argv = v;
+		req->argv_cap = cap;
+	}
 	copy = malloc(len + 1);
 	if (!copy)
 		return -ENOMEM;
 	memcpy(copy, s, len);
 	copy[len] = '\0';
-	v[req->argc++] = copy;
-	v[req->argc] = NULL;
+	req->argv[req->argc++] = copy;
+	req->argv[req->argc] = NULL;
 	return 0;
 }
 
@@ -270,6 +278,10 @@ static int resp_append(struct fwd_response *resp, struct fwd_buf *b,
 		resp->error = ret;
 	return ret;
 }
+
+static int resp_vprintf(struct fwd_response *resp, struct fwd_buf *b,
+			const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 static int resp_vprintf(struct fwd_response *resp, struct fwd_buf *b,
 			const char *fmt, va_list ap)

@@ -130,6 +130,7 @@ struct fwd_request {
 	uint32_t flags;			/* FWD_REQ_F_* */
 	char **argv;			/* argc strings, then a NULL */
 	size_t argc;
+	size_t argv_cap;		/* slots allocated in argv (internal) */
 	struct fwd_env *env;
 	size_t nenv;
 	bool has_stdin;
