@@ -4,8 +4,9 @@
 # Cold apply: a policy allowing 22/tcp from N single sources (a list file),
 # `fwd --oneshot -c POLICY` against the baseline `nft -f` of the same ruleset
 # (what `fwd -n` prints), each into a fresh, empty network namespace.
-# RUNS runs per size and tool, interleaved, median wall time; peak RSS from
-# /usr/bin/time. Reports fwd/nft at the largest N (target <= 0.45) and
+# RUNS rounds, each timing every size and tool once (order alternating);
+# median wall time, ratios as the median of the per-round ratios; peak RSS
+# (the maximum over the rounds) from /usr/bin/time. Reports fwd/nft at the largest N (target <= 0.45) and
 # t(largest)/t(smallest) for fwd (target <= 12 for 100k/10k).
 #
 #   sudo bench/apply.sh                  # SIZES="10000 100000" RUNS=5
@@ -49,11 +50,10 @@ timed_in_fresh_ns() {
 }
 
 start_report apply
-report "# cold apply of 22/tcp from N single sources; $RUNS runs each, median"
+report "# cold apply of 22/tcp from N single sources; $RUNS rounds, median"
 printf '%-8s %-10s %-10s %-10s %-8s %-10s %-10s %-10s\n' N "fwd s" "fwd+state" "nft -f s" fwd/nft \
 	"fwd RSS" "fwd+st RSS" "nft RSS" | tee -a "$REPORT"
 
-declare -A T_FWD T_NFT RATIO
 first="" last=""
 for n in $SIZES; do
 	pol=$SCRATCH/policy-$n.conf
@@ -70,9 +70,17 @@ for n in $SIZES; do
 	EOF
 	"$FWD" -n -c "$pol" > "$SCRATCH/ruleset-$n.nft" || die "fwd -n failed for N=$n"
 	: > "$SCRATCH/fwd-$n" ; : > "$SCRATCH/fwds-$n" ; : > "$SCRATCH/nft-$n"
-	for r in $(seq "$RUNS"); do
-		# alternate the order so that drift hits all tools alike
-		if [ $((r % 2)) -eq 1 ]; then order="fwd fwds nft"; else order="nft fwds fwd"; fi
+	[ -n "$first" ] || first=$n
+	last=$n
+done
+
+# Rounds: every size and tool once per round, the order alternating, so
+# that the machine's drifting load hits all alike; ratios are taken within
+# a round and their median reported.
+for r in $(seq "$RUNS"); do
+	if [ $((r % 2)) -eq 1 ]; then order="fwd fwds nft"; else order="nft fwds fwd"; fi
+	for n in $SIZES; do
+		pol=$SCRATCH/policy-$n.conf
 		for tool in $order; do
 			case $tool in
 			fwd)  timed_in_fresh_ns "$FWD" --oneshot --state-dir '' -c "$pol" ;;
@@ -82,31 +90,35 @@ for n in $SIZES; do
 			esac >> "$SCRATCH/$tool-$n"
 		done
 	done
-	tf=$(cut -d' ' -f1 "$SCRATCH/fwd-$n" | median)
-	ts=$(cut -d' ' -f1 "$SCRATCH/fwds-$n" | median)
-	tn=$(cut -d' ' -f1 "$SCRATCH/nft-$n" | median)
-	mf=$(cut -d' ' -f2 "$SCRATCH/fwd-$n" | sort -n | tail -n1)
-	ms=$(cut -d' ' -f2 "$SCRATCH/fwds-$n" | sort -n | tail -n1)
-	mn=$(cut -d' ' -f2 "$SCRATCH/nft-$n" | sort -n | tail -n1)
-	T_FWD[$n]=$tf T_NFT[$n]=$tn
-	RATIO[$n]=$(awk -v a="$tf" -v b="$tn" 'BEGIN { printf "%.3f", a / b }')
+done
+
+col() { cut -d' ' -f"$2" "$1"; }
+ratio_median() {	# ratio_median FILE_A FILE_B: median over rounds of a/b (column 1)
+	paste -d' ' "$1" "$2" | awk '{ print $1 / $3 }' | median
+}
+declare -A RATIO
+for n in $SIZES; do
+	tf=$(col "$SCRATCH/fwd-$n" 1 | median)
+	ts=$(col "$SCRATCH/fwds-$n" 1 | median)
+	tn=$(col "$SCRATCH/nft-$n" 1 | median)
+	mf=$(col "$SCRATCH/fwd-$n" 2 | sort -n | tail -n1)
+	ms=$(col "$SCRATCH/fwds-$n" 2 | sort -n | tail -n1)
+	mn=$(col "$SCRATCH/nft-$n" 2 | sort -n | tail -n1)
+	RATIO[$n]=$(printf '%.3f' "$(ratio_median "$SCRATCH/fwd-$n" "$SCRATCH/nft-$n")")
 	printf '%-8s %-10.4f %-10.4f %-10.4f %-8s %-10s %-10s %-10s\n' "$n" "$tf" "$ts" "$tn" "${RATIO[$n]}" \
 		"$((mf / 1024)) MiB" "$((ms / 1024)) MiB" "$((mn / 1024)) MiB" | tee -a "$REPORT"
 	{
-		echo "# raw N=$n (seconds peak_rss_kib), fwd / fwd+state / nft:"
+		echo "# raw N=$n (seconds peak_rss_kib), one line per round, fwd / fwd+state / nft:"
 		sed 's/^/#   fwd  /' "$SCRATCH/fwd-$n"
 		sed 's/^/#   fwd+ /' "$SCRATCH/fwds-$n"
 		sed 's/^/#   nft  /' "$SCRATCH/nft-$n"
 	} >> "$REPORT"
-	[ -n "$first" ] || first=$n
-	last=$n
 done
 
 report ""
-report "fwd/nft at N=$last: ${RATIO[$last]}  (target <= 0.45)"
+report "fwd/nft at N=$last: ${RATIO[$last]}  (median of $RUNS per-round ratios; target <= 0.45)"
 if [ "$first" != "$last" ]; then
-	report "fwd t($last)/t($first): $(awk -v a="${T_FWD[$last]}" -v b="${T_FWD[$first]}" \
-		'BEGIN { printf "%.2f", a / b }')  (target <= 12 for 100000/10000)" \
-		"  nft: $(awk -v a="${T_NFT[$last]}" -v b="${T_NFT[$first]}" 'BEGIN { printf "%.2f", a / b }')"
+	report "fwd t($last)/t($first): $(printf '%.2f' "$(ratio_median "$SCRATCH/fwd-$last" "$SCRATCH/fwd-$first")")" \
+		"(target <= 12 for 100000/10000); nft: $(printf '%.2f' "$(ratio_median "$SCRATCH/nft-$last" "$SCRATCH/nft-$first")")"
 fi
 note "results in $REPORT"
