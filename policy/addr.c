@@ -103,9 +103,10 @@ int fwd_addr_parsen(const char *s, size_t n, struct fwd_addr *out,
 		if (*p == '\0')
 			return fail(why_buf, why_len,
 				    "missing prefix length after '/'");
+		/* Not quoted here: the caller shows the whole word, escaped. */
 		if (digits != strlen(p))
 			return fail(why_buf, why_len,
-				    "prefix length '%s' is not a number", p);
+				    "the prefix length after '/' is not a number");
 		/* Saturate rather than overflow: "/0008" is 8, "/99999" is
 		 * reported as written. */
 		prefix = 0;
