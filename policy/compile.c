@@ -32,12 +32,14 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 
+#include "edit.h"
 #include "ir.h"
 #include "util.h"
 
@@ -75,18 +77,27 @@ struct bucket {
 	size_t n, cap;
 };
 
-/* Per direction: where each kind of entry goes. */
+/* Where each kind of entry goes, for allowing or denying one direction. */
 struct dir_sets {
 	int host4, net4, host6, net6, open;
 };
 
-static const struct dir_sets dir_in = {
+static const struct dir_sets allow_in = {
 	FWD_SET_ALLOW4, FWD_SET_ALLOW4_NET, FWD_SET_ALLOW6, FWD_SET_ALLOW6_NET,
 	FWD_SET_OPEN,
 };
-static const struct dir_sets dir_out = {
+static const struct dir_sets allow_out = {
 	FWD_SET_OUT_ALLOW4, FWD_SET_OUT_ALLOW4_NET, FWD_SET_OUT_ALLOW6,
 	FWD_SET_OUT_ALLOW6_NET, FWD_SET_OUT_OPEN,
+};
+/* Deny sets are interval sets only: hosts and networks share one. */
+static const struct dir_sets deny_in = {
+	FWD_SET_DENY4, FWD_SET_DENY4, FWD_SET_DENY6, FWD_SET_DENY6,
+	FWD_SET_DENY_OPEN,
+};
+static const struct dir_sets deny_out = {
+	FWD_SET_OUT_DENY4, FWD_SET_OUT_DENY4, FWD_SET_OUT_DENY6,
+	FWD_SET_OUT_DENY6, FWD_SET_OUT_DENY_OPEN,
 };
 
 static const struct {
@@ -106,6 +117,12 @@ static const struct {
 	[FWD_SET_OUT_OPEN] = { "out_open", FWD_KEY_PROTO_PORT, true },
 	[FWD_SET_BLOCK4] = { "block4", FWD_KEY_ADDR4, true },
 	[FWD_SET_BLOCK6] = { "block6", FWD_KEY_ADDR6, true },
+	[FWD_SET_DENY4] = { "deny4", FWD_KEY_ADDR4_PROTO_PORT, true },
+	[FWD_SET_DENY6] = { "deny6", FWD_KEY_ADDR6_PROTO_PORT, true },
+	[FWD_SET_DENY_OPEN] = { "deny_open", FWD_KEY_PROTO_PORT, true },
+	[FWD_SET_OUT_DENY4] = { "out_deny4", FWD_KEY_ADDR4_PROTO_PORT, true },
+	[FWD_SET_OUT_DENY6] = { "out_deny6", FWD_KEY_ADDR6_PROTO_PORT, true },
+	[FWD_SET_OUT_DENY_OPEN] = { "out_deny_open", FWD_KEY_PROTO_PORT, true },
 };
 
 /* ---- key helpers (also used by render.c through ir.h) ---- */
@@ -693,10 +710,43 @@ static void norm_net(struct bucket *b, struct fwd_ir_set *s,
 
 /* ---- collecting entries from the model ---- */
 
+/*
+ * A list as the compiler sees it: its members after the live list-add and
+ * list-del edits in force. Lists no edit touches lend the model's arrays.
+ */
+struct eff_list {
+	const char *name;
+	const struct fwd_addr *addrs;
+	const struct fwd_loc *locs;	/* NULL: every member at *loc */
+	const struct fwd_loc *loc;
+	size_t n;
+	struct fwd_addr *own_addrs;	/* set when edits changed the list */
+	struct fwd_loc *own_locs;
+};
+
 struct collect {
 	struct bucket b[FWD_SET_COUNT];
+	size_t need[FWD_SET_COUNT];	/* counting pass */
+	bool counting;
 	uint32_t ord;
+	struct eff_list *lists;
+	size_t nlists;
+	uint64_t now;
+	struct fwd_diags *d;
 };
+
+static bool edit_live(const struct fwd_edit *e, uint64_t now)
+{
+	return e->expires == 0 || e->expires > now;
+}
+
+static void push(struct collect *c, int set, const struct raw *r)
+{
+	if (c->counting)
+		c->need[set]++;
+	else
+		bucket_push(&c->b[set], r);
+}
 
 static void push_addr(struct collect *c, const struct dir_sets *ds,
 		      const struct fwd_addr *a, const struct fwd_ports *pr,
@@ -708,6 +758,14 @@ static void push_addr(struct collect *c, const struct dir_sets *ds,
 	struct raw r;
 	int set;
 
+	if (a->family == AF_INET)
+		set = host ? ds->host4 : ds->net4;
+	else
+		set = host ? ds->host6 : ds->net6;
+	if (c->counting) {
+		c->need[set]++;
+		return;
+	}
 	if (a->prefix == 0)
 		mask = bits == 128 ? ~(u128)0 : (u128)UINT32_MAX;
 	else if (a->prefix < bits)
@@ -721,11 +779,30 @@ static void push_addr(struct collect *c, const struct dir_sets *ds,
 	r.phi = pr->hi;
 	r.loc = loc;
 	r.ord = c->ord++;
-	if (a->family == AF_INET)
-		set = host ? ds->host4 : ds->net4;
-	else
-		set = host ? ds->host6 : ds->net6;
 	bucket_push(&c->b[set], &r);
+}
+
+static void push_open(struct collect *c, const struct dir_sets *ds,
+		      const struct fwd_ports *pr, const struct fwd_loc *loc)
+{
+	struct raw r = {
+		.proto = pr->proto, .plo = pr->lo, .phi = pr->hi, .loc = loc,
+		.ord = c->ord++,
+	};
+
+	push(c, ds->open, &r);
+}
+
+/* A blocked address: block4/block6, no proto, no port. */
+static void push_block(struct collect *c, const struct fwd_addr *a,
+		       const struct fwd_loc *loc)
+{
+	static const struct dir_sets block = {
+		FWD_SET_BLOCK4, FWD_SET_BLOCK4, FWD_SET_BLOCK6, FWD_SET_BLOCK6, -1,
+	};
+	static const struct fwd_ports none = { 0 };
+
+	push_addr(c, &block, a, &none, loc);
 }
 
 static bool addr_ok(const struct fwd_addr *a)
@@ -734,43 +811,68 @@ static bool addr_ok(const struct fwd_addr *a)
 	       (a->family == AF_INET6 && a->prefix <= 128);
 }
 
-/*
- * A validated policy never fails these checks; they keep a bad model (a
- * bug elsewhere) from turning into a wrong table, and name the line.
- */
-static int collect_service(struct collect *c, const struct fwd_policy *p,
-			   const struct fwd_service *sv, struct fwd_diags *d)
+static bool ports_ok(const struct fwd_ports *pr)
 {
-	const struct dir_sets *ds = sv->dir == FWD_DIR_OUT ? &dir_out : &dir_in;
+	return pr->lo != 0 && pr->lo <= pr->hi &&
+	       (pr->proto == IPPROTO_TCP || pr->proto == IPPROTO_UDP);
+}
+
+/* Every member of a list on one port range. */
+static int push_list(struct collect *c, const struct dir_sets *ds,
+		     const struct eff_list *l, const struct fwd_ports *pr)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		const struct fwd_loc *loc = l->locs ? &l->locs[i] : l->loc;
+
+		if (!addr_ok(&l->addrs[i])) {
+			fwd_diags_add(c->d, loc->file, loc->line,
+				      "list %s: bad address", l->name);
+			return -EINVAL;
+		}
+		push_addr(c, ds, &l->addrs[i], pr, loc);
+	}
+	return 0;
+}
+
+static const struct eff_list *find_list(const struct collect *c,
+					const char *name)
+{
+	for (size_t i = 0; i < c->nlists; i++)
+		if (strcmp(c->lists[i].name, name) == 0)
+			return &c->lists[i];
+	return NULL;
+}
+
+/*
+ * A validated policy never fails the checks below; they keep a bad model
+ * (a bug elsewhere) from turning into a wrong table, and name the line.
+ */
+static int collect_service(struct collect *c, const struct fwd_service *sv)
+{
+	const struct dir_sets *ds = sv->dir == FWD_DIR_OUT ? &allow_out :
+							     &allow_in;
 
 	for (size_t pi = 0; pi < sv->nports; pi++) {
 		const struct fwd_ports *pr = &sv->ports[pi];
 
-		if (pr->lo == 0 || pr->lo > pr->hi ||
-		    (pr->proto != IPPROTO_TCP && pr->proto != IPPROTO_UDP)) {
-			fwd_diags_add(d, pr->loc.file, pr->loc.line,
+		if (!ports_ok(pr)) {
+			fwd_diags_add(c->d, pr->loc.file, pr->loc.line,
 				      "service %s: bad port range %u-%u/%u",
 				      sv->name, pr->lo, pr->hi, pr->proto);
 			return -EINVAL;
 		}
 		for (size_t ai = 0; ai < sv->nallow; ai++) {
 			const struct fwd_peer *pe = &sv->allow[ai];
-			const struct fwd_list *l;
+			int ret;
 
 			switch (pe->kind) {
-			case FWD_PEER_ANY: {
-				struct raw r = {
-					.proto = pr->proto, .plo = pr->lo,
-					.phi = pr->hi, .loc = &pr->loc,
-					.ord = c->ord++,
-				};
-
-				bucket_push(&c->b[ds->open], &r);
+			case FWD_PEER_ANY:
+				/* The open set is keyed by port: name it. */
+				push_open(c, ds, pr, &pr->loc);
 				break;
-			}
 			case FWD_PEER_ADDR:
 				if (!addr_ok(&pe->addr)) {
-					fwd_diags_add(d, pe->loc.file,
+					fwd_diags_add(c->d, pe->loc.file,
 						      pe->loc.line,
 						      "service %s: bad address",
 						      sv->name);
@@ -779,30 +881,19 @@ static int collect_service(struct collect *c, const struct fwd_policy *p,
 				push_addr(c, ds, &pe->addr, pr, &pe->loc);
 				break;
 			case FWD_PEER_LIST:
-				if (pe->list >= p->nlists) {
-					fwd_diags_add(d, pe->loc.file,
+				if (pe->list >= c->nlists) {
+					fwd_diags_add(c->d, pe->loc.file,
 						      pe->loc.line,
 						      "service %s: no such list",
 						      sv->name);
 					return -EINVAL;
 				}
-				l = &p->lists[pe->list];
-				for (size_t i = 0; i < l->n; i++) {
-					const struct fwd_loc *loc =
-						l->locs ? &l->locs[i] : &l->loc;
-
-					if (!addr_ok(&l->addrs[i])) {
-						fwd_diags_add(d, loc->file,
-							      loc->line,
-							      "list %s: bad address",
-							      l->name);
-						return -EINVAL;
-					}
-					push_addr(c, ds, &l->addrs[i], pr, loc);
-				}
+				ret = push_list(c, ds, &c->lists[pe->list], pr);
+				if (ret)
+					return ret;
 				break;
 			default:
-				fwd_diags_add(d, pe->loc.file, pe->loc.line,
+				fwd_diags_add(c->d, pe->loc.file, pe->loc.line,
 					      "service %s: bad peer", sv->name);
 				return -EINVAL;
 			}
@@ -811,65 +902,255 @@ static int collect_service(struct collect *c, const struct fwd_policy *p,
 	return 0;
 }
 
-/*
- * Size every bucket exactly before filling it: at 1M entries, growing by
- * doubling copied more bytes than the sort moved.
- */
-struct list_count {
-	size_t host4, net4, host6, net6;
-};
-
-static void classify(const struct fwd_addr *a, struct list_count *lc)
+/* Live edits in force, in order, after every service (policy order). */
+static int collect_edits(struct collect *c, const struct fwd_policy *p)
 {
-	if (a->family == AF_INET)
-		*(a->prefix == 32 ? &lc->host4 : &lc->net4) += 1;
-	else
-		*(a->prefix == 128 ? &lc->host6 : &lc->net6) += 1;
+	for (size_t i = 0; i < p->nedits; i++) {
+		const struct fwd_edit *e = &p->edits[i];
+		const struct dir_sets *ds;
+		const struct eff_list *l;
+
+		if (!edit_live(e, c->now))
+			continue;
+		switch (e->kind) {
+		case FWD_EDIT_ALLOW:
+		case FWD_EDIT_DENY:
+			if (e->kind == FWD_EDIT_ALLOW)
+				ds = e->dir == FWD_DIR_OUT ? &allow_out : &allow_in;
+			else
+				ds = e->dir == FWD_DIR_OUT ? &deny_out : &deny_in;
+			if (!ports_ok(&e->ports))
+				goto bad;
+			if (e->peer == FWD_PEER_ANY) {
+				push_open(c, ds, &e->ports, &e->loc);
+			} else if (e->peer == FWD_PEER_ADDR) {
+				if (!addr_ok(&e->addr))
+					goto bad;
+				push_addr(c, ds, &e->addr, &e->ports, &e->loc);
+			} else if (e->peer == FWD_PEER_LIST) {
+				/*
+				 * A list only edits created may be gone (its
+				 * list-add expired): it is empty then, not an
+				 * error that would stop every later compile.
+				 */
+				l = find_list(c, e->list);
+				if (l && push_list(c, ds, l, &e->ports))
+					return -EINVAL;
+			} else {
+				goto bad;
+			}
+			break;
+		case FWD_EDIT_BLOCK:
+			if (!addr_ok(&e->addr))
+				goto bad;
+			push_block(c, &e->addr, &e->loc);
+			break;
+		case FWD_EDIT_LIST_ADD:
+		case FWD_EDIT_LIST_DEL:
+			break;	/* folded into the lists already */
+		default:
+			goto bad;
+		}
+		continue;
+bad:
+		fwd_diags_add(c->d, e->loc.file, e->loc.line,
+			      "edit %zu: malformed", i + 1);
+		return -EINVAL;
+	}
+	return 0;
 }
 
-static void reserve(struct collect *c, const struct fwd_policy *p)
+/* ---- lists after live edits ---- */
+
+static int addr_cmp(const struct fwd_addr *a, const struct fwd_addr *b)
 {
-	struct list_count *lc = fwd_xcalloc(p->nlists, sizeof(*lc));
-	size_t need[FWD_SET_COUNT] = { 0 };
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	if (a->prefix != b->prefix)
+		return a->prefix < b->prefix ? -1 : 1;
+	return memcmp(a->a, b->a, a->family == AF_INET ? 4 : 16);
+}
 
-	for (size_t i = 0; i < p->nlists; i++)
-		for (size_t k = 0; k < p->lists[i].n; k++)
-			classify(&p->lists[i].addrs[k], &lc[i]);
-	for (size_t i = 0; i < p->nservices; i++) {
-		const struct fwd_service *sv = &p->services[i];
-		const struct dir_sets *ds =
-			sv->dir == FWD_DIR_OUT ? &dir_out : &dir_in;
+/* One list-add / list-del in force. */
+struct list_op {
+	size_t list;		/* index into collect.lists */
+	size_t idx;		/* edit index: later edits win */
+	const struct fwd_edit *e;
+};
 
-		for (size_t pi = 0; pi < sv->nports; pi++) {
-			bool single = sv->ports[pi].lo == sv->ports[pi].hi;
+static int list_op_cmp(const void *pa, const void *pb)
+{
+	const struct list_op *a = pa, *b = pb;
+	int c;
 
-			for (size_t ai = 0; ai < sv->nallow; ai++) {
-				const struct fwd_peer *pe = &sv->allow[ai];
-				struct list_count one = { 0 }, *n = &one;
+	if (a->list != b->list)
+		return a->list < b->list ? -1 : 1;
+	c = addr_cmp(&a->e->addr, &b->e->addr);
+	if (c)
+		return c;
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
 
-				if (pe->kind == FWD_PEER_ANY) {
-					need[ds->open]++;
-					continue;
-				}
-				if (pe->kind == FWD_PEER_ADDR)
-					classify(&pe->addr, &one);
-				else if (pe->kind == FWD_PEER_LIST &&
-					 pe->list < p->nlists)
-					n = &lc[pe->list];
-				need[ds->host4] += single ? n->host4 : 0;
-				need[ds->net4] += n->net4 + (single ? 0 : n->host4);
-				need[ds->host6] += single ? n->host6 : 0;
-				need[ds->net6] += n->net6 + (single ? 0 : n->host6);
-			}
+static int bsearch_addr(const void *key, const void *elem)
+{
+	return addr_cmp(key, elem);
+}
+
+/*
+ * Apply one list's ops (sorted by address, then edit order): for each
+ * address the last op decides. A final list-del removes the address
+ * wherever it came from (inline, list file or an earlier add); a final
+ * list-add keeps the originals and adds one member at the edit's line.
+ */
+static void apply_list_ops(struct eff_list *l, const struct list_op *ops,
+			   size_t nops)
+{
+	struct fwd_addr *dels = fwd_xreallocarray(NULL, nops, sizeof(*dels));
+	size_t ndels = 0, nadds = 0, n = 0;
+
+	for (size_t i = 0; i < nops; i++) {
+		bool last = i + 1 == nops ||
+			    addr_cmp(&ops[i].e->addr, &ops[i + 1].e->addr) != 0;
+
+		if (!last)
+			continue;
+		if (ops[i].e->kind == FWD_EDIT_LIST_DEL)
+			dels[ndels++] = ops[i].e->addr;
+		else
+			nadds++;
+	}
+	l->own_addrs = fwd_xreallocarray(NULL, l->n + nadds + 1,
+					 sizeof(*l->own_addrs));
+	l->own_locs = fwd_xreallocarray(NULL, l->n + nadds + 1,
+					sizeof(*l->own_locs));
+	for (size_t i = 0; i < l->n; i++) {
+		if (ndels && bsearch(&l->addrs[i], dels, ndels, sizeof(*dels),
+				     bsearch_addr))
+			continue;
+		l->own_addrs[n] = l->addrs[i];
+		l->own_locs[n++] = l->locs ? l->locs[i] : *l->loc;
+	}
+	for (size_t i = 0; i < nops; i++) {
+		bool last = i + 1 == nops ||
+			    addr_cmp(&ops[i].e->addr, &ops[i + 1].e->addr) != 0;
+
+		if (last && ops[i].e->kind == FWD_EDIT_LIST_ADD) {
+			l->own_addrs[n] = ops[i].e->addr;
+			l->own_locs[n++] = ops[i].e->loc;
 		}
 	}
-	for (int i = 0; i < FWD_SET_COUNT; i++) {
-		if (!need[i])
-			continue;
-		c->b[i].v = big_array(need[i], sizeof(*c->b[i].v));
-		c->b[i].cap = need[i];
+	l->addrs = l->own_addrs;
+	l->locs = l->own_locs;
+	l->n = n;
+	free(dels);
+}
+
+static void build_lists(struct collect *c, const struct fwd_policy *p)
+{
+	struct list_op *ops = NULL;
+	size_t nops = 0, cap = 0;
+
+	/* At most one new list per list-add edit. */
+	c->lists = fwd_xcalloc(p->nlists + p->nedits + 1, sizeof(*c->lists));
+	for (size_t i = 0; i < p->nlists; i++) {
+		const struct fwd_list *src = &p->lists[i];
+
+		c->lists[i] = (struct eff_list){
+			.name = src->name, .addrs = src->addrs,
+			.locs = src->locs, .loc = &src->loc, .n = src->n,
+		};
 	}
-	free(lc);
+	c->nlists = p->nlists;
+
+	for (size_t i = 0; i < p->nedits; i++) {
+		const struct fwd_edit *e = &p->edits[i];
+		const struct eff_list *l;
+
+		if ((e->kind != FWD_EDIT_LIST_ADD &&
+		     e->kind != FWD_EDIT_LIST_DEL) || !edit_live(e, c->now) ||
+		    !addr_ok(&e->addr))
+			continue;
+		l = find_list(c, e->list);
+		if (!l && e->kind == FWD_EDIT_LIST_DEL)
+			continue;	/* nothing to take away */
+		if (!l) {
+			/* list add NAME creates the list. */
+			c->lists[c->nlists] = (struct eff_list){
+				.name = e->list, .loc = &e->loc,
+			};
+			l = &c->lists[c->nlists++];
+		}
+		FWD_GROW(ops, cap, nops + 1);
+		ops[nops++] = (struct list_op){
+			(size_t)(l - c->lists), i, e,
+		};
+	}
+	if (nops)
+		qsort(ops, nops, sizeof(*ops), list_op_cmp);
+	for (size_t i = 0, j; i < nops; i = j) {
+		for (j = i; j < nops && ops[j].list == ops[i].list; j++)
+			;
+		apply_list_ops(&c->lists[ops[i].list], ops + i, j - i);
+	}
+	free(ops);
+}
+
+static void free_lists(struct collect *c)
+{
+	for (size_t i = 0; i < c->nlists; i++) {
+		free(c->lists[i].own_addrs);
+		free(c->lists[i].own_locs);
+	}
+	free(c->lists);
+}
+
+/*
+ * Everything the policy asks for, in policy order. Run twice: once
+ * counting (to size every bucket exactly: at 1M entries, growing by
+ * doubling copied more bytes than the sort moved), once filling.
+ */
+static int collect_all(struct collect *c, const struct fwd_policy *p)
+{
+	for (size_t i = 0; i < p->nservices; i++) {
+		int ret = collect_service(c, &p->services[i]);
+
+		if (ret)
+			return ret;
+	}
+	return collect_edits(c, p);
+}
+
+static int collect(struct collect *c, const struct fwd_policy *p)
+{
+	int ret;
+
+	build_lists(c, p);
+	c->counting = true;
+	ret = collect_all(c, p);
+	if (ret)
+		return ret;
+	for (int i = 0; i < FWD_SET_COUNT; i++) {
+		if (!c->need[i])
+			continue;
+		c->b[i].v = big_array(c->need[i], sizeof(*c->b[i].v));
+		c->b[i].cap = c->need[i];
+	}
+	c->counting = false;
+	c->ord = 0;
+	return collect_all(c, p);
+}
+
+uint64_t fwd_ir_next_expiry(const struct fwd_policy *p, uint64_t now)
+{
+	uint64_t next = 0;
+
+	for (size_t i = 0; i < p->nedits; i++) {
+		uint64_t x = p->edits[i].expires;
+
+		if (x > now && (next == 0 || x < next))
+			next = x;
+	}
+	return next;
 }
 
 /* ---- chains ---- */
@@ -943,12 +1224,36 @@ static void rule_log(struct fwd_ir_chain *ch, const char *prefix,
 	snprintf(r->log_prefix, sizeof(r->log_prefix), "%s", prefix);
 }
 
+/*
+ * `fwctl deny`: reject what the deny sets hold, before the allowlists and
+ * whatever the chain policy. TCP gets a reset, the rest ICMP(v6)
+ * admin-prohibited, so a client learns at once that it is refused.
+ */
+static void deny_rules(struct fwd_ir_chain *ch, const struct dir_sets *ds,
+		       enum fwd_ir_match_kind lk)
+{
+	const int sets[] = { ds->host4, ds->host6, ds->open };
+
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+		struct fwd_ir_rule *r = rule_add(ch, FWD_V_REJECT_TCP_RST);
+
+		/*
+		 * Lookup first: with `meta l4proto tcp` in front nft takes it
+		 * for the dependency of th dport and lists `tcp dport`, so
+		 * the table would no longer list as it renders.
+		 */
+		match_add(r, lk)->set = (unsigned)sets[i];
+		match_add(r, FWD_M_L4PROTO)->u32 = IPPROTO_TCP;
+		rule_lookup(ch, lk, (unsigned)sets[i], FWD_V_REJECT_ICMPX, false);
+	}
+}
+
 static void build_chain(struct fwd_ir_chain *ch, const struct fwd_policy *p,
 			bool out)
 {
 	enum fwd_action act = out ? p->outbound : p->inbound;
 	enum fwd_ir_match_kind lk = out ? FWD_M_LOOKUP_DST : FWD_M_LOOKUP_SRC;
-	const struct dir_sets *ds = out ? &dir_out : &dir_in;
+	const struct dir_sets *ds = out ? &allow_out : &allow_in;
 	const int lookups[] = { ds->host4, ds->net4, ds->host6, ds->net6,
 				ds->open };
 
@@ -958,13 +1263,17 @@ static void build_chain(struct fwd_ir_chain *ch, const struct fwd_policy *p,
 	ch->policy_accept = act == FWD_ALLOW;
 
 	/*
-	 * With outbound = allow the output chain only enforces the blocklist:
-	 * every further rule would cost each packet the host sends and accept
-	 * what the policy accepts anyway.
+	 * With outbound = allow the output chain only enforces the blocklist
+	 * and `fwctl deny ... to`: every further rule would cost each packet
+	 * the host sends and accept what the policy accepts anyway. Packets
+	 * of established flows skip the deny lookups (cheaper, and a deny
+	 * acts on new connections, as on input).
 	 */
 	if (out && act == FWD_ALLOW) {
 		rule_lookup(ch, lk, FWD_SET_BLOCK4, FWD_V_DROP, false);
 		rule_lookup(ch, lk, FWD_SET_BLOCK6, FWD_V_DROP, false);
+		rule_simple(ch, FWD_M_CT_STATE, CT_EST_REL, FWD_V_ACCEPT);
+		deny_rules(ch, &deny_out, lk);
 		return;
 	}
 
@@ -994,6 +1303,8 @@ static void build_chain(struct fwd_ir_chain *ch, const struct fwd_policy *p,
 	case FWD_ICMP_NONE:
 		break;
 	}
+
+	deny_rules(ch, out ? &deny_out : &deny_in, lk);
 
 	for (size_t i = 0; i < sizeof(lookups) / sizeof(lookups[0]); i++) {
 		/*
@@ -1041,13 +1352,13 @@ static void fill_sets(struct fwd_ir *ir, struct collect *c,
 	}
 }
 
-int fwd_compile(const struct fwd_policy *p, struct fwd_ir **out,
-		struct fwd_diags *d)
+int fwd_compile_at(const struct fwd_policy *p, uint64_t now,
+		   struct fwd_ir **out, struct fwd_diags *d)
 {
-	struct collect c = { 0 };
+	struct collect c = { .now = now, .d = d };
 	struct fwd_ir *ir = fwd_xcalloc(1, sizeof(*ir));
 	struct file_map fm = { .ir = ir };
-	int ret = 0;
+	int ret;
 
 	*out = NULL;
 	ir->sets = fwd_xcalloc(FWD_SET_COUNT, sizeof(*ir->sets));
@@ -1062,18 +1373,156 @@ int fwd_compile(const struct fwd_policy *p, struct fwd_ir **out,
 		ir->sets[i].timeout = true;
 	}
 
-	reserve(&c, p);
-	for (size_t i = 0; i < p->nservices && !ret; i++)
-		ret = collect_service(&c, p, &p->services[i], d);
+	ret = collect(&c, p);
+	if (ret == 0)
+		fill_sets(ir, &c, &fm);	/* needs c.lists: locs point there */
+	for (int i = 0; i < FWD_SET_COUNT; i++)
+		free(c.b[i].v);
+	free_lists(&c);
 	if (ret) {
-		for (int i = 0; i < FWD_SET_COUNT; i++)
-			free(c.b[i].v);
 		fwd_ir_free(ir);
 		return ret;
 	}
-	fill_sets(ir, &c, &fm);
 	build_chain(&ir->chains[FWD_CHAIN_INPUT], p, false);
 	build_chain(&ir->chains[FWD_CHAIN_OUTPUT], p, true);
 	*out = ir;
+	return 0;
+}
+
+int fwd_compile(const struct fwd_policy *p, struct fwd_ir **out,
+		struct fwd_diags *d)
+{
+	return fwd_compile_at(p, (uint64_t)time(NULL), out, d);
+}
+
+/* ---- evaluation: what a chain does with a new connection ---- */
+
+bool fwd_ir_elem_has(const struct fwd_ir_set *s, const struct fwd_ir_elem *e,
+		     const uint8_t addr[16], uint8_t proto, uint16_t port)
+{
+	unsigned alen = fwd_ir_key_addr_len(s->key);
+
+	if (alen && (memcmp(addr, e->lo, alen) < 0 ||
+		     memcmp(addr, e->hi, alen) > 0))
+		return false;
+	if (fwd_ir_key_has_port(s->key) &&
+	    (proto != e->proto || port < e->plo || port > e->phi))
+		return false;
+	return true;
+}
+
+/* Order of a probe against an element's lower corner, as elem_cmp. */
+static int probe_cmp(const struct fwd_ir_elem *e, const uint8_t *addr,
+		     unsigned alen, uint8_t proto, uint16_t port)
+{
+	int c = alen ? memcmp(addr, e->lo, alen) : 0;
+
+	if (c)
+		return c;
+	if (proto != e->proto)
+		return proto < e->proto ? -1 : 1;
+	return port < e->plo ? -1 : port > e->plo;
+}
+
+static const struct fwd_ir_elem *set_lookup(const struct fwd_ir_set *s,
+					    const uint8_t *addr, uint8_t proto,
+					    uint16_t port)
+{
+	unsigned alen = fwd_ir_key_addr_len(s->key);
+	size_t lo = 0, hi = s->n;
+
+	/* Elements are sorted by lower corner: the first one past the probe
+	 * and everything after it cannot hold it. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (probe_cmp(&s->elems[mid], addr, alen, proto, port) < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	if (!s->interval)
+		return lo > 0 && fwd_ir_elem_has(s, &s->elems[lo - 1], addr,
+						 proto, port) ?
+		       &s->elems[lo - 1] : NULL;
+	/* An interval element with a lower corner before the probe may
+	 * still reach it: look back over all of them. */
+	for (size_t i = lo; i-- > 0;)
+		if (fwd_ir_elem_has(s, &s->elems[i], addr, proto, port))
+			return &s->elems[i];
+	return NULL;
+}
+
+static bool match_one(const struct fwd_ir *ir, const struct fwd_ir_match *m,
+		      int family, const uint8_t *addr, uint8_t proto,
+		      uint16_t port, int *set, const struct fwd_ir_elem **elem)
+{
+	const struct fwd_ir_set *s;
+	unsigned alen;
+
+	switch (m->kind) {
+	case FWD_M_IIF_LO:
+	case FWD_M_OIF_LO:
+		return false;			/* not on loopback */
+	case FWD_M_CT_STATE:
+		return (m->u32 & NF_CT_STATE_BIT(IP_CT_NEW)) != 0;
+	case FWD_M_NFPROTO:
+		return m->u32 == (family == AF_INET ? NFPROTO_IPV4 :
+				  NFPROTO_IPV6);
+	case FWD_M_L4PROTO:
+		return m->u32 == proto;
+	case FWD_M_ICMP_TYPES:
+	case FWD_M_ICMPV6_TYPES:
+		return false;			/* no ICMP type in a probe */
+	case FWD_M_LIMIT:
+		return true;			/* under the rate */
+	case FWD_M_LOOKUP_SRC:
+	case FWD_M_LOOKUP_DST:
+		if (m->set >= ir->nsets)
+			return false;
+		s = &ir->sets[m->set];
+		alen = fwd_ir_key_addr_len(s->key);
+		if (alen && alen != (family == AF_INET ? 4u : 16u))
+			return false;		/* the other family's set */
+		*elem = set_lookup(s, addr, proto, port);
+		*set = *elem ? (int)m->set : -1;
+		return *elem != NULL;
+	}
+	return false;
+}
+
+int fwd_ir_explain(const struct fwd_ir *ir, unsigned chain, int family,
+		   const uint8_t addr[16], uint8_t proto, uint16_t port,
+		   struct fwd_explain *out)
+{
+	const struct fwd_ir_chain *ch;
+
+	if (!ir || chain >= ir->nchains ||
+	    (family != AF_INET && family != AF_INET6))
+		return -EINVAL;
+	ch = &ir->chains[chain];
+	for (size_t i = 0; i < ch->n; i++) {
+		const struct fwd_ir_rule *r = &ch->rules[i];
+		const struct fwd_ir_elem *elem = NULL;
+		int set = -1;
+		bool all = true;
+
+		if (r->verdict == FWD_V_CONTINUE)
+			continue;		/* log rules decide nothing */
+		for (unsigned k = 0; k < r->nm && all; k++)
+			all = match_one(ir, &r->m[k], family, addr, proto, port,
+					&set, &elem);
+		if (!all)
+			continue;
+		*out = (struct fwd_explain){
+			.verdict = r->verdict, .rule = i, .set = set,
+			.elem = elem, .loc = elem ? elem->loc : r->loc,
+		};
+		return 0;
+	}
+	*out = (struct fwd_explain){
+		.verdict = ch->policy_accept ? FWD_V_ACCEPT : FWD_V_DROP,
+		.by_policy = true, .set = -1,
+	};
 	return 0;
 }

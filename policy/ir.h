@@ -196,6 +196,14 @@ enum fwd_ir_set_id {
 	FWD_SET_OUT_OPEN,
 	FWD_SET_BLOCK4,		/* "block4": dynamic blocklist, ipv4_addr (interval) */
 	FWD_SET_BLOCK6,		/* "block6" */
+	/* `fwctl deny` edits: rejected before the allowlists (interval sets,
+	 * hosts and networks alike: there are few of them). */
+	FWD_SET_DENY4,		/* "deny4": ipv4_addr . inet_proto . inet_service */
+	FWD_SET_DENY6,		/* "deny6" */
+	FWD_SET_DENY_OPEN,	/* "deny_open": inet_proto . inet_service, from any */
+	FWD_SET_OUT_DENY4,	/* "out_deny4": keyed by destination */
+	FWD_SET_OUT_DENY6,	/* "out_deny6" */
+	FWD_SET_OUT_DENY_OPEN,	/* "out_deny_open" */
 	FWD_SET_COUNT
 };
 
@@ -230,7 +238,42 @@ struct fwd_render_opts {
  */
 int fwd_compile(const struct fwd_policy *p, struct fwd_ir **out,
 		struct fwd_diags *d);
+/*
+ * The same at a given time (unix seconds): live edits (policy.h, edit.h)
+ * whose `expires` is not after `now` are left out. fwd_compile uses the
+ * clock. The IR holds no timeouts: an edit in force is an element like any
+ * other, and whoever keeps the table recompiles when the next edit expires
+ * (fwd_ir_next_expiry) and commits the delta.
+ */
+int fwd_compile_at(const struct fwd_policy *p, uint64_t now,
+		   struct fwd_ir **out, struct fwd_diags *d);
+/* The earliest `expires` after `now` among the policy's edits, 0 if none. */
+uint64_t fwd_ir_next_expiry(const struct fwd_policy *p, uint64_t now);
 void fwd_ir_free(struct fwd_ir *ir);	/* accepts NULL */
+
+/*
+ * What a chain does with the first packet of a new connection: from
+ * (input) or to (output) `addr` (family AF_INET/AF_INET6, network order,
+ * 4 or 16 bytes), protocol `proto`, destination port `port`, not on
+ * loopback. Walks the rules as the kernel would (conntrack state new, rate
+ * limits passing) and says which one decides. Used by the daemon's lockout
+ * guard and by `explain` answers. Linear in the elements of the sets it
+ * looks into (binary search in hash sets).
+ */
+struct fwd_explain {
+	enum fwd_ir_verdict verdict;	/* ACCEPT, DROP or a REJECT */
+	bool by_policy;			/* no rule decided: the chain policy */
+	size_t rule;			/* the deciding rule (when !by_policy) */
+	int set;			/* set its lookup matched, or -1 */
+	const struct fwd_ir_elem *elem;	/* that set's element, or NULL */
+	struct fwd_loc loc;		/* elem's loc, else the rule's */
+};
+int fwd_ir_explain(const struct fwd_ir *ir, unsigned chain, int family,
+		   const uint8_t addr[16], uint8_t proto, uint16_t port,
+		   struct fwd_explain *out);
+/* Whether element e of s holds the key (addr as in fwd_ir_explain). */
+bool fwd_ir_elem_has(const struct fwd_ir_set *s, const struct fwd_ir_elem *e,
+		     const uint8_t addr[16], uint8_t proto, uint16_t port);
 
 /* The set called `name`, or NULL. Index: the result minus ir->sets. */
 struct fwd_ir_set *fwd_ir_set_find(const struct fwd_ir *ir, const char *name);

@@ -24,11 +24,15 @@
 #include <unistd.h>
 #include <netinet/in.h>
 
+#include "edit.h"
 #include "ir.h"
 #include "policy.h"
 #include "testutil.h"
 
 typedef unsigned __int128 u128;
+
+/* The clock the tests compile at: edits expiring at or before it are out. */
+#define TEST_NOW 1000000u
 
 /* ---- policies built by hand ---- */
 
@@ -100,6 +104,7 @@ static void pol_free(struct fwd_policy *p)
 	}
 	free(p->lists);
 	free(p->services);
+	free(p->edits);
 	free(p);
 }
 
@@ -178,7 +183,7 @@ static struct fwd_ir *compile_ok(const struct fwd_policy *p)
 	int ret;
 
 	fwd_diags_init(&d);
-	ret = fwd_compile(p, &ir, &d);
+	ret = fwd_compile_at(p, TEST_NOW, &ir, &d);
 	if (ret) {
 		fwd_diags_print(&d, stderr);
 		ck_abort_msg("fwd_compile: %s", strerror(-ret));
@@ -299,25 +304,46 @@ static bool set_has(const struct fwd_ir_set *s, u128 addr, uint8_t proto,
 
 		if (fwd_ir_key_addr_len(s->key) && (addr < b.lo || addr > b.hi))
 			continue;
-		if (key < b.plo || key > b.phi)
+		if (fwd_ir_key_has_port(s->key) && (key < b.plo || key > b.phi))
 			continue;
 		return true;
 	}
 	return false;
 }
 
-static bool ir_allows(const struct fwd_ir *ir, enum fwd_dir dir, int family,
-		      u128 addr, uint8_t proto, uint16_t port)
-{
-	bool out = dir == FWD_DIR_OUT;
-	int host = family == AF_INET ?
-		(out ? FWD_SET_OUT_ALLOW4 : FWD_SET_ALLOW4) :
-		(out ? FWD_SET_OUT_ALLOW6 : FWD_SET_ALLOW6);
+/* What the IR says about a probe, by set family (allow / deny / block). */
+enum verdict_kind { K_ALLOW, K_DENY, K_BLOCK, K_COUNT };
 
-	return set_has(&ir->sets[host], addr, proto, port) ||
-	       set_has(&ir->sets[host + 1], addr, proto, port) ||
-	       set_has(&ir->sets[out ? FWD_SET_OUT_OPEN : FWD_SET_OPEN], 0,
-		       proto, port);
+static bool ir_says(const struct fwd_ir *ir, enum verdict_kind k,
+		    enum fwd_dir dir, int family, u128 addr, uint8_t proto,
+		    uint16_t port)
+{
+	bool out = dir == FWD_DIR_OUT, v4 = family == AF_INET;
+
+	switch (k) {
+	case K_ALLOW: {
+		int host = v4 ? (out ? FWD_SET_OUT_ALLOW4 : FWD_SET_ALLOW4) :
+				(out ? FWD_SET_OUT_ALLOW6 : FWD_SET_ALLOW6);
+
+		return set_has(&ir->sets[host], addr, proto, port) ||
+		       set_has(&ir->sets[host + 1], addr, proto, port) ||
+		       set_has(&ir->sets[out ? FWD_SET_OUT_OPEN : FWD_SET_OPEN],
+			       0, proto, port);
+	}
+	case K_DENY:
+		return set_has(&ir->sets[v4 ? (out ? FWD_SET_OUT_DENY4 :
+						    FWD_SET_DENY4) :
+					     (out ? FWD_SET_OUT_DENY6 :
+						    FWD_SET_DENY6)],
+			       addr, proto, port) ||
+		       set_has(&ir->sets[out ? FWD_SET_OUT_DENY_OPEN :
+					 FWD_SET_DENY_OPEN], 0, proto, port);
+	case K_BLOCK:
+		return set_has(&ir->sets[v4 ? FWD_SET_BLOCK4 : FWD_SET_BLOCK6],
+			       addr, 0, 0);
+	default:
+		return false;
+	}
 }
 
 static bool addr_covers(const struct fwd_addr *a, int family, u128 addr)
@@ -336,19 +362,87 @@ static bool addr_covers(const struct fwd_addr *a, int family, u128 addr)
 	return (addr & mask) == (base & mask);
 }
 
-static bool model_allows(const struct fwd_policy *p, enum fwd_dir dir,
-			 int family, u128 addr, uint8_t proto, uint16_t port)
+static bool live(const struct fwd_edit *e)
 {
-	for (size_t i = 0; i < p->nservices; i++) {
+	return e->expires == 0 || e->expires > TEST_NOW;
+}
+
+static bool same_addr(const struct fwd_addr *a, const struct fwd_addr *b)
+{
+	return a->family == b->family && a->prefix == b->prefix &&
+	       memcmp(a->a, b->a, a->family == AF_INET ? 4 : 16) == 0;
+}
+
+/* The last live list edit of list `name` naming exactly `a`, or NULL. */
+static const struct fwd_edit *last_list_edit(const struct fwd_policy *p,
+					     const char *name,
+					     const struct fwd_addr *a)
+{
+	const struct fwd_edit *last = NULL;
+
+	for (size_t i = 0; i < p->nedits; i++) {
+		const struct fwd_edit *e = &p->edits[i];
+
+		if ((e->kind == FWD_EDIT_LIST_ADD ||
+		     e->kind == FWD_EDIT_LIST_DEL) && live(e) &&
+		    strcmp(e->list, name) == 0 && same_addr(&e->addr, a))
+			last = e;
+	}
+	return last;
+}
+
+/*
+ * Oracle for list membership after edits, written the slow obvious way:
+ * a member stays unless the last edit naming it is a list-del; a list-add
+ * counts when it is the last edit naming its address.
+ */
+static bool list_covers(const struct fwd_policy *p, const char *name,
+			int family, u128 addr)
+{
+	for (size_t i = 0; i < p->nlists; i++) {
+		const struct fwd_list *l = &p->lists[i];
+
+		if (strcmp(l->name, name) != 0)
+			continue;
+		for (size_t k = 0; k < l->n; k++) {
+			const struct fwd_edit *e =
+				last_list_edit(p, name, &l->addrs[k]);
+
+			if ((!e || e->kind == FWD_EDIT_LIST_ADD) &&
+			    addr_covers(&l->addrs[k], family, addr))
+				return true;
+		}
+	}
+	for (size_t i = 0; i < p->nedits; i++) {
+		const struct fwd_edit *e = &p->edits[i];
+
+		if (e->kind == FWD_EDIT_LIST_ADD && live(e) &&
+		    strcmp(e->list, name) == 0 &&
+		    last_list_edit(p, name, &e->addr) == e &&
+		    addr_covers(&e->addr, family, addr))
+			return true;
+	}
+	return false;
+}
+
+static bool ports_cover(const struct fwd_ports *pr, uint8_t proto,
+			uint16_t port)
+{
+	return pr->proto == proto && pr->lo <= port && port <= pr->hi;
+}
+
+static bool model_says(const struct fwd_policy *p, enum verdict_kind k,
+		       enum fwd_dir dir, int family, u128 addr, uint8_t proto,
+		       uint16_t port)
+{
+	for (size_t i = 0; k == K_ALLOW && i < p->nservices; i++) {
 		const struct fwd_service *s = &p->services[i];
 		bool port_ok = false;
 
 		if (s->dir != dir)
 			continue;
 		for (size_t j = 0; j < s->nports; j++)
-			if (s->ports[j].proto == proto &&
-			    s->ports[j].lo <= port && port <= s->ports[j].hi)
-				port_ok = true;
+			port_ok |= ports_cover(&s->ports[j], proto, port);
 		if (!port_ok)
 			continue;
 		for (size_t j = 0; j < s->nallow; j++) {
@@ -359,15 +453,30 @@ static bool model_allows(const struct fwd_policy *p, enum fwd_dir dir,
 			if (pe->kind == FWD_PEER_ADDR &&
 			    addr_covers(&pe->addr, family, addr))
 				return true;
-			if (pe->kind == FWD_PEER_LIST) {
-				const struct fwd_list *l = &p->lists[pe->list];
-
-				for (size_t k = 0; k < l->n; k++)
-					if (addr_covers(&l->addrs[k], family,
-							addr))
-						return true;
-			}
+			if (pe->kind == FWD_PEER_LIST &&
+			    list_covers(p, p->lists[pe->list].name, family,
+					addr))
+				return true;
 		}
+	}
+	for (size_t i = 0; i < p->nedits; i++) {
+		const struct fwd_edit *e = &p->edits[i];
+
+		if (!live(e))
+			continue;
+		if (k == K_BLOCK && e->kind == FWD_EDIT_BLOCK &&
+		    addr_covers(&e->addr, family, addr))
+			return true;
+		if ((k == K_ALLOW && e->kind != FWD_EDIT_ALLOW) ||
+		    (k == K_DENY && e->kind != FWD_EDIT_DENY) || k == K_BLOCK ||
+		    e->dir != dir || !ports_cover(&e->ports, proto, port))
+			continue;
+		if (e->peer == FWD_PEER_ANY ||
+		    (e->peer == FWD_PEER_ADDR &&
+		     addr_covers(&e->addr, family, addr)) ||
+		    (e->peer == FWD_PEER_LIST &&
+		     list_covers(p, e->list, family, addr)))
+			return true;
 	}
 	return false;
 }
@@ -438,6 +547,73 @@ static void rnd_ports(uint16_t *lo, uint16_t *hi)
 	}
 }
 
+static void pol_edit(struct fwd_policy *p, const struct fwd_edit *e)
+{
+	p->edits = xrealloc(p->edits, (p->nedits + 1) * sizeof(*p->edits));
+	p->edits[p->nedits++] = *e;
+	p->edits_cap = p->nedits;
+}
+
+/* A list name for an edit: an existing list, or one only edits know. */
+static void rnd_list_name(const struct fwd_policy *p, char *name, size_t len)
+{
+	unsigned r = rnd_below(p->nlists + 2);
+
+	if (r < p->nlists)
+		snprintf(name, len, "%s", p->lists[r].name);
+	else
+		snprintf(name, len, "new%u", r - (unsigned)p->nlists);
+}
+
+static void rnd_edits(struct fwd_policy *p, unsigned *line)
+{
+	static const uint64_t expiry[] = { 0, 0, 0, TEST_NOW - 1, TEST_NOW,
+					   TEST_NOW + 1 };
+	unsigned n = rnd_below(12);
+
+	for (unsigned i = 0; i < n; i++) {
+		struct fwd_edit e = { 0 };
+		uint16_t lo, hi;
+		unsigned r = rnd_below(100);
+
+		e.expires = expiry[rnd_below(6)];
+		e.loc = L((*line)++);
+		if (r < 30) {
+			e.kind = rnd_below(3) ? FWD_EDIT_ALLOW : FWD_EDIT_DENY;
+			e.dir = rnd_below(3) ? FWD_DIR_IN : FWD_DIR_OUT;
+			rnd_ports(&lo, &hi);
+			e.ports = (struct fwd_ports){
+				rnd_below(2) ? IPPROTO_TCP : IPPROTO_UDP, lo, hi,
+				e.loc };
+			r = rnd_below(10);
+			if (r < 2) {
+				e.peer = FWD_PEER_ANY;
+			} else if (r < 5) {
+				e.peer = FWD_PEER_LIST;
+				rnd_list_name(p, e.list, sizeof(e.list));
+			} else {
+				e.peer = FWD_PEER_ADDR;
+				e.addr = rnd_addr();
+			}
+		} else if (r < 45) {
+			e.kind = FWD_EDIT_BLOCK;
+			e.addr = rnd_addr();
+		} else {
+			e.kind = r < 75 ? FWD_EDIT_LIST_ADD : FWD_EDIT_LIST_DEL;
+			rnd_list_name(p, e.list, sizeof(e.list));
+			/* Deleting a real member half of the time. */
+			if (e.kind == FWD_EDIT_LIST_DEL && rnd_below(2) &&
+			    p->nlists && p->lists[0].n &&
+			    strcmp(e.list, p->lists[0].name) == 0)
+				e.addr = p->lists[0].addrs[rnd_below(
+					(unsigned)p->lists[0].n)];
+			else
+				e.addr = rnd_addr();
+		}
+		pol_edit(p, &e);
+	}
+}
+
 static struct fwd_policy *rnd_policy(uint64_t seed)
 {
 	struct fwd_policy *p = pol_new();
@@ -485,7 +661,29 @@ static struct fwd_policy *rnd_policy(uint64_t seed)
 			}
 		}
 	}
+	rnd_edits(p, &line);
 	return p;
+}
+
+/* What the chain must decide for a new connection, from the oracle. */
+static enum fwd_ir_verdict expect_verdict(const struct fwd_policy *p,
+					  enum fwd_dir dir, int family,
+					  u128 addr, uint8_t proto,
+					  uint16_t port)
+{
+	enum fwd_action act = dir == FWD_DIR_OUT ? p->outbound : p->inbound;
+
+	if (model_says(p, K_BLOCK, dir, family, addr, proto, port))
+		return FWD_V_DROP;
+	if (model_says(p, K_DENY, dir, family, addr, proto, port))
+		return proto == IPPROTO_TCP ? FWD_V_REJECT_TCP_RST :
+					      FWD_V_REJECT_ICMPX;
+	if (model_says(p, K_ALLOW, dir, family, addr, proto, port) ||
+	    act == FWD_ALLOW)
+		return FWD_V_ACCEPT;
+	if (act == FWD_DENY)
+		return FWD_V_DROP;
+	return proto == IPPROTO_TCP ? FWD_V_REJECT_TCP_RST : FWD_V_REJECT_ICMPX;
 }
 
 static void probe_all(const struct fwd_policy *p, const struct fwd_ir *ir)
@@ -504,27 +702,43 @@ static void probe_all(const struct fwd_policy *p, const struct fwd_ir *ir)
 		for (int k = -2; k < 66; k++) {
 			u128 addr = k == -2 ? 0 : k == -1 ? base - 1 :
 				    base + (unsigned)k;
+			uint8_t bytes[16] = { 0 };
 
 			if (k == 65)
 				addr = fam ? ~(u128)0 : 0xffffffffu;
+			for (int b = fam ? 15 : 3, sh = 0; b >= 0; b--, sh += 8)
+				bytes[b] = (uint8_t)(addr >> sh);
 			for (int d = 0; d < 2; d++)
-				for (size_t pi = 0; pi < sizeof(protos); pi++)
-					for (size_t j = 0; j < sizeof(ports) /
-							 sizeof(ports[0]); j++) {
-						bool m = model_allows(
-							p, d, family, addr,
-							protos[pi], ports[j]);
-						bool r = ir_allows(
-							ir, d, family, addr,
-							protos[pi], ports[j]);
+			for (size_t pi = 0; pi < sizeof(protos); pi++)
+			for (size_t j = 0; j < sizeof(ports) / sizeof(ports[0]); j++) {
+				uint8_t pr = protos[pi];
+				uint16_t po = ports[j];
+				struct fwd_explain ex;
 
-						if (m != r)
-							ck_abort_msg(
-							"dir %d fam %d addr #%d "
-							"proto %u port %u: model %d ir %d",
-							d, family, k, protos[pi],
-							ports[j], m, r);
-					}
+				for (int kind = 0; kind < K_COUNT; kind++) {
+					bool m = model_says(p, kind, d, family,
+							    addr, pr, po);
+					bool r = ir_says(ir, kind, d, family,
+							 addr, pr, po);
+
+					if (m != r)
+						ck_abort_msg("kind %d dir %d fam %d "
+							     "addr #%d proto %u port %u: "
+							     "model %d ir %d", kind, d,
+							     family, k, pr, po, m, r);
+				}
+				if (fwd_ir_explain(ir, d ? FWD_CHAIN_OUTPUT :
+						   FWD_CHAIN_INPUT, family, bytes,
+						   pr, po, &ex) != 0)
+					ck_abort_msg("explain failed");
+				if (ex.verdict != expect_verdict(p, d, family,
+								 addr, pr, po))
+					ck_abort_msg("explain dir %d fam %d addr #%d "
+						     "proto %u port %u: verdict %d, "
+						     "want %d", d, family, k, pr, po,
+						     ex.verdict, expect_verdict(
+							p, d, family, addr, pr, po));
+			}
 		}
 	}
 }
@@ -533,8 +747,11 @@ START_TEST(random_policies)
 {
 	for (uint64_t seed = 1; seed <= 400; seed++) {
 		struct fwd_policy *p = rnd_policy(seed);
-		struct fwd_ir *ir = compile_ok(p);
+		struct fwd_ir *ir;
 
+		p->inbound = (enum fwd_action)(seed % 3);
+		p->outbound = (enum fwd_action)(seed / 3 % 3);
+		ir = compile_ok(p);
 		check_ir(ir);
 		probe_all(p, ir);
 		fwd_ir_free(ir);
@@ -668,6 +885,140 @@ START_TEST(normalise_join_segments)
 }
 END_TEST
 
+static struct fwd_explain explain(const struct fwd_ir *ir, unsigned chain,
+				  const char *addr, uint8_t proto,
+				  uint16_t port)
+{
+	struct fwd_addr a = A(addr);
+	struct fwd_explain ex;
+
+	ck_assert_int_eq(fwd_ir_explain(ir, chain, a.family, a.a, proto, port,
+					&ex), 0);
+	return ex;
+}
+
+#define ASSERT_EXPLAIN(ir, chain, addr, proto, port, v, set_, line_) do {	\
+		struct fwd_explain ex_ = explain(ir, chain, addr, proto, port);	\
+		ck_assert_msg(ex_.verdict == (v) && ex_.set == (set_) &&	\
+			      ex_.loc.line == (line_),				\
+			      "%s %u/%u: verdict %d set %d line %u",		\
+			      addr, port, proto, ex_.verdict, ex_.set,		\
+			      ex_.loc.line);					\
+	} while (0)
+
+/* Live edits: block, deny, allow with and without expiry, list edits. */
+START_TEST(edits_and_explain)
+{
+	struct fwd_policy *p = pol_new();
+	struct fwd_service *s;
+	struct fwd_list *l;
+	struct fwd_ir *ir;
+	struct fwd_edit e;
+
+	l = pol_list(p, "office");
+	list_add(l, A("192.0.2.0/24"), 5);
+	list_add(l, A("198.51.100.7"), 6);
+	s = pol_service(p, "ssh", FWD_DIR_IN);
+	svc_port(s, IPPROTO_TCP, 22, 22, 10);
+	svc_list(s, 0, 11);
+	s = pol_service(p, "web", FWD_DIR_IN);
+	svc_port(s, IPPROTO_TCP, 80, 80, 20);
+	svc_any(s, 21);
+
+	e = (struct fwd_edit){ .kind = FWD_EDIT_BLOCK, .addr = A("192.0.2.66"),
+			       .loc = L(30) };
+	pol_edit(p, &e);
+	e = (struct fwd_edit){ .kind = FWD_EDIT_DENY, .addr = A("192.0.2.128/25"),
+			       .peer = FWD_PEER_ADDR, .loc = L(31),
+			       .ports = { IPPROTO_TCP, 22, 22, L(31) } };
+	pol_edit(p, &e);
+	e = (struct fwd_edit){ .kind = FWD_EDIT_ALLOW, .addr = A("203.0.113.1"),
+			       .peer = FWD_PEER_ADDR, .loc = L(32),
+			       .expires = TEST_NOW + 10,
+			       .ports = { IPPROTO_TCP, 2222, 2222, L(32) } };
+	pol_edit(p, &e);
+	e.expires = TEST_NOW;		/* expired: left out */
+	e.ports.lo = e.ports.hi = 3333;
+	e.loc = L(33);
+	pol_edit(p, &e);
+	e = (struct fwd_edit){ .kind = FWD_EDIT_LIST_DEL, .addr = A("198.51.100.7"),
+			       .loc = L(34) };
+	snprintf(e.list, sizeof(e.list), "office");
+	pol_edit(p, &e);
+	e = (struct fwd_edit){ .kind = FWD_EDIT_LIST_ADD, .addr = A("2001:db8::9"),
+			       .loc = L(35) };
+	snprintf(e.list, sizeof(e.list), "office");
+	pol_edit(p, &e);
+	/* A list only an edit creates, used by an allow edit going out. */
+	e = (struct fwd_edit){ .kind = FWD_EDIT_LIST_ADD, .addr = A("192.0.2.53"),
+			       .loc = L(36) };
+	snprintf(e.list, sizeof(e.list), "resolvers");
+	pol_edit(p, &e);
+	e = (struct fwd_edit){ .kind = FWD_EDIT_DENY, .dir = FWD_DIR_OUT,
+			       .peer = FWD_PEER_LIST, .loc = L(37),
+			       .ports = { IPPROTO_UDP, 53, 53, L(37) } };
+	snprintf(e.list, sizeof(e.list), "resolvers");
+	pol_edit(p, &e);
+
+	ir = compile_ok(p);
+	check_ir(ir);
+	ASSERT_ELEMS(ir, "block4", "192.0.2.66@30");
+	ASSERT_ELEMS(ir, "deny4", "192.0.2.128/25 . tcp . 22@31");
+	ASSERT_ELEMS(ir, "out_deny4", "192.0.2.53 . udp . 53@36");
+	ASSERT_ELEMS(ir, "allow4", "203.0.113.1 . tcp . 2222@32");
+	ASSERT_ELEMS(ir, "allow4_net", "192.0.2.0/24 . tcp . 22@5");
+	ASSERT_ELEMS(ir, "allow6", "2001:db8::9 . tcp . 22@35");
+	ck_assert_uint_eq(fwd_ir_next_expiry(p, TEST_NOW), TEST_NOW + 10);
+	ck_assert_uint_eq(fwd_ir_next_expiry(p, TEST_NOW + 10), 0);
+
+	ASSERT_EXPLAIN(ir, FWD_CHAIN_INPUT, "192.0.2.1", IPPROTO_TCP, 22,
+		       FWD_V_ACCEPT, FWD_SET_ALLOW4_NET, 5);
+	ASSERT_EXPLAIN(ir, FWD_CHAIN_INPUT, "192.0.2.66", IPPROTO_TCP, 22,
+		       FWD_V_DROP, FWD_SET_BLOCK4, 30);
+	ASSERT_EXPLAIN(ir, FWD_CHAIN_INPUT, "192.0.2.200", IPPROTO_TCP, 22,
+		       FWD_V_REJECT_TCP_RST, FWD_SET_DENY4, 31);
+	ASSERT_EXPLAIN(ir, FWD_CHAIN_INPUT, "192.0.2.1", IPPROTO_UDP, 22,
+		       FWD_V_DROP, -1, 0);
+	ck_assert(explain(ir, FWD_CHAIN_INPUT, "192.0.2.1", IPPROTO_UDP,
+			  22).by_policy);
+	ASSERT_EXPLAIN(ir, FWD_CHAIN_INPUT, "198.51.100.7", IPPROTO_TCP, 22,
+		       FWD_V_DROP, -1, 0);	/* list-del took it out */
+	ASSERT_EXPLAIN(ir, FWD_CHAIN_INPUT, "2001:db8::9", IPPROTO_TCP, 22,
+		       FWD_V_ACCEPT, FWD_SET_ALLOW6, 35);
+	ASSERT_EXPLAIN(ir, FWD_CHAIN_INPUT, "2001:db8::8", IPPROTO_TCP, 22,
+		       FWD_V_DROP, -1, 0);
+	ASSERT_EXPLAIN(ir, FWD_CHAIN_INPUT, "203.0.113.5", IPPROTO_TCP, 80,
+		       FWD_V_ACCEPT, FWD_SET_OPEN, 20);
+	ASSERT_EXPLAIN(ir, FWD_CHAIN_INPUT, "203.0.113.1", IPPROTO_TCP, 2222,
+		       FWD_V_ACCEPT, FWD_SET_ALLOW4, 32);
+	ASSERT_EXPLAIN(ir, FWD_CHAIN_INPUT, "203.0.113.1", IPPROTO_TCP, 3333,
+		       FWD_V_DROP, -1, 0);
+	ASSERT_EXPLAIN(ir, FWD_CHAIN_OUTPUT, "192.0.2.66", IPPROTO_TCP, 443,
+		       FWD_V_DROP, FWD_SET_BLOCK4, 30);
+	ASSERT_EXPLAIN(ir, FWD_CHAIN_OUTPUT, "192.0.2.53", IPPROTO_UDP, 53,
+		       FWD_V_REJECT_ICMPX, FWD_SET_OUT_DENY4, 36);
+	ASSERT_EXPLAIN(ir, FWD_CHAIN_OUTPUT, "192.0.2.54", IPPROTO_UDP, 53,
+		       FWD_V_ACCEPT, -1, 0);
+	{
+		struct fwd_explain ex;
+		uint8_t a[16] = { 0 };
+
+		ck_assert_int_eq(fwd_ir_explain(ir, 7, AF_INET, a, 6, 22, &ex),
+				 -EINVAL);
+		ck_assert_int_eq(fwd_ir_explain(ir, 0, 99, a, 6, 22, &ex),
+				 -EINVAL);
+	}
+	fwd_ir_free(ir);
+
+	/* Unknown list in an edit (its list-add expired): empty, no error. */
+	p->edits[6].expires = TEST_NOW;
+	ir = compile_ok(p);
+	ASSERT_ELEMS(ir, "out_deny4", "");
+	fwd_ir_free(ir);
+	pol_free(p);
+}
+END_TEST
+
 START_TEST(chains_shape)
 {
 	struct fwd_policy *p = pol_new();
@@ -677,7 +1028,8 @@ START_TEST(chains_shape)
 	ir = compile_ok(p);
 	ck_assert(!ir->chains[FWD_CHAIN_INPUT].policy_accept);
 	ck_assert(ir->chains[FWD_CHAIN_OUTPUT].policy_accept);
-	ck_assert_uint_eq(ir->chains[FWD_CHAIN_OUTPUT].n, 2);
+	/* outbound = allow: block drops, established, the deny rules. */
+	ck_assert_uint_eq(ir->chains[FWD_CHAIN_OUTPUT].n, 9);
 	ck_assert_ptr_eq(fwd_ir_chain_find(ir, "input"),
 			 &ir->chains[FWD_CHAIN_INPUT]);
 	ck_assert_ptr_null(fwd_ir_set_find(ir, "nope"));
@@ -687,7 +1039,9 @@ START_TEST(chains_shape)
 	ck_assert(strstr(txt, "nd-neighbor-solicit") <
 		  strstr(txt, "ct state invalid drop"));
 	ck_assert_ptr_nonnull(strstr(txt, "log prefix \"fwd drop in: \""));
-	ck_assert_ptr_null(strstr(txt, "reject"));
+	/* No final reject rules (the deny rules reject only their sets). */
+	ck_assert_ptr_null(strstr(txt, "\t\tmeta l4proto tcp reject"));
+	ck_assert_ptr_null(strstr(txt, "\t\treject with icmpx"));
 	ck_assert_ptr_null(strstr(txt, "flags owner"));
 	free(txt);
 	fwd_ir_free(ir);
@@ -1124,6 +1478,7 @@ static Suite *compile_suite(void)
 	tcase_add_test(tc, normalise_cases);
 	tcase_add_test(tc, normalise_join_segments);
 	tcase_add_test(tc, chains_shape);
+	tcase_add_test(tc, edits_and_explain);
 	tcase_add_test(tc, random_policies);
 	suite_add_tcase(s, tc);
 
