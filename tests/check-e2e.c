@@ -602,6 +602,10 @@ START_TEST(test_deny_tcp_udp)
 	probe(&ps, SRV, OK, "connect tcp " GOOD6 " 7000");
 	probe(&ps, SRV, REFUSED, "udp " GOOD4 " 7001");
 	probe(&ps, SRV, REFUSED, "udp " GOOD6 " 7001");
+	/* icmp = essential lets echo requests in (from anyone: ICMP has no
+	 * per-source allowlist), as the compiler's essential set has it */
+	probe(&ps, GOOD, OK, "ping " SRV4_G);
+	probe(&ps, BAD, OK, "ping " SRV6_B);
 	probes_run(&ps);
 	ck_assert(fwd_alive());
 	topo_down();
