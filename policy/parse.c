@@ -117,12 +117,15 @@ static void index_free(struct name_index *x)
 
 /* ---- loader state ---- */
 
-enum sec_kind { SEC_NONE, SEC_SKIP, SEC_DEFAULTS, SEC_LIST, SEC_SERVICE };
+enum sec_kind {
+	SEC_NONE, SEC_SKIP, SEC_DEFAULTS, SEC_CONTROL, SEC_LIST, SEC_SERVICE
+};
 
 enum key_id {
 	K_NONE,		/* no key open */
 	K_SKIP,		/* a key already reported: ignore it and its lines */
-	K_INBOUND, K_OUTBOUND, K_LOG, K_ICMP,
+	K_INBOUND, K_OUTBOUND, K_LOG, K_ICMP, K_RESCUE,
+	K_ADMIN_GROUP, K_READ_GROUP,
 	K_MEMBERS, K_FILE,
 	K_PORTS, K_ALLOW, K_DIRECTION,
 	K_MAX
@@ -142,6 +145,9 @@ static const struct key_def key_defs[] = {
 	{ "outbound",  SEC_DEFAULTS, K_OUTBOUND,  false },
 	{ "log",       SEC_DEFAULTS, K_LOG,       false },
 	{ "icmp",      SEC_DEFAULTS, K_ICMP,      false },
+	{ "rescue",    SEC_DEFAULTS, K_RESCUE,    true },
+	{ "admin_group", SEC_CONTROL, K_ADMIN_GROUP, false },
+	{ "read_group",  SEC_CONTROL, K_READ_GROUP,  false },
 	{ "members",   SEC_LIST,     K_MEMBERS,   true },
 	{ "file",      SEC_LIST,     K_FILE,      true },
 	{ "ports",     SEC_SERVICE,  K_PORTS,     true },
@@ -176,8 +182,9 @@ struct loader {
 	struct list_ref *refs;
 	size_t nrefs, refs_cap;
 
-	bool have_defaults;
-	struct fwd_loc defaults_loc;
+	bool have_defaults, have_control;
+	struct fwd_loc defaults_loc, control_loc;
+	size_t rescue_cap;
 
 	/* The file being read. */
 	struct src *src;
@@ -508,6 +515,31 @@ static bool choose(struct loader *L, const char *key, const char *v,
 #define CHOOSE(L, key, v, table, out) \
 	choose(L, key, v, table, sizeof(table) / sizeof(table[0]), out)
 
+/*
+ * A group name for the control socket's SO_PEERCRED check: the portable
+ * user/group name set of useradd(8), at most 32 bytes, no leading '-'.
+ * Whether the group exists is the daemon's business (it may be created
+ * after the policy is written).
+ */
+static void group_value(struct loader *L, const char *key, const char *v,
+			char **out)
+{
+	size_t n = strlen(v);
+	char q[QBUF];
+
+	if (!n) {
+		err(L, "missing value for '%s'; name a group", key);
+		return;
+	}
+	if (!valid_name(v, n) || v[0] == '-') {
+		err(L, "invalid group name '%s'; " NAME_RULE ", not starting "
+		    "with '-'", quote(q, v, n));
+		return;
+	}
+	free(*out);
+	*out = fwd_xstrdup(v);
+}
+
 static void scalar_value(struct loader *L, const char *key, const char *v)
 {
 	struct fwd_policy *p = L->p;
@@ -533,6 +565,12 @@ static void scalar_value(struct loader *L, const char *key, const char *v)
 	case K_DIRECTION:
 		if (CHOOSE(L, key, v, dirs, &x))
 			cur_service(L)->dir = (enum fwd_dir)x;
+		break;
+	case K_ADMIN_GROUP:
+		group_value(L, key, v, &p->admin_group);
+		break;
+	case K_READ_GROUP:
+		group_value(L, key, v, &p->read_group);
 		break;
 	default:
 		break;
@@ -704,6 +742,30 @@ static void allow_word(struct loader *L, const char *w, size_t n)
 		add_peer(L, FWD_PEER_ADDR)->addr = a;
 }
 
+/* [defaults] rescue = sources that may still reach SSH when fwd falls back
+ * to its lockdown table: addresses and networks only, never a list (lists
+ * may be what is broken) and never "any" (that would not be a lockdown). */
+static void rescue_word(struct loader *L, const char *w, size_t n)
+{
+	struct fwd_policy *p = L->p;
+	struct fwd_addr a;
+	char q[QBUF];
+
+	if (n == 3 && !memcmp(w, "any", 3)) {
+		err(L, "'any' cannot be a rescue source; name addresses or CIDRs");
+		return;
+	}
+	if (w[0] == '@') {
+		err(L, "rescue takes addresses and CIDRs, not lists ('%s')",
+		    quote(q, w, n));
+		return;
+	}
+	if (!addr_word(L, w, n, &a))
+		return;
+	FWD_GROW(p->rescue, L->rescue_cap, p->nrescue + 1);
+	p->rescue[p->nrescue++] = a;
+}
+
 static void member_word(struct loader *L, const char *w, size_t n)
 {
 	struct fwd_loc loc = here(L);
@@ -851,7 +913,8 @@ static void file_value(struct loader *L, const char *v)
 
 static const char *sec_word(enum sec_kind k)
 {
-	return k == SEC_DEFAULTS ? "defaults" : k == SEC_LIST ? "list" : "service";
+	return k == SEC_DEFAULTS ? "defaults" : k == SEC_CONTROL ? "control" :
+	       k == SEC_LIST ? "list" : "service";
 }
 
 static const char *key_name(enum key_id id)
@@ -956,6 +1019,24 @@ static void begin_named(struct loader *L, enum sec_kind kind, const char *name,
 	index_put(x, dup, L->idx);
 }
 
+/* [defaults] and [control]: no name, once in the whole policy. */
+static void begin_single(struct loader *L, enum sec_kind kind, bool named,
+			 bool *seen, struct fwd_loc *first)
+{
+	const char *what = sec_word(kind);
+
+	if (named)
+		err(L, "[%s] takes no name", what);
+	if (*seen) {
+		err(L, "duplicate [%s] section (first at %s:%u)", what,
+		    loc_file(first), first->line);
+		return;
+	}
+	*seen = true;
+	*first = here(L);
+	L->sec = kind;
+}
+
 /* s[0..n) is what stands between [ and ]. */
 static void begin_section(struct loader *L, const char *s, size_t n)
 {
@@ -979,30 +1060,26 @@ static void begin_section(struct loader *L, const char *s, size_t n)
 		rest++;
 
 	if (wn == 8 && !memcmp(w, "defaults", 8)) {
-		if (rest < end)
-			err(L, "[defaults] takes no name");
-		if (L->have_defaults) {
-			err(L, "duplicate [defaults] section (first at %s:%u)",
-			    loc_file(&L->defaults_loc), L->defaults_loc.line);
-			return;
-		}
-		L->have_defaults = true;
-		L->defaults_loc = here(L);
-		L->sec = SEC_DEFAULTS;
+		begin_single(L, SEC_DEFAULTS, rest < end, &L->have_defaults,
+			     &L->defaults_loc);
+	} else if (wn == 7 && !memcmp(w, "control", 7)) {
+		begin_single(L, SEC_CONTROL, rest < end, &L->have_control,
+			     &L->control_loc);
 	} else if (wn == 4 && !memcmp(w, "list", 4)) {
 		begin_named(L, SEC_LIST, rest, (size_t)(end - rest));
 	} else if (wn == 7 && !memcmp(w, "service", 7)) {
 		begin_named(L, SEC_SERVICE, rest, (size_t)(end - rest));
 	} else {
 		err(L, "unknown section '[%s]'; valid sections are [defaults], "
-		    "[list NAME] and [service NAME]", quote(q, w, (size_t)(end - w)));
+		    "[control], [list NAME] and [service NAME]",
+		    quote(q, w, (size_t)(end - w)));
 	}
 }
 
 static void start_key(struct loader *L, const char *name)
 {
 	const struct key_def *def = NULL;
-	char valid[96] = "", q[QBUF];
+	char valid[128] = "", q[QBUF];
 
 	L->key = K_SKIP;
 	L->key_line = L->line;
@@ -1010,7 +1087,8 @@ static void start_key(struct loader *L, const char *name)
 	L->cont_reported = false;
 	if (L->sec == SEC_NONE) {
 		err(L, "'%s' is outside any section; put it under [defaults], "
-		    "[list NAME] or [service NAME]", quote(q, name, strlen(name)));
+		    "[control], [list NAME] or [service NAME]",
+		    quote(q, name, strlen(name)));
 		return;
 	}
 	if (L->sec == SEC_SKIP)
@@ -1024,9 +1102,9 @@ static void start_key(struct loader *L, const char *name)
 			 "%s%s", *valid ? ", " : "", key_defs[i].name);
 	}
 	if (!def) {
-		if (L->sec == SEC_DEFAULTS)
-			err(L, "unknown key '%s' in [defaults]; valid keys are %s",
-			    quote(q, name, strlen(name)), valid);
+		if (L->sec == SEC_DEFAULTS || L->sec == SEC_CONTROL)
+			err(L, "unknown key '%s' in [%s]; valid keys are %s",
+			    quote(q, name, strlen(name)), sec_word(L->sec), valid);
 		else {
 			const char *sn = L->sec == SEC_LIST ? cur_list(L)->name
 							    : cur_service(L)->name;
@@ -1069,6 +1147,8 @@ static int on_value(void *user, const char *section, const char *name,
 	case K_LOG:
 	case K_ICMP:
 	case K_DIRECTION:
+	case K_ADMIN_GROUP:
+	case K_READ_GROUP:
 		if (L->kind == L_KV) {
 			scalar_value(L, name, value);
 		} else if (!L->cont_reported) {
@@ -1079,6 +1159,9 @@ static int on_value(void *user, const char *section, const char *name,
 		break;
 	case K_MEMBERS:
 		words(L, value, member_word);
+		break;
+	case K_RESCUE:
+		words(L, value, rescue_word);
 		break;
 	case K_PORTS:
 		words(L, value, port_word);
@@ -1483,9 +1566,10 @@ int fwd_policy_load(const char *path, const struct fwd_load_opts *opts,
 		} else if (*opts->confd_path) {
 			confd = fwd_xstrdup(opts->confd_path);
 		}
-		if (confd)
+		if (confd) {
 			load_confd(&L, confd);
-		free(confd);
+			L.p->confd_dir = confd;
+		}
 	}
 	ret = loader_finish(&L, ret, out);
 	fwd_diags_free(&scratch);
@@ -1543,6 +1627,11 @@ void fwd_policy_free(struct fwd_policy *p)
 	for (size_t i = 0; i < p->nfiles; i++)
 		free(p->files[i]);
 	free(p->files);
+	free(p->edits);
+	free(p->rescue);
+	free(p->admin_group);
+	free(p->read_group);
+	free(p->confd_dir);
 	free(p);
 }
 

@@ -262,6 +262,7 @@ START_TEST(test_good_minimal)
 	ck_assert_uint_eq(p->nlists, 0);
 	ck_assert_uint_eq(p->nservices, 0);
 	ck_files(p, (const char *[]){ "good/minimal.conf", NULL });
+	ck_assert_ptr_null(p->confd_dir);	/* includes were off */
 	fwd_policy_free(p);
 }
 END_TEST
@@ -431,6 +432,28 @@ START_TEST(test_good_maxline)
 }
 END_TEST
 
+START_TEST(test_good_control)
+{
+	struct fwd_policy *p = good("good/control.conf");
+
+	ck_assert_uint_eq(p->nrescue, 3);
+	ck_addr(&p->rescue[0], "192.0.2.10");
+	ck_addr(&p->rescue[1], "2001:db8::/64");
+	ck_addr(&p->rescue[2], "198.51.100.0/24");
+	ck_assert_str_eq(p->admin_group, "fwadmin");
+	ck_assert_str_eq(p->read_group, "adm");
+	ck_assert_uint_eq(p->nservices, 0);
+	fwd_policy_free(p);
+
+	/* Unset: no rescue sources, no groups (root only). */
+	p = good("good/minimal.conf");
+	ck_assert_uint_eq(p->nrescue, 0);
+	ck_assert_ptr_null(p->admin_group);
+	ck_assert_ptr_null(p->read_group);
+	fwd_policy_free(p);
+}
+END_TEST
+
 START_TEST(test_good_multi)
 {
 	struct fwd_policy *p = good("good/multi.conf");
@@ -501,6 +524,8 @@ START_TEST(test_default_confd)
 	fwd_diags_init(&d);
 	ck_assert_int_eq(fwd_policy_load("tree/fwd.conf", &o, &p, &d), 0);
 	ck_files(p, (const char *[]){ "tree/fwd.conf", "tree/conf.d/ops.conf", NULL });
+	/* The daemon writes its own include file there. */
+	ck_assert_str_eq(p->confd_dir, "tree/conf.d");
 	ck_port(&p->services[0], 0, IPPROTO_TCP, 22, 22, 3);
 	ck_peer_list(p, &p->services[0], 0, "ops", 4);
 	fwd_policy_free(p);
@@ -517,6 +542,7 @@ START_TEST(test_default_confd)
 	o.confd_path = "tree/conf.d/";
 	ck_assert_int_eq(fwd_policy_load("tree/fwd.conf", &o, &p, &d), 0);
 	ck_files(p, (const char *[]){ "tree/fwd.conf", "tree/conf.d/ops.conf", NULL });
+	ck_assert_str_eq(p->confd_dir, "tree/conf.d/");
 	fwd_policy_free(p);
 
 	/* A missing include directory is no error (the one error is @ops). */
@@ -925,6 +951,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_good_mixed);
 	tcase_add_test(tc, test_good_bom_crlf);
 	tcase_add_test(tc, test_good_maxline);
+	tcase_add_test(tc, test_good_control);
 	tcase_add_test(tc, test_good_multi);
 	tcase_add_test(tc, test_good_listfiles);
 	tcase_add_test(tc, test_default_confd);
