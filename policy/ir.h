@@ -41,9 +41,11 @@ enum fwd_ir_key {
  * FWD_KEY_ADDR4/ADDR6 proto, plo and phi are unused (zero).
  * loc: the policy word the element came from: the address (inline or in a
  * list / list file) for address-keyed sets, the ports = word for the open
- * sets. When normalisation merged several words into one element, loc is
- * the first of them in policy order. loc.file points into fwd_ir.files, so
- * the IR does not depend on the policy staying alive. */
+ * sets, the edit's line for elements of live edits (file NULL for edits
+ * made at run time). When normalisation merged several words into one
+ * element, loc is the first of them in policy order (services in file
+ * order, then edits). loc.file points into fwd_ir.files, so the IR does
+ * not depend on the policy staying alive. */
 struct fwd_ir_elem {
 	uint8_t lo[16], hi[16];
 	uint8_t proto;
@@ -53,11 +55,12 @@ struct fwd_ir_elem {
 
 /*
  * Invariants of every set fwd_compile builds (kmod-hooks may rely on them):
- * - elems sorted by (address lo, proto, port lo) in numeric order; that is
- *   also the byte order of the kernel key, and the order `nft list` prints;
- * - no two elements overlap in any way (the pipapo backend of concatenated
- *   interval sets rejects overlaps and duplicates with EEXIST), and a hash
- *   set has no duplicate keys;
+ * - elems sorted by (address lo, proto, port lo) in numeric order, which
+ *   is also the byte order of the kernel key (nft lists interval sets in
+ *   this order, hash sets in its own);
+ * - no two elements of a set overlap in any way, and a hash set has no
+ *   duplicate keys (different sets may overlap: a host in allow4 may also
+ *   be inside a network of allow4_net; each word keeps its own element);
  * - interval sets of a concatenated key need NFT_SET_CONCAT in the flags
  *   (nft sends 0x94 = CONCAT|TIMEOUT|INTERVAL for allow4_net, 0x14 for
  *   block4, 0x10 for allow4), NFTNL_SET_DESC_CONCAT field lengths in bytes
@@ -66,8 +69,10 @@ struct fwd_ir_elem {
  * - the kernel is no full referee: pipapo refuses an element only when
  *   its start or end falls inside an existing one (EEXIST), so a crossing
  *   overlap would load silently. Normalisation is what guarantees it;
- * - no element carries a timeout (elements from the policy are permanent;
- *   the timeout flag is there so live edits may add timed elements).
+ * - no element carries a timeout: an IR is the policy at one moment
+ *   (fwd_compile_at), and edits that expire are recompiled away. Sets
+ *   still have the timeout flag so that element timeouts stay possible
+ *   without changing the table's shape.
  * No set has a size (nft list would print `size N`, render does not).
  */
 struct fwd_ir_set {
@@ -156,7 +161,8 @@ enum fwd_ir_verdict {
  * `counter`, then a log expression if `log` (prefix only: default level,
  * no flags), then the verdict (none for FWD_V_CONTINUE).
  * loc: the [defaults] line that caused the rule; file NULL when the rule is
- * part of every table (loopback, conntrack, ND, lookups, ...).
+ * part of every table (loopback, conntrack, ND, lookups, ...). The model
+ * has no locations for [defaults] lines yet, so today it is always NULL.
  */
 struct fwd_ir_rule {
 	struct fwd_ir_match m[FWD_IR_MAX_MATCH];
