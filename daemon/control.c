@@ -869,8 +869,22 @@ int fwd_ctl_server_new(const struct fwd_ctl_config *cfg, struct fwd_ctl_server *
 	srv->admin_reserve = srv->max_clients / 16;
 	srv->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : FWD_CTL_TIMEOUT_MS;
 	srv->max_buffered = cfg->max_buffered ? cfg->max_buffered : FWD_CTL_MAX_BUFFERED;
-	ret = fwd_ctl_server_set_groups(srv, cfg->admin_group, cfg->read_group);
-	if (ret < 0)
+	/*
+	 * A group that does not exist grants nothing; it must not cost root
+	 * its control socket either (a typo in the config would leave the
+	 * firewall without fwctl), so it is logged and left unset.
+	 */
+	ret = group_resolve(cfg->admin_group, &srv->admin);
+	if (ret == -ENOENT)
+		logf_(srv, LOG_ERR, "%s: admin group '%s' does not exist; only root may"
+		      " change the policy", __func__, cfg->admin_group);
+	else if (ret < 0)
+		goto fail;
+	ret = group_resolve(cfg->read_group, &srv->read);
+	if (ret == -ENOENT)
+		logf_(srv, LOG_ERR, "%s: read group '%s' does not exist; queries need"
+		      " root or the admin group", __func__, cfg->read_group);
+	else if (ret < 0)
 		goto fail;
 	srv->path = strdup(cfg->path);
 	if (!srv->path) {

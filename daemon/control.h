@@ -106,8 +106,10 @@ struct fwd_ctl_config {
  * Creates the directory and the socket and starts listening. A socket
  * left at path by a dead daemon (connect refused) is replaced; a live one
  * gives -EADDRINUSE; a path that is not a socket gives -EEXIST and is left
- * alone. -ENOENT when a configured group does not exist, -ENAMETOOLONG
- * for a path that does not fit sun_path. *out only on success.
+ * alone; -ENAMETOOLONG for a path that does not fit sun_path; -ENOENT
+ * for a socket_group that does not exist. An admin or read group that
+ * does not exist is logged and treated as unset (it grants nothing, and
+ * root keeps its socket). *out only on success.
  */
 int fwd_ctl_server_new(const struct fwd_ctl_config *cfg, struct fwd_ctl_server **out);
 /* Closes every connection, removes the socket if it is still ours. Accepts NULL. */

@@ -818,9 +818,21 @@ START_TEST(roles_of_real_users)
 	ck_assert_msg(strstr(err, "fwctl: permission denied: cannot connect"), "%s", err);
 	h_stop(&h);
 
-	/* Unknown group: refused at start. */
+	/* A group that does not exist grants nothing and costs nothing else. */
 	h_init(&h);
 	h.cfg.read_group = "no-such-group-fwd";
+	h_start(&h);
+	ck_assert(logged(&h, "read group 'no-such-group-fwd' does not exist"));
+	st = call_as(&u, NULL, 0, h.path, 1, (char *[]){ "read" }, err, sizeof(err));
+	ck_assert_int_eq(st, FWD_EXIT_DENIED);
+	snprintf(expect, sizeof(expect), "permission denied: fwctl read needs root; you are"
+		 " uid %u (%s)\n", u.uid, u.name);
+	ck_assert_str_eq(err, expect);
+	h_stop(&h);
+
+	/* An unknown socket group is a setup error. */
+	h_init(&h);
+	h.cfg.socket_group = "no-such-group-fwd";
 	ck_assert_int_eq(fwd_ctl_server_new(&h.cfg, &h.srv), -ENOENT);
 	tu_sh(NULL, "rm -rf %s", h.dir);
 }
