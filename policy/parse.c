@@ -331,6 +331,34 @@ static const char *quote(char *buf, const char *s, size_t n)
 	return quote_max(buf, s, n, QUOTE_MAX);
 }
 
+/*
+ * Files that are plainly not UTF-8 text: say what they are in one message
+ * instead of one error per line. NULL if the start looks like text.
+ */
+static const char *not_text(const char *buf, size_t len)
+{
+	static const struct {
+		const char *magic;
+		size_t len;
+		const char *what;
+	} kinds[] = {
+		{ "\xff\xfe\0\0", 4, "UTF-32 text; save it as UTF-8" },
+		{ "\0\0\xfe\xff", 4, "UTF-32 text; save it as UTF-8" },
+		{ "\xff\xfe", 2, "UTF-16 text; save it as UTF-8" },
+		{ "\xfe\xff", 2, "UTF-16 text; save it as UTF-8" },
+		{ "\x1f\x8b", 2, "gzip-compressed; decompress it first" },
+		{ "\xfd" "7zXZ", 6, "xz-compressed; decompress it first" },
+		{ "\x28\xb5\x2f\xfd", 4, "zstd-compressed; decompress it first" },
+		{ "BZh", 3, "bzip2-compressed; decompress it first" },
+		{ "\x7f" "ELF", 4, "an ELF binary, not a text file" },
+	};
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (len >= kinds[i].len && !memcmp(buf, kinds[i].magic, kinds[i].len))
+			return kinds[i].what;
+	return NULL;
+}
+
 static const char *loc_file(const struct fwd_loc *loc)
 {
 	return loc->file ? loc->file : "<built-in>";
@@ -873,6 +901,11 @@ static void read_list_file(struct loader *L, const char *path)
 	s.nerr = 0;
 	p = buf;
 	end = buf + len;
+	if (not_text(buf, len)) {
+		serr(L, &s, 1, "this file is %s", not_text(buf, len));
+		free(buf);
+		return;
+	}
 	/* One reservation for the whole file (an upper bound: every line an
 	 * address) instead of a series of doublings and copies. */
 	for (nl = p; (nl = memchr(nl, '\n', (size_t)(end - nl))); nl++)
@@ -1206,6 +1239,30 @@ static const char *find_chars(const char *p, const char *end, const char *chars)
 	return end;
 }
 
+/*
+ * A line that was reported and withheld from inih may still have been
+ * meant as "KEY = ..." or "KEY: ...": count KEY as present in the section,
+ * so that one slip does not also bring "service has no allow".
+ */
+static void note_key(struct loader *L, const char *p, const char *e)
+{
+	const char *q = p;
+
+	while (p < e && is_blank(*p))
+		p++;
+	for (q = p; q < e && *q != '=' && *q != ':'; q++)
+		;
+	if (q == e)
+		return;
+	while (q > p && is_blank(q[-1]))
+		q--;
+	for (size_t i = 0; i < sizeof(key_defs) / sizeof(key_defs[0]); i++)
+		if (key_defs[i].sec == L->sec &&
+		    strlen(key_defs[i].name) == (size_t)(q - p) &&
+		    !memcmp(key_defs[i].name, p, (size_t)(q - p)))
+			L->saw_key[key_defs[i].id] = true;
+}
+
 static bool is_comment(const char *s, size_t n)
 {
 	size_t i = 0;
@@ -1233,6 +1290,11 @@ static bool line_bytes_ok(struct loader *L, const char *s, size_t n, size_t max)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
+		if (c == '\r') {
+			err(L, "carriage return inside a line (line ends must be "
+			    "LF or CR LF)");
+			return false;
+		}
 		if ((c < 0x20 && c != '\t') || c == 0x7f) {
 			err(L, "control character 0x%02x in line", c);
 			return false;
@@ -1264,6 +1326,8 @@ static char *classify(struct loader *L, char *str, const char *s, size_t n)
 		q = find_chars(p, e, "");
 		if (*p == '[' || memchr(p, '=', (size_t)(q - p))) {
 			L->key_words++;	/* the key is not empty, just broken */
+			if (*p != '[')
+				note_key(L, p, e);
 			err(L, "indented line '%s' would continue the value "
 			    "above; start %s in the first column",
 			    quote(buf, p, (size_t)(e - p)),
@@ -1321,6 +1385,7 @@ static char *classify(struct loader *L, char *str, const char *s, size_t n)
 
 	/* Neither section nor key: inih would drop it without a word. */
 	L->key = K_SKIP;
+	note_key(L, p, e);
 	for (k = q; k > p && is_blank(k[-1]); k--)
 		;
 	if (q < e && *q == ':' && valid_name(p, (size_t)(k - p)) &&
@@ -1344,25 +1409,13 @@ static char *classify(struct loader *L, char *str, const char *s, size_t n)
  */
 static void reject_line(struct loader *L, const char *s, size_t n)
 {
-	const char *e = s + n, *p = s, *q;
-
 	if (n && is_blank(*s) && L->inih_prev) {
 		L->key_words++;
 		return;
 	}
 	end_key(L);
 	L->key = K_SKIP;
-	while (p < e && is_blank(*p))
-		p++;
-	q = memchr(p, '=', (size_t)(e - p));
-	if (!q)
-		return;
-	while (q > p && is_blank(q[-1]))
-		q--;
-	for (size_t i = 0; i < sizeof(key_defs) / sizeof(key_defs[0]); i++)
-		if (key_defs[i].sec == L->sec && strlen(key_defs[i].name) == (size_t)(q - p) &&
-		    !memcmp(key_defs[i].name, p, (size_t)(q - p)))
-			L->saw_key[key_defs[i].id] = true;
+	note_key(L, s, s + n);
 }
 
 /* The ini_reader: one physical line per call, never more than inih holds. */
@@ -1399,8 +1452,13 @@ static void load_text(struct loader *L, const char *name, const char *buf,
 		      size_t len)
 {
 	struct src s = { .name = intern_file(L, name) };
+	const char *what = not_text(buf, len);
 	int r;
 
+	if (what) {
+		serr(L, &s, 1, "this file is %s", what);
+		return;
+	}
 	L->src = &s;
 	L->file = s.name;
 	L->dir = dir_prefix(name);
