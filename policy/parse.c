@@ -195,7 +195,6 @@ struct loader {
 	unsigned line;
 	enum line_kind kind;		/* what the gate made of this line */
 	bool inih_prev;			/* inih holds a key for continuations */
-	unsigned max_content;		/* longest line inih takes, set by the gate */
 
 	/* The section being read. */
 	enum sec_kind sec;
@@ -393,7 +392,9 @@ static bool valid_name(const char *s, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (!(isalnum(c) || c == '_' || c == '.' || c == '-'))
+		/* ASCII only, whatever the locale says about isalnum. */
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
 			return false;
 	}
 	return true;
