@@ -1326,6 +1326,16 @@ static void build_chain(struct fwd_ir_chain *ch, const struct fwd_policy *p,
 		rule_simple(ch, FWD_M_L4PROTO, IPPROTO_TCP,
 			    FWD_V_REJECT_TCP_RST);
 		rule_add(ch, FWD_V_REJECT_ICMPX);
+	} else if (act == FWD_DENY) {
+		/*
+		 * An explicit final drop, although the policy says drop too:
+		 * when a transaction deletes and re-creates the table, the
+		 * new base chain is hooked before its drop policy is in force
+		 * (the kernel sets the policy late in the commit), and for
+		 * that moment it would end in accept. Measured: without this
+		 * rule a denied host got packets in during re-applies.
+		 */
+		rule_add(ch, FWD_V_DROP);
 	}
 }
 
@@ -1514,6 +1524,11 @@ int fwd_ir_explain(const struct fwd_ir *ir, unsigned chain, int family,
 					&set, &elem);
 		if (!all)
 			continue;
+		/* The closing catch-all drop stands for the chain policy
+		 * (see build_chain): report it as the policy deciding. */
+		if (r->nm == 0 && r->verdict == FWD_V_DROP && i + 1 == ch->n &&
+		    !ch->policy_accept)
+			break;
 		*out = (struct fwd_explain){
 			.verdict = r->verdict, .rule = i, .set = set,
 			.elem = elem, .loc = elem ? elem->loc : r->loc,
