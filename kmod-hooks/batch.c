@@ -357,43 +357,6 @@ static const char *msg_name(uint16_t type)
 	}
 }
 
-static void elem_text(const struct fwd_ir_set *s, const struct fwd_ir_elem *e,
-		      char *buf, size_t len)
-{
-	unsigned alen = s->key == FWD_KEY_ADDR4 ||
-			s->key == FWD_KEY_ADDR4_PROTO_PORT ? 4 :
-			s->key == FWD_KEY_PROTO_PORT ? 0 : 16;
-	int af = alen == 4 ? AF_INET : AF_INET6;
-	char a[INET6_ADDRSTRLEN], z[INET6_ADDRSTRLEN];
-	size_t n = 0;
-
-	buf[0] = '\0';
-	if (alen) {
-		inet_ntop(af, e->lo, a, sizeof(a));
-		inet_ntop(af, e->hi, z, sizeof(z));
-		if (memcmp(e->lo, e->hi, alen) == 0)
-			n = (size_t)snprintf(buf, len, "%s", a);
-		else
-			n = (size_t)snprintf(buf, len, "%s-%s", a, z);
-	}
-	if (n < len && s->key != FWD_KEY_ADDR4 && s->key != FWD_KEY_ADDR6) {
-		const char *p = e->proto == IPPROTO_TCP ? "tcp" :
-				e->proto == IPPROTO_UDP ? "udp" : NULL;
-		char pn[8];
-
-		if (!p) {
-			snprintf(pn, sizeof(pn), "%u", e->proto);
-			p = pn;
-		}
-		if (e->plo == e->phi)
-			snprintf(buf + n, len - n, "%s%s . %u", n ? " . " : "",
-				 p, e->plo);
-		else
-			snprintf(buf + n, len - n, "%s%s . %u-%u", n ? " . " : "",
-				 p, e->plo, e->phi);
-	}
-}
-
 /* The kernel element number the extack offset points into, or -1. */
 static long bad_elem(const struct fwd_batch *b, const struct fwd_msg *m)
 {
@@ -439,7 +402,7 @@ static void report_elems(const struct fwd_batch *b, const struct fwd_msg *m,
 	if (idx != (size_t)-1 && idx < s->n) {
 		const struct fwd_ir_elem *e = &s->elems[idx];
 
-		elem_text(s, e, text, sizeof(text));
+		fwd_ir_elem_format(s, e, text, sizeof(text));
 		fwd_diags_add(d, e->loc.file, e->loc.line,
 			      "kernel rejected element %s of set %s: %s%s%s",
 			      text, s->name, why, hint(m->err, m->kind), ext);
@@ -465,7 +428,7 @@ static void report_elems(const struct fwd_batch *b, const struct fwd_msg *m,
 		if (l->line > hi)
 			hi = l->line;
 	}
-	elem_text(s, e0, text, sizeof(text));
+	fwd_ir_elem_format(s, e0, text, sizeof(text));
 	fwd_diags_add(d, e0->loc.file, e0->loc.line,
 		      "kernel rejected one of %zu elements of set %s starting "
 		      "with %s (lines %u-%u): %s%s%s", m->count, s->name, text,

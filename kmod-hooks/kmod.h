@@ -76,6 +76,13 @@ struct fwd_live_set {
 	size_t n, cap;
 };
 
+/* A rule's counter, named by the set its lookup uses ("" if none). */
+struct fwd_live_counter {
+	char set[32];
+	size_t rule;			/* index of the rule in its chain */
+	uint64_t packets, bytes;
+};
+
 struct fwd_live_chain {
 	char name[32];
 	char type[16];			/* "filter"; "" for a regular chain */
@@ -84,6 +91,8 @@ struct fwd_live_chain {
 	int prio;
 	bool policy_accept;
 	size_t nrules;
+	struct fwd_live_counter *counters;	/* rules with a counter, in order */
+	size_t ncounters, ccap;
 };
 
 struct fwd_live_table {
@@ -106,6 +115,16 @@ const struct fwd_live_set *fwd_live_set_find(const struct fwd_live_table *t,
 					     const char *name);
 const struct fwd_live_chain *fwd_live_chain_find(const struct fwd_live_table *t,
 						 const char *name);
+
+/*
+ * The live table as an IR shaped like `tmpl` (the IR that was applied): the
+ * template's chains and rules, each chain's policy and each set's elements
+ * and flags as the kernel has them. For rendering what the kernel holds
+ * (`fwctl show`). -EPROTO when the kernel lacks a set or chain of the
+ * template or keys it differently. Free with fwd_ir_free.
+ */
+int fwd_live_to_ir(const struct fwd_live_table *t, const struct fwd_ir *tmpl,
+		   struct fwd_ir **out);
 
 /* Whether inet table `name` (NULL: FWD_TABLE_NAME) exists, with its flags
  * and owner port id (0 = none). 0 or -errno (absent is not an error). */

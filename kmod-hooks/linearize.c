@@ -240,8 +240,8 @@ void fwd_lin_set(struct fwd_batch *b, const char *table,
  * - hash sets: one element per IR element, KEY = lo;
  * - interval concatenations (pipapo): KEY = lo, KEY_END = hi;
  * - interval sets of one field (rbtree): a start element KEY = lo and, unless
- *   the range runs to the top of the key space or the next range starts
- *   right after it, an end element KEY = hi + 1 flagged INTERVAL_END; nft
+ *   the range runs to the top of the key space, an end element
+ *   KEY = hi + 1 flagged INTERVAL_END; nft
  *   also opens the set with an INTERVAL_END at key 0 when the first range
  *   does not start there. A range open to the top carries nft's
  *   "interval open" element userdata so that `nft list` prints it right.
@@ -280,19 +280,12 @@ static bool rb_lead_end(const struct fwd_ir_set *s)
 	return s->n > 0 && !key_is_zero(s->elems[0].lo, addr_len(s->key));
 }
 
-/* Whether IR element i of an rbtree set needs its own end element. */
+/* Whether IR element i of an rbtree set has an end element: always but at
+ * the top of the key space (nft sends one even when the next range starts
+ * right there; the kernel refuses two starts in a row as an overlap). */
 static bool rb_has_end(const struct fwd_ir_set *s, size_t i)
 {
-	unsigned n = addr_len(s->key);
-	uint8_t next[16];
-
-	if (key_is_max(s->elems[i].hi, n))
-		return false;
-	if (i + 1 >= s->n)
-		return true;
-	memcpy(next, s->elems[i].hi, n);
-	key_inc(next, n);
-	return memcmp(next, s->elems[i + 1].lo, n) != 0;
+	return !key_is_max(s->elems[i].hi, addr_len(s->key));
 }
 
 size_t fwd_lin_elem_index(const struct fwd_msg *m, size_t k)

@@ -15,6 +15,8 @@
 
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
@@ -74,12 +76,6 @@ static void attrs(const struct nlmsghdr *nlh, const struct nlattr **tb,
 		if (t <= max)
 			tb[t] = a;
 	}
-}
-
-static bool is_str(const struct nlattr *a, const char *s)
-{
-	return a && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0 &&
-	       strcmp(mnl_attr_get_str(a), s) == 0;
 }
 
 static uint32_t be32(const struct nlattr *a)
@@ -176,18 +172,64 @@ out:
 	return MNL_CB_OK;
 }
 
+struct rule_info {
+	const char *set;
+	bool counter;
+	uint64_t packets, bytes;
+};
+
+static int rule_expr_cb(struct nftnl_expr *e, void *data)
+{
+	struct rule_info *ri = data;
+	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+
+	if (!name)
+		return MNL_CB_OK;
+	if (strcmp(name, "lookup") == 0 && !ri->set) {
+		ri->set = nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET);
+	} else if (strcmp(name, "counter") == 0) {
+		ri->counter = true;
+		ri->packets = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
+		ri->bytes = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES);
+	}
+	return MNL_CB_OK;
+}
+
 static int rule_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct rb_ctx *c = data;
-	const struct nlattr *tb[NFTA_RULE_MAX + 1];
+	struct nftnl_rule *r = fwd_nn(nftnl_rule_alloc());
+	struct rule_info ri = { 0 };
+	struct fwd_live_chain *ch = NULL;
+	const char *table, *chain;
 
-	attrs(nlh, tb, NFTA_RULE_MAX);
-	if (!is_str(tb[NFTA_RULE_TABLE], c->table) || !tb[NFTA_RULE_CHAIN])
-		return MNL_CB_OK;
+	if (nftnl_rule_nlmsg_parse(nlh, r) < 0)
+		goto out;
+	table = nftnl_rule_get_str(r, NFTNL_RULE_TABLE);
+	chain = nftnl_rule_get_str(r, NFTNL_RULE_CHAIN);
+	if (!table || !chain || strcmp(table, c->table))
+		goto out;
 	c->t->nrules++;
 	for (size_t i = 0; i < c->t->nchains; i++)
-		if (is_str(tb[NFTA_RULE_CHAIN], c->t->chains[i].name))
-			c->t->chains[i].nrules++;
+		if (strcmp(c->t->chains[i].name, chain) == 0)
+			ch = &c->t->chains[i];
+	if (!ch)
+		goto out;
+	nftnl_expr_foreach(r, rule_expr_cb, &ri);
+	if (ri.counter) {
+		struct fwd_live_counter *k;
+
+		FWD_GROW(ch->counters, ch->ccap, ch->ncounters + 1);
+		k = &ch->counters[ch->ncounters++];
+		memset(k, 0, sizeof(*k));
+		snprintf(k->set, sizeof(k->set), "%s", ri.set ? ri.set : "");
+		k->rule = ch->nrules;
+		k->packets = ri.packets;
+		k->bytes = ri.bytes;
+	}
+	ch->nrules++;
+out:
+	nftnl_rule_free(r);
 	return MNL_CB_OK;
 }
 
@@ -294,9 +336,17 @@ static int elem_cb(const struct nlmsghdr *nlh, void *data)
 
 static int cmp_key_len;
 
+/* Key order; on equal keys an interval end before a start (a range that
+ * ends where the next one begins). */
 static int raw_cmp(const void *a, const void *b)
 {
-	return memcmp(a, b, (size_t)cmp_key_len);
+	const struct raw_elem *x = a, *y = b;
+	int r = memcmp(x->key, y->key, (size_t)cmp_key_len);
+
+	if (r)
+		return r;
+	return (int)(y->flags & NFT_SET_ELEM_INTERVAL_END) -
+	       (int)(x->flags & NFT_SET_ELEM_INTERVAL_END);
 }
 
 static void push_elem(struct fwd_live_set *s, const struct fwd_ir_elem *e)
@@ -378,36 +428,82 @@ static int dump(struct fwd_nl *nl, struct rb_ctx *c, char *buf, uint16_t type,
 	return request(nl, nlh, buf, cb, c);
 }
 
+static int gen_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[NFTA_GEN_MAX + 1];
+
+	attrs(nlh, tb, NFTA_GEN_MAX);
+	*(uint32_t *)data = be32(tb[NFTA_GEN_ID]);
+	return MNL_CB_OK;
+}
+
+/* The ruleset generation: it changes with every commit. */
+static int generation(struct fwd_nl *nl, char *buf, uint32_t *gen)
+{
+	struct nlmsghdr *nlh = hdr(buf, NFT_MSG_GETGEN, 0);
+
+	*gen = 0;
+	return request(nl, nlh, buf, gen_cb, gen);
+}
+
+/* One pass over the table: several requests, each consistent alone. */
+static int read_once(struct fwd_nl *nl, struct rb_ctx *c, char *buf)
+{
+	bool exists;
+	int ret;
+
+	ret = fwd_live_table_info(nl, c->table, &exists, &c->t->flags,
+				  &c->t->owner);
+	if (ret == 0 && !exists)
+		ret = -ENOENT;
+	if (ret == 0)
+		ret = dump(nl, c, buf, NFT_MSG_GETCHAIN, NFTA_CHAIN_TABLE, chain_cb);
+	if (ret == 0)
+		ret = dump(nl, c, buf, NFT_MSG_GETRULE, NFTA_RULE_TABLE, rule_cb);
+	if (ret == 0)
+		ret = dump(nl, c, buf, NFT_MSG_GETSET, NFTA_SET_TABLE, set_cb);
+	for (size_t i = 0; ret == 0 && i < c->t->nsets; i++)
+		ret = read_elems(nl, c, buf, &c->t->sets[i]);
+	return ret;
+}
+
+#define READ_TRIES 20
+
 int fwd_live_read(struct fwd_nl *nl, const char *name,
 		  struct fwd_live_table **out)
 {
 	struct rb_ctx c = { .table = name ? name : FWD_TABLE_NAME };
-	char *buf = NULL;
-	bool exists;
-	int ret;
+	char *buf = fwd_xmalloc(RBUF_SIZE);
+	uint32_t g0, g1;
+	int ret = -EAGAIN;
 
 	*out = NULL;
-	c.t = fwd_xcalloc(1, sizeof(*c.t));
-	ret = fwd_live_table_info(nl, c.table, &exists, &c.t->flags, &c.t->owner);
-	if (ret == 0 && !exists)
-		ret = -ENOENT;
-	if (ret)
-		goto out;
-	buf = fwd_xmalloc(RBUF_SIZE);
-	ret = dump(nl, &c, buf, NFT_MSG_GETCHAIN, NFTA_CHAIN_TABLE, chain_cb);
-	if (ret == 0)
-		ret = dump(nl, &c, buf, NFT_MSG_GETRULE, NFTA_RULE_TABLE, rule_cb);
-	if (ret == 0)
-		ret = dump(nl, &c, buf, NFT_MSG_GETSET, NFTA_SET_TABLE, set_cb);
-	for (size_t i = 0; ret == 0 && i < c.t->nsets; i++)
-		ret = read_elems(nl, &c, buf, &c.t->sets[i]);
-out:
+	/*
+	 * The table comes in several requests and dumps of several parts;
+	 * a commit in between (another fwd, nft) would mix two rulesets, and
+	 * a dump cut by one may end short without saying so. Like nft, read
+	 * the generation before and after and start again when it moved.
+	 */
+	for (int i = 0; i < READ_TRIES && ret == -EAGAIN; i++) {
+		c.t = fwd_xcalloc(1, sizeof(*c.t));
+		c.chain_cap = c.set_cap = 0;
+		ret = generation(nl, buf, &g0);
+		if (ret == 0)
+			ret = read_once(nl, &c, buf);
+		if (ret == -EINTR)	/* NLM_F_DUMP_INTR */
+			ret = -EAGAIN;
+		if ((ret == 0 || ret == -ENOENT) && generation(nl, buf, &g1) == 0 &&
+		    g1 != g0)
+			ret = -EAGAIN;
+		if (ret) {
+			fwd_live_free(c.t);
+			c.t = NULL;
+		}
+	}
 	free(buf);
 	free(c.raw);
-	if (ret) {
-		fwd_live_free(c.t);
+	if (ret)
 		return ret;
-	}
 	*out = c.t;
 	return 0;
 }
@@ -419,6 +515,8 @@ void fwd_live_free(struct fwd_live_table *t)
 	for (size_t i = 0; i < t->nsets; i++)
 		free(t->sets[i].elems);
 	free(t->sets);
+	for (size_t i = 0; i < t->nchains; i++)
+		free(t->chains[i].counters);
 	free(t->chains);
 	free(t);
 }
@@ -439,4 +537,60 @@ const struct fwd_live_chain *fwd_live_chain_find(const struct fwd_live_table *t,
 		if (strcmp(t->chains[i].name, name) == 0)
 			return &t->chains[i];
 	return NULL;
+}
+
+int fwd_live_to_ir(const struct fwd_live_table *t, const struct fwd_ir *tmpl,
+		   struct fwd_ir **out)
+{
+	struct fwd_ir *ir = fwd_xcalloc(1, sizeof(*ir));
+	int ret = 0;
+
+	*out = NULL;
+	ir->sets = fwd_xcalloc(tmpl->nsets, sizeof(*ir->sets));
+	ir->chains = fwd_xcalloc(tmpl->nchains, sizeof(*ir->chains));
+	for (size_t i = 0; i < tmpl->nsets; i++) {
+		const struct fwd_live_set *ls = fwd_live_set_find(t, tmpl->sets[i].name);
+		struct fwd_ir_set *s = &ir->sets[ir->nsets++];
+
+		*s = tmpl->sets[i];
+		s->elems = NULL;
+		s->n = s->cap = 0;
+		if (!ls || !ls->key_known || ls->key != s->key) {
+			ret = -EPROTO;
+			continue;
+		}
+		s->interval = ls->interval;
+		s->timeout = ls->timeout;
+		if (ls->n) {
+			s->elems = fwd_xreallocarray(NULL, ls->n, sizeof(*s->elems));
+			memcpy(s->elems, ls->elems, ls->n * sizeof(*s->elems));
+			s->n = s->cap = ls->n;
+		}
+	}
+	for (size_t i = 0; i < tmpl->nchains; i++) {
+		const struct fwd_live_chain *lc = fwd_live_chain_find(t, tmpl->chains[i].name);
+		struct fwd_ir_chain *c = &ir->chains[ir->nchains++];
+
+		*c = tmpl->chains[i];
+		c->rules = NULL;
+		c->n = c->cap = 0;
+		if (!lc || !lc->base) {
+			ret = -EPROTO;
+			continue;
+		}
+		c->policy_accept = lc->policy_accept;
+		if (tmpl->chains[i].n) {
+			c->rules = fwd_xreallocarray(NULL, tmpl->chains[i].n,
+						     sizeof(*c->rules));
+			memcpy(c->rules, tmpl->chains[i].rules,
+			       tmpl->chains[i].n * sizeof(*c->rules));
+			c->n = c->cap = tmpl->chains[i].n;
+		}
+	}
+	if (ret) {
+		fwd_ir_free(ir);
+		return ret;
+	}
+	*out = ir;
+	return 0;
 }
