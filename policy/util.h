@@ -15,13 +15,20 @@
  * library code goes through these helpers, which print one line to stderr
  * and abort() when malloc fails. Nothing else in a library path exits.
  */
-void *fwd_xmalloc(size_t n);
-void *fwd_xcalloc(size_t n, size_t size);
-void *fwd_xrealloc(void *p, size_t n);
+/* The attributes tell the compiler the sizes, so its bounds checks see
+ * through the helpers, and that NULL never comes back. */
+void *fwd_xmalloc(size_t n)
+	__attribute__((malloc, alloc_size(1), returns_nonnull));
+void *fwd_xcalloc(size_t n, size_t size)
+	__attribute__((malloc, alloc_size(1, 2), returns_nonnull));
+void *fwd_xrealloc(void *p, size_t n)
+	__attribute__((alloc_size(2), returns_nonnull));
 /* realloc for arrays: n * size, aborting on overflow as well. */
-void *fwd_xreallocarray(void *p, size_t n, size_t size);
-char *fwd_xstrdup(const char *s);
-char *fwd_xstrndup(const char *s, size_t n);
+void *fwd_xreallocarray(void *p, size_t n, size_t size)
+	__attribute__((alloc_size(2, 3), returns_nonnull));
+char *fwd_xstrdup(const char *s) __attribute__((malloc, returns_nonnull));
+char *fwd_xstrndup(const char *s, size_t n)
+	__attribute__((malloc, returns_nonnull));
 char *fwd_xvasprintf(const char *fmt, va_list ap)
 	__attribute__((format(printf, 1, 0)));
 char *fwd_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
