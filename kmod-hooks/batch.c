@@ -125,6 +125,9 @@ static struct nlmsghdr *put_hdr(struct fwd_batch *b, uint16_t nltype,
 		while (cap - b->len < FWD_MSG_RESERVE)
 			cap *= 2;
 		b->buf = fwd_xrealloc(b->buf, cap);
+		/* libmnl 1.0.4 does not clear attribute padding: start from
+		 * zeros so that no stale heap bytes go to the kernel. */
+		memset(b->buf + b->cap, 0, cap - b->cap);
 		b->cap = cap;
 	}
 	FWD_GROW(b->msgs, b->mcap, b->n + 1);

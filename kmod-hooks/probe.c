@@ -288,20 +288,22 @@ int fwd_probe(struct fwd_features *f)
 			 strerror(-ret));
 		goto out;
 	}
-	if (fwd_batch_committed(&b) || !b.msgs[c.idx[P_FAIL_DEL]].err) {
-		undo(&nl, &c);
-		snprintf(f->detail, sizeof(f->detail), "probe transaction was "
-			 "not rolled back as it must be; probe tables removed");
-		ret = -EIO;
-		goto out;
-	}
 	if (b.msgs[0].err) {
-		/* BEGIN refused: no permission, or no nf_tables at all. */
+		/* BEGIN refused (the only answer then): no permission, or no
+		 * nf_tables at all. */
 		ret = b.msgs[0].err == EPERM ? -EPERM : 0;
 		snprintf(f->detail, sizeof(f->detail), "%s: %s",
 			 b.msgs[0].err == EPERM ? "not permitted (fwd needs "
 			 "CAP_NET_ADMIN)" : "nf_tables is not available",
 			 strerror(b.msgs[0].err));
+		goto out;
+	}
+	if (fwd_batch_committed(&b) || (b.msgs[c.idx[P_FAIL_DEL]].acked &&
+					 !b.msgs[c.idx[P_FAIL_DEL]].err)) {
+		undo(&nl, &c);
+		snprintf(f->detail, sizeof(f->detail), "probe transaction was "
+			 "not rolled back as it must be; probe tables removed");
+		ret = -EIO;
 		goto out;
 	}
 	for (int p = 0; p < P_COUNT; p++) {

@@ -51,8 +51,11 @@ static int request(struct fwd_nl *nl, struct nlmsghdr *nlh, char *buf,
 
 static struct nlmsghdr *hdr(char *buf, uint16_t type, uint16_t flags)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nlmsghdr *nlh;
 	struct nfgenmsg *nfg;
+
+	memset(buf, 0, 512);	/* requests are small; padding stays zero */
+	nlh = mnl_nlmsg_put_header(buf);
 
 	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;

@@ -416,9 +416,9 @@ START_TEST(probe_leaves_no_trace)
 	free(after);
 
 	/* Beside other tables (and fwd's own), nothing changes either. */
-	sh_ok("nft add table inet docker_like && "
-	      "nft add chain inet docker_like c '{ type filter hook forward priority 0; }' && "
-	      "nft add rule inet docker_like c ip saddr 192.0.2.1 counter accept");
+	free(sh_ok("nft add table inet docker_like && "
+		   "nft add chain inet docker_like c '{ type filter hook forward priority 0; }' && "
+		   "nft add rule inet docker_like c ip saddr 192.0.2.1 counter accept"));
 	before = sh_ok("nft -a list ruleset");
 	for (int i = 0; i < 3; i++)
 		probe_ok(&f);
@@ -1230,6 +1230,11 @@ static Suite *kernel_suite(void)
 	tcase_add_test(tc, persist_and_adopt);
 	tcase_add_test(tc, kernel_error_names_the_line);
 	tcase_add_test(tc, fixture_policies);
+	suite_add_tcase(s, tc);
+
+	/* CK_RUN_CASE=kmod skips these (e.g. under valgrind). */
+	tc = tcase_create("scale");
+	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, hundred_thousand);
 	tcase_add_test(tc, one_million);
 	suite_add_tcase(s, tc);
