@@ -321,8 +321,10 @@ int fwd_batch_talk(struct fwd_nl *nl, struct fwd_batch *b)
 			poll(&p, 1, 100);
 			continue;
 		}
+		int left = (int)r;
+
 		for (struct nlmsghdr *nlh = (struct nlmsghdr *)rbuf;
-		     mnl_nlmsg_ok(nlh, (int)r); nlh = mnl_nlmsg_next(nlh, (int *)&r))
+		     mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left))
 			if (nlh->nlmsg_type == NLMSG_ERROR)
 				take_ack(b, nlh);
 	}
