@@ -6,17 +6,28 @@
  * (port range, peer address) pair of every service becomes one raw entry in
  * a bucket per target set; then each bucket is normalised:
  *
- *  - hash sets (single host, single port): sort, drop exact duplicates;
- *  - the open sets (proto . port): per protocol, merge overlapping and
- *    touching port ranges;
+ *  - hash sets (single host, single port): sort, keep one element per key
+ *    with the latest expiry of its duplicates;
+ *  - the open sets (proto . port): per protocol, the port axis is cut into
+ *    maximal runs of one expiry (the latest of the ranges covering each
+ *    port), touching runs of equal expiry joined;
  *  - the address interval sets: per protocol, sweep the port axis. The
  *    starts and ends of all port ranges cut it into elementary segments; in
- *    each segment the active address ranges are united into disjoint runs
- *    (overlapping and touching ones merged); a run that is also a run of
- *    the neighbouring segment on the left extends that one's rectangle.
- *    Runs of one segment are disjoint and segments are disjoint, so the
- *    rectangles (address run x port range) never overlap, which the pipapo
- *    set backend requires (and only partly checks itself).
+ *    each segment the active address ranges become disjoint runs: united
+ *    (overlapping and touching ones merged) when they all expire alike,
+ *    else cut where the latest expiry covering an address changes (a
+ *    skyline, with a heap); a run that is also a run of the neighbouring
+ *    segment on the left (same addresses, same expiry) extends that one's
+ *    rectangle. Runs of one segment are disjoint and segments are
+ *    disjoint, so the rectangles (address run x port range) never overlap,
+ *    which the pipapo set backend requires (and only partly checks).
+ *
+ * Expiry: a timed edit's elements carry its `expires`, and each point of
+ * key space gets the latest expiry among the words covering it, so the
+ * kernel, dropping elements as they time out, keeps the table equal to the
+ * policy at every later moment. Entries carry an expiry as a rank into the
+ * sorted expiries of the edits in force (4 bytes, and max() stays an
+ * integer compare); permanent is the highest rank.
  *
  * Cost: a radix sort, plus for each segment the entries active in it. That
  * is O(n) for the usual shapes (lists on a few ports); a policy with many
@@ -55,10 +66,13 @@ struct raw {
 	uint64_t ah, al;	/* network address, high and low half */
 	const struct fwd_loc *loc;
 	uint32_t ord;		/* policy order: merged elements keep the first */
+	uint32_t xr;		/* expiry rank (collect.xv), XR_PERM = never */
 	uint16_t plo, phi;
 	uint8_t proto;
 	uint8_t hbits;		/* host bits: the range is lo .. lo | (2^hbits - 1) */
 };
+
+#define XR_PERM UINT32_MAX
 
 static inline u128 raw_lo(const struct raw *r)
 {
@@ -301,7 +315,7 @@ static void bucket_push(struct bucket *b, const struct raw *r)
 
 static void set_push(struct fwd_ir_set *s, struct file_map *fm, u128 lo,
 		    u128 hi, uint8_t proto, uint16_t plo, uint16_t phi,
-		    const struct fwd_loc *loc)
+		    const struct fwd_loc *loc, uint64_t expires)
 {
 	unsigned alen = fwd_ir_key_addr_len(s->key);
 	struct fwd_ir_elem *e;
@@ -320,6 +334,7 @@ static void set_push(struct fwd_ir_set *s, struct file_map *fm, u128 lo,
 	e->plo = plo;
 	e->phi = phi;
 	e->loc = map_loc(fm, loc);
+	e->expires = expires;
 }
 
 /* ---- sorting ---- */
@@ -444,53 +459,44 @@ static void raw_sort(struct raw *v, size_t n, unsigned alen, bool by_port)
 
 /* ---- normalisation ---- */
 
-/* Single host, single port: sort and keep the first of each key. */
+static uint64_t xr_expires(const uint64_t *xv, uint32_t xr)
+{
+	return xr == XR_PERM ? 0 : xv[xr];
+}
+
+/*
+ * Single host, single port: sort and keep one element per key, with the
+ * latest expiry among its duplicates and the loc of the first of those in
+ * policy order (the sort is stable, so a key's entries come in policy
+ * order).
+ */
 static void norm_hash(struct bucket *b, struct fwd_ir_set *s,
-		      struct file_map *fm, unsigned alen)
+		      struct file_map *fm, unsigned alen, const uint64_t *xv)
 {
 	raw_sort(b->v, b->n, alen, false);
 	s->elems = big_array(b->n, sizeof(*s->elems));
 	s->cap = b->n;
-	for (size_t i = 0; i < b->n; i++) {
-		const struct raw *r = &b->v[i];
+	for (size_t i = 0, j; i < b->n; i = j) {
+		const struct raw *r = &b->v[i], *best = r;
 
-		if (i > 0 && r->al == r[-1].al && r->ah == r[-1].ah &&
-		    r->proto == r[-1].proto && r->plo == r[-1].plo)
-			continue;
+		for (j = i + 1; j < b->n && b->v[j].al == r->al &&
+				b->v[j].ah == r->ah && b->v[j].proto == r->proto &&
+				b->v[j].plo == r->plo; j++)
+			if (b->v[j].xr > best->xr)
+				best = &b->v[j];
 		set_push(s, fm, raw_lo(r), raw_lo(r), r->proto, r->plo, r->plo,
-			 r->loc);
+			 best->loc, xr_expires(xv, best->xr));
 	}
 }
 
-/* proto . port ranges: per proto, merge overlapping and touching ranges. */
-static void norm_open(struct bucket *b, struct fwd_ir_set *s,
-		     struct file_map *fm)
-{
-	size_t i = 0;
-
-	raw_sort(b->v, b->n, 0, true);
-	while (i < b->n) {
-		const struct raw *first = &b->v[i];
-		uint32_t hi = first->phi;
-		const struct raw *best = first;
-
-		for (i++; i < b->n && b->v[i].proto == first->proto &&
-			  b->v[i].plo <= hi + 1; i++) {
-			if (b->v[i].phi > hi)
-				hi = b->v[i].phi;
-			if (b->v[i].ord < best->ord)
-				best = &b->v[i];
-		}
-		set_push(s, fm, 0, 0, first->proto, first->plo, (uint16_t)hi,
-			 best->loc);
-	}
-}
-
-/* A disjoint address run of one port segment. */
+/*
+ * A disjoint run of one segment (addresses; ports in the open sets). src
+ * is the entry that names it: of the entries with the run's expiry that
+ * form it, the first in policy order; the run's expiry is src->xr.
+ */
 struct run {
 	u128 lo, hi;
-	const struct fwd_loc *loc;
-	uint32_t ord;
+	const struct raw *src;
 	uint32_t plo;		/* while open in the sweep: where it started */
 };
 
@@ -510,9 +516,9 @@ static void runs_reserve(struct runs *r, size_t n)
 }
 
 /*
- * Unite the active ranges (sorted by lo) into disjoint runs, joining runs
- * that touch: the kernel would take touching runs too, but one element is
- * cheaper than two and the output is canonical.
+ * Unite the active ranges (sorted by lo), all of one expiry, into disjoint
+ * runs, joining runs that touch: the kernel would take touching runs too,
+ * but one element is cheaper than two and the output is canonical.
  */
 static void unite(const struct raw *const *act, size_t n, struct runs *out,
 		 u128 amax)
@@ -527,21 +533,164 @@ static void unite(const struct raw *const *act, size_t n, struct runs *out,
 		if (cur && (cur->hi == amax || lo <= cur->hi + 1)) {
 			if (hi > cur->hi)
 				cur->hi = hi;
-			if (r->ord < cur->ord) {
-				cur->ord = r->ord;
-				cur->loc = r->loc;
-			}
+			if (r->ord < cur->src->ord)
+				cur->src = r;
 			continue;
 		}
-		out->v[out->n++] = (struct run){ lo, hi, r->loc, r->ord, 0 };
+		out->v[out->n++] = (struct run){ lo, hi, r, 0 };
 	}
 }
 
+/* The entries covering the skyline's current point, best on top. */
+struct heap {
+	const struct raw **v;
+	size_t n, cap;
+};
+
+/* Later expiry first; of equal ones, the first in policy order. */
+static bool sky_before(const struct raw *a, const struct raw *b)
+{
+	return a->xr != b->xr ? a->xr > b->xr : a->ord < b->ord;
+}
+
+static void heap_push(struct heap *h, const struct raw *r)
+{
+	size_t i = h->n++;
+
+	while (i > 0) {
+		size_t up = (i - 1) / 2;
+
+		if (!sky_before(r, h->v[up]))
+			break;
+		h->v[i] = h->v[up];
+		i = up;
+	}
+	h->v[i] = r;
+}
+
+static void heap_pop(struct heap *h)
+{
+	const struct raw *last = h->v[--h->n];
+	size_t i = 0;
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= h->n)
+			break;
+		if (c + 1 < h->n && sky_before(h->v[c + 1], h->v[c]))
+			c++;
+		if (!sky_before(h->v[c], last))
+			break;
+		h->v[i] = h->v[c];
+		i = c;
+	}
+	if (h->n)
+		h->v[i] = last;
+}
+
+/* An entry's extent on the axis being cut: addresses, or ports. */
+static inline u128 co_lo(const struct raw *r, bool by_port)
+{
+	return by_port ? r->plo : raw_lo(r);
+}
+
+static inline u128 co_hi(const struct raw *r, bool by_port)
+{
+	return by_port ? r->phi : raw_hi(r);
+}
+
+/*
+ * Cut the entries (sorted by lo on the axis) into disjoint runs over which
+ * the latest expiry covering each point is constant, joining touching runs
+ * of equal expiry. A heap holds the entries that started, the one expiring
+ * last on top; a run ends where the top ends or where a new entry starts.
+ * Each entry starts and ends at most one run: at most 2n runs, O(n log n).
+ */
+static void skyline(const struct raw *const *act, size_t n, struct runs *out,
+		    struct heap *h, u128 amax, bool by_port)
+{
+	size_t i = 0;
+	u128 pos = 0;
+
+	out->n = 0;
+	runs_reserve(out, 2 * n);
+	if (h->cap < n) {
+		free(h->v);
+		h->v = big_array(n, sizeof(*h->v));
+		h->cap = n;
+	}
+	h->n = 0;
+	while (i < n || h->n) {
+		const struct raw *t;
+		struct run *cur;
+		u128 end;
+
+		if (h->n == 0)
+			pos = co_lo(act[i], by_port);
+		while (i < n && co_lo(act[i], by_port) <= pos)
+			heap_push(h, act[i++]);
+		while (h->n && co_hi(h->v[0], by_port) < pos)
+			heap_pop(h);
+		if (h->n == 0)
+			continue;
+		t = h->v[0];
+		end = co_hi(t, by_port);
+		/* Not yet started entries start after pos, so lo - 1 >= pos. */
+		if (i < n && co_lo(act[i], by_port) - 1 < end)
+			end = co_lo(act[i], by_port) - 1;
+		cur = out->n ? &out->v[out->n - 1] : NULL;
+		if (cur && cur->src->xr == t->xr && cur->hi + 1 == pos) {
+			cur->hi = end;
+			if (t->ord < cur->src->ord)
+				cur->src = t;
+		} else {
+			out->v[out->n++] = (struct run){ pos, end, t, 0 };
+		}
+		if (end == amax)
+			break;
+		pos = end + 1;
+	}
+}
+
+/* proto . port ranges: per proto, the port axis cut by expiry. */
+static void norm_open(struct bucket *b, struct fwd_ir_set *s,
+		      struct file_map *fm, const uint64_t *xv)
+{
+	const struct raw **act = big_array(b->n, sizeof(*act));
+	struct runs out = { 0 };
+	struct heap h = { 0 };
+
+	/* Proto, port start, policy order. */
+	raw_sort(b->v, b->n, 0, true);
+	for (size_t i = 0, j; i < b->n; i = j) {
+		uint8_t proto = b->v[i].proto;
+		size_t k = 0;
+
+		for (j = i; j < b->n && b->v[j].proto == proto; j++)
+			act[k++] = &b->v[j];
+		skyline(act, k, &out, &h, UINT16_MAX, true);
+		for (size_t r = 0; r < out.n; r++)
+			set_push(s, fm, 0, 0, proto, (uint16_t)out.v[r].lo,
+				 (uint16_t)out.v[r].hi, out.v[r].src->loc,
+				 xr_expires(xv, out.v[r].src->xr));
+	}
+	free(act);
+	free(out.v);
+	free(h.v);
+}
+
+/* Runs in a segment are disjoint: lo decides, then hi and expiry tell
+ * equal runs of two segments from different ones. */
 static int run_cmp(const struct run *a, const struct run *b)
 {
 	int c = cmp_u128(a->lo, b->lo);
 
-	return c ? c : cmp_u128(a->hi, b->hi);
+	if (!c)
+		c = cmp_u128(a->hi, b->hi);
+	if (!c && a->src->xr != b->src->xr)
+		c = a->src->xr < b->src->xr ? -1 : 1;
+	return c;
 }
 
 /*
@@ -550,16 +699,18 @@ static int run_cmp(const struct run *a, const struct run *b)
  */
 struct sweep {
 	struct runs open, next, cur;
+	struct heap heap;
 	uint32_t phi;		/* last port of the previous segment */
 	uint8_t proto;
 	struct fwd_ir_set *s;
 	struct file_map *fm;
+	const uint64_t *xv;
 };
 
 static void emit(struct sweep *w, const struct run *r)
 {
 	set_push(w->s, w->fm, r->lo, r->hi, w->proto, (uint16_t)r->plo,
-		 (uint16_t)w->phi, r->loc);
+		 (uint16_t)w->phi, r->src->loc, xr_expires(w->xv, r->src->xr));
 }
 
 static void close_all(struct sweep *w)
@@ -571,9 +722,10 @@ static void close_all(struct sweep *w)
 
 /*
  * Next segment [c, seg_hi] with its runs in w->cur: a run equal to an open
- * one extends it; open runs not seen again end at the previous segment;
- * new runs start at c. Runs of one segment are disjoint, so rectangles
- * built this way never overlap. Linear merge of two lists sorted by lo.
+ * one (addresses and expiry) extends it; open runs not seen again end at
+ * the previous segment; new runs start at c. Runs of one segment are
+ * disjoint, so rectangles built this way never overlap. Linear merge of
+ * two lists sorted by lo.
  */
 static void advance(struct sweep *w, uint32_t c, uint32_t seg_hi)
 {
@@ -594,10 +746,8 @@ static void advance(struct sweep *w, uint32_t c, uint32_t seg_hi)
 		r = n->v[j++];
 		if (d == 0) {
 			/* Extend; the element names the first word in policy. */
-			if (o->v[i].ord < r.ord) {
-				r.ord = o->v[i].ord;
-				r.loc = o->v[i].loc;
-			}
+			if (o->v[i].src->ord < r.src->ord)
+				r.src = o->v[i].src;
 			r.plo = o->v[i++].plo;
 		} else {
 			r.plo = c;
@@ -613,18 +763,32 @@ static void advance(struct sweep *w, uint32_t c, uint32_t seg_hi)
 	w->phi = seg_hi;
 }
 
+/* The runs of one segment: united when all expire alike (the usual case,
+ * linear), else cut by expiry. */
+static void segment_runs(struct sweep *w, const struct raw *const *act,
+			 size_t n, u128 amax)
+{
+	for (size_t i = 1; i < n; i++) {
+		if (act[i]->xr != act[0]->xr) {
+			skyline(act, n, &w->cur, &w->heap, amax, false);
+			return;
+		}
+	}
+	unite(act, n, &w->cur, amax);
+}
+
 /* 65536 possible cut points per protocol (port 65535 + 1 included). */
 #define NCUTS 65537
 
 static void norm_net(struct bucket *b, struct fwd_ir_set *s,
-		     struct file_map *fm, unsigned alen)
+		     struct file_map *fm, unsigned alen, const uint64_t *xv)
 {
 	u128 amax = alen == 4 ? (u128)UINT32_MAX : ~(u128)0;
 	size_t nalloc = b->n ? b->n : 1, g0 = 0;
 	const struct raw **act = big_array(nalloc, sizeof(*act));
 	const struct raw **nact = big_array(nalloc, sizeof(*nact));
 	uint8_t *cut = fwd_xmalloc(NCUTS);
-	struct sweep w = { .s = s, .fm = fm };
+	struct sweep w = { .s = s, .fm = fm, .xv = xv };
 
 	/* Port start, then address: each segment's new ranges come sorted. */
 	raw_sort(b->v, b->n, alen, true);
@@ -683,7 +847,7 @@ static void norm_net(struct bucket *b, struct fwd_ir_set *s,
 			seg_hi = c + 1;
 			while (seg_hi < NCUTS && !cut[seg_hi])
 				seg_hi++;
-			unite(act, nactive, &w.cur, amax);
+			segment_runs(&w, act, nactive, amax);
 			advance(&w, c, seg_hi - 1);
 		}
 		close_all(&w);
@@ -706,6 +870,7 @@ static void norm_net(struct bucket *b, struct fwd_ir_set *s,
 	free(w.open.v);
 	free(w.next.v);
 	free(w.cur.v);
+	free(w.heap.v);
 }
 
 /* ---- collecting entries from the model ---- */
@@ -718,10 +883,12 @@ struct eff_list {
 	const char *name;
 	const struct fwd_addr *addrs;
 	const struct fwd_loc *locs;	/* NULL: every member at *loc */
+	const uint32_t *xrs;		/* expiry ranks; NULL: all permanent */
 	const struct fwd_loc *loc;
 	size_t n;
 	struct fwd_addr *own_addrs;	/* set when edits changed the list */
 	struct fwd_loc *own_locs;
+	uint32_t *own_xrs;
 };
 
 struct collect {
@@ -732,12 +899,61 @@ struct collect {
 	struct eff_list *lists;
 	size_t nlists;
 	uint64_t now;
+	uint64_t *xv;			/* expiries of edits in force, sorted */
+	size_t nxv;
+	uint64_t recompile_at;		/* fwd_ir.recompile_at */
 	struct fwd_diags *d;
 };
 
 static bool edit_live(const struct fwd_edit *e, uint64_t now)
 {
 	return e->expires == 0 || e->expires > now;
+}
+
+static int cmp_u64(const void *pa, const void *pb)
+{
+	uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
+
+	return a < b ? -1 : a > b;
+}
+
+/* The sorted, distinct expiries of the edits in force: the ranks. */
+static void build_expiries(struct collect *c, const struct fwd_policy *p)
+{
+	size_t n = 0;
+
+	c->xv = fwd_xreallocarray(NULL, p->nedits + 1, sizeof(*c->xv));
+	for (size_t i = 0; i < p->nedits; i++)
+		if (p->edits[i].expires && edit_live(&p->edits[i], c->now))
+			c->xv[n++] = p->edits[i].expires;
+	qsort(c->xv, n, sizeof(*c->xv), cmp_u64);
+	c->nxv = 0;
+	for (size_t i = 0; i < n; i++)
+		if (c->nxv == 0 || c->xv[c->nxv - 1] != c->xv[i])
+			c->xv[c->nxv++] = c->xv[i];
+}
+
+/* The rank of an expiry of an edit in force (0 = permanent). */
+static uint32_t xr_of(const struct collect *c, uint64_t expires)
+{
+	size_t lo = 0, hi = c->nxv;
+
+	if (!expires)
+		return XR_PERM;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c->xv[mid] < expires)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (uint32_t)lo;
+}
+
+static uint32_t xr_min(uint32_t a, uint32_t b)
+{
+	return a < b ? a : b;
 }
 
 static void push(struct collect *c, int set, const struct raw *r)
@@ -750,7 +966,7 @@ static void push(struct collect *c, int set, const struct raw *r)
 
 static void push_addr(struct collect *c, const struct dir_sets *ds,
 		      const struct fwd_addr *a, const struct fwd_ports *pr,
-		      const struct fwd_loc *loc)
+		      const struct fwd_loc *loc, uint32_t xr)
 {
 	unsigned bits = a->family == AF_INET ? 32 : 128;
 	bool host = a->prefix == bits && pr->lo == pr->hi;
@@ -779,15 +995,17 @@ static void push_addr(struct collect *c, const struct dir_sets *ds,
 	r.phi = pr->hi;
 	r.loc = loc;
 	r.ord = c->ord++;
+	r.xr = xr;
 	bucket_push(&c->b[set], &r);
 }
 
 static void push_open(struct collect *c, const struct dir_sets *ds,
-		      const struct fwd_ports *pr, const struct fwd_loc *loc)
+		      const struct fwd_ports *pr, const struct fwd_loc *loc,
+		      uint32_t xr)
 {
 	struct raw r = {
 		.proto = pr->proto, .plo = pr->lo, .phi = pr->hi, .loc = loc,
-		.ord = c->ord++,
+		.ord = c->ord++, .xr = xr,
 	};
 
 	push(c, ds->open, &r);
@@ -795,14 +1013,14 @@ static void push_open(struct collect *c, const struct dir_sets *ds,
 
 /* A blocked address: block4/block6, no proto, no port. */
 static void push_block(struct collect *c, const struct fwd_addr *a,
-		       const struct fwd_loc *loc)
+		       const struct fwd_loc *loc, uint32_t xr)
 {
 	static const struct dir_sets block = {
 		FWD_SET_BLOCK4, FWD_SET_BLOCK4, FWD_SET_BLOCK6, FWD_SET_BLOCK6, -1,
 	};
 	static const struct fwd_ports none = { 0 };
 
-	push_addr(c, &block, a, &none, loc);
+	push_addr(c, &block, a, &none, loc, xr);
 }
 
 static bool addr_ok(const struct fwd_addr *a)
@@ -817,9 +1035,11 @@ static bool ports_ok(const struct fwd_ports *pr)
 	       (pr->proto == IPPROTO_TCP || pr->proto == IPPROTO_UDP);
 }
 
-/* Every member of a list on one port range. */
+/* Every member of a list on one port range; a member lasts no longer than
+ * the word naming the list (xr). */
 static int push_list(struct collect *c, const struct dir_sets *ds,
-		     const struct eff_list *l, const struct fwd_ports *pr)
+		     const struct eff_list *l, const struct fwd_ports *pr,
+		     uint32_t xr)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		const struct fwd_loc *loc = l->locs ? &l->locs[i] : l->loc;
@@ -829,7 +1049,8 @@ static int push_list(struct collect *c, const struct dir_sets *ds,
 				      "list %s: bad address", l->name);
 			return -EINVAL;
 		}
-		push_addr(c, ds, &l->addrs[i], pr, loc);
+		push_addr(c, ds, &l->addrs[i], pr, loc,
+			  l->xrs ? xr_min(xr, l->xrs[i]) : xr);
 	}
 	return 0;
 }
@@ -868,7 +1089,7 @@ static int collect_service(struct collect *c, const struct fwd_service *sv)
 			switch (pe->kind) {
 			case FWD_PEER_ANY:
 				/* The open set is keyed by port: name it. */
-				push_open(c, ds, pr, &pr->loc);
+				push_open(c, ds, pr, &pr->loc, XR_PERM);
 				break;
 			case FWD_PEER_ADDR:
 				if (!addr_ok(&pe->addr)) {
@@ -878,7 +1099,8 @@ static int collect_service(struct collect *c, const struct fwd_service *sv)
 						      sv->name);
 					return -EINVAL;
 				}
-				push_addr(c, ds, &pe->addr, pr, &pe->loc);
+				push_addr(c, ds, &pe->addr, pr, &pe->loc,
+					  XR_PERM);
 				break;
 			case FWD_PEER_LIST:
 				if (pe->list >= c->nlists) {
@@ -888,7 +1110,8 @@ static int collect_service(struct collect *c, const struct fwd_service *sv)
 						      sv->name);
 					return -EINVAL;
 				}
-				ret = push_list(c, ds, &c->lists[pe->list], pr);
+				ret = push_list(c, ds, &c->lists[pe->list], pr,
+						XR_PERM);
 				if (ret)
 					return ret;
 				break;
@@ -909,9 +1132,11 @@ static int collect_edits(struct collect *c, const struct fwd_policy *p)
 		const struct fwd_edit *e = &p->edits[i];
 		const struct dir_sets *ds;
 		const struct eff_list *l;
+		uint32_t xr;
 
 		if (!edit_live(e, c->now))
 			continue;
+		xr = xr_of(c, e->expires);
 		switch (e->kind) {
 		case FWD_EDIT_ALLOW:
 		case FWD_EDIT_DENY:
@@ -922,11 +1147,12 @@ static int collect_edits(struct collect *c, const struct fwd_policy *p)
 			if (!ports_ok(&e->ports))
 				goto bad;
 			if (e->peer == FWD_PEER_ANY) {
-				push_open(c, ds, &e->ports, &e->loc);
+				push_open(c, ds, &e->ports, &e->loc, xr);
 			} else if (e->peer == FWD_PEER_ADDR) {
 				if (!addr_ok(&e->addr))
 					goto bad;
-				push_addr(c, ds, &e->addr, &e->ports, &e->loc);
+				push_addr(c, ds, &e->addr, &e->ports, &e->loc,
+					  xr);
 			} else if (e->peer == FWD_PEER_LIST) {
 				/*
 				 * A list only edits created may be gone (its
@@ -934,7 +1160,7 @@ static int collect_edits(struct collect *c, const struct fwd_policy *p)
 				 * error that would stop every later compile.
 				 */
 				l = find_list(c, e->list);
-				if (l && push_list(c, ds, l, &e->ports))
+				if (l && push_list(c, ds, l, &e->ports, xr))
 					return -EINVAL;
 			} else {
 				goto bad;
@@ -943,7 +1169,7 @@ static int collect_edits(struct collect *c, const struct fwd_policy *p)
 		case FWD_EDIT_BLOCK:
 			if (!addr_ok(&e->addr))
 				goto bad;
-			push_block(c, &e->addr, &e->loc);
+			push_block(c, &e->addr, &e->loc, xr);
 			break;
 		case FWD_EDIT_LIST_ADD:
 		case FWD_EDIT_LIST_DEL:
@@ -991,58 +1217,137 @@ static int list_op_cmp(const void *pa, const void *pb)
 	return a->idx < b->idx ? -1 : a->idx > b->idx;
 }
 
-static int bsearch_addr(const void *key, const void *elem)
+/* One address's list edits in force (sorted by edit order), and what they
+ * make of it. */
+struct addr_ops {
+	const struct list_op *ops;
+	size_t n;
+	bool orig;		/* an original member of the list */
+	bool keep_orig;		/* the original members stay */
+	bool add;		/* a member at the last edit's line */
+	uint64_t until;		/* ... expiring then (0 = never) */
+};
+
+static int bsearch_group(const void *key, const void *elem)
 {
-	return addr_cmp(key, elem);
+	const struct addr_ops *g = elem;
+
+	return addr_cmp(key, &g->ops[0].e->addr);
+}
+
+static uint64_t exp_inf(uint64_t x)
+{
+	return x ? x : UINT64_MAX;
 }
 
 /*
- * Apply one list's ops (sorted by address, then edit order): for each
- * address the last op decides. A final list-del removes the address
- * wherever it came from (inline, list file or an earlier add); a final
- * list-add keeps the originals and adds one member at the edit's line.
+ * An address's membership over time. At a moment t the last of its edits
+ * still in force at t decides (add: in, del: out); with none left the
+ * original list does. So the deciding edits, in time order, are those that
+ * expire after every later edit, each from the previous one's expiry to
+ * its own. Returns whether the address is in now; *until: when that first
+ * stretch ends (0 = never); *back: when it comes in again after a gap
+ * (0 = never), which no element timeout can do.
  */
-static void apply_list_ops(struct eff_list *l, const struct list_op *ops,
-			   size_t nops)
+static bool addr_timeline(const struct addr_ops *g, uint64_t now,
+			  uint64_t *until, uint64_t *back)
 {
-	struct fwd_addr *dels = fwd_xreallocarray(NULL, nops, sizeof(*dels));
-	size_t ndels = 0, nadds = 0, n = 0;
+	bool now_in = g->ops[g->n - 1].e->kind == FWD_EDIT_LIST_ADD, in = now_in;
+	uint64_t from = now;
 
-	for (size_t i = 0; i < nops; i++) {
-		bool last = i + 1 == nops ||
-			    addr_cmp(&ops[i].e->addr, &ops[i + 1].e->addr) != 0;
+	*until = 0;
+	*back = 0;
+	for (size_t k = g->n; k-- > 0;) {
+		uint64_t x = exp_inf(g->ops[k].e->expires);
+		bool add = g->ops[k].e->kind == FWD_EDIT_LIST_ADD;
 
-		if (!last)
-			continue;
-		if (ops[i].e->kind == FWD_EDIT_LIST_DEL)
-			dels[ndels++] = ops[i].e->addr;
-		else
-			nadds++;
+		if (x <= from)
+			continue;	/* a later edit outlives it */
+		if (in && !add) {
+			*until = from;
+			in = false;
+		} else if (!in && add) {
+			*back = from;
+			return now_in;
+		}
+		from = x;
+		if (x == UINT64_MAX)
+			return now_in;
+	}
+	/* From `from` on no edit is left: the original list decides. */
+	if (in && !g->orig)
+		*until = from;
+	else if (!in && g->orig)
+		*back = from;
+	return now_in;
+}
+
+/*
+ * Apply one list's ops (sorted by address, then edit order). An address
+ * in the list now becomes one member at its last edit's line, expiring
+ * when its first stretch of membership ends; originals of that address
+ * stay only when the stretch never ends (they are permanent). An address
+ * out now loses its originals, wherever they came from (inline, list file
+ * or an earlier add).
+ */
+static void apply_list_ops(struct collect *c, struct eff_list *l,
+			   const struct list_op *ops, size_t nops)
+{
+	struct addr_ops *g = fwd_xreallocarray(NULL, nops, sizeof(*g));
+	size_t ng = 0, nadds = 0, n = 0;
+
+	for (size_t i = 0, j; i < nops; i = j) {
+		for (j = i + 1; j < nops && addr_cmp(&ops[j].e->addr,
+						     &ops[i].e->addr) == 0; j++)
+			;
+		g[ng++] = (struct addr_ops){ .ops = ops + i, .n = j - i };
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		struct addr_ops *hit = bsearch(&l->addrs[i], g, ng, sizeof(*g),
+					       bsearch_group);
+
+		if (hit)
+			hit->orig = true;
+	}
+	for (size_t k = 0; k < ng; k++) {
+		uint64_t back;
+
+		g[k].add = addr_timeline(&g[k], c->now, &g[k].until, &back);
+		g[k].keep_orig = g[k].add && g[k].until == 0;
+		nadds += g[k].add;
+		if (back && (!c->recompile_at || back < c->recompile_at))
+			c->recompile_at = back;
 	}
 	l->own_addrs = fwd_xreallocarray(NULL, l->n + nadds + 1,
 					 sizeof(*l->own_addrs));
 	l->own_locs = fwd_xreallocarray(NULL, l->n + nadds + 1,
 					sizeof(*l->own_locs));
+	l->own_xrs = fwd_xreallocarray(NULL, l->n + nadds + 1,
+				       sizeof(*l->own_xrs));
 	for (size_t i = 0; i < l->n; i++) {
-		if (ndels && bsearch(&l->addrs[i], dels, ndels, sizeof(*dels),
-				     bsearch_addr))
+		const struct addr_ops *hit = bsearch(&l->addrs[i], g, ng,
+						     sizeof(*g), bsearch_group);
+
+		if (hit && !hit->keep_orig)
 			continue;
 		l->own_addrs[n] = l->addrs[i];
+		l->own_xrs[n] = l->xrs ? l->xrs[i] : XR_PERM;
 		l->own_locs[n++] = l->locs ? l->locs[i] : *l->loc;
 	}
-	for (size_t i = 0; i < nops; i++) {
-		bool last = i + 1 == nops ||
-			    addr_cmp(&ops[i].e->addr, &ops[i + 1].e->addr) != 0;
+	for (size_t k = 0; k < ng; k++) {
+		const struct fwd_edit *last = g[k].ops[g[k].n - 1].e;
 
-		if (last && ops[i].e->kind == FWD_EDIT_LIST_ADD) {
-			l->own_addrs[n] = ops[i].e->addr;
-			l->own_locs[n++] = ops[i].e->loc;
-		}
+		if (!g[k].add)
+			continue;
+		l->own_addrs[n] = last->addr;
+		l->own_xrs[n] = xr_of(c, g[k].until);
+		l->own_locs[n++] = last->loc;
 	}
 	l->addrs = l->own_addrs;
 	l->locs = l->own_locs;
+	l->xrs = l->own_xrs;
 	l->n = n;
-	free(dels);
+	free(g);
 }
 
 static void build_lists(struct collect *c, const struct fwd_policy *p)
@@ -1090,7 +1395,7 @@ static void build_lists(struct collect *c, const struct fwd_policy *p)
 	for (size_t i = 0, j; i < nops; i = j) {
 		for (j = i; j < nops && ops[j].list == ops[i].list; j++)
 			;
-		apply_list_ops(&c->lists[ops[i].list], ops + i, j - i);
+		apply_list_ops(c, &c->lists[ops[i].list], ops + i, j - i);
 	}
 	free(ops);
 }
@@ -1100,6 +1405,7 @@ static void free_lists(struct collect *c)
 	for (size_t i = 0; i < c->nlists; i++) {
 		free(c->lists[i].own_addrs);
 		free(c->lists[i].own_locs);
+		free(c->lists[i].own_xrs);
 	}
 	free(c->lists);
 }
@@ -1124,6 +1430,7 @@ static int collect(struct collect *c, const struct fwd_policy *p)
 {
 	int ret;
 
+	build_expiries(c, p);
 	build_lists(c, p);
 	c->counting = true;
 	ret = collect_all(c, p);
@@ -1351,11 +1658,11 @@ static void fill_sets(struct fwd_ir *ir, struct collect *c,
 		if (b->n == 0)
 			continue;
 		if (!s->interval)
-			norm_hash(b, s, fm, fwd_ir_key_addr_len(s->key));
+			norm_hash(b, s, fm, fwd_ir_key_addr_len(s->key), c->xv);
 		else if (s->key == FWD_KEY_PROTO_PORT)
-			norm_open(b, s, fm);
+			norm_open(b, s, fm, c->xv);
 		else
-			norm_net(b, s, fm, fwd_ir_key_addr_len(s->key));
+			norm_net(b, s, fm, fwd_ir_key_addr_len(s->key), c->xv);
 		/* The raw entries are done with: give the memory back early. */
 		free(b->v);
 		*b = (struct bucket){ 0 };
@@ -1389,6 +1696,8 @@ int fwd_compile_at(const struct fwd_policy *p, uint64_t now,
 	for (int i = 0; i < FWD_SET_COUNT; i++)
 		free(c.b[i].v);
 	free_lists(&c);
+	free(c.xv);
+	ir->recompile_at = c.recompile_at;
 	if (ret) {
 		fwd_ir_free(ir);
 		return ret;

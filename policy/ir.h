@@ -44,13 +44,17 @@ enum fwd_ir_key {
  * sets, the edit's line for elements of live edits (file NULL for edits
  * made at run time). When normalisation merged several words into one
  * element, loc is the first of them in policy order (services in file
- * order, then edits). loc.file points into fwd_ir.files, so the IR does
- * not depend on the policy staying alive. */
+ * order, then edits) among those that expire last. loc.file points into
+ * fwd_ir.files, so the IR does not depend on the policy staying alive.
+ * expires: absolute unix seconds after which the kernel drops the element
+ * by itself (kmod-hooks sends NFTA_SET_ELEM_TIMEOUT = expires - now at send
+ * time); 0 = permanent. It comes from timed edits (`for 2h`, `until T`). */
 struct fwd_ir_elem {
 	uint8_t lo[16], hi[16];
 	uint8_t proto;
 	uint16_t plo, phi;
 	struct fwd_loc loc;		/* the policy line this came from */
+	uint64_t expires;		/* unix seconds; 0 = never */
 };
 
 /*
@@ -69,10 +73,21 @@ struct fwd_ir_elem {
  * - the kernel is no full referee: pipapo refuses an element only when
  *   its start or end falls inside an existing one (EEXIST), so a crossing
  *   overlap would load silently. Normalisation is what guarantees it;
- * - no element carries a timeout: an IR is the policy at one moment
- *   (fwd_compile_at), and edits that expire are recompiled away. Sets
- *   still have the timeout flag so that element timeouts stay possible
- *   without changing the table's shape.
+ * - expiry is part of the element: every point of key space is in the
+ *   element whose expires is the LATEST among the policy words covering it
+ *   (a permanent word dominates), and neighbouring pieces are joined only
+ *   when their expires are equal, so the set at any later moment t is
+ *   exactly "elements with expires == 0 or expires > t": the kernel's
+ *   element timeouts carry the policy forward in time with no daemon
+ *   timer. A hash set keeps one element per key, at the latest expires;
+ * - that holds until fwd_ir.recompile_at (when not 0): words only ever
+ *   go away by themselves, except that the end of a timed list-del brings
+ *   a list member back, which no timeout can do;
+ * - elements already expired may still be in an IR compiled earlier (the
+ *   kernel no longer has them); fwd_compile_at(p, now) leaves out every
+ *   edit not in force at `now`.
+ * Every set has the timeout flag, so that timed elements never change the
+ * table's shape.
  * No set has a size (nft list would print `size N`, render does not).
  */
 struct fwd_ir_set {
@@ -226,11 +241,19 @@ struct fwd_ir {
 	size_t nchains;
 	char **files;		/* the IR's own copies of the file names in locs */
 	size_t nfiles;
+	/*
+	 * When the element timeouts stop being enough: the earliest end of a
+	 * timed list-del after which a member comes back (unix seconds), or 0
+	 * when the table stays exact as its elements expire. Whoever keeps the
+	 * table recompiles at that moment and commits the delta.
+	 */
+	uint64_t recompile_at;
 };
 
 /* Options that depend on the kernel (from the probe); zero = conservative. */
 struct fwd_render_opts {
 	unsigned table_flags;	/* NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST, as applied */
+	uint64_t now;		/* the clock for element timeouts; 0 = time() */
 };
 
 /*
@@ -238,18 +261,22 @@ struct fwd_render_opts {
  * -EINVAL with a located message in d when the model is inconsistent (a
  * validated policy never is). Allocation failure aborts (util.h).
  * Interval sets are normalised: per protocol the port ranges are cut into
- * disjoint segments, the address ranges of each segment are united and
- * merged, and neighbouring segments with equal address sets are joined.
+ * disjoint segments; in each segment every address gets the latest expiry
+ * of the ranges covering it, and maximal runs of one expiry become
+ * pieces; neighbouring segments with equal pieces are joined. Hash sets
+ * keep one element per key at its latest expiry.
  * Cost O((n + k) log n) for n policy entries and k elements out.
  */
 int fwd_compile(const struct fwd_policy *p, struct fwd_ir **out,
 		struct fwd_diags *d);
 /*
  * The same at a given time (unix seconds): live edits (policy.h, edit.h)
- * whose `expires` is not after `now` are left out. fwd_compile uses the
- * clock. The IR holds no timeouts: an edit in force is an element like any
- * other, and whoever keeps the table recompiles when the next edit expires
- * (fwd_ir_next_expiry) and commits the delta.
+ * whose `expires` is not after `now` are left out; those in force give
+ * their elements their `expires` (a timed list-add its member's, an allow
+ * from a list the earlier of the edit's and the member's). fwd_compile uses
+ * the clock. The kernel then expires elements by itself: the daemon needs
+ * no timer to enforce, only fwd_ir.recompile_at (timed list-del) and
+ * fwd_ir_next_expiry to tidy its own model.
  */
 int fwd_compile_at(const struct fwd_policy *p, uint64_t now,
 		   struct fwd_ir **out, struct fwd_diags *d);
@@ -308,10 +335,91 @@ int fwd_ir_elem_format(const struct fwd_ir_set *s, const struct fwd_ir_elem *e,
  * text, except that nft orders hash-set elements its own way (the key read
  * as a little-endian number) where the render keeps key order. Table flags
  * owner/persist become a comment line: with `flags owner` nft -f would make
- * its own short-lived process the owner. Counters print as 0. One buffered
- * pass; returns 0, -EIO when writing fails, -EINVAL for a malformed IR.
+ * its own short-lived process the owner. Counters print as 0. A timed
+ * element prints ` timeout Ns`, the seconds it has left at o->now (at least
+ * 1: nft refuses a zero timeout), which `nft -f` accepts; `nft list` adds
+ * `expires ...` to it. One buffered pass; returns 0, -EIO when writing
+ * fails, -EINVAL for a malformed IR.
  */
 int fwd_ir_render(const struct fwd_ir *ir, const struct fwd_render_opts *o,
 		  FILE *out);
+
+/*
+ * The difference between two IRs as set-element edits: what turns the
+ * running table `old` into `new` without replacing it.
+ *
+ * For kmod-hooks (fwd_apply_delta), inside ONE transaction:
+ * - send every set's dels before any add: an interval range that changed
+ *   shape (10.0.0.0/24 became 10.0.0.0/23) is a del of the old piece and
+ *   an add of the new, and pipapo refuses the add while the old one is
+ *   still there;
+ * - an element whose key is unchanged but whose expires differs is a del
+ *   plus an add (the kernel cannot change a timeout in place); send the
+ *   add with timeout expires - now (at least 1 s);
+ * - a del of an element with expires != 0 may find it already gone (it
+ *   timed out): delete those with NFT_MSG_DESTROYSETELEM (Linux 6.3+),
+ *   or treat ENOENT on them as done;
+ * - elements compare by key and expires only: loc is not the kernel's
+ *   business, and a del/add lends its loc (pointing into old's / new's
+ *   files) for messages, so the delta must not outlive either IR.
+ */
+struct fwd_ir_delta_set {
+	unsigned set;			/* index into the NEW ir's sets */
+	struct fwd_ir_elem *add;	/* sorted as the set's elems */
+	size_t nadd;
+	struct fwd_ir_elem *del;	/* sorted as the set's elems */
+	size_t ndel;
+};
+
+struct fwd_ir_delta {
+	/* Sets (names, keys, flags) or chains, rules, policies differ: the
+	 * caller replaces the whole table. The element lists are still filled
+	 * for every set of `new` whose name, key and flags `old` has too. */
+	bool shape_changed;
+	struct fwd_ir_delta_set *sets;	/* only sets with changes, by index */
+	size_t nsets;
+	size_t nadd, ndel;		/* totals */
+};
+
+/*
+ * A sorted merge of both element arrays per set, O(n). `out` is zeroed and
+ * filled. Returns 0, or -EINVAL when new is NULL; old NULL means an empty
+ * start (shape_changed, every element an add). Allocation failure aborts
+ * (util.h), so -ENOMEM never comes back.
+ */
+int fwd_ir_diff(const struct fwd_ir *old, const struct fwd_ir *new,
+		struct fwd_ir_delta *out);
+void fwd_ir_delta_free(struct fwd_ir_delta *d);	/* accepts NULL; zeroes */
+
+/* A deep copy: sets, chains and the IR's own file names (locs remapped). */
+struct fwd_ir *fwd_ir_clone(const struct fwd_ir *ir);
+
+struct fwd_edit;
+
+/*
+ * The fast path of a live addition: apply the edits p->edits[nedits-n ..
+ * nedits) (`added`, already appended to p) to `ir` in place when that can
+ * be done without the compiler, and fill `delta` with exactly what changed
+ * (zeroed first). Returns 0, or -EAGAIN having changed NOTHING (ir and
+ * delta as before) when any edit needs the full compiler.
+ *
+ * Done in place (O(log n) search plus one insertion per element):
+ * - allow/deny from a single host on a single port: the host set (hash)
+ *   or the deny set: a new key, or a later expiry for an existing one;
+ * - allow/deny from any: the open sets, and block ADDR|CIDR: the interval
+ *   set when the new range touches no element, or lies inside one that
+ *   expires no earlier (then nothing changes);
+ * - list-add of a host no other edit in force names for that list, to a
+ *   list whose users (services, allow/deny edits) all name single ports.
+ * Everything else (ranges, CIDR peers, list-del, a touching neighbour,
+ * elements already expired at `now` in the way, a malformed edit) is
+ * -EAGAIN. The result is what fwd_compile_at(p, now) builds (loc
+ * included), apart from elements that had already expired in `ir`.
+ * `ir` must be what fwd_compile_at built for p without the added edits, at
+ * `now` or before, possibly updated by earlier fast adds.
+ */
+int fwd_ir_fast_add(struct fwd_ir *ir, const struct fwd_policy *p,
+		    const struct fwd_edit *added, size_t n, uint64_t now,
+		    struct fwd_ir_delta *delta);
 
 #endif

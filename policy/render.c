@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <linux/netfilter.h>
@@ -130,8 +131,8 @@ static char *fmt_proto(char *p, uint8_t proto)
 	return p + 3;
 }
 
-/* Longest: two IPv6 addresses, " . " x2, proto, two ports. */
-#define ELEM_MAX 160
+/* Longest: two IPv6 addresses, " . " x2, proto, two ports, a timeout. */
+#define ELEM_MAX 192
 
 static size_t fmt_elem(const struct fwd_ir_set *s, const struct fwd_ir_elem *e,
 		       char *buf)
@@ -174,7 +175,31 @@ int fwd_ir_elem_format(const struct fwd_ir_set *s, const struct fwd_ir_elem *e,
  * nft puts two IPv4 addresses on a line and one of anything else
  * (calculate_delim() in nftables src/expression.c).
  */
-static void render_set(struct out *o, const struct fwd_ir_set *s)
+/*
+ * " timeout Ns": what is left at `now`, in seconds (nft -f takes "3600s"
+ * and lists it back as "1h ... expires ..."). At least 1: an element past
+ * its time is gone from the kernel already, and nft refuses "timeout 0s".
+ */
+static size_t fmt_timeout(char *p, uint64_t expires, uint64_t now)
+{
+	uint64_t left = expires > now ? expires - now : 1;
+	char *q = p;
+	char tmp[20];
+	int n = 0;
+
+	memcpy(q, " timeout ", 9);
+	q += 9;
+	do {
+		tmp[n++] = (char)('0' + left % 10);
+		left /= 10;
+	} while (left);
+	while (n)
+		*q++ = tmp[--n];
+	*q++ = 's';
+	return (size_t)(q - p);
+}
+
+static void render_set(struct out *o, const struct fwd_ir_set *s, uint64_t now)
 {
 	static const char newline[] = ",\n\t\t\t     ";
 	unsigned per_line = s->key == FWD_KEY_ADDR4 ? 2 : 1;
@@ -196,9 +221,15 @@ static void render_set(struct out *o, const struct fwd_ir_set *s)
 	if (s->n) {
 		puts_(o, "\t\telements = { ");
 		for (size_t i = 0; i < s->n; i++) {
+			size_t len;
+
 			if (i)
 				puts_(o, i % per_line ? ", " : newline);
-			put(o, e, fmt_elem(s, &s->elems[i], e));
+			len = fmt_elem(s, &s->elems[i], e);
+			if (s->elems[i].expires)
+				len += fmt_timeout(e + len, s->elems[i].expires,
+						   now);
+			put(o, e, len);
 		}
 		puts_(o, " }\n");
 	}
@@ -462,6 +493,7 @@ int fwd_ir_render(const struct fwd_ir *ir, const struct fwd_render_opts *opts,
 		  FILE *f)
 {
 	unsigned flags = opts ? opts->table_flags : 0;
+	uint64_t now = opts && opts->now ? opts->now : (uint64_t)time(NULL);
 	struct out *o;
 	bool first = true;
 	int ret = 0;
@@ -489,7 +521,7 @@ int fwd_ir_render(const struct fwd_ir *ir, const struct fwd_render_opts *opts,
 	for (size_t i = 0; i < ir->nsets; i++) {
 		if (!first)
 			puts_(o, "\n");
-		render_set(o, &ir->sets[i]);
+		render_set(o, &ir->sets[i], now);
 		first = false;
 	}
 	for (size_t i = 0; i < ir->nchains && !ret; i++) {

@@ -7,7 +7,11 @@
  *   rewrites the .nft files);
  * - properties on random policies (fixed seeds): interval sets never hold
  *   overlapping elements, hash sets no duplicates, elements are sorted, and
- *   "the policy allows it" == "some element matches it" at every probe;
+ *   "the policy allows it" == "some element matches it" at every probe,
+ *   at every moment an edit expires (the elements' expires against the
+ *   policy read at that moment);
+ * - deltas between IRs replayed on a model of the old table give the new
+ *   one; the fast path of live additions equals the compiler's result;
  * - with root and nft: rendered tables load into a private network
  *   namespace (the kernel's pipapo set rejects any overlap) and
  *   `nft list table` prints exactly what fwd_ir_render printed;
@@ -195,7 +199,7 @@ static struct fwd_ir *compile_ok(const struct fwd_policy *p)
 
 static char *render_str(const struct fwd_ir *ir, unsigned flags)
 {
-	struct fwd_render_opts o = { .table_flags = flags };
+	struct fwd_render_opts o = { .table_flags = flags, .now = TEST_NOW };
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
@@ -294,10 +298,18 @@ static void check_ir(const struct fwd_ir *ir)
 		check_set(&ir->sets[i]);
 }
 
+static uint64_t exp_inf(uint64_t x)
+{
+	return x ? x : UINT64_MAX;
+}
+
+/* Whether an element of s holds the key; *until: the latest expires of
+ * those that do, so far (UINT64_MAX = permanent). */
 static bool set_has(const struct fwd_ir_set *s, u128 addr, uint8_t proto,
-		    uint16_t port)
+		    uint16_t port, uint64_t *until)
 {
 	unsigned key = (unsigned)proto << 16 | port;
+	bool found = false;
 
 	for (size_t i = 0; i < s->n; i++) {
 		struct box b = elem_box(s, &s->elems[i]);
@@ -306,44 +318,59 @@ static bool set_has(const struct fwd_ir_set *s, u128 addr, uint8_t proto,
 			continue;
 		if (fwd_ir_key_has_port(s->key) && (key < b.plo || key > b.phi))
 			continue;
-		return true;
+		if (found)
+			ck_abort_msg("%s: two elements hold one key", s->name);
+		found = true;
+		if (exp_inf(s->elems[i].expires) > *until)
+			*until = exp_inf(s->elems[i].expires);
 	}
-	return false;
+	return found;
 }
 
 /* What the IR says about a probe, by set family (allow / deny / block). */
 enum verdict_kind { K_ALLOW, K_DENY, K_BLOCK, K_COUNT };
 
-static bool ir_says(const struct fwd_ir *ir, enum verdict_kind k,
-		    enum fwd_dir dir, int family, u128 addr, uint8_t proto,
-		    uint16_t port)
+/*
+ * Whether the IR holds the probe now, and until when: the latest expires
+ * among the elements of the family's sets that hold it (UINT64_MAX =
+ * permanent). At a later moment t the kernel holds it iff *until > t.
+ */
+static bool ir_says_until(const struct fwd_ir *ir, enum verdict_kind k,
+			  enum fwd_dir dir, int family, u128 addr,
+			  uint8_t proto, uint16_t port, uint64_t *until)
 {
 	bool out = dir == FWD_DIR_OUT, v4 = family == AF_INET;
+	bool r = false;
 
+	*until = 0;
 	switch (k) {
 	case K_ALLOW: {
 		int host = v4 ? (out ? FWD_SET_OUT_ALLOW4 : FWD_SET_ALLOW4) :
 				(out ? FWD_SET_OUT_ALLOW6 : FWD_SET_ALLOW6);
 
-		return set_has(&ir->sets[host], addr, proto, port) ||
-		       set_has(&ir->sets[host + 1], addr, proto, port) ||
-		       set_has(&ir->sets[out ? FWD_SET_OUT_OPEN : FWD_SET_OPEN],
-			       0, proto, port);
+		r |= set_has(&ir->sets[host], addr, proto, port, until);
+		r |= set_has(&ir->sets[host + 1], addr, proto, port, until);
+		r |= set_has(&ir->sets[out ? FWD_SET_OUT_OPEN : FWD_SET_OPEN],
+			     0, proto, port, until);
+		break;
 	}
 	case K_DENY:
-		return set_has(&ir->sets[v4 ? (out ? FWD_SET_OUT_DENY4 :
-						    FWD_SET_DENY4) :
-					     (out ? FWD_SET_OUT_DENY6 :
-						    FWD_SET_DENY6)],
-			       addr, proto, port) ||
-		       set_has(&ir->sets[out ? FWD_SET_OUT_DENY_OPEN :
-					 FWD_SET_DENY_OPEN], 0, proto, port);
+		r |= set_has(&ir->sets[v4 ? (out ? FWD_SET_OUT_DENY4 :
+						  FWD_SET_DENY4) :
+					   (out ? FWD_SET_OUT_DENY6 :
+						  FWD_SET_DENY6)],
+			     addr, proto, port, until);
+		r |= set_has(&ir->sets[out ? FWD_SET_OUT_DENY_OPEN :
+				       FWD_SET_DENY_OPEN], 0, proto, port, until);
+		break;
 	case K_BLOCK:
-		return set_has(&ir->sets[v4 ? FWD_SET_BLOCK4 : FWD_SET_BLOCK6],
-			       addr, 0, 0);
+		r |= set_has(&ir->sets[v4 ? FWD_SET_BLOCK4 : FWD_SET_BLOCK6],
+			     addr, 0, 0, until);
+		break;
 	default:
-		return false;
+		break;
 	}
+	return r;
 }
 
 static bool addr_covers(const struct fwd_addr *a, int family, u128 addr)
@@ -362,9 +389,12 @@ static bool addr_covers(const struct fwd_addr *a, int family, u128 addr)
 	return (addr & mask) == (base & mask);
 }
 
+/* The moment the oracle reads the policy at. */
+static uint64_t oracle_now = TEST_NOW;
+
 static bool live(const struct fwd_edit *e)
 {
-	return e->expires == 0 || e->expires > TEST_NOW;
+	return e->expires == 0 || e->expires > oracle_now;
 }
 
 static bool same_addr(const struct fwd_addr *a, const struct fwd_addr *b)
@@ -565,51 +595,105 @@ static void rnd_list_name(const struct fwd_policy *p, char *name, size_t len)
 		snprintf(name, len, "new%u", r - (unsigned)p->nlists);
 }
 
+/* Timed edits expire far enough ahead to stay in the kernel while a test
+ * lists them (render's now is TEST_NOW). */
+static uint64_t rnd_expiry(void)
+{
+	static const uint64_t expiry[] = { 0, 0, 0, 0, TEST_NOW - 1, TEST_NOW,
+					   TEST_NOW + 100, TEST_NOW + 200,
+					   TEST_NOW + 300 };
+
+	return expiry[rnd_below(sizeof(expiry) / sizeof(expiry[0]))];
+}
+
+/*
+ * An edit saying again what a service says: same direction, port, peer
+ * (keys collide, so expiries meet on one key). Returns false when the
+ * service has no peer.
+ */
+static bool rnd_echo_service(const struct fwd_policy *p, struct fwd_edit *e)
+{
+	const struct fwd_service *s = &p->services[rnd_below((unsigned)p->nservices)];
+	const struct fwd_peer *pe;
+
+	if (!s->nallow || !s->nports)
+		return false;
+	pe = &s->allow[rnd_below((unsigned)s->nallow)];
+	e->kind = rnd_below(5) ? FWD_EDIT_ALLOW : FWD_EDIT_DENY;
+	e->dir = s->dir;
+	e->ports = s->ports[rnd_below((unsigned)s->nports)];
+	e->ports.loc = e->loc;
+	e->peer = pe->kind;
+	if (pe->kind == FWD_PEER_ADDR)
+		e->addr = pe->addr;
+	else if (pe->kind == FWD_PEER_LIST)
+		snprintf(e->list, sizeof(e->list), "%s", p->lists[pe->list].name);
+	return true;
+}
+
+/* One random edit (the policy's lists and services already there). */
+static struct fwd_edit rnd_edit(const struct fwd_policy *p, unsigned *line)
+{
+	struct fwd_edit e = { 0 };
+	uint16_t lo, hi;
+	unsigned r = rnd_below(100);
+
+	e.expires = rnd_expiry();
+	e.loc = L((*line)++);
+	if (r < 10 && p->nedits) {
+		/* An earlier edit again, with its own expiry and line. */
+		struct fwd_loc loc = e.loc;
+		uint64_t x = e.expires;
+
+		e = p->edits[rnd_below((unsigned)p->nedits)];
+		e.loc = e.ports.loc = loc;
+		e.expires = x;
+		return e;
+	}
+	if (r < 20 && p->nservices && rnd_echo_service(p, &e))
+		return e;
+	r = rnd_below(100);
+	if (r < 30) {
+		e.kind = rnd_below(3) ? FWD_EDIT_ALLOW : FWD_EDIT_DENY;
+		e.dir = rnd_below(3) ? FWD_DIR_IN : FWD_DIR_OUT;
+		rnd_ports(&lo, &hi);
+		e.ports = (struct fwd_ports){
+			rnd_below(2) ? IPPROTO_TCP : IPPROTO_UDP, lo, hi,
+			e.loc };
+		r = rnd_below(10);
+		if (r < 2) {
+			e.peer = FWD_PEER_ANY;
+		} else if (r < 5) {
+			e.peer = FWD_PEER_LIST;
+			rnd_list_name(p, e.list, sizeof(e.list));
+		} else {
+			e.peer = FWD_PEER_ADDR;
+			e.addr = rnd_addr();
+		}
+	} else if (r < 45) {
+		e.kind = FWD_EDIT_BLOCK;
+		e.addr = rnd_addr();
+	} else {
+		e.kind = r < 75 ? FWD_EDIT_LIST_ADD : FWD_EDIT_LIST_DEL;
+		rnd_list_name(p, e.list, sizeof(e.list));
+		/* A real member half of the time. */
+		if (rnd_below(2) && p->nlists && p->lists[0].n &&
+		    strcmp(e.list, p->lists[0].name) == 0)
+			e.addr = p->lists[0].addrs[rnd_below(
+				(unsigned)p->lists[0].n)];
+		else
+			e.addr = rnd_addr();
+	}
+	return e;
+}
+
 static void rnd_edits(struct fwd_policy *p, unsigned *line)
 {
-	static const uint64_t expiry[] = { 0, 0, 0, TEST_NOW - 1, TEST_NOW,
-					   TEST_NOW + 1 };
 	unsigned n = rnd_below(12);
 
 	for (unsigned i = 0; i < n; i++) {
-		struct fwd_edit e = { 0 };
-		uint16_t lo, hi;
-		unsigned r = rnd_below(100);
+		struct fwd_edit e = rnd_edit(p, line);
 
-		e.expires = expiry[rnd_below(6)];
-		e.loc = L((*line)++);
-		if (r < 30) {
-			e.kind = rnd_below(3) ? FWD_EDIT_ALLOW : FWD_EDIT_DENY;
-			e.dir = rnd_below(3) ? FWD_DIR_IN : FWD_DIR_OUT;
-			rnd_ports(&lo, &hi);
-			e.ports = (struct fwd_ports){
-				rnd_below(2) ? IPPROTO_TCP : IPPROTO_UDP, lo, hi,
-				e.loc };
-			r = rnd_below(10);
-			if (r < 2) {
-				e.peer = FWD_PEER_ANY;
-			} else if (r < 5) {
-				e.peer = FWD_PEER_LIST;
-				rnd_list_name(p, e.list, sizeof(e.list));
-			} else {
-				e.peer = FWD_PEER_ADDR;
-				e.addr = rnd_addr();
-			}
-		} else if (r < 45) {
-			e.kind = FWD_EDIT_BLOCK;
-			e.addr = rnd_addr();
-		} else {
-			e.kind = r < 75 ? FWD_EDIT_LIST_ADD : FWD_EDIT_LIST_DEL;
-			rnd_list_name(p, e.list, sizeof(e.list));
-			/* Deleting a real member half of the time. */
-			if (e.kind == FWD_EDIT_LIST_DEL && rnd_below(2) &&
-			    p->nlists && p->lists[0].n &&
-			    strcmp(e.list, p->lists[0].name) == 0)
-				e.addr = p->lists[0].addrs[rnd_below(
-					(unsigned)p->lists[0].n)];
-			else
-				e.addr = rnd_addr();
-		}
 		pol_edit(p, &e);
 	}
 }
@@ -686,13 +770,53 @@ static enum fwd_ir_verdict expect_verdict(const struct fwd_policy *p,
 	return proto == IPPROTO_TCP ? FWD_V_REJECT_TCP_RST : FWD_V_REJECT_ICMPX;
 }
 
+/*
+ * The moments the policy can change after TEST_NOW on its own: TEST_NOW
+ * and every later expiry of an edit, sorted. Between two of them nothing
+ * expires, so checking at each is checking at all.
+ */
+static size_t policy_moments(const struct fwd_policy *p, uint64_t *t,
+			     size_t max)
+{
+	size_t n = 0;
+
+	t[n++] = TEST_NOW;
+	for (size_t i = 0; i < p->nedits && n < max; i++) {
+		uint64_t x = p->edits[i].expires;
+		size_t k;
+
+		if (x <= TEST_NOW)
+			continue;
+		for (k = 0; k < n && t[k] != x; k++)
+			;
+		if (k == n)
+			t[n++] = x;
+	}
+	for (size_t i = 1; i < n; i++)
+		for (size_t k = i; k > 0 && t[k - 1] > t[k]; k--) {
+			uint64_t x = t[k];
+
+			t[k] = t[k - 1];
+			t[k - 1] = x;
+		}
+	return n;
+}
+
 static void probe_all(const struct fwd_policy *p, const struct fwd_ir *ir)
 {
 	static const uint16_t ports[] = { 1, 2, 3, 5, 8, 13, 20, 21, 30, 39,
 					  40, 41, 50, 51, 52, 1000, 65529,
 					  65530, 65533, 65535 };
 	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
+	uint64_t moments[64];
+	size_t nm = policy_moments(p, moments, 64);
 
+	/*
+	 * The IR is exact until recompile_at (a timed list-del ending brings
+	 * a member back): check only the moments before it.
+	 */
+	while (ir->recompile_at && nm > 1 && moments[nm - 1] >= ir->recompile_at)
+		nm--;
 	for (int fam = 0; fam < 2; fam++) {
 		int family = fam ? AF_INET6 : AF_INET;
 		u128 base = fam ? (u128)0x20010db8 << 96 : 0x0a000000;
@@ -716,16 +840,28 @@ static void probe_all(const struct fwd_policy *p, const struct fwd_ir *ir)
 				struct fwd_explain ex;
 
 				for (int kind = 0; kind < K_COUNT; kind++) {
-					bool m = model_says(p, kind, d, family,
-							    addr, pr, po);
-					bool r = ir_says(ir, kind, d, family,
-							 addr, pr, po);
+					uint64_t until;
+					bool r = ir_says_until(ir, kind, d, family,
+							       addr, pr, po, &until);
 
-					if (m != r)
-						ck_abort_msg("kind %d dir %d fam %d "
-							     "addr #%d proto %u port %u: "
-							     "model %d ir %d", kind, d,
-							     family, k, pr, po, m, r);
+					/* The kernel holds it at t iff it is
+					 * held until after t. */
+					for (size_t ti = 0; ti < nm; ti++) {
+						bool m;
+
+						oracle_now = moments[ti];
+						m = model_says(p, kind, d, family,
+							       addr, pr, po);
+						if (m != (r && until > moments[ti]))
+							ck_abort_msg("kind %d dir %d fam %d "
+								     "addr #%d proto %u port %u "
+								     "at now+%lld: model %d ir %d "
+								     "(until now+%lld)", kind, d,
+								     family, k, pr, po,
+								     (long long)(moments[ti] - TEST_NOW),
+								     m, r, (long long)(until - TEST_NOW));
+					}
+					oracle_now = TEST_NOW;
 				}
 				if (fwd_ir_explain(ir, d ? FWD_CHAIN_OUTPUT :
 						   FWD_CHAIN_INPUT, family, bytes,
@@ -738,6 +874,11 @@ static void probe_all(const struct fwd_policy *p, const struct fwd_ir *ir)
 						     "want %d", d, family, k, pr, po,
 						     ex.verdict, expect_verdict(
 							p, d, family, addr, pr, po));
+				/* The deciding element says how long. */
+				if (ex.elem && ex.set >= 0 &&
+				    !fwd_ir_elem_has(&ir->sets[ex.set], ex.elem,
+						     bytes, pr, po))
+					ck_abort_msg("explain: element does not hold it");
 			}
 		}
 	}
@@ -779,6 +920,9 @@ static char *elems_str(const struct fwd_ir_set *s)
 	for (size_t i = 0; i < s->n; i++) {
 		fwd_ir_elem_format(s, &s->elems[i], e, sizeof(e));
 		fprintf(f, "%s%s@%u", i ? ", " : "", e, s->elems[i].loc.line);
+		if (s->elems[i].expires)
+			fprintf(f, "~%lld", (long long)s->elems[i].expires -
+				TEST_NOW);
 	}
 	fclose(f);
 	return buf;
@@ -965,7 +1109,7 @@ START_TEST(edits_and_explain)
 	ASSERT_ELEMS(ir, "block4", "192.0.2.66@30");
 	ASSERT_ELEMS(ir, "deny4", "192.0.2.128/25 . tcp . 22@31");
 	ASSERT_ELEMS(ir, "out_deny4", "192.0.2.53 . udp . 53@36");
-	ASSERT_ELEMS(ir, "allow4", "203.0.113.1 . tcp . 2222@32");
+	ASSERT_ELEMS(ir, "allow4", "203.0.113.1 . tcp . 2222@32~10");
 	ASSERT_ELEMS(ir, "allow4_net", "192.0.2.0/24 . tcp . 22@5");
 	ASSERT_ELEMS(ir, "allow6", "2001:db8::9 . tcp . 22@35");
 	ck_assert_uint_eq(fwd_ir_next_expiry(p, TEST_NOW), TEST_NOW + 10);
@@ -1014,6 +1158,205 @@ START_TEST(edits_and_explain)
 	p->edits[6].expires = TEST_NOW;
 	ir = compile_ok(p);
 	ASSERT_ELEMS(ir, "out_deny4", "");
+	fwd_ir_free(ir);
+	pol_free(p);
+}
+END_TEST
+
+/* ---- expiry ---- */
+
+/* An allow/deny edit from a host or network (NULL: any), or a block. */
+static void ed(struct fwd_policy *p, enum fwd_edit_kind k, const char *addr,
+	       uint8_t proto, uint16_t lo, uint16_t hi, uint64_t expires,
+	       unsigned line)
+{
+	struct fwd_edit e = { .kind = k, .loc = L(line), .expires = expires };
+
+	if (addr) {
+		e.addr = A(addr);
+		e.peer = FWD_PEER_ADDR;
+	}
+	e.ports = (struct fwd_ports){ proto, lo, hi, L(line) };
+	pol_edit(p, &e);
+}
+
+/* list-add / list-del NAME ADDR, or (addr NULL) an allow edit from @NAME. */
+static void ed_list(struct fwd_policy *p, enum fwd_edit_kind k,
+		    const char *name, const char *addr, uint16_t port,
+		    uint64_t expires, unsigned line)
+{
+	struct fwd_edit e = { .kind = k, .loc = L(line), .expires = expires };
+
+	snprintf(e.list, sizeof(e.list), "%s", name);
+	if (addr) {
+		e.addr = A(addr);
+	} else {
+		e.peer = FWD_PEER_LIST;
+		e.ports = (struct fwd_ports){ IPPROTO_TCP, port, port, L(line) };
+	}
+	pol_edit(p, &e);
+}
+
+#define NOW_PLUS(s) (TEST_NOW + (s))
+
+/*
+ * Each point gets the latest expiry of the words covering it (permanent
+ * wins); pieces join only when their expiry is equal; a key of a hash set
+ * keeps its latest expiry and, of the words with it, the first one's line.
+ */
+START_TEST(normalise_expiry)
+{
+	struct fwd_policy *p = pol_new();
+	struct fwd_service *s;
+	struct fwd_list *l;
+	struct fwd_ir *ir;
+	char *txt;
+
+	l = pol_list(p, "office");
+	list_add(l, A("10.0.0.0/24"), 10);
+	s = pol_service(p, "ssh", FWD_DIR_IN);
+	svc_port(s, IPPROTO_TCP, 22, 22, 20);
+	svc_list(s, 0, 21);
+	svc_addr(s, "192.0.2.1", 22);
+	s = pol_service(p, "web", FWD_DIR_IN);
+	svc_port(s, IPPROTO_TCP, 80, 90, 30);
+	svc_any(s, 31);
+
+	/* Hash set: permanent wins; the later expiry wins; equal: first. */
+	ed(p, FWD_EDIT_ALLOW, "192.0.2.1", IPPROTO_TCP, 22, 22, NOW_PLUS(100), 40);
+	ed(p, FWD_EDIT_ALLOW, "192.0.2.2", IPPROTO_TCP, 22, 22, NOW_PLUS(100), 41);
+	ed(p, FWD_EDIT_ALLOW, "192.0.2.2", IPPROTO_TCP, 22, 22, NOW_PLUS(200), 42);
+	ed(p, FWD_EDIT_ALLOW, "192.0.2.3", IPPROTO_TCP, 22, 22, NOW_PLUS(200), 43);
+	ed(p, FWD_EDIT_ALLOW, "192.0.2.3", IPPROTO_TCP, 22, 22, NOW_PLUS(200), 44);
+	/* Inside a permanent network: nothing of it shows. */
+	ed(p, FWD_EDIT_ALLOW, "10.0.0.128/25", IPPROTO_TCP, 22, 22, NOW_PLUS(100), 45);
+	/* Port axis: 22 and 23 differ in what covers 10.0.1.0/25. */
+	ed(p, FWD_EDIT_ALLOW, "10.0.1.0/25", IPPROTO_TCP, 22, 23, NOW_PLUS(100), 46);
+	ed(p, FWD_EDIT_ALLOW, "10.0.1.0/24", IPPROTO_TCP, 22, 22, NOW_PLUS(200), 47);
+	/* Address axis: a later /26 cuts a /24 in three; an equal neighbour
+	 * joins the last piece. */
+	ed(p, FWD_EDIT_ALLOW, "10.0.2.0/24", IPPROTO_TCP, 22, 22, NOW_PLUS(100), 48);
+	ed(p, FWD_EDIT_ALLOW, "10.0.2.64/26", IPPROTO_TCP, 22, 22, NOW_PLUS(200), 49);
+	ed(p, FWD_EDIT_ALLOW, "10.0.3.0/24", IPPROTO_TCP, 22, 22, NOW_PLUS(100), 50);
+	/* Open: inside a permanent range; touching it; a later overlap. */
+	ed(p, FWD_EDIT_ALLOW, NULL, IPPROTO_TCP, 85, 85, NOW_PLUS(100), 51);
+	ed(p, FWD_EDIT_ALLOW, NULL, IPPROTO_TCP, 91, 95, NOW_PLUS(100), 52);
+	ed(p, FWD_EDIT_ALLOW, NULL, IPPROTO_TCP, 93, 99, NOW_PLUS(300), 53);
+	/* Block: a permanent host inside a timed network. */
+	ed(p, FWD_EDIT_BLOCK, "198.51.100.0/24", 0, 0, 0, NOW_PLUS(100), 54);
+	ed(p, FWD_EDIT_BLOCK, "198.51.100.7", 0, 0, 0, 0, 55);
+	/* A timed member, and a timed allow from the list: the earlier. */
+	ed_list(p, FWD_EDIT_LIST_ADD, "office", "203.0.113.5", 0, NOW_PLUS(100), 56);
+	ed_list(p, FWD_EDIT_ALLOW, "office", NULL, 8080, NOW_PLUS(300), 57);
+	/* A timed deny, single host. */
+	ed(p, FWD_EDIT_DENY, "192.0.2.9", IPPROTO_UDP, 53, 53, NOW_PLUS(300), 58);
+
+	ir = compile_ok(p);
+	check_ir(ir);
+	ck_assert_uint_eq(ir->recompile_at, 0);
+	ASSERT_ELEMS(ir, "allow4",
+		     "192.0.2.1 . tcp . 22@22, "
+		     "192.0.2.2 . tcp . 22@42~200, "
+		     "192.0.2.3 . tcp . 22@43~200, "
+		     "203.0.113.5 . tcp . 22@56~100, "
+		     "203.0.113.5 . tcp . 8080@56~100");
+	ASSERT_ELEMS(ir, "allow4_net",
+		     "10.0.0.0/24 . tcp . 22@10, "
+		     "10.0.0.0/24 . tcp . 8080@10~300, "
+		     "10.0.1.0/24 . tcp . 22@47~200, "
+		     "10.0.1.0/25 . tcp . 23@46~100, "
+		     "10.0.2.0/26 . tcp . 22@48~100, "
+		     "10.0.2.64/26 . tcp . 22@49~200, "
+		     "10.0.2.128-10.0.3.255 . tcp . 22@48~100");
+	ASSERT_ELEMS(ir, "open",
+		     "tcp . 80-90@30, tcp . 91-92@52~100, tcp . 93-99@53~300");
+	ASSERT_ELEMS(ir, "block4",
+		     "198.51.100.0-198.51.100.6@54~100, 198.51.100.7@55, "
+		     "198.51.100.8-198.51.100.255@54~100");
+	ASSERT_ELEMS(ir, "deny4", "192.0.2.9 . udp . 53@58~300");
+	probe_all(p, ir);
+	/* explain hands out the element, and with it its expiry. */
+	{
+		struct fwd_explain ex = explain(ir, FWD_CHAIN_INPUT,
+						"10.0.2.70", IPPROTO_TCP, 22);
+
+		ck_assert_ptr_nonnull(ex.elem);
+		ck_assert_uint_eq(ex.elem->expires, NOW_PLUS(200));
+		ck_assert_uint_eq(ex.loc.line, 49);
+	}
+
+	/* Render: seconds left at the render's now, at least 1. */
+	txt = render_str(ir, 0);
+	ck_assert_ptr_nonnull(strstr(txt,
+		"192.0.2.2 . tcp . 22 timeout 200s,\n"));
+	ck_assert_ptr_nonnull(strstr(txt,
+		"elements = { 198.51.100.0-198.51.100.6 timeout 100s, "
+		"198.51.100.7,\n"));
+	ck_assert_ptr_nonnull(strstr(txt, "tcp . 80-90,\n"));
+	free(txt);
+	{
+		struct fwd_render_opts o = { .now = NOW_PLUS(250) };
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+
+		ck_assert_int_eq(fwd_ir_render(ir, &o, f), 0);
+		fclose(f);
+		ck_assert_ptr_nonnull(strstr(buf, "192.0.2.2 . tcp . 22 timeout 1s"));
+		ck_assert_ptr_nonnull(strstr(buf, "tcp . 93-99 timeout 50s }"));
+		free(buf);
+	}
+	fwd_ir_free(ir);
+
+	/*
+	 * A timed list-del: the member is out now and comes back when the
+	 * edit ends, which no timeout can do: recompile_at says when.
+	 */
+	ed_list(p, FWD_EDIT_LIST_DEL, "office", "10.0.0.0/24", 0, NOW_PLUS(200), 59);
+	ir = compile_ok(p);
+	check_ir(ir);
+	ck_assert_uint_eq(ir->recompile_at, NOW_PLUS(200));
+	ASSERT_ELEMS(ir, "allow4_net",
+		     "10.0.0.128/25 . tcp . 22@45~100, "
+		     "10.0.1.0/24 . tcp . 22@47~200, "
+		     "10.0.1.0/25 . tcp . 23@46~100, "
+		     "10.0.2.0/26 . tcp . 22@48~100, "
+		     "10.0.2.64/26 . tcp . 22@49~200, "
+		     "10.0.2.128-10.0.3.255 . tcp . 22@48~100");
+	probe_all(p, ir);
+	fwd_ir_free(ir);
+
+	/*
+	 * Re-added for a while after the del: in until the add ends, then the
+	 * del (still in force) keeps it out; the original comes back at +200.
+	 */
+	ed_list(p, FWD_EDIT_LIST_ADD, "office", "10.0.0.0/24", 0, NOW_PLUS(100), 60);
+	ir = compile_ok(p);
+	ck_assert_uint_eq(ir->recompile_at, NOW_PLUS(200));
+	ASSERT_ELEMS(ir, "allow4_net",
+		     "10.0.0.0/24 . tcp . 22@60~100, "
+		     "10.0.0.0/24 . tcp . 8080@60~100, "
+		     "10.0.1.0/24 . tcp . 22@47~200, "
+		     "10.0.1.0/25 . tcp . 23@46~100, "
+		     "10.0.2.0/26 . tcp . 22@48~100, "
+		     "10.0.2.64/26 . tcp . 22@49~200, "
+		     "10.0.2.128-10.0.3.255 . tcp . 22@48~100");
+	probe_all(p, ir);
+	fwd_ir_free(ir);
+
+	/* A permanent add after it all: a member for good, originals too. */
+	ed_list(p, FWD_EDIT_LIST_ADD, "office", "10.0.0.0/24", 0, 0, 61);
+	ir = compile_ok(p);
+	ck_assert_uint_eq(ir->recompile_at, 0);
+	ASSERT_ELEMS(ir, "allow4_net",
+		     "10.0.0.0/24 . tcp . 22@10, "
+		     "10.0.0.0/24 . tcp . 8080@10~300, "
+		     "10.0.1.0/24 . tcp . 22@47~200, "
+		     "10.0.1.0/25 . tcp . 23@46~100, "
+		     "10.0.2.0/26 . tcp . 22@48~100, "
+		     "10.0.2.64/26 . tcp . 22@49~200, "
+		     "10.0.2.128-10.0.3.255 . tcp . 22@48~100");
+	probe_all(p, ir);
 	fwd_ir_free(ir);
 	pol_free(p);
 }
@@ -1094,7 +1437,9 @@ static int cmp_str(const void *a, const void *b)
 /*
  * The text with every set's elements one per line and sorted: nft lists a
  * hash set in its own order (the key read as a little-endian number), the
- * render in key order. Everything else must match as is.
+ * render in key order. A timeout becomes the bare word: the render says
+ * "timeout 100s", nft "timeout 1m40s expires 1m39s968ms". Everything else
+ * must match as is.
  */
 static char *canon(const char *txt)
 {
@@ -1126,10 +1471,15 @@ static char *canon(const char *txt)
 			p[strlen(p) - 2] = '\0';
 		for (tok = strtok_r(p, ",", &tsave); tok;
 		     tok = strtok_r(NULL, ",", &tsave)) {
+			char *to;
+
 			while (*tok == ' ')
 				tok++;
 			if (!*tok)
 				continue;
+			to = strstr(tok, " timeout ");
+			if (to)
+				strcpy(to, " timeout");
 			el = xrealloc(el, (nel + 1) * sizeof(*el));
 			el[nel++] = tok;
 		}
@@ -1479,6 +1829,7 @@ static Suite *compile_suite(void)
 	tcase_add_test(tc, normalise_join_segments);
 	tcase_add_test(tc, chains_shape);
 	tcase_add_test(tc, edits_and_explain);
+	tcase_add_test(tc, normalise_expiry);
 	tcase_add_test(tc, random_policies);
 	suite_add_tcase(s, tc);
 
