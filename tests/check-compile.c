@@ -1362,6 +1362,573 @@ START_TEST(normalise_expiry)
 }
 END_TEST
 
+/* ---- deltas, clones, the fast path ---- */
+
+/* Key and expiry equal; with `locs` the loc's line and file name too. */
+static bool elem_same(const struct fwd_ir_elem *a, const struct fwd_ir_elem *b,
+		      bool locs)
+{
+	if (memcmp(a->lo, b->lo, 16) != 0 || memcmp(a->hi, b->hi, 16) != 0 ||
+	    a->proto != b->proto || a->plo != b->plo || a->phi != b->phi ||
+	    a->expires != b->expires)
+		return false;
+	if (!locs)
+		return true;
+	if (a->loc.line != b->loc.line)
+		return false;
+	if (!a->loc.file || !b->loc.file)
+		return a->loc.file == b->loc.file;
+	return strcmp(a->loc.file, b->loc.file) == 0;
+}
+
+static int elem_key_cmp(const void *pa, const void *pb)
+{
+	const struct fwd_ir_elem *a = pa, *b = pb;
+	int c = memcmp(a->lo, b->lo, 16);
+
+	if (c)
+		return c;
+	if (a->proto != b->proto)
+		return a->proto < b->proto ? -1 : 1;
+	if (a->plo != b->plo)
+		return a->plo < b->plo ? -1 : 1;
+	c = memcmp(a->hi, b->hi, 16);
+	if (c)
+		return c;
+	return a->phi < b->phi ? -1 : a->phi > b->phi;
+}
+
+/* got's elements not expired at `now` (0: all) are want's, in order. */
+static void assert_same_sets(const struct fwd_ir *got,
+			     const struct fwd_ir *want, uint64_t now,
+			     bool locs, const char *what)
+{
+	ck_assert_uint_eq(got->nsets, want->nsets);
+	for (size_t i = 0; i < want->nsets; i++) {
+		const struct fwd_ir_set *g = &got->sets[i], *w = &want->sets[i];
+		size_t j = 0, k = 0;
+		bool ok = true;
+
+		for (; ok && j < g->n; j++) {
+			if (now && g->elems[j].expires &&
+			    g->elems[j].expires <= now)
+				continue;
+			ok = k < w->n && elem_same(&g->elems[j], &w->elems[k++],
+						   locs);
+		}
+		if (!ok || k != w->n) {
+			char *sg = elems_str(g), *sw = elems_str(w);
+
+			ck_abort_msg("%s: set %s:\n got: %s\nwant: %s", what,
+				     w->name, sg, sw);
+		}
+	}
+}
+
+/*
+ * Replay a delta on a model of the old table: each set's dels first
+ * (every one must be there, key and expiry), then its adds (none may be
+ * there any more); the result must be the new table. Also: only sets with
+ * changes, in index order, each list sorted, the totals right.
+ */
+static void check_delta(const struct fwd_ir *old, const struct fwd_ir *new,
+			const struct fwd_ir_delta *d)
+{
+	size_t tadd = 0, tdel = 0;
+
+	for (size_t k = 0; k < d->nsets; k++) {
+		const struct fwd_ir_delta_set *ds = &d->sets[k];
+
+		ck_assert_uint_lt(ds->set, new->nsets);
+		ck_assert(ds->nadd + ds->ndel > 0);
+		if (k > 0)
+			ck_assert_uint_gt(ds->set, d->sets[k - 1].set);
+		for (size_t i = 1; i < ds->nadd; i++)
+			ck_assert_int_lt(elem_key_cmp(&ds->add[i - 1], &ds->add[i]), 0);
+		for (size_t i = 1; i < ds->ndel; i++)
+			ck_assert_int_lt(elem_key_cmp(&ds->del[i - 1], &ds->del[i]), 0);
+		tadd += ds->nadd;
+		tdel += ds->ndel;
+	}
+	ck_assert_uint_eq(tadd, d->nadd);
+	ck_assert_uint_eq(tdel, d->ndel);
+
+	for (size_t i = 0; i < new->nsets; i++) {
+		const struct fwd_ir_set *ns = &new->sets[i];
+		const struct fwd_ir_set *os = old ? fwd_ir_set_find(old, ns->name) :
+						    NULL;
+		const struct fwd_ir_delta_set *ds = NULL;
+		struct fwd_ir_elem *m;
+		size_t n = 0, on = os ? os->n : 0;
+
+		for (size_t k = 0; k < d->nsets; k++)
+			if (d->sets[k].set == i)
+				ds = &d->sets[k];
+		m = xcalloc(on + (ds ? ds->nadd : 0) + 1, sizeof(*m));
+		if (on)
+			memcpy(m, os->elems, on * sizeof(*m));
+		n = on;
+		for (size_t k = 0; ds && k < ds->ndel; k++) {
+			size_t x;
+
+			for (x = 0; x < n && !elem_same(&m[x], &ds->del[k], false); x++)
+				;
+			if (x == n)
+				ck_abort_msg("%s: del of an element not there", ns->name);
+			m[x] = m[--n];
+		}
+		for (size_t k = 0; ds && k < ds->nadd; k++) {
+			for (size_t x = 0; x < n; x++)
+				if (elem_key_cmp(&m[x], &ds->add[k]) == 0)
+					ck_abort_msg("%s: add of a key still there",
+						     ns->name);
+			m[n++] = ds->add[k];
+		}
+		qsort(m, n, sizeof(*m), elem_key_cmp);
+		ck_assert_msg(n == ns->n, "%s: %zu elements after the delta, "
+			      "want %zu", ns->name, n, ns->n);
+		for (size_t k = 0; k < n; k++)
+			if (!elem_same(&m[k], &ns->elems[k], false))
+				ck_abort_msg("%s: element %zu differs after the delta",
+					     ns->name, k);
+		free(m);
+	}
+}
+
+static struct fwd_ir *compile_ok_at(const struct fwd_policy *p, uint64_t now)
+{
+	struct fwd_diags d;
+	struct fwd_ir *ir = NULL;
+
+	fwd_diags_init(&d);
+	ck_assert_int_eq(fwd_compile_at(p, now, &ir, &d), 0);
+	fwd_diags_free(&d);
+	return ir;
+}
+
+static bool same_defaults(const struct fwd_policy *a, const struct fwd_policy *b)
+{
+	return a->inbound == b->inbound && a->outbound == b->outbound &&
+	       a->log == b->log && a->icmp == b->icmp;
+}
+
+/* A copy shares nothing and says the same, locs included. */
+static void check_clone(const struct fwd_ir *ir)
+{
+	struct fwd_ir *c = fwd_ir_clone(ir);
+	struct fwd_ir_delta d;
+
+	ck_assert_int_eq(fwd_ir_diff(ir, c, &d), 0);
+	ck_assert(!d.shape_changed);
+	ck_assert_uint_eq(d.nsets, 0);
+	fwd_ir_delta_free(&d);
+	assert_same_sets(c, ir, 0, true, "clone");
+	ck_assert_uint_eq(c->nfiles, ir->nfiles);
+	ck_assert_uint_eq(c->recompile_at, ir->recompile_at);
+	for (size_t i = 0; i < c->nsets; i++) {
+		if (c->sets[i].n)
+			ck_assert_ptr_ne(c->sets[i].elems, ir->sets[i].elems);
+		for (size_t k = 0; k < c->sets[i].n; k++) {
+			const char *f = c->sets[i].elems[k].loc.file;
+			size_t x;
+
+			for (x = 0; f && x < c->nfiles && c->files[x] != f; x++)
+				;
+			ck_assert_msg(!f || x < c->nfiles,
+				      "clone: a loc outside the clone's files");
+		}
+	}
+	for (size_t i = 0; i < c->nchains; i++) {
+		ck_assert_uint_eq(c->chains[i].n, ir->chains[i].n);
+		if (c->chains[i].n)
+			ck_assert_ptr_ne(c->chains[i].rules, ir->chains[i].rules);
+	}
+	fwd_ir_free(c);
+}
+
+/*
+ * Random pairs: a policy, and the same with more edits, some expiries
+ * changed, sometimes other [defaults]; the old one compiled now or 150 s
+ * ago (elements expired since). The delta turns one into the other.
+ */
+START_TEST(diff_random)
+{
+	size_t changes = 0;
+
+	for (uint64_t seed = 1; seed <= 150; seed++) {
+		struct fwd_policy *p1 = rnd_policy(seed), *p2 = rnd_policy(seed);
+		uint64_t t1 = seed % 3 == 0 ? TEST_NOW - 150 : TEST_NOW;
+		struct fwd_ir *ir1, *ir2;
+		struct fwd_ir_delta d;
+		unsigned line = 5000, n = rnd_below(6);
+
+		for (unsigned i = 0; i < n; i++) {
+			struct fwd_edit e = rnd_edit(p2, &line);
+
+			pol_edit(p2, &e);
+		}
+		for (size_t i = 0; i < p2->nedits; i++)
+			if (rnd_below(4) == 0)
+				p2->edits[i].expires = rnd_expiry();
+		if (seed % 7 == 0)
+			p2->inbound = (enum fwd_action)((p2->inbound + 1) % 3);
+		if (seed % 11 == 0)
+			p2->log = (enum fwd_log)((p2->log + 1) % 3);
+		ir1 = compile_ok_at(p1, t1);
+		ir2 = compile_ok(p2);
+
+		ck_assert_int_eq(fwd_ir_diff(ir1, ir2, &d), 0);
+		ck_assert_int_eq(d.shape_changed, !same_defaults(p1, p2));
+		check_delta(ir1, ir2, &d);
+		changes += d.nadd + d.ndel;
+		fwd_ir_delta_free(&d);
+		ck_assert_uint_eq(d.nsets, 0);
+
+		/* Backwards too, and nothing against itself. */
+		ck_assert_int_eq(fwd_ir_diff(ir2, ir1, &d), 0);
+		check_delta(ir2, ir1, &d);
+		fwd_ir_delta_free(&d);
+		ck_assert_int_eq(fwd_ir_diff(ir2, ir2, &d), 0);
+		ck_assert(!d.shape_changed);
+		ck_assert_uint_eq(d.nadd + d.ndel, 0);
+		fwd_ir_delta_free(&d);
+		/* From nothing: every element an add. */
+		ck_assert_int_eq(fwd_ir_diff(NULL, ir2, &d), 0);
+		ck_assert(d.shape_changed);
+		check_delta(NULL, ir2, &d);
+		fwd_ir_delta_free(&d);
+		check_clone(ir2);
+
+		fwd_ir_free(ir1);
+		fwd_ir_free(ir2);
+		pol_free(p1);
+		pol_free(p2);
+	}
+	ck_assert_uint_gt(changes, 300);
+	ck_assert_int_eq(fwd_ir_diff(NULL, NULL, &(struct fwd_ir_delta){ 0 }),
+			 -EINVAL);
+	fwd_ir_delta_free(NULL);
+}
+END_TEST
+
+/* The same key, another expiry: a del and an add (no timeout changes in
+ * place in the kernel); a reshaped range: the old piece out, the new in. */
+START_TEST(diff_cases)
+{
+	struct fwd_policy *p = pol_new();
+	struct fwd_ir *a, *b;
+	struct fwd_ir_delta d;
+	char buf[200];
+
+	ed(p, FWD_EDIT_ALLOW, "192.0.2.1", IPPROTO_TCP, 22, 22, NOW_PLUS(100), 1);
+	ed(p, FWD_EDIT_BLOCK, "198.51.100.0/25", 0, 0, 0, 0, 2);
+	a = compile_ok(p);
+	p->edits[0].expires = NOW_PLUS(200);
+	ed(p, FWD_EDIT_BLOCK, "198.51.100.128/25", 0, 0, 0, 0, 3);
+	b = compile_ok(p);
+	ck_assert_int_eq(fwd_ir_diff(a, b, &d), 0);
+	ck_assert(!d.shape_changed);
+	ck_assert_uint_eq(d.nsets, 2);
+	ck_assert_uint_eq(d.sets[0].set, FWD_SET_ALLOW4);
+	ck_assert_uint_eq(d.sets[0].nadd, 1);
+	ck_assert_uint_eq(d.sets[0].ndel, 1);
+	ck_assert_uint_eq(d.sets[0].del[0].expires, NOW_PLUS(100));
+	ck_assert_uint_eq(d.sets[0].add[0].expires, NOW_PLUS(200));
+	ck_assert_uint_eq(d.sets[1].set, FWD_SET_BLOCK4);
+	fwd_ir_elem_format(&b->sets[FWD_SET_BLOCK4], &d.sets[1].del[0], buf,
+			   sizeof(buf));
+	ck_assert_str_eq(buf, "198.51.100.0/25");
+	fwd_ir_elem_format(&b->sets[FWD_SET_BLOCK4], &d.sets[1].add[0], buf,
+			   sizeof(buf));
+	ck_assert_str_eq(buf, "198.51.100.0/24");
+	ck_assert_uint_eq(d.nadd, 2);
+	ck_assert_uint_eq(d.ndel, 2);
+	check_delta(a, b, &d);
+	fwd_ir_delta_free(&d);
+	fwd_ir_free(a);
+	fwd_ir_free(b);
+	pol_free(p);
+}
+END_TEST
+
+static struct fwd_addr rnd_host(void)
+{
+	struct fwd_addr a = rnd_addr();
+
+	a.prefix = a.family == AF_INET ? 32 : 128;
+	return a;
+}
+
+/* A single port, often one a service names (keys then collide). */
+static uint16_t rnd_port(const struct fwd_policy *p, uint8_t *proto)
+{
+	if (p->nservices && rnd_below(2)) {
+		const struct fwd_service *s =
+			&p->services[rnd_below((unsigned)p->nservices)];
+		const struct fwd_ports *pr = &s->ports[rnd_below((unsigned)s->nports)];
+
+		*proto = pr->proto;
+		return pr->lo;
+	}
+	*proto = rnd_below(2) ? IPPROTO_TCP : IPPROTO_UDP;
+	return (uint16_t)(1 + rnd_below(41));
+}
+
+/* Mostly what the fast path is for, now and then anything. Edits at run
+ * time have no file; some come from another file than the policy's. */
+static struct fwd_edit rnd_fast_edit(const struct fwd_policy *p, unsigned *line)
+{
+	static const char *const files[] = { "test.conf", NULL, "99-fwctl.conf" };
+	struct fwd_edit e = { 0 };
+	unsigned r = rnd_below(100);
+	uint16_t lo, hi;
+
+	e.expires = rnd_expiry();
+	e.loc = (struct fwd_loc){ files[rnd_below(3)], (*line)++ };
+	if (r < 40) {
+		e.kind = rnd_below(5) ? FWD_EDIT_ALLOW : FWD_EDIT_DENY;
+		e.dir = rnd_below(4) ? FWD_DIR_IN : FWD_DIR_OUT;
+		e.peer = FWD_PEER_ADDR;
+		e.addr = rnd_host();
+		e.ports.lo = e.ports.hi = rnd_port(p, &e.ports.proto);
+	} else if (r < 50) {
+		e.kind = rnd_below(4) ? FWD_EDIT_ALLOW : FWD_EDIT_DENY;
+		e.dir = rnd_below(4) ? FWD_DIR_IN : FWD_DIR_OUT;
+		e.peer = FWD_PEER_ANY;
+		rnd_ports(&lo, &hi);
+		e.ports = (struct fwd_ports){
+			rnd_below(2) ? IPPROTO_TCP : IPPROTO_UDP, lo, hi, e.loc };
+	} else if (r < 65) {
+		e.kind = FWD_EDIT_BLOCK;
+		e.addr = rnd_below(2) ? rnd_host() : rnd_addr();
+	} else if (r < 85) {
+		e.kind = FWD_EDIT_LIST_ADD;
+		rnd_list_name(p, e.list, sizeof(e.list));
+		e.addr = rnd_below(5) ? rnd_host() : rnd_addr();
+	} else {
+		struct fwd_loc loc = e.loc;
+
+		e = rnd_edit(p, line);
+		e.loc = loc;
+	}
+	e.ports.loc = e.loc;
+	return e;
+}
+
+/*
+ * The fast path against the compiler: random policies compiled now or
+ * 150 s ago, then rounds of additions; each one either goes fast and
+ * equals fwd_compile_at to the loc (apart from elements expired in the
+ * meantime), with a delta that replays, or is refused having touched
+ * nothing (and the IR is recompiled, as the daemon does).
+ */
+START_TEST(fast_add_random)
+{
+	size_t nfast = 0, nslow = 0, nchanged = 0;
+
+	for (uint64_t seed = 1; seed <= 250; seed++) {
+		struct fwd_policy *p = rnd_policy(seed);
+		uint64_t then = seed % 3 == 0 ? TEST_NOW - 150 : TEST_NOW;
+		struct fwd_ir *ir = compile_ok_at(p, then);
+		unsigned line = 5000;
+
+		for (int round = 0; round < 6; round++) {
+			unsigned n = 1 + rnd_below(seed % 4 == 0 ? 4 : 1);
+			struct fwd_ir *before, *want;
+			struct fwd_ir_delta d;
+			int ret;
+
+			for (unsigned i = 0; i < n; i++) {
+				struct fwd_edit e = rnd_fast_edit(p, &line);
+
+				pol_edit(p, &e);
+			}
+			before = fwd_ir_clone(ir);
+			ret = fwd_ir_fast_add(ir, p, &p->edits[p->nedits - n], n,
+					      TEST_NOW, &d);
+			if (ret == 0) {
+				nfast++;
+				nchanged += d.nadd + d.ndel > 0;
+				want = compile_ok(p);
+				check_ir(ir);
+				assert_same_sets(ir, want, TEST_NOW, true, "fast add");
+				check_delta(before, ir, &d);
+				fwd_ir_free(want);
+			} else {
+				ck_assert_int_eq(ret, -EAGAIN);
+				nslow++;
+				ck_assert_uint_eq(d.nsets + d.nadd + d.ndel, 0);
+				ck_assert_ptr_null(d.sets);
+				assert_same_sets(ir, before, 0, true, "refused");
+				ck_assert_uint_eq(ir->nfiles, before->nfiles);
+				fwd_ir_free(ir);
+				ir = compile_ok(p);
+			}
+			fwd_ir_delta_free(&d);
+			fwd_ir_free(before);
+		}
+		fwd_ir_free(ir);
+		pol_free(p);
+	}
+	fprintf(stderr, "fast add: %zu fast (%zu changing the table), "
+		"%zu to the compiler\n", nfast, nchanged, nslow);
+	ck_assert_uint_gt(nchanged, 300);
+	ck_assert_uint_gt(nslow, 100);
+}
+END_TEST
+
+/* The cases one by one, with the delta each gives. */
+START_TEST(fast_add_cases)
+{
+	struct fwd_policy *p = pol_new();
+	struct fwd_service *s;
+	struct fwd_list *l;
+	struct fwd_ir *ir, *want;
+	struct fwd_ir_delta d;
+
+	l = pol_list(p, "office");
+	list_add(l, A("192.0.2.7"), 10);
+	s = pol_service(p, "ssh", FWD_DIR_IN);
+	svc_port(s, IPPROTO_TCP, 22, 22, 20);
+	svc_list(s, 0, 21);
+	svc_addr(s, "192.0.2.50", 22);
+	s = pol_service(p, "web", FWD_DIR_IN);
+	svc_port(s, IPPROTO_TCP, 80, 90, 30);
+	svc_list(s, 0, 31);
+	pol_list(p, "team");
+	s = pol_service(p, "team", FWD_DIR_IN);
+	svc_port(s, IPPROTO_TCP, 22, 22, 32);
+	svc_list(s, 1, 33);
+	ed(p, FWD_EDIT_BLOCK, "198.51.100.0/24", 0, 0, 0, NOW_PLUS(100), 40);
+	ir = compile_ok(p);
+
+#define FAST(want_ret) do {						\
+		int r_ = fwd_ir_fast_add(ir, p, &p->edits[p->nedits - 1], 1, \
+					 TEST_NOW, &d);			\
+		ck_assert_int_eq(r_, want_ret);				\
+		if (r_ == 0) {						\
+			want = compile_ok(p);				\
+			assert_same_sets(ir, want, TEST_NOW, true, "case"); \
+			fwd_ir_free(want);				\
+		} else {						\
+			fwd_ir_free(ir);				\
+			ir = compile_ok(p);				\
+		}							\
+	} while (0)
+
+	/* A new host: one add. */
+	ed(p, FWD_EDIT_ALLOW, "203.0.113.1", IPPROTO_TCP, 22, 22, 0, 50);
+	FAST(0);
+	ck_assert_uint_eq(d.nadd, 1);
+	ck_assert_uint_eq(d.ndel, 0);
+	ck_assert_uint_eq(d.sets[0].set, FWD_SET_ALLOW4);
+	fwd_ir_delta_free(&d);
+	/* The same again, timed: the permanent one stays, nothing to do. */
+	ed(p, FWD_EDIT_ALLOW, "203.0.113.1", IPPROTO_TCP, 22, 22, NOW_PLUS(10), 51);
+	FAST(0);
+	ck_assert_uint_eq(d.nadd + d.ndel, 0);
+	fwd_ir_delta_free(&d);
+	/* A timed host, then longer: a del and an add. */
+	ed(p, FWD_EDIT_ALLOW, "203.0.113.2", IPPROTO_TCP, 22, 22, NOW_PLUS(10), 52);
+	FAST(0);
+	fwd_ir_delta_free(&d);
+	ed(p, FWD_EDIT_ALLOW, "203.0.113.2", IPPROTO_TCP, 22, 22, NOW_PLUS(20), 53);
+	FAST(0);
+	ck_assert_uint_eq(d.nadd, 1);
+	ck_assert_uint_eq(d.ndel, 1);
+	ck_assert_uint_eq(d.sets[0].del[0].expires, NOW_PLUS(10));
+	ck_assert_uint_eq(d.sets[0].add[0].expires, NOW_PLUS(20));
+	ck_assert_uint_eq(d.sets[0].add[0].loc.line, 53);
+	fwd_ir_delta_free(&d);
+	/* A port range, a network: the compiler. */
+	ed(p, FWD_EDIT_ALLOW, "203.0.113.3", IPPROTO_TCP, 22, 23, 0, 54);
+	FAST(-EAGAIN);
+	ed(p, FWD_EDIT_ALLOW, "203.0.113.0/28", IPPROTO_TCP, 22, 22, 0, 55);
+	FAST(-EAGAIN);
+	/* Block inside the timed /24 with an earlier expiry: nothing. */
+	ed(p, FWD_EDIT_BLOCK, "198.51.100.9", 0, 0, 0, NOW_PLUS(50), 56);
+	FAST(0);
+	ck_assert_uint_eq(d.nadd + d.ndel, 0);
+	fwd_ir_delta_free(&d);
+	/* ... with a later one: it would cut the /24, the compiler. */
+	ed(p, FWD_EDIT_BLOCK, "198.51.100.9", 0, 0, 0, NOW_PLUS(500), 57);
+	FAST(-EAGAIN);
+	/* Touching with an equal expiry would join: the compiler; touching
+	 * with another expiry: an element of its own. */
+	ed(p, FWD_EDIT_BLOCK, "198.51.101.0/24", 0, 0, 0, NOW_PLUS(100), 58);
+	FAST(-EAGAIN);
+	ed(p, FWD_EDIT_BLOCK, "198.51.99.255", 0, 0, 0, 0, 59);
+	FAST(0);
+	ck_assert_uint_eq(d.nadd, 1);
+	fwd_ir_delta_free(&d);
+	ed(p, FWD_EDIT_BLOCK, "2001:db8::/64", 0, 0, 0, 0, 60);
+	FAST(0);
+	ck_assert_uint_eq(d.sets[0].set, FWD_SET_BLOCK6);
+	fwd_ir_delta_free(&d);
+	/* list-add of a host: every single-port use of the list... */
+	ed_list(p, FWD_EDIT_LIST_ADD, "office", "192.0.2.8", 0, NOW_PLUS(30), 61);
+	FAST(-EAGAIN);		/* web names 80-90: a range */
+	p->services[1].ports[0].hi = 80;
+	fwd_ir_free(ir);
+	ir = compile_ok(p);
+	ed_list(p, FWD_EDIT_LIST_ADD, "office", "192.0.2.9", 0, NOW_PLUS(30), 62);
+	FAST(0);
+	ck_assert_uint_eq(d.nadd, 2);	/* 22 and 80 */
+	fwd_ir_delta_free(&d);
+	/* ... but not a host other edits already name for that list. */
+	ed_list(p, FWD_EDIT_LIST_ADD, "office", "192.0.2.9", 0, 0, 63);
+	FAST(-EAGAIN);
+	/* list-del: the compiler. */
+	ed_list(p, FWD_EDIT_LIST_DEL, "office", "192.0.2.7", 0, 0, 64);
+	FAST(-EAGAIN);
+	/* From any: the open set, away from what is there. */
+	ed(p, FWD_EDIT_ALLOW, NULL, IPPROTO_UDP, 53, 53, 0, 65);
+	FAST(0);
+	ck_assert_uint_eq(d.sets[0].set, FWD_SET_OPEN);
+	fwd_ir_delta_free(&d);
+	/* Deny from a host: the deny set (interval). */
+	ed(p, FWD_EDIT_DENY, "192.0.2.7", IPPROTO_TCP, 22, 22, 0, 66);
+	FAST(0);
+	ck_assert_uint_eq(d.sets[0].set, FWD_SET_DENY4);
+	fwd_ir_delta_free(&d);
+	/* Its neighbour on the same port would join it: the compiler. */
+	ed(p, FWD_EDIT_DENY, "192.0.2.8", IPPROTO_TCP, 22, 22, 0, 67);
+	FAST(-EAGAIN);
+	/* An expired edit changes nothing. */
+	ed(p, FWD_EDIT_ALLOW, "203.0.113.9", IPPROTO_TCP, 22, 22, TEST_NOW, 68);
+	FAST(0);
+	ck_assert_uint_eq(d.nadd + d.ndel, 0);
+	fwd_ir_delta_free(&d);
+	/*
+	 * A list member's word sits among the services: on a key a service
+	 * names too, with the same expiry, which word names the element is
+	 * a question of policy order: the compiler's.
+	 */
+	ed_list(p, FWD_EDIT_LIST_ADD, "team", "192.0.2.50", 0, 0, 69);
+	FAST(-EAGAIN);
+	/* A new member, then an allow edit (last) on its key, as long: the
+	 * member's word keeps naming it. */
+	ed_list(p, FWD_EDIT_LIST_ADD, "team", "192.0.2.60", 0, NOW_PLUS(10), 70);
+	FAST(0);
+	ck_assert_uint_eq(d.nadd, 1);
+	fwd_ir_delta_free(&d);
+	ed(p, FWD_EDIT_ALLOW, "192.0.2.60", IPPROTO_TCP, 22, 22, NOW_PLUS(10), 71);
+	FAST(0);
+	ck_assert_uint_eq(d.nadd + d.ndel, 0);
+	fwd_ir_delta_free(&d);
+	/* Not the tail of p->edits: refused. */
+	ck_assert_int_eq(fwd_ir_fast_add(ir, p, &p->edits[0], 1, TEST_NOW, &d),
+			 -EAGAIN);
+	/* Due for a recompile (a timed list-del ended): refused. */
+	ir->recompile_at = TEST_NOW;
+	ck_assert_int_eq(fwd_ir_fast_add(ir, p, &p->edits[p->nedits - 1], 1,
+					 TEST_NOW, &d), -EAGAIN);
+#undef FAST
+	fwd_ir_free(ir);
+	pol_free(p);
+}
+END_TEST
+
 START_TEST(chains_shape)
 {
 	struct fwd_policy *p = pol_new();
@@ -1830,6 +2397,10 @@ static Suite *compile_suite(void)
 	tcase_add_test(tc, chains_shape);
 	tcase_add_test(tc, edits_and_explain);
 	tcase_add_test(tc, normalise_expiry);
+	tcase_add_test(tc, diff_cases);
+	tcase_add_test(tc, diff_random);
+	tcase_add_test(tc, fast_add_cases);
+	tcase_add_test(tc, fast_add_random);
 	tcase_add_test(tc, random_policies);
 	suite_add_tcase(s, tc);
 
