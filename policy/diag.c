@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,4 +63,62 @@ void fwd_diags_print(const struct fwd_diags *d, FILE *out)
 		else
 			fprintf(out, "%s\n", g->msg);
 	}
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len;
+	uint32_t cp;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* No overlong forms, surrogates or code points past U+10FFFF. */
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+const char *fwd_quote(char *buf, const char *s, size_t n, size_t max)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	char *o = buf;
+	size_t i = 0, shown = 0, ulen;
+
+	while (i < n) {
+		unsigned char c = u[i];
+
+		if (shown++ == max) {
+			memcpy(o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (c >= 0x80 && (ulen = utf8_len(u + i, n - i)) > 0) {
+			memcpy(o, u + i, ulen);
+			o += ulen;
+			i += ulen;
+			continue;
+		}
+		if (c < 0x20 || c >= 0x7f || c == '\\')
+			o += sprintf(o, "\\x%02x", c);
+		else
+			*o++ = (char)c;
+		i++;
+	}
+	*o = '\0';
+	return buf;
 }

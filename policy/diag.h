@@ -30,4 +30,14 @@ void fwd_diags_print(const struct fwd_diags *d, FILE *out);
 /* One diagnostic as text ("FILE:LINE: msg"), malloc'd; NULL on ENOMEM. */
 char *fwd_diag_format(const struct fwd_diag *g);
 
+/*
+ * A user's word, fit for a message: control bytes, backslashes and invalid
+ * UTF-8 escaped as \xNN, words longer than `max` characters cut with
+ * "...", so one message stays one printable line whatever the input
+ * (messages end up in terminals and the journal). buf must hold
+ * FWD_QUOTE_BUF(max) bytes; returns buf.
+ */
+#define FWD_QUOTE_BUF(max) ((size_t)(max) * 4 + 8)
+const char *fwd_quote(char *buf, const char *s, size_t n, size_t max);
+
 #endif

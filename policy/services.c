@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* services(5) lookup from an explicit path. */
+/* services(5) lookup from an explicit path, and the PORTS words that use it. */
 #include "services.h"
+#include "diag.h"
 #include "util.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,4 +130,164 @@ bool fwd_services_lookup(const struct fwd_services *s, const char *name,
 			*slot = e->port;
 	}
 	return *tcp || *udp;
+}
+
+/* ---- PORTS words ---- */
+
+#define QUOTE_MAX 60
+
+static void perr(struct fwd_ports_parser *pp, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void perr(struct fwd_ports_parser *pp, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = fwd_xvasprintf(fmt, ap);
+	va_end(ap);
+	pp->error(pp->arg, msg);
+	free(msg);
+}
+
+static const char *services_path(const struct fwd_ports_parser *pp)
+{
+	return pp->services_path ? pp->services_path : "/etc/services";
+}
+
+static size_t digits(const char *w, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && w[i] >= '0' && w[i] <= '9')
+		i++;
+	return i;
+}
+
+/*
+ * A port number as written: digits only. Out-of-range values are reported
+ * with the digits the user wrote (no overflow however many there are).
+ */
+static bool port_number(struct fwd_ports_parser *pp, const char *w, size_t n,
+			uint16_t *out)
+{
+	char q[FWD_QUOTE_BUF(QUOTE_MAX)];
+	unsigned long v = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (v <= 65535)
+			v = v * 10 + (unsigned long)(w[i] - '0');
+	if (v == 0 || v > 65535) {
+		perr(pp, "port %s is out of range (1-65535)",
+		     fwd_quote(q, w, n, QUOTE_MAX));
+		return false;
+	}
+	*out = (uint16_t)v;
+	return true;
+}
+
+static size_t port_name(struct fwd_ports_parser *pp, const char *w, size_t n,
+			uint8_t proto, struct fwd_port_range out[2])
+{
+	char *name = fwd_xstrndup(w, n), q[FWD_QUOTE_BUF(QUOTE_MAX)];
+	const char *path = services_path(pp);
+	uint16_t tcp, udp;
+	size_t k = 0;
+
+	fwd_quote(q, w, n, QUOTE_MAX);
+	if (!pp->db && !pp->db_err)
+		pp->db_err = fwd_services_load(path, &pp->db);
+	if (pp->db_err)
+		perr(pp, "cannot look up service name '%s': %s: %s", q, path,
+		     strerror(-pp->db_err));
+	else if (!fwd_services_lookup(pp->db, name, &tcp, &udp))
+		perr(pp, "unknown service name '%s' (not in %s)", q, path);
+	else if (proto == IPPROTO_TCP && !tcp)
+		perr(pp, "service '%s' has no tcp port in %s (it has %u/udp)",
+		     q, path, udp);
+	else if (proto == IPPROTO_UDP && !udp)
+		perr(pp, "service '%s' has no udp port in %s (it has %u/tcp)",
+		     q, path, tcp);
+	else {
+		if (tcp && proto != IPPROTO_UDP)
+			out[k++] = (struct fwd_port_range){ IPPROTO_TCP, tcp, tcp };
+		if (udp && proto != IPPROTO_TCP)
+			out[k++] = (struct fwd_port_range){ IPPROTO_UDP, udp, udp };
+	}
+	free(name);
+	return k;
+}
+
+size_t fwd_ports_word(struct fwd_ports_parser *pp, const char *w, size_t n,
+		      struct fwd_port_range out[2])
+{
+	char q[FWD_QUOTE_BUF(QUOTE_MAX)], q2[FWD_QUOTE_BUF(QUOTE_MAX)];
+	const char *slash = memchr(w, '/', n);
+	size_t pn = slash ? (size_t)(slash - w) : n, d, k = 0;
+	uint8_t proto = 0;
+	uint16_t lo, hi;
+
+	if (slash) {
+		const char *pr = slash + 1;
+		size_t prn = (size_t)(w + n - pr);
+
+		if (prn == 0) {
+			perr(pp, "missing protocol after '/' in '%s'; valid "
+			     "protocols are tcp, udp", fwd_quote(q, w, n, QUOTE_MAX));
+			return 0;
+		}
+		if (prn == 3 && !memcmp(pr, "tcp", 3))
+			proto = IPPROTO_TCP;
+		else if (prn == 3 && !memcmp(pr, "udp", 3))
+			proto = IPPROTO_UDP;
+		else {
+			perr(pp, "unknown protocol '%s' in '%s'; valid protocols "
+			     "are tcp, udp", fwd_quote(q, pr, prn, QUOTE_MAX),
+			     fwd_quote(q2, w, n, QUOTE_MAX));
+			return 0;
+		}
+	}
+	if (pn == 0) {
+		perr(pp, "missing port before '/' in '%s'",
+		     fwd_quote(q, w, n, QUOTE_MAX));
+		return 0;
+	}
+	d = digits(w, pn);
+	if (d == pn) {
+		if (!port_number(pp, w, d, &lo))
+			return 0;
+		hi = lo;
+	} else if (d > 0 && w[d] == '-' && d + 1 < pn &&
+		   digits(w + d + 1, pn - d - 1) == pn - d - 1) {
+		bool ok = port_number(pp, w, d, &lo);
+
+		/* Both ends are checked: each bad one is reported. */
+		ok = port_number(pp, w + d + 1, pn - d - 1, &hi) && ok;
+		if (!ok)
+			return 0;
+		if (hi < lo) {
+			perr(pp, "bad port range '%s': %u is greater than %u",
+			     fwd_quote(q, w, pn, QUOTE_MAX), lo, hi);
+			return 0;
+		}
+	} else if (d > 0 || w[0] == '-') {
+		perr(pp, "invalid port '%s'; expected a number (1-65535), a range "
+		     "LO-HI or a service name", fwd_quote(q, w, pn, QUOTE_MAX));
+		return 0;
+	} else {
+		return port_name(pp, w, pn, proto, out);
+	}
+	if (proto != IPPROTO_UDP)
+		out[k++] = (struct fwd_port_range){ IPPROTO_TCP, lo, hi };
+	if (proto != IPPROTO_TCP)
+		out[k++] = (struct fwd_port_range){ IPPROTO_UDP, lo, hi };
+	return k;
+}
+
+void fwd_ports_parser_done(struct fwd_ports_parser *pp)
+{
+	fwd_services_free(pp->db);
+	pp->db = NULL;
+	pp->db_err = 0;
 }
