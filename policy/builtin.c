@@ -2,11 +2,14 @@
 /*
  * The policy used when no policy file exists. It is kept as INI text and
  * parsed like any file, so `fwd --print-default` shows exactly what runs
- * and the text cannot drift from the model.
+ * and the text cannot drift from the model. Also the lockdown model, for
+ * when the files exist but cannot be used.
  */
+#include "edit.h"
 #include "policy.h"
 #include "util.h"
 
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +45,10 @@ int fwd_policy_builtin(struct fwd_policy **out)
 	/* Locations keep their line in the text above; file NULL says
 	 * "built-in" (policy.h). */
 	p = *out;
+	p->defaults_loc.file = p->inbound_loc.file = p->outbound_loc.file = NULL;
+	p->log_loc.file = p->icmp_loc.file = NULL;
+	for (size_t i = 0; i < p->nrescue; i++)
+		p->rescue_locs[i].file = NULL;
 	for (size_t i = 0; i < p->nlists; i++) {
 		p->lists[i].loc.file = NULL;
 		for (size_t j = 0; j < p->lists[i].n; j++)
@@ -56,10 +63,153 @@ int fwd_policy_builtin(struct fwd_policy **out)
 		for (size_t j = 0; j < s->nallow; j++)
 			s->allow[j].loc.file = NULL;
 	}
+	for (size_t i = 0; i < p->nedits; i++)
+		p->edits[i].loc.file = p->edits[i].ports.loc.file = NULL;
 	for (size_t i = 0; i < p->nfiles; i++)
 		free(p->files[i]);
 	free(p->files);
 	p->files = NULL;
 	p->nfiles = 0;
+	return 0;
+}
+
+/* ---- lockdown ---- */
+
+static bool blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* The rescue words of one line (value or continuation): addresses and
+ * CIDRs; anything else, and an inline comment, ends or is skipped. */
+static void rescue_words(struct fwd_policy *p, size_t *cap, const char *s,
+			 const char *e, const char *file, unsigned line)
+{
+	struct fwd_addr a;
+
+	while (s < e) {
+		const char *w;
+
+		while (s < e && (blank(*s) || *s == ','))
+			s++;
+		if (s == e || *s == ';' || *s == '#')
+			return;
+		w = s;
+		while (s < e && !blank(*s) && *s != ',')
+			s++;
+		if (fwd_addr_parsen(w, (size_t)(s - w), &a, NULL, 0) != 0)
+			continue;
+		if (p->nrescue == *cap) {
+			size_t c = *cap;
+
+			FWD_GROW(p->rescue, c, p->nrescue + 1);
+			p->rescue_locs = fwd_xreallocarray(p->rescue_locs, c,
+							   sizeof(*p->rescue_locs));
+			*cap = c;
+		}
+		p->rescue_locs[p->nrescue] = (struct fwd_loc){ file, line };
+		p->rescue[p->nrescue++] = a;
+	}
+}
+
+/*
+ * `rescue =` in [defaults], with its indented continuation lines, read as
+ * leniently as possible: the file is broken (that is why fwd is locking
+ * down), and every source that can still be read may be the one that
+ * lets an administrator in to fix it.
+ */
+static void scan_rescue(struct fwd_policy *p, const char *file,
+			const char *buf, size_t len)
+{
+	const char *s = buf, *end = buf + len;
+	bool in_defaults = false, in_rescue = false;
+	unsigned line = 0;
+	size_t cap = 0;
+
+	if (len >= 3 && !memcmp(s, "\xef\xbb\xbf", 3))
+		s += 3;
+	while (s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		const char *e = nl ? nl : end, *t = s, *k;
+
+		line++;
+		if (e > s && e[-1] == '\r')
+			e--;
+		while (t < e && blank(*t))
+			t++;
+		if (t == e || *t == ';' || *t == '#') {
+			/* blank and comment lines keep a key open */
+		} else if (*t == '[') {
+			const char *r = memchr(t, ']', (size_t)(e - t));
+			const char *n = t + 1;
+
+			while (n < e && blank(*n))
+				n++;
+			if (!r)
+				r = e;
+			while (r > n && blank(r[-1]))
+				r--;
+			in_defaults = r - n == 8 && !memcmp(n, "defaults", 8);
+			in_rescue = false;
+		} else if (t > s && in_rescue) {
+			rescue_words(p, &cap, t, e, file, line);
+		} else {
+			in_rescue = false;
+			for (k = t; k < e && *k != '=' && !blank(*k); k++)
+				;
+			if (in_defaults && k - t == 6 && !memcmp(t, "rescue", 6)) {
+				while (k < e && blank(*k))
+					k++;
+				if (k < e && *k == '=') {
+					in_rescue = true;
+					rescue_words(p, &cap, k + 1, e, file, line);
+				}
+			}
+		}
+		s = nl ? nl + 1 : end;
+	}
+}
+
+int fwd_policy_lockdown(const char *config_path, struct fwd_policy **out)
+{
+	struct fwd_policy *p = fwd_policy_new();
+	struct fwd_service *svc;
+	size_t len;
+	char *buf;
+
+	if (config_path && fwd_read_file(config_path, &buf, &len) == 0) {
+		/* Locations name the file: `fwctl explain` can say why 22/tcp
+		 * is open in a lockdown. */
+		p->files = fwd_xcalloc(1, sizeof(*p->files));
+		p->files[0] = fwd_xstrdup(config_path);
+		p->nfiles = 1;
+		scan_rescue(p, p->files[0], buf, len);
+		free(buf);
+	}
+	if (p->nrescue) {
+		p->services = svc = fwd_xcalloc(1, sizeof(*svc));
+		p->nservices = 1;
+		svc->name = fwd_xstrdup("rescue");
+		svc->dir = FWD_DIR_IN;
+		svc->loc = p->rescue_locs[0];
+		svc->ports = fwd_xcalloc(1, sizeof(*svc->ports));
+		svc->nports = 1;
+		svc->ports[0] = (struct fwd_ports){
+			.proto = IPPROTO_TCP, .lo = 22, .hi = 22, .loc = svc->loc,
+		};
+		svc->allow = fwd_xcalloc(p->nrescue, sizeof(*svc->allow));
+		svc->nallow = p->nrescue;
+		for (size_t i = 0; i < p->nrescue; i++)
+			svc->allow[i] = (struct fwd_peer){
+				.kind = FWD_PEER_ADDR, .addr = p->rescue[i],
+				.list = SIZE_MAX, .loc = p->rescue_locs[i],
+			};
+	} else if (p->nfiles) {
+		free(p->files[0]);
+		free(p->files);
+		p->files = NULL;
+		p->nfiles = 0;
+	}
+	*out = p;
 	return 0;
 }

@@ -19,7 +19,8 @@
  * `remove`/`unblock`, expiry and persistence trivial.
  *
  * Persistent edits live in the one conf.d file fwd owns (FWD_EDITS_FILE),
- * as an [edits] section whose lines are the canonical words of each edit:
+ * as an [edits] section whose lines are the canonical words of each edit
+ * (fwd_edit_format: KIND, " = ", the rest):
  *
  *   [edits]
  *   allow = 22/tcp from 203.0.113.7
@@ -28,11 +29,13 @@
  *   block = 198.51.100.9 until 1764412345
  *   list-add = office 192.0.2.99
  *   list-del = office 192.0.2.7
- *   allow = 53/udp from any out
+ *   allow = 53/udp to any
  *
- * `until` is absolute (unix seconds), so after a restart the remaining
- * time is still right; expired edits are ignored by the compiler and pruned
- * by the daemon when it next rewrites the file.
+ * Outbound edits are written "to PEER"; "from PEER ... out" is read as the
+ * same thing. `until` is absolute (unix seconds), so after a restart the
+ * remaining time is still right; expired edits are kept in the model with
+ * their expiry, ignored by the compiler and pruned by the daemon when it
+ * next rewrites the file (fwd_edits_render_file leaves them out).
  */
 #define FWD_EDITS_FILE "99-fwctl.conf"
 
@@ -57,40 +60,90 @@ struct fwd_edit {
 };
 
 /*
- * Parse the words of one or more edits, as typed after `fwctl`:
- *   allow PORTS [from PEER...] [for DURATION | until EPOCH] [out]
- *   deny  PORTS [from PEER...] [for DURATION | until EPOCH] [out]
+ * Parse the words of one or more edits, as typed after `fwctl`, kind first:
+ *   allow PORTS [from PEER... | to PEER...] [for DURATION | until EPOCH]
+ *   deny  PORTS [from PEER... | to PEER...] [for DURATION | until EPOCH]
  *   block ADDR... [for DURATION | until EPOCH]
- *   list-add NAME ADDR...        (fwctl's "list add NAME ADDR...")
- *   list-del NAME ADDR...
- * PORTS: as in a policy (22/tcp, 53, 60000-61000/udp, https, comma
- * separated); PEER: any | ADDR | CIDR | @list. DURATION: 30s, 10m, 2h, 7d,
- * or combinations (1h30m). "from" omitted means any.
- * Appends the expanded atomic edits to *out (reallocated; *n updated).
- * now: the clock for "for DURATION". Returns 0, or -EINVAL with ONE clear
- * message in err ("bad port '70000' (1-65535)") and nothing appended.
+ *   list-add NAME ADDR... [for DURATION | until EPOCH]
+ *   list-del NAME ADDR... [for DURATION | until EPOCH]
+ * "list add"/"list del" as two words are read as list-add/list-del. The
+ * clauses of allow/deny may come in any order; a trailing word "out"
+ * (anywhere after PORTS) makes "from PEER" mean a destination, as "to"
+ * does. "from" omitted means any.
+ * PORTS: as in a policy (22/tcp, 53 = tcp and udp, 60000-61000/udp, https
+ * from opts->services_path or /etc/services), comma separated, and split
+ * across words only at a comma ("22/tcp, 80/tcp" or "22/tcp ,80/tcp"): a
+ * word after PORTS with no comma before it must be a keyword, so a typo
+ * such as "form" is reported as one. PEER: any | ADDR | CIDR | @list,
+ * IPv4 or IPv6, separated by spaces or commas. DURATION: 30s, 10m, 2h, 7d
+ * or a combination with the units in that descending order (1h30m, 1d12h),
+ * 1 s to 365 d. EPOCH: unix seconds, 1 to 253402300799 (the year 9999).
+ *
+ * Appends the expanded ATOMIC edits (PORTS x PEERs, port-major, each port
+ * range one edit per protocol) to *out, reallocated to exactly *n + k
+ * elements; *n updated. Every field of an appended edit the kind does not
+ * use is zero; runtime is false and loc is {NULL, 0}. now: the clock for
+ * "for DURATION". One call expands to at most FWD_EDIT_MAX edits. Linear
+ * in the number of words.
+ * Returns 0, or -EINVAL with ONE message in err, such as
+ *   port 70000 is out of range (1-65535)
+ *   '2001:db8::/129' is not an address: prefix length 129 is out of range
+ *     for IPv6 (0-128)
+ *   expected 'from', 'to', 'for' or 'until', got 'form'
+ *   'for' needs a DURATION like 30s, 10m, 2h or 7d
+ * and nothing appended (*out and *n untouched).
  */
+#define FWD_EDIT_MAX 1000000
 int fwd_edit_parse(int argc, const char *const *argv, uint64_t now,
 		   const struct fwd_load_opts *opts, struct fwd_edit **out,
 		   size_t *n, char *err, size_t errlen);
 
-/* The canonical words: "allow 22/tcp from 203.0.113.7 until 1764412345".
- * Also the value of an [edits] line after "KIND = ". Returns bytes needed. */
+/* The same with a ports parser the caller keeps across calls, so that a
+ * services file is read once for many lines (the policy loader). Only its
+ * services_path and database are used. */
+struct fwd_ports_parser;
+int fwd_edit_parse_with(int argc, const char *const *argv, uint64_t now,
+			struct fwd_ports_parser *pp, struct fwd_edit **out,
+			size_t *n, char *err, size_t errlen);
+
+/*
+ * The canonical words, which fwd_edit_parse reads back as the same edit:
+ *   allow 22/tcp from 203.0.113.7 until 1764412345
+ *   deny 60000-61000/udp from @office
+ *   allow 53/udp to any
+ *   block 198.51.100.0/24
+ *   list-add office 2001:db8::9 until 1764412345
+ * PORT is always one range with its protocol; "from"/"to" always written,
+ * also for any; "until" only for timed edits. Everything after the kind is
+ * the value of an [edits] line. snprintf-like: returns the length of the
+ * whole text (at most FWD_EDIT_STRLEN - 1), writes what fits in len.
+ */
+#define FWD_EDIT_STRLEN 160
 int fwd_edit_format(const struct fwd_edit *e, char *buf, size_t len);
 
 /* Same kind, direction, ports, peer/addr and list: what `remove`, `unblock`
  * and `list del` match on (expiry and runtime are ignored). */
 bool fwd_edit_same(const struct fwd_edit *a, const struct fwd_edit *b);
+/* A hash that agrees with fwd_edit_same (equal edits, equal hashes), for
+ * callers that match many edits against many. */
+uint64_t fwd_edit_hash(const struct fwd_edit *e);
 
-/* Append a copy to p->edits after checking it against p (a LIST peer must
- * name an existing list or one a LIST_ADD edit creates). */
+/*
+ * Append a copy to p->edits (grown with p->edits_cap) after checking it
+ * against p: every field in range for its kind, and a LIST peer naming a
+ * list of the files or one a LIST_ADD edit in p->edits creates. A loc.file
+ * that is not one of p->files is interned there, so the copy never points
+ * into another policy. 0, or -EINVAL with one message in err.
+ */
 int fwd_policy_add_edit(struct fwd_policy *p, const struct fwd_edit *e,
 			char *err, size_t errlen);
-/* Remove p->edits[i], keeping order. */
+/* Remove p->edits[i], keeping order (O(nedits)). */
 void fwd_policy_del_edit(struct fwd_policy *p, size_t i);
 
 /* The whole owned file: a header comment saying fwd writes it, then
- * [edits] with every persistent (not runtime) edit not expired at `now`. */
+ * [edits] with one line "KIND = WORDS" (< 199 bytes: inih's line limit)
+ * per persistent (not runtime) edit not expired at `now`, in model order.
+ * malloc'd; never NULL (OOM aborts). */
 char *fwd_edits_render_file(const struct fwd_policy *p, uint64_t now);
 
 #endif

@@ -23,6 +23,7 @@
  * to the diagnostics list with FILE:LINE, and the model is discarded at the
  * end if there was any.
  */
+#include "edit.h"
 #include "policy.h"
 #include "services.h"
 #include "util.h"
@@ -38,8 +39,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
-#define NAME_MAX_LEN 32
 /* Errors reported per file before the rest are only counted: a policy that
  * names the wrong list file must not print a million lines. */
 #define MAX_ERRORS_PER_FILE 100
@@ -118,7 +120,8 @@ static void index_free(struct name_index *x)
 /* ---- loader state ---- */
 
 enum sec_kind {
-	SEC_NONE, SEC_SKIP, SEC_DEFAULTS, SEC_CONTROL, SEC_LIST, SEC_SERVICE
+	SEC_NONE, SEC_SKIP, SEC_DEFAULTS, SEC_CONTROL, SEC_LIST, SEC_SERVICE,
+	SEC_EDITS
 };
 
 enum key_id {
@@ -128,6 +131,7 @@ enum key_id {
 	K_ADMIN_GROUP, K_READ_GROUP,
 	K_MEMBERS, K_FILE,
 	K_PORTS, K_ALLOW, K_DIRECTION,
+	K_EDIT_ALLOW, K_EDIT_DENY, K_EDIT_BLOCK, K_EDIT_LIST_ADD, K_EDIT_LIST_DEL,
 	K_MAX
 };
 
@@ -153,7 +157,14 @@ static const struct key_def key_defs[] = {
 	{ "ports",     SEC_SERVICE,  K_PORTS,     true },
 	{ "allow",     SEC_SERVICE,  K_ALLOW,     true },
 	{ "direction", SEC_SERVICE,  K_DIRECTION, false },
+	/* fwctl's edits (edit.h): each line is one command's words. */
+	{ "allow",     SEC_EDITS,    K_EDIT_ALLOW,    true },
+	{ "deny",      SEC_EDITS,    K_EDIT_DENY,     true },
+	{ "block",     SEC_EDITS,    K_EDIT_BLOCK,    true },
+	{ "list-add",  SEC_EDITS,    K_EDIT_LIST_ADD, true },
+	{ "list-del",  SEC_EDITS,    K_EDIT_LIST_DEL, true },
 };
+
 
 /* One file being reported on: errors beyond the cap are only counted. */
 struct src {
@@ -172,9 +183,7 @@ struct loader {
 	struct fwd_diags *d;
 	size_t d_start;
 
-	const char *services_path;
-	struct fwd_services *services;
-	int services_err;		/* 0, or -errno once loading failed */
+	struct fwd_ports_parser ports;	/* holds the services file once read */
 	bool list_files_ok;
 
 	struct name_index files_idx, lists_idx, services_idx;
@@ -185,6 +194,16 @@ struct loader {
 	bool have_defaults, have_control;
 	struct fwd_loc defaults_loc, control_loc;
 	size_t rescue_cap;
+
+	/* [edits]: the words of the open edit key (continuation lines
+	 * append), a scratch array for what one line expands to, and the
+	 * clock "for DURATION" counts from. */
+	char *ewords;
+	size_t ewords_len, ewords_cap;
+	const char **eargv;
+	size_t eargv_cap;
+	struct fwd_edit *escratch;
+	uint64_t now;
 
 	/* The file being read. */
 	struct src *src;
@@ -262,67 +281,10 @@ static void src_done(struct loader *L, struct src *s)
 			      s->nerr - MAX_ERRORS_PER_FILE, MAX_ERRORS_PER_FILE);
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	uint32_t cp;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	/* No overlong forms, surrogates or code points past U+10FFFF. */
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return len;
-}
-
-/*
- * A user's word, fit for a message: control bytes and invalid UTF-8
- * escaped as \xNN (list files are not filtered like INI lines, and
- * messages end up in terminals and the journal), long words cut, so one
- * message stays one printable line.
- */
+/* A user's word, fit for a message (diag.h). */
 static const char *quote_max(char *buf, const char *s, size_t n, size_t max)
 {
-	const unsigned char *u = (const unsigned char *)s;
-	char *o = buf;
-	size_t i = 0, shown = 0, ulen;
-
-	while (i < n) {
-		unsigned char c = u[i];
-
-		if (shown++ == max) {
-			o += sprintf(o, "...");
-			break;
-		}
-		if (c >= 0x80 && (ulen = utf8_len(u + i, n - i)) > 0) {
-			memcpy(o, u + i, ulen);
-			o += ulen;
-			i += ulen;
-			continue;
-		}
-		if (c < 0x20 || c >= 0x7f || c == '\\')
-			o += sprintf(o, "\\x%02x", c);
-		else
-			*o++ = (char)c;
-		i++;
-	}
-	*o = '\0';
-	return buf;
+	return fwd_quote(buf, s, n, max);
 }
 
 static const char *quote(char *buf, const char *s, size_t n)
@@ -385,9 +347,9 @@ static char *dir_prefix(const char *path)
 		     : fwd_xstrdup("");
 }
 
-static bool valid_name(const char *s, size_t n)
+bool fwd_name_valid(const char *s, size_t n)
 {
-	if (n == 0 || n > NAME_MAX_LEN)
+	if (n == 0 || n > FWD_NAME_MAX)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -398,6 +360,11 @@ static bool valid_name(const char *s, size_t n)
 			return false;
 	}
 	return true;
+}
+
+static bool valid_name(const char *s, size_t n)
+{
+	return fwd_name_valid(s, n);
 }
 
 #define NAME_RULE "names are 1-32 characters from A-Z a-z 0-9 _ . -"
@@ -474,14 +441,6 @@ static struct fwd_peer *add_peer(struct loader *L, enum fwd_peer_kind kind)
 	pe->list = SIZE_MAX;
 	pe->loc = here(L);
 	return pe;
-}
-
-static int services_db(struct loader *L, const struct fwd_services **db)
-{
-	if (!L->services && !L->services_err)
-		L->services_err = fwd_services_load(L->services_path, &L->services);
-	*db = L->services;
-	return L->services_err;
 }
 
 /* ---- values ---- */
@@ -576,20 +535,28 @@ static void scalar_value(struct loader *L, const char *key, const char *v)
 
 	switch (L->key) {
 	case K_INBOUND:
-		if (CHOOSE(L, key, v, actions, &x))
+		if (CHOOSE(L, key, v, actions, &x)) {
 			p->inbound = (enum fwd_action)x;
+			p->inbound_loc = here(L);
+		}
 		break;
 	case K_OUTBOUND:
-		if (CHOOSE(L, key, v, actions, &x))
+		if (CHOOSE(L, key, v, actions, &x)) {
 			p->outbound = (enum fwd_action)x;
+			p->outbound_loc = here(L);
+		}
 		break;
 	case K_LOG:
-		if (CHOOSE(L, key, v, logs, &x))
+		if (CHOOSE(L, key, v, logs, &x)) {
 			p->log = (enum fwd_log)x;
+			p->log_loc = here(L);
+		}
 		break;
 	case K_ICMP:
-		if (CHOOSE(L, key, v, icmps, &x))
+		if (CHOOSE(L, key, v, icmps, &x)) {
 			p->icmp = (enum fwd_icmp)x;
+			p->icmp_loc = here(L);
+		}
 		break;
 	case K_DIRECTION:
 		if (CHOOSE(L, key, v, dirs, &x))
@@ -606,26 +573,6 @@ static void scalar_value(struct loader *L, const char *key, const char *v)
 	}
 }
 
-/*
- * A port number as written: digits only. Out-of-range values are reported
- * with the digits the user wrote (no overflow however many there are).
- */
-static bool port_number(struct loader *L, const char *w, size_t n, uint16_t *out)
-{
-	unsigned long v = 0;
-	char q[QBUF];
-
-	for (size_t i = 0; i < n; i++)
-		if (v <= 65535)
-			v = v * 10 + (unsigned long)(w[i] - '0');
-	if (v == 0 || v > 65535) {
-		err(L, "port %s is out of range (1-65535)", quote(q, w, n));
-		return false;
-	}
-	*out = (uint16_t)v;
-	return true;
-}
-
 static size_t digits(const char *w, size_t n)
 {
 	size_t i = 0;
@@ -635,97 +582,22 @@ static size_t digits(const char *w, size_t n)
 	return i;
 }
 
-static void port_name(struct loader *L, const char *w, size_t n, uint8_t proto)
+static void port_error(void *arg, const char *msg)
 {
-	const struct fwd_services *db;
-	char *name = fwd_xstrndup(w, n), q[QBUF];
-	uint16_t tcp, udp;
-	int ret;
-
-	quote(q, w, n);
-	ret = services_db(L, &db);
-	if (ret)
-		err(L, "cannot look up service name '%s': %s: %s", q,
-		    L->services_path, strerror(-ret));
-	else if (!fwd_services_lookup(db, name, &tcp, &udp))
-		err(L, "unknown service name '%s' (not in %s)", q,
-		    L->services_path);
-	else if (proto == IPPROTO_TCP && !tcp)
-		err(L, "service '%s' has no tcp port in %s (it has %u/udp)",
-		    q, L->services_path, udp);
-	else if (proto == IPPROTO_UDP && !udp)
-		err(L, "service '%s' has no udp port in %s (it has %u/tcp)",
-		    q, L->services_path, tcp);
-	else {
-		if (tcp && proto != IPPROTO_UDP)
-			add_ports(L, IPPROTO_TCP, tcp, tcp);
-		if (udp && proto != IPPROTO_TCP)
-			add_ports(L, IPPROTO_UDP, udp, udp);
-	}
-	free(name);
+	err(arg, "%s", msg);
 }
 
 /* 22/tcp, 53 (tcp and udp), 60000-61000/udp, https, https/tcp */
 static void port_word(struct loader *L, const char *w, size_t n)
 {
-	const char *slash = memchr(w, '/', n);
-	size_t pn = slash ? (size_t)(slash - w) : n, d;
-	char q[QBUF], q2[QBUF];
-	uint8_t proto = 0;
-	uint16_t lo, hi;
+	struct fwd_port_range r[2];
+	size_t k;
 
-	if (slash) {
-		const char *pr = slash + 1;
-		size_t prn = (size_t)(w + n - pr);
-
-		if (prn == 0) {
-			err(L, "missing protocol after '/' in '%s'; valid protocols "
-			    "are tcp, udp", quote(q, w, n));
-			return;
-		}
-		if (prn == 3 && !memcmp(pr, "tcp", 3))
-			proto = IPPROTO_TCP;
-		else if (prn == 3 && !memcmp(pr, "udp", 3))
-			proto = IPPROTO_UDP;
-		else {
-			err(L, "unknown protocol '%s' in '%s'; valid protocols are tcp, udp",
-			    quote(q, pr, prn), quote(q2, w, n));
-			return;
-		}
-	}
-	if (pn == 0) {
-		err(L, "missing port before '/' in '%s'", quote(q, w, n));
-		return;
-	}
-	d = digits(w, pn);
-	if (d == pn) {
-		if (!port_number(L, w, d, &lo))
-			return;
-		hi = lo;
-	} else if (d > 0 && w[d] == '-' && d + 1 < pn &&
-		   digits(w + d + 1, pn - d - 1) == pn - d - 1) {
-		bool ok = port_number(L, w, d, &lo);
-
-		ok = port_number(L, w + d + 1, pn - d - 1, &hi) && ok;
-		if (!ok)
-			return;
-		if (hi < lo) {
-			err(L, "bad port range '%s': %u is greater than %u",
-			    quote(q, w, pn), lo, hi);
-			return;
-		}
-	} else if (d > 0 || w[0] == '-') {
-		err(L, "invalid port '%s'; expected a number (1-65535), a range "
-		    "LO-HI or a service name", quote(q, w, pn));
-		return;
-	} else {
-		port_name(L, w, pn, proto);
-		return;
-	}
-	if (proto != IPPROTO_UDP)
-		add_ports(L, IPPROTO_TCP, lo, hi);
-	if (proto != IPPROTO_TCP)
-		add_ports(L, IPPROTO_UDP, lo, hi);
+	L->ports.error = port_error;
+	L->ports.arg = L;
+	k = fwd_ports_word(&L->ports, w, n, r);
+	for (size_t i = 0; i < k; i++)
+		add_ports(L, r[i].proto, r[i].lo, r[i].hi);
 }
 
 static bool addr_word(struct loader *L, const char *w, size_t n,
@@ -791,7 +663,16 @@ static void rescue_word(struct loader *L, const char *w, size_t n)
 	}
 	if (!addr_word(L, w, n, &a))
 		return;
-	FWD_GROW(p->rescue, L->rescue_cap, p->nrescue + 1);
+	if (p->nrescue == L->rescue_cap) {
+		size_t cap = L->rescue_cap;
+
+		/* rescue and rescue_locs share nrescue, so grow in step. */
+		FWD_GROW(p->rescue, cap, p->nrescue + 1);
+		p->rescue_locs = fwd_xreallocarray(p->rescue_locs, cap,
+						   sizeof(*p->rescue_locs));
+		L->rescue_cap = cap;
+	}
+	p->rescue_locs[p->nrescue] = here(L);
 	p->rescue[p->nrescue++] = a;
 }
 
@@ -838,6 +719,69 @@ static void words(struct loader *L, const char *v,
 			return;
 		}
 		fn(L, w, (size_t)(v - w));
+	}
+}
+
+/* ---- [edits] ---- */
+
+static const char *key_name(enum key_id id);
+
+/*
+ * An edit key's value, with its continuation lines, is one command: the
+ * words are collected here and parsed when the key ends (end_key).
+ */
+static void edit_words(struct loader *L, const char *v)
+{
+	size_t n = strlen(v);
+
+	for (const char *w = v; *w; w++) {
+		if (*w == '#' && (w == v || isspace((unsigned char)w[-1]))) {
+			err(L, "'#' starts a comment only at the start of a line; "
+			    "inline comments start with ';'");
+			L->key = K_SKIP;
+			return;
+		}
+	}
+	FWD_GROW(L->ewords, L->ewords_cap, L->ewords_len + n + 2);
+	memcpy(L->ewords + L->ewords_len, v, n);
+	L->ewords_len += n;
+	L->ewords[L->ewords_len++] = ' ';
+	L->ewords[L->ewords_len] = '\0';
+}
+
+static void edit_value(struct loader *L)
+{
+	struct fwd_policy *p = L->p;
+	struct fwd_loc loc = { .file = L->file, .line = L->key_line };
+	char msg[512], *w = L->ewords_len ? L->ewords : NULL;
+	size_t argc = 0, n = 0;
+
+	FWD_GROW(L->eargv, L->eargv_cap, 1);
+	L->eargv[argc++] = key_name(L->key);
+	while (w && *w) {
+		while (*w && isspace((unsigned char)*w))
+			w++;
+		if (!*w)
+			break;
+		FWD_GROW(L->eargv, L->eargv_cap, argc + 1);
+		L->eargv[argc++] = w;
+		while (*w && !isspace((unsigned char)*w))
+			w++;
+		if (*w)
+			*w++ = '\0';
+	}
+	if (fwd_edit_parse_with((int)argc, L->eargv, L->now, &L->ports,
+				&L->escratch, &n, msg, sizeof(msg)) != 0) {
+		serr(L, L->src, L->key_line, "%s", msg);
+		return;
+	}
+	FWD_GROW(p->edits, p->edits_cap, p->nedits + n);
+	for (size_t i = 0; i < n; i++) {
+		struct fwd_edit *e = &p->edits[p->nedits++];
+
+		*e = L->escratch[i];
+		e->loc = loc;
+		e->ports.loc = loc;
 	}
 }
 
@@ -948,7 +892,7 @@ static void file_value(struct loader *L, const char *v)
 static const char *sec_word(enum sec_kind k)
 {
 	return k == SEC_DEFAULTS ? "defaults" : k == SEC_CONTROL ? "control" :
-	       k == SEC_LIST ? "list" : "service";
+	       k == SEC_EDITS ? "edits" : k == SEC_LIST ? "list" : "service";
 }
 
 static const char *key_name(enum key_id id)
@@ -976,6 +920,13 @@ static void end_key(struct loader *L)
 	case K_FILE:
 		if (!L->key_words)
 			serr(L, L->src, L->key_line, "'file' needs a path");
+		break;
+	case K_EDIT_ALLOW:
+	case K_EDIT_DENY:
+	case K_EDIT_BLOCK:
+	case K_EDIT_LIST_ADD:
+	case K_EDIT_LIST_DEL:
+		edit_value(L);
 		break;
 	default:
 		break;
@@ -1068,6 +1019,8 @@ static void begin_single(struct loader *L, enum sec_kind kind, bool named,
 	}
 	*seen = true;
 	*first = here(L);
+	if (kind == SEC_DEFAULTS)
+		L->p->defaults_loc = *first;
 	L->sec = kind;
 }
 
@@ -1099,13 +1052,18 @@ static void begin_section(struct loader *L, const char *s, size_t n)
 	} else if (wn == 7 && !memcmp(w, "control", 7)) {
 		begin_single(L, SEC_CONTROL, rest < end, &L->have_control,
 			     &L->control_loc);
+	} else if (wn == 5 && !memcmp(w, "edits", 5)) {
+		/* fwd's own file has one; any file may, and several. */
+		if (rest < end)
+			err(L, "[edits] takes no name");
+		L->sec = SEC_EDITS;
 	} else if (wn == 4 && !memcmp(w, "list", 4)) {
 		begin_named(L, SEC_LIST, rest, (size_t)(end - rest));
 	} else if (wn == 7 && !memcmp(w, "service", 7)) {
 		begin_named(L, SEC_SERVICE, rest, (size_t)(end - rest));
 	} else {
 		err(L, "unknown section '[%s]'; valid sections are [defaults], "
-		    "[control], [list NAME] and [service NAME]",
+		    "[control], [list NAME], [service NAME] and [edits]",
 		    quote(q, w, (size_t)(end - w)));
 	}
 }
@@ -1118,6 +1076,7 @@ static void start_key(struct loader *L, const char *name)
 	L->key = K_SKIP;
 	L->key_line = L->line;
 	L->key_words = 0;
+	L->ewords_len = 0;
 	L->cont_reported = false;
 	if (L->sec == SEC_NONE) {
 		err(L, "'%s' is outside any section; put it under [defaults], "
@@ -1136,7 +1095,8 @@ static void start_key(struct loader *L, const char *name)
 			 "%s%s", *valid ? ", " : "", key_defs[i].name);
 	}
 	if (!def) {
-		if (L->sec == SEC_DEFAULTS || L->sec == SEC_CONTROL)
+		if (L->sec == SEC_DEFAULTS || L->sec == SEC_CONTROL ||
+		    L->sec == SEC_EDITS)
 			err(L, "unknown key '%s' in [%s]; valid keys are %s",
 			    quote(q, name, strlen(name)), sec_word(L->sec), valid);
 		else {
@@ -1205,6 +1165,13 @@ static int on_value(void *user, const char *section, const char *name,
 		break;
 	case K_FILE:
 		file_value(L, value);
+		break;
+	case K_EDIT_ALLOW:
+	case K_EDIT_DENY:
+	case K_EDIT_BLOCK:
+	case K_EDIT_LIST_ADD:
+	case K_EDIT_LIST_DEL:
+		edit_words(L, value);
 		break;
 	}
 	/* Never report failure to inih: errors are ours to collect. */
@@ -1559,9 +1526,10 @@ static void loader_init(struct loader *L, const struct fwd_load_opts *opts,
 	L->p = fwd_policy_new();
 	L->d = d;
 	L->d_start = d->n;
-	L->services_path = opts && opts->services_path ? opts->services_path
-						       : default_services;
+	L->ports.services_path = opts && opts->services_path ?
+				 opts->services_path : default_services;
 	L->list_files_ok = true;
+	L->now = (uint64_t)time(NULL);
 }
 
 /* Resolve @list words now that every file is read. */
@@ -1584,6 +1552,15 @@ static void resolve(struct loader *L)
 static int loader_finish(struct loader *L, int ret, struct fwd_policy **out)
 {
 	if (ret == 0) {
+		/*
+		 * An edit's @list is not resolved: lists made by `list add`
+		 * come and go with their members (expiry, `list del`,
+		 * --runtime), so an allow naming one that is gone is valid
+		 * and matches nobody, as the compiler reads it. A file fwd
+		 * wrote must load whatever expired since. Typos are caught
+		 * where they are typed: fwd_policy_add_edit refuses a new
+		 * edit naming a list that does not exist.
+		 */
 		resolve(L);
 		if (L->d->n > L->d_start)
 			ret = -EINVAL;
@@ -1598,7 +1575,10 @@ static int loader_finish(struct loader *L, int ret, struct fwd_policy **out)
 	index_free(&L->files_idx);
 	index_free(&L->lists_idx);
 	index_free(&L->services_idx);
-	fwd_services_free(L->services);
+	fwd_ports_parser_done(&L->ports);
+	free(L->ewords);
+	free(L->eargv);
+	free(L->escratch);
 	return ret;
 }
 
@@ -1615,7 +1595,18 @@ int fwd_policy_load(const char *path, const struct fwd_load_opts *opts,
 	if (!d)
 		d = &scratch;
 	loader_init(&L, opts, d);
-	ret = load_path(&L, path, "policy file");
+	if (opts && opts->builtin_if_missing && access(path, F_OK) != 0 &&
+	    errno == ENOENT) {
+		/* A fresh install: the built-in text stands in for the main
+		 * file, and conf.d beside the missing path is still read, so
+		 * that fwctl's edits persist on a host with no policy file. */
+		load_text(&L, FWD_BUILTIN_NAME, fwd_policy_builtin_text,
+			  strlen(fwd_policy_builtin_text));
+		L.p->builtin = true;
+		ret = 0;
+	} else {
+		ret = load_path(&L, path, "policy file");
+	}
 	if (ret == 0) {
 		if (!opts || !opts->confd_path) {
 			char *dir = dir_prefix(path);
@@ -1688,10 +1679,39 @@ void fwd_policy_free(struct fwd_policy *p)
 	free(p->files);
 	free(p->edits);
 	free(p->rescue);
+	free(p->rescue_locs);
 	free(p->admin_group);
 	free(p->read_group);
 	free(p->confd_dir);
 	free(p);
+}
+
+size_t fwd_policy_count_addresses(const struct fwd_policy *p)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->nlists; i++)
+		n += p->lists[i].n;
+	for (size_t i = 0; i < p->nservices; i++)
+		for (size_t j = 0; j < p->services[i].nallow; j++)
+			n += p->services[i].allow[j].kind == FWD_PEER_ADDR;
+	for (size_t i = 0; i < p->nedits; i++) {
+		const struct fwd_edit *e = &p->edits[i];
+
+		switch (e->kind) {
+		case FWD_EDIT_ALLOW:
+		case FWD_EDIT_DENY:
+			n += e->peer == FWD_PEER_ADDR;
+			break;
+		case FWD_EDIT_BLOCK:
+		case FWD_EDIT_LIST_ADD:
+			n++;
+			break;
+		case FWD_EDIT_LIST_DEL:
+			break;
+		}
+	}
+	return n;
 }
 
 const char *fwd_action_name(enum fwd_action a)

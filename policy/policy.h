@@ -67,6 +67,10 @@ struct fwd_policy {
 	enum fwd_action outbound;	/* default FWD_ALLOW */
 	enum fwd_log log;		/* default FWD_LOG_DENIED */
 	enum fwd_icmp icmp;		/* default FWD_ICMP_ESSENTIAL */
+	/* Where each was set, so a rule the compiler derives from [defaults]
+	 * can name its line; {NULL, 0} when the default stands. */
+	struct fwd_loc defaults_loc;	/* the [defaults] header */
+	struct fwd_loc inbound_loc, outbound_loc, log_loc, icmp_loc;
 
 	struct fwd_list *lists;
 	size_t nlists;
@@ -85,12 +89,17 @@ struct fwd_policy {
 	/* [defaults] rescue = ADDR/CIDR...: sources that may still reach SSH
 	 * (22/tcp) in the lockdown table fwd falls back to. */
 	struct fwd_addr *rescue;
+	struct fwd_loc *rescue_locs;	/* rescue_locs[i]: where rescue[i] was written */
 	size_t nrescue;
 
 	/* [control] admin_group / read_group: who may edit / query through
 	 * the control socket besides root. NULL = nobody. */
 	char *admin_group;
 	char *read_group;
+
+	/* The main file was missing and the built-in default stood in (its
+	 * locations then name the file FWD_BUILTIN_NAME). */
+	bool builtin;
 
 	/* The conf.d directory that was read (NULL if includes were off), so
 	 * the daemon knows where its own FWD_EDITS_FILE goes. */
@@ -104,7 +113,18 @@ struct fwd_load_opts {
 	const char *services_path;
 	/* NULL: "conf.d" beside the main file. "" disables includes. */
 	const char *confd_path;
+	/* A missing main file means the built-in default policy (conf.d is
+	 * still read): how fwd comes up on a fresh install. */
+	bool builtin_if_missing;
 };
+
+/* The file name locations carry when the built-in text stood in for a
+ * missing main file (builtin_if_missing): "<built-in>:10: ...". */
+#define FWD_BUILTIN_NAME "<built-in>"
+
+/* List and service names: 1-32 characters from A-Z a-z 0-9 _ . - */
+#define FWD_NAME_MAX 32
+bool fwd_name_valid(const char *s, size_t n);
 
 struct fwd_policy *fwd_policy_new(void);	/* defaults set; NULL on ENOMEM */
 void fwd_policy_free(struct fwd_policy *p);	/* accepts NULL */
@@ -133,6 +153,22 @@ int fwd_policy_builtin(struct fwd_policy **out);
 
 /* The built-in policy as INI text (what `fwd --print-default` shows). */
 extern const char fwd_policy_builtin_text[];
+
+/*
+ * The model fwd falls back to when the policy files are broken and there is
+ * no last good state: inbound deny, outbound allow, essential ICMP, denied
+ * packets logged, no services, except 22/tcp (service "rescue") from every
+ * `rescue =` source that can still be read from the [defaults] section of
+ * config_path. That scan is lenient: everything else in the file and every
+ * error is ignored, a bad rescue word is skipped, an unreadable file gives
+ * no rescue sources. p->rescue is filled. Always 0 (OOM aborts, util.h).
+ */
+int fwd_policy_lockdown(const char *config_path, struct fwd_policy **out);
+
+/* What `fwctl check` counts as addresses: list members, address words of
+ * services' allow = and the addresses of edits (allow/deny address peers,
+ * block, list-add). Lists, "any" and list-del are not addresses. */
+size_t fwd_policy_count_addresses(const struct fwd_policy *p);
 
 const char *fwd_action_name(enum fwd_action a);	/* "deny", ... */
 const char *fwd_log_name(enum fwd_log l);
