@@ -11,7 +11,8 @@
  *   at every moment an edit expires (the elements' expires against the
  *   policy read at that moment);
  * - deltas between IRs replayed on a model of the old table give the new
- *   one; the fast path of live additions equals the compiler's result;
+ *   one; the fast path of live additions equals the compiler's result,
+ *   and its delta taken back gives the IR before;
  * - with root and nft: rendered tables load into a private network
  *   namespace (the kernel's pipapo set rejects any overlap) and
  *   `nft list table` prints exactly what fwd_ir_render printed;
@@ -1753,6 +1754,24 @@ START_TEST(fast_add_random)
 				check_ir(ir);
 				assert_same_sets(ir, want, TEST_NOW, true, "fast add");
 				check_delta(before, ir, &d);
+				if (round % 2) {
+					/* The kernel said no: take it back, then
+					 * again (all of it, or nothing). */
+					ck_assert_int_eq(fwd_ir_delta_undo(ir, &d), 0);
+					assert_same_sets(ir, before, 0, true, "undo");
+					if (d.nadd) {
+						ck_assert_int_eq(fwd_ir_delta_undo(ir, &d),
+								 -EINVAL);
+						assert_same_sets(ir, before, 0, true,
+								 "undo twice");
+					}
+					fwd_ir_delta_free(&d);
+					ck_assert_int_eq(fwd_ir_fast_add(ir, p,
+						&p->edits[p->nedits - n], n, TEST_NOW,
+						&d), 0);
+					assert_same_sets(ir, want, TEST_NOW, true,
+							 "fast add again");
+				}
 				fwd_ir_free(want);
 			} else {
 				ck_assert_int_eq(ret, -EAGAIN);
@@ -2383,6 +2402,104 @@ START_TEST(scale_1m)
 }
 END_TEST
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * A live addition with 100k entries loaded: the fast path against a full
+ * compile of the same policy (what a live edit cost before), plus what
+ * the daemon may pay around it (clone, diff of two 100k IRs). Each fast
+ * add is one call for one edit on the IR the previous ones left. Printed;
+ * the bound only catches a fast path that stopped being one.
+ */
+START_TEST(scale_fast_add)
+{
+	enum { K = 200 };
+	struct fwd_policy *p = big_policy(100000);
+	struct fwd_ir *ir, *full, *c;
+	struct fwd_ir_delta d;
+	double t[K], tl[K], t0, tc, tclone, tdiff;
+	size_t nelem = 0;
+
+	t0 = now();
+	ir = compile_ok(p);
+	tc = now() - t0;
+	for (size_t i = 0; i < ir->nsets; i++)
+		nelem += ir->sets[i].n;
+	rng_state = 7;
+	for (int k = 0; k < K; k++) {
+		struct fwd_edit e = { .kind = FWD_EDIT_ALLOW, .peer = FWD_PEER_ADDR,
+				      .loc = { NULL, (unsigned)k + 1 } };
+		uint32_t r = rnd();
+		int ret;
+
+		e.addr.family = AF_INET;
+		e.addr.prefix = 32;
+		e.addr.a[0] = 10 + (uint8_t)(r >> 24) % 100;
+		e.addr.a[1] = (uint8_t)(r >> 16);
+		e.addr.a[2] = (uint8_t)(r >> 8);
+		e.addr.a[3] = (uint8_t)r;
+		e.ports = (struct fwd_ports){ IPPROTO_TCP, 22, 22, e.loc };
+		pol_edit(p, &e);
+		t0 = now();
+		ret = fwd_ir_fast_add(ir, p, &p->edits[p->nedits - 1], 1,
+				      TEST_NOW, &d);
+		t[k] = now() - t0;
+		if (getenv("FWD_DEBUG_FAST") && t[k] > 0.001)
+			fprintf(stderr, "fast add %d: %.3f ms\n", k, t[k] * 1e3);
+		ck_assert_int_eq(ret, 0);
+		ck_assert_uint_eq(d.nadd, 1);
+		fwd_ir_delta_free(&d);
+
+		/* list add big4 HOST: the same through the list's users. */
+		e = (struct fwd_edit){ .kind = FWD_EDIT_LIST_ADD,
+				       .loc = { NULL, (unsigned)k + 1 } };
+		snprintf(e.list, sizeof(e.list), "big4");
+		e.addr.family = AF_INET;
+		e.addr.prefix = 32;
+		e.addr.a[0] = 192;
+		e.addr.a[1] = 0;
+		e.addr.a[2] = 2;
+		e.addr.a[3] = (uint8_t)k;
+		pol_edit(p, &e);
+		t0 = now();
+		ret = fwd_ir_fast_add(ir, p, &p->edits[p->nedits - 1], 1,
+				      TEST_NOW, &d);
+		tl[k] = now() - t0;
+		ck_assert_int_eq(ret, 0);
+		fwd_ir_delta_free(&d);
+	}
+	t0 = now();
+	full = compile_ok(p);
+	tc = (tc + now() - t0) / 2;
+	assert_same_sets(ir, full, TEST_NOW, true, "after 400 fast adds");
+	t0 = now();
+	c = fwd_ir_clone(ir);
+	tclone = now() - t0;
+	t0 = now();
+	ck_assert_int_eq(fwd_ir_diff(full, c, &d), 0);
+	tdiff = now() - t0;
+	ck_assert_uint_eq(d.nadd + d.ndel, 0);
+	fwd_ir_delta_free(&d);
+	qsort(t, K, sizeof(t[0]), cmp_double);
+	qsort(tl, K, sizeof(tl[0]), cmp_double);
+	fprintf(stderr, "live add with 100k entries (%zu elements): fast path "
+		"median %.1f us (max %.1f us), list add median %.1f us; "
+		"full compile %.1f ms (%.0fx); clone %.2f ms, diff %.2f ms\n",
+		nelem, t[K / 2] * 1e6, t[K - 1] * 1e6, tl[K / 2] * 1e6,
+		tc * 1e3, tc / t[K / 2], tclone * 1e3, tdiff * 1e3);
+	ck_assert_msg(t[K / 2] < 0.005, "fast add took %.1f ms", t[K / 2] * 1e3);
+	fwd_ir_free(c);
+	fwd_ir_free(full);
+	fwd_ir_free(ir);
+	pol_free(p);
+}
+END_TEST
+
 static Suite *compile_suite(void)
 {
 	Suite *s = suite_create("compile");
@@ -2421,6 +2538,7 @@ static Suite *compile_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, scale_100k);
 	tcase_add_test(tc, scale_1m);
+	tcase_add_test(tc, scale_fast_add);
 	suite_add_tcase(s, tc);
 	return s;
 }
