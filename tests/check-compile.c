@@ -2170,6 +2170,7 @@ static const struct golden {
 	{ "lists", 0 },
 	{ "overlap", 0 },
 	{ "owner", 6 },			/* NFT_TABLE_F_OWNER | _PERSIST */
+	{ "edits", 0 },			/* [edits], timed ones at TEST_NOW */
 };
 
 static struct fwd_policy *load_golden(const char *name)
@@ -2235,6 +2236,63 @@ START_TEST(golden)
 	free(got);
 	free(rel);
 	free(path);
+	fwd_ir_free(ir);
+	fwd_policy_free(p);
+}
+END_TEST
+
+/*
+ * The edits golden built the way the daemon builds it live: the policy
+ * without its [edits], then each edit added on its own, by the fast path
+ * when it can, by the compiler when it refuses; the render must still be
+ * the golden file, and the deltas chained must lead there too.
+ */
+START_TEST(golden_edits_live)
+{
+	struct fwd_policy *p = load_golden("edits");
+	struct fwd_edit *all = p->edits;
+	size_t n = p->nedits, nfast = 0;
+	struct fwd_ir *ir, *start;
+	char *path = tu_src("tests/golden/edits.nft"), *want, *got;
+
+	ck_assert_uint_gt(n, 10);
+	p->edits = xcalloc(n, sizeof(*p->edits));
+	p->edits_cap = n;
+	p->nedits = 0;
+	ir = compile_ok(p);
+	start = fwd_ir_clone(ir);
+	for (size_t i = 0; i < n; i++) {
+		struct fwd_ir_delta d;
+
+		p->edits[p->nedits++] = all[i];
+		if (fwd_ir_fast_add(ir, p, &p->edits[i], 1, TEST_NOW, &d) == 0) {
+			nfast++;
+		} else {
+			fwd_ir_free(ir);
+			ir = compile_ok(p);
+		}
+		fwd_ir_delta_free(&d);
+	}
+	got = render_str(ir, 0);
+	want = tu_slurp(path, NULL);
+	ck_assert_ptr_nonnull(want);
+	ck_assert_str_eq(got, want);
+	fprintf(stderr, "golden edits live: %zu of %zu edits by the fast path\n",
+		nfast, n);
+	ck_assert_uint_ge(nfast, n / 2);
+	{
+		struct fwd_ir_delta d;
+
+		ck_assert_int_eq(fwd_ir_diff(start, ir, &d), 0);
+		ck_assert(!d.shape_changed);
+		check_delta(start, ir, &d);
+		fwd_ir_delta_free(&d);
+	}
+	free(all);
+	free(got);
+	free(want);
+	free(path);
+	fwd_ir_free(start);
 	fwd_ir_free(ir);
 	fwd_policy_free(p);
 }
@@ -2525,6 +2583,7 @@ static Suite *compile_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, golden, 0,
 			    (int)(sizeof(goldens) / sizeof(goldens[0])));
+	tcase_add_test(tc, golden_edits_live);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("kernel");
