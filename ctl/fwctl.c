@@ -9,10 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
+#include "client.h"
+#include "cmdtab.h"
 #include "json.h"
 #include "policy.h"
+#include "proto.h"
 
-#define FWD_DEFAULT_CONFIG "/etc/fwd/fwd.conf"
+#define FWD_DEFAULT_CONFIG FWD_SYSCONFDIR "/fwd/fwd.conf"
 
 /* Exit codes, documented in fwctl(8) and README. */
 enum {
@@ -23,37 +28,33 @@ enum {
 
 struct fwctl_opts {
 	bool json;
-};
-
-struct subcommand {
-	const char *name;
-	int (*fn)(int argc, char **argv, const struct fwctl_opts *o);
-	const char *usage;
-	const char *help;
+	bool force;
+	const char *socket;		/* -S PATH */
 };
 
 static int cmd_check(int argc, char **argv, const struct fwctl_opts *o);
 static int cmd_help(int argc, char **argv, const struct fwctl_opts *o);
 static int cmd_version(int argc, char **argv, const struct fwctl_opts *o);
 
-static const struct subcommand subcommands[] = {
-	{ "check", cmd_check, "check [FILE]",
-	  "Validate a policy file (and its conf.d/ and list files) offline.\n"
-	  "Prints every error as FILE:LINE: message; exit 0 if valid, 1 if not.\n"
-	  "Touches neither the kernel nor the daemon; needs no privileges\n"
-	  "beyond reading the files. FILE defaults to " FWD_DEFAULT_CONFIG "." },
-	{ "help", cmd_help, "help [COMMAND]", "Show help for fwctl or one command." },
-	{ "version", cmd_version, "version", "Print the version." },
+/* Commands fwctl runs itself; every other row of fwd_cmdtab goes to fwd. */
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv, const struct fwctl_opts *o);
+} local_commands[] = {
+	{ "check", cmd_check },
+	{ "help", cmd_help },
+	{ "version", cmd_version },
 };
-
-static const size_t nsubcommands = sizeof(subcommands) / sizeof(subcommands[0]);
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: fwctl [--json] COMMAND [ARGS]\n\ncommands:\n");
-	for (size_t i = 0; i < nsubcommands; i++)
-		fprintf(out, "  %s\n", subcommands[i].usage);
-	fprintf(out, "\n'fwctl help COMMAND' describes one command.\n");
+	fprintf(out, "usage: fwctl [-S SOCKET] [--json] COMMAND [ARGS]\n\ncommands:\n");
+	for (unsigned i = 0; i < fwd_ncmdtab; i++)
+		fprintf(out, "  %s\n", fwd_cmdtab[i].usage);
+	fprintf(out, "\n'fwctl help COMMAND' describes one command. The socket is -S PATH,\n"
+		"else $FWD_SOCKET, else " FWD_CTL_DEFAULT_PATH ".\n"
+		"Exit codes: 0 ok, 1 the request failed, 2 usage, 3 permission denied,\n"
+		"4 fwd unreachable, 5 protocol error, 6 fwd busy.\n");
 }
 
 static size_t policy_addresses(const struct fwd_policy *p)
@@ -121,29 +122,34 @@ static int cmd_check(int argc, char **argv, const struct fwctl_opts *o)
 	return ret == 0 ? FWCTL_OK : FWCTL_ERR;
 }
 
-static const struct subcommand *find_subcommand(const char *name)
-{
-	for (size_t i = 0; i < nsubcommands; i++)
-		if (strcmp(subcommands[i].name, name) == 0)
-			return &subcommands[i];
-	return NULL;
-}
-
 static int cmd_help(int argc, char **argv, const struct fwctl_opts *o)
 {
-	const struct subcommand *sc;
+	const struct fwd_cmdinfo *ci;
+	int words;
 
 	if (argc < 2) {
 		usage(stdout);
 		return FWCTL_OK;
 	}
-	sc = find_subcommand(argv[1]);
-	if (!sc) {
+	ci = fwd_cmd_find(argc - 1, argv + 1, &words);
+	if (!ci) {
+		/* "help list" lists the list commands. */
+		bool any = false;
+
+		for (unsigned i = 0; i < fwd_ncmdtab; i++) {
+			if (strncmp(fwd_cmdtab[i].name, argv[1], strlen(argv[1])) == 0 &&
+			    fwd_cmdtab[i].name[strlen(argv[1])] == ' ') {
+				printf("usage: fwctl %s\n", fwd_cmdtab[i].usage);
+				any = true;
+			}
+		}
+		if (any)
+			return FWCTL_OK;
 		fprintf(stderr, "fwctl: unknown command '%s'\n", argv[1]);
 		usage(stderr);
 		return FWCTL_USAGE;
 	}
-	printf("usage: fwctl %s\n\n%s\n", sc->usage, sc->help);
+	printf("usage: fwctl %s\n\n%s\n", ci->usage, ci->help);
 	return FWCTL_OK;
 }
 
@@ -153,22 +159,64 @@ static int cmd_version(int argc, char **argv, const struct fwctl_opts *o)
 	return FWCTL_OK;
 }
 
+/* Everything that is not local: send the words, print the answer. */
+static int remote(int argc, char **argv, const struct fwctl_opts *o)
+{
+	struct fwd_request req;
+	struct fwd_response resp;
+	bool wants_stdin = false;
+	int ret;
+
+	fwd_request_init(&req);
+	if (o->json)
+		req.flags |= FWD_REQ_F_JSON;
+	if (o->force)
+		req.flags |= FWD_REQ_F_FORCE;
+	if (isatty(STDOUT_FILENO))
+		req.flags |= FWD_REQ_F_TTY;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "-") == 0)
+			wants_stdin = true;
+		if (fwd_request_add_arg(&req, argv[i]) != 0) {
+			fprintf(stderr, "fwctl: out of memory\n");
+			return FWCTL_ERR;
+		}
+	}
+	/* Batch mode reads all of stdin before connecting: fwd gives a
+	 * client a few seconds to send its request, not a pipe's pace. */
+	if (wants_stdin && (ret = fwd_client_read_stdin(&req, STDIN_FILENO)) != 0) {
+		fprintf(stderr, "fwctl: reading standard input: %s\n", strerror(-ret));
+		fwd_request_free(&req);
+		return FWCTL_USAGE;
+	}
+	fwd_client_add_env(&req);
+	fwd_client_call(fwd_ctl_socket_path(o->socket), &req, 0, &resp);
+	ret = fwd_client_print(&resp, STDOUT_FILENO, STDERR_FILENO);
+	fwd_response_free(&resp);
+	fwd_request_free(&req);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "force", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
 	struct fwctl_opts o = { 0 };
-	const struct subcommand *sc;
-	int c;
+	const struct fwd_cmdinfo *ci;
+	int c, words;
 
-	/* Options before the command word only; the command parses the rest. */
-	while ((c = getopt_long(argc, argv, "+jhV", lopts, NULL)) != -1) {
+	/* Options before the command word only; the command takes the rest. */
+	while ((c = getopt_long(argc, argv, "+jS:fhV", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'j': o.json = true; break;
+		case 'S': o.socket = optarg; break;
+		case 'f': o.force = true; break;
 		case 'h': usage(stdout); return FWCTL_OK;
 		case 'V': return cmd_version(0, NULL, &o);
 		default: usage(stderr); return FWCTL_USAGE;
@@ -178,22 +226,28 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return FWCTL_USAGE;
 	}
-	/* Accept --json after the command word too: scripts put it anywhere. */
-	for (int i = optind + 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0) {
-			o.json = true;
-			memmove(&argv[i], &argv[i + 1], (argc - i - 1) * sizeof(*argv));
-			argc--;
-			i--;
+	argc -= optind;
+	argv += optind;
+	for (size_t i = 0; i < sizeof(local_commands) / sizeof(local_commands[0]); i++) {
+		if (strcmp(argv[0], local_commands[i].name) == 0) {
+			/* Scripts put --json anywhere. */
+			for (int k = 1; k < argc; k++) {
+				if (strcmp(argv[k], "--json") == 0) {
+					o.json = true;
+					memmove(&argv[k], &argv[k + 1], (size_t)(argc - k) * sizeof(*argv));
+					argc--;
+					k--;
+				}
+			}
+			return local_commands[i].fn(argc, argv, &o);
 		}
 	}
-	sc = find_subcommand(argv[optind]);
-	if (!sc) {
-		fprintf(stderr, "fwctl: unknown command '%s'; commands are:", argv[optind]);
-		for (size_t i = 0; i < nsubcommands; i++)
-			fprintf(stderr, " %s", subcommands[i].name);
-		fputc('\n', stderr);
+	ci = fwd_cmd_find(argc, argv, &words);
+	if (!ci) {
+		fprintf(stderr, "fwctl: unknown command '%s'; commands are:\n", argv[0]);
+		for (unsigned i = 0; i < fwd_ncmdtab; i++)
+			fprintf(stderr, "  %s\n", fwd_cmdtab[i].usage);
 		return FWCTL_USAGE;
 	}
-	return sc->fn(argc - optind, argv + optind, &o);
+	return remote(argc, argv, &o);
 }

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * fwd: the host firewall daemon. Compiles the policy, commits it to the
- * kernel in one transaction, and stays up to re-apply it on SIGHUP. The
- * kernel enforces the table on its own: whatever happens to this process,
- * the last committed rules stay (owner|persist table flags).
+ * kernel in one transaction, serves fwctl on the control socket, and
+ * re-applies on SIGHUP. The kernel enforces the table on its own: whatever
+ * happens to this process, the last committed rules stay (owner|persist).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,34 +14,21 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
-#include <sys/timerfd.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "ir.h"
-#include "kmod.h"
+#include "edit.h"
+#include "fwd.h"
 #include "log.h"
 #include "notify.h"
-#include "policy.h"
+#include "proto.h"
 #include "state.h"
 
-#define FWD_DEFAULT_CONFIG "/etc/fwd/fwd.conf"
-#define FWD_DEFAULT_STATE_DIR "/var/lib/fwd"
+#define FWD_DEFAULT_CONFIG FWD_SYSCONFDIR "/fwd/fwd.conf"
+#define FWD_DEFAULT_STATE_DIR FWD_LOCALSTATEDIR "/lib/fwd"
 
 enum fwd_mode { MODE_DAEMON, MODE_ONESHOT, MODE_DRYRUN, MODE_PROBE, MODE_PRINT_DEFAULT };
-
-struct fwd_ctx {
-	const char *config;
-	enum fwd_mode mode;
-	bool json;
-	struct fwd_nl *nl;
-	struct fwd_features feat;
-	unsigned generation;		/* policies committed since start */
-	bool builtin;			/* running the built-in default */
-	const char *state_dir;		/* last good compiled policy; "" = none */
-	/* Why the running rules are not the policy file's, or NULL. */
-	const char *degraded;
-};
 
 static void usage(FILE *out)
 {
@@ -52,80 +39,91 @@ static void usage(FILE *out)
 		"      --oneshot       apply the policy, exit 0 once the kernel committed it\n"
 		"  -n, --dry-run       print the compiled ruleset in nft syntax, touch nothing\n"
 		"      --probe         report what the kernel supports (with --json: as JSON)\n"
+		"  -S, --socket PATH   control socket (default $FWD_SOCKET or "
+		FWD_CTL_DEFAULT_PATH ")\n"
+		"      --no-socket     serve no control socket\n"
 		"      --state-dir DIR keep the last good compiled policy here (default\n"
 		"                      " FWD_DEFAULT_STATE_DIR "; \"\" for none)\n"
 		"      --print-default print the built-in default policy\n"
 		"  -V, --version       print the version\n"
 		"  -h, --help          this text\n"
-		"Without options fwd runs in the foreground: SIGHUP re-reads and re-applies,\n"
-		"SIGTERM exits and leaves the rules in place.\n");
-}
-
-/*
- * Policy file -> IR. A missing main file at start means the built-in default
- * (a fresh install must come up closed, with SSH still reachable); on reload
- * a vanished file is treated as an error so a slip cannot swap policies.
- */
-static int load_ir(struct fwd_ctx *ctx, bool at_start, struct fwd_ir **ir,
-		   struct fwd_diags *d)
-{
-	struct fwd_policy *p = NULL;
-	struct stat st;
-	int ret;
-
-	*ir = NULL;
-	if (stat(ctx->config, &st) != 0 && errno == ENOENT && at_start) {
-		ret = fwd_policy_builtin(&p);
-		if (ret == 0) {
-			fwd_log(LOG_NOTICE, "no policy at %s: using the built-in "
-				"default (inbound deny except 22/tcp, essential ICMP, "
-				"outbound allow)", ctx->config);
-			ctx->builtin = true;
-		}
-	} else {
-		ret = fwd_policy_load(ctx->config, NULL, &p, d);
-		if (ret == 0)
-			ctx->builtin = false;
-	}
-	if (ret == 0)
-		ret = fwd_compile(p, ir, d);
-	fwd_policy_free(p);
-	if (ret && d->n == 0)
-		fwd_diags_add(d, ctx->config, 0, "cannot load policy: %s",
-			      strerror(-ret));
-	return ret;
+		"Without options fwd runs in the foreground: SIGHUP re-reads and re-applies\n"
+		"atomically, SIGTERM exits and leaves the rules in place.\n");
 }
 
 static size_t ir_elements(const struct fwd_ir *ir)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < ir->nsets; i++)
+	for (size_t i = 0; ir && i < ir->nsets; i++)
 		n += ir->sets[i].n;
 	return n;
 }
 
-static void save_last_good(struct fwd_ctx *ctx, const struct fwd_ir *ir)
+/*
+ * Files -> model -> IR -> kernel, as one full atomic replace (start and
+ * SIGHUP: a replace also repairs anything changed behind fwd's back).
+ * Runtime-only edits survive a SIGHUP. On any failure the kernel keeps
+ * what it had and every error is logged with its FILE:LINE.
+ */
+static int apply_files(struct fwd_ctx *ctx, bool at_start)
 {
+	struct fwd_apply_opts ao = { .no_owner = ctx->oneshot && !ctx->feat.table_persist };
+	struct fwd_policy *p = NULL;
+	struct fwd_ir *ir = NULL;
+	struct fwd_diags d;
+	char err[256];
 	int ret;
 
-	if (!*ctx->state_dir)
-		return;
-	if (mkdir(ctx->state_dir, 0700) != 0 && errno != EEXIST) {
-		fwd_log(LOG_WARNING, "cannot create state directory %s: %s",
-			ctx->state_dir, strerror(errno));
-		return;
+	fwd_diags_init(&d);
+	ret = fwd_load_files(ctx, at_start, &p, &d);
+	for (size_t i = 0; ret == 0 && ctx->policy && i < ctx->policy->nedits; i++)
+		if (ctx->policy->edits[i].runtime &&
+		    fwd_policy_add_edit(p, &ctx->policy->edits[i], err, sizeof(err)) != 0)
+			fwd_log(LOG_WARNING, "runtime edit dropped: %s", err);
+	if (ret == 0)
+		ret = fwd_compile_at(p, (uint64_t)time(NULL), &ir, &d);
+	if (ret == 0)
+		ret = fwd_apply(ctx->nl, ir, &ctx->feat, &ao, &d);
+	if (ret == 0) {
+		/* fwd_commit's bookkeeping, without a second kernel round. */
+		fwd_policy_free(ctx->policy);
+		ctx->policy = p;
+		fwd_ir_free(ctx->ir);
+		ctx->ir = ir;
+		ctx->generation++;
+		ctx->applied = time(NULL);
+		ctx->degraded = NULL;
+		fwd_log(LOG_INFO, "applied %s (generation %u): %zu elements in %zu sets",
+			ctx->builtin ? "built-in default" : ctx->config,
+			ctx->generation, ir_elements(ir), ir->nsets);
+		if (*ctx->state_dir) {
+			int r;
+
+			if (mkdir(ctx->state_dir, 0700) != 0 && errno != EEXIST)
+				fwd_log(LOG_WARNING, "cannot create %s: %s", ctx->state_dir,
+					strerror(errno));
+			else if ((r = fwd_state_save_ir(ctx->state_dir, ir)) != 0)
+				fwd_log(LOG_WARNING, "cannot save the last good policy: %s",
+					strerror(-r));
+		}
+	} else {
+		fwd_log(LOG_ERR, "%s failed, %s", at_start ? "apply" : "reload",
+			ctx->generation ? "keeping the running rules" :
+			"the kernel keeps whatever it held before");
+		fwd_log_diags(LOG_ERR, &d);
+		fwd_policy_free(p);
+		fwd_ir_free(ir);
 	}
-	ret = fwd_state_save_ir(ctx->state_dir, ir);
-	if (ret)
-		fwd_log(LOG_WARNING, "cannot save the last good policy in %s: %s",
-			ctx->state_dir, strerror(-ret));
+	fwd_diags_free(&d);
+	return ret;
 }
 
 /*
- * The start-up fallback when the policy file cannot be applied: the last
+ * Start-up fallback when the policy files cannot be applied: the last
  * good compiled policy, else a lockdown table (loopback and established
- * connections only). Either way the host ends up closed, never open.
+ * connections only, plus SSH from the rescue sources if any could be
+ * read). Either way the host ends up closed, never open.
  */
 static int apply_fallback(struct fwd_ctx *ctx)
 {
@@ -141,103 +139,90 @@ static int apply_fallback(struct fwd_ctx *ctx)
 		if (ret == 0)
 			ret = fwd_apply(ctx->nl, ir, &ctx->feat, &ao, &d);
 		if (ret == 0) {
-			ctx->degraded = "running the last good policy: the policy file has errors";
-			fwd_log(LOG_WARNING, "degraded: applied the last good policy "
-				"from %s/%s", ctx->state_dir, FWD_STATE_LAST_GOOD);
+			ctx->degraded = "running the last good policy: the policy files have errors";
+			fwd_log(LOG_WARNING, "degraded: applied the last good policy from %s/%s",
+				ctx->state_dir, FWD_STATE_LAST_GOOD);
 		} else if (ret != -ENOENT) {
 			fwd_log(LOG_ERR, "last good policy in %s unusable: %s",
 				ctx->state_dir, strerror(-ret));
 			fwd_log_diags(LOG_ERR, &d);
 		}
-		fwd_ir_free(ir);
-		ir = NULL;
+		if (ret) {
+			fwd_ir_free(ir);
+			ir = NULL;
+		}
 	}
 	if (ret != 0) {
 		fwd_diags_free(&d);
 		fwd_diags_init(&d);
-		p = fwd_policy_new();
-		ret = p ? 0 : -ENOMEM;
-		if (ret == 0) {
-			p->inbound = FWD_DENY;
-			p->outbound = FWD_ALLOW;
-			ret = fwd_compile(p, &ir, &d);
-		}
+		ret = fwd_policy_lockdown(ctx->config, &p);
+		if (ret == 0)
+			ret = fwd_compile_at(p, (uint64_t)time(NULL), &ir, &d);
 		if (ret == 0)
 			ret = fwd_apply(ctx->nl, ir, &ctx->feat, &ao, &d);
 		if (ret == 0) {
-			ctx->degraded = "lockdown: the policy file has errors and there is no last good policy";
+			ctx->degraded = "lockdown: the policy files have errors and there "
+					"is no last good policy";
 			fwd_log(LOG_WARNING, "degraded: applied the lockdown ruleset "
-				"(loopback and established connections only)");
+				"(loopback, established connections%s)",
+				p->nrescue ? ", SSH from the rescue sources" : "");
 		} else {
 			fwd_log(LOG_CRIT, "cannot apply even the lockdown ruleset: %s",
 				strerror(-ret));
 			fwd_log_diags(LOG_CRIT, &d);
+			fwd_ir_free(ir);
+			ir = NULL;
 		}
-		fwd_ir_free(ir);
+	}
+	fwd_diags_free(&d);
+	if (ret == 0) {
+		/* The model stays what the files could give: none, or the
+		 * lockdown one; edits then build on it. */
+		if (!p)
+			p = fwd_policy_new();
+		fwd_policy_free(ctx->policy);
+		ctx->policy = p;
+		fwd_ir_free(ctx->ir);
+		ctx->ir = ir;
+		ctx->generation++;
+		ctx->applied = time(NULL);
+	} else {
 		fwd_policy_free(p);
 	}
-	fwd_diags_free(&d);
-	if (ret == 0)
-		ctx->generation++;
-	return ret;
-}
-
-/* Load, compile and commit. On any failure the kernel keeps what it had. */
-static int apply_policy(struct fwd_ctx *ctx, bool at_start)
-{
-	struct fwd_apply_opts ao = { .no_owner = ctx->mode == MODE_ONESHOT &&
-				     !ctx->feat.table_persist };
-	struct fwd_diags d;
-	struct fwd_ir *ir = NULL;
-	int ret;
-
-	fwd_diags_init(&d);
-	ret = load_ir(ctx, at_start, &ir, &d);
-	if (ret == 0)
-		ret = fwd_apply(ctx->nl, ir, &ctx->feat, &ao, &d);
-	if (ret == 0) {
-		ctx->generation++;
-		ctx->degraded = NULL;
-		fwd_log(LOG_INFO, "applied %s (generation %u): %zu elements in %zu sets",
-			ctx->builtin ? "built-in default" : ctx->config,
-			ctx->generation, ir_elements(ir), ir->nsets);
-		save_last_good(ctx, ir);
-	} else {
-		fwd_log(LOG_ERR, "%s failed, %s", at_start ? "apply" : "reload",
-			ctx->generation ? "keeping the running rules" :
-			"the kernel keeps whatever it held before");
-		fwd_log_diags(LOG_ERR, &d);
-	}
-	fwd_ir_free(ir);
-	fwd_diags_free(&d);
 	return ret;
 }
 
 static int do_dry_run(struct fwd_ctx *ctx)
 {
 	struct fwd_render_opts ro = { 0 };
+	struct fwd_policy *p = NULL;
+	struct fwd_ir *ir = NULL;
 	struct fwd_diags d;
-	struct fwd_ir *ir;
 	int ret;
 
 	fwd_diags_init(&d);
-	ret = load_ir(ctx, true, &ir, &d);
+	ret = fwd_load_files(ctx, true, &p, &d);
+	if (ret == 0 && ctx->builtin)
+		fprintf(stderr, "fwd: no policy at %s: the built-in default\n", ctx->config);
+	if (ret == 0)
+		ret = fwd_compile_at(p, (uint64_t)time(NULL), &ir, &d);
 	if (ret == 0)
 		ret = fwd_ir_render(ir, &ro, stdout);
 	else
 		fwd_diags_print(&d, stderr);
 	if (fflush(stdout) != 0)
 		ret = -errno;
+	fwd_policy_free(p);
 	fwd_ir_free(ir);
 	fwd_diags_free(&d);
 	return ret ? 1 : 0;
 }
 
-static int do_probe(struct fwd_ctx *ctx)
+static int do_probe(struct fwd_ctx *ctx, bool json)
 {
 	int ret = fwd_probe(&ctx->feat);
 
-	fwd_features_print(&ctx->feat, stdout, ctx->json);
+	fwd_features_print(&ctx->feat, stdout, json);
 	if (ret) {
 		fprintf(stderr, "fwd: probe failed: %s\n", strerror(-ret));
 		return 1;
@@ -261,8 +246,8 @@ static int watchdog_timer(void)
 	fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (fd < 0)
 		return -1;
-	its.it_interval.tv_sec = us / 1000000;
-	its.it_interval.tv_nsec = (us % 1000000) * 1000;
+	its.it_interval.tv_sec = (time_t)(us / 1000000);
+	its.it_interval.tv_nsec = (long)(us % 1000000) * 1000;
 	its.it_value = its.it_interval;
 	timerfd_settime(fd, 0, &its, NULL);
 	return fd;
@@ -271,27 +256,39 @@ static int watchdog_timer(void)
 static void handle_signal(struct fwd_ctx *ctx, int sfd, bool *running)
 {
 	struct signalfd_siginfo si;
-	ssize_t r = read(sfd, &si, sizeof(si));
 
-	if (r != sizeof(si))
-		return;
-	if (si.ssi_signo == SIGHUP) {
-		fwd_notify("RELOADING=1");
-		fwd_log(LOG_INFO, "SIGHUP: re-reading %s", ctx->config);
-		apply_policy(ctx, false);
-		fwd_notify("READY=1");
-	} else {
-		fwd_log(LOG_INFO, "signal %u: exiting; the rules stay in the kernel",
-			si.ssi_signo);
-		fwd_notify("STOPPING=1");
-		*running = false;
+	while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			fwd_notify("RELOADING=1");
+			fwd_log(LOG_INFO, "SIGHUP: re-reading %s", ctx->config);
+			apply_files(ctx, false);
+			fwd_notify("READY=1");
+		} else {
+			fwd_log(LOG_INFO, "signal %u: exiting; the rules stay in the kernel",
+				si.ssi_signo);
+			fwd_notify("STOPPING=1");
+			*running = false;
+		}
 	}
+}
+
+static void ctl_log(void *vctx, int prio, const char *msg)
+{
+	(void)vctx;
+	fwd_log(prio, "control: %s", msg);
+}
+
+static int epoll_add(int efd, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(efd, EPOLL_CTL_ADD, fd, &ev);
 }
 
 static int run_daemon(struct fwd_ctx *ctx)
 {
-	struct epoll_event ev, evs[8];
-	int sfd, efd, wfd;
+	struct epoll_event evs[8];
+	int sfd, efd, wfd, cfd = -1;
 	bool running = true;
 	sigset_t mask;
 
@@ -308,12 +305,35 @@ static int run_daemon(struct fwd_ctx *ctx)
 		fwd_log(LOG_ERR, "signalfd/epoll: %s", strerror(errno));
 		return 1;
 	}
-	ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = sfd };
-	epoll_ctl(efd, EPOLL_CTL_ADD, sfd, &ev);
+	epoll_add(efd, sfd);
 	wfd = watchdog_timer();
-	if (wfd >= 0) {
-		ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = wfd };
-		epoll_ctl(efd, EPOLL_CTL_ADD, wfd, &ev);
+	if (wfd >= 0)
+		epoll_add(efd, wfd);
+	if (ctx->confirm_tfd >= 0)
+		epoll_add(efd, ctx->confirm_tfd);
+	if (ctx->tidy_tfd >= 0)
+		epoll_add(efd, ctx->tidy_tfd);
+
+	if (ctx->socket_path) {
+		struct fwd_ctl_config cc = {
+			.path = ctx->socket_path,
+			.admin_group = ctx->policy ? ctx->policy->admin_group : NULL,
+			.read_group = ctx->policy ? ctx->policy->read_group : NULL,
+			.handler = fwd_handle_request,
+			.log = ctl_log,
+			.ctx = ctx,
+		};
+		int r = fwd_ctl_server_new(&cc, &ctx->ctl);
+
+		if (r) {
+			/* The rules are live; a missing socket only costs fwctl. */
+			fwd_log(LOG_ERR, "control socket %s: %s; fwctl cannot reach "
+				"this fwd", ctx->socket_path, strerror(-r));
+		} else {
+			cfd = fwd_ctl_server_fd(ctx->ctl);
+			epoll_add(efd, cfd);
+			fwd_log(LOG_INFO, "control socket at %s", ctx->socket_path);
+		}
 	}
 
 	if (ctx->degraded) {
@@ -334,17 +354,27 @@ static int run_daemon(struct fwd_ctx *ctx)
 		}
 		for (int i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
+			uint64_t ticks;
 
 			if (fd == sfd) {
 				handle_signal(ctx, sfd, &running);
+			} else if (fd == cfd) {
+				fwd_ctl_server_dispatch(ctx->ctl);
 			} else if (fd == wfd) {
-				uint64_t ticks;
-
 				if (read(wfd, &ticks, sizeof(ticks)) > 0)
 					fwd_notify("WATCHDOG=1");
+			} else if (fd == ctx->confirm_tfd) {
+				if (read(fd, &ticks, sizeof(ticks)) > 0)
+					fwd_confirm_expired(ctx);
+			} else if (fd == ctx->tidy_tfd) {
+				if (read(fd, &ticks, sizeof(ticks)) > 0)
+					fwd_tidy(ctx);
 			}
 		}
+		fwd_tidy_arm(ctx);
 	}
+	fwd_ctl_server_free(ctx->ctl);
+	ctx->ctl = NULL;
 	if (wfd >= 0)
 		close(wfd);
 	close(efd);
@@ -354,32 +384,41 @@ static int run_daemon(struct fwd_ctx *ctx)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_ONESHOT = 256, OPT_PROBE, OPT_JSON, OPT_PRINT_DEFAULT, OPT_STATE_DIR };
+	enum { OPT_ONESHOT = 256, OPT_PROBE, OPT_JSON, OPT_PRINT_DEFAULT, OPT_STATE_DIR,
+	       OPT_NO_SOCKET };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "oneshot", no_argument, NULL, OPT_ONESHOT },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "probe", no_argument, NULL, OPT_PROBE },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "no-socket", no_argument, NULL, OPT_NO_SOCKET },
 		{ "print-default", no_argument, NULL, OPT_PRINT_DEFAULT },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct fwd_ctx ctx = { .config = FWD_DEFAULT_CONFIG, .mode = MODE_DAEMON,
-			       .state_dir = FWD_DEFAULT_STATE_DIR };
+	struct fwd_ctx ctx = { .config = FWD_DEFAULT_CONFIG,
+			       .state_dir = FWD_DEFAULT_STATE_DIR,
+			       .confirm_tfd = -1, .tidy_tfd = -1 };
+	enum fwd_mode mode = MODE_DAEMON;
+	const char *socket_opt = NULL;
+	bool json = false, no_socket = false;
 	int c, ret;
 
 	fwd_log_init("fwd");
-	while ((c = getopt_long(argc, argv, "c:nVh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:nS:Vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': ctx.config = optarg; break;
-		case 'n': ctx.mode = MODE_DRYRUN; break;
-		case OPT_ONESHOT: ctx.mode = MODE_ONESHOT; break;
-		case OPT_PROBE: ctx.mode = MODE_PROBE; break;
-		case OPT_JSON: ctx.json = true; break;
-		case OPT_PRINT_DEFAULT: ctx.mode = MODE_PRINT_DEFAULT; break;
+		case 'n': mode = MODE_DRYRUN; break;
+		case 'S': socket_opt = optarg; break;
+		case OPT_ONESHOT: mode = MODE_ONESHOT; break;
+		case OPT_PROBE: mode = MODE_PROBE; break;
+		case OPT_JSON: json = true; break;
+		case OPT_NO_SOCKET: no_socket = true; break;
+		case OPT_PRINT_DEFAULT: mode = MODE_PRINT_DEFAULT; break;
 		case OPT_STATE_DIR: ctx.state_dir = optarg; break;
 		case 'V': printf("fwd %s\n", FWD_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
@@ -392,17 +431,33 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	switch (ctx.mode) {
+	switch (mode) {
 	case MODE_DRYRUN:
 		return do_dry_run(&ctx);
 	case MODE_PROBE:
-		return do_probe(&ctx);
+		return do_probe(&ctx, json);
 	case MODE_PRINT_DEFAULT:
 		fputs(fwd_policy_builtin_text, stdout);
 		return 0;
 	default:
 		break;
 	}
+	ctx.oneshot = mode == MODE_ONESHOT;
+	ctx.started = time(NULL);
+	if (!ctx.oneshot) {
+		/* From here on a SIGHUP/SIGTERM waits for the event loop: one
+		 * arriving during the first apply must not kill fwd half-way
+		 * (it would leave with a status that looks like a crash). */
+		sigset_t mask;
+
+		sigemptyset(&mask);
+		sigaddset(&mask, SIGHUP);
+		sigaddset(&mask, SIGTERM);
+		sigaddset(&mask, SIGINT);
+		sigprocmask(SIG_BLOCK, &mask, NULL);
+	}
+	if (!ctx.oneshot && !no_socket)
+		ctx.socket_path = fwd_ctl_socket_path(socket_opt);
 
 	ret = fwd_probe(&ctx.feat);
 	if (ret || !ctx.feat.nf_tables || !ctx.feat.inet_family) {
@@ -416,15 +471,32 @@ int main(int argc, char **argv)
 			strerror(-ret));
 		return 1;
 	}
-	if (apply_policy(&ctx, true) != 0) {
+	if (apply_files(&ctx, true) != 0) {
 		/* --oneshot reports and changes nothing; the daemon must not
 		 * stay down with the host in an unknown state. */
-		if (ctx.mode == MODE_ONESHOT || apply_fallback(&ctx) != 0) {
+		if (ctx.oneshot || apply_fallback(&ctx) != 0) {
 			fwd_nl_close(ctx.nl);
+			fwd_policy_free(ctx.policy);
 			return 1;
 		}
 	}
-	ret = ctx.mode == MODE_ONESHOT ? 0 : run_daemon(&ctx);
+	if (ctx.oneshot) {
+		ret = 0;
+	} else {
+		ctx.confirm_tfd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK);
+		ctx.tidy_tfd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK);
+		fwd_confirm_resume(&ctx);
+		fwd_tidy_arm(&ctx);
+		ret = run_daemon(&ctx);
+		if (ctx.confirm_tfd >= 0)
+			close(ctx.confirm_tfd);
+		if (ctx.tidy_tfd >= 0)
+			close(ctx.tidy_tfd);
+	}
 	fwd_nl_close(ctx.nl);
+	fwd_policy_free(ctx.policy);
+	fwd_ir_free(ctx.ir);
+	fwd_policy_free(ctx.confirm_policy);
+	fwd_ir_free(ctx.confirm_ir);
 	return ret;
 }

@@ -18,7 +18,7 @@
  * numbers only; the file names they pointed to belong to a policy that may
  * be gone.
  */
-static const char state_magic[8] = { 'F', 'W', 'D', 'I', 'R', 0, 0, 2 };
+static const char state_magic[8] = { 'F', 'W', 'D', 'I', 'R', 0, 0, 3 };
 
 struct buf {
 	uint8_t *p;
@@ -78,6 +78,7 @@ static void put_elem(struct buf *b, const struct fwd_ir_elem *e)
 	put(b, &e->plo, 2);
 	put(b, &e->phi, 2);
 	put32(b, e->loc.line);
+	put64(b, e->expires);
 }
 
 static void put_rule(struct buf *b, const struct fwd_ir_rule *r)
@@ -102,6 +103,16 @@ static void put_rule(struct buf *b, const struct fwd_ir_rule *r)
 }
 
 int fwd_state_save_ir(const char *dir, const struct fwd_ir *ir)
+{
+	return fwd_state_save_ir_as(dir, FWD_STATE_LAST_GOOD, ir);
+}
+
+int fwd_state_load_ir(const char *dir, struct fwd_ir **out)
+{
+	return fwd_state_load_ir_from(dir, FWD_STATE_LAST_GOOD, out);
+}
+
+int fwd_state_save_ir_as(const char *dir, const char *name, const struct fwd_ir *ir)
 {
 	struct buf b = { 0 };
 	uint64_t len, sum;
@@ -139,7 +150,7 @@ int fwd_state_save_ir(const char *dir, const struct fwd_ir *ir)
 	sum = fnv1a(b.p + 24, len);
 	memcpy(b.p + 8, &len, 8);
 	memcpy(b.p + 16, &sum, 8);
-	ret = fwd_write_atomic(dir, FWD_STATE_LAST_GOOD, b.p, b.n, 0600);
+	ret = fwd_write_atomic(dir, name, b.p, b.n, 0600);
 	free(b.p);
 	return ret;
 }
@@ -150,7 +161,7 @@ static bool fits(struct buf *b, uint64_t count, size_t each)
 	return !b->bad && count <= (b->n - b->off) / each;
 }
 
-int fwd_state_load_ir(const char *dir, struct fwd_ir **out)
+int fwd_state_load_ir_from(const char *dir, const char *name, struct fwd_ir **out)
 {
 	struct buf b = { 0 };
 	struct fwd_ir *ir = NULL;
@@ -160,7 +171,7 @@ int fwd_state_load_ir(const char *dir, struct fwd_ir **out)
 	int fd, ret = -EBADMSG;
 
 	*out = NULL;
-	snprintf(path, sizeof(path), "%s/%s", dir, FWD_STATE_LAST_GOOD);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -212,7 +223,7 @@ int fwd_state_load_ir(const char *dir, struct fwd_ir **out)
 		s->interval = fl & 1;
 		s->timeout = fl & 2;
 		n = get64(&b);
-		if (!fits(&b, n, 16 + 16 + 1 + 2 + 2 + 4))
+		if (!fits(&b, n, 16 + 16 + 1 + 2 + 2 + 4 + 8))
 			goto out;
 		s->elems = calloc(n ? n : 1, sizeof(*s->elems));
 		if (!s->elems)
@@ -227,6 +238,7 @@ int fwd_state_load_ir(const char *dir, struct fwd_ir **out)
 			get(&b, &e->plo, 2);
 			get(&b, &e->phi, 2);
 			e->loc.line = get32(&b);
+			e->expires = get64(&b);
 		}
 	}
 	n = get64(&b);

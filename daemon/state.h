@@ -13,9 +13,15 @@
  */
 #define FWD_STATE_LAST_GOOD "last-good.ir"
 
+#define FWD_STATE_ROLLBACK "confirm-rollback.ir"
+#define FWD_STATE_DEADLINE "confirm-deadline"
+
 int fwd_state_save_ir(const char *dir, const struct fwd_ir *ir);
 /* 0 and *out, -ENOENT if there is none, -EBADMSG if it is damaged. */
 int fwd_state_load_ir(const char *dir, struct fwd_ir **out);
+/* The same under another file name. */
+int fwd_state_save_ir_as(const char *dir, const char *name, const struct fwd_ir *ir);
+int fwd_state_load_ir_from(const char *dir, const char *name, struct fwd_ir **out);
 
 /* Write buf to dir/name atomically (temp, fsync, rename, fsync dir). */
 int fwd_write_atomic(const char *dir, const char *name, const void *buf,

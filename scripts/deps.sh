@@ -6,7 +6,8 @@ set -eu
 
 PKGS="gcc pkg-config meson ninja-build
 libmnl-dev libnftnl-dev libinih-dev libnetfilter-queue-dev check
-nftables iproute2 iputils-ping conntrack procps time"
+nftables iproute2 iputils-ping conntrack procps time
+systemd groff-base man-db"
 
 # shellcheck disable=SC2086
 if dpkg-query -W -f='${Status}\n' $PKGS 2>/dev/null | grep -qv 'install ok installed' ||

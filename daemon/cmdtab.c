@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "cmdtab.h"
+
+#include <string.h>
+
+#define RULE_WORDS \
+	"PORTS: 22/tcp, 53 (tcp and udp), 60000-61000/udp, https (from\n" \
+	"/etc/services), comma separated. PEER: any, an address, a CIDR or\n" \
+	"@list, IPv4 or IPv6; several may follow `from`. `to PEER` instead of\n" \
+	"`from` makes an outbound rule (destinations). DURATION: 30s, 10m, 2h,\n" \
+	"7d or a mix (1h30m); the kernel expires the entry (element timeout),\n" \
+	"and after a restart the remaining time is still right.\n" \
+	"Without --runtime the change is saved in conf.d/99-fwctl.conf (the one\n" \
+	"file fwd owns) and survives a restart. A change that would cut off\n" \
+	"the SSH session it comes from (SSH_CONNECTION) is refused unless\n" \
+	"--force."
+
+const struct fwd_cmdinfo fwd_cmdtab[] = {
+	{ "status", "status [--json]",
+	  "Whether fwd is up, which policy files it runs, generation, counts,\n"
+	  "kernel features, degraded state and pending confirmations.",
+	  FWD_ROLE_READ, false },
+	{ "show", "show [--nft] [--json]",
+	  "The effective policy: defaults, lists, services and live edits, each\n"
+	  "with the FILE:LINE it comes from. --nft prints the live table read\n"
+	  "back from the kernel, in nft syntax.",
+	  FWD_ROLE_READ, false },
+	{ "allow", "allow PORTS [from PEER...|to PEER...] [for DURATION] [--runtime] [--force] [--json]",
+	  "Allow PORTS from the PEERs (default: from anywhere), at once, as one\n"
+	  "small kernel transaction of set elements.\n" RULE_WORDS,
+	  FWD_ROLE_ADMIN, false },
+	{ "deny", "deny PORTS [from PEER...|to PEER...] [for DURATION] [--runtime] [--force] [--json]",
+	  "Reject PORTS from the PEERs even where the policy allows them (TCP\n"
+	  "reset, ICMP admin-prohibited otherwise). Checked before the\n"
+	  "allowlists.\n" RULE_WORDS,
+	  FWD_ROLE_ADMIN, false },
+	{ "remove", "remove PORTS [from PEER...|to PEER...] [--kill-states] [--runtime] [--force] [--json]",
+	  "Remove an allow or deny made with fwctl (hand-written files are never\n"
+	  "rewritten: for those fwctl names the FILE:LINE to edit).\n"
+	  "--kill-states also ends the matching established connections\n"
+	  "(their conntrack entries are deleted), so removal takes effect for\n"
+	  "them too.",
+	  FWD_ROLE_ADMIN, false },
+	{ "block", "block ADDR|CIDR... [for DURATION] [--runtime] [--force] [--json]",
+	  "Drop everything from (and to) the addresses, established\n"
+	  "connections included, until unblocked or expired.",
+	  FWD_ROLE_ADMIN, false },
+	{ "unblock", "unblock ADDR|CIDR... [--runtime] [--json]", "Lift a block.", FWD_ROLE_ADMIN, false },
+	{ "list blocked", "list blocked [--json]",
+	  "Blocked addresses with the time left.", FWD_ROLE_READ, false },
+	{ "list add", "list add NAME ADDR...|- [--runtime] [--json]",
+	  "Add addresses to address list NAME (created if missing). `-` reads\n"
+	  "addresses from standard input, one per line or space separated: a\n"
+	  "thousand addresses are one request and one kernel transaction.",
+	  FWD_ROLE_ADMIN, false },
+	{ "list del", "list del NAME ADDR...|- [--runtime] [--force] [--json]",
+	  "Remove addresses from list NAME.", FWD_ROLE_ADMIN, false },
+	{ "list show", "list show [NAME] [--json]",
+	  "The members of list NAME with where each comes from; without NAME,\n"
+	  "every list and its size.", FWD_ROLE_READ, false },
+	{ "reload", "reload [--confirm SECONDS] [--force] [--json]",
+	  "Re-read the policy files and apply only the difference, in one\n"
+	  "transaction. With --confirm the change is reverted after SECONDS\n"
+	  "unless `fwctl confirm` arrives, also if fwd restarts meanwhile.",
+	  FWD_ROLE_ADMIN, false },
+	{ "confirm", "confirm", "Keep the policy of a `reload --confirm`.",
+	  FWD_ROLE_ADMIN, false },
+	{ "diff", "diff [--json]",
+	  "What `fwctl reload` would change: the files against the running\n"
+	  "rules, as set elements added (+) and removed (-).",
+	  FWD_ROLE_READ, false },
+	{ "explain", "explain SRC PORT/PROTO [--json]",
+	  "Which rule decides a new connection from SRC to PORT/PROTO, and the\n"
+	  "verdict, with the policy line behind it. SRC may be IPv4 or IPv6.",
+	  FWD_ROLE_READ, false },
+	{ "stats", "stats [--json]",
+	  "Hit counters (kernel counters) of the allowlist rules and the\n"
+	  "blocklist, and of the control socket.",
+	  FWD_ROLE_READ, false },
+	{ "check", "check [FILE] [--json]",
+	  "Validate a policy file (and its conf.d/ and list files) offline.\n"
+	  "Prints every error as FILE:LINE: message; exit 0 if valid, 1 if not.\n"
+	  "Needs neither the daemon nor privileges beyond reading the files.\n"
+	  "FILE defaults to " FWD_SYSCONFDIR "/fwd/fwd.conf.",
+	  FWD_ROLE_NONE, true },
+	{ "help", "help [COMMAND]", "Show help for fwctl or one command.",
+	  FWD_ROLE_NONE, true },
+	{ "version", "version", "Print the version.", FWD_ROLE_NONE, true },
+};
+
+const unsigned fwd_ncmdtab = sizeof(fwd_cmdtab) / sizeof(fwd_cmdtab[0]);
+
+const struct fwd_cmdinfo *fwd_cmd_find(int argc, char *const *argv, int *words)
+{
+	/* Two-word names first, so "list add" wins over a one-word "list". */
+	for (int w = 2; w >= 1; w--) {
+		char name[64] = "";
+
+		if (argc < w)
+			continue;
+		for (int i = 0; i < w; i++) {
+			if (strlen(name) + strlen(argv[i]) + 2 > sizeof(name))
+				return NULL;
+			if (i)
+				strcat(name, " ");
+			strcat(name, argv[i]);
+		}
+		for (unsigned i = 0; i < fwd_ncmdtab; i++) {
+			if (strcmp(fwd_cmdtab[i].name, name) == 0) {
+				if (words)
+					*words = w;
+				return &fwd_cmdtab[i];
+			}
+		}
+	}
+	return NULL;
+}

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef FWD_DAEMON_H
+#define FWD_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "control.h"
+#include "ir.h"
+#include "kmod.h"
+#include "policy.h"
+
+/*
+ * The daemon's whole state, one context passed everywhere (no globals).
+ * Invariant: ctx->ir is exactly what the kernel holds (as far as fwd
+ * knows), and ctx->policy is the model it was compiled from.
+ */
+struct fwd_ctx {
+	const char *config;		/* main policy file */
+	const char *state_dir;		/* "" = none */
+	const char *socket_path;	/* NULL: no control socket */
+	bool oneshot;
+
+	struct fwd_nl *nl;
+	struct fwd_features feat;
+	struct fwd_ctl_server *ctl;
+
+	struct fwd_policy *policy;	/* running model (files + edits) */
+	struct fwd_ir *ir;		/* running IR, committed */
+	unsigned generation;		/* commits since start */
+	time_t started, applied;
+	bool builtin;			/* the main file was missing */
+	const char *degraded;		/* why the rules are not the files', or NULL */
+
+	/* reload --confirm: revert to the previous model and IR unless
+	 * confirmed by the deadline. The IR is also on disk (state dir) so
+	 * that a restarted fwd still reverts. */
+	int confirm_tfd;
+	time_t confirm_deadline;	/* 0 = nothing pending */
+	struct fwd_policy *confirm_policy;
+	struct fwd_ir *confirm_ir;
+	unsigned long long edits_applied;
+	int tidy_tfd;			/* next edit expiry (model tidying only) */
+};
+
+/* Load the files (main + conf.d + lists + the owned edits file). */
+int fwd_load_files(struct fwd_ctx *ctx, bool at_start, struct fwd_policy **out,
+		   struct fwd_diags *d);
+/* Make the kernel hold `ir` compiled from `p`: an element delta when the
+ * shape is unchanged, a full atomic replace otherwise. On success ctx takes
+ * both (and frees the old ones); on failure the caller keeps them and the
+ * kernel is unchanged. */
+int fwd_commit(struct fwd_ctx *ctx, struct fwd_policy *p, struct fwd_ir *ir,
+	       struct fwd_diags *d);
+/* The directory of the owned edits file (conf.d beside the main file). */
+const char *fwd_confd_dir(const struct fwd_ctx *ctx, char *buf, size_t len);
+/* Rewrite the owned edits file from ctx->policy (temp, fsync, rename). */
+int fwd_persist_edits(struct fwd_ctx *ctx, const struct fwd_policy *p);
+
+/* Arm a confirm: keep (and save) the current model/IR as the way back. */
+int fwd_confirm_arm(struct fwd_ctx *ctx, const struct fwd_ir *rollback, long seconds);
+void fwd_confirm_disarm(struct fwd_ctx *ctx);
+
+/* Expired edits out of the model (the kernel already dropped them). */
+void fwd_tidy(struct fwd_ctx *ctx);
+void fwd_tidy_arm(struct fwd_ctx *ctx);
+
+/* The control socket handler (commands.c). */
+int fwd_handle_request(void *ctx, const struct fwd_ctl_peer *peer,
+		       const struct fwd_request *req, struct fwd_response *resp);
+/* Deadline of a reload --confirm passed: revert. */
+void fwd_confirm_expired(struct fwd_ctx *ctx);
+/* At start: re-arm or carry out a pending confirm left by an earlier run. */
+void fwd_confirm_resume(struct fwd_ctx *ctx);
+
+#endif

@@ -1,0 +1,352 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The daemon's policy life cycle: load the files, commit a new IR (delta or
+ * full replace), persist fwctl edits, and the reload --confirm safety net.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "edit.h"
+#include "fwd.h"
+#include "log.h"
+#include "state.h"
+
+const char *fwd_confd_dir(const struct fwd_ctx *ctx, char *buf, size_t len)
+{
+	char tmp[4096];
+
+	if (ctx->policy && ctx->policy->confd_dir) {
+		snprintf(buf, len, "%s", ctx->policy->confd_dir);
+		return buf;
+	}
+	snprintf(tmp, sizeof(tmp), "%s", ctx->config);
+	snprintf(buf, len, "%s/conf.d", dirname(tmp));
+	return buf;
+}
+
+int fwd_load_files(struct fwd_ctx *ctx, bool at_start, struct fwd_policy **out,
+		   struct fwd_diags *d)
+{
+	struct fwd_load_opts o = { .builtin_if_missing = at_start };
+	int ret;
+
+	*out = NULL;
+	ret = fwd_policy_load(ctx->config, &o, out, d);
+	if (ret == 0)
+		ctx->builtin = (*out)->builtin;
+	return ret;
+}
+
+static void save_last_good(struct fwd_ctx *ctx)
+{
+	int ret;
+
+	if (!*ctx->state_dir || !ctx->ir)
+		return;
+	if (mkdir(ctx->state_dir, 0700) != 0 && errno != EEXIST) {
+		fwd_log(LOG_WARNING, "cannot create state directory %s: %s",
+			ctx->state_dir, strerror(errno));
+		return;
+	}
+	ret = fwd_state_save_ir(ctx->state_dir, ctx->ir);
+	if (ret)
+		fwd_log(LOG_WARNING, "cannot save the last good policy in %s: %s",
+			ctx->state_dir, strerror(-ret));
+}
+
+/*
+ * A live edit changes elements only, so it goes as an element delta: a
+ * few set-element messages in one transaction, whatever the table's size.
+ * A different [defaults] changes chains: then the whole table is replaced,
+ * still in one transaction.
+ */
+int fwd_commit(struct fwd_ctx *ctx, struct fwd_policy *p, struct fwd_ir *ir,
+	       struct fwd_diags *d)
+{
+	struct fwd_apply_opts ao = { .no_owner = ctx->oneshot && !ctx->feat.table_persist };
+	struct fwd_ir_delta delta;
+	bool full = true;
+	int ret;
+
+	if (ctx->ir && fwd_ir_diff(ctx->ir, ir, &delta) == 0) {
+		if (!delta.shape_changed) {
+			full = false;
+			ret = delta.nadd + delta.ndel == 0 ? 0 :
+			      fwd_apply_delta(ctx->nl, ir, &delta, &ctx->feat, d);
+		}
+		fwd_ir_delta_free(&delta);
+	}
+	if (full)
+		ret = fwd_apply(ctx->nl, ir, &ctx->feat, &ao, d);
+	if (ret)
+		return ret;
+	if (p != ctx->policy) {
+		fwd_policy_free(ctx->policy);
+		ctx->policy = p;
+	}
+	if (ir != ctx->ir) {
+		fwd_ir_free(ctx->ir);
+		ctx->ir = ir;
+	}
+	ctx->generation++;
+	ctx->applied = time(NULL);
+	/* The last good policy is worth a disk write on full applies; a live
+	 * edit is already on disk in the edits file. */
+	if (full)
+		save_last_good(ctx);
+	return 0;
+}
+
+int fwd_persist_edits(struct fwd_ctx *ctx, const struct fwd_policy *p)
+{
+	char dir[4096];
+	char *text;
+	int ret;
+
+	fwd_confd_dir(ctx, dir, sizeof(dir));
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+		return -errno;
+	text = fwd_edits_render_file(p, (uint64_t)time(NULL));
+	if (!text)
+		return -ENOMEM;
+	ret = fwd_write_atomic(dir, FWD_EDITS_FILE, text, strlen(text), 0644);
+	free(text);
+	return ret;
+}
+
+/* ---- reload --confirm ------------------------------------------------ */
+
+static int write_deadline(const char *dir, time_t deadline)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%lld\n", (long long)deadline);
+
+	return fwd_write_atomic(dir, FWD_STATE_DEADLINE, buf, (size_t)n, 0600);
+}
+
+static void arm_timer(struct fwd_ctx *ctx, time_t deadline)
+{
+	struct itimerspec its = { 0 };
+
+	its.it_value.tv_sec = deadline;
+	ctx->confirm_deadline = deadline;
+	if (ctx->confirm_tfd >= 0)
+		timerfd_settime(ctx->confirm_tfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static void clear_confirm_files(struct fwd_ctx *ctx)
+{
+	char path[4096];
+
+	if (!*ctx->state_dir)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", ctx->state_dir, FWD_STATE_DEADLINE);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/%s", ctx->state_dir, FWD_STATE_ROLLBACK);
+	unlink(path);
+}
+
+int fwd_confirm_arm(struct fwd_ctx *ctx, const struct fwd_ir *rollback, long seconds)
+{
+	time_t deadline = time(NULL) + seconds;
+	int ret;
+
+	if (!*ctx->state_dir)
+		return -ENOTDIR;
+	if (mkdir(ctx->state_dir, 0700) != 0 && errno != EEXIST)
+		return -errno;
+	/* A second reload --confirm keeps the first rollback point: the
+	 * way back is to what was confirmed last, not to the unconfirmed. */
+	if (!ctx->confirm_deadline) {
+		ret = fwd_state_save_ir_as(ctx->state_dir, FWD_STATE_ROLLBACK, rollback);
+		if (ret)
+			return ret;
+		/* Ownership: the running model/IR become the rollback point;
+		 * ctx gets the new ones from fwd_commit. */
+		ctx->confirm_policy = ctx->policy;
+		ctx->confirm_ir = ctx->ir;
+		ctx->policy = NULL;
+		ctx->ir = NULL;
+	}
+	ret = write_deadline(ctx->state_dir, deadline);
+	if (ret)
+		return ret;
+	arm_timer(ctx, deadline);
+	return 0;
+}
+
+void fwd_confirm_disarm(struct fwd_ctx *ctx)
+{
+	struct itimerspec its = { 0 };
+
+	if (ctx->confirm_tfd >= 0)
+		timerfd_settime(ctx->confirm_tfd, 0, &its, NULL);
+	ctx->confirm_deadline = 0;
+	clear_confirm_files(ctx);
+	if (ctx->confirm_policy || ctx->confirm_ir) {
+		/* fwd_confirm_arm moved the running pair aside; if the commit
+		 * that followed failed, ctx has none: put it back. */
+		if (!ctx->policy) {
+			ctx->policy = ctx->confirm_policy;
+			ctx->confirm_policy = NULL;
+		}
+		if (!ctx->ir) {
+			ctx->ir = ctx->confirm_ir;
+			ctx->confirm_ir = NULL;
+		}
+	}
+	fwd_policy_free(ctx->confirm_policy);
+	fwd_ir_free(ctx->confirm_ir);
+	ctx->confirm_policy = NULL;
+	ctx->confirm_ir = NULL;
+}
+
+/* Put the rollback IR in place (full replace: it is the known-good shape). */
+static int revert_to(struct fwd_ctx *ctx, struct fwd_policy *p, struct fwd_ir *ir)
+{
+	struct fwd_diags d;
+	int ret;
+
+	fwd_diags_init(&d);
+	ret = fwd_commit(ctx, p ? p : ctx->policy, ir, &d);
+	if (ret) {
+		fwd_log(LOG_CRIT, "reverting an unconfirmed reload failed: %s",
+			strerror(-ret));
+		fwd_log_diags(LOG_CRIT, &d);
+	}
+	fwd_diags_free(&d);
+	return ret;
+}
+
+void fwd_confirm_expired(struct fwd_ctx *ctx)
+{
+	struct fwd_policy *p = ctx->confirm_policy;
+	struct fwd_ir *ir = ctx->confirm_ir;
+
+	if (!ctx->confirm_deadline)
+		return;
+	fwd_log(LOG_WARNING, "reload not confirmed in time: reverting to the "
+		"previous rules");
+	ctx->confirm_policy = NULL;
+	ctx->confirm_ir = NULL;
+	if (ir && revert_to(ctx, p, ir) == 0) {
+		ctx->degraded = "reverted: the last reload was not confirmed "
+				"(fwctl reload applies the files again)";
+	} else {
+		if (p != ctx->policy)
+			fwd_policy_free(p);
+		fwd_ir_free(ir);
+	}
+	ctx->confirm_deadline = 0;
+	clear_confirm_files(ctx);
+}
+
+void fwd_confirm_resume(struct fwd_ctx *ctx)
+{
+	struct fwd_ir *ir = NULL;
+	char path[4096];
+	long long deadline = 0;
+	FILE *f;
+
+	if (!*ctx->state_dir)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", ctx->state_dir, FWD_STATE_DEADLINE);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	if (fscanf(f, "%lld", &deadline) != 1)
+		deadline = 0;
+	fclose(f);
+	if (fwd_state_load_ir_from(ctx->state_dir, FWD_STATE_ROLLBACK, &ir) != 0) {
+		fwd_log(LOG_ERR, "a reload --confirm was pending but its rollback "
+			"point is unreadable; keeping the current rules");
+		clear_confirm_files(ctx);
+		return;
+	}
+	if (deadline <= (long long)time(NULL)) {
+		fwd_log(LOG_WARNING, "a reload --confirm expired while fwd was down: "
+			"reverting to the previous rules");
+		if (revert_to(ctx, NULL, ir) == 0)
+			ctx->degraded = "reverted: the last reload was not confirmed "
+					"(fwctl reload applies the files again)";
+		else
+			fwd_ir_free(ir);
+		clear_confirm_files(ctx);
+		return;
+	}
+	fwd_log(LOG_WARNING, "a reload --confirm is pending: reverting in %llds "
+		"unless `fwctl confirm`", deadline - (long long)time(NULL));
+	ctx->confirm_ir = ir;
+	ctx->confirm_policy = NULL;	/* the model is gone with the old process */
+	arm_timer(ctx, (time_t)deadline);
+}
+
+/* ---- tidying timed edits ------------------------------------------------ */
+
+/*
+ * The kernel expires timed elements by itself (element timeouts); this
+ * only keeps fwd's own model honest: expired edits leave the model and the
+ * edits file, and a timed list-del that ends (a member coming back, which
+ * no timeout can do) gets its recompile.
+ */
+void fwd_tidy_arm(struct fwd_ctx *ctx)
+{
+	struct itimerspec its = { 0 };
+	uint64_t now = (uint64_t)time(NULL), at = 0;
+
+	if (ctx->tidy_tfd < 0 || !ctx->policy)
+		return;
+	at = fwd_ir_next_expiry(ctx->policy, now);
+	if (ctx->ir && ctx->ir->recompile_at && (!at || ctx->ir->recompile_at < at))
+		at = ctx->ir->recompile_at;
+	its.it_value.tv_sec = (time_t)at;	/* 0 disarms */
+	timerfd_settime(ctx->tidy_tfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+void fwd_tidy(struct fwd_ctx *ctx)
+{
+	struct fwd_policy *p = ctx->policy;
+	uint64_t now = (uint64_t)time(NULL);
+	bool persistent_gone = false, recompile;
+	struct fwd_ir *ir = NULL;
+	struct fwd_diags d;
+
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->nedits;) {
+		if (p->edits[i].expires && p->edits[i].expires <= now) {
+			persistent_gone |= !p->edits[i].runtime;
+			fwd_policy_del_edit(p, i);
+			continue;
+		}
+		i++;
+	}
+	recompile = ctx->ir && ctx->ir->recompile_at && ctx->ir->recompile_at <= now;
+	if (recompile) {
+		fwd_diags_init(&d);
+		if (fwd_compile_at(p, now, &ir, &d) == 0 &&
+		    fwd_commit(ctx, p, ir, &d) == 0) {
+			ir = NULL;
+		} else {
+			fwd_log(LOG_ERR, "%s: recompiling after an expiry failed", __func__);
+			fwd_log_diags(LOG_ERR, &d);
+		}
+		fwd_ir_free(ir);
+		fwd_diags_free(&d);
+	}
+	if (persistent_gone) {
+		int ret = fwd_persist_edits(ctx, p);
+
+		if (ret)
+			fwd_log(LOG_WARNING, "%s: rewriting the edits file: %s", __func__,
+				strerror(-ret));
+	}
+}
