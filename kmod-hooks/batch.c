@@ -93,10 +93,19 @@ uint32_t fwd_nl_portid(const struct fwd_nl *nl)
 	return nl->portid;
 }
 
+uint64_t fwd_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 void fwd_batch_init(struct fwd_batch *b, const struct fwd_nl *nl)
 {
 	memset(b, 0, sizeof(*b));
 	b->seq0 = nl->seq;
+	b->now_ms = fwd_now_ms();
 }
 
 void fwd_batch_free(struct fwd_batch *b)
@@ -141,7 +150,9 @@ static struct nlmsghdr *put_hdr(struct fwd_batch *b, uint16_t nltype,
 
 	nlh = mnl_nlmsg_put_header(b->buf + b->len);
 	nlh->nlmsg_type = nltype;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+	if (!b->ack_end_only || kind == FWD_MSG_END)
+		nlh->nlmsg_flags |= NLM_F_ACK;
 	nlh->nlmsg_seq = m->seq;
 	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
 	nfg->nfgen_family = (uint8_t)family;
@@ -181,9 +192,10 @@ void fwd_batch_end(struct fwd_batch *b)
 
 /* Talking ------------------------------------------------------------- */
 
-static void grow_sockbuf(int fd, int *have, int want, int force, int plain)
+static void grow_sockbuf(const struct fwd_nl *nl, int fd, int *have, int want,
+			 int force, int plain)
 {
-	if (want <= *have)
+	if (nl->pinned || want <= *have)
 		return;
 	/* FORCE needs CAP_NET_ADMIN, which we have when we may talk to
 	 * nf_tables at all; without it the plain option is capped by
@@ -257,6 +269,10 @@ static size_t unanswered(const struct fwd_batch *b)
 {
 	size_t n = 0;
 
+	/* With acks on END only, nothing else answers unless it fails; and
+	 * a kernel before 6.10 does not answer END either. */
+	if (b->ack_end_only)
+		return 0;
 	for (size_t i = 0; i < b->n; i++) {
 		const struct fwd_msg *m = &b->msgs[i];
 
@@ -288,9 +304,9 @@ int fwd_batch_talk(struct fwd_nl *nl, struct fwd_batch *b)
 	 * returns, so the receive buffer must hold one per message. */
 	if (b->len > (size_t)INT32_MAX / 2 - 65536)
 		return -EMSGSIZE;
-	grow_sockbuf(fd, &nl->sndbuf, (int)b->len + 65536, SO_SNDBUFFORCE,
+	grow_sockbuf(nl, fd, &nl->sndbuf, (int)b->len + 65536, SO_SNDBUFFORCE,
 		     SO_SNDBUF);
-	grow_sockbuf(fd, &nl->rcvbuf,
+	grow_sockbuf(nl, fd, &nl->rcvbuf,
 		     b->n > (size_t)INT32_MAX / 4096 ? INT32_MAX / 2
 						     : (int)(b->n * 2048) + (1 << 20),
 		     SO_RCVBUFFORCE, SO_RCVBUF);
@@ -340,6 +356,8 @@ bool fwd_batch_committed(const struct fwd_batch *b)
 		return false;
 	if (b->end_acked)
 		return true;
+	if (b->ack_end_only)
+		return false;	/* no END answer: the caller must look */
 	/* Kernels before 6.10 do not answer BEGIN/END: then every other
 	 * message accepted and nothing refused is all we can know. */
 	return !b->begin_acked && unanswered(b) == 0;
@@ -356,6 +374,8 @@ static const char *msg_name(uint16_t type)
 	case NFT_MSG_DELTABLE: return "delete table";
 	case NFT_MSG_NEWSET: return "add set";
 	case NFT_MSG_NEWSETELEM: return "add elements";
+	case NFT_MSG_DELSETELEM:
+	case FWD_NFT_MSG_DESTROYSETELEM: return "delete elements";
 	case NFT_MSG_NEWCHAIN: return "add chain";
 	case NFT_MSG_NEWRULE: return "add rule";
 	default: return "message";
@@ -386,8 +406,14 @@ static long bad_elem(const struct fwd_batch *b, const struct fwd_msg *m)
 	return -1;
 }
 
-static const char *hint(int err, enum fwd_msg_kind kind)
+static const char *hint(int err, const struct fwd_msg *m)
 {
+	enum fwd_msg_kind kind = m->kind;
+
+	if (kind == FWD_MSG_ELEMS && m->type != NFT_MSG_NEWSETELEM &&
+	    err == ENOENT)
+		return " (the set in the kernel does not hold it: it "
+		       "expired, or the table changed behind fwd's back)";
 	if (kind == FWD_MSG_ELEMS && (err == EEXIST || err == ENOTEMPTY))
 		return " (it overlaps or repeats another element)";
 	if (kind == FWD_MSG_ELEMS && err == ERANGE)
@@ -409,8 +435,10 @@ static void report_elems(const struct fwd_batch *b, const struct fwd_msg *m,
 
 		fwd_ir_elem_format(s, e, text, sizeof(text));
 		fwd_diags_add(d, e->loc.file, e->loc.line,
-			      "kernel rejected element %s of set %s: %s%s%s",
-			      text, s->name, why, hint(m->err, m->kind), ext);
+			      "kernel rejected %s %s of set %s: %s%s%s",
+			      m->type == NFT_MSG_NEWSETELEM ? "element" :
+			      "deleting element", text, s->name, why,
+			      hint(m->err, m), ext);
 		return;
 	}
 	if (m->count == 0 || m->first >= s->n) {
@@ -437,7 +465,7 @@ static void report_elems(const struct fwd_batch *b, const struct fwd_msg *m,
 	fwd_diags_add(d, e0->loc.file, e0->loc.line,
 		      "kernel rejected one of %zu elements of set %s starting "
 		      "with %s (lines %u-%u): %s%s%s", m->count, s->name, text,
-		      lo, hi, why, hint(m->err, m->kind), ext);
+		      lo, hi, why, hint(m->err, m), ext);
 }
 
 static void report(const struct fwd_batch *b, struct fwd_diags *d)
@@ -546,36 +574,139 @@ void fwd_build_apply(struct fwd_batch *b, const struct fwd_ir *ir,
 	fwd_batch_end(b);
 }
 
+static int sockbuf(const struct fwd_nl *nl, int opt)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	getsockopt(mnl_socket_get_fd(nl->sk), SOL_SOCKET, opt, &v, &len);
+	return v;
+}
+
+/*
+ * Build, send, read the answers, and make sure of the outcome. The kernel
+ * applies a batch whole or not at all, so lost answers (ENOBUFS: the
+ * receive buffer overran) lose knowledge, never half a ruleset: then the
+ * table is read back and compared with what the batch meant. When it does
+ * not hold it, the batch is sent again asking for an answer to END only
+ * (failing messages answer anyway), which needs a few hundred bytes of
+ * buffer instead of one answer per message.
+ */
+int fwd_batch_run(struct fwd_nl *nl, const struct fwd_batch_job *job,
+		  struct fwd_diags *d)
+{
+	struct fwd_batch b;
+	int ret = 0;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		bool lost, same = false;
+		int cr;
+
+		fwd_batch_init(&b, nl);
+		b.ack_end_only = attempt > 0;
+		job->build(&b, job->arg);
+		ret = fwd_batch_talk(nl, &b);
+		lost = ret == -ENOBUFS;
+		if (ret == -EMSGSIZE) {
+			fwd_diags_add(d, NULL, 0, "the transaction (%zu bytes, %zu "
+				      "messages) does not fit in one netlink "
+				      "message (socket send buffer %d bytes%s); "
+				      "nothing was changed", b.len, b.n,
+				      sockbuf(nl, SO_SNDBUF), nl->pinned ? "" :
+				      ": SO_SNDBUFFORCE refused, see "
+				      "net.core.wmem_max");
+			break;
+		}
+		if (ret && !lost) {
+			fwd_diags_add(d, NULL, 0, "netlink: %s", strerror(-ret));
+			break;
+		}
+		if (!lost && b.nerr) {
+			report(&b, d);
+			ret = -b.first_err;
+			break;
+		}
+		if (!lost && fwd_batch_committed(&b))
+			break;
+		if (!lost && !b.ack_end_only) {
+			fwd_diags_add(d, NULL, 0, "kernel did not confirm the "
+				      "commit (%zu of %zu messages unanswered)",
+				      unanswered(&b), b.n);
+			ret = -EIO;
+			break;
+		}
+		/* Answers lost, or a kernel that does not answer END: look. */
+		if (lost)
+			nl->stats.lost++;
+		nl->stats.checked++;
+		cr = fwd_live_check(nl, job->ir, job->delta, &same);
+		if (cr == 0 && same) {
+			ret = 0;
+			break;
+		}
+		if (cr) {
+			fwd_diags_add(d, NULL, 0, "kernel answers were lost and the "
+				      "table cannot be read back (%s): cannot tell "
+				      "whether the transaction was applied",
+				      strerror(-cr));
+			ret = lost ? -ENOBUFS : -EIO;
+			break;
+		}
+		if (attempt == 0 && lost) {
+			nl->stats.resent++;
+			fwd_batch_free(&b);
+			continue;
+		}
+		fwd_diags_add(d, NULL, 0, "kernel answers were lost (receive "
+			      "buffer of %d bytes overrun, also with one answer "
+			      "asked for); the kernel does not hold the new "
+			      "ruleset (read back): nothing was changed",
+			      sockbuf(nl, SO_RCVBUF));
+		ret = lost ? -ENOBUFS : -EIO;
+		break;
+	}
+	fwd_batch_free(&b);
+	return ret;
+}
+
+struct apply_arg {
+	const struct fwd_ir *ir;
+	unsigned flags;
+};
+
+static void build_apply(struct fwd_batch *b, const void *arg)
+{
+	const struct apply_arg *a = arg;
+
+	fwd_build_apply(b, a->ir, a->flags);
+}
+
 int fwd_apply(struct fwd_nl *nl, const struct fwd_ir *ir,
 	      const struct fwd_features *f, const struct fwd_apply_opts *o,
 	      struct fwd_diags *d)
 {
-	struct fwd_batch b;
-	int ret;
+	struct apply_arg a = { .ir = ir, .flags = fwd_table_flags(f, o) };
+	struct fwd_batch_job job = { .build = build_apply, .arg = &a, .ir = ir };
 
-	fwd_batch_init(&b, nl);
-	fwd_build_apply(&b, ir, fwd_table_flags(f, o));
-	ret = fwd_batch_talk(nl, &b);
-	if (ret == -EMSGSIZE) {
-		fwd_diags_add(d, NULL, 0, "the transaction (%zu bytes, %zu "
-			      "messages) is larger than the kernel accepts in "
-			      "one netlink message; nothing was changed",
-			      b.len, b.n);
-	} else if (ret == -ENOBUFS) {
-		fwd_diags_add(d, NULL, 0, "kernel answers were lost (receive "
-			      "buffer overrun); cannot tell whether the table "
-			      "was replaced");
-	} else if (ret) {
-		fwd_diags_add(d, NULL, 0, "netlink: %s", strerror(-ret));
-	} else if (b.nerr) {
-		report(&b, d);
-		ret = -b.first_err;
-	} else if (!fwd_batch_committed(&b)) {
-		fwd_diags_add(d, NULL, 0, "kernel did not confirm the commit "
-			      "(%zu of %zu messages unanswered)", unanswered(&b),
-			      b.n);
-		ret = -EIO;
-	}
-	fwd_batch_free(&b);
-	return ret;
+	return fwd_batch_run(nl, &job, d);
+}
+
+void fwd_nl_get_stats(const struct fwd_nl *nl, struct fwd_nl_stats *out)
+{
+	*out = nl->stats;
+}
+
+void fwd_nl_pin_bufs(struct fwd_nl *nl, int sndbuf, int rcvbuf)
+{
+	int fd = mnl_socket_get_fd(nl->sk);
+
+	if (sndbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf,
+				     sizeof(sndbuf)) != 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf,
+				     sizeof(rcvbuf)) != 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	nl->sndbuf = sndbuf;
+	nl->rcvbuf = rcvbuf;
+	nl->pinned = sndbuf > 0 || rcvbuf > 0;
 }

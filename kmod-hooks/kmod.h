@@ -23,6 +23,7 @@ struct fwd_features {
 	bool log;		/* log expression */
 	bool table_owner;	/* NFT_TABLE_F_OWNER */
 	bool table_persist;	/* NFT_TABLE_F_PERSIST */
+	bool destroy_setelem;	/* NFT_MSG_DESTROYSETELEM (6.3): delete if there */
 	char detail[512];	/* what failed and how, for humans */
 };
 
@@ -51,6 +52,43 @@ int fwd_apply(struct fwd_nl *nl, const struct fwd_ir *ir,
 	      const struct fwd_features *f, const struct fwd_apply_opts *o,
 	      struct fwd_diags *d);
 
+/*
+ * A live change: the element delta (policy/ir.h, fwd_ir_diff) that turns
+ * the running table into `ir`, as ONE transaction: every set's deletes
+ * first, then the adds (set names from ir->sets[delta->sets[i].set]).
+ * Adds of elements with `expires` carry NFTA_SET_ELEM_TIMEOUT = expires -
+ * now (ms); adds already expired are left out. Deletes go as
+ * NFT_MSG_DESTROYSETELEM when f->destroy_setelem (the kernel may have
+ * expired the element already: destroy does not mind). Without it (before
+ * Linux 6.3) deletes of timed elements that expire within the next second
+ * are left out, since a DELSETELEM of an element the kernel dropped fails
+ * the whole transaction with ENOENT; a timed delete sent later than a
+ * second before its expiry can still lose that race on a slow commit, and
+ * then the caller gets -ENOENT and nothing changed (it may recompute and
+ * try again). A delete left out this way is gone by itself a second later.
+ * Errors name the element's FILE:LINE like fwd_apply. The shape (sets,
+ * chains) must be unchanged: delta->shape_changed is -EINVAL.
+ * 0 once committed, else -errno with d saying why; never half applied.
+ */
+int fwd_apply_delta(struct fwd_nl *nl, const struct fwd_ir *ir,
+		    const struct fwd_ir_delta *delta,
+		    const struct fwd_features *f, struct fwd_diags *d);
+
+/*
+ * For tests of netlink trouble: fix the socket's send and receive buffers
+ * (bytes; 0 keeps the kernel default) and never grow them, so that a big
+ * batch meets EMSGSIZE and its answers ENOBUFS.
+ */
+void fwd_nl_pin_bufs(struct fwd_nl *nl, int sndbuf, int rcvbuf);
+
+/* What went wrong on the socket and was survived (for status and tests). */
+struct fwd_nl_stats {
+	unsigned lost;		/* transactions whose answers overran (ENOBUFS) */
+	unsigned checked;	/* ... after which the table was read back */
+	unsigned resent;	/* ... and sent again with one answer asked for */
+};
+void fwd_nl_get_stats(const struct fwd_nl *nl, struct fwd_nl_stats *out);
+
 /* Table flags fwd_apply would use with these features/options. */
 unsigned fwd_table_flags(const struct fwd_features *f,
 			 const struct fwd_apply_opts *o);
@@ -62,7 +100,10 @@ uint32_t fwd_nl_portid(const struct fwd_nl *nl);
  * Reading the live table back (tests, `fwctl show`). Elements come back in
  * the IR's format and order (sorted by key, ranges as lo..hi; loc is zero),
  * whatever the set's backend stores: for an rbtree interval set the start
- * and end elements are paired again.
+ * and end elements are paired again. An element with a timeout has
+ * `expires` = now + the kernel's remaining time (NFTA_SET_ELEM_EXPIRATION),
+ * rounded to the second: the absolute time it goes, so that a restarted
+ * daemon knows what is left.
  */
 struct fwd_live_set {
 	char name[32];

@@ -14,6 +14,7 @@
 #include "nl.h"
 
 #include <arpa/inet.h>
+#include <endian.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,23 +289,28 @@ static bool rb_has_end(const struct fwd_ir_set *s, size_t i)
 	return !key_is_max(s->elems[i].hi, addr_len(s->key));
 }
 
+bool fwd_lin_elem_sent(const struct fwd_msg *m, const struct fwd_ir_elem *e)
+{
+	return !e->expires || !m->skip_ms || e->expires * 1000 > m->skip_ms;
+}
+
 size_t fwd_lin_elem_index(const struct fwd_msg *m, size_t k)
 {
 	const struct fwd_ir_set *s = m->set;
 
 	if (!s)
 		return (size_t)-1;
-	if (!is_rbtree(s))
-		return k < m->count ? m->first + k : (size_t)-1;
 	if (m->lead_end) {
 		if (k == 0)
 			return m->first;
 		k--;
 	}
-	for (size_t i = m->first; i < m->first + m->count; i++) {
+	for (size_t i = m->first; i < m->first + m->count && i < s->n; i++) {
+		if (!fwd_lin_elem_sent(m, &s->elems[i]))
+			continue;
 		if (k-- == 0)
 			return i;
-		if (rb_has_end(s, i) && k-- == 0)
+		if (is_rbtree(s) && rb_has_end(s, i) && k-- == 0)
 			return i;
 	}
 	return (size_t)-1;
@@ -319,14 +325,18 @@ static void put_key(struct nlmsghdr *nlh, uint16_t type, const uint8_t *key,
 	mnl_attr_nest_end(nlh, n);
 }
 
+/* timeout_ms: NFTA_SET_ELEM_TIMEOUT, 0 = none (as nft: after the flags,
+ * before the key, and on the start element of a range only). */
 static void put_elem(struct nlmsghdr *nlh, uint16_t idx, const uint8_t *key,
 		     const uint8_t *key_end, unsigned len, uint32_t flags,
-		     bool open)
+		     bool open, uint64_t timeout_ms)
 {
 	struct nlattr *n = mnl_attr_nest_start(nlh, idx);
 
 	if (flags)
 		mnl_attr_put_u32(nlh, NFTA_SET_ELEM_FLAGS, htonl(flags));
+	if (timeout_ms)
+		mnl_attr_put_u64(nlh, NFTA_SET_ELEM_TIMEOUT, htobe64(timeout_ms));
 	put_key(nlh, NFTA_SET_ELEM_KEY, key, len);
 	if (key_end)
 		put_key(nlh, NFTA_SET_ELEM_KEY_END, key_end, len);
@@ -345,82 +355,116 @@ static void put_elem(struct nlmsghdr *nlh, uint16_t idx, const uint8_t *key,
 static unsigned elem_bytes(const struct fwd_ir_set *s)
 {
 	struct fwd_key_layout l;
-	unsigned key;
+	unsigned key, timeout = 12;
 
 	fwd_key_layout(s->key, &l);
 	key = 4 + 4 + l.key_len;	/* KEY nest + VALUE attribute */
 	if (is_rbtree(s))	/* start + end, each with flags, plus userdata */
-		return 2 * (4 + 8 + key) + 12;
-	return 4 + key + (s->interval ? key : 0);
+		return 2 * (4 + 8 + key) + 12 + timeout;
+	return 4 + key + (s->interval ? key : 0) + timeout;
 }
 
 static struct nlmsghdr *elems_msg(struct fwd_batch *b, const char *table,
-				  const struct fwd_ir_set *s, uint32_t set_id,
+				  const struct fwd_ir_set *s,
+				  const struct fwd_elems_op *op,
 				  struct nlattr **list)
 {
 	struct nlmsghdr *nlh;
 	struct fwd_msg *rec;
 
-	nlh = fwd_batch_put(b, NFT_MSG_NEWSETELEM, NFPROTO_INET, NLM_F_CREATE,
+	nlh = fwd_batch_put(b, op->type, NFPROTO_INET,
+			    op->type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0,
 			    FWD_MSG_ELEMS, &rec);
 	rec->set = s;
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table);
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, s->name);
-	mnl_attr_put_u32(nlh, NFTA_SET_ELEM_LIST_SET_ID, htonl(set_id));
+	if (op->set_id)
+		mnl_attr_put_u32(nlh, NFTA_SET_ELEM_LIST_SET_ID, htonl(op->set_id));
 	*list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
 	return nlh;
 }
 
-void fwd_lin_elems(struct fwd_batch *b, const char *table,
-		   const struct fwd_ir_set *s, uint32_t set_id)
+void fwd_lin_elems_op(struct fwd_batch *b, const char *table,
+		      const struct fwd_ir_set *s, const struct fwd_elems_op *op)
 {
 	unsigned per = FWD_ELEMS_MAX_BYTES / elem_bytes(s);
+	bool add = op->type == NFT_MSG_NEWSETELEM;
+	uint64_t skip = add ? b->now_ms : op->skip_ms;
+	struct fwd_msg probe = { .skip_ms = skip };
 	struct fwd_key_layout l;
 	uint8_t lo[24], hi[24];
+	bool lead = add && op->set_id && is_rbtree(s) && rb_lead_end(s);
 	size_t i = 0;
 
 	if (per > FWD_ELEMS_PER_MSG)
 		per = FWD_ELEMS_PER_MSG;
 	fwd_key_layout(s->key, &l);
-	while (i < s->n) {
-		size_t end = s->n - i > per ? i + per : s->n;
+	for (;;) {
 		struct nlattr *list;
-		struct nlmsghdr *nlh = elems_msg(b, table, s, set_id, &list);
-		struct fwd_msg *rec = &b->msgs[b->n - 1];
+		struct nlmsghdr *nlh;
+		struct fwd_msg *rec;
 		uint16_t idx = 0;
+		unsigned sent = 0;
 
+		/* Elements the kernel already dropped (or is about to) are
+		 * left out, and a message is only started for one to send. */
+		while (i < s->n && !fwd_lin_elem_sent(&probe, &s->elems[i]))
+			i++;
+		if (i == s->n)
+			break;
+		nlh = elems_msg(b, table, s, op, &list);
+		rec = &b->msgs[b->n - 1];
 		rec->first = i;
-		rec->count = end - i;
-		if (is_rbtree(s) && i == 0 && rb_lead_end(s)) {
+		rec->skip_ms = skip;
+		if (lead) {
 			memset(lo, 0, l.key_len);
 			put_elem(nlh, ++idx, lo, NULL, l.key_len,
-				 NFT_SET_ELEM_INTERVAL_END, false);
+				 NFT_SET_ELEM_INTERVAL_END, false, 0);
 			rec->lead_end = true;
+			lead = false;
 		}
-		for (; i < end; i++) {
+		for (; i < s->n && sent < per; i++) {
 			const struct fwd_ir_elem *e = &s->elems[i];
+			uint64_t tmo = 0;
 
+			if (!fwd_lin_elem_sent(rec, e))
+				continue;
+			sent++;
+			if (add && e->expires)
+				tmo = e->expires * 1000 - b->now_ms;
 			fwd_elem_key(s->key, e, false, lo);
 			if (!s->interval) {
-				put_elem(nlh, ++idx, lo, NULL, l.key_len, 0, false);
+				put_elem(nlh, ++idx, lo, NULL, l.key_len, 0,
+					 false, tmo);
 			} else if (!is_rbtree(s)) {
 				fwd_elem_key(s->key, e, true, hi);
-				put_elem(nlh, ++idx, lo, hi, l.key_len, 0, false);
+				put_elem(nlh, ++idx, lo, hi, l.key_len, 0, false,
+					 tmo);
 			} else {
 				bool open = key_is_max(e->hi, l.key_len);
 
-				put_elem(nlh, ++idx, lo, NULL, l.key_len, 0, open);
+				put_elem(nlh, ++idx, lo, NULL, l.key_len, 0, open,
+					 tmo);
 				if (rb_has_end(s, i)) {
 					fwd_elem_key(s->key, e, true, hi);
 					key_inc(hi, l.key_len);
 					put_elem(nlh, ++idx, hi, NULL, l.key_len,
-						 NFT_SET_ELEM_INTERVAL_END, false);
+						 NFT_SET_ELEM_INTERVAL_END, false, 0);
 				}
 			}
 		}
+		rec->count = i - rec->first;
 		mnl_attr_nest_end(nlh, list);
 		fwd_batch_close(b, nlh);
 	}
+}
+
+void fwd_lin_elems(struct fwd_batch *b, const char *table,
+		   const struct fwd_ir_set *s, uint32_t set_id)
+{
+	struct fwd_elems_op op = { .type = NFT_MSG_NEWSETELEM, .set_id = set_id };
+
+	fwd_lin_elems_op(b, table, s, &op);
 }
 
 /* ---------------------------------------------------------------- chains */
@@ -591,7 +635,8 @@ static void anon_icmp_set(struct fwd_batch *b, const char *table, bool v6,
 	mnl_attr_put_u32(nlh, NFTA_SET_ELEM_LIST_SET_ID, htonl(id));
 	list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
 	for (unsigned i = 0; i < m->ntypes && i < sizeof(m->types); i++)
-		put_elem(nlh, (uint16_t)(i + 1), &m->types[i], NULL, 1, 0, false);
+		put_elem(nlh, (uint16_t)(i + 1), &m->types[i], NULL, 1, 0, false,
+			 0);
 	mnl_attr_nest_end(nlh, list);
 	fwd_batch_close(b, nlh);
 }

@@ -19,6 +19,7 @@
 
 #include "diag.h"
 #include "ir.h"
+#include "kmod.h"
 
 struct mnl_socket;
 struct nlmsghdr;
@@ -27,12 +28,17 @@ struct nlmsghdr;
 #ifndef NFT_TABLE_F_PERSIST
 #define NFT_TABLE_F_PERSIST 4
 #endif
+/* Linux 6.3: delete a set element, and say nothing if it is not there
+ * (the uapi headers of older distributions stop at NFT_MSG_DELFLOWTABLE). */
+#define FWD_NFT_MSG_DESTROYSETELEM 30
 
 struct fwd_nl {
 	struct mnl_socket *sk;
 	uint32_t portid;
 	uint32_t seq;		/* next sequence number */
 	int sndbuf, rcvbuf;	/* sizes asked for so far (0: kernel default) */
+	bool pinned;		/* fwd_nl_pin_bufs: never grow the buffers */
+	struct fwd_nl_stats stats;
 };
 
 enum fwd_msg_kind {
@@ -54,6 +60,8 @@ struct fwd_msg {
 	const struct fwd_ir_set *set;	/* SET, ELEMS, and the anonymous set of a RULE */
 	size_t first, count;		/* ELEMS: IR elements [first, first+count) */
 	bool lead_end;			/* ELEMS: starts with the interval-end at 0 */
+	uint64_t skip_ms;		/* ELEMS: elements with 0 < expires*1000 <=
+					 * skip_ms are not in the message */
 	const struct fwd_ir_chain *chain; /* CHAIN, RULE */
 	size_t rule;			/* RULE: index in chain->rules */
 	unsigned probe;			/* PROBE */
@@ -70,6 +78,8 @@ struct fwd_batch {
 	struct fwd_msg *msgs;
 	size_t n, mcap;
 	uint32_t seq0;
+	uint64_t now_ms;	/* wall clock (ms) the timeouts are computed from */
+	bool ack_end_only;	/* NLM_F_ACK on END only: errors still come */
 	/* results of fwd_batch_talk */
 	bool begin_acked;	/* the kernel acks BEGIN/END (6.10+) */
 	bool end_acked;		/* ... and acked END: the commit happened */
@@ -115,6 +125,25 @@ int fwd_batch_talk(struct fwd_nl *nl, struct fwd_batch *b);
 bool fwd_batch_committed(const struct fwd_batch *b);
 
 /*
+ * A transaction to run: `build` appends BEGIN .. END to an initialised
+ * batch (it may be called twice: the second time with b->ack_end_only);
+ * ir and delta say what the kernel holds once it committed (for
+ * fwd_live_check when answers were lost).
+ */
+struct fwd_batch_job {
+	void (*build)(struct fwd_batch *b, const void *arg);
+	const void *arg;
+	const struct fwd_ir *ir;
+	const struct fwd_ir_delta *delta;	/* NULL: a full apply */
+};
+
+/* Build, send, read every answer, map errors to d; on lost answers read
+ * back and, when the kernel does not hold the result, send once more with
+ * one answer asked for. 0 once committed, else -errno and d says why. */
+int fwd_batch_run(struct fwd_nl *nl, const struct fwd_batch_job *job,
+		  struct fwd_diags *d);
+
+/*
  * The project's OOM policy (policy/util.h) for allocators that return NULL,
  * such as libnftnl's: print and abort.
  */
@@ -127,6 +156,23 @@ void fwd_lin_set(struct fwd_batch *b, const char *table,
 		 const struct fwd_ir_set *s, uint32_t set_id);
 void fwd_lin_elems(struct fwd_batch *b, const char *table,
 		   const struct fwd_ir_set *s, uint32_t set_id);
+
+/*
+ * Element messages of any kind. Adds (NEWSETELEM) leave out elements whose
+ * expires has passed at b->now_ms and give the others NFTA_SET_ELEM_TIMEOUT
+ * = expires - now in ms; deletes send keys only and leave out elements
+ * that expire at or before skip_ms (0: none left out). An rbtree set
+ * created in this batch (set_id != 0) opens with nft's interval end at 0.
+ */
+struct fwd_elems_op {
+	uint16_t type;		/* NFT_MSG_NEWSETELEM, _DELSETELEM, DESTROYSETELEM */
+	uint32_t set_id;	/* the set is created in this batch; 0: it exists */
+	uint64_t skip_ms;	/* deletes: see above */
+};
+void fwd_lin_elems_op(struct fwd_batch *b, const char *table,
+		      const struct fwd_ir_set *s, const struct fwd_elems_op *op);
+/* Whether message m carries IR element e (expiry rules above). */
+bool fwd_lin_elem_sent(const struct fwd_msg *m, const struct fwd_ir_elem *e);
 void fwd_lin_chain(struct fwd_batch *b, const char *table,
 		   const struct fwd_ir_chain *c);
 void fwd_lin_rule(struct fwd_batch *b, const char *table,
@@ -136,6 +182,18 @@ void fwd_lin_rule(struct fwd_batch *b, const char *table,
 /* The whole fwd_apply transaction for ir (BEGIN .. END). */
 void fwd_build_apply(struct fwd_batch *b, const struct fwd_ir *ir,
 		     unsigned table_flags);
+
+/* The current wall clock in milliseconds since the epoch. */
+uint64_t fwd_now_ms(void);
+
+/*
+ * After answers were lost (ENOBUFS): does the kernel hold what the batch
+ * meant? For a full apply (delta NULL): the table has the IR's sets with
+ * their elements (those not yet expired) and its chains; for a delta: each
+ * add is there and each delete is gone. 0 with *same set, or -errno.
+ */
+int fwd_live_check(struct fwd_nl *nl, const struct fwd_ir *ir,
+		   const struct fwd_ir_delta *delta, bool *same);
 
 /* Key layout of a set as the kernel sees it. */
 struct fwd_key_layout {

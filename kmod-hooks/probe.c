@@ -38,6 +38,7 @@ enum probe {
 	P_CONCAT_SET,	/* concatenated interval set (pipapo) */
 	P_CONCAT_ELEM,	/* ... and an element with KEY_END */
 	P_TIMEOUT,	/* set with timeouts */
+	P_DESTROY,	/* NFT_MSG_DESTROYSETELEM of an absent element (6.3+) */
 	P_CHAIN,	/* a regular chain for the rules below */
 	P_CT,		/* ct state */
 	P_REJECT,	/* reject with icmpx */
@@ -56,6 +57,7 @@ static const char *const probe_what[P_COUNT] = {
 	[P_CONCAT_SET] = "concatenated interval set",
 	[P_CONCAT_ELEM] = "concatenated interval element",
 	[P_TIMEOUT] = "set with timeouts",
+	[P_DESTROY] = "destroy of set elements (Linux 6.3)",
 	[P_CHAIN] = "chain",
 	[P_CT] = "ct expression",
 	[P_REJECT] = "reject expression",
@@ -124,6 +126,23 @@ static void probe_sets(struct probe_ctx *c)
 	c->b->msgs[c->b->n - 1].kind = FWD_MSG_PROBE;
 	c->b->msgs[c->b->n - 1].probe = P_TIMEOUT;
 	c->idx[P_TIMEOUT] = c->b->n - 1;
+	/* Destroy an element the set does not hold: fine where the kernel
+	 * knows the message, EOPNOTSUPP or EINVAL before 6.3. */
+	{
+		static const struct fwd_ir_elem absent = { .lo = { 192, 0, 2, 1 },
+							   .hi = { 192, 0, 2, 1 } };
+		struct fwd_ir_set ds = ts;
+		struct fwd_elems_op op = { .type = FWD_NFT_MSG_DESTROYSETELEM,
+					   .set_id = 2 };
+
+		ds.elems = (struct fwd_ir_elem *)&absent;
+		ds.n = ds.cap = 1;
+		fwd_lin_elems_op(c->b, c->table, &ds, &op);
+		c->b->msgs[c->b->n - 1].kind = FWD_MSG_PROBE;
+		c->b->msgs[c->b->n - 1].probe = P_DESTROY;
+		c->b->msgs[c->b->n - 1].set = NULL;
+		c->idx[P_DESTROY] = c->b->n - 1;
+	}
 }
 
 static void probe_chain(struct probe_ctx *c)
@@ -322,6 +341,7 @@ int fwd_probe(struct fwd_features *f)
 	f->table_persist = err[P_PERSIST] == 0;
 	f->concat_interval = err[P_CONCAT_SET] == 0 && err[P_CONCAT_ELEM] == 0;
 	f->set_timeout = err[P_TIMEOUT] == 0;
+	f->destroy_setelem = err[P_DESTROY] == 0;
 	f->conntrack = err[P_CT] == 0;
 	f->reject = err[P_REJECT] == 0;
 	f->log = err[P_LOG] == 0;
@@ -375,6 +395,7 @@ void fwd_features_print(const struct fwd_features *f, FILE *out, bool json)
 		{ "xt_nfqueue", "NFQUEUE (xt target via nft_compat)", f->xt_nfqueue },
 		{ "table_owner", "table flag owner", f->table_owner },
 		{ "table_persist", "table flag persist", f->table_persist },
+		{ "destroy_setelem", "destroy set elements", f->destroy_setelem },
 	};
 	struct utsname u;
 	const char *rel = uname(&u) == 0 ? u.release : "unknown";

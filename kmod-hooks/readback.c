@@ -9,6 +9,7 @@
 #include "nl.h"
 
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,8 @@ struct raw_elem {
 	uint8_t key_end[24];
 	uint32_t flags;
 	bool has_end;
+	bool has_exp;
+	uint64_t exp_ms;		/* NFTA_SET_ELEM_EXPIRATION: time left */
 };
 
 struct rb_ctx {
@@ -144,6 +147,7 @@ struct rb_ctx {
 	size_t chain_cap, set_cap;
 	struct raw_elem *raw;		/* one set's elements as the kernel has them */
 	size_t nraw, rawcap;
+	uint64_t now_ms;		/* when the element dump started */
 };
 
 static int chain_cb(const struct nlmsghdr *nlh, void *data)
@@ -316,6 +320,7 @@ static int elem_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_OK;
 	mnl_attr_for_each_nested(e, tb[NFTA_SET_ELEM_LIST_ELEMENTS]) {
 		const struct nlattr *key = NULL, *end = NULL, *fl = NULL, *a;
+		const struct nlattr *exp = NULL;
 		struct raw_elem *r;
 
 		mnl_attr_for_each_nested(a, e) {
@@ -323,6 +328,7 @@ static int elem_cb(const struct nlmsghdr *nlh, void *data)
 			case NFTA_SET_ELEM_KEY: key = a; break;
 			case NFTA_SET_ELEM_KEY_END: end = a; break;
 			case NFTA_SET_ELEM_FLAGS: fl = a; break;
+			case NFTA_SET_ELEM_EXPIRATION: exp = a; break;
 			}
 		}
 		if (!key)
@@ -333,6 +339,10 @@ static int elem_cb(const struct nlmsghdr *nlh, void *data)
 		data_value(key, r->key);
 		r->has_end = data_value(end, r->key_end) > 0;
 		r->flags = be32(fl);
+		if (exp && mnl_attr_get_payload_len(exp) == 8) {
+			r->has_exp = true;
+			r->exp_ms = be64toh(mnl_attr_get_u64(exp));
+		}
 	}
 	return MNL_CB_OK;
 }
@@ -350,6 +360,12 @@ static int raw_cmp(const void *a, const void *b)
 		return r;
 	return (int)(y->flags & NFT_SET_ELEM_INTERVAL_END) -
 	       (int)(x->flags & NFT_SET_ELEM_INTERVAL_END);
+}
+
+/* Remaining milliseconds -> absolute unix seconds, to the nearest. */
+static uint64_t expires_at(const struct rb_ctx *c, const struct raw_elem *r)
+{
+	return r->has_exp ? (c->now_ms + r->exp_ms + 500) / 1000 : 0;
 }
 
 static void push_elem(struct fwd_live_set *s, const struct fwd_ir_elem *e)
@@ -381,6 +397,7 @@ static void pair_up(struct rb_ctx *c, struct fwd_live_set *s)
 			fwd_elem_from_key(s->key, v[i].key, false, &e);
 			fwd_elem_from_key(s->key, v[i].has_end ? v[i].key_end :
 					  v[i].key, true, &e);
+			e.expires = expires_at(c, &v[i]);
 			push_elem(s, &e);
 			continue;
 		}
@@ -389,6 +406,7 @@ static void pair_up(struct rb_ctx *c, struct fwd_live_set *s)
 		if (v[i].flags & NFT_SET_ELEM_INTERVAL_END)
 			continue;
 		fwd_elem_from_key(s->key, v[i].key, false, &e);
+		e.expires = expires_at(c, &v[i]);
 		if (i + 1 < n) {
 			uint8_t hi[24];
 
@@ -416,6 +434,7 @@ static int read_elems(struct fwd_nl *nl, struct rb_ctx *c, char *buf,
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, c->table);
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, s->name);
 	c->nraw = 0;
+	c->now_ms = fwd_now_ms();
 	ret = request(nl, nlh, buf, elem_cb, c);
 	if (ret == 0)
 		pair_up(c, s);
@@ -595,5 +614,131 @@ int fwd_live_to_ir(const struct fwd_live_table *t, const struct fwd_ir *tmpl,
 		return ret;
 	}
 	*out = ir;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- checks */
+
+static bool key_eq(unsigned alen, const struct fwd_ir_elem *a,
+		   const struct fwd_ir_elem *b)
+{
+	return memcmp(a->lo, b->lo, alen) == 0 && memcmp(a->hi, b->hi, alen) == 0 &&
+	       a->proto == b->proto && a->plo == b->plo && a->phi == b->phi;
+}
+
+static bool expired(const struct fwd_ir_elem *e, uint64_t now_ms)
+{
+	return e->expires && e->expires * 1000 <= now_ms;
+}
+
+/* Live elements are in key order: address lo, proto, port lo. */
+static int start_cmp(unsigned alen, const struct fwd_ir_elem *a,
+		     const struct fwd_ir_elem *b)
+{
+	int r = memcmp(a->lo, b->lo, alen);
+
+	if (r)
+		return r;
+	if (a->proto != b->proto)
+		return a->proto < b->proto ? -1 : 1;
+	return a->plo < b->plo ? -1 : a->plo > b->plo;
+}
+
+static bool live_has(const struct fwd_live_set *ls, unsigned alen,
+		     const struct fwd_ir_elem *e)
+{
+	size_t lo = 0, hi = ls->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = start_cmp(alen, &ls->elems[mid], e);
+
+		if (r == 0)
+			return key_eq(alen, &ls->elems[mid], e);
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/* Sets: the same keys and, but for what expired, the same elements. */
+static bool set_is(const struct fwd_live_set *ls, const struct fwd_ir_set *s,
+		   uint64_t now_ms)
+{
+	unsigned alen = fwd_ir_key_addr_len(s->key);
+	size_t j = 0;
+
+	if (!ls || !ls->key_known || ls->key != s->key ||
+	    ls->interval != s->interval || ls->timeout != s->timeout)
+		return false;
+	for (size_t i = 0; i < s->n; i++) {
+		if (expired(&s->elems[i], now_ms))
+			continue;
+		if (j >= ls->n || !key_eq(alen, &ls->elems[j], &s->elems[i]))
+			return false;
+		j++;
+	}
+	return j == ls->n;
+}
+
+int fwd_live_check(struct fwd_nl *nl, const struct fwd_ir *ir,
+		   const struct fwd_ir_delta *delta, bool *same)
+{
+	struct fwd_live_table *t = NULL;
+	uint64_t now_ms;
+	int ret;
+
+	*same = false;
+	ret = fwd_live_read(nl, NULL, &t);
+	if (ret == -ENOENT)
+		return 0;
+	if (ret)
+		return ret;
+	now_ms = fwd_now_ms();
+	*same = true;
+	if (delta) {
+		for (size_t i = 0; i < delta->nsets && *same; i++) {
+			const struct fwd_ir_delta_set *ds = &delta->sets[i];
+			const struct fwd_ir_set *s = &ir->sets[ds->set];
+			const struct fwd_live_set *ls = fwd_live_set_find(t, s->name);
+			unsigned alen = fwd_ir_key_addr_len(s->key);
+
+			if (!ls || !ls->key_known || ls->key != s->key) {
+				*same = false;
+				break;
+			}
+			for (size_t k = 0; k < ds->nadd && *same; k++)
+				if (!expired(&ds->add[k], now_ms) &&
+				    !live_has(ls, alen, &ds->add[k]))
+					*same = false;
+			for (size_t k = 0; k < ds->ndel && *same; k++) {
+				bool readded = false;
+
+				for (size_t a = 0; a < ds->nadd && !readded; a++)
+					readded = key_eq(alen, &ds->add[a],
+							 &ds->del[k]);
+				if (!readded && live_has(ls, alen, &ds->del[k]))
+					*same = false;
+			}
+		}
+		fwd_live_free(t);
+		return 0;
+	}
+	if (t->nsets != ir->nsets || t->nchains != ir->nchains)
+		*same = false;
+	for (size_t i = 0; i < ir->nsets && *same; i++)
+		*same = set_is(fwd_live_set_find(t, ir->sets[i].name),
+			       &ir->sets[i], now_ms);
+	for (size_t i = 0; i < ir->nchains && *same; i++) {
+		const struct fwd_ir_chain *c = &ir->chains[i];
+		const struct fwd_live_chain *lc = fwd_live_chain_find(t, c->name);
+
+		*same = lc && lc->base && lc->hook == c->hook &&
+			lc->prio == c->prio &&
+			lc->policy_accept == c->policy_accept && lc->nrules == c->n;
+	}
+	fwd_live_free(t);
 	return 0;
 }

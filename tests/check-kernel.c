@@ -1044,6 +1044,321 @@ START_TEST(kernel_error_names_the_line)
 }
 END_TEST
 
+/* ---- live edits: element deltas -------------------------------------- */
+
+static uint64_t wall(void)
+{
+	return (uint64_t)time(NULL);
+}
+
+/* Insert an element into s keeping key order (the IR's invariant). */
+static struct fwd_ir_elem *el_sorted(struct fwd_ir_set *s, unsigned line,
+				     const char *lo, const char *hi,
+				     uint8_t proto, uint16_t plo, uint16_t phi,
+				     uint64_t expires)
+{
+	struct fwd_ir_elem e;
+	size_t i;
+
+	el(s, line, lo, hi, proto, plo, phi);
+	e = s->elems[--s->n];
+	e.expires = expires;
+	for (i = 0; i < s->n; i++) {
+		int c = memcmp(s->elems[i].lo, e.lo, sizeof(e.lo));
+
+		if (c > 0 || (c == 0 && (s->elems[i].proto > e.proto ||
+					 (s->elems[i].proto == e.proto &&
+					  s->elems[i].plo > e.plo))))
+			break;
+	}
+	memmove(&s->elems[i + 1], &s->elems[i], (s->n - i) * sizeof(e));
+	s->elems[i] = e;
+	s->n++;
+	return &s->elems[i];
+}
+
+static void el_remove(struct fwd_ir_set *s, size_t i)
+{
+	memmove(&s->elems[i], &s->elems[i + 1], (s->n - i - 1) * sizeof(*s->elems));
+	s->n--;
+}
+
+/* old -> new as a delta, committed; the delta must not change the shape. */
+static int delta_apply(struct fwd_nl *nl, const struct fwd_ir *old,
+		       const struct fwd_ir *new, const struct fwd_features *f,
+		       char **text)
+{
+	struct fwd_ir_delta delta;
+	struct fwd_diags d;
+	int ret;
+
+	ck_assert_int_eq(fwd_ir_diff(old, new, &delta), 0);
+	ck_assert_msg(!delta.shape_changed, "test IRs differ in shape");
+	fwd_diags_init(&d);
+	ret = fwd_apply_delta(nl, new, &delta, f, &d);
+	if (text)
+		*text = diags_text(&d);
+	else if (ret)
+		ck_abort_msg("fwd_apply_delta: %s\n%s", strerror(-ret),
+			     diags_text(&d));
+	if (ret == 0)
+		ck_assert_uint_eq(d.n, 0);
+	fwd_diags_free(&d);
+	fwd_ir_delta_free(&delta);
+	return ret;
+}
+
+/* The hand IR changed in every kind of set: hash add/del, a concatenated
+ * range that grows over its old self, adjacent rbtree ranges merged, an
+ * open port added, a set emptied. */
+static struct fwd_ir *hand_edited(void)
+{
+	struct fwd_ir *ir = hand_ir(0);
+	struct fwd_ir_set *s;
+
+	s = find_set(ir, "allow4");
+	el_remove(s, 0);				/* 192.0.2.1 . tcp . 22 */
+	el_sorted(s, 30, "192.0.2.3", NULL, IPPROTO_TCP, 22, 22, 0);
+	s = find_set(ir, "allow4_net");
+	s->elems[0].lo[3] = 0;				/* .64-.127 -> .0-.127 */
+	s->elems[0].loc.line = 31;
+	s = find_set(ir, "block4");
+	el_remove(s, 1);				/* 203.0.113.128 */
+	s->elems[0].hi[3] = 128;			/* .0-.127 -> .0-.128 */
+	s = find_set(ir, "open");
+	el_sorted(s, 32, NULL, NULL, IPPROTO_UDP, 5353, 5353, 0);
+	s = find_set(ir, "block6");
+	s->n = 0;
+	return ir;
+}
+
+START_TEST(delta_edits_every_set_kind)
+{
+	struct fwd_ir *old = hand_ir(0), *new = hand_edited();
+	struct fwd_features f;
+	struct fwd_nl *nl;
+
+	if (!tu_need_root())
+		return;
+	tu_enter_netns();
+	probe_ok(&f);
+	ck_assert_msg(f.destroy_setelem, "kernel 6.3+ should have destroy: %s",
+		      f.detail);
+	nl = nl_open();
+	for (int destroy = 1; destroy >= 0; destroy--) {
+		f.destroy_setelem = destroy;
+		apply_ok(nl, old, &f, NULL);
+		delta_apply(nl, old, new, &f, NULL);
+		assert_live_is(nl, new);
+		delta_apply(nl, new, old, &f, NULL);
+		assert_live_is(nl, old);
+		/* and with nothing to do */
+		delta_apply(nl, old, old, &f, NULL);
+		assert_live_is(nl, old);
+	}
+	if (have_nft()) {
+		/* nft reads the edited table and loads its listing back (the
+		 * listing is not the render's byte for byte: a concatenated
+		 * interval set lists in insertion order, and an emptied
+		 * interval set keeps nft's interval end at 0). */
+		char *out, *path, cmd[160];
+
+		delta_apply(nl, old, new, &f, NULL);
+		out = sh_ok("nft list table inet " FWD_TABLE_NAME
+			    " | grep -v '^[[:space:]]*flags[[:space:]]*$'");
+		ck_assert_ptr_nonnull(strstr(out, "udp . 5353"));
+		path = write_tmp(out);
+		snprintf(cmd, sizeof(cmd), "unshare -n nft -c -f %s", path);
+		free(sh_ok(cmd));
+		unlink(path);
+		free(path);
+		free(out);
+	}
+	fwd_nl_close(nl);
+	hand_free(old);
+	hand_free(new);
+}
+END_TEST
+
+START_TEST(delta_error_names_the_line)
+{
+	struct fwd_ir *old = hand_ir(0), *new = hand_ir(0);
+	struct fwd_features f;
+	struct fwd_nl *nl;
+	struct fwd_ir_set *s;
+	char *text;
+	int ret;
+
+	if (!tu_need_root())
+		return;
+	tu_enter_netns();
+	probe_ok(&f);
+	nl = nl_open();
+	apply_ok(nl, old, &f, NULL);
+	/* Crosses 198.51.100.0/24 . udp . 60000-61000: pipapo refuses it. An
+	 * allowed add in the same transaction does not happen either. */
+	s = find_set(new, "allow4_net");
+	el_sorted(s, 77, "198.51.100.200", "198.51.101.5", IPPROTO_UDP, 60500,
+		  60500, 0)->loc.file = "edits.conf";
+	el_sorted(find_set(new, "allow4"), 78, "192.0.2.9", NULL, IPPROTO_TCP,
+		  22, 22, 0);
+	ret = delta_apply(nl, old, new, &f, &text);
+	ck_assert_int_lt(ret, 0);
+	ck_assert_msg(strstr(text, "edits.conf:77: kernel rejected element "
+			     "198.51.100.200-198.51.101.5 . udp . 60500 of set "
+			     "allow4_net: "), "%s", text);
+	free(text);
+	assert_live_is(nl, old);
+
+	/* A delete of what the kernel does not hold, without destroy. */
+	hand_free(new);
+	new = hand_ir(0);
+	s = find_set(old, "allow4");
+	el_sorted(s, 79, "192.0.2.77", NULL, IPPROTO_TCP, 22, 22,
+		  0)->loc.file = "edits.conf";
+	f.destroy_setelem = false;
+	ret = delta_apply(nl, old, new, &f, &text);
+	ck_assert_int_eq(ret, -ENOENT);
+	ck_assert_msg(strstr(text, "edits.conf:79: kernel rejected deleting "
+			     "element 192.0.2.77 . tcp . 22 of set allow4: ") &&
+		      strstr(text, "does not hold it"), "%s", text);
+	free(text);
+	/* With destroy the same delta goes through. */
+	f.destroy_setelem = true;
+	ck_assert_int_eq(delta_apply(nl, old, new, &f, NULL), 0);
+	assert_live_is(nl, new);
+	fwd_nl_close(nl);
+	hand_free(old);
+	hand_free(new);
+}
+END_TEST
+
+/* The live element's expiry, or 0 when the kernel does not hold it. */
+static uint64_t live_expires(struct fwd_nl *nl, const char *set,
+			     const struct fwd_ir_elem *e, bool *found)
+{
+	struct fwd_live_table *t = NULL;
+	const struct fwd_live_set *ls;
+	uint64_t x = 0;
+
+	*found = false;
+	ck_assert_int_eq(fwd_live_read(nl, NULL, &t), 0);
+	ls = fwd_live_set_find(t, set);
+	ck_assert_ptr_nonnull(ls);
+	for (size_t i = 0; i < ls->n; i++)
+		if (elem_eq(ls->key, &ls->elems[i], e)) {
+			*found = true;
+			x = ls->elems[i].expires;
+		}
+	fwd_live_free(t);
+	return x;
+}
+
+START_TEST(element_timeouts)
+{
+	struct fwd_ir *old = hand_ir(0), *new = hand_ir(0);
+	struct fwd_features f;
+	struct fwd_nl *nl;
+	uint64_t t0 = wall();
+	struct { const char *set; struct fwd_ir_elem e; uint64_t exp; } w[5];
+	char *out;
+	bool found;
+	int n = 0;
+
+	if (!tu_need_root())
+		return;
+	tu_enter_netns();
+	probe_ok(&f);
+	ck_assert(f.set_timeout);
+	nl = nl_open();
+	apply_ok(nl, old, &f, NULL);
+
+	/* One timed element per backend (hash, pipapo, rbtree), one that
+	 * stays a while, one that expired before it was sent. */
+	w[n].set = "allow4";
+	w[n].e = *el_sorted(find_set(new, "allow4"), 40, "192.0.2.9", NULL,
+			    IPPROTO_TCP, 22, 22, t0 + 2);
+	w[n++].exp = t0 + 2;
+	w[n].set = "allow4_net";
+	w[n].e = *el_sorted(find_set(new, "allow4_net"), 41, "198.18.0.0",
+			    "198.18.0.255", IPPROTO_TCP, 443, 443, t0 + 2);
+	w[n++].exp = t0 + 2;
+	w[n].set = "block4";
+	w[n].e = *el_sorted(find_set(new, "block4"), 42, "198.51.100.0",
+			    "198.51.100.255", 0, 0, 0, t0 + 2);
+	w[n++].exp = t0 + 2;
+	w[n].set = "block6";
+	w[n].e = *el_sorted(find_set(new, "block6"), 43, "2001:db8:beef::",
+			    "2001:db8:beef::ff", 0, 0, 0, t0 + 600);
+	w[n++].exp = t0 + 600;
+	w[n].set = "allow4";
+	w[n].e = *el_sorted(find_set(new, "allow4"), 44, "192.0.2.10", NULL,
+			    IPPROTO_TCP, 22, 22, t0 - 5);
+	w[n++].exp = 0;
+	delta_apply(nl, old, new, &f, NULL);
+	for (int i = 0; i < n; i++) {
+		uint64_t x = live_expires(nl, w[i].set, &w[i].e, &found);
+
+		ck_assert_msg(found == (w[i].exp != 0), "element %d: %s", i,
+			      found ? "present" : "absent");
+		if (found)
+			ck_assert_msg(x + 1 >= w[i].exp && x <= w[i].exp + 1,
+				      "element %d: expires %llu, want %llu", i,
+				      (unsigned long long)x,
+				      (unsigned long long)w[i].exp);
+	}
+	if (have_nft()) {
+		out = sh_ok("nft list set inet " FWD_TABLE_NAME " block6");
+		ck_assert_msg(strstr(out, "expires"), "%s", out);
+		free(out);
+	}
+	/* The kernel drops them by itself: no daemon timer. */
+	while (wall() < t0 + 3)
+		usleep(100000);
+	usleep(300000);
+	for (int i = 0; i < n; i++) {
+		uint64_t x = live_expires(nl, w[i].set, &w[i].e, &found);
+
+		ck_assert_msg(found == (w[i].exp == t0 + 600),
+			      "element %d still %s after its expiry", i,
+			      found ? "present" : "absent");
+		if (found)
+			ck_assert(x + 1 >= w[i].exp && x <= w[i].exp + 1);
+	}
+	/* A full apply of the same IR sends what is left, with what is left
+	 * of its time. */
+	apply_ok(nl, new, &f, NULL);
+	ck_assert_uint_eq(live_expires(nl, "block6", &w[3].e, &found), t0 + 600);
+	ck_assert(found);
+	ck_assert_uint_eq(live_expires(nl, "allow4", &w[0].e, &found), 0);
+	ck_assert(!found);
+	/* And a delta deleting what expired meanwhile goes through, with and
+	 * without destroy (then the expired deletes are left out). */
+	for (int destroy = 0; destroy < 2; destroy++) {
+		f.destroy_setelem = destroy;
+		apply_ok(nl, old, &f, NULL);
+		delta_apply(nl, old, new, &f, NULL);
+		while (wall() < t0 + 3)
+			usleep(100000);
+		delta_apply(nl, new, old, &f, NULL);
+		assert_live_is(nl, old);
+		/* fresh 1 s elements for the next round */
+		t0 = wall() - 1;
+		for (int i = 0; i < 3; i++)
+			for (size_t j = 0; j < new->nsets; j++)
+				for (size_t k = 0; k < new->sets[j].n; k++)
+					if (new->sets[j].elems[k].expires ==
+					    w[i].exp)
+						new->sets[j].elems[k].expires = t0 + 2;
+		for (int i = 0; i < 3; i++)
+			w[i].exp = t0 + 2;
+	}
+	fwd_nl_close(nl);
+	hand_free(old);
+	hand_free(new);
+}
+END_TEST
+
 /* ---- scale ---------------------------------------------------------- */
 
 static double now(void)
@@ -1135,6 +1450,242 @@ START_TEST(one_million)
 		return;
 	tu_enter_netns();
 	scale(1000000);
+}
+END_TEST
+
+/* A child runs a command: the whole process, as a user would. */
+static double run_cmd_time(char *const argv[])
+{
+	double t0 = now(), t1;
+	pid_t pid = fork();
+	int st;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	t1 = now();
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: %d", argv[0], st);
+	return t1 - t0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+#define EDIT_ROUNDS 25
+
+/*
+ * One element added to a set holding n elements: the whole fwd_apply_delta
+ * call against an `nft add element` process doing the same, medians of
+ * paired rounds. The table is applied without the owner flag so that nft
+ * may edit it too.
+ */
+static void edit_speed(size_t n, const char *set)
+{
+	struct fwd_ir *ir = big_ir(n);
+	struct fwd_features f;
+	struct fwd_nl *nl;
+	double tf[EDIT_ROUNDS], tn[EDIT_ROUNDS], td[EDIT_ROUNDS];
+	bool net = strcmp(set, "allow4_net") == 0;
+
+	probe_ok(&f);
+	f.table_owner = f.table_persist = false;
+	nl = nl_open();
+	if (net) {
+		/* the same n elements in the concatenated interval set */
+		struct fwd_ir_set *a = find_set(ir, "allow4"), *b = find_set(ir, "allow4_net");
+
+		free(b->elems);
+		b->elems = a->elems;
+		b->n = a->n;
+		b->cap = a->cap;
+		a->elems = NULL;
+		a->n = a->cap = 0;
+	}
+	apply_ok(nl, ir, &f, NULL);
+	for (int r = 0; r < EDIT_ROUNDS; r++) {
+		struct fwd_ir_delta delta = { 0 };
+		struct fwd_ir_delta_set ds = { 0 };
+		struct fwd_ir_elem e = { 0 };
+		struct fwd_diags d;
+		char addr[32], elem[96];
+		double t0;
+		char *argv[] = { "nft", "add", "element", "inet", FWD_TABLE_NAME,
+				 (char *)set, elem, NULL };
+
+		/* fwd: 203.0.113.r . tcp . 22 (after every 198.18.x.y) */
+		snprintf(addr, sizeof(addr), "203.0.113.%d", r);
+		ck_assert_int_eq(inet_pton(AF_INET, addr, e.lo), 1);
+		memcpy(e.hi, e.lo, 4);
+		e.proto = IPPROTO_TCP;
+		e.plo = e.phi = 22;
+		ds.set = (unsigned)(find_set(ir, set) - ir->sets);
+		ds.add = &e;
+		ds.nadd = 1;
+		delta.sets = &ds;
+		delta.nsets = 1;
+		delta.nadd = 1;
+		fwd_diags_init(&d);
+		t0 = now();
+		ck_assert_int_eq(fwd_apply_delta(nl, ir, &delta, &f, &d), 0);
+		tf[r] = now() - t0;
+		fwd_diags_free(&d);
+		/* nft: the same element on port 23 */
+		snprintf(elem, sizeof(elem), "{ %s . tcp . 23 }", addr);
+		tn[r] = run_cmd_time(argv);
+		td[r] = tf[r] / tn[r];
+	}
+	qsort(tf, EDIT_ROUNDS, sizeof(double), cmp_double);
+	qsort(tn, EDIT_ROUNDS, sizeof(double), cmp_double);
+	qsort(td, EDIT_ROUNDS, sizeof(double), cmp_double);
+	fprintf(stderr, "one element into %s holding %zu: fwd_apply_delta %.2f ms, "
+		"nft add element (process) %.2f ms, ratio %.3f (medians of %d "
+		"paired rounds)\n", set, n, tf[EDIT_ROUNDS / 2] * 1e3,
+		tn[EDIT_ROUNDS / 2] * 1e3, td[EDIT_ROUNDS / 2], EDIT_ROUNDS);
+	fwd_nl_close(nl);
+	fwd_ir_free(ir);
+}
+
+START_TEST(edit_speed_hash)
+{
+	if (!tu_need_root())
+		return;
+	tu_enter_netns();
+	if (!have_nft())
+		return;
+	edit_speed(0, "allow4");
+	edit_speed(100000, "allow4");
+}
+END_TEST
+
+START_TEST(edit_speed_interval)
+{
+	if (!tu_need_root())
+		return;
+	tu_enter_netns();
+	if (!have_nft())
+		return;
+	edit_speed(0, "allow4_net");
+	edit_speed(100000, "allow4_net");
+}
+END_TEST
+
+/* ---- netlink trouble ------------------------------------------------- */
+
+/*
+ * A receive buffer too small for one answer per message (ENOBUFS while
+ * the answers of a big batch queue up): the transaction is applied whole
+ * or not at all, fwd finds out which by reading back, and sends again
+ * asking for one answer. Errors still name their lines. A batch larger
+ * than the send buffer (EMSGSIZE) is a clear error with nothing changed.
+ * Nothing hangs: every call here returns within seconds.
+ */
+START_TEST(netlink_trouble)
+{
+	struct fwd_ir *small = hand_ir(1), *big = big_ir(20000), *bad = big_ir(20000);
+	struct fwd_ir *edited = big_ir(20000);
+	struct fwd_features f;
+	struct fwd_nl_stats st;
+	struct fwd_nl *nl;
+	struct fwd_diags d;
+	struct fwd_ir_set *s;
+	char *text;
+	double t0;
+	int ret;
+
+	if (!tu_need_root())
+		return;
+	tu_enter_netns();
+	probe_ok(&f);
+	nl = nl_open();
+	apply_ok(nl, small, &f, NULL);
+
+	/* ENOBUFS: 20 element messages and the rest, one answer each, into
+	 * the smallest receive buffer the kernel allows. */
+	fwd_nl_pin_bufs(nl, 64 << 20, 1);
+	t0 = now();
+	apply_ok(nl, big, &f, NULL);
+	fwd_nl_get_stats(nl, &st);
+	fprintf(stderr, "ENOBUFS: applied in %.3f s (lost %u, read back %u, "
+		"sent again %u)\n", now() - t0, st.lost, st.checked, st.resent);
+	/* It was applied: reading back says so, nothing is sent again. */
+	ck_assert_uint_eq(st.lost, 1);
+	ck_assert_uint_eq(st.checked, 1);
+	ck_assert_uint_eq(st.resent, 0);
+	assert_live_is(nl, big);
+
+	/* A refused batch under ENOBUFS: its error still comes, by line. */
+	el_sorted(find_set(bad, "allow4_net"), 4242, "198.51.100.77", NULL,
+		  IPPROTO_UDP, 60500, 60500, 0)->loc.file = "bad.conf";
+	fwd_diags_init(&d);
+	ret = fwd_apply(nl, bad, &f, NULL, &d);
+	text = diags_text(&d);
+	ck_assert_msg(ret == -EEXIST && strstr(text, "bad.conf:4242: kernel "
+			     "rejected element 198.51.100.77 . udp . 60500 of set "
+			     "allow4_net"), "%d %s", ret, text);
+	free(text);
+	fwd_diags_free(&d);
+	assert_live_is(nl, big);
+	/* Refused, so not what the batch meant: sent again for the error. */
+	fwd_nl_get_stats(nl, &st);
+	ck_assert_uint_eq(st.lost, 2);
+	ck_assert_uint_eq(st.resent, 1);
+
+	/* A delta of 3000 adds and 3000 deletes (6+ messages) under ENOBUFS. */
+	s = find_set(edited, "allow4");
+	for (size_t i = 0; i < 3000; i++)
+		s->elems[i].plo = s->elems[i].phi = 2222;
+	delta_apply(nl, big, edited, &f, NULL);
+	assert_live_is(nl, edited);
+	fwd_nl_get_stats(nl, &st);
+	ck_assert_uint_ge(st.lost, 3);
+
+	/* EMSGSIZE: a send buffer smaller than the transaction. */
+	fwd_nl_pin_bufs(nl, 65536, 0);
+	fwd_diags_init(&d);
+	t0 = now();
+	ret = fwd_apply(nl, big, &f, NULL, &d);
+	text = diags_text(&d);
+	ck_assert_msg(ret == -EMSGSIZE && strstr(text, "does not fit in one "
+			     "netlink message") && strstr(text, "nothing was "
+			     "changed"), "%d %s", ret, text);
+	fprintf(stderr, "EMSGSIZE in %.3f s: %s", now() - t0, text);
+	free(text);
+	fwd_diags_free(&d);
+	assert_live_is(nl, edited);
+	/* Small changes still fit and go. */
+	{
+		struct fwd_ir_delta delta = { 0 };
+		struct fwd_ir_delta_set ds = { 0 };
+		struct fwd_ir_elem e = { 0 };
+		bool found;
+
+		ck_assert_int_eq(inet_pton(AF_INET, "203.0.113.1", e.lo), 1);
+		memcpy(e.hi, e.lo, 4);
+		e.proto = IPPROTO_TCP;
+		e.plo = e.phi = 22;
+		ds.set = (unsigned)(find_set(edited, "allow4") - edited->sets);
+		ds.add = &e;
+		ds.nadd = 1;
+		delta.sets = &ds;
+		delta.nsets = delta.nadd = 1;
+		fwd_diags_init(&d);
+		ck_assert_int_eq(fwd_apply_delta(nl, edited, &delta, &f, &d), 0);
+		fwd_diags_free(&d);
+		live_expires(nl, "allow4", &e, &found);
+		ck_assert(found);
+	}
+	fwd_nl_close(nl);
+	fwd_ir_free(small);
+	fwd_ir_free(big);
+	fwd_ir_free(bad);
+	fwd_ir_free(edited);
 }
 END_TEST
 
@@ -1230,6 +1781,10 @@ static Suite *kernel_suite(void)
 	tcase_add_test(tc, persist_and_adopt);
 	tcase_add_test(tc, kernel_error_names_the_line);
 	tcase_add_test(tc, fixture_policies);
+	tcase_add_test(tc, delta_edits_every_set_kind);
+	tcase_add_test(tc, delta_error_names_the_line);
+	tcase_add_test(tc, element_timeouts);
+	tcase_add_test(tc, netlink_trouble);
 	suite_add_tcase(s, tc);
 
 	/* CK_RUN_CASE=kmod skips these (e.g. under valgrind). */
@@ -1237,6 +1792,8 @@ static Suite *kernel_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, hundred_thousand);
 	tcase_add_test(tc, one_million);
+	tcase_add_test(tc, edit_speed_hash);
+	tcase_add_test(tc, edit_speed_interval);
 	suite_add_tcase(s, tc);
 	return s;
 }
