@@ -2460,6 +2460,53 @@ START_TEST(scale_1m)
 }
 END_TEST
 
+/*
+ * 100k entries plus 20k timed edits with 16 different expiries, networks
+ * and hosts on the big list's port and on ranges: the skyline cuts by
+ * expiry everywhere. Printed; the bound only catches a blow-up.
+ */
+START_TEST(scale_timed)
+{
+	struct fwd_policy *p = big_policy(100000);
+	struct fwd_ir *ir;
+	size_t total = 0, timed = 0;
+	double t0, t1;
+
+	rng_state = 99;
+	for (unsigned i = 0; i < 20000; i++) {
+		struct fwd_edit e = { .kind = FWD_EDIT_ALLOW, .peer = FWD_PEER_ADDR,
+				      .loc = L(i + 1),
+				      .expires = TEST_NOW + 60 * (1 + i % 16) };
+		uint32_t r = rnd();
+
+		e.addr.family = AF_INET;
+		e.addr.a[0] = 10 + (uint8_t)(r >> 24) % 100;
+		e.addr.a[1] = (uint8_t)(r >> 16);
+		e.addr.a[2] = (uint8_t)(r >> 8);
+		e.addr.prefix = i % 3 ? 24 : 32;
+		if (e.addr.prefix == 32)
+			e.addr.a[3] = (uint8_t)r;
+		e.ports = (struct fwd_ports){ IPPROTO_TCP, 22, i % 5 ? 22 : 30,
+					      e.loc };
+		pol_edit(p, &e);
+	}
+	t0 = now();
+	ir = compile_ok(p);
+	t1 = now();
+	for (size_t i = 0; i < ir->nsets; i++) {
+		total += ir->sets[i].n;
+		for (size_t k = 0; k < ir->sets[i].n; k++)
+			timed += ir->sets[i].elems[k].expires != 0;
+	}
+	fprintf(stderr, "compile: 100k entries + 20k timed edits -> %zu "
+		"elements (%zu timed) in %.3f s\n", total, timed, t1 - t0);
+	ck_assert_msg(t1 - t0 < 10.0, "took %.2f s", t1 - t0);
+	ck_assert_uint_gt(timed, 10000);
+	fwd_ir_free(ir);
+	pol_free(p);
+}
+END_TEST
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -2598,6 +2645,7 @@ static Suite *compile_suite(void)
 	tcase_add_test(tc, scale_100k);
 	tcase_add_test(tc, scale_1m);
 	tcase_add_test(tc, scale_fast_add);
+	tcase_add_test(tc, scale_timed);
 	suite_add_tcase(s, tc);
 	return s;
 }
