@@ -409,18 +409,25 @@ struct fwd_edit;
  * (zeroed first). Returns 0, or -EAGAIN having changed NOTHING (ir and
  * delta as before) when any edit needs the full compiler.
  *
- * Done in place (O(log n) search plus one insertion per element):
- * - allow/deny from a single host on a single port: the host set (hash)
- *   or the deny set: a new key, or a later expiry for an existing one;
- * - allow/deny from any: the open sets, and block ADDR|CIDR: the interval
- *   set when the new range touches no element, or lies inside one that
- *   expires no earlier (then nothing changes);
+ * Done in place (a binary search and one insertion per element; the
+ * deny sets, which stay small, are looked through):
+ * - allow from a single host on a single port: the host set (hash), a new
+ *   key or a later expiry for an existing one (a del and an add);
+ * - deny from a single host on a single port: the deny set, when no
+ *   element of that port holds or borders the address, and none of that
+ *   address borders the port, with the same expiry (they would join);
+ * - allow/deny from any (the open sets) and block ADDR|CIDR (block4/6):
+ *   when the new range touches no element of the same expiry and crosses
+ *   none, or lies inside one that expires no earlier (nothing changes);
  * - list-add of a host no other edit in force names for that list, to a
  *   list whose users (services, allow/deny edits) all name single ports.
- * Everything else (ranges, CIDR peers, list-del, a touching neighbour,
- * elements already expired at `now` in the way, a malformed edit) is
- * -EAGAIN. The result is what fwd_compile_at(p, now) builds (loc
- * included), apart from elements that had already expired in `ir`.
+ * Everything else is -EAGAIN: port ranges, CIDR peers, @list peers,
+ * list-del, a crossed or joining neighbour, an interval element already
+ * expired at `now` in the way, a key a list member's word shares with
+ * another word as late (which one names it is a matter of policy order),
+ * a malformed edit, an IR past its recompile_at. The result is what
+ * fwd_compile_at(p, now) builds (loc included), apart from elements that
+ * had already expired in `ir`.
  * `ir` must be what fwd_compile_at built for p without the added edits, at
  * `now` or before, possibly updated by earlier fast adds.
  */
