@@ -602,7 +602,7 @@ static int fast_point(struct fast *f, unsigned set, const struct fwd_ir_elem *e,
 	}
 	if (touch)
 		return -EAGAIN;
-	fast_insert(f, set, (unsigned)lower_bound(s, e), e);
+	fast_insert(f, set, lower_bound(s, e), e);
 	return 0;
 }
 
