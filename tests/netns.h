@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef FWD_TESTS_NETNS_H
+#define FWD_TESTS_NETNS_H
+
+/*
+ * Network namespaces, processes and traffic for the tests that run the real
+ * fwd (check-faults). The same topology and naming as check-e2e:
+ *
+ *     good (192.0.2.2, 2001:db8:1::2) --veth-- srv --veth-- bad (198.51.100.2, 2001:db8:2::2)
+ *                        srv: 192.0.2.1, 2001:db8:1::1 | 198.51.100.1, 2001:db8:2::1
+ *
+ * Namespaces are named fwdt-<runner pid>-<role>, the scratch directory is
+ * $TMPDIR/fwdt-<runner pid>. Nothing here touches the machine's own
+ * namespace: veth pairs are created directly inside the test namespaces,
+ * and every process a test starts runs inside one of them (or is a child
+ * of the test process, which has joined one).
+ *
+ * Cleanup: a failing test's forked child exits at once (libcheck), so the
+ * runner removes its namespaces (killing what runs inside: all of it was
+ * started by the suite) in an unchecked teardown, and a runner that was
+ * killed is swept by the next run (nn_sweep_stale: fwdt-<pid>-* whose pid
+ * is gone). Every process the suite forks itself also gets SIGKILL when the
+ * test process dies (PR_SET_PDEATHSIG).
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+enum nn_role { NN_SRV, NN_GOOD, NN_BAD, NN_NROLES };
+extern const char *const nn_role_names[NN_NROLES];
+
+#define NN_SRV4_G "192.0.2.1"
+#define NN_SRV6_G "2001:db8:1::1"
+#define NN_SRV4_B "198.51.100.1"
+#define NN_SRV6_B "2001:db8:2::1"
+#define NN_GOOD4 "192.0.2.2"
+#define NN_GOOD6 "2001:db8:1::2"
+#define NN_BAD4 "198.51.100.2"
+#define NN_BAD6 "2001:db8:2::2"
+
+/* nettool exit codes (tests/nettool.c); NN_REJECTED matches 2 or 3. */
+enum { NN_OK = 0, NN_DROP = 1, NN_REFUSED = 2, NN_UNREACH = 3, NN_REJECTED = -2 };
+
+#define NN_MAX_PROCS 48
+
+struct nn_env {
+	char ns[NN_NROLES][48];
+	int nroles;			/* 1: srv only; 3: the whole topology */
+	char dir[256];			/* scratch directory */
+	pid_t procs[NN_MAX_PROCS];	/* started by nn_spawn, killed by nn_down */
+	int nprocs;
+};
+
+/* Programs: $FWD_BIN, $FWD_NETTOOL, or the build directory's. */
+const char *nn_tool(const char *env, const char *rel);
+#define NN_FWD nn_tool("FWD_BIN", "daemon/fwd")
+#define NN_NETTOOL nn_tool("FWD_NETTOOL", "tests/nettool")
+
+/* main(): name namespaces after this pid, sweep what dead runners left. */
+void nn_runner_init(void);
+/* Remove this runner's namespaces and scratch directory (quiet if none). */
+void nn_runner_cleanup(void);
+
+/* Fresh namespaces (topology: all three, linked; else srv alone) and an
+ * empty scratch directory; anything of this runner's is removed first. */
+void nn_up(struct nn_env *e, bool topology);
+/* Kill what nn_spawn started, remove namespaces and scratch directory. */
+void nn_down(struct nn_env *e);
+/* Move the calling process into a namespace (setns). */
+void nn_enter(const struct nn_env *e, enum nn_role r);
+
+/* DIR/name, malloc'd. */
+char *nn_path(const struct nn_env *e, const char *name);
+
+struct nn_spawn_opts {
+	const char *const *env;		/* extra NAME=VALUE, NULL-terminated */
+	void (*prep)(void);		/* runs in the child just before exec */
+};
+
+/*
+ * Start argv with stdout+stderr appended to logpath. role >= 0: inside that
+ * namespace (`ip netns exec`, which execs without forking, so the pid is
+ * the program's); role < 0: directly, in the caller's namespace.
+ */
+pid_t nn_spawn(struct nn_env *e, int role, const char *logpath,
+	       const char *const argv[], const struct nn_spawn_opts *o);
+/* A child forked some other way, killed by nn_down too; how many live. */
+void nn_adopt(struct nn_env *e, pid_t pid);
+int nn_nprocs(const struct nn_env *e);
+/* SIGTERM, reap within secs (else fail the test); the exit status
+ * (128+N for a signal). */
+int nn_stop(struct nn_env *e, pid_t pid, double secs);
+/* SIGKILL and reap; forgets the pid. */
+void nn_kill(struct nn_env *e, pid_t pid);
+/* Still running (not reaped)? */
+bool nn_alive(pid_t pid);
+
+/* Shell command that must exit 0 (else the test fails with its output);
+ * returns its stdout+stderr, malloc'd. */
+char *nn_sh_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void nn_write_file(const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+char *nn_slurp_or_empty(const char *path);
+size_t nn_count_in_file(const char *path, const char *needle);
+/* Bounded wait until needle occurs at least n times in the file. */
+bool nn_wait_for(const char *path, const char *needle, size_t n, double secs);
+
+double nn_now(void);
+void nn_msleep(unsigned ms);
+
+/* A nettool listener in srv (kind "listen" or "sink"); waits until it is
+ * bound, returns its log path, its pid in *pid if asked. */
+char *nn_listener(struct nn_env *e, const char *kind, const char *proto,
+		  unsigned port, pid_t *pid);
+
+/* Probes: many at once, in parallel, each bounded (drops wait 0.8 s). */
+struct nn_probe {
+	enum nn_role from;
+	int expect;
+	char cmd[160];			/* nettool arguments, or "ping ADDR" */
+};
+struct nn_probes {
+	struct nn_probe p[48];
+	int n;
+};
+void nn_probe(struct nn_probes *ps, enum nn_role from, int expect, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Run them all; fail the test listing every mismatch. */
+void nn_probes_run(const struct nn_env *e, struct nn_probes *ps);
+
+#endif
