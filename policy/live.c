@@ -259,9 +259,9 @@ int fwd_ir_diff(const struct fwd_ir *old, const struct fwd_ir *new,
  */
 #define HUGE_PAGE ((uintptr_t)2 << 20)
 
-static void *big_copy(const void *src, size_t n, size_t size)
+static void *big_copy(const void *src, size_t n, size_t cap, size_t size)
 {
-	void *p = fwd_xreallocarray(NULL, n ? n : 1, size);
+	void *p = fwd_xreallocarray(NULL, cap ? cap : 1, size);
 	uintptr_t a = ((uintptr_t)p + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
 	uintptr_t e = ((uintptr_t)p + n * size) & ~(HUGE_PAGE - 1);
 
@@ -331,9 +331,12 @@ struct fwd_ir *fwd_ir_clone(const struct fwd_ir *ir)
 
 		*t = *s;
 		t->elems = NULL;
-		t->cap = s->n;
+		/* Headroom for live additions, as the compiler leaves (never
+		 * touched, it costs no page). */
+		t->cap = s->n ? s->n + s->n / 4 + 64 : 0;
 		if (s->n)
-			t->elems = big_copy(s->elems, s->n, sizeof(*t->elems));
+			t->elems = big_copy(s->elems, s->n, t->cap,
+					    sizeof(*t->elems));
 		for (size_t k = 0; k < t->n; k++)
 			remap_loc(&m, &t->elems[k].loc);
 	}

@@ -2597,6 +2597,29 @@ START_TEST(scale_fast_add)
 		"full compile %.1f ms (%.0fx); clone %.2f ms, diff %.2f ms\n",
 		nelem, t[K / 2] * 1e6, t[K - 1] * 1e6, tl[K / 2] * 1e6,
 		tc * 1e3, tc / t[K / 2], tclone * 1e3, tdiff * 1e3);
+	{
+		/* The same allow edits from an empty allowlist. */
+		struct fwd_policy *e0 = pol_new();
+		struct fwd_ir *ir0 = compile_ok(e0);
+		double t0s[K];
+
+		for (int k = 0; k < K; k++) {
+			struct fwd_edit e = p->edits[2 * k];
+
+			pol_edit(e0, &e);
+			t0 = now();
+			ck_assert_int_eq(fwd_ir_fast_add(ir0, e0,
+				&e0->edits[e0->nedits - 1], 1, TEST_NOW, &d), 0);
+			t0s[k] = now() - t0;
+			fwd_ir_delta_free(&d);
+		}
+		qsort(t0s, K, sizeof(t0s[0]), cmp_double);
+		fprintf(stderr, "live add from 0 entries: fast path median "
+			"%.1f us (100k: %.1fx that)\n", t0s[K / 2] * 1e6,
+			t[K / 2] / t0s[K / 2]);
+		fwd_ir_free(ir0);
+		pol_free(e0);
+	}
 	ck_assert_msg(t[K / 2] < 0.005, "fast add took %.1f ms", t[K / 2] * 1e3);
 	fwd_ir_free(c);
 	fwd_ir_free(full);
