@@ -1,0 +1,2161 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * fwctl end to end: the real fwd and the real fwctl, every command, with
+ * real traffic, and every kernel claim read back from the kernel (nft list,
+ * conntrack), never taken from fwctl's own words.
+ *
+ * The topology is check-e2e's, three network namespaces named
+ * fwdt-<runner pid>-{srv,good,bad}:
+ *
+ *     good (192.0.2.2, 2001:db8:1::2) --veth-- srv --veth-- bad (198.51.100.2, 2001:db8:2::2)
+ *                        srv: 192.0.2.1, 2001:db8:1::1 | 198.51.100.1, 2001:db8:2::1
+ *
+ * fwd runs inside srv as `fwd -c DIR/fwd.conf --state-dir DIR/state -S
+ * DIR/fwd.sock` (DIR = $TMPDIR/fwdt-<runner pid>), and so does every fwctl
+ * (`ip netns exec srv fwctl -S DIR/fwd.sock ...`): its answers describe the
+ * kernel state of the daemon's namespace. fwctl's edits land in
+ * DIR/conf.d/99-fwctl.conf. Nothing touches the machine's own namespace.
+ *
+ * Established connections are real sockets of this test process, created
+ * inside good/bad (setns there and back: a socket stays in the namespace it
+ * was made in), talking to a nettool echo listener in srv.
+ *
+ * Cleanup: a failing test's forked child exits at once (libcheck), so the
+ * runner removes the namespaces (killing what runs inside: all of it was
+ * started by this suite) in an unchecked teardown, and a runner that was
+ * killed is swept by the next run (fwdt-<pid>-* whose pid is gone).
+ *
+ * The environment's SSH_CONNECTION is set empty for every fwctl: fwctl
+ * looks for it up its parent chain, and a developer's own SSH session must
+ * not take part in the lockout guard; test_lockout sets it on purpose.
+ */
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+enum role { SRV, GOOD, BAD, NROLES };
+static const char *const role_names[NROLES] = { "srv", "good", "bad" };
+
+/* nettool exit codes (tests/nettool.c) */
+enum { OK = 0, DROP = 1, REFUSED = 2, UNREACH = 3, REJECTED = -2 /* 2 or 3 */ };
+
+#define SRV4_G "192.0.2.1"
+#define SRV6_G "2001:db8:1::1"
+#define SRV4_B "198.51.100.1"
+#define SRV6_B "2001:db8:2::1"
+#define GOOD4 "192.0.2.2"
+#define GOOD6 "2001:db8:1::2"
+#define BAD4 "198.51.100.2"
+#define BAD6 "2001:db8:2::2"
+
+/* What test_lockout's fwctl carries: an SSH session from bad to port 22. */
+#define SSH_FROM_BAD "SSH_CONNECTION='" BAD4 " 50000 " SRV4_G " 22'"
+
+#define TEST_USER "fwdtest2"
+#define MAX_PROCS 32
+
+static pid_t runner;
+
+/* Per-test state: each test is its own forked process. */
+static struct {
+	char ns[NROLES][48];
+	char dir[256];		/* scratch */
+	char *policy;		/* DIR/fwd.conf */
+	char *confd;		/* DIR/conf.d */
+	char *edits;		/* DIR/conf.d/99-fwctl.conf */
+	char *sock;		/* DIR/fwd.sock */
+	char *state;		/* DIR/state */
+	char *fwdlog;		/* DIR/fwd.log */
+	pid_t fwd;
+	size_t starts;		/* fwd starts so far (lines in the log) */
+	pid_t procs[MAX_PROCS];
+	int nprocs;
+} T;
+
+/* The last fwctl run: exit status, stdout, stderr (freed by the next run). */
+static struct {
+	int rc;
+	char *out;
+	char *err;
+} R;
+
+static const char *tool(const char *env, const char *rel)
+{
+	const char *p = getenv(env);
+
+	return p && *p ? p : tu_build(rel);
+}
+
+#define FWD tool("FWD_BIN", "daemon/fwd")
+#define FWCTL tool("FWCTL_BIN", "ctl/fwctl")
+#define NETTOOL tool("FWD_NETTOOL", "tests/nettool")
+
+/* ---- small things ---- */
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void msleep(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	return s;
+}
+
+/* Run a shell command; fail the test with its output unless it exits 0. */
+static char *sh_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *sh_ok(const char *fmt, ...)
+{
+	char *cmd, *out;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	if (vasprintf(&cmd, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	rc = tu_sh(&out, "%s", cmd);
+	ck_assert_msg(rc == 0, "`%.300s` exited %d:\n%.3000s", cmd, rc, out);
+	free(cmd);
+	return out;
+}
+
+static void write_file(const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void write_file(const char *path, const char *fmt, ...)
+{
+	FILE *f = fopen(path, "w");
+	va_list ap;
+
+	ck_assert_msg(f != NULL, "cannot write %s: %s", path, strerror(errno));
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	ck_assert(fclose(f) == 0);
+}
+
+static char *slurp_or_empty(const char *path)
+{
+	char *s = tu_slurp(path, NULL);
+
+	if (!s && !(s = strdup("")))
+		abort();
+	return s;
+}
+
+static size_t count_str(const char *hay, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	return n;
+}
+
+static size_t count_in_file(const char *path, const char *needle)
+{
+	char *buf = slurp_or_empty(path);
+	size_t n = count_str(buf, needle);
+
+	free(buf);
+	return n;
+}
+
+/* How many lines of the file are exactly `line` (without its newline). */
+static size_t count_lines_eq(const char *path, const char *line)
+{
+	char *buf = slurp_or_empty(path), *save = NULL;
+	size_t n = 0;
+
+	for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+		if (strcmp(l, line) == 0)
+			n++;
+	free(buf);
+	return n;
+}
+
+/* Bounded wait until needle occurs at least n times in the file. */
+static bool wait_for(const char *path, const char *needle, size_t n, double secs)
+{
+	double end = now() + secs;
+
+	do {
+		if (count_in_file(path, needle) >= n)
+			return true;
+		msleep(10);
+	} while (now() < end);
+	return count_in_file(path, needle) >= n;
+}
+
+/* ---- namespaces, processes ---- */
+
+static void purge_netns(const char *name)
+{
+	tu_sh(NULL, "if ip netns list | grep -qw '%s'; then "
+		    "for p in $(ip netns pids %s 2>/dev/null); do kill -9 $p; done; "
+		    "ip netns del %s; fi", name, name, name);
+}
+
+static void names_for(pid_t pid, char ns[NROLES][48])
+{
+	for (int r = 0; r < NROLES; r++)
+		snprintf(ns[r], sizeof(ns[r]), "fwdt-%d-%s", (int)pid, role_names[r]);
+}
+
+static void scratch_dir(pid_t pid, char *buf, size_t len)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(buf, len, "%s/fwdt-%d", tmp && *tmp ? tmp : "/tmp", (int)pid);
+}
+
+static void cleanup_runner(pid_t pid)
+{
+	char ns[NROLES][48], dir[256];
+
+	names_for(pid, ns);
+	for (int r = 0; r < NROLES; r++)
+		purge_netns(ns[r]);
+	scratch_dir(pid, dir, sizeof(dir));
+	tu_sh(NULL, "rm -rf '%s'", dir);
+}
+
+/* Namespaces left by a runner that was killed (its pid no longer exists). */
+static void sweep_stale(void)
+{
+	char *out, *line, *save = NULL;
+
+	tu_sh(&out, "ip netns list 2>/dev/null");
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		int pid;
+
+		if (sscanf(line, "fwdt-%d-", &pid) == 1 && pid > 0 && pid != runner &&
+		    kill(pid, 0) != 0 && errno == ESRCH)
+			cleanup_runner(pid);
+	}
+	free(out);
+}
+
+static char *path_in(const char *name)
+{
+	return xasprintf("%s/%s", T.dir, name);
+}
+
+static void topo_up(void)
+{
+	memset(&T, 0, sizeof(T));
+	names_for(runner, T.ns);
+	cleanup_runner(runner);
+	scratch_dir(runner, T.dir, sizeof(T.dir));
+	ck_assert_msg(mkdir(T.dir, 0700) == 0, "mkdir %s: %s", T.dir, strerror(errno));
+	T.policy = path_in("fwd.conf");
+	T.confd = path_in("conf.d");
+	T.edits = path_in("conf.d/99-fwctl.conf");
+	T.sock = path_in("fwd.sock");
+	T.state = path_in("state");
+	T.fwdlog = path_in("fwd.log");
+	free(sh_ok(
+		"set -e\n"
+		"for n in %1$s %2$s %3$s; do\n"
+		"  ip netns add $n\n"
+		"  ip -n $n link set lo up\n"
+		"  ip netns exec $n sysctl -qw net.ipv6.conf.default.accept_dad=0 "
+		"net.ipv6.conf.all.accept_dad=0\n"
+		"done\n"
+		"ip -n %1$s link add vg type veth peer name eth0 netns %2$s\n"
+		"ip -n %1$s link add vb type veth peer name eth0 netns %3$s\n"
+		"ip -n %1$s addr add " SRV4_G "/24 dev vg\n"
+		"ip -n %1$s addr add " SRV6_G "/64 dev vg nodad\n"
+		"ip -n %1$s addr add " SRV4_B "/24 dev vb\n"
+		"ip -n %1$s addr add " SRV6_B "/64 dev vb nodad\n"
+		"ip -n %2$s addr add " GOOD4 "/24 dev eth0\n"
+		"ip -n %2$s addr add " GOOD6 "/64 dev eth0 nodad\n"
+		"ip -n %3$s addr add " BAD4 "/24 dev eth0\n"
+		"ip -n %3$s addr add " BAD6 "/64 dev eth0 nodad\n"
+		"ip -n %1$s link set vg up\n"
+		"ip -n %1$s link set vb up\n"
+		"ip -n %2$s link set eth0 up\n"
+		"ip -n %3$s link set eth0 up\n",
+		T.ns[SRV], T.ns[GOOD], T.ns[BAD]));
+}
+
+static void topo_down(void)
+{
+	for (int i = 0; i < T.nprocs; i++)
+		if (T.procs[i] > 0 && kill(T.procs[i], SIGKILL) == 0)
+			waitpid(T.procs[i], NULL, 0);
+	T.nprocs = 0;
+	cleanup_runner(runner);
+	free(R.out);
+	free(R.err);
+	R.out = R.err = NULL;
+	free(T.policy);
+	free(T.confd);
+	free(T.edits);
+	free(T.sock);
+	free(T.state);
+	free(T.fwdlog);
+}
+
+/* Unchecked (runner-side) teardown: whatever a dead test child left. */
+static void runner_cleanup(void)
+{
+	cleanup_runner(runner);
+}
+
+/* Start argv inside a namespace, output appended to logpath; its pid (that
+ * of the program itself: `ip netns exec` execs without forking). */
+static pid_t spawn(enum role r, const char *logpath, const char *const argv[])
+{
+	const char *full[24] = { "ip", "netns", "exec", T.ns[r] };
+	pid_t parent = getpid(), pid;
+	int n = 4;
+
+	for (int i = 0; argv[i]; i++) {
+		ck_assert(n < 23);
+		full[n++] = argv[i];
+	}
+	full[n] = NULL;
+	ck_assert(T.nprocs < MAX_PROCS);
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		/* Nothing we start may outlive the test process. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent || fd < 0 || nul < 0)
+			_exit(127);
+		dup2(nul, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		unsetenv("JOURNAL_STREAM");
+		unsetenv("NOTIFY_SOCKET");
+		unsetenv("WATCHDOG_USEC");
+		execvp("ip", (char *const *)full);
+		_exit(127);
+	}
+	T.procs[T.nprocs++] = pid;
+	return pid;
+}
+
+static void forget(pid_t pid)
+{
+	for (int i = 0; i < T.nprocs; i++)
+		if (T.procs[i] == pid)
+			T.procs[i] = 0;
+}
+
+/* SIGTERM a process we started and reap it; its exit status. */
+static int stop_proc(pid_t pid, double secs)
+{
+	double end = now() + secs;
+	int st;
+
+	kill(pid, SIGTERM);
+	do {
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			forget(pid);
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		}
+		msleep(10);
+	} while (now() < end);
+	ck_abort_msg("process %d did not exit within %.1f s of SIGTERM", (int)pid, secs);
+	return -1;
+}
+
+/* A nettool echo listener in srv (both families), bound before it returns. */
+static void listener(const char *proto, unsigned port)
+{
+	char portstr[8], *log;
+	const char *argv[] = { NETTOOL, "listen", proto, "::", portstr,
+			       "--timeout", "300", NULL };
+
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	log = xasprintf("%s/listen-%s-%u.log", T.dir, proto, port);
+	spawn(SRV, log, argv);
+	ck_assert_msg(wait_for(log, "ready\n", 1, 5), "listener %s/%u did not start:\n%s",
+		      proto, port, slurp_or_empty(log));
+	free(log);
+}
+
+/* ---- fwd ---- */
+
+static bool fwd_alive(void)
+{
+	return T.fwd > 0 && waitpid(T.fwd, NULL, WNOHANG) == 0;
+}
+
+/* Start fwd in srv and wait until it serves its control socket. */
+static void fwd_start(void)
+{
+	const char *argv[] = { FWD, "-c", T.policy, "--state-dir", T.state,
+			       "-S", T.sock, NULL };
+
+	T.starts++;
+	T.fwd = spawn(SRV, T.fwdlog, argv);
+	ck_assert_msg(wait_for(T.fwdlog, "fwd: control socket at ", T.starts, 15),
+		      "fwd (start %zu) did not serve its socket within 15 s:\n%s",
+		      T.starts, slurp_or_empty(T.fwdlog));
+}
+
+static void fwd_stop(void)
+{
+	int rc;
+
+	ck_assert_msg(fwd_alive(), "fwd died:\n%s", slurp_or_empty(T.fwdlog));
+	rc = stop_proc(T.fwd, 10);
+	ck_assert_msg(rc == 0, "fwd exited %d on SIGTERM:\n%s", rc, slurp_or_empty(T.fwdlog));
+	T.fwd = 0;
+}
+
+static void fwd_kill9(void)
+{
+	ck_assert_msg(fwd_alive(), "fwd died:\n%s", slurp_or_empty(T.fwdlog));
+	kill(T.fwd, SIGKILL);
+	waitpid(T.fwd, NULL, 0);
+	forget(T.fwd);
+	T.fwd = 0;
+}
+
+/* SIGHUP and wait for the re-apply's log line. */
+static void fwd_hup(void)
+{
+	size_t n = count_in_file(T.fwdlog, "fwd: applied ");
+
+	ck_assert_msg(fwd_alive(), "fwd died:\n%s", slurp_or_empty(T.fwdlog));
+	kill(T.fwd, SIGHUP);
+	ck_assert_msg(wait_for(T.fwdlog, "fwd: applied ", n + 1, 10),
+		      "fwd did not re-apply on SIGHUP:\n%s", slurp_or_empty(T.fwdlog));
+}
+
+/* Lines 1-11 of every policy: explain's FILE:LINE answers name them. */
+static const char policy_fmt[] =
+	"[defaults]\n"				/* 1 */
+	"inbound = %s\n"			/* 2 */
+	"outbound = allow\n"			/* 3 */
+	"icmp = essential\n"			/* 4 */
+	"\n"					/* 5 */
+	"[list good]\n"				/* 6 */
+	"members = " GOOD4 ", " GOOD6 "\n"	/* 7 */
+	"\n"					/* 8 */
+	"[service ssh]\n"			/* 9 */
+	"ports = 22/tcp\n"			/* 10 */
+	"allow = @good\n"			/* 11 */
+	"%s";					/* 12 on */
+
+static void write_policy(const char *inbound, const char *extra)
+{
+	write_file(T.policy, policy_fmt, inbound, extra);
+}
+
+/* ---- fwctl ---- */
+
+/*
+ * Run fwctl in srv against the test's fwd, with `env` (NAME=VALUE words, or
+ * "") in its environment; R holds the exit status, stdout and stderr.
+ * stdin_path: a file for its standard input, or NULL for /dev/null.
+ */
+static int fwctl_full(const char *env, const char *stdin_path, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static int fwctl_full(const char *env, const char *stdin_path, const char *fmt, va_list ap)
+{
+	char *args, *o = path_in("fwctl.out"), *e = path_in("fwctl.err");
+
+	if (vasprintf(&args, fmt, ap) < 0)
+		abort();
+	R.rc = tu_sh(NULL, "ip netns exec %s env %s %s -S %s %s <%s >%s 2>%s", T.ns[SRV],
+		     env, FWCTL, T.sock, args, stdin_path ? stdin_path : "/dev/null", o, e);
+	free(R.out);
+	free(R.err);
+	R.out = slurp_or_empty(o);
+	R.err = slurp_or_empty(e);
+	free(args);
+	free(o);
+	free(e);
+	return R.rc;
+}
+
+static int fwctl(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fwctl(const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = fwctl_full("", NULL, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int fwctl_env(const char *env, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fwctl_env(const char *env, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = fwctl_full(env, NULL, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int fwctl_stdin(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fwctl_stdin(const char *path, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = fwctl_full("", path, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* fwctl must exit 0; fail with its words otherwise. */
+#define FWCTL_OK(...)                                                              \
+	do {                                                                       \
+		int rc_ = fwctl(__VA_ARGS__);                                      \
+		ck_assert_msg(rc_ == 0, "fwctl exited %d\nstdout: %s\nstderr: %s", \
+			      rc_, R.out, R.err);                                  \
+	} while (0)
+
+/* ---- reading the kernel back ---- */
+
+/*
+ * The elements of set `name` of table inet fwd_filter in srv as nft lists
+ * them, one string each ("198.51.100.2 . tcp . 8080 timeout 3s expires 2s").
+ * NULL-terminated, malloc'd; free with elems_free.
+ */
+static char **set_elems(const char *name, size_t *n)
+{
+	char *out = sh_ok("ip netns exec %s nft list set inet fwd_filter %s", T.ns[SRV], name);
+	char *p = strstr(out, "elements = {"), *end, *save = NULL;
+	char **v = NULL;
+	size_t k = 0, cap = 0;
+
+	if (p) {
+		p += strlen("elements = {");
+		end = strchr(p, '}');
+		ck_assert_msg(end != NULL, "unterminated element list:\n%s", out);
+		*end = '\0';
+		for (char *t = strtok_r(p, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			char *e;
+
+			while (*t == ' ' || *t == '\t' || *t == '\n')
+				t++;
+			e = t + strlen(t);
+			while (e > t && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n'))
+				*--e = '\0';
+			if (!*t)
+				continue;
+			if (k + 1 >= cap) {
+				cap = cap ? cap * 2 : 64;
+				v = realloc(v, cap * sizeof(*v));
+				ck_assert(v != NULL);
+			}
+			v[k++] = strdup(t);
+		}
+	}
+	if (!v)
+		v = calloc(1, sizeof(*v));
+	v[k] = NULL;
+	free(out);
+	if (n)
+		*n = k;
+	return v;
+}
+
+static void elems_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* The key of a listed element: without " timeout ..." / " expires ...". */
+static bool key_is(const char *elem, const char *key)
+{
+	size_t n = strlen(key);
+
+	return strncmp(elem, key, n) == 0 && (elem[n] == '\0' || elem[n] == ' ');
+}
+
+/* How many elements of the set have this key. */
+static size_t set_count(const char *set, const char *key)
+{
+	size_t n = 0;
+	char **v = set_elems(set, NULL);
+
+	for (size_t i = 0; v[i]; i++)
+		if (key_is(v[i], key))
+			n++;
+	elems_free(v);
+	return n;
+}
+
+/* The whole listed text of the element with this key, or NULL. */
+static char *set_elem(const char *set, const char *key)
+{
+	char **v = set_elems(set, NULL), *found = NULL;
+
+	for (size_t i = 0; v[i]; i++)
+		if (!found && key_is(v[i], key))
+			found = strdup(v[i]);
+	elems_free(v);
+	return found;
+}
+
+static void expect_elem(const char *set, const char *key, size_t want)
+{
+	size_t got = set_count(set, key);
+	char *all;
+
+	if (got == want)
+		return;
+	all = sh_ok("ip netns exec %s nft list set inet fwd_filter %s", T.ns[SRV], set);
+	ck_abort_msg("kernel set %s holds '%s' %zu times, expected %zu:\n%.4000s\n"
+		     "last fwctl: rc %d\nstdout: %s\nstderr: %s",
+		     set, key, got, want, all, R.rc, R.out, R.err);
+}
+
+/* nft's "1h2m3s45ms" in seconds; -1 if none. */
+static double nft_duration(const char *s)
+{
+	double total = 0;
+	bool any = false;
+
+	while (*s >= '0' && *s <= '9') {
+		char *end;
+		double v = strtod(s, &end);
+
+		if (strncmp(end, "ms", 2) == 0) {
+			total += v / 1000;
+			end += 2;
+		} else if (*end == 'd') {
+			total += v * 86400;
+			end++;
+		} else if (*end == 'h') {
+			total += v * 3600;
+			end++;
+		} else if (*end == 'm') {
+			total += v * 60;
+			end++;
+		} else if (*end == 's') {
+			total += v;
+			end++;
+		} else {
+			break;
+		}
+		any = true;
+		s = end;
+	}
+	return any ? total : -1;
+}
+
+/* Seconds until the kernel expires the element, from its listing. */
+static double elem_expires(const char *elem)
+{
+	const char *p = elem ? strstr(elem, " expires ") : NULL;
+
+	return p ? nft_duration(p + strlen(" expires ")) : -1;
+}
+
+/* ---- traffic ---- */
+
+struct probe {
+	enum role from;
+	int expect;
+	char cmd[160];
+};
+
+struct probes {
+	struct probe p[32];
+	int n;
+};
+
+static void probe(struct probes *ps, enum role from, int expect, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void probe(struct probes *ps, enum role from, int expect, const char *fmt, ...)
+{
+	va_list ap;
+
+	ck_assert(ps->n < (int)(sizeof(ps->p) / sizeof(ps->p[0])));
+	ps->p[ps->n].from = from;
+	ps->p[ps->n].expect = expect;
+	va_start(ap, fmt);
+	vsnprintf(ps->p[ps->n].cmd, sizeof(ps->p[ps->n].cmd), fmt, ap);
+	va_end(ap);
+	ps->n++;
+}
+
+static bool matches(int expect, int got)
+{
+	if (expect == REJECTED)
+		return got == REFUSED || got == UNREACH;
+	return expect == got;
+}
+
+static const char *expect_name(int e)
+{
+	switch (e) {
+	case OK: return "reachable";
+	case DROP: return "dropped (timeout)";
+	case REFUSED: return "refused";
+	case UNREACH: return "unreachable";
+	case REJECTED: return "rejected";
+	default: return "?";
+	}
+}
+
+/* Every probe at once, each bounded (an expected drop waits 0.8 s, the
+ * rest up to 3 s); fail listing every mismatch, with `when` saying where. */
+static void probes_run(struct probes *ps, const char *when)
+{
+	char *script = NULL, *out, *line, *save = NULL, *report = NULL;
+	size_t slen = 0;
+	FILE *f = open_memstream(&script, &slen);
+	int got[32], nbad = 0;
+
+	for (int i = 0; i < ps->n; i++) {
+		const struct probe *p = &ps->p[i];
+
+		got[i] = -1;
+		fprintf(f, "( r=$(ip netns exec %s %s %s --timeout %s 2>&1); c=$?; "
+			"echo \"@@ %d $c $r\" ) &\n", T.ns[p->from], NETTOOL, p->cmd,
+			p->expect == DROP ? "0.8" : "3", i);
+	}
+	fprintf(f, "wait\n");
+	fclose(f);
+	tu_sh(&out, "%s", script);
+	free(script);
+
+	f = open_memstream(&report, &slen);
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		int i, c, off = 0;
+
+		if (sscanf(line, "@@ %d %d %n", &i, &c, &off) < 2 || i < 0 || i >= ps->n)
+			continue;
+		got[i] = c;
+		if (!matches(ps->p[i].expect, c)) {
+			fprintf(f, "\n  %s: %s: expected %s, got exit %d (%s)",
+				role_names[ps->p[i].from], ps->p[i].cmd,
+				expect_name(ps->p[i].expect), c, line + off);
+			nbad++;
+		}
+	}
+	for (int i = 0; i < ps->n; i++)
+		if (got[i] < 0) {
+			fprintf(f, "\n  %s: %s: no result", role_names[ps->p[i].from],
+				ps->p[i].cmd);
+			nbad++;
+		}
+	fclose(f);
+	free(out);
+	ck_assert_msg(nbad == 0, "%s: %d of %d probes wrong:%s\nlast fwctl: rc %d\n"
+		      "stdout: %s\nstderr: %s", when, nbad, ps->n, report, R.rc, R.out, R.err);
+	free(report);
+	ps->n = 0;
+}
+
+/* One TCP connect + echo from a role, expected outcome, at once. */
+static void expect_tcp(enum role from, const char *addr, unsigned port, int expect,
+		       const char *when)
+{
+	struct probes ps = { .n = 0 };
+
+	probe(&ps, from, expect, "connect tcp %s %u", addr, port);
+	probes_run(&ps, when);
+}
+
+/*
+ * An established session: a TCP socket of this process, made inside the
+ * namespace of `from`, connected to srv's echo listener. The echo round
+ * trips show whether it still passes.
+ */
+static int session_open(enum role from, const char *addr, unsigned port)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	socklen_t sl;
+	char path[128];
+	int self, there, fd, err = 0;
+	socklen_t elen = sizeof(err);
+	struct pollfd pf;
+
+	if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		sl = sizeof(*s4);
+	} else {
+		ck_assert(inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1);
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		sl = sizeof(*s6);
+	}
+	snprintf(path, sizeof(path), "/run/netns/%s", T.ns[from]);
+	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	there = open(path, O_RDONLY | O_CLOEXEC);
+	ck_assert_msg(self >= 0 && there >= 0, "open netns: %s", strerror(errno));
+	ck_assert_msg(setns(there, CLONE_NEWNET) == 0, "setns %s: %s", path, strerror(errno));
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	ck_assert_msg(setns(self, CLONE_NEWNET) == 0, "setns back: %s", strerror(errno));
+	close(self);
+	close(there);
+	ck_assert_msg(fd >= 0, "socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&ss, sl) != 0)
+		ck_assert_msg(errno == EINPROGRESS, "connect %s:%u: %s", addr, port,
+			      strerror(errno));
+	pf = (struct pollfd){ .fd = fd, .events = POLLOUT };
+	ck_assert_msg(poll(&pf, 1, 3000) == 1, "session to %s:%u: no handshake in 3 s",
+		      addr, port);
+	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen);
+	ck_assert_msg(err == 0, "session to %s:%u: %s", addr, port, strerror(err));
+	return fd;
+}
+
+/* Send a line and wait (bounded) for all of it to come back. */
+static bool session_echo(int fd, double secs)
+{
+	static unsigned seq;
+	char msg[32], buf[64];
+	size_t len, got = 0;
+	double end = now() + secs;
+
+	len = (size_t)snprintf(msg, sizeof(msg), "ping %u\n", ++seq);
+	if (send(fd, msg, len, MSG_NOSIGNAL) != (ssize_t)len)
+		return false;
+	while (got < len) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		int left = (int)((end - now()) * 1000);
+		ssize_t r;
+
+		if (left <= 0 || poll(&pf, 1, left) != 1)
+			return false;
+		r = recv(fd, buf + got, len - got, 0);
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (r <= 0)
+			return false;
+		got += (size_t)r;
+	}
+	return memcmp(buf, msg, len) == 0;
+}
+
+/* ---- minimal JSON check: well formed, and has the keys asked for ---- */
+
+static const char *js_ws(const char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	return p;
+}
+
+static const char *js_value(const char *p, int depth);
+
+static const char *js_string(const char *p)
+{
+	if (*p++ != '"')
+		return NULL;
+	while (*p && *p != '"') {
+		if ((unsigned char)*p < 0x20)
+			return NULL;
+		if (*p == '\\') {
+			p++;
+			if (*p == 'u') {
+				for (int i = 1; i <= 4; i++)
+					if (!strchr("0123456789abcdefABCDEF", p[i]) || !p[i])
+						return NULL;
+				p += 4;
+			} else if (!*p || !strchr("\"\\/bfnrt", *p)) {
+				return NULL;
+			}
+		}
+		p++;
+	}
+	return *p == '"' ? p + 1 : NULL;
+}
+
+static const char *js_number(const char *p)
+{
+	const char *s;
+
+	if (*p == '-')
+		p++;
+	s = p;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (p == s)
+		return NULL;
+	if (*p == '.') {
+		s = ++p;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (p == s)
+			return NULL;
+	}
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p == '+' || *p == '-')
+			p++;
+		s = p;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (p == s)
+			return NULL;
+	}
+	return p;
+}
+
+static const char *js_value(const char *p, int depth)
+{
+	if (depth > 64)
+		return NULL;
+	p = js_ws(p);
+	if (*p == '{' || *p == '[') {
+		char close = *p == '{' ? '}' : ']';
+		bool obj = *p == '{';
+
+		p = js_ws(p + 1);
+		if (*p == close)
+			return p + 1;
+		for (;;) {
+			if (obj) {
+				p = js_string(js_ws(p));
+				if (!p)
+					return NULL;
+				p = js_ws(p);
+				if (*p++ != ':')
+					return NULL;
+			}
+			p = js_value(p, depth + 1);
+			if (!p)
+				return NULL;
+			p = js_ws(p);
+			if (*p == close)
+				return p + 1;
+			if (*p++ != ',')
+				return NULL;
+		}
+	}
+	if (*p == '"')
+		return js_string(p);
+	if (strncmp(p, "true", 4) == 0)
+		return p + 4;
+	if (strncmp(p, "false", 5) == 0)
+		return p + 5;
+	if (strncmp(p, "null", 4) == 0)
+		return p + 4;
+	return js_number(p);
+}
+
+static bool json_ok(const char *text)
+{
+	const char *p = js_value(text, 0);
+
+	return p && *js_ws(p) == '\0';
+}
+
+/* "key": somewhere in the document. */
+static bool json_has(const char *text, const char *key)
+{
+	char *k = xasprintf("\"%s\"", key);
+	const char *p = text;
+	bool found = false;
+
+	while (!found && (p = strstr(p, k)) != NULL) {
+		p = js_ws(p + strlen(k));
+		found = *p == ':';
+	}
+	free(k);
+	return found;
+}
+
+/* The number after "key": (first occurrence), or -1. */
+static double json_num(const char *text, const char *key)
+{
+	char *k = xasprintf("\"%s\"", key);
+	const char *p = strstr(text, k);
+	double v = -1;
+
+	if (p) {
+		p = js_ws(p + strlen(k));
+		if (*p == ':')
+			v = strtod(js_ws(p + 1), NULL);
+	}
+	free(k);
+	return v;
+}
+
+/* Run `fwctl ARGS --json`: exit 0, valid JSON, every key present. */
+static void expect_json(const char *args, const char *const *keys)
+{
+	int rc = fwctl("%s --json", args);
+
+	ck_assert_msg(rc == 0, "fwctl %s --json exited %d: %s", args, rc, R.err);
+	ck_assert_msg(json_ok(R.out), "fwctl %s --json: not valid JSON:\n%.3000s", args, R.out);
+	for (int i = 0; keys && keys[i]; i++)
+		ck_assert_msg(json_has(R.out, keys[i]), "fwctl %s --json: no \"%s\" in:\n%.3000s",
+			      args, keys[i], R.out);
+}
+
+/* ---- tests ---- */
+
+/* allow: reachable at once, for that host and port only; remove:
+ * unreachable at once for new connections, an established one goes on;
+ * remove --kill-states: the established ones stop too (their conntrack
+ * entries are gone). IPv4 and IPv6. */
+START_TEST(test_allow_remove)
+{
+	char *ct;
+	int s1, s2;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 8080);
+	write_policy("deny", "");
+	fwd_start();
+
+	expect_tcp(BAD, SRV4_B, 8080, DROP, "before allow");
+	expect_elem("allow4", BAD4 " . tcp . 8080", 0);
+
+	FWCTL_OK("allow 8080/tcp from " BAD4);
+	expect_elem("allow4", BAD4 " . tcp . 8080", 1);
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, BAD, OK, "connect tcp " SRV4_B " 8080");
+		probe(&ps, BAD, DROP, "connect tcp " SRV6_B " 8080");	/* v4 only */
+		probe(&ps, GOOD, DROP, "connect tcp " SRV4_G " 8080");	/* that host only */
+		probe(&ps, BAD, DROP, "connect tcp " SRV4_B " 22");	/* that port only */
+		probes_run(&ps, "right after allow");
+	}
+
+	/* remove without --kill-states: new connections stop, an
+	 * established one goes on (conntrack keeps it) */
+	s1 = session_open(BAD, SRV4_B, 8080);
+	ck_assert_msg(session_echo(s1, 3), "session 1 does not echo after allow");
+	FWCTL_OK("remove 8080/tcp from " BAD4);
+	expect_elem("allow4", BAD4 " . tcp . 8080", 0);
+	expect_tcp(BAD, SRV4_B, 8080, DROP, "right after remove");
+	ck_assert_msg(session_echo(s1, 3), "an established connection stopped on remove "
+		      "without --kill-states");
+
+	/* remove --kill-states: the established ones end too */
+	FWCTL_OK("allow 8080/tcp from " BAD4);
+	expect_elem("allow4", BAD4 " . tcp . 8080", 1);
+	s2 = session_open(BAD, SRV4_B, 8080);
+	ck_assert_msg(session_echo(s2, 3) && session_echo(s1, 3), "sessions do not echo");
+	FWCTL_OK("remove 8080/tcp from " BAD4 " --kill-states");
+	expect_elem("allow4", BAD4 " . tcp . 8080", 0);
+	ct = sh_ok("ip netns exec %s conntrack -L -p tcp --orig-src " BAD4 " --dport 8080 "
+		   "2>/dev/null", T.ns[SRV]);
+	ck_assert_msg(strstr(ct, "ESTABLISHED") == NULL, "remove --kill-states left "
+		      "established conntrack entries:\n%s\nfwctl said: %s%s", ct, R.out, R.err);
+	free(ct);
+	ck_assert_msg(!session_echo(s2, 1.5), "established session 2 still passes after "
+		      "remove --kill-states (fwctl said: %s%s)", R.out, R.err);
+	ck_assert_msg(!session_echo(s1, 1.5), "established session 1 still passes after "
+		      "remove --kill-states");
+	expect_tcp(BAD, SRV4_B, 8080, DROP, "after remove --kill-states");
+	close(s1);
+	close(s2);
+
+	/* IPv6 */
+	FWCTL_OK("allow 8080/tcp from " BAD6);
+	expect_elem("allow6", BAD6 " . tcp . 8080", 1);
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, BAD, OK, "connect tcp " SRV6_B " 8080");
+		probe(&ps, BAD, DROP, "connect tcp " SRV4_B " 8080");
+		probes_run(&ps, "right after allow (IPv6)");
+	}
+	FWCTL_OK("remove 8080/tcp from " BAD6);
+	expect_elem("allow6", BAD6 " . tcp . 8080", 0);
+	expect_tcp(BAD, SRV6_B, 8080, DROP, "right after remove (IPv6)");
+	ck_assert(fwd_alive());
+	topo_down();
+}
+END_TEST
+
+/* block for 3s: blocked at once, established connection included; the
+ * kernel lifts it by itself: fwd is stopped before the expiry. list
+ * blocked shows the time left; unblock lifts a permanent block. */
+START_TEST(test_block_expiry)
+{
+	double t0, left;
+	char *el;
+	int s;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 8080);
+	write_policy("deny",
+		"\n"
+		"[service app]\n"
+		"ports = 8080/tcp\n"
+		"allow = " BAD4 ", " BAD6 "\n");
+	fwd_start();
+	expect_tcp(BAD, SRV4_B, 8080, OK, "before block");
+	s = session_open(BAD, SRV4_B, 8080);
+	ck_assert(session_echo(s, 3));
+
+	/* t0 is taken before the request: every duration measured from it is
+	 * at least as long as the block really was */
+	t0 = now();
+	FWCTL_OK("block " BAD4 " for 3s");
+	el = set_elem("block4", BAD4);
+	ck_assert_msg(el && strstr(el, "timeout"), "block4 has no timed element for " BAD4
+		      ": %s", el ? el : "(none)");
+	left = elem_expires(el);
+	ck_assert_msg(left > 0 && left + (now() - t0) >= 2.95 && left <= 4.05,
+		      "`block for 3s`: the kernel expires it %.3f s after the request "
+		      "(element: %s)", left + (now() - t0), el);
+	free(el);
+	expect_tcp(BAD, SRV4_B, 8080, DROP, "right after block");
+	ck_assert_msg(!session_echo(s, 1), "the established connection still passes "
+		      "after block");
+	close(s);
+
+	FWCTL_OK("list blocked");
+	ck_assert_msg(strstr(R.out, BAD4) && strstr(R.out, "s left"),
+		      "list blocked does not show " BAD4 " with its time left:\n%s", R.out);
+	expect_json("list blocked", (const char *const[]){ "address", "seconds_left", NULL });
+	left = json_num(R.out, "seconds_left");
+	ck_assert_msg(left >= 0 && left <= 3, "list blocked --json: seconds_left %.0f:\n%s",
+		      left, R.out);
+
+	/* fwd stops; the kernel still holds the timed element, then drops it */
+	fwd_stop();
+	ck_assert_msg(set_count("block4", BAD4) == 1, "block4 no longer holds " BAD4
+		      " %.2f s after `block for 3s`, with fwd just stopped", now() - t0);
+	ck_assert_msg(now() - t0 < 2.9, "too slow to stop fwd before the block expires "
+		      "(%.2f s): the test proves nothing", now() - t0);
+	while (now() < t0 + 8 && set_count("block4", BAD4) != 0)
+		msleep(50);
+	ck_assert_msg(now() - t0 >= 2.95, "`block for 3s` ended %.2f s after the request",
+		      now() - t0);
+	expect_elem("block4", BAD4, 0);
+	expect_tcp(BAD, SRV4_B, 8080, OK, "after the block expired, fwd stopped");
+
+	/* back up: the expired block stays lifted */
+	fwd_start();
+	FWCTL_OK("list blocked");
+	ck_assert_msg(!strstr(R.out, BAD4), "list blocked still shows the expired block:\n%s",
+		      R.out);
+	expect_elem("block4", BAD4, 0);
+	expect_tcp(BAD, SRV4_B, 8080, OK, "after restart");
+
+	/* permanent block of both families, then unblock */
+	FWCTL_OK("block " BAD4 " " BAD6);
+	expect_elem("block4", BAD4, 1);
+	expect_elem("block6", BAD6, 1);
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, BAD, DROP, "connect tcp " SRV4_B " 8080");
+		probe(&ps, BAD, DROP, "connect tcp " SRV6_B " 8080");
+		probes_run(&ps, "after permanent block");
+	}
+	FWCTL_OK("list blocked");
+	ck_assert_msg(strstr(R.out, BAD4) && strstr(R.out, BAD6) && strstr(R.out, "permanent"),
+		      "list blocked:\n%s", R.out);
+	FWCTL_OK("unblock " BAD4 " " BAD6);
+	expect_elem("block4", BAD4, 0);
+	expect_elem("block6", BAD6, 0);
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, BAD, OK, "connect tcp " SRV4_B " 8080");
+		probe(&ps, BAD, OK, "connect tcp " SRV6_B " 8080");
+		probes_run(&ps, "after unblock");
+	}
+	ck_assert(fwd_alive());
+	topo_down();
+}
+END_TEST
+
+/* deny where the policy default allows: that host is refused with a TCP
+ * reset, everyone else still gets in; remove undoes it. */
+START_TEST(test_deny)
+{
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 80);
+	write_policy("allow", "");
+	fwd_start();
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, GOOD, OK, "connect tcp " SRV4_G " 80");
+		probe(&ps, BAD, OK, "connect tcp " SRV4_B " 80");
+		probes_run(&ps, "before deny");
+	}
+	FWCTL_OK("deny 80/tcp from " BAD4);
+	expect_elem("deny4", BAD4 " . tcp . 80", 1);
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, BAD, REFUSED, "connect tcp " SRV4_B " 80");	/* RST */
+		probe(&ps, GOOD, OK, "connect tcp " SRV4_G " 80");
+		probe(&ps, BAD, OK, "connect tcp " SRV6_B " 80");	/* another address */
+		probes_run(&ps, "right after deny");
+	}
+	FWCTL_OK("remove 80/tcp from " BAD4);
+	expect_elem("deny4", BAD4 " . tcp . 80", 0);
+	expect_tcp(BAD, SRV4_B, 80, OK, "after removing the deny");
+	topo_down();
+}
+END_TEST
+
+/* list add / del / show on a list that a hand-written conf.d file defines:
+ * an added address is let in at once, a deleted one shut out; deleting a
+ * member of the hand-written file is recorded as list-del in
+ * 99-fwctl.conf and the hand-written files stay byte for byte. */
+START_TEST(test_lists)
+{
+	char *office, *main_before, *office_before, *now_text;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	office = path_in("conf.d/10-office.conf");
+	listener("tcp", 8080);
+	listener("tcp", 22);
+	write_policy("deny",
+		"\n"
+		"[service app]\n"
+		"ports = 8080/tcp\n"
+		"allow = @office\n");
+	ck_assert(mkdir(T.confd, 0755) == 0);
+	write_file(office,
+		"; hand-written: fwd must never rewrite this file\n"
+		"[list office]\n"
+		"members = " GOOD4 ", " GOOD6 "\n");
+	main_before = slurp_or_empty(T.policy);
+	office_before = slurp_or_empty(office);
+	fwd_start();
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, GOOD, OK, "connect tcp " SRV4_G " 8080");
+		probe(&ps, BAD, DROP, "connect tcp " SRV4_B " 8080");
+		probes_run(&ps, "before list add");
+	}
+
+	FWCTL_OK("list add office " BAD4);
+	expect_elem("allow4", BAD4 " . tcp . 8080", 1);
+	expect_tcp(BAD, SRV4_B, 8080, OK, "right after list add");
+	ck_assert_msg(count_lines_eq(T.edits, "list-add = office " BAD4) == 1,
+		      "99-fwctl.conf:\n%s", slurp_or_empty(T.edits));
+
+	FWCTL_OK("list show office");
+	ck_assert_msg(strstr(R.out, GOOD4) && strstr(R.out, "10-office.conf:3") &&
+		      strstr(R.out, BAD4), "list show office:\n%s", R.out);
+	expect_json("list show office", (const char *const[]){ "name", "members", NULL });
+	ck_assert_msg(strstr(R.out, "\"" BAD4 "\"") && strstr(R.out, "\"" GOOD4 "\""),
+		      "list show office --json:\n%s", R.out);
+	FWCTL_OK("list show");
+	ck_assert_msg(strstr(R.out, "office"), "list show:\n%s", R.out);
+	expect_json("list show", (const char *const[]){ "name", "members", NULL });
+
+	/* IPv6 network, into the interval set */
+	FWCTL_OK("list add office 2001:db8:2::/64");
+	expect_elem("allow6_net", "2001:db8:2::/64 . tcp . 8080", 1);
+	expect_tcp(BAD, SRV6_B, 8080, OK, "right after list add of a v6 network");
+	FWCTL_OK("list del office 2001:db8:2::/64");
+	expect_elem("allow6_net", "2001:db8:2::/64 . tcp . 8080", 0);
+	expect_tcp(BAD, SRV6_B, 8080, DROP, "right after list del of a v6 network");
+
+	FWCTL_OK("list del office " BAD4);
+	expect_elem("allow4", BAD4 " . tcp . 8080", 0);
+	expect_tcp(BAD, SRV4_B, 8080, DROP, "right after list del");
+	ck_assert_msg(count_in_file(T.edits, BAD4) == 0, "99-fwctl.conf still names " BAD4
+		      ":\n%s", slurp_or_empty(T.edits));
+
+	/* a member of the hand-written file */
+	FWCTL_OK("list del office " GOOD4);
+	expect_elem("allow4", GOOD4 " . tcp . 8080", 0);
+	expect_elem("allow4", GOOD4 " . tcp . 22", 1);	/* @good is another list */
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, GOOD, DROP, "connect tcp " SRV4_G " 8080");
+		probe(&ps, GOOD, OK, "connect tcp " SRV6_G " 8080");
+		probe(&ps, GOOD, OK, "connect tcp " SRV4_G " 22");
+		probes_run(&ps, "after deleting a hand-written member");
+	}
+	ck_assert_msg(count_lines_eq(T.edits, "list-del = office " GOOD4) == 1,
+		      "99-fwctl.conf does not record the list-del:\n%s", slurp_or_empty(T.edits));
+	now_text = slurp_or_empty(office);
+	ck_assert_msg(strcmp(now_text, office_before) == 0, "the hand-written "
+		      "10-office.conf changed:\n%s", now_text);
+	free(now_text);
+	now_text = slurp_or_empty(T.policy);
+	ck_assert_msg(strcmp(now_text, main_before) == 0, "the hand-written fwd.conf "
+		      "changed:\n%s", now_text);
+	free(now_text);
+	FWCTL_OK("list show office");
+	ck_assert_msg(strstr(R.out, "removed by fwctl"), "list show office does not say "
+		      GOOD4 " was removed:\n%s", R.out);
+
+	/* it stays removed across a restart */
+	fwd_stop();
+	fwd_start();
+	expect_elem("allow4", GOOD4 " . tcp . 8080", 0);
+	expect_elem("allow4", GOOD4 " . tcp . 22", 1);
+	free(office);
+	free(main_before);
+	free(office_before);
+	topo_down();
+}
+END_TEST
+
+/* Persisted edits survive a restart, --runtime ones survive a SIGHUP but
+ * not a restart; a timed allow keeps its remaining time across a restart
+ * (99-fwctl.conf says `until EPOCH`) and then expires in the kernel. */
+START_TEST(test_restart_persist)
+{
+	char *edits, *line, *el;
+	long long until = 0;
+	double left, want;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 8080);
+	listener("tcp", 8081);
+	listener("tcp", 8082);
+	write_policy("deny", "");
+	fwd_start();
+
+	FWCTL_OK("allow 8080/tcp from " BAD4);
+	FWCTL_OK("allow 8081/tcp from " BAD4 " --runtime");
+	expect_elem("allow4", BAD4 " . tcp . 8080", 1);
+	expect_elem("allow4", BAD4 " . tcp . 8081", 1);
+	ck_assert_msg(count_lines_eq(T.edits, "allow = 8080/tcp from " BAD4) == 1 &&
+		      count_in_file(T.edits, "8081") == 0,
+		      "99-fwctl.conf (8080 persisted, 8081 runtime only):\n%s",
+		      slurp_or_empty(T.edits));
+
+	/* SIGHUP re-applies the files; runtime edits stay */
+	fwd_hup();
+	expect_elem("allow4", BAD4 " . tcp . 8080", 1);
+	expect_elem("allow4", BAD4 " . tcp . 8081", 1);
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, BAD, OK, "connect tcp " SRV4_B " 8080");
+		probe(&ps, BAD, OK, "connect tcp " SRV4_B " 8081");
+		probes_run(&ps, "after SIGHUP");
+	}
+
+	/* a timed allow, then a restart in the middle of it */
+	FWCTL_OK("allow 8082/tcp from " BAD4 " for 8s");
+	edits = slurp_or_empty(T.edits);
+	line = strstr(edits, "allow = 8082/tcp from " BAD4 " until ");
+	ck_assert_msg(line && sscanf(line, "allow = 8082/tcp from " BAD4 " until %lld",
+				     &until) == 1,
+		      "99-fwctl.conf has no `until EPOCH` line for the timed allow:\n%s", edits);
+	free(edits);
+	ck_assert_msg(llabs(until - (long long)time(NULL) - 8) <= 2,
+		      "until %lld is not about now + 8 s (now %lld)", until,
+		      (long long)time(NULL));
+	expect_elem("allow4", BAD4 " . tcp . 8082", 1);
+
+	fwd_stop();
+	msleep(2000);
+	fwd_start();
+	expect_elem("allow4", BAD4 " . tcp . 8080", 1);
+	expect_elem("allow4", BAD4 " . tcp . 8081", 0);	/* runtime only: gone */
+	el = set_elem("allow4", BAD4 " . tcp . 8082");
+	left = elem_expires(el);
+	want = (double)until - (double)time(NULL);
+	ck_assert_msg(el && left > 0 && left >= want - 2 && left <= want + 1.05,
+		      "after a restart the timed allow expires in %.2f s, want about %.0f s "
+		      "(until %lld): %s", left, want, until, el ? el : "(not in the kernel)");
+	free(el);
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, BAD, OK, "connect tcp " SRV4_B " 8080");
+		probe(&ps, BAD, DROP, "connect tcp " SRV4_B " 8081");
+		probe(&ps, BAD, OK, "connect tcp " SRV4_B " 8082");
+		probes_run(&ps, "after restart");
+	}
+	/* ... and it ends when the file said, in the kernel */
+	while ((long long)time(NULL) < until + 4 && set_count("allow4", BAD4 " . tcp . 8082"))
+		msleep(100);
+	ck_assert_msg((long long)time(NULL) >= until - 1, "the timed allow ended early");
+	expect_elem("allow4", BAD4 " . tcp . 8082", 0);
+	expect_tcp(BAD, SRV4_B, 8082, DROP, "after the timed allow expired");
+	topo_down();
+}
+END_TEST
+
+/* reload --confirm 3: without confirm the old rules come back after 3 s;
+ * with `fwctl confirm` the new ones stay; a fwd killed (-9) and restarted
+ * inside the window still reverts. */
+START_TEST(test_confirm)
+{
+	static const char pol_a[] = "\n[service app]\nports = 8080/tcp\nallow = " BAD4 "\n";
+	static const char pol_b[] = "\n[service app]\nports = 8081/tcp\nallow = " BAD4 "\n";
+	double t0;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 8080);
+	listener("tcp", 8081);
+	write_policy("deny", pol_a);
+	fwd_start();
+	expect_elem("allow4", BAD4 " . tcp . 8080", 1);
+
+	/* 1. no confirm: reverted */
+	write_policy("deny", pol_b);
+	t0 = now();
+	FWCTL_OK("reload --confirm 3");
+	expect_elem("allow4", BAD4 " . tcp . 8081", 1);
+	expect_elem("allow4", BAD4 " . tcp . 8080", 0);
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, BAD, OK, "connect tcp " SRV4_B " 8081");
+		probe(&ps, BAD, DROP, "connect tcp " SRV4_B " 8080");
+		probes_run(&ps, "after reload --confirm 3");
+	}
+	FWCTL_OK("status");
+	ck_assert_msg(strstr(R.out, "confirm"), "status does not show the pending confirm:\n%s",
+		      R.out);
+	while (now() < t0 + 9 && set_count("allow4", BAD4 " . tcp . 8080") == 0)
+		msleep(100);
+	/* t0 precedes the request: the window measured is at most the real one */
+	ck_assert_msg(now() - t0 >= 2.95, "`reload --confirm 3` reverted %.2f s after the "
+		      "request: the window to confirm was shorter than 3 s", now() - t0);
+	expect_elem("allow4", BAD4 " . tcp . 8080", 1);
+	expect_elem("allow4", BAD4 " . tcp . 8081", 0);
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, BAD, OK, "connect tcp " SRV4_B " 8080");
+		probe(&ps, BAD, DROP, "connect tcp " SRV4_B " 8081");
+		probes_run(&ps, "after the unconfirmed reload reverted");
+	}
+
+	/* 2. confirmed: stays */
+	FWCTL_OK("reload --confirm 3");
+	expect_elem("allow4", BAD4 " . tcp . 8081", 1);
+	FWCTL_OK("confirm");
+	msleep(4500);
+	expect_elem("allow4", BAD4 " . tcp . 8081", 1);
+	expect_elem("allow4", BAD4 " . tcp . 8080", 0);
+	expect_tcp(BAD, SRV4_B, 8081, OK, "4.5 s after a confirmed reload");
+	ck_assert_msg(fwctl("confirm") == 1, "a second confirm with nothing pending exited %d",
+		      R.rc);
+
+	/* 3. kill -9 and restart inside the window: still reverts (to B) */
+	write_policy("deny", pol_a);
+	t0 = now();
+	FWCTL_OK("reload --confirm 3");
+	expect_elem("allow4", BAD4 " . tcp . 8080", 1);
+	fwd_kill9();
+	fwd_start();
+	ck_assert_msg(now() - t0 < 2.5, "restart took too long (%.2f s) to be inside the "
+		      "window: the test proves nothing", now() - t0);
+	while (now() < t0 + 9 && set_count("allow4", BAD4 " . tcp . 8081") == 0)
+		msleep(100);
+	expect_elem("allow4", BAD4 " . tcp . 8081", 1);
+	expect_elem("allow4", BAD4 " . tcp . 8080", 0);
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, BAD, OK, "connect tcp " SRV4_B " 8081");
+		probe(&ps, BAD, DROP, "connect tcp " SRV4_B " 8080");
+		probes_run(&ps, "after kill -9, restart and the confirm deadline");
+	}
+	ck_assert(fwd_alive());
+	topo_down();
+}
+END_TEST
+
+/* A change that would cut off the SSH session fwctl is run from is
+ * refused (exit 1, a message, nothing changed), unless --force. */
+START_TEST(test_lockout)
+{
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 22);
+	write_policy("deny", "");
+	fwd_start();
+	FWCTL_OK("allow 22/tcp from " BAD4);
+	expect_tcp(BAD, SRV4_B, 22, OK, "ssh allowed");
+
+	ck_assert_msg(fwctl_env(SSH_FROM_BAD, "remove 22/tcp from " BAD4) == 1 &&
+		      strstr(R.err, "SSH"), "remove cutting the SSH session: rc %d, %s%s",
+		      R.rc, R.out, R.err);
+	expect_elem("allow4", BAD4 " . tcp . 22", 1);
+	ck_assert_msg(fwctl_env(SSH_FROM_BAD, "block " BAD4) == 1 && strstr(R.err, "SSH"),
+		      "block cutting the SSH session: rc %d, %s%s", R.rc, R.out, R.err);
+	expect_elem("block4", BAD4, 0);
+	ck_assert_msg(fwctl_env(SSH_FROM_BAD, "deny 22/tcp from " BAD4) == 1 &&
+		      strstr(R.err, "SSH"), "deny cutting the SSH session: rc %d, %s%s",
+		      R.rc, R.out, R.err);
+	expect_elem("deny4", BAD4 " . tcp . 22", 0);
+	ck_assert_msg(fwctl_env(SSH_FROM_BAD, "block 198.51.100.0/24") == 1,
+		      "block of the session's network: rc %d, %s%s", R.rc, R.out, R.err);
+	expect_tcp(BAD, SRV4_B, 22, OK, "after the refused changes");
+	ck_assert_msg(count_in_file(T.edits, "block") == 0 && count_in_file(T.edits, "deny") == 0,
+		      "a refused change was persisted:\n%s", slurp_or_empty(T.edits));
+
+	/* changes that leave the session alone go through */
+	ck_assert_msg(fwctl_env(SSH_FROM_BAD, "allow 8080/tcp from " BAD4) == 0,
+		      "a harmless allow was refused: %s", R.err);
+	ck_assert_msg(fwctl_env(SSH_FROM_BAD, "block 203.0.113.9") == 0,
+		      "a block of another host was refused: %s", R.err);
+
+	/* --force */
+	ck_assert_msg(fwctl_env(SSH_FROM_BAD, "block " BAD4 " --force") == 0,
+		      "block --force: rc %d, %s", R.rc, R.err);
+	expect_elem("block4", BAD4, 1);
+	expect_tcp(BAD, SRV4_B, 22, DROP, "after block --force");
+	ck_assert_msg(fwctl_env(SSH_FROM_BAD, "unblock " BAD4) == 0, "unblock: %s", R.err);
+	expect_tcp(BAD, SRV4_B, 22, OK, "after unblock");
+	ck_assert_msg(fwctl_env(SSH_FROM_BAD, "--force remove 22/tcp from " BAD4) == 0,
+		      "fwctl --force remove: rc %d, %s", R.rc, R.err);
+	expect_elem("allow4", BAD4 " . tcp . 22", 0);
+	expect_tcp(BAD, SRV4_B, 22, DROP, "after remove --force");
+	topo_down();
+}
+END_TEST
+
+/* The unprivileged user of this suite, created if missing; its uid and
+ * primary group. */
+static void test_user(uid_t *uid, gid_t *gid, char *group, size_t glen)
+{
+	struct passwd *pw = getpwnam(TEST_USER);
+	struct group *gr;
+
+	if (!pw) {
+		tu_sh(NULL, "useradd -r -M -s /usr/sbin/nologin " TEST_USER);
+		pw = getpwnam(TEST_USER);
+	}
+	ck_assert_msg(pw != NULL, "no user " TEST_USER " and useradd failed");
+	ck_assert(pw->pw_uid != 0);
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	gr = getgrgid(pw->pw_gid);
+	ck_assert_msg(gr != NULL, "no group %u", (unsigned)pw->pw_gid);
+	snprintf(group, glen, "%s", gr->gr_name);
+}
+
+/* fwctl as the unprivileged user (its primary group only). */
+static int fwctl_as(uid_t uid, gid_t gid, const char *args)
+{
+	char *env = xasprintf("setpriv --reuid=%u --regid=%u --clear-groups",
+			      (unsigned)uid, (unsigned)gid);
+	int rc;
+
+	/* `env` runs setpriv, which runs fwctl. */
+	rc = fwctl_env(env, "%s", args);
+	free(env);
+	return rc;
+}
+
+/* status needs root or read_group, allow needs root or admin_group;
+ * everyone else is refused with exit 3 and the permission message. */
+START_TEST(test_unprivileged)
+{
+	char group[64], *extra;
+	uid_t uid;
+	gid_t gid;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	test_user(&uid, &gid, group, sizeof(group));
+	/* the user must reach the socket: traversable scratch directory */
+	ck_assert(chmod(T.dir, 0755) == 0);
+	listener("tcp", 8080);
+	write_policy("deny", "");
+	fwd_start();
+	ck_assert_msg(tu_sh(NULL, "setpriv --reuid=%u --regid=%u --clear-groups test -w %s",
+			    (unsigned)uid, (unsigned)gid, T.sock) == 0,
+		      "the test user cannot reach %s (a parent directory not traversable?)",
+		      T.sock);
+
+	ck_assert_msg(fwctl_as(uid, gid, "status") == 3 && strstr(R.err, "permission denied"),
+		      "status by an unprivileged user: rc %d, %s%s", R.rc, R.out, R.err);
+	ck_assert_msg(fwctl_as(uid, gid, "show") == 3, "show: rc %d", R.rc);
+	ck_assert_msg(fwctl_as(uid, gid, "allow 8080/tcp from " BAD4) == 3 &&
+		      strstr(R.err, "permission denied"), "allow: rc %d, %s%s", R.rc, R.out,
+		      R.err);
+	expect_elem("allow4", BAD4 " . tcp . 8080", 0);
+
+	/* read_group: queries yes, edits no */
+	fwd_stop();
+	extra = xasprintf("\n[control]\nread_group = %s\n", group);
+	write_policy("deny", extra);
+	free(extra);
+	fwd_start();
+	ck_assert_msg(fwctl_as(uid, gid, "status") == 0, "status with read_group: rc %d, %s",
+		      R.rc, R.err);
+	ck_assert_msg(fwctl_as(uid, gid, "list show") == 0, "list show with read_group: "
+		      "rc %d, %s", R.rc, R.err);
+	ck_assert_msg(fwctl_as(uid, gid, "allow 8080/tcp from " BAD4) == 3 &&
+		      strstr(R.err, "permission denied"), "allow with read_group only: rc %d, "
+		      "%s%s", R.rc, R.out, R.err);
+	ck_assert_msg(fwctl_as(uid, gid, "block " BAD4) == 3, "block with read_group only: "
+		      "rc %d", R.rc);
+	expect_elem("allow4", BAD4 " . tcp . 8080", 0);
+	expect_elem("block4", BAD4, 0);
+
+	/* admin_group: edits too */
+	fwd_stop();
+	extra = xasprintf("\n[control]\nadmin_group = %s\n", group);
+	write_policy("deny", extra);
+	free(extra);
+	fwd_start();
+	ck_assert_msg(fwctl_as(uid, gid, "allow 8080/tcp from " BAD4) == 0,
+		      "allow with admin_group: rc %d, %s", R.rc, R.err);
+	expect_elem("allow4", BAD4 " . tcp . 8080", 1);
+	expect_tcp(BAD, SRV4_B, 8080, OK, "after the admin group's allow");
+	ck_assert_msg(fwctl_as(uid, gid, "status") == 0, "status with admin_group: rc %d, %s",
+		      R.rc, R.err);
+	topo_down();
+}
+END_TEST
+
+/* 50 fwctl clients at once, each adding its own address: every address
+ * once in the kernel set and once in 99-fwctl.conf. */
+START_TEST(test_parallel_clients)
+{
+	char *script = NULL, *out, *save = NULL, *report = NULL;
+	size_t slen = 0, rlen = 0;
+	FILE *f, *rf;
+	int nbad = 0, ndone = 0;
+	size_t n;
+	char **v;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	write_policy("deny",
+		"\n"
+		"[list office]\n"
+		"members = " GOOD4 "\n"
+		"\n"
+		"[service app]\n"
+		"ports = 8080/tcp\n"
+		"allow = @office\n");
+	fwd_start();
+	f = open_memstream(&script, &slen);
+	for (int i = 1; i <= 50; i++)
+		fprintf(f, "( ip netns exec %s %s -S %s list add office 203.0.113.%d "
+			">/dev/null 2>%s/par-%d.err; echo \"@@ %d $?\" ) &\n",
+			T.ns[SRV], FWCTL, T.sock, i, T.dir, i, i);
+	fprintf(f, "wait\n");
+	fclose(f);
+	tu_sh(&out, "%s", script);
+	free(script);
+	rf = open_memstream(&report, &rlen);
+	for (char *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		int i, rc;
+
+		if (sscanf(l, "@@ %d %d", &i, &rc) != 2)
+			continue;
+		ndone++;
+		if (rc != 0) {
+			char *p = xasprintf("%s/par-%d.err", T.dir, i), *e = slurp_or_empty(p);
+
+			fprintf(rf, "\n  client %d exited %d: %s", i, rc, e);
+			nbad++;
+			free(p);
+			free(e);
+		}
+	}
+	fclose(rf);
+	free(out);
+	ck_assert_msg(ndone == 50 && nbad == 0, "%d of 50 clients reported, %d failed:%s",
+		      ndone, nbad, report);
+	free(report);
+
+	v = set_elems("allow4", &n);
+	for (int i = 1; i <= 50; i++) {
+		char key[64], line[64];
+		size_t k = 0;
+
+		snprintf(key, sizeof(key), "203.0.113.%d . tcp . 8080", i);
+		for (size_t j = 0; v[j]; j++)
+			if (key_is(v[j], key))
+				k++;
+		ck_assert_msg(k == 1, "kernel: '%s' %zu times in allow4 (of %zu elements)",
+			      key, k, n);
+		snprintf(line, sizeof(line), "list-add = office 203.0.113.%d", i);
+		k = count_lines_eq(T.edits, line);
+		ck_assert_msg(k == 1, "99-fwctl.conf: '%s' %zu times:\n%s", line, k,
+			      slurp_or_empty(T.edits));
+	}
+	ck_assert_msg(n == 52, "allow4 holds %zu elements, want 52 (50, " GOOD4 " for 8080 and 22)", n);
+	elems_free(v);
+	ck_assert_msg(count_in_file(T.edits, "list-add = ") == 50, "99-fwctl.conf:\n%s",
+		      slurp_or_empty(T.edits));
+	ck_assert(fwd_alive());
+	topo_down();
+}
+END_TEST
+
+/* Batch: 1000 addresses on stdin are one request and ONE kernel
+ * transaction (nft monitor sees one new generation), all 1000 in the set. */
+START_TEST(test_batch)
+{
+	char *addrs, *mon, *log, *after;
+	const char *mon_argv[] = { "nft", "monitor", NULL };
+	pid_t mpid;
+	size_t n, gens;
+	char **v;
+	FILE *f;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	addrs = path_in("addrs.txt");
+	mon = path_in("monitor.log");
+	write_policy("deny",
+		"\n"
+		"[list office]\n"
+		"members = " GOOD4 "\n"
+		"\n"
+		"[service app]\n"
+		"ports = 8080/tcp\n"
+		"allow = @office\n");
+	fwd_start();
+	f = fopen(addrs, "w");
+	ck_assert(f != NULL);
+	for (int i = 0; i < 1000; i++)
+		fprintf(f, "198.18.%d.%d\n", i / 256, i % 256);
+	ck_assert(fclose(f) == 0);
+
+	/* nft monitor in srv; a marker table of ours tells when it listens */
+	mpid = spawn(SRV, mon, mon_argv);
+	for (int i = 0; i < 50 && !count_in_file(mon, "fwdtmark"); i++) {
+		free(sh_ok("ip netns exec %s nft add table inet fwdtmark%d", T.ns[SRV], i));
+		msleep(100);
+	}
+	ck_assert_msg(count_in_file(mon, "fwdtmark"), "nft monitor shows nothing:\n%s",
+		      slurp_or_empty(mon));
+	msleep(100);
+	log = slurp_or_empty(mon);
+	n = strlen(log);
+	free(log);
+
+	ck_assert_msg(fwctl_stdin(addrs, "list add office -") == 0,
+		      "batch list add: rc %d, %s", R.rc, R.err);
+	msleep(500);
+	stop_proc(mpid, 5);
+
+	log = slurp_or_empty(mon);
+	after = log + n;
+	gens = count_str(after, "# new generation");
+	ck_assert_msg(gens == 1 && strstr(after, "(fwd)"),
+		      "the batch took %zu kernel transactions, want 1:\n%.3000s", gens, after);
+	ck_assert_msg(count_str(after, "add element inet fwd_filter allow4") == 1000,
+		      "the batch's transaction added %zu allow4 elements, want 1000",
+		      count_str(after, "add element inet fwd_filter allow4"));
+	free(log);
+
+	v = set_elems("allow4", &n);
+	ck_assert_msg(n == 1002, "allow4 holds %zu elements, want 1002 (1000, " GOOD4 " for 8080 and 22)", n);
+	for (int i = 0; i < 1000; i++) {
+		char key[64];
+		size_t k = 0;
+
+		snprintf(key, sizeof(key), "198.18.%d.%d . tcp . 8080", i / 256, i % 256);
+		for (size_t j = 0; v[j]; j++)
+			if (key_is(v[j], key))
+				k++;
+		ck_assert_msg(k == 1, "'%s' %zu times in allow4", key, k);
+	}
+	elems_free(v);
+	ck_assert_msg(count_in_file(T.edits, "list-add = office 198.18.") == 1000,
+		      "99-fwctl.conf has %zu of the 1000 list-adds",
+		      count_in_file(T.edits, "list-add = office 198.18."));
+	free(addrs);
+	free(mon);
+	topo_down();
+}
+END_TEST
+
+/* explain SRC PORT/PROTO: the verdict and the deciding set, element and
+ * FILE:LINE, v4 and v6, agreeing with the policy and with real traffic. */
+static void expect_explain(const char *src, const char *port, const char *verdict,
+			   const char *set, const char *elem, const char *loc)
+{
+	int rc = fwctl("explain %s %s", src, port);
+	char *args;
+
+	ck_assert_msg(rc == 0, "explain %s %s: rc %d, %s", src, port, rc, R.err);
+	ck_assert_msg(strstr(R.out, verdict), "explain %s %s: want verdict '%s':\n%s", src,
+		      port, verdict, R.out);
+	if (set) {
+		char *w = xasprintf("set %s, element %s\n", set, elem);
+
+		ck_assert_msg(strstr(R.out, w), "explain %s %s: want '%s':\n%s", src, port, w,
+			      R.out);
+		free(w);
+	}
+	if (loc) {
+		char *w = xasprintf("/fwd.conf:%s\n", loc);
+
+		ck_assert_msg(strstr(R.out, w), "explain %s %s: want 'fwd.conf:%s':\n%s", src,
+			      port, loc, R.out);
+		free(w);
+	}
+	args = xasprintf("explain %s %s", src, port);
+	expect_json(args, (const char *const[]){ "verdict", "set", "element",
+		    "policy_source", NULL });
+	free(args);
+}
+
+START_TEST(test_explain)
+{
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 22);
+	listener("tcp", 8080);
+	write_policy("deny",
+		"\n"					/* 12 */
+		"[service web]\n"			/* 13 */
+		"ports = 8080/tcp\n"			/* 14 */
+		"allow = 198.51.100.0/24, " BAD6 "\n");	/* 15 */
+	fwd_start();
+
+	/* list members: the member's line; direct peers: the allow line */
+	expect_explain(GOOD4, "22/tcp", "accept", "allow4", GOOD4 " . tcp . 22", "7");
+	expect_explain(GOOD6, "22/tcp", "accept", "allow6", GOOD6 " . tcp . 22", "7");
+	expect_explain(BAD4, "8080/tcp", "accept", "allow4_net",
+		       "198.51.100.0/24 . tcp . 8080", "15");
+	expect_explain(BAD6, "8080/tcp", "accept", "allow6", BAD6 " . tcp . 8080", "15");
+	expect_explain(BAD4, "22/tcp", "drop", NULL, NULL, NULL);
+	expect_explain(BAD6, "22/tcp", "drop", NULL, NULL, NULL);
+	expect_explain(GOOD4, "22/udp", "drop", NULL, NULL, NULL);
+	/* the kernel holds what explain names */
+	expect_elem("allow4_net", "198.51.100.0/24 . tcp . 8080", 1);
+	expect_elem("allow6", BAD6 " . tcp . 8080", 1);
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, GOOD, OK, "connect tcp " SRV4_G " 22");
+		probe(&ps, GOOD, OK, "connect tcp " SRV6_G " 22");
+		probe(&ps, BAD, OK, "connect tcp " SRV4_B " 8080");
+		probe(&ps, BAD, OK, "connect tcp " SRV6_B " 8080");
+		probe(&ps, BAD, DROP, "connect tcp " SRV4_B " 22");
+		probe(&ps, BAD, DROP, "connect tcp " SRV6_B " 22");
+		probes_run(&ps, "traffic against explain's verdicts");
+	}
+
+	/* fwctl's own rules */
+	FWCTL_OK("allow 9090/udp from 203.0.113.7");
+	expect_explain("203.0.113.7", "9090/udp", "accept", "allow4",
+		       "203.0.113.7 . udp . 9090", NULL);
+	FWCTL_OK("deny 8080/tcp from 2001:db8:2::9");
+	expect_explain("2001:db8:2::9", "8080/tcp", "reject (tcp reset)", "deny6",
+		       "2001:db8:2::9 . tcp . 8080", NULL);
+	FWCTL_OK("block 203.0.113.66");
+	expect_explain("203.0.113.66", "22/tcp", "drop", NULL, NULL, NULL);
+	ck_assert_msg(strstr(R.out, "block4"), "explain of a blocked source does not "
+		      "name block4:\n%s", R.out);
+
+	ck_assert_msg(fwctl("explain 192.0.2.300 22/tcp") == 2, "explain of a bad address: "
+		      "rc %d", R.rc);
+	ck_assert_msg(fwctl("explain " GOOD4 " 22/sctp") == 2, "explain of a bad port: rc %d",
+		      R.rc);
+	topo_down();
+}
+END_TEST
+
+/* Every query with and without --json, help for every command, exit codes
+ * for an unknown command and for a daemon that is not running. */
+START_TEST(test_queries)
+{
+	char *save = NULL, *help, *fwctl_only = NULL;
+	int ncmds = 0;
+	bool in_cmds = false;
+	static const char *const want_cmds[] = {
+		"status", "show", "allow", "deny", "remove", "block", "unblock",
+		"list blocked", "list add", "list del", "list show", "reload", "confirm",
+		"diff", "explain", "stats", NULL
+	};
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 22);
+	write_policy("deny",
+		"\n"					/* 12 */
+		"[list office]\n"			/* 13 */
+		"members = " GOOD4 "\n"			/* 14 */
+		"\n"					/* 15 */
+		"[service app]\n"			/* 16 */
+		"ports = 8080/tcp\n"			/* 17 */
+		"allow = @office\n");			/* 18 */
+	fwd_start();
+	FWCTL_OK("allow 9090/udp from 203.0.113.7");
+	FWCTL_OK("block 203.0.113.66 for 1h");
+	expect_tcp(GOOD, SRV4_G, 22, OK, "ssh from good (counts in allow4)");
+
+	FWCTL_OK("status");
+	ck_assert_msg(strstr(R.out, "running") && strstr(R.out, "generation"), "status:\n%s",
+		      R.out);
+	expect_json("status", (const char *const[]){ "running", "generation", "files",
+		    "elements", "kernel", "confirm_pending", NULL });
+
+	FWCTL_OK("show");
+	ck_assert_msg(strstr(R.out, "service app") && strstr(R.out, "9090/udp") &&
+		      strstr(R.out, "fwd.conf:16"), "show:\n%s", R.out);
+	expect_json("show", (const char *const[]){ "defaults", "lists", "services", "edits",
+		    NULL });
+
+	/* show --nft is the kernel's table: every element nft lists is in it */
+	FWCTL_OK("show --nft");
+	ck_assert_msg(strstr(R.out, "table inet fwd_filter"), "show --nft:\n%.2000s", R.out);
+	{
+		static const char *const sets[] = { "allow4", "allow6", "block4", NULL };
+
+		for (int s = 0; sets[s]; s++) {
+			char **v = set_elems(sets[s], NULL);
+
+			for (size_t i = 0; v[i]; i++) {
+				char key[128];
+
+				snprintf(key, sizeof(key), "%s", v[i]);
+				if (strstr(key, " timeout"))
+					*strstr(key, " timeout") = '\0';
+				if (strstr(key, " expires"))
+					*strstr(key, " expires") = '\0';
+				ck_assert_msg(strstr(R.out, key), "show --nft lacks the kernel's "
+					      "%s element '%s':\n%.3000s", sets[s], key, R.out);
+			}
+			elems_free(v);
+		}
+	}
+	ck_assert_msg(strstr(R.out, "203.0.113.7 . udp . 9090"), "show --nft:\n%.3000s", R.out);
+	expect_json("show --nft", NULL);
+
+	FWCTL_OK("list show");
+	ck_assert_msg(strstr(R.out, "office") && strstr(R.out, "good"), "list show:\n%s", R.out);
+	expect_json("list show", (const char *const[]){ "name", "members", NULL });
+	FWCTL_OK("list show office");
+	ck_assert_msg(strstr(R.out, GOOD4 " ") && strstr(R.out, "fwd.conf:14"),
+		      "list show office:\n%s", R.out);
+	expect_json("list show office", (const char *const[]){ "name", "members", "removed",
+		    NULL });
+	FWCTL_OK("list blocked");
+	ck_assert_msg(strstr(R.out, "203.0.113.66"), "list blocked:\n%s", R.out);
+	expect_json("list blocked", (const char *const[]){ "address", "seconds_left", NULL });
+	ck_assert_msg(json_num(R.out, "seconds_left") > 3500, "list blocked --json:\n%s", R.out);
+
+	/* stats: kernel counters, the same the kernel shows */
+	FWCTL_OK("stats");
+	ck_assert_msg(strstr(R.out, "allow4"), "stats:\n%s", R.out);
+	expect_json("stats", (const char *const[]){ "rules", "set", "packets", "bytes", NULL });
+	{
+		const char *p = strstr(R.out, "\"set\":\"allow4\"");
+		char *chain;
+		unsigned long long stat_pk = 0, k_pk = 0;
+		const char *q;
+
+		ck_assert_msg(p && (q = strstr(p, "\"packets\":")) &&
+			      sscanf(q, "\"packets\":%llu", &stat_pk) == 1,
+			      "stats --json: no allow4 packets:\n%s", R.out);
+		chain = sh_ok("ip netns exec %s nft list chain inet fwd_filter input", T.ns[SRV]);
+		q = strstr(chain, "@allow4 counter packets ");
+		ck_assert_msg(q && sscanf(q, "@allow4 counter packets %llu", &k_pk) == 1,
+			      "no allow4 counter in the kernel:\n%s", chain);
+		ck_assert_msg(stat_pk >= 1 && stat_pk <= k_pk, "stats says %llu packets hit "
+			      "allow4, the kernel %llu (after a connection from good)", stat_pk,
+			      k_pk);
+		free(chain);
+	}
+
+	/* diff: the files against the running rules, changing nothing */
+	FWCTL_OK("diff");
+	ck_assert_msg(strstr(R.out, "no difference"), "diff with nothing changed:\n%s", R.out);
+	write_policy("deny",
+		"\n"
+		"[list office]\n"
+		"members = " GOOD4 ", " BAD4 "\n"
+		"\n"
+		"[service app]\n"
+		"ports = 8080/tcp\n"
+		"allow = @office\n");
+	FWCTL_OK("diff");
+	ck_assert_msg(strstr(R.out, "allow4") && strstr(R.out, BAD4 " . tcp . 8080") &&
+		      strstr(R.out, "fwd.conf:14") && R.out[0] == '+',
+		      "diff after adding a list member:\n%s", R.out);
+	expect_json("diff", (const char *const[]){ "rules_changed", "changes", "op", "set",
+		    "element", NULL });
+	expect_elem("allow4", BAD4 " . tcp . 8080", 0);	/* diff applies nothing */
+	FWCTL_OK("reload");
+	expect_elem("allow4", BAD4 " . tcp . 8080", 1);
+	FWCTL_OK("diff");
+	ck_assert_msg(strstr(R.out, "no difference"), "diff after reload:\n%s", R.out);
+
+	expect_json("explain " GOOD4 " 22/tcp", (const char *const[]){ "verdict", "set",
+		    "element", "policy_source", NULL });
+
+	/* help for every command of `fwctl help`'s list */
+	ck_assert_msg(fwctl("help") == 0, "fwctl help: rc %d", R.rc);
+	help = strdup(R.out);
+	for (char *l = strtok_r(help, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char name[64] = "", *w, *ws = NULL, *copy;
+		size_t nl = 0;
+
+		if (strcmp(l, "commands:") == 0) {
+			in_cmds = true;
+			continue;
+		}
+		if (!in_cmds || strncmp(l, "  ", 2) != 0) {
+			if (in_cmds && ncmds)
+				in_cmds = false;
+			continue;
+		}
+		copy = strdup(l + 2);
+		for (w = strtok_r(copy, " ", &ws); w; w = strtok_r(NULL, " ", &ws)) {
+			if (strspn(w, "abcdefghijklmnopqrstuvwxyz") != strlen(w))
+				break;
+			nl += (size_t)snprintf(name + nl, sizeof(name) - nl, "%s%s",
+					       nl ? " " : "", w);
+		}
+		free(copy);
+		ck_assert_msg(*name, "help line without a command: '%s'", l);
+		ck_assert_msg(fwctl("help %s", name) == 0, "fwctl help %s: rc %d, %s", name,
+			      R.rc, R.err);
+		{
+			char *want = xasprintf("usage: fwctl %s\n", l + 2);
+
+			ck_assert_msg(strstr(R.out, want), "fwctl help %s does not show '%s':\n%s",
+				      name, want, R.out);
+			ck_assert_msg(strlen(R.out) > strlen(want) + 5, "fwctl help %s has no "
+				      "help text:\n%s", name, R.out);
+			free(want);
+		}
+		fwctl_only = fwctl_only ? fwctl_only : strdup("");
+		{
+			char *t = xasprintf("%s|%s|", fwctl_only, name);
+
+			free(fwctl_only);
+			fwctl_only = t;
+		}
+		ncmds++;
+	}
+	free(help);
+	for (int i = 0; want_cmds[i]; i++) {
+		char *t = xasprintf("|%s|", want_cmds[i]);
+
+		ck_assert_msg(fwctl_only && strstr(fwctl_only, t), "fwctl help does not list "
+			      "'%s' (listed: %s)", want_cmds[i], fwctl_only ? fwctl_only : "");
+		free(t);
+	}
+	free(fwctl_only);
+
+	/* exit codes */
+	ck_assert_msg(fwctl("frobnicate") == 2, "unknown command: rc %d", R.rc);
+	ck_assert_msg(fwctl("help frobnicate") == 2, "help for an unknown command: rc %d",
+		      R.rc);
+	ck_assert_msg(fwctl("status --frobnicate") == 2, "unknown option: rc %d, %s", R.rc,
+		      R.err);
+	ck_assert_msg(fwctl("allow 70000/tcp") == 2, "allow of a bad port: rc %d, %s", R.rc,
+		      R.err);
+	fwd_stop();
+	ck_assert_msg(fwctl("status") == 4 && strstr(R.err, "cannot reach fwd"),
+		      "status with fwd stopped: rc %d, %s", R.rc, R.err);
+	ck_assert_msg(fwctl("allow 22/tcp from " BAD4) == 4 && strstr(R.err, "cannot reach fwd"),
+		      "allow with fwd stopped: rc %d, %s", R.rc, R.err);
+	topo_down();
+}
+END_TEST
+
+static void add_test(Suite *s, const char *name, const TTest *t, int timeout)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_unchecked_fixture(tc, NULL, runner_cleanup);
+	tcase_set_timeout(tc, timeout);
+	tcase_add_test(tc, t);
+	suite_add_tcase(s, tc);
+}
+
+static Suite *fwctl_suite(void)
+{
+	Suite *s = suite_create("fwctl");
+
+	add_test(s, "allow_remove", test_allow_remove, 90);
+	add_test(s, "block_expiry", test_block_expiry, 90);
+	add_test(s, "deny", test_deny, 60);
+	add_test(s, "lists", test_lists, 90);
+	add_test(s, "restart_persist", test_restart_persist, 90);
+	add_test(s, "confirm", test_confirm, 90);
+	add_test(s, "lockout", test_lockout, 60);
+	add_test(s, "unprivileged", test_unprivileged, 90);
+	add_test(s, "parallel_clients", test_parallel_clients, 90);
+	add_test(s, "batch", test_batch, 90);
+	add_test(s, "explain", test_explain, 90);
+	add_test(s, "queries", test_queries, 120);
+	return s;
+}
+
+int main(void)
+{
+	runner = getpid();
+	/* fwctl reads SSH_CONNECTION from its parents if it has none: keep the
+	 * caller's own session out of the lockout guard. */
+	setenv("SSH_CONNECTION", "", 1);
+	if (geteuid() == 0)
+		sweep_stale();
+	return tu_run(fwctl_suite());
+}
