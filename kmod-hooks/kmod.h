@@ -172,4 +172,27 @@ int fwd_live_to_ir(const struct fwd_live_table *t, const struct fwd_ir *tmpl,
 int fwd_live_table_info(struct fwd_nl *nl, const char *name, bool *exists,
 			uint32_t *flags, uint32_t *owner);
 
+/* ---- conntrack ------------------------------------------------------ */
+
+struct fwd_edit;
+
+/*
+ * End the tracked connections an edit covers (fwctl remove --kill-states,
+ * block), through ctnetlink in the caller's network namespace: a dump of
+ * the conntrack table, then one IPCTNL_MSG_CT_DELETE per match, named by
+ * its original tuple and id (an entry recycled meanwhile is left alone).
+ * What matches, by the original direction (who opened the connection):
+ * - allow/deny, direction in: source inside the edit's address (any peer:
+ *   any source), its protocol, destination port inside its range;
+ * - allow/deny, direction out: destination inside the address, protocol,
+ *   destination port;
+ * - block: source or destination inside the address, any protocol;
+ * - list-add/list-del: source inside the member address (the connections
+ *   it opened to this host, whatever service; a superset of what the list
+ *   allowed).
+ * A peer @list is -EINVAL: the caller expands it into one edit per member.
+ * *killed counts the entries deleted. 0 or -errno.
+ */
+int fwd_ct_kill_edit(const struct fwd_edit *e, unsigned *killed);
+
 #endif
