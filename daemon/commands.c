@@ -97,39 +97,74 @@ static void fmt_left(uint64_t expires, char *buf, size_t len)
  * client to the server port and the new ones would not: the session would
  * survive on conntrack only until it drops, and a block ends it at once.
  */
+struct session {
+	bool known;			/* SSH_CONNECTION given and parsed */
+	int family;
+	uint8_t addr[16];
+	unsigned sport;
+	char cip[64];
+};
+
+static void session_of(const struct cmdreq *cr, struct session *ss)
+{
+	const char *ssh = fwd_request_getenv(cr->req, "SSH_CONNECTION");
+	char sip[64];
+	unsigned cport;
+
+	memset(ss, 0, sizeof(*ss));
+	if (!ssh || sscanf(ssh, "%63s %u %63s %u", ss->cip, &cport, sip, &ss->sport) != 4 ||
+	    ss->sport == 0 || ss->sport > 65535)
+		return;
+	if (inet_pton(AF_INET, ss->cip, ss->addr) == 1)
+		ss->family = AF_INET;
+	else if (inet_pton(AF_INET6, ss->cip, ss->addr) == 1)
+		ss->family = AF_INET6;
+	else
+		return;
+	ss->known = true;
+}
+
+static bool session_accepted(const struct session *ss, const struct fwd_ir *ir)
+{
+	struct fwd_explain ex;
+
+	if (!ss->known || !ir)
+		return false;
+	if (fwd_ir_explain(ir, FWD_CHAIN_INPUT, ss->family, ss->addr, 6,
+			   (uint16_t)ss->sport, &ex) != 0)
+		return false;
+	/* A block drops the session itself; any non-accept stops it from
+	 * reconnecting. */
+	return ex.verdict == FWD_V_ACCEPT;
+}
+
+/*
+ * SSH_CONNECTION is "CLIENT_IP CLIENT_PORT SERVER_IP SERVER_PORT". A change
+ * is refused when the running rules accept a new connection from the
+ * client to the server port and the new ones would not: the session would
+ * survive on conntrack only until it drops, and a block ends it at once.
+ */
+static bool guard_cuts(const struct cmdreq *cr, bool before, const struct fwd_ir *newir,
+		       char *why, size_t whylen)
+{
+	struct session ss;
+
+	session_of(cr, &ss);
+	if (!ss.known || !before || session_accepted(&ss, newir))
+		return false;
+	snprintf(why, whylen, "this change would cut off your SSH session from %s "
+		 "to port %u/tcp (SSH_CONNECTION); add --force to do it anyway",
+		 ss.cip, ss.sport);
+	return true;
+}
+
 static bool guard_cuts_session(const struct cmdreq *cr, const struct fwd_ir *newir,
 			       char *why, size_t whylen)
 {
-	const char *ssh = fwd_request_getenv(cr->req, "SSH_CONNECTION");
-	char cip[64], sip[64];
-	unsigned cport, sport;
-	struct fwd_explain before, after;
-	uint8_t addr[16] = { 0 };
-	int family;
+	struct session ss;
 
-	if (!ssh || !cr->ctx->ir)
-		return false;
-	if (sscanf(ssh, "%63s %u %63s %u", cip, &cport, sip, &sport) != 4 ||
-	    sport == 0 || sport > 65535)
-		return false;
-	if (inet_pton(AF_INET, cip, addr) == 1)
-		family = AF_INET;
-	else if (inet_pton(AF_INET6, cip, addr) == 1)
-		family = AF_INET6;
-	else
-		return false;
-	if (fwd_ir_explain(cr->ctx->ir, FWD_CHAIN_INPUT, family, addr, 6,
-			   (uint16_t)sport, &before) != 0 ||
-	    fwd_ir_explain(newir, FWD_CHAIN_INPUT, family, addr, 6,
-			   (uint16_t)sport, &after) != 0)
-		return false;
-	if (before.verdict == FWD_V_ACCEPT && after.verdict != FWD_V_ACCEPT) {
-		snprintf(why, whylen, "this change would cut off your SSH session "
-			 "from %s to port %u/tcp (SSH_CONNECTION); add --force to "
-			 "do it anyway", cip, sport);
-		return true;
-	}
-	return false;
+	session_of(cr, &ss);
+	return guard_cuts(cr, session_accepted(&ss, cr->ctx->ir), newir, why, whylen);
 }
 
 /* ---- changing the running policy ------------------------------------ */
@@ -167,11 +202,17 @@ static int change_policy(struct cmdreq *cr, mutate_fn mutate, void *arg,
 	 * -EAGAIN, having done nothing, when the full compiler is needed). */
 	if (fast && *fast && p->nedits > nsnap && ctx->ir) {
 		struct fwd_ir_delta delta;
+		struct session ss;
+		bool before;
 
-		newir = fwd_ir_clone(ctx->ir);
-		if (fwd_ir_fast_add(newir, p, p->edits + nsnap, p->nedits - nsnap,
+		/* In place: fast_add changes nothing when it says -EAGAIN, and
+		 * fwd_ir_delta_undo takes back what the kernel refuses. */
+		session_of(cr, &ss);
+		before = session_accepted(&ss, ctx->ir);
+		if (fwd_ir_fast_add(ctx->ir, p, p->edits + nsnap, p->nedits - nsnap,
 				    now_s(), &delta) == 0) {
-			if (!cr->force && guard_cuts_session(cr, newir, why, sizeof(why))) {
+			if (!cr->force && guard_cuts(cr, before, ctx->ir, why, sizeof(why))) {
+				fwd_ir_delta_undo(ctx->ir, &delta);
 				fwd_ir_delta_free(&delta);
 				fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "%s refused: %s",
 						  what, why);
@@ -179,19 +220,16 @@ static int change_policy(struct cmdreq *cr, mutate_fn mutate, void *arg,
 				goto restore;
 			}
 			ret = delta.nadd + delta.ndel == 0 ? 0 :
-			      fwd_apply_delta(ctx->nl, newir, &delta, &ctx->feat, &d);
+			      fwd_apply_delta(ctx->nl, ctx->ir, &delta, &ctx->feat, &d);
+			if (ret)
+				fwd_ir_delta_undo(ctx->ir, &delta);
 			fwd_ir_delta_free(&delta);
 			if (ret)
 				goto kernel_refused;
-			fwd_ir_free(ctx->ir);
-			ctx->ir = newir;
 			ctx->generation++;
 			ctx->applied = time(NULL);
-			newir = NULL;
 			goto committed;
 		}
-		fwd_ir_free(newir);
-		newir = NULL;
 	}
 	ret = fwd_compile_at(p, now_s(), &newir, &d);
 	if (ret) {
