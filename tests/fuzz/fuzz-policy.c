@@ -11,11 +11,13 @@
  *  - a returned model is valid: ports in 1..65535 with lo <= hi and tcp or
  *    udp, every @list resolved, every service with ports and allow, every
  *    address in canonical form (formats and parses back to itself), every
- *    location inside the input.
+ *    location inside the input, every [edits] line's edits valid and
+ *    written back (fwd_edit_format) as words that parse to the same edit.
  *
  * List files are off (confd_path = ""): the fuzzer must not read the disk
  * beyond the services file of the test fixtures.
  */
+#include "edit.h"
 #include "policy.h"
 
 #include <netinet/in.h>
@@ -115,6 +117,34 @@ static void check_policy(const struct fwd_policy *p, unsigned lines)
 	}
 }
 
+static void check_edits(const struct fwd_policy *p, unsigned lines)
+{
+	for (size_t i = 0; i < p->nedits; i++) {
+		const struct fwd_edit *e = &p->edits[i];
+		char buf[FWD_EDIT_STRLEN], err[256], *argv[16], *save = NULL;
+		struct fwd_edit *back = NULL;
+		size_t n = 0;
+		int argc = 0;
+
+		check_loc(&e->loc, lines);
+		check(!e->runtime, "file edits are persistent");
+		check(fwd_edit_format(e, buf, sizeof(buf)) < FWD_EDIT_STRLEN,
+		      "edit words fit");
+		for (char *t = strtok_r(buf, " ", &save); t && argc < 16;
+		     t = strtok_r(NULL, " ", &save))
+			argv[argc++] = t;
+		check(fwd_edit_parse(argc, (const char *const *)argv, 1, NULL,
+				     &back, &n, err, sizeof(err)) == 0 && n == 1,
+		      "edit words parse");
+		check(fwd_edit_same(e, back) && back->expires == e->expires,
+		      "edit words are the same edit");
+		if (e->peer == FWD_PEER_ADDR || e->kind == FWD_EDIT_BLOCK ||
+		    e->kind == FWD_EDIT_LIST_ADD || e->kind == FWD_EDIT_LIST_DEL)
+			check_addr(&e->addr);
+		free(back);
+	}
+}
+
 static void check_diags(const struct fwd_diags *d, unsigned lines)
 {
 	for (size_t i = 0; i < d->n; i++) {
@@ -149,8 +179,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check((ret == 0) == (d.n == 0), "return value matches diagnostics");
 	check((ret == 0) == (p != NULL), "a policy only on success");
 	check_diags(&d, lines);
-	if (p)
+	if (p) {
 		check_policy(p, lines);
+		check_edits(p, lines);
+	}
 	fwd_policy_free(p);
 	fwd_diags_free(&d);
 	return 0;
