@@ -284,7 +284,7 @@ static bool duration_tok(struct parse *P, const struct tok *t)
 			i++;
 		}
 		if (i == d || i == t->n || !(u = strchr(units, t->s[i])) ||
-		    !t->s[i] || (any && (size_t)(u - units) <= last))
+		    (any && (size_t)(u - units) <= last))
 			return fail(P, "'for' needs a DURATION like 30s, 10m, 2h "
 				    "or 7d, got '%s'", q(b, t));
 		last = (size_t)(u - units);
@@ -298,7 +298,8 @@ static bool duration_tok(struct parse *P, const struct tok *t)
 	}
 	if (total < 1 || total > DURATION_MAX)
 		return fail(P, "duration '%s' is out of range (1s to 365d)", q(b, t));
-	P->expires = P->now > UINT64_MAX - total ? UINT64_MAX : P->now + total;
+	/* Kept to what `until` accepts, so the words always read back. */
+	P->expires = P->now >= EPOCH_MAX - total ? EPOCH_MAX : P->now + total;
 	return true;
 }
 
@@ -805,6 +806,10 @@ static int edit_check(const struct fwd_policy *p, const struct fwd_edit *e,
 
 	if (!kind_ok((int)e->kind))
 		return bad(err, errlen, "malformed edit: kind %d", (int)e->kind);
+	/* The owned file writes it as "until EPOCH": it must read back. */
+	if (e->expires > EPOCH_MAX)
+		return bad(err, errlen, "malformed edit: expiry %llu is past the "
+			   "year 9999", (unsigned long long)e->expires);
 	if (e->kind == FWD_EDIT_BLOCK)
 		return addr_valid(&e->addr) ? 0 :
 		       bad(err, errlen, "malformed edit: bad address");
