@@ -16,10 +16,13 @@
  *     in this build, and an empty section must still be seen.
  *  2. inih splits key = value, drops inline comments and calls the handler
  *     again, with the same key, for every indented continuation line.
- *  3. The handler checks keys and values and appends to the model.
+ *  3. The handler checks keys and values and appends to the model. The
+ *     lines of an [edits] section are fwctl's words (edit.h): a key's
+ *     words, continuation lines included, go to fwd_edit_parse when the
+ *     key ends.
  *
- * After every file is read, @list references are resolved by name, so a
- * list may be defined in any file. Errors never stop the load: each goes
+ * After every file is read, services' @list references are resolved by
+ * name, so a list may be defined in any file. Errors never stop the load: each goes
  * to the diagnostics list with FILE:LINE, and the model is discarded at the
  * end if there was any.
  */

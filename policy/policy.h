@@ -17,7 +17,10 @@
  */
 
 struct fwd_loc {
-	const char *file;	/* interned in fwd_policy.files; NULL = built-in */
+	/* Interned in fwd_policy.files. NULL: fwd_policy_builtin's text, or
+	 * an edit made at run time. FWD_BUILTIN_NAME when the built-in text
+	 * stood in for a missing main file (fwd_load_opts.builtin_if_missing). */
+	const char *file;
 	unsigned line;
 };
 
