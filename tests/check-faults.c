@@ -153,6 +153,7 @@ static int oneshot(const char *config, const char *state, char **out)
 		}
 		nn_msleep(5);
 	}
+	nn_forget(&E, pid);
 	*out = nn_slurp_or_empty(log);
 	free(log);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
@@ -1423,6 +1424,10 @@ static int unblock_fifos(const char *dir)
 	return n;
 }
 
+/* A reload of any file in the corpus takes well under a second here; this
+ * long without an answer means fwd is stuck. */
+#define HANG_SECS 8
+
 struct corpus_run {
 	char *etc;			/* live directory: etc/fwd.conf, etc/conf.d/ */
 	char *conf;
@@ -1530,11 +1535,11 @@ static void corpus_case(struct corpus_run *r, const char *path, const char *good
 	before = strlen(nn_slurp_or_empty(r->d.log));
 	notify_drain(&r->d);
 	kill(r->d.pid, SIGHUP);
-	answered = notify_wait(&r->d, "READY=1", 15);
+	answered = notify_wait(&r->d, "READY=1", HANG_SECS);
 	if (!answered) {
 		int n = unblock_fifos(r->etc);
 
-		corpus_fail(r, name, "fwd did not finish the reload within 15 s (hung%s)",
+		corpus_fail(r, name, "fwd did not finish the reload within %d s (hung%s)", HANG_SECS,
 			    n ? " opening a FIFO; unblocked it to go on" : "");
 		if (!notify_wait(&r->d, "READY=1", 10))
 			ck_abort_msg("%s: fwd still hangs after the FIFOs were unblocked:\n%s",
@@ -1545,7 +1550,8 @@ static void corpus_case(struct corpus_run *r, const char *path, const char *good
 	if (!nn_alive(r->d.pid))
 		ck_abort_msg("%s: fwd died on SIGHUP:\n%s", name, log);
 	if (strstr(log + before, "fwd: applied ")) {
-		corpus_fail(r, name, "fwd APPLIED this file set");
+		corpus_fail(r, name, "fwd APPLIED this file set%s",
+			    answered ? "" : " (after the unblock: EOF, read as an empty file)");
 		corpus_restore(r, good);
 	} else {
 		corpus_table_same(r, name, "SIGHUP");
@@ -1571,7 +1577,7 @@ static void corpus_case(struct corpus_run *r, const char *path, const char *good
 		char *state = nn_path(&E, "state-oneshot");
 		const char *argv[8];
 		struct nn_spawn_opts o = { .prep = drop_dac_caps };
-		double end = nn_now() + 15;
+		double end = nn_now() + HANG_SECS;
 		bool unblocked = false;
 		pid_t pid;
 		int st;
@@ -1583,8 +1589,9 @@ static void corpus_case(struct corpus_run *r, const char *path, const char *good
 			if (nn_now() > end && !unblocked) {
 				int n = unblock_fifos(r->etc);
 
-				corpus_fail(r, name, "fwd --oneshot did not end within 15 s "
-					    "(hung%s)", n ? " opening a FIFO; unblocked it" : "");
+				corpus_fail(r, name, "fwd --oneshot did not end within %d s "
+					    "(hung%s)", HANG_SECS,
+					    n ? " opening a FIFO; unblocked it" : "");
 				unblocked = true;
 				end = nn_now() + 10;
 			} else if (nn_now() > end) {
@@ -1593,6 +1600,7 @@ static void corpus_case(struct corpus_run *r, const char *path, const char *good
 			}
 			nn_msleep(5);
 		}
+		nn_forget(&E, pid);
 		rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 		out = nn_slurp_or_empty(olog);
 		if (rc == 0)
@@ -1731,6 +1739,7 @@ START_TEST(test_million)
 			      "after 240 s", n);
 		nn_msleep(20);
 	}
+	nn_forget(&E, pid);
 	took = nn_now() - t0;
 	gen1 = nft_genid();
 	rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);

@@ -315,7 +315,7 @@ pid_t nn_spawn(struct nn_env *e, int role, const char *logpath,
 	return pid;
 }
 
-static void forget(struct nn_env *e, pid_t pid)
+void nn_forget(struct nn_env *e, pid_t pid)
 {
 	for (int i = 0; i < e->nprocs; i++)
 		if (e->procs[i] == pid)
@@ -330,7 +330,7 @@ int nn_stop(struct nn_env *e, pid_t pid, double secs)
 	kill(pid, SIGTERM);
 	do {
 		if (waitpid(pid, &st, WNOHANG) == pid) {
-			forget(e, pid);
+			nn_forget(e, pid);
 			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 		}
 		nn_msleep(10);
@@ -343,7 +343,7 @@ void nn_kill(struct nn_env *e, pid_t pid)
 {
 	if (kill(pid, SIGKILL) == 0 || errno == ESRCH)
 		waitpid(pid, NULL, 0);
-	forget(e, pid);
+	nn_forget(e, pid);
 }
 
 bool nn_alive(pid_t pid)

@@ -87,6 +87,8 @@ pid_t nn_spawn(struct nn_env *e, int role, const char *logpath,
 /* A child forked some other way, killed by nn_down too; how many live. */
 void nn_adopt(struct nn_env *e, pid_t pid);
 int nn_nprocs(const struct nn_env *e);
+/* A pid the caller reaped itself. */
+void nn_forget(struct nn_env *e, pid_t pid);
 /* SIGTERM, reap within secs (else fail the test); the exit status
  * (128+N for a signal). */
 int nn_stop(struct nn_env *e, pid_t pid, double secs);
