@@ -64,10 +64,14 @@ static uint64_t now_s(void)
 	return (uint64_t)time(NULL);
 }
 
+/* Where a policy element comes from: FILE:LINE; no file and no line is an
+ * edit made live with fwctl (not yet read back from the edits file). */
 static void fmt_loc(const struct fwd_loc *l, char *buf, size_t len)
 {
 	if (l->file)
 		snprintf(buf, len, "%s:%u", l->file, l->line);
+	else if (l->line)
+		snprintf(buf, len, "built-in:%u", l->line);
 	else
 		snprintf(buf, len, "fwctl");
 }
@@ -188,6 +192,16 @@ static int change_policy(struct cmdreq *cr, mutate_fn mutate, void *arg,
 	int ret;
 
 	fwd_diags_init(&d);
+	if (persist && ctx->degraded) {
+		/* The running model is not the files' (they have errors):
+		 * rewriting the edits file from it would lose its contents. */
+		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "%s refused: fwd is degraded "
+				  "(%s); fix the policy files (fwctl check) or add "
+				  "--runtime for a change that is not saved", what,
+				  ctx->degraded);
+		fwd_diags_free(&d);
+		return -EPERM;
+	}
 	if (nsnap) {
 		snap = malloc(nsnap * sizeof(*snap));
 		if (!snap)
@@ -293,34 +307,79 @@ struct add_arg {
 	bool fast;		/* only new edits appended: the fast path may apply */
 };
 
+/*
+ * An index of p->edits by fwd_edit_hash (open addressing), so that a batch
+ * of N additions costs O(N + edits), not O(N x edits).
+ */
+struct edit_index {
+	size_t *slot;			/* edit index + 1; 0 = empty */
+	size_t mask;
+};
+
+static void index_put(struct edit_index *ix, const struct fwd_policy *p, size_t i)
+{
+	size_t h = (size_t)fwd_edit_hash(&p->edits[i]) & ix->mask;
+
+	while (ix->slot[h])
+		h = (h + 1) & ix->mask;
+	ix->slot[h] = i + 1;
+}
+
+static void index_build(struct edit_index *ix, const struct fwd_policy *p, size_t extra)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * (p->nedits + extra))
+		cap *= 2;
+	ix->slot = calloc(cap, sizeof(*ix->slot));
+	if (!ix->slot)
+		abort();
+	ix->mask = cap - 1;
+	for (size_t i = 0; i < p->nedits; i++)
+		index_put(ix, p, i);
+}
+
+static ssize_t index_find(const struct edit_index *ix, const struct fwd_policy *p,
+			  const struct fwd_edit *e)
+{
+	size_t h = (size_t)fwd_edit_hash(e) & ix->mask;
+
+	for (; ix->slot[h]; h = (h + 1) & ix->mask)
+		if (fwd_edit_same(&p->edits[ix->slot[h] - 1], e))
+			return (ssize_t)(ix->slot[h] - 1);
+	return -1;
+}
+
 static int mutate_add(struct cmdreq *cr, struct fwd_policy *p, void *arg)
 {
 	struct add_arg *a = arg;
+	struct edit_index ix;
 	char err[512];
+	int ret = 0;
 
+	index_build(&ix, p, a->n);
 	for (size_t i = 0; i < a->n; i++) {
-		bool dup = false;
+		ssize_t j;
 
 		a->edits[i].runtime = cr->runtime;
 		/* Re-adding the same edit replaces its expiry instead of
 		 * stacking a duplicate. */
-		for (size_t j = 0; j < p->nedits; j++) {
-			if (fwd_edit_same(&p->edits[j], &a->edits[i])) {
-				p->edits[j].expires = a->edits[i].expires;
-				p->edits[j].runtime = a->edits[i].runtime;
-				dup = true;
-				a->fast = false;
-				break;
-			}
-		}
-		if (dup)
+		j = index_find(&ix, p, &a->edits[i]);
+		if (j >= 0) {
+			p->edits[j].expires = a->edits[i].expires;
+			p->edits[j].runtime = a->edits[i].runtime;
+			a->fast = false;
 			continue;
+		}
 		if (fwd_policy_add_edit(p, &a->edits[i], err, sizeof(err)) != 0) {
 			fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "%s", err);
-			return -EINVAL;
+			ret = -EINVAL;
+			break;
 		}
+		index_put(&ix, p, p->nedits - 1);
 	}
-	return 0;
+	free(ix.slot);
+	return ret;
 }
 
 /* Build the word list for fwd_edit_parse: KIND + positional words, with
@@ -448,24 +507,6 @@ struct del_arg {
 	bool list_del;			/* unmatched list members get a list-del edit */
 };
 
-static bool kind_matches(const struct fwd_edit *have, const struct fwd_edit *want)
-{
-	struct fwd_edit w = *want;
-
-	if (fwd_edit_same(have, &w))
-		return true;
-	/* `remove` takes allow and deny alike; `list del` undoes a list add. */
-	if (want->kind == FWD_EDIT_ALLOW) {
-		w.kind = FWD_EDIT_DENY;
-		return fwd_edit_same(have, &w);
-	}
-	if (want->kind == FWD_EDIT_LIST_DEL) {
-		w.kind = FWD_EDIT_LIST_ADD;
-		return fwd_edit_same(have, &w);
-	}
-	return false;
-}
-
 /* Whether list `name` as written in the files holds exactly addr. */
 static bool base_list_has(const struct fwd_policy *p, const char *name,
 			  const struct fwd_addr *addr)
@@ -487,19 +528,44 @@ static bool base_list_has(const struct fwd_policy *p, const char *name,
 static int mutate_del(struct cmdreq *cr, struct fwd_policy *p, void *arg)
 {
 	struct del_arg *a = arg;
+	struct edit_index ix;
+	bool *gone = calloc(p->nedits ? p->nedits : 1, sizeof(bool));
+	size_t out = 0;
 	char err[512];
+	int ret = 0;
 
+	if (!gone)
+		abort();
+	/* Mark every edit a wanted one names (allow matches deny too, a
+	 * list del matches a list add), then compact the array once. */
+	index_build(&ix, p, 0);
 	for (size_t i = 0; i < a->n; i++) {
-		for (size_t j = 0; j < p->nedits;) {
-			if (kind_matches(&p->edits[j], &a->want[i])) {
-				fwd_policy_del_edit(p, j);
+		struct fwd_edit w = a->want[i];
+		int kinds[2] = { (int)w.kind, -1 };
+
+		if (w.kind == FWD_EDIT_ALLOW)
+			kinds[1] = FWD_EDIT_DENY;
+		else if (w.kind == FWD_EDIT_LIST_DEL)
+			kinds[1] = FWD_EDIT_LIST_ADD;
+		for (int k = 0; k < 2 && kinds[k] >= 0; k++) {
+			ssize_t j;
+
+			w.kind = (enum fwd_edit_kind)kinds[k];
+			j = index_find(&ix, p, &w);
+			if (j >= 0 && !gone[j]) {
+				gone[j] = true;
 				a->matched[i] = true;
 				a->removed++;
-				continue;
 			}
-			j++;
 		}
 	}
+	free(ix.slot);
+	for (size_t j = 0; j < p->nedits; j++)
+		if (!gone[j])
+			p->edits[out++] = p->edits[j];
+	p->nedits = out;
+	free(gone);
+
 	for (size_t i = 0; i < a->n; i++) {
 		char buf[256];
 
@@ -509,7 +575,8 @@ static int mutate_del(struct cmdreq *cr, struct fwd_policy *p, void *arg)
 			a->want[i].runtime = cr->runtime;
 			if (fwd_policy_add_edit(p, &a->want[i], err, sizeof(err)) != 0) {
 				fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "%s", err);
-				return -EINVAL;
+				ret = -EINVAL;
+				break;
 			}
 			a->matched[i] = true;
 			a->removed++;
@@ -522,9 +589,10 @@ static int mutate_del(struct cmdreq *cr, struct fwd_policy *p, void *arg)
 				  "no fwctl rule matches '%s' (rules written in the "
 				  "policy files are changed there; see `fwctl show`)",
 				  buf);
-		return -ENOENT;
+		ret = -ENOENT;
+		break;
 	}
-	return 0;
+	return ret;
 }
 
 static int cmd_del_kind(struct cmdreq *cr, const char *kind, const char *verb,

@@ -896,6 +896,21 @@ static const char edits_header[] =
 	"; One edit per line; \"until\" is unix time. See fwctl(8).\n"
 	"[edits]\n";
 
+/*
+ * Only edits made live (no file yet) or read from fwd's own file belong in
+ * it: an [edits] line somebody wrote into another file stays there, and
+ * copying it here would resurrect it after a `fwctl remove`.
+ */
+static bool owned_edit(const struct fwd_edit *e)
+{
+	const char *f = e->loc.file, *slash;
+
+	if (!f)
+		return true;
+	slash = strrchr(f, '/');
+	return strcmp(slash ? slash + 1 : f, FWD_EDITS_FILE) == 0;
+}
+
 char *fwd_edits_render_file(const struct fwd_policy *p, uint64_t now)
 {
 	size_t len = sizeof(edits_header) - 1, cap = len + 1 + p->nedits * 64;
@@ -908,7 +923,7 @@ char *fwd_edits_render_file(const struct fwd_policy *p, uint64_t now)
 		int r;
 
 		if (e->runtime || (e->expires && e->expires <= now) ||
-		    !kind_ok((int)e->kind))
+		    !kind_ok((int)e->kind) || !owned_edit(e))
 			continue;
 		kind = kind_words[e->kind];
 		if (cap - len < FWD_EDIT_STRLEN + 16) {
