@@ -3,6 +3,7 @@
  * fwctl: the command administrators and scripts type. A table of
  * subcommands { name, fn, usage, help }; the table also prints the usage.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "client.h"
 #include "cmdtab.h"
 #include "json.h"
+#include "kmod.h"
 #include "policy.h"
 #include "proto.h"
 
@@ -33,6 +35,7 @@ struct fwctl_opts {
 };
 
 static int cmd_check(int argc, char **argv, const struct fwctl_opts *o);
+static int cmd_doctor(int argc, char **argv, const struct fwctl_opts *o);
 static int cmd_help(int argc, char **argv, const struct fwctl_opts *o);
 static int cmd_version(int argc, char **argv, const struct fwctl_opts *o);
 
@@ -42,6 +45,7 @@ static const struct {
 	int (*fn)(int argc, char **argv, const struct fwctl_opts *o);
 } local_commands[] = {
 	{ "check", cmd_check },
+	{ "doctor", cmd_doctor },
 	{ "help", cmd_help },
 	{ "version", cmd_version },
 };
@@ -153,6 +157,63 @@ static int cmd_help(int argc, char **argv, const struct fwctl_opts *o)
 	return FWCTL_OK;
 }
 
+/* Runs here, not in fwd: most useful exactly when fwd is not running. */
+static int cmd_doctor(int argc, char **argv, const struct fwctl_opts *o)
+{
+	struct fwd_features f;
+	struct fwd_doctor *doc = NULL;
+	struct fwd_nl *nl = NULL;
+	int ret;
+
+	if (argc > 1) {
+		fprintf(stderr, "fwctl: usage: fwctl doctor [--json]\n");
+		return FWCTL_USAGE;
+	}
+	ret = fwd_probe(&f);
+	if (ret == 0)
+		ret = fwd_nl_open(&nl);
+	if (ret == 0)
+		ret = fwd_doctor_read(nl, &doc);
+	if (ret) {
+		fprintf(stderr, "fwctl: doctor: cannot read the kernel's tables: %s%s\n",
+			strerror(-ret), ret == -EPERM ? " (run as root)" : "");
+		fwd_nl_close(nl);
+		return FWCTL_ERR;
+	}
+	if (o->json) {
+		/* One JSON document: {"kernel": probe, "tables": doctor}. */
+		fputs("{\"kernel\":", stdout);
+		fwd_features_print(&f, stdout, true);
+		fputs(",\"doctor\":", stdout);
+		fwd_doctor_print(doc, stdout, true);
+		fputs("}\n", stdout);
+	} else {
+		fwd_features_print(&f, stdout, false);
+		putchar('\n');
+		fwd_doctor_print(doc, stdout, false);
+	}
+	fwd_doctor_free(doc);
+	fwd_nl_close(nl);
+	return FWCTL_OK;
+}
+
+/* `fwctl disable` opens the host: make a person say so. */
+static bool confirm_disable(void)
+{
+	char line[64];
+
+	if (!isatty(STDIN_FILENO)) {
+		fprintf(stderr, "fwctl: disable opens the host; from a script, pass --yes\n");
+		return false;
+	}
+	fprintf(stderr, "This deletes fwd's table: every port of this host becomes "
+		"reachable.\nType 'disable' to go on: ");
+	if (!fgets(line, sizeof(line), stdin))
+		return false;
+	line[strcspn(line, "\n")] = '\0';
+	return strcmp(line, "disable") == 0;
+}
+
 static int cmd_version(int argc, char **argv, const struct fwctl_opts *o)
 {
 	printf("fwctl %s\n", FWD_VERSION);
@@ -248,6 +309,27 @@ int main(int argc, char **argv)
 		for (unsigned i = 0; i < fwd_ncmdtab; i++)
 			fprintf(stderr, "  %s\n", fwd_cmdtab[i].usage);
 		return FWCTL_USAGE;
+	}
+	if (strcmp(ci->name, "disable") == 0) {
+		bool yes = false;
+
+		for (int k = 1; k < argc; k++)
+			yes |= strcmp(argv[k], "--yes") == 0;
+		if (!yes) {
+			static char yes_word[] = "--yes";
+			char **v;
+
+			if (!confirm_disable()) {
+				fprintf(stderr, "fwctl: not disabled\n");
+				return FWCTL_ERR;
+			}
+			v = calloc((size_t)argc + 2, sizeof(*v));
+			if (!v)
+				abort();
+			memcpy(v, argv, (size_t)argc * sizeof(*v));
+			v[argc] = yes_word;
+			return remote(argc + 1, v, &o);
+		}
 	}
 	return remote(argc, argv, &o);
 }

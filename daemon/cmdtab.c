@@ -77,6 +77,22 @@ const struct fwd_cmdinfo fwd_cmdtab[] = {
 	  "Hit counters (kernel counters) of the allowlist rules and the\n"
 	  "blocklist, and of the control socket.",
 	  FWD_ROLE_READ, false },
+	{ "disable", "disable [--yes]",
+	  "Delete fwd's table: the host is OPEN until `fwctl enable`, `fwctl\n"
+	  "reload`, SIGHUP or a restart of fwd. This is the only way fwd opens\n"
+	  "the host: stopping fwd does not. fwctl asks for confirmation on a\n"
+	  "terminal; scripts pass --yes.",
+	  FWD_ROLE_ADMIN, false },
+	{ "enable", "enable",
+	  "Put the running policy back in the kernel after `fwctl disable`.",
+	  FWD_ROLE_ADMIN, false },
+	{ "doctor", "doctor [--json]",
+	  "Other tables and base chains on the same hooks (Docker, iptables-nft,\n"
+	  "firewalld, ...) with their priorities, what that means for fwd (an\n"
+	  "accept in fwd's table does not override a drop elsewhere; a published\n"
+	  "Docker port may bypass the input chain), and the kernel probe. Runs\n"
+	  "in fwctl itself (needs root), whether fwd runs or not.",
+	  FWD_ROLE_NONE, true },
 	{ "check", "check [FILE] [--json]",
 	  "Validate a policy file (and its conf.d/ and list files) offline.\n"
 	  "Prints every error as FILE:LINE: message; exit 0 if valid, 1 if not.\n"

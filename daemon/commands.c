@@ -29,7 +29,7 @@ struct cmdreq {
 	const struct fwd_cmdinfo *info;
 	int argc;			/* positional words after the command name */
 	char **argv;
-	bool json, force, runtime, kill_states, nft;
+	bool json, force, runtime, kill_states, nft, yes;
 	long confirm;			/* reload --confirm SECONDS, 0 = none */
 };
 
@@ -192,6 +192,12 @@ static int change_policy(struct cmdreq *cr, mutate_fn mutate, void *arg,
 	int ret;
 
 	fwd_diags_init(&d);
+	if (ctx->disabled) {
+		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "%s refused: fwd is disabled "
+				  "(no table in the kernel); `fwctl enable` first", what);
+		fwd_diags_free(&d);
+		return -EPERM;
+	}
 	if (persist && ctx->degraded) {
 		/* The running model is not the files' (they have errors):
 		 * rewriting the edits file from it would lose its contents. */
@@ -692,6 +698,8 @@ static int cmd_status(struct cmdreq *cr)
 		json_arr_end(&b.j);
 		json_key(&b.j, "generation"); json_uint(&b.j, ctx->generation);
 		json_key(&b.j, "applied"); json_int(&b.j, (int64_t)ctx->applied);
+		json_key(&b.j, "disabled"); json_bool(&b.j, ctx->disabled);
+		json_key(&b.j, "guard_restores"); json_uint(&b.j, ctx->restores);
 		json_key(&b.j, "degraded");
 		if (ctx->degraded)
 			json_str(&b.j, ctx->degraded);
@@ -739,7 +747,13 @@ static int cmd_status(struct cmdreq *cr)
 		fwd_response_printf(cr->resp, "policy:     %s (%zu file%s)\n", ctx->config,
 				    p ? p->nfiles : 0, p && p->nfiles == 1 ? "" : "s");
 	fwd_response_printf(cr->resp, "state:      %s\n",
+			    ctx->disabled ? "DISABLED: no table, the host is open "
+			    "(fwctl enable)" :
 			    ctx->degraded ? ctx->degraded : "ok, running the policy files");
+	if (ctx->restores)
+		fwd_response_printf(cr->resp, "guard:      the table was changed by "
+				    "others and restored %llu time%s (see the log)\n",
+				    ctx->restores, ctx->restores == 1 ? "" : "s");
 	fwd_response_printf(cr->resp, "generation: %u, applied %s\n", ctx->generation, when);
 	if (p)
 		fwd_response_printf(cr->resp, "policy:     %zu services, %zu lists, %zu "
@@ -1440,6 +1454,63 @@ static int cmd_stats(struct cmdreq *cr)
 	return 0;
 }
 
+/* ---- disable / enable ------------------------------------------------ */
+
+static int cmd_disable(struct cmdreq *cr)
+{
+	struct fwd_diags d;
+	int ret;
+
+	if (!cr->yes) {
+		fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "disable opens the host: "
+				  "confirm with `fwctl disable --yes`");
+		return -EINVAL;
+	}
+	fwd_diags_init(&d);
+	ret = fwd_table_delete(cr->ctx->nl, &d);
+	if (ret) {
+		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "disable failed, the rules "
+				  "stay: %s", d.n ? d.v[0].msg : strerror(-ret));
+	} else {
+		cr->ctx->disabled = true;
+		fwd_log(LOG_WARNING, "%s: uid %u disabled the firewall: table inet %s "
+			"deleted, the host is open", __func__, (unsigned)cr->peer->uid,
+			FWD_TABLE_NAME);
+		fwd_response_printf(cr->resp, "disabled: table inet %s deleted; the host "
+				    "is OPEN until `fwctl enable` or `fwctl reload`\n",
+				    FWD_TABLE_NAME);
+	}
+	fwd_diags_free(&d);
+	return ret;
+}
+
+static int cmd_enable(struct cmdreq *cr)
+{
+	struct fwd_apply_opts ao = { .no_flags = cr->ctx->no_owner };
+	struct fwd_diags d;
+	int ret;
+
+	if (!cr->ctx->ir) {
+		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "no policy to enable");
+		return -ENOENT;
+	}
+	fwd_diags_init(&d);
+	ret = fwd_apply(cr->ctx->nl, cr->ctx->ir, &cr->ctx->feat, &ao, &d);
+	if (ret) {
+		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "enable failed: %s",
+				  d.n ? d.v[0].msg : strerror(-ret));
+	} else {
+		cr->ctx->disabled = false;
+		cr->ctx->generation++;
+		fwd_log(LOG_INFO, "%s: uid %u enabled the firewall again", __func__,
+			(unsigned)cr->peer->uid);
+		fwd_response_printf(cr->resp, "enabled: generation %u\n",
+				    cr->ctx->generation);
+	}
+	fwd_diags_free(&d);
+	return ret;
+}
+
 /* ---- dispatch ---------------------------------------------------------- */
 
 struct handler {
@@ -1455,6 +1526,7 @@ static const struct handler handlers[] = {
 	{ "list del", cmd_list_del }, { "list show", cmd_list_show },
 	{ "reload", cmd_reload }, { "confirm", cmd_confirm }, { "diff", cmd_diff },
 	{ "explain", cmd_explain }, { "stats", cmd_stats },
+	{ "disable", cmd_disable }, { "enable", cmd_enable },
 };
 
 /* A command takes the options its usage line names (--json: every one). */
@@ -1502,6 +1574,8 @@ static int take_options(struct cmdreq *cr)
 			cr->kill_states = true;
 		} else if (strcmp(a, "--nft") == 0) {
 			cr->nft = true;
+		} else if (strcmp(a, "--yes") == 0) {
+			cr->yes = true;
 		} else if (strcmp(a, "--confirm") == 0 || strncmp(a, "--confirm=", 10) == 0) {
 			const char *v = a[9] == '=' ? a + 10 : (i + 1 < cr->argc ? cr->argv[++i] : NULL);
 			char *end;

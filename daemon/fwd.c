@@ -42,6 +42,8 @@ static void usage(FILE *out)
 		"  -S, --socket PATH   control socket (default $FWD_SOCKET or "
 		FWD_CTL_DEFAULT_PATH ")\n"
 		"      --no-socket     serve no control socket\n"
+		"      --no-owner      create the table without the owner flag (other\n"
+		"                      processes may change it; the table guard restores it)\n"
 		"      --state-dir DIR keep the last good compiled policy here (default\n"
 		"                      " FWD_DEFAULT_STATE_DIR "; \"\" for none)\n"
 		"      --print-default print the built-in default policy\n"
@@ -68,7 +70,8 @@ static size_t ir_elements(const struct fwd_ir *ir)
  */
 static int apply_files(struct fwd_ctx *ctx, bool at_start)
 {
-	struct fwd_apply_opts ao = { .no_owner = ctx->oneshot && !ctx->feat.table_persist };
+	struct fwd_apply_opts ao = { .no_flags = ctx->no_owner,
+				     .no_owner = ctx->oneshot && !ctx->feat.table_persist };
 	struct fwd_policy *p = NULL;
 	struct fwd_ir *ir = NULL;
 	struct fwd_diags d;
@@ -94,6 +97,7 @@ static int apply_files(struct fwd_ctx *ctx, bool at_start)
 		ctx->generation++;
 		ctx->applied = time(NULL);
 		ctx->degraded = NULL;
+		ctx->disabled = false;
 		fwd_log(LOG_INFO, "applied %s (generation %u): %zu elements in %zu sets",
 			ctx->builtin ? "built-in default" : ctx->config,
 			ctx->generation, ir_elements(ir), ir->nsets);
@@ -127,7 +131,7 @@ static int apply_files(struct fwd_ctx *ctx, bool at_start)
  */
 static int apply_fallback(struct fwd_ctx *ctx)
 {
-	struct fwd_apply_opts ao = { 0 };
+	struct fwd_apply_opts ao = { .no_flags = ctx->no_owner };
 	struct fwd_policy *p = NULL;
 	struct fwd_ir *ir = NULL;
 	struct fwd_diags d;
@@ -313,6 +317,14 @@ static int run_daemon(struct fwd_ctx *ctx)
 		epoll_add(efd, ctx->confirm_tfd);
 	if (ctx->tidy_tfd >= 0)
 		epoll_add(efd, ctx->tidy_tfd);
+	{
+		int r = fwd_monitor_open(&ctx->mon, fwd_nl_portid(ctx->nl));
+
+		if (r == 0)
+			epoll_add(efd, fwd_monitor_fd(ctx->mon));
+		else
+			fwd_log(LOG_WARNING, "table guard unavailable: %s", strerror(-r));
+	}
 
 	if (ctx->socket_path) {
 		struct fwd_ctl_config cc = {
@@ -369,12 +381,16 @@ static int run_daemon(struct fwd_ctx *ctx)
 			} else if (fd == ctx->tidy_tfd) {
 				if (read(fd, &ticks, sizeof(ticks)) > 0)
 					fwd_tidy(ctx);
+			} else if (ctx->mon && fd == fwd_monitor_fd(ctx->mon)) {
+				fwd_guard_events(ctx);
 			}
 		}
 		fwd_tidy_arm(ctx);
 	}
 	fwd_ctl_server_free(ctx->ctl);
 	ctx->ctl = NULL;
+	fwd_monitor_close(ctx->mon);
+	ctx->mon = NULL;
 	if (wfd >= 0)
 		close(wfd);
 	close(efd);
@@ -385,7 +401,7 @@ static int run_daemon(struct fwd_ctx *ctx)
 int main(int argc, char **argv)
 {
 	enum { OPT_ONESHOT = 256, OPT_PROBE, OPT_JSON, OPT_PRINT_DEFAULT, OPT_STATE_DIR,
-	       OPT_NO_SOCKET };
+	       OPT_NO_SOCKET, OPT_NO_OWNER };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "oneshot", no_argument, NULL, OPT_ONESHOT },
@@ -394,6 +410,7 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "socket", required_argument, NULL, 'S' },
 		{ "no-socket", no_argument, NULL, OPT_NO_SOCKET },
+		{ "no-owner", no_argument, NULL, OPT_NO_OWNER },
 		{ "print-default", no_argument, NULL, OPT_PRINT_DEFAULT },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "version", no_argument, NULL, 'V' },
@@ -418,6 +435,7 @@ int main(int argc, char **argv)
 		case OPT_PROBE: mode = MODE_PROBE; break;
 		case OPT_JSON: json = true; break;
 		case OPT_NO_SOCKET: no_socket = true; break;
+		case OPT_NO_OWNER: ctx.no_owner = true; break;
 		case OPT_PRINT_DEFAULT: mode = MODE_PRINT_DEFAULT; break;
 		case OPT_STATE_DIR: ctx.state_dir = optarg; break;
 		case 'V': printf("fwd %s\n", FWD_VERSION); return 0;

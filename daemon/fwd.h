@@ -42,6 +42,10 @@ struct fwd_ctx {
 	struct fwd_ir *confirm_ir;
 	unsigned long long edits_applied;
 	int tidy_tfd;			/* next edit expiry (model tidying only) */
+	bool no_owner;			/* --no-owner: table without the owner flag */
+	bool disabled;			/* fwctl disable: the table is deleted */
+	struct fwd_monitor *mon;	/* the table guard */
+	unsigned long long restores;	/* times the guard put the table back */
 };
 
 /* Load the files (main + conf.d + lists + the owned edits file). */
@@ -65,6 +69,9 @@ void fwd_confirm_disarm(struct fwd_ctx *ctx);
 /* Expired edits out of the model (the kernel already dropped them). */
 void fwd_tidy(struct fwd_ctx *ctx);
 void fwd_tidy_arm(struct fwd_ctx *ctx);
+
+/* The table guard: events on fwd's table by anyone else. */
+void fwd_guard_events(struct fwd_ctx *ctx);
 
 /* The control socket handler (commands.c). */
 int fwd_handle_request(void *ctx, const struct fwd_ctl_peer *peer,

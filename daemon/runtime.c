@@ -71,12 +71,13 @@ static void save_last_good(struct fwd_ctx *ctx)
 int fwd_commit(struct fwd_ctx *ctx, struct fwd_policy *p, struct fwd_ir *ir,
 	       struct fwd_diags *d)
 {
-	struct fwd_apply_opts ao = { .no_owner = ctx->oneshot && !ctx->feat.table_persist };
+	struct fwd_apply_opts ao = { .no_flags = ctx->no_owner,
+				     .no_owner = ctx->oneshot && !ctx->feat.table_persist };
 	struct fwd_ir_delta delta;
 	bool full = true;
 	int ret;
 
-	if (ctx->ir && fwd_ir_diff(ctx->ir, ir, &delta) == 0) {
+	if (ctx->ir && !ctx->disabled && fwd_ir_diff(ctx->ir, ir, &delta) == 0) {
 		if (!delta.shape_changed) {
 			full = false;
 			ret = delta.nadd + delta.ndel == 0 ? 0 :
@@ -98,6 +99,7 @@ int fwd_commit(struct fwd_ctx *ctx, struct fwd_policy *p, struct fwd_ir *ir,
 	}
 	ctx->generation++;
 	ctx->applied = time(NULL);
+	ctx->disabled = false;
 	/* The last good policy is worth a disk write on full applies; a live
 	 * edit is already on disk in the edits file. */
 	if (full)
@@ -349,4 +351,50 @@ void fwd_tidy(struct fwd_ctx *ctx)
 			fwd_log(LOG_WARNING, "%s: rewriting the edits file: %s", __func__,
 				strerror(-ret));
 	}
+}
+
+/* ---- the table guard ----------------------------------------------------- */
+
+/*
+ * Someone else changed or removed fwd's table (possible where the kernel
+ * has no owner flag, or with --no-owner): say who, then put the running
+ * IR back in one transaction. Our own commits never show up here (the
+ * monitor drops events from our socket).
+ */
+void fwd_guard_events(struct fwd_ctx *ctx)
+{
+	struct fwd_apply_opts ao = { .no_flags = ctx->no_owner };
+	struct fwd_monitor_event ev[32];
+	bool changed = false;
+	struct fwd_diags d;
+	size_t n;
+	int ret;
+
+	do {
+		n = 0;
+		ret = fwd_monitor_read(ctx->mon, ev, sizeof(ev) / sizeof(ev[0]), &n);
+		for (size_t i = 0; i < n; i++) {
+			char line[256];
+
+			fwd_monitor_event_format(&ev[i], line, sizeof(line));
+			fwd_log(LOG_WARNING, "table guard: %s", line);
+			changed = true;
+		}
+	} while (ret == 0 && n == sizeof(ev) / sizeof(ev[0]));
+	if (ret)
+		fwd_log(LOG_ERR, "table guard: reading events: %s", strerror(-ret));
+	if (!changed || ctx->disabled || !ctx->ir)
+		return;
+	fwd_diags_init(&d);
+	ret = fwd_apply(ctx->nl, ctx->ir, &ctx->feat, &ao, &d);
+	if (ret == 0) {
+		ctx->restores++;
+		fwd_log(LOG_WARNING, "table guard: table inet %s restored "
+			"(generation %u)", FWD_TABLE_NAME, ctx->generation);
+	} else {
+		fwd_log(LOG_CRIT, "table guard: restoring table inet %s failed: %s",
+			FWD_TABLE_NAME, strerror(-ret));
+		fwd_log_diags(LOG_CRIT, &d);
+	}
+	fwd_diags_free(&d);
 }

@@ -542,7 +542,7 @@ static void report(const struct fwd_batch *b, struct fwd_diags *d)
 unsigned fwd_table_flags(const struct fwd_features *f,
 			 const struct fwd_apply_opts *o)
 {
-	if (!f || !f->table_owner)
+	if (!f || !f->table_owner || (o && o->no_flags))
 		return 0;
 	if (f->table_persist)
 		return NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST;

@@ -47,6 +47,7 @@ void fwd_nl_close(struct fwd_nl *nl);	/* accepts NULL */
  */
 struct fwd_apply_opts {
 	bool no_owner;
+	bool no_flags;		/* neither owner nor persist (fwd --no-owner) */
 };
 int fwd_apply(struct fwd_nl *nl, const struct fwd_ir *ir,
 	      const struct fwd_features *f, const struct fwd_apply_opts *o,
@@ -178,21 +179,131 @@ struct fwd_edit;
 
 /*
  * End the tracked connections an edit covers (fwctl remove --kill-states,
- * block), through ctnetlink in the caller's network namespace: a dump of
- * the conntrack table, then one IPCTNL_MSG_CT_DELETE per match, named by
- * its original tuple and id (an entry recycled meanwhile is left alone).
+ * block), in the caller's network namespace: a ctnetlink dump, then for
+ * each match its local TCP socket destroyed (sock_diag SOCK_DESTROY, as
+ * `ss -K`: the application sees ECONNABORTED, the peer a RST; otherwise
+ * the next segment this host sends would bring the connection back as
+ * established) and its entry deleted (IPCTNL_MSG_CT_DELETE by original
+ * tuple, zone and id: an entry recycled meanwhile is left alone). A UDP
+ * flow only loses its entry: a reply the local side sends later opens it
+ * again (a server's UDP socket serves everyone and is not destroyed).
  * What matches, by the original direction (who opened the connection):
  * - allow/deny, direction in: source inside the edit's address (any peer:
- *   any source), its protocol, destination port inside its range;
+ *   any source), its protocol, destination port inside its range, and
+ *   the destination one of this host's addresses;
  * - allow/deny, direction out: destination inside the address, protocol,
- *   destination port;
+ *   destination port, and the source this host;
  * - block: source or destination inside the address, any protocol;
- * - list-add/list-del: source inside the member address (the connections
- *   it opened to this host, whatever service; a superset of what the list
- *   allowed).
+ * - list-add/list-del: source inside the member address, destination this
+ *   host (whatever service: a superset of what the list allowed).
  * A peer @list is -EINVAL: the caller expands it into one edit per member.
  * *killed counts the entries deleted. 0 or -errno.
  */
 int fwd_ct_kill_edit(const struct fwd_edit *e, unsigned *killed);
+
+/* Delete fwd's table (fwctl disable): 0 also when it is already gone. */
+int fwd_table_delete(struct fwd_nl *nl, struct fwd_diags *d);
+
+/* ---- the table guard: nf_tables events ---------------------------- */
+
+/*
+ * A socket on the NFNLGRP_NFTABLES multicast group that reports changes to
+ * inet fwd_filter made by anyone but fwd itself. The kernel stamps every
+ * event of a commit with the committing socket's port id (nlmsg_pid) and
+ * ends each commit with a NEWGEN event carrying the new generation id and
+ * the committing process's pid and name (NFTA_GEN_PROC_PID/_NAME): events
+ * from `our_portid` are dropped; the others are held until their NEWGEN
+ * and come out with who made them. Consecutive events of one kind on one
+ * object (a flush deleting 5000 elements) fold into one with a count.
+ */
+enum fwd_monitor_kind {
+	FWD_MON_NEWTABLE, FWD_MON_DELTABLE,
+	FWD_MON_NEWCHAIN, FWD_MON_DELCHAIN,
+	FWD_MON_NEWRULE, FWD_MON_DELRULE,
+	FWD_MON_NEWSET, FWD_MON_DELSET,
+	FWD_MON_NEWSETELEM, FWD_MON_DELSETELEM,
+	FWD_MON_OTHER,		/* objects, flowtables: not fwd's, but in its table */
+	/* Events were lost (the socket's buffer overran: ENOBUFS), or a
+	 * read failed: something may have changed; read the table back. */
+	FWD_MON_LOST,
+};
+
+struct fwd_monitor_event {
+	enum fwd_monitor_kind kind;
+	char object[64];	/* chain or set name ("" for the table) */
+	unsigned count;		/* events folded into this one (elements, rules) */
+	uint32_t portid;	/* committing socket; 0 = the kernel itself */
+	uint32_t gen;		/* generation the commit made (0 if unknown) */
+	uint32_t pid;		/* committing process (0 if unknown) */
+	char comm[16];		/* its name ("" if unknown) */
+};
+
+struct fwd_monitor;
+/* 0 or -errno. The socket is non-blocking with a large receive buffer. */
+int fwd_monitor_open(struct fwd_monitor **m, uint32_t our_portid);
+int fwd_monitor_fd(const struct fwd_monitor *m);	/* for poll() */
+/*
+ * Read what the socket holds (never blocks) and hand out up to `max`
+ * events (*n of them; more wait for the next call). 0 or -errno; ENOBUFS
+ * is not an error but a FWD_MON_LOST event.
+ */
+int fwd_monitor_read(struct fwd_monitor *m, struct fwd_monitor_event *ev,
+		     size_t max, size_t *n);
+void fwd_monitor_close(struct fwd_monitor *m);	/* accepts NULL */
+/* "nft (pid 4242) deleted table inet fwd_filter", for the log. */
+int fwd_monitor_event_format(const struct fwd_monitor_event *ev, char *buf,
+			     size_t len);
+
+/* ---- doctor: the other tables on the same hooks ------------------- */
+
+struct fwd_doctor_table {
+	uint8_t family;		/* NFPROTO_* */
+	char name[64];
+	uint32_t flags;		/* NFT_TABLE_F_* */
+	uint32_t owner;		/* owning port id, 0 = none */
+	bool ours;		/* inet fwd_filter */
+	size_t nchains, nsets, nrules;
+	bool xt;		/* rules use xtables compat (iptables-nft) */
+	bool docker;		/* named docker*, or has DOCKER* chains */
+};
+
+struct fwd_doctor_chain {
+	uint8_t family;
+	char table[64];
+	char name[64];
+	char type[16];		/* filter, nat, route */
+	unsigned hook;		/* NF_INET_* (NF_NETDEV_* for netdev) */
+	int prio;
+	bool policy_accept;
+	char dev[32];		/* netdev/ingress: the device ("" otherwise) */
+	size_t nrules;
+	size_t ndrop;		/* rules whose verdict is drop or reject */
+	bool ours;
+};
+
+struct fwd_doctor {
+	struct fwd_doctor_table *tables;
+	size_t ntables;
+	struct fwd_doctor_chain *chains;	/* base chains only */
+	size_t nchains;
+	char legacy[256];	/* legacy iptables tables in use ("ip filter, ...") */
+};
+
+/* Every table of every family and every base chain, with rule counts.
+ * 0 or -errno; free with fwd_doctor_free. */
+int fwd_doctor_read(struct fwd_nl *nl, struct fwd_doctor **out);
+void fwd_doctor_free(struct fwd_doctor *doc);	/* accepts NULL */
+
+enum fwd_finding_level { FWD_FIND_INFO, FWD_FIND_WARN };
+struct fwd_finding {
+	enum fwd_finding_level level;
+	char text[384];
+};
+/* What the listing means for fwd (pure: no kernel). *out is malloc'd;
+ * returns the number of findings. */
+size_t fwd_doctor_findings(const struct fwd_doctor *doc,
+			   struct fwd_finding **out);
+/* The listing and the findings, for humans or as JSON. */
+void fwd_doctor_print(const struct fwd_doctor *doc, FILE *out, bool json);
 
 #endif
