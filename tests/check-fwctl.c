@@ -68,6 +68,7 @@ enum { OK = 0, DROP = 1, REFUSED = 2, UNREACH = 3, REJECTED = -2 /* 2 or 3 */ };
 
 /* What test_lockout's fwctl carries: an SSH session from bad to port 22. */
 #define SSH_FROM_BAD "SSH_CONNECTION='" BAD4 " 50000 " SRV4_G " 22'"
+#define SSH_FROM_GOOD "SSH_CONNECTION='" GOOD4 " 50001 " SRV4_G " 22'"
 
 #define TEST_USER "fwdtest2"
 #define MAX_PROCS 32
@@ -1081,9 +1082,12 @@ START_TEST(test_allow_remove)
 	ck_assert_msg(session_echo(s1, 3), "an established connection stopped on remove "
 		      "without --kill-states");
 
-	/* remove --kill-states: the established ones end too */
+	/* remove --kill-states: the established ones end too, and nothing
+	 * else: good, also allowed, keeps the service */
 	FWCTL_OK("allow 8080/tcp from " BAD4);
+	FWCTL_OK("allow 8080/tcp from " GOOD4);
 	expect_elem("allow4", BAD4 " . tcp . 8080", 1);
+	expect_tcp(GOOD, SRV4_G, 8080, OK, "good allowed too");
 	s2 = session_open(BAD, SRV4_B, 8080);
 	ck_assert_msg(session_echo(s2, 3) && session_echo(s1, 3), "sessions do not echo");
 	FWCTL_OK("remove 8080/tcp from " BAD4 " --kill-states");
@@ -1097,9 +1101,21 @@ START_TEST(test_allow_remove)
 		      "remove --kill-states (fwctl said: %s%s)", R.out, R.err);
 	ck_assert_msg(!session_echo(s1, 1.5), "established session 1 still passes after "
 		      "remove --kill-states");
-	expect_tcp(BAD, SRV4_B, 8080, DROP, "after remove --kill-states");
+	ct = sh_ok("ip netns exec %s ss -Hltn 'sport = :8080'", T.ns[SRV]);
+	ck_assert_msg(strstr(ct, "LISTEN") != NULL, "after remove --kill-states srv has no "
+		      "listening socket on 8080 any more (ss -ltn), though the test never "
+		      "stopped the listener: its socket was destroyed");
+	free(ct);
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, BAD, DROP, "connect tcp " SRV4_B " 8080");
+		probe(&ps, GOOD, OK, "connect tcp " SRV4_G " 8080");
+		probes_run(&ps, "after remove --kill-states of bad's rule");
+	}
 	close(s1);
 	close(s2);
+	FWCTL_OK("remove 8080/tcp from " GOOD4);
 
 	/* IPv6 */
 	FWCTL_OK("allow 8080/tcp from " BAD6);
@@ -1568,6 +1584,23 @@ START_TEST(test_lockout)
 		      "fwctl --force remove: rc %d, %s", R.rc, R.err);
 	expect_elem("allow4", BAD4 " . tcp . 22", 0);
 	expect_tcp(BAD, SRV4_B, 22, DROP, "after remove --force");
+
+	/* a session from good, let in by the hand-written list @good: a
+	 * list del or a reload of files that drop it is refused too */
+	ck_assert_msg(fwctl_env(SSH_FROM_GOOD, "list del good " GOOD4) == 1 &&
+		      strstr(R.err, "SSH"), "list del cutting the SSH session: rc %d, %s%s",
+		      R.rc, R.out, R.err);
+	expect_elem("allow4", GOOD4 " . tcp . 22", 1);
+	write_policy("deny", "");
+	free(sh_ok("sed -i 's/^allow = @good$/allow = " GOOD6 "/' %s", T.policy));
+	ck_assert_msg(fwctl_env(SSH_FROM_GOOD, "reload") == 1 && strstr(R.err, "SSH"),
+		      "reload cutting the SSH session: rc %d, %s%s", R.rc, R.out, R.err);
+	expect_elem("allow4", GOOD4 " . tcp . 22", 1);
+	expect_tcp(GOOD, SRV4_G, 22, OK, "after the refused list del and reload");
+	ck_assert_msg(fwctl_env(SSH_FROM_GOOD, "reload --force") == 0, "reload --force: "
+		      "rc %d, %s", R.rc, R.err);
+	expect_elem("allow4", GOOD4 " . tcp . 22", 0);
+	expect_tcp(GOOD, SRV4_G, 22, DROP, "after reload --force");
 	topo_down();
 }
 END_TEST
