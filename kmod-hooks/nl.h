@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "diag.h"
 #include "ir.h"
@@ -182,6 +183,19 @@ void fwd_lin_rule(struct fwd_batch *b, const char *table,
 /* The whole fwd_apply transaction for ir (BEGIN .. END). */
 void fwd_build_apply(struct fwd_batch *b, const struct fwd_ir *ir,
 		     unsigned table_flags);
+
+/* readback.c: a request header (nf_tables, NLM_F_REQUEST | NLM_F_ACK |
+ * flags; buf zeroed for 512 bytes), and one request (a GET or a dump) with
+ * every answer through cb. buf holds FWD_RBUF_SIZE bytes. */
+#define FWD_RBUF_SIZE (64 * 1024)
+struct nlmsghdr *fwd_nl_hdr(char *buf, uint16_t type, uint16_t flags,
+			    uint8_t family);
+int fwd_nl_request(struct fwd_nl *nl, struct nlmsghdr *nlh, char *buf,
+		   int (*cb)(const struct nlmsghdr *nlh, void *data),
+		   void *data);
+
+/* probe.c: s as a JSON string, quotes included. */
+void fwd_json_str(FILE *out, const char *s);
 
 /* The current wall clock in milliseconds since the epoch. */
 uint64_t fwd_now_ms(void);

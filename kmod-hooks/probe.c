@@ -362,7 +362,7 @@ out:
 	return ret;
 }
 
-static void json_str(FILE *out, const char *s)
+void fwd_json_str(FILE *out, const char *s)
 {
 	fputc('"', out);
 	for (; *s; s++) {
@@ -402,12 +402,12 @@ void fwd_features_print(const struct fwd_features *f, FILE *out, bool json)
 
 	if (json) {
 		fputs("{\"kernel\":", out);
-		json_str(out, rel);
+		fwd_json_str(out, rel);
 		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
 			fprintf(out, ",\"%s\":%s", rows[i].key,
 				rows[i].v ? "true" : "false");
 		fputs(",\"detail\":", out);
-		json_str(out, f->detail);
+		fwd_json_str(out, f->detail);
 		fputs("}\n", out);
 		return;
 	}

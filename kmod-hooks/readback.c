@@ -25,10 +25,9 @@
 
 #include "util.h"
 
-#define RBUF_SIZE (64 * 1024)
 
 /* One request (a GET or a dump) and all its answers through cb. */
-static int request(struct fwd_nl *nl, struct nlmsghdr *nlh, char *buf,
+int fwd_nl_request(struct fwd_nl *nl, struct nlmsghdr *nlh, char *buf,
 		   mnl_cb_t cb, void *data)
 {
 	uint32_t seq = nl->seq++;
@@ -39,7 +38,7 @@ static int request(struct fwd_nl *nl, struct nlmsghdr *nlh, char *buf,
 	if (mnl_socket_sendto(nl->sk, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
 	do {
-		n = mnl_socket_recvfrom(nl->sk, buf, RBUF_SIZE);
+		n = mnl_socket_recvfrom(nl->sk, buf, FWD_RBUF_SIZE);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -52,6 +51,12 @@ static int request(struct fwd_nl *nl, struct nlmsghdr *nlh, char *buf,
 
 static struct nlmsghdr *hdr(char *buf, uint16_t type, uint16_t flags)
 {
+	return fwd_nl_hdr(buf, type, flags, NFPROTO_INET);
+}
+
+struct nlmsghdr *fwd_nl_hdr(char *buf, uint16_t type, uint16_t flags,
+			    uint8_t family)
+{
 	struct nlmsghdr *nlh;
 	struct nfgenmsg *nfg;
 
@@ -61,7 +66,7 @@ static struct nlmsghdr *hdr(char *buf, uint16_t type, uint16_t flags)
 	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
 	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = NFPROTO_INET;
+	nfg->nfgen_family = family;
 	nfg->version = NFNETLINK_V0;
 	nfg->res_id = 0;
 	return nlh;
@@ -110,13 +115,13 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 int fwd_live_table_info(struct fwd_nl *nl, const char *name, bool *exists,
 			uint32_t *flags, uint32_t *owner)
 {
-	char *buf = fwd_xmalloc(RBUF_SIZE);
+	char *buf = fwd_xmalloc(FWD_RBUF_SIZE);
 	struct nlmsghdr *nlh = hdr(buf, NFT_MSG_GETTABLE, 0);
 	struct table_q q = { 0 };
 	int ret;
 
 	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, name ? name : FWD_TABLE_NAME);
-	ret = request(nl, nlh, buf, table_cb, &q);
+	ret = fwd_nl_request(nl, nlh, buf, table_cb, &q);
 	free(buf);
 	if (ret == -ENOENT)
 		ret = 0;
@@ -435,7 +440,7 @@ static int read_elems(struct fwd_nl *nl, struct rb_ctx *c, char *buf,
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, s->name);
 	c->nraw = 0;
 	c->now_ms = fwd_now_ms();
-	ret = request(nl, nlh, buf, elem_cb, c);
+	ret = fwd_nl_request(nl, nlh, buf, elem_cb, c);
 	if (ret == 0)
 		pair_up(c, s);
 	return ret;
@@ -447,7 +452,7 @@ static int dump(struct fwd_nl *nl, struct rb_ctx *c, char *buf, uint16_t type,
 	struct nlmsghdr *nlh = hdr(buf, type, NLM_F_DUMP);
 
 	mnl_attr_put_strz(nlh, table_attr, c->table);
-	return request(nl, nlh, buf, cb, c);
+	return fwd_nl_request(nl, nlh, buf, cb, c);
 }
 
 static int gen_cb(const struct nlmsghdr *nlh, void *data)
@@ -465,7 +470,7 @@ static int generation(struct fwd_nl *nl, char *buf, uint32_t *gen)
 	struct nlmsghdr *nlh = hdr(buf, NFT_MSG_GETGEN, 0);
 
 	*gen = 0;
-	return request(nl, nlh, buf, gen_cb, gen);
+	return fwd_nl_request(nl, nlh, buf, gen_cb, gen);
 }
 
 /* One pass over the table: several requests, each consistent alone. */
@@ -495,7 +500,7 @@ int fwd_live_read(struct fwd_nl *nl, const char *name,
 		  struct fwd_live_table **out)
 {
 	struct rb_ctx c = { .table = name ? name : FWD_TABLE_NAME };
-	char *buf = fwd_xmalloc(RBUF_SIZE);
+	char *buf = fwd_xmalloc(FWD_RBUF_SIZE);
 	uint32_t g0, g1;
 	int ret = -EAGAIN;
 

@@ -729,6 +729,11 @@ START_TEST(reapply_is_atomic)
 			}
 			fwd_live_free(t);
 		}
+		/* the child's copies, freed so that valgrind sees no leak */
+		fwd_nl_close(cnl);
+		fwd_nl_close(nl);
+		hand_free(ir0);
+		hand_free(ir1);
 		if (write(res[1], &r, sizeof(r)) != sizeof(r))
 			_exit(4);
 		_exit(0);
@@ -908,13 +913,21 @@ START_TEST(persist_and_adopt)
 		struct fwd_nl *cnl = NULL;
 		struct fwd_diags d;
 
+		int code = 0;
+
 		fwd_diags_init(&d);
 		if (fwd_nl_open(&cnl) || fwd_apply(cnl, ir1, &f, NULL, &d))
-			_exit(1);
-		if (fwd_live_table_info(cnl, NULL, &exists, &flags, &owner) ||
-		    owner != fwd_nl_portid(cnl) || !(flags & NFT_TABLE_F_OWNER))
-			_exit(2);
-		_exit(0);
+			code = 1;
+		else if (fwd_live_table_info(cnl, NULL, &exists, &flags, &owner) ||
+			 owner != fwd_nl_portid(cnl) || !(flags & NFT_TABLE_F_OWNER))
+			code = 2;
+		/* the child's copies, freed so that valgrind sees no leak */
+		fwd_diags_free(&d);
+		fwd_nl_close(cnl);
+		fwd_nl_close(nl);
+		hand_free(ir0);
+		hand_free(ir1);
+		_exit(code);
 	}
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %d", st);
