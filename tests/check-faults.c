@@ -668,7 +668,7 @@ START_TEST(test_kill9)
 	long d_landed = 0, d_committed = 0, d_kept = 0, d_start = 0;
 	double ta, tb, maxd, t0;
 	struct ab ab;
-	char when[160];
+	char when[160], *klog;
 	int cur;
 
 	if (!tu_need_root())
@@ -677,6 +677,7 @@ START_TEST(test_kill9)
 	nn_enter(&E, NN_SRV);
 	rng_seed("kill9");
 	ab_setup(&ab, 1000);
+	klog = nn_path(&E, "kill.log");
 
 	/* Kill anywhere from before the probe to after the commit: up to
 	 * 1.5x the time a whole run takes here (at least 30 ms). */
@@ -697,7 +698,8 @@ START_TEST(test_kill9)
 		pid_t pid;
 
 		fwd_argv(argv, true, ab.conf[target], ab.state);
-		pid = nn_spawn(&E, -1, "/dev/null", argv, NULL);
+		unlink(klog);
+		pid = nn_spawn(&E, -1, klog, argv, NULL);
 		nn_msleep(0);
 		{
 			struct timespec ts = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000 };
@@ -708,8 +710,9 @@ START_TEST(test_kill9)
 		if (waitpid(pid, &st, WNOHANG) == pid) {
 			exited++;
 			ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-				      "unkilled --oneshot %c failed (status %d)", "AB"[target], st);
-			nn_kill(&E, pid);
+				      "unkilled --oneshot %c failed (status %#x):\n%s", "AB"[target],
+				      st, nn_slurp_or_empty(klog));
+			nn_forget(&E, pid);	/* reaped: never signal that pid again */
 		} else {
 			landed++;
 			nn_kill(&E, pid);
@@ -985,6 +988,9 @@ static void echo_client(const char *ns, const char *addr, unsigned port, double 
 	struct sess_result res = { .mismatch_at = -1 };
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
 	static uint8_t out[16384], in[65536];
+	/* about 50 sends a second, so that a stall shows within 20 ms */
+	size_t chunk = rate / 50 < 512 ? 512 : rate / 50 > sizeof(out) ? sizeof(out) :
+		       (size_t)(rate / 50);
 	double next = 0, last_progress, drain_by = 0;
 	bool stopping = false, shut = false;
 	const long long window = 256 * 1024;
@@ -1044,7 +1050,7 @@ static void echo_client(const char *ns, const char *addr, unsigned port, double 
 			drain_by = nn_now() + 10;
 		}
 		if (want_send && (p[0].revents & POLLOUT)) {
-			size_t n = sizeof(out);
+			size_t n = chunk;
 			ssize_t w;
 
 			if ((long long)n > window - (res.sent - res.received))
@@ -1390,6 +1396,7 @@ static char *replace_all(const char *s, const char *from, const char *to)
 static char *error_lines(const char *log)
 {
 	const char *p = log, *start = NULL;
+	char *out;
 
 	while (p && *p) {
 		const char *nl = strchr(p, '\n');
@@ -1401,7 +1408,11 @@ static char *error_lines(const char *log)
 		}
 		p = nl ? nl + 1 : NULL;
 	}
-	return strdup(start ? start : "(no \"... failed, ...\" line)\n");
+	if (start)
+		return strdup(start);
+	if (asprintf(&out, "(no \"... failed, ...\" line; fwd printed:)\n%.1000s", log) < 0)
+		abort();
+	return out;
 }
 
 /* Open every FIFO under dir for writing and close it again: a reader stuck
@@ -1426,7 +1437,7 @@ static int unblock_fifos(const char *dir)
 
 /* A reload of any file in the corpus takes well under a second here; this
  * long without an answer means fwd is stuck. */
-#define HANG_SECS 8
+#define HANG_SECS 5
 
 struct corpus_run {
 	char *etc;			/* live directory: etc/fwd.conf, etc/conf.d/ */

@@ -348,7 +348,13 @@ void nn_kill(struct nn_env *e, pid_t pid)
 
 bool nn_alive(pid_t pid)
 {
-	return waitpid(pid, NULL, WNOHANG) == 0;
+	siginfo_t si = { .si_pid = 0 };
+
+	/* WNOWAIT: an exited child stays unreaped, so its pid cannot be
+	 * reused before nn_stop/nn_kill reap it. */
+	if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0)
+		return false;
+	return si.si_pid == 0;
 }
 
 char *nn_listener(struct nn_env *e, const char *kind, const char *proto,

@@ -94,7 +94,7 @@ void nn_forget(struct nn_env *e, pid_t pid);
 int nn_stop(struct nn_env *e, pid_t pid, double secs);
 /* SIGKILL and reap; forgets the pid. */
 void nn_kill(struct nn_env *e, pid_t pid);
-/* Still running (not reaped)? */
+/* Still running? (An exited child is left unreaped.) */
 bool nn_alive(pid_t pid);
 
 /* Shell command that must exit 0 (else the test fails with its output);
