@@ -212,6 +212,21 @@ static size_t count_lines_eq(const char *path, const char *line)
 	return n;
 }
 
+/*
+ * Sleep until the wall clock is late in its second (fraction >= 0.8). fwd
+ * keeps expiries in whole unix seconds: a request made late in a second is
+ * where rounding down would cost the most, so timing checks are made there,
+ * every run alike, rather than wherever the second happens to be.
+ */
+static void late_in_second(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (ts.tv_nsec < 800000000L)
+		msleep((unsigned)((800000000L - ts.tv_nsec) / 1000000L) + 5);
+}
+
 /* Bounded wait until needle occurs at least n times in the file. */
 static bool wait_for(const char *path, const char *needle, size_t n, double secs)
 {
@@ -1160,6 +1175,7 @@ START_TEST(test_block_expiry)
 
 	/* t0 is taken before the request: every duration measured from it is
 	 * at least as long as the block really was */
+	late_in_second();
 	t0 = now();
 	FWCTL_OK("block " BAD4 " for 3s");
 	el = set_elem("block4", BAD4);
@@ -1472,6 +1488,7 @@ START_TEST(test_confirm)
 
 	/* 1. no confirm: reverted */
 	write_policy("deny", pol_b);
+	late_in_second();
 	t0 = now();
 	FWCTL_OK("reload --confirm 3");
 	expect_elem("allow4", BAD4 " . tcp . 8081", 1);
