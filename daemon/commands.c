@@ -435,7 +435,10 @@ static int parse_edit_words(struct cmdreq *cr, const char *kind,
 	w[nw] = NULL;
 	*edits = NULL;
 	*n = 0;
-	ret = fwd_edit_parse((int)nw, w, now_s(), NULL, edits, n, err, sizeof(err));
+	/* Timeouts are whole seconds against a clock already part-way into
+	 * its second: count "for 3s" from the next second so an entry never
+	 * lasts less than asked (it lasts up to one second more). */
+	ret = fwd_edit_parse((int)nw, w, now_s() + 1, NULL, edits, n, err, sizeof(err));
 	if (ret)
 		fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "%s", err);
 	free(copy);
@@ -823,7 +826,19 @@ static int cmd_show_nft(struct cmdreq *cr)
 		abort();
 	fwd_ir_render(ir, &ro, f);
 	fclose(f);
-	fwd_response_write(cr->resp, text, len);
+	if (cr->json) {
+		struct jbuf b;
+
+		jbuf_open(&b);
+		json_obj_begin(&b.j);
+		json_key(&b.j, "table"); json_str(&b.j, "inet " FWD_TABLE_NAME);
+		json_key(&b.j, "flags"); json_uint(&b.j, live->flags);
+		json_key(&b.j, "nft"); json_str(&b.j, text);
+		json_obj_end(&b.j);
+		jbuf_close(&b, cr->resp);
+	} else {
+		fwd_response_write(cr->resp, text, len);
+	}
 	free(text);
 	fwd_ir_free(ir);
 	fwd_live_free(live);

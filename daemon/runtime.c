@@ -134,6 +134,18 @@ static int write_deadline(const char *dir, time_t deadline)
 	return fwd_write_atomic(dir, FWD_STATE_DEADLINE, buf, (size_t)n, 0600);
 }
 
+/* deadline_ns: the exact moment (CLOCK_REALTIME); ctx keeps whole seconds,
+ * rounded up, for messages and the file. */
+static void arm_timer_ns(struct fwd_ctx *ctx, const struct timespec *at)
+{
+	struct itimerspec its = { 0 };
+
+	its.it_value = *at;
+	ctx->confirm_deadline = at->tv_sec + (at->tv_nsec ? 1 : 0);
+	if (ctx->confirm_tfd >= 0)
+		timerfd_settime(ctx->confirm_tfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
 static void arm_timer(struct fwd_ctx *ctx, time_t deadline)
 {
 	struct itimerspec its = { 0 };
@@ -158,8 +170,14 @@ static void clear_confirm_files(struct fwd_ctx *ctx)
 
 int fwd_confirm_arm(struct fwd_ctx *ctx, const struct fwd_ir *rollback, long seconds)
 {
-	time_t deadline = time(NULL) + seconds;
+	struct timespec at;
+	time_t deadline;
 	int ret;
+
+	/* Exactly SECONDS from now, not from the start of this second. */
+	clock_gettime(CLOCK_REALTIME, &at);
+	at.tv_sec += seconds;
+	deadline = at.tv_sec + (at.tv_nsec ? 1 : 0);
 
 	if (!*ctx->state_dir)
 		return -ENOTDIR;
@@ -181,7 +199,7 @@ int fwd_confirm_arm(struct fwd_ctx *ctx, const struct fwd_ir *rollback, long sec
 	ret = write_deadline(ctx->state_dir, deadline);
 	if (ret)
 		return ret;
-	arm_timer(ctx, deadline);
+	arm_timer_ns(ctx, &at);
 	return 0;
 }
 

@@ -390,17 +390,72 @@ static int ct_delete(struct mnl_socket *sk, uint32_t *seq,
 }
 
 /*
- * End the local TCP sockets of the entries: SOCK_DESTROY for each, all in
- * one datagram. ENOENT (no such socket: routed traffic, or already gone)
- * and EOPNOTSUPP (a kernel without CONFIG_INET_DIAG_DESTROY) are not
- * errors: the entry is still deleted.
+ * One inet_diag request for the exact 4-tuple (type SOCK_DIAG_BY_FAMILY to
+ * look, SOCK_DESTROY to end it), answered synchronously.
+ */
+static int diag_one(struct mnl_socket *sk, uint16_t type, uint8_t family,
+		    const struct sock_id *id, const uint32_t cookie[2],
+		    struct inet_diag_msg *out)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	size_t alen = family == AF_INET ? 4 : 16;
+	struct inet_diag_req_v2 *req;
+	struct nlmsghdr *nlh;
+	uint32_t seq = (uint32_t)time(NULL);
+	ssize_t r;
+
+	memset(buf, 0, 512);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = seq;
+	req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
+	req->sdiag_family = family;
+	req->sdiag_protocol = IPPROTO_TCP;
+	req->idiag_states = ~0u;
+	req->id.idiag_sport = htons(id->sport);
+	req->id.idiag_dport = htons(id->dport);
+	memcpy(req->id.idiag_src, id->src, alen);
+	memcpy(req->id.idiag_dst, id->dst, alen);
+	req->id.idiag_cookie[0] = cookie[0];
+	req->id.idiag_cookie[1] = cookie[1];
+	if (mnl_socket_sendto(sk, buf, nlh->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		r = mnl_socket_recvfrom(sk, buf, sizeof(buf));
+		if (r < 0)
+			return -errno;
+		for (nlh = (struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, (int)r);
+		     nlh = mnl_nlmsg_next(nlh, (int *)&r)) {
+			if (nlh->nlmsg_seq != seq)
+				continue;
+			if (nlh->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+
+				return e->error;	/* 0 or -errno */
+			}
+			if (out && nlh->nlmsg_type == SOCK_DIAG_BY_FAMILY &&
+			    mnl_nlmsg_get_payload_len(nlh) >= sizeof(*out))
+				memcpy(out, mnl_nlmsg_get_payload(nlh), sizeof(*out));
+			if (nlh->nlmsg_type == NLMSG_DONE)
+				return 0;
+		}
+	}
+}
+
+/*
+ * End the local TCP sockets of the entries. A lookup by 4-tuple falls
+ * back to the LISTENING socket when the connection's own socket is gone
+ * (TIME_WAIT, closed): destroying that would take the service down for
+ * everyone. So each socket is looked up first, and destroyed only when the
+ * answer is that very connection (same tuple, not listening), by its
+ * cookie. ENOENT and EOPNOTSUPP (no CONFIG_INET_DIAG_DESTROY) are not
+ * errors: the conntrack entry is deleted all the same.
  */
 static void sock_destroy(const struct ct_entry *v, size_t n)
 {
 	struct mnl_socket *sk = mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC);
-	size_t len = 0, cap = 0;
-	char *buf = NULL;
-	uint32_t seq = (uint32_t)time(NULL);
+	const uint32_t nocookie[2] = { INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE };
 
 	if (!sk)
 		return;
@@ -410,41 +465,22 @@ static void sock_destroy(const struct ct_entry *v, size_t n)
 		for (unsigned k = 0; k < v[i].nsock; k++) {
 			const struct sock_id *id = &v[i].sock[k];
 			size_t alen = v[i].family == AF_INET ? 4 : 16;
-			struct inet_diag_req_v2 *req;
-			struct nlmsghdr *nlh;
+			struct inet_diag_msg m;
 
-			if (cap - len < 256) {
-				cap = cap ? 2 * cap : 16384;
-				buf = fwd_xrealloc(buf, cap);
-				memset(buf + len, 0, cap - len);
-			}
-			nlh = mnl_nlmsg_put_header(buf + len);
-			nlh->nlmsg_type = SOCK_DESTROY;
-			nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-			nlh->nlmsg_seq = ++seq;
-			req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
-			req->sdiag_family = v[i].family;
-			req->sdiag_protocol = IPPROTO_TCP;
-			req->idiag_states = ~0u;
-			req->id.idiag_sport = htons(id->sport);
-			req->id.idiag_dport = htons(id->dport);
-			memcpy(req->id.idiag_src, id->src, alen);
-			memcpy(req->id.idiag_dst, id->dst, alen);
-			req->id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
-			req->id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
-			len += NLMSG_ALIGN(nlh->nlmsg_len);
+			memset(&m, 0, sizeof(m));
+			if (diag_one(sk, SOCK_DIAG_BY_FAMILY, v[i].family, id,
+				     nocookie, &m) != 0)
+				continue;
+			if (m.idiag_state == 10 /* TCP_LISTEN */ ||
+			    ntohs(m.id.idiag_sport) != id->sport ||
+			    ntohs(m.id.idiag_dport) != id->dport ||
+			    memcmp(m.id.idiag_src, id->src, alen) != 0 ||
+			    memcmp(m.id.idiag_dst, id->dst, alen) != 0)
+				continue;
+			diag_one(sk, SOCK_DESTROY, v[i].family, id,
+				 m.id.idiag_cookie, NULL);
 		}
-	if (len == 0 || mnl_socket_sendto(sk, buf, len) < 0)
-		goto out;
-	/* The answers are queued by now: drain them, never wait. */
-	for (;;) {
-		ssize_t r = recv(mnl_socket_get_fd(sk), buf, cap, MSG_DONTWAIT);
-
-		if (r < 0 && errno != EINTR && errno != ENOBUFS)
-			break;
-	}
 out:
-	free(buf);
 	mnl_socket_close(sk);
 }
 
