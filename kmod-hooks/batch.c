@@ -93,6 +93,32 @@ uint32_t fwd_nl_portid(const struct fwd_nl *nl)
 	return nl->portid;
 }
 
+uint32_t fwd_nl_generation(const struct fwd_nl *nl)
+{
+	return nl->own_n ? nl->own_gen[(nl->own_n - 1) % FWD_OWN_GENS] : 0;
+}
+
+bool fwd_nl_own_gen(const struct fwd_nl *nl, uint32_t gen)
+{
+	unsigned n = nl->own_n < FWD_OWN_GENS ? nl->own_n : FWD_OWN_GENS;
+
+	for (unsigned i = 0; i < n; i++)
+		if (nl->own_gen[i] == gen)
+			return true;
+	return false;
+}
+
+/* The kernel bumps its generation by one per commit, skipping 0. */
+static uint32_t next_gen(uint32_t g)
+{
+	return g + 1 ? g + 1 : 1;
+}
+
+static void own_gen_add(struct fwd_nl *nl, uint32_t gen)
+{
+	nl->own_gen[nl->own_n++ % FWD_OWN_GENS] = gen;
+}
+
 uint64_t fwd_now_ms(void)
 {
 	struct timespec ts;
@@ -178,9 +204,13 @@ void fwd_batch_close(struct fwd_batch *b, struct nlmsghdr *nlh)
 
 void fwd_batch_begin(struct fwd_batch *b)
 {
-	fwd_batch_close(b, put_hdr(b, NFNL_MSG_BATCH_BEGIN, AF_UNSPEC,
-				   htons(NFNL_SUBSYS_NFTABLES), 0,
-				   FWD_MSG_BEGIN, NULL));
+	struct nlmsghdr *nlh = put_hdr(b, NFNL_MSG_BATCH_BEGIN, AF_UNSPEC,
+				       htons(NFNL_SUBSYS_NFTABLES), 0,
+				       FWD_MSG_BEGIN, NULL);
+
+	if (b->genid)
+		mnl_attr_put_u32(nlh, NFNL_BATCH_GENID, htonl(b->genid));
+	fwd_batch_close(b, nlh);
 }
 
 void fwd_batch_end(struct fwd_batch *b)
@@ -592,21 +622,42 @@ static int sockbuf(const struct fwd_nl *nl, int opt)
  * (failing messages answer anyway), which needs a few hundred bytes of
  * buffer instead of one answer per message.
  */
+/* Over this, a batch would flood a listening monitor with events. */
+#define FWD_PAUSE_BYTES (256u * 1024)
+
 int fwd_batch_run(struct fwd_nl *nl, const struct fwd_batch_job *job,
 		  struct fwd_diags *d)
 {
 	struct fwd_batch b;
-	int ret = 0;
+	bool paused = false;
+	int ret = 0, restarts = 0;
 
+	memset(&b, 0, sizeof(b));
 	for (int attempt = 0; attempt < 2; attempt++) {
 		bool lost, same = false;
+		uint32_t gen = 0, now_gen = 0;
 		int cr;
 
+		fwd_batch_free(&b);
+		/* The generation this batch builds on: the kernel refuses the
+		 * batch (ERESTART) when another commit came in between, so a
+		 * commit of it makes exactly the next one. */
+		if (fwd_nl_getgen(nl, &gen) != 0)
+			gen = 0;
 		fwd_batch_init(&b, nl);
+		b.genid = gen;
 		b.ack_end_only = attempt > 0;
 		job->build(&b, job->arg);
+		if (nl->mon && !paused && b.len > FWD_PAUSE_BYTES) {
+			fwd_monitor_pause(nl->mon);
+			paused = true;
+		}
 		ret = fwd_batch_talk(nl, &b);
 		lost = ret == -ENOBUFS;
+		if (!ret && b.n && b.msgs[0].err == ERESTART && restarts++ < 10) {
+			attempt--;	/* someone else committed first: again */
+			continue;
+		}
 		if (ret == -EMSGSIZE) {
 			fwd_diags_add(d, NULL, 0, "the transaction (%zu bytes, %zu "
 				      "messages) does not fit in one netlink "
@@ -626,8 +677,11 @@ int fwd_batch_run(struct fwd_nl *nl, const struct fwd_batch_job *job,
 			ret = -b.first_err;
 			break;
 		}
-		if (!lost && fwd_batch_committed(&b))
+		if (!lost && fwd_batch_committed(&b)) {
+			if (gen)
+				own_gen_add(nl, next_gen(gen));
 			break;
+		}
 		if (!lost && !b.ack_end_only) {
 			fwd_diags_add(d, NULL, 0, "kernel did not confirm the "
 				      "commit (%zu of %zu messages unanswered)",
@@ -641,6 +695,10 @@ int fwd_batch_run(struct fwd_nl *nl, const struct fwd_batch_job *job,
 		nl->stats.checked++;
 		cr = fwd_live_check(nl, job->ir, job->delta, &same);
 		if (cr == 0 && same) {
+			/* ours if nothing else committed since */
+			if (gen && fwd_nl_getgen(nl, &now_gen) == 0 &&
+			    now_gen == next_gen(gen))
+				own_gen_add(nl, now_gen);
 			ret = 0;
 			break;
 		}
@@ -654,7 +712,6 @@ int fwd_batch_run(struct fwd_nl *nl, const struct fwd_batch_job *job,
 		}
 		if (attempt == 0 && lost) {
 			nl->stats.resent++;
-			fwd_batch_free(&b);
 			continue;
 		}
 		fwd_diags_add(d, NULL, 0, "kernel answers were lost (receive "
@@ -665,6 +722,8 @@ int fwd_batch_run(struct fwd_nl *nl, const struct fwd_batch_job *job,
 		ret = lost ? -ENOBUFS : -EIO;
 		break;
 	}
+	if (paused)
+		fwd_monitor_resume(nl->mon);
 	fwd_batch_free(&b);
 	return ret;
 }

@@ -97,6 +97,12 @@ unsigned fwd_table_flags(const struct fwd_features *f,
 /* The netlink port id of the socket: the owner of tables it created. */
 uint32_t fwd_nl_portid(const struct fwd_nl *nl);
 
+/* The ruleset generation the last commit through this socket made (0:
+ * none yet). Exact: every transaction names the generation it expects
+ * (NFNL_BATCH_GENID; the kernel refuses it if another commit came first,
+ * and fwd asks again), so the new one is that plus one. */
+uint32_t fwd_nl_generation(const struct fwd_nl *nl);
+
 /*
  * Reading the live table back (tests, `fwctl show`). Elements come back in
  * the IR's format and order (sorted by key, ranges as lo..hi; loc is zero),
@@ -167,6 +173,14 @@ const struct fwd_live_chain *fwd_live_chain_find(const struct fwd_live_table *t,
  */
 int fwd_live_to_ir(const struct fwd_live_table *t, const struct fwd_ir *tmpl,
 		   struct fwd_ir **out);
+
+/*
+ * Whether the live table holds `ir`: the same sets with the same elements
+ * (those not yet expired), the same base chains with the same policies and
+ * rule counts. What the table guard asks after FWD_MON_LOST before it
+ * restores anything. 0 with *same set, or -errno (absent table: 0, false).
+ */
+int fwd_live_matches(struct fwd_nl *nl, const struct fwd_ir *ir, bool *same);
 
 /* Whether inet table `name` (NULL: FWD_TABLE_NAME) exists, with its flags
  * and owner port id (0 = none). 0 or -errno (absent is not an error). */
@@ -243,9 +257,29 @@ struct fwd_monitor;
 int fwd_monitor_open(struct fwd_monitor **m, uint32_t our_portid);
 int fwd_monitor_fd(const struct fwd_monitor *m);	/* for poll() */
 /*
+ * Tell the monitor which socket fwd commits through (the one whose port
+ * id it was opened with). Then (1) fwd_apply and fwd_apply_delta stop it
+ * listening around a big transaction (over 256 KiB: the kernel builds one
+ * event per element only while someone listens, which made a 1M-element
+ * apply several times slower and overran the monitor anyway), and (2)
+ * after an overrun or such a pause the monitor compares the generations
+ * that went by with those fwd's own commits made: FWD_MON_LOST is only
+ * reported when some other commit is among them.
+ */
+void fwd_monitor_attach(struct fwd_monitor *m, struct fwd_nl *nl);
+/*
  * Read what the socket holds (never blocks) and hand out up to `max`
  * events (*n of them; more wait for the next call). 0 or -errno; ENOBUFS
- * is not an error but a FWD_MON_LOST event.
+ * is not an error but a FWD_MON_LOST event, handed out once the socket
+ * has been read empty (from then on nothing is missed).
+ * Unattached (fwd_monitor_attach), FWD_MON_LOST does not mean someone
+ * else changed the table: fwd's own apply of some 200k elements or more
+ * overruns the 32 MiB the kernel grants the socket by itself (one event
+ * per element; measured in tests/check-monitor.c), and restoring on it
+ * would re-apply, overrun again, and so on. Attached, it means a commit
+ * that was not fwd's went by unseen (ev.gen: the generation now); the
+ * table may or may not be touched (fwd_live_matches says, slowly for a
+ * big table: the kernel's set dump is quadratic, 30 s at 1M elements).
  */
 int fwd_monitor_read(struct fwd_monitor *m, struct fwd_monitor_event *ev,
 		     size_t max, size_t *n);

@@ -19,12 +19,14 @@
  * an event too, which the large receive buffer takes or ENOBUFS reports.
  */
 #include "kmod.h"
+#include "nl.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
@@ -40,6 +42,11 @@
 struct fwd_monitor {
 	struct mnl_socket *sk;
 	uint32_t ours;
+	uint32_t portid;	/* the monitor's own socket (GETGEN answers) */
+	uint32_t seq;
+	struct fwd_nl *nl;	/* fwd_monitor_attach: whose commits are ours */
+	uint32_t last_gen;	/* the last generation accounted for */
+	bool paused;
 	/* Events of a commit whose NEWGEN has not come yet. */
 	struct fwd_monitor_event *pend;
 	size_t npend, cpend;
@@ -49,6 +56,124 @@ struct fwd_monitor {
 	bool overrun;		/* ENOBUFS seen, LOST not yet handed out */
 	char *buf;
 };
+
+static void take(struct fwd_monitor *m, const struct nlmsghdr *nlh);
+static void lost(struct fwd_monitor *m, uint32_t gen);
+
+/*
+ * The current generation, asked on the monitor's own socket. Events that
+ * arrive before the answer are taken as usual. 0 or -errno.
+ */
+static int query_gen(struct fwd_monitor *m, uint32_t *gen)
+{
+	char req[64] = { 0 };
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(req);
+	struct nfgenmsg *nfg;
+	uint32_t seq = ++m->seq;
+	int fd = mnl_socket_get_fd(m->sk);
+
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = seq;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = AF_UNSPEC;
+	nfg->version = NFNETLINK_V0;
+	if (mnl_socket_sendto(m->sk, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	/* The answer is queued before sendto returns: never wait. */
+	for (;;) {
+		ssize_t r = recv(fd, m->buf, MON_BUF, MSG_DONTWAIT);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ENOBUFS) {
+				m->overrun = true;
+				continue;
+			}
+			return -errno;
+		}
+		int left = (int)r;
+
+		for (const struct nlmsghdr *h = (const struct nlmsghdr *)m->buf;
+		     mnl_nlmsg_ok(h, left); h = mnl_nlmsg_next(h, &left)) {
+			if (h->nlmsg_pid == m->portid && h->nlmsg_seq == seq &&
+			    (h->nlmsg_type & 0xff) == NFT_MSG_NEWGEN) {
+				const struct nlattr *a;
+
+				mnl_attr_for_each(a, h, sizeof(struct nfgenmsg))
+					if (mnl_attr_get_type(a) == NFTA_GEN_ID &&
+					    mnl_attr_get_payload_len(a) == 4)
+						*gen = ntohl(mnl_attr_get_u32(a));
+				return 0;
+			}
+			if (h->nlmsg_pid == m->portid && h->nlmsg_seq == seq &&
+			    h->nlmsg_type == NLMSG_ERROR)
+				return -EIO;
+			take(m, h);
+		}
+	}
+}
+
+/*
+ * Events went by unseen (an overrun, or a pause): every generation from
+ * the last one accounted for up to now must have been made by fwd's own
+ * commits, or some other commit went by, and that is said (LOST).
+ */
+static void account(struct fwd_monitor *m)
+{
+	uint32_t now_gen = 0, g;
+	unsigned span = 0;
+	bool ours = m->nl != NULL;
+
+	if (query_gen(m, &now_gen) != 0) {
+		lost(m, 0);
+		return;
+	}
+	for (g = m->last_gen; ours && g != now_gen; span++) {
+		g = g + 1 ? g + 1 : 1;
+		if (span >= FWD_OWN_GENS || !fwd_nl_own_gen(m->nl, g))
+			ours = false;
+	}
+	if (!ours || m->npend)
+		lost(m, now_gen);
+	m->last_gen = now_gen;
+}
+
+void fwd_monitor_attach(struct fwd_monitor *m, struct fwd_nl *nl)
+{
+	m->nl = nl;
+	nl->mon = m;
+}
+
+void fwd_monitor_pause(struct fwd_monitor *m)
+{
+	int group = NFNLGRP_NFTABLES;
+	struct fwd_monitor_event ev;
+	size_t n;
+
+	if (m->paused)
+		return;
+	/* Take what is queued (into the ready queue: nothing is handed out
+	 * here), then stop listening. */
+	while (fwd_monitor_read(m, &ev, 0, &n) == 0 && m->overrun)
+		;
+	mnl_socket_setsockopt(m->sk, NETLINK_DROP_MEMBERSHIP, &group,
+			      sizeof(group));
+	m->paused = true;
+}
+
+void fwd_monitor_resume(struct fwd_monitor *m)
+{
+	int group = NFNLGRP_NFTABLES;
+
+	if (!m->paused)
+		return;
+	mnl_socket_setsockopt(m->sk, NETLINK_ADD_MEMBERSHIP, &group,
+			      sizeof(group));
+	m->paused = false;
+	account(m);
+}
 
 int fwd_monitor_open(struct fwd_monitor **out, uint32_t our_portid)
 {
@@ -69,10 +194,13 @@ int fwd_monitor_open(struct fwd_monitor **out, uint32_t our_portid)
 		goto fail;
 	}
 	fd = mnl_socket_get_fd(m->sk);
+	m->portid = mnl_socket_get_portid(m->sk);
+	m->seq = (uint32_t)time(NULL);
 	/* A flush of a big set is one event per element: room for many. */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) != 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	m->buf = fwd_xmalloc(MON_BUF);
+	query_gen(m, &m->last_gen);
 	*out = m;
 	return 0;
 fail:
@@ -91,6 +219,8 @@ void fwd_monitor_close(struct fwd_monitor *m)
 {
 	if (!m)
 		return;
+	if (m->nl)
+		m->nl->mon = NULL;
 	mnl_socket_close(m->sk);
 	free(m->pend);
 	free(m->ready);
@@ -171,9 +301,10 @@ static void release(struct fwd_monitor *m, uint32_t portid, uint32_t gen,
 	m->npend = 0;
 }
 
-static void lost(struct fwd_monitor *m)
+static void lost(struct fwd_monitor *m, uint32_t gen)
 {
-	struct fwd_monitor_event ev = { .kind = FWD_MON_LOST, .count = 1 };
+	struct fwd_monitor_event ev = { .kind = FWD_MON_LOST, .count = 1,
+					.gen = gen };
 
 	release(m, 0, 0, 0, NULL);
 	/* one is enough until someone has read it */
@@ -235,6 +366,9 @@ static void take(struct fwd_monitor *m, const struct nlmsghdr *nlh)
 		if (mnl_attr_get_type(a) < 8)
 			tb[mnl_attr_get_type(a)] = a;
 	if (type == NFT_MSG_NEWGEN) {
+		if (nlh->nlmsg_pid == m->portid)
+			return;		/* an answer to query_gen, not an event */
+		m->last_gen = attr_be32(tb[NFTA_GEN_ID]);
 		if (nlh->nlmsg_pid == m->ours)
 			return;
 		release(m, nlh->nlmsg_pid, attr_be32(tb[NFTA_GEN_ID]),
@@ -309,7 +443,7 @@ int fwd_monitor_read(struct fwd_monitor *m, struct fwd_monitor_event *ev,
 			 */
 			if (m->overrun) {
 				m->overrun = false;
-				lost(m);
+				account(m);
 			}
 			break;
 		}
@@ -335,8 +469,10 @@ int fwd_monitor_event_format(const struct fwd_monitor_event *ev, char *buf,
 	char who[64];
 
 	if (ev->kind == FWD_MON_LOST)
-		return snprintf(buf, len, "nf_tables events were lost (monitor "
-				"buffer overrun): the table may have changed");
+		return snprintf(buf, len, "nf_tables events went by unseen "
+				"(monitor overrun, or paused around a commit of "
+				"fwd's) and not all were fwd's: the table may have "
+				"changed (generation now %u)", ev->gen);
 	if (ev->comm[0])
 		snprintf(who, sizeof(who), "%s (pid %u)", ev->comm, ev->pid);
 	else if (ev->portid)

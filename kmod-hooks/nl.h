@@ -40,7 +40,25 @@ struct fwd_nl {
 	int sndbuf, rcvbuf;	/* sizes asked for so far (0: kernel default) */
 	bool pinned;		/* fwd_nl_pin_bufs: never grow the buffers */
 	struct fwd_nl_stats stats;
+	/* The generations our last commits made (exact: each batch names
+	 * the generation it expects, NFNL_BATCH_GENID), newest at
+	 * own_gen[(own_n - 1) % FWD_OWN_GENS]. */
+#define FWD_OWN_GENS 64
+	uint32_t own_gen[FWD_OWN_GENS];
+	unsigned own_n;
+	struct fwd_monitor *mon;	/* fwd_monitor_attach: paused around big batches */
 };
+
+/* Whether generation `gen` was made by one of our recent commits. */
+bool fwd_nl_own_gen(const struct fwd_nl *nl, uint32_t gen);
+/* The current ruleset generation (GETGEN). 0 or -errno. */
+int fwd_nl_getgen(struct fwd_nl *nl, uint32_t *gen);
+
+/* monitor.c: stop listening around a big commit of our own (the kernel
+ * builds no events while nobody listens), and account for what happened
+ * meanwhile when listening again. */
+void fwd_monitor_pause(struct fwd_monitor *m);
+void fwd_monitor_resume(struct fwd_monitor *m);
 
 enum fwd_msg_kind {
 	FWD_MSG_BEGIN,
@@ -79,6 +97,7 @@ struct fwd_batch {
 	struct fwd_msg *msgs;
 	size_t n, mcap;
 	uint32_t seq0;
+	uint32_t genid;		/* BEGIN carries NFNL_BATCH_GENID (0: none) */
 	uint64_t now_ms;	/* wall clock (ms) the timeouts are computed from */
 	bool ack_end_only;	/* NLM_F_ACK on END only: errors still come */
 	/* results of fwd_batch_talk */

@@ -464,6 +464,16 @@ static int gen_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+int fwd_nl_getgen(struct fwd_nl *nl, uint32_t *gen)
+{
+	char *buf = fwd_xmalloc(FWD_RBUF_SIZE);
+	int ret = fwd_nl_request(nl, fwd_nl_hdr(buf, NFT_MSG_GETGEN, 0,
+						NFPROTO_UNSPEC), buf, gen_cb, gen);
+
+	free(buf);
+	return ret;
+}
+
 /* The ruleset generation: it changes with every commit. */
 static int generation(struct fwd_nl *nl, char *buf, uint32_t *gen)
 {
@@ -746,4 +756,9 @@ int fwd_live_check(struct fwd_nl *nl, const struct fwd_ir *ir,
 	}
 	fwd_live_free(t);
 	return 0;
+}
+
+int fwd_live_matches(struct fwd_nl *nl, const struct fwd_ir *ir, bool *same)
+{
+	return fwd_live_check(nl, ir, NULL, same);
 }

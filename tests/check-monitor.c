@@ -36,6 +36,7 @@
 #include "edit.h"
 #include "ir.h"
 #include "kmod.h"
+#include "nl.h"		/* fwd_monitor_pause/resume */
 #include "policy.h"
 
 /* ---- helpers -------------------------------------------------------- */
@@ -455,6 +456,179 @@ START_TEST(monitor_overrun_is_lost_event)
 	fwd_monitor_close(m);
 	fwd_nl_close(nl);
 	fwd_ir_free(ir);
+}
+END_TEST
+
+/* A hash set of n elements in key order, in place of allow4's. */
+static void fill_allow4(struct fwd_ir *ir, size_t n, uint16_t port0)
+{
+	struct fwd_ir_set *s = fwd_ir_set_find(ir, "allow4");
+
+	free(s->elems);
+	s->elems = calloc(n ? n : 1, sizeof(*s->elems));
+	s->n = s->cap = n;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t a = htonl(0xc6120000u | (uint32_t)(i / 8));
+
+		memcpy(s->elems[i].lo, &a, 4);
+		memcpy(s->elems[i].hi, &a, 4);
+		s->elems[i].proto = IPPROTO_TCP;
+		s->elems[i].plo = s->elems[i].phi = (uint16_t)(port0 + i % 8);
+	}
+}
+
+/*
+ * Attached to fwd's socket, the monitor knows which generations fwd made:
+ * its own overrun (a tiny buffer here) and the pause around a big apply
+ * say nothing, while another commit that went by unseen says "lost".
+ */
+START_TEST(monitor_accounts_generations)
+{
+	struct fwd_ir *ir = compile_text(policy_base), *big = compile_text(policy_base);
+	struct fwd_monitor_event ev[MAX_EV];
+	struct fwd_features f;
+	struct fwd_monitor *m = NULL;
+	struct fwd_nl *nl;
+	uint32_t g0, g1, now_gen;
+	int small = 4096;
+	size_t n;
+
+	if (!tu_need_root())
+		return;
+	tu_enter_netns();
+	if (!have_nft())
+		return;
+	probe_ok(&f);
+	f.table_owner = f.table_persist = false;	/* nft may edit it */
+	nl = nl_open();
+	ck_assert_int_eq(fwd_monitor_open(&m, fwd_nl_portid(nl)), 0);
+	fwd_monitor_attach(m, nl);
+
+	/* Exact generations: one per commit. */
+	apply_ok(nl, ir, &f);
+	g0 = fwd_nl_generation(nl);
+	ck_assert_int_eq(fwd_nl_getgen(nl, &now_gen), 0);
+	ck_assert_uint_eq(g0, now_gen);
+	apply_ok(nl, ir, &f);
+	g1 = fwd_nl_generation(nl);
+	ck_assert_uint_eq(g1, g0 + 1);
+
+	/* Its own overrun: 5000 element events into a tiny buffer (the
+	 * batch is under the pause threshold). */
+	ck_assert_int_eq(setsockopt(fwd_monitor_fd(m), SOL_SOCKET, SO_RCVBUF,
+				    &small, sizeof(small)), 0);
+	fill_allow4(big, 5000, 22);
+	apply_ok(nl, big, &f);
+	n = mon_collect(m, ev, 0.5, -1);
+	mon_print("own overrun", ev, n);
+	ck_assert_uint_eq(n, 0);
+	/* nft's commit overrunning it: lost (its events did not fit) */
+	free(sh_ok("nft add element inet " FWD_TABLE_NAME " allow4 '{ 203.0.113.9 . tcp . 22 }'"));
+	apply_ok(nl, big, &f);
+	n = mon_collect(m, ev, 0.5, -1);
+	mon_print("mixed overrun", ev, n);
+	ck_assert(n >= 1);
+	ck_assert(mon_has(ev, n, FWD_MON_LOST, NULL, NULL) ||
+		  mon_has(ev, n, FWD_MON_NEWSETELEM, "allow4", nft_comm()));
+	small = 16 << 20;
+	ck_assert_int_eq(setsockopt(fwd_monitor_fd(m), SOL_SOCKET, SO_RCVBUFFORCE,
+				    &small, sizeof(small)), 0);
+
+	/* Paused around its own commit: nothing to say. */
+	fwd_monitor_pause(m);
+	apply_ok(nl, ir, &f);
+	fwd_monitor_resume(m);
+	n = mon_collect(m, ev, 0.3, -1);
+	ck_assert_uint_eq(n, 0);
+	/* Another commit while paused: lost, with the generation now. */
+	fwd_monitor_pause(m);
+	free(sh_ok("nft add element inet " FWD_TABLE_NAME " allow4 '{ 203.0.113.9 . tcp . 22 }'"));
+	apply_ok(nl, ir, &f);
+	fwd_monitor_resume(m);
+	n = mon_collect(m, ev, 0.3, -1);
+	mon_print("paused", ev, n);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(ev[0].kind, FWD_MON_LOST);
+	ck_assert_uint_eq(ev[0].gen, fwd_nl_generation(nl));
+	/* a big apply pauses by itself: no events, no loss */
+	fill_allow4(big, 100000, 22);
+	apply_ok(nl, big, &f);
+	n = mon_collect(m, ev, 0.3, -1);
+	ck_assert_uint_eq(n, 0);
+
+	fwd_monitor_close(m);
+	fwd_nl_close(nl);
+	fwd_ir_free(ir);
+	fwd_ir_free(big);
+}
+END_TEST
+
+/*
+ * What a listening monitor costs fwd's own applies (the kernel builds an
+ * event per element only while someone listens), and whether its own big
+ * apply overruns the monitor (then FWD_MON_LOST comes although nobody else
+ * changed anything: the caller must compare before restoring).
+ */
+START_TEST(monitor_cost_of_own_applies)
+{
+	static const size_t sizes[] = { 100000, 1000000 };
+	struct fwd_features f;
+	struct fwd_nl *nl;
+
+	if (!tu_need_root())
+		return;
+	tu_enter_netns();
+	probe_ok(&f);
+	nl = nl_open();
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		struct fwd_ir *ir = compile_text(policy_base);
+		double t[3];
+
+		/* 0: nobody listens; 1: a monitor listens (not attached);
+		 * 2: fwd's attached monitor (paused around the apply) */
+		for (int with = 0; with < 3; with++) {
+			struct fwd_monitor *m = NULL;
+			struct fwd_monitor_event ev[MAX_EV];
+			double t0;
+			size_t n = 0;
+
+			fill_allow4(ir, sizes[k], (uint16_t)(22 + with * 8));
+			if (with) {
+				ck_assert_int_eq(fwd_monitor_open(&m, fwd_nl_portid(nl)), 0);
+				if (with == 2)
+					fwd_monitor_attach(m, nl);
+			}
+			t0 = now();
+			apply_ok(nl, ir, &f);
+			t[with] = now() - t0;
+			if (!m)
+				continue;
+			n = mon_collect(m, ev, 1, -1);
+			fprintf(stderr, "own apply of %zu elements, monitor %s: "
+				"%zu events after it%s\n", sizes[k],
+				with == 2 ? "attached" : "listening", n,
+				mon_has(ev, n, FWD_MON_LOST, NULL, NULL) ?
+				" (lost: its buffer overran)" : "");
+			ck_assert(n == 0 || (with == 1 && n == 1 &&
+					     ev[0].kind == FWD_MON_LOST));
+			fwd_monitor_close(m);
+		}
+		fprintf(stderr, "apply of %zu elements: %.3f s with nobody "
+			"listening, %.3f s with a monitor listening, %.3f s with "
+			"fwd's attached monitor\n", sizes[k], t[0], t[1], t[2]);
+		/* what an unattached guard would have to ask after "lost" */
+		{
+			bool same = false;
+			double t0 = now();
+
+			ck_assert_int_eq(fwd_live_matches(nl, ir, &same), 0);
+			ck_assert(same);
+			fprintf(stderr, "fwd_live_matches of %zu elements: %.3f s\n",
+				sizes[k], now() - t0);
+		}
+		fwd_ir_free(ir);
+	}
+	fwd_nl_close(nl);
 }
 END_TEST
 
@@ -986,8 +1160,15 @@ static Suite *monitor_suite(void)
 	tcase_add_test(tc, monitor_sees_others_not_us);
 	tcase_add_test(tc, monitor_restore_within_a_second);
 	tcase_add_test(tc, monitor_overrun_is_lost_event);
+	tcase_add_test(tc, monitor_accounts_generations);
 	tcase_add_test(tc, doctor_lists_neighbours);
 	tcase_add_test(tc, ct_kill_ends_connections);
+	suite_add_tcase(s, tc);
+
+	/* CK_RUN_CASE=guard skips it (e.g. under valgrind) */
+	tc = tcase_create("scale");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, monitor_cost_of_own_applies);
 	suite_add_tcase(s, tc);
 	return s;
 }
