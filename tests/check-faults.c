@@ -155,7 +155,6 @@ static int oneshot(const char *config, const char *state, char **out)
 	}
 	nn_forget(&E, pid);
 	*out = nn_slurp_or_empty(log);
-	free(log);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
@@ -412,7 +411,6 @@ static void notify_open(struct daemon *d)
 		      "bind %s: %s", path, strerror(errno));
 	setsockopt(d->notify_fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
 	snprintf(d->notify_env, sizeof(d->notify_env), "NOTIFY_SOCKET=%s", path);
-	free(path);
 }
 
 /* Wait (bounded) for a notification containing `what` (READY=1 after a
@@ -458,8 +456,8 @@ static void daemon_spawn(struct daemon *d, const char *config, const char *state
 
 	memset(d, 0, sizeof(*d));
 	d->notify_fd = -1;
-	d->config = strdup(config);
-	d->state = strdup(state);
+	d->config = nn_keep(strdup(config));
+	d->state = nn_keep(strdup(state));
 	d->log = nn_path(&E, logname);
 	notify_open(d);
 	env[0] = d->notify_env;
@@ -499,9 +497,6 @@ static void daemon_stop(struct daemon *d)
 	ck_assert_msg(rc == 0, "fwd exited %d on SIGTERM:\n%s", rc, nn_slurp_or_empty(d->log));
 	if (d->notify_fd >= 0)
 		close(d->notify_fd);
-	free(d->log);
-	free(d->config);
-	free(d->state);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -595,21 +590,19 @@ static void ab_setup(struct ab *ab, size_t bhosts)
 	nn_write_file(ab->conf[1], "%s", policy_b);
 	p = nn_path(&E, "b-hosts.txt");
 	write_sources(p, bhosts, 0);
-	free(p);
 	p = nn_path(&E, "b-nets.txt");
 	f = fopen(p, "w");
 	ck_assert(f);
 	for (unsigned k = 0; k < 200; k++)	/* apart, clear of the hosts above */
 		fprintf(f, "198.19.%u.%u/30\n", 200 + k / 32, (k % 32) * 8);
 	ck_assert(fclose(f) == 0);
-	free(p);
 	for (int i = 0; i < 2; i++) {
 		int rc = oneshot(ab->conf[i], ab->state, &out);
 
 		ck_assert_msg(rc == 0, "fwd --oneshot %s exited %d:\n%s", ab->conf[i], rc, out);
 		free(out);
-		ab->list[i] = listing();
-		ab->rb[i] = readback();
+		ab->list[i] = nn_keep(listing());
+		ab->rb[i] = nn_keep(readback());
 		ck_assert_msg(ab->list[i], "no table after applying %s", ab->conf[i]);
 	}
 	ck_assert_msg(!same(ab->list[0], ab->list[1]), "A and B list the same");
@@ -808,9 +801,6 @@ START_TEST(test_kill9)
 			cur = now_holds;
 			unlink(d.log);
 			close(d.notify_fd);
-			free(d.log);
-			free(d.config);
-			free(d.state);
 		}
 		fprintf(stderr, "faults: kill9: %ld daemons killed in %.1f s (%ld during start-up, "
 			"%ld during a SIGHUP re-apply: %ld switched, %ld kept the old table); "
@@ -833,7 +823,6 @@ START_TEST(test_kill9)
 			nlist++;
 			daemon_stop(&d);
 		}
-		free(live);
 	}
 	fprintf(stderr, "faults: kill9: %ld listings compared, every one A or B\n", nlist);
 	nn_down(&E);
@@ -1225,7 +1214,6 @@ START_TEST(test_reload_fire)
 		char *many = nn_path(&E, "many.txt");
 
 		write_sources(many, 500, 1000);
-		free(many);
 	}
 	/* Two valid policies, both allowing the good host on 7/tcp; the
 	 * second has more members and a list file, so every re-apply really
@@ -1234,6 +1222,8 @@ START_TEST(test_reload_fire)
 	    asprintf(&policy[1], policy_fire_fmt, ", 203.0.113.9, 2001:db8:9::/48",
 		     ", @many", "\n[list many]\nfile = many.txt\n") < 0)
 		abort();
+	nn_keep(policy[0]);
+	nn_keep(policy[1]);
 	replace_file(live, policy[0]);
 	daemon_start(&d, live, nn_path(&E, "state"), "fwd.log", NULL);
 
@@ -1264,9 +1254,12 @@ START_TEST(test_reload_fire)
 	sinklog = nn_listener(&E, "sink", "udp", 53, &sinkpid);
 	helper_fork(&cli, run_client);
 
-	for (int i = 0; i < 4; i++)
-		if (asprintf(&flog[i], "%s/flood%d.log", E.dir, i) < 0)
-			abort();
+	for (int i = 0; i < 4; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "flood%d.log", i);
+		flog[i] = nn_path(&E, name);
+	}
 	{
 		char tmo[16];
 
@@ -1550,7 +1543,9 @@ static void corpus_case(struct corpus_run *r, const char *path, const char *good
 	corpus_lay_out(r, base);
 
 	/* SIGHUP: the daemon answers READY=1 whatever the outcome. */
-	before = strlen(nn_slurp_or_empty(r->d.log));
+	log = nn_slurp_or_empty(r->d.log);
+	before = strlen(log);
+	free(log);
 	notify_drain(&r->d);
 	kill(r->d.pid, SIGHUP);
 	answered = notify_wait(&r->d, "READY=1", HANG_SECS);
@@ -1629,8 +1624,6 @@ static void corpus_case(struct corpus_run *r, const char *path, const char *good
 		corpus_table_same(r, name, "--oneshot");
 		free(got);
 		free(out);
-		free(olog);
-		free(state);
 	}
 	free(want);
 done_early:
@@ -1670,10 +1663,12 @@ START_TEST(test_bad_corpus)
 		return;
 	nn_up(&E, false);
 	nn_enter(&E, NN_SRV);
-	r.corpus = tu_src("tests/fixtures/bad-corpus");
+	r.corpus = nn_keep(tu_src("tests/fixtures/bad-corpus"));
 	r.etc = nn_path(&E, "etc");
-	if (asprintf(&r.conf, "%s/fwd.conf", r.etc) < 0 || asprintf(&pattern, "%s/*.conf", r.corpus) < 0)
+	r.conf = nn_path(&E, "etc/fwd.conf");
+	if (asprintf(&pattern, "%s/*.conf", r.corpus) < 0)
 		abort();
+	nn_keep(pattern);
 	ck_assert_msg(glob(pattern, 0, NULL, &g) == 0, "no corpus at %s", pattern);
 	ck_assert_msg(g.gl_pathc >= 40, "the corpus has %zu file sets, want at least 40",
 		      g.gl_pathc);
@@ -1688,8 +1683,8 @@ START_TEST(test_bad_corpus)
 		ck_assert_msg(nn_wait_for(d->log, "fwd: applied ", 1, 2),
 			      "fwd did not apply:\n%s", nn_slurp_or_empty(d->log));
 	}
-	r.base_list = listing();
-	r.base_rb = readback();
+	r.base_list = nn_keep(listing());
+	r.base_rb = nn_keep(readback());
 	ck_assert(r.base_list);
 	r.report = open_memstream(&rep, &replen);
 
@@ -1745,8 +1740,8 @@ START_TEST(test_million)
 	fprintf(stderr, "faults: million: list written, small policy applied in %.1f s\n",
 		nn_now() - t0);
 	free(out);
-	l0 = listing();
-	rb0 = readback();
+	l0 = nn_keep(listing());
+	rb0 = nn_keep(readback());
 
 	gen0 = nft_genid();
 	fwd_argv(argv, true, big, nn_path(&E, "state"));
@@ -1777,7 +1772,7 @@ START_TEST(test_million)
 			nn_now() - t0, c4, c6);
 	} else {
 		/* Refused: say why, and change nothing at all. */
-		char *l1 = listing(), *rb1 = readback(), diff[800];
+		char *l1 = nn_keep(listing()), *rb1 = nn_keep(readback()), diff[800];
 
 		ck_assert_msg(strstr(out, "fwd: ") && strlen(out) > 20,
 			      "refused without a clear error: '%s'", out);
@@ -1859,7 +1854,7 @@ START_TEST(test_fallback)
 	/* 1. A good policy applies and is saved as the last good one. */
 	replace_file(live, policy_fallback_good);
 	daemon_start(&d, live, state, "fwd1.log", NULL);
-	lgood = listing();
+	lgood = nn_keep(listing());
 	daemon_stop(&d);
 
 	session_rate = 20000;
@@ -1942,7 +1937,6 @@ START_TEST(test_fallback)
 		nn_probe(&ps, NN_BAD, NN_DROP, "connect tcp " NN_SRV4_B " 80");
 		nn_probes_run(&E, &ps);
 		daemon_stop(&d);
-		free(f);
 	}
 	nn_down(&E);
 }

@@ -69,7 +69,9 @@ void nn_down(struct nn_env *e);
 /* Move the calling process into a namespace (setns). */
 void nn_enter(const struct nn_env *e, enum nn_role r);
 
-/* DIR/name, malloc'd. */
+/* Keep a malloc'd pointer until nn_down frees it (test-long strings). */
+void *nn_keep(void *p);
+/* DIR/name, kept (nn_keep): never free it. */
 char *nn_path(const struct nn_env *e, const char *name);
 
 struct nn_spawn_opts {
@@ -111,7 +113,7 @@ double nn_now(void);
 void nn_msleep(unsigned ms);
 
 /* A nettool listener in srv (kind "listen" or "sink"); waits until it is
- * bound, returns its log path, its pid in *pid if asked. */
+ * bound, returns its log path (kept), its pid in *pid if asked. */
 char *nn_listener(struct nn_env *e, const char *kind, const char *proto,
 		  unsigned port, pid_t *pid);
 
