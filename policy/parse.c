@@ -842,7 +842,7 @@ static void read_list_file(struct loader *L, const char *path)
 		char q[PBUF];
 
 		err(L, "cannot read list file '%s': %s",
-		    quote_max(q, path, strlen(path), PATH_QUOTE_MAX), strerror(-ret));
+		    quote_max(q, path, strlen(path), PATH_QUOTE_MAX), fwd_read_strerror(ret));
 		return;
 	}
 	s.name = intern_file(L, path);
@@ -1465,7 +1465,7 @@ static int load_path(struct loader *L, const char *path, const char *what)
 	ret = fwd_read_file(path, &buf, &len);
 	if (ret) {
 		fwd_diags_add(L->d, path, 0, "cannot read %s: %s", what,
-			      strerror(-ret));
+			      fwd_read_strerror(ret));
 		return ret;
 	}
 	load_text(L, path, buf, len);

@@ -104,6 +104,13 @@ void fwd_grow(void **v, size_t *cap, size_t need, size_t size)
 	*cap = c;
 }
 
+const char *fwd_read_strerror(int err)
+{
+	if (err == FWD_ENOTREG)
+		return "not a regular file";
+	return strerror(-err);
+}
+
 int fwd_read_file(const char *path, char **buf, size_t *len)
 {
 	size_t n = 0, cap;
@@ -113,11 +120,14 @@ int fwd_read_file(const char *path, char **buf, size_t *len)
 
 	*buf = NULL;
 	*len = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not hang the daemon until someone
+	 * writes to it; only regular files are read at all. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-		int err = S_ISDIR(st.st_mode) ? -EISDIR : -errno;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		int err = fstat(fd, &st) != 0 ? -errno :
+			  S_ISDIR(st.st_mode) ? -EISDIR : FWD_ENOTREG;
 
 		close(fd);
 		return err;

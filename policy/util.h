@@ -3,6 +3,7 @@
 #define FWD_UTIL_H
 
 #include <stdarg.h>
+#include <errno.h>
 #include <stddef.h>
 
 /*
@@ -49,5 +50,9 @@ void fwd_grow(void **v, size_t *cap, size_t need, size_t size);
  */
 #define FWD_READ_MAX ((size_t)1 << 30)
 int fwd_read_file(const char *path, char **buf, size_t *len);
+/* fwd_read_file's answer for anything but a regular file or directory. */
+#define FWD_ENOTREG (-EBADFD)
+/* strerror for fwd_read_file's results (err < 0). */
+const char *fwd_read_strerror(int err);
 
 #endif
