@@ -351,15 +351,24 @@ static size_t applied_count(void)
 	return count_in_file(T.fwdlog, "fwd: applied ");
 }
 
-/* Start `fwd -c config` in srv and wait for its first commit. */
-static void fwd_start(const char *config)
+/* Start `fwd -c config` in srv and wait for its first commit. Its control
+ * socket goes in the scratch directory: the file system is shared with
+ * the host and with other tests. */
+static void fwd_start_with(const char *config, const char *extra)
 {
 	char *state = path_in("state");
-	const char *argv[] = { FWD, "-c", config, "--state-dir", state, NULL };
+	char *sock = path_in("fwd.sock");
+	const char *argv[] = { FWD, "-c", config, "--state-dir", state, "-S", sock,
+			       extra, NULL };
 
 	T.fwd = spawn(SRV, T.fwdlog, argv);
 	ck_assert_msg(wait_for(T.fwdlog, "fwd: applied ", 1, 15),
 		      "fwd did not apply within 15 s:\n%s", slurp_or_empty(T.fwdlog));
+}
+
+static void fwd_start(const char *config)
+{
+	fwd_start_with(config, NULL);
 }
 
 static bool fwd_alive(void)
@@ -827,6 +836,98 @@ START_TEST(test_sigterm)
 }
 END_TEST
 
+/*
+ * The table guard: where the table has no owner flag (--no-owner; kernels
+ * without it), another process deleting or changing it is noticed through
+ * nf_tables events and the table is back within a second, with the culprit
+ * in the log. Also fwctl disable/enable and doctor against the live daemon.
+ */
+START_TEST(test_guard_restores)
+{
+	struct probes ps = { .n = 0 };
+	char *sock, *before, *after, *out = NULL;
+	double t0, back = -1;
+	int rc;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	basic_listeners();
+	write_basic("deny", "essential", "");
+	fwd_start_with(T.policy, "--no-owner");
+	sock = path_in("fwd.sock");
+	before = nft_list(SRV);
+
+	/* Somebody else deletes the table. */
+	free(sh_ok("ip netns exec %s nft delete table inet fwd_filter", T.ns[SRV]));
+	t0 = now();
+	while (now() - t0 < 3.0) {
+		if (tu_sh(NULL, "ip netns exec %s nft list table inet fwd_filter "
+			  ">/dev/null 2>&1", T.ns[SRV]) == 0) {
+			back = now() - t0;
+			break;
+		}
+		msleep(20);
+	}
+	ck_assert_msg(back >= 0 && back <= 1.0, "table not restored within 1 s "
+		      "(%.2f s):\n%s", back, slurp_or_empty(T.fwdlog));
+	ck_assert_msg(wait_for(T.fwdlog, "deleted table inet fwd_filter", 1, 2),
+		      "the guard did not log who deleted the table:\n%s",
+		      slurp_or_empty(T.fwdlog));
+	ck_assert_msg(wait_for(T.fwdlog, "table guard: nft (pid ", 1, 2),
+		      "the guard did not name the process:\n%s", slurp_or_empty(T.fwdlog));
+	after = nft_list(SRV);
+	ck_assert_msg(strcmp(before, after) == 0, "restored table differs:\n%s\n---\n%s",
+		      before, after);
+	expect_basic(&ps, DROP);
+	probes_run(&ps);
+
+	/* Somebody else adds an accept-all rule: removed again. */
+	free(sh_ok("ip netns exec %s nft insert rule inet fwd_filter input accept", T.ns[SRV]));
+	t0 = now();
+	back = -1;
+	while (now() - t0 < 3.0) {
+		char *cur = nft_list(SRV);
+		bool same = strcmp(cur, before) == 0;
+
+		free(cur);
+		if (same) {
+			back = now() - t0;
+			break;
+		}
+		msleep(20);
+	}
+	ck_assert_msg(back >= 0 && back <= 1.0, "foreign rule not removed within 1 s:\n%s",
+		      slurp_or_empty(T.fwdlog));
+
+	/* fwctl doctor sees fwd's table; disable opens, enable closes. */
+	rc = tu_sh(&out, "ip netns exec %s %s doctor", T.ns[SRV], FWCTL);
+	ck_assert_msg(rc == 0 && strstr(out, "inet fwd_filter"), "doctor (%d):\n%s", rc, out);
+	free(out);
+	rc = tu_sh(&out, "ip netns exec %s %s -S %s disable </dev/null", T.ns[SRV], FWCTL, sock);
+	ck_assert_msg(rc == 1 && strstr(out, "--yes"), "disable without --yes (%d):\n%s", rc, out);
+	free(out);
+	rc = tu_sh(&out, "ip netns exec %s %s -S %s disable --yes", T.ns[SRV], FWCTL, sock);
+	ck_assert_msg(rc == 0, "disable --yes (%d):\n%s", rc, out);
+	free(out);
+	msleep(300);	/* the guard must NOT put a disabled table back */
+	ck_assert_msg(tu_sh(NULL, "ip netns exec %s nft list table inet fwd_filter "
+			    ">/dev/null 2>&1", T.ns[SRV]) != 0, "table still there after disable");
+	ps.n = 0;
+	probe(&ps, BAD, OK, "connect tcp " SRV4_B " 22");	/* open now */
+	probes_run(&ps);
+	rc = tu_sh(&out, "ip netns exec %s %s -S %s enable", T.ns[SRV], FWCTL, sock);
+	ck_assert_msg(rc == 0, "enable (%d):\n%s", rc, out);
+	free(out);
+	ps.n = 0;
+	expect_basic(&ps, DROP);
+	probes_run(&ps);
+	free(before);
+	free(after);
+	topo_down();
+}
+END_TEST
+
 /* Named counters in a table of our own, read back as a number. */
 static unsigned long long counter_packets(const char *name)
 {
@@ -1120,6 +1221,7 @@ static Suite *e2e_suite(void)
 	add(s, "builtin_default", test_builtin_default, 60);
 	add(s, "dry_run_loads", test_dry_run_loads, 60);
 	add(s, "check_and_oneshot", test_check_and_oneshot, 60);
+	add(s, "guard_restores", test_guard_restores, 90);
 	return s;
 }
 
