@@ -1415,6 +1415,25 @@ static char *error_lines(const char *log)
 	return out;
 }
 
+/* Where a stuck process waits in the kernel (/proc/PID/wchan), for the
+ * report; static buffer. */
+static const char *wchan(pid_t pid)
+{
+	static char buf[64];
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/wchan", (int)pid);
+	buf[0] = '\0';
+	f = fopen(path, "r");
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = '\0';
+		fclose(f);
+	}
+	return buf[0] ? buf : "?";
+}
+
 /* Open every FIFO under dir for writing and close it again: a reader stuck
  * in open() then reads EOF. Returns how many there were. */
 static int unblock_fifos(const char *dir)
@@ -1550,10 +1569,14 @@ static void corpus_case(struct corpus_run *r, const char *path, const char *good
 	kill(r->d.pid, SIGHUP);
 	answered = notify_wait(&r->d, "READY=1", HANG_SECS);
 	if (!answered) {
-		int n = unblock_fifos(r->etc);
+		const char *wc = wchan(r->d.pid);
+		char wcs[64];
+		int n;
 
-		corpus_fail(r, name, "fwd did not finish the reload within %d s (hung%s)", HANG_SECS,
-			    n ? " opening a FIFO; unblocked it to go on" : "");
+		snprintf(wcs, sizeof(wcs), "%s", wc);
+		n = unblock_fifos(r->etc);
+		corpus_fail(r, name, "fwd did not finish the reload within %d s (waiting in %s%s)",
+			    HANG_SECS, wcs, n ? "; unblocked the FIFO to go on" : "");
 		if (!notify_wait(&r->d, "READY=1", 10))
 			ck_abort_msg("%s: fwd still hangs after the FIFOs were unblocked:\n%s",
 				     name, nn_slurp_or_empty(r->d.log));
@@ -1600,11 +1623,14 @@ static void corpus_case(struct corpus_run *r, const char *path, const char *good
 		pid = nn_spawn(&E, -1, olog, argv, &o);
 		while (waitpid(pid, &st, WNOHANG) != pid) {
 			if (nn_now() > end && !unblocked) {
-				int n = unblock_fifos(r->etc);
+				char wcs[64];
+				int n;
 
+				snprintf(wcs, sizeof(wcs), "%s", wchan(pid));
+				n = unblock_fifos(r->etc);
 				corpus_fail(r, name, "fwd --oneshot did not end within %d s "
-					    "(hung%s)", HANG_SECS,
-					    n ? " opening a FIFO; unblocked it" : "");
+					    "(waiting in %s%s)", HANG_SECS, wcs,
+					    n ? "; unblocked the FIFO" : "");
 				unblocked = true;
 				end = nn_now() + 10;
 			} else if (nn_now() > end) {
