@@ -1428,8 +1428,11 @@ static void scale(size_t n)
 	t1 = now();
 	if (ret == 0) {
 		struct fwd_live_table *t;
+		struct fwd_nl_stats st;
 
-		fprintf(stderr, "apply of %zu elements: %.3f s\n", n, t1 - t0);
+		fwd_nl_get_stats(nl, &st);
+		fprintf(stderr, "apply of %zu elements: %.3f s (answers lost %u, "
+			"read back %u)\n", n, t1 - t0, st.lost, st.checked);
 		ck_assert_int_eq(fwd_live_read(nl, NULL, &t), 0);
 		ck_assert_uint_eq(fwd_live_set_find(t, "allow4")->n, n);
 		fwd_live_free(t);
