@@ -320,8 +320,12 @@ static int run_daemon(struct fwd_ctx *ctx)
 	{
 		int r = fwd_monitor_open(&ctx->mon, fwd_nl_portid(ctx->nl));
 
-		if (r == 0)
+		if (r == 0) {
+			/* Attached, our own big commits are known by their
+			 * generation and cannot look like someone else's. */
+			fwd_monitor_attach(ctx->mon, ctx->nl);
 			epoll_add(efd, fwd_monitor_fd(ctx->mon));
+		}
 		else
 			fwd_log(LOG_WARNING, "table guard unavailable: %s", strerror(-r));
 	}

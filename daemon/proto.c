@@ -169,6 +169,18 @@ static bool env_name_ok(const char *name, size_t len)
 	return true;
 }
 
+/* n bytes (not NUL-terminated in a frame) as a C string. */
+static char *memdup0(const char *p, size_t n)
+{
+	char *s = malloc(n + 1);
+
+	if (s) {
+		memcpy(s, p, n);
+		s[n] = '\0';
+	}
+	return s;
+}
+
 static int request_push_env(struct fwd_request *req, const char *name, size_t nlen,
 			    const char *value, size_t vlen)
 {
@@ -184,8 +196,8 @@ static int request_push_env(struct fwd_request *req, const char *name, size_t nl
 		return -ENOMEM;
 	req->env = v;
 	e = &v[req->nenv];
-	e->name = strndup(name, nlen);
-	e->value = strndup(value, vlen);
+	e->name = memdup0(name, nlen);
+	e->value = memdup0(value, vlen);
 	if (!e->name || !e->value) {
 		free(e->name);
 		free(e->value);

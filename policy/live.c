@@ -177,7 +177,7 @@ static bool same_set_shape(const struct fwd_ir_set *a,
 {
 	return strncmp(a->name, b->name, sizeof(a->name)) == 0 &&
 	       a->key == b->key && a->interval == b->interval &&
-	       a->timeout == b->timeout;
+	       a->timeout == b->timeout && a->counter == b->counter;
 }
 
 /* The set of `old` that set i of `new` continues, or NULL. */
@@ -933,10 +933,12 @@ int fwd_ir_fast_add(struct fwd_ir *ir, const struct fwd_policy *p,
 		}
 	} else {
 		for (size_t i = 0; i < ir->nsets; i++) {
-			qsort(f.add[i].v, f.add[i].n, sizeof(*f.add[i].v),
-			      key_qcmp);
-			qsort(f.del[i].v, f.del[i].n, sizeof(*f.del[i].v),
-			      key_qcmp);
+			if (f.add[i].n > 1)
+				qsort(f.add[i].v, f.add[i].n, sizeof(*f.add[i].v),
+				      key_qcmp);
+			if (f.del[i].n > 1)
+				qsort(f.del[i].v, f.del[i].n, sizeof(*f.del[i].v),
+				      key_qcmp);
 			delta_take(delta, (unsigned)i, &f.add[i], &f.del[i]);
 		}
 	}

@@ -20,5 +20,5 @@ if [ $# -eq 0 ] && [ "${FWD_NO_SANITIZE:-0}" != 1 ]; then
 	# daemons exit without freeing by design.
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		meson test -C build-asan --print-errorlogs control e2e fwctl
+		meson test -C build-asan --print-errorlogs --timeout-multiplier 2 control e2e fwctl
 fi
