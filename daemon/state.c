@@ -124,7 +124,8 @@ int fwd_state_save_ir_as(const char *dir, const char *name, const struct fwd_ir 
 	put64(&b, ir->nsets);
 	for (size_t i = 0; i < ir->nsets; i++) {
 		const struct fwd_ir_set *s = &ir->sets[i];
-		uint8_t fl = (s->interval ? 1 : 0) | (s->timeout ? 2 : 0);
+		uint8_t fl = (s->interval ? 1 : 0) | (s->timeout ? 2 : 0) |
+			     (s->counter ? 4 : 0);
 
 		put(&b, s->name, sizeof(s->name));
 		put32(&b, s->key);
@@ -222,6 +223,7 @@ int fwd_state_load_ir_from(const char *dir, const char *name, struct fwd_ir **ou
 		get(&b, &fl, 1);
 		s->interval = fl & 1;
 		s->timeout = fl & 2;
+		s->counter = fl & 4;
 		n = get64(&b);
 		if (!fits(&b, n, 16 + 16 + 1 + 2 + 2 + 4 + 8))
 			goto out;

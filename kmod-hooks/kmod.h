@@ -112,6 +112,10 @@ uint32_t fwd_nl_generation(const struct fwd_nl *nl);
  * rounded to the second: the absolute time it goes, so that a restarted
  * daemon knows what is left.
  */
+struct fwd_live_elem_counter {
+	uint64_t packets, bytes;
+};
+
 struct fwd_live_set {
 	char name[32];
 	uint32_t flags;			/* NFT_SET_* as the kernel has them */
@@ -119,8 +123,12 @@ struct fwd_live_set {
 	bool key_known;			/* key_type/len are one of enum fwd_ir_key */
 	enum fwd_ir_key key;
 	bool interval, timeout;
+	bool counter;			/* the set has a counter expression */
 	size_t nkernel;			/* elements as the kernel stores them */
 	struct fwd_ir_elem *elems;
+	/* counters[i]: elems[i]'s counter (NFTA_SET_ELEM_EXPR(ESSIONS));
+	 * zero for an element without one. Allocated with elems. */
+	struct fwd_live_elem_counter *counters;
 	size_t n, cap;
 };
 

@@ -225,6 +225,11 @@ void fwd_lin_set(struct fwd_batch *b, const char *table,
 		nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT, l.field_len,
 				   l.nfields);
 	set_udata(s, l.nfields > 1);
+	/* `counter;` in a set: nft sends one NFTA_SET_EXPR (libnftnl uses
+	 * it for a single expression); the kernel gives every element its
+	 * own copy. */
+	if (set->counter)
+		nftnl_set_add_expr(s, fwd_nn(nftnl_expr_alloc("counter")));
 
 	nlh = fwd_batch_put(b, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE,
 			    FWD_MSG_SET, &rec);

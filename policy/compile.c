@@ -118,25 +118,26 @@ static const struct {
 	const char *name;
 	enum fwd_ir_key key;
 	bool interval;
+	bool counter;			/* all but the blocklists */
 } set_shape[FWD_SET_COUNT] = {
-	[FWD_SET_ALLOW4] = { "allow4", FWD_KEY_ADDR4_PROTO_PORT, false },
-	[FWD_SET_ALLOW4_NET] = { "allow4_net", FWD_KEY_ADDR4_PROTO_PORT, true },
-	[FWD_SET_ALLOW6] = { "allow6", FWD_KEY_ADDR6_PROTO_PORT, false },
-	[FWD_SET_ALLOW6_NET] = { "allow6_net", FWD_KEY_ADDR6_PROTO_PORT, true },
-	[FWD_SET_OPEN] = { "open", FWD_KEY_PROTO_PORT, true },
-	[FWD_SET_OUT_ALLOW4] = { "out_allow4", FWD_KEY_ADDR4_PROTO_PORT, false },
-	[FWD_SET_OUT_ALLOW4_NET] = { "out_allow4_net", FWD_KEY_ADDR4_PROTO_PORT, true },
-	[FWD_SET_OUT_ALLOW6] = { "out_allow6", FWD_KEY_ADDR6_PROTO_PORT, false },
-	[FWD_SET_OUT_ALLOW6_NET] = { "out_allow6_net", FWD_KEY_ADDR6_PROTO_PORT, true },
-	[FWD_SET_OUT_OPEN] = { "out_open", FWD_KEY_PROTO_PORT, true },
-	[FWD_SET_BLOCK4] = { "block4", FWD_KEY_ADDR4, true },
-	[FWD_SET_BLOCK6] = { "block6", FWD_KEY_ADDR6, true },
-	[FWD_SET_DENY4] = { "deny4", FWD_KEY_ADDR4_PROTO_PORT, true },
-	[FWD_SET_DENY6] = { "deny6", FWD_KEY_ADDR6_PROTO_PORT, true },
-	[FWD_SET_DENY_OPEN] = { "deny_open", FWD_KEY_PROTO_PORT, true },
-	[FWD_SET_OUT_DENY4] = { "out_deny4", FWD_KEY_ADDR4_PROTO_PORT, true },
-	[FWD_SET_OUT_DENY6] = { "out_deny6", FWD_KEY_ADDR6_PROTO_PORT, true },
-	[FWD_SET_OUT_DENY_OPEN] = { "out_deny_open", FWD_KEY_PROTO_PORT, true },
+	[FWD_SET_ALLOW4] = { "allow4", FWD_KEY_ADDR4_PROTO_PORT, false, true },
+	[FWD_SET_ALLOW4_NET] = { "allow4_net", FWD_KEY_ADDR4_PROTO_PORT, true, true },
+	[FWD_SET_ALLOW6] = { "allow6", FWD_KEY_ADDR6_PROTO_PORT, false, true },
+	[FWD_SET_ALLOW6_NET] = { "allow6_net", FWD_KEY_ADDR6_PROTO_PORT, true, true },
+	[FWD_SET_OPEN] = { "open", FWD_KEY_PROTO_PORT, true, true },
+	[FWD_SET_OUT_ALLOW4] = { "out_allow4", FWD_KEY_ADDR4_PROTO_PORT, false, true },
+	[FWD_SET_OUT_ALLOW4_NET] = { "out_allow4_net", FWD_KEY_ADDR4_PROTO_PORT, true, true },
+	[FWD_SET_OUT_ALLOW6] = { "out_allow6", FWD_KEY_ADDR6_PROTO_PORT, false, true },
+	[FWD_SET_OUT_ALLOW6_NET] = { "out_allow6_net", FWD_KEY_ADDR6_PROTO_PORT, true, true },
+	[FWD_SET_OUT_OPEN] = { "out_open", FWD_KEY_PROTO_PORT, true, true },
+	[FWD_SET_BLOCK4] = { "block4", FWD_KEY_ADDR4, true, false },
+	[FWD_SET_BLOCK6] = { "block6", FWD_KEY_ADDR6, true, false },
+	[FWD_SET_DENY4] = { "deny4", FWD_KEY_ADDR4_PROTO_PORT, true, true },
+	[FWD_SET_DENY6] = { "deny6", FWD_KEY_ADDR6_PROTO_PORT, true, true },
+	[FWD_SET_DENY_OPEN] = { "deny_open", FWD_KEY_PROTO_PORT, true, true },
+	[FWD_SET_OUT_DENY4] = { "out_deny4", FWD_KEY_ADDR4_PROTO_PORT, true, true },
+	[FWD_SET_OUT_DENY6] = { "out_deny6", FWD_KEY_ADDR6_PROTO_PORT, true, true },
+	[FWD_SET_OUT_DENY_OPEN] = { "out_deny_open", FWD_KEY_PROTO_PORT, true, true },
 };
 
 /* ---- key helpers (also used by render.c through ir.h) ---- */
@@ -1698,6 +1699,7 @@ int fwd_compile_at(const struct fwd_policy *p, uint64_t now,
 		ir->sets[i].key = set_shape[i].key;
 		ir->sets[i].interval = set_shape[i].interval;
 		ir->sets[i].timeout = true;
+		ir->sets[i].counter = set_shape[i].counter;
 	}
 
 	ret = collect(&c, p);

@@ -95,6 +95,12 @@ struct fwd_ir_set {
 	enum fwd_ir_key key;
 	bool interval;			/* NFT_SET_INTERVAL (+ concat desc) */
 	bool timeout;			/* NFT_SET_TIMEOUT: live timed edits */
+	/* A counter per element (the set's NFTA_SET_EXPR `counter`, cloned
+	 * by the kernel into every element): the allow and deny sets, so
+	 * that `fwctl stats` can say which service or list traffic hit.
+	 * Rendered as `counter` in the set block; the elements' own
+	 * `counter packets N bytes M`, which nft list adds, are not. */
+	bool counter;
 	struct fwd_ir_elem *elems;	/* sorted, no two overlap */
 	size_t n, cap;
 };

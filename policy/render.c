@@ -218,6 +218,8 @@ static void render_set(struct out *o, const struct fwd_ir_set *s, uint64_t now)
 			puts_(o, "timeout");
 		puts_(o, "\n");
 	}
+	if (s->counter)
+		puts_(o, "\t\tcounter\n");
 	if (s->n) {
 		puts_(o, "\t\telements = { ");
 		for (size_t i = 0; i < s->n; i++) {

@@ -2024,7 +2024,8 @@ static int cmp_str(const void *a, const void *b)
  * The text with every set's elements one per line and sorted: nft lists a
  * hash set in its own order (the key read as a little-endian number), the
  * render in key order. A timeout becomes the bare word: the render says
- * "timeout 100s", nft "timeout 1m40s expires 1m39s968ms". Everything else
+ * "timeout 100s", nft "timeout 1m40s expires 1m39s968ms"; nft's element
+ * counters ("counter packets 0 bytes 0") go. Everything else
  * must match as is.
  */
 static char *canon(const char *txt)
@@ -2063,6 +2064,12 @@ static char *canon(const char *txt)
 				tok++;
 			if (!*tok)
 				continue;
+			/* nft lists each element's own counter (the set's
+			 * `counter`); the render does not: a fresh load
+			 * has counted nothing. */
+			to = strstr(tok, " counter packets 0 bytes 0");
+			if (to)
+				memmove(to, to + 26, strlen(to + 26) + 1);
 			to = strstr(tok, " timeout ");
 			if (to)
 				strcpy(to, " timeout");
