@@ -13,4 +13,6 @@ sh scripts/build.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false \
 # Any UBSan report is an error; leaks are errors too (detect_leaks).
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+# Instrumented code is slower: check's own per-test timeouts scale too.
+export CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-4}
 meson test -C build-asan --print-errorlogs --timeout-multiplier 4 "$@"

@@ -18,7 +18,7 @@ if [ $# -eq 0 ] && [ "${FWD_NO_SANITIZE:-0}" != 1 ]; then
 	# The daemon and fwctl instrumented, driven end to end. Leak checks
 	# stay on for the unit suites only: forked test children and killed
 	# daemons exit without freeing by design.
-	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 CK_TIMEOUT_MULTIPLIER=3 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		meson test -C build-asan --print-errorlogs --timeout-multiplier 2 control e2e fwctl
 fi
