@@ -2074,6 +2074,44 @@ START_TEST(test_queries)
 			      k_pk);
 		free(chain);
 	}
+	/* stats by service and list: ssh from good (list good), app from good
+	 * (list office); the per-element counters, summed by owner */
+	listener("tcp", 8080);
+	expect_tcp(GOOD, SRV4_G, 8080, OK, "app from good (list office)");
+	FWCTL_OK("stats");
+	ck_assert_msg(strstr(R.out, "service app") && strstr(R.out, "list    office"),
+		      "stats:\n%s", R.out);
+	FWCTL_OK("stats --json");
+	{
+		static const struct { const char *arr, *name; } want[] = {
+			{ "services", "ssh" }, { "services", "app" },
+			{ "lists", "good" }, { "lists", "office" },
+		};
+		unsigned long long pk, app_pk = 0, office_pk = 0;
+
+		for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+			char a[64], n[64];
+			const char *q = NULL;
+
+			snprintf(a, sizeof(a), "\"%s\":[", want[i].arr);
+			snprintf(n, sizeof(n), "{\"name\":\"%s\",\"packets\":", want[i].name);
+			pk = 0;
+			ck_assert_msg((q = strstr(R.out, a)) && (q = strstr(q, n)) &&
+				      sscanf(q + strlen(n), "%llu", &pk) == 1 && pk >= 1,
+				      "stats --json: no packets for %s %s:\n%s", want[i].arr,
+				      want[i].name, R.out);
+			if (strcmp(want[i].name, "app") == 0)
+				app_pk = pk;
+			if (strcmp(want[i].name, "office") == 0)
+				office_pk = pk;
+		}
+		/* one connection to 8080 and nothing else there: the service
+		 * and its list count the same packets */
+		ck_assert_msg(app_pk == office_pk, "app %llu packets, office %llu:\n%s",
+			      app_pk, office_pk, R.out);
+		ck_assert_msg(strstr(R.out, "\"edits\":[{\"name\":\"allow 9090/udp from 203.0.113.7\",\"packets\":0"),
+			      "stats --json: the live edit is not listed:\n%s", R.out);
+	}
 
 	/* diff: the files against the running rules, changing nothing */
 	FWCTL_OK("diff");
