@@ -3,7 +3,8 @@
 # Quick start, command 2: install what is needed, build, run the whole suite.
 # Root is needed for the kernel and end-to-end suites (each runs in network
 # namespaces it creates; the host's own firewall is never touched).
-# Then the unit suites and the daemon's end-to-end suites again, built with
+# Then the unit suites, the control socket and the daemon end to end again,
+# built with
 # ASan + UBSan (FWD_NO_SANITIZE=1 skips that part).
 set -eu
 cd "$(dirname "$0")/.."
@@ -20,5 +21,5 @@ if [ $# -eq 0 ] && [ "${FWD_NO_SANITIZE:-0}" != 1 ]; then
 	# daemons exit without freeing by design.
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 CK_TIMEOUT_MULTIPLIER=3 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		meson test -C build-asan --print-errorlogs --timeout-multiplier 2 control e2e fwctl
+		meson test -C build-asan --print-errorlogs --timeout-multiplier 2 control e2e
 fi
