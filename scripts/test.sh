@@ -4,8 +4,7 @@
 # Root is needed for the kernel and end-to-end suites (each runs in network
 # namespaces it creates; the host's own firewall is never touched).
 # Then the unit suites, the control socket and the daemon end to end again,
-# built with
-# ASan + UBSan (FWD_NO_SANITIZE=1 skips that part).
+# built with ASan + UBSan (FWD_NO_SANITIZE=1 skips that part).
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/deps.sh
