@@ -10,8 +10,9 @@
 _fwctl_opts()
 {
 	case $1 in
-	status | diff | explain | stats | check | 'list blocked' | 'list show')
+	status | diff | explain | stats | check | doctor | 'list blocked' | 'list show')
 		echo --json ;;
+	disable) echo --yes ;;
 	show) echo --nft --json ;;
 	allow | deny | block) echo --runtime --force ;;
 	remove) echo --kill-states --force ;;
@@ -31,7 +32,7 @@ _fwctl_reply()
 _fwctl()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=
-	local commands='status show allow deny remove block unblock list reload confirm diff explain stats check help version'
+	local commands='status show allow deny remove block unblock list reload confirm diff explain stats disable enable doctor check help version'
 	local listcmds='add del show blocked'
 	local ports='22/tcp 80/tcp 443/tcp 53/udp'
 	local cmd='' i w
