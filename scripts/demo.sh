@@ -42,7 +42,7 @@ ip netns exec "$srv" $FWD --probe
 
 say "starting fwd with no policy file: the built-in default applies"
 ip netns exec "$srv" $FWD -c "$state/none.conf" --state-dir "$state" \
-	>"$state/fwd.log" 2>&1 &
+	-S "$state/fwd.sock" >"$state/fwd.log" 2>&1 &
 fwdpid=$!
 pids="$fwdpid"
 i=0
@@ -82,6 +82,13 @@ probe 192.0.2.1 22
 probe 192.0.2.1 80
 probe 2001:db8::1 22
 probe 2001:db8::1 80
+
+say "a live edit: fwctl allow 80/tcp from 192.0.2.2 (one kernel transaction)"
+ip netns exec "$srv" build/ctl/fwctl -S "$state/fwd.sock" allow 80/tcp from 192.0.2.2 --runtime
+probe 192.0.2.1 80
+ip netns exec "$srv" build/ctl/fwctl -S "$state/fwd.sock" explain 192.0.2.2 80/tcp
+ip netns exec "$srv" build/ctl/fwctl -S "$state/fwd.sock" remove 80/tcp from 192.0.2.2 --runtime
+probe 192.0.2.1 80
 
 say "stopping fwd (SIGTERM): the rules stay in the kernel"
 kill -TERM $fwdpid
