@@ -61,16 +61,6 @@ static void usage(FILE *out)
 		"4 fwd unreachable, 5 protocol error, 6 fwd busy.\n");
 }
 
-static size_t policy_addresses(const struct fwd_policy *p)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < p->nlists; i++)
-		n += p->lists[i].n;
-	for (size_t i = 0; i < p->nservices; i++)
-		n += p->services[i].nallow;
-	return n;
-}
 
 static int cmd_check(int argc, char **argv, const struct fwctl_opts *o)
 {
@@ -95,7 +85,7 @@ static int cmd_check(int argc, char **argv, const struct fwctl_opts *o)
 		if (ret == 0) {
 			json_key(&j, "services"); json_uint(&j, p->nservices);
 			json_key(&j, "lists"); json_uint(&j, p->nlists);
-			json_key(&j, "addresses"); json_uint(&j, policy_addresses(p));
+			json_key(&j, "addresses"); json_uint(&j, fwd_policy_count_addresses(p));
 		}
 		json_key(&j, "errors");
 		json_arr_begin(&j);
@@ -115,7 +105,7 @@ static int cmd_check(int argc, char **argv, const struct fwctl_opts *o)
 		json_finish(&j);
 	} else if (ret == 0) {
 		printf("%s: ok (%zu services, %zu lists, %zu addresses)\n", path,
-		       p->nservices, p->nlists, policy_addresses(p));
+		       p->nservices, p->nlists, fwd_policy_count_addresses(p));
 	} else {
 		fwd_diags_print(&d, stderr);
 		fprintf(stderr, "%s: %zu error%s, policy not valid\n", path, d.n,
