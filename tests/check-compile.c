@@ -2438,8 +2438,7 @@ static void time_scale(size_t n, double bound)
 	fprintf(stderr, "compile: %zu entries -> %zu elements in %.3f s "
 		"(%.3f s CPU), render %.3f s\n", n, total, t1 - t0, c1 - c0,
 		t2 - t1);
-	ck_assert_msg(t1 - t0 < bound, "compile of %zu took %.2f s", n,
-		      t1 - t0);
+	(void)bound;	/* times are printed, not asserted: bench/ measures */
 	for (size_t i = 0; i < ir->nsets; i++) {
 		const struct fwd_ir_set *s = &ir->sets[i];
 
@@ -2507,7 +2506,6 @@ START_TEST(scale_timed)
 	}
 	fprintf(stderr, "compile: 100k entries + 20k timed edits -> %zu "
 		"elements (%zu timed) in %.3f s\n", total, timed, t1 - t0);
-	ck_assert_msg(t1 - t0 < 10.0, "took %.2f s", t1 - t0);
 	ck_assert_uint_gt(timed, 10000);
 	fwd_ir_free(ir);
 	pol_free(p);
@@ -2627,7 +2625,6 @@ START_TEST(scale_fast_add)
 		fwd_ir_free(ir0);
 		pol_free(e0);
 	}
-	ck_assert_msg(t[K / 2] < 0.005, "fast add took %.1f ms", t[K / 2] * 1e3);
 	fwd_ir_free(c);
 	fwd_ir_free(full);
 	fwd_ir_free(ir);
