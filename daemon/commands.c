@@ -1112,29 +1112,6 @@ static int cmd_list_blocked(struct cmdreq *cr)
 
 /* ---- reload / confirm / diff --------------------------------------- */
 
-/* The files as they are now, with the running runtime-only edits on top
- * (a reload must not drop what `--runtime` added). */
-static int load_with_runtime(struct cmdreq *cr, struct fwd_policy **out,
-			     struct fwd_diags *d)
-{
-	const struct fwd_policy *old = cr->ctx->policy;
-	struct fwd_policy *p = NULL;
-	char err[512];
-	int ret;
-
-	ret = fwd_load_files(cr->ctx, false, &p, d);
-	if (ret)
-		return ret;
-	for (size_t i = 0; old && i < old->nedits; i++) {
-		if (!old->edits[i].runtime)
-			continue;
-		if (fwd_policy_add_edit(p, &old->edits[i], err, sizeof(err)) != 0)
-			fwd_diags_add(d, NULL, 0, "runtime edit dropped: %s", err);
-	}
-	*out = p;
-	return 0;
-}
-
 static void respond_diags(struct cmdreq *cr, const char *what, const struct fwd_diags *d)
 {
 	fwd_response_clear(cr->resp);
@@ -1159,7 +1136,7 @@ static int cmd_reload(struct cmdreq *cr)
 	int ret;
 
 	fwd_diags_init(&d);
-	ret = load_with_runtime(cr, &p, &d);
+	ret = fwd_load_files(cr->ctx, false, &p, &d);
 	if (ret == 0)
 		ret = fwd_compile_at(p, now_s(), &newir, &d);
 	if (ret) {
@@ -1245,7 +1222,7 @@ static int cmd_diff(struct cmdreq *cr)
 	int ret;
 
 	fwd_diags_init(&d);
-	ret = load_with_runtime(cr, &p, &d);
+	ret = fwd_load_files(cr->ctx, false, &p, &d);
 	if (ret == 0)
 		ret = fwd_compile_at(p, now_s(), &newir, &d);
 	if (ret) {

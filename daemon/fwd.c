@@ -75,15 +75,10 @@ static int apply_files(struct fwd_ctx *ctx, bool at_start)
 	struct fwd_policy *p = NULL;
 	struct fwd_ir *ir = NULL;
 	struct fwd_diags d;
-	char err[256];
 	int ret;
 
 	fwd_diags_init(&d);
 	ret = fwd_load_files(ctx, at_start, &p, &d);
-	for (size_t i = 0; ret == 0 && ctx->policy && i < ctx->policy->nedits; i++)
-		if (ctx->policy->edits[i].runtime &&
-		    fwd_policy_add_edit(p, &ctx->policy->edits[i], err, sizeof(err)) != 0)
-			fwd_log(LOG_WARNING, "runtime edit dropped: %s", err);
 	if (ret == 0)
 		ret = fwd_compile_at(p, (uint64_t)time(NULL), &ir, &d);
 	if (ret == 0)
@@ -101,16 +96,7 @@ static int apply_files(struct fwd_ctx *ctx, bool at_start)
 		fwd_log(LOG_INFO, "applied %s (generation %u): %zu elements in %zu sets",
 			ctx->builtin ? "built-in default" : ctx->config,
 			ctx->generation, ir_elements(ir), ir->nsets);
-		if (*ctx->state_dir) {
-			int r;
-
-			if (mkdir(ctx->state_dir, 0700) != 0 && errno != EEXIST)
-				fwd_log(LOG_WARNING, "cannot create %s: %s", ctx->state_dir,
-					strerror(errno));
-			else if ((r = fwd_state_save_ir(ctx->state_dir, ir)) != 0)
-				fwd_log(LOG_WARNING, "cannot save the last good policy: %s",
-					strerror(-r));
-		}
+		fwd_save_last_good(ctx);
 	} else {
 		fwd_log(LOG_ERR, "%s failed, %s", at_start ? "apply" : "reload",
 			ctx->generation ? "keeping the running rules" :

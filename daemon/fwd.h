@@ -48,7 +48,8 @@ struct fwd_ctx {
 	unsigned long long restores;	/* times the guard put the table back */
 };
 
-/* Load the files (main + conf.d + lists + the owned edits file). */
+/* Load the files (main + conf.d + lists + the owned edits file), with the
+ * running --runtime edits carried over. */
 int fwd_load_files(struct fwd_ctx *ctx, bool at_start, struct fwd_policy **out,
 		   struct fwd_diags *d);
 /* Make the kernel hold `ir` compiled from `p`: an element delta when the
@@ -57,6 +58,8 @@ int fwd_load_files(struct fwd_ctx *ctx, bool at_start, struct fwd_policy **out,
  * kernel is unchanged. */
 int fwd_commit(struct fwd_ctx *ctx, struct fwd_policy *p, struct fwd_ir *ir,
 	       struct fwd_diags *d);
+/* Keep ctx->ir as the last good compiled policy in the state directory. */
+void fwd_save_last_good(struct fwd_ctx *ctx);
 /* The directory of the owned edits file (conf.d beside the main file). */
 const char *fwd_confd_dir(const struct fwd_ctx *ctx, char *buf, size_t len);
 /* Rewrite the owned edits file from ctx->policy (temp, fsync, rename). */

@@ -40,12 +40,22 @@ int fwd_load_files(struct fwd_ctx *ctx, bool at_start, struct fwd_policy **out,
 
 	*out = NULL;
 	ret = fwd_policy_load(ctx->config, &o, out, d);
-	if (ret == 0)
-		ctx->builtin = (*out)->builtin;
-	return ret;
+	if (ret)
+		return ret;
+	ctx->builtin = (*out)->builtin;
+	/* The files do not hold `--runtime` edits: carry the running ones
+	 * over, so that a reload (SIGHUP or fwctl) does not drop them. */
+	for (size_t i = 0; ctx->policy && i < ctx->policy->nedits; i++) {
+		char err[512];
+
+		if (ctx->policy->edits[i].runtime &&
+		    fwd_policy_add_edit(*out, &ctx->policy->edits[i], err, sizeof(err)) != 0)
+			fwd_log(LOG_WARNING, "runtime edit dropped: %s", err);
+	}
+	return 0;
 }
 
-static void save_last_good(struct fwd_ctx *ctx)
+void fwd_save_last_good(struct fwd_ctx *ctx)
 {
 	int ret;
 
@@ -103,7 +113,7 @@ int fwd_commit(struct fwd_ctx *ctx, struct fwd_policy *p, struct fwd_ir *ir,
 	/* The last good policy is worth a disk write on full applies; a live
 	 * edit is already on disk in the edits file. */
 	if (full)
-		save_last_good(ctx);
+		fwd_save_last_good(ctx);
 	return 0;
 }
 
