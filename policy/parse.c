@@ -188,6 +188,7 @@ struct loader {
 
 	struct fwd_ports_parser ports;	/* holds the services file once read */
 	bool list_files_ok;
+	struct fwd_list_cache *cache;	/* fwd_load_opts.list_cache */
 
 	struct name_index files_idx, lists_idx, services_idx;
 	size_t files_cap, lists_cap, services_cap;
@@ -822,6 +823,246 @@ static void list_file_line(struct loader *L, struct src *s, struct fwd_list *l,
 	list_add(l, &a, &(struct fwd_loc){ .file = s->name, .line = line });
 }
 
+/* Lines [from, to) of a list file's text, the first being line `line`;
+ * a UTF-8 byte order mark at the very start is skipped. */
+static void list_file_lines(struct loader *L, struct src *s, struct fwd_list *l,
+			    const char *buf, size_t from, size_t to,
+			    unsigned line)
+{
+	const char *p = buf + from, *end = buf + to, *nl;
+
+	if (from == 0 && to >= 3 && !memcmp(p, "\xef\xbb\xbf", 3))
+		p += 3;
+	for (; p < end; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			nl = end;
+		list_file_line(L, s, l, p, nl, line++);
+	}
+}
+
+static unsigned count_nl(const char *p, size_t n)
+{
+	const char *end = p + n;
+	unsigned c = 0;
+
+	while (p < end && (p = memchr(p, '\n', (size_t)(end - p)))) {
+		c++;
+		p++;
+	}
+	return c;
+}
+
+/* ---- the list file cache ---- */
+
+/*
+ * What a reload needs to skip: per list file, the text it last had and
+ * the members parsed from it (each with its line). A file read again is
+ * compared with its text: identical, its members are copied; changed, only
+ * the lines between the common head and the common tail are parsed, the
+ * members after them moving by the difference in lines. The result is
+ * what parsing the whole file gives (same members, lines and errors): the
+ * lines of a list file do not depend on each other. Only files that
+ * parsed without an error are kept.
+ */
+struct lc_entry {
+	char *path;
+	char *text;
+	size_t len;
+	struct fwd_addr *addrs;
+	unsigned *lines;
+	size_t n;
+	bool used;			/* named by the load under way */
+};
+
+struct fwd_list_cache {
+	struct lc_entry *v;
+	size_t n, cap;
+	struct fwd_list_cache_stats st;
+};
+
+struct fwd_list_cache *fwd_list_cache_new(void)
+{
+	return fwd_xcalloc(1, sizeof(struct fwd_list_cache));
+}
+
+static void lc_entry_free(struct lc_entry *e)
+{
+	free(e->path);
+	free(e->text);
+	free(e->addrs);
+	free(e->lines);
+}
+
+void fwd_list_cache_free(struct fwd_list_cache *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		lc_entry_free(&c->v[i]);
+	free(c->v);
+	free(c);
+}
+
+void fwd_list_cache_stats(const struct fwd_list_cache *c,
+			  struct fwd_list_cache_stats *out)
+{
+	*out = c->st;
+}
+
+static struct lc_entry *lc_find(struct fwd_list_cache *c, const char *path)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (strcmp(c->v[i].path, path) == 0)
+			return &c->v[i];
+	return NULL;
+}
+
+/* Keep what l->addrs[from..] and their lines say of `path` (taking the
+ * text): a new entry or the old one refreshed. */
+static void lc_store(struct fwd_list_cache *c, struct lc_entry *e,
+		     const char *path, char *text, size_t len,
+		     const struct fwd_list *l, size_t from)
+{
+	size_t n = l->n - from;
+
+	if (!e) {
+		FWD_GROW(c->v, c->cap, c->n + 1);
+		e = &c->v[c->n++];
+		memset(e, 0, sizeof(*e));
+		e->path = fwd_xstrdup(path);
+	}
+	free(e->text);
+	e->text = text;
+	e->len = len;
+	if (n > e->n || !e->addrs) {
+		free(e->addrs);
+		free(e->lines);
+		e->addrs = fwd_xreallocarray(NULL, n + 1, sizeof(*e->addrs));
+		e->lines = fwd_xreallocarray(NULL, n + 1, sizeof(*e->lines));
+	}
+	if (n)
+		memcpy(e->addrs, l->addrs + from, n * sizeof(*e->addrs));
+	for (size_t i = 0; i < n; i++)
+		e->lines[i] = l->locs[from + i].line;
+	e->n = n;
+	e->used = true;
+}
+
+/* Drop the entries of files the last load did not name. */
+static void lc_prune(struct fwd_list_cache *c)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < c->n; i++) {
+		if (c->v[i].used) {
+			c->v[i].used = false;
+			c->v[k++] = c->v[i];
+		} else {
+			lc_entry_free(&c->v[i]);
+		}
+	}
+	c->n = k;
+}
+
+/* The length of the common head of a and b (n bytes each at most). */
+static size_t common_head(const char *a, const char *b, size_t n)
+{
+	size_t i = 0;
+
+	while (i + 4096 <= n && memcmp(a + i, b + i, 4096) == 0)
+		i += 4096;
+	while (i < n && a[i] == b[i])
+		i++;
+	return i;
+}
+
+/* The length of the common tail of a[0..alen) and b[0..blen), at most max. */
+static size_t common_tail(const char *a, size_t alen, const char *b,
+			  size_t blen, size_t max)
+{
+	size_t i = 0;
+
+	while (i + 4096 <= max &&
+	       memcmp(a + alen - i - 4096, b + blen - i - 4096, 4096) == 0)
+		i += 4096;
+	while (i < max && a[alen - i - 1] == b[blen - i - 1])
+		i++;
+	return i;
+}
+
+static bool at_line_start(const char *t, size_t off)
+{
+	return off == 0 || t[off - 1] == '\n';
+}
+
+/* Lines in t[from, to): to is the text's end or a line start. */
+static unsigned lines_in(const char *t, size_t tlen, size_t from, size_t to)
+{
+	unsigned n = count_nl(t + from, to - from);
+
+	return n + (to == tlen && to > from && t[to - 1] != '\n');
+}
+
+static bool has_bom(const char *t, size_t len)
+{
+	return len >= 3 && !memcmp(t, "\xef\xbb\xbf", 3);
+}
+
+/*
+ * Members of `buf` from the cached entry e of the same file: e's members
+ * before the first changed line, the changed lines parsed, e's members
+ * after the last changed line renumbered. false: not worth it or not
+ * possible (a byte order mark in the changed part), parse it all.
+ */
+static bool lc_splice(struct loader *L, struct src *s, struct fwd_list *l,
+		      const struct lc_entry *e, const char *buf, size_t len)
+{
+	size_t min = len < e->len ? len : e->len, head, tail, ns, os, k;
+	unsigned before, old_n, new_n;
+
+	head = common_head(buf, e->text, min);
+	if (head == len && len == e->len) {
+		list_reserve(l, l->n + e->n + 1);
+		for (k = 0; k < e->n; k++)
+			list_add(l, &e->addrs[k], &(struct fwd_loc){
+				.file = s->name, .line = e->lines[k] });
+		L->cache->st.whole++;
+		return true;
+	}
+	while (head > 0 && buf[head - 1] != '\n')
+		head--;
+	if (head < 3 && (has_bom(buf, len) || has_bom(e->text, e->len)))
+		return false;
+	tail = common_tail(buf, len, e->text, e->len, min - head);
+	ns = len - tail;
+	os = e->len - tail;
+	/* Both ends of the changed part must be line starts. */
+	if (!at_line_start(buf, ns) || !at_line_start(e->text, os)) {
+		const char *nl = tail ? memchr(buf + ns, '\n', tail) : NULL;
+
+		ns = nl ? (size_t)(nl - buf) + 1 : len;
+		os = e->len - (len - ns);
+	}
+	before = count_nl(buf, head);
+	old_n = lines_in(e->text, e->len, head, os);
+	new_n = lines_in(buf, len, head, ns);
+
+	list_reserve(l, l->n + e->n + new_n + 1);
+	for (k = 0; k < e->n && e->lines[k] <= before; k++)
+		list_add(l, &e->addrs[k], &(struct fwd_loc){
+			.file = s->name, .line = e->lines[k] });
+	list_file_lines(L, s, l, buf, head, ns, before + 1);
+	for (; k < e->n && e->lines[k] <= before + old_n; k++)
+		;
+	for (; k < e->n; k++)
+		list_add(l, &e->addrs[k], &(struct fwd_loc){
+			.file = s->name, .line = e->lines[k] - old_n + new_n });
+	L->cache->st.spliced++;
+	L->cache->st.lines_parsed += new_n;
+	return true;
+}
+
 /*
  * One address or CIDR per line; '#' or ';' starts a comment anywhere.
  * Parsed in place from one read of the file: a million lines cost one
@@ -830,10 +1071,10 @@ static void list_file_line(struct loader *L, struct src *s, struct fwd_list *l,
 static void read_list_file(struct loader *L, const char *path)
 {
 	struct fwd_list *l = cur_list(L);
-	const char *p, *end, *nl;
-	unsigned line = 0;
+	struct lc_entry *ce = NULL;
+	size_t len, first = l->n;
+	unsigned lines;
 	struct src s;
-	size_t len;
 	char *buf;
 	int ret;
 
@@ -847,28 +1088,35 @@ static void read_list_file(struct loader *L, const char *path)
 	}
 	s.name = intern_file(L, path);
 	s.nerr = 0;
-	p = buf;
-	end = buf + len;
 	if (not_text(buf, len)) {
 		serr(L, &s, 1, "this file is %s", not_text(buf, len));
 		free(buf);
 		return;
 	}
-	/* One reservation for the whole file (an upper bound: every line an
-	 * address) instead of a series of doublings and copies. */
-	for (nl = p; (nl = memchr(nl, '\n', (size_t)(end - nl))); nl++)
-		line++;
-	list_reserve(l, l->n + line + 1);
-	line = 0;
-	if (len >= 3 && !memcmp(p, "\xef\xbb\xbf", 3))
-		p += 3;
-	for (; p < end; p = nl + 1) {
-		nl = memchr(p, '\n', (size_t)(end - p));
-		if (!nl)
-			nl = end;
-		list_file_line(L, &s, l, p, nl, ++line);
+	if (L->cache) {
+		ce = lc_find(L->cache, path);
+		if (ce)
+			ce->used = true;
+	}
+	if (!ce || !lc_splice(L, &s, l, ce, buf, len)) {
+		/* One reservation for the whole file (an upper bound: every
+		 * line an address) instead of a series of doublings. */
+		lines = count_nl(buf, len);
+		list_reserve(l, l->n + lines + 1);
+		list_file_lines(L, &s, l, buf, 0, len, 1);
+		if (L->cache) {
+			L->cache->st.parsed++;
+			L->cache->st.lines_parsed += lines + 1;
+		}
 	}
 	src_done(L, &s);
+	if (L->cache && s.nerr == 0) {
+		if (ce && ce->len == len && ce->text && memcmp(ce->text, buf, len) == 0)
+			free(buf);	/* the same text: the entry stands */
+		else
+			lc_store(L->cache, ce, path, buf, len, l, first);
+		return;
+	}
 	free(buf);
 }
 
@@ -1532,6 +1780,7 @@ static void loader_init(struct loader *L, const struct fwd_load_opts *opts,
 	L->ports.services_path = opts && opts->services_path ?
 				 opts->services_path : default_services;
 	L->list_files_ok = true;
+	L->cache = opts ? opts->list_cache : NULL;
 	L->now = (uint64_t)time(NULL);
 }
 
@@ -1572,6 +1821,8 @@ static int loader_finish(struct loader *L, int ret, struct fwd_policy **out)
 		*out = L->p;
 	else
 		fwd_policy_free(L->p);
+	if (L->cache)
+		lc_prune(L->cache);
 	for (size_t i = 0; i < L->nrefs; i++)
 		free(L->refs[i].name);
 	free(L->refs);

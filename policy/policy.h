@@ -110,6 +110,7 @@ struct fwd_policy {
 };
 
 struct fwd_edit;
+struct fwd_list_cache;
 
 struct fwd_load_opts {
 	/* NULL: /etc/services. Used for service names in ports = (https). */
@@ -119,7 +120,30 @@ struct fwd_load_opts {
 	/* A missing main file means the built-in default policy (conf.d is
 	 * still read): how fwd comes up on a fresh install. */
 	bool builtin_if_missing;
+	/* Optional: list files read before (same path) are compared with
+	 * the text they had, and only the lines that changed are parsed
+	 * (fwd_list_cache_new). The policy is the same as without it. */
+	struct fwd_list_cache *list_cache;
 };
+
+/*
+ * A daemon's memory of its list files, kept between loads so that a reload
+ * after an edit of one line of a 100k-line list parses that line, not the
+ * file: per file (by path) the text and the members parsed from it. It
+ * holds the files of the last load only, and those that parsed cleanly.
+ * Not thread-safe; one cache per loader at a time.
+ */
+struct fwd_list_cache *fwd_list_cache_new(void);	/* OOM aborts */
+void fwd_list_cache_free(struct fwd_list_cache *c);	/* accepts NULL */
+
+struct fwd_list_cache_stats {
+	size_t whole;		/* files found unchanged: no line parsed */
+	size_t spliced;		/* files changed in part: those lines parsed */
+	size_t parsed;		/* files parsed whole (new, or not spliceable) */
+	size_t lines_parsed;	/* lines parsed, over all loads */
+};
+void fwd_list_cache_stats(const struct fwd_list_cache *c,
+			  struct fwd_list_cache_stats *out);
 
 /* The file name locations carry when the built-in text stood in for a
  * missing main file (builtin_if_missing): "<built-in>:10: ...". */

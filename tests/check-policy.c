@@ -767,6 +767,240 @@ START_TEST(test_list_files_disabled)
 }
 END_TEST
 
+/* ---- the list file cache ---- */
+
+static uint64_t lc_rng = 88172645463325252ull;
+
+static unsigned lc_rand(unsigned n)
+{
+	lc_rng ^= lc_rng << 13;
+	lc_rng ^= lc_rng >> 7;
+	lc_rng ^= lc_rng << 17;
+	return (unsigned)(lc_rng % n);
+}
+
+/* One line of a list file, now and then a comment, a blank, CRLF or an
+ * error; addresses from a small pool so that duplicates happen. */
+static void lc_line(char *out, size_t len)
+{
+	unsigned r = lc_rand(100), x = lc_rand(40);
+
+	/* Errors: rare, so that clean files (the ones kept) are usual. */
+	if (r >= 97 && lc_rand(4) != 0)
+		r = lc_rand(97);
+
+	if (r < 55)
+		snprintf(out, len, "192.0.2.%u\n", x);
+	else if (r < 65)
+		snprintf(out, len, x % 2 ? "2001:db8::%x\n" : "2001:db8::%x/126\n",
+			 x % 2 ? x : x * 4);
+	else if (r < 72)
+		snprintf(out, len, "198.51.100.%u/30 ; net\r\n", x * 4);
+	else if (r < 80)
+		snprintf(out, len, "# comment %u\n", x);
+	else if (r < 88)
+		snprintf(out, len, "\n");
+	else if (r < 93)
+		snprintf(out, len, "  203.0.113.%u   # spaced\n", x);
+	else if (r < 97)
+		snprintf(out, len, "bogus%u\n", x);
+	else
+		snprintf(out, len, "192.0.2.%u 192.0.2.%u\n", x, x + 1);
+}
+
+/* The text without its bad lines (the user fixed them). */
+static char *lc_fix(const char *text)
+{
+	char *out = fwd_xcalloc(1, strlen(text) + 1), *o = out;
+	const char *p = text;
+
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) + 1 : strlen(p);
+		char *line = strndup(p, n);
+
+		if (!strstr(line, "bogus") && !strstr(line, " 192.0.2."))
+			o = stpcpy(o, line);
+		free(line);
+		p += n;
+	}
+	return out;
+}
+
+/* Replace lines [a, a + del) of text by `add` random lines. */
+static char *lc_mutate(const char *in)
+{
+	/* A last line without its newline gets it back (or an inserted
+	 * line would join it). */
+	char *text = fwd_xasprintf("%s%s", in, *in && in[strlen(in) - 1] != '\n' ?
+				   "\n" : "");
+	size_t nl = 0, a, del, add, len = strlen(text);
+	const char *p = text, *from, *to;
+	char *out, *o, line[96];
+
+	for (const char *q = text; *q; q++)
+		nl += *q == '\n';
+	nl += len && text[len - 1] != '\n';
+	a = lc_rand((unsigned)nl + 1);
+	del = lc_rand(4) == 0 ? lc_rand(4) : lc_rand(2);
+	add = lc_rand(4) == 0 ? lc_rand(4) : lc_rand(2);
+	if (a + del > nl)
+		del = nl - a;
+	for (size_t i = 0; i < a && *p; i++)
+		p = strchr(p, '\n') ? strchr(p, '\n') + 1 : p + strlen(p);
+	from = p;
+	for (size_t i = 0; i < del && *p; i++)
+		p = strchr(p, '\n') ? strchr(p, '\n') + 1 : p + strlen(p);
+	to = p;
+	out = fwd_xcalloc(1, len + add * sizeof(line) + 8);
+	o = out;
+	memcpy(o, text, (size_t)(from - text));
+	o += from - text;
+	for (size_t i = 0; i < add; i++) {
+		lc_line(line, sizeof(line));
+		o = stpcpy(o, line);
+	}
+	o = stpcpy(o, to);
+	/* Now and then: no newline at the end. */
+	if (lc_rand(10) == 0 && o > out && o[-1] == '\n')
+		*--o = '\0';
+	free(text);
+	return out;
+}
+
+/* The text, after a UTF-8 byte order mark when bom. */
+static void lc_write(const char *path, const char *text, bool bom)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	if (bom)
+		fputs("\xef\xbb\xbf", f);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Both loads said the same: code, messages, and every member and line. */
+static void lc_same(int r1, const struct fwd_policy *p1, const struct fwd_diags *d1,
+		    int r2, const struct fwd_policy *p2, const struct fwd_diags *d2,
+		    unsigned round)
+{
+	char *t1 = diags_text(d1), *t2 = diags_text(d2);
+
+	ck_assert_msg(r1 == r2, "round %u: %d vs %d", round, r1, r2);
+	ck_assert_msg(strcmp(t1, t2) == 0, "round %u:\n%s---\n%s", round, t1, t2);
+	free(t1);
+	free(t2);
+	if (r1)
+		return;
+	ck_assert_uint_eq(p1->nlists, p2->nlists);
+	for (size_t i = 0; i < p1->nlists; i++) {
+		const struct fwd_list *a = &p1->lists[i], *b = &p2->lists[i];
+
+		ck_assert_msg(a->n == b->n, "round %u list %zu: %zu vs %zu members",
+			      round, i, a->n, b->n);
+		for (size_t k = 0; k < a->n; k++) {
+			ck_assert_msg(memcmp(&a->addrs[k], &b->addrs[k],
+					     sizeof(a->addrs[k])) == 0 &&
+				      a->locs[k].line == b->locs[k].line &&
+				      strcmp(a->locs[k].file, b->locs[k].file) == 0,
+				      "round %u list %zu member %zu: line %u vs %u",
+				      round, i, k, a->locs[k].line, b->locs[k].line);
+		}
+	}
+}
+
+/*
+ * Loads through a cache against loads without one, over random edits of
+ * two list files (one named twice): the same model and the same errors
+ * every time, with most files spliced or found whole, not parsed again.
+ */
+START_TEST(test_list_cache_random)
+{
+	char dir[] = "/tmp/fwd-check-XXXXXX", *a, *b, *conf, *text_a, *text_b;
+	struct fwd_list_cache *c = fwd_list_cache_new();
+	struct fwd_list_cache_stats st;
+	struct fwd_load_opts oc = { .confd_path = "", .list_cache = c };
+	struct fwd_load_opts on = { .confd_path = "" };
+	unsigned small = 0;
+	bool bom_a = false;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	a = fwd_xasprintf("%s/a.txt", dir);
+	b = fwd_xasprintf("%s/b.txt", dir);
+	conf = fwd_xasprintf("%s/fwd.conf", dir);
+	text_a = fwd_xstrdup("");
+	for (int i = 0; i < 200; i++) {
+		char *t = fwd_xasprintf("%s192.0.2.%d\n", text_a, i % 250);
+
+		free(text_a);
+		text_a = t;
+	}
+	text_b = fwd_xstrdup("# b\n2001:db8::1\n");
+	lc_write(a, text_a, false);
+	lc_write(b, text_b, false);
+	{
+		char *t = fwd_xasprintf("[list a]\nmembers = 198.51.100.1\nfile = %s\n"
+					"[list b]\nfile = %s\nfile = %s\n"
+					"[service s]\nports = 22/tcp\nallow = @a @b\n",
+					a, b, a);
+
+		lc_write(conf, t, false);
+		free(t);
+	}
+	for (unsigned round = 0; round < 600; round++) {
+		struct fwd_policy *p1 = NULL, *p2 = NULL;
+		struct fwd_diags d1, d2;
+		size_t before;
+		int r1, r2;
+
+		if (round > 0) {
+			char **t = lc_rand(5) ? &text_a : &text_b;
+			char *m = (strstr(*t, "bogus") || strstr(*t, " 192.0.2.")) &&
+				  lc_rand(2) == 0 ?
+				  lc_fix(*t) : lc_mutate(*t);
+
+			free(*t);
+			*t = m;
+			/* Now and then a byte order mark comes or goes. */
+			if (t == &text_a && lc_rand(12) == 0)
+				bom_a = !bom_a;
+			lc_write(t == &text_a ? a : b, m, t == &text_a && bom_a);
+		}
+		fwd_list_cache_stats(c, &st);
+		before = st.lines_parsed;
+		fwd_diags_init(&d1);
+		fwd_diags_init(&d2);
+		r1 = fwd_policy_load(conf, &oc, &p1, &d1);
+		r2 = fwd_policy_load(conf, &on, &p2, &d2);
+		lc_same(r1, p1, &d1, r2, p2, &d2, round);
+		fwd_list_cache_stats(c, &st);
+		small += round > 0 && st.lines_parsed - before <= 8;
+		fwd_policy_free(p1);
+		fwd_policy_free(p2);
+		fwd_diags_free(&d1);
+		fwd_diags_free(&d2);
+	}
+	fwd_list_cache_stats(c, &st);
+	fprintf(stderr, "list cache: %zu whole, %zu spliced, %zu parsed; "
+		"%u of 599 reloads parsed <= 8 lines\n", st.whole, st.spliced,
+		st.parsed, small);
+	ck_assert_uint_gt(st.whole, 500);
+	ck_assert_uint_gt(st.spliced, 300);
+	ck_assert_uint_gt(small, 300);
+	fwd_list_cache_free(c);
+	unlink(a);
+	unlink(b);
+	unlink(conf);
+	ck_assert_int_eq(rmdir(dir), 0);
+	free(a);
+	free(b);
+	free(conf);
+	free(text_a);
+	free(text_b);
+}
+END_TEST
+
 static double now(void)
 {
 	struct timespec ts;
@@ -1158,6 +1392,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_one_mib_line);
 	tcase_add_test(tc, test_list_file_absolute);
 	tcase_add_test(tc, test_list_files_disabled);
+	tcase_add_test(tc, test_list_cache_random);
 	tcase_add_test(tc, test_million_addresses);
 	tcase_add_test(tc, test_builtin_if_missing);
 	tcase_add_test(tc, test_lockdown);
