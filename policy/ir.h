@@ -449,4 +449,42 @@ int fwd_ir_fast_add(struct fwd_ir *ir, const struct fwd_policy *p,
  */
 int fwd_ir_delta_undo(struct fwd_ir *ir, const struct fwd_ir_delta *d);
 
+/* Lines of a list file that moved in a reload: every loc in `file` (the
+ * IR's own name) at line >= from now says line + by. */
+struct fwd_ir_shift {
+	const char *file;
+	unsigned from;
+	int by;
+};
+
+struct fwd_ir_reload {
+	struct fwd_ir_delta delta;	/* what the kernel must do */
+	struct fwd_ir_shift *shifts;	/* locs that moved (no kernel part) */
+	size_t nshifts;
+	size_t words_removed, words_added;	/* for the log */
+};
+
+/*
+ * The fast path of a reload (`fwctl reload`) when only list members
+ * changed, such as a line edited in a 100k-line list file: patch `ir`
+ * (what fwd_compile_at built for `old`, possibly updated by fast adds)
+ * in place into what fwd_compile_at(new, now) builds, loc included, and
+ * fill r with the element delta and the loc moves. Returns 0, or -EAGAIN
+ * having changed NOTHING when the compiler is needed: anything but list
+ * members differs (locs included), a changed member is a network or is
+ * used on a port range or by a deny, a live list edit names a changed
+ * host, another word makes the same key as a changed one, an element has
+ * expired, past recompile_at, or more than a few thousand words changed.
+ * Costs a pass over the members and the elements, plus a binary search
+ * and an insertion or removal per changed word.
+ */
+int fwd_ir_fast_reload(struct fwd_ir *ir, const struct fwd_policy *old,
+		       const struct fwd_policy *new, uint64_t now,
+		       struct fwd_ir_reload *r);
+
+/* Take back a fast reload the kernel refused: 0, or -EINVAL having
+ * changed nothing when r does not fit ir. */
+int fwd_ir_reload_undo(struct fwd_ir *ir, const struct fwd_ir_reload *r);
+void fwd_ir_reload_free(struct fwd_ir_reload *r);	/* accepts NULL; zeroes */
+
 #endif

@@ -947,3 +947,731 @@ int fwd_ir_fast_add(struct fwd_ir *ir, const struct fwd_policy *p,
 	free(f.undo);
 	return ret;
 }
+
+/* ---- the fast path of a reload ---- */
+
+/*
+ * fwctl reload after a list file changed: the policy is the same but for
+ * some members of some lists, so the IR can be patched like a live edit
+ * instead of being compiled again. Steps, each refusing (-EAGAIN, nothing
+ * changed) what it cannot do exactly as the compiler would:
+ *
+ * 1. everything but list members is equal, locs included (a line added
+ *    to the main file moves every loc after it: that is the compiler's);
+ * 2. per list, the members that changed: a common head (same address and
+ *    loc) and a common tail (same address and file, lines moved by one
+ *    amount per file), the middle between them changed;
+ * 3. words of removed members come out: an element named by a removed
+ *    word goes, unless another word (a member outside the middles, an
+ *    address peer, an edit) makes the same key, which only the compiler
+ *    can name;
+ * 4. the locs of the tail's members move with their lines;
+ * 5. words of added members go in, each key new to its set.
+ * Only host members used on single ports by allows (the hash sets) are
+ * done so; a CIDR, a port range, a deny, a list edit on the same address,
+ * an element already expired, or more than FAST_RELOAD_MAX changed
+ * members, and the compiler does it.
+ */
+#define FAST_RELOAD_MAX 4096
+
+static bool str_eq(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static bool ports_eq(const struct fwd_ports *a, const struct fwd_ports *b)
+{
+	return a->proto == b->proto && a->lo == b->lo && a->hi == b->hi &&
+	       loc_eq(&a->loc, &b->loc);
+}
+
+static bool peer_eq(const struct fwd_peer *a, const struct fwd_peer *b)
+{
+	if (a->kind != b->kind || !loc_eq(&a->loc, &b->loc))
+		return false;
+	if (a->kind == FWD_PEER_ADDR)
+		return same_addr(&a->addr, &b->addr);
+	return a->kind != FWD_PEER_LIST || a->list == b->list;
+}
+
+/* Everything the compiler reads but the lists' members. */
+static bool same_frame(const struct fwd_policy *a, const struct fwd_policy *b)
+{
+	if (a->inbound != b->inbound || a->outbound != b->outbound ||
+	    a->log != b->log || a->icmp != b->icmp ||
+	    !loc_eq(&a->defaults_loc, &b->defaults_loc) ||
+	    !loc_eq(&a->inbound_loc, &b->inbound_loc) ||
+	    !loc_eq(&a->outbound_loc, &b->outbound_loc) ||
+	    !loc_eq(&a->log_loc, &b->log_loc) ||
+	    !loc_eq(&a->icmp_loc, &b->icmp_loc) ||
+	    a->nlists != b->nlists || a->nservices != b->nservices ||
+	    a->nedits != b->nedits)
+		return false;
+	for (size_t i = 0; i < a->nlists; i++)
+		if (!str_eq(a->lists[i].name, b->lists[i].name) ||
+		    !loc_eq(&a->lists[i].loc, &b->lists[i].loc))
+			return false;
+	for (size_t i = 0; i < a->nservices; i++) {
+		const struct fwd_service *x = &a->services[i], *y = &b->services[i];
+
+		if (!str_eq(x->name, y->name) || x->dir != y->dir ||
+		    x->nports != y->nports || x->nallow != y->nallow ||
+		    !loc_eq(&x->loc, &y->loc))
+			return false;
+		for (size_t k = 0; k < x->nports; k++)
+			if (!ports_eq(&x->ports[k], &y->ports[k]))
+				return false;
+		for (size_t k = 0; k < x->nallow; k++)
+			if (!peer_eq(&x->allow[k], &y->allow[k]))
+				return false;
+	}
+	for (size_t i = 0; i < a->nedits; i++)
+		if (!edit_eq(&a->edits[i], &b->edits[i]))
+			return false;
+	return true;
+}
+
+/* The members of one list that changed: old [head, oend), new [head, nend). */
+struct mdiff {
+	size_t head, oend, nend;
+};
+
+/* Lines of a list file that moved: loc.line >= from (old numbering) in
+ * `file` (the IR's name) becomes loc.line + by. */
+struct shift_rule {
+	const char *file;	/* the policy's, until interned */
+	unsigned from;
+	int by;
+};
+
+static bool add_shift(struct shift_rule *v, size_t *n, size_t cap,
+		      const char *file, unsigned from, int by)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp(v[i].file, file) == 0)
+			return v[i].from == from && v[i].by == by;
+	if (*n == cap)
+		return false;
+	v[(*n)++] = (struct shift_rule){ file, from, by };
+	return true;
+}
+
+/*
+ * The head and the tail, and the tail's moves per file. false: the moves
+ * disagree with another list's (the compiler then).
+ */
+#define MAX_SHIFTS 16
+
+static bool list_diff(const struct fwd_list *o, const struct fwd_list *n,
+		      struct mdiff *md, struct shift_rule *sh, size_t *nsh)
+{
+	struct { const char *file; int by; unsigned from; } seen[MAX_SHIFTS];
+	size_t nseen = 0, h = 0, i = o->n, j = n->n;
+	size_t min = o->n < n->n ? o->n : n->n;
+
+	while (h < min && same_addr(&o->addrs[h], &n->addrs[h]) &&
+	       loc_eq(&o->locs[h], &n->locs[h]))
+		h++;
+	while (i > h && j > h) {
+		const struct fwd_loc *a = &o->locs[i - 1], *b = &n->locs[j - 1];
+		int by = (int)b->line - (int)a->line;
+		size_t s;
+
+		if (!same_addr(&o->addrs[i - 1], &n->addrs[j - 1]) ||
+		    !str_eq(a->file, b->file) || !a->file)
+			break;
+		for (s = 0; s < nseen; s++)
+			if (strcmp(seen[s].file, a->file) == 0)
+				break;
+		if (s == nseen) {
+			if (nseen == MAX_SHIFTS)
+				break;
+			seen[nseen].file = a->file;
+			seen[nseen++].by = by;
+		} else if (seen[s].by != by) {
+			break;
+		}
+		seen[s].from = a->line;
+		i--;
+		j--;
+	}
+	*md = (struct mdiff){ h, i, j };
+	for (size_t s = 0; s < nseen; s++)
+		if (seen[s].by && !add_shift(sh, nsh, MAX_SHIFTS, seen[s].file,
+					     seen[s].from, seen[s].by))
+			return false;
+	return true;
+}
+
+/* One use of a list: a service's single port, or an edit's. */
+struct use {
+	unsigned set;
+	uint8_t proto;
+	uint16_t port;
+	uint64_t expires;
+	size_t o1, o2, o3;		/* policy order, as the compiler collects */
+};
+
+/* Where list li's members go (allow4/6 of a direction, single ports);
+ * -EAGAIN when a use is anything else. The set is the v4 one: +family
+ * picks the v6 set (host_set). */
+static int list_uses(const struct fwd_policy *p, size_t li, uint64_t now,
+		     struct use **out, size_t *nout)
+{
+	struct use *v = NULL;
+	size_t n = 0, cap = 0;
+
+	for (size_t i = 0; i < p->nservices; i++) {
+		const struct fwd_service *sv = &p->services[i];
+
+		for (size_t pi = 0; pi < sv->nports; pi++) {
+			const struct fwd_ports *pr = &sv->ports[pi];
+
+			for (size_t k = 0; k < sv->nallow; k++) {
+				if (sv->allow[k].kind != FWD_PEER_LIST ||
+				    sv->allow[k].list != li)
+					continue;
+				if (!ports_ok(pr) || pr->lo != pr->hi ||
+				    (sv->dir != FWD_DIR_IN && sv->dir != FWD_DIR_OUT))
+					goto again;
+				FWD_GROW(v, cap, n + 1);
+				v[n++] = (struct use){
+					.set = host_set(FWD_EDIT_ALLOW, sv->dir, AF_INET),
+					.proto = pr->proto, .port = pr->lo,
+					.o1 = i, .o2 = pi, .o3 = k,
+				};
+			}
+		}
+	}
+	for (size_t i = 0; i < p->nedits; i++) {
+		const struct fwd_edit *e = &p->edits[i];
+
+		if ((e->kind != FWD_EDIT_ALLOW && e->kind != FWD_EDIT_DENY) ||
+		    e->peer != FWD_PEER_LIST || !edit_live(e, now) ||
+		    strcmp(e->list, p->lists[li].name) != 0)
+			continue;
+		if (e->kind != FWD_EDIT_ALLOW || !ports_ok(&e->ports) ||
+		    e->ports.lo != e->ports.hi ||
+		    (e->dir != FWD_DIR_IN && e->dir != FWD_DIR_OUT))
+			goto again;
+		FWD_GROW(v, cap, n + 1);
+		v[n++] = (struct use){
+			.set = host_set(FWD_EDIT_ALLOW, e->dir, AF_INET),
+			.proto = e->ports.proto, .port = e->ports.lo,
+			.expires = e->expires, .o1 = p->nservices + i,
+		};
+	}
+	*out = v;
+	*nout = n;
+	return 0;
+again:
+	free(v);
+	return -EAGAIN;
+}
+
+static unsigned use_set(const struct use *u, const struct fwd_addr *a)
+{
+	/* host_set's v6 twin of a v4 allow set */
+	if (a->family == AF_INET)
+		return u->set;
+	return u->set == FWD_SET_ALLOW4 ? FWD_SET_ALLOW6 : FWD_SET_OUT_ALLOW6;
+}
+
+/* One word of a changed member: where it goes and how it ranks. */
+struct word {
+	unsigned set;
+	struct fwd_ir_elem e;
+	size_t o1, o2, o3, o4;		/* policy order */
+};
+
+static int word_key_cmp(const void *pa, const void *pb)
+{
+	const struct word *a = pa, *b = pb;
+
+	if (a->set != b->set)
+		return a->set < b->set ? -1 : 1;
+	return elem_cmp(&a->e, &b->e);
+}
+
+/* Better: expires later, then first in policy order. */
+static bool word_better(const struct word *a, const struct word *b)
+{
+	if (exp_inf(a->e.expires) != exp_inf(b->e.expires))
+		return exp_inf(a->e.expires) > exp_inf(b->e.expires);
+	if (a->o1 != b->o1)
+		return a->o1 < b->o1;
+	if (a->o2 != b->o2)
+		return a->o2 < b->o2;
+	if (a->o3 != b->o3)
+		return a->o3 < b->o3;
+	return a->o4 < b->o4;
+}
+
+/* The words of members [from, to) of list li (hosts only). */
+static int member_words(const struct fwd_list *l, size_t from, size_t to,
+			const struct use *u, size_t nu, struct word **v,
+			size_t *n, size_t *cap)
+{
+	for (size_t m = from; m < to; m++) {
+		const struct fwd_addr *a = &l->addrs[m];
+		unsigned alen = a->family == AF_INET ? 4 : 16;
+
+		if (!addr_ok(a) || !is_host(a))
+			return -EAGAIN;
+		for (size_t k = 0; k < nu; k++) {
+			struct word *w;
+
+			FWD_GROW(*v, *cap, *n + 1);
+			w = &(*v)[(*n)++];
+			memset(w, 0, sizeof(*w));
+			w->set = use_set(&u[k], a);
+			memcpy(w->e.lo, a->a, alen);
+			memcpy(w->e.hi, a->a, alen);
+			w->e.proto = u[k].proto;
+			w->e.plo = w->e.phi = u[k].port;
+			w->e.expires = u[k].expires;
+			w->e.loc = l->locs[m];
+			w->o1 = u[k].o1;
+			w->o2 = u[k].o2;
+			w->o3 = u[k].o3;
+			w->o4 = m;
+		}
+	}
+	return 0;
+}
+
+/* ---- an address set, for "is this host anywhere else" ---- */
+
+struct hostset {
+	struct fwd_addr *v;		/* family 0: empty slot */
+	size_t mask;
+};
+
+static size_t host_hash(const struct fwd_addr *a)
+{
+	uint64_t h = 1469598103934665603ull ^ a->family;
+	unsigned len = a->family == AF_INET ? 4 : 16;
+
+	for (unsigned i = 0; i < len; i++)
+		h = (h ^ a->a[i]) * 1099511628211ull;
+	return (size_t)(h ^ (h >> 29));
+}
+
+static void hostset_init(struct hostset *hs, size_t n)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	hs->v = fwd_xcalloc(cap, sizeof(*hs->v));
+	hs->mask = cap - 1;
+}
+
+/* Insert (true if new) or look up (insert false). */
+static bool hostset_has(struct hostset *hs, const struct fwd_addr *a,
+			bool insert)
+{
+	for (size_t i = host_hash(a) & hs->mask;; i = (i + 1) & hs->mask) {
+		if (!hs->v[i].family) {
+			if (insert)
+				hs->v[i] = *a;
+			return false;
+		}
+		if (same_addr(&hs->v[i], a))
+			return !insert;
+	}
+}
+
+/*
+ * Does a word outside the changed members make key (set, host, proto,
+ * port)? `elsewhere` holds the candidate hosts found in a list outside
+ * its middle, per list (bit i of lists[]).
+ */
+struct others {
+	const struct fwd_policy *p;
+	const struct mdiff *md;
+	uint64_t now;
+	struct hostset cand;		/* the hosts asked about */
+	struct fwd_addr *hit_addr;	/* (list, host) found outside middles */
+	size_t *hit_list;
+	size_t nhit, hit_cap;
+};
+
+static void others_scan(struct others *o)
+{
+	const struct fwd_policy *p = o->p;
+
+	for (size_t li = 0; li < p->nlists; li++) {
+		const struct fwd_list *l = &p->lists[li];
+
+		for (size_t m = 0; m < l->n; m++) {
+			if (m == o->md[li].head && o->md[li].nend > m)
+				m = o->md[li].nend;
+			if (m >= l->n)
+				break;
+			if (!is_host(&l->addrs[m]) ||
+			    !hostset_has(&o->cand, &l->addrs[m], false))
+				continue;
+			FWD_GROW(o->hit_addr, o->hit_cap, o->nhit + 1);
+			o->hit_list = fwd_xreallocarray(o->hit_list, o->hit_cap,
+							sizeof(*o->hit_list));
+			o->hit_addr[o->nhit] = l->addrs[m];
+			o->hit_list[o->nhit++] = li;
+		}
+	}
+}
+
+static bool list_has(const struct others *o, size_t li, const struct fwd_addr *a)
+{
+	for (size_t i = 0; i < o->nhit; i++)
+		if (o->hit_list[i] == li && same_addr(&o->hit_addr[i], a))
+			return true;
+	return false;
+}
+
+static size_t list_index(const struct fwd_policy *p, const char *name)
+{
+	for (size_t i = 0; i < p->nlists; i++)
+		if (strcmp(p->lists[i].name, name) == 0)
+			return i;
+	return p->nlists;
+}
+
+static bool word_elsewhere(const struct others *o, const struct word *w,
+			   const struct fwd_addr *a)
+{
+	const struct fwd_policy *p = o->p;
+
+	for (size_t i = 0; i < p->nservices; i++) {
+		const struct fwd_service *sv = &p->services[i];
+
+		for (size_t pi = 0; pi < sv->nports; pi++) {
+			const struct fwd_ports *pr = &sv->ports[pi];
+
+			if (pr->proto != w->e.proto || pr->lo != w->e.plo ||
+			    pr->hi != w->e.plo ||
+			    host_set(FWD_EDIT_ALLOW, sv->dir, a->family) != w->set)
+				continue;
+			for (size_t k = 0; k < sv->nallow; k++) {
+				const struct fwd_peer *pe = &sv->allow[k];
+
+				if ((pe->kind == FWD_PEER_ADDR && same_addr(&pe->addr, a)) ||
+				    (pe->kind == FWD_PEER_LIST && list_has(o, pe->list, a)))
+					return true;
+			}
+		}
+	}
+	for (size_t i = 0; i < p->nedits; i++) {
+		const struct fwd_edit *e = &p->edits[i];
+
+		if (e->kind != FWD_EDIT_ALLOW || !edit_live(e, o->now) ||
+		    e->ports.proto != w->e.proto || e->ports.lo != w->e.plo ||
+		    e->ports.hi != w->e.plo ||
+		    host_set(FWD_EDIT_ALLOW, e->dir, a->family) != w->set)
+			continue;
+		if ((e->peer == FWD_PEER_ADDR && same_addr(&e->addr, a)) ||
+		    (e->peer == FWD_PEER_LIST &&
+		     list_has(o, list_index(p, e->list), a)))
+			return true;
+	}
+	return false;
+}
+
+static struct fwd_addr word_addr(const struct word *w)
+{
+	struct fwd_addr a = { 0 };
+	bool v6 = w->set == FWD_SET_ALLOW6 || w->set == FWD_SET_OUT_ALLOW6;
+
+	a.family = v6 ? AF_INET6 : AF_INET;
+	a.prefix = v6 ? 128 : 32;
+	memcpy(a.a, w->e.lo, v6 ? 16 : 4);
+	return a;
+}
+
+static void shift_apply(struct fwd_ir *ir, const struct fwd_ir_shift *sh,
+			size_t nsh, bool back)
+{
+	for (size_t r = 0; r < nsh; r++) {
+		const char *f = sh[r].file;
+		unsigned from = back ? (unsigned)((int)sh[r].from + sh[r].by) :
+				       sh[r].from;
+		int by = back ? -sh[r].by : sh[r].by;
+
+		for (size_t i = 0; i < ir->nsets; i++) {
+			struct fwd_ir_set *s = &ir->sets[i];
+
+			for (size_t k = 0; k < s->n; k++)
+				if (s->elems[k].loc.file == f &&
+				    s->elems[k].loc.line >= from)
+					s->elems[k].loc.line =
+						(unsigned)((int)s->elems[k].loc.line + by);
+		}
+	}
+}
+
+void fwd_ir_reload_free(struct fwd_ir_reload *r)
+{
+	if (!r)
+		return;
+	fwd_ir_delta_free(&r->delta);
+	free(r->shifts);
+	memset(r, 0, sizeof(*r));
+}
+
+/* A live list edit names this host (its membership is theirs). */
+static bool list_edit_names(const struct fwd_policy *p, const struct fwd_addr *a,
+			    uint64_t now)
+{
+	for (size_t i = 0; i < p->nedits; i++) {
+		const struct fwd_edit *e = &p->edits[i];
+
+		if ((e->kind == FWD_EDIT_LIST_ADD || e->kind == FWD_EDIT_LIST_DEL) &&
+		    edit_live(e, now) && same_addr(&e->addr, a))
+			return true;
+	}
+	return false;
+}
+
+static int reload_words(const struct fwd_policy *op, const struct fwd_policy *np,
+			const struct mdiff *md, uint64_t now, struct word **ow,
+			size_t *now_n, struct word **nw, size_t *nnw)
+{
+	size_t ocap = 0, ncap = 0;
+	int ret = 0;
+
+	*ow = *nw = NULL;
+	*now_n = *nnw = 0;
+	for (size_t li = 0; li < np->nlists && !ret; li++) {
+		struct use *u;
+		size_t nu;
+
+		if (md[li].oend == md[li].head && md[li].nend == md[li].head)
+			continue;
+		ret = list_uses(np, li, now, &u, &nu);
+		if (ret)
+			break;
+		for (size_t m = md[li].head; m < md[li].oend && !ret; m++)
+			if (list_edit_names(np, &op->lists[li].addrs[m], now))
+				ret = -EAGAIN;
+		for (size_t m = md[li].head; m < md[li].nend && !ret; m++)
+			if (list_edit_names(np, &np->lists[li].addrs[m], now))
+				ret = -EAGAIN;
+		if (!ret)
+			ret = member_words(&op->lists[li], md[li].head, md[li].oend,
+					   u, nu, ow, now_n, &ocap);
+		if (!ret)
+			ret = member_words(&np->lists[li], md[li].head, md[li].nend,
+					   u, nu, nw, nnw, &ncap);
+		free(u);
+	}
+	if (!ret && (*now_n > FAST_RELOAD_MAX || *nnw > FAST_RELOAD_MAX))
+		ret = -EAGAIN;
+	return ret;
+}
+
+/* Take the removed words' elements out (step 3). */
+static int reload_remove(struct fast *f, const struct fwd_policy *np,
+			 const struct mdiff *md, struct word *ow, size_t now_n)
+{
+	struct others o = { .p = np, .md = md, .now = f->now };
+	bool scanned = false;
+	int ret = 0;
+
+	qsort(ow, now_n, sizeof(*ow), word_key_cmp);
+	hostset_init(&o.cand, now_n);
+	for (size_t i = 0; i < now_n; i++) {
+		struct fwd_addr a = word_addr(&ow[i]);
+
+		hostset_has(&o.cand, &a, true);
+	}
+	for (size_t i = 0, j; i < now_n && !ret; i = j) {
+		struct fwd_ir_set *s = &f->ir->sets[ow[i].set];
+		size_t idx = lower_bound(s, &ow[i].e);
+		bool named = false;
+		struct fwd_addr a;
+
+		for (j = i + 1; j < now_n && word_key_cmp(&ow[i], &ow[j]) == 0; j++)
+			;
+		if (idx == s->n || elem_cmp(&s->elems[idx], &ow[i].e) != 0) {
+			ret = -EAGAIN;	/* not what the compiler built */
+			break;
+		}
+		for (size_t k = i; k < j; k++)
+			named |= loc_eq(&s->elems[idx].loc, &ow[k].e.loc);
+		if (!named)
+			continue;	/* another word names it: it stays */
+		if (!scanned) {
+			others_scan(&o);
+			scanned = true;
+		}
+		a = word_addr(&ow[i]);
+		if (word_elsewhere(&o, &ow[i], &a)) {
+			ret = -EAGAIN;	/* which one names it: the compiler's */
+			break;
+		}
+		fast_remove(f, ow[i].set, idx);
+	}
+	free(o.cand.v);
+	free(o.hit_addr);
+	free(o.hit_list);
+	return ret;
+}
+
+/* Put the added words' elements in (step 5): each key new to its set. */
+static int reload_add(struct fast *f, struct word *nw, size_t nnw)
+{
+	qsort(nw, nnw, sizeof(*nw), word_key_cmp);
+	for (size_t i = 0, j; i < nnw; i = j) {
+		const struct word *best = &nw[i];
+		struct fwd_ir_set *s = &f->ir->sets[nw[i].set];
+		struct fwd_ir_elem e;
+		size_t idx;
+
+		for (j = i + 1; j < nnw && word_key_cmp(&nw[i], &nw[j]) == 0; j++)
+			if (word_better(&nw[j], best))
+				best = &nw[j];
+		idx = lower_bound(s, &best->e);
+		if (idx < s->n && elem_cmp(&s->elems[idx], &best->e) == 0)
+			return -EAGAIN;
+		e = word_elem(f, &best->e.loc, best->e.expires);
+		memcpy(e.lo, best->e.lo, sizeof(e.lo));
+		memcpy(e.hi, best->e.hi, sizeof(e.hi));
+		e.proto = best->e.proto;
+		e.plo = e.phi = best->e.plo;
+		fast_insert(f, best->set, idx, &e);
+	}
+	return 0;
+}
+
+/* Undo entries down to `mark` (LIFO), as fast_rollback does for all. */
+static void fast_rollback_to(struct fast *f, size_t mark)
+{
+	while (f->nundo > mark) {
+		const struct undo *u = &f->undo[--f->nundo];
+		struct fwd_ir_set *s = &f->ir->sets[u->set];
+
+		if (u->inserted)
+			raw_remove(s, u->idx);
+		else
+			raw_insert(s, u->idx, &u->old);
+	}
+}
+
+int fwd_ir_fast_reload(struct fwd_ir *ir, const struct fwd_policy *op,
+		       const struct fwd_policy *np, uint64_t now,
+		       struct fwd_ir_reload *r)
+{
+	struct fast f = { .ir = ir, .p = np, .now = now };
+	struct shift_rule sh[MAX_SHIFTS];
+	struct word *ow = NULL, *nw = NULL;
+	size_t nsh = 0, now_n = 0, nnw = 0, mark;
+	struct mdiff *md = NULL;
+	bool changed = false;
+	int ret = -EAGAIN;
+
+	memset(r, 0, sizeof(*r));
+	if (!ir || !op || !np || ir->nsets != FWD_SET_COUNT ||
+	    (ir->recompile_at && ir->recompile_at <= now) || !same_frame(op, np))
+		return -EAGAIN;
+	md = fwd_xcalloc(np->nlists + 1, sizeof(*md));
+	for (size_t i = 0; i < np->nlists; i++) {
+		if (!list_diff(&op->lists[i], &np->lists[i], &md[i], sh, &nsh))
+			goto out;
+		changed |= md[i].oend > md[i].head || md[i].nend > md[i].head;
+	}
+	if (!changed && !nsh) {
+		ret = 0;	/* the same policy: nothing to do */
+		goto out;
+	}
+	/* An element gone by now: the compiler leaves it out, this would
+	 * not (and a key in the way might be one). */
+	for (size_t i = 0; i < ir->nsets; i++)
+		for (size_t k = 0; k < ir->sets[i].n; k++)
+			if (expired(&f, &ir->sets[i].elems[k]))
+				goto out;
+	ret = reload_words(op, np, md, now, &ow, &now_n, &nw, &nnw);
+	if (ret)
+		goto out;
+
+	f.nfiles0 = ir->nfiles;
+	f.add = fwd_xcalloc(ir->nsets, sizeof(*f.add));
+	f.del = fwd_xcalloc(ir->nsets, sizeof(*f.del));
+	ret = reload_remove(&f, np, md, ow, now_n);
+	mark = f.nundo;
+	if (!ret && nsh) {
+		r->shifts = fwd_xcalloc(nsh, sizeof(*r->shifts));
+		for (size_t i = 0; i < nsh; i++)
+			r->shifts[i] = (struct fwd_ir_shift){
+				intern(ir, sh[i].file), sh[i].from, sh[i].by };
+		r->nshifts = nsh;
+		shift_apply(ir, r->shifts, nsh, false);
+	}
+	if (!ret)
+		ret = reload_add(&f, nw, nnw);
+	if (ret) {
+		fast_rollback_to(&f, mark);
+		shift_apply(ir, r->shifts, r->nshifts, true);
+		fast_rollback(&f);
+		for (size_t i = 0; i < ir->nsets; i++) {
+			free(f.add[i].v);
+			free(f.del[i].v);
+		}
+		free(r->shifts);
+		r->shifts = NULL;
+		r->nshifts = 0;
+	} else {
+		for (size_t i = 0; i < ir->nsets; i++) {
+			if (f.add[i].n > 1)
+				qsort(f.add[i].v, f.add[i].n, sizeof(*f.add[i].v),
+				      key_qcmp);
+			if (f.del[i].n > 1)
+				qsort(f.del[i].v, f.del[i].n, sizeof(*f.del[i].v),
+				      key_qcmp);
+			delta_take(&r->delta, (unsigned)i, &f.add[i], &f.del[i]);
+		}
+		r->words_removed = now_n;
+		r->words_added = nnw;
+	}
+	free(f.add);
+	free(f.del);
+	free(f.undo);
+out:
+	free(ow);
+	free(nw);
+	free(md);
+	return ret;
+}
+
+int fwd_ir_reload_undo(struct fwd_ir *ir, const struct fwd_ir_reload *r)
+{
+	const struct fwd_ir_delta *d = &r->delta;
+
+	for (size_t k = 0; k < d->nsets; k++) {
+		const struct fwd_ir_delta_set *ds = &d->sets[k];
+
+		if (ds->set >= ir->nsets)
+			return -EINVAL;
+		for (size_t i = 0; i < ds->nadd; i++)
+			if (find_exact(&ir->sets[ds->set], &ds->add[i]) ==
+			    ir->sets[ds->set].n)
+				return -EINVAL;
+	}
+	for (size_t k = 0; k < d->nsets; k++) {
+		const struct fwd_ir_delta_set *ds = &d->sets[k];
+		struct fwd_ir_set *s = &ir->sets[ds->set];
+
+		for (size_t i = 0; i < ds->nadd; i++)
+			raw_remove(s, find_exact(s, &ds->add[i]));
+	}
+	/* The moved lines back before the removed members return (their
+	 * old lines may be at or past a tail's new start). */
+	shift_apply(ir, r->shifts, r->nshifts, true);
+	for (size_t k = 0; k < d->nsets; k++) {
+		const struct fwd_ir_delta_set *ds = &d->sets[k];
+		struct fwd_ir_set *s = &ir->sets[ds->set];
+
+		for (size_t i = 0; i < ds->ndel; i++)
+			raw_insert(s, lower_bound(s, &ds->del[i]), &ds->del[i]);
+	}
+	return 0;
+}

@@ -33,6 +33,7 @@
 #include "ir.h"
 #include "policy.h"
 #include "testutil.h"
+#include "util.h"
 
 typedef unsigned __int128 u128;
 
@@ -1796,6 +1797,230 @@ START_TEST(fast_add_random)
 }
 END_TEST
 
+/* ---- the fast path of a reload ---- */
+
+/* A line of a list file: hosts from small pools (keys collide across
+ * lists and lines), now and then a network, a comment or a blank. */
+static void fr_line(FILE *f)
+{
+	unsigned r = rnd_below(100), x = rnd_below(24), y = rnd_below(65536);
+
+	if (r < 60 && rnd_below(3) == 0)
+		fprintf(f, "192.0.2.%u\n", x);
+	else if (r < 60)
+		fprintf(f, "198.18.%u.%u\n", y >> 8, y & 255);
+	else if (r < 78)
+		fprintf(f, "2001:db8::%x\n", rnd_below(3) ? y : x);
+	else if (r < 84)
+		fprintf(f, "198.51.100.%u/30\n", x * 4);
+	else if (r < 92)
+		fprintf(f, "# note %u\n", x);
+	else
+		fprintf(f, "\n");
+}
+
+/* A list file of `lines` lines, or the old one with lines [a, a + del)
+ * replaced by `add` new ones. */
+static char **fr_lines;
+static size_t fr_n[2];
+
+static void fr_write(const char *path, int which, bool mutate)
+{
+	char **v = &fr_lines[which * 4096];
+	size_t n = fr_n[which], a = 0, del = 0, add = 0;
+	FILE *f;
+
+	if (mutate) {
+		a = rnd_below((unsigned)n + 1);
+		del = rnd_below(4) ? rnd_below(2) : rnd_below(5);
+		add = rnd_below(4) ? rnd_below(2) : rnd_below(5);
+		if (!del && !add)
+			add = 1;
+		if (a + del > n)
+			del = n - a;
+		if (n - del + add >= 4096)
+			add = 0;
+		for (size_t i = a; i < a + del; i++)
+			free(v[i]);
+		memmove(&v[a + add], &v[a + del], (n - a - del) * sizeof(*v));
+		n = n - del + add;
+	} else {
+		a = 0;
+		add = n;
+	}
+	for (size_t i = a; i < a + add; i++) {
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *m = open_memstream(&buf, &len);
+
+		fr_line(m);
+		fclose(m);
+		v[i] = buf;
+	}
+	fr_n[which] = n;
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	for (size_t i = 0; i < n; i++)
+		fputs(v[i], f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* The same random edits in force on both sides of a reload. */
+static void fr_edits(struct fwd_policy *p, uint64_t seed)
+{
+	struct fwd_edit e;
+
+	if (seed % 3 == 0) {
+		e = (struct fwd_edit){ .kind = FWD_EDIT_ALLOW, .peer = FWD_PEER_LIST,
+				       .loc = { NULL, 1 },
+				       .expires = seed % 2 ? TEST_NOW + 100 : 0 };
+		snprintf(e.list, sizeof(e.list), "A");
+		e.ports = (struct fwd_ports){ IPPROTO_TCP, 443, 443, e.loc };
+		pol_edit(p, &e);
+	}
+	if (seed % 4 == 1) {
+		e = (struct fwd_edit){ .kind = FWD_EDIT_ALLOW, .peer = FWD_PEER_ADDR,
+				       .loc = { NULL, 2 } };
+		e.addr = (struct fwd_addr){ AF_INET, 32, { 192, 0, 2, 5 } };
+		e.ports = (struct fwd_ports){ IPPROTO_TCP, 22, 22, e.loc };
+		pol_edit(p, &e);
+	}
+	if (seed % 5 == 2) {
+		e = (struct fwd_edit){ .kind = FWD_EDIT_LIST_ADD, .loc = { NULL, 3 } };
+		snprintf(e.list, sizeof(e.list), "B");
+		e.addr = (struct fwd_addr){ AF_INET, 32, { 192, 0, 2, 7 } };
+		pol_edit(p, &e);
+	}
+	if (seed % 7 == 3) {
+		e = (struct fwd_edit){ .kind = FWD_EDIT_DENY, .peer = FWD_PEER_LIST,
+				       .loc = { NULL, 4 } };
+		snprintf(e.list, sizeof(e.list), "B");
+		e.ports = (struct fwd_ports){ IPPROTO_TCP, 25, 25, e.loc };
+		pol_edit(p, &e);
+	}
+}
+
+static struct fwd_policy *fr_load(const char *conf, struct fwd_list_cache *c,
+				  uint64_t seed)
+{
+	struct fwd_load_opts o = { .confd_path = "", .list_cache = c };
+	struct fwd_policy *p = NULL;
+	struct fwd_diags d;
+
+	fwd_diags_init(&d);
+	ck_assert_msg(fwd_policy_load(conf, &o, &p, &d) == 0, "%s: %s", conf,
+		      d.n ? d.v[0].msg : "?");
+	fwd_diags_free(&d);
+	fr_edits(p, seed);
+	return p;
+}
+
+/*
+ * Reloads after random edits of list files (loaded through the list
+ * cache, as the daemon does), against the compiler: the fast path either
+ * gives exactly fwd_compile_at's IR (locs included, moved lines too), with
+ * a delta that replays and an undo that restores, or refuses having
+ * changed nothing.
+ */
+START_TEST(fast_reload_random)
+{
+	char dir[] = "/tmp/fwd-check-XXXXXX";
+	char *a, *b, *conf;
+	size_t nfast = 0, nslow = 0, nmoved = 0;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	a = fwd_xasprintf("%s/a.txt", dir);
+	b = fwd_xasprintf("%s/b.txt", dir);
+	conf = fwd_xasprintf("%s/fwd.conf", dir);
+	fr_lines = fwd_xcalloc(2 * 4096, sizeof(*fr_lines));
+	for (uint64_t seed = 1; seed <= 120; seed++) {
+		struct fwd_list_cache *c = fwd_list_cache_new();
+		struct fwd_policy *p0, *p1;
+		struct fwd_ir *ir;
+		FILE *f;
+
+		rng_state = seed * 7919;
+		fr_n[0] = 20 + rnd_below(200);
+		fr_n[1] = 5 + rnd_below(40);
+		fr_write(a, 0, false);
+		fr_write(b, 1, false);
+		f = fopen(conf, "w");
+		fprintf(f, "[defaults]\ninbound = deny\n[list A]\nfile = a.txt\n"
+			"[list B]\n%sfile = b.txt\n%s"
+			"[service s1]\nports = 22/tcp%s\nallow = @A\n"
+			"[service s2]\nports = 80/tcp, 53/udp\nallow = @B, 198.51.100.9%s\n"
+			"%s",
+			seed % 2 ? "members = 192.0.2.3, 2001:db8::3\n" : "",
+			seed % 3 == 1 ? "file = a.txt\n" : "",
+			seed % 8 == 5 ? ", 8000-8010/tcp" : "",
+			seed % 4 == 0 ? ", @A" : "",
+			seed % 5 == 0 ? "[service out]\ndirection = out\nports = 53/udp\n"
+					"allow = @B\n" : "");
+		ck_assert_int_eq(fclose(f), 0);
+		p0 = fr_load(conf, c, seed);
+		ir = compile_ok_at(p0, TEST_NOW);
+		for (int round = 0; round < 12; round++) {
+			struct fwd_ir *before, *want;
+			struct fwd_ir_reload r;
+			int ret, w = rnd_below(3) ? 0 : 1;
+
+			fr_write(w ? b : a, w, true);
+			p1 = fr_load(conf, c, seed);
+			before = fwd_ir_clone(ir);
+			ret = fwd_ir_fast_reload(ir, p0, p1, TEST_NOW, &r);
+			want = compile_ok_at(p1, TEST_NOW);
+			if (ret == 0) {
+				nfast++;
+				nmoved += r.nshifts > 0;
+				check_ir(ir);
+				assert_same_sets(ir, want, 0, true, "fast reload");
+				check_delta(before, ir, &r.delta);
+				if (round % 3 == 1) {
+					/* The kernel said no: back, then again. */
+					ck_assert_int_eq(fwd_ir_reload_undo(ir, &r), 0);
+					assert_same_sets(ir, before, 0, true, "undo");
+					fwd_ir_reload_free(&r);
+					ck_assert_int_eq(fwd_ir_fast_reload(ir, p0, p1,
+							 TEST_NOW, &r), 0);
+					assert_same_sets(ir, want, 0, true, "again");
+				}
+				fwd_ir_free(want);
+			} else {
+				ck_assert_int_eq(ret, -EAGAIN);
+				nslow++;
+				ck_assert_uint_eq(r.delta.nsets + r.nshifts, 0);
+				assert_same_sets(ir, before, 0, true, "refused");
+				fwd_ir_free(ir);
+				ir = want;
+			}
+			fwd_ir_reload_free(&r);
+			fwd_ir_free(before);
+			fwd_policy_free(p0);
+			p0 = p1;
+		}
+		fwd_ir_free(ir);
+		fwd_policy_free(p0);
+		fwd_list_cache_free(c);
+		for (int w = 0; w < 2; w++)
+			for (size_t i = 0; i < fr_n[w]; i++)
+				free(fr_lines[w * 4096 + i]);
+	}
+	fprintf(stderr, "fast reload: %zu fast (%zu with moved lines), %zu to "
+		"the compiler\n", nfast, nmoved, nslow);
+	ck_assert_uint_gt(nfast, 600);
+	ck_assert_uint_gt(nmoved, 200);
+	ck_assert_uint_gt(nslow, 100);
+	unlink(a);
+	unlink(b);
+	unlink(conf);
+	ck_assert_int_eq(rmdir(dir), 0);
+	free(fr_lines);
+	free(a);
+	free(b);
+	free(conf);
+}
+END_TEST
+
 /* The cases one by one, with the delta each gives. */
 START_TEST(fast_add_cases)
 {
@@ -2650,6 +2875,7 @@ static Suite *compile_suite(void)
 	tcase_add_test(tc, diff_random);
 	tcase_add_test(tc, fast_add_cases);
 	tcase_add_test(tc, fast_add_random);
+	tcase_add_test(tc, fast_reload_random);
 	tcase_add_test(tc, random_policies);
 	suite_add_tcase(s, tc);
 
