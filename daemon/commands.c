@@ -249,6 +249,7 @@ static int change_policy(struct cmdreq *cr, mutate_fn mutate, void *arg,
 				goto kernel_refused;
 			ctx->generation++;
 			ctx->applied = time(NULL);
+			fwd_save_last_good_later(ctx);
 			goto committed;
 		}
 	}
@@ -1126,6 +1127,56 @@ static void respond_diags(struct cmdreq *cr, const char *what, const struct fwd_
 			     what);
 }
 
+/*
+ * The fast path of a reload: when only list members changed (a line of a
+ * list file), patch the running IR and send those elements, as a live
+ * edit does. 0 done (answered), -EAGAIN the full path must do it (nothing
+ * changed), another error answered.
+ */
+static int reload_fast(struct cmdreq *cr, struct fwd_policy *p,
+		       struct fwd_diags *d)
+{
+	struct fwd_ctx *ctx = cr->ctx;
+	struct fwd_ir_reload r;
+	struct session ss;
+	char why[512];
+	bool before;
+	int ret;
+
+	if (cr->confirm > 0 || !ctx->ir || !ctx->policy || ctx->degraded ||
+	    ctx->disabled)
+		return -EAGAIN;
+	session_of(cr, &ss);
+	before = session_accepted(&ss, ctx->ir);
+	if (fwd_ir_fast_reload(ctx->ir, ctx->policy, p, now_s(), &r) != 0)
+		return -EAGAIN;
+	if (!cr->force && guard_cuts(cr, before, ctx->ir, why, sizeof(why))) {
+		fwd_ir_reload_undo(ctx->ir, &r);
+		fwd_ir_reload_free(&r);
+		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "reload refused: %s", why);
+		return -EPERM;
+	}
+	ret = r.delta.nadd + r.delta.ndel == 0 ? 0 :
+	      fwd_apply_delta(ctx->nl, ctx->ir, &r.delta, &ctx->feat, d);
+	if (ret) {
+		fwd_ir_reload_undo(ctx->ir, &r);
+		fwd_ir_reload_free(&r);
+		respond_diags(cr, "reload", d);
+		return ret;
+	}
+	fwd_log(LOG_INFO, "%s: list members changed: %zu words out, %zu in; "
+		"%zu elements removed, %zu added", __func__, r.words_removed,
+		r.words_added, r.delta.ndel, r.delta.nadd);
+	fwd_ir_reload_free(&r);
+	fwd_policy_free(ctx->policy);
+	ctx->policy = p;
+	ctx->generation++;
+	ctx->applied = time(NULL);
+	ctx->fast_reloads++;
+	fwd_save_last_good_later(ctx);
+	return 0;
+}
+
 static int cmd_reload(struct cmdreq *cr)
 {
 	struct fwd_ctx *ctx = cr->ctx;
@@ -1137,8 +1188,18 @@ static int cmd_reload(struct cmdreq *cr)
 
 	fwd_diags_init(&d);
 	ret = fwd_load_files(cr->ctx, false, &p, &d);
-	if (ret == 0)
-		ret = fwd_compile_at(p, now_s(), &newir, &d);
+	if (ret) {
+		respond_diags(cr, "reload", &d);
+		goto out;
+	}
+	ret = reload_fast(cr, p, &d);
+	if (ret == 0) {
+		p = NULL;	/* ctx has it */
+		goto done;
+	}
+	if (ret != -EAGAIN)
+		goto out;
+	ret = fwd_compile_at(p, now_s(), &newir, &d);
 	if (ret) {
 		respond_diags(cr, "reload", &d);
 		goto out;
@@ -1168,6 +1229,7 @@ static int cmd_reload(struct cmdreq *cr)
 	p = NULL;
 	newir = NULL;
 	ctx->degraded = NULL;
+done:
 	if (cr->json) {
 		struct jbuf b;
 

@@ -348,7 +348,8 @@ static int run_daemon(struct fwd_ctx *ctx)
 		fwd_notify("READY=1\nSTATUS=policy applied");
 	}
 	while (running) {
-		int n = epoll_wait(efd, evs, sizeof(evs) / sizeof(evs[0]), -1);
+		int n = epoll_wait(efd, evs, sizeof(evs) / sizeof(evs[0]),
+				   fwd_save_timeout_ms(ctx));
 
 		if (n < 0 && errno != EINTR) {
 			fwd_log(LOG_ERR, "epoll_wait: %s", strerror(errno));
@@ -376,7 +377,9 @@ static int run_daemon(struct fwd_ctx *ctx)
 			}
 		}
 		fwd_tidy_arm(ctx);
+		fwd_save_if_due(ctx, false);
 	}
+	fwd_save_if_due(ctx, true);
 	fwd_ctl_server_free(ctx->ctl);
 	ctx->ctl = NULL;
 	fwd_monitor_close(ctx->mon);
@@ -479,12 +482,16 @@ int main(int argc, char **argv)
 			strerror(-ret));
 		return 1;
 	}
+	/* A daemon reloads: keep its list files for the next time. */
+	if (!ctx.oneshot)
+		ctx.list_cache = fwd_list_cache_new();
 	if (apply_files(&ctx, true) != 0) {
 		/* --oneshot reports and changes nothing; the daemon must not
 		 * stay down with the host in an unknown state. */
 		if (ctx.oneshot || apply_fallback(&ctx) != 0) {
 			fwd_nl_close(ctx.nl);
 			fwd_policy_free(ctx.policy);
+			fwd_list_cache_free(ctx.list_cache);
 			return 1;
 		}
 	}
@@ -506,5 +513,6 @@ int main(int argc, char **argv)
 	fwd_ir_free(ctx.ir);
 	fwd_policy_free(ctx.confirm_policy);
 	fwd_ir_free(ctx.confirm_ir);
+	fwd_list_cache_free(ctx.list_cache);
 	return ret;
 }

@@ -46,6 +46,15 @@ struct fwd_ctx {
 	bool disabled;			/* fwctl disable: the table is deleted */
 	struct fwd_monitor *mon;	/* the table guard */
 	unsigned long long restores;	/* times the guard put the table back */
+	/* The list files as last read, so that a reload parses only the
+	 * lines that changed (policy.h). */
+	struct fwd_list_cache *list_cache;
+	/* The last good policy on disk is older than ctx->ir: element
+	 * deltas (live edits, fast reloads) save it a moment later, off the
+	 * request's path (fwd_save_last_good_later). */
+	bool save_pending;
+	struct timespec save_due;	/* CLOCK_MONOTONIC */
+	unsigned long long fast_reloads;	/* reloads done as element edits */
 };
 
 /* Load the files (main + conf.d + lists + the owned edits file), with the
@@ -60,6 +69,14 @@ int fwd_commit(struct fwd_ctx *ctx, struct fwd_policy *p, struct fwd_ir *ir,
 	       struct fwd_diags *d);
 /* Keep ctx->ir as the last good compiled policy in the state directory. */
 void fwd_save_last_good(struct fwd_ctx *ctx);
+/* The same within FWD_SAVE_DELAY_MS, from the event loop (or at exit):
+ * a burst of edits costs one write, and no request waits for it. */
+#define FWD_SAVE_DELAY_MS 1000
+void fwd_save_last_good_later(struct fwd_ctx *ctx);
+/* Milliseconds until the pending save is due (0: now), -1: none pending. */
+int fwd_save_timeout_ms(const struct fwd_ctx *ctx);
+/* Save now if one is pending and due (or `force`). */
+void fwd_save_if_due(struct fwd_ctx *ctx, bool force);
 /* The directory of the owned edits file (conf.d beside the main file). */
 const char *fwd_confd_dir(const struct fwd_ctx *ctx, char *buf, size_t len);
 /* Rewrite the owned edits file from ctx->policy (temp, fsync, rename). */

@@ -35,7 +35,8 @@ const char *fwd_confd_dir(const struct fwd_ctx *ctx, char *buf, size_t len)
 int fwd_load_files(struct fwd_ctx *ctx, bool at_start, struct fwd_policy **out,
 		   struct fwd_diags *d)
 {
-	struct fwd_load_opts o = { .builtin_if_missing = at_start };
+	struct fwd_load_opts o = { .builtin_if_missing = at_start,
+				   .list_cache = ctx->list_cache };
 	int ret;
 
 	*out = NULL;
@@ -70,6 +71,40 @@ void fwd_save_last_good(struct fwd_ctx *ctx)
 	if (ret)
 		fwd_log(LOG_WARNING, "cannot save the last good policy in %s: %s",
 			ctx->state_dir, strerror(-ret));
+	ctx->save_pending = false;
+}
+
+void fwd_save_last_good_later(struct fwd_ctx *ctx)
+{
+	if (ctx->save_pending || !*ctx->state_dir)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ctx->save_due);
+	ctx->save_due.tv_sec += FWD_SAVE_DELAY_MS / 1000;
+	ctx->save_due.tv_nsec += (FWD_SAVE_DELAY_MS % 1000) * 1000000L;
+	if (ctx->save_due.tv_nsec >= 1000000000L) {
+		ctx->save_due.tv_sec++;
+		ctx->save_due.tv_nsec -= 1000000000L;
+	}
+	ctx->save_pending = true;
+}
+
+int fwd_save_timeout_ms(const struct fwd_ctx *ctx)
+{
+	struct timespec now;
+	long long ms;
+
+	if (!ctx->save_pending)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long long)(ctx->save_due.tv_sec - now.tv_sec) * 1000 +
+	     (ctx->save_due.tv_nsec - now.tv_nsec) / 1000000;
+	return ms < 0 ? 0 : ms > FWD_SAVE_DELAY_MS ? FWD_SAVE_DELAY_MS : (int)ms;
+}
+
+void fwd_save_if_due(struct fwd_ctx *ctx, bool force)
+{
+	if (ctx->save_pending && (force || fwd_save_timeout_ms(ctx) == 0))
+		fwd_save_last_good(ctx);
 }
 
 /*
@@ -110,10 +145,12 @@ int fwd_commit(struct fwd_ctx *ctx, struct fwd_policy *p, struct fwd_ir *ir,
 	ctx->generation++;
 	ctx->applied = time(NULL);
 	ctx->disabled = false;
-	/* The last good policy is worth a disk write on full applies; a live
-	 * edit is already on disk in the edits file. */
+	/* A full apply saves the last good policy now; a delta (often one
+	 * element) a moment later, from the event loop. */
 	if (full)
 		fwd_save_last_good(ctx);
+	else
+		fwd_save_last_good_later(ctx);
 	return 0;
 }
 

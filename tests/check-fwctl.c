@@ -1622,6 +1622,76 @@ START_TEST(test_lockout)
 }
 END_TEST
 
+/* explain SRC PORT names the list file's LINE. */
+static void expect_list_line(const char *src, const char *port, const char *where)
+{
+	ck_assert_msg(fwctl("explain %s %s", src, port) == 0, "explain %s %s: %s", src,
+		      port, R.err);
+	ck_assert_msg(strstr(R.out, where), "explain %s %s: want '%s':\n%s", src, port,
+		      where, R.out);
+}
+
+/*
+ * fwctl reload after a list file changed: the changed lines become element
+ * edits (fwd's log says so), traffic follows at once, explain names the
+ * members' new lines when lines move, and fwctl diff finds nothing left
+ * between the files and the kernel.
+ */
+START_TEST(test_reload_list_file)
+{
+	char *list, *extra;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 8080);
+	list = path_in("web.txt");
+	write_file(list, "# web clients\n203.0.113.5\n%s\n2001:db8::77\n", BAD4);
+	extra = xasprintf("\n[list web]\nfile = %s\n\n[service web]\nports = 8080/tcp\n"
+			  "allow = @web\n", list);
+	write_policy("deny", extra);
+	fwd_start();
+	expect_tcp(BAD, SRV4_B, 8080, OK, "listed");
+	expect_list_line(BAD4, "8080/tcp", "web.txt:3\n");
+
+	/* a line replaced */
+	write_file(list, "# web clients\n203.0.113.5\n203.0.113.6\n2001:db8::77\n");
+	FWCTL_OK("reload");
+	expect_elem("allow4", BAD4 " . tcp . 8080", 0);
+	expect_elem("allow4", "203.0.113.6 . tcp . 8080", 1);
+	expect_tcp(BAD, SRV4_B, 8080, DROP, "after its line was replaced");
+	ck_assert_msg(count_in_file(T.fwdlog, "list members changed") == 1,
+		      "the reload did not go as element edits:\n%s", slurp_or_empty(T.fwdlog));
+
+	/* lines inserted above the others: they move */
+	write_file(list, "# web clients\n# back again:\n%s\n203.0.113.5\n203.0.113.6\n"
+		   "2001:db8::77\n", BAD4);
+	FWCTL_OK("reload");
+	expect_tcp(BAD, SRV4_B, 8080, OK, "after its line came back");
+	expect_list_line(BAD4, "8080/tcp", "web.txt:3\n");
+	expect_list_line("203.0.113.6", "8080/tcp", "web.txt:5\n");
+	expect_list_line("2001:db8::77", "8080/tcp", "web.txt:6\n");
+	ck_assert_msg(count_in_file(T.fwdlog, "list members changed") == 2,
+		      "the second reload did not go as element edits");
+
+	/* nothing changed: nothing to do, and files and kernel agree */
+	FWCTL_OK("reload");
+	FWCTL_OK("diff");
+	ck_assert_msg(strstr(R.out, "no difference"), "diff after reloads:\n%s", R.out);
+	expect_elem("allow6", "2001:db8::77 . tcp . 8080", 1);
+
+	/* a broken line: refused, the running rules stay */
+	write_file(list, "# web clients\n# back again:\n%s\n203.0.113.500\n", BAD4);
+	ck_assert_msg(fwctl("reload") == 1 && strstr(R.err, "web.txt:4"),
+		      "reload of a bad list line: rc %d, %s", R.rc, R.err);
+	expect_elem("allow4", "203.0.113.6 . tcp . 8080", 1);
+	expect_tcp(BAD, SRV4_B, 8080, OK, "after the refused reload");
+	free(extra);
+	free(list);
+	topo_down();
+}
+END_TEST
+
 /* The unprivileged user of this suite, created if missing; its uid and
  * primary group. */
 static void test_user(uid_t *uid, gid_t *gid, char *group, size_t glen)
@@ -2232,6 +2302,7 @@ static Suite *fwctl_suite(void)
 	add_test(s, "restart_persist", test_restart_persist, 90);
 	add_test(s, "confirm", test_confirm, 90);
 	add_test(s, "lockout", test_lockout, 60);
+	add_test(s, "reload_list_file", test_reload_list_file, 60);
 	add_test(s, "unprivileged", test_unprivileged, 90);
 	add_test(s, "parallel_clients", test_parallel_clients, 90);
 	add_test(s, "batch", test_batch, 90);
