@@ -23,14 +23,14 @@ fi
 if [ ! -f build-fuzz/build.ninja ]; then
 	CC=clang meson setup build-fuzz -Dfuzz=true >/dev/null
 fi
-ninja -C build-fuzz tests/fuzz/fuzz-policy tests/fuzz/fuzz-listfile \
+ninja -C build-fuzz tests/fuzz/fuzz-policy tests/fuzz/fuzz-listfile tests/fuzz/fuzz-listcache \
 	tests/fuzz/fuzz-edit tests/fuzz/fuzz-proto >/dev/null
 
 status=0
-for t in policy listfile edit proto; do
+for t in policy listfile listcache edit proto; do
 	dict=""
 	case $t in
-	policy|listfile) dict="-dict=tests/fuzz/policy.dict" ;;
+	policy|listfile|listcache) dict="-dict=tests/fuzz/policy.dict" ;;
 	edit) dict="-dict=tests/fuzz/edit.dict" ;;
 	esac
 	mkdir -p "bench/out/fuzz-corpus/$t"
