@@ -861,31 +861,12 @@ static size_t find_exact(const struct fwd_ir_set *s, const struct fwd_ir_elem *e
 	       s->elems[i].expires == e->expires ? i : s->n;
 }
 
+static int undo_delta(struct fwd_ir *ir, const struct fwd_ir_delta *d,
+		      const struct fwd_ir_shift *sh, size_t nsh);
+
 int fwd_ir_delta_undo(struct fwd_ir *ir, const struct fwd_ir_delta *d)
 {
-	/* Check everything first: all or nothing. */
-	for (size_t k = 0; k < d->nsets; k++) {
-		const struct fwd_ir_delta_set *ds = &d->sets[k];
-
-		if (ds->set >= ir->nsets)
-			return -EINVAL;
-		for (size_t i = 0; i < ds->nadd; i++)
-			if (find_exact(&ir->sets[ds->set], &ds->add[i]) ==
-			    ir->sets[ds->set].n)
-				return -EINVAL;
-	}
-	for (size_t k = 0; k < d->nsets; k++) {
-		const struct fwd_ir_delta_set *ds = &d->sets[k];
-		struct fwd_ir_set *s = &ir->sets[ds->set];
-
-		/* Adds out first: a reshaped range and its old piece may
-		 * share a lower corner. */
-		for (size_t i = 0; i < ds->nadd; i++)
-			raw_remove(s, find_exact(s, &ds->add[i]));
-		for (size_t i = 0; i < ds->ndel; i++)
-			raw_insert(s, lower_bound(s, &ds->del[i]), &ds->del[i]);
-	}
-	return 0;
+	return undo_delta(ir, d, NULL, 0);
 }
 
 /* The same edit, field by field (a copy of the tail of p->edits). */
@@ -1642,10 +1623,16 @@ out:
 	return ret;
 }
 
-int fwd_ir_reload_undo(struct fwd_ir *ir, const struct fwd_ir_reload *r)
+/*
+ * Take a delta back from ir (and the loc moves that came with it): check
+ * first (all or nothing), then adds out (a reshaped range and its old
+ * piece may share a lower corner), then the moved lines back before the
+ * removed elements return (their old lines may be at or past a tail's new
+ * start), then dels in.
+ */
+static int undo_delta(struct fwd_ir *ir, const struct fwd_ir_delta *d,
+		      const struct fwd_ir_shift *sh, size_t nsh)
 {
-	const struct fwd_ir_delta *d = &r->delta;
-
 	for (size_t k = 0; k < d->nsets; k++) {
 		const struct fwd_ir_delta_set *ds = &d->sets[k];
 
@@ -1663,9 +1650,7 @@ int fwd_ir_reload_undo(struct fwd_ir *ir, const struct fwd_ir_reload *r)
 		for (size_t i = 0; i < ds->nadd; i++)
 			raw_remove(s, find_exact(s, &ds->add[i]));
 	}
-	/* The moved lines back before the removed members return (their
-	 * old lines may be at or past a tail's new start). */
-	shift_apply(ir, r->shifts, r->nshifts, true);
+	shift_apply(ir, sh, nsh, true);
 	for (size_t k = 0; k < d->nsets; k++) {
 		const struct fwd_ir_delta_set *ds = &d->sets[k];
 		struct fwd_ir_set *s = &ir->sets[ds->set];
@@ -1674,4 +1659,9 @@ int fwd_ir_reload_undo(struct fwd_ir *ir, const struct fwd_ir_reload *r)
 			raw_insert(s, lower_bound(s, &ds->del[i]), &ds->del[i]);
 	}
 	return 0;
+}
+
+int fwd_ir_reload_undo(struct fwd_ir *ir, const struct fwd_ir_reload *r)
+{
+	return undo_delta(ir, &r->delta, r->shifts, r->nshifts);
 }
