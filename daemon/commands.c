@@ -536,6 +536,32 @@ static bool base_list_has(const struct fwd_policy *p, const char *name,
 	return false;
 }
 
+/*
+ * For a remove that matches no fwctl rule: the policy line that lets
+ * (or denies) that traffic now, as " (it comes from FILE:LINE; change it
+ * there)", or "" when the running rules do not name one.
+ */
+static void where_written(const struct cmdreq *cr, const struct fwd_edit *w,
+			  char *buf, size_t len)
+{
+	struct fwd_explain ex;
+
+	buf[0] = '\0';
+	if ((w->kind != FWD_EDIT_ALLOW && w->kind != FWD_EDIT_DENY) ||
+	    w->peer != FWD_PEER_ADDR || !fwd_addr_is_host(&w->addr) ||
+	    w->ports.lo != w->ports.hi || !cr->ctx->ir)
+		return;
+	if (fwd_ir_explain(cr->ctx->ir, w->dir == FWD_DIR_OUT ? FWD_CHAIN_OUTPUT :
+			   FWD_CHAIN_INPUT, w->addr.family, w->addr.a, w->ports.proto,
+			   w->ports.lo, &ex) != 0 || ex.by_policy || !ex.elem ||
+	    !ex.loc.file || !ex.loc.line)
+		return;
+	if ((w->kind == FWD_EDIT_ALLOW) != (ex.verdict == FWD_V_ACCEPT))
+		return;
+	snprintf(buf, len, "; it comes from %s:%u, change it there", ex.loc.file,
+		 ex.loc.line);
+}
+
 static int mutate_del(struct cmdreq *cr, struct fwd_policy *p, void *arg)
 {
 	struct del_arg *a = arg;
@@ -578,7 +604,7 @@ static int mutate_del(struct cmdreq *cr, struct fwd_policy *p, void *arg)
 	free(gone);
 
 	for (size_t i = 0; i < a->n; i++) {
-		char buf[256];
+		char buf[256], where[4200];
 
 		if (a->list_del && base_list_has(p, a->want[i].list, &a->want[i].addr)) {
 			/* A member from a hand-written file: fwd never rewrites
@@ -596,10 +622,11 @@ static int mutate_del(struct cmdreq *cr, struct fwd_policy *p, void *arg)
 		if (a->matched[i])
 			continue;
 		fwd_edit_format(&a->want[i], buf, sizeof(buf));
+		where_written(cr, &a->want[i], where, sizeof(where));
 		fwd_response_fail(cr->resp, FWD_EXIT_FAIL,
 				  "no fwctl rule matches '%s' (rules written in the "
-				  "policy files are changed there; see `fwctl show`)",
-				  buf);
+				  "policy files are changed there; see `fwctl show`)%s",
+				  buf, where);
 		ret = -ENOENT;
 		break;
 	}

@@ -2030,6 +2030,18 @@ START_TEST(test_explain)
 	ck_assert_msg(strstr(R.out, "block4"), "explain of a blocked source does not "
 		      "name block4:\n%s", R.out);
 
+	/* remove of a rule the files hold: refused, naming the line to edit */
+	ck_assert_msg(fwctl("remove 22/tcp from " GOOD4) == 1 &&
+		      strstr(R.err, "/fwd.conf:7, change it there"),
+		      "remove of a list member's rule: rc %d, %s", R.rc, R.err);
+	ck_assert_msg(fwctl("remove 8080/tcp from " BAD4) == 1 &&
+		      strstr(R.err, "/fwd.conf:15, change it there"),
+		      "remove of a service's network: rc %d, %s", R.rc, R.err);
+	ck_assert_msg(fwctl("remove 8080/tcp from 203.0.113.99") == 1 &&
+		      !strstr(R.err, "change it there"),
+		      "remove of nothing named a line: rc %d, %s", R.rc, R.err);
+	expect_elem("allow4", GOOD4 " . tcp . 22", 1);
+
 	ck_assert_msg(fwctl("explain 192.0.2.300 22/tcp") == 2, "explain of a bad address: "
 		      "rc %d", R.rc);
 	ck_assert_msg(fwctl("explain " GOOD4 " 22/sctp") == 2, "explain of a bad port: rc %d",
