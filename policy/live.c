@@ -1458,7 +1458,8 @@ static int reload_remove(struct fast *f, const struct fwd_policy *np,
 	bool scanned = false;
 	int ret = 0;
 
-	qsort(ow, now_n, sizeof(*ow), word_key_cmp);
+	if (now_n > 1)
+		qsort(ow, now_n, sizeof(*ow), word_key_cmp);
 	hostset_init(&o.cand, now_n);
 	for (size_t i = 0; i < now_n; i++) {
 		struct fwd_addr a = word_addr(&ow[i]);
@@ -1501,7 +1502,8 @@ static int reload_remove(struct fast *f, const struct fwd_policy *np,
 /* Put the added words' elements in (step 5): each key new to its set. */
 static int reload_add(struct fast *f, struct word *nw, size_t nnw)
 {
-	qsort(nw, nnw, sizeof(*nw), word_key_cmp);
+	if (nnw > 1)
+		qsort(nw, nnw, sizeof(*nw), word_key_cmp);
 	for (size_t i = 0, j; i < nnw; i = j) {
 		const struct word *best = &nw[i];
 		struct fwd_ir_set *s = &f->ir->sets[nw[i].set];
