@@ -880,6 +880,27 @@ static bool edit_eq(const struct fwd_edit *a, const struct fwd_edit *b)
 	       a->expires == b->expires && loc_eq(&a->loc, &b->loc);
 }
 
+/* The end of a fast path: its per-set changes, sorted, into `delta`
+ * (NULL: dropped, after a rollback), and its scratch freed. */
+static void fast_finish(struct fast *f, struct fwd_ir_delta *delta)
+{
+	for (size_t i = 0; i < f->ir->nsets; i++) {
+		if (!delta) {
+			free(f->add[i].v);
+			free(f->del[i].v);
+			continue;
+		}
+		if (f->add[i].n > 1)
+			qsort(f->add[i].v, f->add[i].n, sizeof(*f->add[i].v), key_qcmp);
+		if (f->del[i].n > 1)
+			qsort(f->del[i].v, f->del[i].n, sizeof(*f->del[i].v), key_qcmp);
+		delta_take(delta, (unsigned)i, &f->add[i], &f->del[i]);
+	}
+	free(f->add);
+	free(f->del);
+	free(f->undo);
+}
+
 int fwd_ir_fast_add(struct fwd_ir *ir, const struct fwd_policy *p,
 		    const struct fwd_edit *added, size_t n, uint64_t now,
 		    struct fwd_ir_delta *delta)
@@ -906,26 +927,9 @@ int fwd_ir_fast_add(struct fwd_ir *ir, const struct fwd_policy *p,
 	f.del = fwd_xcalloc(ir->nsets, sizeof(*f.del));
 	for (size_t i = 0; i < n && !ret; i++)
 		ret = fast_edit(&f, first + i);
-	if (ret) {
+	if (ret)
 		fast_rollback(&f);
-		for (size_t i = 0; i < ir->nsets; i++) {
-			free(f.add[i].v);
-			free(f.del[i].v);
-		}
-	} else {
-		for (size_t i = 0; i < ir->nsets; i++) {
-			if (f.add[i].n > 1)
-				qsort(f.add[i].v, f.add[i].n, sizeof(*f.add[i].v),
-				      key_qcmp);
-			if (f.del[i].n > 1)
-				qsort(f.del[i].v, f.del[i].n, sizeof(*f.del[i].v),
-				      key_qcmp);
-			delta_take(delta, (unsigned)i, &f.add[i], &f.del[i]);
-		}
-	}
-	free(f.add);
-	free(f.del);
-	free(f.undo);
+	fast_finish(&f, ret ? NULL : delta);
 	return ret;
 }
 
@@ -1595,29 +1599,14 @@ int fwd_ir_fast_reload(struct fwd_ir *ir, const struct fwd_policy *op,
 		fast_rollback_to(&f, mark);
 		shift_apply(ir, r->shifts, r->nshifts, true);
 		fast_rollback(&f);
-		for (size_t i = 0; i < ir->nsets; i++) {
-			free(f.add[i].v);
-			free(f.del[i].v);
-		}
 		free(r->shifts);
 		r->shifts = NULL;
 		r->nshifts = 0;
 	} else {
-		for (size_t i = 0; i < ir->nsets; i++) {
-			if (f.add[i].n > 1)
-				qsort(f.add[i].v, f.add[i].n, sizeof(*f.add[i].v),
-				      key_qcmp);
-			if (f.del[i].n > 1)
-				qsort(f.del[i].v, f.del[i].n, sizeof(*f.del[i].v),
-				      key_qcmp);
-			delta_take(&r->delta, (unsigned)i, &f.add[i], &f.del[i]);
-		}
 		r->words_removed = now_n;
 		r->words_added = nnw;
 	}
-	free(f.add);
-	free(f.del);
-	free(f.undo);
+	fast_finish(&f, ret ? NULL : &r->delta);
 out:
 	free(ow);
 	free(nw);
