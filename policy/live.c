@@ -1041,6 +1041,19 @@ static bool add_shift(struct shift_rule *v, size_t *n, size_t cap,
 	return true;
 }
 
+/* a and b name the same file; (*la, *lb) is the last pair found equal. */
+static bool same_file(const char *a, const char *b, const char **la,
+		      const char **lb)
+{
+	if (a == *la && b == *lb)
+		return true;
+	if (!str_eq(a, b))
+		return false;
+	*la = a;
+	*lb = b;
+	return true;
+}
+
 /*
  * The head and the tail, and the tail's moves per file. false: the moves
  * disagree with another list's (the compiler then).
@@ -1054,16 +1067,21 @@ static bool list_diff(const struct fwd_list *o, const struct fwd_list *n,
 	size_t nseen = 0, h = 0, i = o->n, j = n->n;
 	size_t min = o->n < n->n ? o->n : n->n;
 
+	/* Names are compared once per pair of pointers (each policy interns
+	 * its own), not once per member. */
+	const char *fa = NULL, *fb = NULL;
+
 	while (h < min && same_addr(&o->addrs[h], &n->addrs[h]) &&
-	       loc_eq(&o->locs[h], &n->locs[h]))
+	       o->locs[h].line == n->locs[h].line &&
+	       same_file(o->locs[h].file, n->locs[h].file, &fa, &fb))
 		h++;
 	while (i > h && j > h) {
 		const struct fwd_loc *a = &o->locs[i - 1], *b = &n->locs[j - 1];
 		int by = (int)b->line - (int)a->line;
 		size_t s;
 
-		if (!same_addr(&o->addrs[i - 1], &n->addrs[j - 1]) ||
-		    !str_eq(a->file, b->file) || !a->file)
+		if (!same_addr(&o->addrs[i - 1], &n->addrs[j - 1]) || !a->file ||
+		    !same_file(a->file, b->file, &fa, &fb))
 			break;
 		for (s = 0; s < nseen; s++)
 			if (strcmp(seen[s].file, a->file) == 0)
