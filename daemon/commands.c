@@ -892,6 +892,7 @@ static int cmd_show(struct cmdreq *cr)
 		json_key(&jb.j, "outbound"); json_str(&jb.j, fwd_action_name(p->outbound));
 		json_key(&jb.j, "log"); json_str(&jb.j, fwd_log_name(p->log));
 		json_key(&jb.j, "icmp"); json_str(&jb.j, fwd_icmp_name(p->icmp));
+		json_key(&jb.j, "counters"); json_bool(&jb.j, p->counters);
 		json_obj_end(&jb.j);
 		json_key(&jb.j, "lists");
 		json_arr_begin(&jb.j);
@@ -955,9 +956,11 @@ static int cmd_show(struct cmdreq *cr)
 		jbuf_close(&jb, cr->resp);
 		return 0;
 	}
-	fwd_response_printf(cr->resp, "[defaults] inbound %s, outbound %s, log %s, icmp %s\n",
+	fwd_response_printf(cr->resp, "[defaults] inbound %s, outbound %s, log %s, icmp %s, "
+			    "counters %s\n",
 			    fwd_action_name(p->inbound), fwd_action_name(p->outbound),
-			    fwd_log_name(p->log), fwd_icmp_name(p->icmp));
+			    fwd_log_name(p->log), fwd_icmp_name(p->icmp),
+			    p->counters ? "yes" : "no");
 	for (size_t i = 0; i < p->nlists; i++) {
 		fmt_loc(&p->lists[i].loc, a, sizeof(a));
 		fwd_response_printf(cr->resp, "list %-16s %zu member%s  (%s)\n",
@@ -1776,13 +1779,17 @@ static int cmd_stats(struct cmdreq *cr)
 		return ret;
 	}
 	fwd_ctl_server_stats(cr->ctx->ctl, &cs);
-	if (cr->ctx->policy && cr->ctx->ir) {
+	/* Without element counters there is nothing to sum per owner (no
+	 * rows of zeros that look like "no traffic"). */
+	if (cr->ctx->policy && cr->ctx->ir && cr->ctx->policy->counters) {
 		own_map_init(&om, cr->ctx->policy);
 		own_count_table(&om, cr->ctx->ir, live);
 	}
 	if (cr->json) {
 		jbuf_open(&jb);
 		json_obj_begin(&jb.j);
+		json_key(&jb.j, "element_counters");
+		json_bool(&jb.j, !cr->ctx->policy || cr->ctx->policy->counters);
 		for (int kind = OWN_SERVICE; kind <= OWN_OTHER; kind++) {
 			json_key(&jb.j, own_kind_json[kind]);
 			json_arr_begin(&jb.j);
@@ -1802,6 +1809,10 @@ static int cmd_stats(struct cmdreq *cr)
 		json_key(&jb.j, "rules");
 		json_arr_begin(&jb.j);
 	} else {
+		if (cr->ctx->policy && !cr->ctx->policy->counters)
+			fwd_response_printf(cr->resp, "per-service and per-list counts are off "
+					    "([defaults] counters = no); the rules' own "
+					    "counters:\n");
 		for (size_t i = 0; i < om.nacc; i++) {
 			const struct own_acc *a = &om.acc[i];
 

@@ -46,7 +46,7 @@ int fwd_policy_builtin(struct fwd_policy **out)
 	 * "built-in" (policy.h). */
 	p = *out;
 	p->defaults_loc.file = p->inbound_loc.file = p->outbound_loc.file = NULL;
-	p->log_loc.file = p->icmp_loc.file = NULL;
+	p->log_loc.file = p->icmp_loc.file = p->counters_loc.file = NULL;
 	for (size_t i = 0; i < p->nrescue; i++)
 		p->rescue_locs[i].file = NULL;
 	for (size_t i = 0; i < p->nlists; i++) {

@@ -1699,7 +1699,7 @@ int fwd_compile_at(const struct fwd_policy *p, uint64_t now,
 		ir->sets[i].key = set_shape[i].key;
 		ir->sets[i].interval = set_shape[i].interval;
 		ir->sets[i].timeout = true;
-		ir->sets[i].counter = set_shape[i].counter;
+		ir->sets[i].counter = set_shape[i].counter && p->counters;
 	}
 
 	ret = collect(&c, p);

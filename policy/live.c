@@ -987,6 +987,8 @@ static bool same_frame(const struct fwd_policy *a, const struct fwd_policy *b)
 {
 	if (a->inbound != b->inbound || a->outbound != b->outbound ||
 	    a->log != b->log || a->icmp != b->icmp ||
+	    a->counters != b->counters ||
+	    !loc_eq(&a->counters_loc, &b->counters_loc) ||
 	    !loc_eq(&a->defaults_loc, &b->defaults_loc) ||
 	    !loc_eq(&a->inbound_loc, &b->inbound_loc) ||
 	    !loc_eq(&a->outbound_loc, &b->outbound_loc) ||

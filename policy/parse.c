@@ -130,7 +130,7 @@ enum sec_kind {
 enum key_id {
 	K_NONE,		/* no key open */
 	K_SKIP,		/* a key already reported: ignore it and its lines */
-	K_INBOUND, K_OUTBOUND, K_LOG, K_ICMP, K_RESCUE,
+	K_INBOUND, K_OUTBOUND, K_LOG, K_ICMP, K_COUNTERS, K_RESCUE,
 	K_ADMIN_GROUP, K_READ_GROUP,
 	K_MEMBERS, K_FILE,
 	K_PORTS, K_ALLOW, K_DIRECTION,
@@ -152,6 +152,7 @@ static const struct key_def key_defs[] = {
 	{ "outbound",  SEC_DEFAULTS, K_OUTBOUND,  false },
 	{ "log",       SEC_DEFAULTS, K_LOG,       false },
 	{ "icmp",      SEC_DEFAULTS, K_ICMP,      false },
+	{ "counters",  SEC_DEFAULTS, K_COUNTERS,  false },
 	{ "rescue",    SEC_DEFAULTS, K_RESCUE,    true },
 	{ "admin_group", SEC_CONTROL, K_ADMIN_GROUP, false },
 	{ "read_group",  SEC_CONTROL, K_READ_GROUP,  false },
@@ -464,6 +465,9 @@ static const struct choice icmps[] = {
 	{ "essential", FWD_ICMP_ESSENTIAL }, { "all", FWD_ICMP_ALL },
 	{ "none", FWD_ICMP_NONE },
 };
+static const struct choice yesno[] = {
+	{ "yes", 1 }, { "no", 0 },
+};
 static const struct choice dirs[] = {
 	{ "in", FWD_DIR_IN }, { "out", FWD_DIR_OUT },
 };
@@ -560,6 +564,12 @@ static void scalar_value(struct loader *L, const char *key, const char *v)
 		if (CHOOSE(L, key, v, icmps, &x)) {
 			p->icmp = (enum fwd_icmp)x;
 			p->icmp_loc = here(L);
+		}
+		break;
+	case K_COUNTERS:
+		if (CHOOSE(L, key, v, yesno, &x)) {
+			p->counters = x;
+			p->counters_loc = here(L);
 		}
 		break;
 	case K_DIRECTION:
@@ -1391,6 +1401,7 @@ static int on_value(void *user, const char *section, const char *name,
 	case K_OUTBOUND:
 	case K_LOG:
 	case K_ICMP:
+	case K_COUNTERS:
 	case K_DIRECTION:
 	case K_ADMIN_GROUP:
 	case K_READ_GROUP:
@@ -1909,6 +1920,7 @@ struct fwd_policy *fwd_policy_new(void)
 	p->outbound = FWD_ALLOW;
 	p->log = FWD_LOG_DENIED;
 	p->icmp = FWD_ICMP_ESSENTIAL;
+	p->counters = true;
 	return p;
 }
 

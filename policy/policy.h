@@ -70,10 +70,14 @@ struct fwd_policy {
 	enum fwd_action outbound;	/* default FWD_ALLOW */
 	enum fwd_log log;		/* default FWD_LOG_DENIED */
 	enum fwd_icmp icmp;		/* default FWD_ICMP_ESSENTIAL */
+	/* A packet/byte counter on every allow and deny element (what
+	 * `fwctl stats` reads per service and list); default true. Off
+	 * saves about a third of a cold apply at 100k elements. */
+	bool counters;
 	/* Where each was set, so a rule the compiler derives from [defaults]
 	 * can name its line; {NULL, 0} when the default stands. */
 	struct fwd_loc defaults_loc;	/* the [defaults] header */
-	struct fwd_loc inbound_loc, outbound_loc, log_loc, icmp_loc;
+	struct fwd_loc inbound_loc, outbound_loc, log_loc, icmp_loc, counters_loc;
 
 	struct fwd_list *lists;
 	size_t nlists;

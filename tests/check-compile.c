@@ -1797,6 +1797,57 @@ START_TEST(fast_add_random)
 }
 END_TEST
 
+/* [defaults] counters = no: no set counts its elements (and a reload
+ * that turns them on or off is a new table shape, never a fast patch). */
+START_TEST(counters_off)
+{
+	static const char text[] = "[defaults]\ncounters = no\n[list l]\n"
+				   "members = 192.0.2.1\n[service s]\nports = 22/tcp\n"
+				   "allow = @l, 198.51.100.0/24\n";
+	struct fwd_load_opts o = { .confd_path = "" };
+	struct fwd_policy *p, *q;
+	struct fwd_ir *ir, *iq;
+	struct fwd_ir_delta d;
+	struct fwd_ir_reload r;
+	size_t with = 0;
+
+	ck_assert_int_eq(fwd_policy_load_buffer("c.conf", text, sizeof(text) - 1, &o,
+						&p, NULL), 0);
+	ck_assert(!p->counters);
+	ir = compile_ok(p);
+	for (size_t i = 0; i < ir->nsets; i++)
+		ck_assert_msg(!ir->sets[i].counter, "set %s counts", ir->sets[i].name);
+	ck_assert_uint_eq(ir->sets[FWD_SET_ALLOW4].n, 1);
+
+	/* The same lines with counters = yes: only that differs. */
+	{
+		char *yes = fwd_xstrdup(text);
+
+		memcpy(strstr(yes, "= no\n"), "= on\n", 5);	/* same length */
+		ck_assert_int_eq(fwd_policy_load_buffer("c.conf", yes, strlen(yes), &o,
+							&q, NULL), -EINVAL);
+		free(yes);
+		yes = fwd_xasprintf("[defaults]\ncounters = yes\n%s", text + 25);
+		ck_assert_int_eq(fwd_policy_load_buffer("c.conf", yes, strlen(yes), &o,
+							&q, NULL), 0);
+		free(yes);
+	}
+	ck_assert(q->counters);
+	iq = compile_ok(q);
+	for (size_t i = 0; i < iq->nsets; i++)
+		with += iq->sets[i].counter;
+	ck_assert_uint_gt(with, 4);
+	ck_assert_int_eq(fwd_ir_diff(ir, iq, &d), 0);
+	ck_assert(d.shape_changed);
+	fwd_ir_delta_free(&d);
+	ck_assert_int_eq(fwd_ir_fast_reload(ir, p, q, TEST_NOW, &r), -EAGAIN);
+	fwd_ir_free(ir);
+	fwd_ir_free(iq);
+	fwd_policy_free(p);
+	fwd_policy_free(q);
+}
+END_TEST
+
 /* ---- the fast path of a reload ---- */
 
 /* A line of a list file: hosts from small pools (keys collide across
@@ -2876,6 +2927,7 @@ static Suite *compile_suite(void)
 	tcase_add_test(tc, fast_add_cases);
 	tcase_add_test(tc, fast_add_random);
 	tcase_add_test(tc, fast_reload_random);
+	tcase_add_test(tc, counters_off);
 	tcase_add_test(tc, random_policies);
 	suite_add_tcase(s, tc);
 

@@ -1692,6 +1692,57 @@ START_TEST(test_reload_list_file)
 }
 END_TEST
 
+/* The policy of test_counters: [defaults] counters = ONOFF. */
+static void write_counters_policy(const char *onoff)
+{
+	write_file(T.policy, "[defaults]\ninbound = deny\ncounters = %s\n"
+		   "[list good]\nmembers = %s\n[service ssh]\nports = 22/tcp\n"
+		   "allow = @good\n", onoff, GOOD4);
+}
+
+/*
+ * [defaults] counters = no: the allow sets carry no counter in the kernel,
+ * traffic still passes, fwctl stats says the per-service counts are off;
+ * back to yes, a reload replaces the sets and the counts come back.
+ */
+START_TEST(test_counters)
+{
+	char *set;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 22);
+	write_counters_policy("no");
+	fwd_start();
+	expect_tcp(GOOD, SRV4_G, 22, OK, "counters = no");
+	set = sh_ok("ip netns exec %s nft list set inet fwd_filter allow4", T.ns[SRV]);
+	ck_assert_msg(strstr(set, GOOD4 " . tcp . 22") && !strstr(set, "counter"),
+		      "allow4 with counters = no:\n%s", set);
+	free(set);
+	FWCTL_OK("stats");
+	ck_assert_msg(strstr(R.out, "counts are off") && !strstr(R.out, "ssh"),
+		      "stats with counters = no:\n%s", R.out);
+	FWCTL_OK("stats --json");
+	ck_assert_msg(strstr(R.out, "\"element_counters\":false"), "stats --json:\n%s", R.out);
+	FWCTL_OK("show");
+	ck_assert_msg(strstr(R.out, "counters no"), "show:\n%s", R.out);
+
+	write_counters_policy("yes");
+	FWCTL_OK("reload");
+	set = sh_ok("ip netns exec %s nft list set inet fwd_filter allow4", T.ns[SRV]);
+	ck_assert_msg(strstr(set, "counter"), "allow4 after counters = yes:\n%s", set);
+	free(set);
+	expect_tcp(GOOD, SRV4_G, 22, OK, "counters = yes");
+	FWCTL_OK("stats");
+	ck_assert_msg(strstr(R.out, "ssh") && !strstr(R.out, "counts are off"),
+		      "stats with counters = yes:\n%s", R.out);
+	FWCTL_OK("stats --json");
+	ck_assert_msg(strstr(R.out, "\"element_counters\":true"), "stats --json:\n%s", R.out);
+	topo_down();
+}
+END_TEST
+
 /* The unprivileged user of this suite, created if missing; its uid and
  * primary group. */
 static void test_user(uid_t *uid, gid_t *gid, char *group, size_t glen)
@@ -2315,6 +2366,7 @@ static Suite *fwctl_suite(void)
 	add_test(s, "confirm", test_confirm, 90);
 	add_test(s, "lockout", test_lockout, 60);
 	add_test(s, "reload_list_file", test_reload_list_file, 60);
+	add_test(s, "counters", test_counters, 60);
 	add_test(s, "unprivileged", test_unprivileged, 90);
 	add_test(s, "parallel_clients", test_parallel_clients, 90);
 	add_test(s, "batch", test_batch, 90);

@@ -290,12 +290,14 @@ START_TEST(test_good_defaults)
 	ck_assert_int_eq(p->outbound, FWD_DENY);
 	ck_assert_int_eq(p->log, FWD_LOG_ALL);
 	ck_assert_int_eq(p->icmp, FWD_ICMP_NONE);
+	ck_assert(!p->counters);
 	/* Where each was set, for the compiler's explanations. */
 	ck_loc(&p->defaults_loc, f, 2);
 	ck_loc(&p->inbound_loc, f, 3);
 	ck_loc(&p->outbound_loc, f, 4);
 	ck_loc(&p->log_loc, f, 5);
 	ck_loc(&p->icmp_loc, f, 6);
+	ck_loc(&p->counters_loc, f, 7);
 	ck_assert_ptr_eq(p->inbound_loc.file, p->files[0]);
 	fwd_policy_free(p);
 
@@ -304,6 +306,7 @@ START_TEST(test_good_defaults)
 	ck_loc(&p->defaults_loc, NULL, 0);
 	ck_loc(&p->inbound_loc, NULL, 0);
 	ck_loc(&p->icmp_loc, NULL, 0);
+	ck_assert(p->counters);
 	fwd_policy_free(p);
 }
 END_TEST
