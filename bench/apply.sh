@@ -11,6 +11,7 @@
 #
 #   sudo bench/apply.sh                  # SIZES="10000 100000" RUNS=5
 #   sudo SIZES="1000 10000 100000" RUNS=9 bench/apply.sh
+#   sudo COUNTERS=no bench/apply.sh      # [defaults] counters = no (both sides)
 #
 # fwd runs with --state-dir '' (no last-good copy: nft does not keep one
 # either); the column "fwd+state" is the same apply also writing and
@@ -21,6 +22,7 @@
 SIZES=${SIZES:-"10000 100000"}
 RUNS=${RUNS:-5}
 SETTLE=${SETTLE:-0.5}	# seconds after each namespace removal (the kernel frees it in the background)
+COUNTERS=${COUNTERS:-yes}	# [defaults] counters: per-element counters (nft -f gets fwd -n's ruleset, so the same)
 
 need_tools /usr/bin/time awk
 
@@ -50,7 +52,7 @@ timed_in_fresh_ns() {
 }
 
 start_report apply
-report "# cold apply of 22/tcp from N single sources; $RUNS rounds, median"
+report "# cold apply of 22/tcp from N single sources; counters = $COUNTERS; $RUNS rounds, median"
 printf '%-8s %-10s %-10s %-10s %-8s %-10s %-10s %-10s\n' N "fwd s" "fwd+state" "nft -f s" fwd/nft \
 	"fwd RSS" "fwd+st RSS" "nft RSS" | tee -a "$REPORT"
 
@@ -62,6 +64,7 @@ for n in $SIZES; do
 	[defaults]
 	inbound = deny
 	outbound = allow
+	counters = $COUNTERS
 	[list bench]
 	file = $SCRATCH/list-$n.txt
 	[service ssh]
