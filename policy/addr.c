@@ -128,6 +128,18 @@ int fwd_addr_parsen(const char *s, size_t n, struct fwd_addr *out,
 			    "host bits set in %.*s (did you mean %s?)",
 			    (int)n, s, fix);
 	}
+	/* ::ffff:a.b.c.d never matches: IPv4 packets reach the IPv4 sets,
+	 * as IPv4. Say how to write it instead of accepting a dead rule. */
+	if (a.family == AF_INET6 && prefix >= 96 &&
+	    !memcmp(a.a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12)) {
+		struct fwd_addr v4 = { .family = AF_INET, .prefix = (uint8_t)(prefix - 96) };
+		char fix[FWD_ADDR_STRLEN];
+
+		memcpy(v4.a, a.a + 12, 4);
+		fwd_addr_format(&v4, fix, sizeof(fix));
+		return fail(why_buf, why_len, "IPv4-mapped IPv6 address never matches "
+			    "(IPv4 traffic is matched as IPv4): write %s", fix);
+	}
 	*out = a;
 	return 0;
 }

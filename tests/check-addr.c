@@ -33,8 +33,10 @@ static const struct good_case good[] = {
 	{ "::1", "::1", AF_INET6, 128 },
 	{ "fe80::/10", "fe80::/10", AF_INET6, 10 },
 	{ "2001:db8:8000::/33", "2001:db8:8000::/33", AF_INET6, 33 },
-	{ "::ffff:192.0.2.1", "::ffff:192.0.2.1", AF_INET6, 128 },
-	{ "::ffff:0:0/96", "::ffff:0.0.0.0/96", AF_INET6, 96 },
+	/* Around the IPv4-mapped space (refused, below): fine. */
+	{ "::/80", "::/80", AF_INET6, 80 },
+	{ "::fffe:192.0.2.1", "::fffe:c000:201", AF_INET6, 128 },
+	{ "::1:ffff:192.0.2.1", "::1:ffff:c000:201", AF_INET6, 128 },
 };
 
 START_TEST(test_parse_good)
@@ -89,6 +91,12 @@ static const struct bad_case bad[] = {
 	/* Found by fuzz-listfile: the reason never echoes raw bytes. */
 	{ "18::1/3ov6\x1d", "the prefix length after '/' is not a number" },
 	{ "fe80::1%eth0", "not an IPv4 or IPv6 address" },
+	{ "::ffff:192.0.2.1", "IPv4-mapped IPv6 address never matches (IPv4 traffic is "
+	  "matched as IPv4): write 192.0.2.1" },
+	{ "::ffff:c000:200/120", "IPv4-mapped IPv6 address never matches (IPv4 traffic is "
+	  "matched as IPv4): write 192.0.2.0/24" },
+	{ "::ffff:0:0/96", "IPv4-mapped IPv6 address never matches (IPv4 traffic is "
+	  "matched as IPv4): write 0.0.0.0/0" },
 	{ "2001:db8:::1", "not an IPv4 or IPv6 address" },
 	{ "[2001:db8::1]", "not an IPv4 or IPv6 address" },
 	{ "/24", "not an IPv4 or IPv6 address" },

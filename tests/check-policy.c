@@ -431,7 +431,7 @@ START_TEST(test_good_mixed)
 	ck_peer_addr(s, 1, "fd00::/8", 9);
 	ck_peer_addr(s, 2, "0.0.0.0/0", 9);
 	ck_peer_addr(s, 3, "::/0", 9);
-	ck_peer_addr(s, 4, "::ffff:192.0.2.1", 9);
+	ck_peer_addr(s, 4, "2001:db8::7", 9);
 	ck_assert_int_eq(s->allow[5].kind, FWD_PEER_ANY);
 	fwd_policy_free(p);
 }
