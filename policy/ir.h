@@ -474,10 +474,10 @@ struct fwd_ir_reload {
  * members differs (locs included), a changed member is a network or is
  * used on a port range or by a deny, a live list edit names a changed
  * host, another word makes the same key as a changed one, an element has
- * expired, past recompile_at, or more than 64 words (member x use)
- * changed on either side (each costs a move of its set's array).
- * Costs a pass over the members and the elements, plus a binary search
- * and an insertion or removal per changed word.
+ * expired, past recompile_at, or more than 4096 words (member x use)
+ * changed on either side (then the compiler is about as quick).
+ * Costs a pass over the members and the elements, a binary search per
+ * changed word, and two passes over each set it changes.
  */
 int fwd_ir_fast_reload(struct fwd_ir *ir, const struct fwd_policy *old,
 		       const struct fwd_policy *new, uint64_t now,

@@ -958,9 +958,10 @@ int fwd_ir_fast_add(struct fwd_ir *ir, const struct fwd_policy *p,
  * words, and the compiler does it.
  */
 
-/* Each word moves the tail of its set's array (memmove): at 100k
- * elements ~1 ms apiece, so past a few dozen the compiler is as fast. */
-#define FAST_RELOAD_MAX 64
+/* The patch is two passes over each set it touches, whatever the number
+ * of changes, plus a sort of the words and a scan of the members; at 100k
+ * elements it matched the compiler (warm memory) near 10k words. */
+#define FAST_RELOAD_MAX 4096
 
 static bool str_eq(const char *a, const char *b)
 {
@@ -1477,11 +1478,40 @@ static int reload_words(const struct fwd_policy *op, const struct fwd_policy *np
 	return ret;
 }
 
-/* Take the removed words' elements out (step 3). */
-static int reload_remove(struct fast *f, const struct fwd_policy *np,
-			 const struct mdiff *md, struct word *ow, size_t now_n)
+/*
+ * What a fast reload does to one set, decided before anything changes:
+ * the indices of the elements that go (ascending) and the elements that
+ * come (in set order). Applied in two passes over the set, whatever the
+ * number of changes: one compacting out, one merging in from the end.
+ */
+struct patch {
+	size_t *out;
+	size_t nout, out_cap;
+	struct fwd_ir_elem *in;
+	size_t nin, in_cap;
+};
+
+static bool patch_takes(const struct patch *pt, size_t idx)
 {
-	struct others o = { .p = np, .md = md, .now = f->now };
+	size_t lo = 0, hi = pt->nout;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (pt->out[mid] < idx)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < pt->nout && pt->out[lo] == idx;
+}
+
+/* Which elements the removed words take out (step 3). */
+static int plan_remove(const struct fwd_ir *ir, const struct fwd_policy *np,
+		       const struct mdiff *md, uint64_t now, struct word *ow,
+		       size_t now_n, struct patch *pt)
+{
+	struct others o = { .p = np, .md = md, .now = now };
 	bool scanned = false;
 	int ret = 0;
 
@@ -1494,7 +1524,8 @@ static int reload_remove(struct fast *f, const struct fwd_policy *np,
 		hostset_has(&o.cand, &a, true);
 	}
 	for (size_t i = 0, j; i < now_n && !ret; i = j) {
-		struct fwd_ir_set *s = &f->ir->sets[ow[i].set];
+		const struct fwd_ir_set *s = &ir->sets[ow[i].set];
+		struct patch *p = &pt[ow[i].set];
 		size_t idx = lower_bound(s, &ow[i].e);
 		bool named = false;
 		struct fwd_addr a;
@@ -1518,7 +1549,8 @@ static int reload_remove(struct fast *f, const struct fwd_policy *np,
 			ret = -EAGAIN;	/* which one names it: the compiler's */
 			break;
 		}
-		fast_remove(f, ow[i].set, idx);
+		FWD_GROW(p->out, p->out_cap, p->nout + 1);
+		p->out[p->nout++] = idx;	/* ascending: words are in key order */
 	}
 	free(o.cand.v);
 	free(o.hit_addr);
@@ -1526,14 +1558,19 @@ static int reload_remove(struct fast *f, const struct fwd_policy *np,
 	return ret;
 }
 
-/* Put the added words' elements in (step 5): each key new to its set. */
-static int reload_add(struct fast *f, struct word *nw, size_t nnw)
+/* Which elements the added words bring (step 5): each key new to its set
+ * once the planned removals are out. */
+static int plan_add(struct fwd_ir *ir, struct word *nw, size_t nnw,
+		    struct patch *pt)
 {
+	struct fast f = { .ir = ir };
+
 	if (nnw > 1)
 		qsort(nw, nnw, sizeof(*nw), word_key_cmp);
 	for (size_t i = 0, j; i < nnw; i = j) {
 		const struct word *best = &nw[i];
-		struct fwd_ir_set *s = &f->ir->sets[nw[i].set];
+		const struct fwd_ir_set *s = &ir->sets[nw[i].set];
+		struct patch *p = &pt[nw[i].set];
 		struct fwd_ir_elem e;
 		size_t idx;
 
@@ -1541,30 +1578,57 @@ static int reload_add(struct fast *f, struct word *nw, size_t nnw)
 			if (word_better(&nw[j], best))
 				best = &nw[j];
 		idx = lower_bound(s, &best->e);
-		if (idx < s->n && elem_cmp(&s->elems[idx], &best->e) == 0)
+		if (idx < s->n && elem_cmp(&s->elems[idx], &best->e) == 0 &&
+		    !patch_takes(p, idx))
 			return -EAGAIN;
-		e = word_elem(f, &best->e.loc, best->e.expires);
+		e = word_elem(&f, &best->e.loc, best->e.expires);
 		memcpy(e.lo, best->e.lo, sizeof(e.lo));
 		memcpy(e.hi, best->e.hi, sizeof(e.hi));
 		e.proto = best->e.proto;
 		e.plo = e.phi = best->e.plo;
-		fast_insert(f, best->set, idx, &e);
+		FWD_GROW(p->in, p->in_cap, p->nin + 1);
+		p->in[p->nin++] = e;
 	}
 	return 0;
 }
 
-/* Undo entries down to `mark` (LIFO), as fast_rollback does for all. */
-static void fast_rollback_to(struct fast *f, size_t mark)
+/* The planned removals out of s (kept, in order, in *gone). */
+static void patch_out(struct fwd_ir_set *s, const struct patch *p,
+		      struct fwd_ir_elem **gone)
 {
-	while (f->nundo > mark) {
-		const struct undo *u = &f->undo[--f->nundo];
-		struct fwd_ir_set *s = &f->ir->sets[u->set];
+	size_t w = 0, from = 0;
 
-		if (u->inserted)
-			raw_remove(s, u->idx);
-		else
-			raw_insert(s, u->idx, &u->old);
+	*gone = fwd_xreallocarray(NULL, p->nout + 1, sizeof(**gone));
+	for (size_t r = 0; r <= p->nout; r++) {
+		size_t until = r < p->nout ? p->out[r] : s->n;
+
+		if (w != from && until > from)
+			memmove(&s->elems[w], &s->elems[from],
+				(until - from) * sizeof(*s->elems));
+		w += until - from;
+		if (r < p->nout)
+			(*gone)[r] = s->elems[until];
+		from = until + 1;
 	}
+	s->n = w;
+}
+
+/* The planned additions into s, merged from the end (each moves once). */
+static void patch_in(struct fwd_ir_set *s, const struct patch *p)
+{
+	size_t i = s->n, w = s->n + p->nin, k = p->nin;
+
+	if (s->cap < w) {
+		s->cap = w + w / 4 + 64;
+		s->elems = fwd_xreallocarray(s->elems, s->cap, sizeof(*s->elems));
+	}
+	while (k > 0) {
+		if (i > 0 && elem_cmp(&s->elems[i - 1], &p->in[k - 1]) > 0)
+			s->elems[--w] = s->elems[--i];
+		else
+			s->elems[--w] = p->in[--k];
+	}
+	s->n += p->nin;
 }
 
 int fwd_ir_fast_reload(struct fwd_ir *ir, const struct fwd_policy *op,
@@ -1574,7 +1638,8 @@ int fwd_ir_fast_reload(struct fwd_ir *ir, const struct fwd_policy *op,
 	struct fast f = { .ir = ir, .p = np, .now = now };
 	struct shift_rule sh[MAX_SHIFTS];
 	struct word *ow = NULL, *nw = NULL;
-	size_t nsh = 0, now_n = 0, nnw = 0, mark;
+	size_t nsh = 0, now_n = 0, nnw = 0, nfiles0 = ir ? ir->nfiles : 0;
+	struct patch *pt = NULL;
 	struct mdiff *md = NULL;
 	bool changed = false;
 	int ret = -EAGAIN;
@@ -1603,12 +1668,32 @@ int fwd_ir_fast_reload(struct fwd_ir *ir, const struct fwd_policy *op,
 	if (ret)
 		goto out;
 
-	f.nfiles0 = ir->nfiles;
-	f.add = fwd_xcalloc(ir->nsets, sizeof(*f.add));
-	f.del = fwd_xcalloc(ir->nsets, sizeof(*f.del));
-	ret = reload_remove(&f, np, md, ow, now_n);
-	mark = f.nundo;
-	if (!ret && nsh) {
+	/* Decide everything, change nothing... */
+	pt = fwd_xcalloc(ir->nsets, sizeof(*pt));
+	ret = plan_remove(ir, np, md, now, ow, now_n, pt);
+	if (!ret)
+		ret = plan_add(ir, nw, nnw, pt);
+	if (ret) {
+		while (ir->nfiles > nfiles0)
+			free(ir->files[--ir->nfiles]);
+		goto out;
+	}
+	/* ... then do it: out (the dels keep their old lines), lines moved,
+	 * in (the adds have their new ones). */
+	for (size_t i = 0; i < ir->nsets; i++) {
+		struct elems add = { 0 }, del = { 0 };
+
+		if (pt[i].nout)
+			patch_out(&ir->sets[i], &pt[i], &del.v);
+		del.n = pt[i].nout;
+		if (pt[i].nin) {
+			add.v = fwd_xreallocarray(NULL, pt[i].nin, sizeof(*add.v));
+			memcpy(add.v, pt[i].in, pt[i].nin * sizeof(*add.v));
+			add.n = pt[i].nin;
+		}
+		delta_take(&r->delta, (unsigned)i, &add, &del);
+	}
+	if (nsh) {
 		r->shifts = fwd_xcalloc(nsh, sizeof(*r->shifts));
 		for (size_t i = 0; i < nsh; i++)
 			r->shifts[i] = (struct fwd_ir_shift){
@@ -1616,21 +1701,17 @@ int fwd_ir_fast_reload(struct fwd_ir *ir, const struct fwd_policy *op,
 		r->nshifts = nsh;
 		shift_apply(ir, r->shifts, nsh, false);
 	}
-	if (!ret)
-		ret = reload_add(&f, nw, nnw);
-	if (ret) {
-		fast_rollback_to(&f, mark);
-		shift_apply(ir, r->shifts, r->nshifts, true);
-		fast_rollback(&f);
-		free(r->shifts);
-		r->shifts = NULL;
-		r->nshifts = 0;
-	} else {
-		r->words_removed = now_n;
-		r->words_added = nnw;
-	}
-	fast_finish(&f, ret ? NULL : &r->delta);
+	for (size_t i = 0; i < ir->nsets; i++)
+		if (pt[i].nin)
+			patch_in(&ir->sets[i], &pt[i]);
+	r->words_removed = now_n;
+	r->words_added = nnw;
 out:
+	for (size_t i = 0; pt && i < ir->nsets; i++) {
+		free(pt[i].out);
+		free(pt[i].in);
+	}
+	free(pt);
 	free(ow);
 	free(nw);
 	free(md);
@@ -1642,11 +1723,13 @@ out:
  * first (all or nothing), then adds out (a reshaped range and its old
  * piece may share a lower corner), then the moved lines back before the
  * removed elements return (their old lines may be at or past a tail's new
- * start), then dels in.
+ * start), then dels in. Two passes per set, like the patch itself.
  */
 static int undo_delta(struct fwd_ir *ir, const struct fwd_ir_delta *d,
 		      const struct fwd_ir_shift *sh, size_t nsh)
 {
+	struct patch *pt;
+
 	for (size_t k = 0; k < d->nsets; k++) {
 		const struct fwd_ir_delta_set *ds = &d->sets[k];
 
@@ -1657,21 +1740,32 @@ static int undo_delta(struct fwd_ir *ir, const struct fwd_ir_delta *d,
 			    ir->sets[ds->set].n)
 				return -EINVAL;
 	}
+	pt = fwd_xcalloc(d->nsets + 1, sizeof(*pt));
 	for (size_t k = 0; k < d->nsets; k++) {
 		const struct fwd_ir_delta_set *ds = &d->sets[k];
 		struct fwd_ir_set *s = &ir->sets[ds->set];
+		struct fwd_ir_elem *gone;
 
+		if (!ds->nadd)
+			continue;
+		pt[k].out = fwd_xreallocarray(NULL, ds->nadd, sizeof(*pt[k].out));
 		for (size_t i = 0; i < ds->nadd; i++)
-			raw_remove(s, find_exact(s, &ds->add[i]));
+			pt[k].out[i] = find_exact(s, &ds->add[i]);
+		pt[k].nout = ds->nadd;	/* adds are in set order: so are these */
+		patch_out(s, &pt[k], &gone);
+		free(gone);
 	}
 	shift_apply(ir, sh, nsh, true);
 	for (size_t k = 0; k < d->nsets; k++) {
 		const struct fwd_ir_delta_set *ds = &d->sets[k];
-		struct fwd_ir_set *s = &ir->sets[ds->set];
 
-		for (size_t i = 0; i < ds->ndel; i++)
-			raw_insert(s, lower_bound(s, &ds->del[i]), &ds->del[i]);
+		pt[k].in = ds->del;
+		pt[k].nin = ds->ndel;
+		if (ds->ndel)
+			patch_in(&ir->sets[ds->set], &pt[k]);
+		free(pt[k].out);
 	}
+	free(pt);
 	return 0;
 }
 

@@ -1852,18 +1852,23 @@ END_TEST
 
 /* A line of a list file: hosts from small pools (keys collide across
  * lists and lines), now and then a network, a comment or a blank. */
+static bool fr_unique;	/* big edits: hosts from the big pools only */
+static bool fr_nonets;	/* this seed's files hold no network */
+
 static void fr_line(FILE *f)
 {
 	unsigned r = rnd_below(100), x = rnd_below(24), y = rnd_below(65536);
 
-	if (r < 60 && rnd_below(3) == 0)
+	if (r < 60 && rnd_below(3) == 0 && !fr_unique)
 		fprintf(f, "192.0.2.%u\n", x);
 	else if (r < 60)
 		fprintf(f, "198.18.%u.%u\n", y >> 8, y & 255);
 	else if (r < 78)
-		fprintf(f, "2001:db8::%x\n", rnd_below(3) ? y : x);
-	else if (r < 84)
+		fprintf(f, "2001:db8::%x\n", rnd_below(3) || fr_unique ? y : x);
+	else if (r < 84 && !fr_nonets)
 		fprintf(f, "198.51.100.%u/30\n", x * 4);
+	else if (r < 84)
+		fprintf(f, "198.19.%u.%u\n", y >> 8, y & 255);
 	else if (r < 92)
 		fprintf(f, "# note %u\n", x);
 	else
@@ -1881,10 +1886,16 @@ static void fr_write(const char *path, int which, bool mutate)
 	size_t n = fr_n[which], a = 0, del = 0, add = 0;
 	FILE *f;
 
+	fr_unique = mutate && rnd_below(6) == 0;
 	if (mutate) {
 		a = rnd_below((unsigned)n + 1);
 		del = rnd_below(4) ? rnd_below(2) : rnd_below(5);
 		add = rnd_below(4) ? rnd_below(2) : rnd_below(5);
+		if (fr_unique) {
+			/* Many lines at once: a generated file rewritten. */
+			del = rnd_below((unsigned)(n - a) + 1);
+			add = rnd_below(300);
+		}
 		if (!del && !add)
 			add = 1;
 		if (a + del > n)
@@ -1977,7 +1988,7 @@ START_TEST(fast_reload_random)
 {
 	char dir[] = "/tmp/fwd-check-XXXXXX";
 	char *a, *b, *conf;
-	size_t nfast = 0, nslow = 0, nmoved = 0;
+	size_t nfast = 0, nslow = 0, nmoved = 0, nbig = 0;
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	a = fwd_xasprintf("%s/a.txt", dir);
@@ -1991,6 +2002,7 @@ START_TEST(fast_reload_random)
 		FILE *f;
 
 		rng_state = seed * 7919;
+		fr_nonets = seed % 3 == 0;
 		fr_n[0] = 20 + rnd_below(200);
 		fr_n[1] = 5 + rnd_below(40);
 		fr_write(a, 0, false);
@@ -2023,6 +2035,7 @@ START_TEST(fast_reload_random)
 			if (ret == 0) {
 				nfast++;
 				nmoved += r.nshifts > 0;
+				nbig += r.words_removed + r.words_added >= 64;
 				check_ir(ir);
 				assert_same_sets(ir, want, 0, true, "fast reload");
 				check_delta(before, ir, &r.delta);
@@ -2056,8 +2069,9 @@ START_TEST(fast_reload_random)
 			for (size_t i = 0; i < fr_n[w]; i++)
 				free(fr_lines[w * 4096 + i]);
 	}
-	fprintf(stderr, "fast reload: %zu fast (%zu with moved lines), %zu to "
-		"the compiler\n", nfast, nmoved, nslow);
+	fprintf(stderr, "fast reload: %zu fast (%zu with moved lines, %zu with 64 "
+		"words or more), %zu to the compiler\n", nfast, nmoved, nbig, nslow);
+	ck_assert_uint_gt(nbig, 30);
 	ck_assert_uint_gt(nfast, 600);
 	ck_assert_uint_gt(nmoved, 200);
 	ck_assert_uint_gt(nslow, 100);
