@@ -19,6 +19,7 @@
  * the runner and, for a runner that was killed, by the next run's sweep of
  * fwdt-<pid>-* namespaces whose pid is gone.
  */
+#include "netns.h"
 #include "testutil.h"
 
 #include <errno.h>
@@ -33,290 +34,84 @@
 #include <time.h>
 #include <unistd.h>
 
-enum role { SRV, GOOD, BAD, NROLES };
-static const char *const role_names[NROLES] = { "srv", "good", "bad" };
+/* The topology, processes and helpers are tests/netns.c's. */
+#define SRV NN_SRV
+#define GOOD NN_GOOD
+#define BAD NN_BAD
+#define NROLES NN_NROLES
+#define OK NN_OK
+#define DROP NN_DROP
+#define REFUSED NN_REFUSED
+#define UNREACH NN_UNREACH
+#define REJECTED NN_REJECTED
+#define SRV4_G NN_SRV4_G
+#define SRV6_G NN_SRV6_G
+#define SRV4_B NN_SRV4_B
+#define SRV6_B NN_SRV6_B
+#define GOOD4 NN_GOOD4
+#define GOOD6 NN_GOOD6
+#define BAD4 NN_BAD4
+#define BAD6 NN_BAD6
 
-/* nettool exit codes (tests/nettool.c) */
-enum { OK = 0, DROP = 1, REFUSED = 2, UNREACH = 3, REJECTED = -2 /* 2 or 3 */ };
+#define FWD NN_FWD
+#define FWCTL nn_tool("FWCTL_BIN", "ctl/fwctl")
+#define NETTOOL NN_NETTOOL
 
-#define SRV4_G "192.0.2.1"
-#define SRV6_G "2001:db8:1::1"
-#define SRV4_B "198.51.100.1"
-#define SRV6_B "2001:db8:2::1"
-#define GOOD4 "192.0.2.2"
-#define GOOD6 "2001:db8:1::2"
-#define BAD4 "198.51.100.2"
-#define BAD6 "2001:db8:2::2"
-
-#define MAX_PROCS 32
-
-/* The runner's pid names the namespaces, so that the runner can clean up
- * after a test child that died. Set in main(), inherited by the children. */
-static pid_t runner;
+#define now nn_now
+#define msleep nn_msleep
+#define sh_ok nn_sh_ok
+#define write_file nn_write_file
+#define count_in_file nn_count_in_file
+#define wait_for nn_wait_for
+#define slurp_or_empty nn_slurp_or_empty
 
 /* Per-test state: each test is its own forked process. */
+static struct nn_env E;
 static struct {
-	char ns[NROLES][48];
-	char dir[256];		/* scratch: policies, logs, fwd state */
 	char policy[300];
 	char fwdlog[300];
 	pid_t fwd;
-	pid_t procs[MAX_PROCS];
-	int nprocs;
 } T;
-
-static const char *tool(const char *env, const char *rel)
-{
-	const char *p = getenv(env);
-
-	return p && *p ? p : tu_build(rel);
-}
-
-#define FWD tool("FWD_BIN", "daemon/fwd")
-#define FWCTL tool("FWCTL_BIN", "ctl/fwctl")
-#define NETTOOL tool("FWD_NETTOOL", "tests/nettool")
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void msleep(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-/* Run a shell command; fail the test with its output unless it exits 0. */
-static char *sh_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *sh_ok(const char *fmt, ...)
-{
-	char *cmd, *out;
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	if (vasprintf(&cmd, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	rc = tu_sh(&out, "%s", cmd);
-	ck_assert_msg(rc == 0, "`%s` exited %d:\n%s", cmd, rc, out);
-	free(cmd);
-	return out;
-}
-
-/* Kill every process inside our namespace (all of them were started by this
- * suite), then remove it. Quiet when it does not exist. */
-static void purge_netns(const char *name)
-{
-	tu_sh(NULL, "if ip netns list | grep -qw '%s'; then "
-		    "for p in $(ip netns pids %s 2>/dev/null); do kill -9 $p; done; "
-		    "ip netns del %s; fi", name, name, name);
-}
-
-static void names_for(pid_t pid, char ns[NROLES][48])
-{
-	for (int r = 0; r < NROLES; r++)
-		snprintf(ns[r], sizeof(ns[r]), "fwdt-%d-%s", (int)pid, role_names[r]);
-}
-
-static void scratch_dir(pid_t pid, char *buf, size_t len)
-{
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(buf, len, "%s/fwdt-%d", tmp && *tmp ? tmp : "/tmp", (int)pid);
-}
-
-static void cleanup_runner(pid_t pid)
-{
-	char ns[NROLES][48], dir[256];
-
-	names_for(pid, ns);
-	for (int r = 0; r < NROLES; r++)
-		purge_netns(ns[r]);
-	scratch_dir(pid, dir, sizeof(dir));
-	tu_sh(NULL, "rm -rf '%s'", dir);
-}
-
-/* Namespaces left by a runner that was killed (its pid no longer exists). */
-static void sweep_stale(void)
-{
-	char *out, *line, *save = NULL;
-
-	tu_sh(&out, "ip netns list 2>/dev/null");
-	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		int pid;
-
-		if (sscanf(line, "fwdt-%d-", &pid) == 1 && pid > 0 && pid != runner &&
-		    kill(pid, 0) != 0 && errno == ESRCH)
-			cleanup_runner(pid);
-	}
-	free(out);
-}
-
-static void write_file(const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void write_file(const char *path, const char *fmt, ...)
-{
-	FILE *f = fopen(path, "w");
-	va_list ap;
-
-	ck_assert_msg(f != NULL, "cannot write %s", path);
-	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
-	va_end(ap);
-	ck_assert(fclose(f) == 0);
-}
 
 static char *path_in(const char *name)
 {
 	char *p;
 
-	if (asprintf(&p, "%s/%s", T.dir, name) < 0)
+	if (asprintf(&p, "%s/%s", E.dir, name) < 0)
 		abort();
 	return p;
 }
 
 static void topo_up(void)
 {
-	const char *s, *g, *b;
-
 	memset(&T, 0, sizeof(T));
-	names_for(runner, T.ns);
-	cleanup_runner(runner);
-	scratch_dir(runner, T.dir, sizeof(T.dir));
-	ck_assert_msg(mkdir(T.dir, 0700) == 0, "mkdir %s: %s", T.dir, strerror(errno));
-	snprintf(T.policy, sizeof(T.policy), "%s/fwd.conf", T.dir);
-	snprintf(T.fwdlog, sizeof(T.fwdlog), "%s/fwd.log", T.dir);
-	s = T.ns[SRV];
-	g = T.ns[GOOD];
-	b = T.ns[BAD];
-	free(sh_ok(
-		"set -e\n"
-		"for n in %1$s %2$s %3$s; do\n"
-		"  ip netns add $n\n"
-		"  ip -n $n link set lo up\n"
-		"  ip netns exec $n sysctl -qw net.ipv6.conf.default.accept_dad=0 "
-		"net.ipv6.conf.all.accept_dad=0\n"
-		"done\n"
-		"ip -n %1$s link add vg type veth peer name eth0 netns %2$s\n"
-		"ip -n %1$s link add vb type veth peer name eth0 netns %3$s\n"
-		"ip -n %1$s addr add " SRV4_G "/24 dev vg\n"
-		"ip -n %1$s addr add " SRV6_G "/64 dev vg nodad\n"
-		"ip -n %1$s addr add " SRV4_B "/24 dev vb\n"
-		"ip -n %1$s addr add " SRV6_B "/64 dev vb nodad\n"
-		"ip -n %2$s addr add " GOOD4 "/24 dev eth0\n"
-		"ip -n %2$s addr add " GOOD6 "/64 dev eth0 nodad\n"
-		"ip -n %3$s addr add " BAD4 "/24 dev eth0\n"
-		"ip -n %3$s addr add " BAD6 "/64 dev eth0 nodad\n"
-		"ip -n %1$s link set vg up\n"
-		"ip -n %1$s link set vb up\n"
-		"ip -n %2$s link set eth0 up\n"
-		"ip -n %3$s link set eth0 up\n",
-		s, g, b));
+	nn_up(&E, true);
+	snprintf(T.policy, sizeof(T.policy), "%s/fwd.conf", E.dir);
+	snprintf(T.fwdlog, sizeof(T.fwdlog), "%s/fwd.log", E.dir);
 }
 
 static void topo_down(void)
 {
-	for (int i = 0; i < T.nprocs; i++)
-		if (T.procs[i] > 0 && kill(T.procs[i], SIGKILL) == 0)
-			waitpid(T.procs[i], NULL, 0);
-	cleanup_runner(runner);
+	nn_down(&E);
 }
 
 /* Unchecked (runner-side) teardown: whatever a dead test child left. */
 static void runner_cleanup(void)
 {
-	cleanup_runner(runner);
+	nn_runner_cleanup();
 }
 
-/* Start argv inside a namespace, output to logpath; returns its pid (that of
- * the program itself: `ip netns exec` execs without forking). */
-static pid_t spawn(enum role r, const char *logpath, const char *const argv[])
+/* Start argv inside a namespace, output to logpath; its pid. */
+static pid_t spawn(enum nn_role r, const char *logpath, const char *const argv[])
 {
-	const char *full[24] = { "ip", "netns", "exec", T.ns[r] };
-	int n = 4;
-	pid_t pid;
-
-	for (int i = 0; argv[i]; i++) {
-		ck_assert(n < 23);
-		full[n++] = argv[i];
-	}
-	full[n] = NULL;
-	ck_assert(T.nprocs < MAX_PROCS);
-	pid = fork();
-	ck_assert(pid >= 0);
-	if (pid == 0) {
-		int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		int nul = open("/dev/null", O_RDONLY);
-
-		if (fd < 0 || nul < 0)
-			_exit(127);
-		dup2(nul, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execvp("ip", (char *const *)full);
-		_exit(127);
-	}
-	T.procs[T.nprocs++] = pid;
-	return pid;
+	return nn_spawn(&E, r, logpath, argv, NULL);
 }
 
-static size_t count_in_file(const char *path, const char *needle)
-{
-	char *buf = tu_slurp(path, NULL), *p;
-	size_t n = 0;
-
-	if (!buf)
-		return 0;
-	for (p = buf; (p = strstr(p, needle)) != NULL; p += strlen(needle))
-		n++;
-	free(buf);
-	return n;
-}
-
-/* Wait (bounded) until `needle` occurs at least n times in the file. */
-static bool wait_for(const char *path, const char *needle, size_t n, double secs)
-{
-	double end = now() + secs;
-
-	do {
-		if (count_in_file(path, needle) >= n)
-			return true;
-		msleep(10);
-	} while (now() < end);
-	return count_in_file(path, needle) >= n;
-}
-
-static char *slurp_or_empty(const char *path)
-{
-	char *s = tu_slurp(path, NULL);
-
-	return s ? s : strdup("");
-}
-
-/* A nettool listener in srv; returns its log path once it is bound (and
- * its pid in *pid when asked). */
+/* A nettool listener in srv; its log path (kept: never free it) once it
+ * is bound, and its pid in *pid when asked. */
 static char *listener_pid(const char *kind, const char *proto, unsigned port, pid_t *pid)
 {
-	char portstr[8], *log;
-	const char *argv[12] = { NETTOOL, kind, proto, "::", portstr,
-				 "--timeout", "200", "--from", BAD4, "--from", BAD6, NULL };
-
-	snprintf(portstr, sizeof(portstr), "%u", port);
-	if (asprintf(&log, "%s/%s-%s-%u.log", T.dir, kind, proto, port) < 0)
-		abort();
-	pid_t p = spawn(SRV, log, argv);
-
-	ck_assert_msg(wait_for(log, "ready\n", 1, 5), "listener %s/%u did not start:\n%s",
-		      proto, port, slurp_or_empty(log));
-	if (pid)
-		*pid = p;
-	return log;
+	return nn_listener(&E, kind, proto, port, pid);
 }
 
 static char *listener(const char *kind, const char *proto, unsigned port)
@@ -327,23 +122,7 @@ static char *listener(const char *kind, const char *proto, unsigned port)
 /* Stop a process we started with SIGTERM and reap it; its exit status. */
 static int stop_proc(pid_t pid, double secs)
 {
-	double end = now() + secs;
-	int st;
-
-	kill(pid, SIGTERM);
-	do {
-		pid_t r = waitpid(pid, &st, WNOHANG);
-
-		if (r == pid) {
-			for (int i = 0; i < T.nprocs; i++)
-				if (T.procs[i] == pid)
-					T.procs[i] = 0;
-			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		}
-		msleep(10);
-	} while (now() < end);
-	ck_abort_msg("process %d did not exit within %.1f s of SIGTERM", (int)pid, secs);
-	return -1;
+	return nn_stop(&E, pid, secs);
 }
 
 static size_t applied_count(void)
@@ -386,109 +165,14 @@ static void fwd_reload(size_t want)
 		      slurp_or_empty(T.fwdlog));
 }
 
-/* ---- probes: many at once, in parallel, each bounded ---- */
+/* ---- probes: many at once, in parallel, each bounded (netns.c) ---- */
 
-struct probe {
-	enum role from;
-	int expect;		/* OK, DROP, REFUSED, UNREACH or REJECTED */
-	char cmd[160];		/* nettool arguments, or "ping ADDR" */
-};
+#define probes nn_probes
+#define probe nn_probe
 
-struct probes {
-	struct probe p[48];
-	int n;
-};
-
-static void probe(struct probes *ps, enum role from, int expect, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void probe(struct probes *ps, enum role from, int expect, const char *fmt, ...)
+static void probes_run(struct nn_probes *ps)
 {
-	va_list ap;
-
-	ck_assert(ps->n < (int)(sizeof(ps->p) / sizeof(ps->p[0])));
-	ps->p[ps->n].from = from;
-	ps->p[ps->n].expect = expect;
-	va_start(ap, fmt);
-	vsnprintf(ps->p[ps->n].cmd, sizeof(ps->p[ps->n].cmd), fmt, ap);
-	va_end(ap);
-	ps->n++;
-}
-
-static bool matches(int expect, int got)
-{
-	if (expect == REJECTED)
-		return got == REFUSED || got == UNREACH;
-	return expect == got;
-}
-
-static const char *expect_name(int e)
-{
-	switch (e) {
-	case OK: return "reachable";
-	case DROP: return "dropped (timeout)";
-	case REFUSED: return "refused";
-	case UNREACH: return "unreachable";
-	case REJECTED: return "rejected";
-	default: return "?";
-	}
-}
-
-/*
- * Run every probe at the same time (a shell job each) and fail with the
- * full list of mismatches. Expected drops wait 0.8 s, everything else up to
- * 3 s (it answers at once when things work).
- */
-static void probes_run(struct probes *ps)
-{
-	char *script = NULL, *out, *line, *save = NULL, *report = NULL;
-	size_t slen = 0;
-	FILE *f = open_memstream(&script, &slen);
-	int got[48], nbad = 0;
-
-	for (int i = 0; i < ps->n; i++) {
-		const struct probe *p = &ps->p[i];
-		const char *t = p->expect == DROP ? "0.8" : "3";
-
-		got[i] = -1;
-		if (strncmp(p->cmd, "ping ", 5) == 0)
-			fprintf(f, "( r=$(ip netns exec %s ping -c1 -W%s -q %s 2>&1); c=$?; "
-				"echo \"@@ %d $c $(echo $r | tr '\\n' ' ')\" ) &\n",
-				T.ns[p->from], p->expect == DROP ? "1" : "3", p->cmd + 5, i);
-		else
-			fprintf(f, "( r=$(ip netns exec %s %s %s --timeout %s 2>&1); c=$?; "
-				"echo \"@@ %d $c $r\" ) &\n",
-				T.ns[p->from], NETTOOL, p->cmd, t, i);
-	}
-	fprintf(f, "wait\n");
-	fclose(f);
-	tu_sh(&out, "%s", script);
-	free(script);
-
-	f = open_memstream(&report, &slen);
-	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		int i, c, off = 0;
-
-		if (sscanf(line, "@@ %d %d %n", &i, &c, &off) < 2 || i < 0 || i >= ps->n)
-			continue;
-		got[i] = c;
-		if (!matches(ps->p[i].expect, c)) {
-			fprintf(f, "\n  %s: %s: expected %s, got exit %d (%s)",
-				role_names[ps->p[i].from], ps->p[i].cmd,
-				expect_name(ps->p[i].expect), c, line + off);
-			nbad++;
-		}
-	}
-	for (int i = 0; i < ps->n; i++)
-		if (got[i] < 0) {
-			fprintf(f, "\n  %s: %s: no result", role_names[ps->p[i].from],
-				ps->p[i].cmd);
-			nbad++;
-		}
-	fclose(f);
-	free(out);
-	ck_assert_msg(nbad == 0, "%d of %d probes wrong:%s", nbad, ps->n, report);
-	free(report);
-	ps->n = 0;
+	nn_probes_run(&E, ps);
 }
 
 /* ---- policies ---- */
@@ -558,9 +242,9 @@ static void expect_basic(struct probes *ps, int denied)
 	probe(ps, BAD, denied, "udp " SRV6_B " 9999");
 }
 
-static char *nft_list(enum role r)
+static char *nft_list(enum nn_role r)
 {
-	return sh_ok("ip netns exec %s nft -s list table inet fwd_filter", T.ns[r]);
+	return sh_ok("ip netns exec %s nft -s list table inet fwd_filter", E.ns[r]);
 }
 
 /* ---- tests ---- */
@@ -692,18 +376,18 @@ START_TEST(test_ipv6_nd)
 	write_basic("deny", "none", "");
 	fwd_start(T.policy);
 	for (int r = 0; r < NROLES; r++)
-		free(sh_ok("ip -n %s -6 neigh flush all", T.ns[r]));
+		free(sh_ok("ip -n %s -6 neigh flush all", E.ns[r]));
 	probe(&ps, GOOD, OK, "connect tcp " SRV6_G " 22");
 	probe(&ps, BAD, DROP, "connect tcp " SRV6_B " 22");
 	probe(&ps, SRV, REFUSED, "udp " BAD6 " 9");	/* srv resolves bad */
 	probes_run(&ps);
-	out = sh_ok("ip -n %s -6 neigh show " SRV6_G, T.ns[GOOD]);
+	out = sh_ok("ip -n %s -6 neigh show " SRV6_G, E.ns[GOOD]);
 	ck_assert_msg(strstr(out, "lladdr"), "good did not resolve srv: %s", out);
 	free(out);
-	out = sh_ok("ip -n %s -6 neigh show " SRV6_B, T.ns[BAD]);
+	out = sh_ok("ip -n %s -6 neigh show " SRV6_B, E.ns[BAD]);
 	ck_assert_msg(strstr(out, "lladdr"), "bad did not resolve srv (ND blocked?): %s", out);
 	free(out);
-	out = sh_ok("ip -n %s -6 neigh show " BAD6, T.ns[SRV]);
+	out = sh_ok("ip -n %s -6 neigh show " BAD6, E.ns[SRV]);
 	ck_assert_msg(strstr(out, "lladdr") && !strstr(out, "FAILED"),
 		      "srv did not resolve bad (ND blocked?): %s", out);
 	free(out);
@@ -859,11 +543,11 @@ START_TEST(test_guard_restores)
 	before = nft_list(SRV);
 
 	/* Somebody else deletes the table. */
-	free(sh_ok("ip netns exec %s nft delete table inet fwd_filter", T.ns[SRV]));
+	free(sh_ok("ip netns exec %s nft delete table inet fwd_filter", E.ns[SRV]));
 	t0 = now();
 	while (now() - t0 < 3.0) {
 		if (tu_sh(NULL, "ip netns exec %s nft list table inet fwd_filter "
-			  ">/dev/null 2>&1", T.ns[SRV]) == 0) {
+			  ">/dev/null 2>&1", E.ns[SRV]) == 0) {
 			back = now() - t0;
 			break;
 		}
@@ -883,7 +567,7 @@ START_TEST(test_guard_restores)
 	probes_run(&ps);
 
 	/* Somebody else adds an accept-all rule: removed again. */
-	free(sh_ok("ip netns exec %s nft insert rule inet fwd_filter input accept", T.ns[SRV]));
+	free(sh_ok("ip netns exec %s nft insert rule inet fwd_filter input accept", E.ns[SRV]));
 	t0 = now();
 	back = -1;
 	while (now() - t0 < 3.0) {
@@ -901,22 +585,22 @@ START_TEST(test_guard_restores)
 		      slurp_or_empty(T.fwdlog));
 
 	/* fwctl doctor sees fwd's table; disable opens, enable closes. */
-	rc = tu_sh(&out, "ip netns exec %s %s doctor", T.ns[SRV], FWCTL);
+	rc = tu_sh(&out, "ip netns exec %s %s doctor", E.ns[SRV], FWCTL);
 	ck_assert_msg(rc == 0 && strstr(out, "inet fwd_filter"), "doctor (%d):\n%s", rc, out);
 	free(out);
-	rc = tu_sh(&out, "ip netns exec %s %s -S %s disable </dev/null", T.ns[SRV], FWCTL, sock);
+	rc = tu_sh(&out, "ip netns exec %s %s -S %s disable </dev/null", E.ns[SRV], FWCTL, sock);
 	ck_assert_msg(rc == 1 && strstr(out, "--yes"), "disable without --yes (%d):\n%s", rc, out);
 	free(out);
-	rc = tu_sh(&out, "ip netns exec %s %s -S %s disable --yes", T.ns[SRV], FWCTL, sock);
+	rc = tu_sh(&out, "ip netns exec %s %s -S %s disable --yes", E.ns[SRV], FWCTL, sock);
 	ck_assert_msg(rc == 0, "disable --yes (%d):\n%s", rc, out);
 	free(out);
 	msleep(300);	/* the guard must NOT put a disabled table back */
 	ck_assert_msg(tu_sh(NULL, "ip netns exec %s nft list table inet fwd_filter "
-			    ">/dev/null 2>&1", T.ns[SRV]) != 0, "table still there after disable");
+			    ">/dev/null 2>&1", E.ns[SRV]) != 0, "table still there after disable");
 	ps.n = 0;
 	probe(&ps, BAD, OK, "connect tcp " SRV4_B " 22");	/* open now */
 	probes_run(&ps);
-	rc = tu_sh(&out, "ip netns exec %s %s -S %s enable", T.ns[SRV], FWCTL, sock);
+	rc = tu_sh(&out, "ip netns exec %s %s -S %s enable", E.ns[SRV], FWCTL, sock);
 	ck_assert_msg(rc == 0, "enable (%d):\n%s", rc, out);
 	free(out);
 	ps.n = 0;
@@ -932,7 +616,7 @@ END_TEST
 static unsigned long long counter_packets(const char *name)
 {
 	char *out = sh_ok("ip netns exec %s nft list counter inet fwdtest %s",
-			  T.ns[SRV], name);
+			  E.ns[SRV], name);
 	char *p = strstr(out, "packets ");
 	unsigned long long v;
 
@@ -1007,10 +691,10 @@ START_TEST(test_reapply_under_fire)
 		"    ip saddr " GOOD4 " udp dport 53 counter name \"good_post\"\n"
 		"  }\n"
 		"}\n");
-	free(sh_ok("ip netns exec %s nft -f %s", T.ns[SRV], rules));
+	free(sh_ok("ip netns exec %s nft -f %s", E.ns[SRV], rules));
 
 	for (int i = 0; i < 5; i++)
-		if (asprintf(&flog[i], "%s/flood%d.log", T.dir, i) < 0)
+		if (asprintf(&flog[i], "%s/flood%d.log", E.dir, i) < 0)
 			abort();
 	floods[0] = spawn(BAD, flog[0], (const char *[]){ NETTOOL, "flood", "udp",
 		SRV4_B, "53", "--rate", "20000", "--timeout", "90", NULL });
@@ -1068,7 +752,7 @@ START_TEST(test_reapply_under_fire)
 	ck_assert_msg(good_post == good_pre, "allowed packets dropped during re-applies: %s",
 		      summary);
 	ck_assert_uint_eq(applied_count(), 1 + reloads);
-	free(sh_ok("ip netns exec %s nft list table inet fwdtest", T.ns[SRV]));
+	free(sh_ok("ip netns exec %s nft list table inet fwdtest", E.ns[SRV]));
 	topo_down();
 }
 END_TEST
@@ -1113,19 +797,19 @@ START_TEST(test_dry_run_loads)
 	topo_up();
 	write_basic("deny", "essential", "");
 	rs = path_in("dry.nft");
-	out = sh_ok("ip netns exec %s %s -n -c %s > %s", T.ns[SRV], FWD, T.policy, rs);
+	out = sh_ok("ip netns exec %s %s -n -c %s > %s", E.ns[SRV], FWD, T.policy, rs);
 	free(out);
-	out = sh_ok("ip netns exec %s nft list ruleset", T.ns[SRV]);
+	out = sh_ok("ip netns exec %s nft list ruleset", E.ns[SRV]);
 	ck_assert_msg(out[0] == '\0', "fwd -n changed the kernel:\n%s", out);
 	free(out);
 	out = slurp_or_empty(rs);
 	ck_assert_msg(strstr(out, "table inet fwd_filter"), "fwd -n printed:\n%s", out);
 	free(out);
-	free(sh_ok("ip netns exec %s nft -c -f %s", T.ns[GOOD], rs));
+	free(sh_ok("ip netns exec %s nft -c -f %s", E.ns[GOOD], rs));
 
 	/* The rendered ruleset, loaded by nft, decides like fwd would. */
 	basic_listeners();
-	free(sh_ok("ip netns exec %s nft -f %s", T.ns[SRV], rs));
+	free(sh_ok("ip netns exec %s nft -f %s", E.ns[SRV], rs));
 	probe(&ps, GOOD, OK, "connect tcp " SRV6_G " 22");
 	probe(&ps, GOOD, OK, "udp " SRV4_G " 53");
 	probe(&ps, BAD, DROP, "connect tcp " SRV4_B " 22");
@@ -1133,13 +817,13 @@ START_TEST(test_dry_run_loads)
 	probe(&ps, BAD, OK, "connect tcp " SRV6_B " 80");
 	probe(&ps, GOOD, DROP, "connect tcp " SRV4_G " 9999");
 	probes_run(&ps);
-	free(sh_ok("ip netns exec %s nft delete table inet fwd_filter", T.ns[SRV]));
+	free(sh_ok("ip netns exec %s nft delete table inet fwd_filter", E.ns[SRV]));
 
 	/* The live table as nft lists it loads back (names usable by nft). */
 	fwd_start(T.policy);
 	listed = path_in("listed.nft");
-	free(sh_ok("ip netns exec %s nft list table inet fwd_filter > %s", T.ns[SRV], listed));
-	free(sh_ok("ip netns exec %s nft -c -f %s", T.ns[BAD], listed));
+	free(sh_ok("ip netns exec %s nft list table inet fwd_filter > %s", E.ns[SRV], listed));
+	free(sh_ok("ip netns exec %s nft -c -f %s", E.ns[BAD], listed));
 	topo_down();
 }
 END_TEST
@@ -1168,21 +852,21 @@ START_TEST(test_check_and_oneshot)
 	ck_assert_msg(rc == 1 && strstr(out, want), "fwctl check (bad) exited %d, "
 		      "wanted 1 and '%s' on stderr:\n%s", rc, want, out);
 	free(out);
-	rc = tu_sh(&out, "%s check %s/missing.conf", FWCTL, T.dir);
+	rc = tu_sh(&out, "%s check %s/missing.conf", FWCTL, E.dir);
 	ck_assert_msg(rc == 1, "fwctl check (missing) exited %d:\n%s", rc, out);
 	free(out);
 
 	rc = tu_sh(&out, "ip netns exec %s %s --oneshot --state-dir '' -c %s",
-		   T.ns[SRV], FWD, bad);
+		   E.ns[SRV], FWD, bad);
 	ck_assert_msg(rc != 0 && strstr(out, want), "fwd --oneshot (bad) exited %d:\n%s",
 		      rc, out);
 	free(out);
-	out = sh_ok("ip netns exec %s nft list ruleset", T.ns[SRV]);
+	out = sh_ok("ip netns exec %s nft list ruleset", E.ns[SRV]);
 	ck_assert_msg(out[0] == '\0', "a failed --oneshot left rules:\n%s", out);
 	free(out);
 
 	rc = tu_sh(&out, "ip netns exec %s %s --oneshot --state-dir '' -c %s",
-		   T.ns[SRV], FWD, T.policy);
+		   E.ns[SRV], FWD, T.policy);
 	ck_assert_msg(rc == 0, "fwd --oneshot exited %d:\n%s", rc, out);
 	free(out);
 	free(nft_list(SRV));
@@ -1229,11 +913,9 @@ int main(void)
 {
 	int ret;
 
-	runner = getpid();
-	if (geteuid() == 0)
-		sweep_stale();
+	nn_runner_init();
 	ret = tu_run(e2e_suite());
 	if (geteuid() == 0)
-		cleanup_runner(runner);
+		nn_runner_cleanup();
 	return ret;
 }
