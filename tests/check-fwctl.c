@@ -29,6 +29,7 @@
  * looks for it up its parent chain, and a developer's own SSH session must
  * not take part in the lockout guard; test_lockout sets it on purpose.
  */
+#include "netns.h"
 #include "testutil.h"
 
 #include <arpa/inet.h>
@@ -51,34 +52,33 @@
 #include <time.h>
 #include <unistd.h>
 
-enum role { SRV, GOOD, BAD, NROLES };
-static const char *const role_names[NROLES] = { "srv", "good", "bad" };
-
-/* nettool exit codes (tests/nettool.c) */
-enum { OK = 0, DROP = 1, REFUSED = 2, UNREACH = 3, REJECTED = -2 /* 2 or 3 */ };
-
-#define SRV4_G "192.0.2.1"
-#define SRV6_G "2001:db8:1::1"
-#define SRV4_B "198.51.100.1"
-#define SRV6_B "2001:db8:2::1"
-#define GOOD4 "192.0.2.2"
-#define GOOD6 "2001:db8:1::2"
-#define BAD4 "198.51.100.2"
-#define BAD6 "2001:db8:2::2"
+/* The topology, processes and small helpers are tests/netns.c's. */
+#define SRV NN_SRV
+#define GOOD NN_GOOD
+#define BAD NN_BAD
+#define OK NN_OK
+#define DROP NN_DROP
+#define REFUSED NN_REFUSED
+#define UNREACH NN_UNREACH
+#define REJECTED NN_REJECTED
+#define SRV4_G NN_SRV4_G
+#define SRV6_G NN_SRV6_G
+#define SRV4_B NN_SRV4_B
+#define SRV6_B NN_SRV6_B
+#define GOOD4 NN_GOOD4
+#define GOOD6 NN_GOOD6
+#define BAD4 NN_BAD4
+#define BAD6 NN_BAD6
 
 /* What test_lockout's fwctl carries: an SSH session from bad to port 22. */
 #define SSH_FROM_BAD "SSH_CONNECTION='" BAD4 " 50000 " SRV4_G " 22'"
 #define SSH_FROM_GOOD "SSH_CONNECTION='" GOOD4 " 50001 " SRV4_G " 22'"
 
 #define TEST_USER "fwdtest2"
-#define MAX_PROCS 32
-
-static pid_t runner;
 
 /* Per-test state: each test is its own forked process. */
+static struct nn_env E;
 static struct {
-	char ns[NROLES][48];
-	char dir[256];		/* scratch */
 	char *policy;		/* DIR/fwd.conf */
 	char *confd;		/* DIR/conf.d */
 	char *edits;		/* DIR/conf.d/99-fwctl.conf */
@@ -87,8 +87,6 @@ static struct {
 	char *fwdlog;		/* DIR/fwd.log */
 	pid_t fwd;
 	size_t starts;		/* fwd starts so far (lines in the log) */
-	pid_t procs[MAX_PROCS];
-	int nprocs;
 } T;
 
 /* The last fwctl run: exit status, stdout, stderr (freed by the next run). */
@@ -98,34 +96,19 @@ static struct {
 	char *err;
 } R;
 
-static const char *tool(const char *env, const char *rel)
-{
-	const char *p = getenv(env);
-
-	return p && *p ? p : tu_build(rel);
-}
-
-#define FWD tool("FWD_BIN", "daemon/fwd")
-#define FWCTL tool("FWCTL_BIN", "ctl/fwctl")
-#define NETTOOL tool("FWD_NETTOOL", "tests/nettool")
+#define FWD NN_FWD
+#define FWCTL nn_tool("FWCTL_BIN", "ctl/fwctl")
+#define NETTOOL NN_NETTOOL
 
 /* ---- small things ---- */
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void msleep(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
+#define now nn_now
+#define msleep nn_msleep
+#define sh_ok nn_sh_ok
+#define write_file nn_write_file
+#define slurp_or_empty nn_slurp_or_empty
+#define count_in_file nn_count_in_file
+#define wait_for nn_wait_for
 
 static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *xasprintf(const char *fmt, ...)
@@ -140,62 +123,12 @@ static char *xasprintf(const char *fmt, ...)
 	return s;
 }
 
-/* Run a shell command; fail the test with its output unless it exits 0. */
-static char *sh_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *sh_ok(const char *fmt, ...)
-{
-	char *cmd, *out;
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	if (vasprintf(&cmd, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	rc = tu_sh(&out, "%s", cmd);
-	ck_assert_msg(rc == 0, "`%.300s` exited %d:\n%.3000s", cmd, rc, out);
-	free(cmd);
-	return out;
-}
-
-static void write_file(const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void write_file(const char *path, const char *fmt, ...)
-{
-	FILE *f = fopen(path, "w");
-	va_list ap;
-
-	ck_assert_msg(f != NULL, "cannot write %s: %s", path, strerror(errno));
-	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
-	va_end(ap);
-	ck_assert(fclose(f) == 0);
-}
-
-static char *slurp_or_empty(const char *path)
-{
-	char *s = tu_slurp(path, NULL);
-
-	if (!s && !(s = strdup("")))
-		abort();
-	return s;
-}
-
 static size_t count_str(const char *hay, const char *needle)
 {
 	size_t n = 0;
 
 	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
 		n++;
-	return n;
-}
-
-static size_t count_in_file(const char *path, const char *needle)
-{
-	char *buf = slurp_or_empty(path);
-	size_t n = count_str(buf, needle);
-
-	free(buf);
 	return n;
 }
 
@@ -227,118 +160,28 @@ static void late_in_second(void)
 		msleep((unsigned)((800000000L - ts.tv_nsec) / 1000000L) + 5);
 }
 
-/* Bounded wait until needle occurs at least n times in the file. */
-static bool wait_for(const char *path, const char *needle, size_t n, double secs)
-{
-	double end = now() + secs;
-
-	do {
-		if (count_in_file(path, needle) >= n)
-			return true;
-		msleep(10);
-	} while (now() < end);
-	return count_in_file(path, needle) >= n;
-}
-
-/* ---- namespaces, processes ---- */
-
-static void purge_netns(const char *name)
-{
-	tu_sh(NULL, "if ip netns list | grep -qw '%s'; then "
-		    "for p in $(ip netns pids %s 2>/dev/null); do kill -9 $p; done; "
-		    "ip netns del %s; fi", name, name, name);
-}
-
-static void names_for(pid_t pid, char ns[NROLES][48])
-{
-	for (int r = 0; r < NROLES; r++)
-		snprintf(ns[r], sizeof(ns[r]), "fwdt-%d-%s", (int)pid, role_names[r]);
-}
-
-static void scratch_dir(pid_t pid, char *buf, size_t len)
-{
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(buf, len, "%s/fwdt-%d", tmp && *tmp ? tmp : "/tmp", (int)pid);
-}
-
-static void cleanup_runner(pid_t pid)
-{
-	char ns[NROLES][48], dir[256];
-
-	names_for(pid, ns);
-	for (int r = 0; r < NROLES; r++)
-		purge_netns(ns[r]);
-	scratch_dir(pid, dir, sizeof(dir));
-	tu_sh(NULL, "rm -rf '%s'", dir);
-}
-
-/* Namespaces left by a runner that was killed (its pid no longer exists). */
-static void sweep_stale(void)
-{
-	char *out, *line, *save = NULL;
-
-	tu_sh(&out, "ip netns list 2>/dev/null");
-	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		int pid;
-
-		if (sscanf(line, "fwdt-%d-", &pid) == 1 && pid > 0 && pid != runner &&
-		    kill(pid, 0) != 0 && errno == ESRCH)
-			cleanup_runner(pid);
-	}
-	free(out);
-}
+/* ---- namespaces, processes (netns.c) ---- */
 
 static char *path_in(const char *name)
 {
-	return xasprintf("%s/%s", T.dir, name);
+	return xasprintf("%s/%s", E.dir, name);
 }
 
 static void topo_up(void)
 {
 	memset(&T, 0, sizeof(T));
-	names_for(runner, T.ns);
-	cleanup_runner(runner);
-	scratch_dir(runner, T.dir, sizeof(T.dir));
-	ck_assert_msg(mkdir(T.dir, 0700) == 0, "mkdir %s: %s", T.dir, strerror(errno));
+	nn_up(&E, true);
 	T.policy = path_in("fwd.conf");
 	T.confd = path_in("conf.d");
 	T.edits = path_in("conf.d/99-fwctl.conf");
 	T.sock = path_in("fwd.sock");
 	T.state = path_in("state");
 	T.fwdlog = path_in("fwd.log");
-	free(sh_ok(
-		"set -e\n"
-		"for n in %1$s %2$s %3$s; do\n"
-		"  ip netns add $n\n"
-		"  ip -n $n link set lo up\n"
-		"  ip netns exec $n sysctl -qw net.ipv6.conf.default.accept_dad=0 "
-		"net.ipv6.conf.all.accept_dad=0\n"
-		"done\n"
-		"ip -n %1$s link add vg type veth peer name eth0 netns %2$s\n"
-		"ip -n %1$s link add vb type veth peer name eth0 netns %3$s\n"
-		"ip -n %1$s addr add " SRV4_G "/24 dev vg\n"
-		"ip -n %1$s addr add " SRV6_G "/64 dev vg nodad\n"
-		"ip -n %1$s addr add " SRV4_B "/24 dev vb\n"
-		"ip -n %1$s addr add " SRV6_B "/64 dev vb nodad\n"
-		"ip -n %2$s addr add " GOOD4 "/24 dev eth0\n"
-		"ip -n %2$s addr add " GOOD6 "/64 dev eth0 nodad\n"
-		"ip -n %3$s addr add " BAD4 "/24 dev eth0\n"
-		"ip -n %3$s addr add " BAD6 "/64 dev eth0 nodad\n"
-		"ip -n %1$s link set vg up\n"
-		"ip -n %1$s link set vb up\n"
-		"ip -n %2$s link set eth0 up\n"
-		"ip -n %3$s link set eth0 up\n",
-		T.ns[SRV], T.ns[GOOD], T.ns[BAD]));
 }
 
 static void topo_down(void)
 {
-	for (int i = 0; i < T.nprocs; i++)
-		if (T.procs[i] > 0 && kill(T.procs[i], SIGKILL) == 0)
-			waitpid(T.procs[i], NULL, 0);
-	T.nprocs = 0;
-	cleanup_runner(runner);
+	nn_down(&E);
 	free(R.out);
 	free(R.err);
 	R.out = R.err = NULL;
@@ -353,69 +196,19 @@ static void topo_down(void)
 /* Unchecked (runner-side) teardown: whatever a dead test child left. */
 static void runner_cleanup(void)
 {
-	cleanup_runner(runner);
+	nn_runner_cleanup();
 }
 
-/* Start argv inside a namespace, output appended to logpath; its pid (that
- * of the program itself: `ip netns exec` execs without forking). */
-static pid_t spawn(enum role r, const char *logpath, const char *const argv[])
+/* Start argv inside a namespace, output appended to logpath; its pid. */
+static pid_t spawn(enum nn_role r, const char *logpath, const char *const argv[])
 {
-	const char *full[24] = { "ip", "netns", "exec", T.ns[r] };
-	pid_t parent = getpid(), pid;
-	int n = 4;
-
-	for (int i = 0; argv[i]; i++) {
-		ck_assert(n < 23);
-		full[n++] = argv[i];
-	}
-	full[n] = NULL;
-	ck_assert(T.nprocs < MAX_PROCS);
-	pid = fork();
-	ck_assert(pid >= 0);
-	if (pid == 0) {
-		int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-		int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-		/* Nothing we start may outlive the test process. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent || fd < 0 || nul < 0)
-			_exit(127);
-		dup2(nul, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		unsetenv("JOURNAL_STREAM");
-		unsetenv("NOTIFY_SOCKET");
-		unsetenv("WATCHDOG_USEC");
-		execvp("ip", (char *const *)full);
-		_exit(127);
-	}
-	T.procs[T.nprocs++] = pid;
-	return pid;
-}
-
-static void forget(pid_t pid)
-{
-	for (int i = 0; i < T.nprocs; i++)
-		if (T.procs[i] == pid)
-			T.procs[i] = 0;
+	return nn_spawn(&E, r, logpath, argv, NULL);
 }
 
 /* SIGTERM a process we started and reap it; its exit status. */
 static int stop_proc(pid_t pid, double secs)
 {
-	double end = now() + secs;
-	int st;
-
-	kill(pid, SIGTERM);
-	do {
-		if (waitpid(pid, &st, WNOHANG) == pid) {
-			forget(pid);
-			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		}
-		msleep(10);
-	} while (now() < end);
-	ck_abort_msg("process %d did not exit within %.1f s of SIGTERM", (int)pid, secs);
-	return -1;
+	return nn_stop(&E, pid, secs);
 }
 
 /* A nettool echo listener in srv (both families), bound before it returns. */
@@ -426,7 +219,7 @@ static void listener(const char *proto, unsigned port)
 			       "--timeout", "300", NULL };
 
 	snprintf(portstr, sizeof(portstr), "%u", port);
-	log = xasprintf("%s/listen-%s-%u.log", T.dir, proto, port);
+	log = xasprintf("%s/listen-%s-%u.log", E.dir, proto, port);
 	spawn(SRV, log, argv);
 	ck_assert_msg(wait_for(log, "ready\n", 1, 5), "listener %s/%u did not start:\n%s",
 		      proto, port, slurp_or_empty(log));
@@ -466,9 +259,7 @@ static void fwd_stop(void)
 static void fwd_kill9(void)
 {
 	ck_assert_msg(fwd_alive(), "fwd died:\n%s", slurp_or_empty(T.fwdlog));
-	kill(T.fwd, SIGKILL);
-	waitpid(T.fwd, NULL, 0);
-	forget(T.fwd);
+	nn_kill(&E, T.fwd);
 	T.fwd = 0;
 }
 
@@ -518,7 +309,7 @@ static int fwctl_full(const char *env, const char *stdin_path, const char *fmt, 
 
 	if (vasprintf(&args, fmt, ap) < 0)
 		abort();
-	R.rc = tu_sh(NULL, "ip netns exec %s env %s %s -S %s %s <%s >%s 2>%s", T.ns[SRV],
+	R.rc = tu_sh(NULL, "ip netns exec %s env %s %s -S %s %s <%s >%s 2>%s", E.ns[SRV],
 		     env, FWCTL, T.sock, args, stdin_path ? stdin_path : "/dev/null", o, e);
 	free(R.out);
 	free(R.err);
@@ -583,7 +374,7 @@ static int fwctl_stdin(const char *path, const char *fmt, ...)
  */
 static char **set_elems(const char *name, size_t *n)
 {
-	char *out = sh_ok("ip netns exec %s nft list set inet fwd_filter %s", T.ns[SRV], name);
+	char *out = sh_ok("ip netns exec %s nft list set inet fwd_filter %s", E.ns[SRV], name);
 	char *p = strstr(out, "elements = {"), *end, *save = NULL;
 	char **v = NULL;
 	size_t k = 0, cap = 0;
@@ -667,7 +458,7 @@ static void expect_elem(const char *set, const char *key, size_t want)
 
 	if (got == want)
 		return;
-	all = sh_ok("ip netns exec %s nft list set inet fwd_filter %s", T.ns[SRV], set);
+	all = sh_ok("ip netns exec %s nft list set inet fwd_filter %s", E.ns[SRV], set);
 	ck_abort_msg("kernel set %s holds '%s' %zu times, expected %zu:\n%.4000s\n"
 		     "last fwctl: rc %d\nstdout: %s\nstderr: %s",
 		     set, key, got, want, all, R.rc, R.out, R.err);
@@ -718,7 +509,7 @@ static double elem_expires(const char *elem)
 /* ---- traffic ---- */
 
 struct probe {
-	enum role from;
+	enum nn_role from;
 	int expect;
 	char cmd[160];
 };
@@ -728,9 +519,9 @@ struct probes {
 	int n;
 };
 
-static void probe(struct probes *ps, enum role from, int expect, const char *fmt, ...)
+static void probe(struct probes *ps, enum nn_role from, int expect, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-static void probe(struct probes *ps, enum role from, int expect, const char *fmt, ...)
+static void probe(struct probes *ps, enum nn_role from, int expect, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -776,7 +567,7 @@ static void probes_run(struct probes *ps, const char *when)
 
 		got[i] = -1;
 		fprintf(f, "( r=$(ip netns exec %s %s %s --timeout %s 2>&1); c=$?; "
-			"echo \"@@ %d $c $r\" ) &\n", T.ns[p->from], NETTOOL, p->cmd,
+			"echo \"@@ %d $c $r\" ) &\n", E.ns[p->from], NETTOOL, p->cmd,
 			p->expect == DROP ? "0.8" : "3", i);
 	}
 	fprintf(f, "wait\n");
@@ -793,14 +584,14 @@ static void probes_run(struct probes *ps, const char *when)
 		got[i] = c;
 		if (!matches(ps->p[i].expect, c)) {
 			fprintf(f, "\n  %s: %s: expected %s, got exit %d (%s)",
-				role_names[ps->p[i].from], ps->p[i].cmd,
+				nn_role_names[ps->p[i].from], ps->p[i].cmd,
 				expect_name(ps->p[i].expect), c, line + off);
 			nbad++;
 		}
 	}
 	for (int i = 0; i < ps->n; i++)
 		if (got[i] < 0) {
-			fprintf(f, "\n  %s: %s: no result", role_names[ps->p[i].from],
+			fprintf(f, "\n  %s: %s: no result", nn_role_names[ps->p[i].from],
 				ps->p[i].cmd);
 			nbad++;
 		}
@@ -813,7 +604,7 @@ static void probes_run(struct probes *ps, const char *when)
 }
 
 /* One TCP connect + echo from a role, expected outcome, at once. */
-static void expect_tcp(enum role from, const char *addr, unsigned port, int expect,
+static void expect_tcp(enum nn_role from, const char *addr, unsigned port, int expect,
 		       const char *when)
 {
 	struct probes ps = { .n = 0 };
@@ -827,7 +618,7 @@ static void expect_tcp(enum role from, const char *addr, unsigned port, int expe
  * namespace of `from`, connected to srv's echo listener. The echo round
  * trips show whether it still passes.
  */
-static int session_open(enum role from, const char *addr, unsigned port)
+static int session_open(enum nn_role from, const char *addr, unsigned port)
 {
 	struct sockaddr_storage ss = { 0 };
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
@@ -848,7 +639,7 @@ static int session_open(enum role from, const char *addr, unsigned port)
 		s6->sin6_port = htons((uint16_t)port);
 		sl = sizeof(*s6);
 	}
-	snprintf(path, sizeof(path), "/run/netns/%s", T.ns[from]);
+	snprintf(path, sizeof(path), "/run/netns/%s", E.ns[from]);
 	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	there = open(path, O_RDONLY | O_CLOEXEC);
 	ck_assert_msg(self >= 0 && there >= 0, "open netns: %s", strerror(errno));
@@ -1108,7 +899,7 @@ START_TEST(test_allow_remove)
 	FWCTL_OK("remove 8080/tcp from " BAD4 " --kill-states");
 	expect_elem("allow4", BAD4 " . tcp . 8080", 0);
 	ct = sh_ok("ip netns exec %s conntrack -L -p tcp --orig-src " BAD4 " --dport 8080 "
-		   "2>/dev/null", T.ns[SRV]);
+		   "2>/dev/null", E.ns[SRV]);
 	ck_assert_msg(strstr(ct, "ESTABLISHED") == NULL, "remove --kill-states left "
 		      "established conntrack entries:\n%s\nfwctl said: %s%s", ct, R.out, R.err);
 	free(ct);
@@ -1116,7 +907,7 @@ START_TEST(test_allow_remove)
 		      "remove --kill-states (fwctl said: %s%s)", R.out, R.err);
 	ck_assert_msg(!session_echo(s1, 1.5), "established session 1 still passes after "
 		      "remove --kill-states");
-	ct = sh_ok("ip netns exec %s ss -Hltn 'sport = :8080'", T.ns[SRV]);
+	ct = sh_ok("ip netns exec %s ss -Hltn 'sport = :8080'", E.ns[SRV]);
 	ck_assert_msg(strstr(ct, "LISTEN") != NULL, "after remove --kill-states srv has no "
 		      "listening socket on 8080 any more (ss -ltn), though the test never "
 		      "stopped the listener: its socket was destroyed");
@@ -1716,7 +1507,7 @@ START_TEST(test_counters)
 	write_counters_policy("no");
 	fwd_start();
 	expect_tcp(GOOD, SRV4_G, 22, OK, "counters = no");
-	set = sh_ok("ip netns exec %s nft list set inet fwd_filter allow4", T.ns[SRV]);
+	set = sh_ok("ip netns exec %s nft list set inet fwd_filter allow4", E.ns[SRV]);
 	ck_assert_msg(strstr(set, GOOD4 " . tcp . 22") && !strstr(set, "counter"),
 		      "allow4 with counters = no:\n%s", set);
 	free(set);
@@ -1730,7 +1521,7 @@ START_TEST(test_counters)
 
 	write_counters_policy("yes");
 	FWCTL_OK("reload");
-	set = sh_ok("ip netns exec %s nft list set inet fwd_filter allow4", T.ns[SRV]);
+	set = sh_ok("ip netns exec %s nft list set inet fwd_filter allow4", E.ns[SRV]);
 	ck_assert_msg(strstr(set, "counter"), "allow4 after counters = yes:\n%s", set);
 	free(set);
 	expect_tcp(GOOD, SRV4_G, 22, OK, "counters = yes");
@@ -1789,7 +1580,7 @@ START_TEST(test_unprivileged)
 	topo_up();
 	test_user(&uid, &gid, group, sizeof(group));
 	/* the user must reach the socket: traversable scratch directory */
-	ck_assert(chmod(T.dir, 0755) == 0);
+	ck_assert(chmod(E.dir, 0755) == 0);
 	listener("tcp", 8080);
 	write_policy("deny", "");
 	fwd_start();
@@ -1867,7 +1658,7 @@ START_TEST(test_parallel_clients)
 	for (int i = 1; i <= 50; i++)
 		fprintf(f, "( ip netns exec %s %s -S %s list add office 203.0.113.%d "
 			">/dev/null 2>%s/par-%d.err; echo \"@@ %d $?\" ) &\n",
-			T.ns[SRV], FWCTL, T.sock, i, T.dir, i, i);
+			E.ns[SRV], FWCTL, T.sock, i, E.dir, i, i);
 	fprintf(f, "wait\n");
 	fclose(f);
 	tu_sh(&out, "%s", script);
@@ -1880,7 +1671,7 @@ START_TEST(test_parallel_clients)
 			continue;
 		ndone++;
 		if (rc != 0) {
-			char *p = xasprintf("%s/par-%d.err", T.dir, i), *e = slurp_or_empty(p);
+			char *p = xasprintf("%s/par-%d.err", E.dir, i), *e = slurp_or_empty(p);
 
 			fprintf(rf, "\n  client %d exited %d: %s", i, rc, e);
 			nbad++;
@@ -1953,7 +1744,7 @@ START_TEST(test_batch)
 	/* nft monitor in srv; a marker table of ours tells when it listens */
 	mpid = spawn(SRV, mon, mon_argv);
 	for (int i = 0; i < 50 && !count_in_file(mon, "fwdtmark"); i++) {
-		free(sh_ok("ip netns exec %s nft add table inet fwdtmark%d", T.ns[SRV], i));
+		free(sh_ok("ip netns exec %s nft add table inet fwdtmark%d", E.ns[SRV], i));
 		msleep(100);
 	}
 	ck_assert_msg(count_in_file(mon, "fwdtmark"), "nft monitor shows nothing:\n%s",
@@ -2198,7 +1989,7 @@ START_TEST(test_queries)
 		ck_assert_msg(p && (q = strstr(p, "\"packets\":")) &&
 			      sscanf(q, "\"packets\":%llu", &stat_pk) == 1,
 			      "stats --json: no allow4 packets:\n%s", R.out);
-		chain = sh_ok("ip netns exec %s nft list chain inet fwd_filter input", T.ns[SRV]);
+		chain = sh_ok("ip netns exec %s nft list chain inet fwd_filter input", E.ns[SRV]);
 		q = strstr(chain, "@allow4 counter packets ");
 		ck_assert_msg(q && sscanf(q, "@allow4 counter packets %llu", &k_pk) == 1,
 			      "no allow4 counter in the kernel:\n%s", chain);
@@ -2377,11 +2168,9 @@ static Suite *fwctl_suite(void)
 
 int main(void)
 {
-	runner = getpid();
+	nn_runner_init();
 	/* fwctl reads SSH_CONNECTION from its parents if it has none: keep the
 	 * caller's own session out of the lockout guard. */
 	setenv("SSH_CONNECTION", "", 1);
-	if (geteuid() == 0)
-		sweep_stale();
 	return tu_run(fwctl_suite());
 }

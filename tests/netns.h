@@ -4,7 +4,7 @@
 
 /*
  * Network namespaces, processes and traffic for the tests that run the real
- * fwd (check-faults). The same topology and naming as check-e2e:
+ * fwd (check-e2e, check-fwctl, check-faults), one topology and naming:
  *
  *     good (192.0.2.2, 2001:db8:1::2) --veth-- srv --veth-- bad (198.51.100.2, 2001:db8:2::2)
  *                        srv: 192.0.2.1, 2001:db8:1::1 | 198.51.100.1, 2001:db8:2::1
