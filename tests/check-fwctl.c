@@ -1471,12 +1471,41 @@ START_TEST(test_reload_list_file)
 	ck_assert_msg(strstr(R.out, "no difference"), "diff after reloads:\n%s", R.out);
 	expect_elem("allow6", "2001:db8::77 . tcp . 8080", 1);
 
+	/* a generated file rewritten in bulk: thousands of element edits in
+	 * one transaction, and still nothing between files and kernel */
+	{
+		FILE *f = fopen(list, "w");
+
+		ck_assert_ptr_nonnull(f);
+		for (int i = 0; i < 3000; i++)
+			fprintf(f, "198.18.%d.%d\n", i / 256, i % 256);
+		ck_assert_int_eq(fclose(f), 0);
+		FWCTL_OK("reload");
+		f = fopen(list, "w");
+		ck_assert_ptr_nonnull(f);
+		for (int i = 0; i < 3000; i++)
+			fprintf(f, i >= 500 && i < 2500 ? "198.19.%d.%d\n" : "198.18.%d.%d\n",
+				i / 256, i % 256);
+		ck_assert_int_eq(fclose(f), 0);
+		FWCTL_OK("reload");
+		ck_assert_msg(count_in_file(T.fwdlog, "2000 words out, 2000 in") == 1,
+			      "the bulk reload did not go as element edits:\n%s",
+			      slurp_or_empty(T.fwdlog));
+		FWCTL_OK("diff");
+		ck_assert_msg(strstr(R.out, "no difference"), "diff after the bulk reload:\n%s",
+			      R.out);
+		expect_elem("allow4", "198.19.3.232 . tcp . 8080", 1);	/* line 1001 */
+		expect_elem("allow4", "198.18.3.232 . tcp . 8080", 0);
+		expect_elem("allow4", "198.18.1.0 . tcp . 8080", 1);	/* line 257 */
+	}
+
 	/* a broken line: refused, the running rules stay */
 	write_file(list, "# web clients\n# back again:\n%s\n203.0.113.500\n", BAD4);
 	ck_assert_msg(fwctl("reload") == 1 && strstr(R.err, "web.txt:4"),
 		      "reload of a bad list line: rc %d, %s", R.rc, R.err);
-	expect_elem("allow4", "203.0.113.6 . tcp . 8080", 1);
-	expect_tcp(BAD, SRV4_B, 8080, OK, "after the refused reload");
+	expect_elem("allow4", "198.19.3.232 . tcp . 8080", 1);
+	expect_tcp(BAD, SRV4_B, 8080, DROP, "after the refused reload (not listed since the "
+		   "bulk rewrite)");
 	free(extra);
 	free(list);
 	topo_down();
