@@ -1512,6 +1512,58 @@ START_TEST(test_reload_list_file)
 }
 END_TEST
 
+/* The mtime of a file in ns (0 when missing). */
+static long long mtime_ns(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0)
+		return 0;
+	return (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+}
+
+/*
+ * A live edit reaches the last good policy in the state directory a moment
+ * after the kernel has it (off the request's path): killed and restarted
+ * with broken files, fwd falls back to a policy that still has it, even a
+ * --runtime edit that no file holds.
+ */
+START_TEST(test_last_good_after_edit)
+{
+	char *last_good;
+	long long before;
+	double end;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 8080);
+	write_policy("deny", "");
+	fwd_start();
+	last_good = path_in("state/last-good.ir");
+	before = mtime_ns(last_good);
+	ck_assert_msg(before != 0, "no last good policy after the start");
+
+	FWCTL_OK("allow 8080/tcp from " BAD4 " --runtime");
+	expect_elem("allow4", BAD4 " . tcp . 8080", 1);
+	end = now() + 15;
+	while (mtime_ns(last_good) == before && now() < end)
+		msleep(50);
+	ck_assert_msg(mtime_ns(last_good) != before,
+		      "the last good policy was not saved after a live edit");
+
+	fwd_kill9();
+	write_policy("deny", "[service broken\n");
+	fwd_start();
+	ck_assert_msg(count_in_file(T.fwdlog, "degraded: applied the last good policy") == 1,
+		      "no fallback to the last good policy:\n%s", slurp_or_empty(T.fwdlog));
+	expect_elem("allow4", BAD4 " . tcp . 8080", 1);
+	expect_tcp(BAD, SRV4_B, 8080, OK, "after a restart on the last good policy");
+	free(last_good);
+	topo_down();
+}
+END_TEST
+
 /* The policy of test_counters: [defaults] counters = ONOFF. */
 static void write_counters_policy(const char *onoff)
 {
@@ -2187,6 +2239,7 @@ static Suite *fwctl_suite(void)
 	add_test(s, "lockout", test_lockout, 60);
 	add_test(s, "reload_list_file", test_reload_list_file, 60);
 	add_test(s, "counters", test_counters, 60);
+	add_test(s, "last_good_after_edit", test_last_good_after_edit, 60);
 	add_test(s, "unprivileged", test_unprivileged, 90);
 	add_test(s, "parallel_clients", test_parallel_clients, 90);
 	add_test(s, "batch", test_batch, 90);
