@@ -694,6 +694,14 @@ int fwd_batch_run(struct fwd_nl *nl, const struct fwd_batch_job *job,
 			nl->stats.lost++;
 		nl->stats.checked++;
 		cr = fwd_live_check(nl, job->ir, job->delta, &same);
+		if (cr == 0 && !same) {
+			/* Sending again what the kernel holds already would
+			 * fail (EEXIST on element adds): be sure, look twice. */
+			struct timespec pause = { 0, 20 * 1000 * 1000 };
+
+			nanosleep(&pause, NULL);
+			cr = fwd_live_check(nl, job->ir, job->delta, &same);
+		}
 		if (cr == 0 && same) {
 			/* ours if nothing else committed since */
 			if (gen && fwd_nl_getgen(nl, &now_gen) == 0 &&

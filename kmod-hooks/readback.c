@@ -154,6 +154,10 @@ struct rb_ctx {
 	struct raw_elem *raw;		/* one set's elements as the kernel has them */
 	size_t nraw, rawcap;
 	uint64_t now_ms;		/* when the element dump started */
+	/* A key seen twice in one set's dump: a hash set's walk crossed a
+	 * resize of its table (the kernel grows it in the background after
+	 * a big insert) and may have missed others too: read again. */
+	bool torn;
 };
 
 static int chain_cb(const struct nlmsghdr *nlh, void *data)
@@ -437,6 +441,9 @@ static void pair_up(struct rb_ctx *c, struct fwd_live_set *s)
 	/* The key byte order is the IR's element order. */
 	cmp_key_len = (int)l.key_len;
 	qsort(v, n, sizeof(*v), raw_cmp);
+	for (size_t i = 1; i < n && !s->interval; i++)
+		if (raw_cmp(&v[i - 1], &v[i]) == 0)
+			c->torn = true;
 
 	for (size_t i = 0; i < n; i++) {
 		struct fwd_ir_elem e;
@@ -578,8 +585,9 @@ int fwd_live_read(struct fwd_nl *nl, const char *name,
 		ret = generation(nl, buf, &g0);
 		if (ret == 0)
 			ret = read_once(nl, &c, buf);
-		if (ret == -EINTR)	/* NLM_F_DUMP_INTR */
+		if (ret == -EINTR || (ret == 0 && c.torn))	/* NLM_F_DUMP_INTR */
 			ret = -EAGAIN;
+		c.torn = false;
 		if ((ret == 0 || ret == -ENOENT) && generation(nl, buf, &g1) == 0 &&
 		    g1 != g0)
 			ret = -EAGAIN;
