@@ -536,7 +536,8 @@ static char *canon_debug(const char *txt)
 			run[nrun++] = line;
 			continue;
 		}
-		qsort(run, nrun, sizeof(*run), cmp_line);
+		if (nrun > 1)
+			qsort(run, nrun, sizeof(*run), cmp_line);
 		for (size_t i = 0; i < nrun; i++)
 			fprintf(f, "%s\n", run[i]);
 		nrun = 0;
