@@ -19,6 +19,8 @@
  * the runner and, for a runner that was killed, by the next run's sweep of
  * fwdt-<pid>-* namespaces whose pid is gone.
  */
+/* The topology, processes and helpers are tests/netns.c's. */
+#define NN_SHORT_NAMES
 #include "netns.h"
 #include "testutil.h"
 
@@ -33,37 +35,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-/* The topology, processes and helpers are tests/netns.c's. */
-#define SRV NN_SRV
-#define GOOD NN_GOOD
-#define BAD NN_BAD
-#define NROLES NN_NROLES
-#define OK NN_OK
-#define DROP NN_DROP
-#define REFUSED NN_REFUSED
-#define UNREACH NN_UNREACH
-#define REJECTED NN_REJECTED
-#define SRV4_G NN_SRV4_G
-#define SRV6_G NN_SRV6_G
-#define SRV4_B NN_SRV4_B
-#define SRV6_B NN_SRV6_B
-#define GOOD4 NN_GOOD4
-#define GOOD6 NN_GOOD6
-#define BAD4 NN_BAD4
-#define BAD6 NN_BAD6
-
-#define FWD NN_FWD
-#define FWCTL nn_tool("FWCTL_BIN", "ctl/fwctl")
-#define NETTOOL NN_NETTOOL
-
-#define now nn_now
-#define msleep nn_msleep
-#define sh_ok nn_sh_ok
-#define write_file nn_write_file
-#define count_in_file nn_count_in_file
-#define wait_for nn_wait_for
-#define slurp_or_empty nn_slurp_or_empty
 
 /* Per-test state: each test is its own forked process. */
 static struct nn_env E;
@@ -166,9 +137,6 @@ static void fwd_reload(size_t want)
 }
 
 /* ---- probes: many at once, in parallel, each bounded (netns.c) ---- */
-
-#define probes nn_probes
-#define probe nn_probe
 
 static void probes_run(struct nn_probes *ps)
 {

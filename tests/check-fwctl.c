@@ -29,6 +29,8 @@
  * looks for it up its parent chain, and a developer's own SSH session must
  * not take part in the lockout guard; test_lockout sets it on purpose.
  */
+/* The topology, processes and small helpers are tests/netns.c's. */
+#define NN_SHORT_NAMES
 #include "netns.h"
 #include "testutil.h"
 
@@ -51,24 +53,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-/* The topology, processes and small helpers are tests/netns.c's. */
-#define SRV NN_SRV
-#define GOOD NN_GOOD
-#define BAD NN_BAD
-#define OK NN_OK
-#define DROP NN_DROP
-#define REFUSED NN_REFUSED
-#define UNREACH NN_UNREACH
-#define REJECTED NN_REJECTED
-#define SRV4_G NN_SRV4_G
-#define SRV6_G NN_SRV6_G
-#define SRV4_B NN_SRV4_B
-#define SRV6_B NN_SRV6_B
-#define GOOD4 NN_GOOD4
-#define GOOD6 NN_GOOD6
-#define BAD4 NN_BAD4
-#define BAD6 NN_BAD6
 
 /* What test_lockout's fwctl carries: an SSH session from bad to port 22. */
 #define SSH_FROM_BAD "SSH_CONNECTION='" BAD4 " 50000 " SRV4_G " 22'"
@@ -96,19 +80,7 @@ static struct {
 	char *err;
 } R;
 
-#define FWD NN_FWD
-#define FWCTL nn_tool("FWCTL_BIN", "ctl/fwctl")
-#define NETTOOL NN_NETTOOL
-
 /* ---- small things ---- */
-
-#define now nn_now
-#define msleep nn_msleep
-#define sh_ok nn_sh_ok
-#define write_file nn_write_file
-#define slurp_or_empty nn_slurp_or_empty
-#define count_in_file nn_count_in_file
-#define wait_for nn_wait_for
 
 static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *xasprintf(const char *fmt, ...)
@@ -508,99 +480,15 @@ static double elem_expires(const char *elem)
 
 /* ---- traffic ---- */
 
-struct probe {
-	enum nn_role from;
-	int expect;
-	char cmd[160];
-};
-
-struct probes {
-	struct probe p[32];
-	int n;
-};
-
-static void probe(struct probes *ps, enum nn_role from, int expect, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void probe(struct probes *ps, enum nn_role from, int expect, const char *fmt, ...)
+/* Every probe at once, each bounded (netns.c); a failure says where
+ * (`when`) and what the last fwctl said. */
+static void probes_run(struct nn_probes *ps, const char *when)
 {
-	va_list ap;
+	char *more = xasprintf("last fwctl: rc %d\nstdout: %s\nstderr: %s", R.rc,
+			       R.out ? R.out : "", R.err ? R.err : "");
 
-	ck_assert(ps->n < (int)(sizeof(ps->p) / sizeof(ps->p[0])));
-	ps->p[ps->n].from = from;
-	ps->p[ps->n].expect = expect;
-	va_start(ap, fmt);
-	vsnprintf(ps->p[ps->n].cmd, sizeof(ps->p[ps->n].cmd), fmt, ap);
-	va_end(ap);
-	ps->n++;
-}
-
-static bool matches(int expect, int got)
-{
-	if (expect == REJECTED)
-		return got == REFUSED || got == UNREACH;
-	return expect == got;
-}
-
-static const char *expect_name(int e)
-{
-	switch (e) {
-	case OK: return "reachable";
-	case DROP: return "dropped (timeout)";
-	case REFUSED: return "refused";
-	case UNREACH: return "unreachable";
-	case REJECTED: return "rejected";
-	default: return "?";
-	}
-}
-
-/* Every probe at once, each bounded (an expected drop waits 0.8 s, the
- * rest up to 3 s); fail listing every mismatch, with `when` saying where. */
-static void probes_run(struct probes *ps, const char *when)
-{
-	char *script = NULL, *out, *line, *save = NULL, *report = NULL;
-	size_t slen = 0;
-	FILE *f = open_memstream(&script, &slen);
-	int got[32], nbad = 0;
-
-	for (int i = 0; i < ps->n; i++) {
-		const struct probe *p = &ps->p[i];
-
-		got[i] = -1;
-		fprintf(f, "( r=$(ip netns exec %s %s %s --timeout %s 2>&1); c=$?; "
-			"echo \"@@ %d $c $r\" ) &\n", E.ns[p->from], NETTOOL, p->cmd,
-			p->expect == DROP ? "0.8" : "3", i);
-	}
-	fprintf(f, "wait\n");
-	fclose(f);
-	tu_sh(&out, "%s", script);
-	free(script);
-
-	f = open_memstream(&report, &slen);
-	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		int i, c, off = 0;
-
-		if (sscanf(line, "@@ %d %d %n", &i, &c, &off) < 2 || i < 0 || i >= ps->n)
-			continue;
-		got[i] = c;
-		if (!matches(ps->p[i].expect, c)) {
-			fprintf(f, "\n  %s: %s: expected %s, got exit %d (%s)",
-				nn_role_names[ps->p[i].from], ps->p[i].cmd,
-				expect_name(ps->p[i].expect), c, line + off);
-			nbad++;
-		}
-	}
-	for (int i = 0; i < ps->n; i++)
-		if (got[i] < 0) {
-			fprintf(f, "\n  %s: %s: no result", nn_role_names[ps->p[i].from],
-				ps->p[i].cmd);
-			nbad++;
-		}
-	fclose(f);
-	free(out);
-	ck_assert_msg(nbad == 0, "%s: %d of %d probes wrong:%s\nlast fwctl: rc %d\n"
-		      "stdout: %s\nstderr: %s", when, nbad, ps->n, report, R.rc, R.out, R.err);
-	free(report);
-	ps->n = 0;
+	nn_probes_run_when(&E, ps, when, more);
+	free(more);
 }
 
 /* One TCP connect + echo from a role, expected outcome, at once. */

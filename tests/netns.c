@@ -444,6 +444,12 @@ static const char *expect_name(int e)
 
 void nn_probes_run(const struct nn_env *e, struct nn_probes *ps)
 {
+	nn_probes_run_when(e, ps, NULL, NULL);
+}
+
+void nn_probes_run_when(const struct nn_env *e, struct nn_probes *ps,
+			const char *when, const char *more)
+{
 	char *script = NULL, *out, *line, *save = NULL, *report = NULL;
 	size_t slen = 0;
 	FILE *f = open_memstream(&script, &slen);
@@ -490,7 +496,9 @@ void nn_probes_run(const struct nn_env *e, struct nn_probes *ps)
 		}
 	fclose(f);
 	free(out);
-	ck_assert_msg(nbad == 0, "%d of %d probes wrong:%s", nbad, ps->n, report);
+	ck_assert_msg(nbad == 0, "%s%s%d of %d probes wrong:%s%s%s", when ? when : "",
+		      when ? ": " : "", nbad, ps->n, report, more ? "\n" : "",
+		      more ? more : "");
 	free(report);
 	ps->n = 0;
 }

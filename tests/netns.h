@@ -131,5 +131,45 @@ void nn_probe(struct nn_probes *ps, enum nn_role from, int expect, const char *f
 	__attribute__((format(printf, 4, 5)));
 /* Run them all; fail the test listing every mismatch. */
 void nn_probes_run(const struct nn_env *e, struct nn_probes *ps);
+/* The same, the failure saying where (`when`) and anything `more` the
+ * caller knows (its last command's output); either may be NULL. */
+void nn_probes_run_when(const struct nn_env *e, struct nn_probes *ps,
+			const char *when, const char *more);
+
+/*
+ * Short names for the suites that grew up with them (check-e2e,
+ * check-fwctl): define NN_SHORT_NAMES before including this header.
+ */
+#ifdef NN_SHORT_NAMES
+#define SRV NN_SRV
+#define GOOD NN_GOOD
+#define BAD NN_BAD
+#define NROLES NN_NROLES
+#define OK NN_OK
+#define DROP NN_DROP
+#define REFUSED NN_REFUSED
+#define UNREACH NN_UNREACH
+#define REJECTED NN_REJECTED
+#define SRV4_G NN_SRV4_G
+#define SRV6_G NN_SRV6_G
+#define SRV4_B NN_SRV4_B
+#define SRV6_B NN_SRV6_B
+#define GOOD4 NN_GOOD4
+#define GOOD6 NN_GOOD6
+#define BAD4 NN_BAD4
+#define BAD6 NN_BAD6
+#define FWD NN_FWD
+#define FWCTL nn_tool("FWCTL_BIN", "ctl/fwctl")
+#define NETTOOL NN_NETTOOL
+#define now nn_now
+#define msleep nn_msleep
+#define sh_ok nn_sh_ok
+#define write_file nn_write_file
+#define slurp_or_empty nn_slurp_or_empty
+#define count_in_file nn_count_in_file
+#define wait_for nn_wait_for
+#define probes nn_probes
+#define probe nn_probe
+#endif
 
 #endif
