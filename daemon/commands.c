@@ -1713,25 +1713,12 @@ static void own_count(struct own_map *m, const struct fwd_ir_set *s,
 }
 
 /* Live elements (with counters) matched by key to the running IR's. */
-static int elem_key_cmp(unsigned alen, const struct fwd_ir_elem *a,
-			const struct fwd_ir_elem *b)
-{
-	int r = memcmp(a->lo, b->lo, alen);
-
-	if (r)
-		return r;
-	if (a->proto != b->proto)
-		return a->proto < b->proto ? -1 : 1;
-	return a->plo < b->plo ? -1 : a->plo > b->plo;
-}
-
 static void own_count_table(struct own_map *m, const struct fwd_ir *ir,
 			    const struct fwd_live_table *live)
 {
 	for (size_t i = 0; i < ir->nsets; i++) {
 		const struct fwd_ir_set *s = &ir->sets[i];
 		const struct fwd_live_set *ls = fwd_live_set_find(live, s->name);
-		unsigned alen = fwd_ir_key_addr_len(s->key);
 		size_t j = 0;
 
 		if (!s->counter || !ls || !ls->counters)
@@ -1743,7 +1730,7 @@ static void own_count_table(struct own_map *m, const struct fwd_ir *ir,
 			if (!c->packets && !c->bytes)
 				continue;
 			while (j < s->n &&
-			       (r = elem_key_cmp(alen, &s->elems[j], &ls->elems[k])) < 0)
+			       (r = fwd_ir_elem_cmp(&s->elems[j], &ls->elems[k])) < 0)
 				j++;
 			if (j < s->n && r == 0)
 				own_count(m, s, &s->elems[j], c->packets, c->bytes);

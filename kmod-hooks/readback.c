@@ -708,19 +708,6 @@ static bool expired(const struct fwd_ir_elem *e, uint64_t now_ms)
 	return e->expires && e->expires * 1000 <= now_ms;
 }
 
-/* Live elements are in key order: address lo, proto, port lo. */
-static int start_cmp(unsigned alen, const struct fwd_ir_elem *a,
-		     const struct fwd_ir_elem *b)
-{
-	int r = memcmp(a->lo, b->lo, alen);
-
-	if (r)
-		return r;
-	if (a->proto != b->proto)
-		return a->proto < b->proto ? -1 : 1;
-	return a->plo < b->plo ? -1 : a->plo > b->plo;
-}
-
 static bool live_has(const struct fwd_live_set *ls, unsigned alen,
 		     const struct fwd_ir_elem *e)
 {
@@ -728,7 +715,7 @@ static bool live_has(const struct fwd_live_set *ls, unsigned alen,
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int r = start_cmp(alen, &ls->elems[mid], e);
+		int r = fwd_ir_elem_cmp(&ls->elems[mid], e);	/* live: set order */
 
 		if (r == 0)
 			return key_eq(alen, &ls->elems[mid], e);

@@ -388,9 +388,8 @@ static int raw_cmp_port(const void *pa, const void *pb)
 	return a->ord < b->ord ? -1 : a->ord > b->ord;
 }
 
-static int elem_cmp(const void *pa, const void *pb)
+int fwd_ir_elem_cmp(const struct fwd_ir_elem *a, const struct fwd_ir_elem *b)
 {
-	const struct fwd_ir_elem *a = pa, *b = pb;
 	int c = memcmp(a->lo, b->lo, sizeof(a->lo));
 
 	if (c)
@@ -398,6 +397,11 @@ static int elem_cmp(const void *pa, const void *pb)
 	if (a->proto != b->proto)
 		return a->proto < b->proto ? -1 : 1;
 	return a->plo < b->plo ? -1 : a->plo > b->plo;
+}
+
+static int elem_cmp(const void *a, const void *b)
+{
+	return fwd_ir_elem_cmp(a, b);
 }
 
 /*
@@ -870,7 +874,7 @@ static void norm_net(struct bucket *b, struct fwd_ir_set *s,
 	 * order already: check in O(n) before paying for a sort.
 	 */
 	for (size_t i = 1; i < s->n; i++) {
-		if (elem_cmp(&s->elems[i - 1], &s->elems[i]) > 0) {
+		if (fwd_ir_elem_cmp(&s->elems[i - 1], &s->elems[i]) > 0) {
 			qsort(s->elems, s->n, sizeof(*s->elems), elem_cmp);
 			break;
 		}

@@ -311,6 +311,10 @@ int fwd_ir_explain(const struct fwd_ir *ir, unsigned chain, int family,
 		   const uint8_t addr[16], uint8_t proto, uint16_t port,
 		   struct fwd_explain *out);
 /* Whether element e of s holds the key (addr as in fwd_ir_explain). */
+/* The set order (above): address lo (all 16 bytes, zero-padded), proto,
+ * port lo. Live elements read back compare the same way. */
+int fwd_ir_elem_cmp(const struct fwd_ir_elem *a, const struct fwd_ir_elem *b);
+
 bool fwd_ir_elem_has(const struct fwd_ir_set *s, const struct fwd_ir_elem *e,
 		     const uint8_t addr[16], uint8_t proto, uint16_t port);
 

@@ -31,17 +31,7 @@ typedef unsigned __int128 u128;
 
 /* ---- element order ---- */
 
-/* The set order: address lo, proto, port lo (ir.h). */
-static int elem_cmp(const struct fwd_ir_elem *a, const struct fwd_ir_elem *b)
-{
-	int c = memcmp(a->lo, b->lo, sizeof(a->lo));
-
-	if (c)
-		return c;
-	if (a->proto != b->proto)
-		return a->proto < b->proto ? -1 : 1;
-	return a->plo < b->plo ? -1 : a->plo > b->plo;
-}
+#define elem_cmp fwd_ir_elem_cmp	/* the set order (ir.h) */
 
 /* The whole key: the set order, then the upper ends. Within one set no
  * two elements share (lo, proto, plo), so this is the same order. */
