@@ -1019,13 +1019,16 @@ static bool has_bom(const char *t, size_t len)
 	return len >= 3 && !memcmp(t, "\xef\xbb\xbf", 3);
 }
 
+enum splice { SPLICE_NO, SPLICE_DONE, SPLICE_SAME };
+
 /*
  * Members of `buf` from the cached entry e of the same file: e's members
  * before the first changed line, the changed lines parsed, e's members
- * after the last changed line renumbered. false: not worth it or not
- * possible (a byte order mark in the changed part), parse it all.
+ * after the last changed line renumbered (SPLICE_DONE), or all of e's when
+ * the text is e's (SPLICE_SAME). SPLICE_NO: not possible (a byte order
+ * mark in the changed part): parse it all.
  */
-static bool lc_splice(struct loader *L, struct src *s, struct fwd_list *l,
+static enum splice lc_splice(struct loader *L, struct src *s, struct fwd_list *l,
 		      const struct lc_entry *e, const char *buf, size_t len)
 {
 	size_t min = len < e->len ? len : e->len, head, tail, ns, os, k;
@@ -1038,12 +1041,12 @@ static bool lc_splice(struct loader *L, struct src *s, struct fwd_list *l,
 			list_add(l, &e->addrs[k], &(struct fwd_loc){
 				.file = s->name, .line = e->lines[k] });
 		L->cache->st.whole++;
-		return true;
+		return SPLICE_SAME;
 	}
 	while (head > 0 && buf[head - 1] != '\n')
 		head--;
 	if (head < 3 && (has_bom(buf, len) || has_bom(e->text, e->len)))
-		return false;
+		return SPLICE_NO;
 	tail = common_tail(buf, len, e->text, e->len, min - head);
 	ns = len - tail;
 	os = e->len - tail;
@@ -1070,7 +1073,7 @@ static bool lc_splice(struct loader *L, struct src *s, struct fwd_list *l,
 			.file = s->name, .line = e->lines[k] - old_n + new_n });
 	L->cache->st.spliced++;
 	L->cache->st.lines_parsed += new_n;
-	return true;
+	return SPLICE_DONE;
 }
 
 /*
@@ -1082,6 +1085,7 @@ static void read_list_file(struct loader *L, const char *path)
 {
 	struct fwd_list *l = cur_list(L);
 	struct lc_entry *ce = NULL;
+	enum splice sp = SPLICE_NO;
 	size_t len, first = l->n;
 	unsigned lines;
 	struct src s;
@@ -1108,7 +1112,9 @@ static void read_list_file(struct loader *L, const char *path)
 		if (ce)
 			ce->used = true;
 	}
-	if (!ce || !lc_splice(L, &s, l, ce, buf, len)) {
+	if (ce)
+		sp = lc_splice(L, &s, l, ce, buf, len);
+	if (sp == SPLICE_NO) {
 		/* One reservation for the whole file (an upper bound: every
 		 * line an address) instead of a series of doublings. */
 		lines = count_nl(buf, len);
@@ -1121,7 +1127,7 @@ static void read_list_file(struct loader *L, const char *path)
 	}
 	src_done(L, &s);
 	if (L->cache && s.nerr == 0) {
-		if (ce && ce->len == len && ce->text && memcmp(ce->text, buf, len) == 0)
+		if (sp == SPLICE_SAME)
 			free(buf);	/* the same text: the entry stands */
 		else
 			lc_store(L->cache, ce, path, buf, len, l, first);
