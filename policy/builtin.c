@@ -177,6 +177,11 @@ int fwd_policy_lockdown(const char *config_path, struct fwd_policy **out)
 	size_t len;
 	char *buf;
 
+	/* The lockdown must load on any kernel, also one without nft_fib, and
+	 * must not lock out a rescue admin whose route back is asymmetric
+	 * (the broken file may have said rpfilter = no for that reason). */
+	p->rpfilter = FWD_RPF_NO;
+
 	if (config_path && fwd_read_file(config_path, &buf, &len) == 0) {
 		/* Locations name the file: `fwctl explain` can say why 22/tcp
 		 * is open in a lockdown. */

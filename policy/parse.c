@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -131,6 +132,7 @@ enum key_id {
 	K_NONE,		/* no key open */
 	K_SKIP,		/* a key already reported: ignore it and its lines */
 	K_INBOUND, K_OUTBOUND, K_LOG, K_ICMP, K_COUNTERS, K_RESCUE,
+	K_RPFILTER,
 	K_ADMIN_GROUP, K_READ_GROUP,
 	K_MEMBERS, K_FILE,
 	K_PORTS, K_ALLOW, K_DIRECTION,
@@ -154,6 +156,7 @@ static const struct key_def key_defs[] = {
 	{ "icmp",      SEC_DEFAULTS, K_ICMP,      false },
 	{ "counters",  SEC_DEFAULTS, K_COUNTERS,  false },
 	{ "rescue",    SEC_DEFAULTS, K_RESCUE,    true },
+	{ "rpfilter",  SEC_DEFAULTS, K_RPFILTER,  false },
 	{ "admin_group", SEC_CONTROL, K_ADMIN_GROUP, false },
 	{ "read_group",  SEC_CONTROL, K_READ_GROUP,  false },
 	{ "members",   SEC_LIST,     K_MEMBERS,   true },
@@ -471,6 +474,10 @@ static const struct choice yesno[] = {
 static const struct choice dirs[] = {
 	{ "in", FWD_DIR_IN }, { "out", FWD_DIR_OUT },
 };
+static const struct choice rpfilters[] = {
+	{ "strict", FWD_RPF_STRICT }, { "loose", FWD_RPF_LOOSE },
+	{ "no", FWD_RPF_NO },
+};
 
 /* Words other firewalls use for the same thing: named in the error, never
  * accepted, so that one policy file has one spelling. */
@@ -483,11 +490,27 @@ static const char *action_hint(const char *v)
 	return NULL;
 }
 
+/* rpfilter in the words of the yes/no keys and of the kernel's rp_filter
+ * sysctl (1 strict, 2 loose, 0 off). */
+static const char *rpfilter_hint(const char *v)
+{
+	if (!strcmp(v, "yes") || !strcmp(v, "on") || !strcmp(v, "1") ||
+	    !strcmp(v, "true"))
+		return "strict";
+	if (!strcmp(v, "2"))
+		return "loose";
+	if (!strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "false") ||
+	    !strcmp(v, "none"))
+		return "no";
+	return NULL;
+}
+
 static bool choose(struct loader *L, const char *key, const char *v,
 		   const struct choice *c, size_t n, int *out)
 {
 	char valid[128] = "", q[QBUF];
-	const char *hint = c == actions ? action_hint(v) : NULL;
+	const char *hint = c == actions ? action_hint(v) :
+			   c == rpfilters ? rpfilter_hint(v) : NULL;
 
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(v, c[i].word) == 0) {
@@ -570,6 +593,12 @@ static void scalar_value(struct loader *L, const char *key, const char *v)
 		if (CHOOSE(L, key, v, yesno, &x)) {
 			p->counters = x;
 			p->counters_loc = here(L);
+		}
+		break;
+	case K_RPFILTER:
+		if (CHOOSE(L, key, v, rpfilters, &x)) {
+			p->rpfilter = (enum fwd_rpfilter)x;
+			p->rpfilter_loc = here(L);
 		}
 		break;
 	case K_DIRECTION:
@@ -1335,6 +1364,21 @@ static void begin_section(struct loader *L, const char *s, size_t n)
 	}
 }
 
+/* rpfilter under the names other tools give it: the kernel's rp_filter
+ * sysctl, firewalld's IPv6_rpfilter. */
+static const char *defaults_key_hint(const char *name)
+{
+	static const char *const rpf[] = {
+		"rp_filter", "rp-filter", "ipv6_rpfilter", "rpf",
+		"reverse_path", "reverse-path",
+	};
+
+	for (size_t i = 0; i < sizeof(rpf) / sizeof(rpf[0]); i++)
+		if (strcasecmp(name, rpf[i]) == 0)
+			return "rpfilter";
+	return NULL;
+}
+
 static void start_key(struct loader *L, const char *name)
 {
 	const struct key_def *def = NULL;
@@ -1362,8 +1406,15 @@ static void start_key(struct loader *L, const char *name)
 			 "%s%s", *valid ? ", " : "", key_defs[i].name);
 	}
 	if (!def) {
-		if (L->sec == SEC_DEFAULTS || L->sec == SEC_CONTROL ||
-		    L->sec == SEC_EDITS)
+		const char *hint = L->sec == SEC_DEFAULTS ?
+				   defaults_key_hint(name) : NULL;
+
+		if (hint)
+			err(L, "unknown key '%s' in [%s]; valid keys are %s "
+			    "(did you mean '%s'?)", quote(q, name, strlen(name)),
+			    sec_word(L->sec), valid, hint);
+		else if (L->sec == SEC_DEFAULTS || L->sec == SEC_CONTROL ||
+			 L->sec == SEC_EDITS)
 			err(L, "unknown key '%s' in [%s]; valid keys are %s",
 			    quote(q, name, strlen(name)), sec_word(L->sec), valid);
 		else {
@@ -1408,6 +1459,7 @@ static int on_value(void *user, const char *section, const char *name,
 	case K_LOG:
 	case K_ICMP:
 	case K_COUNTERS:
+	case K_RPFILTER:
 	case K_DIRECTION:
 	case K_ADMIN_GROUP:
 	case K_READ_GROUP:
@@ -1927,6 +1979,7 @@ struct fwd_policy *fwd_policy_new(void)
 	p->log = FWD_LOG_DENIED;
 	p->icmp = FWD_ICMP_ESSENTIAL;
 	p->counters = true;
+	p->rpfilter = FWD_RPF_STRICT;
 	return p;
 }
 
@@ -2012,6 +2065,16 @@ const char *fwd_icmp_name(enum fwd_icmp i)
 	case FWD_ICMP_ESSENTIAL: return "essential";
 	case FWD_ICMP_ALL: return "all";
 	case FWD_ICMP_NONE: return "none";
+	}
+	return "?";
+}
+
+const char *fwd_rpfilter_name(enum fwd_rpfilter r)
+{
+	switch (r) {
+	case FWD_RPF_STRICT: return "strict";
+	case FWD_RPF_LOOSE: return "loose";
+	case FWD_RPF_NO: return "no";
 	}
 	return "?";
 }

@@ -28,6 +28,13 @@ enum fwd_action { FWD_DENY, FWD_REJECT, FWD_ALLOW };
 enum fwd_log { FWD_LOG_OFF, FWD_LOG_DENIED, FWD_LOG_ALL };
 enum fwd_icmp { FWD_ICMP_ESSENTIAL, FWD_ICMP_ALL, FWD_ICMP_NONE };
 enum fwd_dir { FWD_DIR_IN, FWD_DIR_OUT };
+/*
+ * The reverse-path check on inbound packets ([defaults] rpfilter): a source
+ * address is believed only when the route back to it leaves through the
+ * interface the packet came in on (strict), or through any interface
+ * (loose). Strict is 0 so that a zeroed policy has the default.
+ */
+enum fwd_rpfilter { FWD_RPF_STRICT, FWD_RPF_LOOSE, FWD_RPF_NO };
 
 /* lo..hi inclusive, 1..65535; proto is IPPROTO_TCP or IPPROTO_UDP. */
 struct fwd_ports {
@@ -74,10 +81,13 @@ struct fwd_policy {
 	 * `fwctl stats` reads per service and list); default true. Off
 	 * saves about a quarter of a cold apply at 100k elements. */
 	bool counters;
+	/* Anti-spoofing on input, IPv4 and IPv6 alike; default strict. */
+	enum fwd_rpfilter rpfilter;
 	/* Where each was set, so a rule the compiler derives from [defaults]
 	 * can name its line; {NULL, 0} when the default stands. */
 	struct fwd_loc defaults_loc;	/* the [defaults] header */
 	struct fwd_loc inbound_loc, outbound_loc, log_loc, icmp_loc, counters_loc;
+	struct fwd_loc rpfilter_loc;
 
 	struct fwd_list *lists;
 	size_t nlists;
@@ -204,6 +214,7 @@ size_t fwd_policy_count_addresses(const struct fwd_policy *p);
 const char *fwd_action_name(enum fwd_action a);	/* "deny", ... */
 const char *fwd_log_name(enum fwd_log l);
 const char *fwd_icmp_name(enum fwd_icmp i);
+const char *fwd_rpfilter_name(enum fwd_rpfilter r);	/* "strict", ... */
 const char *fwd_proto_name(uint8_t proto);		/* "tcp", "udp" */
 
 #endif

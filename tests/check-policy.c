@@ -298,15 +298,19 @@ START_TEST(test_good_defaults)
 	ck_loc(&p->log_loc, f, 5);
 	ck_loc(&p->icmp_loc, f, 6);
 	ck_loc(&p->counters_loc, f, 7);
+	ck_assert_int_eq(p->rpfilter, FWD_RPF_LOOSE);
+	ck_loc(&p->rpfilter_loc, f, 8);
 	ck_assert_ptr_eq(p->inbound_loc.file, p->files[0]);
 	fwd_policy_free(p);
 
-	/* Unset: no location. */
+	/* Unset: no location; the reverse-path check is strict. */
 	p = good("good/minimal.conf");
 	ck_loc(&p->defaults_loc, NULL, 0);
 	ck_loc(&p->inbound_loc, NULL, 0);
 	ck_loc(&p->icmp_loc, NULL, 0);
 	ck_assert(p->counters);
+	ck_assert_int_eq(p->rpfilter, FWD_RPF_STRICT);
+	ck_loc(&p->rpfilter_loc, NULL, 0);
 	fwd_policy_free(p);
 }
 END_TEST
@@ -1208,6 +1212,7 @@ START_TEST(test_lockdown)
 	ck_assert_int_eq(p->outbound, FWD_ALLOW);
 	ck_assert_int_eq(p->icmp, FWD_ICMP_ESSENTIAL);
 	ck_assert_int_eq(p->log, FWD_LOG_DENIED);
+	ck_assert_int_eq(p->rpfilter, FWD_RPF_NO);
 	ck_assert_uint_eq(p->nlists, 0);
 	ck_assert_uint_eq(p->nedits, 0);
 	ck_assert(!p->builtin);
@@ -1267,6 +1272,7 @@ START_TEST(test_builtin)
 	ck_assert_int_eq(p->outbound, FWD_ALLOW);
 	ck_assert_int_eq(p->log, FWD_LOG_DENIED);
 	ck_assert_int_eq(p->icmp, FWD_ICMP_ESSENTIAL);
+	ck_assert_int_eq(p->rpfilter, FWD_RPF_STRICT);
 	ck_assert_uint_eq(p->nlists, 0);
 	ck_assert_uint_eq(p->nfiles, 0);
 	ck_assert_uint_eq(p->nservices, 1);
@@ -1303,6 +1309,9 @@ START_TEST(test_names)
 	ck_assert_str_eq(fwd_icmp_name(FWD_ICMP_ESSENTIAL), "essential");
 	ck_assert_str_eq(fwd_icmp_name(FWD_ICMP_ALL), "all");
 	ck_assert_str_eq(fwd_icmp_name(FWD_ICMP_NONE), "none");
+	ck_assert_str_eq(fwd_rpfilter_name(FWD_RPF_STRICT), "strict");
+	ck_assert_str_eq(fwd_rpfilter_name(FWD_RPF_LOOSE), "loose");
+	ck_assert_str_eq(fwd_rpfilter_name(FWD_RPF_NO), "no");
 	ck_assert_str_eq(fwd_proto_name(IPPROTO_TCP), "tcp");
 	ck_assert_str_eq(fwd_proto_name(IPPROTO_UDP), "udp");
 	ck_assert_str_eq(fwd_proto_name(IPPROTO_ICMP), "?");
