@@ -498,6 +498,19 @@ static void report_elems(const struct fwd_batch *b, const struct fwd_msg *m,
 		      lo, hi, why, hint(m->err, m), ext);
 }
 
+/* The reverse-path rule needs the kernel's fib expression: say which
+ * setting asks for it and how to do without. */
+static const char *rpf_hint(const struct fwd_ir_rule *r)
+{
+	for (unsigned i = 0; i < r->nm && i < FWD_IR_MAX_MATCH; i++)
+		if (r->m[i].kind == FWD_M_RPF_MISSING)
+			return "; it is the reverse-path check of [defaults] "
+			       "rpfilter, which needs the kernel's fib expression "
+			       "(nft_fib_inet; see fwd --probe), and rpfilter = "
+			       "no does without it";
+	return "";
+}
+
 static void report(const struct fwd_batch *b, struct fwd_diags *d)
 {
 	size_t shown = 0;
@@ -555,8 +568,8 @@ static void report(const struct fwd_batch *b, struct fwd_diags *d)
 
 			fwd_diags_add(d, r->loc.file, r->loc.line,
 				      "kernel rejected rule %zu of chain %s (%s): "
-				      "%s%s", m->rule + 1, m->chain->name,
-				      msg_name(m->type), why, ext);
+				      "%s%s%s", m->rule + 1, m->chain->name,
+				      msg_name(m->type), why, ext, rpf_hint(r));
 			break;
 		}
 		case FWD_MSG_PROBE:

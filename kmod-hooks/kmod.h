@@ -24,6 +24,7 @@ struct fwd_features {
 	bool table_owner;	/* NFT_TABLE_F_OWNER */
 	bool table_persist;	/* NFT_TABLE_F_PERSIST */
 	bool destroy_setelem;	/* NFT_MSG_DESTROYSETELEM (6.3): delete if there */
+	bool fib;		/* fib expression: [defaults] rpfilter strict/loose */
 	char detail[512];	/* what failed and how, for humans */
 };
 

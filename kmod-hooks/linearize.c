@@ -731,6 +731,19 @@ static void m_limit(struct nftnl_rule *r, uint32_t rate, uint32_t burst)
 	nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, 0);
 }
 
+/* `fib saddr . mark [. iif] oif missing`: nft asks the kernel only whether
+ * there is a route back (NFTA_FIB_F_PRESENT) and compares 4 bytes. */
+static void m_rpf_missing(struct nftnl_rule *r, uint32_t flags)
+{
+	struct nftnl_expr *e = expr(r, "fib");
+	uint32_t zero = 0;
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, flags | NFTA_FIB_F_PRESENT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_OIF);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
+	e_cmp(r, NFT_CMP_EQ, &zero, 4);
+}
+
 static void v_verdict(struct nftnl_rule *r, uint32_t verdict)
 {
 	struct nftnl_expr *e = expr(r, "immediate");
@@ -806,6 +819,9 @@ void fwd_lin_rule(struct fwd_batch *b, const char *table,
 			break;
 		case FWD_M_LIMIT:
 			m_limit(r, m->u32, m->u32b);
+			break;
+		case FWD_M_RPF_MISSING:
+			m_rpf_missing(r, m->u32);
 			break;
 		}
 	}

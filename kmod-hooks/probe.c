@@ -45,6 +45,7 @@ enum probe {
 	P_LOG,		/* log prefix */
 	P_QUEUE,	/* native queue expression */
 	P_NFQUEUE,	/* xt NFQUEUE rev 3 via nft_compat */
+	P_FIB,		/* fib saddr . mark . iif oif missing (rpfilter) */
 	P_FAIL_DUP,	/* the first table again with EXCL: must fail */
 	P_FAIL_DEL,	/* delete a table that does not exist: must fail */
 	P_COUNT
@@ -64,6 +65,7 @@ static const char *const probe_what[P_COUNT] = {
 	[P_LOG] = "log expression",
 	[P_QUEUE] = "native queue expression (nft_queue)",
 	[P_NFQUEUE] = "xt NFQUEUE target rev 3 (nft_compat)",
+	[P_FIB] = "fib expression (nft_fib_inet)",
 };
 
 struct probe_ctx {
@@ -217,6 +219,21 @@ static void probe_rule(struct probe_ctx *c, enum probe p)
 		nftnl_expr_set(e, NFTNL_EXPR_TG_INFO, info, 8);
 		break;
 	}
+	case P_FIB:
+		/* The expression rpfilter = strict compiles to. The kernel
+		 * checks its hooks only once a base chain reaches it, so the
+		 * hookless chain "c" probes whether the expression exists. */
+		e = add(r, "fib");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_SADDR |
+				   NFTA_FIB_F_MARK | NFTA_FIB_F_IIF |
+				   NFTA_FIB_F_PRESENT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_OIF);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
+		e = add(r, "cmp");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &zero, 4);
+		break;
 	default:
 		break;
 	}
@@ -241,6 +258,7 @@ static void build(struct probe_ctx *c)
 	probe_rule(c, P_LOG);
 	probe_rule(c, P_QUEUE);
 	probe_rule(c, P_NFQUEUE);
+	probe_rule(c, P_FIB);
 	probe_table(c, P_FAIL_DUP, c->table, NFT_MSG_NEWTABLE, false, 0);
 	probe_table(c, P_FAIL_DEL, c->absent, NFT_MSG_DELTABLE, false, 0);
 	fwd_batch_end(c->b);
@@ -347,9 +365,14 @@ int fwd_probe(struct fwd_features *f)
 	f->log = err[P_LOG] == 0;
 	f->native_queue = err[P_QUEUE] == 0;
 	f->xt_nfqueue = err[P_NFQUEUE] == 0;
-	for (int p = P_OWNER; p <= P_NFQUEUE; p++)
+	f->fib = err[P_FIB] == 0;
+	for (int p = P_OWNER; p <= P_FIB; p++)
 		if (err[p])
 			detail_add(f, "no %s: %s", probe_what[p], strerror(err[p]));
+	if (!f->fib)
+		detail_add(f, "[defaults] rpfilter = strict or loose cannot be "
+			   "applied (the kernel refuses the table); "
+			   "rpfilter = no runs without the reverse-path check");
 	if (!f->native_queue && f->xt_nfqueue)
 		detail_add(f, "NFQUEUE goes through the xt target");
 	if (!f->native_queue && !f->xt_nfqueue)
@@ -396,6 +419,7 @@ void fwd_features_print(const struct fwd_features *f, FILE *out, bool json)
 		{ "table_owner", "table flag owner", f->table_owner },
 		{ "table_persist", "table flag persist", f->table_persist },
 		{ "destroy_setelem", "destroy set elements", f->destroy_setelem },
+		{ "fib", "fib (rpfilter)", f->fib },
 	};
 	struct utsname u;
 	const char *rel = uname(&u) == 0 ? u.release : "unknown";

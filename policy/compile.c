@@ -49,6 +49,7 @@
 #include <netinet/in.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_tables.h>
 
 #include "edit.h"
 #include "ir.h"
@@ -1570,8 +1571,45 @@ static void deny_rules(struct fwd_ir_chain *ch, const struct dir_sets *ds,
 	}
 }
 
+/*
+ * Anti-spoofing ([defaults] rpfilter): drop a packet whose source address
+ * has no route back through the interface it came in on (strict), or no
+ * route back at all (loose), before anything believes that address. The
+ * lookup takes the packet mark into account, as firewalld's does, so that
+ * fwmark policy routing (wg-quick restores its tunnel's mark on replies)
+ * finds the route back it really uses.
+ *
+ * In the input chain rather than a new prerouting one: fwd guards what is
+ * delivered to this host, and a prerouting check would also judge traffic
+ * the host only forwards (containers, VMs, a router's transit), which no
+ * fwd policy speaks about. The table keeps its two base chains, which
+ * readback, doctor and the state file know. The kernel allows `fib ... iif`
+ * in the input hook; what its prerouting variant does by itself (let DAD's
+ * `::` sources through) the ND/MLD accept in front of this rule does here.
+ * Before `ct state established,related accept`: a packet that claims to
+ * belong to a known connection gets no pass either, as with the kernel's
+ * own rp_filter, which checks every packet.
+ */
+static void rpfilter_rule(struct fwd_ir_chain *ch, const struct fwd_policy *p,
+			  struct file_map *fm)
+{
+	uint32_t flags = NFTA_FIB_F_SADDR | NFTA_FIB_F_MARK;
+	struct fwd_ir_rule *r;
+
+	if (p->rpfilter == FWD_RPF_NO)
+		return;
+	if (p->rpfilter == FWD_RPF_STRICT)
+		flags |= NFTA_FIB_F_IIF;
+	r = rule_add(ch, FWD_V_DROP);
+	match_add(r, FWD_M_RPF_MISSING)->u32 = flags;
+	/* A kernel without nft_fib refuses this rule: the error then names
+	 * the rpfilter line, else the [defaults] header, if there is one. */
+	r->loc = map_loc(fm, p->rpfilter_loc.file || p->rpfilter_loc.line ?
+			 &p->rpfilter_loc : &p->defaults_loc);
+}
+
 static void build_chain(struct fwd_ir_chain *ch, const struct fwd_policy *p,
-			bool out)
+			struct file_map *fm, bool out)
 {
 	enum fwd_action act = out ? p->outbound : p->inbound;
 	enum fwd_ir_match_kind lk = out ? FWD_M_LOOKUP_DST : FWD_M_LOOKUP_SRC;
@@ -1602,13 +1640,18 @@ static void build_chain(struct fwd_ir_chain *ch, const struct fwd_policy *p,
 	rule_simple(ch, out ? FWD_M_OIF_LO : FWD_M_IIF_LO, 0, FWD_V_ACCEPT);
 	rule_lookup(ch, lk, FWD_SET_BLOCK4, FWD_V_DROP, false);
 	rule_lookup(ch, lk, FWD_SET_BLOCK6, FWD_V_DROP, false);
-	rule_simple(ch, FWD_M_CT_STATE, CT_EST_REL, FWD_V_ACCEPT);
 	/*
-	 * Neighbour discovery and MLD before the invalid drop, whatever the
-	 * icmp setting: conntrack does not track them as connections, and
-	 * IPv6 stops working without them.
+	 * Neighbour discovery and MLD before the reverse-path check and the
+	 * invalid drop, whatever the icmp setting: DAD and MLD speak from
+	 * the unspecified address `::`, which has no route back; conntrack
+	 * does not track them as connections; and IPv6 stops working without
+	 * them. The kernel keeps them on the link (hop limit 255). The
+	 * output chain has them in the same place, so both read alike.
 	 */
 	rule_types(ch, FWD_M_ICMPV6_TYPES, icmp6_nd, sizeof(icmp6_nd));
+	if (!out)
+		rpfilter_rule(ch, p, fm);
+	rule_simple(ch, FWD_M_CT_STATE, CT_EST_REL, FWD_V_ACCEPT);
 	rule_simple(ch, FWD_M_CT_STATE, NF_CT_STATE_INVALID_BIT, FWD_V_DROP);
 
 	switch (p->icmp) {
@@ -1718,8 +1761,8 @@ int fwd_compile_at(const struct fwd_policy *p, uint64_t now,
 		fwd_ir_free(ir);
 		return ret;
 	}
-	build_chain(&ir->chains[FWD_CHAIN_INPUT], p, false);
-	build_chain(&ir->chains[FWD_CHAIN_OUTPUT], p, true);
+	build_chain(&ir->chains[FWD_CHAIN_INPUT], p, &fm, false);
+	build_chain(&ir->chains[FWD_CHAIN_OUTPUT], p, &fm, true);
 	*out = ir;
 	return 0;
 }
@@ -1811,6 +1854,8 @@ static bool match_one(const struct fwd_ir *ir, const struct fwd_ir_match *m,
 		return false;			/* no ICMP type in a probe */
 	case FWD_M_LIMIT:
 		return true;			/* under the rate */
+	case FWD_M_RPF_MISSING:
+		return false;			/* came in where its route back is */
 	case FWD_M_LOOKUP_SRC:
 	case FWD_M_LOOKUP_DST:
 		if (m->set >= ir->nsets)

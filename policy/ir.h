@@ -142,6 +142,13 @@ struct fwd_ir_set {
  *                     PROTO_PORT is identical to the SRC form (th dport)
  * FWD_M_LIMIT         limit rate u32/second burst u32b packets (type pkts,
  *                     flags 0)                                limit rate 10/second burst 20 packets
+ * FWD_M_RPF_MISSING   fib, flags u32 | NFTA_FIB_F_PRESENT, result oif, into
+ *                     reg 1; cmp == 4 zero bytes (no route back)
+ *                     u32 NFTA_FIB_F_SADDR|MARK|IIF:          fib saddr . mark . iif oif missing
+ *                     u32 NFTA_FIB_F_SADDR|MARK:              fib saddr . mark oif missing
+ *                     No nfproto dependency: the kernel's inet fib serves
+ *                     both families. The kernel allows it in the input hook
+ *                     (not output: there is no iif there).
  *
  * No dependency on the l4 protocol is added for `th dport`: in the sets only
  * tcp and udp appear, so other protocols simply miss.
@@ -157,6 +164,7 @@ enum fwd_ir_match_kind {
 	FWD_M_LOOKUP_SRC,	/* saddr [. l4proto . th dport] @set (see above) */
 	FWD_M_LOOKUP_DST,	/* daddr [. l4proto . th dport] @set */
 	FWD_M_LIMIT,		/* limit rate u32/second burst u32b packets */
+	FWD_M_RPF_MISSING,	/* fib saddr . mark [. iif] oif missing (u32: flags) */
 };
 
 struct fwd_ir_match {
@@ -182,8 +190,9 @@ enum fwd_ir_verdict {
  * `counter`, then a log expression if `log` (prefix only: default level,
  * no flags), then the verdict (none for FWD_V_CONTINUE).
  * loc: the [defaults] line that caused the rule; file NULL when the rule is
- * part of every table (loopback, conntrack, ND, lookups, ...). The model
- * has no locations for [defaults] lines yet, so today it is always NULL.
+ * part of every table (loopback, conntrack, ND, lookups, ...). Only the
+ * reverse-path rule has one today: the rpfilter line, else the [defaults]
+ * header (a kernel without nft_fib refuses that rule).
  */
 struct fwd_ir_rule {
 	struct fwd_ir_match m[FWD_IR_MAX_MATCH];
@@ -296,8 +305,10 @@ void fwd_ir_free(struct fwd_ir *ir);	/* accepts NULL */
  * 4 or 16 bytes), protocol `proto`, destination port `port`, not on
  * loopback. Walks the rules as the kernel would (conntrack state new, rate
  * limits passing) and says which one decides. Used by the daemon's lockout
- * guard and by `explain` answers. Linear in the elements of the sets it
- * looks into (binary search in hash sets).
+ * guard and by `explain` answers. The packet is taken to come in on the
+ * interface its route back leaves by: the reverse-path check (rpfilter)
+ * passes it, since a probe names no interface. Linear in the elements of
+ * the sets it looks into (binary search in hash sets).
  */
 struct fwd_explain {
 	enum fwd_ir_verdict verdict;	/* ACCEPT, DROP or a REJECT */

@@ -115,6 +115,7 @@ static bool same_match(const struct fwd_ir_match *a,
 	case FWD_M_CT_STATE:
 	case FWD_M_NFPROTO:
 	case FWD_M_L4PROTO:
+	case FWD_M_RPF_MISSING:
 		return a->u32 == b->u32;
 	case FWD_M_ICMP_TYPES:
 	case FWD_M_ICMPV6_TYPES:
@@ -980,6 +981,8 @@ static bool same_frame(const struct fwd_policy *a, const struct fwd_policy *b)
 	    a->log != b->log || a->icmp != b->icmp ||
 	    a->counters != b->counters ||
 	    !loc_eq(&a->counters_loc, &b->counters_loc) ||
+	    a->rpfilter != b->rpfilter ||
+	    !loc_eq(&a->rpfilter_loc, &b->rpfilter_loc) ||
 	    !loc_eq(&a->defaults_loc, &b->defaults_loc) ||
 	    !loc_eq(&a->inbound_loc, &b->inbound_loc) ||
 	    !loc_eq(&a->outbound_loc, &b->outbound_loc) ||

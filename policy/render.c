@@ -367,6 +367,32 @@ static int render_lookup(struct out *o, const struct fwd_ir *ir,
 	return 0;
 }
 
+/* The fib keys in the order nft prints them. */
+static int render_rpf(struct out *o, uint32_t flags)
+{
+	static const struct { uint32_t bit; const char *name; } k[] = {
+		{ NFTA_FIB_F_SADDR, "saddr" }, { NFTA_FIB_F_MARK, "mark" },
+		{ NFTA_FIB_F_IIF, "iif" },
+	};
+	bool first = true;
+
+	if (!(flags & NFTA_FIB_F_SADDR) ||
+	    (flags & ~(uint32_t)(NFTA_FIB_F_SADDR | NFTA_FIB_F_MARK |
+				 NFTA_FIB_F_IIF)))
+		return -EINVAL;
+	puts_(o, "fib ");
+	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
+		if (!(flags & k[i].bit))
+			continue;
+		if (!first)
+			puts_(o, " . ");
+		puts_(o, k[i].name);
+		first = false;
+	}
+	puts_(o, " oif missing");
+	return 0;
+}
+
 static int render_match(struct out *o, const struct fwd_ir *ir,
 			const struct fwd_ir_match *m)
 {
@@ -407,6 +433,8 @@ static int render_match(struct out *o, const struct fwd_ir *ir,
 		put_u32(o, m->u32b);
 		puts_(o, " packets");
 		return 0;
+	case FWD_M_RPF_MISSING:
+		return render_rpf(o, m->u32);
 	}
 	return -EINVAL;
 }

@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_tables.h>
 
 #include "edit.h"
 #include "ir.h"
@@ -1511,7 +1513,8 @@ static struct fwd_ir *compile_ok_at(const struct fwd_policy *p, uint64_t now)
 static bool same_defaults(const struct fwd_policy *a, const struct fwd_policy *b)
 {
 	return a->inbound == b->inbound && a->outbound == b->outbound &&
-	       a->log == b->log && a->icmp == b->icmp;
+	       a->log == b->log && a->icmp == b->icmp &&
+	       a->rpfilter == b->rpfilter;
 }
 
 /* A copy shares nothing and says the same, locs included. */
@@ -1576,6 +1579,8 @@ START_TEST(diff_random)
 			p2->inbound = (enum fwd_action)((p2->inbound + 1) % 3);
 		if (seed % 11 == 0)
 			p2->log = (enum fwd_log)((p2->log + 1) % 3);
+		if (seed % 13 == 0)
+			p2->rpfilter = (enum fwd_rpfilter)((p2->rpfilter + 1) % 3);
 		ir1 = compile_ok_at(p1, t1);
 		ir2 = compile_ok(p2);
 
@@ -1845,6 +1850,137 @@ START_TEST(counters_off)
 	fwd_ir_free(iq);
 	fwd_policy_free(p);
 	fwd_policy_free(q);
+}
+END_TEST
+
+/* ---- rpfilter ---- */
+
+#define CT_EST_REL_BITS (NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | \
+			 NF_CT_STATE_BIT(IP_CT_RELATED))
+
+/* The index of the first rule of ch with a match of kind k, or ch->n. */
+static size_t rule_with(const struct fwd_ir_chain *ch, enum fwd_ir_match_kind k,
+			uint32_t u32)
+{
+	for (size_t i = 0; i < ch->n; i++)
+		for (unsigned j = 0; j < ch->rules[i].nm; j++)
+			if (ch->rules[i].m[j].kind == k &&
+			    (k != FWD_M_CT_STATE || ch->rules[i].m[j].u32 == u32))
+				return i;
+	return ch->n;
+}
+
+static struct fwd_policy *rpf_policy(const char *rpfilter)
+{
+	struct fwd_load_opts o = { .confd_path = "" };
+	struct fwd_policy *p = NULL;
+	char *text = fwd_xasprintf("[defaults]\ninbound = deny\n%s%s%s"
+				   "[service ssh]\nports = 22/tcp\n"
+				   "allow = 192.0.2.10, 2001:db8::10\n",
+				   rpfilter ? "rpfilter = " : "",
+				   rpfilter ? rpfilter : "", rpfilter ? "\n" : "");
+
+	ck_assert_int_eq(fwd_policy_load_buffer("r.conf", text, strlen(text), &o,
+						&p, NULL), 0);
+	free(text);
+	return p;
+}
+
+/*
+ * [defaults] rpfilter: one drop rule on input, after loopback, the
+ * blocklists and ND/MLD (DAD speaks from `::`), before the conntrack
+ * accept (a spoofed packet of a known flow is no exception); none on
+ * output (no iif there); its loc names the line, else [defaults]. explain
+ * is not confused: the allowed source is accepted by its set, the others
+ * by the policy, whatever the mode. A change of mode is a new table shape,
+ * never a fast reload.
+ */
+START_TEST(rpfilter_chain)
+{
+	static const struct {
+		const char *word;
+		uint32_t flags;		/* 0: no rule */
+		unsigned line;
+	} modes[] = {
+		{ "strict", NFTA_FIB_F_SADDR | NFTA_FIB_F_MARK | NFTA_FIB_F_IIF, 3 },
+		{ "loose", NFTA_FIB_F_SADDR | NFTA_FIB_F_MARK, 3 },
+		{ "no", 0, 0 },
+		{ NULL, NFTA_FIB_F_SADDR | NFTA_FIB_F_MARK | NFTA_FIB_F_IIF, 1 },
+	};
+	static const char *const txt_of[] = {
+		"\t\tfib saddr . mark . iif oif missing drop\n",
+		"\t\tfib saddr . mark oif missing drop\n",
+		NULL,
+		"\t\tfib saddr . mark . iif oif missing drop\n",
+	};
+	struct fwd_ir *irs[4];
+	struct fwd_policy *ps[4];
+
+	for (size_t k = 0; k < 4; k++) {
+		struct fwd_policy *p = rpf_policy(modes[k].word);
+		struct fwd_ir *ir = compile_ok(p);
+		const struct fwd_ir_chain *in = &ir->chains[FWD_CHAIN_INPUT];
+		const struct fwd_ir_chain *out = &ir->chains[FWD_CHAIN_OUTPUT];
+		size_t rpf = rule_with(in, FWD_M_RPF_MISSING, 0);
+		size_t nd = rule_with(in, FWD_M_ICMPV6_TYPES, 0);
+		size_t est = rule_with(in, FWD_M_CT_STATE, CT_EST_REL_BITS);
+		uint8_t a4[16] = { 192, 0, 2, 10 }, b4[16] = { 198, 51, 100, 1 };
+		struct fwd_explain ex;
+		char *txt = render_str(ir, 0);
+
+		ck_assert_uint_eq(rule_with(out, FWD_M_RPF_MISSING, 0), out->n);
+		ck_assert_uint_lt(nd, est);
+		if (!modes[k].flags) {
+			ck_assert_uint_eq(rpf, in->n);
+			ck_assert_ptr_null(strstr(txt, "fib "));
+		} else {
+			const struct fwd_ir_rule *r = &in->rules[rpf];
+
+			ck_assert_uint_eq(r->nm, 1);
+			ck_assert_uint_eq(r->m[0].u32, modes[k].flags);
+			ck_assert_int_eq(r->verdict, FWD_V_DROP);
+			ck_assert(!r->counter && !r->log);
+			ck_assert_uint_eq(rpf, nd + 1);
+			ck_assert_uint_eq(est, rpf + 1);
+			/* loopback first, the blocklists before it too */
+			ck_assert_int_eq(in->rules[0].m[0].kind, FWD_M_IIF_LO);
+			ck_assert_uint_lt(rule_with(in, FWD_M_LOOKUP_SRC, 0), rpf);
+			ck_assert_ptr_nonnull(r->loc.file);
+			ck_assert_str_eq(r->loc.file, "r.conf");
+			ck_assert_uint_eq(r->loc.line, modes[k].line);
+			ck_assert_ptr_nonnull(strstr(txt, txt_of[k]));
+		}
+		ck_assert_int_eq(fwd_ir_explain(ir, FWD_CHAIN_INPUT, AF_INET, a4,
+						IPPROTO_TCP, 22, &ex), 0);
+		ck_assert_int_eq(ex.verdict, FWD_V_ACCEPT);
+		ck_assert_int_eq(ex.set, FWD_SET_ALLOW4);
+		ck_assert_int_eq(fwd_ir_explain(ir, FWD_CHAIN_INPUT, AF_INET, b4,
+						IPPROTO_TCP, 22, &ex), 0);
+		ck_assert_int_eq(ex.verdict, FWD_V_DROP);
+		ck_assert(ex.by_policy);
+		check_clone(ir);
+		free(txt);
+		irs[k] = ir;
+		ps[k] = p;
+	}
+	/* Any change of mode is a new shape, and no fast reload takes it. */
+	for (size_t i = 0; i < 3; i++)
+		for (size_t j = 0; j < 3; j++) {
+			struct fwd_ir_delta d;
+			struct fwd_ir_reload r;
+
+			ck_assert_int_eq(fwd_ir_diff(irs[i], irs[j], &d), 0);
+			ck_assert_int_eq(d.shape_changed, i != j);
+			fwd_ir_delta_free(&d);
+			if (i != j)
+				ck_assert_int_eq(fwd_ir_fast_reload(irs[i], ps[i], ps[j],
+								    TEST_NOW, &r),
+						 -EAGAIN);
+		}
+	for (size_t k = 0; k < 4; k++) {
+		fwd_ir_free(irs[k]);
+		fwd_policy_free(ps[k]);
+	}
 }
 END_TEST
 
@@ -2437,6 +2573,7 @@ START_TEST(kernel_random_roundtrip)
 		p->outbound = (enum fwd_action)(seed / 3 % 3);
 		p->log = (enum fwd_log)(seed / 9 % 3);
 		p->icmp = (enum fwd_icmp)(seed / 27 % 3);
+		p->rpfilter = (enum fwd_rpfilter)(seed / 2 % 3);
 		fwd_ir_free(ir);
 		ir = compile_ok(p);
 		txt = render_str(ir, 0);
@@ -2468,6 +2605,8 @@ static const struct golden {
 	{ "overlap", 0 },
 	{ "owner", 6 },			/* NFT_TABLE_F_OWNER | _PERSIST */
 	{ "edits", 0 },			/* [edits], timed ones at TEST_NOW */
+	{ "rpfilter-loose", 0 },	/* fib saddr . mark oif missing */
+	{ "rpfilter-no", 0 },		/* no fib rule */
 };
 
 static struct fwd_policy *load_golden(const char *name)
@@ -2942,6 +3081,7 @@ static Suite *compile_suite(void)
 	tcase_add_test(tc, fast_add_random);
 	tcase_add_test(tc, fast_reload_random);
 	tcase_add_test(tc, counters_off);
+	tcase_add_test(tc, rpfilter_chain);
 	tcase_add_test(tc, random_policies);
 	suite_add_tcase(s, tc);
 

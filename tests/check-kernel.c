@@ -151,6 +151,8 @@ static void ir_icmp(struct fwd_ir_rule *r, bool v6, const uint8_t *types,
 	m->ntypes = n;
 }
 
+#define RPF_STRICT (NFTA_FIB_F_SADDR | NFTA_FIB_F_MARK | NFTA_FIB_F_IIF)
+
 /* Set indices of the hand IR. */
 enum { H_ALLOW4, H_ALLOW4_NET, H_ALLOW6_NET, H_OPEN, H_BLOCK4, H_BLOCK6 };
 
@@ -216,6 +218,11 @@ static struct fwd_ir *hand_ir(int variant)
 	ir_match(r, FWD_M_LIMIT, 10, 0)->u32b = 20;
 	ir_icmp(ir_rule(c, FWD_V_ACCEPT, 3), true, icmp6, sizeof(icmp6));
 	ir_icmp(ir_rule(c, FWD_V_ACCEPT, 3), true, icmp6 + 2, 1);
+	/* rpfilter strict and loose: fib saddr . mark [. iif] oif missing */
+	ir_match(ir_rule(c, FWD_V_DROP, 5), FWD_M_RPF_MISSING,
+		 RPF_STRICT, 0);
+	ir_match(ir_rule(c, FWD_V_DROP, 5), FWD_M_RPF_MISSING,
+		 RPF_STRICT & ~(uint32_t)NFTA_FIB_F_IIF, 0);
 	ir_match(ir_rule(c, FWD_V_ACCEPT, 0), FWD_M_LOOKUP_SRC, 0, H_ALLOW4);
 	r = ir_rule(c, FWD_V_ACCEPT, 0);
 	ir_match(r, FWD_M_LOOKUP_SRC, 0, H_ALLOW4_NET);
@@ -427,11 +434,24 @@ START_TEST(probe_leaves_no_trace)
 	free(before);
 	free(after);
 
+	/* The probe's answer on fib (rpfilter) is the kernel's: nft agrees
+	 * when it puts the same expression in an input chain. */
+	{
+		int st = tu_sh(NULL, "unshare -n sh -c \"nft add table inet t && "
+			       "nft add chain inet t c '{ type filter hook input "
+			       "priority 0; }' && nft add rule inet t c fib saddr . "
+			       "mark . iif oif missing drop\" 2>/dev/null");
+
+		ck_assert_msg(f.fib == (st == 0), "probe says fib %d, nft %d",
+			      f.fib, st);
+	}
+
 	/* Both printed forms. */
 	mem = open_memstream(&buf, &len);
 	fwd_features_print(&f, mem, true);
 	fclose(mem);
 	ck_assert_ptr_nonnull(strstr(buf, "\"nf_tables\":true"));
+	ck_assert_ptr_nonnull(strstr(buf, f.fib ? "\"fib\":true" : "\"fib\":false"));
 	ck_assert_ptr_nonnull(strstr(buf, "\"detail\":\""));
 	free(buf);
 	mem = open_memstream(&buf, &len);
@@ -1059,6 +1079,25 @@ START_TEST(kernel_error_names_the_line)
 	text = apply_fails(nl, bad, &f, &ret);
 	ck_assert_msg(strstr(text, "bad.conf:7: kernel rejected rule 6 of chain "
 			     "input"), "%s", text);
+	free(text);
+	hand_free(bad);
+	assert_live_is(nl, good);
+
+	/* A reverse-path rule the kernel refuses (in the output hook, where
+	 * there is no iif: as a kernel without nft_fib would refuse it)
+	 * names the rpfilter line and the way out; nothing changes. */
+	bad = hand_ir(0);
+	{
+		struct fwd_ir_rule *r = ir_rule(&bad->chains[1], FWD_V_DROP, 0);
+
+		ir_match(r, FWD_M_RPF_MISSING, RPF_STRICT, 0);
+		r->loc.file = "bad.conf";
+		r->loc.line = 3;
+	}
+	text = apply_fails(nl, bad, &f, &ret);
+	ck_assert_msg(strstr(text, "bad.conf:3: kernel rejected rule 5 of chain "
+			     "output") && strstr(text, "[defaults] rpfilter") &&
+		      strstr(text, "rpfilter = no does without it"), "%s", text);
 	free(text);
 	hand_free(bad);
 	assert_live_is(nl, good);
