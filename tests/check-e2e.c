@@ -846,6 +846,212 @@ START_TEST(test_check_and_oneshot)
 }
 END_TEST
 
+/* ---- anti-spoofing ([defaults] rpfilter) ---- */
+
+static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	if (vasprintf(&p, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	return p;
+}
+
+/* Sources with no route back from srv (srv has no default route). */
+#define NOROUTE4 "203.0.113.9"
+#define NOROUTE6 "2001:db8:99::9"
+
+/* One datagram source: who sends (from which namespace, which of its
+ * addresses) to which srv address, on its own port (one sink each). */
+struct rpf_case {
+	const char *what;
+	enum nn_role from;
+	const char *dst;
+	const char *src;		/* NULL: good's link-local */
+	unsigned port;
+	bool strict, loose;		/* delivered with strict / loose */
+};
+
+static const struct rpf_case rpf_cases[] = {
+	{ "good via its own link (v4)", GOOD, SRV4_G, GOOD4, 7001, true, true },
+	{ "good via its own link (v6)", GOOD, SRV6_G, GOOD6, 7002, true, true },
+	{ "good from its link-local address", GOOD, SRV6_G, NULL, 7003, true, true },
+	{ "good's address sent by bad (v4)", BAD, SRV4_B, GOOD4, 7004, false, true },
+	{ "good's address sent by bad (v6)", BAD, SRV6_B, GOOD6, 7005, false, true },
+	{ "an unroutable source (v4)", BAD, SRV4_B, NOROUTE4, 7006, false, false },
+	{ "an unroutable source (v6)", BAD, SRV6_B, NOROUTE6, 7007, false, false },
+};
+#define NRPF (sizeof(rpf_cases) / sizeof(rpf_cases[0]))
+
+static void write_rpf(const char *mode)
+{
+	/* The allowlist holds every source: only the reverse-path check can
+	 * tell the spoofed ones apart. */
+	write_file(T.policy,
+		   "[defaults]\n"
+		   "inbound = deny\n"
+		   "%s%s%s"
+		   "[service spoofable]\n"
+		   "ports = 7001-7009/udp\n"
+		   "allow = " GOOD4 ", " GOOD6 ", " NOROUTE4 ", " NOROUTE6
+		   ", fe80::/10\n",
+		   mode ? "rpfilter = " : "", mode ? mode : "", mode ? "\n" : "");
+}
+
+/* good's link-local address, once it is usable (DAD done). */
+static char *good_link_local(void)
+{
+	for (int i = 0; i < 300; i++) {
+		char *out = sh_ok("ip -n %s -6 -o addr show dev eth0 scope link",
+				  E.ns[GOOD]), *a = strstr(out, "inet6 "), *end;
+
+		if (a && !strstr(out, "tentative")) {
+			a += 6;
+			end = strchr(a, '/');
+			ck_assert_ptr_nonnull(end);
+			*end = '\0';
+			a = strdup(a);
+			free(out);
+			return a;
+		}
+		free(out);
+		msleep(10);
+	}
+	ck_abort_msg("good has no usable link-local address");
+	return NULL;
+}
+
+/* Send each case's datagrams (all at once, 1 s each) to its own sink in
+ * srv; whether each sink got any. */
+static void rpf_round(unsigned round, const char *ll, bool got[NRPF])
+{
+	pid_t pids[NRPF];
+	char *logs[NRPF], *cmd = NULL, *next;
+	int st;
+
+	for (size_t i = 0; i < NRPF; i++) {
+		char port[8];
+		const char *argv[] = { NETTOOL, "sink", "udp", "::", port,
+				       "--timeout", "60", NULL };
+
+		char name[64];
+
+		snprintf(port, sizeof(port), "%u", rpf_cases[i].port);
+		snprintf(name, sizeof(name), "rpf-%u-%u.log", round, rpf_cases[i].port);
+		logs[i] = nn_path(&E, name);
+		pids[i] = spawn(SRV, logs[i], argv);
+		ck_assert_msg(wait_for(logs[i], "ready\n", 1, 5), "sink %s", port);
+	}
+	/* bad must resolve srv's v6 address with the spoofed source itself
+	 * (its kernel sends NS from the packet's source) */
+	free(sh_ok("ip -n %s -6 neigh flush all", E.ns[BAD]));
+	cmd = strdup("");
+	for (size_t i = 0; i < NRPF; i++) {
+		const struct rpf_case *c = &rpf_cases[i];
+
+		next = xasprintf("%sip netns exec %s %s udp %s %u --src %s%s "
+				     "--timeout 1 --quiet & ", cmd, E.ns[c->from],
+				     NETTOOL, c->dst, c->port, c->src ? c->src : ll,
+				     c->src ? "" : "%eth0");
+		free(cmd);
+		cmd = next;
+	}
+	/* exit codes: no echo ever comes back (sinks), a timeout each */
+	st = tu_sh(NULL, "%s wait", cmd);
+	ck_assert_int_eq(st, 0);
+	free(cmd);
+	for (size_t i = 0; i < NRPF; i++) {
+		char *log, *tot;
+
+		ck_assert_int_eq(stop_proc(pids[i], 5), 0);
+		log = slurp_or_empty(logs[i]);
+		tot = strstr(log, " total ");
+		ck_assert_msg(tot, "sink %u printed no count:\n%s",
+			      rpf_cases[i].port, log);
+		got[i] = strtol(tot + 7, NULL, 10) > 0;
+		free(log);
+	}
+}
+
+/*
+ * rpfilter: every source below is on the allowlist, so the reverse-path
+ * check alone decides. strict (the default, and written out): good's own
+ * datagrams pass (v4, v6, from its link-local address), good's addresses
+ * sent by bad (on srv's other interface) and unroutable sources do not;
+ * loose: only the unroutable ones are dropped; no: everything passes.
+ * srv's kernel rp_filter is off, so the table is what drops. Neighbour
+ * discovery is never the victim: bad resolves srv from a source that
+ * fails the check. Each mode is a SIGHUP reload of the running fwd.
+ */
+START_TEST(test_rpfilter)
+{
+	static const char *const modes[] = { NULL, "loose", "no", "strict" };
+	char *ll, *out;
+	size_t applied = 1;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	/* The kernel's own IPv4 check off in srv (a new namespace may have
+	 * inherited the host's): only fwd's table may drop. */
+	free(sh_ok("ip netns exec %s sh -c 'for f in /proc/sys/net/ipv4/conf/*/rp_filter; "
+		   "do echo 0 > $f; done'", E.ns[SRV]));
+	free(sh_ok("ip -n %1$s addr add " GOOD4 "/32 dev eth0 && "
+		   "ip -n %1$s addr add " GOOD6 "/128 dev eth0 nodad && "
+		   "ip -n %1$s addr add " NOROUTE4 "/32 dev eth0 && "
+		   "ip -n %1$s addr add " NOROUTE6 "/128 dev eth0 nodad", E.ns[BAD]));
+	ll = good_link_local();
+	write_rpf(NULL);
+	fwd_start(T.policy);
+	for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+		const char *mode = modes[m] ? modes[m] : "strict";
+		bool strict = !strcmp(mode, "strict"), loose = !strcmp(mode, "loose");
+		bool got[NRPF];
+		char *fails = strdup("");
+
+		if (m > 0) {
+			write_rpf(modes[m]);
+			fwd_reload(++applied);
+		}
+		out = nft_list(SRV);
+		ck_assert_msg(!!strstr(out, "fib saddr . mark . iif oif missing drop") == strict &&
+			      !!strstr(out, "fib saddr . mark oif missing drop") == loose,
+			      "rpfilter = %s, table:\n%s", mode, out);
+		free(out);
+		rpf_round((unsigned)m, ll, got);
+		for (size_t i = 0; i < NRPF; i++) {
+			const struct rpf_case *c = &rpf_cases[i];
+			bool want = strict ? c->strict : loose ? c->loose : true;
+
+			if (got[i] != want) {
+				char *f = xasprintf("%s\n  %s (%s from %s to %s): %s, "
+							"want %s", fails, c->what,
+							nn_role_names[c->from],
+							c->src ? c->src : ll, c->dst,
+							got[i] ? "delivered" : "dropped",
+							want ? "delivered" : "dropped");
+
+				free(fails);
+				fails = f;
+			}
+		}
+		ck_assert_msg(!*fails, "rpfilter = %s:%s", mode, fails);
+		free(fails);
+		out = sh_ok("ip -n %s -6 neigh show " SRV6_B, E.ns[BAD]);
+		ck_assert_msg(strstr(out, "lladdr"), "rpfilter = %s: bad did not "
+			      "resolve srv from " GOOD6 " (ND dropped?): %s", mode, out);
+		free(out);
+	}
+	ck_assert_msg(fwd_alive(), "fwd died:\n%s", slurp_or_empty(T.fwdlog));
+	free(ll);
+	topo_down();
+}
+END_TEST
+
 /* One TCase per test, so that CK_RUN_CASE=<name> runs a single one. */
 static void add(Suite *s, const char *name, const TTest *t, int timeout)
 {
@@ -874,6 +1080,7 @@ static Suite *e2e_suite(void)
 	add(s, "dry_run_loads", test_dry_run_loads, 60);
 	add(s, "check_and_oneshot", test_check_and_oneshot, 60);
 	add(s, "guard_restores", test_guard_restores, 90);
+	add(s, "rpfilter", test_rpfilter, 90);
 	return s;
 }
 

@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/udp.h>
@@ -57,6 +58,8 @@ struct nt_opts {
 	int nfrom;
 	unsigned sport_lo, sport_hi;	/* flood: source port range */
 	unsigned size;			/* flood: UDP payload bytes */
+	struct sockaddr_storage src;	/* connect/udp --src: source address */
+	socklen_t srclen;		/* 0: the kernel picks one */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -125,6 +128,23 @@ static int parse_addr(const char *s, unsigned port, struct sockaddr_storage *ss,
 		in6->sin6_port = htons(port);
 		*len = sizeof(*in6);
 		return 0;
+	}
+	/* A link-local address names its interface: fe80::1%eth0. */
+	if (strchr(s, '%') && strlen(s) < INET6_ADDRSTRLEN + IF_NAMESIZE) {
+		char buf[INET6_ADDRSTRLEN + IF_NAMESIZE];
+		char *pct;
+
+		strcpy(buf, s);
+		pct = strchr(buf, '%');
+		*pct = '\0';
+		in6->sin6_scope_id = if_nametoindex(pct + 1);
+		if (in6->sin6_scope_id &&
+		    inet_pton(AF_INET6, buf, &in6->sin6_addr) == 1) {
+			in6->sin6_family = AF_INET6;
+			in6->sin6_port = htons(port);
+			*len = sizeof(*in6);
+			return 0;
+		}
 	}
 	return -1;
 }
@@ -381,6 +401,18 @@ static int await_echo(int fd, double deadline)
 	return memcmp(buf, NT_PAYLOAD, got) == 0 ? 0 : EPROTO;
 }
 
+/* --src: send from this address (one of the namespace's own, possibly not
+ * the one the route would pick: how the tests play a spoofing host). */
+static void bind_src(int fd, const struct nt_opts *o)
+{
+	if (!o->srclen)
+		return;
+	if (bind(fd, (const struct sockaddr *)&o->src, o->srclen) != 0) {
+		fprintf(stderr, "nettool: bind --src: %s\n", strerror(errno));
+		exit(NT_ERROR);
+	}
+}
+
 static int cmd_connect(struct nt_opts *o)
 {
 	int fd = open_socket(o->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -391,6 +423,7 @@ static int cmd_connect(struct nt_opts *o)
 	int err = 0, pr;
 	socklen_t elen = sizeof(err);
 
+	bind_src(fd, o);
 	if (connect(fd, (struct sockaddr *)&o->addr, o->addrlen) != 0 &&
 	    errno != EINPROGRESS) {
 		err = errno;
@@ -431,6 +464,7 @@ static int cmd_udp(struct nt_opts *o)
 	const char *v;
 	int err;
 
+	bind_src(fd, o);
 	if (connect(fd, (struct sockaddr *)&o->addr, o->addrlen) != 0) {
 		err = errno;
 		v = errno_verdict(err, &code);
@@ -649,10 +683,10 @@ static const struct nt_cmd {
 	  "udp ADDR PORT [--count N] [--timeout S] [--from ADDR]...\n"
 	  "\tlike listen, without echo (keeps up with a flood)" },
 	{ "connect", cmd_connect, true, 2,
-	  "tcp ADDR PORT [--timeout S]\n"
-	  "\thandshake and one echo round trip" },
+	  "tcp ADDR PORT [--timeout S] [--src ADDR]\n"
+	  "\thandshake and one echo round trip (from ADDR, one of ours)" },
 	{ "udp", cmd_udp, false, 2,
-	  "ADDR PORT [--timeout S]\n"
+	  "ADDR PORT [--timeout S] [--src ADDR]\n"
 	  "\tsend a datagram (again every 200 ms) and wait for its echo" },
 	{ "flood", cmd_flood, true, 10,
 	  "tcp|udp ADDR PORT [--count N] [--rate R] [--timeout S]\n"
@@ -746,6 +780,9 @@ int main(int argc, char **argv)
 			ok = sscanf(arg, "%u-%u", &o.sport_lo, &o.sport_hi) == 2 &&
 			     o.sport_lo >= 1 && o.sport_lo <= o.sport_hi &&
 			     o.sport_hi <= 65535;
+		} else if (ok && strcmp(opt, "--src") == 0) {
+			ok = parse_addr(arg, 0, &o.src, &o.srclen) == 0 &&
+			     o.src.ss_family == o.addr.ss_family;
 		} else if (ok && strcmp(opt, "--from") == 0) {
 			socklen_t l;
 
