@@ -24,6 +24,9 @@
 #   sudo CONFIGS="10 100000 10net 30000net" bench/datapath.sh
 # A config "Nnet" allows N networks (/30s, gen's own among them) instead of
 # N single addresses: fwd puts those in an interval set, not a hash set.
+# A config ending in "norpf" ("10norpf") is the same with [defaults]
+# rpfilter = no: CONFIGS="10 10norpf" prices the reverse-path check (the
+# default, strict) per packet, as pps(10norpf)/pps(10).
 
 . "$(dirname "$0")/lib.sh"
 
@@ -38,7 +41,7 @@ need_tools taskset awk
 
 declare -A GEN SRV
 setup_pair() {	# setup_pair CONFIG
-	local c=$1 g s pol
+	local c=$1 g s pol n rpf=
 	ns_add g "gen-$c"
 	ns_add s "srv-$c"
 	GEN[$c]=$g SRV[$c]=$s
@@ -58,14 +61,17 @@ setup_pair() {	# setup_pair CONFIG
 	EOF
 	[ "$c" = none ] && return 0
 	pol=$SCRATCH/policy-$c.conf
-	case $c in
-	*net) gen_nets "${c%net}" 192.0.2.0/30 > "$SCRATCH/list-$c.txt" ;;
-	*)    gen_sources "$c" 192.0.2.2 > "$SCRATCH/list-$c.txt" ;;
+	n=$c
+	case $n in *norpf) n=${n%norpf} rpf="rpfilter = no" ;; esac
+	case $n in
+	*net) gen_nets "${n%net}" 192.0.2.0/30 > "$SCRATCH/list-$c.txt" ;;
+	*)    gen_sources "$n" 192.0.2.2 > "$SCRATCH/list-$c.txt" ;;
 	esac
 	cat > "$pol" <<-EOF
 	[defaults]
 	inbound = deny
 	outbound = allow
+	$rpf
 	[list bench]
 	file = $SCRATCH/list-$c.txt
 	[service flood]
