@@ -874,16 +874,21 @@ struct rpf_case {
 	const char *src;		/* NULL: good's link-local */
 	unsigned port;
 	bool strict, loose;		/* delivered with strict / loose */
+	bool raw;			/* nettool rawudp (a source no socket binds) */
 };
 
 static const struct rpf_case rpf_cases[] = {
-	{ "good via its own link (v4)", GOOD, SRV4_G, GOOD4, 7001, true, true },
-	{ "good via its own link (v6)", GOOD, SRV6_G, GOOD6, 7002, true, true },
-	{ "good from its link-local address", GOOD, SRV6_G, NULL, 7003, true, true },
-	{ "good's address sent by bad (v4)", BAD, SRV4_B, GOOD4, 7004, false, true },
-	{ "good's address sent by bad (v6)", BAD, SRV6_B, GOOD6, 7005, false, true },
-	{ "an unroutable source (v4)", BAD, SRV4_B, NOROUTE4, 7006, false, false },
-	{ "an unroutable source (v6)", BAD, SRV6_B, NOROUTE6, 7007, false, false },
+	{ "good via its own link (v4)", GOOD, SRV4_G, GOOD4, 7001, true, true, false },
+	{ "good via its own link (v6)", GOOD, SRV6_G, GOOD6, 7002, true, true, false },
+	{ "good from its link-local address", GOOD, SRV6_G, NULL, 7003, true, true, false },
+	{ "good's address sent by bad (v4)", BAD, SRV4_B, GOOD4, 7004, false, true, false },
+	{ "good's address sent by bad (v6)", BAD, SRV6_B, GOOD6, 7005, false, true, false },
+	{ "an unroutable source (v4)", BAD, SRV4_B, NOROUTE4, 7006, false, false, false },
+	{ "an unroutable source (v6)", BAD, SRV6_B, NOROUTE6, 7007, false, false, false },
+	/* a DHCP client without an address: the kernel's fib lets 0.0.0.0 to
+	 * the broadcast address through */
+	{ "good's DHCP-style broadcast from 0.0.0.0", GOOD, "255.255.255.255",
+	  "0.0.0.0", 7008, true, true, true },
 };
 #define NRPF (sizeof(rpf_cases) / sizeof(rpf_cases[0]))
 
@@ -898,7 +903,7 @@ static void write_rpf(const char *mode)
 		   "[service spoofable]\n"
 		   "ports = 7001-7009/udp\n"
 		   "allow = " GOOD4 ", " GOOD6 ", " NOROUTE4 ", " NOROUTE6
-		   ", fe80::/10\n",
+		   ", fe80::/10, 0.0.0.0\n",
 		   mode ? "rpfilter = " : "", mode ? mode : "", mode ? "\n" : "");
 }
 
@@ -953,10 +958,15 @@ static void rpf_round(unsigned round, const char *ll, bool got[NRPF])
 	for (size_t i = 0; i < NRPF; i++) {
 		const struct rpf_case *c = &rpf_cases[i];
 
-		next = xasprintf("%sip netns exec %s %s udp %s %u --src %s%s "
-				     "--timeout 1 --quiet & ", cmd, E.ns[c->from],
-				     NETTOOL, c->dst, c->port, c->src ? c->src : ll,
-				     c->src ? "" : "%eth0");
+		if (c->raw)
+			next = xasprintf("%sip netns exec %s %s rawudp %s %u --src %s "
+					 "--dev eth0 --quiet & ", cmd, E.ns[c->from],
+					 NETTOOL, c->dst, c->port, c->src);
+		else
+			next = xasprintf("%sip netns exec %s %s udp %s %u --src %s%s "
+					 "--timeout 1 --quiet & ", cmd, E.ns[c->from],
+					 NETTOOL, c->dst, c->port, c->src ? c->src : ll,
+					 c->src ? "" : "%eth0");
 		free(cmd);
 		cmd = next;
 	}
@@ -983,6 +993,7 @@ static void rpf_round(unsigned round, const char *ll, bool got[NRPF])
  * datagrams pass (v4, v6, from its link-local address), good's addresses
  * sent by bad (on srv's other interface) and unroutable sources do not;
  * loose: only the unroutable ones are dropped; no: everything passes.
+ * A DHCP-style broadcast from 0.0.0.0 passes in every mode.
  * srv's kernel rp_filter is off, so the table is what drops. Neighbour
  * discovery is never the victim: bad resolves srv from a source that
  * fails the check. Each mode is a SIGHUP reload of the running fwd.

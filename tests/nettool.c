@@ -14,6 +14,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
@@ -60,6 +62,7 @@ struct nt_opts {
 	unsigned size;			/* flood: UDP payload bytes */
 	struct sockaddr_storage src;	/* connect/udp --src: source address */
 	socklen_t srclen;		/* 0: the kernel picks one */
+	const char *dev;		/* rawudp --dev: leave by this interface */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -490,6 +493,77 @@ static int cmd_udp(struct nt_opts *o)
 	return finish(o, "udp", NT_OK, "ok", 0);
 }
 
+static uint16_t ip_csum(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint32_t s = 0;
+
+	for (size_t i = 0; i + 1 < n; i += 2)
+		s += (uint32_t)(b[i] << 8 | b[i + 1]);
+	if (n & 1)
+		s += (uint32_t)(b[n - 1] << 8);
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return htons((uint16_t)~s);
+}
+
+/*
+ * IPv4 datagrams with a source no socket may bind, written whole and sent
+ * on a packet socket to the link's broadcast MAC, past the local IP stack
+ * (a raw IP socket would fill in a 0.0.0.0 source): what a DHCP client
+ * sends before it has an address (0.0.0.0 to 255.255.255.255). --count of
+ * them (default 3) out of --dev; no answer is awaited, the receiver counts.
+ */
+static int cmd_rawudp(struct nt_opts *o)
+{
+	static const char payload[] = NT_PAYLOAD;
+	struct {
+		struct iphdr ip;
+		struct udphdr udp;
+		char data[sizeof(payload) - 1];
+	} __attribute__((packed)) pkt = { 0 };
+	const struct sockaddr_in *src = (const void *)&o->src;
+	const struct sockaddr_in *dst = (const void *)&o->addr;
+	struct sockaddr_ll ll = {
+		.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP),
+		.sll_halen = ETH_ALEN,
+		.sll_addr = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff },
+	};
+	int fd;
+
+	if (o->addr.ss_family != AF_INET || !o->srclen || !o->dev) {
+		fprintf(stderr, "nettool: rawudp: IPv4, --src and --dev needed\n");
+		return NT_USAGE;
+	}
+	ll.sll_ifindex = (int)if_nametoindex(o->dev);
+	if (!ll.sll_ifindex) {
+		fprintf(stderr, "nettool: rawudp: %s: %s\n", o->dev, strerror(errno));
+		return NT_ERROR;
+	}
+	fd = open_socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_IP));
+	memcpy(pkt.data, payload, sizeof(pkt.data));
+	pkt.ip.version = 4;
+	pkt.ip.ihl = 5;
+	pkt.ip.tot_len = htons(sizeof(pkt));
+	pkt.ip.ttl = 64;
+	pkt.ip.protocol = IPPROTO_UDP;
+	pkt.ip.saddr = src->sin_addr.s_addr;
+	pkt.ip.daddr = dst->sin_addr.s_addr;
+	pkt.ip.check = ip_csum(&pkt.ip, sizeof(pkt.ip));
+	pkt.udp.source = htons(68);
+	pkt.udp.dest = dst->sin_port;
+	pkt.udp.len = htons(sizeof(pkt.udp) + sizeof(pkt.data));
+	/* checksum 0: none, which IPv4 allows */
+	for (long i = 0; i < (o->count ? o->count : 3); i++)
+		if (sendto(fd, &pkt, sizeof(pkt), 0, (const struct sockaddr *)&ll,
+			   sizeof(ll)) != (ssize_t)sizeof(pkt)) {
+			fprintf(stderr, "nettool: rawudp: send: %s\n", strerror(errno));
+			return NT_ERROR;
+		}
+	close(fd);
+	return finish(o, "rawudp", NT_OK, "sent", 0);
+}
+
 /* Keep a send loop at `rate` per second: sleep until packet i is due. */
 static void pace(const struct nt_opts *o, double start, long i)
 {
@@ -688,6 +762,10 @@ static const struct nt_cmd {
 	{ "udp", cmd_udp, false, 2,
 	  "ADDR PORT [--timeout S] [--src ADDR]\n"
 	  "\tsend a datagram (again every 200 ms) and wait for its echo" },
+	{ "rawudp", cmd_rawudp, false, 2,
+	  "ADDR PORT --src ADDR --dev IFNAME [--count N]\n"
+	  "\tIPv4 only: N (3) datagrams with any source (0.0.0.0 too) out of\n"
+	  "\tIFNAME to its broadcast MAC, IP header and all; waits for nothing" },
 	{ "flood", cmd_flood, true, 10,
 	  "tcp|udp ADDR PORT [--count N] [--rate R] [--timeout S]\n"
 	  "\t[--sport LO-HI] [--size B]\n"
@@ -783,6 +861,8 @@ int main(int argc, char **argv)
 		} else if (ok && strcmp(opt, "--src") == 0) {
 			ok = parse_addr(arg, 0, &o.src, &o.srclen) == 0 &&
 			     o.src.ss_family == o.addr.ss_family;
+		} else if (ok && strcmp(opt, "--dev") == 0) {
+			o.dev = arg;
 		} else if (ok && strcmp(opt, "--from") == 0) {
 			socklen_t l;
 
