@@ -988,12 +988,51 @@ static void rpf_round(unsigned round, const char *ll, bool got[NRPF])
 }
 
 /*
+ * A known flow taken over: good talks to srv's `dst` from src port 40000
+ * (the echo makes conntrack see the flow established), then bad sends
+ * with the same addresses and ports over its own link. Whether that
+ * reached srv's socket.
+ */
+static bool rpf_takeover(unsigned round, const char *dst, const char *src)
+{
+	const char *argv[] = { NETTOOL, "listen", "udp", "::", "7009",
+			       "--timeout", "60", NULL };
+	char name[64], *log, *tot;
+	bool got;
+	pid_t pid;
+
+	for (int step = 0; step < 2; step++) {
+		snprintf(name, sizeof(name), "rpf-%u-%s-%d.log", round, src, step);
+		log = nn_path(&E, name);
+		pid = spawn(SRV, log, argv);
+		ck_assert_msg(wait_for(log, "ready\n", 1, 5), "listener 7009");
+		if (step == 0)
+			free(sh_ok("ip netns exec %s %s udp %s 7009 --src %s "
+				   "--sport 40000-40000 --timeout 3", E.ns[GOOD],
+				   NETTOOL, dst, src));
+		else
+			tu_sh(NULL, "ip netns exec %s %s udp %s 7009 --src %s "
+			      "--sport 40000-40000 --timeout 1 --quiet", E.ns[BAD],
+			      NETTOOL, dst, src);
+		ck_assert_int_eq(stop_proc(pid, 5), 0);
+	}
+	log = slurp_or_empty(log);
+	tot = strstr(log, " total ");
+	ck_assert_msg(tot, "listener printed no count:\n%s", log);
+	got = strtol(tot + 7, NULL, 10) > 0;
+	free(log);
+	return got;
+}
+
+/*
  * rpfilter: every source below is on the allowlist, so the reverse-path
  * check alone decides. strict (the default, and written out): good's own
  * datagrams pass (v4, v6, from its link-local address), good's addresses
  * sent by bad (on srv's other interface) and unroutable sources do not;
  * loose: only the unroutable ones are dropped; no: everything passes.
- * A DHCP-style broadcast from 0.0.0.0 passes in every mode.
+ * A DHCP-style broadcast from 0.0.0.0 passes in every mode. The check
+ * comes before the conntrack accept: with strict, bad cannot take over
+ * good's established flow either (v4 and v6).
  * srv's kernel rp_filter is off, so the table is what drops. Neighbour
  * discovery is never the victim: bad resolves srv from a source that
  * fails the check. Each mode is a SIGHUP reload of the running fwd.
@@ -1014,7 +1053,11 @@ START_TEST(test_rpfilter)
 	free(sh_ok("ip -n %1$s addr add " GOOD4 "/32 dev eth0 && "
 		   "ip -n %1$s addr add " GOOD6 "/128 dev eth0 nodad && "
 		   "ip -n %1$s addr add " NOROUTE4 "/32 dev eth0 && "
-		   "ip -n %1$s addr add " NOROUTE6 "/128 dev eth0 nodad", E.ns[BAD]));
+		   "ip -n %1$s addr add " NOROUTE6 "/128 dev eth0 nodad && "
+		   /* srv's good-side addresses, reached over bad's own link
+		    * (srv answers ND only for the link's own addresses) */
+		   "ip -n %1$s route add " SRV4_G "/32 via " SRV4_B " && "
+		   "ip -n %1$s -6 route add " SRV6_G "/128 via " SRV6_B, E.ns[BAD]));
 	ll = good_link_local();
 	write_rpf(NULL);
 	fwd_start(T.policy);
@@ -1045,6 +1088,18 @@ START_TEST(test_rpfilter)
 							c->src ? c->src : ll, c->dst,
 							got[i] ? "delivered" : "dropped",
 							want ? "delivered" : "dropped");
+
+				free(fails);
+				fails = f;
+			}
+		}
+		for (int v6 = 0; v6 < 2; v6++) {
+			if (rpf_takeover((unsigned)m, v6 ? SRV6_G : SRV4_G,
+					 v6 ? GOOD6 : GOOD4) != !strict) {
+				char *f = xasprintf("%s\n  good's established v%d flow "
+						    "sent by bad: %s", fails,
+						    v6 ? 6 : 4, strict ? "delivered" :
+						    "dropped");
 
 				free(fails);
 				fails = f;

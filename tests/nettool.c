@@ -59,6 +59,7 @@ struct nt_opts {
 	struct sockaddr_storage from[NT_MAX_FROM];
 	int nfrom;
 	unsigned sport_lo, sport_hi;	/* flood: source port range */
+	bool sport_set;			/* connect/udp --src: from port sport_lo */
 	unsigned size;			/* flood: UDP payload bytes */
 	struct sockaddr_storage src;	/* connect/udp --src: source address */
 	socklen_t srclen;		/* 0: the kernel picks one */
@@ -408,9 +409,21 @@ static int await_echo(int fd, double deadline)
  * the one the route would pick: how the tests play a spoofing host). */
 static void bind_src(int fd, const struct nt_opts *o)
 {
+	struct sockaddr_storage ss = o->src;
+	int one = 1;
+
 	if (!o->srclen)
 		return;
-	if (bind(fd, (const struct sockaddr *)&o->src, o->srclen) != 0) {
+	/* --sport: the same source port as another process just used (a
+	 * spoofer taking over a known flow) */
+	if (o->sport_set) {
+		if (ss.ss_family == AF_INET)
+			((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)o->sport_lo);
+		else
+			((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)o->sport_lo);
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	}
+	if (bind(fd, (const struct sockaddr *)&ss, o->srclen) != 0) {
 		fprintf(stderr, "nettool: bind --src: %s\n", strerror(errno));
 		exit(NT_ERROR);
 	}
@@ -760,7 +773,7 @@ static const struct nt_cmd {
 	  "tcp ADDR PORT [--timeout S] [--src ADDR]\n"
 	  "\thandshake and one echo round trip (from ADDR, one of ours)" },
 	{ "udp", cmd_udp, false, 2,
-	  "ADDR PORT [--timeout S] [--src ADDR]\n"
+	  "ADDR PORT [--timeout S] [--src ADDR [--sport P-P]]\n"
 	  "\tsend a datagram (again every 200 ms) and wait for its echo" },
 	{ "rawudp", cmd_rawudp, false, 2,
 	  "ADDR PORT --src ADDR --dev IFNAME [--count N]\n"
@@ -858,6 +871,7 @@ int main(int argc, char **argv)
 			ok = sscanf(arg, "%u-%u", &o.sport_lo, &o.sport_hi) == 2 &&
 			     o.sport_lo >= 1 && o.sport_lo <= o.sport_hi &&
 			     o.sport_hi <= 65535;
+			o.sport_set = true;
 		} else if (ok && strcmp(opt, "--src") == 0) {
 			ok = parse_addr(arg, 0, &o.src, &o.srclen) == 0 &&
 			     o.src.ss_family == o.addr.ss_family;
