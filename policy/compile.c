@@ -1584,11 +1584,13 @@ static void deny_rules(struct fwd_ir_chain *ch, const struct dir_sets *ds,
  * the host only forwards (containers, VMs, a router's transit), which no
  * fwd policy speaks about. The table keeps its two base chains, which
  * readback, doctor and the state file know. The kernel allows `fib ... iif`
- * in the input hook; what its prerouting variant does by itself (let DAD's
- * `::` sources through) the ND/MLD accept in front of this rule does here.
+ * in the input hook; what older kernels' fib does by itself only in
+ * prerouting (let DAD's `::` sources through) the ND/MLD accept in front
+ * of this rule does here, on every kernel.
  * Before `ct state established,related accept`: a packet that claims to
- * belong to a known connection gets no pass either, as with the kernel's
- * own rp_filter, which checks every packet.
+ * belong to a known connection gets no pass either (the e2e test's spoofer
+ * tries to take over an established flow), as with the kernel's own
+ * rp_filter, which checks every packet.
  */
 static void rpfilter_rule(struct fwd_ir_chain *ch, const struct fwd_policy *p,
 			  struct file_map *fm)
@@ -1643,10 +1645,12 @@ static void build_chain(struct fwd_ir_chain *ch, const struct fwd_policy *p,
 	/*
 	 * Neighbour discovery and MLD before the reverse-path check and the
 	 * invalid drop, whatever the icmp setting: DAD and MLD speak from
-	 * the unspecified address `::`, which has no route back; conntrack
-	 * does not track them as connections; and IPv6 stops working without
-	 * them. The kernel keeps them on the link (hop limit 255). The
-	 * output chain has them in the same place, so both read alike.
+	 * the unspecified address `::`, which has no route back, and a host
+	 * solicits from the source of the packet it wants to send, whatever
+	 * the route back to that is; conntrack does not track them as
+	 * connections; and IPv6 stops working without them. The kernel keeps
+	 * them on the link (hop limit 255). The output chain has them in the
+	 * same place, so both read alike.
 	 */
 	rule_types(ch, FWD_M_ICMPV6_TYPES, icmp6_nd, sizeof(icmp6_nd));
 	if (!out)
