@@ -256,9 +256,9 @@ static void ent_init(struct fwd_guard *g, struct src_ent *e, uint8_t family,
 /* The entry of a source, made if new: a free way of its set, else the
  * least recently seen one, whose pending suppressions go to the total. */
 static struct src_ent *src_get(struct fwd_guard *g, uint8_t family,
-			       const uint8_t key[16], uint64_t now)
+			       const uint8_t key[16], uint64_t h, uint64_t now)
 {
-	size_t set = (key_hash(g->p.seed, family, key) & (g->nsets - 1)) * WAYS;
+	size_t set = (h & (g->nsets - 1)) * WAYS;
 	struct src_ent *victim = NULL;
 
 	for (size_t w = 0; w < WAYS; w++) {
@@ -352,12 +352,13 @@ static void blk_delete(struct fwd_guard *g, size_t i)
 	g->nblk--;
 }
 
-/* The slot holding key, if its block has not ended (ended ones go). */
-static size_t blk_find(struct fwd_guard *g, uint8_t family,
-		       const uint8_t key[16], uint64_t now)
+/* The slot holding key (h its hash), if its block has not ended (ended
+ * ones go). */
+static size_t blk_find_h(struct fwd_guard *g, uint8_t family,
+			 const uint8_t key[16], uint64_t h, uint64_t now)
 {
 	size_t mask = g->bcap - 1;
-	size_t i = key_hash(g->p.seed, family, key) & mask;
+	size_t i = h & mask;
 
 	for (; g->blk[i].family; i = (i + 1) & mask) {
 		if (g->blk[i].family != family || memcmp(g->blk[i].key, key, 16))
@@ -368,6 +369,12 @@ static size_t blk_find(struct fwd_guard *g, uint8_t family,
 		return NO_SLOT;
 	}
 	return NO_SLOT;
+}
+
+static size_t blk_find(struct fwd_guard *g, uint8_t family,
+		       const uint8_t key[16], uint64_t now)
+{
+	return blk_find_h(g, family, key, key_hash(g->p.seed, family, key), now);
 }
 
 static void blk_put(struct fwd_guard *g, const struct blk *b)
@@ -465,10 +472,11 @@ static void cap_notice(struct fwd_guard *g, uint64_t now, struct fwd_acts *out)
 }
 
 static void block(struct fwd_guard *g, uint8_t family, const uint8_t key[16],
-		  enum fwd_reason reason, uint64_t now, struct fwd_acts *out)
+		  uint64_t h, enum fwd_reason reason, uint64_t now,
+		  struct fwd_acts *out)
 {
 	uint64_t until = now + (uint64_t)g->p.block_secs * NS;
-	size_t i = blk_find(g, family, key, now);
+	size_t i = blk_find_h(g, family, key, h, now);
 	struct fwd_act *a;
 	bool extend = i != NO_SLOT;
 
@@ -609,11 +617,14 @@ enum fwd_verdict fwd_guard_decide(struct fwd_guard *g, const struct fwd_pkt *pkt
 	g->st.packets++;
 	if (pkt->family == AF_INET || pkt->family == AF_INET6) {
 		bool never = is_never(g, pkt->family, pkt->src);
+		uint64_t h;
 
+		/* One hash serves both tables. */
 		src_key(g, pkt->family, pkt->src, key);
-		if (blk_find(g, pkt->family, key, now) != NO_SLOT)
+		h = key_hash(g->p.seed, pkt->family, key);
+		if (blk_find_h(g, pkt->family, key, h, now) != NO_SLOT)
 			reason = FWD_REASON_BLOCKED;
-		e = src_get(g, pkt->family, key, now);
+		e = src_get(g, pkt->family, key, h, now);
 		if (never) {
 			g->st.never++;
 		} else {
@@ -625,7 +636,7 @@ enum fwd_verdict fwd_guard_decide(struct fwd_guard *g, const struct fwd_pkt *pkt
 
 			if (scan || flood) {
 				reason = scan ? FWD_REASON_SCAN : FWD_REASON_FLOOD;
-				block(g, pkt->family, key, reason, now, out);
+				block(g, pkt->family, key, h, reason, now, out);
 				/* The next block or extension takes a whole
 				 * new offence. */
 				e->nports = 0;
