@@ -561,7 +561,13 @@ static void rec_fill(const struct fwd_guard *g, const struct fwd_pkt *pkt,
 	rec->count = 1;
 	if (n >= sizeof(rec->in))
 		n = sizeof(rec->in) - 1;
-	memcpy(rec->in, pkt->ifname, n);
+	/* Linux takes almost any byte in an interface name; the records go
+	 * to JSON (UTF-8), tab-separated and text lines: printable ASCII. */
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)pkt->ifname[i];
+
+		rec->in[i] = c > 0x20 && c < 0x7f ? (char)c : '?';
+	}
 	snprintf(rec->policy, sizeof(rec->policy), "%s", loc_of(g, reason));
 }
 

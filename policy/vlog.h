@@ -50,7 +50,11 @@ struct fwd_vlog_rec {
 	/* A summary: how many records were left out since the last one (of
 	 * this source, or of all sources when family is 0); else 1. */
 	uint32_t count;
-	char in[FWD_VLOG_IFNAMSIZ];	/* input interface, "" when unknown */
+	/* Input interface, "" when unknown; printable ASCII ('?' for any
+	 * other byte), so every format stays valid. A source summary's src
+	 * is the tracked source: for IPv6 the first address of its prefix6
+	 * network. */
+	char in[FWD_VLOG_IFNAMSIZ];
 	char policy[FWD_VLOG_LOCSIZ];	/* "FILE:LINE" behind the verdict, or "" */
 };
 

@@ -1059,8 +1059,10 @@ START_TEST(test_odd_input)
 	struct fwd_acts a;
 
 	memset(p.ifname, 'x', sizeof(p.ifname));
+	p.ifname[1] = '\t';
+	p.ifname[2] = (char)0xe9;
 	a = one(g, &p, T0);
-	ck_assert_uint_eq(strlen(last_log(&a)->in), 15);
+	ck_assert_str_eq(last_log(&a)->in, "x??xxxxxxxxxxxx");
 	for (uint16_t i = 2; i <= 10; i++) {
 		p.dport = i;
 		/* Going back in time: the ports still count at T0. */

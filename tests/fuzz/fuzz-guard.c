@@ -80,6 +80,9 @@ static void check_acts(struct fwd_guard *g, const struct fwd_guard_params *gp,
 		} else if (x->kind == FWD_ACT_LOG) {
 			check(memchr(x->rec.in, 0, sizeof(x->rec.in)) != NULL,
 			      "interface name not terminated");
+			for (const char *c = x->rec.in; *c; c++)
+				check(*c > 0x20 && *c < 0x7f,
+				      "interface name not printable");
 			check(memchr(x->rec.policy, 0, sizeof(x->rec.policy)) != NULL,
 			      "policy line not terminated");
 			check(x->rec.reason < FWD_REASON_MAX, "reason");
