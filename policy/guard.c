@@ -586,6 +586,11 @@ static void log_step(struct fwd_guard *g, struct src_ent *e,
 
 	if (e && !tb_take(&e->log, g->p.log_src_rate, g->p.log_window_ns, now) &&
 	    !crossing) {
+		/* A count about to wrap goes to the total (64 bits) instead. */
+		if (e->log_suppressed == UINT32_MAX) {
+			g->suppressed_total += e->log_suppressed;
+			e->log_suppressed = 0;
+		}
 		e->log_suppressed++;
 		g->st.suppressed++;
 		return;
