@@ -358,6 +358,30 @@ START_TEST(test_never)
 	ck_assert_uint_eq(st.never, 6 * 20);
 	ck_assert_uint_eq(st.blocks, 7);
 	fwd_guard_free(g);
+
+	/* Overlapping and nested networks merge without losing an end. */
+	{
+		static const char *const nets[] = {
+			"198.51.100.64/26", "198.51.100.0/26", "198.51.100.32/27",
+			"198.51.100.60/30", "198.51.100.7",
+		};
+		struct fwd_addr a[5];
+
+		for (size_t i = 0; i < 5; i++)
+			ck_assert_int_eq(fwd_addr_parse(nets[i], &a[i], NULL, 0), 0);
+		fwd_guard_params_default(&gp);
+		gp.never = a;
+		gp.nnever = 5;
+		g = fwd_guard_new(&gp);
+		ck_assert(!scan20(g, "198.51.100.0"));
+		ck_assert(!scan20(g, "198.51.100.20"));
+		ck_assert(!scan20(g, "198.51.100.63"));
+		ck_assert(!scan20(g, "198.51.100.100"));
+		ck_assert(!scan20(g, "198.51.100.127"));
+		ck_assert(scan20(g, "198.51.100.128"));
+		ck_assert(scan20(g, "198.51.99.255"));
+		fwd_guard_free(g);
+	}
 }
 END_TEST
 
