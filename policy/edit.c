@@ -263,40 +263,57 @@ static bool peer_tok(struct parse *P, const struct tok *t)
 	return true;
 }
 
-/* 30s, 10m, 2h, 7d, 1h30m: units in descending order, each at most once. */
-static bool duration_tok(struct parse *P, const struct tok *t)
+/* 30s, 10m, 2h, 7d, 1h30m: units in descending order, each at most once.
+ * Shared with the policy's [guard] block = (parse.c), so both spell a
+ * duration the same way. */
+int fwd_duration_parse(const char *s, size_t n, uint64_t *secs)
 {
 	static const char units[] = "dhms";
-	static const uint64_t secs[] = { 86400, 3600, 60, 1 };
+	static const uint64_t mult[] = { 86400, 3600, 60, 1 };
 	uint64_t total = 0, v;
 	size_t i = 0, last = 0;
 	bool any = false;
-	char b[QBUF];
 
-	while (i < t->n) {
+	while (i < n) {
 		const char *u;
 		size_t d = i;
 
 		v = 0;
-		while (i < t->n && t->s[i] >= '0' && t->s[i] <= '9') {
+		while (i < n && s[i] >= '0' && s[i] <= '9') {
 			if (v <= DURATION_MAX)
-				v = v * 10 + (uint64_t)(t->s[i] - '0');
+				v = v * 10 + (uint64_t)(s[i] - '0');
 			i++;
 		}
-		if (i == d || i == t->n || !(u = strchr(units, t->s[i])) ||
+		if (i == d || i == n || !s[i] || !(u = strchr(units, s[i])) ||
 		    (any && (size_t)(u - units) <= last))
-			return fail(P, "'for' needs a DURATION like 30s, 10m, 2h "
-				    "or 7d, got '%s'", q(b, t));
+			return -EINVAL;
 		last = (size_t)(u - units);
 		any = true;
 		i++;
 		if (v > DURATION_MAX)
 			v = DURATION_MAX + 1;
-		total += v * secs[last];
+		total += v * mult[last];
 		if (total > DURATION_MAX)
 			total = DURATION_MAX + 1;
 	}
+	if (!any)
+		return -EINVAL;
 	if (total < 1 || total > DURATION_MAX)
+		return -ERANGE;
+	*secs = total;
+	return 0;
+}
+
+static bool duration_tok(struct parse *P, const struct tok *t)
+{
+	uint64_t total;
+	char b[QBUF];
+	int r = fwd_duration_parse(t->s, t->n, &total);
+
+	if (r == -EINVAL)
+		return fail(P, "'for' needs a DURATION like 30s, 10m, 2h "
+			    "or 7d, got '%s'", q(b, t));
+	if (r < 0)
 		return fail(P, "duration '%s' is out of range (1s to 365d)", q(b, t));
 	/* Kept to what `until` accepts, so the words always read back. */
 	P->expires = P->now >= EPOCH_MAX - total ? EPOCH_MAX : P->now + total;

@@ -974,6 +974,24 @@ static bool peer_eq(const struct fwd_peer *a, const struct fwd_peer *b)
 	return a->kind != FWD_PEER_LIST || a->list == b->list;
 }
 
+/* [guard] and [defaults] queues decide whether and how packets are
+ * queued: a change of either is a new table, never a member patch. */
+static bool same_guard(const struct fwd_policy *a, const struct fwd_policy *b)
+{
+	const struct fwd_guard_conf *x = &a->guard, *y = &b->guard;
+
+	if (a->queues != b->queues || x->on != y->on ||
+	    x->scan_ports != y->scan_ports || x->scan_window != y->scan_window ||
+	    x->flood_rate != y->flood_rate || x->flood_window != y->flood_window ||
+	    x->block != y->block || x->prefix6 != y->prefix6 ||
+	    x->max_blocked != y->max_blocked || x->nnever != y->nnever)
+		return false;
+	for (size_t i = 0; i < x->nnever; i++)
+		if (!peer_eq(&x->never[i], &y->never[i]))
+			return false;
+	return true;
+}
+
 /* Everything the compiler reads but the lists' members. */
 static bool same_frame(const struct fwd_policy *a, const struct fwd_policy *b)
 {
@@ -989,7 +1007,7 @@ static bool same_frame(const struct fwd_policy *a, const struct fwd_policy *b)
 	    !loc_eq(&a->log_loc, &b->log_loc) ||
 	    !loc_eq(&a->icmp_loc, &b->icmp_loc) ||
 	    a->nlists != b->nlists || a->nservices != b->nservices ||
-	    a->nedits != b->nedits)
+	    a->nedits != b->nedits || !same_guard(a, b))
 		return false;
 	for (size_t i = 0; i < a->nlists; i++)
 		if (!str_eq(a->lists[i].name, b->lists[i].name) ||

@@ -125,7 +125,7 @@ static void index_free(struct name_index *x)
 
 enum sec_kind {
 	SEC_NONE, SEC_SKIP, SEC_DEFAULTS, SEC_CONTROL, SEC_LIST, SEC_SERVICE,
-	SEC_EDITS
+	SEC_EDITS, SEC_GUARD
 };
 
 enum key_id {
@@ -137,6 +137,8 @@ enum key_id {
 	K_MEMBERS, K_FILE,
 	K_PORTS, K_ALLOW, K_DIRECTION,
 	K_EDIT_ALLOW, K_EDIT_DENY, K_EDIT_BLOCK, K_EDIT_LIST_ADD, K_EDIT_LIST_DEL,
+	K_QUEUES, K_DSHIELD_USERID,
+	K_SCAN, K_FLOOD, K_BLOCK, K_NEVER, K_PREFIX6, K_MAX_BLOCKED,
 	K_MAX
 };
 
@@ -170,6 +172,16 @@ static const struct key_def key_defs[] = {
 	{ "block",     SEC_EDITS,    K_EDIT_BLOCK,    true },
 	{ "list-add",  SEC_EDITS,    K_EDIT_LIST_ADD, true },
 	{ "list-del",  SEC_EDITS,    K_EDIT_LIST_DEL, true },
+	/* The verdict loop (guard.h): its queues and its DShield id... */
+	{ "queues",    SEC_DEFAULTS, K_QUEUES,    false },
+	{ "dshield_userid", SEC_DEFAULTS, K_DSHIELD_USERID, false },
+	/* ...and its scan and flood guard. */
+	{ "scan",      SEC_GUARD,    K_SCAN,      false },
+	{ "flood",     SEC_GUARD,    K_FLOOD,     false },
+	{ "block",     SEC_GUARD,    K_BLOCK,     false },
+	{ "never",     SEC_GUARD,    K_NEVER,     true },
+	{ "prefix6",   SEC_GUARD,    K_PREFIX6,   false },
+	{ "max_blocked", SEC_GUARD,  K_MAX_BLOCKED, false },
 };
 
 
@@ -179,7 +191,9 @@ struct src {
 	unsigned nerr;
 };
 
-/* An @list word waiting for every file to be read. */
+/* An @list word waiting for every file to be read: a service's allow peer,
+ * or (svc == GUARD_REF) a [guard] never peer. */
+#define GUARD_REF SIZE_MAX
 struct list_ref {
 	size_t svc, peer;
 	char *name;
@@ -202,6 +216,9 @@ struct loader {
 	bool have_defaults, have_control;
 	struct fwd_loc defaults_loc, control_loc;
 	size_t rescue_cap;
+	bool have_guard;
+	struct fwd_loc guard_loc;
+	size_t never_cap;
 
 	/* [edits]: the words of the open edit key (continuation lines
 	 * append), a scratch array for what one line expands to, and the
@@ -559,6 +576,8 @@ static void group_value(struct loader *L, const char *key, const char *v,
 	*out = fwd_xstrdup(v);
 }
 
+static void guard_value(struct loader *L, const char *key, const char *v);
+
 static void scalar_value(struct loader *L, const char *key, const char *v)
 {
 	struct fwd_policy *p = L->p;
@@ -612,6 +631,7 @@ static void scalar_value(struct loader *L, const char *key, const char *v)
 		group_value(L, key, v, &p->read_group);
 		break;
 	default:
+		guard_value(L, key, v);
 		break;
 	}
 }
@@ -763,6 +783,193 @@ static void words(struct loader *L, const char *v,
 		}
 		fn(L, w, (size_t)(v - w));
 	}
+}
+
+/* ---- [guard] and the verdict loop's [defaults] ---- */
+
+/* A whole number lo..hi, and nothing else in the value. */
+static bool uint_value(struct loader *L, const char *key, const char *v,
+		       uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	size_t n = strlen(v), d = digits(v, n);
+	uint64_t x = 0;
+	char q[QBUF];
+
+	for (size_t i = 0; i < d && x <= hi; i++)
+		x = x * 10 + (uint64_t)(v[i] - '0');
+	if (n && d == n && x >= lo && x <= hi) {
+		*out = x;
+		return true;
+	}
+	if (!n)
+		err(L, "missing value for '%s'; write a whole number from "
+		    "%llu to %llu", key, (unsigned long long)lo,
+		    (unsigned long long)hi);
+	else
+		err(L, "invalid %s '%s'; write a whole number from %llu to %llu",
+		    key, quote(q, v, n), (unsigned long long)lo,
+		    (unsigned long long)hi);
+	return false;
+}
+
+static const char *skip_blanks(const char *v)
+{
+	while (is_blank(*v))
+		v++;
+	return v;
+}
+
+/*
+ * "N / WINDOW" (flood) or "N ports / WINDOW" (scan, "port" for 1): the
+ * count lo..hi, the window a DURATION of 1s to 1h. Blanks around the
+ * words are free. False on anything else, with no message: the caller
+ * knows what to suggest.
+ */
+static bool rate_value(const char *v, bool ports, uint64_t hi,
+		       uint32_t *n_out, uint32_t *win_out)
+{
+	size_t d = digits(v, strlen(v)), wn;
+	uint64_t n = 0, win;
+	const char *w;
+
+	if (!d || d > 7)
+		return false;
+	for (size_t i = 0; i < d; i++)
+		n = n * 10 + (uint64_t)(v[i] - '0');
+	v = skip_blanks(v + d);
+	if (ports) {
+		if (!strncmp(v, "ports", 5))
+			v += 5;
+		else if (!strncmp(v, "port", 4))
+			v += 4;
+		else
+			return false;
+		v = skip_blanks(v);
+	}
+	if (*v != '/')
+		return false;
+	w = skip_blanks(v + 1);
+	wn = strlen(w);
+	while (wn && is_blank(w[wn - 1]))
+		wn--;
+	if (n < 1 || n > hi || fwd_duration_parse(w, wn, &win) < 0 ||
+	    win > 3600)
+		return false;
+	*n_out = (uint32_t)n;
+	*win_out = (uint32_t)win;
+	return true;
+}
+
+static void guard_value(struct loader *L, const char *key, const char *v)
+{
+	struct fwd_guard_conf *g = &L->p->guard;
+	char q[QBUF];
+	uint64_t x;
+
+	switch (L->key) {
+	case K_QUEUES:
+		if (uint_value(L, key, v, 1, 16, &x)) {
+			L->p->queues = (unsigned)x;
+			L->p->queues_loc = here(L);
+		}
+		break;
+	case K_DSHIELD_USERID:
+		if (uint_value(L, key, v, 0, UINT32_MAX, &x)) {
+			L->p->dshield_userid = (uint32_t)x;
+			L->p->dshield_userid_loc = here(L);
+		}
+		break;
+	case K_SCAN:
+		if (rate_value(v, true, 64, &g->scan_ports, &g->scan_window))
+			g->scan_loc = here(L);
+		else
+			err(L, "invalid scan '%s'; write N ports / WINDOW, e.g. "
+			    "10 ports / 5s (N 1 to 64, WINDOW 1s to 1h)",
+			    quote(q, v, strlen(v)));
+		break;
+	case K_FLOOD:
+		if (!strcmp(v, "off")) {
+			g->flood_rate = 0;
+			g->flood_loc = here(L);
+		} else if (rate_value(v, false, 1000000, &g->flood_rate,
+				      &g->flood_window)) {
+			g->flood_loc = here(L);
+		} else {
+			err(L, "invalid flood '%s'; write N / WINDOW, e.g. 100 / 1s "
+			    "(N 1 to 1000000, WINDOW 1s to 1h), or off",
+			    quote(q, v, strlen(v)));
+		}
+		break;
+	case K_BLOCK:
+		if (fwd_duration_parse(v, strlen(v), &x) == 0) {
+			g->block = (uint32_t)x;
+			g->block_loc = here(L);
+		} else if (!*v) {
+			err(L, "missing value for 'block'; write a DURATION like "
+			    "30s, 10m, 1h or 7d (1s to 365d)");
+		} else {
+			err(L, "invalid block '%s'; write a DURATION like 30s, 10m, "
+			    "1h or 7d (1s to 365d)", quote(q, v, strlen(v)));
+		}
+		break;
+	case K_PREFIX6:
+		if (uint_value(L, key, v, 1, 128, &x)) {
+			g->prefix6 = (unsigned)x;
+			g->prefix6_loc = here(L);
+		}
+		break;
+	case K_MAX_BLOCKED:
+		if (uint_value(L, key, v, 1, 1000000, &x)) {
+			g->max_blocked = (uint32_t)x;
+			g->max_blocked_loc = here(L);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+/* [guard] never = peers the guard never blocks: like allow's, but 'any'
+ * would switch the guard off, which is what leaving out [guard] says. */
+static void never_word(struct loader *L, const char *w, size_t n)
+{
+	struct fwd_guard_conf *g = &L->p->guard;
+	struct fwd_peer *pe;
+	struct list_ref *r;
+	struct fwd_addr a;
+	char q[QBUF];
+
+	if (n == 3 && !memcmp(w, "any", 3)) {
+		err(L, "'any' cannot be a never peer; to turn the guard off, "
+		    "leave out the [guard] section");
+		return;
+	}
+	if (w[0] == '@' && n == 1) {
+		err(L, "'@' needs a list name: @NAME");
+		return;
+	}
+	if (w[0] == '@' && !valid_name(w + 1, n - 1)) {
+		err(L, "invalid list name '%s'; " NAME_RULE,
+		    quote(q, w + 1, n - 1));
+		return;
+	}
+	if (w[0] != '@' && !addr_word(L, w, n, &a))
+		return;
+	FWD_GROW(g->never, L->never_cap, g->nnever + 1);
+	pe = &g->never[g->nnever++];
+	memset(pe, 0, sizeof(*pe));
+	pe->loc = here(L);
+	if (w[0] != '@') {
+		pe->kind = FWD_PEER_ADDR;
+		pe->addr = a;
+		return;
+	}
+	pe->kind = FWD_PEER_LIST;
+	FWD_GROW(L->refs, L->refs_cap, L->nrefs + 1);
+	r = &L->refs[L->nrefs++];
+	r->svc = GUARD_REF;
+	r->peer = g->nnever - 1;
+	r->name = fwd_xstrndup(w + 1, n - 1);
 }
 
 /* ---- [edits] ---- */
@@ -1188,7 +1395,8 @@ static void file_value(struct loader *L, const char *v)
 static const char *sec_word(enum sec_kind k)
 {
 	return k == SEC_DEFAULTS ? "defaults" : k == SEC_CONTROL ? "control" :
-	       k == SEC_EDITS ? "edits" : k == SEC_LIST ? "list" : "service";
+	       k == SEC_EDITS ? "edits" : k == SEC_LIST ? "list" :
+	       k == SEC_GUARD ? "guard" : "service";
 }
 
 static const char *key_name(enum key_id id)
@@ -1216,6 +1424,11 @@ static void end_key(struct loader *L)
 	case K_FILE:
 		if (!L->key_words)
 			serr(L, L->src, L->key_line, "'file' needs a path");
+		break;
+	case K_NEVER:
+		if (!L->key_words)
+			serr(L, L->src, L->key_line, "'never' is empty; name peers "
+			     "never to block: addresses, CIDRs or @lists");
 		break;
 	case K_EDIT_ALLOW:
 	case K_EDIT_DENY:
@@ -1300,7 +1513,7 @@ static void begin_named(struct loader *L, enum sec_kind kind, const char *name,
 	index_put(x, dup, L->idx);
 }
 
-/* [defaults] and [control]: no name, once in the whole policy. */
+/* [defaults], [control] and [guard]: no name, once in the whole policy. */
 static void begin_single(struct loader *L, enum sec_kind kind, bool named,
 			 bool *seen, struct fwd_loc *first)
 {
@@ -1348,6 +1561,13 @@ static void begin_section(struct loader *L, const char *s, size_t n)
 	} else if (wn == 7 && !memcmp(w, "control", 7)) {
 		begin_single(L, SEC_CONTROL, rest < end, &L->have_control,
 			     &L->control_loc);
+	} else if (wn == 5 && !memcmp(w, "guard", 5)) {
+		begin_single(L, SEC_GUARD, rest < end, &L->have_guard,
+			     &L->guard_loc);
+		if (L->sec == SEC_GUARD) {
+			L->p->guard.on = true;
+			L->p->guard.loc = L->guard_loc;
+		}
 	} else if (wn == 5 && !memcmp(w, "edits", 5)) {
 		/* fwd's own file has one; any file may, and several. */
 		if (rest < end)
@@ -1359,7 +1579,7 @@ static void begin_section(struct loader *L, const char *s, size_t n)
 		begin_named(L, SEC_SERVICE, rest, (size_t)(end - rest));
 	} else {
 		err(L, "unknown section '[%s]'; valid sections are [defaults], "
-		    "[control], [list NAME], [service NAME] and [edits]",
+		    "[control], [guard], [list NAME], [service NAME] and [edits]",
 		    quote(q, w, (size_t)(end - w)));
 	}
 }
@@ -1414,7 +1634,7 @@ static void start_key(struct loader *L, const char *name)
 			    "(did you mean '%s'?)", quote(q, name, strlen(name)),
 			    sec_word(L->sec), valid, hint);
 		else if (L->sec == SEC_DEFAULTS || L->sec == SEC_CONTROL ||
-			 L->sec == SEC_EDITS)
+			 L->sec == SEC_EDITS || L->sec == SEC_GUARD)
 			err(L, "unknown key '%s' in [%s]; valid keys are %s",
 			    quote(q, name, strlen(name)), sec_word(L->sec), valid);
 		else {
@@ -1463,6 +1683,13 @@ static int on_value(void *user, const char *section, const char *name,
 	case K_DIRECTION:
 	case K_ADMIN_GROUP:
 	case K_READ_GROUP:
+	case K_QUEUES:
+	case K_DSHIELD_USERID:
+	case K_SCAN:
+	case K_FLOOD:
+	case K_BLOCK:
+	case K_PREFIX6:
+	case K_MAX_BLOCKED:
 		if (L->kind == L_KV) {
 			scalar_value(L, name, value);
 		} else if (!L->cont_reported) {
@@ -1476,6 +1703,9 @@ static int on_value(void *user, const char *section, const char *name,
 		break;
 	case K_RESCUE:
 		words(L, value, rescue_word);
+		break;
+	case K_NEVER:
+		words(L, value, never_word);
 		break;
 	case K_PORTS:
 		words(L, value, port_word);
@@ -1858,7 +2088,9 @@ static void resolve(struct loader *L)
 {
 	for (size_t i = 0; i < L->nrefs; i++) {
 		struct list_ref *r = &L->refs[i];
-		struct fwd_peer *pe = &L->p->services[r->svc].allow[r->peer];
+		struct fwd_peer *pe = r->svc == GUARD_REF ?
+			&L->p->guard.never[r->peer] :
+			&L->p->services[r->svc].allow[r->peer];
 		size_t li;
 
 		if (index_get(&L->lists_idx, r->name, &li))
@@ -1980,6 +2212,14 @@ struct fwd_policy *fwd_policy_new(void)
 	p->icmp = FWD_ICMP_ESSENTIAL;
 	p->counters = true;
 	p->rpfilter = FWD_RPF_STRICT;
+	p->queues = 1;
+	p->guard.scan_ports = 10;
+	p->guard.scan_window = 5;
+	p->guard.flood_rate = 100;
+	p->guard.flood_window = 1;
+	p->guard.block = 3600;
+	p->guard.prefix6 = 64;
+	p->guard.max_blocked = 100000;
 	return p;
 }
 
@@ -2005,6 +2245,7 @@ void fwd_policy_free(struct fwd_policy *p)
 	free(p->edits);
 	free(p->rescue);
 	free(p->rescue_locs);
+	free(p->guard.never);
 	free(p->admin_group);
 	free(p->read_group);
 	free(p->confd_dir);

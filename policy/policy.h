@@ -72,6 +72,28 @@ struct fwd_service {
 	struct fwd_loc loc;	/* the [service NAME] header */
 };
 
+/*
+ * [guard]: the verdict loop's scan and flood detection (policy/guard.h).
+ * No [guard] section: on is false, nothing is queued, and the compiled
+ * table is what it was before the guard existed. Every value has its
+ * default when the key is absent.
+ */
+struct fwd_guard_conf {
+	bool on;			/* a [guard] section was read */
+	unsigned scan_ports;		/* scan = N ports / WINDOW: 1..64, default 10 */
+	uint32_t scan_window;		/* seconds, 1..3600, default 5 */
+	uint32_t flood_rate;		/* flood = N / WINDOW: 1..1000000, 0 = off; default 100 */
+	uint32_t flood_window;		/* seconds, 1..3600, default 1 */
+	uint32_t block;			/* block = DURATION in seconds, 1s..365d, default 1h */
+	struct fwd_peer *never;		/* never = ADDR|CIDR|@list...: never blocked */
+	size_t nnever;
+	unsigned prefix6;		/* prefix6 = 1..128, default 64 */
+	uint32_t max_blocked;		/* 1..1000000, default 100000 */
+	/* Where each was written ({NULL, 0}: the default stands). */
+	struct fwd_loc loc, scan_loc, flood_loc, block_loc, prefix6_loc,
+		       max_blocked_loc;
+};
+
 struct fwd_policy {
 	enum fwd_action inbound;	/* default FWD_DENY */
 	enum fwd_action outbound;	/* default FWD_ALLOW */
@@ -117,6 +139,15 @@ struct fwd_policy {
 	/* The main file was missing and the built-in default stood in (its
 	 * locations then name the file FWD_BUILTIN_NAME). */
 	bool builtin;
+
+	/* [guard] (above), and the verdict loop's [defaults]: queues = N
+	 * NFQUEUE queues with one worker each (1..16, default 1), and the
+	 * DShield user id its --dshield log lines carry (default 0, which
+	 * DShield takes as anonymous). */
+	struct fwd_guard_conf guard;
+	unsigned queues;
+	uint32_t dshield_userid;
+	struct fwd_loc queues_loc, dshield_userid_loc;
 
 	/* The conf.d directory that was read (NULL if includes were off), so
 	 * the daemon knows where its own FWD_EDITS_FILE goes. */

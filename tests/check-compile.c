@@ -1984,6 +1984,56 @@ START_TEST(rpfilter_chain)
 }
 END_TEST
 
+/* A reload that adds [guard], or changes it or [defaults] queues, is not
+ * a member patch (the queue rule and meter follow them); one that changes
+ * only a list member beside an unchanged [guard] still is. */
+START_TEST(guard_not_fast)
+{
+	static const char base[] = "[list l]\nmembers = %s\n[service s]\n"
+				   "ports = 22/tcp\nallow = @l\n%s";
+	static const char *const pairs[][4] = {
+		/* old member, old tail, new member, new tail, */
+		{ "192.0.2.1", "", "192.0.2.1", "[guard]\n" },
+		{ "192.0.2.1", "[guard]\n", "192.0.2.1", "" },
+		{ "192.0.2.1", "[guard]\n", "192.0.2.1", "[guard]\nflood = off\n" },
+		{ "192.0.2.1", "[guard]\n", "192.0.2.1", "[guard]\nnever = @l\n" },
+		{ "192.0.2.1", "[guard]\n", "192.0.2.1", "[guard]\nscan = 9 ports / 5s\n" },
+		{ "192.0.2.1", "[guard]\n", "192.0.2.1", "[defaults]\nqueues = 2\n[guard]\n" },
+	};
+	struct fwd_load_opts o = { .confd_path = "" };
+
+	for (size_t i = 0; i <= sizeof(pairs) / sizeof(pairs[0]); i++) {
+		/* The last round: only the member changes, [guard] stays. */
+		bool last = i == sizeof(pairs) / sizeof(pairs[0]);
+		char *t0 = last ? fwd_xasprintf(base, "192.0.2.1", "[guard]\nnever = @l\n") :
+				  fwd_xasprintf(base, pairs[i][0], pairs[i][1]);
+		char *t1 = last ? fwd_xasprintf(base, "192.0.2.2", "[guard]\nnever = @l\n") :
+				  fwd_xasprintf(base, pairs[i][2], pairs[i][3]);
+		struct fwd_policy *p, *q;
+		struct fwd_ir_reload r;
+		struct fwd_ir *ir;
+
+		ck_assert_int_eq(fwd_policy_load_buffer("g.conf", t0, strlen(t0), &o,
+							&p, NULL), 0);
+		ck_assert_int_eq(fwd_policy_load_buffer("g.conf", t1, strlen(t1), &o,
+							&q, NULL), 0);
+		ir = compile_ok(p);
+		if (last) {
+			ck_assert_int_eq(fwd_ir_fast_reload(ir, p, q, TEST_NOW, &r), 0);
+			fwd_ir_reload_free(&r);
+		} else {
+			ck_assert_msg(fwd_ir_fast_reload(ir, p, q, TEST_NOW, &r) == -EAGAIN,
+				      "pair %zu patched", i);
+		}
+		fwd_ir_free(ir);
+		fwd_policy_free(p);
+		fwd_policy_free(q);
+		free(t0);
+		free(t1);
+	}
+}
+END_TEST
+
 /* ---- the fast path of a reload ---- */
 
 /* A line of a list file: hosts from small pools (keys collide across
@@ -3080,6 +3130,7 @@ static Suite *compile_suite(void)
 	tcase_add_test(tc, fast_add_cases);
 	tcase_add_test(tc, fast_add_random);
 	tcase_add_test(tc, fast_reload_random);
+	tcase_add_test(tc, guard_not_fast);
 	tcase_add_test(tc, counters_off);
 	tcase_add_test(tc, rpfilter_chain);
 	tcase_add_test(tc, random_policies);

@@ -315,6 +315,73 @@ START_TEST(test_good_defaults)
 }
 END_TEST
 
+/* [guard] and the verdict loop's [defaults], every field. */
+START_TEST(test_good_guard)
+{
+	struct fwd_policy *p = good("good/guard.conf");
+	const struct fwd_guard_conf *g = &p->guard;
+	const char *f = "good/guard.conf";
+	char buf[FWD_ADDR_STRLEN];
+
+	ck_assert_uint_eq(p->queues, 4);
+	ck_loc(&p->queues_loc, f, 3);
+	ck_assert_uint_eq(p->dshield_userid, 123456);
+	ck_loc(&p->dshield_userid_loc, f, 4);
+	ck_assert(g->on);
+	ck_loc(&g->loc, f, 9);
+	ck_assert_uint_eq(g->scan_ports, 12);
+	ck_assert_uint_eq(g->scan_window, 10);
+	ck_loc(&g->scan_loc, f, 10);
+	ck_assert_uint_eq(g->flood_rate, 50);
+	ck_assert_uint_eq(g->flood_window, 2);
+	ck_loc(&g->flood_loc, f, 11);
+	ck_assert_uint_eq(g->block, 5400);
+	ck_loc(&g->block_loc, f, 12);
+	ck_assert_uint_eq(g->nnever, 3);
+	ck_assert_int_eq(g->never[0].kind, FWD_PEER_LIST);
+	ck_assert_str_eq(p->lists[g->never[0].list].name, "office");
+	ck_loc(&g->never[0].loc, f, 13);
+	ck_assert_int_eq(g->never[1].kind, FWD_PEER_ADDR);
+	fwd_addr_format(&g->never[1].addr, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "192.0.2.7");
+	ck_loc(&g->never[1].loc, f, 13);
+	ck_assert_int_eq(g->never[2].kind, FWD_PEER_ADDR);
+	fwd_addr_format(&g->never[2].addr, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "2001:db8:b::/48");
+	ck_loc(&g->never[2].loc, f, 14);
+	ck_assert_uint_eq(g->prefix6, 56);
+	ck_loc(&g->prefix6_loc, f, 15);
+	ck_assert_uint_eq(g->max_blocked, 5000);
+	ck_loc(&g->max_blocked_loc, f, 16);
+	fwd_policy_free(p);
+
+	/* An empty [guard] is the guard on with its defaults; flood = off. */
+	p = good("good/guard-defaults.conf");
+	g = &p->guard;
+	ck_assert(g->on);
+	ck_assert_uint_eq(g->scan_ports, 10);
+	ck_assert_uint_eq(g->scan_window, 5);
+	ck_assert_uint_eq(g->flood_rate, 0);
+	ck_loc(&g->flood_loc, "good/guard-defaults.conf", 3);
+	ck_assert_uint_eq(g->block, 3600);
+	ck_assert_uint_eq(g->nnever, 0);
+	ck_assert_uint_eq(g->prefix6, 64);
+	ck_assert_uint_eq(g->max_blocked, 100000);
+	ck_assert_uint_eq(p->queues, 1);
+	ck_assert_uint_eq(p->dshield_userid, 0);
+	fwd_policy_free(p);
+
+	/* No [guard]: off, nothing queued; the defaults still stand. */
+	p = good("good/minimal.conf");
+	ck_assert(!p->guard.on);
+	ck_assert_uint_eq(p->guard.flood_rate, 100);
+	ck_assert_uint_eq(p->guard.flood_window, 1);
+	ck_loc(&p->guard.loc, NULL, 0);
+	ck_loc(&p->queues_loc, NULL, 0);
+	fwd_policy_free(p);
+}
+END_TEST
+
 START_TEST(test_good_full)
 {
 	struct fwd_policy *p = good("good/full.conf");
@@ -1385,6 +1452,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_good_minimal);
 	tcase_add_test(tc, test_good_defaults);
 	tcase_add_test(tc, test_good_full);
+	tcase_add_test(tc, test_good_guard);
 	tcase_add_test(tc, test_good_continuation);
 	tcase_add_test(tc, test_good_ports);
 	tcase_add_test(tc, test_good_mixed);
