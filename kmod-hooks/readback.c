@@ -791,7 +791,10 @@ int fwd_live_check(struct fwd_nl *nl, const struct fwd_ir *ir,
 		fwd_live_free(t);
 		return 0;
 	}
-	if (t->nsets != ir->nsets || t->nchains != ir->nchains)
+	/* The queue step's meter sets are the kernel's to fill: only their
+	 * presence counts. */
+	if (t->nsets != ir->nsets + fwd_ir_meter_sets(ir) ||
+	    t->nchains != ir->nchains)
 		*same = false;
 	for (size_t i = 0; i < ir->nsets && *same; i++)
 		*same = set_is(fwd_live_set_find(t, ir->sets[i].name),
