@@ -150,7 +150,7 @@ struct fwd_ir_set {
  *                     (flags NFT_LIMIT_F_INV) queue.rate/queue.period_s
  *                     burst queue.burst packets
  *                                                             update @meter4 { ip saddr limit rate over 100/second burst 100 packets }
- *                                                             update @meter6 { ip6 saddr and ffff:ffff:ffff:ffff:: limit rate over ... }
+ *                                                             update @meter6 { ip6 saddr & ffff:ffff:ffff:ffff:: limit rate over ... }
  *                     The meter sets are not in fwd_ir.sets: the kernel
  *                     fills them, the policy never does (see fwd_ir_queue).
  *

@@ -360,7 +360,7 @@ static void render_meter(struct out *o, const struct fwd_ir *ir,
 	const struct fwd_ir_queue *q = &ir->queue;
 
 	puts_(o, m->u32 == NFPROTO_IPV6 ?
-	      "update @meter6 { ip6 saddr and ffff:ffff:ffff:ffff:: " :
+	      "update @meter6 { ip6 saddr & ffff:ffff:ffff:ffff:: " :
 	      "update @meter4 { ip saddr ");
 	puts_(o, "limit rate over ");
 	put_u32(o, q->rate);
