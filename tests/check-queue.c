@@ -717,6 +717,203 @@ START_TEST(native_queue)
 }
 END_TEST
 
+/* ---- the header parser (pure, no root) ---- */
+
+static size_t v4_hdr(uint8_t *b, uint8_t proto, uint16_t frag, unsigned ihl)
+{
+	memset(b, 0, ihl * 4);
+	b[0] = (uint8_t)(0x40 | ihl);
+	b[6] = (uint8_t)(frag >> 8);
+	b[7] = (uint8_t)frag;
+	b[9] = proto;
+	inet_pton(AF_INET, NN_BAD4, b + 12);
+	inet_pton(AF_INET, NN_SRV4_B, b + 16);
+	return ihl * 4;
+}
+
+static size_t v6_hdr(uint8_t *b, uint8_t nh)
+{
+	memset(b, 0, 40);
+	b[0] = 0x60;
+	b[6] = nh;
+	inet_pton(AF_INET6, NN_BAD6, b + 8);
+	inet_pton(AF_INET6, NN_SRV6_B, b + 24);
+	return 40;
+}
+
+static size_t tcp_hdr(uint8_t *b, uint16_t sport, uint16_t dport, uint8_t fl)
+{
+	memset(b, 0, 20);
+	b[0] = (uint8_t)(sport >> 8);
+	b[1] = (uint8_t)sport;
+	b[2] = (uint8_t)(dport >> 8);
+	b[3] = (uint8_t)dport;
+	b[12] = 0x50;
+	b[13] = fl;
+	return 20;
+}
+
+START_TEST(parse_v4)
+{
+	uint8_t b[128];
+	struct fwd_pkt p;
+	size_t n = v4_hdr(b, IPPROTO_TCP, 0, 5);
+
+	n += tcp_hdr(b + n, 40001, 22, 0x12);
+	ck_assert_int_eq(fwd_pkt_parse(b, n, &p), 0);
+	ck_assert_int_eq(p.family, AF_INET);
+	ck_assert_int_eq(p.l4proto, IPPROTO_TCP);
+	addr_is(&p, AF_INET, p.src, NN_BAD4);
+	addr_is(&p, AF_INET, p.dst, NN_SRV4_B);
+	ck_assert_uint_eq(p.sport, 40001);
+	ck_assert_uint_eq(p.dport, 22);
+	ck_assert_uint_eq(p.tcp_flags, 0x12);
+	ck_assert_uint_eq(p.flags, 0);
+	/* Options (ihl 7): the ports move with the header length. */
+	n = v4_hdr(b, IPPROTO_TCP, 0, 7);
+	n += tcp_hdr(b + n, 1, 2, 0x02);
+	ck_assert_int_eq(fwd_pkt_parse(b, n, &p), 0);
+	ck_assert_uint_eq(p.sport, 1);
+	ck_assert_uint_eq(p.dport, 2);
+	/* Every truncation: addresses once the header is there, ports and
+	 * flags only when their bytes are. */
+	n = v4_hdr(b, IPPROTO_TCP, 0, 5);
+	n += tcp_hdr(b + n, 40001, 22, 0x02);
+	for (size_t len = 0; len < n; len++) {
+		int r = fwd_pkt_parse(b, len, &p);
+
+		ck_assert_int_eq(r, len < 20 ? -EINVAL : 0);
+		if (len < 20) {
+			ck_assert_uint_eq(p.flags, FWD_PKT_F_BAD);
+			ck_assert_int_eq(p.family, 0);
+			continue;
+		}
+		ck_assert_uint_eq(p.sport, len >= 24 ? 40001 : 0);
+		ck_assert_uint_eq(p.tcp_flags, len >= 34 ? 0x02 : 0);
+		ck_assert_uint_eq(p.flags, len >= 34 ? 0 : FWD_PKT_F_TRUNC);
+	}
+	/* A later fragment: no ports, whatever its bytes look like. */
+	n = v4_hdr(b, IPPROTO_UDP, 0x0010, 5);
+	n += tcp_hdr(b + n, 9, 9, 0);
+	ck_assert_int_eq(fwd_pkt_parse(b, n, &p), 0);
+	ck_assert_uint_eq(p.flags, FWD_PKT_F_FRAG);
+	ck_assert_uint_eq(p.sport, 0);
+	/* The first fragment (MF set, offset 0) has them. */
+	n = v4_hdr(b, IPPROTO_UDP, 0x2000, 5);
+	n += tcp_hdr(b + n, 9, 10, 0);
+	ck_assert_int_eq(fwd_pkt_parse(b, n, &p), 0);
+	ck_assert_uint_eq(p.dport, 10);
+	/* Bad: ihl < 5, version 5, empty, NULL. */
+	b[0] = 0x44;
+	ck_assert_int_eq(fwd_pkt_parse(b, n, &p), -EINVAL);
+	b[0] = 0x55;
+	ck_assert_int_eq(fwd_pkt_parse(b, n, &p), -EINVAL);
+	ck_assert_int_eq(fwd_pkt_parse(b, 0, &p), -EINVAL);
+	ck_assert_int_eq(fwd_pkt_parse(NULL, 0, &p), -EINVAL);
+	/* ICMP: type and code, no ports. */
+	n = v4_hdr(b, IPPROTO_ICMP, 0, 5);
+	b[n] = 8;
+	b[n + 1] = 0;
+	ck_assert_int_eq(fwd_pkt_parse(b, n + 8, &p), 0);
+	ck_assert_uint_eq(p.icmp_type, 8);
+	ck_assert_uint_eq(p.sport, 0);
+}
+END_TEST
+
+START_TEST(parse_v6)
+{
+	uint8_t b[512];
+	struct fwd_pkt p;
+	size_t n = v6_hdr(b, IPPROTO_HOPOPTS);
+
+	/* hop-by-hop (8) -> destination options (16) -> TCP */
+	memset(b + n, 0, 24);
+	b[n] = IPPROTO_DSTOPTS;
+	b[n + 8] = IPPROTO_TCP;
+	b[n + 9] = 1;
+	n += 24;
+	n += tcp_hdr(b + n, 40003, 443, 0x02);
+	ck_assert_int_eq(fwd_pkt_parse(b, n, &p), 0);
+	ck_assert_int_eq(p.family, AF_INET6);
+	ck_assert_int_eq(p.l4proto, IPPROTO_TCP);
+	addr_is(&p, AF_INET6, p.src, NN_BAD6);
+	addr_is(&p, AF_INET6, p.dst, NN_SRV6_B);
+	ck_assert_uint_eq(p.sport, 40003);
+	ck_assert_uint_eq(p.dport, 443);
+	ck_assert_uint_eq(p.tcp_flags, 0x02);
+	ck_assert_uint_eq(p.flags, 0);
+	for (size_t len = 0; len < n; len++) {
+		ck_assert_int_eq(fwd_pkt_parse(b, len, &p), len < 40 ? -EINVAL : 0);
+		if (len >= 40)
+			ck_assert_uint_eq(p.flags, len >= n - 6 ? 0 : FWD_PKT_F_TRUNC);
+	}
+	/* Fragment header: the first fragment has ports, a later one not. */
+	n = v6_hdr(b, IPPROTO_FRAGMENT);
+	memset(b + n, 0, 8);
+	b[n] = IPPROTO_UDP;
+	b[n + 3] = 1;				/* offset 0, more fragments */
+	n += 8;
+	n += tcp_hdr(b + n, 5, 6, 0);
+	ck_assert_int_eq(fwd_pkt_parse(b, n, &p), 0);
+	ck_assert_uint_eq(p.dport, 6);
+	b[42] = 0x01;				/* offset 32 */
+	ck_assert_int_eq(fwd_pkt_parse(b, n, &p), 0);
+	ck_assert_uint_eq(p.flags, FWD_PKT_F_FRAG);
+	ck_assert_uint_eq(p.l4proto, IPPROTO_UDP);
+	ck_assert_uint_eq(p.dport, 0);
+	/* A chain longer than FWD_PKT_MAX_EXTHDR: cut, not walked. */
+	n = v6_hdr(b, IPPROTO_DSTOPTS);
+	for (unsigned i = 0; i < FWD_PKT_MAX_EXTHDR + 2; i++) {
+		memset(b + n, 0, 8);
+		b[n] = i + 1 < FWD_PKT_MAX_EXTHDR + 2 ? IPPROTO_DSTOPTS :
+							 IPPROTO_TCP;
+		n += 8;
+	}
+	n += tcp_hdr(b + n, 1, 2, 0x02);
+	ck_assert_int_eq(fwd_pkt_parse(b, n, &p), 0);
+	ck_assert_uint_eq(p.flags, FWD_PKT_F_TRUNC);
+	ck_assert_uint_eq(p.dport, 0);
+	/* An extension header whose length runs past the copy. */
+	n = v6_hdr(b, IPPROTO_ROUTING);
+	memset(b + n, 0, 8);
+	b[n] = IPPROTO_TCP;
+	b[n + 1] = 255;				/* 2 KiB */
+	ck_assert_int_eq(fwd_pkt_parse(b, n + 8, &p), 0);
+	ck_assert_uint_eq(p.flags, FWD_PKT_F_TRUNC);
+	/* AH: length in 4-byte units + 2. */
+	n = v6_hdr(b, IPPROTO_AH);
+	memset(b + n, 0, 12);
+	b[n] = IPPROTO_TCP;
+	b[n + 1] = 1;				/* 12 bytes */
+	n += 12;
+	n += tcp_hdr(b + n, 7, 8, 0x10);
+	ck_assert_int_eq(fwd_pkt_parse(b, n, &p), 0);
+	ck_assert_uint_eq(p.dport, 8);
+	ck_assert_uint_eq(p.tcp_flags, 0x10);
+}
+END_TEST
+
+START_TEST(parse_proc)
+{
+	static const char text[] =
+		"    0  12345     3 2   256     5     9     1000  1\n"
+		"    7   4242     0 2   256     0     0        7  1\n"
+		"garbage\n";
+	struct fwd_queue_proc pr;
+
+	ck_assert_int_eq(fwd_queue_proc_parse(text, 7, &pr), 0);
+	ck_assert_uint_eq(pr.portid, 4242);
+	ck_assert_uint_eq(pr.id_sequence, 7);
+	ck_assert_int_eq(fwd_queue_proc_parse(text, 0, &pr), 0);
+	ck_assert_uint_eq(pr.queued, 3);
+	ck_assert_uint_eq(pr.copy_range, 256);
+	ck_assert_uint_eq(pr.queue_dropped, 5);
+	ck_assert_uint_eq(pr.user_dropped, 9);
+	ck_assert_int_eq(fwd_queue_proc_parse(text, 1, &pr), -ENOENT);
+	ck_assert_int_eq(fwd_queue_proc_parse("", 0, &pr), -ENOENT);
+}
+END_TEST
+
 static void teardown(void)
 {
 	nn_runner_cleanup();
@@ -725,7 +922,13 @@ static void teardown(void)
 static Suite *queue_suite(void)
 {
 	Suite *s = suite_create("queue");
-	TCase *tc = tcase_create("queue");
+	TCase *tc = tcase_create("parse");
+
+	tcase_add_test(tc, parse_v4);
+	tcase_add_test(tc, parse_v6);
+	tcase_add_test(tc, parse_proc);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("queue");
 
 	tcase_add_unchecked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 120);
