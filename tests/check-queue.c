@@ -93,6 +93,7 @@ static void qt_up(struct qt *t, const struct fwd_ir_queue *q)
 	}
 	fwd_diags_free(&d);
 	fwd_policy_free(p);
+	free((char *)lo.services_path);
 }
 
 static void qt_down(struct qt *t)
