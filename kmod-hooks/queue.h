@@ -114,9 +114,11 @@ struct fwd_queue;
 
 /*
  * Bind queue `num` in the caller's network namespace. 0 with *out set, or
- * -errno: -EBUSY when another socket holds the queue, -EPERM without
- * CAP_NET_ADMIN, -ENOENT/-EOPNOTSUPP when the kernel has no
- * nfnetlink_queue. Packets may already wait when it returns.
+ * -errno: -EPERM when another socket holds the queue (the kernel's answer;
+ * a second fwd cannot steal a running one's queue) or without
+ * CAP_NET_ADMIN, the kernel's error when it has no nfnetlink_queue,
+ * -ETIMEDOUT when no answer came within 2 s. Packets may already wait
+ * when it returns.
  */
 int fwd_queue_open(struct fwd_queue **out, uint16_t num,
 		   const struct fwd_queue_opts *o);

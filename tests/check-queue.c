@@ -509,6 +509,75 @@ START_TEST(fail_closed)
 }
 END_TEST
 
+/*
+ * A loop killed with SIGKILL while a packet waits for its verdict: the
+ * packet is dropped, never delivered, the queue is free again, and denied
+ * stays denied. While the loop lives, nobody else can take its queue.
+ */
+START_TEST(fail_closed_kill9)
+{
+	struct fwd_ir_queue qo = { .on = true, .total = 1 };
+	struct fwd_queue *other = NULL;
+	int pfd[2], st;
+	pid_t sinkpid, loop;
+	char *sink, c;
+	struct qt t;
+
+	if (!tu_need_root())
+		return;
+	qt_up(&t, &qo);
+	nn_listener(&t.env, "listen", "tcp", 8080, NULL);
+	nn_listener(&t.env, "listen", "tcp", 2222, NULL);
+	sink = nn_listener(&t.env, "sink", "udp", 7001, &sinkpid);
+	ck_assert_int_eq(pipe(pfd), 0);
+	loop = fork();
+	ck_assert_int_ge(loop, 0);
+	if (loop == 0) {
+		struct fwd_queue *q;
+		struct fwd_pkt p;
+		struct pollfd w;
+		size_t n = 0;
+
+		if (fwd_queue_open(&q, 0, NULL) != 0)
+			_exit(2);
+		if (write(pfd[1], "r", 1) != 1)
+			_exit(3);
+		w = (struct pollfd){ .fd = fwd_queue_fd(q), .events = POLLIN };
+		while (n == 0) {
+			poll(&w, 1, 1000);
+			if (fwd_queue_recv(q, &p, 1, &n) != 0)
+				_exit(4);
+		}
+		if (write(pfd[1], "p", 1) != 1)
+			_exit(5);
+		for (;;)
+			pause();	/* holding the packet, no verdict */
+	}
+	nn_adopt(&t.env, loop);
+	ck_assert_int_eq(read(pfd[0], &c, 1), 1);
+	ck_assert_int_eq(c, 'r');
+	/* The kernel says EPERM: the queue belongs to another socket. */
+	ck_assert_int_eq(fwd_queue_open(&other, 0, NULL), -EPERM);
+	send_one(&t, NN_BAD, AF_INET, false, NN_SRV4_B, 43001, 7001);
+	ck_assert_int_eq(read(pfd[0], &c, 1), 1);
+	ck_assert_int_eq(c, 'p');
+	ck_assert_uint_eq(proc_of(0).queued, 1);
+	nn_kill(&t.env, loop);
+	ck_assert_int_eq(fwd_queue_proc_read(0, &(struct fwd_queue_proc){ 0 }),
+			 -ENOENT);
+	fail_closed_probes(&t, "after the loop was killed");
+	nn_msleep(100);
+	st = nn_stop(&t.env, sinkpid, 2);
+	(void)st;
+	ck_assert_msg(nn_count_in_file(sink, "count 0 ") == 1,
+		      "the packet held by the killed loop was delivered: %s",
+		      nn_slurp_or_empty(sink));
+	close(pfd[0]);
+	close(pfd[1]);
+	qt_down(&t);
+}
+END_TEST
+
 /* ---- the meter ---- */
 
 /* Flood new UDP flows from `from` in bad; the `sent N` nettool printed. */
@@ -970,6 +1039,7 @@ static Suite *queue_suite(void)
 	tcase_add_test(tc, verdicts_exactly_once);
 	tcase_add_test(tc, allowed_never_queued);
 	tcase_add_test(tc, fail_closed);
+	tcase_add_test(tc, fail_closed_kill9);
 	tcase_add_test(tc, meter_flood);
 	tcase_add_test(tc, no_meter_all_queued);
 	tcase_add_test(tc, two_queues_balanced);
