@@ -644,6 +644,9 @@ int fwd_live_to_ir(const struct fwd_live_table *t, const struct fwd_ir *tmpl,
 	int ret = 0;
 
 	*out = NULL;
+	/* The template's rules may hold the queue step: they need its
+	 * parameters to render. */
+	ir->queue = tmpl->queue;
 	ir->sets = fwd_xcalloc(tmpl->nsets, sizeof(*ir->sets));
 	ir->chains = fwd_xcalloc(tmpl->nchains, sizeof(*ir->chains));
 	for (size_t i = 0; i < tmpl->nsets; i++) {

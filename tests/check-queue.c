@@ -699,6 +699,55 @@ START_TEST(meter_flood)
 }
 END_TEST
 
+static char *render_mem(const struct fwd_ir *ir)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct fwd_render_opts ro = { .now = 1 };
+
+	ck_assert_int_eq(fwd_ir_render(ir, &ro, f), 0);
+	fclose(f);
+	return buf;
+}
+
+/*
+ * The table read back: with the meters full of sources the kernel added,
+ * it still matches the IR (only the meters' presence counts), and the
+ * live table as an IR renders like the IR, queue step included.
+ */
+START_TEST(readback_matches)
+{
+	struct fwd_ir_queue qo = { .on = true, .total = 1, .meter = true,
+				   .rate = 20, .period_s = 1, .burst = 10 };
+	struct fwd_live_table *lt;
+	struct fwd_ir *back;
+	char *want, *got;
+	double secs;
+	bool same = false;
+	struct qt t;
+
+	if (!tu_need_root())
+		return;
+	qt_up(&t, &qo);
+	flood(&t, NN_SRV4_B, NN_BAD4, 100, &secs);
+	ck_assert_uint_eq(meter_elems(&t, "meter4"), 1);
+	ck_assert_int_eq(fwd_live_matches(t.nl, t.ir, &same), 0);
+	ck_assert(same);
+	ck_assert_int_eq(fwd_live_read(t.nl, NULL, &lt), 0);
+	ck_assert_int_eq(fwd_live_to_ir(lt, t.ir, &back), 0);
+	want = render_mem(t.ir);
+	got = render_mem(back);
+	ck_assert_str_eq(got, want);
+	ck_assert_ptr_nonnull(strstr(got, "queue num 0"));
+	free(want);
+	free(got);
+	fwd_ir_free(back);
+	fwd_live_free(lt);
+	qt_down(&t);
+}
+END_TEST
+
 /* flood = off: no meter, every new flow is queued. */
 START_TEST(no_meter_all_queued)
 {
@@ -1041,6 +1090,7 @@ static Suite *queue_suite(void)
 	tcase_add_test(tc, fail_closed);
 	tcase_add_test(tc, fail_closed_kill9);
 	tcase_add_test(tc, meter_flood);
+	tcase_add_test(tc, readback_matches);
 	tcase_add_test(tc, no_meter_all_queued);
 	tcase_add_test(tc, two_queues_balanced);
 	tcase_add_test(tc, native_queue);
