@@ -24,10 +24,10 @@ if [ ! -f build-fuzz/build.ninja ]; then
 	CC=clang meson setup build-fuzz -Dfuzz=true >/dev/null
 fi
 ninja -C build-fuzz tests/fuzz/fuzz-policy tests/fuzz/fuzz-listfile tests/fuzz/fuzz-listcache \
-	tests/fuzz/fuzz-edit tests/fuzz/fuzz-proto tests/fuzz/fuzz-guard >/dev/null
+	tests/fuzz/fuzz-edit tests/fuzz/fuzz-proto tests/fuzz/fuzz-guard tests/fuzz/fuzz-queue >/dev/null
 
 status=0
-for t in policy listfile listcache edit proto guard; do
+for t in policy listfile listcache edit proto guard queue; do
 	dict=""
 	case $t in
 	policy|listfile|listcache) dict="-dict=tests/fuzz/policy.dict" ;;

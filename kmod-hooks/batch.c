@@ -595,7 +595,7 @@ unsigned fwd_table_flags(const struct fwd_features *f,
 void fwd_build_apply(struct fwd_batch *b, const struct fwd_ir *ir,
 		     unsigned table_flags)
 {
-	uint32_t next_id = (uint32_t)ir->nsets + 1;
+	uint32_t next_id = (uint32_t)ir->nsets + 1 + fwd_ir_meter_sets(ir);
 
 	fwd_batch_begin(b);
 	/* Make sure the table exists so that the delete cannot fail, then
@@ -610,6 +610,9 @@ void fwd_build_apply(struct fwd_batch *b, const struct fwd_ir *ir,
 		fwd_lin_set(b, FWD_TABLE_NAME, &ir->sets[i], (uint32_t)i + 1);
 		fwd_lin_elems(b, FWD_TABLE_NAME, &ir->sets[i], (uint32_t)i + 1);
 	}
+	for (unsigned i = 0; i < fwd_ir_meter_sets(ir); i++)
+		fwd_lin_meter_set(b, FWD_TABLE_NAME, ir, i == 1,
+				  (uint32_t)(ir->nsets + 1 + i));
 	for (size_t i = 0; i < ir->nchains; i++)
 		for (size_t j = 0; j < ir->chains[i].n; j++)
 			fwd_lin_rule(b, FWD_TABLE_NAME, ir, &ir->chains[i], j,

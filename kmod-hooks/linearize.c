@@ -29,6 +29,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/xt_NFQUEUE.h>
 
 #include "util.h"
 
@@ -234,6 +235,36 @@ void fwd_lin_set(struct fwd_batch *b, const char *table,
 	nlh = fwd_batch_put(b, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE,
 			    FWD_MSG_SET, &rec);
 	rec->set = set;
+	nftnl_set_nlmsg_build_payload(nlh, s);
+	fwd_batch_close(b, nlh);
+	nftnl_set_free(s);
+}
+
+/*
+ * A meter set of the queue step (ir.h, fwd_ir_queue), as nft sends
+ * `set meter4 { type ipv4_addr; size 65535; flags dynamic,timeout;
+ * timeout 1m; }`: flags EVAL|TIMEOUT (0x30), a default element timeout
+ * the dynset's update refreshes, and a size (dynamic sets need one).
+ */
+void fwd_lin_meter_set(struct fwd_batch *b, const char *table,
+		       const struct fwd_ir *ir, bool v6, uint32_t set_id)
+{
+	struct nftnl_set *s = fwd_nn(nftnl_set_alloc());
+	struct nlmsghdr *nlh;
+	struct fwd_msg *rec;
+
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, v6 ? "meter6" : "meter4");
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_EVAL | NFT_SET_TIMEOUT);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, v6 ? DT_IP6ADDR : DT_IPADDR);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, v6 ? 16 : 4);
+	nftnl_set_set_u32(s, NFTNL_SET_ID, set_id);
+	nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT,
+			  (uint64_t)fwd_ir_meter_timeout(&ir->queue) * 1000);
+	nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, FWD_METER_SIZE);
+	set_udata(s, false);
+	nlh = fwd_batch_put(b, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE,
+			    FWD_MSG_SET, &rec);
 	nftnl_set_nlmsg_build_payload(nlh, s);
 	fwd_batch_close(b, nlh);
 	nftnl_set_free(s);
@@ -744,6 +775,79 @@ static void m_rpf_missing(struct nftnl_rule *r, uint32_t flags)
 	e_cmp(r, NFT_CMP_EQ, &zero, 4);
 }
 
+/* update @meter4 { ip saddr limit rate over R/P burst B packets }, and
+ * the /64 of ip6 saddr for meter6 (nft's expressions, in its order). */
+static void m_meter(struct nftnl_rule *r, struct deps *d,
+		    const struct fwd_ir *ir, const struct fwd_ir_match *m)
+{
+	static const uint8_t mask64[16] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	};
+	static const uint8_t zero16[16];
+	const struct fwd_ir_queue *q = &ir->queue;
+	bool v6 = m->u32 == NFPROTO_IPV6;
+	struct nftnl_expr *e, *lim;
+
+	dep_nfproto(r, d, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
+	if (v6) {
+		e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 8, 16, NFT_REG_1);
+		e = expr(r, "bitwise");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 16);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask64, 16);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero16, 16);
+	} else {
+		e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, NFT_REG_1);
+	}
+	lim = fwd_nn(nftnl_expr_alloc("limit"));
+	nftnl_expr_set_u64(lim, NFTNL_EXPR_LIMIT_RATE, q->rate);
+	nftnl_expr_set_u64(lim, NFTNL_EXPR_LIMIT_UNIT, q->period_s);
+	nftnl_expr_set_u32(lim, NFTNL_EXPR_LIMIT_BURST, q->burst);
+	nftnl_expr_set_u32(lim, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+	nftnl_expr_set_u32(lim, NFTNL_EXPR_LIMIT_FLAGS, NFT_LIMIT_F_INV);
+	e = expr(r, "dynset");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
+	nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, v6 ? "meter6" : "meter4");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SET_ID,
+			   (uint32_t)ir->nsets + (v6 ? 2 : 1));
+	/* One expression: nft sends it as NFTA_DYNSET_EXPR (libnftnl takes
+	 * it over). */
+	nftnl_expr_set(e, NFTNL_EXPR_DYNSET_EXPR, lim, 0);
+}
+
+/*
+ * To the verdict loop: the native queue expression, or the xt NFQUEUE
+ * target rev 3 through nft_compat where the kernel has no nft_queue.
+ * Never a bypass flag, never cpu fanout: queues_total balances by flow
+ * hash, and a packet nobody takes is dropped.
+ */
+static void v_queue(struct nftnl_rule *r, const struct fwd_ir_queue *q)
+{
+	struct nftnl_expr *e;
+
+	if (q->native) {
+		e = expr(r, "queue");
+		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_NUM, q->num);
+		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_TOTAL, q->total);
+		return;
+	}
+	{
+		/* XT_ALIGN(sizeof(info)) = 8 bytes; libnftnl takes the
+		 * buffer over, so it comes from malloc. */
+		struct xt_NFQ_info_v3 *info = fwd_xcalloc(1, 8);
+
+		info->queuenum = q->num;
+		info->queues_total = q->total;
+		info->flags = 0;
+		e = expr(r, "target");
+		nftnl_expr_set_str(e, NFTNL_EXPR_TG_NAME, "NFQUEUE");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_TG_REV, 3);
+		nftnl_expr_set(e, NFTNL_EXPR_TG_INFO, info, 8);
+	}
+}
+
 static void v_verdict(struct nftnl_rule *r, uint32_t verdict)
 {
 	struct nftnl_expr *e = expr(r, "immediate");
@@ -823,6 +927,9 @@ void fwd_lin_rule(struct fwd_batch *b, const char *table,
 		case FWD_M_RPF_MISSING:
 			m_rpf_missing(r, m->u32);
 			break;
+		case FWD_M_METER:
+			m_meter(r, &d, ir, m);
+			break;
 		}
 	}
 	if (rule->counter)
@@ -847,6 +954,9 @@ void fwd_lin_rule(struct fwd_batch *b, const char *table,
 	case FWD_V_REJECT_ICMPX:
 		v_reject(r, NFT_REJECT_ICMPX_UNREACH,
 			 NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+		break;
+	case FWD_V_QUEUE:
+		v_queue(r, &ir->queue);
 		break;
 	}
 

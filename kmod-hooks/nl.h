@@ -195,6 +195,10 @@ void fwd_lin_elems_op(struct fwd_batch *b, const char *table,
 bool fwd_lin_elem_sent(const struct fwd_msg *m, const struct fwd_ir_elem *e);
 void fwd_lin_chain(struct fwd_batch *b, const char *table,
 		   const struct fwd_ir_chain *c);
+/* A meter set of ir->queue (set id: ir->nsets + 1 for meter4, + 2 for
+ * meter6, which is what FWD_M_METER rules name). */
+void fwd_lin_meter_set(struct fwd_batch *b, const char *table,
+		       const struct fwd_ir *ir, bool v6, uint32_t set_id);
 void fwd_lin_rule(struct fwd_batch *b, const char *table,
 		  const struct fwd_ir *ir, const struct fwd_ir_chain *c,
 		  size_t ri, uint32_t *next_set_id);

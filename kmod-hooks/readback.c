@@ -644,6 +644,9 @@ int fwd_live_to_ir(const struct fwd_live_table *t, const struct fwd_ir *tmpl,
 	int ret = 0;
 
 	*out = NULL;
+	/* The template's rules may hold the queue step: they need its
+	 * parameters to render. */
+	ir->queue = tmpl->queue;
 	ir->sets = fwd_xcalloc(tmpl->nsets, sizeof(*ir->sets));
 	ir->chains = fwd_xcalloc(tmpl->nchains, sizeof(*ir->chains));
 	for (size_t i = 0; i < tmpl->nsets; i++) {
@@ -791,7 +794,10 @@ int fwd_live_check(struct fwd_nl *nl, const struct fwd_ir *ir,
 		fwd_live_free(t);
 		return 0;
 	}
-	if (t->nsets != ir->nsets || t->nchains != ir->nchains)
+	/* The queue step's meter sets are the kernel's to fill: only their
+	 * presence counts. */
+	if (t->nsets != ir->nsets + fwd_ir_meter_sets(ir) ||
+	    t->nchains != ir->nchains)
 		*same = false;
 	for (size_t i = 0; i < ir->nsets && *same; i++)
 		*same = set_is(fwd_live_set_find(t, ir->sets[i].name),

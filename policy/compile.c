@@ -1610,8 +1610,29 @@ static void rpfilter_rule(struct fwd_ir_chain *ch, const struct fwd_policy *p,
 			 &p->rpfilter_loc : &p->defaults_loc);
 }
 
+/*
+ * The queue step (ir.h, fwd_ir_queue): what no rule decided, if it opens
+ * a connection, first through the per-source meter, then to the loop.
+ * `ct state new` is explicit although established, related and invalid
+ * packets are gone by now: untracked packets must not be queued.
+ */
+static void queue_rules(struct fwd_ir_chain *ch, const struct fwd_ir_queue *q)
+{
+	const uint32_t fam[] = { NFPROTO_IPV4, NFPROTO_IPV6 };
+	struct fwd_ir_rule *r;
+
+	for (size_t i = 0; q->meter && i < 2; i++) {
+		r = rule_add(ch, FWD_V_DROP);
+		match_add(r, FWD_M_CT_STATE)->u32 = NF_CT_STATE_BIT(IP_CT_NEW);
+		match_add(r, FWD_M_METER)->u32 = fam[i];
+		r->counter = true;
+	}
+	rule_simple(ch, FWD_M_CT_STATE, NF_CT_STATE_BIT(IP_CT_NEW),
+		    FWD_V_QUEUE);
+}
+
 static void build_chain(struct fwd_ir_chain *ch, const struct fwd_policy *p,
-			struct file_map *fm, bool out)
+			struct file_map *fm, const struct fwd_ir_queue *q, bool out)
 {
 	enum fwd_action act = out ? p->outbound : p->inbound;
 	enum fwd_ir_match_kind lk = out ? FWD_M_LOOKUP_DST : FWD_M_LOOKUP_SRC;
@@ -1687,6 +1708,8 @@ static void build_chain(struct fwd_ir_chain *ch, const struct fwd_policy *p,
 		rule_lookup(ch, lk, (unsigned)lookups[i], FWD_V_ACCEPT, true);
 	}
 
+	if (!out && act != FWD_ALLOW && q->on)
+		queue_rules(ch, q);
 	/* A chain whose policy is accept drops nothing: nothing to log. */
 	if (act != FWD_ALLOW && p->log != FWD_LOG_OFF)
 		rule_log(ch, out ? "fwd drop out: " : "fwd drop in: ", lk, -1);
@@ -1731,15 +1754,60 @@ static void fill_sets(struct fwd_ir *ir, struct collect *c,
 	}
 }
 
+static bool period_ok(uint32_t s)
+{
+	return s == 1 || s == 60 || s == 3600 || s == 86400 || s == 604800;
+}
+
+static int check_queue(const struct fwd_ir_queue *q, struct fwd_diags *d)
+{
+	const char *why = NULL;
+
+	if (!q->on)
+		return 0;
+	if (q->total == 0 || (uint32_t)q->num + q->total > 65536u)
+		why = "queue numbers out of range (total must be 1 or more, "
+		      "and the last queue 65535 at most)";
+	else if (q->meter && (q->rate == 0 || !period_ok(q->period_s)))
+		why = "flood meter: the rate must be 1 or more per second, "
+		      "minute, hour, day or week";
+	if (!why)
+		return 0;
+	fwd_diags_add(d, NULL, 0, "%s", why);
+	return -EINVAL;
+}
+
 int fwd_compile_at(const struct fwd_policy *p, uint64_t now,
 		   struct fwd_ir **out, struct fwd_diags *d)
 {
+	return fwd_compile_opts_at(p, now, NULL, out, d);
+}
+
+int fwd_compile_opts_at(const struct fwd_policy *p, uint64_t now,
+			const struct fwd_compile_opts *o, struct fwd_ir **out,
+			struct fwd_diags *d)
+{
+	static const struct fwd_compile_opts none = { 0 };
 	struct collect c = { .now = now, .d = d };
 	struct fwd_ir *ir = fwd_xcalloc(1, sizeof(*ir));
 	struct file_map fm = { .ir = ir };
 	int ret;
 
 	*out = NULL;
+	if (!o)
+		o = &none;
+	ret = check_queue(&o->queue, d);
+	if (ret) {
+		free(ir);
+		return ret;
+	}
+	ir->queue = o->queue;
+	if (!ir->queue.on)
+		memset(&ir->queue, 0, sizeof(ir->queue));
+	else if (!ir->queue.meter)
+		ir->queue.rate = ir->queue.period_s = ir->queue.burst = 0;
+	else if (!ir->queue.burst)
+		ir->queue.burst = 5;	/* nft's default, made explicit */
 	ir->sets = fwd_xcalloc(FWD_SET_COUNT, sizeof(*ir->sets));
 	ir->chains = fwd_xcalloc(FWD_CHAIN_COUNT, sizeof(*ir->chains));
 	ir->nsets = FWD_SET_COUNT;
@@ -1765,8 +1833,8 @@ int fwd_compile_at(const struct fwd_policy *p, uint64_t now,
 		fwd_ir_free(ir);
 		return ret;
 	}
-	build_chain(&ir->chains[FWD_CHAIN_INPUT], p, &fm, false);
-	build_chain(&ir->chains[FWD_CHAIN_OUTPUT], p, &fm, true);
+	build_chain(&ir->chains[FWD_CHAIN_INPUT], p, &fm, &ir->queue, false);
+	build_chain(&ir->chains[FWD_CHAIN_OUTPUT], p, &fm, &ir->queue, true);
 	*out = ir;
 	return 0;
 }
@@ -1860,6 +1928,8 @@ static bool match_one(const struct fwd_ir *ir, const struct fwd_ir_match *m,
 		return true;			/* under the rate */
 	case FWD_M_RPF_MISSING:
 		return false;			/* came in where its route back is */
+	case FWD_M_METER:
+		return false;			/* a first packet: under it */
 	case FWD_M_LOOKUP_SRC:
 	case FWD_M_LOOKUP_DST:
 		if (m->set >= ir->nsets)
@@ -1891,8 +1961,11 @@ int fwd_ir_explain(const struct fwd_ir *ir, unsigned chain, int family,
 		int set = -1;
 		bool all = true;
 
-		if (r->verdict == FWD_V_CONTINUE)
-			continue;		/* log rules decide nothing */
+		/* Log rules decide nothing; the queue step decides nothing
+		 * the policy says: the loop drops unless it knows better,
+		 * and without it the kernel drops. */
+		if (r->verdict == FWD_V_CONTINUE || r->verdict == FWD_V_QUEUE)
+			continue;
 		for (unsigned k = 0; k < r->nm && all; k++)
 			all = match_one(ir, &r->m[k], family, addr, proto, port,
 					&set, &elem);

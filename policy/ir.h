@@ -149,6 +149,17 @@ struct fwd_ir_set {
  *                     No nfproto dependency: the kernel's inet fib serves
  *                     both families. The kernel allows it in the input hook
  *                     (not output: there is no iif there).
+ * FWD_M_METER         the per-source meter of the queue step (fwd_ir_queue),
+ *                     u32 = NFPROTO_IPV4 or NFPROTO_IPV6: IMPLIES meta
+ *                     nfproto; payload saddr (v4: network+12 4; v6:
+ *                     network+8 16, then bitwise & the first 8 bytes, a /64);
+ *                     dynset update set meter4/meter6 expr limit rate over
+ *                     (flags NFT_LIMIT_F_INV) queue.rate/queue.period_s
+ *                     burst queue.burst packets
+ *                                                             update @meter4 { ip saddr limit rate over 100/second burst 100 packets }
+ *                                                             update @meter6 { ip6 saddr & ffff:ffff:ffff:ffff:: limit rate over ... }
+ *                     The meter sets are not in fwd_ir.sets: the kernel
+ *                     fills them, the policy never does (see fwd_ir_queue).
  *
  * No dependency on the l4 protocol is added for `th dport`: in the sets only
  * tcp and udp appear, so other protocols simply miss.
@@ -165,6 +176,7 @@ enum fwd_ir_match_kind {
 	FWD_M_LOOKUP_DST,	/* daddr [. l4proto . th dport] @set */
 	FWD_M_LIMIT,		/* limit rate u32/second burst u32b packets */
 	FWD_M_RPF_MISSING,	/* fib saddr . mark [. iif] oif missing (u32: flags) */
+	FWD_M_METER,		/* update @meter4/6 { saddr limit rate over } */
 };
 
 struct fwd_ir_match {
@@ -181,6 +193,10 @@ enum fwd_ir_verdict {
 	FWD_V_DROP,
 	FWD_V_REJECT_TCP_RST,	/* reject with tcp reset */
 	FWD_V_REJECT_ICMPX,	/* reject with icmpx admin-prohibited */
+	/* To the verdict loop (fwd_ir.queue): native `queue` expression or
+	 * the xt NFQUEUE target rev 3, never with bypass. Terminal: the
+	 * loop's verdict decides, nobody listening means drop. */
+	FWD_V_QUEUE,
 };
 
 #define FWD_IR_MAX_MATCH 4
@@ -249,6 +265,38 @@ enum fwd_ir_chain_id {
 	FWD_CHAIN_COUNT
 };
 
+/*
+ * The queue step at the end of the input chain (off unless the compiler
+ * was asked for it, fwd_compile_opts): `ct state new` packets no rule
+ * accepted or refused, just before the final log + drop, go to the
+ * verdict loop on queues num .. num + total - 1 (the kernel picks one by
+ * a hash of the address pair and protocol, nfqueue_hash: ports are not
+ * in it, so a source always lands on the same queue, and the queues share
+ * the load only when many sources knock). With `meter`, a per-source meter
+ * comes first: a source sending more than rate/period_s new flows to
+ * closed ports is dropped (and counted) in the kernel, not queued; IPv6
+ * sources are metered per /64. The meter sets `meter4`/`meter6` are part
+ * of the step (created by kmod-hooks with the chains: dynamic, element
+ * timeout FWD_METER_TIMEOUT_S or 2 * period_s if longer, size
+ * FWD_METER_SIZE; when full, new sources are not metered but queued).
+ *
+ * The queue verdict is terminal: a packet queued never reaches the log +
+ * drop rules after it (the loop logs it). No bypass: while nobody binds
+ * the queue, or it is full, the kernel drops queued packets.
+ */
+#define FWD_METER_SIZE 65535u
+#define FWD_METER_TIMEOUT_S 60u
+struct fwd_ir_queue {
+	bool on;
+	bool native;		/* nft `queue` (nft_queue); else xt NFQUEUE v3 */
+	uint16_t num;		/* first queue */
+	uint16_t total;		/* queues (>= 1) */
+	bool meter;
+	uint32_t rate;		/* packets per period_s from one source */
+	uint32_t period_s;	/* 1, 60, 3600, 86400 or 604800 (nft units) */
+	uint32_t burst;		/* packets above the rate before it bites */
+};
+
 struct fwd_ir {
 	struct fwd_ir_set *sets;
 	size_t nsets;
@@ -263,7 +311,17 @@ struct fwd_ir {
 	 * table recompiles at that moment and commits the delta.
 	 */
 	uint64_t recompile_at;
+	struct fwd_ir_queue queue;	/* all zero: no queue step */
 };
+
+/* The meters' element timeout in seconds (render.c). */
+uint32_t fwd_ir_meter_timeout(const struct fwd_ir_queue *q);
+
+/* The meter sets kmod-hooks creates for ir->queue (0 or 2). */
+static inline unsigned fwd_ir_meter_sets(const struct fwd_ir *ir)
+{
+	return ir->queue.on && ir->queue.meter ? 2 : 0;
+}
 
 /* Options that depend on the kernel (from the probe); zero = conservative. */
 struct fwd_render_opts {
@@ -295,6 +353,21 @@ int fwd_compile(const struct fwd_policy *p, struct fwd_ir **out,
  */
 int fwd_compile_at(const struct fwd_policy *p, uint64_t now,
 		   struct fwd_ir **out, struct fwd_diags *d);
+
+/*
+ * What the compiler gets besides the policy. For now only the queue step
+ * (the [guard] section that will set it is not parsed yet, and `native`
+ * comes from the kernel probe). All zero: what fwd_compile_at builds.
+ * A queue that cannot be expressed is -EINVAL with a message in d:
+ * total 0, num + total beyond 65536, a meter rate of 0, a period nft has
+ * no unit for.
+ */
+struct fwd_compile_opts {
+	struct fwd_ir_queue queue;
+};
+int fwd_compile_opts_at(const struct fwd_policy *p, uint64_t now,
+			const struct fwd_compile_opts *o, struct fwd_ir **out,
+			struct fwd_diags *d);
 /* The earliest `expires` after `now` among the policy's edits, 0 if none. */
 uint64_t fwd_ir_next_expiry(const struct fwd_policy *p, uint64_t now);
 void fwd_ir_free(struct fwd_ir *ir);	/* accepts NULL */

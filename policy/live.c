@@ -126,6 +126,8 @@ static bool same_match(const struct fwd_ir_match *a,
 		return a->set == b->set;
 	case FWD_M_LIMIT:
 		return a->u32 == b->u32 && a->u32b == b->u32b;
+	case FWD_M_METER:
+		return a->u32 == b->u32;	/* the rest is fwd_ir.queue */
 	}
 	return false;
 }
@@ -161,6 +163,15 @@ static bool same_chains(const struct fwd_ir *a, const struct fwd_ir *b)
 				return false;
 	}
 	return true;
+}
+
+static bool same_queue(const struct fwd_ir_queue *a,
+		       const struct fwd_ir_queue *b)
+{
+	return a->on == b->on && a->native == b->native && a->num == b->num &&
+	       a->total == b->total && a->meter == b->meter &&
+	       a->rate == b->rate && a->period_s == b->period_s &&
+	       a->burst == b->burst;
 }
 
 static bool same_set_shape(const struct fwd_ir_set *a,
@@ -223,7 +234,8 @@ int fwd_ir_diff(const struct fwd_ir *old, const struct fwd_ir *new,
 	if (!new)
 		return -EINVAL;
 	out->shape_changed = !old || old->nsets != new->nsets ||
-			     !same_chains(old, new);
+			     !same_chains(old, new) ||
+			     !same_queue(&old->queue, &new->queue);
 	for (size_t i = 0; i < new->nsets; i++) {
 		const struct fwd_ir_set *o = old_set(old, &new->sets[i], i);
 
@@ -309,6 +321,7 @@ struct fwd_ir *fwd_ir_clone(const struct fwd_ir *ir)
 	struct remap m = { .from = ir, .to = c };
 
 	c->recompile_at = ir->recompile_at;
+	c->queue = ir->queue;
 	c->files = fwd_xreallocarray(NULL, ir->nfiles + 1, sizeof(*c->files));
 	for (size_t i = 0; i < ir->nfiles; i++)
 		c->files[i] = fwd_xstrdup(ir->files[i]);

@@ -238,6 +238,44 @@ static void render_set(struct out *o, const struct fwd_ir_set *s, uint64_t now)
 	puts_(o, "\t}\n");
 }
 
+static void put_u32(struct out *o, uint32_t v);
+
+/* Seconds as nft prints a set timeout: 1m, 2h, 1d2h3m4s. */
+static void put_duration(struct out *o, uint32_t s)
+{
+	static const struct { uint32_t sec; const char *unit; } u[] = {
+		{ 86400, "d" }, { 3600, "h" }, { 60, "m" }, { 1, "s" },
+	};
+
+	for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++) {
+		if (s < u[i].sec && !(s == 0 && u[i].sec == 1))
+			continue;
+		put_u32(o, s / u[i].sec);
+		puts_(o, u[i].unit);
+		s %= u[i].sec;
+		if (!s)
+			break;
+	}
+}
+
+uint32_t fwd_ir_meter_timeout(const struct fwd_ir_queue *q)
+{
+	return q->period_s * 2 > FWD_METER_TIMEOUT_S ? q->period_s * 2 :
+	       FWD_METER_TIMEOUT_S;
+}
+
+/* The meter sets of the queue step (ir.h), as nft lists them. */
+static void render_meter_set(struct out *o, const struct fwd_ir *ir, bool v6)
+{
+	puts_(o, v6 ? "\tset meter6 {\n\t\ttype ipv6_addr\n" :
+		      "\tset meter4 {\n\t\ttype ipv4_addr\n");
+	puts_(o, "\t\tsize ");
+	put_u32(o, FWD_METER_SIZE);
+	puts_(o, "\n\t\tflags dynamic,timeout\n\t\ttimeout ");
+	put_duration(o, fwd_ir_meter_timeout(&ir->queue));
+	puts_(o, "\n\t}\n");
+}
+
 /* ---- rules ---- */
 
 static const char *const icmp4_names[] = {
@@ -302,6 +340,53 @@ static void render_types(struct out *o, const struct fwd_ir_match *m, bool v6)
 	}
 	if (m->ntypes != 1)
 		puts_(o, " }");
+}
+
+static const char *period_name(uint32_t s)
+{
+	switch (s) {
+	case 1: return "second";
+	case 60: return "minute";
+	case 3600: return "hour";
+	case 86400: return "day";
+	case 604800: return "week";
+	}
+	return "?";
+}
+
+static void render_meter(struct out *o, const struct fwd_ir *ir,
+			 const struct fwd_ir_match *m)
+{
+	const struct fwd_ir_queue *q = &ir->queue;
+
+	puts_(o, m->u32 == NFPROTO_IPV6 ?
+	      "update @meter6 { ip6 saddr & ffff:ffff:ffff:ffff:: " :
+	      "update @meter4 { ip saddr ");
+	puts_(o, "limit rate over ");
+	put_u32(o, q->rate);
+	puts_(o, "/");
+	puts_(o, period_name(q->period_s));
+	puts_(o, " burst ");
+	put_u32(o, q->burst);
+	puts_(o, " packets }");
+}
+
+/*
+ * `queue num N` or `queue num N-M`: what fwd means with either the native
+ * expression or the xt target. For the xt target `nft list` prints
+ * something else (an xt statement and a warning that the table is managed
+ * by iptables-nft), so the line says which one the kernel got.
+ */
+static void render_queue(struct out *o, const struct fwd_ir_queue *q)
+{
+	puts_(o, "queue num ");
+	put_u32(o, q->num);
+	if (q->total > 1) {
+		puts_(o, "-");
+		put_u32(o, (uint32_t)q->num + q->total - 1);
+	}
+	if (!q->native)
+		puts_(o, " # xt NFQUEUE v3 target (nft_compat), no bypass");
 }
 
 static void render_l4proto(struct out *o, uint32_t p)
@@ -435,6 +520,11 @@ static int render_match(struct out *o, const struct fwd_ir *ir,
 		return 0;
 	case FWD_M_RPF_MISSING:
 		return render_rpf(o, m->u32);
+	case FWD_M_METER:
+		if (!ir->queue.on || !ir->queue.meter)
+			return -EINVAL;
+		render_meter(o, ir, m);
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -481,6 +571,11 @@ static int render_rule(struct out *o, const struct fwd_ir *ir,
 		break;
 	case FWD_V_REJECT_ICMPX:
 		puts_(o, "reject with icmpx admin-prohibited");
+		break;
+	case FWD_V_QUEUE:
+		if (!ir->queue.on)
+			return -EINVAL;
+		render_queue(o, &ir->queue);
 		break;
 	}
 	puts_(o, "\n");
@@ -552,6 +647,12 @@ int fwd_ir_render(const struct fwd_ir *ir, const struct fwd_render_opts *opts,
 		if (!first)
 			puts_(o, "\n");
 		render_set(o, &ir->sets[i], now);
+		first = false;
+	}
+	for (unsigned i = 0; i < fwd_ir_meter_sets(ir); i++) {
+		if (!first)
+			puts_(o, "\n");
+		render_meter_set(o, ir, i == 1);
 		first = false;
 	}
 	for (size_t i = 0; i < ir->nchains && !ret; i++) {

@@ -616,6 +616,15 @@ static int flood_udp(struct nt_opts *o)
 		((struct sockaddr_in *)&o->addr)->sin_port = 0;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf));
+	/* --from: the source address (one of this namespace's), so that a
+	 * test can flood from several hosts of one network. */
+	if (o->nfrom > 0 &&
+	    bind(fd, (struct sockaddr *)&o->from[0],
+		 o->from[0].ss_family == AF_INET ? sizeof(struct sockaddr_in) :
+						    sizeof(struct sockaddr_in6)) != 0) {
+		fprintf(stderr, "nettool: bind: %s\n", strerror(errno));
+		return NT_ERROR;
+	}
 	if (connect(fd, (struct sockaddr *)&o->addr, o->addrlen) != 0) {
 		fprintf(stderr, "nettool: connect: %s\n", strerror(errno));
 		return NT_ERROR;
@@ -781,8 +790,9 @@ static const struct nt_cmd {
 	  "\tIFNAME to its broadcast MAC, IP header and all; waits for nothing" },
 	{ "flood", cmd_flood, true, 10,
 	  "tcp|udp ADDR PORT [--count N] [--rate R] [--timeout S]\n"
-	  "\t[--sport LO-HI] [--size B]\n"
-	  "\tUDP: raw datagrams, a new source port each (new flows);\n"
+	  "\t[--sport LO-HI] [--size B] [--from ADDR]\n"
+	  "\tUDP: raw datagrams, a new source port each (new flows), from\n"
+	  "\tADDR if given;\n"
 	  "\tTCP: connection attempts from new ports, each abandoned after\n"
 	  "\t100 ms; prints \"sent N secs T pps P ...\"" },
 	{ "help", cmd_help, false, 0, "\n\tthis text" },
