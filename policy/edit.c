@@ -50,6 +50,7 @@ struct tok {
 	const char *s;
 	size_t n;
 	bool comma;		/* a comma stands between it and the previous */
+	int word;		/* the argv index it is in */
 };
 
 struct lexer {
@@ -59,6 +60,7 @@ struct lexer {
 	const char *p;		/* where in it; NULL before its start */
 	struct tok peeked;
 	bool has_peek;
+	int at;			/* word of the last token taken, -1 before */
 };
 
 static bool is_sep(char c)
@@ -74,6 +76,7 @@ static bool lex_next(struct lexer *x, struct tok *t)
 	if (x->has_peek) {
 		*t = x->peeked;
 		x->has_peek = false;
+		x->at = t->word;
 		return true;
 	}
 	while (x->i < x->argc) {
@@ -91,6 +94,8 @@ static bool lex_next(struct lexer *x, struct tok *t)
 			x->p++;
 		t->n = (size_t)(x->p - t->s);
 		t->comma = comma;
+		t->word = x->i;
+		x->at = t->word;
 		return true;
 	}
 	return false;
@@ -98,8 +103,12 @@ static bool lex_next(struct lexer *x, struct tok *t)
 
 static bool lex_peek(struct lexer *x, struct tok *t)
 {
+	int at = x->at;
+
+	/* A look ahead is not taken: the error stays with the word before. */
 	if (!x->has_peek && !lex_next(x, &x->peeked))
 		return false;
+	x->at = at;
 	x->has_peek = true;
 	*t = x->peeked;
 	return true;
@@ -145,6 +154,8 @@ struct parse {
 	char *err;
 	size_t errlen;
 	bool failed;
+	const struct lexer *x;	/* NULL while no word is being read */
+	int fail_word;		/* the word the error is about, or -1 */
 
 	struct fwd_port_range *ports;
 	size_t nports, ports_cap;
@@ -170,6 +181,8 @@ static bool fail(struct parse *P, const char *fmt, ...)
 		vsnprintf(P->err, P->errlen, fmt, ap);
 		va_end(ap);
 	}
+	if (!P->failed)
+		P->fail_word = P->x ? P->x->at : -1;
 	P->failed = true;
 	return false;
 }
@@ -441,7 +454,7 @@ static bool parse_addrs(struct parse *P, struct lexer *x)
 				    "ADDR", kw);
 		if (t.s[0] == '@')
 			return fail(P, "write the list name without '@': '%s'",
-				    q(b, &(struct tok){ t.s + 1, t.n - 1, false }));
+				    q(b, &(struct tok){ t.s + 1, t.n - 1, false, t.word }));
 		if (!name_ok(P, t.s, t.n))
 			return false;
 		memcpy(P->list, t.s, t.n);
@@ -540,15 +553,16 @@ static void expand(const struct parse *P, struct fwd_edit *o)
 	}
 }
 
-int fwd_edit_parse_with(int argc, const char *const *argv, uint64_t now,
-			struct fwd_ports_parser *pp, struct fwd_edit **out,
-			size_t *n, char *err, size_t errlen)
+static int parse_with(int argc, const char *const *argv, uint64_t now,
+		      struct fwd_ports_parser *pp, struct fwd_edit **out,
+		      size_t *n, char *err, size_t errlen, int *err_word)
 {
 	struct fwd_ports_parser saved = *pp;
 	struct parse P = {
 		.pp = pp, .now = now, .err = err, .errlen = errlen,
+		.fail_word = -1,
 	};
-	struct lexer x = { 0 };
+	struct lexer x = { .at = -1 };
 	size_t total = 0;
 	bool ok;
 	int used;
@@ -565,10 +579,12 @@ int fwd_edit_parse_with(int argc, const char *const *argv, uint64_t now,
 		x.argc = argc;
 		x.argv = argv;
 		x.i = used;
+		P.x = &x;
 		if (P.kind == FWD_EDIT_ALLOW || P.kind == FWD_EDIT_DENY)
 			ok = parse_allow(&P, &x);
 		else
 			ok = parse_addrs(&P, &x);
+		P.x = NULL;
 	}
 	if (ok) {
 		total = P.kind == FWD_EDIT_ALLOW || P.kind == FWD_EDIT_DENY ?
@@ -591,21 +607,37 @@ int fwd_edit_parse_with(int argc, const char *const *argv, uint64_t now,
 	free(P.ports);
 	free(P.peers);
 	free(P.lists);
+	if (err_word)
+		*err_word = ok ? -1 : P.fail_word;
 	return ok ? 0 : -EINVAL;
 }
 
-int fwd_edit_parse(int argc, const char *const *argv, uint64_t now,
-		   const struct fwd_load_opts *opts, struct fwd_edit **out,
-		   size_t *n, char *err, size_t errlen)
+int fwd_edit_parse_with(int argc, const char *const *argv, uint64_t now,
+			struct fwd_ports_parser *pp, struct fwd_edit **out,
+			size_t *n, char *err, size_t errlen)
+{
+	return parse_with(argc, argv, now, pp, out, n, err, errlen, NULL);
+}
+
+int fwd_edit_parse_at(int argc, const char *const *argv, uint64_t now,
+		      const struct fwd_load_opts *opts, struct fwd_edit **out,
+		      size_t *n, char *err, size_t errlen, int *err_word)
 {
 	struct fwd_ports_parser pp = {
 		.services_path = opts ? opts->services_path : NULL,
 	};
 	int ret;
 
-	ret = fwd_edit_parse_with(argc, argv, now, &pp, out, n, err, errlen);
+	ret = parse_with(argc, argv, now, &pp, out, n, err, errlen, err_word);
 	fwd_ports_parser_done(&pp);
 	return ret;
+}
+
+int fwd_edit_parse(int argc, const char *const *argv, uint64_t now,
+		   const struct fwd_load_opts *opts, struct fwd_edit **out,
+		   size_t *n, char *err, size_t errlen)
+{
+	return fwd_edit_parse_at(argc, argv, now, opts, out, n, err, errlen, NULL);
 }
 
 /* ---- canonical words ---- */

@@ -94,9 +94,18 @@ struct fwd_edit {
  * and nothing appended (*out and *n untouched).
  */
 #define FWD_EDIT_MAX 1000000
+
 int fwd_edit_parse(int argc, const char *const *argv, uint64_t now,
 		   const struct fwd_load_opts *opts, struct fwd_edit **out,
 		   size_t *n, char *err, size_t errlen);
+
+/* The same, and on an error *err_word gets the index in argv of the word
+ * it is about (the word of the last token the parser took), or -1 when it
+ * is about the command as a whole: callers that made argv from lines of
+ * input (a batch on stdin) name the line with it. */
+int fwd_edit_parse_at(int argc, const char *const *argv, uint64_t now,
+		      const struct fwd_load_opts *opts, struct fwd_edit **out,
+		      size_t *n, char *err, size_t errlen, int *err_word);
 
 /* The same with a ports parser the caller keeps across calls, so that a
  * services file is read once for many lines (the policy loader). Only its

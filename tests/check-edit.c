@@ -358,6 +358,44 @@ static const struct bad_case bads[] = {
 	  "not an IPv4 or IPv6 address" },
 };
 
+/* fwd_edit_parse_at names the word an error is about: the daemon turns it
+ * into the line of a batch on stdin ("stdin:3: ..."). */
+static const struct {
+	const char *argv[8];
+	int want;		/* the word, -1 for none */
+} err_words[] = {
+	{ { "list-add", "office", "192.0.2.1", "bad", "192.0.2.3" }, 3 },
+	{ { "list-add", "office", "192.0.2.1", "192.0.2.2 198.51.100.300" }, 3 },
+	{ { "allow", "22/tcp", "from", "192.0.2.1", "192.0.2.1/33" }, 4 },
+	{ { "allow", "70000/tcp", "from", "192.0.2.1" }, 1 },
+	{ { "allow", "22/tcp,", "99999/udp", "from", "192.0.2.1" }, 2 },
+	{ { "block", "192.0.2.1", "for" }, 2 },
+	{ { "block", "192.0.2.1", "until", "2h" }, 3 },
+	{ { "list-add", "office" }, 1 },
+	{ { "frobnicate", "192.0.2.1" }, -1 },
+	{ { "list-add", "office", "192.0.2.1" }, -1 },	/* no error */
+};
+
+START_TEST(test_parse_err_word)
+{
+	struct fwd_edit *e = NULL;
+	char err[512];
+	size_t n = 0;
+	int argc = 0, at = 42, ret;
+
+	while (err_words[_i].argv[argc])
+		argc++;
+	ret = fwd_edit_parse_at(argc, err_words[_i].argv, NOW, &opts, &e, &n, err,
+				sizeof(err), &at);
+	/* Only the last case parses. */
+	ck_assert_int_eq(ret, _i + 1 == (int)(sizeof(err_words) / sizeof(err_words[0])) ?
+			 0 : -EINVAL);
+	ck_assert_msg(at == err_words[_i].want, "case %d (%s): error word %d, want %d",
+		      _i, ret ? err : "parsed", at, err_words[_i].want);
+	free(e);
+}
+END_TEST
+
 START_TEST(test_parse_bad)
 {
 	const struct bad_case *c = &bads[_i];
@@ -1181,6 +1219,8 @@ static Suite *edit_suite(void)
 	tcase_add_test(tc, test_parse_fields);
 	tcase_add_test(tc, test_parse_argv);
 	tcase_add_loop_test(tc, test_parse_bad, 0, sizeof(bads) / sizeof(bads[0]));
+	tcase_add_loop_test(tc, test_parse_err_word, 0,
+			    sizeof(err_words) / sizeof(err_words[0]));
 	tcase_add_test(tc, test_parse_err_buffer);
 	tcase_add_test(tc, test_parse_cap);
 	suite_add_tcase(s, tc);
