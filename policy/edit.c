@@ -27,7 +27,7 @@
 #define QBUF FWD_QUOTE_BUF(QUOTE_MAX)
 
 #define DURATION_MAX (365ULL * 86400)
-#define EPOCH_MAX 253402300799ULL	/* 9999-12-31T23:59:59Z */
+#define EPOCH_MAX FWD_EDIT_EPOCH_MAX
 
 static const char *const kind_words[] = {
 	[FWD_EDIT_ALLOW] = "allow",
@@ -330,8 +330,9 @@ static bool epoch_tok(struct parse *P, const struct tok *t)
 			v = v * 10 + (uint64_t)(t->s[i] - '0');
 	}
 	if (v < 1 || v > EPOCH_MAX)
-		return fail(P, "'until' needs a time in unix seconds (1 to %llu), "
-			    "like 1764412345, got '%s'",
+		return fail(P, "'until' needs a time in unix seconds (1 to %llu, "
+			    "the kernel's limit for element timeouts), like "
+			    "1764412345, got '%s'",
 			    (unsigned long long)EPOCH_MAX, q(b, t));
 	P->expires = v;
 	return true;
@@ -840,8 +841,10 @@ static int edit_check(const struct fwd_policy *p, const struct fwd_edit *e,
 		return bad(err, errlen, "malformed edit: kind %d", (int)e->kind);
 	/* The owned file writes it as "until EPOCH": it must read back. */
 	if (e->expires > EPOCH_MAX)
-		return bad(err, errlen, "malformed edit: expiry %llu is past the "
-			   "year 9999", (unsigned long long)e->expires);
+		return bad(err, errlen, "malformed edit: expiry %llu is past %llu, "
+			   "the kernel's limit for element timeouts",
+			   (unsigned long long)e->expires,
+			   (unsigned long long)EPOCH_MAX);
 	if (e->kind == FWD_EDIT_BLOCK)
 		return addr_valid(&e->addr) ? 0 :
 		       bad(err, errlen, "malformed edit: bad address");

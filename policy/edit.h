@@ -60,6 +60,16 @@ struct fwd_edit {
 };
 
 /*
+ * The latest `until` (2554-07-21T23:34:33Z). The kernel takes an element
+ * timeout only below U64_MAX / NSEC_PER_MSEC milliseconds (18446744073709:
+ * nf_msecs_to_jiffies64 refuses the rest with ERANGE), and fwd sends
+ * `until` - now: an EPOCH of at most 18446744073 seconds is a timeout the
+ * kernel takes at any `now`, so what `fwctl check` accepts, the kernel
+ * does too.
+ */
+#define FWD_EDIT_EPOCH_MAX 18446744073ULL
+
+/*
  * Parse the words of one or more edits, as typed after `fwctl`, kind first:
  *   allow PORTS [from PEER... | to PEER...] [for DURATION | until EPOCH]
  *   deny  PORTS [from PEER... | to PEER...] [for DURATION | until EPOCH]
@@ -77,7 +87,7 @@ struct fwd_edit {
  * such as "form" is reported as one. PEER: any | ADDR | CIDR | @list,
  * IPv4 or IPv6, separated by spaces or commas. DURATION: 30s, 10m, 2h, 7d
  * or a combination with the units in that descending order (1h30m, 1d12h),
- * 1 s to 365 d. EPOCH: unix seconds, 1 to 253402300799 (the year 9999).
+ * 1 s to 365 d. EPOCH: unix seconds, 1 to FWD_EDIT_EPOCH_MAX.
  *
  * Appends the expanded ATOMIC edits (PORTS x PEERs, port-major, each port
  * range one edit per protocol) to *out, reallocated to exactly *n + k

@@ -242,9 +242,9 @@ START_TEST(test_parse_argv)
 
 		e = NULL;
 		n = 0;
-		ck_assert_int_eq(fwd_edit_parse(4, argv3, 253402300799ULL - 10, NULL,
+		ck_assert_int_eq(fwd_edit_parse(4, argv3, FWD_EDIT_EPOCH_MAX - 10, NULL,
 						&e, &n, err, sizeof(err)), 0);
-		ck_assert_uint_eq(e[0].expires, 253402300799ULL);
+		ck_assert_uint_eq(e[0].expires, FWD_EDIT_EPOCH_MAX);
 		free(e);
 	}
 }
@@ -324,11 +324,19 @@ static const struct bad_case bads[] = {
 	  "duration '99999999999999999999999d' is out of range (1s to 365d)" },
 	{ "allow 22/tcp until", "'until' needs a time in unix seconds, like 1764412345" },
 	{ "allow 22/tcp until 0", "'until' needs a time in unix seconds (1 to "
-	  "253402300799), like 1764412345, got '0'" },
+	  "18446744073, the kernel's limit for element timeouts), like "
+	  "1764412345, got '0'" },
 	{ "allow 22/tcp until 2h", "'until' needs a time in unix seconds (1 to "
-	  "253402300799), like 1764412345, got '2h'" },
-	{ "allow 22/tcp until 253402300800", "'until' needs a time in unix seconds "
-	  "(1 to 253402300799), like 1764412345, got '253402300800'" },
+	  "18446744073, the kernel's limit for element timeouts), like "
+	  "1764412345, got '2h'" },
+	/* The year 9999 was accepted once, and the kernel refused it (ERANGE):
+	 * the limit is the kernel's (edit.h, FWD_EDIT_EPOCH_MAX). */
+	{ "allow 22/tcp until 253402300799", "'until' needs a time in unix seconds "
+	  "(1 to 18446744073, the kernel's limit for element timeouts), like "
+	  "1764412345, got '253402300799'" },
+	{ "block 192.0.2.1 until 18446744074", "'until' needs a time in unix "
+	  "seconds (1 to 18446744073, the kernel's limit for element timeouts), "
+	  "like 1764412345, got '18446744074'" },
 	{ "allow 22/tcp for 1h until 5",
 	  "one 'for' or 'until' per edit, got a second 'until'" },
 	/* block and the lists. */
@@ -654,9 +662,10 @@ START_TEST(test_add_del)
 	ck_assert_int_eq(fwd_policy_add_edit(p, &e, err, sizeof(err)), -EINVAL);
 	ck_assert_str_eq(err, "malformed edit: bad list name");
 	e = one("block 192.0.2.1");
-	e.expires = 253402300800ULL;
+	e.expires = FWD_EDIT_EPOCH_MAX + 1;
 	ck_assert_int_eq(fwd_policy_add_edit(p, &e, err, sizeof(err)), -EINVAL);
-	ck_assert_str_eq(err, "malformed edit: expiry 253402300800 is past the year 9999");
+	ck_assert_str_eq(err, "malformed edit: expiry 18446744074 is past "
+			 "18446744073, the kernel's limit for element timeouts");
 	e = one("list-add x 192.0.2.1");
 	e.kind = (enum fwd_edit_kind)42;
 	ck_assert_int_eq(fwd_policy_add_edit(p, &e, err, sizeof(err)), -EINVAL);
@@ -974,7 +983,7 @@ static struct fwd_edit rnd_edit(void)
 		break;
 	}
 	if (rn(3) == 0)
-		e.expires = rn(2) ? NOW + 1 + rn(1000000) : 1 + rnd() % 253402300799ULL;
+		e.expires = rn(2) ? NOW + 1 + rn(1000000) : 1 + rnd() % FWD_EDIT_EPOCH_MAX;
 	return e;
 }
 
