@@ -138,7 +138,10 @@ static void scan_rescue(struct fwd_policy *p, const char *file,
 		while (t < e && blank(*t))
 			t++;
 		if (t == e || *t == ';' || *t == '#') {
-			/* blank and comment lines keep a key open */
+			/* A blank or comment line ends a value (the parser
+			 * refuses an indented line after one): what follows
+			 * is not a rescue source. */
+			in_rescue = false;
 		} else if (*t == '[') {
 			const char *r = memchr(t, ']', (size_t)(e - t));
 			const char *n = t + 1;
