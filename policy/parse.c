@@ -664,7 +664,9 @@ static void allow_word(struct loader *L, const char *w, size_t n)
 
 /* [defaults] rescue = sources that may still reach SSH when fwd falls back
  * to its lockdown table: addresses and networks only, never a list (lists
- * may be what is broken) and never "any" (that would not be a lockdown). */
+ * may be what is broken) and never "any" (that would not be a lockdown),
+ * nor "any" spelt as a network (0.0.0.0/0, ::/0; several networks that
+ * together cover a family are caught once every file is read). */
 static void rescue_word(struct loader *L, const char *w, size_t n)
 {
 	struct fwd_policy *p = L->p;
@@ -682,6 +684,12 @@ static void rescue_word(struct loader *L, const char *w, size_t n)
 	}
 	if (!addr_word(L, w, n, &a))
 		return;
+	if (a.prefix == 0) {
+		err(L, "'%s' cannot be a rescue source: it is every %s address, "
+		    "as 'any' is; name addresses or CIDRs", quote(q, w, n),
+		    a.family == AF_INET ? "IPv4" : "IPv6");
+		return;
+	}
 	if (p->nrescue == L->rescue_cap) {
 		size_t cap = L->rescue_cap;
 
@@ -1871,9 +1879,30 @@ static void loader_init(struct loader *L, const struct fwd_load_opts *opts,
 	L->now = (uint64_t)time(NULL);
 }
 
+/* The rescue sources of all lines together must not be "any" either. */
+static void check_rescue(struct loader *L)
+{
+	static const uint8_t fams[] = { AF_INET, AF_INET6 };
+	const struct fwd_policy *p = L->p;
+
+	for (size_t f = 0; f < sizeof(fams); f++) {
+		const struct fwd_loc *loc;
+		size_t last;
+
+		if (!fwd_addr_cover_all(p->rescue, p->nrescue, fams[f], &last))
+			continue;
+		loc = &p->rescue_locs[last];
+		fwd_diags_add(L->d, loc->file, loc->line, "the rescue sources "
+			      "together cover every %s address, as 'any' would; "
+			      "name only the addresses or CIDRs administrators "
+			      "come from", fams[f] == AF_INET ? "IPv4" : "IPv6");
+	}
+}
+
 /* Resolve @list words now that every file is read. */
 static void resolve(struct loader *L)
 {
+	check_rescue(L);
 	for (size_t i = 0; i < L->nrefs; i++) {
 		struct list_ref *r = &L->refs[i];
 		struct fwd_peer *pe = &L->p->services[r->svc].allow[r->peer];

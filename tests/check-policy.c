@@ -1231,6 +1231,15 @@ START_TEST(test_lockdown)
 		ck_peer_addr(s, i, want[i], lines[i]);
 	fwd_policy_free(p);
 
+	/* "any" as networks, alone or together, is no rescue source: the
+	 * lockdown keeps IPv4 closed and lets in only the IPv6 host. */
+	ck_assert_int_eq(fwd_policy_lockdown("lockdown/any.conf", &p), 0);
+	ck_assert_uint_eq(p->nrescue, 1);
+	ck_addr(&p->rescue[0], "2001:db8::7");
+	ck_assert_uint_eq(p->nservices, 1);
+	ck_assert_uint_eq(p->services[0].nallow, 1);
+	fwd_policy_free(p);
+
 	/* No file, or no rescue in it: no service at all. */
 	ck_assert_int_eq(fwd_policy_lockdown("no-such.conf", &p), 0);
 	ck_assert_uint_eq(p->nservices, 0);
@@ -1253,6 +1262,51 @@ START_TEST(test_lockdown)
 	ck_assert_int_eq(fwd_policy_lockdown("bad/gzip.conf", &p), 0);
 	ck_assert_uint_eq(p->nrescue, 0);
 	fwd_policy_free(p);
+}
+END_TEST
+
+/* Rescue sources that together are "any": fwd_addr_cover_all, which the
+ * parser (bad/rescue-any-network.conf) and the lockdown use. */
+START_TEST(test_rescue_cover)
+{
+	static const struct {
+		const char *v[6];
+		int family;
+		int last;	/* the entry that completes the cover, -1: none */
+	} cases[] = {
+		{ { "0.0.0.0/0" }, AF_INET, 0 },
+		{ { "0.0.0.0/0" }, AF_INET6, -1 },
+		{ { "::/0" }, AF_INET6, 0 },
+		{ { "128.0.0.0/1", "192.0.2.1", "0.0.0.0/1" }, AF_INET, 2 },
+		{ { "0.0.0.0/1", "128.0.0.0/2", "192.0.0.0/2" }, AF_INET, 2 },
+		/* overlaps and order do not matter, a gap of one address does */
+		{ { "192.0.0.0/2", "0.0.0.0/2", "64.0.0.0/2", "96.0.0.0/3",
+		    "128.0.0.0/2" }, AF_INET, 4 },
+		{ { "0.0.0.0/1", "128.0.0.0/2", "192.0.0.0/3", "224.0.0.0/4",
+		    "240.0.0.0/5", "248.0.0.0/6" }, AF_INET, -1 },
+		{ { "0.0.0.0/1", "128.0.0.0/2", "192.0.0.0/2", "::/1" }, AF_INET6, -1 },
+		{ { "::/1", "2001:db8::/32", "8000::/1" }, AF_INET6, 2 },
+		{ { "0.0.0.0/1", "::/1", "8000::/1" }, AF_INET, -1 },
+		{ { "255.255.255.255", "0.0.0.0/1", "128.0.0.0/2", "192.0.0.0/3",
+		    "224.0.0.0/4" }, AF_INET, -1 },
+	};
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct fwd_addr v[6];
+		size_t n = 0, last = 99;
+		bool all;
+
+		while (n < 6 && cases[c].v[n]) {
+			ck_assert_int_eq(fwd_addr_parse(cases[c].v[n], &v[n], NULL, 0), 0);
+			n++;
+		}
+		all = fwd_addr_cover_all(v, n, (uint8_t)cases[c].family, &last);
+		ck_assert_msg(all == (cases[c].last >= 0), "case %zu: cover %d", c, all);
+		if (all)
+			ck_assert_msg((int)last == cases[c].last, "case %zu: last %zu, "
+				      "want %d", c, last, cases[c].last);
+	}
+	ck_assert(!fwd_addr_cover_all(NULL, 0, AF_INET, NULL));
 }
 END_TEST
 
@@ -1400,6 +1454,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_million_addresses);
 	tcase_add_test(tc, test_builtin_if_missing);
 	tcase_add_test(tc, test_lockdown);
+	tcase_add_test(tc, test_rescue_cover);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("misc");
