@@ -42,6 +42,17 @@ struct jbuf {
 	struct json_out j;
 };
 
+/* A user's word in an error message: control bytes escaped (\x1b), long
+ * words cut, so a request cannot write to the admin's terminal or the
+ * journal through fwd's answer. */
+#define QWORD_MAX 60
+#define QWORD_BUF FWD_QUOTE_BUF(QWORD_MAX)
+
+static const char *qword(char *buf, const char *w)
+{
+	return fwd_quote(buf, w, strlen(w), QWORD_MAX);
+}
+
 static void jbuf_open(struct jbuf *b)
 {
 	b->text = NULL;
@@ -1031,7 +1042,10 @@ static int cmd_list_show(struct cmdreq *cr)
 		if (strcmp(p->lists[i].name, cr->argv[0]) == 0)
 			l = &p->lists[i];
 	if (!l && count_edits(p, FWD_EDIT_LIST_ADD, false) == 0) {
-		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "no list named '%s'", cr->argv[0]);
+		char q[QWORD_BUF];
+
+		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "no list named '%s'",
+				  qword(q, cr->argv[0]));
 		return -ENOENT;
 	}
 	if (cr->json) {
@@ -1400,7 +1414,7 @@ static int cmd_explain(struct cmdreq *cr)
 	int family;
 	char pbuf[32], elem[256] = "", loc[128] = "";
 	unsigned lo, hi;
-	char proto[8] = "tcp";
+	char proto[8] = "tcp", q[QWORD_BUF];
 
 	if (cr->argc != 2) {
 		fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "usage: fwctl explain SRC PORT/PROTO");
@@ -1412,13 +1426,13 @@ static int cmd_explain(struct cmdreq *cr)
 		family = AF_INET6;
 	else {
 		fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "'%s' is not an IPv4 or IPv6 "
-				  "address", cr->argv[0]);
+				  "address", qword(q, cr->argv[0]));
 		return -EINVAL;
 	}
 	if (sscanf(cr->argv[1], "%u/%7s", &lo, proto) < 1 || lo == 0 || lo > 65535 ||
 	    (strcmp(proto, "tcp") && strcmp(proto, "udp"))) {
 		fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "'%s' is not PORT/PROTO "
-				  "(22/tcp, 53/udp)", cr->argv[1]);
+				  "(22/tcp, 53/udp)", qword(q, cr->argv[1]));
 		return -EINVAL;
 	}
 	hi = lo;
@@ -1946,13 +1960,15 @@ static int take_options(struct cmdreq *cr)
 {
 	int out = 0;
 
+	char q[QWORD_BUF];
+
 	for (int i = 0; i < cr->argc; i++) {
 		const char *a = cr->argv[i];
 
 		if (a[0] == '-' && a[1] == '-' && strcmp(a, "--json") != 0 &&
 		    !option_allowed(cr->info, a)) {
 			fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "'%s' does not apply to "
-					  "fwctl %s; usage: fwctl %s", a, cr->info->name,
+					  "fwctl %s; usage: fwctl %s", qword(q, a), cr->info->name,
 					  cr->info->usage);
 			return -EINVAL;
 		}
@@ -1980,7 +1996,7 @@ static int take_options(struct cmdreq *cr)
 			}
 		} else if (a[0] == '-' && a[1] == '-') {
 			fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "unknown option '%s'; "
-					  "usage: fwctl %s", a, cr->info->usage);
+					  "usage: fwctl %s", qword(q, a), cr->info->usage);
 			return -EINVAL;
 		} else {
 			cr->argv[out++] = cr->argv[i];
@@ -1994,7 +2010,7 @@ int fwd_handle_request(void *vctx, const struct fwd_ctl_peer *peer,
 		       const struct fwd_request *req, struct fwd_response *resp)
 {
 	struct cmdreq cr = { .ctx = vctx, .peer = peer, .req = req, .resp = resp };
-	char **words;
+	char **words, q[QWORD_BUF];
 	int nw, ret = 0;
 
 	if (req->argc == 0) {
@@ -2004,7 +2020,7 @@ int fwd_handle_request(void *vctx, const struct fwd_ctl_peer *peer,
 	cr.info = fwd_cmd_find((int)req->argc, req->argv, &nw);
 	if (!cr.info || cr.info->local) {
 		fwd_response_fail(resp, FWD_EXIT_USAGE, "unknown command '%s'; try "
-				  "`fwctl help`", req->argv[0]);
+				  "`fwctl help`", qword(q, req->argv[0]));
 		return 0;
 	}
 	if (!fwd_ctl_require(resp, peer, cr.info->name, cr.info->role))
