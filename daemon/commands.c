@@ -2006,6 +2006,21 @@ static int take_options(struct cmdreq *cr)
 	return 0;
 }
 
+/* More words than the usage line has room for: say so with the usage,
+ * rather than run the command as if they were not there. */
+static int check_word_count(struct cmdreq *cr)
+{
+	int max = fwd_cmd_max_words(cr->info);
+	char q[QWORD_BUF];
+
+	if (max < 0 || cr->argc <= max)
+		return 0;
+	fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "unexpected word '%s' after "
+			  "fwctl %s; usage: fwctl %s", qword(q, cr->argv[max]),
+			  cr->info->name, cr->info->usage);
+	return -EINVAL;
+}
+
 int fwd_handle_request(void *vctx, const struct fwd_ctl_peer *peer,
 		       const struct fwd_request *req, struct fwd_response *resp)
 {
@@ -2035,7 +2050,7 @@ int fwd_handle_request(void *vctx, const struct fwd_ctl_peer *peer,
 	cr.argc = (int)req->argc - nw;
 	cr.json = req->flags & FWD_REQ_F_JSON;
 	cr.force = req->flags & FWD_REQ_F_FORCE;
-	if (take_options(&cr) == 0) {
+	if (take_options(&cr) == 0 && check_word_count(&cr) == 0) {
 		for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
 			if (strcmp(handlers[i].name, cr.info->name) == 0) {
 				ret = handlers[i].fn(&cr);
