@@ -2146,9 +2146,12 @@ static void expect_unchanged(const char *table_before, const char *edits_before,
  */
 START_TEST(test_batch_comments)
 {
-	static const char batch[] =
+	/* The report's own input: the second line was added and let in. */
+	static const char report[] =
 		"198.51.100.7\n"
-		"# " BAD4 "\n"
+		"# " BAD4 "\n";
+	static const char batch[] =
+		"198.51.100.4\n"
 		"\n"
 		"203.0.113.5   # " BAD4 "\n"
 		"203.0.113.6;" BAD4 "\n"
@@ -2181,10 +2184,19 @@ START_TEST(test_batch_comments)
 	fwd_start();
 	expect_tcp(BAD, SRV4_B, 22, DROP, "before the batch");
 
-	write_bytes(in, batch, sizeof(batch) - 1);
+	write_bytes(in, report, sizeof(report) - 1);
 	ck_assert_msg(fwctl_stdin(in, "list add office -") == 0, "batch: rc %d\n%s%s",
 		      R.rc, R.out, R.err);
 	expect_elem("allow4", "198.51.100.7 . tcp . 22", 1);
+	expect_elem("allow4", BAD4 " . tcp . 22", 0);
+	expect_tcp(BAD, SRV4_B, 22, DROP, "after a batch with a commented-out address");
+	ck_assert_msg(count_in_file(T.edits, BAD4) == 0, "99-fwctl.conf holds the "
+		      "commented-out address:\n%s", slurp_or_empty(T.edits));
+
+	write_bytes(in, batch, sizeof(batch) - 1);
+	ck_assert_msg(fwctl_stdin(in, "list add office -") == 0, "batch: rc %d\n%s%s",
+		      R.rc, R.out, R.err);
+	expect_elem("allow4", "198.51.100.4 . tcp . 22", 1);
 	expect_elem("allow4", "203.0.113.5 . tcp . 22", 1);
 	expect_elem("allow4", "203.0.113.6 . tcp . 22", 1);
 	expect_elem("allow4", "203.0.113.7 . tcp . 22", 1);
@@ -2205,6 +2217,7 @@ START_TEST(test_batch_comments)
 		      "99-fwctl.conf holds a commented-out address:\n%s",
 		      slurp_or_empty(T.edits));
 	ck_assert_msg(count_lines_eq(T.edits, "list-add = office 198.51.100.7") == 1 &&
+		      count_lines_eq(T.edits, "list-add = office 198.51.100.4") == 1 &&
 		      count_lines_eq(T.edits, "list-add = office 203.0.113.7") == 1,
 		      "99-fwctl.conf:\n%s", slurp_or_empty(T.edits));
 	/* ...and not after a restart either (the file is what is read). */
