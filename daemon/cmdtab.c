@@ -51,7 +51,9 @@ const struct fwd_cmdinfo fwd_cmdtab[] = {
 	{ "list add", "list add NAME ADDR...|- [--runtime] [--json]",
 	  "Add addresses to address list NAME (created if missing). `-` reads\n"
 	  "addresses from standard input, one per line or space separated: a\n"
-	  "thousand addresses are one request and one kernel transaction.",
+	  "thousand addresses are one request and one kernel transaction.\n"
+	  "`#` or `;` starts a comment to the end of its line; an error names\n"
+	  "its line (stdin:LINE) and nothing of the batch is applied.",
 	  FWD_ROLE_ADMIN, false },
 	{ "list del", "list del NAME ADDR...|- [--runtime] [--force] [--json]",
 	  "Remove addresses from list NAME.", FWD_ROLE_ADMIN, false },
