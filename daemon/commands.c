@@ -441,7 +441,8 @@ static int batch_words(struct cmdreq *cr, struct edit_words *ew, char **copy)
 	buf = malloc(len + 1);
 	if (!buf)
 		abort();
-	memcpy(buf, data, len);
+	if (len)
+		memcpy(buf, data, len);
 	buf[len] = '\0';
 	*copy = buf;
 	for (p = buf, end = buf + len; p < end; ) {
