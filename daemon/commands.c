@@ -401,108 +401,32 @@ static int mutate_add(struct cmdreq *cr, struct fwd_policy *p, void *arg)
 	return ret;
 }
 
-/* The word list for fwd_edit_parse, and for each word the line of stdin
- * it came from (0: the command line). */
-struct edit_words {
-	const char **w;
-	unsigned *line;
-	size_t n, cap;
-};
-
-static void words_push(struct edit_words *ew, const char *w, unsigned line)
-{
-	if (ew->n + 1 >= ew->cap) {
-		ew->cap = ew->cap ? ew->cap * 2 : 16;
-		ew->w = realloc(ew->w, ew->cap * sizeof(*ew->w));
-		ew->line = realloc(ew->line, ew->cap * sizeof(*ew->line));
-		if (!ew->w || !ew->line)
-			abort();
-	}
-	ew->line[ew->n] = line;
-	ew->w[ew->n++] = w;
-	ew->w[ew->n] = NULL;
-}
-
-/*
- * A batch (`-`): the request's stdin, line by line, each line one word
- * (the edit parser splits it further at blanks and commas). As in list
- * files, '#' or ';' starts a comment that runs to the end of the line: the
- * line is cut there, so nothing after it is ever read as an address. A NUL
- * byte is refused rather than taken for the end of the input. The text is
- * copied to *copy and cut in place. 0, or -EINVAL with the answer set.
- */
-static int batch_words(struct cmdreq *cr, struct edit_words *ew, char **copy)
-{
-	const char *data = (const char *)cr->req->stdin_data;
-	size_t len = cr->req->stdin_len;
-	char *buf, *p, *end;
-	unsigned line = 0;
-
-	buf = malloc(len + 1);
-	if (!buf)
-		abort();
-	if (len)
-		memcpy(buf, data, len);
-	buf[len] = '\0';
-	*copy = buf;
-	for (p = buf, end = buf + len; p < end; ) {
-		char *nl = memchr(p, '\n', (size_t)(end - p)), *le = nl ? nl : end;
-		char *c;
-
-		line++;
-		if (memchr(p, '\0', (size_t)(le - p))) {
-			fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "stdin:%u: NUL byte "
-					  "in line (is this a text file?)", line);
-			return -EINVAL;
-		}
-		*le = '\0';
-		c = strpbrk(p, "#;");
-		if (c)
-			*c = '\0';
-		if (p[strspn(p, " \t\r\v\f,")])
-			words_push(ew, p, line);
-		p = le + 1;
-	}
-	return 0;
-}
-
-/* Build the word list for fwd_edit_parse: KIND + positional words, with
- * the first `-` replaced by the lines of the request's stdin. An error
- * about a word of stdin names its line ("stdin:3: ..."). */
+/* KIND + the positional words, the first `-` standing for the lines of
+ * the request's stdin (fwd_edit_parse_batch: comments, stdin:LINE). */
 static int parse_edit_words(struct cmdreq *cr, const char *kind,
 			    struct fwd_edit **edits, size_t *n)
 {
-	struct edit_words ew = { 0 };
-	char *copy = NULL, err[512];
-	bool batch = false;
-	int ret = 0, at = -1;
+	const char **w = calloc((size_t)cr->argc + 2, sizeof(*w));
+	char err[600];
+	int ret;
 
-	words_push(&ew, kind, 0);
-	for (int i = 0; i < cr->argc && ret == 0; i++) {
-		if (strcmp(cr->argv[i], "-") == 0 && cr->req->has_stdin && !batch) {
-			batch = true;
-			ret = batch_words(cr, &ew, &copy);
-			continue;
-		}
-		words_push(&ew, cr->argv[i], 0);
-	}
+	if (!w)
+		abort();
+	w[0] = kind;
+	for (int i = 0; i < cr->argc; i++)
+		w[i + 1] = cr->argv[i];
 	*edits = NULL;
 	*n = 0;
 	/* Timeouts are whole seconds against a clock already part-way into
 	 * its second: count "for 3s" from the next second so an entry never
 	 * lasts less than asked (it lasts up to one second more). */
-	if (ret == 0) {
-		ret = fwd_edit_parse_at((int)ew.n, ew.w, now_s() + 1, NULL, edits, n,
-					err, sizeof(err), &at);
-		if (ret && at >= 0 && ew.line[at])
-			fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "stdin:%u: %s",
-					  ew.line[at], err);
-		else if (ret)
-			fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "%s", err);
-	}
-	free(copy);
-	free(ew.w);
-	free(ew.line);
+	ret = fwd_edit_parse_batch(cr->argc + 1, w,
+				   cr->req->has_stdin ? cr->req->stdin_data : NULL,
+				   cr->req->stdin_len, now_s() + 1, NULL, edits, n,
+				   err, sizeof(err));
+	if (ret)
+		fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "%s", err);
+	free(w);
 	return ret;
 }
 

@@ -641,6 +641,96 @@ int fwd_edit_parse(int argc, const char *const *argv, uint64_t now,
 	return fwd_edit_parse_at(argc, argv, now, opts, out, n, err, errlen, NULL);
 }
 
+/* ---- a batch on stdin ---- */
+
+struct batch {
+	const char **w;		/* argv for the parser */
+	unsigned *line;		/* per word: its line of stdin, 0 = argv */
+	size_t n, cap;
+	char *text;		/* the copy of stdin, cut in place */
+};
+
+static void batch_push(struct batch *b, const char *w, unsigned line)
+{
+	size_t cap = b->cap;
+
+	FWD_GROW(b->w, cap, b->n + 2);
+	b->line = fwd_xreallocarray(b->line, cap, sizeof(*b->line));
+	b->cap = cap;
+	b->line[b->n] = line;
+	b->w[b->n++] = w;
+	b->w[b->n] = NULL;
+}
+
+/*
+ * stdin, line by line, each line one word (the lexer splits it further at
+ * blanks and commas). '#' or ';' cuts a line where it stands: the rest is
+ * a comment, never an address. A NUL byte is an error, not the end of the
+ * input. 0, or -EINVAL with the message in err.
+ */
+static int batch_lines(struct batch *b, const char *in, size_t len, char *err,
+		       size_t errlen)
+{
+	char *p, *end;
+	unsigned line = 0;
+
+	b->text = fwd_xmalloc(len + 1);
+	if (len)
+		memcpy(b->text, in, len);
+	b->text[len] = '\0';
+	for (p = b->text, end = b->text + len; p < end; ) {
+		char *nl = memchr(p, '\n', (size_t)(end - p)), *le = nl ? nl : end;
+
+		line++;
+		if (memchr(p, '\0', (size_t)(le - p))) {
+			snprintf(err, errlen, "stdin:%u: NUL byte in line (is this a "
+				 "text file?)", line);
+			return -EINVAL;
+		}
+		*le = '\0';
+		p[strcspn(p, "#;")] = '\0';
+		if (p[strspn(p, " \t\r\v\f,")])
+			batch_push(b, p, line);
+		p = le + 1;
+	}
+	return 0;
+}
+
+int fwd_edit_parse_batch(int argc, const char *const *argv, const void *in,
+			 size_t inlen, uint64_t now, const struct fwd_load_opts *opts,
+			 struct fwd_edit **out, size_t *n, char *err, size_t errlen)
+{
+	struct batch b = { 0 };
+	bool taken = false;
+	char msg[512];
+	int ret = 0, at = -1;
+
+	if (errlen)
+		err[0] = '\0';
+	for (int i = 0; i < argc && ret == 0; i++) {
+		if (in && !taken && argv[i] && !strcmp(argv[i], "-")) {
+			taken = true;
+			ret = batch_lines(&b, in, inlen, msg, sizeof(msg));
+			continue;
+		}
+		batch_push(&b, argv[i], 0);
+	}
+	if (ret == 0) {
+		ret = fwd_edit_parse_at((int)b.n, b.w, now, opts, out, n, msg,
+					sizeof(msg), &at);
+		if (ret && at >= 0 && b.line[at])
+			snprintf(err, errlen, "stdin:%u: %s", b.line[at], msg);
+		else if (ret)
+			snprintf(err, errlen, "%s", msg);
+	} else {
+		snprintf(err, errlen, "%s", msg);
+	}
+	free(b.w);
+	free(b.line);
+	free(b.text);
+	return ret;
+}
+
 /* ---- canonical words ---- */
 
 static size_t fmt_ports(const struct fwd_ports *p, char *buf, size_t len)

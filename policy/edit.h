@@ -117,6 +117,21 @@ int fwd_edit_parse_at(int argc, const char *const *argv, uint64_t now,
 		      const struct fwd_load_opts *opts, struct fwd_edit **out,
 		      size_t *n, char *err, size_t errlen, int *err_word);
 
+/*
+ * The same with a batch: the first word "-" of argv stands for the lines
+ * of `in` (inlen bytes, a request's stdin; NULL: no batch, "-" is a word
+ * like any other). Each line is one word; '#' or ';' starts a comment that
+ * runs to the end of its line (as in list files), so nothing after it is
+ * read; blank lines are nothing. An error about a word of `in` names its
+ * line, and a NUL byte is an error, not the end of the input:
+ *   stdin:4: '198.51.100.300' is not an address: not an IPv4 or IPv6 address
+ *   stdin:2: NUL byte in line (is this a text file?)
+ * Nothing appended on any error. Linear in inlen.
+ */
+int fwd_edit_parse_batch(int argc, const char *const *argv, const void *in,
+			 size_t inlen, uint64_t now, const struct fwd_load_opts *opts,
+			 struct fwd_edit **out, size_t *n, char *err, size_t errlen);
+
 /* The same with a ports parser the caller keeps across calls, so that a
  * services file is read once for many lines (the policy loader). Only its
  * services_path and database are used. */
