@@ -284,7 +284,7 @@ int main(int argc, char **argv)
 		case 'h': usage(stdout); return FWCTL_OK;
 		case 'V': return cmd_version(0, NULL, &o);
 		default:
-			if (optopt && strchr("S", optopt))
+			if (optopt == 'S')
 				fprintf(stderr, "fwctl: option '-%c' needs an argument\n", optopt);
 			else if (optopt)
 				fprintf(stderr, "fwctl: unknown option '-%s'\n",
