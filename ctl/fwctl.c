@@ -50,6 +50,15 @@ static const struct {
 	{ "version", cmd_version },
 };
 
+/* A user's word in a message, control bytes escaped (\x1b): what fwctl
+ * prints must not drive the terminal it prints to. */
+#define QWORD_MAX 60
+
+static const char *qword(char *buf, const char *w)
+{
+	return fwd_quote(buf, w, strlen(w), QWORD_MAX);
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: fwctl [-S SOCKET] [--json] COMMAND [ARGS]\n\ncommands:\n");
@@ -119,6 +128,7 @@ static int cmd_check(int argc, char **argv, const struct fwctl_opts *o)
 static int cmd_help(int argc, char **argv, const struct fwctl_opts *o)
 {
 	const struct fwd_cmdinfo *ci;
+	char q[FWD_QUOTE_BUF(QWORD_MAX)];
 	int words;
 
 	if (argc < 2) {
@@ -139,7 +149,7 @@ static int cmd_help(int argc, char **argv, const struct fwctl_opts *o)
 		}
 		if (any)
 			return FWCTL_OK;
-		fprintf(stderr, "fwctl: unknown command '%s'\n", argv[1]);
+		fprintf(stderr, "fwctl: unknown command '%s'\n", qword(q, argv[1]));
 		usage(stderr);
 		return FWCTL_USAGE;
 	}
@@ -260,8 +270,11 @@ int main(int argc, char **argv)
 	};
 	struct fwctl_opts o = { 0 };
 	const struct fwd_cmdinfo *ci;
+	char q[FWD_QUOTE_BUF(QWORD_MAX)];
 	int c, words;
 
+	/* getopt's own messages would echo a bad option raw: ours escape it. */
+	opterr = 0;
 	/* Options before the command word only; the command takes the rest. */
 	while ((c = getopt_long(argc, argv, "+jS:fhV", lopts, NULL)) != -1) {
 		switch (c) {
@@ -270,7 +283,17 @@ int main(int argc, char **argv)
 		case 'f': o.force = true; break;
 		case 'h': usage(stdout); return FWCTL_OK;
 		case 'V': return cmd_version(0, NULL, &o);
-		default: usage(stderr); return FWCTL_USAGE;
+		default:
+			if (optopt == 'S')
+				fprintf(stderr, "fwctl: option '-%c' needs an argument\n", optopt);
+			else if (optopt)
+				fprintf(stderr, "fwctl: unknown option '-%s'\n",
+					fwd_quote(q, &(char){ (char)optopt }, 1, QWORD_MAX));
+			else
+				fprintf(stderr, "fwctl: unknown or incomplete option '%s'\n",
+					qword(q, argv[optind - 1]));
+			usage(stderr);
+			return FWCTL_USAGE;
 		}
 	}
 	if (optind >= argc) {
@@ -295,7 +318,8 @@ int main(int argc, char **argv)
 	}
 	ci = fwd_cmd_find(argc, argv, &words);
 	if (!ci) {
-		fprintf(stderr, "fwctl: unknown command '%s'; commands are:\n", argv[0]);
+		fprintf(stderr, "fwctl: unknown command '%s'; commands are:\n",
+			qword(q, argv[0]));
 		for (unsigned i = 0; i < fwd_ncmdtab; i++)
 			fprintf(stderr, "  %s\n", fwd_cmdtab[i].usage);
 		return FWCTL_USAGE;

@@ -51,7 +51,9 @@ const struct fwd_cmdinfo fwd_cmdtab[] = {
 	{ "list add", "list add NAME ADDR...|- [--runtime] [--json]",
 	  "Add addresses to address list NAME (created if missing). `-` reads\n"
 	  "addresses from standard input, one per line or space separated: a\n"
-	  "thousand addresses are one request and one kernel transaction.",
+	  "thousand addresses are one request and one kernel transaction.\n"
+	  "`#` or `;` starts a comment to the end of its line; an error names\n"
+	  "its line (stdin:LINE) and nothing of the batch is applied.",
 	  FWD_ROLE_ADMIN, false },
 	{ "list del", "list del NAME ADDR...|- [--runtime] [--force] [--json]",
 	  "Remove addresses from list NAME.", FWD_ROLE_ADMIN, false },
@@ -106,23 +108,33 @@ const struct fwd_cmdinfo fwd_cmdtab[] = {
 
 const unsigned fwd_ncmdtab = sizeof(fwd_cmdtab) / sizeof(fwd_cmdtab[0]);
 
+/* Whether row name `name` is the words argv[0..w): compared word by word,
+ * so that a long word after a command name cannot hide the name. */
+static bool name_is(const char *name, int w, char *const *argv)
+{
+	for (int i = 0; i < w; i++) {
+		size_t n = strlen(argv[i]);
+
+		if (strncmp(name, argv[i], n) != 0)
+			return false;
+		name += n;
+		if (i + 1 < w) {
+			if (*name != ' ')
+				return false;
+			name++;
+		}
+	}
+	return *name == '\0';
+}
+
 const struct fwd_cmdinfo *fwd_cmd_find(int argc, char *const *argv, int *words)
 {
 	/* Two-word names first, so "list add" wins over a one-word "list". */
 	for (int w = 2; w >= 1; w--) {
-		char name[64] = "";
-
 		if (argc < w)
 			continue;
-		for (int i = 0; i < w; i++) {
-			if (strlen(name) + strlen(argv[i]) + 2 > sizeof(name))
-				return NULL;
-			if (i)
-				strcat(name, " ");
-			strcat(name, argv[i]);
-		}
 		for (unsigned i = 0; i < fwd_ncmdtab; i++) {
-			if (strcmp(fwd_cmdtab[i].name, name) == 0) {
+			if (name_is(fwd_cmdtab[i].name, w, argv)) {
 				if (words)
 					*words = w;
 				return &fwd_cmdtab[i];
@@ -130,4 +142,30 @@ const struct fwd_cmdinfo *fwd_cmd_find(int argc, char *const *argv, int *words)
 		}
 	}
 	return NULL;
+}
+
+int fwd_cmd_max_words(const struct fwd_cmdinfo *ci)
+{
+	const char *u = ci->usage + strlen(ci->name);
+	int n = 0;
+
+	/* The usage line is the grammar: "[--opt ...]" groups are options,
+	 * "[WORD]" is one optional word, anything else is for the command
+	 * itself to count (a list of PORTS, PEERs, ADDRs). */
+	for (;;) {
+		const char *end;
+
+		while (*u == ' ')
+			u++;
+		if (!*u)
+			return n;
+		if (*u != '[')
+			return -1;
+		end = strchr(u, ']');
+		if (!end)
+			return -1;
+		if (u[1] != '-')
+			n++;
+		u = end + 1;
+	}
 }

@@ -24,4 +24,9 @@ extern const unsigned fwd_ncmdtab;
  * many words the name used. */
 const struct fwd_cmdinfo *fwd_cmd_find(int argc, char *const *argv, int *words);
 
+/* How many words (not options) may follow the name, read from its usage
+ * line: 0 for "status [--json]", 1 for "list show [NAME] [--json]", -1
+ * when the command counts its words itself (allow PORTS ..., explain). */
+int fwd_cmd_max_words(const struct fwd_cmdinfo *ci);
+
 #endif

@@ -42,6 +42,17 @@ struct jbuf {
 	struct json_out j;
 };
 
+/* A user's word in an error message: control bytes escaped (\x1b), long
+ * words cut, so a request cannot write to the admin's terminal or the
+ * journal through fwd's answer. */
+#define QWORD_MAX 60
+#define QWORD_BUF FWD_QUOTE_BUF(QWORD_MAX)
+
+static const char *qword(char *buf, const char *w)
+{
+	return fwd_quote(buf, w, strlen(w), QWORD_MAX);
+}
+
 static void jbuf_open(struct jbuf *b)
 {
 	b->text = NULL;
@@ -390,60 +401,31 @@ static int mutate_add(struct cmdreq *cr, struct fwd_policy *p, void *arg)
 	return ret;
 }
 
-/* Build the word list for fwd_edit_parse: KIND + positional words, with
- * `-` replaced by the words of the request's stdin. */
+/* KIND + the positional words, the first `-` standing for the lines of
+ * the request's stdin (fwd_edit_parse_batch: comments, stdin:LINE). */
 static int parse_edit_words(struct cmdreq *cr, const char *kind,
 			    struct fwd_edit **edits, size_t *n)
 {
-	const char **w;
-	char *copy = NULL, err[512];
-	size_t nw = 0, cap = (size_t)cr->argc + 2;
+	const char **w = calloc((size_t)cr->argc + 2, sizeof(*w));
+	char err[600];
 	int ret;
 
-	w = calloc(cap, sizeof(*w));
 	if (!w)
 		abort();
-	w[nw++] = kind;
-	for (int i = 0; i < cr->argc; i++) {
-		if (strcmp(cr->argv[i], "-") == 0 && cr->req->has_stdin && !copy) {
-			char *save = NULL;
-
-			copy = strdup((const char *)cr->req->stdin_data);
-			if (!copy)
-				abort();
-			for (char *t = strtok_r(copy, " \t\r\n,", &save); t;
-			     t = strtok_r(NULL, " \t\r\n,", &save)) {
-				if (*t == '#') {	/* comment to end of line */
-					continue;
-				}
-				if (nw + 1 >= cap) {
-					cap *= 2;
-					w = realloc(w, cap * sizeof(*w));
-					if (!w)
-						abort();
-				}
-				w[nw++] = t;
-			}
-			continue;
-		}
-		if (nw + 1 >= cap) {
-			cap *= 2;
-			w = realloc(w, cap * sizeof(*w));
-			if (!w)
-				abort();
-		}
-		w[nw++] = cr->argv[i];
-	}
-	w[nw] = NULL;
+	w[0] = kind;
+	for (int i = 0; i < cr->argc; i++)
+		w[i + 1] = cr->argv[i];
 	*edits = NULL;
 	*n = 0;
 	/* Timeouts are whole seconds against a clock already part-way into
 	 * its second: count "for 3s" from the next second so an entry never
 	 * lasts less than asked (it lasts up to one second more). */
-	ret = fwd_edit_parse((int)nw, w, now_s() + 1, NULL, edits, n, err, sizeof(err));
+	ret = fwd_edit_parse_batch(cr->argc + 1, w,
+				   cr->req->has_stdin ? cr->req->stdin_data : NULL,
+				   cr->req->stdin_len, now_s() + 1, NULL, edits, n,
+				   err, sizeof(err));
 	if (ret)
 		fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "%s", err);
-	free(copy);
 	free(w);
 	return ret;
 }
@@ -1031,7 +1013,10 @@ static int cmd_list_show(struct cmdreq *cr)
 		if (strcmp(p->lists[i].name, cr->argv[0]) == 0)
 			l = &p->lists[i];
 	if (!l && count_edits(p, FWD_EDIT_LIST_ADD, false) == 0) {
-		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "no list named '%s'", cr->argv[0]);
+		char q[QWORD_BUF];
+
+		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "no list named '%s'",
+				  qword(q, cr->argv[0]));
 		return -ENOENT;
 	}
 	if (cr->json) {
@@ -1400,7 +1385,7 @@ static int cmd_explain(struct cmdreq *cr)
 	int family;
 	char pbuf[32], elem[256] = "", loc[128] = "";
 	unsigned lo, hi;
-	char proto[8] = "tcp";
+	char proto[8] = "tcp", q[QWORD_BUF];
 
 	if (cr->argc != 2) {
 		fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "usage: fwctl explain SRC PORT/PROTO");
@@ -1412,13 +1397,13 @@ static int cmd_explain(struct cmdreq *cr)
 		family = AF_INET6;
 	else {
 		fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "'%s' is not an IPv4 or IPv6 "
-				  "address", cr->argv[0]);
+				  "address", qword(q, cr->argv[0]));
 		return -EINVAL;
 	}
 	if (sscanf(cr->argv[1], "%u/%7s", &lo, proto) < 1 || lo == 0 || lo > 65535 ||
 	    (strcmp(proto, "tcp") && strcmp(proto, "udp"))) {
 		fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "'%s' is not PORT/PROTO "
-				  "(22/tcp, 53/udp)", cr->argv[1]);
+				  "(22/tcp, 53/udp)", qword(q, cr->argv[1]));
 		return -EINVAL;
 	}
 	hi = lo;
@@ -1946,13 +1931,15 @@ static int take_options(struct cmdreq *cr)
 {
 	int out = 0;
 
+	char q[QWORD_BUF];
+
 	for (int i = 0; i < cr->argc; i++) {
 		const char *a = cr->argv[i];
 
 		if (a[0] == '-' && a[1] == '-' && strcmp(a, "--json") != 0 &&
 		    !option_allowed(cr->info, a)) {
 			fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "'%s' does not apply to "
-					  "fwctl %s; usage: fwctl %s", a, cr->info->name,
+					  "fwctl %s; usage: fwctl %s", qword(q, a), cr->info->name,
 					  cr->info->usage);
 			return -EINVAL;
 		}
@@ -1980,7 +1967,7 @@ static int take_options(struct cmdreq *cr)
 			}
 		} else if (a[0] == '-' && a[1] == '-') {
 			fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "unknown option '%s'; "
-					  "usage: fwctl %s", a, cr->info->usage);
+					  "usage: fwctl %s", qword(q, a), cr->info->usage);
 			return -EINVAL;
 		} else {
 			cr->argv[out++] = cr->argv[i];
@@ -1990,11 +1977,26 @@ static int take_options(struct cmdreq *cr)
 	return 0;
 }
 
+/* More words than the usage line has room for: say so with the usage,
+ * rather than run the command as if they were not there. */
+static int check_word_count(struct cmdreq *cr)
+{
+	int max = fwd_cmd_max_words(cr->info);
+	char q[QWORD_BUF];
+
+	if (max < 0 || cr->argc <= max)
+		return 0;
+	fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "unexpected word '%s' after "
+			  "fwctl %s; usage: fwctl %s", qword(q, cr->argv[max]),
+			  cr->info->name, cr->info->usage);
+	return -EINVAL;
+}
+
 int fwd_handle_request(void *vctx, const struct fwd_ctl_peer *peer,
 		       const struct fwd_request *req, struct fwd_response *resp)
 {
 	struct cmdreq cr = { .ctx = vctx, .peer = peer, .req = req, .resp = resp };
-	char **words;
+	char **words, q[QWORD_BUF];
 	int nw, ret = 0;
 
 	if (req->argc == 0) {
@@ -2004,7 +2006,7 @@ int fwd_handle_request(void *vctx, const struct fwd_ctl_peer *peer,
 	cr.info = fwd_cmd_find((int)req->argc, req->argv, &nw);
 	if (!cr.info || cr.info->local) {
 		fwd_response_fail(resp, FWD_EXIT_USAGE, "unknown command '%s'; try "
-				  "`fwctl help`", req->argv[0]);
+				  "`fwctl help`", qword(q, req->argv[0]));
 		return 0;
 	}
 	if (!fwd_ctl_require(resp, peer, cr.info->name, cr.info->role))
@@ -2019,7 +2021,7 @@ int fwd_handle_request(void *vctx, const struct fwd_ctl_peer *peer,
 	cr.argc = (int)req->argc - nw;
 	cr.json = req->flags & FWD_REQ_F_JSON;
 	cr.force = req->flags & FWD_REQ_F_FORCE;
-	if (take_options(&cr) == 0) {
+	if (take_options(&cr) == 0 && check_word_count(&cr) == 0) {
 		for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
 			if (strcmp(handlers[i].name, cr.info->name) == 0) {
 				ret = handlers[i].fn(&cr);

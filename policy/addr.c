@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -179,4 +180,89 @@ void fwd_addr_range(const struct fwd_addr *a, uint8_t lo[16], uint8_t hi[16])
 	clear_host_bits(lo, len, prefix);
 	for (size_t i = prefix / 8; i < len; i++)
 		hi[i] |= i == prefix / 8 ? (uint8_t)~(0xff00 >> (prefix % 8)) : 0xff;
+}
+
+/* Whether a (len bytes) is all ones: the last address of the family. */
+static bool all_ones(const uint8_t *a, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (a[i] != 0xff)
+			return false;
+	return true;
+}
+
+/* a + 1, big endian, len bytes; the caller knows a is not all ones. */
+static void inc(uint8_t *a, size_t len)
+{
+	for (size_t i = len; i-- > 0; )
+		if (++a[i] != 0)
+			return;
+}
+
+struct span {
+	uint8_t lo[16], hi[16];
+};
+
+static int span_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct span *)a)->lo, ((const struct span *)b)->lo, 16);
+}
+
+/* Whether the family's entries among v[0..n) cover it: sorted by their
+ * first address, each must start at or below the lowest address not yet
+ * covered, until one reaches the last address. sp has room for n. */
+static bool covers(const struct fwd_addr *v, size_t n, uint8_t family,
+		   struct span *sp)
+{
+	const size_t len = family == AF_INET ? 4 : 16;
+	uint8_t need[16] = { 0 };
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].family != family)
+			continue;
+		fwd_addr_range(&v[i], sp[k].lo, sp[k].hi);
+		k++;
+	}
+	qsort(sp, k, sizeof(*sp), span_cmp);
+	for (size_t i = 0; i < k; i++) {
+		if (memcmp(sp[i].lo, need, len) > 0)
+			return false;
+		if (memcmp(sp[i].hi, need, len) < 0)
+			continue;
+		if (all_ones(sp[i].hi, len))
+			return true;
+		memcpy(need, sp[i].hi, len);
+		inc(need, len);
+	}
+	return false;
+}
+
+bool fwd_addr_cover_all(const struct fwd_addr *v, size_t n, uint8_t family,
+			size_t *last)
+{
+	struct span *sp;
+	size_t lo = 1, hi = n;
+	bool all;
+
+	if (n == 0)
+		return false;
+	sp = malloc(n * sizeof(*sp));
+	if (!sp)
+		abort();	/* the project's OOM policy (util.h) */
+	all = covers(v, n, family, sp);
+	/* More entries never cover less: the shortest prefix of v that
+	 * covers ends with the entry that completed the cover. */
+	while (all && lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (covers(v, mid, family, sp))
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	if (all && last)
+		*last = lo - 1;
+	free(sp);
+	return all;
 }

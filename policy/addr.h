@@ -53,4 +53,15 @@ static inline bool fwd_addr_is_host(const struct fwd_addr *a)
 /* First and last address covered (inclusive), as len bytes each. */
 void fwd_addr_range(const struct fwd_addr *a, uint8_t lo[16], uint8_t hi[16]);
 
+/*
+ * Whether the networks of `family` (AF_INET or AF_INET6) among v[0..n)
+ * together cover every address of that family: 0.0.0.0/0 alone, or
+ * 0.0.0.0/1 with 128.0.0.0/1, and so on. Entries of the other family are
+ * ignored. *last gets the index of the entry, in v's order, at which the
+ * cover became complete (the one to blame); untouched when false.
+ * O(n log n); n == 0 is false.
+ */
+bool fwd_addr_cover_all(const struct fwd_addr *v, size_t n, uint8_t family,
+			size_t *last);
+
 #endif

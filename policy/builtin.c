@@ -97,7 +97,10 @@ static void rescue_words(struct fwd_policy *p, size_t *cap, const char *s,
 		w = s;
 		while (s < e && !blank(*s) && *s != ',')
 			s++;
-		if (fwd_addr_parsen(w, (size_t)(s - w), &a, NULL, 0) != 0)
+		/* A /0 is "any": not a lockdown, so not taken (as the
+		 * parser refuses it). */
+		if (fwd_addr_parsen(w, (size_t)(s - w), &a, NULL, 0) != 0 ||
+		    a.prefix == 0)
 			continue;
 		if (p->nrescue == *cap) {
 			size_t c = *cap;
@@ -138,7 +141,10 @@ static void scan_rescue(struct fwd_policy *p, const char *file,
 		while (t < e && blank(*t))
 			t++;
 		if (t == e || *t == ';' || *t == '#') {
-			/* blank and comment lines keep a key open */
+			/* A blank or comment line ends a value (the parser
+			 * refuses an indented line after one): what follows
+			 * is not a rescue source. */
+			in_rescue = false;
 		} else if (*t == '[') {
 			const char *r = memchr(t, ']', (size_t)(e - t));
 			const char *n = t + 1;
@@ -170,6 +176,27 @@ static void scan_rescue(struct fwd_policy *p, const char *file,
 	}
 }
 
+/* Rescue sources that together cover a whole family are "any" too: a
+ * lockdown keeps that family closed rather than open it to everyone. */
+static void drop_covering(struct fwd_policy *p)
+{
+	static const uint8_t fams[] = { AF_INET, AF_INET6 };
+
+	for (size_t f = 0; f < sizeof(fams); f++) {
+		size_t out = 0;
+
+		if (!fwd_addr_cover_all(p->rescue, p->nrescue, fams[f], NULL))
+			continue;
+		for (size_t i = 0; i < p->nrescue; i++) {
+			if (p->rescue[i].family == fams[f])
+				continue;
+			p->rescue_locs[out] = p->rescue_locs[i];
+			p->rescue[out++] = p->rescue[i];
+		}
+		p->nrescue = out;
+	}
+}
+
 int fwd_policy_lockdown(const char *config_path, struct fwd_policy **out)
 {
 	struct fwd_policy *p = fwd_policy_new();
@@ -189,6 +216,7 @@ int fwd_policy_lockdown(const char *config_path, struct fwd_policy **out)
 		p->files[0] = fwd_xstrdup(config_path);
 		p->nfiles = 1;
 		scan_rescue(p, p->files[0], buf, len);
+		drop_covering(p);
 		free(buf);
 	}
 	if (p->nrescue) {

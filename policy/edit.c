@@ -27,7 +27,7 @@
 #define QBUF FWD_QUOTE_BUF(QUOTE_MAX)
 
 #define DURATION_MAX (365ULL * 86400)
-#define EPOCH_MAX 253402300799ULL	/* 9999-12-31T23:59:59Z */
+#define EPOCH_MAX FWD_EDIT_EPOCH_MAX
 
 static const char *const kind_words[] = {
 	[FWD_EDIT_ALLOW] = "allow",
@@ -50,6 +50,7 @@ struct tok {
 	const char *s;
 	size_t n;
 	bool comma;		/* a comma stands between it and the previous */
+	int word;		/* the argv index it is in */
 };
 
 struct lexer {
@@ -59,6 +60,7 @@ struct lexer {
 	const char *p;		/* where in it; NULL before its start */
 	struct tok peeked;
 	bool has_peek;
+	int at;			/* word of the last token taken, -1 before */
 };
 
 static bool is_sep(char c)
@@ -74,6 +76,7 @@ static bool lex_next(struct lexer *x, struct tok *t)
 	if (x->has_peek) {
 		*t = x->peeked;
 		x->has_peek = false;
+		x->at = t->word;
 		return true;
 	}
 	while (x->i < x->argc) {
@@ -91,6 +94,8 @@ static bool lex_next(struct lexer *x, struct tok *t)
 			x->p++;
 		t->n = (size_t)(x->p - t->s);
 		t->comma = comma;
+		t->word = x->i;
+		x->at = t->word;
 		return true;
 	}
 	return false;
@@ -98,8 +103,12 @@ static bool lex_next(struct lexer *x, struct tok *t)
 
 static bool lex_peek(struct lexer *x, struct tok *t)
 {
+	int at = x->at;
+
+	/* A look ahead is not taken: the error stays with the word before. */
 	if (!x->has_peek && !lex_next(x, &x->peeked))
 		return false;
+	x->at = at;
 	x->has_peek = true;
 	*t = x->peeked;
 	return true;
@@ -145,6 +154,8 @@ struct parse {
 	char *err;
 	size_t errlen;
 	bool failed;
+	const struct lexer *x;	/* NULL while no word is being read */
+	int fail_word;		/* the word the error is about, or -1 */
 
 	struct fwd_port_range *ports;
 	size_t nports, ports_cap;
@@ -170,6 +181,8 @@ static bool fail(struct parse *P, const char *fmt, ...)
 		vsnprintf(P->err, P->errlen, fmt, ap);
 		va_end(ap);
 	}
+	if (!P->failed)
+		P->fail_word = P->x ? P->x->at : -1;
 	P->failed = true;
 	return false;
 }
@@ -334,8 +347,9 @@ static bool epoch_tok(struct parse *P, const struct tok *t)
 			v = v * 10 + (uint64_t)(t->s[i] - '0');
 	}
 	if (v < 1 || v > EPOCH_MAX)
-		return fail(P, "'until' needs a time in unix seconds (1 to %llu), "
-			    "like 1764412345, got '%s'",
+		return fail(P, "'until' needs a time in unix seconds (1 to %llu, "
+			    "the kernel's limit for element timeouts), like "
+			    "1764412345, got '%s'",
 			    (unsigned long long)EPOCH_MAX, q(b, t));
 	P->expires = v;
 	return true;
@@ -458,7 +472,7 @@ static bool parse_addrs(struct parse *P, struct lexer *x)
 				    "ADDR", kw);
 		if (t.s[0] == '@')
 			return fail(P, "write the list name without '@': '%s'",
-				    q(b, &(struct tok){ t.s + 1, t.n - 1, false }));
+				    q(b, &(struct tok){ t.s + 1, t.n - 1, false, t.word }));
 		if (!name_ok(P, t.s, t.n))
 			return false;
 		memcpy(P->list, t.s, t.n);
@@ -557,15 +571,16 @@ static void expand(const struct parse *P, struct fwd_edit *o)
 	}
 }
 
-int fwd_edit_parse_with(int argc, const char *const *argv, uint64_t now,
-			struct fwd_ports_parser *pp, struct fwd_edit **out,
-			size_t *n, char *err, size_t errlen)
+static int parse_with(int argc, const char *const *argv, uint64_t now,
+		      struct fwd_ports_parser *pp, struct fwd_edit **out,
+		      size_t *n, char *err, size_t errlen, int *err_word)
 {
 	struct fwd_ports_parser saved = *pp;
 	struct parse P = {
 		.pp = pp, .now = now, .err = err, .errlen = errlen,
+		.fail_word = -1,
 	};
-	struct lexer x = { 0 };
+	struct lexer x = { .at = -1 };
 	size_t total = 0;
 	bool ok;
 	int used;
@@ -582,10 +597,12 @@ int fwd_edit_parse_with(int argc, const char *const *argv, uint64_t now,
 		x.argc = argc;
 		x.argv = argv;
 		x.i = used;
+		P.x = &x;
 		if (P.kind == FWD_EDIT_ALLOW || P.kind == FWD_EDIT_DENY)
 			ok = parse_allow(&P, &x);
 		else
 			ok = parse_addrs(&P, &x);
+		P.x = NULL;
 	}
 	if (ok) {
 		total = P.kind == FWD_EDIT_ALLOW || P.kind == FWD_EDIT_DENY ?
@@ -608,20 +625,126 @@ int fwd_edit_parse_with(int argc, const char *const *argv, uint64_t now,
 	free(P.ports);
 	free(P.peers);
 	free(P.lists);
+	if (err_word)
+		*err_word = ok ? -1 : P.fail_word;
 	return ok ? 0 : -EINVAL;
 }
 
-int fwd_edit_parse(int argc, const char *const *argv, uint64_t now,
-		   const struct fwd_load_opts *opts, struct fwd_edit **out,
-		   size_t *n, char *err, size_t errlen)
+int fwd_edit_parse_with(int argc, const char *const *argv, uint64_t now,
+			struct fwd_ports_parser *pp, struct fwd_edit **out,
+			size_t *n, char *err, size_t errlen)
+{
+	return parse_with(argc, argv, now, pp, out, n, err, errlen, NULL);
+}
+
+int fwd_edit_parse_at(int argc, const char *const *argv, uint64_t now,
+		      const struct fwd_load_opts *opts, struct fwd_edit **out,
+		      size_t *n, char *err, size_t errlen, int *err_word)
 {
 	struct fwd_ports_parser pp = {
 		.services_path = opts ? opts->services_path : NULL,
 	};
 	int ret;
 
-	ret = fwd_edit_parse_with(argc, argv, now, &pp, out, n, err, errlen);
+	ret = parse_with(argc, argv, now, &pp, out, n, err, errlen, err_word);
 	fwd_ports_parser_done(&pp);
+	return ret;
+}
+
+int fwd_edit_parse(int argc, const char *const *argv, uint64_t now,
+		   const struct fwd_load_opts *opts, struct fwd_edit **out,
+		   size_t *n, char *err, size_t errlen)
+{
+	return fwd_edit_parse_at(argc, argv, now, opts, out, n, err, errlen, NULL);
+}
+
+/* ---- a batch on stdin ---- */
+
+struct batch {
+	const char **w;		/* argv for the parser */
+	unsigned *line;		/* per word: its line of stdin, 0 = argv */
+	size_t n, cap;
+	char *text;		/* the copy of stdin, cut in place */
+};
+
+static void batch_push(struct batch *b, const char *w, unsigned line)
+{
+	size_t cap = b->cap;
+
+	FWD_GROW(b->w, cap, b->n + 2);
+	b->line = fwd_xreallocarray(b->line, cap, sizeof(*b->line));
+	b->cap = cap;
+	b->line[b->n] = line;
+	b->w[b->n++] = w;
+	b->w[b->n] = NULL;
+}
+
+/*
+ * stdin, line by line, each line one word (the lexer splits it further at
+ * blanks and commas). '#' or ';' cuts a line where it stands: the rest is
+ * a comment, never an address. A NUL byte is an error, not the end of the
+ * input. 0, or -EINVAL with the message in err.
+ */
+static int batch_lines(struct batch *b, const char *in, size_t len, char *err,
+		       size_t errlen)
+{
+	char *p, *end;
+	unsigned line = 0;
+
+	b->text = fwd_xmalloc(len + 1);
+	if (len)
+		memcpy(b->text, in, len);
+	b->text[len] = '\0';
+	for (p = b->text, end = b->text + len; p < end; ) {
+		char *nl = memchr(p, '\n', (size_t)(end - p)), *le = nl ? nl : end;
+
+		line++;
+		if (memchr(p, '\0', (size_t)(le - p))) {
+			snprintf(err, errlen, "stdin:%u: NUL byte in line (is this a "
+				 "text file?)", line);
+			return -EINVAL;
+		}
+		*le = '\0';
+		p[strcspn(p, "#;")] = '\0';
+		if (p[strspn(p, " \t\r\v\f,")])
+			batch_push(b, p, line);
+		p = le + 1;
+	}
+	return 0;
+}
+
+int fwd_edit_parse_batch(int argc, const char *const *argv, const void *in,
+			 size_t inlen, uint64_t now, const struct fwd_load_opts *opts,
+			 struct fwd_edit **out, size_t *n, char *err, size_t errlen)
+{
+	struct batch b = { 0 };
+	bool taken = false;
+	char msg[512];
+	int ret = 0, at = -1;
+
+	if (errlen)
+		err[0] = '\0';
+	for (int i = 0; i < argc && ret == 0; i++) {
+		if (in && !taken && argv[i] && !strcmp(argv[i], "-")) {
+			taken = true;
+			ret = batch_lines(&b, in, inlen, msg, sizeof(msg));
+			continue;
+		}
+		batch_push(&b, argv[i], 0);
+	}
+	if (ret == 0) {
+		ret = fwd_edit_parse_at((int)b.n, b.w, now, opts, out, n, msg,
+					sizeof(msg), &at);
+		if (ret && at >= 0 && b.line[at])
+			snprintf(err, errlen, "stdin:%u: %s", b.line[at], msg);
+		else if (ret)
+			snprintf(err, errlen, "%s", msg);
+	} else {
+		snprintf(err, errlen, "%s", msg);
+	}
+	free(b.w);
+	free(b.line);
+	free(b.text);
 	return ret;
 }
 
@@ -825,8 +948,10 @@ static int edit_check(const struct fwd_policy *p, const struct fwd_edit *e,
 		return bad(err, errlen, "malformed edit: kind %d", (int)e->kind);
 	/* The owned file writes it as "until EPOCH": it must read back. */
 	if (e->expires > EPOCH_MAX)
-		return bad(err, errlen, "malformed edit: expiry %llu is past the "
-			   "year 9999", (unsigned long long)e->expires);
+		return bad(err, errlen, "malformed edit: expiry %llu is past %llu, "
+			   "the kernel's limit for element timeouts",
+			   (unsigned long long)e->expires,
+			   (unsigned long long)EPOCH_MAX);
 	if (e->kind == FWD_EDIT_BLOCK)
 		return addr_valid(&e->addr) ? 0 :
 		       bad(err, errlen, "malformed edit: bad address");

@@ -60,6 +60,16 @@ struct fwd_edit {
 };
 
 /*
+ * The latest `until` (2554-07-21T23:34:33Z). The kernel takes an element
+ * timeout only below U64_MAX / NSEC_PER_MSEC milliseconds (18446744073709:
+ * nf_msecs_to_jiffies64 refuses the rest with ERANGE), and fwd sends
+ * `until` - now: an EPOCH of at most 18446744073 seconds is a timeout the
+ * kernel takes at any `now`, so what `fwctl check` accepts, the kernel
+ * does too.
+ */
+#define FWD_EDIT_EPOCH_MAX 18446744073ULL
+
+/*
  * Parse the words of one or more edits, as typed after `fwctl`, kind first:
  *   allow PORTS [from PEER... | to PEER...] [for DURATION | until EPOCH]
  *   deny  PORTS [from PEER... | to PEER...] [for DURATION | until EPOCH]
@@ -77,7 +87,7 @@ struct fwd_edit {
  * such as "form" is reported as one. PEER: any | ADDR | CIDR | @list,
  * IPv4 or IPv6, separated by spaces or commas. DURATION: 30s, 10m, 2h, 7d
  * or a combination with the units in that descending order (1h30m, 1d12h),
- * 1 s to 365 d. EPOCH: unix seconds, 1 to 253402300799 (the year 9999).
+ * 1 s to 365 d. EPOCH: unix seconds, 1 to FWD_EDIT_EPOCH_MAX.
  *
  * Appends the expanded ATOMIC edits (PORTS x PEERs, port-major, each port
  * range one edit per protocol) to *out, reallocated to exactly *n + k
@@ -94,9 +104,33 @@ struct fwd_edit {
  * and nothing appended (*out and *n untouched).
  */
 #define FWD_EDIT_MAX 1000000
+
 int fwd_edit_parse(int argc, const char *const *argv, uint64_t now,
 		   const struct fwd_load_opts *opts, struct fwd_edit **out,
 		   size_t *n, char *err, size_t errlen);
+
+/* The same, and on an error *err_word gets the index in argv of the word
+ * it is about (the word of the last token the parser took), or -1 when it
+ * is about the command as a whole: callers that made argv from lines of
+ * input (a batch on stdin) name the line with it. */
+int fwd_edit_parse_at(int argc, const char *const *argv, uint64_t now,
+		      const struct fwd_load_opts *opts, struct fwd_edit **out,
+		      size_t *n, char *err, size_t errlen, int *err_word);
+
+/*
+ * The same with a batch: the first word "-" of argv stands for the lines
+ * of `in` (inlen bytes, a request's stdin; NULL: no batch, "-" is a word
+ * like any other). Each line is one word; '#' or ';' starts a comment that
+ * runs to the end of its line (as in list files), so nothing after it is
+ * read; blank lines are nothing. An error about a word of `in` names its
+ * line, and a NUL byte is an error, not the end of the input:
+ *   stdin:4: '198.51.100.300' is not an address: not an IPv4 or IPv6 address
+ *   stdin:2: NUL byte in line (is this a text file?)
+ * Nothing appended on any error. Linear in inlen.
+ */
+int fwd_edit_parse_batch(int argc, const char *const *argv, const void *in,
+			 size_t inlen, uint64_t now, const struct fwd_load_opts *opts,
+			 struct fwd_edit **out, size_t *n, char *err, size_t errlen);
 
 /* The same with a ports parser the caller keeps across calls, so that a
  * services file is read once for many lines (the policy loader). Only its

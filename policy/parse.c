@@ -239,6 +239,11 @@ struct loader {
 	unsigned line;
 	enum line_kind kind;		/* what the gate made of this line */
 	bool inih_prev;			/* inih holds a key for continuations */
+	/* The first blank or comment line since the last key or value line
+	 * (0: none). inih would go on continuing its key after it; we end
+	 * the value there instead (see classify). */
+	unsigned gap_line;
+	bool gap_reported;
 
 	/* The section being read. */
 	enum sec_kind sec;
@@ -708,7 +713,9 @@ static void allow_word(struct loader *L, const char *w, size_t n)
 
 /* [defaults] rescue = sources that may still reach SSH when fwd falls back
  * to its lockdown table: addresses and networks only, never a list (lists
- * may be what is broken) and never "any" (that would not be a lockdown). */
+ * may be what is broken) and never "any" (that would not be a lockdown),
+ * nor "any" spelt as a network (0.0.0.0/0, ::/0; several networks that
+ * together cover a family are caught once every file is read). */
 static void rescue_word(struct loader *L, const char *w, size_t n)
 {
 	struct fwd_policy *p = L->p;
@@ -726,6 +733,12 @@ static void rescue_word(struct loader *L, const char *w, size_t n)
 	}
 	if (!addr_word(L, w, n, &a))
 		return;
+	if (a.prefix == 0) {
+		err(L, "'%s' cannot be a rescue source: it is every %s address, "
+		    "as 'any' is; name addresses or CIDRs", quote(q, w, n),
+		    a.family == AF_INET ? "IPv4" : "IPv6");
+		return;
+	}
 	if (p->nrescue == L->rescue_cap) {
 		size_t cap = L->rescue_cap;
 
@@ -1826,6 +1839,60 @@ static bool line_bytes_ok(struct loader *L, const char *s, size_t n, size_t max)
 	return true;
 }
 
+/*
+ * An indented line after a blank or comment line: inih would append it to
+ * the key above, but whoever commented out a line above (or left a blank
+ * one) has ended that value, and reading on would add what was meant to be
+ * gone ("# allow = ..." over an indented 0.0.0.0/0). So it is an error,
+ * once per gap, saying what to write instead; nothing of it is read.
+ */
+static void gap_error(struct loader *L, const char *p, size_t n)
+{
+	char buf[QBUF], buf2[QBUF];
+	const char *k = key_name(L->key);
+
+	L->key_words++;	/* the key is not empty, just cut short */
+	if (L->gap_reported)
+		return;
+	L->gap_reported = true;
+	switch (L->key) {
+	case K_MEMBERS:
+	case K_FILE:
+	case K_RESCUE:
+	case K_PORTS:
+	case K_ALLOW:
+		err(L, "indented line '%s' follows the blank or comment line %u, "
+		    "which ends the value of '%s' (line %u); to add to it, write "
+		    "'%s = %s', else comment this line out too",
+		    quote(buf, p, n), L->gap_line, k, L->key_line, k,
+		    quote(buf2, p, n));
+		break;
+	case K_NONE:
+	case K_SKIP:
+		err(L, "indented line '%s' follows the blank or comment line %u "
+		    "and continues nothing; start it in the first column as "
+		    "'key = value', or comment it out", quote(buf, p, n),
+		    L->gap_line);
+		break;
+	case K_EDIT_ALLOW:
+	case K_EDIT_DENY:
+	case K_EDIT_BLOCK:
+	case K_EDIT_LIST_ADD:
+	case K_EDIT_LIST_DEL:
+		err(L, "indented line '%s' follows the blank or comment line %u, "
+		    "which ends the edit '%s' (line %u); take the line between "
+		    "out if it belongs to that edit, else comment this line out "
+		    "too", quote(buf, p, n), L->gap_line, k, L->key_line);
+		break;
+	default:
+		err(L, "indented line '%s' follows the blank or comment line %u, "
+		    "and '%s' (line %u) takes a single value anyway; comment "
+		    "this line out too", quote(buf, p, n), L->gap_line, k,
+		    L->key_line);
+		break;
+	}
+}
+
 static char *classify(struct loader *L, char *str, const char *s, size_t n)
 {
 	const char *p = s, *e = s + n, *q, *r, *k;
@@ -1835,8 +1902,13 @@ static char *classify(struct loader *L, char *str, const char *s, size_t n)
 		p++;
 	while (e > p && is_blank(e[-1]))
 		e--;
-	if (p == e || *p == ';' || *p == '#')
+	if (p == e || *p == ';' || *p == '#') {
+		if (!L->gap_line) {
+			L->gap_line = L->line;
+			L->gap_reported = false;
+		}
 		return blank(str);
+	}
 
 	/* inih: an indented line after a key continues that key's value. */
 	if (p > s && L->inih_prev) {
@@ -1852,6 +1924,10 @@ static char *classify(struct loader *L, char *str, const char *s, size_t n)
 			    *p == '[' ? "a section" : "a new key");
 			return blank(str);
 		}
+		if (L->gap_line) {
+			gap_error(L, p, (size_t)(e - p));
+			return blank(str);
+		}
 		if (L->key == K_NONE || L->key == K_SKIP)
 			return blank(str);
 		/*
@@ -1865,6 +1941,7 @@ static char *classify(struct loader *L, char *str, const char *s, size_t n)
 		return pass(str, s, (size_t)(q - s));
 	}
 
+	L->gap_line = 0;
 	end_key(L);
 	if (*p == '[') {
 		q = find_chars(p + 1, e, "]");
@@ -1985,6 +2062,7 @@ static void load_text(struct loader *L, const char *name, const char *buf,
 	L->pos = 0;
 	L->line = 0;
 	L->inih_prev = false;
+	L->gap_line = 0;
 	L->sec = SEC_NONE;
 	L->key = K_NONE;
 	r = ini_parse_stream(gate, L, on_value, L);
@@ -2083,9 +2161,30 @@ static void loader_init(struct loader *L, const struct fwd_load_opts *opts,
 	L->now = (uint64_t)time(NULL);
 }
 
+/* The rescue sources of all lines together must not be "any" either. */
+static void check_rescue(struct loader *L)
+{
+	static const uint8_t fams[] = { AF_INET, AF_INET6 };
+	const struct fwd_policy *p = L->p;
+
+	for (size_t f = 0; f < sizeof(fams); f++) {
+		const struct fwd_loc *loc;
+		size_t last;
+
+		if (!fwd_addr_cover_all(p->rescue, p->nrescue, fams[f], &last))
+			continue;
+		loc = &p->rescue_locs[last];
+		fwd_diags_add(L->d, loc->file, loc->line, "the rescue sources "
+			      "together cover every %s address, as 'any' would; "
+			      "name only the addresses or CIDRs administrators "
+			      "come from", fams[f] == AF_INET ? "IPv4" : "IPv6");
+	}
+}
+
 /* Resolve @list words now that every file is read. */
 static void resolve(struct loader *L)
 {
+	check_rescue(L);
 	for (size_t i = 0; i < L->nrefs; i++) {
 		struct list_ref *r = &L->refs[i];
 		struct fwd_peer *pe = r->svc == GUARD_REF ?

@@ -242,9 +242,9 @@ START_TEST(test_parse_argv)
 
 		e = NULL;
 		n = 0;
-		ck_assert_int_eq(fwd_edit_parse(4, argv3, 253402300799ULL - 10, NULL,
+		ck_assert_int_eq(fwd_edit_parse(4, argv3, FWD_EDIT_EPOCH_MAX - 10, NULL,
 						&e, &n, err, sizeof(err)), 0);
-		ck_assert_uint_eq(e[0].expires, 253402300799ULL);
+		ck_assert_uint_eq(e[0].expires, FWD_EDIT_EPOCH_MAX);
 		free(e);
 	}
 }
@@ -324,11 +324,19 @@ static const struct bad_case bads[] = {
 	  "duration '99999999999999999999999d' is out of range (1s to 365d)" },
 	{ "allow 22/tcp until", "'until' needs a time in unix seconds, like 1764412345" },
 	{ "allow 22/tcp until 0", "'until' needs a time in unix seconds (1 to "
-	  "253402300799), like 1764412345, got '0'" },
+	  "18446744073, the kernel's limit for element timeouts), like "
+	  "1764412345, got '0'" },
 	{ "allow 22/tcp until 2h", "'until' needs a time in unix seconds (1 to "
-	  "253402300799), like 1764412345, got '2h'" },
-	{ "allow 22/tcp until 253402300800", "'until' needs a time in unix seconds "
-	  "(1 to 253402300799), like 1764412345, got '253402300800'" },
+	  "18446744073, the kernel's limit for element timeouts), like "
+	  "1764412345, got '2h'" },
+	/* The year 9999 was accepted once, and the kernel refused it (ERANGE):
+	 * the limit is the kernel's (edit.h, FWD_EDIT_EPOCH_MAX). */
+	{ "allow 22/tcp until 253402300799", "'until' needs a time in unix seconds "
+	  "(1 to 18446744073, the kernel's limit for element timeouts), like "
+	  "1764412345, got '253402300799'" },
+	{ "block 192.0.2.1 until 18446744074", "'until' needs a time in unix "
+	  "seconds (1 to 18446744073, the kernel's limit for element timeouts), "
+	  "like 1764412345, got '18446744074'" },
 	{ "allow 22/tcp for 1h until 5",
 	  "one 'for' or 'until' per edit, got a second 'until'" },
 	/* block and the lists. */
@@ -357,6 +365,44 @@ static const struct bad_case bads[] = {
 	{ "allow 22/tcp from \x1b[31m\\", "'\\x1b[31m\\x5c' is not an address: "
 	  "not an IPv4 or IPv6 address" },
 };
+
+/* fwd_edit_parse_at names the word an error is about: the daemon turns it
+ * into the line of a batch on stdin ("stdin:3: ..."). */
+static const struct {
+	const char *argv[8];
+	int want;		/* the word, -1 for none */
+} err_words[] = {
+	{ { "list-add", "office", "192.0.2.1", "bad", "192.0.2.3" }, 3 },
+	{ { "list-add", "office", "192.0.2.1", "192.0.2.2 198.51.100.300" }, 3 },
+	{ { "allow", "22/tcp", "from", "192.0.2.1", "192.0.2.1/33" }, 4 },
+	{ { "allow", "70000/tcp", "from", "192.0.2.1" }, 1 },
+	{ { "allow", "22/tcp,", "99999/udp", "from", "192.0.2.1" }, 2 },
+	{ { "block", "192.0.2.1", "for" }, 2 },
+	{ { "block", "192.0.2.1", "until", "2h" }, 3 },
+	{ { "list-add", "office" }, 1 },
+	{ { "frobnicate", "192.0.2.1" }, -1 },
+	{ { "list-add", "office", "192.0.2.1" }, -1 },	/* no error */
+};
+
+START_TEST(test_parse_err_word)
+{
+	struct fwd_edit *e = NULL;
+	char err[512];
+	size_t n = 0;
+	int argc = 0, at = 42, ret;
+
+	while (err_words[_i].argv[argc])
+		argc++;
+	ret = fwd_edit_parse_at(argc, err_words[_i].argv, NOW, &opts, &e, &n, err,
+				sizeof(err), &at);
+	/* Only the last case parses. */
+	ck_assert_int_eq(ret, _i + 1 == (int)(sizeof(err_words) / sizeof(err_words[0])) ?
+			 0 : -EINVAL);
+	ck_assert_msg(at == err_words[_i].want, "case %d (%s): error word %d, want %d",
+		      _i, ret ? err : "parsed", at, err_words[_i].want);
+	free(e);
+}
+END_TEST
 
 START_TEST(test_parse_bad)
 {
@@ -616,9 +662,10 @@ START_TEST(test_add_del)
 	ck_assert_int_eq(fwd_policy_add_edit(p, &e, err, sizeof(err)), -EINVAL);
 	ck_assert_str_eq(err, "malformed edit: bad list name");
 	e = one("block 192.0.2.1");
-	e.expires = 253402300800ULL;
+	e.expires = FWD_EDIT_EPOCH_MAX + 1;
 	ck_assert_int_eq(fwd_policy_add_edit(p, &e, err, sizeof(err)), -EINVAL);
-	ck_assert_str_eq(err, "malformed edit: expiry 253402300800 is past the year 9999");
+	ck_assert_str_eq(err, "malformed edit: expiry 18446744074 is past "
+			 "18446744073, the kernel's limit for element timeouts");
 	e = one("list-add x 192.0.2.1");
 	e.kind = (enum fwd_edit_kind)42;
 	ck_assert_int_eq(fwd_policy_add_edit(p, &e, err, sizeof(err)), -EINVAL);
@@ -936,9 +983,182 @@ static struct fwd_edit rnd_edit(void)
 		break;
 	}
 	if (rn(3) == 0)
-		e.expires = rn(2) ? NOW + 1 + rn(1000000) : 1 + rnd() % 253402300799ULL;
+		e.expires = rn(2) ? NOW + 1 + rn(1000000) : 1 + rnd() % FWD_EDIT_EPOCH_MAX;
 	return e;
 }
+
+/* ---- a batch on stdin (fwctl list add NAME -) ---- */
+
+static const struct {
+	const char *in;
+	size_t len;		/* 0: strlen(in) */
+	const char *want;	/* the edits' words, one line each, or the error */
+	bool ok;
+} batches[] = {
+	/* The report: the commented-out address was added and let in. */
+	{ "198.51.100.7\n# 198.51.100.2\n", 0,
+	  "list-add office 198.51.100.7\n", true },
+	{ "192.0.2.1 # 192.0.2.2 192.0.2.3\n192.0.2.4;192.0.2.5\n  ; 192.0.2.6\n"
+	  "\n\n192.0.2.7, 192.0.2.8 192.0.2.9\r\n#\n;\n192.0.2.10", 0,
+	  "list-add office 192.0.2.1\nlist-add office 192.0.2.4\n"
+	  "list-add office 192.0.2.7\nlist-add office 192.0.2.8\n"
+	  "list-add office 192.0.2.9\nlist-add office 192.0.2.10\n", true },
+	/* A '#' inside a word cuts there too, as in list files. */
+	{ "192.0.2.1#192.0.2.2\n", 0, "list-add office 192.0.2.1\n", true },
+	/* Errors name their line of stdin... */
+	{ "192.0.2.1\n\n# c\n192.0.2.300\n192.0.2.5\n", 0,
+	  "stdin:4: '192.0.2.300' is not an address: not an IPv4 or IPv6 address",
+	  false },
+	{ "192.0.2.1\n192.0.2.0/33 # x\n", 0, "stdin:2: '192.0.2.0/33' is not an "
+	  "address: prefix length 33 is out of range for IPv4 (0-32)", false },
+	{ "192.0.2.1 any\n", 0, "stdin:1: list members are addresses and CIDRs, "
+	  "not 'any'", false },
+	/* ...and the control bytes in them are escaped. */
+	{ "\x1b[2J\n", 0, "stdin:1: '\\x1b[2J' is not an address: not an IPv4 or "
+	  "IPv6 address", false },
+	/* A NUL byte is an error, not the end of the batch. */
+#define NUL_BATCH "192.0.2.1\n192.0.2.2\0" "192.0.2.3\n192.0.2.4\n"
+	{ NUL_BATCH, sizeof(NUL_BATCH) - 1,
+	  "stdin:2: NUL byte in line (is this a text file?)", false },
+	{ "\0", 1, "stdin:1: NUL byte in line (is this a text file?)", false },
+	{ "# 192.0.2.1\n# \0\n", sizeof("# 192.0.2.1\n# \0\n") - 1, "stdin:2: NUL byte in line (is this a text "
+	  "file?)", false },
+	/* Nothing but comments: no address at all. */
+	{ "# 192.0.2.1\n\n", 0, "'list-add' needs at least one ADDR after the list "
+	  "name", false },
+	{ "", 0, "'list-add' needs at least one ADDR after the list name", false },
+};
+
+START_TEST(test_batch)
+{
+	const char *argv[] = { "list-add", "office", "-" };
+	size_t len = batches[_i].len ? batches[_i].len : strlen(batches[_i].in);
+	struct fwd_edit *e = NULL;
+	char err[600], *got = fwd_xstrdup("");
+	size_t n = 0;
+	int ret;
+
+	ret = fwd_edit_parse_batch(3, argv, batches[_i].in, len, NOW, &opts, &e, &n,
+				   err, sizeof(err));
+	if (ret == 0) {
+		for (size_t i = 0; i < n; i++) {
+			char w[FWD_EDIT_STRLEN], *t;
+
+			fwd_edit_format(&e[i], w, sizeof(w));
+			t = fwd_xasprintf("%s%s\n", got, w);
+			free(got);
+			got = t;
+		}
+	}
+	ck_assert_msg(batches[_i].ok ? ret == 0 : ret == -EINVAL, "batch %d: ret %d (%s)",
+		      _i, ret, ret ? err : got);
+	ck_assert_msg(!strcmp(batches[_i].ok ? got : err, batches[_i].want),
+		      "batch %d:\n want '%s'\n  got '%s'", _i, batches[_i].want,
+		      batches[_i].ok ? got : err);
+	if (!batches[_i].ok)
+		ck_assert(n == 0 && e == NULL);
+	free(got);
+	free(e);
+}
+END_TEST
+
+/* Where "-" is, and when there is no stdin. */
+START_TEST(test_batch_words)
+{
+	static const char in[] = "192.0.2.5\n192.0.2.300\n";
+	struct fwd_edit *e = NULL;
+	char err[600];
+	size_t n = 0;
+
+	/* Words before and after "-" keep their place; an error in a word of
+	 * the command line names no line. */
+	ck_assert_int_eq(fwd_edit_parse_batch(5, (const char *[]){ "allow", "22/tcp",
+		"from", "-", "192.0.2.9" }, "192.0.2.7\n", 10, NOW, &opts, &e, &n, err,
+		sizeof(err)), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(e[0].addr.a[3], 7);
+	ck_assert_int_eq(e[1].addr.a[3], 9);
+	free(e);
+	e = NULL;
+	n = 0;
+	ck_assert_int_eq(fwd_edit_parse_batch(4, (const char *[]){ "list-add", "office",
+		"192.0.2.300", "-" }, "192.0.2.1\n", 10, NOW, &opts, &e, &n, err,
+		sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "'192.0.2.300' is not an address: not an IPv4 or IPv6 address");
+	ck_assert_int_eq(fwd_edit_parse_batch(3, (const char *[]){ "list-add", "office",
+		"-" }, in, sizeof(in) - 1, NOW, &opts, &e, &n, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "stdin:2: '192.0.2.300' is not an address: not an IPv4 or "
+			 "IPv6 address");
+	/* No stdin: "-" is a word like any other. */
+	ck_assert_int_eq(fwd_edit_parse_batch(3, (const char *[]){ "list-add", "office",
+		"-" }, NULL, 0, NOW, &opts, &e, &n, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "'-' is not an address: not an IPv4 or IPv6 address");
+	/* Only the first "-" is stdin. */
+	ck_assert_int_eq(fwd_edit_parse_batch(4, (const char *[]){ "list-add", "office",
+		"-", "-" }, "192.0.2.1\n", 10, NOW, &opts, &e, &n, err, sizeof(err)),
+		-EINVAL);
+	ck_assert_str_eq(err, "'-' is not an address: not an IPv4 or IPv6 address");
+	ck_assert_ptr_null(e);
+	ck_assert_uint_eq(n, 0);
+}
+END_TEST
+
+/* Random batches: addresses spread over lines with blanks, commas, CR LF
+ * and comments that hold other addresses; what is parsed is exactly the
+ * uncommented addresses, in order. */
+START_TEST(test_batch_random)
+{
+	const char *seed_env = getenv("FWD_SEED");
+	uint64_t seed = seed_env ? strtoull(seed_env, NULL, 0) : (uint64_t)time(NULL);
+	const char *argv[] = { "list-add", "office", "-" };
+
+	rng_state = seed;
+	for (int round = 0; round < 300; round++) {
+		size_t cap = 1 << 16, len = 0, nwant = 0, n = 0;
+		char *text = fwd_xmalloc(cap), err[600];
+		unsigned want[400];
+		struct fwd_edit *e = NULL;
+		unsigned lines = 1 + rn(60);
+
+		for (unsigned l = 0; l < lines; l++) {
+			unsigned words = rn(4);
+
+			if (rn(5) == 0)
+				len += (size_t)sprintf(text + len, "%*s", (int)rn(3), "");
+			for (unsigned w = 0; w < words && nwant < 400; w++) {
+				unsigned v = rn(65536);
+
+				want[nwant++] = v;
+				len += (size_t)sprintf(text + len, "%s198.18.%u.%u",
+						       w ? (rn(2) ? ", " : " ") : "",
+						       v >> 8, v & 255);
+			}
+			if (rn(3) == 0)	/* a comment with addresses in it */
+				len += (size_t)sprintf(text + len, "%s%c 203.0.113.%u, 203.0.113.%u",
+						       rn(2) ? " " : "", rn(2) ? '#' : ';',
+						       rn(256), rn(256));
+			len += (size_t)sprintf(text + len, "%s", rn(4) ? "\n" : "\r\n");
+		}
+		if (fwd_edit_parse_batch(3, argv, text, len, NOW, &opts, &e, &n, err,
+					 sizeof(err)) != 0) {
+			ck_assert_msg(nwant == 0, "seed %llu round %d: %s\n%s",
+				      (unsigned long long)seed, round, err, text);
+			ck_assert_str_eq(err, "'list-add' needs at least one ADDR after "
+					 "the list name");
+		}
+		ck_assert_msg(n == nwant, "seed %llu round %d: %zu edits, want %zu\n%.*s",
+			      (unsigned long long)seed, round, n, nwant, (int)len, text);
+		for (size_t i = 0; i < n; i++)
+			ck_assert_msg(e[i].addr.a[0] == 198 && e[i].addr.a[1] == 18 &&
+				      e[i].addr.a[2] == want[i] >> 8 &&
+				      e[i].addr.a[3] == (want[i] & 255),
+				      "seed %llu round %d: edit %zu", (unsigned long long)seed,
+				      round, i);
+		free(e);
+		free(text);
+	}
+}
+END_TEST
 
 START_TEST(test_round_trip)
 {
@@ -1181,6 +1401,11 @@ static Suite *edit_suite(void)
 	tcase_add_test(tc, test_parse_fields);
 	tcase_add_test(tc, test_parse_argv);
 	tcase_add_loop_test(tc, test_parse_bad, 0, sizeof(bads) / sizeof(bads[0]));
+	tcase_add_loop_test(tc, test_parse_err_word, 0,
+			    sizeof(err_words) / sizeof(err_words[0]));
+	tcase_add_loop_test(tc, test_batch, 0, sizeof(batches) / sizeof(batches[0]));
+	tcase_add_test(tc, test_batch_words);
+	tcase_add_test(tc, test_batch_random);
 	tcase_add_test(tc, test_parse_err_buffer);
 	tcase_add_test(tc, test_parse_cap);
 	suite_add_tcase(s, tc);

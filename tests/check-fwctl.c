@@ -2104,6 +2104,263 @@ START_TEST(test_queries)
 }
 END_TEST
 
+/* ---- input parsing (issue 9) ---- */
+
+/* Bytes for fwctl's stdin, exactly (NUL bytes included). */
+static void write_bytes(const char *path, const char *data, size_t len)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	ck_assert(fwrite(data, 1, len, f) == len);
+	ck_assert(fclose(f) == 0);
+}
+
+/* The live table, byte for byte (nft -s: no counters), to show that a
+ * refused request changed nothing in the kernel. */
+static char *table_text(void)
+{
+	return sh_ok("ip netns exec %s nft -s list table inet fwd_filter", E.ns[SRV]);
+}
+
+static void expect_unchanged(const char *table_before, const char *edits_before,
+			     const char *when)
+{
+	char *t = table_text(), *f = slurp_or_empty(T.edits);
+
+	ck_assert_msg(strcmp(t, table_before) == 0, "%s: the kernel table changed:\n"
+		      "%.3000s\nlast fwctl: rc %d, %s", when, t, R.rc, R.err);
+	ck_assert_msg(strcmp(f, edits_before) == 0, "%s: 99-fwctl.conf changed:\n%s",
+		      when, f);
+	ck_assert_msg(fwd_alive(), "%s: fwd died:\n%s", when, slurp_or_empty(T.fwdlog));
+	free(t);
+	free(f);
+}
+
+/*
+ * A batch on stdin (`list add NAME -`): '#' and ';' start a comment that
+ * runs to the end of the line, so a commented-out address is neither in
+ * the kernel, nor in 99-fwctl.conf, nor let in; blank lines are fine. A bad
+ * address names its input line, a NUL byte is refused (not taken for the
+ * end of the input), and in both cases nothing of the batch is applied.
+ */
+START_TEST(test_batch_comments)
+{
+	/* The report's own input: the second line was added and let in. */
+	static const char report[] =
+		"198.51.100.7\n"
+		"# " BAD4 "\n";
+	static const char batch[] =
+		"198.51.100.4\n"
+		"\n"
+		"203.0.113.5   # " BAD4 "\n"
+		"203.0.113.6;" BAD4 "\n"
+		"   ; " BAD6 "\n"
+		"2001:db8:3::5, 203.0.113.7\n";
+	static const char bad_line[] =
+		"198.51.100.8\n"
+		"\n"
+		"# a comment\n"
+		"198.51.100.300\n"
+		"198.51.100.9\n";
+	static const char nul[] =
+		"198.51.100.10\n"
+		"198.51.100.11\0" BAD4 "\n"
+		"198.51.100.12\n";
+	char *in = path_in("batch.txt"), *table, *edits;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 22);
+	write_policy("deny",
+		"\n"
+		"[list office]\n"
+		"members = " GOOD4 "\n"
+		"\n"
+		"[service admin]\n"
+		"ports = 22/tcp\n"
+		"allow = @office\n");
+	fwd_start();
+	expect_tcp(BAD, SRV4_B, 22, DROP, "before the batch");
+
+	write_bytes(in, report, sizeof(report) - 1);
+	ck_assert_msg(fwctl_stdin(in, "list add office -") == 0, "batch: rc %d\n%s%s",
+		      R.rc, R.out, R.err);
+	expect_elem("allow4", "198.51.100.7 . tcp . 22", 1);
+	expect_elem("allow4", BAD4 " . tcp . 22", 0);
+	expect_tcp(BAD, SRV4_B, 22, DROP, "after a batch with a commented-out address");
+	ck_assert_msg(count_in_file(T.edits, BAD4) == 0, "99-fwctl.conf holds the "
+		      "commented-out address:\n%s", slurp_or_empty(T.edits));
+
+	write_bytes(in, batch, sizeof(batch) - 1);
+	ck_assert_msg(fwctl_stdin(in, "list add office -") == 0, "batch: rc %d\n%s%s",
+		      R.rc, R.out, R.err);
+	expect_elem("allow4", "198.51.100.4 . tcp . 22", 1);
+	expect_elem("allow4", "203.0.113.5 . tcp . 22", 1);
+	expect_elem("allow4", "203.0.113.6 . tcp . 22", 1);
+	expect_elem("allow4", "203.0.113.7 . tcp . 22", 1);
+	expect_elem("allow6", "2001:db8:3::5 . tcp . 22", 1);
+	/* The commented-out addresses: not in the kernel, not let in, not
+	 * saved. */
+	expect_elem("allow4", BAD4 " . tcp . 22", 0);
+	expect_elem("allow6", BAD6 " . tcp . 22", 0);
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, BAD, DROP, "connect tcp " SRV4_B " 22");
+		probe(&ps, BAD, DROP, "connect tcp " SRV6_B " 22");
+		probe(&ps, GOOD, OK, "connect tcp " SRV4_G " 22");
+		probes_run(&ps, "after a batch with commented-out addresses");
+	}
+	ck_assert_msg(count_in_file(T.edits, BAD4) == 0 && count_in_file(T.edits, BAD6) == 0,
+		      "99-fwctl.conf holds a commented-out address:\n%s",
+		      slurp_or_empty(T.edits));
+	ck_assert_msg(count_lines_eq(T.edits, "list-add = office 198.51.100.7") == 1 &&
+		      count_lines_eq(T.edits, "list-add = office 198.51.100.4") == 1 &&
+		      count_lines_eq(T.edits, "list-add = office 203.0.113.7") == 1,
+		      "99-fwctl.conf:\n%s", slurp_or_empty(T.edits));
+	/* ...and not after a restart either (the file is what is read). */
+	fwd_stop();
+	fwd_start();
+	expect_elem("allow4", BAD4 " . tcp . 22", 0);
+	expect_elem("allow4", "198.51.100.7 . tcp . 22", 1);
+
+	table = table_text();
+	edits = slurp_or_empty(T.edits);
+	/* A bad address names its line of stdin; nothing is applied. */
+	write_bytes(in, bad_line, sizeof(bad_line) - 1);
+	ck_assert_msg(fwctl_stdin(in, "list add office -") == 2, "bad address in a "
+		      "batch: rc %d\n%s%s", R.rc, R.out, R.err);
+	ck_assert_msg(strstr(R.err, "stdin:4: '198.51.100.300' is not an address"),
+		      "the error does not name stdin:4:\n%s", R.err);
+	expect_unchanged(table, edits, "after a batch with a bad address");
+	/* The same word on the command line is not a line of stdin. */
+	ck_assert(fwctl("list add office 198.51.100.300") == 2);
+	ck_assert_msg(strstr(R.err, "'198.51.100.300' is not an address") &&
+		      !strstr(R.err, "stdin:"), "%s", R.err);
+
+	/* A NUL byte: refused with its line, not a silently shorter batch. */
+	write_bytes(in, nul, sizeof(nul) - 1);
+	ck_assert_msg(fwctl_stdin(in, "list add office -") == 2, "NUL in a batch: rc %d"
+		      "\n%s%s", R.rc, R.out, R.err);
+	ck_assert_msg(strstr(R.err, "stdin:2: NUL byte"), "the error does not name "
+		      "stdin:2:\n%s", R.err);
+	expect_unchanged(table, edits, "after a batch with a NUL byte");
+	expect_tcp(BAD, SRV4_B, 22, DROP, "after the refused batches");
+	free(table);
+	free(edits);
+	free(in);
+	topo_down();
+}
+END_TEST
+
+/* No byte 0x1b (or other control byte but newline) in s. */
+static bool printable(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t')
+			return false;
+	return true;
+}
+
+/* A word with control bytes (ESC [ 3 1 m, BEL), made by fwctl's shell. */
+#define ESC_WORD "$(printf 'x\\033[31my\\007')"
+
+/*
+ * The words of a request: an error that quotes a word escapes its control
+ * bytes; a long word after a one-word command gets that command's usage
+ * error (not "unknown command"); a time past the kernel's limit for element
+ * timeouts is refused by the daemon and by `fwctl check` alike, and the
+ * latest one allowed is one the kernel takes.
+ */
+START_TEST(test_request_words)
+{
+	char long_word[80], *table, *edits, *file, *elem;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 8080);
+	write_policy("deny", "");
+	fwd_start();
+	table = table_text();
+	edits = slurp_or_empty(T.edits);
+
+	/* Control bytes: in fwctl's own errors and in fwd's answers. */
+	ck_assert(fwctl("\"" ESC_WORD "\"") == 2);
+	ck_assert_msg(printable(R.err) && strstr(R.err, "unknown command 'x\\x1b[31my\\x07'"),
+		      "fwctl's unknown command:\n%s", R.err);
+	ck_assert(fwctl("\"--" ESC_WORD "\" status") == 2);
+	ck_assert_msg(printable(R.err) && strstr(R.err, "\\x1b[31m"), "bad option:\n%s",
+		      R.err);
+	ck_assert(fwctl("help \"" ESC_WORD "\"") == 2);
+	ck_assert_msg(printable(R.err) && strstr(R.err, "\\x1b[31m"), "help:\n%s", R.err);
+	ck_assert(fwctl("status \"--" ESC_WORD "\"") == 2);
+	ck_assert_msg(printable(R.err) && strstr(R.err, "'--x\\x1b[31my\\x07' does not apply"),
+		      "fwd's option error:\n%s", R.err);
+	ck_assert(fwctl("list show \"" ESC_WORD "\"") == 1);
+	ck_assert_msg(printable(R.err) && strstr(R.err, "no list named 'x\\x1b[31my\\x07'"),
+		      "fwd's list show:\n%s", R.err);
+	ck_assert(fwctl("explain \"" ESC_WORD "\" 22/tcp") == 2);
+	ck_assert_msg(printable(R.err) && strstr(R.err, "'x\\x1b[31my\\x07' is not an IPv4"),
+		      "fwd's explain:\n%s", R.err);
+	ck_assert(fwctl("explain " BAD4 " \"" ESC_WORD "\"") == 2);
+	ck_assert_msg(printable(R.err) && strstr(R.err, "'x\\x1b[31my\\x07' is not PORT"),
+		      "fwd's explain:\n%s", R.err);
+	ck_assert(fwctl("allow 22/tcp from \"" ESC_WORD "\"") == 2);
+	ck_assert_msg(printable(R.err) && strstr(R.err, "\\x1b[31m"), "allow:\n%s", R.err);
+
+	/* A long second word: the command's own usage error. */
+	memset(long_word, 'a', 75);
+	long_word[75] = '\0';
+	ck_assert(fwctl("allow %s", long_word) == 2);
+	ck_assert_msg(!strstr(R.err, "unknown command") &&
+		      strstr(R.err, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+		      "allow + 75-byte word:\n%s", R.err);
+	ck_assert(fwctl("status %s", long_word) == 2);
+	ck_assert_msg(!strstr(R.err, "unknown command") &&
+		      strstr(R.err, "usage: fwctl status [--json]"), "status + 75-byte "
+		      "word:\n%s", R.err);
+	ck_assert(fwctl("status extra") == 2);
+	ck_assert_msg(strstr(R.err, "unexpected word 'extra' after fwctl status; usage: "
+			     "fwctl status [--json]"), "status extra:\n%s", R.err);
+	ck_assert(fwctl("list show a b") == 2);
+	ck_assert_msg(strstr(R.err, "unexpected word 'b'"), "list show a b:\n%s", R.err);
+	ck_assert(fwctl("block 192.0.2.99 %s", long_word) == 2);
+	ck_assert_msg(!strstr(R.err, "unknown command"), "block:\n%s", R.err);
+	expect_unchanged(table, edits, "after the refused words");
+
+	/* Time: the year 9999 passed `fwctl check` once and then the kernel
+	 * refused it. Now both refuse it, with the limit. */
+	ck_assert(fwctl("allow 8080/tcp from " BAD4 " until 253402300799") == 2);
+	ck_assert_msg(strstr(R.err, "'until' needs a time in unix seconds (1 to "
+			     "18446744073, the kernel's limit for element timeouts)"),
+		      "until 253402300799:\n%s", R.err);
+	ck_assert(fwctl("block " BAD4 " until 18446744074") == 2);
+	expect_unchanged(table, edits, "after the refused times");
+	file = path_in("until.conf");
+	write_file(file, "[edits]\nallow = 8080/tcp from " BAD4 " until 253402300799\n");
+	ck_assert(fwctl("check %s", file) == 1);
+	ck_assert_msg(strstr(R.err, "until.conf:2: 'until' needs a time in unix seconds"),
+		      "fwctl check:\n%s", R.err);
+	write_file(file, "[edits]\nallow = 8080/tcp from " BAD4 " until 18446744073\n");
+	ck_assert_msg(fwctl("check %s", file) == 0, "fwctl check of the latest until: %s",
+		      R.err);
+	/* The latest one allowed: the kernel takes it, and it lets BAD in. */
+	FWCTL_OK("allow 8080/tcp from " BAD4 " until 18446744073");
+	elem = set_elem("allow4", BAD4 " . tcp . 8080");
+	ck_assert_msg(elem && elem_expires(elem) > 18446744073.0 - (double)time(NULL) - 60,
+		      "the kernel element: %s", elem ? elem : "(none)");
+	expect_tcp(BAD, SRV4_B, 8080, OK, "after allow until 18446744073");
+	free(elem);
+	free(file);
+	free(table);
+	free(edits);
+	topo_down();
+}
+END_TEST
+
 static void add_test(Suite *s, const char *name, const TTest *t, int timeout)
 {
 	TCase *tc = tcase_create(name);
@@ -2133,6 +2390,8 @@ static Suite *fwctl_suite(void)
 	add_test(s, "batch", test_batch, 90);
 	add_test(s, "explain", test_explain, 90);
 	add_test(s, "queries", test_queries, 120);
+	add_test(s, "batch_comments", test_batch_comments, 90);
+	add_test(s, "request_words", test_request_words, 60);
 	return s;
 }
 

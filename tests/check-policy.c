@@ -428,19 +428,19 @@ START_TEST(test_good_continuation)
 	const char *f = "good/continuation.conf";
 
 	ck_assert_uint_eq(l->n, 6);
-	ck_member(l, 0, "192.0.2.1", f, 5);
-	ck_member(l, 1, "192.0.2.2", f, 6);
-	ck_member(l, 2, "192.0.2.3", f, 6);
+	ck_member(l, 0, "192.0.2.1", f, 6);
+	ck_member(l, 1, "192.0.2.2", f, 7);
+	ck_member(l, 2, "192.0.2.3", f, 7);
 	ck_member(l, 3, "192.0.2.5", f, 8);
-	ck_member(l, 4, "192.0.2.6", f, 10);
-	ck_member(l, 5, "192.0.2.7", f, 11);
+	ck_member(l, 4, "192.0.2.6", f, 9);
+	ck_member(l, 5, "192.0.2.7", f, 10);
 	ck_assert_uint_eq(s->nports, 3);
-	ck_port(s, 0, IPPROTO_TCP, 80, 80, 14);
-	ck_port(s, 1, IPPROTO_TCP, 443, 443, 15);
-	ck_port(s, 2, IPPROTO_TCP, 8080, 8080, 16);
+	ck_port(s, 0, IPPROTO_TCP, 80, 80, 13);
+	ck_port(s, 1, IPPROTO_TCP, 443, 443, 14);
+	ck_port(s, 2, IPPROTO_TCP, 8080, 8080, 15);
 	ck_assert_uint_eq(s->nallow, 2);
-	ck_peer_list(p, s, 0, "big", 18);
-	ck_peer_addr(s, 1, "198.51.100.0/24", 19);
+	ck_peer_list(p, s, 0, "big", 17);
+	ck_peer_addr(s, 1, "198.51.100.0/24", 18);
 	fwd_policy_free(p);
 }
 END_TEST
@@ -1262,11 +1262,12 @@ END_TEST
 
 START_TEST(test_lockdown)
 {
+	/* Not 10.9.8.8: a comment line stands between it and its key. */
 	static const char *const want[] = {
 		"192.0.2.10", "2001:db8::/64", "198.51.100.0/24", "10.9.8.7",
-		"10.9.8.8", "2001:db8:1::1",
+		"2001:db8:1::1",
 	};
-	static const unsigned lines[] = { 5, 5, 6, 9, 11, 17 };
+	static const unsigned lines[] = { 5, 5, 6, 9, 17 };
 	const char *f = "lockdown/broken.conf";
 	struct fwd_policy *p = NULL;
 	const struct fwd_service *s;
@@ -1283,8 +1284,8 @@ START_TEST(test_lockdown)
 	ck_assert_uint_eq(p->nlists, 0);
 	ck_assert_uint_eq(p->nedits, 0);
 	ck_assert(!p->builtin);
-	ck_assert_uint_eq(p->nrescue, 6);
-	for (size_t i = 0; i < 6; i++) {
+	ck_assert_uint_eq(p->nrescue, 5);
+	for (size_t i = 0; i < 5; i++) {
 		ck_addr(&p->rescue[i], want[i]);
 		ck_loc(&p->rescue_locs[i], f, lines[i]);
 	}
@@ -1297,9 +1298,18 @@ START_TEST(test_lockdown)
 	ck_loc(&s->loc, f, 5);
 	ck_assert_uint_eq(s->nports, 1);
 	ck_port(s, 0, IPPROTO_TCP, 22, 22, 5);
-	ck_assert_uint_eq(s->nallow, 6);
-	for (size_t i = 0; i < 6; i++)
+	ck_assert_uint_eq(s->nallow, 5);
+	for (size_t i = 0; i < 5; i++)
 		ck_peer_addr(s, i, want[i], lines[i]);
+	fwd_policy_free(p);
+
+	/* "any" as networks, alone or together, is no rescue source: the
+	 * lockdown keeps IPv4 closed and lets in only the IPv6 host. */
+	ck_assert_int_eq(fwd_policy_lockdown("lockdown/any.conf", &p), 0);
+	ck_assert_uint_eq(p->nrescue, 1);
+	ck_addr(&p->rescue[0], "2001:db8::7");
+	ck_assert_uint_eq(p->nservices, 1);
+	ck_assert_uint_eq(p->services[0].nallow, 1);
 	fwd_policy_free(p);
 
 	/* No file, or no rescue in it: no service at all. */
@@ -1324,6 +1334,51 @@ START_TEST(test_lockdown)
 	ck_assert_int_eq(fwd_policy_lockdown("bad/gzip.conf", &p), 0);
 	ck_assert_uint_eq(p->nrescue, 0);
 	fwd_policy_free(p);
+}
+END_TEST
+
+/* Rescue sources that together are "any": fwd_addr_cover_all, which the
+ * parser (bad/rescue-any-network.conf) and the lockdown use. */
+START_TEST(test_rescue_cover)
+{
+	static const struct {
+		const char *v[6];
+		int family;
+		int last;	/* the entry that completes the cover, -1: none */
+	} cases[] = {
+		{ { "0.0.0.0/0" }, AF_INET, 0 },
+		{ { "0.0.0.0/0" }, AF_INET6, -1 },
+		{ { "::/0" }, AF_INET6, 0 },
+		{ { "128.0.0.0/1", "192.0.2.1", "0.0.0.0/1" }, AF_INET, 2 },
+		{ { "0.0.0.0/1", "128.0.0.0/2", "192.0.0.0/2" }, AF_INET, 2 },
+		/* overlaps and order do not matter, a gap of one address does */
+		{ { "192.0.0.0/2", "0.0.0.0/2", "64.0.0.0/2", "96.0.0.0/3",
+		    "128.0.0.0/2" }, AF_INET, 4 },
+		{ { "0.0.0.0/1", "128.0.0.0/2", "192.0.0.0/3", "224.0.0.0/4",
+		    "240.0.0.0/5", "248.0.0.0/6" }, AF_INET, -1 },
+		{ { "0.0.0.0/1", "128.0.0.0/2", "192.0.0.0/2", "::/1" }, AF_INET6, -1 },
+		{ { "::/1", "2001:db8::/32", "8000::/1" }, AF_INET6, 2 },
+		{ { "0.0.0.0/1", "::/1", "8000::/1" }, AF_INET, -1 },
+		{ { "255.255.255.255", "0.0.0.0/1", "128.0.0.0/2", "192.0.0.0/3",
+		    "224.0.0.0/4" }, AF_INET, -1 },
+	};
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct fwd_addr v[6];
+		size_t n = 0, last = 99;
+		bool all;
+
+		while (n < 6 && cases[c].v[n]) {
+			ck_assert_int_eq(fwd_addr_parse(cases[c].v[n], &v[n], NULL, 0), 0);
+			n++;
+		}
+		all = fwd_addr_cover_all(v, n, (uint8_t)cases[c].family, &last);
+		ck_assert_msg(all == (cases[c].last >= 0), "case %zu: cover %d", c, all);
+		if (all)
+			ck_assert_msg((int)last == cases[c].last, "case %zu: last %zu, "
+				      "want %d", c, last, cases[c].last);
+	}
+	ck_assert(!fwd_addr_cover_all(NULL, 0, AF_INET, NULL));
 }
 END_TEST
 
@@ -1476,6 +1531,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_million_addresses);
 	tcase_add_test(tc, test_builtin_if_missing);
 	tcase_add_test(tc, test_lockdown);
+	tcase_add_test(tc, test_rescue_cover);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("misc");

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmdtab.h"
 #include "proto.h"
 #include "testutil.h"
 
@@ -667,6 +668,90 @@ START_TEST(socket_path_choice)
 }
 END_TEST
 
+/* The command table lookup (fwctl and fwd both use it): a long word after
+ * a one-word name must still find that name, so that its own usage error
+ * comes back instead of "unknown command" (a 64-byte name buffer once
+ * failed the whole lookup when the two-word try did not fit). */
+START_TEST(cmd_lookup)
+{
+	char long_word[300];
+	const struct fwd_cmdinfo *ci;
+	int words = 0;
+
+	for (size_t len = 1; len < sizeof(long_word); len += 7) {
+		memset(long_word, 'a', len);
+		long_word[len] = '\0';
+		{
+			char *argv[] = { "allow", long_word, NULL };
+
+			ci = fwd_cmd_find(2, argv, &words);
+			ck_assert_msg(ci && !strcmp(ci->name, "allow") && words == 1,
+				      "allow + %zu-byte word: %s", len, ci ? ci->name : "none");
+		}
+		{
+			char *argv[] = { "status", long_word, NULL };
+
+			ci = fwd_cmd_find(2, argv, &words);
+			ck_assert_msg(ci && !strcmp(ci->name, "status") && words == 1,
+				      "status + %zu-byte word: %s", len, ci ? ci->name : "none");
+		}
+		{
+			char *argv[] = { "list", "add", long_word, NULL };
+
+			ci = fwd_cmd_find(3, argv, &words);
+			ck_assert(ci && !strcmp(ci->name, "list add") && words == 2);
+		}
+		{
+			char *argv[] = { "list", long_word, NULL };
+
+			ck_assert_ptr_null(fwd_cmd_find(2, argv, &words));
+		}
+	}
+	{
+		char *argv[] = { "list", "show", NULL };
+
+		ci = fwd_cmd_find(2, argv, &words);
+		ck_assert(ci && !strcmp(ci->name, "list show") && words == 2);
+	}
+	{
+		/* Prefixes and run-together words are not names. */
+		char *a1[] = { "lis", NULL }, *a2[] = { "list", "ad", NULL };
+		char *a3[] = { "statusx", NULL }, *a4[] = { "list add", NULL };
+
+		ck_assert_ptr_null(fwd_cmd_find(1, a1, &words));
+		ck_assert_ptr_null(fwd_cmd_find(2, a2, &words));
+		ck_assert_ptr_null(fwd_cmd_find(1, a3, &words));
+		ci = fwd_cmd_find(1, a4, &words);
+		ck_assert(ci && !strcmp(ci->name, "list add") && words == 1);
+	}
+}
+END_TEST
+
+/* How many words a command takes, read from its usage line. */
+START_TEST(cmd_max_words)
+{
+	static const struct {
+		const char *name;
+		int max;
+	} want[] = {
+		{ "status", 0 }, { "show", 0 }, { "reload", 0 }, { "disable", 0 },
+		{ "confirm", 0 }, { "list blocked", 0 }, { "list show", 1 },
+		{ "allow", -1 }, { "list add", -1 }, { "explain", -1 },
+	};
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		const struct fwd_cmdinfo *ci = NULL;
+
+		for (unsigned k = 0; k < fwd_ncmdtab; k++)
+			if (!strcmp(fwd_cmdtab[k].name, want[i].name))
+				ci = &fwd_cmdtab[k];
+		ck_assert_msg(ci != NULL, "no command %s", want[i].name);
+		ck_assert_msg(fwd_cmd_max_words(ci) == want[i].max, "%s: %d, want %d",
+			      want[i].name, fwd_cmd_max_words(ci), want[i].max);
+	}
+}
+END_TEST
+
 static Suite *proto_suite(void)
 {
 	Suite *s = suite_create("proto");
@@ -692,6 +777,10 @@ static Suite *proto_suite(void)
 	tcase_add_test(tc, resp_limit);
 	tcase_add_test(tc, resp_broken);
 	tcase_add_test(tc, socket_path_choice);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("commands");
+	tcase_add_test(tc, cmd_lookup);
+	tcase_add_test(tc, cmd_max_words);
 	suite_add_tcase(s, tc);
 	return s;
 }

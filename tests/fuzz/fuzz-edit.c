@@ -2,8 +2,8 @@
 /*
  * libFuzzer target for the edit parser (outside input: the words any
  * member of fwd's admin group sends through the control socket, and the
- * [edits] lines of the owned file). The input is split into words at
- * spaces, newlines and NULs; tabs and commas stay inside words, where the
+ * [edits] lines of the owned file). The input is read whole as a batch
+ * on stdin, and split into words at spaces, newlines and NULs; tabs and commas stay inside words, where the
  * parser splits them itself. Beyond "no crash, no leak, no UB under
  * ASan/UBSan", it checks what the daemon relies on:
  *
@@ -127,6 +127,41 @@ static void check_round_trip(const struct fwd_edit *e)
 	free(back);
 }
 
+/* The same bytes as a batch on stdin (`fwctl list add NAME -`), the
+ * other way these words reach the daemon: the same invariants, and a NUL
+ * byte is an error that names its line ("stdin:LINE: ..."). */
+static void batch(const uint8_t *data, size_t size, const struct fwd_load_opts *opts)
+{
+	const char *argv[] = { "list-add", "office", "-" };
+	struct fwd_edit *out = NULL;
+	char err[600];
+	size_t n = 0;
+	int ret;
+
+	memset(err, 'x', sizeof(err));
+	ret = fwd_edit_parse_batch(3, argv, data, size, NOW, opts, &out, &n, err,
+				   sizeof(err));
+	if (ret) {
+		check(ret == -EINVAL, "batch: -EINVAL");
+		check(n == 0 && out == NULL, "batch: nothing appended");
+		check(err[0] != '\0' && memchr(err, '\0', sizeof(err)), "batch: a message");
+		for (const char *c = err; *c; c++)
+			check((unsigned char)*c >= 0x20 && *c != 0x7f,
+			      "batch: message is one printable line");
+		check(!memchr(data, '\0', size) || (!strncmp(err, "stdin:", 6) &&
+						    strstr(err, ": NUL byte in line")),
+		      "batch: a NUL byte is reported with its line");
+	} else {
+		check(!memchr(data, '\0', size), "batch: a NUL byte is never taken");
+		check(n >= 1 && n <= FWD_EDIT_MAX, "batch: edit count");
+		for (size_t i = 0; i < n; i++) {
+			check(out[i].kind == FWD_EDIT_LIST_ADD, "batch: list-add");
+			check_edit(&out[i]);
+		}
+	}
+	free(out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -171,6 +206,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_round_trip(&out[i]);
 	}
 	free(out);
+	batch(data, size, &opts);
 	free(text);
 	return 0;
 }
