@@ -1200,6 +1200,7 @@ static int reload_fast(struct cmdreq *cr, struct fwd_policy *p,
 	fwd_ir_reload_free(&r);
 	fwd_policy_free(ctx->policy);
 	ctx->policy = p;
+	fwd_roles_apply(ctx);
 	ctx->generation++;
 	ctx->applied = time(NULL);
 	ctx->fast_reloads++;
