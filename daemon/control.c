@@ -485,7 +485,6 @@ static void client_too_large(struct fwd_ctl_server *srv, struct client *c)
 	struct fwd_response resp;
 	char who[96], groups[160] = "";
 
-	srv->st.busy++;
 	logf_(srv, LOG_NOTICE, "%s: refusing a %zu-byte request from pid %d uid %u:"
 	      " no role, limit %u bytes", __func__, c->req_len, (int)p->pid,
 	      (unsigned)p->uid, FWD_CTL_NONE_MAX_FRAME);
