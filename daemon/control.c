@@ -50,6 +50,7 @@ struct client {
 	size_t req_cap;			/* bytes allocated for req */
 	size_t reserved;		/* bytes counted in srv->pool[pool] */
 	unsigned pool;			/* POOL_* the bytes are charged to */
+	bool roleless;			/* counted in srv->roleless */
 	/* WRITE */
 	uint8_t *out;
 	size_t out_len, out_off;
@@ -81,6 +82,7 @@ struct fwd_ctl_server {
 	ino_t sock_ino;
 	struct group_cfg admin, read;
 	unsigned max_clients, admin_reserve, timeout_ms;
+	unsigned roleless;		/* clients accepted without a role */
 	struct pool pool[NPOOLS];
 	fwd_ctl_handler handler;
 	fwd_ctl_logger log;
@@ -307,6 +309,8 @@ static void client_close(struct fwd_ctl_server *srv, struct client *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	srv->st.clients--;
+	if (c->roleless)
+		srv->roleless--;
 	free(c);
 	/* A freed slot or fd is what a paused accept waits for. */
 	if (!srv->accepting)
@@ -777,6 +781,18 @@ static void accept_one(struct fwd_ctl_server *srv, int fd)
 	limit = srv->max_clients;
 	if (peer.role != FWD_ROLE_ADMIN)
 		limit -= srv->admin_reserve;
+	/*
+	 * Callers without a role are refused whatever they ask; they get half
+	 * of the slots left at most, so that their flood does not keep the
+	 * read role out either.
+	 */
+	if (peer.role == FWD_ROLE_NONE && srv->roleless >= limit / 2) {
+		srv->st.busy++;
+		logf_(srv, LOG_WARNING, "%s: busy: %u clients without a role, refusing pid %d"
+		      " uid %u", __func__, srv->roleless, (int)peer.pid, (unsigned)peer.uid);
+		refuse(fd, FWD_EXIT_BUSY, "busy: too many clients at once; try again");
+		return;
+	}
 	if (srv->st.clients >= limit) {
 		srv->st.busy++;
 		logf_(srv, LOG_WARNING, "%s: busy: %u clients, refusing pid %d uid %u",
@@ -806,6 +822,8 @@ static void accept_one(struct fwd_ctl_server *srv, int fd)
 		c->next->prev = c;
 	srv->clients = c;
 	srv->st.clients++;
+	c->roleless = peer.role == FWD_ROLE_NONE;
+	srv->roleless += c->roleless;
 	/* The request is usually there already: save a trip through epoll. */
 	(void)client_read(srv, c);
 }

@@ -34,7 +34,8 @@
  *  - at most max_clients connections; beyond that a client gets "busy"
  *    too. The last max_clients/16 slots are kept for ADMIN peers, so
  *    local users flooding the socket cannot lock root out of its own
- *    firewall;
+ *    firewall, and peers without a role get at most half of the others,
+ *    so that their flood leaves room for the read role;
  *  - a client has timeout_ms from accept to deliver its whole request, and
  *    timeout_ms again (plus 1 ms per KB of a large answer) to take the
  *    whole response; then it is dropped (with a "timed out" response if the

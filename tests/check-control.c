@@ -1564,6 +1564,62 @@ START_TEST(role_budgets)
 }
 END_TEST
 
+/*
+ * Callers without a role get half of the slots at most: their flood of
+ * connections leaves room for the read role (root has its own reserve).
+ */
+START_TEST(roleless_slots)
+{
+	struct harness h;
+	struct user u;
+	gid_t member;
+	char err[512], c;
+	int ready[2], done[2], st;
+	pid_t pid;
+
+	if (!tu_need_root())
+		return;
+	sec_user(&u, &member);
+	h_init(&h);
+	h.cfg.max_clients = 16;		/* 1 kept for admins, 7 at most without a role */
+	h.cfg.read_group = SEC_GROUP;
+	h_start(&h);
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(done), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fds[15];
+
+		if (!become(&u, NULL, 0))
+			_exit(100);
+		for (int i = 0; i < 15; i++)
+			fds[i] = child_connect(h.path);
+		usleep(200000);
+		if (write(ready[1], "r", 1) != 1 || read(done[0], &c, 1) < 0)
+			_exit(101);
+		for (int i = 0; i < 15; i++)
+			close(fds[i]);
+		_exit(0);
+	}
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	/* The same user holding the read group gets in. */
+	st = call_as(&u, &member, 1, h.path, 1, (char *[]){ "read" }, err, sizeof(err));
+	ck_assert_msg(st == 0, "the read role during a role-less flood: %d %s", st, err);
+	ck_assert(logged(&h, "clients without a role, refusing"));
+	ck_assert_int_eq(write(done[1], "d", 1), 1);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 0);
+	close(ready[0]);
+	close(ready[1]);
+	close(done[0]);
+	close(done[1]);
+	h_stop(&h);
+	sec_users_remove();
+}
+END_TEST
+
 static Suite *control_suite(void)
 {
 	Suite *s = suite_create("control");
@@ -1588,6 +1644,7 @@ static Suite *control_suite(void)
 	tcase_add_test(tc, roles_revoked_while_connected);
 	tcase_add_test(tc, roles_from_process_groups);
 	tcase_add_test(tc, role_budgets);
+	tcase_add_test(tc, roleless_slots);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("client");
 	tcase_set_timeout(tc, 60);
