@@ -68,6 +68,14 @@ struct pool {
 	size_t max, used;
 };
 
+/* Log lines any local user can cause at will, each kind rationed (logq). */
+enum { LQ_SLOTS, LQ_BUSY, LQ_DENIED, LQ_BAD, LQ_TIMEOUT, NLQ };
+
+struct log_quota {
+	uint64_t next;			/* monotonic ms: the next line may go out */
+	unsigned long quiet;		/* lines left out since the last one */
+};
+
 struct group_cfg {
 	char *spec;			/* as configured, for messages; NULL = none */
 	gid_t gid;
@@ -89,6 +97,7 @@ struct fwd_ctl_server {
 	void *ctx;
 	struct client *clients;
 	struct fwd_ctl_stats st;
+	struct log_quota lq[NLQ];
 };
 
 static void logf_(const struct fwd_ctl_server *srv, int prio, const char *fmt, ...)
@@ -113,6 +122,39 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void logq(struct fwd_ctl_server *srv, unsigned kind, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/*
+ * What a client can provoke (refusals, bad requests, timeouts) is logged
+ * at most once a second per kind, with the number of lines left out: a
+ * local user flooding the socket must not flood the journal as well. The
+ * stats (fwctl stats) still count every one.
+ */
+static void logq(struct fwd_ctl_server *srv, unsigned kind, int prio, const char *fmt, ...)
+{
+	struct log_quota *q = &srv->lq[kind];
+	uint64_t now = now_ms();
+	char msg[512];
+	va_list ap;
+
+	if (!srv->log)
+		return;
+	if (now < q->next) {
+		q->quiet++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (q->quiet)
+		logf_(srv, prio, "%s (%lu more like it not logged)", msg, q->quiet);
+	else
+		logf_(srv, prio, "%s", msg);
+	q->quiet = 0;
+	q->next = now + 1000;
 }
 
 const char *fwd_ctl_role_name(enum fwd_ctl_role role)
@@ -472,7 +514,7 @@ static void client_refuse_room(struct fwd_ctl_server *srv, struct client *c, int
 		return;
 	}
 	srv->st.busy++;
-	logf_(srv, LOG_WARNING, "%s: busy: %zu request bytes held for %s peers, pid %d uid %u"
+	logq(srv, LQ_BUSY, LOG_WARNING, "%s: busy: %zu request bytes held for %s peers, pid %d uid %u"
 	      " sends more", __func__, srv->pool[c->pool].used,
 	      c->pool == POOL_ADMIN ? "admin" : "other", (int)c->peer.pid,
 	      (unsigned)c->peer.uid);
@@ -489,7 +531,7 @@ static void client_too_large(struct fwd_ctl_server *srv, struct client *c)
 	struct fwd_response resp;
 	char who[96], groups[160] = "";
 
-	logf_(srv, LOG_NOTICE, "%s: refusing a %zu-byte request from pid %d uid %u:"
+	logq(srv, LQ_DENIED, LOG_NOTICE, "%s: refusing a %zu-byte request from pid %d uid %u:"
 	      " no role, limit %u bytes", __func__, c->req_len, (int)p->pid,
 	      (unsigned)p->uid, FWD_CTL_NONE_MAX_FRAME);
 	if (p->name[0])
@@ -521,7 +563,7 @@ static void client_handle(struct fwd_ctl_server *srv, struct client *c)
 	ret = fwd_request_decode(c->req, c->req_len, &req, why, sizeof(why));
 	if (ret < 0) {
 		srv->st.malformed++;
-		logf_(srv, LOG_NOTICE, "%s: bad request from pid %d uid %u: %s", __func__,
+		logq(srv, LQ_BAD, LOG_NOTICE, "%s: bad request from pid %d uid %u: %s", __func__,
 		      (int)c->peer.pid, (unsigned)c->peer.uid, why);
 		client_error(srv, c, ret == -ENOMEM ? FWD_EXIT_FAIL : FWD_EXIT_PROTO,
 			     "bad request: %s", why);
@@ -560,7 +602,7 @@ static bool client_header(struct fwd_ctl_server *srv, struct client *c)
 			      &frame_len, why, sizeof(why));
 	if (ret < 0) {
 		srv->st.malformed++;
-		logf_(srv, LOG_NOTICE, "%s: bad request from pid %d uid %u: %s",
+		logq(srv, LQ_BAD, LOG_NOTICE, "%s: bad request from pid %d uid %u: %s",
 		      __func__, (int)c->peer.pid, (unsigned)c->peer.uid, why);
 		client_error(srv, c, FWD_EXIT_PROTO, "bad request: %s", why);
 		return false;
@@ -697,7 +739,7 @@ static void sweep_timeouts(struct fwd_ctl_server *srv, uint64_t now)
 			}
 		}
 		srv->st.timeouts++;
-		logf_(srv, LOG_NOTICE, "%s: dropping pid %d uid %u: %s timed out after %u ms",
+		logq(srv, LQ_TIMEOUT, LOG_NOTICE, "%s: dropping pid %d uid %u: %s timed out after %u ms",
 		      __func__, (int)c->peer.pid, (unsigned)c->peer.uid,
 		      c->state == C_READ ? "request" : "response", srv->timeout_ms);
 		if (c->state == C_READ && c->hdr_got > 0) {
@@ -788,14 +830,14 @@ static void accept_one(struct fwd_ctl_server *srv, int fd)
 	 */
 	if (peer.role == FWD_ROLE_NONE && srv->roleless >= limit / 2) {
 		srv->st.busy++;
-		logf_(srv, LOG_WARNING, "%s: busy: %u clients without a role, refusing pid %d"
+		logq(srv, LQ_SLOTS, LOG_WARNING, "%s: busy: %u clients without a role, refusing pid %d"
 		      " uid %u", __func__, srv->roleless, (int)peer.pid, (unsigned)peer.uid);
 		refuse(fd, FWD_EXIT_BUSY, "busy: too many clients at once; try again");
 		return;
 	}
 	if (srv->st.clients >= limit) {
 		srv->st.busy++;
-		logf_(srv, LOG_WARNING, "%s: busy: %u clients, refusing pid %d uid %u",
+		logq(srv, LQ_SLOTS, LOG_WARNING, "%s: busy: %u clients, refusing pid %d uid %u",
 		      __func__, srv->st.clients, (int)peer.pid, (unsigned)peer.uid);
 		refuse(fd, FWD_EXIT_BUSY, "busy: too many clients at once; try again");
 		return;

@@ -41,7 +41,10 @@
  *    whole response; then it is dropped (with a "timed out" response if the
  *    socket takes it);
  *  - accept failing for lack of fds pauses accepting for a moment rather
- *    than spinning on a readable listening socket.
+ *    than spinning on a readable listening socket;
+ *  - what a client can make the server log (refusals, bad requests,
+ *    timeouts) is logged at most once a second per kind, with the number
+ *    of lines left out; the stats count every one.
  *
  * Peers are identified by SO_PEERCRED (uid, gid, pid). Their groups are
  * the ones the connecting process really holds, as the kernel recorded

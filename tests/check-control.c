@@ -1620,6 +1620,44 @@ START_TEST(roleless_slots)
 }
 END_TEST
 
+/*
+ * What a client can make the server log is rationed (one line a second
+ * per kind, with the count left out): 200 bad requests in a row leave a
+ * few lines, never 200, and every one is still counted in the stats.
+ */
+START_TEST(client_log_rationed)
+{
+	struct harness h;
+	long long t0, secs;
+	size_t lines = 0;
+
+	if (!tu_need_root())
+		return;
+	h_init(&h);
+	h_start(&h);
+	t0 = mono_ms();
+	for (int i = 0; i < 200; i++) {
+		char buf[512];
+		int fd = raw_connect(h.path);
+
+		/* Read the refusal to its end (raw_response's 64 MiB buffer
+		 * is too much to take 200 times). */
+		raw_send(fd, "GET / HTTP/1.0\r\n\r\n", 18);
+		while (recv(fd, buf, sizeof(buf), 0) > 0)
+			;
+		close(fd);
+	}
+	secs = (mono_ms() - t0) / 1000 + 1;
+	h_stop(&h);
+	for (const char *p = h.log; (p = strstr(p, "bad request from")); p++)
+		lines++;
+	ck_assert_uint_eq(h.st.malformed, 200);
+	/* At most one line per second begun, whatever the speed of this machine. */
+	ck_assert_msg(lines >= 1 && lines <= (size_t)secs + 1, "%zu lines in %lld s:\n%.400s",
+		      lines, secs, h.log);
+}
+END_TEST
+
 static Suite *control_suite(void)
 {
 	Suite *s = suite_create("control");
@@ -1637,6 +1675,7 @@ static Suite *control_suite(void)
 	tcase_add_test(tc, admin_slots_reserved);
 	tcase_add_test(tc, out_of_fds_does_not_spin);
 	tcase_add_test(tc, socket_lifecycle);
+	tcase_add_test(tc, client_log_rationed);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("roles");
 	tcase_set_timeout(tc, 60);
