@@ -48,7 +48,7 @@ static bool is_alpha(char c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-/* An address, a CIDR or a number: what a file's line says, unquoted. */
+/* An address, a CIDR, a number (0x1b too): what a file's line says, unquoted. */
 static bool is_source_token(const char *s, size_t n)
 {
 	bool digit = false;
@@ -56,7 +56,7 @@ static bool is_source_token(const char *s, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] >= '0' && s[i] <= '9')
 			digit = true;
-		else if (!strchr("abcdefABCDEF.:/%", s[i]))
+		else if (!strchr("abcdefxABCDEF.:/%", s[i]))
 			return false;
 	}
 	return digit;

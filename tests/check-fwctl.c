@@ -2435,14 +2435,18 @@ START_TEST(test_diff_hides_source_from_readers)
 	/* The reader cannot read the file itself. */
 	ck_assert(tu_sh(NULL, "setpriv --reuid=%u --regid=%u --init-groups cat %s",
 			(unsigned)su.member, (unsigned)su.member_gid, list) != 0);
-	write_file(list, "# partners\n%s\nsecretpartner.example\n203.0.113.77/24\n", BAD4);
+	/* A word, an address, a word with a quote in it, a control byte. */
+	write_file(list, "# partners\n%s\nsecretpartner.example\n203.0.113.77/24\n"
+		   "o'secret.example\n\x1b\n", BAD4);
 	loc2 = xasprintf("%s:3: ", list);
 	loc3 = xasprintf("%s:4: ", list);
 
 	/* Root: the whole story. */
 	ck_assert_msg(fwctl("diff") == 1, "diff by root: rc %d, %s", R.rc, R.err);
 	ck_assert_msg(strstr(R.err, loc2) && strstr(R.err, "secretpartner.example") &&
-		      strstr(R.err, loc3) && strstr(R.err, "203.0.113.77"), "%s", R.err);
+		      strstr(R.err, loc3) && strstr(R.err, "203.0.113.77") &&
+		      strstr(R.err, "o\\x27secret.example") && strstr(R.err, "'\\x1b'"),
+		      "%s", R.err);
 	/* The reader: where, and what is wrong, without the file's words. */
 	ck_assert_msg(fwctl_member(&su, "diff") == 1, "diff by the reader: rc %d, %s", R.rc,
 		      R.err);
@@ -2450,8 +2454,8 @@ START_TEST(test_diff_hides_source_from_readers)
 	ck_assert_msg(strstr(R.err, "not an IPv4 or IPv6 address") &&
 		      strstr(R.err, "host bits set in"), "%s", R.err);
 	ck_assert_msg(!strstr(R.err, "secretpartner") && !strstr(R.err, "203.0.113.77") &&
-		      !strstr(R.err, "203.0.113.0"), "the reader saw the file's words:\n%s",
-		      R.err);
+		      !strstr(R.err, "203.0.113.0") && !strstr(R.err, "secret.example") &&
+		      !strstr(R.err, "x1b"), "the reader saw the file's words:\n%s", R.err);
 	/* The running rules are unchanged either way. */
 	expect_elem("allow4", BAD4 " . tcp . 8080", 1);
 	free(list);
