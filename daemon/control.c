@@ -79,6 +79,7 @@ struct log_quota {
 struct group_cfg {
 	char *spec;			/* as configured, for messages; NULL = none */
 	gid_t gid;
+	char *failed;			/* the spec last found missing, logged once */
 };
 
 struct fwd_ctl_server {
@@ -1105,17 +1106,21 @@ int fwd_ctl_server_new(const struct fwd_ctl_config *cfg, struct fwd_ctl_server *
 	 * firewall without fwctl), so it is logged and left unset.
 	 */
 	ret = group_resolve(cfg->admin_group, &srv->admin);
-	if (ret == -ENOENT)
+	if (ret == -ENOENT) {
 		logf_(srv, LOG_ERR, "%s: admin group '%s' does not exist; only root may"
 		      " change the policy", __func__, cfg->admin_group);
-	else if (ret < 0)
+		srv->admin.failed = strdup(cfg->admin_group);
+	} else if (ret < 0) {
 		goto fail;
+	}
 	ret = group_resolve(cfg->read_group, &srv->read);
-	if (ret == -ENOENT)
+	if (ret == -ENOENT) {
 		logf_(srv, LOG_ERR, "%s: read group '%s' does not exist; queries need"
 		      " root or the admin group", __func__, cfg->read_group);
-	else if (ret < 0)
+		srv->read.failed = strdup(cfg->read_group);
+	} else if (ret < 0) {
 		goto fail;
+	}
 	srv->path = strdup(cfg->path);
 	if (!srv->path) {
 		ret = -ENOMEM;
@@ -1172,7 +1177,9 @@ void fwd_ctl_server_free(struct fwd_ctl_server *srv)
 	if (srv->epfd >= 0)
 		close(srv->epfd);
 	free(srv->admin.spec);
+	free(srv->admin.failed);
 	free(srv->read.spec);
+	free(srv->read.failed);
 	free(srv->path);
 	free(srv);
 }
@@ -1182,15 +1189,24 @@ int fwd_ctl_server_fd(const struct fwd_ctl_server *srv)
 	return srv->epfd;
 }
 
-/* A configured group, resolved; one that cannot be grants nothing. */
+/*
+ * A configured group, resolved; one that cannot be grants nothing. Every
+ * policy change comes here (each fwctl edit too), so a missing group is
+ * logged when it is first found missing, not at every edit.
+ */
 static int group_resolve_or_none(struct fwd_ctl_server *srv, const char *what,
-				 const char *spec, struct group_cfg *g)
+				 const char *spec, struct group_cfg *cur, struct group_cfg *g)
 {
 	int ret = group_resolve(spec, g);
 
-	if (ret < 0)
-		logf_(srv, LOG_ERR, "%s: %s group '%s': %s; it grants nothing", __func__,
-		      what, spec, ret == -ENOENT ? "no such group" : strerror(-ret));
+	g->failed = NULL;
+	if (ret < 0) {
+		if (!cur->failed || strcmp(cur->failed, spec) != 0)
+			logf_(srv, LOG_ERR, "%s: %s group '%s': %s; it grants nothing",
+			      __func__, what, spec,
+			      ret == -ENOENT ? "no such group" : strerror(-ret));
+		g->failed = strdup(spec);
+	}
 	return ret;
 }
 
@@ -1237,11 +1253,13 @@ int fwd_ctl_server_set_groups(struct fwd_ctl_server *srv, const char *admin_grou
 	bool same;
 	int ret, ret2;
 
-	ret = group_resolve_or_none(srv, "admin", admin_group, &a);
-	ret2 = group_resolve_or_none(srv, "read", read_group, &r);
+	ret = group_resolve_or_none(srv, "admin", admin_group, &srv->admin, &a);
+	ret2 = group_resolve_or_none(srv, "read", read_group, &srv->read, &r);
 	same = group_same(&a, &srv->admin) && group_same(&r, &srv->read);
 	free(srv->admin.spec);
+	free(srv->admin.failed);
 	free(srv->read.spec);
+	free(srv->read.failed);
 	srv->admin = a;
 	srv->read = r;
 	if (!same)

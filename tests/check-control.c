@@ -1397,7 +1397,17 @@ START_TEST(roles_revoked_while_connected)
 		     sizeof(err));
 	ck_assert_msg(st == 0, "status %d: %s", st, err);
 	ck_assert(logged(&h, "read group 'no-such-group-fwd': no such group; it grants nothing"));
+	/* Every edit re-applies the groups: a missing one is logged once, not each time. */
+	set_groups_via_handler(h.path, "54321", "no-such-group-fwd");
+	set_groups_via_handler(h.path, "54321", "no-such-group-fwd");
 	h_stop(&h);
+	{
+		size_t n = 0;
+
+		for (const char *p = h.log; (p = strstr(p, "no-such-group-fwd': no such")); p++)
+			n++;
+		ck_assert_uint_eq(n, 1);
+	}
 	sec_users_remove();
 }
 END_TEST
