@@ -515,10 +515,10 @@ static void client_refuse_room(struct fwd_ctl_server *srv, struct client *c, int
 		return;
 	}
 	srv->st.busy++;
-	logq(srv, LQ_BUSY, LOG_WARNING, "%s: busy: %zu request bytes held for %s peers, pid %d uid %u"
-	      " sends more", __func__, srv->pool[c->pool].used,
-	      c->pool == POOL_ADMIN ? "admin" : "other", (int)c->peer.pid,
-	      (unsigned)c->peer.uid);
+	logq(srv, LQ_BUSY, LOG_WARNING, "%s: busy: %zu request bytes held for %s peers,"
+	     " pid %d uid %u sends more", __func__, srv->pool[c->pool].used,
+	     c->pool == POOL_ADMIN ? "admin" : "other", (int)c->peer.pid,
+	     (unsigned)c->peer.uid);
 	client_error(srv, c, FWD_EXIT_BUSY, "busy: too many large requests at once; try again");
 }
 
@@ -532,9 +532,9 @@ static void client_too_large(struct fwd_ctl_server *srv, struct client *c)
 	struct fwd_response resp;
 	char who[96], groups[160] = "";
 
-	logq(srv, LQ_DENIED, LOG_NOTICE, "%s: refusing a %zu-byte request from pid %d uid %u:"
-	      " no role, limit %u bytes", __func__, c->req_len, (int)p->pid,
-	      (unsigned)p->uid, FWD_CTL_NONE_MAX_FRAME);
+	logq(srv, LQ_DENIED, LOG_NOTICE, "%s: refusing a %zu-byte request from pid %d"
+	     " uid %u: no role, limit %u bytes", __func__, c->req_len, (int)p->pid,
+	     (unsigned)p->uid, FWD_CTL_NONE_MAX_FRAME);
 	if (p->name[0])
 		snprintf(who, sizeof(who), "uid %u (%s)", (unsigned)p->uid, p->name);
 	else
@@ -564,8 +564,8 @@ static void client_handle(struct fwd_ctl_server *srv, struct client *c)
 	ret = fwd_request_decode(c->req, c->req_len, &req, why, sizeof(why));
 	if (ret < 0) {
 		srv->st.malformed++;
-		logq(srv, LQ_BAD, LOG_NOTICE, "%s: bad request from pid %d uid %u: %s", __func__,
-		      (int)c->peer.pid, (unsigned)c->peer.uid, why);
+		logq(srv, LQ_BAD, LOG_NOTICE, "%s: bad request from pid %d uid %u: %s",
+		     __func__, (int)c->peer.pid, (unsigned)c->peer.uid, why);
 		client_error(srv, c, ret == -ENOMEM ? FWD_EXIT_FAIL : FWD_EXIT_PROTO,
 			     "bad request: %s", why);
 		return;
@@ -604,7 +604,7 @@ static bool client_header(struct fwd_ctl_server *srv, struct client *c)
 	if (ret < 0) {
 		srv->st.malformed++;
 		logq(srv, LQ_BAD, LOG_NOTICE, "%s: bad request from pid %d uid %u: %s",
-		      __func__, (int)c->peer.pid, (unsigned)c->peer.uid, why);
+		     __func__, (int)c->peer.pid, (unsigned)c->peer.uid, why);
 		client_error(srv, c, FWD_EXIT_PROTO, "bad request: %s", why);
 		return false;
 	}
@@ -740,9 +740,9 @@ static void sweep_timeouts(struct fwd_ctl_server *srv, uint64_t now)
 			}
 		}
 		srv->st.timeouts++;
-		logq(srv, LQ_TIMEOUT, LOG_NOTICE, "%s: dropping pid %d uid %u: %s timed out after %u ms",
-		      __func__, (int)c->peer.pid, (unsigned)c->peer.uid,
-		      c->state == C_READ ? "request" : "response", srv->timeout_ms);
+		logq(srv, LQ_TIMEOUT, LOG_NOTICE, "%s: dropping pid %d uid %u: %s timed out"
+		     " after %u ms", __func__, (int)c->peer.pid, (unsigned)c->peer.uid,
+		     c->state == C_READ ? "request" : "response", srv->timeout_ms);
 		if (c->state == C_READ && c->hdr_got > 0) {
 			struct fwd_response resp;
 			uint8_t *buf;
@@ -831,15 +831,16 @@ static void accept_one(struct fwd_ctl_server *srv, int fd)
 	 */
 	if (peer.role == FWD_ROLE_NONE && srv->roleless >= limit / 2) {
 		srv->st.busy++;
-		logq(srv, LQ_SLOTS, LOG_WARNING, "%s: busy: %u clients without a role, refusing pid %d"
-		      " uid %u", __func__, srv->roleless, (int)peer.pid, (unsigned)peer.uid);
+		logq(srv, LQ_SLOTS, LOG_WARNING, "%s: busy: %u clients without a role,"
+		     " refusing pid %d uid %u", __func__, srv->roleless, (int)peer.pid,
+		     (unsigned)peer.uid);
 		refuse(fd, FWD_EXIT_BUSY, "busy: too many clients at once; try again");
 		return;
 	}
 	if (srv->st.clients >= limit) {
 		srv->st.busy++;
 		logq(srv, LQ_SLOTS, LOG_WARNING, "%s: busy: %u clients, refusing pid %d uid %u",
-		      __func__, srv->st.clients, (int)peer.pid, (unsigned)peer.uid);
+		     __func__, srv->st.clients, (int)peer.pid, (unsigned)peer.uid);
 		refuse(fd, FWD_EXIT_BUSY, "busy: too many clients at once; try again");
 		return;
 	}

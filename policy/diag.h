@@ -41,8 +41,9 @@ char *fwd_diag_format_opts(const struct fwd_diag *g, unsigned flags);
 
 /*
  * A user's word, fit for a message: control bytes, backslashes, single
- * quotes (the words sit between them) and invalid UTF-8 escaped as \xNN, words longer than `max` characters cut with
- * "...", so one message stays one printable line whatever the input
+ * quotes (the words sit between them) and invalid UTF-8 escaped as \xNN,
+ * words longer than `max` characters cut with "...", so one message stays
+ * one printable line whatever the input
  * (messages end up in terminals and the journal). buf must hold
  * FWD_QUOTE_BUF(max) bytes; returns buf.
  */

@@ -2318,7 +2318,8 @@ static pid_t flooder(uid_t uid, gid_t gid, gid_t extra, size_t body)
 				opened[i] = now;
 			}
 			for (int i = 0; i < FLOOD_CONNS; i++)
-				pf[i].events = POLLIN | (pf[i].fd >= 0 && sent[i] < body ? POLLOUT : 0);
+				pf[i].events = POLLIN | (pf[i].fd >= 0 && sent[i] < body ?
+							 POLLOUT : 0);
 			if (poll(pf, FLOOD_CONNS, 20) < 0)
 				continue;
 			now = mono_ms();
