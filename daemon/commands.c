@@ -1130,12 +1130,16 @@ static int cmd_list_blocked(struct cmdreq *cr)
 
 static void respond_diags(struct cmdreq *cr, const char *what, const struct fwd_diags *d)
 {
+	/* A read-role peer learns where the files are wrong, not what root-only
+	 * files say: the quoted words stay out of its answer. */
+	unsigned flags = cr->peer->role < FWD_ROLE_ADMIN ? FWD_DIAG_NO_SOURCE : 0;
+
 	fwd_response_clear(cr->resp);
 	cr->resp->status = FWD_EXIT_FAIL;
 	for (size_t i = 0; i < d->n; i++) {
-		char *s = fwd_diag_format(&d->v[i]);
+		char *s = fwd_diag_format_opts(&d->v[i], flags);
 
-		fwd_response_eprintf(cr->resp, "%s\n", s ? s : d->v[i].msg);
+		fwd_response_eprintf(cr->resp, "%s\n", s ? s : "(out of memory)");
 		free(s);
 	}
 	fwd_response_eprintf(cr->resp, "fwd: %s failed; the running rules are unchanged\n",
@@ -1185,6 +1189,7 @@ static int reload_fast(struct cmdreq *cr, struct fwd_policy *p,
 	fwd_ir_reload_free(&r);
 	fwd_policy_free(ctx->policy);
 	ctx->policy = p;
+	fwd_roles_apply(ctx);
 	ctx->generation++;
 	ctx->applied = time(NULL);
 	ctx->fast_reloads++;

@@ -31,6 +31,8 @@
 #define ACCEPTS_PER_DISPATCH	32
 #define ACCEPT_PAUSE_MS		200
 #define MAX_PEER_GROUPS		1024
+/* A request buffer starts this small and doubles as bytes arrive. */
+#define FIRST_CHUNK		4096
 
 enum client_state { C_READ, C_WRITE };
 
@@ -43,18 +45,41 @@ struct client {
 	/* READ */
 	uint8_t hdr[FWD_PROTO_HDR_LEN];
 	size_t hdr_got;
-	uint8_t *req;			/* the whole frame, header included */
-	size_t req_len, req_got;
-	size_t reserved;		/* bytes counted in srv->buffered */
+	uint8_t *req;			/* the frame so far, header included */
+	size_t req_len, req_got;	/* announced length, bytes in req */
+	size_t req_cap;			/* bytes allocated for req */
+	size_t reserved;		/* bytes counted in srv->pool[pool] */
+	unsigned pool;			/* POOL_* the bytes are charged to */
+	bool roleless;			/* counted in srv->roleless */
 	/* WRITE */
 	uint8_t *out;
 	size_t out_len, out_off;
 	bool answered;			/* the response is the handler's */
 };
 
+/*
+ * Request bytes are charged to one of two budgets: admins' (root and the
+ * admin group) and everyone else's. A flood by read-role or role-less
+ * peers fills only theirs, never the one root needs to get in.
+ */
+enum { POOL_ADMIN, POOL_OTHER, NPOOLS };
+
+struct pool {
+	size_t max, used;
+};
+
+/* Log lines any local user can cause at will, each kind rationed (logq). */
+enum { LQ_SLOTS, LQ_BUSY, LQ_DENIED, LQ_BAD, LQ_TIMEOUT, NLQ };
+
+struct log_quota {
+	uint64_t next;			/* monotonic ms: the next line may go out */
+	unsigned long quiet;		/* lines left out since the last one */
+};
+
 struct group_cfg {
 	char *spec;			/* as configured, for messages; NULL = none */
 	gid_t gid;
+	char *failed;			/* the spec last found missing, logged once */
 };
 
 struct fwd_ctl_server {
@@ -66,12 +91,14 @@ struct fwd_ctl_server {
 	ino_t sock_ino;
 	struct group_cfg admin, read;
 	unsigned max_clients, admin_reserve, timeout_ms;
-	size_t max_buffered, buffered;
+	unsigned roleless;		/* clients accepted without a role */
+	struct pool pool[NPOOLS];
 	fwd_ctl_handler handler;
 	fwd_ctl_logger log;
 	void *ctx;
 	struct client *clients;
 	struct fwd_ctl_stats st;
+	struct log_quota lq[NLQ];
 };
 
 static void logf_(const struct fwd_ctl_server *srv, int prio, const char *fmt, ...)
@@ -96,6 +123,39 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void logq(struct fwd_ctl_server *srv, unsigned kind, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/*
+ * What a client can provoke (refusals, bad requests, timeouts) is logged
+ * at most once a second per kind, with the number of lines left out: a
+ * local user flooding the socket must not flood the journal as well. The
+ * stats (fwctl stats) still count every one.
+ */
+static void logq(struct fwd_ctl_server *srv, unsigned kind, int prio, const char *fmt, ...)
+{
+	struct log_quota *q = &srv->lq[kind];
+	uint64_t now = now_ms();
+	char msg[512];
+	va_list ap;
+
+	if (!srv->log)
+		return;
+	if (now < q->next) {
+		q->quiet++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (q->quiet)
+		logf_(srv, prio, "%s (%lu more like it not logged)", msg, q->quiet);
+	else
+		logf_(srv, prio, "%s", msg);
+	q->quiet = 0;
+	q->next = now + 1000;
 }
 
 const char *fwd_ctl_role_name(enum fwd_ctl_role role)
@@ -151,18 +211,74 @@ static void peer_set_groups(const struct fwd_ctl_server *srv, struct fwd_ctl_pee
 }
 
 /*
- * Fills pid/uid/gid/name/role for an accepted socket. The groups come
- * from the kernel (the process's own, at connect time) and the database
- * (getgrouplist); membership in either counts.
+ * The supplementary groups the connecting process really had, as the
+ * kernel recorded them at connect (SO_PEERGROUPS, Linux 4.13+). *out is
+ * malloc'd. -ENOPROTOOPT when this kernel cannot tell: only then may the
+ * caller fall back to the group database.
+ */
+static int peer_kernel_groups(int fd, gid_t **out, int *n)
+{
+	socklen_t len = 64 * sizeof(gid_t);
+	gid_t *g = NULL, *ng;
+
+	*out = NULL;
+	*n = 0;
+	/* ERANGE says how much room it needs; the groups cannot change
+	 * under us (they are the connect-time copy), so two rounds do. */
+	for (int round = 0; round < 3; round++) {
+		ng = realloc(g, len ? len : sizeof(gid_t));
+		if (!ng) {
+			free(g);
+			return -ENOMEM;
+		}
+		g = ng;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) == 0) {
+			*out = g;
+			*n = (int)(len / sizeof(gid_t));
+			return 0;
+		}
+		if (errno != ERANGE)
+			break;
+	}
+	free(g);
+	return errno == ERANGE ? -E2BIG : -errno;
+}
+
+/*
+ * The role of a peer whose credentials are cred and whose supplementary
+ * groups are groups[n]: what the process holds, not what the group
+ * database says it could hold. A process that dropped a group
+ * (setpriv --clear-groups, a service with SupplementaryGroups= unset)
+ * does not get the group's rights back through /etc/group.
+ */
+static enum fwd_ctl_role role_of(const struct fwd_ctl_server *srv, const struct ucred *cred,
+				 const gid_t *groups, int n)
+{
+	if (cred->uid == 0)
+		return FWD_ROLE_ADMIN;
+	if (srv->admin.spec &&
+	    (cred->gid == srv->admin.gid || in_groups(srv->admin.gid, groups, n)))
+		return FWD_ROLE_ADMIN;
+	if (srv->read.spec &&
+	    (cred->gid == srv->read.gid || in_groups(srv->read.gid, groups, n)))
+		return FWD_ROLE_READ;
+	return FWD_ROLE_NONE;
+}
+
+/*
+ * Fills pid/uid/gid/name/role for an accepted socket, from the socket
+ * alone: it works again later on the same fd (set_groups re-checks the
+ * clients already connected). The groups are the kernel's; the group
+ * database is asked only on a kernel without SO_PEERGROUPS.
  */
 static int peer_identify(const struct fwd_ctl_server *srv, int fd, struct fwd_ctl_peer *peer)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	gid_t kgroups[MAX_PEER_GROUPS], dbgroups[MAX_PEER_GROUPS];
-	int nk = 0, ndb = 0;
+	gid_t *groups = NULL, dbgroups[MAX_PEER_GROUPS];
 	struct passwd pw, *pwr = NULL;
 	char pwbuf[4096];
+	int n = 0, ret;
 
 	memset(peer, 0, sizeof(*peer));
 	peer_set_groups(srv, peer);
@@ -171,30 +287,19 @@ static int peer_identify(const struct fwd_ctl_server *srv, int fd, struct fwd_ct
 	peer->pid = cred.pid;
 	peer->uid = cred.uid;
 	peer->gid = cred.gid;
-
-	len = sizeof(kgroups);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, kgroups, &len) == 0)
-		nk = (int)(len / sizeof(gid_t));
-	if (getpwuid_r(cred.uid, &pw, pwbuf, sizeof(pwbuf), &pwr) == 0 && pwr) {
+	if (getpwuid_r(cred.uid, &pw, pwbuf, sizeof(pwbuf), &pwr) == 0 && pwr)
 		snprintf(peer->name, sizeof(peer->name), "%s", pwr->pw_name);
-		ndb = MAX_PEER_GROUPS;
-		if (getgrouplist(pwr->pw_name, pwr->pw_gid, dbgroups, &ndb) < 0)
-			ndb = MAX_PEER_GROUPS;	/* truncated: the first ones still count */
-	}
-	if (cred.uid == 0) {
-		peer->role = FWD_ROLE_ADMIN;
+	ret = peer_kernel_groups(fd, &groups, &n);
+	if (ret == -ENOPROTOOPT && pwr) {
+		n = MAX_PEER_GROUPS;
+		if (getgrouplist(pwr->pw_name, pwr->pw_gid, dbgroups, &n) < 0)
+			n = MAX_PEER_GROUPS;	/* truncated: the first ones still count */
+		peer->role = role_of(srv, &cred, dbgroups, n);
 		return 0;
 	}
-	if (srv->admin.spec &&
-	    (cred.gid == srv->admin.gid || in_groups(srv->admin.gid, kgroups, nk) ||
-	     in_groups(srv->admin.gid, dbgroups, ndb)))
-		peer->role = FWD_ROLE_ADMIN;
-	else if (srv->read.spec &&
-		 (cred.gid == srv->read.gid || in_groups(srv->read.gid, kgroups, nk) ||
-		  in_groups(srv->read.gid, dbgroups, ndb)))
-		peer->role = FWD_ROLE_READ;
-	else
-		peer->role = FWD_ROLE_NONE;
+	/* Groups that cannot be read grant nothing (uid and gid still do). */
+	peer->role = role_of(srv, &cred, ret == 0 ? groups : NULL, ret == 0 ? n : 0);
+	free(groups);
 	return 0;
 }
 
@@ -237,7 +342,7 @@ static void client_close(struct fwd_ctl_server *srv, struct client *c)
 {
 	epoll_ctl(srv->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
-	srv->buffered -= c->reserved;
+	srv->pool[c->pool].used -= c->reserved;
 	free(c->req);
 	free(c->out);
 	if (c->prev)
@@ -247,6 +352,8 @@ static void client_close(struct fwd_ctl_server *srv, struct client *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	srv->st.clients--;
+	if (c->roleless)
+		srv->roleless--;
 	free(c);
 	/* A freed slot or fd is what a paused accept waits for. */
 	if (!srv->accepting)
@@ -256,11 +363,53 @@ static void client_close(struct fwd_ctl_server *srv, struct client *c)
 /* Frees the request buffer and gives its bytes back to the budget. */
 static void client_drop_request(struct fwd_ctl_server *srv, struct client *c)
 {
-	srv->buffered -= c->reserved;
+	srv->pool[c->pool].used -= c->reserved;
 	c->reserved = 0;
 	free(c->req);
 	c->req = NULL;
-	c->req_len = c->req_got = 0;
+	c->req_len = c->req_got = c->req_cap = 0;
+}
+
+static unsigned pool_of(enum fwd_ctl_role role)
+{
+	return role == FWD_ROLE_ADMIN ? POOL_ADMIN : POOL_OTHER;
+}
+
+/* The largest frame a peer of this role may send. */
+static size_t frame_cap(enum fwd_ctl_role role)
+{
+	return role == FWD_ROLE_NONE ? FWD_CTL_NONE_MAX_FRAME
+				     : FWD_PROTO_HDR_LEN + (size_t)FWD_PROTO_MAX_REQUEST;
+}
+
+/*
+ * Room for the next bytes of the frame. The buffer grows with what has
+ * arrived (doubling, up to the announced length) and only what it holds
+ * is charged to the client's pool: announcing a large frame costs
+ * nothing until the bytes come. -EBUSY when the pool cannot take more.
+ */
+static int client_grow(struct fwd_ctl_server *srv, struct client *c)
+{
+	struct pool *pl = &srv->pool[c->pool];
+	size_t ncap, more;
+	uint8_t *nb;
+
+	if (c->req_got < c->req_cap)
+		return 0;
+	ncap = c->req_cap ? c->req_cap * 2 : FIRST_CHUNK;
+	if (ncap > c->req_len)
+		ncap = c->req_len;
+	more = ncap - c->req_cap;
+	if (pl->used > pl->max || more > pl->max - pl->used)
+		return -EBUSY;
+	nb = realloc(c->req, ncap);
+	if (!nb)
+		return -ENOMEM;
+	c->req = nb;
+	c->req_cap = ncap;
+	pl->used += more;
+	c->reserved += more;
+	return 0;
 }
 
 /* Encodes resp; if even that fails, a fixed frame says so. */
@@ -358,6 +507,52 @@ static void client_error(struct fwd_ctl_server *srv, struct client *c, uint8_t s
 	fwd_response_free(&resp);
 }
 
+/* client_grow failed: answer busy (the pool is full) or out of memory. */
+static void client_refuse_room(struct fwd_ctl_server *srv, struct client *c, int err)
+{
+	if (err == -ENOMEM) {
+		client_error(srv, c, FWD_EXIT_FAIL, "out of memory");
+		return;
+	}
+	srv->st.busy++;
+	logq(srv, LQ_BUSY, LOG_WARNING, "%s: busy: %zu request bytes held for %s peers,"
+	     " pid %d uid %u sends more", __func__, srv->pool[c->pool].used,
+	     c->pool == POOL_ADMIN ? "admin" : "other", (int)c->peer.pid,
+	     (unsigned)c->peer.uid);
+	client_error(srv, c, FWD_EXIT_BUSY, "busy: too many large requests at once; try again");
+}
+
+/*
+ * A peer without a role sent (or announced) more than it may: refused at
+ * once, with the same kind of message a command it may not run gets.
+ */
+static void client_too_large(struct fwd_ctl_server *srv, struct client *c)
+{
+	const struct fwd_ctl_peer *p = &c->peer;
+	struct fwd_response resp;
+	char who[96], groups[160] = "";
+
+	logq(srv, LQ_DENIED, LOG_NOTICE, "%s: refusing a %zu-byte request from pid %d"
+	     " uid %u: no role, limit %u bytes", __func__, c->req_len, (int)p->pid,
+	     (unsigned)p->uid, FWD_CTL_NONE_MAX_FRAME);
+	if (p->name[0])
+		snprintf(who, sizeof(who), "uid %u (%s)", (unsigned)p->uid, p->name);
+	else
+		snprintf(who, sizeof(who), "uid %u", (unsigned)p->uid);
+	if (p->read_group[0] && p->admin_group[0])
+		snprintf(groups, sizeof(groups), " or group %s or %s", p->read_group,
+			 p->admin_group);
+	else if (p->read_group[0] || p->admin_group[0])
+		snprintf(groups, sizeof(groups), " or group %s",
+			 p->read_group[0] ? p->read_group : p->admin_group);
+	fwd_response_init(&resp);
+	fwd_response_fail(&resp, FWD_EXIT_DENIED, "permission denied: a request of %zu bytes"
+			  " needs root%s (others may send %u bytes); you are %s",
+			  c->req_len, groups, FWD_CTL_NONE_MAX_FRAME, who);
+	client_respond(srv, c, &resp);
+	fwd_response_free(&resp);
+}
+
 /* The whole frame is in c->req: decode, call the handler, answer. */
 static void client_handle(struct fwd_ctl_server *srv, struct client *c)
 {
@@ -369,8 +564,8 @@ static void client_handle(struct fwd_ctl_server *srv, struct client *c)
 	ret = fwd_request_decode(c->req, c->req_len, &req, why, sizeof(why));
 	if (ret < 0) {
 		srv->st.malformed++;
-		logf_(srv, LOG_NOTICE, "%s: bad request from pid %d uid %u: %s", __func__,
-		      (int)c->peer.pid, (unsigned)c->peer.uid, why);
+		logq(srv, LQ_BAD, LOG_NOTICE, "%s: bad request from pid %d uid %u: %s",
+		     __func__, (int)c->peer.pid, (unsigned)c->peer.uid, why);
 		client_error(srv, c, ret == -ENOMEM ? FWD_EXIT_FAIL : FWD_EXIT_PROTO,
 			     "bad request: %s", why);
 		return;
@@ -395,6 +590,41 @@ static void client_handle(struct fwd_ctl_server *srv, struct client *c)
 }
 
 /*
+ * The header is complete: check it against what this peer may send, then
+ * start the frame's buffer. false when c was answered instead.
+ */
+static bool client_header(struct fwd_ctl_server *srv, struct client *c)
+{
+	char why[256];
+	size_t frame_len;
+	int ret;
+
+	ret = fwd_frame_check(c->hdr, FWD_PROTO_HDR_LEN, FWD_FRAME_REQUEST,
+			      &frame_len, why, sizeof(why));
+	if (ret < 0) {
+		srv->st.malformed++;
+		logq(srv, LQ_BAD, LOG_NOTICE, "%s: bad request from pid %d uid %u: %s",
+		     __func__, (int)c->peer.pid, (unsigned)c->peer.uid, why);
+		client_error(srv, c, FWD_EXIT_PROTO, "bad request: %s", why);
+		return false;
+	}
+	c->req_len = frame_len;
+	if (frame_len > frame_cap(c->peer.role)) {
+		client_too_large(srv, c);
+		return false;
+	}
+	/* A frame larger than the whole pool could never complete. */
+	ret = frame_len > srv->pool[c->pool].max ? -EBUSY : client_grow(srv, c);
+	if (ret < 0) {
+		client_refuse_room(srv, c, ret);
+		return false;
+	}
+	memcpy(c->req, c->hdr, FWD_PROTO_HDR_LEN);
+	c->req_got = FWD_PROTO_HDR_LEN;
+	return true;
+}
+
+/*
  * Reads what is there. Returns true while c is still waiting for more of
  * its request; false when it moved on (answered, refused) or was freed.
  */
@@ -404,13 +634,24 @@ static bool client_read(struct fwd_ctl_server *srv, struct client *c)
 		uint8_t *dst;
 		size_t want;
 		ssize_t n;
+		int ret;
 
 		if (c->hdr_got < FWD_PROTO_HDR_LEN) {
 			dst = c->hdr + c->hdr_got;
 			want = FWD_PROTO_HDR_LEN - c->hdr_got;
 		} else {
+			/* The role may have gone since the header (set_groups). */
+			if (c->req_len > frame_cap(c->peer.role)) {
+				client_too_large(srv, c);
+				return false;
+			}
+			ret = client_grow(srv, c);
+			if (ret < 0) {
+				client_refuse_room(srv, c, ret);
+				return false;
+			}
 			dst = c->req + c->req_got;
-			want = c->req_len - c->req_got;
+			want = c->req_cap - c->req_got;
 		}
 		n = recv(c->fd, dst, want, MSG_DONTWAIT);
 		if (n < 0) {
@@ -435,44 +676,15 @@ static bool client_read(struct fwd_ctl_server *srv, struct client *c)
 			return false;
 		}
 		if (c->hdr_got < FWD_PROTO_HDR_LEN) {
-			char why[256];
-			size_t frame_len;
-			int ret;
-
 			c->hdr_got += (size_t)n;
 			if (c->hdr_got < FWD_PROTO_HDR_LEN)
 				continue;
-			ret = fwd_frame_check(c->hdr, FWD_PROTO_HDR_LEN, FWD_FRAME_REQUEST,
-					      &frame_len, why, sizeof(why));
-			if (ret < 0) {
-				srv->st.malformed++;
-				logf_(srv, LOG_NOTICE, "%s: bad request from pid %d uid %u: %s",
-				      __func__, (int)c->peer.pid, (unsigned)c->peer.uid, why);
-				client_error(srv, c, FWD_EXIT_PROTO, "bad request: %s", why);
+			if (!client_header(srv, c))
 				return false;
-			}
-			if (frame_len > srv->max_buffered - srv->buffered) {
-				srv->st.busy++;
-				logf_(srv, LOG_WARNING, "%s: busy: %zu request bytes held, pid %d"
-				      " asks for %zu more", __func__, srv->buffered,
-				      (int)c->peer.pid, frame_len);
-				client_error(srv, c, FWD_EXIT_BUSY,
-					     "busy: too many large requests at once; try again");
-				return false;
-			}
-			c->req = malloc(frame_len);
-			if (!c->req) {
-				client_error(srv, c, FWD_EXIT_FAIL, "out of memory");
-				return false;
-			}
-			c->reserved = frame_len;
-			srv->buffered += frame_len;
-			c->req_len = frame_len;
-			memcpy(c->req, c->hdr, FWD_PROTO_HDR_LEN);
-			c->req_got = FWD_PROTO_HDR_LEN;
 		} else {
 			c->req_got += (size_t)n;
 		}
+		/* An empty body is complete with its header. */
 		if (c->req_got == c->req_len) {
 			client_handle(srv, c);
 			return false;
@@ -528,9 +740,9 @@ static void sweep_timeouts(struct fwd_ctl_server *srv, uint64_t now)
 			}
 		}
 		srv->st.timeouts++;
-		logf_(srv, LOG_NOTICE, "%s: dropping pid %d uid %u: %s timed out after %u ms",
-		      __func__, (int)c->peer.pid, (unsigned)c->peer.uid,
-		      c->state == C_READ ? "request" : "response", srv->timeout_ms);
+		logq(srv, LQ_TIMEOUT, LOG_NOTICE, "%s: dropping pid %d uid %u: %s timed out"
+		     " after %u ms", __func__, (int)c->peer.pid, (unsigned)c->peer.uid,
+		     c->state == C_READ ? "request" : "response", srv->timeout_ms);
 		if (c->state == C_READ && c->hdr_got > 0) {
 			struct fwd_response resp;
 			uint8_t *buf;
@@ -612,10 +824,23 @@ static void accept_one(struct fwd_ctl_server *srv, int fd)
 	limit = srv->max_clients;
 	if (peer.role != FWD_ROLE_ADMIN)
 		limit -= srv->admin_reserve;
+	/*
+	 * Callers without a role are refused whatever they ask; they get half
+	 * of the slots left at most, so that their flood does not keep the
+	 * read role out either.
+	 */
+	if (peer.role == FWD_ROLE_NONE && srv->roleless >= limit / 2) {
+		srv->st.busy++;
+		logq(srv, LQ_SLOTS, LOG_WARNING, "%s: busy: %u clients without a role,"
+		     " refusing pid %d uid %u", __func__, srv->roleless, (int)peer.pid,
+		     (unsigned)peer.uid);
+		refuse(fd, FWD_EXIT_BUSY, "busy: too many clients at once; try again");
+		return;
+	}
 	if (srv->st.clients >= limit) {
 		srv->st.busy++;
-		logf_(srv, LOG_WARNING, "%s: busy: %u clients, refusing pid %d uid %u",
-		      __func__, srv->st.clients, (int)peer.pid, (unsigned)peer.uid);
+		logq(srv, LQ_SLOTS, LOG_WARNING, "%s: busy: %u clients, refusing pid %d uid %u",
+		     __func__, srv->st.clients, (int)peer.pid, (unsigned)peer.uid);
 		refuse(fd, FWD_EXIT_BUSY, "busy: too many clients at once; try again");
 		return;
 	}
@@ -626,6 +851,7 @@ static void accept_one(struct fwd_ctl_server *srv, int fd)
 	}
 	c->fd = fd;
 	c->peer = peer;
+	c->pool = pool_of(peer.role);
 	c->state = C_READ;
 	c->deadline = now_ms() + srv->timeout_ms;
 	ev.data.ptr = c;
@@ -640,6 +866,8 @@ static void accept_one(struct fwd_ctl_server *srv, int fd)
 		c->next->prev = c;
 	srv->clients = c;
 	srv->st.clients++;
+	c->roleless = peer.role == FWD_ROLE_NONE;
+	srv->roleless += c->roleless;
 	/* The request is usually there already: save a trip through epoll. */
 	(void)client_read(srv, c);
 }
@@ -868,24 +1096,32 @@ int fwd_ctl_server_new(const struct fwd_ctl_config *cfg, struct fwd_ctl_server *
 	srv->max_clients = cfg->max_clients ? cfg->max_clients : FWD_CTL_MAX_CLIENTS;
 	srv->admin_reserve = srv->max_clients / 16;
 	srv->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : FWD_CTL_TIMEOUT_MS;
-	srv->max_buffered = cfg->max_buffered ? cfg->max_buffered : FWD_CTL_MAX_BUFFERED;
+	/* Admins get the whole budget; everyone else a quarter of it, apart:
+	 * queries are small, and a role-less peer gets a few KiB at most. */
+	srv->pool[POOL_ADMIN].max = cfg->max_buffered ? cfg->max_buffered
+						      : FWD_CTL_MAX_BUFFERED;
+	srv->pool[POOL_OTHER].max = srv->pool[POOL_ADMIN].max / 4;
 	/*
 	 * A group that does not exist grants nothing; it must not cost root
 	 * its control socket either (a typo in the config would leave the
 	 * firewall without fwctl), so it is logged and left unset.
 	 */
 	ret = group_resolve(cfg->admin_group, &srv->admin);
-	if (ret == -ENOENT)
+	if (ret == -ENOENT) {
 		logf_(srv, LOG_ERR, "%s: admin group '%s' does not exist; only root may"
 		      " change the policy", __func__, cfg->admin_group);
-	else if (ret < 0)
+		srv->admin.failed = strdup(cfg->admin_group);
+	} else if (ret < 0) {
 		goto fail;
+	}
 	ret = group_resolve(cfg->read_group, &srv->read);
-	if (ret == -ENOENT)
+	if (ret == -ENOENT) {
 		logf_(srv, LOG_ERR, "%s: read group '%s' does not exist; queries need"
 		      " root or the admin group", __func__, cfg->read_group);
-	else if (ret < 0)
+		srv->read.failed = strdup(cfg->read_group);
+	} else if (ret < 0) {
 		goto fail;
+	}
 	srv->path = strdup(cfg->path);
 	if (!srv->path) {
 		ret = -ENOMEM;
@@ -942,7 +1178,9 @@ void fwd_ctl_server_free(struct fwd_ctl_server *srv)
 	if (srv->epfd >= 0)
 		close(srv->epfd);
 	free(srv->admin.spec);
+	free(srv->admin.failed);
 	free(srv->read.spec);
+	free(srv->read.failed);
 	free(srv->path);
 	free(srv);
 }
@@ -952,30 +1190,82 @@ int fwd_ctl_server_fd(const struct fwd_ctl_server *srv)
 	return srv->epfd;
 }
 
+/*
+ * A configured group, resolved; one that cannot be grants nothing. Every
+ * policy change comes here (each fwctl edit too), so a missing group is
+ * logged when it is first found missing, not at every edit.
+ */
+static int group_resolve_or_none(struct fwd_ctl_server *srv, const char *what,
+				 const char *spec, struct group_cfg *cur, struct group_cfg *g)
+{
+	int ret = group_resolve(spec, g);
+
+	g->failed = NULL;
+	if (ret < 0) {
+		if (!cur->failed || strcmp(cur->failed, spec) != 0)
+			logf_(srv, LOG_ERR, "%s: %s group '%s': %s; it grants nothing",
+			      __func__, what, spec,
+			      ret == -ENOENT ? "no such group" : strerror(-ret));
+		g->failed = strdup(spec);
+	}
+	return ret;
+}
+
+static bool group_same(const struct group_cfg *a, const struct group_cfg *b)
+{
+	if (!a->spec || !b->spec)
+		return !a->spec && !b->spec;
+	return a->gid == b->gid && strcmp(a->spec, b->spec) == 0;
+}
+
+/*
+ * The groups changed: every connected client gets the role it has now.
+ * Its request, when complete, is judged by that role, and the bytes it
+ * holds move to that role's pool (client_read refuses what the new role
+ * may not send). Nothing is freed here: this runs inside a handler.
+ */
+static void clients_recheck(struct fwd_ctl_server *srv)
+{
+	for (struct client *c = srv->clients; c; c = c->next) {
+		struct fwd_ctl_peer now;
+		unsigned pool;
+
+		if (peer_identify(srv, c->fd, &now) < 0)
+			now.role = FWD_ROLE_NONE;	/* cannot tell: no rights */
+		if (now.role == c->peer.role)
+			continue;
+		logf_(srv, LOG_NOTICE, "%s: pid %d uid %u: role %s -> %s", __func__,
+		      (int)c->peer.pid, (unsigned)c->peer.uid,
+		      fwd_ctl_role_name(c->peer.role), fwd_ctl_role_name(now.role));
+		c->peer.role = now.role;
+		pool = pool_of(now.role);
+		if (pool != c->pool) {
+			srv->pool[c->pool].used -= c->reserved;
+			srv->pool[pool].used += c->reserved;
+			c->pool = pool;
+		}
+	}
+}
+
 int fwd_ctl_server_set_groups(struct fwd_ctl_server *srv, const char *admin_group,
 			      const char *read_group)
 {
 	struct group_cfg a, r;
-	int ret;
+	bool same;
+	int ret, ret2;
 
-	ret = group_resolve(admin_group, &a);
-	if (ret < 0) {
-		logf_(srv, LOG_ERR, "%s: admin group '%s': %s", __func__, admin_group,
-		      ret == -ENOENT ? "no such group" : strerror(-ret));
-		return ret;
-	}
-	ret = group_resolve(read_group, &r);
-	if (ret < 0) {
-		logf_(srv, LOG_ERR, "%s: read group '%s': %s", __func__, read_group,
-		      ret == -ENOENT ? "no such group" : strerror(-ret));
-		free(a.spec);
-		return ret;
-	}
+	ret = group_resolve_or_none(srv, "admin", admin_group, &srv->admin, &a);
+	ret2 = group_resolve_or_none(srv, "read", read_group, &srv->read, &r);
+	same = group_same(&a, &srv->admin) && group_same(&r, &srv->read);
 	free(srv->admin.spec);
+	free(srv->admin.failed);
 	free(srv->read.spec);
+	free(srv->read.failed);
 	srv->admin = a;
 	srv->read = r;
-	return 0;
+	if (!same)
+		clients_recheck(srv);
+	return ret < 0 ? ret : ret2;
 }
 
 void fwd_ctl_server_stats(const struct fwd_ctl_server *srv, struct fwd_ctl_stats *st)

@@ -20,24 +20,41 @@
  *  - every send uses MSG_NOSIGNAL, a vanished peer is just dropped;
  *  - a malformed, truncated, oversized or wrong-version request gets an
  *    error response (FWD_EXIT_PROTO) and a close, never a handler call;
- *  - at most max_clients connections; beyond that, and when the request
- *    bytes held for all clients would pass max_buffered, a client gets a
- *    "busy" response (FWD_EXIT_BUSY). The last max_clients/16 slots are
- *    kept for ADMIN peers, so local users flooding the socket cannot lock
- *    root out of its own firewall;
+ *  - a peer's role is decided when its connection is accepted, before a
+ *    byte of its request is read. A peer without a role may send at most
+ *    FWD_CTL_NONE_MAX_FRAME bytes: a header announcing more is refused at
+ *    once (FWD_EXIT_DENIED), so a local user cannot make the daemon hold
+ *    memory or wait for a large body;
+ *  - request bytes are counted as they arrive (the buffer grows with
+ *    them), never as announced, in two budgets kept apart: max_buffered
+ *    for ADMIN peers (root and the admin group), a quarter of it for
+ *    everyone else. A client whose next bytes do not fit its budget gets
+ *    a "busy" response (FWD_EXIT_BUSY); a flood by read-role or role-less
+ *    peers fills only their own budget;
+ *  - at most max_clients connections; beyond that a client gets "busy"
+ *    too. The last max_clients/16 slots are kept for ADMIN peers, so
+ *    local users flooding the socket cannot lock root out of its own
+ *    firewall, and peers without a role get at most half of the others,
+ *    so that their flood leaves room for the read role;
  *  - a client has timeout_ms from accept to deliver its whole request, and
  *    timeout_ms again (plus 1 ms per KB of a large answer) to take the
  *    whole response; then it is dropped (with a "timed out" response if the
  *    socket takes it);
  *  - accept failing for lack of fds pauses accepting for a moment rather
- *    than spinning on a readable listening socket.
+ *    than spinning on a readable listening socket;
+ *  - what a client can make the server log (refusals, bad requests,
+ *    timeouts) is logged at most once a second per kind, with the number
+ *    of lines left out; the stats count every one.
  *
  * Peers are identified by SO_PEERCRED (uid, gid, pid). Their groups are
- * the union of the kernel's view of the connecting process (SO_PEERGROUPS)
- * and the group database (getgrouplist of the uid's name), so a user just
- * added to a group need not log in again. Role: uid 0 or a member of
- * admin_group -> ADMIN; a member of read_group -> READ; else NONE. The
- * handler decides what each role may do.
+ * the ones the connecting process really holds, as the kernel recorded
+ * them at connect (SO_PEERGROUPS): a process that dropped its
+ * supplementary groups (setpriv --clear-groups) does not get them back
+ * from /etc/group. Only a kernel without SO_PEERGROUPS (before 4.13)
+ * makes the server ask the group database (getgrouplist) instead. Role:
+ * uid 0, or a gid or group equal to admin_group -> ADMIN; likewise
+ * read_group -> READ; else NONE. The handler decides what each role may
+ * do.
  *
  * The socket is created with mode 0666 by default: every local user may
  * connect and the daemon refuses what their role does not allow with a
@@ -87,6 +104,9 @@ typedef void (*fwd_ctl_logger)(void *ctx, int prio, const char *msg);
 #define FWD_CTL_MAX_CLIENTS	128
 #define FWD_CTL_TIMEOUT_MS	5000
 #define FWD_CTL_MAX_BUFFERED	(64u << 20)
+/* The largest request frame (header included) of a peer without a role:
+ * room for any command line fwctl sends, nothing more. */
+#define FWD_CTL_NONE_MAX_FRAME	8192u
 
 struct fwd_ctl_config {
 	const char *path;		/* socket path; its directory is made 0755 */
@@ -96,7 +116,8 @@ struct fwd_ctl_config {
 	const char *read_group;		/* likewise, for queries */
 	unsigned max_clients;		/* 0: FWD_CTL_MAX_CLIENTS */
 	unsigned timeout_ms;		/* 0: FWD_CTL_TIMEOUT_MS */
-	size_t max_buffered;		/* 0: FWD_CTL_MAX_BUFFERED */
+	size_t max_buffered;		/* admins' request bytes; 0: FWD_CTL_MAX_BUFFERED
+					 * (the others get a quarter of it) */
 	fwd_ctl_handler handler;	/* required */
 	fwd_ctl_logger log;		/* NULL: silent */
 	void *ctx;			/* passed to handler and log */
@@ -121,9 +142,14 @@ int fwd_ctl_server_fd(const struct fwd_ctl_server *srv);
 int fwd_ctl_server_dispatch(struct fwd_ctl_server *srv);
 
 /*
- * Changes the configured groups (after a config reload). Both are
- * resolved first; on -ENOENT nothing changes. Connections already open
- * keep the role they got.
+ * Changes the configured groups: the daemon calls it after every policy
+ * change that succeeded, so taking a group out of [control] revokes it.
+ * A group that does not exist (-ENOENT) or cannot be resolved is logged
+ * and grants nothing, as at start; the other one is set all the same.
+ * When the groups differ from before, every connected client gets the
+ * role it has now: a request not yet complete is judged by the new role
+ * (refused if the role is gone), never by the one it had at accept.
+ * Returns 0 or the first resolution error.
  */
 int fwd_ctl_server_set_groups(struct fwd_ctl_server *srv, const char *admin_group,
 			      const char *read_group);

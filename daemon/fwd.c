@@ -62,6 +62,13 @@ static size_t ir_elements(const struct fwd_ir *ir)
 	return n;
 }
 
+void fwd_roles_apply(struct fwd_ctx *ctx)
+{
+	if (ctx->ctl && ctx->policy)
+		fwd_ctl_server_set_groups(ctx->ctl, ctx->policy->admin_group,
+					  ctx->policy->read_group);
+}
+
 /*
  * Files -> model -> IR -> kernel, as one full atomic replace (start and
  * SIGHUP: a replace also repairs anything changed behind fwd's back).
@@ -93,6 +100,7 @@ static int apply_files(struct fwd_ctx *ctx, bool at_start)
 		ctx->applied = time(NULL);
 		ctx->degraded = NULL;
 		ctx->disabled = false;
+		fwd_roles_apply(ctx);
 		fwd_log(LOG_INFO, "applied %s (generation %u): %zu elements in %zu sets",
 			ctx->builtin ? "built-in default" : ctx->config,
 			ctx->generation, ir_elements(ir), ir->nsets);
@@ -176,6 +184,7 @@ static int apply_fallback(struct fwd_ctx *ctx)
 		ctx->ir = ir;
 		ctx->generation++;
 		ctx->applied = time(NULL);
+		fwd_roles_apply(ctx);
 	} else {
 		fwd_policy_free(p);
 	}

@@ -67,6 +67,11 @@ int fwd_load_files(struct fwd_ctx *ctx, bool at_start, struct fwd_policy **out,
  * kernel is unchanged. */
 int fwd_commit(struct fwd_ctx *ctx, struct fwd_policy *p, struct fwd_ir *ir,
 	       struct fwd_diags *d);
+/* The control socket's roles from ctx->policy's [control] groups: called
+ * right after every place ctx->policy is replaced by a successful apply,
+ * so a group taken out of the policy stops granting at once (also to
+ * clients already connected). Does nothing without a socket. */
+void fwd_roles_apply(struct fwd_ctx *ctx);
 /* Keep ctx->ir as the last good compiled policy in the state directory. */
 void fwd_save_last_good(struct fwd_ctx *ctx);
 /* The same within FWD_SAVE_DELAY_MS, from the event loop (or at exit):

@@ -138,6 +138,7 @@ int fwd_commit(struct fwd_ctx *ctx, struct fwd_policy *p, struct fwd_ir *ir,
 		fwd_policy_free(ctx->policy);
 		ctx->policy = p;
 	}
+	fwd_roles_apply(ctx);
 	if (ir != ctx->ir) {
 		fwd_ir_free(ctx->ir);
 		ctx->ir = ir;

@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,13 +43,91 @@ void fwd_diags_add(struct fwd_diags *d, const char *file, unsigned line,
 	va_end(ap);
 }
 
+static bool is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* An address, a CIDR, a number (0x1b too): what a file's line says, unquoted. */
+static bool is_source_token(const char *s, size_t n)
+{
+	bool digit = false;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] >= '0' && s[i] <= '9')
+			digit = true;
+		else if (!strchr("abcdefxABCDEF.:/%", s[i]))
+			return false;
+	}
+	return digit;
+}
+
+/*
+ * msg without what came from a file: quoted words become '...', and so do
+ * tokens that are addresses or numbers (addr.c says "host bits set in
+ * 192.0.2.1/24" without quotes). A quote between two letters is an
+ * apostrophe ("service's"); an opening quote without its closing one hides
+ * the rest of the message rather than guess.
+ */
+static char *redact(const char *msg)
+{
+	size_t len = strlen(msg);
+	char *out = malloc(len * 2 + 8), *o = out;
+	const char *p = msg;
+
+	if (!out)
+		return NULL;
+	while (*p) {
+		if (*p == '\'' && !(p > msg && is_alpha(p[-1]) && is_alpha(p[1]))) {
+			const char *close = strchr(p + 1, '\'');
+
+			memcpy(o, "'...'", 5);
+			o += 5;
+			if (!close)
+				break;
+			p = close + 1;
+			continue;
+		}
+		if (p == msg || p[-1] == ' ' || p[-1] == '(' || p[-1] == '[') {
+			size_t n = strcspn(p, " ,;)?]'");
+
+			if (n && is_source_token(p, n)) {
+				memcpy(o, "...", 3);
+				o += 3;
+				p += n;
+				continue;
+			}
+		}
+		*o++ = *p++;
+	}
+	*o = '\0';
+	return out;
+}
+
+char *fwd_diag_format_opts(const struct fwd_diag *g, unsigned flags)
+{
+	char *hidden = NULL, *s;
+	const char *msg = g->msg;
+
+	if (flags & FWD_DIAG_NO_SOURCE) {
+		hidden = redact(g->msg);
+		if (!hidden)
+			return NULL;
+		msg = hidden;
+	}
+	if (g->file && g->line)
+		s = fwd_xasprintf("%s:%u: %s", g->file, g->line, msg);
+	else if (g->file)
+		s = fwd_xasprintf("%s: %s", g->file, msg);
+	else
+		s = fwd_xstrdup(msg);
+	free(hidden);
+	return s;
+}
+
 char *fwd_diag_format(const struct fwd_diag *g)
 {
-	if (g->file && g->line)
-		return fwd_xasprintf("%s:%u: %s", g->file, g->line, g->msg);
-	if (g->file)
-		return fwd_xasprintf("%s: %s", g->file, g->msg);
-	return fwd_xstrdup(g->msg);
+	return fwd_diag_format_opts(g, 0);
 }
 
 void fwd_diags_print(const struct fwd_diags *d, FILE *out)
@@ -113,7 +192,7 @@ const char *fwd_quote(char *buf, const char *s, size_t n, size_t max)
 			i += ulen;
 			continue;
 		}
-		if (c < 0x20 || c >= 0x7f || c == '\\')
+		if (c < 0x20 || c >= 0x7f || c == '\\' || c == '\'')
 			o += sprintf(o, "\\x%02x", c);
 		else
 			*o++ = (char)c;

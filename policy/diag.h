@@ -29,11 +29,21 @@ void fwd_diags_add(struct fwd_diags *d, const char *file, unsigned line,
 void fwd_diags_print(const struct fwd_diags *d, FILE *out);
 /* One diagnostic as text ("FILE:LINE: msg"), malloc'd; NULL on ENOMEM. */
 char *fwd_diag_format(const struct fwd_diag *g);
+/*
+ * The same, for a reader who may not see the files' contents (fwctl's
+ * read role): FWD_DIAG_NO_SOURCE keeps FILE:LINE and the message but
+ * replaces every quoted word ('...') and every address or number outside
+ * quotes with "...". Messages quote the user's words with fwd_quote, which
+ * never lets a quote character through, so a quoted word cannot end early.
+ */
+#define FWD_DIAG_NO_SOURCE	1u
+char *fwd_diag_format_opts(const struct fwd_diag *g, unsigned flags);
 
 /*
- * A user's word, fit for a message: control bytes, backslashes and invalid
- * UTF-8 escaped as \xNN, words longer than `max` characters cut with
- * "...", so one message stays one printable line whatever the input
+ * A user's word, fit for a message: control bytes, backslashes, single
+ * quotes (the words sit between them) and invalid UTF-8 escaped as \xNN,
+ * words longer than `max` characters cut with "...", so one message stays
+ * one printable line whatever the input
  * (messages end up in terminals and the journal). buf must hold
  * FWD_QUOTE_BUF(max) bytes; returns buf.
  */

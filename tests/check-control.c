@@ -63,6 +63,8 @@ static long long mono_ms(void)
  * huge             more stdout than a response may carry
  * fail             handler error
  * exit N           exit code N
+ * setgroups A R    fwd_ctl_server_set_groups(A, R), "-" for none (root only),
+ *                  from inside the handler as the daemon's reload does
  */
 static int echo_handler(void *ctx, const struct fwd_ctl_peer *peer,
 			const struct fwd_request *req, struct fwd_response *resp)
@@ -102,6 +104,17 @@ static int echo_handler(void *ctx, const struct fwd_ctl_peer *peer,
 	}
 	if (strcmp(cmd, "fail") == 0)
 		return -EIO;
+	if (strcmp(cmd, "setgroups") == 0 && req->argc == 3) {
+		const char *a = strcmp(req->argv[1], "-") ? req->argv[1] : NULL;
+		const char *r = strcmp(req->argv[2], "-") ? req->argv[2] : NULL;
+
+		if (peer->uid != 0) {
+			resp->status = FWD_EXIT_DENIED;
+			return 0;
+		}
+		fwd_response_printf(resp, "%d\n", fwd_ctl_server_set_groups(h->srv, a, r));
+		return 0;
+	}
 	if (strcmp(cmd, "exit") == 0 && req->argc == 2) {
 		resp->status = (uint8_t)atoi(req->argv[1]);
 		return 0;
@@ -381,6 +394,159 @@ static int call_as(const struct user *u, const gid_t *extra, int nextra, const c
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert(WIFEXITED(st));
 	ck_assert_int_ne(WEXITSTATUS(st), 100);
+	return WEXITSTATUS(st);
+}
+
+/* ---- real users and groups of the "roles" cases ---- */
+
+/*
+ * SEC_USER is a member of SEC_GROUP in /etc/group. Both are made by the
+ * test that needs them and removed by it, and again by the case's
+ * unchecked teardown (a failing test's process exits at once).
+ */
+#define SEC_USER	"fwdt-ctl-u"
+#define SEC_GROUP	"fwdt-ctl-g"
+
+static void sec_users_remove(void)
+{
+	char *out = NULL;
+
+	/* userdel takes the user's own group with it. */
+	tu_sh(&out, "userdel " SEC_USER "; groupdel " SEC_GROUP);
+	free(out);
+}
+
+static void sec_user(struct user *u, gid_t *member_of)
+{
+	struct passwd *pw;
+	struct group *gr;
+	char *out = NULL;
+	int rc;
+
+	sec_users_remove();
+	rc = tu_sh(&out, "groupadd -r " SEC_GROUP " && useradd -r -M -s /usr/sbin/nologin"
+		   " -G " SEC_GROUP " " SEC_USER);
+	ck_assert_msg(rc == 0, "cannot create " SEC_USER ": %s", out);
+	free(out);
+	pw = getpwnam(SEC_USER);
+	gr = getgrnam(SEC_GROUP);
+	ck_assert_ptr_nonnull(pw);
+	ck_assert_ptr_nonnull(gr);
+	ck_assert_int_ne(pw->pw_uid, 0);
+	u->uid = pw->pw_uid;
+	u->gid = pw->pw_gid;
+	snprintf(u->name, sizeof(u->name), "%s", pw->pw_name);
+	snprintf(u->group, sizeof(u->group), "%s", SEC_USER);
+	*member_of = gr->gr_gid;
+	ck_assert_int_ne(*member_of, u->gid);
+}
+
+/* In a forked child: become u with its primary group and extra[] only. */
+static bool become(const struct user *u, const gid_t *extra, int nextra)
+{
+	gid_t groups[8];
+	int ng = 0;
+
+	groups[ng++] = u->gid;
+	for (int i = 0; i < nextra && ng < 8; i++)
+		groups[ng++] = extra[i];
+	return setgroups((size_t)ng, groups) == 0 && setgid(u->gid) == 0 &&
+	       setuid(u->uid) == 0;
+}
+
+/* A plain connect for forked children (no check asserts there). */
+static int child_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		_exit(102);
+	return fd;
+}
+
+/*
+ * A child that connects as u, sends the first half of frame, says so on
+ * ready_w, waits for a byte on go_r, sends the rest and exits with the
+ * response's status (its stderr text goes to err_w).
+ */
+static pid_t split_sender(const struct user *u, const gid_t *extra, int nextra,
+			  const char *path, const uint8_t *frame, size_t len,
+			  int ready_w, int go_r, int err_w)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct fwd_response r;
+		char c;
+		int fd;
+
+		if (!become(u, extra, nextra))
+			_exit(100);
+		fd = child_connect(path);
+		if (send(fd, frame, len / 2, MSG_NOSIGNAL) != (ssize_t)(len / 2) ||
+		    write(ready_w, "r", 1) != 1 || read(go_r, &c, 1) != 1 ||
+		    send(fd, frame + len / 2, len - len / 2, MSG_NOSIGNAL) !=
+		    (ssize_t)(len - len / 2))
+			_exit(101);
+		if (raw_response(fd, &r, 10000) != 0)
+			_exit(103);
+		if (r.err.len && write(err_w, r.err.data, r.err.len) < 0)
+			_exit(104);
+		_exit(r.status);
+	}
+	return pid;
+}
+
+/* Root asks the server (inside its handler) to take these groups. */
+static void set_groups_via_handler(const char *path, const char *admin, const char *rd)
+{
+	struct fwd_response r;
+
+	ck_assert_int_eq(call(path, 3, (char *[]){ "setgroups", (char *)admin, (char *)rd },
+			      NULL, 0, &r), 0);
+	ck_assert_msg(r.status == 0, "setgroups: %u %s", r.status, r.err.data);
+	fwd_response_free(&r);
+}
+
+/*
+ * One request of u's, half sent before the groups change to (admin,
+ * read) and half after: its exit status, its stderr in err.
+ */
+static int request_across_change(const struct user *u, gid_t extra, const char *path,
+				 const char *cmd, const char *admin, const char *rd,
+				 char *err, size_t errlen)
+{
+	int ready[2], go[2], ep[2], st;
+	size_t len, got = 0;
+	uint8_t *frame = encode_args(1, (char *[]){ (char *)cmd }, &len);
+	ssize_t n;
+	pid_t pid;
+	char c;
+
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(go), 0);
+	ck_assert_int_eq(pipe(ep), 0);
+	pid = split_sender(u, &extra, 1, path, frame, len, ready[1], go[0], ep[1]);
+	close(ready[1]);
+	close(go[0]);
+	close(ep[1]);
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	usleep(50000);	/* the server has read the first half */
+	set_groups_via_handler(path, admin, rd);
+	ck_assert_int_eq(write(go[1], "g", 1), 1);
+	while (got + 1 < errlen && (n = read(ep[0], err + got, errlen - got - 1)) > 0)
+		got += (size_t)n;
+	err[got] = '\0';
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	close(ready[0]);
+	close(go[1]);
+	close(ep[0]);
+	free(frame);
+	ck_assert(WIFEXITED(st));
+	ck_assert_msg(WEXITSTATUS(st) < 100, "the sending child failed: %d", WEXITSTATUS(st));
 	return WEXITSTATUS(st);
 }
 
@@ -677,12 +843,20 @@ START_TEST(busy_when_full)
 }
 END_TEST
 
+/*
+ * Request bytes are counted as they arrive: a frame announced and not
+ * sent costs nothing; one whose bytes fill the budget makes the next
+ * large request busy, small ones still fit, and the bytes come back when
+ * it leaves.
+ */
 START_TEST(memory_budget)
 {
 	struct harness h;
 	struct fwd_response r;
-	uint8_t hdr[FWD_PROTO_HDR_LEN] = { 'F', 'W', 'D', 'C', 1, 1, 0, 0, 0, 0x0e, 0, 0 };
-	char *in = calloc(1, 200000);
+	/* Announces a 960 KiB body. */
+	uint8_t hdr[FWD_PROTO_HDR_LEN] = { 'F', 'W', 'D', 'C', 1, 1, 0, 0, 0, 0x0f, 0, 0 };
+	char *in = calloc(1, 200000), *body = calloc(1, 900 << 10);
+	size_t sent = 0;
 	int hog;
 
 	if (!tu_need_root())
@@ -690,12 +864,28 @@ START_TEST(memory_budget)
 	h_init(&h);
 	h.cfg.max_buffered = 1 << 20;
 	h_start(&h);
-	/* Announces 896 KiB and sends none of it. */
 	hog = raw_connect(h.path);
 	raw_send(hog, hdr, sizeof(hdr));
 	usleep(100000);
+	/* Announced only: the budget is still there. */
+	ck_assert_int_eq(call(h.path, 1, (char *[]){ "echo" }, in, 200000, &r), 0);
+	ck_assert_msg(r.status == 0, "status %u: %s", r.status, r.err.data);
+	fwd_response_free(&r);
+	/* 900 KiB of it arrive (the server reads them: its buffer grows). */
+	while (sent < (900u << 10)) {
+		struct pollfd pf = { .fd = hog, .events = POLLOUT };
+		ssize_t n;
+
+		ck_assert_int_eq(poll(&pf, 1, 5000), 1);
+		n = send(hog, body + sent, (900u << 10) - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+		ck_assert_msg(n > 0 || errno == EAGAIN, "send: %s", strerror(errno));
+		if (n > 0)
+			sent += (size_t)n;
+	}
+	usleep(200000);
 	ck_assert_int_eq(call(h.path, 1, (char *[]){ "echo" }, in, 200000, &r), 0);
 	ck_assert_uint_eq(r.status, FWD_EXIT_BUSY);
+	ck_assert_ptr_nonnull(strstr(r.err.data, "busy"));
 	fwd_response_free(&r);
 	/* Small requests still fit. */
 	ck_assert_int_eq(call(h.path, 1, (char *[]){ "echo" }, in, 1000, &r), 0);
@@ -709,6 +899,7 @@ START_TEST(memory_budget)
 	fwd_response_free(&r);
 	h_stop(&h);
 	free(in);
+	free(body);
 }
 END_TEST
 
@@ -1161,6 +1352,322 @@ START_TEST(client_env_from_parent)
 }
 END_TEST
 
+/*
+ * Taking a group out of the configuration revokes it, also for a client
+ * already connected: its request, completed after the change, is judged
+ * by the role it has now (issue 9, finding 1).
+ */
+START_TEST(roles_revoked_while_connected)
+{
+	struct harness h;
+	struct user u;
+	gid_t member;
+	char err[512];
+	int st;
+
+	if (!tu_need_root())
+		return;
+	sec_user(&u, &member);
+	h_init(&h);
+	h.cfg.admin_group = "54321";
+	h.cfg.read_group = "54322";
+	h_start(&h);
+	/* The same groups again: nothing is lost, the admin's request goes on. */
+	st = request_across_change(&u, 54321, h.path, "admin", "54321", "54322", err,
+				   sizeof(err));
+	ck_assert_msg(st == 0, "status %d: %s", st, err);
+	/* The admin group taken out while the request is on its way: refused. */
+	st = request_across_change(&u, 54321, h.path, "admin", "-", "54322", err,
+				   sizeof(err));
+	ck_assert_msg(st == FWD_EXIT_DENIED, "status %d: %s", st, err);
+	ck_assert_msg(strstr(err, "permission denied: fwctl admin needs root; you are"), "%s",
+		      err);
+	ck_assert(logged(&h, "role admin -> none"));
+	/* The read group likewise. */
+	st = request_across_change(&u, 54322, h.path, "read", "-", "-", err, sizeof(err));
+	ck_assert_msg(st == FWD_EXIT_DENIED, "status %d: %s", st, err);
+	ck_assert(logged(&h, "role read -> none"));
+	/* And new connections. */
+	st = call_as(&u, (gid_t[]){ 54321 }, 1, h.path, 1, (char *[]){ "admin" }, err,
+		     sizeof(err));
+	ck_assert_int_eq(st, FWD_EXIT_DENIED);
+	/* Given back, it grants again; a group that does not exist grants nothing. */
+	set_groups_via_handler(h.path, "54321", "no-such-group-fwd");
+	st = call_as(&u, (gid_t[]){ 54321 }, 1, h.path, 1, (char *[]){ "admin" }, err,
+		     sizeof(err));
+	ck_assert_msg(st == 0, "status %d: %s", st, err);
+	ck_assert(logged(&h, "read group 'no-such-group-fwd': no such group; it grants nothing"));
+	/* Every edit re-applies the groups: a missing one is logged once, not each time. */
+	set_groups_via_handler(h.path, "54321", "no-such-group-fwd");
+	set_groups_via_handler(h.path, "54321", "no-such-group-fwd");
+	h_stop(&h);
+	{
+		size_t n = 0;
+
+		for (const char *p = h.log; (p = strstr(p, "no-such-group-fwd': no such")); p++)
+			n++;
+		ck_assert_uint_eq(n, 1);
+	}
+	sec_users_remove();
+}
+END_TEST
+
+/*
+ * Rights come from the groups the process holds (SO_PEERGROUPS), not from
+ * /etc/group: a member of the admin group that dropped its groups
+ * (setpriv --clear-groups) is refused (issue 9, finding 3).
+ */
+START_TEST(roles_from_process_groups)
+{
+	struct harness h;
+	struct user u;
+	gid_t member;
+	char err[512], expect[256];
+	int st;
+
+	if (!tu_need_root())
+		return;
+	sec_user(&u, &member);
+	h_init(&h);
+	h.cfg.admin_group = SEC_GROUP;
+	h_start(&h);
+	/* Holding the group: admin. */
+	st = call_as(&u, &member, 1, h.path, 1, (char *[]){ "admin" }, err, sizeof(err));
+	ck_assert_msg(st == 0, "status %d: %s", st, err);
+	/* A member in /etc/group whose process dropped it: no role. */
+	st = call_as(&u, NULL, 0, h.path, 1, (char *[]){ "echo" }, err, sizeof(err));
+	ck_assert_int_eq(st, 0);
+	ck_assert_msg(strstr(err, "role=none "), "%s", err);
+	st = call_as(&u, NULL, 0, h.path, 1, (char *[]){ "admin" }, err, sizeof(err));
+	ck_assert_int_eq(st, FWD_EXIT_DENIED);
+	snprintf(expect, sizeof(expect), "permission denied: fwctl admin needs root or group "
+		 SEC_GROUP "; you are uid %u (" SEC_USER ")\n", u.uid);
+	ck_assert_str_eq(err, expect);
+	h_stop(&h);
+	sec_users_remove();
+}
+END_TEST
+
+/* A child as u announcing a body of `body` bytes and sending none of it:
+ * the response's status, its stderr in err. */
+static int announce_as(const struct user *u, const char *path, uint32_t body, char *err,
+		       size_t errlen)
+{
+	int ep[2], st;
+	size_t got = 0;
+	ssize_t n;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(ep), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		uint8_t hdr[FWD_PROTO_HDR_LEN] = { 'F', 'W', 'D', 'C', 1, 1, 0, 0,
+						   body >> 24, body >> 16, body >> 8, body };
+		struct fwd_response r;
+		int fd;
+
+		close(ep[0]);
+		if (!become(u, NULL, 0))
+			_exit(100);
+		fd = child_connect(path);
+		if (send(fd, hdr, sizeof(hdr), MSG_NOSIGNAL) != sizeof(hdr))
+			_exit(101);
+		if (raw_response(fd, &r, 10000) != 0)
+			_exit(103);
+		if (r.err.len && write(ep[1], r.err.data, r.err.len) < 0)
+			_exit(104);
+		_exit(r.status);
+	}
+	close(ep[1]);
+	while (got + 1 < errlen && (n = read(ep[0], err + got, errlen - got - 1)) > 0)
+		got += (size_t)n;
+	err[got] = '\0';
+	close(ep[0]);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	ck_assert_msg(WEXITSTATUS(st) < 100, "the announcing child failed: %d",
+		      WEXITSTATUS(st));
+	return WEXITSTATUS(st);
+}
+
+/*
+ * A peer without a role gets a few KiB and a prompt refusal; a read-role
+ * flood fills only its own budget, and root's large request goes through
+ * (issue 9, finding 2).
+ */
+START_TEST(role_budgets)
+{
+	struct harness h;
+	struct fwd_response r;
+	struct user u;
+	gid_t member;
+	char err[512], expect[256], c;
+	char *in = calloc(1, 900 << 10);
+	int ready[2], done[2], st;
+	pid_t pid;
+
+	if (!tu_need_root())
+		return;
+	sec_user(&u, &member);
+	h_init(&h);
+	h.cfg.read_group = SEC_GROUP;
+	h.cfg.max_buffered = 1 << 20;	/* admins 1 MiB, the others 256 KiB */
+	h.cfg.timeout_ms = 3000;
+	h_start(&h);
+
+	/* No role, a large frame announced: refused at once, not waited for. */
+	st = announce_as(&u, h.path, 100000, err, sizeof(err));
+	ck_assert_msg(st == FWD_EXIT_DENIED, "status %d: %s", st, err);
+	snprintf(expect, sizeof(expect), "fwd: permission denied: a request of %u bytes needs"
+		 " root or group " SEC_GROUP " (others may send %u bytes); you are uid %u ("
+		 SEC_USER ")\n", 100000 + FWD_PROTO_HDR_LEN, FWD_CTL_NONE_MAX_FRAME, u.uid);
+	ck_assert_str_eq(err, expect);
+	/* No role, a small request: the handler answers it as usual. */
+	st = call_as(&u, NULL, 0, h.path, 1, (char *[]){ "echo" }, err, sizeof(err));
+	ck_assert_int_eq(st, 0);
+	ck_assert_msg(strstr(err, "role=none "), "%s", err);
+
+	/* The read role floods: 4 frames of 960 KiB announced, 300 KiB of each sent. */
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(done), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		uint8_t hdr[FWD_PROTO_HDR_LEN] = { 'F', 'W', 'D', 'C', 1, 1, 0, 0, 0, 0x0f, 0, 0 };
+		char *junk = calloc(1, 300 << 10);
+		int fds[4];
+
+		if (!junk || !become(&u, &member, 1))
+			_exit(100);
+		for (int i = 0; i < 4; i++) {
+			fds[i] = child_connect(h.path);
+			if (send(fds[i], hdr, sizeof(hdr), MSG_NOSIGNAL) != sizeof(hdr))
+				_exit(101);
+			/* As much as the socket takes; the server refuses the rest. */
+			(void)send(fds[i], junk, 300 << 10, MSG_NOSIGNAL | MSG_DONTWAIT);
+		}
+		if (write(ready[1], "r", 1) != 1 || read(done[0], &c, 1) < 0)
+			_exit(102);
+		_exit(0);
+	}
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	usleep(200000);
+	/* Root's 900 KiB request: the admins' budget is untouched. */
+	ck_assert_int_eq(call(h.path, 1, (char *[]){ "echo" }, in, 900 << 10, &r), 0);
+	ck_assert_msg(r.status == 0, "root during a read-role flood: %u %s", r.status,
+		      r.err.data);
+	fwd_response_free(&r);
+	ck_assert_int_eq(write(done[1], "d", 1), 1);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 0);
+	close(ready[0]);
+	close(ready[1]);
+	close(done[0]);
+	close(done[1]);
+	h_stop(&h);
+	/* The flood did fill its own budget. */
+	ck_assert_uint_ge(h.st.busy, 2);
+	sec_users_remove();
+	free(in);
+}
+END_TEST
+
+/*
+ * Callers without a role get half of the slots at most: their flood of
+ * connections leaves room for the read role (root has its own reserve).
+ */
+START_TEST(roleless_slots)
+{
+	struct harness h;
+	struct user u;
+	gid_t member;
+	char err[512], c;
+	int ready[2], done[2], st;
+	pid_t pid;
+
+	if (!tu_need_root())
+		return;
+	sec_user(&u, &member);
+	h_init(&h);
+	h.cfg.max_clients = 16;		/* 1 kept for admins, 7 at most without a role */
+	h.cfg.read_group = SEC_GROUP;
+	h_start(&h);
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(done), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fds[15];
+
+		if (!become(&u, NULL, 0))
+			_exit(100);
+		for (int i = 0; i < 15; i++)
+			fds[i] = child_connect(h.path);
+		usleep(200000);
+		if (write(ready[1], "r", 1) != 1 || read(done[0], &c, 1) < 0)
+			_exit(101);
+		for (int i = 0; i < 15; i++)
+			close(fds[i]);
+		_exit(0);
+	}
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	/* The same user holding the read group gets in. */
+	st = call_as(&u, &member, 1, h.path, 1, (char *[]){ "read" }, err, sizeof(err));
+	ck_assert_msg(st == 0, "the read role during a role-less flood: %d %s", st, err);
+	ck_assert(logged(&h, "clients without a role, refusing"));
+	ck_assert_int_eq(write(done[1], "d", 1), 1);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 0);
+	close(ready[0]);
+	close(ready[1]);
+	close(done[0]);
+	close(done[1]);
+	h_stop(&h);
+	sec_users_remove();
+}
+END_TEST
+
+/*
+ * What a client can make the server log is rationed (one line a second
+ * per kind, with the count left out): 200 bad requests in a row leave a
+ * few lines, never 200, and every one is still counted in the stats.
+ */
+START_TEST(client_log_rationed)
+{
+	struct harness h;
+	long long t0, secs;
+	size_t lines = 0;
+
+	if (!tu_need_root())
+		return;
+	h_init(&h);
+	h_start(&h);
+	t0 = mono_ms();
+	for (int i = 0; i < 200; i++) {
+		char buf[512];
+		int fd = raw_connect(h.path);
+
+		/* Read the refusal to its end (raw_response's 64 MiB buffer
+		 * is too much to take 200 times). */
+		raw_send(fd, "GET / HTTP/1.0\r\n\r\n", 18);
+		while (recv(fd, buf, sizeof(buf), 0) > 0)
+			;
+		close(fd);
+	}
+	secs = (mono_ms() - t0) / 1000 + 1;
+	h_stop(&h);
+	for (const char *p = h.log; (p = strstr(p, "bad request from")); p++)
+		lines++;
+	ck_assert_uint_eq(h.st.malformed, 200);
+	/* At most one line per second begun, whatever the speed of this machine. */
+	ck_assert_msg(lines >= 1 && lines <= (size_t)secs + 1, "%zu lines in %lld s:\n%.400s",
+		      lines, secs, h.log);
+}
+END_TEST
+
 static Suite *control_suite(void)
 {
 	Suite *s = suite_create("control");
@@ -1178,6 +1685,15 @@ static Suite *control_suite(void)
 	tcase_add_test(tc, admin_slots_reserved);
 	tcase_add_test(tc, out_of_fds_does_not_spin);
 	tcase_add_test(tc, socket_lifecycle);
+	tcase_add_test(tc, client_log_rationed);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("roles");
+	tcase_set_timeout(tc, 60);
+	tcase_add_unchecked_fixture(tc, NULL, sec_users_remove);
+	tcase_add_test(tc, roles_revoked_while_connected);
+	tcase_add_test(tc, roles_from_process_groups);
+	tcase_add_test(tc, role_budgets);
+	tcase_add_test(tc, roleless_slots);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("client");
 	tcase_set_timeout(tc, 60);

@@ -50,6 +50,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -2361,11 +2362,391 @@ START_TEST(test_request_words)
 }
 END_TEST
 
+/* ---- control-socket roles (issue 9) ---- */
+
+/*
+ * Real users of the role tests: SEC_MEMBER is in SEC_GROUP (in /etc/group),
+ * SEC_NOBODY has no role. Made by each test that needs them, removed by it
+ * and again by the case's unchecked teardown.
+ */
+#define SEC_GROUP	"fwdt-sec-g"
+#define SEC_MEMBER	"fwdt-sec-u"
+#define SEC_NOBODY	"fwdt-sec-n"
+
+struct sec_users {
+	uid_t member, nobody;
+	gid_t member_gid, nobody_gid, group;
+};
+
+static void sec_users_remove(void)
+{
+	char *out = NULL;
+
+	tu_sh(&out, "userdel " SEC_MEMBER "; userdel " SEC_NOBODY "; groupdel " SEC_GROUP);
+	free(out);
+}
+
+static void sec_users_make(struct sec_users *su)
+{
+	struct passwd *pw;
+	struct group *gr;
+	char *out = NULL;
+	int rc;
+
+	sec_users_remove();
+	rc = tu_sh(&out, "groupadd -r " SEC_GROUP " && useradd -r -M -s /usr/sbin/nologin"
+		   " -G " SEC_GROUP " " SEC_MEMBER " && useradd -r -M -s /usr/sbin/nologin "
+		   SEC_NOBODY);
+	ck_assert_msg(rc == 0, "cannot create the test users: %s", out);
+	free(out);
+	ck_assert((pw = getpwnam(SEC_MEMBER)) != NULL && pw->pw_uid != 0);
+	su->member = pw->pw_uid;
+	su->member_gid = pw->pw_gid;
+	ck_assert((pw = getpwnam(SEC_NOBODY)) != NULL && pw->pw_uid != 0);
+	su->nobody = pw->pw_uid;
+	su->nobody_gid = pw->pw_gid;
+	ck_assert((gr = getgrnam(SEC_GROUP)) != NULL);
+	su->group = gr->gr_gid;
+	/* The users must reach the socket: a traversable scratch directory. */
+	ck_assert(chmod(E.dir, 0755) == 0);
+}
+
+/* fwctl as the member, holding the groups /etc/group gives it. */
+static int fwctl_member(const struct sec_users *su, const char *args)
+{
+	char *env = xasprintf("setpriv --reuid=%u --regid=%u --init-groups",
+			      (unsigned)su->member, (unsigned)su->member_gid);
+	int rc = fwctl_env(env, "%s", args);
+
+	free(env);
+	return rc;
+}
+
+/* Expect fwctl's refusal: exit 3 and the permission message. */
+#define EXPECT_DENIED(call, what)                                                  \
+	ck_assert_msg((call) == 3 && strstr(R.err, "permission denied"),          \
+		      "%s: rc %d\nstdout: %s\nstderr: %s", what, R.rc, R.out, R.err)
+#define EXPECT_OK(call, what)                                                      \
+	ck_assert_msg((call) == 0, "%s: rc %d\nstdout: %s\nstderr: %s", what, R.rc, \
+		      R.out, R.err)
+
+/*
+ * A group taken out of [control] stops granting at the reload that
+ * applies it (fwctl reload and SIGHUP), and a group put back grants
+ * again (finding 1).
+ */
+START_TEST(test_roles_follow_reload)
+{
+	struct sec_users su;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	sec_users_make(&su);
+	write_policy("deny", "\n[control]\nadmin_group = " SEC_GROUP "\n");
+	fwd_start();
+	EXPECT_OK(fwctl_member(&su, "allow 8080/tcp from " BAD4), "the admin group's allow");
+	expect_elem("allow4", BAD4 " . tcp . 8080", 1);
+
+	/* The admin group out, the read group in: fwctl reload. */
+	write_policy("deny", "\n[control]\nread_group = " SEC_GROUP "\n");
+	FWCTL_OK("reload");
+	EXPECT_DENIED(fwctl_member(&su, "allow 8081/tcp from " BAD4),
+		      "allow after admin_group was removed and reloaded");
+	expect_elem("allow4", BAD4 " . tcp . 8081", 0);
+	EXPECT_OK(fwctl_member(&su, "status"), "status with read_group");
+
+	/* The read group out as well: SIGHUP. */
+	write_policy("deny", "");
+	fwd_hup();
+	EXPECT_DENIED(fwctl_member(&su, "status"), "status after read_group was removed");
+	EXPECT_DENIED(fwctl_member(&su, "show"), "show after read_group was removed");
+
+	/* Back in: it grants again. */
+	write_policy("deny", "\n[control]\nadmin_group = " SEC_GROUP "\n");
+	FWCTL_OK("reload");
+	EXPECT_OK(fwctl_member(&su, "allow 8082/tcp from " BAD4), "allow with admin_group back");
+	expect_elem("allow4", BAD4 " . tcp . 8082", 1);
+	ck_assert_msg(fwd_alive(), "fwd died:\n%s", slurp_or_empty(T.fwdlog));
+	topo_down();
+	sec_users_remove();
+}
+END_TEST
+
+/*
+ * A member of the admin group whose process dropped its groups
+ * (setpriv --clear-groups) is refused: rights come from the groups the
+ * process holds, not from /etc/group (finding 3).
+ */
+START_TEST(test_roles_dropped_groups)
+{
+	struct sec_users su;
+	char *env;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	sec_users_make(&su);
+	write_policy("deny", "\n[control]\nadmin_group = " SEC_GROUP "\n");
+	fwd_start();
+	env = xasprintf("setpriv --reuid=%u --regid=%u --clear-groups",
+			(unsigned)su.member, (unsigned)su.member_gid);
+	EXPECT_DENIED(fwctl_env(env, "allow 8080/tcp from " BAD4),
+		      "allow by a member that dropped its groups");
+	ck_assert_msg(strstr(R.err, "needs root or group " SEC_GROUP "; you are uid"),
+		      "%s", R.err);
+	expect_elem("allow4", BAD4 " . tcp . 8080", 0);
+	EXPECT_DENIED(fwctl_env(env, "block " BAD4), "block by a member that dropped its groups");
+	expect_elem("block4", BAD4, 0);
+	free(env);
+	/* The same member holding the group may. */
+	EXPECT_OK(fwctl_member(&su, "allow 8080/tcp from " BAD4), "allow by the member");
+	expect_elem("allow4", BAD4 " . tcp . 8080", 1);
+	topo_down();
+	sec_users_remove();
+}
+END_TEST
+
+#define FLOOD_CONNS 32
+/* The largest request body the protocol allows (proto.h's
+ * FWD_PROTO_MAX_REQUEST; this suite does not link the codec). */
+#define FLOOD_ANNOUNCE ((16u << 20) + (1u << 20))
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A flooding child as uid/gid (plus `extra` as a supplementary group when
+ * not 0), the attack of the review made greedy: FLOOD_CONNS connections,
+ * each announcing a request as large as the daemon will hold (the largest
+ * the protocol allows, halved each time the daemon refuses it at once) and
+ * sending up to `body` bytes of it, held until the daemon answers or drops
+ * it, then made again. Whatever budget the daemon shares with others, this
+ * fills it to the last few bytes. Runs until killed.
+ */
+static pid_t flooder(uid_t uid, gid_t gid, gid_t extra, size_t body)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct pollfd pf[FLOOD_CONNS];
+		size_t sent[FLOOD_CONNS];
+		uint32_t size[FLOOD_CONNS];
+		long long opened[FLOOD_CONNS], again[FLOOD_CONNS] = { 0 };
+		gid_t groups[2] = { gid, extra };
+		char *junk = calloc(1, 1 << 16), sink[4096];
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (!junk || setgroups(extra ? 2 : 1, groups) < 0 || setgid(gid) < 0 ||
+		    setuid(uid) < 0)
+			_exit(100);
+		for (int i = 0; i < FLOOD_CONNS; i++) {
+			pf[i].fd = -1;
+			size[i] = FLOOD_ANNOUNCE;
+		}
+		for (;;) {
+			long long now = mono_ms();
+
+			for (int i = 0; i < FLOOD_CONNS; i++) {
+				struct sockaddr_un sa = { .sun_family = AF_UNIX };
+				uint8_t hdr[12] = { 'F', 'W', 'D', 'C', 1, 1, 0, 0, size[i] >> 24,
+						    size[i] >> 16, size[i] >> 8, size[i] };
+
+				if (pf[i].fd >= 0 || now < again[i])
+					continue;
+				snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", T.sock);
+				pf[i].fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+				if (pf[i].fd < 0 || connect(pf[i].fd, (struct sockaddr *)&sa,
+							    sizeof(sa)) < 0 ||
+				    send(pf[i].fd, hdr, sizeof(hdr), MSG_NOSIGNAL) < 0) {
+					if (pf[i].fd >= 0)
+						close(pf[i].fd);
+					pf[i].fd = -1;
+					again[i] = now + 50;
+					continue;
+				}
+				sent[i] = 0;
+				opened[i] = now;
+			}
+			for (int i = 0; i < FLOOD_CONNS; i++)
+				pf[i].events = POLLIN | (pf[i].fd >= 0 && sent[i] < body ?
+							 POLLOUT : 0);
+			if (poll(pf, FLOOD_CONNS, 20) < 0)
+				continue;
+			now = mono_ms();
+			for (int i = 0; i < FLOOD_CONNS; i++) {
+				size_t want;
+				ssize_t n;
+
+				if (pf[i].fd < 0)
+					continue;
+				if (pf[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+					while (recv(pf[i].fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+						;
+					close(pf[i].fd);
+					pf[i].fd = -1;
+					/* Refused at once: too large to be held, try
+					 * half; dropped after holding: at once again. */
+					if (now - opened[i] < 1000) {
+						if (size[i] > 32)
+							size[i] /= 2;
+						again[i] = now + 20;
+					} else {
+						again[i] = now;
+					}
+					continue;
+				}
+				if (!(pf[i].revents & POLLOUT))
+					continue;
+				want = body - sent[i] < (1u << 16) ? body - sent[i] : (1u << 16);
+				n = send(pf[i].fd, junk, want, MSG_NOSIGNAL | MSG_DONTWAIT);
+				if (n > 0)
+					sent[i] += (size_t)n;
+			}
+		}
+	}
+	nn_adopt(&E, pid);
+	return pid;
+}
+
+/*
+ * Local users flooding the socket with large announced requests, as the
+ * review's attack did (reconnecting as soon as they are dropped): a user
+ * without a role, and a read-role user who also sends 4 MiB of each
+ * request. Root's fwctl status and fwctl allow succeed every time, and
+ * the flood was real: the daemon refused its requests (finding 2).
+ */
+START_TEST(test_flood_does_not_lock_out_root)
+{
+	struct sec_users su;
+	pid_t none, rd;
+	int fails = 0;
+	char first[1024] = "";
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	sec_users_make(&su);
+	write_policy("deny", "\n[control]\nread_group = " SEC_GROUP "\n");
+	fwd_start();
+	none = flooder(su.nobody, su.nobody_gid, 0, 0);
+	rd = flooder(su.member, su.member_gid, su.group, 4u << 20);
+	msleep(1000);	/* the flooders have found what the daemon holds */
+	for (int i = 0; i < 20; i++) {
+		if (fwctl("status") != 0 && fails++ == 0)
+			snprintf(first, sizeof(first), "status #%d: rc %d: %s", i, R.rc, R.err);
+		if (fwctl("allow %d/tcp from " BAD4, 9000 + i) != 0 && fails++ == 0)
+			snprintf(first, sizeof(first), "allow #%d: rc %d: %s", i, R.rc, R.err);
+	}
+	ck_assert_msg(fails == 0, "%d of 40 root requests failed during the flood; the first:"
+		      " %s", fails, first);
+	for (int i = 0; i < 20; i++) {
+		char key[64];
+
+		snprintf(key, sizeof(key), BAD4 " . tcp . %d", 9000 + i);
+		expect_elem("allow4", key, 1);
+	}
+	ck_assert_msg(nn_alive(none) && nn_alive(rd), "a flooder stopped");
+	nn_kill(&E, none);
+	nn_kill(&E, rd);
+	/* The flood was real: the role-less user was refused promptly, the
+	 * read-role user ran out of its own budget. */
+	ck_assert_msg(count_in_file(T.fwdlog, "no role, limit") > 0 &&
+		      count_in_file(T.fwdlog, "held for other peers") > 0,
+		      "the flood was not refused as expected: %zu role-less refusals, %zu busy"
+		      " for the read role", count_in_file(T.fwdlog, "no role, limit"),
+		      count_in_file(T.fwdlog, "held for other peers"));
+	ck_assert_msg(fwd_alive(), "fwd died");
+	topo_down();
+	sec_users_remove();
+}
+END_TEST
+
+/*
+ * fwctl diff by a read-role user names FILE:LINE of the errors but not
+ * the words of a root-only list file; root sees the words (finding 4).
+ */
+START_TEST(test_diff_hides_source_from_readers)
+{
+	struct sec_users su;
+	char *list, *extra, *loc2, *loc3;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	sec_users_make(&su);
+	listener("tcp", 8080);
+	list = path_in("secret.list");
+	write_file(list, "# partners\n%s\n", BAD4);
+	ck_assert(chmod(list, 0600) == 0);
+	extra = xasprintf("\n[control]\nread_group = " SEC_GROUP "\n\n[list partners]\n"
+			  "file = %s\n\n[service web]\nports = 8080/tcp\nallow = @partners\n",
+			  list);
+	write_policy("deny", extra);
+	fwd_start();
+	/* The reader cannot read the file itself. */
+	ck_assert(tu_sh(NULL, "setpriv --reuid=%u --regid=%u --init-groups cat %s",
+			(unsigned)su.member, (unsigned)su.member_gid, list) != 0);
+	/* A word, an address, a word with a quote in it, a control byte. */
+	write_file(list, "# partners\n%s\nsecretpartner.example\n203.0.113.77/24\n"
+		   "o'secret.example\n\x1b\n", BAD4);
+	loc2 = xasprintf("%s:3: ", list);
+	loc3 = xasprintf("%s:4: ", list);
+
+	/* Root: the whole story. */
+	ck_assert_msg(fwctl("diff") == 1, "diff by root: rc %d, %s", R.rc, R.err);
+	ck_assert_msg(strstr(R.err, loc2) && strstr(R.err, "secretpartner.example") &&
+		      strstr(R.err, loc3) && strstr(R.err, "203.0.113.77") &&
+		      strstr(R.err, "o\\x27secret.example") && strstr(R.err, "'\\x1b'"),
+		      "%s", R.err);
+	/* The reader: where, and what is wrong, without the file's words. */
+	ck_assert_msg(fwctl_member(&su, "diff") == 1, "diff by the reader: rc %d, %s", R.rc,
+		      R.err);
+	ck_assert_msg(strstr(R.err, loc2) && strstr(R.err, loc3), "%s", R.err);
+	ck_assert_msg(strstr(R.err, "not an IPv4 or IPv6 address") &&
+		      strstr(R.err, "host bits set in"), "%s", R.err);
+	ck_assert_msg(!strstr(R.err, "secretpartner") && !strstr(R.err, "203.0.113.77") &&
+		      !strstr(R.err, "203.0.113.0") && !strstr(R.err, "secret.example") &&
+		      !strstr(R.err, "x1b"), "the reader saw the file's words:\n%s", R.err);
+	/* The running rules are unchanged either way. */
+	expect_elem("allow4", BAD4 " . tcp . 8080", 1);
+	free(list);
+	free(extra);
+	free(loc2);
+	free(loc3);
+	topo_down();
+	sec_users_remove();
+}
+END_TEST
+
 static void add_test(Suite *s, const char *name, const TTest *t, int timeout)
 {
 	TCase *tc = tcase_create(name);
 
 	tcase_add_unchecked_fixture(tc, NULL, runner_cleanup);
+	tcase_set_timeout(tc, timeout);
+	tcase_add_test(tc, t);
+	suite_add_tcase(s, tc);
+}
+
+/* A role test: its users go too, whatever happened to the test. */
+static void sec_cleanup(void)
+{
+	nn_runner_cleanup();
+	sec_users_remove();
+}
+
+static void add_sec_test(Suite *s, const char *name, const TTest *t, int timeout)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_unchecked_fixture(tc, NULL, sec_cleanup);
 	tcase_set_timeout(tc, timeout);
 	tcase_add_test(tc, t);
 	suite_add_tcase(s, tc);
@@ -2392,6 +2773,10 @@ static Suite *fwctl_suite(void)
 	add_test(s, "queries", test_queries, 120);
 	add_test(s, "batch_comments", test_batch_comments, 90);
 	add_test(s, "request_words", test_request_words, 60);
+	add_sec_test(s, "roles_follow_reload", test_roles_follow_reload, 90);
+	add_sec_test(s, "roles_dropped_groups", test_roles_dropped_groups, 60);
+	add_sec_test(s, "flood_does_not_lock_out_root", test_flood_does_not_lock_out_root, 120);
+	add_sec_test(s, "diff_hides_source", test_diff_hides_source_from_readers, 60);
 	return s;
 }
 
