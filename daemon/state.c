@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -309,19 +310,35 @@ out:
 	return ret;
 }
 
-int fwd_write_atomic(const char *dir, const char *name, const void *buf,
-		     size_t len, unsigned mode)
+/*
+ * The atomic write, relative to an open directory. The temp name is
+ * random (a predictable one could be planted as a symlink first) and
+ * created O_EXCL | O_NOFOLLOW, so it is always a new file of ours.
+ */
+static int write_atomic_at(int dfd, const char *name, const void *buf, size_t len,
+			   unsigned mode)
 {
-	char tmp[4096], dst[4096];
 	const uint8_t *p = buf;
-	int fd, dfd, ret = 0;
+	char tmp[300];
+	int fd = -1, ret = 0;
 
-	if (snprintf(tmp, sizeof(tmp), "%s/.%s.tmp.%d", dir, name, (int)getpid()) >= (int)sizeof(tmp) ||
-	    snprintf(dst, sizeof(dst), "%s/%s", dir, name) >= (int)sizeof(dst))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	for (int tries = 0; fd < 0 && tries < 16; tries++) {
+		uint64_t r;
+
+		if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+			return errno ? -errno : -EIO;
+		if (snprintf(tmp, sizeof(tmp), ".%s.tmp.%016llx", name,
+			     (unsigned long long)r) >= (int)sizeof(tmp))
+			return -ENAMETOOLONG;
+		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    mode);
+		if (fd < 0 && errno != EEXIST)
+			return -errno;
+	}
 	if (fd < 0)
-		return -errno;
+		return -EEXIST;
+	/* The mode is narrowed by the umask, as for any created file
+	 * (fwd.service sets UMask=0077). */
 	for (size_t off = 0; off < len;) {
 		ssize_t w = write(fd, p + off, len - off);
 
@@ -337,18 +354,29 @@ int fwd_write_atomic(const char *dir, const char *name, const void *buf,
 		ret = -errno;
 	if (close(fd) != 0 && ret == 0)
 		ret = -errno;
-	if (ret == 0 && rename(tmp, dst) != 0)
+	/* rename replaces the name itself: a symlink there is gone, its
+	 * target never written. */
+	if (ret == 0 && renameat(dfd, tmp, dfd, name) != 0)
 		ret = -errno;
 	if (ret) {
-		unlink(tmp);
+		unlinkat(dfd, tmp, 0);
 		return ret;
 	}
 	/* The rename itself must reach the disk too. */
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		if (fsync(dfd) != 0)
-			ret = -errno;
-		close(dfd);
-	}
+	if (fsync(dfd) != 0)
+		ret = -errno;
+	return ret;
+}
+
+int fwd_write_atomic(const char *dir, const char *name, const void *buf,
+		     size_t len, unsigned mode)
+{
+	int dfd, ret;
+
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	ret = write_atomic_at(dfd, name, buf, len, mode);
+	close(dfd);
 	return ret;
 }

@@ -23,8 +23,16 @@ int fwd_state_load_ir(const char *dir, struct fwd_ir **out);
 int fwd_state_save_ir_as(const char *dir, const char *name, const struct fwd_ir *ir);
 int fwd_state_load_ir_from(const char *dir, const char *name, struct fwd_ir **out);
 
-/* Write buf to dir/name atomically (temp, fsync, rename, fsync dir). */
+/*
+ * Write buf to dir/name atomically: a new temp file with an unpredictable
+ * name (O_CREAT | O_EXCL | O_NOFOLLOW, so nothing planted under any name is
+ * followed or overwritten), mode `mode` less the umask, fsync, renameat over the
+ * name (replacing whatever was there, a symlink included, never writing
+ * through it), fsync of the directory. All relative to the directory
+ * opened O_DIRECTORY | O_NOFOLLOW.
+ */
 int fwd_write_atomic(const char *dir, const char *name, const void *buf,
 		     size_t len, unsigned mode);
+
 
 #endif
