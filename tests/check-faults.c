@@ -20,6 +20,8 @@
  *                  a confirm deadline that is not a time, FIFOs, a state dir
  *                  with the wrong mode/owner or behind a symlink: refused,
  *                  the host stays closed, fwd reaches READY.
+ *  dangling_policy a dangling symlink as the policy file: last good, else
+ *                  lockdown, never the built-in default.
  *
  * Knobs (bench/faults.sh uses them for the long runs): FWD_FAULTS_SEED,
  * FWD_FAULTS_KILLS (200), FWD_FAULTS_DAEMON_KILLS (50), FWD_FAULTS_RELOADS
@@ -2190,6 +2192,60 @@ START_TEST(test_state_trust)
 }
 END_TEST
 
+/*
+ * A dangling symlink as the main policy file is a file that cannot be read
+ * (issue 9, finding 7), not a fresh install: the last good policy, else the
+ * lockdown, never the built-in default's 22/tcp from anywhere. Only a path
+ * that does not exist at all gets the built-in default.
+ */
+START_TEST(test_dangling_policy)
+{
+	struct nn_probes ps = { .n = 0 };
+	char *link, *good_ir, *st, *absent;
+	struct daemon d;
+
+	if (!tu_need_root())
+		return;
+	nn_up(&E, true);
+	nn_enter(&E, NN_SRV);
+	nn_listener(&E, "listen", "tcp", 22, NULL);
+	nn_listener(&E, "listen", "tcp", 80, NULL);
+	good_ir = compiled_ir(policy_fallback_good, "mk-good");
+	link = nn_path(&E, "fwd.conf");
+	ck_assert(symlink(nn_path(&E, "gone.conf"), link) == 0);
+
+	/* no last good policy: lockdown */
+	daemon_start(&d, link, nn_path(&E, "s-none"), "dangling1.log",
+		     "degraded: applied the lockdown");
+	log_says(&d, "cannot read policy file");
+	nn_probe(&ps, NN_BAD, NN_DROP, "connect tcp " NN_SRV4_B " 22");
+	nn_probe(&ps, NN_GOOD, NN_DROP, "connect tcp " NN_SRV4_G " 22");
+	nn_probe(&ps, NN_SRV, NN_OK, "connect tcp 127.0.0.1 22");
+	nn_probes_run_when(&E, &ps, "a dangling symlink as the policy, no last good", NULL);
+	daemon_stop(&d);
+
+	/* a last good policy: that one */
+	st = fresh_state("s-good");
+	put_state(good_ir, st, "last-good.ir");
+	daemon_start(&d, link, st, "dangling2.log", "degraded: applied the last good policy");
+	nn_probe(&ps, NN_BAD, NN_DROP, "connect tcp " NN_SRV4_B " 22");
+	nn_probe(&ps, NN_BAD, NN_OK, "connect tcp " NN_SRV4_B " 80");
+	nn_probe(&ps, NN_GOOD, NN_OK, "connect tcp " NN_SRV4_G " 22");
+	nn_probes_run_when(&E, &ps, "a dangling symlink as the policy, a last good one", NULL);
+	daemon_stop(&d);
+
+	/* a path that is truly absent: the built-in default (22/tcp open) */
+	absent = nn_path(&E, "absent.conf");
+	daemon_start(&d, absent, nn_path(&E, "s-absent"), "absent.log", NULL);
+	log_says(&d, "applied built-in default");
+	nn_probe(&ps, NN_BAD, NN_OK, "connect tcp " NN_SRV4_B " 22");
+	nn_probe(&ps, NN_BAD, NN_DROP, "connect tcp " NN_SRV4_B " 80");
+	nn_probes_run_when(&E, &ps, "no policy file at all", NULL);
+	daemon_stop(&d);
+	nn_down(&E);
+}
+END_TEST
+
 /* One TCase per test, so that CK_RUN_CASE=<name> runs a single one. */
 static void add(Suite *s, const char *name, const TTest *t, int timeout)
 {
@@ -2211,6 +2267,7 @@ static Suite *faults_suite(void)
 	add(s, "million", test_million, 300);
 	add(s, "fallback", test_fallback, 120);
 	add(s, "state_trust", test_state_trust, 240);
+	add(s, "dangling_policy", test_dangling_policy, 120);
 	return s;
 }
 
