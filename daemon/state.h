@@ -73,10 +73,10 @@ int fwd_state_dir_open(const char *dir, bool create, char *why, size_t whylen);
 /*
  * Write buf to dir/name atomically: a new temp file with an unpredictable
  * name (O_CREAT | O_EXCL | O_NOFOLLOW, so nothing planted under any name is
- * followed or overwritten), mode `mode` less the umask, fsync, renameat over the
- * name (replacing whatever was there, a symlink included, never writing
- * through it), fsync of the directory. All relative to the directory
- * opened O_DIRECTORY | O_NOFOLLOW.
+ * followed or overwritten), mode `mode` less the umask, fsync, renameat
+ * over the name (replacing whatever was there, a symlink included, never
+ * writing through it), fsync of the directory. All relative to the
+ * directory opened O_DIRECTORY | O_NOFOLLOW.
  */
 int fwd_write_atomic(const char *dir, const char *name, const void *buf,
 		     size_t len, unsigned mode);

@@ -2019,7 +2019,7 @@ static char *fresh_state(const char *name)
 {
 	char *dir = nn_path(&E, name);
 
-	nn_sh_ok("rm -rf '%s'", dir);
+	free(nn_sh_ok("rm -rf '%s'", dir));
 	ck_assert_msg(mkdir(dir, 0700) == 0, "mkdir %s: %s", dir, strerror(errno));
 	return dir;
 }
@@ -2027,7 +2027,7 @@ static char *fresh_state(const char *name)
 /* cp src dir/name, mode 0600 (fwd's own files are). */
 static void put_state(const char *src, const char *dir, const char *name)
 {
-	nn_sh_ok("cp '%s' '%s/%s' && chmod 600 '%s/%s'", src, dir, name, dir, name);
+	free(nn_sh_ok("cp '%s' '%s/%s' && chmod 600 '%s/%s'", src, dir, name, dir, name));
 }
 
 /* Start the daemon and wait for READY=1 carrying `status` (the systemd
