@@ -118,6 +118,60 @@ static int apply_files(struct fwd_ctx *ctx, bool at_start)
 }
 
 /*
+ * The last good policy from the state directory, if fwd can trust it
+ * (state.h: directory, ownership, mode, regular file, checksum) and it is
+ * no more open than the files: one that accepts all inbound traffic is
+ * applied only if what can still be read of the broken files says
+ * `inbound = allow` too (then loudly); otherwise it is refused, and the
+ * lockdown takes its place. *refused: the degraded text when refused.
+ */
+static int load_last_good(struct fwd_ctx *ctx, struct fwd_ir **out, const char **refused)
+{
+	struct fwd_ir *ir = NULL;
+	char why[512];
+	int ret;
+
+	*out = NULL;
+	ret = fwd_state_load_ir_why(ctx->state_dir, FWD_STATE_LAST_GOOD, &ir, why, sizeof(why));
+	if (ret == -ENOENT)
+		return ret;
+	if (ret == -EPERM) {
+		/* Not fwd's own file (or not only fwd's): never applied. */
+		fwd_log(LOG_ERR, "last good policy refused: %s", why);
+		*refused = "lockdown: the policy files have errors and the last good "
+			   "policy was refused (see the log)";
+		return ret;
+	}
+	if (ret) {
+		fwd_log(LOG_ERR, "last good policy in %s unusable: %s", ctx->state_dir, why);
+		*refused = "lockdown: the policy files have errors and the last good "
+			   "policy is unusable (see the log)";
+		return ret;
+	}
+	if (fwd_state_ir_input_open(ir)) {
+		if (fwd_policy_scan_inbound(ctx->config) != FWD_ALLOW) {
+			fwd_log(LOG_CRIT, "last good policy refused: %s/%s ACCEPTS ALL "
+				"INBOUND TRAFFIC, and %s does not say inbound = allow",
+				ctx->state_dir, FWD_STATE_LAST_GOOD, ctx->config);
+			*refused = "lockdown: the policy files have errors and the last good "
+				   "policy was refused: it accepts all inbound traffic, the "
+				   "files do not say inbound = allow";
+			fwd_ir_free(ir);
+			return -EPERM;
+		}
+		fwd_log(LOG_CRIT, "the last good policy ACCEPTS ALL INBOUND TRAFFIC "
+			"(%s says inbound = allow): applying it", ctx->config);
+		ctx->degraded = "running the last good policy, which ACCEPTS ALL INBOUND "
+				"TRAFFIC (the files say inbound = allow): the policy files "
+				"have errors";
+	} else {
+		ctx->degraded = "running the last good policy: the policy files have errors";
+	}
+	*out = ir;
+	return 0;
+}
+
+/*
  * Start-up fallback when the policy files cannot be applied: the last
  * good compiled policy, else a lockdown table (loopback and established
  * connections only, plus SSH from the rescue sources if any could be
@@ -126,6 +180,7 @@ static int apply_files(struct fwd_ctx *ctx, bool at_start)
 static int apply_fallback(struct fwd_ctx *ctx)
 {
 	struct fwd_apply_opts ao = { .no_flags = ctx->no_owner };
+	const char *refused = NULL;
 	struct fwd_policy *p = NULL;
 	struct fwd_ir *ir = NULL;
 	struct fwd_diags d;
@@ -133,14 +188,13 @@ static int apply_fallback(struct fwd_ctx *ctx)
 
 	fwd_diags_init(&d);
 	if (*ctx->state_dir) {
-		ret = fwd_state_load_ir(ctx->state_dir, &ir);
+		ret = load_last_good(ctx, &ir, &refused);
 		if (ret == 0)
 			ret = fwd_apply(ctx->nl, ir, &ctx->feat, &ao, &d);
 		if (ret == 0) {
-			ctx->degraded = "running the last good policy: the policy files have errors";
 			fwd_log(LOG_WARNING, "degraded: applied the last good policy from %s/%s",
 				ctx->state_dir, FWD_STATE_LAST_GOOD);
-		} else if (ret != -ENOENT) {
+		} else if (ir) {
 			fwd_log(LOG_ERR, "last good policy in %s unusable: %s",
 				ctx->state_dir, strerror(-ret));
 			fwd_log_diags(LOG_ERR, &d);
@@ -159,7 +213,8 @@ static int apply_fallback(struct fwd_ctx *ctx)
 		if (ret == 0)
 			ret = fwd_apply(ctx->nl, ir, &ctx->feat, &ao, &d);
 		if (ret == 0) {
-			ctx->degraded = "lockdown: the policy files have errors and there "
+			ctx->degraded = refused ? refused :
+					"lockdown: the policy files have errors and there "
 					"is no last good policy";
 			fwd_log(LOG_WARNING, "degraded: applied the lockdown ruleset "
 				"(loopback, established connections%s)",
@@ -175,9 +230,14 @@ static int apply_fallback(struct fwd_ctx *ctx)
 	fwd_diags_free(&d);
 	if (ret == 0) {
 		/* The model stays what the files could give: none, or the
-		 * lockdown one; edits then build on it. */
-		if (!p)
+		 * lockdown one; edits then build on it. An open last good
+		 * policy (applied only when the files say so) keeps
+		 * inbound = allow there, so `fwctl show` does not claim deny. */
+		if (!p) {
 			p = fwd_policy_new();
+			if (fwd_state_ir_input_open(ir))
+				p->inbound = FWD_ALLOW;
+		}
 		fwd_policy_free(ctx->policy);
 		ctx->policy = p;
 		fwd_ir_free(ctx->ir);
@@ -186,6 +246,7 @@ static int apply_fallback(struct fwd_ctx *ctx)
 		ctx->applied = time(NULL);
 		fwd_roles_apply(ctx);
 	} else {
+		ctx->degraded = NULL;
 		fwd_policy_free(p);
 	}
 	return ret;

@@ -317,41 +317,62 @@ void fwd_confirm_expired(struct fwd_ctx *ctx)
 	clear_confirm_files(ctx);
 }
 
+/*
+ * The files are fwd's own (state.h: trusted only in a 0700 directory of
+ * fwd's uid, regular files, never through a symlink or a FIFO). A deadline
+ * that is not a time is not "expired": the rollback point is ignored (and
+ * removed) rather than applied, since applying it is the one thing that
+ * could open the host.
+ */
 void fwd_confirm_resume(struct fwd_ctx *ctx)
 {
 	struct fwd_ir *ir = NULL;
-	char path[4096];
-	long long deadline = 0;
-	FILE *f;
+	long long deadline = 0, now = (long long)time(NULL);
+	char why[512];
+	bool opens_all;
+	int ret;
 
 	if (!*ctx->state_dir)
 		return;
-	snprintf(path, sizeof(path), "%s/%s", ctx->state_dir, FWD_STATE_DEADLINE);
-	f = fopen(path, "r");
-	if (!f)
+	ret = fwd_state_load_deadline(ctx->state_dir, now, &deadline, why, sizeof(why));
+	if (ret == -ENOENT)
 		return;
-	if (fscanf(f, "%lld", &deadline) != 1)
-		deadline = 0;
-	fclose(f);
-	if (fwd_state_load_ir_from(ctx->state_dir, FWD_STATE_ROLLBACK, &ir) != 0) {
-		fwd_log(LOG_ERR, "a reload --confirm was pending but its rollback "
-			"point is unreadable; keeping the current rules");
-		clear_confirm_files(ctx);
+	if (ret) {
+		fwd_log(LOG_CRIT, "ignoring a pending reload --confirm: %s; the running "
+			"rules stay and the rollback point is not applied", why);
+		if (ret != -EPERM)
+			clear_confirm_files(ctx);
 		return;
 	}
-	if (deadline <= (long long)time(NULL)) {
+	ret = fwd_state_load_ir_why(ctx->state_dir, FWD_STATE_ROLLBACK, &ir, why, sizeof(why));
+	if (ret) {
+		fwd_log(LOG_ERR, "a reload --confirm was pending but its rollback "
+			"point is unusable (%s); keeping the current rules", why);
+		if (ret != -EPERM)
+			clear_confirm_files(ctx);
+		return;
+	}
+	opens_all = fwd_state_ir_input_open(ir);
+	if (opens_all && !(ctx->policy && ctx->policy->inbound == FWD_ALLOW))
+		fwd_log(LOG_CRIT, "the rollback point of the pending reload --confirm "
+			"ACCEPTS ALL INBOUND TRAFFIC, the running policy does not");
+	if (deadline <= now) {
 		fwd_log(LOG_WARNING, "a reload --confirm expired while fwd was down: "
 			"reverting to the previous rules");
 		if (revert_to(ctx, NULL, ir) == 0)
-			ctx->degraded = "reverted: the last reload was not confirmed "
-					"(fwctl reload applies the files again)";
+			ctx->degraded = opens_all ?
+				"reverted: the last reload was not confirmed, and the rules "
+				"it reverted to ACCEPT ALL INBOUND TRAFFIC (fwctl reload "
+				"applies the files again)" :
+				"reverted: the last reload was not confirmed "
+				"(fwctl reload applies the files again)";
 		else
 			fwd_ir_free(ir);
 		clear_confirm_files(ctx);
 		return;
 	}
 	fwd_log(LOG_WARNING, "a reload --confirm is pending: reverting in %llds "
-		"unless `fwctl confirm`", deadline - (long long)time(NULL));
+		"unless `fwctl confirm`", deadline - now);
 	ctx->confirm_ir = ir;
 	ctx->confirm_policy = NULL;	/* the model is gone with the old process */
 	arm_timer(ctx, (time_t)deadline);

@@ -3,11 +3,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netfilter.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -102,6 +104,220 @@ static void put_rule(struct buf *b, const struct fwd_ir_rule *r)
 	put32(b, r->loc.line);
 }
 
+/* ---- trust and I/O ------------------------------------------------------ */
+
+int fwd_state_dir_open(const char *dir, bool create, char *why, size_t whylen)
+{
+	struct stat st;
+	int dfd;
+
+	*why = '\0';
+	/* mkdir's 0700 is narrowed by the umask only, never widened. */
+	if (create && mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		int err = errno;
+
+		snprintf(why, whylen, "cannot create %s: %s", dir, strerror(err));
+		return -err;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0) {
+		int err = errno;
+
+		/* O_DIRECTORY | O_NOFOLLOW on a symlink fails with ENOTDIR
+		 * (or ELOOP), the same as on a file: lstat tells them apart. */
+		if (err == ELOOP || err == ENOTDIR) {
+			snprintf(why, whylen, "%s is %s", dir,
+				 lstat(dir, &st) == 0 && S_ISLNK(st.st_mode) ?
+				 "a symlink, not the directory itself" : "not a directory");
+			return -EPERM;
+		}
+		snprintf(why, whylen, "cannot open %s: %s", dir, strerror(err));
+		return -err;
+	}
+	if (fstat(dfd, &st) != 0) {
+		int err = errno;
+
+		snprintf(why, whylen, "cannot stat %s: %s", dir, strerror(err));
+		close(dfd);
+		return -err;
+	}
+	if (st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+		if (st.st_uid != geteuid())
+			snprintf(why, whylen, "%s is owned by uid %u, not by fwd's uid %u",
+				 dir, (unsigned)st.st_uid, (unsigned)geteuid());
+		else
+			snprintf(why, whylen, "%s has mode %04o; it must be 0700 (no access "
+				 "for group and others)", dir, (unsigned)(st.st_mode & 07777));
+		close(dfd);
+		return -EPERM;
+	}
+	return dfd;
+}
+
+/* dir/name for reading, checked as state.h says: an fd or -errno + why. */
+static int state_file_open(int dfd, const char *dir, const char *name,
+			   char *why, size_t whylen)
+{
+	struct stat st;
+	int fd;
+
+	fd = openat(dfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		int err = errno;
+
+		if (err == ELOOP) {
+			snprintf(why, whylen, "%s/%s is a symlink", dir, name);
+			return -EPERM;
+		}
+		snprintf(why, whylen, "cannot open %s/%s: %s", dir, name, strerror(err));
+		return -err;
+	}
+	if (fstat(fd, &st) != 0) {
+		int err = errno;
+
+		snprintf(why, whylen, "cannot stat %s/%s: %s", dir, name, strerror(err));
+		close(fd);
+		return -err;
+	}
+	if (!S_ISREG(st.st_mode))
+		snprintf(why, whylen, "%s/%s is not a regular file", dir, name);
+	else if (st.st_uid != geteuid())
+		snprintf(why, whylen, "%s/%s is owned by uid %u, not by fwd's uid %u",
+			 dir, name, (unsigned)st.st_uid, (unsigned)geteuid());
+	else if (st.st_mode & 022)
+		snprintf(why, whylen, "%s/%s has mode %04o: writable by others",
+			 dir, name, (unsigned)(st.st_mode & 07777));
+	else
+		return fd;
+	close(fd);
+	return -EPERM;
+}
+
+/* The whole of a trusted state file, between min and max bytes long. */
+static int read_state(const char *dir, const char *name, size_t min, uint64_t max,
+		      struct buf *b, char *why, size_t whylen)
+{
+	struct stat st;
+	int dfd, fd, ret = 0;
+
+	dfd = fwd_state_dir_open(dir, false, why, whylen);
+	if (dfd == -EPERM) {
+		char path[4096];
+
+		/* Nothing there is nothing to refuse (and nothing to shout
+		 * about); the save will refuse the directory in its turn. */
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		if (lstat(path, &st) != 0 && errno == ENOENT)
+			return -ENOENT;
+	}
+	if (dfd < 0)
+		return dfd;
+	fd = state_file_open(dfd, dir, name, why, whylen);
+	close(dfd);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) != 0 || (uint64_t)st.st_size < min || (uint64_t)st.st_size > max) {
+		snprintf(why, whylen, "%s/%s has an impossible size", dir, name);
+		close(fd);
+		return -EBADMSG;
+	}
+	b->n = b->cap = (size_t)st.st_size;
+	b->p = malloc(b->n ? b->n : 1);
+	if (!b->p)
+		abort();	/* the project's OOM policy: abort */
+	for (size_t got = 0; got < b->n;) {
+		ssize_t r = read(fd, b->p + got, b->n - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			ret = r < 0 ? -errno : -EBADMSG;
+			snprintf(why, whylen, "reading %s/%s: %s", dir, name,
+				 r < 0 ? strerror(-ret) : "shorter than it was");
+			break;
+		}
+		got += (size_t)r;
+	}
+	close(fd);
+	if (ret) {
+		free(b->p);
+		b->p = NULL;
+	}
+	return ret;
+}
+
+static int write_atomic_at(int dfd, const char *name, const void *buf, size_t len,
+			   unsigned mode);
+
+/* A state file: only into a directory fwd can trust (see state.h). */
+static int write_state(const char *dir, const char *name, const void *buf, size_t len)
+{
+	char why[256];
+	int dfd, ret;
+
+	dfd = fwd_state_dir_open(dir, true, why, sizeof(why));
+	if (dfd < 0)
+		return dfd;
+	ret = write_atomic_at(dfd, name, buf, len, 0600);
+	close(dfd);
+	return ret;
+}
+
+int fwd_state_load_deadline(const char *dir, long long now, long long *deadline,
+			    char *why, size_t whylen)
+{
+	struct buf b = { 0 };
+	unsigned long long v = 0;
+	size_t n;
+	int ret;
+
+	*deadline = 0;
+	ret = read_state(dir, FWD_STATE_DEADLINE, 0, 64, &b, why, whylen);
+	if (ret)
+		return ret;
+	/* Digits, then at most one newline: what write_deadline writes.
+	 * Anything else (a sign, spaces, "garbage", nothing) is not a time,
+	 * and must not read as 0, "long expired". */
+	n = b.n;
+	if (n && b.p[n - 1] == '\n')
+		n--;
+	ret = n && n <= 19 ? 0 : -EBADMSG;
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		if (b.p[i] < '0' || b.p[i] > '9')
+			ret = -EBADMSG;
+		else
+			v = v * 10 + (unsigned)(b.p[i] - '0');
+	}
+	if (ret == 0 && (v == 0 || v > (unsigned long long)now + FWD_STATE_DEADLINE_AHEAD_MAX))
+		ret = -ERANGE;
+	if (ret == -EBADMSG)
+		snprintf(why, whylen, "%s/%s does not hold a time (decimal seconds "
+			 "since the epoch)", dir, FWD_STATE_DEADLINE);
+	else if (ret == -ERANGE)
+		snprintf(why, whylen, "%s/%s holds %llu, %s", dir, FWD_STATE_DEADLINE, v,
+			 v ? "further ahead than any reload --confirm reaches" : "not a time");
+	else
+		*deadline = (long long)v;
+	free(b.p);
+	return ret == -ERANGE ? -EBADMSG : ret;
+}
+
+bool fwd_state_ir_input_open(const struct fwd_ir *ir)
+{
+	for (size_t i = 0; ir && i < ir->nchains; i++) {
+		const struct fwd_ir_chain *c = &ir->chains[i];
+
+		if (c->hook != NF_INET_LOCAL_IN)
+			continue;
+		if (c->policy_accept)
+			return true;
+		for (size_t j = 0; j < c->n; j++)
+			if (c->rules[j].nm == 0 && c->rules[j].verdict == FWD_V_ACCEPT)
+				return true;
+	}
+	return false;
+}
+
 int fwd_state_save_ir(const char *dir, const struct fwd_ir *ir)
 {
 	return fwd_state_save_ir_as(dir, FWD_STATE_LAST_GOOD, ir);
@@ -151,7 +367,7 @@ int fwd_state_save_ir_as(const char *dir, const char *name, const struct fwd_ir 
 	sum = fnv1a(b.p + 24, len);
 	memcpy(b.p + 8, &len, 8);
 	memcpy(b.p + 16, &sum, 8);
-	ret = fwd_write_atomic(dir, name, b.p, b.n, 0600);
+	ret = write_state(dir, name, b.p, b.n);
 	free(b.p);
 	return ret;
 }
@@ -164,38 +380,26 @@ static bool fits(struct buf *b, uint64_t count, size_t each)
 
 int fwd_state_load_ir_from(const char *dir, const char *name, struct fwd_ir **out)
 {
+	char why[256];
+
+	return fwd_state_load_ir_why(dir, name, out, why, sizeof(why));
+}
+
+int fwd_state_load_ir_why(const char *dir, const char *name, struct fwd_ir **out,
+			  char *why, size_t whylen)
+{
 	struct buf b = { 0 };
 	struct fwd_ir *ir = NULL;
-	char path[4096], magic[8];
+	char magic[8];
 	uint64_t len, sum, n;
-	struct stat st;
-	int fd, ret = -EBADMSG;
+	int ret;
 
 	*out = NULL;
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) != 0 || st.st_size < 24 || st.st_size > (1LL << 32)) {
-		close(fd);
-		return -EBADMSG;
-	}
-	b.n = b.cap = (size_t)st.st_size;
-	b.p = malloc(b.n);
-	if (!b.p)
-		abort();
-	for (size_t got = 0; got < b.n;) {
-		ssize_t r = read(fd, b.p + got, b.n - got);
-
-		if (r <= 0) {
-			close(fd);
-			free(b.p);
-			return r < 0 ? -errno : -EBADMSG;
-		}
-		got += (size_t)r;
-	}
-	close(fd);
-
+	ret = read_state(dir, name, 24, 1ULL << 32, &b, why, whylen);
+	if (ret)
+		return ret;
+	ret = -EBADMSG;
+	snprintf(why, whylen, "%s/%s is damaged (checksum, version or layout)", dir, name);
 	get(&b, magic, 8);
 	len = get64(&b);
 	sum = get64(&b);
@@ -302,6 +506,7 @@ int fwd_state_load_ir_from(const char *dir, const char *name, struct fwd_ir **ou
 		*out = ir;
 		ir = NULL;
 		ret = 0;
+		*why = '\0';
 	}
 out:
 	fwd_ir_free(ir);
@@ -309,19 +514,35 @@ out:
 	return ret;
 }
 
-int fwd_write_atomic(const char *dir, const char *name, const void *buf,
-		     size_t len, unsigned mode)
+/*
+ * The atomic write, relative to an open directory. The temp name is
+ * random (a predictable one could be planted as a symlink first) and
+ * created O_EXCL | O_NOFOLLOW, so it is always a new file of ours.
+ */
+static int write_atomic_at(int dfd, const char *name, const void *buf, size_t len,
+			   unsigned mode)
 {
-	char tmp[4096], dst[4096];
 	const uint8_t *p = buf;
-	int fd, dfd, ret = 0;
+	char tmp[300];
+	int fd = -1, ret = 0;
 
-	if (snprintf(tmp, sizeof(tmp), "%s/.%s.tmp.%d", dir, name, (int)getpid()) >= (int)sizeof(tmp) ||
-	    snprintf(dst, sizeof(dst), "%s/%s", dir, name) >= (int)sizeof(dst))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	for (int tries = 0; fd < 0 && tries < 16; tries++) {
+		uint64_t r;
+
+		if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+			return errno ? -errno : -EIO;
+		if (snprintf(tmp, sizeof(tmp), ".%s.tmp.%016llx", name,
+			     (unsigned long long)r) >= (int)sizeof(tmp))
+			return -ENAMETOOLONG;
+		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    mode);
+		if (fd < 0 && errno != EEXIST)
+			return -errno;
+	}
 	if (fd < 0)
-		return -errno;
+		return -EEXIST;
+	/* The mode is narrowed by the umask, as for any created file
+	 * (fwd.service sets UMask=0077). */
 	for (size_t off = 0; off < len;) {
 		ssize_t w = write(fd, p + off, len - off);
 
@@ -337,18 +558,29 @@ int fwd_write_atomic(const char *dir, const char *name, const void *buf,
 		ret = -errno;
 	if (close(fd) != 0 && ret == 0)
 		ret = -errno;
-	if (ret == 0 && rename(tmp, dst) != 0)
+	/* rename replaces the name itself: a symlink there is gone, its
+	 * target never written. */
+	if (ret == 0 && renameat(dfd, tmp, dfd, name) != 0)
 		ret = -errno;
 	if (ret) {
-		unlink(tmp);
+		unlinkat(dfd, tmp, 0);
 		return ret;
 	}
 	/* The rename itself must reach the disk too. */
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		if (fsync(dfd) != 0)
-			ret = -errno;
-		close(dfd);
-	}
+	if (fsync(dfd) != 0)
+		ret = -errno;
+	return ret;
+}
+
+int fwd_write_atomic(const char *dir, const char *name, const void *buf,
+		     size_t len, unsigned mode)
+{
+	int dfd, ret;
+
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	ret = write_atomic_at(dfd, name, buf, len, mode);
+	close(dfd);
 	return ret;
 }

@@ -9,7 +9,10 @@
 #include "policy.h"
 #include "util.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -245,4 +248,96 @@ int fwd_policy_lockdown(const char *config_path, struct fwd_policy **out)
 	}
 	*out = p;
 	return 0;
+}
+
+/* ---- what broken files still say about inbound ---- */
+
+/* The last `inbound =` of [defaults] in one file's text, read leniently
+ * (the file is broken), or -1. */
+static int scan_inbound_text(const char *buf, size_t len)
+{
+	static const char *const names[] = {
+		[FWD_DENY] = "deny", [FWD_REJECT] = "reject", [FWD_ALLOW] = "allow",
+	};
+	const char *s = buf, *end = buf + len;
+	bool in_defaults = false;
+	int found = -1;
+
+	while (s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		const char *e = nl ? nl : end, *t = s, *k;
+
+		while (t < e && (blank(*t) || *t == '\r'))
+			t++;
+		if (t < e && *t == '[') {
+			for (k = t + 1; k < e && blank(*k); k++)
+				;
+			in_defaults = (size_t)(e - k) >= 8 && !memcmp(k, "defaults", 8);
+			for (k += 8; in_defaults && k < e && blank(*k); k++)
+				;
+			in_defaults = in_defaults && k < e && *k == ']';
+		} else if (in_defaults && t == s && (size_t)(e - t) > 7 &&
+			   !memcmp(t, "inbound", 7) && (blank(t[7]) || t[7] == '=')) {
+			for (k = t + 7; k < e && blank(*k); k++)
+				;
+			if (k < e && *k == '=') {
+				const char *w = k + 1, *we;
+
+				while (w < e && blank(*w))
+					w++;
+				for (we = w; we < e && !blank(*we) && *we != ';' &&
+				     *we != '#' && *we != '\r'; we++)
+					;
+				found = -2;	/* a word fwd cannot read */
+				for (int a = 0; a < 3; a++)
+					if ((size_t)(we - w) == strlen(names[a]) &&
+					    !memcmp(w, names[a], (size_t)(we - w)))
+						found = a;
+			}
+		}
+		s = nl ? nl + 1 : end;
+	}
+	return found;
+}
+
+int fwd_policy_scan_inbound(const char *config_path)
+{
+	const char *slash = strrchr(config_path, '/');
+	char *buf, *dir, *path;
+	int found[2] = { -1, -1 }, v;	/* [0]: allow seen, [1]: other seen */
+	struct dirent *de;
+	size_t len;
+	DIR *dp;
+
+	if (fwd_read_file(config_path, &buf, &len) == 0) {
+		v = scan_inbound_text(buf, len);
+		if (v != -1)
+			found[v != FWD_ALLOW] = v;
+		free(buf);
+	}
+	/* [defaults] may be in a conf.d file as well (once in the policy). */
+	dir = slash ? fwd_xasprintf("%.*sconf.d", (int)(slash - config_path + 1), config_path)
+		    : fwd_xstrdup("conf.d");
+	dp = opendir(dir);
+	while (dp && (de = readdir(dp))) {
+		len = strlen(de->d_name);
+		if (de->d_name[0] == '.' || len <= 5 || strcmp(de->d_name + len - 5, ".conf"))
+			continue;
+		path = fwd_xasprintf("%s/%s", dir, de->d_name);
+		if (fwd_read_file(path, &buf, &len) == 0) {
+			v = scan_inbound_text(buf, len);
+			if (v != -1)
+				found[v != FWD_ALLOW] = v;
+			free(buf);
+		}
+		free(path);
+	}
+	if (dp)
+		closedir(dp);
+	free(dir);
+	/* Anything but allow wins: the answer is used to decide whether an
+	 * open ruleset may be applied, so doubt means no. */
+	if (found[1] != -1)
+		return found[1] >= 0 ? found[1] : FWD_DENY;
+	return found[0] == FWD_ALLOW ? FWD_ALLOW : -ENOENT;
 }

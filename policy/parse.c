@@ -2242,6 +2242,7 @@ int fwd_policy_load(const char *path, const struct fwd_load_opts *opts,
 	struct fwd_diags scratch;
 	struct loader L;
 	char *confd = NULL;
+	struct stat st;
 	int ret;
 
 	*out = NULL;
@@ -2249,7 +2250,10 @@ int fwd_policy_load(const char *path, const struct fwd_load_opts *opts,
 	if (!d)
 		d = &scratch;
 	loader_init(&L, opts, d);
-	if (opts && opts->builtin_if_missing && access(path, F_OK) != 0 &&
+	/* lstat, not access/stat: a dangling symlink is a policy file that
+	 * cannot be read (an error: last good, else lockdown), not a fresh
+	 * install; only a name that is truly absent gets the default. */
+	if (opts && opts->builtin_if_missing && lstat(path, &st) != 0 &&
 	    errno == ENOENT) {
 		/* A fresh install: the built-in text stands in for the main
 		 * file, and conf.d beside the missing path is still read, so

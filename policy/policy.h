@@ -237,6 +237,16 @@ extern const char fwd_policy_builtin_text[];
  */
 int fwd_policy_lockdown(const char *config_path, struct fwd_policy **out);
 
+/*
+ * What the (broken) files still say about `[defaults] inbound`, read as
+ * leniently as rescue: the main file and the *.conf files of conf.d beside it.
+ * FWD_ALLOW only if every readable `inbound =` says allow; FWD_DENY or
+ * FWD_REJECT if any says so (or a word that is none of the three); -ENOENT
+ * if none can be read. fwd uses it before applying a last good policy that
+ * accepts all inbound traffic.
+ */
+int fwd_policy_scan_inbound(const char *config_path);
+
 /* What `fwctl check` counts as addresses: list members, address words of
  * services' allow = and the addresses of edits (allow/deny address peers,
  * block, list-add). Lists, "any" and list-del are not addresses. */

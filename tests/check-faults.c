@@ -16,6 +16,12 @@
  *                  error and the previous table intact.
  *  fallback        a bad file at start: the last good policy, else (state
  *                  dir empty or damaged) the lockdown table, "degraded".
+ *  state_trust     planted state files (issue 9): an open last good policy,
+ *                  a confirm deadline that is not a time, FIFOs, a state dir
+ *                  with the wrong mode/owner or behind a symlink: refused,
+ *                  the host stays closed, fwd reaches READY.
+ *  dangling_policy a dangling symlink as the policy file: last good, else
+ *                  lockdown, never the built-in default.
  *
  * Knobs (bench/faults.sh uses them for the long runs): FWD_FAULTS_SEED,
  * FWD_FAULTS_KILLS (200), FWD_FAULTS_DAEMON_KILLS (50), FWD_FAULTS_RELOADS
@@ -1968,6 +1974,278 @@ START_TEST(test_fallback)
 }
 END_TEST
 
+/* ==================================================================== */
+/* 6. the state directory is trusted only as far as it can be           */
+/*    (security review, issue 9, findings 6 and 7)                      */
+/* ==================================================================== */
+
+/* Compiles to an input chain with policy accept: every port open. */
+static const char policy_open[] =
+	"[defaults]\n"
+	"inbound = allow\n";
+
+/* Broken too, but what can be read of it says inbound = allow. */
+static const char policy_open_bad[] =
+	"[defaults]\n"
+	"inbound = allow\n"
+	"\n"
+	"[service web]\n"
+	"ports = 80/tcp\n"
+	"allow = 192.0.2.0/33\n";
+
+/* A compiled policy as fwd saves it: `fwd --oneshot` of `text` into a
+ * scratch state dir; the path of its last-good.ir (kept). */
+static char *compiled_ir(const char *text, const char *name)
+{
+	char *conf, *dir, *out, *ir;
+	int rc;
+
+	if (asprintf(&conf, "%s/%s.conf", E.dir, name) < 0 ||
+	    asprintf(&dir, "%s/%s.state", E.dir, name) < 0 ||
+	    asprintf(&ir, "%s/%s.state/last-good.ir", E.dir, name) < 0)
+		abort();
+	nn_write_file(conf, "%s", text);
+	rc = oneshot(conf, dir, &out);
+	ck_assert_msg(rc == 0 && access(ir, F_OK) == 0, "fwd --oneshot -c %s: %d, no %s:\n%s",
+		      conf, rc, ir, out);
+	free(out);
+	free(conf);
+	free(dir);
+	return nn_keep(ir);
+}
+
+/* A new state directory as fwd makes it (root, 0700); its path (kept). */
+static char *fresh_state(const char *name)
+{
+	char *dir = nn_path(&E, name);
+
+	free(nn_sh_ok("rm -rf '%s'", dir));
+	ck_assert_msg(mkdir(dir, 0700) == 0, "mkdir %s: %s", dir, strerror(errno));
+	return dir;
+}
+
+/* cp src dir/name, mode 0600 (fwd's own files are). */
+static void put_state(const char *src, const char *dir, const char *name)
+{
+	free(nn_sh_ok("cp '%s' '%s/%s' && chmod 600 '%s/%s'", src, dir, name, dir, name));
+}
+
+/* Start the daemon and wait for READY=1 carrying `status` (the systemd
+ * status line; fwctl status prints the same degraded text), then for
+ * `until` in the log. */
+static void daemon_start_status(struct daemon *d, const char *config, const char *state,
+				const char *logname, const char *status, const char *until)
+{
+	daemon_spawn(d, config, state, logname, NULL);
+	ck_assert_msg(notify_wait(d, status, 20), "fwd sent no '%s' within 20 s:\n%s",
+		      status, nn_slurp_or_empty(d->log));
+	ck_assert_msg(nn_wait_for(d->log, until, 1, 2), "fwd did not log '%s':\n%s", until,
+		      nn_slurp_or_empty(d->log));
+}
+
+/* The log of a daemon must say `what`. */
+static void log_says(const struct daemon *d, const char *what)
+{
+	char *log = nn_slurp_or_empty(d->log);
+
+	ck_assert_msg(strstr(log, what), "the log does not say '%s':\n%s", what, log);
+	free(log);
+}
+
+/*
+ * Planted state files (issue 9, finding 6), each with the real daemon and
+ * real traffic:
+ *  - a last good policy compiled from `inbound = allow`, with broken files
+ *    that do not say allow: refused, lockdown (port 9999 stays closed); the
+ *    same with broken files that say allow: applied, loudly;
+ *  - a confirm deadline that is not a time: the (open) rollback point is
+ *    ignored, not applied as "expired";
+ *  - a FIFO as last-good.ir or confirm-deadline: fwd still reaches READY
+ *    and answers SIGTERM;
+ *  - a state directory with group/other access, owned by another user or
+ *    reached through a symlink, and a last-good.ir owned by another user or
+ *    a symlink: refused with the reason, lockdown; put right, the same last
+ *    good policy applies.
+ */
+START_TEST(test_state_trust)
+{
+	static const char *const bad_deadlines[] = { "garbage\n", "+1\n", "", "0\n" };
+	struct nn_probes ps = { .n = 0 };
+	char *live, *open_ir, *good_ir, *st, *f, *link;
+	struct daemon d;
+
+	if (!tu_need_root())
+		return;
+	nn_up(&E, true);
+	nn_enter(&E, NN_SRV);
+	live = nn_path(&E, "fwd.conf");
+	nn_listener(&E, "listen", "tcp", 22, NULL);
+	nn_listener(&E, "listen", "tcp", 80, NULL);
+	nn_listener(&E, "listen", "tcp", 9999, NULL);
+	open_ir = compiled_ir(policy_open, "mk-open");
+	good_ir = compiled_ir(policy_fallback_good, "mk-good");
+
+	/* 1. An open last good policy, broken files that say deny: refused. */
+	st = fresh_state("s-open");
+	put_state(open_ir, st, "last-good.ir");
+	replace_file(live, policy_fallback_bad);
+	daemon_start_status(&d, live, st, "open1.log", "the last good policy was refused: "
+			    "it accepts all inbound traffic", "degraded: applied the lockdown");
+	log_says(&d, "last good policy refused");
+	log_says(&d, "ACCEPTS ALL INBOUND TRAFFIC");
+	nn_probe(&ps, NN_BAD, NN_DROP, "connect tcp " NN_SRV4_B " 9999");
+	nn_probe(&ps, NN_BAD, NN_DROP, "connect tcp " NN_SRV4_B " 80");
+	nn_probe(&ps, NN_BAD, NN_DROP, "connect tcp " NN_SRV6_B " 9999");
+	nn_probe(&ps, NN_GOOD, NN_OK, "connect tcp " NN_SRV4_G " 22");	/* rescue */
+	nn_probes_run_when(&E, &ps, "an open last good policy, files saying deny", NULL);
+	daemon_stop(&d);
+
+	/* ... the same files saying inbound = allow: applied, and said so. */
+	replace_file(live, policy_open_bad);
+	daemon_start_status(&d, live, st, "open2.log", "ACCEPTS ALL INBOUND TRAFFIC",
+			    "degraded: applied the last good policy");
+	log_says(&d, "the last good policy ACCEPTS ALL INBOUND TRAFFIC");
+	nn_probe(&ps, NN_BAD, NN_OK, "connect tcp " NN_SRV4_B " 9999");
+	nn_probes_run_when(&E, &ps, "an open last good policy, files saying allow", NULL);
+	daemon_stop(&d);
+
+	/* 2. A confirm deadline that is not a time: no revert to the open
+	 * rollback point, whatever the old fscanf would have made of it. */
+	replace_file(live, policy_fallback_good);
+	for (size_t i = 0; i < sizeof(bad_deadlines) / sizeof(bad_deadlines[0]); i++) {
+		char logname[32];
+
+		st = fresh_state("s-deadline");
+		put_state(open_ir, st, "confirm-rollback.ir");
+		f = nn_path(&E, "s-deadline/confirm-deadline");
+		nn_write_file(f, "%s", bad_deadlines[i]);
+		snprintf(logname, sizeof(logname), "deadline%zu.log", i);
+		daemon_start(&d, live, st, logname, NULL);
+		log_says(&d, "ignoring a pending reload --confirm");
+		nn_probe(&ps, NN_BAD, NN_DROP, "connect tcp " NN_SRV4_B " 9999");
+		nn_probe(&ps, NN_BAD, NN_OK, "connect tcp " NN_SRV4_B " 80");
+		nn_probes_run_when(&E, &ps, "a confirm deadline that is not a time",
+				   bad_deadlines[i]);
+		ck_assert_msg(access(f, F_OK) != 0, "the bad deadline file is still there");
+		daemon_stop(&d);
+	}
+
+	/* 3. FIFOs in the state directory: READY, SIGTERM answered. */
+	st = fresh_state("s-fifo");
+	f = nn_path(&E, "s-fifo/last-good.ir");
+	ck_assert(mkfifo(f, 0600) == 0);
+	replace_file(live, policy_fallback_bad);
+	daemon_start(&d, live, st, "fifo1.log", "degraded: applied the lockdown");
+	log_says(&d, "last-good.ir is not a regular file");
+	daemon_stop(&d);
+	unlink(f);
+	put_state(open_ir, st, "confirm-rollback.ir");
+	ck_assert(mkfifo(nn_path(&E, "s-fifo/confirm-deadline"), 0600) == 0);
+	replace_file(live, policy_fallback_good);
+	daemon_start(&d, live, st, "fifo2.log", NULL);
+	log_says(&d, "confirm-deadline is not a regular file");
+	nn_probe(&ps, NN_BAD, NN_DROP, "connect tcp " NN_SRV4_B " 9999");
+	nn_probes_run_when(&E, &ps, "a FIFO as the confirm deadline", NULL);
+	daemon_stop(&d);
+
+	/* 4. A good last good policy in a directory fwd cannot trust:
+	 * refused with the reason, lockdown (80 is open in the last good
+	 * policy, closed in the lockdown). */
+	st = fresh_state("s-trust");
+	put_state(good_ir, st, "last-good.ir");
+	f = nn_path(&E, "s-trust/last-good.ir");
+	link = nn_path(&E, "s-link");
+	ck_assert(symlink(st, link) == 0);
+	replace_file(live, policy_fallback_bad);
+	for (int i = 0; i < 5; i++) {
+		static const char *const why[] = {
+			"has mode 0755; it must be 0700", "is owned by uid 65534",
+			"is a symlink, not the directory itself",
+			"last-good.ir is owned by uid 65534", "last-good.ir is a symlink",
+		};
+		const char *dir = i == 2 ? link : st;
+		char logname[32];
+
+		ck_assert(chmod(st, i == 0 ? 0755 : 0700) == 0);
+		ck_assert(chown(st, i == 1 ? 65534 : 0, 0) == 0);
+		ck_assert(lchown(f, i == 3 ? 65534 : 0, 0) == 0);
+		if (i == 4) {
+			ck_assert(rename(f, nn_path(&E, "s-trust/real.ir")) == 0);
+			ck_assert(symlink("real.ir", f) == 0);
+		}
+		snprintf(logname, sizeof(logname), "trust%d.log", i);
+		daemon_start_status(&d, live, dir, logname, "the last good policy was refused",
+				    "degraded: applied the lockdown");
+		log_says(&d, why[i]);
+		nn_probe(&ps, NN_BAD, NN_DROP, "connect tcp " NN_SRV4_B " 80");
+		nn_probe(&ps, NN_GOOD, NN_OK, "connect tcp " NN_SRV4_G " 22");
+		nn_probes_run_when(&E, &ps, "an untrusted state directory", why[i]);
+		daemon_stop(&d);
+	}
+	/* put right: the very same file applies */
+	ck_assert(unlink(f) == 0 && rename(nn_path(&E, "s-trust/real.ir"), f) == 0);
+	daemon_start(&d, live, st, "trust-ok.log", "degraded: applied the last good policy");
+	nn_probe(&ps, NN_BAD, NN_OK, "connect tcp " NN_SRV4_B " 80");
+	nn_probes_run_when(&E, &ps, "the state directory put right", NULL);
+	daemon_stop(&d);
+	nn_down(&E);
+}
+END_TEST
+
+/*
+ * A dangling symlink as the main policy file is a file that cannot be read
+ * (issue 9, finding 7), not a fresh install: the last good policy, else the
+ * lockdown, never the built-in default's 22/tcp from anywhere. Only a path
+ * that does not exist at all gets the built-in default.
+ */
+START_TEST(test_dangling_policy)
+{
+	struct nn_probes ps = { .n = 0 };
+	char *link, *good_ir, *st, *absent;
+	struct daemon d;
+
+	if (!tu_need_root())
+		return;
+	nn_up(&E, true);
+	nn_enter(&E, NN_SRV);
+	nn_listener(&E, "listen", "tcp", 22, NULL);
+	nn_listener(&E, "listen", "tcp", 80, NULL);
+	good_ir = compiled_ir(policy_fallback_good, "mk-good");
+	link = nn_path(&E, "fwd.conf");
+	ck_assert(symlink(nn_path(&E, "gone.conf"), link) == 0);
+
+	/* no last good policy: lockdown */
+	daemon_start(&d, link, nn_path(&E, "s-none"), "dangling1.log",
+		     "degraded: applied the lockdown");
+	log_says(&d, "cannot read policy file");
+	nn_probe(&ps, NN_BAD, NN_DROP, "connect tcp " NN_SRV4_B " 22");
+	nn_probe(&ps, NN_GOOD, NN_DROP, "connect tcp " NN_SRV4_G " 22");
+	nn_probe(&ps, NN_SRV, NN_OK, "connect tcp 127.0.0.1 22");
+	nn_probes_run_when(&E, &ps, "a dangling symlink as the policy, no last good", NULL);
+	daemon_stop(&d);
+
+	/* a last good policy: that one */
+	st = fresh_state("s-good");
+	put_state(good_ir, st, "last-good.ir");
+	daemon_start(&d, link, st, "dangling2.log", "degraded: applied the last good policy");
+	nn_probe(&ps, NN_BAD, NN_DROP, "connect tcp " NN_SRV4_B " 22");
+	nn_probe(&ps, NN_BAD, NN_OK, "connect tcp " NN_SRV4_B " 80");
+	nn_probe(&ps, NN_GOOD, NN_OK, "connect tcp " NN_SRV4_G " 22");
+	nn_probes_run_when(&E, &ps, "a dangling symlink as the policy, a last good one", NULL);
+	daemon_stop(&d);
+
+	/* a path that is truly absent: the built-in default (22/tcp open) */
+	absent = nn_path(&E, "absent.conf");
+	daemon_start(&d, absent, nn_path(&E, "s-absent"), "absent.log", NULL);
+	log_says(&d, "applied built-in default");
+	nn_probe(&ps, NN_BAD, NN_OK, "connect tcp " NN_SRV4_B " 22");
+	nn_probe(&ps, NN_BAD, NN_DROP, "connect tcp " NN_SRV4_B " 80");
+	nn_probes_run_when(&E, &ps, "no policy file at all", NULL);
+	daemon_stop(&d);
+	nn_down(&E);
+}
+END_TEST
+
 /* One TCase per test, so that CK_RUN_CASE=<name> runs a single one. */
 static void add(Suite *s, const char *name, const TTest *t, int timeout)
 {
@@ -1988,6 +2266,8 @@ static Suite *faults_suite(void)
 	add(s, "bad_corpus", test_bad_corpus, 240);
 	add(s, "million", test_million, 300);
 	add(s, "fallback", test_fallback, 120);
+	add(s, "state_trust", test_state_trust, 240);
+	add(s, "dangling_policy", test_dangling_policy, 120);
 	return s;
 }
 

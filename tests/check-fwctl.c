@@ -1453,6 +1453,84 @@ START_TEST(test_last_good_after_edit)
 }
 END_TEST
 
+/* Is path a regular file (not a symlink to one)? */
+static bool is_regular(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/*
+ * fwd's atomic writes never follow a symlink (security review, issue 9,
+ * finding 5). Symlinks planted under the temp names the old code used
+ * (.NAME.tmp.PID, predictable) in conf.d and in the state directory, and
+ * as the final names 99-fwctl.conf and last-good.ir, all pointing at files
+ * fwd must not touch: after an edit that rewrites both files, the targets
+ * are byte-identical and both files are regular files holding the edit.
+ */
+START_TEST(test_tmp_symlinks)
+{
+	static const char precious[] = "precious, not fwd's\n";
+	char *victim[4], *plant[4], *lg, *text;
+	double end;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 8080);
+	write_policy("deny", "");
+	fwd_start();
+	lg = path_in("state/last-good.ir");
+	ck_assert_msg(is_regular(lg), "no last good policy after the start");
+	plant[0] = xasprintf("%s/.99-fwctl.conf.tmp.%d", T.confd, (int)T.fwd);
+	plant[1] = xasprintf("%s/.last-good.ir.tmp.%d", T.state, (int)T.fwd);
+	plant[2] = xasprintf("%s", T.edits);
+	plant[3] = xasprintf("%s", lg);
+	mkdir(T.confd, 0755);
+	for (int i = 0; i < 4; i++) {
+		victim[i] = xasprintf("%s/victim-%d", E.dir, i);
+		write_file(victim[i], "%s", precious);
+		unlink(plant[i]);
+		ck_assert_msg(symlink(victim[i], plant[i]) == 0, "symlink %s: %s", plant[i],
+			      strerror(errno));
+	}
+
+	/* persisted at once (99-fwctl.conf), saved a moment later (last-good.ir) */
+	FWCTL_OK("allow 8080/tcp from " BAD4);
+	expect_elem("allow4", BAD4 " . tcp . 8080", 1);
+	end = now() + 15;
+	while (!is_regular(lg) && now() < end)
+		msleep(50);
+
+	for (int i = 0; i < 4; i++) {
+		text = slurp_or_empty(victim[i]);
+		ck_assert_msg(strcmp(text, precious) == 0, "fwd wrote through the symlink %s "
+			      "into %s:\n%s", plant[i], victim[i], text);
+		free(text);
+	}
+	ck_assert_msg(is_regular(T.edits), "%s is not a regular file", T.edits);
+	ck_assert_msg(count_lines_eq(T.edits, "allow = 8080/tcp from " BAD4) == 1,
+		      "99-fwctl.conf does not hold the edit:\n%s", slurp_or_empty(T.edits));
+	ck_assert_msg(is_regular(lg), "%s is not a regular file after the save", lg);
+
+	/* what was saved is the policy with the edit: a restart on broken
+	 * files falls back to it */
+	fwd_stop();
+	write_policy("deny", "[service broken\n");
+	fwd_start();
+	ck_assert_msg(count_in_file(T.fwdlog, "degraded: applied the last good policy") == 1,
+		      "no fallback to the last good policy:\n%s", slurp_or_empty(T.fwdlog));
+	expect_tcp(BAD, SRV4_B, 8080, OK, "after a restart on the last good policy");
+	for (int i = 0; i < 4; i++) {
+		free(victim[i]);
+		free(plant[i]);
+	}
+	free(lg);
+	topo_down();
+}
+END_TEST
+
 /* The policy of test_counters: [defaults] counters = ONOFF. */
 static void write_counters_policy(const char *onoff)
 {
@@ -2766,6 +2844,7 @@ static Suite *fwctl_suite(void)
 	add_test(s, "reload_list_file", test_reload_list_file, 60);
 	add_test(s, "counters", test_counters, 60);
 	add_test(s, "last_good_after_edit", test_last_good_after_edit, 60);
+	add_test(s, "tmp_symlinks", test_tmp_symlinks, 60);
 	add_test(s, "unprivileged", test_unprivileged, 90);
 	add_test(s, "parallel_clients", test_parallel_clients, 90);
 	add_test(s, "batch", test_batch, 90);
