@@ -64,49 +64,41 @@ static size_t ir_elements(const struct fwd_ir *ir)
 
 /*
  * Files -> model -> IR -> kernel, as one full atomic replace (start and
- * SIGHUP: a replace also repairs anything changed behind fwd's back).
- * Runtime-only edits survive a SIGHUP. On any failure the kernel keeps
- * what it had and every error is logged with its FILE:LINE.
+ * SIGHUP: a replace also repairs anything changed behind fwd's back), by
+ * the commit path. Runtime-only edits survive a SIGHUP. On any failure the
+ * kernel keeps what it had and every error is logged with its FILE:LINE.
  */
 static int apply_files(struct fwd_ctx *ctx, bool at_start)
 {
-	struct fwd_apply_opts ao = { .no_flags = ctx->no_owner,
-				     .no_owner = ctx->oneshot && !ctx->feat.table_persist };
-	struct fwd_policy *p = NULL;
-	struct fwd_ir *ir = NULL;
+	struct fwd_change ch = { .src = at_start ? FWD_SRC_START : FWD_SRC_SIGHUP };
 	struct fwd_diags d;
 	int ret;
 
 	fwd_diags_init(&d);
-	ret = fwd_load_files(ctx, at_start, &p, &d);
-	if (ret == 0)
-		ret = fwd_compile_at(p, (uint64_t)time(NULL), &ir, &d);
-	if (ret == 0)
-		ret = fwd_apply(ctx->nl, ir, &ctx->feat, &ao, &d);
+	ret = fwd_change_commit(ctx, &ch, &d);
 	if (ret == 0) {
-		/* fwd_commit's bookkeeping, without a second kernel round. */
-		fwd_policy_free(ctx->policy);
-		ctx->policy = p;
-		fwd_ir_free(ctx->ir);
-		ctx->ir = ir;
-		ctx->generation++;
-		ctx->applied = time(NULL);
-		ctx->degraded = NULL;
-		ctx->disabled = false;
 		fwd_log(LOG_INFO, "applied %s (generation %u): %zu elements in %zu sets",
 			ctx->builtin ? "built-in default" : ctx->config,
-			ctx->generation, ir_elements(ir), ir->nsets);
-		fwd_save_last_good(ctx);
+			ctx->generation, ir_elements(ctx->ir), ctx->ir->nsets);
 	} else {
 		fwd_log(LOG_ERR, "%s failed, %s", at_start ? "apply" : "reload",
 			ctx->generation ? "keeping the running rules" :
 			"the kernel keeps whatever it held before");
 		fwd_log_diags(LOG_ERR, &d);
-		fwd_policy_free(p);
-		fwd_ir_free(ir);
 	}
 	fwd_diags_free(&d);
 	return ret;
+}
+
+/* The fallback's IR through the commit path, with the model the files
+ * could give (none, or the lockdown one: edits then build on it). */
+static int commit_fallback(struct fwd_ctx *ctx, struct fwd_policy *p, struct fwd_ir *ir,
+			   const char *degraded, struct fwd_diags *d)
+{
+	struct fwd_change ch = { .src = FWD_SRC_FALLBACK, .policy = p, .ir = ir,
+				 .degraded = degraded };
+
+	return fwd_change_commit(ctx, &ch, d);
 }
 
 /*
@@ -117,7 +109,6 @@ static int apply_files(struct fwd_ctx *ctx, bool at_start)
  */
 static int apply_fallback(struct fwd_ctx *ctx)
 {
-	struct fwd_apply_opts ao = { .no_flags = ctx->no_owner };
 	struct fwd_policy *p = NULL;
 	struct fwd_ir *ir = NULL;
 	struct fwd_diags d;
@@ -126,10 +117,12 @@ static int apply_fallback(struct fwd_ctx *ctx)
 	fwd_diags_init(&d);
 	if (*ctx->state_dir) {
 		ret = fwd_state_load_ir(ctx->state_dir, &ir);
-		if (ret == 0)
-			ret = fwd_apply(ctx->nl, ir, &ctx->feat, &ao, &d);
 		if (ret == 0) {
-			ctx->degraded = "running the last good policy: the policy files have errors";
+			p = fwd_policy_new();
+			ret = commit_fallback(ctx, p, ir, "running the last good policy: "
+					      "the policy files have errors", &d);
+		}
+		if (ret == 0) {
 			fwd_log(LOG_WARNING, "degraded: applied the last good policy from %s/%s",
 				ctx->state_dir, FWD_STATE_LAST_GOOD);
 		} else if (ret != -ENOENT) {
@@ -138,6 +131,8 @@ static int apply_fallback(struct fwd_ctx *ctx)
 			fwd_log_diags(LOG_ERR, &d);
 		}
 		if (ret) {
+			fwd_policy_free(p);
+			p = NULL;
 			fwd_ir_free(ir);
 			ir = NULL;
 		}
@@ -149,10 +144,9 @@ static int apply_fallback(struct fwd_ctx *ctx)
 		if (ret == 0)
 			ret = fwd_compile_at(p, (uint64_t)time(NULL), &ir, &d);
 		if (ret == 0)
-			ret = fwd_apply(ctx->nl, ir, &ctx->feat, &ao, &d);
+			ret = commit_fallback(ctx, p, ir, "lockdown: the policy files have "
+					      "errors and there is no last good policy", &d);
 		if (ret == 0) {
-			ctx->degraded = "lockdown: the policy files have errors and there "
-					"is no last good policy";
 			fwd_log(LOG_WARNING, "degraded: applied the lockdown ruleset "
 				"(loopback, established connections%s)",
 				p->nrescue ? ", SSH from the rescue sources" : "");
@@ -160,25 +154,11 @@ static int apply_fallback(struct fwd_ctx *ctx)
 			fwd_log(LOG_CRIT, "cannot apply even the lockdown ruleset: %s",
 				strerror(-ret));
 			fwd_log_diags(LOG_CRIT, &d);
+			fwd_policy_free(p);
 			fwd_ir_free(ir);
-			ir = NULL;
 		}
 	}
 	fwd_diags_free(&d);
-	if (ret == 0) {
-		/* The model stays what the files could give: none, or the
-		 * lockdown one; edits then build on it. */
-		if (!p)
-			p = fwd_policy_new();
-		fwd_policy_free(ctx->policy);
-		ctx->policy = p;
-		fwd_ir_free(ctx->ir);
-		ctx->ir = ir;
-		ctx->generation++;
-		ctx->applied = time(NULL);
-	} else {
-		fwd_policy_free(p);
-	}
 	return ret;
 }
 

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "commit.h"
 #include "control.h"
 #include "ir.h"
 #include "kmod.h"
@@ -61,12 +62,8 @@ struct fwd_ctx {
  * running --runtime edits carried over. */
 int fwd_load_files(struct fwd_ctx *ctx, bool at_start, struct fwd_policy **out,
 		   struct fwd_diags *d);
-/* Make the kernel hold `ir` compiled from `p`: an element delta when the
- * shape is unchanged, a full atomic replace otherwise. On success ctx takes
- * both (and frees the old ones); on failure the caller keeps them and the
- * kernel is unchanged. */
-int fwd_commit(struct fwd_ctx *ctx, struct fwd_policy *p, struct fwd_ir *ir,
-	       struct fwd_diags *d);
+/* Every change of the kernel's rules goes through fwd_change_commit
+ * (commit.h), which keeps the invariant above. */
 /* Keep ctx->ir as the last good compiled policy in the state directory. */
 void fwd_save_last_good(struct fwd_ctx *ctx);
 /* The same within FWD_SAVE_DELAY_MS, from the event loop (or at exit):
