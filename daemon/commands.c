@@ -32,6 +32,7 @@ struct cmdreq {
 	char **argv;
 	bool json, force, runtime, kill_states, nft, yes;
 	long confirm;			/* reload --confirm SECONDS, 0 = none */
+	bool unchanged;			/* the edit was already in force */
 };
 
 /* JSON into the response: build in a memory stream, then copy. */
@@ -98,6 +99,57 @@ static void fmt_left(uint64_t expires, char *buf, size_t len)
 
 typedef int (*mutate_fn)(struct cmdreq *cr, struct fwd_policy *p, void *arg);
 
+/*
+ * Whether the edits after a change are those before it, as a multiset (the
+ * same edit, the same expiry, the same --runtime): then the request is
+ * already in force and nothing needs compiling, sending or writing. A timed
+ * edit issued again ends at a new moment, so it is a change.
+ */
+static bool edits_unchanged(const struct fwd_edit *snap, size_t nsnap,
+			    const struct fwd_policy *p)
+{
+	size_t cap = 16, *slot;
+	bool *used, same = true;
+
+	if (p->nedits != nsnap)
+		return false;
+	if (nsnap == 0 || memcmp(snap, p->edits, nsnap * sizeof(*snap)) == 0)
+		return true;
+	/* Same count, another order (a list del that records its list-del
+	 * again moves it to the end): match each edit once, by hash. */
+	while (cap < 2 * nsnap)
+		cap *= 2;
+	slot = calloc(cap, sizeof(*slot));
+	used = calloc(nsnap, sizeof(*used));
+	if (!slot || !used)
+		abort();
+	for (size_t i = 0; i < nsnap; i++) {
+		size_t h = (size_t)fwd_edit_hash(&snap[i]) & (cap - 1);
+
+		while (slot[h])
+			h = (h + 1) & (cap - 1);
+		slot[h] = i + 1;
+	}
+	for (size_t i = 0; i < p->nedits && same; i++) {
+		const struct fwd_edit *e = &p->edits[i];
+		size_t h = (size_t)fwd_edit_hash(e) & (cap - 1);
+
+		same = false;
+		for (; slot[h]; h = (h + 1) & (cap - 1)) {
+			size_t j = slot[h] - 1;
+
+			if (!used[j] && fwd_edit_same(&snap[j], e) &&
+			    snap[j].expires == e->expires && snap[j].runtime == e->runtime) {
+				used[j] = same = true;
+				break;
+			}
+		}
+	}
+	free(slot);
+	free(used);
+	return same;
+}
+
 /* A refused or failed change, in the words of the stage that stopped it. */
 static void respond_change(struct cmdreq *cr, const struct fwd_change *ch,
 			   const struct fwd_diags *d, int ret, const char *what)
@@ -126,7 +178,8 @@ static void respond_change(struct cmdreq *cr, const struct fwd_change *ch,
 /*
  * The one way an edit reaches the kernel: change the model, then the
  * commit path (commit.h) does the rest. The edits array is snapshotted
- * (edits hold no pointers of their own) so any failure restores it.
+ * (edits hold no pointers of their own) so any failure restores it, and an
+ * edit that changes nothing stops here: "already in force".
  */
 static int change_policy(struct cmdreq *cr, mutate_fn mutate, void *arg,
 			 bool persist, const bool *fast, const char *what)
@@ -167,6 +220,11 @@ static int change_policy(struct cmdreq *cr, mutate_fn mutate, void *arg,
 	ret = mutate(cr, p, arg);
 	if (ret)
 		goto restore;
+	if (edits_unchanged(snap, nsnap, p)) {
+		/* Put the array back as it was (order included). */
+		cr->unchanged = true;
+		goto restore;
+	}
 	/* Pure additions usually need no recompile: the commit path patches
 	 * the running IR and sends just those elements. */
 	ch.additions = fast && *fast && p->nedits > nsnap;
@@ -190,7 +248,7 @@ restore:
 	p->edits = snap;
 	p->nedits = p->edits_cap = nsnap;
 	fwd_diags_free(&d);
-	if (cr->resp->status == FWD_EXIT_OK)
+	if (ret && cr->resp->status == FWD_EXIT_OK)
 		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "%s failed: %s", what,
 				  strerror(-ret));
 	return ret;
@@ -347,6 +405,7 @@ static void print_edits(struct cmdreq *cr, const char *verb,
 		json_obj_begin(&b.j);
 		json_key(&b.j, "ok"); json_bool(&b.j, true);
 		json_key(&b.j, "generation"); json_uint(&b.j, cr->ctx->generation);
+		json_key(&b.j, "already_in_force"); json_bool(&b.j, cr->unchanged);
 		json_key(&b.j, verb);
 		json_arr_begin(&b.j);
 		for (size_t i = 0; i < n; i++) {
@@ -364,7 +423,9 @@ static void print_edits(struct cmdreq *cr, const char *verb,
 		char buf[256];
 
 		fwd_edit_format(&e[i], buf, sizeof(buf));
-		fwd_response_printf(cr->resp, "%s: %s%s\n", verb, buf,
+		/* Nothing was compiled, sent or written: say so. */
+		fwd_response_printf(cr->resp, "%s: %s%s\n",
+				    cr->unchanged ? "already in force" : verb, buf,
 				    cr->runtime ? " (runtime only)" : "");
 	}
 }
