@@ -159,6 +159,7 @@ static void respond_change(struct cmdreq *cr, const struct fwd_change *ch,
 	switch (ch->stage) {
 	case FWD_STAGE_STATE:
 	case FWD_STAGE_GUARD:
+	case FWD_STAGE_EMPTY:
 		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "%s refused: %s", what, ch->why);
 		break;
 	case FWD_STAGE_COMPILE:
@@ -1124,7 +1125,8 @@ static int cmd_reload(struct cmdreq *cr)
 	fwd_diags_init(&d);
 	ret = fwd_change_commit(ctx, &ch, &d);
 	if (ret) {
-		if (ch.stage == FWD_STAGE_GUARD || ch.stage == FWD_STAGE_STATE)
+		if (ch.stage == FWD_STAGE_GUARD || ch.stage == FWD_STAGE_EMPTY ||
+		    ch.stage == FWD_STAGE_STATE)
 			fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "reload refused: %s",
 					  ch.why);
 		else if (ch.stage == FWD_STAGE_CONFIRM)

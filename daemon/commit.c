@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * A change -> the kernel and ctx, by one pipeline (commit.h): load,
- * fast patch or compile, SSH guard, confirm arm, delta
+ * empty-policy check, fast patch or compile, SSH guard, confirm arm, delta
  * or replace, bookkeeping, persist, policy-changed hook.
  */
 #include <arpa/inet.h>
@@ -64,6 +64,47 @@ static bool session_accepted(const struct session *ss, const struct fwd_ir *ir)
 }
 
 /* ---- stages ------------------------------------------------------------ */
+
+bool fwd_policy_has_inbound(const struct fwd_policy *p)
+{
+	if (!p)
+		return false;
+	if (p->inbound == FWD_ALLOW)
+		return true;
+	for (size_t i = 0; i < p->nservices; i++)
+		if (p->services[i].dir == FWD_DIR_IN && p->services[i].nallow > 0)
+			return true;
+	return false;
+}
+
+/*
+ * An empty or comments-only main file (a truncated one, usually) compiles
+ * to "no services": SSH goes too. A running policy that had a way in does
+ * not lose it to a re-read unless the operator forces it.
+ */
+static int check_empty(struct fwd_ctx *ctx, struct fwd_change *ch,
+		       const struct fwd_policy *p)
+{
+	const char *file = p->nfiles ? p->files[0] : ctx->config;
+
+	if (fwd_policy_has_inbound(p))
+		return 0;
+	if (ch->src == FWD_SRC_START) {
+		fwd_log(LOG_WARNING, "%s has no inbound services: no new inbound "
+			"connection is accepted, SSH included", file);
+		return 0;
+	}
+	if (ch->force || !fwd_policy_has_inbound(ctx->policy))
+		return 0;
+	snprintf(ch->why, sizeof(ch->why), "%s has no inbound services (empty or "
+		 "comments only: a truncated file?); applying it would refuse every "
+		 "new inbound connection, SSH included. The running rules stay; "
+		 "%s", file, ch->src == FWD_SRC_SIGHUP ?
+		 "fix the file and send SIGHUP again, or apply it with "
+		 "`fwctl reload --force`" : "`fwctl reload --force` applies it anyway");
+	ch->stage = FWD_STAGE_EMPTY;
+	return -ECANCELED;
+}
 
 /* The running IR patched in place, and how to take that back. */
 struct patch {
@@ -271,7 +312,14 @@ int fwd_change_commit(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_dia
 		}
 		p = loaded;
 	}
-	/* 2. the target IR: given, the running one, a fast patch, compiled */
+	/* 2. a way in left? */
+	if (src_files(ch->src)) {
+		ret = check_empty(ctx, ch, p);
+		if (ret)
+			goto fail;
+	}
+
+	/* 3. the target IR: given, the running one, a fast patch, compiled */
 	session_parse(ch->ssh, &ss);
 	before = !ch->force && session_accepted(&ss, ctx->ir);
 	if (ch->ir) {
@@ -300,7 +348,7 @@ int fwd_change_commit(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_dia
 		goto fail;
 	}
 
-	/* 3. the requester's SSH session stays reachable */
+	/* 4. the requester's SSH session stays reachable */
 	if (before && !session_accepted(&ss, ir)) {
 		snprintf(ch->why, sizeof(ch->why), "this change would cut off your SSH "
 			 "session from %s to port %u/tcp (SSH_CONNECTION); add --force "
@@ -310,7 +358,7 @@ int fwd_change_commit(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_dia
 		goto fail;
 	}
 
-	/* 4. reload --confirm: the running IR is the way back; keep it on
+	/* 5. reload --confirm: the running IR is the way back; keep it on
 	 * disk before anything changes, so a restart can still revert. */
 	if (ch->src == FWD_SRC_RELOAD && ch->confirm > 0) {
 		ret = fwd_confirm_arm(ctx, ctx->ir, ch->confirm);
@@ -321,7 +369,7 @@ int fwd_change_commit(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_dia
 		armed = true;
 	}
 
-	/* 5. the kernel */
+	/* 6. the kernel */
 	ret = commit_send(ctx, ch, ir, &pt, d);
 	if (ret) {
 		ch->stage = FWD_STAGE_KERNEL;
@@ -334,7 +382,7 @@ int fwd_change_commit(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_dia
 		fwd_log(LOG_INFO, "reload: list members changed: %zu words out, %zu in; "
 			"%zu elements removed, %zu added", pt.r.words_removed,
 			pt.r.words_added, pt.r.delta.ndel, pt.r.delta.nadd);
-	/* 6. bookkeeping, 7. persist */
+	/* 7. bookkeeping, 8. persist */
 	bookkeep(ctx, ch, p, ir);
 	persist(ctx, ch);
 	patch_free(&pt);

@@ -8,6 +8,7 @@
  * nft_run_cmd_from_buffer does):
  *
  *   load the files (start, SIGHUP, reload)
+ *   -> empty-policy check (no inbound service left: refused unless --force)
  *   -> target IR: a fast patch of the running IR (a live addition, a reload
  *      where only list members changed), else the compiler, or an IR given
  *   -> SSH-session guard (the requester's session must stay reachable)
@@ -49,6 +50,7 @@ enum fwd_change_stage {
 	FWD_STAGE_NONE,
 	FWD_STAGE_STATE,	/* fwd's state forbids it: `why` */
 	FWD_STAGE_LOAD,		/* the files have errors: diags */
+	FWD_STAGE_EMPTY,	/* the files have no inbound service left: `why` */
 	FWD_STAGE_COMPILE,	/* diags */
 	FWD_STAGE_GUARD,	/* the SSH session would be cut off: `why` */
 	FWD_STAGE_CONFIRM,	/* the rollback point could not be saved: the error */
@@ -73,14 +75,14 @@ struct fwd_change {
 	bool fast_only;		/* BLOCKS: never the compiler; -EAGAIN instead */
 	struct fwd_ir *ir;	/* FALLBACK, REVERT: the IR to commit, taken on success */
 	const char *ssh;	/* the requester's SSH_CONNECTION (lockout guard), or NULL */
-	bool force;		/* --force: no lockout guard */
+	bool force;		/* --force: no lockout guard, no empty-policy refusal */
 	long confirm;		/* RELOAD --confirm SECONDS (0: none) */
 	bool persist;		/* EDIT: rewrite the owned edits file */
 	const char *degraded;	/* FALLBACK, REVERT: why the rules are not the files' */
 
 	/* Out. */
 	enum fwd_change_stage stage;	/* where it stopped (NONE: committed) */
-	char why[512];			/* STATE, GUARD: the reason */
+	char why[512];			/* STATE, EMPTY, GUARD: the reason */
 	bool fast;			/* patched into the running IR, no compile */
 	bool full;			/* a full replace (else an element delta) */
 	size_t nadd, ndel;		/* the delta's elements (fast or diffed) */
@@ -90,8 +92,12 @@ struct fwd_change {
 /*
  * Run the pipeline for `ch`. 0 once the kernel holds the change and ctx
  * says so; else -errno, ch->stage saying where (with d and ch->why), and
- * nothing changed. -EPERM: the lockout guard.
+ * nothing changed. -EPERM: the lockout guard; -ECANCELED: the empty-policy
+ * refusal.
  */
 int fwd_change_commit(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_diags *d);
+
+/* The policy has a way in: an inbound [service], or [defaults] inbound = allow. */
+bool fwd_policy_has_inbound(const struct fwd_policy *p);
 
 #endif

@@ -80,6 +80,9 @@ static int apply_files(struct fwd_ctx *ctx, bool at_start)
 		fwd_log(LOG_INFO, "applied %s (generation %u): %zu elements in %zu sets",
 			ctx->builtin ? "built-in default" : ctx->config,
 			ctx->generation, ir_elements(ctx->ir), ctx->ir->nsets);
+	} else if (ch.stage == FWD_STAGE_EMPTY) {
+		/* SIGHUP has no --force: the running rules stay. */
+		fwd_log(LOG_ERR, "reload refused: %s", ch.why);
 	} else {
 		fwd_log(LOG_ERR, "%s failed, %s", at_start ? "apply" : "reload",
 			ctx->generation ? "keeping the running rules" :

@@ -1583,6 +1583,47 @@ START_TEST(test_idempotent)
 }
 END_TEST
 
+/*
+ * A policy file cut down to comments (a truncated write, typically) loses
+ * every inbound service, SSH included: `fwctl reload` refuses it naming the
+ * file and --force, SIGHUP refuses it in the log, and the kernel keeps the
+ * running rules; `reload --force` applies it; a start on it warns.
+ */
+START_TEST(test_empty_policy)
+{
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 22);
+	write_policy("deny", "");
+	fwd_start();
+	expect_elem("allow4", GOOD4 " . tcp . 22", 1);
+
+	write_file(T.policy, "# fwd.conf\n; nothing else survived\n");
+	ck_assert_msg(fwctl("reload") == 1 && strstr(R.err, T.policy) &&
+		      strstr(R.err, "no inbound services") && strstr(R.err, "--force"),
+		      "reload of an empty policy: rc %d, %s", R.rc, R.err);
+	expect_elem("allow4", GOOD4 " . tcp . 22", 1);
+	kill(T.fwd, SIGHUP);
+	ck_assert_msg(wait_for(T.fwdlog, "no inbound services", 1, 10),
+		      "SIGHUP on an empty policy logged no refusal:\n%s",
+		      slurp_or_empty(T.fwdlog));
+	ck_assert(fwd_alive());
+	expect_elem("allow4", GOOD4 " . tcp . 22", 1);
+	expect_tcp(GOOD, SRV4_G, 22, OK, "after the refused empty policy");
+
+	FWCTL_OK("reload --force");
+	expect_elem("allow4", GOOD4 " . tcp . 22", 0);
+	expect_tcp(GOOD, SRV4_G, 22, DROP, "after reload --force of the empty policy");
+
+	fwd_stop();
+	fwd_start();
+	ck_assert_msg(count_in_file(T.fwdlog, "has no inbound services: no new inbound") == 1,
+		      "no warning at a start on an empty policy:\n%s", slurp_or_empty(T.fwdlog));
+	topo_down();
+}
+END_TEST
+
 /* The policy of test_counters: [defaults] counters = ONOFF. */
 static void write_counters_policy(const char *onoff)
 {
@@ -2260,6 +2301,7 @@ static Suite *fwctl_suite(void)
 	add_test(s, "counters", test_counters, 60);
 	add_test(s, "last_good_after_edit", test_last_good_after_edit, 60);
 	add_test(s, "idempotent", test_idempotent, 90);
+	add_test(s, "empty_policy", test_empty_policy, 90);
 	add_test(s, "unprivileged", test_unprivileged, 90);
 	add_test(s, "parallel_clients", test_parallel_clients, 90);
 	add_test(s, "batch", test_batch, 90);
