@@ -202,6 +202,14 @@ static int change_policy(struct cmdreq *cr, mutate_fn mutate, void *arg,
 		fwd_diags_free(&d);
 		return -EPERM;
 	}
+	if (ctx->model_unknown) {
+		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "%s refused: the running rules "
+				  "are a reverted reload's rollback point, whose policy fwd "
+				  "does not have (the confirm was armed before fwd restarted); "
+				  "`fwctl reload` applies the files first", what);
+		fwd_diags_free(&d);
+		return -ESTALE;
+	}
 	if (persist && ctx->degraded) {
 		/* The running model is not the files' (they have errors):
 		 * rewriting the edits file from it would lose its contents. */

@@ -138,7 +138,7 @@ static void patch_free(struct patch *pt)
 /*
  * The fast paths (policy/live.c): patch the running IR in place when the
  * compiler is not needed. Neither applies while the running IR is not
- * known to come from ctx->policy (degraded, disabled) or
+ * known to come from ctx->policy (degraded, disabled, model unknown) or
  * when a confirm moves the running pair aside.
  */
 static bool try_fast(struct fwd_ctx *ctx, struct fwd_change *ch,
@@ -146,7 +146,7 @@ static bool try_fast(struct fwd_ctx *ctx, struct fwd_change *ch,
 {
 	uint64_t now = (uint64_t)time(NULL);
 
-	if (!ctx->ir || !ctx->policy || ctx->disabled)
+	if (!ctx->ir || !ctx->policy || ctx->disabled || ctx->model_unknown)
 		return false;
 	if (ch->src == FWD_SRC_RELOAD) {
 		if (ch->confirm > 0 || ctx->degraded ||
@@ -254,10 +254,17 @@ static void bookkeep(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_poli
 		ctx->restores++;
 	ctx->applied = time(NULL);
 	ctx->disabled = false;
-	if (src_files(ch->src))
+	if (src_files(ch->src)) {
 		ctx->degraded = NULL;
-	else if (ch->degraded)
+		ctx->model_unknown = false;
+	} else if (ch->degraded) {
 		ctx->degraded = ch->degraded;
+	}
+	/* A revert without the rollback point's model (it went with the
+	 * process that armed the confirm): the running model is not what
+	 * the kernel holds, so edits wait for the files (commit.h). */
+	if (ch->src == FWD_SRC_REVERT && !p)
+		ctx->model_unknown = true;
 	if (ch->src == FWD_SRC_EDIT)
 		ctx->edits_applied++;
 	if (ch->fast && ch->src == FWD_SRC_RELOAD)
@@ -302,6 +309,14 @@ int fwd_change_commit(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_dia
 	ch->fast = ch->full = false;
 	ch->nadd = ch->ndel = 0;
 	ch->persist_err = 0;
+	if (ctx->model_unknown && (ch->src == FWD_SRC_EDIT || ch->src == FWD_SRC_TIDY)) {
+		snprintf(ch->why, sizeof(ch->why), "the running rules are a reverted "
+			 "reload's rollback point, whose policy fwd does not have "
+			 "(it was armed before fwd restarted); `fwctl reload` applies "
+			 "the files first");
+		ch->stage = FWD_STAGE_STATE;
+		return -ESTALE;
+	}
 
 	/* 1. load */
 	if (src_files(ch->src) && !p) {

@@ -15,7 +15,7 @@
  *   -> confirm arm (reload --confirm: the rollback point on disk first)
  *   -> commit: an element delta, or a full atomic replace
  *   -> bookkeeping: ctx->policy/ir, generation, applied time, degraded,
- *      disabled
+ *      disabled, model_unknown
  *   -> persist: the edits file, the last good policy (now or later)
  *   -> policy_changed(ctx)
  *
@@ -48,7 +48,7 @@ enum fwd_change_src {
 /* Where a refused or failed change stopped (for the caller's message). */
 enum fwd_change_stage {
 	FWD_STAGE_NONE,
-	FWD_STAGE_STATE,	/* fwd's state forbids it: `why` */
+	FWD_STAGE_STATE,	/* fwd's state forbids it (model unknown): `why` */
 	FWD_STAGE_LOAD,		/* the files have errors: diags */
 	FWD_STAGE_EMPTY,	/* the files have no inbound service left: `why` */
 	FWD_STAGE_COMPILE,	/* diags */
@@ -67,7 +67,7 @@ struct fwd_change {
 	 *   edits [first_new, nedits) are new, which the fast path may patch
 	 *   into the running IR without the compiler;
 	 * - FALLBACK, REVERT: the model `ir` was compiled from, or NULL when
-	 *   fwd does not have it (REVERT after a restart).
+	 *   fwd does not have it (REVERT after a restart: see model_unknown).
 	 */
 	struct fwd_policy *policy;
 	bool additions;
@@ -93,7 +93,7 @@ struct fwd_change {
  * Run the pipeline for `ch`. 0 once the kernel holds the change and ctx
  * says so; else -errno, ch->stage saying where (with d and ch->why), and
  * nothing changed. -EPERM: the lockout guard; -ECANCELED: the empty-policy
- * refusal.
+ * refusal; -ESTALE: an edit while the model is unknown.
  */
 int fwd_change_commit(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_diags *d);
 

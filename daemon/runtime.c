@@ -230,7 +230,7 @@ void fwd_confirm_disarm(struct fwd_ctx *ctx)
 	ctx->confirm_ir = NULL;
 }
 
-/* Put the rollback IR in place (with its model when fwd still has it). */
+/* Put the rollback IR in place, with its model when fwd still has it. */
 static int revert_to(struct fwd_ctx *ctx, struct fwd_policy *p, struct fwd_ir *ir)
 {
 	struct fwd_change ch = { .src = FWD_SRC_REVERT, .policy = p, .ir = ir,
@@ -245,6 +245,10 @@ static int revert_to(struct fwd_ctx *ctx, struct fwd_policy *p, struct fwd_ir *i
 		fwd_log(LOG_CRIT, "reverting an unconfirmed reload failed: %s",
 			strerror(-ret));
 		fwd_log_diags(LOG_CRIT, &d);
+	} else if (ctx->model_unknown) {
+		fwd_log(LOG_WARNING, "reverted without the rollback point's policy "
+			"(armed before fwd restarted): edits are refused until "
+			"`fwctl reload` or SIGHUP applies the files");
 	}
 	fwd_diags_free(&d);
 	return ret;
@@ -346,7 +350,10 @@ void fwd_tidy(struct fwd_ctx *ctx)
 		}
 		i++;
 	}
-	recompile = ctx->ir && ctx->ir->recompile_at && ctx->ir->recompile_at <= now;
+	/* Without the running rules' model there is nothing to recompile
+	 * from; the kernel's own element timeouts still apply. */
+	recompile = ctx->ir && ctx->ir->recompile_at && ctx->ir->recompile_at <= now &&
+		    !ctx->model_unknown;
 	if (recompile) {
 		struct fwd_change ch = { .src = FWD_SRC_TIDY, .policy = p };
 

@@ -1624,6 +1624,73 @@ START_TEST(test_empty_policy)
 }
 END_TEST
 
+/*
+ * Issue 9 #4: `reload --confirm`, kill -9, the deadline passes while fwd is
+ * down, restart: the kernel is reverted, and fwd does not have the rollback
+ * point's model. An unrelated edit must not compile the unconfirmed files
+ * back in: edits are refused (naming `fwctl reload`) until the files are
+ * applied again.
+ */
+START_TEST(test_confirm_revert_model)
+{
+	static const char pol_a[] = "\n[service app]\nports = 8080/tcp\nallow = " BAD4 "\n";
+	static const char pol_b[] = "\n[service app]\nports = 8080/tcp\nallow = " BAD4 "\n"
+				    "\n[service new]\nports = 8081/tcp\nallow = " BAD4 "\n";
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 8080);
+	listener("tcp", 8081);
+	listener("tcp", 9000);
+	write_policy("deny", pol_a);
+	fwd_start();
+	write_policy("deny", pol_b);
+	FWCTL_OK("reload --confirm 2");
+	expect_elem("allow4", BAD4 " . tcp . 8081", 1);
+	fwd_kill9();
+	msleep(3200);	/* past the deadline (2 s, rounded up to a second) */
+	fwd_start();
+	ck_assert_msg(wait_for(T.fwdlog, "reverting to the previous rules", 1, 10),
+		      "no revert at the restart:\n%s", slurp_or_empty(T.fwdlog));
+	for (double end = now() + 10; now() < end &&
+	     set_count("allow4", BAD4 " . tcp . 8081"); )
+		msleep(50);
+	expect_elem("allow4", BAD4 " . tcp . 8081", 0);
+	FWCTL_OK("status");
+	ck_assert_msg(strstr(R.out, "reverted"), "status does not say reverted:\n%s", R.out);
+
+	/* A CIDR allow needs the compiler: it must not bring 8081 back. */
+	ck_assert_msg(fwctl("allow 9000/tcp from 198.51.100.0/24 --runtime") == 1 &&
+		      strstr(R.err, "fwctl reload"),
+		      "an edit after the revert: rc %d, %s", R.rc, R.err);
+	ck_assert_msg(fwctl("block 203.0.113.9 --runtime") == 1,
+		      "a block after the revert: rc %d, %s", R.rc, R.err);
+	expect_elem("allow4", BAD4 " . tcp . 8081", 0);
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, BAD, DROP, "connect tcp " SRV4_B " 8081");
+		probe(&ps, BAD, OK, "connect tcp " SRV4_B " 8080");
+		probe(&ps, BAD, DROP, "connect tcp " SRV4_B " 9000");
+		probes_run(&ps, "after an edit following the revert");
+	}
+
+	/* The files applied again: edits work, on the files' model. */
+	FWCTL_OK("reload");
+	FWCTL_OK("allow 9000/tcp from 198.51.100.0/24 --runtime");
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, BAD, OK, "connect tcp " SRV4_B " 8081");
+		probe(&ps, BAD, OK, "connect tcp " SRV4_B " 9000");
+		probes_run(&ps, "after reload and the edit");
+	}
+	ck_assert(fwd_alive());
+	topo_down();
+}
+END_TEST
+
 /* The policy of test_counters: [defaults] counters = ONOFF. */
 static void write_counters_policy(const char *onoff)
 {
@@ -2302,6 +2369,7 @@ static Suite *fwctl_suite(void)
 	add_test(s, "last_good_after_edit", test_last_good_after_edit, 60);
 	add_test(s, "idempotent", test_idempotent, 90);
 	add_test(s, "empty_policy", test_empty_policy, 90);
+	add_test(s, "confirm_revert_model", test_confirm_revert_model, 90);
 	add_test(s, "unprivileged", test_unprivileged, 90);
 	add_test(s, "parallel_clients", test_parallel_clients, 90);
 	add_test(s, "batch", test_batch, 90);
