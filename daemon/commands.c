@@ -203,10 +203,11 @@ static int change_policy(struct cmdreq *cr, mutate_fn mutate, void *arg,
 		return -EPERM;
 	}
 	if (ctx->model_unknown) {
-		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "%s refused: the running rules "
-				  "are a reverted reload's rollback point, whose policy fwd "
-				  "does not have (the confirm was armed before fwd restarted); "
-				  "`fwctl reload` applies the files first", what);
+		/* Compiling the model fwd has would not give the running
+		 * rules plus this edit (commit.h). */
+		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "%s refused: %s; `fwctl "
+				  "reload` applies the files first (fwctl check says "
+				  "what is wrong with them)", what, ctx->model_unknown);
 		fwd_diags_free(&d);
 		return -ESTALE;
 	}

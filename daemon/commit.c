@@ -256,7 +256,7 @@ static void bookkeep(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_poli
 	ctx->disabled = false;
 	if (src_files(ch->src)) {
 		ctx->degraded = NULL;
-		ctx->model_unknown = false;
+		ctx->model_unknown = NULL;
 	} else if (ch->degraded) {
 		ctx->degraded = ch->degraded;
 	}
@@ -264,7 +264,11 @@ static void bookkeep(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_poli
 	 * process that armed the confirm): the running model is not what
 	 * the kernel holds, so edits wait for the files (commit.h). */
 	if (ch->src == FWD_SRC_REVERT && !p)
-		ctx->model_unknown = true;
+		ctx->model_unknown = "the running rules are a reverted reload's rollback "
+				     "point, whose policy fwd does not have (the confirm "
+				     "was armed before fwd restarted)";
+	if (ch->src == FWD_SRC_FALLBACK)
+		ctx->model_unknown = ch->model_unknown;
 	if (ch->src == FWD_SRC_EDIT)
 		ctx->edits_applied++;
 	if (ch->fast && ch->src == FWD_SRC_RELOAD)
@@ -310,10 +314,8 @@ int fwd_change_commit(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_dia
 	ch->nadd = ch->ndel = 0;
 	ch->persist_err = 0;
 	if (ctx->model_unknown && (ch->src == FWD_SRC_EDIT || ch->src == FWD_SRC_TIDY)) {
-		snprintf(ch->why, sizeof(ch->why), "the running rules are a reverted "
-			 "reload's rollback point, whose policy fwd does not have "
-			 "(it was armed before fwd restarted); `fwctl reload` applies "
-			 "the files first");
+		snprintf(ch->why, sizeof(ch->why), "%s; `fwctl reload` applies the "
+			 "files first", ctx->model_unknown);
 		ch->stage = FWD_STAGE_STATE;
 		return -ESTALE;
 	}

@@ -15,7 +15,7 @@
  *   -> confirm arm (reload --confirm: the rollback point on disk first)
  *   -> commit: an element delta, or a full atomic replace
  *   -> bookkeeping: ctx->policy/ir, generation, applied time, degraded,
- *      disabled, model_unknown
+ *      disabled, model_unknown (why ctx->policy is not the IR's model)
  *   -> persist: the edits file, the last good policy (now or later)
  *   -> policy_changed(ctx)
  *
@@ -79,6 +79,7 @@ struct fwd_change {
 	long confirm;		/* RELOAD --confirm SECONDS (0: none) */
 	bool persist;		/* EDIT: rewrite the owned edits file */
 	const char *degraded;	/* FALLBACK, REVERT: why the rules are not the files' */
+	const char *model_unknown;	/* FALLBACK: `ir` is not compiled from `policy`: why */
 
 	/* Out. */
 	enum fwd_change_stage stage;	/* where it stopped (NONE: committed) */

@@ -94,12 +94,14 @@ static int apply_files(struct fwd_ctx *ctx, bool at_start)
 }
 
 /* The fallback's IR through the commit path, with the model the files
- * could give (none, or the lockdown one: edits then build on it). */
+ * could give: the lockdown one (edits then build on it), or none for the
+ * last good IR (model_unknown says why: edits wait for the files). */
 static int commit_fallback(struct fwd_ctx *ctx, struct fwd_policy *p, struct fwd_ir *ir,
-			   const char *degraded, struct fwd_diags *d)
+			   const char *degraded, const char *model_unknown,
+			   struct fwd_diags *d)
 {
 	struct fwd_change ch = { .src = FWD_SRC_FALLBACK, .policy = p, .ir = ir,
-				 .degraded = degraded };
+				 .degraded = degraded, .model_unknown = model_unknown };
 
 	return fwd_change_commit(ctx, &ch, d);
 }
@@ -121,9 +123,14 @@ static int apply_fallback(struct fwd_ctx *ctx)
 	if (*ctx->state_dir) {
 		ret = fwd_state_load_ir(ctx->state_dir, &ir);
 		if (ret == 0) {
+			/* An empty model: compiling it (plus an edit) would
+			 * take the last good rules out of the kernel. */
 			p = fwd_policy_new();
 			ret = commit_fallback(ctx, p, ir, "running the last good policy: "
-					      "the policy files have errors", &d);
+					      "the policy files have errors",
+					      "the running rules are the last good policy "
+					      "from the state directory, not compiled from "
+					      "the policy files (they have errors)", &d);
 		}
 		if (ret == 0) {
 			fwd_log(LOG_WARNING, "degraded: applied the last good policy from %s/%s",
@@ -148,7 +155,7 @@ static int apply_fallback(struct fwd_ctx *ctx)
 			ret = fwd_compile_at(p, (uint64_t)time(NULL), &ir, &d);
 		if (ret == 0)
 			ret = commit_fallback(ctx, p, ir, "lockdown: the policy files have "
-					      "errors and there is no last good policy", &d);
+					      "errors and there is no last good policy", NULL, &d);
 		if (ret == 0) {
 			fwd_log(LOG_WARNING, "degraded: applied the lockdown ruleset "
 				"(loopback, established connections%s)",

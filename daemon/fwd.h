@@ -56,11 +56,12 @@ struct fwd_ctx {
 	bool save_pending;
 	struct timespec save_due;	/* CLOCK_MONOTONIC */
 	unsigned long long fast_reloads;	/* reloads done as element edits */
-	/* The kernel holds a reverted reload's rollback point whose model
-	 * went with the process that armed the confirm: ctx->policy is not
-	 * its model, so edits are refused until the files are applied again
-	 * (SIGHUP, fwctl reload). */
-	bool model_unknown;
+	/* Why ctx->policy is not the model of what the kernel holds, or
+	 * NULL: a reverted reload's rollback point whose model went with the
+	 * process that armed the confirm, or the last good policy the
+	 * start-up fallback read from the state directory. Edits are refused
+	 * until the files are applied again (SIGHUP, fwctl reload). */
+	const char *model_unknown;
 };
 
 /* Load the files (main + conf.d + lists + the owned edits file), with the

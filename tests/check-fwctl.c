@@ -1691,6 +1691,55 @@ START_TEST(test_confirm_revert_model)
 }
 END_TEST
 
+/*
+ * Started on broken files, fwd runs the last good policy from its state
+ * directory; the model it was compiled from is not at hand (the files
+ * have errors). An edit that needs the compiler must not compile an empty
+ * model and take the last good rules out of the kernel: it is refused
+ * until the files apply again.
+ */
+START_TEST(test_fallback_edit)
+{
+	static const char pol_a[] = "\n[service app]\nports = 8080/tcp\nallow = " BAD4 "\n";
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 22);
+	listener("tcp", 8080);
+	listener("tcp", 9000);
+	write_policy("deny", pol_a);
+	fwd_start();
+	fwd_stop();
+	write_policy("deny", "[service broken\n");
+	fwd_start();
+	ck_assert_msg(count_in_file(T.fwdlog, "degraded: applied the last good policy") == 1,
+		      "no fallback to the last good policy:\n%s", slurp_or_empty(T.fwdlog));
+	expect_elem("allow4", BAD4 " . tcp . 8080", 1);
+
+	ck_assert_msg(fwctl("allow 9000/tcp from 198.51.100.0/24 --runtime") == 1 &&
+		      strstr(R.err, "fwctl reload"),
+		      "an edit on the last good policy: rc %d, %s", R.rc, R.err);
+	expect_elem("allow4", BAD4 " . tcp . 8080", 1);
+	expect_elem("allow4", GOOD4 " . tcp . 22", 1);
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, BAD, OK, "connect tcp " SRV4_B " 8080");
+		probe(&ps, BAD, DROP, "connect tcp " SRV4_B " 9000");
+		probe(&ps, GOOD, OK, "connect tcp " SRV4_G " 22");
+		probes_run(&ps, "after an edit on the last good policy");
+	}
+
+	/* The files fixed and applied: edits work again. */
+	write_policy("deny", pol_a);
+	FWCTL_OK("reload");
+	FWCTL_OK("allow 9000/tcp from 198.51.100.0/24 --runtime");
+	expect_tcp(BAD, SRV4_B, 9000, OK, "after reload and the edit");
+	topo_down();
+}
+END_TEST
+
 /* The policy of test_counters: [defaults] counters = ONOFF. */
 static void write_counters_policy(const char *onoff)
 {
@@ -2370,6 +2419,7 @@ static Suite *fwctl_suite(void)
 	add_test(s, "idempotent", test_idempotent, 90);
 	add_test(s, "empty_policy", test_empty_policy, 90);
 	add_test(s, "confirm_revert_model", test_confirm_revert_model, 90);
+	add_test(s, "fallback_edit", test_fallback_edit, 90);
 	add_test(s, "unprivileged", test_unprivileged, 90);
 	add_test(s, "parallel_clients", test_parallel_clients, 90);
 	add_test(s, "batch", test_batch, 90);
