@@ -1189,7 +1189,9 @@ static int cmd_confirm(struct cmdreq *cr)
 
 static int cmd_diff(struct cmdreq *cr)
 {
-	struct fwd_policy *p = NULL;
+	/* The files read and compiled by the commit path, as a reload would
+	 * (with the running --runtime edits), and nothing committed. */
+	struct fwd_change ch = { .src = FWD_SRC_RELOAD, .dry_run = true, .force = true };
 	struct fwd_ir *newir = NULL;
 	struct fwd_ir_delta delta;
 	struct fwd_diags d;
@@ -1197,9 +1199,8 @@ static int cmd_diff(struct cmdreq *cr)
 	int ret;
 
 	fwd_diags_init(&d);
-	ret = fwd_load_files(cr->ctx, false, &p, &d);
-	if (ret == 0)
-		ret = fwd_compile_at(p, now_s(), &newir, &d);
+	ret = fwd_change_commit(cr->ctx, &ch, &d);
+	newir = ch.out;
 	if (ret) {
 		respond_diags(cr, "diff", &d);
 		goto out;
@@ -1256,7 +1257,6 @@ static int cmd_diff(struct cmdreq *cr)
 	}
 	fwd_ir_delta_free(&delta);
 out:
-	fwd_policy_free(p);
 	fwd_ir_free(newir);
 	fwd_diags_free(&d);
 	return ret;

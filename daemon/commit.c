@@ -313,6 +313,7 @@ int fwd_change_commit(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_dia
 	ch->fast = ch->full = false;
 	ch->nadd = ch->ndel = 0;
 	ch->persist_err = 0;
+	ch->out = NULL;
 	if (ctx->model_unknown && (ch->src == FWD_SRC_EDIT || ch->src == FWD_SRC_TIDY)) {
 		snprintf(ch->why, sizeof(ch->why), "%s; `fwctl reload` applies the "
 			 "files first", ctx->model_unknown);
@@ -343,7 +344,7 @@ int fwd_change_commit(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_dia
 		ir = ch->ir;
 	} else if (src_reapplies(ch->src)) {
 		ir = ctx->ir;
-	} else if (try_fast(ctx, ch, p, &pt)) {
+	} else if (!ch->dry_run && try_fast(ctx, ch, p, &pt)) {
 		ch->fast = true;
 		ir = ctx->ir;
 	} else if (ch->fast_only) {
@@ -357,6 +358,12 @@ int fwd_change_commit(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_dia
 			goto fail;
 		}
 		ir = compiled;
+	}
+	if (ch->dry_run) {
+		ch->out = compiled;
+		compiled = NULL;
+		ret = 0;
+		goto fail;	/* nothing to undo: frees what was loaded */
 	}
 	if (!ir) {
 		ret = -ENOENT;

@@ -80,6 +80,12 @@ struct fwd_change {
 	bool persist;		/* EDIT: rewrite the owned edits file */
 	const char *degraded;	/* FALLBACK, REVERT: why the rules are not the files' */
 	const char *model_unknown;	/* FALLBACK: `ir` is not compiled from `policy`: why */
+	/* RELOAD: stop once the files are compiled (never the fast path, no
+	 * guard, nothing sent or kept) and hand the IR over in `out`, the
+	 * caller's to free: what `fwctl diff` compares, read and compiled
+	 * exactly as a reload would. */
+	bool dry_run;
+	struct fwd_ir *out;
 
 	/* Out. */
 	enum fwd_change_stage stage;	/* where it stopped (NONE: committed) */
