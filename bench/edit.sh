@@ -15,6 +15,9 @@
 #  3. BATCH (default 1000) additions in one `fwctl list add NAME -` call vs
 #     BATCH separate `fwctl list add NAME ADDR` calls from a shell loop
 #     (target: the batch's rate at least 20x).
+#     1b. the same `fwctl allow 22/tcp from X` issued again at N (already in
+#     force: no compile, no transaction, no file write) vs the round's
+#     `nft add element` (target <= 1.0x);
 # For context (no target), 1. also times `fwctl allow ... --runtime` at N:
 # the same edit without writing and fsyncing conf.d/99-fwctl.conf.
 #
@@ -147,18 +150,23 @@ FWCTL_BATCH=("$FWCTL" -S "$SCRATCH/batch.sock")
 
 note "1. one live edit, $RUNS rounds ..."
 : > "$SCRATCH/e-big"; : > "$SCRATCH/e-zero"; : > "$SCRATCH/e-nft"; : > "$SCRATCH/e-rt"
+: > "$SCRATCH/e-again"
 for r in $(seq "$RUNS"); do
 	x=203.0.113.$r y=203.0.113.$((r + 120))
-	if [ $((r % 2)) -eq 1 ]; then order="big zero nft rt"; else order="rt nft zero big"; fi
+	# "again" repeats big's edit, so it always comes after it
+	if [ $((r % 2)) -eq 1 ]; then order="big again zero nft rt"; else order="rt nft zero big again"; fi
 	for w in $order; do
 		case $w in
 		big)  t_in "$NS_BIG" /dev/null "${FWCTL_BIG[@]}" allow 22/tcp from "$x" ;;
+		again) t_in "$NS_BIG" /dev/null "${FWCTL_BIG[@]}" allow 22/tcp from "$x" ;;
 		rt)   t_in "$NS_BIG" /dev/null "${FWCTL_BIG[@]}" allow 22/tcp from "$y" --runtime ;;
 		zero) t_in "$NS_ZERO" /dev/null "${FWCTL_ZERO[@]}" allow 22/tcp from "$x" ;;
 		nft)  t_in "$NS_NFT" /dev/null nft add element inet fwd_filter allow4 "{ $x . tcp . 22 }" ;;
 		esac >> "$SCRATCH/e-$w"
 	done
 	has_elem "$NS_BIG" allow4 "$x . tcp . 22" || die "fwd (big) does not have $x after fwctl allow"
+	ip netns exec "$NS_BIG" "${FWCTL_BIG[@]}" allow 22/tcp from "$x" | grep -q 'already in force' ||
+		die "fwd (big) did not find 'allow 22/tcp from $x' already in force"
 	has_elem "$NS_BIG" allow4 "$y . tcp . 22" || die "fwd (big) does not have $y after fwctl allow --runtime"
 	has_elem "$NS_ZERO" allow4 "$x . tcp . 22" || die "fwd (zero) does not have $x after fwctl allow"
 	has_elem "$NS_NFT" allow4 "$x . tcp . 22" || die "nft baseline does not have $x"
@@ -173,6 +181,8 @@ report "$(printf '%-44s %10s' "nft add element (same element), $N entries" "$(me
 report "$(printf '%-44s %10s' "fwctl allow ... --runtime, $N entries" "$(median < "$SCRATCH/e-rt")")"
 report "fwctl/nft at $N: $(printf '%.3f' "$r1")  (target <= 1.0)"
 report "fwctl at $N / at 0: $(printf '%.3f' "$r2")  (target <= 1.5)"
+report "$(printf '%-44s %10s' "the same fwctl allow again, $N entries" "$(median < "$SCRATCH/e-again")")"
+report "fwctl again/nft at $N: $(printf '%.3f' "$(ratio_median "$SCRATCH/e-again" "$SCRATCH/e-nft")")  (target <= 1.0: already in force)"
 report "fwctl --runtime/nft at $N: $(printf '%.3f' "$(ratio_median "$SCRATCH/e-rt" "$SCRATCH/e-nft")")  (context: no persistence)"
 
 # ---- 2. reload after one changed entry vs cold apply ---------------------------
@@ -249,7 +259,7 @@ report "batch rate / separate calls' rate: $(printf '%.1f' "$r4")  (target >= 20
 
 {
 	echo "# raw seconds, one line per round"
-	for f in e-big e-zero e-nft e-rt r-reload r-cold b-batch b-sep; do
+	for f in e-big e-again e-zero e-nft e-rt r-reload r-cold b-batch b-sep; do
 		echo "# $f: $(tr '\n' ' ' < "$SCRATCH/$f")"
 	done
 } >> "$REPORT"

@@ -32,6 +32,7 @@ struct cmdreq {
 	char **argv;
 	bool json, force, runtime, kill_states, nft, yes;
 	long confirm;			/* reload --confirm SECONDS, 0 = none */
+	bool unchanged;			/* the edit was already in force */
 };
 
 /* JSON into the response: build in a memory stream, then copy. */
@@ -105,102 +106,104 @@ static void fmt_left(uint64_t expires, char *buf, size_t len)
 			 (unsigned long long)(left % 60));
 }
 
-/* ---- the lockout guard ------------------------------------------------ */
-
-/*
- * SSH_CONNECTION is "CLIENT_IP CLIENT_PORT SERVER_IP SERVER_PORT". A change
- * is refused when the running rules accept a new connection from the
- * client to the server port and the new ones would not: the session would
- * survive on conntrack only until it drops, and a block ends it at once.
- */
-struct session {
-	bool known;			/* SSH_CONNECTION given and parsed */
-	int family;
-	uint8_t addr[16];
-	unsigned sport;
-	char cip[64];
-};
-
-static void session_of(const struct cmdreq *cr, struct session *ss)
-{
-	const char *ssh = fwd_request_getenv(cr->req, "SSH_CONNECTION");
-	char sip[64];
-	unsigned cport;
-
-	memset(ss, 0, sizeof(*ss));
-	if (!ssh || sscanf(ssh, "%63s %u %63s %u", ss->cip, &cport, sip, &ss->sport) != 4 ||
-	    ss->sport == 0 || ss->sport > 65535)
-		return;
-	if (inet_pton(AF_INET, ss->cip, ss->addr) == 1)
-		ss->family = AF_INET;
-	else if (inet_pton(AF_INET6, ss->cip, ss->addr) == 1)
-		ss->family = AF_INET6;
-	else
-		return;
-	ss->known = true;
-}
-
-static bool session_accepted(const struct session *ss, const struct fwd_ir *ir)
-{
-	struct fwd_explain ex;
-
-	if (!ss->known || !ir)
-		return false;
-	if (fwd_ir_explain(ir, FWD_CHAIN_INPUT, ss->family, ss->addr, 6,
-			   (uint16_t)ss->sport, &ex) != 0)
-		return false;
-	/* A block drops the session itself; any non-accept stops it from
-	 * reconnecting. */
-	return ex.verdict == FWD_V_ACCEPT;
-}
-
-/*
- * SSH_CONNECTION is "CLIENT_IP CLIENT_PORT SERVER_IP SERVER_PORT". A change
- * is refused when the running rules accept a new connection from the
- * client to the server port and the new ones would not: the session would
- * survive on conntrack only until it drops, and a block ends it at once.
- */
-static bool guard_cuts(const struct cmdreq *cr, bool before, const struct fwd_ir *newir,
-		       char *why, size_t whylen)
-{
-	struct session ss;
-
-	session_of(cr, &ss);
-	if (!ss.known || !before || session_accepted(&ss, newir))
-		return false;
-	snprintf(why, whylen, "this change would cut off your SSH session from %s "
-		 "to port %u/tcp (SSH_CONNECTION); add --force to do it anyway",
-		 ss.cip, ss.sport);
-	return true;
-}
-
-static bool guard_cuts_session(const struct cmdreq *cr, const struct fwd_ir *newir,
-			       char *why, size_t whylen)
-{
-	struct session ss;
-
-	session_of(cr, &ss);
-	return guard_cuts(cr, session_accepted(&ss, cr->ctx->ir), newir, why, whylen);
-}
-
 /* ---- changing the running policy ------------------------------------ */
 
 typedef int (*mutate_fn)(struct cmdreq *cr, struct fwd_policy *p, void *arg);
 
 /*
- * The one way an edit reaches the kernel. The edits array is snapshotted
- * (edits hold no pointers of their own) so any failure restores it.
+ * Whether the edits after a change are those before it, as a multiset (the
+ * same edit, the same expiry, the same --runtime): then the request is
+ * already in force and nothing needs compiling, sending or writing. A timed
+ * edit issued again ends at a new moment, so it is a change.
+ */
+static bool edits_unchanged(const struct fwd_edit *snap, size_t nsnap,
+			    const struct fwd_policy *p)
+{
+	size_t cap = 16, *slot;
+	bool *used, same = true;
+
+	if (p->nedits != nsnap)
+		return false;
+	if (nsnap == 0 || memcmp(snap, p->edits, nsnap * sizeof(*snap)) == 0)
+		return true;
+	/* Same count, another order (a list del that records its list-del
+	 * again moves it to the end): match each edit once, by hash. */
+	while (cap < 2 * nsnap)
+		cap *= 2;
+	slot = calloc(cap, sizeof(*slot));
+	used = calloc(nsnap, sizeof(*used));
+	if (!slot || !used)
+		abort();
+	for (size_t i = 0; i < nsnap; i++) {
+		size_t h = (size_t)fwd_edit_hash(&snap[i]) & (cap - 1);
+
+		while (slot[h])
+			h = (h + 1) & (cap - 1);
+		slot[h] = i + 1;
+	}
+	for (size_t i = 0; i < p->nedits && same; i++) {
+		const struct fwd_edit *e = &p->edits[i];
+		size_t h = (size_t)fwd_edit_hash(e) & (cap - 1);
+
+		same = false;
+		for (; slot[h]; h = (h + 1) & (cap - 1)) {
+			size_t j = slot[h] - 1;
+
+			if (!used[j] && fwd_edit_same(&snap[j], e) &&
+			    snap[j].expires == e->expires && snap[j].runtime == e->runtime) {
+				used[j] = same = true;
+				break;
+			}
+		}
+	}
+	free(slot);
+	free(used);
+	return same;
+}
+
+/* A refused or failed change, in the words of the stage that stopped it. */
+static void respond_change(struct cmdreq *cr, const struct fwd_change *ch,
+			   const struct fwd_diags *d, int ret, const char *what)
+{
+	char *first = NULL;
+
+	switch (ch->stage) {
+	case FWD_STAGE_STATE:
+	case FWD_STAGE_GUARD:
+	case FWD_STAGE_EMPTY:
+		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "%s refused: %s", what, ch->why);
+		break;
+	case FWD_STAGE_COMPILE:
+		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "%s: cannot compile: %s",
+				  what, d->n ? d->v[0].msg : strerror(-ret));
+		break;
+	default:
+		first = d->n ? fwd_diag_format(&d->v[0]) : NULL;
+		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "%s: the kernel refused "
+				  "the change, nothing changed: %s", what,
+				  first ? first : strerror(-ret));
+		free(first);
+		break;
+	}
+}
+
+/*
+ * The one way an edit reaches the kernel: change the model, then the
+ * commit path (commit.h) does the rest. The edits array is snapshotted
+ * (edits hold no pointers of their own) so any failure restores it, and an
+ * edit that changes nothing stops here: "already in force".
  */
 static int change_policy(struct cmdreq *cr, mutate_fn mutate, void *arg,
 			 bool persist, const bool *fast, const char *what)
 {
 	struct fwd_ctx *ctx = cr->ctx;
 	struct fwd_policy *p = ctx->policy;
+	struct fwd_change ch = { .src = FWD_SRC_EDIT, .policy = p, .persist = persist,
+				 .force = cr->force, .first_new = p->nedits,
+				 .ssh = fwd_request_getenv(cr->req, "SSH_CONNECTION") };
 	struct fwd_edit *snap = NULL;
 	size_t nsnap = p->nedits;
-	struct fwd_ir *newir = NULL;
 	struct fwd_diags d;
-	char why[512];
 	int ret;
 
 	fwd_diags_init(&d);
@@ -209,6 +212,15 @@ static int change_policy(struct cmdreq *cr, mutate_fn mutate, void *arg,
 				  "(no table in the kernel); `fwctl enable` first", what);
 		fwd_diags_free(&d);
 		return -EPERM;
+	}
+	if (ctx->model_unknown) {
+		/* Compiling the model fwd has would not give the running
+		 * rules plus this edit (commit.h). */
+		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "%s refused: %s; `fwctl "
+				  "reload` applies the files first (fwctl check says "
+				  "what is wrong with them)", what, ctx->model_unknown);
+		fwd_diags_free(&d);
+		return -ESTALE;
 	}
 	if (persist && ctx->degraded) {
 		/* The running model is not the files' (they have errors):
@@ -229,79 +241,25 @@ static int change_policy(struct cmdreq *cr, mutate_fn mutate, void *arg,
 	ret = mutate(cr, p, arg);
 	if (ret)
 		goto restore;
-	/* Pure additions usually need no recompile: patch a copy of the
-	 * running IR and send just those elements (fwd_ir_fast_add says
-	 * -EAGAIN, having done nothing, when the full compiler is needed). */
-	if (fast && *fast && p->nedits > nsnap && ctx->ir) {
-		struct fwd_ir_delta delta;
-		struct session ss;
-		bool before;
-
-		/* In place: fast_add changes nothing when it says -EAGAIN, and
-		 * fwd_ir_delta_undo takes back what the kernel refuses. */
-		session_of(cr, &ss);
-		before = session_accepted(&ss, ctx->ir);
-		if (fwd_ir_fast_add(ctx->ir, p, p->edits + nsnap, p->nedits - nsnap,
-				    now_s(), &delta) == 0) {
-			if (!cr->force && guard_cuts(cr, before, ctx->ir, why, sizeof(why))) {
-				fwd_ir_delta_undo(ctx->ir, &delta);
-				fwd_ir_delta_free(&delta);
-				fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "%s refused: %s",
-						  what, why);
-				ret = -EPERM;
-				goto restore;
-			}
-			ret = delta.nadd + delta.ndel == 0 ? 0 :
-			      fwd_apply_delta(ctx->nl, ctx->ir, &delta, &ctx->feat, &d);
-			if (ret)
-				fwd_ir_delta_undo(ctx->ir, &delta);
-			fwd_ir_delta_free(&delta);
-			if (ret)
-				goto kernel_refused;
-			ctx->generation++;
-			ctx->applied = time(NULL);
-			fwd_save_last_good_later(ctx);
-			goto committed;
-		}
+	if (edits_unchanged(snap, nsnap, p)) {
+		/* Put the array back as it was (order included). */
+		cr->unchanged = true;
+		goto restore;
 	}
-	ret = fwd_compile_at(p, now_s(), &newir, &d);
+	/* Pure additions usually need no recompile: the commit path patches
+	 * the running IR and sends just those elements. */
+	ch.additions = fast && *fast && p->nedits > nsnap;
+	ret = fwd_change_commit(ctx, &ch, &d);
 	if (ret) {
-		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "%s: cannot compile: %s",
-				  what, d.n ? d.v[0].msg : strerror(-ret));
+		respond_change(cr, &ch, &d, ret, what);
 		goto restore;
 	}
-	if (!cr->force && guard_cuts_session(cr, newir, why, sizeof(why))) {
-		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "%s refused: %s", what, why);
-		ret = -EPERM;
-		goto restore;
+	if (ch.persist_err) {
+		/* The kernel has it but the disk does not: say so rather
+		 * than pretend; the edit stays live. */
+		fwd_response_eprintf(cr->resp, "fwd: warning: %s is live but could "
+				     "not be saved: %s\n", what, strerror(-ch.persist_err));
 	}
-	ret = fwd_commit(ctx, p, newir, &d);
-	if (ret) {
-kernel_refused:;
-		char *first = d.n ? fwd_diag_format(&d.v[0]) : NULL;
-
-		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "%s: the kernel refused "
-				  "the change, nothing changed: %s", what,
-				  first ? first : strerror(-ret));
-		free(first);
-		goto restore;
-	}
-	newir = NULL;	/* ctx owns it now */
-committed:
-	if (persist) {
-		ret = fwd_persist_edits(ctx, p);
-		if (ret) {
-			/* The kernel has it but the disk does not: say so
-			 * rather than pretend; the edit stays live. */
-			fwd_response_eprintf(cr->resp, "fwd: warning: %s is live but "
-					     "could not be saved: %s\n", what,
-					     strerror(-ret));
-			fwd_log(LOG_ERR, "%s: persisting edits failed: %s", __func__,
-				strerror(-ret));
-			ret = 0;
-		}
-	}
-	ctx->edits_applied++;
 	free(snap);
 	fwd_diags_free(&d);
 	return 0;
@@ -310,9 +268,8 @@ restore:
 	free(p->edits);
 	p->edits = snap;
 	p->nedits = p->edits_cap = nsnap;
-	fwd_ir_free(newir);
 	fwd_diags_free(&d);
-	if (cr->resp->status == FWD_EXIT_OK)
+	if (ret && cr->resp->status == FWD_EXIT_OK)
 		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "%s failed: %s", what,
 				  strerror(-ret));
 	return ret;
@@ -440,6 +397,7 @@ static void print_edits(struct cmdreq *cr, const char *verb,
 		json_obj_begin(&b.j);
 		json_key(&b.j, "ok"); json_bool(&b.j, true);
 		json_key(&b.j, "generation"); json_uint(&b.j, cr->ctx->generation);
+		json_key(&b.j, "already_in_force"); json_bool(&b.j, cr->unchanged);
 		json_key(&b.j, verb);
 		json_arr_begin(&b.j);
 		for (size_t i = 0; i < n; i++) {
@@ -457,7 +415,9 @@ static void print_edits(struct cmdreq *cr, const char *verb,
 		char buf[256];
 
 		fwd_edit_format(&e[i], buf, sizeof(buf));
-		fwd_response_printf(cr->resp, "%s: %s%s\n", verb, buf,
+		/* Nothing was compiled, sent or written: say so. */
+		fwd_response_printf(cr->resp, "%s: %s%s\n",
+				    cr->unchanged ? "already in force" : verb, buf,
 				    cr->runtime ? " (runtime only)" : "");
 	}
 }
@@ -1147,109 +1107,33 @@ static void respond_diags(struct cmdreq *cr, const char *what, const struct fwd_
 }
 
 /*
- * The fast path of a reload: when only list members changed (a line of a
- * list file), patch the running IR and send those elements, as a live
- * edit does. 0 done (answered), -EAGAIN the full path must do it (nothing
- * changed), another error answered.
+ * Re-read the files and apply only the difference, by the commit path: a
+ * fast reload when only list members changed (a line of a list file), else
+ * the compiler and an element delta, or a replace when chains changed.
  */
-static int reload_fast(struct cmdreq *cr, struct fwd_policy *p,
-		       struct fwd_diags *d)
-{
-	struct fwd_ctx *ctx = cr->ctx;
-	struct fwd_ir_reload r;
-	struct session ss;
-	char why[512];
-	bool before;
-	int ret;
-
-	if (cr->confirm > 0 || !ctx->ir || !ctx->policy || ctx->degraded ||
-	    ctx->disabled)
-		return -EAGAIN;
-	session_of(cr, &ss);
-	before = session_accepted(&ss, ctx->ir);
-	if (fwd_ir_fast_reload(ctx->ir, ctx->policy, p, now_s(), &r) != 0)
-		return -EAGAIN;
-	if (!cr->force && guard_cuts(cr, before, ctx->ir, why, sizeof(why))) {
-		fwd_ir_reload_undo(ctx->ir, &r);
-		fwd_ir_reload_free(&r);
-		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "reload refused: %s", why);
-		return -EPERM;
-	}
-	ret = r.delta.nadd + r.delta.ndel == 0 ? 0 :
-	      fwd_apply_delta(ctx->nl, ctx->ir, &r.delta, &ctx->feat, d);
-	if (ret) {
-		fwd_ir_reload_undo(ctx->ir, &r);
-		fwd_ir_reload_free(&r);
-		respond_diags(cr, "reload", d);
-		return ret;
-	}
-	fwd_log(LOG_INFO, "%s: list members changed: %zu words out, %zu in; "
-		"%zu elements removed, %zu added", __func__, r.words_removed,
-		r.words_added, r.delta.ndel, r.delta.nadd);
-	fwd_ir_reload_free(&r);
-	fwd_policy_free(ctx->policy);
-	ctx->policy = p;
-	fwd_roles_apply(ctx);
-	ctx->generation++;
-	ctx->applied = time(NULL);
-	ctx->fast_reloads++;
-	fwd_save_last_good_later(ctx);
-	return 0;
-}
-
 static int cmd_reload(struct cmdreq *cr)
 {
 	struct fwd_ctx *ctx = cr->ctx;
-	struct fwd_policy *p = NULL;
-	struct fwd_ir *newir = NULL, *rollback = ctx->ir;
+	struct fwd_change ch = { .src = FWD_SRC_RELOAD, .force = cr->force,
+				 .confirm = cr->confirm,
+				 .ssh = fwd_request_getenv(cr->req, "SSH_CONNECTION") };
 	struct fwd_diags d;
-	char why[512];
 	int ret;
 
 	fwd_diags_init(&d);
-	ret = fwd_load_files(cr->ctx, false, &p, &d);
+	ret = fwd_change_commit(ctx, &ch, &d);
 	if (ret) {
-		respond_diags(cr, "reload", &d);
-		goto out;
-	}
-	ret = reload_fast(cr, p, &d);
-	if (ret == 0) {
-		p = NULL;	/* ctx has it */
-		goto done;
-	}
-	if (ret != -EAGAIN)
-		goto out;
-	ret = fwd_compile_at(p, now_s(), &newir, &d);
-	if (ret) {
-		respond_diags(cr, "reload", &d);
-		goto out;
-	}
-	if (!cr->force && guard_cuts_session(cr, newir, why, sizeof(why))) {
-		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "reload refused: %s", why);
-		ret = -EPERM;
-		goto out;
-	}
-	/* With --confirm, the running IR is the way back: keep it on disk
-	 * before anything changes, so a restart can still revert. */
-	if (cr->confirm > 0) {
-		ret = fwd_confirm_arm(ctx, rollback, cr->confirm);
-		if (ret) {
+		if (ch.stage == FWD_STAGE_GUARD || ch.stage == FWD_STAGE_EMPTY ||
+		    ch.stage == FWD_STAGE_STATE)
+			fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "reload refused: %s",
+					  ch.why);
+		else if (ch.stage == FWD_STAGE_CONFIRM)
 			fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "cannot save the "
 					  "rollback point: %s", strerror(-ret));
-			goto out;
-		}
-	}
-	ret = fwd_commit(ctx, p, newir, &d);
-	if (ret) {
-		if (cr->confirm > 0)
-			fwd_confirm_disarm(ctx);
-		respond_diags(cr, "reload", &d);
+		else
+			respond_diags(cr, "reload", &d);
 		goto out;
 	}
-	p = NULL;
-	newir = NULL;
-	ctx->degraded = NULL;
-done:
 	if (cr->json) {
 		struct jbuf b;
 
@@ -1274,8 +1158,6 @@ done:
 		(unsigned)cr->peer->uid, ctx->generation,
 		cr->confirm > 0 ? ", confirm pending" : "");
 out:
-	fwd_policy_free(p);
-	fwd_ir_free(newir);
 	fwd_diags_free(&d);
 	return ret;
 }
@@ -1296,7 +1178,9 @@ static int cmd_confirm(struct cmdreq *cr)
 
 static int cmd_diff(struct cmdreq *cr)
 {
-	struct fwd_policy *p = NULL;
+	/* The files read and compiled by the commit path, as a reload would
+	 * (with the running --runtime edits), and nothing committed. */
+	struct fwd_change ch = { .src = FWD_SRC_RELOAD, .dry_run = true, .force = true };
 	struct fwd_ir *newir = NULL;
 	struct fwd_ir_delta delta;
 	struct fwd_diags d;
@@ -1304,9 +1188,8 @@ static int cmd_diff(struct cmdreq *cr)
 	int ret;
 
 	fwd_diags_init(&d);
-	ret = fwd_load_files(cr->ctx, false, &p, &d);
-	if (ret == 0)
-		ret = fwd_compile_at(p, now_s(), &newir, &d);
+	ret = fwd_change_commit(cr->ctx, &ch, &d);
+	newir = ch.out;
 	if (ret) {
 		respond_diags(cr, "diff", &d);
 		goto out;
@@ -1363,7 +1246,6 @@ static int cmd_diff(struct cmdreq *cr)
 	}
 	fwd_ir_delta_free(&delta);
 out:
-	fwd_policy_free(p);
 	fwd_ir_free(newir);
 	fwd_diags_free(&d);
 	return ret;
@@ -1868,7 +1750,7 @@ static int cmd_disable(struct cmdreq *cr)
 
 static int cmd_enable(struct cmdreq *cr)
 {
-	struct fwd_apply_opts ao = { .no_flags = cr->ctx->no_owner };
+	struct fwd_change ch = { .src = FWD_SRC_ENABLE };
 	struct fwd_diags d;
 	int ret;
 
@@ -1877,13 +1759,11 @@ static int cmd_enable(struct cmdreq *cr)
 		return -ENOENT;
 	}
 	fwd_diags_init(&d);
-	ret = fwd_apply(cr->ctx->nl, cr->ctx->ir, &cr->ctx->feat, &ao, &d);
+	ret = fwd_change_commit(cr->ctx, &ch, &d);
 	if (ret) {
 		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "enable failed: %s",
 				  d.n ? d.v[0].msg : strerror(-ret));
 	} else {
-		cr->ctx->disabled = false;
-		cr->ctx->generation++;
 		fwd_log(LOG_INFO, "%s: uid %u enabled the firewall again", __func__,
 			(unsigned)cr->peer->uid);
 		fwd_response_printf(cr->resp, "enabled: generation %u\n",

@@ -71,50 +71,46 @@ void fwd_roles_apply(struct fwd_ctx *ctx)
 
 /*
  * Files -> model -> IR -> kernel, as one full atomic replace (start and
- * SIGHUP: a replace also repairs anything changed behind fwd's back).
- * Runtime-only edits survive a SIGHUP. On any failure the kernel keeps
- * what it had and every error is logged with its FILE:LINE.
+ * SIGHUP: a replace also repairs anything changed behind fwd's back), by
+ * the commit path. Runtime-only edits survive a SIGHUP. On any failure the
+ * kernel keeps what it had and every error is logged with its FILE:LINE.
  */
 static int apply_files(struct fwd_ctx *ctx, bool at_start)
 {
-	struct fwd_apply_opts ao = { .no_flags = ctx->no_owner,
-				     .no_owner = ctx->oneshot && !ctx->feat.table_persist };
-	struct fwd_policy *p = NULL;
-	struct fwd_ir *ir = NULL;
+	struct fwd_change ch = { .src = at_start ? FWD_SRC_START : FWD_SRC_SIGHUP };
 	struct fwd_diags d;
 	int ret;
 
 	fwd_diags_init(&d);
-	ret = fwd_load_files(ctx, at_start, &p, &d);
-	if (ret == 0)
-		ret = fwd_compile_at(p, (uint64_t)time(NULL), &ir, &d);
-	if (ret == 0)
-		ret = fwd_apply(ctx->nl, ir, &ctx->feat, &ao, &d);
+	ret = fwd_change_commit(ctx, &ch, &d);
 	if (ret == 0) {
-		/* fwd_commit's bookkeeping, without a second kernel round. */
-		fwd_policy_free(ctx->policy);
-		ctx->policy = p;
-		fwd_ir_free(ctx->ir);
-		ctx->ir = ir;
-		ctx->generation++;
-		ctx->applied = time(NULL);
-		ctx->degraded = NULL;
-		ctx->disabled = false;
-		fwd_roles_apply(ctx);
 		fwd_log(LOG_INFO, "applied %s (generation %u): %zu elements in %zu sets",
 			ctx->builtin ? "built-in default" : ctx->config,
-			ctx->generation, ir_elements(ir), ir->nsets);
-		fwd_save_last_good(ctx);
+			ctx->generation, ir_elements(ctx->ir), ctx->ir->nsets);
+	} else if (ch.stage == FWD_STAGE_EMPTY) {
+		/* SIGHUP has no --force: the running rules stay. */
+		fwd_log(LOG_ERR, "reload refused: %s", ch.why);
 	} else {
 		fwd_log(LOG_ERR, "%s failed, %s", at_start ? "apply" : "reload",
 			ctx->generation ? "keeping the running rules" :
 			"the kernel keeps whatever it held before");
 		fwd_log_diags(LOG_ERR, &d);
-		fwd_policy_free(p);
-		fwd_ir_free(ir);
 	}
 	fwd_diags_free(&d);
 	return ret;
+}
+
+/* The fallback's IR through the commit path, with the model the files
+ * could give: the lockdown one (edits then build on it), or none for the
+ * last good IR (model_unknown says why: edits wait for the files). */
+static int commit_fallback(struct fwd_ctx *ctx, struct fwd_policy *p, struct fwd_ir *ir,
+			   const char *degraded, const char *model_unknown,
+			   struct fwd_diags *d)
+{
+	struct fwd_change ch = { .src = FWD_SRC_FALLBACK, .policy = p, .ir = ir,
+				 .degraded = degraded, .model_unknown = model_unknown };
+
+	return fwd_change_commit(ctx, &ch, d);
 }
 
 /*
@@ -123,9 +119,11 @@ static int apply_files(struct fwd_ctx *ctx, bool at_start)
  * no more open than the files: one that accepts all inbound traffic is
  * applied only if what can still be read of the broken files says
  * `inbound = allow` too (then loudly); otherwise it is refused, and the
- * lockdown takes its place. *refused: the degraded text when refused.
+ * lockdown takes its place. *degraded: the degraded text when applied,
+ * *refused: the one for the lockdown when refused.
  */
-static int load_last_good(struct fwd_ctx *ctx, struct fwd_ir **out, const char **refused)
+static int load_last_good(struct fwd_ctx *ctx, struct fwd_ir **out, const char **degraded,
+			  const char **refused)
 {
 	struct fwd_ir *ir = NULL;
 	char why[512];
@@ -161,11 +159,11 @@ static int load_last_good(struct fwd_ctx *ctx, struct fwd_ir **out, const char *
 		}
 		fwd_log(LOG_CRIT, "the last good policy ACCEPTS ALL INBOUND TRAFFIC "
 			"(%s says inbound = allow): applying it", ctx->config);
-		ctx->degraded = "running the last good policy, which ACCEPTS ALL INBOUND "
+		*degraded = "running the last good policy, which ACCEPTS ALL INBOUND "
 				"TRAFFIC (the files say inbound = allow): the policy files "
 				"have errors";
 	} else {
-		ctx->degraded = "running the last good policy: the policy files have errors";
+		*degraded = "running the last good policy: the policy files have errors";
 	}
 	*out = ir;
 	return 0;
@@ -179,8 +177,7 @@ static int load_last_good(struct fwd_ctx *ctx, struct fwd_ir **out, const char *
  */
 static int apply_fallback(struct fwd_ctx *ctx)
 {
-	struct fwd_apply_opts ao = { .no_flags = ctx->no_owner };
-	const char *refused = NULL;
+	const char *refused = NULL, *degraded = NULL;
 	struct fwd_policy *p = NULL;
 	struct fwd_ir *ir = NULL;
 	struct fwd_diags d;
@@ -188,18 +185,33 @@ static int apply_fallback(struct fwd_ctx *ctx)
 
 	fwd_diags_init(&d);
 	if (*ctx->state_dir) {
-		ret = load_last_good(ctx, &ir, &refused);
-		if (ret == 0)
-			ret = fwd_apply(ctx->nl, ir, &ctx->feat, &ao, &d);
+		ret = load_last_good(ctx, &ir, &degraded, &refused);
 		if (ret == 0) {
-			fwd_log(LOG_WARNING, "degraded: applied the last good policy from %s/%s",
-				ctx->state_dir, FWD_STATE_LAST_GOOD);
-		} else if (ir) {
-			fwd_log(LOG_ERR, "last good policy in %s unusable: %s",
-				ctx->state_dir, strerror(-ret));
-			fwd_log_diags(LOG_ERR, &d);
+			/* An empty model: compiling it (plus an edit) would
+			 * take the last good rules out of the kernel. An open
+			 * last good policy (applied only when the files say
+			 * so) keeps inbound = allow there, so that `fwctl
+			 * show` does not claim deny. */
+			p = fwd_policy_new();
+			if (fwd_state_ir_input_open(ir))
+				p->inbound = FWD_ALLOW;
+			ret = commit_fallback(ctx, p, ir, degraded,
+					      "the running rules are the last good policy "
+					      "from the state directory, not compiled from "
+					      "the policy files (they have errors)", &d);
+			if (ret == 0) {
+				fwd_log(LOG_WARNING, "degraded: applied the last good "
+					"policy from %s/%s", ctx->state_dir,
+					FWD_STATE_LAST_GOOD);
+			} else {
+				fwd_log(LOG_ERR, "last good policy in %s unusable: %s",
+					ctx->state_dir, strerror(-ret));
+				fwd_log_diags(LOG_ERR, &d);
+			}
 		}
 		if (ret) {
+			fwd_policy_free(p);
+			p = NULL;
 			fwd_ir_free(ir);
 			ir = NULL;
 		}
@@ -211,11 +223,10 @@ static int apply_fallback(struct fwd_ctx *ctx)
 		if (ret == 0)
 			ret = fwd_compile_at(p, (uint64_t)time(NULL), &ir, &d);
 		if (ret == 0)
-			ret = fwd_apply(ctx->nl, ir, &ctx->feat, &ao, &d);
+			ret = commit_fallback(ctx, p, ir, refused ? refused :
+					      "lockdown: the policy files have errors and "
+					      "there is no last good policy", NULL, &d);
 		if (ret == 0) {
-			ctx->degraded = refused ? refused :
-					"lockdown: the policy files have errors and there "
-					"is no last good policy";
 			fwd_log(LOG_WARNING, "degraded: applied the lockdown ruleset "
 				"(loopback, established connections%s)",
 				p->nrescue ? ", SSH from the rescue sources" : "");
@@ -223,32 +234,11 @@ static int apply_fallback(struct fwd_ctx *ctx)
 			fwd_log(LOG_CRIT, "cannot apply even the lockdown ruleset: %s",
 				strerror(-ret));
 			fwd_log_diags(LOG_CRIT, &d);
+			fwd_policy_free(p);
 			fwd_ir_free(ir);
-			ir = NULL;
 		}
 	}
 	fwd_diags_free(&d);
-	if (ret == 0) {
-		/* The model stays what the files could give: none, or the
-		 * lockdown one; edits then build on it. An open last good
-		 * policy (applied only when the files say so) keeps
-		 * inbound = allow there, so `fwctl show` does not claim deny. */
-		if (!p) {
-			p = fwd_policy_new();
-			if (fwd_state_ir_input_open(ir))
-				p->inbound = FWD_ALLOW;
-		}
-		fwd_policy_free(ctx->policy);
-		ctx->policy = p;
-		fwd_ir_free(ctx->ir);
-		ctx->ir = ir;
-		ctx->generation++;
-		ctx->applied = time(NULL);
-		fwd_roles_apply(ctx);
-	} else {
-		ctx->degraded = NULL;
-		fwd_policy_free(p);
-	}
 	return ret;
 }
 

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "commit.h"
 #include "control.h"
 #include "ir.h"
 #include "kmod.h"
@@ -55,22 +56,24 @@ struct fwd_ctx {
 	bool save_pending;
 	struct timespec save_due;	/* CLOCK_MONOTONIC */
 	unsigned long long fast_reloads;	/* reloads done as element edits */
+	/* Why ctx->policy is not the model of what the kernel holds, or
+	 * NULL: a reverted reload's rollback point whose model went with the
+	 * process that armed the confirm, or the last good policy the
+	 * start-up fallback read from the state directory. Edits are refused
+	 * until the files are applied again (SIGHUP, fwctl reload). */
+	const char *model_unknown;
 };
 
 /* Load the files (main + conf.d + lists + the owned edits file), with the
  * running --runtime edits carried over. */
 int fwd_load_files(struct fwd_ctx *ctx, bool at_start, struct fwd_policy **out,
 		   struct fwd_diags *d);
-/* Make the kernel hold `ir` compiled from `p`: an element delta when the
- * shape is unchanged, a full atomic replace otherwise. On success ctx takes
- * both (and frees the old ones); on failure the caller keeps them and the
- * kernel is unchanged. */
-int fwd_commit(struct fwd_ctx *ctx, struct fwd_policy *p, struct fwd_ir *ir,
-	       struct fwd_diags *d);
+/* Every change of the kernel's rules goes through fwd_change_commit
+ * (commit.h), which keeps the invariant above. */
 /* The control socket's roles from ctx->policy's [control] groups: called
- * right after every place ctx->policy is replaced by a successful apply,
- * so a group taken out of the policy stops granting at once (also to
- * clients already connected). Does nothing without a socket. */
+ * by the commit path after every change of the model, so a group taken
+ * out of the policy stops granting at once (also to clients already
+ * connected). Does nothing without a socket. */
 void fwd_roles_apply(struct fwd_ctx *ctx);
 /* Keep ctx->ir as the last good compiled policy in the state directory. */
 void fwd_save_last_good(struct fwd_ctx *ctx);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The daemon's policy life cycle: load the files, commit a new IR (delta or
- * full replace), persist fwctl edits, and the reload --confirm safety net.
+ * The daemon's policy life cycle around the commit path (commit.c): load
+ * the files, persist fwctl edits and the last good policy, the reload
+ * --confirm safety net, tidying expired edits, the table guard.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -107,54 +108,6 @@ void fwd_save_if_due(struct fwd_ctx *ctx, bool force)
 		fwd_save_last_good(ctx);
 }
 
-/*
- * A live edit changes elements only, so it goes as an element delta: a
- * few set-element messages in one transaction, whatever the table's size.
- * A different [defaults] changes chains: then the whole table is replaced,
- * still in one transaction.
- */
-int fwd_commit(struct fwd_ctx *ctx, struct fwd_policy *p, struct fwd_ir *ir,
-	       struct fwd_diags *d)
-{
-	struct fwd_apply_opts ao = { .no_flags = ctx->no_owner,
-				     .no_owner = ctx->oneshot && !ctx->feat.table_persist };
-	struct fwd_ir_delta delta;
-	bool full = true;
-	int ret;
-
-	if (ctx->ir && !ctx->disabled && fwd_ir_diff(ctx->ir, ir, &delta) == 0) {
-		if (!delta.shape_changed) {
-			full = false;
-			ret = delta.nadd + delta.ndel == 0 ? 0 :
-			      fwd_apply_delta(ctx->nl, ir, &delta, &ctx->feat, d);
-		}
-		fwd_ir_delta_free(&delta);
-	}
-	if (full)
-		ret = fwd_apply(ctx->nl, ir, &ctx->feat, &ao, d);
-	if (ret)
-		return ret;
-	if (p != ctx->policy) {
-		fwd_policy_free(ctx->policy);
-		ctx->policy = p;
-	}
-	fwd_roles_apply(ctx);
-	if (ir != ctx->ir) {
-		fwd_ir_free(ctx->ir);
-		ctx->ir = ir;
-	}
-	ctx->generation++;
-	ctx->applied = time(NULL);
-	ctx->disabled = false;
-	/* A full apply saves the last good policy now; a delta (often one
-	 * element) a moment later, from the event loop. */
-	if (full)
-		fwd_save_last_good(ctx);
-	else
-		fwd_save_last_good_later(ctx);
-	return 0;
-}
-
 int fwd_persist_edits(struct fwd_ctx *ctx, const struct fwd_policy *p)
 {
 	char dir[4096];
@@ -238,7 +191,7 @@ int fwd_confirm_arm(struct fwd_ctx *ctx, const struct fwd_ir *rollback, long sec
 		if (ret)
 			return ret;
 		/* Ownership: the running model/IR become the rollback point;
-		 * ctx gets the new ones from fwd_commit. */
+		 * ctx gets the new ones from the commit path. */
 		ctx->confirm_policy = ctx->policy;
 		ctx->confirm_ir = ctx->ir;
 		ctx->policy = NULL;
@@ -277,18 +230,31 @@ void fwd_confirm_disarm(struct fwd_ctx *ctx)
 	ctx->confirm_ir = NULL;
 }
 
-/* Put the rollback IR in place (full replace: it is the known-good shape). */
-static int revert_to(struct fwd_ctx *ctx, struct fwd_policy *p, struct fwd_ir *ir)
+/* Put the rollback IR in place, with its model when fwd still has it. */
+#define REVERTED_OPEN "reverted: the last reload was not confirmed, and the rules " \
+		      "it reverted to ACCEPT ALL INBOUND TRAFFIC (fwctl reload " \
+		      "applies the files again)"
+
+static int revert_to(struct fwd_ctx *ctx, struct fwd_policy *p, struct fwd_ir *ir,
+		     const char *degraded)
 {
+	struct fwd_change ch = { .src = FWD_SRC_REVERT, .policy = p, .ir = ir,
+				 .degraded = degraded ? degraded :
+					     "reverted: the last reload was not confirmed "
+					     "(fwctl reload applies the files again)" };
 	struct fwd_diags d;
 	int ret;
 
 	fwd_diags_init(&d);
-	ret = fwd_commit(ctx, p ? p : ctx->policy, ir, &d);
+	ret = fwd_change_commit(ctx, &ch, &d);
 	if (ret) {
 		fwd_log(LOG_CRIT, "reverting an unconfirmed reload failed: %s",
 			strerror(-ret));
 		fwd_log_diags(LOG_CRIT, &d);
+	} else if (ctx->model_unknown) {
+		fwd_log(LOG_WARNING, "reverted without the rollback point's policy "
+			"(armed before fwd restarted): edits are refused until "
+			"`fwctl reload` or SIGHUP applies the files");
 	}
 	fwd_diags_free(&d);
 	return ret;
@@ -305,10 +271,11 @@ void fwd_confirm_expired(struct fwd_ctx *ctx)
 		"previous rules");
 	ctx->confirm_policy = NULL;
 	ctx->confirm_ir = NULL;
-	if (ir && revert_to(ctx, p, ir) == 0) {
-		ctx->degraded = "reverted: the last reload was not confirmed "
-				"(fwctl reload applies the files again)";
-	} else {
+	/* A rollback point read back after a restart has no model: say it
+	 * loudly if it opens what the running policy keeps closed. */
+	if (!ir || revert_to(ctx, p, ir, !p && fwd_state_ir_input_open(ir) &&
+			     !(ctx->policy && ctx->policy->inbound == FWD_ALLOW) ?
+			     REVERTED_OPEN : NULL) != 0) {
 		if (p != ctx->policy)
 			fwd_policy_free(p);
 		fwd_ir_free(ir);
@@ -359,14 +326,7 @@ void fwd_confirm_resume(struct fwd_ctx *ctx)
 	if (deadline <= now) {
 		fwd_log(LOG_WARNING, "a reload --confirm expired while fwd was down: "
 			"reverting to the previous rules");
-		if (revert_to(ctx, NULL, ir) == 0)
-			ctx->degraded = opens_all ?
-				"reverted: the last reload was not confirmed, and the rules "
-				"it reverted to ACCEPT ALL INBOUND TRAFFIC (fwctl reload "
-				"applies the files again)" :
-				"reverted: the last reload was not confirmed "
-				"(fwctl reload applies the files again)";
-		else
+		if (revert_to(ctx, NULL, ir, opens_all ? REVERTED_OPEN : NULL) != 0)
 			fwd_ir_free(ir);
 		clear_confirm_files(ctx);
 		return;
@@ -405,7 +365,6 @@ void fwd_tidy(struct fwd_ctx *ctx)
 	struct fwd_policy *p = ctx->policy;
 	uint64_t now = (uint64_t)time(NULL);
 	bool persistent_gone = false, recompile;
-	struct fwd_ir *ir = NULL;
 	struct fwd_diags d;
 
 	if (!p)
@@ -418,17 +377,18 @@ void fwd_tidy(struct fwd_ctx *ctx)
 		}
 		i++;
 	}
-	recompile = ctx->ir && ctx->ir->recompile_at && ctx->ir->recompile_at <= now;
+	/* Without the running rules' model there is nothing to recompile
+	 * from; the kernel's own element timeouts still apply. */
+	recompile = ctx->ir && ctx->ir->recompile_at && ctx->ir->recompile_at <= now &&
+		    !ctx->model_unknown;
 	if (recompile) {
+		struct fwd_change ch = { .src = FWD_SRC_TIDY, .policy = p };
+
 		fwd_diags_init(&d);
-		if (fwd_compile_at(p, now, &ir, &d) == 0 &&
-		    fwd_commit(ctx, p, ir, &d) == 0) {
-			ir = NULL;
-		} else {
+		if (fwd_change_commit(ctx, &ch, &d) != 0) {
 			fwd_log(LOG_ERR, "%s: recompiling after an expiry failed", __func__);
 			fwd_log_diags(LOG_ERR, &d);
 		}
-		fwd_ir_free(ir);
 		fwd_diags_free(&d);
 	}
 	if (persistent_gone) {
@@ -450,7 +410,7 @@ void fwd_tidy(struct fwd_ctx *ctx)
  */
 void fwd_guard_events(struct fwd_ctx *ctx)
 {
-	struct fwd_apply_opts ao = { .no_flags = ctx->no_owner };
+	struct fwd_change ch = { .src = FWD_SRC_RESTORE };
 	struct fwd_monitor_event ev[32];
 	bool changed = false;
 	struct fwd_diags d;
@@ -473,9 +433,8 @@ void fwd_guard_events(struct fwd_ctx *ctx)
 	if (!changed || ctx->disabled || !ctx->ir)
 		return;
 	fwd_diags_init(&d);
-	ret = fwd_apply(ctx->nl, ctx->ir, &ctx->feat, &ao, &d);
+	ret = fwd_change_commit(ctx, &ch, &d);
 	if (ret == 0) {
-		ctx->restores++;
 		fwd_log(LOG_WARNING, "table guard: table inet %s restored "
 			"(generation %u)", FWD_TABLE_NAME, ctx->generation);
 	} else {

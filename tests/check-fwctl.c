@@ -1531,6 +1531,294 @@ START_TEST(test_tmp_symlinks)
 }
 END_TEST
 
+/* fwd's generation, from `fwctl status --json`. */
+static double fwd_generation(void)
+{
+	FWCTL_OK("status --json");
+	return json_num(R.out, "generation");
+}
+
+/* The edits file's inode and mtime: a rewrite (temp + rename) changes both. */
+static void file_id(const char *path, ino_t *ino, long long *mtime)
+{
+	struct stat st;
+
+	ck_assert_msg(stat(path, &st) == 0, "%s: %s", path, strerror(errno));
+	*ino = st.st_ino;
+	*mtime = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+}
+
+/*
+ * nft monitor in srv, listening once a marker table of ours shows up in
+ * its log; *from is where the log is at that moment.
+ */
+static pid_t monitor_start(const char *log, size_t *from)
+{
+	const char *argv[] = { "nft", "monitor", NULL };
+	pid_t pid = spawn(SRV, log, argv);
+	char *text;
+
+	for (int i = 0; i < 50 && !count_in_file(log, "fwdtmark"); i++) {
+		free(sh_ok("ip netns exec %s nft add table inet fwdtmark%d", E.ns[SRV], i));
+		msleep(100);
+	}
+	ck_assert_msg(count_in_file(log, "fwdtmark"), "nft monitor shows nothing:\n%s",
+		      slurp_or_empty(log));
+	free(sh_ok("ip netns exec %s nft add table inet fwdtmarkA", E.ns[SRV]));
+	ck_assert(wait_for(log, "fwdtmarkA", 1, 5));
+	text = slurp_or_empty(log);
+	*from = strlen(text);
+	free(text);
+	return pid;
+}
+
+/* What the monitor saw from *from up to a closing marker (malloc'd). */
+static char *monitor_until_marker(pid_t pid, const char *log, size_t from)
+{
+	char *text, *out;
+
+	free(sh_ok("ip netns exec %s nft add table inet fwdtmarkZ", E.ns[SRV]));
+	ck_assert_msg(wait_for(log, "fwdtmarkZ", 1, 5), "closing marker not seen:\n%s",
+		      slurp_or_empty(log));
+	stop_proc(pid, 5);
+	text = slurp_or_empty(log);
+	out = strdup(strlen(text) > from ? text + from : "");
+	free(text);
+	return out;
+}
+
+/*
+ * An edit that changes nothing (the same allow, block, list add, CIDR allow
+ * issued again; a remove of something absent) answers "already in force"
+ * (or its error) with no compile, no kernel transaction (nft monitor sees
+ * none between two markers) and no write of the edits file (same inode and
+ * mtime); the generation stays. A timed edit issued again ends later: that
+ * is a change, and gets one.
+ */
+START_TEST(test_idempotent)
+{
+	static const char *const again[] = {
+		"allow 8080/tcp from " BAD4,
+		"block 203.0.113.9",
+		"list add good 203.0.113.5",
+		"allow 8081/tcp from 198.51.100.0/24",
+		"deny 8082/tcp from " BAD6,
+	};
+	char *mon, *seen;
+	long long mtime0, mtime1;
+	ino_t ino0, ino1;
+	double gen0;
+	size_t from;
+	pid_t mpid;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 8080);
+	mon = path_in("monitor.log");
+	write_policy("deny", "");
+	fwd_start();
+	for (size_t i = 0; i < sizeof(again) / sizeof(again[0]); i++) {
+		FWCTL_OK("%s", again[i]);
+		ck_assert_msg(!strstr(R.out, "already in force"), "first '%s': %s",
+			      again[i], R.out);
+	}
+	FWCTL_OK("allow 9000/tcp from " BAD4 " for 1h");
+	expect_elem("allow4", BAD4 " . tcp . 8080", 1);
+	gen0 = fwd_generation();
+	file_id(T.edits, &ino0, &mtime0);
+
+	mpid = monitor_start(mon, &from);
+	for (size_t i = 0; i < sizeof(again) / sizeof(again[0]); i++) {
+		FWCTL_OK("%s", again[i]);
+		ck_assert_msg(strstr(R.out, "already in force"), "'%s' again: %s",
+			      again[i], R.out);
+	}
+	FWCTL_OK("allow 8080/tcp from " BAD4 " --json");
+	ck_assert_msg(strstr(R.out, "\"already_in_force\":true"), "--json: %s", R.out);
+	ck_assert_msg(fwctl("remove 7777/tcp from " BAD4) == 1 &&
+		      strstr(R.err, "no fwctl rule matches"),
+		      "remove of an absent rule: rc %d, %s", R.rc, R.err);
+	seen = monitor_until_marker(mpid, mon, from);
+	ck_assert_msg(!strstr(seen, "fwd_filter") && count_str(seen, "# new generation") == 1,
+		      "edits that change nothing made kernel transactions:\n%.3000s", seen);
+	free(seen);
+	ck_assert_msg(fwd_generation() == gen0, "the generation moved: %.0f -> %.0f",
+		      gen0, fwd_generation());
+	file_id(T.edits, &ino1, &mtime1);
+	ck_assert_msg(ino1 == ino0 && mtime1 == mtime0,
+		      "the edits file was written by edits that change nothing");
+	expect_elem("allow4", BAD4 " . tcp . 8080", 1);
+	expect_tcp(BAD, SRV4_B, 8080, OK, "after the repeated edits");
+
+	/* The same timed allow a second later ends a second later: a change. */
+	msleep(1100);
+	FWCTL_OK("allow 9000/tcp from " BAD4 " for 1h");
+	ck_assert_msg(!strstr(R.out, "already in force"), "a later timed allow: %s", R.out);
+	ck_assert_msg(fwd_generation() == gen0 + 1, "a later timed allow: generation "
+		      "%.0f, want %.0f", fwd_generation(), gen0 + 1);
+	free(mon);
+	topo_down();
+}
+END_TEST
+
+/*
+ * A policy file cut down to comments (a truncated write, typically) loses
+ * every inbound service, SSH included: `fwctl reload` refuses it naming the
+ * file and --force, SIGHUP refuses it in the log, and the kernel keeps the
+ * running rules; `reload --force` applies it; a start on it warns.
+ */
+START_TEST(test_empty_policy)
+{
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 22);
+	write_policy("deny", "");
+	fwd_start();
+	expect_elem("allow4", GOOD4 " . tcp . 22", 1);
+
+	write_file(T.policy, "# fwd.conf\n; nothing else survived\n");
+	ck_assert_msg(fwctl("reload") == 1 && strstr(R.err, T.policy) &&
+		      strstr(R.err, "no inbound services") && strstr(R.err, "--force"),
+		      "reload of an empty policy: rc %d, %s", R.rc, R.err);
+	expect_elem("allow4", GOOD4 " . tcp . 22", 1);
+	kill(T.fwd, SIGHUP);
+	ck_assert_msg(wait_for(T.fwdlog, "no inbound services", 1, 10),
+		      "SIGHUP on an empty policy logged no refusal:\n%s",
+		      slurp_or_empty(T.fwdlog));
+	ck_assert(fwd_alive());
+	expect_elem("allow4", GOOD4 " . tcp . 22", 1);
+	expect_tcp(GOOD, SRV4_G, 22, OK, "after the refused empty policy");
+
+	FWCTL_OK("reload --force");
+	expect_elem("allow4", GOOD4 " . tcp . 22", 0);
+	expect_tcp(GOOD, SRV4_G, 22, DROP, "after reload --force of the empty policy");
+
+	fwd_stop();
+	fwd_start();
+	ck_assert_msg(count_in_file(T.fwdlog, "has no inbound services: no new inbound") == 1,
+		      "no warning at a start on an empty policy:\n%s", slurp_or_empty(T.fwdlog));
+	topo_down();
+}
+END_TEST
+
+/*
+ * Issue 9 #4: `reload --confirm`, kill -9, the deadline passes while fwd is
+ * down, restart: the kernel is reverted, and fwd does not have the rollback
+ * point's model. An unrelated edit must not compile the unconfirmed files
+ * back in: edits are refused (naming `fwctl reload`) until the files are
+ * applied again.
+ */
+START_TEST(test_confirm_revert_model)
+{
+	static const char pol_a[] = "\n[service app]\nports = 8080/tcp\nallow = " BAD4 "\n";
+	static const char pol_b[] = "\n[service app]\nports = 8080/tcp\nallow = " BAD4 "\n"
+				    "\n[service new]\nports = 8081/tcp\nallow = " BAD4 "\n";
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 8080);
+	listener("tcp", 8081);
+	listener("tcp", 9000);
+	write_policy("deny", pol_a);
+	fwd_start();
+	write_policy("deny", pol_b);
+	FWCTL_OK("reload --confirm 2");
+	expect_elem("allow4", BAD4 " . tcp . 8081", 1);
+	fwd_kill9();
+	msleep(3200);	/* past the deadline (2 s, rounded up to a second) */
+	fwd_start();
+	ck_assert_msg(wait_for(T.fwdlog, "reverting to the previous rules", 1, 10),
+		      "no revert at the restart:\n%s", slurp_or_empty(T.fwdlog));
+	for (double end = now() + 10; now() < end &&
+	     set_count("allow4", BAD4 " . tcp . 8081"); )
+		msleep(50);
+	expect_elem("allow4", BAD4 " . tcp . 8081", 0);
+	FWCTL_OK("status");
+	ck_assert_msg(strstr(R.out, "reverted"), "status does not say reverted:\n%s", R.out);
+
+	/* A CIDR allow needs the compiler: it must not bring 8081 back. */
+	ck_assert_msg(fwctl("allow 9000/tcp from 198.51.100.0/24 --runtime") == 1 &&
+		      strstr(R.err, "fwctl reload"),
+		      "an edit after the revert: rc %d, %s", R.rc, R.err);
+	ck_assert_msg(fwctl("block 203.0.113.9 --runtime") == 1,
+		      "a block after the revert: rc %d, %s", R.rc, R.err);
+	expect_elem("allow4", BAD4 " . tcp . 8081", 0);
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, BAD, DROP, "connect tcp " SRV4_B " 8081");
+		probe(&ps, BAD, OK, "connect tcp " SRV4_B " 8080");
+		probe(&ps, BAD, DROP, "connect tcp " SRV4_B " 9000");
+		probes_run(&ps, "after an edit following the revert");
+	}
+
+	/* The files applied again: edits work, on the files' model. */
+	FWCTL_OK("reload");
+	FWCTL_OK("allow 9000/tcp from 198.51.100.0/24 --runtime");
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, BAD, OK, "connect tcp " SRV4_B " 8081");
+		probe(&ps, BAD, OK, "connect tcp " SRV4_B " 9000");
+		probes_run(&ps, "after reload and the edit");
+	}
+	ck_assert(fwd_alive());
+	topo_down();
+}
+END_TEST
+
+/*
+ * Started on broken files, fwd runs the last good policy from its state
+ * directory; the model it was compiled from is not at hand (the files
+ * have errors). An edit that needs the compiler must not compile an empty
+ * model and take the last good rules out of the kernel: it is refused
+ * until the files apply again.
+ */
+START_TEST(test_fallback_edit)
+{
+	static const char pol_a[] = "\n[service app]\nports = 8080/tcp\nallow = " BAD4 "\n";
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 22);
+	listener("tcp", 8080);
+	listener("tcp", 9000);
+	write_policy("deny", pol_a);
+	fwd_start();
+	fwd_stop();
+	write_policy("deny", "[service broken\n");
+	fwd_start();
+	ck_assert_msg(count_in_file(T.fwdlog, "degraded: applied the last good policy") == 1,
+		      "no fallback to the last good policy:\n%s", slurp_or_empty(T.fwdlog));
+	expect_elem("allow4", BAD4 " . tcp . 8080", 1);
+
+	ck_assert_msg(fwctl("allow 9000/tcp from 198.51.100.0/24 --runtime") == 1 &&
+		      strstr(R.err, "fwctl reload"),
+		      "an edit on the last good policy: rc %d, %s", R.rc, R.err);
+	expect_elem("allow4", BAD4 " . tcp . 8080", 1);
+	expect_elem("allow4", GOOD4 " . tcp . 22", 1);
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, BAD, OK, "connect tcp " SRV4_B " 8080");
+		probe(&ps, BAD, DROP, "connect tcp " SRV4_B " 9000");
+		probe(&ps, GOOD, OK, "connect tcp " SRV4_G " 22");
+		probes_run(&ps, "after an edit on the last good policy");
+	}
+
+	/* The files fixed and applied: edits work again. */
+	write_policy("deny", pol_a);
+	FWCTL_OK("reload");
+	FWCTL_OK("allow 9000/tcp from 198.51.100.0/24 --runtime");
+	expect_tcp(BAD, SRV4_B, 9000, OK, "after reload and the edit");
+	topo_down();
+}
+END_TEST
+
 /* The policy of test_counters: [defaults] counters = ONOFF. */
 static void write_counters_policy(const char *onoff)
 {
@@ -2845,6 +3133,10 @@ static Suite *fwctl_suite(void)
 	add_test(s, "counters", test_counters, 60);
 	add_test(s, "last_good_after_edit", test_last_good_after_edit, 60);
 	add_test(s, "tmp_symlinks", test_tmp_symlinks, 60);
+	add_test(s, "idempotent", test_idempotent, 90);
+	add_test(s, "empty_policy", test_empty_policy, 90);
+	add_test(s, "confirm_revert_model", test_confirm_revert_model, 90);
+	add_test(s, "fallback_edit", test_fallback_edit, 90);
 	add_test(s, "unprivileged", test_unprivileged, 90);
 	add_test(s, "parallel_clients", test_parallel_clients, 90);
 	add_test(s, "batch", test_batch, 90);
