@@ -18,8 +18,9 @@
  * (a server's socket serves everyone); its entry is deleted, and a reply
  * the local side sends later opens it again.
  *
- * One dump of the conntrack table, matched here (the kernel's dump filter
- * knows marks and exact tuples, not address ranges and port ranges), then
+ * One dump of the conntrack table, matched here in both directions of
+ * each entry (the kernel's dump filter knows marks and exact tuples, not
+ * address ranges and port ranges), then
  * one IPCTNL_MSG_CT_DELETE per match, named by its original tuple as the
  * dump gave it, its zone, and its id: an entry that ended and was replaced
  * by another with the same tuple in between is left alone. A delete
@@ -253,7 +254,13 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 			else if (mnl_attr_get_type(a) == CTA_TUPLE_PROTO)
 				parse_proto(a, &r);
 		}
-	if (!tuple_matches(c, nfg->nfgen_family, &t))
+	/* Which end conntrack saw first is not who opened the connection:
+	 * an entry that was lost (deleted, flushed, timed out) is picked up
+	 * again from whichever side sends next, and when that is this host
+	 * (a retransmission, more output) the edit's view of the connection
+	 * is the entry's reply direction. Either direction will do. */
+	if (!tuple_matches(c, nfg->nfgen_family, &t) &&
+	    !(reply && tuple_matches(c, nfg->nfgen_family, &r)))
 		return MNL_CB_OK;
 	FWD_GROW(c->v, c->cap, c->n + 1);
 	e = &c->v[c->n++];

@@ -778,7 +778,7 @@ static void expect_json(const char *args, const char *const *keys)
 START_TEST(test_allow_remove)
 {
 	char *ct;
-	int s1, s2;
+	int s1, s2, s3;
 
 	if (!tu_need_root())
 		return;
@@ -859,6 +859,41 @@ START_TEST(test_allow_remove)
 	close(s1);
 	close(s2);
 	FWCTL_OK("remove 8080/tcp from " GOOD4);
+
+	/* An old connection whose conntrack entry srv's side opened again
+	 * (the entry was lost, srv sent first: a retransmission, more
+	 * output): its original direction is srv:8080 -> bad, the edit's
+	 * view (bad -> srv:8080) is its reply direction. Made exactly so:
+	 * the entry deleted and inserted again the other way round. */
+	FWCTL_OK("allow 8080/tcp from " BAD4);
+	s3 = session_open(BAD, SRV4_B, 8080);
+	ck_assert_msg(session_echo(s3, 3), "session 3 does not echo after allow");
+	{
+		struct sockaddr_in me;
+		socklen_t ml = sizeof(me);
+
+		ck_assert(getsockname(s3, (struct sockaddr *)&me, &ml) == 0);
+		free(sh_ok("ip netns exec %1$s conntrack -D -p tcp -s " BAD4 " --sport %2$u "
+			   "--dport 8080 && ip netns exec %1$s conntrack -I -p tcp "
+			   "-s " SRV4_B " -d " BAD4 " --sport 8080 --dport %2$u "
+			   "--state ESTABLISHED -u ASSURED -t 600", E.ns[SRV],
+			   (unsigned)ntohs(me.sin_port)));
+	}
+	ck_assert_msg(session_echo(s3, 3), "session 3 does not echo on its entry from srv's "
+		      "side");
+	FWCTL_OK("remove 8080/tcp from " BAD4 " --kill-states");
+	ct = srv_sockets(8080, BAD4);
+	ck_assert_msg(ct[0] == '\0', "remove --kill-states left srv's socket of a session "
+		      "whose conntrack entry srv's side opened (ss -tna):\n%s", ct);
+	free(ct);
+	ck_assert_msg(session_reset(s3, 3), "session 3 (entry opened from srv's side) got "
+		      "no RST from remove --kill-states");
+	ct = sh_ok("ip netns exec %s conntrack -L -p tcp -s " SRV4_B " --sport 8080 "
+		   "2>/dev/null", E.ns[SRV]);
+	ck_assert_msg(strstr(ct, "ESTABLISHED") == NULL, "remove --kill-states left the "
+		      "entry opened from srv's side:\n%s", ct);
+	free(ct);
+	close(s3);
 
 	/* IPv6 */
 	FWCTL_OK("allow 8080/tcp from " BAD6);
