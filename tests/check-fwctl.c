@@ -58,8 +58,6 @@
 #define SSH_FROM_BAD "SSH_CONNECTION='" BAD4 " 50000 " SRV4_G " 22'"
 #define SSH_FROM_GOOD "SSH_CONNECTION='" GOOD4 " 50001 " SRV4_G " 22'"
 
-#define TEST_USER "fwdtest2"
-
 /* Per-test state: each test is its own forked process. */
 static struct nn_env E;
 static struct {
@@ -1587,18 +1585,16 @@ START_TEST(test_counters)
 }
 END_TEST
 
-/* The unprivileged user of this suite, created if missing; its uid and
- * primary group. */
+/* The unprivileged user of this suite run (tu_user: created on first use,
+ * removed when the suite ends); its uid and primary group. */
 static void test_user(uid_t *uid, gid_t *gid, char *group, size_t glen)
 {
-	struct passwd *pw = getpwnam(TEST_USER);
+	const char *name = tu_user();
+	struct passwd *pw = name ? getpwnam(name) : NULL;
 	struct group *gr;
 
-	if (!pw) {
-		tu_sh(NULL, "useradd -r -M -s /usr/sbin/nologin " TEST_USER);
-		pw = getpwnam(TEST_USER);
-	}
-	ck_assert_msg(pw != NULL, "no user " TEST_USER " and useradd failed");
+	ck_assert_msg(pw != NULL, "cannot create the test user (useradd, Debian "
+		      "package passwd)");
 	ck_assert(pw->pw_uid != 0);
 	*uid = pw->pw_uid;
 	*gid = pw->pw_gid;

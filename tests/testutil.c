@@ -2,13 +2,20 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <pwd.h>
+#include <grp.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* The pid of the process running the suite (tu_run): names this run's
+ * user. Inherited by the forked tests. */
+static pid_t runner;
 
 static char *join(const char *env, const char *fallback, const char *rel)
 {
@@ -116,13 +123,91 @@ void tu_enter_netns(void)
 		ck_abort_msg("cannot bring lo up in the test namespace");
 }
 
+static void user_name(pid_t pid, char *buf, size_t len)
+{
+	snprintf(buf, len, "fwdt%d", (int)pid);
+}
+
+const char *tu_user(void)
+{
+	static char name[32];
+
+	user_name(runner ? runner : getpid(), name, sizeof(name));
+	if (getpwnam(name))
+		return name;
+	if (geteuid() != 0 ||
+	    tu_sh(NULL, "useradd -r -M -s /usr/sbin/nologin -c '" TU_USER_GECOS "' %s",
+		  name) != 0 || !getpwnam(name))
+		return NULL;
+	return name;
+}
+
+/* userdel, and groupdel for the group useradd made (userdel removes it
+ * only when USERGROUPS_ENAB is set). */
+static void user_remove(const char *name)
+{
+	if (getpwnam(name))
+		tu_sh(NULL, "userdel %s", name);
+	if (getgrnam(name))
+		tu_sh(NULL, "groupdel %s", name);
+}
+
+/* Users (and groups) of runners that died before removing them. */
+static void user_sweep(void)
+{
+	char (*stale)[32] = NULL;
+	size_t n = 0;
+	struct passwd *pw;
+	struct group *gr;
+	int pid;
+	char end;
+
+	setpwent();
+	while ((pw = getpwent()) != NULL) {
+		if (sscanf(pw->pw_name, "fwdt%d%c", &pid, &end) != 1 || pid <= 0 ||
+		    !pw->pw_gecos || strcmp(pw->pw_gecos, TU_USER_GECOS) != 0 ||
+		    kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		stale = realloc(stale, (n + 1) * sizeof(*stale));
+		if (!stale)
+			abort();
+		snprintf(stale[n++], sizeof(*stale), "%s", pw->pw_name);
+	}
+	endpwent();
+	/* A group whose user went first (an older userdel, a crash between
+	 * the two): same name, no user, the dead runner's pid. */
+	setgrent();
+	while ((gr = getgrent()) != NULL) {
+		if (sscanf(gr->gr_name, "fwdt%d%c", &pid, &end) != 1 || pid <= 0 ||
+		    getpwnam(gr->gr_name) || (gr->gr_mem && gr->gr_mem[0]) ||
+		    kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		stale = realloc(stale, (n + 1) * sizeof(*stale));
+		if (!stale)
+			abort();
+		snprintf(stale[n++], sizeof(*stale), "%s", gr->gr_name);
+	}
+	endgrent();
+	for (size_t i = 0; i < n; i++)
+		user_remove(stale[i]);
+	free(stale);
+}
+
 int tu_run(Suite *s)
 {
 	SRunner *sr = srunner_create(s);
+	char name[32];
 	int failed;
 
+	runner = getpid();
+	if (geteuid() == 0)
+		user_sweep();
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	/* Made by a test (forked), removed here, pass or fail. */
+	user_name(runner, name, sizeof(name));
+	if (geteuid() == 0)
+		user_remove(name);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

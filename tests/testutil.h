@@ -27,6 +27,18 @@ bool tu_need_root(void);
  * check runs each test in a forked child (CK_FORK), so this isolates it. */
 void tu_enter_netns(void);
 
+/*
+ * The unprivileged user of this suite run, "fwdt<runner pid>", a system
+ * user without a home (and its group), created on first use (root only);
+ * NULL if it cannot be made. tu_run removes it when the suite ends, and
+ * first removes what runners that died (their pid is gone) left: each
+ * carries TU_USER_GECOS, so nobody else's user is ever touched. A name of
+ * its own per run: other runs of the suite on the same machine keep
+ * theirs.
+ */
+#define TU_USER_GECOS "fwd test suite"
+const char *tu_user(void);
+
 /* Run a suite and return an exit status (0 = all passed). */
 int tu_run(Suite *s);
 
