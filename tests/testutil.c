@@ -39,6 +39,15 @@ char *tu_build(const char *rel)
 	return join("FWD_BUILDDIR", ".", rel);
 }
 
+char *tu_tmp(char *buf, size_t len, const char *name)
+{
+	const char *tmp = getenv("TMPDIR");
+	int n = snprintf(buf, len, "%s/%s", tmp && *tmp ? tmp : "/tmp", name);
+
+	ck_assert_msg(n > 0 && (size_t)n < len, "TMPDIR too long for %s", name);
+	return buf;
+}
+
 char *tu_slurp(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
@@ -102,17 +111,37 @@ int tu_sh(char **output, const char *fmt, ...)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-bool tu_need_root(void)
+static bool in_ci(void)
 {
 	const char *ci = getenv("CI");
-	bool in_ci = ci && *ci && strcmp(ci, "false") != 0 && strcmp(ci, "0") != 0;
 
+	return ci && *ci && strcmp(ci, "false") != 0 && strcmp(ci, "0") != 0;
+}
+
+bool tu_need_root(void)
+{
 	if (geteuid() == 0)
 		return true;
-	if (in_ci)
+	if (in_ci())
 		ck_abort_msg("this test needs root (CI=true: failing, not skipping)");
 	fprintf(stderr, "SKIP: needs root\n");
 	return false;
+}
+
+bool tu_need_prog(const char *prog, const char *pkg)
+{
+	if (tu_sh(NULL, "command -v '%s' >/dev/null", prog) == 0)
+		return true;
+	if (in_ci())
+		ck_abort_msg("%s not installed (Debian package: %s; CI=true: failing, "
+			     "not skipping)", prog, pkg);
+	fprintf(stderr, "SKIP: %s not installed (Debian package: %s)\n", prog, pkg);
+	return false;
+}
+
+void tu_skip_kernel(const char *what)
+{
+	fprintf(stderr, "SKIP (kernel): %s\n", what);
 }
 
 void tu_enter_netns(void)
