@@ -6,6 +6,7 @@
 #include <grp.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,10 +40,17 @@ char *tu_build(const char *rel)
 	return join("FWD_BUILDDIR", ".", rel);
 }
 
-char *tu_tmp(char *buf, size_t len, const char *name)
+static const char *tmpdir(void)
 {
 	const char *tmp = getenv("TMPDIR");
-	int n = snprintf(buf, len, "%s/%s", tmp && *tmp ? tmp : "/tmp", name);
+
+	return tmp && *tmp ? tmp : "/tmp";
+}
+
+char *tu_tmp(char *buf, size_t len, const char *name)
+{
+	int n = runner ? snprintf(buf, len, "%s/fwdu-%d/%s", tmpdir(), (int)runner, name)
+		       : snprintf(buf, len, "%s/%s", tmpdir(), name);
 
 	ck_assert_msg(n > 0 && (size_t)n < len, "TMPDIR too long for %s", name);
 	return buf;
@@ -222,19 +230,50 @@ static void user_sweep(void)
 	free(stale);
 }
 
+/* Scratch directories of runners that died (fwdu-<pid>, pid gone). */
+static void scratch_sweep(void)
+{
+	char *out, *line, *save = NULL;
+
+	tu_sh(&out, "ls -d '%s'/fwdu-* 2>/dev/null", tmpdir());
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		const char *base = strrchr(line, '/');
+		int pid;
+		char end;
+
+		if (base && sscanf(base + 1, "fwdu-%d%c", &pid, &end) == 1 && pid > 0 &&
+		    kill(pid, 0) != 0 && errno == ESRCH)
+			tu_sh(NULL, "rm -rf '%s'", line);
+	}
+	free(out);
+}
+
 int tu_run(Suite *s)
 {
 	SRunner *sr = srunner_create(s);
-	char name[32];
+	char name[32], *dir;
 	int failed;
 
 	runner = getpid();
 	if (geteuid() == 0)
 		user_sweep();
+	scratch_sweep();
+	/* Searchable: the unprivileged test user reaches its sockets here. */
+	if (asprintf(&dir, "%s/fwdu-%d", tmpdir(), (int)runner) < 0)
+		abort();
+	if (mkdir(dir, 0755) != 0 || chmod(dir, 0755) != 0) {
+		fprintf(stderr, "cannot make the scratch directory %s: %s\n", dir,
+			strerror(errno));
+		free(dir);
+		srunner_free(sr);
+		return EXIT_FAILURE;
+	}
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	/* Made by a test (forked), removed here, pass or fail. */
+	/* Made by the tests (forked), removed here, pass or fail. */
+	tu_sh(NULL, "rm -rf '%s'", dir);
+	free(dir);
 	user_name(runner, name, sizeof(name));
 	if (geteuid() == 0)
 		user_remove(name);

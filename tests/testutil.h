@@ -11,10 +11,13 @@ char *tu_src(const char *rel);
 /* $FWD_BUILDDIR/rel. */
 char *tu_build(const char *rel);
 /*
- * $TMPDIR/name (TMPDIR unset or empty: /tmp) into buf; fails the test if
- * it does not fit. Every scratch file of a test goes there: scripts/test.sh
- * gives the suites a TMPDIR of their own and fails when anything is left
- * in it.
+ * A scratch path DIR/name into buf; fails the test if it does not fit.
+ * DIR is this run's scratch directory, $TMPDIR/fwdu-<runner pid> (TMPDIR
+ * unset or empty: /tmp), made by tu_run and removed when the suite ends,
+ * whatever its tests left (a failing test's child exits at once); those of
+ * runners that died are removed at the start. Outside tu_run: $TMPDIR.
+ * scripts/test.sh gives the suites a TMPDIR of their own and fails when
+ * anything is left in it.
  */
 char *tu_tmp(char *buf, size_t len, const char *name);
 /* Whole file into a NUL-terminated buffer; NULL if unreadable. */
