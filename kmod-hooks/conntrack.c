@@ -422,11 +422,14 @@ static int diag_one(struct mnl_socket *sk, uint16_t type, uint8_t family,
 	if (mnl_socket_sendto(sk, buf, nlh->nlmsg_len) < 0)
 		return -errno;
 	for (;;) {
+		int left;
+
 		r = mnl_socket_recvfrom(sk, buf, sizeof(buf));
 		if (r < 0)
 			return -errno;
-		for (nlh = (struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, (int)r);
-		     nlh = mnl_nlmsg_next(nlh, (int *)&r)) {
+		left = (int)r;
+		for (nlh = (struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, left);
+		     nlh = mnl_nlmsg_next(nlh, &left)) {
 			if (nlh->nlmsg_seq != seq)
 				continue;
 			if (nlh->nlmsg_type == NLMSG_ERROR) {
