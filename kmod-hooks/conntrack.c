@@ -18,8 +18,9 @@
  * (a server's socket serves everyone); its entry is deleted, and a reply
  * the local side sends later opens it again.
  *
- * One dump of the conntrack table, matched here (the kernel's dump filter
- * knows marks and exact tuples, not address ranges and port ranges), then
+ * One dump of the conntrack table, matched here in both directions of
+ * each entry (the kernel's dump filter knows marks and exact tuples, not
+ * address ranges and port ranges), then
  * one IPCTNL_MSG_CT_DELETE per match, named by its original tuple as the
  * dump gave it, its zone, and its id: an entry that ended and was replaced
  * by another with the same tuple in between is left alone. A delete
@@ -253,7 +254,13 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 			else if (mnl_attr_get_type(a) == CTA_TUPLE_PROTO)
 				parse_proto(a, &r);
 		}
-	if (!tuple_matches(c, nfg->nfgen_family, &t))
+	/* Which end conntrack saw first is not who opened the connection:
+	 * an entry that was lost (deleted, flushed, timed out) is picked up
+	 * again from whichever side sends next, and when that is this host
+	 * (a retransmission, more output) the edit's view of the connection
+	 * is the entry's reply direction. Either direction will do. */
+	if (!tuple_matches(c, nfg->nfgen_family, &t) &&
+	    !(reply && tuple_matches(c, nfg->nfgen_family, &r)))
 		return MNL_CB_OK;
 	FWD_GROW(c->v, c->cap, c->n + 1);
 	e = &c->v[c->n++];
@@ -390,15 +397,13 @@ static int ct_delete(struct mnl_socket *sk, uint32_t *seq,
 }
 
 /*
- * One inet_diag request for the exact 4-tuple (type SOCK_DIAG_BY_FAMILY to
+ * One inet_diag request for one socket id (type SOCK_DIAG_BY_FAMILY to
  * look, SOCK_DESTROY to end it), answered synchronously.
  */
 static int diag_one(struct mnl_socket *sk, uint16_t type, uint8_t family,
-		    const struct sock_id *id, const uint32_t cookie[2],
-		    struct inet_diag_msg *out)
+		    const struct inet_diag_sockid *id, struct inet_diag_msg *out)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	size_t alen = family == AF_INET ? 4 : 16;
 	struct inet_diag_req_v2 *req;
 	struct nlmsghdr *nlh;
 	uint32_t seq = (uint32_t)time(NULL);
@@ -413,20 +418,18 @@ static int diag_one(struct mnl_socket *sk, uint16_t type, uint8_t family,
 	req->sdiag_family = family;
 	req->sdiag_protocol = IPPROTO_TCP;
 	req->idiag_states = ~0u;
-	req->id.idiag_sport = htons(id->sport);
-	req->id.idiag_dport = htons(id->dport);
-	memcpy(req->id.idiag_src, id->src, alen);
-	memcpy(req->id.idiag_dst, id->dst, alen);
-	req->id.idiag_cookie[0] = cookie[0];
-	req->id.idiag_cookie[1] = cookie[1];
+	req->id = *id;
 	if (mnl_socket_sendto(sk, buf, nlh->nlmsg_len) < 0)
 		return -errno;
 	for (;;) {
+		int left;
+
 		r = mnl_socket_recvfrom(sk, buf, sizeof(buf));
 		if (r < 0)
 			return -errno;
-		for (nlh = (struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, (int)r);
-		     nlh = mnl_nlmsg_next(nlh, (int *)&r)) {
+		left = (int)r;
+		for (nlh = (struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, left);
+		     nlh = mnl_nlmsg_next(nlh, &left)) {
 			if (nlh->nlmsg_seq != seq)
 				continue;
 			if (nlh->nlmsg_type == NLMSG_ERROR) {
@@ -444,18 +447,50 @@ static int diag_one(struct mnl_socket *sk, uint16_t type, uint8_t family,
 }
 
 /*
+ * Is the socket the lookup answered the connection asked about? Not the
+ * listener (the lookup's fallback), and the same 4-tuple. An IPv4
+ * connection accepted by a dual-stack listener (bound to ::, as most
+ * servers are) is an AF_INET6 socket with IPv4-mapped addresses: the
+ * kernel finds it by the IPv4 tuple and describes it in its own family,
+ * ::ffff:a.b.c.d. Comparing the raw first four bytes of that with the
+ * IPv4 address never matched, and such sockets were never destroyed.
+ */
+static bool diag_same_conn(uint8_t family, const struct sock_id *id,
+			   const struct inet_diag_msg *m)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	const uint8_t *src = (const uint8_t *)m->id.idiag_src;
+	const uint8_t *dst = (const uint8_t *)m->id.idiag_dst;
+	size_t alen = family == AF_INET ? 4 : 16;
+
+	if (m->idiag_state == 10 /* TCP_LISTEN */ ||
+	    ntohs(m->id.idiag_sport) != id->sport ||
+	    ntohs(m->id.idiag_dport) != id->dport)
+		return false;
+	if (family == AF_INET && m->idiag_family == AF_INET6) {
+		if (memcmp(src, mapped, 12) != 0 || memcmp(dst, mapped, 12) != 0)
+			return false;
+		src += 12;
+		dst += 12;
+	} else if (m->idiag_family != family) {
+		return false;
+	}
+	return memcmp(src, id->src, alen) == 0 && memcmp(dst, id->dst, alen) == 0;
+}
+
+/*
  * End the local TCP sockets of the entries. A lookup by 4-tuple falls
  * back to the LISTENING socket when the connection's own socket is gone
  * (TIME_WAIT, closed): destroying that would take the service down for
  * everyone. So each socket is looked up first, and destroyed only when the
- * answer is that very connection (same tuple, not listening), by its
- * cookie. ENOENT and EOPNOTSUPP (no CONFIG_INET_DIAG_DESTROY) are not
+ * answer is that very connection, named as the answer names it (its
+ * family, addresses and cookie: what `ss -K` sends for a socket it
+ * dumped). ENOENT and EOPNOTSUPP (no CONFIG_INET_DIAG_DESTROY) are not
  * errors: the conntrack entry is deleted all the same.
  */
 static void sock_destroy(const struct ct_entry *v, size_t n)
 {
 	struct mnl_socket *sk = mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC);
-	const uint32_t nocookie[2] = { INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE };
 
 	if (!sk)
 		return;
@@ -465,20 +500,20 @@ static void sock_destroy(const struct ct_entry *v, size_t n)
 		for (unsigned k = 0; k < v[i].nsock; k++) {
 			const struct sock_id *id = &v[i].sock[k];
 			size_t alen = v[i].family == AF_INET ? 4 : 16;
+			struct inet_diag_sockid q;
 			struct inet_diag_msg m;
 
+			memset(&q, 0, sizeof(q));
+			q.idiag_sport = htons(id->sport);
+			q.idiag_dport = htons(id->dport);
+			memcpy(q.idiag_src, id->src, alen);
+			memcpy(q.idiag_dst, id->dst, alen);
+			q.idiag_cookie[0] = q.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
 			memset(&m, 0, sizeof(m));
-			if (diag_one(sk, SOCK_DIAG_BY_FAMILY, v[i].family, id,
-				     nocookie, &m) != 0)
+			if (diag_one(sk, SOCK_DIAG_BY_FAMILY, v[i].family, &q, &m) != 0 ||
+			    !diag_same_conn(v[i].family, id, &m))
 				continue;
-			if (m.idiag_state == 10 /* TCP_LISTEN */ ||
-			    ntohs(m.id.idiag_sport) != id->sport ||
-			    ntohs(m.id.idiag_dport) != id->dport ||
-			    memcmp(m.id.idiag_src, id->src, alen) != 0 ||
-			    memcmp(m.id.idiag_dst, id->dst, alen) != 0)
-				continue;
-			diag_one(sk, SOCK_DESTROY, v[i].family, id,
-				 m.id.idiag_cookie, NULL);
+			diag_one(sk, SOCK_DESTROY, m.idiag_family, &m.id, NULL);
 		}
 out:
 	mnl_socket_close(sk);

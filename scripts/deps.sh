@@ -4,9 +4,15 @@
 # Idempotent: does nothing when every package is already there.
 set -eu
 
+# Everything the suite runs, so that nothing in it skips (scripts/test.sh
+# fails a run with a skipped test): nft, ip/ss, ping, conntrack, sysctl;
+# useradd/userdel (passwd) and setpriv/unshare (util-linux) for the
+# unprivileged-user tests; systemd-analyze, groff, man and python3 for the
+# install suite.
 PKGS="gcc pkg-config meson ninja-build
 libmnl-dev libnftnl-dev libinih-dev libnetfilter-queue-dev check
 nftables iproute2 iputils-ping conntrack procps time
+passwd util-linux python3
 systemd groff-base man-db"
 
 # shellcheck disable=SC2086

@@ -194,8 +194,7 @@ static void *server_thread(void *arg)
 static void h_init(struct harness *h)
 {
 	memset(h, 0, sizeof(*h));
-	strcpy(h->dir, "/tmp/fwd-ctl-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(h->dir));
+	ck_assert_ptr_nonnull(mkdtemp(tu_tmp(h->dir, sizeof(h->dir), "fwd-ctl-XXXXXX")));
 	ck_assert_int_eq(chmod(h->dir, 0755), 0);
 	/* A directory below that does not exist yet: the server makes it. */
 	snprintf(h->path, sizeof(h->path), "%s/run/fwd.sock", h->dir);
@@ -334,16 +333,12 @@ struct user {
 
 static void test_user(struct user *u)
 {
-	struct passwd *pw = getpwnam("fwdtest");
+	const char *name = tu_user();	/* this run's own, removed at its end */
+	struct passwd *pw = name ? getpwnam(name) : NULL;
 	struct group *gr;
 
-	if (!pw) {
-		tu_sh(NULL, "useradd -r -M -s /usr/sbin/nologin fwdtest");
-		pw = getpwnam("fwdtest");
-	}
-	if (!pw)
-		pw = getpwnam("nobody");
-	ck_assert_ptr_nonnull(pw);
+	ck_assert_msg(pw != NULL, "cannot create the test user (useradd, Debian "
+		      "package passwd)");
 	ck_assert_int_ne(pw->pw_uid, 0);
 	u->uid = pw->pw_uid;
 	u->gid = pw->pw_gid;
@@ -1094,7 +1089,7 @@ START_TEST(out_of_fds_does_not_spin)
 	if (!tu_need_root())
 		return;
 	if (under_valgrind()) {
-		fprintf(stderr, "SKIP: valgrind keeps its own fds and rlimit\n");
+		fprintf(stderr, "SKIP (valgrind): valgrind keeps its own fds and rlimit\n");
 		return;
 	}
 	h_init(&h);
@@ -1227,13 +1222,13 @@ START_TEST(client_errors)
 {
 	struct fwd_response r;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char dir[] = "/tmp/fwd-ctl-XXXXXX", path[96], expect[256];
+	char dir[64], path[96], expect[256];
 	long long t0;
 	int fd;
 
 	if (!tu_need_root())
 		return;
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_ptr_nonnull(mkdtemp(tu_tmp(dir, sizeof(dir), "fwd-ctl-XXXXXX")));
 	snprintf(path, sizeof(path), "%s/fwd.sock", dir);
 	ck_assert_int_eq(call(path, 1, (char *[]){ "status" }, NULL, 0, &r), -ENOENT);
 	ck_assert_uint_eq(r.status, FWD_EXIT_UNREACHABLE);

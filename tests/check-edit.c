@@ -1360,7 +1360,16 @@ START_TEST(test_100k_lines)
 	tr = mono() - tr;
 	len = strlen(text);
 
-	list = fwd_xasprintf("/tmp/fwd-check-edit-%d.txt", (int)getpid());
+	{
+		char buf[256];
+
+		int fd;
+
+		list = fwd_xasprintf("%s", tu_tmp(buf, sizeof(buf), "fwd-check-edit-XXXXXX"));
+		fd = mkstemp(list);
+		ck_assert_int_ge(fd, 0);
+		close(fd);
+	}
 	f = fopen(list, "w");
 	for (size_t i = 0; i < n; i++)
 		fprintf(f, "10.%zu.%zu.%zu\n", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff);

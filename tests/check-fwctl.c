@@ -59,8 +59,6 @@
 #define SSH_FROM_BAD "SSH_CONNECTION='" BAD4 " 50000 " SRV4_G " 22'"
 #define SSH_FROM_GOOD "SSH_CONNECTION='" GOOD4 " 50001 " SRV4_G " 22'"
 
-#define TEST_USER "fwdtest2"
-
 /* Per-test state: each test is its own forked process. */
 static struct nn_env E;
 static struct {
@@ -577,6 +575,42 @@ static bool session_echo(int fd, double secs)
 	return memcmp(buf, msg, len) == 0;
 }
 
+/*
+ * Wait (bounded) for the peer's RST: what a session's client sees when
+ * srv's socket of it was destroyed (SOCK_DESTROY sends one). A session
+ * whose conntrack entry alone was deleted sees nothing: no data, no reset.
+ */
+static bool session_reset(int fd, double secs)
+{
+	double end = now() + secs;
+	char buf[64];
+
+	for (;;) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		int left = (int)((end - now()) * 1000);
+		ssize_t r;
+
+		if (left <= 0 || poll(&pf, 1, left) != 1)
+			return false;
+		r = recv(fd, buf, sizeof(buf), 0);
+		if (r < 0 && errno == ECONNRESET)
+			return true;
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (r <= 0)
+			return false;	/* an orderly close is not an abort */
+	}
+}
+
+/* srv's TCP sockets (any state but LISTEN) on local port `port` whose peer
+ * is `peer` (an IPv4 peer of a dual-stack socket shows as ::ffff:a.b.c.d,
+ * which contains the plain text too); ss's lines, malloc'd ("" if none). */
+static char *srv_sockets(unsigned port, const char *peer)
+{
+	return sh_ok("ip netns exec %s ss -Htna 'sport = :%u' | grep -v '^LISTEN' | "
+		     "grep -F '%s' || true", E.ns[SRV], port, peer);
+}
+
 /* ---- minimal JSON check: well formed, and has the keys asked for ---- */
 
 static const char *js_ws(const char *p)
@@ -743,7 +777,7 @@ static void expect_json(const char *args, const char *const *keys)
 START_TEST(test_allow_remove)
 {
 	char *ct;
-	int s1, s2;
+	int s1, s2, s3;
 
 	if (!tu_need_root())
 		return;
@@ -792,6 +826,19 @@ START_TEST(test_allow_remove)
 	ck_assert_msg(strstr(ct, "ESTABLISHED") == NULL, "remove --kill-states left "
 		      "established conntrack entries:\n%s\nfwctl said: %s%s", ct, R.out, R.err);
 	free(ct);
+	/* Both sessions' sockets in srv are gone (destroyed, not left to
+	 * retransmit: a retransmission from srv is let out by the output
+	 * chain and conntrack picks the connection up again from that side,
+	 * so bad's packets are replies and pass). The listener serves them
+	 * from one dual-stack socket ("::"), so their sockets are AF_INET6
+	 * with IPv4-mapped addresses, as with most servers. Both clients
+	 * get the RST. */
+	ct = srv_sockets(8080, BAD4);
+	ck_assert_msg(ct[0] == '\0', "remove --kill-states left srv's sockets of the "
+		      "sessions alive (ss -tna):\n%s", ct);
+	free(ct);
+	ck_assert_msg(session_reset(s2, 3), "session 2 got no RST from remove --kill-states");
+	ck_assert_msg(session_reset(s1, 3), "session 1 got no RST from remove --kill-states");
 	ck_assert_msg(!session_echo(s2, 1.5), "established session 2 still passes after "
 		      "remove --kill-states (fwctl said: %s%s)", R.out, R.err);
 	ck_assert_msg(!session_echo(s1, 1.5), "established session 1 still passes after "
@@ -811,6 +858,41 @@ START_TEST(test_allow_remove)
 	close(s1);
 	close(s2);
 	FWCTL_OK("remove 8080/tcp from " GOOD4);
+
+	/* An old connection whose conntrack entry srv's side opened again
+	 * (the entry was lost, srv sent first: a retransmission, more
+	 * output): its original direction is srv:8080 -> bad, the edit's
+	 * view (bad -> srv:8080) is its reply direction. Made exactly so:
+	 * the entry deleted and inserted again the other way round. */
+	FWCTL_OK("allow 8080/tcp from " BAD4);
+	s3 = session_open(BAD, SRV4_B, 8080);
+	ck_assert_msg(session_echo(s3, 3), "session 3 does not echo after allow");
+	{
+		struct sockaddr_in me;
+		socklen_t ml = sizeof(me);
+
+		ck_assert(getsockname(s3, (struct sockaddr *)&me, &ml) == 0);
+		free(sh_ok("ip netns exec %1$s conntrack -D -p tcp -s " BAD4 " --sport %2$u "
+			   "--dport 8080 && ip netns exec %1$s conntrack -I -p tcp "
+			   "-s " SRV4_B " -d " BAD4 " --sport 8080 --dport %2$u "
+			   "--state ESTABLISHED -u ASSURED -t 600", E.ns[SRV],
+			   (unsigned)ntohs(me.sin_port)));
+	}
+	ck_assert_msg(session_echo(s3, 3), "session 3 does not echo on its entry from srv's "
+		      "side");
+	FWCTL_OK("remove 8080/tcp from " BAD4 " --kill-states");
+	ct = srv_sockets(8080, BAD4);
+	ck_assert_msg(ct[0] == '\0', "remove --kill-states left srv's socket of a session "
+		      "whose conntrack entry srv's side opened (ss -tna):\n%s", ct);
+	free(ct);
+	ck_assert_msg(session_reset(s3, 3), "session 3 (entry opened from srv's side) got "
+		      "no RST from remove --kill-states");
+	ct = sh_ok("ip netns exec %s conntrack -L -p tcp -s " SRV4_B " --sport 8080 "
+		   "2>/dev/null", E.ns[SRV]);
+	ck_assert_msg(strstr(ct, "ESTABLISHED") == NULL, "remove --kill-states left the "
+		      "entry opened from srv's side:\n%s", ct);
+	free(ct);
+	close(s3);
 
 	/* IPv6 */
 	FWCTL_OK("allow 8080/tcp from " BAD6);
@@ -1870,18 +1952,16 @@ START_TEST(test_counters)
 }
 END_TEST
 
-/* The unprivileged user of this suite, created if missing; its uid and
- * primary group. */
+/* The unprivileged user of this suite run (tu_user: created on first use,
+ * removed when the suite ends); its uid and primary group. */
 static void test_user(uid_t *uid, gid_t *gid, char *group, size_t glen)
 {
-	struct passwd *pw = getpwnam(TEST_USER);
+	const char *name = tu_user();
+	struct passwd *pw = name ? getpwnam(name) : NULL;
 	struct group *gr;
 
-	if (!pw) {
-		tu_sh(NULL, "useradd -r -M -s /usr/sbin/nologin " TEST_USER);
-		pw = getpwnam(TEST_USER);
-	}
-	ck_assert_msg(pw != NULL, "no user " TEST_USER " and useradd failed");
+	ck_assert_msg(pw != NULL, "cannot create the test user (useradd, Debian "
+		      "package passwd)");
 	ck_assert(pw->pw_uid != 0);
 	*uid = pw->pw_uid;
 	*gid = pw->pw_gid;

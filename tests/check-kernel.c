@@ -376,7 +376,8 @@ static char *sh_ok(const char *cmd)
 
 static char *write_tmp(const char *text)
 {
-	char *path = strdup("/tmp/fwd-kernel-XXXXXX");
+	char buf[256];
+	char *path = strdup(tu_tmp(buf, sizeof(buf), "fwd-kernel-XXXXXX"));
 	int fd = mkstemp(path);
 	size_t len = strlen(text);
 
@@ -388,10 +389,7 @@ static char *write_tmp(const char *text)
 
 static bool have_nft(void)
 {
-	if (tu_sh(NULL, "command -v nft >/dev/null") == 0)
-		return true;
-	fprintf(stderr, "SKIP: nft not installed\n");
-	return false;
+	return tu_need_prog("nft", "nftables");
 }
 
 static struct fwd_ir_set *find_set(struct fwd_ir *ir, const char *name)
@@ -877,7 +875,7 @@ START_TEST(owner_flag_guards)
 		return;
 	probe_ok(&f);
 	if (!f.table_owner) {
-		fprintf(stderr, "SKIP: kernel has no table owner flag\n");
+		tu_skip_kernel("no table owner flag (NFT_TABLE_F_OWNER, Linux 5.12)");
 		return;
 	}
 	nl = nl_open();
@@ -922,7 +920,7 @@ START_TEST(persist_and_adopt)
 	tu_enter_netns();
 	probe_ok(&f);
 	if (!f.table_persist) {
-		fprintf(stderr, "SKIP: kernel has no table persist flag\n");
+		tu_skip_kernel("no table persist flag (NFT_TABLE_F_PERSIST, Linux 6.9)");
 		return;
 	}
 	nl = nl_open();

@@ -74,10 +74,7 @@ static char *sh_ok(const char *cmd)
 
 static bool have_nft(void)
 {
-	if (tu_sh(NULL, "command -v nft >/dev/null") == 0)
-		return true;
-	fprintf(stderr, "SKIP: nft not installed\n");
-	return false;
+	return tu_need_prog("nft", "nftables");
 }
 
 static char *diags_text(const struct fwd_diags *d)
@@ -400,7 +397,7 @@ START_TEST(monitor_overrun_is_lost_event)
 	struct fwd_monitor *m = NULL;
 	struct fwd_nl *nl;
 	FILE *tmp;
-	char path[] = "/tmp/fwd-monitor-XXXXXX", cmd[128];
+	char path[64], cmd[128];
 	int fd;
 	size_t n;
 
@@ -420,7 +417,7 @@ START_TEST(monitor_overrun_is_lost_event)
 					    SO_RCVBUF, &small, sizeof(small)), 0);
 	}
 	apply_ok(nl, ir, &f);
-	fd = mkstemp(path);
+	fd = mkstemp(tu_tmp(path, sizeof(path), "fwd-monitor-XXXXXX"));
 	ck_assert_int_ge(fd, 0);
 	tmp = fdopen(fd, "w");
 	for (int round = 0; round < 4; round++) {
@@ -690,7 +687,7 @@ START_TEST(doctor_lists_neighbours)
 	struct fwd_doctor *doc = NULL;
 	struct fwd_finding *fs = NULL;
 	struct fwd_nl *nl;
-	char *text = NULL, path[] = "/tmp/fwd-doctor-XXXXXX", cmd[96];
+	char *text = NULL, path[64], cmd[96];
 	size_t n, len = 0, ours = 0;
 	FILE *mem;
 	int fd;
@@ -712,7 +709,7 @@ START_TEST(doctor_lists_neighbours)
 	fwd_doctor_free(doc);
 
 	apply_ok(nl, ir, &f);
-	fd = mkstemp(path);
+	fd = mkstemp(tu_tmp(path, sizeof(path), "fwd-doctor-XXXXXX"));
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(write(fd, neighbours_nft, sizeof(neighbours_nft) - 1),
 			 (ssize_t)sizeof(neighbours_nft) - 1);

@@ -794,11 +794,11 @@ END_TEST
 
 START_TEST(test_list_file_absolute)
 {
-	char dir[] = "/tmp/fwd-check-XXXXXX", *list, *text;
+	char dir[256], *list, *text;
 	struct fwd_policy *p;
 	FILE *f;
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_ptr_nonnull(mkdtemp(tu_tmp(dir, sizeof(dir), "fwd-check-XXXXXX")));
 	list = fwd_xasprintf("%s/a.txt", dir);
 	f = fopen(list, "w");
 	fputs("192.0.2.1\n2001:db8::/64\n", f);
@@ -991,7 +991,7 @@ static void lc_same(int r1, const struct fwd_policy *p1, const struct fwd_diags 
  */
 START_TEST(test_list_cache_random)
 {
-	char dir[] = "/tmp/fwd-check-XXXXXX", *a, *b, *conf, *text_a, *text_b;
+	char dir[256], *a, *b, *conf, *text_a, *text_b;
 	struct fwd_list_cache *c = fwd_list_cache_new();
 	struct fwd_list_cache_stats st;
 	struct fwd_load_opts oc = { .confd_path = "", .list_cache = c };
@@ -999,7 +999,7 @@ START_TEST(test_list_cache_random)
 	unsigned small = 0;
 	bool bom_a = false;
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_ptr_nonnull(mkdtemp(tu_tmp(dir, sizeof(dir), "fwd-check-XXXXXX")));
 	a = fwd_xasprintf("%s/a.txt", dir);
 	b = fwd_xasprintf("%s/b.txt", dir);
 	conf = fwd_xasprintf("%s/fwd.conf", dir);
@@ -1129,12 +1129,12 @@ START_TEST(test_million_addresses)
 {
 	const char *nenv = getenv("FWD_BIG_N");
 	size_t n = nenv ? strtoul(nenv, NULL, 10) : 1000000, nb;
-	char dir[] = "/tmp/fwd-check-XXXXXX", *list, *text;
+	char dir[256], *list, *text;
 	struct fwd_policy *p;
 	double t, tb;
 	FILE *f;
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_ptr_nonnull(mkdtemp(tu_tmp(dir, sizeof(dir), "fwd-check-XXXXXX")));
 	list = fwd_xasprintf("%s/big.txt", dir);
 	f = fopen(list, "w");
 	for (size_t i = 0; i < n; i++) {

@@ -168,17 +168,22 @@ void nn_runner_cleanup(void)
 
 void nn_runner_init(void)
 {
-	char *out, *line, *save = NULL;
+	char *out, *line, *save = NULL, dir[256];
 
 	runner = getpid();
 	if (geteuid() != 0)
 		return;
-	tu_sh(&out, "ip netns list 2>/dev/null");
+	/* Namespaces of dead runners, and their scratch directories, also
+	 * one whose namespaces are gone already (killed in between). */
+	scratch_dir(0, dir, sizeof(dir));
+	*strrchr(dir, '-') = '\0';
+	tu_sh(&out, "ip netns list 2>/dev/null; ls -d '%s'-* 2>/dev/null", dir);
 	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		const char *base = strrchr(line, '/');
 		int pid;
 
-		if (sscanf(line, "fwdt-%d-", &pid) == 1 && pid > 0 && pid != runner &&
-		    kill(pid, 0) != 0 && errno == ESRCH)
+		if (sscanf(base ? base + 1 : line, "fwdt-%d", &pid) == 1 && pid > 0 &&
+		    pid != runner && kill(pid, 0) != 0 && errno == ESRCH)
 			cleanup_pid(pid);
 	}
 	free(out);

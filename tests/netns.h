@@ -18,8 +18,9 @@
  * Cleanup: a failing test's forked child exits at once (libcheck), so the
  * runner removes its namespaces (killing what runs inside: all of it was
  * started by the suite) in an unchecked teardown, and a runner that was
- * killed is swept by the next run (nn_sweep_stale: fwdt-<pid>-* whose pid
- * is gone). Every process the suite forks itself also gets SIGKILL when the
+ * killed is swept by the next run (nn_runner_init: namespaces
+ * fwdt-<pid>-* and scratch directories $TMPDIR/fwdt-<pid> whose pid is
+ * gone). Every process the suite forks itself also gets SIGKILL when the
  * test process dies (PR_SET_PDEATHSIG).
  */
 #include <stdbool.h>

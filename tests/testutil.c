@@ -2,13 +2,21 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <pwd.h>
+#include <grp.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* The pid of the process running the suite (tu_run): names this run's
+ * user. Inherited by the forked tests. */
+static pid_t runner;
 
 static char *join(const char *env, const char *fallback, const char *rel)
 {
@@ -30,6 +38,22 @@ char *tu_src(const char *rel)
 char *tu_build(const char *rel)
 {
 	return join("FWD_BUILDDIR", ".", rel);
+}
+
+static const char *tmpdir(void)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	return tmp && *tmp ? tmp : "/tmp";
+}
+
+char *tu_tmp(char *buf, size_t len, const char *name)
+{
+	int n = runner ? snprintf(buf, len, "%s/fwdu-%d/%s", tmpdir(), (int)runner, name)
+		       : snprintf(buf, len, "%s/%s", tmpdir(), name);
+
+	ck_assert_msg(n > 0 && (size_t)n < len, "TMPDIR too long for %s", name);
+	return buf;
 }
 
 char *tu_slurp(const char *path, size_t *len)
@@ -95,17 +119,37 @@ int tu_sh(char **output, const char *fmt, ...)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-bool tu_need_root(void)
+static bool in_ci(void)
 {
 	const char *ci = getenv("CI");
-	bool in_ci = ci && *ci && strcmp(ci, "false") != 0 && strcmp(ci, "0") != 0;
 
+	return ci && *ci && strcmp(ci, "false") != 0 && strcmp(ci, "0") != 0;
+}
+
+bool tu_need_root(void)
+{
 	if (geteuid() == 0)
 		return true;
-	if (in_ci)
+	if (in_ci())
 		ck_abort_msg("this test needs root (CI=true: failing, not skipping)");
 	fprintf(stderr, "SKIP: needs root\n");
 	return false;
+}
+
+bool tu_need_prog(const char *prog, const char *pkg)
+{
+	if (tu_sh(NULL, "command -v '%s' >/dev/null", prog) == 0)
+		return true;
+	if (in_ci())
+		ck_abort_msg("%s not installed (Debian package: %s; CI=true: failing, "
+			     "not skipping)", prog, pkg);
+	fprintf(stderr, "SKIP: %s not installed (Debian package: %s)\n", prog, pkg);
+	return false;
+}
+
+void tu_skip_kernel(const char *what)
+{
+	fprintf(stderr, "SKIP (kernel): %s\n", what);
 }
 
 void tu_enter_netns(void)
@@ -116,13 +160,122 @@ void tu_enter_netns(void)
 		ck_abort_msg("cannot bring lo up in the test namespace");
 }
 
+static void user_name(pid_t pid, char *buf, size_t len)
+{
+	snprintf(buf, len, "fwdt%d", (int)pid);
+}
+
+const char *tu_user(void)
+{
+	static char name[32];
+
+	user_name(runner ? runner : getpid(), name, sizeof(name));
+	if (getpwnam(name))
+		return name;
+	if (geteuid() != 0 ||
+	    tu_sh(NULL, "useradd -r -M -s /usr/sbin/nologin -c '" TU_USER_GECOS "' %s",
+		  name) != 0 || !getpwnam(name))
+		return NULL;
+	return name;
+}
+
+/* userdel, and groupdel for the group useradd made (userdel removes it
+ * only when USERGROUPS_ENAB is set). */
+static void user_remove(const char *name)
+{
+	if (getpwnam(name))
+		tu_sh(NULL, "userdel %s", name);
+	if (getgrnam(name))
+		tu_sh(NULL, "groupdel %s", name);
+}
+
+/* Users (and groups) of runners that died before removing them. */
+static void user_sweep(void)
+{
+	char (*stale)[32] = NULL;
+	size_t n = 0;
+	struct passwd *pw;
+	struct group *gr;
+	int pid;
+	char end;
+
+	setpwent();
+	while ((pw = getpwent()) != NULL) {
+		if (sscanf(pw->pw_name, "fwdt%d%c", &pid, &end) != 1 || pid <= 0 ||
+		    !pw->pw_gecos || strcmp(pw->pw_gecos, TU_USER_GECOS) != 0 ||
+		    kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		stale = realloc(stale, (n + 1) * sizeof(*stale));
+		if (!stale)
+			abort();
+		snprintf(stale[n++], sizeof(*stale), "%s", pw->pw_name);
+	}
+	endpwent();
+	/* A group whose user went first (an older userdel, a crash between
+	 * the two): same name, no user, the dead runner's pid. */
+	setgrent();
+	while ((gr = getgrent()) != NULL) {
+		if (sscanf(gr->gr_name, "fwdt%d%c", &pid, &end) != 1 || pid <= 0 ||
+		    getpwnam(gr->gr_name) || (gr->gr_mem && gr->gr_mem[0]) ||
+		    kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		stale = realloc(stale, (n + 1) * sizeof(*stale));
+		if (!stale)
+			abort();
+		snprintf(stale[n++], sizeof(*stale), "%s", gr->gr_name);
+	}
+	endgrent();
+	for (size_t i = 0; i < n; i++)
+		user_remove(stale[i]);
+	free(stale);
+}
+
+/* Scratch directories of runners that died (fwdu-<pid>, pid gone). */
+static void scratch_sweep(void)
+{
+	char *out, *line, *save = NULL;
+
+	tu_sh(&out, "ls -d '%s'/fwdu-* 2>/dev/null", tmpdir());
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		const char *base = strrchr(line, '/');
+		int pid;
+		char end;
+
+		if (base && sscanf(base + 1, "fwdu-%d%c", &pid, &end) == 1 && pid > 0 &&
+		    kill(pid, 0) != 0 && errno == ESRCH)
+			tu_sh(NULL, "rm -rf '%s'", line);
+	}
+	free(out);
+}
+
 int tu_run(Suite *s)
 {
 	SRunner *sr = srunner_create(s);
+	char name[32], *dir;
 	int failed;
 
+	runner = getpid();
+	if (geteuid() == 0)
+		user_sweep();
+	scratch_sweep();
+	/* Searchable: the unprivileged test user reaches its sockets here. */
+	if (asprintf(&dir, "%s/fwdu-%d", tmpdir(), (int)runner) < 0)
+		abort();
+	if (mkdir(dir, 0755) != 0 || chmod(dir, 0755) != 0) {
+		fprintf(stderr, "cannot make the scratch directory %s: %s\n", dir,
+			strerror(errno));
+		free(dir);
+		srunner_free(sr);
+		return EXIT_FAILURE;
+	}
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	/* Made by the tests (forked), removed here, pass or fail. */
+	tu_sh(NULL, "rm -rf '%s'", dir);
+	free(dir);
+	user_name(runner, name, sizeof(name));
+	if (geteuid() == 0)
+		user_remove(name);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
