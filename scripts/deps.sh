@@ -23,7 +23,8 @@ if dpkg-query -W -f='${Status}\n' $PKGS 2>/dev/null | grep -qv 'install ok insta
 		exit 1
 	fi
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
+	# Wait for another apt (unattended-upgrades on a fresh boot) rather than fail.
+	apt-get -o DPkg::Lock::Timeout=600 update -qq
 	# shellcheck disable=SC2086
-	apt-get install -y -qq --no-install-recommends $PKGS >/dev/null
+	apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $PKGS >/dev/null
 fi
