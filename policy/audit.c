@@ -381,6 +381,18 @@ static bool someone_listens(const struct fwd_audit *a, uint8_t proto,
 	return false;
 }
 
+/* Is some of proto lo..hi refused from any source (a `fwctl deny` of the
+ * port without a source)? Then it is not an allowed port. Deny edits are
+ * few: a walk over them is enough. */
+static bool denied_from_any(const struct index *x, uint8_t proto, uint16_t lo, uint16_t hi)
+{
+	for (size_t i = 0; i < x->n; i++)
+		if (x->v[i].kind == ENT_DENY_OPEN && x->v[i].proto == proto &&
+		    x->v[i].plo <= hi && x->v[i].phi >= lo)
+			return true;
+	return false;
+}
+
 static void find_unused(struct fwd_audit *a, struct judge *J)
 {
 	size_t cap = 0;
@@ -407,7 +419,8 @@ static void find_unused(struct fwd_audit *a, struct judge *J)
 							   e->kind == ENT_ALLOW4 ? 4 : 16));
 		}
 		i = j;
-		if (!allowed || someone_listens(a, u.proto, u.plo, u.phi)) {
+		if (!allowed || someone_listens(a, u.proto, u.plo, u.phi) ||
+		    denied_from_any(&J->x, u.proto, u.plo, u.phi)) {
 			strv_free(u.from, u.nfrom);
 			continue;
 		}
