@@ -192,12 +192,22 @@ static void read_unit(int pdfd, char *out, size_t len)
 	}
 }
 
-static void read_owner(int pdfd, int pid, struct fwd_audit_sock *s)
+/* One process's command, exe and unit, read once however many sockets
+ * it holds (a server with thousands of listeners is one process). */
+struct owner {
+	int pid;
+	bool read;
+	char comm[FWD_AUDIT_COMM];
+	char exe[FWD_AUDIT_EXE];
+	char unit[FWD_AUDIT_UNIT];
+};
+
+static void read_owner(int pdfd, struct owner *s)
 {
 	int fd;
 	ssize_t r;
 
-	s->pid = pid;
+	s->read = true;
 	s->comm[0] = s->exe[0] = '\0';
 	fd = openat(pdfd, "comm", O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
@@ -218,6 +228,7 @@ static void scan_pid(int procfd, const char *name, const struct byinode *ix,
 		     size_t n, struct fwd_audit *a)
 {
 	int pid = atoi(name), pdfd, fdfd;
+	struct owner o = { .pid = pid };
 	DIR *d;
 	struct dirent *de;
 	char link[64];
@@ -250,8 +261,14 @@ static void scan_pid(int procfd, const char *name, const struct byinode *ix,
 		for (; hit < ix + n && hit->inode == key.inode; hit++) {
 			struct fwd_audit_sock *s = &a->socks[hit->idx];
 
-			if (s->pid == 0 || pid < s->pid)
-				read_owner(pdfd, pid, s);
+			if (s->pid != 0 && s->pid < pid)
+				continue;
+			if (!o.read)
+				read_owner(pdfd, &o);
+			s->pid = pid;
+			memcpy(s->comm, o.comm, sizeof(s->comm));
+			memcpy(s->exe, o.exe, sizeof(s->exe));
+			memcpy(s->unit, o.unit, sizeof(s->unit));
 		}
 	}
 	closedir(d);
