@@ -159,14 +159,13 @@ static int byinode_cmp(const void *x, const void *y)
 	return a->inode < b->inode ? -1 : a->inode > b->inode;
 }
 
-/* The deepest .service or .scope in the process's cgroup path (cgroup v2
- * line "0::/system.slice/ssh.service"), or "". */
+/* The process's systemd unit, from /proc/PID/cgroup (policy/audit.c
+ * reads the text), or "". */
 static void read_unit(int pdfd, char *out, size_t len)
 {
-	char buf[1024];
+	char buf[4096];
 	int fd = openat(pdfd, "cgroup", O_RDONLY | O_CLOEXEC);
 	ssize_t r;
-	char *line, *save = NULL;
 
 	*out = '\0';
 	if (fd < 0)
@@ -176,20 +175,7 @@ static void read_unit(int pdfd, char *out, size_t len)
 	if (r <= 0)
 		return;
 	buf[r] = '\0';
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *path = strstr(line, "::");
-		char *c, *s2 = NULL;
-
-		if (strncmp(line, "0::", 3) != 0 || !path)
-			continue;
-		for (c = strtok_r(path + 2, "/", &s2); c; c = strtok_r(NULL, "/", &s2)) {
-			size_t n = strlen(c);
-
-			if ((n > 8 && !strcmp(c + n - 8, ".service")) ||
-			    (n > 6 && !strcmp(c + n - 6, ".scope")))
-				snprintf(out, len, "%s", c);
-		}
-	}
+	fwd_audit_unit_of(buf, out, len);
 }
 
 /* One process's command, exe and unit, read once however many sockets

@@ -108,6 +108,36 @@ void fwd_audit_addr(const struct fwd_audit_sock *s, char *buf, size_t len)
 	snprintf(buf, len, "%s", t);
 }
 
+void fwd_audit_unit_of(const char *cgroup, char *out, size_t len)
+{
+	const char *line = cgroup;
+
+	*out = '\0';
+	while (*line) {
+		size_t n = strcspn(line, "\n");
+
+		/* cgroup v2: "0::/system.slice/ssh.service". */
+		if (n > 3 && !memcmp(line, "0::", 3)) {
+			const char *c = line + 3, *end = line + n;
+
+			while (c < end) {
+				size_t cn;
+
+				while (c < end && *c == '/')
+					c++;
+				cn = strcspn(c, "/\n");
+				if ((cn > 8 && !memcmp(c + cn - 8, ".service", 8)) ||
+				    (cn > 6 && !memcmp(c + cn - 6, ".scope", 6)))
+					snprintf(out, len, "%.*s", (int)cn, c);
+				c += cn;
+			}
+		}
+		line += n;
+		if (*line)
+			line++;
+	}
+}
+
 static int sock_cmp(const void *x, const void *y)
 {
 	const struct fwd_audit_sock *a = x, *b = y;

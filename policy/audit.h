@@ -84,6 +84,14 @@ void fwd_audit_free(struct fwd_audit *a);
  */
 int fwd_audit_judge(struct fwd_audit *a, const struct fwd_ir *ir);
 
+/*
+ * The systemd unit of a process from the text of /proc/PID/cgroup: the
+ * deepest .service or .scope in its cgroup v2 path ("0::/system.slice/
+ * ssh.service" is ssh.service; a user's service under user@1000.service
+ * is that service), or "" when there is none (cgroup v1, no systemd).
+ */
+void fwd_audit_unit_of(const char *cgroup, char *out, size_t len);
+
 /* "0.0.0.0", "::", "::ffff:192.0.2.1" */
 void fwd_audit_addr(const struct fwd_audit_sock *s, char *buf, size_t len);
 

@@ -357,6 +357,33 @@ START_TEST(test_diff)
 }
 END_TEST
 
+/* The unit from /proc/PID/cgroup: the deepest .service or .scope. */
+START_TEST(test_unit_of)
+{
+	static const struct { const char *cgroup, *unit; } t[] = {
+		{ "0::/system.slice/ssh.service\n", "ssh.service" },
+		{ "0::/user.slice/user-1000.slice/session-3.scope\n", "session-3.scope" },
+		{ "0::/user.slice/user-1000.slice/user@1000.service/app.slice/"
+		  "gpg-agent.service\n", "gpg-agent.service" },
+		{ "0::/system.slice/docker-0123.scope/init\n", "docker-0123.scope" },
+		{ "0::/\n", "" },
+		{ "0::/system.slice\n", "" },
+		{ "0::/.service\n", "" },		/* no name before the suffix */
+		{ "12:pids:/system.slice/cron.service\n1:name=systemd:/x.service\n", "" },
+		{ "12:pids:/a.service\n0::/system.slice/cron.service", "cron.service" },
+		{ "", "" },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char out[FWD_AUDIT_UNIT] = "junk";
+
+		fwd_audit_unit_of(t[i].cgroup, out, sizeof(out));
+		ck_assert_msg(!strcmp(out, t[i].unit), "case %zu: '%s', expected '%s'", i, out,
+			      t[i].unit);
+	}
+}
+END_TEST
+
 static Suite *audit_suite(void)
 {
 	Suite *s = suite_create("audit");
@@ -369,6 +396,7 @@ static Suite *audit_suite(void)
 	tcase_add_test(tc, test_baseline_round_trip);
 	tcase_add_test(tc, test_baseline_damaged);
 	tcase_add_test(tc, test_diff);
+	tcase_add_test(tc, test_unit_of);
 	suite_add_tcase(s, tc);
 	return s;
 }
