@@ -166,10 +166,20 @@ struct ent {
 	const struct fwd_ir_elem *e;
 };
 
+/*
+ * All entries sorted by (proto, plo) for the unused ports; for the
+ * lookup by port the narrow ones (at most WIDE ports) in the same order,
+ * so that a port's candidates start at most maxspan before it, and the
+ * wide ones apart, walked whole: few policies open port ranges wider
+ * than that, and one 1-65535 range must not make every socket walk a
+ * 100k-source allowlist of port 22.
+ */
+#define WIDE 256u
+
 struct index {
-	struct ent *v;
-	size_t n, cap;
-	unsigned maxspan[256];		/* longest phi - plo per proto */
+	struct ent *v, *narrow, *wide;
+	size_t n, cap, nnarrow, nwide;
+	unsigned maxspan[256];		/* longest phi - plo per proto, narrow */
 };
 
 static int ent_cmp(const void *x, const void *y)
@@ -197,8 +207,6 @@ static void index_set(struct index *x, const struct fwd_ir *ir, unsigned id,
 		FWD_GROW(x->v, x->cap, x->n + 1);
 		x->v[x->n++] = (struct ent){ .proto = e->proto, .plo = e->plo,
 					     .phi = e->phi, .kind = kind, .e = e };
-		if ((unsigned)(e->phi - e->plo) > x->maxspan[e->proto])
-			x->maxspan[e->proto] = (unsigned)(e->phi - e->plo);
 	}
 }
 
@@ -213,17 +221,39 @@ static void index_build(struct index *x, const struct fwd_ir *ir)
 	index_set(x, ir, FWD_SET_DENY_OPEN, ENT_DENY_OPEN);
 	if (x->n)
 		qsort(x->v, x->n, sizeof(*x->v), ent_cmp);
+	x->narrow = fwd_xcalloc(x->n ? x->n : 1, sizeof(*x->narrow));
+	x->wide = fwd_xcalloc(x->n ? x->n : 1, sizeof(*x->wide));
+	for (size_t i = 0; i < x->n; i++) {
+		const struct ent *t = &x->v[i];
+		unsigned span = (unsigned)(t->phi - t->plo);
+
+		if (span > WIDE) {
+			x->wide[x->nwide++] = *t;
+		} else {
+			x->narrow[x->nnarrow++] = *t;
+			if (span > x->maxspan[t->proto])
+				x->maxspan[t->proto] = span;
+		}
+	}
 }
 
-/* First entry with (proto, plo) >= (proto, lo). */
+static void index_free(struct index *x)
+{
+	free(x->v);
+	free(x->narrow);
+	free(x->wide);
+}
+
+/* First narrow entry with (proto, plo) >= (proto, lo). */
 static size_t index_lower(const struct index *x, uint8_t proto, unsigned lo)
 {
-	size_t a = 0, b = x->n;
+	size_t a = 0, b = x->nnarrow;
 
 	while (a < b) {
 		size_t m = a + (b - a) / 2;
 
-		if (x->v[m].proto < proto || (x->v[m].proto == proto && x->v[m].plo < lo))
+		if (x->narrow[m].proto < proto ||
+		    (x->narrow[m].proto == proto && x->narrow[m].plo < lo))
 			a = m + 1;
 		else
 			b = m;
@@ -347,9 +377,22 @@ static void judge_one(struct judge *J, struct fwd_audit_sock *s)
 		return;
 	}
 	receives(s, &v4, &v6);
-	for (; i < J->x.n && J->x.v[i].proto == s->proto && J->x.v[i].plo <= s->port; i++) {
-		const struct ent *t = &J->x.v[i];
+	for (size_t w = 0; w < J->x.nwide + J->x.nnarrow; w++) {
+		const struct ent *t;
 
+		if (w < J->x.nwide) {
+			t = &J->x.wide[w];
+			if (t->proto != s->proto || t->plo > s->port)
+				continue;
+		} else {
+			/* The narrow ones from i on, while they can hold the port. */
+			size_t k = i + (w - J->x.nwide);
+
+			if (k >= J->x.nnarrow || J->x.narrow[k].proto != s->proto ||
+			    J->x.narrow[k].plo > s->port)
+				break;
+			t = &J->x.narrow[k];
+		}
 		if (t->phi < s->port)
 			continue;
 		if (t->kind == ENT_OPEN)
@@ -489,7 +532,7 @@ int fwd_audit_judge(struct fwd_audit *a, const struct fwd_ir *ir)
 	for (size_t i = 0; i < a->n; i++)
 		judge_one(&J, &a->socks[i]);
 	find_unused(a, &J);
-	free(J.x.v);
+	index_free(&J.x);
 	return 0;
 }
 

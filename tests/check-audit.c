@@ -91,6 +91,9 @@ static const char policy[] =
 	"[service range]\n"
 	"ports = 60000-60010/udp\n"
 	"allow = 192.0.2.0/24\n"
+	"[service wide]\n"
+	"ports = 1000-3000/tcp\n"		/* wider than the index's narrow ones */
+	"allow = 198.18.0.1\n"
 	"[service idle]\n"
 	"ports = 9999/tcp\n"
 	"allow = 2001:db8:b::1\n"
@@ -114,6 +117,8 @@ START_TEST(test_verdicts)
 	sock(&a, "tcp", "::", 8000)->v6only = true;	/* ... not IPv6 */
 	sock(&a, "udp", "0.0.0.0", 60005);
 	sock(&a, "tcp", "0.0.0.0", 7000);
+	sock(&a, "tcp", "0.0.0.0", 2999);
+	sock(&a, "tcp", "0.0.0.0", 3001);
 	sock(&a, "tcp", "127.0.0.1", 22);
 	sock(&a, "tcp", "::1", 80);
 	sock(&a, "udp", "::ffff:127.0.0.53", 53);
@@ -154,6 +159,8 @@ START_TEST(test_verdicts)
 	expect(&a, "tcp", "::", 8000, "shielded", "");
 	expect(&a, "udp", "0.0.0.0", 60005, "restricted", "192.0.2.0/24");
 	expect(&a, "tcp", "0.0.0.0", 7000, "shielded", "");
+	expect(&a, "tcp", "0.0.0.0", 2999, "restricted", "198.18.0.1");
+	expect(&a, "tcp", "0.0.0.0", 3001, "shielded", "");
 	expect(&a, "tcp", "127.0.0.1", 22, "local", "");
 	expect(&a, "tcp", "::1", 80, "local", "");
 	expect(&a, "udp", "::ffff:127.0.0.53", 53, "local", "");
@@ -183,7 +190,8 @@ START_TEST(test_unused)
 		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "; ");
 	}
 	/* 443/udp is denied from any: not an allowed port. */
-	ck_assert_str_eq(buf, "tcp 80-80: any; tcp 443-443: any; tcp 8000-8000: 0.0.0.0/0; "
+	ck_assert_str_eq(buf, "tcp 80-80: any; tcp 443-443: any; tcp 1000-3000: 198.18.0.1; "
+			 "tcp 8000-8000: 0.0.0.0/0; "
 			 "tcp 9999-9999: 2001:db8:b::1; ");
 	fwd_audit_free(&a);
 	fwd_ir_free(ir);
