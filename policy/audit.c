@@ -295,17 +295,6 @@ static char *range_word(const uint8_t *lo, const uint8_t *hi, size_t alen)
 	return fwd_xstrdup(b1);
 }
 
-static void strv_add_unique(char ***v, size_t *n, char *w)
-{
-	for (size_t i = 0; i < *n; i++)
-		if (strcmp((*v)[i], w) == 0) {
-			free(w);
-			return;
-		}
-	*v = fwd_xreallocarray(*v, *n + 1, sizeof(**v));
-	(*v)[(*n)++] = w;
-}
-
 /* a + 1 over len bytes; false when it wraps (a was all ones). */
 static bool addr_inc(uint8_t *a, size_t len)
 {
@@ -321,7 +310,29 @@ struct range {
 
 static int range_cmp(const void *x, const void *y)
 {
-	return memcmp(((const struct range *)x)->lo, ((const struct range *)y)->lo, 16);
+	const struct range *a = x, *b = y;
+	int r = memcmp(a->lo, b->lo, 16);
+
+	return r ? r : memcmp(a->hi, b->hi, 16);
+}
+
+static void strv_push(char ***v, size_t *n, size_t *cap, char *w)
+{
+	FWD_GROW(*v, *cap, *n + 1);
+	(*v)[(*n)++] = w;
+}
+
+/* The ranges as words, sorted, each once (a source allowed on several
+ * port pieces is one element per piece): O(n log n), so a list of 100k
+ * sources stays cheap. */
+static void range_words(struct range *r, size_t n, size_t alen, char ***v, size_t *nv,
+			size_t *cap)
+{
+	if (n)
+		qsort(r, n, sizeof(*r), range_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || range_cmp(&r[i - 1], &r[i]) != 0)
+			strv_push(v, nv, cap, range_word(r[i].lo, r[i].hi, alen));
 }
 
 /* Do the ranges together cover every address of alen bytes? */
@@ -416,14 +427,16 @@ static void judge_one(struct judge *J, struct fwd_audit_sock *s)
 		s->verdict = FWD_AUDIT_SHIELDED;
 	} else if (open || (n4 && ranges_cover_all(r4, n4, 4)) ||
 		   (n6 && ranges_cover_all(r6, n6, 16))) {
+		size_t cap = 0;
+
 		s->verdict = FWD_AUDIT_EXPOSED;
-		strv_add_unique(&from, &nfrom, fwd_xstrdup("any"));
+		strv_push(&from, &nfrom, &cap, fwd_xstrdup("any"));
 	} else if (n4 + n6) {
+		size_t cap = 0;
+
 		s->verdict = FWD_AUDIT_RESTRICTED;
-		for (size_t k = 0; k < n4; k++)
-			strv_add_unique(&from, &nfrom, range_word(r4[k].lo, r4[k].hi, 4));
-		for (size_t k = 0; k < n6; k++)
-			strv_add_unique(&from, &nfrom, range_word(r6[k].lo, r6[k].hi, 16));
+		range_words(r4, n4, 4, &from, &nfrom, &cap);
+		range_words(r6, n6, 16, &from, &nfrom, &cap);
 	} else {
 		s->verdict = FWD_AUDIT_SHIELDED;
 	}
@@ -474,7 +487,8 @@ static void find_unused(struct fwd_audit *a, struct judge *J)
 		const struct ent *t = &J->x.v[i];
 		struct fwd_audit_unused u = { .proto = t->proto, .plo = t->plo,
 					      .phi = t->phi };
-		size_t j;
+		struct range *r4 = NULL, *r6 = NULL;
+		size_t j, n4 = 0, n6 = 0, c4 = 0, c6 = 0, fcap = 0;
 		bool any = false, allowed = false;
 
 		for (j = i; j < J->x.n && J->x.v[j].proto == t->proto &&
@@ -484,25 +498,32 @@ static void find_unused(struct fwd_audit *a, struct judge *J)
 			if (e->kind == ENT_DENY_OPEN)
 				continue;
 			allowed = true;
-			if (e->kind == ENT_OPEN)
+			if (e->kind == ENT_OPEN) {
 				any = true;
-			else
-				strv_add_unique(&u.from, &u.nfrom,
-						range_word(e->e->lo, e->e->hi,
-							   e->kind == ENT_ALLOW4 ? 4 : 16));
+			} else if (e->kind == ENT_ALLOW4) {
+				FWD_GROW(r4, c4, n4 + 1);
+				memcpy(r4[n4].lo, e->e->lo, 16);
+				memcpy(r4[n4++].hi, e->e->hi, 16);
+			} else {
+				FWD_GROW(r6, c6, n6 + 1);
+				memcpy(r6[n6].lo, e->e->lo, 16);
+				memcpy(r6[n6++].hi, e->e->hi, 16);
+			}
 		}
 		i = j;
-		if (!allowed || someone_listens(a, u.proto, u.plo, u.phi) ||
-		    denied_from_any(&J->x, u.proto, u.plo, u.phi)) {
-			strv_free(u.from, u.nfrom);
+		if (allowed && !someone_listens(a, u.proto, u.plo, u.phi) &&
+		    !denied_from_any(&J->x, u.proto, u.plo, u.phi)) {
+			if (any) {
+				strv_push(&u.from, &u.nfrom, &fcap, fwd_xstrdup("any"));
+			} else {
+				range_words(r4, n4, 4, &u.from, &u.nfrom, &fcap);
+				range_words(r6, n6, 16, &u.from, &u.nfrom, &fcap);
+			}
+		}
+		free(r4);
+		free(r6);
+		if (!u.nfrom)
 			continue;
-		}
-		if (any) {
-			strv_free(u.from, u.nfrom);
-			u.from = NULL;
-			u.nfrom = 0;
-			strv_add_unique(&u.from, &u.nfrom, fwd_xstrdup("any"));
-		}
 		FWD_GROW(a->unused, cap, a->nunused + 1);
 		a->unused[a->nunused++] = u;
 	}

@@ -365,6 +365,50 @@ START_TEST(test_diff)
 }
 END_TEST
 
+/* A big allowlist: every source once, sorted, for the socket and for the
+ * unused port (the words are built in O(n log n); this also runs under
+ * valgrind, so a quadratic walk would show as a timeout). */
+START_TEST(test_big_list)
+{
+	size_t n = 20000, len = 0, cap = 1 << 20;
+	char *text = malloc(cap);
+	struct fwd_ir *ir;
+	struct fwd_audit a = { 0 };
+	const struct fwd_audit_sock *s;
+
+	ck_assert_ptr_nonnull(text);
+	len += (size_t)snprintf(text + len, cap - len, "[list big]\nmembers =");
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(text + len, cap - len, "%s198.%zu.%zu.%zu",
+					i % 8 ? ", " : "\n  ", 18 + i / 65536,
+					i / 256 % 256, i % 256);
+	len += (size_t)snprintf(text + len, cap - len, "\n[service ssh]\nports = 22/tcp, "
+				"2222/tcp\nallow = @big\n");
+	ck_assert_uint_lt(len, cap - 1);
+	ir = ir_of(text);
+	sock(&a, "tcp", "::", 22);
+	ck_assert_int_eq(fwd_audit_judge(&a, ir), 0);
+	s = find(&a, "tcp", "::", 22);
+	ck_assert_int_eq(s->verdict, FWD_AUDIT_RESTRICTED);
+	ck_assert_uint_eq(s->nfrom, n);
+	ck_assert_str_eq(s->from[0], "198.18.0.0");
+	ck_assert_str_eq(s->from[n - 1], "198.18.78.31");
+	for (size_t i = 1; i < s->nfrom; i++) {
+		uint32_t x, y;
+
+		inet_pton(AF_INET, s->from[i - 1], &x);
+		inet_pton(AF_INET, s->from[i], &y);
+		ck_assert_uint_lt(ntohl(x), ntohl(y));
+	}
+	ck_assert_uint_eq(a.nunused, 1);
+	ck_assert_uint_eq(a.unused[0].plo, 2222);
+	ck_assert_uint_eq(a.unused[0].nfrom, n);
+	fwd_audit_free(&a);
+	fwd_ir_free(ir);
+	free(text);
+}
+END_TEST
+
 /* The unit from /proc/PID/cgroup: the deepest .service or .scope. */
 START_TEST(test_unit_of)
 {
@@ -405,6 +449,7 @@ static Suite *audit_suite(void)
 	tcase_add_test(tc, test_baseline_damaged);
 	tcase_add_test(tc, test_diff);
 	tcase_add_test(tc, test_unit_of);
+	tcase_add_test(tc, test_big_list);
 	suite_add_tcase(s, tc);
 	return s;
 }
