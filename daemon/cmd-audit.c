@@ -546,7 +546,7 @@ void fwd_audit_tick(struct fwd_ctx *ctx)
 	struct fwd_audit a = { 0 };
 	struct fwd_audit_entry *now;
 	struct fwd_audit_diff *d;
-	size_t nd, logged = 0;
+	size_t nd;
 
 	if (gather(ctx, &a, NULL) != 0) {
 		fwd_audit_free(&a);
@@ -575,12 +575,8 @@ void fwd_audit_tick(struct fwd_ctx *ctx)
 	}
 	fwd_audit_diff(ctx->audit_prev, ctx->naudit_prev, now, a.n, &d, &nd);
 	for (size_t i = 0; i < nd; i++)
-		if (d[i].newly_exposed) {
+		if (d[i].newly_exposed)
 			fwd_audit_emit_record(ctx, &d[i], sock_of(&a, &d[i].now));
-			logged++;
-		}
-	ctx->audit_runs++;
-	ctx->audit_exposed += logged;
 	free(d);
 	free(ctx->audit_prev);
 	ctx->audit_prev = now;

@@ -71,7 +71,6 @@ struct fwd_ctx {
 	struct fwd_audit_entry *audit_prev;
 	size_t naudit_prev;
 	bool audit_have_prev;
-	unsigned long long audit_runs, audit_exposed;
 };
 
 /* Load the files (main + conf.d + lists + the owned edits file), with the

@@ -3375,9 +3375,16 @@ START_TEST(test_audit)
 	ck_assert_msg(fwctl("audit --diff") == 2 && strstr(R.err, "--save-baseline"),
 		      "diff without a baseline: rc %d %s%s", R.rc, R.out, R.err);
 	ck_assert_msg(fwctl("audit --save-baseline") == 0, "save: rc %d %s", R.rc, R.err);
-	w = xasprintf("%s/audit-baseline", T.state);
-	ck_assert_msg(access(w, F_OK) == 0, "no %s", w);
-	free(w);
+	{
+		struct stat st;
+
+		/* fwd's own file in its state dir: regular, 0600, root's. */
+		w = xasprintf("%s/audit-baseline", T.state);
+		ck_assert_msg(lstat(w, &st) == 0 && S_ISREG(st.st_mode) &&
+			      (st.st_mode & 07777) == 0600 && st.st_uid == 0,
+			      "%s: not a regular 0600 file of root's", w);
+		free(w);
+	}
 	ck_assert_msg(fwctl("audit --diff") == 0 && strstr(R.out, "no change"),
 		      "diff right after save: rc %d %s%s", R.rc, R.out, R.err);
 
