@@ -13,6 +13,7 @@ _fwctl_opts()
 	status | diff | explain | stats | check | doctor | 'list blocked' | 'list show')
 		echo --json ;;
 	disable) echo --yes ;;
+	audit) echo --save-baseline --diff --json ;;
 	show) echo --nft --json ;;
 	allow | deny | block) echo --runtime --force ;;
 	remove) echo --kill-states --force ;;
@@ -32,7 +33,7 @@ _fwctl_reply()
 _fwctl()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=
-	local commands='status show allow deny remove block unblock list reload confirm diff explain stats disable enable doctor check help version'
+	local commands='status show allow deny remove block unblock list reload confirm diff explain stats audit disable enable doctor check help version'
 	local listcmds='add del show blocked'
 	local ports='22/tcp 80/tcp 443/tcp 53/udp'
 	local cmd='' i w

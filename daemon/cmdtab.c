@@ -79,6 +79,18 @@ const struct fwd_cmdinfo fwd_cmdtab[] = {
 	  "Hit counters (kernel counters) of the allowlist rules and the\n"
 	  "blocklist, and of the control socket.",
 	  FWD_ROLE_READ, false },
+	{ "audit", "audit [--save-baseline|--diff] [--json]",
+	  "Every listening TCP socket and bound UDP socket of fwd's network\n"
+	  "namespace (IPv4 and IPv6, from the kernel's sock_diag), its owner\n"
+	  "(pid, command, exe, user, systemd unit) and what the running rules\n"
+	  "make of it: exposed (allowed from any source), restricted (from the\n"
+	  "sources listed), shielded (nobody may connect), local (loopback\n"
+	  "only); then the allowed ports nothing listens on (unused).\n"
+	  "--save-baseline keeps the picture in fwd's state directory (admin);\n"
+	  "--diff lists listeners that appeared, vanished or changed owner or\n"
+	  "verdict since, and exits 1 when one is newly exposed (2: no\n"
+	  "baseline). Processes are shown to admins only.",
+	  FWD_ROLE_READ, false },
 	{ "disable", "disable [--yes]",
 	  "Delete fwd's table: the host is OPEN until `fwctl enable`, `fwctl\n"
 	  "reload`, SIGHUP or a restart of fwd. This is the only way fwd opens\n"

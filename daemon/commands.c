@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../ctl/json.h"
+#include "cmd-audit.h"
 #include "cmdtab.h"
 #include "edit.h"
 #include "fwd.h"
@@ -1906,7 +1907,10 @@ int fwd_handle_request(void *vctx, const struct fwd_ctl_peer *peer,
 	cr.argc = (int)req->argc - nw;
 	cr.json = req->flags & FWD_REQ_F_JSON;
 	cr.force = req->flags & FWD_REQ_F_FORCE;
-	if (take_options(&cr) == 0 && check_word_count(&cr) == 0) {
+	if (strcmp(cr.info->name, "audit") == 0) {
+		/* cmd-audit.c reads its own options. */
+		fwd_cmd_audit(cr.ctx, peer, cr.argc, cr.argv, cr.json, resp);
+	} else if (take_options(&cr) == 0 && check_word_count(&cr) == 0) {
 		for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
 			if (strcmp(handlers[i].name, cr.info->name) == 0) {
 				ret = handlers[i].fn(&cr);

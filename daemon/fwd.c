@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "edit.h"
+#include "cmd-audit.h"
 #include "fwd.h"
 #include "log.h"
 #include "notify.h"
@@ -363,6 +364,8 @@ static int run_daemon(struct fwd_ctx *ctx)
 		epoll_add(efd, ctx->confirm_tfd);
 	if (ctx->tidy_tfd >= 0)
 		epoll_add(efd, ctx->tidy_tfd);
+	if (ctx->audit_tfd >= 0)
+		epoll_add(efd, ctx->audit_tfd);
 	{
 		int r = fwd_monitor_open(&ctx->mon, fwd_nl_portid(ctx->nl));
 
@@ -432,11 +435,15 @@ static int run_daemon(struct fwd_ctx *ctx)
 			} else if (fd == ctx->tidy_tfd) {
 				if (read(fd, &ticks, sizeof(ticks)) > 0)
 					fwd_tidy(ctx);
+			} else if (fd == ctx->audit_tfd) {
+				if (read(fd, &ticks, sizeof(ticks)) > 0)
+					fwd_audit_tick(ctx);
 			} else if (ctx->mon && fd == fwd_monitor_fd(ctx->mon)) {
 				fwd_guard_events(ctx);
 			}
 		}
 		fwd_tidy_arm(ctx);
+		fwd_audit_arm(ctx);
 		fwd_save_if_due(ctx, false);
 	}
 	fwd_save_if_due(ctx, true);
@@ -472,7 +479,7 @@ int main(int argc, char **argv)
 	};
 	struct fwd_ctx ctx = { .config = FWD_DEFAULT_CONFIG,
 			       .state_dir = FWD_DEFAULT_STATE_DIR,
-			       .confirm_tfd = -1, .tidy_tfd = -1 };
+			       .confirm_tfd = -1, .tidy_tfd = -1, .audit_tfd = -1 };
 	enum fwd_mode mode = MODE_DAEMON;
 	const char *socket_opt = NULL;
 	bool json = false, no_socket = false;
@@ -561,12 +568,17 @@ int main(int argc, char **argv)
 		ctx.confirm_tfd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK);
 		ctx.tidy_tfd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK);
 		fwd_confirm_resume(&ctx);
+		ctx.audit_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 		fwd_tidy_arm(&ctx);
+		fwd_audit_arm(&ctx);
 		ret = run_daemon(&ctx);
 		if (ctx.confirm_tfd >= 0)
 			close(ctx.confirm_tfd);
 		if (ctx.tidy_tfd >= 0)
 			close(ctx.tidy_tfd);
+		if (ctx.audit_tfd >= 0)
+			close(ctx.audit_tfd);
+		fwd_audit_stop(&ctx);
 	}
 	fwd_nl_close(ctx.nl);
 	fwd_policy_free(ctx.policy);

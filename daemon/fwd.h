@@ -12,6 +12,8 @@
 #include "kmod.h"
 #include "policy.h"
 
+struct fwd_audit_entry;
+
 /*
  * The daemon's whole state, one context passed everywhere (no globals).
  * Invariant: ctx->ir is exactly what the kernel holds (as far as fwd
@@ -62,6 +64,13 @@ struct fwd_ctx {
 	 * start-up fallback read from the state directory. Edits are refused
 	 * until the files are applied again (SIGHUP, fwctl reload). */
 	const char *model_unknown;
+	/* [audit] interval (cmd-audit.h): the timer, the interval it runs
+	 * at (0: stopped), and the last run's listeners to compare with. */
+	int audit_tfd;
+	uint32_t audit_armed;
+	struct fwd_audit_entry *audit_prev;
+	size_t naudit_prev;
+	bool audit_have_prev;
 };
 
 /* Load the files (main + conf.d + lists + the owned edits file), with the

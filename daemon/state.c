@@ -584,3 +584,21 @@ int fwd_write_atomic(const char *dir, const char *name, const void *buf,
 	close(dfd);
 	return ret;
 }
+
+int fwd_state_read_file(const char *dir, const char *name, size_t max,
+			char **text, size_t *len, char *why, size_t whylen)
+{
+	struct buf b = { 0 };
+	int ret = read_state(dir, name, 0, max, &b, why, whylen);
+
+	*text = NULL;
+	*len = 0;
+	if (ret)
+		return ret;
+	*text = realloc(b.p, b.n + 1);
+	if (!*text)
+		abort();	/* the project's OOM policy: abort */
+	(*text)[b.n] = '\0';
+	*len = b.n;
+	return 0;
+}

@@ -81,4 +81,12 @@ int fwd_state_dir_open(const char *dir, bool create, char *why, size_t whylen);
 int fwd_write_atomic(const char *dir, const char *name, const void *buf,
 		     size_t len, unsigned mode);
 
+/*
+ * The whole of a state file of at most max bytes, trusted as above (the
+ * directory and the file checked, never through a symlink), NUL added:
+ * 0, -ENOENT when it is not there, or -errno with the reason in `why`.
+ */
+int fwd_state_read_file(const char *dir, const char *name, size_t max,
+			char **text, size_t *len, char *why, size_t whylen);
+
 #endif

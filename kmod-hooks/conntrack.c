@@ -45,6 +45,7 @@
 
 #include "addr.h"
 #include "edit.h"
+#include "sockets.h"
 #include "util.h"
 
 /* What to look for, from the edit. */
@@ -490,12 +491,10 @@ static bool diag_same_conn(uint8_t family, const struct sock_id *id,
  */
 static void sock_destroy(const struct ct_entry *v, size_t n)
 {
-	struct mnl_socket *sk = mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC);
+	struct mnl_socket *sk;
 
-	if (!sk)
+	if (fwd_sockdiag_open(&sk) != 0)
 		return;
-	if (mnl_socket_bind(sk, 0, MNL_SOCKET_AUTOPID) < 0)
-		goto out;
 	for (size_t i = 0; i < n; i++)
 		for (unsigned k = 0; k < v[i].nsock; k++) {
 			const struct sock_id *id = &v[i].sock[k];
@@ -515,7 +514,6 @@ static void sock_destroy(const struct ct_entry *v, size_t n)
 				continue;
 			diag_one(sk, SOCK_DESTROY, m.idiag_family, &m.id, NULL);
 		}
-out:
 	mnl_socket_close(sk);
 }
 

@@ -125,7 +125,7 @@ static void index_free(struct name_index *x)
 
 enum sec_kind {
 	SEC_NONE, SEC_SKIP, SEC_DEFAULTS, SEC_CONTROL, SEC_LIST, SEC_SERVICE,
-	SEC_EDITS, SEC_GUARD
+	SEC_EDITS, SEC_GUARD, SEC_AUDIT
 };
 
 enum key_id {
@@ -139,6 +139,7 @@ enum key_id {
 	K_EDIT_ALLOW, K_EDIT_DENY, K_EDIT_BLOCK, K_EDIT_LIST_ADD, K_EDIT_LIST_DEL,
 	K_QUEUES, K_DSHIELD_USERID,
 	K_SCAN, K_FLOOD, K_BLOCK, K_NEVER, K_PREFIX6, K_MAX_BLOCKED,
+	K_INTERVAL,
 	K_MAX
 };
 
@@ -182,6 +183,8 @@ static const struct key_def key_defs[] = {
 	{ "never",     SEC_GUARD,    K_NEVER,     true },
 	{ "prefix6",   SEC_GUARD,    K_PREFIX6,   false },
 	{ "max_blocked", SEC_GUARD,  K_MAX_BLOCKED, false },
+	/* The exposure audit fwd runs by itself. */
+	{ "interval",  SEC_AUDIT,    K_INTERVAL,  false },
 };
 
 
@@ -218,6 +221,8 @@ struct loader {
 	size_t rescue_cap;
 	bool have_guard;
 	struct fwd_loc guard_loc;
+	bool have_audit;
+	struct fwd_loc audit_loc;
 	size_t never_cap;
 
 	/* [edits]: the words of the open edit key (continuation lines
@@ -583,6 +588,25 @@ static void group_value(struct loader *L, const char *key, const char *v,
 
 static void guard_value(struct loader *L, const char *key, const char *v);
 
+/* [audit] interval = DURATION, 10s to 1d: shorter would have fwd walk
+ * /proc for little news, longer is what cron is for. */
+static void audit_interval(struct loader *L, const char *v)
+{
+	char q[QBUF];
+	uint64_t x;
+
+	if (fwd_duration_parse(v, strlen(v), &x) == 0 && x >= 10 && x <= 86400) {
+		L->p->audit.interval = (uint32_t)x;
+		L->p->audit.interval_loc = here(L);
+	} else if (!*v) {
+		err(L, "missing value for 'interval'; write a DURATION like 30s, "
+		    "5m or 1h (10s to 1d)");
+	} else {
+		err(L, "invalid interval '%s'; write a DURATION like 30s, 5m or 1h "
+		    "(10s to 1d)", quote(q, v, strlen(v)));
+	}
+}
+
 static void scalar_value(struct loader *L, const char *key, const char *v)
 {
 	struct fwd_policy *p = L->p;
@@ -634,6 +658,9 @@ static void scalar_value(struct loader *L, const char *key, const char *v)
 		break;
 	case K_READ_GROUP:
 		group_value(L, key, v, &p->read_group);
+		break;
+	case K_INTERVAL:
+		audit_interval(L, v);
 		break;
 	default:
 		guard_value(L, key, v);
@@ -1409,7 +1436,7 @@ static const char *sec_word(enum sec_kind k)
 {
 	return k == SEC_DEFAULTS ? "defaults" : k == SEC_CONTROL ? "control" :
 	       k == SEC_EDITS ? "edits" : k == SEC_LIST ? "list" :
-	       k == SEC_GUARD ? "guard" : "service";
+	       k == SEC_GUARD ? "guard" : k == SEC_AUDIT ? "audit" : "service";
 }
 
 static const char *key_name(enum key_id id)
@@ -1526,7 +1553,8 @@ static void begin_named(struct loader *L, enum sec_kind kind, const char *name,
 	index_put(x, dup, L->idx);
 }
 
-/* [defaults], [control] and [guard]: no name, once in the whole policy. */
+/* [defaults], [control], [guard] and [audit]: no name, once in the whole
+ * policy. */
 static void begin_single(struct loader *L, enum sec_kind kind, bool named,
 			 bool *seen, struct fwd_loc *first)
 {
@@ -1581,6 +1609,13 @@ static void begin_section(struct loader *L, const char *s, size_t n)
 			L->p->guard.on = true;
 			L->p->guard.loc = L->guard_loc;
 		}
+	} else if (wn == 5 && !memcmp(w, "audit", 5)) {
+		begin_single(L, SEC_AUDIT, rest < end, &L->have_audit,
+			     &L->audit_loc);
+		if (L->sec == SEC_AUDIT) {
+			L->p->audit.on = true;
+			L->p->audit.loc = L->audit_loc;
+		}
 	} else if (wn == 5 && !memcmp(w, "edits", 5)) {
 		/* fwd's own file has one; any file may, and several. */
 		if (rest < end)
@@ -1592,7 +1627,8 @@ static void begin_section(struct loader *L, const char *s, size_t n)
 		begin_named(L, SEC_SERVICE, rest, (size_t)(end - rest));
 	} else {
 		err(L, "unknown section '[%s]'; valid sections are [defaults], "
-		    "[control], [guard], [list NAME], [service NAME] and [edits]",
+		    "[control], [guard], [audit], [list NAME], [service NAME] and "
+		    "[edits]",
 		    quote(q, w, (size_t)(end - w)));
 	}
 }
@@ -1647,7 +1683,8 @@ static void start_key(struct loader *L, const char *name)
 			    "(did you mean '%s'?)", quote(q, name, strlen(name)),
 			    sec_word(L->sec), valid, hint);
 		else if (L->sec == SEC_DEFAULTS || L->sec == SEC_CONTROL ||
-			 L->sec == SEC_EDITS || L->sec == SEC_GUARD)
+			 L->sec == SEC_EDITS || L->sec == SEC_GUARD ||
+			 L->sec == SEC_AUDIT)
 			err(L, "unknown key '%s' in [%s]; valid keys are %s",
 			    quote(q, name, strlen(name)), sec_word(L->sec), valid);
 		else {
@@ -1703,6 +1740,7 @@ static int on_value(void *user, const char *section, const char *name,
 	case K_BLOCK:
 	case K_PREFIX6:
 	case K_MAX_BLOCKED:
+	case K_INTERVAL:
 		if (L->kind == L_KV) {
 			scalar_value(L, name, value);
 		} else if (!L->cont_reported) {
@@ -2323,6 +2361,7 @@ struct fwd_policy *fwd_policy_new(void)
 	p->guard.block = 3600;
 	p->guard.prefix6 = 64;
 	p->guard.max_blocked = 100000;
+	p->audit.interval = 300;
 	return p;
 }
 

@@ -94,6 +94,17 @@ struct fwd_guard_conf {
 		       max_blocked_loc;
 };
 
+/*
+ * [audit]: fwd runs the exposure audit (policy/audit.h) every `interval`
+ * and logs each listener newly exposed since the last run. No [audit]
+ * section: on is false and fwd audits only when asked (`fwctl audit`).
+ */
+struct fwd_audit_conf {
+	bool on;			/* an [audit] section was read */
+	uint32_t interval;		/* seconds, 10s..1d, default 5m */
+	struct fwd_loc loc, interval_loc;
+};
+
 struct fwd_policy {
 	enum fwd_action inbound;	/* default FWD_DENY */
 	enum fwd_action outbound;	/* default FWD_ALLOW */
@@ -148,6 +159,9 @@ struct fwd_policy {
 	unsigned queues;
 	uint32_t dshield_userid;
 	struct fwd_loc queues_loc, dshield_userid_loc;
+
+	/* [audit] (above). */
+	struct fwd_audit_conf audit;
 
 	/* The conf.d directory that was read (NULL if includes were off), so
 	 * the daemon knows where its own FWD_EDITS_FILE goes. */

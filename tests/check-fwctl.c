@@ -3171,6 +3171,292 @@ START_TEST(test_diff_hides_source_from_readers)
 }
 END_TEST
 
+/* ---- audit ---- */
+
+/*
+ * The object of `fwctl audit --json`'s sockets (or unused) list for
+ * PROTO/PORT on ADDRESS (NULL: any address), as its text, or NULL. The
+ * objects are flat but for their "allowed_from" list: "}" ends one.
+ */
+static char *audit_obj(const char *json, const char *list, const char *proto,
+		       const char *addr, unsigned port)
+{
+	char *head = xasprintf("\"%s\":[", list), *want = xasprintf("\"proto\":\"%s\"", proto);
+	char *wport = xasprintf("\"port\":%u,", port);
+	char *waddr = addr ? xasprintf("\"address\":\"%s\"", addr) : NULL;
+	const char *p = strstr(json, head), *end;
+	char *found = NULL;
+
+	for (p = p ? p + strlen(head) : NULL; p && *p == '{'; p = end + 2) {
+		char *o;
+
+		end = strchr(p, '}');
+		ck_assert(end);
+		o = xasprintf("%.*s", (int)(end - p + 1), p);
+		if (strstr(o, want) && strstr(o, wport) && (!waddr || strstr(o, waddr))) {
+			found = o;
+			break;
+		}
+		free(o);
+		if (end[1] != ',')
+			break;
+	}
+	free(head);
+	free(want);
+	free(wport);
+	free(waddr);
+	return found;
+}
+
+/* The socket's object must hold every one of the words. */
+static void expect_audit(const char *list, const char *proto, const char *addr,
+			 unsigned port, const char *const *words)
+{
+	char *o = audit_obj(R.out, list, proto, addr, port);
+
+	ck_assert_msg(o, "no %s entry %s %s/%u in:\n%s", list, addr ? addr : "", proto,
+		      port, R.out);
+	for (int i = 0; words[i]; i++)
+		ck_assert_msg(strstr(o, words[i]), "%s %s/%u: no %s in %s", list, proto, port,
+			      words[i], o);
+	free(o);
+}
+
+/* A nettool listener in srv on ADDR, as root or (uid != 0) as that user. */
+static pid_t audit_listener(const char *proto, const char *addr, unsigned port, uid_t uid,
+			    gid_t gid)
+{
+	char portstr[8], ru[32], rg[32], *log;
+	const char *asroot[] = { NETTOOL, "listen", proto, addr, portstr, "--timeout", "300",
+				 NULL };
+	const char *asuser[] = { "setpriv", ru, rg, "--clear-groups", NETTOOL, "listen", proto,
+				 addr, portstr, "--timeout", "300", NULL };
+	pid_t pid;
+
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	snprintf(ru, sizeof(ru), "--reuid=%u", (unsigned)uid);
+	snprintf(rg, sizeof(rg), "--regid=%u", (unsigned)gid);
+	log = xasprintf("%s/audit-%s-%u.log", E.dir, proto, port);
+	pid = spawn(SRV, log, uid ? asuser : asroot);
+	ck_assert_msg(wait_for(log, "ready\n", 1, 5), "listener %s %s/%u did not start:\n%s",
+		      addr, proto, port, slurp_or_empty(log));
+	free(log);
+	return pid;
+}
+
+static const char audit_policy[] =
+	"\n"
+	"[service web]\n"
+	"ports = 8080/tcp, 8443/tcp, 5353/udp\n"
+	"allow = any\n"
+	"\n"
+	"[service admin]\n"
+	"ports = 9999/tcp\n"
+	"allow = @good\n";
+
+/*
+ * Real listeners in srv, owned by root and by the test user, judged
+ * against the running rules: 22/tcp from @good on :: (restricted, both
+ * families of the dual-stack socket listed), 8080/tcp from any (exposed,
+ * the test user's), 5353/udp from any (exposed), 7000/tcp that no rule
+ * allows (shielded), 127.0.0.1:6000 (local); 8443 and 9999 allowed with
+ * nothing listening (unused). Then the baseline and --diff: a new
+ * exposed listener and one gone, exit 1; the read role sees no process.
+ */
+START_TEST(test_audit)
+{
+	char group[64], exe[4096], *extra, *w;
+	pid_t p22, p8080, p5353, p7000, p6000, p8443;
+	uid_t uid;
+	gid_t gid;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	test_user(&uid, &gid, group, sizeof(group));
+	ck_assert(chmod(E.dir, 0755) == 0);
+	ck_assert_msg(realpath(NETTOOL, exe), "realpath %s", NETTOOL);
+	extra = xasprintf("%s\n[control]\nread_group = %s\n", audit_policy, group);
+	write_policy("deny", extra);
+	free(extra);
+	fwd_start();
+	p22 = audit_listener("tcp", "::", 22, 0, 0);
+	p8080 = audit_listener("tcp", "0.0.0.0", 8080, uid, gid);
+	p5353 = audit_listener("udp", "::", 5353, 0, 0);
+	p7000 = audit_listener("tcp", "0.0.0.0", 7000, 0, 0);
+	p6000 = audit_listener("tcp", "127.0.0.1", 6000, uid, gid);
+
+	ck_assert_msg(fwctl("audit --json") == 0 && json_ok(R.out), "audit --json: rc %d\n%s%s",
+		      R.rc, R.out, R.err);
+	{
+		char *pid = xasprintf("\"pid\":%d,", (int)p22), *e = xasprintf("\"exe\":\"%s\"", exe);
+		const char *const w22[] = { "\"verdict\":\"restricted\"", "\"family\":\"ipv6\"",
+					    "\"v6only\":false", "\"" GOOD4 "\"", "\"" GOOD6 "\"",
+					    pid, "\"command\":\"nettool\"", e,
+					    "\"uid\":0,", "\"user\":\"root\"", NULL };
+
+		expect_audit("sockets", "tcp", "::", 22, w22);
+		free(pid);
+		free(e);
+	}
+	{
+		char *pid = xasprintf("\"pid\":%d,", (int)p8080), *u = xasprintf("\"uid\":%u,",
+										 (unsigned)uid);
+		char *user = xasprintf("\"user\":\"%s\"", tu_user());
+		const char *const w8080[] = { "\"verdict\":\"exposed\"", "\"allowed_from\":[\"any\"]",
+					      "\"address\":\"0.0.0.0\"", pid, u, user,
+					      "\"command\":\"nettool\"", NULL };
+
+		expect_audit("sockets", "tcp", "0.0.0.0", 8080, w8080);
+		free(pid);
+		free(u);
+		free(user);
+	}
+	{
+		char *pid = xasprintf("\"pid\":%d,", (int)p5353);
+		const char *const w5353[] = { "\"verdict\":\"exposed\"", pid, NULL };
+
+		expect_audit("sockets", "udp", "::", 5353, w5353);
+		free(pid);
+	}
+	{
+		char *pid = xasprintf("\"pid\":%d,", (int)p7000);
+		const char *const w7000[] = { "\"verdict\":\"shielded\"", "\"allowed_from\":[]",
+					      pid, NULL };
+
+		expect_audit("sockets", "tcp", "0.0.0.0", 7000, w7000);
+		free(pid);
+	}
+	{
+		char *pid = xasprintf("\"pid\":%d,", (int)p6000);
+		const char *const w6000[] = { "\"verdict\":\"local\"", pid, NULL };
+
+		expect_audit("sockets", "tcp", "127.0.0.1", 6000, w6000);
+		free(pid);
+	}
+	{
+		const char *const w8443[] = { "\"allowed_from\":[\"any\"]", "\"port_end\":8443",
+					      NULL };
+		const char *const w9999[] = { "\"" GOOD4 "\"", "\"" GOOD6 "\"", NULL };
+
+		expect_audit("unused", "tcp", NULL, 8443, w8443);
+		expect_audit("unused", "tcp", NULL, 9999, w9999);
+		w = audit_obj(R.out, "unused", "tcp", NULL, 8080);
+		ck_assert_msg(!w, "8080 has a listener, yet unused: %s", w);
+		w = audit_obj(R.out, "unused", "udp", NULL, 5353);
+		ck_assert_msg(!w, "5353/udp has a listener, yet unused: %s", w);
+	}
+	/* The table: one line per socket, its verdict and its owner. */
+	ck_assert_msg(fwctl("audit") == 0, "audit: rc %d %s", R.rc, R.err);
+	w = xasprintf("%d", (int)p8080);
+	ck_assert_msg(strstr(R.out, "VERDICT") && strstr(R.out, "exposed") &&
+		      strstr(R.out, "restricted") && strstr(R.out, "shielded") &&
+		      strstr(R.out, "local") && strstr(R.out, "unused") &&
+		      strstr(R.out, w) && strstr(R.out, tu_user()), "audit text:\n%s", R.out);
+	free(w);
+
+	/* The read role: sockets and verdicts, no processes. */
+	ck_assert_msg(fwctl_as(uid, gid, "audit --json") == 0 && json_ok(R.out),
+		      "audit by the read role: rc %d %s", R.rc, R.err);
+	{
+		const char *const wr[] = { "\"verdict\":\"restricted\"", "\"pid\":null",
+					   "\"command\":null", "\"exe\":null", "\"user\":\"root\"",
+					   NULL };
+
+		expect_audit("sockets", "tcp", "::", 22, wr);
+		ck_assert_msg(!strstr(R.out, "nettool"), "the read role saw a command:\n%s",
+			      R.out);
+	}
+	ck_assert_msg(fwctl_as(uid, gid, "audit --save-baseline") == 3 &&
+		      strstr(R.err, "permission denied"), "save-baseline by the read role: rc %d %s",
+		      R.rc, R.err);
+
+	/* Baseline, then nothing changed: exit 0. */
+	ck_assert_msg(fwctl("audit --diff") == 2 && strstr(R.err, "--save-baseline"),
+		      "diff without a baseline: rc %d %s%s", R.rc, R.out, R.err);
+	ck_assert_msg(fwctl("audit --save-baseline") == 0, "save: rc %d %s", R.rc, R.err);
+	{
+		struct stat st;
+
+		/* fwd's own file in its state dir: regular, 0600, root's. */
+		w = xasprintf("%s/audit-baseline", T.state);
+		ck_assert_msg(lstat(w, &st) == 0 && S_ISREG(st.st_mode) &&
+			      (st.st_mode & 07777) == 0600 && st.st_uid == 0,
+			      "%s: not a regular 0600 file of root's", w);
+		free(w);
+	}
+	ck_assert_msg(fwctl("audit --diff") == 0 && strstr(R.out, "no change"),
+		      "diff right after save: rc %d %s%s", R.rc, R.out, R.err);
+
+	/* A new exposed listener, one gone: exit 1, both named. */
+	p8443 = audit_listener("tcp", "::", 8443, 0, 0);
+	ck_assert(stop_proc(p7000, 5) >= 0);
+	ck_assert_msg(fwctl("audit --diff") == 1, "diff with a new exposed listener: rc %d\n%s%s",
+		      R.rc, R.out, R.err);
+	ck_assert_msg(strstr(R.out, "+ tcp [::]:8443 exposed") &&
+		      strstr(R.out, "NEWLY EXPOSED") && strstr(R.out, "- tcp 0.0.0.0:7000 shielded"),
+		      "diff text:\n%s", R.out);
+	ck_assert_msg(fwctl("audit --diff --json") == 1 && json_ok(R.out) &&
+		      strstr(R.out, "\"newly_exposed\":true"), "diff --json: rc %d\n%s", R.rc,
+		      R.out);
+	/* Gone again: what is left is only the vanished one, exit 0. */
+	ck_assert(stop_proc(p8443, 5) >= 0);
+	ck_assert_msg(fwctl("audit --diff") == 0 && strstr(R.out, "- tcp 0.0.0.0:7000") &&
+		      !strstr(R.out, "8443"), "diff after the new one went: rc %d\n%s", R.rc,
+		      R.out);
+	/* A listener that was shielded comes back exposed: the policy changed. */
+	p7000 = audit_listener("tcp", "0.0.0.0", 7000, 0, 0);
+	ck_assert_msg(fwctl("allow 7000/tcp --runtime") == 0, "allow: %s", R.err);
+	ck_assert_msg(fwctl("audit --diff") == 1 &&
+		      strstr(R.out, "~ tcp 0.0.0.0:7000 verdict shielded -> exposed"),
+		      "diff of a verdict change: rc %d\n%s", R.rc, R.out);
+	fwd_stop();
+	topo_down();
+}
+END_TEST
+
+/* [audit] interval: fwd audits by itself and logs a listener that became
+ * exposed since its last run, once, as a record with its owner. */
+START_TEST(test_audit_interval)
+{
+	char *extra, *rec;
+	pid_t p;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	extra = xasprintf("%s\n[audit]\ninterval = 10s\n", audit_policy);
+	write_policy("deny", extra);
+	free(extra);
+	fwd_start();
+	/* The first run (a second after start) is where the comparison starts. */
+	ck_assert_msg(wait_for(T.fwdlog, "fwd: audit: ", 2, 15), "no first audit run:\n%s",
+		      slurp_or_empty(T.fwdlog));
+	p = audit_listener("tcp", "::", 8443, 0, 0);
+	rec = xasprintf("fwd: audit: newly exposed listener proto=tcp address=:: port=8443 "
+			"verdict=exposed change=new pid=%d command=nettool", (int)p);
+	ck_assert_msg(wait_for(T.fwdlog, rec, 1, 30), "no record of the new listener:\n%s",
+		      slurp_or_empty(T.fwdlog));
+	/* A shielded listener is not logged; a second exposed one is, in a
+	 * later run, and by then the first has not been logged again. */
+	audit_listener("tcp", "0.0.0.0", 7000, 0, 0);
+	p = audit_listener("tcp", "0.0.0.0", 8080, 0, 0);
+	free(rec);
+	rec = xasprintf("fwd: audit: newly exposed listener proto=tcp address=0.0.0.0 port=8080 "
+			"verdict=exposed change=new pid=%d command=nettool", (int)p);
+	ck_assert_msg(wait_for(T.fwdlog, rec, 1, 30), "no record of the second listener:\n%s",
+		      slurp_or_empty(T.fwdlog));
+	ck_assert_msg(count_in_file(T.fwdlog, "newly exposed listener") == 2 &&
+		      count_in_file(T.fwdlog, "port=8443") == 1 &&
+		      count_in_file(T.fwdlog, "port=7000") == 0,
+		      "a listener logged twice, or a shielded one logged:\n%s",
+		      slurp_or_empty(T.fwdlog));
+	free(rec);
+	fwd_stop();
+	topo_down();
+}
+END_TEST
+
 static void add_test(Suite *s, const char *name, const TTest *t, int timeout)
 {
 	TCase *tc = tcase_create(name);
@@ -3228,6 +3514,8 @@ static Suite *fwctl_suite(void)
 	add_sec_test(s, "roles_dropped_groups", test_roles_dropped_groups, 60);
 	add_sec_test(s, "flood_does_not_lock_out_root", test_flood_does_not_lock_out_root, 120);
 	add_sec_test(s, "diff_hides_source", test_diff_hides_source_from_readers, 60);
+	add_test(s, "audit", test_audit, 90);
+	add_test(s, "audit_interval", test_audit_interval, 90);
 	return s;
 }
 

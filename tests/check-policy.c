@@ -315,6 +315,30 @@ START_TEST(test_good_defaults)
 }
 END_TEST
 
+/* [audit]: its interval with its line; empty, the default; absent, off. */
+START_TEST(test_good_audit)
+{
+	struct fwd_policy *p = good("good/audit.conf");
+
+	ck_assert(p->audit.on);
+	ck_loc(&p->audit.loc, "good/audit.conf", 6);
+	ck_assert_uint_eq(p->audit.interval, 90);
+	ck_loc(&p->audit.interval_loc, "good/audit.conf", 7);
+	fwd_policy_free(p);
+
+	p = good("good/audit-defaults.conf");
+	ck_assert(p->audit.on);
+	ck_assert_uint_eq(p->audit.interval, 300);
+	ck_loc(&p->audit.interval_loc, NULL, 0);
+	fwd_policy_free(p);
+
+	p = good("good/minimal.conf");
+	ck_assert(!p->audit.on);
+	ck_loc(&p->audit.loc, NULL, 0);
+	fwd_policy_free(p);
+}
+END_TEST
+
 /* [guard] and the verdict loop's [defaults], every field. */
 START_TEST(test_good_guard)
 {
@@ -1508,6 +1532,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_good_defaults);
 	tcase_add_test(tc, test_good_full);
 	tcase_add_test(tc, test_good_guard);
+	tcase_add_test(tc, test_good_audit);
 	tcase_add_test(tc, test_good_continuation);
 	tcase_add_test(tc, test_good_ports);
 	tcase_add_test(tc, test_good_mixed);
