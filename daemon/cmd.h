@@ -69,4 +69,11 @@ int cmd_remove(struct cmdreq *cr);
 int cmd_unblock(struct cmdreq *cr);
 int cmd_list_del(struct cmdreq *cr);
 
+/* cmd-query.c */
+int cmd_status(struct cmdreq *cr);
+int cmd_show(struct cmdreq *cr);
+int cmd_list_show(struct cmdreq *cr);
+int cmd_list_blocked(struct cmdreq *cr);
+int cmd_explain(struct cmdreq *cr);
+
 #endif
