@@ -76,4 +76,11 @@ int cmd_list_show(struct cmdreq *cr);
 int cmd_list_blocked(struct cmdreq *cr);
 int cmd_explain(struct cmdreq *cr);
 
+/* cmd-reload.c */
+int cmd_reload(struct cmdreq *cr);
+int cmd_confirm(struct cmdreq *cr);
+int cmd_diff(struct cmdreq *cr);
+int cmd_disable(struct cmdreq *cr);
+int cmd_enable(struct cmdreq *cr);
+
 #endif
