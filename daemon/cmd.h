@@ -83,4 +83,7 @@ int cmd_diff(struct cmdreq *cr);
 int cmd_disable(struct cmdreq *cr);
 int cmd_enable(struct cmdreq *cr);
 
+/* cmd-stats.c */
+int cmd_stats(struct cmdreq *cr);
+
 #endif
