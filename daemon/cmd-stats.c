@@ -15,9 +15,6 @@
 #include "log.h"
 #include "util.h"
 
-/* ---- stats ------------------------------------------------------------ */
-
-
 /*
  * Element counters by who the element came from. An element's loc (ir.h)
  * names the policy word it came from: a service's ports or allow line, a

@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "../ctl/json.h"
+#include "cmdtab.h"
 #include "diag.h"
 
 struct fwd_ctx;
@@ -59,31 +60,5 @@ void jbuf_close(struct jbuf *b, struct fwd_response *resp);
 uint64_t now_s(void);
 void fmt_loc(const struct fwd_loc *l, char *buf, size_t len);
 void fmt_left(uint64_t expires, char *buf, size_t len);
-
-/* cmd-edit.c */
-int cmd_allow(struct cmdreq *cr);
-int cmd_deny(struct cmdreq *cr);
-int cmd_block(struct cmdreq *cr);
-int cmd_list_add(struct cmdreq *cr);
-int cmd_remove(struct cmdreq *cr);
-int cmd_unblock(struct cmdreq *cr);
-int cmd_list_del(struct cmdreq *cr);
-
-/* cmd-query.c */
-int cmd_status(struct cmdreq *cr);
-int cmd_show(struct cmdreq *cr);
-int cmd_list_show(struct cmdreq *cr);
-int cmd_list_blocked(struct cmdreq *cr);
-int cmd_explain(struct cmdreq *cr);
-
-/* cmd-reload.c */
-int cmd_reload(struct cmdreq *cr);
-int cmd_confirm(struct cmdreq *cr);
-int cmd_diff(struct cmdreq *cr);
-int cmd_disable(struct cmdreq *cr);
-int cmd_enable(struct cmdreq *cr);
-
-/* cmd-stats.c */
-int cmd_stats(struct cmdreq *cr);
 
 #endif

@@ -9,13 +9,46 @@
  * works without a daemon) and fwd (which parses and runs them). One row a
  * command; `name` may be two words ("list add").
  */
+/* One request to fwd as its command function sees it (daemon/cmd.h). */
+struct cmdreq;
+
 struct fwd_cmdinfo {
 	const char *name;
 	const char *usage;		/* after "fwctl " */
 	const char *help;		/* paragraphs, no trailing newline */
 	enum fwd_ctl_role role;		/* least role that may run it */
 	bool local;			/* run by fwctl itself, not sent to fwd */
+	/* fwd's function for it (daemon/cmd-*.c); NULL in fwctl's build of
+	 * the table and for local commands. */
+	int (*run)(struct cmdreq *cr);
 };
+
+/* fwd's command functions, by family. */
+/* cmd-edit.c */
+int cmd_allow(struct cmdreq *cr);
+int cmd_deny(struct cmdreq *cr);
+int cmd_block(struct cmdreq *cr);
+int cmd_list_add(struct cmdreq *cr);
+int cmd_remove(struct cmdreq *cr);
+int cmd_unblock(struct cmdreq *cr);
+int cmd_list_del(struct cmdreq *cr);
+
+/* cmd-query.c */
+int cmd_status(struct cmdreq *cr);
+int cmd_show(struct cmdreq *cr);
+int cmd_list_show(struct cmdreq *cr);
+int cmd_list_blocked(struct cmdreq *cr);
+int cmd_explain(struct cmdreq *cr);
+
+/* cmd-reload.c */
+int cmd_reload(struct cmdreq *cr);
+int cmd_confirm(struct cmdreq *cr);
+int cmd_diff(struct cmdreq *cr);
+int cmd_disable(struct cmdreq *cr);
+int cmd_enable(struct cmdreq *cr);
+
+/* cmd-stats.c */
+int cmd_stats(struct cmdreq *cr);
 
 extern const struct fwd_cmdinfo fwd_cmdtab[];
 extern const unsigned fwd_ncmdtab;

@@ -81,22 +81,6 @@ void fmt_left(uint64_t expires, char *buf, size_t len)
 
 /* ---- dispatch ---------------------------------------------------------- */
 
-struct handler {
-	const char *name;
-	int (*fn)(struct cmdreq *cr);
-};
-
-static const struct handler handlers[] = {
-	{ "status", cmd_status }, { "show", cmd_show },
-	{ "allow", cmd_allow }, { "deny", cmd_deny }, { "remove", cmd_remove },
-	{ "block", cmd_block }, { "unblock", cmd_unblock },
-	{ "list blocked", cmd_list_blocked }, { "list add", cmd_list_add },
-	{ "list del", cmd_list_del }, { "list show", cmd_list_show },
-	{ "reload", cmd_reload }, { "confirm", cmd_confirm }, { "diff", cmd_diff },
-	{ "explain", cmd_explain }, { "stats", cmd_stats },
-	{ "disable", cmd_disable }, { "enable", cmd_enable },
-};
-
 /* A command takes the options its usage line names (--json: every one). */
 static bool option_allowed(const struct fwd_cmdinfo *info, const char *opt)
 {
@@ -195,7 +179,8 @@ int fwd_handle_request(void *vctx, const struct fwd_ctl_peer *peer,
 		return 0;
 	}
 	cr.info = fwd_cmd_find((int)req->argc, req->argv, &nw);
-	if (!cr.info || cr.info->local) {
+	/* A row without fwd's function is one fwctl runs itself. */
+	if (!cr.info || cr.info->local || !cr.info->run) {
 		fwd_response_fail(resp, FWD_EXIT_USAGE, "unknown command '%s'; try "
 				  "`fwctl help`", qword(q, req->argv[0]));
 		return 0;
@@ -212,14 +197,8 @@ int fwd_handle_request(void *vctx, const struct fwd_ctl_peer *peer,
 	cr.argc = (int)req->argc - nw;
 	cr.json = req->flags & FWD_REQ_F_JSON;
 	cr.force = req->flags & FWD_REQ_F_FORCE;
-	if (take_options(&cr) == 0 && check_word_count(&cr) == 0) {
-		for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
-			if (strcmp(handlers[i].name, cr.info->name) == 0) {
-				ret = handlers[i].fn(&cr);
-				break;
-			}
-		}
-	}
+	if (take_options(&cr) == 0 && check_word_count(&cr) == 0)
+		ret = cr.info->run(&cr);
 	free(words);
 	(void)ret;	/* the response carries the outcome */
 	return 0;
