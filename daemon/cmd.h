@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../ctl/json.h"
+#include "json.h"
 #include "cmdtab.h"
 #include "diag.h"
 

@@ -2,7 +2,9 @@
 #ifndef FWD_CMDTAB_H
 #define FWD_CMDTAB_H
 
-#include "control.h"
+#include <stdbool.h>
+
+#include "proto.h"
 
 /*
  * The fwctl command set, shared by fwctl (usage, `fwctl help CMD`, which
