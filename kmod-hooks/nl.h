@@ -217,9 +217,6 @@ int fwd_nl_request(struct fwd_nl *nl, struct nlmsghdr *nlh, char *buf,
 		   int (*cb)(const struct nlmsghdr *nlh, void *data),
 		   void *data);
 
-/* probe.c: s as a JSON string, quotes included. */
-void fwd_json_str(FILE *out, const char *s);
-
 /* The current wall clock in milliseconds since the epoch. */
 uint64_t fwd_now_ms(void);
 
