@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The nf_tables socket, the batch buffer, and fwd_apply: the whole table
- * replaced in one transaction, every answer read, every error mapped back
- * to the policy line that caused it.
+ * The batch buffer and its transaction: one BEGIN .. END sent whole, every
+ * answer read, every error mapped back to the policy line that caused it,
+ * lost answers settled by reading the table back. The socket is nlsock.c's.
  */
 #include "kmod.h"
 #include "nl.h"
@@ -25,89 +25,6 @@
 
 #include "util.h"
 
-/* Sockets and buffers ------------------------------------------------- */
-
-void *fwd_nn(void *p)
-{
-	if (!p) {
-		fprintf(stderr, "fwd: out of memory\n");
-		abort();
-	}
-	return p;
-}
-
-int fwd_nl_socket(struct fwd_nl *nl)
-{
-	int one = 1;
-
-	memset(nl, 0, sizeof(*nl));
-	nl->sk = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-	if (!nl->sk)
-		return -errno;
-	if (mnl_socket_bind(nl->sk, 0, MNL_SOCKET_AUTOPID) < 0) {
-		int e = errno;
-
-		mnl_socket_close(nl->sk);
-		nl->sk = NULL;
-		return -e;
-	}
-	nl->portid = mnl_socket_get_portid(nl->sk);
-	/* Errors carry the kernel's text and the offending attribute, and
-	 * do not echo our (up to 64 KiB) request back. */
-	mnl_socket_setsockopt(nl->sk, NETLINK_EXT_ACK, &one, sizeof(one));
-	mnl_socket_setsockopt(nl->sk, NETLINK_CAP_ACK, &one, sizeof(one));
-	nl->seq = (uint32_t)time(NULL);
-	return 0;
-}
-
-void fwd_nl_socket_close(struct fwd_nl *nl)
-{
-	if (nl->sk)
-		mnl_socket_close(nl->sk);
-	nl->sk = NULL;
-}
-
-int fwd_nl_open(struct fwd_nl **out)
-{
-	struct fwd_nl *nl = fwd_xcalloc(1, sizeof(*nl));
-	int ret = fwd_nl_socket(nl);
-
-	if (ret) {
-		free(nl);
-		nl = NULL;
-	}
-	*out = nl;
-	return ret;
-}
-
-void fwd_nl_close(struct fwd_nl *nl)
-{
-	if (!nl)
-		return;
-	fwd_nl_socket_close(nl);
-	free(nl);
-}
-
-uint32_t fwd_nl_portid(const struct fwd_nl *nl)
-{
-	return nl->portid;
-}
-
-uint32_t fwd_nl_generation(const struct fwd_nl *nl)
-{
-	return nl->own_n ? nl->own_gen[(nl->own_n - 1) % FWD_OWN_GENS] : 0;
-}
-
-bool fwd_nl_own_gen(const struct fwd_nl *nl, uint32_t gen)
-{
-	unsigned n = nl->own_n < FWD_OWN_GENS ? nl->own_n : FWD_OWN_GENS;
-
-	for (unsigned i = 0; i < n; i++)
-		if (nl->own_gen[i] == gen)
-			return true;
-	return false;
-}
-
 /* The kernel bumps its generation by one per commit, skipping 0. */
 static uint32_t next_gen(uint32_t g)
 {
@@ -117,14 +34,6 @@ static uint32_t next_gen(uint32_t g)
 static void own_gen_add(struct fwd_nl *nl, uint32_t gen)
 {
 	nl->own_gen[nl->own_n++ % FWD_OWN_GENS] = gen;
-}
-
-uint64_t fwd_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 void fwd_batch_init(struct fwd_batch *b, const struct fwd_nl *nl)
@@ -772,24 +681,4 @@ int fwd_apply(struct fwd_nl *nl, const struct fwd_ir *ir,
 	struct fwd_batch_job job = { .build = build_apply, .arg = &a, .ir = ir };
 
 	return fwd_batch_run(nl, &job, d);
-}
-
-void fwd_nl_get_stats(const struct fwd_nl *nl, struct fwd_nl_stats *out)
-{
-	*out = nl->stats;
-}
-
-void fwd_nl_pin_bufs(struct fwd_nl *nl, int sndbuf, int rcvbuf)
-{
-	int fd = mnl_socket_get_fd(nl->sk);
-
-	if (sndbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf,
-				     sizeof(sndbuf)) != 0)
-		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-	if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf,
-				     sizeof(rcvbuf)) != 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	nl->sndbuf = sndbuf;
-	nl->rcvbuf = rcvbuf;
-	nl->pinned = sndbuf > 0 || rcvbuf > 0;
 }

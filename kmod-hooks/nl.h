@@ -21,36 +21,10 @@
 #include "diag.h"
 #include "ir.h"
 #include "kmod.h"
+#include "nlsock.h"
 
-struct mnl_socket;
 struct nlmsghdr;
 
-/* Not in every distribution's uapi headers yet (kernel 6.9). */
-#ifndef NFT_TABLE_F_PERSIST
-#define NFT_TABLE_F_PERSIST 4
-#endif
-/* Linux 6.3: delete a set element, and say nothing if it is not there
- * (the uapi headers of older distributions stop at NFT_MSG_DELFLOWTABLE). */
-#define FWD_NFT_MSG_DESTROYSETELEM 30
-
-struct fwd_nl {
-	struct mnl_socket *sk;
-	uint32_t portid;
-	uint32_t seq;		/* next sequence number */
-	int sndbuf, rcvbuf;	/* sizes asked for so far (0: kernel default) */
-	bool pinned;		/* fwd_nl_pin_bufs: never grow the buffers */
-	struct fwd_nl_stats stats;
-	/* The generations our last commits made (exact: each batch names
-	 * the generation it expects, NFNL_BATCH_GENID), newest at
-	 * own_gen[(own_n - 1) % FWD_OWN_GENS]. */
-#define FWD_OWN_GENS 64
-	uint32_t own_gen[FWD_OWN_GENS];
-	unsigned own_n;
-	struct fwd_monitor *mon;	/* fwd_monitor_attach: paused around big batches */
-};
-
-/* Whether generation `gen` was made by one of our recent commits. */
-bool fwd_nl_own_gen(const struct fwd_nl *nl, uint32_t gen);
 /* The current ruleset generation (GETGEN). 0 or -errno. */
 int fwd_nl_getgen(struct fwd_nl *nl, uint32_t *gen);
 
@@ -113,9 +87,6 @@ struct fwd_batch {
 #define FWD_ELEMS_MAX_BYTES 60000u
 #define FWD_ELEMS_PER_MSG 1000u
 
-int fwd_nl_socket(struct fwd_nl *nl);	/* open + bind, 0 or -errno */
-void fwd_nl_socket_close(struct fwd_nl *nl);
-
 void fwd_batch_init(struct fwd_batch *b, const struct fwd_nl *nl);
 void fwd_batch_free(struct fwd_batch *b);	/* accepts NULL */
 
@@ -163,12 +134,6 @@ struct fwd_batch_job {
 int fwd_batch_run(struct fwd_nl *nl, const struct fwd_batch_job *job,
 		  struct fwd_diags *d);
 
-/*
- * The project's OOM policy (policy/util.h) for allocators that return NULL,
- * such as libnftnl's: print and abort.
- */
-void *fwd_nn(void *p);
-
 /* linearize.c: IR -> messages appended to the batch. */
 void fwd_lin_table(struct fwd_batch *b, uint16_t type, const char *name,
 		   bool with_flags, uint32_t flags);
@@ -206,19 +171,6 @@ void fwd_lin_rule(struct fwd_batch *b, const char *table,
 /* The whole fwd_apply transaction for ir (BEGIN .. END). */
 void fwd_build_apply(struct fwd_batch *b, const struct fwd_ir *ir,
 		     unsigned table_flags);
-
-/* readback.c: a request header (nf_tables, NLM_F_REQUEST | NLM_F_ACK |
- * flags; buf zeroed for 512 bytes), and one request (a GET or a dump) with
- * every answer through cb. buf holds FWD_RBUF_SIZE bytes. */
-#define FWD_RBUF_SIZE (64 * 1024)
-struct nlmsghdr *fwd_nl_hdr(char *buf, uint16_t type, uint16_t flags,
-			    uint8_t family);
-int fwd_nl_request(struct fwd_nl *nl, struct nlmsghdr *nlh, char *buf,
-		   int (*cb)(const struct nlmsghdr *nlh, void *data),
-		   void *data);
-
-/* The current wall clock in milliseconds since the epoch. */
-uint64_t fwd_now_ms(void);
 
 /*
  * After answers were lost (ENOBUFS): does the kernel hold what the batch
