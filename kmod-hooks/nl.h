@@ -21,6 +21,7 @@
 #include "diag.h"
 #include "ir.h"
 #include "kmod.h"
+#include "keys.h"
 #include "nlsock.h"
 
 struct nlmsghdr;
@@ -156,8 +157,6 @@ struct fwd_elems_op {
 };
 void fwd_lin_elems_op(struct fwd_batch *b, const char *table,
 		      const struct fwd_ir_set *s, const struct fwd_elems_op *op);
-/* Whether message m carries IR element e (expiry rules above). */
-bool fwd_lin_elem_sent(const struct fwd_msg *m, const struct fwd_ir_elem *e);
 void fwd_lin_chain(struct fwd_batch *b, const char *table,
 		   const struct fwd_ir_chain *c);
 /* A meter set of ir->queue (set id: ir->nsets + 1 for meter4, + 2 for
@@ -180,24 +179,5 @@ void fwd_build_apply(struct fwd_batch *b, const struct fwd_ir *ir,
  */
 int fwd_live_check(struct fwd_nl *nl, const struct fwd_ir *ir,
 		   const struct fwd_ir_delta *delta, bool *same);
-
-/* Key layout of a set as the kernel sees it. */
-struct fwd_key_layout {
-	unsigned nfields;
-	uint8_t field_len[3];	/* unpadded bytes per field (DESC_CONCAT) */
-	unsigned key_len;	/* total, each field padded to 4 bytes */
-	uint32_t key_type;	/* nft datatype id, concatenations folded */
-};
-void fwd_key_layout(enum fwd_ir_key k, struct fwd_key_layout *l);
-/* The kernel key bytes of elem e (lo, or hi when `hi`); returns key_len. */
-unsigned fwd_elem_key(enum fwd_ir_key k, const struct fwd_ir_elem *e,
-		      bool hi, uint8_t *out);
-/* The inverse: fill lo or hi fields of e from kernel key bytes. */
-void fwd_elem_from_key(enum fwd_ir_key k, const uint8_t *key, bool hi,
-		       struct fwd_ir_elem *e);
-
-/* Index of the IR element that kernel element number `k` of message m
- * encodes (see fwd_lin_elems for the layout), or (size_t)-1. */
-size_t fwd_lin_elem_index(const struct fwd_msg *m, size_t k);
 
 #endif
