@@ -167,10 +167,6 @@ void fwd_lin_rule(struct fwd_batch *b, const char *table,
 		  const struct fwd_ir *ir, const struct fwd_ir_chain *c,
 		  size_t ri, uint32_t *next_set_id);
 
-/* The whole fwd_apply transaction for ir (BEGIN .. END). */
-void fwd_build_apply(struct fwd_batch *b, const struct fwd_ir *ir,
-		     unsigned table_flags);
-
 /*
  * After answers were lost (ENOBUFS): does the kernel hold what the batch
  * meant? For a full apply (delta NULL): the table has the IR's sets with
