@@ -6,7 +6,8 @@
  * hands it to the batch (batch.c), which sends it and settles the outcome.
  */
 #include "kmod.h"
-#include "nl.h"
+#include "batch.h"
+#include "lin.h"
 
 #include <linux/netfilter/nf_tables.h>
 

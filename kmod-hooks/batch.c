@@ -5,7 +5,10 @@
  * lost answers settled by reading the table back. The socket is nlsock.c's.
  */
 #include "kmod.h"
-#include "nl.h"
+#include "batch.h"
+#include "keys.h"
+#include "monitor.h"
+#include "readback.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -17,7 +17,7 @@
  *   nftables cannot list it: its table names are in /proc/net.
  */
 #include "kmod.h"
-#include "nl.h"
+#include "nlsock.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -11,7 +11,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-#include "nl.h"		/* struct fwd_msg */
+#include "batch.h"	/* struct fwd_msg */
 
 void fwd_key_layout(enum fwd_ir_key k, struct fwd_key_layout *l)
 {

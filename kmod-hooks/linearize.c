@@ -11,7 +11,8 @@
  * there can be a million of them and one libnftnl object per element costs
  * a malloc and a list walk each.
  */
-#include "nl.h"
+#include "lin.h"
+#include "keys.h"
 
 #include <arpa/inet.h>
 #include <endian.h>

@@ -7,7 +7,8 @@
  * nothing is ever committed.
  */
 #include "kmod.h"
-#include "nl.h"
+#include "batch.h"
+#include "lin.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

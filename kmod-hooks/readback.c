@@ -6,7 +6,8 @@
  * kernel holds with the IR that was applied, and by `fwctl show`.
  */
 #include "kmod.h"
-#include "nl.h"
+#include "readback.h"
+#include "keys.h"
 
 #include <arpa/inet.h>
 #include <endian.h>

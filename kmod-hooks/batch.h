@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#ifndef FWD_KMOD_NL_H
-#define FWD_KMOD_NL_H
+#ifndef FWD_KMOD_BATCH_H
+#define FWD_KMOD_BATCH_H
 
 /*
- * Internal to kmod-hooks: the nf_tables socket and the batch builder that
- * probe.c, linearize.c, batch.c and readback.c share.
+ * Internal to kmod-hooks: the batch (batch.c), ONE transaction on the
+ * nf_tables socket.
  *
  * A batch is one contiguous buffer of netlink messages, BEGIN .. END, every
  * message with NLM_F_ACK. Next to the buffer each message has a record
@@ -16,24 +16,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "diag.h"
 #include "ir.h"
-#include "kmod.h"
-#include "keys.h"
 #include "nlsock.h"
 
 struct nlmsghdr;
-
-/* The current ruleset generation (GETGEN). 0 or -errno. */
-int fwd_nl_getgen(struct fwd_nl *nl, uint32_t *gen);
-
-/* monitor.c: stop listening around a big commit of our own (the kernel
- * builds no events while nobody listens), and account for what happened
- * meanwhile when listening again. */
-void fwd_monitor_pause(struct fwd_monitor *m);
-void fwd_monitor_resume(struct fwd_monitor *m);
 
 enum fwd_msg_kind {
 	FWD_MSG_BEGIN,
@@ -134,46 +122,5 @@ struct fwd_batch_job {
  * one answer asked for. 0 once committed, else -errno and d says why. */
 int fwd_batch_run(struct fwd_nl *nl, const struct fwd_batch_job *job,
 		  struct fwd_diags *d);
-
-/* linearize.c: IR -> messages appended to the batch. */
-void fwd_lin_table(struct fwd_batch *b, uint16_t type, const char *name,
-		   bool with_flags, uint32_t flags);
-void fwd_lin_set(struct fwd_batch *b, const char *table,
-		 const struct fwd_ir_set *s, uint32_t set_id);
-void fwd_lin_elems(struct fwd_batch *b, const char *table,
-		   const struct fwd_ir_set *s, uint32_t set_id);
-
-/*
- * Element messages of any kind. Adds (NEWSETELEM) leave out elements whose
- * expires has passed at b->now_ms and give the others NFTA_SET_ELEM_TIMEOUT
- * = expires - now in ms; deletes send keys only and leave out elements
- * that expire at or before skip_ms (0: none left out). An rbtree set
- * created in this batch (set_id != 0) opens with nft's interval end at 0.
- */
-struct fwd_elems_op {
-	uint16_t type;		/* NFT_MSG_NEWSETELEM, _DELSETELEM, DESTROYSETELEM */
-	uint32_t set_id;	/* the set is created in this batch; 0: it exists */
-	uint64_t skip_ms;	/* deletes: see above */
-};
-void fwd_lin_elems_op(struct fwd_batch *b, const char *table,
-		      const struct fwd_ir_set *s, const struct fwd_elems_op *op);
-void fwd_lin_chain(struct fwd_batch *b, const char *table,
-		   const struct fwd_ir_chain *c);
-/* A meter set of ir->queue (set id: ir->nsets + 1 for meter4, + 2 for
- * meter6, which is what FWD_M_METER rules name). */
-void fwd_lin_meter_set(struct fwd_batch *b, const char *table,
-		       const struct fwd_ir *ir, bool v6, uint32_t set_id);
-void fwd_lin_rule(struct fwd_batch *b, const char *table,
-		  const struct fwd_ir *ir, const struct fwd_ir_chain *c,
-		  size_t ri, uint32_t *next_set_id);
-
-/*
- * After answers were lost (ENOBUFS): does the kernel hold what the batch
- * meant? For a full apply (delta NULL): the table has the IR's sets with
- * their elements (those not yet expired) and its chains; for a delta: each
- * add is there and each delete is gone. 0 with *same set, or -errno.
- */
-int fwd_live_check(struct fwd_nl *nl, const struct fwd_ir *ir,
-		   const struct fwd_ir_delta *delta, bool *same);
 
 #endif
