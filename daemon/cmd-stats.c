@@ -45,96 +45,136 @@ static void own_count_table(struct fwd_own_map *m, const struct fwd_ir *ir,
 	}
 }
 
-int cmd_stats(struct cmdreq *cr)
-{
-	struct fwd_live_table *live = NULL;
+/* What `fwctl stats` reports, all gathered before anything is rendered. */
+struct stats_view {
+	struct fwd_live_table *live;	/* the rules' counters */
 	struct fwd_ctl_stats cs;
-	struct fwd_own_map om = { 0 };
-	struct jbuf jb;
+	struct fwd_own_map om;		/* sums per owner; empty without them */
+	bool counters;			/* element counters on (or no policy yet) */
+	bool counters_off;		/* a policy that says counters = no */
+	unsigned long long edits_applied;
+};
+
+static int stats_gather(struct cmdreq *cr, struct stats_view *v)
+{
+	const struct fwd_policy *p = cr->ctx->policy;
 	int ret;
 
-	ret = fwd_live_read(cr->ctx->nl, NULL, &live);
-	if (ret) {
-		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "cannot read the table "
-				  "back: %s", strerror(-ret));
+	memset(v, 0, sizeof(*v));
+	ret = fwd_live_read(cr->ctx->nl, NULL, &v->live);
+	if (ret)
 		return ret;
-	}
-	fwd_ctl_server_stats(cr->ctx->ctl, &cs);
+	fwd_ctl_server_stats(cr->ctx->ctl, &v->cs);
 	/* Without element counters there is nothing to sum per owner (no
 	 * rows of zeros that look like "no traffic"). */
-	if (cr->ctx->policy && cr->ctx->ir && cr->ctx->policy->counters) {
-		fwd_own_init(&om, cr->ctx->policy);
-		own_count_table(&om, cr->ctx->ir, live);
+	if (p && cr->ctx->ir && p->counters) {
+		fwd_own_init(&v->om, p);
+		own_count_table(&v->om, cr->ctx->ir, v->live);
 	}
-	if (cr->json) {
-		jbuf_open(&jb);
-		json_obj_begin(&jb.j);
-		json_key(&jb.j, "element_counters");
-		json_bool(&jb.j, !cr->ctx->policy || cr->ctx->policy->counters);
-		for (int kind = FWD_OWN_SERVICE; kind <= FWD_OWN_OTHER; kind++) {
-			json_key(&jb.j, fwd_own_kind_json[kind]);
-			json_arr_begin(&jb.j);
-			for (size_t i = 0; i < om.nacc; i++) {
-				const struct fwd_own_acc *a = &om.acc[i];
+	v->counters = !p || p->counters;
+	v->counters_off = p && !p->counters;
+	v->edits_applied = cr->ctx->edits_applied;
+	return 0;
+}
 
-				if ((int)a->kind != kind)
-					continue;
-				json_obj_begin(&jb.j);
-				json_key(&jb.j, "name"); json_str(&jb.j, a->name);
-				json_key(&jb.j, "packets"); json_uint(&jb.j, a->packets);
-				json_key(&jb.j, "bytes"); json_uint(&jb.j, a->bytes);
-				json_obj_end(&jb.j);
-			}
-			json_arr_end(&jb.j);
-		}
-		json_key(&jb.j, "rules");
+static void stats_free(struct stats_view *v)
+{
+	fwd_own_free(&v->om);
+	fwd_live_free(v->live);
+}
+
+static void stats_json(struct cmdreq *cr, const struct stats_view *v)
+{
+	struct jbuf jb;
+
+	jbuf_open(&jb);
+	json_obj_begin(&jb.j);
+	json_key(&jb.j, "element_counters");
+	json_bool(&jb.j, v->counters);
+	for (int kind = FWD_OWN_SERVICE; kind <= FWD_OWN_OTHER; kind++) {
+		json_key(&jb.j, fwd_own_kind_json[kind]);
 		json_arr_begin(&jb.j);
-	} else {
-		if (cr->ctx->policy && !cr->ctx->policy->counters)
-			fwd_response_printf(cr->resp, "per-service and per-list counts are off "
-					    "([defaults] counters = no); the rules' own "
-					    "counters:\n");
-		for (size_t i = 0; i < om.nacc; i++) {
-			const struct fwd_own_acc *a = &om.acc[i];
+		for (size_t i = 0; i < v->om.nacc; i++) {
+			const struct fwd_own_acc *a = &v->om.acc[i];
 
-			fwd_response_printf(cr->resp, "%-7s %-24s %12llu packets %14llu bytes\n",
-					    fwd_own_kind_name[a->kind], a->name,
-					    (unsigned long long)a->packets,
-					    (unsigned long long)a->bytes);
+			if ((int)a->kind != kind)
+				continue;
+			json_obj_begin(&jb.j);
+			json_key(&jb.j, "name"); json_str(&jb.j, a->name);
+			json_key(&jb.j, "packets"); json_uint(&jb.j, a->packets);
+			json_key(&jb.j, "bytes"); json_uint(&jb.j, a->bytes);
+			json_obj_end(&jb.j);
 		}
+		json_arr_end(&jb.j);
 	}
-	for (size_t c = 0; c < live->nchains; c++) {
-		const struct fwd_live_chain *ch = &live->chains[c];
+	json_key(&jb.j, "rules");
+	json_arr_begin(&jb.j);
+	for (size_t c = 0; c < v->live->nchains; c++) {
+		const struct fwd_live_chain *ch = &v->live->chains[c];
 
 		for (size_t r = 0; r < ch->ncounters; r++) {
 			const struct fwd_live_counter *k = &ch->counters[r];
 
-			if (cr->json) {
-				json_obj_begin(&jb.j);
-				json_key(&jb.j, "chain"); json_str(&jb.j, ch->name);
-				json_key(&jb.j, "set"); json_str(&jb.j, k->set);
-				json_key(&jb.j, "packets"); json_uint(&jb.j, k->packets);
-				json_key(&jb.j, "bytes"); json_uint(&jb.j, k->bytes);
-				json_obj_end(&jb.j);
-			} else {
-				fwd_response_printf(cr->resp, "%-7s @%-15s %12llu packets %14llu bytes\n",
-						    ch->name, k->set,
-						    (unsigned long long)k->packets,
-						    (unsigned long long)k->bytes);
-			}
+			json_obj_begin(&jb.j);
+			json_key(&jb.j, "chain"); json_str(&jb.j, ch->name);
+			json_key(&jb.j, "set"); json_str(&jb.j, k->set);
+			json_key(&jb.j, "packets"); json_uint(&jb.j, k->packets);
+			json_key(&jb.j, "bytes"); json_uint(&jb.j, k->bytes);
+			json_obj_end(&jb.j);
 		}
 	}
-	if (cr->json) {
-		json_arr_end(&jb.j);
-		json_key(&jb.j, "control_requests"); json_uint(&jb.j, cs.served);
-		json_key(&jb.j, "edits_applied"); json_uint(&jb.j, cr->ctx->edits_applied);
-		json_obj_end(&jb.j);
-		jbuf_close(&jb, cr->resp);
-	} else {
-		fwd_response_printf(cr->resp, "control: %llu requests served, %llu edits applied\n",
-				    cs.served, cr->ctx->edits_applied);
+	json_arr_end(&jb.j);
+	json_key(&jb.j, "control_requests"); json_uint(&jb.j, v->cs.served);
+	json_key(&jb.j, "edits_applied"); json_uint(&jb.j, v->edits_applied);
+	json_obj_end(&jb.j);
+	jbuf_close(&jb, cr->resp);
+}
+
+static void stats_text(struct cmdreq *cr, const struct stats_view *v)
+{
+	if (v->counters_off)
+		fwd_response_printf(cr->resp, "per-service and per-list counts are off "
+				    "([defaults] counters = no); the rules' own "
+				    "counters:\n");
+	for (size_t i = 0; i < v->om.nacc; i++) {
+		const struct fwd_own_acc *a = &v->om.acc[i];
+
+		fwd_response_printf(cr->resp, "%-7s %-24s %12llu packets %14llu bytes\n",
+				    fwd_own_kind_name[a->kind], a->name,
+				    (unsigned long long)a->packets,
+				    (unsigned long long)a->bytes);
 	}
-	fwd_own_free(&om);
-	fwd_live_free(live);
+	for (size_t c = 0; c < v->live->nchains; c++) {
+		const struct fwd_live_chain *ch = &v->live->chains[c];
+
+		for (size_t r = 0; r < ch->ncounters; r++) {
+			const struct fwd_live_counter *k = &ch->counters[r];
+
+			fwd_response_printf(cr->resp, "%-7s @%-15s %12llu packets %14llu bytes\n",
+					    ch->name, k->set,
+					    (unsigned long long)k->packets,
+					    (unsigned long long)k->bytes);
+		}
+	}
+	fwd_response_printf(cr->resp, "control: %llu requests served, %llu edits applied\n",
+			    v->cs.served, v->edits_applied);
+}
+
+int cmd_stats(struct cmdreq *cr)
+{
+	struct stats_view v;
+	int ret = stats_gather(cr, &v);
+
+	if (ret) {
+		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "cannot read the table "
+				  "back: %s", strerror(-ret));
+		stats_free(&v);
+		return ret;
+	}
+	if (cr->json)
+		stats_json(cr, &v);
+	else
+		stats_text(cr, &v);
+	stats_free(&v);
 	return 0;
 }
