@@ -47,76 +47,102 @@ static size_t count_edits(const struct fwd_policy *p, int kind, bool runtime_onl
 	return n;
 }
 
-int cmd_status(struct cmdreq *cr)
+/* What `fwctl status` reports, all gathered before anything is rendered. */
+struct status_view {
+	const struct fwd_ctx *ctx;
+	const struct fwd_policy *p;	/* NULL before the first policy */
+	struct fwd_ctl_stats cs;
+	time_t now;
+	char when[64];			/* the policy applied, local time */
+	size_t edits, runtime_edits, blocked, sets, elements;
+};
+
+static void status_gather(struct cmdreq *cr, struct status_view *v)
 {
-	struct fwd_ctx *ctx = cr->ctx;
+	const struct fwd_ctx *ctx = cr->ctx;
 	const struct fwd_policy *p = ctx->policy;
-	struct fwd_ctl_stats cs = { 0 };
-	time_t now = time(NULL);
-	char when[64];
 
-	fwd_ctl_server_stats(ctx->ctl, &cs);
-	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&ctx->applied));
-	if (cr->json) {
-		struct jbuf b;
+	memset(v, 0, sizeof(*v));
+	v->ctx = ctx;
+	v->p = p;
+	v->now = time(NULL);
+	fwd_ctl_server_stats(ctx->ctl, &v->cs);
+	strftime(v->when, sizeof(v->when), "%Y-%m-%d %H:%M:%S", localtime(&ctx->applied));
+	v->edits = p ? count_edits(p, -1, false) : 0;
+	v->runtime_edits = p ? count_edits(p, -1, true) : 0;
+	v->blocked = p ? count_edits(p, FWD_EDIT_BLOCK, false) : 0;
+	v->sets = ctx->ir ? ctx->ir->nsets : 0;
+	v->elements = count_elems(ctx->ir);
+}
 
-		jbuf_open(&b);
-		json_obj_begin(&b.j);
-		json_key(&b.j, "running"); json_bool(&b.j, true);
-		json_key(&b.j, "version"); json_str(&b.j, FWD_VERSION);
-		json_key(&b.j, "pid"); json_uint(&b.j, (uint64_t)getpid());
-		json_key(&b.j, "uptime"); json_uint(&b.j, (uint64_t)(now - ctx->started));
-		json_key(&b.j, "config"); json_str(&b.j, ctx->config);
-		json_key(&b.j, "builtin_default"); json_bool(&b.j, ctx->builtin);
-		json_key(&b.j, "files");
-		json_arr_begin(&b.j);
-		for (size_t i = 0; p && i < p->nfiles; i++)
-			json_str(&b.j, p->files[i]);
-		json_arr_end(&b.j);
-		json_key(&b.j, "generation"); json_uint(&b.j, ctx->generation);
-		json_key(&b.j, "applied"); json_int(&b.j, (int64_t)ctx->applied);
-		json_key(&b.j, "disabled"); json_bool(&b.j, ctx->disabled);
-		json_key(&b.j, "guard_restores"); json_uint(&b.j, ctx->restores);
-		json_key(&b.j, "degraded");
-		if (ctx->degraded)
-			json_str(&b.j, ctx->degraded);
-		else
-			json_null(&b.j);
-		json_key(&b.j, "services"); json_uint(&b.j, p ? p->nservices : 0);
-		json_key(&b.j, "lists"); json_uint(&b.j, p ? p->nlists : 0);
-		json_key(&b.j, "edits"); json_uint(&b.j, p ? count_edits(p, -1, false) : 0);
-		json_key(&b.j, "runtime_edits"); json_uint(&b.j, p ? count_edits(p, -1, true) : 0);
-		json_key(&b.j, "blocked"); json_uint(&b.j, p ? count_edits(p, FWD_EDIT_BLOCK, false) : 0);
-		json_key(&b.j, "sets"); json_uint(&b.j, ctx->ir ? ctx->ir->nsets : 0);
-		json_key(&b.j, "elements"); json_uint(&b.j, count_elems(ctx->ir));
-		json_key(&b.j, "confirm_pending");
-		if (ctx->confirm_deadline)
-			json_int(&b.j, (int64_t)(ctx->confirm_deadline - now));
-		else
-			json_null(&b.j);
-		json_key(&b.j, "kernel");
-		json_obj_begin(&b.j);
-		json_key(&b.j, "concat_interval"); json_bool(&b.j, ctx->feat.concat_interval);
-		json_key(&b.j, "set_timeout"); json_bool(&b.j, ctx->feat.set_timeout);
-		json_key(&b.j, "native_queue"); json_bool(&b.j, ctx->feat.native_queue);
-		json_key(&b.j, "xt_nfqueue"); json_bool(&b.j, ctx->feat.xt_nfqueue);
-		json_key(&b.j, "table_owner"); json_bool(&b.j, ctx->feat.table_owner);
-		json_key(&b.j, "table_persist"); json_bool(&b.j, ctx->feat.table_persist);
-		json_obj_end(&b.j);
-		json_key(&b.j, "queue"); json_null(&b.j);
-		json_key(&b.j, "control");
-		json_obj_begin(&b.j);
-		json_key(&b.j, "served"); json_uint(&b.j, cs.served);
-		json_key(&b.j, "busy"); json_uint(&b.j, cs.busy);
-		json_key(&b.j, "timeouts"); json_uint(&b.j, cs.timeouts);
-		json_key(&b.j, "malformed"); json_uint(&b.j, cs.malformed);
-		json_obj_end(&b.j);
-		json_obj_end(&b.j);
-		jbuf_close(&b, cr->resp);
-		return 0;
-	}
+static void status_json(struct cmdreq *cr, const struct status_view *v)
+{
+	const struct fwd_ctx *ctx = v->ctx;
+	const struct fwd_policy *p = v->p;
+	struct jbuf b;
+
+	jbuf_open(&b);
+	json_obj_begin(&b.j);
+	json_key(&b.j, "running"); json_bool(&b.j, true);
+	json_key(&b.j, "version"); json_str(&b.j, FWD_VERSION);
+	json_key(&b.j, "pid"); json_uint(&b.j, (uint64_t)getpid());
+	json_key(&b.j, "uptime"); json_uint(&b.j, (uint64_t)(v->now - ctx->started));
+	json_key(&b.j, "config"); json_str(&b.j, ctx->config);
+	json_key(&b.j, "builtin_default"); json_bool(&b.j, ctx->builtin);
+	json_key(&b.j, "files");
+	json_arr_begin(&b.j);
+	for (size_t i = 0; p && i < p->nfiles; i++)
+		json_str(&b.j, p->files[i]);
+	json_arr_end(&b.j);
+	json_key(&b.j, "generation"); json_uint(&b.j, ctx->generation);
+	json_key(&b.j, "applied"); json_int(&b.j, (int64_t)ctx->applied);
+	json_key(&b.j, "disabled"); json_bool(&b.j, ctx->disabled);
+	json_key(&b.j, "guard_restores"); json_uint(&b.j, ctx->restores);
+	json_key(&b.j, "degraded");
+	if (ctx->degraded)
+		json_str(&b.j, ctx->degraded);
+	else
+		json_null(&b.j);
+	json_key(&b.j, "services"); json_uint(&b.j, p ? p->nservices : 0);
+	json_key(&b.j, "lists"); json_uint(&b.j, p ? p->nlists : 0);
+	json_key(&b.j, "edits"); json_uint(&b.j, v->edits);
+	json_key(&b.j, "runtime_edits"); json_uint(&b.j, v->runtime_edits);
+	json_key(&b.j, "blocked"); json_uint(&b.j, v->blocked);
+	json_key(&b.j, "sets"); json_uint(&b.j, v->sets);
+	json_key(&b.j, "elements"); json_uint(&b.j, v->elements);
+	json_key(&b.j, "confirm_pending");
+	if (ctx->confirm_deadline)
+		json_int(&b.j, (int64_t)(ctx->confirm_deadline - v->now));
+	else
+		json_null(&b.j);
+	json_key(&b.j, "kernel");
+	json_obj_begin(&b.j);
+	json_key(&b.j, "concat_interval"); json_bool(&b.j, ctx->feat.concat_interval);
+	json_key(&b.j, "set_timeout"); json_bool(&b.j, ctx->feat.set_timeout);
+	json_key(&b.j, "native_queue"); json_bool(&b.j, ctx->feat.native_queue);
+	json_key(&b.j, "xt_nfqueue"); json_bool(&b.j, ctx->feat.xt_nfqueue);
+	json_key(&b.j, "table_owner"); json_bool(&b.j, ctx->feat.table_owner);
+	json_key(&b.j, "table_persist"); json_bool(&b.j, ctx->feat.table_persist);
+	json_obj_end(&b.j);
+	json_key(&b.j, "queue"); json_null(&b.j);
+	json_key(&b.j, "control");
+	json_obj_begin(&b.j);
+	json_key(&b.j, "served"); json_uint(&b.j, v->cs.served);
+	json_key(&b.j, "busy"); json_uint(&b.j, v->cs.busy);
+	json_key(&b.j, "timeouts"); json_uint(&b.j, v->cs.timeouts);
+	json_key(&b.j, "malformed"); json_uint(&b.j, v->cs.malformed);
+	json_obj_end(&b.j);
+	json_obj_end(&b.j);
+	jbuf_close(&b, cr->resp);
+}
+
+static void status_text(struct cmdreq *cr, const struct status_view *v)
+{
+	const struct fwd_ctx *ctx = v->ctx;
+	const struct fwd_policy *p = v->p;
+
 	fwd_response_printf(cr->resp, "fwd %s running, pid %d, up %lds\n", FWD_VERSION,
-			    (int)getpid(), (long)(now - ctx->started));
+			    (int)getpid(), (long)(v->now - ctx->started));
 	if (ctx->builtin)
 		fwd_response_printf(cr->resp, "policy:     built-in default (no file at %s)\n",
 				    ctx->config);
@@ -131,14 +157,15 @@ int cmd_status(struct cmdreq *cr)
 		fwd_response_printf(cr->resp, "guard:      the table was changed by "
 				    "others and restored %llu time%s (see the log)\n",
 				    ctx->restores, ctx->restores == 1 ? "" : "s");
-	fwd_response_printf(cr->resp, "generation: %u, applied %s\n", ctx->generation, when);
+	fwd_response_printf(cr->resp, "generation: %u, applied %s\n", ctx->generation,
+			    v->when);
 	if (p)
 		fwd_response_printf(cr->resp, "policy:     %zu services, %zu lists, %zu "
 				    "fwctl edits (%zu runtime only), %zu blocked\n",
-				    p->nservices, p->nlists, count_edits(p, -1, false),
-				    count_edits(p, -1, true), count_edits(p, FWD_EDIT_BLOCK, false));
+				    p->nservices, p->nlists, v->edits, v->runtime_edits,
+				    v->blocked);
 	fwd_response_printf(cr->resp, "kernel:     table inet %s, %zu sets, %zu elements\n",
-			    FWD_TABLE_NAME, ctx->ir ? ctx->ir->nsets : 0, count_elems(ctx->ir));
+			    FWD_TABLE_NAME, v->sets, v->elements);
 	fwd_response_printf(cr->resp, "features:   concat-interval %s, timeouts %s, "
 			    "queue %s, owner %s, persist %s\n",
 			    ctx->feat.concat_interval ? "yes" : "no",
@@ -150,10 +177,21 @@ int cmd_status(struct cmdreq *cr)
 	fwd_response_printf(cr->resp, "queue:      not in use (no rule hands packets up)\n");
 	if (ctx->confirm_deadline)
 		fwd_response_printf(cr->resp, "confirm:    pending, reverts in %lds unless "
-				    "`fwctl confirm`\n", (long)(ctx->confirm_deadline - now));
+				    "`fwctl confirm`\n", (long)(ctx->confirm_deadline - v->now));
 	fwd_response_printf(cr->resp, "control:    %llu requests served, %llu busy, "
-			    "%llu timed out, %llu malformed\n", cs.served, cs.busy,
-			    cs.timeouts, cs.malformed);
+			    "%llu timed out, %llu malformed\n", v->cs.served, v->cs.busy,
+			    v->cs.timeouts, v->cs.malformed);
+}
+
+int cmd_status(struct cmdreq *cr)
+{
+	struct status_view v;
+
+	status_gather(cr, &v);
+	if (cr->json)
+		status_json(cr, &v);
+	else
+		status_text(cr, &v);
 	return 0;
 }
 

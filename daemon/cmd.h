@@ -9,8 +9,9 @@
  * has one per subcommand: cmd-edit.c (allow, deny, block, list add/del,
  * remove, unblock), cmd-query.c (status, show, list show/blocked,
  * explain), cmd-reload.c (reload, confirm, diff, disable, enable),
- * cmd-stats.c (stats). Each command gathers what it reports first and
- * renders it as text or JSON second.
+ * cmd-stats.c (stats). The command table (common/cmdtab.c) names each
+ * command's function. status and stats gather what they report into a
+ * view first and render it as text or JSON second, as `ip -j` does.
  */
 #include <stdbool.h>
 #include <stdint.h>
