@@ -2,7 +2,7 @@
 # bash completion for fwctl(8).
 #
 # The commands and their option words follow the usage lines in
-# daemon/cmdtab.c (`fwctl help`). List names, blocked addresses and the like
+# common/cmdtab.c (`fwctl help`). List names, blocked addresses and the like
 # live in the running daemon, so they are not completed: completion must not
 # connect to anything. Needs only bash, not the bash-completion package.
 

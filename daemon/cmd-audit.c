@@ -21,7 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../ctl/json.h"
+#include "cmd.h"
+#include "cmdtab.h"
+#include "json.h"
 #include "audit.h"
 #include "diag.h"
 #include "fwd.h"
@@ -607,4 +609,11 @@ void fwd_audit_stop(struct fwd_ctx *ctx)
 	ctx->audit_prev = NULL;
 	ctx->naudit_prev = 0;
 	ctx->audit_have_prev = false;
+}
+
+/* The command table's row (it reads its own options: own_options). */
+int cmd_audit(struct cmdreq *cr)
+{
+	fwd_cmd_audit(cr->ctx, cr->peer, cr->argc, cr->argv, cr->json, cr->resp);
+	return 0;
 }

@@ -71,12 +71,6 @@
 
 struct fwd_ctl_server;
 
-enum fwd_ctl_role {
-	FWD_ROLE_NONE = 0,
-	FWD_ROLE_READ = 1,
-	FWD_ROLE_ADMIN = 2,
-};
-
 struct fwd_ctl_peer {
 	pid_t pid;
 	uid_t uid;

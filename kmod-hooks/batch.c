@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The nf_tables socket, the batch buffer, and fwd_apply: the whole table
- * replaced in one transaction, every answer read, every error mapped back
- * to the policy line that caused it.
+ * The batch buffer and its transaction: one BEGIN .. END sent whole, every
+ * answer read, every error mapped back to the policy line that caused it,
+ * lost answers settled by reading the table back. The socket is nlsock.c's.
  */
 #include "kmod.h"
-#include "nl.h"
+#include "batch.h"
+#include "keys.h"
+#include "monitor.h"
+#include "readback.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,89 +28,6 @@
 
 #include "util.h"
 
-/* Sockets and buffers ------------------------------------------------- */
-
-void *fwd_nn(void *p)
-{
-	if (!p) {
-		fprintf(stderr, "fwd: out of memory\n");
-		abort();
-	}
-	return p;
-}
-
-int fwd_nl_socket(struct fwd_nl *nl)
-{
-	int one = 1;
-
-	memset(nl, 0, sizeof(*nl));
-	nl->sk = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-	if (!nl->sk)
-		return -errno;
-	if (mnl_socket_bind(nl->sk, 0, MNL_SOCKET_AUTOPID) < 0) {
-		int e = errno;
-
-		mnl_socket_close(nl->sk);
-		nl->sk = NULL;
-		return -e;
-	}
-	nl->portid = mnl_socket_get_portid(nl->sk);
-	/* Errors carry the kernel's text and the offending attribute, and
-	 * do not echo our (up to 64 KiB) request back. */
-	mnl_socket_setsockopt(nl->sk, NETLINK_EXT_ACK, &one, sizeof(one));
-	mnl_socket_setsockopt(nl->sk, NETLINK_CAP_ACK, &one, sizeof(one));
-	nl->seq = (uint32_t)time(NULL);
-	return 0;
-}
-
-void fwd_nl_socket_close(struct fwd_nl *nl)
-{
-	if (nl->sk)
-		mnl_socket_close(nl->sk);
-	nl->sk = NULL;
-}
-
-int fwd_nl_open(struct fwd_nl **out)
-{
-	struct fwd_nl *nl = fwd_xcalloc(1, sizeof(*nl));
-	int ret = fwd_nl_socket(nl);
-
-	if (ret) {
-		free(nl);
-		nl = NULL;
-	}
-	*out = nl;
-	return ret;
-}
-
-void fwd_nl_close(struct fwd_nl *nl)
-{
-	if (!nl)
-		return;
-	fwd_nl_socket_close(nl);
-	free(nl);
-}
-
-uint32_t fwd_nl_portid(const struct fwd_nl *nl)
-{
-	return nl->portid;
-}
-
-uint32_t fwd_nl_generation(const struct fwd_nl *nl)
-{
-	return nl->own_n ? nl->own_gen[(nl->own_n - 1) % FWD_OWN_GENS] : 0;
-}
-
-bool fwd_nl_own_gen(const struct fwd_nl *nl, uint32_t gen)
-{
-	unsigned n = nl->own_n < FWD_OWN_GENS ? nl->own_n : FWD_OWN_GENS;
-
-	for (unsigned i = 0; i < n; i++)
-		if (nl->own_gen[i] == gen)
-			return true;
-	return false;
-}
-
 /* The kernel bumps its generation by one per commit, skipping 0. */
 static uint32_t next_gen(uint32_t g)
 {
@@ -117,14 +37,6 @@ static uint32_t next_gen(uint32_t g)
 static void own_gen_add(struct fwd_nl *nl, uint32_t gen)
 {
 	nl->own_gen[nl->own_n++ % FWD_OWN_GENS] = gen;
-}
-
-uint64_t fwd_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 void fwd_batch_init(struct fwd_batch *b, const struct fwd_nl *nl)
@@ -580,46 +492,6 @@ static void report(const struct fwd_batch *b, struct fwd_diags *d)
 	}
 }
 
-/* Apply ---------------------------------------------------------------- */
-
-unsigned fwd_table_flags(const struct fwd_features *f,
-			 const struct fwd_apply_opts *o)
-{
-	if (!f || !f->table_owner || (o && o->no_flags))
-		return 0;
-	if (f->table_persist)
-		return NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST;
-	return o && o->no_owner ? 0 : NFT_TABLE_F_OWNER;
-}
-
-void fwd_build_apply(struct fwd_batch *b, const struct fwd_ir *ir,
-		     unsigned table_flags)
-{
-	uint32_t next_id = (uint32_t)ir->nsets + 1 + fwd_ir_meter_sets(ir);
-
-	fwd_batch_begin(b);
-	/* Make sure the table exists so that the delete cannot fail, then
-	 * delete it with everything in it and build it anew: the old table
-	 * stays in force until the commit swaps in the new one. */
-	fwd_lin_table(b, NFT_MSG_NEWTABLE, FWD_TABLE_NAME, false, 0);
-	fwd_lin_table(b, NFT_MSG_DELTABLE, FWD_TABLE_NAME, false, 0);
-	fwd_lin_table(b, NFT_MSG_NEWTABLE, FWD_TABLE_NAME, true, table_flags);
-	for (size_t i = 0; i < ir->nchains; i++)
-		fwd_lin_chain(b, FWD_TABLE_NAME, &ir->chains[i]);
-	for (size_t i = 0; i < ir->nsets; i++) {
-		fwd_lin_set(b, FWD_TABLE_NAME, &ir->sets[i], (uint32_t)i + 1);
-		fwd_lin_elems(b, FWD_TABLE_NAME, &ir->sets[i], (uint32_t)i + 1);
-	}
-	for (unsigned i = 0; i < fwd_ir_meter_sets(ir); i++)
-		fwd_lin_meter_set(b, FWD_TABLE_NAME, ir, i == 1,
-				  (uint32_t)(ir->nsets + 1 + i));
-	for (size_t i = 0; i < ir->nchains; i++)
-		for (size_t j = 0; j < ir->chains[i].n; j++)
-			fwd_lin_rule(b, FWD_TABLE_NAME, ir, &ir->chains[i], j,
-				     &next_id);
-	fwd_batch_end(b);
-}
-
 static int sockbuf(const struct fwd_nl *nl, int opt)
 {
 	int v = 0;
@@ -750,46 +622,4 @@ int fwd_batch_run(struct fwd_nl *nl, const struct fwd_batch_job *job,
 		fwd_monitor_resume(nl->mon);
 	fwd_batch_free(&b);
 	return ret;
-}
-
-struct apply_arg {
-	const struct fwd_ir *ir;
-	unsigned flags;
-};
-
-static void build_apply(struct fwd_batch *b, const void *arg)
-{
-	const struct apply_arg *a = arg;
-
-	fwd_build_apply(b, a->ir, a->flags);
-}
-
-int fwd_apply(struct fwd_nl *nl, const struct fwd_ir *ir,
-	      const struct fwd_features *f, const struct fwd_apply_opts *o,
-	      struct fwd_diags *d)
-{
-	struct apply_arg a = { .ir = ir, .flags = fwd_table_flags(f, o) };
-	struct fwd_batch_job job = { .build = build_apply, .arg = &a, .ir = ir };
-
-	return fwd_batch_run(nl, &job, d);
-}
-
-void fwd_nl_get_stats(const struct fwd_nl *nl, struct fwd_nl_stats *out)
-{
-	*out = nl->stats;
-}
-
-void fwd_nl_pin_bufs(struct fwd_nl *nl, int sndbuf, int rcvbuf)
-{
-	int fd = mnl_socket_get_fd(nl->sk);
-
-	if (sndbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf,
-				     sizeof(sndbuf)) != 0)
-		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-	if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf,
-				     sizeof(rcvbuf)) != 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	nl->sndbuf = sndbuf;
-	nl->rcvbuf = rcvbuf;
-	nl->pinned = sndbuf > 0 || rcvbuf > 0;
 }

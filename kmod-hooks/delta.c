@@ -6,7 +6,8 @@
  * one-element edit stays in the milliseconds with a 100k-entry allowlist.
  */
 #include "kmod.h"
-#include "nl.h"
+#include "batch.h"
+#include "lin.h"
 
 #include <errno.h>
 #include <stdlib.h>

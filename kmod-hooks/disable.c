@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "kmod.h"
-#include "nl.h"
+#include "batch.h"
+#include "lin.h"
 
 int fwd_table_delete(struct fwd_nl *nl, struct fwd_diags *d)
 {

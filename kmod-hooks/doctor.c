@@ -17,7 +17,7 @@
  *   nftables cannot list it: its table names are in /proc/net.
  */
 #include "kmod.h"
-#include "nl.h"
+#include "nlsock.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -35,6 +35,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 
+#include "json.h"
 #include "util.h"
 
 struct doc_ctx {
@@ -518,51 +519,73 @@ size_t fwd_doctor_findings(const struct fwd_doctor *doc,
 	return f.n;
 }
 
+/* The same as one JSON object: tables, base chains, legacy iptables
+ * tables and findings, in the shared writer (common/json.c). */
+static void doctor_json(const struct fwd_doctor *doc, const struct fwd_finding *fs,
+			size_t n, FILE *out)
+{
+	struct json_out j;
+
+	json_init(&j, out);
+	json_obj_begin(&j);
+	json_key(&j, "tables");
+	json_arr_begin(&j);
+	for (size_t i = 0; i < doc->ntables; i++) {
+		const struct fwd_doctor_table *t = &doc->tables[i];
+
+		json_obj_begin(&j);
+		json_key(&j, "family"); json_str(&j, family_name(t->family));
+		json_key(&j, "name"); json_str(&j, t->name);
+		json_key(&j, "flags"); json_uint(&j, t->flags);
+		json_key(&j, "owner"); json_uint(&j, t->owner);
+		json_key(&j, "fwd"); json_bool(&j, t->ours);
+		json_key(&j, "chains"); json_uint(&j, t->nchains);
+		json_key(&j, "sets"); json_uint(&j, t->nsets);
+		json_key(&j, "rules"); json_uint(&j, t->nrules);
+		json_obj_end(&j);
+	}
+	json_arr_end(&j);
+	json_key(&j, "base_chains");
+	json_arr_begin(&j);
+	for (size_t i = 0; i < doc->nchains; i++) {
+		const struct fwd_doctor_chain *c = &doc->chains[i];
+
+		json_obj_begin(&j);
+		json_key(&j, "family"); json_str(&j, family_name(c->family));
+		json_key(&j, "table"); json_str(&j, c->table);
+		json_key(&j, "name"); json_str(&j, c->name);
+		json_key(&j, "type"); json_str(&j, c->type);
+		json_key(&j, "hook"); json_str(&j, hook_name(c->family, c->hook));
+		json_key(&j, "priority"); json_int(&j, c->prio);
+		json_key(&j, "policy"); json_str(&j, c->policy_accept ? "accept" : "drop");
+		json_key(&j, "rules"); json_uint(&j, c->nrules);
+		json_key(&j, "dropping_rules"); json_uint(&j, c->ndrop);
+		json_key(&j, "fwd"); json_bool(&j, c->ours);
+		json_obj_end(&j);
+	}
+	json_arr_end(&j);
+	json_key(&j, "legacy_iptables"); json_str(&j, doc->legacy);
+	json_key(&j, "findings");
+	json_arr_begin(&j);
+	for (size_t i = 0; i < n; i++) {
+		json_obj_begin(&j);
+		json_key(&j, "level");
+		json_str(&j, fs[i].level == FWD_FIND_WARN ? "warning" : "info");
+		json_key(&j, "text"); json_str(&j, fs[i].text);
+		json_obj_end(&j);
+	}
+	json_arr_end(&j);
+	json_obj_end(&j);
+	json_finish(&j);
+}
+
 void fwd_doctor_print(const struct fwd_doctor *doc, FILE *out, bool json)
 {
 	struct fwd_finding *fs = NULL;
 	size_t n = fwd_doctor_findings(doc, &fs);
 
 	if (json) {
-		fputs("{\"tables\":[", out);
-		for (size_t i = 0; i < doc->ntables; i++) {
-			const struct fwd_doctor_table *t = &doc->tables[i];
-
-			fprintf(out, "%s{\"family\":\"%s\",\"name\":", i ? "," : "",
-				family_name(t->family));
-			fwd_json_str(out, t->name);
-			fprintf(out, ",\"flags\":%u,\"owner\":%u,\"fwd\":%s,"
-				"\"chains\":%zu,\"sets\":%zu,\"rules\":%zu}",
-				t->flags, t->owner, t->ours ? "true" : "false",
-				t->nchains, t->nsets, t->nrules);
-		}
-		fputs("],\"base_chains\":[", out);
-		for (size_t i = 0; i < doc->nchains; i++) {
-			const struct fwd_doctor_chain *c = &doc->chains[i];
-
-			fprintf(out, "%s{\"family\":\"%s\",\"table\":", i ? "," : "",
-				family_name(c->family));
-			fwd_json_str(out, c->table);
-			fputs(",\"name\":", out);
-			fwd_json_str(out, c->name);
-			fputs(",\"type\":", out);
-			fwd_json_str(out, c->type);
-			fprintf(out, ",\"hook\":\"%s\",\"priority\":%d,\"policy\":"
-				"\"%s\",\"rules\":%zu,\"dropping_rules\":%zu,"
-				"\"fwd\":%s}", hook_name(c->family, c->hook),
-				c->prio, c->policy_accept ? "accept" : "drop",
-				c->nrules, c->ndrop, c->ours ? "true" : "false");
-		}
-		fputs("],\"legacy_iptables\":", out);
-		fwd_json_str(out, doc->legacy);
-		fputs(",\"findings\":[", out);
-		for (size_t i = 0; i < n; i++) {
-			fprintf(out, "%s{\"level\":\"%s\",\"text\":", i ? "," : "",
-				fs[i].level == FWD_FIND_WARN ? "warning" : "info");
-			fwd_json_str(out, fs[i].text);
-			fputc('}', out);
-		}
-		fputs("]}\n", out);
+		doctor_json(doc, fs, n, out);
 		free(fs);
 		return;
 	}

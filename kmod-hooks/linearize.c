@@ -11,7 +11,8 @@
  * there can be a million of them and one libnftnl object per element costs
  * a malloc and a list walk each.
  */
-#include "nl.h"
+#include "lin.h"
+#include "keys.h"
 
 #include <arpa/inet.h>
 #include <endian.h>
@@ -33,17 +34,6 @@
 
 #include "util.h"
 
-/* nft's datatype ids (src/datatype.h), as the kernel stores them. */
-enum {
-	DT_IPADDR = 7,
-	DT_IP6ADDR = 8,
-	DT_INET_PROTOCOL = 12,
-	DT_INET_SERVICE = 13,
-	DT_ICMP_TYPE = 14,
-	DT_ICMP6_TYPE = 29,
-};
-#define DT_CONCAT_BITS 6
-
 /* nft's set userdata values (enum byteorder, enum expr_types, proto descs). */
 enum { BYTEORDER_INVALID = 0, BYTEORDER_BIG_ENDIAN = 2 };
 enum { EXPR_PAYLOAD = 7, EXPR_CONCAT = 13 };
@@ -51,109 +41,6 @@ enum { PROTO_DESC_ICMP = 4, PROTO_DESC_ICMPV6 = 14, ICMP_TYPE_FIELD = 1 };
 /* nftnl_udata payload key attributes inside NFTNL_UDATA_SET_TYPEOF_DATA. */
 enum { UDATA_PAYLOAD_DESC = 0, UDATA_PAYLOAD_TYPE = 1 };
 
-
-/* ---------------------------------------------------------------- keys */
-
-void fwd_key_layout(enum fwd_ir_key k, struct fwd_key_layout *l)
-{
-	memset(l, 0, sizeof(*l));
-	switch (k) {
-	case FWD_KEY_ADDR4_PROTO_PORT:
-		l->nfields = 3;
-		l->field_len[0] = 4;
-		l->field_len[1] = 1;
-		l->field_len[2] = 2;
-		l->key_len = 12;
-		l->key_type = DT_IPADDR << (2 * DT_CONCAT_BITS) |
-			      DT_INET_PROTOCOL << DT_CONCAT_BITS | DT_INET_SERVICE;
-		break;
-	case FWD_KEY_ADDR6_PROTO_PORT:
-		l->nfields = 3;
-		l->field_len[0] = 16;
-		l->field_len[1] = 1;
-		l->field_len[2] = 2;
-		l->key_len = 24;
-		l->key_type = DT_IP6ADDR << (2 * DT_CONCAT_BITS) |
-			      DT_INET_PROTOCOL << DT_CONCAT_BITS | DT_INET_SERVICE;
-		break;
-	case FWD_KEY_PROTO_PORT:
-		l->nfields = 2;
-		l->field_len[0] = 1;
-		l->field_len[1] = 2;
-		l->key_len = 8;
-		l->key_type = DT_INET_PROTOCOL << DT_CONCAT_BITS | DT_INET_SERVICE;
-		break;
-	case FWD_KEY_ADDR4:
-		l->nfields = 1;
-		l->field_len[0] = 4;
-		l->key_len = 4;
-		l->key_type = DT_IPADDR;
-		break;
-	case FWD_KEY_ADDR6:
-		l->nfields = 1;
-		l->field_len[0] = 16;
-		l->key_len = 16;
-		l->key_type = DT_IP6ADDR;
-		break;
-	}
-}
-
-static unsigned addr_len(enum fwd_ir_key k)
-{
-	switch (k) {
-	case FWD_KEY_ADDR4_PROTO_PORT:
-	case FWD_KEY_ADDR4:
-		return 4;
-	case FWD_KEY_ADDR6_PROTO_PORT:
-	case FWD_KEY_ADDR6:
-		return 16;
-	case FWD_KEY_PROTO_PORT:
-		return 0;
-	}
-	return 0;
-}
-
-static bool has_port(enum fwd_ir_key k)
-{
-	return k == FWD_KEY_ADDR4_PROTO_PORT || k == FWD_KEY_ADDR6_PROTO_PORT ||
-	       k == FWD_KEY_PROTO_PORT;
-}
-
-unsigned fwd_elem_key(enum fwd_ir_key k, const struct fwd_ir_elem *e,
-		      bool hi, uint8_t *out)
-{
-	struct fwd_key_layout l;
-	unsigned alen = addr_len(k);
-
-	fwd_key_layout(k, &l);
-	memset(out, 0, l.key_len);
-	memcpy(out, hi ? e->hi : e->lo, alen);
-	if (has_port(k)) {
-		uint16_t port = htons(hi ? e->phi : e->plo);
-
-		out[alen] = e->proto;
-		memcpy(out + alen + 4, &port, 2);
-	}
-	return l.key_len;
-}
-
-void fwd_elem_from_key(enum fwd_ir_key k, const uint8_t *key, bool hi,
-		       struct fwd_ir_elem *e)
-{
-	unsigned alen = addr_len(k);
-
-	memcpy(hi ? e->hi : e->lo, key, alen);
-	if (has_port(k)) {
-		uint16_t port;
-
-		e->proto = key[alen];
-		memcpy(&port, key + alen + 4, 2);
-		if (hi)
-			e->phi = ntohs(port);
-		else
-			e->plo = ntohs(port);
-	}
-}
 
 /* ---------------------------------------------------------------- table */
 
@@ -272,86 +159,6 @@ void fwd_lin_meter_set(struct fwd_batch *b, const char *table,
 
 /* ---------------------------------------------------------------- elements */
 
-/*
- * How elements look in the kernel, per set kind (as nft sends them):
- * - hash sets: one element per IR element, KEY = lo;
- * - interval concatenations (pipapo): KEY = lo, KEY_END = hi;
- * - interval sets of one field (rbtree): a start element KEY = lo and, unless
- *   the range runs to the top of the key space, an end element
- *   KEY = hi + 1 flagged INTERVAL_END; nft
- *   also opens the set with an INTERVAL_END at key 0 when the first range
- *   does not start there. A range open to the top carries nft's
- *   "interval open" element userdata so that `nft list` prints it right.
- */
-static bool is_rbtree(const struct fwd_ir_set *s)
-{
-	return s->interval && !has_port(s->key);
-}
-
-static bool key_is_zero(const uint8_t *k, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		if (k[i])
-			return false;
-	return true;
-}
-
-static bool key_is_max(const uint8_t *k, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		if (k[i] != 0xff)
-			return false;
-	return true;
-}
-
-/* Big-endian increment; the caller knows it does not overflow. */
-static void key_inc(uint8_t *k, unsigned n)
-{
-	for (unsigned i = n; i-- > 0;)
-		if (++k[i] != 0)
-			break;
-}
-
-static bool rb_lead_end(const struct fwd_ir_set *s)
-{
-	return s->n > 0 && !key_is_zero(s->elems[0].lo, addr_len(s->key));
-}
-
-/* Whether IR element i of an rbtree set has an end element: always but at
- * the top of the key space (nft sends one even when the next range starts
- * right there; the kernel refuses two starts in a row as an overlap). */
-static bool rb_has_end(const struct fwd_ir_set *s, size_t i)
-{
-	return !key_is_max(s->elems[i].hi, addr_len(s->key));
-}
-
-bool fwd_lin_elem_sent(const struct fwd_msg *m, const struct fwd_ir_elem *e)
-{
-	return !e->expires || !m->skip_ms || e->expires * 1000 > m->skip_ms;
-}
-
-size_t fwd_lin_elem_index(const struct fwd_msg *m, size_t k)
-{
-	const struct fwd_ir_set *s = m->set;
-
-	if (!s)
-		return (size_t)-1;
-	if (m->lead_end) {
-		if (k == 0)
-			return m->first;
-		k--;
-	}
-	for (size_t i = m->first; i < m->first + m->count && i < s->n; i++) {
-		if (!fwd_lin_elem_sent(m, &s->elems[i]))
-			continue;
-		if (k-- == 0)
-			return i;
-		if (is_rbtree(s) && rb_has_end(s, i) && k-- == 0)
-			return i;
-	}
-	return (size_t)-1;
-}
-
 static void put_key(struct nlmsghdr *nlh, uint16_t type, const uint8_t *key,
 		    unsigned len)
 {
@@ -395,7 +202,7 @@ static unsigned elem_bytes(const struct fwd_ir_set *s)
 
 	fwd_key_layout(s->key, &l);
 	key = 4 + 4 + l.key_len;	/* KEY nest + VALUE attribute */
-	if (is_rbtree(s))	/* start + end, each with flags, plus userdata */
+	if (fwd_set_rbtree(s))	/* start + end, each with flags, plus userdata */
 		return 2 * (4 + 8 + key) + 12 + timeout;
 	return 4 + key + (s->interval ? key : 0) + timeout;
 }
@@ -429,7 +236,7 @@ void fwd_lin_elems_op(struct fwd_batch *b, const char *table,
 	struct fwd_msg probe = { .skip_ms = skip };
 	struct fwd_key_layout l;
 	uint8_t lo[24], hi[24];
-	bool lead = add && op->set_id && is_rbtree(s) && rb_lead_end(s);
+	bool lead = add && op->set_id && fwd_set_rbtree(s) && fwd_rb_lead_end(s);
 	size_t i = 0;
 
 	if (per > FWD_ELEMS_PER_MSG)
@@ -472,18 +279,18 @@ void fwd_lin_elems_op(struct fwd_batch *b, const char *table,
 			if (!s->interval) {
 				put_elem(nlh, ++idx, lo, NULL, l.key_len, 0,
 					 false, tmo);
-			} else if (!is_rbtree(s)) {
+			} else if (!fwd_set_rbtree(s)) {
 				fwd_elem_key(s->key, e, true, hi);
 				put_elem(nlh, ++idx, lo, hi, l.key_len, 0, false,
 					 tmo);
 			} else {
-				bool open = key_is_max(e->hi, l.key_len);
+				bool open = fwd_key_is_max(e->hi, l.key_len);
 
 				put_elem(nlh, ++idx, lo, NULL, l.key_len, 0, open,
 					 tmo);
-				if (rb_has_end(s, i)) {
+				if (fwd_rb_has_end(s, i)) {
 					fwd_elem_key(s->key, e, true, hi);
-					key_inc(hi, l.key_len);
+					fwd_key_inc(hi, l.key_len);
 					put_elem(nlh, ++idx, hi, NULL, l.key_len,
 						 NFT_SET_ELEM_INTERVAL_END, false, 0);
 				}
@@ -698,7 +505,7 @@ static void m_lookup(struct nftnl_rule *r, struct deps *d,
 {
 	const struct fwd_ir_set *s = &ir->sets[m->set];
 	bool src = m->kind == FWD_M_LOOKUP_SRC;
-	unsigned alen = addr_len(s->key), w = 0;
+	unsigned alen = fwd_key_addr_len(s->key), w = 0;
 
 	if (alen == 4) {
 		dep_nfproto(r, d, NFPROTO_IPV4);
@@ -711,7 +518,7 @@ static void m_lookup(struct nftnl_rule *r, struct deps *d,
 			  reg_word(w));
 		w += 4;
 	}
-	if (has_port(s->key)) {
+	if (fwd_key_has_port(s->key)) {
 		struct nftnl_expr *e;
 
 		e_meta(r, NFT_META_L4PROTO, reg_word(w));

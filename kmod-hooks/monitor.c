@@ -19,7 +19,8 @@
  * an event too, which the large receive buffer takes or ENOBUFS reports.
  */
 #include "kmod.h"
-#include "nl.h"
+#include "monitor.h"
+#include "nlsock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -7,7 +7,8 @@
  * nothing is ever committed.
  */
 #include "kmod.h"
-#include "nl.h"
+#include "batch.h"
+#include "lin.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "util.h"
 
 #include <libmnl/libmnl.h>
@@ -385,22 +387,6 @@ out:
 	return ret;
 }
 
-void fwd_json_str(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			fprintf(out, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(out, "\\u%04x", ch);
-		else
-			fputc(ch, out);
-	}
-	fputc('"', out);
-}
-
 void fwd_features_print(const struct fwd_features *f, FILE *out, bool json)
 {
 	const struct {
@@ -425,14 +411,18 @@ void fwd_features_print(const struct fwd_features *f, FILE *out, bool json)
 	const char *rel = uname(&u) == 0 ? u.release : "unknown";
 
 	if (json) {
-		fputs("{\"kernel\":", out);
-		fwd_json_str(out, rel);
-		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-			fprintf(out, ",\"%s\":%s", rows[i].key,
-				rows[i].v ? "true" : "false");
-		fputs(",\"detail\":", out);
-		fwd_json_str(out, f->detail);
-		fputs("}\n", out);
+		struct json_out j;
+
+		json_init(&j, out);
+		json_obj_begin(&j);
+		json_key(&j, "kernel"); json_str(&j, rel);
+		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+			json_key(&j, rows[i].key);
+			json_bool(&j, rows[i].v);
+		}
+		json_key(&j, "detail"); json_str(&j, f->detail);
+		json_obj_end(&j);
+		json_finish(&j);
 		return;
 	}
 	fprintf(out, "kernel %s\n", rel);

@@ -6,7 +6,8 @@
  * kernel holds with the IR that was applied, and by `fwctl show`.
  */
 #include "kmod.h"
-#include "nl.h"
+#include "readback.h"
+#include "keys.h"
 
 #include <arpa/inet.h>
 #include <endian.h>
@@ -26,50 +27,9 @@
 #include "util.h"
 
 
-/* One request (a GET or a dump) and all its answers through cb. */
-int fwd_nl_request(struct fwd_nl *nl, struct nlmsghdr *nlh, char *buf,
-		   mnl_cb_t cb, void *data)
-{
-	uint32_t seq = nl->seq++;
-	ssize_t n;
-	int ret;
-
-	nlh->nlmsg_seq = seq;
-	if (mnl_socket_sendto(nl->sk, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	do {
-		n = mnl_socket_recvfrom(nl->sk, buf, FWD_RBUF_SIZE);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		ret = mnl_cb_run(buf, (size_t)n, seq, nl->portid, cb, data);
-	} while (ret > 0);
-	return ret < 0 ? -errno : 0;
-}
-
 static struct nlmsghdr *hdr(char *buf, uint16_t type, uint16_t flags)
 {
 	return fwd_nl_hdr(buf, type, flags, NFPROTO_INET);
-}
-
-struct nlmsghdr *fwd_nl_hdr(char *buf, uint16_t type, uint16_t flags,
-			    uint8_t family)
-{
-	struct nlmsghdr *nlh;
-	struct nfgenmsg *nfg;
-
-	memset(buf, 0, 512);	/* requests are small; padding stays zero */
-	nlh = mnl_nlmsg_put_header(buf);
-
-	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = family;
-	nfg->version = NFNETLINK_V0;
-	nfg->res_id = 0;
-	return nlh;
 }
 
 /* Attributes of one nf_tables message, indexed by type. */

@@ -141,79 +141,6 @@ static const struct {
 	[FWD_SET_OUT_DENY_OPEN] = { "out_deny_open", FWD_KEY_PROTO_PORT, true, true },
 };
 
-/* ---- key helpers (also used by render.c through ir.h) ---- */
-
-const char *fwd_ir_key_type(enum fwd_ir_key k)
-{
-	switch (k) {
-	case FWD_KEY_ADDR4_PROTO_PORT:
-		return "ipv4_addr . inet_proto . inet_service";
-	case FWD_KEY_ADDR6_PROTO_PORT:
-		return "ipv6_addr . inet_proto . inet_service";
-	case FWD_KEY_PROTO_PORT:
-		return "inet_proto . inet_service";
-	case FWD_KEY_ADDR4:
-		return "ipv4_addr";
-	case FWD_KEY_ADDR6:
-		return "ipv6_addr";
-	}
-	return "?";
-}
-
-unsigned fwd_ir_key_addr_len(enum fwd_ir_key k)
-{
-	switch (k) {
-	case FWD_KEY_ADDR4_PROTO_PORT:
-	case FWD_KEY_ADDR4:
-		return 4;
-	case FWD_KEY_ADDR6_PROTO_PORT:
-	case FWD_KEY_ADDR6:
-		return 16;
-	case FWD_KEY_PROTO_PORT:
-		break;
-	}
-	return 0;
-}
-
-bool fwd_ir_key_has_port(enum fwd_ir_key k)
-{
-	return k == FWD_KEY_ADDR4_PROTO_PORT || k == FWD_KEY_ADDR6_PROTO_PORT ||
-	       k == FWD_KEY_PROTO_PORT;
-}
-
-struct fwd_ir_set *fwd_ir_set_find(const struct fwd_ir *ir, const char *name)
-{
-	for (size_t i = 0; ir && i < ir->nsets; i++)
-		if (strcmp(ir->sets[i].name, name) == 0)
-			return &ir->sets[i];
-	return NULL;
-}
-
-struct fwd_ir_chain *fwd_ir_chain_find(const struct fwd_ir *ir,
-				       const char *name)
-{
-	for (size_t i = 0; ir && i < ir->nchains; i++)
-		if (strcmp(ir->chains[i].name, name) == 0)
-			return &ir->chains[i];
-	return NULL;
-}
-
-void fwd_ir_free(struct fwd_ir *ir)
-{
-	if (!ir)
-		return;
-	for (size_t i = 0; i < ir->nsets; i++)
-		free(ir->sets[i].elems);
-	for (size_t i = 0; i < ir->nchains; i++)
-		free(ir->chains[i].rules);
-	for (size_t i = 0; i < ir->nfiles; i++)
-		free(ir->files[i]);
-	free(ir->files);
-	free(ir->sets);
-	free(ir->chains);
-	free(ir);
-}
-
 /* ---- addresses as integers ---- */
 
 static u128 bytes_to_u128(const uint8_t *a, unsigned len)
@@ -387,17 +314,6 @@ static int raw_cmp_port(const void *pa, const void *pb)
 	if (c)
 		return c;
 	return a->ord < b->ord ? -1 : a->ord > b->ord;
-}
-
-int fwd_ir_elem_cmp(const struct fwd_ir_elem *a, const struct fwd_ir_elem *b)
-{
-	int c = memcmp(a->lo, b->lo, sizeof(a->lo));
-
-	if (c)
-		return c;
-	if (a->proto != b->proto)
-		return a->proto < b->proto ? -1 : 1;
-	return a->plo < b->plo ? -1 : a->plo > b->plo;
 }
 
 static int elem_cmp(const void *a, const void *b)
@@ -1846,20 +1762,6 @@ int fwd_compile(const struct fwd_policy *p, struct fwd_ir **out,
 }
 
 /* ---- evaluation: what a chain does with a new connection ---- */
-
-bool fwd_ir_elem_has(const struct fwd_ir_set *s, const struct fwd_ir_elem *e,
-		     const uint8_t addr[16], uint8_t proto, uint16_t port)
-{
-	unsigned alen = fwd_ir_key_addr_len(s->key);
-
-	if (alen && (memcmp(addr, e->lo, alen) < 0 ||
-		     memcmp(addr, e->hi, alen) > 0))
-		return false;
-	if (fwd_ir_key_has_port(s->key) &&
-	    (proto != e->proto || port < e->plo || port > e->phi))
-		return false;
-	return true;
-}
 
 /* Order of a probe against an element's lower corner, as elem_cmp. */
 static int probe_cmp(const struct fwd_ir_elem *e, const uint8_t *addr,

@@ -99,7 +99,7 @@ size_t fwd_vlog_read(const struct fwd_vlog_ring *r, const struct fwd_vlog_query 
 /* ---- formats ---- */
 
 /*
- * One JSON object and a newline (ctl/json.c's writer):
+ * One JSON object and a newline (common/json.c's writer):
  *   {"seq":7,"time":"2026-12-05T01:02:03.456Z","verdict":"drop",
  *    "reason":"default deny","in":"eth0","proto":"tcp","src":"203.0.113.9",
  *    "sport":40000,"dst":"192.0.2.1","dport":23,"flags":"syn","count":1,

@@ -36,7 +36,8 @@
 #include "edit.h"
 #include "ir.h"
 #include "kmod.h"
-#include "nl.h"		/* fwd_monitor_pause/resume */
+#include "monitor.h"	/* fwd_monitor_pause/resume */
+#include "readback.h"	/* fwd_nl_getgen */
 #include "policy.h"
 
 /* ---- helpers -------------------------------------------------------- */

@@ -52,6 +52,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What a peer of the control socket may do, from least to most: decided by
+ * the server (control.h) from SO_PEERCRED, named per command by the
+ * command table (cmdtab.h). */
+enum fwd_ctl_role {
+	FWD_ROLE_NONE = 0,
+	FWD_ROLE_READ = 1,
+	FWD_ROLE_ADMIN = 2,
+};
+
 #define FWD_PROTO_MAGIC		"FWDC"
 #define FWD_PROTO_VERSION	1
 #define FWD_PROTO_HDR_LEN	12

@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * fwctl stats: the live table's counters read back, summed per owner
+ * (service, list, edit) of each element, and the control socket's counts.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attrib.h"
+#include "cmd.h"
+#include "cmdtab.h"
+#include "edit.h"
+#include "fwd.h"
+#include "log.h"
+#include "util.h"
+
+/* Live elements (with counters) matched by key to the running IR's. */
+static void own_count_table(struct fwd_own_map *m, const struct fwd_ir *ir,
+			    const struct fwd_live_table *live)
+{
+	for (size_t i = 0; i < ir->nsets; i++) {
+		const struct fwd_ir_set *s = &ir->sets[i];
+		const struct fwd_live_set *ls = fwd_live_set_find(live, s->name);
+		size_t j = 0;
+
+		if (!s->counter || !ls || !ls->counters)
+			continue;
+		for (size_t k = 0; k < ls->n; k++) {
+			const struct fwd_live_elem_counter *c = &ls->counters[k];
+			int r = 1;
+
+			if (!c->packets && !c->bytes)
+				continue;
+			while (j < s->n &&
+			       (r = fwd_ir_elem_cmp(&s->elems[j], &ls->elems[k])) < 0)
+				j++;
+			if (j < s->n && r == 0)
+				fwd_own_count(m, s, &s->elems[j], c->packets, c->bytes);
+			else
+				fwd_own_count(m, s, &(struct fwd_ir_elem){ .proto = 0 },
+					  c->packets, c->bytes);
+		}
+	}
+}
+
+/* What `fwctl stats` reports, all gathered before anything is rendered. */
+struct stats_view {
+	struct fwd_live_table *live;	/* the rules' counters */
+	struct fwd_ctl_stats cs;
+	struct fwd_own_map om;		/* sums per owner; empty without them */
+	bool counters;			/* element counters on (or no policy yet) */
+	bool counters_off;		/* a policy that says counters = no */
+	unsigned long long edits_applied;
+};
+
+static int stats_gather(struct cmdreq *cr, struct stats_view *v)
+{
+	const struct fwd_policy *p = cr->ctx->policy;
+	int ret;
+
+	memset(v, 0, sizeof(*v));
+	ret = fwd_live_read(cr->ctx->nl, NULL, &v->live);
+	if (ret)
+		return ret;
+	fwd_ctl_server_stats(cr->ctx->ctl, &v->cs);
+	/* Without element counters there is nothing to sum per owner (no
+	 * rows of zeros that look like "no traffic"). */
+	if (p && cr->ctx->ir && p->counters) {
+		fwd_own_init(&v->om, p);
+		own_count_table(&v->om, cr->ctx->ir, v->live);
+	}
+	v->counters = !p || p->counters;
+	v->counters_off = p && !p->counters;
+	v->edits_applied = cr->ctx->edits_applied;
+	return 0;
+}
+
+static void stats_free(struct stats_view *v)
+{
+	fwd_own_free(&v->om);
+	fwd_live_free(v->live);
+}
+
+static void stats_json(struct cmdreq *cr, const struct stats_view *v)
+{
+	struct jbuf jb;
+
+	jbuf_open(&jb);
+	json_obj_begin(&jb.j);
+	json_key(&jb.j, "element_counters");
+	json_bool(&jb.j, v->counters);
+	for (int kind = FWD_OWN_SERVICE; kind <= FWD_OWN_OTHER; kind++) {
+		json_key(&jb.j, fwd_own_kind_json[kind]);
+		json_arr_begin(&jb.j);
+		for (size_t i = 0; i < v->om.nacc; i++) {
+			const struct fwd_own_acc *a = &v->om.acc[i];
+
+			if ((int)a->kind != kind)
+				continue;
+			json_obj_begin(&jb.j);
+			json_key(&jb.j, "name"); json_str(&jb.j, a->name);
+			json_key(&jb.j, "packets"); json_uint(&jb.j, a->packets);
+			json_key(&jb.j, "bytes"); json_uint(&jb.j, a->bytes);
+			json_obj_end(&jb.j);
+		}
+		json_arr_end(&jb.j);
+	}
+	json_key(&jb.j, "rules");
+	json_arr_begin(&jb.j);
+	for (size_t c = 0; c < v->live->nchains; c++) {
+		const struct fwd_live_chain *ch = &v->live->chains[c];
+
+		for (size_t r = 0; r < ch->ncounters; r++) {
+			const struct fwd_live_counter *k = &ch->counters[r];
+
+			json_obj_begin(&jb.j);
+			json_key(&jb.j, "chain"); json_str(&jb.j, ch->name);
+			json_key(&jb.j, "set"); json_str(&jb.j, k->set);
+			json_key(&jb.j, "packets"); json_uint(&jb.j, k->packets);
+			json_key(&jb.j, "bytes"); json_uint(&jb.j, k->bytes);
+			json_obj_end(&jb.j);
+		}
+	}
+	json_arr_end(&jb.j);
+	json_key(&jb.j, "control_requests"); json_uint(&jb.j, v->cs.served);
+	json_key(&jb.j, "edits_applied"); json_uint(&jb.j, v->edits_applied);
+	json_obj_end(&jb.j);
+	jbuf_close(&jb, cr->resp);
+}
+
+static void stats_text(struct cmdreq *cr, const struct stats_view *v)
+{
+	if (v->counters_off)
+		fwd_response_printf(cr->resp, "per-service and per-list counts are off "
+				    "([defaults] counters = no); the rules' own "
+				    "counters:\n");
+	for (size_t i = 0; i < v->om.nacc; i++) {
+		const struct fwd_own_acc *a = &v->om.acc[i];
+
+		fwd_response_printf(cr->resp, "%-7s %-24s %12llu packets %14llu bytes\n",
+				    fwd_own_kind_name[a->kind], a->name,
+				    (unsigned long long)a->packets,
+				    (unsigned long long)a->bytes);
+	}
+	for (size_t c = 0; c < v->live->nchains; c++) {
+		const struct fwd_live_chain *ch = &v->live->chains[c];
+
+		for (size_t r = 0; r < ch->ncounters; r++) {
+			const struct fwd_live_counter *k = &ch->counters[r];
+
+			fwd_response_printf(cr->resp, "%-7s @%-15s %12llu packets %14llu bytes\n",
+					    ch->name, k->set,
+					    (unsigned long long)k->packets,
+					    (unsigned long long)k->bytes);
+		}
+	}
+	fwd_response_printf(cr->resp, "control: %llu requests served, %llu edits applied\n",
+			    v->cs.served, v->edits_applied);
+}
+
+int cmd_stats(struct cmdreq *cr)
+{
+	struct stats_view v;
+	int ret = stats_gather(cr, &v);
+
+	if (ret) {
+		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "cannot read the table "
+				  "back: %s", strerror(-ret));
+		stats_free(&v);
+		return ret;
+	}
+	if (cr->json)
+		stats_json(cr, &v);
+	else
+		stats_text(cr, &v);
+	stats_free(&v);
+	return 0;
+}

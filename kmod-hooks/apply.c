@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * fwd_apply: the whole table replaced in one transaction. The step states
+ * what the transaction holds (delete and re-create the table, its chains,
+ * sets with their elements, meters, rules: the linearizer's messages) and
+ * hands it to the batch (batch.c), which sends it and settles the outcome.
+ */
+#include "kmod.h"
+#include "batch.h"
+#include "lin.h"
+
+#include <linux/netfilter/nf_tables.h>
+
+unsigned fwd_table_flags(const struct fwd_features *f,
+			 const struct fwd_apply_opts *o)
+{
+	if (!f || !f->table_owner || (o && o->no_flags))
+		return 0;
+	if (f->table_persist)
+		return NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST;
+	return o && o->no_owner ? 0 : NFT_TABLE_F_OWNER;
+}
+
+/* The whole fwd_apply transaction for ir (BEGIN .. END). */
+static void build_table(struct fwd_batch *b, const struct fwd_ir *ir,
+			unsigned table_flags)
+{
+	uint32_t next_id = (uint32_t)ir->nsets + 1 + fwd_ir_meter_sets(ir);
+
+	fwd_batch_begin(b);
+	/* Make sure the table exists so that the delete cannot fail, then
+	 * delete it with everything in it and build it anew: the old table
+	 * stays in force until the commit swaps in the new one. */
+	fwd_lin_table(b, NFT_MSG_NEWTABLE, FWD_TABLE_NAME, false, 0);
+	fwd_lin_table(b, NFT_MSG_DELTABLE, FWD_TABLE_NAME, false, 0);
+	fwd_lin_table(b, NFT_MSG_NEWTABLE, FWD_TABLE_NAME, true, table_flags);
+	for (size_t i = 0; i < ir->nchains; i++)
+		fwd_lin_chain(b, FWD_TABLE_NAME, &ir->chains[i]);
+	for (size_t i = 0; i < ir->nsets; i++) {
+		fwd_lin_set(b, FWD_TABLE_NAME, &ir->sets[i], (uint32_t)i + 1);
+		fwd_lin_elems(b, FWD_TABLE_NAME, &ir->sets[i], (uint32_t)i + 1);
+	}
+	for (unsigned i = 0; i < fwd_ir_meter_sets(ir); i++)
+		fwd_lin_meter_set(b, FWD_TABLE_NAME, ir, i == 1,
+				  (uint32_t)(ir->nsets + 1 + i));
+	for (size_t i = 0; i < ir->nchains; i++)
+		for (size_t j = 0; j < ir->chains[i].n; j++)
+			fwd_lin_rule(b, FWD_TABLE_NAME, ir, &ir->chains[i], j,
+				     &next_id);
+	fwd_batch_end(b);
+}
+
+struct apply_arg {
+	const struct fwd_ir *ir;
+	unsigned flags;
+};
+
+static void build_apply(struct fwd_batch *b, const void *arg)
+{
+	const struct apply_arg *a = arg;
+
+	build_table(b, a->ir, a->flags);
+}
+
+int fwd_apply(struct fwd_nl *nl, const struct fwd_ir *ir,
+	      const struct fwd_features *f, const struct fwd_apply_opts *o,
+	      struct fwd_diags *d)
+{
+	struct apply_arg a = { .ir = ir, .flags = fwd_table_flags(f, o) };
+	struct fwd_batch_job job = { .build = build_apply, .arg = &a, .ir = ir };
+
+	return fwd_batch_run(nl, &job, d);
+}

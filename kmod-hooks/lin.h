@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef FWD_KMOD_LIN_H
+#define FWD_KMOD_LIN_H
+
+/*
+ * Internal to kmod-hooks: the linearizer (linearize.c), IR -> nf_tables
+ * messages appended to a batch. What keys look like is keys.h's.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "batch.h"
+#include "ir.h"
+
+/* IR -> messages appended to the batch. */
+void fwd_lin_table(struct fwd_batch *b, uint16_t type, const char *name,
+		   bool with_flags, uint32_t flags);
+void fwd_lin_set(struct fwd_batch *b, const char *table,
+		 const struct fwd_ir_set *s, uint32_t set_id);
+void fwd_lin_elems(struct fwd_batch *b, const char *table,
+		   const struct fwd_ir_set *s, uint32_t set_id);
+
+/*
+ * Element messages of any kind. Adds (NEWSETELEM) leave out elements whose
+ * expires has passed at b->now_ms and give the others NFTA_SET_ELEM_TIMEOUT
+ * = expires - now in ms; deletes send keys only and leave out elements
+ * that expire at or before skip_ms (0: none left out). An rbtree set
+ * created in this batch (set_id != 0) opens with nft's interval end at 0.
+ */
+struct fwd_elems_op {
+	uint16_t type;		/* NFT_MSG_NEWSETELEM, _DELSETELEM, DESTROYSETELEM */
+	uint32_t set_id;	/* the set is created in this batch; 0: it exists */
+	uint64_t skip_ms;	/* deletes: see above */
+};
+void fwd_lin_elems_op(struct fwd_batch *b, const char *table,
+		      const struct fwd_ir_set *s, const struct fwd_elems_op *op);
+void fwd_lin_chain(struct fwd_batch *b, const char *table,
+		   const struct fwd_ir_chain *c);
+/* A meter set of ir->queue (set id: ir->nsets + 1 for meter4, + 2 for
+ * meter6, which is what FWD_M_METER rules name). */
+void fwd_lin_meter_set(struct fwd_batch *b, const char *table,
+		       const struct fwd_ir *ir, bool v6, uint32_t set_id);
+void fwd_lin_rule(struct fwd_batch *b, const char *table,
+		  const struct fwd_ir *ir, const struct fwd_ir_chain *c,
+		  size_t ri, uint32_t *next_set_id);
+
+#endif
