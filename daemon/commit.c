@@ -356,7 +356,14 @@ int fwd_change_commit(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_dia
 		ch->stage = FWD_STAGE_COMPILE;
 		goto fail;
 	} else {
-		ret = fwd_compile_at(p, (uint64_t)time(NULL), &compiled, d);
+		/* The compiler is pure: the probe's answer comes in here,
+		 * so a [guard] queue step uses nft_queue where it exists. */
+		struct fwd_compile_opts co = {
+			.native_queue = ctx->feat.native_queue,
+		};
+
+		ret = fwd_compile_opts_at(p, (uint64_t)time(NULL), &co,
+					  &compiled, d);
 		if (ret) {
 			ch->stage = FWD_STAGE_COMPILE;
 			goto fail;
