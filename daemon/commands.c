@@ -15,12 +15,14 @@
 #include <unistd.h>
 
 #include "../ctl/json.h"
+#include "cmd-log.h"
 #include "cmdtab.h"
 #include "edit.h"
 #include "fwd.h"
 #include "log.h"
 #include "state.h"
 #include "util.h"
+#include "vloop.h"
 
 struct cmdreq {
 	struct fwd_ctx *ctx;
@@ -606,6 +608,10 @@ static int cmd_del_kind(struct cmdreq *cr, const char *kind, const char *verb,
 			fwd_response_printf(cr->resp, "ended %u tracked connection%s\n",
 					    killed, killed == 1 ? "" : "s");
 		}
+		/* A guard block lifted: the verdict loop forgets it too. */
+		for (size_t i = 0; i < n; i++)
+			if (want[i].kind == FWD_EDIT_BLOCK)
+				fwd_vloop_unblocked(cr->ctx, &want[i].addr);
 		print_edits(cr, verb, want, n);
 	}
 	free(a.matched);
@@ -700,7 +706,7 @@ static int cmd_status(struct cmdreq *cr)
 		json_key(&b.j, "table_owner"); json_bool(&b.j, ctx->feat.table_owner);
 		json_key(&b.j, "table_persist"); json_bool(&b.j, ctx->feat.table_persist);
 		json_obj_end(&b.j);
-		json_key(&b.j, "queue"); json_null(&b.j);
+		json_key(&b.j, "queue"); fwd_vloop_status_json(ctx, &b.j);
 		json_key(&b.j, "control");
 		json_obj_begin(&b.j);
 		json_key(&b.j, "served"); json_uint(&b.j, cs.served);
@@ -744,7 +750,7 @@ static int cmd_status(struct cmdreq *cr)
 			    ctx->feat.xt_nfqueue ? "xt NFQUEUE" : "none",
 			    ctx->feat.table_owner ? "yes" : "no",
 			    ctx->feat.table_persist ? "yes" : "no");
-	fwd_response_printf(cr->resp, "queue:      not in use (no rule hands packets up)\n");
+	fwd_vloop_status_text(ctx, cr->resp);
 	if (ctx->confirm_deadline)
 		fwd_response_printf(cr->resp, "confirm:    pending, reverts in %lds unless "
 				    "`fwctl confirm`\n", (long)(ctx->confirm_deadline - now));
@@ -1072,10 +1078,13 @@ static int cmd_list_blocked(struct cmdreq *cr)
 			else
 				json_null(&jb.j);
 			json_key(&jb.j, "runtime"); json_bool(&jb.j, e->runtime);
+			json_key(&jb.j, "reason");
+			json_str(&jb.j, fwd_vloop_reason(cr->ctx, &e->addr));
 			json_obj_end(&jb.j);
 		} else {
 			fmt_left(e->expires, t, sizeof(t));
-			fwd_response_printf(cr->resp, "%-44s %s%s\n", a, t,
+			fwd_response_printf(cr->resp, "%-44s %-15s %s%s\n", a, t,
+					    fwd_vloop_reason(cr->ctx, &e->addr),
 					    e->runtime ? " (runtime only)" : "");
 		}
 	}
@@ -1706,11 +1715,13 @@ static int cmd_stats(struct cmdreq *cr)
 		json_arr_end(&jb.j);
 		json_key(&jb.j, "control_requests"); json_uint(&jb.j, cs.served);
 		json_key(&jb.j, "edits_applied"); json_uint(&jb.j, cr->ctx->edits_applied);
+		json_key(&jb.j, "queues"); fwd_vloop_status_json(cr->ctx, &jb.j);
 		json_obj_end(&jb.j);
 		jbuf_close(&jb, cr->resp);
 	} else {
 		fwd_response_printf(cr->resp, "control: %llu requests served, %llu edits applied\n",
 				    cs.served, cr->ctx->edits_applied);
+		fwd_vloop_status_text(cr->ctx, cr->resp);
 	}
 	free(om.refs);
 	free(om.acc);
@@ -1906,7 +1917,9 @@ int fwd_handle_request(void *vctx, const struct fwd_ctl_peer *peer,
 	cr.argc = (int)req->argc - nw;
 	cr.json = req->flags & FWD_REQ_F_JSON;
 	cr.force = req->flags & FWD_REQ_F_FORCE;
-	if (take_options(&cr) == 0 && check_word_count(&cr) == 0) {
+	if (strcmp(cr.info->name, "log") == 0)	/* its own options (cmd-log.c) */
+		fwd_cmd_log(cr.ctx, cr.argc, cr.argv, cr.json, resp);
+	else if (take_options(&cr) == 0 && check_word_count(&cr) == 0) {
 		for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
 			if (strcmp(handlers[i].name, cr.info->name) == 0) {
 				ret = handlers[i].fn(&cr);

@@ -20,6 +20,7 @@
 
 #include "edit.h"
 #include "fwd.h"
+#include "vloop.h"
 #include "log.h"
 #include "notify.h"
 #include "proto.h"
@@ -363,6 +364,8 @@ static int run_daemon(struct fwd_ctx *ctx)
 		epoll_add(efd, ctx->confirm_tfd);
 	if (ctx->tidy_tfd >= 0)
 		epoll_add(efd, ctx->tidy_tfd);
+	if (fwd_vloop_fd(ctx) >= 0)
+		epoll_add(efd, fwd_vloop_fd(ctx));
 	{
 		int r = fwd_monitor_open(&ctx->mon, fwd_nl_portid(ctx->nl));
 
@@ -434,6 +437,8 @@ static int run_daemon(struct fwd_ctx *ctx)
 					fwd_tidy(ctx);
 			} else if (ctx->mon && fd == fwd_monitor_fd(ctx->mon)) {
 				fwd_guard_events(ctx);
+			} else if (fd == fwd_vloop_fd(ctx)) {
+				fwd_vloop_blocks(ctx);
 			}
 		}
 		fwd_tidy_arm(ctx);
@@ -545,10 +550,16 @@ int main(int argc, char **argv)
 	/* A daemon reloads: keep its list files for the next time. */
 	if (!ctx.oneshot)
 		ctx.list_cache = fwd_list_cache_new();
+	/* Before the first commit, which starts its workers when the table
+	 * has a queue step. */
+	if (!ctx.oneshot && (ret = fwd_vloop_new(&ctx)) != 0)
+		fwd_log(LOG_ERR, "verdict loop unavailable: %s; queued packets "
+			"are dropped", strerror(-ret));
 	if (apply_files(&ctx, true) != 0) {
 		/* --oneshot reports and changes nothing; the daemon must not
 		 * stay down with the host in an unknown state. */
 		if (ctx.oneshot || apply_fallback(&ctx) != 0) {
+			fwd_vloop_free(&ctx);
 			fwd_nl_close(ctx.nl);
 			fwd_policy_free(ctx.policy);
 			fwd_list_cache_free(ctx.list_cache);
@@ -568,6 +579,9 @@ int main(int argc, char **argv)
 		if (ctx.tidy_tfd >= 0)
 			close(ctx.tidy_tfd);
 	}
+	/* Workers stop and unbind; the table and its queue rule stay, so
+	 * the kernel drops what it queues from now on (fail closed). */
+	fwd_vloop_free(&ctx);
 	fwd_nl_close(ctx.nl);
 	fwd_policy_free(ctx.policy);
 	fwd_ir_free(ctx.ir);

@@ -62,6 +62,9 @@ struct fwd_ctx {
 	 * start-up fallback read from the state directory. Edits are refused
 	 * until the files are applied again (SIGHUP, fwctl reload). */
 	const char *model_unknown;
+	/* The verdict loop (vloop.h): its worker threads, guard and log
+	 * ring; NULL with --oneshot. */
+	struct fwd_vloop *vloop;
 };
 
 /* Load the files (main + conf.d + lists + the owned edits file), with the
