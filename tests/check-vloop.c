@@ -405,6 +405,51 @@ START_TEST(kill9_resume)
 }
 END_TEST
 
+
+/*
+ * SIGHUP: the loop follows the policy. queues = 2 binds a second worker,
+ * a block made before stays (kernel and list), and a policy without
+ * [guard] stops the workers (no queue step, nothing queued).
+ */
+START_TEST(reload_rebinds)
+{
+	if (!topo_up())
+		return;
+	write_policy("", "1h", "");
+	nn_listener(&E, "listen", "tcp", 80, NULL);
+	fwd_start(1);
+	nmap_scan(BAD, SRV4_B, false, 1000);
+	ck_assert(wait_block("block4", BAD4, true, 5));
+	write_policy("queues = 2\n", "1h", "");
+	kill(T.fwd, SIGHUP);
+	ck_assert_msg(wait_for(T.fwdlog, "fwd: applied ", 2, 10), "%s",
+		      slurp_or_empty(T.fwdlog));
+	ck_assert_msg(wait_for(T.fwdlog, "verdict loop: bound queue 1", 1, 10), "%s",
+		      slurp_or_empty(T.fwdlog));
+	FWCTL_OK("status --json");
+	ck_assert_msg(strstr(R.out, "\"queue\":0,") && strstr(R.out, "\"queue\":1,"),
+		      "%s", R.out);
+	ck_assert(wait_block("block4", BAD4, true, 1));
+	FWCTL_OK("list blocked");
+	ck_assert_msg(strstr(R.out, BAD4) && strstr(R.out, "guard scan"), "%s", R.out);
+	ck_assert_int_eq(nettool(BAD, "connect tcp " SRV4_B " 80 --timeout 1"), DROP);
+	/* The good host's probes of closed ports land on one of the two. */
+	ck_assert_int_eq(nettool(GOOD, "connect tcp " SRV4_G " 23 --timeout 1"), DROP);
+	ck_assert_msg(wait_for(T.fwdlog, "src=" GOOD4, 1, 5), "%s", slurp_or_empty(T.fwdlog));
+	/* Without [guard]: no queue step, no workers. */
+	write_file(T.policy, "[defaults]\ninbound = deny\n[service web]\nports = 80/tcp\n"
+		   "allow = any\n");
+	kill(T.fwd, SIGHUP);
+	ck_assert_msg(wait_for(T.fwdlog, "verdict loop: no queue step", 1, 10), "%s",
+		      slurp_or_empty(T.fwdlog));
+	FWCTL_OK("status --json");
+	ck_assert_msg(strstr(R.out, "\"queue\":null"), "%s", R.out);
+	ck_assert(wait_block("block4", BAD4, true, 1));
+	ck_assert_int_eq(nettool(GOOD, "connect tcp " SRV4_G " 80 --timeout 2"), OK);
+	nn_down(&E);
+}
+END_TEST
+
 static long rss_kb(pid_t pid)
 {
 	char path[64], *s, *p;
@@ -498,6 +543,7 @@ static Suite *vloop_suite(void)
 	add(s, "log_records", log_records, 60);
 	add(s, "log_follow", log_follow, 60);
 	add(s, "kill9_resume", kill9_resume, 120);
+	add(s, "reload_rebinds", reload_rebinds, 90);
 	add(s, "flood_status", flood_status, 120);
 	return s;
 }
