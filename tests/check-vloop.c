@@ -446,6 +446,39 @@ START_TEST(reload_rebinds)
 	ck_assert_msg(strstr(R.out, "\"queue\":null"), "%s", R.out);
 	ck_assert(wait_block("block4", BAD4, true, 1));
 	ck_assert_int_eq(nettool(GOOD, "connect tcp " SRV4_G " 80 --timeout 2"), OK);
+	/* fwctl unblock lifts a guard block like any other. */
+	FWCTL_OK("unblock " BAD4);
+	ck_assert(wait_block("block4", BAD4, false, 1));
+	ck_assert_int_eq(nettool(BAD, "connect tcp " SRV4_B " 80 --timeout 2"), OK);
+	nn_down(&E);
+}
+END_TEST
+
+/*
+ * The flood guard: one source opening new flows to a closed port far
+ * above `flood` is metered in the kernel and blocked by the loop ("guard
+ * flood"); the kernel meter's drops are counted by its rule.
+ */
+START_TEST(flood_blocks)
+{
+	char *out = NULL;
+	int st;
+
+	if (!topo_up())
+		return;
+	write_policy("", "1h", "flood = 100 / 1s\n");
+	fwd_start(1);
+	st = tu_sh(&out, "ip netns exec %s %s flood udp " SRV4_B " 9999 --rate 1000 "
+		   "--timeout 2 --from " BAD4, E.ns[BAD], NETTOOL);
+	ck_assert_msg(st == 0, "flood: %s", out);
+	free(out);
+	ck_assert_msg(wait_block("block4", BAD4, true, 5), "no block:\n%s",
+		      slurp_or_empty(T.fwdlog));
+	FWCTL_OK("list blocked");
+	ck_assert_msg(strstr(R.out, BAD4) && strstr(R.out, "guard flood"), "%s", R.out);
+	FWCTL_OK("status --json");
+	ck_assert_msg(strstr(R.out, "\"guard_flood\":1") &&
+		      strstr(R.out, "\"verdict_errors\":0"), "%s", R.out);
 	nn_down(&E);
 }
 END_TEST
@@ -544,6 +577,7 @@ static Suite *vloop_suite(void)
 	add(s, "log_follow", log_follow, 60);
 	add(s, "kill9_resume", kill9_resume, 120);
 	add(s, "reload_rebinds", reload_rebinds, 90);
+	add(s, "flood_blocks", flood_blocks, 60);
 	add(s, "flood_status", flood_status, 120);
 	return s;
 }
