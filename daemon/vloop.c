@@ -472,34 +472,66 @@ static bool same_addr(const struct fwd_addr *a, const struct fwd_addr *b)
 	       memcmp(a->a, b->a, a->family == AF_INET ? 4 : 16) == 0;
 }
 
+/* The held list is sorted by address, so `fwctl list blocked` of
+ * max_blocked (100000) blocks looks each one up in O(log n). */
+static int addr_cmp(const struct fwd_addr *a, const struct fwd_addr *b)
+{
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	if (a->prefix != b->prefix)
+		return a->prefix < b->prefix ? -1 : 1;
+	return memcmp(a->a, b->a, a->family == AF_INET ? 4 : 16);
+}
+
+/* Where a is, or where it would go. */
+static size_t held_pos(const struct fwd_vloop *vl, const struct fwd_addr *a)
+{
+	size_t lo = 0, hi = vl->nheld;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (addr_cmp(&vl->held[mid].src, a) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static struct held *held_find(const struct fwd_vloop *vl, const struct fwd_addr *a)
 {
+	size_t i = held_pos(vl, a);
+
+	return i < vl->nheld && addr_cmp(&vl->held[i].src, a) == 0 ? &vl->held[i] : NULL;
+}
+
+/* Expired ones out: the list is as long as the blocks held. */
+static void held_prune(struct fwd_vloop *vl)
+{
+	uint64_t now = (uint64_t)time(NULL);
+	size_t k = 0;
+
 	for (size_t i = 0; i < vl->nheld; i++)
-		if (same_addr(&vl->held[i].src, a))
-			return &vl->held[i];
-	return NULL;
+		if (vl->held[i].expires > now)
+			vl->held[k++] = vl->held[i];
+	vl->nheld = k;
 }
 
 static void held_put(struct fwd_vloop *vl, const struct fwd_addr *a,
 		     enum fwd_reason r, uint64_t expires)
 {
-	uint64_t now = (uint64_t)time(NULL);
-	struct held *h;
-	size_t k = 0;
+	size_t i = held_pos(vl, a);
 
-	/* Expired ones go first: the list stays as long as the blocks held. */
-	for (size_t i = 0; i < vl->nheld; i++)
-		if (vl->held[i].expires > now)
-			vl->held[k++] = vl->held[i];
-	vl->nheld = k;
-	h = held_find(vl, a);
-	if (!h) {
+	if (i == vl->nheld || addr_cmp(&vl->held[i].src, a) != 0) {
 		FWD_GROW(vl->held, vl->held_cap, vl->nheld + 1);
-		h = &vl->held[vl->nheld++];
-		h->src = *a;
+		memmove(&vl->held[i + 1], &vl->held[i],
+			(vl->nheld - i) * sizeof(*vl->held));
+		vl->nheld++;
+		vl->held[i].src = *a;
 	}
-	h->reason = r;
-	h->expires = expires;
+	vl->held[i].reason = r;
+	vl->held[i].expires = expires;
 }
 
 /* The guard follows a new model: a new one, the blocks it made restored
@@ -564,12 +596,15 @@ struct moved {
 /*
  * Put the pending blocks into ctx->policy as block edits: new ones
  * appended, a repeat offender's edit moved to the end with its later
- * expiry (so the fast path refreshes the element's timeout). Returns the
- * index of the first edit to patch in; mv and nmv say what moved (undo).
+ * expiry. (The fast path then finds the old element expiring sooner and
+ * declines; the compiler's element delta deletes and re-adds it, which
+ * refreshes the kernel's timeout.) Returns the index of the first edit to
+ * patch in; mv and nmv say what moved (undo); applied[i] whether pd[i]
+ * became an edit.
  */
 static size_t blocks_to_edits(struct fwd_ctx *ctx, const struct pending *pd,
 			      size_t n, uint64_t now, struct moved **mv,
-			      size_t *nmv, size_t *nnew)
+			      size_t *nmv, size_t *nnew, bool *applied)
 {
 	struct fwd_policy *p = ctx->policy;
 	struct fwd_edit *add = fwd_xcalloc(n ? n : 1, sizeof(*add));
@@ -582,6 +617,7 @@ static size_t blocks_to_edits(struct fwd_ctx *ctx, const struct pending *pd,
 		ssize_t j = block_edit(p, &pd[i].src, now);
 		bool dup = false;
 
+		applied[i] = false;
 		for (size_t k = 0; k < na && !dup; k++)
 			dup = same_addr(&add[k].addr, &pd[i].src);
 		if (dup)
@@ -596,6 +632,7 @@ static size_t blocks_to_edits(struct fwd_ctx *ctx, const struct pending *pd,
 		add[na++] = (struct fwd_edit){
 			.kind = FWD_EDIT_BLOCK, .addr = pd[i].src, .expires = until,
 		};
+		applied[i] = true;
 	}
 	first = p->nedits;
 	for (size_t i = 0; i < na; i++) {
@@ -647,6 +684,7 @@ void fwd_vloop_blocks(struct fwd_ctx *ctx)
 	struct fwd_vloop *vl = ctx->vloop;
 	struct pending *pd;
 	struct moved *mv = NULL;
+	bool *applied;
 	size_t n, nmv = 0, nnew = 0, first;
 	uint64_t ticks, now = (uint64_t)time(NULL);
 	int ret;
@@ -671,7 +709,8 @@ void fwd_vloop_blocks(struct fwd_ctx *ctx)
 		free(pd);
 		return;
 	}
-	first = blocks_to_edits(ctx, pd, n, now, &mv, &nmv, &nnew);
+	applied = fwd_xcalloc(n, sizeof(*applied));
+	first = blocks_to_edits(ctx, pd, n, now, &mv, &nmv, &nnew, applied);
 	ret = nnew ? blocks_commit(ctx, first, true) : 0;
 	if (ret == -EAGAIN) {
 		/*
@@ -688,19 +727,19 @@ void fwd_vloop_blocks(struct fwd_ctx *ctx)
 		vl->commit_failures++;
 	} else if (nnew) {
 		vl->commits++;
+		held_prune(vl);
 		for (size_t i = 0; i < n; i++) {
-			ssize_t j = block_edit(ctx->policy, &pd[i].src, now);
 			char a[FWD_ADDR_STRLEN];
 
-			if (j < 0)
+			if (!applied[i])
 				continue;
-			held_put(vl, &pd[i].src, pd[i].reason,
-				 ctx->policy->edits[j].expires);
+			held_put(vl, &pd[i].src, pd[i].reason, now + pd[i].secs);
 			fwd_addr_format(&pd[i].src, a, sizeof(a));
 			fwd_log(LOG_NOTICE, "guard: blocked %s for %us (%s)", a,
 				pd[i].secs, fwd_reason_name(pd[i].reason));
 		}
 	}
+	free(applied);
 	free(mv);
 	free(pd);
 }
@@ -723,8 +762,10 @@ void fwd_vloop_unblocked(struct fwd_ctx *ctx, const struct fwd_addr *a)
 	if (!vl)
 		return;
 	h = held_find(vl, a);
-	if (h)
-		*h = vl->held[--vl->nheld];
+	if (h) {
+		memmove(h, h + 1, (size_t)(vl->held + vl->nheld - (h + 1)) * sizeof(*h));
+		vl->nheld--;
+	}
 	pthread_mutex_lock(&vl->mu);
 	fwd_guard_unblock(vl->guard, a);
 	pthread_mutex_unlock(&vl->mu);
