@@ -327,13 +327,13 @@ END_TEST
  */
 START_TEST(log_follow)
 {
-	char *out = path_in("follow.out");
 	const char *argv[] = { "/bin/sh", "-c", NULL, NULL };
-	char *cmd;
+	char *cmd, *out;
 	pid_t pid;
 
 	if (!topo_up())
 		return;
+	out = path_in("follow.out");	/* in the scratch directory nn_up made */
 	write_policy("", "1h", "");
 	fwd_start(1);
 	if (asprintf(&cmd, "exec %s -S %s log -f --json", FWCTL, T.sock) < 0)
@@ -376,7 +376,7 @@ END_TEST
  */
 START_TEST(kill9_resume)
 {
-	char *nmap_log = path_in("nmap.log");
+	char *nmap_log;
 	const char *argv[] = { "nmap", "-sS", "-Pn", "-n", "-p", "3000-3059", "--max-retries",
 			       "0", "--max-rate", "8", "--host-timeout", "30s", SRV6_B, "-6",
 			       NULL };
@@ -384,6 +384,7 @@ START_TEST(kill9_resume)
 
 	if (!topo_up())
 		return;
+	nmap_log = path_in("nmap.log");
 	write_policy("", "1h", "");
 	nn_listener(&E, "listen", "tcp", 22, NULL);
 	nn_listener(&E, "listen", "tcp", 80, NULL);
