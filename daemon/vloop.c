@@ -247,7 +247,7 @@ static void worker_batch(struct worker *w, struct fwd_queue *q,
 			 struct fwd_pkt *pk, size_t n)
 {
 	struct fwd_vloop *vl = w->vl;
-	struct fwd_vlog_rec logs[BATCH * 2];
+	struct fwd_vlog_rec logs[BATCH * FWD_GUARD_ACTS];	/* every record a batch can give */
 	size_t nlogs = 0;
 	uint64_t now = clock_ns(CLOCK_MONOTONIC), wall = clock_ns(CLOCK_REALTIME);
 	bool wake = false;
