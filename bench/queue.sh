@@ -24,6 +24,14 @@
 # The loop runs pinned to CPU LOOP_CPU, the flood (and, on veth, the
 # receive softirq) to FLOOD_CPU. Ratios are medians of per-round ratios.
 #
+# A third loop, "daemon", is the real fwd with a [guard] section (flood =
+# off, so every new flow is queued; logging on, capped as in production):
+# worker thread, guard decisions, records into the ring and the log, drop
+# verdicts. Its CPU is fwd's whole process (utime + stime from /proc)
+# over the flood, its packets the verdicts `fwctl status --json` counts;
+# its verdict rate is over the flood's DURATION (the others' over first to
+# last packet). Its ratio is against nfq-min of the same round.
+#
 #   sudo bench/queue.sh                    # RUNS=5 DURATION=2 RATE=30000
 #   sudo RUNS=9 RATE=50000 bench/queue.sh
 
@@ -37,10 +45,12 @@ LOOP_CPU=${LOOP_CPU:-0}
 FLOOD_CPU=${FLOOD_CPU:-$(( NCPU - 1 ))}
 NFQ_MIN=${NFQ_MIN:-$BUILD/tests/nfq-min}
 NFQ_FWD=${NFQ_FWD:-$BUILD/tests/nfq-fwd}
+FWD=${FWD_BIN:-$BUILD/daemon/fwd}
+FWCTL=${FWCTL_BIN:-$BUILD/ctl/fwctl}
 PORT=9
 
 need_tools taskset awk
-for t in "$NETTOOL" "$NFQ_MIN" "$NFQ_FWD"; do
+for t in "$NETTOOL" "$NFQ_MIN" "$NFQ_FWD" "$FWD" "$FWCTL"; do
 	[ -x "$t" ] || die "no $t (build first: sh scripts/build.sh)"
 done
 mkdir -p "$OUT_DIR"
@@ -71,6 +81,18 @@ table inet fwdbench {
 		udp dport $PORT counter name "pkts" drop
 	}
 }
+EOF
+
+# The daemon's policy: the same table, the queue step from [guard].
+cat >"$SCRATCH/guard.conf" <<EOF
+[defaults]
+inbound = deny
+log = off
+[guard]
+flood = off
+[service web]
+ports = 8080/tcp
+allow = any
 EOF
 
 # Memory first touched, caches warm: one unmeasured flood.
@@ -105,6 +127,38 @@ run_one() {	# run_one LOOP(min|fwd) RATE -> "packets cpu_s busy_s sent qd ud"
 		'/^packets/ { print $2, $4, $6, s, qd, ud }' "$log"
 }
 
+cpu_ticks() {	# utime + stime of a process, in clock ticks
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+verdicts() {	# verdicts of queue 0 as fwctl status --json says
+	ip netns exec "$SRV" "$FWCTL" -S "$SCRATCH/fwd.sock" status --json |
+		sed -n 's/.*"verdicts":\([0-9]*\).*/\1/p'
+}
+
+run_daemon() {	# run_daemon RATE -> "packets cpu_s busy_s sent qd ud"
+	local rate=$1 log=$SCRATCH/fwd.log pid sent t0 t1 v0 v1 hz
+	hz=$(getconf CLK_TCK)
+	: >"$log"
+	ip netns exec "$SRV" taskset -c "$LOOP_CPU" "$FWD" -c "$SCRATCH/guard.conf" \
+		--state-dir "" -S "$SCRATCH/fwd.sock" >"$log" 2>&1 &
+	pid=$!
+	for _ in $(seq 50); do grep -q "bound queue 0" "$log" && break; sleep 0.1; done
+	grep -q "bound queue 0" "$log" || die "fwd did not bind: $(cat "$log")"
+	v0=$(verdicts); t0=$(cpu_ticks "$pid")
+	sent=$(ip netns exec "$GEN" taskset -c "$FLOOD_CPU" "$NETTOOL" flood udp \
+		192.0.2.1 $PORT --rate "$rate" --timeout "$DURATION" |
+		awk '{ print $2 }')
+	sleep 0.3
+	t1=$(cpu_ticks "$pid"); v1=$(verdicts)
+	read -r qd ud < <(proc_drops)
+	kill -TERM "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	awk -v p=$(( v1 - v0 )) -v c=$(( t1 - t0 )) -v hz="$hz" -v d="$DURATION" \
+		-v s="$sent" -v qd="$qd" -v ud="$ud" \
+		'BEGIN { print p, c / hz, d, s, qd, ud }'
+}
+
 {
 	echo "# bench/queue.sh $(date -u +%FT%TZ) $(uname -r), RUNS=$RUNS" \
 	     "DURATION=$DURATION RATE=$RATE LOOP_CPU=$LOOP_CPU FLOOD_CPU=$FLOOD_CPU"
@@ -112,15 +166,19 @@ run_one() {	# run_one LOOP(min|fwd) RATE -> "packets cpu_s busy_s sent qd ud"
 } >"$OUT"
 
 for r in $(seq "$RUNS"); do
-	order="min fwd"
-	[ $(( r % 2 )) -eq 0 ] && order="fwd min"
+	order="min fwd daemon"
+	[ $(( r % 2 )) -eq 0 ] && order="daemon fwd min"
 	for phase in fixed max; do
 		rate=$RATE
 		[ "$phase" = max ] && rate=0
 		for l in $order; do
 			# Each loop binds queue 0 anew: the kernel's drop
 			# counters start again with it.
-			echo "$r $phase $l $(run_one "$l" "$rate")" >>"$OUT"
+			if [ "$l" = daemon ]; then
+				echo "$r $phase $l $(run_daemon "$rate")" >>"$OUT"
+			else
+				echo "$r $phase $l $(run_one "$l" "$rate")" >>"$OUT"
+			fi
 			sleep 0.3
 		done
 	done
@@ -142,6 +200,8 @@ awk '
 		for (i = 1; i <= rounds; i++) {
 			cm[i] = c[i, "min"]; cf[i] = c[i, "fwd"]; cr[i] = cf[i] / cm[i]
 			vm[i] = v[i, "min"]; vf[i] = v[i, "fwd"]; vr[i] = vf[i] / vm[i]
+			cd[i] = c[i, "daemon"]; cdr[i] = cd[i] / cm[i]
+			vd[i] = v[i, "daemon"]; vdr[i] = vd[i] / vm[i]
 		}
 		printf "%-22s %14s %14s %8s\n", "", "nfq-min", "fwd queue.c", "ratio"
 		printf "%-22s %14.2f %14.2f %8.2f\n", "CPU us/packet (fixed)",
@@ -152,5 +212,14 @@ awk '
 		printf "%-22s %14d %14d\n", "user_dropped (max)", ud["min"], ud["fwd"]
 		printf "%-22s %14d %14d\n", "sent (max)", sent["min"], sent["fwd"]
 		printf "%-22s %14d %14d\n", "verdicted (max)", got["min"], got["fwd"]
+		printf "\n%-22s %14s %14s %8s\n", "", "nfq-min", "fwd daemon", "ratio"
+		printf "%-22s %14.2f %14.2f %8.2f\n", "CPU us/packet (fixed)",
+			med(cm, rounds), med(cd, rounds), med(cdr, rounds)
+		printf "%-22s %14.0f %14.0f %8.2f\n", "verdicts/s (max)",
+			med(vm, rounds), med(vd, rounds), med(vdr, rounds)
+		printf "%-22s %14d %14d\n", "queue_dropped (max)", qd["min"], qd["daemon"]
+		printf "%-22s %14d %14d\n", "user_dropped (max)", ud["min"], ud["daemon"]
+		printf "%-22s %14d %14d\n", "sent (max)", sent["min"], sent["daemon"]
+		printf "%-22s %14d %14d\n", "verdicted (max)", got["min"], got["daemon"]
 	}' "$OUT" | tee -a "$OUT"
 echo "raw runs and table: $OUT"

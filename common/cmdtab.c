@@ -67,8 +67,21 @@ const struct fwd_cmdinfo fwd_cmdtab[] = {
 	{ "unblock", "unblock ADDR|CIDR... [--runtime] [--json]", "Lift a block.", FWD_ROLE_ADMIN, false,
 	  RUN(cmd_unblock), false },
 	{ "list blocked", "list blocked [--json]",
-	  "Blocked addresses with the time left.", FWD_ROLE_READ, false,
+	  "Blocked addresses with the time left and why: guard scan, guard\n"
+	  "flood (the verdict loop's [guard]) or fwctl.", FWD_ROLE_READ, false,
 	  RUN(cmd_list_blocked), false },
+	{ "log", "log [-f] [-n N] [--since TIME] [--json | --dshield]",
+	  "The verdict loop's records of dropped packets (a ring in fwd's\n"
+	  "memory), oldest first: time, verdict, reason (default deny, guard\n"
+	  "scan, guard flood, blocked, suppressed), interface, protocol, source\n"
+	  "and destination, TCP flags, policy line. -n N: the last N. --since\n"
+	  "TIME: unix seconds, YYYY-MM-DDTHH:MM:SS[Z] or an age (30s, 10m, 2h,\n"
+	  "1d). --json: one JSON object per line. --dshield: DShield's\n"
+	  "tab-separated firewall log lines ([defaults] dshield_userid). -f:\n"
+	  "keep printing new records (fwctl asks fwd about every 0.2 s; records\n"
+	  "the ring overwrote meanwhile are counted on stderr).",
+	  FWD_ROLE_READ, false,
+	  RUN(cmd_log), true },
 	{ "list add", "list add NAME ADDR...|- [--runtime] [--json]",
 	  "Add addresses to address list NAME (created if missing). `-` reads\n"
 	  "addresses from standard input, one per line or space separated: a\n"

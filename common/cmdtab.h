@@ -58,6 +58,9 @@ int cmd_stats(struct cmdreq *cr);
 /* cmd-audit.c */
 int cmd_audit(struct cmdreq *cr);
 
+/* cmd-log.c */
+int cmd_log(struct cmdreq *cr);
+
 extern const struct fwd_cmdinfo fwd_cmdtab[];
 extern const unsigned fwd_ncmdtab;
 

@@ -20,6 +20,7 @@ _fwctl_opts()
 	'list add') echo --runtime ;;
 	'list del') echo --runtime --force ;;
 	reload) echo --confirm --force ;;
+	log) echo -f -n --since --json --dshield ;;
 	esac
 }
 
@@ -33,7 +34,7 @@ _fwctl_reply()
 _fwctl()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=
-	local commands='status show allow deny remove block unblock list reload confirm diff explain stats audit disable enable doctor check help version'
+	local commands='status show allow deny remove block unblock list log reload confirm diff explain stats audit disable enable doctor check help version'
 	local listcmds='add del show blocked'
 	local ports='22/tcp 80/tcp 443/tcp 53/udp'
 	local cmd='' i w

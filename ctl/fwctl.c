@@ -258,6 +258,64 @@ static int remote(int argc, char **argv, const struct fwctl_opts *o)
 	return ret;
 }
 
+/*
+ * `fwctl log -f`: ask fwd again every 0.2 s for what came after the last
+ * record printed (--after SEQ; fwd answers "next SEQ MISSED" first), so a
+ * follower never sees a record twice and is told when the ring wrapped
+ * past it. Polling keeps the protocol one request, one answer.
+ */
+static int follow_log(int argc, char **argv, const struct fwctl_opts *o)
+{
+	unsigned long long after = 0;
+	bool first = true;
+
+	for (;;) {
+		struct fwd_request req;
+		struct fwd_response resp;
+		char num[32];
+		const char *text, *nl;
+		unsigned long long next, missed;
+
+		fwd_request_init(&req);
+		if (o->json)
+			req.flags |= FWD_REQ_F_JSON;
+		for (int i = 0; i < argc; i++) {
+			if (strcmp(argv[i], "-f") == 0)
+				continue;
+			/* -n and --since choose where to start, once. */
+			if (!first && (strcmp(argv[i], "-n") == 0 ||
+				       strcmp(argv[i], "--since") == 0)) {
+				i++;
+				continue;
+			}
+			fwd_request_add_arg(&req, argv[i]);
+		}
+		snprintf(num, sizeof(num), "%llu", after);
+		fwd_request_add_arg(&req, "--after");
+		fwd_request_add_arg(&req, num);
+		fwd_client_call(fwd_ctl_socket_path(o->socket), &req, 0, &resp);
+		fwd_request_free(&req);
+		text = resp.out.data ? (const char *)resp.out.data : "";
+		if (resp.status != 0 || sscanf(text, "next %llu %llu", &next, &missed) != 2) {
+			int ret = fwd_client_print(&resp, STDOUT_FILENO, STDERR_FILENO);
+
+			fwd_response_free(&resp);
+			return ret ? ret : FWCTL_ERR;
+		}
+		nl = memchr(text, '\n', resp.out.len);
+		if (nl && (size_t)(nl + 1 - text) < resp.out.len)
+			fwrite(nl + 1, 1, resp.out.len - (size_t)(nl + 1 - text), stdout);
+		if (missed)
+			fprintf(stderr, "fwctl: %llu records were overwritten before they "
+				"could be read\n", missed);
+		fflush(stdout);
+		fwd_response_free(&resp);
+		after = next;
+		first = false;
+		usleep(200000);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
@@ -323,6 +381,11 @@ int main(int argc, char **argv)
 		for (unsigned i = 0; i < fwd_ncmdtab; i++)
 			fprintf(stderr, "  %s\n", fwd_cmdtab[i].usage);
 		return FWCTL_USAGE;
+	}
+	if (strcmp(ci->name, "log") == 0) {
+		for (int k = 1; k < argc; k++)
+			if (strcmp(argv[k], "-f") == 0)
+				return follow_log(argc, argv, &o);
 	}
 	if (strcmp(ci->name, "disable") == 0) {
 		bool yes = false;

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "state.h"
 #include "util.h"
+#include "vloop.h"
 
 /* ---- changing the running policy ------------------------------------ */
 
@@ -520,6 +521,10 @@ static int cmd_del_kind(struct cmdreq *cr, const char *kind, const char *verb,
 			fwd_response_printf(cr->resp, "ended %u tracked connection%s\n",
 					    killed, killed == 1 ? "" : "s");
 		}
+		/* A guard block lifted: the verdict loop forgets it too. */
+		for (size_t i = 0; i < n; i++)
+			if (want[i].kind == FWD_EDIT_BLOCK)
+				fwd_vloop_unblocked(cr->ctx, &want[i].addr);
 		print_edits(cr, verb, want, n);
 	}
 	free(a.matched);

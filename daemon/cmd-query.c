@@ -19,6 +19,7 @@
 #include "log.h"
 #include "state.h"
 #include "util.h"
+#include "vloop.h"
 
 /* ---- queries ---------------------------------------------------------- */
 
@@ -124,7 +125,7 @@ static void status_json(struct cmdreq *cr, const struct status_view *v)
 	json_key(&b.j, "table_owner"); json_bool(&b.j, ctx->feat.table_owner);
 	json_key(&b.j, "table_persist"); json_bool(&b.j, ctx->feat.table_persist);
 	json_obj_end(&b.j);
-	json_key(&b.j, "queue"); json_null(&b.j);
+	json_key(&b.j, "queue"); fwd_vloop_status_json(cr->ctx, &b.j);
 	json_key(&b.j, "control");
 	json_obj_begin(&b.j);
 	json_key(&b.j, "served"); json_uint(&b.j, v->cs.served);
@@ -174,7 +175,7 @@ static void status_text(struct cmdreq *cr, const struct status_view *v)
 			    ctx->feat.xt_nfqueue ? "xt NFQUEUE" : "none",
 			    ctx->feat.table_owner ? "yes" : "no",
 			    ctx->feat.table_persist ? "yes" : "no");
-	fwd_response_printf(cr->resp, "queue:      not in use (no rule hands packets up)\n");
+	fwd_vloop_status_text(cr->ctx, cr->resp);
 	if (ctx->confirm_deadline)
 		fwd_response_printf(cr->resp, "confirm:    pending, reverts in %lds unless "
 				    "`fwctl confirm`\n", (long)(ctx->confirm_deadline - v->now));
@@ -513,10 +514,13 @@ int cmd_list_blocked(struct cmdreq *cr)
 			else
 				json_null(&jb.j);
 			json_key(&jb.j, "runtime"); json_bool(&jb.j, e->runtime);
+			json_key(&jb.j, "reason");
+			json_str(&jb.j, fwd_vloop_reason(cr->ctx, &e->addr));
 			json_obj_end(&jb.j);
 		} else {
 			fmt_left(e->expires, t, sizeof(t));
-			fwd_response_printf(cr->resp, "%-44s %s%s\n", a, t,
+			fwd_response_printf(cr->resp, "%-44s %-15s %s%s\n", a, t,
+					    fwd_vloop_reason(cr->ctx, &e->addr),
 					    e->runtime ? " (runtime only)" : "");
 		}
 	}

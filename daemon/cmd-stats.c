@@ -15,6 +15,7 @@
 #include "fwd.h"
 #include "log.h"
 #include "util.h"
+#include "vloop.h"
 
 /* Live elements (with counters) matched by key to the running IR's. */
 static void own_count_table(struct fwd_own_map *m, const struct fwd_ir *ir,
@@ -126,6 +127,7 @@ static void stats_json(struct cmdreq *cr, const struct stats_view *v)
 	json_arr_end(&jb.j);
 	json_key(&jb.j, "control_requests"); json_uint(&jb.j, v->cs.served);
 	json_key(&jb.j, "edits_applied"); json_uint(&jb.j, v->edits_applied);
+	json_key(&jb.j, "queues"); fwd_vloop_status_json(cr->ctx, &jb.j);
 	json_obj_end(&jb.j);
 	jbuf_close(&jb, cr->resp);
 }
@@ -158,6 +160,7 @@ static void stats_text(struct cmdreq *cr, const struct stats_view *v)
 	}
 	fwd_response_printf(cr->resp, "control: %llu requests served, %llu edits applied\n",
 			    v->cs.served, v->edits_applied);
+	fwd_vloop_status_text(cr->ctx, cr->resp);
 }
 
 int cmd_stats(struct cmdreq *cr)

@@ -13,6 +13,7 @@
 #include "commit.h"
 #include "edit.h"
 #include "fwd.h"
+#include "vloop.h"
 #include "log.h"
 
 /* ---- the lockout guard ------------------------------------------------ */
@@ -279,6 +280,9 @@ static void bookkeep(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_poli
 		ctx->fast_reloads++;
 	if (model_changed)
 		policy_changed(ctx, new_model);
+	/* The verdict loop serves the queue step the kernel now holds, and
+	 * its guard follows a new model's [guard]. */
+	fwd_vloop_sync(ctx, new_model);
 }
 
 /* The edits file and the last good policy: a full replace saves now, a
@@ -356,7 +360,14 @@ int fwd_change_commit(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_dia
 		ch->stage = FWD_STAGE_COMPILE;
 		goto fail;
 	} else {
-		ret = fwd_compile_at(p, (uint64_t)time(NULL), &compiled, d);
+		/* The compiler is pure: the probe's answer comes in here,
+		 * so a [guard] queue step uses nft_queue where it exists. */
+		struct fwd_compile_opts co = {
+			.native_queue = ctx->feat.native_queue,
+		};
+
+		ret = fwd_compile_opts_at(p, (uint64_t)time(NULL), &co,
+					  &compiled, d);
 		if (ret) {
 			ch->stage = FWD_STAGE_COMPILE;
 			goto fail;

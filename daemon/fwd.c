@@ -21,6 +21,7 @@
 #include "edit.h"
 #include "cmd-audit.h"
 #include "fwd.h"
+#include "vloop.h"
 #include "log.h"
 #include "notify.h"
 #include "proto.h"
@@ -366,6 +367,8 @@ static int run_daemon(struct fwd_ctx *ctx)
 		epoll_add(efd, ctx->tidy_tfd);
 	if (ctx->audit_tfd >= 0)
 		epoll_add(efd, ctx->audit_tfd);
+	if (fwd_vloop_fd(ctx) >= 0)
+		epoll_add(efd, fwd_vloop_fd(ctx));
 	{
 		int r = fwd_monitor_open(&ctx->mon, fwd_nl_portid(ctx->nl));
 
@@ -440,6 +443,8 @@ static int run_daemon(struct fwd_ctx *ctx)
 					fwd_audit_tick(ctx);
 			} else if (ctx->mon && fd == fwd_monitor_fd(ctx->mon)) {
 				fwd_guard_events(ctx);
+			} else if (fd == fwd_vloop_fd(ctx)) {
+				fwd_vloop_blocks(ctx);
 			}
 		}
 		fwd_tidy_arm(ctx);
@@ -552,10 +557,16 @@ int main(int argc, char **argv)
 	/* A daemon reloads: keep its list files for the next time. */
 	if (!ctx.oneshot)
 		ctx.list_cache = fwd_list_cache_new();
+	/* Before the first commit, which starts its workers when the table
+	 * has a queue step. */
+	if (!ctx.oneshot && (ret = fwd_vloop_new(&ctx)) != 0)
+		fwd_log(LOG_ERR, "verdict loop unavailable: %s; queued packets "
+			"are dropped", strerror(-ret));
 	if (apply_files(&ctx, true) != 0) {
 		/* --oneshot reports and changes nothing; the daemon must not
 		 * stay down with the host in an unknown state. */
 		if (ctx.oneshot || apply_fallback(&ctx) != 0) {
+			fwd_vloop_free(&ctx);
 			fwd_nl_close(ctx.nl);
 			fwd_policy_free(ctx.policy);
 			fwd_list_cache_free(ctx.list_cache);
@@ -580,6 +591,9 @@ int main(int argc, char **argv)
 			close(ctx.audit_tfd);
 		fwd_audit_stop(&ctx);
 	}
+	/* Workers stop and unbind; the table and its queue rule stay, so
+	 * the kernel drops what it queues from now on (fail closed). */
+	fwd_vloop_free(&ctx);
 	fwd_nl_close(ctx.nl);
 	fwd_policy_free(ctx.policy);
 	fwd_ir_free(ctx.ir);

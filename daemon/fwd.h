@@ -71,6 +71,9 @@ struct fwd_ctx {
 	struct fwd_audit_entry *audit_prev;
 	size_t naudit_prev;
 	bool audit_have_prev;
+	/* The verdict loop (vloop.h): its worker threads, guard and log
+	 * ring; NULL with --oneshot. */
+	struct fwd_vloop *vloop;
 };
 
 /* Load the files (main + conf.d + lists + the owned edits file), with the

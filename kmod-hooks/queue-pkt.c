@@ -29,15 +29,15 @@ static bool has_ports(uint8_t proto)
 static void parse_l4(const uint8_t *p, size_t len, size_t off,
 		     struct fwd_pkt *out)
 {
-	uint8_t proto = out->l4proto;
+	uint8_t proto = out->proto;
 
 	if (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6) {
 		if (len < off + 2) {
 			out->flags |= FWD_PKT_F_TRUNC;
 			return;
 		}
-		out->icmp_type = p[off];
-		out->icmp_code = p[off + 1];
+		out->dport = p[off];
+		out->sport = p[off + 1];
 		return;
 	}
 	if (!has_ports(proto))
@@ -65,7 +65,7 @@ static int parse_v4(const uint8_t *p, size_t len, struct fwd_pkt *out)
 		return -EINVAL;
 	ihl = (size_t)(p[0] & 0x0f) * 4;
 	out->family = AF_INET;
-	out->l4proto = p[9];
+	out->proto = p[9];
 	memcpy(out->src, p + 12, 4);
 	memcpy(out->dst, p + 16, 4);
 	frag = be16_at(p + 6);
@@ -117,14 +117,14 @@ static int parse_v6(const uint8_t *p, size_t len, struct fwd_pkt *out)
 		/* A longer chain than any real packet uses: treat it as
 		 * unparsed rather than walk on. */
 		if (i == FWD_PKT_MAX_EXTHDR || len < off + 8) {
-			out->l4proto = nh;
+			out->proto = nh;
 			out->flags |= FWD_PKT_F_TRUNC;
 			return 0;
 		}
 		if (frag) {
 			/* Offset in the top 13 bits of bytes 2-3. */
 			if (be16_at(p + off + 2) & 0xfff8) {
-				out->l4proto = p[off];
+				out->proto = p[off];
 				out->flags |= FWD_PKT_F_FRAG;
 				return 0;
 			}
@@ -136,7 +136,7 @@ static int parse_v6(const uint8_t *p, size_t len, struct fwd_pkt *out)
 		off += ah ? ((size_t)p[off + 1] + 2) * 4 :
 			    ((size_t)p[off + 1] + 1) * 8;
 	}
-	out->l4proto = nh;
+	out->proto = nh;
 	if (len < off) {
 		out->flags |= FWD_PKT_F_TRUNC;
 		return 0;
@@ -151,13 +151,13 @@ int fwd_pkt_parse(const void *pkt, size_t len, struct fwd_pkt *out)
 	int ret = -EINVAL;
 
 	out->family = 0;
-	out->l4proto = 0;
+	out->proto = 0;
 	out->tcp_flags = 0;
 	out->flags = 0;
 	memset(out->src, 0, sizeof(out->src));
 	memset(out->dst, 0, sizeof(out->dst));
 	out->sport = out->dport = 0;
-	out->icmp_type = out->icmp_code = 0;
+
 	if (p && len >= 1) {
 		if (p[0] >> 4 == 4)
 			ret = parse_v4(p, len, out);
@@ -168,7 +168,7 @@ int fwd_pkt_parse(const void *pkt, size_t len, struct fwd_pkt *out)
 		memset(out->src, 0, sizeof(out->src));
 		memset(out->dst, 0, sizeof(out->dst));
 		out->family = 0;
-		out->l4proto = 0;
+		out->proto = 0;
 		out->flags = FWD_PKT_F_BAD;
 	}
 	return ret;

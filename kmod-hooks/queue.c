@@ -155,7 +155,7 @@ static void handle_packet(struct fwd_queue *q, const struct nlmsghdr *nlh,
 		p->len = ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN]));
 	if (attr[NFQA_IFINDEX_INDEV] &&
 	    mnl_attr_get_payload_len(attr[NFQA_IFINDEX_INDEV]) >= 4)
-		p->ifindex_in = ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_INDEV]));
+		p->ifindex = ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_INDEV]));
 	if (attr[NFQA_TIMESTAMP] &&
 	    mnl_attr_get_payload_len(attr[NFQA_TIMESTAMP]) >=
 	    sizeof(struct nfqnl_msg_packet_timestamp)) {
@@ -163,8 +163,9 @@ static void handle_packet(struct fwd_queue *q, const struct nlmsghdr *nlh,
 
 		memcpy(&ts, mnl_attr_get_payload(attr[NFQA_TIMESTAMP]),
 		       sizeof(ts));
-		p->tstamp_ns = be64toh(ts.sec) * 1000000000ull +
-			       be64toh(ts.usec) * 1000ull;
+		p->time_ns = be64toh(ts.sec) * 1000000000ull +
+			     be64toh(ts.usec) * 1000ull;
+		p->flags |= FWD_PKT_F_TSTAMP;
 	}
 	ring_push(q, p->id);
 	q->st.received++;

@@ -36,6 +36,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "guard.h"
+
 /*
  * Bytes of each packet copied to userspace: an IPv6 header (40), a chain
  * of extension headers, and a TCP header with options (60). Longer chains
@@ -45,36 +47,18 @@
 /* The parser follows at most this many IPv6 extension headers. */
 #define FWD_PKT_MAX_EXTHDR 8u
 
-/* The summary of one queued packet: what the decision module gets. */
-enum {
-	FWD_PKT_F_TRUNC = 1 << 0,	/* the copied bytes end before the
-					 * transport header (ports unknown) */
-	FWD_PKT_F_FRAG = 1 << 1,	/* a non-first fragment: no ports */
-	FWD_PKT_F_BAD = 1 << 2,		/* not a valid IPv4/IPv6 header */
-};
-
-struct fwd_pkt {
-	uint8_t family;		/* AF_INET / AF_INET6; 0 when FWD_PKT_F_BAD */
-	uint8_t l4proto;	/* IPPROTO_* after the IPv6 extension headers */
-	uint8_t tcp_flags;	/* TCP header byte 13 (FIN 0x01 .. CWR 0x80) */
-	uint8_t flags;		/* FWD_PKT_F_* */
-	uint8_t src[16], dst[16];	/* network order; v4 in the first 4 */
-	uint16_t sport, dport;	/* host order; 0 without ports (also for
-				 * ICMP: see icmp_type) */
-	uint8_t icmp_type, icmp_code;	/* ICMP / ICMPv6 */
-	uint32_t ifindex_in;	/* NFQA_IFINDEX_INDEV, 0 if none */
-	uint16_t queue;		/* queue number it came from */
-	uint32_t id;		/* the kernel's packet id, host order */
-	uint32_t len;		/* the packet's full length (NFQA_CAP_LEN) */
-	/* Kernel receive time (NFQA_TIMESTAMP), realtime ns, 0 when the
-	 * kernel sent none; see fwd_queue_opts.timestamps. */
-	uint64_t tstamp_ns;
-};
-
+/*
+ * The summary of one queued packet is policy/guard.h's struct fwd_pkt (the
+ * decision module's input, filled here): proto after the IPv6 extension
+ * headers; for ICMP/ICMPv6 sport = code and dport = type; ifindex the
+ * input interface (NFQA_IFINDEX_INDEV); time_ns the kernel's receive time
+ * (NFQA_TIMESTAMP) with FWD_PKT_F_TSTAMP, else 0 (see
+ * fwd_queue_opts.timestamps); the parser's FWD_PKT_F_TRUNC, _FRAG, _BAD.
+ */
 /*
  * Parse the copied bytes of a packet (network header first) into the
- * address/port part of *out (family, l4proto, tcp_flags, flags, src, dst,
- * ports, icmp type/code; the rest untouched). Pure: no allocation, reads
+ * address/port part of *out (family, proto, tcp_flags, flags, src, dst,
+ * ports: ICMP code and type as sport and dport; the rest untouched). Pure: no allocation, reads
  * only pkt[0..len), hostile input is fine (truncated headers, bad lengths,
  * IPv6 extension chains: at most FWD_PKT_MAX_EXTHDR followed, fragments:
  * ports only from the first). Returns 0 when the addresses are known

@@ -1624,11 +1624,18 @@ static void build_chain(struct fwd_ir_chain *ch, const struct fwd_policy *p,
 		rule_lookup(ch, lk, (unsigned)lookups[i], FWD_V_ACCEPT, true);
 	}
 
-	if (!out && act != FWD_ALLOW && q->on)
-		queue_rules(ch, q);
-	/* A chain whose policy is accept drops nothing: nothing to log. */
+	/*
+	 * A chain whose policy is accept drops nothing: nothing to log. The
+	 * log rule comes before the queue step: a queue verdict is final, so
+	 * after it the rule would never see a packet, and `log = denied` must
+	 * keep working while the verdict loop is not running. It is
+	 * rate-limited; while the loop runs, both it and the loop's records
+	 * see a denied packet.
+	 */
 	if (act != FWD_ALLOW && p->log != FWD_LOG_OFF)
 		rule_log(ch, out ? "fwd drop out: " : "fwd drop in: ", lk, -1);
+	if (!out && act != FWD_ALLOW && q->on)
+		queue_rules(ch, q);
 
 	if (act == FWD_REJECT) {
 		rule_simple(ch, FWD_M_L4PROTO, IPPROTO_TCP,
@@ -1693,6 +1700,43 @@ static int check_queue(const struct fwd_ir_queue *q, struct fwd_diags *d)
 	return -EINVAL;
 }
 
+/*
+ * The per-second, -minute or -hour rate nft can say for `flood = N /
+ * WINDOW`: the smallest unit in which the rate is at least 1 (rounded up,
+ * so the kernel meter never bites before the guard's own count would),
+ * with a burst of N: a source may spend its whole window at once.
+ */
+static void flood_meter(const struct fwd_guard_conf *g, struct fwd_ir_queue *q)
+{
+	static const uint32_t units[] = { 1, 60, 3600, 86400 };
+	uint64_t w = g->flood_window ? g->flood_window : 1;
+
+	q->meter = true;
+	q->burst = g->flood_rate;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		uint64_t r = ((uint64_t)g->flood_rate * units[i] + w - 1) / w;
+
+		q->period_s = units[i];
+		q->rate = r > UINT32_MAX ? UINT32_MAX : (uint32_t)r;
+		if ((uint64_t)g->flood_rate * units[i] >= w)
+			break;
+	}
+}
+
+void fwd_queue_from_policy(const struct fwd_policy *p, bool native,
+			   struct fwd_ir_queue *q)
+{
+	memset(q, 0, sizeof(*q));
+	if (!p->guard.on)
+		return;
+	q->on = true;
+	q->native = native;
+	q->num = 0;
+	q->total = (uint16_t)(p->queues ? p->queues : 1);
+	if (p->guard.flood_rate)
+		flood_meter(&p->guard, q);
+}
+
 int fwd_compile_at(const struct fwd_policy *p, uint64_t now,
 		   struct fwd_ir **out, struct fwd_diags *d)
 {
@@ -1707,17 +1751,23 @@ int fwd_compile_opts_at(const struct fwd_policy *p, uint64_t now,
 	struct collect c = { .now = now, .d = d };
 	struct fwd_ir *ir = fwd_xcalloc(1, sizeof(*ir));
 	struct file_map fm = { .ir = ir };
+	struct fwd_ir_queue q;
 	int ret;
 
 	*out = NULL;
 	if (!o)
 		o = &none;
-	ret = check_queue(&o->queue, d);
+	/* An explicit queue step (tests, bench) stands; else [guard] says. */
+	if (o->queue.on)
+		q = o->queue;
+	else
+		fwd_queue_from_policy(p, o->native_queue, &q);
+	ret = check_queue(&q, d);
 	if (ret) {
 		free(ir);
 		return ret;
 	}
-	ir->queue = o->queue;
+	ir->queue = q;
 	if (!ir->queue.on)
 		memset(&ir->queue, 0, sizeof(ir->queue));
 	else if (!ir->queue.meter)

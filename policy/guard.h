@@ -70,8 +70,9 @@ struct fwd_policy;
 #define FWD_PKT_IFNAMSIZ 16
 struct fwd_pkt {
 	/* Wall clock (unix ns) of the packet: NFQA_TIMESTAMP when the kernel
-	 * gives it, else the worker's CLOCK_REALTIME. Only the log records
-	 * carry it; windows and expiry run on decide's now_ns. */
+	 * gives it (FWD_PKT_F_TSTAMP: queue.c fills it, 0 without), else the
+	 * worker's CLOCK_REALTIME. Only the log records carry it; windows
+	 * and expiry run on decide's now_ns. */
 	uint64_t time_ns;
 	uint8_t family;		/* AF_INET or AF_INET6; anything else: dropped, logged, not tracked */
 	uint8_t proto;		/* IP protocol number of the transport header */
@@ -85,11 +86,20 @@ struct fwd_pkt {
 	char ifname[FWD_PKT_IFNAMSIZ];	/* its name; need not be NUL-terminated */
 	uint16_t queue;			/* the NFQUEUE number it came from */
 	uint32_t id;			/* the packet id: the caller's, never read here */
+	uint32_t len;			/* the packet's full length (NFQA_CAP_LEN) */
 };
 /* The kernel meter in front of the queue found this source over [guard]
  * flood (e.g. the meter's over-limit branch queued it with a mark): the
  * source is a flood now, whatever its count here says. */
 #define FWD_PKT_METER 0x01
+/* What kmod-hooks/queue.c's parser says (fwd_pkt_parse): the copied bytes
+ * end before the transport header (ports unknown); a non-first fragment
+ * (no ports); not a valid IPv4/IPv6 header (family 0). */
+#define FWD_PKT_F_TRUNC 0x02
+#define FWD_PKT_F_FRAG 0x04
+#define FWD_PKT_F_BAD 0x08
+/* time_ns is the kernel's receive time (NFQA_TIMESTAMP). */
+#define FWD_PKT_F_TSTAMP 0x10
 
 /* What decide and tick ask of the worker. */
 enum fwd_act_kind {

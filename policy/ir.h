@@ -355,16 +355,29 @@ int fwd_compile_at(const struct fwd_policy *p, uint64_t now,
 		   struct fwd_ir **out, struct fwd_diags *d);
 
 /*
- * What the compiler gets besides the policy. For now only the queue step
- * (the [guard] section that will set it is not parsed yet, and `native`
- * comes from the kernel probe). All zero: what fwd_compile_at builds.
+ * What the compiler gets besides the policy: what the kernel can do (from
+ * the probe, which the compiler cannot run: it is pure), and for tests
+ * and benchmarks an explicit queue step. All zero: what fwd_compile_at
+ * builds. The queue step is, in this order:
+ * - queue.on: exactly `queue` (tests, bench/);
+ * - else a policy with [guard]: queues 0 .. [defaults] queues - 1, the
+ *   flood meter from `flood` (none with `flood = off`), the native `queue`
+ *   expression when native_queue, else the xt NFQUEUE target;
+ * - else none (the table as it was before the guard existed).
  * A queue that cannot be expressed is -EINVAL with a message in d:
  * total 0, num + total beyond 65536, a meter rate of 0, a period nft has
  * no unit for.
  */
 struct fwd_compile_opts {
 	struct fwd_ir_queue queue;
+	bool native_queue;	/* the kernel has nft_queue (fwd --probe) */
 };
+/* The queue step [guard] and [defaults] queues ask for (all zero without
+ * [guard]): `flood = N / W` becomes `limit rate over` at the smallest nft
+ * unit (second, minute, hour, day) with a rate of at least 1, rounded up,
+ * burst N. */
+void fwd_queue_from_policy(const struct fwd_policy *p, bool native,
+			   struct fwd_ir_queue *q);
 int fwd_compile_opts_at(const struct fwd_policy *p, uint64_t now,
 			const struct fwd_compile_opts *o, struct fwd_ir **out,
 			struct fwd_diags *d);

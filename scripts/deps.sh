@@ -13,7 +13,7 @@ PKGS="gcc pkg-config meson ninja-build
 libmnl-dev libnftnl-dev libinih-dev libnetfilter-queue-dev check
 nftables iproute2 iputils-ping conntrack procps time
 passwd util-linux python3
-systemd groff-base man-db"
+systemd groff-base man-db nmap"
 
 # shellcheck disable=SC2086
 if dpkg-query -W -f='${Status}\n' $PKGS 2>/dev/null | grep -qv 'install ok installed' ||

@@ -2663,6 +2663,7 @@ static const struct golden {
 	{ "owner", 6, NULL },			/* NFT_TABLE_F_OWNER | _PERSIST */
 	{ "edits", 0, NULL },			/* [edits], timed ones at TEST_NOW */
 	{ "queue", 0, &queue_opts },	/* the queue step and its meters */
+	{ "guard", 0, NULL },		/* the same, derived from [guard] */
 	{ "rpfilter-loose", 0, NULL },	/* fib saddr . mark oif missing */
 	{ "rpfilter-no", 0, NULL },		/* no fib rule */
 };
@@ -2888,8 +2889,12 @@ START_TEST(queue_option)
 	ci = &on->chains[FWD_CHAIN_INPUT];
 	cp = &plain->chains[FWD_CHAIN_INPUT];
 	ck_assert_uint_eq(ci->n, cp->n + 3);
-	/* The same rules up to the log + drop, which move three down. */
-	k = cp->n - 2;
+	/* The same rules up to the log rule, which stays in front of the
+	 * step (a queue verdict is final: after it, the rule would never see
+	 * a packet); the final drop moves three down. */
+	k = cp->n - 1;
+	ck_assert(ci->rules[k - 1].log);
+	ck_assert(cp->rules[k - 1].log);
 	ck_assert_int_eq(ci->rules[k].m[1].kind, FWD_M_METER);
 	ck_assert_uint_eq(ci->rules[k].m[1].u32, NFPROTO_IPV4);
 	ck_assert_int_eq(ci->rules[k].verdict, FWD_V_DROP);
@@ -2897,8 +2902,9 @@ START_TEST(queue_option)
 	ck_assert_uint_eq(ci->rules[k + 1].m[1].u32, NFPROTO_IPV6);
 	ck_assert_int_eq(ci->rules[k + 2].verdict, FWD_V_QUEUE);
 	ck_assert_uint_eq(ci->rules[k + 2].m[0].u32, NF_CT_STATE_BIT(IP_CT_NEW));
-	ck_assert(ci->rules[k + 3].log);
-	ck_assert_int_eq(ci->rules[k + 4].verdict, FWD_V_DROP);
+	ck_assert_int_eq(ci->rules[k + 3].verdict, FWD_V_DROP);
+	ck_assert_uint_eq(ci->rules[k + 3].nm, 0);
+	ck_assert_uint_eq(k + 4, ci->n);
 	ck_assert_uint_eq(on->chains[FWD_CHAIN_OUTPUT].n,
 			  plain->chains[FWD_CHAIN_OUTPUT].n);
 	ck_assert_int_eq(fwd_ir_diff(plain, on, &delta), 0);
@@ -2957,6 +2963,81 @@ START_TEST(queue_option)
 	fwd_ir_free(off);
 	fwd_ir_free(plain);
 	fwd_policy_free(p);
+}
+END_TEST
+
+
+/* A policy text with the ssh service and `extra` in front of it. */
+static struct fwd_policy *guard_policy(const char *extra)
+{
+	struct fwd_load_opts o = { .confd_path = "" };
+	struct fwd_policy *p = NULL;
+	char *text = fwd_xasprintf("%s[service ssh]\nports = 22/tcp\n"
+				   "allow = 192.0.2.10\n", extra);
+
+	ck_assert_int_eq(fwd_policy_load_buffer("g.conf", text, strlen(text), &o,
+						&p, NULL), 0);
+	free(text);
+	return p;
+}
+
+static const struct fwd_ir_rule *queue_rule(const struct fwd_ir *ir)
+{
+	const struct fwd_ir_chain *ch = &ir->chains[FWD_CHAIN_INPUT];
+
+	for (size_t i = 0; i < ch->n; i++)
+		if (ch->rules[i].verdict == FWD_V_QUEUE)
+			return &ch->rules[i];
+	return NULL;
+}
+
+/*
+ * [guard] compiles the queue step by itself (fwd_compile_at, no options):
+ * total = [defaults] queues, the meter from `flood` (none when off, the
+ * window turned into an nft unit), native only when the caller says the
+ * kernel has it; no [guard], no step: the table of before.
+ */
+START_TEST(guard_queue_step)
+{
+	static const struct {
+		const char *extra;
+		bool on, meter;
+		uint16_t total;
+		uint32_t rate, period, burst;
+	} cases[] = {
+		{ "", false, false, 0, 0, 0, 0 },
+		{ "[guard]\n", true, true, 1, 100, 1, 100 },
+		{ "[defaults]\nqueues = 3\n[guard]\nflood = off\n", true, false,
+		  3, 0, 0, 0 },
+		{ "[guard]\nflood = 100 / 5s\n", true, true, 1, 20, 1, 100 },
+		{ "[guard]\nflood = 1 / 10s\n", true, true, 1, 6, 60, 1 },
+		{ "[guard]\nflood = 7 / 1h\n", true, true, 1, 7, 3600, 7 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fwd_policy *p = guard_policy(cases[i].extra);
+		struct fwd_compile_opts co = { .native_queue = true };
+		struct fwd_ir *ir = compile_ok(p), *nat;
+		struct fwd_diags d;
+
+		ck_assert_msg(ir->queue.on == cases[i].on, "case %zu", i);
+		ck_assert_msg((queue_rule(ir) != NULL) == cases[i].on, "case %zu", i);
+		ck_assert(!ir->queue.native);
+		ck_assert_uint_eq(ir->queue.total, cases[i].total);
+		ck_assert_uint_eq(ir->queue.num, 0);
+		ck_assert(ir->queue.meter == cases[i].meter);
+		ck_assert_uint_eq(fwd_ir_meter_sets(ir), cases[i].meter ? 2 : 0);
+		ck_assert_uint_eq(ir->queue.rate, cases[i].rate);
+		ck_assert_uint_eq(ir->queue.period_s, cases[i].period);
+		ck_assert_uint_eq(ir->queue.burst, cases[i].burst);
+		fwd_diags_init(&d);
+		ck_assert_int_eq(fwd_compile_opts_at(p, TEST_NOW, &co, &nat, &d), 0);
+		ck_assert(nat->queue.native == cases[i].on);
+		fwd_diags_free(&d);
+		fwd_ir_free(nat);
+		fwd_ir_free(ir);
+		fwd_policy_free(p);
+	}
 }
 END_TEST
 
@@ -3318,6 +3399,7 @@ static Suite *compile_suite(void)
 			    (int)(sizeof(goldens) / sizeof(goldens[0])));
 	tcase_add_test(tc, golden_edits_live);
 	tcase_add_test(tc, queue_option);
+	tcase_add_test(tc, guard_queue_step);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("kernel");

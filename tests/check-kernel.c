@@ -324,7 +324,8 @@ static void assert_live_is(struct fwd_nl *nl, const struct fwd_ir *ir)
 	int ret = fwd_live_read(nl, NULL, &t);
 
 	ck_assert_msg(ret == 0, "fwd_live_read: %s", strerror(-ret));
-	ck_assert_uint_eq(t->nsets, ir->nsets);
+	/* A [guard] fixture's queue step brings its meter sets (ir.h). */
+	ck_assert_uint_eq(t->nsets, ir->nsets + fwd_ir_meter_sets(ir));
 	for (size_t i = 0; i < ir->nsets; i++) {
 		const struct fwd_ir_set *s = &ir->sets[i];
 		const struct fwd_live_set *ls = fwd_live_set_find(t, s->name);
@@ -1810,7 +1811,12 @@ START_TEST(fixture_policies)
 			}
 			apply_ok(nl, ir, &f, NULL);
 			assert_live_is(nl, ir);
-			assert_twin(ir);
+			/* A [guard] fixture's queue step is the xt target,
+			 * which nft renders but cannot load as such (nor
+			 * `queue` without nft_queue): its twin is not nft's.
+			 * check-queue reads that table back instead. */
+			if (!ir->queue.on)
+				assert_twin(ir);
 			count++;
 			fwd_ir_free(ir);
 			fwd_policy_free(p);

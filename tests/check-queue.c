@@ -292,11 +292,11 @@ START_TEST(summary_exact)
 		n = recv_all(q, got, 16, 1, 500);
 		ck_assert_uint_eq(n, 1);
 		drop_all(q, got, n);
-		if (got[0].tstamp_ns)
+		if (got[0].time_ns)
 			break;
 		nn_msleep(50);
 	}
-	ck_assert_msg(got[0].tstamp_ns, "the kernel never stamped a packet");
+	ck_assert_msg(got[0].time_ns, "the kernel never stamped a packet");
 	t0 = wall_ns();
 	for (size_t i = 0; i < npk; i++)
 		send_one(&t, NN_BAD, pk[i].family, pk[i].tcp, pk[i].dst,
@@ -310,21 +310,22 @@ START_TEST(summary_exact)
 		const struct fwd_pkt *p = &got[i];
 
 		ck_assert_int_eq(p->family, pk[i].family);
-		ck_assert_int_eq(p->l4proto, pk[i].tcp ? IPPROTO_TCP : IPPROTO_UDP);
+		ck_assert_int_eq(p->proto, pk[i].tcp ? IPPROTO_TCP : IPPROTO_UDP);
 		addr_is(p, pk[i].family, p->src, pk[i].src);
 		addr_is(p, pk[i].family, p->dst, pk[i].dst);
 		ck_assert_uint_eq(p->sport, pk[i].sport);
 		ck_assert_uint_eq(p->dport, pk[i].dport);
 		ck_assert_uint_eq(p->tcp_flags, pk[i].tcp ? 0x02 : 0);	/* SYN */
-		ck_assert_uint_eq(p->flags, 0);
-		ck_assert_uint_eq(p->ifindex_in, vb);
+		/* Parsed whole, and the time is the kernel's stamp. */
+		ck_assert_uint_eq(p->flags, FWD_PKT_F_TSTAMP);
+		ck_assert_uint_eq(p->ifindex, vb);
 		ck_assert_uint_eq(p->queue, 0);
 		ck_assert_uint_ge(p->len, pk[i].tcp ? 40 : 33);
 		/* Stamped on arrival: after the send began, before we read
 		 * it (realtime, microseconds: allow the rounding). */
-		ck_assert_msg(p->tstamp_ns + 1000 >= t0 && p->tstamp_ns <= t1,
+		ck_assert_msg(p->time_ns + 1000 >= t0 && p->time_ns <= t1,
 			      "kernel timestamp %llu outside [%llu, %llu]",
-			      (unsigned long long)p->tstamp_ns,
+			      (unsigned long long)p->time_ns,
 			      (unsigned long long)t0, (unsigned long long)t1);
 		if (i)
 			ck_assert_uint_gt(p->id, got[i - 1].id);
@@ -914,7 +915,7 @@ START_TEST(parse_v4)
 	n += tcp_hdr(b + n, 40001, 22, 0x12);
 	ck_assert_int_eq(fwd_pkt_parse(b, n, &p), 0);
 	ck_assert_int_eq(p.family, AF_INET);
-	ck_assert_int_eq(p.l4proto, IPPROTO_TCP);
+	ck_assert_int_eq(p.proto, IPPROTO_TCP);
 	addr_is(&p, AF_INET, p.src, NN_BAD4);
 	addr_is(&p, AF_INET, p.dst, NN_SRV4_B);
 	ck_assert_uint_eq(p.sport, 40001);
@@ -962,13 +963,13 @@ START_TEST(parse_v4)
 	ck_assert_int_eq(fwd_pkt_parse(b, n, &p), -EINVAL);
 	ck_assert_int_eq(fwd_pkt_parse(b, 0, &p), -EINVAL);
 	ck_assert_int_eq(fwd_pkt_parse(NULL, 0, &p), -EINVAL);
-	/* ICMP: type and code, no ports. */
+	/* ICMP: type as dport, code as sport (guard.h, DShield's way). */
 	n = v4_hdr(b, IPPROTO_ICMP, 0, 5);
 	b[n] = 8;
-	b[n + 1] = 0;
+	b[n + 1] = 3;
 	ck_assert_int_eq(fwd_pkt_parse(b, n + 8, &p), 0);
-	ck_assert_uint_eq(p.icmp_type, 8);
-	ck_assert_uint_eq(p.sport, 0);
+	ck_assert_uint_eq(p.dport, 8);
+	ck_assert_uint_eq(p.sport, 3);
 }
 END_TEST
 
@@ -987,7 +988,7 @@ START_TEST(parse_v6)
 	n += tcp_hdr(b + n, 40003, 443, 0x02);
 	ck_assert_int_eq(fwd_pkt_parse(b, n, &p), 0);
 	ck_assert_int_eq(p.family, AF_INET6);
-	ck_assert_int_eq(p.l4proto, IPPROTO_TCP);
+	ck_assert_int_eq(p.proto, IPPROTO_TCP);
 	addr_is(&p, AF_INET6, p.src, NN_BAD6);
 	addr_is(&p, AF_INET6, p.dst, NN_SRV6_B);
 	ck_assert_uint_eq(p.sport, 40003);
@@ -1011,7 +1012,7 @@ START_TEST(parse_v6)
 	b[42] = 0x01;				/* offset 32 */
 	ck_assert_int_eq(fwd_pkt_parse(b, n, &p), 0);
 	ck_assert_uint_eq(p.flags, FWD_PKT_F_FRAG);
-	ck_assert_uint_eq(p.l4proto, IPPROTO_UDP);
+	ck_assert_uint_eq(p.proto, IPPROTO_UDP);
 	ck_assert_uint_eq(p.dport, 0);
 	/* A chain longer than FWD_PKT_MAX_EXTHDR: cut, not walked. */
 	n = v6_hdr(b, IPPROTO_DSTOPTS);

@@ -1,0 +1,829 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Queued packets -> guard decisions -> drop verdicts, log records and
+ * kernel blocks: the verdict loop's threads and the main thread's side of
+ * it (vloop.h has the picture).
+ */
+#include "vloop.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/netfilter.h>
+#include <net/if.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+
+#include "commit.h"
+#include "diag.h"
+#include "edit.h"
+#include "fwd.h"
+#include "guard.h"
+#include "log.h"
+#include "queue.h"
+#include "util.h"
+
+#define RING_RECORDS 16384u	/* about 2.5 MiB of records for fwctl log */
+#define BATCH 64u		/* packets per recv, verdicts per flush */
+#define POLL_MS 200		/* how soon a worker sees the stop flag */
+#define LAT_BUCKETS (64 * 8)
+
+/* Enqueue-to-verdict latencies: log2 buckets with 8 steps each, so a
+ * percentile is known within 12.5% without keeping samples. */
+struct lat_hist {
+	uint64_t n;
+	uint64_t b[LAT_BUCKETS];
+};
+
+/* Interface names by index: if_indextoname is a syscall, a packet's
+ * budget is a few microseconds. Worker-local; a miss asks the kernel. */
+#define IFCACHE 8
+struct ifcache {
+	uint32_t index[IFCACHE];
+	char name[IFCACHE][IF_NAMESIZE];
+	unsigned next;
+};
+
+struct worker {
+	struct fwd_vloop *vl;
+	pthread_t th;
+	bool started;
+	uint16_t num;
+	atomic_bool stop;
+	struct ifcache ifc;	/* the worker's own */
+	/* Under vl->mu: */
+	bool bound;
+	struct fwd_queue_stats qst;
+	uint64_t by_reason[FWD_REASON_MAX];
+	uint64_t blocks, suppressed;
+	struct lat_hist lat;
+};
+
+struct pending {
+	struct fwd_addr src;
+	uint32_t secs;
+	enum fwd_reason reason;
+};
+
+/* Why a block is held: kept by the main thread only. */
+struct held {
+	struct fwd_addr src;
+	enum fwd_reason reason;
+	uint64_t expires;	/* unix seconds */
+};
+
+struct fwd_vloop {
+	pthread_mutex_t mu;
+	/* Under mu: */
+	struct fwd_guard *guard;
+	struct fwd_vlog_ring *ring;
+	struct pending *pend;
+	size_t npend, pend_cap;
+	uint64_t last_tick_ns;
+	uint64_t pend_dropped;	/* blocks the list had no room for */
+
+	int efd;		/* eventfd: blocks pending */
+	struct worker *w;
+	size_t nw;
+	struct fwd_ir_queue running;	/* the step the workers serve */
+
+	/* Main thread only. */
+	struct held *held;
+	size_t nheld, held_cap;
+	uint64_t commits, commit_failures, compiled;
+};
+
+static uint64_t clock_ns(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- latency histogram ---- */
+
+static unsigned lat_bucket(uint64_t v)
+{
+	unsigned msb;
+
+	if (v < 8)
+		return (unsigned)v;
+	msb = 63u - (unsigned)__builtin_clzll(v);
+	return msb * 8 + (unsigned)((v >> (msb - 3)) & 7);
+}
+
+static uint64_t lat_value(unsigned b)
+{
+	unsigned msb = b / 8;
+
+	if (b < 8)
+		return b;
+	return (1ull << msb) | ((uint64_t)(b & 7) << (msb - 3));
+}
+
+static uint64_t lat_pct(const struct lat_hist *h, unsigned pct)
+{
+	uint64_t want, seen = 0;
+
+	if (!h->n)
+		return 0;
+	want = (h->n * pct + 99) / 100;
+	for (unsigned i = 0; i < LAT_BUCKETS; i++) {
+		seen += h->b[i];
+		if (seen >= want)
+			return lat_value(i);
+	}
+	return 0;
+}
+
+/* ---- the guard ---- */
+
+static struct fwd_guard *guard_for(const struct fwd_policy *p)
+{
+	struct fwd_guard_params gp;
+	struct fwd_addr *never = NULL;
+	struct fwd_guard *g;
+
+	fwd_guard_params_default(&gp);
+	if (p && p->guard.on)
+		fwd_guard_params_from_policy(p, &gp, &never);
+	/* A sender must not be able to aim at one bucket of the table. */
+	if (getrandom(gp.seed, sizeof(gp.seed), 0) != (ssize_t)sizeof(gp.seed)) {
+		fwd_log(LOG_WARNING, "%s: getrandom: %s; seeding from the clock",
+			__func__, strerror(errno));
+		gp.seed[0] = clock_ns(CLOCK_REALTIME);
+		gp.seed[1] = clock_ns(CLOCK_MONOTONIC) ^ (uint64_t)getpid();
+	}
+	g = fwd_guard_new(&gp);
+	free(never);
+	return g;
+}
+
+/* ---- the worker ---- */
+
+static void log_record(const struct fwd_vlog_rec *r)
+{
+	char src[INET6_ADDRSTRLEN] = "-", dst[INET6_ADDRSTRLEN] = "-";
+
+	if (r->family) {
+		inet_ntop(r->family, r->src, src, sizeof(src));
+		inet_ntop(r->family, r->dst, dst, sizeof(dst));
+	}
+	/* key=value, so the journal (or syslog) line is machine-readable. */
+	fwd_log(LOG_INFO, "verdict=drop reason=\"%s\" in=%s proto=%u src=%s sport=%u "
+		"dst=%s dport=%u flags=0x%02x count=%u policy=%s",
+		fwd_reason_name((enum fwd_reason)r->reason), r->in[0] ? r->in : "-",
+		r->proto, src, r->sport, dst, r->dport, r->tcp_flags, r->count,
+		r->policy[0] ? r->policy : "-");
+}
+
+/* What decide or tick asked for, under vl->mu; the records to write out
+ * (after unlocking) go to logs[*nlogs]. Returns whether blocks were queued. */
+static bool take_acts(struct fwd_vloop *vl, struct worker *w,
+		      const struct fwd_acts *acts, struct fwd_vlog_rec *logs,
+		      size_t *nlogs, size_t maxlogs)
+{
+	bool wake = false;
+
+	for (size_t i = 0; i < acts->n; i++) {
+		const struct fwd_act *a = &acts->a[i];
+
+		switch (a->kind) {
+		case FWD_ACT_LOG:
+			fwd_vlog_push(vl->ring, &a->rec);
+			if (*nlogs < maxlogs)
+				logs[(*nlogs)++] = a->rec;
+			break;
+		case FWD_ACT_BLOCK:
+			if (w)
+				w->blocks++;
+			if (vl->npend >= 65536) {
+				vl->pend_dropped++;
+				break;
+			}
+			FWD_GROW(vl->pend, vl->pend_cap, vl->npend + 1);
+			vl->pend[vl->npend++] = (struct pending){
+				.src = a->src, .secs = a->secs, .reason = a->reason,
+			};
+			wake = true;
+			break;
+		case FWD_ACT_CAP:
+			fwd_log(LOG_ERR, "guard: max_blocked reached: %u sources "
+				"blocked, %llu new blocks refused", a->blocked,
+				(unsigned long long)a->refused);
+			break;
+		}
+	}
+	return wake;
+}
+
+static void ifname_fill(struct ifcache *c, struct fwd_pkt *p)
+{
+	unsigned k;
+
+	if (!p->ifindex)
+		return;
+	for (k = 0; k < IFCACHE; k++)
+		if (c->index[k] == p->ifindex)
+			break;
+	if (k == IFCACHE) {
+		k = c->next++ % IFCACHE;
+		if (!if_indextoname(p->ifindex, c->name[k]))
+			snprintf(c->name[k], IF_NAMESIZE, "if%u", p->ifindex);
+		c->index[k] = p->ifindex;
+	}
+	memcpy(p->ifname, c->name[k], FWD_PKT_IFNAMSIZ);
+}
+
+static void worker_batch(struct worker *w, struct fwd_queue *q,
+			 struct fwd_pkt *pk, size_t n)
+{
+	struct fwd_vloop *vl = w->vl;
+	struct fwd_vlog_rec logs[BATCH * FWD_GUARD_ACTS];	/* every record a batch can give */
+	size_t nlogs = 0;
+	uint64_t now = clock_ns(CLOCK_MONOTONIC), wall = clock_ns(CLOCK_REALTIME);
+	bool wake = false;
+
+	for (size_t i = 0; i < n; i++)
+		ifname_fill(&w->ifc, &pk[i]);
+	pthread_mutex_lock(&vl->mu);
+	for (size_t i = 0; i < n; i++) {
+		struct fwd_guard_stats before, after;
+		struct fwd_acts acts = { 0 };
+
+		if (!(pk[i].flags & FWD_PKT_F_TSTAMP))
+			pk[i].time_ns = wall;
+		fwd_guard_stats(vl->guard, &before);
+		fwd_guard_decide(vl->guard, &pk[i], now, &acts);
+		fwd_guard_stats(vl->guard, &after);
+		for (int r = 0; r < FWD_REASON_MAX; r++)
+			w->by_reason[r] += after.by_reason[r] - before.by_reason[r];
+		w->suppressed += after.suppressed - before.suppressed;
+		wake |= take_acts(vl, w, &acts, logs, &nlogs,
+				  sizeof(logs) / sizeof(logs[0]));
+	}
+	pthread_mutex_unlock(&vl->mu);
+
+	/* Exactly one verdict per packet, and it is always drop: the static
+	 * rules would drop these packets anyway (guard.h). */
+	for (size_t i = 0; i < n; i++)
+		fwd_queue_verdict(q, pk[i].id, NF_DROP);
+	fwd_queue_flush(q);
+
+	wall = clock_ns(CLOCK_REALTIME);
+	pthread_mutex_lock(&vl->mu);
+	for (size_t i = 0; i < n; i++) {
+		if (!(pk[i].flags & FWD_PKT_F_TSTAMP) || pk[i].time_ns > wall)
+			continue;
+		w->lat.b[lat_bucket(wall - pk[i].time_ns)]++;
+		w->lat.n++;
+	}
+	fwd_queue_get_stats(q, &w->qst);
+	pthread_mutex_unlock(&vl->mu);
+	if (wake) {
+		uint64_t one = 1;
+
+		if (write(vl->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+			fwd_log(LOG_ERR, "%s: eventfd: %s", __func__, strerror(errno));
+	}
+	for (size_t i = 0; i < nlogs; i++)
+		log_record(&logs[i]);
+}
+
+/* About once a second, from whichever worker gets there: the summaries and
+ * cap notices that are due also when no packet comes. */
+static void worker_tick(struct worker *w)
+{
+	struct fwd_vloop *vl = w->vl;
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
+	struct fwd_vlog_rec logs[FWD_GUARD_ACTS];
+	size_t nlogs = 0;
+	bool wake = false;
+
+	pthread_mutex_lock(&vl->mu);
+	if (now - vl->last_tick_ns >= 1000000000ull) {
+		struct fwd_acts acts = { 0 };
+
+		vl->last_tick_ns = now;
+		fwd_guard_tick(vl->guard, now, clock_ns(CLOCK_REALTIME), &acts);
+		wake = take_acts(vl, NULL, &acts, logs, &nlogs, FWD_GUARD_ACTS);
+	}
+	pthread_mutex_unlock(&vl->mu);
+	if (wake) {
+		uint64_t one = 1;
+
+		(void)!write(vl->efd, &one, sizeof(one));
+	}
+	for (size_t i = 0; i < nlogs; i++)
+		log_record(&logs[i]);
+}
+
+static void set_bound(struct worker *w, bool on)
+{
+	pthread_mutex_lock(&w->vl->mu);
+	w->bound = on;
+	pthread_mutex_unlock(&w->vl->mu);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct fwd_queue_opts o = { .timestamps = true };
+	struct fwd_queue *q = NULL;
+	struct fwd_pkt pk[BATCH];
+	int last_err = 0;
+
+	while (!atomic_load(&w->stop)) {
+		struct pollfd pfd;
+		size_t n = 0;
+		int ret;
+
+		if (!q) {
+			/* Another process may hold the queue (a dying fwd's
+			 * socket): try again; meanwhile the kernel drops. */
+			ret = fwd_queue_open(&q, w->num, &o);
+			if (ret) {
+				if (ret != last_err)
+					fwd_log(LOG_ERR, "verdict loop: queue %u: %s; "
+						"retrying (queued packets are dropped)",
+						w->num, strerror(-ret));
+				last_err = ret;
+				q = NULL;
+				usleep(500000);
+				continue;
+			}
+			last_err = 0;
+			set_bound(w, true);
+			fwd_log(LOG_INFO, "verdict loop: bound queue %u", w->num);
+		}
+		pfd = (struct pollfd){ .fd = fwd_queue_fd(q), .events = POLLIN };
+		ret = poll(&pfd, 1, POLL_MS);
+		if (ret > 0) {
+			ret = fwd_queue_recv(q, pk, BATCH, &n);
+			if (ret) {
+				fwd_log(LOG_ERR, "verdict loop: queue %u: %s; rebinding",
+					w->num, strerror(-ret));
+				set_bound(w, false);
+				fwd_queue_close(q);
+				q = NULL;
+				continue;
+			}
+			if (n)
+				worker_batch(w, q, pk, n);
+		}
+		worker_tick(w);
+	}
+	set_bound(w, false);
+	/* Unbinding drops what is still queued: fail closed. */
+	fwd_queue_close(q);
+	return NULL;
+}
+
+static void workers_stop(struct fwd_vloop *vl)
+{
+	for (size_t i = 0; i < vl->nw; i++)
+		atomic_store(&vl->w[i].stop, true);
+	for (size_t i = 0; i < vl->nw; i++)
+		if (vl->w[i].started)
+			pthread_join(vl->w[i].th, NULL);
+	free(vl->w);
+	vl->w = NULL;
+	vl->nw = 0;
+	memset(&vl->running, 0, sizeof(vl->running));
+}
+
+static void workers_start(struct fwd_vloop *vl, const struct fwd_ir_queue *q)
+{
+	vl->w = fwd_xcalloc(q->total, sizeof(*vl->w));
+	vl->nw = q->total;
+	vl->running = *q;
+	for (size_t i = 0; i < vl->nw; i++) {
+		struct worker *w = &vl->w[i];
+		int ret;
+
+		w->vl = vl;
+		w->num = (uint16_t)(q->num + i);
+		atomic_init(&w->stop, false);
+		ret = pthread_create(&w->th, NULL, worker_main, w);
+		if (ret)
+			fwd_log(LOG_ERR, "verdict loop: thread for queue %u: %s; its "
+				"packets are dropped", w->num, strerror(ret));
+		else
+			w->started = true;
+	}
+	fwd_log(LOG_INFO, "verdict loop: %u worker%s on queue%s %u-%u",
+		q->total, q->total == 1 ? "" : "s", q->total == 1 ? "" : "s",
+		q->num, q->num + q->total - 1);
+}
+
+/* ---- the main thread's side ---- */
+
+int fwd_vloop_new(struct fwd_ctx *ctx)
+{
+	struct fwd_vloop *vl = fwd_xcalloc(1, sizeof(*vl));
+
+	vl->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vl->efd < 0) {
+		int err = -errno;
+
+		free(vl);
+		return err;
+	}
+	pthread_mutex_init(&vl->mu, NULL);
+	vl->ring = fwd_vlog_ring_new(RING_RECORDS);
+	vl->guard = guard_for(ctx->policy);
+	ctx->vloop = vl;
+	return 0;
+}
+
+void fwd_vloop_free(struct fwd_ctx *ctx)
+{
+	struct fwd_vloop *vl = ctx->vloop;
+
+	if (!vl)
+		return;
+	workers_stop(vl);
+	fwd_guard_free(vl->guard);
+	fwd_vlog_ring_free(vl->ring);
+	free(vl->pend);
+	free(vl->held);
+	close(vl->efd);
+	pthread_mutex_destroy(&vl->mu);
+	free(vl);
+	ctx->vloop = NULL;
+}
+
+int fwd_vloop_fd(const struct fwd_ctx *ctx)
+{
+	return ctx->vloop ? ctx->vloop->efd : -1;
+}
+
+static bool same_addr(const struct fwd_addr *a, const struct fwd_addr *b)
+{
+	return a->family == b->family && a->prefix == b->prefix &&
+	       memcmp(a->a, b->a, a->family == AF_INET ? 4 : 16) == 0;
+}
+
+/* The held list is sorted by address, so `fwctl list blocked` of
+ * max_blocked (100000) blocks looks each one up in O(log n). */
+static int addr_cmp(const struct fwd_addr *a, const struct fwd_addr *b)
+{
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	if (a->prefix != b->prefix)
+		return a->prefix < b->prefix ? -1 : 1;
+	return memcmp(a->a, b->a, a->family == AF_INET ? 4 : 16);
+}
+
+/* Where a is, or where it would go. */
+static size_t held_pos(const struct fwd_vloop *vl, const struct fwd_addr *a)
+{
+	size_t lo = 0, hi = vl->nheld;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (addr_cmp(&vl->held[mid].src, a) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static struct held *held_find(const struct fwd_vloop *vl, const struct fwd_addr *a)
+{
+	size_t i = held_pos(vl, a);
+
+	return i < vl->nheld && addr_cmp(&vl->held[i].src, a) == 0 ? &vl->held[i] : NULL;
+}
+
+/* Expired ones out: the list is as long as the blocks held. */
+static void held_prune(struct fwd_vloop *vl)
+{
+	uint64_t now = (uint64_t)time(NULL);
+	size_t k = 0;
+
+	for (size_t i = 0; i < vl->nheld; i++)
+		if (vl->held[i].expires > now)
+			vl->held[k++] = vl->held[i];
+	vl->nheld = k;
+}
+
+static void held_put(struct fwd_vloop *vl, const struct fwd_addr *a,
+		     enum fwd_reason r, uint64_t expires)
+{
+	size_t i = held_pos(vl, a);
+
+	if (i == vl->nheld || addr_cmp(&vl->held[i].src, a) != 0) {
+		FWD_GROW(vl->held, vl->held_cap, vl->nheld + 1);
+		memmove(&vl->held[i + 1], &vl->held[i],
+			(vl->nheld - i) * sizeof(*vl->held));
+		vl->nheld++;
+		vl->held[i].src = *a;
+	}
+	vl->held[i].reason = r;
+	vl->held[i].expires = expires;
+}
+
+/* The guard follows a new model: a new one, the blocks it made restored
+ * (so max_blocked and extensions count them). */
+static void guard_renew(struct fwd_ctx *ctx)
+{
+	struct fwd_vloop *vl = ctx->vloop;
+	struct fwd_guard *g = guard_for(ctx->policy), *old;
+	uint64_t now = (uint64_t)time(NULL), mono = clock_ns(CLOCK_MONOTONIC);
+
+	for (size_t i = 0; i < vl->nheld; i++)
+		if (vl->held[i].expires > now)
+			fwd_guard_restore(g, &vl->held[i].src, vl->held[i].reason,
+					  (uint32_t)(vl->held[i].expires - now), mono);
+	pthread_mutex_lock(&vl->mu);
+	old = vl->guard;
+	vl->guard = g;
+	pthread_mutex_unlock(&vl->mu);
+	fwd_guard_free(old);
+}
+
+void fwd_vloop_sync(struct fwd_ctx *ctx, bool new_model)
+{
+	struct fwd_vloop *vl = ctx->vloop;
+	struct fwd_ir_queue want = { 0 };
+
+	if (!vl)
+		return;
+	if (new_model)
+		guard_renew(ctx);
+	if (ctx->ir && ctx->ir->queue.on && !ctx->disabled)
+		want = ctx->ir->queue;
+	if (want.on == vl->running.on && want.num == vl->running.num &&
+	    want.total == vl->running.total)
+		return;
+	workers_stop(vl);
+	if (want.on)
+		workers_start(vl, &want);
+	else
+		fwd_log(LOG_INFO, "verdict loop: no queue step; no workers");
+}
+
+/* The live block edit of exactly addr, or -1. */
+static ssize_t block_edit(const struct fwd_policy *p, const struct fwd_addr *a,
+			  uint64_t now)
+{
+	for (size_t i = 0; i < p->nedits; i++) {
+		const struct fwd_edit *e = &p->edits[i];
+
+		if (e->kind == FWD_EDIT_BLOCK && same_addr(&e->addr, a) &&
+		    (!e->expires || e->expires > now))
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
+struct moved {
+	size_t idx;
+	struct fwd_edit e;
+};
+
+/*
+ * Put the pending blocks into ctx->policy as block edits: new ones
+ * appended, a repeat offender's edit moved to the end with its later
+ * expiry. (The fast path then finds the old element expiring sooner and
+ * declines; the compiler's element delta deletes and re-adds it, which
+ * refreshes the kernel's timeout.) Returns the index of the first edit to
+ * patch in; mv and nmv say what moved (undo); applied[i] whether pd[i]
+ * became an edit.
+ */
+static size_t blocks_to_edits(struct fwd_ctx *ctx, const struct pending *pd,
+			      size_t n, uint64_t now, struct moved **mv,
+			      size_t *nmv, size_t *nnew, bool *applied)
+{
+	struct fwd_policy *p = ctx->policy;
+	struct fwd_edit *add = fwd_xcalloc(n ? n : 1, sizeof(*add));
+	size_t na = 0, first;
+
+	*mv = fwd_xcalloc(n ? n : 1, sizeof(**mv));
+	*nmv = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t until = now + pd[i].secs;
+		ssize_t j = block_edit(p, &pd[i].src, now);
+		bool dup = false;
+
+		applied[i] = false;
+		for (size_t k = 0; k < na && !dup; k++)
+			dup = same_addr(&add[k].addr, &pd[i].src);
+		if (dup)
+			continue;
+		if (j >= 0) {
+			if (!p->edits[j].expires || p->edits[j].expires >= until)
+				continue;	/* held at least as long already */
+			(*mv)[*nmv] = (struct moved){ .idx = (size_t)j, .e = p->edits[j] };
+			(*nmv)++;
+			fwd_policy_del_edit(p, (size_t)j);
+		}
+		add[na++] = (struct fwd_edit){
+			.kind = FWD_EDIT_BLOCK, .addr = pd[i].src, .expires = until,
+		};
+		applied[i] = true;
+	}
+	first = p->nedits;
+	for (size_t i = 0; i < na; i++) {
+		char err[256];
+
+		if (fwd_policy_add_edit(p, &add[i], err, sizeof(err)) != 0)
+			fwd_log(LOG_ERR, "%s: %s", __func__, err);
+	}
+	*nnew = p->nedits - first;
+	free(add);
+	return first;
+}
+
+static void edits_undo(struct fwd_policy *p, size_t first, const struct moved *mv,
+		       size_t nmv)
+{
+	p->nedits = first;
+	/* Back where they were, in reverse order of their removal. */
+	for (size_t i = nmv; i-- > 0;) {
+		FWD_GROW(p->edits, p->edits_cap, p->nedits + 1);
+		memmove(&p->edits[mv[i].idx + 1], &p->edits[mv[i].idx],
+			(p->nedits - mv[i].idx) * sizeof(*p->edits));
+		p->edits[mv[i].idx] = mv[i].e;
+		p->nedits++;
+	}
+}
+
+static int blocks_commit(struct fwd_ctx *ctx, size_t first, bool fast_only)
+{
+	struct fwd_change ch = {
+		.src = FWD_SRC_BLOCKS, .policy = ctx->policy, .additions = true,
+		.first_new = first, .fast_only = fast_only, .persist = true,
+	};
+	struct fwd_diags d;
+	int ret;
+
+	fwd_diags_init(&d);
+	ret = fwd_change_commit(ctx, &ch, &d);
+	if (ret && ret != -EAGAIN) {
+		fwd_log(LOG_ERR, "verdict loop: blocks not committed: %s",
+			d.n ? d.v[0].msg : strerror(-ret));
+	}
+	fwd_diags_free(&d);
+	return ret;
+}
+
+void fwd_vloop_blocks(struct fwd_ctx *ctx)
+{
+	struct fwd_vloop *vl = ctx->vloop;
+	struct pending *pd;
+	struct moved *mv = NULL;
+	bool *applied;
+	size_t n, nmv = 0, nnew = 0, first;
+	uint64_t ticks, now = (uint64_t)time(NULL);
+	int ret;
+
+	if (!vl)
+		return;
+	(void)!read(vl->efd, &ticks, sizeof(ticks));
+	pthread_mutex_lock(&vl->mu);
+	pd = vl->pend;
+	n = vl->npend;
+	vl->pend = NULL;
+	vl->npend = vl->pend_cap = 0;
+	pthread_mutex_unlock(&vl->mu);
+	if (!n)
+		return;
+	if (!ctx->policy || ctx->model_unknown || ctx->disabled) {
+		/* Edits are refused in these states (commit.h): the blocks
+		 * are lost, and said so. */
+		fwd_log(LOG_WARNING, "verdict loop: %zu block%s not made: %s", n,
+			n == 1 ? "" : "s", ctx->disabled ? "fwd is disabled" :
+			"the running rules' policy is unknown");
+		free(pd);
+		return;
+	}
+	applied = fwd_xcalloc(n, sizeof(*applied));
+	first = blocks_to_edits(ctx, pd, n, now, &mv, &nmv, &nnew, applied);
+	ret = nnew ? blocks_commit(ctx, first, true) : 0;
+	if (ret == -EAGAIN) {
+		/*
+		 * The fast path does not merge elements: a block that touches
+		 * another one with the same expiry (neighbouring addresses
+		 * blocked in the same second) needs the compiler. Still one
+		 * transaction, an element delta.
+		 */
+		vl->compiled++;
+		ret = blocks_commit(ctx, first, false);
+	}
+	if (ret) {
+		edits_undo(ctx->policy, first, mv, nmv);
+		vl->commit_failures++;
+	} else if (nnew) {
+		vl->commits++;
+		held_prune(vl);
+		for (size_t i = 0; i < n; i++) {
+			char a[FWD_ADDR_STRLEN];
+
+			if (!applied[i])
+				continue;
+			held_put(vl, &pd[i].src, pd[i].reason, now + pd[i].secs);
+			fwd_addr_format(&pd[i].src, a, sizeof(a));
+			fwd_log(LOG_NOTICE, "guard: blocked %s for %us (%s)", a,
+				pd[i].secs, fwd_reason_name(pd[i].reason));
+		}
+	}
+	free(applied);
+	free(mv);
+	free(pd);
+}
+
+const char *fwd_vloop_reason(const struct fwd_ctx *ctx, const struct fwd_addr *a)
+{
+	const struct held *h;
+
+	if (!ctx->vloop || !(h = held_find(ctx->vloop, a)) ||
+	    h->expires <= (uint64_t)time(NULL))
+		return "fwctl";
+	return fwd_reason_name(h->reason);
+}
+
+void fwd_vloop_unblocked(struct fwd_ctx *ctx, const struct fwd_addr *a)
+{
+	struct fwd_vloop *vl = ctx->vloop;
+	struct held *h;
+
+	if (!vl)
+		return;
+	h = held_find(vl, a);
+	if (h) {
+		memmove(h, h + 1, (size_t)(vl->held + vl->nheld - (h + 1)) * sizeof(*h));
+		vl->nheld--;
+	}
+	pthread_mutex_lock(&vl->mu);
+	fwd_guard_unblock(vl->guard, a);
+	pthread_mutex_unlock(&vl->mu);
+}
+
+unsigned fwd_vloop_stats(struct fwd_ctx *ctx, struct fwd_vloop_qstats *out,
+			 unsigned max)
+{
+	struct fwd_vloop *vl = ctx->vloop;
+	unsigned n = 0;
+
+	if (!vl)
+		return 0;
+	pthread_mutex_lock(&vl->mu);
+	for (size_t i = 0; i < vl->nw && n < max; i++, n++) {
+		const struct worker *w = &vl->w[i];
+		struct fwd_vloop_qstats *s = &out[n];
+
+		memset(s, 0, sizeof(*s));
+		s->num = w->num;
+		s->bound = w->bound;
+		s->queued = w->qst.received;
+		s->verdicts = w->qst.verdicts;
+		s->verdict_errors = w->qst.verdict_errors;
+		memcpy(s->by_reason, w->by_reason, sizeof(s->by_reason));
+		s->blocks = w->blocks;
+		s->suppressed = w->suppressed;
+		s->lat_p50_ns = lat_pct(&w->lat, 50);
+		s->lat_p99_ns = lat_pct(&w->lat, 99);
+		s->lat_samples = w->lat.n;
+	}
+	pthread_mutex_unlock(&vl->mu);
+	for (unsigned i = 0; i < n; i++) {
+		struct fwd_queue_proc pr;
+
+		if (fwd_queue_proc_read(out[i].num, &pr) == 0) {
+			out[i].queue_dropped = pr.queue_dropped;
+			out[i].user_dropped = pr.user_dropped;
+		}
+	}
+	return n;
+}
+
+size_t fwd_vloop_read(struct fwd_ctx *ctx, const struct fwd_vlog_query *q,
+		      struct fwd_vlog_rec *out, size_t max, uint64_t *missed,
+		      uint64_t *next_seq)
+{
+	struct fwd_vloop *vl = ctx->vloop;
+	size_t n;
+
+	if (!vl) {
+		*missed = 0;
+		*next_seq = 1;
+		return 0;
+	}
+	pthread_mutex_lock(&vl->mu);
+	n = fwd_vlog_read(vl->ring, q, out, max, missed);
+	*next_seq = fwd_vlog_next_seq(vl->ring);
+	pthread_mutex_unlock(&vl->mu);
+	return n;
+}
