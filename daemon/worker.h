@@ -23,8 +23,9 @@
  * returns: the child then _exits (no atexit handlers, no stdio flush of
  * buffers it copied). Fork only from the thread that runs the event loop.
  *
- * The child keeps no fd of the parent's but 0, 1 and 2 (fn gets out_fd
- * as its fourth): whatever fn needs it opens itself.
+ * The child keeps no fd of the parent's but 0, 1, 2 and the answer's memfd
+ * (moved to fd 3, given to fn as out_fd): whatever else fn needs, it opens
+ * itself.
  *
  * The child writes its answer into a memfd; the parent maps it once the
  * child has exited (pidfd readable). The child dies with the thread that
