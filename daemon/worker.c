@@ -37,6 +37,8 @@ int fwd_write_all(int fd, const void *buf, size_t len)
 /* The child: never returns. */
 static void child(pid_t parent, fwd_worker_fn fn, void *arg, int out_fd)
 {
+	sigset_t none;
+
 	/* Dies with the thread that forked it: a killed daemon leaves no
 	 * worker behind, whatever systemd's KillMode. The parent may have
 	 * gone already before the prctl: then there is nobody to answer. */
@@ -55,6 +57,11 @@ static void child(pid_t parent, fwd_worker_fn fn, void *arg, int out_fd)
 	}
 	if (close_range(4, ~0u, 0) < 0)
 		_exit(126);
+	/* fwd blocks its signals for its signalfd, which the child does not
+	 * read: unblocked, a SIGTERM meant for the service ends the child
+	 * too, as it would any process. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* Background work: the loop (edits, status, the verdict loop)
 	 * keeps the CPU first. Failing to lower it only costs fairness. */
 	errno = 0;
