@@ -132,6 +132,10 @@ static void status_json(struct cmdreq *cr, const struct status_view *v)
 	json_key(&b.j, "busy"); json_uint(&b.j, v->cs.busy);
 	json_key(&b.j, "timeouts"); json_uint(&b.j, v->cs.timeouts);
 	json_key(&b.j, "malformed"); json_uint(&b.j, v->cs.malformed);
+	json_key(&b.j, "working"); json_uint(&b.j, v->cs.working);
+	json_key(&b.j, "waiting"); json_uint(&b.j, v->cs.waiting);
+	json_key(&b.j, "offloaded"); json_uint(&b.j, v->cs.offloaded);
+	json_key(&b.j, "worker_failures"); json_uint(&b.j, v->cs.worker_failures);
 	json_obj_end(&b.j);
 	json_obj_end(&b.j);
 	jbuf_close(&b, cr->resp);
@@ -182,6 +186,9 @@ static void status_text(struct cmdreq *cr, const struct status_view *v)
 	fwd_response_printf(cr->resp, "control:    %llu requests served, %llu busy, "
 			    "%llu timed out, %llu malformed\n", v->cs.served, v->cs.busy,
 			    v->cs.timeouts, v->cs.malformed);
+	fwd_response_printf(cr->resp, "queries:    %u being answered off the loop, %u "
+			    "queued; %llu so far, %llu failed\n", v->cs.working, v->cs.waiting,
+			    v->cs.offloaded, v->cs.worker_failures);
 }
 
 int cmd_status(struct cmdreq *cr)

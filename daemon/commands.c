@@ -205,3 +205,53 @@ int fwd_handle_request(void *vctx, const struct fwd_ctl_peer *peer,
 	(void)ret;	/* the response carries the outcome */
 	return 0;
 }
+
+/*
+ * The queries whose cost grows with the table (100k elements read back
+ * with their counters and rendered, the files compiled for a diff, a big
+ * list printed) are answered by a forked child, off the event loop
+ * (control.h): `fwctl status`, the edits and the table guard never wait
+ * behind them. The child runs the same handler on a copy of this state,
+ * so the answer is the same. A request the peer may not make is refused
+ * in the loop, where a refusal costs nothing.
+ */
+bool fwd_handle_offload(void *vctx, const struct fwd_ctl_peer *peer,
+			const struct fwd_request *req)
+{
+	static const char *const slow[] = { "stats", "diff", "list show", "list blocked" };
+	const struct fwd_cmdinfo *info;
+	int nw;
+
+	(void)vctx;
+	if (req->argc == 0)
+		return false;
+	info = fwd_cmd_find((int)req->argc, req->argv, &nw);
+	if (!info || info->local || peer->role < info->role)
+		return false;
+	if (strcmp(info->name, "show") == 0) {
+		for (size_t i = (size_t)nw; i < req->argc; i++)
+			if (strcmp(req->argv[i], "--nft") == 0)
+				return true;
+		return false;
+	}
+	for (size_t i = 0; i < sizeof(slow) / sizeof(slow[0]); i++)
+		if (strcmp(info->name, slow[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * In the child, before the handler. The parent's netlink socket carries
+ * the parent's commits and their acknowledgements: a dump sent through it
+ * from here would take answers meant for the parent. The child reads the
+ * table through a socket of its own (the parent's is left open: closing
+ * it is no business of the child's).
+ */
+int fwd_handle_child_init(void *vctx)
+{
+	struct fwd_ctx *ctx = vctx;
+
+	ctx->nl = NULL;
+	ctx->mon = NULL;
+	return fwd_nl_open(&ctx->nl);
+}

@@ -7,6 +7,7 @@
  * every peer that sent something hears why it was refused.
  */
 #include "control.h"
+#include "worker.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -34,7 +36,8 @@
 /* A request buffer starts this small and doubles as bytes arrive. */
 #define FIRST_CHUNK		4096
 
-enum client_state { C_READ, C_WRITE };
+/* WAIT: queued for a worker; WORK: a worker computes the answer. */
+enum client_state { C_READ, C_WAIT, C_WORK, C_WRITE };
 
 struct client {
 	struct client *next, *prev;
@@ -51,9 +54,13 @@ struct client {
 	size_t reserved;		/* bytes counted in srv->pool[pool] */
 	unsigned pool;			/* POOL_* the bytes are charged to */
 	bool roleless;			/* counted in srv->roleless */
+	/* WAIT, WORK */
+	unsigned long long queued;	/* place in the queue: lower goes first */
+	struct fwd_worker *worker;	/* the child computing the answer */
 	/* WRITE */
 	uint8_t *out;
 	size_t out_len, out_off;
+	bool out_mapped;		/* out is a worker's answer (munmap) */
 	bool answered;			/* the response is the handler's */
 };
 
@@ -69,7 +76,7 @@ struct pool {
 };
 
 /* Log lines any local user can cause at will, each kind rationed (logq). */
-enum { LQ_SLOTS, LQ_BUSY, LQ_DENIED, LQ_BAD, LQ_TIMEOUT, NLQ };
+enum { LQ_SLOTS, LQ_BUSY, LQ_DENIED, LQ_BAD, LQ_TIMEOUT, LQ_WORKER, NLQ };
 
 struct log_quota {
 	uint64_t next;			/* monotonic ms: the next line may go out */
@@ -96,6 +103,13 @@ struct fwd_ctl_server {
 	fwd_ctl_handler handler;
 	fwd_ctl_logger log;
 	void *ctx;
+	fwd_ctl_offload offload;
+	fwd_ctl_child_init child_init;
+	fwd_ctl_fork_hook fork_prepare, fork_done;
+	unsigned max_workers, work_timeout_ms;
+	unsigned nworkers;		/* slots in use (children not yet reaped) */
+	unsigned long long queue_seq;
+	struct fwd_worker workers[FWD_CTL_WORKERS_CAP];
 	struct client *clients;
 	struct fwd_ctl_stats st;
 	struct log_quota lq[NLQ];
@@ -340,11 +354,20 @@ bool fwd_ctl_require(struct fwd_response *resp, const struct fwd_ctl_peer *peer,
 
 static void client_close(struct fwd_ctl_server *srv, struct client *c)
 {
+	/* Nobody waits for its answer any more: the child is killed now and
+	 * reaped when its pidfd says so. */
+	if (c->worker) {
+		fwd_worker_kill(c->worker);
+		c->worker->owner = NULL;
+	}
 	epoll_ctl(srv->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	srv->pool[c->pool].used -= c->reserved;
 	free(c->req);
-	free(c->out);
+	if (c->out_mapped)
+		munmap(c->out, c->out_len);
+	else
+		free(c->out);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -444,6 +467,8 @@ static int client_flush(struct client *c)
 	return 1;
 }
 
+static void client_send(struct fwd_ctl_server *srv, struct client *c);
+
 /*
  * Moves c to WRITE with resp as its answer and sends what the socket
  * takes now. May free c.
@@ -451,7 +476,6 @@ static int client_flush(struct client *c)
 static void client_respond(struct fwd_ctl_server *srv, struct client *c,
 			   struct fwd_response *resp)
 {
-	struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = c };
 	int ret;
 
 	client_drop_request(srv, c);
@@ -462,6 +486,17 @@ static void client_respond(struct fwd_ctl_server *srv, struct client *c,
 		client_close(srv, c);
 		return;
 	}
+	c->out_mapped = false;
+	client_send(srv, c);
+}
+
+/* c->out holds the encoded answer: WRITE, and what the socket takes now.
+ * May free c. */
+static void client_send(struct fwd_ctl_server *srv, struct client *c)
+{
+	struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = c };
+	int ret;
+
 	c->out_off = 0;
 	c->state = C_WRITE;
 	/*
@@ -553,12 +588,45 @@ static void client_too_large(struct fwd_ctl_server *srv, struct client *c)
 	fwd_response_free(&resp);
 }
 
+/* The handler's answer to req, as the peer gets it (in the loop or in a
+ * worker alike). */
+static void run_handler(struct fwd_ctl_server *srv, const struct fwd_ctl_peer *peer,
+			const struct fwd_request *req, struct fwd_response *resp)
+{
+	int ret;
+
+	fwd_response_init(resp);
+	ret = srv->handler(srv->ctx, peer, req, resp);
+	if (ret < 0)
+		fwd_response_fail(resp, FWD_EXIT_FAIL, "internal error: %s", strerror(-ret));
+	else if (resp->error == -EMSGSIZE)
+		fwd_response_fail(resp, FWD_EXIT_FAIL, "the answer is larger than %u bytes;"
+				  " narrow the query", FWD_PROTO_MAX_RESPONSE);
+	else if (resp->error)
+		fwd_response_fail(resp, FWD_EXIT_FAIL, "cannot build the answer: %s",
+				  strerror(-resp->error));
+}
+
+/* req answered here, in the loop. May free c. */
+static void client_answer(struct fwd_ctl_server *srv, struct client *c,
+			  const struct fwd_request *req)
+{
+	struct fwd_response resp;
+
+	run_handler(srv, &c->peer, req, &resp);
+	c->answered = true;
+	client_respond(srv, c, &resp);
+	fwd_response_free(&resp);
+}
+
+static void client_offload(struct fwd_ctl_server *srv, struct client *c);
+
 /* The whole frame is in c->req: decode, call the handler, answer. */
 static void client_handle(struct fwd_ctl_server *srv, struct client *c)
 {
 	struct fwd_request req;
-	struct fwd_response resp;
 	char why[256];
+	bool offload;
 	int ret;
 
 	ret = fwd_request_decode(c->req, c->req_len, &req, why, sizeof(why));
@@ -570,23 +638,233 @@ static void client_handle(struct fwd_ctl_server *srv, struct client *c)
 			     "bad request: %s", why);
 		return;
 	}
-	client_drop_request(srv, c);
 	/* The group names may have changed since accept (set_groups). */
 	peer_set_groups(srv, &c->peer);
-	fwd_response_init(&resp);
-	ret = srv->handler(srv->ctx, &c->peer, &req, &resp);
-	if (ret < 0)
-		fwd_response_fail(&resp, FWD_EXIT_FAIL, "internal error: %s", strerror(-ret));
-	else if (resp.error == -EMSGSIZE)
-		fwd_response_fail(&resp, FWD_EXIT_FAIL, "the answer is larger than %u bytes;"
-				  " narrow the query", FWD_PROTO_MAX_RESPONSE);
-	else if (resp.error)
-		fwd_response_fail(&resp, FWD_EXIT_FAIL, "cannot build the answer: %s",
-				  strerror(-resp.error));
+	offload = srv->offload && srv->offload(srv->ctx, &c->peer, &req);
+	if (offload) {
+		/* The frame stays (and stays charged to the budget) until a
+		 * worker takes it: a queue of requests costs their bytes. */
+		fwd_request_free(&req);
+		client_offload(srv, c);
+		return;
+	}
+	client_drop_request(srv, c);
+	client_answer(srv, c, &req);
 	fwd_request_free(&req);
+}
+
+/* ---- workers: slow queries answered by a forked child ---- */
+
+struct child_arg {
+	struct fwd_ctl_server *srv;
+	const struct fwd_ctl_peer *peer;
+	const struct fwd_request *req;
+};
+
+/*
+ * In the child (worker.h's rules): no logging, no freeing; the process
+ * ends with the answer written. The server's sockets are closed here
+ * already (worker.c keeps none of the parent's fds): the server is not to
+ * be used.
+ */
+static int child_main(void *arg, int out_fd)
+{
+	const struct child_arg *a = arg;
+	struct fwd_ctl_server *srv = a->srv;
+	struct fwd_response resp;
+	uint8_t *buf;
+	size_t len;
+	int ret;
+
+	if (srv->fork_done)
+		srv->fork_done(srv->ctx);
+	ret = srv->child_init ? srv->child_init(srv->ctx) : 0;
+	if (ret < 0) {
+		fwd_response_init(&resp);
+		fwd_response_fail(&resp, FWD_EXIT_FAIL, "internal error: %s", strerror(-ret));
+	} else {
+		run_handler(srv, a->peer, a->req, &resp);
+	}
+	ret = encode_or_fallback(&resp, &buf, &len);
+	if (ret < 0)
+		return ret;
+	return fwd_write_all(out_fd, buf, len);
+}
+
+static struct fwd_worker *worker_slot(struct fwd_ctl_server *srv)
+{
+	for (unsigned i = 0; i < srv->max_workers; i++)
+		if (srv->workers[i].pid == 0)
+			return &srv->workers[i];
+	return NULL;
+}
+
+/*
+ * Hands c's request to a new child. When no child can be made, the request
+ * is answered here after all: slow, but never wrong. May free c.
+ */
+static void work_start(struct fwd_ctl_server *srv, struct client *c,
+		       struct fwd_worker *w)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct fwd_request req;
+	struct child_arg a = { .srv = srv, .peer = &c->peer, .req = &req };
+	char why[256];
+	int ret;
+
+	/* It decoded once already; only memory can fail it now. */
+	ret = fwd_request_decode(c->req, c->req_len, &req, why, sizeof(why));
+	if (ret < 0) {
+		client_error(srv, c, FWD_EXIT_FAIL, "bad request: %s", why);
+		return;
+	}
+	peer_set_groups(srv, &c->peer);
+	if (srv->fork_prepare)
+		srv->fork_prepare(srv->ctx);
+	ret = fwd_worker_start(w, child_main, &a);
+	if (srv->fork_done)
+		srv->fork_done(srv->ctx);
+	if (ret == 0) {
+		ev.data.ptr = w;
+		if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, w->pidfd, &ev) < 0) {
+			ret = -errno;
+			fwd_worker_release(w);
+		}
+	}
+	client_drop_request(srv, c);
+	if (ret < 0) {
+		logq(srv, LQ_WORKER, LOG_WARNING, "%s: cannot start a worker: %s; answering"
+		     " pid %d in the loop", __func__, strerror(-ret), (int)c->peer.pid);
+		client_answer(srv, c, &req);
+		fwd_request_free(&req);
+		return;
+	}
+	fwd_request_free(&req);
+	w->owner = c;
+	c->worker = w;
+	c->state = C_WORK;
+	c->deadline = now_ms() + srv->work_timeout_ms;
+	srv->nworkers++;
+	srv->st.offloaded++;
+}
+
+/* The next request to hand to a worker: admins' first, then the oldest. */
+static struct client *queue_next(struct fwd_ctl_server *srv)
+{
+	struct client *best = NULL;
+
+	for (struct client *c = srv->clients; c; c = c->next) {
+		bool admin = c->peer.role == FWD_ROLE_ADMIN;
+
+		if (c->state != C_WAIT)
+			continue;
+		if (!best || (admin && best->peer.role != FWD_ROLE_ADMIN) ||
+		    (admin == (best->peer.role == FWD_ROLE_ADMIN) && c->queued < best->queued))
+			best = c;
+	}
+	return best;
+}
+
+/* Starts queued requests while there are free slots. */
+static void workers_run(struct fwd_ctl_server *srv)
+{
+	struct fwd_worker *w;
+	struct client *c;
+
+	while ((w = worker_slot(srv)) && (c = queue_next(srv)))
+		work_start(srv, c, w);
+}
+
+/* c's request is for a worker: queue it (the peer is only watched for
+ * hanging up meanwhile), then start what the free slots allow. */
+static void client_offload(struct fwd_ctl_server *srv, struct client *c)
+{
+	struct epoll_event ev = { .events = 0, .data.ptr = c };
+
+	c->state = C_WAIT;
+	c->queued = ++srv->queue_seq;
+	/* No deadline while queued: the workers ahead are bounded. */
+	c->deadline = UINT64_MAX;
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0) {
+		logf_(srv, LOG_ERR, "%s: epoll_ctl: %s", __func__, strerror(errno));
+		client_close(srv, c);
+		return;
+	}
+	workers_run(srv);
+}
+
+/* Checks that a worker's answer is one whole response frame. */
+static bool answer_ok(const void *buf, size_t len)
+{
+	size_t flen;
+
+	return len >= FWD_PROTO_HDR_LEN &&
+	       fwd_frame_check(buf, FWD_PROTO_HDR_LEN, FWD_FRAME_RESPONSE, &flen,
+			       NULL, 0) == 0 && flen == len;
+}
+
+/* A worker's pidfd is readable: its child has exited. */
+static void worker_done(struct fwd_ctl_server *srv, struct fwd_worker *w)
+{
+	struct client *c = w->owner;
+	void *buf = NULL;
+	size_t len = 0;
+	char st[64];
+	int status = 0, ret;
+
+	if (w->pid <= 0)
+		return;		/* a stale event of a slot already let go */
+	ret = fwd_worker_reap(w, &status);
+	if (ret == -EAGAIN)
+		return;		/* not yet: the pidfd says so again */
+	epoll_ctl(srv->epfd, EPOLL_CTL_DEL, w->pidfd, NULL);
+	if (ret == 0 && c && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		ret = fwd_worker_answer(w, &buf, &len);
+		if (ret == 0 && !answer_ok(buf, len)) {
+			munmap(buf, len);
+			ret = -EBADMSG;
+		}
+	} else if (ret == 0) {
+		ret = -ECHILD;
+	}
+	if (c) {
+		c->worker = NULL;
+		c->answered = true;
+		if (ret == 0) {
+			c->out = buf;
+			c->out_len = len;
+			c->out_mapped = true;
+			client_send(srv, c);
+		} else {
+			srv->st.worker_failures++;
+			fwd_worker_status_text(status, st, sizeof(st));
+			logq(srv, LQ_WORKER, LOG_ERR, "%s: the worker answering pid %d failed:"
+			     " %s", __func__, (int)c->peer.pid,
+			     ret == -ECHILD ? st : strerror(-ret));
+			client_error(srv, c, FWD_EXIT_FAIL, "internal error: the process "
+				     "computing this answer failed (%s); the daemon goes on",
+				     ret == -ECHILD ? st : strerror(-ret));
+		}
+	}
+	fwd_worker_release(w);
+	srv->nworkers--;
+	workers_run(srv);
+}
+
+/* A worker past its time: killed, its client told. May free c. */
+static void work_timeout(struct fwd_ctl_server *srv, struct client *c)
+{
+	fwd_worker_kill(c->worker);
+	c->worker->owner = NULL;
+	c->worker = NULL;
+	srv->st.timeouts++;
+	srv->st.worker_failures++;
+	logq(srv, LQ_TIMEOUT, LOG_WARNING, "%s: the answer to pid %d uid %u took over %u ms;"
+	     " stopped", __func__, (int)c->peer.pid, (unsigned)c->peer.uid,
+	     srv->work_timeout_ms);
 	c->answered = true;
-	client_respond(srv, c, &resp);
-	fwd_response_free(&resp);
+	client_error(srv, c, FWD_EXIT_FAIL, "the answer took longer than %u ms and was "
+		     "stopped; narrow the query", srv->work_timeout_ms);
 }
 
 /*
@@ -701,6 +979,13 @@ static void client_event(struct fwd_ctl_server *srv, struct client *c, uint32_t 
 		(void)client_read(srv, c);
 		return;
 	}
+	if (c->state == C_WAIT || c->state == C_WORK) {
+		/* Only a hang-up is watched for: the peer left before its
+		 * answer; its worker, if any, is killed (client_close). */
+		srv->st.dropped++;
+		client_close(srv, c);
+		return;
+	}
 	ret = client_flush(c);
 	if (ret == 0 && !(events & (EPOLLHUP | EPOLLERR)))
 		return;
@@ -725,6 +1010,10 @@ static void sweep_timeouts(struct fwd_ctl_server *srv, uint64_t now)
 		next = c->next;	/* only c itself may be freed below */
 		if (c->deadline > now)
 			continue;
+		if (c->state == C_WORK) {
+			work_timeout(srv, c);
+			continue;
+		}
 		if (c->state == C_READ && !client_read(srv, c))
 			continue;
 		if (c->state == C_WRITE) {
@@ -912,7 +1201,7 @@ static void timer_rearm(struct fwd_ctl_server *srv)
 	uint64_t next = 0;
 
 	for (struct client *c = srv->clients; c; c = c->next)
-		if (!next || c->deadline < next)
+		if (c->state != C_WAIT && (!next || c->deadline < next))
 			next = c->deadline;
 	if (!srv->accepting && srv->accept_resume && (!next || srv->accept_resume < next))
 		next = srv->accept_resume;
@@ -946,6 +1235,9 @@ int fwd_ctl_server_dispatch(struct fwd_ctl_server *srv)
 
 			if (read(srv->tfd, &ticks, sizeof(ticks)) < 0)
 				(void)0;	/* EAGAIN: nothing to clear */
+		} else if ((struct fwd_worker *)p >= srv->workers &&
+			   (struct fwd_worker *)p < srv->workers + FWD_CTL_WORKERS_CAP) {
+			worker_done(srv, p);
 		} else {
 			client_event(srv, p, evs[i].events);
 		}
@@ -1096,6 +1388,15 @@ int fwd_ctl_server_new(const struct fwd_ctl_config *cfg, struct fwd_ctl_server *
 	srv->max_clients = cfg->max_clients ? cfg->max_clients : FWD_CTL_MAX_CLIENTS;
 	srv->admin_reserve = srv->max_clients / 16;
 	srv->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : FWD_CTL_TIMEOUT_MS;
+	srv->offload = cfg->offload;
+	srv->child_init = cfg->child_init;
+	srv->fork_prepare = cfg->fork_prepare;
+	srv->fork_done = cfg->fork_done;
+	srv->max_workers = cfg->max_workers ? cfg->max_workers : FWD_CTL_MAX_WORKERS;
+	if (srv->max_workers > FWD_CTL_WORKERS_CAP)
+		srv->max_workers = FWD_CTL_WORKERS_CAP;
+	srv->work_timeout_ms = cfg->work_timeout_ms ? cfg->work_timeout_ms
+						    : FWD_CTL_WORK_TIMEOUT_MS;
 	/* Admins get the whole budget; everyone else a quarter of it, apart:
 	 * queries are small, and a role-less peer gets a few KiB at most. */
 	srv->pool[POOL_ADMIN].max = cfg->max_buffered ? cfg->max_buffered
@@ -1167,6 +1468,9 @@ void fwd_ctl_server_free(struct fwd_ctl_server *srv)
 		return;
 	while (srv->clients)
 		client_close(srv, srv->clients);
+	/* Killed with their clients above; reaped here, every one. */
+	for (unsigned i = 0; i < FWD_CTL_WORKERS_CAP; i++)
+		fwd_worker_release(&srv->workers[i]);
 	/* Remove the socket only if it is still the one we bound. */
 	if (srv->path && srv->sock_ino && lstat(srv->path, &st) == 0 &&
 	    st.st_dev == srv->sock_dev && st.st_ino == srv->sock_ino)
@@ -1271,4 +1575,9 @@ int fwd_ctl_server_set_groups(struct fwd_ctl_server *srv, const char *admin_grou
 void fwd_ctl_server_stats(const struct fwd_ctl_server *srv, struct fwd_ctl_stats *st)
 {
 	*st = srv->st;
+	st->working = st->waiting = 0;
+	for (const struct client *c = srv->clients; c; c = c->next) {
+		st->working += c->state == C_WORK;
+		st->waiting += c->state == C_WAIT;
+	}
 }

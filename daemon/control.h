@@ -6,15 +6,16 @@
  * The control socket server: a Unix stream socket that fwctl talks to.
  * One request and one response per connection (proto.h), then close.
  *
- * It lives inside the daemon's single-threaded event loop. All its sockets
+ * It lives inside the daemon's event loop (one thread). All its sockets
  * and its timer sit in an epoll set of its own; the daemon adds that one
  * fd (fwd_ctl_server_fd(), level-triggered EPOLLIN) to its loop and calls
  * fwd_ctl_server_dispatch() whenever it is readable. Dispatch never blocks:
  * it does a bounded amount of work (one batch of ready events, at most a
  * few dozen accepts) and returns, so the rest of the daemon is not starved;
  * what is left keeps the fd readable. For each complete, well-formed
- * request it calls the handler synchronously; the handler fills the
- * response and the server sends it without blocking.
+ * request it calls the handler synchronously (or in a forked child, see
+ * below); the handler fills the response and the server sends it without
+ * blocking.
  *
  * The daemon must not die or stall because of a client:
  *  - every send uses MSG_NOSIGNAL, a vanished peer is just dropped;
@@ -45,6 +46,30 @@
  *  - what a client can make the server log (refusals, bad requests,
  *    timeouts) is logged at most once a second per kind, with the number
  *    of lines left out; the stats count every one.
+ *
+ * Slow queries are answered off the event loop. When the offload callback
+ * says so for a request (the daemon: the read-only queries whose cost grows
+ * with the table, such as show --nft, stats, diff, list show), the server
+ * forks a child (worker.h) that runs the handler on a copy-on-write copy of
+ * the daemon's state and writes the encoded answer into a memfd; the loop
+ * goes on serving everyone else meanwhile, and sends the answer, without
+ * blocking, once the child has exited. So:
+ *  - at most max_workers children at once; further offloaded requests wait
+ *    in a queue (admins' first, then in order of arrival), counted in no
+ *    deadline of their own, since the running workers are bounded;
+ *  - a child has work_timeout_ms to finish; then it is killed and its
+ *    client told so (FWD_EXIT_FAIL);
+ *  - a client that hangs up while its answer is computed or queued costs
+ *    nothing more: the child is killed, the slot freed;
+ *  - a child that dies (a crash, the OOM killer) gives its client an
+ *    "internal error" answer; the daemon goes on;
+ *  - every child is reaped, its fds closed; when fork fails, the request
+ *    is answered in the loop as before (slower, never wrong);
+ *  - the handler in the child may not change the daemon's state (its
+ *    changes stay in the child) nor use the server (the child closed its
+ *    copies of the sockets); it may take no lock another thread could
+ *    hold (worker.h). child_init runs in the child first (the daemon opens
+ *    its own netlink socket there: the parent's carries its own traffic).
  *
  * Peers are identified by SO_PEERCRED (uid, gid, pid). Their groups are
  * the ones the connecting process really holds, as the kernel recorded
@@ -92,12 +117,32 @@ struct fwd_ctl_peer {
 typedef int (*fwd_ctl_handler)(void *ctx, const struct fwd_ctl_peer *peer,
 			       const struct fwd_request *req, struct fwd_response *resp);
 
+/*
+ * Whether req is to be answered by a forked child (see above). Called in
+ * the loop with the decoded request; it should say yes only for a request
+ * the peer's role allows (a refusal is cheaper answered in the loop).
+ */
+typedef bool (*fwd_ctl_offload)(void *ctx, const struct fwd_ctl_peer *peer,
+				const struct fwd_request *req);
+/* In the child, before the handler: 0, or -errno (the child then answers
+ * "internal error"). */
+typedef int (*fwd_ctl_child_init)(void *ctx);
+/* Around the fork of a worker: `prepare` in the parent just before it
+ * (take every lock another thread of the daemon may hold, so the child
+ * gets them in a known state), `done` right after it, in the parent and
+ * in the child (release them). */
+typedef void (*fwd_ctl_fork_hook)(void *ctx);
+
 /* prio is a syslog priority (LOG_WARNING, ...); msg has no newline. */
 typedef void (*fwd_ctl_logger)(void *ctx, int prio, const char *msg);
 
 #define FWD_CTL_MAX_CLIENTS	128
 #define FWD_CTL_TIMEOUT_MS	5000
 #define FWD_CTL_MAX_BUFFERED	(64u << 20)
+#define FWD_CTL_MAX_WORKERS	4
+#define FWD_CTL_WORKERS_CAP	16	/* max_workers is at most this */
+/* fwctl gives up after 60 s as well (FWD_CLIENT_TIMEOUT_MS). */
+#define FWD_CTL_WORK_TIMEOUT_MS	60000
 /* The largest request frame (header included) of a peer without a role:
  * room for any command line fwctl sends, nothing more. */
 #define FWD_CTL_NONE_MAX_FRAME	8192u
@@ -113,6 +158,12 @@ struct fwd_ctl_config {
 	size_t max_buffered;		/* admins' request bytes; 0: FWD_CTL_MAX_BUFFERED
 					 * (the others get a quarter of it) */
 	fwd_ctl_handler handler;	/* required */
+	fwd_ctl_offload offload;	/* NULL: every request in the loop */
+	fwd_ctl_child_init child_init;	/* NULL: nothing to do */
+	fwd_ctl_fork_hook fork_prepare;	/* NULL: nothing to do */
+	fwd_ctl_fork_hook fork_done;	/* NULL: nothing to do */
+	unsigned max_workers;		/* 0: FWD_CTL_MAX_WORKERS */
+	unsigned work_timeout_ms;	/* 0: FWD_CTL_WORK_TIMEOUT_MS */
 	fwd_ctl_logger log;		/* NULL: silent */
 	void *ctx;			/* passed to handler and log */
 };
@@ -155,6 +206,11 @@ struct fwd_ctl_stats {
 	unsigned long long timeouts;	/* dropped as too slow */
 	unsigned long long malformed;	/* bad requests */
 	unsigned long long dropped;	/* went away before the response was out */
+	unsigned working;		/* queries being answered by a child now */
+	unsigned waiting;		/* queries queued for a child now */
+	unsigned long long offloaded;	/* children started */
+	unsigned long long worker_failures;	/* children that died, timed out,
+						 * or gave no answer */
 };
 void fwd_ctl_server_stats(const struct fwd_ctl_server *srv, struct fwd_ctl_stats *st);
 

@@ -388,6 +388,10 @@ static int run_daemon(struct fwd_ctx *ctx)
 			.admin_group = ctx->policy ? ctx->policy->admin_group : NULL,
 			.read_group = ctx->policy ? ctx->policy->read_group : NULL,
 			.handler = fwd_handle_request,
+			.offload = fwd_handle_offload,
+			.child_init = fwd_handle_child_init,
+			.fork_prepare = fwd_vloop_fork_prepare,
+			.fork_done = fwd_vloop_fork_done,
 			.log = ctl_log,
 			.ctx = ctx,
 		};

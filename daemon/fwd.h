@@ -116,6 +116,11 @@ void fwd_guard_events(struct fwd_ctx *ctx);
 /* The control socket handler (commands.c). */
 int fwd_handle_request(void *ctx, const struct fwd_ctl_peer *peer,
 		       const struct fwd_request *req, struct fwd_response *resp);
+/* Whether a request is answered off the event loop, in a forked child;
+ * what the child does first (commands.c, see control.h). */
+bool fwd_handle_offload(void *ctx, const struct fwd_ctl_peer *peer,
+			const struct fwd_request *req);
+int fwd_handle_child_init(void *ctx);
 /* Deadline of a reload --confirm passed: revert. */
 void fwd_confirm_expired(struct fwd_ctx *ctx);
 /* At start: re-arm or carry out a pending confirm left by an earlier run. */

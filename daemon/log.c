@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static const char *log_ident = "fwd";
 static bool log_prio_prefix;
@@ -16,16 +17,29 @@ void fwd_log_init(const char *ident)
 	log_prio_prefix = getenv("JOURNAL_STREAM") != NULL;
 }
 
+/*
+ * One write(2) per line, not stdio: a query's child (worker.h) may log,
+ * and a stream lock held by another thread at fork would stay locked in
+ * the child; one write also keeps lines of several processes whole.
+ */
 static void vlog(int prio, const char *fmt, va_list ap)
 {
-	char line[2048];
+	char msg[2048], line[2200];
+	int n;
 
-	vsnprintf(line, sizeof(line), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (log_prio_prefix)
-		fprintf(stderr, "<%d>%s: %s\n", prio, log_ident, line);
+		n = snprintf(line, sizeof(line), "<%d>%s: %s\n", prio, log_ident, msg);
 	else
-		fprintf(stderr, "%s: %s\n", log_ident, line);
-	fflush(stderr);
+		n = snprintf(line, sizeof(line), "%s: %s\n", log_ident, msg);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line)) {
+		n = (int)sizeof(line) - 1;
+		line[n - 1] = '\n';
+	}
+	if (write(STDERR_FILENO, line, (size_t)n) < 0)
+		(void)0;	/* nowhere left to say it */
 }
 
 void fwd_log(int prio, const char *fmt, ...)

@@ -827,3 +827,19 @@ size_t fwd_vloop_read(struct fwd_ctx *ctx, const struct fwd_vlog_query *q,
 	pthread_mutex_unlock(&vl->mu);
 	return n;
 }
+
+void fwd_vloop_fork_prepare(void *vctx)
+{
+	struct fwd_ctx *ctx = vctx;
+
+	if (ctx->vloop)
+		pthread_mutex_lock(&ctx->vloop->mu);
+}
+
+void fwd_vloop_fork_done(void *vctx)
+{
+	struct fwd_ctx *ctx = vctx;
+
+	if (ctx->vloop)
+		pthread_mutex_unlock(&ctx->vloop->mu);
+}

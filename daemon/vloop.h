@@ -48,6 +48,11 @@ void fwd_vloop_sync(struct fwd_ctx *ctx, bool new_model);
 
 /* The eventfd the main loop polls: blocks are pending. -1 without a loop. */
 int fwd_vloop_fd(const struct fwd_ctx *ctx);
+/* Around fork (a control-socket worker, control.h): the loop's lock taken
+ * before and released after, in parent and child, so the child never
+ * inherits it held by a worker thread that does not exist there. */
+void fwd_vloop_fork_prepare(void *ctx);
+void fwd_vloop_fork_done(void *ctx);
 /* Commit every pending block in one transaction (main thread). */
 void fwd_vloop_blocks(struct fwd_ctx *ctx);
 

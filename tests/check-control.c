@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
@@ -46,6 +47,7 @@ struct harness {
 	struct fwd_ctl_stats st;	/* at stop */
 	pthread_mutex_t log_lock;
 	char log[8192];			/* the server's log lines, as far as they fit */
+	char gate[128];			/* a FIFO: "block" waits for a byte there */
 };
 
 static long long mono_ms(void)
@@ -65,6 +67,13 @@ static long long mono_ms(void)
  * exit N           exit code N
  * setgroups A R    fwd_ctl_server_set_groups(A, R), "-" for none (root only),
  *                  from inside the handler as the daemon's reload does
+ * workers          the server's worker counts (in the loop)
+ * Answered by a worker (test_offload):
+ * block            waits for a byte through the gate FIFO, then "released pid=P"
+ * whoami           "pid=P": the process that answered
+ * wbig N           as big
+ * crash            SIGKILLs the process answering
+ * hang             never answers
  */
 static int echo_handler(void *ctx, const struct fwd_ctl_peer *peer,
 			const struct fwd_request *req, struct fwd_response *resp)
@@ -104,6 +113,45 @@ static int echo_handler(void *ctx, const struct fwd_ctl_peer *peer,
 	}
 	if (strcmp(cmd, "fail") == 0)
 		return -EIO;
+	if (strcmp(cmd, "workers") == 0) {
+		struct fwd_ctl_stats st;
+
+		fwd_ctl_server_stats(h->srv, &st);
+		fwd_response_printf(resp, "working=%u waiting=%u offloaded=%llu failures=%llu\n",
+				    st.working, st.waiting, st.offloaded, st.worker_failures);
+		return 0;
+	}
+	if (strcmp(cmd, "block") == 0) {
+		int fd = open(h->gate, O_RDONLY | O_CLOEXEC);
+		char b;
+
+		if (fd < 0 || read(fd, &b, 1) != 1)
+			return -EIO;
+		close(fd);
+		fwd_response_printf(resp, "released pid=%d\n", (int)getpid());
+		return 0;
+	}
+	if (strcmp(cmd, "whoami") == 0) {
+		fwd_response_printf(resp, "pid=%d\n", (int)getpid());
+		return 0;
+	}
+	if (strcmp(cmd, "wbig") == 0 && req->argc == 2) {
+		size_t n = strtoul(req->argv[1], NULL, 10);
+		char *x = malloc(n);
+
+		if (!x)
+			return -ENOMEM;
+		for (size_t i = 0; i < n; i++)
+			x[i] = (char)('a' + i % 26);
+		fwd_response_write(resp, x, n);
+		free(x);
+		return 0;
+	}
+	if (strcmp(cmd, "crash") == 0)
+		kill(getpid(), SIGKILL);
+	if (strcmp(cmd, "hang") == 0)
+		for (;;)
+			pause();
 	if (strcmp(cmd, "setgroups") == 0 && req->argc == 3) {
 		const char *a = strcmp(req->argv[1], "-") ? req->argv[1] : NULL;
 		const char *r = strcmp(req->argv[2], "-") ? req->argv[2] : NULL;
@@ -136,6 +184,20 @@ static int echo_handler(void *ctx, const struct fwd_ctl_peer *peer,
 		fwd_response_eprintf(resp, "sum=%lu\n", sum);
 	}
 	return 0;
+}
+
+/* The commands a worker answers: the daemon's heavy queries stand-ins. */
+static bool test_offload(void *ctx, const struct fwd_ctl_peer *peer,
+			 const struct fwd_request *req)
+{
+	static const char *const slow[] = { "block", "whoami", "wbig", "crash", "hang" };
+
+	(void)ctx;
+	(void)peer;
+	for (size_t i = 0; req->argc && i < sizeof(slow) / sizeof(slow[0]); i++)
+		if (strcmp(req->argv[0], slow[i]) == 0)
+			return true;
+	return false;
 }
 
 static void test_log(void *ctx, int prio, const char *msg)
@@ -204,6 +266,7 @@ static void h_init(struct harness *h)
 	h->cfg.ctx = h;
 	pthread_mutex_init(&h->log_lock, NULL);
 	h->stopfd = -1;
+	snprintf(h->gate, sizeof(h->gate), "%s/gate", h->dir);
 }
 
 static void h_start(struct harness *h)
@@ -1663,6 +1726,240 @@ START_TEST(client_log_rationed)
 }
 END_TEST
 
+/* ---- slow queries answered by workers ---- */
+
+/* The server's worker counts, asked through the socket (the loop answers). */
+static void workers_now(const char *path, unsigned *working, unsigned *waiting)
+{
+	char *argv[] = { "workers" };
+	struct fwd_response r;
+
+	ck_assert_int_eq(call(path, 1, argv, NULL, 0, &r), 0);
+	ck_assert_msg(sscanf(r.out.data ? r.out.data : "", "working=%u waiting=%u",
+			     working, waiting) == 2, "workers: %s", r.out.data);
+	fwd_response_free(&r);
+}
+
+/* Polls until the counts are as wanted (10 s at most). */
+static bool workers_wait(const char *path, unsigned working, unsigned waiting)
+{
+	unsigned w = ~0u, q = ~0u;
+
+	for (int i = 0; i < 1000; i++) {
+		workers_now(path, &w, &q);
+		if (w == working && q == waiting)
+			return true;
+		usleep(10000);
+	}
+	fprintf(stderr, "workers: working=%u waiting=%u, wanted %u %u\n", w, q, working,
+		waiting);
+	return false;
+}
+
+/* Every child of this process, in any thread: "" when none (read here:
+ * a shell would be a child itself). */
+static char *children_of_self(void)
+{
+	static char all[4096];
+	char path[300], buf[1024];
+	struct dirent *de;
+	DIR *d = opendir("/proc/self/task");
+
+	ck_assert_ptr_nonnull(d);
+	all[0] = '\0';
+	while ((de = readdir(d)) != NULL) {
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/children", de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(buf, sizeof(buf), f))
+			strncat(all, buf, sizeof(all) - strlen(all) - 1);
+		fclose(f);
+	}
+	closedir(d);
+	return all;
+}
+
+/* The fds the server could leak: sockets, answer memfds, pidfds. */
+static int count_fds(void)
+{
+	struct dirent *de;
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)) != NULL) {
+		char path[300], link[300] = "";
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+		if (de->d_name[0] == '.' || readlink(path, link, sizeof(link) - 1) < 0)
+			continue;
+		n += strncmp(link, "socket:", 7) == 0 || strncmp(link, "/memfd:", 7) == 0 ||
+		     strstr(link, "pidfd") != NULL;
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * A query that takes as long as the test wants (it waits on the gate) is
+ * answered by a worker: meanwhile 50 other requests are answered, a 5 MB
+ * worker answer arrives whole, and the blocked one's answer arrives once
+ * the gate opens, from another process. Answered in the loop, the blocked
+ * query would hold every other request until the gate opened: the calls
+ * below would time out.
+ */
+START_TEST(offload_serves_others)
+{
+	struct harness h;
+	struct fwd_response r;
+	char *argv[] = { "block" }, *who[] = { "whoami" }, *big[] = { "wbig", "5000000" };
+	struct pollfd p;
+	uint8_t *req;
+	size_t len;
+	int fd, pid, gate;
+
+	if (!tu_need_root())
+		return;
+	h_init(&h);
+	ck_assert_int_eq(mkfifo(h.gate, 0600), 0);
+	h.cfg.offload = test_offload;
+	h_start(&h);
+	fd = raw_connect(h.path);
+	req = encode_args(1, argv, &len);
+	raw_send(fd, req, len);
+	free(req);
+	ck_assert(workers_wait(h.path, 1, 0));
+	for (int i = 0; i < 50; i++) {
+		char num[16], *e[] = { "echo", num }, want[32];
+
+		snprintf(num, sizeof(num), "%d", i);
+		snprintf(want, sizeof(want), "echo %d\n", i);
+		ck_assert_int_eq(call(h.path, 2, e, NULL, 0, &r), 0);
+		ck_assert_uint_eq(r.status, 0);
+		ck_assert_str_eq(r.out.data, want);
+		fwd_response_free(&r);
+	}
+	ck_assert_int_eq(call(h.path, 2, big, NULL, 0, &r), 0);
+	ck_assert_uint_eq(r.status, 0);
+	ck_assert_uint_eq(r.out.len, 5000000);
+	for (size_t i = 0; i < r.out.len; i++)
+		if (r.out.data[i] != (char)('a' + i % 26))
+			ck_abort_msg("wbig: byte %zu is %#x", i, (unsigned)(uint8_t)r.out.data[i]);
+	fwd_response_free(&r);
+	/* Still nothing for the blocked query. */
+	p = (struct pollfd){ .fd = fd, .events = POLLIN };
+	ck_assert_int_eq(poll(&p, 1, 0), 0);
+	gate = open(h.gate, O_WRONLY | O_CLOEXEC);
+	ck_assert_int_ge(gate, 0);
+	ck_assert_int_eq(write(gate, "x", 1), 1);
+	close(gate);
+	ck_assert_int_eq(raw_response(fd, &r, 10000), 0);
+	ck_assert_uint_eq(r.status, 0);
+	ck_assert_int_eq(sscanf(r.out.data, "released pid=%d", &pid), 1);
+	ck_assert_int_ne(pid, getpid());
+	fwd_response_free(&r);
+	close(fd);
+	ck_assert_int_eq(call(h.path, 1, who, NULL, 0, &r), 0);
+	ck_assert_int_eq(sscanf(r.out.data, "pid=%d", &pid), 1);
+	ck_assert_int_ne(pid, getpid());
+	fwd_response_free(&r);
+	ck_assert(workers_wait(h.path, 0, 0));
+	h_stop(&h);
+	ck_assert_uint_eq(h.st.offloaded, 3);
+	ck_assert_uint_eq(h.st.worker_failures, 0);
+	ck_assert_str_eq(children_of_self(), "");
+}
+END_TEST
+
+/*
+ * A worker that dies gets its client an internal error, one that does not
+ * finish in time is killed and its client told; the server goes on, and
+ * reaps both.
+ */
+START_TEST(offload_failures)
+{
+	struct harness h;
+	struct fwd_response r;
+	char *crash[] = { "crash" }, *hang[] = { "hang" }, *echo[] = { "echo", "still" };
+
+	if (!tu_need_root())
+		return;
+	h_init(&h);
+	h.cfg.offload = test_offload;
+	h.cfg.work_timeout_ms = 500;
+	h_start(&h);
+	ck_assert_int_eq(call(h.path, 1, crash, NULL, 0, &r), 0);
+	ck_assert_uint_eq(r.status, FWD_EXIT_FAIL);
+	ck_assert_msg(strstr(r.err.data, "internal error: the process computing this answer"
+			     " failed (signal 9"), "crash: %s", r.err.data);
+	fwd_response_free(&r);
+	ck_assert_int_eq(call(h.path, 1, hang, NULL, 0, &r), 0);
+	ck_assert_uint_eq(r.status, FWD_EXIT_FAIL);
+	ck_assert_msg(strstr(r.err.data, "the answer took longer than 500 ms and was stopped"),
+		      "hang: %s", r.err.data);
+	fwd_response_free(&r);
+	ck_assert_int_eq(call(h.path, 2, echo, NULL, 0, &r), 0);
+	ck_assert_str_eq(r.out.data, "echo still\n");
+	fwd_response_free(&r);
+	ck_assert(workers_wait(h.path, 0, 0));
+	h_stop(&h);
+	ck_assert_uint_eq(h.st.worker_failures, 2);
+	ck_assert_uint_eq(h.st.timeouts, 1);
+	ck_assert_str_eq(children_of_self(), "");
+}
+END_TEST
+
+/*
+ * Clients that hang up while their answer is computed (2 workers) or
+ * queued (18 more) cost nothing once gone: the workers are killed (they
+ * would never finish by themselves) and reaped, the queue empties, every
+ * fd is closed, and the server answers as before.
+ */
+START_TEST(offload_hangup)
+{
+	struct harness h;
+	struct fwd_response r;
+	char *hang[] = { "hang" }, *echo[] = { "echo", "after" };
+	int fds[20], before;
+	uint8_t *req;
+	size_t len;
+
+	if (!tu_need_root())
+		return;
+	h_init(&h);
+	h.cfg.offload = test_offload;
+	h.cfg.max_workers = 2;
+	h_start(&h);
+	before = count_fds();
+	req = encode_args(1, hang, &len);
+	for (int i = 0; i < 20; i++) {
+		fds[i] = raw_connect(h.path);
+		raw_send(fds[i], req, len);
+	}
+	free(req);
+	ck_assert(workers_wait(h.path, 2, 18));
+	for (int i = 0; i < 20; i++)
+		close(fds[i]);
+	ck_assert(workers_wait(h.path, 0, 0));
+	ck_assert_int_eq(call(h.path, 2, echo, NULL, 0, &r), 0);
+	ck_assert_str_eq(r.out.data, "echo after\n");
+	fwd_response_free(&r);
+	/* The server closes its end just after sending: give it a moment. */
+	for (int i = 0; i < 500 && count_fds() != before; i++)
+		usleep(10000);
+	ck_assert_int_eq(count_fds(), before);
+	h_stop(&h);
+	ck_assert_uint_eq(h.st.dropped, 20);
+	ck_assert_uint_eq(h.st.offloaded, 2);
+	ck_assert_str_eq(children_of_self(), "");
+}
+END_TEST
+
 static Suite *control_suite(void)
 {
 	Suite *s = suite_create("control");
@@ -1681,6 +1978,12 @@ static Suite *control_suite(void)
 	tcase_add_test(tc, out_of_fds_does_not_spin);
 	tcase_add_test(tc, socket_lifecycle);
 	tcase_add_test(tc, client_log_rationed);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("workers");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, offload_serves_others);
+	tcase_add_test(tc, offload_failures);
+	tcase_add_test(tc, offload_hangup);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("roles");
 	tcase_set_timeout(tc, 60);

@@ -3457,6 +3457,161 @@ START_TEST(test_audit_interval)
 }
 END_TEST
 
+/* ---- heavy queries off the event loop (issue 8, section 5) ---- */
+
+/* fwd's children (every thread's), "" when none. */
+static char *fwd_children(void)
+{
+	char *out = NULL;
+
+	tu_sh(&out, "cat /proc/%d/task/*/children 2>/dev/null", (int)T.fwd);
+	return out;
+}
+
+/* fwd's open fds. */
+static int fwd_fds(void)
+{
+	char *out = NULL;
+	int n;
+
+	tu_sh(&out, "ls /proc/%d/fd | wc -l", (int)T.fwd);
+	n = atoi(out);
+	free(out);
+	return n;
+}
+
+static int dbl_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * fwd holds 100k allowlist entries; a client runs `fwctl show --nft` back
+ * to back (each answer takes the daemon a second or so to build) while 50
+ * `fwctl status --json` are asked: every one succeeds with a whole answer,
+ * and some were answered while a show --nft was being computed (status's
+ * control.working >= 1), which the event loop could never do while it
+ * built a show --nft itself. Every show --nft answer is byte for byte the
+ * one taken before, stats and diff answer as before, and 20 clients killed
+ * in the middle of their show --nft leave fwd with no child and no extra
+ * fd. The status latencies are printed, for information only.
+ */
+START_TEST(test_heavy_queries)
+{
+	char *list, *extra, *ref, *script, *looplog, *stop, *out = NULL, *kids;
+	const char *argv[] = { "sh", "-c", NULL, NULL };
+	double lat[50];
+	int during = 0, shows = 0, fds_before;
+	pid_t loop;
+	FILE *f;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	list = path_in("big.txt");
+	f = fopen(list, "w");
+	ck_assert_ptr_nonnull(f);
+	for (int i = 0; i < 100000; i++)
+		fprintf(f, "198.%d.%d.%d\n", 18 + i / 65536, i / 256 % 256, i % 256);
+	fclose(f);
+	extra = xasprintf("\n[list big]\nfile = %s\n\n[service web]\nports = 8080/tcp\n"
+			  "allow = @big\n", list);
+	write_policy("deny", extra);
+	fwd_start();
+	FWCTL_OK("show --nft");
+	ref = strdup(R.out);
+	ck_assert_msg(count_str(ref, " . tcp . 8080") >= 100000, "show --nft has %zu of the "
+		      "100000 entries", count_str(ref, " . tcp . 8080"));
+	FWCTL_OK("stats");
+	ck_assert_msg(strstr(R.out, "service web"), "stats:\n%s", R.out);
+	FWCTL_OK("diff");
+	ck_assert_str_eq(R.out, "no difference: the running rules are the files'\n");
+	FWCTL_OK("list show big");
+	ck_assert_uint_eq(count_str(R.out, "198.18."), 65536);
+	fds_before = fwd_fds();
+
+	stop = path_in("stop");
+	script = xasprintf("i=0; while [ ! -e %s ]; do i=$((i + 1)); %s -S %s show --nft "
+			   ">%s/nft.$i 2>&1 || echo \"fail $i\"; echo \"done $i\"; done",
+			   stop, FWCTL, T.sock, E.dir);
+	argv[2] = script;
+	looplog = path_in("loop.log");
+	loop = spawn(SRV, looplog, argv);
+	for (int i = 0; i < 50; i++) {
+		double t0 = now();
+
+		FWCTL_OK("status --json");
+		lat[i] = now() - t0;
+		ck_assert_msg(json_ok(R.out) && json_has(R.out, "running") &&
+			      json_has(R.out, "generation") && json_has(R.out, "kernel") &&
+			      json_has(R.out, "control") && json_has(R.out, "working"),
+			      "status %d: not a whole answer:\n%s", i, R.out);
+		during += json_num(R.out, "working") >= 1;
+	}
+	write_file(stop, "stop\n");
+	for (int i = 0; i < 6000 && nn_alive(loop); i++)
+		msleep(10);
+	ck_assert_int_eq(stop_proc(loop, 5), 0);
+	qsort(lat, 50, sizeof(lat[0]), dbl_cmp);
+	fprintf(stderr, "heavy_queries: fwctl status under show --nft (100k): p50 %.1f ms, "
+		"p99 %.1f ms, max %.1f ms (ip netns exec and a shell included; %d of 50 "
+		"answered while a show --nft was computed)\n", lat[24] * 1000,
+		lat[48] * 1000, lat[49] * 1000, during);
+	ck_assert_msg(during > 0, "no status was answered while a show --nft was being "
+		      "computed: the heavy query holds the event loop");
+
+	/* every show --nft the loop got is the whole table, as before */
+	ck_assert_msg(count_in_file(looplog, "fail") == 0, "show --nft failed:\n%s",
+		      slurp_or_empty(looplog));
+	for (int i = 1;; i++) {
+		char *p = xasprintf("%s/nft.%d", E.dir, i), *t;
+
+		if (access(p, F_OK) != 0) {
+			free(p);
+			break;
+		}
+		t = slurp_or_empty(p);
+		ck_assert_msg(strcmp(t, ref) == 0, "show --nft %d differs from the one "
+			      "before (%zu bytes, want %zu)", i, strlen(t), strlen(ref));
+		shows++;
+		free(t);
+		free(p);
+	}
+	ck_assert_msg(shows > 0, "the loop got no show --nft");
+
+	/* 20 clients killed mid-answer: nothing left behind */
+	tu_sh(NULL, "for i in $(seq 20); do ip netns exec %s timeout -s KILL 0.%d %s -S %s "
+	      "show --nft >/dev/null 2>&1 & done; wait", E.ns[SRV], 2, FWCTL, T.sock);
+	for (int i = 0; i < 3000; i++) {
+		FWCTL_OK("status --json");
+		if (json_num(R.out, "working") == 0 && json_num(R.out, "waiting") == 0 &&
+		    fwd_fds() == fds_before)
+			break;
+		msleep(10);
+	}
+	ck_assert_msg(json_num(R.out, "working") == 0 && json_num(R.out, "waiting") == 0,
+		      "workers still busy:\n%s", R.out);
+	ck_assert_int_eq(fwd_fds(), fds_before);
+	kids = fwd_children();
+	ck_assert_msg(strcmp(kids, "") == 0, "fwd still has children: %s", kids);
+	tu_sh(&out, "ip netns exec %s %s -S %s stats", E.ns[SRV], FWCTL, T.sock);
+	FWCTL_OK("show --nft");
+	ck_assert_msg(strcmp(R.out, ref) == 0, "show --nft after the kills differs");
+	ck_assert(fwd_alive());
+	free(out);
+	free(kids);
+	free(looplog);
+	free(script);
+	free(stop);
+	free(ref);
+	free(extra);
+	free(list);
+	topo_down();
+}
+END_TEST
+
 static void add_test(Suite *s, const char *name, const TTest *t, int timeout)
 {
 	TCase *tc = tcase_create(name);
@@ -3510,6 +3665,7 @@ static Suite *fwctl_suite(void)
 	add_test(s, "queries", test_queries, 120);
 	add_test(s, "batch_comments", test_batch_comments, 90);
 	add_test(s, "request_words", test_request_words, 60);
+	add_test(s, "heavy_queries", test_heavy_queries, 240);
 	add_sec_test(s, "roles_follow_reload", test_roles_follow_reload, 90);
 	add_sec_test(s, "roles_dropped_groups", test_roles_dropped_groups, 60);
 	add_sec_test(s, "flood_does_not_lock_out_root", test_flood_does_not_lock_out_root, 120);
