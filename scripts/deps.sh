@@ -8,12 +8,15 @@ set -eu
 # fails a run with a skipped test): nft, ip/ss, ping, conntrack, sysctl;
 # useradd/userdel (passwd) and setpriv/unshare (util-linux) for the
 # unprivileged-user tests; systemd-analyze, groff, man and python3 for the
-# install suite.
+# install suite; dpkg-dev, debhelper, lintian, mmdebstrap and
+# systemd-container (systemd-nspawn) for the boot suite, which builds the
+# Debian package and boots it.
 PKGS="gcc pkg-config meson ninja-build
 libmnl-dev libnftnl-dev libinih-dev libnetfilter-queue-dev check
 nftables iproute2 iputils-ping conntrack procps time
 passwd util-linux python3
-systemd groff-base man-db nmap"
+systemd groff-base man-db nmap
+dpkg-dev debhelper lintian mmdebstrap systemd-container"
 
 # shellcheck disable=SC2086
 if dpkg-query -W -f='${Status}\n' $PKGS 2>/dev/null | grep -qv 'install ok installed' ||

@@ -124,7 +124,11 @@ else
 		nok "systemd-analyze verify: systemd-analyze missing (Debian package: systemd)"
 	else
 		vdir=$(mktemp -d "$dest/verify.XXXXXX")
-		sed "s|^ExecStart=$sbindir/fwd |ExecStart=$exe |" "$unit" >"$vdir/fwd.service"
+		# ExecReload is fwctl reload: pointed into the DESTDIR too.
+		ctlexe=$dest$sbindir/fwctl
+		[[ -x $ctlexe ]] || ctlexe=$exe
+		sed -e "s|^ExecStart=$sbindir/fwd |ExecStart=$exe |" \
+			-e "s|^ExecReload=$sbindir/fwctl |ExecReload=$ctlexe |" "$unit" >"$vdir/fwd.service"
 		if out=$(MANPATH=$dest$mandir SYSTEMD_LOG_COLOR=0 \
 			systemd-analyze verify "$vdir/fwd.service" 2>&1) && [[ -z $out ]]; then
 			ok "systemd-analyze verify fwd.service$note"
