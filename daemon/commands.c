@@ -1322,6 +1322,11 @@ static int cmd_explain(struct cmdreq *cr)
 			json_null(&b.j);
 		else
 			json_uint(&b.j, ex.rule);
+		json_key(&b.j, "chain");
+		if (ex.by_policy || !ex.chain)
+			json_null(&b.j);
+		else
+			json_str(&b.j, ex.chain);
 		json_key(&b.j, "set");
 		if (ex.set >= 0)
 			json_str(&b.j, cr->ctx->ir->sets[ex.set].name);
@@ -1351,8 +1356,9 @@ static int cmd_explain(struct cmdreq *cr)
 				    "  from:       %s\n", ex.rule,
 				    cr->ctx->ir->sets[ex.set].name, elem, loc);
 	else
-		fwd_response_printf(cr->resp, "  decided by: rule %zu of chain input%s%s\n",
-				    ex.rule, *loc ? ", from " : "", loc);
+		fwd_response_printf(cr->resp, "  decided by: rule %zu of chain %s%s%s\n",
+				    ex.rule, ex.chain ? ex.chain : "input",
+				    *loc ? ", from " : "", loc);
 	return 0;
 }
 

@@ -20,7 +20,10 @@
  * numbers only; the file names they pointed to belong to a policy that may
  * be gone.
  */
-static const char state_magic[8] = { 'F', 'W', 'D', 'I', 'R', 0, 0, 3 };
+static const char state_magic[8] = { 'F', 'W', 'D', 'I', 'R', 0, 0, 4 };
+/* Version 3 (before regular chains and jumps: a rule has no jump name)
+ * still loads: a last good policy outlives an upgrade. */
+#define STATE_V3 3
 
 struct buf {
 	uint8_t *p;
@@ -101,6 +104,7 @@ static void put_rule(struct buf *b, const struct fwd_ir_rule *r)
 	put(b, &fl, 1);
 	put(b, r->log_prefix, sizeof(r->log_prefix));
 	put32(b, r->verdict);
+	put(b, r->jump, sizeof(r->jump));
 	put32(b, r->loc.line);
 }
 
@@ -353,7 +357,7 @@ int fwd_state_save_ir_as(const char *dir, const char *name, const struct fwd_ir 
 	put64(&b, ir->nchains);
 	for (size_t i = 0; i < ir->nchains; i++) {
 		const struct fwd_ir_chain *c = &ir->chains[i];
-		uint8_t pol = c->policy_accept;
+		uint8_t pol = (c->policy_accept ? 1 : 0) | (c->regular ? 2 : 0);
 
 		put(&b, c->name, sizeof(c->name));
 		put32(&b, c->hook);
@@ -392,6 +396,7 @@ int fwd_state_load_ir_why(const char *dir, const char *name, struct fwd_ir **out
 	struct fwd_ir *ir = NULL;
 	char magic[8];
 	uint64_t len, sum, n;
+	bool v3;
 	int ret;
 
 	*out = NULL;
@@ -403,7 +408,8 @@ int fwd_state_load_ir_why(const char *dir, const char *name, struct fwd_ir **out
 	get(&b, magic, 8);
 	len = get64(&b);
 	sum = get64(&b);
-	if (memcmp(magic, state_magic, 8) != 0 || len != b.n - 24 ||
+	v3 = memcmp(magic, state_magic, 7) == 0 && magic[7] == STATE_V3;
+	if ((memcmp(magic, state_magic, 8) != 0 && !v3) || len != b.n - 24 ||
 	    sum != fnv1a(b.p + 24, len))
 		goto out;
 
@@ -463,7 +469,8 @@ int fwd_state_load_ir_why(const char *dir, const char *name, struct fwd_ir **out
 		c->hook = get32(&b);
 		c->prio = (int)get32(&b);
 		get(&b, &pol, 1);
-		c->policy_accept = pol;
+		c->policy_accept = pol & 1;
+		c->regular = pol & 2;
 		n = get64(&b);
 		if (!fits(&b, n, 4 + 1 + 32 + 4 + 4))
 			goto out;
@@ -499,6 +506,9 @@ int fwd_state_load_ir_why(const char *dir, const char *name, struct fwd_ir **out
 			get(&b, r->log_prefix, sizeof(r->log_prefix));
 			r->log_prefix[sizeof(r->log_prefix) - 1] = '\0';
 			r->verdict = get32(&b);
+			if (!v3)
+				get(&b, r->jump, sizeof(r->jump));
+			r->jump[sizeof(r->jump) - 1] = '\0';
 			r->loc.line = get32(&b);
 		}
 	}

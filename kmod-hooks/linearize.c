@@ -514,11 +514,14 @@ void fwd_lin_chain(struct fwd_batch *b, const char *table,
 
 	nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, table);
 	nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, c->name);
-	nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, "filter");
-	nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, c->hook);
-	nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, c->prio);
-	nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY,
-			    c->policy_accept ? NF_ACCEPT : NF_DROP);
+	/* A regular chain (reached by jumps) has no type, hook or policy. */
+	if (!c->regular) {
+		nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, "filter");
+		nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, c->hook);
+		nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, c->prio);
+		nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY,
+				    c->policy_accept ? NF_ACCEPT : NF_DROP);
+	}
 	nlh = fwd_batch_put(b, NFT_MSG_NEWCHAIN, NFPROTO_INET, NLM_F_CREATE,
 			    FWD_MSG_CHAIN, &rec);
 	rec->chain = c;
@@ -856,6 +859,16 @@ static void v_verdict(struct nftnl_rule *r, uint32_t verdict)
 	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, verdict);
 }
 
+/* immediate verdict jump, chain by name, as nft emits `jump NAME`. */
+static void v_jump(struct nftnl_rule *r, const char *chain)
+{
+	struct nftnl_expr *e = expr(r, "immediate");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)NFT_JUMP);
+	nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
+}
+
 static void v_reject(struct nftnl_rule *r, uint32_t type, uint8_t code)
 {
 	struct nftnl_expr *e = expr(r, "reject");
@@ -957,6 +970,9 @@ void fwd_lin_rule(struct fwd_batch *b, const char *table,
 		break;
 	case FWD_V_QUEUE:
 		v_queue(r, &ir->queue);
+		break;
+	case FWD_V_JUMP:
+		v_jump(r, rule->jump);
 		break;
 	}
 

@@ -676,11 +676,12 @@ int fwd_live_to_ir(const struct fwd_live_table *t, const struct fwd_ir *tmpl,
 		*c = tmpl->chains[i];
 		c->rules = NULL;
 		c->n = c->cap = 0;
-		if (!lc || !lc->base) {
+		if (!lc || lc->base == tmpl->chains[i].regular) {
 			ret = -EPROTO;
 			continue;
 		}
-		c->policy_accept = lc->policy_accept;
+		if (!c->regular)
+			c->policy_accept = lc->policy_accept;
 		if (tmpl->chains[i].n) {
 			c->rules = fwd_xreallocarray(NULL, tmpl->chains[i].n,
 						     sizeof(*c->rules));
@@ -806,9 +807,10 @@ int fwd_live_check(struct fwd_nl *nl, const struct fwd_ir *ir,
 		const struct fwd_ir_chain *c = &ir->chains[i];
 		const struct fwd_live_chain *lc = fwd_live_chain_find(t, c->name);
 
-		*same = lc && lc->base && lc->hook == c->hook &&
-			lc->prio == c->prio &&
-			lc->policy_accept == c->policy_accept && lc->nrules == c->n;
+		*same = lc && lc->base == !c->regular &&
+			(c->regular || (lc->hook == c->hook && lc->prio == c->prio &&
+					lc->policy_accept == c->policy_accept)) &&
+			lc->nrules == c->n;
 	}
 	fwd_live_free(t);
 	return 0;

@@ -1547,28 +1547,49 @@ static void rule_log(struct fwd_ir_chain *ch, const char *prefix,
 	snprintf(r->log_prefix, sizeof(r->log_prefix), "%s", prefix);
 }
 
+/* The regular chain the deny lookups jump to (ir.h, the chains' shape). */
+#define DENY_CHAIN "deny"
+
+/* A rule that goes on in the regular chain `to`. */
+static struct fwd_ir_rule *rule_jump(struct fwd_ir_chain *ch, const char *to)
+{
+	struct fwd_ir_rule *r = rule_add(ch, FWD_V_JUMP);
+
+	snprintf(r->jump, sizeof(r->jump), "%s", to);
+	return r;
+}
+
+/* A new regular chain at the end of ir->chains (room for
+ * FWD_IR_MAX_CHAINS was made by the caller). */
+static struct fwd_ir_chain *chain_new(struct fwd_ir *ir, const char *name)
+{
+	struct fwd_ir_chain *ch = &ir->chains[ir->nchains++];
+
+	memset(ch, 0, sizeof(*ch));
+	snprintf(ch->name, sizeof(ch->name), "%s", name);
+	ch->regular = true;
+	ch->policy_accept = true;
+	return ch;
+}
+
 /*
  * `fwctl deny`: reject what the deny sets hold, before the allowlists and
  * whatever the chain policy. TCP gets a reset, the rest ICMP(v6)
- * admin-prohibited, so a client learns at once that it is refused.
+ * admin-prohibited, so a client learns at once that it is refused. One
+ * lookup per set: a hit jumps to the `deny` chain, which rejects.
  */
-static void deny_rules(struct fwd_ir_chain *ch, const struct dir_sets *ds,
-		       enum fwd_ir_match_kind lk)
+static void deny_chain(struct fwd_ir *ir)
 {
-	const int sets[] = { ds->host4, ds->host6, ds->open };
+	struct fwd_ir_chain *ch = chain_new(ir, DENY_CHAIN);
 
-	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
-		struct fwd_ir_rule *r = rule_add(ch, FWD_V_REJECT_TCP_RST);
+	rule_simple(ch, FWD_M_L4PROTO, IPPROTO_TCP, FWD_V_REJECT_TCP_RST);
+	rule_add(ch, FWD_V_REJECT_ICMPX);
+}
 
-		/*
-		 * Lookup first: with `meta l4proto tcp` in front nft takes it
-		 * for the dependency of th dport and lists `tcp dport`, so
-		 * the table would no longer list as it renders.
-		 */
-		match_add(r, lk)->set = (unsigned)sets[i];
-		match_add(r, FWD_M_L4PROTO)->u32 = IPPROTO_TCP;
-		rule_lookup(ch, lk, (unsigned)sets[i], FWD_V_REJECT_ICMPX, false);
-	}
+static void deny_jump(struct fwd_ir_chain *ch, enum fwd_ir_match_kind lk,
+		      int set)
+{
+	match_add(rule_jump(ch, DENY_CHAIN), lk)->set = (unsigned)set;
 }
 
 /*
@@ -1631,14 +1652,81 @@ static void queue_rules(struct fwd_ir_chain *ch, const struct fwd_ir_queue *q)
 		    FWD_V_QUEUE);
 }
 
-static void build_chain(struct fwd_ir_chain *ch, const struct fwd_policy *p,
-			struct file_map *fm, const struct fwd_ir_queue *q, bool out)
+/*
+ * One family's part of a chain that decides what the policy speaks about
+ * (ir.h, the chains' shape): what the base chain used to hold for both
+ * families, in the same order, less the other family's rules, which an
+ * IPv4 packet no longer walks past (nor the IPv6 one).
+ */
+static void family_chain(struct fwd_ir_chain *ch, const struct fwd_policy *p,
+			 struct file_map *fm, bool out, bool v6)
 {
-	enum fwd_action act = out ? p->outbound : p->inbound;
 	enum fwd_ir_match_kind lk = out ? FWD_M_LOOKUP_DST : FWD_M_LOOKUP_SRC;
 	const struct dir_sets *ds = out ? &allow_out : &allow_in;
-	const int lookups[] = { ds->host4, ds->net4, ds->host6, ds->net6,
-				ds->open };
+	const struct dir_sets *dn = out ? &deny_out : &deny_in;
+	const int lookups[] = { v6 ? ds->host6 : ds->host4,
+				v6 ? ds->net6 : ds->net4, ds->open };
+
+	rule_lookup(ch, lk, v6 ? FWD_SET_BLOCK6 : FWD_SET_BLOCK4, FWD_V_DROP,
+		    false);
+	/*
+	 * Neighbour discovery and MLD before the reverse-path check and the
+	 * invalid drop, whatever the icmp setting: DAD and MLD speak from
+	 * the unspecified address `::`, which has no route back, and a host
+	 * solicits from the source of the packet it wants to send, whatever
+	 * the route back to that is; conntrack does not track them as
+	 * connections; and IPv6 stops working without them. The kernel keeps
+	 * them on the link (hop limit 255). The output chain has them in the
+	 * same place, so both read alike.
+	 */
+	if (v6)
+		rule_types(ch, FWD_M_ICMPV6_TYPES, icmp6_nd, sizeof(icmp6_nd));
+	if (!out)
+		rpfilter_rule(ch, p, fm);
+	rule_simple(ch, FWD_M_CT_STATE, CT_EST_REL, FWD_V_ACCEPT);
+	rule_simple(ch, FWD_M_CT_STATE, NF_CT_STATE_INVALID_BIT, FWD_V_DROP);
+
+	switch (p->icmp) {
+	case FWD_ICMP_ESSENTIAL:
+		if (v6)
+			rule_types(ch, FWD_M_ICMPV6_TYPES, icmp6_essential,
+				   sizeof(icmp6_essential));
+		else
+			rule_types(ch, FWD_M_ICMP_TYPES, icmp4_essential,
+				   sizeof(icmp4_essential));
+		break;
+	case FWD_ICMP_ALL:
+		rule_simple(ch, FWD_M_L4PROTO, v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP,
+			    FWD_V_ACCEPT);
+		break;
+	case FWD_ICMP_NONE:
+		break;
+	}
+
+	deny_jump(ch, lk, v6 ? dn->host6 : dn->host4);
+	deny_jump(ch, lk, dn->open);
+
+	for (size_t i = 0; i < sizeof(lookups) / sizeof(lookups[0]); i++) {
+		/*
+		 * log = all: a rate-limited log twin in front of each accept.
+		 * Established flows were accepted above, so only the first
+		 * packet of a flow pays the second lookup.
+		 */
+		if (p->log == FWD_LOG_ALL)
+			rule_log(ch, out ? "fwd accept out: " : "fwd accept in: ",
+				 lk, lookups[i]);
+		rule_lookup(ch, lk, (unsigned)lookups[i], FWD_V_ACCEPT, true);
+	}
+}
+
+static void build_chain(struct fwd_ir *ir, const struct fwd_policy *p,
+			struct file_map *fm, bool out)
+{
+	struct fwd_ir_chain *ch = &ir->chains[out ? FWD_CHAIN_OUTPUT :
+					      FWD_CHAIN_INPUT];
+	enum fwd_action act = out ? p->outbound : p->inbound;
+	enum fwd_ir_match_kind lk = out ? FWD_M_LOOKUP_DST : FWD_M_LOOKUP_SRC;
+	const char *fam[] = { out ? "out4" : "in4", out ? "out6" : "in6" };
 
 	snprintf(ch->name, sizeof(ch->name), "%s", out ? "output" : "input");
 	ch->hook = out ? NF_INET_LOCAL_OUT : NF_INET_LOCAL_IN;
@@ -1656,60 +1744,30 @@ static void build_chain(struct fwd_ir_chain *ch, const struct fwd_policy *p,
 		rule_lookup(ch, lk, FWD_SET_BLOCK4, FWD_V_DROP, false);
 		rule_lookup(ch, lk, FWD_SET_BLOCK6, FWD_V_DROP, false);
 		rule_simple(ch, FWD_M_CT_STATE, CT_EST_REL, FWD_V_ACCEPT);
-		deny_rules(ch, &deny_out, lk);
+		deny_jump(ch, lk, deny_out.host4);
+		deny_jump(ch, lk, deny_out.host6);
+		deny_jump(ch, lk, deny_out.open);
 		return;
 	}
 
 	rule_simple(ch, out ? FWD_M_OIF_LO : FWD_M_IIF_LO, 0, FWD_V_ACCEPT);
-	rule_lookup(ch, lk, FWD_SET_BLOCK4, FWD_V_DROP, false);
-	rule_lookup(ch, lk, FWD_SET_BLOCK6, FWD_V_DROP, false);
 	/*
-	 * Neighbour discovery and MLD before the reverse-path check and the
-	 * invalid drop, whatever the icmp setting: DAD and MLD speak from
-	 * the unspecified address `::`, which has no route back, and a host
-	 * solicits from the source of the packet it wants to send, whatever
-	 * the route back to that is; conntrack does not track them as
-	 * connections; and IPv6 stops working without them. The kernel keeps
-	 * them on the link (hop limit 255). The output chain has them in the
-	 * same place, so both read alike.
+	 * By family first: the rest of what decides is in in4/in6 (out4/
+	 * out6), so that a packet walks only its own family's rules. Two
+	 * rules rather than `meta nfproto vmap { ... }`: the same work for
+	 * IPv4, one compare more for IPv6, and no anonymous map to build,
+	 * read back and render.
 	 */
-	rule_types(ch, FWD_M_ICMPV6_TYPES, icmp6_nd, sizeof(icmp6_nd));
-	if (!out)
-		rpfilter_rule(ch, p, fm);
-	rule_simple(ch, FWD_M_CT_STATE, CT_EST_REL, FWD_V_ACCEPT);
-	rule_simple(ch, FWD_M_CT_STATE, NF_CT_STATE_INVALID_BIT, FWD_V_DROP);
+	for (size_t i = 0; i < 2; i++) {
+		struct fwd_ir_rule *r = rule_jump(ch, fam[i]);
 
-	switch (p->icmp) {
-	case FWD_ICMP_ESSENTIAL:
-		rule_types(ch, FWD_M_ICMP_TYPES, icmp4_essential,
-			   sizeof(icmp4_essential));
-		rule_types(ch, FWD_M_ICMPV6_TYPES, icmp6_essential,
-			   sizeof(icmp6_essential));
-		break;
-	case FWD_ICMP_ALL:
-		rule_simple(ch, FWD_M_L4PROTO, IPPROTO_ICMP, FWD_V_ACCEPT);
-		rule_simple(ch, FWD_M_L4PROTO, IPPROTO_ICMPV6, FWD_V_ACCEPT);
-		break;
-	case FWD_ICMP_NONE:
-		break;
+		match_add(r, FWD_M_NFPROTO)->u32 = i ? NFPROTO_IPV6 :
+						       NFPROTO_IPV4;
+		family_chain(chain_new(ir, fam[i]), p, fm, out, i == 1);
 	}
 
-	deny_rules(ch, out ? &deny_out : &deny_in, lk);
-
-	for (size_t i = 0; i < sizeof(lookups) / sizeof(lookups[0]); i++) {
-		/*
-		 * log = all: a rate-limited log twin in front of each accept.
-		 * Established flows were accepted above, so only the first
-		 * packet of a flow pays the second lookup.
-		 */
-		if (p->log == FWD_LOG_ALL)
-			rule_log(ch, out ? "fwd accept out: " : "fwd accept in: ",
-				 lk, lookups[i]);
-		rule_lookup(ch, lk, (unsigned)lookups[i], FWD_V_ACCEPT, true);
-	}
-
-	if (!out && act != FWD_ALLOW && q->on)
-		queue_rules(ch, q);
+	if (!out && act != FWD_ALLOW && ir->queue.on)
+		queue_rules(ch, &ir->queue);
 	/* A chain whose policy is accept drops nothing: nothing to log. */
 	if (act != FWD_ALLOW && p->log != FWD_LOG_OFF)
 		rule_log(ch, out ? "fwd drop out: " : "fwd drop in: ", lk, -1);
@@ -1809,7 +1867,7 @@ int fwd_compile_opts_at(const struct fwd_policy *p, uint64_t now,
 	else if (!ir->queue.burst)
 		ir->queue.burst = 5;	/* nft's default, made explicit */
 	ir->sets = fwd_xcalloc(FWD_SET_COUNT, sizeof(*ir->sets));
-	ir->chains = fwd_xcalloc(FWD_CHAIN_COUNT, sizeof(*ir->chains));
+	ir->chains = fwd_xcalloc(FWD_IR_MAX_CHAINS, sizeof(*ir->chains));
 	ir->nsets = FWD_SET_COUNT;
 	ir->nchains = FWD_CHAIN_COUNT;
 	for (int i = 0; i < FWD_SET_COUNT; i++) {
@@ -1833,8 +1891,9 @@ int fwd_compile_opts_at(const struct fwd_policy *p, uint64_t now,
 		fwd_ir_free(ir);
 		return ret;
 	}
-	build_chain(&ir->chains[FWD_CHAIN_INPUT], p, &fm, &ir->queue, false);
-	build_chain(&ir->chains[FWD_CHAIN_OUTPUT], p, &fm, &ir->queue, true);
+	build_chain(ir, p, &fm, false);
+	build_chain(ir, p, &fm, true);
+	deny_chain(ir);
 	*out = ir;
 	return 0;
 }
@@ -1945,16 +2004,17 @@ static bool match_one(const struct fwd_ir *ir, const struct fwd_ir_match *m,
 	return false;
 }
 
-int fwd_ir_explain(const struct fwd_ir *ir, unsigned chain, int family,
-		   const uint8_t addr[16], uint8_t proto, uint16_t port,
-		   struct fwd_explain *out)
+/*
+ * Walk one chain as the kernel would: 1 with *out filled when a rule
+ * decides, 0 when the packet falls off the end (the policy of a base
+ * chain, back to the rule after the jump for a regular one). depth keeps
+ * a malformed IR's jump loop finite (the kernel refuses loops).
+ */
+static int explain_chain(const struct fwd_ir *ir,
+			 const struct fwd_ir_chain *ch, int family,
+			 const uint8_t *addr, uint8_t proto, uint16_t port,
+			 unsigned depth, struct fwd_explain *out)
 {
-	const struct fwd_ir_chain *ch;
-
-	if (!ir || chain >= ir->nchains ||
-	    (family != AF_INET && family != AF_INET6))
-		return -EINVAL;
-	ch = &ir->chains[chain];
 	for (size_t i = 0; i < ch->n; i++) {
 		const struct fwd_ir_rule *r = &ch->rules[i];
 		const struct fwd_ir_elem *elem = NULL;
@@ -1971,17 +2031,57 @@ int fwd_ir_explain(const struct fwd_ir *ir, unsigned chain, int family,
 					&set, &elem);
 		if (!all)
 			continue;
+		if (r->verdict == FWD_V_JUMP) {
+			const struct fwd_ir_chain *to =
+				fwd_ir_chain_find(ir, r->jump);
+
+			if (!to || depth >= FWD_IR_MAX_CHAINS)
+				return -EINVAL;
+			int ret = explain_chain(ir, to, family, addr, proto,
+						port, depth + 1, out);
+			if (ret == 0)
+				continue;
+			/* The jump's own lookup is what decided (the deny
+			 * chain's rejects look at nothing but the protocol):
+			 * name its set and element. */
+			if (ret > 0 && out->set < 0 && elem) {
+				out->set = set;
+				out->elem = elem;
+				out->loc = elem->loc;
+			}
+			return ret;
+		}
 		/* The closing catch-all drop stands for the chain policy
 		 * (see build_chain): report it as the policy deciding. */
 		if (r->nm == 0 && r->verdict == FWD_V_DROP && i + 1 == ch->n &&
-		    !ch->policy_accept)
-			break;
+		    !ch->regular && !ch->policy_accept)
+			return 0;
 		*out = (struct fwd_explain){
-			.verdict = r->verdict, .rule = i, .set = set,
-			.elem = elem, .loc = elem ? elem->loc : r->loc,
+			.verdict = r->verdict, .rule = i, .chain = ch->name,
+			.set = set, .elem = elem,
+			.loc = elem ? elem->loc : r->loc,
 		};
-		return 0;
+		return 1;
 	}
+	return 0;
+}
+
+int fwd_ir_explain(const struct fwd_ir *ir, unsigned chain, int family,
+		   const uint8_t addr[16], uint8_t proto, uint16_t port,
+		   struct fwd_explain *out)
+{
+	const struct fwd_ir_chain *ch;
+	int ret;
+
+	if (!ir || chain >= ir->nchains ||
+	    (family != AF_INET && family != AF_INET6))
+		return -EINVAL;
+	ch = &ir->chains[chain];
+	ret = explain_chain(ir, ch, family, addr, proto, port, 0, out);
+	if (ret < 0)
+		return ret;
+	if (ret > 0)
+		return 0;
 	*out = (struct fwd_explain){
 		.verdict = ch->policy_accept ? FWD_V_ACCEPT : FWD_V_DROP,
 		.by_policy = true, .set = -1,

@@ -197,6 +197,9 @@ enum fwd_ir_verdict {
 	 * the xt NFQUEUE target rev 3, never with bypass. Terminal: the
 	 * loop's verdict decides, nobody listening means drop. */
 	FWD_V_QUEUE,
+	/* Go on in the regular chain named by the rule's `jump`; a packet
+	 * that comes back (no rule there decided) goes on after this rule. */
+	FWD_V_JUMP,
 };
 
 #define FWD_IR_MAX_MATCH 4
@@ -217,11 +220,16 @@ struct fwd_ir_rule {
 	bool log;			/* log prefix "<log_prefix>" */
 	char log_prefix[32];
 	enum fwd_ir_verdict verdict;
+	char jump[32];			/* FWD_V_JUMP: the regular chain's name */
 	struct fwd_loc loc;		/* where in the policy this rule comes from */
 };
 
 struct fwd_ir_chain {
 	char name[32];
+	/* A regular chain: no hook, prio or policy (hook 0, prio 0, policy
+	 * accept in the IR, which mean nothing), reached only by FWD_V_JUMP;
+	 * a packet no rule of it decides returns to the rule after the jump. */
+	bool regular;
 	unsigned hook;			/* NF_INET_LOCAL_IN / NF_INET_LOCAL_OUT */
 	int prio;			/* 0 = filter */
 	bool policy_accept;		/* false: policy drop */
@@ -262,8 +270,33 @@ enum fwd_ir_set_id {
 enum fwd_ir_chain_id {
 	FWD_CHAIN_INPUT,	/* "input", hook input */
 	FWD_CHAIN_OUTPUT,	/* "output", hook output */
-	FWD_CHAIN_COUNT
+	FWD_CHAIN_COUNT		/* the base chains; regular ones follow */
 };
+
+/*
+ * The chains' shape (compile.c, build_chain). A new flow should pass as
+ * few rules as it can: the base chain that decides what a policy speaks
+ * about splits by family first, so that an IPv4 packet never walks the
+ * IPv6 rules and back:
+ *
+ *   input:  iif "lo" accept
+ *           meta nfproto ipv4 jump in4
+ *           meta nfproto ipv6 jump in6
+ *           [the queue step] [log] drop (or reject)
+ *   in4:    block4 drop, rpfilter drop, established/related accept, invalid
+ *           drop, ICMP accept, deny4 / deny_open jump deny, allow4,
+ *           allow4_net, open accept
+ *   in6:    the same for IPv6, with neighbour discovery before rpfilter
+ *   deny:   meta l4proto tcp reject with tcp reset; reject with icmpx
+ *
+ * and out4/out6 the same for the output chain when outbound is not allow
+ * (with outbound = allow the output chain keeps its few rules itself).
+ * A regular chain is shared by a base chain's both families only where
+ * it holds no family's rules: `deny`. Chains come in this order in
+ * fwd_ir.chains: input, output (FWD_CHAIN_INPUT, FWD_CHAIN_OUTPUT), then
+ * the regular ones (at most FWD_IR_MAX_CHAINS in all).
+ */
+#define FWD_IR_MAX_CHAINS 7
 
 /*
  * The queue step at the end of the input chain (off unless the compiler
@@ -380,13 +413,17 @@ void fwd_ir_free(struct fwd_ir *ir);	/* accepts NULL */
  * limits passing) and says which one decides. Used by the daemon's lockout
  * guard and by `explain` answers. The packet is taken to come in on the
  * interface its route back leaves by: the reverse-path check (rpfilter)
- * passes it, since a probe names no interface. Linear in the elements of
- * the sets it looks into (binary search in hash sets).
+ * passes it, since a probe names no interface. Jumps are followed: the
+ * deciding rule may be in a regular chain (`chain`); when a jump's own
+ * lookup led there (the deny sets), set and elem are that lookup's.
+ * Linear in the elements of the sets it looks into (binary search in hash
+ * sets). -EINVAL for a malformed IR (a jump to no chain).
  */
 struct fwd_explain {
 	enum fwd_ir_verdict verdict;	/* ACCEPT, DROP or a REJECT */
 	bool by_policy;			/* no rule decided: the chain policy */
 	size_t rule;			/* the deciding rule (when !by_policy) */
+	const char *chain;		/* the chain it is in (ir's name), or NULL */
 	int set;			/* set its lookup matched, or -1 */
 	const struct fwd_ir_elem *elem;	/* that set's element, or NULL */
 	struct fwd_loc loc;		/* elem's loc, else the rule's */

@@ -141,6 +141,9 @@ static bool same_rule(const struct fwd_ir_rule *a, const struct fwd_ir_rule *b)
 	if (a->log && strncmp(a->log_prefix, b->log_prefix,
 			      sizeof(a->log_prefix)) != 0)
 		return false;
+	if (a->verdict == FWD_V_JUMP &&
+	    strncmp(a->jump, b->jump, sizeof(a->jump)) != 0)
+		return false;
 	for (unsigned i = 0; i < a->nm; i++)
 		if (!same_match(&a->m[i], &b->m[i]))
 			return false;
@@ -155,7 +158,7 @@ static bool same_chains(const struct fwd_ir *a, const struct fwd_ir *b)
 		const struct fwd_ir_chain *x = &a->chains[i], *y = &b->chains[i];
 
 		if (strncmp(x->name, y->name, sizeof(x->name)) != 0 ||
-		    x->hook != y->hook || x->prio != y->prio ||
+		    x->regular != y->regular || x->hook != y->hook || x->prio != y->prio ||
 		    x->policy_accept != y->policy_accept || x->n != y->n)
 			return false;
 		for (size_t k = 0; k < x->n; k++)

@@ -577,6 +577,12 @@ static int render_rule(struct out *o, const struct fwd_ir *ir,
 			return -EINVAL;
 		render_queue(o, &ir->queue);
 		break;
+	case FWD_V_JUMP:
+		if (!fwd_ir_chain_find(ir, r->jump))
+			return -EINVAL;
+		puts_(o, "jump ");
+		puts_(o, r->jump);
+		break;
 	}
 	puts_(o, "\n");
 	return 0;
@@ -599,6 +605,11 @@ static int render_chain(struct out *o, const struct fwd_ir *ir,
 {
 	puts_(o, "\tchain ");
 	puts_(o, ch->name);
+	/* A regular chain: nft lists no type line. */
+	if (ch->regular) {
+		puts_(o, " {\n");
+		goto rules;
+	}
 	puts_(o, " {\n\t\ttype filter hook ");
 	puts_(o, hook_name(ch->hook));
 	puts_(o, " priority filter");
@@ -607,6 +618,7 @@ static int render_chain(struct out *o, const struct fwd_ir *ir,
 		put_u32(o, (uint32_t)(ch->prio > 0 ? ch->prio : -ch->prio));
 	}
 	puts_(o, ch->policy_accept ? "; policy accept;\n" : "; policy drop;\n");
+rules:
 	for (size_t i = 0; i < ch->n; i++)
 		if (render_rule(o, ir, &ch->rules[i]))
 			return -EINVAL;

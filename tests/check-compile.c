@@ -298,9 +298,30 @@ static void check_set(const struct fwd_ir_set *s)
 static void check_ir(const struct fwd_ir *ir)
 {
 	ck_assert_uint_eq(ir->nsets, FWD_SET_COUNT);
-	ck_assert_uint_eq(ir->nchains, FWD_CHAIN_COUNT);
+	ck_assert_uint_ge(ir->nchains, FWD_CHAIN_COUNT);
+	ck_assert_uint_le(ir->nchains, FWD_IR_MAX_CHAINS);
 	for (size_t i = 0; i < ir->nsets; i++)
 		check_set(&ir->sets[i]);
+	/* The base chains first; every jump lands in a regular chain, and
+	 * a regular chain jumps nowhere (no loops, nothing deeper). */
+	for (size_t i = 0; i < ir->nchains; i++) {
+		const struct fwd_ir_chain *c = &ir->chains[i];
+
+		ck_assert_int_eq(c->regular, i >= FWD_CHAIN_COUNT);
+		for (size_t k = 0; k < c->n; k++) {
+			const struct fwd_ir_chain *to;
+
+			if (c->rules[k].verdict != FWD_V_JUMP)
+				continue;
+			ck_assert(!c->regular || strcmp(c->name, "in4") == 0 ||
+				  strcmp(c->name, "in6") == 0 ||
+				  strcmp(c->name, "out4") == 0 ||
+				  strcmp(c->name, "out6") == 0);
+			to = fwd_ir_chain_find(ir, c->rules[k].jump);
+			ck_assert_ptr_nonnull(to);
+			ck_assert(to->regular && to != c);
+		}
+	}
 }
 
 static uint64_t exp_inf(uint64_t x)
@@ -1148,6 +1169,20 @@ START_TEST(edits_and_explain)
 		       FWD_V_REJECT_ICMPX, FWD_SET_OUT_DENY4, 36);
 	ASSERT_EXPLAIN(ir, FWD_CHAIN_OUTPUT, "192.0.2.54", IPPROTO_UDP, 53,
 		       FWD_V_ACCEPT, -1, 0);
+	/* The deciding rule's chain: a deny decides in `deny` (TCP: its
+	 * first rule, the rest: its second), an allow in its family's. */
+	ck_assert_str_eq(explain(ir, FWD_CHAIN_INPUT, "192.0.2.200", IPPROTO_TCP,
+				 22).chain, "deny");
+	ck_assert_uint_eq(explain(ir, FWD_CHAIN_INPUT, "192.0.2.200", IPPROTO_TCP,
+				  22).rule, 0);
+	ck_assert_uint_eq(explain(ir, FWD_CHAIN_OUTPUT, "192.0.2.53", IPPROTO_UDP,
+				  53).rule, 1);
+	ck_assert_str_eq(explain(ir, FWD_CHAIN_INPUT, "192.0.2.1", IPPROTO_TCP,
+				 22).chain, "in4");
+	ck_assert_str_eq(explain(ir, FWD_CHAIN_INPUT, "2001:db8::9", IPPROTO_TCP,
+				 22).chain, "in6");
+	ck_assert_str_eq(explain(ir, FWD_CHAIN_INPUT, "203.0.113.5", IPPROTO_TCP,
+				 80).chain, "in4");
 	{
 		struct fwd_explain ex;
 		uint8_t a[16] = { 0 };
@@ -1920,7 +1955,10 @@ START_TEST(rpfilter_chain)
 	for (size_t k = 0; k < 4; k++) {
 		struct fwd_policy *p = rpf_policy(modes[k].word);
 		struct fwd_ir *ir = compile_ok(p);
-		const struct fwd_ir_chain *in = &ir->chains[FWD_CHAIN_INPUT];
+		/* The input chain's rules for IPv6 are in in6 (and those for
+		 * IPv4 in in4): ND, then rpfilter, then established. */
+		const struct fwd_ir_chain *in = fwd_ir_chain_find(ir, "in6");
+		const struct fwd_ir_chain *in4 = fwd_ir_chain_find(ir, "in4");
 		const struct fwd_ir_chain *out = &ir->chains[FWD_CHAIN_OUTPUT];
 		size_t rpf = rule_with(in, FWD_M_RPF_MISSING, 0);
 		size_t nd = rule_with(in, FWD_M_ICMPV6_TYPES, 0);
@@ -1930,7 +1968,16 @@ START_TEST(rpfilter_chain)
 		char *txt = render_str(ir, 0);
 
 		ck_assert_uint_eq(rule_with(out, FWD_M_RPF_MISSING, 0), out->n);
+		ck_assert_uint_eq(rule_with(&ir->chains[FWD_CHAIN_INPUT],
+					    FWD_M_RPF_MISSING, 0),
+				  ir->chains[FWD_CHAIN_INPUT].n);
 		ck_assert_uint_lt(nd, est);
+		/* in4: rpfilter (when on) right before established. */
+		ck_assert_uint_eq(rule_with(in4, FWD_M_RPF_MISSING, 0) +
+				  (modes[k].flags ? 1 : 0),
+				  modes[k].flags ? rule_with(in4, FWD_M_CT_STATE,
+							     CT_EST_REL_BITS) :
+						   in4->n);
 		if (!modes[k].flags) {
 			ck_assert_uint_eq(rpf, in->n);
 			ck_assert_ptr_null(strstr(txt, "fib "));
@@ -1943,9 +1990,10 @@ START_TEST(rpfilter_chain)
 			ck_assert(!r->counter && !r->log);
 			ck_assert_uint_eq(rpf, nd + 1);
 			ck_assert_uint_eq(est, rpf + 1);
-			/* loopback first, the blocklists before it too */
-			ck_assert_int_eq(in->rules[0].m[0].kind, FWD_M_IIF_LO);
-			ck_assert_uint_lt(rule_with(in, FWD_M_LOOKUP_SRC, 0), rpf);
+			/* loopback first (in input), the blocklist before it */
+			ck_assert_int_eq(ir->chains[FWD_CHAIN_INPUT].rules[0].m[0].kind,
+					 FWD_M_IIF_LO);
+			ck_assert_uint_eq(rule_with(in, FWD_M_LOOKUP_SRC, 0), 0);
 			ck_assert_ptr_nonnull(r->loc.file);
 			ck_assert_str_eq(r->loc.file, "r.conf");
 			ck_assert_uint_eq(r->loc.line, modes[k].line);
@@ -2425,6 +2473,81 @@ START_TEST(fast_add_cases)
 }
 END_TEST
 
+/*
+ * Split by family (ir.h, the chains' shape): a chain that decides for one
+ * family holds no rule of the other, so the first packet of a new IPv4
+ * flow passes no IPv6 rule on its way to the allow sets (and the reverse),
+ * and each deny set costs one lookup. For every [defaults] combination.
+ */
+START_TEST(family_split)
+{
+	static const enum fwd_action acts[] = { FWD_DENY, FWD_REJECT, FWD_ALLOW };
+	static const enum fwd_icmp icmps[] = {
+		FWD_ICMP_ESSENTIAL, FWD_ICMP_ALL, FWD_ICMP_NONE,
+	};
+
+	for (size_t k = 0; k < 3 * 3 * 3; k++) {
+		struct fwd_policy *p = pol_new();
+		struct fwd_ir *ir;
+
+		p->inbound = acts[k % 3];
+		p->outbound = acts[k / 3 % 3];
+		p->icmp = icmps[k / 9];
+		ir = compile_ok(p);
+		check_ir(ir);
+		for (size_t c = 0; c < ir->nchains; c++) {
+			const struct fwd_ir_chain *ch = &ir->chains[c];
+			size_t n = strlen(ch->name);
+			int fam = n && ch->name[n - 1] == '4' ? 4 :
+				  n && ch->name[n - 1] == '6' ? 6 : 0;
+			size_t lookups = 0;
+
+			for (size_t i = 0; i < ch->n; i++) {
+				const struct fwd_ir_rule *r = &ch->rules[i];
+
+				for (unsigned j = 0; j < r->nm; j++) {
+					const struct fwd_ir_match *m = &r->m[j];
+					unsigned alen = 0;
+
+					if (m->kind == FWD_M_LOOKUP_SRC ||
+					    m->kind == FWD_M_LOOKUP_DST) {
+						alen = fwd_ir_key_addr_len(
+							ir->sets[m->set].key);
+						lookups++;
+					}
+					if (fam == 4)
+						ck_assert(alen != 16 &&
+							  m->kind != FWD_M_ICMPV6_TYPES &&
+							  m->kind != FWD_M_NFPROTO);
+					if (fam == 6)
+						ck_assert(alen != 4 &&
+							  m->kind != FWD_M_ICMP_TYPES &&
+							  m->kind != FWD_M_NFPROTO);
+				}
+			}
+			/* block, deny host, deny open, 3 allow sets */
+			if (fam)
+				ck_assert_uint_eq(lookups, 6);
+			/* A base chain that decides only jumps by family. */
+			if (!ch->regular && (c == FWD_CHAIN_INPUT ?
+					     p->inbound : p->outbound) != FWD_ALLOW)
+				for (size_t i = 0; i < ch->n; i++)
+					for (unsigned j = 0; j < ch->rules[i].nm; j++)
+						ck_assert(ch->rules[i].m[j].kind !=
+							  FWD_M_LOOKUP_SRC &&
+							  ch->rules[i].m[j].kind !=
+							  FWD_M_LOOKUP_DST);
+		}
+		ck_assert_ptr_nonnull(fwd_ir_chain_find(ir, "in4"));
+		ck_assert_ptr_nonnull(fwd_ir_chain_find(ir, "in6"));
+		ck_assert_int_eq(fwd_ir_chain_find(ir, "out4") != NULL,
+				 p->outbound != FWD_ALLOW);
+		fwd_ir_free(ir);
+		pol_free(p);
+	}
+}
+END_TEST
+
 START_TEST(chains_shape)
 {
 	struct fwd_policy *p = pol_new();
@@ -2434,20 +2557,30 @@ START_TEST(chains_shape)
 	ir = compile_ok(p);
 	ck_assert(!ir->chains[FWD_CHAIN_INPUT].policy_accept);
 	ck_assert(ir->chains[FWD_CHAIN_OUTPUT].policy_accept);
-	/* outbound = allow: block drops, established, the deny rules. */
-	ck_assert_uint_eq(ir->chains[FWD_CHAIN_OUTPUT].n, 9);
+	/* outbound = allow: block drops, established, the deny jumps. */
+	ck_assert_uint_eq(ir->chains[FWD_CHAIN_OUTPUT].n, 6);
+	/* input: loopback, a jump per family, log, drop; in4, in6, deny. */
+	ck_assert_uint_eq(ir->chains[FWD_CHAIN_INPUT].n, 5);
+	ck_assert_uint_eq(ir->nchains, 5);
+	ck_assert_str_eq(ir->chains[2].name, "in4");
+	ck_assert_str_eq(ir->chains[3].name, "in6");
+	ck_assert_str_eq(ir->chains[4].name, "deny");
 	ck_assert_ptr_eq(fwd_ir_chain_find(ir, "input"),
 			 &ir->chains[FWD_CHAIN_INPUT]);
 	ck_assert_ptr_null(fwd_ir_set_find(ir, "nope"));
 	txt = render_str(ir, 0);
 	ck_assert_ptr_nonnull(strstr(txt, "\t\tct state invalid drop\n"));
-	/* ND must come before the invalid drop. */
+	/* ND must come before the invalid drop (in in6). */
 	ck_assert(strstr(txt, "nd-neighbor-solicit") <
-		  strstr(txt, "ct state invalid drop"));
+		  strstr(strstr(txt, "\tchain in6 {"), "ct state invalid drop"));
 	ck_assert_ptr_nonnull(strstr(txt, "log prefix \"fwd drop in: \""));
-	/* No final reject rules (the deny rules reject only their sets). */
-	ck_assert_ptr_null(strstr(txt, "\t\tmeta l4proto tcp reject"));
-	ck_assert_ptr_null(strstr(txt, "\t\treject with icmpx"));
+	/* No final reject rules (the deny rules reject only their sets),
+	 * so the only rejects are the deny chain's. */
+	ck_assert_ptr_eq(strstr(txt, "\t\tmeta l4proto tcp reject"),
+			 strstr(txt, "\tchain deny {\n\t\tmeta l4proto tcp reject"
+				" with tcp reset\n") + strlen("\tchain deny {\n"));
+	ck_assert_ptr_null(strstr(strstr(txt, "\tchain deny {") + 1,
+				  "\tchain deny {"));
 	ck_assert_ptr_null(strstr(txt, "flags owner"));
 	free(txt);
 	fwd_ir_free(ir);
@@ -2460,6 +2593,7 @@ START_TEST(chains_shape)
 	txt = render_str(ir, 6);
 	ck_assert_ptr_nonnull(strstr(txt, "\t# flags owner,persist"));
 	ck_assert_ptr_nonnull(strstr(txt,
+		"\t\tmeta nfproto ipv6 jump in6\n"
 		"\t\tmeta l4proto tcp reject with tcp reset\n"
 		"\t\treject with icmpx admin-prohibited\n\t}\n"));
 	ck_assert_ptr_null(strstr(txt, "log prefix"));
@@ -3299,6 +3433,7 @@ static Suite *compile_suite(void)
 	tcase_add_test(tc, normalise_cases);
 	tcase_add_test(tc, normalise_join_segments);
 	tcase_add_test(tc, chains_shape);
+	tcase_add_test(tc, family_split);
 	tcase_add_test(tc, edits_and_explain);
 	tcase_add_test(tc, normalise_expiry);
 	tcase_add_test(tc, diff_cases);
