@@ -340,6 +340,8 @@ static bool ranges_cover_all(struct range *r, size_t n, size_t alen)
 {
 	uint8_t next[16] = { 0 };
 
+	if (n == 0)
+		return false;
 	qsort(r, n, sizeof(*r), range_cmp);
 	for (size_t i = 0; i < n; i++) {
 		if (memcmp(r[i].lo, next, alen) > 0)
@@ -745,9 +747,11 @@ static struct fwd_audit_entry *sorted_copy(const struct fwd_audit_entry *v, size
 {
 	struct fwd_audit_entry *c = fwd_xcalloc(n ? n : 1, sizeof(*c));
 
-	memcpy(c, v, n * sizeof(*c));
-	if (n)
+	/* No memcpy/qsort of an empty (possibly NULL) array: UBSan. */
+	if (n) {
+		memcpy(c, v, n * sizeof(*c));
 		qsort(c, n, sizeof(*c), entry_qcmp);
+	}
 	return c;
 }
 
