@@ -1702,23 +1702,27 @@ static int check_queue(const struct fwd_ir_queue *q, struct fwd_diags *d)
 
 /*
  * The per-second, -minute or -hour rate nft can say for `flood = N /
- * WINDOW`: the smallest unit in which the rate is at least 1 (rounded up,
- * so the kernel meter never bites before the guard's own count would),
- * with a burst of N: a source may spend its whole window at once.
+ * WINDOW`, at TWICE the guard's count: the smallest unit in which the rate
+ * is at least 1 (rounded up), with a burst of 2N. The guard must see a
+ * flood cross its own threshold (N+1 new flows in a window) to block the
+ * source; a meter at exactly N would hand it at most N, and the source
+ * would never be blocked, only metered. At 2N the kernel still keeps the
+ * rest of a flood out of userspace.
  */
 static void flood_meter(const struct fwd_guard_conf *g, struct fwd_ir_queue *q)
 {
 	static const uint32_t units[] = { 1, 60, 3600, 86400 };
 	uint64_t w = g->flood_window ? g->flood_window : 1;
+	uint64_t n = 2 * (uint64_t)g->flood_rate;
 
 	q->meter = true;
-	q->burst = g->flood_rate;
+	q->burst = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		uint64_t r = ((uint64_t)g->flood_rate * units[i] + w - 1) / w;
+		uint64_t r = (n * units[i] + w - 1) / w;
 
 		q->period_s = units[i];
 		q->rate = r > UINT32_MAX ? UINT32_MAX : (uint32_t)r;
-		if ((uint64_t)g->flood_rate * units[i] >= w)
+		if (n * units[i] >= w)
 			break;
 	}
 }

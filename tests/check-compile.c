@@ -2993,8 +2993,8 @@ static const struct fwd_ir_rule *queue_rule(const struct fwd_ir *ir)
 
 /*
  * [guard] compiles the queue step by itself (fwd_compile_at, no options):
- * total = [defaults] queues, the meter from `flood` (none when off, the
- * window turned into an nft unit), native only when the caller says the
+ * total = [defaults] queues, the meter from `flood` at twice its count
+ * (none when off, the window turned into an nft unit), native only when the caller says the
  * kernel has it; no [guard], no step: the table of before.
  */
 START_TEST(guard_queue_step)
@@ -3006,12 +3006,12 @@ START_TEST(guard_queue_step)
 		uint32_t rate, period, burst;
 	} cases[] = {
 		{ "", false, false, 0, 0, 0, 0 },
-		{ "[guard]\n", true, true, 1, 100, 1, 100 },
+		{ "[guard]\n", true, true, 1, 200, 1, 200 },
 		{ "[defaults]\nqueues = 3\n[guard]\nflood = off\n", true, false,
 		  3, 0, 0, 0 },
-		{ "[guard]\nflood = 100 / 5s\n", true, true, 1, 20, 1, 100 },
-		{ "[guard]\nflood = 1 / 10s\n", true, true, 1, 6, 60, 1 },
-		{ "[guard]\nflood = 7 / 1h\n", true, true, 1, 7, 3600, 7 },
+		{ "[guard]\nflood = 100 / 5s\n", true, true, 1, 40, 1, 200 },
+		{ "[guard]\nflood = 1 / 10s\n", true, true, 1, 12, 60, 2 },
+		{ "[guard]\nflood = 7 / 1h\n", true, true, 1, 14, 3600, 14 },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
