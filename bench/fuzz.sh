@@ -23,15 +23,17 @@ fi
 if [ ! -f build-fuzz/build.ninja ]; then
 	CC=clang meson setup build-fuzz -Dfuzz=true >/dev/null
 fi
-ninja -C build-fuzz tests/fuzz/fuzz-policy tests/fuzz/fuzz-listfile tests/fuzz/fuzz-listcache \
-	tests/fuzz/fuzz-edit tests/fuzz/fuzz-proto tests/fuzz/fuzz-guard tests/fuzz/fuzz-queue >/dev/null
+# Every tests/fuzz/fuzz-*.c is a target; a new one is picked up here.
+targets=$(ls tests/fuzz/fuzz-*.c | sed 's|.*/fuzz-||; s|\.c$||')
+# shellcheck disable=SC2046
+ninja -C build-fuzz $(for t in $targets; do echo "tests/fuzz/fuzz-$t"; done) >/dev/null
 
 status=0
-for t in policy listfile listcache edit proto guard queue; do
+for t in $targets; do
 	dict=""
 	case $t in
 	policy|listfile|listcache) dict="-dict=tests/fuzz/policy.dict" ;;
-	edit) dict="-dict=tests/fuzz/edit.dict" ;;
+	*) [ -f "tests/fuzz/$t.dict" ] && dict="-dict=tests/fuzz/$t.dict" ;;
 	esac
 	mkdir -p "bench/out/fuzz-corpus/$t"
 	printf '%-10s %4ss ... ' "$t" "$each"

@@ -22,7 +22,7 @@ void fwd_log_init(const char *ident)
  * and a stream lock held by another thread at fork would stay locked in
  * the child; one write also keeps lines of several processes whole.
  */
-static void vlog(int prio, const char *fmt, va_list ap)
+static void __attribute__((format(printf, 2, 0))) vlog(int prio, const char *fmt, va_list ap)
 {
 	char msg[2048], line[2200];
 	int n;

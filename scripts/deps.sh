@@ -10,13 +10,15 @@ set -eu
 # unprivileged-user tests; systemd-analyze, groff, man and python3 for the
 # install suite; dpkg-dev, debhelper, lintian, mmdebstrap and
 # systemd-container (systemd-nspawn) for the boot suite, which builds the
-# Debian package and boots it.
+# Debian package and boots it; clang and its libFuzzer runtime for the fuzz
+# targets' corpus replay.
 PKGS="gcc pkg-config meson ninja-build
 libmnl-dev libnftnl-dev libinih-dev libnetfilter-queue-dev check
 nftables iproute2 iputils-ping conntrack procps time
 passwd util-linux python3
 systemd groff-base man-db nmap
-dpkg-dev debhelper lintian mmdebstrap systemd-container"
+dpkg-dev debhelper lintian mmdebstrap systemd-container
+clang libclang-rt-14-dev"
 
 # shellcheck disable=SC2086
 if dpkg-query -W -f='${Status}\n' $PKGS 2>/dev/null | grep -qv 'install ok installed' ||

@@ -97,6 +97,18 @@ if [ $# -eq 0 ] && [ "${FWD_NO_SANITIZE:-0}" != 1 ]; then
 	collect_skips build-asan
 fi
 
+if [ $# -eq 0 ]; then
+	# The parsers of outside input, built with clang as libFuzzer targets
+	# (bench/fuzz.sh fuzzes them), replay their seed corpora and the inputs
+	# that once crashed them; this also keeps fwd building with clang.
+	echo "== the fuzz targets replay their corpora (clang, ASan + UBSan)"
+	if [ ! -f build-fuzz/build.ninja ]; then
+		CC=clang meson setup build-fuzz -Dfuzz=true >/dev/null || rc=1
+	fi
+	meson test -C build-fuzz --print-errorlogs --suite fuzz || rc=1
+	collect_skips build-fuzz
+fi
+
 echo "== what the run left"
 LC_ALL=C machine_state | LC_ALL=C sort >"$work/after"
 LC_ALL=C compare_state "$work/before" "$work/after" >"$work/left"
