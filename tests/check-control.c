@@ -462,15 +462,15 @@ static int call_as(const struct user *u, const gid_t *extra, int nextra, const c
  * test that needs them and removed by it, and again by the case's
  * unchecked teardown (a failing test's process exits at once).
  */
-#define SEC_USER	"fwdt-ctl-u"
-#define SEC_GROUP	"fwdt-ctl-g"
+#define SEC_USER	tu_name("ctl-u")
+#define SEC_GROUP	tu_name("ctl-g")
 
 static void sec_users_remove(void)
 {
 	char *out = NULL;
 
 	/* userdel takes the user's own group with it. */
-	tu_sh(&out, "userdel " SEC_USER "; groupdel " SEC_GROUP);
+	tu_sh(&out, "userdel %s; groupdel %s", SEC_USER, SEC_GROUP);
 	free(out);
 }
 
@@ -482,9 +482,9 @@ static void sec_user(struct user *u, gid_t *member_of)
 	int rc;
 
 	sec_users_remove();
-	rc = tu_sh(&out, "groupadd -r " SEC_GROUP " && useradd -r -M -s /usr/sbin/nologin"
-		   " -G " SEC_GROUP " " SEC_USER);
-	ck_assert_msg(rc == 0, "cannot create " SEC_USER ": %s", out);
+	rc = tu_sh(&out, "groupadd -r %s && useradd -r -M -s /usr/sbin/nologin -c '"
+		   TU_USER_GECOS "' -G %s %s", SEC_GROUP, SEC_GROUP, SEC_USER);
+	ck_assert_msg(rc == 0, "cannot create %s: %s", SEC_USER, out);
 	free(out);
 	pw = getpwnam(SEC_USER);
 	gr = getgrnam(SEC_GROUP);
@@ -1499,7 +1499,7 @@ START_TEST(roles_from_process_groups)
 	st = call_as(&u, NULL, 0, h.path, 1, (char *[]){ "admin" }, err, sizeof(err));
 	ck_assert_int_eq(st, FWD_EXIT_DENIED);
 	snprintf(expect, sizeof(expect), "permission denied: fwctl admin needs root or group "
-		 SEC_GROUP "; you are uid %u (" SEC_USER ")\n", u.uid);
+		 "%s; you are uid %u (%s)\n", SEC_GROUP, u.uid, SEC_USER);
 	ck_assert_str_eq(err, expect);
 	h_stop(&h);
 	sec_users_remove();
@@ -1578,8 +1578,8 @@ START_TEST(role_budgets)
 	st = announce_as(&u, h.path, 100000, err, sizeof(err));
 	ck_assert_msg(st == FWD_EXIT_DENIED, "status %d: %s", st, err);
 	snprintf(expect, sizeof(expect), "fwd: permission denied: a request of %u bytes needs"
-		 " root or group " SEC_GROUP " (others may send %u bytes); you are uid %u ("
-		 SEC_USER ")\n", 100000 + FWD_PROTO_HDR_LEN, FWD_CTL_NONE_MAX_FRAME, u.uid);
+		 " root or group %s (others may send %u bytes); you are uid %u (%s)\n",
+		 100000 + FWD_PROTO_HDR_LEN, SEC_GROUP, FWD_CTL_NONE_MAX_FRAME, u.uid, SEC_USER);
 	ck_assert_str_eq(err, expect);
 	/* No role, a small request: the handler answers it as usual. */
 	st = call_as(&u, NULL, 0, h.path, 1, (char *[]){ "echo" }, err, sizeof(err));

@@ -2815,9 +2815,18 @@ END_TEST
  * SEC_NOBODY has no role. Made by each test that needs them, removed by it
  * and again by the case's unchecked teardown.
  */
-#define SEC_GROUP	"fwdt-sec-g"
-#define SEC_MEMBER	"fwdt-sec-u"
-#define SEC_NOBODY	"fwdt-sec-n"
+#define SEC_GROUP	tu_name("sec-g")
+#define SEC_MEMBER	tu_name("sec-u")
+#define SEC_NOBODY	tu_name("sec-n")
+
+/* write_policy with a [control] section naming SEC_GROUP for ROLE. */
+static void write_policy_role(const char *role)
+{
+	char *extra = xasprintf("\n[control]\n%s = %s\n", role, SEC_GROUP);
+
+	write_policy("deny", extra);
+	free(extra);
+}
 
 struct sec_users {
 	uid_t member, nobody;
@@ -2828,7 +2837,7 @@ static void sec_users_remove(void)
 {
 	char *out = NULL;
 
-	tu_sh(&out, "userdel " SEC_MEMBER "; userdel " SEC_NOBODY "; groupdel " SEC_GROUP);
+	tu_sh(&out, "userdel %s; userdel %s; groupdel %s", SEC_MEMBER, SEC_NOBODY, SEC_GROUP);
 	free(out);
 }
 
@@ -2840,9 +2849,9 @@ static void sec_users_make(struct sec_users *su)
 	int rc;
 
 	sec_users_remove();
-	rc = tu_sh(&out, "groupadd -r " SEC_GROUP " && useradd -r -M -s /usr/sbin/nologin"
-		   " -G " SEC_GROUP " " SEC_MEMBER " && useradd -r -M -s /usr/sbin/nologin "
-		   SEC_NOBODY);
+	rc = tu_sh(&out, "groupadd -r %s && useradd -r -M -s /usr/sbin/nologin -c '"
+		   TU_USER_GECOS "' -G %s %s && useradd -r -M -s /usr/sbin/nologin -c '"
+		   TU_USER_GECOS "' %s", SEC_GROUP, SEC_GROUP, SEC_MEMBER, SEC_NOBODY);
 	ck_assert_msg(rc == 0, "cannot create the test users: %s", out);
 	free(out);
 	ck_assert((pw = getpwnam(SEC_MEMBER)) != NULL && pw->pw_uid != 0);
@@ -2889,13 +2898,13 @@ START_TEST(test_roles_follow_reload)
 		return;
 	topo_up();
 	sec_users_make(&su);
-	write_policy("deny", "\n[control]\nadmin_group = " SEC_GROUP "\n");
+	write_policy_role("admin_group");
 	fwd_start();
 	EXPECT_OK(fwctl_member(&su, "allow 8080/tcp from " BAD4), "the admin group's allow");
 	expect_elem("allow4", BAD4 " . tcp . 8080", 1);
 
 	/* The admin group out, the read group in: fwctl reload. */
-	write_policy("deny", "\n[control]\nread_group = " SEC_GROUP "\n");
+	write_policy_role("read_group");
 	FWCTL_OK("reload");
 	EXPECT_DENIED(fwctl_member(&su, "allow 8081/tcp from " BAD4),
 		      "allow after admin_group was removed and reloaded");
@@ -2909,7 +2918,7 @@ START_TEST(test_roles_follow_reload)
 	EXPECT_DENIED(fwctl_member(&su, "show"), "show after read_group was removed");
 
 	/* Back in: it grants again. */
-	write_policy("deny", "\n[control]\nadmin_group = " SEC_GROUP "\n");
+	write_policy_role("admin_group");
 	FWCTL_OK("reload");
 	EXPECT_OK(fwctl_member(&su, "allow 8082/tcp from " BAD4), "allow with admin_group back");
 	expect_elem("allow4", BAD4 " . tcp . 8082", 1);
@@ -2933,14 +2942,18 @@ START_TEST(test_roles_dropped_groups)
 		return;
 	topo_up();
 	sec_users_make(&su);
-	write_policy("deny", "\n[control]\nadmin_group = " SEC_GROUP "\n");
+	write_policy_role("admin_group");
 	fwd_start();
 	env = xasprintf("setpriv --reuid=%u --regid=%u --clear-groups",
 			(unsigned)su.member, (unsigned)su.member_gid);
 	EXPECT_DENIED(fwctl_env(env, "allow 8080/tcp from " BAD4),
 		      "allow by a member that dropped its groups");
-	ck_assert_msg(strstr(R.err, "needs root or group " SEC_GROUP "; you are uid"),
-		      "%s", R.err);
+	{
+		char *want = xasprintf("needs root or group %s; you are uid", SEC_GROUP);
+
+		ck_assert_msg(strstr(R.err, want), "%s", R.err);
+		free(want);
+	}
 	expect_elem("allow4", BAD4 " . tcp . 8080", 0);
 	EXPECT_DENIED(fwctl_env(env, "block " BAD4), "block by a member that dropped its groups");
 	expect_elem("block4", BAD4, 0);
@@ -3079,7 +3092,7 @@ START_TEST(test_flood_does_not_lock_out_root)
 		return;
 	topo_up();
 	sec_users_make(&su);
-	write_policy("deny", "\n[control]\nread_group = " SEC_GROUP "\n");
+	write_policy_role("read_group");
 	fwd_start();
 	none = flooder(su.nobody, su.nobody_gid, 0, 0);
 	rd = flooder(su.member, su.member_gid, su.group, 4u << 20);
@@ -3131,9 +3144,9 @@ START_TEST(test_diff_hides_source_from_readers)
 	list = path_in("secret.list");
 	write_file(list, "# partners\n%s\n", BAD4);
 	ck_assert(chmod(list, 0600) == 0);
-	extra = xasprintf("\n[control]\nread_group = " SEC_GROUP "\n\n[list partners]\n"
+	extra = xasprintf("\n[control]\nread_group = %s\n\n[list partners]\n"
 			  "file = %s\n\n[service web]\nports = 8080/tcp\nallow = @partners\n",
-			  list);
+			  SEC_GROUP, list);
 	write_policy("deny", extra);
 	fwd_start();
 	/* The reader cannot read the file itself. */

@@ -165,6 +165,23 @@ static void user_name(pid_t pid, char *buf, size_t len)
 	snprintf(buf, len, "fwdt%d", (int)pid);
 }
 
+const char *tu_name(const char *role)
+{
+	static char names[8][40];
+	static const char *roles[8];
+	size_t i;
+
+	for (i = 0; i < 8 && roles[i]; i++)
+		if (strcmp(roles[i], role) == 0)
+			return names[i];
+	if (i == 8)
+		abort();
+	roles[i] = role;
+	snprintf(names[i], sizeof(names[i]), "fwdt%d-%s", (int)(runner ? runner : getpid()),
+		 role);
+	return names[i];
+}
+
 const char *tu_user(void)
 {
 	static char name[32];
@@ -201,7 +218,10 @@ static void user_sweep(void)
 
 	setpwent();
 	while ((pw = getpwent()) != NULL) {
-		if (sscanf(pw->pw_name, "fwdt%d%c", &pid, &end) != 1 || pid <= 0 ||
+		int got = sscanf(pw->pw_name, "fwdt%d%c", &pid, &end);
+
+		/* fwdt<pid> (tu_user) or fwdt<pid>-<role> (tu_name). */
+		if (!(got == 1 || (got == 2 && end == '-')) || pid <= 0 ||
 		    !pw->pw_gecos || strcmp(pw->pw_gecos, TU_USER_GECOS) != 0 ||
 		    kill(pid, 0) == 0 || errno != ESRCH)
 			continue;
@@ -215,8 +235,11 @@ static void user_sweep(void)
 	 * the two): same name, no user, the dead runner's pid. */
 	setgrent();
 	while ((gr = getgrent()) != NULL) {
-		if (sscanf(gr->gr_name, "fwdt%d%c", &pid, &end) != 1 || pid <= 0 ||
-		    getpwnam(gr->gr_name) || (gr->gr_mem && gr->gr_mem[0]) ||
+		int got = sscanf(gr->gr_name, "fwdt%d%c", &pid, &end);
+
+		/* A tu_name group may hold members: swept with them. */
+		if (!(got == 1 || (got == 2 && end == '-')) || pid <= 0 ||
+		    getpwnam(gr->gr_name) || (got == 1 && gr->gr_mem && gr->gr_mem[0]) ||
 		    kill(pid, 0) == 0 || errno != ESRCH)
 			continue;
 		stale = realloc(stale, (n + 1) * sizeof(*stale));

@@ -63,6 +63,14 @@ void tu_enter_netns(void);
 #define TU_USER_GECOS "fwd test suite"
 const char *tu_user(void);
 
+/*
+ * "fwdt<runner pid>-<role>": the name of a user or group a test makes
+ * itself (with useradd -c TU_USER_GECOS), one per role and run, so two
+ * runs on one machine never share one. tu_run sweeps those of runners
+ * that died, as tu_user's. Not created here.
+ */
+const char *tu_name(const char *role);
+
 /* Run a suite and return an exit status (0 = all passed). */
 int tu_run(Suite *s);
 
