@@ -288,7 +288,11 @@ static void say_as_typed(char *msg, size_t len, const char *kind, const char *ty
 	snprintf(pat[0], sizeof(pat[0]), "'%s'", kind);
 	snprintf(pat[1], sizeof(pat[1]), "like %s ", kind);
 	for (const char *p = msg; *p && o + 1 < sizeof(out); ) {
-		int hit = !strncmp(p, pat[0], k + 2) ? 0 : !strncmp(p, pat[1], k + 6) ? 1 : -1;
+		/* The kind opens the parser's sentences ("'allow' needs
+		 * PORTS") and its examples ("like allow 22/tcp"); anywhere
+		 * else a quoted word is the user's own (a list named allow). */
+		int hit = p == msg && !strncmp(p, pat[0], k + 2) ? 0 :
+			  !strncmp(p, pat[1], k + 6) ? 1 : -1;
 
 		if (hit < 0) {
 			out[o++] = *p++;

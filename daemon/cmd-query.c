@@ -420,7 +420,7 @@ int cmd_show(struct cmdreq *cr)
 		fmt_edit_human(e, w, sizeof(w));
 		fmt_loc(&e->loc, a, sizeof(a));
 		fwd_response_printf(cr->resp, "edit    %s  (%s%s%s)\n", w, a,
-				    e->expires ? "" : ", no expiry",
+				    e->expires ? "" : e->runtime ? ", no expiry" : ", permanent",
 				    e->runtime ? "; runtime only: not saved, gone "
 				    "when fwd restarts" : "");
 	}
@@ -561,7 +561,10 @@ int cmd_list_blocked(struct cmdreq *cr)
 			json_str(&jb.j, fwd_vloop_reason(cr->ctx, &e->addr));
 			json_obj_end(&jb.j);
 		} else {
-			fmt_until(e->expires, t, sizeof(t));
+			if (!e->expires && e->runtime)
+				snprintf(t, sizeof(t), "no expiry");
+			else
+				fmt_until(e->expires, t, sizeof(t));
 			fwd_response_printf(cr->resp, "%-44s %-15s %s%s\n", a,
 					    fwd_vloop_reason(cr->ctx, &e->addr), t,
 					    e->runtime ? " (runtime only: not saved)" : "");

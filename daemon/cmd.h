@@ -63,8 +63,10 @@ void jbuf_close(struct jbuf *b, struct fwd_response *resp);
 uint64_t now_s(void);
 void fmt_loc(const struct fwd_loc *l, char *buf, size_t len);
 void fmt_left(uint64_t expires, char *buf, size_t len);
-/* "until 2026-12-05 14:03 UTC (58m0s left)" in fwd's local time, or "no
- * expiry": what people read; epoch seconds are for JSON. */
+/* "until 2026-12-05 14:03 UTC (58m0s left)" in fwd's local time, or
+ * "permanent": what people read; epoch seconds are for JSON. A runtime
+ * edit without expiry is not permanent (it is gone when fwd restarts):
+ * callers say "no expiry" for those. */
 void fmt_until(uint64_t expires, char *buf, size_t len);
 /* An edit in the words a user types ("list add office 192.0.2.9", not the
  * [edits] file's "list-add"), its end as fmt_until says it. */

@@ -86,7 +86,7 @@ void fmt_until(uint64_t expires, char *buf, size_t len)
 	struct tm tm;
 
 	if (!expires) {
-		snprintf(buf, len, "no expiry");
+		snprintf(buf, len, "permanent");
 		return;
 	}
 	if (!localtime_r(&t, &tm) ||
