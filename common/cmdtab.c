@@ -31,7 +31,8 @@
 const struct fwd_cmdinfo fwd_cmdtab[] = {
 	{ "status", "status [--json]",
 	  "Whether fwd is up, which policy files it runs, generation, counts,\n"
-	  "kernel features, degraded state and pending confirmations.",
+	  "kernel features, degraded state (with the FILE:LINE errors behind\n"
+	  "it) and pending confirmations.",
 	  FWD_ROLE_READ, false,
 	  RUN(cmd_status), false,
 	  "is fwd running, on which policy, and is anything wrong" },

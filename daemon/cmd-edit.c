@@ -552,8 +552,8 @@ struct del_arg {
 	bool *matched;			/* per want */
 	bool list_del;			/* unmatched list members get a list-del edit */
 	bool allow, deny;		/* remove: which kinds it takes out */
-	struct fwd_edit *gone;		/* what was taken out (or recorded), n_gone */
-	size_t ngone;
+	struct fwd_edit *gone;		/* what was taken out (or recorded) */
+	size_t ngone, gone_cap;
 };
 
 /* Whether list `name` as written in the files holds exactly addr. */
@@ -603,11 +603,8 @@ static void where_written(const struct cmdreq *cr, const struct fwd_edit *w,
 /* A copy of what the edit removed or recorded, for the answer. */
 static void note_gone(struct del_arg *a, const struct fwd_edit *e)
 {
-	struct fwd_edit *g = realloc(a->gone, (a->ngone + 1) * sizeof(*g));
-
-	if (!g)
-		abort();
-	a->gone = g;
+	/* Doubling: a list del of a thousand members is one request. */
+	FWD_GROW(a->gone, a->gone_cap, a->ngone + 1);
 	a->gone[a->ngone++] = *e;
 }
 
