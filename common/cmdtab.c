@@ -31,45 +31,57 @@
 const struct fwd_cmdinfo fwd_cmdtab[] = {
 	{ "status", "status [--json]",
 	  "Whether fwd is up, which policy files it runs, generation, counts,\n"
-	  "kernel features, degraded state and pending confirmations.",
+	  "kernel features, degraded state (with the FILE:LINE errors behind\n"
+	  "it) and pending confirmations.",
 	  FWD_ROLE_READ, false,
-	  RUN(cmd_status), false },
+	  RUN(cmd_status), false,
+	  "is fwd running, on which policy, and is anything wrong" },
 	{ "show", "show [--nft] [--json]",
 	  "The effective policy: defaults, lists, services and live edits, each\n"
 	  "with the FILE:LINE it comes from. --nft prints the live table read\n"
 	  "back from the kernel, in nft syntax.",
 	  FWD_ROLE_READ, false,
-	  RUN(cmd_show), false },
+	  RUN(cmd_show), false,
+	  "the running policy, each part with its FILE:LINE" },
 	{ "allow", "allow PORTS [from PEER...|to PEER...] [for DURATION] [--runtime] [--force] [--json]",
 	  "Allow PORTS from the PEERs (default: from anywhere), at once, as one\n"
 	  "small kernel transaction of set elements.\n" RULE_WORDS,
 	  FWD_ROLE_ADMIN, false,
-	  RUN(cmd_allow), false },
+	  RUN(cmd_allow), false,
+	  "let traffic to ports in, now" },
 	{ "deny", "deny PORTS [from PEER...|to PEER...] [for DURATION] [--runtime] [--force] [--json]",
 	  "Reject PORTS from the PEERs even where the policy allows them (TCP\n"
 	  "reset, ICMP admin-prohibited otherwise). Checked before the\n"
 	  "allowlists.\n" RULE_WORDS,
 	  FWD_ROLE_ADMIN, false,
-	  RUN(cmd_deny), false },
-	{ "remove", "remove PORTS [from PEER...|to PEER...] [--kill-states] [--runtime] [--force] [--json]",
+	  RUN(cmd_deny), false,
+	  "refuse traffic to ports, even where the policy allows it" },
+	{ "remove", "remove PORTS [from PEER...|to PEER...] [--allow|--deny] [--kill-states] [--runtime] [--force] [--json]",
 	  "Remove an allow or deny made with fwctl (hand-written files are never\n"
-	  "rewritten: for those fwctl names the FILE:LINE to edit).\n"
+	  "rewritten: for those fwctl names the FILE:LINE to edit). When both an\n"
+	  "allow and a deny name the PORTS and PEER, both go, and the answer\n"
+	  "lists each; --allow or --deny takes out only that one.\n"
 	  "--kill-states also ends the matching established connections\n"
 	  "(their conntrack entries are deleted), so removal takes effect for\n"
 	  "them too.",
 	  FWD_ROLE_ADMIN, false,
-	  RUN(cmd_remove), false },
+	  RUN(cmd_remove), false,
+	  "take back an allow or deny made with fwctl" },
 	{ "block", "block ADDR|CIDR... [for DURATION] [--runtime] [--force] [--json]",
 	  "Drop everything from (and to) the addresses, established\n"
 	  "connections included, until unblocked or expired.",
 	  FWD_ROLE_ADMIN, false,
-	  RUN(cmd_block), false },
-	{ "unblock", "unblock ADDR|CIDR... [--runtime] [--json]", "Lift a block.", FWD_ROLE_ADMIN, false,
-	  RUN(cmd_unblock), false },
+	  RUN(cmd_block), false,
+	  "drop everything from (and to) addresses" },
+	{ "unblock", "unblock ADDR|CIDR... [--runtime] [--json]",
+	  "Lift a block (also one the verdict loop's guard made).", FWD_ROLE_ADMIN, false,
+	  RUN(cmd_unblock), false,
+	  "lift a block" },
 	{ "list blocked", "list blocked [--json]",
 	  "Blocked addresses with the time left and why: guard scan, guard\n"
 	  "flood (the verdict loop's [guard]) or fwctl.", FWD_ROLE_READ, false,
-	  RUN(cmd_list_blocked), false },
+	  RUN(cmd_list_blocked), false,
+	  "the blocked addresses, time left and why" },
 	{ "log", "log [-f] [-n N] [--since TIME] [--json | --dshield]",
 	  "The verdict loop's records of dropped packets (a ring in fwd's\n"
 	  "memory), oldest first: time, verdict, reason (default deny, guard\n"
@@ -81,46 +93,60 @@ const struct fwd_cmdinfo fwd_cmdtab[] = {
 	  "keep printing new records (fwctl asks fwd about every 0.2 s; records\n"
 	  "the ring overwrote meanwhile are counted on stderr).",
 	  FWD_ROLE_READ, false,
-	  RUN(cmd_log), true },
-	{ "list add", "list add NAME ADDR...|- [--runtime] [--json]",
+	  RUN(cmd_log), true,
+	  "the dropped packets the verdict loop recorded" },
+	{ "list add", "list add NAME ADDR...|- [-v] [--runtime] [--json]",
 	  "Add addresses to address list NAME (created if missing). `-` reads\n"
 	  "addresses from standard input, one per line or space separated: a\n"
 	  "thousand addresses are one request and one kernel transaction.\n"
 	  "`#` or `;` starts a comment to the end of its line; an error names\n"
-	  "its line (stdin:LINE) and nothing of the batch is applied.",
+	  "its line (stdin:LINE) and nothing of the batch is applied. A batch\n"
+	  "answers with one line (added 101, already present 2); -v gives one\n"
+	  "line a member.",
 	  FWD_ROLE_ADMIN, false,
-	  RUN(cmd_list_add), false },
+	  RUN(cmd_list_add), false,
+	  "add addresses to an address list" },
 	{ "list del", "list del NAME ADDR...|- [--runtime] [--force] [--json]",
 	  "Remove addresses from list NAME.", FWD_ROLE_ADMIN, false,
-	  RUN(cmd_list_del), false },
+	  RUN(cmd_list_del), false,
+	  "take addresses out of an address list" },
 	{ "list show", "list show [NAME] [--json]",
 	  "The members of list NAME with where each comes from; without NAME,\n"
 	  "every list and its size.", FWD_ROLE_READ, false,
-	  RUN(cmd_list_show), false },
-	{ "reload", "reload [--confirm SECONDS] [--force] [--json]",
+	  RUN(cmd_list_show), false,
+	  "the address lists and their members" },
+	{ "reload", "reload [--confirm DURATION] [--force] [--json]",
 	  "Re-read the policy files and apply only the difference, in one\n"
-	  "transaction. With --confirm the change is reverted after SECONDS\n"
+	  "transaction. With --confirm the change is reverted after DURATION\n"
+	  "(30s, 5m, 1h30m as for `for`; a bare number is seconds; at most 1d)\n"
 	  "unless `fwctl confirm` arrives, also if fwd restarts meanwhile.",
 	  FWD_ROLE_ADMIN, false,
-	  RUN(cmd_reload), false },
-	{ "confirm", "confirm", "Keep the policy of a `reload --confirm`.",
+	  RUN(cmd_reload), false,
+	  "apply the edited policy files (only the difference)" },
+	{ "confirm", "confirm [--json]", "Keep the policy of a `reload --confirm`.",
 	  FWD_ROLE_ADMIN, false,
-	  RUN(cmd_confirm), false },
+	  RUN(cmd_confirm), false,
+	  "keep the policy of a `reload --confirm`" },
 	{ "diff", "diff [--json]",
 	  "What `fwctl reload` would change: the files against the running\n"
-	  "rules, as set elements added (+) and removed (-).",
+	  "rules, as set elements added (+) and removed (-). Exits as diff(1)\n"
+	  "does: 0 nothing would change, 1 something would, 2 or more an error\n"
+	  "(the files do not compile: 2).",
 	  FWD_ROLE_READ, false,
-	  RUN(cmd_diff), false },
+	  RUN(cmd_diff), false,
+	  "what a reload would change (exit 1 if anything)" },
 	{ "explain", "explain SRC PORT/PROTO [--json]",
 	  "Which rule decides a new connection from SRC to PORT/PROTO, and the\n"
 	  "verdict, with the policy line behind it. SRC may be IPv4 or IPv6.",
 	  FWD_ROLE_READ, false,
-	  RUN(cmd_explain), false },
+	  RUN(cmd_explain), false,
+	  "which rule decides a connection, and why" },
 	{ "stats", "stats [--json]",
 	  "Hit counters (kernel counters) of the allowlist rules and the\n"
 	  "blocklist, and of the control socket.",
 	  FWD_ROLE_READ, false,
-	  RUN(cmd_stats), false },
+	  RUN(cmd_stats), false,
+	  "hit counters per service, list and edit" },
 	{ "audit", "audit [--save-baseline|--diff] [--json]",
 	  "Every listening TCP socket and bound UDP socket of fwd's network\n"
 	  "namespace (IPv4 and IPv6, from the kernel's sock_diag), its owner\n"
@@ -133,34 +159,41 @@ const struct fwd_cmdinfo fwd_cmdtab[] = {
 	  "verdict since, and exits 1 when one is newly exposed (2: no\n"
 	  "baseline). Processes are shown to admins only.",
 	  FWD_ROLE_READ, false,
-	  RUN(cmd_audit), true },
-	{ "disable", "disable [--yes]",
+	  RUN(cmd_audit), true,
+	  "which listening sockets the rules expose" },
+	{ "disable", "disable [--yes] [--json]",
 	  "Delete fwd's table: the host is OPEN until `fwctl enable`, `fwctl\n"
 	  "reload`, SIGHUP or a restart of fwd. This is the only way fwd opens\n"
 	  "the host: stopping fwd does not. fwctl asks for confirmation on a\n"
 	  "terminal; scripts pass --yes.",
 	  FWD_ROLE_ADMIN, false,
-	  RUN(cmd_disable), false },
-	{ "enable", "enable",
+	  RUN(cmd_disable), false,
+	  "delete fwd's table: opens the host" },
+	{ "enable", "enable [--json]",
 	  "Put the running policy back in the kernel after `fwctl disable`.",
 	  FWD_ROLE_ADMIN, false,
-	  RUN(cmd_enable), false },
+	  RUN(cmd_enable), false,
+	  "put the table back after `fwctl disable`" },
 	{ "doctor", "doctor [--json]",
 	  "Other tables and base chains on the same hooks (Docker, iptables-nft,\n"
 	  "firewalld, ...) with their priorities, what that means for fwd (an\n"
 	  "accept in fwd's table does not override a drop elsewhere; a published\n"
 	  "Docker port may bypass the input chain), and the kernel probe. Runs\n"
 	  "in fwctl itself (needs root), whether fwd runs or not.",
-	  FWD_ROLE_NONE, true, NULL, false },
+	  FWD_ROLE_NONE, true, NULL, false,
+	  "other firewalls on the same hooks, kernel features" },
 	{ "check", "check [FILE] [--json]",
 	  "Validate a policy file (and its conf.d/ and list files) offline.\n"
 	  "Prints every error as FILE:LINE: message; exit 0 if valid, 1 if not.\n"
 	  "Needs neither the daemon nor privileges beyond reading the files.\n"
 	  "FILE defaults to " FWD_SYSCONFDIR "/fwd/fwd.conf.",
-	  FWD_ROLE_NONE, true, NULL, false },
-	{ "help", "help [COMMAND]", "Show help for fwctl or one command.",
-	  FWD_ROLE_NONE, true, NULL, false },
-	{ "version", "version", "Print the version.", FWD_ROLE_NONE, true, NULL, false },
+	  FWD_ROLE_NONE, true, NULL, false,
+	  "validate policy files offline" },
+	{ "help", "help [COMMAND] [--json]", "Show help for fwctl or one command.",
+	  FWD_ROLE_NONE, true, NULL, false,
+	  "this list, or the help of one command" },
+	{ "version", "version [--json]", "Print the version.", FWD_ROLE_NONE, true, NULL, false,
+	  "print fwctl's version" },
 };
 
 const unsigned fwd_ncmdtab = sizeof(fwd_cmdtab) / sizeof(fwd_cmdtab[0]);

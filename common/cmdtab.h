@@ -26,6 +26,9 @@ struct fwd_cmdinfo {
 	/* fwd passes every word to `run`, options included, and checks no
 	 * option or word count itself (audit reads its own options). */
 	bool own_options;
+	/* One line for `fwctl help`'s list of commands: what it is for,
+	 * in the words of someone who has not read the man page. */
+	const char *summary;
 };
 
 /* fwd's command functions, by family. */

@@ -16,8 +16,8 @@ _fwctl_opts()
 	audit) echo --save-baseline --diff --json ;;
 	show) echo --nft --json ;;
 	allow | deny | block) echo --runtime --force ;;
-	remove) echo --kill-states --force ;;
-	'list add') echo --runtime ;;
+	remove) echo --allow --deny --kill-states --force ;;
+	'list add') echo -v --runtime ;;
 	'list del') echo --runtime --force ;;
 	reload) echo --confirm --force ;;
 	log) echo -f -n --since --json --dshield ;;
@@ -87,7 +87,7 @@ _fwctl()
 		_fwctl_reply -W "$listcmds"
 		return 0
 	fi
-	[[ $prev == --confirm ]] && return 0	# SECONDS
+	[[ $prev == --confirm ]] && return 0	# DURATION
 	if [[ $cur == -* ]]; then
 		w=$(_fwctl_opts "$cmd")
 		# `-` is the word that reads addresses from standard input.

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,17 +60,83 @@ static const char *qword(char *buf, const char *w)
 	return fwd_quote(buf, w, strlen(w), QWORD_MAX);
 }
 
+/* The command table as `fwctl help` lists it: name and what it is for. */
+static void list_commands(FILE *out, const char *prefix)
+{
+	for (unsigned i = 0; i < fwd_ncmdtab; i++) {
+		const struct fwd_cmdinfo *ci = &fwd_cmdtab[i];
+
+		if (prefix && strncmp(ci->name, prefix, strlen(prefix)) != 0)
+			continue;
+		fprintf(out, "  %-13s %s\n", ci->name, ci->summary);
+	}
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: fwctl [-S SOCKET] [--json] COMMAND [ARGS]\n\ncommands:\n");
-	for (unsigned i = 0; i < fwd_ncmdtab; i++)
-		fprintf(out, "  %s\n", fwd_cmdtab[i].usage);
-	fprintf(out, "\n'fwctl help COMMAND' describes one command. The socket is -S PATH,\n"
-		"else $FWD_SOCKET, else " FWD_CTL_DEFAULT_PATH ".\n"
+	list_commands(out, NULL);
+	fprintf(out, "\n'fwctl help COMMAND' shows a command's words and options. The\n"
+		"socket is -S PATH, else $FWD_SOCKET, else " FWD_CTL_DEFAULT_PATH ".\n"
 		"Exit codes: 0 ok, 1 the request failed, 2 usage, 3 permission denied,\n"
-		"4 fwd unreachable, 5 protocol error, 6 fwd busy.\n");
+		"4 fwd unreachable, 5 protocol error, 6 fwd busy (diff: 1 = changes).\n");
 }
 
+/*
+ * With --json, stdout holds exactly one JSON document whatever happens: a
+ * failure that printed nothing there gets {"error": TEXT, "exit": N}, the
+ * text going to stderr as always. A failing command that answered with a
+ * document of its own (check of a bad file, diff, audit --diff) keeps it.
+ */
+static void json_error(const char *text, size_t len, int code)
+{
+	struct json_out j;
+	char *t;
+
+	while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
+		len--;
+	t = strndup(text, len);
+	if (!t)
+		abort();
+	json_init(&j, stdout);
+	json_obj_begin(&j);
+	json_key(&j, "error"); json_str(&j, t);
+	json_key(&j, "exit"); json_int(&j, code);
+	json_obj_end(&j);
+	json_finish(&j);
+	free(t);
+}
+
+/* A failure fwctl itself finds: "fwctl: ..." on stderr, and in JSON. */
+static int fail(const struct fwctl_opts *o, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(const struct fwctl_opts *o, int code, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	int n;
+
+	n = snprintf(msg, sizeof(msg), "fwctl: ");
+	va_start(ap, fmt);
+	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s\n", msg);
+	if (o->json)
+		json_error(msg, strlen(msg), code);
+	return code;
+}
+
+/* fwd's answer (or the one fwctl made when fwd gave none), printed. */
+static int print_response(const struct fwd_response *resp, const struct fwctl_opts *o)
+{
+	int ret = fwd_client_print(resp, STDOUT_FILENO, STDERR_FILENO);
+	const char *out = resp->out.data ? resp->out.data : "";
+
+	if (o->json && ret != 0 && out[strspn(out, " \t\r\n")] == '\0')
+		json_error(resp->err.data ? resp->err.data : "", resp->err.len, ret);
+	return ret;
+}
 
 static int cmd_check(int argc, char **argv, const struct fwctl_opts *o)
 {
@@ -78,10 +145,8 @@ static int cmd_check(int argc, char **argv, const struct fwctl_opts *o)
 	struct fwd_diags d;
 	int ret;
 
-	if (argc > 2) {
-		fprintf(stderr, "fwctl: usage: fwctl check [FILE]\n");
-		return FWCTL_USAGE;
-	}
+	if (argc > 2)
+		return fail(o, FWCTL_USAGE, "usage: fwctl check [FILE] [--json]");
 	fwd_diags_init(&d);
 	ret = fwd_policy_load(path, NULL, &p, &d);
 	if (o->json) {
@@ -125,35 +190,94 @@ static int cmd_check(int argc, char **argv, const struct fwctl_opts *o)
 	return ret == 0 ? FWCTL_OK : FWCTL_ERR;
 }
 
+static void help_json(const struct fwd_cmdinfo *ci)
+{
+	struct json_out j;
+
+	json_init(&j, stdout);
+	json_obj_begin(&j);
+	if (ci) {
+		json_key(&j, "name"); json_str(&j, ci->name);
+		json_key(&j, "usage"); json_str(&j, ci->usage);
+		json_key(&j, "summary"); json_str(&j, ci->summary);
+		json_key(&j, "help"); json_str(&j, ci->help);
+	} else {
+		json_key(&j, "commands");
+		json_arr_begin(&j);
+		for (unsigned i = 0; i < fwd_ncmdtab; i++) {
+			json_obj_begin(&j);
+			json_key(&j, "name"); json_str(&j, fwd_cmdtab[i].name);
+			json_key(&j, "usage"); json_str(&j, fwd_cmdtab[i].usage);
+			json_key(&j, "summary"); json_str(&j, fwd_cmdtab[i].summary);
+			json_obj_end(&j);
+		}
+		json_arr_end(&j);
+	}
+	json_obj_end(&j);
+	json_finish(&j);
+}
+
+/* Whether `word` is the first word of two-word commands ("list"). */
+static bool is_group(const char *word)
+{
+	size_t n = strlen(word);
+
+	for (unsigned i = 0; i < fwd_ncmdtab; i++)
+		if (!strncmp(fwd_cmdtab[i].name, word, n) && fwd_cmdtab[i].name[n] == ' ')
+			return true;
+	return false;
+}
+
+/* An unknown command: the group's commands for "list foo", else all. */
+static int unknown_command(const struct fwctl_opts *o, int argc, char **argv)
+{
+	char q[FWD_QUOTE_BUF(QWORD_MAX)], q2[FWD_QUOTE_BUF(QWORD_MAX)], pre[64];
+
+	if (is_group(argv[0])) {
+		snprintf(pre, sizeof(pre), "%s ", argv[0]);
+		if (argc > 1)
+			fail(o, FWCTL_USAGE, "unknown %s command '%s'; the %s commands are:",
+			     qword(q, argv[0]), qword(q2, argv[1]), q);
+		else
+			fail(o, FWCTL_USAGE, "'%s' needs one of the %s commands:",
+			     qword(q, argv[0]), q);
+		list_commands(stderr, pre);
+		return FWCTL_USAGE;
+	}
+	fail(o, FWCTL_USAGE, "unknown command '%s'; the commands are:", qword(q, argv[0]));
+	list_commands(stderr, NULL);
+	return FWCTL_USAGE;
+}
+
 static int cmd_help(int argc, char **argv, const struct fwctl_opts *o)
 {
 	const struct fwd_cmdinfo *ci;
-	char q[FWD_QUOTE_BUF(QWORD_MAX)];
 	int words;
 
 	if (argc < 2) {
-		usage(stdout);
+		if (o->json)
+			help_json(NULL);
+		else
+			usage(stdout);
 		return FWCTL_OK;
 	}
 	ci = fwd_cmd_find(argc - 1, argv + 1, &words);
-	if (!ci) {
-		/* "help list" lists the list commands. */
-		bool any = false;
+	if (!ci && argc == 2 && is_group(argv[1]) && !o->json) {
+		/* "help list" lists the list commands with their usage. */
+		size_t n = strlen(argv[1]);
 
-		for (unsigned i = 0; i < fwd_ncmdtab; i++) {
-			if (strncmp(fwd_cmdtab[i].name, argv[1], strlen(argv[1])) == 0 &&
-			    fwd_cmdtab[i].name[strlen(argv[1])] == ' ') {
+		for (unsigned i = 0; i < fwd_ncmdtab; i++)
+			if (!strncmp(fwd_cmdtab[i].name, argv[1], n) &&
+			    fwd_cmdtab[i].name[n] == ' ')
 				printf("usage: fwctl %s\n", fwd_cmdtab[i].usage);
-				any = true;
-			}
-		}
-		if (any)
-			return FWCTL_OK;
-		fprintf(stderr, "fwctl: unknown command '%s'\n", qword(q, argv[1]));
-		usage(stderr);
-		return FWCTL_USAGE;
+		return FWCTL_OK;
 	}
-	printf("usage: fwctl %s\n\n%s\n", ci->usage, ci->help);
+	if (!ci)
+		return unknown_command(o, argc - 1, argv + 1);
+	if (o->json)
+		help_json(ci);
+	else
+		printf("usage: fwctl %s\n\n%s\n", ci->usage, ci->help);
 	return FWCTL_OK;
 }
 
@@ -165,20 +289,17 @@ static int cmd_doctor(int argc, char **argv, const struct fwctl_opts *o)
 	struct fwd_nl *nl = NULL;
 	int ret;
 
-	if (argc > 1) {
-		fprintf(stderr, "fwctl: usage: fwctl doctor [--json]\n");
-		return FWCTL_USAGE;
-	}
+	if (argc > 1)
+		return fail(o, FWCTL_USAGE, "usage: fwctl doctor [--json]");
 	ret = fwd_probe(&f);
 	if (ret == 0)
 		ret = fwd_nl_open(&nl);
 	if (ret == 0)
 		ret = fwd_doctor_read(nl, &doc);
 	if (ret) {
-		fprintf(stderr, "fwctl: doctor: cannot read the kernel's tables: %s%s\n",
-			strerror(-ret), ret == -EPERM ? " (run as root)" : "");
 		fwd_nl_close(nl);
-		return FWCTL_ERR;
+		return fail(o, FWCTL_ERR, "doctor: cannot read the kernel's tables: %s%s",
+			    strerror(-ret), ret == -EPERM ? " (run as root)" : "");
 	}
 	if (o->json) {
 		/* One JSON document: {"kernel": probe, "tables": doctor}. */
@@ -216,7 +337,17 @@ static bool confirm_disable(void)
 
 static int cmd_version(int argc, char **argv, const struct fwctl_opts *o)
 {
-	printf("fwctl %s\n", FWD_VERSION);
+	if (o->json) {
+		struct json_out j;
+
+		json_init(&j, stdout);
+		json_obj_begin(&j);
+		json_key(&j, "version"); json_str(&j, FWD_VERSION);
+		json_obj_end(&j);
+		json_finish(&j);
+	} else {
+		printf("fwctl %s\n", FWD_VERSION);
+	}
 	return FWCTL_OK;
 }
 
@@ -239,20 +370,19 @@ static int remote(int argc, char **argv, const struct fwctl_opts *o)
 		if (strcmp(argv[i], "-") == 0)
 			wants_stdin = true;
 		if (fwd_request_add_arg(&req, argv[i]) != 0) {
-			fprintf(stderr, "fwctl: out of memory\n");
-			return FWCTL_ERR;
+			fwd_request_free(&req);
+			return fail(o, FWCTL_ERR, "out of memory");
 		}
 	}
 	/* Batch mode reads all of stdin before connecting: fwd gives a
 	 * client a few seconds to send its request, not a pipe's pace. */
 	if (wants_stdin && (ret = fwd_client_read_stdin(&req, STDIN_FILENO)) != 0) {
-		fprintf(stderr, "fwctl: reading standard input: %s\n", strerror(-ret));
 		fwd_request_free(&req);
-		return FWCTL_USAGE;
+		return fail(o, FWCTL_USAGE, "reading standard input: %s", strerror(-ret));
 	}
 	fwd_client_add_env(&req);
 	fwd_client_call(fwd_ctl_socket_path(o->socket), &req, 0, &resp);
-	ret = fwd_client_print(&resp, STDOUT_FILENO, STDERR_FILENO);
+	ret = print_response(&resp, o);
 	fwd_response_free(&resp);
 	fwd_request_free(&req);
 	return ret;
@@ -297,7 +427,7 @@ static int follow_log(int argc, char **argv, const struct fwctl_opts *o)
 		fwd_request_free(&req);
 		text = resp.out.data ? (const char *)resp.out.data : "";
 		if (resp.status != 0 || sscanf(text, "next %llu %llu", &next, &missed) != 2) {
-			int ret = fwd_client_print(&resp, STDOUT_FILENO, STDERR_FILENO);
+			int ret = print_response(&resp, o);
 
 			fwd_response_free(&resp);
 			return ret ? ret : FWCTL_ERR;
@@ -342,30 +472,38 @@ int main(int argc, char **argv)
 		case 'h': usage(stdout); return FWCTL_OK;
 		case 'V': return cmd_version(0, NULL, &o);
 		default:
+			/* --json may come later on the line: errors in JSON too. */
+			for (int k = optind; k < argc; k++)
+				o.json |= strcmp(argv[k], "--json") == 0;
 			if (optopt == 'S')
-				fprintf(stderr, "fwctl: option '-%c' needs an argument\n", optopt);
+				fail(&o, FWCTL_USAGE, "option '-%c' needs an argument", optopt);
 			else if (optopt)
-				fprintf(stderr, "fwctl: unknown option '-%s'\n",
-					fwd_quote(q, &(char){ (char)optopt }, 1, QWORD_MAX));
+				fail(&o, FWCTL_USAGE, "unknown option '-%s'",
+				     fwd_quote(q, &(char){ (char)optopt }, 1, QWORD_MAX));
 			else
-				fprintf(stderr, "fwctl: unknown or incomplete option '%s'\n",
-					qword(q, argv[optind - 1]));
+				fail(&o, FWCTL_USAGE, "unknown or incomplete option '%s'",
+				     qword(q, argv[optind - 1]));
 			usage(stderr);
 			return FWCTL_USAGE;
 		}
 	}
 	if (optind >= argc) {
 		usage(stderr);
+		if (o.json)
+			json_error("fwctl: no command", 17, FWCTL_USAGE);
 		return FWCTL_USAGE;
 	}
 	argc -= optind;
 	argv += optind;
+	/* Scripts put --json anywhere; fwd reads it from the words, and
+	 * fwctl must know too: its own errors, and fwd's that come as text,
+	 * are then JSON. */
+	for (int k = 1; k < argc; k++)
+		o.json |= strcmp(argv[k], "--json") == 0;
 	for (size_t i = 0; i < sizeof(local_commands) / sizeof(local_commands[0]); i++) {
 		if (strcmp(argv[0], local_commands[i].name) == 0) {
-			/* Scripts put --json anywhere. */
 			for (int k = 1; k < argc; k++) {
 				if (strcmp(argv[k], "--json") == 0) {
-					o.json = true;
 					memmove(&argv[k], &argv[k + 1], (size_t)(argc - k) * sizeof(*argv));
 					argc--;
 					k--;
@@ -375,13 +513,8 @@ int main(int argc, char **argv)
 		}
 	}
 	ci = fwd_cmd_find(argc, argv, &words);
-	if (!ci) {
-		fprintf(stderr, "fwctl: unknown command '%s'; commands are:\n",
-			qword(q, argv[0]));
-		for (unsigned i = 0; i < fwd_ncmdtab; i++)
-			fprintf(stderr, "  %s\n", fwd_cmdtab[i].usage);
-		return FWCTL_USAGE;
-	}
+	if (!ci)
+		return unknown_command(&o, argc, argv);
 	if (strcmp(ci->name, "log") == 0) {
 		for (int k = 1; k < argc; k++)
 			if (strcmp(argv[k], "-f") == 0)
@@ -396,10 +529,8 @@ int main(int argc, char **argv)
 			static char yes_word[] = "--yes";
 			char **v;
 
-			if (!confirm_disable()) {
-				fprintf(stderr, "fwctl: not disabled\n");
-				return FWCTL_ERR;
-			}
+			if (!confirm_disable())
+				return fail(&o, FWCTL_ERR, "not disabled");
 			v = calloc((size_t)argc + 2, sizeof(*v));
 			if (!v)
 				abort();

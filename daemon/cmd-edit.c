@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * fwctl's edits: allow, deny, block, list add (cmd_add_kind) and remove,
- * unblock, list del (cmd_del_kind). Every edit goes the same way: change
+ * unblock, list del (cmd_del_kind). Every answer and error names the
+ * command as the user typed it (`list add`, `remove`), never the [edits]
+ * file's kind words or a function. Every edit goes the same way: change
  * the model, compile, check the SSH session is not cut off, commit the
  * element delta to the kernel, then persist; any failure puts the model
  * and the kernel back as they were and tells the client why.
@@ -273,6 +275,41 @@ static int mutate_add(struct cmdreq *cr, struct fwd_policy *p, void *arg)
 	return ret;
 }
 
+/*
+ * The parser speaks the [edits] file's words ('list-add' needs ...), which
+ * are right for that file; a fwctl user typed `fwctl list add` or `fwctl
+ * remove`, so the kind word becomes the command in the message.
+ */
+static void say_as_typed(char *msg, size_t len, const char *kind, const char *typed)
+{
+	char out[700], pat[2][48];
+	size_t o = 0, k = strlen(kind);
+
+	snprintf(pat[0], sizeof(pat[0]), "'%s'", kind);
+	snprintf(pat[1], sizeof(pat[1]), "like %s ", kind);
+	for (const char *p = msg; *p && o + 1 < sizeof(out); ) {
+		/* The kind opens the parser's sentences ("'allow' needs
+		 * PORTS") and its examples ("like allow 22/tcp"); anywhere
+		 * else a quoted word is the user's own (a list named allow). */
+		int hit = p == msg && !strncmp(p, pat[0], k + 2) ? 0 :
+			  !strncmp(p, pat[1], k + 6) ? 1 : -1;
+
+		if (hit < 0) {
+			out[o++] = *p++;
+			continue;
+		}
+		o += (size_t)snprintf(out + o, sizeof(out) - o, hit ? "like fwctl %s " : "'%s'",
+				      typed);
+		if (o >= sizeof(out))
+			o = sizeof(out) - 1;
+		p += strlen(pat[hit]);
+	}
+	if (o >= len)
+		o = len - 1;
+	memcpy(msg, out, o);
+	msg[o] = '\0';
+}
+
 /* KIND + the positional words, the first `-` standing for the lines of
  * the request's stdin (fwd_edit_parse_batch: comments, stdin:LINE). */
 static int parse_edit_words(struct cmdreq *cr, const char *kind,
@@ -296,66 +333,208 @@ static int parse_edit_words(struct cmdreq *cr, const char *kind,
 				   cr->req->has_stdin ? cr->req->stdin_data : NULL,
 				   cr->req->stdin_len, now_s() + 1, NULL, edits, n,
 				   err, sizeof(err));
-	if (ret)
+	if (ret) {
+		say_as_typed(err, sizeof(err), kind, cr->info->name);
 		fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "%s", err);
+	}
 	free(w);
 	return ret;
 }
 
-static void print_edits(struct cmdreq *cr, const char *verb,
-			const struct fwd_edit *e, size_t n)
+/* What an edit command did, for the answer. */
+struct edit_result {
+	const char *verb;		/* "allowed", "removed", ... */
+	const struct fwd_edit *e;	/* what was added / removed */
+	size_t n;
+	const bool *present;		/* list add: per edit, already a member */
+	size_t npresent;
+	bool summary;			/* list add NAME -: one line, not one a member */
+	bool killed_set;		/* --kill-states ran */
+	unsigned killed;
+};
+
+static const char *runtime_note(const struct cmdreq *cr)
 {
-	if (cr->json) {
-		struct jbuf b;
+	/* Not "permanent": a runtime edit has no expiry but is not saved. */
+	return cr->runtime ? " (runtime only: not saved, gone when fwd restarts)" : "";
+}
 
-		jbuf_open(&b);
-		json_obj_begin(&b.j);
-		json_key(&b.j, "ok"); json_bool(&b.j, true);
-		json_key(&b.j, "generation"); json_uint(&b.j, cr->ctx->generation);
-		json_key(&b.j, "already_in_force"); json_bool(&b.j, cr->unchanged);
-		json_key(&b.j, verb);
-		json_arr_begin(&b.j);
-		for (size_t i = 0; i < n; i++) {
-			char buf[256];
+static void print_edits_json(struct cmdreq *cr, const struct edit_result *r)
+{
+	struct jbuf b;
 
-			fwd_edit_format(&e[i], buf, sizeof(buf));
-			json_str(&b.j, buf);
-		}
-		json_arr_end(&b.j);
-		json_obj_end(&b.j);
-		jbuf_close(&b, cr->resp);
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
+	jbuf_open(&b);
+	json_obj_begin(&b.j);
+	json_key(&b.j, "ok"); json_bool(&b.j, true);
+	json_key(&b.j, "generation"); json_uint(&b.j, cr->ctx->generation);
+	json_key(&b.j, "already_in_force"); json_bool(&b.j, cr->unchanged);
+	json_key(&b.j, r->verb);
+	json_arr_begin(&b.j);
+	for (size_t i = 0; i < r->n; i++) {
 		char buf[256];
 
-		fwd_edit_format(&e[i], buf, sizeof(buf));
-		/* Nothing was compiled, sent or written: say so. */
-		fwd_response_printf(cr->resp, "%s: %s%s\n",
-				    cr->unchanged ? "already in force" : verb, buf,
-				    cr->runtime ? " (runtime only)" : "");
+		fwd_edit_format(&r->e[i], buf, sizeof(buf));
+		json_str(&b.j, buf);
 	}
+	json_arr_end(&b.j);
+	json_key(&b.j, "count"); json_uint(&b.j, r->n);
+	if (r->present) {
+		json_key(&b.j, "already_present"); json_uint(&b.j, r->npresent);
+	}
+	if (r->killed_set) {
+		json_key(&b.j, "connections_ended"); json_uint(&b.j, r->killed);
+	}
+	json_obj_end(&b.j);
+	jbuf_close(&b, cr->resp);
+}
+
+/* One edit of an answer: "allow 80/tcp from X until ...", and a list
+ * member as "192.0.2.9 in list office" (list add and list del both). */
+static void edit_words(const struct fwd_edit *e, char *buf, size_t len)
+{
+	char a[FWD_ADDR_STRLEN], until[100] = "";
+
+	if (e->kind != FWD_EDIT_LIST_ADD && e->kind != FWD_EDIT_LIST_DEL) {
+		fmt_edit_human(e, buf, len);
+		return;
+	}
+	fwd_addr_format(&e->addr, a, sizeof(a));
+	if (e->expires) {
+		until[0] = ' ';
+		fmt_until(e->expires, until + 1, sizeof(until) - 1);
+	}
+	snprintf(buf, len, "%s in list %s%s", a, e->list, until);
+}
+
+static void print_edits(struct cmdreq *cr, const struct edit_result *r)
+{
+	if (cr->json) {
+		print_edits_json(cr, r);
+		return;
+	}
+	if (r->summary && r->present) {
+		fwd_response_printf(cr->resp, "%s %zu, already present %zu%s\n", r->verb,
+				    r->n - r->npresent, r->npresent, runtime_note(cr));
+	} else {
+		for (size_t i = 0; i < r->n; i++) {
+			char buf[300];
+			bool present = r->present && r->present[i];
+
+			edit_words(&r->e[i], buf, sizeof(buf));
+			/* Nothing was compiled, sent or written: say so. */
+			fwd_response_printf(cr->resp, "%s: %s%s\n",
+					    cr->unchanged ? "already in force" :
+					    present ? "already present" : r->verb,
+					    buf, runtime_note(cr));
+		}
+	}
+	if (r->killed_set)
+		fwd_response_printf(cr->resp, "ended %u tracked connection%s\n",
+				    r->killed, r->killed == 1 ? "" : "s");
+}
+
+static int addr_cmp(const void *x, const void *y)
+{
+	const struct fwd_addr *a = x, *b = y;
+
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	if (a->prefix != b->prefix)
+		return a->prefix < b->prefix ? -1 : 1;
+	return memcmp(a->a, b->a, fwd_addr_len(a));
+}
+
+/*
+ * Which members of a list add the list had before it: in the list's
+ * files (and not taken out by a list del since), added with fwctl
+ * already, or earlier in the same batch. Hash lookups and one sorted
+ * copy of the file's members, so a big batch into a big list stays
+ * linear-ish (the batch path is measured: bench/edit.sh).
+ */
+static size_t mark_present(const struct fwd_policy *p, const struct fwd_edit *e, size_t n,
+			   bool *present)
+{
+	struct fwd_policy batch = { .edits = (struct fwd_edit *)e, .nedits = n };
+	struct edit_index ix, bx;
+	struct fwd_addr *base = NULL;
+	size_t nbase = 0, count = 0;
+
+	for (size_t i = 0; n && i < p->nlists; i++) {
+		if (strcmp(p->lists[i].name, e[0].list) != 0)
+			continue;
+		base = realloc(base, (nbase + p->lists[i].n + 1) * sizeof(*base));
+		if (!base)
+			abort();
+		memcpy(base + nbase, p->lists[i].addrs, p->lists[i].n * sizeof(*base));
+		nbase += p->lists[i].n;
+	}
+	if (nbase)
+		qsort(base, nbase, sizeof(*base), addr_cmp);
+	index_build(&ix, p, 0);
+	index_build(&bx, &batch, 0);
+	for (size_t i = 0; i < n; i++) {
+		struct fwd_edit del = e[i];
+		ssize_t j = index_find(&ix, p, &e[i]), d;
+
+		del.kind = FWD_EDIT_LIST_DEL;
+		d = index_find(&ix, p, &del);
+		present[i] = (j >= 0 && (!p->edits[j].expires || p->edits[j].expires > now_s())) ||
+			     (d < 0 && strcmp(e[i].list, e[0].list) == 0 && nbase &&
+			      bsearch(&e[i].addr, base, nbase, sizeof(*base), addr_cmp));
+		/* The first of equal batch entries is the one found. */
+		present[i] |= index_find(&bx, &batch, &e[i]) != (ssize_t)i;
+		count += present[i];
+	}
+	free(ix.slot);
+	free(bx.slot);
+	free(base);
+	return count;
 }
 
 static int cmd_add_kind(struct cmdreq *cr, const char *kind, const char *verb)
 {
 	struct fwd_edit *edits = NULL;
+	struct edit_result r = { .verb = verb };
+	bool *present = NULL, verbose = false;
 	struct add_arg a;
 	size_t n = 0;
 	int ret;
 
+	/* list add -v: one line a member also for a batch. */
+	for (int i = 0; i < cr->argc; i++) {
+		if (strcmp(cr->argv[i], "-v") == 0 && !strcmp(kind, "list-add")) {
+			verbose = true;
+			memmove(&cr->argv[i], &cr->argv[i + 1],
+				(size_t)(cr->argc - i) * sizeof(*cr->argv));
+			cr->argc--;
+			i--;
+		}
+	}
 	ret = parse_edit_words(cr, kind, &edits, &n);
 	if (ret)
 		return ret;
+	if (!strcmp(kind, "list-add")) {
+		/* Said before the change: afterwards every member is in. */
+		present = calloc(n ? n : 1, sizeof(*present));
+		if (!present)
+			abort();
+		r.npresent = mark_present(cr->ctx->policy, edits, n, present);
+		r.present = present;
+		r.summary = cr->req->has_stdin && !verbose;
+	}
 	a.edits = edits;
 	a.n = n;
 	a.fast = true;
-	ret = change_policy(cr, mutate_add, &a, !cr->runtime, &a.fast, kind);
+	ret = change_policy(cr, mutate_add, &a, !cr->runtime, &a.fast, cr->info->name);
 	if (ret == 0) {
-		fwd_log(LOG_INFO, "%s: uid %u: %s (%zu entr%s)", __func__,
-			(unsigned)cr->peer->uid, kind, n, n == 1 ? "y" : "ies");
-		print_edits(cr, verb, edits, n);
+		fwd_log(LOG_INFO, "fwctl %s by uid %u: %zu entr%s%s", cr->info->name,
+			(unsigned)cr->peer->uid, n, n == 1 ? "y" : "ies",
+			cr->unchanged ? ", already in force" : "");
+		r.e = edits;
+		r.n = n;
+		print_edits(cr, &r);
 	}
+	free(present);
 	free(edits);
 	return ret;
 }
@@ -370,9 +549,11 @@ int cmd_list_add(struct cmdreq *cr) { return cmd_add_kind(cr, "list-add", "added
 struct del_arg {
 	struct fwd_edit *want;		/* parsed from the words */
 	size_t n;
-	size_t removed;
 	bool *matched;			/* per want */
 	bool list_del;			/* unmatched list members get a list-del edit */
+	bool allow, deny;		/* remove: which kinds it takes out */
+	struct fwd_edit *gone;		/* what was taken out (or recorded) */
+	size_t ngone, gone_cap;
 };
 
 /* Whether list `name` as written in the files holds exactly addr. */
@@ -419,6 +600,67 @@ static void where_written(const struct cmdreq *cr, const struct fwd_edit *w,
 		 ex.loc.line);
 }
 
+/* A copy of what the edit removed or recorded, for the answer. */
+static void note_gone(struct del_arg *a, const struct fwd_edit *e)
+{
+	/* Doubling: a list del of a thousand members is one request. */
+	FWD_GROW(a->gone, a->gone_cap, a->ngone + 1);
+	a->gone[a->ngone++] = *e;
+}
+
+/*
+ * The edit kinds one wanted edit takes out: remove names an allow and
+ * takes out the allow and the deny of the same ports and peer (both, and
+ * says so), or the one --allow / --deny picks; list del takes out a list
+ * add; unblock a block.
+ */
+static int del_kinds(const struct del_arg *a, enum fwd_edit_kind k, int kinds[2])
+{
+	kinds[0] = kinds[1] = -1;
+	if (k == FWD_EDIT_ALLOW) {
+		int n = 0;
+
+		if (a->allow)
+			kinds[n++] = FWD_EDIT_ALLOW;
+		if (a->deny)
+			kinds[n++] = FWD_EDIT_DENY;
+		return n;
+	}
+	kinds[0] = (int)k;
+	if (k == FWD_EDIT_LIST_DEL)
+		kinds[1] = FWD_EDIT_LIST_ADD;
+	return kinds[1] >= 0 ? 2 : 1;
+}
+
+/* No fwctl rule of the kinds asked for: say what there is instead. */
+static void respond_unmatched(struct cmdreq *cr, const struct del_arg *a,
+			      const struct fwd_edit *w, const bool *other)
+{
+	char buf[300], where[4200];
+	struct fwd_edit plain = *w;
+
+	plain.expires = 0;
+	fmt_edit_human(&plain, buf, sizeof(buf));
+	if (w->kind == FWD_EDIT_ALLOW) {
+		/* "allow 80/tcp from X" -> "80/tcp from X": remove names
+		 * ports and peers, the kind is what --allow/--deny pick. */
+		memmove(buf, buf + 6, strlen(buf + 6) + 1);
+		if (*other) {
+			fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "no fwctl %s matches "
+					  "'%s', but %s does: `fwctl remove %s%s`",
+					  a->allow ? "allow" : "deny", buf,
+					  a->allow ? "a deny" : "an allow", buf,
+					  a->allow ? " --deny" : " --allow");
+			return;
+		}
+	}
+	where_written(cr, w, where, sizeof(where));
+	fwd_response_fail(cr->resp, FWD_EXIT_FAIL,
+			  "no fwctl rule matches '%s' (rules written in the "
+			  "policy files are changed there; see `fwctl show`)%s",
+			  buf, where);
+}
+
 static int mutate_del(struct cmdreq *cr, struct fwd_policy *p, void *arg)
 {
 	struct del_arg *a = arg;
@@ -430,18 +672,14 @@ static int mutate_del(struct cmdreq *cr, struct fwd_policy *p, void *arg)
 
 	if (!gone)
 		abort();
-	/* Mark every edit a wanted one names (allow matches deny too, a
-	 * list del matches a list add), then compact the array once. */
+	a->ngone = 0;
+	/* Mark every edit a wanted one names, then compact the array once. */
 	index_build(&ix, p, 0);
 	for (size_t i = 0; i < a->n; i++) {
 		struct fwd_edit w = a->want[i];
-		int kinds[2] = { (int)w.kind, -1 };
+		int kinds[2], nk = del_kinds(a, w.kind, kinds);
 
-		if (w.kind == FWD_EDIT_ALLOW)
-			kinds[1] = FWD_EDIT_DENY;
-		else if (w.kind == FWD_EDIT_LIST_DEL)
-			kinds[1] = FWD_EDIT_LIST_ADD;
-		for (int k = 0; k < 2 && kinds[k] >= 0; k++) {
+		for (int k = 0; k < nk; k++) {
 			ssize_t j;
 
 			w.kind = (enum fwd_edit_kind)kinds[k];
@@ -449,7 +687,7 @@ static int mutate_del(struct cmdreq *cr, struct fwd_policy *p, void *arg)
 			if (j >= 0 && !gone[j]) {
 				gone[j] = true;
 				a->matched[i] = true;
-				a->removed++;
+				note_gone(a, &p->edits[j]);
 			}
 		}
 	}
@@ -461,8 +699,6 @@ static int mutate_del(struct cmdreq *cr, struct fwd_policy *p, void *arg)
 	free(gone);
 
 	for (size_t i = 0; i < a->n; i++) {
-		char buf[256], where[4200];
-
 		if (a->list_del && base_list_has(p, a->want[i].list, &a->want[i].addr)) {
 			/* A member from a hand-written file: fwd never rewrites
 			 * that file, so record the removal as an edit. */
@@ -473,17 +709,25 @@ static int mutate_del(struct cmdreq *cr, struct fwd_policy *p, void *arg)
 				break;
 			}
 			a->matched[i] = true;
-			a->removed++;
+			note_gone(a, &a->want[i]);
 			continue;
 		}
 		if (a->matched[i])
 			continue;
-		fwd_edit_format(&a->want[i], buf, sizeof(buf));
-		where_written(cr, &a->want[i], where, sizeof(where));
-		fwd_response_fail(cr->resp, FWD_EXIT_FAIL,
-				  "no fwctl rule matches '%s' (rules written in the "
-				  "policy files are changed there; see `fwctl show`)%s",
-				  buf, where);
+		{
+			/* Is there one of the other kind (remove --allow
+			 * when only a deny exists)? */
+			struct fwd_edit o = a->want[i];
+			bool other = false;
+
+			for (size_t j = 0; o.kind == FWD_EDIT_ALLOW && j < p->nedits && !other;
+			     j++) {
+				o.kind = a->allow ? FWD_EDIT_DENY : FWD_EDIT_ALLOW;
+				other = !(a->allow && a->deny) && fwd_edit_same(&p->edits[j], &o);
+				o.kind = FWD_EDIT_ALLOW;
+			}
+			respond_unmatched(cr, a, &a->want[i], &other);
+		}
 		ret = -ENOENT;
 		break;
 	}
@@ -495,38 +739,51 @@ static int cmd_del_kind(struct cmdreq *cr, const char *kind, const char *verb,
 {
 	struct fwd_edit *want = NULL;
 	struct del_arg a = { 0 };
+	struct edit_result r = { .verb = verb };
 	size_t n = 0;
 	int ret;
 
+	if ((cr->only_allow || cr->only_deny) && strcmp(kind, "allow") != 0) {
+		fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "--allow and --deny go "
+				  "with fwctl remove only");
+		return -EINVAL;
+	}
 	ret = parse_edit_words(cr, kind, &want, &n);
 	if (ret)
 		return ret;
 	a.want = want;
 	a.n = n;
 	a.list_del = list_del;
+	/* Neither flag (or both): the allow and the deny alike. */
+	a.allow = cr->only_allow || !cr->only_deny;
+	a.deny = cr->only_deny || !cr->only_allow;
 	a.matched = calloc(n ? n : 1, sizeof(bool));
 	if (!a.matched)
 		abort();
-	ret = change_policy(cr, mutate_del, &a, !cr->runtime, NULL, kind);
+	ret = change_policy(cr, mutate_del, &a, !cr->runtime, NULL, cr->info->name);
 	if (ret == 0) {
 		if (cr->kill_states) {
-			unsigned killed = 0;
-
+			r.killed_set = true;
 			for (size_t i = 0; i < n; i++) {
 				unsigned k = 0;
 
 				if (fwd_ct_kill_edit(&want[i], &k) == 0)
-					killed += k;
+					r.killed += k;
 			}
-			fwd_response_printf(cr->resp, "ended %u tracked connection%s\n",
-					    killed, killed == 1 ? "" : "s");
 		}
 		/* A guard block lifted: the verdict loop forgets it too. */
 		for (size_t i = 0; i < n; i++)
 			if (want[i].kind == FWD_EDIT_BLOCK)
 				fwd_vloop_unblocked(cr->ctx, &want[i].addr);
-		print_edits(cr, verb, want, n);
+		fwd_log(LOG_INFO, "fwctl %s by uid %u: %zu entr%s", cr->info->name,
+			(unsigned)cr->peer->uid, a.ngone, a.ngone == 1 ? "y" : "ies");
+		/* What was taken out, not what was asked: one remove can
+		 * take an allow and a deny. */
+		r.e = a.gone;
+		r.n = a.ngone;
+		print_edits(cr, &r);
 	}
+	free(a.gone);
 	free(a.matched);
 	free(want);
 	return ret;

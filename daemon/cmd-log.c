@@ -13,6 +13,7 @@
 
 #include "cmd.h"
 #include "cmdtab.h"
+#include "edit.h"
 #include "fwd.h"
 #include "json.h"
 #include "proto.h"
@@ -25,13 +26,14 @@
 enum log_fmt { FMT_TEXT, FMT_JSON, FMT_DSHIELD };
 
 /* --since TIME: unix seconds, an ISO date-time (UTC with Z, else local),
- * or an age: 30s, 10m, 2h, 1d ago. 0 on success. */
+ * or an age: 30s, 10m, 2h, 1d, 1h30m ago. 0 on success. */
 static int parse_since(const char *s, uint64_t *ns)
 {
 	struct tm tm = { 0 };
 	const char *end;
 	char *e;
 	unsigned long long v;
+	uint64_t age;
 	time_t t;
 
 	v = strtoull(s, &e, 10);
@@ -39,11 +41,12 @@ static int parse_since(const char *s, uint64_t *ns)
 		*ns = v * 1000000000ull;
 		return 0;
 	}
-	if (e != s && e[1] == '\0' && strchr("smhd", *e)) {
-		uint64_t mul = *e == 's' ? 1 : *e == 'm' ? 60 : *e == 'h' ? 3600 : 86400;
+	/* An age is a DURATION as `for` takes it (30s, 10m, 1h30m): one
+	 * parser for every duration fwctl reads. */
+	if (e != s && fwd_duration_parse(s, strlen(s), &age) == 0) {
 		uint64_t now = (uint64_t)time(NULL);
 
-		*ns = (v * mul > now ? 0 : now - v * mul) * 1000000000ull;
+		*ns = (age > now ? 0 : now - age) * 1000000000ull;
 		return 0;
 	}
 	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);

@@ -104,6 +104,19 @@ static void status_json(struct cmdreq *cr, const struct status_view *v)
 		json_str(&b.j, ctx->degraded);
 	else
 		json_null(&b.j);
+	json_key(&b.j, "degraded_errors");
+	json_arr_begin(&b.j);
+	for (const char *e = ctx->degraded ? ctx->degraded_errors : NULL; e && *e; ) {
+		size_t n = strcspn(e, "\n");
+		char *line = strndup(e, n);
+
+		if (!line)
+			abort();
+		json_str(&b.j, line);
+		free(line);
+		e += n + (e[n] == '\n');
+	}
+	json_arr_end(&b.j);
 	json_key(&b.j, "services"); json_uint(&b.j, p ? p->nservices : 0);
 	json_key(&b.j, "lists"); json_uint(&b.j, p ? p->nlists : 0);
 	json_key(&b.j, "edits"); json_uint(&b.j, v->edits);
@@ -151,26 +164,45 @@ static void status_text(struct cmdreq *cr, const struct status_view *v)
 	if (ctx->builtin)
 		fwd_response_printf(cr->resp, "policy:     built-in default (no file at %s)\n",
 				    ctx->config);
+	else if (ctx->model_unknown || !p || !p->nfiles)
+		fwd_response_printf(cr->resp, "policy:     %s (not applied)\n", ctx->config);
 	else
 		fwd_response_printf(cr->resp, "policy:     %s (%zu file%s)\n", ctx->config,
-				    p ? p->nfiles : 0, p && p->nfiles == 1 ? "" : "s");
-	fwd_response_printf(cr->resp, "state:      %s\n",
+				    p->nfiles, p->nfiles == 1 ? "" : "s");
+	fwd_response_printf(cr->resp, "state:      %s%s\n",
 			    ctx->disabled ? "DISABLED: no table, the host is open "
 			    "(fwctl enable)" :
-			    ctx->degraded ? ctx->degraded : "ok, running the policy files");
+			    ctx->degraded ? "degraded: " : "ok, running the policy files",
+			    !ctx->disabled && ctx->degraded ? ctx->degraded : "");
+	/* Degraded because the files do not apply: say which errors, so the
+	 * admin need not go to the log to find what to fix. */
+	for (const char *e = ctx->degraded ? ctx->degraded_errors : NULL; e && *e; ) {
+		size_t n = strcspn(e, "\n");
+
+		fwd_response_printf(cr->resp, "            %.*s\n", (int)n, e);
+		e += n + (e[n] == '\n');
+	}
 	if (ctx->restores)
-		fwd_response_printf(cr->resp, "guard:      the table was changed by "
+		fwd_response_printf(cr->resp, "tampering:  the table was changed by "
 				    "others and restored %llu time%s (see the log)\n",
 				    ctx->restores, ctx->restores == 1 ? "" : "s");
 	fwd_response_printf(cr->resp, "generation: %u, applied %s\n", ctx->generation,
 			    v->when);
-	if (p)
-		fwd_response_printf(cr->resp, "policy:     %zu services, %zu lists, %zu "
+	/* One label a fact: the files above, their contents here. */
+	if (ctx->model_unknown)
+		fwd_response_printf(cr->resp, "contents:   not known: the running rules "
+				    "are not compiled from the files\n");
+	else if (p)
+		fwd_response_printf(cr->resp, "contents:   %zu services, %zu lists, %zu "
 				    "fwctl edits (%zu runtime only), %zu blocked\n",
 				    p->nservices, p->nlists, v->edits, v->runtime_edits,
 				    v->blocked);
-	fwd_response_printf(cr->resp, "kernel:     table inet %s, %zu sets, %zu elements\n",
-			    FWD_TABLE_NAME, v->sets, v->elements);
+	if (ctx->disabled)
+		fwd_response_printf(cr->resp, "kernel:     no table (deleted by fwctl "
+				    "disable)\n");
+	else
+		fwd_response_printf(cr->resp, "kernel:     table inet %s, %zu sets, %zu "
+				    "elements\n", FWD_TABLE_NAME, v->sets, v->elements);
 	fwd_response_printf(cr->resp, "features:   concat-interval %s, timeouts %s, "
 			    "queue %s, owner %s, persist %s\n",
 			    ctx->feat.concat_interval ? "yes" : "no",
@@ -383,10 +415,14 @@ int cmd_show(struct cmdreq *cr)
 
 		if (e->expires && e->expires <= now_s())
 			continue;
-		fwd_edit_format(e, w, sizeof(w));
-		fmt_left(e->expires, a, sizeof(a));
-		fwd_response_printf(cr->resp, "edit    %s  (%s%s)\n", w, a,
-				    e->runtime ? ", runtime only" : "");
+		/* The time as a time, and "runtime only" never beside
+		 * "permanent": such an edit has no expiry but is not saved. */
+		fmt_edit_human(e, w, sizeof(w));
+		fmt_loc(&e->loc, a, sizeof(a));
+		fwd_response_printf(cr->resp, "edit    %s  (%s%s%s)\n", w, a,
+				    e->expires ? "" : e->runtime ? ", no expiry" : ", permanent",
+				    e->runtime ? "; runtime only: not saved, gone "
+				    "when fwd restarts" : "");
 	}
 	return 0;
 }
@@ -495,7 +531,7 @@ int cmd_list_blocked(struct cmdreq *cr)
 	const struct fwd_policy *p = cr->ctx->policy;
 	uint64_t now = now_s();
 	struct jbuf jb;
-	char a[128], t[64];
+	char a[128], t[128];
 
 	if (cr->json) {
 		jbuf_open(&jb);
@@ -525,10 +561,13 @@ int cmd_list_blocked(struct cmdreq *cr)
 			json_str(&jb.j, fwd_vloop_reason(cr->ctx, &e->addr));
 			json_obj_end(&jb.j);
 		} else {
-			fmt_left(e->expires, t, sizeof(t));
-			fwd_response_printf(cr->resp, "%-44s %-15s %s%s\n", a, t,
-					    fwd_vloop_reason(cr->ctx, &e->addr),
-					    e->runtime ? " (runtime only)" : "");
+			if (!e->expires && e->runtime)
+				snprintf(t, sizeof(t), "no expiry");
+			else
+				fmt_until(e->expires, t, sizeof(t));
+			fwd_response_printf(cr->resp, "%-44s %-15s %s%s\n", a,
+					    fwd_vloop_reason(cr->ctx, &e->addr), t,
+					    e->runtime ? " (runtime only: not saved)" : "");
 		}
 	}
 	if (cr->json) {

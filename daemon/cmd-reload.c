@@ -83,12 +83,15 @@ int cmd_reload(struct cmdreq *cr)
 		json_obj_end(&b.j);
 		jbuf_close(&b, cr->resp);
 	} else {
+		char dur[32];
+
+		fmt_duration((uint64_t)cr->confirm, dur, sizeof(dur));
 		fwd_response_printf(cr->resp, "reloaded: generation %u\n", ctx->generation);
 		if (cr->confirm > 0)
-			fwd_response_printf(cr->resp, "run `fwctl confirm` within %lds "
-					    "or the previous rules come back\n", cr->confirm);
+			fwd_response_printf(cr->resp, "run `fwctl confirm` within %s "
+					    "or the previous rules come back\n", dur);
 	}
-	fwd_log(LOG_INFO, "%s: uid %u: reloaded (generation %u%s)", __func__,
+	fwd_log(LOG_INFO, "fwctl reload by uid %u: generation %u%s",
 		(unsigned)cr->peer->uid, ctx->generation,
 		cr->confirm > 0 ? ", confirm pending" : "");
 out:
@@ -103,12 +106,31 @@ int cmd_confirm(struct cmdreq *cr)
 		return -ENOENT;
 	}
 	fwd_confirm_disarm(cr->ctx);
-	fwd_log(LOG_INFO, "%s: uid %u confirmed generation %u", __func__,
+	fwd_log(LOG_INFO, "fwctl confirm by uid %u: generation %u stays",
 		(unsigned)cr->peer->uid, cr->ctx->generation);
-	fwd_response_printf(cr->resp, "confirmed: generation %u stays\n",
-			    cr->ctx->generation);
+	if (cr->json) {
+		struct jbuf b;
+
+		jbuf_open(&b);
+		json_obj_begin(&b.j);
+		json_key(&b.j, "ok"); json_bool(&b.j, true);
+		json_key(&b.j, "generation"); json_uint(&b.j, cr->ctx->generation);
+		json_obj_end(&b.j);
+		jbuf_close(&b, cr->resp);
+	} else {
+		fwd_response_printf(cr->resp, "confirmed: generation %u stays\n",
+				    cr->ctx->generation);
+	}
 	return 0;
 }
+
+/*
+ * diff exits as diff(1) does: 0 when a reload would change nothing, 1 when
+ * it would change something (the changes on stdout, as with 0), 2 when
+ * there is trouble (the files do not compile); 3-6 keep fwctl's meanings.
+ */
+#define DIFF_CHANGES FWD_EXIT_FAIL
+#define DIFF_TROUBLE FWD_EXIT_USAGE
 
 int cmd_diff(struct cmdreq *cr)
 {
@@ -126,11 +148,12 @@ int cmd_diff(struct cmdreq *cr)
 	newir = ch.out;
 	if (ret) {
 		respond_diags(cr, "diff", &d);
+		cr->resp->status = DIFF_TROUBLE;
 		goto out;
 	}
 	ret = fwd_ir_diff(cr->ctx->ir, newir, &delta);
 	if (ret) {
-		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "diff: %s", strerror(-ret));
+		fwd_response_fail(cr->resp, DIFF_TROUBLE, "diff: %s", strerror(-ret));
 		goto out;
 	}
 	if (cr->json) {
@@ -178,6 +201,8 @@ int cmd_diff(struct cmdreq *cr)
 	} else if (!delta.shape_changed && delta.nadd + delta.ndel == 0) {
 		fwd_response_printf(cr->resp, "no difference: the running rules are the files'\n");
 	}
+	if (delta.shape_changed || delta.nadd + delta.ndel)
+		cr->resp->status = DIFF_CHANGES;
 	fwd_ir_delta_free(&delta);
 out:
 	fwd_ir_free(newir);
@@ -204,12 +229,24 @@ int cmd_disable(struct cmdreq *cr)
 				  "stay: %s", d.n ? d.v[0].msg : strerror(-ret));
 	} else {
 		cr->ctx->disabled = true;
-		fwd_log(LOG_WARNING, "%s: uid %u disabled the firewall: table inet %s "
-			"deleted, the host is open", __func__, (unsigned)cr->peer->uid,
+		fwd_log(LOG_WARNING, "fwctl disable by uid %u: table inet %s "
+			"deleted, the host is open", (unsigned)cr->peer->uid,
 			FWD_TABLE_NAME);
-		fwd_response_printf(cr->resp, "disabled: table inet %s deleted; the host "
-				    "is OPEN until `fwctl enable` or `fwctl reload`\n",
-				    FWD_TABLE_NAME);
+		if (cr->json) {
+			struct jbuf b;
+
+			jbuf_open(&b);
+			json_obj_begin(&b.j);
+			json_key(&b.j, "ok"); json_bool(&b.j, true);
+			json_key(&b.j, "disabled"); json_bool(&b.j, true);
+			json_key(&b.j, "table"); json_str(&b.j, "inet " FWD_TABLE_NAME);
+			json_obj_end(&b.j);
+			jbuf_close(&b, cr->resp);
+		} else {
+			fwd_response_printf(cr->resp, "disabled: table inet %s deleted; the "
+					    "host is OPEN until `fwctl enable` or `fwctl "
+					    "reload`\n", FWD_TABLE_NAME);
+		}
 	}
 	fwd_diags_free(&d);
 	return ret;
@@ -231,10 +268,21 @@ int cmd_enable(struct cmdreq *cr)
 		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "enable failed: %s",
 				  d.n ? d.v[0].msg : strerror(-ret));
 	} else {
-		fwd_log(LOG_INFO, "%s: uid %u enabled the firewall again", __func__,
+		fwd_log(LOG_INFO, "fwctl enable by uid %u: the firewall is back",
 			(unsigned)cr->peer->uid);
-		fwd_response_printf(cr->resp, "enabled: generation %u\n",
-				    cr->ctx->generation);
+		if (cr->json) {
+			struct jbuf b;
+
+			jbuf_open(&b);
+			json_obj_begin(&b.j);
+			json_key(&b.j, "ok"); json_bool(&b.j, true);
+			json_key(&b.j, "generation"); json_uint(&b.j, cr->ctx->generation);
+			json_obj_end(&b.j);
+			jbuf_close(&b, cr->resp);
+		} else {
+			fwd_response_printf(cr->resp, "enabled: generation %u\n",
+					    cr->ctx->generation);
+		}
 	}
 	fwd_diags_free(&d);
 	return ret;

@@ -27,6 +27,7 @@ struct fwd_request;
 struct fwd_response;
 struct fwd_cmdinfo;
 struct fwd_loc;
+struct fwd_edit;
 
 struct cmdreq {
 	struct fwd_ctx *ctx;
@@ -37,7 +38,8 @@ struct cmdreq {
 	int argc;			/* positional words after the command name */
 	char **argv;
 	bool json, force, runtime, kill_states, nft, yes;
-	long confirm;			/* reload --confirm SECONDS, 0 = none */
+	bool only_allow, only_deny;	/* remove --allow / --deny */
+	long confirm;			/* reload --confirm DURATION (seconds), 0 = none */
 	bool unchanged;			/* the edit was already in force */
 };
 
@@ -61,5 +63,15 @@ void jbuf_close(struct jbuf *b, struct fwd_response *resp);
 uint64_t now_s(void);
 void fmt_loc(const struct fwd_loc *l, char *buf, size_t len);
 void fmt_left(uint64_t expires, char *buf, size_t len);
+/* "until 2026-12-05 14:03 UTC (58m0s left)" in fwd's local time, or
+ * "permanent": what people read; epoch seconds are for JSON. A runtime
+ * edit without expiry is not permanent (it is gone when fwd restarts):
+ * callers say "no expiry" for those. */
+void fmt_until(uint64_t expires, char *buf, size_t len);
+/* An edit in the words a user types ("list add office 192.0.2.9", not the
+ * [edits] file's "list-add"), its end as fmt_until says it. */
+void fmt_edit_human(const struct fwd_edit *e, char *buf, size_t len);
+/* A duration as people write it back: "5m", "1h30m", "2d". */
+void fmt_duration(uint64_t secs, char *buf, size_t len);
 
 #endif

@@ -79,6 +79,61 @@ void fmt_left(uint64_t expires, char *buf, size_t len)
 			 (unsigned long long)(left % 60));
 }
 
+void fmt_until(uint64_t expires, char *buf, size_t len)
+{
+	char when[48], left[32];
+	time_t t = (time_t)expires;
+	struct tm tm;
+
+	if (!expires) {
+		snprintf(buf, len, "permanent");
+		return;
+	}
+	if (!localtime_r(&t, &tm) ||
+	    !strftime(when, sizeof(when), "%Y-%m-%d %H:%M %Z", &tm))
+		snprintf(when, sizeof(when), "%llu", (unsigned long long)expires);
+	fmt_left(expires, left, sizeof(left));
+	snprintf(buf, len, "until %s (%s)", when, left);
+}
+
+void fmt_edit_human(const struct fwd_edit *e, char *buf, size_t len)
+{
+	struct fwd_edit plain = *e;
+	char words[FWD_EDIT_STRLEN], until[96] = "";
+
+	/* The canonical words end in "until EPOCH": say the time instead. */
+	plain.expires = 0;
+	fwd_edit_format(&plain, words, sizeof(words));
+	if (e->expires) {
+		until[0] = ' ';
+		fmt_until(e->expires, until + 1, sizeof(until) - 1);
+	}
+	if (!strncmp(words, "list-add ", 9) || !strncmp(words, "list-del ", 9))
+		snprintf(buf, len, "list %s %s%s", words[5] == 'a' ? "add" : "del",
+			 words + 9, until);
+	else
+		snprintf(buf, len, "%s%s", words, until);
+}
+
+void fmt_duration(uint64_t secs, char *buf, size_t len)
+{
+	static const struct { char unit; uint64_t s; } u[] = {
+		{ 'd', 86400 }, { 'h', 3600 }, { 'm', 60 }, { 's', 1 },
+	};
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(u) / sizeof(u[0]) && n < len; i++) {
+		if (secs >= u[i].s || (i == 3 && n == 0)) {
+			int w = snprintf(buf + n, len - n, "%llu%c",
+					 (unsigned long long)(secs / u[i].s), u[i].unit);
+
+			n += w > 0 ? (size_t)w : 0;
+			secs %= u[i].s;
+		}
+	}
+}
+
 /* ---- dispatch ---------------------------------------------------------- */
 
 /* A command takes the options its usage line names (--json: every one). */
@@ -130,16 +185,27 @@ static int take_options(struct cmdreq *cr)
 			cr->nft = true;
 		} else if (strcmp(a, "--yes") == 0) {
 			cr->yes = true;
+		} else if (strcmp(a, "--allow") == 0) {
+			cr->only_allow = true;
+		} else if (strcmp(a, "--deny") == 0) {
+			cr->only_deny = true;
 		} else if (strcmp(a, "--confirm") == 0 || strncmp(a, "--confirm=", 10) == 0) {
 			const char *v = a[9] == '=' ? a + 10 : (i + 1 < cr->argc ? cr->argv[++i] : NULL);
-			char *end;
+			uint64_t secs = 0;
 
-			cr->confirm = v ? strtol(v, &end, 10) : 0;
-			if (!v || *end || cr->confirm <= 0 || cr->confirm > 86400) {
+			/* The DURATION of `for` (5m, 1h30m); a bare number is
+			 * seconds, as --confirm always took. */
+			if (v && *v && strspn(v, "0123456789") == strlen(v) && strlen(v) <= 6)
+				secs = strtoull(v, NULL, 10);
+			else if (!v || fwd_duration_parse(v, strlen(v), &secs) != 0)
+				secs = 0;
+			if (secs < 1 || secs > 86400) {
 				fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "--confirm takes "
-						  "SECONDS (1-86400)");
+						  "a DURATION from 1s to 1d, like 30s, 5m or "
+						  "1h30m (a bare number is seconds)");
 				return -EINVAL;
 			}
+			cr->confirm = (long)secs;
 		} else if (a[0] == '-' && a[1] == '-') {
 			fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "unknown option '%s'; "
 					  "usage: fwctl %s", qword(q, a), cr->info->usage);

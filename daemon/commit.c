@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -261,6 +262,8 @@ static void bookkeep(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_poli
 	ctx->disabled = false;
 	if (src_files(ch->src)) {
 		ctx->degraded = NULL;
+		free(ctx->degraded_errors);
+		ctx->degraded_errors = NULL;
 		ctx->model_unknown = NULL;
 	} else if (ch->degraded) {
 		ctx->degraded = ch->degraded;

@@ -71,6 +71,34 @@ void fwd_roles_apply(struct fwd_ctx *ctx)
 					  ctx->policy->read_group);
 }
 
+/* The errors that kept the files from applying at start: the degraded
+ * state they cause names them (fwctl status), not only the log. */
+#define START_ERRORS_SHOWN 10
+
+static void keep_start_errors(struct fwd_ctx *ctx, const struct fwd_diags *d)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		abort();	/* OOM policy: abort */
+	for (size_t i = 0; i < d->n && i < START_ERRORS_SHOWN; i++) {
+		char *line = fwd_diag_format(&d->v[i]);
+
+		fprintf(f, "%s\n", line ? line : d->v[i].msg);
+		free(line);
+	}
+	if (d->n > START_ERRORS_SHOWN)
+		fprintf(f, "(%zu more: fwctl check lists them all)\n",
+			d->n - START_ERRORS_SHOWN);
+	fclose(f);
+	free(ctx->degraded_errors);
+	ctx->degraded_errors = d->n ? text : NULL;
+	if (!d->n)
+		free(text);
+}
+
 /*
  * Files -> model -> IR -> kernel, as one full atomic replace (start and
  * SIGHUP: a replace also repairs anything changed behind fwd's back), by
@@ -97,6 +125,8 @@ static int apply_files(struct fwd_ctx *ctx, bool at_start)
 			ctx->generation ? "keeping the running rules" :
 			"the kernel keeps whatever it held before");
 		fwd_log_diags(LOG_ERR, &d);
+		if (at_start)
+			keep_start_errors(ctx, &d);
 	}
 	fwd_diags_free(&d);
 	return ret;

@@ -35,6 +35,8 @@ struct fwd_ctx {
 	time_t started, applied;
 	bool builtin;			/* the main file was missing */
 	const char *degraded;		/* why the rules are not the files', or NULL */
+	char *degraded_errors;		/* the policy errors behind it, a line each,
+					 * or NULL (fwctl status shows them) */
 
 	/* reload --confirm: revert to the previous model and IR unless
 	 * confirmed by the deadline. The IR is also on disk (state dir) so

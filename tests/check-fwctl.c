@@ -2464,12 +2464,14 @@ START_TEST(test_queries)
 		"[service app]\n"
 		"ports = 8080/tcp\n"
 		"allow = @office\n");
-	FWCTL_OK("diff");
+	/* diff exits 1 when a reload would change something, as diff(1) */
+	ck_assert_msg(fwctl("diff") == 1, "diff with a change: rc %d %s", R.rc, R.err);
 	ck_assert_msg(strstr(R.out, "allow4") && strstr(R.out, BAD4 " . tcp . 8080") &&
 		      strstr(R.out, "fwd.conf:14") && R.out[0] == '+',
 		      "diff after adding a list member:\n%s", R.out);
-	expect_json("diff", (const char *const[]){ "rules_changed", "changes", "op", "set",
-		    "element", NULL });
+	ck_assert_msg(fwctl("diff --json") == 1 && json_ok(R.out) && json_has(R.out, "op") &&
+		      json_has(R.out, "element"), "diff --json with a change: rc %d\n%s",
+		      R.rc, R.out);
 	expect_elem("allow4", BAD4 " . tcp . 8080", 0);	/* diff applies nothing */
 	FWCTL_OK("reload");
 	expect_elem("allow4", BAD4 " . tcp . 8080", 1);
@@ -2495,23 +2497,30 @@ START_TEST(test_queries)
 				in_cmds = false;
 			continue;
 		}
+		/* "  NAME   what it is for": the name is the words before
+		 * the gap, and `help NAME` gives its usage line and text. */
 		copy = strdup(l + 2);
 		for (w = strtok_r(copy, " ", &ws); w; w = strtok_r(NULL, " ", &ws)) {
 			if (strspn(w, "abcdefghijklmnopqrstuvwxyz") != strlen(w))
 				break;
 			nl += (size_t)snprintf(name + nl, sizeof(name) - nl, "%s%s",
 					       nl ? " " : "", w);
+			if (strncmp(l + 2 + nl, "  ", 2) == 0)
+				break;
 		}
 		free(copy);
 		ck_assert_msg(*name, "help line without a command: '%s'", l);
+		ck_assert_msg(strlen(l + 2 + nl) > 5, "help line without a description: '%s'", l);
 		ck_assert_msg(fwctl("help %s", name) == 0, "fwctl help %s: rc %d, %s", name,
 			      R.rc, R.err);
 		{
-			char *want = xasprintf("usage: fwctl %s\n", l + 2);
+			char *want = xasprintf("usage: fwctl %s", name);
 
-			ck_assert_msg(strstr(R.out, want), "fwctl help %s does not show '%s':\n%s",
-				      name, want, R.out);
-			ck_assert_msg(strlen(R.out) > strlen(want) + 5, "fwctl help %s has no "
+			ck_assert_msg(strncmp(R.out, want, strlen(want)) == 0 &&
+				      (R.out[strlen(want)] == ' ' || R.out[strlen(want)] == '\n'),
+				      "fwctl help %s does not start with '%s':\n%s", name, want,
+				      R.out);
+			ck_assert_msg(strlen(R.out) > strlen(want) + 20, "fwctl help %s has no "
 				      "help text:\n%s", name, R.out);
 			free(want);
 		}
@@ -3159,13 +3168,13 @@ START_TEST(test_diff_hides_source_from_readers)
 	loc3 = xasprintf("%s:4: ", list);
 
 	/* Root: the whole story. */
-	ck_assert_msg(fwctl("diff") == 1, "diff by root: rc %d, %s", R.rc, R.err);
+	ck_assert_msg(fwctl("diff") == 2, "diff by root: rc %d, %s", R.rc, R.err);
 	ck_assert_msg(strstr(R.err, loc2) && strstr(R.err, "secretpartner.example") &&
 		      strstr(R.err, loc3) && strstr(R.err, "203.0.113.77") &&
 		      strstr(R.err, "o\\x27secret.example") && strstr(R.err, "'\\x1b'"),
 		      "%s", R.err);
 	/* The reader: where, and what is wrong, without the file's words. */
-	ck_assert_msg(fwctl_member(&su, "diff") == 1, "diff by the reader: rc %d, %s", R.rc,
+	ck_assert_msg(fwctl_member(&su, "diff") == 2, "diff by the reader: rc %d, %s", R.rc,
 		      R.err);
 	ck_assert_msg(strstr(R.err, loc2) && strstr(R.err, loc3), "%s", R.err);
 	ck_assert_msg(strstr(R.err, "not an IPv4 or IPv6 address") &&
