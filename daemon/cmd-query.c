@@ -225,6 +225,7 @@ static int cmd_show_nft(struct cmdreq *cr)
 {
 	struct fwd_render_opts ro = { .table_flags = fwd_table_flags(&cr->ctx->feat, NULL) };
 	struct fwd_live_table *live = NULL;
+	struct fwd_ir_counts *counts;
 	struct fwd_ir *ir = NULL;
 	char *text = NULL;
 	size_t len = 0;
@@ -241,11 +242,15 @@ static int cmd_show_nft(struct cmdreq *cr)
 				  "back from the kernel: %s", FWD_TABLE_NAME, strerror(-ret));
 		return ret;
 	}
+	/* The counters too, elements' and rules', as the kernel has them. */
+	counts = fwd_live_counts(live, ir);
+	ro.counts = counts;
 	f = open_memstream(&text, &len);
 	if (!f)
 		abort();
 	fwd_ir_render(ir, &ro, f);
 	fclose(f);
+	fwd_ir_counts_free(counts);
 	if (cr->json) {
 		struct jbuf b;
 

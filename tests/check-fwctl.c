@@ -1952,6 +1952,105 @@ START_TEST(test_counters)
 }
 END_TEST
 
+/* "NEEDLE counter packets N bytes M" in text: whether it is there, and
+ * N and M. */
+static bool counter_after(const char *text, const char *needle, unsigned long long *pk,
+			  unsigned long long *by)
+{
+	const char *p = text ? strstr(text, needle) : NULL;
+
+	*pk = *by = 0;
+	return p && sscanf(p + strlen(needle), " counter packets %llu bytes %llu", pk, by) == 2;
+}
+
+/* The nft listing of fwd's table in srv (malloc'd). */
+static char *nft_table(void)
+{
+	return sh_ok("ip netns exec %s nft list table inet fwd_filter", E.ns[SRV]);
+}
+
+/*
+ * Issue 11: `fwctl show --nft` prints the kernel's counters (rules and
+ * set elements, read back), and a SIGHUP, which replaces the whole table,
+ * keeps the counters of what survives it and drops those of what it
+ * removes.
+ */
+START_TEST(test_live_counters)
+{
+	static const char *const el22 = GOOD4 " . tcp . 22", *const el81 = GOOD4 " . tcp . 8081";
+	static const char old_svc[] = "\n[service old]\nports = 8081/tcp\nallow = " GOOD4 "\n";
+	static const char new_svc[] = "\n[service app]\nports = 8080/tcp\nallow = 203.0.113.7\n";
+	unsigned long long e_pk, e_by, r_pk, r_by, pk, by, pk2, by2, o_pk, o_by;
+	char *k1, *k2;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 22);
+	listener("tcp", 8081);
+	write_policy("deny", old_svc);
+	fwd_start();
+	expect_tcp(GOOD, SRV4_G, 22, OK, "ssh from good");
+	expect_tcp(GOOD, SRV4_G, 8081, OK, "old from good");
+
+	/* show --nft between two kernel listings that agree */
+	k1 = nft_table();
+	FWCTL_OK("show --nft");
+	k2 = nft_table();
+	ck_assert_msg(counter_after(k1, el22, &e_pk, &e_by) && e_pk > 0,
+		      "the kernel has no count for %s:\n%.3000s", el22, k1);
+	ck_assert_msg(counter_after(k1, "@allow4", &r_pk, &r_by) && r_pk > 0,
+		      "the kernel has no count for the allow4 rule:\n%.3000s", k1);
+	ck_assert_msg(counter_after(k1, el81, &o_pk, &o_by) && o_pk > 0,
+		      "the kernel has no count for %s:\n%.3000s", el81, k1);
+	ck_assert_msg(counter_after(k2, el22, &pk, &by) && pk == e_pk && by == e_by &&
+		      counter_after(k2, "@allow4", &pk, &by) && pk == r_pk && by == r_by,
+		      "traffic during the test: listings differ:\n%.3000s\n%.3000s", k1, k2);
+	ck_assert_msg(counter_after(R.out, el22, &pk, &by) && pk == e_pk && by == e_by,
+		      "show --nft: %s counts %llu packets %llu bytes, the kernel %llu %llu:\n%.3000s",
+		      el22, pk, by, e_pk, e_by, R.out);
+	ck_assert_msg(counter_after(R.out, "@allow4", &pk, &by) && pk == r_pk && by == r_by,
+		      "show --nft: the allow4 rule counts %llu packets %llu bytes, the kernel "
+		      "%llu %llu:\n%.3000s", pk, by, r_pk, r_by, R.out);
+	free(k1);
+	free(k2);
+
+	/* SIGHUP with an unrelated change (a service added, one removed):
+	 * the whole table is replaced, what survives keeps its counts */
+	write_policy("deny", new_svc);
+	fwd_hup();
+	k1 = nft_table();
+	ck_assert_msg(strstr(k1, "203.0.113.7 . tcp . 8080"), "SIGHUP not applied:\n%.3000s", k1);
+	ck_assert_msg(counter_after(k1, el22, &pk, &by) && pk >= e_pk && by >= e_by,
+		      "after SIGHUP %s counts %llu packets %llu bytes, before %llu %llu:\n%.3000s",
+		      el22, pk, by, e_pk, e_by, k1);
+	ck_assert_msg(counter_after(k1, "@allow4", &pk2, &by2) && pk2 >= r_pk && by2 >= r_by,
+		      "after SIGHUP the allow4 rule counts %llu packets %llu bytes, before "
+		      "%llu %llu:\n%.3000s", pk2, by2, r_pk, r_by, k1);
+	ck_assert_msg(!strstr(k1, el81), "the removed element is still there:\n%.3000s", k1);
+	FWCTL_OK("stats --json");
+	ck_assert_msg(strstr(R.out, "{\"name\":\"ssh\",\"packets\":") &&
+		      sscanf(strstr(R.out, "{\"name\":\"ssh\",\"packets\":") +
+			     strlen("{\"name\":\"ssh\",\"packets\":"), "%llu", &pk2) == 1 &&
+		      pk2 >= e_pk, "stats --json after SIGHUP: ssh %llu packets, before %llu:\n%.3000s",
+		      pk2, e_pk, R.out);
+	free(k1);
+
+	/* the removed element back: its old count went with it */
+	write_policy("deny", old_svc);
+	fwd_hup();
+	k1 = nft_table();
+	ck_assert_msg(counter_after(k1, el81, &pk, &by) && pk == 0 && by == 0,
+		      "%s came back with %llu packets %llu bytes (it had %llu %llu before "
+		      "it was removed):\n%.3000s", el81, pk, by, o_pk, o_by, k1);
+	ck_assert_msg(counter_after(k1, el22, &pk, &by) && pk >= e_pk,
+		      "after the second SIGHUP %s counts %llu packets, before %llu:\n%.3000s",
+		      el22, pk, e_pk, k1);
+	free(k1);
+	topo_down();
+}
+END_TEST
+
 /* The unprivileged user of this suite run (tu_user: created on first use,
  * removed when the suite ends); its uid and primary group. */
 static void test_user(uid_t *uid, gid_t *gid, char *group, size_t glen)
@@ -3652,6 +3751,7 @@ static Suite *fwctl_suite(void)
 	add_test(s, "lockout", test_lockout, 60);
 	add_test(s, "reload_list_file", test_reload_list_file, 60);
 	add_test(s, "counters", test_counters, 60);
+	add_test(s, "live_counters", test_live_counters, 90);
 	add_test(s, "last_good_after_edit", test_last_good_after_edit, 60);
 	add_test(s, "tmp_symlinks", test_tmp_symlinks, 60);
 	add_test(s, "idempotent", test_idempotent, 90);
