@@ -2051,6 +2051,113 @@ START_TEST(test_live_counters)
 }
 END_TEST
 
+/* stats --json: directions.DIR.FATE.packets (-1 if absent). */
+static long long fate_packets(const char *json, const char *dir, const char *fate)
+{
+	char *k = xasprintf("\"%s\":{", dir);
+	const char *p = strstr(json, "\"directions\":{");
+	long long v = -1;
+
+	if (p && (p = strstr(p, k))) {
+		char *f = xasprintf("\"%s\":{\"packets\":", fate);
+
+		p = strstr(p, f);
+		if (p)
+			sscanf(p + strlen(f), "%lld", &v);
+		free(f);
+	}
+	free(k);
+	return v;
+}
+
+/* The packets of the kernel rule listed right after `needle` ("... counter
+ * packets N"), in nft's listing of chain `chain`. */
+static unsigned long long rule_packets(const char *chain, const char *needle)
+{
+	char *text = sh_ok("ip netns exec %s nft list chain inet fwd_filter %s", E.ns[SRV],
+			   chain);
+	unsigned long long pk, by;
+	bool ok = counter_after(text, needle, &pk, &by);
+
+	ck_assert_msg(ok, "no counter after '%s' in chain %s:\n%.3000s", needle, chain, text);
+	free(text);
+	return pk;
+}
+
+/*
+ * Issue 11: `fwctl stats` says what was dropped, per direction and by
+ * what (the policy's default, `fwctl deny`, the blocklist), beside what
+ * was accepted, from the kernel's rule counters.
+ */
+START_TEST(test_drop_stats)
+{
+	static const struct {
+		const char *dir, *fate, *chain, *needle;
+	} want[] = {
+		{ "in", "accepted", "input", "@allow4" },
+		{ "in", "default_deny", "input", "log prefix \"fwd drop in: \"" },
+		{ "in", "deny", "input", "@deny4 meta l4proto tcp" },
+		{ "in", "block", "input", "@block4" },
+		{ "out", "block", "output", "@block4" },
+	};
+	long long got[sizeof(want) / sizeof(want[0])];
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 22);
+	listener("tcp", 80);
+	write_policy("deny", "\n[service web]\nports = 80/tcp\nallow = any\n");
+	fwd_start();
+	FWCTL_OK("stats --json");
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		ck_assert_msg(fate_packets(R.out, want[i].dir, want[i].fate) == 0,
+			      "stats --json before any traffic: %s %s is not 0:\n%s",
+			      want[i].dir, want[i].fate, R.out);
+
+	/* accepted (ssh from good), dropped by the default (ssh from bad) */
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, GOOD, OK, "connect tcp " SRV4_G " 22");
+		probe(&ps, BAD, DROP, "connect tcp " SRV4_B " 22");
+		probes_run(&ps, "before deny and block");
+	}
+	/* refused by deny */
+	FWCTL_OK("deny 80/tcp from " BAD4);
+	expect_tcp(BAD, SRV4_B, 80, REFUSED, "after deny");
+	/* dropped by block, both ways */
+	FWCTL_OK("block " BAD4);
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, BAD, DROP, "connect tcp " SRV4_B " 80");
+		probe(&ps, SRV, DROP, "connect tcp " BAD4 " 80");
+		probes_run(&ps, "after block");
+	}
+
+	FWCTL_OK("stats --json");
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		got[i] = fate_packets(R.out, want[i].dir, want[i].fate);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		/* read after stats: the kernel's count can only have grown */
+		unsigned long long k = rule_packets(want[i].chain, want[i].needle);
+
+		ck_assert_msg(got[i] >= 1 && (unsigned long long)got[i] <= k,
+			      "stats --json: %s %s %lld packets, the kernel's rule %llu:\n%s",
+			      want[i].dir, want[i].fate, got[i], k, R.out);
+	}
+	/* nothing was refused by the output chain's deny rules */
+	ck_assert_msg(fate_packets(R.out, "out", "deny") == 0, "stats --json: out deny:\n%s",
+		      R.out);
+	FWCTL_OK("stats");
+	ck_assert_msg(strstr(R.out, "in      dropped by default") &&
+		      strstr(R.out, "in      refused by deny") &&
+		      strstr(R.out, "out     dropped by block"), "stats:\n%s", R.out);
+	topo_down();
+}
+END_TEST
+
 /* The unprivileged user of this suite run (tu_user: created on first use,
  * removed when the suite ends); its uid and primary group. */
 static void test_user(uid_t *uid, gid_t *gid, char *group, size_t glen)
@@ -3752,6 +3859,7 @@ static Suite *fwctl_suite(void)
 	add_test(s, "reload_list_file", test_reload_list_file, 60);
 	add_test(s, "counters", test_counters, 60);
 	add_test(s, "live_counters", test_live_counters, 90);
+	add_test(s, "drop_stats", test_drop_stats, 90);
 	add_test(s, "last_good_after_edit", test_last_good_after_edit, 60);
 	add_test(s, "tmp_symlinks", test_tmp_symlinks, 60);
 	add_test(s, "idempotent", test_idempotent, 90);
