@@ -29,15 +29,18 @@
 	"--force."
 
 const struct fwd_cmdinfo fwd_cmdtab[] = {
-	{ "status", "status [--json]",
+	{ "status", "status [--verbose] [--json]",
 	  "Whether fwd is up, which policy files it runs, generation, counts,\n"
-	  "kernel features, degraded state and pending confirmations.",
+	  "kernel features, degraded state and pending confirmations.\n"
+	  "--verbose also lists the effective rules, numbered as in `fwctl\n"
+	  "show`, with their hits (packets, bytes) from the kernel's counters.",
 	  FWD_ROLE_READ, false,
 	  RUN(cmd_status), false },
 	{ "show", "show [--nft] [--json]",
 	  "The effective policy: defaults, lists, services and live edits, each\n"
-	  "with the FILE:LINE it comes from. --nft prints the live table read\n"
-	  "back from the kernel, in nft syntax.",
+	  "with the FILE:LINE it comes from; services and edits numbered, the\n"
+	  "number first (`fwctl remove N`). --nft prints the live table read\n"
+	  "back from the kernel, in nft syntax, with its counters.",
 	  FWD_ROLE_READ, false,
 	  RUN(cmd_show), false },
 	{ "allow", "allow PORTS [from PEER...|to PEER...] [for DURATION] [--runtime] [--force] [--json]",
@@ -51,9 +54,16 @@ const struct fwd_cmdinfo fwd_cmdtab[] = {
 	  "allowlists.\n" RULE_WORDS,
 	  FWD_ROLE_ADMIN, false,
 	  RUN(cmd_deny), false },
-	{ "remove", "remove PORTS [from PEER...|to PEER...] [--kill-states] [--runtime] [--force] [--json]",
+	{ "remove", "remove PORTS [from PEER...|to PEER...] | N [--generation G] [--kill-states] [--runtime] [--force] [--json]",
 	  "Remove an allow or deny made with fwctl (hand-written files are never\n"
 	  "rewritten: for those fwctl names the FILE:LINE to edit).\n"
+	  "remove N removes the fwctl edit numbered N in `fwctl show` (any kind:\n"
+	  "allow, deny, block, list add/del); a number of a policy file's rule\n"
+	  "is refused naming its FILE:LINE. --generation G (from `fwctl show\n"
+	  "--json`) refuses if the policy changed since, so N still means the\n"
+	  "rule you saw. '#N' is always a rule number; a bare N that is also\n"
+	  "the port of an allow or deny from anyone is refused as ambiguous,\n"
+	  "and one past the last rule is a port, as before.\n"
 	  "--kill-states also ends the matching established connections\n"
 	  "(their conntrack entries are deleted), so removal takes effect for\n"
 	  "them too.",

@@ -115,6 +115,25 @@ static void count_fates(struct stats_dir dir[2], const struct fwd_ir *ir,
 	fwd_ir_counts_free(cn);
 }
 
+int fwd_stats_owners(struct cmdreq *cr, struct fwd_own_map *om)
+{
+	const struct fwd_policy *p = cr->ctx->policy;
+	struct fwd_live_table *live = NULL;
+	int ret;
+
+	memset(om, 0, sizeof(*om));
+	if (!p)
+		return 0;
+	fwd_own_init(om, p);
+	if (!cr->ctx->ir || !p->counters)
+		return 0;
+	ret = fwd_live_read(cr->ctx->nl, NULL, &live);
+	if (ret == 0)
+		own_count_table(om, cr->ctx->ir, live);
+	fwd_live_free(live);
+	return ret;
+}
+
 /* What `fwctl stats` reports, all gathered before anything is rendered. */
 struct stats_view {
 	struct fwd_live_table *live;	/* the rules' counters */

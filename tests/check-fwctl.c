@@ -2158,6 +2158,109 @@ START_TEST(test_drop_stats)
 }
 END_TEST
 
+/* The line of `text` that starts with `prefix`, copied (NULL if none). */
+static char *line_starting(const char *text, const char *prefix)
+{
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (strncmp(l, prefix, strlen(prefix)) == 0)
+			return strndup(l, strcspn(l, "\n"));
+	return NULL;
+}
+
+/*
+ * Issue 11: `fwctl show` numbers every rule (the policy files' services,
+ * then fwctl's edits), the number first; `remove N` removes an edit by
+ * its number and refuses a policy file's rule naming its FILE:LINE, a
+ * number that is no rule, and (with --generation) a number from before a
+ * change; `status --verbose` lists the same numbers with their hits.
+ */
+START_TEST(test_rule_numbers)
+{
+	char *l;
+	double gen;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 22);
+	write_policy("deny",
+		"\n"					/* 12 */
+		"[service app]\n"			/* 13 */
+		"ports = 8080/tcp\n"			/* 14 */
+		"allow = @good\n");			/* 15 */
+	fwd_start();
+	FWCTL_OK("allow 9090/udp from 203.0.113.7");
+	FWCTL_OK("block 203.0.113.66");
+	FWCTL_OK("deny 8081/tcp from " BAD4);
+	expect_tcp(GOOD, SRV4_G, 22, OK, "ssh from good (hits for rule 1)");
+
+	FWCTL_OK("show");
+	ck_assert_msg((l = line_starting(R.out, "[ 1] service ssh")) && strstr(l, "fwd.conf:9"),
+		      "show:\n%s", R.out);
+	free(l);
+	ck_assert_msg(line_starting(R.out, "[ 2] service app") &&
+		      line_starting(R.out, "[ 3] edit    allow 9090/udp from 203.0.113.7") &&
+		      line_starting(R.out, "[ 4] edit    block 203.0.113.66") &&
+		      line_starting(R.out, "[ 5] edit    deny 8081/tcp from " BAD4),
+		      "show does not number the rules 1-5:\n%s", R.out);
+	FWCTL_OK("show --json");
+	gen = json_num(R.out, "generation");
+	ck_assert_msg(gen > 0 && strstr(R.out, "\"number\":5,\"edit\":\"deny 8081/tcp from "
+					BAD4 "\""), "show --json:\n%s", R.out);
+
+	/* status --verbose: the same numbers, with hits */
+	FWCTL_OK("status --verbose");
+	ck_assert_msg((l = line_starting(R.out, "[ 1] service ssh")) &&
+		      strstr(l, "fwd.conf:9") && strstr(l, " packets ") &&
+		      !strstr(l, " 0 packets"), "status --verbose: ssh has no hits:\n%s", R.out);
+	free(l);
+	ck_assert_msg((l = line_starting(R.out, "[ 3] edit    allow 9090/udp")) &&
+		      strstr(l, "  0 packets 0 bytes"), "status --verbose:\n%s", R.out);
+	free(l);
+	ck_assert_msg(line_starting(R.out, "[ 5] edit    deny 8081/tcp"), "status --verbose:\n%s",
+		      R.out);
+	expect_json("status --verbose", (const char *const[]){ "rules", "number", "rule",
+		    "packets", NULL });
+
+	/* a policy file's rule: refused, naming where it is written */
+	ck_assert_int_eq(fwctl("remove 1"), 1);
+	ck_assert_msg(strstr(R.err, "fwd.conf:9") && strstr(R.err, "service ssh"),
+		      "remove 1: %s", R.err);
+	ck_assert_int_eq(fwctl("remove '#6'"), 1);
+	ck_assert_msg(strstr(R.err, "no rule numbered 6"), "remove #6: %s", R.err);
+
+	/* remove N at the generation show printed: the block goes */
+	expect_elem("block4", "203.0.113.66", 1);
+	FWCTL_OK("remove 4 --generation %.0f", gen);
+	ck_assert_msg(strstr(R.out, "removed: block 203.0.113.66"), "remove 4: %s", R.out);
+	expect_elem("block4", "203.0.113.66", 0);
+	expect_elem("deny4", BAD4 " . tcp . 8081", 1);
+	/* the same words again: the generation moved, nothing is removed
+	 * (4 is now the deny) */
+	ck_assert_int_eq(fwctl("remove 4 --generation %.0f", gen), 1);
+	ck_assert_msg(strstr(R.err, "changed since generation"), "stale remove: %s", R.err);
+	expect_elem("deny4", BAD4 " . tcp . 8081", 1);
+	FWCTL_OK("show");
+	ck_assert_msg(line_starting(R.out, "[ 4] edit    deny 8081/tcp from " BAD4),
+		      "show after remove 4:\n%s", R.out);
+
+	/* '#N' always a number; a bare N that is also a port is refused */
+	FWCTL_OK("allow 3");
+	ck_assert_int_eq(fwctl("remove 3"), 2);
+	ck_assert_msg(strstr(R.err, "rule 3 or port 3"), "remove 3: %s", R.err);
+	expect_elem("allow4", "203.0.113.7 . udp . 9090", 1);
+	FWCTL_OK("remove '#3'");
+	expect_elem("allow4", "203.0.113.7 . udp . 9090", 0);
+	expect_elem("open", "tcp . 3", 1);
+	/* a bare number past the last rule is still a port */
+	FWCTL_OK("remove 3 from any");
+	FWCTL_OK("allow 5353");
+	FWCTL_OK("remove 5353");
+	expect_elem("open", "udp . 5353", 0);
+	topo_down();
+}
+END_TEST
+
 /* The unprivileged user of this suite run (tu_user: created on first use,
  * removed when the suite ends); its uid and primary group. */
 static void test_user(uid_t *uid, gid_t *gid, char *group, size_t glen)
@@ -3860,6 +3963,7 @@ static Suite *fwctl_suite(void)
 	add_test(s, "counters", test_counters, 60);
 	add_test(s, "live_counters", test_live_counters, 90);
 	add_test(s, "drop_stats", test_drop_stats, 90);
+	add_test(s, "rule_numbers", test_rule_numbers, 90);
 	add_test(s, "last_good_after_edit", test_last_good_after_edit, 60);
 	add_test(s, "tmp_symlinks", test_tmp_symlinks, 60);
 	add_test(s, "idempotent", test_idempotent, 90);
