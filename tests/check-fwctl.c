@@ -3076,11 +3076,11 @@ START_TEST(test_request_words)
 		      "allow + 75-byte word:\n%s", R.err);
 	ck_assert(fwctl("status %s", long_word) == 2);
 	ck_assert_msg(!strstr(R.err, "unknown command") &&
-		      strstr(R.err, "usage: fwctl status [--json]"), "status + 75-byte "
+		      strstr(R.err, "usage: fwctl status [--verbose] [--json]"), "status + 75-byte "
 		      "word:\n%s", R.err);
 	ck_assert(fwctl("status extra") == 2);
 	ck_assert_msg(strstr(R.err, "unexpected word 'extra' after fwctl status; usage: "
-			     "fwctl status [--json]"), "status extra:\n%s", R.err);
+			     "fwctl status [--verbose] [--json]"), "status extra:\n%s", R.err);
 	ck_assert(fwctl("list show a b") == 2);
 	ck_assert_msg(strstr(R.err, "unexpected word 'b'"), "list show a b:\n%s", R.err);
 	ck_assert(fwctl("block 192.0.2.99 %s", long_word) == 2);
