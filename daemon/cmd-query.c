@@ -299,6 +299,7 @@ int cmd_status(struct cmdreq *cr)
 	if (cr->verbose && p) {
 		ret = fwd_stats_owners(cr, &om);
 		if (ret) {
+			fwd_own_free(&om);
 			fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "cannot read the table "
 					  "back: %s", strerror(-ret));
 			return ret;
@@ -424,7 +425,7 @@ static int cmd_show_nft(struct cmdreq *cr)
 int cmd_show(struct cmdreq *cr)
 {
 	const struct fwd_policy *p = cr->ctx->policy;
-	char a[128], b[128];
+	char a[128];
 
 	if (cr->nft)
 		return cmd_show_nft(cr);
@@ -518,7 +519,6 @@ int cmd_show(struct cmdreq *cr)
 				    p->lists[i].name, p->lists[i].n,
 				    p->lists[i].n == 1 ? "" : "s", a);
 	}
-	(void)b;
 	for (size_t i = 0; i < p->nservices; i++) {
 		service_line(cr, p, i);
 		fwd_response_printf(cr->resp, "\n");

@@ -122,11 +122,11 @@ int fwd_stats_owners(struct cmdreq *cr, struct fwd_own_map *om)
 	int ret;
 
 	memset(om, 0, sizeof(*om));
-	if (!p)
+	/* Without element counters nobody has hits: no rows of zeros that
+	 * would read as "no traffic". */
+	if (!p || !cr->ctx->ir || !p->counters)
 		return 0;
 	fwd_own_init(om, p);
-	if (!cr->ctx->ir || !p->counters)
-		return 0;
 	ret = fwd_live_read(cr->ctx->nl, NULL, &live);
 	if (ret == 0)
 		own_count_table(om, cr->ctx->ir, live);

@@ -71,7 +71,8 @@ struct jbuf {
 
 struct fwd_own_map;
 /* Hits per service and allow/deny edit from the live table (cmd-stats.c):
- * om is initialised here; free it with fwd_own_free. 0 or -errno. */
+ * om is initialised here (left empty when counters = no); free it with
+ * fwd_own_free, also after an error. 0 or -errno. */
 int fwd_stats_owners(struct cmdreq *cr, struct fwd_own_map *om);
 
 const char *qword(char *buf, const char *w);
