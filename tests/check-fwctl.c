@@ -1936,6 +1936,12 @@ START_TEST(test_counters)
 	ck_assert_msg(strstr(R.out, "\"element_counters\":false"), "stats --json:\n%s", R.out);
 	FWCTL_OK("show");
 	ck_assert_msg(strstr(R.out, "counters no"), "show:\n%s", R.out);
+	/* no element counters: no hits, rather than zeros that read as "no
+	 * traffic" */
+	FWCTL_OK("status --verbose");
+	ck_assert_msg(strstr(R.out, "[ 1] service ssh") && strstr(R.out, "fwd.conf:6)  -\n"),
+		      "status --verbose with counters = no:\n%s",
+		      R.out);
 
 	write_counters_policy("yes");
 	FWCTL_OK("reload");
