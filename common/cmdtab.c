@@ -29,17 +29,20 @@
 	"--force."
 
 const struct fwd_cmdinfo fwd_cmdtab[] = {
-	{ "status", "status [--json]",
+	{ "status", "status [--verbose] [--json]",
 	  "Whether fwd is up, which policy files it runs, generation, counts,\n"
 	  "kernel features, degraded state (with the FILE:LINE errors behind\n"
-	  "it) and pending confirmations.",
+	  "it) and pending confirmations.\n"
+	  "--verbose also lists the effective rules, numbered as in `fwctl\n"
+	  "show`, with their hits (packets, bytes) from the kernel's counters.",
 	  FWD_ROLE_READ, false,
 	  RUN(cmd_status), false,
 	  "is fwd running, on which policy, and is anything wrong" },
 	{ "show", "show [--nft] [--json]",
 	  "The effective policy: defaults, lists, services and live edits, each\n"
-	  "with the FILE:LINE it comes from. --nft prints the live table read\n"
-	  "back from the kernel, in nft syntax.",
+	  "with the FILE:LINE it comes from; services and edits numbered, the\n"
+	  "number first (`fwctl remove N`). --nft prints the live table read\n"
+	  "back from the kernel, in nft syntax, with its counters.",
 	  FWD_ROLE_READ, false,
 	  RUN(cmd_show), false,
 	  "the running policy, each part with its FILE:LINE" },
@@ -56,11 +59,18 @@ const struct fwd_cmdinfo fwd_cmdtab[] = {
 	  FWD_ROLE_ADMIN, false,
 	  RUN(cmd_deny), false,
 	  "refuse traffic to ports, even where the policy allows it" },
-	{ "remove", "remove PORTS [from PEER...|to PEER...] [--allow|--deny] [--kill-states] [--runtime] [--force] [--json]",
+	{ "remove", "remove PORTS [from PEER...|to PEER...] [--allow|--deny] | N [--generation G] [--kill-states] [--runtime] [--force] [--json]",
 	  "Remove an allow or deny made with fwctl (hand-written files are never\n"
 	  "rewritten: for those fwctl names the FILE:LINE to edit). When both an\n"
 	  "allow and a deny name the PORTS and PEER, both go, and the answer\n"
 	  "lists each; --allow or --deny takes out only that one.\n"
+	  "remove N removes the fwctl edit numbered N in `fwctl show` (any kind:\n"
+	  "allow, deny, block, list add/del); a number of a policy file's rule\n"
+	  "is refused naming its FILE:LINE. --generation G (from `fwctl show\n"
+	  "--json`) refuses if the policy changed since, so N still means the\n"
+	  "rule you saw. '#N' is always a rule number; a bare N that is also\n"
+	  "the port of an allow or deny from anyone is refused as ambiguous,\n"
+	  "and one past the last rule is a port, as before.\n"
 	  "--kill-states also ends the matching established connections\n"
 	  "(their conntrack entries are deleted), so removal takes effect for\n"
 	  "them too.",

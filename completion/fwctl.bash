@@ -10,13 +10,14 @@
 _fwctl_opts()
 {
 	case $1 in
-	status | diff | explain | stats | check | doctor | 'list blocked' | 'list show')
+	status) echo --verbose --json ;;
+	diff | explain | stats | check | doctor | 'list blocked' | 'list show')
 		echo --json ;;
 	disable) echo --yes ;;
 	audit) echo --save-baseline --diff --json ;;
 	show) echo --nft --json ;;
 	allow | deny | block) echo --runtime --force ;;
-	remove) echo --allow --deny --kill-states --force ;;
+	remove) echo --allow --deny --generation --kill-states --force ;;
 	'list add') echo -v --runtime ;;
 	'list del') echo --runtime --force ;;
 	reload) echo --confirm --force ;;

@@ -789,6 +789,155 @@ static int cmd_del_kind(struct cmdreq *cr, const char *kind, const char *verb,
 	return ret;
 }
 
-int cmd_remove(struct cmdreq *cr) { return cmd_del_kind(cr, "allow", "removed", false); }
+/* ---- remove N ------------------------------------------------------- */
+
+/* remove N: the edit numbered N in `fwctl show` (cmd.h: rule numbers). */
+struct num_arg {
+	unsigned long n;
+	struct fwd_edit removed;
+};
+
+static int mutate_del_number(struct cmdreq *cr, struct fwd_policy *p, void *arg)
+{
+	struct num_arg *a = arg;
+	size_t i = a->n - p->nservices - 1;
+
+	(void)cr;
+	a->removed = p->edits[i];
+	memmove(&p->edits[i], &p->edits[i + 1], (p->nedits - i - 1) * sizeof(*p->edits));
+	p->nedits--;
+	return 0;
+}
+
+/* Whether a live allow/deny edit from anyone names exactly port `n`:
+ * what `remove N` meant before rule numbers (PORTS without a protocol). */
+static bool port_edit(const struct fwd_policy *p, unsigned long n)
+{
+	for (size_t i = 0; i < p->nedits; i++) {
+		const struct fwd_edit *e = &p->edits[i];
+
+		if ((e->kind == FWD_EDIT_ALLOW || e->kind == FWD_EDIT_DENY) &&
+		    e->peer == FWD_PEER_ANY && e->ports.lo == n && e->ports.hi == n &&
+		    !(e->expires && e->expires <= now_s()))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Whether the words are one rule number, and which: "#N" always; a bare
+ * "N" when there is a rule N. A bare number past the last rule is PORTS
+ * as before (`remove 8080`: the allow/deny of port 8080 from anyone).
+ * One that could be both is refused rather than guessed: 1 with
+ * *ambiguous set.
+ */
+static bool rule_number(const struct cmdreq *cr, unsigned long *n, bool *ambiguous)
+{
+	const struct fwd_policy *p = cr->ctx->policy;
+	const char *w = cr->argc == 1 ? cr->argv[0] : NULL;
+	bool hash = w && *w == '#';
+	char *end;
+
+	*ambiguous = false;
+	if (hash)
+		w++;
+	if (!w || *w < '0' || *w > '9')
+		return false;
+	*n = strtoul(w, &end, 10);
+	if (*end != '\0')
+		return false;
+	if (hash || !p)
+		return true;
+	if (*n > p->nservices + p->nedits)
+		return false;
+	*ambiguous = port_edit(p, *n);
+	return true;
+}
+
+/*
+ * Refuse a number that does not name a live fwctl edit, saying what it
+ * names: a policy file's rule (its FILE:LINE), nothing, or a rule of
+ * another generation than the one the caller saw. 0 or -errno.
+ */
+static int check_number(struct cmdreq *cr, const struct fwd_policy *p, unsigned long n)
+{
+	const struct fwd_edit *e;
+	char where[256];
+
+	if (cr->generation >= 0 && (unsigned long long)cr->generation != cr->ctx->generation) {
+		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "remove %lu refused: the policy "
+				  "changed since generation %lld (it is at %u now), so the "
+				  "numbers may name other rules; see `fwctl show` again", n,
+				  cr->generation, cr->ctx->generation);
+		return -ESTALE;
+	}
+	if (n >= 1 && n <= p->nservices) {
+		const struct fwd_service *s = &p->services[n - 1];
+
+		fmt_loc(&s->loc, where, sizeof(where));
+		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "rule %lu is service %s of the "
+				  "policy files (%s): fwctl removes only its own edits; "
+				  "change it there", n, s->name, where);
+		return -EPERM;
+	}
+	e = n > p->nservices && n - p->nservices <= p->nedits ?
+	    &p->edits[n - p->nservices - 1] : NULL;
+	if (!e || (e->expires && e->expires <= now_s())) {
+		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "no rule numbered %lu%s (see "
+				  "`fwctl show`)", n, e ? ": it has expired" : "");
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* A separate small path from `remove PORTS from PEER`: the words name one
+ * edit by number, whatever its kind, and nothing is matched by key. */
+static int cmd_remove_number(struct cmdreq *cr, unsigned long n)
+{
+	struct num_arg a = { .n = n };
+	struct edit_result r = { .verb = "removed", .e = &a.removed, .n = 1 };
+	int ret;
+
+	if (!cr->ctx->policy) {
+		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "no policy is running");
+		return -ENOENT;
+	}
+	ret = check_number(cr, cr->ctx->policy, n);
+	if (ret == 0)
+		ret = change_policy(cr, mutate_del_number, &a, !cr->runtime, NULL, "remove");
+	if (ret)
+		return ret;
+	fwd_log(LOG_INFO, "fwctl remove by uid %u: rule %lu", (unsigned)cr->peer->uid, n);
+	if (a.removed.kind == FWD_EDIT_BLOCK)
+		fwd_vloop_unblocked(cr->ctx, &a.removed.addr);
+	if (cr->kill_states && a.removed.peer != FWD_PEER_LIST) {
+		/* In the answer (JSON's connections_ended), not a line before it. */
+		r.killed_set = true;
+		fwd_ct_kill_edit(&a.removed, &r.killed);
+	}
+	print_edits(cr, &r);
+	return 0;
+}
+
+int cmd_remove(struct cmdreq *cr)
+{
+	unsigned long n;
+	bool ambiguous;
+
+	if (rule_number(cr, &n, &ambiguous)) {
+		if (!ambiguous)
+			return cmd_remove_number(cr, n);
+		fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "remove %lu: rule %lu or port "
+				  "%lu? Say `remove '#%lu'` for the rule, `remove %lu/tcp` "
+				  "(or /udp) for the port", n, n, n, n, n);
+		return -EINVAL;
+	}
+	if (cr->generation >= 0) {
+		fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "--generation goes with "
+				  "remove N (a rule number from `fwctl show`)");
+		return -EINVAL;
+	}
+	return cmd_del_kind(cr, "allow", "removed", false);
+}
 int cmd_unblock(struct cmdreq *cr) { return cmd_del_kind(cr, "block", "unblocked", false); }
 int cmd_list_del(struct cmdreq *cr) { return cmd_del_kind(cr, "list-del", "removed", true); }

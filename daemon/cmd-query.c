@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attrib.h"
 #include "cmd.h"
 #include "cmdtab.h"
 #include "edit.h"
@@ -56,7 +57,14 @@ struct status_view {
 	time_t now;
 	char when[64];			/* the policy applied, local time */
 	size_t edits, runtime_edits, blocked, sets, elements;
+	const struct fwd_policy *rules;	/* --verbose: list its rules */
+	const struct fwd_own_map *om;	/* ... with these hits */
 };
+
+static void status_rules_text(struct cmdreq *cr, const struct fwd_policy *p,
+			      const struct fwd_own_map *om);
+static void status_rules_json(struct json_out *j, const struct fwd_policy *p,
+			      const struct fwd_own_map *om);
 
 static void status_gather(struct cmdreq *cr, struct status_view *v)
 {
@@ -150,6 +158,10 @@ static void status_json(struct cmdreq *cr, const struct status_view *v)
 	json_key(&b.j, "offloaded"); json_uint(&b.j, v->cs.offloaded);
 	json_key(&b.j, "worker_failures"); json_uint(&b.j, v->cs.worker_failures);
 	json_obj_end(&b.j);
+	if (v->rules) {
+		json_key(&b.j, "rules");
+		status_rules_json(&b.j, v->rules, v->om);
+	}
 	json_obj_end(&b.j);
 	jbuf_close(&b, cr->resp);
 }
@@ -221,17 +233,118 @@ static void status_text(struct cmdreq *cr, const struct status_view *v)
 	fwd_response_printf(cr->resp, "queries:    %u being answered off the loop, %u "
 			    "queued; %llu so far, %llu failed\n", v->cs.working, v->cs.waiting,
 			    v->cs.offloaded, v->cs.worker_failures);
+	if (v->rules)
+		status_rules_text(cr, v->rules, v->om);
+}
+
+static void service_line(struct cmdreq *cr, const struct fwd_policy *p, size_t i);
+static bool edit_line(struct cmdreq *cr, const struct fwd_policy *p, size_t i);
+
+/* The hits of an owner (a service or an allow/deny edit), or NULL. */
+static const struct fwd_own_acc *own_find(const struct fwd_own_map *om,
+					  enum fwd_own_kind kind, const char *name)
+{
+	for (size_t i = 0; i < om->nacc; i++)
+		if (om->acc[i].kind == kind && strcmp(om->acc[i].name, name) == 0)
+			return &om->acc[i];
+	return NULL;
+}
+
+static void hits_text(struct cmdreq *cr, const struct fwd_own_acc *a)
+{
+	if (a)
+		fwd_response_printf(cr->resp, "  %llu packets %llu bytes\n",
+				    (unsigned long long)a->packets,
+				    (unsigned long long)a->bytes);
+	else
+		fwd_response_printf(cr->resp, "  -\n");
+}
+
+/*
+ * status --verbose: the effective rules, numbered as `show` numbers them,
+ * each with its hits from the kernel's element counters (ufw's `status
+ * verbose`). Blocks and list edits have no counters of their own: "-".
+ */
+static void status_rules_text(struct cmdreq *cr, const struct fwd_policy *p,
+			      const struct fwd_own_map *om)
+{
+	char w[FWD_EDIT_STRLEN];
+
+	fwd_response_printf(cr->resp, "rules:      (number, rule, where, hits)\n");
+	for (size_t i = 0; i < p->nservices; i++) {
+		service_line(cr, p, i);
+		hits_text(cr, own_find(om, FWD_OWN_SERVICE, p->services[i].name));
+	}
+	for (size_t i = 0; i < p->nedits; i++) {
+		if (!edit_line(cr, p, i))
+			continue;
+		fwd_edit_format(&p->edits[i], w, sizeof(w));
+		hits_text(cr, own_find(om, FWD_OWN_EDIT, w));
+	}
+}
+
+static void status_rules_json(struct json_out *j, const struct fwd_policy *p,
+			      const struct fwd_own_map *om)
+{
+	char w[FWD_EDIT_STRLEN];
+
+	json_arr_begin(j);
+	for (size_t i = 0; i < p->nservices + p->nedits; i++) {
+		bool svc = i < p->nservices;
+		const struct fwd_edit *e = svc ? NULL : &p->edits[i - p->nservices];
+		const struct fwd_own_acc *a;
+
+		if (e && e->expires && e->expires <= now_s())
+			continue;
+		if (e)
+			fwd_edit_format(e, w, sizeof(w));
+		else
+			snprintf(w, sizeof(w), "service %s", p->services[i].name);
+		a = own_find(om, svc ? FWD_OWN_SERVICE : FWD_OWN_EDIT,
+			     svc ? p->services[i].name : w);
+		json_obj_begin(j);
+		json_key(j, "number"); json_uint(j, i + 1);
+		json_key(j, "rule"); json_str(j, w);
+		json_key(j, "packets");
+		if (a)
+			json_uint(j, a->packets);
+		else
+			json_null(j);
+		json_key(j, "bytes");
+		if (a)
+			json_uint(j, a->bytes);
+		else
+			json_null(j);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
 }
 
 int cmd_status(struct cmdreq *cr)
 {
+	const struct fwd_policy *p = cr->ctx->policy;
 	struct status_view v;
+	struct fwd_own_map om;
+	int ret = 0;
 
+	memset(&om, 0, sizeof(om));
+	if (cr->verbose && p) {
+		ret = fwd_stats_owners(cr, &om);
+		if (ret) {
+			fwd_own_free(&om);
+			fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "cannot read the table "
+					  "back: %s", strerror(-ret));
+			return ret;
+		}
+	}
 	status_gather(cr, &v);
+	v.rules = cr->verbose ? p : NULL;
+	v.om = &om;
 	if (cr->json)
 		status_json(cr, &v);
 	else
 		status_text(cr, &v);
+	fwd_own_free(&om);
 	return 0;
 }
 
@@ -253,10 +366,53 @@ static void peer_text(const struct fwd_policy *p, const struct fwd_peer *pe,
 	}
 }
 
+/* A service as `show` prints it, its rule number first (no newline). */
+static void service_line(struct cmdreq *cr, const struct fwd_policy *p, size_t i)
+{
+	const struct fwd_service *s = &p->services[i];
+	char a[128];
+
+	fwd_response_printf(cr->resp, "[%2zu] service %-13s %s ", FWD_RULE_NO_SERVICE(i),
+			    s->name, s->dir == FWD_DIR_OUT ? "out" : "in ");
+	for (size_t k = 0; k < s->nports; k++) {
+		ports_text(&s->ports[k], a, sizeof(a));
+		fwd_response_printf(cr->resp, "%s%s", k ? "," : "", a);
+	}
+	fwd_response_printf(cr->resp, " %s ", s->dir == FWD_DIR_OUT ? "to" : "from");
+	for (size_t k = 0; k < s->nallow && k < 8; k++) {
+		peer_text(p, &s->allow[k], a, sizeof(a));
+		fwd_response_printf(cr->resp, "%s%s", k ? "," : "", a);
+	}
+	if (s->nallow > 8)
+		fwd_response_printf(cr->resp, ",... (%zu in all)", s->nallow);
+	fmt_loc(&s->loc, a, sizeof(a));
+	fwd_response_printf(cr->resp, "  (%s)", a);
+}
+
+/* An edit as `show` prints it, its rule number first (no newline); false
+ * for one past its time (not printed, its number kept). */
+static bool edit_line(struct cmdreq *cr, const struct fwd_policy *p, size_t i)
+{
+	const struct fwd_edit *e = &p->edits[i];
+	char w[256], a[128];
+
+	if (e->expires && e->expires <= now_s())
+		return false;
+	/* The time as a time, and "runtime only" never beside
+	 * "permanent": such an edit has no expiry but is not saved. */
+	fmt_edit_human(e, w, sizeof(w));
+	fmt_loc(&e->loc, a, sizeof(a));
+	fwd_response_printf(cr->resp, "[%2zu] edit    %s  (%s%s%s)", FWD_RULE_NO_EDIT(p, i), w,
+			    a, e->expires ? "" : e->runtime ? ", no expiry" : ", permanent",
+			    e->runtime ? "; runtime only: not saved, gone when fwd restarts" : "");
+	return true;
+}
+
 static int cmd_show_nft(struct cmdreq *cr)
 {
 	struct fwd_render_opts ro = { .table_flags = fwd_table_flags(&cr->ctx->feat, NULL) };
 	struct fwd_live_table *live = NULL;
+	struct fwd_ir_counts *counts;
 	struct fwd_ir *ir = NULL;
 	char *text = NULL;
 	size_t len = 0;
@@ -273,11 +429,15 @@ static int cmd_show_nft(struct cmdreq *cr)
 				  "back from the kernel: %s", FWD_TABLE_NAME, strerror(-ret));
 		return ret;
 	}
+	/* The counters too, elements' and rules', as the kernel has them. */
+	counts = fwd_live_counts(live, ir);
+	ro.counts = counts;
 	f = open_memstream(&text, &len);
 	if (!f)
 		abort();
 	fwd_ir_render(ir, &ro, f);
 	fclose(f);
+	fwd_ir_counts_free(counts);
 	if (cr->json) {
 		struct jbuf b;
 
@@ -300,7 +460,7 @@ static int cmd_show_nft(struct cmdreq *cr)
 int cmd_show(struct cmdreq *cr)
 {
 	const struct fwd_policy *p = cr->ctx->policy;
-	char a[128], b[128];
+	char a[128];
 
 	if (cr->nft)
 		return cmd_show_nft(cr);
@@ -309,6 +469,8 @@ int cmd_show(struct cmdreq *cr)
 
 		jbuf_open(&jb);
 		json_obj_begin(&jb.j);
+		/* What `remove N --generation G` checks the numbers against. */
+		json_key(&jb.j, "generation"); json_uint(&jb.j, cr->ctx->generation);
 		json_key(&jb.j, "defaults");
 		json_obj_begin(&jb.j);
 		json_key(&jb.j, "inbound"); json_str(&jb.j, fwd_action_name(p->inbound));
@@ -334,6 +496,7 @@ int cmd_show(struct cmdreq *cr)
 			const struct fwd_service *s = &p->services[i];
 
 			json_obj_begin(&jb.j);
+			json_key(&jb.j, "number"); json_uint(&jb.j, FWD_RULE_NO_SERVICE(i));
 			json_key(&jb.j, "name"); json_str(&jb.j, s->name);
 			json_key(&jb.j, "direction"); json_str(&jb.j, s->dir == FWD_DIR_OUT ? "out" : "in");
 			json_key(&jb.j, "ports");
@@ -365,6 +528,7 @@ int cmd_show(struct cmdreq *cr)
 				continue;
 			json_obj_begin(&jb.j);
 			fwd_edit_format(e, w, sizeof(w));
+			json_key(&jb.j, "number"); json_uint(&jb.j, FWD_RULE_NO_EDIT(p, i));
 			json_key(&jb.j, "edit"); json_str(&jb.j, w);
 			json_key(&jb.j, "runtime"); json_bool(&jb.j, e->runtime);
 			json_key(&jb.j, "expires");
@@ -391,38 +555,12 @@ int cmd_show(struct cmdreq *cr)
 				    p->lists[i].n == 1 ? "" : "s", a);
 	}
 	for (size_t i = 0; i < p->nservices; i++) {
-		const struct fwd_service *s = &p->services[i];
-
-		fwd_response_printf(cr->resp, "service %-13s %s ", s->name,
-				    s->dir == FWD_DIR_OUT ? "out" : "in ");
-		for (size_t k = 0; k < s->nports; k++) {
-			ports_text(&s->ports[k], a, sizeof(a));
-			fwd_response_printf(cr->resp, "%s%s", k ? "," : "", a);
-		}
-		fwd_response_printf(cr->resp, " %s ", s->dir == FWD_DIR_OUT ? "to" : "from");
-		for (size_t k = 0; k < s->nallow && k < 8; k++) {
-			peer_text(p, &s->allow[k], a, sizeof(a));
-			fwd_response_printf(cr->resp, "%s%s", k ? "," : "", a);
-		}
-		if (s->nallow > 8)
-			fwd_response_printf(cr->resp, ",... (%zu in all)", s->nallow);
-		fmt_loc(&s->loc, b, sizeof(b));
-		fwd_response_printf(cr->resp, "  (%s)\n", b);
+		service_line(cr, p, i);
+		fwd_response_printf(cr->resp, "\n");
 	}
 	for (size_t i = 0; i < p->nedits; i++) {
-		const struct fwd_edit *e = &p->edits[i];
-		char w[256];
-
-		if (e->expires && e->expires <= now_s())
-			continue;
-		/* The time as a time, and "runtime only" never beside
-		 * "permanent": such an edit has no expiry but is not saved. */
-		fmt_edit_human(e, w, sizeof(w));
-		fmt_loc(&e->loc, a, sizeof(a));
-		fwd_response_printf(cr->resp, "edit    %s  (%s%s%s)\n", w, a,
-				    e->expires ? "" : e->runtime ? ", no expiry" : ", permanent",
-				    e->runtime ? "; runtime only: not saved, gone "
-				    "when fwd restarts" : "");
+		if (edit_line(cr, p, i))
+			fwd_response_printf(cr->resp, "\n");
 	}
 	return 0;
 }

@@ -4,6 +4,7 @@
  * (service, list, edit) of each element, and the control socket's counts.
  */
 #include <errno.h>
+#include <linux/netfilter.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,9 +47,98 @@ static void own_count_table(struct fwd_own_map *m, const struct fwd_ir *ir,
 	}
 }
 
+/*
+ * What the rules did with packets, per direction: accepted by the
+ * allowlists (the allow and open sets' rules), dropped by the default
+ * (the chain's final drop or reject rules, `inbound = deny|reject`),
+ * refused by `fwctl deny` (the deny sets' reject rules), dropped by the
+ * blocklist (block4/block6 rules).
+ */
+enum stats_fate { FATE_ACCEPT, FATE_DEFAULT, FATE_DENY, FATE_BLOCK, FATE_COUNT };
+
+static const char *const fate_text[FATE_COUNT] = {
+	"accepted", "dropped by default", "refused by deny", "dropped by block",
+};
+static const char *const fate_json[FATE_COUNT] = {
+	"accepted", "default_deny", "deny", "block",
+};
+
+struct stats_dir {
+	struct fwd_ir_count fate[FATE_COUNT];
+};
+
+/* FATE_COUNT for a rule that is none of them (loopback, conntrack, ICMP,
+ * reverse path, the queue step's meter: their counters, if any, are
+ * listed per rule). */
+static enum stats_fate rule_fate(const struct fwd_ir_rule *r)
+{
+	bool refuses = r->verdict == FWD_V_DROP || r->verdict == FWD_V_REJECT_TCP_RST ||
+		       r->verdict == FWD_V_REJECT_ICMPX;
+
+	for (unsigned i = 0; i < r->nm && i < FWD_IR_MAX_MATCH; i++) {
+		const struct fwd_ir_match *m = &r->m[i];
+
+		if (m->kind != FWD_M_LOOKUP_SRC && m->kind != FWD_M_LOOKUP_DST)
+			continue;
+		if (m->set == FWD_SET_BLOCK4 || m->set == FWD_SET_BLOCK6)
+			return refuses ? FATE_BLOCK : FATE_COUNT;
+		if (m->set >= FWD_SET_DENY4 && m->set <= FWD_SET_OUT_DENY_OPEN)
+			return refuses ? FATE_DENY : FATE_COUNT;
+		return r->verdict == FWD_V_ACCEPT ? FATE_ACCEPT : FATE_COUNT;
+	}
+	/* The default's rules match nothing but, for the reset, tcp. */
+	if (refuses && (r->nm == 0 || (r->nm == 1 && r->m[0].kind == FWD_M_L4PROTO)))
+		return FATE_DEFAULT;
+	return FATE_COUNT;
+}
+
+/* The live rules' counters (matched to the running IR's rules by place)
+ * summed per direction and fate. */
+static void count_fates(struct stats_dir dir[2], const struct fwd_ir *ir,
+			const struct fwd_live_table *live)
+{
+	struct fwd_ir_counts *cn = fwd_live_counts(live, ir);
+
+	for (size_t c = 0; c < ir->nchains; c++) {
+		const struct fwd_ir_chain *ch = &ir->chains[c];
+		struct stats_dir *d = &dir[ch->hook == NF_INET_LOCAL_OUT];
+
+		for (size_t r = 0; r < ch->n; r++) {
+			enum stats_fate f = rule_fate(&ch->rules[r]);
+
+			if (f == FATE_COUNT || !ch->rules[r].counter)
+				continue;
+			d->fate[f].packets += cn->rule[c][r].packets;
+			d->fate[f].bytes += cn->rule[c][r].bytes;
+		}
+	}
+	fwd_ir_counts_free(cn);
+}
+
+int fwd_stats_owners(struct cmdreq *cr, struct fwd_own_map *om)
+{
+	const struct fwd_policy *p = cr->ctx->policy;
+	struct fwd_live_table *live = NULL;
+	int ret;
+
+	memset(om, 0, sizeof(*om));
+	/* Without element counters nobody has hits: no rows of zeros that
+	 * would read as "no traffic". */
+	if (!p || !cr->ctx->ir || !p->counters)
+		return 0;
+	fwd_own_init(om, p);
+	ret = fwd_live_read(cr->ctx->nl, NULL, &live);
+	if (ret == 0)
+		own_count_table(om, cr->ctx->ir, live);
+	fwd_live_free(live);
+	return ret;
+}
+
 /* What `fwctl stats` reports, all gathered before anything is rendered. */
 struct stats_view {
 	struct fwd_live_table *live;	/* the rules' counters */
+	struct stats_dir dir[2];	/* in, out: what the rules did */
+	bool fates;			/* dir[] is known (a running IR) */
 	struct fwd_ctl_stats cs;
 	struct fwd_own_map om;		/* sums per owner; empty without them */
 	bool counters;			/* element counters on (or no policy yet) */
@@ -66,6 +156,10 @@ static int stats_gather(struct cmdreq *cr, struct stats_view *v)
 	if (ret)
 		return ret;
 	fwd_ctl_server_stats(cr->ctx->ctl, &v->cs);
+	if (cr->ctx->ir) {
+		count_fates(v->dir, cr->ctx->ir, v->live);
+		v->fates = true;
+	}
 	/* Without element counters there is nothing to sum per owner (no
 	 * rows of zeros that look like "no traffic"). */
 	if (p && cr->ctx->ir && p->counters) {
@@ -92,6 +186,25 @@ static void stats_json(struct cmdreq *cr, const struct stats_view *v)
 	json_obj_begin(&jb.j);
 	json_key(&jb.j, "element_counters");
 	json_bool(&jb.j, v->counters);
+	if (v->fates) {
+		json_key(&jb.j, "directions");
+		json_obj_begin(&jb.j);
+		for (int d = 0; d < 2; d++) {
+			json_key(&jb.j, d ? "out" : "in");
+			json_obj_begin(&jb.j);
+			for (int f = 0; f < FATE_COUNT; f++) {
+				json_key(&jb.j, fate_json[f]);
+				json_obj_begin(&jb.j);
+				json_key(&jb.j, "packets");
+				json_uint(&jb.j, v->dir[d].fate[f].packets);
+				json_key(&jb.j, "bytes");
+				json_uint(&jb.j, v->dir[d].fate[f].bytes);
+				json_obj_end(&jb.j);
+			}
+			json_obj_end(&jb.j);
+		}
+		json_obj_end(&jb.j);
+	}
 	for (int kind = FWD_OWN_SERVICE; kind <= FWD_OWN_OTHER; kind++) {
 		json_key(&jb.j, fwd_own_kind_json[kind]);
 		json_arr_begin(&jb.j);
@@ -134,6 +247,12 @@ static void stats_json(struct cmdreq *cr, const struct stats_view *v)
 
 static void stats_text(struct cmdreq *cr, const struct stats_view *v)
 {
+	for (int d = 0; v->fates && d < 2; d++)
+		for (int f = 0; f < FATE_COUNT; f++)
+			fwd_response_printf(cr->resp, "%-7s %-24s %12llu packets %14llu "
+					    "bytes\n", d ? "out" : "in", fate_text[f],
+					    (unsigned long long)v->dir[d].fate[f].packets,
+					    (unsigned long long)v->dir[d].fate[f].bytes);
 	if (v->counters_off)
 		fwd_response_printf(cr->resp, "per-service and per-list counts are off "
 				    "([defaults] counters = no); the rules' own "

@@ -40,6 +40,10 @@ struct cmdreq {
 	bool json, force, runtime, kill_states, nft, yes;
 	bool only_allow, only_deny;	/* remove --allow / --deny */
 	long confirm;			/* reload --confirm DURATION (seconds), 0 = none */
+	bool verbose;			/* status --verbose */
+	/* remove N --generation G: refuse unless the policy is still at
+	 * generation G (-1: not given). */
+	long long generation;
 	bool unchanged;			/* the edit was already in force */
 };
 
@@ -56,6 +60,22 @@ struct jbuf {
  * journal through fwd's answer. */
 #define QWORD_MAX 60
 #define QWORD_BUF FWD_QUOTE_BUF(QWORD_MAX)
+
+/*
+ * Rule numbers (`fwctl show`, `status --verbose`, `remove N`): the policy
+ * files' services are 1..S in policy order, then fwctl's edits S+1.. in
+ * the order fwd holds them. An edit past its time keeps its number (it is
+ * not shown) until fwd tidies it away; every change of the policy moves
+ * the generation, which `remove N --generation G` checks.
+ */
+#define FWD_RULE_NO_SERVICE(i) ((i) + 1)
+#define FWD_RULE_NO_EDIT(p, i) ((p)->nservices + (i) + 1)
+
+struct fwd_own_map;
+/* Hits per service and allow/deny edit from the live table (cmd-stats.c):
+ * om is initialised here (left empty when counters = no); free it with
+ * fwd_own_free, also after an error. 0 or -errno. */
+int fwd_stats_owners(struct cmdreq *cr, struct fwd_own_map *om);
 
 const char *qword(char *buf, const char *w);
 void jbuf_open(struct jbuf *b);

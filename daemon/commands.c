@@ -189,6 +189,18 @@ static int take_options(struct cmdreq *cr)
 			cr->only_allow = true;
 		} else if (strcmp(a, "--deny") == 0) {
 			cr->only_deny = true;
+		} else if (strcmp(a, "--verbose") == 0) {
+			cr->verbose = true;
+		} else if (strcmp(a, "--generation") == 0 || strncmp(a, "--generation=", 13) == 0) {
+			const char *v = a[12] == '=' ? a + 13 : (i + 1 < cr->argc ? cr->argv[++i] : NULL);
+			char *end;
+
+			cr->generation = v ? strtoll(v, &end, 10) : -1;
+			if (!v || *end || !*v || cr->generation < 0 || cr->generation > UINT32_MAX) {
+				fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "--generation takes "
+						  "the number `fwctl show` printed");
+				return -EINVAL;
+			}
 		} else if (strcmp(a, "--confirm") == 0 || strncmp(a, "--confirm=", 10) == 0) {
 			const char *v = a[9] == '=' ? a + 10 : (i + 1 < cr->argc ? cr->argv[++i] : NULL);
 			uint64_t secs = 0;
@@ -236,7 +248,8 @@ static int check_word_count(struct cmdreq *cr)
 int fwd_handle_request(void *vctx, const struct fwd_ctl_peer *peer,
 		       const struct fwd_request *req, struct fwd_response *resp)
 {
-	struct cmdreq cr = { .ctx = vctx, .peer = peer, .req = req, .resp = resp };
+	struct cmdreq cr = { .ctx = vctx, .peer = peer, .req = req, .resp = resp,
+			     .generation = -1 };
 	char **words, q[QWORD_BUF];
 	int nw, ret = 0;
 
@@ -294,9 +307,11 @@ bool fwd_handle_offload(void *vctx, const struct fwd_ctl_peer *peer,
 	info = fwd_cmd_find((int)req->argc, req->argv, &nw);
 	if (!info || info->local || peer->role < info->role)
 		return false;
-	if (strcmp(info->name, "show") == 0) {
+	if (strcmp(info->name, "show") == 0 || strcmp(info->name, "status") == 0) {
+		/* show --nft and status --verbose read the table back */
 		for (size_t i = (size_t)nw; i < req->argc; i++)
-			if (strcmp(req->argv[i], "--nft") == 0)
+			if (strcmp(req->argv[i], "--nft") == 0 ||
+			    strcmp(req->argv[i], "--verbose") == 0)
 				return true;
 		return false;
 	}

@@ -8,6 +8,7 @@
 #include "kmod.h"
 #include "batch.h"
 #include "lin.h"
+#include "readback.h"
 
 #include <linux/netfilter/nf_tables.h>
 
@@ -21,9 +22,18 @@ unsigned fwd_table_flags(const struct fwd_features *f,
 	return o && o->no_owner ? 0 : NFT_TABLE_F_OWNER;
 }
 
-/* The whole fwd_apply transaction for ir (BEGIN .. END). */
+/*
+ * Counters are carried over only while reading them back costs less than
+ * the replace itself: the kernel's element dump slows down with the size
+ * of the set (30 s at 1M elements), so above this many elements in the
+ * counted sets the new table's counters start at zero.
+ */
+#define KEEP_COUNTERS_MAX 100000u
+
+/* The whole fwd_apply transaction for ir (BEGIN .. END); cn: the
+ * counters to start from (fwd_live_counts), or NULL. */
 static void build_table(struct fwd_batch *b, const struct fwd_ir *ir,
-			unsigned table_flags)
+			unsigned table_flags, const struct fwd_ir_counts *cn)
 {
 	uint32_t next_id = (uint32_t)ir->nsets + 1 + fwd_ir_meter_sets(ir);
 
@@ -38,7 +48,8 @@ static void build_table(struct fwd_batch *b, const struct fwd_ir *ir,
 		fwd_lin_chain(b, FWD_TABLE_NAME, &ir->chains[i]);
 	for (size_t i = 0; i < ir->nsets; i++) {
 		fwd_lin_set(b, FWD_TABLE_NAME, &ir->sets[i], (uint32_t)i + 1);
-		fwd_lin_elems(b, FWD_TABLE_NAME, &ir->sets[i], (uint32_t)i + 1);
+		fwd_lin_elems(b, FWD_TABLE_NAME, &ir->sets[i], (uint32_t)i + 1,
+			      cn ? cn->elem[i] : NULL);
 	}
 	for (unsigned i = 0; i < fwd_ir_meter_sets(ir); i++)
 		fwd_lin_meter_set(b, FWD_TABLE_NAME, ir, i == 1,
@@ -46,20 +57,57 @@ static void build_table(struct fwd_batch *b, const struct fwd_ir *ir,
 	for (size_t i = 0; i < ir->nchains; i++)
 		for (size_t j = 0; j < ir->chains[i].n; j++)
 			fwd_lin_rule(b, FWD_TABLE_NAME, ir, &ir->chains[i], j,
-				     &next_id);
+				     &next_id, cn ? &cn->rule[i][j] : NULL);
 	fwd_batch_end(b);
 }
 
 struct apply_arg {
 	const struct fwd_ir *ir;
 	unsigned flags;
+	const struct fwd_ir_counts *counts;
 };
 
 static void build_apply(struct fwd_batch *b, const void *arg)
 {
 	const struct apply_arg *a = arg;
 
-	build_table(b, a->ir, a->flags);
+	build_table(b, a->ir, a->flags, a->counts);
+}
+
+/* Whether ir counts anything, and few enough elements to read back. */
+static bool worth_keeping(const struct fwd_ir *ir)
+{
+	bool any = false;
+	size_t n = 0;
+
+	for (size_t i = 0; i < ir->nsets; i++)
+		if (ir->sets[i].counter) {
+			any = true;
+			n += ir->sets[i].n;
+		}
+	for (size_t i = 0; i < ir->nchains && !any; i++)
+		for (size_t j = 0; j < ir->chains[i].n && !any; j++)
+			any = ir->chains[i].rules[j].counter;
+	return any && n <= KEEP_COUNTERS_MAX;
+}
+
+/*
+ * The counters of the running table, matched to ir's elements and rules:
+ * read just before the replace, so only what is counted between this read
+ * and the commit is lost. Nothing (NULL) when there is no table yet, or
+ * the read fails: a replace never fails for the sake of its counters.
+ */
+static struct fwd_ir_counts *running_counts(struct fwd_nl *nl,
+					    const struct fwd_ir *ir)
+{
+	struct fwd_live_table *t = NULL;
+	struct fwd_ir_counts *c = NULL;
+
+	if (!worth_keeping(ir) || fwd_live_read_counters(nl, &t) != 0)
+		return NULL;
+	c = fwd_live_counts(t, ir);
+	fwd_live_free(t);
+	return c;
 }
 
 int fwd_apply(struct fwd_nl *nl, const struct fwd_ir *ir,
@@ -68,6 +116,13 @@ int fwd_apply(struct fwd_nl *nl, const struct fwd_ir *ir,
 {
 	struct apply_arg a = { .ir = ir, .flags = fwd_table_flags(f, o) };
 	struct fwd_batch_job job = { .build = build_apply, .arg = &a, .ir = ir };
+	struct fwd_ir_counts *counts = NULL;
+	int ret;
 
-	return fwd_batch_run(nl, &job, d);
+	if (!o || !o->fresh_counters)
+		counts = running_counts(nl, ir);
+	a.counts = counts;
+	ret = fwd_batch_run(nl, &job, d);
+	fwd_ir_counts_free(counts);
+	return ret;
 }

@@ -49,6 +49,13 @@ void fwd_nl_close(struct fwd_nl *nl);	/* accepts NULL */
 struct fwd_apply_opts {
 	bool no_owner;
 	bool no_flags;		/* neither owner nor persist (fwd --no-owner) */
+	/* Start every counter at zero. Without it, the counters of rules
+	 * and elements the new table keeps (fwd_live_counts: the same key in
+	 * the same set, the same rule in the same place) go on from the
+	 * running table's values, read back just before the replace; above
+	 * 100k elements in counted sets they start at zero anyway (reading
+	 * them back would cost more than the replace). */
+	bool fresh_counters;
 };
 int fwd_apply(struct fwd_nl *nl, const struct fwd_ir *ir,
 	      const struct fwd_features *f, const struct fwd_apply_opts *o,
@@ -182,6 +189,20 @@ const struct fwd_live_chain *fwd_live_chain_find(const struct fwd_live_table *t,
  */
 int fwd_live_to_ir(const struct fwd_live_table *t, const struct fwd_ir *tmpl,
 		   struct fwd_ir **out);
+
+/*
+ * The live table's counters beside `ir`'s elements and rules, for
+ * fwd_ir_render (show --nft: ir made by fwd_live_to_ir from t) and for a
+ * replace that keeps them (fwd_apply_opts.counts). An element gets the
+ * counter of the live element with the same key in the set of the same
+ * name (none: zeros); a rule the counter of the rule at the same place in
+ * the chain of the same name, when that chain has as many rules and the
+ * rule looks up the same set (a changed shape starts from zero). elem[i]
+ * is NULL for a set without counters. Free with fwd_ir_counts_free.
+ */
+struct fwd_ir_counts *fwd_live_counts(const struct fwd_live_table *t,
+				      const struct fwd_ir *ir);
+void fwd_ir_counts_free(struct fwd_ir_counts *c);	/* accepts NULL */
 
 /*
  * Whether the live table holds `ir`: the same sets with the same elements

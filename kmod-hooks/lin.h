@@ -18,8 +18,11 @@ void fwd_lin_table(struct fwd_batch *b, uint16_t type, const char *name,
 		   bool with_flags, uint32_t flags);
 void fwd_lin_set(struct fwd_batch *b, const char *table,
 		 const struct fwd_ir_set *s, uint32_t set_id);
+/* ctr: the elements' counters to start from, beside s->elems (NULL:
+ * zero), sent only for a set with `counter`. */
 void fwd_lin_elems(struct fwd_batch *b, const char *table,
-		   const struct fwd_ir_set *s, uint32_t set_id);
+		   const struct fwd_ir_set *s, uint32_t set_id,
+		   const struct fwd_ir_count *ctr);
 
 /*
  * Element messages of any kind. Adds (NEWSETELEM) leave out elements whose
@@ -32,6 +35,7 @@ struct fwd_elems_op {
 	uint16_t type;		/* NFT_MSG_NEWSETELEM, _DELSETELEM, DESTROYSETELEM */
 	uint32_t set_id;	/* the set is created in this batch; 0: it exists */
 	uint64_t skip_ms;	/* deletes: see above */
+	const struct fwd_ir_count *ctr;	/* adds: counters beside s->elems, or NULL */
 };
 void fwd_lin_elems_op(struct fwd_batch *b, const char *table,
 		      const struct fwd_ir_set *s, const struct fwd_elems_op *op);
@@ -41,8 +45,9 @@ void fwd_lin_chain(struct fwd_batch *b, const char *table,
  * meter6, which is what FWD_M_METER rules name). */
 void fwd_lin_meter_set(struct fwd_batch *b, const char *table,
 		       const struct fwd_ir *ir, bool v6, uint32_t set_id);
+/* ctr: the rule counter's starting values, or NULL (zero). */
 void fwd_lin_rule(struct fwd_batch *b, const char *table,
 		  const struct fwd_ir *ir, const struct fwd_ir_chain *c,
-		  size_t ri, uint32_t *next_set_id);
+		  size_t ri, uint32_t *next_set_id, const struct fwd_ir_count *ctr);
 
 #endif

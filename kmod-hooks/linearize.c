@@ -168,11 +168,33 @@ static void put_key(struct nlmsghdr *nlh, uint16_t type, const uint8_t *key,
 	mnl_attr_nest_end(nlh, n);
 }
 
+/*
+ * An element's own counter with its starting values (NFTA_SET_ELEM_EXPR:
+ * the one expression of the set's kind, as `nft add element ... { K
+ * counter packets N bytes M }` sends it): a replace carries the old
+ * table's counts into the new one. Bytes it takes: ELEM_CTR_BYTES.
+ */
+#define ELEM_CTR_BYTES (4u + 12u + 4u + 2u * 12u)
+static void put_elem_counter(struct nlmsghdr *nlh, const struct fwd_ir_count *c)
+{
+	struct nlattr *n = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_EXPR);
+	struct nlattr *d;
+
+	mnl_attr_put_strz(nlh, NFTA_EXPR_NAME, "counter");
+	d = mnl_attr_nest_start(nlh, NFTA_EXPR_DATA);
+	mnl_attr_put_u64(nlh, NFTA_COUNTER_BYTES, htobe64(c->bytes));
+	mnl_attr_put_u64(nlh, NFTA_COUNTER_PACKETS, htobe64(c->packets));
+	mnl_attr_nest_end(nlh, d);
+	mnl_attr_nest_end(nlh, n);
+}
+
 /* timeout_ms: NFTA_SET_ELEM_TIMEOUT, 0 = none (as nft: after the flags,
- * before the key, and on the start element of a range only). */
+ * before the key, and on the start element of a range only). ctr: the
+ * element's counter values to start from, or NULL (the set's counter
+ * starts at zero, as always). */
 static void put_elem(struct nlmsghdr *nlh, uint16_t idx, const uint8_t *key,
 		     const uint8_t *key_end, unsigned len, uint32_t flags,
-		     bool open, uint64_t timeout_ms)
+		     bool open, uint64_t timeout_ms, const struct fwd_ir_count *ctr)
 {
 	struct nlattr *n = mnl_attr_nest_start(nlh, idx);
 
@@ -191,14 +213,16 @@ static void put_elem(struct nlmsghdr *nlh, uint16_t idx, const uint8_t *key,
 		memcpy(ud + 2, &v, 4);
 		mnl_attr_put(nlh, NFTA_SET_ELEM_USERDATA, sizeof(ud), ud);
 	}
+	if (ctr && (ctr->packets || ctr->bytes))
+		put_elem_counter(nlh, ctr);
 	mnl_attr_nest_end(nlh, n);
 }
 
 /* Upper bound of the bytes one IR element takes in a message. */
-static unsigned elem_bytes(const struct fwd_ir_set *s)
+static unsigned elem_bytes(const struct fwd_ir_set *s, bool ctr)
 {
 	struct fwd_key_layout l;
-	unsigned key, timeout = 12;
+	unsigned key, timeout = 12 + (ctr ? ELEM_CTR_BYTES : 0);
 
 	fwd_key_layout(s->key, &l);
 	key = 4 + 4 + l.key_len;	/* KEY nest + VALUE attribute */
@@ -230,7 +254,7 @@ static struct nlmsghdr *elems_msg(struct fwd_batch *b, const char *table,
 void fwd_lin_elems_op(struct fwd_batch *b, const char *table,
 		      const struct fwd_ir_set *s, const struct fwd_elems_op *op)
 {
-	unsigned per = FWD_ELEMS_MAX_BYTES / elem_bytes(s);
+	unsigned per = FWD_ELEMS_MAX_BYTES / elem_bytes(s, op->ctr != NULL);
 	bool add = op->type == NFT_MSG_NEWSETELEM;
 	uint64_t skip = add ? b->now_ms : op->skip_ms;
 	struct fwd_msg probe = { .skip_ms = skip };
@@ -262,12 +286,14 @@ void fwd_lin_elems_op(struct fwd_batch *b, const char *table,
 		if (lead) {
 			memset(lo, 0, l.key_len);
 			put_elem(nlh, ++idx, lo, NULL, l.key_len,
-				 NFT_SET_ELEM_INTERVAL_END, false, 0);
+				 NFT_SET_ELEM_INTERVAL_END, false, 0, NULL);
 			rec->lead_end = true;
 			lead = false;
 		}
 		for (; i < s->n && sent < per; i++) {
 			const struct fwd_ir_elem *e = &s->elems[i];
+			const struct fwd_ir_count *ctr =
+				add && op->ctr && s->counter ? &op->ctr[i] : NULL;
 			uint64_t tmo = 0;
 
 			if (!fwd_lin_elem_sent(rec, e))
@@ -278,21 +304,22 @@ void fwd_lin_elems_op(struct fwd_batch *b, const char *table,
 			fwd_elem_key(s->key, e, false, lo);
 			if (!s->interval) {
 				put_elem(nlh, ++idx, lo, NULL, l.key_len, 0,
-					 false, tmo);
+					 false, tmo, ctr);
 			} else if (!fwd_set_rbtree(s)) {
 				fwd_elem_key(s->key, e, true, hi);
 				put_elem(nlh, ++idx, lo, hi, l.key_len, 0, false,
-					 tmo);
+					 tmo, ctr);
 			} else {
 				bool open = fwd_key_is_max(e->hi, l.key_len);
 
 				put_elem(nlh, ++idx, lo, NULL, l.key_len, 0, open,
-					 tmo);
+					 tmo, ctr);
 				if (fwd_rb_has_end(s, i)) {
 					fwd_elem_key(s->key, e, true, hi);
 					fwd_key_inc(hi, l.key_len);
 					put_elem(nlh, ++idx, hi, NULL, l.key_len,
-						 NFT_SET_ELEM_INTERVAL_END, false, 0);
+						 NFT_SET_ELEM_INTERVAL_END, false, 0,
+						 NULL);
 				}
 			}
 		}
@@ -303,9 +330,11 @@ void fwd_lin_elems_op(struct fwd_batch *b, const char *table,
 }
 
 void fwd_lin_elems(struct fwd_batch *b, const char *table,
-		   const struct fwd_ir_set *s, uint32_t set_id)
+		   const struct fwd_ir_set *s, uint32_t set_id,
+		   const struct fwd_ir_count *ctr)
 {
-	struct fwd_elems_op op = { .type = NFT_MSG_NEWSETELEM, .set_id = set_id };
+	struct fwd_elems_op op = { .type = NFT_MSG_NEWSETELEM, .set_id = set_id,
+				   .ctr = ctr };
 
 	fwd_lin_elems_op(b, table, s, &op);
 }
@@ -479,7 +508,7 @@ static void anon_icmp_set(struct fwd_batch *b, const char *table, bool v6,
 	list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
 	for (unsigned i = 0; i < m->ntypes && i < sizeof(m->types); i++)
 		put_elem(nlh, (uint16_t)(i + 1), &m->types[i], NULL, 1, 0, false,
-			 0);
+			 0, NULL);
 	mnl_attr_nest_end(nlh, list);
 	fwd_batch_close(b, nlh);
 }
@@ -673,7 +702,7 @@ static void v_reject(struct nftnl_rule *r, uint32_t type, uint8_t code)
 
 void fwd_lin_rule(struct fwd_batch *b, const char *table,
 		  const struct fwd_ir *ir, const struct fwd_ir_chain *c,
-		  size_t ri, uint32_t *next_set_id)
+		  size_t ri, uint32_t *next_set_id, const struct fwd_ir_count *ctr)
 {
 	const struct fwd_ir_rule *rule = &c->rules[ri];
 	struct nftnl_rule *r = fwd_nn(nftnl_rule_alloc());
@@ -739,8 +768,16 @@ void fwd_lin_rule(struct fwd_batch *b, const char *table,
 			break;
 		}
 	}
-	if (rule->counter)
-		expr(r, "counter");
+	if (rule->counter) {
+		struct nftnl_expr *e = expr(r, "counter");
+
+		/* A replace carries the old rule's counts (nft list | nft -f
+		 * does the same with `counter packets N bytes M`). */
+		if (ctr && (ctr->packets || ctr->bytes)) {
+			nftnl_expr_set_u64(e, NFTNL_EXPR_CTR_PACKETS, ctr->packets);
+			nftnl_expr_set_u64(e, NFTNL_EXPR_CTR_BYTES, ctr->bytes);
+		}
+	}
 	if (rule->log) {
 		struct nftnl_expr *e = expr(r, "log");
 

@@ -122,7 +122,7 @@ static void probe_sets(struct probe_ctx *c)
 	c->b->msgs[c->b->n - 1].kind = FWD_MSG_PROBE;
 	c->b->msgs[c->b->n - 1].probe = P_CONCAT_SET;
 	c->idx[P_CONCAT_SET] = c->b->n - 1;
-	fwd_lin_elems(c->b, c->table, &cs, 1);
+	fwd_lin_elems(c->b, c->table, &cs, 1, NULL);
 	c->b->msgs[c->b->n - 1].kind = FWD_MSG_PROBE;
 	c->b->msgs[c->b->n - 1].probe = P_CONCAT_ELEM;
 	c->idx[P_CONCAT_ELEM] = c->b->n - 1;

@@ -118,6 +118,8 @@ struct rb_ctx {
 	 * resize of its table (the kernel grows it in the background after
 	 * a big insert) and may have missed others too: read again. */
 	bool torn;
+	/* Elements only of the sets with counters (fwd_live_read_counters). */
+	bool counters_only;
 };
 
 static int chain_cb(const struct nlmsghdr *nlh, void *data)
@@ -511,16 +513,18 @@ static int read_once(struct fwd_nl *nl, struct rb_ctx *c, char *buf)
 	if (ret == 0)
 		ret = dump(nl, c, buf, NFT_MSG_GETSET, NFTA_SET_TABLE, set_cb);
 	for (size_t i = 0; ret == 0 && i < c->t->nsets; i++)
-		ret = read_elems(nl, c, buf, &c->t->sets[i]);
+		if (!c->counters_only || c->t->sets[i].counter)
+			ret = read_elems(nl, c, buf, &c->t->sets[i]);
 	return ret;
 }
 
 #define READ_TRIES 20
 
-int fwd_live_read(struct fwd_nl *nl, const char *name,
-		  struct fwd_live_table **out)
+static int read_table(struct fwd_nl *nl, const char *name, bool counters_only,
+		      struct fwd_live_table **out)
 {
-	struct rb_ctx c = { .table = name ? name : FWD_TABLE_NAME };
+	struct rb_ctx c = { .table = name ? name : FWD_TABLE_NAME,
+			    .counters_only = counters_only };
 	char *buf = fwd_xmalloc(FWD_RBUF_SIZE);
 	uint32_t g0, g1;
 	int ret = -EAGAIN;
@@ -562,6 +566,17 @@ int fwd_live_read(struct fwd_nl *nl, const char *name,
 		return ret;
 	*out = c.t;
 	return 0;
+}
+
+int fwd_live_read(struct fwd_nl *nl, const char *name,
+		  struct fwd_live_table **out)
+{
+	return read_table(nl, name, false, out);
+}
+
+int fwd_live_read_counters(struct fwd_nl *nl, struct fwd_live_table **out)
+{
+	return read_table(nl, NULL, true, out);
 }
 
 void fwd_live_free(struct fwd_live_table *t)
@@ -777,4 +792,124 @@ int fwd_live_check(struct fwd_nl *nl, const struct fwd_ir *ir,
 int fwd_live_matches(struct fwd_nl *nl, const struct fwd_ir *ir, bool *same)
 {
 	return fwd_live_check(nl, ir, NULL, same);
+}
+
+/* ---------------------------------------------------------------- counters */
+
+/* The named set a rule of ir looks up ("" for none). */
+static const char *rule_lookup_set(const struct fwd_ir *ir,
+				   const struct fwd_ir_rule *r)
+{
+	for (unsigned i = 0; i < r->nm && i < FWD_IR_MAX_MATCH; i++)
+		if ((r->m[i].kind == FWD_M_LOOKUP_SRC ||
+		     r->m[i].kind == FWD_M_LOOKUP_DST) && r->m[i].set < ir->nsets)
+			return ir->sets[r->m[i].set].name;
+	return "";
+}
+
+/* Whether a live rule's lookup is the one the IR rule makes: anonymous
+ * sets (ICMP types) count as none. */
+static bool same_lookup(const char *live, const char *ir)
+{
+	if (strncmp(live, "__set", 5) == 0)
+		live = "";
+	return strcmp(live, ir) == 0;
+}
+
+/* The live element with e's key (binary search: both in set order). */
+static const struct fwd_live_elem_counter *
+live_counter(const struct fwd_live_set *ls, unsigned alen,
+	     const struct fwd_ir_elem *e)
+{
+	size_t lo = 0, hi = ls->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = fwd_ir_elem_cmp(&ls->elems[mid], e);
+
+		if (r == 0)
+			return key_eq(alen, &ls->elems[mid], e) ?
+			       &ls->counters[mid] : NULL;
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static struct fwd_ir_count *set_counts(const struct fwd_live_set *ls,
+				       const struct fwd_ir_set *s)
+{
+	unsigned alen = fwd_ir_key_addr_len(s->key);
+	struct fwd_ir_count *out;
+
+	if (!s->counter || s->n == 0)
+		return NULL;
+	out = fwd_xcalloc(s->n, sizeof(*out));
+	if (!ls || !ls->counters || !ls->key_known || ls->key != s->key)
+		return out;
+	for (size_t j = 0; j < s->n; j++) {
+		const struct fwd_live_elem_counter *k =
+			live_counter(ls, alen, &s->elems[j]);
+
+		if (k) {
+			out[j].packets = k->packets;
+			out[j].bytes = k->bytes;
+		}
+	}
+	return out;
+}
+
+static struct fwd_ir_count *chain_counts(const struct fwd_live_chain *lc,
+					 const struct fwd_ir *ir,
+					 const struct fwd_ir_chain *c)
+{
+	struct fwd_ir_count *out = fwd_xcalloc(c->n ? c->n : 1, sizeof(*out));
+
+	/* Rules have no key: only the same place in the same shape is the
+	 * same rule. */
+	if (!lc || lc->nrules != c->n)
+		return out;
+	for (size_t k = 0; k < lc->ncounters; k++) {
+		const struct fwd_live_counter *lk = &lc->counters[k];
+
+		if (lk->rule >= c->n || !c->rules[lk->rule].counter ||
+		    !same_lookup(lk->set, rule_lookup_set(ir, &c->rules[lk->rule])))
+			continue;
+		out[lk->rule].packets = lk->packets;
+		out[lk->rule].bytes = lk->bytes;
+	}
+	return out;
+}
+
+struct fwd_ir_counts *fwd_live_counts(const struct fwd_live_table *t,
+				      const struct fwd_ir *ir)
+{
+	struct fwd_ir_counts *c = fwd_xcalloc(1, sizeof(*c));
+
+	c->nsets = ir->nsets;
+	c->nchains = ir->nchains;
+	c->elem = fwd_xcalloc(ir->nsets ? ir->nsets : 1, sizeof(*c->elem));
+	c->rule = fwd_xcalloc(ir->nchains ? ir->nchains : 1, sizeof(*c->rule));
+	for (size_t i = 0; i < ir->nsets; i++)
+		c->elem[i] = set_counts(fwd_live_set_find(t, ir->sets[i].name),
+					&ir->sets[i]);
+	for (size_t i = 0; i < ir->nchains; i++)
+		c->rule[i] = chain_counts(fwd_live_chain_find(t, ir->chains[i].name),
+					  ir, &ir->chains[i]);
+	return c;
+}
+
+void fwd_ir_counts_free(struct fwd_ir_counts *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->nsets; i++)
+		free(c->elem[i]);
+	for (size_t i = 0; i < c->nchains; i++)
+		free(c->rule[i]);
+	free(c->elem);
+	free(c->rule);
+	free(c);
 }

@@ -11,10 +11,19 @@
 #include <stdint.h>
 
 #include "ir.h"
+#include "kmod.h"
 #include "nlsock.h"
 
 /* The current ruleset generation (GETGEN). 0 or -errno. */
 int fwd_nl_getgen(struct fwd_nl *nl, uint32_t *gen);
+
+/*
+ * fwd's table as fwd_live_read reads it, but with the elements of the
+ * sets that have counters only (the block sets, which hold no counters,
+ * are left empty): what a replace needs to carry the counters over.
+ * 0, -ENOENT without a table, or another -errno.
+ */
+int fwd_live_read_counters(struct fwd_nl *nl, struct fwd_live_table **out);
 
 /*
  * After answers were lost (ENOBUFS): does the kernel hold what the batch

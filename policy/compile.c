@@ -1483,7 +1483,12 @@ static void deny_rules(struct fwd_ir_chain *ch, const struct dir_sets *ds,
 		 */
 		match_add(r, lk)->set = (unsigned)sets[i];
 		match_add(r, FWD_M_L4PROTO)->u32 = IPPROTO_TCP;
-		rule_lookup(ch, lk, (unsigned)sets[i], FWD_V_REJECT_ICMPX, false);
+		/* Counted per rule, after the protocol match: the deny
+		 * sets' element counters count a UDP packet twice (both
+		 * lookups match), these count each refused packet once
+		 * (`fwctl stats`: refused by deny). */
+		r->counter = true;
+		rule_lookup(ch, lk, (unsigned)sets[i], FWD_V_REJECT_ICMPX, true);
 	}
 }
 
@@ -1568,17 +1573,19 @@ static void build_chain(struct fwd_ir_chain *ch, const struct fwd_policy *p,
 	 * of established flows skip the deny lookups (cheaper, and a deny
 	 * acts on new connections, as on input).
 	 */
+	/* The block rules count what they drop (`fwctl stats`); the block
+	 * sets have no element counters (guard blocks come and go). */
 	if (out && act == FWD_ALLOW) {
-		rule_lookup(ch, lk, FWD_SET_BLOCK4, FWD_V_DROP, false);
-		rule_lookup(ch, lk, FWD_SET_BLOCK6, FWD_V_DROP, false);
+		rule_lookup(ch, lk, FWD_SET_BLOCK4, FWD_V_DROP, true);
+		rule_lookup(ch, lk, FWD_SET_BLOCK6, FWD_V_DROP, true);
 		rule_simple(ch, FWD_M_CT_STATE, CT_EST_REL, FWD_V_ACCEPT);
 		deny_rules(ch, &deny_out, lk);
 		return;
 	}
 
 	rule_simple(ch, out ? FWD_M_OIF_LO : FWD_M_IIF_LO, 0, FWD_V_ACCEPT);
-	rule_lookup(ch, lk, FWD_SET_BLOCK4, FWD_V_DROP, false);
-	rule_lookup(ch, lk, FWD_SET_BLOCK6, FWD_V_DROP, false);
+	rule_lookup(ch, lk, FWD_SET_BLOCK4, FWD_V_DROP, true);
+	rule_lookup(ch, lk, FWD_SET_BLOCK6, FWD_V_DROP, true);
 	/*
 	 * Neighbour discovery and MLD before the reverse-path check and the
 	 * invalid drop, whatever the icmp setting: DAD and MLD speak from
@@ -1637,10 +1644,14 @@ static void build_chain(struct fwd_ir_chain *ch, const struct fwd_policy *p,
 	if (!out && act != FWD_ALLOW && q->on)
 		queue_rules(ch, q);
 
+	/* The default's rules are counted: what the policy refused
+	 * (`fwctl stats`: dropped by default-deny). The chain policy
+	 * itself has no counter; nothing reaches it past these rules. */
 	if (act == FWD_REJECT) {
 		rule_simple(ch, FWD_M_L4PROTO, IPPROTO_TCP,
 			    FWD_V_REJECT_TCP_RST);
-		rule_add(ch, FWD_V_REJECT_ICMPX);
+		ch->rules[ch->n - 1].counter = true;
+		rule_add(ch, FWD_V_REJECT_ICMPX)->counter = true;
 	} else if (act == FWD_DENY) {
 		/*
 		 * An explicit final drop, although the policy says drop too:
@@ -1650,7 +1661,7 @@ static void build_chain(struct fwd_ir_chain *ch, const struct fwd_policy *p,
 		 * that moment it would end in accept. Measured: without this
 		 * rule a denied host got packets in during re-applies.
 		 */
-		rule_add(ch, FWD_V_DROP);
+		rule_add(ch, FWD_V_DROP)->counter = true;
 	}
 }
 

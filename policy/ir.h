@@ -324,9 +324,31 @@ static inline unsigned fwd_ir_meter_sets(const struct fwd_ir *ir)
 }
 
 /* Options that depend on the kernel (from the probe); zero = conservative. */
+/* A counter's values (a rule's, or a set element's). */
+struct fwd_ir_count {
+	uint64_t packets, bytes;
+};
+
+/*
+ * Counter values to print instead of zeros (`fwctl show --nft`: what the
+ * kernel holds). elem[i] (when elem and elem[i] are not NULL) runs beside
+ * sets[i].elems; rule[c] beside chains[c].rules. The IR itself carries no
+ * counts: they are the kernel's, and 1M elements need no 16 bytes more.
+ */
+struct fwd_ir_counts {
+	struct fwd_ir_count **elem;	/* [nsets] */
+	struct fwd_ir_count **rule;	/* [nchains] */
+	size_t nsets, nchains;
+};
+
 struct fwd_render_opts {
 	unsigned table_flags;	/* NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST, as applied */
 	uint64_t now;		/* the clock for element timeouts; 0 = time() */
+	/* NULL: rule counters print as 0 and elements without their own
+	 * counter (fwd -n, golden files); else every counter with its
+	 * values, the elements of a counter set each with theirs, as
+	 * `nft list` prints them. */
+	const struct fwd_ir_counts *counts;
 };
 
 /*
@@ -442,7 +464,9 @@ int fwd_ir_elem_format(const struct fwd_ir_set *s, const struct fwd_ir_elem *e,
  * text, except that nft orders hash-set elements its own way (the key read
  * as a little-endian number) where the render keeps key order. Table flags
  * owner/persist become a comment line: with `flags owner` nft -f would make
- * its own short-lived process the owner. Counters print as 0. A timed
+ * its own short-lived process the owner. Counters print as 0 unless
+ * o->counts gives their values (then elements of a counter set print
+ * theirs too, ` counter packets N bytes M` before the timeout). A timed
  * element prints ` timeout Ns`, the seconds it has left at o->now (at least
  * 1: nft refuses a zero timeout), which `nft -f` accepts; `nft list` adds
  * `expires ...` to it. One buffered pass; returns 0, -EIO when writing

@@ -199,7 +199,21 @@ static size_t fmt_timeout(char *p, uint64_t expires, uint64_t now)
 	return (size_t)(q - p);
 }
 
-static void render_set(struct out *o, const struct fwd_ir_set *s, uint64_t now)
+static void put_u32(struct out *o, uint32_t v);
+static void put_u64(struct out *o, uint64_t v);
+
+/* " counter packets N bytes M", as nft lists a counter. */
+static void put_counter(struct out *o, const struct fwd_ir_count *c)
+{
+	puts_(o, "counter packets ");
+	put_u64(o, c ? c->packets : 0);
+	puts_(o, " bytes ");
+	put_u64(o, c ? c->bytes : 0);
+}
+
+/* ctr: the elements' counters beside s->elems (show --nft), or NULL. */
+static void render_set(struct out *o, const struct fwd_ir_set *s, uint64_t now,
+		       const struct fwd_ir_count *ctr)
 {
 	static const char newline[] = ",\n\t\t\t     ";
 	unsigned per_line = s->key == FWD_KEY_ADDR4 ? 2 : 1;
@@ -228,17 +242,19 @@ static void render_set(struct out *o, const struct fwd_ir_set *s, uint64_t now)
 			if (i)
 				puts_(o, i % per_line ? ", " : newline);
 			len = fmt_elem(s, &s->elems[i], e);
-			if (s->elems[i].expires)
-				len += fmt_timeout(e + len, s->elems[i].expires,
-						   now);
 			put(o, e, len);
+			/* nft lists an element's counter before its timeout. */
+			if (ctr && s->counter) {
+				puts_(o, " ");
+				put_counter(o, &ctr[i]);
+			}
+			if (s->elems[i].expires)
+				put(o, e, fmt_timeout(e, s->elems[i].expires, now));
 		}
 		puts_(o, " }\n");
 	}
 	puts_(o, "\t}\n");
 }
-
-static void put_u32(struct out *o, uint32_t v);
 
 /* Seconds as nft prints a set timeout: 1m, 2h, 1d2h3m4s. */
 static void put_duration(struct out *o, uint32_t s)
@@ -318,6 +334,18 @@ static void put_u32(struct out *o, uint32_t v)
 	char b[12];
 
 	put(o, b, (size_t)(fmt_u32(b, v) - b));
+}
+
+static void put_u64(struct out *o, uint64_t v)
+{
+	char b[21];
+	int n = 0;
+
+	do {
+		b[sizeof(b) - 1 - n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put(o, b + sizeof(b) - n, (size_t)n);
 }
 
 static void render_types(struct out *o, const struct fwd_ir_match *m, bool v6)
@@ -529,8 +557,9 @@ static int render_match(struct out *o, const struct fwd_ir *ir,
 	return -EINVAL;
 }
 
+/* ctr: the rule's counter values (show --nft), or NULL for zeros. */
 static int render_rule(struct out *o, const struct fwd_ir *ir,
-		       const struct fwd_ir_rule *r)
+		       const struct fwd_ir_rule *r, const struct fwd_ir_count *ctr)
 {
 	bool sp = false;
 
@@ -544,8 +573,8 @@ static int render_rule(struct out *o, const struct fwd_ir *ir,
 	}
 	if (r->counter) {
 		puts_(o, sp ? " " : "");
-		/* What nft list prints for a fresh counter. */
-		puts_(o, "counter packets 0 bytes 0");
+		/* Without values: what nft list prints for a fresh counter. */
+		put_counter(o, ctr);
 		sp = true;
 	}
 	if (r->log) {
@@ -595,7 +624,7 @@ static const char *hook_name(unsigned hook)
 }
 
 static int render_chain(struct out *o, const struct fwd_ir *ir,
-			const struct fwd_ir_chain *ch)
+			const struct fwd_ir_chain *ch, const struct fwd_ir_count *ctr)
 {
 	puts_(o, "\tchain ");
 	puts_(o, ch->name);
@@ -608,7 +637,7 @@ static int render_chain(struct out *o, const struct fwd_ir *ir,
 	}
 	puts_(o, ch->policy_accept ? "; policy accept;\n" : "; policy drop;\n");
 	for (size_t i = 0; i < ch->n; i++)
-		if (render_rule(o, ir, &ch->rules[i]))
+		if (render_rule(o, ir, &ch->rules[i], ctr ? &ctr[i] : NULL))
 			return -EINVAL;
 	puts_(o, "\t}\n");
 	return 0;
@@ -619,6 +648,7 @@ int fwd_ir_render(const struct fwd_ir *ir, const struct fwd_render_opts *opts,
 {
 	unsigned flags = opts ? opts->table_flags : 0;
 	uint64_t now = opts && opts->now ? opts->now : (uint64_t)time(NULL);
+	const struct fwd_ir_counts *cn = opts ? opts->counts : NULL;
 	struct out *o;
 	bool first = true;
 	int ret = 0;
@@ -646,7 +676,8 @@ int fwd_ir_render(const struct fwd_ir *ir, const struct fwd_render_opts *opts,
 	for (size_t i = 0; i < ir->nsets; i++) {
 		if (!first)
 			puts_(o, "\n");
-		render_set(o, &ir->sets[i], now);
+		render_set(o, &ir->sets[i], now,
+			   cn && cn->elem ? cn->elem[i] : NULL);
 		first = false;
 	}
 	for (unsigned i = 0; i < fwd_ir_meter_sets(ir); i++) {
@@ -658,7 +689,8 @@ int fwd_ir_render(const struct fwd_ir *ir, const struct fwd_render_opts *opts,
 	for (size_t i = 0; i < ir->nchains && !ret; i++) {
 		if (!first)
 			puts_(o, "\n");
-		ret = render_chain(o, ir, &ir->chains[i]);
+		ret = render_chain(o, ir, &ir->chains[i],
+				   cn && cn->rule ? cn->rule[i] : NULL);
 		first = false;
 	}
 	puts_(o, "}\n");

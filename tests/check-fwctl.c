@@ -1936,6 +1936,12 @@ START_TEST(test_counters)
 	ck_assert_msg(strstr(R.out, "\"element_counters\":false"), "stats --json:\n%s", R.out);
 	FWCTL_OK("show");
 	ck_assert_msg(strstr(R.out, "counters no"), "show:\n%s", R.out);
+	/* no element counters: no hits, rather than zeros that read as "no
+	 * traffic" */
+	FWCTL_OK("status --verbose");
+	ck_assert_msg(strstr(R.out, "[ 1] service ssh") && strstr(R.out, "fwd.conf:6)  -\n"),
+		      "status --verbose with counters = no:\n%s",
+		      R.out);
 
 	write_counters_policy("yes");
 	FWCTL_OK("reload");
@@ -1948,6 +1954,315 @@ START_TEST(test_counters)
 		      "stats with counters = yes:\n%s", R.out);
 	FWCTL_OK("stats --json");
 	ck_assert_msg(strstr(R.out, "\"element_counters\":true"), "stats --json:\n%s", R.out);
+	topo_down();
+}
+END_TEST
+
+/* "NEEDLE counter packets N bytes M" in text: whether it is there, and
+ * N and M. */
+static bool counter_after(const char *text, const char *needle, unsigned long long *pk,
+			  unsigned long long *by)
+{
+	const char *p = text ? strstr(text, needle) : NULL;
+
+	*pk = *by = 0;
+	return p && sscanf(p + strlen(needle), " counter packets %llu bytes %llu", pk, by) == 2;
+}
+
+/* The nft listing of fwd's table in srv (malloc'd). */
+static char *nft_table(void)
+{
+	return sh_ok("ip netns exec %s nft list table inet fwd_filter", E.ns[SRV]);
+}
+
+/*
+ * Issue 11: `fwctl show --nft` prints the kernel's counters (rules and
+ * set elements, read back), and a SIGHUP, which replaces the whole table,
+ * keeps the counters of what survives it and drops those of what it
+ * removes.
+ */
+START_TEST(test_live_counters)
+{
+	static const char *const el22 = GOOD4 " . tcp . 22", *const el81 = GOOD4 " . tcp . 8081";
+	static const char old_svc[] = "\n[service old]\nports = 8081/tcp\nallow = " GOOD4 "\n";
+	static const char new_svc[] = "\n[service app]\nports = 8080/tcp\nallow = 203.0.113.7\n";
+	unsigned long long e_pk, e_by, r_pk, r_by, pk, by, pk2, by2, o_pk, o_by;
+	char *k1, *k2;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 22);
+	listener("tcp", 8081);
+	write_policy("deny", old_svc);
+	fwd_start();
+	expect_tcp(GOOD, SRV4_G, 22, OK, "ssh from good");
+	expect_tcp(GOOD, SRV4_G, 8081, OK, "old from good");
+
+	/* show --nft between two kernel listings that agree */
+	k1 = nft_table();
+	FWCTL_OK("show --nft");
+	k2 = nft_table();
+	ck_assert_msg(counter_after(k1, el22, &e_pk, &e_by) && e_pk > 0,
+		      "the kernel has no count for %s:\n%.3000s", el22, k1);
+	ck_assert_msg(counter_after(k1, "@allow4", &r_pk, &r_by) && r_pk > 0,
+		      "the kernel has no count for the allow4 rule:\n%.3000s", k1);
+	ck_assert_msg(counter_after(k1, el81, &o_pk, &o_by) && o_pk > 0,
+		      "the kernel has no count for %s:\n%.3000s", el81, k1);
+	ck_assert_msg(counter_after(k2, el22, &pk, &by) && pk == e_pk && by == e_by &&
+		      counter_after(k2, "@allow4", &pk, &by) && pk == r_pk && by == r_by,
+		      "traffic during the test: listings differ:\n%.3000s\n%.3000s", k1, k2);
+	ck_assert_msg(counter_after(R.out, el22, &pk, &by) && pk == e_pk && by == e_by,
+		      "show --nft: %s counts %llu packets %llu bytes, the kernel %llu %llu:\n%.3000s",
+		      el22, pk, by, e_pk, e_by, R.out);
+	ck_assert_msg(counter_after(R.out, "@allow4", &pk, &by) && pk == r_pk && by == r_by,
+		      "show --nft: the allow4 rule counts %llu packets %llu bytes, the kernel "
+		      "%llu %llu:\n%.3000s", pk, by, r_pk, r_by, R.out);
+	free(k1);
+	free(k2);
+
+	/* SIGHUP with an unrelated change (a service added, one removed):
+	 * the whole table is replaced, what survives keeps its counts */
+	write_policy("deny", new_svc);
+	fwd_hup();
+	k1 = nft_table();
+	ck_assert_msg(strstr(k1, "203.0.113.7 . tcp . 8080"), "SIGHUP not applied:\n%.3000s", k1);
+	ck_assert_msg(counter_after(k1, el22, &pk, &by) && pk >= e_pk && by >= e_by,
+		      "after SIGHUP %s counts %llu packets %llu bytes, before %llu %llu:\n%.3000s",
+		      el22, pk, by, e_pk, e_by, k1);
+	ck_assert_msg(counter_after(k1, "@allow4", &pk2, &by2) && pk2 >= r_pk && by2 >= r_by,
+		      "after SIGHUP the allow4 rule counts %llu packets %llu bytes, before "
+		      "%llu %llu:\n%.3000s", pk2, by2, r_pk, r_by, k1);
+	ck_assert_msg(!strstr(k1, el81), "the removed element is still there:\n%.3000s", k1);
+	FWCTL_OK("stats --json");
+	ck_assert_msg(strstr(R.out, "{\"name\":\"ssh\",\"packets\":") &&
+		      sscanf(strstr(R.out, "{\"name\":\"ssh\",\"packets\":") +
+			     strlen("{\"name\":\"ssh\",\"packets\":"), "%llu", &pk2) == 1 &&
+		      pk2 >= e_pk, "stats --json after SIGHUP: ssh %llu packets, before %llu:\n%.3000s",
+		      pk2, e_pk, R.out);
+	free(k1);
+
+	/* the removed element back: its old count went with it */
+	write_policy("deny", old_svc);
+	fwd_hup();
+	k1 = nft_table();
+	ck_assert_msg(counter_after(k1, el81, &pk, &by) && pk == 0 && by == 0,
+		      "%s came back with %llu packets %llu bytes (it had %llu %llu before "
+		      "it was removed):\n%.3000s", el81, pk, by, o_pk, o_by, k1);
+	ck_assert_msg(counter_after(k1, el22, &pk, &by) && pk >= e_pk,
+		      "after the second SIGHUP %s counts %llu packets, before %llu:\n%.3000s",
+		      el22, pk, e_pk, k1);
+	free(k1);
+	topo_down();
+}
+END_TEST
+
+/* stats --json: directions.DIR.FATE.packets (-1 if absent). */
+static long long fate_packets(const char *json, const char *dir, const char *fate)
+{
+	char *k = xasprintf("\"%s\":{", dir);
+	const char *p = strstr(json, "\"directions\":{");
+	long long v = -1;
+
+	if (p && (p = strstr(p, k))) {
+		char *f = xasprintf("\"%s\":{\"packets\":", fate);
+
+		p = strstr(p, f);
+		if (p)
+			sscanf(p + strlen(f), "%lld", &v);
+		free(f);
+	}
+	free(k);
+	return v;
+}
+
+/* The packets of the kernel rule listed right after `needle` ("... counter
+ * packets N"), in nft's listing of chain `chain`. */
+static unsigned long long rule_packets(const char *chain, const char *needle)
+{
+	char *text = sh_ok("ip netns exec %s nft list chain inet fwd_filter %s", E.ns[SRV],
+			   chain);
+	unsigned long long pk, by;
+	bool ok = counter_after(text, needle, &pk, &by);
+
+	ck_assert_msg(ok, "no counter after '%s' in chain %s:\n%.3000s", needle, chain, text);
+	free(text);
+	return pk;
+}
+
+/*
+ * Issue 11: `fwctl stats` says what was dropped, per direction and by
+ * what (the policy's default, `fwctl deny`, the blocklist), beside what
+ * was accepted, from the kernel's rule counters.
+ */
+START_TEST(test_drop_stats)
+{
+	static const struct {
+		const char *dir, *fate, *chain, *needle;
+	} want[] = {
+		{ "in", "accepted", "input", "@allow4" },
+		{ "in", "default_deny", "input", "log prefix \"fwd drop in: \"" },
+		{ "in", "deny", "input", "@deny4 meta l4proto tcp" },
+		{ "in", "block", "input", "@block4" },
+		{ "out", "block", "output", "@block4" },
+	};
+	long long got[sizeof(want) / sizeof(want[0])];
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 22);
+	listener("tcp", 80);
+	write_policy("deny", "\n[service web]\nports = 80/tcp\nallow = any\n");
+	fwd_start();
+	FWCTL_OK("stats --json");
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		ck_assert_msg(fate_packets(R.out, want[i].dir, want[i].fate) == 0,
+			      "stats --json before any traffic: %s %s is not 0:\n%s",
+			      want[i].dir, want[i].fate, R.out);
+
+	/* accepted (ssh from good), dropped by the default (ssh from bad) */
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, GOOD, OK, "connect tcp " SRV4_G " 22");
+		probe(&ps, BAD, DROP, "connect tcp " SRV4_B " 22");
+		probes_run(&ps, "before deny and block");
+	}
+	/* refused by deny */
+	FWCTL_OK("deny 80/tcp from " BAD4);
+	expect_tcp(BAD, SRV4_B, 80, REFUSED, "after deny");
+	/* dropped by block, both ways */
+	FWCTL_OK("block " BAD4);
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, BAD, DROP, "connect tcp " SRV4_B " 80");
+		probe(&ps, SRV, DROP, "connect tcp " BAD4 " 80");
+		probes_run(&ps, "after block");
+	}
+
+	FWCTL_OK("stats --json");
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		got[i] = fate_packets(R.out, want[i].dir, want[i].fate);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		/* read after stats: the kernel's count can only have grown */
+		unsigned long long k = rule_packets(want[i].chain, want[i].needle);
+
+		ck_assert_msg(got[i] >= 1 && (unsigned long long)got[i] <= k,
+			      "stats --json: %s %s %lld packets, the kernel's rule %llu:\n%s",
+			      want[i].dir, want[i].fate, got[i], k, R.out);
+	}
+	/* nothing was refused by the output chain's deny rules */
+	ck_assert_msg(fate_packets(R.out, "out", "deny") == 0, "stats --json: out deny:\n%s",
+		      R.out);
+	FWCTL_OK("stats");
+	ck_assert_msg(strstr(R.out, "in      dropped by default") &&
+		      strstr(R.out, "in      refused by deny") &&
+		      strstr(R.out, "out     dropped by block"), "stats:\n%s", R.out);
+	topo_down();
+}
+END_TEST
+
+/* The line of `text` that starts with `prefix`, copied (NULL if none). */
+static char *line_starting(const char *text, const char *prefix)
+{
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (strncmp(l, prefix, strlen(prefix)) == 0)
+			return strndup(l, strcspn(l, "\n"));
+	return NULL;
+}
+
+/*
+ * Issue 11: `fwctl show` numbers every rule (the policy files' services,
+ * then fwctl's edits), the number first; `remove N` removes an edit by
+ * its number and refuses a policy file's rule naming its FILE:LINE, a
+ * number that is no rule, and (with --generation) a number from before a
+ * change; `status --verbose` lists the same numbers with their hits.
+ */
+START_TEST(test_rule_numbers)
+{
+	char *l;
+	double gen;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 22);
+	write_policy("deny",
+		"\n"					/* 12 */
+		"[service app]\n"			/* 13 */
+		"ports = 8080/tcp\n"			/* 14 */
+		"allow = @good\n");			/* 15 */
+	fwd_start();
+	FWCTL_OK("allow 9090/udp from 203.0.113.7");
+	FWCTL_OK("block 203.0.113.66");
+	FWCTL_OK("deny 8081/tcp from " BAD4);
+	expect_tcp(GOOD, SRV4_G, 22, OK, "ssh from good (hits for rule 1)");
+
+	FWCTL_OK("show");
+	ck_assert_msg((l = line_starting(R.out, "[ 1] service ssh")) && strstr(l, "fwd.conf:9"),
+		      "show:\n%s", R.out);
+	free(l);
+	ck_assert_msg(line_starting(R.out, "[ 2] service app") &&
+		      line_starting(R.out, "[ 3] edit    allow 9090/udp from 203.0.113.7") &&
+		      line_starting(R.out, "[ 4] edit    block 203.0.113.66") &&
+		      line_starting(R.out, "[ 5] edit    deny 8081/tcp from " BAD4),
+		      "show does not number the rules 1-5:\n%s", R.out);
+	FWCTL_OK("show --json");
+	gen = json_num(R.out, "generation");
+	ck_assert_msg(gen > 0 && strstr(R.out, "\"number\":5,\"edit\":\"deny 8081/tcp from "
+					BAD4 "\""), "show --json:\n%s", R.out);
+
+	/* status --verbose: the same numbers, with hits */
+	FWCTL_OK("status --verbose");
+	ck_assert_msg((l = line_starting(R.out, "[ 1] service ssh")) &&
+		      strstr(l, "fwd.conf:9") && strstr(l, " packets ") &&
+		      !strstr(l, " 0 packets"), "status --verbose: ssh has no hits:\n%s", R.out);
+	free(l);
+	ck_assert_msg((l = line_starting(R.out, "[ 3] edit    allow 9090/udp")) &&
+		      strstr(l, "  0 packets 0 bytes"), "status --verbose:\n%s", R.out);
+	free(l);
+	ck_assert_msg(line_starting(R.out, "[ 5] edit    deny 8081/tcp"), "status --verbose:\n%s",
+		      R.out);
+	expect_json("status --verbose", (const char *const[]){ "rules", "number", "rule",
+		    "packets", NULL });
+
+	/* a policy file's rule: refused, naming where it is written */
+	ck_assert_int_eq(fwctl("remove 1"), 1);
+	ck_assert_msg(strstr(R.err, "fwd.conf:9") && strstr(R.err, "service ssh"),
+		      "remove 1: %s", R.err);
+	ck_assert_int_eq(fwctl("remove '#6'"), 1);
+	ck_assert_msg(strstr(R.err, "no rule numbered 6"), "remove #6: %s", R.err);
+
+	/* remove N at the generation show printed: the block goes */
+	expect_elem("block4", "203.0.113.66", 1);
+	FWCTL_OK("remove 4 --generation %.0f", gen);
+	ck_assert_msg(strstr(R.out, "removed: block 203.0.113.66"), "remove 4: %s", R.out);
+	expect_elem("block4", "203.0.113.66", 0);
+	expect_elem("deny4", BAD4 " . tcp . 8081", 1);
+	/* the same words again: the generation moved, nothing is removed
+	 * (4 is now the deny) */
+	ck_assert_int_eq(fwctl("remove 4 --generation %.0f", gen), 1);
+	ck_assert_msg(strstr(R.err, "changed since generation"), "stale remove: %s", R.err);
+	expect_elem("deny4", BAD4 " . tcp . 8081", 1);
+	FWCTL_OK("show");
+	ck_assert_msg(line_starting(R.out, "[ 4] edit    deny 8081/tcp from " BAD4),
+		      "show after remove 4:\n%s", R.out);
+
+	/* '#N' always a number; a bare N that is also a port is refused */
+	FWCTL_OK("allow 3");
+	ck_assert_int_eq(fwctl("remove 3"), 2);
+	ck_assert_msg(strstr(R.err, "rule 3 or port 3"), "remove 3: %s", R.err);
+	expect_elem("allow4", "203.0.113.7 . udp . 9090", 1);
+	FWCTL_OK("remove '#3'");
+	expect_elem("allow4", "203.0.113.7 . udp . 9090", 0);
+	expect_elem("open", "tcp . 3", 1);
+	/* a bare number past the last rule is still a port */
+	FWCTL_OK("remove 3 from any");
+	FWCTL_OK("allow 5353");
+	FWCTL_OK("remove 5353");
+	expect_elem("open", "udp . 5353", 0);
 	topo_down();
 }
 END_TEST
@@ -2776,11 +3091,11 @@ START_TEST(test_request_words)
 		      "allow + 75-byte word:\n%s", R.err);
 	ck_assert(fwctl("status %s", long_word) == 2);
 	ck_assert_msg(!strstr(R.err, "unknown command") &&
-		      strstr(R.err, "usage: fwctl status [--json]"), "status + 75-byte "
+		      strstr(R.err, "usage: fwctl status [--verbose] [--json]"), "status + 75-byte "
 		      "word:\n%s", R.err);
 	ck_assert(fwctl("status extra") == 2);
 	ck_assert_msg(strstr(R.err, "unexpected word 'extra' after fwctl status; usage: "
-			     "fwctl status [--json]"), "status extra:\n%s", R.err);
+			     "fwctl status [--verbose] [--json]"), "status extra:\n%s", R.err);
 	ck_assert(fwctl("list show a b") == 2);
 	ck_assert_msg(strstr(R.err, "unexpected word 'b'"), "list show a b:\n%s", R.err);
 	ck_assert(fwctl("block 192.0.2.99 %s", long_word) == 2);
@@ -3674,6 +3989,9 @@ static Suite *fwctl_suite(void)
 	add_test(s, "lockout", test_lockout, 60);
 	add_test(s, "reload_list_file", test_reload_list_file, 60);
 	add_test(s, "counters", test_counters, 60);
+	add_test(s, "live_counters", test_live_counters, 90);
+	add_test(s, "drop_stats", test_drop_stats, 90);
+	add_test(s, "rule_numbers", test_rule_numbers, 90);
 	add_test(s, "last_good_after_edit", test_last_good_after_edit, 60);
 	add_test(s, "tmp_symlinks", test_tmp_symlinks, 60);
 	add_test(s, "idempotent", test_idempotent, 90);
