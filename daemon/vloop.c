@@ -165,6 +165,10 @@ static void guard_params(const struct fwd_policy *p, struct fwd_guard_params *gp
 	fwd_guard_params_default(gp);
 	if (p && p->guard.on)
 		fwd_guard_params_from_policy(p, gp, never);
+	else
+		/* No [guard], no queue step: nothing is decided, so no
+		 * table worth its memory (it is resident, guard.c). */
+		gp->capacity = 64;
 }
 
 static struct fwd_guard *guard_make(const struct fwd_guard_params *knobs)

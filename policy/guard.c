@@ -904,6 +904,22 @@ void fwd_guard_params_from_policy(const struct fwd_policy *p,
 	loc_text(gp->loc_block, &c->block_loc, &c->loc);
 }
 
+/*
+ * Touch every page of a fresh table, so that it is resident from the
+ * start: calloc's pages are mapped on first write, which would make RSS
+ * grow with the number of sources a flood brings (up to the table's size)
+ * and put page faults on the packet path. The table's size is the memory
+ * the guard costs, now or under a flood. (A write, not a read: a read
+ * maps the shared zero page.)
+ */
+static void prefault(void *p, size_t len)
+{
+	volatile uint8_t *b = p;
+
+	for (size_t i = 0; i < len; i += 4096)
+		b[i] = 0;
+}
+
 struct fwd_guard *fwd_guard_new(const struct fwd_guard_params *gp)
 {
 	struct fwd_guard *g = fwd_xcalloc(1, sizeof(*g));
@@ -923,6 +939,7 @@ struct fwd_guard *fwd_guard_new(const struct fwd_guard_params *gp)
 	g->stride = sizeof(struct src_ent) + g->p.scan_ports * sizeof(struct port_slot);
 	g->stride = (g->stride + 7) & ~(size_t)7;
 	g->tab = fwd_xcalloc(sets * WAYS, g->stride);
+	prefault(g->tab, sets * WAYS * g->stride);
 
 	g->bcap_max = 64;
 	while (g->bcap_max < (size_t)g->p.max_blocked * 2)
