@@ -752,9 +752,10 @@ struct moved {
 /*
  * Put the pending blocks into ctx->policy as block edits: new ones
  * appended, a repeat offender's edit moved to the end with its later
- * expiry. (The fast path then finds the old element expiring sooner and
- * declines; the compiler's element delta deletes and re-adds it, which
- * refreshes the kernel's timeout.) Returns the index of the first edit to
+ * expiry. (The fast path raises the old element's expiry: its delta
+ * deletes and re-adds it in one transaction, which refreshes the kernel's
+ * timeout; the compiler only when the raised element would join a
+ * neighbour.) Returns the index of the first edit to
  * patch in; mv and nmv say what moved (undo); applied[i] whether pd[i]
  * became an edit.
  */
