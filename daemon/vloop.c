@@ -660,7 +660,9 @@ static ssize_t block_edit(const struct fwd_policy *p, const struct fwd_addr *a,
 }
 
 /* The guard blocks the model still has as block edits (a restarted fwd's
- * state file may name blocks lifted while it was down): the rest go. */
+ * state file may name blocks lifted while it was down, a reload may have
+ * lost some with a hand-edited edits file): the rest go, from the running
+ * guard too, which a reload may keep. */
 static void held_keep_edits(struct fwd_ctx *ctx)
 {
 	struct fwd_vloop *vl = ctx->vloop;
@@ -669,11 +671,19 @@ static void held_keep_edits(struct fwd_ctx *ctx)
 
 	if (!ctx->policy || ctx->model_unknown)
 		return;
-	for (size_t i = 0; i < vl->nheld; i++)
+	pthread_mutex_lock(&vl->mu);
+	for (size_t i = 0; i < vl->nheld; i++) {
 		if (vl->held[i].expires > now &&
 		    block_edit(ctx->policy, &vl->held[i].src, now) >= 0)
 			vl->held[k++] = vl->held[i];
-	vl->nheld = k;
+		else
+			fwd_guard_unblock(vl->guard, &vl->held[i].src);
+	}
+	pthread_mutex_unlock(&vl->mu);
+	if (k != vl->nheld) {
+		vl->nheld = k;
+		held_save(ctx);
+	}
 }
 
 /*

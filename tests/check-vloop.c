@@ -580,6 +580,19 @@ START_TEST(reload_keeps_windows)
 	FWCTL_OK("list blocked");
 	ck_assert_msg(strstr(R.out, "guard scan"), "%s", R.out);
 	ck_assert_int_eq(nettool(BAD, "connect tcp " SRV4_B " 80 --timeout 1"), DROP);
+	/* The block lifted behind the guard's back (the edits file emptied
+	 * by hand, then SIGHUP): the kept guard forgets it too, so the
+	 * source's next probe is a plain default deny, not "blocked". */
+	write_file(path_in("conf.d/99-fwctl.conf"), "\n");
+	kill(T.fwd, SIGHUP);
+	ck_assert_msg(wait_for(T.fwdlog, "fwd: applied ", 3, 10), "%s",
+		      slurp_or_empty(T.fwdlog));
+	ck_assert(wait_block("block4", BAD4, false, 2));
+	ck_assert_int_eq(nettool(BAD, "udp " SRV4_B " 5353 --src " BAD4 " --sport 40001-40001 "
+				 "--timeout 0.3"), DROP);
+	ck_assert_msg(wait_for(T.fwdlog, "dport=5353", 1, 5), "%s", slurp_or_empty(T.fwdlog));
+	FWCTL_OK("log -n 1");
+	ck_assert_msg(strstr(R.out, "default deny") && !strstr(R.out, "blocked"), "%s", R.out);
 	nn_down(&E);
 }
 END_TEST
