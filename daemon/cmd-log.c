@@ -198,6 +198,41 @@ void fwd_vloop_status_json(struct fwd_ctx *ctx, struct json_out *j)
 	json_arr_end(j);
 }
 
+void fwd_vloop_blocks_json(struct fwd_ctx *ctx, struct json_out *j)
+{
+	struct fwd_vloop_bstats b;
+
+	fwd_vloop_block_stats(ctx, &b);
+	json_obj_begin(j);
+	json_key(j, "transactions"); json_uint(j, b.commits);
+	json_key(j, "elements"); json_uint(j, b.elements);
+	json_key(j, "extends"); json_uint(j, b.extends);
+	json_key(j, "failures"); json_uint(j, b.failures);
+	json_key(j, "failed_elements"); json_uint(j, b.failed_elements);
+	json_key(j, "compiled"); json_uint(j, b.compiled);
+	json_key(j, "lost"); json_uint(j, b.lost);
+	json_key(j, "pending"); json_uint(j, b.pending);
+	json_key(j, "held"); json_uint(j, b.held);
+	json_obj_end(j);
+}
+
+/* One line for the guard's block transactions, queue or not: blocks made
+ * before a reload that removed the queue step still hold. */
+static void blocks_text(struct fwd_ctx *ctx, struct fwd_response *resp)
+{
+	struct fwd_vloop_bstats b;
+
+	fwd_vloop_block_stats(ctx, &b);
+	fwd_response_printf(resp, "guard blocks: %llu transactions, %llu elements "
+			    "(%llu extensions), %llu failed (%llu elements), "
+			    "%llu compiled, %llu lost, %llu pending, %llu held\n",
+			    (unsigned long long)b.commits, (unsigned long long)b.elements,
+			    (unsigned long long)b.extends, (unsigned long long)b.failures,
+			    (unsigned long long)b.failed_elements,
+			    (unsigned long long)b.compiled, (unsigned long long)b.lost,
+			    (unsigned long long)b.pending, (unsigned long long)b.held);
+}
+
 void fwd_vloop_status_text(struct fwd_ctx *ctx, struct fwd_response *resp)
 {
 	struct fwd_vloop_qstats st[MAX_QUEUES];
@@ -206,6 +241,7 @@ void fwd_vloop_status_text(struct fwd_ctx *ctx, struct fwd_response *resp)
 	if (!n) {
 		fwd_response_printf(resp, "queue:      not in use (no rule hands "
 				    "packets up)\n");
+		blocks_text(ctx, resp);
 		return;
 	}
 	for (unsigned i = 0; i < n; i++) {
@@ -234,6 +270,7 @@ void fwd_vloop_status_text(struct fwd_ctx *ctx, struct fwd_response *resp)
 				    (unsigned long long)(s->lat_p99_ns / 1000),
 				    (unsigned long long)s->lat_samples);
 	}
+	blocks_text(ctx, resp);
 }
 
 /* The command table's row (it reads its own options: own_options). */

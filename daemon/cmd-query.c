@@ -147,6 +147,7 @@ static void status_json(struct cmdreq *cr, const struct status_view *v)
 	json_key(&b.j, "table_persist"); json_bool(&b.j, ctx->feat.table_persist);
 	json_obj_end(&b.j);
 	json_key(&b.j, "queue"); fwd_vloop_status_json(cr->ctx, &b.j);
+	json_key(&b.j, "guard_blocks"); fwd_vloop_blocks_json(cr->ctx, &b.j);
 	json_key(&b.j, "control");
 	json_obj_begin(&b.j);
 	json_key(&b.j, "served"); json_uint(&b.j, v->cs.served);

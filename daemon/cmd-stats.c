@@ -241,6 +241,7 @@ static void stats_json(struct cmdreq *cr, const struct stats_view *v)
 	json_key(&jb.j, "control_requests"); json_uint(&jb.j, v->cs.served);
 	json_key(&jb.j, "edits_applied"); json_uint(&jb.j, v->edits_applied);
 	json_key(&jb.j, "queues"); fwd_vloop_status_json(cr->ctx, &jb.j);
+	json_key(&jb.j, "guard_blocks"); fwd_vloop_blocks_json(cr->ctx, &jb.j);
 	json_obj_end(&jb.j);
 	jbuf_close(&jb, cr->resp);
 }

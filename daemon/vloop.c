@@ -28,12 +28,17 @@
 #include "guard.h"
 #include "log.h"
 #include "queue.h"
+#include "state.h"
 #include "util.h"
 
 #define RING_RECORDS 16384u	/* about 2.5 MiB of records for fwctl log */
 #define BATCH 64u		/* packets per recv, verdicts per flush */
 #define POLL_MS 200		/* how soon a worker sees the stop flag */
 #define LAT_BUCKETS (64 * 8)
+/* The guard's blocks and why (state dir): a restarted fwd still says
+ * "guard scan" rather than "fwctl" for a block it made. */
+#define HELD_FILE "guard-blocks"
+#define HELD_MAX (64u << 20)	/* max_blocked (1e6) lines of ~60 bytes */
 
 /* Enqueue-to-verdict latencies: log2 buckets with 8 steps each, so a
  * percentile is known within 12.5% without keeping samples. */
@@ -97,7 +102,12 @@ struct fwd_vloop {
 	/* Main thread only. */
 	struct held *held;
 	size_t nheld, held_cap;
-	uint64_t commits, commit_failures, compiled;
+	struct fwd_vloop_bstats bst;
+	/* The running guard's knobs (gp.never points at never), to tell
+	 * whether a new model changed [guard]; tuned: set from a model. */
+	struct fwd_guard_params gp;
+	struct fwd_addr *never;
+	bool tuned;
 };
 
 static uint64_t clock_ns(clockid_t c)
@@ -146,15 +156,25 @@ static uint64_t lat_pct(const struct lat_hist *h, unsigned pct)
 
 /* ---- the guard ---- */
 
-static struct fwd_guard *guard_for(const struct fwd_policy *p)
+/* The knobs of p's [guard] (the defaults without one); *never is the
+ * caller's to free. */
+static void guard_params(const struct fwd_policy *p, struct fwd_guard_params *gp,
+			 struct fwd_addr **never)
 {
-	struct fwd_guard_params gp;
-	struct fwd_addr *never = NULL;
-	struct fwd_guard *g;
-
-	fwd_guard_params_default(&gp);
+	*never = NULL;
+	fwd_guard_params_default(gp);
 	if (p && p->guard.on)
-		fwd_guard_params_from_policy(p, &gp, &never);
+		fwd_guard_params_from_policy(p, gp, never);
+	else
+		/* No [guard], no queue step: nothing is decided, so no
+		 * table worth its memory (it is resident, guard.c). */
+		gp->capacity = 64;
+}
+
+static struct fwd_guard *guard_make(const struct fwd_guard_params *knobs)
+{
+	struct fwd_guard_params gp = *knobs;
+
 	/* A sender must not be able to aim at one bucket of the table. */
 	if (getrandom(gp.seed, sizeof(gp.seed), 0) != (ssize_t)sizeof(gp.seed)) {
 		fwd_log(LOG_WARNING, "%s: getrandom: %s; seeding from the clock",
@@ -162,9 +182,7 @@ static struct fwd_guard *guard_for(const struct fwd_policy *p)
 		gp.seed[0] = clock_ns(CLOCK_REALTIME);
 		gp.seed[1] = clock_ns(CLOCK_MONOTONIC) ^ (uint64_t)getpid();
 	}
-	g = fwd_guard_new(&gp);
-	free(never);
-	return g;
+	return fwd_guard_new(&gp);
 }
 
 /* ---- the worker ---- */
@@ -426,6 +444,8 @@ static void workers_start(struct fwd_vloop *vl, const struct fwd_ir_queue *q)
 
 /* ---- the main thread's side ---- */
 
+static void held_load(struct fwd_ctx *ctx);
+
 int fwd_vloop_new(struct fwd_ctx *ctx)
 {
 	struct fwd_vloop *vl = fwd_xcalloc(1, sizeof(*vl));
@@ -439,8 +459,10 @@ int fwd_vloop_new(struct fwd_ctx *ctx)
 	}
 	pthread_mutex_init(&vl->mu, NULL);
 	vl->ring = fwd_vlog_ring_new(RING_RECORDS);
-	vl->guard = guard_for(ctx->policy);
+	guard_params(ctx->policy, &vl->gp, &vl->never);
+	vl->guard = guard_make(&vl->gp);
 	ctx->vloop = vl;
+	held_load(ctx);
 	return 0;
 }
 
@@ -455,6 +477,7 @@ void fwd_vloop_free(struct fwd_ctx *ctx)
 	fwd_vlog_ring_free(vl->ring);
 	free(vl->pend);
 	free(vl->held);
+	free(vl->never);
 	close(vl->efd);
 	pthread_mutex_destroy(&vl->mu);
 	free(vl);
@@ -534,23 +557,180 @@ static void held_put(struct fwd_vloop *vl, const struct fwd_addr *a,
 	vl->held[i].expires = expires;
 }
 
-/* The guard follows a new model: a new one, the blocks it made restored
- * (so max_blocked and extensions count them). */
+/* The file's word for a reason, and back. */
+static const char *held_word(enum fwd_reason r)
+{
+	return r == FWD_REASON_FLOOD ? "flood" : "scan";
+}
+
+/*
+ * Save the held list (state dir, HELD_FILE): one "ADDR REASON UNTIL" line
+ * per block, written atomically like every state file. Best effort: a
+ * failure costs the reasons after a restart ("fwctl" instead of "guard
+ * scan"), never a block, so it is logged and fwd goes on.
+ */
+static void held_save(struct fwd_ctx *ctx)
+{
+	struct fwd_vloop *vl = ctx->vloop;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int ret;
+
+	if (!*ctx->state_dir)
+		return;
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return;
+	fprintf(f, "# fwd: the verdict loop's guard blocks: address reason until\n");
+	for (size_t i = 0; i < vl->nheld; i++) {
+		char a[FWD_ADDR_STRLEN];
+
+		fwd_addr_format(&vl->held[i].src, a, sizeof(a));
+		fprintf(f, "%s %s %llu\n", a, held_word(vl->held[i].reason),
+			(unsigned long long)vl->held[i].expires);
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return;
+	}
+	ret = fwd_write_atomic(ctx->state_dir, HELD_FILE, buf, len, 0600);
+	if (ret)
+		fwd_log(LOG_ERR, "%s: %s/%s: %s; the reasons of guard blocks are not "
+			"kept across a restart", __func__, ctx->state_dir, HELD_FILE,
+			strerror(-ret));
+	free(buf);
+}
+
+/* The held list of the last run. A line that does not read is skipped
+ * and named (FILE:LINE); expired ones are left out. */
+static void held_load(struct fwd_ctx *ctx)
+{
+	struct fwd_vloop *vl = ctx->vloop;
+	uint64_t now = (uint64_t)time(NULL);
+	char why[256], *text, *line, *save = NULL;
+	unsigned lineno = 0;
+	size_t len;
+	int ret;
+
+	if (!*ctx->state_dir)
+		return;
+	ret = fwd_state_read_file(ctx->state_dir, HELD_FILE, HELD_MAX, &text, &len,
+				  why, sizeof(why));
+	if (ret) {
+		if (ret != -ENOENT)
+			fwd_log(LOG_WARNING, "%s: %s; guard blocks of the last run are "
+				"listed as \"fwctl\"", __func__, why);
+		return;
+	}
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char addr[FWD_ADDR_STRLEN], word[16], awhy[128];
+		unsigned long long until;
+		struct fwd_addr a;
+
+		lineno++;
+		if (line[0] == '#')
+			continue;
+		if (sscanf(line, "%63s %15s %llu", addr, word, &until) != 3 ||
+		    (strcmp(word, "scan") && strcmp(word, "flood")) ||
+		    fwd_addr_parse(addr, &a, awhy, sizeof(awhy)) != 0) {
+			fwd_log(LOG_WARNING, "%s/%s:%u: not \"ADDRESS scan|flood UNTIL\"; "
+				"skipped", ctx->state_dir, HELD_FILE, lineno);
+			continue;
+		}
+		if (until > now)
+			held_put(vl, &a, strcmp(word, "flood") ? FWD_REASON_SCAN :
+				 FWD_REASON_FLOOD, until);
+	}
+	free(text);
+}
+
+/* The live block edit of exactly addr, or -1. */
+static ssize_t block_edit(const struct fwd_policy *p, const struct fwd_addr *a,
+			  uint64_t now)
+{
+	for (size_t i = 0; i < p->nedits; i++) {
+		const struct fwd_edit *e = &p->edits[i];
+
+		if (e->kind == FWD_EDIT_BLOCK && same_addr(&e->addr, a) &&
+		    (!e->expires || e->expires > now))
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
+/* The guard blocks the model still has as block edits (a restarted fwd's
+ * state file may name blocks lifted while it was down, a reload may have
+ * lost some with a hand-edited edits file): the rest go, from the running
+ * guard too, which a reload may keep. */
+static void held_keep_edits(struct fwd_ctx *ctx)
+{
+	struct fwd_vloop *vl = ctx->vloop;
+	uint64_t now = (uint64_t)time(NULL);
+	size_t k = 0;
+
+	if (!ctx->policy || ctx->model_unknown)
+		return;
+	pthread_mutex_lock(&vl->mu);
+	for (size_t i = 0; i < vl->nheld; i++) {
+		if (vl->held[i].expires > now &&
+		    block_edit(ctx->policy, &vl->held[i].src, now) >= 0)
+			vl->held[k++] = vl->held[i];
+		else
+			fwd_guard_unblock(vl->guard, &vl->held[i].src);
+	}
+	pthread_mutex_unlock(&vl->mu);
+	if (k != vl->nheld) {
+		vl->nheld = k;
+		held_save(ctx);
+	}
+}
+
+/*
+ * The guard follows a new model. When [guard] is what it was (a reload,
+ * SIGHUP, a restart's first commit with the defaults), the running guard
+ * stays, every source's window with it: a scanner half-way to the
+ * threshold stays half-way; only the policy lines its records name
+ * follow. Otherwise a new guard, the blocks it made restored (so
+ * max_blocked and extensions count them).
+ */
 static void guard_renew(struct fwd_ctx *ctx)
 {
 	struct fwd_vloop *vl = ctx->vloop;
-	struct fwd_guard *g = guard_for(ctx->policy), *old;
+	struct fwd_guard_params gp;
+	struct fwd_addr *never;
+	struct fwd_guard *g, *old;
 	uint64_t now = (uint64_t)time(NULL), mono = clock_ns(CLOCK_MONOTONIC);
+	bool restore = !vl->tuned;
 
-	for (size_t i = 0; i < vl->nheld; i++)
-		if (vl->held[i].expires > now)
-			fwd_guard_restore(g, &vl->held[i].src, vl->held[i].reason,
+	guard_params(ctx->policy, &gp, &never);
+	held_keep_edits(ctx);
+	vl->tuned = true;
+	pthread_mutex_lock(&vl->mu);
+	if (fwd_guard_same(vl->guard, &gp)) {
+		fwd_guard_set_locs(vl->guard, &gp);
+		/* The first model after start: the blocks of the last run. */
+		for (size_t i = 0; restore && i < vl->nheld; i++)
+			fwd_guard_restore(vl->guard, &vl->held[i].src, vl->held[i].reason,
 					  (uint32_t)(vl->held[i].expires - now), mono);
+		pthread_mutex_unlock(&vl->mu);
+		free(never);
+		return;
+	}
+	pthread_mutex_unlock(&vl->mu);
+	g = guard_make(&gp);
+	for (size_t i = 0; i < vl->nheld; i++)
+		fwd_guard_restore(g, &vl->held[i].src, vl->held[i].reason,
+				  (uint32_t)(vl->held[i].expires - now), mono);
 	pthread_mutex_lock(&vl->mu);
 	old = vl->guard;
 	vl->guard = g;
 	pthread_mutex_unlock(&vl->mu);
 	fwd_guard_free(old);
+	free(vl->never);
+	vl->never = never;
+	vl->gp = gp;
+	vl->gp.never = never;
 }
 
 void fwd_vloop_sync(struct fwd_ctx *ctx, bool new_model)
@@ -574,20 +754,6 @@ void fwd_vloop_sync(struct fwd_ctx *ctx, bool new_model)
 		fwd_log(LOG_INFO, "verdict loop: no queue step; no workers");
 }
 
-/* The live block edit of exactly addr, or -1. */
-static ssize_t block_edit(const struct fwd_policy *p, const struct fwd_addr *a,
-			  uint64_t now)
-{
-	for (size_t i = 0; i < p->nedits; i++) {
-		const struct fwd_edit *e = &p->edits[i];
-
-		if (e->kind == FWD_EDIT_BLOCK && same_addr(&e->addr, a) &&
-		    (!e->expires || e->expires > now))
-			return (ssize_t)i;
-	}
-	return -1;
-}
-
 struct moved {
 	size_t idx;
 	struct fwd_edit e;
@@ -596,9 +762,10 @@ struct moved {
 /*
  * Put the pending blocks into ctx->policy as block edits: new ones
  * appended, a repeat offender's edit moved to the end with its later
- * expiry. (The fast path then finds the old element expiring sooner and
- * declines; the compiler's element delta deletes and re-adds it, which
- * refreshes the kernel's timeout.) Returns the index of the first edit to
+ * expiry. (The fast path raises the old element's expiry: its delta
+ * deletes and re-adds it in one transaction, which refreshes the kernel's
+ * timeout; the compiler only when the raised element would join a
+ * neighbour.) Returns the index of the first edit to
  * patch in; mv and nmv say what moved (undo); applied[i] whether pd[i]
  * became an edit.
  */
@@ -719,14 +886,17 @@ void fwd_vloop_blocks(struct fwd_ctx *ctx)
 		 * blocked in the same second) needs the compiler. Still one
 		 * transaction, an element delta.
 		 */
-		vl->compiled++;
+		vl->bst.compiled++;
 		ret = blocks_commit(ctx, first, false);
 	}
 	if (ret) {
 		edits_undo(ctx->policy, first, mv, nmv);
-		vl->commit_failures++;
+		vl->bst.failures++;
+		vl->bst.failed_elements += nnew;
 	} else if (nnew) {
-		vl->commits++;
+		vl->bst.commits++;
+		vl->bst.elements += nnew;
+		vl->bst.extends += nmv;
 		held_prune(vl);
 		for (size_t i = 0; i < n; i++) {
 			char a[FWD_ADDR_STRLEN];
@@ -738,6 +908,7 @@ void fwd_vloop_blocks(struct fwd_ctx *ctx)
 			fwd_log(LOG_NOTICE, "guard: blocked %s for %us (%s)", a,
 				pd[i].secs, fwd_reason_name(pd[i].reason));
 		}
+		held_save(ctx);
 	}
 	free(applied);
 	free(mv);
@@ -765,9 +936,25 @@ void fwd_vloop_unblocked(struct fwd_ctx *ctx, const struct fwd_addr *a)
 	if (h) {
 		memmove(h, h + 1, (size_t)(vl->held + vl->nheld - (h + 1)) * sizeof(*h));
 		vl->nheld--;
+		held_save(ctx);
 	}
 	pthread_mutex_lock(&vl->mu);
 	fwd_guard_unblock(vl->guard, a);
+	pthread_mutex_unlock(&vl->mu);
+}
+
+void fwd_vloop_block_stats(struct fwd_ctx *ctx, struct fwd_vloop_bstats *out)
+{
+	struct fwd_vloop *vl = ctx->vloop;
+
+	memset(out, 0, sizeof(*out));
+	if (!vl)
+		return;
+	*out = vl->bst;
+	out->held = vl->nheld;
+	pthread_mutex_lock(&vl->mu);
+	out->lost = vl->pend_dropped;
+	out->pending = vl->npend;
 	pthread_mutex_unlock(&vl->mu);
 }
 

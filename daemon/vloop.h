@@ -77,6 +77,22 @@ struct fwd_vloop_qstats {
 unsigned fwd_vloop_stats(struct fwd_ctx *ctx, struct fwd_vloop_qstats *out,
 			 unsigned max);
 
+/*
+ * The guard's block transactions (main thread, fwd_vloop_blocks), for
+ * status and stats: how many commits, how many elements they carried
+ * (new blocks and extensions of a repeat offender's), how many were
+ * refused and with how many elements, how many needed the compiler.
+ */
+struct fwd_vloop_bstats {
+	uint64_t commits, elements, extends;
+	uint64_t failures, failed_elements;
+	uint64_t compiled;
+	uint64_t lost;		/* blocks the pending list had no room for */
+	uint64_t pending;	/* decided, not yet committed */
+	uint64_t held;		/* guard blocks in force (fwctl list blocked) */
+};
+void fwd_vloop_block_stats(struct fwd_ctx *ctx, struct fwd_vloop_bstats *out);
+
 /* Copy ring records under the loop's lock (fwd_vlog_read's contract). */
 size_t fwd_vloop_read(struct fwd_ctx *ctx, const struct fwd_vlog_query *q,
 		      struct fwd_vlog_rec *out, size_t max, uint64_t *missed,
@@ -86,5 +102,7 @@ size_t fwd_vloop_read(struct fwd_ctx *ctx, const struct fwd_vlog_query *q,
 struct json_out;
 void fwd_vloop_status_text(struct fwd_ctx *ctx, struct fwd_response *resp);
 void fwd_vloop_status_json(struct fwd_ctx *ctx, struct json_out *j);
+/* The block counters (fwd_vloop_block_stats) as one JSON object. */
+void fwd_vloop_blocks_json(struct fwd_ctx *ctx, struct json_out *j);
 
 #endif

@@ -168,11 +168,46 @@ uint64_t fwd_guard_hash(const struct fwd_guard *g, uint8_t family,
 	return key_hash(g->p.seed, family, key);
 }
 
+/* ---- knobs ---- */
+
+static uint64_t clamp(uint64_t v, uint64_t lo, uint64_t hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Out-of-range knobs are brought into range rather than trusted: the
+ * arithmetic of the buckets and windows relies on them. */
+static void clamp_params(struct fwd_guard_params *p)
+{
+	p->scan_ports = (unsigned)clamp(p->scan_ports, 1, 64);
+	p->scan_window_ns = clamp(p->scan_window_ns, 1000000, 3600 * NS);
+	p->flood_rate = (uint32_t)clamp(p->flood_rate, 0, 1000000);
+	p->flood_window_ns = clamp(p->flood_window_ns, 1, 3600 * NS);
+	p->prefix6 = (unsigned)clamp(p->prefix6, 1, 128);
+	p->max_blocked = (uint32_t)clamp(p->max_blocked, 1, 1000000);
+	p->log_src_rate = (uint32_t)clamp(p->log_src_rate, 1, 1000000);
+	p->log_rate = (uint32_t)clamp(p->log_rate, 1, 1000000);
+	p->log_window_ns = clamp(p->log_window_ns, 1, 3600 * NS);
+}
+
 /* ---- never peers ---- */
 
 static int range_cmp(const void *a, const void *b)
 {
 	return memcmp(a, b, 32);
+}
+
+/* Is b the address right after a (len bytes, big-endian, the rest of
+ * the 16 zero)? */
+static bool follows(const uint8_t a[16], const uint8_t b[16], int len)
+{
+	uint8_t n[16];
+	int i;
+
+	memcpy(n, a, 16);
+	for (i = len - 1; i >= 0 && ++n[i] == 0; i--)
+		;
+	return i >= 0 && !memcmp(n, b, 16);
 }
 
 static void ranges_build(struct ranges *r, const struct fwd_addr *a, size_t n,
@@ -197,7 +232,12 @@ static void ranges_build(struct ranges *r, const struct fwd_addr *a, size_t n,
 	r->hi = fwd_xcalloc(k ? k : 1, 16);
 	r->n = 0;
 	for (size_t i = 0; i < k; i++) {
-		if (r->n && memcmp(pairs[i], r->hi[r->n - 1], 16) <= 0) {
+		/* Overlapping or adjacent ranges join: the same peers written
+		 * another way (two /25s, one /24) give the same ranges, which
+		 * is what fwd_guard_same compares. */
+		if (r->n && (memcmp(pairs[i], r->hi[r->n - 1], 16) <= 0 ||
+			     follows(r->hi[r->n - 1], pairs[i],
+				     family == AF_INET ? 4 : 16))) {
 			if (memcmp(pairs[i] + 16, r->hi[r->n - 1], 16) > 0)
 				memcpy(r->hi[r->n - 1], pairs[i] + 16, 16);
 			continue;
@@ -223,6 +263,12 @@ static bool ranges_has(const struct ranges *r, const uint8_t x[16])
 			hi = mid;
 	}
 	return lo && memcmp(x, r->hi[lo - 1], 16) <= 0;
+}
+
+static bool ranges_eq(const struct ranges *a, const struct ranges *b)
+{
+	return a->n == b->n && (!a->n || (!memcmp(a->lo, b->lo, a->n * 16) &&
+					  !memcmp(a->hi, b->hi, a->n * 16)));
 }
 
 static bool is_never(const struct fwd_guard *g, uint8_t family,
@@ -690,6 +736,46 @@ void fwd_guard_tick(struct fwd_guard *g, uint64_t now, uint64_t wall,
 	cap_notice(g, now, out);
 }
 
+bool fwd_guard_same(const struct fwd_guard *g, const struct fwd_guard_params *b)
+{
+	struct fwd_guard_params n = *b;
+	struct ranges r4, r6;
+	bool same;
+
+	/* b as fwd_guard_new would take it: knobs clamped alike, the never
+	 * peers sorted and merged alike, so equal ranges mean equal peers
+	 * however they were written. */
+	clamp_params(&n);
+	same = n.scan_ports == g->p.scan_ports &&
+	       n.scan_window_ns == g->p.scan_window_ns &&
+	       n.flood_rate == g->p.flood_rate &&
+	       n.flood_window_ns == g->p.flood_window_ns &&
+	       n.block_secs == g->p.block_secs && n.prefix6 == g->p.prefix6 &&
+	       n.max_blocked == g->p.max_blocked && n.capacity == g->p.capacity &&
+	       n.log_src_rate == g->p.log_src_rate && n.log_rate == g->p.log_rate &&
+	       n.log_window_ns == g->p.log_window_ns &&
+	       n.summary_interval_ns == g->p.summary_interval_ns &&
+	       n.cap_interval_ns == g->p.cap_interval_ns;
+	if (!same)
+		return false;
+	ranges_build(&r4, b->never, b->nnever, AF_INET);
+	ranges_build(&r6, b->never, b->nnever, AF_INET6);
+	same = ranges_eq(&r4, &g->never4) && ranges_eq(&r6, &g->never6);
+	free(r4.lo);
+	free(r4.hi);
+	free(r6.lo);
+	free(r6.hi);
+	return same;
+}
+
+void fwd_guard_set_locs(struct fwd_guard *g, const struct fwd_guard_params *b)
+{
+	memcpy(g->p.loc_deny, b->loc_deny, sizeof(g->p.loc_deny));
+	memcpy(g->p.loc_scan, b->loc_scan, sizeof(g->p.loc_scan));
+	memcpy(g->p.loc_flood, b->loc_flood, sizeof(g->p.loc_flood));
+	memcpy(g->p.loc_block, b->loc_block, sizeof(g->p.loc_block));
+}
+
 int fwd_guard_unblock(struct fwd_guard *g, const struct fwd_addr *src)
 {
 	uint8_t key[16];
@@ -818,9 +904,20 @@ void fwd_guard_params_from_policy(const struct fwd_policy *p,
 	loc_text(gp->loc_block, &c->block_loc, &c->loc);
 }
 
-static uint64_t clamp(uint64_t v, uint64_t lo, uint64_t hi)
+/*
+ * Touch every page of a fresh table, so that it is resident from the
+ * start: calloc's pages are mapped on first write, which would make RSS
+ * grow with the number of sources a flood brings (up to the table's size)
+ * and put page faults on the packet path. The table's size is the memory
+ * the guard costs, now or under a flood. (A write, not a read: a read
+ * maps the shared zero page.)
+ */
+static void prefault(void *p, size_t len)
 {
-	return v < lo ? lo : v > hi ? hi : v;
+	volatile uint8_t *b = p;
+
+	for (size_t i = 0; i < len; i += 4096)
+		b[i] = 0;
 }
 
 struct fwd_guard *fwd_guard_new(const struct fwd_guard_params *gp)
@@ -829,17 +926,7 @@ struct fwd_guard *fwd_guard_new(const struct fwd_guard_params *gp)
 	size_t want, sets = 1;
 
 	g->p = *gp;
-	/* Out-of-range knobs are brought into range rather than trusted:
-	 * the arithmetic of the buckets and windows relies on them. */
-	g->p.scan_ports = (unsigned)clamp(g->p.scan_ports, 1, 64);
-	g->p.scan_window_ns = clamp(g->p.scan_window_ns, 1000000, 3600 * NS);
-	g->p.flood_rate = (uint32_t)clamp(g->p.flood_rate, 0, 1000000);
-	g->p.flood_window_ns = clamp(g->p.flood_window_ns, 1, 3600 * NS);
-	g->p.prefix6 = (unsigned)clamp(g->p.prefix6, 1, 128);
-	g->p.max_blocked = (uint32_t)clamp(g->p.max_blocked, 1, 1000000);
-	g->p.log_src_rate = (uint32_t)clamp(g->p.log_src_rate, 1, 1000000);
-	g->p.log_rate = (uint32_t)clamp(g->p.log_rate, 1, 1000000);
-	g->p.log_window_ns = clamp(g->p.log_window_ns, 1, 3600 * NS);
+	clamp_params(&g->p);
 	g->p.never = NULL;
 	g->p.nnever = 0;
 	ranges_build(&g->never4, gp->never, gp->nnever, AF_INET);
@@ -852,6 +939,7 @@ struct fwd_guard *fwd_guard_new(const struct fwd_guard_params *gp)
 	g->stride = sizeof(struct src_ent) + g->p.scan_ports * sizeof(struct port_slot);
 	g->stride = (g->stride + 7) & ~(size_t)7;
 	g->tab = fwd_xcalloc(sets * WAYS, g->stride);
+	prefault(g->tab, sets * WAYS * g->stride);
 
 	g->bcap_max = 64;
 	while (g->bcap_max < (size_t)g->p.max_blocked * 2)

@@ -191,6 +191,16 @@ enum fwd_verdict fwd_guard_decide(struct fwd_guard *g, const struct fwd_pkt *pkt
 void fwd_guard_tick(struct fwd_guard *g, uint64_t now_ns, uint64_t wall_ns,
 		    struct fwd_acts *out);
 
+/*
+ * Would a guard made from b decide exactly as g does (every knob and the
+ * never peers the same; the seed and the policy lines its records name do
+ * not count)? Then a reload keeps g, and with it every source's window: a
+ * scanner half-way to the threshold stays half-way (vloop.c).
+ */
+bool fwd_guard_same(const struct fwd_guard *g, const struct fwd_guard_params *b);
+/* The policy lines the records name (b's loc_*), from now on. */
+void fwd_guard_set_locs(struct fwd_guard *g, const struct fwd_guard_params *b);
+
 /* fwctl unblock of a guard block: forget it (-ENOENT if not held). */
 int fwd_guard_unblock(struct fwd_guard *g, const struct fwd_addr *src);
 

@@ -661,6 +661,24 @@ static int fast_range(struct fast *f, unsigned set, const struct fwd_ir_elem *e,
 		if (lo <= b) {
 			if (lo != a || axis_hi(s, o) < b || expired(f, o))
 				return -EAGAIN;
+			/* Exactly this range, ending sooner: a later word
+			 * (a repeat offender's block, a longer timed open)
+			 * raises its expiry, which is one element out and
+			 * in again, as the compiler would have it, unless
+			 * the raised one now meets its right neighbour's
+			 * expiry (the left one was checked above). */
+			if (last && axis_hi(s, o) == b &&
+			    exp_inf(o->expires) < exp_inf(e->expires)) {
+				const struct fwd_ir_elem *r = k + 1 < s->n ?
+							      &s->elems[k + 1] : NULL;
+
+				if (r && axis_lo(s, r) == b + 1 && !expired(f, r) &&
+				    r->expires == e->expires)
+					return -EAGAIN;
+				fast_remove(f, set, k);
+				fast_insert(f, set, k, e);
+				return 0;
+			}
 			return covered(o, e, last);
 		}
 		if (lo == b + 1 && !expired(f, o) && o->expires == e->expires)

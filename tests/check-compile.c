@@ -2361,6 +2361,26 @@ START_TEST(fast_add_cases)
 	FAST(0);
 	ck_assert_uint_eq(d.sets[0].set, FWD_SET_BLOCK6);
 	fwd_ir_delta_free(&d);
+	/* A repeat offender (the verdict loop's guard): the same host
+	 * blocked again for longer raises its element's expiry, one out and
+	 * one in, no compiler... */
+	ed(p, FWD_EDIT_BLOCK, "203.0.113.77", 0, 0, 0, NOW_PLUS(100), 160);
+	FAST(0);
+	ck_assert_uint_eq(d.nadd, 1);
+	fwd_ir_delta_free(&d);
+	ed(p, FWD_EDIT_BLOCK, "203.0.113.77", 0, 0, 0, NOW_PLUS(400), 161);
+	FAST(0);
+	ck_assert_uint_eq(d.nadd, 1);
+	ck_assert_uint_eq(d.ndel, 1);
+	ck_assert_uint_eq(d.sets[0].set, FWD_SET_BLOCK4);
+	ck_assert_uint_eq(d.sets[0].add[0].expires, NOW_PLUS(400));
+	fwd_ir_delta_free(&d);
+	/* ...unless the raised one would then join its neighbour. */
+	ed(p, FWD_EDIT_BLOCK, "203.0.113.78", 0, 0, 0, NOW_PLUS(900), 162);
+	FAST(0);
+	fwd_ir_delta_free(&d);
+	ed(p, FWD_EDIT_BLOCK, "203.0.113.77", 0, 0, 0, NOW_PLUS(900), 163);
+	FAST(-EAGAIN);
 	/* list-add of a host: every single-port use of the list... */
 	ed_list(p, FWD_EDIT_LIST_ADD, "office", "192.0.2.8", 0, NOW_PLUS(30), 61);
 	FAST(-EAGAIN);		/* web names 80-90: a range */

@@ -1101,6 +1101,62 @@ START_TEST(test_odd_input)
 }
 END_TEST
 
+/*
+ * fwd_guard_same: what a reload compares before keeping the running guard
+ * (vloop.c). The seed and the policy lines do not count, the never peers
+ * count as a set (order and spelling aside), every knob counts.
+ */
+START_TEST(test_same_params)
+{
+	struct fwd_guard_params gp, b;
+	struct fwd_addr nv[3], nv2[2];
+	struct fwd_guard *g;
+	char why[128];
+
+	fwd_guard_params_default(&gp);
+	ck_assert_int_eq(fwd_addr_parse("192.0.2.0/25", &nv[0], why, sizeof(why)), 0);
+	ck_assert_int_eq(fwd_addr_parse("192.0.2.128/25", &nv[1], why, sizeof(why)), 0);
+	ck_assert_int_eq(fwd_addr_parse("2001:db8::/48", &nv[2], why, sizeof(why)), 0);
+	gp.never = nv;
+	gp.nnever = 3;
+	g = fwd_guard_new(&gp);
+	b = gp;
+	b.seed[0] ^= 1;
+	snprintf(b.loc_scan, sizeof(b.loc_scan), "other.conf:9");
+	ck_assert(fwd_guard_same(g, &b));
+	/* The same peers written another way: one /24, in another order. */
+	ck_assert_int_eq(fwd_addr_parse("2001:db8::/48", &nv2[0], why, sizeof(why)), 0);
+	ck_assert_int_eq(fwd_addr_parse("192.0.2.0/24", &nv2[1], why, sizeof(why)), 0);
+	b.never = nv2;
+	b.nnever = 2;
+	ck_assert(fwd_guard_same(g, &b));
+	b.nnever = 1;
+	ck_assert(!fwd_guard_same(g, &b));
+	b = gp;
+	b.scan_ports++;
+	ck_assert(!fwd_guard_same(g, &b));
+	b = gp;
+	b.block_secs++;
+	ck_assert(!fwd_guard_same(g, &b));
+	b = gp;
+	b.flood_rate = 0;
+	ck_assert(!fwd_guard_same(g, &b));
+	b = gp;
+	b.prefix6 = 56;
+	ck_assert(!fwd_guard_same(g, &b));
+	/* Out of range is compared as fwd_guard_new would clamp it. */
+	gp.scan_ports = 64;
+	fwd_guard_free(g);
+	g = fwd_guard_new(&gp);
+	b = gp;
+	b.scan_ports = 1000;
+	ck_assert(fwd_guard_same(g, &b));
+	/* The locs follow. */
+	fwd_guard_set_locs(g, &b);
+	fwd_guard_free(g);
+}
+END_TEST
+
 static Suite *guard_suite(void)
 {
 	Suite *s = suite_create("guard");
@@ -1123,6 +1179,7 @@ static Suite *guard_suite(void)
 	tcase_add_test(tc, test_dshield_exact);
 	tcase_add_test(tc, test_text_exact);
 	tcase_add_test(tc, test_odd_input);
+	tcase_add_test(tc, test_same_params);
 	suite_add_tcase(s, tc);
 	return s;
 }
