@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "import-cmd.h"
 #include "cmdtab.h"
 #include "json.h"
 #include "kmod.h"
@@ -37,6 +38,13 @@ struct fwctl_opts {
 static int cmd_check(int argc, char **argv, const struct fwctl_opts *o);
 static int cmd_doctor(int argc, char **argv, const struct fwctl_opts *o);
 static int cmd_help(int argc, char **argv, const struct fwctl_opts *o);
+static int cmd_import(int argc, char **argv, const struct fwctl_opts *o);
+/* Offline, like check: ctl/import-cmd.c. */
+static int cmd_import(int argc, char **argv, const struct fwctl_opts *o)
+{
+	return fwctl_import(argc, argv, o->force);
+}
+
 static int cmd_version(int argc, char **argv, const struct fwctl_opts *o);
 
 /* Commands fwctl runs itself; every other row of fwd_cmdtab goes to fwd. */
@@ -47,6 +55,7 @@ static const struct {
 	{ "check", cmd_check },
 	{ "doctor", cmd_doctor },
 	{ "help", cmd_help },
+	{ "import", cmd_import },
 	{ "version", cmd_version },
 };
 
