@@ -24,14 +24,16 @@ if [ ! -f build-fuzz/build.ninja ]; then
 	CC=clang meson setup build-fuzz -Dfuzz=true >/dev/null
 fi
 ninja -C build-fuzz tests/fuzz/fuzz-policy tests/fuzz/fuzz-listfile tests/fuzz/fuzz-listcache \
-	tests/fuzz/fuzz-edit tests/fuzz/fuzz-proto tests/fuzz/fuzz-guard tests/fuzz/fuzz-queue >/dev/null
+	tests/fuzz/fuzz-edit tests/fuzz/fuzz-proto tests/fuzz/fuzz-guard tests/fuzz/fuzz-queue \
+	tests/fuzz/fuzz-import >/dev/null
 
 status=0
-for t in policy listfile listcache edit proto guard queue; do
+for t in policy listfile listcache edit proto guard queue import; do
 	dict=""
 	case $t in
 	policy|listfile|listcache) dict="-dict=tests/fuzz/policy.dict" ;;
 	edit) dict="-dict=tests/fuzz/edit.dict" ;;
+	import) dict="-dict=tests/fuzz/import.dict" ;;
 	esac
 	mkdir -p "bench/out/fuzz-corpus/$t"
 	printf '%-10s %4ss ... ' "$t" "$each"

@@ -512,6 +512,41 @@ static void check_defaults(struct fwd_import *imp, const struct fwd_policy *m)
 				"%s; write icmp = all there", fwd_icmp_name(m->icmp));
 }
 
+/* The skipped list in the order of the files and their lines, whichever
+ * pass found each (a stable insertion sort: the lists are short). */
+static void sort_skipped(struct fwd_diags *d)
+{
+	char **files = fwd_xcalloc(d->n + 1, sizeof(*files));
+	size_t nfiles = 0;
+	size_t *rank = fwd_xcalloc(d->n + 1, sizeof(*rank));
+
+	for (size_t i = 0; i < d->n; i++) {
+		const char *f = d->v[i].file ? d->v[i].file : "";
+		size_t k = 0;
+
+		while (k < nfiles && strcmp(files[k], f))
+			k++;
+		if (k == nfiles)
+			files[nfiles++] = (char *)f;
+		rank[i] = k;
+	}
+	for (size_t i = 1; i < d->n; i++) {
+		struct fwd_diag g = d->v[i];
+		size_t r = rank[i], j = i;
+
+		while (j > 0 && (rank[j - 1] > r ||
+				 (rank[j - 1] == r && d->v[j - 1].line > g.line))) {
+			d->v[j] = d->v[j - 1];
+			rank[j] = rank[j - 1];
+			j--;
+		}
+		d->v[j] = g;
+		rank[j] = r;
+	}
+	free(rank);
+	free(files);
+}
+
 char *fwd_import_render(struct fwd_import *imp,
 			const struct fwd_import_render_opts *o)
 {
@@ -575,5 +610,6 @@ char *fwd_import_render(struct fwd_import *imp,
 	free(svcs);
 	free(dn.v);
 	free(fate);
+	sort_skipped(&imp->skipped);
 	return b.s;
 }
