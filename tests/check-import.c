@@ -643,13 +643,15 @@ static const char ipt6[] =
  * into conf.d beside a main file with its own [defaults]. */
 START_TEST(test_iptables_traffic)
 {
-	char orig[NPROBES + 1], got[NPROBES + 1], *out;
-	char *conf = nn_path(&E, "fwd.conf"), *v4 = nn_path(&E, "v4"), *v6 = nn_path(&E, "v6");
+	char orig[NPROBES + 1], got[NPROBES + 1], *out, *conf, *v4, *v6;
 	int st;
 
 	if (!tu_need_root() || !tu_need_prog("iptables-nft", "iptables"))
 		return;
 	up();
+	conf = nn_path(&E, "fwd.conf");
+	v4 = nn_path(&E, "v4");
+	v6 = nn_path(&E, "v6");
 	listeners();
 	nn_write_file(nn_path(&E, "r4"), "%s", ipt4);
 	nn_write_file(nn_path(&E, "r6"), "%s", ipt6);
@@ -674,7 +676,7 @@ START_TEST(test_iptables_traffic)
 	free(out);
 	/* Never over an existing file without --force. */
 	st = tu_sh(&out, "%s import iptables %s -c %s", FWCTL, v4, conf);
-	ck_assert_int_eq(WEXITSTATUS(st), 1);
+	ck_assert_int_eq(st, 1);
 	has(out, "50-import-iptables.conf: File exists (pass --force to replace it)");
 	free(out);
 	out = sh_ok("cat %s/conf.d/50-import-iptables.conf", E.dir);
@@ -693,14 +695,14 @@ END_TEST
  * touched. Imported from the rule files and from `ufw status verbose`. */
 START_TEST(test_ufw_traffic)
 {
-	char orig[NPROBES + 1], got[NPROBES + 1], *out, *root, *ufw;
-	char *conf = nn_path(&E, "fwd.conf");
+	char orig[NPROBES + 1], got[NPROBES + 1], *out, *root, *ufw, *conf;
 	int st;
 
 	if (!tu_need_root() || !tu_need_prog("iptables-nft", "iptables") ||
 	    !tu_need_prog("python3", "python3"))
 		return;
 	up();
+	conf = nn_path(&E, "fwd.conf");
 	root = unpack("ufw");
 	if (!root)
 		return;
@@ -724,16 +726,21 @@ START_TEST(test_ufw_traffic)
 		    "%s status verbose > %s/status",
 		    ufw, ufw, ufw, ufw, ufw, ufw, ufw, ufw, ufw, ufw, E.dir));
 	probe_all(orig);
-	/* ufw accepts 53/udp and 8080/tcp (from all but bad) on both families
-	 * (its "limit" of 5000/udp lets the first probes through). */
-	ck_assert_str_eq(orig, "1010111" "1000011" "1001111" "1000111");
+	/* ufw's "limit" of 5000/udp (xt_recent) lets first probes through or
+	 * not, as the kernel has the match: not compared (it is reported as
+	 * not imported below, and stays closed in fwd). */
+	for (size_t i = 0; i < NPROBES; i++)
+		if (probe_ports[i % NPORTS].port == 5000)
+			orig[i] = '-';
+	/* ufw accepts 53/udp and 8080/tcp (from all but bad) on both families. */
+	ck_assert_str_eq(orig, "101011-" "100001-" "100111-" "100011-");
 
 	nn_write_file(conf, "; the main file: no [defaults], the import brings them\n");
 	sh_ok("mkdir %s/conf.d", E.dir);
 	st = tu_sh(&out, "%s import ufw %s/etc/ufw/user.rules %s/etc/ufw/user6.rules "
 		   "%s/etc/default/ufw -c %s", FWCTL, root, root, root, conf);
 	/* The limit is left out (closed), and said so, with its line. */
-	ck_assert_msg(WEXITSTATUS(st) == 1, "import: %d\n%s", st, out);
+	ck_assert_msg(st == 1, "import: %d\n%s", st, out);
 	has(out, "user.rules:");
 	has(out, ": not imported: 'limit': a rate limit per source");
 	free(out);
@@ -747,6 +754,7 @@ START_TEST(test_ufw_traffic)
 	for (size_t i = 0; i < NPROBES; i++)
 		if (probe_ports[i % NPORTS].port == 5000)
 			orig[i] = '0';
+	ck_assert_msg(strchr(orig, '1'), "nothing to compare");
 	compare(orig, got);
 	down();
 }
@@ -757,19 +765,20 @@ END_TEST
  * with shipped services and rich rules, whose import is probed. */
 START_TEST(test_firewalld_traffic)
 {
-	char got[NPROBES + 1], *out, *root, *zone = nn_path(&E, "zone.xml");
-	char *conf = nn_path(&E, "fwd.conf");
+	char got[NPROBES + 1], *out, *root, *zone, *conf;
 	int st;
 
 	if (!tu_need_root())
 		return;
 	up();
+	zone = nn_path(&E, "zone.xml");
+	conf = nn_path(&E, "fwd.conf");
 	root = unpack("firewalld");
 	if (!root)
 		return;
 	st = tu_sh(&out, "%s import firewalld %s/usr/lib/firewalld/zones/public.xml "
 		   "--services-dir %s/usr/lib/firewalld/services -n", FWCTL, root, root);
-	ck_assert_int_eq(WEXITSTATUS(st), 1);
+	ck_assert_int_eq(st, 1);
 	has(out, "[defaults]\ninbound = reject\noutbound = allow\nicmp = all\n");
 	has(out, "[service firewalld-22-tcp]\nports = 22/tcp\nallow = any\n");
 	has(out, "public.xml:6: not imported: service 'dhcpv6-client': a destination "
