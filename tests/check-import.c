@@ -695,7 +695,7 @@ END_TEST
  * touched. Imported from the rule files and from `ufw status verbose`. */
 START_TEST(test_ufw_traffic)
 {
-	char orig[NPROBES + 1], got[NPROBES + 1], *out, *root, *ufw, *conf;
+	char orig[NPROBES + 1], got[NPROBES + 1], *out, *root, *conf, *host;
 	int st;
 
 	if (!tu_need_root() || !tu_need_prog("iptables-nft", "iptables") ||
@@ -712,19 +712,26 @@ START_TEST(test_ufw_traffic)
 	      "sed -i -e 's|^IPT_SYSCTL=.*|IPT_SYSCTL=%s/etc/ufw/sysctl.conf|' "
 	      "-e 's|^IPT_MODULES=.*|IPT_MODULES=\"\"|' etc/default/ufw && "
 	      "chmod -R go-w .", root, root);
-	ufw = nn_keep(NULL);
-	if (asprintf(&ufw, "PYTHONPATH=%s/usr/lib/python3/dist-packages python3 %s/usr/sbin/ufw "
-		     "--rootdir=%s --datadir=%s", root, root, root, root) < 0)
-		abort();
-	nn_keep(ufw);
 	listeners();
-	free(in_srv("%s --force enable; %s allow 22/tcp; "
-		    "%s allow from 192.0.2.0/24 to any port 80 proto tcp; "
-		    "%s allow from 2001:db8:1::/64 to any port 443 proto tcp; "
-		    "%s deny from 198.51.100.2 to any port 8080; %s allow 8080/tcp; "
-		    "%s allow 53/udp; %s reject 25/tcp; %s limit 5000/udp; "
-		    "%s status verbose > %s/status",
-		    ufw, ufw, ufw, ufw, ufw, ufw, ufw, ufw, ufw, ufw, E.dir));
+	/* ufw keeps its lock in /run: a private mount namespace with a tmpfs
+	 * there, so nothing of the host's /run (or /etc/ufw: --rootdir) is
+	 * written; checked against a listing taken before. */
+	host = sh_ok("ls -la --full-time /etc/ufw /run/ufw.lock /lib/ufw 2>&1 || true");
+	nn_write_file(nn_path(&E, "ufw.sh"),
+		"set -e\nmount -t tmpfs fwdt-run /run\n"
+		"u() { PYTHONPATH=%s/usr/lib/python3/dist-packages python3 %s/usr/sbin/ufw "
+		"--rootdir=%s --datadir=%s \"$@\"; }\n"
+		"u --force enable\nu allow 22/tcp\n"
+		"u allow from 192.0.2.0/24 to any port 80 proto tcp\n"
+		"u allow from 2001:db8:1::/64 to any port 443 proto tcp\n"
+		"u deny from 198.51.100.2 to any port 8080\nu allow 8080/tcp\n"
+		"u allow 53/udp\nu reject 25/tcp\nu limit 5000/udp\n"
+		"u status verbose > %s/status\n", root, root, root, root, E.dir);
+	free(in_srv("unshare -m --propagation private sh %s", nn_path(&E, "ufw.sh")));
+	out = sh_ok("ls -la --full-time /etc/ufw /run/ufw.lock /lib/ufw 2>&1 || true");
+	ck_assert_str_eq(out, host);
+	free(out);
+	free(host);
 	probe_all(orig);
 	/* ufw's "limit" of 5000/udp (xt_recent) lets first probes through or
 	 * not, as the kernel has the match: not compared (it is reported as
