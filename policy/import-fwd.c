@@ -343,8 +343,9 @@ static void zone_start(struct fw_zone *z, const char *el, const char **a)
 			rich_why(z->cur, "a priority ('%s'; imported rich rules keep "
 				 "firewalld's default order)", prio);
 	} else if (!strcmp(el, "interface")) {
-		skip(z, line, "the interface binding '%s' (fwd's rules hold on every "
-		     "interface)", attr(a, "name"));
+		skip(z, line, "the interface binding '%s': the zone's services are "
+		     "imported for every interface (fwd's rules hold on all)",
+		     attr(a, "name"));
 	} else if (!strcmp(el, "icmp-block") || !strcmp(el, "icmp-block-inversion")) {
 		skip(z, line, "an ICMP block ('%s'; fwd's [defaults] icmp decides ICMP)",
 		     attr(a, "name") ? attr(a, "name") : el);

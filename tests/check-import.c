@@ -393,8 +393,8 @@ START_TEST(test_firewalld_zone)
 		"z.xml:6: not imported: service 'nosuch' is not defined in the services "
 		"directories\n"
 		"z.xml:15: not imported: logging ('log'; fwd logs what it refuses itself)\n"
-		"z.xml:16: not imported: the interface binding 'eth0' (fwd's rules hold on "
-		"every interface)\n"
+		"z.xml:16: not imported: the interface binding 'eth0': the zone's services "
+		"are imported for every interface (fwd's rules hold on all)\n"
 		"z.xml:17: not imported: the element 'masquerade'\n");
 	free(sk);
 	free(out);
