@@ -193,6 +193,12 @@ static void deny_add(struct denies *dn, const struct fwd_imp_rule *r)
 	for (size_t i = 0; i < dn->n; i++)
 		if (covers(&dn->v[i], r))
 			return;
+	for (size_t i = 0; i < dn->n;) {
+		if (covers(r, &dn->v[i]))
+			memmove(&dn->v[i], &dn->v[i + 1], (dn->n-- - i - 1) * sizeof(*dn->v));
+		else
+			i++;
+	}
 	FWD_GROW(dn->v, dn->cap, dn->n + 1);
 	dn->v[dn->n++] = *r;
 }
@@ -293,6 +299,15 @@ static void resolve_drop_open(struct fwd_import *imp, size_t i, enum fate *fate,
 				"takes TCP and UDP ports)");
 }
 
+/* Whether an accept before rule i, imported, overlaps it. */
+static bool overlaps_allowed(const struct fwd_import *imp, size_t i, const enum fate *fate)
+{
+	for (size_t k = 0; k < i; k++)
+		if (fate[k] == F_ALLOW && overlaps(&imp->rules[k], &imp->rules[i]))
+			return true;
+	return false;
+}
+
 static void resolve(struct fwd_import *imp, enum fate *fate, struct denies *dn)
 {
 	for (size_t i = 0; i < imp->nrules; i++) {
@@ -317,6 +332,13 @@ static void resolve(struct fwd_import *imp, enum fate *fate, struct denies *dn)
 
 		if (fate[i] != F_NONE)
 			continue;
+		if (r->verdict == FWD_IMP_REJECT && default_of(imp, r->dir) == FWD_DENY &&
+		    !overlaps_allowed(imp, i, fate)) {
+			/* fwd's deny rejects: the original's answer, kept. */
+			fate[i] = F_DENY;
+			deny_add(dn, r);
+			continue;
+		}
 		if (r->verdict != FWD_IMP_ACCEPT && !open)
 			note(imp, r->file, r->line,
 				      "nothing to import: the default %s already "

@@ -174,6 +174,26 @@ START_TEST(test_ipt_order)
 }
 END_TEST
 
+/* A reject under a dropping default keeps answering: a deny line, unless
+ * an accept before it overlaps it (the deny would refuse that too). */
+START_TEST(test_ipt_reject_kept)
+{
+	static const char text[] =
+		"*filter\n:INPUT DROP [0:0]\n"
+		"-A INPUT -s 192.0.2.0/24 -p tcp --dport 110 -j ACCEPT\n"
+		"-A INPUT -p tcp --dport 25 -j REJECT --reject-with tcp-reset\n"	/* 4 */
+		"-A INPUT -p tcp --dport 110 -j REJECT\n"				/* 5 */
+		"COMMIT\n";
+	struct fwd_import imp = { 0 };
+	char *out = import_text(&imp, "iptables", "r", text);
+
+	has(out, "[edits]\n; from r:4\ndeny = 25/tcp from 0.0.0.0/0\n");
+	hasnt(out, "deny = 110");
+	free(out);
+	fwd_import_free(&imp);
+}
+END_TEST
+
 /* An open default: drops become denies, accepts need nothing; a catch-all
  * rule is the default; ICMP of both families is icmp = all. */
 START_TEST(test_ipt_open_and_v6)
@@ -686,6 +706,15 @@ START_TEST(test_iptables_traffic)
 	fwd_instead(conf);
 	probe_all(got);
 	compare(orig, got);
+	/* The original rejects 25/tcp (REJECT under a DROP policy): fwd's
+	 * deny line answers too, rather than dropping. */
+	{
+		struct nn_probes ps = { .n = 0 };
+
+		probe(&ps, GOOD, REJECTED, "connect tcp " SRV4_G " 25");
+		probe(&ps, BAD, DROP, "connect tcp " SRV4_B " 80");
+		nn_probes_run_when(&E, &ps, "reject kept", NULL);
+	}
 	down();
 }
 END_TEST
@@ -829,6 +858,7 @@ static Suite *unit_suite(void)
 
 	tcase_add_test(tc, test_ipt_rules);
 	tcase_add_test(tc, test_ipt_order);
+	tcase_add_test(tc, test_ipt_reject_kept);
 	tcase_add_test(tc, test_ipt_open_and_v6);
 	tcase_add_test(tc, test_ufw_rules);
 	tcase_add_test(tc, test_ufw_status_and_defaults);
