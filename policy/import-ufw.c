@@ -341,6 +341,12 @@ static void status_row(struct ufw *u, char *s)
 
 	if ((hash = strstr(s, " # ")))
 		*hash = '\0';
+	/* `ufw status numbered`: "[ 1] 22/tcp ..." */
+	if (*p == '[' && (hash = strchr(p, ']'))) {
+		p = hash + 1;
+		while (*p == ' ')
+			p++;
+	}
 	while (*p && n < 4) {
 		char *e = strstr(p, "  ");
 
@@ -356,7 +362,8 @@ static void status_row(struct ufw *u, char *s)
 		skip(u, "a status row with fewer than three columns ('%s')", s);
 		return;
 	}
-	snprintf(action, sizeof(action), "%s", col[1]);
+	/* `ufw status` without verbose says ALLOW for ALLOW IN. */
+	snprintf(action, sizeof(action), "%s%s", col[1], strchr(col[1], ' ') ? "" : " IN");
 	sp = strchr(action, ' ');
 	if (!sp || (strcmp(sp + 1, "IN") && strcmp(sp + 1, "OUT"))) {
 		skip(u, "the action '%s' (fwd filters this host's own input and output)",

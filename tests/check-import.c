@@ -291,7 +291,8 @@ START_TEST(test_ufw_status_and_defaults)
 		"22/tcp (v6)                ALLOW IN    Anywhere (v6)\n"
 		"443                        ALLOW IN    2001:db8:1::/48            # web\n"
 		"198.51.100.0/24 53/udp     ALLOW OUT   Anywhere\n"			/* 14 */
-		"80/tcp on eth0             ALLOW IN    Anywhere\n";
+		"80/tcp on eth0             ALLOW IN    Anywhere\n"
+		"[ 7] 993/tcp               ALLOW       Anywhere\n";
 	struct fwd_import imp = { 0 };
 	char *out = import_text(&imp, "ufw", "status", status), *sk = skipped(&imp);
 
@@ -303,6 +304,8 @@ START_TEST(test_ufw_status_and_defaults)
 	has(out, "[service ufw-443-tcp]\nports = 443/tcp\nallow = 2001:db8:1::/48\n");
 	has(out, "[service ufw-53-udp-out]\nports = 53/udp\ndirection = out\n"
 		 "allow = 198.51.100.0/24\n");
+	/* `ufw status numbered` and plain `ufw status` rows. */
+	has(out, "[service ufw-993-tcp]\nports = 993/tcp\nallow = 0.0.0.0/0\n");
 	ck_assert_str_eq(sk,
 		"status:11: not imported: 'OpenSSH' (an application profile, interface or "
 		"protocol fwd cannot name)\n"
