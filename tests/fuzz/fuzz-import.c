@@ -70,8 +70,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	text = (const char *)data + 1;
+	/* Lines as each parser counts them: XML (expat) also ends a line at a
+	 * CR that no LF follows. */
 	for (size_t i = 1; i < size; i++)
-		lines += data[i] == '\n';
+		lines += data[i] == '\n' || (data[0] % 3 == 2 && data[i] == '\r' &&
+					      (i + 1 == size || data[i + 1] != '\n'));
 	fwd_import_init(&imp, data[0] % 3 == 0 ? "iptables" : data[0] % 3 == 1 ?
 			"ufw" : "firewalld");
 	if (data[0] % 3 == 0)
