@@ -158,7 +158,7 @@ const struct fwd_cmdinfo fwd_cmdtab[] = {
 	  "Needs neither the daemon nor privileges beyond reading the files.\n"
 	  "FILE defaults to " FWD_SYSCONFDIR "/fwd/fwd.conf.",
 	  FWD_ROLE_NONE, true, NULL, false },
-	{ "import", "import ufw|iptables|firewalld [FILE...|-] [-n] [--force] [-v] [-o FILE] [-c CONFIG] [--services-dir DIR]",
+	{ "import", "import ufw|iptables|firewalld [FILE...|-] [-n] [--force] [-v] [-o FILE] [-c CONFIG] [--services-dir DIR] [--json]",
 	  "Write a fwd policy from another firewall's configuration: ufw's rule\n"
 	  "files (user.rules, user6.rules, /etc/default/ufw: the default) or\n"
 	  "`ufw status verbose`; iptables-save / ip6tables-save output (filter\n"
@@ -173,7 +173,9 @@ const struct fwd_cmdinfo fwd_cmdtab[] = {
 	  FWD_SYSCONFDIR "/fwd/fwd.conf), never over an existing file unless\n"
 	  "--force; -o FILE writes a whole policy there instead, -n prints it.\n"
 	  "Nothing is applied: `fwctl reload` does. -v also prints notes (rules\n"
-	  "that need nothing, as fwd already does it). Needs no daemon.",
+	  "that need nothing, as fwd already does it). --json: one object with\n"
+	  "the file written (or the policy, with -n), not_imported and notes.\n"
+	  "Needs no daemon.",
 	  FWD_ROLE_NONE, true, NULL, false },
 	{ "help", "help [COMMAND]", "Show help for fwctl or one command.",
 	  FWD_ROLE_NONE, true, NULL, false },

@@ -21,7 +21,7 @@ _fwctl_opts()
 	'list del') echo --runtime --force ;;
 	reload) echo --confirm --force ;;
 	log) echo -f -n --since --json --dshield ;;
-	import) echo -n --force -v -o -c --services-dir ;;
+	import) echo -n --force -v -o -c --services-dir --json ;;
 	esac
 }
 

@@ -42,7 +42,7 @@ static int cmd_import(int argc, char **argv, const struct fwctl_opts *o);
 /* Offline, like check: ctl/import-cmd.c. */
 static int cmd_import(int argc, char **argv, const struct fwctl_opts *o)
 {
-	return fwctl_import(argc, argv, o->force);
+	return fwctl_import(argc, argv, o->force, o->json);
 }
 
 static int cmd_version(int argc, char **argv, const struct fwctl_opts *o);

@@ -20,6 +20,7 @@
 
 #include "diag.h"
 #include "import.h"
+#include "json.h"
 #include "policy.h"
 #include "util.h"
 
@@ -32,6 +33,7 @@ struct import_opts {
 	bool dry;			/* -n: print, write nothing */
 	bool force;
 	bool verbose;
+	bool json;			/* fwctl --json: one JSON document on stdout */
 	const char *out;		/* -o FILE */
 	const char *config;		/* -c FILE */
 	const char **svcdirs;		/* --services-dir, in lookup order */
@@ -41,7 +43,7 @@ struct import_opts {
 static int usage(void)
 {
 	fprintf(stderr, "fwctl: usage: fwctl import ufw|iptables|firewalld [FILE...|-] "
-		"[-n] [--force] [-v] [-o FILE] [-c CONFIG] [--services-dir DIR]\n");
+		"[-n] [--force] [-v] [-o FILE] [-c CONFIG] [--services-dir DIR] [--json]\n");
 	return 2;
 }
 
@@ -234,6 +236,51 @@ static int write_atomic(const char *path, const char *text, bool force)
 	return ret;
 }
 
+static void json_diags(struct json_out *j, const char *key, const struct fwd_diags *d)
+{
+	json_key(j, key);
+	json_arr_begin(j);
+	for (size_t i = 0; i < d->n; i++) {
+		json_obj_begin(j);
+		json_key(j, "file");
+		if (d->v[i].file)
+			json_str(j, d->v[i].file);
+		else
+			json_null(j);
+		json_key(j, "line");
+		json_uint(j, d->v[i].line);
+		json_key(j, "message");
+		json_str(j, d->v[i].msg);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+}
+
+/* --json: what was written (or the policy, with -n) and both lists. */
+static void json_report(const struct import_opts *o, const struct fwd_import *imp,
+			const char *target, const char *text, bool written)
+{
+	struct json_out j;
+
+	json_init(&j, stdout);
+	json_obj_begin(&j);
+	json_key(&j, "file");
+	if (target && written)
+		json_str(&j, target);
+	else
+		json_null(&j);
+	json_key(&j, "written");
+	json_bool(&j, written);
+	if (o->dry && text) {
+		json_key(&j, "policy");
+		json_str(&j, text);
+	}
+	json_diags(&j, "not_imported", &imp->skipped);
+	json_diags(&j, "notes", &imp->notes);
+	json_obj_end(&j);
+	json_finish(&j);
+}
+
 static void print_diags(const struct fwd_diags *d, const char *prefix)
 {
 	for (size_t i = 0; i < d->n; i++) {
@@ -305,22 +352,30 @@ static int run(struct import_opts *o)
 		goto out;
 	}
 	if (o->dry) {
-		fputs(text, stdout);
+		if (!o->json)
+			fputs(text, stdout);
 	} else if ((ret = write_atomic(target, text, o->force)) != 0) {
 		fprintf(stderr, "fwctl: import: %s: %s%s\n", target, strerror(-ret),
 			ret == -EEXIST ? " (pass --force to replace it)" : "");
-		print_diags(&imp.skipped, "");
+		if (o->json)
+			json_report(o, &imp, target, NULL, false);
+		else
+			print_diags(&imp.skipped, "");
 		goto out;
 	}
-	print_diags(&imp.skipped, "");
-	if (o->verbose)
+	if (o->json)
+		json_report(o, &imp, target, text, !o->dry);
+	else
+		print_diags(&imp.skipped, "");
+	if (o->verbose && !o->json)
 		print_diags(&imp.notes, "note: ");
 	if (!o->dry)
 		fprintf(stderr, "fwctl: import: wrote %s; `fwctl reload` applies it\n",
 			target);
 	if (imp.skipped.n)
-		fprintf(stderr, "fwctl: import: %zu thing%s not imported (listed above)\n",
-			imp.skipped.n, imp.skipped.n == 1 ? "" : "s");
+		fprintf(stderr, "fwctl: import: %zu thing%s not imported (%s)\n",
+			imp.skipped.n, imp.skipped.n == 1 ? "" : "s",
+			o->json ? "not_imported" : "listed above");
 	rc = imp.skipped.n ? 1 : 0;
 out:
 	free(text);
@@ -332,13 +387,13 @@ out:
 	return rc;
 }
 
-int fwctl_import(int argc, char **argv, bool force)
+int fwctl_import(int argc, char **argv, bool force, bool json)
 {
 	static const char *const ufw_default[] = {
 		"/etc/ufw/user.rules", "/etc/ufw/user6.rules", "/etc/default/ufw",
 	};
 	static const char *stdin_only[] = { "-" };
-	struct import_opts o = { .force = force, .config = FWD_DEFAULT_CONFIG };
+	struct import_opts o = { .force = force, .json = json, .config = FWD_DEFAULT_CONFIG };
 	const char **files = fwd_xcalloc((size_t)argc + 3, sizeof(*files));
 	const char **dirs = fwd_xcalloc((size_t)argc, sizeof(*dirs));
 	int rc;
@@ -397,6 +452,9 @@ int fwctl_import(int argc, char **argv, bool force)
 		} else if (!o.nfiles) {
 			o.files = (const char **)stdin_only;
 			o.nfiles = 1;
+			if (isatty(STDIN_FILENO))
+				fprintf(stderr, "fwctl: import: reading iptables-save output "
+					"from standard input (end with Ctrl-D)\n");
 		}
 		rc = o.nfiles ? run(&o) : 2;
 	}

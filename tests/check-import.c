@@ -518,7 +518,7 @@ static const struct { const char *proto; unsigned port; } probe_ports[] = {
 
 /* Every port from good and bad over IPv4 and IPv6, in parallel: whether
  * each got through (nettool exit 0), as a string of 0/1. */
-static void probe_all(char res[NPROBES + 1])
+static void probe_round(char res[NPROBES + 1])
 {
 	char *script = NULL, *out, *line, *save = NULL;
 	size_t slen = 0;
@@ -530,7 +530,7 @@ static void probe_all(char res[NPROBES + 1])
 		bool v6 = i / NPORTS / 2;
 		const char *dst = from == GOOD ? (v6 ? SRV6_G : SRV4_G) : (v6 ? SRV6_B : SRV4_B);
 
-		fprintf(f, "( ip netns exec %s %s %s%s %s %u --timeout 1 >/dev/null 2>&1; "
+		fprintf(f, "( ip netns exec %s %s %s%s %s %u --timeout 3 >/dev/null 2>&1; "
 			"echo \"@@ %zu $?\" ) &\n", E.ns[from], NETTOOL,
 			strcmp(probe_ports[port].proto, "tcp") ? "" : "connect ",
 			probe_ports[port].proto, dst, probe_ports[port].port, i);
@@ -549,6 +549,20 @@ static void probe_all(char res[NPROBES + 1])
 			res[i] = c == 0 ? '1' : '0';
 	}
 	free(out);
+}
+
+/* Two rounds, a probe counting as admitted if either got through: a
+ * refused packet never gets through, an admitted one may miss its time on
+ * a loaded machine. */
+static void probe_all(char res[NPROBES + 1])
+{
+	char again[NPROBES + 1];
+
+	probe_round(res);
+	probe_round(again);
+	for (size_t i = 0; i < NPROBES; i++)
+		if (again[i] == '1' || res[i] == '?')
+			res[i] = again[i];
 }
 
 /* The probes' names for a failure message. */
@@ -822,6 +836,14 @@ START_TEST(test_firewalld_traffic)
 	has(out, "[service firewalld-22-tcp]\nports = 22/tcp\nallow = any\n");
 	has(out, "public.xml:6: not imported: service 'dhcpv6-client': a destination "
 		 "address ('fe80::/64': fwd's rules do not name this host's addresses)");
+	free(out);
+	/* The same as JSON, read back by python's parser. */
+	out = sh_ok("%s --json import firewalld %s/usr/lib/firewalld/zones/public.xml "
+		    "--services-dir %s/usr/lib/firewalld/services -n 2>/dev/null | python3 -c "
+		    "'import json,sys; d=json.load(sys.stdin); n=d[\"not_imported\"]; "
+		    "print(d[\"written\"], d[\"file\"], len(n), n[0][\"line\"], "
+		    "\"[service firewalld-22-tcp]\" in d[\"policy\"])'", FWCTL, root, root);
+	ck_assert_str_eq(out, "False None 1 6 True\n");
 	free(out);
 
 	nn_write_file(zone,
