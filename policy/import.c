@@ -85,8 +85,11 @@ static bool same_prefix(const uint8_t *a, const uint8_t *b, unsigned bits)
 {
 	unsigned full = bits / 8, rest = bits % 8;
 
-	if (memcmp(a, b, full) != 0)
-		return false;
+	/* A loop, not memcmp: at most 16 bytes, called O(n^2) times when
+	 * thousands of drops meet their accepts. */
+	for (unsigned i = 0; i < full; i++)
+		if (a[i] != b[i])
+			return false;
 	if (!rest)
 		return true;
 	return ((a[full] ^ b[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
@@ -129,13 +132,12 @@ static bool covers(const struct fwd_imp_rule *a, const struct fwd_imp_rule *b)
 {
 	unsigned alo, ahi, blo, bhi;
 
-	if (a->dir != b->dir || !peer_covers(&a->peer, &b->peer))
-		return false;
-	if (a->proto != FWD_IMP_ALL && a->proto != b->proto)
+	/* The cheap fields first: the addresses decide last. */
+	if (a->dir != b->dir || (a->proto != FWD_IMP_ALL && a->proto != b->proto))
 		return false;
 	port_span(a, &alo, &ahi);
 	port_span(b, &blo, &bhi);
-	return alo <= blo && bhi <= ahi;
+	return alo <= blo && bhi <= ahi && peer_covers(&a->peer, &b->peer);
 }
 
 /* ---- resolution: which rules become what ---------------------------- */
@@ -182,25 +184,86 @@ static struct fwd_imp_rule intersect(const struct fwd_imp_rule *d,
 	return x;
 }
 
-/* The deny lines the writer emits: parts of drops, kept in order. */
+/* The deny lines the writer emits: parts of drops, kept in order, each
+ * with the index of the rule it comes from. */
 struct denies {
 	struct fwd_imp_rule *v;
-	size_t n, cap;
+	size_t *from;
+	size_t n, cap, fcap;
 };
 
-static void deny_add(struct denies *dn, const struct fwd_imp_rule *r)
+static void deny_push(struct denies *dn, const struct fwd_imp_rule *r, size_t from)
+{
+	FWD_GROW(dn->v, dn->cap, dn->n + 1);
+	FWD_GROW(dn->from, dn->fcap, dn->n + 1);
+	dn->from[dn->n] = from;
+	dn->v[dn->n++] = *r;
+}
+
+/* Into one accept's own short list: nothing covered twice. */
+static void deny_add(struct denies *dn, const struct fwd_imp_rule *r, size_t from)
 {
 	for (size_t i = 0; i < dn->n; i++)
 		if (covers(&dn->v[i], r))
 			return;
-	for (size_t i = 0; i < dn->n;) {
-		if (covers(r, &dn->v[i]))
-			memmove(&dn->v[i], &dn->v[i + 1], (dn->n-- - i - 1) * sizeof(*dn->v));
-		else
-			i++;
+	deny_push(dn, r, from);
+}
+
+struct deny_ref {
+	const struct fwd_imp_rule *r;
+	size_t from, pos;
+};
+
+static int deny_cmp(const void *x, const void *y)
+{
+	const struct deny_ref *a = x, *b = y;
+
+	if (a->from != b->from)
+		return a->from < b->from ? -1 : 1;
+	return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
+/*
+ * The denies of all accepts, grouped by the rule they come from (in the
+ * original's order) and, within a group, without those another of the
+ * group covers: sorting keeps this O(n log n) where thousands of drops
+ * meet their accepts (a redundant deny from two equal drops is harmless:
+ * the compiler normalises the sets).
+ */
+static void deny_tidy(struct denies *dn)
+{
+	struct deny_ref *ref = fwd_xcalloc(dn->n + 1, sizeof(*ref));
+	struct fwd_imp_rule *v = fwd_xcalloc(dn->n + 1, sizeof(*v));
+	size_t *from = fwd_xcalloc(dn->n + 1, sizeof(*from)), n = 0;
+
+	for (size_t i = 0; i < dn->n; i++)
+		ref[i] = (struct deny_ref){ &dn->v[i], dn->from[i], i };
+	qsort(ref, dn->n, sizeof(*ref), deny_cmp);
+	for (size_t g = 0; g < dn->n;) {
+		size_t e = g;
+
+		while (e < dn->n && ref[e].from == ref[g].from)
+			e++;
+		for (size_t i = g; i < e; i++) {
+			bool covered = false;
+
+			for (size_t k = g; k < e && !covered; k++)
+				covered = k != i && covers(ref[k].r, ref[i].r) &&
+					  (!covers(ref[i].r, ref[k].r) || k < i);
+			if (!covered) {
+				v[n] = *ref[i].r;
+				from[n++] = ref[i].from;
+			}
+		}
+		g = e;
 	}
-	FWD_GROW(dn->v, dn->cap, dn->n + 1);
-	dn->v[dn->n++] = *r;
+	free(ref);
+	free(dn->v);
+	free(dn->from);
+	dn->v = v;
+	dn->from = from;
+	dn->n = n;
+	dn->cap = dn->fcap = n + 1;
 }
 
 static enum fwd_action default_of(const struct fwd_import *imp, enum fwd_dir d)
@@ -237,6 +300,7 @@ static void resolve_accept(struct fwd_import *imp, size_t i, enum fate *fate,
 				      "never matches: %s:%u %ss all of it first",
 				      d->file, d->line, verdict_word(d->verdict));
 			free(mine.v);
+			free(mine.from);
 			return;
 		}
 		x = intersect(d, r);
@@ -252,14 +316,16 @@ static void resolve_accept(struct fwd_import *imp, size_t i, enum fate *fate,
 						d->file, d->line, verdict_word(d->verdict),
 						a->file, a->line);
 				free(mine.v);
+				free(mine.from);
 				return;
 			}
 		}
-		deny_add(&mine, &x);
+		deny_add(&mine, &x, j);
 	}
 	for (size_t k = 0; k < mine.n; k++)
-		deny_add(dn, &mine.v[k]);
+		deny_push(dn, &mine.v[k], mine.from[k]);
 	free(mine.v);
+	free(mine.from);
 	fate[i] = F_ALLOW;
 	if (r->proto == FWD_IMP_ALL)
 		fwd_import_skip(imp, r->file, r->line,
@@ -292,7 +358,7 @@ static void resolve_drop_open(struct fwd_import *imp, size_t i, enum fate *fate,
 		break;
 	}
 	fate[i] = F_DENY;
-	deny_add(dn, r);
+	deny_push(dn, r, i);
 	if (r->proto == FWD_IMP_ALL)
 		fwd_import_skip(imp, r->file, r->line,
 				"its protocols other than TCP and UDP (fwd's deny "
@@ -321,11 +387,9 @@ static void resolve(struct fwd_import *imp, enum fate *fate, struct denies *dn)
 	}
 	/* Under a closed default a drop nothing later overrides is the
 	 * default's own; under an open one an accept is. */
+	deny_tidy(dn);
 	for (size_t k = 0; k < dn->n; k++)
-		for (size_t i = 0; i < imp->nrules; i++)
-			if (dn->v[k].line == imp->rules[i].line &&
-			    !strcmp(dn->v[k].file, imp->rules[i].file))
-				fate[i] = F_DENY;
+		fate[dn->from[k]] = F_DENY;
 	for (size_t i = 0; i < imp->nrules; i++) {
 		const struct fwd_imp_rule *r = &imp->rules[i];
 		bool open = default_of(imp, r->dir) == FWD_ALLOW;
@@ -336,7 +400,7 @@ static void resolve(struct fwd_import *imp, enum fate *fate, struct denies *dn)
 		    !overlaps_allowed(imp, i, fate)) {
 			/* fwd's deny rejects: the original's answer, kept. */
 			fate[i] = F_DENY;
-			deny_add(dn, r);
+			deny_push(dn, r, i);
 			continue;
 		}
 		if (r->verdict != FWD_IMP_ACCEPT && !open)
@@ -631,6 +695,7 @@ char *fwd_import_render(struct fwd_import *imp,
 	}
 	free(svcs);
 	free(dn.v);
+	free(dn.from);
 	free(fate);
 	sort_skipped(&imp->skipped);
 	return b.s;
