@@ -129,12 +129,28 @@ static int parse_inputs(struct fwd_import *imp, struct import_opts *o)
 
 /* ---- checking and writing --------------------------------------------- */
 
+/* s (malloc'd, consumed) with every "DIR/" of the private directory
+ * read as "CONFD/": messages name the files the user has. */
+static char *unprivate(char *s, const char *dir, const char *confd)
+{
+	size_t dl = strlen(dir);
+	char *hit = strstr(s, dir), *out;
+
+	if (!hit || hit[dl] != '/')
+		return s;
+	out = fwd_xasprintf("%.*s%s%s", (int)(hit - s), s, confd, hit + dl);
+	free(s);
+	return unprivate(out, dir, confd);
+}
+
 /* The policy fwd would load once the new file sits in conf.d: the main
  * file (or the built-in default), the other conf.d files and the new one,
  * through a private directory of symlinks, so the real conf.d is not
- * touched before the text has passed. */
+ * touched before the text has passed. Every entry of conf.d is linked
+ * (list files a conf.d file names relative to it are found), and messages
+ * name the real conf.d. */
 static int check_with_main(const char *config, const char *confd, const char *name,
-			   const char *text, struct fwd_diags *d)
+			   const char *text, struct fwd_policy **out, struct fwd_diags *d)
 {
 	const char *tmp = getenv("TMPDIR");
 	char *dir = fwd_xasprintf("%s/fwctl-import-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -146,20 +162,24 @@ static int check_with_main(const char *config, const char *confd, const char *na
 	FILE *f;
 	int ret;
 
+	char *abs = realpath(confd, NULL);
+
 	if (!mkdtemp(dir)) {
 		ret = -errno;
 		free(dir);
+		free(abs);
 		return ret;
 	}
-	if ((dh = opendir(confd))) {
+	/* The links point at absolute paths: they sit in another directory. */
+	if (abs && (dh = opendir(abs))) {
 		while ((e = readdir(dh))) {
 			size_t n = strlen(e->d_name);
 			char *src, *dst;
 
-			if (n < 6 || strcmp(e->d_name + n - 5, ".conf") || e->d_name[0] == '.' ||
-			    !strcmp(e->d_name, name))
+			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+			    !strcmp(e->d_name, name) || n == 0)
 				continue;
-			src = fwd_xasprintf("%s/%s", confd, e->d_name);
+			src = fwd_xasprintf("%s/%s", abs, e->d_name);
 			dst = fwd_xasprintf("%s/%s", dir, e->d_name);
 			if (symlink(src, dst) != 0)
 				fwd_diags_add(d, src, 0, "cannot link it for the check: %s",
@@ -170,22 +190,32 @@ static int check_with_main(const char *config, const char *confd, const char *na
 		closedir(dh);
 	}
 	np = fwd_xasprintf("%s/%s", dir, name);
-	f = fopen(np, "w");
-	if (!f || fputs(text, f) < 0 || fclose(f) != 0)
-		fwd_diags_add(d, np, 0, "cannot write the check's copy");
+	if (text) {
+		f = fopen(np, "w");
+		if (!f || fputs(text, f) < 0 || fclose(f) != 0)
+			fwd_diags_add(d, np, 0, "cannot write the check's copy");
+	}
 	lo.confd_path = dir;
 	ret = d->n ? -EIO : fwd_policy_load(config, &lo, &p, d);
-	fwd_policy_free(p);
+	if (out && ret == 0)
+		*out = p;
+	else
+		fwd_policy_free(p);
+	for (size_t i = 0; i < d->n; i++) {
+		d->v[i].file = d->v[i].file ? unprivate(d->v[i].file, dir, confd) : NULL;
+		d->v[i].msg = unprivate(d->v[i].msg, dir, confd);
+	}
 	/* Tidy the private directory whatever happened. */
 	if ((dh = opendir(dir))) {
 		while ((e = readdir(dh)))
-			if (e->d_name[0] != '.')
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
 				unlinkat(dirfd(dh), e->d_name, 0);
 		closedir(dh);
 	}
 	rmdir(dir);
 	free(np);
 	free(dir);
+	free(abs);
 	return ret;
 }
 
@@ -317,22 +347,21 @@ static int run(struct import_opts *o)
 	if (parse_inputs(&imp, o) != 0)
 		goto out;
 	if (!o->dry && !o->out) {
-		/* Into conf.d beside the main file: the main file decides
-		 * whether this one may carry [defaults]. */
-		struct fwd_load_opts lo = { .builtin_if_missing = true };
+		/* Into conf.d beside the main file (where fwd reads it):
+		 * the files there now, but the one this import replaces,
+		 * decide whether this one may carry [defaults]. */
 		const char *slash = strrchr(o->config, '/');
 
-		if (fwd_policy_load(o->config, &lo, &main_p, &d) != 0) {
+		confd = fwd_xasprintf("%.*sconf.d", slash ? (int)(slash - o->config + 1) : 0,
+				      o->config);
+		target = fwd_xasprintf("%s/50-import-%s.conf", confd, o->tool);
+		base = strrchr(target, '/') + 1;
+		if (check_with_main(o->config, confd, base, NULL, &main_p, &d) != 0) {
 			print_diags(&d, "");
 			fprintf(stderr, "fwctl: import: %s does not load; fix it first "
 				"(fwctl check)\n", o->config);
 			goto out;
 		}
-		confd = main_p->confd_dir ? fwd_xstrdup(main_p->confd_dir) :
-			fwd_xasprintf("%.*sconf.d", slash ? (int)(slash - o->config + 1) : 0,
-				      o->config);
-		target = fwd_xasprintf("%s/50-import-%s.conf", confd, o->tool);
-		base = strrchr(target, '/') + 1;
 		ro.defaults = !main_p->defaults_loc.file;
 		ro.main = main_p;
 	} else if (o->out) {
@@ -343,12 +372,13 @@ static int run(struct import_opts *o)
 	ro.source = src;
 	text = fwd_import_render(&imp, &ro);
 	free(src);
-	ret = base ? check_with_main(o->config, confd, base, text, &d) :
+	ret = base ? check_with_main(o->config, confd, base, text, NULL, &d) :
 		     check_alone(text, &d);
 	if (ret != 0) {
 		print_diags(&d, "");
 		fprintf(stderr, "fwctl: import: the imported policy does not pass the "
-			"check (a bug of fwctl import: please report it); nothing written\n");
+			"check%s%s (errors above); nothing written\n",
+			base ? " together with " : "", base ? o->config : "");
 		goto out;
 	}
 	if (o->dry) {

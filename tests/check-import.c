@@ -720,6 +720,23 @@ START_TEST(test_iptables_traffic)
 	has(out, "deny = 8080/tcp from 198.51.100.2\n");
 	free(out);
 
+	/* Checked with the files beside it: a clash with another conf.d file
+	 * is refused naming both real files, and nothing is written. */
+	nn_write_file(nn_path(&E, "conf.d/20-mine.conf"),
+		      "[service iptables-443-tcp]\nports = 443/tcp\nallow = any\n");
+	st = tu_sh(&out, "%s --force import iptables %s %s -c %s", FWCTL, v4, v6, conf);
+	ck_assert_int_eq(st, 1);
+	has(out, "conf.d/50-import-iptables.conf:");
+	has(out, ": duplicate service 'iptables-443-tcp' (first defined at ");
+	has(out, "/conf.d/20-mine.conf:1)");
+	hasnt(out, "fwctl-import-");
+	has(out, "nothing written");
+	free(out);
+	sh_ok("rm %s/conf.d/20-mine.conf", E.dir);
+	out = sh_ok("cat %s/conf.d/50-import-iptables.conf", E.dir);
+	has(out, "deny = 8080/tcp from 198.51.100.2\n");
+	free(out);
+
 	fwd_instead(conf);
 	probe_all(got);
 	compare(orig, got);
