@@ -199,6 +199,26 @@ const struct fwd_cmdinfo fwd_cmdtab[] = {
 	  "FILE defaults to " FWD_SYSCONFDIR "/fwd/fwd.conf.",
 	  FWD_ROLE_NONE, true, NULL, false,
 	  "validate policy files offline" },
+	{ "import", "import ufw|iptables|firewalld [FILE...|-] [-n] [--force] [-v] [-o FILE] [-c CONFIG] [--services-dir DIR] [--json]",
+	  "Write a fwd policy from another firewall's configuration: ufw's rule\n"
+	  "files (user.rules, user6.rules, /etc/default/ufw: the default) or\n"
+	  "`ufw status verbose`; iptables-save / ip6tables-save output (filter\n"
+	  "table, INPUT and OUTPUT; standard input by default); firewalld zone\n"
+	  "files (services from --services-dir, else /etc/firewalld/services and\n"
+	  "/usr/lib/firewalld/services). The original's first-match order is\n"
+	  "resolved (drops a later accept would override become deny lines).\n"
+	  "Everything fwd cannot express is listed as FILE:LINE: not imported:\n"
+	  "WHY (those ports stay closed) and the exit is 1. The text is checked\n"
+	  "as `fwctl check` would, together with the main file, then written\n"
+	  "atomically to conf.d/50-import-TOOL.conf beside -c CONFIG (default\n"
+	  FWD_SYSCONFDIR "/fwd/fwd.conf), never over an existing file unless\n"
+	  "--force; -o FILE writes a whole policy there instead, -n prints it.\n"
+	  "Nothing is applied: `fwctl reload` does. -v also prints notes (rules\n"
+	  "that need nothing, as fwd already does it). --json: one object with\n"
+	  "the file written (or the policy, with -n), not_imported and notes.\n"
+	  "Needs no daemon.",
+	  FWD_ROLE_NONE, true, NULL, false,
+	  "write a fwd policy from ufw, iptables or firewalld rules" },
 	{ "help", "help [COMMAND] [--json]", "Show help for fwctl or one command.",
 	  FWD_ROLE_NONE, true, NULL, false,
 	  "this list, or the help of one command" },

@@ -22,6 +22,7 @@ _fwctl_opts()
 	'list del') echo --runtime --force ;;
 	reload) echo --confirm --force ;;
 	log) echo -f -n --since --json --dshield ;;
+	import) echo -n --force -v -o -c --services-dir --json ;;
 	esac
 }
 
@@ -35,7 +36,7 @@ _fwctl_reply()
 _fwctl()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=
-	local commands='status show allow deny remove block unblock list log reload confirm diff explain stats audit disable enable doctor check help version'
+	local commands='status show allow deny remove block unblock list log reload confirm diff explain stats audit disable enable doctor check import help version'
 	local listcmds='add del show blocked'
 	local ports='22/tcp 80/tcp 443/tcp 53/udp'
 	local cmd='' i w
@@ -124,6 +125,19 @@ _fwctl()
 		;;
 	check)
 		if ((${#args[@]} == 0)); then
+			compopt -o filenames 2>/dev/null
+			_fwctl_reply -f
+		fi
+		;;
+	import)
+		# import ufw|iptables|firewalld [FILE...|-]: then files (and
+		# directories after --services-dir), -o FILE, -c CONFIG.
+		if ((${#args[@]} == 0)); then
+			_fwctl_reply -W 'ufw iptables firewalld'
+		elif [[ $prev == --services-dir ]]; then
+			compopt -o filenames 2>/dev/null
+			_fwctl_reply -d
+		else
 			compopt -o filenames 2>/dev/null
 			_fwctl_reply -f
 		fi

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "import-cmd.h"
 #include "cmdtab.h"
 #include "json.h"
 #include "kmod.h"
@@ -38,6 +39,13 @@ struct fwctl_opts {
 static int cmd_check(int argc, char **argv, const struct fwctl_opts *o);
 static int cmd_doctor(int argc, char **argv, const struct fwctl_opts *o);
 static int cmd_help(int argc, char **argv, const struct fwctl_opts *o);
+static int cmd_import(int argc, char **argv, const struct fwctl_opts *o);
+/* Offline, like check: ctl/import-cmd.c. */
+static int cmd_import(int argc, char **argv, const struct fwctl_opts *o)
+{
+	return fwctl_import(argc, argv, o->force, o->json);
+}
+
 static int cmd_version(int argc, char **argv, const struct fwctl_opts *o);
 
 /* Commands fwctl runs itself; every other row of fwd_cmdtab goes to fwd. */
@@ -48,6 +56,7 @@ static const struct {
 	{ "check", cmd_check },
 	{ "doctor", cmd_doctor },
 	{ "help", cmd_help },
+	{ "import", cmd_import },
 	{ "version", cmd_version },
 };
 

@@ -11,10 +11,13 @@ set -eu
 # install suite; dpkg-dev, debhelper, lintian, mmdebstrap and
 # systemd-container (systemd-nspawn) for the boot suite, which builds the
 # Debian package and boots it; clang and its libFuzzer runtime for the fuzz
-# targets' corpus replay.
+# targets' corpus replay; libexpat1-dev for `fwctl import firewalld`,
+# iptables for the import suite (it runs only in the suite's namespaces;
+# ufw and firewalld are unpacked there with apt-get download, never
+# installed: their packages would manage the host's firewall).
 PKGS="gcc pkg-config meson ninja-build
-libmnl-dev libnftnl-dev libinih-dev libnetfilter-queue-dev check
-nftables iproute2 iputils-ping conntrack procps time
+libmnl-dev libnftnl-dev libinih-dev libnetfilter-queue-dev check libexpat1-dev
+nftables iproute2 iputils-ping conntrack procps time iptables
 passwd util-linux python3
 systemd groff-base man-db nmap
 dpkg-dev debhelper lintian mmdebstrap systemd-container

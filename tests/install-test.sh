@@ -213,7 +213,8 @@ if [[ -f $fwctl_comp ]]; then
 	c=$fwctl_comp
 	expect "$c" _fwctl 'fwctl li' 'list'
 	expect "$c" _fwctl 'fwctl st' 'status stats'
-	expect "$c" _fwctl 'fwctl ' 'status show allow deny remove block unblock list log reload confirm diff explain stats audit disable enable doctor check help version'
+	expect "$c" _fwctl 'fwctl ' 'status show allow deny remove block unblock list log reload confirm diff explain stats audit disable enable doctor check import help version'
+	expect "$c" _fwctl 'fwctl import ' 'ufw iptables firewalld'
 	expect "$c" _fwctl 'fwctl audit --' '--save-baseline --diff --json'
 	expect "$c" _fwctl 'fwctl --j' '--json'
 	expect "$c" _fwctl 'fwctl -S /run/fwd/fwd.sock sh' 'show'
