@@ -28,6 +28,12 @@
 	"the SSH session it comes from (SSH_CONNECTION) is refused unless\n" \
 	"--force."
 
+/* The daemon decides what is broad (policy/edit.h, fwd_edits_broad). */
+#define BROAD_WORDS \
+	"\nA broad change (blocks covering all of IPv4 or IPv6, a deny from\n" \
+	"any, removing the last inbound allow) is made only with --yes; on a\n" \
+	"terminal fwctl asks instead."
+
 const struct fwd_cmdinfo fwd_cmdtab[] = {
 	{ "status", "status [--json]",
 	  "Whether fwd is up, which policy files it runs, generation, counts,\n"
@@ -45,23 +51,23 @@ const struct fwd_cmdinfo fwd_cmdtab[] = {
 	  "small kernel transaction of set elements.\n" RULE_WORDS,
 	  FWD_ROLE_ADMIN, false,
 	  RUN(cmd_allow), false },
-	{ "deny", "deny PORTS [from PEER...|to PEER...] [for DURATION] [--runtime] [--force] [--json]",
+	{ "deny", "deny PORTS [from PEER...|to PEER...] [for DURATION] [--runtime] [--force] [--yes] [--json]",
 	  "Reject PORTS from the PEERs even where the policy allows them (TCP\n"
 	  "reset, ICMP admin-prohibited otherwise). Checked before the\n"
-	  "allowlists.\n" RULE_WORDS,
+	  "allowlists.\n" RULE_WORDS BROAD_WORDS,
 	  FWD_ROLE_ADMIN, false,
 	  RUN(cmd_deny), false },
-	{ "remove", "remove PORTS [from PEER...|to PEER...] [--kill-states] [--runtime] [--force] [--json]",
+	{ "remove", "remove PORTS [from PEER...|to PEER...] [--kill-states] [--runtime] [--force] [--yes] [--json]",
 	  "Remove an allow or deny made with fwctl (hand-written files are never\n"
 	  "rewritten: for those fwctl names the FILE:LINE to edit).\n"
 	  "--kill-states also ends the matching established connections\n"
 	  "(their conntrack entries are deleted), so removal takes effect for\n"
-	  "them too.",
+	  "them too." BROAD_WORDS,
 	  FWD_ROLE_ADMIN, false,
 	  RUN(cmd_remove), false },
-	{ "block", "block ADDR|CIDR... [for DURATION] [--runtime] [--force] [--json]",
+	{ "block", "block ADDR|CIDR... [for DURATION] [--runtime] [--force] [--yes] [--json]",
 	  "Drop everything from (and to) the addresses, established\n"
-	  "connections included, until unblocked or expired.",
+	  "connections included, until unblocked or expired." BROAD_WORDS,
 	  FWD_ROLE_ADMIN, false,
 	  RUN(cmd_block), false },
 	{ "unblock", "unblock ADDR|CIDR... [--runtime] [--json]", "Lift a block.", FWD_ROLE_ADMIN, false,
@@ -111,9 +117,12 @@ const struct fwd_cmdinfo fwd_cmdtab[] = {
 	  "rules, as set elements added (+) and removed (-).",
 	  FWD_ROLE_READ, false,
 	  RUN(cmd_diff), false },
-	{ "explain", "explain SRC PORT/PROTO [--json]",
-	  "Which rule decides a new connection from SRC to PORT/PROTO, and the\n"
-	  "verdict, with the policy line behind it. SRC may be IPv4 or IPv6.",
+	{ "explain", "explain SRC PORTS [--json]",
+	  "Which rule decides a new connection from SRC to PORTS, and the\n"
+	  "verdict, with the policy line behind it. SRC may be IPv4 or IPv6;\n"
+	  "PORTS as for allow (22/tcp, 53, https, 60000-61000/udp, comma\n"
+	  "separated). Says when fwd is disabled, and which other tables on\n"
+	  "the same hooks can drop what fwd accepts (as `fwctl doctor`).",
 	  FWD_ROLE_READ, false,
 	  RUN(cmd_explain), false },
 	{ "stats", "stats [--json]",

@@ -119,6 +119,7 @@ static int change_policy(struct cmdreq *cr, mutate_fn mutate, void *arg,
 	struct fwd_edit *snap = NULL;
 	size_t nsnap = p->nedits;
 	struct fwd_diags d;
+	char why[512];
 	int ret;
 
 	fwd_diags_init(&d);
@@ -159,6 +160,16 @@ static int change_policy(struct cmdreq *cr, mutate_fn mutate, void *arg,
 	if (edits_unchanged(snap, nsnap, p)) {
 		/* Put the array back as it was (order included). */
 		cr->unchanged = true;
+		goto restore;
+	}
+	if (!cr->yes && fwd_edits_broad(p, snap, nsnap, now_s(), why, sizeof(why))) {
+		/* Decided here, not in fwctl: a client that talks to the
+		 * socket itself must confirm just the same. */
+		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "%s refused without "
+				  "confirmation: %s. Nothing changed; add --yes to "
+				  "do it (fwctl asks on a terminal)", cr->info->name, why);
+		cr->resp->flags |= FWD_RESP_F_CONFIRM;
+		ret = -ECANCELED;
 		goto restore;
 	}
 	/* Pure additions usually need no recompile: the commit path patches
@@ -292,10 +303,10 @@ static int parse_edit_words(struct cmdreq *cr, const char *kind,
 	/* Timeouts are whole seconds against a clock already part-way into
 	 * its second: count "for 3s" from the next second so an entry never
 	 * lasts less than asked (it lasts up to one second more). */
-	ret = fwd_edit_parse_batch(cr->argc + 1, w,
-				   cr->req->has_stdin ? cr->req->stdin_data : NULL,
-				   cr->req->stdin_len, now_s() + 1, NULL, edits, n,
-				   err, sizeof(err));
+	ret = fwd_edit_parse_batch_hints(cr->argc + 1, w,
+					 cr->req->has_stdin ? cr->req->stdin_data : NULL,
+					 cr->req->stdin_len, now_s() + 1, NULL,
+					 cr->ctx->policy, edits, n, err, sizeof(err));
 	if (ret)
 		fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "%s", err);
 	free(w);
