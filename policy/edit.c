@@ -1134,10 +1134,19 @@ static bool deny_everyone(const struct fwd_edit *e)
 static bool blocks_cover(const struct fwd_edit *edits, size_t n, uint8_t family,
 			 uint64_t now)
 {
-	struct fwd_addr *v = fwd_xreallocarray(NULL, n + 1, sizeof(*v));
+	struct fwd_addr *v;
 	size_t k = 0, last;
 	bool all;
 
+	/* Counted first: an edit request with 100k list edits and no block
+	 * pays a scan, not an allocation of 100k addresses. */
+	for (size_t i = 0; i < n; i++)
+		k += edits[i].kind == FWD_EDIT_BLOCK && edit_live(&edits[i], now) &&
+		     edits[i].addr.family == family;
+	if (!k)
+		return false;
+	v = fwd_xreallocarray(NULL, k, sizeof(*v));
+	k = 0;
 	for (size_t i = 0; i < n; i++)
 		if (edits[i].kind == FWD_EDIT_BLOCK && edit_live(&edits[i], now) &&
 		    edits[i].addr.family == family)
