@@ -103,6 +103,17 @@ static void respond_change(struct cmdreq *cr, const struct fwd_change *ch,
 }
 
 /*
+ * Only these can be broad (fwd_edits_broad): allow, list add/del and
+ * unblock only ever let more in or block less. Asking only for them keeps
+ * the check (a few scans of the edits: 13 ms at 100k) off the common edit.
+ */
+static bool may_be_broad(const struct cmdreq *cr)
+{
+	return !strcmp(cr->info->name, "deny") || !strcmp(cr->info->name, "block") ||
+	       !strcmp(cr->info->name, "remove");
+}
+
+/*
  * The one way an edit reaches the kernel: change the model, then the
  * commit path (commit.h) does the rest. The edits array is snapshotted
  * (edits hold no pointers of their own) so any failure restores it, and an
@@ -162,7 +173,8 @@ static int change_policy(struct cmdreq *cr, mutate_fn mutate, void *arg,
 		cr->unchanged = true;
 		goto restore;
 	}
-	if (!cr->yes && fwd_edits_broad(p, snap, nsnap, now_s(), why, sizeof(why))) {
+	if (!cr->yes && may_be_broad(cr) &&
+	    fwd_edits_broad(p, snap, nsnap, now_s(), why, sizeof(why))) {
 		/* Decided here, not in fwctl: a client that talks to the
 		 * socket itself must confirm just the same. */
 		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "%s refused without "
