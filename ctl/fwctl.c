@@ -37,28 +37,6 @@ struct fwctl_opts {
 static int cmd_check(int argc, char **argv, const struct fwctl_opts *o);
 static int cmd_doctor(int argc, char **argv, const struct fwctl_opts *o);
 static int cmd_help(int argc, char **argv, const struct fwctl_opts *o);
-/*
- * fwd refused a broad edit for want of --yes (FWD_RESP_F_CONFIRM): a
- * person at a terminal sees why and may say yes; a script (no terminal
- * on stdin or stderr) gets the refusal as it is.
- */
-enum ask { ASK_NOT_ASKED, ASK_NO, ASK_YES };
-
-static enum ask confirm_broad(const struct fwd_response *resp)
-{
-	char line[64];
-
-	if (!(resp->flags & FWD_RESP_F_CONFIRM) || !isatty(STDIN_FILENO) ||
-	    !isatty(STDERR_FILENO))
-		return ASK_NOT_ASKED;
-	fwd_client_print(resp, STDOUT_FILENO, STDERR_FILENO);
-	fprintf(stderr, "Type 'yes' to go on: ");
-	if (!fgets(line, sizeof(line), stdin))
-		return ASK_NO;
-	line[strcspn(line, "\n")] = '\0';
-	return strcmp(line, "yes") == 0 ? ASK_YES : ASK_NO;
-}
-
 static int cmd_version(int argc, char **argv, const struct fwctl_opts *o);
 
 /* Commands fwctl runs itself; every other row of fwd_cmdtab goes to fwd. */
@@ -234,6 +212,28 @@ static bool confirm_disable(void)
 		return false;
 	line[strcspn(line, "\n")] = '\0';
 	return strcmp(line, "disable") == 0;
+}
+
+/*
+ * fwd refused a broad edit for want of --yes (FWD_RESP_F_CONFIRM): a
+ * person at a terminal sees why and may say yes; a script (no terminal
+ * on stdin or stderr) gets the refusal as it is.
+ */
+enum ask { ASK_NOT_ASKED, ASK_NO, ASK_YES };
+
+static enum ask confirm_broad(const struct fwd_response *resp)
+{
+	char line[64];
+
+	if (!(resp->flags & FWD_RESP_F_CONFIRM) || !isatty(STDIN_FILENO) ||
+	    !isatty(STDERR_FILENO))
+		return ASK_NOT_ASKED;
+	fwd_client_print(resp, STDOUT_FILENO, STDERR_FILENO);
+	fprintf(stderr, "Type 'yes' to go on: ");
+	if (!fgets(line, sizeof(line), stdin))
+		return ASK_NO;
+	line[strcspn(line, "\n")] = '\0';
+	return strcmp(line, "yes") == 0 ? ASK_YES : ASK_NO;
 }
 
 static int cmd_version(int argc, char **argv, const struct fwctl_opts *o)

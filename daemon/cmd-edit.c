@@ -103,9 +103,10 @@ static void respond_change(struct cmdreq *cr, const struct fwd_change *ch,
 }
 
 /*
- * Only these can be broad (fwd_edits_broad): allow, list add/del and
- * unblock only ever let more in or block less. Asking only for them keeps
- * the check (a few scans of the edits: 13 ms at 100k) off the common edit.
+ * Only deny, block and remove can make a broad change (fwd_edits_broad):
+ * allow, list add/del and unblock never cut more off than a list's own
+ * members. Asking only for those three keeps the check (a few scans of the
+ * edits: 13 ms at 100k) off the common edit.
  */
 static bool may_be_broad(const struct cmdreq *cr)
 {
