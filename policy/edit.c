@@ -215,15 +215,6 @@ static bool port_tok(struct parse *P, const struct tok *t)
 	return true;
 }
 
-static bool addr_tok(struct parse *P, const struct tok *t, struct fwd_addr *a)
-{
-	char why[160], b[QBUF];
-
-	if (fwd_addr_parsen(t->s, t->n, a, why, sizeof(why)) == 0)
-		return true;
-	return fail(P, "'%s' is not an address: %s", q(b, t), why);
-}
-
 static bool name_ok(struct parse *P, const char *s, size_t n)
 {
 	char b[QBUF];
@@ -274,8 +265,11 @@ static bool peer_tok(struct parse *P, const struct tok *t)
 		new_peer(P, FWD_PEER_LIST)->list = (uint32_t)P->nlists++;
 		return true;
 	}
-	if (!addr_only && P->hints &&
-	    fwd_addr_parsen(t->s, t->n, &a, why, sizeof(why)) != 0) {
+	if (fwd_addr_parsen(t->s, t->n, &a, why, sizeof(why)) == 0) {
+		new_peer(P, FWD_PEER_ADDR)->addr = a;
+		return true;
+	}
+	if (!addr_only && P->hints) {
 		/* "from office": a list written without its '@'. */
 		const char *l = fwd_policy_suggest_list(P->hints, t->s, t->n);
 
@@ -283,10 +277,7 @@ static bool peer_tok(struct parse *P, const struct tok *t)
 			return fail(P, "'%s' is not an address (did you mean '@%s'?)",
 				    q(b, t), l);
 	}
-	if (!addr_tok(P, t, &a))
-		return false;
-	new_peer(P, FWD_PEER_ADDR)->addr = a;
-	return true;
+	return fail(P, "'%s' is not an address: %s", q(b, t), why);
 }
 
 /* 30s, 10m, 2h, 7d, 1h30m: units in descending order, each at most once.
