@@ -11,6 +11,7 @@
 #include "testutil.h"
 
 #include "edit.h"
+#include "ir.h"
 #include "policy.h"
 #include "util.h"
 
@@ -1589,6 +1590,67 @@ START_TEST(test_broad)
 }
 END_TEST
 
+/* What `fwctl list show` prints: the compiler's own fold of list edits. */
+START_TEST(test_lists_view)
+{
+	struct fwd_policy *p = policy_text("[list app]\nmembers = 192.0.2.10, 192.0.2.11\n"
+					   "[list empty]\nmembers = 192.0.2.99\n");
+	struct fwd_list_view *v = NULL;
+	struct fwd_edit e;
+	char err[256], a[64];
+	size_t n;
+
+	e = one("list-add app 198.51.100.7");
+	ck_assert_int_eq(fwd_policy_add_edit(p, &e, err, sizeof(err)), 0);
+	e = one("list-add app 198.51.100.8 until 2000");
+	ck_assert_int_eq(fwd_policy_add_edit(p, &e, err, sizeof(err)), 0);
+	e = one("list-add app 198.51.100.9 until 500");	/* expired at 1000 */
+	ck_assert_int_eq(fwd_policy_add_edit(p, &e, err, sizeof(err)), 0);
+	e = one("list-del app 192.0.2.11");
+	ck_assert_int_eq(fwd_policy_add_edit(p, &e, err, sizeof(err)), 0);
+	e = one("list-del empty 192.0.2.99 until 3000");
+	ck_assert_int_eq(fwd_policy_add_edit(p, &e, err, sizeof(err)), 0);
+	e = one("list-add lab 2001:db8::1");
+	ck_assert_int_eq(fwd_policy_add_edit(p, &e, err, sizeof(err)), 0);
+
+	n = fwd_lists_view(p, 1000, &v);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(v[0].name, "app");
+	ck_assert_uint_eq(v[0].n, 3);		/* .10, .7, .8 */
+	fwd_addr_format(&v[0].m[0].addr, a, sizeof(a));
+	ck_assert_str_eq(a, "192.0.2.10");
+	ck_assert_str_eq(v[0].m[0].loc.file, "p.conf");
+	ck_assert_uint_eq(v[0].m[0].loc.line, 2);
+	ck_assert_uint_eq(v[0].m[0].expires, 0);
+	for (size_t i = 1; i < v[0].n; i++) {
+		fwd_addr_format(&v[0].m[i].addr, a, sizeof(a));
+		ck_assert_msg(strcmp(a, "198.51.100.7") == 0 || strcmp(a, "198.51.100.8") == 0,
+			      "member %s", a);
+		ck_assert_uint_eq(v[0].m[i].expires, strcmp(a, "198.51.100.8") ? 0 : 2000);
+		ck_assert_ptr_null(v[0].m[i].loc.file);	/* a live edit */
+	}
+	ck_assert_uint_eq(v[0].nremoved, 1);
+	fwd_addr_format(&v[0].removed[0].addr, a, sizeof(a));
+	ck_assert_str_eq(a, "192.0.2.11");
+	ck_assert_str_eq(v[1].name, "empty");
+	ck_assert_uint_eq(v[1].n, 0);
+	ck_assert_uint_eq(v[1].nremoved, 1);
+	ck_assert_uint_eq(v[1].removed[0].expires, 3000);
+	ck_assert_str_eq(v[2].name, "lab");
+	ck_assert_uint_eq(v[2].n, 1);
+	fwd_lists_view_free(v, n);
+
+	/* after the timed list del ends, the member is back */
+	n = fwd_lists_view(p, 3000, &v);
+	ck_assert_uint_eq(v[1].n, 1);
+	ck_assert_uint_eq(v[1].nremoved, 0);
+	ck_assert_uint_eq(v[0].n, 2);		/* .8 expired at 2000 */
+	fwd_lists_view_free(v, n);
+	fwd_lists_view_free(NULL, 0);
+	fwd_policy_free(p);
+}
+END_TEST
+
 static Suite *edit_suite(void)
 {
 	Suite *s = suite_create("edit");
@@ -1623,6 +1685,7 @@ static Suite *edit_suite(void)
 	tcase_add_test(tc, test_suggest_lists);
 	tcase_add_test(tc, test_parse_ports);
 	tcase_add_test(tc, test_broad);
+	tcase_add_test(tc, test_lists_view);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("scale");
