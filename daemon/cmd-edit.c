@@ -504,6 +504,14 @@ static int mutate_del(struct cmdreq *cr, struct fwd_policy *p, void *arg)
 			continue;
 		fwd_edit_format(&a->want[i], buf, sizeof(buf));
 		where_written(cr, &a->want[i], where, sizeof(where));
+		if (a->list_del) {
+			/* `list del ofice ADDR`: the list's name misspelt. */
+			const char *l = fwd_policy_suggest_list(p, a->want[i].list,
+								strlen(a->want[i].list));
+
+			if (l && strcmp(l, a->want[i].list))
+				snprintf(where, sizeof(where), "; did you mean list '%s'?", l);
+		}
 		fwd_response_fail(cr->resp, FWD_EXIT_FAIL,
 				  "no fwctl rule matches '%s' (rules written in the "
 				  "policy files are changed there; see `fwctl show`)%s",

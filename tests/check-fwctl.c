@@ -3734,6 +3734,10 @@ START_TEST(test_did_you_mean)
 	ck_assert_msg(strstr(R.err, "unknown service name 'htps'") &&
 		      strstr(R.err, "did you mean 'https'?"), "htps: %s", R.err);
 	expect_unchanged(table, edits, "allow htps");
+	ck_assert_int_eq(fwctl("list del ofice 198.51.100.7"), 1);
+	ck_assert_msg(strstr(R.err, "did you mean list 'office'?"), "list del ofice: %s",
+		      R.err);
+	expect_unchanged(table, edits, "list del ofice");
 	ck_assert_int_eq(fwctl("list show offic"), 1);
 	ck_assert_msg(strstr(R.err, "no list named 'offic' (did you mean 'office'?)"),
 		      "list show offic: %s", R.err);
