@@ -28,6 +28,12 @@
 	"the SSH session it comes from (SSH_CONNECTION) is refused unless\n" \
 	"--force."
 
+/* The daemon decides what is broad (policy/edit.h, fwd_edits_broad). */
+#define BROAD_WORDS \
+	"\nA broad change (blocks covering all of IPv4 or IPv6, a deny from\n" \
+	"any, removing the last inbound allow) is made only with --yes; on a\n" \
+	"terminal fwctl asks instead."
+
 const struct fwd_cmdinfo fwd_cmdtab[] = {
 	{ "status", "status [--verbose] [--json]",
 	  "Whether fwd is up, which policy files it runs, generation, counts,\n"
@@ -52,14 +58,14 @@ const struct fwd_cmdinfo fwd_cmdtab[] = {
 	  FWD_ROLE_ADMIN, false,
 	  RUN(cmd_allow), false,
 	  "let traffic to ports in, now" },
-	{ "deny", "deny PORTS [from PEER...|to PEER...] [for DURATION] [--runtime] [--force] [--json]",
+	{ "deny", "deny PORTS [from PEER...|to PEER...] [for DURATION] [--runtime] [--force] [--yes] [--json]",
 	  "Reject PORTS from the PEERs even where the policy allows them (TCP\n"
 	  "reset, ICMP admin-prohibited otherwise). Checked before the\n"
-	  "allowlists.\n" RULE_WORDS,
+	  "allowlists.\n" RULE_WORDS BROAD_WORDS,
 	  FWD_ROLE_ADMIN, false,
 	  RUN(cmd_deny), false,
 	  "refuse traffic to ports, even where the policy allows it" },
-	{ "remove", "remove PORTS [from PEER...|to PEER...] [--allow|--deny] | N [--generation G] [--kill-states] [--runtime] [--force] [--json]",
+	{ "remove", "remove PORTS [from PEER...|to PEER...] [--allow|--deny] | N [--generation G] [--kill-states] [--runtime] [--force] [--yes] [--json]",
 	  "Remove an allow or deny made with fwctl (hand-written files are never\n"
 	  "rewritten: for those fwctl names the FILE:LINE to edit). When both an\n"
 	  "allow and a deny name the PORTS and PEER, both go, and the answer\n"
@@ -73,13 +79,13 @@ const struct fwd_cmdinfo fwd_cmdtab[] = {
 	  "and one past the last rule is a port, as before.\n"
 	  "--kill-states also ends the matching established connections\n"
 	  "(their conntrack entries are deleted), so removal takes effect for\n"
-	  "them too.",
+	  "them too." BROAD_WORDS,
 	  FWD_ROLE_ADMIN, false,
 	  RUN(cmd_remove), false,
 	  "take back an allow or deny made with fwctl" },
-	{ "block", "block ADDR|CIDR... [for DURATION] [--runtime] [--force] [--json]",
+	{ "block", "block ADDR|CIDR... [for DURATION] [--runtime] [--force] [--yes] [--json]",
 	  "Drop everything from (and to) the addresses, established\n"
-	  "connections included, until unblocked or expired.",
+	  "connections included, until unblocked or expired." BROAD_WORDS,
 	  FWD_ROLE_ADMIN, false,
 	  RUN(cmd_block), false,
 	  "drop everything from (and to) addresses" },
@@ -145,9 +151,12 @@ const struct fwd_cmdinfo fwd_cmdtab[] = {
 	  FWD_ROLE_READ, false,
 	  RUN(cmd_diff), false,
 	  "what a reload would change (exit 1 if anything)" },
-	{ "explain", "explain SRC PORT/PROTO [--json]",
-	  "Which rule decides a new connection from SRC to PORT/PROTO, and the\n"
-	  "verdict, with the policy line behind it. SRC may be IPv4 or IPv6.",
+	{ "explain", "explain SRC PORTS [--json]",
+	  "Which rule decides a new connection from SRC to PORTS, and the\n"
+	  "verdict, with the policy line behind it. SRC may be IPv4 or IPv6;\n"
+	  "PORTS as for allow (22/tcp, 53, https, 60000-61000/udp, comma\n"
+	  "separated). Says when fwd is disabled, and which other tables on\n"
+	  "the same hooks can drop what fwd accepts (as `fwctl doctor`).",
 	  FWD_ROLE_READ, false,
 	  RUN(cmd_explain), false,
 	  "which rule decides a connection, and why" },

@@ -492,6 +492,12 @@ static void response_fields(struct writer *w, const struct fwd_response *resp)
 		w_field(w, FWD_RESP_STDOUT, resp->out.data, resp->out.len, NULL, 0, NULL, 0);
 	if (resp->err.len)
 		w_field(w, FWD_RESP_STDERR, resp->err.data, resp->err.len, NULL, 0, NULL, 0);
+	if (resp->flags) {
+		uint8_t flags[4];
+
+		put_u32(flags, resp->flags);
+		w_field(w, FWD_RESP_FLAGS, flags, 4, NULL, 0, NULL, 0);
+	}
 }
 
 int fwd_response_encode(const struct fwd_response *resp, uint8_t **buf, size_t *len)
@@ -732,6 +738,7 @@ int fwd_response_decode(const uint8_t *buf, size_t len, struct fwd_response *res
 {
 	struct cursor c;
 	bool seen_status = false, seen_out = false, seen_err = false;
+	bool seen_flags = false;
 	const uint8_t *val = NULL;
 	size_t vlen = 0;
 	uint16_t tag = 0;
@@ -764,6 +771,17 @@ int fwd_response_decode(const uint8_t *buf, size_t len, struct fwd_response *res
 			seen = &seen_err;
 			b = &resp->err;
 			break;
+		case FWD_RESP_FLAGS:
+			if (seen_flags || vlen != 4) {
+				say(why, whylen, "field FLAGS at offset %zu: %s", c.field_off,
+				    seen_flags ? "repeated" : "length is not 4");
+				ret = -EBADMSG;
+				goto out;
+			}
+			seen_flags = true;
+			/* Bits this fwctl does not know ask nothing of it. */
+			resp->flags = get_u32(val);
+			continue;
 		default:
 			if (tag & FWD_PROTO_TAG_OPTIONAL)
 				continue;

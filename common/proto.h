@@ -34,6 +34,9 @@
  *   STATUS (1) u8 exit code (FWD_EXIT_*); exactly once.
  *   STDOUT (2) text for fwctl's stdout; at most once, absent = empty.
  *   STDERR (3) text for fwctl's stderr; at most once, absent = empty.
+ *   FLAGS  (0x8004, optional) u32 bitmask of FWD_RESP_F_*; at most once,
+ *              absent = 0. Optional: an older fwctl skips it and prints
+ *              the refusal as it is.
  *
  * A tag with bit 15 set is optional: a decoder that does not know it skips
  * it. An unknown tag without that bit is an error. A change old peers cannot
@@ -94,6 +97,20 @@ enum fwd_resp_tag {
 	FWD_RESP_STATUS = 1,
 	FWD_RESP_STDOUT = 2,
 	FWD_RESP_STDERR = 3,
+	FWD_RESP_FLAGS = 0x8004,	/* FWD_PROTO_TAG_OPTIONAL | 4 */
+};
+
+/*
+ * Response flags: what fwctl may do about an answer besides print it.
+ * CONFIRM: the request was refused only because it is broad (it would
+ * cut off a whole family, a port for everyone, the last way in) and
+ * carried no --yes; nothing changed. On a terminal fwctl shows the
+ * refusal, asks, and sends the same words again with --yes; a script
+ * gets the refusal. The daemon decides, so a client that skips fwctl
+ * still has to say --yes.
+ */
+enum fwd_resp_flag {
+	FWD_RESP_F_CONFIRM = 1u << 0,
 };
 
 #define FWD_PROTO_TAG_OPTIONAL	0x8000u
@@ -151,6 +168,7 @@ struct fwd_response {
 	uint8_t status;			/* FWD_EXIT_* */
 	struct fwd_buf out;		/* stdout text */
 	struct fwd_buf err;		/* stderr text */
+	uint32_t flags;			/* FWD_RESP_F_* */
 	/*
 	 * Sticky: an append failed (-ENOMEM) or would pass
 	 * FWD_PROTO_MAX_RESPONSE (-EMSGSIZE). The server then sends an

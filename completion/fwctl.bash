@@ -2,9 +2,11 @@
 # bash completion for fwctl(8).
 #
 # The commands and their option words follow the usage lines in
-# common/cmdtab.c (`fwctl help`). List names, blocked addresses and the like
-# live in the running daemon, so they are not completed: completion must not
-# connect to anything. Needs only bash, not the bash-completion package.
+# common/cmdtab.c (`fwctl help`). List names and the ports of the policy's
+# services come from the running daemon (`fwctl list show --json`, `fwctl
+# show --json`, on the socket the command line names), asked with a time
+# limit and quietly: no daemon, no answer, nothing offered. Needs only
+# bash, not the bash-completion package.
 
 # The words of each command that can follow it, by usage line.
 _fwctl_opts()
@@ -16,14 +18,47 @@ _fwctl_opts()
 	disable) echo --yes ;;
 	audit) echo --save-baseline --diff --json ;;
 	show) echo --nft --json ;;
-	allow | deny | block) echo --runtime --force ;;
-	remove) echo --allow --deny --generation --kill-states --force ;;
+	allow) echo --runtime --force ;;
+	deny | block) echo --runtime --force --yes ;;
+	remove) echo --allow --deny --generation --kill-states --force --yes ;;
 	'list add') echo -v --runtime ;;
 	'list del') echo --runtime --force ;;
 	reload) echo --confirm --force ;;
 	log) echo -f -n --since --json --dshield ;;
 	import) echo -n --force -v -o -c --services-dir --json ;;
 	esac
+}
+
+# Ask the running daemon (the words of fwctl after the socket options in
+# $_fwctl_sock), at most a second, errors thrown away. Names of lists and
+# services are [A-Za-z0-9_.-] (the policy checks), so they need no JSON
+# parser: the quoted values after a key are taken as they are.
+_fwctl_ask()
+{
+	local t=
+	command -v timeout >/dev/null 2>&1 && t='timeout 1'
+	$t "${_fwctl_bin:-fwctl}" "${_fwctl_sock[@]}" "$@" 2>/dev/null
+}
+
+# List names, one a line.
+_fwctl_lists()
+{
+	_fwctl_ask list show --json | grep -o '"name":"[A-Za-z0-9_.-]*"' |
+		sed 's/^"name":"//; s/"$//'
+}
+
+# The ports the policy's services open (22/tcp, 443/udp), one a line.
+_fwctl_service_ports()
+{
+	_fwctl_ask show --json | grep -o '"ports":\[[^]]*\]' |
+		grep -o '"[0-9][0-9/a-z-]*"' | tr -d '"' | sort -u
+}
+
+# Service names of /etc/services (tcp and udp), for PORTS typed as a name.
+_fwctl_port_names()
+{
+	[[ -r /etc/services ]] || return 0
+	awk '$1 !~ /^#/ && $2 ~ /\/(tcp|udp)$/ { print $1 }' /etc/services | sort -u
 }
 
 # COMPREPLY from compgen, one candidate a line: file names with spaces
@@ -33,6 +68,19 @@ _fwctl_reply()
 	mapfile -t COMPREPLY < <(compgen "$@" -- "$cur")
 }
 
+# PORTS: the policy's own ports and a few common ones; a name once a
+# letter is typed (https).
+_fwctl_ports()
+{
+	local p
+	p="$ports $(_fwctl_service_ports | tr '\n' ' ')"
+	if [[ $cur == [A-Za-z]* ]]; then
+		_fwctl_reply -W "$(_fwctl_port_names | tr '\n' ' ')"
+	else
+		_fwctl_reply -W "$(printf '%s\n' $p | awk '!seen[$0]++' | tr '\n' ' ')"
+	fi
+}
+
 _fwctl()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=
@@ -40,7 +88,8 @@ _fwctl()
 	local listcmds='add del show blocked'
 	local ports='22/tcp 80/tcp 443/tcp 53/udp'
 	local cmd='' i w
-	local -a args=()
+	local -a args=() _fwctl_sock=()
+	local _fwctl_bin=${COMP_WORDS[0]}
 
 	((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}
 	# --socket=PATH arrives as three words: --socket, =, PATH.
@@ -56,7 +105,8 @@ _fwctl()
 			case $w in
 			-S | --socket)
 				[[ ${COMP_WORDS[i + 1]-} == = ]] && ((i++))
-				((i++)) ;;
+				((i++))
+				_fwctl_sock=(-S "${COMP_WORDS[i]-}") ;;
 			-*) ;;
 			list) cmd=list ;;
 			*) cmd=$w ;;
@@ -102,13 +152,14 @@ _fwctl()
 	allow | deny | remove)
 		# PORTS [from PEER...|to PEER...] [for DURATION]
 		if ((${#args[@]} == 0)) || [[ $prev == *, ]]; then
-			_fwctl_reply -W "$ports"
+			_fwctl_ports
 		elif [[ $prev == for ]]; then
 			_fwctl_reply -W '30m 1h 1d 7d'
-		elif [[ $prev == from || $prev == to ]]; then
-			# Addresses and @lists are not knowable; offer `any`
-			# only once typing has begun, never insert it unasked.
-			[[ -n $cur ]] && _fwctl_reply -W 'any'
+		elif [[ $prev == from || $prev == to || $cur == @* ]]; then
+			# @lists from the daemon; addresses are not knowable.
+			# `any` and the lists only once typing has begun,
+			# never inserted unasked.
+			[[ -n $cur ]] && _fwctl_reply -W "any $(_fwctl_lists | sed 's/^/@/')"
 		elif [[ $cmd == remove ]]; then
 			_fwctl_reply -W 'from to'
 		else
@@ -122,6 +173,14 @@ _fwctl()
 		elif ((${#args[@]} > 0)) && [[ -n $cur ]]; then
 			_fwctl_reply -W 'for'
 		fi
+		;;
+	explain)
+		# SRC PORTS: the source is not knowable.
+		((${#args[@]} == 1)) && _fwctl_ports
+		;;
+	'list add' | 'list del' | 'list show')
+		# NAME first (list add may create one: nothing is forced).
+		((${#args[@]} == 0)) && _fwctl_reply -W "$(_fwctl_lists)"
 		;;
 	check)
 		if ((${#args[@]} == 0)); then
@@ -150,7 +209,7 @@ _fwctl()
 		fi
 		;;
 	esac
-	# explain SRC PORT/PROTO, unblock, list NAME ADDR...: nothing to offer.
+	# unblock, list NAME ADDR...: addresses are not knowable.
 	return 0
 }
 

@@ -344,6 +344,28 @@ static bool confirm_disable(void)
 	return strcmp(line, "disable") == 0;
 }
 
+/*
+ * fwd refused a broad edit for want of --yes (FWD_RESP_F_CONFIRM): a
+ * person at a terminal sees why and may say yes; a script (no terminal
+ * on stdin or stderr) gets the refusal as it is.
+ */
+enum ask { ASK_NOT_ASKED, ASK_NO, ASK_YES };
+
+static enum ask confirm_broad(const struct fwd_response *resp)
+{
+	char line[64];
+
+	if (!(resp->flags & FWD_RESP_F_CONFIRM) || !isatty(STDIN_FILENO) ||
+	    !isatty(STDERR_FILENO))
+		return ASK_NOT_ASKED;
+	fwd_client_print(resp, STDOUT_FILENO, STDERR_FILENO);
+	fprintf(stderr, "Type 'yes' to go on: ");
+	if (!fgets(line, sizeof(line), stdin))
+		return ASK_NO;
+	line[strcspn(line, "\n")] = '\0';
+	return strcmp(line, "yes") == 0 ? ASK_YES : ASK_NO;
+}
+
 static int cmd_version(int argc, char **argv, const struct fwctl_opts *o)
 {
 	if (o->json) {
@@ -391,6 +413,26 @@ static int remote(int argc, char **argv, const struct fwctl_opts *o)
 	}
 	fwd_client_add_env(&req);
 	fwd_client_call(fwd_ctl_socket_path(o->socket), &req, 0, &resp);
+	switch (confirm_broad(&resp)) {
+	case ASK_NOT_ASKED:
+		break;
+	case ASK_NO:
+		fprintf(stderr, "fwctl: not confirmed, nothing changed\n");
+		ret = resp.status ? resp.status : FWCTL_ERR;
+		fwd_response_free(&resp);
+		fwd_request_free(&req);
+		return ret;
+	case ASK_YES:
+		/* The same request, stdin included, now confirmed. */
+		fwd_response_free(&resp);
+		if (fwd_request_add_arg(&req, "--yes") != 0) {
+			fprintf(stderr, "fwctl: out of memory\n");
+			fwd_request_free(&req);
+			return FWCTL_ERR;
+		}
+		fwd_client_call(fwd_ctl_socket_path(o->socket), &req, 0, &resp);
+		break;
+	}
 	ret = print_response(&resp, o);
 	fwd_response_free(&resp);
 	fwd_request_free(&req);

@@ -105,6 +105,18 @@ static void respond_change(struct cmdreq *cr, const struct fwd_change *ch,
 }
 
 /*
+ * Only deny, block and remove can make a broad change (fwd_edits_broad):
+ * allow, list add/del and unblock never cut more off than a list's own
+ * members. Asking only for those three keeps the check (a few scans of the
+ * edits: 13 ms at 100k) off the common edit.
+ */
+static bool may_be_broad(const struct cmdreq *cr)
+{
+	return !strcmp(cr->info->name, "deny") || !strcmp(cr->info->name, "block") ||
+	       !strcmp(cr->info->name, "remove");
+}
+
+/*
  * The one way an edit reaches the kernel: change the model, then the
  * commit path (commit.h) does the rest. The edits array is snapshotted
  * (edits hold no pointers of their own) so any failure restores it, and an
@@ -121,6 +133,7 @@ static int change_policy(struct cmdreq *cr, mutate_fn mutate, void *arg,
 	struct fwd_edit *snap = NULL;
 	size_t nsnap = p->nedits;
 	struct fwd_diags d;
+	char why[512];
 	int ret;
 
 	fwd_diags_init(&d);
@@ -161,6 +174,17 @@ static int change_policy(struct cmdreq *cr, mutate_fn mutate, void *arg,
 	if (edits_unchanged(snap, nsnap, p)) {
 		/* Put the array back as it was (order included). */
 		cr->unchanged = true;
+		goto restore;
+	}
+	if (!cr->yes && may_be_broad(cr) &&
+	    fwd_edits_broad(p, snap, nsnap, now_s(), why, sizeof(why))) {
+		/* Decided here, not in fwctl: a client that talks to the
+		 * socket itself must confirm just the same. */
+		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "%s refused without "
+				  "confirmation: %s. Nothing changed; add --yes to "
+				  "do it (fwctl asks on a terminal)", cr->info->name, why);
+		cr->resp->flags |= FWD_RESP_F_CONFIRM;
+		ret = -ECANCELED;
 		goto restore;
 	}
 	/* Pure additions usually need no recompile: the commit path patches
@@ -329,10 +353,10 @@ static int parse_edit_words(struct cmdreq *cr, const char *kind,
 	/* Timeouts are whole seconds against a clock already part-way into
 	 * its second: count "for 3s" from the next second so an entry never
 	 * lasts less than asked (it lasts up to one second more). */
-	ret = fwd_edit_parse_batch(cr->argc + 1, w,
-				   cr->req->has_stdin ? cr->req->stdin_data : NULL,
-				   cr->req->stdin_len, now_s() + 1, NULL, edits, n,
-				   err, sizeof(err));
+	ret = fwd_edit_parse_batch_hints(cr->argc + 1, w,
+					 cr->req->has_stdin ? cr->req->stdin_data : NULL,
+					 cr->req->stdin_len, now_s() + 1, NULL,
+					 cr->ctx->policy, edits, n, err, sizeof(err));
 	if (ret) {
 		say_as_typed(err, sizeof(err), kind, cr->info->name);
 		fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "%s", err);
@@ -633,8 +657,9 @@ static int del_kinds(const struct del_arg *a, enum fwd_edit_kind k, int kinds[2]
 }
 
 /* No fwctl rule of the kinds asked for: say what there is instead. */
-static void respond_unmatched(struct cmdreq *cr, const struct del_arg *a,
-			      const struct fwd_edit *w, const bool *other)
+static void respond_unmatched(struct cmdreq *cr, const struct fwd_policy *p,
+			      const struct del_arg *a, const struct fwd_edit *w,
+			      const bool *other)
 {
 	char buf[300], where[4200];
 	struct fwd_edit plain = *w;
@@ -655,6 +680,13 @@ static void respond_unmatched(struct cmdreq *cr, const struct del_arg *a,
 		}
 	}
 	where_written(cr, w, where, sizeof(where));
+	if (a->list_del) {
+		/* `list del ofice ADDR`: the list's name misspelt. */
+		const char *l = fwd_policy_suggest_list(p, w->list, strlen(w->list));
+
+		if (l && strcmp(l, w->list))
+			snprintf(where, sizeof(where), "; did you mean list '%s'?", l);
+	}
 	fwd_response_fail(cr->resp, FWD_EXIT_FAIL,
 			  "no fwctl rule matches '%s' (rules written in the "
 			  "policy files are changed there; see `fwctl show`)%s",
@@ -726,7 +758,7 @@ static int mutate_del(struct cmdreq *cr, struct fwd_policy *p, void *arg)
 				other = !(a->allow && a->deny) && fwd_edit_same(&p->edits[j], &o);
 				o.kind = FWD_EDIT_ALLOW;
 			}
-			respond_unmatched(cr, a, &a->want[i], &other);
+			respond_unmatched(cr, p, a, &a->want[i], &other);
 		}
 		ret = -ENOENT;
 		break;

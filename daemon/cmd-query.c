@@ -17,6 +17,7 @@
 #include "cmdtab.h"
 #include "edit.h"
 #include "fwd.h"
+#include "ir.h"
 #include "log.h"
 #include "state.h"
 #include "util.h"
@@ -566,102 +567,155 @@ int cmd_show(struct cmdreq *cr)
 	return 0;
 }
 
+/* A member's or removal's time, as JSON: expires and seconds_left, or nulls. */
+static void json_expiry(struct json_out *j, uint64_t expires, uint64_t now)
+{
+	json_key(j, "expires");
+	if (expires)
+		json_uint(j, expires);
+	else
+		json_null(j);
+	json_key(j, "seconds_left");
+	if (expires)
+		json_uint(j, expires > now ? expires - now : 0);
+	else
+		json_null(j);
+}
+
+static void list_show_all(struct cmdreq *cr, const struct fwd_list_view *v, size_t nv)
+{
+	struct jbuf jb;
+
+	if (!cr->json) {
+		for (size_t i = 0; i < nv; i++)
+			fwd_response_printf(cr->resp, "%s\t%zu%s\n", v[i].name, v[i].n,
+					    v[i].nremoved ? "\t(fwctl removed some)" : "");
+		return;
+	}
+	jbuf_open(&jb);
+	json_arr_begin(&jb.j);
+	for (size_t i = 0; i < nv; i++) {
+		json_obj_begin(&jb.j);
+		json_key(&jb.j, "name"); json_str(&jb.j, v[i].name);
+		json_key(&jb.j, "members"); json_uint(&jb.j, v[i].n);
+		json_key(&jb.j, "removed"); json_uint(&jb.j, v[i].nremoved);
+		json_obj_end(&jb.j);
+	}
+	json_arr_end(&jb.j);
+	jbuf_close(&jb, cr->resp);
+}
+
+static void list_show_json(struct cmdreq *cr, const struct fwd_list_view *l, uint64_t now)
+{
+	struct jbuf jb;
+	char a[128], b[128];
+
+	jbuf_open(&jb);
+	json_obj_begin(&jb.j);
+	json_key(&jb.j, "name"); json_str(&jb.j, l->name);
+	json_key(&jb.j, "members");
+	json_arr_begin(&jb.j);
+	for (size_t i = 0; i < l->n; i++) {
+		json_obj_begin(&jb.j);
+		fwd_addr_format(&l->m[i].addr, a, sizeof(a));
+		json_key(&jb.j, "address"); json_str(&jb.j, a);
+		fmt_loc(&l->m[i].loc, b, sizeof(b));
+		json_key(&jb.j, "source"); json_str(&jb.j, b);
+		json_expiry(&jb.j, l->m[i].expires, now);
+		json_obj_end(&jb.j);
+	}
+	json_arr_end(&jb.j);
+	/* The addresses, as before; removed_entries says more of each. */
+	json_key(&jb.j, "removed");
+	json_arr_begin(&jb.j);
+	for (size_t i = 0; i < l->nremoved; i++) {
+		fwd_addr_format(&l->removed[i].addr, a, sizeof(a));
+		json_str(&jb.j, a);
+	}
+	json_arr_end(&jb.j);
+	json_key(&jb.j, "removed_entries");
+	json_arr_begin(&jb.j);
+	for (size_t i = 0; i < l->nremoved; i++) {
+		json_obj_begin(&jb.j);
+		fwd_addr_format(&l->removed[i].addr, a, sizeof(a));
+		json_key(&jb.j, "address"); json_str(&jb.j, a);
+		fmt_loc(&l->removed[i].loc, b, sizeof(b));
+		json_key(&jb.j, "source"); json_str(&jb.j, b);
+		json_expiry(&jb.j, l->removed[i].expires, now);
+		json_obj_end(&jb.j);
+	}
+	json_arr_end(&jb.j);
+	json_obj_end(&jb.j);
+	jbuf_close(&jb, cr->resp);
+}
+
+static void list_show_text(struct cmdreq *cr, const struct fwd_list_view *l)
+{
+	char a[128], b[128], t[64];
+
+	for (size_t i = 0; i < l->n; i++) {
+		fwd_addr_format(&l->m[i].addr, a, sizeof(a));
+		fmt_loc(&l->m[i].loc, b, sizeof(b));
+		fmt_left(l->m[i].expires, t, sizeof(t));
+		fwd_response_printf(cr->resp, "%-44s %s%s%s\n", a, b,
+				    l->m[i].expires ? ", " : "",
+				    l->m[i].expires ? t : "");
+	}
+	for (size_t i = 0; i < l->nremoved; i++) {
+		fwd_addr_format(&l->removed[i].addr, a, sizeof(a));
+		fmt_loc(&l->removed[i].loc, b, sizeof(b));
+		fmt_left(l->removed[i].expires, t, sizeof(t));
+		/* A timed list del ends: the address is back then. */
+		fwd_response_printf(cr->resp, "%-44s removed by fwctl%s%s%s%s%s\n", a,
+				    l->removed[i].loc.file ? " (" : "",
+				    l->removed[i].loc.file ? b : "",
+				    l->removed[i].loc.file ? ")" : "",
+				    l->removed[i].expires ? ", " : "",
+				    l->removed[i].expires ? t : "");
+	}
+}
+
+/*
+ * The lists as the kernel was given them: the files' members with
+ * fwctl's list add and list del folded in by the compiler's own code
+ * (fwd_lists_view), so counts and members never disagree with the table.
+ */
 int cmd_list_show(struct cmdreq *cr)
 {
 	const struct fwd_policy *p = cr->ctx->policy;
-	const struct fwd_list *l = NULL;
-	char a[128], b[128];
+	struct fwd_list_view *v = NULL;
+	const struct fwd_list_view *l = NULL;
+	uint64_t now = now_s();
+	size_t nv;
 
+	nv = fwd_lists_view(p, now, &v);
 	if (cr->argc == 0) {
-		if (cr->json) {
-			struct jbuf jb;
-
-			jbuf_open(&jb);
-			json_arr_begin(&jb.j);
-			for (size_t i = 0; i < p->nlists; i++) {
-				json_obj_begin(&jb.j);
-				json_key(&jb.j, "name"); json_str(&jb.j, p->lists[i].name);
-				json_key(&jb.j, "members"); json_uint(&jb.j, p->lists[i].n);
-				json_obj_end(&jb.j);
-			}
-			json_arr_end(&jb.j);
-			jbuf_close(&jb, cr->resp);
-			return 0;
-		}
-		for (size_t i = 0; i < p->nlists; i++)
-			fwd_response_printf(cr->resp, "%s\t%zu\n", p->lists[i].name,
-					    p->lists[i].n);
+		list_show_all(cr, v, nv);
+		fwd_lists_view_free(v, nv);
 		return 0;
 	}
-	for (size_t i = 0; i < p->nlists; i++)
-		if (strcmp(p->lists[i].name, cr->argv[0]) == 0)
-			l = &p->lists[i];
-	if (!l && count_edits(p, FWD_EDIT_LIST_ADD, false) == 0) {
-		char q[QWORD_BUF];
+	for (size_t i = 0; i < nv; i++)
+		if (strcmp(v[i].name, cr->argv[0]) == 0)
+			l = &v[i];
+	if (!l) {
+		const char *s = fwd_policy_suggest_list(p, cr->argv[0], strlen(cr->argv[0]));
+		char q[QWORD_BUF], q2[QWORD_BUF];
 
-		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "no list named '%s'",
-				  qword(q, cr->argv[0]));
+		if (s)
+			fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "no list named '%s' "
+					  "(did you mean '%s'?)", qword(q, cr->argv[0]),
+					  qword(q2, s));
+		else
+			fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "no list named '%s'",
+					  qword(q, cr->argv[0]));
+		fwd_lists_view_free(v, nv);
 		return -ENOENT;
 	}
-	if (cr->json) {
-		struct jbuf jb;
-
-		jbuf_open(&jb);
-		json_obj_begin(&jb.j);
-		json_key(&jb.j, "name"); json_str(&jb.j, cr->argv[0]);
-		json_key(&jb.j, "members");
-		json_arr_begin(&jb.j);
-		for (size_t i = 0; l && i < l->n; i++) {
-			json_obj_begin(&jb.j);
-			fwd_addr_format(&l->addrs[i], a, sizeof(a));
-			json_key(&jb.j, "address"); json_str(&jb.j, a);
-			fmt_loc(&l->locs[i], b, sizeof(b));
-			json_key(&jb.j, "source"); json_str(&jb.j, b);
-			json_obj_end(&jb.j);
-		}
-		for (size_t i = 0; i < p->nedits; i++) {
-			const struct fwd_edit *e = &p->edits[i];
-
-			if (e->kind != FWD_EDIT_LIST_ADD || strcmp(e->list, cr->argv[0]))
-				continue;
-			json_obj_begin(&jb.j);
-			fwd_addr_format(&e->addr, a, sizeof(a));
-			json_key(&jb.j, "address"); json_str(&jb.j, a);
-			json_key(&jb.j, "source"); json_str(&jb.j, e->runtime ? "fwctl (runtime)" : "fwctl");
-			json_obj_end(&jb.j);
-		}
-		json_arr_end(&jb.j);
-		json_key(&jb.j, "removed");
-		json_arr_begin(&jb.j);
-		for (size_t i = 0; i < p->nedits; i++) {
-			const struct fwd_edit *e = &p->edits[i];
-
-			if (e->kind != FWD_EDIT_LIST_DEL || strcmp(e->list, cr->argv[0]))
-				continue;
-			fwd_addr_format(&e->addr, a, sizeof(a));
-			json_str(&jb.j, a);
-		}
-		json_arr_end(&jb.j);
-		json_obj_end(&jb.j);
-		jbuf_close(&jb, cr->resp);
-		return 0;
-	}
-	for (size_t i = 0; l && i < l->n; i++) {
-		fwd_addr_format(&l->addrs[i], a, sizeof(a));
-		fmt_loc(&l->locs[i], b, sizeof(b));
-		fwd_response_printf(cr->resp, "%-44s %s\n", a, b);
-	}
-	for (size_t i = 0; i < p->nedits; i++) {
-		const struct fwd_edit *e = &p->edits[i];
-
-		if ((e->kind != FWD_EDIT_LIST_ADD && e->kind != FWD_EDIT_LIST_DEL) ||
-		    strcmp(e->list, cr->argv[0]))
-			continue;
-		fwd_addr_format(&e->addr, a, sizeof(a));
-		fwd_response_printf(cr->resp, "%-44s %s%s\n", a,
-				    e->kind == FWD_EDIT_LIST_DEL ? "removed by fwctl" : "fwctl",
-				    e->runtime ? " (runtime)" : "");
-	}
+	if (cr->json)
+		list_show_json(cr, l, now);
+	else
+		list_show_text(cr, l);
+	fwd_lists_view_free(v, nv);
 	return 0;
 }
 
@@ -729,18 +783,229 @@ static const char *verdict_name(enum fwd_ir_verdict v)
 	}
 }
 
-int cmd_explain(struct cmdreq *cr)
-{
-	uint8_t addr[16] = { 0 };
+/* One stretch of ports of one protocol that the rules decide alike. */
+struct explain_run {
 	struct fwd_ports pr;
 	struct fwd_explain ex;
-	int family;
-	char pbuf[32], elem[256] = "", loc[128] = "";
-	unsigned lo, hi;
-	char proto[8] = "tcp", q[QWORD_BUF];
+};
+
+struct explain_view {
+	const char *src;
+	struct explain_run *runs;
+	size_t nruns;
+	bool disabled;			/* fwd's table is not in the kernel */
+	struct fwd_doctor_override *ov;	/* other tables that can drop */
+	size_t nov;
+	int ov_err;			/* reading them failed: -errno */
+};
+
+static bool same_decision(const struct fwd_explain *a, const struct fwd_explain *b)
+{
+	return a->verdict == b->verdict && a->by_policy == b->by_policy &&
+	       a->rule == b->rule && a->set == b->set && a->elem == b->elem;
+}
+
+/* Every port of every range, runs of equal decisions joined: a range
+ * answers in as many lines as the rules cut it into. */
+static int explain_gather(struct cmdreq *cr, int family, const uint8_t addr[16],
+			  const struct fwd_ports *pr, size_t npr, struct explain_view *v)
+{
+	size_t cap = 0;
+
+	for (size_t i = 0; i < npr; i++) {
+		for (uint32_t port = pr[i].lo; port <= pr[i].hi; port++) {
+			struct fwd_explain ex;
+			struct explain_run *last = v->nruns ? &v->runs[v->nruns - 1] : NULL;
+
+			if (fwd_ir_explain(cr->ctx->ir, FWD_CHAIN_INPUT, family, addr,
+					   pr[i].proto, (uint16_t)port, &ex) != 0)
+				return -EINVAL;
+			if (last && last->pr.proto == pr[i].proto && (uint32_t)last->pr.hi + 1 == port &&
+			    same_decision(&last->ex, &ex)) {
+				last->pr.hi = (uint16_t)port;
+				continue;
+			}
+			FWD_GROW(v->runs, cap, v->nruns + 1);
+			v->runs[v->nruns++] = (struct explain_run){
+				.pr = { .proto = pr[i].proto, .lo = (uint16_t)port,
+					.hi = (uint16_t)port },
+				.ex = ex,
+			};
+		}
+	}
+	v->disabled = cr->ctx->disabled;
+	/* What `fwctl doctor` knows, asked of the kernel now: another table
+	 * on the same hooks may drop what fwd accepts. */
+	if (cr->ctx->nl) {
+		struct fwd_doctor *doc = NULL;
+
+		v->ov_err = fwd_doctor_read(cr->ctx->nl, &doc);
+		if (v->ov_err == 0)
+			v->nov = fwd_doctor_overrides(doc, family, &v->ov);
+		fwd_doctor_free(doc);
+	} else {
+		v->ov_err = -ENOTCONN;
+	}
+	return 0;
+}
+
+/* What the host does with it as far as fwd goes: nothing when disabled. */
+static const char *effective_verdict(const struct explain_view *v,
+				     const struct explain_run *r)
+{
+	return v->disabled ? "accept" : verdict_name(r->ex.verdict);
+}
+
+static bool any_accept(const struct explain_view *v)
+{
+	for (size_t i = 0; i < v->nruns; i++)
+		if (v->disabled || v->runs[i].ex.verdict == FWD_V_ACCEPT)
+			return true;
+	return false;
+}
+
+static void run_source(const struct cmdreq *cr, const struct explain_run *r,
+		       char *elem, size_t elen, char *loc, size_t llen)
+{
+	elem[0] = loc[0] = '\0';
+	if (r->ex.set >= 0 && r->ex.elem) {
+		fwd_ir_elem_format(&cr->ctx->ir->sets[r->ex.set], r->ex.elem, elem, elen);
+		fmt_loc(&r->ex.loc, loc, llen);
+	} else if (!r->ex.by_policy && r->ex.loc.file) {
+		fmt_loc(&r->ex.loc, loc, llen);
+	}
+}
+
+static void json_run(struct cmdreq *cr, struct json_out *j, const struct explain_view *v,
+		     const struct explain_run *r)
+{
+	char pbuf[32], elem[256], loc[128];
+
+	ports_text(&r->pr, pbuf, sizeof(pbuf));
+	run_source(cr, r, elem, sizeof(elem), loc, sizeof(loc));
+	json_key(j, "port"); json_str(j, pbuf);
+	json_key(j, "verdict"); json_str(j, effective_verdict(v, r));
+	json_key(j, "policy_verdict"); json_str(j, verdict_name(r->ex.verdict));
+	json_key(j, "by_policy"); json_bool(j, r->ex.by_policy);
+	json_key(j, "rule");
+	if (r->ex.by_policy)
+		json_null(j);
+	else
+		json_uint(j, r->ex.rule);
+	json_key(j, "set");
+	if (r->ex.set >= 0)
+		json_str(j, cr->ctx->ir->sets[r->ex.set].name);
+	else
+		json_null(j);
+	json_key(j, "element");
+	if (*elem)
+		json_str(j, elem);
+	else
+		json_null(j);
+	json_key(j, "policy_source");
+	if (*loc)
+		json_str(j, loc);
+	else
+		json_null(j);
+}
+
+/* The first result's keys at the top, as before ranges were explained;
+ * every result under "results". */
+static void explain_json(struct cmdreq *cr, const struct explain_view *v)
+{
+	struct jbuf b;
+
+	jbuf_open(&b);
+	json_obj_begin(&b.j);
+	json_key(&b.j, "source"); json_str(&b.j, v->src);
+	json_run(cr, &b.j, v, &v->runs[0]);
+	json_key(&b.j, "disabled"); json_bool(&b.j, v->disabled);
+	json_key(&b.j, "results");
+	json_arr_begin(&b.j);
+	for (size_t i = 0; i < v->nruns; i++) {
+		json_obj_begin(&b.j);
+		json_run(cr, &b.j, v, &v->runs[i]);
+		json_obj_end(&b.j);
+	}
+	json_arr_end(&b.j);
+	json_key(&b.j, "other_tables");
+	if (v->ov_err) {
+		json_null(&b.j);
+	} else {
+		json_arr_begin(&b.j);
+		for (size_t i = 0; i < v->nov; i++) {
+			json_obj_begin(&b.j);
+			json_key(&b.j, "table"); json_str(&b.j, v->ov[i].table);
+			json_key(&b.j, "chain"); json_str(&b.j, v->ov[i].chain);
+			json_key(&b.j, "hook"); json_str(&b.j, v->ov[i].hook);
+			json_key(&b.j, "priority"); json_int(&b.j, v->ov[i].prio);
+			json_key(&b.j, "why"); json_str(&b.j, v->ov[i].why);
+			json_obj_end(&b.j);
+		}
+		json_arr_end(&b.j);
+	}
+	json_obj_end(&b.j);
+	jbuf_close(&b, cr->resp);
+}
+
+static void explain_text(struct cmdreq *cr, const struct explain_view *v)
+{
+	if (v->disabled)
+		fwd_response_printf(cr->resp, "fwd is disabled (`fwctl disable`): its "
+				    "table is not in the kernel, so it filters nothing; "
+				    "`fwctl enable` puts the rules back\n");
+	for (size_t i = 0; i < v->nruns; i++) {
+		const struct explain_run *r = &v->runs[i];
+		char pbuf[32], elem[256], loc[128];
+
+		ports_text(&r->pr, pbuf, sizeof(pbuf));
+		run_source(cr, r, elem, sizeof(elem), loc, sizeof(loc));
+		if (v->disabled)
+			fwd_response_printf(cr->resp, "%s -> %s: accept (fwd disabled; "
+					    "its rules would say: %s)\n", v->src, pbuf,
+					    verdict_name(r->ex.verdict));
+		else
+			fwd_response_printf(cr->resp, "%s -> %s: %s\n", v->src, pbuf,
+					    verdict_name(r->ex.verdict));
+		if (r->ex.by_policy)
+			fwd_response_printf(cr->resp, "  decided by: the input chain's policy "
+					    "(no rule matched; [defaults] inbound)\n");
+		else if (r->ex.set >= 0)
+			fwd_response_printf(cr->resp, "  decided by: rule %zu, set %s, element %s\n"
+					    "  from:       %s\n", r->ex.rule,
+					    cr->ctx->ir->sets[r->ex.set].name, elem, loc);
+		else
+			fwd_response_printf(cr->resp, "  decided by: rule %zu of chain input%s%s\n",
+					    r->ex.rule, *loc ? ", from " : "", loc);
+	}
+	if (v->ov_err) {
+		fwd_response_printf(cr->resp, "other tables: not read (%s); `fwctl doctor` "
+				    "lists them\n", strerror(-v->ov_err));
+		return;
+	}
+	/* An accept elsewhere never overrides fwd's drop; a drop elsewhere
+	 * does override fwd's accept. */
+	if (!any_accept(v))
+		return;
+	for (size_t i = 0; i < v->nov; i++)
+		fwd_response_printf(cr->resp, "  but: %s%s%s (hook %s, priority %d) can "
+				    "drop it whatever fwd says: %s (fwctl doctor)\n",
+				    v->ov[i].table, v->ov[i].chain[0] ? " chain " : "",
+				    v->ov[i].chain, v->ov[i].hook, v->ov[i].prio,
+				    v->ov[i].why);
+}
+
+int cmd_explain(struct cmdreq *cr)
+{
+	struct explain_view v = { 0 };
+	uint8_t addr[16] = { 0 };
+	struct fwd_ports *pr = NULL;
+	size_t npr = 0;
+	char q[QWORD_BUF], err[512];
+	int family, ret;
 
 	if (cr->argc != 2) {
-		fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "usage: fwctl explain SRC PORT/PROTO");
+		fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "usage: fwctl explain SRC PORTS");
 		return -EINVAL;
 	}
 	if (inet_pton(AF_INET, cr->argv[0], addr) == 1)
@@ -752,71 +1017,24 @@ int cmd_explain(struct cmdreq *cr)
 				  "address", qword(q, cr->argv[0]));
 		return -EINVAL;
 	}
-	if (sscanf(cr->argv[1], "%u/%7s", &lo, proto) < 1 || lo == 0 || lo > 65535 ||
-	    (strcmp(proto, "tcp") && strcmp(proto, "udp"))) {
-		fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "'%s' is not PORT/PROTO "
-				  "(22/tcp, 53/udp)", qword(q, cr->argv[1]));
+	/* The one PORTS parser, as allow reads them. */
+	if (fwd_edit_parse_ports(cr->argv[1], NULL, &pr, &npr, err, sizeof(err)) != 0) {
+		fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "%s", err);
 		return -EINVAL;
 	}
-	hi = lo;
-	pr = (struct fwd_ports){ .proto = strcmp(proto, "udp") ? 6 : 17,
-				 .lo = (uint16_t)lo, .hi = (uint16_t)hi };
-	if (fwd_ir_explain(cr->ctx->ir, FWD_CHAIN_INPUT, family, addr, pr.proto,
-			   pr.lo, &ex) != 0) {
+	v.src = cr->argv[0];
+	ret = explain_gather(cr, family, addr, pr, npr, &v);
+	if (ret == 0 && v.nruns == 0)
+		ret = -EINVAL;
+	if (ret) {
 		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "cannot evaluate the running rules");
-		return -EINVAL;
+	} else if (cr->json) {
+		explain_json(cr, &v);
+	} else {
+		explain_text(cr, &v);
 	}
-	ports_text(&pr, pbuf, sizeof(pbuf));
-	if (ex.set >= 0 && ex.elem) {
-		fwd_ir_elem_format(&cr->ctx->ir->sets[ex.set], ex.elem, elem, sizeof(elem));
-		fmt_loc(&ex.loc, loc, sizeof(loc));
-	} else if (!ex.by_policy && ex.loc.file) {
-		fmt_loc(&ex.loc, loc, sizeof(loc));
-	}
-	if (cr->json) {
-		struct jbuf b;
-
-		jbuf_open(&b);
-		json_obj_begin(&b.j);
-		json_key(&b.j, "source"); json_str(&b.j, cr->argv[0]);
-		json_key(&b.j, "port"); json_str(&b.j, pbuf);
-		json_key(&b.j, "verdict"); json_str(&b.j, verdict_name(ex.verdict));
-		json_key(&b.j, "by_policy"); json_bool(&b.j, ex.by_policy);
-		json_key(&b.j, "rule");
-		if (ex.by_policy)
-			json_null(&b.j);
-		else
-			json_uint(&b.j, ex.rule);
-		json_key(&b.j, "set");
-		if (ex.set >= 0)
-			json_str(&b.j, cr->ctx->ir->sets[ex.set].name);
-		else
-			json_null(&b.j);
-		json_key(&b.j, "element");
-		if (*elem)
-			json_str(&b.j, elem);
-		else
-			json_null(&b.j);
-		json_key(&b.j, "policy_source");
-		if (*loc)
-			json_str(&b.j, loc);
-		else
-			json_null(&b.j);
-		json_obj_end(&b.j);
-		jbuf_close(&b, cr->resp);
-		return 0;
-	}
-	fwd_response_printf(cr->resp, "%s -> %s: %s\n", cr->argv[0], pbuf,
-			    verdict_name(ex.verdict));
-	if (ex.by_policy)
-		fwd_response_printf(cr->resp, "  decided by: the input chain's policy "
-				    "(no rule matched; [defaults] inbound)\n");
-	else if (ex.set >= 0)
-		fwd_response_printf(cr->resp, "  decided by: rule %zu, set %s, element %s\n"
-				    "  from:       %s\n", ex.rule,
-				    cr->ctx->ir->sets[ex.set].name, elem, loc);
-	else
-		fwd_response_printf(cr->resp, "  decided by: rule %zu of chain input%s%s\n",
-				    ex.rule, *loc ? ", from " : "", loc);
-	return 0;
+	free(v.runs);
+	free(v.ov);
+	free(pr);
+	return ret;
 }

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
@@ -390,6 +391,30 @@ static bool ip_family(uint8_t f)
 	return f == NFPROTO_INET || f == NFPROTO_IPV4 || f == NFPROTO_IPV6;
 }
 
+/* The facts chain_findings and fwd_doctor_overrides share: what a base
+ * chain of another table can do to a packet fwd's input chain accepts. */
+static bool local_hook(const struct fwd_doctor_chain *c)
+{
+	return ip_family(c->family) && (c->hook == NF_INET_LOCAL_IN ||
+					c->hook == NF_INET_LOCAL_OUT);
+}
+
+static bool filter_policy_drop(const struct fwd_doctor_chain *c)
+{
+	return strcmp(c->type, "filter") == 0 && !c->policy_accept;
+}
+
+static bool prerouting_redirects(const struct fwd_doctor_chain *c)
+{
+	return strcmp(c->type, "nat") == 0 && c->nrules;
+}
+
+static bool is_ingress(const struct fwd_doctor_chain *c)
+{
+	return c->family == NFPROTO_NETDEV || (c->family == NFPROTO_INET &&
+					       c->hook == NF_INET_INGRESS);
+}
+
 static void chain_findings(const struct fwd_doctor *doc,
 			   const struct fwd_doctor_chain *c,
 			   const struct fwd_doctor_chain *fwd_in,
@@ -399,9 +424,8 @@ static void chain_findings(const struct fwd_doctor *doc,
 	const char *hook = hook_name(c->family, c->hook);
 
 	table_label(doc, c->family, c->table, t, sizeof(t));
-	if (ip_family(c->family) && (c->hook == NF_INET_LOCAL_IN ||
-				     c->hook == NF_INET_LOCAL_OUT)) {
-		if (strcmp(c->type, "filter") == 0 && !c->policy_accept)
+	if (local_hook(c)) {
+		if (filter_policy_drop(c))
 			add(f, FWD_FIND_WARN, "%s has an %s chain %s at priority %d "
 			    "with policy drop: a packet fwd accepts can still be "
 			    "dropped there", t, hook, c->name, c->prio);
@@ -433,7 +457,7 @@ static void chain_findings(const struct fwd_doctor *doc,
 		return;
 	}
 	if (ip_family(c->family) && c->hook == NF_INET_PRE_ROUTING) {
-		if (strcmp(c->type, "nat") == 0 && c->nrules)
+		if (prerouting_redirects(c))
 			add(f, FWD_FIND_WARN, "%s has a prerouting nat chain %s "
 			    "with %zu rule%s: a connection it redirects to another "
 			    "address (DNAT) goes through forward and never "
@@ -445,8 +469,7 @@ static void chain_findings(const struct fwd_doctor *doc,
 			    c->name, c->prio);
 		return;
 	}
-	if (c->family == NFPROTO_NETDEV || (c->family == NFPROTO_INET &&
-					    c->hook == NF_INET_INGRESS)) {
+	if (is_ingress(c)) {
 		if (c->ndrop || !c->policy_accept)
 			add(f, FWD_FIND_WARN, "%s has an ingress chain %s%s%s that "
 			    "drops: it sees packets before fwd, and its drops win",
@@ -517,6 +540,64 @@ size_t fwd_doctor_findings(const struct fwd_doctor *doc,
 		add(&f, FWD_FIND_INFO, "no other table filters on fwd's hooks");
 	*out = f.v;
 	return f.n;
+}
+
+static bool family_sees(uint8_t family, int af)
+{
+	return family == NFPROTO_INET || family == NFPROTO_NETDEV ||
+	       (af == AF_INET && family == NFPROTO_IPV4) ||
+	       (af == AF_INET6 && family == NFPROTO_IPV6);
+}
+
+size_t fwd_doctor_overrides(const struct fwd_doctor *doc, int af,
+			    struct fwd_doctor_override **out)
+{
+	struct fwd_doctor_override *v = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < doc->nchains; i++) {
+		const struct fwd_doctor_chain *c = &doc->chains[i];
+		const char *why = NULL;
+
+		if (c->ours || !family_sees(c->family, af))
+			continue;
+		if (ip_family(c->family) && c->hook == NF_INET_LOCAL_IN) {
+			if (filter_policy_drop(c))
+				why = "policy drop";
+			else if (c->ndrop)
+				why = "rules that drop or reject";
+		} else if (ip_family(c->family) && c->hook == NF_INET_PRE_ROUTING) {
+			if (prerouting_redirects(c))
+				why = "nat rules: a connection it redirects (DNAT) never "
+				      "reaches fwd's input chain";
+			else if (c->ndrop || !c->policy_accept)
+				why = "drops before fwd sees the packet";
+		} else if (is_ingress(c) && (c->ndrop || !c->policy_accept)) {
+			why = "drops at ingress, before fwd sees the packet";
+		}
+		if (!why)
+			continue;
+		v = fwd_xreallocarray(v, n + 1, sizeof(*v));
+		memset(&v[n], 0, sizeof(v[n]));
+		table_label(doc, c->family, c->table, v[n].table, sizeof(v[n].table));
+		snprintf(v[n].chain, sizeof(v[n].chain), "%s", c->name);
+		v[n].hook = hook_name(c->family, c->hook);
+		v[n].prio = c->prio;
+		snprintf(v[n].why, sizeof(v[n].why), "%s", why);
+		n++;
+	}
+	if (doc->legacy[0]) {
+		v = fwd_xreallocarray(v, n + 1, sizeof(*v));
+		memset(&v[n], 0, sizeof(v[n]));
+		snprintf(v[n].table, sizeof(v[n].table), "legacy iptables (%.120s)",
+			 doc->legacy);
+		v[n].hook = "input";
+		snprintf(v[n].why, sizeof(v[n].why), "nftables cannot list it; its "
+			 "drops win");
+		n++;
+	}
+	*out = v;
+	return n;
 }
 
 /* The same as one JSON object: tables, base chains, legacy iptables

@@ -367,6 +367,24 @@ struct fwd_finding {
  * returns the number of findings. */
 size_t fwd_doctor_findings(const struct fwd_doctor *doc,
 			   struct fwd_finding **out);
+/*
+ * The base chains of other tables that can overturn fwd's accept of a new
+ * inbound connection of address family af (AF_INET, AF_INET6): on the
+ * input hook a filter chain with policy drop or with rules that drop or
+ * reject; on prerouting nat rules (a DNAT takes the connection elsewhere)
+ * or drops; drops at ingress; legacy iptables tables (listed, not read).
+ * The same facts as the findings (pure: no kernel); what `fwctl explain`
+ * names. *out is malloc'd (NULL when none); returns how many.
+ */
+struct fwd_doctor_override {
+	char table[160];	/* "table ip filter (iptables-nft)" */
+	char chain[64];		/* "" for legacy iptables */
+	const char *hook;	/* "input", "prerouting", "ingress" */
+	int prio;
+	char why[128];
+};
+size_t fwd_doctor_overrides(const struct fwd_doctor *doc, int af,
+			    struct fwd_doctor_override **out);
 /* The listing and the findings, for humans or as JSON. */
 void fwd_doctor_print(const struct fwd_doctor *doc, FILE *out, bool json);
 

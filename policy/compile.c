@@ -1392,6 +1392,80 @@ uint64_t fwd_ir_next_expiry(const struct fwd_policy *p, uint64_t now)
 	return next;
 }
 
+/* ---- lists as fwctl shows them ---- */
+
+static int member_cmp(const void *pa, const void *pb)
+{
+	return addr_cmp(pa, pb);
+}
+
+/* The list del edits in force on l whose address is no member now. */
+static void view_removed(const struct fwd_policy *p, uint64_t now,
+			 struct fwd_list_view *v)
+{
+	struct fwd_addr *in = fwd_xreallocarray(NULL, v->n + 1, sizeof(*in));
+
+	for (size_t i = 0; i < v->n; i++)
+		in[i] = v->m[i].addr;
+	qsort(in, v->n, sizeof(*in), member_cmp);
+	for (size_t i = 0; i < p->nedits; i++) {
+		const struct fwd_edit *e = &p->edits[i];
+
+		if (e->kind != FWD_EDIT_LIST_DEL || !edit_live(e, now) ||
+		    strcmp(e->list, v->name) ||
+		    bsearch(&e->addr, in, v->n, sizeof(*in), member_cmp))
+			continue;
+		v->removed = fwd_xreallocarray(v->removed, v->nremoved + 1,
+					       sizeof(*v->removed));
+		v->removed[v->nremoved++] = (struct fwd_list_member){
+			.addr = e->addr, .loc = e->loc, .expires = e->expires,
+		};
+	}
+	free(in);
+}
+
+size_t fwd_lists_view(const struct fwd_policy *p, uint64_t now,
+		      struct fwd_list_view **out)
+{
+	struct collect c = { .now = now };
+	struct fwd_list_view *v;
+	size_t n;
+
+	/* The compiler's own fold of the edits into the lists, so that
+	 * what fwctl shows is what the kernel was given. */
+	build_expiries(&c, p);
+	build_lists(&c, p);
+	v = fwd_xcalloc(c.nlists + 1, sizeof(*v));
+	for (size_t i = 0; i < c.nlists; i++) {
+		const struct eff_list *l = &c.lists[i];
+
+		v[i].name = l->name;
+		v[i].n = l->n;
+		v[i].m = fwd_xreallocarray(NULL, l->n + 1, sizeof(*v[i].m));
+		for (size_t k = 0; k < l->n; k++)
+			v[i].m[k] = (struct fwd_list_member){
+				.addr = l->addrs[k],
+				.loc = l->locs ? l->locs[k] : *l->loc,
+				.expires = l->xrs ? xr_expires(c.xv, l->xrs[k]) : 0,
+			};
+		view_removed(p, now, &v[i]);
+	}
+	*out = v;
+	n = c.nlists;
+	free(c.xv);
+	free_lists(&c);
+	return n;
+}
+
+void fwd_lists_view_free(struct fwd_list_view *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		free(v[i].m);
+		free(v[i].removed);
+	}
+	free(v);
+}
+
 /* ---- chains ---- */
 
 #define CT_EST_REL (NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | \

@@ -201,3 +201,79 @@ const char *fwd_quote(char *buf, const char *s, size_t n, size_t max)
 	*o = '\0';
 	return buf;
 }
+
+/* ---- did you mean ---- */
+
+static char lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/*
+ * Optimal string alignment distance over three rows of the table: a
+ * swap of two neighbouring characters ("ofifce") is one mistake, as a
+ * person counts it, not two.
+ */
+size_t fwd_edit_distance(const char *a, size_t an, const char *b, size_t bn)
+{
+	size_t rows[3][FWD_SUGGEST_MAX + 1], *pp, *prev, *cur;
+
+	if (an > FWD_SUGGEST_MAX || bn > FWD_SUGGEST_MAX)
+		return SIZE_MAX;
+	pp = rows[0];
+	prev = rows[1];
+	cur = rows[2];
+	for (size_t j = 0; j <= bn; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= an; i++) {
+		size_t *t;
+
+		cur[0] = i;
+		for (size_t j = 1; j <= bn; j++) {
+			size_t cost = lower(a[i - 1]) != lower(b[j - 1]);
+			size_t v = prev[j - 1] + cost;
+
+			if (prev[j] + 1 < v)
+				v = prev[j] + 1;
+			if (cur[j - 1] + 1 < v)
+				v = cur[j - 1] + 1;
+			if (i > 1 && j > 1 && lower(a[i - 1]) == lower(b[j - 2]) &&
+			    lower(a[i - 2]) == lower(b[j - 1]) && pp[j - 2] + 1 < v)
+				v = pp[j - 2] + 1;
+			cur[j] = v;
+		}
+		t = pp;
+		pp = prev;
+		prev = cur;
+		cur = t;
+	}
+	return prev[bn];
+}
+
+void fwd_suggest_init(struct fwd_suggest *s, const char *word, size_t n)
+{
+	s->word = word;
+	s->n = n;
+	s->best = NULL;
+	s->dist = SIZE_MAX;
+}
+
+/* How many mistakes a word of n characters may carry and still be meant. */
+static size_t suggest_limit(size_t n)
+{
+	return n <= 4 ? 1 : n <= 8 ? 2 : 3;
+}
+
+void fwd_suggest_offer(struct fwd_suggest *s, const char *cand)
+{
+	size_t d;
+
+	if (!cand || !*cand)
+		return;
+	d = fwd_edit_distance(s->word, s->n, cand, strlen(cand));
+	if (d == SIZE_MAX || d > suggest_limit(s->n) || (d && d >= s->n) ||
+	    d >= s->dist)
+		return;
+	s->best = cand;
+	s->dist = d;
+}

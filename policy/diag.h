@@ -50,4 +50,31 @@ char *fwd_diag_format_opts(const struct fwd_diag *g, unsigned flags);
 #define FWD_QUOTE_BUF(max) ((size_t)(max) * 4 + 8)
 const char *fwd_quote(char *buf, const char *s, size_t n, size_t max);
 
+/*
+ * "Did you mean": the candidate closest to a misspelt word, by edit
+ * distance (insertions, deletions, substitutions and swaps of two
+ * neighbouring letters each cost one; case is ignored), so that every
+ * "unknown X" message of fwd and fwctl suggests the same way. A candidate
+ * counts only when it is close for the word's length: at most 1 edit for
+ * words of up to 4 characters, 2 up to 8, 3 beyond; the first of equally
+ * close candidates wins. Words and candidates past FWD_SUGGEST_MAX
+ * characters are never suggested (the work stays bounded per candidate).
+ *
+ *   struct fwd_suggest s;
+ *   fwd_suggest_init(&s, word, len);
+ *   for (...) fwd_suggest_offer(&s, name);
+ *   if (s.best) ... "(did you mean '%s'?)", s.best
+ */
+#define FWD_SUGGEST_MAX 64
+struct fwd_suggest {
+	const char *word;
+	size_t n;
+	const char *best;	/* NULL while nothing is close enough */
+	size_t dist;		/* best's distance */
+};
+void fwd_suggest_init(struct fwd_suggest *s, const char *word, size_t n);
+void fwd_suggest_offer(struct fwd_suggest *s, const char *cand);
+/* The distance itself (SIZE_MAX past FWD_SUGGEST_MAX characters). */
+size_t fwd_edit_distance(const char *a, size_t an, const char *b, size_t bn);
+
 #endif

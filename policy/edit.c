@@ -39,6 +39,9 @@ static const char *const kind_words[] = {
 
 #define NKINDS (sizeof(kind_words) / sizeof(kind_words[0]))
 
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 static bool kind_ok(int k)
 {
 	return k >= 0 && (size_t)k < NKINDS;
@@ -150,6 +153,7 @@ struct peer {
 struct parse {
 	enum fwd_edit_kind kind;
 	struct fwd_ports_parser *pp;
+	const struct fwd_policy *hints;	/* names for "did you mean", or NULL */
 	uint64_t now;
 	char *err;
 	size_t errlen;
@@ -211,15 +215,6 @@ static bool port_tok(struct parse *P, const struct tok *t)
 	return true;
 }
 
-static bool addr_tok(struct parse *P, const struct tok *t, struct fwd_addr *a)
-{
-	char why[160], b[QBUF];
-
-	if (fwd_addr_parsen(t->s, t->n, a, why, sizeof(why)) == 0)
-		return true;
-	return fail(P, "'%s' is not an address: %s", q(b, t), why);
-}
-
 static bool name_ok(struct parse *P, const char *s, size_t n)
 {
 	char b[QBUF];
@@ -248,7 +243,7 @@ static bool peer_tok(struct parse *P, const struct tok *t)
 	const char *what = P->kind == FWD_EDIT_BLOCK ? "block takes" :
 			   "list members are";
 	struct fwd_addr a;
-	char b[QBUF];
+	char b[QBUF], why[160];
 
 	if (tok_is(t, "any")) {
 		if (addr_only)
@@ -270,10 +265,19 @@ static bool peer_tok(struct parse *P, const struct tok *t)
 		new_peer(P, FWD_PEER_LIST)->list = (uint32_t)P->nlists++;
 		return true;
 	}
-	if (!addr_tok(P, t, &a))
-		return false;
-	new_peer(P, FWD_PEER_ADDR)->addr = a;
-	return true;
+	if (fwd_addr_parsen(t->s, t->n, &a, why, sizeof(why)) == 0) {
+		new_peer(P, FWD_PEER_ADDR)->addr = a;
+		return true;
+	}
+	if (!addr_only && P->hints) {
+		/* "from office": a list written without its '@'. */
+		const char *l = fwd_policy_suggest_list(P->hints, t->s, t->n);
+
+		if (l)
+			return fail(P, "'%s' is not an address (did you mean '@%s'?)",
+				    q(b, t), l);
+	}
+	return fail(P, "'%s' is not an address: %s", q(b, t), why);
 }
 
 /* 30s, 10m, 2h, 7d, 1h30m: units in descending order, each at most once.
@@ -572,12 +576,13 @@ static void expand(const struct parse *P, struct fwd_edit *o)
 }
 
 static int parse_with(int argc, const char *const *argv, uint64_t now,
-		      struct fwd_ports_parser *pp, struct fwd_edit **out,
-		      size_t *n, char *err, size_t errlen, int *err_word)
+		      struct fwd_ports_parser *pp, const struct fwd_policy *hints,
+		      struct fwd_edit **out, size_t *n, char *err, size_t errlen,
+		      int *err_word)
 {
 	struct fwd_ports_parser saved = *pp;
 	struct parse P = {
-		.pp = pp, .now = now, .err = err, .errlen = errlen,
+		.pp = pp, .hints = hints, .now = now, .err = err, .errlen = errlen,
 		.fail_word = -1,
 	};
 	struct lexer x = { .at = -1 };
@@ -634,21 +639,29 @@ int fwd_edit_parse_with(int argc, const char *const *argv, uint64_t now,
 			struct fwd_ports_parser *pp, struct fwd_edit **out,
 			size_t *n, char *err, size_t errlen)
 {
-	return parse_with(argc, argv, now, pp, out, n, err, errlen, NULL);
+	return parse_with(argc, argv, now, pp, NULL, out, n, err, errlen, NULL);
 }
 
-int fwd_edit_parse_at(int argc, const char *const *argv, uint64_t now,
-		      const struct fwd_load_opts *opts, struct fwd_edit **out,
-		      size_t *n, char *err, size_t errlen, int *err_word)
+static int parse_at(int argc, const char *const *argv, uint64_t now,
+		    const struct fwd_load_opts *opts, const struct fwd_policy *hints,
+		    struct fwd_edit **out, size_t *n, char *err, size_t errlen,
+		    int *err_word)
 {
 	struct fwd_ports_parser pp = {
 		.services_path = opts ? opts->services_path : NULL,
 	};
 	int ret;
 
-	ret = parse_with(argc, argv, now, &pp, out, n, err, errlen, err_word);
+	ret = parse_with(argc, argv, now, &pp, hints, out, n, err, errlen, err_word);
 	fwd_ports_parser_done(&pp);
 	return ret;
+}
+
+int fwd_edit_parse_at(int argc, const char *const *argv, uint64_t now,
+		      const struct fwd_load_opts *opts, struct fwd_edit **out,
+		      size_t *n, char *err, size_t errlen, int *err_word)
+{
+	return parse_at(argc, argv, now, opts, NULL, out, n, err, errlen, err_word);
 }
 
 int fwd_edit_parse(int argc, const char *const *argv, uint64_t now,
@@ -656,6 +669,35 @@ int fwd_edit_parse(int argc, const char *const *argv, uint64_t now,
 		   size_t *n, char *err, size_t errlen)
 {
 	return fwd_edit_parse_at(argc, argv, now, opts, out, n, err, errlen, NULL);
+}
+
+int fwd_edit_parse_ports(const char *word, const struct fwd_load_opts *opts,
+			 struct fwd_ports **out, size_t *n, char *err, size_t errlen)
+{
+	const char *argv[] = { "allow", word };
+	struct fwd_edit *e = NULL;
+	size_t ne = 0;
+	char b[QBUF];
+	int ret;
+
+	*out = NULL;
+	*n = 0;
+	/* The words of `allow PORTS`, so both read PORTS alike; anything
+	 * beyond PORTS in the word (a peer, a time) is not PORTS. */
+	ret = fwd_edit_parse(2, argv, 0, opts, &e, &ne, err, errlen);
+	for (size_t i = 0; ret == 0 && i < ne; i++)
+		if (e[i].peer != FWD_PEER_ANY || e[i].expires || e[i].dir != FWD_DIR_IN)
+			ret = bad(err, errlen, "'%s' is not PORTS (like 22/tcp, 53, "
+				  "https or 60000-61000/udp)",
+				  fwd_quote(b, word, strlen(word), QUOTE_MAX));
+	if (ret == 0) {
+		*out = fwd_xreallocarray(NULL, ne + 1, sizeof(**out));
+		for (size_t i = 0; i < ne; i++)
+			(*out)[i] = e[i].ports;
+		*n = ne;
+	}
+	free(e);
+	return ret;
 }
 
 /* ---- a batch on stdin ---- */
@@ -717,6 +759,16 @@ int fwd_edit_parse_batch(int argc, const char *const *argv, const void *in,
 			 size_t inlen, uint64_t now, const struct fwd_load_opts *opts,
 			 struct fwd_edit **out, size_t *n, char *err, size_t errlen)
 {
+	return fwd_edit_parse_batch_hints(argc, argv, in, inlen, now, opts, NULL,
+					  out, n, err, errlen);
+}
+
+int fwd_edit_parse_batch_hints(int argc, const char *const *argv, const void *in,
+			       size_t inlen, uint64_t now,
+			       const struct fwd_load_opts *opts,
+			       const struct fwd_policy *hints, struct fwd_edit **out,
+			       size_t *n, char *err, size_t errlen)
+{
 	struct batch b = { 0 };
 	bool taken = false;
 	char msg[512];
@@ -733,8 +785,8 @@ int fwd_edit_parse_batch(int argc, const char *const *argv, const void *in,
 		batch_push(&b, argv[i], 0);
 	}
 	if (ret == 0) {
-		ret = fwd_edit_parse_at((int)b.n, b.w, now, opts, out, n, msg,
-					sizeof(msg), &at);
+		ret = parse_at((int)b.n, b.w, now, opts, hints, out, n, msg,
+			       sizeof(msg), &at);
 		if (ret && at >= 0 && b.line[at])
 			snprintf(err, errlen, "stdin:%u: %s", b.line[at], msg);
 		else if (ret)
@@ -939,6 +991,20 @@ static bool list_known(const struct fwd_policy *p, const char *name)
 	return false;
 }
 
+const char *fwd_policy_suggest_list(const struct fwd_policy *p, const char *s,
+				    size_t n)
+{
+	struct fwd_suggest sg;
+
+	fwd_suggest_init(&sg, s, n);
+	for (size_t i = 0; i < p->nlists; i++)
+		fwd_suggest_offer(&sg, p->lists[i].name);
+	for (size_t i = 0; i < p->nedits; i++)
+		if (p->edits[i].kind == FWD_EDIT_LIST_ADD)
+			fwd_suggest_offer(&sg, p->edits[i].list);
+	return sg.best;
+}
+
 static int edit_check(const struct fwd_policy *p, const struct fwd_edit *e,
 		      char *err, size_t errlen)
 {
@@ -975,10 +1041,19 @@ static int edit_check(const struct fwd_policy *p, const struct fwd_edit *e,
 	case FWD_PEER_LIST:
 		if (!list_name_valid(e->list))
 			return bad(err, errlen, "malformed edit: bad list name");
-		if (!list_known(p, e->list))
+		if (!list_known(p, e->list)) {
+			const char *l = fwd_policy_suggest_list(p, e->list,
+								strlen(e->list));
+
+			if (l)
+				return bad(err, errlen, "unknown list '@%s' (no [list "
+					   "%s] in the policy and no list add for "
+					   "it; did you mean '@%s'?)", e->list,
+					   e->list, l);
 			return bad(err, errlen, "unknown list '@%s' (no [list %s] "
 				   "in the policy and no list add for it)",
 				   e->list, e->list);
+		}
 		return 0;
 	}
 	return bad(err, errlen, "malformed edit: peer kind %d", (int)e->peer);
@@ -1029,6 +1104,111 @@ void fwd_policy_del_edit(struct fwd_policy *p, size_t i)
 	memmove(&p->edits[i], &p->edits[i + 1],
 		(p->nedits - i - 1) * sizeof(*p->edits));
 	p->nedits--;
+}
+
+/* ---- broad edits ---- */
+
+static bool edit_live(const struct fwd_edit *e, uint64_t now)
+{
+	return !e->expires || e->expires > now;
+}
+
+/* A deny that names every source (or destination): any, or a /0. */
+static bool deny_everyone(const struct fwd_edit *e)
+{
+	return e->kind == FWD_EDIT_DENY &&
+	       (e->peer == FWD_PEER_ANY ||
+		(e->peer == FWD_PEER_ADDR && e->addr.prefix == 0));
+}
+
+/* Whether the live blocks of edits[0..n) cover all of `family`. */
+static bool blocks_cover(const struct fwd_edit *edits, size_t n, uint8_t family,
+			 uint64_t now)
+{
+	struct fwd_addr *v;
+	size_t k = 0, last;
+	bool all;
+
+	/* Counted first: an edit request with 100k list edits and no block
+	 * pays a scan, not an allocation of 100k addresses. */
+	for (size_t i = 0; i < n; i++)
+		k += edits[i].kind == FWD_EDIT_BLOCK && edit_live(&edits[i], now) &&
+		     edits[i].addr.family == family;
+	if (!k)
+		return false;
+	v = fwd_xreallocarray(NULL, k, sizeof(*v));
+	k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (edits[i].kind == FWD_EDIT_BLOCK && edit_live(&edits[i], now) &&
+		    edits[i].addr.family == family)
+			v[k++] = edits[i].addr;
+	all = k && fwd_addr_cover_all(v, k, family, &last);
+	free(v);
+	return all;
+}
+
+/* Some way in for a new inbound connection: [defaults] inbound = allow, an
+ * inbound [service] with sources, or a live fwctl allow (inbound). */
+static bool inbound_open(const struct fwd_policy *p, const struct fwd_edit *edits,
+			 size_t n, uint64_t now)
+{
+	if (p->inbound == FWD_ALLOW)
+		return true;
+	for (size_t i = 0; i < p->nservices; i++)
+		if (p->services[i].dir == FWD_DIR_IN && p->services[i].nallow)
+			return true;
+	for (size_t i = 0; i < n; i++)
+		if (edits[i].kind == FWD_EDIT_ALLOW && edits[i].dir == FWD_DIR_IN &&
+		    edit_live(&edits[i], now))
+			return true;
+	return false;
+}
+
+static bool has_same(const struct fwd_edit *edits, size_t n,
+		     const struct fwd_edit *e)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fwd_edit_same(&edits[i], e))
+			return true;
+	return false;
+}
+
+bool fwd_edits_broad(const struct fwd_policy *p, const struct fwd_edit *before,
+		     size_t nbefore, uint64_t now, char *why, size_t len)
+{
+	static const uint8_t fams[] = { AF_INET, AF_INET6 };
+
+	for (size_t f = 0; f < 2; f++) {
+		if (blocks_cover(p->edits, p->nedits, fams[f], now) &&
+		    !blocks_cover(before, nbefore, fams[f], now)) {
+			snprintf(why, len, "the blocks would then cover every %s "
+				 "address: all %s traffic to and from this host "
+				 "would be dropped, established connections "
+				 "included", fams[f] == AF_INET ? "IPv4" : "IPv6",
+				 fams[f] == AF_INET ? "IPv4" : "IPv6");
+			return true;
+		}
+	}
+	for (size_t i = 0; i < p->nedits; i++) {
+		const struct fwd_edit *e = &p->edits[i];
+		char w[FWD_EDIT_STRLEN];
+
+		if (!deny_everyone(e) || !edit_live(e, now) ||
+		    has_same(before, nbefore, e))
+			continue;
+		fwd_edit_format(e, w, sizeof(w));
+		snprintf(why, len, "'%s' refuses that port to every %s, wherever "
+			 "the policy allows it", w,
+			 e->dir == FWD_DIR_OUT ? "destination" : "source");
+		return true;
+	}
+	if (inbound_open(p, before, nbefore, now) &&
+	    !inbound_open(p, p->edits, p->nedits, now)) {
+		snprintf(why, len, "this removes the last inbound allow: no new "
+			 "inbound connection would be accepted, SSH included");
+		return true;
+	}
+	return false;
 }
 
 /* ---- the owned file ---- */

@@ -132,6 +132,28 @@ int fwd_edit_parse_batch(int argc, const char *const *argv, const void *in,
 			 size_t inlen, uint64_t now, const struct fwd_load_opts *opts,
 			 struct fwd_edit **out, size_t *n, char *err, size_t errlen);
 
+/* The same, and a word that is no address but close to the name of a list
+ * of `hints` (the running policy: its [list]s and list-add edits) is said
+ * to be one: "'office' is not an address (did you mean '@office'?)".
+ * hints NULL: fwd_edit_parse_batch. */
+int fwd_edit_parse_batch_hints(int argc, const char *const *argv, const void *in,
+			       size_t inlen, uint64_t now,
+			       const struct fwd_load_opts *opts,
+			       const struct fwd_policy *hints, struct fwd_edit **out,
+			       size_t *n, char *err, size_t errlen);
+
+/* The list of p (a [list] or one a list-add edit makes) whose name is
+ * closest to s[0..n) (diag.h's fwd_suggest), or NULL: for "did you mean". */
+const char *fwd_policy_suggest_list(const struct fwd_policy *p, const char *s,
+				    size_t n);
+
+/* PORTS alone, as `allow PORTS` reads them (one word, comma separated:
+ * "22/tcp", "53" = tcp and udp, "https", "60000-61000/udp,443/tcp"): one
+ * range and protocol per entry of *out (malloc'd, *n of them, locations
+ * zero). For `fwctl explain`. 0, or -EINVAL with one message in err. */
+int fwd_edit_parse_ports(const char *word, const struct fwd_load_opts *opts,
+			 struct fwd_ports **out, size_t *n, char *err, size_t errlen);
+
 /* The same with a ports parser the caller keeps across calls, so that a
  * services file is read once for many lines (the policy loader). Only its
  * services_path and database are used. */
@@ -180,6 +202,21 @@ int fwd_policy_add_edit(struct fwd_policy *p, const struct fwd_edit *e,
 			char *err, size_t errlen);
 /* Remove p->edits[i], keeping order (O(nedits)). */
 void fwd_policy_del_edit(struct fwd_policy *p, size_t i);
+
+/*
+ * Broad edits, which fwd carries out only when the request confirms them
+ * (fwctl --yes, or the answer to fwctl's question on a terminal), whoever
+ * sends it and wherever from: p holds the edits after the change, before
+ * those before it. True, with a sentence in why, when the change
+ *   - makes the live blocks cover all of IPv4 or of IPv6 (block 0.0.0.0/0,
+ *     ::/0, or halves that together cover a family);
+ *   - adds a deny from (or to) everyone: `any` or a /0;
+ *   - leaves no way in for a new inbound connection where there was one
+ *     ([defaults] inbound = allow, an inbound [service] with sources, or a
+ *     live fwctl allow): the last inbound allow removed.
+ */
+bool fwd_edits_broad(const struct fwd_policy *p, const struct fwd_edit *before,
+		     size_t nbefore, uint64_t now, char *why, size_t len);
 
 /* The whole owned file: a header comment saying fwd writes it, then
  * [edits] with one line "KIND = WORDS" (< 199 bytes: inih's line limit)

@@ -377,6 +377,31 @@ int fwd_compile_at(const struct fwd_policy *p, uint64_t now,
 		   struct fwd_ir **out, struct fwd_diags *d);
 
 /*
+ * The address lists as the compiler makes them at `now` (what `fwctl list
+ * show` prints): the files' members with fwctl's list add and list del in
+ * force applied, lists that only list add makes included, in policy order.
+ * Each member carries where it was written (a file's line, or the edit's:
+ * file NULL for one made live) and when its membership ends (0: never);
+ * `removed` holds the addresses a list del in force took out. Names point
+ * into p. Allocation failure aborts. Free with fwd_lists_view_free.
+ */
+struct fwd_list_member {
+	struct fwd_addr addr;
+	struct fwd_loc loc;
+	uint64_t expires;
+};
+struct fwd_list_view {
+	const char *name;
+	struct fwd_list_member *m;
+	size_t n;
+	struct fwd_list_member *removed;	/* loc: the list del */
+	size_t nremoved;
+};
+size_t fwd_lists_view(const struct fwd_policy *p, uint64_t now,
+		      struct fwd_list_view **out);
+void fwd_lists_view_free(struct fwd_list_view *v, size_t n);	/* accepts NULL */
+
+/*
  * What the compiler gets besides the policy: what the kernel can do (from
  * the probe, which the compiler cannot run: it is pure), and for tests
  * and benchmarks an explicit queue step. All zero: what fwd_compile_at

@@ -187,6 +187,23 @@ static bool port_number(struct fwd_ports_parser *pp, const char *w, size_t n,
 	return true;
 }
 
+/* "htps": the closest name of the database is most likely what was meant. */
+static void unknown_name(struct fwd_ports_parser *pp, const char *name,
+			 const char *q, const char *path)
+{
+	struct fwd_suggest sg;
+	char q2[FWD_QUOTE_BUF(QUOTE_MAX)];
+
+	fwd_suggest_init(&sg, name, strlen(name));
+	for (size_t i = 0; i < pp->db->n; i++)
+		fwd_suggest_offer(&sg, pp->db->v[i].name);
+	if (sg.best)
+		perr(pp, "unknown service name '%s' (not in %s; did you mean '%s'?)",
+		     q, path, fwd_quote(q2, sg.best, strlen(sg.best), QUOTE_MAX));
+	else
+		perr(pp, "unknown service name '%s' (not in %s)", q, path);
+}
+
 static size_t port_name(struct fwd_ports_parser *pp, const char *w, size_t n,
 			uint8_t proto, struct fwd_port_range out[2])
 {
@@ -202,7 +219,7 @@ static size_t port_name(struct fwd_ports_parser *pp, const char *w, size_t n,
 		perr(pp, "cannot look up service name '%s': %s: %s", q, path,
 		     strerror(-pp->db_err));
 	else if (!fwd_services_lookup(pp->db, name, &tcp, &udp))
-		perr(pp, "unknown service name '%s' (not in %s)", q, path);
+		unknown_name(pp, name, q, path);
 	else if (proto == IPPROTO_TCP && !tcp)
 		perr(pp, "service '%s' has no tcp port in %s (it has %u/udp)",
 		     q, path, udp);

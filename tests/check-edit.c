@@ -11,6 +11,7 @@
 #include "testutil.h"
 
 #include "edit.h"
+#include "ir.h"
 #include "policy.h"
 #include "util.h"
 
@@ -276,7 +277,7 @@ static const struct bad_case bads[] = {
 	{ "allow 22,/tcp", "missing port before '/' in '/tcp'" },
 	{ "allow 1.5", "invalid port '1.5'; expected a number (1-65535), a range "
 	  "LO-HI or a service name" },
-	{ "allow htps", "unknown service name 'htps' (not in services)" },
+	{ "allow htps", "unknown service name 'htps' (not in services; did you mean 'https'?)" },
 	{ "allow ntp/tcp", "service 'ntp' has no tcp port in services (it has 123/udp)" },
 	{ "allow 22/tcp 80/tcp", "expected 'from', 'to', 'for' or 'until', got "
 	  "'80/tcp' (separate PORTS with commas: 22/tcp,80/tcp)" },
@@ -1400,6 +1401,256 @@ START_TEST(test_100k_lines)
 }
 END_TEST
 
+/* ---- friendlier input: did you mean, PORTS for explain, broad edits ---- */
+
+START_TEST(test_suggest)
+{
+	struct fwd_suggest sg;
+
+	ck_assert_uint_eq(fwd_edit_distance("ofice", 5, "office", 6), 1);
+	ck_assert_uint_eq(fwd_edit_distance("htps", 4, "https", 5), 1);
+	/* a swap of neighbours is one mistake, case is no mistake */
+	ck_assert_uint_eq(fwd_edit_distance("offcie", 6, "office", 6), 1);
+	ck_assert_uint_eq(fwd_edit_distance("OFFICE", 6, "office", 6), 0);
+	ck_assert_uint_eq(fwd_edit_distance("", 0, "abc", 3), 3);
+
+	fwd_suggest_init(&sg, "ofice", 5);
+	fwd_suggest_offer(&sg, "lab");
+	fwd_suggest_offer(&sg, "offices");	/* 2 edits */
+	fwd_suggest_offer(&sg, "office");	/* 1 edit: the closer wins */
+	fwd_suggest_offer(&sg, "offic");	/* also 1: the first stays */
+	ck_assert_str_eq(sg.best, "office");
+
+	/* too far for the word's length: nothing */
+	fwd_suggest_init(&sg, "ssh", 3);
+	fwd_suggest_offer(&sg, "office");
+	fwd_suggest_offer(&sg, "http");
+	ck_assert_ptr_null(sg.best);
+	/* a one-letter word is not "meant" as another one-letter word */
+	fwd_suggest_init(&sg, "a", 1);
+	fwd_suggest_offer(&sg, "b");
+	ck_assert_ptr_null(sg.best);
+}
+END_TEST
+
+START_TEST(test_suggest_lists)
+{
+	struct fwd_policy *p = policy_text("[list office]\nmembers = 192.0.2.0/24\n");
+	const char *argv[] = { "allow", "22/tcp", "from", "office" };
+	const char *argv2[] = { "allow", "22/tcp", "from", "198.51.100.300" };
+	struct fwd_edit e, *out = NULL;
+	size_t n = 0;
+	char err[256];
+
+	e = one("allow 22/tcp from @ofice");
+	ck_assert_int_eq(fwd_policy_add_edit(p, &e, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "unknown list '@ofice' (no [list ofice] in the policy "
+			 "and no list add for it; did you mean '@office'?)");
+	/* a list made by list-add is a candidate too */
+	e = one("list-add lab 2001:db8::1");
+	ck_assert_int_eq(fwd_policy_add_edit(p, &e, err, sizeof(err)), 0);
+	ck_assert_str_eq(fwd_policy_suggest_list(p, "lba", 3), "lab");
+	ck_assert_ptr_null(fwd_policy_suggest_list(p, "webservers", 10));
+
+	/* a list without its '@', told only when the policy is given */
+	ck_assert_int_eq(fwd_edit_parse_batch_hints(4, argv, NULL, 0, 1, &opts, p, &out,
+						    &n, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "'office' is not an address (did you mean '@office'?)");
+	ck_assert_int_eq(fwd_edit_parse_batch(4, argv, NULL, 0, 1, &opts, &out, &n,
+					      err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_null(strstr(err, "did you mean"));
+	/* an address that is wrong stays an address error */
+	ck_assert_int_eq(fwd_edit_parse_batch_hints(4, argv2, NULL, 0, 1, &opts, p, &out,
+						    &n, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_null(strstr(err, "did you mean"));
+	ck_assert_uint_eq(n, 0);
+	fwd_policy_free(p);
+}
+END_TEST
+
+static void expect_ports(const char *word, const char *want)
+{
+	struct fwd_ports *pr = NULL;
+	size_t n = 0;
+	char err[256], got[256] = "";
+
+	ck_assert_msg(fwd_edit_parse_ports(word, &opts, &pr, &n, err, sizeof(err)) == 0,
+		      "%s: %s", word, err);
+	for (size_t i = 0; i < n; i++)
+		snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%u-%u/%s",
+			 i ? " " : "", pr[i].lo, pr[i].hi, fwd_proto_name(pr[i].proto));
+	ck_assert_msg(strcmp(got, want) == 0, "%s: want '%s', got '%s'", word, want, got);
+	free(pr);
+}
+
+START_TEST(test_parse_ports)
+{
+	struct fwd_ports *pr = NULL;
+	size_t n = 0;
+	char err[256];
+
+	expect_ports("22/tcp", "22-22/tcp");
+	expect_ports("53", "53-53/tcp 53-53/udp");
+	expect_ports("https", "443-443/tcp 443-443/udp");
+	expect_ports("ssh", "22-22/tcp");
+	expect_ports("60000-61000/udp,443/tcp", "60000-61000/udp 443-443/tcp");
+	ck_assert_int_eq(fwd_edit_parse_ports("22/sctp", &opts, &pr, &n, err,
+					      sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "unknown protocol 'sctp' in '22/sctp'; valid protocols "
+			 "are tcp, udp");
+	ck_assert_int_eq(fwd_edit_parse_ports("htps", &opts, &pr, &n, err,
+					      sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "unknown service name 'htps' (not in services; did you "
+			 "mean 'https'?)");
+	/* PORTS only: a peer or a time in the word is not PORTS */
+	ck_assert_int_eq(fwd_edit_parse_ports("22/tcp from 192.0.2.1", &opts, &pr, &n,
+					      err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "'22/tcp from 192.0.2.1' is not PORTS (like 22/tcp, 53, "
+			 "https or 60000-61000/udp)");
+	ck_assert_int_eq(fwd_edit_parse_ports("22/tcp for 1h", &opts, &pr, &n, err,
+					      sizeof(err)), -EINVAL);
+	ck_assert_ptr_null(pr);
+	ck_assert_uint_eq(n, 0);
+}
+END_TEST
+
+/* Is adding `words` to p broad? (p gets the edits, as the daemon's mutate
+ * would; they stay.) */
+static bool broad_after_add(struct fwd_policy *p, const char *words, char *why,
+			    size_t len)
+{
+	struct fwd_edit *snap = NULL, *e = NULL;
+	size_t nsnap = p->nedits, n = 0;
+	char err[256];
+	bool b;
+
+	snap = malloc((nsnap + 1) * sizeof(*snap));
+	memcpy(snap, p->edits, nsnap * sizeof(*snap));
+	ck_assert_msg(parse_line(words, &e, &n, err, sizeof(err)) == 0, "%s", err);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(fwd_policy_add_edit(p, &e[i], err, sizeof(err)) == 0, "%s", err);
+	b = fwd_edits_broad(p, snap, nsnap, 1, why, len);
+	free(snap);
+	free(e);
+	return b;
+}
+
+START_TEST(test_broad)
+{
+	struct fwd_policy *p = policy_text("[defaults]\ninbound = deny\n");
+	struct fwd_policy *q = policy_text("[service ssh]\nports = 22/tcp\n"
+					   "allow = 192.0.2.0/24\n");
+	struct fwd_edit *snap;
+	size_t nsnap;
+	char why[512];
+
+	ck_assert(!broad_after_add(p, "block 192.0.2.0/24", why, sizeof(why)));
+	ck_assert(broad_after_add(p, "block 0.0.0.0/0", why, sizeof(why)));
+	ck_assert_str_eq(why, "the blocks would then cover every IPv4 address: all "
+			 "IPv4 traffic to and from this host would be dropped, "
+			 "established connections included");
+	fwd_policy_del_edit(p, p->nedits - 1);
+	/* two halves together are the whole */
+	ck_assert(!broad_after_add(p, "block 0.0.0.0/1", why, sizeof(why)));
+	ck_assert(broad_after_add(p, "block 128.0.0.0/1", why, sizeof(why)));
+	ck_assert(broad_after_add(p, "block ::/0", why, sizeof(why)));
+	ck_assert_ptr_nonnull(strstr(why, "every IPv6 address"));
+	/* already covered before: nothing newly broad */
+	ck_assert(!broad_after_add(p, "block 2001:db8::/32", why, sizeof(why)));
+
+	ck_assert(!broad_after_add(p, "deny 22/tcp from 198.51.100.0/24", why, sizeof(why)));
+	ck_assert(broad_after_add(p, "deny 22/tcp from any", why, sizeof(why)));
+	ck_assert_str_eq(why, "'deny 22/tcp from any' refuses that port to every "
+			 "source, wherever the policy allows it");
+	/* the same deny again (from any is the default) is not new */
+	ck_assert(!broad_after_add(p, "deny 22/tcp", why, sizeof(why)));
+	ck_assert(broad_after_add(p, "deny 25/tcp to ::/0", why, sizeof(why)));
+	ck_assert_ptr_nonnull(strstr(why, "every destination"));
+
+	/* the last inbound allow removed: broad; with a [service] left: not */
+	ck_assert(!broad_after_add(p, "allow 8080/tcp from 203.0.113.7", why, sizeof(why)));
+	nsnap = p->nedits;
+	snap = malloc(nsnap * sizeof(*snap));
+	memcpy(snap, p->edits, nsnap * sizeof(*snap));
+	fwd_policy_del_edit(p, p->nedits - 1);
+	ck_assert(fwd_edits_broad(p, snap, nsnap, 1, why, sizeof(why)));
+	ck_assert_str_eq(why, "this removes the last inbound allow: no new inbound "
+			 "connection would be accepted, SSH included");
+	free(snap);
+
+	ck_assert(!broad_after_add(q, "allow 8080/tcp from 203.0.113.7", why, sizeof(why)));
+	nsnap = q->nedits;
+	snap = malloc(nsnap * sizeof(*snap));
+	memcpy(snap, q->edits, nsnap * sizeof(*snap));
+	fwd_policy_del_edit(q, q->nedits - 1);
+	ck_assert(!fwd_edits_broad(q, snap, nsnap, 1, why, sizeof(why)));
+	free(snap);
+	fwd_policy_free(p);
+	fwd_policy_free(q);
+}
+END_TEST
+
+/* What `fwctl list show` prints: the compiler's own fold of list edits. */
+START_TEST(test_lists_view)
+{
+	struct fwd_policy *p = policy_text("[list app]\nmembers = 192.0.2.10, 192.0.2.11\n"
+					   "[list empty]\nmembers = 192.0.2.99\n");
+	struct fwd_list_view *v = NULL;
+	struct fwd_edit e;
+	char err[256], a[64];
+	size_t n;
+
+	e = one("list-add app 198.51.100.7");
+	ck_assert_int_eq(fwd_policy_add_edit(p, &e, err, sizeof(err)), 0);
+	e = one("list-add app 198.51.100.8 until 2000");
+	ck_assert_int_eq(fwd_policy_add_edit(p, &e, err, sizeof(err)), 0);
+	e = one("list-add app 198.51.100.9 until 500");	/* expired at 1000 */
+	ck_assert_int_eq(fwd_policy_add_edit(p, &e, err, sizeof(err)), 0);
+	e = one("list-del app 192.0.2.11");
+	ck_assert_int_eq(fwd_policy_add_edit(p, &e, err, sizeof(err)), 0);
+	e = one("list-del empty 192.0.2.99 until 3000");
+	ck_assert_int_eq(fwd_policy_add_edit(p, &e, err, sizeof(err)), 0);
+	e = one("list-add lab 2001:db8::1");
+	ck_assert_int_eq(fwd_policy_add_edit(p, &e, err, sizeof(err)), 0);
+
+	n = fwd_lists_view(p, 1000, &v);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(v[0].name, "app");
+	ck_assert_uint_eq(v[0].n, 3);		/* .10, .7, .8 */
+	fwd_addr_format(&v[0].m[0].addr, a, sizeof(a));
+	ck_assert_str_eq(a, "192.0.2.10");
+	ck_assert_str_eq(v[0].m[0].loc.file, "p.conf");
+	ck_assert_uint_eq(v[0].m[0].loc.line, 2);
+	ck_assert_uint_eq(v[0].m[0].expires, 0);
+	for (size_t i = 1; i < v[0].n; i++) {
+		fwd_addr_format(&v[0].m[i].addr, a, sizeof(a));
+		ck_assert_msg(strcmp(a, "198.51.100.7") == 0 || strcmp(a, "198.51.100.8") == 0,
+			      "member %s", a);
+		ck_assert_uint_eq(v[0].m[i].expires, strcmp(a, "198.51.100.8") ? 0 : 2000);
+		ck_assert_ptr_null(v[0].m[i].loc.file);	/* a live edit */
+	}
+	ck_assert_uint_eq(v[0].nremoved, 1);
+	fwd_addr_format(&v[0].removed[0].addr, a, sizeof(a));
+	ck_assert_str_eq(a, "192.0.2.11");
+	ck_assert_str_eq(v[1].name, "empty");
+	ck_assert_uint_eq(v[1].n, 0);
+	ck_assert_uint_eq(v[1].nremoved, 1);
+	ck_assert_uint_eq(v[1].removed[0].expires, 3000);
+	ck_assert_str_eq(v[2].name, "lab");
+	ck_assert_uint_eq(v[2].n, 1);
+	fwd_lists_view_free(v, n);
+
+	/* after the timed list del ends, the member is back */
+	n = fwd_lists_view(p, 3000, &v);
+	ck_assert_uint_eq(v[1].n, 1);
+	ck_assert_uint_eq(v[1].nremoved, 0);
+	ck_assert_uint_eq(v[0].n, 2);		/* .8 expired at 2000 */
+	fwd_lists_view_free(v, n);
+	fwd_lists_view_free(NULL, 0);
+	fwd_policy_free(p);
+}
+END_TEST
+
 static Suite *edit_suite(void)
 {
 	Suite *s = suite_create("edit");
@@ -1427,6 +1678,14 @@ static Suite *edit_suite(void)
 	tcase_add_test(tc, test_section);
 	tcase_add_test(tc, test_section_includes);
 	tcase_add_test(tc, test_round_trip);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("input");
+	tcase_add_test(tc, test_suggest);
+	tcase_add_test(tc, test_suggest_lists);
+	tcase_add_test(tc, test_parse_ports);
+	tcase_add_test(tc, test_broad);
+	tcase_add_test(tc, test_lists_view);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("scale");

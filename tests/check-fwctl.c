@@ -3077,7 +3077,10 @@ START_TEST(test_request_words)
 	ck_assert_msg(printable(R.err) && strstr(R.err, "'x\\x1b[31my\\x07' is not an IPv4"),
 		      "fwd's explain:\n%s", R.err);
 	ck_assert(fwctl("explain " BAD4 " \"" ESC_WORD "\"") == 2);
-	ck_assert_msg(printable(R.err) && strstr(R.err, "'x\\x1b[31my\\x07' is not PORT"),
+	/* PORTS are read as allow reads them: a word that is no number is a
+	 * service name */
+	ck_assert_msg(printable(R.err) && strstr(R.err, "unknown service name "
+						 "'x\\x1b[31my\\x07'"),
 		      "fwd's explain:\n%s", R.err);
 	ck_assert(fwctl("allow 22/tcp from \"" ESC_WORD "\"") == 2);
 	ck_assert_msg(printable(R.err) && strstr(R.err, "\\x1b[31m"), "allow:\n%s", R.err);
@@ -3949,6 +3952,381 @@ START_TEST(test_heavy_queries)
 }
 END_TEST
 
+/* ---- friendlier input (issue 11): list show, explain, did you mean,
+ * broad edits, completion ---- */
+
+/* How many elements of the set end their key with `tail` (" . tcp . 8080"). */
+static size_t set_count_port(const char *set, const char *tail)
+{
+	char **v = set_elems(set, NULL);
+	size_t n = 0;
+
+	for (size_t i = 0; v[i]; i++) {
+		const char *k = strstr(v[i], tail);
+
+		n += k && (k[strlen(tail)] == '\0' || k[strlen(tail)] == ' ');
+	}
+	elems_free(v);
+	return n;
+}
+
+/* The report: `list show` kept saying `appservers 2` after 103 members were
+ * added, and after `list del` of a member the text still listed it. */
+START_TEST(test_list_show_edits)
+{
+	char *batch = path_in("batch.txt"), *line;
+	FILE *f;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	write_policy("deny",
+		"\n"					/* 12 */
+		"[list appservers]\n"			/* 13 */
+		"members = 203.0.113.10, 203.0.113.11\n"	/* 14 */
+		"[service app]\n"			/* 15 */
+		"ports = 8080/tcp\n"			/* 16 */
+		"allow = @appservers\n");		/* 17 */
+	f = fopen(batch, "w");
+	ck_assert(f != NULL);
+	for (int i = 100; i <= 202; i++)
+		fprintf(f, "203.0.113.%d\n", i);
+	ck_assert(fclose(f) == 0);
+	fwd_start();
+
+	ck_assert_msg(fwctl_stdin(batch, "list add appservers -") == 0, "list add: %s",
+		      R.err);
+	FWCTL_OK("list show");
+	ck_assert_msg(strstr(R.out, "appservers\t105\n"), "list show after 103 list adds:\n%s",
+		      R.out);
+	FWCTL_OK("list show --json");
+	ck_assert_msg(strstr(R.out, "{\"name\":\"appservers\",\"members\":105,"),
+		      "list show --json:\n%s", R.out);
+	/* the kernel agrees: 2 + 103 elements for the service's port */
+	ck_assert_uint_eq(set_count_port("allow4", " . tcp . 8080"), 105);
+
+	/* a member of the file taken out: marked removed, no longer a member */
+	FWCTL_OK("list del appservers 203.0.113.11");
+	FWCTL_OK("list show appservers");
+	ck_assert_msg(!strstr(R.out, "203.0.113.11                                 /") &&
+		      strstr(R.out, "203.0.113.11                                 removed by fwctl"),
+		      "list show after list del of a file's member:\n%s", R.out);
+	line = strstr(R.out, "203.0.113.10 ");
+	ck_assert_msg(line && strstr(line, "/fwd.conf:14"), "list show:\n%s", R.out);
+	FWCTL_OK("list show");
+	ck_assert_msg(strstr(R.out, "appservers\t104\t"), "list show after list del:\n%s",
+		      R.out);
+	expect_elem("allow4", "203.0.113.11 . tcp . 8080", 0);
+	expect_elem("allow4", "203.0.113.10 . tcp . 8080", 1);
+	ck_assert_uint_eq(set_count_port("allow4", " . tcp . 8080"), 104);
+
+	/* a timed member shows its time left, in text and JSON */
+	FWCTL_OK("list add appservers 198.51.100.77 for 1h");
+	FWCTL_OK("list show appservers");
+	line = strstr(R.out, "198.51.100.77 ");
+	ck_assert_msg(line && (strstr(line, "fwctl, 59m") || strstr(line, "fwctl, 1h0m")),
+		      "list show of a timed member:\n%s", R.out);
+	FWCTL_OK("list show appservers --json");
+	ck_assert_msg(json_ok(R.out), "not JSON:\n%s", R.out);
+	line = strstr(R.out, "{\"address\":\"198.51.100.77\"");
+	ck_assert_msg(line, "no timed member in:\n%.2000s", R.out);
+	line = strstr(line, "\"seconds_left\":");
+	ck_assert_msg(line && atoi(line + 15) > 3500 && atoi(line + 15) <= 3601,
+		      "seconds_left of a 1h member:\n%.300s", line ? line : R.out);
+	ck_assert_msg(strstr(R.out, "\"removed\":[\"203.0.113.11\"]") &&
+		      strstr(R.out, "\"removed_entries\":[{\"address\":\"203.0.113.11\""),
+		      "list show --json removed:\n%.3000s", R.out);
+	expect_elem("allow4", "198.51.100.77 . tcp . 8080", 1);
+	free(batch);
+	topo_down();
+}
+END_TEST
+
+/* Misspelt names get a suggestion, and nothing changes. */
+START_TEST(test_did_you_mean)
+{
+	char *table, *edits;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	write_policy("deny",
+		"\n"
+		"[list office]\n"
+		"members = 198.51.100.0/24\n");
+	fwd_start();
+	FWCTL_OK("allow 8080/tcp from 203.0.113.5");
+	table = table_text();
+	edits = slurp_or_empty(T.edits);
+
+	ck_assert_int_eq(fwctl("allow 8080/tcp from @ofice"), 1);
+	ck_assert_msg(strstr(R.err, "unknown list '@ofice'") &&
+		      strstr(R.err, "did you mean '@office'?"), "@ofice: %s", R.err);
+	expect_unchanged(table, edits, "allow from @ofice");
+	ck_assert_int_eq(fwctl("allow 8080/tcp from office"), 2);
+	ck_assert_msg(strstr(R.err, "'office' is not an address (did you mean "
+			     "'@office'?)"), "from office: %s", R.err);
+	expect_unchanged(table, edits, "allow from office");
+	ck_assert_int_eq(fwctl("allow htps from 203.0.113.5"), 2);
+	ck_assert_msg(strstr(R.err, "unknown service name 'htps'") &&
+		      strstr(R.err, "did you mean 'https'?"), "htps: %s", R.err);
+	expect_unchanged(table, edits, "allow htps");
+	ck_assert_int_eq(fwctl("list del ofice 198.51.100.7"), 1);
+	ck_assert_msg(strstr(R.err, "did you mean list 'office'?"), "list del ofice: %s",
+		      R.err);
+	expect_unchanged(table, edits, "list del ofice");
+	ck_assert_int_eq(fwctl("list show offic"), 1);
+	ck_assert_msg(strstr(R.err, "no list named 'offic' (did you mean 'office'?)"),
+		      "list show offic: %s", R.err);
+	ck_assert_int_eq(fwctl("explain 203.0.113.5 htps"), 2);
+	ck_assert_msg(strstr(R.err, "did you mean 'https'?"), "explain htps: %s", R.err);
+	free(table);
+	free(edits);
+	topo_down();
+}
+END_TEST
+
+/* explain tells the truth: fwd disabled (the host was open while explain
+ * said drop), another table dropping what fwd accepts (explain said
+ * accept); each checked against real traffic. And PORTS as allow reads
+ * them. */
+START_TEST(test_explain_truth)
+{
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 22);
+	listener("tcp", 8080);
+	write_policy("deny", "");
+	fwd_start();
+
+	/* the same port forms as allow */
+	FWCTL_OK("explain " GOOD4 " 22");
+	ck_assert_msg(strstr(R.out, GOOD4 " -> 22/tcp: accept\n") &&
+		      strstr(R.out, GOOD4 " -> 22/udp: drop\n"), "explain 22:\n%s", R.out);
+	FWCTL_OK("explain " GOOD4 " ssh");
+	ck_assert_msg(strstr(R.out, GOOD4 " -> 22/tcp: accept\n"), "explain ssh:\n%s", R.out);
+	FWCTL_OK("explain " GOOD4 " https");
+	ck_assert_msg(strstr(R.out, GOOD4 " -> 443/tcp: drop\n"), "explain https:\n%s", R.out);
+	FWCTL_OK("explain " GOOD4 " 20-25/tcp,8080/tcp");
+	ck_assert_msg(strstr(R.out, GOOD4 " -> 20-21/tcp: drop\n") &&
+		      strstr(R.out, GOOD4 " -> 22/tcp: accept\n") &&
+		      strstr(R.out, GOOD4 " -> 23-25/tcp: drop\n") &&
+		      strstr(R.out, GOOD4 " -> 8080/tcp: drop\n"), "explain a range:\n%s", R.out);
+	FWCTL_OK("explain " GOOD4 " 22 --json");
+	ck_assert_msg(json_ok(R.out) && strstr(R.out, "\"results\":[{\"port\":\"22/tcp\","
+					       "\"verdict\":\"accept\"") &&
+		      strstr(R.out, "{\"port\":\"22/udp\",\"verdict\":\"drop\""),
+		      "explain --json:\n%s", R.out);
+	/* nothing else filters here yet */
+	FWCTL_OK("explain " GOOD4 " 22/tcp");
+	ck_assert_msg(!strstr(R.out, "but:") && !strstr(R.out, "disabled"),
+		      "explain without other tables:\n%s", R.out);
+
+	/* fwd disabled: the host is open, and explain says so */
+	FWCTL_OK("explain " BAD4 " 22/tcp");
+	ck_assert_msg(strstr(R.out, BAD4 " -> 22/tcp: drop\n"), "explain:\n%s", R.out);
+	expect_tcp(BAD, SRV4_B, 22, DROP, "before disable");
+	FWCTL_OK("disable --yes");
+	FWCTL_OK("explain " BAD4 " 22/tcp");
+	ck_assert_msg(strstr(R.out, "fwd is disabled") &&
+		      strstr(R.out, BAD4 " -> 22/tcp: accept (fwd disabled; its rules "
+			     "would say: drop)\n"), "explain while disabled:\n%s", R.out);
+	expect_tcp(BAD, SRV4_B, 22, OK, "while disabled, as explain says");
+	FWCTL_OK("explain " BAD4 " 22/tcp --json");
+	ck_assert_msg(strstr(R.out, "\"verdict\":\"accept\",\"policy_verdict\":\"drop\"") &&
+		      strstr(R.out, "\"disabled\":true"), "explain --json disabled:\n%s", R.out);
+	FWCTL_OK("enable");
+	expect_tcp(BAD, SRV4_B, 22, DROP, "enabled again");
+
+	/* another table drops what fwd accepts */
+	/* (in srv, the namespace this test made: never the machine's own) */
+	free(sh_ok("ip netns exec %s nft add table ip fwdt_other", E.ns[SRV]));
+	free(sh_ok("ip netns exec %s nft add chain ip fwdt_other input '{ type filter "
+		   "hook input priority 10; policy accept; }'", E.ns[SRV]));
+	free(sh_ok("ip netns exec %s nft add rule ip fwdt_other input ip saddr " GOOD4
+		   " tcp dport 22 drop", E.ns[SRV]));
+	FWCTL_OK("explain " GOOD4 " 22/tcp");
+	ck_assert_msg(strstr(R.out, GOOD4 " -> 22/tcp: accept\n") &&
+		      strstr(R.out, "but: table ip fwdt_other chain input (hook input, "
+			     "priority 10) can drop it"), "explain with another table:\n%s",
+		      R.out);
+	FWCTL_OK("explain " GOOD4 " 22/tcp --json");
+	ck_assert_msg(strstr(R.out, "\"other_tables\":[{\"table\":\"table ip fwdt_other\","
+			     "\"chain\":\"input\",\"hook\":\"input\",\"priority\":10"),
+		      "explain --json with another table:\n%s", R.out);
+	{
+		struct probes ps = { .n = 0 };
+
+		/* the other table's drop wins over fwd's accept, as explain says */
+		probe(&ps, GOOD, DROP, "connect tcp " SRV4_G " 22");
+		probe(&ps, GOOD, OK, "connect tcp " SRV6_G " 22");
+		probes_run(&ps, "another table dropping 22/tcp from good over IPv4");
+	}
+	/* an ip table is no business of IPv6 */
+	FWCTL_OK("explain " GOOD6 " 22/tcp");
+	ck_assert_msg(!strstr(R.out, "but:"), "explain of IPv6 named an ip table:\n%s", R.out);
+	/* a drop is not overturned by anything: no "but" */
+	FWCTL_OK("explain " BAD4 " 22/tcp");
+	ck_assert_msg(!strstr(R.out, "but:"), "explain of a drop:\n%s", R.out);
+	topo_down();
+}
+END_TEST
+
+/* Run fwctl on a terminal (script(1) gives it one), typing `answer`. */
+static int fwctl_tty(const char *answer, const char *args)
+{
+	char *o = path_in("tty.out");
+
+	R.rc = tu_sh(NULL, "printf '%s\\n' | ip netns exec %s script -qec "
+		     "'env SSH_CONNECTION= %s -S %s %s' /dev/null >%s 2>&1", answer,
+		     E.ns[SRV], FWCTL, T.sock, args, o);
+	free(R.out);
+	R.out = slurp_or_empty(o);
+	free(o);
+	return R.rc;
+}
+
+/* Broad edits need --yes (or a yes on a terminal), whatever SSH_CONNECTION
+ * says, and nothing changes without it. */
+START_TEST(test_broad_edits)
+{
+	static const char *const refused[] = {
+		"block 0.0.0.0/0", "block ::/0", "block 0.0.0.0/1 128.0.0.0/1",
+		"deny 22/tcp from any", "deny 22/tcp", "deny 53/udp to ::/0",
+		"block 0.0.0.0/0 --force",
+	};
+	char *table, *edits;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 22);
+	listener("tcp", 8080);
+	/* no inbound service in the files: fwctl's allow is the only way in */
+	write_file(T.policy, "[defaults]\ninbound = deny\n");
+	fwd_start();
+	FWCTL_OK("allow 8080/tcp from " BAD4);
+	table = table_text();
+	edits = slurp_or_empty(T.edits);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		ck_assert_msg(fwctl("%s", refused[i]) == 1 &&
+			      strstr(R.err, "refused without confirmation") &&
+			      strstr(R.err, "--yes"), "%s: rc %d, %s", refused[i], R.rc, R.err);
+		expect_unchanged(table, edits, refused[i]);
+		/* an SSH session that stays reachable changes nothing about it */
+		ck_assert_msg(fwctl_env(SSH_FROM_BAD, "%s", refused[i]) == 1 &&
+			      strstr(R.err, "refused without confirmation"), "%s over SSH: "
+			      "rc %d, %s", refused[i], R.rc, R.err);
+		expect_unchanged(table, edits, refused[i]);
+	}
+	/* the last inbound allow removed */
+	ck_assert_msg(fwctl("remove 8080/tcp from " BAD4) == 1 &&
+		      strstr(R.err, "the last inbound allow"), "remove: rc %d, %s", R.rc, R.err);
+	expect_unchanged(table, edits, "remove of the last inbound allow");
+	expect_tcp(BAD, SRV4_B, 8080, OK, "after the refused remove");
+
+	/* on a terminal: asked; anything but yes changes nothing */
+	ck_assert_msg(fwctl_tty("no", "block ::/0") != 0 &&
+		      strstr(R.out, "Type 'yes' to go on") &&
+		      strstr(R.out, "not confirmed, nothing changed"), "tty, no: rc %d, %s",
+		      R.rc, R.out);
+	expect_unchanged(table, edits, "tty answered no");
+	ck_assert_msg(fwctl_tty("yes", "remove 8080/tcp from " BAD4) == 0 &&
+		      strstr(R.out, "removed: allow 8080/tcp from " BAD4), "tty, yes: rc %d, %s",
+		      R.rc, R.out);
+	expect_elem("allow4", BAD4 " . tcp . 8080", 0);
+	expect_tcp(BAD, SRV4_B, 8080, DROP, "after the confirmed remove");
+
+	/* --yes from a script */
+	FWCTL_OK("deny 22/tcp from any --yes");
+	ck_assert_msg(count_lines_eq(T.edits, "deny = 22/tcp from any") == 1,
+		      "99-fwctl.conf:\n%s", slurp_or_empty(T.edits));
+	FWCTL_OK("block ::/0 --yes");
+	expect_elem("block6", "::/0", 1);
+	free(table);
+	free(edits);
+	topo_down();
+}
+END_TEST
+
+/* The directory of a program's path (for PATH). */
+static char *dirname_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? xasprintf("%.*s", (int)(slash - path), path) : xasprintf(".");
+}
+
+/* bash completion with the running daemon: list names and the policy's
+ * ports from it, on the socket the command line names; nothing (and no
+ * error) without one. */
+static char *complete(const char *line)
+{
+	char *comp = tu_src("completion/fwctl.bash"), *o = path_in("comp.out"), *r;
+	char *dir = dirname_of(FWCTL);
+
+	tu_sh(NULL, "PATH=%s:$PATH bash --norc --noprofile -c '"
+	      "source \"$1\" || exit 1; read -ra COMP_WORDS <<<\"$2\"; "
+	      "[[ $2 == *\" \" ]] && COMP_WORDS+=(\"\"); "
+	      "COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _fwctl; "
+	      "printf \"%%s \" \"${COMPREPLY[@]}\"' _ %s '%s' >%s 2>&1",
+	      dir, comp, line, o);
+	r = slurp_or_empty(o);
+	free(dir);
+	free(comp);
+	free(o);
+	return r;
+}
+
+START_TEST(test_completion)
+{
+	char *got, *line;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	write_policy("deny",
+		"\n"
+		"[list office]\n"
+		"members = 198.51.100.0/24\n"
+		"[service web]\n"
+		"ports = 8443/tcp\n"
+		"allow = any\n");
+	fwd_start();
+	FWCTL_OK("list add lab 203.0.113.9");
+
+	line = xasprintf("fwctl -S %s list show ", T.sock);
+	got = complete(line);
+	ck_assert_msg(strcmp(got, "good office lab ") == 0, "'%s': got '%s'", line, got);
+	free(got);
+	free(line);
+	line = xasprintf("fwctl --socket %s allow 22/tcp from @o", T.sock);
+	got = complete(line);
+	ck_assert_msg(strcmp(got, "@office ") == 0, "'%s': got '%s'", line, got);
+	free(got);
+	free(line);
+	line = xasprintf("fwctl -S %s allow 8", T.sock);
+	got = complete(line);
+	ck_assert_msg(strcmp(got, "80/tcp 8443/tcp ") == 0, "'%s': got '%s'", line, got);
+	free(got);
+	free(line);
+	line = xasprintf("fwctl -S %s block 192.0.2.9 --", T.sock);
+	got = complete(line);
+	ck_assert_msg(strcmp(got, "--runtime --force --yes ") == 0, "'%s': got '%s'", line,
+		      got);
+	free(got);
+	free(line);
+	/* no daemon there: quietly nothing */
+	line = xasprintf("fwctl -S %s/none.sock list show ", E.dir);
+	got = complete(line);
+	ck_assert_msg(strcmp(got, " ") == 0 || got[0] == '\0', "'%s': got '%s'", line, got);
+	free(got);
+	free(line);
+	topo_down();
+}
+END_TEST
+
 static void add_test(Suite *s, const char *name, const TTest *t, int timeout)
 {
 	TCase *tc = tcase_create(name);
@@ -4010,6 +4388,11 @@ static Suite *fwctl_suite(void)
 	add_sec_test(s, "roles_dropped_groups", test_roles_dropped_groups, 60);
 	add_sec_test(s, "flood_does_not_lock_out_root", test_flood_does_not_lock_out_root, 120);
 	add_sec_test(s, "diff_hides_source", test_diff_hides_source_from_readers, 60);
+	add_test(s, "list_show_edits", test_list_show_edits, 90);
+	add_test(s, "did_you_mean", test_did_you_mean, 60);
+	add_test(s, "explain_truth", test_explain_truth, 90);
+	add_test(s, "broad_edits", test_broad_edits, 90);
+	add_test(s, "completion", test_completion, 60);
 	add_test(s, "audit", test_audit, 90);
 	add_test(s, "audit_interval", test_audit_interval, 90);
 	return s;

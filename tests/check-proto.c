@@ -522,6 +522,7 @@ static void resp_round_trip(const struct fwd_response *resp)
 	ck_assert_uint_eq(back.status, resp->status);
 	ck_assert_uint_eq(back.out.len, resp->out.len);
 	ck_assert_uint_eq(back.err.len, resp->err.len);
+	ck_assert_uint_eq(back.flags, resp->flags);
 	if (resp->out.len)
 		ck_assert(memcmp(back.out.data, resp->out.data, resp->out.len) == 0);
 	if (resp->err.len)
@@ -558,8 +559,49 @@ START_TEST(resp_round_trips)
 	ck_assert_uint_eq(r.status, FWD_EXIT_PROTO);
 	ck_assert_str_eq(r.err.data, "fwd: bad request: why\n");
 	resp_round_trip(&r);
+	/* A broad edit refused for want of --yes: the flag travels. */
+	r.flags = FWD_RESP_F_CONFIRM;
+	resp_round_trip(&r);
 	fwd_response_free(&r);
 	fwd_response_free(NULL);
+}
+END_TEST
+
+/* FLAGS is optional: a decoder that does not know it (an older fwctl) skips
+ * it; this one takes it once, 4 bytes, and refuses it twice or mis-sized. */
+START_TEST(resp_flags)
+{
+	uint8_t body[64], *f;
+	size_t p, len;
+	struct fwd_response r;
+
+	ck_assert_uint_eq(FWD_RESP_FLAGS & FWD_PROTO_TAG_OPTIONAL, FWD_PROTO_TAG_OPTIONAL);
+	p = field(body, 0, FWD_RESP_STATUS, "\1", 1);
+	p = field(body, p, FWD_RESP_FLAGS, "\0\0\0\1", 4);
+	f = raw_frame(FWD_FRAME_RESPONSE, body, p, &len);
+	ck_assert_int_eq(fwd_response_decode(f, len, &r, NULL, 0), 0);
+	ck_assert_uint_eq(r.flags, FWD_RESP_F_CONFIRM);
+	ck_assert_uint_eq(r.status, 1);
+	fwd_response_free(&r);
+	free(f);
+	p = field(body, 0, FWD_RESP_STATUS, "\1", 1);
+	p = field(body, p, FWD_RESP_FLAGS, "\0\0\1", 3);
+	f = raw_frame(FWD_FRAME_RESPONSE, body, p, &len);
+	ck_assert_int_eq(fwd_response_decode(f, len, &r, NULL, 0), -EBADMSG);
+	free(f);
+	p = field(body, 0, FWD_RESP_STATUS, "\1", 1);
+	p = field(body, p, FWD_RESP_FLAGS, "\0\0\0\1", 4);
+	p = field(body, p, FWD_RESP_FLAGS, "\0\0\0\1", 4);
+	f = raw_frame(FWD_FRAME_RESPONSE, body, p, &len);
+	ck_assert_int_eq(fwd_response_decode(f, len, &r, NULL, 0), -EBADMSG);
+	free(f);
+	/* without it: 0 */
+	p = field(body, 0, FWD_RESP_STATUS, "\1", 1);
+	f = raw_frame(FWD_FRAME_RESPONSE, body, p, &len);
+	ck_assert_int_eq(fwd_response_decode(f, len, &r, NULL, 0), 0);
+	ck_assert_uint_eq(r.flags, 0);
+	fwd_response_free(&r);
+	free(f);
 }
 END_TEST
 
@@ -776,6 +818,7 @@ static Suite *proto_suite(void)
 	tcase_add_test(tc, resp_round_trips);
 	tcase_add_test(tc, resp_limit);
 	tcase_add_test(tc, resp_broken);
+	tcase_add_test(tc, resp_flags);
 	tcase_add_test(tc, socket_path_choice);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("commands");
