@@ -242,7 +242,7 @@ if [[ -f $fwctl_comp ]]; then
 	expect "$c" _fwctl 'fwctl explain 192.0.2.9 ' '22/tcp 80/tcp 443/tcp 53/udp'
 	expect "$c" _fwctl 'fwctl explain 192.0.2.9 22/tcp ' ''
 	expect "$c" _fwctl 'fwctl block 192.0.2.9 --' '--runtime --force --yes'
-	expect "$c" _fwctl 'fwctl remove 22/tcp --' '--kill-states --force --yes'
+	expect "$c" _fwctl 'fwctl remove 22/tcp --' '--allow --deny --generation --kill-states --force --yes'
 	expect "$c" _fwctl 'fwctl unblock ' ''
 	expect "$c" _fwctl 'fwctl help ex' 'explain'
 	expect "$c" _fwctl 'fwctl help list ' 'add del show blocked'
