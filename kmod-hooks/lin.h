@@ -41,6 +41,9 @@ void fwd_lin_chain(struct fwd_batch *b, const char *table,
  * meter6, which is what FWD_M_METER rules name). */
 void fwd_lin_meter_set(struct fwd_batch *b, const char *table,
 		       const struct fwd_ir *ir, bool v6, uint32_t set_id);
+/* The meter sets of ir's limited classes (ids fwd_ir_class_meter_id). */
+void fwd_lin_class_meter_sets(struct fwd_batch *b, const char *table,
+			      const struct fwd_ir *ir);
 void fwd_lin_rule(struct fwd_batch *b, const char *table,
 		  const struct fwd_ir *ir, const struct fwd_ir_chain *c,
 		  size_t ri, uint32_t *next_set_id);

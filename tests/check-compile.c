@@ -297,7 +297,8 @@ static void check_set(const struct fwd_ir_set *s)
 
 static void check_ir(const struct fwd_ir *ir)
 {
-	ck_assert_uint_eq(ir->nsets, FWD_SET_COUNT);
+	/* The fixed sets, then two per restricted class (ir.h). */
+	ck_assert_uint_eq(ir->nsets, FWD_SET_COUNT + 2 * ir->nclasses);
 	ck_assert_uint_eq(ir->nchains, FWD_CHAIN_COUNT);
 	for (size_t i = 0; i < ir->nsets; i++)
 		check_set(&ir->sets[i]);
@@ -2666,6 +2667,7 @@ static const struct golden {
 	{ "guard", 0, NULL },		/* the same, derived from [guard] */
 	{ "rpfilter-loose", 0, NULL },	/* fib saddr . mark oif missing */
 	{ "rpfilter-no", 0, NULL },		/* no fib rule */
+	{ "limits-iface", 0, NULL },	/* interface = / limit = classes */
 };
 
 static struct fwd_ir *compile_golden(const struct golden *g,

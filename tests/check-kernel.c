@@ -325,7 +325,8 @@ static void assert_live_is(struct fwd_nl *nl, const struct fwd_ir *ir)
 
 	ck_assert_msg(ret == 0, "fwd_live_read: %s", strerror(-ret));
 	/* A [guard] fixture's queue step brings its meter sets (ir.h). */
-	ck_assert_uint_eq(t->nsets, ir->nsets + fwd_ir_meter_sets(ir));
+	ck_assert_uint_eq(t->nsets, ir->nsets + fwd_ir_meter_sets(ir) +
+			  fwd_ir_class_meter_sets(ir));
 	for (size_t i = 0; i < ir->nsets; i++) {
 		const struct fwd_ir_set *s = &ir->sets[i];
 		const struct fwd_live_set *ls = fwd_live_set_find(t, s->name);
