@@ -221,6 +221,26 @@ static void peer_text(const struct fwd_policy *p, const struct fwd_peer *pe,
 	}
 }
 
+/* "interface" and "limit" of a service or an explained class: the name
+ * and "N/WINDOW", or null. */
+static void restrict_json(struct json_out *j, const struct fwd_restrict *r)
+{
+	char b[48];
+
+	json_key(j, "interface");
+	if (r->ifname[0])
+		json_str(j, r->ifname);
+	else
+		json_null(j);
+	json_key(j, "limit");
+	if (r->limit_n) {
+		fwd_limit_format(r->limit_n, r->limit_w, b, sizeof(b));
+		json_str(j, b);
+	} else {
+		json_null(j);
+	}
+}
+
 static int cmd_show_nft(struct cmdreq *cr)
 {
 	struct fwd_render_opts ro = { .table_flags = fwd_table_flags(&cr->ctx->feat, NULL) };
@@ -318,6 +338,7 @@ int cmd_show(struct cmdreq *cr)
 				json_str(&jb.j, a);
 			}
 			json_arr_end(&jb.j);
+			restrict_json(&jb.j, &s->rs);
 			fmt_loc(&s->loc, a, sizeof(a));
 			json_key(&jb.j, "source"); json_str(&jb.j, a);
 			json_obj_end(&jb.j);
@@ -374,6 +395,8 @@ int cmd_show(struct cmdreq *cr)
 		}
 		if (s->nallow > 8)
 			fwd_response_printf(cr->resp, ",... (%zu in all)", s->nallow);
+		fwd_restrict_format(&s->rs, b, sizeof(b));
+		fwd_response_printf(cr->resp, "%s", b);
 		fmt_loc(&s->loc, b, sizeof(b));
 		fwd_response_printf(cr->resp, "  (%s)\n", b);
 	}
@@ -551,6 +574,24 @@ static const char *verdict_name(enum fwd_ir_verdict v)
 	}
 }
 
+/* What a restricted class adds to an accept: explain's probe names no
+ * interface and is one connection, so say what the kernel also checks. */
+static void explain_restrict(struct cmdreq *cr, const struct fwd_restrict *rs)
+{
+	char b[48];
+
+	if (rs->ifname[0])
+		fwd_response_printf(cr->resp, "  only on:    interface %s (iifname); "
+				    "elsewhere the rest of the chain decides\n",
+				    rs->ifname);
+	if (rs->limit_n) {
+		fwd_limit_format(rs->limit_n, rs->limit_w, b, sizeof(b));
+		fwd_response_printf(cr->resp, "  limit:      %s new connections per "
+				    "source (IPv6: per /64); above it dropped and "
+				    "counted (fwctl stats)\n", b);
+	}
+}
+
 int cmd_explain(struct cmdreq *cr)
 {
 	uint8_t addr[16] = { 0 };
@@ -560,6 +601,8 @@ int cmd_explain(struct cmdreq *cr)
 	char pbuf[32], elem[256] = "", loc[128] = "";
 	unsigned lo, hi;
 	char proto[8] = "tcp", q[QWORD_BUF];
+	const struct fwd_ir_class *cls = NULL;
+	struct fwd_restrict rs = { .limit_n = 0 };
 
 	if (cr->argc != 2) {
 		fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "usage: fwctl explain SRC PORT/PROTO");
@@ -589,6 +632,11 @@ int cmd_explain(struct cmdreq *cr)
 		return -EINVAL;
 	}
 	ports_text(&pr, pbuf, sizeof(pbuf));
+	if (ex.set >= 0 && (cls = fwd_ir_class_of_set(cr->ctx->ir, (unsigned)ex.set))) {
+		snprintf(rs.ifname, sizeof(rs.ifname), "%s", cls->ifname);
+		rs.limit_n = cls->limit_n;
+		rs.limit_w = cls->limit_w;
+	}
 	if (ex.set >= 0 && ex.elem) {
 		fwd_ir_elem_format(&cr->ctx->ir->sets[ex.set], ex.elem, elem, sizeof(elem));
 		fmt_loc(&ex.loc, loc, sizeof(loc));
@@ -624,6 +672,7 @@ int cmd_explain(struct cmdreq *cr)
 			json_str(&b.j, loc);
 		else
 			json_null(&b.j);
+		restrict_json(&b.j, &rs);
 		json_obj_end(&b.j);
 		jbuf_close(&b, cr->resp);
 		return 0;
@@ -640,5 +689,6 @@ int cmd_explain(struct cmdreq *cr)
 	else
 		fwd_response_printf(cr->resp, "  decided by: rule %zu of chain input%s%s\n",
 				    ex.rule, *loc ? ", from " : "", loc);
+	explain_restrict(cr, &rs);
 	return 0;
 }
