@@ -933,10 +933,6 @@ static void push_addr(struct collect *c, const struct dir_sets *ds,
 	bucket_push(&c->b[set], &r);
 }
 
-static void push_addr(struct collect *c, const struct dir_sets *ds,
-		      const struct fwd_addr *a, const struct fwd_ports *pr,
-		      const struct fwd_loc *loc, uint32_t xr);
-
 /* `any` in a restricted class, whose sets are keyed by address too: the
  * whole of both families. */
 static void push_any_class(struct collect *c, const struct dir_sets *ds,
@@ -1810,48 +1806,57 @@ static struct dir_sets *class_sets(const struct fwd_ir *ir)
 	return v;
 }
 
+/* One class's rules, per family: [meter drop,] accept. */
+static void class_rules_one(struct fwd_ir_chain *ch, const struct fwd_ir *ir,
+			    size_t k)
+{
+	const struct fwd_ir_class *x = &ir->classes[k];
+	enum fwd_ir_match_kind lk = x->out ? FWD_M_LOOKUP_DST : FWD_M_LOOKUP_SRC;
+	enum fwd_ir_match_kind ik = x->out ? FWD_M_OIFNAME : FWD_M_IIFNAME;
+
+	for (int v6 = 0; v6 < 2; v6++) {
+		unsigned set = v6 ? x->set6 : x->set4;
+		struct fwd_ir_rule *r;
+		struct fwd_ir_match *m;
+
+		if (x->limit_n) {
+			r = rule_add(ch, FWD_V_DROP);
+			if (x->ifname[0])
+				match_add(r, ik)->u32 = (uint32_t)k;
+			match_add(r, lk)->set = set;
+			m = match_add(r, FWD_M_CLASS_METER);
+			m->u32 = v6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
+			m->set = (unsigned)k;
+			r->counter = true;
+			r->loc = x->loc;
+		}
+		r = rule_add(ch, FWD_V_ACCEPT);
+		if (x->ifname[0])
+			match_add(r, ik)->u32 = (uint32_t)k;
+		match_add(r, lk)->set = set;
+		r->counter = true;
+		r->loc = x->loc;
+	}
+}
+
 /*
  * After the shared allowlists: a source they accept is accepted whatever a
  * class says, so an unlimited `allow = @admins` beside a limited `allow =
- * any` on the same port keeps the admins unlimited. Per class and family,
- * the meter's drop (counted: what `fwctl stats` reads as @clsK_m4) before
- * the accept.
+ * any` on the same port keeps the admins unlimited. For the same reason
+ * the classes without a limit (interface only) come before the limited
+ * ones: a host on the inside interface that an unlimited class accepts is
+ * not dropped by a limit meant for everyone. Per limited class and
+ * family, the meter's drop (counted: what `fwctl stats` reads as
+ * @clsK_m4) before the accept.
  */
 static void class_rules(struct fwd_ir_chain *ch, const struct fwd_ir *ir,
 			bool out)
 {
-	enum fwd_ir_match_kind lk = out ? FWD_M_LOOKUP_DST : FWD_M_LOOKUP_SRC;
-	enum fwd_ir_match_kind ik = out ? FWD_M_OIFNAME : FWD_M_IIFNAME;
-
-	for (size_t k = 0; k < ir->nclasses; k++) {
-		const struct fwd_ir_class *x = &ir->classes[k];
-
-		if (x->out != out)
-			continue;
-		for (int v6 = 0; v6 < 2; v6++) {
-			unsigned set = v6 ? x->set6 : x->set4;
-			struct fwd_ir_rule *r;
-			struct fwd_ir_match *m;
-
-			if (x->limit_n) {
-				r = rule_add(ch, FWD_V_DROP);
-				if (x->ifname[0])
-					match_add(r, ik)->u32 = (uint32_t)k;
-				match_add(r, lk)->set = set;
-				m = match_add(r, FWD_M_CLASS_METER);
-				m->u32 = v6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
-				m->set = (unsigned)k;
-				r->counter = true;
-				r->loc = x->loc;
-			}
-			r = rule_add(ch, FWD_V_ACCEPT);
-			if (x->ifname[0])
-				match_add(r, ik)->u32 = (uint32_t)k;
-			match_add(r, lk)->set = set;
-			r->counter = true;
-			r->loc = x->loc;
-		}
-	}
+	for (int limited = 0; limited < 2; limited++)
+		for (size_t k = 0; k < ir->nclasses; k++)
+			if (ir->classes[k].out == out &&
+			    (ir->classes[k].limit_n != 0) == limited)
+				class_rules_one(ch, ir, k);
 }
 
 /* ---- the whole ---- */

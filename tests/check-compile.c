@@ -2735,7 +2735,8 @@ START_TEST(restrict_classes)
 	struct fwd_ir_delta d;
 	struct fwd_edit e;
 	uint8_t a[16] = { 0 };
-	size_t open_rule = SIZE_MAX, first_class = SIZE_MAX;
+	size_t open_rule = SIZE_MAX, first_class = SIZE_MAX, first_meter = SIZE_MAX;
+	size_t last_unlimited = 0;
 	char err[256];
 
 	check_ir(ir);
@@ -2772,10 +2773,17 @@ START_TEST(restrict_classes)
 			if ((r->m[m].kind == FWD_M_CLASS_METER ||
 			     r->m[m].kind == FWD_M_IIFNAME) && first_class == SIZE_MAX)
 				first_class = i;
+			if (r->m[m].kind == FWD_M_CLASS_METER && first_meter == SIZE_MAX)
+				first_meter = i;
+			if (r->m[m].kind == FWD_M_IIFNAME && r->m[m].u32 == 1)
+				last_unlimited = i;	/* db's class: eth1, no limit */
 			ck_assert(r->m[m].kind != FWD_M_OIFNAME);
 		}
 	}
 	ck_assert_uint_lt(open_rule, first_class);
+	/* An unlimited class accepts before any limit drops: a host it
+	 * allows is not held to a limit meant for others. */
+	ck_assert_uint_lt(last_unlimited, first_meter);
 
 	/* 198.51.100.7 has an unlimited ssh of its own: the shared set. */
 	ck_assert_int_eq(inet_pton(AF_INET, "198.51.100.7", a), 1);
