@@ -3744,6 +3744,7 @@ START_TEST(test_limit_edit)
 		return;
 	topo_up();
 	listener("tcp", 2223);
+	listener("tcp", 2225);
 	write_policy("deny", "");
 	fwd_start();
 	expect_tcp(GOOD, SRV4_G, 2223, DROP, "before the edit");
@@ -3756,6 +3757,11 @@ START_TEST(test_limit_edit)
 		      R.out);
 	expect_limit(GOOD, SRV4_G, 2223, 3, "after the edit");
 	expect_tcp(BAD, SRV4_B, 2223, OK, "another source");
+	/* A second allow with the same limit joins the class (an element
+	 * delta into its sets, no new sets or rules). */
+	FWCTL_OK("allow 2225/tcp from any limit 3/20s");
+	expect_elem("cls0_4", "0.0.0.0/0 . tcp . 2225", 1);
+	expect_tcp(BAD, SRV4_B, 2225, OK, "bad on the new port of the class");
 	ck_assert_msg(fwctl("remove 2223/tcp from any") != 0,
 		      "remove without the limit matched the limited edit:\n%s", R.out);
 	FWCTL_OK("remove 2223/tcp from any limit 3/20s");
@@ -3838,6 +3844,53 @@ START_TEST(test_interface)
 }
 END_TEST
 
+/*
+ * The last good policy keeps its restricted classes (daemon/state.c):
+ * killed and restarted on broken files, fwd applies the saved table with
+ * the interface and the limit still in force, and does not crash on it.
+ */
+START_TEST(test_limit_last_good)
+{
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 2224);
+	listener("tcp", 5434);
+	write_policy("deny",
+		"\n"
+		"[service lim]\n"
+		"ports = 2224/tcp\n"
+		"allow = any\n"
+		"limit = 3/20s\n"
+		"\n"
+		"[service db]\n"
+		"ports = 5434/tcp\n"
+		"allow = any\n"
+		"interface = vg\n");
+	fwd_start();
+	fwd_kill9();
+	write_policy("deny", "[service broken\n");
+	fwd_start();
+	ck_assert_msg(count_in_file(T.fwdlog, "degraded: applied the last good policy") == 1,
+		      "no fallback to the last good policy:\n%s", slurp_or_empty(T.fwdlog));
+	expect_limit(GOOD, SRV4_G, 2224, 3, "on the last good policy");
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, BAD, OK, "connect tcp " SRV4_B " 2224");
+		probe(&ps, GOOD, OK, "connect tcp " SRV4_G " 5434");
+		probe(&ps, BAD, DROP, "connect tcp " SRV4_B " 5434");
+		probes_run(&ps, "interface on the last good policy");
+	}
+	FWCTL_OK("stats");
+	FWCTL_OK("show --nft");
+	ck_assert_msg(strstr(R.out, "iifname \"vg\"") && strstr(R.out, "update @cls"),
+		      "show --nft on the last good policy:\n%s", R.out);
+	ck_assert_msg(fwd_alive(), "fwd died:\n%s", slurp_or_empty(T.fwdlog));
+	topo_down();
+}
+END_TEST
+
 static Suite *fwctl_suite(void)
 {
 	Suite *s = suite_create("fwctl");
@@ -3874,6 +3927,7 @@ static Suite *fwctl_suite(void)
 	add_test(s, "limit_per_source", test_limit_per_source, 120);
 	add_test(s, "limit_edit", test_limit_edit, 90);
 	add_test(s, "interface", test_interface, 90);
+	add_test(s, "limit_last_good", test_limit_last_good, 90);
 	return s;
 }
 
