@@ -27,6 +27,12 @@
 # A config ending in "norpf" ("10norpf") is the same with [defaults]
 # rpfilter = no: CONFIGS="10 10norpf" prices the reverse-path check (the
 # default, strict) per packet, as pps(10norpf)/pps(10).
+# A config ending in "ifaceK" ("10iface1", "10iface8") gives the flood's
+# service `interface = eth0` behind K-1 other interface-only services
+# (other ports, other interfaces): the flood is accepted by the K-th
+# restricted class (ir.h, fwd_ir_class), after the shared lookups missed,
+# so CONFIGS="10 10iface1 10iface8" prices a class and the classes in
+# front of it per new flow.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -63,6 +69,12 @@ setup_pair() {	# setup_pair CONFIG
 	pol=$SCRATCH/policy-$c.conf
 	n=$c
 	case $n in *norpf) n=${n%norpf} rpf="rpfilter = no" ;; esac
+	local ifk=0 others= i
+	case $n in *iface*) ifk=${n##*iface} n=${n%iface*} ;; esac
+	for i in $(seq 1 $((ifk - 1))); do
+		others+="[service other$i]"$'\n'"ports = $((6000 + i))/udp"$'\n'
+		others+="allow = any"$'\n'"interface = xif$i"$'\n'
+	done
 	case $n in
 	*net) gen_nets "${n%net}" 192.0.2.0/30 > "$SCRATCH/list-$c.txt" ;;
 	*)    gen_sources "$n" 192.0.2.2 > "$SCRATCH/list-$c.txt" ;;
@@ -74,9 +86,11 @@ setup_pair() {	# setup_pair CONFIG
 	$rpf
 	[list bench]
 	file = $SCRATCH/list-$c.txt
+	$others
 	[service flood]
 	ports = $PORT/udp
 	allow = @bench
+	$([ "$ifk" -gt 0 ] && echo "interface = eth0")
 	EOF
 	ip netns exec "$s" "$FWD" --oneshot --state-dir '' -c "$pol" 2>"$SCRATCH/fwd-$c.err" ||
 		{ cat "$SCRATCH/fwd-$c.err" >&2; die "fwd --oneshot failed for N=$c"; }

@@ -150,20 +150,29 @@ _fwctl()
 
 	case $cmd in
 	allow | deny | remove)
-		# PORTS [from PEER...|to PEER...] [for DURATION]
+		# PORTS [from PEER...|to PEER...] [on IFACE] [limit N/WINDOW]
+		# [for DURATION]; on and limit are allow's (and remove's).
 		if ((${#args[@]} == 0)) || [[ $prev == *, ]]; then
 			_fwctl_ports
 		elif [[ $prev == for ]]; then
 			_fwctl_reply -W '30m 1h 1d 7d'
+		elif [[ $prev == on ]]; then
+			# The interfaces there are now; one made later is
+			# matched too, so any name may be typed.
+			_fwctl_reply -W "$(command ls /sys/class/net 2>/dev/null)"
+		elif [[ $prev == limit ]]; then
+			_fwctl_reply -W '6/30s 10/1m 100/1h'
 		elif [[ $prev == from || $prev == to || $cur == @* ]]; then
 			# @lists from the daemon; addresses are not knowable.
 			# `any` and the lists only once typing has begun,
 			# never inserted unasked.
 			[[ -n $cur ]] && _fwctl_reply -W "any $(_fwctl_lists | sed 's/^/@/')"
 		elif [[ $cmd == remove ]]; then
-			_fwctl_reply -W 'from to'
-		else
+			_fwctl_reply -W 'from to on limit'
+		elif [[ $cmd == deny ]]; then
 			_fwctl_reply -W 'from to for'
+		else
+			_fwctl_reply -W 'from to on limit for'
 		fi
 		;;
 	block)

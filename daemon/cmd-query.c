@@ -387,6 +387,8 @@ static void service_line(struct cmdreq *cr, const struct fwd_policy *p, size_t i
 	}
 	if (s->nallow > 8)
 		fwd_response_printf(cr->resp, ",... (%zu in all)", s->nallow);
+	fwd_restrict_format(&s->rs, a, sizeof(a));
+	fwd_response_printf(cr->resp, "%s", a);
 	fmt_loc(&s->loc, a, sizeof(a));
 	fwd_response_printf(cr->resp, "  (%s)", a);
 }
@@ -408,6 +410,26 @@ static bool edit_line(struct cmdreq *cr, const struct fwd_policy *p, size_t i)
 			    a, e->expires ? "" : e->runtime ? ", no expiry" : ", permanent",
 			    e->runtime ? "; runtime only: not saved, gone when fwd restarts" : "");
 	return true;
+}
+
+/* "interface" and "limit" of a service or an explained class: the name
+ * and "N/WINDOW", or null. */
+static void restrict_json(struct json_out *j, const struct fwd_restrict *r)
+{
+	char b[48];
+
+	json_key(j, "interface");
+	if (r->ifname[0])
+		json_str(j, r->ifname);
+	else
+		json_null(j);
+	json_key(j, "limit");
+	if (r->limit_n) {
+		fwd_limit_format(r->limit_n, r->limit_w, b, sizeof(b));
+		json_str(j, b);
+	} else {
+		json_null(j);
+	}
 }
 
 static int cmd_show_nft(struct cmdreq *cr)
@@ -515,6 +537,7 @@ int cmd_show(struct cmdreq *cr)
 				json_str(&jb.j, a);
 			}
 			json_arr_end(&jb.j);
+			restrict_json(&jb.j, &s->rs);
 			fmt_loc(&s->loc, a, sizeof(a));
 			json_key(&jb.j, "source"); json_str(&jb.j, a);
 			json_obj_end(&jb.j);
@@ -864,6 +887,38 @@ static bool any_accept(const struct explain_view *v)
 	return false;
 }
 
+/* What a restricted class adds to an accept: explain's probe names no
+ * interface and is one connection, so say what the kernel also checks. */
+static void explain_restrict(struct cmdreq *cr, const struct fwd_restrict *rs)
+{
+	char b[48];
+
+	if (rs->ifname[0])
+		fwd_response_printf(cr->resp, "  only on:    interface %s (iifname); "
+				    "elsewhere the rest of the chain decides\n",
+				    rs->ifname);
+	if (rs->limit_n) {
+		fwd_limit_format(rs->limit_n, rs->limit_w, b, sizeof(b));
+		fwd_response_printf(cr->resp, "  limit:      %s new connections per "
+				    "source (IPv6: per /64); above it dropped and "
+				    "counted (fwctl stats)\n", b);
+	}
+}
+
+/* The interface and limit of the class whose set decided, if any. */
+static void run_restrict(const struct cmdreq *cr, const struct explain_run *r,
+			 struct fwd_restrict *rs)
+{
+	const struct fwd_ir_class *cls;
+
+	memset(rs, 0, sizeof(*rs));
+	if (r->ex.set >= 0 && (cls = fwd_ir_class_of_set(cr->ctx->ir, (unsigned)r->ex.set))) {
+		snprintf(rs->ifname, sizeof(rs->ifname), "%s", cls->ifname);
+		rs->limit_n = cls->limit_n;
+		rs->limit_w = cls->limit_w;
+	}
+}
+
 static void run_source(const struct cmdreq *cr, const struct explain_run *r,
 		       char *elem, size_t elen, char *loc, size_t llen)
 {
@@ -907,6 +962,12 @@ static void json_run(struct cmdreq *cr, struct json_out *j, const struct explain
 		json_str(j, loc);
 	else
 		json_null(j);
+	{
+		struct fwd_restrict rs;
+
+		run_restrict(cr, r, &rs);
+		restrict_json(j, &rs);
+	}
 }
 
 /* The first result's keys at the top, as before ranges were explained;
@@ -977,6 +1038,12 @@ static void explain_text(struct cmdreq *cr, const struct explain_view *v)
 		else
 			fwd_response_printf(cr->resp, "  decided by: rule %zu of chain input%s%s\n",
 					    r->ex.rule, *loc ? ", from " : "", loc);
+		{
+			struct fwd_restrict rs;
+
+			run_restrict(cr, r, &rs);
+			explain_restrict(cr, &rs);
+		}
 	}
 	if (v->ov_err) {
 		fwd_response_printf(cr->resp, "other tables: not read (%s); `fwctl doctor` "

@@ -18,7 +18,9 @@
  * payload, then the payload: every IR field written explicitly in host
  * order (the file never leaves the machine). Locations keep their line
  * numbers only; the file names they pointed to belong to a policy that may
- * be gone.
+ * be gone. Restricted classes (ir.h, fwd_ir_class), when there are any,
+ * follow the chains as a trailing section, so a file without them is what
+ * this format was before they existed, and such files still load.
  */
 static const char state_magic[8] = { 'F', 'W', 'D', 'I', 'R', 0, 0, 3 };
 
@@ -102,6 +104,92 @@ static void put_rule(struct buf *b, const struct fwd_ir_rule *r)
 	put(b, r->log_prefix, sizeof(r->log_prefix));
 	put32(b, r->verdict);
 	put32(b, r->loc.line);
+}
+
+/* The restricted classes: a count, then each class's fields. */
+static void put_classes(struct buf *b, const struct fwd_ir *ir)
+{
+	if (!ir->nclasses)
+		return;
+	put64(b, ir->nclasses);
+	for (size_t i = 0; i < ir->nclasses; i++) {
+		const struct fwd_ir_class *k = &ir->classes[i];
+		uint8_t out = k->out;
+
+		put(b, k->name, sizeof(k->name));
+		put(b, &out, 1);
+		put(b, k->ifname, sizeof(k->ifname));
+		put32(b, k->limit_n);
+		put32(b, k->limit_w);
+		put32(b, k->rate);
+		put32(b, k->period_s);
+		put32(b, k->burst);
+		put32(b, k->set4);
+		put32(b, k->set6);
+		put32(b, k->loc.line);
+	}
+}
+
+#define CLASS_BYTES (24 + 1 + 16 + 8 * 4)
+
+static bool fits(struct buf *b, uint64_t count, size_t each);
+
+/* The classes, if the file has them; false when they do not fit the IR
+ * (a class naming a set it does not have, a limit without a rate). */
+static bool get_classes(struct buf *b, struct fwd_ir *ir)
+{
+	uint64_t n;
+
+	if (b->bad || b->off == b->n)
+		return true;
+	n = get64(b);
+	if (n == 0 || !fits(b, n, CLASS_BYTES))
+		return false;
+	ir->classes = calloc(n, sizeof(*ir->classes));
+	if (!ir->classes)
+		abort();
+	ir->nclasses = n;
+	for (size_t i = 0; i < n; i++) {
+		struct fwd_ir_class *k = &ir->classes[i];
+		uint8_t out;
+
+		get(b, k->name, sizeof(k->name));
+		k->name[sizeof(k->name) - 1] = '\0';
+		get(b, &out, 1);
+		k->out = out;
+		get(b, k->ifname, sizeof(k->ifname));
+		k->ifname[sizeof(k->ifname) - 1] = '\0';
+		k->limit_n = get32(b);
+		k->limit_w = get32(b);
+		k->rate = get32(b);
+		k->period_s = get32(b);
+		k->burst = get32(b);
+		k->set4 = get32(b);
+		k->set6 = get32(b);
+		k->loc.line = get32(b);
+		if (k->set4 >= ir->nsets || k->set6 >= ir->nsets ||
+		    (k->limit_n && (!k->rate || !k->period_s)))
+			return false;
+	}
+	return !b->bad;
+}
+
+/* Every rule's reference to a class names one there is. */
+static bool classes_referenced_ok(const struct fwd_ir *ir)
+{
+	for (size_t i = 0; i < ir->nchains; i++)
+		for (size_t j = 0; j < ir->chains[i].n; j++)
+			for (unsigned k = 0; k < ir->chains[i].rules[j].nm; k++) {
+				const struct fwd_ir_match *m = &ir->chains[i].rules[j].m[k];
+
+				if ((m->kind == FWD_M_IIFNAME || m->kind == FWD_M_OIFNAME) &&
+				    (m->u32 >= ir->nclasses || !ir->classes[m->u32].ifname[0]))
+					return false;
+				if (m->kind == FWD_M_CLASS_METER &&
+				    (m->set >= ir->nclasses || !ir->classes[m->set].limit_n))
+					return false;
+			}
+	return true;
 }
 
 /* ---- trust and I/O ------------------------------------------------------ */
@@ -363,6 +451,7 @@ int fwd_state_save_ir_as(const char *dir, const char *name, const struct fwd_ir 
 		for (size_t j = 0; j < c->n; j++)
 			put_rule(&b, &c->rules[j]);
 	}
+	put_classes(&b, ir);
 	len = b.n - 24;
 	sum = fnv1a(b.p + 24, len);
 	memcpy(b.p + 8, &len, 8);
@@ -502,6 +591,8 @@ int fwd_state_load_ir_why(const char *dir, const char *name, struct fwd_ir **out
 			r->loc.line = get32(&b);
 		}
 	}
+	if (!get_classes(&b, ir) || !classes_referenced_ok(ir))
+		goto out;
 	if (!b.bad && b.off == b.n) {
 		*out = ir;
 		ir = NULL;

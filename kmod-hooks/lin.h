@@ -45,6 +45,9 @@ void fwd_lin_chain(struct fwd_batch *b, const char *table,
  * meter6, which is what FWD_M_METER rules name). */
 void fwd_lin_meter_set(struct fwd_batch *b, const char *table,
 		       const struct fwd_ir *ir, bool v6, uint32_t set_id);
+/* The meter sets of ir's limited classes (ids fwd_ir_class_meter_id). */
+void fwd_lin_class_meter_sets(struct fwd_batch *b, const char *table,
+			      const struct fwd_ir *ir);
 /* ctr: the rule counter's starting values, or NULL (zero). */
 void fwd_lin_rule(struct fwd_batch *b, const char *table,
 		  const struct fwd_ir *ir, const struct fwd_ir_chain *c,

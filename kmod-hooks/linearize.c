@@ -133,21 +133,21 @@ void fwd_lin_set(struct fwd_batch *b, const char *table,
  * timeout 1m; }`: flags EVAL|TIMEOUT (0x30), a default element timeout
  * the dynset's update refreshes, and a size (dynamic sets need one).
  */
-void fwd_lin_meter_set(struct fwd_batch *b, const char *table,
-		       const struct fwd_ir *ir, bool v6, uint32_t set_id)
+static void meter_set(struct fwd_batch *b, const char *table,
+		      const char *name, uint32_t timeout_s, bool v6,
+		      uint32_t set_id)
 {
 	struct nftnl_set *s = fwd_nn(nftnl_set_alloc());
 	struct nlmsghdr *nlh;
 	struct fwd_msg *rec;
 
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
-	nftnl_set_set_str(s, NFTNL_SET_NAME, v6 ? "meter6" : "meter4");
+	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
 	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_EVAL | NFT_SET_TIMEOUT);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, v6 ? DT_IP6ADDR : DT_IPADDR);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, v6 ? 16 : 4);
 	nftnl_set_set_u32(s, NFTNL_SET_ID, set_id);
-	nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT,
-			  (uint64_t)fwd_ir_meter_timeout(&ir->queue) * 1000);
+	nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, (uint64_t)timeout_s * 1000);
 	nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, FWD_METER_SIZE);
 	set_udata(s, false);
 	nlh = fwd_batch_put(b, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE,
@@ -155,6 +155,29 @@ void fwd_lin_meter_set(struct fwd_batch *b, const char *table,
 	nftnl_set_nlmsg_build_payload(nlh, s);
 	fwd_batch_close(b, nlh);
 	nftnl_set_free(s);
+}
+
+void fwd_lin_meter_set(struct fwd_batch *b, const char *table,
+		       const struct fwd_ir *ir, bool v6, uint32_t set_id)
+{
+	meter_set(b, table, v6 ? "meter6" : "meter4",
+		  fwd_ir_meter_timeout(&ir->queue), v6, set_id);
+}
+
+void fwd_lin_class_meter_sets(struct fwd_batch *b, const char *table,
+			      const struct fwd_ir *ir)
+{
+	for (size_t k = 0; k < ir->nclasses; k++) {
+		const struct fwd_ir_class *c = &ir->classes[k];
+		char name[32];
+
+		for (int v6 = 0; c->limit_n && v6 < 2; v6++) {
+			snprintf(name, sizeof(name), "%s_m%c", c->name,
+				 v6 ? '6' : '4');
+			meter_set(b, table, name, fwd_ir_class_timeout(c), v6,
+				  fwd_ir_class_meter_id(ir, k, v6));
+		}
+	}
 }
 
 /* ---------------------------------------------------------------- elements */
@@ -613,15 +636,63 @@ static void m_rpf_missing(struct nftnl_rule *r, uint32_t flags)
 
 /* update @meter4 { ip saddr limit rate over R/P burst B packets }, and
  * the /64 of ip6 saddr for meter6 (nft's expressions, in its order). */
+struct meter_args {
+	const char *set;
+	uint32_t set_id, rate, period_s, burst;
+};
+
+static void m_meter_on(struct nftnl_rule *r, struct deps *d, bool v6,
+		       const struct meter_args *a);
+
 static void m_meter(struct nftnl_rule *r, struct deps *d,
 		    const struct fwd_ir *ir, const struct fwd_ir_match *m)
+{
+	const struct fwd_ir_queue *q = &ir->queue;
+	bool v6 = m->u32 == NFPROTO_IPV6;
+	struct meter_args a = {
+		v6 ? "meter6" : "meter4", (uint32_t)ir->nsets + (v6 ? 2 : 1),
+		q->rate, q->period_s, q->burst,
+	};
+
+	m_meter_on(r, d, v6, &a);
+}
+
+/* A restricted class's meter (ir.h, fwd_ir_class). */
+static void m_class_meter(struct nftnl_rule *r, struct deps *d,
+			  const struct fwd_ir *ir, const struct fwd_ir_match *m)
+{
+	const struct fwd_ir_class *c = &ir->classes[m->set];
+	bool v6 = m->u32 == NFPROTO_IPV6;
+	char name[32];
+	struct meter_args a = {
+		name, fwd_ir_class_meter_id(ir, m->set, v6), c->rate,
+		c->period_s, c->burst,
+	};
+
+	snprintf(name, sizeof(name), "%s_m%c", c->name, v6 ? '6' : '4');
+	m_meter_on(r, d, v6, &a);
+}
+
+/* meta iifname / oifname == NAME: nft compares all 16 bytes, NUL-padded,
+ * for a name without a wildcard. */
+static void m_ifname(struct nftnl_rule *r, const struct fwd_ir *ir,
+		     const struct fwd_ir_match *m)
+{
+	char name[16] = { 0 };
+
+	memcpy(name, ir->classes[m->u32].ifname, sizeof(name) - 1);
+	e_meta(r, m->kind == FWD_M_IIFNAME ? NFT_META_IIFNAME : NFT_META_OIFNAME,
+	       NFT_REG_1);
+	e_cmp(r, NFT_CMP_EQ, name, sizeof(name));
+}
+
+static void m_meter_on(struct nftnl_rule *r, struct deps *d, bool v6,
+		       const struct meter_args *a)
 {
 	static const uint8_t mask64[16] = {
 		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 	};
 	static const uint8_t zero16[16];
-	const struct fwd_ir_queue *q = &ir->queue;
-	bool v6 = m->u32 == NFPROTO_IPV6;
 	struct nftnl_expr *e, *lim;
 
 	dep_nfproto(r, d, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
@@ -637,17 +708,16 @@ static void m_meter(struct nftnl_rule *r, struct deps *d,
 		e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, NFT_REG_1);
 	}
 	lim = fwd_nn(nftnl_expr_alloc("limit"));
-	nftnl_expr_set_u64(lim, NFTNL_EXPR_LIMIT_RATE, q->rate);
-	nftnl_expr_set_u64(lim, NFTNL_EXPR_LIMIT_UNIT, q->period_s);
-	nftnl_expr_set_u32(lim, NFTNL_EXPR_LIMIT_BURST, q->burst);
+	nftnl_expr_set_u64(lim, NFTNL_EXPR_LIMIT_RATE, a->rate);
+	nftnl_expr_set_u64(lim, NFTNL_EXPR_LIMIT_UNIT, a->period_s);
+	nftnl_expr_set_u32(lim, NFTNL_EXPR_LIMIT_BURST, a->burst);
 	nftnl_expr_set_u32(lim, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
 	nftnl_expr_set_u32(lim, NFTNL_EXPR_LIMIT_FLAGS, NFT_LIMIT_F_INV);
 	e = expr(r, "dynset");
 	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG_1);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
-	nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, v6 ? "meter6" : "meter4");
-	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SET_ID,
-			   (uint32_t)ir->nsets + (v6 ? 2 : 1));
+	nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, a->set);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SET_ID, a->set_id);
 	/* One expression: nft sends it as NFTA_DYNSET_EXPR (libnftnl takes
 	 * it over). */
 	nftnl_expr_set(e, NFTNL_EXPR_DYNSET_EXPR, lim, 0);
@@ -765,6 +835,13 @@ void fwd_lin_rule(struct fwd_batch *b, const char *table,
 			break;
 		case FWD_M_METER:
 			m_meter(r, &d, ir, m);
+			break;
+		case FWD_M_IIFNAME:
+		case FWD_M_OIFNAME:
+			m_ifname(r, ir, m);
+			break;
+		case FWD_M_CLASS_METER:
+			m_class_meter(r, &d, ir, m);
 			break;
 		}
 	}

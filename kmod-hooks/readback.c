@@ -166,6 +166,11 @@ static int rule_expr_cb(struct nftnl_expr *e, void *data)
 		return MNL_CB_OK;
 	if (strcmp(name, "lookup") == 0 && !ri->set) {
 		ri->set = nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET);
+	} else if (strcmp(name, "dynset") == 0) {
+		/* A meter's drop rule: its counter counts the meter's drops,
+		 * so it is named by the meter set (@cls0_m4), not by the
+		 * allow set it looked into first. */
+		ri->set = nftnl_expr_get_str(e, NFTNL_EXPR_DYNSET_SET_NAME);
 	} else if (strcmp(name, "counter") == 0) {
 		ri->counter = true;
 		ri->packets = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
@@ -622,6 +627,13 @@ int fwd_live_to_ir(const struct fwd_live_table *t, const struct fwd_ir *tmpl,
 	/* The template's rules may hold the queue step: they need its
 	 * parameters to render. */
 	ir->queue = tmpl->queue;
+	if (tmpl->nclasses) {
+		ir->classes = fwd_xreallocarray(NULL, tmpl->nclasses,
+						sizeof(*ir->classes));
+		memcpy(ir->classes, tmpl->classes,
+		       tmpl->nclasses * sizeof(*ir->classes));
+		ir->nclasses = tmpl->nclasses;
+	}
 	ir->sets = fwd_xcalloc(tmpl->nsets, sizeof(*ir->sets));
 	ir->chains = fwd_xcalloc(tmpl->nchains, sizeof(*ir->chains));
 	for (size_t i = 0; i < tmpl->nsets; i++) {
@@ -771,7 +783,8 @@ int fwd_live_check(struct fwd_nl *nl, const struct fwd_ir *ir,
 	}
 	/* The queue step's meter sets are the kernel's to fill: only their
 	 * presence counts. */
-	if (t->nsets != ir->nsets + fwd_ir_meter_sets(ir) ||
+	if (t->nsets != ir->nsets + fwd_ir_meter_sets(ir) +
+			fwd_ir_class_meter_sets(ir) ||
 	    t->nchains != ir->nchains)
 		*same = false;
 	for (size_t i = 0; i < ir->nsets && *same; i++)

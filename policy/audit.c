@@ -219,6 +219,15 @@ static void index_build(struct index *x, const struct fwd_ir *ir)
 	index_set(x, ir, FWD_SET_ALLOW6_NET, ENT_ALLOW6);
 	index_set(x, ir, FWD_SET_OPEN, ENT_OPEN);
 	index_set(x, ir, FWD_SET_DENY_OPEN, ENT_DENY_OPEN);
+	/* Inbound services with an interface or a limit (ir.h classes):
+	 * open from their sources too, on one interface or at a rate, which
+	 * the audit does not weigh (it errs towards "exposed"). */
+	for (size_t k = 0; k < ir->nclasses; k++) {
+		if (ir->classes[k].out)
+			continue;
+		index_set(x, ir, ir->classes[k].set4, ENT_ALLOW4);
+		index_set(x, ir, ir->classes[k].set6, ENT_ALLOW6);
+	}
 	if (x->n)
 		qsort(x->v, x->n, sizeof(*x->v), ent_cmp);
 	x->narrow = fwd_xcalloc(x->n ? x->n : 1, sizeof(*x->narrow));

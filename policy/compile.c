@@ -824,8 +824,10 @@ struct eff_list {
 };
 
 struct collect {
-	struct bucket b[FWD_SET_COUNT];
-	size_t need[FWD_SET_COUNT];	/* counting pass */
+	struct bucket *b;		/* per set of the IR (fixed, then classes) */
+	size_t *need;			/* counting pass */
+	const struct fwd_ir *ir;	/* its restricted classes */
+	struct dir_sets *cds;		/* per class: where its allows go */
 	bool counting;
 	uint32_t ord;
 	struct eff_list *lists;
@@ -931,6 +933,19 @@ static void push_addr(struct collect *c, const struct dir_sets *ds,
 	bucket_push(&c->b[set], &r);
 }
 
+/* `any` in a restricted class, whose sets are keyed by address too: the
+ * whole of both families. */
+static void push_any_class(struct collect *c, const struct dir_sets *ds,
+			   const struct fwd_ports *pr,
+			   const struct fwd_loc *loc, uint32_t xr)
+{
+	const struct fwd_addr all4 = { .family = AF_INET, .prefix = 0 };
+	const struct fwd_addr all6 = { .family = AF_INET6, .prefix = 0 };
+
+	push_addr(c, ds, &all4, pr, loc, xr);
+	push_addr(c, ds, &all6, pr, loc, xr);
+}
+
 static void push_open(struct collect *c, const struct dir_sets *ds,
 		      const struct fwd_ports *pr, const struct fwd_loc *loc,
 		      uint32_t xr)
@@ -940,6 +955,11 @@ static void push_open(struct collect *c, const struct dir_sets *ds,
 		.ord = c->ord++, .xr = xr,
 	};
 
+	if (ds->open < 0) {
+		c->ord--;
+		push_any_class(c, ds, pr, loc, xr);
+		return;
+	}
 	push(c, ds->open, &r);
 }
 
@@ -996,14 +1016,41 @@ static const struct eff_list *find_list(const struct collect *c,
 	return NULL;
 }
 
+/* The class of a restricted allow (built before collecting), or -1. */
+static int class_find(const struct fwd_ir *ir, enum fwd_dir dir,
+		      const struct fwd_restrict *rs)
+{
+	for (size_t k = 0; k < ir->nclasses; k++) {
+		const struct fwd_ir_class *x = &ir->classes[k];
+
+		if (x->out == (dir == FWD_DIR_OUT) &&
+		    strncmp(x->ifname, rs->ifname, sizeof(x->ifname)) == 0 &&
+		    x->limit_n == rs->limit_n &&
+		    (!rs->limit_n || x->limit_w == rs->limit_w))
+			return (int)k;
+	}
+	return -1;
+}
+
+/* Where an allow goes: the shared sets, or its class's. */
+static const struct dir_sets *allow_sets(const struct collect *c,
+					 enum fwd_dir dir,
+					 const struct fwd_restrict *rs)
+{
+	int k = fwd_restrict_on(rs) ? class_find(c->ir, dir, rs) : -1;
+
+	if (k >= 0)
+		return &c->cds[k];
+	return dir == FWD_DIR_OUT ? &allow_out : &allow_in;
+}
+
 /*
  * A validated policy never fails the checks below; they keep a bad model
  * (a bug elsewhere) from turning into a wrong table, and name the line.
  */
 static int collect_service(struct collect *c, const struct fwd_service *sv)
 {
-	const struct dir_sets *ds = sv->dir == FWD_DIR_OUT ? &allow_out :
-							     &allow_in;
+	const struct dir_sets *ds = allow_sets(c, sv->dir, &sv->rs);
 
 	for (size_t pi = 0; pi < sv->nports; pi++) {
 		const struct fwd_ports *pr = &sv->ports[pi];
@@ -1073,7 +1120,7 @@ static int collect_edits(struct collect *c, const struct fwd_policy *p)
 		case FWD_EDIT_ALLOW:
 		case FWD_EDIT_DENY:
 			if (e->kind == FWD_EDIT_ALLOW)
-				ds = e->dir == FWD_DIR_OUT ? &allow_out : &allow_in;
+				ds = allow_sets(c, e->dir, &e->rs);
 			else
 				ds = e->dir == FWD_DIR_OUT ? &deny_out : &deny_in;
 			if (!ports_ok(&e->ports))
@@ -1368,7 +1415,7 @@ static int collect(struct collect *c, const struct fwd_policy *p)
 	ret = collect_all(c, p);
 	if (ret)
 		return ret;
-	for (int i = 0; i < FWD_SET_COUNT; i++) {
+	for (size_t i = 0; i < c->ir->nsets; i++) {
 		if (!c->need[i])
 			continue;
 		c->b[i].v = big_array(c->need[i], sizeof(*c->b[i].v));
@@ -1626,9 +1673,13 @@ static void queue_rules(struct fwd_ir_chain *ch, const struct fwd_ir_queue *q)
 		    FWD_V_QUEUE);
 }
 
+static void class_rules(struct fwd_ir_chain *ch, const struct fwd_ir *ir,
+			bool out);
+
 static void build_chain(struct fwd_ir_chain *ch, const struct fwd_policy *p,
-			struct file_map *fm, const struct fwd_ir_queue *q, bool out)
+			struct file_map *fm, const struct fwd_ir *ir, bool out)
 {
+	const struct fwd_ir_queue *q = &ir->queue;
 	enum fwd_action act = out ? p->outbound : p->inbound;
 	enum fwd_ir_match_kind lk = out ? FWD_M_LOOKUP_DST : FWD_M_LOOKUP_SRC;
 	const struct dir_sets *ds = out ? &allow_out : &allow_in;
@@ -1704,6 +1755,7 @@ static void build_chain(struct fwd_ir_chain *ch, const struct fwd_policy *p,
 				 lk, lookups[i]);
 		rule_lookup(ch, lk, (unsigned)lookups[i], FWD_V_ACCEPT, true);
 	}
+	class_rules(ch, ir, out);
 
 	/*
 	 * A chain whose policy is accept drops nothing: nothing to log. The
@@ -1739,12 +1791,165 @@ static void build_chain(struct fwd_ir_chain *ch, const struct fwd_policy *p,
 	}
 }
 
+/* ---- restricted classes (ir.h, fwd_ir_class) ---- */
+
+/*
+ * `limit = N / WINDOW` as nft can say it: the smallest unit (second,
+ * minute, hour, day) in which the rate is a whole number (3/2s is
+ * 90/minute, 6/30s 12/minute); failing that, per day rounded up (5/7s:
+ * 61715/day). The burst is N, so N connections at once pass and the
+ * N+1st is dropped.
+ */
+static void class_limit(struct fwd_ir_class *k)
+{
+	static const uint32_t units[] = { 1, 60, 3600, 86400 };
+	uint64_t n = k->limit_n, w = k->limit_w ? k->limit_w : 1;
+
+	k->burst = k->limit_n;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		uint64_t r = (n * units[i] + w - 1) / w;
+
+		k->period_s = units[i];
+		k->rate = r > UINT32_MAX ? UINT32_MAX : (uint32_t)r;
+		if (n * units[i] % w == 0)
+			break;
+	}
+}
+
+static void set_init(struct fwd_ir_set *s, const char *name, const char *sfx,
+		     enum fwd_ir_key key, bool counter)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->name, sizeof(s->name), "%s%s", name, sfx);
+	s->key = key;
+	s->interval = true;
+	s->timeout = true;
+	s->counter = counter;
+}
+
+static void class_add(struct fwd_ir *ir, const struct fwd_policy *p,
+		      enum fwd_dir dir, const struct fwd_restrict *rs,
+		      const struct fwd_loc *loc, struct file_map *fm)
+{
+	struct fwd_ir_class *k;
+
+	if (!fwd_restrict_on(rs) || class_find(ir, dir, rs) >= 0)
+		return;
+	ir->classes = fwd_xreallocarray(ir->classes, ir->nclasses + 1,
+					sizeof(*ir->classes));
+	k = &ir->classes[ir->nclasses];
+	memset(k, 0, sizeof(*k));
+	snprintf(k->name, sizeof(k->name), "cls%zu", ir->nclasses);
+	k->out = dir == FWD_DIR_OUT;
+	memcpy(k->ifname, rs->ifname, sizeof(k->ifname));
+	k->ifname[sizeof(k->ifname) - 1] = '\0';
+	if (rs->limit_n) {
+		k->limit_n = rs->limit_n;
+		k->limit_w = rs->limit_w;
+		class_limit(k);
+	}
+	k->loc = map_loc(fm, loc);
+	ir->sets = fwd_xreallocarray(ir->sets, ir->nsets + 2, sizeof(*ir->sets));
+	k->set4 = (unsigned)ir->nsets;
+	k->set6 = (unsigned)ir->nsets + 1;
+	set_init(&ir->sets[k->set4], k->name, "_4", FWD_KEY_ADDR4_PROTO_PORT,
+		 p->counters);
+	set_init(&ir->sets[k->set6], k->name, "_6", FWD_KEY_ADDR6_PROTO_PORT,
+		 p->counters);
+	ir->nsets += 2;
+	ir->nclasses++;
+}
+
+/* Every class the services and the allow edits in force name, in policy
+ * order, with its two sets appended after the fixed ones. */
+static void build_classes(struct fwd_ir *ir, const struct fwd_policy *p,
+			  uint64_t now, struct file_map *fm)
+{
+	for (size_t i = 0; i < p->nservices; i++) {
+		const struct fwd_service *sv = &p->services[i];
+
+		class_add(ir, p, sv->dir, &sv->rs,
+			  sv->iface_loc.line ? &sv->iface_loc : &sv->limit_loc, fm);
+	}
+	for (size_t i = 0; i < p->nedits; i++) {
+		const struct fwd_edit *e = &p->edits[i];
+
+		if (e->kind == FWD_EDIT_ALLOW && edit_live(e, now))
+			class_add(ir, p, e->dir, &e->rs, &e->loc, fm);
+	}
+}
+
+static struct dir_sets *class_sets(const struct fwd_ir *ir)
+{
+	struct dir_sets *v = fwd_xcalloc(ir->nclasses + 1, sizeof(*v));
+
+	for (size_t k = 0; k < ir->nclasses; k++) {
+		int s4 = (int)ir->classes[k].set4, s6 = (int)ir->classes[k].set6;
+
+		v[k] = (struct dir_sets){ s4, s4, s6, s6, -1 };
+	}
+	return v;
+}
+
+/* One class's rules, per family: [meter drop,] accept. */
+static void class_rules_one(struct fwd_ir_chain *ch, const struct fwd_ir *ir,
+			    size_t k)
+{
+	const struct fwd_ir_class *x = &ir->classes[k];
+	enum fwd_ir_match_kind lk = x->out ? FWD_M_LOOKUP_DST : FWD_M_LOOKUP_SRC;
+	enum fwd_ir_match_kind ik = x->out ? FWD_M_OIFNAME : FWD_M_IIFNAME;
+
+	for (int v6 = 0; v6 < 2; v6++) {
+		unsigned set = v6 ? x->set6 : x->set4;
+		struct fwd_ir_rule *r;
+		struct fwd_ir_match *m;
+
+		if (x->limit_n) {
+			r = rule_add(ch, FWD_V_DROP);
+			if (x->ifname[0])
+				match_add(r, ik)->u32 = (uint32_t)k;
+			match_add(r, lk)->set = set;
+			m = match_add(r, FWD_M_CLASS_METER);
+			m->u32 = v6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
+			m->set = (unsigned)k;
+			r->counter = true;
+			r->loc = x->loc;
+		}
+		r = rule_add(ch, FWD_V_ACCEPT);
+		if (x->ifname[0])
+			match_add(r, ik)->u32 = (uint32_t)k;
+		match_add(r, lk)->set = set;
+		r->counter = true;
+		r->loc = x->loc;
+	}
+}
+
+/*
+ * After the shared allowlists: a source they accept is accepted whatever a
+ * class says, so an unlimited `allow = @admins` beside a limited `allow =
+ * any` on the same port keeps the admins unlimited. For the same reason
+ * the classes without a limit (interface only) come before the limited
+ * ones: a host on the inside interface that an unlimited class accepts is
+ * not dropped by a limit meant for everyone. Per limited class and
+ * family, the meter's drop (counted: what `fwctl stats` reads as
+ * @clsK_m4) before the accept.
+ */
+static void class_rules(struct fwd_ir_chain *ch, const struct fwd_ir *ir,
+			bool out)
+{
+	for (int limited = 0; limited < 2; limited++)
+		for (size_t k = 0; k < ir->nclasses; k++)
+			if (ir->classes[k].out == out &&
+			    (ir->classes[k].limit_n != 0) == limited)
+				class_rules_one(ch, ir, k);
+}
+
 /* ---- the whole ---- */
 
 static void fill_sets(struct fwd_ir *ir, struct collect *c,
 		      struct file_map *fm)
 {
-	for (int i = 0; i < FWD_SET_COUNT; i++) {
+	for (size_t i = 0; i < ir->nsets; i++) {
 		struct fwd_ir_set *s = &ir->sets[i];
 		struct bucket *b = &c->b[i];
 
@@ -1876,11 +2081,19 @@ int fwd_compile_opts_at(const struct fwd_policy *p, uint64_t now,
 		ir->sets[i].counter = set_shape[i].counter && p->counters;
 	}
 
+	build_classes(ir, p, now, &fm);
+	c.ir = ir;
+	c.cds = class_sets(ir);
+	c.b = fwd_xcalloc(ir->nsets, sizeof(*c.b));
+	c.need = fwd_xcalloc(ir->nsets, sizeof(*c.need));
 	ret = collect(&c, p);
 	if (ret == 0)
 		fill_sets(ir, &c, &fm);	/* needs c.lists: locs point there */
-	for (int i = 0; i < FWD_SET_COUNT; i++)
+	for (size_t i = 0; i < ir->nsets; i++)
 		free(c.b[i].v);
+	free(c.b);
+	free(c.need);
+	free(c.cds);
 	free_lists(&c);
 	free(c.xv);
 	ir->recompile_at = c.recompile_at;
@@ -1888,8 +2101,8 @@ int fwd_compile_opts_at(const struct fwd_policy *p, uint64_t now,
 		fwd_ir_free(ir);
 		return ret;
 	}
-	build_chain(&ir->chains[FWD_CHAIN_INPUT], p, &fm, &ir->queue, false);
-	build_chain(&ir->chains[FWD_CHAIN_OUTPUT], p, &fm, &ir->queue, true);
+	build_chain(&ir->chains[FWD_CHAIN_INPUT], p, &fm, ir, false);
+	build_chain(&ir->chains[FWD_CHAIN_OUTPUT], p, &fm, ir, true);
 	*out = ir;
 	return 0;
 }
@@ -1970,7 +2183,13 @@ static bool match_one(const struct fwd_ir *ir, const struct fwd_ir_match *m,
 	case FWD_M_RPF_MISSING:
 		return false;			/* came in where its route back is */
 	case FWD_M_METER:
+	case FWD_M_CLASS_METER:
 		return false;			/* a first packet: under it */
+	case FWD_M_IIFNAME:
+	case FWD_M_OIFNAME:
+		/* A probe names no interface: taken to come in (go out)
+		 * where the class allows; explain says which one. */
+		return m->u32 < ir->nclasses;
 	case FWD_M_LOOKUP_SRC:
 	case FWD_M_LOOKUP_DST:
 		if (m->set >= ir->nsets)

@@ -124,7 +124,7 @@ static bool tok_is(const struct tok *t, const char *w)
 	return t->n == n && !memcmp(t->s, w, n);
 }
 
-enum kw { KW_NONE, KW_FROM, KW_TO, KW_FOR, KW_UNTIL, KW_OUT };
+enum kw { KW_NONE, KW_FROM, KW_TO, KW_FOR, KW_UNTIL, KW_OUT, KW_ON, KW_LIMIT };
 
 static enum kw keyword(const struct tok *t)
 {
@@ -138,6 +138,10 @@ static enum kw keyword(const struct tok *t)
 		return KW_UNTIL;
 	if (tok_is(t, "out"))
 		return KW_OUT;
+	if (tok_is(t, "on"))
+		return KW_ON;
+	if (tok_is(t, "limit"))
+		return KW_LIMIT;
 	return KW_NONE;
 }
 
@@ -170,6 +174,7 @@ struct parse {
 	char list[FWD_NAME_MAX + 1];	/* LIST_ADD/DEL */
 	enum fwd_dir dir;
 	uint64_t expires;
+	struct fwd_restrict rs;		/* on IFACE / limit N/WINDOW (allow) */
 };
 
 static bool fail(struct parse *P, const char *fmt, ...)
@@ -400,6 +405,39 @@ static bool ports_clause(struct parse *P, struct lexer *x)
 	return true;
 }
 
+/*
+ * on IFACE / limit N/WINDOW: the keyword was taken, its value follows.
+ * Only allow takes them: a deny refuses everyone it names, everywhere.
+ */
+static bool restrict_clause(struct parse *P, struct lexer *x, enum kw k)
+{
+	const char *w = k == KW_ON ? "on" : "limit";
+	const char *why;
+	struct tok t;
+	char b[QBUF];
+
+	if (P->kind != FWD_EDIT_ALLOW)
+		return fail(P, "'%s' applies to allow only (a deny refuses its "
+			    "PEERs on every interface, at any rate)", w);
+	if (k == KW_ON ? P->rs.ifname[0] != '\0' : P->rs.limit_n != 0)
+		return fail(P, "'%s' given twice", w);
+	if (!lex_next(x, &t) || keyword(&t) != KW_NONE)
+		return fail(P, k == KW_ON ? "'on' needs an interface name, like eth1" :
+			    "'limit' needs N/WINDOW, like 6/30s");
+	if (k == KW_ON) {
+		why = fwd_ifname_check(t.s, t.n);
+		if (why)
+			return fail(P, "interface '%s': %s", q(b, &t), why);
+		memcpy(P->rs.ifname, t.s, t.n);
+		P->rs.ifname[t.n] = '\0';
+		return true;
+	}
+	why = fwd_limit_parse(t.s, t.n, &P->rs.limit_n, &P->rs.limit_w);
+	if (why)
+		return fail(P, "limit '%s': %s", q(b, &t), why);
+	return true;
+}
+
 static bool parse_allow(struct parse *P, struct lexer *x)
 {
 	enum kw peers_kw = KW_NONE;
@@ -440,6 +478,11 @@ static bool parse_allow(struct parse *P, struct lexer *x)
 				return fail(P, "'out' given twice");
 			out = true;
 			break;
+		case KW_ON:
+		case KW_LIMIT:
+			if (!restrict_clause(P, x, k))
+				return false;
+			break;
 		case KW_NONE:
 			if (in_peers) {
 				if (!peer_tok(P, &t))
@@ -457,6 +500,9 @@ static bool parse_allow(struct parse *P, struct lexer *x)
 		first = false;
 	}
 	P->dir = peers_kw == KW_TO || out ? FWD_DIR_OUT : FWD_DIR_IN;
+	if (P->rs.limit_n && P->dir == FWD_DIR_OUT)
+		return fail(P, "'limit' counts new connections per source and "
+			    "applies to inbound allows only");
 	if (!P->npeers)
 		new_peer(P, FWD_PEER_ANY);
 	return true;
@@ -559,6 +605,7 @@ static void expand(const struct parse *P, struct fwd_edit *o)
 					memcpy(e->list, P->lists[P->peers[j].list],
 					       sizeof(e->list));
 				e->expires = P->expires;
+				e->rs = P->rs;
 			}
 		}
 		return;
@@ -818,7 +865,7 @@ static size_t fmt_ports(const struct fwd_ports *p, char *buf, size_t len)
 static int format_rest(const struct fwd_edit *e, char *buf, size_t len)
 {
 	char a[FWD_ADDR_STRLEN], pt[32], peer[FWD_ADDR_STRLEN + FWD_NAME_MAX + 2];
-	char until[32] = "";
+	char until[32] = "", rs[48] = "";
 	size_t nl = strnlen(e->list, sizeof(e->list) - 1);
 
 	if (e->expires)
@@ -835,8 +882,10 @@ static int format_rest(const struct fwd_edit *e, char *buf, size_t len)
 			snprintf(peer, sizeof(peer), "%s", a);
 		else
 			snprintf(peer, sizeof(peer), "any");
-		return snprintf(buf, len, "%s %s %s%s", pt,
-				e->dir == FWD_DIR_OUT ? "to" : "from", peer, until);
+		fwd_restrict_format(&e->rs, rs, sizeof(rs));
+		return snprintf(buf, len, "%s %s %s%s%s", pt,
+				e->dir == FWD_DIR_OUT ? "to" : "from", peer, rs,
+				until);
 	case FWD_EDIT_BLOCK:
 		return snprintf(buf, len, "%s%s", a, until);
 	case FWD_EDIT_LIST_ADD:
@@ -879,7 +928,7 @@ bool fwd_edit_same(const struct fwd_edit *a, const struct fwd_edit *b)
 	case FWD_EDIT_DENY:
 		if (a->dir != b->dir || a->ports.proto != b->ports.proto ||
 		    a->ports.lo != b->ports.lo || a->ports.hi != b->ports.hi ||
-		    a->peer != b->peer)
+		    a->peer != b->peer || !fwd_restrict_eq(&a->rs, &b->rs))
 			return false;
 		if (a->peer == FWD_PEER_ADDR)
 			return addr_eq(&a->addr, &b->addr);
@@ -1005,6 +1054,24 @@ const char *fwd_policy_suggest_list(const struct fwd_policy *p, const char *s,
 	return sg.best;
 }
 
+/* on / limit as the parser would have let them through, else why not. */
+static const char *restrict_check(const struct fwd_edit *e)
+{
+	const struct fwd_restrict *r = &e->rs;
+	size_t n = strnlen(r->ifname, sizeof(r->ifname));
+
+	if (!fwd_restrict_on(r))
+		return NULL;
+	if (e->kind != FWD_EDIT_ALLOW)
+		return "'on' and 'limit' apply to allow only";
+	if (n == sizeof(r->ifname) || (n && fwd_ifname_check(r->ifname, n)))
+		return "bad interface name";
+	if (r->limit_n && (e->dir != FWD_DIR_IN || r->limit_n > FWD_LIMIT_N_MAX ||
+			   r->limit_w < 1 || r->limit_w > FWD_LIMIT_W_MAX))
+		return "bad limit";
+	return NULL;
+}
+
 static int edit_check(const struct fwd_policy *p, const struct fwd_edit *e,
 		      char *err, size_t errlen)
 {
@@ -1029,6 +1096,8 @@ static int edit_check(const struct fwd_policy *p, const struct fwd_edit *e,
 	}
 	if (e->dir != FWD_DIR_IN && e->dir != FWD_DIR_OUT)
 		return bad(err, errlen, "malformed edit: direction %d", (int)e->dir);
+	if (restrict_check(e))
+		return bad(err, errlen, "malformed edit: %s", restrict_check(e));
 	if ((pt->proto != IPPROTO_TCP && pt->proto != IPPROTO_UDP) ||
 	    pt->lo < 1 || pt->lo > pt->hi)
 		return bad(err, errlen, "malformed edit: bad port range");

@@ -56,6 +56,7 @@ struct fwd_edit {
 	char list[33];			/* peer LIST name; LIST_ADD/DEL list name */
 	uint64_t expires;		/* unix seconds; 0 = never */
 	bool runtime;			/* not persisted (fwctl --runtime) */
+	struct fwd_restrict rs;		/* ALLOW: on IFACE, limit N/WINDOW */
 	struct fwd_loc loc;		/* [edits] line; file NULL for live ones */
 };
 

@@ -79,7 +79,25 @@ void fwd_ir_free(struct fwd_ir *ir)
 	free(ir->files);
 	free(ir->sets);
 	free(ir->chains);
+	free(ir->classes);
 	free(ir);
+}
+
+const struct fwd_ir_class *fwd_ir_class_of_set(const struct fwd_ir *ir,
+					       unsigned i)
+{
+	for (size_t k = 0; k < ir->nclasses; k++)
+		if (ir->classes[k].set4 == i || ir->classes[k].set6 == i)
+			return &ir->classes[k];
+	return NULL;
+}
+
+int fwd_ir_class_format(const struct fwd_ir_class *k, char *buf, size_t len)
+{
+	struct fwd_restrict r = { .limit_n = k->limit_n, .limit_w = k->limit_w };
+
+	snprintf(r.ifname, sizeof(r.ifname), "%s", k->ifname);
+	return fwd_restrict_format(&r, buf, len);
 }
 
 int fwd_ir_elem_cmp(const struct fwd_ir_elem *a, const struct fwd_ir_elem *b)

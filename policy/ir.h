@@ -161,6 +161,14 @@ struct fwd_ir_set {
  *                     The meter sets are not in fwd_ir.sets: the kernel
  *                     fills them, the policy never does (see fwd_ir_queue).
  *
+ * FWD_M_IIFNAME       meta iifname (16 bytes) == the class's name, NUL-padded
+ * FWD_M_OIFNAME       meta oifname, the same           iifname "eth1"
+ *                     By name, not index: an interface created (or renamed
+ *                     to it) after the table was loaded is matched too.
+ * FWD_M_CLASS_METER   as FWD_M_METER, u32 the family, on the class's meter
+ *                     set (set = class index) at the class's rate
+ *                                                             update @cls0_m4 { ip saddr limit rate over 12/minute burst 6 packets }
+ *
  * No dependency on the l4 protocol is added for `th dport`: in the sets only
  * tcp and udp appear, so other protocols simply miss.
  */
@@ -177,6 +185,9 @@ enum fwd_ir_match_kind {
 	FWD_M_LIMIT,		/* limit rate u32/second burst u32b packets */
 	FWD_M_RPF_MISSING,	/* fib saddr . mark [. iif] oif missing (u32: flags) */
 	FWD_M_METER,		/* update @meter4/6 { saddr limit rate over } */
+	FWD_M_IIFNAME,		/* iifname == classes[u32].ifname */
+	FWD_M_OIFNAME,		/* oifname == classes[u32].ifname */
+	FWD_M_CLASS_METER,	/* update @<class>_m4/6 { saddr limit rate over } */
 };
 
 struct fwd_ir_match {
@@ -297,6 +308,39 @@ struct fwd_ir_queue {
 	uint32_t burst;		/* packets above the rate before it bites */
 };
 
+/*
+ * A restricted class (policy.h, fwd_restrict): every allow with the same
+ * direction, interface and limit shares two interval sets, sets[set4] and
+ * sets[set6] (named "cls<k>_4"/"cls<k>_6", key saddr|daddr . l4proto .
+ * dport; `any` is 0.0.0.0/0 and ::/0), after the FWD_SET_COUNT fixed
+ * ones. In the chain, after the shared allowlists (a source they accept
+ * is accepted whatever the class says), per family:
+ *   [iifname X] ip saddr . meta l4proto . th dport @cls0_4
+ *       update @cls0_m4 { ip saddr limit rate over R/U burst N packets }
+ *       counter drop                                     (limit only)
+ *   [iifname X] ip saddr . meta l4proto . th dport @cls0_4 counter accept
+ * One set lookup still decides per class; a policy has a handful of
+ * classes (one per interface and rate), not one per service. The limit
+ * meter sets "cls<k>_m4"/"_m6" are the kernel's to fill, as the queue's
+ * (dynamic, size FWD_METER_SIZE, element timeout fwd_ir_class_timeout),
+ * created by kmod-hooks with set ids after the queue meters
+ * (fwd_ir_class_meter_id). IPv6 sources are metered per /64, as the
+ * guard's: one host has a /64 to pick addresses from.
+ * The limit is a token bucket: N/WINDOW becomes the smallest nft unit
+ * (second, minute, hour, day) in which the rate is at least 1, rounded
+ * up, with a burst of N: N connections at once pass, the N+1st is
+ * dropped, and one more is let through every WINDOW/N after.
+ */
+struct fwd_ir_class {
+	char name[24];			/* "cls0" */
+	bool out;			/* direction = out: oifname, daddr */
+	char ifname[16];		/* "" = every interface */
+	uint32_t limit_n, limit_w;	/* the policy's words; 0 = no limit */
+	uint32_t rate, period_s, burst;	/* the kernel's limit */
+	unsigned set4, set6;		/* in fwd_ir.sets */
+	struct fwd_loc loc;		/* the first word that made it */
+};
+
 struct fwd_ir {
 	struct fwd_ir_set *sets;
 	size_t nsets;
@@ -312,7 +356,42 @@ struct fwd_ir {
 	 */
 	uint64_t recompile_at;
 	struct fwd_ir_queue queue;	/* all zero: no queue step */
+	struct fwd_ir_class *classes;	/* restricted allows (above) */
+	size_t nclasses;
 };
+
+/* A class meter's element timeout: long enough for its bucket to fill
+ * again (2 windows), at least FWD_METER_TIMEOUT_S. */
+static inline uint32_t fwd_ir_class_timeout(const struct fwd_ir_class *k)
+{
+	return k->limit_w * 2 > FWD_METER_TIMEOUT_S ? k->limit_w * 2 :
+	       FWD_METER_TIMEOUT_S;
+}
+
+/* The set id of class k's meter set (v6 or not) in a whole-table batch:
+ * after the policy sets (1..nsets) and the queue's meters. */
+static inline uint32_t fwd_ir_class_meter_id(const struct fwd_ir *ir,
+					     size_t k, bool v6)
+{
+	return (uint32_t)(ir->nsets + 1 + (ir->queue.on && ir->queue.meter ? 2 : 0) +
+			  2 * k + (v6 ? 1 : 0));
+}
+
+/* How many meter sets the limited classes have (2 each). */
+static inline size_t fwd_ir_class_meter_sets(const struct fwd_ir *ir)
+{
+	size_t n = 0;
+
+	for (size_t k = 0; k < ir->nclasses; k++)
+		n += ir->classes[k].limit_n ? 2 : 0;
+	return n;
+}
+
+/* The restricted class whose sets include set index i, or NULL. */
+const struct fwd_ir_class *fwd_ir_class_of_set(const struct fwd_ir *ir,
+					       unsigned i);
+/* " on eth1 limit 6/30s" for class k ("" when neither). */
+int fwd_ir_class_format(const struct fwd_ir_class *k, char *buf, size_t len);
 
 /* The meters' element timeout in seconds (render.c). */
 uint32_t fwd_ir_meter_timeout(const struct fwd_ir_queue *q);

@@ -128,6 +128,11 @@ static bool same_match(const struct fwd_ir_match *a,
 		return a->u32 == b->u32 && a->u32b == b->u32b;
 	case FWD_M_METER:
 		return a->u32 == b->u32;	/* the rest is fwd_ir.queue */
+	case FWD_M_IIFNAME:
+	case FWD_M_OIFNAME:
+		return a->u32 == b->u32;	/* the rest is fwd_ir.classes */
+	case FWD_M_CLASS_METER:
+		return a->u32 == b->u32 && a->set == b->set;
 	}
 	return false;
 }
@@ -172,6 +177,25 @@ static bool same_queue(const struct fwd_ir_queue *a,
 	       a->total == b->total && a->meter == b->meter &&
 	       a->rate == b->rate && a->period_s == b->period_s &&
 	       a->burst == b->burst;
+}
+
+/* Restricted classes (ir.h): what their rules and meters say. */
+static bool same_classes(const struct fwd_ir *a, const struct fwd_ir *b)
+{
+	if (a->nclasses != b->nclasses)
+		return false;
+	for (size_t i = 0; i < a->nclasses; i++) {
+		const struct fwd_ir_class *x = &a->classes[i], *y = &b->classes[i];
+
+		if (strncmp(x->name, y->name, sizeof(x->name)) != 0 ||
+		    x->out != y->out ||
+		    strncmp(x->ifname, y->ifname, sizeof(x->ifname)) != 0 ||
+		    x->rate != y->rate || x->period_s != y->period_s ||
+		    x->burst != y->burst || x->limit_w != y->limit_w ||
+		    x->set4 != y->set4 || x->set6 != y->set6)
+			return false;
+	}
+	return true;
 }
 
 static bool same_set_shape(const struct fwd_ir_set *a,
@@ -235,7 +259,8 @@ int fwd_ir_diff(const struct fwd_ir *old, const struct fwd_ir *new,
 		return -EINVAL;
 	out->shape_changed = !old || old->nsets != new->nsets ||
 			     !same_chains(old, new) ||
-			     !same_queue(&old->queue, &new->queue);
+			     !same_queue(&old->queue, &new->queue) ||
+			     !same_classes(old, new);
 	for (size_t i = 0; i < new->nsets; i++) {
 		const struct fwd_ir_set *o = old_set(old, &new->sets[i], i);
 
@@ -322,6 +347,14 @@ struct fwd_ir *fwd_ir_clone(const struct fwd_ir *ir)
 
 	c->recompile_at = ir->recompile_at;
 	c->queue = ir->queue;
+	if (ir->nclasses) {
+		c->classes = fwd_xreallocarray(NULL, ir->nclasses,
+					       sizeof(*c->classes));
+		memcpy(c->classes, ir->classes, ir->nclasses * sizeof(*c->classes));
+		c->nclasses = ir->nclasses;
+		for (size_t i = 0; i < c->nclasses; i++)
+			remap_loc(&m, &c->classes[i].loc);
+	}
 	c->files = fwd_xreallocarray(NULL, ir->nfiles + 1, sizeof(*c->files));
 	for (size_t i = 0; i < ir->nfiles; i++)
 		c->files[i] = fwd_xstrdup(ir->files[i]);
@@ -852,6 +885,10 @@ static int fast_edit(struct fast *f, size_t ei)
 
 	if (!edit_live(e, f->now))
 		return 0;	/* the compiler leaves it out too */
+	/* A restricted allow goes to its class's sets (a new class: new
+	 * sets and rules); the compiler knows where. */
+	if (fwd_restrict_on(&e->rs))
+		return -EAGAIN;
 	switch (e->kind) {
 	case FWD_EDIT_ALLOW:
 	case FWD_EDIT_DENY:
@@ -899,7 +936,8 @@ static bool edit_eq(const struct fwd_edit *a, const struct fwd_edit *b)
 	       a->ports.hi == b->ports.hi && a->peer == b->peer &&
 	       same_addr(&a->addr, &b->addr) &&
 	       strncmp(a->list, b->list, sizeof(a->list)) == 0 &&
-	       a->expires == b->expires && loc_eq(&a->loc, &b->loc);
+	       a->expires == b->expires && loc_eq(&a->loc, &b->loc) &&
+	       fwd_restrict_eq(&a->rs, &b->rs);
 }
 
 /* The end of a fast path: its per-set changes, sorted, into `delta`
@@ -1049,7 +1087,7 @@ static bool same_frame(const struct fwd_policy *a, const struct fwd_policy *b)
 
 		if (!str_eq(x->name, y->name) || x->dir != y->dir ||
 		    x->nports != y->nports || x->nallow != y->nallow ||
-		    !loc_eq(&x->loc, &y->loc))
+		    !loc_eq(&x->loc, &y->loc) || !fwd_restrict_eq(&x->rs, &y->rs))
 			return false;
 		for (size_t k = 0; k < x->nports; k++)
 			if (!ports_eq(&x->ports[k], &y->ports[k]))

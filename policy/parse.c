@@ -135,7 +135,7 @@ enum key_id {
 	K_RPFILTER,
 	K_ADMIN_GROUP, K_READ_GROUP,
 	K_MEMBERS, K_FILE,
-	K_PORTS, K_ALLOW, K_DIRECTION,
+	K_PORTS, K_ALLOW, K_DIRECTION, K_INTERFACE, K_LIMIT,
 	K_EDIT_ALLOW, K_EDIT_DENY, K_EDIT_BLOCK, K_EDIT_LIST_ADD, K_EDIT_LIST_DEL,
 	K_QUEUES, K_DSHIELD_USERID,
 	K_SCAN, K_FLOOD, K_BLOCK, K_NEVER, K_PREFIX6, K_MAX_BLOCKED,
@@ -167,6 +167,8 @@ static const struct key_def key_defs[] = {
 	{ "ports",     SEC_SERVICE,  K_PORTS,     true },
 	{ "allow",     SEC_SERVICE,  K_ALLOW,     true },
 	{ "direction", SEC_SERVICE,  K_DIRECTION, false },
+	{ "interface", SEC_SERVICE,  K_INTERFACE, false },
+	{ "limit",     SEC_SERVICE,  K_LIMIT,     false },
 	/* fwctl's edits (edit.h): each line is one command's words. */
 	{ "allow",     SEC_EDITS,    K_EDIT_ALLOW,    true },
 	{ "deny",      SEC_EDITS,    K_EDIT_DENY,     true },
@@ -592,6 +594,50 @@ static void audit_interval(struct loader *L, const char *v)
 	}
 }
 
+/*
+ * [service] interface = IFACE / limit = N/WINDOW (policy.h, fwd_restrict).
+ * The value is one word; a limit may have blanks around its '/'.
+ */
+static void restrict_value(struct loader *L, const char *v)
+{
+	struct fwd_service *sv = cur_service(L);
+	size_t n = strlen(v);
+	const char *why;
+	char b[QBUF];
+
+	while (n && is_blank(v[n - 1]))
+		n--;
+	if (L->key == K_INTERFACE) {
+		why = fwd_ifname_check(v, n);
+		if (why) {
+			err(L, "interface '%s': %s", quote(b, v, n), why);
+			return;
+		}
+		memcpy(sv->rs.ifname, v, n);
+		sv->rs.ifname[n] = '\0';
+		sv->iface_loc = here(L);
+		return;
+	}
+	why = fwd_limit_parse(v, n, &sv->rs.limit_n, &sv->rs.limit_w);
+	if (why) {
+		err(L, "limit '%s': %s", quote(b, v, n), why);
+		return;
+	}
+	sv->limit_loc = here(L);
+}
+
+/* What only the whole section can tell: a limit counts sources, and an
+ * outbound service names destinations. */
+static void restrict_end(struct loader *L, const char *name)
+{
+	const struct fwd_service *sv = cur_service(L);
+
+	if (sv->rs.limit_n && sv->dir == FWD_DIR_OUT)
+		serr(L, L->src, sv->limit_loc.line, "service '%s': 'limit' counts "
+		     "new connections per source and applies to direction = in "
+		     "only", name);
+}
+
 static void scalar_value(struct loader *L, const char *key, const char *v)
 {
 	struct fwd_policy *p = L->p;
@@ -637,6 +683,10 @@ static void scalar_value(struct loader *L, const char *key, const char *v)
 	case K_DIRECTION:
 		if (CHOOSE(L, key, v, dirs, &x))
 			cur_service(L)->dir = (enum fwd_dir)x;
+		break;
+	case K_INTERFACE:
+	case K_LIMIT:
+		restrict_value(L, v);
 		break;
 	case K_ADMIN_GROUP:
 		group_value(L, key, v, &p->admin_group);
@@ -1482,6 +1532,7 @@ static void end_section(struct loader *L)
 		if (!L->saw_key[K_ALLOW])
 			serr(L, L->src, L->sec_line, "service '%s' has no allow; "
 			     "write allow = any to open it to everyone", name);
+		restrict_end(L, name);
 	}
 	L->sec = SEC_NONE;
 }
@@ -1716,6 +1767,8 @@ static int on_value(void *user, const char *section, const char *name,
 	case K_COUNTERS:
 	case K_RPFILTER:
 	case K_DIRECTION:
+	case K_INTERFACE:
+	case K_LIMIT:
 	case K_ADMIN_GROUP:
 	case K_READ_GROUP:
 	case K_QUEUES:

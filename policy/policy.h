@@ -62,6 +62,43 @@ struct fwd_peer {
 	struct fwd_loc loc;
 };
 
+/*
+ * Where and how fast a service is open: [service] interface = / limit =,
+ * and `fwctl allow ... on IFACE limit N/WINDOW`. All zero: everywhere, no
+ * limit (the shared allow sets). Otherwise the compiler gives every
+ * distinct (direction, restriction) its own sets and rules (ir.h,
+ * fwd_ir_class). The limit counts new connections per source address
+ * (IPv6 per /64), kernel-side; a source above it is dropped until its
+ * rate falls back under N per WINDOW.
+ */
+#define FWD_IFNAME_MAX 15		/* IFNAMSIZ - 1 */
+#define FWD_LIMIT_N_MAX 1000000u
+#define FWD_LIMIT_W_MAX 86400u		/* a day */
+struct fwd_restrict {
+	char ifname[FWD_IFNAME_MAX + 1];	/* "" = every interface */
+	uint32_t limit_n;		/* N new connections ... (0 = no limit) */
+	uint32_t limit_w;		/* ... per limit_w seconds */
+};
+
+static inline bool fwd_restrict_on(const struct fwd_restrict *r)
+{
+	return r->ifname[0] || r->limit_n;
+}
+bool fwd_restrict_eq(const struct fwd_restrict *a, const struct fwd_restrict *b);
+/* An interface name the kernel would take (1-15 bytes, not . or .., no
+ * '/', ':', blanks) and nft can print (no '*', '"', '\\', control bytes).
+ * NULL when good, else why not. */
+const char *fwd_ifname_check(const char *s, size_t n);
+/* "N/WINDOW" (6/30s, 100/1m, 10/1h30m; blanks around '/' allowed): N
+ * 1..FWD_LIMIT_N_MAX, WINDOW a duration of 1s to 1d. NULL when good,
+ * else why not. */
+const char *fwd_limit_parse(const char *s, size_t n, uint32_t *num,
+			    uint32_t *win);
+/* "6/30s", the window in the largest units that divide it ("6/1m"). */
+int fwd_limit_format(uint32_t num, uint32_t win, char *buf, size_t len);
+/* " on eth1 limit 6/30s" (each part only when set; "" for none). */
+int fwd_restrict_format(const struct fwd_restrict *r, char *buf, size_t len);
+
 struct fwd_service {
 	char *name;
 	enum fwd_dir dir;	/* in: allow names sources; out: destinations */
@@ -70,6 +107,8 @@ struct fwd_service {
 	struct fwd_peer *allow;
 	size_t nallow;
 	struct fwd_loc loc;	/* the [service NAME] header */
+	struct fwd_restrict rs;	/* interface = / limit = */
+	struct fwd_loc iface_loc, limit_loc;
 };
 
 /*

@@ -292,6 +292,21 @@ static void render_meter_set(struct out *o, const struct fwd_ir *ir, bool v6)
 	puts_(o, "\n\t}\n");
 }
 
+/* The meter sets of the restricted classes (ir.h), as nft lists them. */
+static void render_class_meter_set(struct out *o, const struct fwd_ir_class *k,
+				   bool v6)
+{
+	puts_(o, "\tset ");
+	puts_(o, k->name);
+	puts_(o, v6 ? "_m6 {\n\t\ttype ipv6_addr\n" :
+		      "_m4 {\n\t\ttype ipv4_addr\n");
+	puts_(o, "\t\tsize ");
+	put_u32(o, FWD_METER_SIZE);
+	puts_(o, "\n\t\tflags dynamic,timeout\n\t\ttimeout ");
+	put_duration(o, fwd_ir_class_timeout(k));
+	puts_(o, "\n\t}\n");
+}
+
 /* ---- rules ---- */
 
 static const char *const icmp4_names[] = {
@@ -397,6 +412,29 @@ static void render_meter(struct out *o, const struct fwd_ir *ir,
 	puts_(o, " burst ");
 	put_u32(o, q->burst);
 	puts_(o, " packets }");
+}
+
+/* update @cls0_m4 { ip saddr limit rate over 12/minute burst 6 packets } */
+static int render_class_meter(struct out *o, const struct fwd_ir *ir,
+			      const struct fwd_ir_match *m)
+{
+	const struct fwd_ir_class *k;
+
+	if (m->set >= ir->nclasses || !ir->classes[m->set].limit_n)
+		return -EINVAL;
+	k = &ir->classes[m->set];
+	puts_(o, "update @");
+	puts_(o, k->name);
+	puts_(o, m->u32 == NFPROTO_IPV6 ?
+	      "_m6 { ip6 saddr & ffff:ffff:ffff:ffff:: " : "_m4 { ip saddr ");
+	puts_(o, "limit rate over ");
+	put_u32(o, k->rate);
+	puts_(o, "/");
+	puts_(o, period_name(k->period_s));
+	puts_(o, " burst ");
+	put_u32(o, k->burst);
+	puts_(o, " packets }");
+	return 0;
 }
 
 /*
@@ -553,6 +591,16 @@ static int render_match(struct out *o, const struct fwd_ir *ir,
 			return -EINVAL;
 		render_meter(o, ir, m);
 		return 0;
+	case FWD_M_IIFNAME:
+	case FWD_M_OIFNAME:
+		if (m->u32 >= ir->nclasses || !ir->classes[m->u32].ifname[0])
+			return -EINVAL;
+		puts_(o, m->kind == FWD_M_IIFNAME ? "iifname \"" : "oifname \"");
+		puts_(o, ir->classes[m->u32].ifname);
+		puts_(o, "\"");
+		return 0;
+	case FWD_M_CLASS_METER:
+		return render_class_meter(o, ir, m);
 	}
 	return -EINVAL;
 }
@@ -685,6 +733,12 @@ int fwd_ir_render(const struct fwd_ir *ir, const struct fwd_render_opts *opts,
 			puts_(o, "\n");
 		render_meter_set(o, ir, i == 1);
 		first = false;
+	}
+	for (size_t i = 0; i < ir->nclasses; i++) {
+		for (int v6 = 0; ir->classes[i].limit_n && v6 < 2; v6++) {
+			puts_(o, "\n");
+			render_class_meter_set(o, &ir->classes[i], v6);
+		}
 	}
 	for (size_t i = 0; i < ir->nchains && !ret; i++) {
 		if (!first)

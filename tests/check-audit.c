@@ -217,6 +217,29 @@ START_TEST(test_inbound_allow)
 }
 END_TEST
 
+/* A limited or interface-bound service is still open from its sources:
+ * the audit must not call its listener shielded. */
+START_TEST(test_restricted_classes)
+{
+	struct fwd_ir *ir = ir_of("[service ssh]\nports = 22/tcp\nallow = any\n"
+				  "limit = 6/30s\n[service db]\nports = 5432/tcp\n"
+				  "allow = 192.0.2.0/24\ninterface = eth1\n"
+				  "[service backup]\ndirection = out\nports = 873/tcp\n"
+				  "allow = 203.0.113.9\ninterface = eth1\n");
+	struct fwd_audit a = { 0 };
+
+	sock(&a, "tcp", "::", 22);
+	sock(&a, "tcp", "0.0.0.0", 5432);
+	sock(&a, "tcp", "0.0.0.0", 873);
+	ck_assert_int_eq(fwd_audit_judge(&a, ir), 0);
+	expect(&a, "tcp", "::", 22, "exposed", "any");
+	expect(&a, "tcp", "0.0.0.0", 5432, "restricted", "192.0.2.0/24");
+	expect(&a, "tcp", "0.0.0.0", 873, "shielded", "");
+	fwd_audit_free(&a);
+	fwd_ir_free(ir);
+}
+END_TEST
+
 /* A socket listed twice by the kernel is one socket. */
 START_TEST(test_duplicates)
 {
@@ -444,6 +467,7 @@ static Suite *audit_suite(void)
 	tcase_add_test(tc, test_verdicts);
 	tcase_add_test(tc, test_unused);
 	tcase_add_test(tc, test_inbound_allow);
+	tcase_add_test(tc, test_restricted_classes);
 	tcase_add_test(tc, test_duplicates);
 	tcase_add_test(tc, test_baseline_round_trip);
 	tcase_add_test(tc, test_baseline_damaged);

@@ -297,7 +297,8 @@ static void check_set(const struct fwd_ir_set *s)
 
 static void check_ir(const struct fwd_ir *ir)
 {
-	ck_assert_uint_eq(ir->nsets, FWD_SET_COUNT);
+	/* The fixed sets, then two per restricted class (ir.h). */
+	ck_assert_uint_eq(ir->nsets, FWD_SET_COUNT + 2 * ir->nclasses);
 	ck_assert_uint_eq(ir->nchains, FWD_CHAIN_COUNT);
 	for (size_t i = 0; i < ir->nsets; i++)
 		check_set(&ir->sets[i]);
@@ -2687,6 +2688,7 @@ static const struct golden {
 	{ "guard", 0, NULL },		/* the same, derived from [guard] */
 	{ "rpfilter-loose", 0, NULL },	/* fib saddr . mark oif missing */
 	{ "rpfilter-no", 0, NULL },		/* no fib rule */
+	{ "limits-iface", 0, NULL },	/* interface = / limit = classes */
 };
 
 static struct fwd_ir *compile_golden(const struct golden *g,
@@ -2734,6 +2736,128 @@ static struct fwd_policy *load_golden(const char *name)
 	free((char *)opts.services_path);
 	return p;
 }
+
+
+/*
+ * Restricted classes (ir.h, fwd_ir_class) from tests/golden/limits-iface:
+ * one class per (direction, interface, limit), shared by a service and an
+ * edit that say the same; the limit in nft's words; the class rules after
+ * the shared lookups, so that an unlimited allow of the same port wins;
+ * explain names the class; the fast path leaves restricted edits to the
+ * compiler, and a new class is a new table shape.
+ */
+START_TEST(restrict_classes)
+{
+	struct fwd_policy *p = load_golden("limits-iface");
+	struct fwd_ir *ir = compile_ok(p), *ir2;
+	const struct fwd_ir_chain *in = &ir->chains[FWD_CHAIN_INPUT];
+	const struct fwd_ir_class *k;
+	struct fwd_explain ex;
+	struct fwd_ir_delta d;
+	struct fwd_edit e;
+	uint8_t a[16] = { 0 };
+	size_t open_rule = SIZE_MAX, first_class = SIZE_MAX, first_meter = SIZE_MAX;
+	size_t last_unlimited = 0;
+	char err[256];
+
+	check_ir(ir);
+	ck_assert_uint_eq(ir->nclasses, 5);
+	k = &ir->classes[0];		/* ssh: limit = 6/30s, any interface */
+	ck_assert_str_eq(k->ifname, "");
+	ck_assert(!k->out);
+	ck_assert_uint_eq(k->limit_n, 6);
+	ck_assert_uint_eq(k->rate, 12);
+	ck_assert_uint_eq(k->period_s, 60);
+	ck_assert_uint_eq(k->burst, 6);
+	ck_assert_uint_eq(k->loc.line, 13);
+	k = &ir->classes[1];		/* db and the 5433 edit: eth1, no limit */
+	ck_assert_str_eq(k->ifname, "eth1");
+	ck_assert_uint_eq(k->limit_n, 0);
+	ck_assert_uint_eq(ir->sets[k->set4].n, 1);	/* 5432-5433 joined */
+	ck_assert_uint_eq(ir->sets[k->set4].elems[0].plo, 5432);
+	ck_assert_uint_eq(ir->sets[k->set4].elems[0].phi, 5433);
+	ck_assert_uint_eq(ir->classes[2].rate, 100);	/* 100/1h: 100/hour */
+	ck_assert_uint_eq(ir->classes[2].period_s, 3600);
+	ck_assert(ir->classes[3].out);			/* backup: oifname */
+	ck_assert_uint_eq(ir->classes[4].rate, 90);	/* 3/2s: 90/minute */
+	ck_assert_uint_eq(ir->classes[4].period_s, 60);
+	ck_assert_uint_eq(ir->classes[4].burst, 3);
+	ck_assert_uint_eq(fwd_ir_class_meter_sets(ir), 6);
+
+	for (size_t i = 0; i < in->n; i++) {
+		const struct fwd_ir_rule *r = &in->rules[i];
+
+		for (unsigned m = 0; m < r->nm; m++) {
+			if (r->m[m].kind == FWD_M_LOOKUP_SRC &&
+			    r->m[m].set == FWD_SET_OPEN)
+				open_rule = i;
+			if ((r->m[m].kind == FWD_M_CLASS_METER ||
+			     r->m[m].kind == FWD_M_IIFNAME) && first_class == SIZE_MAX)
+				first_class = i;
+			if (r->m[m].kind == FWD_M_CLASS_METER && first_meter == SIZE_MAX)
+				first_meter = i;
+			if (r->m[m].kind == FWD_M_IIFNAME && r->m[m].u32 == 1)
+				last_unlimited = i;	/* db's class: eth1, no limit */
+			ck_assert(r->m[m].kind != FWD_M_OIFNAME);
+		}
+	}
+	ck_assert_uint_lt(open_rule, first_class);
+	/* An unlimited class accepts before any limit drops: a host it
+	 * allows is not held to a limit meant for others. */
+	ck_assert_uint_lt(last_unlimited, first_meter);
+
+	/* 198.51.100.7 has an unlimited ssh of its own: the shared set. */
+	ck_assert_int_eq(inet_pton(AF_INET, "198.51.100.7", a), 1);
+	ck_assert_int_eq(fwd_ir_explain(ir, FWD_CHAIN_INPUT, AF_INET, a,
+					IPPROTO_TCP, 22, &ex), 0);
+	ck_assert_int_eq(ex.verdict, FWD_V_ACCEPT);
+	ck_assert_int_eq(ex.set, FWD_SET_ALLOW4);
+	ck_assert_ptr_null(fwd_ir_class_of_set(ir, (unsigned)ex.set));
+	/* Anyone else: the limited class (a first connection is under it). */
+	ck_assert_int_eq(inet_pton(AF_INET, "203.0.113.50", a), 1);
+	ck_assert_int_eq(fwd_ir_explain(ir, FWD_CHAIN_INPUT, AF_INET, a,
+					IPPROTO_TCP, 22, &ex), 0);
+	ck_assert_int_eq(ex.verdict, FWD_V_ACCEPT);
+	ck_assert_ptr_eq(fwd_ir_class_of_set(ir, (unsigned)ex.set), &ir->classes[0]);
+	ck_assert_uint_eq(ex.loc.line, 11);	/* `any` is named by its ports line */
+	ck_assert_int_eq(inet_pton(AF_INET, "192.0.2.5", a), 1);
+	ck_assert_int_eq(fwd_ir_explain(ir, FWD_CHAIN_INPUT, AF_INET, a,
+					IPPROTO_TCP, 5432, &ex), 0);
+	ck_assert_int_eq(ex.verdict, FWD_V_ACCEPT);
+	ck_assert_ptr_eq(fwd_ir_class_of_set(ir, (unsigned)ex.set), &ir->classes[1]);
+
+	/* A restricted edit is never the fast path's, even into a class
+	 * that exists; a new class changes the table's shape. */
+	memset(&e, 0, sizeof(e));
+	e.kind = FWD_EDIT_ALLOW;
+	e.ports = (struct fwd_ports){ .proto = IPPROTO_TCP, .lo = 7000, .hi = 7000 };
+	e.peer = FWD_PEER_ADDR;
+	e.addr = A("192.0.2.77");
+	snprintf(e.rs.ifname, sizeof(e.rs.ifname), "eth9");
+	ck_assert_int_eq(fwd_policy_add_edit(p, &e, err, sizeof(err)), 0);
+	ck_assert_int_eq(fwd_ir_fast_add(ir, p, &p->edits[p->nedits - 1], 1,
+					 TEST_NOW, &d), -EAGAIN);
+	ir2 = compile_ok(p);
+	ck_assert_uint_eq(ir2->nclasses, 6);
+	ck_assert_str_eq(ir2->classes[5].ifname, "eth9");
+	ck_assert_int_eq(fwd_ir_diff(ir, ir2, &d), 0);
+	ck_assert(d.shape_changed);
+	fwd_ir_delta_free(&d);
+	fwd_ir_free(ir2);
+	/* Another rate for the same class index: also a new shape. */
+	p->edits[p->nedits - 1].rs.ifname[0] = '\0';
+	p->edits[p->nedits - 1].rs.limit_n = 3;
+	p->edits[p->nedits - 1].rs.limit_w = 3;
+	ir2 = compile_ok(p);
+	ck_assert_uint_eq(ir2->nclasses, 6);
+	ck_assert_int_eq(fwd_ir_diff(ir, ir2, &d), 0);
+	ck_assert(d.shape_changed);
+	fwd_ir_delta_free(&d);
+	fwd_ir_free(ir2);
+	fwd_ir_free(ir);
+	fwd_policy_free(p);
+}
+END_TEST
 
 START_TEST(golden)
 {
@@ -3421,6 +3545,7 @@ static Suite *compile_suite(void)
 	tcase_add_test(tc, golden_edits_live);
 	tcase_add_test(tc, queue_option);
 	tcase_add_test(tc, guard_queue_step);
+	tcase_add_test(tc, restrict_classes);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("kernel");

@@ -153,6 +153,18 @@ static const struct good_case goods[] = {
 	  "list-del office 192.0.2.7 until 1000000600\n" },
 	/* A list may be called like a keyword: the name is positional. */
 	{ "list-add for 192.0.2.1", "list-add for 192.0.2.1\n" },
+	/* Interfaces and limits (allow only), in any order; the window in
+	 * its largest whole unit. */
+	{ "allow 22/tcp from any limit 6/30s", "allow 22/tcp from any limit 6/30s\n" },
+	{ "allow 22/tcp limit 6/60s", "allow 22/tcp from any limit 6/1m\n" },
+	{ "allow 5432/tcp on eth1 from @app",
+	  "allow 5432/tcp from @app on eth1\n" },
+	{ "allow 22/tcp,80/tcp limit 3/2s on wg0 from 192.0.2.1 for 1h",
+	  "allow 22/tcp from 192.0.2.1 on wg0 limit 3/2s until 1000003600\n"
+	  "allow 80/tcp from 192.0.2.1 on wg0 limit 3/2s until 1000003600\n" },
+	{ "allow 873/tcp to 203.0.113.9 on eth1", "allow 873/tcp to 203.0.113.9 on eth1\n" },
+	{ "allow 22/tcp on abcdefghijklmno", "allow 22/tcp from any on abcdefghijklmno\n" },
+	{ "allow 22/tcp limit 1000000/1d", "allow 22/tcp from any limit 1000000/1d\n" },
 };
 
 START_TEST(test_parse_good)
@@ -259,6 +271,29 @@ struct bad_case {
 };
 
 static const struct bad_case bads[] = {
+	{ "deny 22/tcp from any limit 6/30s", "'limit' applies to allow only (a "
+	  "deny refuses its PEERs on every interface, at any rate)" },
+	{ "deny 22/tcp on eth0", "'on' applies to allow only (a deny refuses its "
+	  "PEERs on every interface, at any rate)" },
+	{ "allow 22/tcp on", "'on' needs an interface name, like eth1" },
+	{ "allow 22/tcp limit from any", "'limit' needs N/WINDOW, like 6/30s" },
+	{ "allow 22/tcp on eth0 on eth1", "'on' given twice" },
+	{ "allow 22/tcp limit 1/1s limit 2/1s", "'limit' given twice" },
+	{ "allow 22/tcp on abcdefghijklmnop", "interface 'abcdefghijklmnop': an "
+	  "interface name has at most 15 characters (IFNAMSIZ - 1)" },
+	{ "allow 22/tcp on eth/0", "interface 'eth/0': an interface name has no "
+	  "blanks, '/', ':', '*', quotes or backslashes" },
+	{ "allow 22/tcp on ..", "interface '..': '.' and '..' are not interface names" },
+	{ "allow 22/tcp limit 6", "limit '6': a limit is N/WINDOW, like 6/30s or "
+	  "100/1m (N 1-1000000, WINDOW 1s-1d)" },
+	{ "allow 22/tcp limit 0/1s", "limit '0/1s': a limit's N is 1 to 1000000" },
+	{ "allow 22/tcp limit 1000001/1s", "limit '1000001/1s': a limit's N is 1 to 1000000" },
+	{ "allow 22/tcp limit 6/25h", "limit '6/25h': a limit's WINDOW is 1s to 1d" },
+	{ "allow 22/tcp limit 6/30x", "limit '6/30x': a limit is N/WINDOW, like 6/30s or "
+	  "100/1m (N 1-1000000, WINDOW 1s-1d)" },
+	{ "allow 53/udp to any limit 6/30s", "'limit' counts new connections per "
+	  "source and applies to inbound allows only" },
+	{ "block 192.0.2.1 on eth0", "'on' applies to allow and deny only" },
 	{ "", "nothing to do: expected allow, deny, block, list-add or list-del" },
 	{ "frobnicate 1", "unknown edit 'frobnicate'; expected allow, deny, "
 	  "block, list-add or list-del" },
@@ -521,6 +556,31 @@ START_TEST(test_format)
 END_TEST
 
 /* ---- same / hash ---- */
+
+static struct fwd_edit one(const char *words);
+
+/* An interface or a limit is part of what remove matches. */
+START_TEST(test_same_restrict)
+{
+	struct fwd_edit a = one("allow 22/tcp from any limit 6/30s");
+	struct fwd_edit b = one("allow 22/tcp from any limit 6/30s");
+	struct fwd_edit c = one("allow 22/tcp from any");
+	struct fwd_edit d = one("allow 22/tcp from any limit 6/31s");
+	struct fwd_edit e = one("allow 22/tcp from any on eth0 limit 6/30s");
+	struct fwd_edit f = one("allow 22/tcp from any limit 6/30s on eth0");
+
+	ck_assert(fwd_edit_same(&a, &b));
+	ck_assert(!fwd_edit_same(&a, &c));
+	ck_assert(!fwd_edit_same(&c, &a));
+	ck_assert(!fwd_edit_same(&a, &d));
+	ck_assert(!fwd_edit_same(&a, &e));
+	ck_assert(fwd_edit_same(&e, &f));
+	ck_assert_uint_eq(fwd_edit_hash(&e), fwd_edit_hash(&f));
+	ck_assert_str_eq(e.rs.ifname, "eth0");
+	ck_assert_uint_eq(e.rs.limit_n, 6);
+	ck_assert_uint_eq(e.rs.limit_w, 30);
+}
+END_TEST
 
 START_TEST(test_same)
 {
@@ -973,6 +1033,19 @@ static struct fwd_edit rnd_edit(void)
 			e.addr = rnd_addr();
 		else if (e.peer == FWD_PEER_LIST)
 			rnd_name(e.list);
+		/* Restricted allows: on IFACE (1-15 bytes), limit inbound. */
+		if (e.kind == FWD_EDIT_ALLOW && rn(4) == 0) {
+			unsigned len = 1 + rn(FWD_IFNAME_MAX);
+
+			for (unsigned i = 0; i < len; i++)
+				e.rs.ifname[i] = "abcxyz019_-."[rn(12)];
+			if (!strcmp(e.rs.ifname, ".") || !strcmp(e.rs.ifname, ".."))
+				e.rs.ifname[0] = 'e';
+		}
+		if (e.kind == FWD_EDIT_ALLOW && e.dir == FWD_DIR_IN && rn(4) == 0) {
+			e.rs.limit_n = 1 + rn(FWD_LIMIT_N_MAX);
+			e.rs.limit_w = 1 + rn(FWD_LIMIT_W_MAX);
+		}
 		break;
 	case FWD_EDIT_BLOCK:
 		e.addr = rnd_addr();
@@ -1673,6 +1746,7 @@ static Suite *edit_suite(void)
 	tc = tcase_create("model");
 	tcase_add_test(tc, test_format);
 	tcase_add_test(tc, test_same);
+	tcase_add_test(tc, test_same_restrict);
 	tcase_add_test(tc, test_add_del);
 	tcase_add_test(tc, test_render_file);
 	tcase_add_test(tc, test_section);

@@ -4354,6 +4354,258 @@ static void add_sec_test(Suite *s, const char *name, const TTest *t, int timeout
 	suite_add_tcase(s, tc);
 }
 
+/* ---- rate limits and interfaces (policy.h fwd_restrict, ir.h fwd_ir_class) ---- */
+
+/* The packets the rule counter of `@set` in `fwctl stats` shows (0 if
+ * the line is missing). */
+static unsigned long long stats_packets(const char *set)
+{
+	char *want = xasprintf("@%s ", set);
+	const char *l;
+	unsigned long long n = 0;
+
+	FWCTL_OK("stats");
+	l = strstr(R.out, want);
+	if (l)
+		sscanf(l + strlen(want), " %llu packets", &n);
+	free(want);
+	return n;
+}
+
+/*
+ * One source over its limit: `count` connections one after the other from
+ * `from` to addr:port pass, the next is dropped. Sequential on purpose:
+ * each is one new connection, counted by the kernel's meter in order.
+ */
+static void expect_limit(enum nn_role from, const char *addr, unsigned port,
+			 unsigned count, const char *when)
+{
+	char *w;
+
+	for (unsigned i = 1; i <= count; i++) {
+		w = xasprintf("%s: connection %u of %u", when, i, count);
+		expect_tcp(from, addr, port, OK, w);
+		free(w);
+	}
+	w = xasprintf("%s: connection %u, over the limit", when, count + 1);
+	expect_tcp(from, addr, port, DROP, w);
+	free(w);
+}
+
+/* Whether a connection from `from` gets through within `secs` (tried
+ * every half second): the meter lets a source in again as its rate falls. */
+static bool connects_within(enum nn_role from, const char *addr, unsigned port,
+			    double secs)
+{
+	double end = now() + secs;
+
+	do {
+		int rc = tu_sh(NULL, "ip netns exec %s %s connect tcp %s %u --timeout 0.8",
+			       E.ns[from], NETTOOL, addr, port);
+
+		if (rc == 0)
+			return true;
+		msleep(500);
+	} while (now() < end);
+	return false;
+}
+
+/*
+ * limit = 3/20s on a service open to any: from one source the 4th new
+ * connection in a row is dropped (IPv4 and IPv6 metered apart), while a
+ * second source still connects; the drops show in `fwctl stats` under the
+ * meter sets; after a while (a bounded wait, no claim on speed) the first
+ * source connects again. The window is long enough that three connects
+ * in a row never take as long as one token (6.7 s) on a loaded machine.
+ */
+START_TEST(test_limit_per_source)
+{
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 2222);
+	write_policy("deny",
+		"\n"
+		"[service lim]\n"
+		"ports = 2222/tcp\n"
+		"allow = any\n"
+		"limit = 3/20s\n");
+	fwd_start();
+	ck_assert_uint_eq(stats_packets("cls0_m4"), 0);
+	expect_limit(GOOD, SRV4_G, 2222, 3, "good, IPv4");
+	expect_tcp(BAD, SRV4_B, 2222, OK, "bad (another source) while good is over");
+	expect_limit(GOOD, SRV6_G, 2222, 3, "good, IPv6");
+	expect_tcp(BAD, SRV6_B, 2222, OK, "bad over IPv6 while good is over");
+	ck_assert_msg(stats_packets("cls0_m4") >= 1 && stats_packets("cls0_m6") >= 1,
+		      "the meters' drops are not in fwctl stats:\n%s", R.out);
+	FWCTL_OK("explain " GOOD4 " 2222/tcp");
+	ck_assert_msg(strstr(R.out, "limit:      3/20s"), "explain:\n%s", R.out);
+	FWCTL_OK("show");
+	ck_assert_msg(strstr(R.out, " limit 3/20s"), "show:\n%s", R.out);
+	ck_assert_msg(connects_within(GOOD, SRV4_G, 2222, 20),
+		      "good never got in again after its window");
+	topo_down();
+}
+END_TEST
+
+/*
+ * The same as a live edit: `fwctl allow ... limit` is enforced, written to
+ * 99-fwctl.conf in its canonical words and read back from there (SIGHUP),
+ * and `remove` matches it only with its limit.
+ */
+START_TEST(test_limit_edit)
+{
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 2223);
+	listener("tcp", 2225);
+	write_policy("deny", "");
+	fwd_start();
+	expect_tcp(GOOD, SRV4_G, 2223, DROP, "before the edit");
+	FWCTL_OK("allow 2223/tcp from any limit 3/20s");
+	ck_assert_msg(count_lines_eq(T.edits, "allow = 2223/tcp from any limit 3/20s") == 1,
+		      "99-fwctl.conf:\n%s", slurp_or_empty(T.edits));
+	fwd_hup();
+	FWCTL_OK("show");
+	ck_assert_msg(strstr(R.out, "allow 2223/tcp from any limit 3/20s"), "show:\n%s",
+		      R.out);
+	expect_limit(GOOD, SRV4_G, 2223, 3, "after the edit");
+	expect_tcp(BAD, SRV4_B, 2223, OK, "another source");
+	/* A second allow with the same limit joins the class (an element
+	 * delta into its sets, no new sets or rules). */
+	FWCTL_OK("allow 2225/tcp from any limit 3/20s");
+	expect_elem("cls0_4", "0.0.0.0/0 . tcp . 2225", 1);
+	expect_tcp(BAD, SRV4_B, 2225, OK, "bad on the new port of the class");
+	ck_assert_msg(fwctl("remove 2223/tcp from any") != 0,
+		      "remove without the limit matched the limited edit:\n%s", R.out);
+	FWCTL_OK("remove 2223/tcp from any limit 3/20s");
+	ck_assert_uint_eq(count_lines_eq(T.edits, "allow = 2223/tcp from any limit 3/20s"), 0);
+	expect_tcp(BAD, SRV4_B, 2223, DROP, "after remove");
+	topo_down();
+}
+END_TEST
+
+/*
+ * interface = vg (srv's side of the link to good): allowed via vg,
+ * refused via vb (bad's link), also to an address of vg's network that
+ * bad cannot route to by other means. An interface created after the
+ * policy was applied is matched by its name: late0, a veth made later
+ * between srv and bad. `fwctl allow ... on vb` does the same live.
+ */
+START_TEST(test_interface)
+{
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 5432);
+	listener("tcp", 6000);
+	listener("tcp", 5433);
+	write_policy("deny",
+		"\n"
+		"[service db]\n"
+		"ports = 5432/tcp\n"
+		"allow = any\n"
+		"interface = vg\n"
+		"\n"
+		"[service late]\n"
+		"ports = 6000/tcp\n"
+		"allow = any\n"
+		"interface = late0\n");
+	fwd_start();
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, GOOD, OK, "connect tcp " SRV4_G " 5432");
+		probe(&ps, GOOD, OK, "connect tcp " SRV6_G " 5432");
+		probe(&ps, BAD, DROP, "connect tcp " SRV4_B " 5432");
+		probe(&ps, BAD, DROP, "connect tcp " SRV6_B " 5432");
+		probe(&ps, GOOD, DROP, "connect tcp " SRV4_G " 6000");
+		probe(&ps, BAD, DROP, "connect tcp " SRV4_B " 6000");
+		probes_run(&ps, "interface = vg, late0 not there yet");
+	}
+	FWCTL_OK("explain " GOOD4 " 5432/tcp");
+	ck_assert_msg(strstr(R.out, "only on:    interface vg"), "explain:\n%s", R.out);
+	FWCTL_OK("show");
+	ck_assert_msg(strstr(R.out, " on vg"), "show:\n%s", R.out);
+	free(sh_ok("set -e\n"
+		   "ip -n %1$s link add late0 type veth peer name late1 netns %2$s\n"
+		   "ip -n %1$s addr add 203.0.113.1/24 dev late0\n"
+		   "ip -n %2$s addr add 203.0.113.2/24 dev late1\n"
+		   "ip -n %1$s link set late0 up\n"
+		   "ip -n %2$s link set late1 up\n", E.ns[SRV], E.ns[BAD]));
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, BAD, OK, "connect tcp 203.0.113.1 6000");
+		probe(&ps, BAD, DROP, "connect tcp " SRV4_B " 6000");
+		probe(&ps, BAD, DROP, "connect tcp 203.0.113.1 5432");
+		probes_run(&ps, "late0 created after the policy");
+	}
+	FWCTL_OK("allow 5433/tcp from any on vb");
+	ck_assert_msg(count_lines_eq(T.edits, "allow = 5433/tcp from any on vb") == 1,
+		      "99-fwctl.conf:\n%s", slurp_or_empty(T.edits));
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, BAD, OK, "connect tcp " SRV4_B " 5433");
+		probe(&ps, BAD, OK, "connect tcp " SRV6_B " 5433");
+		probe(&ps, GOOD, DROP, "connect tcp " SRV4_G " 5433");
+		probes_run(&ps, "fwctl allow ... on vb");
+	}
+	FWCTL_OK("remove 5433/tcp from any on vb");
+	expect_tcp(BAD, SRV4_B, 5433, DROP, "after remove");
+	topo_down();
+}
+END_TEST
+
+/*
+ * The last good policy keeps its restricted classes (daemon/state.c):
+ * killed and restarted on broken files, fwd applies the saved table with
+ * the interface and the limit still in force, and does not crash on it.
+ */
+START_TEST(test_limit_last_good)
+{
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 2224);
+	listener("tcp", 5434);
+	write_policy("deny",
+		"\n"
+		"[service lim]\n"
+		"ports = 2224/tcp\n"
+		"allow = any\n"
+		"limit = 3/20s\n"
+		"\n"
+		"[service db]\n"
+		"ports = 5434/tcp\n"
+		"allow = any\n"
+		"interface = vg\n");
+	fwd_start();
+	fwd_kill9();
+	write_policy("deny", "[service broken\n");
+	fwd_start();
+	ck_assert_msg(count_in_file(T.fwdlog, "degraded: applied the last good policy") == 1,
+		      "no fallback to the last good policy:\n%s", slurp_or_empty(T.fwdlog));
+	expect_limit(GOOD, SRV4_G, 2224, 3, "on the last good policy");
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, BAD, OK, "connect tcp " SRV4_B " 2224");
+		probe(&ps, GOOD, OK, "connect tcp " SRV4_G " 5434");
+		probe(&ps, BAD, DROP, "connect tcp " SRV4_B " 5434");
+		probes_run(&ps, "interface on the last good policy");
+	}
+	FWCTL_OK("stats");
+	FWCTL_OK("show --nft");
+	ck_assert_msg(strstr(R.out, "iifname \"vg\"") && strstr(R.out, "update @cls"),
+		      "show --nft on the last good policy:\n%s", R.out);
+	ck_assert_msg(fwd_alive(), "fwd died:\n%s", slurp_or_empty(T.fwdlog));
+	topo_down();
+}
+END_TEST
+
 static Suite *fwctl_suite(void)
 {
 	Suite *s = suite_create("fwctl");
@@ -4395,6 +4647,10 @@ static Suite *fwctl_suite(void)
 	add_test(s, "completion", test_completion, 60);
 	add_test(s, "audit", test_audit, 90);
 	add_test(s, "audit_interval", test_audit_interval, 90);
+	add_test(s, "limit_per_source", test_limit_per_source, 120);
+	add_test(s, "limit_edit", test_limit_edit, 90);
+	add_test(s, "interface", test_interface, 90);
+	add_test(s, "limit_last_good", test_limit_last_good, 90);
 	return s;
 }
 

@@ -325,7 +325,8 @@ static void assert_live_is(struct fwd_nl *nl, const struct fwd_ir *ir)
 
 	ck_assert_msg(ret == 0, "fwd_live_read: %s", strerror(-ret));
 	/* A [guard] fixture's queue step brings its meter sets (ir.h). */
-	ck_assert_uint_eq(t->nsets, ir->nsets + fwd_ir_meter_sets(ir));
+	ck_assert_uint_eq(t->nsets, ir->nsets + fwd_ir_meter_sets(ir) +
+			  fwd_ir_class_meter_sets(ir));
 	for (size_t i = 0; i < ir->nsets; i++) {
 		const struct fwd_ir_set *s = &ir->sets[i];
 		const struct fwd_live_set *ls = fwd_live_set_find(t, s->name);
@@ -1833,6 +1834,69 @@ START_TEST(fixture_policies)
 }
 END_TEST
 
+
+/*
+ * Restricted classes in the kernel (tests/golden/limits-iface): the meter
+ * sets are there (dynamic, timeout) beside the class sets, the table reads
+ * back as the IR (fwd_live_matches), and a limit's drop rule has its
+ * counter named by its meter set, which is how `fwctl stats` shows the
+ * drops (check-fwctl's limit_per_source sends the packets).
+ */
+START_TEST(restrict_readback)
+{
+	struct fwd_features f;
+	struct fwd_policy *p = NULL;
+	struct fwd_ir *ir = NULL;
+	struct fwd_live_table *t = NULL;
+	const struct fwd_live_chain *in;
+	struct fwd_diags d;
+	struct fwd_nl *nl;
+	char *path, *services;
+	size_t named = 0;
+	bool same = false;
+
+	if (!tu_need_root())
+		return;
+	tu_enter_netns();
+	if (!have_nft())
+		return;
+	probe_ok(&f);
+	nl = nl_open();
+	path = tu_src("tests/golden/limits-iface.conf");
+	services = tu_src("tests/golden/services");
+	fwd_diags_init(&d);
+	ck_assert_int_eq(load_fixture(path, services, &p, &d), 0);
+	ck_assert_int_eq(fwd_compile(p, &ir, &d), 0);
+	apply_ok(nl, ir, &f, NULL);
+	ck_assert_int_eq(fwd_live_matches(nl, ir, &same), 0);
+	ck_assert(same);
+	ck_assert_int_eq(fwd_live_read(nl, NULL, &t), 0);
+	for (size_t k = 0; k < ir->nclasses; k++) {
+		char name[32];
+
+		for (int v6 = 0; v6 < 2; v6++) {
+			snprintf(name, sizeof(name), "%s_m%d", ir->classes[k].name,
+				 v6 ? 6 : 4);
+			ck_assert_msg(!fwd_live_set_find(t, name) == !ir->classes[k].limit_n,
+				      "meter set %s", name);
+		}
+	}
+	in = fwd_live_chain_find(t, "input");
+	ck_assert_ptr_nonnull(in);
+	for (size_t i = 0; i < in->ncounters; i++)
+		named += strncmp(in->counters[i].set, "cls", 3) == 0 &&
+			 strstr(in->counters[i].set, "_m") != NULL;
+	ck_assert_uint_eq(named, 6);	/* 3 limited classes x 2 families */
+	fwd_live_free(t);
+	fwd_ir_free(ir);
+	fwd_policy_free(p);
+	fwd_diags_free(&d);
+	free(path);
+	free(services);
+	fwd_nl_close(nl);
+}
+END_TEST
+
 static Suite *kernel_suite(void)
 {
 	Suite *s = suite_create("kernel");
@@ -1851,6 +1915,7 @@ static Suite *kernel_suite(void)
 	tcase_add_test(tc, persist_and_adopt);
 	tcase_add_test(tc, kernel_error_names_the_line);
 	tcase_add_test(tc, fixture_policies);
+	tcase_add_test(tc, restrict_readback);
 	tcase_add_test(tc, delta_edits_every_set_kind);
 	tcase_add_test(tc, delta_error_names_the_line);
 	tcase_add_test(tc, element_timeouts);

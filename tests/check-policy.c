@@ -281,6 +281,35 @@ START_TEST(test_good_minimal)
 }
 END_TEST
 
+/* interface = and limit =: the model's words and where they were written. */
+START_TEST(test_good_limits)
+{
+	struct fwd_policy *p = good("good/limits.conf");
+	const struct fwd_service *sv;
+
+	ck_assert_uint_eq(p->nservices, 4);
+	sv = &p->services[0];
+	ck_assert(!fwd_restrict_on(&(struct fwd_restrict){ .limit_n = 0 }));
+	ck_assert_str_eq(sv->rs.ifname, "");
+	ck_assert_uint_eq(sv->rs.limit_n, 6);
+	ck_assert_uint_eq(sv->rs.limit_w, 30);
+	ck_assert_uint_eq(sv->limit_loc.line, 5);
+	ck_assert_uint_eq(sv->iface_loc.line, 0);
+	sv = &p->services[1];
+	ck_assert_str_eq(sv->rs.ifname, "abcdefghijklmno");	/* 15: the most */
+	ck_assert_uint_eq(sv->rs.limit_n, 0);
+	ck_assert_uint_eq(sv->iface_loc.line, 10);
+	sv = &p->services[2];
+	ck_assert_str_eq(sv->rs.ifname, "eth0");
+	ck_assert_uint_eq(sv->rs.limit_n, 100);
+	ck_assert_uint_eq(sv->rs.limit_w, 5400);
+	sv = &p->services[3];
+	ck_assert_int_eq(sv->dir, FWD_DIR_OUT);
+	ck_assert_str_eq(sv->rs.ifname, "eth1");
+	fwd_policy_free(p);
+}
+END_TEST
+
 START_TEST(test_good_defaults)
 {
 	struct fwd_policy *p = good("good/defaults.conf");
@@ -1529,6 +1558,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_bad_err_files_have_conf);
 	tcase_add_loop_test(tc, test_good_fixture_loads, 0, (int)good_fixtures.gl_pathc);
 	tcase_add_test(tc, test_good_minimal);
+	tcase_add_test(tc, test_good_limits);
 	tcase_add_test(tc, test_good_defaults);
 	tcase_add_test(tc, test_good_full);
 	tcase_add_test(tc, test_good_guard);
