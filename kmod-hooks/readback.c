@@ -217,6 +217,8 @@ static bool key_of(uint32_t type, uint32_t len, enum fwd_ir_key *k)
 	static const enum fwd_ir_key all[] = {
 		FWD_KEY_ADDR4_PROTO_PORT, FWD_KEY_ADDR6_PROTO_PORT,
 		FWD_KEY_PROTO_PORT, FWD_KEY_ADDR4, FWD_KEY_ADDR6,
+		FWD_KEY_UID_ADDR4_PROTO_PORT, FWD_KEY_UID_ADDR6_PROTO_PORT,
+		FWD_KEY_CG_ADDR4_PROTO_PORT, FWD_KEY_CG_ADDR6_PROTO_PORT,
 	};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {

@@ -25,6 +25,7 @@
 
 #include "edit.h"
 #include "ir.h"
+#include "outbound.h"
 #include "util.h"
 
 typedef unsigned __int128 u128;
@@ -1031,7 +1032,7 @@ static bool same_frame(const struct fwd_policy *a, const struct fwd_policy *b)
 
 		if (!str_eq(x->name, y->name) || x->dir != y->dir ||
 		    x->nports != y->nports || x->nallow != y->nallow ||
-		    !loc_eq(&x->loc, &y->loc))
+		    !loc_eq(&x->loc, &y->loc) || !fwd_owners_eq(x, y))
 			return false;
 		for (size_t k = 0; k < x->nports; k++)
 			if (!ports_eq(&x->ports[k], &y->ports[k]))

@@ -62,6 +62,23 @@ struct fwd_peer {
 	struct fwd_loc loc;
 };
 
+/*
+ * Who may open an outbound service's flows (`user =`, `unit =`,
+ * `program =` in a direction = out service; outbound.c). A user is a uid,
+ * resolved from the user database when the policy is read; a unit is a
+ * systemd unit name, whose cgroup the kernel matches once it exists
+ * (socket cgroupv2, level 2: <cgroup2 root>/system.slice/NAME); a program
+ * is an absolute path.
+ */
+enum fwd_owner_kind { FWD_OWNER_USER, FWD_OWNER_UNIT, FWD_OWNER_PROGRAM };
+
+struct fwd_owner {
+	enum fwd_owner_kind kind;
+	uint32_t uid;		/* FWD_OWNER_USER */
+	char *name;		/* the word as written (user, unit, path) */
+	struct fwd_loc loc;
+};
+
 struct fwd_service {
 	char *name;
 	enum fwd_dir dir;	/* in: allow names sources; out: destinations */
@@ -70,6 +87,10 @@ struct fwd_service {
 	struct fwd_peer *allow;
 	size_t nallow;
 	struct fwd_loc loc;	/* the [service NAME] header */
+	/* direction = out: the flows are allowed only to these owners (any
+	 * one of them); none: to every local process. */
+	struct fwd_owner *owners;
+	size_t nowners;
 };
 
 /*
