@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "edit.h"
+#include "cgwatch.h"
 #include "cmd-audit.h"
 #include "fwd.h"
 #include "vloop.h"
@@ -369,6 +370,8 @@ static int run_daemon(struct fwd_ctx *ctx)
 		epoll_add(efd, ctx->audit_tfd);
 	if (fwd_vloop_fd(ctx) >= 0)
 		epoll_add(efd, fwd_vloop_fd(ctx));
+	if (fwd_cgwatch_open(&ctx->cgw) == 0)
+		epoll_add(efd, fwd_cgwatch_fd(ctx->cgw));
 	{
 		int r = fwd_monitor_open(&ctx->mon, fwd_nl_portid(ctx->nl));
 
@@ -449,6 +452,8 @@ static int run_daemon(struct fwd_ctx *ctx)
 				fwd_guard_events(ctx);
 			} else if (fd == fwd_vloop_fd(ctx)) {
 				fwd_vloop_blocks(ctx);
+			} else if (fd == fwd_cgwatch_fd(ctx->cgw)) {
+				fwd_cgwatch_events(ctx);
 			}
 		}
 		fwd_tidy_arm(ctx);
@@ -456,6 +461,8 @@ static int run_daemon(struct fwd_ctx *ctx)
 		fwd_save_if_due(ctx, false);
 	}
 	fwd_save_if_due(ctx, true);
+	fwd_cgwatch_free(ctx->cgw);
+	ctx->cgw = NULL;
 	fwd_ctl_server_free(ctx->ctl);
 	ctx->ctl = NULL;
 	fwd_monitor_close(ctx->mon);

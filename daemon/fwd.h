@@ -74,6 +74,9 @@ struct fwd_ctx {
 	/* The verdict loop (vloop.h): its worker threads, guard and log
 	 * ring; NULL with --oneshot. */
 	struct fwd_vloop *vloop;
+	/* `unit =` rules: the unit cgroups' watcher (cgwatch.h); NULL on a
+	 * host without cgroup2, and with --oneshot. */
+	struct fwd_cgwatch *cgw;
 };
 
 /* Load the files (main + conf.d + lists + the owned edits file), with the
