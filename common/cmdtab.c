@@ -111,11 +111,15 @@ const struct fwd_cmdinfo fwd_cmdtab[] = {
 	  "rules, as set elements added (+) and removed (-).",
 	  FWD_ROLE_READ, false,
 	  RUN(cmd_diff), false },
-	{ "explain", "explain SRC PORT/PROTO [--json]",
+	{ "explain", "explain SRC PORT/PROTO [--out] [--user USER] [--unit UNIT] [--json]",
 	  "Which rule decides a new connection from SRC to PORT/PROTO, and the\n"
-	  "verdict, with the policy line behind it. SRC may be IPv4 or IPv6.",
+	  "verdict, with the policy line behind it. SRC may be IPv4 or IPv6.\n"
+	  "--out: SRC is the destination of a connection from this host (the\n"
+	  "output chain);\n"
+	  "--user, --unit: made by a socket of that user or systemd unit (the\n"
+	  "outbound owner rules; a unit that is not running matches nothing).",
 	  FWD_ROLE_READ, false,
-	  RUN(cmd_explain), false },
+	  RUN(cmd_explain), true },
 	{ "stats", "stats [--json]",
 	  "Hit counters (kernel counters) of the allowlist rules and the\n"
 	  "blocklist, and of the control socket.",

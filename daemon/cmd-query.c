@@ -6,17 +6,20 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "cmd.h"
 #include "cmdtab.h"
 #include "edit.h"
 #include "fwd.h"
 #include "log.h"
+#include "outbound.h"
 #include "state.h"
 #include "util.h"
 #include "vloop.h"
@@ -551,20 +554,92 @@ static const char *verdict_name(enum fwd_ir_verdict v)
 	}
 }
 
+#define EXPLAIN_USAGE "usage: fwctl explain SRC PORT/PROTO [--out] [--user USER] " \
+		      "[--unit UNIT] [--json]"
+
+/* explain's own options (the row has own_options): --out, and the owner
+ * of the socket for the outbound owner rules; positional words are left
+ * in cr->argv. */
+struct explain_opts {
+	bool out;
+	struct fwd_explain_who who;
+	const char *user, *unit;
+};
+
+static int explain_user(struct cmdreq *cr, const char *u, struct fwd_explain_who *who)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096], *end, q[QWORD_BUF];
+	unsigned long v = strtoul(u, &end, 10);
+
+	if (*u && !*end && v < UINT32_MAX) {
+		who->uid = (uint32_t)v;
+	} else if (getpwnam_r(u, &pw, buf, sizeof(buf), &res) == 0 && res) {
+		who->uid = (uint32_t)res->pw_uid;
+	} else {
+		fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "unknown user '%s'",
+				  qword(q, u));
+		return -EINVAL;
+	}
+	who->has_uid = true;
+	return 0;
+}
+
+static int explain_options(struct cmdreq *cr, struct explain_opts *o)
+{
+	int out = 0;
+	char q[QWORD_BUF];
+
+	for (int i = 0; i < cr->argc; i++) {
+		const char *a = cr->argv[i];
+
+		if (!strcmp(a, "--json")) {
+			cr->json = true;
+		} else if (!strcmp(a, "--out")) {
+			o->out = true;
+		} else if ((!strcmp(a, "--user") || !strcmp(a, "--unit")) &&
+			   i + 1 < cr->argc) {
+			if (!strcmp(a, "--user"))
+				o->user = cr->argv[++i];
+			else
+				o->unit = cr->argv[++i];
+		} else if (a[0] == '-' && a[1] == '-') {
+			fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "unexpected '%s'; "
+					  EXPLAIN_USAGE, qword(q, a));
+			return -EINVAL;
+		} else {
+			cr->argv[out++] = cr->argv[i];
+		}
+	}
+	cr->argc = out;
+	if (cr->argc != 2) {
+		fwd_response_fail(cr->resp, FWD_EXIT_USAGE, EXPLAIN_USAGE);
+		return -EINVAL;
+	}
+	if (o->user && explain_user(cr, o->user, &o->who))
+		return -EINVAL;
+	/* A unit not running has no cgroup: then no owner rule of it matches,
+	 * which is what the kernel does too. */
+	if (o->unit && fwd_cgroup_unit_id(NULL, o->unit, &o->who.cgroup) != 0)
+		o->who.cgroup = 0;
+	return 0;
+}
+
 int cmd_explain(struct cmdreq *cr)
 {
 	uint8_t addr[16] = { 0 };
+	struct explain_opts eo = { 0 };
 	struct fwd_ports pr;
 	struct fwd_explain ex;
 	int family;
 	char pbuf[32], elem[256] = "", loc[128] = "";
 	unsigned lo, hi;
 	char proto[8] = "tcp", q[QWORD_BUF];
+	const char *chain;
 
-	if (cr->argc != 2) {
-		fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "usage: fwctl explain SRC PORT/PROTO");
+	if (explain_options(cr, &eo))
 		return -EINVAL;
-	}
+	chain = eo.out ? "output" : "input";
 	if (inet_pton(AF_INET, cr->argv[0], addr) == 1)
 		family = AF_INET;
 	else if (inet_pton(AF_INET6, cr->argv[0], addr) == 1)
@@ -583,8 +658,9 @@ int cmd_explain(struct cmdreq *cr)
 	hi = lo;
 	pr = (struct fwd_ports){ .proto = strcmp(proto, "udp") ? 6 : 17,
 				 .lo = (uint16_t)lo, .hi = (uint16_t)hi };
-	if (fwd_ir_explain(cr->ctx->ir, FWD_CHAIN_INPUT, family, addr, pr.proto,
-			   pr.lo, &ex) != 0) {
+	if (fwd_ir_explain_who(cr->ctx->ir, eo.out ? FWD_CHAIN_OUTPUT : FWD_CHAIN_INPUT,
+			       family, addr, pr.proto, pr.lo,
+			       eo.user || eo.unit ? &eo.who : NULL, &ex) != 0) {
 		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "cannot evaluate the running rules");
 		return -EINVAL;
 	}
@@ -600,7 +676,17 @@ int cmd_explain(struct cmdreq *cr)
 
 		jbuf_open(&b);
 		json_obj_begin(&b.j);
-		json_key(&b.j, "source"); json_str(&b.j, cr->argv[0]);
+		json_key(&b.j, eo.out ? "destination" : "source");
+		json_str(&b.j, cr->argv[0]);
+		if (eo.out) {
+			json_key(&b.j, "direction"); json_str(&b.j, "out");
+		}
+		if (eo.user) {
+			json_key(&b.j, "user"); json_str(&b.j, eo.user);
+		}
+		if (eo.unit) {
+			json_key(&b.j, "unit"); json_str(&b.j, eo.unit);
+		}
 		json_key(&b.j, "port"); json_str(&b.j, pbuf);
 		json_key(&b.j, "verdict"); json_str(&b.j, verdict_name(ex.verdict));
 		json_key(&b.j, "by_policy"); json_bool(&b.j, ex.by_policy);
@@ -628,17 +714,24 @@ int cmd_explain(struct cmdreq *cr)
 		jbuf_close(&b, cr->resp);
 		return 0;
 	}
-	fwd_response_printf(cr->resp, "%s -> %s: %s\n", cr->argv[0], pbuf,
-			    verdict_name(ex.verdict));
+	if (eo.out)
+		fwd_response_printf(cr->resp, "out to %s -> %s%s%s%s%s: %s\n", cr->argv[0],
+				    pbuf, eo.user ? " as user " : "", eo.user ? eo.user : "",
+				    eo.unit ? " from unit " : "", eo.unit ? eo.unit : "",
+				    verdict_name(ex.verdict));
+	else
+		fwd_response_printf(cr->resp, "%s -> %s: %s\n", cr->argv[0], pbuf,
+				    verdict_name(ex.verdict));
 	if (ex.by_policy)
-		fwd_response_printf(cr->resp, "  decided by: the input chain's policy "
-				    "(no rule matched; [defaults] inbound)\n");
+		fwd_response_printf(cr->resp, "  decided by: the %s chain's policy "
+				    "(no rule matched; [defaults] %s)\n", chain,
+				    eo.out ? "outbound" : "inbound");
 	else if (ex.set >= 0)
 		fwd_response_printf(cr->resp, "  decided by: rule %zu, set %s, element %s\n"
 				    "  from:       %s\n", ex.rule,
 				    cr->ctx->ir->sets[ex.set].name, elem, loc);
 	else
-		fwd_response_printf(cr->resp, "  decided by: rule %zu of chain input%s%s\n",
-				    ex.rule, *loc ? ", from " : "", loc);
+		fwd_response_printf(cr->resp, "  decided by: rule %zu of chain %s%s%s\n",
+				    ex.rule, chain, *loc ? ", from " : "", loc);
 	return 0;
 }

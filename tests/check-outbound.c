@@ -211,6 +211,19 @@ static void expect_conn(const char *who, const char *cg, const char *dst,
 		      slurp_or_empty(T.fwdlog));
 }
 
+/* `fwctl explain --out DST PORT/tcp WORDS`: its output must hold `want`. */
+static void expect_explain(const char *dst, unsigned port, const char *words,
+			   const char *want)
+{
+	char *out = NULL;
+	int st = tu_sh(&out, "%s -S %s explain %s %u/tcp --out %s", FWCTL,
+		       nn_path(&E, "fwd.sock"), dst, port, words);
+
+	ck_assert_msg(st == 0 && strstr(out, want), "explain --out %s %u/tcp %s: exit %d, "
+		      "wanted '%s':\n%s", dst, port, words, st, want, out);
+	free(out);
+}
+
 static const char policy_fmt[] =
 	"[defaults]\n"
 	"outbound = deny\n"
@@ -248,6 +261,11 @@ START_TEST(test_user_rules)
 		       E.ns[SRV]);
 	ck_assert_msg(strstr(set, xasprintf(". %s . tcp . %u", GOOD4, PORT_OK)),
 		      "out_user4 lacks the service:\n%s", set);
+	expect_explain(GOOD4, PORT_OK, xasprintf("--user %s", user),
+		       xasprintf("as user %s: accept\n  decided by: rule", user));
+	expect_explain(GOOD6, PORT_OK, xasprintf("--user %s", user), "set out_user6");
+	expect_explain(GOOD4, PORT_OK, "--user 65534", ": drop\n");
+	expect_explain(GOOD4, PORT_OK, "", ": drop\n");
 	for (int round = 0; round < 2; round++) {
 		expect_conn(user, NULL, GOOD4, PORT_OK, OK);
 		expect_conn(user, NULL, GOOD6, PORT_OK, OK);
@@ -325,6 +343,7 @@ START_TEST(test_unit_rules)
 		       E.ns[SRV]);
 	ck_assert_msg(strstr(set, xasprintf("%s . tcp . %u", GOOD4, PORT_OK)),
 		      "out_unit4 lacks the unit:\n%s", set);
+	expect_explain(GOOD6, PORT_OK, xasprintf("--unit %s", unit), "set out_unit6");
 
 	expect_conn(NULL, T.unitcg, GOOD4, PORT_OK, OK);
 	expect_conn(NULL, T.unitcg, GOOD6, PORT_OK, OK);
