@@ -22,6 +22,7 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -48,6 +49,15 @@ static struct {
 
 #define PORT_OK 8443u	/* the service's port */
 #define PORT_NO 8444u	/* a port no service names */
+
+/* The uid of a user name. */
+static uid_t user_uid(const char *name)
+{
+	struct passwd *pw = getpwnam(name);
+
+	ck_assert_msg(pw, "no user %s", name);
+	return pw->pw_uid;
+}
 
 static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *xasprintf(const char *fmt, ...)
@@ -281,6 +291,41 @@ START_TEST(test_user_rules)
 }
 END_TEST
 
+/*
+ * The last good policy keeps the owners: fwd restarted on broken files
+ * applies it from the state directory, and the user's uid is still the
+ * one in out_user4 (not 0, root's), by readback and by traffic.
+ */
+START_TEST(test_last_good_owner)
+{
+	const char *user = tu_user();
+	char *set;
+
+	if (!tu_need_root() || !tu_need_prog("setpriv", "util-linux"))
+		return;
+	ck_assert_msg(user, "cannot create the test user");
+	topo_up();
+	write_file(T.policy, policy_fmt, PORT_OK, "user", user);
+	good_listeners();
+	fwd_start();
+	ck_assert_int_eq(nn_stop(&E, T.fwd, 10), 0);
+	write_file(T.policy, "[service broken\n");
+	/* A fresh start: no table of the first run left to find. */
+	nn_sh_ok("ip netns exec %s nft delete table inet fwd_filter", E.ns[SRV]);
+	fwd_start();
+	ck_assert_msg(wait_for(T.fwdlog, "degraded: applied the last good policy", 1, 5),
+		      "not the last good policy:\n%s", slurp_or_empty(T.fwdlog));
+	set = nn_sh_ok("ip netns exec %s nft list set inet fwd_filter out_user4",
+		       E.ns[SRV]);
+	ck_assert_msg(strstr(set, xasprintf("%u . %s . tcp . %u", (unsigned)user_uid(user),
+					    GOOD4, PORT_OK)),
+		      "out_user4 lost the uid:\n%s", set);
+	expect_conn(user, NULL, GOOD4, PORT_OK, OK);
+	expect_conn(NULL, NULL, GOOD4, PORT_OK, DROP);
+	topo_down();
+}
+END_TEST
+
 /* A cgroup2 mount of our own in a private mount namespace (see above). */
 static void cgroup2_up(void)
 {
@@ -493,6 +538,7 @@ static Suite *outbound_suite(void)
 	add(s, "policy_errors", test_policy_errors, 30);
 	add(s, "user_rules", test_user_rules, 120);
 	add(s, "unit_rules", test_unit_rules, 120);
+	add(s, "last_good_owner", test_last_good_owner, 120);
 	add(s, "unit_without_cgroup2", test_unit_without_cgroup2, 60);
 	return s;
 }
