@@ -96,11 +96,11 @@ POL
 	grep -q "fwd: applied" "$SCRATCH/$1-fwd.log" || die "fwd ($1): $(cat "$SCRATCH/$1-fwd.log")"
 }
 
-rate() {	# rate NAME: connections per second from NAME-cli
+rate() {	# rate NAME: "RATE CPU_US" (connections/s, CPU per connection) from NAME-cli
 	local ns=NS_$1
 	sh -c "echo \$\$ > '$CG/system.slice/$UNIT/cgroup.procs' && exec ip netns exec '${!ns}' \
 		setpriv --reuid=65534 --regid=65534 --clear-groups '$RATE' connect 198.18.0.2 $PORT $SECS" |
-		awk '{ if ($8 != 0) { print "fails " $8 > "/dev/stderr"; exit 1 } print $6 }'
+		awk '{ if ($8 != 0) { print "fails " $8 > "/dev/stderr"; exit 1 } print $6, $10 }'
 }
 
 pair none
@@ -118,19 +118,26 @@ if ip netns exec "$NS_user" timeout 3 "$RATE" connect 198.18.0.2 "$PORT" 1 | gre
 	die "root got through the user rule"
 fi
 
-report "# SECS=$SECS per measurement, RUNS=$RUNS rounds, connections/s (one at a time)"
-report "round none plain user unit user/none unit/none plain/none user/plain unit/plain"
-ru=() ro=() rp=() rup=() rop=()
+report "# SECS=$SECS per measurement, RUNS=$RUNS rounds, one connection at a time"
+report "# rate: connections/s (wall); cpu: the client's CPU us per connection (the output"
+report "# hook runs in its connect()); ratios are 'x of no fwd': rate/rate_none, cpu_none/cpu"
+report "round rate:none plain user unit cpu:none plain user unit | rate user/none unit/none | cpu user unit plain | cpu user/plain unit/plain"
 div() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.3f", x / y }'; }
-for r in $(seq "$RUNS"); do
-	n=$(rate none); p=$(rate plain); u=$(rate user); c=$(rate unit)
-	ru+=("$(div "$u" "$n")"); ro+=("$(div "$c" "$n")"); rp+=("$(div "$p" "$n")")
-	rup+=("$(div "$u" "$p")"); rop+=("$(div "$c" "$p")")
-	report "$r $n $p $u $c ${ru[-1]} ${ro[-1]} ${rp[-1]} ${rup[-1]} ${rop[-1]}"
-done
 med() { printf '%s\n' "$@" | median; }
-report "median user rule / no fwd: $(med "${ru[@]}") (target >= 0.95)"
-report "median unit rule / no fwd: $(med "${ro[@]}") (target >= 0.95)"
-report "median plain destination rule / no fwd: $(med "${rp[@]}") (fwd's own cost of a new flow)"
-report "median user rule / plain rule: $(med "${rup[@]}"), unit rule / plain rule: $(med "${rop[@]}") (the owner match alone)"
+declare -A R C
+keys=(ru ro cu co cp cup cop)
+for k in "${keys[@]}"; do eval "V_$k=()"; done
+for r in $(seq "$RUNS"); do
+	for cfg in none plain user unit; do
+		read -r R[$cfg] C[$cfg] < <(rate "$cfg")
+	done
+	V_ru+=("$(div "${R[user]}" "${R[none]}")"); V_ro+=("$(div "${R[unit]}" "${R[none]}")")
+	V_cu+=("$(div "${C[none]}" "${C[user]}")"); V_co+=("$(div "${C[none]}" "${C[unit]}")")
+	V_cp+=("$(div "${C[none]}" "${C[plain]}")")
+	V_cup+=("$(div "${C[plain]}" "${C[user]}")"); V_cop+=("$(div "${C[plain]}" "${C[unit]}")")
+	report "$r ${R[none]} ${R[plain]} ${R[user]} ${R[unit]} ${C[none]} ${C[plain]} ${C[user]} ${C[unit]} | ${V_ru[-1]} ${V_ro[-1]} | ${V_cu[-1]} ${V_co[-1]} ${V_cp[-1]} | ${V_cup[-1]} ${V_cop[-1]}"
+done
+report "median rate, user rule / no fwd: $(med "${V_ru[@]}"); unit rule / no fwd: $(med "${V_ro[@]}") (target >= 0.95)"
+report "median CPU per connection as x of no fwd: user rule $(med "${V_cu[@]}"), unit rule $(med "${V_co[@]}"), plain destination rule $(med "${V_cp[@]}") (target >= 0.95)"
+report "median CPU, owner match against the plain rule: user $(med "${V_cup[@]}"), unit $(med "${V_cop[@]}")"
 report "counters: $(ip netns exec "$NS_user" nft list set inet fwd_filter out_user4 | grep -o 'counter packets [0-9]*' | head -1) (user), $(ip netns exec "$NS_unit" nft list set inet fwd_filter out_unit4 | grep -o 'counter packets [0-9]*' | head -1) (unit)"
