@@ -35,6 +35,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ir.h"
+#include "outbound.h"
 #include "policy.h"
 
 static struct nn_env E;
@@ -460,6 +462,101 @@ START_TEST(test_policy_errors)
 }
 END_TEST
 
+/* A fake unit resolver for the compiler: unit "a.service" runs in cgroup
+ * 77, every other unit is not running. */
+static int fake_unit_id(void *arg, const char *unit, uint64_t *id)
+{
+	(void)arg;
+	*id = strcmp(unit, "a.service") == 0 ? 77 : 0;
+	return 0;
+}
+
+static struct fwd_ir *compile_text(const char *text)
+{
+	struct fwd_load_opts o = { .confd_path = "" };
+	struct fwd_compile_opts co = { .unit_id = fake_unit_id };
+	struct fwd_policy *p = NULL;
+	struct fwd_ir *ir = NULL;
+	struct fwd_diags d;
+
+	fwd_diags_init(&d);
+	ck_assert_int_eq(fwd_policy_load_buffer("t.conf", text, strlen(text), &o, &p, &d), 0);
+	ck_assert_int_eq(fwd_compile_opts_at(p, 1000, &co, &ir, &d), 0);
+	fwd_diags_free(&d);
+	fwd_policy_free(p);
+	return ir;
+}
+
+static char *set_text(const struct fwd_ir *ir, const char *name)
+{
+	const struct fwd_ir_set *s = fwd_ir_set_find(ir, name);
+	char *buf = NULL, e[256];
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	ck_assert_ptr_nonnull(s);
+	for (size_t i = 0; i < s->n; i++) {
+		fwd_ir_elem_format(s, &s->elems[i], e, sizeof(e));
+		fprintf(f, "%s%s", i ? ", " : "", e);
+	}
+	fclose(f);
+	return nn_keep(buf);
+}
+
+/*
+ * The compiler: owners' destinations become disjoint elements per owner
+ * (overlapping and touching ranges joined, port ranges cut where they
+ * cross), a service with owners puts nothing in the plain sets, a unit
+ * not running has no element, no owner means no owner sets (the table
+ * keeps its old shape), and the four lookups sit before the final drop.
+ */
+START_TEST(test_compile_owner_sets)
+{
+	struct fwd_ir *ir = compile_text(
+		"[defaults]\noutbound = deny\n"
+		"[list l]\nmembers = 192.0.2.0/25, 192.0.2.128/25, 2001:db8::/33\n"
+		"[service a]\ndirection = out\nports = 443/tcp, 80-90/tcp\n"
+		"allow = @l, 192.0.2.7, 2001:db8:8000::/33\nuser = 1000, 0\n"
+		"[service b]\ndirection = out\nports = 85-100/tcp\nallow = 198.51.100.1\n"
+		"user = 1000\nunit = a.service, b.service\n"
+		"[service c]\ndirection = out\nports = 53/udp\nallow = any\n");
+	const struct fwd_ir_chain *out;
+	size_t n;
+
+	ck_assert_uint_eq(ir->nsets, FWD_SET_COUNT_OWNERS);
+	ck_assert_str_eq(set_text(ir, "out_user4"),
+			 "0 . 192.0.2.0/24 . tcp . 80-90, 0 . 192.0.2.0/24 . tcp . 443, "
+			 "1000 . 192.0.2.0/24 . tcp . 80-84, 1000 . 192.0.2.0/24 . tcp . 85-90, "
+			 "1000 . 192.0.2.0/24 . tcp . 443, 1000 . 198.51.100.1 . tcp . 85-90, "
+			 "1000 . 198.51.100.1 . tcp . 91-100");
+	ck_assert_str_eq(set_text(ir, "out_user6"),
+			 "0 . 2001:db8::/32 . tcp . 80-90, 0 . 2001:db8::/32 . tcp . 443, "
+			 "1000 . 2001:db8::/32 . tcp . 80-90, 1000 . 2001:db8::/32 . tcp . 443");
+	ck_assert_str_eq(set_text(ir, "out_unit4"), "77 . 198.51.100.1 . tcp . 85-100");
+	ck_assert_str_eq(set_text(ir, "out_unit6"), "");
+	/* Services with owners are not in the plain sets; c is. */
+	ck_assert_uint_eq(fwd_ir_set_find(ir, "out_allow4")->n, 0);
+	ck_assert_uint_eq(fwd_ir_set_find(ir, "out_allow4_net")->n, 0);
+	ck_assert_str_eq(set_text(ir, "out_open"), "udp . 53");
+	out = &ir->chains[FWD_CHAIN_OUTPUT];
+	n = out->n;
+	ck_assert_uint_ge(n, 6);
+	for (unsigned k = 0; k < 4; k++) {
+		const struct fwd_ir_rule *r = &out->rules[n - 6 + k];
+
+		ck_assert_int_eq(r->verdict, FWD_V_ACCEPT);
+		ck_assert_uint_eq(r->m[0].set, FWD_SET_COUNT + k);
+		ck_assert_uint_eq(r->m[0].u32, k >= 2 ? FWD_UNIT_CGROUP_LEVEL : 0);
+	}
+	ck_assert_int_eq(out->rules[n - 1].verdict, FWD_V_DROP);
+	fwd_ir_free(ir);
+
+	ir = compile_text("[service c]\ndirection = out\nports = 53/udp\nallow = any\n");
+	ck_assert_uint_eq(ir->nsets, FWD_SET_COUNT);
+	fwd_ir_free(ir);
+}
+END_TEST
+
 /* Unmount every cgroup2 mount in this (private) mount namespace: a cgroup
  * v1 host, as far as fwd and fwctl can tell. */
 static void hide_cgroup2(void)
@@ -536,6 +633,7 @@ static Suite *outbound_suite(void)
 	Suite *s = suite_create("outbound");
 
 	add(s, "policy_errors", test_policy_errors, 30);
+	add(s, "compile_owner_sets", test_compile_owner_sets, 30);
 	add(s, "user_rules", test_user_rules, 120);
 	add(s, "unit_rules", test_unit_rules, 120);
 	add(s, "last_good_owner", test_last_good_owner, 120);
