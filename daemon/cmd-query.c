@@ -102,6 +102,8 @@ static void status_json(struct cmdreq *cr, const struct status_view *v)
 	json_key(&b.j, "applied"); json_int(&b.j, (int64_t)ctx->applied);
 	json_key(&b.j, "disabled"); json_bool(&b.j, ctx->disabled);
 	json_key(&b.j, "guard_restores"); json_uint(&b.j, ctx->restores);
+	/* [audit] interval runs done by a forked child, off the loop. */
+	json_key(&b.j, "audit_runs_offloaded"); json_uint(&b.j, ctx->audit_offloaded);
 	json_key(&b.j, "degraded");
 	if (ctx->degraded)
 		json_str(&b.j, ctx->degraded);

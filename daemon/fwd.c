@@ -359,6 +359,7 @@ static int run_daemon(struct fwd_ctx *ctx)
 		return 1;
 	}
 	epoll_add(efd, sfd);
+	ctx->efd = efd;
 	wfd = watchdog_timer();
 	if (wfd >= 0)
 		epoll_add(efd, wfd);
@@ -454,6 +455,8 @@ static int run_daemon(struct fwd_ctx *ctx)
 				fwd_vloop_blocks(ctx);
 			} else if (fd == fwd_cgwatch_fd(ctx->cgw)) {
 				fwd_cgwatch_events(ctx);
+			} else if (fd >= 0 && fd == fwd_audit_worker_fd(ctx)) {
+				fwd_audit_done(ctx);
 			}
 		}
 		fwd_tidy_arm(ctx);
@@ -495,7 +498,8 @@ int main(int argc, char **argv)
 	};
 	struct fwd_ctx ctx = { .config = FWD_DEFAULT_CONFIG,
 			       .state_dir = FWD_DEFAULT_STATE_DIR,
-			       .confirm_tfd = -1, .tidy_tfd = -1, .audit_tfd = -1 };
+			       .confirm_tfd = -1, .tidy_tfd = -1, .audit_tfd = -1,
+			       .efd = -1 };
 	enum fwd_mode mode = MODE_DAEMON;
 	const char *socket_opt = NULL;
 	bool json = false, no_socket = false;
