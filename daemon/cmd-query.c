@@ -270,6 +270,22 @@ static int cmd_show_nft(struct cmdreq *cr)
 	return 0;
 }
 
+/* An outbound service's owners (`user =`, `unit =`) in show --json. */
+static void owners_json(struct json_out *j, const struct fwd_service *s)
+{
+	const enum fwd_owner_kind kinds[] = { FWD_OWNER_USER, FWD_OWNER_UNIT };
+	const char *const keys[] = { "users", "units" };
+
+	for (size_t t = 0; t < 2; t++) {
+		json_key(j, keys[t]);
+		json_arr_begin(j);
+		for (size_t k = 0; k < s->nowners; k++)
+			if (s->owners[k].kind == kinds[t])
+				json_str(j, s->owners[k].name);
+		json_arr_end(j);
+	}
+}
+
 int cmd_show(struct cmdreq *cr)
 {
 	const struct fwd_policy *p = cr->ctx->policy;
@@ -323,6 +339,8 @@ int cmd_show(struct cmdreq *cr)
 				json_str(&jb.j, a);
 			}
 			json_arr_end(&jb.j);
+			if (s->nowners)
+				owners_json(&jb.j, s);
 			fmt_loc(&s->loc, a, sizeof(a));
 			json_key(&jb.j, "source"); json_str(&jb.j, a);
 			json_obj_end(&jb.j);
@@ -379,6 +397,10 @@ int cmd_show(struct cmdreq *cr)
 		}
 		if (s->nallow > 8)
 			fwd_response_printf(cr->resp, ",... (%zu in all)", s->nallow);
+		for (size_t k = 0; k < s->nowners; k++)
+			fwd_response_printf(cr->resp, "%s%s %s", k ? "," : " for",
+					    s->owners[k].kind == FWD_OWNER_UNIT ? " unit" : " user",
+					    s->owners[k].name);
 		fmt_loc(&s->loc, b, sizeof(b));
 		fwd_response_printf(cr->resp, "  (%s)\n", b);
 	}

@@ -278,6 +278,19 @@ START_TEST(test_user_rules)
 	expect_explain(GOOD6, PORT_OK, xasprintf("--user %s", user), "set out_user6");
 	expect_explain(GOOD4, PORT_OK, "--user 65534", ": drop\n");
 	expect_explain(GOOD4, PORT_OK, "", ": drop\n");
+	{
+		char *out = NULL;
+		int st = tu_sh(&out, "%s -S %s show", FWCTL, nn_path(&E, "fwd.sock"));
+
+		ck_assert_msg(st == 0 && strstr(out, xasprintf(" for user %s  (", user)),
+			      "show does not name the owner:\n%s", out);
+		free(out);
+		st = tu_sh(&out, "%s -S %s show --json", FWCTL, nn_path(&E, "fwd.sock"));
+		ck_assert_msg(st == 0 && strstr(out, xasprintf("\"users\":[\"%s\"],\"units\":[]",
+							       user)),
+			      "show --json does not name the owner:\n%s", out);
+		free(out);
+	}
 	for (int round = 0; round < 2; round++) {
 		expect_conn(user, NULL, GOOD4, PORT_OK, OK);
 		expect_conn(user, NULL, GOOD6, PORT_OK, OK);
