@@ -28,6 +28,10 @@ enum {
 };
 #define DT_CONCAT_BITS 6
 
+/* The longest key: cgroupsv2 (8) . ipv6_addr (16) . proto (4) . port (4)
+ * (an owner set, outbound.h); every key buffer is this big. */
+#define FWD_KEY_MAX 32
+
 /* Key layout of a set as the kernel sees it. */
 struct fwd_key_layout {
 	unsigned nfields;

@@ -235,7 +235,7 @@ void fwd_lin_elems_op(struct fwd_batch *b, const char *table,
 	uint64_t skip = add ? b->now_ms : op->skip_ms;
 	struct fwd_msg probe = { .skip_ms = skip };
 	struct fwd_key_layout l;
-	uint8_t lo[24], hi[24];
+	uint8_t lo[FWD_KEY_MAX], hi[FWD_KEY_MAX];
 	bool lead = add && op->set_id && fwd_set_rbtree(s) && fwd_rb_lead_end(s);
 	size_t i = 0;
 

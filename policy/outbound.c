@@ -259,7 +259,9 @@ static void fill_set(struct fwd_ir *ir, struct fwd_ir_set *s, struct boxes *b)
 {
 	size_t g0 = 0;
 
-	qsort(b->v, b->n, sizeof(*b->v), box_cmp);
+	/* No qsort of an empty (NULL) array: UBSan calls that an error. */
+	if (b->n > 1)
+		qsort(b->v, b->n, sizeof(*b->v), box_cmp);
 	while (g0 < b->n) {
 		size_t g1 = g0;
 
@@ -269,7 +271,8 @@ static void fill_set(struct fwd_ir *ir, struct fwd_ir_set *s, struct boxes *b)
 		norm_group(ir, s, b->v, g0, g1);
 		g0 = g1;
 	}
-	qsort(s->elems, s->n, sizeof(*s->elems), elem_qcmp);
+	if (s->n > 1)
+		qsort(s->elems, s->n, sizeof(*s->elems), elem_qcmp);
 }
 
 /* ---- the sets and rules ---- */

@@ -269,8 +269,8 @@ START_TEST(test_user_rules)
 	good_listeners();
 	fwd_start();
 
-	set = nn_sh_ok("ip netns exec %s nft list set inet fwd_filter out_user4",
-		       E.ns[SRV]);
+	set = nn_keep(nn_sh_ok("ip netns exec %s nft list set inet fwd_filter out_user4",
+		       E.ns[SRV]));
 	ck_assert_msg(strstr(set, xasprintf(". %s . tcp . %u", GOOD4, PORT_OK)),
 		      "out_user4 lacks the service:\n%s", set);
 	expect_explain(GOOD4, PORT_OK, xasprintf("--user %s", user),
@@ -326,12 +326,12 @@ START_TEST(test_last_good_owner)
 	ck_assert_int_eq(nn_stop(&E, T.fwd, 10), 0);
 	write_file(T.policy, "[service broken\n");
 	/* A fresh start: no table of the first run left to find. */
-	nn_sh_ok("ip netns exec %s nft delete table inet fwd_filter", E.ns[SRV]);
+	free(nn_sh_ok("ip netns exec %s nft delete table inet fwd_filter", E.ns[SRV]));
 	fwd_start();
 	ck_assert_msg(wait_for(T.fwdlog, "degraded: applied the last good policy", 1, 5),
 		      "not the last good policy:\n%s", slurp_or_empty(T.fwdlog));
-	set = nn_sh_ok("ip netns exec %s nft list set inet fwd_filter out_user4",
-		       E.ns[SRV]);
+	set = nn_keep(nn_sh_ok("ip netns exec %s nft list set inet fwd_filter out_user4",
+		       E.ns[SRV]));
 	ck_assert_msg(strstr(set, xasprintf("%u . %s . tcp . %u", (unsigned)user_uid(user),
 					    GOOD4, PORT_OK)),
 		      "out_user4 lost the uid:\n%s", set);
@@ -388,8 +388,8 @@ START_TEST(test_unit_rules)
 	good_listeners();
 	fwd_start();
 
-	set = nn_sh_ok("ip netns exec %s nft list set inet fwd_filter out_unit4",
-		       E.ns[SRV]);
+	set = nn_keep(nn_sh_ok("ip netns exec %s nft list set inet fwd_filter out_unit4",
+		       E.ns[SRV]));
 	ck_assert_msg(!strstr(set, "elements"), "a unit not running has elements:\n%s",
 		      set);
 	expect_conn(NULL, NULL, GOOD4, PORT_OK, DROP);
@@ -399,8 +399,8 @@ START_TEST(test_unit_rules)
 	ck_assert(stat(T.unitcg, &st) == 0);
 	ck_assert_msg(wait_for(T.fwdlog, "unit cgroups changed: 2 elements added", 1, 10),
 		      "fwd did not follow the new cgroup:\n%s", slurp_or_empty(T.fwdlog));
-	set = nn_sh_ok("ip netns exec %s nft list set inet fwd_filter out_unit4",
-		       E.ns[SRV]);
+	set = nn_keep(nn_sh_ok("ip netns exec %s nft list set inet fwd_filter out_unit4",
+		       E.ns[SRV]));
 	ck_assert_msg(strstr(set, xasprintf("%s . tcp . %u", GOOD4, PORT_OK)),
 		      "out_unit4 lacks the unit:\n%s", set);
 	expect_explain(GOOD6, PORT_OK, xasprintf("--unit %s", unit), "set out_unit6");
@@ -416,8 +416,8 @@ START_TEST(test_unit_rules)
 	T.unitcg[0] = '\0';
 	ck_assert_msg(wait_for(T.fwdlog, "0 elements added, 2 removed", 1, 10),
 		      "fwd did not drop the gone cgroup:\n%s", slurp_or_empty(T.fwdlog));
-	set = nn_sh_ok("ip netns exec %s nft list set inet fwd_filter out_unit6",
-		       E.ns[SRV]);
+	set = nn_keep(nn_sh_ok("ip netns exec %s nft list set inet fwd_filter out_unit6",
+		       E.ns[SRV]));
 	ck_assert_msg(!strstr(set, "elements"), "a stopped unit kept elements:\n%s", set);
 	topo_down();
 }
