@@ -3464,9 +3464,17 @@ START_TEST(test_audit_interval)
 		ck_assert_msg(k && atoi(k + strlen("\"audit_runs_offloaded\":")) >= 3,
 			      "audit runs not offloaded:\n%s", R.out);
 	}
-	for (int i = 0; i < 50 && *fwd_children(); i++)
-		msleep(100);
-	ck_assert_msg(!*fwd_children(), "fwd keeps a child: %s", fwd_children());
+	{
+		char *kids = fwd_children();
+
+		for (int i = 0; i < 50 && *kids; i++) {
+			free(kids);
+			msleep(100);
+			kids = fwd_children();
+		}
+		ck_assert_msg(!*kids, "fwd keeps a child: %s", kids);
+		free(kids);
+	}
 	fwd_stop();
 	topo_down();
 }
