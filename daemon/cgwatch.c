@@ -19,6 +19,7 @@
 #include "diag.h"
 #include "fwd.h"
 #include "log.h"
+#include "outbound.h"
 #include "policy.h"
 #include "util.h"
 
@@ -125,13 +126,13 @@ static bool read_events(struct fwd_cgwatch *w, const struct fwd_policy *p)
 	return hit;
 }
 
-void fwd_cgwatch_events(struct fwd_ctx *ctx)
+/* Recompile the running policy for the unit cgroups as they are now. */
+static void resync(struct fwd_ctx *ctx)
 {
 	struct fwd_change ch = { .src = FWD_SRC_UNITS };
 	struct fwd_diags d;
 
-	if (!read_events(ctx->cgw, ctx->policy) || !ctx->policy || !ctx->ir ||
-	    ctx->disabled || ctx->model_unknown)
+	if (!ctx->policy || !ctx->ir || ctx->disabled || ctx->model_unknown)
 		return;
 	ch.policy = ctx->policy;
 	fwd_diags_init(&d);
@@ -139,9 +140,23 @@ void fwd_cgwatch_events(struct fwd_ctx *ctx)
 		fwd_log(LOG_ERR, "%s: a unit's cgroup changed, but recompiling "
 			"failed", __func__);
 		fwd_log_diags(LOG_ERR, &d);
-	} else {
+	} else if (ch.nadd + ch.ndel) {
 		fwd_log(LOG_INFO, "unit cgroups changed: %zu element%s added, "
 			"%zu removed", ch.nadd, ch.nadd == 1 ? "" : "s", ch.ndel);
 	}
 	fwd_diags_free(&d);
+}
+
+void fwd_cgwatch_events(struct fwd_ctx *ctx)
+{
+	if (read_events(ctx->cgw, ctx->policy))
+		resync(ctx);
+}
+
+/* The policy was compiled before the watch began: a unit that started in
+ * between is found now (nothing is sent when nothing changed). */
+void fwd_cgwatch_started(struct fwd_ctx *ctx)
+{
+	if (fwd_policy_has_units(ctx->policy))
+		resync(ctx);
 }

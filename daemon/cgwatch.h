@@ -25,5 +25,8 @@ int fwd_cgwatch_fd(const struct fwd_cgwatch *w);	/* -1 for NULL */
 /* The fd is readable: read every event, and commit once if a unit of the
  * running policy came or went. Never fails the daemon: logs. */
 void fwd_cgwatch_events(struct fwd_ctx *ctx);
+/* Once the watch is set: catch a unit started since the policy was
+ * compiled. */
+void fwd_cgwatch_started(struct fwd_ctx *ctx);
 
 #endif

@@ -371,8 +371,10 @@ static int run_daemon(struct fwd_ctx *ctx)
 		epoll_add(efd, ctx->audit_tfd);
 	if (fwd_vloop_fd(ctx) >= 0)
 		epoll_add(efd, fwd_vloop_fd(ctx));
-	if (fwd_cgwatch_open(&ctx->cgw) == 0)
+	if (fwd_cgwatch_open(&ctx->cgw) == 0) {
 		epoll_add(efd, fwd_cgwatch_fd(ctx->cgw));
+		fwd_cgwatch_started(ctx);
+	}
 	{
 		int r = fwd_monitor_open(&ctx->mon, fwd_nl_portid(ctx->nl));
 
