@@ -13,8 +13,9 @@ _fwctl_opts()
 {
 	case $1 in
 	status) echo --verbose --json ;;
-	diff | explain | stats | check | doctor | 'list blocked' | 'list show')
+	diff | stats | check | doctor | 'list blocked' | 'list show')
 		echo --json ;;
+	explain) echo --out --user --unit --json ;;
 	disable) echo --yes ;;
 	audit) echo --save-baseline --diff --json ;;
 	show) echo --nft --json ;;

@@ -13,6 +13,7 @@
 
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "client.h"
 #include "import-cmd.h"
 #include "cmdtab.h"
@@ -158,6 +159,12 @@ static int cmd_check(int argc, char **argv, const struct fwctl_opts *o)
 		return fail(o, FWCTL_USAGE, "usage: fwctl check [FILE] [--json]");
 	fwd_diags_init(&d);
 	ret = fwd_policy_load(path, NULL, &p, &d);
+	/* unit = rules need cgroup2 where fwd runs: say so here too. */
+	if (ret == 0 && fwd_cgroup_check_units(p, &d) != 0) {
+		fwd_policy_free(p);
+		p = NULL;
+		ret = -EOPNOTSUPP;
+	}
 	if (o->json) {
 		struct json_out j;
 

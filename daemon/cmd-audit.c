@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -31,6 +33,8 @@
 #include "sockets.h"
 #include "state.h"
 #include "util.h"
+#include "vloop.h"
+#include "worker.h"
 
 #define BASELINE_MAX (64u << 20)
 
@@ -514,7 +518,7 @@ void fwd_cmd_audit(struct fwd_ctx *ctx, const struct fwd_ctl_peer *peer,
  * the same fields there from here.
  */
 static void fwd_audit_emit_record(struct fwd_ctx *ctx, const struct fwd_audit_diff *d,
-				  const struct fwd_audit_sock *s)
+				  int pid)
 {
 	char q1[FWD_QUOTE_BUF(FWD_AUDIT_EXE)], q2[FWD_QUOTE_BUF(FWD_AUDIT_EXE)],
 	     q3[FWD_QUOTE_BUF(FWD_AUDIT_EXE)], q4[FWD_QUOTE_BUF(FWD_AUDIT_EXE)];
@@ -523,38 +527,34 @@ static void fwd_audit_emit_record(struct fwd_ctx *ctx, const struct fwd_audit_di
 	fwd_log(LOG_WARNING, "audit: newly exposed listener proto=%s address=%s port=%u "
 		"verdict=%s change=%s pid=%d command=%s exe=%s uid=%u user=%s unit=%s",
 		d->now.proto, d->now.addr, d->now.port, d->now.verdict,
-		d->change == FWD_AUDIT_NEW ? "new" : "verdict", s ? s->pid : 0,
+		d->change == FWD_AUDIT_NEW ? "new" : "verdict", pid,
 		safe(q1, d->now.comm), safe(q2, d->now.exe), d->now.uid,
 		safe(q3, d->now.user), safe(q4, d->now.unit));
 }
 
-/* The socket an entry was made from, for its pid. */
-static const struct fwd_audit_sock *sock_of(const struct fwd_audit *a,
-					    const struct fwd_audit_entry *e)
+/* The pid of the socket an entry was made from (entries[i] is socks[i]). */
+static int pid_of(const struct fwd_audit_entry *now, const int *pids, size_t n,
+		  const struct fwd_audit_entry *e)
 {
-	for (size_t i = 0; i < a->n; i++) {
-		struct fwd_audit_entry x;
-
-		fwd_audit_entry_of(&a->socks[i], &x);
-		if (x.port == e->port && !strcmp(x.proto, e->proto) &&
-		    !strcmp(x.addr, e->addr))
-			return &a->socks[i];
-	}
-	return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (now[i].port == e->port && !strcmp(now[i].proto, e->proto) &&
+		    !strcmp(now[i].addr, e->addr))
+			return pids[i];
+	return 0;
 }
 
-void fwd_audit_tick(struct fwd_ctx *ctx)
+/*
+ * One run's listeners (`now`, n of them, taken; pids[i] the owner of
+ * now[i]) against the last run's (or the baseline), the newly exposed
+ * ones logged. Cheap: the costly part (sock_diag, /proc, judging) is
+ * done before, in the worker child when it could be forked.
+ */
+static void audit_compare(struct fwd_ctx *ctx, struct fwd_audit_entry *now,
+			  const int *pids, size_t n)
 {
-	struct fwd_audit a = { 0 };
-	struct fwd_audit_entry *now;
 	struct fwd_audit_diff *d;
 	size_t nd;
 
-	if (gather(ctx, &a, NULL) != 0) {
-		fwd_audit_free(&a);
-		return;
-	}
-	now = entries_of(&a);
 	if (!ctx->audit_have_prev) {
 		char why[512];
 		int ret = load_baseline(ctx, &ctx->audit_prev, &ctx->naudit_prev, why,
@@ -566,24 +566,155 @@ void fwd_audit_tick(struct fwd_ctx *ctx)
 		if (ret) {
 			/* No baseline: this run is where the comparison starts. */
 			ctx->audit_prev = now;
-			ctx->naudit_prev = a.n;
+			ctx->naudit_prev = n;
 			ctx->audit_have_prev = true;
 			fwd_log(LOG_INFO, "audit: %zu listeners; newly exposed ones are "
-				"logged from now on", a.n);
-			fwd_audit_free(&a);
+				"logged from now on", n);
 			return;
 		}
 		ctx->audit_have_prev = true;
 	}
-	fwd_audit_diff(ctx->audit_prev, ctx->naudit_prev, now, a.n, &d, &nd);
+	fwd_audit_diff(ctx->audit_prev, ctx->naudit_prev, now, n, &d, &nd);
 	for (size_t i = 0; i < nd; i++)
 		if (d[i].newly_exposed)
-			fwd_audit_emit_record(ctx, &d[i], sock_of(&a, &d[i].now));
+			fwd_audit_emit_record(ctx, &d[i], pid_of(now, pids, n, &d[i].now));
 	free(d);
 	free(ctx->audit_prev);
 	ctx->audit_prev = now;
-	ctx->naudit_prev = a.n;
+	ctx->naudit_prev = n;
+}
+
+/* The run itself: the listeners, their owners, their verdicts. */
+static int audit_run(struct fwd_ctx *ctx, struct fwd_audit_entry **now, int **pids,
+		     size_t *n)
+{
+	struct fwd_audit a = { 0 };
+	int ret = gather(ctx, &a, NULL);
+
+	if (ret == 0) {
+		*now = entries_of(&a);
+		*pids = fwd_xcalloc(a.n ? a.n : 1, sizeof(**pids));
+		for (size_t i = 0; i < a.n; i++)
+			(*pids)[i] = a.socks[i].pid;
+		*n = a.n;
+	}
 	fwd_audit_free(&a);
+	return ret;
+}
+
+/*
+ * In the worker child (worker.h): the run, written to out_fd as the
+ * count, the entries and the pids, raw: the parent is the same program
+ * (fork, no exec), so the layout is the same.
+ */
+static int audit_child(void *arg, int out_fd)
+{
+	struct fwd_audit_entry *now = NULL;
+	int *pids = NULL, ret;
+	uint64_t n64;
+	size_t n = 0;
+
+	ret = audit_run(arg, &now, &pids, &n);
+	if (ret == 0) {
+		n64 = n;
+		ret = fwd_write_all(out_fd, &n64, sizeof(n64));
+		if (ret == 0)
+			ret = fwd_write_all(out_fd, now, n * sizeof(*now));
+		if (ret == 0)
+			ret = fwd_write_all(out_fd, pids, n * sizeof(*pids));
+	}
+	free(now);
+	free(pids);
+	return ret;
+}
+
+int fwd_audit_worker_fd(const struct fwd_ctx *ctx)
+{
+	return ctx->audit_worker.pid > 0 ? ctx->audit_worker.pidfd : -1;
+}
+
+/* The child has exited (its pidfd is readable): take its run. */
+void fwd_audit_done(struct fwd_ctx *ctx)
+{
+	struct fwd_worker *w = &ctx->audit_worker;
+	struct fwd_audit_entry *now;
+	int status = 0, *pids;
+	char why[32];
+	uint64_t n64;
+	size_t len;
+	void *buf;
+
+	if (ctx->efd >= 0)
+		epoll_ctl(ctx->efd, EPOLL_CTL_DEL, w->pidfd, NULL);
+	if (fwd_worker_reap(w, &status) != 0 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		fwd_worker_status_text(status, why, sizeof(why));
+		fwd_log(LOG_WARNING, "audit: the run failed (%s); the next one "
+			"compares with the last good run", why);
+		fwd_worker_release(w);
+		return;
+	}
+	if (fwd_worker_answer(w, &buf, &len) == 0) {
+		memcpy(&n64, buf, len >= sizeof(n64) ? sizeof(n64) : 0);
+		if (len >= sizeof(n64) &&
+		    n64 <= (len - sizeof(n64)) / (sizeof(*now) + sizeof(*pids)) &&
+		    len == sizeof(n64) + n64 * (sizeof(*now) + sizeof(*pids))) {
+			size_t n = (size_t)n64;
+
+			now = fwd_xcalloc(n ? n : 1, sizeof(*now));
+			pids = fwd_xcalloc(n ? n : 1, sizeof(*pids));
+			memcpy(now, (char *)buf + sizeof(n64), n * sizeof(*now));
+			memcpy(pids, (char *)buf + sizeof(n64) + n * sizeof(*now),
+			       n * sizeof(*pids));
+			ctx->audit_offloaded++;
+			audit_compare(ctx, now, pids, n);
+			free(pids);
+		} else {
+			fwd_log(LOG_WARNING, "audit: the run's answer is damaged");
+		}
+		munmap(buf, len);
+	}
+	fwd_worker_release(w);
+}
+
+/*
+ * The run costs a sock_diag dump and a walk of every process's fds (0.1-
+ * 0.5 s at 10k sockets): a forked child does it off the event loop, as
+ * the slow queries (worker.h; the verdict loop's lock held across the
+ * fork), and the loop compares when it is done. A run still going when
+ * the timer fires again is left to finish (that tick is skipped); if the
+ * fork fails, the run happens here as before.
+ */
+void fwd_audit_tick(struct fwd_ctx *ctx)
+{
+	struct fwd_audit_entry *now = NULL;
+	int *pids = NULL, ret = -1;
+	size_t n = 0;
+
+	if (ctx->audit_worker.pid > 0)
+		return;
+	if (ctx->efd >= 0 && !ctx->disabled && ctx->ir) {
+		struct epoll_event ev = { .events = EPOLLIN };
+
+		fwd_vloop_fork_prepare(ctx);
+		ret = fwd_worker_start(&ctx->audit_worker, audit_child, ctx);
+		fwd_vloop_fork_done(ctx);
+		if (ret == 0) {
+			ev.data.fd = ctx->audit_worker.pidfd;
+			if (epoll_ctl(ctx->efd, EPOLL_CTL_ADD, ev.data.fd, &ev) == 0)
+				return;
+			/* Not watched: wait for it here rather than lose it. */
+			fwd_audit_done(ctx);
+			return;
+		}
+	}
+	if (audit_run(ctx, &now, &pids, &n) != 0) {
+		free(now);
+		free(pids);
+		return;
+	}
+	audit_compare(ctx, now, pids, n);
+	free(pids);
 }
 
 void fwd_audit_arm(struct fwd_ctx *ctx)
@@ -605,6 +736,7 @@ void fwd_audit_arm(struct fwd_ctx *ctx)
 
 void fwd_audit_stop(struct fwd_ctx *ctx)
 {
+	fwd_worker_release(&ctx->audit_worker);
 	free(ctx->audit_prev);
 	ctx->audit_prev = NULL;
 	ctx->naudit_prev = 0;

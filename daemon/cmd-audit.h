@@ -35,6 +35,11 @@ void fwd_cmd_audit(struct fwd_ctx *ctx, const struct fwd_ctl_peer *peer,
  */
 void fwd_audit_arm(struct fwd_ctx *ctx);
 void fwd_audit_tick(struct fwd_ctx *ctx);
+/* The run is done by a forked child (worker.h) off the event loop: the
+ * pidfd to watch while one runs (-1 otherwise), and what the loop calls
+ * when it is readable. */
+int fwd_audit_worker_fd(const struct fwd_ctx *ctx);
+void fwd_audit_done(struct fwd_ctx *ctx);
 void fwd_audit_stop(struct fwd_ctx *ctx);	/* at exit: frees what it kept */
 
 #endif

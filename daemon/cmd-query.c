@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,12 +14,14 @@
 #include <unistd.h>
 
 #include "attrib.h"
+#include "cgroup.h"
 #include "cmd.h"
 #include "cmdtab.h"
 #include "edit.h"
 #include "fwd.h"
 #include "ir.h"
 #include "log.h"
+#include "outbound.h"
 #include "state.h"
 #include "util.h"
 #include "vloop.h"
@@ -108,6 +111,8 @@ static void status_json(struct cmdreq *cr, const struct status_view *v)
 	json_key(&b.j, "applied"); json_int(&b.j, (int64_t)ctx->applied);
 	json_key(&b.j, "disabled"); json_bool(&b.j, ctx->disabled);
 	json_key(&b.j, "guard_restores"); json_uint(&b.j, ctx->restores);
+	/* [audit] interval runs done by a forked child, off the loop. */
+	json_key(&b.j, "audit_runs_offloaded"); json_uint(&b.j, ctx->audit_offloaded);
 	json_key(&b.j, "degraded");
 	if (ctx->degraded)
 		json_str(&b.j, ctx->degraded);
@@ -387,6 +392,10 @@ static void service_line(struct cmdreq *cr, const struct fwd_policy *p, size_t i
 	}
 	if (s->nallow > 8)
 		fwd_response_printf(cr->resp, ",... (%zu in all)", s->nallow);
+	for (size_t k = 0; k < s->nowners; k++)
+		fwd_response_printf(cr->resp, "%s%s %s", k ? "," : " for",
+				    s->owners[k].kind == FWD_OWNER_UNIT ? " unit" : " user",
+				    s->owners[k].name);
 	fwd_restrict_format(&s->rs, a, sizeof(a));
 	fwd_response_printf(cr->resp, "%s", a);
 	fmt_loc(&s->loc, a, sizeof(a));
@@ -481,6 +490,22 @@ static int cmd_show_nft(struct cmdreq *cr)
 	return 0;
 }
 
+/* An outbound service's owners (`user =`, `unit =`) in show --json. */
+static void owners_json(struct json_out *j, const struct fwd_service *s)
+{
+	const enum fwd_owner_kind kinds[] = { FWD_OWNER_USER, FWD_OWNER_UNIT };
+	const char *const keys[] = { "users", "units" };
+
+	for (size_t t = 0; t < 2; t++) {
+		json_key(j, keys[t]);
+		json_arr_begin(j);
+		for (size_t k = 0; k < s->nowners; k++)
+			if (s->owners[k].kind == kinds[t])
+				json_str(j, s->owners[k].name);
+		json_arr_end(j);
+	}
+}
+
 int cmd_show(struct cmdreq *cr)
 {
 	const struct fwd_policy *p = cr->ctx->policy;
@@ -538,6 +563,8 @@ int cmd_show(struct cmdreq *cr)
 			}
 			json_arr_end(&jb.j);
 			restrict_json(&jb.j, &s->rs);
+			if (s->nowners)
+				owners_json(&jb.j, s);
 			fmt_loc(&s->loc, a, sizeof(a));
 			json_key(&jb.j, "source"); json_str(&jb.j, a);
 			json_obj_end(&jb.j);
@@ -806,6 +833,77 @@ static const char *verdict_name(enum fwd_ir_verdict v)
 	}
 }
 
+#define EXPLAIN_USAGE "usage: fwctl explain SRC PORTS [--out] [--user USER] " \
+		      "[--unit UNIT] [--json]"
+
+/* explain's own options (the row has own_options): --out, and the owner
+ * of the socket for the outbound owner rules; positional words are left
+ * in cr->argv. */
+struct explain_opts {
+	bool out;
+	struct fwd_explain_who who;
+	const char *user, *unit;
+};
+
+static int explain_user(struct cmdreq *cr, const char *u, struct fwd_explain_who *who)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096], *end, q[QWORD_BUF];
+	unsigned long v = strtoul(u, &end, 10);
+
+	if (*u && !*end && v < UINT32_MAX) {
+		who->uid = (uint32_t)v;
+	} else if (getpwnam_r(u, &pw, buf, sizeof(buf), &res) == 0 && res) {
+		who->uid = (uint32_t)res->pw_uid;
+	} else {
+		fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "unknown user '%s'",
+				  qword(q, u));
+		return -EINVAL;
+	}
+	who->has_uid = true;
+	return 0;
+}
+
+static int explain_options(struct cmdreq *cr, struct explain_opts *o)
+{
+	int out = 0;
+	char q[QWORD_BUF];
+
+	for (int i = 0; i < cr->argc; i++) {
+		const char *a = cr->argv[i];
+
+		if (!strcmp(a, "--json")) {
+			cr->json = true;
+		} else if (!strcmp(a, "--out")) {
+			o->out = true;
+		} else if ((!strcmp(a, "--user") || !strcmp(a, "--unit")) &&
+			   i + 1 < cr->argc) {
+			if (!strcmp(a, "--user"))
+				o->user = cr->argv[++i];
+			else
+				o->unit = cr->argv[++i];
+		} else if (a[0] == '-' && a[1] == '-') {
+			fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "unexpected '%s'; "
+					  EXPLAIN_USAGE, qword(q, a));
+			return -EINVAL;
+		} else {
+			cr->argv[out++] = cr->argv[i];
+		}
+	}
+	cr->argc = out;
+	if (cr->argc != 2) {
+		fwd_response_fail(cr->resp, FWD_EXIT_USAGE, EXPLAIN_USAGE);
+		return -EINVAL;
+	}
+	if (o->user && explain_user(cr, o->user, &o->who))
+		return -EINVAL;
+	/* A unit not running has no cgroup: then no owner rule of it matches,
+	 * which is what the kernel does too. */
+	if (o->unit && fwd_cgroup_unit_id(NULL, o->unit, &o->who.cgroup) != 0)
+		o->who.cgroup = 0;
+	return 0;
+}
+
 /* One stretch of ports of one protocol that the rules decide alike. */
 struct explain_run {
 	struct fwd_ports pr;
@@ -813,7 +911,8 @@ struct explain_run {
 };
 
 struct explain_view {
-	const char *src;
+	const char *src;		/* the source, or with --out the destination */
+	const struct explain_opts *eo;
 	struct explain_run *runs;
 	size_t nruns;
 	bool disabled;			/* fwd's table is not in the kernel */
@@ -840,8 +939,10 @@ static int explain_gather(struct cmdreq *cr, int family, const uint8_t addr[16],
 			struct fwd_explain ex;
 			struct explain_run *last = v->nruns ? &v->runs[v->nruns - 1] : NULL;
 
-			if (fwd_ir_explain(cr->ctx->ir, FWD_CHAIN_INPUT, family, addr,
-					   pr[i].proto, (uint16_t)port, &ex) != 0)
+			if (fwd_ir_explain_who(cr->ctx->ir, v->eo->out ? FWD_CHAIN_OUTPUT :
+					       FWD_CHAIN_INPUT, family, addr, pr[i].proto,
+					       (uint16_t)port, v->eo->user || v->eo->unit ?
+					       &v->eo->who : NULL, &ex) != 0)
 				return -EINVAL;
 			if (last && last->pr.proto == pr[i].proto && (uint32_t)last->pr.hi + 1 == port &&
 			    same_decision(&last->ex, &ex)) {
@@ -859,7 +960,10 @@ static int explain_gather(struct cmdreq *cr, int family, const uint8_t addr[16],
 	v->disabled = cr->ctx->disabled;
 	/* What `fwctl doctor` knows, asked of the kernel now: another table
 	 * on the same hooks may drop what fwd accepts. */
-	if (cr->ctx->nl) {
+	if (v->eo->out) {
+		/* Doctor's overrides are other tables' input hooks: nothing
+		 * to say about a connection this host makes. */
+	} else if (cr->ctx->nl) {
 		struct fwd_doctor *doc = NULL;
 
 		v->ov_err = fwd_doctor_read(cr->ctx->nl, &doc);
@@ -978,7 +1082,16 @@ static void explain_json(struct cmdreq *cr, const struct explain_view *v)
 
 	jbuf_open(&b);
 	json_obj_begin(&b.j);
-	json_key(&b.j, "source"); json_str(&b.j, v->src);
+	json_key(&b.j, v->eo->out ? "destination" : "source"); json_str(&b.j, v->src);
+	if (v->eo->out) {
+		json_key(&b.j, "direction"); json_str(&b.j, "out");
+	}
+	if (v->eo->user) {
+		json_key(&b.j, "user"); json_str(&b.j, v->eo->user);
+	}
+	if (v->eo->unit) {
+		json_key(&b.j, "unit"); json_str(&b.j, v->eo->unit);
+	}
 	json_run(cr, &b.j, v, &v->runs[0]);
 	json_key(&b.j, "disabled"); json_bool(&b.j, v->disabled);
 	json_key(&b.j, "results");
@@ -1017,27 +1130,35 @@ static void explain_text(struct cmdreq *cr, const struct explain_view *v)
 				    "`fwctl enable` puts the rules back\n");
 	for (size_t i = 0; i < v->nruns; i++) {
 		const struct explain_run *r = &v->runs[i];
-		char pbuf[32], elem[256], loc[128];
+		const struct explain_opts *eo = v->eo;
+		const char *chain = eo->out ? "output" : "input";
+		char pbuf[32], elem[256], loc[128], head[512];
 
 		ports_text(&r->pr, pbuf, sizeof(pbuf));
 		run_source(cr, r, elem, sizeof(elem), loc, sizeof(loc));
-		if (v->disabled)
-			fwd_response_printf(cr->resp, "%s -> %s: accept (fwd disabled; "
-					    "its rules would say: %s)\n", v->src, pbuf,
-					    verdict_name(r->ex.verdict));
+		if (eo->out)
+			snprintf(head, sizeof(head), "out to %s -> %s%s%s%s%s", v->src, pbuf,
+				 eo->user ? " as user " : "", eo->user ? eo->user : "",
+				 eo->unit ? " from unit " : "", eo->unit ? eo->unit : "");
 		else
-			fwd_response_printf(cr->resp, "%s -> %s: %s\n", v->src, pbuf,
+			snprintf(head, sizeof(head), "%s -> %s", v->src, pbuf);
+		if (v->disabled)
+			fwd_response_printf(cr->resp, "%s: accept (fwd disabled; its rules "
+					    "would say: %s)\n", head, verdict_name(r->ex.verdict));
+		else
+			fwd_response_printf(cr->resp, "%s: %s\n", head,
 					    verdict_name(r->ex.verdict));
 		if (r->ex.by_policy)
-			fwd_response_printf(cr->resp, "  decided by: the input chain's policy "
-					    "(no rule matched; [defaults] inbound)\n");
+			fwd_response_printf(cr->resp, "  decided by: the %s chain's policy "
+					    "(no rule matched; [defaults] %s)\n", chain,
+					    eo->out ? "outbound" : "inbound");
 		else if (r->ex.set >= 0)
 			fwd_response_printf(cr->resp, "  decided by: rule %zu, set %s, element %s\n"
 					    "  from:       %s\n", r->ex.rule,
 					    cr->ctx->ir->sets[r->ex.set].name, elem, loc);
 		else
-			fwd_response_printf(cr->resp, "  decided by: rule %zu of chain input%s%s\n",
-					    r->ex.rule, *loc ? ", from " : "", loc);
+			fwd_response_printf(cr->resp, "  decided by: rule %zu of chain %s%s%s\n",
+					    r->ex.rule, chain, *loc ? ", from " : "", loc);
 		{
 			struct fwd_restrict rs;
 
@@ -1045,6 +1166,8 @@ static void explain_text(struct cmdreq *cr, const struct explain_view *v)
 			explain_restrict(cr, &rs);
 		}
 	}
+	if (v->eo->out)
+		return;
 	if (v->ov_err) {
 		fwd_response_printf(cr->resp, "other tables: not read (%s); `fwctl doctor` "
 				    "lists them\n", strerror(-v->ov_err));
@@ -1065,16 +1188,15 @@ static void explain_text(struct cmdreq *cr, const struct explain_view *v)
 int cmd_explain(struct cmdreq *cr)
 {
 	struct explain_view v = { 0 };
+	struct explain_opts eo = { 0 };
 	uint8_t addr[16] = { 0 };
 	struct fwd_ports *pr = NULL;
 	size_t npr = 0;
 	char q[QWORD_BUF], err[512];
 	int family, ret;
 
-	if (cr->argc != 2) {
-		fwd_response_fail(cr->resp, FWD_EXIT_USAGE, "usage: fwctl explain SRC PORTS");
+	if (explain_options(cr, &eo))
 		return -EINVAL;
-	}
 	if (inet_pton(AF_INET, cr->argv[0], addr) == 1)
 		family = AF_INET;
 	else if (inet_pton(AF_INET6, cr->argv[0], addr) == 1)
@@ -1090,6 +1212,7 @@ int cmd_explain(struct cmdreq *cr)
 		return -EINVAL;
 	}
 	v.src = cr->argv[0];
+	v.eo = &eo;
 	ret = explain_gather(cr, family, addr, pr, npr, &v);
 	if (ret == 0 && v.nruns == 0)
 		ret = -EINVAL;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cgroup.h"
 #include "commit.h"
 #include "edit.h"
 #include "fwd.h"
@@ -243,7 +244,8 @@ static void bookkeep(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_poli
 {
 	bool new_model = p && p != ctx->policy;
 	bool model_changed = p != ctx->policy || ch->src == FWD_SRC_EDIT ||
-			     ch->src == FWD_SRC_TIDY || ch->src == FWD_SRC_BLOCKS;
+			     ch->src == FWD_SRC_TIDY || ch->src == FWD_SRC_BLOCKS ||
+			     ch->src == FWD_SRC_UNITS;
 
 	if (p && p != ctx->policy) {
 		fwd_policy_free(ctx->policy);
@@ -325,7 +327,8 @@ int fwd_change_commit(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_dia
 	ch->nadd = ch->ndel = 0;
 	ch->persist_err = 0;
 	ch->out = NULL;
-	if (ctx->model_unknown && (ch->src == FWD_SRC_EDIT || ch->src == FWD_SRC_TIDY)) {
+	if (ctx->model_unknown && (ch->src == FWD_SRC_EDIT || ch->src == FWD_SRC_TIDY ||
+				   ch->src == FWD_SRC_UNITS)) {
 		snprintf(ch->why, sizeof(ch->why), "%s; `fwctl reload` applies the "
 			 "files first", ctx->model_unknown);
 		ch->stage = FWD_STAGE_STATE;
@@ -367,6 +370,9 @@ int fwd_change_commit(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_dia
 		 * so a [guard] queue step uses nft_queue where it exists. */
 		struct fwd_compile_opts co = {
 			.native_queue = ctx->feat.native_queue,
+			/* unit = rules: the cgroups as they are now
+			 * (daemon/cgwatch.c recompiles when they change). */
+			.unit_id = fwd_cgroup_unit_id,
 		};
 
 		ret = fwd_compile_opts_at(p, (uint64_t)time(NULL), &co,

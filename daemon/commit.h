@@ -43,6 +43,7 @@ enum fwd_change_src {
 	FWD_SRC_ENABLE,		/* fwctl enable: ctx->ir back, full replace */
 	FWD_SRC_RESTORE,	/* the table guard: ctx->ir back, full replace, same generation */
 	FWD_SRC_BLOCKS,		/* the verdict loop's guard: timed block edits, element delta */
+	FWD_SRC_UNITS,		/* a unit's cgroup came or went (cgwatch.c): compile, element delta */
 };
 
 /* Where a refused or failed change stopped (for the caller's message). */
@@ -62,7 +63,7 @@ struct fwd_change {
 	/*
 	 * The new model, taken by ctx on success:
 	 * - START, SIGHUP, RELOAD: NULL, the files are read here;
-	 * - EDIT, TIDY, BLOCKS: ctx->policy itself, changed in place by the
+	 * - EDIT, TIDY, BLOCKS, UNITS: ctx->policy itself, changed in place by the
 	 *   caller (who undoes that on failure); with `additions`, its
 	 *   edits [first_new, nedits) are new, which the fast path may patch
 	 *   into the running IR without the compiler;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "edit.h"
+#include "cgwatch.h"
 #include "cmd-audit.h"
 #include "fwd.h"
 #include "vloop.h"
@@ -388,6 +389,7 @@ static int run_daemon(struct fwd_ctx *ctx)
 		return 1;
 	}
 	epoll_add(efd, sfd);
+	ctx->efd = efd;
 	wfd = watchdog_timer();
 	if (wfd >= 0)
 		epoll_add(efd, wfd);
@@ -399,6 +401,10 @@ static int run_daemon(struct fwd_ctx *ctx)
 		epoll_add(efd, ctx->audit_tfd);
 	if (fwd_vloop_fd(ctx) >= 0)
 		epoll_add(efd, fwd_vloop_fd(ctx));
+	if (fwd_cgwatch_open(&ctx->cgw) == 0) {
+		epoll_add(efd, fwd_cgwatch_fd(ctx->cgw));
+		fwd_cgwatch_started(ctx);
+	}
 	{
 		int r = fwd_monitor_open(&ctx->mon, fwd_nl_portid(ctx->nl));
 
@@ -479,6 +485,10 @@ static int run_daemon(struct fwd_ctx *ctx)
 				fwd_guard_events(ctx);
 			} else if (fd == fwd_vloop_fd(ctx)) {
 				fwd_vloop_blocks(ctx);
+			} else if (fd == fwd_cgwatch_fd(ctx->cgw)) {
+				fwd_cgwatch_events(ctx);
+			} else if (fd >= 0 && fd == fwd_audit_worker_fd(ctx)) {
+				fwd_audit_done(ctx);
 			}
 		}
 		fwd_tidy_arm(ctx);
@@ -486,6 +496,8 @@ static int run_daemon(struct fwd_ctx *ctx)
 		fwd_save_if_due(ctx, false);
 	}
 	fwd_save_if_due(ctx, true);
+	fwd_cgwatch_free(ctx->cgw);
+	ctx->cgw = NULL;
 	fwd_ctl_server_free(ctx->ctl);
 	ctx->ctl = NULL;
 	fwd_monitor_close(ctx->mon);
@@ -518,7 +530,8 @@ int main(int argc, char **argv)
 	};
 	struct fwd_ctx ctx = { .config = FWD_DEFAULT_CONFIG,
 			       .state_dir = FWD_DEFAULT_STATE_DIR,
-			       .confirm_tfd = -1, .tidy_tfd = -1, .audit_tfd = -1 };
+			       .confirm_tfd = -1, .tidy_tfd = -1, .audit_tfd = -1,
+			       .efd = -1 };
 	enum fwd_mode mode = MODE_DAEMON;
 	const char *socket_opt = NULL;
 	bool json = false, no_socket = false;

@@ -11,6 +11,7 @@
 #include "ir.h"
 #include "kmod.h"
 #include "policy.h"
+#include "worker.h"
 
 struct fwd_audit_entry;
 
@@ -73,9 +74,19 @@ struct fwd_ctx {
 	struct fwd_audit_entry *audit_prev;
 	size_t naudit_prev;
 	bool audit_have_prev;
+	/* The run's forked child (worker.h), and how many runs were done
+	 * by one (off the event loop). */
+	struct fwd_worker audit_worker;
+	unsigned long long audit_offloaded;
+	/* The event loop's epoll fd (-1 outside run_daemon): what adds a
+	 * descriptor of its own while running (the audit child's pidfd). */
+	int efd;
 	/* The verdict loop (vloop.h): its worker threads, guard and log
 	 * ring; NULL with --oneshot. */
 	struct fwd_vloop *vloop;
+	/* `unit =` rules: the unit cgroups' watcher (cgwatch.h); NULL on a
+	 * host without cgroup2, and with --oneshot. */
+	struct fwd_cgwatch *cgw;
 };
 
 /* Load the files (main + conf.d + lists + the owned edits file), with the

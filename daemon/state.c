@@ -74,7 +74,10 @@ static uint64_t fnv1a(const uint8_t *p, size_t n)
 	return h;
 }
 
-static void put_elem(struct buf *b, const struct fwd_ir_elem *e)
+/* The owner sets' elements (outbound.h) also carry their owner id; no
+ * other set has one, so files written before them read the same. */
+static void put_elem(struct buf *b, const struct fwd_ir_set *s,
+		     const struct fwd_ir_elem *e)
 {
 	put(b, e->lo, 16);
 	put(b, e->hi, 16);
@@ -83,6 +86,8 @@ static void put_elem(struct buf *b, const struct fwd_ir_elem *e)
 	put(b, &e->phi, 2);
 	put32(b, e->loc.line);
 	put64(b, e->expires);
+	if (fwd_ir_key_id_len(s->key))
+		put64(b, e->id);
 }
 
 static void put_rule(struct buf *b, const struct fwd_ir_rule *r)
@@ -436,7 +441,7 @@ int fwd_state_save_ir_as(const char *dir, const char *name, const struct fwd_ir 
 		put(&b, &fl, 1);
 		put64(&b, s->n);
 		for (size_t j = 0; j < s->n; j++)
-			put_elem(&b, &s->elems[j]);
+			put_elem(&b, s, &s->elems[j]);
 	}
 	put64(&b, ir->nchains);
 	for (size_t i = 0; i < ir->nchains; i++) {
@@ -534,6 +539,8 @@ int fwd_state_load_ir_why(const char *dir, const char *name, struct fwd_ir **out
 			get(&b, &e->phi, 2);
 			e->loc.line = get32(&b);
 			e->expires = get64(&b);
+			if (fwd_ir_key_id_len(s->key))
+				e->id = get64(&b);
 		}
 	}
 	n = get64(&b);

@@ -13,6 +13,22 @@
 
 #include "batch.h"	/* struct fwd_msg */
 
+/* The owner sets: owner . daddr . inet_proto . inet_service. */
+static void owner_layout(enum fwd_ir_key k, struct fwd_key_layout *l)
+{
+	unsigned id = fwd_ir_key_id_len(k), alen = fwd_ir_key_addr_len(k);
+
+	l->nfields = 4;
+	l->field_len[0] = id;
+	l->field_len[1] = alen;
+	l->field_len[2] = 1;
+	l->field_len[3] = 2;
+	l->key_len = id + alen + 8;
+	l->key_type = (uint32_t)(id == 4 ? DT_UID : DT_CGROUPV2) << (3 * DT_CONCAT_BITS) |
+		      (uint32_t)(alen == 4 ? DT_IPADDR : DT_IP6ADDR) << (2 * DT_CONCAT_BITS) |
+		      DT_INET_PROTOCOL << DT_CONCAT_BITS | DT_INET_SERVICE;
+}
+
 void fwd_key_layout(enum fwd_ir_key k, struct fwd_key_layout *l)
 {
 	memset(l, 0, sizeof(*l));
@@ -54,28 +70,40 @@ void fwd_key_layout(enum fwd_ir_key k, struct fwd_key_layout *l)
 		l->key_len = 16;
 		l->key_type = DT_IP6ADDR;
 		break;
+	case FWD_KEY_UID_ADDR4_PROTO_PORT:
+	case FWD_KEY_UID_ADDR6_PROTO_PORT:
+	case FWD_KEY_CG_ADDR4_PROTO_PORT:
+	case FWD_KEY_CG_ADDR6_PROTO_PORT:
+		owner_layout(k, l);
+		break;
 	}
 }
 
 unsigned fwd_key_addr_len(enum fwd_ir_key k)
 {
-	switch (k) {
-	case FWD_KEY_ADDR4_PROTO_PORT:
-	case FWD_KEY_ADDR4:
-		return 4;
-	case FWD_KEY_ADDR6_PROTO_PORT:
-	case FWD_KEY_ADDR6:
-		return 16;
-	case FWD_KEY_PROTO_PORT:
-		return 0;
-	}
-	return 0;
+	return fwd_ir_key_addr_len(k);
 }
 
 bool fwd_key_has_port(enum fwd_ir_key k)
 {
-	return k == FWD_KEY_ADDR4_PROTO_PORT || k == FWD_KEY_ADDR6_PROTO_PORT ||
-	       k == FWD_KEY_PROTO_PORT;
+	return fwd_ir_key_has_port(k);
+}
+
+/* The owner field, big-endian (the rule's byteorder turns the register
+ * so, as nft does for an interval set). */
+static void id_to_key(uint64_t id, unsigned len, uint8_t *out)
+{
+	for (unsigned i = len; i-- > 0; id >>= 8)
+		out[i] = (uint8_t)id;
+}
+
+static uint64_t id_from_key(const uint8_t *key, unsigned len)
+{
+	uint64_t id = 0;
+
+	for (unsigned i = 0; i < len; i++)
+		id = id << 8 | key[i];
+	return id;
 }
 
 unsigned fwd_elem_key(enum fwd_ir_key k, const struct fwd_ir_elem *e,
@@ -84,8 +112,12 @@ unsigned fwd_elem_key(enum fwd_ir_key k, const struct fwd_ir_elem *e,
 	struct fwd_key_layout l;
 	unsigned alen = fwd_key_addr_len(k);
 
+	unsigned id = fwd_ir_key_id_len(k);
+
 	fwd_key_layout(k, &l);
 	memset(out, 0, l.key_len);
+	id_to_key(e->id, id, out);
+	out += id;
 	memcpy(out, hi ? e->hi : e->lo, alen);
 	if (fwd_key_has_port(k)) {
 		uint16_t port = htons(hi ? e->phi : e->plo);
@@ -99,8 +131,10 @@ unsigned fwd_elem_key(enum fwd_ir_key k, const struct fwd_ir_elem *e,
 void fwd_elem_from_key(enum fwd_ir_key k, const uint8_t *key, bool hi,
 		       struct fwd_ir_elem *e)
 {
-	unsigned alen = fwd_key_addr_len(k);
+	unsigned alen = fwd_key_addr_len(k), id = fwd_ir_key_id_len(k);
 
+	e->id = id_from_key(key, id);
+	key += id;
 	memcpy(hi ? e->hi : e->lo, key, alen);
 	if (fwd_key_has_port(k)) {
 		uint16_t port;

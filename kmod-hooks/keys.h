@@ -23,13 +23,19 @@ enum {
 	DT_INET_SERVICE = 13,
 	DT_ICMP_TYPE = 14,
 	DT_ICMP6_TYPE = 29,
+	DT_UID = 24,
+	DT_CGROUPV2 = 46,
 };
 #define DT_CONCAT_BITS 6
+
+/* The longest key: cgroupsv2 (8) . ipv6_addr (16) . proto (4) . port (4)
+ * (an owner set, outbound.h); every key buffer is this big. */
+#define FWD_KEY_MAX 32
 
 /* Key layout of a set as the kernel sees it. */
 struct fwd_key_layout {
 	unsigned nfields;
-	uint8_t field_len[3];	/* unpadded bytes per field (DESC_CONCAT) */
+	uint8_t field_len[4];	/* unpadded bytes per field (DESC_CONCAT) */
 	unsigned key_len;	/* total, each field padded to 4 bytes */
 	uint32_t key_type;	/* nft datatype id, concatenations folded */
 };

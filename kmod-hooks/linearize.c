@@ -282,7 +282,7 @@ void fwd_lin_elems_op(struct fwd_batch *b, const char *table,
 	uint64_t skip = add ? b->now_ms : op->skip_ms;
 	struct fwd_msg probe = { .skip_ms = skip };
 	struct fwd_key_layout l;
-	uint8_t lo[24], hi[24];
+	uint8_t lo[FWD_KEY_MAX], hi[FWD_KEY_MAX];
 	bool lead = add && op->set_id && fwd_set_rbtree(s) && fwd_rb_lead_end(s);
 	size_t i = 0;
 
@@ -552,12 +552,60 @@ static void m_icmp(struct fwd_batch *b, const char *table,
 	e_lookup(r, "__set%d", (*next_id)++);
 }
 
+/* hton of a host-order register, as nft puts in front of an interval
+ * set's lookup (the elements' keys are big-endian to compare as bytes). */
+static void e_hton(struct nftnl_rule *r, uint32_t reg, uint32_t len,
+		   uint32_t size)
+{
+	struct nftnl_expr *e = expr(r, "byteorder");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SREG, reg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_DREG, reg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_OP, NFT_BYTEORDER_HTON);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_LEN, len);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SIZE, size);
+}
+
+/*
+ * The owner field of an owner set's lookup (ir.h: UID_ADDR*, CG_ADDR*),
+ * as nft emits it: `meta skuid` or `socket cgroupv2 level N`, turned to
+ * network order. The socket the kernel looks at is the packet's own
+ * (skb->sk) in the output hook. Returns the words it used.
+ */
+static unsigned owner_key(struct nftnl_rule *r, const struct fwd_ir_set *s,
+			  const struct fwd_ir_match *m)
+{
+	unsigned id = fwd_ir_key_id_len(s->key);
+	struct nftnl_expr *e;
+
+	if (id == 4) {
+		e_meta(r, NFT_META_SKUID, reg_word(0));
+		e_hton(r, reg_word(0), 4, 4);
+		return 1;
+	}
+	if (id == 8) {
+		e = expr(r, "socket");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY, NFT_SOCKET_CGROUPV2);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_DREG, reg_word(0));
+		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_LEVEL, m->u32);
+		e_hton(r, reg_word(0), 8, 8);
+		return 2;
+	}
+	return 0;
+}
+
 static void m_lookup(struct nftnl_rule *r, struct deps *d,
 		     const struct fwd_ir *ir, const struct fwd_ir_match *m)
 {
 	const struct fwd_ir_set *s = &ir->sets[m->set];
 	bool src = m->kind == FWD_M_LOOKUP_SRC;
 	unsigned alen = fwd_key_addr_len(s->key), w = 0;
+
+	/* nft puts the family dependency first, the owner after it. */
+	if (fwd_ir_key_id_len(s->key)) {
+		dep_nfproto(r, d, alen == 4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
+		w = owner_key(r, s, m);
+	}
 
 	if (alen == 4) {
 		dep_nfproto(r, d, NFPROTO_IPV4);

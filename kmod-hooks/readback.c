@@ -97,8 +97,8 @@ int fwd_live_table_info(struct fwd_nl *nl, const char *name, bool *exists,
 /* ---------------------------------------------------------------- chains */
 
 struct raw_elem {
-	uint8_t key[24];		/* first: raw_cmp sorts by it */
-	uint8_t key_end[24];
+	uint8_t key[FWD_KEY_MAX];	/* first: raw_cmp sorts by it */
+	uint8_t key_end[FWD_KEY_MAX];
 	uint32_t flags;
 	bool has_end;
 	bool has_exp;
@@ -224,6 +224,8 @@ static bool key_of(uint32_t type, uint32_t len, enum fwd_ir_key *k)
 	static const enum fwd_ir_key all[] = {
 		FWD_KEY_ADDR4_PROTO_PORT, FWD_KEY_ADDR6_PROTO_PORT,
 		FWD_KEY_PROTO_PORT, FWD_KEY_ADDR4, FWD_KEY_ADDR6,
+		FWD_KEY_UID_ADDR4_PROTO_PORT, FWD_KEY_UID_ADDR6_PROTO_PORT,
+		FWD_KEY_CG_ADDR4_PROTO_PORT, FWD_KEY_CG_ADDR6_PROTO_PORT,
 	};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
@@ -281,7 +283,7 @@ static unsigned data_value(const struct nlattr *nest, uint8_t *out)
 	mnl_attr_for_each_nested(a, nest) {
 		unsigned len = mnl_attr_get_payload_len(a);
 
-		if (mnl_attr_get_type(a) == NFTA_DATA_VALUE && len <= 24) {
+		if (mnl_attr_get_type(a) == NFTA_DATA_VALUE && len <= FWD_KEY_MAX) {
 			memcpy(out, mnl_attr_get_payload(a), len);
 			return len;
 		}
@@ -431,7 +433,7 @@ static void pair_up(struct rb_ctx *c, struct fwd_live_set *s)
 		fwd_elem_from_key(s->key, v[i].key, false, &e);
 		e.expires = expires_at(c, &v[i]);
 		if (i + 1 < n) {
-			uint8_t hi[24];
+			uint8_t hi[FWD_KEY_MAX];
 
 			memcpy(hi, v[i + 1].key, l.key_len);
 			for (unsigned j = l.key_len; j-- > 0;)
@@ -439,7 +441,7 @@ static void pair_up(struct rb_ctx *c, struct fwd_live_set *s)
 					break;
 			fwd_elem_from_key(s->key, hi, true, &e);
 		} else {
-			uint8_t hi[24];
+			uint8_t hi[FWD_KEY_MAX];
 
 			memset(hi, 0xff, l.key_len);
 			fwd_elem_from_key(s->key, hi, true, &e);

@@ -157,7 +157,7 @@ static int sock_cmp(const void *x, const void *y)
 
 /* ---- the input sets, indexed by port ---- */
 
-enum ent_kind { ENT_ALLOW4, ENT_ALLOW6, ENT_OPEN, ENT_DENY_OPEN };
+enum ent_kind { ENT_ALLOW4, ENT_ALLOW6, ENT_OPEN, ENT_DENY_OPEN, ENT_DENY4, ENT_DENY6 };
 
 struct ent {
 	uint8_t proto;
@@ -228,6 +228,8 @@ static void index_build(struct index *x, const struct fwd_ir *ir)
 		index_set(x, ir, ir->classes[k].set4, ENT_ALLOW4);
 		index_set(x, ir, ir->classes[k].set6, ENT_ALLOW6);
 	}
+	index_set(x, ir, FWD_SET_DENY4, ENT_DENY4);
+	index_set(x, ir, FWD_SET_DENY6, ENT_DENY6);
 	if (x->n)
 		qsort(x->v, x->n, sizeof(*x->v), ent_cmp);
 	x->narrow = fwd_xcalloc(x->n ? x->n : 1, sizeof(*x->narrow));
@@ -344,6 +346,60 @@ static void range_words(struct range *r, size_t n, size_t alen, char ***v, size_
 			strv_push(v, nv, cap, range_word(r[i].lo, r[i].hi, alen));
 }
 
+/* a - 1 over len bytes; false when it wraps (a was all zeros). */
+static bool addr_dec(uint8_t *a, size_t len)
+{
+	for (size_t i = len; i-- > 0;)
+		if (a[i]-- != 0)
+			return true;
+	return false;
+}
+
+static void range_push(struct range **v, size_t *n, size_t *cap,
+		       const uint8_t *lo, const uint8_t *hi)
+{
+	FWD_GROW(*v, *cap, *n + 1);
+	memset(&(*v)[*n], 0, sizeof(**v));
+	memcpy((*v)[*n].lo, lo, 16);
+	memcpy((*v)[*n].hi, hi, 16);
+	(*n)++;
+}
+
+/*
+ * The allowed ranges r[0..*n) minus the denied ones d[0..nd) (a `fwctl
+ * deny PORT from X` rejects X before any allow lookup): what is left of
+ * each, in place of r. Denies are few (edits), so each allowed range is
+ * cut by each deny in turn: O(n x nd).
+ */
+static void ranges_minus(struct range **r, size_t *n, const struct range *d,
+			 size_t nd, size_t alen)
+{
+	for (size_t k = 0; k < nd; k++) {
+		struct range *out = NULL;
+		size_t nout = 0, cap = 0;
+
+		for (size_t i = 0; i < *n; i++) {
+			const struct range *a = &(*r)[i];
+			uint8_t edge[16];
+
+			if (memcmp(d[k].hi, a->lo, 16) < 0 || memcmp(d[k].lo, a->hi, 16) > 0) {
+				range_push(&out, &nout, &cap, a->lo, a->hi);
+				continue;
+			}
+			/* The part below the deny, then the part above it. */
+			memcpy(edge, d[k].lo, 16);
+			if (memcmp(d[k].lo, a->lo, 16) > 0 && addr_dec(edge, alen))
+				range_push(&out, &nout, &cap, a->lo, edge);
+			memcpy(edge, d[k].hi, 16);
+			if (memcmp(d[k].hi, a->hi, 16) < 0 && addr_inc(edge, alen))
+				range_push(&out, &nout, &cap, edge, a->hi);
+		}
+		free(*r);
+		*r = out;
+		*n = nout;
+	}
+}
+
 /* Do the ranges together cover every address of alen bytes? */
 static bool ranges_cover_all(struct range *r, size_t n, size_t alen)
 {
@@ -387,8 +443,8 @@ static bool chain_accepts_all(const struct fwd_ir *ir, int family, uint8_t proto
 static void judge_one(struct judge *J, struct fwd_audit_sock *s)
 {
 	bool v4, v6, open = false, deny = false;
-	struct range *r4 = NULL, *r6 = NULL;
-	size_t n4 = 0, n6 = 0, c4 = 0, c6 = 0;
+	struct range *r4 = NULL, *r6 = NULL, *d4 = NULL, *d6 = NULL;
+	size_t n4 = 0, n6 = 0, c4 = 0, c6 = 0, nd4 = 0, nd6 = 0, cd4 = 0, cd6 = 0;
 	char **from = NULL;
 	size_t nfrom = 0;
 	unsigned span = J->x.maxspan[s->proto];
@@ -421,6 +477,10 @@ static void judge_one(struct judge *J, struct fwd_audit_sock *s)
 			open = true;
 		else if (t->kind == ENT_DENY_OPEN)
 			deny = true;
+		else if (t->kind == ENT_DENY4 && v4)
+			range_push(&d4, &nd4, &cd4, t->e->lo, t->e->hi);
+		else if (t->kind == ENT_DENY6 && v6)
+			range_push(&d6, &nd6, &cd6, t->e->lo, t->e->hi);
 		else if (t->kind == ENT_ALLOW4 && v4) {
 			FWD_GROW(r4, c4, n4 + 1);
 			memcpy(r4[n4].lo, t->e->lo, 16);
@@ -442,19 +502,23 @@ static void judge_one(struct judge *J, struct fwd_audit_sock *s)
 
 		s->verdict = FWD_AUDIT_EXPOSED;
 		strv_push(&from, &nfrom, &cap, fwd_xstrdup("any"));
-	} else if (n4 + n6) {
+	} else {
 		size_t cap = 0;
 
-		s->verdict = FWD_AUDIT_RESTRICTED;
+		/* The sources a deny rejects are not allowed: not listed, and
+		 * with none left the socket is shielded. */
+		ranges_minus(&r4, &n4, d4, nd4, 4);
+		ranges_minus(&r6, &n6, d6, nd6, 16);
+		s->verdict = n4 + n6 ? FWD_AUDIT_RESTRICTED : FWD_AUDIT_SHIELDED;
 		range_words(r4, n4, 4, &from, &nfrom, &cap);
 		range_words(r6, n6, 16, &from, &nfrom, &cap);
-	} else {
-		s->verdict = FWD_AUDIT_SHIELDED;
 	}
 	s->from = from;
 	s->nfrom = nfrom;
 	free(r4);
 	free(r6);
+	free(d4);
+	free(d6);
 }
 
 /* Does a socket other than a loopback one listen on proto lo..hi? */

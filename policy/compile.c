@@ -53,6 +53,7 @@
 
 #include "edit.h"
 #include "ir.h"
+#include "outbound.h"
 #include "util.h"
 
 typedef unsigned __int128 u128;
@@ -1052,6 +1053,9 @@ static int collect_service(struct collect *c, const struct fwd_service *sv)
 {
 	const struct dir_sets *ds = allow_sets(c, sv->dir, &sv->rs);
 
+	/* A service with owners allows its owners only: outbound.c. */
+	if (sv->nowners)
+		return 0;
 	for (size_t pi = 0; pi < sv->nports; pi++) {
 		const struct fwd_ports *pr = &sv->ports[pi];
 
@@ -2103,6 +2107,11 @@ int fwd_compile_opts_at(const struct fwd_policy *p, uint64_t now,
 	}
 	build_chain(&ir->chains[FWD_CHAIN_INPUT], p, &fm, ir, false);
 	build_chain(&ir->chains[FWD_CHAIN_OUTPUT], p, &fm, ir, true);
+	ret = fwd_outbound_compile(p, ir, o->unit_id, o->unit_arg, d);
+	if (ret) {
+		fwd_ir_free(ir);
+		return ret;
+	}
 	*out = ir;
 	return 0;
 }
@@ -2159,7 +2168,8 @@ static const struct fwd_ir_elem *set_lookup(const struct fwd_ir_set *s,
 
 static bool match_one(const struct fwd_ir *ir, const struct fwd_ir_match *m,
 		      int family, const uint8_t *addr, uint8_t proto,
-		      uint16_t port, int *set, const struct fwd_ir_elem **elem)
+		      uint16_t port, const struct fwd_explain_who *who,
+		      int *set, const struct fwd_ir_elem **elem)
 {
 	const struct fwd_ir_set *s;
 	unsigned alen;
@@ -2198,7 +2208,9 @@ static bool match_one(const struct fwd_ir *ir, const struct fwd_ir_match *m,
 		alen = fwd_ir_key_addr_len(s->key);
 		if (alen && alen != (family == AF_INET ? 4u : 16u))
 			return false;		/* the other family's set */
-		*elem = set_lookup(s, addr, proto, port);
+		*elem = fwd_ir_key_id_len(s->key) ?
+			fwd_owner_lookup(s, who, addr, proto, port) :
+			set_lookup(s, addr, proto, port);
 		*set = *elem ? (int)m->set : -1;
 		return *elem != NULL;
 	}
@@ -2208,6 +2220,15 @@ static bool match_one(const struct fwd_ir *ir, const struct fwd_ir_match *m,
 int fwd_ir_explain(const struct fwd_ir *ir, unsigned chain, int family,
 		   const uint8_t addr[16], uint8_t proto, uint16_t port,
 		   struct fwd_explain *out)
+{
+	return fwd_ir_explain_who(ir, chain, family, addr, proto, port, NULL,
+				  out);
+}
+
+int fwd_ir_explain_who(const struct fwd_ir *ir, unsigned chain, int family,
+		       const uint8_t addr[16], uint8_t proto, uint16_t port,
+		       const struct fwd_explain_who *who,
+		       struct fwd_explain *out)
 {
 	const struct fwd_ir_chain *ch;
 
@@ -2228,7 +2249,7 @@ int fwd_ir_explain(const struct fwd_ir *ir, unsigned chain, int family,
 			continue;
 		for (unsigned k = 0; k < r->nm && all; k++)
 			all = match_one(ir, &r->m[k], family, addr, proto, port,
-					&set, &elem);
+					who, &set, &elem);
 		if (!all)
 			continue;
 		/* The closing catch-all drop stands for the chain policy

@@ -24,6 +24,14 @@ const char *fwd_ir_key_type(enum fwd_ir_key k)
 		return "ipv4_addr";
 	case FWD_KEY_ADDR6:
 		return "ipv6_addr";
+	case FWD_KEY_UID_ADDR4_PROTO_PORT:
+		return "uid . ipv4_addr . inet_proto . inet_service";
+	case FWD_KEY_UID_ADDR6_PROTO_PORT:
+		return "uid . ipv6_addr . inet_proto . inet_service";
+	case FWD_KEY_CG_ADDR4_PROTO_PORT:
+		return "cgroupsv2 . ipv4_addr . inet_proto . inet_service";
+	case FWD_KEY_CG_ADDR6_PROTO_PORT:
+		return "cgroupsv2 . ipv6_addr . inet_proto . inet_service";
 	}
 	return "?";
 }
@@ -33,9 +41,13 @@ unsigned fwd_ir_key_addr_len(enum fwd_ir_key k)
 	switch (k) {
 	case FWD_KEY_ADDR4_PROTO_PORT:
 	case FWD_KEY_ADDR4:
+	case FWD_KEY_UID_ADDR4_PROTO_PORT:
+	case FWD_KEY_CG_ADDR4_PROTO_PORT:
 		return 4;
 	case FWD_KEY_ADDR6_PROTO_PORT:
 	case FWD_KEY_ADDR6:
+	case FWD_KEY_UID_ADDR6_PROTO_PORT:
+	case FWD_KEY_CG_ADDR6_PROTO_PORT:
 		return 16;
 	case FWD_KEY_PROTO_PORT:
 		break;
@@ -45,8 +57,21 @@ unsigned fwd_ir_key_addr_len(enum fwd_ir_key k)
 
 bool fwd_ir_key_has_port(enum fwd_ir_key k)
 {
-	return k == FWD_KEY_ADDR4_PROTO_PORT || k == FWD_KEY_ADDR6_PROTO_PORT ||
-	       k == FWD_KEY_PROTO_PORT;
+	return k != FWD_KEY_ADDR4 && k != FWD_KEY_ADDR6;
+}
+
+unsigned fwd_ir_key_id_len(enum fwd_ir_key k)
+{
+	switch (k) {
+	case FWD_KEY_UID_ADDR4_PROTO_PORT:
+	case FWD_KEY_UID_ADDR6_PROTO_PORT:
+		return 4;
+	case FWD_KEY_CG_ADDR4_PROTO_PORT:
+	case FWD_KEY_CG_ADDR6_PROTO_PORT:
+		return 8;
+	default:
+		return 0;
+	}
 }
 
 struct fwd_ir_set *fwd_ir_set_find(const struct fwd_ir *ir, const char *name)
@@ -102,7 +127,11 @@ int fwd_ir_class_format(const struct fwd_ir_class *k, char *buf, size_t len)
 
 int fwd_ir_elem_cmp(const struct fwd_ir_elem *a, const struct fwd_ir_elem *b)
 {
-	int c = memcmp(a->lo, b->lo, sizeof(a->lo));
+	int c;
+
+	if (a->id != b->id)
+		return a->id < b->id ? -1 : 1;
+	c = memcmp(a->lo, b->lo, sizeof(a->lo));
 
 	if (c)
 		return c;

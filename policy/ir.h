@@ -32,6 +32,15 @@ enum fwd_ir_key {
 	FWD_KEY_PROTO_PORT,		/* inet_proto . inet_service */
 	FWD_KEY_ADDR4,			/* ipv4_addr */
 	FWD_KEY_ADDR6,			/* ipv6_addr */
+	/* The owner sets of outbound services (outbound.c): the socket's
+	 * owner first, in network byte order in the kernel (nft converts
+	 * the host-order register with byteorder for interval sets):
+	 * uid (4 bytes) or cgroupsv2 (the cgroup id, 8 bytes), then
+	 * daddr . inet_proto . inet_service as above. Always interval. */
+	FWD_KEY_UID_ADDR4_PROTO_PORT,	/* uid . ipv4_addr . inet_proto . inet_service */
+	FWD_KEY_UID_ADDR6_PROTO_PORT,	/* uid . ipv6_addr . ... */
+	FWD_KEY_CG_ADDR4_PROTO_PORT,	/* cgroupsv2 . ipv4_addr . ... */
+	FWD_KEY_CG_ADDR6_PROTO_PORT,	/* cgroupsv2 . ipv6_addr . ... */
 };
 
 /* One element: every field is an inclusive range; for a hash (non-interval)
@@ -55,6 +64,9 @@ struct fwd_ir_elem {
 	uint16_t plo, phi;
 	struct fwd_loc loc;		/* the policy line this came from */
 	uint64_t expires;		/* unix seconds; 0 = never */
+	/* The owner field of the owner keys (a uid, or a cgroup id), exact
+	 * (lo == hi); 0 in every other set. Compared first. */
+	uint64_t id;
 };
 
 /*
@@ -140,6 +152,10 @@ struct fwd_ir_set {
  *                                                             ip6 saddr @set
  * FWD_M_LOOKUP_DST    the same with daddr: network+16 (v4), network+24 (v6);
  *                     PROTO_PORT is identical to the SRC form (th dport)
+ *   UID_ADDR*         meta skuid; byteorder hton 4; then as above
+ *                                                             meta skuid . ip daddr . meta l4proto . th dport @set
+ *   CG_ADDR*          socket cgroupv2 level u32; byteorder hton 8; then as above
+ *                                                             socket cgroupv2 level 2 . ip6 daddr . ... @set
  * FWD_M_LIMIT         limit rate u32/second burst u32b packets (type pkts,
  *                     flags 0)                                limit rate 10/second burst 20 packets
  * FWD_M_RPF_MISSING   fib, flags u32 | NFTA_FIB_F_PRESENT, result oif, into
@@ -268,6 +284,22 @@ enum fwd_ir_set_id {
 	FWD_SET_OUT_DENY6,	/* "out_deny6" */
 	FWD_SET_OUT_DENY_OPEN,	/* "out_deny_open" */
 	FWD_SET_COUNT
+};
+
+/*
+ * The owner sets (`user =`, `unit =` in direction = out services;
+ * outbound.c): only in a table whose policy names owners, the last four
+ * sets, after the fixed ones and the restricted classes' (so that every
+ * other table keeps its shape); this enum gives their order, counted from
+ * FWD_SET_COUNT. The fast paths (live.c) leave such a table to the
+ * compiler.
+ */
+enum fwd_ir_owner_set_id {
+	FWD_SET_OUT_USER4 = FWD_SET_COUNT,	/* "out_user4" */
+	FWD_SET_OUT_USER6,			/* "out_user6" */
+	FWD_SET_OUT_UNIT4,			/* "out_unit4" */
+	FWD_SET_OUT_UNIT6,			/* "out_unit6" */
+	FWD_SET_COUNT_OWNERS
 };
 
 enum fwd_ir_chain_id {
@@ -497,6 +529,10 @@ void fwd_lists_view_free(struct fwd_list_view *v, size_t n);	/* accepts NULL */
 struct fwd_compile_opts {
 	struct fwd_ir_queue queue;
 	bool native_queue;	/* the kernel has nft_queue (fwd --probe) */
+	/* `unit =` owners: the ids of their cgroups (outbound.h). NULL:
+	 * units get no element (fwd -n). */
+	int (*unit_id)(void *arg, const char *unit, uint64_t *id);
+	void *unit_arg;
 };
 /* The queue step [guard] and [defaults] queues ask for (all zero without
  * [guard]): `flood = N / W` becomes `limit rate over` at the smallest nft
@@ -533,6 +569,13 @@ struct fwd_explain {
 int fwd_ir_explain(const struct fwd_ir *ir, unsigned chain, int family,
 		   const uint8_t addr[16], uint8_t proto, uint16_t port,
 		   struct fwd_explain *out);
+/* The same for a socket of a given owner (outbound.h): the owner sets
+ * match only what `who` says (NULL: nothing). */
+struct fwd_explain_who;
+int fwd_ir_explain_who(const struct fwd_ir *ir, unsigned chain, int family,
+		       const uint8_t addr[16], uint8_t proto, uint16_t port,
+		       const struct fwd_explain_who *who,
+		       struct fwd_explain *out);
 /* Whether element e of s holds the key (addr as in fwd_ir_explain). */
 /* The set order (above): address lo (all 16 bytes, zero-padded), proto,
  * port lo. Live elements read back compare the same way. */
@@ -552,6 +595,8 @@ const char *fwd_ir_key_type(enum fwd_ir_key k);
 unsigned fwd_ir_key_addr_len(enum fwd_ir_key k);
 /* Whether the key includes proto . port. */
 bool fwd_ir_key_has_port(enum fwd_ir_key k);
+/* Bytes of the owner field (uid 4, cgroupsv2 8), 0 for other keys. */
+unsigned fwd_ir_key_id_len(enum fwd_ir_key k);
 
 /*
  * One element as nft prints it ("192.0.2.0/24 . tcp . 22",

@@ -25,6 +25,7 @@
 
 #include "edit.h"
 #include "ir.h"
+#include "outbound.h"
 #include "util.h"
 
 typedef unsigned __int128 u128;
@@ -1087,7 +1088,8 @@ static bool same_frame(const struct fwd_policy *a, const struct fwd_policy *b)
 
 		if (!str_eq(x->name, y->name) || x->dir != y->dir ||
 		    x->nports != y->nports || x->nallow != y->nallow ||
-		    !loc_eq(&x->loc, &y->loc) || !fwd_restrict_eq(&x->rs, &y->rs))
+		    !loc_eq(&x->loc, &y->loc) || !fwd_restrict_eq(&x->rs, &y->rs) ||
+		    !fwd_owners_eq(x, y))
 			return false;
 		for (size_t k = 0; k < x->nports; k++)
 			if (!ports_eq(&x->ports[k], &y->ports[k]))

@@ -65,6 +65,9 @@ void fwd_policy_free(struct fwd_policy *p)
 		free(p->services[i].name);
 		free(p->services[i].ports);
 		free(p->services[i].allow);
+		for (size_t k = 0; k < p->services[i].nowners; k++)
+			free(p->services[i].owners[k].name);
+		free(p->services[i].owners);
 	}
 	free(p->services);
 	for (size_t i = 0; i < p->nfiles; i++)

@@ -99,6 +99,23 @@ int fwd_limit_format(uint32_t num, uint32_t win, char *buf, size_t len);
 /* " on eth1 limit 6/30s" (each part only when set; "" for none). */
 int fwd_restrict_format(const struct fwd_restrict *r, char *buf, size_t len);
 
+/*
+ * Who may open an outbound service's flows (`user =`, `unit =`,
+ * `program =` in a direction = out service; outbound.c). A user is a uid,
+ * resolved from the user database when the policy is read; a unit is a
+ * systemd unit name, whose cgroup the kernel matches once it exists
+ * (socket cgroupv2, level 2: <cgroup2 root>/system.slice/NAME); a program
+ * is an absolute path.
+ */
+enum fwd_owner_kind { FWD_OWNER_USER, FWD_OWNER_UNIT, FWD_OWNER_PROGRAM };
+
+struct fwd_owner {
+	enum fwd_owner_kind kind;
+	uint32_t uid;		/* FWD_OWNER_USER */
+	char *name;		/* the word as written (user, unit, path) */
+	struct fwd_loc loc;
+};
+
 struct fwd_service {
 	char *name;
 	enum fwd_dir dir;	/* in: allow names sources; out: destinations */
@@ -109,6 +126,10 @@ struct fwd_service {
 	struct fwd_loc loc;	/* the [service NAME] header */
 	struct fwd_restrict rs;	/* interface = / limit = */
 	struct fwd_loc iface_loc, limit_loc;
+	/* direction = out: the flows are allowed only to these owners (any
+	 * one of them); none: to every local process. */
+	struct fwd_owner *owners;
+	size_t nowners;
 };
 
 /*

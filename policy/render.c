@@ -131,8 +131,24 @@ static char *fmt_proto(char *p, uint8_t proto)
 	return p + 3;
 }
 
-/* Longest: two IPv6 addresses, " . " x2, proto, two ports, a timeout. */
-#define ELEM_MAX 192
+/* Longest: an owner id, two IPv6 addresses, " . " x3, proto, two ports,
+ * a timeout. */
+#define ELEM_MAX 224
+
+/* The owner field of an owner set's element (uid, cgroup id): decimal. */
+static char *fmt_u64(char *p, uint64_t v)
+{
+	char tmp[20];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
 
 static size_t fmt_elem(const struct fwd_ir_set *s, const struct fwd_ir_elem *e,
 		       char *buf)
@@ -140,6 +156,11 @@ static size_t fmt_elem(const struct fwd_ir_set *s, const struct fwd_ir_elem *e,
 	unsigned alen = fwd_ir_key_addr_len(s->key);
 	char *p = buf;
 
+	if (fwd_ir_key_id_len(s->key)) {
+		p = fmt_u64(p, e->id);
+		memcpy(p, " . ", 3);
+		p += 3;
+	}
 	if (alen) {
 		p = fmt_range(p, e->lo, e->hi, alen);
 		if (!fwd_ir_key_has_port(s->key))
@@ -497,16 +518,21 @@ static int render_lookup(struct out *o, const struct fwd_ir *ir,
 	if (m->set >= ir->nsets)
 		return -EINVAL;
 	s = &ir->sets[m->set];
-	switch (s->key) {
-	case FWD_KEY_ADDR4_PROTO_PORT:
-	case FWD_KEY_ADDR4:
+	if (fwd_ir_key_id_len(s->key) == 4) {
+		puts_(o, "meta skuid . ");
+	} else if (fwd_ir_key_id_len(s->key) == 8) {
+		puts_(o, "socket cgroupv2 level ");
+		put_u32(o, m->u32);
+		puts_(o, " . ");
+	}
+	switch (fwd_ir_key_addr_len(s->key)) {
+	case 4:
 		puts_(o, src ? "ip saddr " : "ip daddr ");
 		break;
-	case FWD_KEY_ADDR6_PROTO_PORT:
-	case FWD_KEY_ADDR6:
+	case 16:
 		puts_(o, src ? "ip6 saddr " : "ip6 daddr ");
 		break;
-	case FWD_KEY_PROTO_PORT:
+	default:
 		break;
 	}
 	if (s->key == FWD_KEY_PROTO_PORT)

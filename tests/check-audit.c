@@ -169,6 +169,48 @@ START_TEST(test_verdicts)
 }
 END_TEST
 
+/*
+ * `fwctl deny PORT from X` rejects X before the allow lookups: X is not
+ * in a restricted socket's allowed_from (a host out of a network splits
+ * it, a network out of a list member goes), a port whose every allowed
+ * source is denied is shielded, and a deny on another port or of the
+ * other family changes nothing.
+ */
+START_TEST(test_denied_sources)
+{
+	static const char text[] =
+		"[service ssh]\n"
+		"ports = 22/tcp\n"
+		"allow = 192.0.2.0/24, 198.51.100.7, 2001:db8:a::/64\n"
+		"[service db]\n"
+		"ports = 5432/tcp\n"
+		"allow = 203.0.113.5\n"
+		"[service smtp]\n"
+		"ports = 25/tcp\n"
+		"allow = 192.0.2.0/24\n"
+		"[edits]\n"
+		"deny = 22/tcp from 192.0.2.7\n"
+		"deny = 22/tcp from 198.51.100.7\n"
+		"deny = 22/tcp from 2001:db8:a::/65\n"
+		"deny = 5432/tcp from 203.0.113.5\n";
+	struct fwd_ir *ir = ir_of(text);
+	struct fwd_audit a = { 0 };
+
+	sock(&a, "tcp", "0.0.0.0", 22);
+	sock(&a, "tcp", "::", 22)->v6only = true;
+	sock(&a, "tcp", "0.0.0.0", 5432);
+	sock(&a, "tcp", "0.0.0.0", 25);
+	ck_assert_int_eq(fwd_audit_judge(&a, ir), 0);
+	expect(&a, "tcp", "0.0.0.0", 22, "restricted",
+	       "192.0.2.0-192.0.2.6 192.0.2.8-192.0.2.255");
+	expect(&a, "tcp", "::", 22, "restricted", "2001:db8:a:0:8000::/65");
+	expect(&a, "tcp", "0.0.0.0", 5432, "shielded", "");
+	expect(&a, "tcp", "0.0.0.0", 25, "restricted", "192.0.2.0/24");
+	fwd_audit_free(&a);
+	fwd_ir_free(ir);
+}
+END_TEST
+
 /* Allowed ports nobody listens on; a loopback listener does not count. */
 START_TEST(test_unused)
 {
@@ -465,6 +507,7 @@ static Suite *audit_suite(void)
 	TCase *tc = tcase_create("audit");
 
 	tcase_add_test(tc, test_verdicts);
+	tcase_add_test(tc, test_denied_sources);
 	tcase_add_test(tc, test_unused);
 	tcase_add_test(tc, test_inbound_allow);
 	tcase_add_test(tc, test_restricted_classes);

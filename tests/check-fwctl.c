@@ -3757,6 +3757,8 @@ END_TEST
 
 /* [audit] interval: fwd audits by itself and logs a listener that became
  * exposed since its last run, once, as a record with its owner. */
+static char *fwd_children(void);
+
 START_TEST(test_audit_interval)
 {
 	char *extra, *rec;
@@ -3792,6 +3794,27 @@ START_TEST(test_audit_interval)
 		      "a listener logged twice, or a shielded one logged:\n%s",
 		      slurp_or_empty(T.fwdlog));
 	free(rec);
+	/* The runs were done by forked children, off the event loop (all
+	 * three so far: the first and the two that logged), and every one
+	 * was reaped: none is left between runs. */
+	ck_assert_int_eq(fwctl("status --json"), 0);
+	{
+		const char *k = strstr(R.out, "\"audit_runs_offloaded\":");
+
+		ck_assert_msg(k && atoi(k + strlen("\"audit_runs_offloaded\":")) >= 3,
+			      "audit runs not offloaded:\n%s", R.out);
+	}
+	{
+		char *kids = fwd_children();
+
+		for (int i = 0; i < 50 && *kids; i++) {
+			free(kids);
+			msleep(100);
+			kids = fwd_children();
+		}
+		ck_assert_msg(!*kids, "fwd keeps a child: %s", kids);
+		free(kids);
+	}
 	fwd_stop();
 	topo_down();
 }

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# New outbound TCP connections per second through fwd's owner rules vs the
+# same with no fwd, in paired rounds (ratio per round, median over RUNS
+# rounds, default 7). Targets (issue 12): a user or unit rule at least
+# 0.95x of no fwd. (Program rules are not implemented: not measured.)
+#
+#   sudo bench/outbound.sh
+#   sudo RUNS=3 SECS=2 bench/outbound.sh
+#
+# Three pairs of namespaces, cli -> srv over veth (198.18.0.1 -> .2), the
+# same client and server in each (bench/conn-rate.c: one connection at a
+# time, connect + close with RST, so each is a new flow whose SYN goes
+# through the output chain; the client runs as uid 65534 inside an
+# emulated unit's cgroup in all three):
+#   none: no fwd at all;
+#   plain: fwd in cli, outbound = deny, the server port allowed to all
+#     (a destination rule, no owner): what fwd costs a new flow anyway
+#     (conntrack, the chain), so that user/plain is the owner match alone;
+#   user: fwd in cli, outbound = deny, the server port allowed to user 65534;
+#   unit: the same allowed to the unit (socket cgroupv2).
+# The unit's cgroup is <cgroup2>/system.slice/fwdt-<pid>-bench.service in a
+# cgroup2 mount this script makes in a private mount namespace (it re-runs
+# itself under `unshare -m`), removed at the end. Rounds alternate the
+# three configurations, so drift in the machine's load hits all alike.
+
+if [ -z "${FWD_BENCH_MNTNS:-}" ]; then
+	FWD_BENCH_MNTNS=1 exec unshare -m --propagation private "$0" "$@"
+fi
+
+. "$(dirname "$0")/lib.sh"
+
+RATE=${CONN_RATE:-$BUILD/tests/conn-rate}
+RUNS=${RUNS:-7}
+SECS=${SECS:-3}
+PORT=8443
+UNIT=fwdt-$$-bench.service
+
+need_tools setpriv
+[ -x "$RATE" ] || die "no conn-rate at $RATE (build first)"
+start_report outbound
+
+# cgroup2: a mount of our own (ip netns exec replaces /sys).
+CG=$SCRATCH/cg
+mkdir "$CG"
+mount -t cgroup2 none "$CG" || die "cannot mount cgroup2"
+MADE_SLICE=
+[ -d "$CG/system.slice" ] || { mkdir "$CG/system.slice"; MADE_SLICE=1; }
+mkdir "$CG/system.slice/$UNIT"
+cg_cleanup() {
+	rmdir "$CG/system.slice/$UNIT" 2>/dev/null || true
+	[ -z "$MADE_SLICE" ] || rmdir "$CG/system.slice" 2>/dev/null || true
+	umount -l "$CG" 2>/dev/null || true
+	bench_cleanup
+}
+trap cg_cleanup EXIT
+
+pair() {	# pair NAME: namespaces NAME-cli and NAME-srv, linked, server up
+	local c s
+	ns_add c "$1-cli"
+	ns_add s "$1-srv"
+	ip link add "fo$$" netns "$c" type veth peer name "fi$$" netns "$s"
+	ip -n "$c" addr add 198.18.0.1/24 dev "fo$$"
+	ip -n "$s" addr add 198.18.0.2/24 dev "fi$$"
+	ip -n "$c" link set "fo$$" up
+	ip -n "$s" link set "fi$$" up
+	ip netns exec "$s" "$RATE" serve 198.18.0.2 "$PORT" 100000 >"$SCRATCH/$1-serve.log" 2>&1 &
+	disown	# killed with its namespace at the end: no job notice
+	for _ in $(seq 50); do grep -q ready "$SCRATCH/$1-serve.log" && break; sleep 0.1; done
+	grep -q ready "$SCRATCH/$1-serve.log" || die "server $1 did not start"
+	eval "NS_$1=$c"
+}
+
+fwd_in() {	# fwd_in NAME OWNER-LINE: fwd in NAME-cli with the rule
+	local ns=NS_$1
+	cat >"$SCRATCH/$1.conf" <<POL
+[defaults]
+outbound = deny
+
+[service ssh]
+ports = 22/tcp
+allow = any
+
+[service bench]
+direction = out
+ports = $PORT/tcp
+allow = 198.18.0.2
+$2
+POL
+	mkdir -m 0700 "$SCRATCH/$1-state"
+	ip netns exec "${!ns}" "$FWD" -c "$SCRATCH/$1.conf" --state-dir "$SCRATCH/$1-state" \
+		-S "$SCRATCH/$1.sock" >"$SCRATCH/$1-fwd.log" 2>&1 &
+	disown
+	for _ in $(seq 100); do grep -q "fwd: applied" "$SCRATCH/$1-fwd.log" && break; sleep 0.1; done
+	grep -q "fwd: applied" "$SCRATCH/$1-fwd.log" || die "fwd ($1): $(cat "$SCRATCH/$1-fwd.log")"
+}
+
+rate() {	# rate NAME: "RATE CPU_US" (connections/s, CPU per connection) from NAME-cli
+	local ns=NS_$1
+	sh -c "echo \$\$ > '$CG/system.slice/$UNIT/cgroup.procs' && exec ip netns exec '${!ns}' \
+		setpriv --reuid=65534 --regid=65534 --clear-groups '$RATE' connect 198.18.0.2 $PORT $SECS" |
+		awk '{ if ($8 != 0) { print "fails " $8 > "/dev/stderr"; exit 1 } print $6, $10 }'
+}
+
+pair none
+pair plain
+pair user
+pair unit
+fwd_in plain ""
+fwd_in user "user = 65534"
+fwd_in unit "unit = $UNIT"
+grep -q "unit cgroups\|elements" "$SCRATCH/unit-fwd.log" || true
+ip netns exec "$NS_unit" nft list set inet fwd_filter out_unit4 | grep -q "198.18.0.2 . tcp . $PORT" ||
+	die "the unit's element is not in out_unit4"
+# A denied client proves the rules are in force: root is not allowed.
+if ip netns exec "$NS_user" timeout 3 "$RATE" connect 198.18.0.2 "$PORT" 1 | grep -q "conns [1-9]"; then
+	die "root got through the user rule"
+fi
+
+report "# SECS=$SECS per measurement, RUNS=$RUNS rounds, one connection at a time"
+report "# rate: connections/s (wall); cpu: the client's CPU us per connection (the output"
+report "# hook runs in its connect()); ratios are 'x of no fwd': rate/rate_none, cpu_none/cpu"
+report "round rate:none plain user unit cpu:none plain user unit | rate user/none unit/none | cpu user unit plain | cpu user/plain unit/plain"
+div() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.3f", x / y }'; }
+med() { printf '%s\n' "$@" | median; }
+declare -A R C
+keys=(ru ro cu co cp cup cop)
+for k in "${keys[@]}"; do eval "V_$k=()"; done
+for r in $(seq "$RUNS"); do
+	for cfg in none plain user unit; do
+		read -r R[$cfg] C[$cfg] < <(rate "$cfg")
+	done
+	V_ru+=("$(div "${R[user]}" "${R[none]}")"); V_ro+=("$(div "${R[unit]}" "${R[none]}")")
+	V_cu+=("$(div "${C[none]}" "${C[user]}")"); V_co+=("$(div "${C[none]}" "${C[unit]}")")
+	V_cp+=("$(div "${C[none]}" "${C[plain]}")")
+	V_cup+=("$(div "${C[plain]}" "${C[user]}")"); V_cop+=("$(div "${C[plain]}" "${C[unit]}")")
+	report "$r ${R[none]} ${R[plain]} ${R[user]} ${R[unit]} ${C[none]} ${C[plain]} ${C[user]} ${C[unit]} | ${V_ru[-1]} ${V_ro[-1]} | ${V_cu[-1]} ${V_co[-1]} ${V_cp[-1]} | ${V_cup[-1]} ${V_cop[-1]}"
+done
+report "median rate, user rule / no fwd: $(med "${V_ru[@]}"); unit rule / no fwd: $(med "${V_ro[@]}") (target >= 0.95)"
+report "median CPU per connection as x of no fwd: user rule $(med "${V_cu[@]}"), unit rule $(med "${V_co[@]}"), plain destination rule $(med "${V_cp[@]}") (target >= 0.95)"
+report "median CPU, owner match against the plain rule: user $(med "${V_cup[@]}"), unit $(med "${V_cop[@]}")"
+report "counters: $(ip netns exec "$NS_user" nft list set inet fwd_filter out_user4 | grep -o 'counter packets [0-9]*' | head -1) (user), $(ip netns exec "$NS_unit" nft list set inet fwd_filter out_unit4 | grep -o 'counter packets [0-9]*' | head -1) (unit)"

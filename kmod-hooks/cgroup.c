@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * unit names -> cgroup2 ids (cgroup.h), for the kernel's socket cgroupv2
+ * match of `unit =` rules.
+ */
+#include "cgroup.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "diag.h"
+#include "policy.h"
+
+/* Octal escapes of mountinfo (\040 for a space) undone in place. */
+static void unescape(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
+		    s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 |
+				      (s[3] - '0'));
+			s += 3;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+}
+
+/* One mountinfo line: "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS] - FSTYPE SRC OPTS".
+ * Only a mount of the hierarchy's root ("/") shows every unit. */
+static int cgroup2_line(char *line, char *buf, size_t len)
+{
+	char *f[5], *sep, *save = NULL, *t;
+	int n = 0;
+
+	sep = strstr(line, " - ");
+	if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
+		return -ENOENT;
+	*sep = '\0';
+	for (t = strtok_r(line, " ", &save); t && n < 5;
+	     t = strtok_r(NULL, " ", &save))
+		f[n++] = t;
+	if (n < 5 || strcmp(f[3], "/") != 0)
+		return -ENOENT;
+	unescape(f[4]);
+	if (strlen(f[4]) >= len)
+		return -ENAMETOOLONG;
+	strcpy(buf, f[4]);
+	return 0;
+}
+
+int fwd_cgroup2_root(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	int ret = -EOPNOTSUPP;
+
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0) {
+		line[strcspn(line, "\n")] = '\0';
+		if (cgroup2_line(line, buf, len) == 0) {
+			ret = 0;
+			break;
+		}
+	}
+	free(line);
+	fclose(f);
+	return ret;
+}
+
+int fwd_cgroup_unit_id(void *arg, const char *unit, uint64_t *id)
+{
+	char root[PATH_MAX], path[PATH_MAX + 300];
+	struct stat st;
+	int ret;
+
+	(void)arg;
+	*id = 0;
+	ret = fwd_cgroup2_root(root, sizeof(root));
+	if (ret)
+		return ret;
+	/* The policy checked the name: no '/', no "..". */
+	snprintf(path, sizeof(path), "%s/system.slice/%s", root, unit);
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+	if (!S_ISDIR(st.st_mode))
+		return 0;
+	*id = (uint64_t)st.st_ino;
+	return 0;
+}
+
+int fwd_cgroup_check_units(const struct fwd_policy *p, struct fwd_diags *d)
+{
+	char root[PATH_MAX];
+	int ret = 0;
+
+	for (size_t i = 0; i < p->nservices; i++) {
+		const struct fwd_service *sv = &p->services[i];
+
+		for (size_t k = 0; k < sv->nowners; k++) {
+			const struct fwd_owner *o = &sv->owners[k];
+
+			if (o->kind != FWD_OWNER_UNIT)
+				continue;
+			if (!ret && fwd_cgroup2_root(root, sizeof(root)) == 0)
+				return 0;
+			ret = -EOPNOTSUPP;
+			fwd_diags_add(d, o->loc.file, o->loc.line, "unit '%s': "
+				      "this host has no cgroup2 hierarchy mounted "
+				      "(cgroup v1), so the kernel cannot match units; "
+				      "use user = instead", o->name);
+		}
+	}
+	return ret;
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef FWD_KMOD_CGROUP_H
+#define FWD_KMOD_CGROUP_H
+
+/*
+ * The cgroup2 side of `unit =` rules (policy/outbound.h): where the
+ * unified hierarchy is mounted, and the id the kernel's `socket cgroupv2`
+ * match compares (the cgroup directory's inode number) of a unit's cgroup
+ * <root>/system.slice/NAME.
+ *
+ * The root is the first cgroup2 mount in /proc/self/mountinfo: systemd's
+ * /sys/fs/cgroup (unified) or /sys/fs/cgroup/unified (hybrid); a cgroup
+ * v1 host has none, and unit rules are then refused, never ignored.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct fwd_diags;
+struct fwd_policy;
+
+/* The cgroup2 mount point into buf: 0, -EOPNOTSUPP when there is none,
+ * -errno when /proc/self/mountinfo cannot be read. */
+int fwd_cgroup2_root(char *buf, size_t len);
+
+/* fwd_unit_id_fn (outbound.h): arg unused. 0 with *id (0: no such cgroup
+ * now), -EOPNOTSUPP without cgroup2, -errno. */
+int fwd_cgroup_unit_id(void *arg, const char *unit, uint64_t *id);
+
+/* fwctl check: every `unit =` of p refused with its FILE:LINE when the
+ * host has no cgroup2 hierarchy. 0 or -EOPNOTSUPP. */
+int fwd_cgroup_check_units(const struct fwd_policy *p, struct fwd_diags *d);
+
+#endif

@@ -1,0 +1,420 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * outbound services' owners (user =, unit =) -> the owner sets and their
+ * rules in the IR (outbound.h).
+ *
+ * Each (owner, port range, destination) is a box in (owner id, address,
+ * proto, port) space. The kernel's pipapo sets want no two elements to
+ * overlap, so per owner id and protocol the port axis is cut at every
+ * range's start and end; in each elementary segment the destinations
+ * covering it are united (overlapping and touching ranges merged). The
+ * elements are few (owner rules name a handful of ports), so this plain
+ * O(cuts x boxes) sweep is enough; the big lists stay in the plain sets.
+ */
+#include "outbound.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <linux/netfilter.h>
+
+#include "util.h"
+
+typedef unsigned __int128 u128;
+
+struct box {
+	uint64_t id;
+	u128 lo, hi;
+	uint8_t proto;
+	uint16_t plo, phi;
+	const struct fwd_loc *loc;
+	size_t ord;
+};
+
+struct boxes {
+	struct box *v;
+	size_t n, cap;
+};
+
+static u128 from_bytes(const uint8_t *b, unsigned len)
+{
+	u128 v = 0;
+
+	for (unsigned i = 0; i < len; i++)
+		v = v << 8 | b[i];
+	return v;
+}
+
+static void to_bytes(u128 v, uint8_t *b, unsigned len)
+{
+	for (unsigned i = len; i-- > 0; v >>= 8)
+		b[i] = (uint8_t)v;
+}
+
+bool fwd_policy_has_owners(const struct fwd_policy *p)
+{
+	for (size_t i = 0; p && i < p->nservices; i++)
+		if (p->services[i].nowners)
+			return true;
+	return false;
+}
+
+bool fwd_policy_has_units(const struct fwd_policy *p)
+{
+	for (size_t i = 0; p && i < p->nservices; i++)
+		for (size_t k = 0; k < p->services[i].nowners; k++)
+			if (p->services[i].owners[k].kind == FWD_OWNER_UNIT)
+				return true;
+	return false;
+}
+
+static bool str_same(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+bool fwd_owners_eq(const struct fwd_service *a, const struct fwd_service *b)
+{
+	if (a->nowners != b->nowners)
+		return false;
+	for (size_t k = 0; k < a->nowners; k++) {
+		const struct fwd_owner *x = &a->owners[k], *y = &b->owners[k];
+
+		if (x->kind != y->kind || x->uid != y->uid ||
+		    !str_same(x->name, y->name) || x->loc.line != y->loc.line ||
+		    !str_same(x->loc.file, y->loc.file))
+			return false;
+	}
+	return true;
+}
+
+/* ---- collecting boxes ---- */
+
+static void box_add(struct boxes *b, uint64_t id, const struct fwd_addr *a,
+		    const struct fwd_ports *pr, const struct fwd_loc *loc)
+{
+	unsigned bits = a->family == AF_INET ? 32 : 128;
+	u128 net = from_bytes(a->a, bits / 8), mask;
+
+	mask = a->prefix >= bits ? 0 :
+	       a->prefix == 0 ? (bits == 128 ? ~(u128)0 : (u128)UINT32_MAX) :
+	       ((u128)1 << (bits - a->prefix)) - 1;
+	FWD_GROW(b->v, b->cap, b->n + 1);
+	b->v[b->n] = (struct box){
+		.id = id, .lo = net & ~mask, .hi = (net & ~mask) | mask,
+		.proto = pr->proto, .plo = pr->lo, .phi = pr->hi, .loc = loc,
+		.ord = b->n,
+	};
+	b->n++;
+}
+
+/* Every destination of one service, for one owner, into the v4/v6 boxes. */
+static void service_boxes(const struct fwd_policy *p,
+			  const struct fwd_service *sv, uint64_t id,
+			  const struct fwd_loc *oloc, struct boxes bx[2])
+{
+	static const struct fwd_addr any4 = { .family = AF_INET };
+	static const struct fwd_addr any6 = { .family = AF_INET6 };
+
+	for (size_t pi = 0; pi < sv->nports; pi++) {
+		const struct fwd_ports *pr = &sv->ports[pi];
+
+		for (size_t ai = 0; ai < sv->nallow; ai++) {
+			const struct fwd_peer *pe = &sv->allow[ai];
+			const struct fwd_list *l;
+
+			switch (pe->kind) {
+			case FWD_PEER_ANY:
+				/* The element names the owner's line. */
+				box_add(&bx[0], id, &any4, pr, oloc);
+				box_add(&bx[1], id, &any6, pr, oloc);
+				break;
+			case FWD_PEER_ADDR:
+				box_add(&bx[pe->addr.family == AF_INET6], id,
+					&pe->addr, pr, &pe->loc);
+				break;
+			case FWD_PEER_LIST:
+				if (pe->list >= p->nlists)
+					break;
+				l = &p->lists[pe->list];
+				for (size_t i = 0; i < l->n; i++)
+					box_add(&bx[l->addrs[i].family == AF_INET6],
+						id, &l->addrs[i], pr, &l->locs[i]);
+				break;
+			}
+		}
+	}
+}
+
+/* ---- normalising: disjoint elements ---- */
+
+static int box_cmp(const void *pa, const void *pb)
+{
+	const struct box *a = pa, *b = pb;
+
+	if (a->id != b->id)
+		return a->id < b->id ? -1 : 1;
+	if (a->proto != b->proto)
+		return a->proto < b->proto ? -1 : 1;
+	if (a->lo != b->lo)
+		return a->lo < b->lo ? -1 : 1;
+	return a->ord < b->ord ? -1 : a->ord > b->ord;
+}
+
+static int u32_cmp(const void *pa, const void *pb)
+{
+	uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+
+	return a < b ? -1 : a > b;
+}
+
+static int elem_qcmp(const void *a, const void *b)
+{
+	return fwd_ir_elem_cmp(a, b);
+}
+
+/* The IR's own copy of a file name (ir.h: locs point into ir->files). */
+static struct fwd_loc ir_loc(struct fwd_ir *ir, const struct fwd_loc *l)
+{
+	size_t i;
+
+	if (!l->file)
+		return *l;
+	for (i = 0; i < ir->nfiles; i++)
+		if (strcmp(ir->files[i], l->file) == 0)
+			return (struct fwd_loc){ ir->files[i], l->line };
+	ir->files = fwd_xreallocarray(ir->files, ir->nfiles + 1,
+				      sizeof(*ir->files));
+	ir->files[ir->nfiles] = fwd_xstrdup(l->file);
+	return (struct fwd_loc){ ir->files[ir->nfiles++], l->line };
+}
+
+static void elem_push(struct fwd_ir *ir, struct fwd_ir_set *s, const struct box *b,
+		      u128 lo, u128 hi, uint16_t plo, uint16_t phi)
+{
+	unsigned alen = fwd_ir_key_addr_len(s->key);
+	struct fwd_ir_elem *e;
+
+	FWD_GROW(s->elems, s->cap, s->n + 1);
+	e = &s->elems[s->n++];
+	memset(e, 0, sizeof(*e));
+	e->id = b->id;
+	to_bytes(lo, e->lo, alen);
+	to_bytes(hi, e->hi, alen);
+	e->proto = b->proto;
+	e->plo = plo;
+	e->phi = phi;
+	e->loc = ir_loc(ir, b->loc);
+}
+
+/* One (id, proto) group [g0, g1) of sorted boxes: segment by segment, the
+ * address ranges covering it united. */
+static void norm_group(struct fwd_ir *ir, struct fwd_ir_set *s,
+		       const struct box *v, size_t g0, size_t g1)
+{
+	size_t ncut = 0;
+	uint32_t *cut = fwd_xreallocarray(NULL, 2 * (g1 - g0), sizeof(*cut));
+
+	for (size_t i = g0; i < g1; i++) {
+		cut[ncut++] = v[i].plo;
+		cut[ncut++] = (uint32_t)v[i].phi + 1;
+	}
+	qsort(cut, ncut, sizeof(*cut), u32_cmp);
+	for (size_t c = 0; c + 1 < ncut; c++) {
+		uint32_t lo = cut[c], hi = cut[c + 1] - 1;
+		const struct box *run = NULL;
+		u128 rlo = 0, rhi = 0;
+
+		if (cut[c] == cut[c + 1])
+			continue;
+		/* Boxes are sorted by address: a linear union. */
+		for (size_t i = g0; i < g1; i++) {
+			const struct box *b = &v[i];
+
+			if (b->plo > lo || b->phi < hi)
+				continue;
+			if (run && (rhi == ~(u128)0 || b->lo <= rhi + 1)) {
+				if (b->hi > rhi)
+					rhi = b->hi;
+				if (b->ord < run->ord)
+					run = b;
+				continue;
+			}
+			if (run)
+				elem_push(ir, s, run, rlo, rhi, (uint16_t)lo,
+					  (uint16_t)hi);
+			run = b;
+			rlo = b->lo;
+			rhi = b->hi;
+		}
+		if (run)
+			elem_push(ir, s, run, rlo, rhi, (uint16_t)lo, (uint16_t)hi);
+	}
+	free(cut);
+}
+
+static void fill_set(struct fwd_ir *ir, struct fwd_ir_set *s, struct boxes *b)
+{
+	size_t g0 = 0;
+
+	/* No qsort of an empty (NULL) array: UBSan calls that an error. */
+	if (b->n > 1)
+		qsort(b->v, b->n, sizeof(*b->v), box_cmp);
+	while (g0 < b->n) {
+		size_t g1 = g0;
+
+		while (g1 < b->n && b->v[g1].id == b->v[g0].id &&
+		       b->v[g1].proto == b->v[g0].proto)
+			g1++;
+		norm_group(ir, s, b->v, g0, g1);
+		g0 = g1;
+	}
+	if (s->n > 1)
+		qsort(s->elems, s->n, sizeof(*s->elems), elem_qcmp);
+}
+
+/* ---- the sets and rules ---- */
+
+static const struct {
+	const char *name;
+	enum fwd_ir_key key;
+} owner_sets[] = {
+	[FWD_SET_OUT_USER4 - FWD_SET_COUNT] = { "out_user4", FWD_KEY_UID_ADDR4_PROTO_PORT },
+	[FWD_SET_OUT_USER6 - FWD_SET_COUNT] = { "out_user6", FWD_KEY_UID_ADDR6_PROTO_PORT },
+	[FWD_SET_OUT_UNIT4 - FWD_SET_COUNT] = { "out_unit4", FWD_KEY_CG_ADDR4_PROTO_PORT },
+	[FWD_SET_OUT_UNIT6 - FWD_SET_COUNT] = { "out_unit6", FWD_KEY_CG_ADDR6_PROTO_PORT },
+};
+
+/*
+ * The four lookups go after the last accepting lookup of the output chain
+ * (the plain out_allow sets), so fwctl's `deny ... to` (earlier) still
+ * wins and the log + drop (later) still ends the chain.
+ */
+static void owner_rules(struct fwd_ir *ir, size_t base)
+{
+	struct fwd_ir_chain *ch = &ir->chains[FWD_CHAIN_OUTPUT];
+	size_t at = ch->n;
+
+	for (size_t i = 0; i < ch->n; i++) {
+		const struct fwd_ir_rule *r = &ch->rules[i];
+
+		if (r->verdict == FWD_V_ACCEPT && r->nm == 1 &&
+		    r->m[0].kind == FWD_M_LOOKUP_DST)
+			at = i + 1;
+	}
+	FWD_GROW(ch->rules, ch->cap, ch->n + 4);
+	memmove(&ch->rules[at + 4], &ch->rules[at],
+		(ch->n - at) * sizeof(*ch->rules));
+	for (unsigned k = 0; k < 4; k++) {
+		struct fwd_ir_rule *r = &ch->rules[at + k];
+		unsigned set = (unsigned)(base + k);
+
+		memset(r, 0, sizeof(*r));
+		r->nm = 1;
+		r->m[0].kind = FWD_M_LOOKUP_DST;
+		r->m[0].set = set;
+		if (fwd_ir_key_id_len(ir->sets[set].key) == 8)
+			r->m[0].u32 = FWD_UNIT_CGROUP_LEVEL;
+		r->counter = true;
+		r->verdict = FWD_V_ACCEPT;
+	}
+	ch->n += 4;
+}
+
+static int unit_error(struct fwd_diags *d, const struct fwd_owner *o, int ret)
+{
+	if (ret == -EOPNOTSUPP)
+		fwd_diags_add(d, o->loc.file, o->loc.line, "unit '%s': this host "
+			      "has no cgroup2 hierarchy mounted (cgroup v1), so "
+			      "the kernel cannot match units; use user = instead",
+			      o->name);
+	else
+		fwd_diags_add(d, o->loc.file, o->loc.line, "unit '%s': cannot "
+			      "find its cgroup: %s", o->name, strerror(-ret));
+	return ret;
+}
+
+int fwd_outbound_compile(const struct fwd_policy *p, struct fwd_ir *ir,
+			 fwd_unit_id_fn unit_id, void *unit_arg,
+			 struct fwd_diags *d)
+{
+	struct boxes bx[4] = { { 0 } };	/* user4, user6, unit4, unit6 */
+	int ret = 0;
+
+	if (!fwd_policy_has_owners(p))
+		return 0;
+	/* The owner sets go after every other set: the fixed ones and the
+	 * restricted classes' (compile.c), which are numbered before them. */
+	if (ir->nsets < FWD_SET_COUNT || ir->nchains != FWD_CHAIN_COUNT)
+		return -EINVAL;
+	for (size_t i = 0; i < p->nservices && !ret; i++) {
+		const struct fwd_service *sv = &p->services[i];
+
+		for (size_t k = 0; k < sv->nowners && !ret; k++) {
+			const struct fwd_owner *o = &sv->owners[k];
+			uint64_t id = o->uid;
+
+			if (o->kind == FWD_OWNER_UNIT) {
+				id = 0;
+				if (unit_id)
+					ret = unit_id(unit_arg, o->name, &id);
+				if (ret) {
+					unit_error(d, o, ret);
+					break;
+				}
+				if (id == 0)
+					continue;	/* not running: no element */
+			} else if (o->kind != FWD_OWNER_USER) {
+				fwd_diags_add(d, o->loc.file, o->loc.line,
+					      "service %s: owner not supported",
+					      sv->name);
+				ret = -EINVAL;
+				break;
+			}
+			service_boxes(p, sv, id, &o->loc,
+				      &bx[o->kind == FWD_OWNER_UNIT ? 2 : 0]);
+		}
+	}
+	if (!ret) {
+		size_t base = ir->nsets;
+
+		ir->sets = fwd_xreallocarray(ir->sets, base + 4, sizeof(*ir->sets));
+		for (unsigned k = 0; k < 4; k++) {
+			struct fwd_ir_set *s = &ir->sets[base + k];
+
+			memset(s, 0, sizeof(*s));
+			snprintf(s->name, sizeof(s->name), "%s", owner_sets[k].name);
+			s->key = owner_sets[k].key;
+			s->interval = true;
+			s->timeout = true;	/* as every set: ir.h */
+			s->counter = p->counters;
+			fill_set(ir, s, &bx[k]);
+		}
+		ir->nsets = base + 4;
+		if (p->outbound != FWD_ALLOW)
+			owner_rules(ir, base);
+	}
+	for (unsigned k = 0; k < 4; k++)
+		free(bx[k].v);
+	return ret;
+}
+
+const struct fwd_ir_elem *fwd_owner_lookup(const struct fwd_ir_set *s,
+					   const struct fwd_explain_who *who,
+					   const uint8_t *addr, uint8_t proto,
+					   uint16_t port)
+{
+	unsigned idl = fwd_ir_key_id_len(s->key);
+	uint64_t id;
+
+	if (!who || (idl == 4 && !who->has_uid) || (idl == 8 && !who->cgroup))
+		return NULL;
+	id = idl == 4 ? who->uid : who->cgroup;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->elems[i].id == id &&
+		    fwd_ir_elem_has(s, &s->elems[i], addr, proto, port))
+			return &s->elems[i];
+	return NULL;
+}

@@ -1,0 +1,666 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Outbound rules by owner (`user =`, `unit =` in direction = out services):
+ * the real fwd in srv of the e2e topology (tests/netns.c) with outbound =
+ * deny, a nettool listener in good, and clients in srv started as a given
+ * user (setpriv) or inside a given cgroup, connecting out over IPv4 and
+ * IPv6. The kernel decides (meta skuid / socket cgroupv2): the owner sets
+ * are read back with nft, and the clients' outcomes are the proof.
+ *
+ * Units: a unit's cgroup is emulated as <cgroup2 root>/system.slice/NAME
+ * in a cgroup2 mount this test makes in a private mount namespace (`ip
+ * netns exec` replaces /sys, so a mount under /sys/fs/cgroup would not
+ * reach fwd), named after the runner's pid and removed at the end. The
+ * cgroup2 hierarchy is the machine's own (there is one), so only the
+ * cgroups this test creates are touched.
+ *
+ * The policy errors (program =, unit = on a cgroup v1 host, user = on an
+ * inbound service, an unknown user) are checked with exact text.
+ */
+#define NN_SHORT_NAMES
+#include "netns.h"
+#include "testutil.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ir.h"
+#include "outbound.h"
+#include "policy.h"
+
+static struct nn_env E;
+static struct {
+	char policy[300];
+	char fwdlog[300];
+	pid_t fwd;
+	char cgroot[300];		/* our cgroup2 mount, or "" */
+	char unitcg[400];		/* the emulated unit's cgroup, or "" */
+	bool made_slice;		/* we created system.slice */
+} T;
+
+#define PORT_OK 8443u	/* the service's port */
+#define PORT_NO 8444u	/* a port no service names */
+
+/* The uid of a user name. */
+static uid_t user_uid(const char *name)
+{
+	struct passwd *pw = getpwnam(name);
+
+	ck_assert_msg(pw, "no user %s", name);
+	return pw->pw_uid;
+}
+
+static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	return nn_keep(s);
+}
+
+static void topo_up(void)
+{
+	memset(&T, 0, sizeof(T));
+	nn_up(&E, true);
+	snprintf(T.policy, sizeof(T.policy), "%s/fwd.conf", E.dir);
+	snprintf(T.fwdlog, sizeof(T.fwdlog), "%s/fwd.log", E.dir);
+}
+
+/* The cgroups first (empty once their processes are gone), then the rest. */
+static void topo_down(void)
+{
+	nn_down(&E);
+	if (T.unitcg[0])
+		rmdir(T.unitcg);
+	if (T.made_slice) {
+		char *slice = xasprintf("%s/system.slice", T.cgroot);
+
+		rmdir(slice);	/* EBUSY when another run uses it: theirs */
+	}
+	if (T.cgroot[0]) {
+		umount2(T.cgroot, MNT_DETACH);
+		rmdir(T.cgroot);
+	}
+}
+
+/* The scratch directory's marker that a test made system.slice (netns.h:
+ * $TMPDIR/fwdt-<runner pid>). */
+static char *slice_marker(pid_t runner)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	return xasprintf("%s/fwdt-%d/made-slice", tmp && *tmp ? tmp : "/tmp",
+			 (int)runner);
+}
+
+/*
+ * What a failed test left in the machine's cgroup2 hierarchy: its unit
+ * cgroups (named after the runner) and the system.slice it made. In a
+ * child with a mount of its own, from the runner (a failed test's child
+ * is gone, and with it its mount namespace).
+ */
+static void cgroup_sweep(void)
+{
+	pid_t runner = getpid(), pid = fork();
+	int st;
+
+	if (pid == 0) {
+		char dir[] = "/tmp/fwdcg-XXXXXX";
+		char *cmd;
+
+		if (unshare(CLONE_NEWNS) != 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+		    !mkdtemp(dir))
+			_exit(1);
+		if (mount("none", dir, "cgroup2", 0, NULL) == 0) {
+			cmd = xasprintf("for d in %s/system.slice/fwdt%d-*.service; do "
+					"[ -d \"$d\" ] && rmdir \"$d\"; done; "
+					"[ -e %s ] && rmdir %s/system.slice; true", dir,
+					(int)runner, slice_marker(runner), dir);
+			if (system(cmd) != 0)
+				fprintf(stderr, "cgroup sweep: %s failed\n", cmd);
+			umount2(dir, MNT_DETACH);
+		}
+		rmdir(dir);
+		_exit(0);
+	}
+	if (pid > 0)
+		waitpid(pid, &st, 0);
+}
+
+static void runner_cleanup(void)
+{
+	if (geteuid() == 0)
+		cgroup_sweep();
+	nn_runner_cleanup();
+}
+
+static void fwd_start(void)
+{
+	char *state = nn_path(&E, "state");
+	char *sock = nn_path(&E, "fwd.sock");
+	const char *argv[] = { FWD, "-c", T.policy, "--state-dir", state, "-S", sock,
+			       NULL };
+
+	T.fwd = nn_spawn(&E, SRV, T.fwdlog, argv, NULL);
+	ck_assert_msg(wait_for(T.fwdlog, "fwd: applied ", 1, 15),
+		      "fwd did not apply within 15 s:\n%s", slurp_or_empty(T.fwdlog));
+}
+
+/* A listener in good on PORT_OK and PORT_NO (dual stack). */
+static void good_listeners(void)
+{
+	const unsigned ports[] = { PORT_OK, PORT_NO };
+
+	for (size_t i = 0; i < 2; i++) {
+		char port[8];
+		char *log = xasprintf("%s/good-%u.log", E.dir, ports[i]);
+		const char *argv[] = { NETTOOL, "listen", "tcp", "::", port,
+				       "--timeout", "300", NULL };
+
+		snprintf(port, sizeof(port), "%u", ports[i]);
+		nn_spawn(&E, GOOD, log, argv, NULL);
+		ck_assert_msg(wait_for(log, "ready\n", 1, 5), "listener %u:\n%s",
+			      ports[i], slurp_or_empty(log));
+	}
+}
+
+/*
+ * `nettool connect` from srv: as user `who` (setpriv, no groups), or, with
+ * `cg`, from inside that cgroup (the shell moves itself in before exec, so
+ * the socket is created there). Its exit status (NN_OK, NN_DROP, ...).
+ */
+static int connect_out(const char *who, const char *cg, const char *dst,
+		       unsigned port, const char *secs)
+{
+	char *out = NULL;
+	const char *pre = "";
+	int st;
+
+	if (who)
+		pre = xasprintf("setpriv --reuid=%s --regid=%s --clear-groups ",
+				who, strcmp(who, "65534") ? who : "65534");
+	if (cg)
+		st = tu_sh(&out, "sh -c 'echo $$ > %s/cgroup.procs && exec ip netns exec "
+			   "%s %s %s connect tcp %s %u --timeout %s'", cg, E.ns[SRV],
+			   pre, NETTOOL, dst, port, secs);
+	else
+		st = tu_sh(&out, "ip netns exec %s %s%s connect tcp %s %u --timeout %s",
+			   E.ns[SRV], pre, NETTOOL, dst, port, secs);
+	free(out);
+	return st;
+}
+
+static void expect_conn(const char *who, const char *cg, const char *dst,
+			unsigned port, int want)
+{
+	/* A drop is a timeout: 1 s; a success gets time for neighbour
+	 * discovery (a fresh IPv6 address), as the e2e probes do. */
+	int got = connect_out(who, cg, dst, port, want == DROP ? "1" : "3");
+
+	ck_assert_msg(got == want, "connect %s %u as %s%s%s: exit %d, wanted %d\n"
+		      "out_user4/6 and out_unit4/6:\n%s\nfwd log:\n%s", dst, port,
+		      who ? who : "root", cg ? " in " : "", cg ? cg : "", got, want,
+		      nn_sh_ok("ip netns exec %s nft list set inet fwd_filter out_user4; "
+			       "ip netns exec %s nft list set inet fwd_filter out_unit4",
+			       E.ns[SRV], E.ns[SRV]),
+		      slurp_or_empty(T.fwdlog));
+}
+
+/* `fwctl explain --out DST PORT/tcp WORDS`: its output must hold `want`. */
+static void expect_explain(const char *dst, unsigned port, const char *words,
+			   const char *want)
+{
+	char *out = NULL;
+	int st = tu_sh(&out, "%s -S %s explain %s %u/tcp --out %s", FWCTL,
+		       nn_path(&E, "fwd.sock"), dst, port, words);
+
+	ck_assert_msg(st == 0 && strstr(out, want), "explain --out %s %u/tcp %s: exit %d, "
+		      "wanted '%s':\n%s", dst, port, words, st, want, out);
+	free(out);
+}
+
+static const char policy_fmt[] =
+	"[defaults]\n"
+	"outbound = deny\n"
+	"\n"
+	"[service ssh]\n"
+	"ports = 22/tcp\n"
+	"allow = any\n"
+	"\n"
+	"[service web-out]\n"
+	"direction = out\n"
+	"ports = %u/tcp\n"
+	"allow = " GOOD4 ", " GOOD6 "\n"
+	"%s = %s\n";
+
+/*
+ * user =: the allowed user connects out over IPv4 and IPv6, another user
+ * (nobody) and root do not, nor does the allowed user on another port;
+ * the kernel holds the uid in out_user4/6. With fwd killed the same holds
+ * (the table persists: the rule is the kernel's, no daemon needed).
+ */
+START_TEST(test_user_rules)
+{
+	const char *user = tu_user();
+	char *set;
+
+	if (!tu_need_root() || !tu_need_prog("setpriv", "util-linux"))
+		return;
+	ck_assert_msg(user, "cannot create the test user");
+	topo_up();
+	write_file(T.policy, policy_fmt, PORT_OK, "user", user);
+	good_listeners();
+	fwd_start();
+
+	set = nn_keep(nn_sh_ok("ip netns exec %s nft list set inet fwd_filter out_user4",
+		       E.ns[SRV]));
+	ck_assert_msg(strstr(set, xasprintf(". %s . tcp . %u", GOOD4, PORT_OK)),
+		      "out_user4 lacks the service:\n%s", set);
+	expect_explain(GOOD4, PORT_OK, xasprintf("--user %s", user),
+		       xasprintf("as user %s: accept\n  decided by: rule", user));
+	expect_explain(GOOD6, PORT_OK, xasprintf("--user %s", user), "set out_user6");
+	expect_explain(GOOD4, PORT_OK, "--user 65534", ": drop\n");
+	expect_explain(GOOD4, PORT_OK, "", ": drop\n");
+	{
+		char *out = NULL;
+		int st = tu_sh(&out, "%s -S %s show", FWCTL, nn_path(&E, "fwd.sock"));
+
+		ck_assert_msg(st == 0 && strstr(out, xasprintf(" for user %s  (", user)),
+			      "show does not name the owner:\n%s", out);
+		free(out);
+		st = tu_sh(&out, "%s -S %s show --json", FWCTL, nn_path(&E, "fwd.sock"));
+		ck_assert_msg(st == 0 && strstr(out, xasprintf("\"users\":[\"%s\"],\"units\":[]",
+							       user)),
+			      "show --json does not name the owner:\n%s", out);
+		free(out);
+	}
+	for (int round = 0; round < 2; round++) {
+		expect_conn(user, NULL, GOOD4, PORT_OK, OK);
+		expect_conn(user, NULL, GOOD6, PORT_OK, OK);
+		expect_conn("65534", NULL, GOOD4, PORT_OK, DROP);
+		expect_conn("65534", NULL, GOOD6, PORT_OK, DROP);
+		expect_conn(NULL, NULL, GOOD4, PORT_OK, DROP);
+		expect_conn(user, NULL, GOOD4, PORT_NO, DROP);
+		expect_conn(user, NULL, GOOD6, PORT_NO, DROP);
+		if (round == 0)
+			nn_kill(&E, T.fwd);	/* fail-closed: the kernel alone */
+	}
+	topo_down();
+}
+END_TEST
+
+/*
+ * The last good policy keeps the owners: fwd restarted on broken files
+ * applies it from the state directory, and the user's uid is still the
+ * one in out_user4 (not 0, root's), by readback and by traffic.
+ */
+START_TEST(test_last_good_owner)
+{
+	const char *user = tu_user();
+	char *set;
+
+	if (!tu_need_root() || !tu_need_prog("setpriv", "util-linux"))
+		return;
+	ck_assert_msg(user, "cannot create the test user");
+	topo_up();
+	write_file(T.policy, policy_fmt, PORT_OK, "user", user);
+	good_listeners();
+	fwd_start();
+	ck_assert_int_eq(nn_stop(&E, T.fwd, 10), 0);
+	write_file(T.policy, "[service broken\n");
+	/* A fresh start: no table of the first run left to find. */
+	free(nn_sh_ok("ip netns exec %s nft delete table inet fwd_filter", E.ns[SRV]));
+	fwd_start();
+	ck_assert_msg(wait_for(T.fwdlog, "degraded: applied the last good policy", 1, 5),
+		      "not the last good policy:\n%s", slurp_or_empty(T.fwdlog));
+	set = nn_keep(nn_sh_ok("ip netns exec %s nft list set inet fwd_filter out_user4",
+		       E.ns[SRV]));
+	ck_assert_msg(strstr(set, xasprintf("%u . %s . tcp . %u", (unsigned)user_uid(user),
+					    GOOD4, PORT_OK)),
+		      "out_user4 lost the uid:\n%s", set);
+	expect_conn(user, NULL, GOOD4, PORT_OK, OK);
+	expect_conn(NULL, NULL, GOOD4, PORT_OK, DROP);
+	topo_down();
+}
+END_TEST
+
+/* A cgroup2 mount of our own in a private mount namespace (see above). */
+static void cgroup2_up(void)
+{
+	struct stat st;
+	char *slice;
+
+	ck_assert_msg(unshare(CLONE_NEWNS) == 0, "unshare: %s", strerror(errno));
+	ck_assert(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
+	snprintf(T.cgroot, sizeof(T.cgroot), "%s/cg", E.dir);
+	ck_assert(mkdir(T.cgroot, 0700) == 0);
+	if (mount("none", T.cgroot, "cgroup2", 0, NULL) != 0) {
+		int e = errno;
+
+		T.cgroot[0] = '\0';
+		ck_abort_msg("cannot mount cgroup2: %s", strerror(e));
+	}
+	slice = xasprintf("%s/system.slice", T.cgroot);
+	if (stat(slice, &st) != 0) {
+		ck_assert_msg(mkdir(slice, 0755) == 0, "mkdir %s: %s", slice,
+			      strerror(errno));
+		T.made_slice = true;
+		write_file(slice_marker(getppid()), "%s\n", slice);
+	}
+}
+
+/*
+ * unit =: fwd starts before the unit (no cgroup: nothing matches, the
+ * set is empty); the unit's cgroup appears and fwd adds its element by
+ * itself (no reload: the inotify watch and the commit path); a process in
+ * the cgroup connects out over IPv4 and IPv6, one outside does not; the
+ * unit stops (cgroup removed) and its element goes.
+ */
+START_TEST(test_unit_rules)
+{
+	char *unit, *set;
+	struct stat st;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	cgroup2_up();
+	/* Named after the runner (the test's parent): its sweep finds it. */
+	unit = xasprintf("fwdt%d-web.service", (int)getppid());
+	write_file(T.policy, policy_fmt, PORT_OK, "unit", unit);
+	good_listeners();
+	fwd_start();
+
+	set = nn_keep(nn_sh_ok("ip netns exec %s nft list set inet fwd_filter out_unit4",
+		       E.ns[SRV]));
+	ck_assert_msg(!strstr(set, "elements"), "a unit not running has elements:\n%s",
+		      set);
+	expect_conn(NULL, NULL, GOOD4, PORT_OK, DROP);
+
+	snprintf(T.unitcg, sizeof(T.unitcg), "%s/system.slice/%s", T.cgroot, unit);
+	ck_assert(mkdir(T.unitcg, 0755) == 0);
+	ck_assert(stat(T.unitcg, &st) == 0);
+	ck_assert_msg(wait_for(T.fwdlog, "unit cgroups changed: 2 elements added", 1, 10),
+		      "fwd did not follow the new cgroup:\n%s", slurp_or_empty(T.fwdlog));
+	set = nn_keep(nn_sh_ok("ip netns exec %s nft list set inet fwd_filter out_unit4",
+		       E.ns[SRV]));
+	ck_assert_msg(strstr(set, xasprintf("%s . tcp . %u", GOOD4, PORT_OK)),
+		      "out_unit4 lacks the unit:\n%s", set);
+	expect_explain(GOOD6, PORT_OK, xasprintf("--unit %s", unit), "set out_unit6");
+
+	expect_conn(NULL, T.unitcg, GOOD4, PORT_OK, OK);
+	expect_conn(NULL, T.unitcg, GOOD6, PORT_OK, OK);
+	expect_conn(NULL, T.unitcg, GOOD4, PORT_NO, DROP);
+	expect_conn(NULL, NULL, GOOD4, PORT_OK, DROP);
+	expect_conn(NULL, NULL, GOOD6, PORT_OK, DROP);
+
+	/* The unit stops: its cgroup goes, and its elements with it. */
+	ck_assert_msg(rmdir(T.unitcg) == 0, "rmdir %s: %s", T.unitcg, strerror(errno));
+	T.unitcg[0] = '\0';
+	ck_assert_msg(wait_for(T.fwdlog, "0 elements added, 2 removed", 1, 10),
+		      "fwd did not drop the gone cgroup:\n%s", slurp_or_empty(T.fwdlog));
+	set = nn_keep(nn_sh_ok("ip netns exec %s nft list set inet fwd_filter out_unit6",
+		       E.ns[SRV]));
+	ck_assert_msg(!strstr(set, "elements"), "a stopped unit kept elements:\n%s", set);
+	topo_down();
+}
+END_TEST
+
+/* The model's errors: exact text, FILE:LINE. */
+static char *load_errors(const char *text)
+{
+	struct fwd_load_opts o = { .confd_path = "" };
+	struct fwd_policy *p = NULL;
+	struct fwd_diags d;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int ret;
+
+	fwd_diags_init(&d);
+	ret = fwd_policy_load_buffer("t.conf", text, strlen(text), &o, &p, &d);
+	f = open_memstream(&buf, &len);
+	fwd_diags_print(&d, f);
+	fclose(f);
+	ck_assert_msg(ret != 0 && !p, "accepted:\n%s", text);
+	fwd_diags_free(&d);
+	return nn_keep(buf);
+}
+
+START_TEST(test_policy_errors)
+{
+	char *e;
+
+	e = load_errors("[service a]\nports = 80/tcp\nallow = any\nuser = 0\n");
+	ck_assert_str_eq(e, "t.conf:4: 'user' applies to outbound services only; add "
+			 "direction = out to service 'a' (inbound traffic has no local "
+			 "owner)\n");
+	e = load_errors("[service a]\ndirection = out\nports = 80/tcp\nallow = any\n"
+			"user = fwd-no-such-user-xyz\n");
+	ck_assert_str_eq(e, "t.conf:5: unknown user 'fwd-no-such-user-xyz' (not in the "
+			 "user database); create it first or write its uid\n");
+	e = load_errors("[service a]\ndirection = out\nports = 80/tcp\nallow = any\n"
+			"unit = apt-daily.timer\n");
+	ck_assert_str_eq(e, "t.conf:5: invalid unit 'apt-daily.timer'; name a system "
+			 "service unit, e.g. apt-daily.service\n");
+	e = load_errors("[service a]\ndirection = out\nports = 80/tcp\nallow = any\n"
+			"unit = getty@tty1.service\n");
+	ck_assert_ptr_nonnull(strstr(e, "t.conf:5: unit 'getty@tty1.service' is a "
+				     "template instance"));
+	e = load_errors("[service a]\ndirection = out\nports = 443/tcp\nallow = any\n"
+			"program = /usr/bin/curl\n");
+	ck_assert_str_eq(e, "t.conf:5: program '/usr/bin/curl': rules by executable are "
+			 "not supported by this version of fwd (they need the verdict "
+			 "loop's program decisions); use user = or unit = for now\n");
+	e = load_errors("[service a]\ndirection = out\nports = 443/tcp\nallow = any\n"
+			"user =\n");
+	ck_assert_str_eq(e, "t.conf:5: 'user' is empty; name who may open these flows\n");
+}
+END_TEST
+
+/* A fake unit resolver for the compiler: unit "a.service" runs in cgroup
+ * 77, every other unit is not running. */
+static int fake_unit_id(void *arg, const char *unit, uint64_t *id)
+{
+	(void)arg;
+	*id = strcmp(unit, "a.service") == 0 ? 77 : 0;
+	return 0;
+}
+
+static struct fwd_ir *compile_text(const char *text)
+{
+	struct fwd_load_opts o = { .confd_path = "" };
+	struct fwd_compile_opts co = { .unit_id = fake_unit_id };
+	struct fwd_policy *p = NULL;
+	struct fwd_ir *ir = NULL;
+	struct fwd_diags d;
+
+	fwd_diags_init(&d);
+	ck_assert_int_eq(fwd_policy_load_buffer("t.conf", text, strlen(text), &o, &p, &d), 0);
+	ck_assert_int_eq(fwd_compile_opts_at(p, 1000, &co, &ir, &d), 0);
+	fwd_diags_free(&d);
+	fwd_policy_free(p);
+	return ir;
+}
+
+static char *set_text(const struct fwd_ir *ir, const char *name)
+{
+	const struct fwd_ir_set *s = fwd_ir_set_find(ir, name);
+	char *buf = NULL, e[256];
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	ck_assert_ptr_nonnull(s);
+	for (size_t i = 0; i < s->n; i++) {
+		fwd_ir_elem_format(s, &s->elems[i], e, sizeof(e));
+		fprintf(f, "%s%s", i ? ", " : "", e);
+	}
+	fclose(f);
+	return nn_keep(buf);
+}
+
+/*
+ * The compiler: owners' destinations become disjoint elements per owner
+ * (overlapping and touching ranges joined, port ranges cut where they
+ * cross), a service with owners puts nothing in the plain sets, a unit
+ * not running has no element, no owner means no owner sets (the table
+ * keeps its old shape), and the four lookups sit before the final drop.
+ */
+START_TEST(test_compile_owner_sets)
+{
+	struct fwd_ir *ir = compile_text(
+		"[defaults]\noutbound = deny\n"
+		"[list l]\nmembers = 192.0.2.0/25, 192.0.2.128/25, 2001:db8::/33\n"
+		"[service a]\ndirection = out\nports = 443/tcp, 80-90/tcp\n"
+		"allow = @l, 192.0.2.7, 2001:db8:8000::/33\nuser = 1000, 0\n"
+		"[service b]\ndirection = out\nports = 85-100/tcp\nallow = 198.51.100.1\n"
+		"user = 1000\nunit = a.service, b.service\n"
+		"[service c]\ndirection = out\nports = 53/udp\nallow = any\n");
+	const struct fwd_ir_chain *out;
+	size_t n;
+
+	ck_assert_uint_eq(ir->nsets, FWD_SET_COUNT_OWNERS);
+	ck_assert_str_eq(set_text(ir, "out_user4"),
+			 "0 . 192.0.2.0/24 . tcp . 80-90, 0 . 192.0.2.0/24 . tcp . 443, "
+			 "1000 . 192.0.2.0/24 . tcp . 80-84, 1000 . 192.0.2.0/24 . tcp . 85-90, "
+			 "1000 . 192.0.2.0/24 . tcp . 443, 1000 . 198.51.100.1 . tcp . 85-90, "
+			 "1000 . 198.51.100.1 . tcp . 91-100");
+	ck_assert_str_eq(set_text(ir, "out_user6"),
+			 "0 . 2001:db8::/32 . tcp . 80-90, 0 . 2001:db8::/32 . tcp . 443, "
+			 "1000 . 2001:db8::/32 . tcp . 80-90, 1000 . 2001:db8::/32 . tcp . 443");
+	ck_assert_str_eq(set_text(ir, "out_unit4"), "77 . 198.51.100.1 . tcp . 85-100");
+	ck_assert_str_eq(set_text(ir, "out_unit6"), "");
+	/* Services with owners are not in the plain sets; c is. */
+	ck_assert_uint_eq(fwd_ir_set_find(ir, "out_allow4")->n, 0);
+	ck_assert_uint_eq(fwd_ir_set_find(ir, "out_allow4_net")->n, 0);
+	ck_assert_str_eq(set_text(ir, "out_open"), "udp . 53");
+	out = &ir->chains[FWD_CHAIN_OUTPUT];
+	n = out->n;
+	ck_assert_uint_ge(n, 6);
+	for (unsigned k = 0; k < 4; k++) {
+		const struct fwd_ir_rule *r = &out->rules[n - 6 + k];
+
+		ck_assert_int_eq(r->verdict, FWD_V_ACCEPT);
+		ck_assert_uint_eq(r->m[0].set, FWD_SET_COUNT + k);
+		ck_assert_uint_eq(r->m[0].u32, k >= 2 ? FWD_UNIT_CGROUP_LEVEL : 0);
+	}
+	ck_assert_int_eq(out->rules[n - 1].verdict, FWD_V_DROP);
+	fwd_ir_free(ir);
+
+	ir = compile_text("[service c]\ndirection = out\nports = 53/udp\nallow = any\n");
+	ck_assert_uint_eq(ir->nsets, FWD_SET_COUNT);
+	fwd_ir_free(ir);
+}
+END_TEST
+
+/* Unmount every cgroup2 mount in this (private) mount namespace: a cgroup
+ * v1 host, as far as fwd and fwctl can tell. */
+static void hide_cgroup2(void)
+{
+	char *out = NULL;
+
+	ck_assert_msg(unshare(CLONE_NEWNS) == 0, "unshare: %s", strerror(errno));
+	ck_assert(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
+	for (int i = 0; i < 16; i++) {
+		char *save = NULL, *t;
+
+		tu_sh(&out, "findmnt -n -t cgroup2 -o TARGET");
+		t = strtok_r(out, "\n", &save);
+		if (!t) {
+			free(out);
+			return;
+		}
+		ck_assert_msg(umount2(t, MNT_DETACH) == 0, "umount %s: %s", t,
+			      strerror(errno));
+		free(out);
+	}
+	ck_abort_msg("cgroup2 mounts do not go away");
+}
+
+/*
+ * A cgroup v1 host: `unit =` is refused by fwctl check and by fwd, with
+ * its FILE:LINE, and fwd applies nothing (no table in its namespace);
+ * `user =` still works there.
+ */
+START_TEST(test_unit_without_cgroup2)
+{
+	char *out = NULL, *conf;
+	int st;
+
+	if (!tu_need_root() || !tu_need_prog("findmnt", "util-linux"))
+		return;
+	topo_up();
+	hide_cgroup2();
+	write_file(T.policy, policy_fmt, PORT_OK, "unit", "apt-daily.service");
+	conf = xasprintf("%s:12: unit 'apt-daily.service': this host has no cgroup2 "
+			 "hierarchy mounted (cgroup v1), so the kernel cannot match "
+			 "units; use user = instead", T.policy);
+	st = tu_sh(&out, "%s check %s", FWCTL, T.policy);
+	ck_assert_msg(st == 1 && strstr(out, conf), "fwctl check: exit %d:\n%s", st, out);
+	free(out);
+	st = tu_sh(&out, "ip netns exec %s %s --oneshot --state-dir '' -c %s", E.ns[SRV],
+		   FWD, T.policy);
+	ck_assert_msg(st != 0 && strstr(out, conf), "fwd --oneshot: exit %d:\n%s", st, out);
+	free(out);
+	st = tu_sh(&out, "ip netns exec %s nft list table inet fwd_filter", E.ns[SRV]);
+	ck_assert_msg(st != 0, "a table was applied:\n%s", out);
+	free(out);
+
+	write_file(T.policy, policy_fmt, PORT_OK, "user", "0");
+	st = tu_sh(&out, "%s check %s", FWCTL, T.policy);
+	ck_assert_msg(st == 0, "fwctl check of user = 0: exit %d:\n%s", st, out);
+	free(out);
+	topo_down();
+}
+END_TEST
+
+static void add(Suite *s, const char *name, const TTest *t, int timeout)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_unchecked_fixture(tc, NULL, runner_cleanup);
+	tcase_set_timeout(tc, timeout);
+	tcase_add_test(tc, t);
+	suite_add_tcase(s, tc);
+}
+
+static Suite *outbound_suite(void)
+{
+	Suite *s = suite_create("outbound");
+
+	add(s, "policy_errors", test_policy_errors, 30);
+	add(s, "compile_owner_sets", test_compile_owner_sets, 30);
+	add(s, "user_rules", test_user_rules, 120);
+	add(s, "unit_rules", test_unit_rules, 120);
+	add(s, "last_good_owner", test_last_good_owner, 120);
+	add(s, "unit_without_cgroup2", test_unit_without_cgroup2, 60);
+	return s;
+}
+
+int main(void)
+{
+	int ret;
+
+	nn_runner_init();
+	ret = tu_run(outbound_suite());
+	if (geteuid() == 0)
+		nn_runner_cleanup();
+	return ret;
+}
