@@ -116,9 +116,11 @@ const struct fwd_cmdinfo fwd_cmdtab[] = {
 	  "verdict, with the policy line behind it. SRC may be IPv4 or IPv6.",
 	  FWD_ROLE_READ, false,
 	  RUN(cmd_explain), false },
-	{ "stats", "stats [--json]",
+	{ "stats", "stats [--json|--prometheus]",
 	  "Hit counters (kernel counters) of the allowlist rules and the\n"
-	  "blocklist, and of the control socket.",
+	  "blocklist, and of the control socket. --prometheus prints them in\n"
+	  "Prometheus' text exposition format ([metrics] textfile writes the\n"
+	  "same text for node_exporter).",
 	  FWD_ROLE_READ, false,
 	  RUN(cmd_stats), false },
 	{ "audit", "audit [--save-baseline|--diff] [--json]",

@@ -10,8 +10,9 @@
 _fwctl_opts()
 {
 	case $1 in
-	status | diff | explain | stats | check | doctor | 'list blocked' | 'list show')
+	status | diff | explain | check | doctor | 'list blocked' | 'list show')
 		echo --json ;;
+	stats) echo --json --prometheus ;;
 	disable) echo --yes ;;
 	audit) echo --save-baseline --diff --json ;;
 	show) echo --nft --json ;;

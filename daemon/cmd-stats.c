@@ -14,6 +14,7 @@
 #include "edit.h"
 #include "fwd.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 #include "vloop.h"
 
@@ -46,45 +47,45 @@ static void own_count_table(struct fwd_own_map *m, const struct fwd_ir *ir,
 	}
 }
 
-/* What `fwctl stats` reports, all gathered before anything is rendered. */
-struct stats_view {
-	struct fwd_live_table *live;	/* the rules' counters */
-	struct fwd_ctl_stats cs;
-	struct fwd_own_map om;		/* sums per owner; empty without them */
-	bool counters;			/* element counters on (or no policy yet) */
-	bool counters_off;		/* a policy that says counters = no */
-	unsigned long long edits_applied;
-};
-
-static int stats_gather(struct cmdreq *cr, struct stats_view *v)
+/* What `fwctl stats` reports (metrics.h's view), all gathered before
+ * anything is rendered: as text, JSON, or Prometheus' format. */
+int fwd_stats_gather(struct fwd_ctx *ctx, struct fwd_stats_view *v)
 {
-	const struct fwd_policy *p = cr->ctx->policy;
+	const struct fwd_policy *p = ctx->policy;
 	int ret;
 
 	memset(v, 0, sizeof(*v));
-	ret = fwd_live_read(cr->ctx->nl, NULL, &v->live);
+	ret = fwd_live_read(ctx->nl, NULL, &v->live);
 	if (ret)
 		return ret;
-	fwd_ctl_server_stats(cr->ctx->ctl, &v->cs);
+	if (ctx->ctl)
+		fwd_ctl_server_stats(ctx->ctl, &v->cs);
 	/* Without element counters there is nothing to sum per owner (no
 	 * rows of zeros that look like "no traffic"). */
-	if (p && cr->ctx->ir && p->counters) {
+	if (p && ctx->ir && p->counters) {
 		fwd_own_init(&v->om, p);
-		own_count_table(&v->om, cr->ctx->ir, v->live);
+		own_count_table(&v->om, ctx->ir, v->live);
 	}
 	v->counters = !p || p->counters;
 	v->counters_off = p && !p->counters;
-	v->edits_applied = cr->ctx->edits_applied;
+	v->policy = p;
+	v->edits_applied = ctx->edits_applied;
+	v->generation = ctx->generation;
+	v->degraded = ctx->degraded != NULL;
+	v->restores = ctx->restores;
+	v->apply_ns = ctx->apply_ns;
+	v->nqueues = fwd_vloop_stats(ctx, v->queues, FWD_METRICS_MAX_QUEUES);
 	return 0;
 }
 
-static void stats_free(struct stats_view *v)
+void fwd_stats_free(struct fwd_stats_view *v)
 {
 	fwd_own_free(&v->om);
 	fwd_live_free(v->live);
+	v->live = NULL;
 }
 
-static void stats_json(struct cmdreq *cr, const struct stats_view *v)
+static void stats_json(struct cmdreq *cr, const struct fwd_stats_view *v)
 {
 	struct jbuf jb;
 
@@ -132,7 +133,7 @@ static void stats_json(struct cmdreq *cr, const struct stats_view *v)
 	jbuf_close(&jb, cr->resp);
 }
 
-static void stats_text(struct cmdreq *cr, const struct stats_view *v)
+static void stats_text(struct cmdreq *cr, const struct fwd_stats_view *v)
 {
 	if (v->counters_off)
 		fwd_response_printf(cr->resp, "per-service and per-list counts are off "
@@ -159,25 +160,41 @@ static void stats_text(struct cmdreq *cr, const struct stats_view *v)
 		}
 	}
 	fwd_response_printf(cr->resp, "control: %llu requests served, %llu edits applied\n",
-			    v->cs.served, v->edits_applied);
+			    v->cs.served, (unsigned long long)v->edits_applied);
 	fwd_vloop_status_text(cr->ctx, cr->resp);
+}
+
+static void stats_prometheus(struct cmdreq *cr, const struct fwd_stats_view *v)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		abort();	/* the project's OOM policy: abort */
+	fwd_metrics_render(v, f);
+	fclose(f);
+	fwd_response_write(cr->resp, text, len);
+	free(text);
 }
 
 int cmd_stats(struct cmdreq *cr)
 {
-	struct stats_view v;
-	int ret = stats_gather(cr, &v);
+	struct fwd_stats_view v;
+	int ret = fwd_stats_gather(cr->ctx, &v);
 
 	if (ret) {
 		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "cannot read the table "
 				  "back: %s", strerror(-ret));
-		stats_free(&v);
+		fwd_stats_free(&v);
 		return ret;
 	}
-	if (cr->json)
+	if (cr->prometheus)
+		stats_prometheus(cr, &v);
+	else if (cr->json)
 		stats_json(cr, &v);
 	else
 		stats_text(cr, &v);
-	stats_free(&v);
+	fwd_stats_free(&v);
 	return 0;
 }

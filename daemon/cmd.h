@@ -37,6 +37,7 @@ struct cmdreq {
 	int argc;			/* positional words after the command name */
 	char **argv;
 	bool json, force, runtime, kill_states, nft, yes;
+	bool prometheus;		/* stats --prometheus (metrics.h) */
 	long confirm;			/* reload --confirm SECONDS, 0 = none */
 	bool unchanged;			/* the edit was already in force */
 };

@@ -130,6 +130,8 @@ static int take_options(struct cmdreq *cr)
 			cr->nft = true;
 		} else if (strcmp(a, "--yes") == 0) {
 			cr->yes = true;
+		} else if (strcmp(a, "--prometheus") == 0) {
+			cr->prometheus = true;
 		} else if (strcmp(a, "--confirm") == 0 || strncmp(a, "--confirm=", 10) == 0) {
 			const char *v = a[9] == '=' ? a + 10 : (i + 1 < cr->argc ? cr->argv[++i] : NULL);
 			char *end;

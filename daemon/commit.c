@@ -313,6 +313,7 @@ int fwd_change_commit(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_dia
 	struct fwd_ir *ir = NULL, *compiled = NULL;
 	struct patch pt = { 0 };
 	struct session ss;
+	struct timespec t0, t1;
 	bool before = false, armed = false;
 	int ret = 0;
 
@@ -408,8 +409,10 @@ int fwd_change_commit(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_dia
 		armed = true;
 	}
 
-	/* 6. the kernel */
+	/* 6. the kernel; its time is fwd_apply_duration_seconds (metrics.h) */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ret = commit_send(ctx, ch, ir, &pt, d);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (ret) {
 		ch->stage = FWD_STAGE_KERNEL;
 		if (armed)
@@ -422,6 +425,8 @@ int fwd_change_commit(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_dia
 			"%zu elements removed, %zu added", pt.r.words_removed,
 			pt.r.words_added, pt.r.delta.ndel, pt.r.delta.nadd);
 	/* 7. bookkeeping, 8. persist */
+	ctx->apply_ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u +
+			(uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
 	bookkeep(ctx, ch, p, ir);
 	persist(ctx, ch);
 	patch_free(&pt);

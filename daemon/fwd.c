@@ -20,6 +20,7 @@
 
 #include "edit.h"
 #include "cmd-audit.h"
+#include "metrics.h"
 #include "fwd.h"
 #include "vloop.h"
 #include "log.h"
@@ -340,7 +341,7 @@ static int epoll_add(int efd, int fd)
 static int run_daemon(struct fwd_ctx *ctx)
 {
 	struct epoll_event evs[8];
-	int sfd, efd, wfd, cfd = -1;
+	int sfd, efd, wfd, cfd = -1, mret;
 	bool running = true;
 	sigset_t mask;
 
@@ -369,6 +370,10 @@ static int run_daemon(struct fwd_ctx *ctx)
 		epoll_add(efd, ctx->audit_tfd);
 	if (fwd_vloop_fd(ctx) >= 0)
 		epoll_add(efd, fwd_vloop_fd(ctx));
+	mret = fwd_metrics_init(ctx, efd);
+	if (mret)
+		fwd_log(LOG_ERR, "metrics timer: %s; [metrics] textfile is not "
+			"written", strerror(-mret));
 	{
 		int r = fwd_monitor_open(&ctx->mon, fwd_nl_portid(ctx->nl));
 
@@ -449,13 +454,17 @@ static int run_daemon(struct fwd_ctx *ctx)
 				fwd_guard_events(ctx);
 			} else if (fd == fwd_vloop_fd(ctx)) {
 				fwd_vloop_blocks(ctx);
+			} else {
+				fwd_metrics_event(ctx, fd);
 			}
 		}
 		fwd_tidy_arm(ctx);
 		fwd_audit_arm(ctx);
+		fwd_metrics_arm(ctx);
 		fwd_save_if_due(ctx, false);
 	}
 	fwd_save_if_due(ctx, true);
+	fwd_metrics_free(ctx);
 	fwd_ctl_server_free(ctx->ctl);
 	ctx->ctl = NULL;
 	fwd_monitor_close(ctx->mon);

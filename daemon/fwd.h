@@ -13,6 +13,7 @@
 #include "policy.h"
 
 struct fwd_audit_entry;
+struct fwd_metrics_file;
 
 /*
  * The daemon's whole state, one context passed everywhere (no globals).
@@ -49,6 +50,7 @@ struct fwd_ctx {
 	bool disabled;			/* fwctl disable: the table is deleted */
 	struct fwd_monitor *mon;	/* the table guard */
 	unsigned long long restores;	/* times the guard put the table back */
+	uint64_t apply_ns;		/* the last commit's kernel transaction */
 	/* The list files as last read, so that a reload parses only the
 	 * lines that changed (policy.h). */
 	struct fwd_list_cache *list_cache;
@@ -74,6 +76,10 @@ struct fwd_ctx {
 	/* The verdict loop (vloop.h): its worker threads, guard and log
 	 * ring; NULL with --oneshot. */
 	struct fwd_vloop *vloop;
+	/* [metrics] textfile (metrics.h): the timer, the interval it runs
+	 * at (0: stopped), the forked child writing the file now, and how
+	 * the last write went. */
+	struct fwd_metrics_file *metrics;
 };
 
 /* Load the files (main + conf.d + lists + the owned edits file), with the
