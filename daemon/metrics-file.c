@@ -316,7 +316,11 @@ void fwd_metrics_status_json(const struct fwd_ctx *ctx, struct json_out *j)
 	json_key(j, "textfile"); json_str(j, m->path);
 	json_key(j, "interval"); json_uint(j, m->armed);
 	json_key(j, "failing"); json_bool(j, m->failing);
-	json_key(j, "error"); if (m->failing) json_str(j, m->why); else json_null(j);
+	json_key(j, "error");
+	if (m->failing)
+		json_str(j, m->why);
+	else
+		json_null(j);
 	json_key(j, "writes"); json_uint(j, m->writes);
 	json_key(j, "failures"); json_uint(j, m->failures);
 	json_key(j, "last_written"); json_uint(j, (uint64_t)m->last_ok);
