@@ -32,7 +32,8 @@ struct fwd_metrics_file {
 	uint32_t armed;			/* seconds it runs at; 0: stopped */
 	char path[4096];		/* the file the timer writes */
 	struct fwd_worker w;		/* the child writing now (pid 0: none) */
-	bool overdue;			/* killed: still running at the next tick */
+	unsigned late;			/* ticks the running child has missed */
+	bool overdue;			/* killed: still running two ticks on */
 	bool failing;			/* the last write failed */
 	char why[512];			/* and why */
 	unsigned long long writes, failures;
@@ -199,9 +200,14 @@ static void tick(struct fwd_ctx *ctx)
 	if (!m->armed)
 		return;
 	if (m->w.pid > 0) {
-		/* Still at it an interval later: the file would only lag. */
-		fwd_worker_kill(&m->w);
-		m->overdue = true;
+		/* A big table read back on a busy machine may take longer than
+		 * a short interval: one tick is let go by (the file is a little
+		 * late). Still at it at the second, it is stuck, or the
+		 * interval is too short for the table: killed. */
+		if (++m->late >= 2) {
+			fwd_worker_kill(&m->w);
+			m->overdue = true;
+		}
 		return;
 	}
 	fwd_vloop_fork_prepare(ctx);
@@ -239,8 +245,8 @@ static void reaped(struct fwd_ctx *ctx)
 		m->failing = false;
 		m->why[0] = '\0';
 	} else if (m->overdue) {
-		snprintf(why, sizeof(why), "writing %.400s took longer than the interval "
-			 "(%us); the writer was killed", m->path, m->armed);
+		snprintf(why, sizeof(why), "writing %.400s took longer than two "
+			 "intervals (%us each); the writer was killed", m->path, m->armed);
 		failed(m, why);
 	} else if (fwd_worker_answer(&m->w, &buf, &len) == 0) {
 		snprintf(why, sizeof(why), "%.*s", (int)len, (const char *)buf);
@@ -252,6 +258,7 @@ static void reaped(struct fwd_ctx *ctx)
 		failed(m, why);
 	}
 	m->overdue = false;
+	m->late = 0;
 	fwd_worker_release(&m->w);
 }
 

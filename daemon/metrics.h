@@ -67,7 +67,8 @@ void fwd_metrics_label_value(FILE *f, const char *s);
  * reaps it when its pidfd says so. A write that fails (a missing or
  * untrusted directory, a full disk) is logged once, retried every
  * interval, and shown by `fwctl status` until one works again; a child
- * still running at the next tick is killed and counted as a failure.
+ * still running at the next tick is let finish, one still running at the
+ * tick after is killed and counted as a failure.
  * The directory is trusted as conf.d is: opened O_DIRECTORY | O_NOFOLLOW,
  * and it must be owned by root or fwd's user and not writable by others.
  *
