@@ -424,9 +424,11 @@ int fwd_change_commit(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_dia
 		fwd_log(LOG_INFO, "reload: list members changed: %zu words out, %zu in; "
 			"%zu elements removed, %zu added", pt.r.words_removed,
 			pt.r.words_added, pt.r.delta.ndel, pt.r.delta.nadd);
-	/* 7. bookkeeping, 8. persist */
-	ctx->apply_ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u +
-			(uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
+	/* 7. bookkeeping, 8. persist. A change already in force sent no
+	 * transaction: the last one's time stands. */
+	if (ch->full || ch->nadd || ch->ndel)
+		ctx->apply_ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u +
+				(uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
 	bookkeep(ctx, ch, p, ir);
 	persist(ctx, ch);
 	patch_free(&pt);

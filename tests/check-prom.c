@@ -53,6 +53,17 @@ static long long sample(const char *text, const char *name)
 	return -1;
 }
 
+/* The same, for a value that is not an integer; -1 when absent. */
+static double sample_f(const char *text, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = strstr(text, name); p; p = strstr(p + 1, name))
+		if ((p == text || p[-1] == '\n') && p[n] == ' ')
+			return strtod(p + n + 1, NULL);
+	return -1;
+}
+
 /* fwctl in srv against the test's fwd: exit status, stdout in *out. */
 static int fwctl(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fwctl(char **out, const char *fmt, ...)
@@ -199,6 +210,12 @@ START_TEST(test_textfile_traffic)
 	d0 = sample(out, DENIED);
 	ck_assert_msg(ssh0 >= 0 && list0 >= 0 && q0 >= 0 && d0 >= 0 &&
 		      sample(out, BOUND) == 1, "stats --prometheus:\n%s", out);
+	/* The start's apply was one whole-table transaction: it was timed
+	 * (its scale, ns -> s, is the metrics suite's business). */
+	ck_assert_msg(sample_f(out, "fwd_apply_duration_seconds") > 0 &&
+		      sample(out, "fwd_generation") == 1 && sample(out, "fwd_degraded") == 0 &&
+		      sample(out, "fwd_elements{set=\"allow4\"}") == 1,
+		      "stats --prometheus:\n%s", out);
 	free(out);
 
 	/* 5 connections allowed through ssh's list, 3 denied ones queued. */
