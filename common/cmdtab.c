@@ -164,9 +164,11 @@ const struct fwd_cmdinfo fwd_cmdtab[] = {
 	  FWD_ROLE_READ, false,
 	  RUN(cmd_explain), true,
 	  "which rule decides a connection, and why" },
-	{ "stats", "stats [--json]",
+	{ "stats", "stats [--json|--prometheus]",
 	  "Hit counters (kernel counters) of the allowlist rules and the\n"
-	  "blocklist, and of the control socket.",
+	  "blocklist, and of the control socket. --prometheus prints them in\n"
+	  "Prometheus' text exposition format ([metrics] textfile writes the\n"
+	  "same text for node_exporter).",
 	  FWD_ROLE_READ, false,
 	  RUN(cmd_stats), false,
 	  "hit counters per service, list and edit" },

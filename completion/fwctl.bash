@@ -13,8 +13,9 @@ _fwctl_opts()
 {
 	case $1 in
 	status) echo --verbose --json ;;
-	diff | stats | check | doctor | 'list blocked' | 'list show')
+	diff | check | doctor | 'list blocked' | 'list show')
 		echo --json ;;
+	stats) echo --json --prometheus ;;
 	explain) echo --out --user --unit --json ;;
 	disable) echo --yes ;;
 	audit) echo --save-baseline --diff --json ;;

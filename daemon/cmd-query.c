@@ -22,6 +22,7 @@
 #include "ir.h"
 #include "log.h"
 #include "outbound.h"
+#include "metrics.h"
 #include "state.h"
 #include "util.h"
 #include "vloop.h"
@@ -154,6 +155,7 @@ static void status_json(struct cmdreq *cr, const struct status_view *v)
 	json_obj_end(&b.j);
 	json_key(&b.j, "queue"); fwd_vloop_status_json(cr->ctx, &b.j);
 	json_key(&b.j, "guard_blocks"); fwd_vloop_blocks_json(cr->ctx, &b.j);
+	json_key(&b.j, "metrics"); fwd_metrics_status_json(cr->ctx, &b.j);
 	json_key(&b.j, "control");
 	json_obj_begin(&b.j);
 	json_key(&b.j, "served"); json_uint(&b.j, v->cs.served);
@@ -231,6 +233,7 @@ static void status_text(struct cmdreq *cr, const struct status_view *v)
 			    ctx->feat.table_owner ? "yes" : "no",
 			    ctx->feat.table_persist ? "yes" : "no");
 	fwd_vloop_status_text(cr->ctx, cr->resp);
+	fwd_metrics_status_text(cr->ctx, cr->resp);
 	if (ctx->confirm_deadline)
 		fwd_response_printf(cr->resp, "confirm:    pending, reverts in %lds unless "
 				    "`fwctl confirm`\n", (long)(ctx->confirm_deadline - v->now));

@@ -15,6 +15,7 @@
 #include "edit.h"
 #include "fwd.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 #include "vloop.h"
 
@@ -47,30 +48,14 @@ static void own_count_table(struct fwd_own_map *m, const struct fwd_ir *ir,
 	}
 }
 
-/*
- * What the rules did with packets, per direction: accepted by the
- * allowlists (the allow and open sets' rules), dropped by the default
- * (the chain's final drop or reject rules, `inbound = deny|reject`),
- * refused by `fwctl deny` (the deny sets' reject rules), dropped by the
- * blocklist (block4/block6 rules).
- */
-enum stats_fate { FATE_ACCEPT, FATE_DEFAULT, FATE_DENY, FATE_BLOCK, FATE_COUNT };
 
-static const char *const fate_text[FATE_COUNT] = {
+static const char *const fate_text[FWD_FATE_COUNT] = {
 	"accepted", "dropped by default", "refused by deny", "dropped by block",
 };
-static const char *const fate_json[FATE_COUNT] = {
-	"accepted", "default_deny", "deny", "block",
-};
-
-struct stats_dir {
-	struct fwd_ir_count fate[FATE_COUNT];
-};
-
-/* FATE_COUNT for a rule that is none of them (loopback, conntrack, ICMP,
+/* FWD_FATE_COUNT for a rule that is none of them (loopback, conntrack, ICMP,
  * reverse path, the queue step's meter: their counters, if any, are
  * listed per rule). */
-static enum stats_fate rule_fate(const struct fwd_ir_rule *r)
+static enum fwd_stats_fate rule_fate(const struct fwd_ir_rule *r)
 {
 	bool refuses = r->verdict == FWD_V_DROP || r->verdict == FWD_V_REJECT_TCP_RST ||
 		       r->verdict == FWD_V_REJECT_ICMPX;
@@ -81,32 +66,32 @@ static enum stats_fate rule_fate(const struct fwd_ir_rule *r)
 		if (m->kind != FWD_M_LOOKUP_SRC && m->kind != FWD_M_LOOKUP_DST)
 			continue;
 		if (m->set == FWD_SET_BLOCK4 || m->set == FWD_SET_BLOCK6)
-			return refuses ? FATE_BLOCK : FATE_COUNT;
+			return refuses ? FWD_FATE_BLOCK : FWD_FATE_COUNT;
 		if (m->set >= FWD_SET_DENY4 && m->set <= FWD_SET_OUT_DENY_OPEN)
-			return refuses ? FATE_DENY : FATE_COUNT;
-		return r->verdict == FWD_V_ACCEPT ? FATE_ACCEPT : FATE_COUNT;
+			return refuses ? FWD_FATE_DENY : FWD_FATE_COUNT;
+		return r->verdict == FWD_V_ACCEPT ? FWD_FATE_ACCEPT : FWD_FATE_COUNT;
 	}
 	/* The default's rules match nothing but, for the reset, tcp. */
 	if (refuses && (r->nm == 0 || (r->nm == 1 && r->m[0].kind == FWD_M_L4PROTO)))
-		return FATE_DEFAULT;
-	return FATE_COUNT;
+		return FWD_FATE_DEFAULT;
+	return FWD_FATE_COUNT;
 }
 
 /* The live rules' counters (matched to the running IR's rules by place)
  * summed per direction and fate. */
-static void count_fates(struct stats_dir dir[2], const struct fwd_ir *ir,
+static void count_fates(struct fwd_stats_dir dir[2], const struct fwd_ir *ir,
 			const struct fwd_live_table *live)
 {
 	struct fwd_ir_counts *cn = fwd_live_counts(live, ir);
 
 	for (size_t c = 0; c < ir->nchains; c++) {
 		const struct fwd_ir_chain *ch = &ir->chains[c];
-		struct stats_dir *d = &dir[ch->hook == NF_INET_LOCAL_OUT];
+		struct fwd_stats_dir *d = &dir[ch->hook == NF_INET_LOCAL_OUT];
 
 		for (size_t r = 0; r < ch->n; r++) {
-			enum stats_fate f = rule_fate(&ch->rules[r]);
+			enum fwd_stats_fate f = rule_fate(&ch->rules[r]);
 
-			if (f == FATE_COUNT || !ch->rules[r].counter)
+			if (f == FWD_FATE_COUNT || !ch->rules[r].counter)
 				continue;
 			d->fate[f].packets += cn->rule[c][r].packets;
 			d->fate[f].bytes += cn->rule[c][r].bytes;
@@ -134,51 +119,49 @@ int fwd_stats_owners(struct cmdreq *cr, struct fwd_own_map *om)
 	return ret;
 }
 
-/* What `fwctl stats` reports, all gathered before anything is rendered. */
-struct stats_view {
-	struct fwd_live_table *live;	/* the rules' counters */
-	struct stats_dir dir[2];	/* in, out: what the rules did */
-	bool fates;			/* dir[] is known (a running IR) */
-	struct fwd_ctl_stats cs;
-	struct fwd_own_map om;		/* sums per owner; empty without them */
-	bool counters;			/* element counters on (or no policy yet) */
-	bool counters_off;		/* a policy that says counters = no */
-	unsigned long long edits_applied;
-};
-
-static int stats_gather(struct cmdreq *cr, struct stats_view *v)
+/* What `fwctl stats` reports (metrics.h's view), all gathered before
+ * anything is rendered: as text, JSON, or Prometheus' format. */
+int fwd_stats_gather(struct fwd_ctx *ctx, struct fwd_stats_view *v)
 {
-	const struct fwd_policy *p = cr->ctx->policy;
+	const struct fwd_policy *p = ctx->policy;
 	int ret;
 
 	memset(v, 0, sizeof(*v));
-	ret = fwd_live_read(cr->ctx->nl, NULL, &v->live);
+	ret = fwd_live_read(ctx->nl, NULL, &v->live);
 	if (ret)
 		return ret;
-	fwd_ctl_server_stats(cr->ctx->ctl, &v->cs);
-	if (cr->ctx->ir) {
-		count_fates(v->dir, cr->ctx->ir, v->live);
+	if (ctx->ctl)
+		fwd_ctl_server_stats(ctx->ctl, &v->cs);
+	if (ctx->ir) {
+		count_fates(v->dir, ctx->ir, v->live);
 		v->fates = true;
 	}
 	/* Without element counters there is nothing to sum per owner (no
 	 * rows of zeros that look like "no traffic"). */
-	if (p && cr->ctx->ir && p->counters) {
+	if (p && ctx->ir && p->counters) {
 		fwd_own_init(&v->om, p);
-		own_count_table(&v->om, cr->ctx->ir, v->live);
+		own_count_table(&v->om, ctx->ir, v->live);
 	}
 	v->counters = !p || p->counters;
 	v->counters_off = p && !p->counters;
-	v->edits_applied = cr->ctx->edits_applied;
+	v->policy = p;
+	v->edits_applied = ctx->edits_applied;
+	v->generation = ctx->generation;
+	v->degraded = ctx->degraded != NULL;
+	v->restores = ctx->restores;
+	v->apply_ns = ctx->apply_ns;
+	v->nqueues = fwd_vloop_stats(ctx, v->queues, FWD_METRICS_MAX_QUEUES);
 	return 0;
 }
 
-static void stats_free(struct stats_view *v)
+void fwd_stats_free(struct fwd_stats_view *v)
 {
 	fwd_own_free(&v->om);
 	fwd_live_free(v->live);
+	v->live = NULL;
 }
 
-static void stats_json(struct cmdreq *cr, const struct stats_view *v)
+static void stats_json(struct cmdreq *cr, const struct fwd_stats_view *v)
 {
 	struct jbuf jb;
 
@@ -192,8 +175,8 @@ static void stats_json(struct cmdreq *cr, const struct stats_view *v)
 		for (int d = 0; d < 2; d++) {
 			json_key(&jb.j, d ? "out" : "in");
 			json_obj_begin(&jb.j);
-			for (int f = 0; f < FATE_COUNT; f++) {
-				json_key(&jb.j, fate_json[f]);
+			for (int f = 0; f < FWD_FATE_COUNT; f++) {
+				json_key(&jb.j, fwd_stats_fate_json[f]);
 				json_obj_begin(&jb.j);
 				json_key(&jb.j, "packets");
 				json_uint(&jb.j, v->dir[d].fate[f].packets);
@@ -246,10 +229,10 @@ static void stats_json(struct cmdreq *cr, const struct stats_view *v)
 	jbuf_close(&jb, cr->resp);
 }
 
-static void stats_text(struct cmdreq *cr, const struct stats_view *v)
+static void stats_text(struct cmdreq *cr, const struct fwd_stats_view *v)
 {
 	for (int d = 0; v->fates && d < 2; d++)
-		for (int f = 0; f < FATE_COUNT; f++)
+		for (int f = 0; f < FWD_FATE_COUNT; f++)
 			fwd_response_printf(cr->resp, "%-7s %-24s %12llu packets %14llu "
 					    "bytes\n", d ? "out" : "in", fate_text[f],
 					    (unsigned long long)v->dir[d].fate[f].packets,
@@ -279,25 +262,41 @@ static void stats_text(struct cmdreq *cr, const struct stats_view *v)
 		}
 	}
 	fwd_response_printf(cr->resp, "control: %llu requests served, %llu edits applied\n",
-			    v->cs.served, v->edits_applied);
+			    v->cs.served, (unsigned long long)v->edits_applied);
 	fwd_vloop_status_text(cr->ctx, cr->resp);
+}
+
+static void stats_prometheus(struct cmdreq *cr, const struct fwd_stats_view *v)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		abort();	/* the project's OOM policy: abort */
+	fwd_metrics_render(v, f);
+	fclose(f);
+	fwd_response_write(cr->resp, text, len);
+	free(text);
 }
 
 int cmd_stats(struct cmdreq *cr)
 {
-	struct stats_view v;
-	int ret = stats_gather(cr, &v);
+	struct fwd_stats_view v;
+	int ret = fwd_stats_gather(cr->ctx, &v);
 
 	if (ret) {
 		fwd_response_fail(cr->resp, FWD_EXIT_FAIL, "cannot read the table "
 				  "back: %s", strerror(-ret));
-		stats_free(&v);
+		fwd_stats_free(&v);
 		return ret;
 	}
-	if (cr->json)
+	if (cr->prometheus)
+		stats_prometheus(cr, &v);
+	else if (cr->json)
 		stats_json(cr, &v);
 	else
 		stats_text(cr, &v);
-	stats_free(&v);
+	fwd_stats_free(&v);
 	return 0;
 }

@@ -44,6 +44,7 @@ struct cmdreq {
 	/* remove N --generation G: refuse unless the policy is still at
 	 * generation G (-1: not given). */
 	long long generation;
+	bool prometheus;		/* stats --prometheus (metrics.h) */
 	bool unchanged;			/* the edit was already in force */
 };
 

@@ -185,6 +185,8 @@ static int take_options(struct cmdreq *cr)
 			cr->nft = true;
 		} else if (strcmp(a, "--yes") == 0) {
 			cr->yes = true;
+		} else if (strcmp(a, "--prometheus") == 0) {
+			cr->prometheus = true;
 		} else if (strcmp(a, "--allow") == 0) {
 			cr->only_allow = true;
 		} else if (strcmp(a, "--deny") == 0) {

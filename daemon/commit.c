@@ -318,6 +318,7 @@ int fwd_change_commit(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_dia
 	struct fwd_ir *ir = NULL, *compiled = NULL;
 	struct patch pt = { 0 };
 	struct session ss;
+	struct timespec t0, t1;
 	bool before = false, armed = false;
 	int ret = 0;
 
@@ -417,8 +418,10 @@ int fwd_change_commit(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_dia
 		armed = true;
 	}
 
-	/* 6. the kernel */
+	/* 6. the kernel; its time is fwd_apply_duration_seconds (metrics.h) */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ret = commit_send(ctx, ch, ir, &pt, d);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (ret) {
 		ch->stage = FWD_STAGE_KERNEL;
 		if (armed)
@@ -430,7 +433,11 @@ int fwd_change_commit(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_dia
 		fwd_log(LOG_INFO, "reload: list members changed: %zu words out, %zu in; "
 			"%zu elements removed, %zu added", pt.r.words_removed,
 			pt.r.words_added, pt.r.delta.ndel, pt.r.delta.nadd);
-	/* 7. bookkeeping, 8. persist */
+	/* 7. bookkeeping, 8. persist. A change already in force sent no
+	 * transaction: the last one's time stands. */
+	if (ch->full || ch->nadd || ch->ndel)
+		ctx->apply_ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u +
+				(uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
 	bookkeep(ctx, ch, p, ir);
 	persist(ctx, ch);
 	patch_free(&pt);

@@ -21,6 +21,7 @@
 #include "edit.h"
 #include "cgwatch.h"
 #include "cmd-audit.h"
+#include "metrics.h"
 #include "fwd.h"
 #include "vloop.h"
 #include "log.h"
@@ -371,7 +372,7 @@ static int epoll_add(int efd, int fd)
 static int run_daemon(struct fwd_ctx *ctx)
 {
 	struct epoll_event evs[8];
-	int sfd, efd, wfd, cfd = -1;
+	int sfd, efd, wfd, cfd = -1, mret;
 	bool running = true;
 	sigset_t mask;
 
@@ -405,6 +406,10 @@ static int run_daemon(struct fwd_ctx *ctx)
 		epoll_add(efd, fwd_cgwatch_fd(ctx->cgw));
 		fwd_cgwatch_started(ctx);
 	}
+	mret = fwd_metrics_init(ctx, efd);
+	if (mret)
+		fwd_log(LOG_ERR, "metrics timer: %s; [metrics] textfile is not "
+			"written", strerror(-mret));
 	{
 		int r = fwd_monitor_open(&ctx->mon, fwd_nl_portid(ctx->nl));
 
@@ -489,15 +494,19 @@ static int run_daemon(struct fwd_ctx *ctx)
 				fwd_cgwatch_events(ctx);
 			} else if (fd >= 0 && fd == fwd_audit_worker_fd(ctx)) {
 				fwd_audit_done(ctx);
+			} else {
+				fwd_metrics_event(ctx, fd);
 			}
 		}
 		fwd_tidy_arm(ctx);
 		fwd_audit_arm(ctx);
+		fwd_metrics_arm(ctx);
 		fwd_save_if_due(ctx, false);
 	}
 	fwd_save_if_due(ctx, true);
 	fwd_cgwatch_free(ctx->cgw);
 	ctx->cgw = NULL;
+	fwd_metrics_free(ctx);
 	fwd_ctl_server_free(ctx->ctl);
 	ctx->ctl = NULL;
 	fwd_monitor_close(ctx->mon);

@@ -14,6 +14,7 @@
 #include "worker.h"
 
 struct fwd_audit_entry;
+struct fwd_metrics_file;
 
 /*
  * The daemon's whole state, one context passed everywhere (no globals).
@@ -52,6 +53,7 @@ struct fwd_ctx {
 	bool disabled;			/* fwctl disable: the table is deleted */
 	struct fwd_monitor *mon;	/* the table guard */
 	unsigned long long restores;	/* times the guard put the table back */
+	uint64_t apply_ns;		/* the last commit's kernel transaction */
 	/* The list files as last read, so that a reload parses only the
 	 * lines that changed (policy.h). */
 	struct fwd_list_cache *list_cache;
@@ -87,6 +89,10 @@ struct fwd_ctx {
 	/* `unit =` rules: the unit cgroups' watcher (cgwatch.h); NULL on a
 	 * host without cgroup2, and with --oneshot. */
 	struct fwd_cgwatch *cgw;
+	/* [metrics] textfile (metrics.h): the timer, the interval it runs
+	 * at (0: stopped), the forked child writing the file now, and how
+	 * the last write went. */
+	struct fwd_metrics_file *metrics;
 };
 
 /* Load the files (main + conf.d + lists + the owned edits file), with the

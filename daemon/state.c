@@ -670,6 +670,12 @@ static int write_atomic_at(int dfd, const char *name, const void *buf, size_t le
 	return ret;
 }
 
+int fwd_write_atomic_at(int dfd, const char *name, const void *buf, size_t len,
+			unsigned mode)
+{
+	return write_atomic_at(dfd, name, buf, len, mode);
+}
+
 int fwd_write_atomic(const char *dir, const char *name, const void *buf,
 		     size_t len, unsigned mode)
 {

@@ -80,6 +80,9 @@ int fwd_state_dir_open(const char *dir, bool create, char *why, size_t whylen);
  */
 int fwd_write_atomic(const char *dir, const char *name, const void *buf,
 		     size_t len, unsigned mode);
+/* The same into a directory the caller opened (and checked) itself. */
+int fwd_write_atomic_at(int dfd, const char *name, const void *buf, size_t len,
+			unsigned mode);
 
 /*
  * The whole of a state file of at most max bytes, trusted as above (the

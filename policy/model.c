@@ -48,6 +48,7 @@ struct fwd_policy *fwd_policy_new(void)
 	p->guard.prefix6 = 64;
 	p->guard.max_blocked = 100000;
 	p->audit.interval = 300;
+	p->metrics.interval = 60;
 	return p;
 }
 
@@ -80,6 +81,7 @@ void fwd_policy_free(struct fwd_policy *p)
 	free(p->admin_group);
 	free(p->read_group);
 	free(p->confd_dir);
+	free(p->metrics.textfile);
 	free(p);
 }
 

@@ -126,7 +126,7 @@ static void index_free(struct name_index *x)
 
 enum sec_kind {
 	SEC_NONE, SEC_SKIP, SEC_DEFAULTS, SEC_CONTROL, SEC_LIST, SEC_SERVICE,
-	SEC_EDITS, SEC_GUARD, SEC_AUDIT
+	SEC_EDITS, SEC_GUARD, SEC_AUDIT, SEC_METRICS
 };
 
 enum key_id {
@@ -142,6 +142,7 @@ enum key_id {
 	K_QUEUES, K_DSHIELD_USERID,
 	K_SCAN, K_FLOOD, K_BLOCK, K_NEVER, K_PREFIX6, K_MAX_BLOCKED,
 	K_INTERVAL,
+	K_TEXTFILE, K_METRICS_INTERVAL,
 	K_MAX
 };
 
@@ -193,6 +194,9 @@ static const struct key_def key_defs[] = {
 	{ "max_blocked", SEC_GUARD,  K_MAX_BLOCKED, false },
 	/* The exposure audit fwd runs by itself. */
 	{ "interval",  SEC_AUDIT,    K_INTERVAL,  false },
+	/* The metrics file fwd writes for node_exporter. */
+	{ "textfile",  SEC_METRICS,  K_TEXTFILE,  false },
+	{ "interval",  SEC_METRICS,  K_METRICS_INTERVAL, false },
 };
 
 
@@ -231,6 +235,8 @@ struct loader {
 	struct fwd_loc guard_loc;
 	bool have_audit;
 	struct fwd_loc audit_loc;
+	bool have_metrics, metrics_file_seen;	/* textfile = written, valid or not */
+	struct fwd_loc metrics_loc;
 	size_t never_cap;
 
 	/* [edits]: the words of the open edit key (continuation lines
@@ -644,6 +650,50 @@ static void restrict_end(struct loader *L, const char *name)
 		     "only", name);
 }
 
+/*
+ * [metrics] textfile = PATH: where node_exporter's textfile collector
+ * reads (*.prom in its --collector.textfile.directory), absolute, a file
+ * name that ends in .prom and does not start with '.' (fwd's temp files
+ * in the same directory do, so the collector never reads a half-written
+ * one). interval = DURATION, 5s to 1h: node_exporter is scraped every
+ * 15s to 1m; a file older than an hour tells nobody anything.
+ */
+static void metrics_value(struct loader *L, const char *v)
+{
+	size_t n = strlen(v);
+	const char *base = strrchr(v, '/');
+	char q[PBUF];
+	uint64_t x;
+
+	if (L->key == K_METRICS_INTERVAL) {
+		if (fwd_duration_parse(v, n, &x) == 0 && x >= 5 && x <= 3600) {
+			L->p->metrics.interval = (uint32_t)x;
+			L->p->metrics.interval_loc = here(L);
+		} else {
+			err(L, "invalid interval '%s'; write a DURATION like 15s, "
+			    "1m or 5m (5s to 1h)", quote(q, v, n));
+		}
+		return;
+	}
+	L->metrics_file_seen = true;
+	if (!n) {
+		err(L, "missing value for 'textfile'; write an absolute path "
+		    "ending in .prom, e.g. /var/lib/prometheus/node-exporter/fwd.prom");
+		return;
+	}
+	if (v[0] != '/' || n < 7 || strcmp(v + n - 5, ".prom") != 0 ||
+	    base[1] == '.' || n >= 4096 || strpbrk(v, " \t\n\r\"\\")) {
+		err(L, "invalid textfile '%s'; write an absolute path ending in "
+		    ".prom whose file name does not start with '.', e.g. "
+		    "/var/lib/prometheus/node-exporter/fwd.prom",
+		    quote_max(q, v, n, PATH_QUOTE_MAX));
+		return;
+	}
+	free(L->p->metrics.textfile);
+	L->p->metrics.textfile = fwd_xstrdup(v);
+	L->p->metrics.textfile_loc = here(L);
+}
+
 static void scalar_value(struct loader *L, const char *key, const char *v)
 {
 	struct fwd_policy *p = L->p;
@@ -702,6 +752,10 @@ static void scalar_value(struct loader *L, const char *key, const char *v)
 		break;
 	case K_INTERVAL:
 		audit_interval(L, v);
+		break;
+	case K_TEXTFILE:
+	case K_METRICS_INTERVAL:
+		metrics_value(L, v);
 		break;
 	default:
 		guard_value(L, key, v);
@@ -1606,7 +1660,8 @@ static const char *sec_word(enum sec_kind k)
 {
 	return k == SEC_DEFAULTS ? "defaults" : k == SEC_CONTROL ? "control" :
 	       k == SEC_EDITS ? "edits" : k == SEC_LIST ? "list" :
-	       k == SEC_GUARD ? "guard" : k == SEC_AUDIT ? "audit" : "service";
+	       k == SEC_GUARD ? "guard" : k == SEC_AUDIT ? "audit" :
+	       k == SEC_METRICS ? "metrics" : "service";
 }
 
 static const char *key_name(enum key_id id)
@@ -1795,6 +1850,13 @@ static void begin_section(struct loader *L, const char *s, size_t n)
 			L->p->audit.on = true;
 			L->p->audit.loc = L->audit_loc;
 		}
+	} else if (wn == 7 && !memcmp(w, "metrics", 7)) {
+		begin_single(L, SEC_METRICS, rest < end, &L->have_metrics,
+			     &L->metrics_loc);
+		if (L->sec == SEC_METRICS) {
+			L->p->metrics.on = true;
+			L->p->metrics.loc = L->metrics_loc;
+		}
 	} else if (wn == 5 && !memcmp(w, "edits", 5)) {
 		/* fwd's own file has one; any file may, and several. */
 		if (rest < end)
@@ -1806,8 +1868,8 @@ static void begin_section(struct loader *L, const char *s, size_t n)
 		begin_named(L, SEC_SERVICE, rest, (size_t)(end - rest));
 	} else {
 		err(L, "unknown section '[%s]'; valid sections are [defaults], "
-		    "[control], [guard], [audit], [list NAME], [service NAME] and "
-		    "[edits]",
+		    "[control], [guard], [audit], [metrics], [list NAME], "
+		    "[service NAME] and [edits]",
 		    quote(q, w, (size_t)(end - w)));
 	}
 }
@@ -1863,7 +1925,7 @@ static void start_key(struct loader *L, const char *name)
 			    sec_word(L->sec), valid, hint);
 		else if (L->sec == SEC_DEFAULTS || L->sec == SEC_CONTROL ||
 			 L->sec == SEC_EDITS || L->sec == SEC_GUARD ||
-			 L->sec == SEC_AUDIT)
+			 L->sec == SEC_AUDIT || L->sec == SEC_METRICS)
 			err(L, "unknown key '%s' in [%s]; valid keys are %s",
 			    quote(q, name, strlen(name)), sec_word(L->sec), valid);
 		else {
@@ -1922,6 +1984,8 @@ static int on_value(void *user, const char *section, const char *name,
 	case K_PREFIX6:
 	case K_MAX_BLOCKED:
 	case K_INTERVAL:
+	case K_TEXTFILE:
+	case K_METRICS_INTERVAL:
 		if (L->kind == L_KV) {
 			scalar_value(L, name, value);
 		} else if (!L->cont_reported) {
@@ -2412,7 +2476,14 @@ static void check_rescue(struct loader *L)
 /* Resolve @list words now that every file is read. */
 static void resolve(struct loader *L)
 {
+	const struct fwd_metrics_conf *m = &L->p->metrics;
+
 	check_rescue(L);
+	if (m->on && !L->metrics_file_seen)
+		fwd_diags_add(L->d, m->loc.file, m->loc.line, "[metrics] needs "
+			      "'textfile = PATH' (where node_exporter's textfile "
+			      "collector reads, e.g. "
+			      "/var/lib/prometheus/node-exporter/fwd.prom)");
 	for (size_t i = 0; i < L->nrefs; i++) {
 		struct list_ref *r = &L->refs[i];
 		struct fwd_peer *pe = r->svc == GUARD_REF ?

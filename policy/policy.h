@@ -165,6 +165,18 @@ struct fwd_audit_conf {
 	struct fwd_loc loc, interval_loc;
 };
 
+/*
+ * [metrics]: fwd writes its metrics (`fwctl stats --prometheus`) to
+ * `textfile` every `interval`, for node_exporter's textfile collector.
+ * No [metrics] section: on is false and nothing is written.
+ */
+struct fwd_metrics_conf {
+	bool on;			/* a [metrics] section was read */
+	char *textfile;			/* absolute, *.prom; required with on */
+	uint32_t interval;		/* seconds, 5s..1h, default 1m */
+	struct fwd_loc loc, textfile_loc, interval_loc;
+};
+
 struct fwd_policy {
 	enum fwd_action inbound;	/* default FWD_DENY */
 	enum fwd_action outbound;	/* default FWD_ALLOW */
@@ -222,6 +234,8 @@ struct fwd_policy {
 
 	/* [audit] (above). */
 	struct fwd_audit_conf audit;
+	/* [metrics] (above). */
+	struct fwd_metrics_conf metrics;
 
 	/* The conf.d directory that was read (NULL if includes were off), so
 	 * the daemon knows where its own FWD_EDITS_FILE goes. */

@@ -36,3 +36,23 @@ if dpkg-query -W -f='${Status}\n' $PKGS 2>/dev/null | grep -qv 'install ok insta
 	# shellcheck disable=SC2086
 	apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $PKGS >/dev/null
 fi
+
+# promtool, for `promtool check metrics` in the metrics tests. Debian ships
+# it only inside the prometheus package, whose install starts a Prometheus
+# server on the host; so the one binary (it needs only libc) is taken out
+# of the downloaded .deb into .tools/ of this tree, where the tests look
+# first. A promtool already on PATH is used as it is.
+PROMTOOL_PKG=prometheus
+TOOLS=$(cd "$(dirname "$0")/.." && pwd)/.tools
+if ! command -v promtool >/dev/null 2>&1 && [ ! -x "$TOOLS/promtool" ]; then
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	# apt-get download writes into the current directory as _apt, or
+	# warns and downloads as root.
+	chown _apt "$tmp" 2>/dev/null || true
+	(cd "$tmp" && apt-get -o DPkg::Lock::Timeout=600 download -qq "$PROMTOOL_PKG")
+	dpkg-deb -x "$tmp"/"$PROMTOOL_PKG"_*.deb "$tmp/x"
+	mkdir -p "$TOOLS"
+	install -m 0755 "$tmp/x/usr/bin/promtool" "$TOOLS/promtool"
+	"$TOOLS/promtool" --version >/dev/null
+fi

@@ -368,6 +368,35 @@ START_TEST(test_good_audit)
 }
 END_TEST
 
+/* [metrics]: its file and interval with their lines; the interval's
+ * default; absent, off. */
+START_TEST(test_good_metrics)
+{
+	struct fwd_policy *p = good("good/metrics.conf");
+
+	ck_assert(p->metrics.on);
+	ck_loc(&p->metrics.loc, "good/metrics.conf", 6);
+	ck_assert_str_eq(p->metrics.textfile,
+			 "/var/lib/prometheus/node-exporter/fwd.prom");
+	ck_loc(&p->metrics.textfile_loc, "good/metrics.conf", 7);
+	ck_assert_uint_eq(p->metrics.interval, 15);
+	ck_loc(&p->metrics.interval_loc, "good/metrics.conf", 8);
+	fwd_policy_free(p);
+
+	p = good("good/metrics-defaults.conf");
+	ck_assert(p->metrics.on);
+	ck_assert_str_eq(p->metrics.textfile, "/run/fwd-metrics/fwd.prom");
+	ck_assert_uint_eq(p->metrics.interval, 60);
+	ck_loc(&p->metrics.interval_loc, NULL, 0);
+	fwd_policy_free(p);
+
+	p = good("good/minimal.conf");
+	ck_assert(!p->metrics.on);
+	ck_assert_ptr_null(p->metrics.textfile);
+	fwd_policy_free(p);
+}
+END_TEST
+
 /* [guard] and the verdict loop's [defaults], every field. */
 START_TEST(test_good_guard)
 {
@@ -1563,6 +1592,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_good_full);
 	tcase_add_test(tc, test_good_guard);
 	tcase_add_test(tc, test_good_audit);
+	tcase_add_test(tc, test_good_metrics);
 	tcase_add_test(tc, test_good_continuation);
 	tcase_add_test(tc, test_good_ports);
 	tcase_add_test(tc, test_good_mixed);
