@@ -15,6 +15,10 @@
 #  3. BATCH (default 1000) additions in one `fwctl list add NAME -` call vs
 #     BATCH separate `fwctl list add NAME ADDR` calls from a shell loop
 #     (target: the batch's rate at least 20x).
+#  4. BIG_BATCH (default 100k) IPv6 addresses in one `fwctl list add NAME -`
+#     vs the same number of IPv4 addresses, each into a fresh fwd with a
+#     one-member list (target <= 2x: the IPv6 batch used to take minutes,
+#     quadratic in the batch, while IPv4 looked fine at 10k);
 #     1b. the same `fwctl allow 22/tcp from X` issued again at N (already in
 #     force: no compile, no transaction, no file write) vs the round's
 #     `nft add element` (target <= 1.0x);
@@ -23,6 +27,7 @@
 #
 #   sudo bench/edit.sh                          # N=100000 RUNS=15 BATCH=1000 BATCH_RUNS=3
 #   sudo N=10000 RUNS=5 BATCH_RUNS=1 bench/edit.sh
+#   sudo BIG_BATCH=100000 BIG_RUNS=3 bench/edit.sh   # (the defaults of 4.)
 #
 # Namespaces (no links, no traffic: only the control path and the kernel's
 # transaction are timed): `big` runs fwd with the N-entry policy, `zero` fwd
@@ -39,12 +44,15 @@ N=${N:-100000}
 RUNS=${RUNS:-15}
 BATCH=${BATCH:-1000}
 BATCH_RUNS=${BATCH_RUNS:-3}
+BIG_BATCH=${BIG_BATCH:-100000}
+BIG_RUNS=${BIG_RUNS:-3}
 SETTLE=${SETTLE:-0.5}
 
 need_tools awk sed
 [ -x "$FWCTL" ] || die "no fwctl at $FWCTL (build first, or set FWCTL_BIN)"
 [ "$RUNS" -le 120 ] || die "RUNS at most 120 (two 203.0.113.x per round)"
 [ "$BATCH" -le 16384 ] || die "BATCH at most 16384"
+[ "$BIG_BATCH" -le 131072 ] || die "BIG_BATCH at most 131072 (198.18.0.0/15)"
 
 # ---- helpers ---------------------------------------------------------------
 
@@ -257,9 +265,41 @@ report "$(printf '%-44s %10s' "one call: fwctl list add batch - < $BATCH" "$(med
 report "$(printf '%-44s %10s' "$BATCH calls: fwctl list add batch ADDR" "$(median < "$SCRATCH/b-sep")")"
 report "batch rate / separate calls' rate: $(printf '%.1f' "$r4")  (target >= 20)"
 
+# ---- 4. a big IPv6 batch vs the same IPv4 batch ---------------------------------
+
+note "4. $BIG_BATCH addresses in one call: IPv6 vs IPv4, $BIG_RUNS rounds ..."
+awk -v n="$BIG_BATCH" 'BEGIN { for (i = 0; i < n; i++)
+	printf "198.%d.%d.%d\n", 18 + int(i / 65536), int(i / 256) % 256, i % 256 }' > "$SCRATCH/big4"
+awk -v n="$BIG_BATCH" 'BEGIN { for (i = 0; i < n; i++)
+	printf "2001:db8:%x:%x::1\n", 1 + int(i / 65536), i % 65536 }' > "$SCRATCH/big6"
+: > "$SCRATCH/g-v6"; : > "$SCRATCH/g-v4"
+for r in $(seq "$BIG_RUNS"); do
+	if [ $((r % 2)) -eq 1 ]; then order="v6 v4"; else order="v4 v6"; fi
+	for w in $order; do
+		# a fresh fwd each time: the batch goes into a one-member list
+		ns_add ns "g$w"
+		start_fwd "$ns" "g$w-$r" "$SCRATCH/batch/fwd.conf"
+		t_in "$ns" "$SCRATCH/big${w#v}" "$FWCTL" -S "$SCRATCH/g$w-$r.sock" list add batch - \
+			>> "$SCRATCH/g-$w"
+		set=allow${w#v}
+		got=$(set_size "$ns" "$set")
+		want=$BIG_BATCH; [ "$w" = v4 ] && want=$((BIG_BATCH + 1))
+		[ "$got" -eq "$want" ] || die "$w batch: $set holds $got elements, want $want"
+		ns_del "$ns"
+		BENCH_NS=("${BENCH_NS[@]/$ns}")
+		sleep "$SETTLE"
+	done
+done
+r5=$(ratio_median "$SCRATCH/g-v6" "$SCRATCH/g-v4")
+report ""
+report "4. $BIG_BATCH list additions in one call (seconds, median of $BIG_RUNS)"
+report "$(printf '%-44s %10s' "fwctl list add batch - < $BIG_BATCH IPv6" "$(median < "$SCRATCH/g-v6")")"
+report "$(printf '%-44s %10s' "fwctl list add batch - < $BIG_BATCH IPv4" "$(median < "$SCRATCH/g-v4")")"
+report "IPv6 batch / IPv4 batch: $(printf '%.2f' "$r5")  (target <= 2)"
+
 {
 	echo "# raw seconds, one line per round"
-	for f in e-big e-again e-zero e-nft e-rt r-reload r-cold b-batch b-sep; do
+	for f in e-big e-again e-zero e-nft e-rt r-reload r-cold b-batch b-sep g-v6 g-v4; do
 		echo "# $f: $(tr '\n' ' ' < "$SCRATCH/$f")"
 	done
 } >> "$REPORT"

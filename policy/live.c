@@ -17,6 +17,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -418,6 +419,7 @@ struct fast {
 	struct undo *undo;
 	size_t nundo, undo_cap;
 	struct elems *add, *del;	/* per set: the delta so far */
+	struct list_ix *lix;		/* built by the first list-add of a batch */
 };
 
 static bool addr_ok(const struct fwd_addr *a)
@@ -781,6 +783,123 @@ static bool same_addr(const struct fwd_addr *a, const struct fwd_addr *b)
 }
 
 /*
+ * What a list-add asks of the other edits, looked up by hash once a batch
+ * is big: the list edits in force by (list, address), and the allow/deny
+ * edits in force that name a list. Scanning p->edits for every list-add
+ * instead made a batch of n members into a policy with n edits O(n^2):
+ * 100k IPv6 addresses in one `fwctl list add NAME -` took minutes.
+ */
+struct list_ix {
+	size_t *slot;			/* edit index + 1; 0 empty */
+	size_t mask;
+	size_t *users;			/* allow/deny edits @list, policy order */
+	size_t nusers;
+};
+
+/* Below this many added edits a scan is cheaper than building the index
+ * (a single `fwctl list add` into a policy of 100k edits stays a scan). */
+#define LIST_IX_MIN 16
+
+static bool list_edit(const struct fwd_edit *o, uint64_t now)
+{
+	return (o->kind == FWD_EDIT_LIST_ADD || o->kind == FWD_EDIT_LIST_DEL) &&
+	       edit_live(o, now);
+}
+
+static bool list_user(const struct fwd_edit *o, uint64_t now)
+{
+	return (o->kind == FWD_EDIT_ALLOW || o->kind == FWD_EDIT_DENY) &&
+	       o->peer == FWD_PEER_LIST && edit_live(o, now);
+}
+
+/* The hash of (list, address) alone: add and del of a member collide. */
+static size_t member_hash(const struct fwd_edit *e)
+{
+	struct fwd_edit k = { .kind = FWD_EDIT_LIST_ADD, .addr = e->addr };
+
+	memcpy(k.list, e->list, sizeof(k.list));
+	return (size_t)fwd_edit_hash(&k);
+}
+
+static bool same_member(const struct fwd_edit *a, const struct fwd_edit *b)
+{
+	return strncmp(a->list, b->list, sizeof(a->list)) == 0 &&
+	       same_addr(&a->addr, &b->addr);
+}
+
+static struct list_ix *list_ix_build(const struct fwd_policy *p, uint64_t now)
+{
+	struct list_ix *x = fwd_xcalloc(1, sizeof(*x));
+	size_t cap = 64, ucap = 0;
+
+	while (cap < 2 * p->nedits)
+		cap *= 2;
+	x->slot = fwd_xcalloc(cap, sizeof(*x->slot));
+	x->mask = cap - 1;
+	for (size_t j = 0; j < p->nedits; j++) {
+		const struct fwd_edit *o = &p->edits[j];
+		size_t h;
+
+		if (list_user(o, now)) {
+			FWD_GROW(x->users, ucap, x->nusers + 1);
+			x->users[x->nusers++] = j;
+		}
+		if (!list_edit(o, now))
+			continue;
+		for (h = member_hash(o) & x->mask; x->slot[h]; h = (h + 1) & x->mask)
+			;
+		x->slot[h] = j + 1;
+	}
+	return x;
+}
+
+static void list_ix_free(struct list_ix *x)
+{
+	if (!x)
+		return;
+	free(x->slot);
+	free(x->users);
+	free(x);
+}
+
+/* Another list edit in force names e's host for e's list. */
+static bool member_named(const struct fast *f, size_t ei)
+{
+	const struct fwd_policy *p = f->p;
+	const struct fwd_edit *e = &p->edits[ei];
+
+	if (f->lix) {
+		for (size_t h = member_hash(e) & f->lix->mask; f->lix->slot[h];
+		     h = (h + 1) & f->lix->mask) {
+			size_t j = f->lix->slot[h] - 1;
+
+			if (j != ei && same_member(&p->edits[j], e))
+				return true;
+		}
+		return false;
+	}
+	for (size_t j = 0; j < p->nedits; j++)
+		if (j != ei && list_edit(&p->edits[j], f->now) &&
+		    same_member(&p->edits[j], e))
+			return true;
+	return false;
+}
+
+/* The j-th allow/deny edit in force naming a list (any list), from
+ * position *pos on; SIZE_MAX past the last. */
+static size_t next_user(const struct fast *f, size_t *pos)
+{
+	const struct fwd_policy *p = f->p;
+
+	if (f->lix)
+		return *pos < f->lix->nusers ? f->lix->users[(*pos)++] : SIZE_MAX;
+	while (*pos < p->nedits)
+		if (list_user(&p->edits[(*pos)++], f->now))
+			return *pos - 1;
+	return SIZE_MAX;
+}
+
+/*
  * list-add NAME HOST: the host becomes a member of NAME wherever the list
  * is used. When no other edit in force names that host for that list, its
  * membership lasts until the edit expires, or for ever if it was a member
@@ -793,20 +912,13 @@ static int fast_list_add(struct fast *f, size_t ei)
 {
 	const struct fwd_policy *p = f->p;
 	const struct fwd_edit *e = &p->edits[ei];
-	size_t li;
+	size_t li, pos = 0, j;
 	int ret;
 
 	if (!addr_ok(&e->addr) || !is_host(&e->addr))
 		return -EAGAIN;
-	for (size_t j = 0; j < p->nedits; j++) {
-		const struct fwd_edit *o = &p->edits[j];
-
-		if (j != ei && (o->kind == FWD_EDIT_LIST_ADD ||
-				o->kind == FWD_EDIT_LIST_DEL) &&
-		    edit_live(o, f->now) && strcmp(o->list, e->list) == 0 &&
-		    same_addr(&o->addr, &e->addr))
-			return -EAGAIN;
-	}
+	if (member_named(f, ei))
+		return -EAGAIN;
 	/* The compiler's list by that name: the first (a new one when none). */
 	for (li = 0; li < p->nlists; li++)
 		if (strcmp(p->lists[li].name, e->list) == 0)
@@ -827,12 +939,10 @@ static int fast_list_add(struct fast *f, size_t ei)
 			}
 		}
 	}
-	for (size_t j = 0; j < p->nedits; j++) {
+	while ((j = next_user(f, &pos)) != SIZE_MAX) {
 		const struct fwd_edit *o = &p->edits[j];
 
-		if ((o->kind != FWD_EDIT_ALLOW && o->kind != FWD_EDIT_DENY) ||
-		    o->peer != FWD_PEER_LIST || !edit_live(o, f->now) ||
-		    strcmp(o->list, e->list) != 0)
+		if (strcmp(o->list, e->list) != 0)
 			continue;
 		ret = fast_host(f, o->kind, o->dir, &e->addr, &o->ports,
 				&e->loc, exp_min(o->expires, e->expires), false);
@@ -986,8 +1096,15 @@ int fwd_ir_fast_add(struct fwd_ir *ir, const struct fwd_policy *p,
 	f.nfiles0 = ir->nfiles;
 	f.add = fwd_xcalloc(ir->nsets, sizeof(*f.add));
 	f.del = fwd_xcalloc(ir->nsets, sizeof(*f.del));
+	if (n >= LIST_IX_MIN)
+		for (size_t i = first; i < p->nedits; i++)
+			if (p->edits[i].kind == FWD_EDIT_LIST_ADD) {
+				f.lix = list_ix_build(p, now);
+				break;
+			}
 	for (size_t i = 0; i < n && !ret; i++)
 		ret = fast_edit(&f, first + i);
+	list_ix_free(f.lix);
 	if (ret)
 		fast_rollback(&f);
 	fast_finish(&f, ret ? NULL : delta);

@@ -1804,6 +1804,156 @@ START_TEST(fast_add_random)
 }
 END_TEST
 
+/* A host from a space wide enough that a batch rarely meets a word of
+ * the random policy (rnd_addr draws from 64 addresses a family), though
+ * now and then it does: 10.0.0.x and 2001:db8::x are in both. */
+static struct fwd_addr wide_host(void)
+{
+	struct fwd_addr a = rnd_host();
+	uint32_t r = rnd();
+
+	if (a.family == AF_INET) {
+		a.a[1] = (uint8_t)(r >> 8);
+		a.a[2] = (uint8_t)r;
+	} else {
+		memcpy(&a.a[8], &r, sizeof(r));
+	}
+	return a;
+}
+
+/*
+ * Big batches of list-adds (`fwctl list add NAME -`), against the
+ * compiler: from 16 added edits on, the fast path looks the other list
+ * edits and the list's users up in an index instead of scanning the
+ * policy per member (that scan made 100k members take minutes). Some
+ * batches name a member twice, or one an earlier batch named, which only
+ * the compiler may decide; some carry other edits.
+ */
+START_TEST(fast_add_batch_random)
+{
+	size_t nfast = 0, nslow = 0, nadd = 0;
+
+	for (uint64_t seed = 1; seed <= 120; seed++) {
+		struct fwd_policy *p = rnd_policy(seed);
+		struct fwd_ir *ir = compile_ok(p);
+		unsigned line = 5000;
+
+		for (int round = 0; round < 4; round++) {
+			unsigned n = 16 + rnd_below(48);
+			struct fwd_ir *before, *want;
+			struct fwd_ir_delta d;
+			char list[33];
+			int ret;
+
+			/* one list a batch, as `list add NAME -` */
+			rnd_list_name(p, list, sizeof(list));
+			for (unsigned i = 0; i < n; i++) {
+				unsigned r = rnd_below(200);
+				struct fwd_edit e;
+
+				if (r < 2 && p->nedits) {
+					/* a member named again, in this batch
+					 * or an earlier one */
+					e = p->edits[p->nedits - 1 - rnd_below(
+						(unsigned)(p->nedits < 80 ? p->nedits : 80))];
+					e.loc = (struct fwd_loc){ NULL, line++ };
+					e.ports.loc = e.loc;
+				} else if (r < 190) {
+					e = (struct fwd_edit){ .kind = FWD_EDIT_LIST_ADD,
+						.expires = rnd_below(3) ? 0 : rnd_expiry(),
+						.loc = { NULL, line++ } };
+					memcpy(e.list, list, sizeof(e.list));
+					e.addr = wide_host();
+					e.ports.loc = e.loc;
+				} else {
+					e = rnd_fast_edit(p, &line);
+				}
+				pol_edit(p, &e);
+			}
+			before = fwd_ir_clone(ir);
+			ret = fwd_ir_fast_add(ir, p, &p->edits[p->nedits - n], n,
+					      TEST_NOW, &d);
+			if (ret == 0) {
+				nfast++;
+				nadd += d.nadd;
+				want = compile_ok(p);
+				check_ir(ir);
+				assert_same_sets(ir, want, TEST_NOW, true, "batch");
+				check_delta(before, ir, &d);
+				fwd_ir_free(want);
+			} else {
+				ck_assert_int_eq(ret, -EAGAIN);
+				nslow++;
+				ck_assert_uint_eq(d.nsets + d.nadd + d.ndel, 0);
+				assert_same_sets(ir, before, 0, true, "refused batch");
+				fwd_ir_free(ir);
+				ir = compile_ok(p);
+			}
+			fwd_ir_delta_free(&d);
+			fwd_ir_free(before);
+		}
+		fwd_ir_free(ir);
+		pol_free(p);
+	}
+	fprintf(stderr, "batch add: %zu fast (%zu elements added), %zu to the "
+		"compiler\n", nfast, nadd, nslow);
+	ck_assert_uint_gt(nfast, 40);
+	ck_assert_uint_gt(nslow, 40);
+	ck_assert_uint_gt(nadd, 500);
+}
+END_TEST
+
+/*
+ * One member named twice in a batch of 16 or more (the index's case), or
+ * a list-del of it in force: the compiler decides; without either the
+ * batch goes fast and lands in every use of the list.
+ */
+START_TEST(fast_add_batch_dup)
+{
+	struct fwd_policy *p = rnd_policy(3);
+	struct fwd_ir *ir, *want;
+	struct fwd_ir_delta d;
+	struct fwd_edit e = { .kind = FWD_EDIT_LIST_ADD, .peer = FWD_PEER_ANY };
+	size_t n0;
+
+	snprintf(e.list, sizeof(e.list), "newx");
+	e.ports = (struct fwd_ports){ IPPROTO_TCP, 8080, 8080, { NULL, 1 } };
+	/* allow 8080/tcp from @newx: the list's one user */
+	{
+		struct fwd_edit u = { .kind = FWD_EDIT_ALLOW, .peer = FWD_PEER_LIST,
+				      .ports = e.ports, .loc = { NULL, 1 } };
+
+		snprintf(u.list, sizeof(u.list), "newx");
+		pol_edit(p, &u);
+	}
+	ir = compile_ok(p);
+	n0 = p->nedits;
+	for (unsigned i = 0; i < 20; i++) {
+		e.addr = (struct fwd_addr){ .family = AF_INET6, .prefix = 128 };
+		e.addr.a[0] = 0x20;
+		e.addr.a[1] = 0x01;
+		e.addr.a[2] = 0x0d;
+		e.addr.a[3] = 0xb8;
+		e.addr.a[15] = (uint8_t)(i == 19 ? 3 : i);	/* 19 repeats 3 */
+		e.loc = (struct fwd_loc){ NULL, 10 + i };
+		pol_edit(p, &e);
+	}
+	ck_assert_int_eq(fwd_ir_fast_add(ir, p, &p->edits[n0], 20, TEST_NOW, &d),
+			 -EAGAIN);
+	ck_assert_uint_eq(d.nadd + d.ndel, 0);
+	/* the last one names ::13 instead: all 20 new, fast */
+	p->edits[p->nedits - 1].addr.a[15] = 19;
+	ck_assert_int_eq(fwd_ir_fast_add(ir, p, &p->edits[n0], 20, TEST_NOW, &d), 0);
+	ck_assert_uint_eq(d.nadd, 20);
+	want = compile_ok(p);
+	assert_same_sets(ir, want, TEST_NOW, true, "batch of 20");
+	fwd_ir_free(want);
+	fwd_ir_delta_free(&d);
+	fwd_ir_free(ir);
+	pol_free(p);
+}
+END_TEST
+
 /* [defaults] counters = no: no set counts its elements (and a reload
  * that turns them on or off is a new table shape, never a fast patch). */
 START_TEST(counters_off)
@@ -3531,6 +3681,8 @@ static Suite *compile_suite(void)
 	tcase_add_test(tc, diff_random);
 	tcase_add_test(tc, fast_add_cases);
 	tcase_add_test(tc, fast_add_random);
+	tcase_add_test(tc, fast_add_batch_random);
+	tcase_add_test(tc, fast_add_batch_dup);
 	tcase_add_test(tc, fast_reload_random);
 	tcase_add_test(tc, guard_not_fast);
 	tcase_add_test(tc, counters_off);

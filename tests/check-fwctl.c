@@ -2441,6 +2441,85 @@ START_TEST(test_parallel_clients)
 }
 END_TEST
 
+/* The key nft prints for the i-th address of batch_v6 (inet_ntop's
+ * text, as nft's), on 8080/tcp. */
+static void batch_v6_key(unsigned i, char *key, size_t len)
+{
+	struct in6_addr a;
+	char txt[INET6_ADDRSTRLEN], in[64];
+
+	snprintf(in, sizeof(in), "2001:db8:%x:%x::1", 1 + (i >> 16), i & 0xffff);
+	ck_assert(inet_pton(AF_INET6, in, &a) == 1);
+	ck_assert(inet_ntop(AF_INET6, &a, txt, sizeof(txt)) != NULL);
+	snprintf(key, len, "%s . tcp . 8080", txt);
+}
+
+/*
+ * 100k IPv6 addresses in one `fwctl list add NAME -` are answered and in
+ * the kernel. The fast path scanned every edit of the policy for each
+ * member, so this batch took minutes and fwctl gave up after 60 s (the
+ * bound here is only this case's timeout: nothing is timed).
+ */
+START_TEST(test_batch_v6_100k)
+{
+	enum { N = 100000 };
+	char *addrs, key[96];
+	size_t n0, n;
+	char **v;
+	FILE *f;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	addrs = path_in("addrs6.txt");
+	write_policy("deny",
+		"\n"
+		"[list office]\n"
+		"members = " GOOD4 "\n"
+		"\n"
+		"[service app]\n"
+		"ports = 8080/tcp\n"
+		"allow = @office\n");
+	fwd_start();
+	f = fopen(addrs, "w");
+	ck_assert(f != NULL);
+	for (unsigned i = 0; i < N; i++)
+		fprintf(f, "2001:db8:%x:%x::1\n", 1 + (i >> 16), i & 0xffff);
+	ck_assert(fclose(f) == 0);
+	v = set_elems("allow6", &n0);
+	elems_free(v);
+
+	ck_assert_msg(fwctl_stdin(addrs, "list add office -") == 0,
+		      "100k IPv6 batch: rc %d\n%s%.2000s", R.rc, R.out, R.err);
+	ck_assert_msg(fwd_alive(), "fwd died:\n%s", slurp_or_empty(T.fwdlog));
+
+	v = set_elems("allow6", &n);
+	ck_assert_msg(n == n0 + N, "allow6 holds %zu elements, want %zu + %d", n, n0, N);
+	/* the first, the last, one each side of a 16-bit carry, one between */
+	{
+		const unsigned pick[] = { 0, 65535, 65536, 4242, N - 1 };
+
+		for (size_t k = 0; k < sizeof(pick) / sizeof(pick[0]); k++) {
+			size_t hits = 0;
+
+			batch_v6_key(pick[k], key, sizeof(key));
+			for (size_t j = 0; v[j]; j++)
+				hits += key_is(v[j], key);
+			ck_assert_msg(hits == 1, "'%s' %zu times in allow6", key, hits);
+		}
+	}
+	elems_free(v);
+	ck_assert_msg(count_in_file(T.edits, "list-add = office 2001:db8:") == N,
+		      "99-fwctl.conf has %zu of the %d list-adds",
+		      count_in_file(T.edits, "list-add = office 2001:db8:"), N);
+	/* still answering, and the next single edit is one element */
+	FWCTL_OK("list add office 2001:db8:ffff::7");
+	ck_assert_uint_eq(set_count("allow6", "2001:db8:ffff::7 . tcp . 8080"), 1);
+	free(addrs);
+	topo_down();
+}
+END_TEST
+
 /* Batch: 1000 addresses on stdin are one request and ONE kernel
  * transaction (nft monitor sees one new generation), all 1000 in the set. */
 START_TEST(test_batch)
@@ -4654,6 +4733,7 @@ static Suite *fwctl_suite(void)
 	add_test(s, "unprivileged", test_unprivileged, 90);
 	add_test(s, "parallel_clients", test_parallel_clients, 90);
 	add_test(s, "batch", test_batch, 90);
+	add_test(s, "batch_v6_100k", test_batch_v6_100k, 240);
 	add_test(s, "explain", test_explain, 90);
 	add_test(s, "queries", test_queries, 120);
 	add_test(s, "batch_comments", test_batch_comments, 90);
