@@ -14,7 +14,7 @@
  * the time it takes is the kernel's insert work plus the least userspace
  * can do, which is what fwd's apply is measured against.
  *
- *   nft-min-load [-c] [-s SIZE] [-r] LIST
+ *   nft-min-load [-c] [-s SIZE] [-r] [-T] LIST
  *     -c       per-element counters (the set's counter expression),
  *              as fwd with [defaults] counters = yes
  *     -s SIZE  NFTNL_SET_DESC_SIZE on both sets (a size hint; the kernel
@@ -22,6 +22,8 @@
  *     -r       measure the other layout: runs of adjacent IPv4 addresses
  *              merged into ranges in an interval set (flags interval,
  *              concat, KEY + KEY_END elements, as fwd's allow4_net)
+ *     -T       sets without flags timeout (fwd needs the flag for timed
+ *              edits; this measures what it costs)
  *
  * Exit 0 when the kernel acknowledged the whole batch; otherwise the first
  * error on stderr and exit 1.
@@ -55,7 +57,7 @@ struct loader {
 	uint32_t seq0, nmsg;
 	uint8_t (*a4)[4], (*a6)[16];
 	size_t n4, n6;
-	bool counter, ranges;
+	bool counter, ranges, no_timeout;
 	uint32_t size;
 };
 
@@ -118,7 +120,7 @@ static void put_set(struct loader *ld, const char *name, bool v6, bool interval,
 		    uint32_t id)
 {
 	struct nftnl_set *s = nftnl_set_alloc();
-	uint32_t flags = NFT_SET_TIMEOUT, alen = v6 ? 16 : 4;
+	uint32_t flags = ld->no_timeout ? 0 : NFT_SET_TIMEOUT, alen = v6 ? 16 : 4;
 	struct nlmsghdr *nlh;
 
 	if (interval)
@@ -350,10 +352,11 @@ int main(int argc, char **argv)
 	struct nlmsghdr *nlh;
 	int opt, ret;
 
-	while ((opt = getopt(argc, argv, "crs:")) != -1) {
+	while ((opt = getopt(argc, argv, "crs:T")) != -1) {
 		switch (opt) {
 		case 'c': ld.counter = true; break;
 		case 'r': ld.ranges = true; break;
+		case 'T': ld.no_timeout = true; break;
 		case 's': ld.size = (uint32_t)strtoul(optarg, NULL, 10); break;
 		default: goto usage;
 		}
@@ -384,6 +387,6 @@ int main(int argc, char **argv)
 	free(ld.a6);
 	return ret ? 1 : 0;
 usage:
-	fprintf(stderr, "usage: nft-min-load [-c] [-s SIZE] [-r] LIST\n");
+	fprintf(stderr, "usage: nft-min-load [-c] [-s SIZE] [-r] [-T] LIST\n");
 	return 2;
 }
