@@ -89,8 +89,11 @@ static struct nlmsghdr *put_msg(struct loader *ld, uint16_t type, uint16_t flags
 	nfg->nfgen_family = NFPROTO_INET;
 	nfg->version = NFNETLINK_V0;
 	nfg->res_id = 0;
-	if (type == NFNL_MSG_BATCH_BEGIN || type == NFNL_MSG_BATCH_END)
-		nfg->nfgen_family = AF_UNSPEC, nfg->res_id = htons(NFNL_SUBSYS_NFTABLES);
+	if (type == NFNL_MSG_BATCH_BEGIN || type == NFNL_MSG_BATCH_END) {
+		/* the batch frame names the subsystem it is for */
+		nfg->nfgen_family = AF_UNSPEC;
+		nfg->res_id = htons(NFNL_SUBSYS_NFTABLES);
+	}
 	return nlh;
 }
 
@@ -215,7 +218,8 @@ static void put_ranges4(struct loader *ld, uint32_t id)
 	uint8_t k[12], ke[12];
 	size_t i = 0;
 
-	qsort(ld->a4, ld->n4, 4, cmp4);
+	if (ld->n4)
+		qsort(ld->a4, ld->n4, 4, cmp4);
 	while (i < ld->n4) {
 		struct nlattr *list, *e;
 		struct nlmsghdr *nlh = elems_start(ld, "allow4_net", id, &list);
@@ -310,7 +314,7 @@ static int talk(struct loader *ld)
 	 * (as fwd's batch.c relies on): read until none is left. BEGIN is
 	 * never answered and END only by newer kernels, so every other
 	 * message must have its ACK and none an error. */
-	rbuf = malloc(256 * 1024);
+	rbuf = xrealloc(NULL, 256 * 1024);
 	for (bool failed = false; !failed;) {
 		ssize_t r = recv(fd, rbuf, 256 * 1024, MSG_DONTWAIT);
 		int left = (int)r;
@@ -374,10 +378,10 @@ int main(int argc, char **argv)
 		put_ranges4(&ld, 1);
 	} else {
 		put_set(&ld, "allow4", false, false, 1);
-		put_singles(&ld, "allow4", 1, &ld.a4[0][0], ld.n4, 4);
+		put_singles(&ld, "allow4", 1, (const uint8_t *)ld.a4, ld.n4, 4);
 	}
 	put_set(&ld, "allow6", true, false, 2);
-	put_singles(&ld, "allow6", 2, &ld.a6[0][0], ld.n6, 16);
+	put_singles(&ld, "allow6", 2, (const uint8_t *)ld.a6, ld.n6, 16);
 	nlh = put_msg(&ld, NFNL_MSG_BATCH_END, 0);
 	close_msg(&ld, nlh);
 
