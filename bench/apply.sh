@@ -2,11 +2,15 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Cold apply: a policy allowing 22/tcp from N single sources (a list file),
-# `fwd --oneshot -c POLICY` against the baseline `nft -f` of the same ruleset
-# (what `fwd -n` prints), each into a fresh, empty network namespace.
+# `fwd --oneshot -c POLICY` against two baselines, each into a fresh, empty
+# network namespace: `nft -f` of the same ruleset (what `fwd -n` prints),
+# and nft-min-load (bench/nft-min-load.c), a minimal one-transaction
+# libnftnl loader of the same sets and elements and nothing else, which is
+# about the kernel's own insert work. Memory is warmed first (WARM_MIB).
 # RUNS rounds, each timing every size and tool once (order alternating);
 # median wall time, ratios as the median of the per-round ratios; peak RSS
-# (the maximum over the rounds) from /usr/bin/time. Reports fwd/nft at the largest N (target <= 0.45) and
+# (the maximum over the rounds) from /usr/bin/time. Reports fwd/nft at the largest N (target <= 0.45),
+# fwd/min (how much more than the kernel's floor fwd costs) and
 # t(largest)/t(smallest) for fwd (target <= 12 for 100k/10k).
 #
 #   sudo bench/apply.sh                  # SIZES="10000 100000" RUNS=5
@@ -23,8 +27,22 @@ SIZES=${SIZES:-"10000 100000"}
 RUNS=${RUNS:-5}
 SETTLE=${SETTLE:-0.5}	# seconds after each namespace removal (the kernel frees it in the background)
 COUNTERS=${COUNTERS:-yes}	# [defaults] counters: per-element counters (nft -f gets fwd -n's ruleset, so the same)
+WARM_MIB=${WARM_MIB:-65536}	# touch up to this much memory once before timing (0: do not)
+WARM_MARGIN_MIB=${WARM_MARGIN_MIB:-3072}	# ... but always leave this much available
+MINLOAD=${FWD_NFT_MIN_LOAD:-$BUILD/tests/nft-min-load}
+WARMMEM=${FWD_WARM_MEM:-$BUILD/tests/warm-mem}
 
 need_tools /usr/bin/time awk
+[ -x "$MINLOAD" ] && [ -x "$WARMMEM" ] || die "no $MINLOAD or $WARMMEM (build first)"
+MINOPT=""
+[ "$COUNTERS" = no ] || MINOPT=-c
+
+# A fresh VM pays for the first touch of every guest page (DESIGN.md); the
+# first timed run must not be the one that pays. warm-mem stops while
+# WARM_MARGIN_MIB are still available, whatever else the machine runs.
+if [ "$WARM_MIB" -gt 0 ]; then
+	note "warming memory: $("$WARMMEM" "$WARM_MIB" "$WARM_MARGIN_MIB")"
+fi
 
 # One timed run of "$@" inside a fresh namespace: prints "seconds peak_rss_kib".
 timed_in_fresh_ns() {
@@ -53,8 +71,8 @@ timed_in_fresh_ns() {
 
 start_report apply
 report "# cold apply of 22/tcp from N single sources; counters = $COUNTERS; $RUNS rounds, median"
-printf '%-8s %-10s %-10s %-10s %-8s %-10s %-10s %-10s\n' N "fwd s" "fwd+state" "nft -f s" fwd/nft \
-	"fwd RSS" "fwd+st RSS" "nft RSS" | tee -a "$REPORT"
+printf '%-8s %-10s %-10s %-10s %-10s %-8s %-8s %-10s %-10s %-10s\n' N "fwd s" "fwd+state" "nft -f s" \
+	"min s" fwd/nft fwd/min "fwd RSS" "fwd+st RSS" "nft RSS" | tee -a "$REPORT"
 
 first="" last=""
 for n in $SIZES; do
@@ -72,7 +90,7 @@ for n in $SIZES; do
 	allow = @bench
 	EOF
 	"$FWD" -n -c "$pol" > "$SCRATCH/ruleset-$n.nft" || die "fwd -n failed for N=$n"
-	: > "$SCRATCH/fwd-$n" ; : > "$SCRATCH/fwds-$n" ; : > "$SCRATCH/nft-$n"
+	: > "$SCRATCH/fwd-$n" ; : > "$SCRATCH/fwds-$n" ; : > "$SCRATCH/nft-$n" ; : > "$SCRATCH/min-$n"
 	[ -n "$first" ] || first=$n
 	last=$n
 done
@@ -81,7 +99,7 @@ done
 # that the machine's drifting load hits all alike; ratios are taken within
 # a round and their median reported.
 for r in $(seq "$RUNS"); do
-	if [ $((r % 2)) -eq 1 ]; then order="fwd fwds nft"; else order="nft fwds fwd"; fi
+	if [ $((r % 2)) -eq 1 ]; then order="fwd fwds nft min"; else order="min nft fwds fwd"; fi
 	for n in $SIZES; do
 		pol=$SCRATCH/policy-$n.conf
 		for tool in $order; do
@@ -90,6 +108,7 @@ for r in $(seq "$RUNS"); do
 			fwds) rm -rf "$SCRATCH/state"
 			      timed_in_fresh_ns "$FWD" --oneshot --state-dir "$SCRATCH/state" -c "$pol" ;;
 			nft)  timed_in_fresh_ns nft -f "$SCRATCH/ruleset-$n.nft" ;;
+			min)  timed_in_fresh_ns "$MINLOAD" $MINOPT "$SCRATCH/list-$n.txt" ;;
 			esac >> "$SCRATCH/$tool-$n"
 		done
 	done
@@ -99,27 +118,33 @@ col() { cut -d' ' -f"$2" "$1"; }
 ratio_median() {	# ratio_median FILE_A FILE_B: median over rounds of a/b (column 1)
 	paste -d' ' "$1" "$2" | awk '{ print $1 / $3 }' | median
 }
-declare -A RATIO
+declare -A RATIO MRATIO
 for n in $SIZES; do
 	tf=$(col "$SCRATCH/fwd-$n" 1 | median)
 	ts=$(col "$SCRATCH/fwds-$n" 1 | median)
 	tn=$(col "$SCRATCH/nft-$n" 1 | median)
+	tm=$(col "$SCRATCH/min-$n" 1 | median)
 	mf=$(col "$SCRATCH/fwd-$n" 2 | sort -n | tail -n1)
 	ms=$(col "$SCRATCH/fwds-$n" 2 | sort -n | tail -n1)
 	mn=$(col "$SCRATCH/nft-$n" 2 | sort -n | tail -n1)
 	RATIO[$n]=$(printf '%.3f' "$(ratio_median "$SCRATCH/fwd-$n" "$SCRATCH/nft-$n")")
-	printf '%-8s %-10.4f %-10.4f %-10.4f %-8s %-10s %-10s %-10s\n' "$n" "$tf" "$ts" "$tn" "${RATIO[$n]}" \
+	MRATIO[$n]=$(printf '%.3f' "$(ratio_median "$SCRATCH/fwd-$n" "$SCRATCH/min-$n")")
+	printf '%-8s %-10.4f %-10.4f %-10.4f %-10.4f %-8s %-8s %-10s %-10s %-10s\n' "$n" "$tf" "$ts" "$tn" "$tm" \
+		"${RATIO[$n]}" "${MRATIO[$n]}" \
 		"$((mf / 1024)) MiB" "$((ms / 1024)) MiB" "$((mn / 1024)) MiB" | tee -a "$REPORT"
 	{
-		echo "# raw N=$n (seconds peak_rss_kib), one line per round, fwd / fwd+state / nft:"
+		echo "# raw N=$n (seconds peak_rss_kib), one line per round, fwd / fwd+state / nft / min:"
 		sed 's/^/#   fwd  /' "$SCRATCH/fwd-$n"
 		sed 's/^/#   fwd+ /' "$SCRATCH/fwds-$n"
 		sed 's/^/#   nft  /' "$SCRATCH/nft-$n"
+		sed 's/^/#   min  /' "$SCRATCH/min-$n"
 	} >> "$REPORT"
 done
 
 report ""
 report "fwd/nft at N=$last: ${RATIO[$last]}  (median of $RUNS per-round ratios; target <= 0.45)"
+report "fwd/min at N=$last: ${MRATIO[$last]}  (fwd against the minimal libnftnl loader: 1.0 is the kernel's floor)"
+report "nft/min at N=$last: $(printf '%.3f' "$(ratio_median "$SCRATCH/nft-$last" "$SCRATCH/min-$last")")"
 if [ "$first" != "$last" ]; then
 	report "fwd t($last)/t($first): $(printf '%.2f' "$(ratio_median "$SCRATCH/fwd-$last" "$SCRATCH/fwd-$first")")" \
 		"(target <= 12 for 100000/10000); nft: $(printf '%.2f' "$(ratio_median "$SCRATCH/nft-$last" "$SCRATCH/nft-$first")")"
