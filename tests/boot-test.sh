@@ -118,14 +118,15 @@ for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.l
 done
 ((${#mirrors[@]})) || cannot "no apt sources in /etc/apt/sources.list*"
 
-# systemd as PID 1, and what fwd links against (a changed dependency
+# systemd as PID 1, and what fwd and fwctl link against (libexpat1 for
+# fwctl import firewalld; a changed dependency
 # shows as a failing dpkg -i below, with dpkg's message).
 tarball=$work/root.tar
 if [[ -n ${FWD_BOOT_TARBALL:-} ]]; then
 	tarball=$FWD_BOOT_TARBALL
 else
 	mmdebstrap --variant=minbase --format=tar \
-		--include=systemd-sysv,libmnl0,libnftnl11,libinih1,libnetfilter-queue1 \
+		--include=systemd-sysv,libmnl0,libnftnl11,libinih1,libnetfilter-queue1,libexpat1 \
 		bookworm "$tarball" "${mirrors[@]}" >"$work/mmdebstrap.log" 2>&1 &
 	mm_pid=$!
 fi
