@@ -1598,7 +1598,8 @@ static bool broad_after_add(struct fwd_policy *p, const char *words, char *why,
 	bool b;
 
 	snap = malloc((nsnap + 1) * sizeof(*snap));
-	memcpy(snap, p->edits, nsnap * sizeof(*snap));
+	if (nsnap)
+		memcpy(snap, p->edits, nsnap * sizeof(*snap));
 	ck_assert_msg(parse_line(words, &e, &n, err, sizeof(err)) == 0, "%s", err);
 	for (size_t i = 0; i < n; i++)
 		ck_assert_msg(fwd_policy_add_edit(p, &e[i], err, sizeof(err)) == 0, "%s", err);
