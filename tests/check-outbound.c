@@ -465,10 +465,14 @@ START_TEST(test_policy_errors)
 	ck_assert_ptr_nonnull(strstr(e, "t.conf:5: unit 'getty@tty1.service' is a "
 				     "template instance"));
 	e = load_errors("[service a]\ndirection = out\nports = 443/tcp\nallow = any\n"
+			"program = bin/curl\n");
+	ck_assert_str_eq(e, "t.conf:5: invalid program 'bin/curl'; write the absolute "
+			 "path of the executable\n");
+	e = load_errors("[service a]\nports = 443/tcp\nallow = any\n"
 			"program = /usr/bin/curl\n");
-	ck_assert_str_eq(e, "t.conf:5: program '/usr/bin/curl': rules by executable are "
-			 "not supported by this version of fwd (they need the verdict "
-			 "loop's program decisions); use user = or unit = for now\n");
+	ck_assert_str_eq(e, "t.conf:4: 'program' applies to outbound services only; add "
+			 "direction = out to service 'a' (inbound traffic has no local "
+			 "owner)\n");
 	e = load_errors("[service a]\ndirection = out\nports = 443/tcp\nallow = any\n"
 			"user =\n");
 	ck_assert_str_eq(e, "t.conf:5: 'user' is empty; name who may open these flows\n");
@@ -536,7 +540,7 @@ START_TEST(test_compile_owner_sets)
 	const struct fwd_ir_chain *out;
 	size_t n;
 
-	ck_assert_uint_eq(ir->nsets, FWD_SET_COUNT_OWNERS);
+	ck_assert_uint_eq(ir->nsets, FWD_SET_OUT_UNIT6 + 1);
 	ck_assert_str_eq(set_text(ir, "out_user4"),
 			 "0 . 192.0.2.0/24 . tcp . 80-90, 0 . 192.0.2.0/24 . tcp . 443, "
 			 "1000 . 192.0.2.0/24 . tcp . 80-84, 1000 . 192.0.2.0/24 . tcp . 85-90, "
@@ -566,6 +570,70 @@ START_TEST(test_compile_owner_sets)
 
 	ir = compile_text("[service c]\ndirection = out\nports = 53/udp\nallow = any\n");
 	ck_assert_uint_eq(ir->nsets, FWD_SET_COUNT);
+	fwd_ir_free(ir);
+}
+END_TEST
+
+/*
+ * program =: the service's destinations go to out_prog4/6 (no owner
+ * field: the kernel cannot tell a program), beside the user and unit
+ * sets of the same service; after the four owner lookups two `ct state
+ * new` lookups queue to FWD_PROG_QUEUE, then the final drop. A policy
+ * without a program keeps four owner sets and no program queue; with
+ * outbound = allow there are no owner rules and no queue.
+ */
+START_TEST(test_compile_program)
+{
+	struct fwd_ir *ir = compile_text(
+		"[defaults]\noutbound = deny\n"
+		"[service a]\ndirection = out\nports = 443/tcp, 80/tcp\n"
+		"allow = 192.0.2.0/24, 2001:db8::/32\nprogram = /usr/bin/curl\nuser = 1000\n"
+		"[service b]\ndirection = out\nports = 53/udp\nallow = any\n"
+		"program = /usr/sbin/unbound\n");
+	const struct fwd_ir_chain *out;
+	size_t n;
+
+	ck_assert_uint_eq(ir->nsets, FWD_SET_OUT_PROG6 + 1);
+	ck_assert_str_eq(set_text(ir, "out_prog4"),
+			 "0.0.0.0/0 . udp . 53, 192.0.2.0/24 . tcp . 80, "
+			 "192.0.2.0/24 . tcp . 443");
+	ck_assert_str_eq(set_text(ir, "out_prog6"),
+			 "::/0 . udp . 53, 2001:db8::/32 . tcp . 80, 2001:db8::/32 . tcp . 443");
+	ck_assert_str_eq(set_text(ir, "out_user4"),
+			 "1000 . 192.0.2.0/24 . tcp . 80, 1000 . 192.0.2.0/24 . tcp . 443");
+	ck_assert_uint_eq(fwd_ir_set_find(ir, "out_allow4_net")->n, 0);
+	ck_assert_uint_eq(fwd_ir_set_find(ir, "out_open")->n, 0);
+	ck_assert(ir->prog.on);
+	ck_assert_uint_eq(ir->prog.num, FWD_PROG_QUEUE);
+	ck_assert_uint_eq(ir->prog.total, 1);
+	ck_assert(!ir->queue.on);	/* no [guard]: no inbound queue step */
+	out = &ir->chains[FWD_CHAIN_OUTPUT];
+	n = out->n;
+	for (unsigned k = 0; k < 4; k++)
+		ck_assert_int_eq(out->rules[n - 8 + k].verdict, FWD_V_ACCEPT);
+	for (unsigned k = 0; k < 2; k++) {
+		const struct fwd_ir_rule *r = &out->rules[n - 4 + k];
+
+		ck_assert_int_eq(r->verdict, FWD_V_QUEUE_PROG);
+		ck_assert_uint_eq(r->nm, 2);
+		ck_assert_int_eq(r->m[0].kind, FWD_M_CT_STATE);
+		ck_assert_int_eq(r->m[1].kind, FWD_M_LOOKUP_DST);
+		ck_assert_uint_eq(r->m[1].set, FWD_SET_OUT_PROG4 + k);
+	}
+	ck_assert_int_eq(out->rules[n - 1].verdict, FWD_V_DROP);
+	fwd_ir_free(ir);
+
+	ir = compile_text("[defaults]\noutbound = deny\n[service a]\ndirection = out\n"
+			  "ports = 443/tcp\nallow = any\nuser = 0\n");
+	ck_assert_uint_eq(ir->nsets, FWD_SET_OUT_UNIT6 + 1);
+	ck_assert(!ir->prog.on);
+	fwd_ir_free(ir);
+	ir = compile_text("[service a]\ndirection = out\nports = 443/tcp\nallow = any\n"
+			  "program = /usr/bin/curl\n");
+	ck_assert(!ir->prog.on);
+	for (size_t i = 0; i < ir->chains[FWD_CHAIN_OUTPUT].n; i++)
+		ck_assert_int_ne(ir->chains[FWD_CHAIN_OUTPUT].rules[i].verdict,
+				 FWD_V_QUEUE_PROG);
 	fwd_ir_free(ir);
 }
 END_TEST
@@ -647,6 +715,7 @@ static Suite *outbound_suite(void)
 
 	add(s, "policy_errors", test_policy_errors, 30);
 	add(s, "compile_owner_sets", test_compile_owner_sets, 30);
+	add(s, "compile_program", test_compile_program, 30);
 	add(s, "user_rules", test_user_rules, 120);
 	add(s, "unit_rules", test_unit_rules, 120);
 	add(s, "last_good_owner", test_last_good_owner, 120);
