@@ -72,6 +72,10 @@ struct fwd_vloop_qstats {
 	uint64_t blocks, suppressed;
 	uint64_t lat_p50_ns, lat_p99_ns;	/* enqueue (kernel stamp) to verdict */
 	uint64_t lat_samples;
+	/* The program queue (outbound.h: program =), the last entry when it
+	 * runs: its decisions by reason. */
+	bool prog;
+	uint64_t prog_accepted, prog_unknown, prog_denied;
 };
 /* Fill up to max entries; returns how many queues run (0: no loop). */
 unsigned fwd_vloop_stats(struct fwd_ctx *ctx, struct fwd_vloop_qstats *out,

@@ -341,6 +341,245 @@ START_TEST(test_last_good_owner)
 }
 END_TEST
 
+/* ---- program = ---- */
+
+/* `BIN connect tcp DST PORT` from srv, BIN a copy of nettool or nettool
+ * itself: its exit status. */
+static int connect_bin(const char *bin, const char *dst, unsigned port,
+		       const char *secs)
+{
+	char *out = NULL;
+	int st = tu_sh(&out, "ip netns exec %s %s connect tcp %s %u --timeout %s",
+		       E.ns[SRV], bin, dst, port, secs);
+
+	free(out);
+	return st;
+}
+
+static void expect_bin(const char *bin, const char *dst, unsigned port, int want)
+{
+	int got = connect_bin(bin, dst, port, want == DROP ? "1" : "3");
+	char *diag = NULL;
+
+	if (got == want)
+		return;
+	/* Short: libcheck's messages are a few KiB at most. */
+	tu_sh(&diag, "ip netns exec %s nft list chain inet fwd_filter output 2>&1 | "
+	      "grep -o '@out_prog[46] counter packets [0-9]*'; ip netns exec %s "
+	      "cat /proc/net/netfilter/nfnetlink_queue; tail -n 8 %s",
+	      E.ns[SRV], E.ns[SRV], T.fwdlog);
+	ck_abort_msg("connect %s %u by %s: exit %d, wanted %d\nqueue rules, "
+		     "queues, fwd log:\n%.2500s", dst, port, bin, got, want,
+		     diag ? diag : "");
+}
+
+/* `fwctl status --json`'s entry for the program queue: queued packets
+ * and decisions (the numbers after the keys, -1 when absent). */
+struct progq {
+	long queued, verdicts, errors, accepted, unknown, denied;
+};
+
+static long json_num(const char *s, const char *key)
+{
+	const char *p = s ? strstr(s, key) : NULL;
+
+	return p ? strtol(p + strlen(key), NULL, 10) : -1;
+}
+
+static struct progq progq(void)
+{
+	char *out = NULL, *q;
+	struct progq r;
+	int st = tu_sh(&out, "%s -S %s status --json", FWCTL, nn_path(&E, "fwd.sock"));
+
+	ck_assert_msg(st == 0, "status --json: exit %d\n%s", st, out);
+	q = strstr(out, xasprintf("{\"queue\":%u,\"bound\":true,", FWD_PROG_QUEUE));
+	ck_assert_msg(q, "no bound program queue in status:\n%s", out);
+	r = (struct progq){
+		.queued = json_num(q, "\"queued\":"),
+		.verdicts = json_num(q, "\"verdicts\":"),
+		.errors = json_num(q, "\"verdict_errors\":"),
+		.accepted = json_num(q, "\"accepted\":"),
+		.unknown = json_num(q, "\"unknown_owner\":"),
+		.denied = json_num(q, "\"not_allowed\":"),
+	};
+	free(out);
+	return r;
+}
+
+/* The packets the output chain's rule on set `set` counted (nft). */
+static long rule_packets(const char *set)
+{
+	char *chain = nn_keep(nn_sh_ok("ip netns exec %s nft list chain inet "
+				       "fwd_filter output", E.ns[SRV]));
+	char *key = xasprintf("@%s counter packets ", set), *p = strstr(chain, key);
+
+	ck_assert_msg(p, "no rule on @%s:\n%s", set, chain);
+	return strtol(p + strlen(key), NULL, 10);
+}
+
+static void copy_exe(const char *from, const char *to)
+{
+	/* A new file renamed over the name, as dpkg installs an upgrade: a
+	 * new inode (cp over a file would keep its inode, and unlink + cp
+	 * may be given the freed inode number again). */
+	free(nn_sh_ok("cp %s %s.new && chmod 755 %s.new && mv -f %s.new %s",
+		      from, to, to, to, to));
+}
+
+static unsigned long long inode_of(const char *path)
+{
+	struct stat st;
+
+	ck_assert_int_eq(stat(path, &st), 0);
+	return (unsigned long long)st.st_ino;
+}
+
+/*
+ * program =, decided in the verdict loop: with outbound = deny and the
+ * rule naming a copy of nettool in the scratch dir, that copy connects
+ * out (IPv4, IPv6), nettool itself (another inode) does not, nor does the
+ * copy on a port the service does not name. Exactly one packet per flow
+ * reaches the queue (fwctl status and the queue rules' kernel counters):
+ * after the accepted SYN the flow is established and the established
+ * rule takes the rest (the handshake's ACK, the echo, the FIN). The copy
+ * replaced on disk (a new inode) loses the rule until a reload resolves
+ * the path again. Killed fwd: program flows are dropped (nobody on the
+ * queue), the user rule of the same service still lets its user out.
+ */
+START_TEST(test_program_rules)
+{
+	const char *user = tu_user();
+	char *copy, *lines;
+	struct progq q;
+
+	if (!tu_need_root() || !tu_need_prog("setpriv", "util-linux"))
+		return;
+	ck_assert_msg(user, "cannot create the test user");
+	topo_up();
+	copy = nn_path(&E, "prog-client");
+	copy_exe(NETTOOL, copy);
+	write_file(T.policy, policy_fmt, PORT_OK, "program",
+		   xasprintf("%s\nuser = %s", copy, user));
+	good_listeners();
+	fwd_start();
+	ck_assert_msg(wait_for(T.fwdlog, xasprintf("bound queue %u", FWD_PROG_QUEUE), 1, 5),
+		      "program queue not bound:\n%s", slurp_or_empty(T.fwdlog));
+	ck_assert_msg(strstr(nn_keep(nn_sh_ok("ip netns exec %s nft list set inet "
+					      "fwd_filter out_prog4", E.ns[SRV])),
+			     xasprintf("%s . tcp . %u", GOOD4, PORT_OK)),
+		      "out_prog4 lacks the service");
+
+	expect_bin(copy, GOOD4, PORT_OK, OK);
+	expect_bin(copy, GOOD6, PORT_OK, OK);
+	q = progq();
+	ck_assert_msg(q.queued == 2 && q.verdicts == 2 && q.accepted == 2 &&
+		      q.errors == 0, "two flows: queued %ld, verdicts %ld, accepted %ld, "
+		      "errors %ld", q.queued, q.verdicts, q.accepted, q.errors);
+	ck_assert_int_eq(rule_packets("out_prog4"), 1);
+	ck_assert_int_eq(rule_packets("out_prog6"), 1);
+
+	/* Another binary to the same destination: queued, not allowed. */
+	expect_bin(NETTOOL, GOOD4, PORT_OK, DROP);
+	expect_bin(NETTOOL, GOOD6, PORT_OK, DROP);
+	q = progq();
+	/* (A SYN retransmitted as the client gives up finds no socket:
+	 * unknown_owner, also dropped.) */
+	ck_assert_msg(q.accepted == 2 && q.denied >= 2 && q.verdicts == q.queued,
+		      "other binary: accepted %ld, not allowed %ld, unknown %ld, "
+		      "queued %ld, verdicts %ld", q.accepted, q.denied, q.unknown,
+		      q.queued, q.verdicts);
+	/* A port the service does not name: the kernel drops, nothing queued. */
+	{
+		long before = q.queued;
+
+		expect_bin(copy, GOOD4, PORT_NO, DROP);
+		ck_assert_int_eq(progq().queued, before);
+	}
+
+	/* Replaced on disk: the same bytes, a new inode; no rule until a
+	 * reload resolves the path again. */
+	{
+		unsigned long long old = inode_of(copy);
+		char *out = NULL;
+
+		copy_exe(NETTOOL, copy);
+		ck_assert_msg(inode_of(copy) != old, "cp gave the same inode");
+		expect_bin(copy, GOOD4, PORT_OK, DROP);
+		ck_assert_int_eq(tu_sh(&out, "%s -S %s reload", FWCTL,
+				       nn_path(&E, "fwd.sock")), 0);
+		free(out);
+		expect_bin(copy, GOOD4, PORT_OK, OK);
+	}
+
+	/* Every accept the loop logged names a process and the copy's inode
+	 * at that moment (never an unknown owner). */
+	lines = slurp_or_empty(T.fwdlog);
+	for (char *l = strstr(lines, "program accept: "); l;
+	     l = strstr(l + 1, "program accept: "))
+		ck_assert_msg(strncmp(strstr(l, " pid="), " pid=0 ", 7) != 0,
+			      "accept without an owner:\n%s", lines);
+
+	nn_kill(&E, T.fwd);	/* fail-closed: nobody on the queue */
+	expect_bin(copy, GOOD4, PORT_OK, DROP);
+	expect_bin(copy, GOOD6, PORT_OK, DROP);
+	expect_conn(user, NULL, GOOD4, PORT_OK, OK);
+	expect_conn(user, NULL, GOOD6, PORT_OK, OK);
+	topo_down();
+}
+END_TEST
+
+/*
+ * A short-lived client: it sends its SYN and exits at once (nettool's
+ * connect with a 1 ms timeout), so the socket may be gone before the loop
+ * looks for it. Each such flow is attributed (accepted, the log names its
+ * pid) or denied as unknown_owner, never let through unknown: every
+ * queued packet is one of the two, and every accept names a pid.
+ */
+START_TEST(test_program_short_lived)
+{
+	char *copy, *lines;
+	struct progq q;
+	const int runs = 20;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	copy = nn_path(&E, "prog-client");
+	copy_exe(NETTOOL, copy);
+	write_file(T.policy, policy_fmt, PORT_OK, "program", copy);
+	good_listeners();
+	fwd_start();
+	ck_assert_msg(wait_for(T.fwdlog, xasprintf("bound queue %u", FWD_PROG_QUEUE), 1, 5),
+		      "program queue not bound:\n%s", slurp_or_empty(T.fwdlog));
+	for (int i = 0; i < runs; i++)
+		connect_bin(copy, i % 2 ? GOOD6 : GOOD4, PORT_OK, "0.001");
+	/* The last decisions may still be on their way. */
+	for (int i = 0; i < 50; i++) {
+		q = progq();
+		if (q.verdicts >= runs)
+			break;
+		usleep(100000);
+	}
+	ck_assert_msg(q.queued == runs && q.verdicts == runs && q.denied == 0 &&
+		      q.accepted + q.unknown == runs,
+		      "%d short-lived flows: queued %ld, verdicts %ld, accepted %ld, "
+		      "unknown %ld, not allowed %ld", runs, q.queued, q.verdicts,
+		      q.accepted, q.unknown, q.denied);
+	lines = slurp_or_empty(T.fwdlog);
+	for (char *l = strstr(lines, "program accept: "); l;
+	     l = strstr(l + 1, "program accept: "))
+		ck_assert_msg(strncmp(strstr(l, " pid="), " pid=0 ", 7) != 0,
+			      "accept without an owner:\n%s", lines);
+	for (char *l = strstr(lines, "reason=unknown_owner"); l;
+	     l = strstr(l + 1, "reason=unknown_owner"))
+		ck_assert_msg(strncmp(l - strlen("program drop: "), "program drop: ",
+				      strlen("program drop: ")) == 0,
+			      "unknown owner not dropped:\n%s", lines);
+	topo_down();
+}
+END_TEST
+
 /* A cgroup2 mount of our own in a private mount namespace (see above). */
 static void cgroup2_up(void)
 {
@@ -718,6 +957,8 @@ static Suite *outbound_suite(void)
 	add(s, "compile_program", test_compile_program, 30);
 	add(s, "user_rules", test_user_rules, 120);
 	add(s, "unit_rules", test_unit_rules, 120);
+	add(s, "program_rules", test_program_rules, 120);
+	add(s, "program_short_lived", test_program_short_lived, 120);
 	add(s, "last_good_owner", test_last_good_owner, 120);
 	add(s, "unit_without_cgroup2", test_unit_without_cgroup2, 60);
 	return s;
