@@ -339,8 +339,9 @@ static void addr_port(const struct fwd_pkt *p, const uint8_t *a, uint16_t port,
 	snprintf(buf, len, p->family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
 }
 
-/* A program decision, on stderr (the journal): every drop, and every
- * accept (one line per new flow a program rule lets out). */
+/* A program drop, on stderr (the journal). Accepts are only counted
+ * (fwctl status): a program rule lets out thousands of flows a second,
+ * and a line each would cost more than the decision. */
 static void prog_log(const struct fwd_pkt *p, const struct fwd_prog_owner *o,
 		     const struct fwd_prog_verdict *v, const char *rule)
 {
@@ -406,7 +407,8 @@ static void prog_batch(struct worker *w, struct fwd_queue *q,
 	fwd_queue_get_stats(q, &w->qst);
 	pthread_mutex_unlock(&vl->mu);
 	for (size_t i = 0; i < n; i++)
-		prog_log(&pk[i], &own[i], &v[i], rule[i]);
+		if (!v[i].accept)
+			prog_log(&pk[i], &own[i], &v[i], rule[i]);
 }
 
 /* About once a second, from whichever worker gets there: the summaries and
@@ -447,7 +449,9 @@ static void set_bound(struct worker *w, bool on)
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct fwd_queue_opts o = { .timestamps = true };
+	/* The program queue's latency is the client's connect(): it needs
+	 * no kernel stamps (SO_TIMESTAMP costs every packet, host-wide). */
+	struct fwd_queue_opts o = { .timestamps = !w->prog };
 	struct fwd_queue *q = NULL;
 	struct fwd_pkt pk[BATCH];
 	int last_err = 0;

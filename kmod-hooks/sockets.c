@@ -321,6 +321,10 @@ struct fwd_owner_finder {
 	struct mnl_socket *sk;
 	uint32_t seq;
 	uint32_t pids[PID_CACHE];	/* most recent first; 0: empty */
+	/* The fd number each held its last socket at: a client making
+	 * connection after connection tends to get the same number again,
+	 * so one readlink usually answers before the fd directory is read. */
+	int fds[PID_CACHE];
 	char buf[8192];
 };
 
@@ -407,19 +411,27 @@ static int diag_one(struct fwd_owner_finder *f, int family, uint8_t proto,
 	return c->found ? 0 : -ENOENT;
 }
 
-/* Whether process pid holds socket inode (one /proc/PID/fd read). */
-static bool pid_holds(int procfd, uint32_t pid, uint64_t inode)
+/* Whether process pid holds socket inode: fd *hint first (-1: none),
+ * then the whole /proc/PID/fd; *hint is set to the fd found. */
+static bool pid_holds(int procfd, uint32_t pid, uint64_t inode, int *hint)
 {
-	char name[16], link[64], want[40];
+	char name[40], link[64], want[40];
 	int fdfd;
 	DIR *d;
 	struct dirent *de;
 	bool hit = false;
 	size_t wl;
+	ssize_t r;
 
-	snprintf(name, sizeof(name), "%u/fd", pid);
 	wl = (size_t)snprintf(want, sizeof(want), "socket:[%llu]",
 			      (unsigned long long)inode);
+	if (*hint >= 0) {
+		snprintf(name, sizeof(name), "%u/fd/%d", pid, *hint);
+		r = readlinkat(procfd, name, link, sizeof(link));
+		if (r == (ssize_t)wl && memcmp(link, want, wl) == 0)
+			return true;
+	}
+	snprintf(name, sizeof(name), "%u/fd", pid);
 	fdfd = openat(procfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	d = fdfd >= 0 ? fdopendir(fdfd) : NULL;
 	if (!d) {
@@ -428,22 +440,25 @@ static bool pid_holds(int procfd, uint32_t pid, uint64_t inode)
 		return false;
 	}
 	while (!hit && (de = readdir(d))) {
-		ssize_t r = readlinkat(fdfd, de->d_name, link, sizeof(link));
-
+		r = readlinkat(fdfd, de->d_name, link, sizeof(link));
 		hit = r == (ssize_t)wl && memcmp(link, want, wl) == 0;
+		if (hit)
+			*hint = atoi(de->d_name);
 	}
 	closedir(d);
 	return hit;
 }
 
-static void cache_put(struct fwd_owner_finder *f, uint32_t pid)
+static void cache_put(struct fwd_owner_finder *f, uint32_t pid, int fd)
 {
 	unsigned i;
 
 	for (i = 0; i + 1 < PID_CACHE && f->pids[i] != pid; i++)
 		;
 	memmove(&f->pids[1], &f->pids[0], i * sizeof(f->pids[0]));
+	memmove(&f->fds[1], &f->fds[0], i * sizeof(f->fds[0]));
 	f->pids[0] = pid;
+	f->fds[0] = fd;
 }
 
 /* The pid holding inode: the cache first, then every process. 0: none. */
@@ -454,12 +469,16 @@ static uint32_t pid_of(struct fwd_owner_finder *f, int procfd, uint64_t inode)
 	uint32_t pid = 0;
 	int dfd;
 
-	for (unsigned i = 0; i < PID_CACHE && f->pids[i]; i++)
-		if (pid_holds(procfd, f->pids[i], inode)) {
+	int fd = -1;
+
+	for (unsigned i = 0; i < PID_CACHE && f->pids[i]; i++) {
+		fd = f->fds[i];
+		if (pid_holds(procfd, f->pids[i], inode, &fd)) {
 			pid = f->pids[i];
-			cache_put(f, pid);
+			cache_put(f, pid, fd);
 			return pid;
 		}
+	}
 	dfd = openat(procfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	d = dfd >= 0 ? fdopendir(dfd) : NULL;
 	if (!d) {
@@ -467,14 +486,16 @@ static uint32_t pid_of(struct fwd_owner_finder *f, int procfd, uint64_t inode)
 			close(dfd);
 		return 0;
 	}
-	while (!pid && (de = readdir(d)))
+	while (!pid && (de = readdir(d))) {
+		fd = -1;
 		if (de->d_name[0] >= '1' && de->d_name[0] <= '9' &&
 		    pid_holds(procfd, (uint32_t)strtoul(de->d_name, NULL, 10),
-			      inode))
+			      inode, &fd))
 			pid = (uint32_t)strtoul(de->d_name, NULL, 10);
+	}
 	closedir(d);
 	if (pid)
-		cache_put(f, pid);
+		cache_put(f, pid, fd);
 	return pid;
 }
 
