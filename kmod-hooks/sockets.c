@@ -319,6 +319,7 @@ void fwd_sockets_owners(struct fwd_audit *a)
 
 struct fwd_owner_finder {
 	struct mnl_socket *sk;
+	int procfd;		/* /proc, kept open: one open less per flow */
 	uint32_t seq;
 	uint32_t pids[PID_CACHE];	/* most recent first; 0: empty */
 	/* The fd number each held its last socket at: a client making
@@ -338,6 +339,14 @@ int fwd_owner_finder_new(struct fwd_owner_finder **out)
 		*out = NULL;
 		return ret;
 	}
+	f->procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (f->procfd < 0) {
+		ret = -errno;
+		mnl_socket_close(f->sk);
+		free(f);
+		*out = NULL;
+		return ret;
+	}
 	*out = f;
 	return 0;
 }
@@ -347,6 +356,7 @@ void fwd_owner_finder_free(struct fwd_owner_finder *f)
 	if (!f)
 		return;
 	mnl_socket_close(f->sk);
+	close(f->procfd);
 	free(f);
 }
 
@@ -467,9 +477,7 @@ static uint32_t pid_of(struct fwd_owner_finder *f, int procfd, uint64_t inode)
 	DIR *d;
 	struct dirent *de;
 	uint32_t pid = 0;
-	int dfd;
-
-	int fd = -1;
+	int dfd, fd = -1;
 
 	for (unsigned i = 0; i < PID_CACHE && f->pids[i]; i++) {
 		fd = f->fds[i];
@@ -506,7 +514,7 @@ int fwd_owner_find(struct fwd_owner_finder *f, int family, uint8_t proto,
 	struct one_ctx c = { 0 };
 	char exe[32];
 	struct stat st;
-	int procfd, ret;
+	int ret;
 
 	memset(out, 0, sizeof(*out));
 	if ((family != AF_INET && family != AF_INET6) ||
@@ -519,15 +527,11 @@ int fwd_owner_find(struct fwd_owner_finder *f, int family, uint8_t proto,
 	out->inode = c.inode;
 	if (!c.inode)
 		return -ENOENT;	/* no file: a socket already closed */
-	procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (procfd < 0)
-		return -errno;
-	out->pid = pid_of(f, procfd, c.inode);
+	out->pid = pid_of(f, f->procfd, c.inode);
 	snprintf(exe, sizeof(exe), "%u/exe", out->pid);
 	/* stat follows the link: the binary the process runs, also when
 	 * its path was renamed or deleted since. */
-	ret = out->pid && fstatat(procfd, exe, &st, 0) == 0 ? 0 : -ENOENT;
-	close(procfd);
+	ret = out->pid && fstatat(f->procfd, exe, &st, 0) == 0 ? 0 : -ENOENT;
 	if (ret)
 		return ret;
 	out->exe_dev = (uint64_t)st.st_dev;
