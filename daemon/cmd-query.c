@@ -397,7 +397,9 @@ static void service_line(struct cmdreq *cr, const struct fwd_policy *p, size_t i
 		fwd_response_printf(cr->resp, ",... (%zu in all)", s->nallow);
 	for (size_t k = 0; k < s->nowners; k++)
 		fwd_response_printf(cr->resp, "%s%s %s", k ? "," : " for",
-				    s->owners[k].kind == FWD_OWNER_UNIT ? " unit" : " user",
+				    s->owners[k].kind == FWD_OWNER_UNIT ? " unit" :
+				    s->owners[k].kind == FWD_OWNER_PROGRAM ? " program" :
+				    " user",
 				    s->owners[k].name);
 	fwd_restrict_format(&s->rs, a, sizeof(a));
 	fwd_response_printf(cr->resp, "%s", a);
@@ -493,13 +495,15 @@ static int cmd_show_nft(struct cmdreq *cr)
 	return 0;
 }
 
-/* An outbound service's owners (`user =`, `unit =`) in show --json. */
+/* An outbound service's owners (`user =`, `unit =`, `program =`) in
+ * show --json. */
 static void owners_json(struct json_out *j, const struct fwd_service *s)
 {
-	const enum fwd_owner_kind kinds[] = { FWD_OWNER_USER, FWD_OWNER_UNIT };
-	const char *const keys[] = { "users", "units" };
+	const enum fwd_owner_kind kinds[] = { FWD_OWNER_USER, FWD_OWNER_UNIT,
+					      FWD_OWNER_PROGRAM };
+	const char *const keys[] = { "users", "units", "programs" };
 
-	for (size_t t = 0; t < 2; t++) {
+	for (size_t t = 0; t < 3; t++) {
 		json_key(j, keys[t]);
 		json_arr_begin(j);
 		for (size_t k = 0; k < s->nowners; k++)

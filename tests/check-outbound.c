@@ -469,6 +469,21 @@ START_TEST(test_program_rules)
 					      "fwd_filter out_prog4", E.ns[SRV])),
 			     xasprintf("%s . tcp . %u", GOOD4, PORT_OK)),
 		      "out_prog4 lacks the service");
+	{
+		char *out = NULL;
+		int st = tu_sh(&out, "%s -S %s show", FWCTL, nn_path(&E, "fwd.sock"));
+
+		ck_assert_msg(st == 0 && strstr(out, xasprintf(" for program %s, user %s  (",
+							       copy, user)),
+			      "show does not name the program:\n%s", out);
+		free(out);
+		st = tu_sh(&out, "%s -S %s show --json", FWCTL, nn_path(&E, "fwd.sock"));
+		ck_assert_msg(st == 0 && strstr(out, xasprintf("\"users\":[\"%s\"],\"units\":[],"
+							       "\"programs\":[\"%s\"]",
+							       user, copy)),
+			      "show --json does not name the program:\n%s", out);
+		free(out);
+	}
 
 	expect_bin(copy, GOOD4, PORT_OK, OK);
 	expect_bin(copy, GOOD6, PORT_OK, OK);
