@@ -38,6 +38,7 @@
 #define BATCH 64u		/* packets per recv, verdicts per flush */
 #define POLL_MS 200		/* how soon a worker sees the stop flag */
 #define LAT_BUCKETS (64 * 8)
+#define PROG_LOG_PER_S 20u	/* program drop lines a second, at most */
 /* The guard's blocks and why (state dir): a restarted fwd still says
  * "guard scan" rather than "fwctl" for a block it made. */
 #define HELD_FILE "guard-blocks"
@@ -77,6 +78,12 @@ struct worker {
 	uint64_t blocks, suppressed;
 	struct lat_hist lat;
 	uint64_t prog_by[3];	/* program decisions by fwd_prog_reason */
+	/* The program worker's drop lines: at most PROG_LOG_PER_S a second
+	 * (a local user's refused client can retry as fast as it likes);
+	 * the rest counted and summed up in one line. Worker-local. */
+	uint64_t log_sec;
+	unsigned log_n;
+	uint64_t log_skipped;
 };
 
 struct pending {
@@ -406,9 +413,26 @@ static void prog_batch(struct worker *w, struct fwd_queue *q,
 	pthread_mutex_lock(&vl->mu);
 	fwd_queue_get_stats(q, &w->qst);
 	pthread_mutex_unlock(&vl->mu);
-	for (size_t i = 0; i < n; i++)
-		if (!v[i].accept)
+	for (size_t i = 0; i < n; i++) {
+		uint64_t sec = clock_ns(CLOCK_MONOTONIC) / 1000000000ull;
+
+		if (v[i].accept)
+			continue;
+		if (sec != w->log_sec) {
+			if (w->log_skipped)
+				fwd_log(LOG_NOTICE, "program drop: %llu more drops "
+					"not logged (at most %u lines a second)",
+					(unsigned long long)w->log_skipped,
+					PROG_LOG_PER_S);
+			w->log_sec = sec;
+			w->log_n = 0;
+			w->log_skipped = 0;
+		}
+		if (w->log_n++ < PROG_LOG_PER_S)
 			prog_log(&pk[i], &own[i], &v[i], rule[i]);
+		else
+			w->log_skipped++;
+	}
 }
 
 /* About once a second, from whichever worker gets there: the summaries and

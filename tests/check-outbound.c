@@ -485,6 +485,17 @@ START_TEST(test_program_rules)
 		free(out);
 	}
 
+	{
+		/* The live table read back names the queue rules too. */
+		char *out = NULL;
+		int st = tu_sh(&out, "%s -S %s show --nft", FWCTL, nn_path(&E, "fwd.sock"));
+
+		ck_assert_msg(st == 0 && strstr(out, "ct state new ip daddr . meta l4proto . "
+						"th dport @out_prog4 counter packets 0 "
+						"bytes 0 queue num 16"),
+			      "show --nft lacks the program queue rule:\n%.2000s", out);
+		free(out);
+	}
 	expect_bin(copy, GOOD4, PORT_OK, OK);
 	expect_bin(copy, GOOD6, PORT_OK, OK);
 	q = progq();
