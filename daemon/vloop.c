@@ -639,6 +639,31 @@ static void prog_start(struct fwd_vloop *vl)
 
 /* ---- the main thread's side ---- */
 
+int fwd_vloop_prog_explain(struct fwd_ctx *ctx, int family, const uint8_t *dst,
+			   uint8_t proto, uint16_t port, const char *path,
+			   struct fwd_loc *loc)
+{
+	struct fwd_vloop *vl = ctx->vloop;
+	struct fwd_prog_owner own = { .known = true };
+	struct fwd_prog_verdict v;
+	struct fwd_pkt p = { .family = (uint8_t)family, .proto = proto,
+			     .dport = port };
+	int ret;
+
+	if (!vl)
+		return -ENOTCONN;
+	ret = prog_resolve(NULL, path, &own.exe);
+	if (ret)
+		return ret;
+	memcpy(p.dst, dst, family == AF_INET ? 4 : 16);
+	pthread_mutex_lock(&vl->mu);
+	fwd_prog_decide(vl->prog, &p, &own, &v);
+	if (v.accept)
+		*loc = vl->prog->r[v.rule].loc;
+	pthread_mutex_unlock(&vl->mu);
+	return v.accept;
+}
+
 static void held_load(struct fwd_ctx *ctx);
 
 int fwd_vloop_new(struct fwd_ctx *ctx)

@@ -61,6 +61,19 @@ const char *fwd_vloop_reason(const struct fwd_ctx *ctx, const struct fwd_addr *a
 /* `fwctl unblock` lifted addr: the guard forgets it too. */
 void fwd_vloop_unblocked(struct fwd_ctx *ctx, const struct fwd_addr *a);
 
+/*
+ * `fwctl explain --out ... --program PATH`: what the program worker would
+ * decide for a new flow to (family, dst, proto, port) from a process
+ * running PATH now (stat: its device and inode), by the rules resolved
+ * when the policy was applied. 1: accepted, *loc the rule's program =
+ * line (its file lent until the next model); 0: not; -errno: PATH
+ * cannot be stat'ed, or no program rules run.
+ */
+struct fwd_loc;
+int fwd_vloop_prog_explain(struct fwd_ctx *ctx, int family, const uint8_t *dst,
+			   uint8_t proto, uint16_t port, const char *path,
+			   struct fwd_loc *loc);
+
 /* Per queue, for status and stats (and tests through fwctl --json). */
 struct fwd_vloop_qstats {
 	uint16_t num;

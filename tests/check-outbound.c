@@ -496,6 +496,17 @@ START_TEST(test_program_rules)
 			      "show --nft lacks the program queue rule:\n%.2000s", out);
 		free(out);
 	}
+	/* explain --program: the copy's flow is the queue rule's accept,
+	 * with the program = line; nettool's, and the copy's to another
+	 * port, end in the final drop. */
+	expect_explain(GOOD4, PORT_OK, xasprintf("--program %s", copy),
+		       xasprintf("by program %s: accept\n  decided by: rule", copy));
+	expect_explain(GOOD4, PORT_OK, xasprintf("--program %s", copy),
+		       xasprintf("set out_prog4, element %s . tcp . %u\n  from:       "
+				 "%s:12\n", GOOD4, PORT_OK, T.policy));
+	expect_explain(GOOD6, PORT_OK, xasprintf("--program %s", copy), ": accept\n");
+	expect_explain(GOOD4, PORT_OK, xasprintf("--program %s", NETTOOL), ": drop\n");
+	expect_explain(GOOD4, PORT_NO, xasprintf("--program %s", copy), ": drop\n");
 	expect_bin(copy, GOOD4, PORT_OK, OK);
 	expect_bin(copy, GOOD6, PORT_OK, OK);
 	q = progq();
