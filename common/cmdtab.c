@@ -151,7 +151,8 @@ const struct fwd_cmdinfo fwd_cmdtab[] = {
 	  FWD_ROLE_READ, false,
 	  RUN(cmd_diff), false,
 	  "what a reload would change (exit 1 if anything)" },
-	{ "explain", "explain SRC PORTS [--out] [--user USER] [--unit UNIT] [--json]",
+	{ "explain", "explain SRC PORTS [--out] [--user USER] [--unit UNIT] "
+	  "[--program PATH] [--json]",
 	  "Which rule decides a new connection from SRC to PORTS, and the\n"
 	  "verdict, with the policy line behind it. SRC may be IPv4 or IPv6;\n"
 	  "PORTS as for allow (22/tcp, 53, https, 60000-61000/udp, comma\n"
@@ -160,7 +161,9 @@ const struct fwd_cmdinfo fwd_cmdtab[] = {
 	  "--out: SRC is the destination of a connection from this host (the\n"
 	  "output chain);\n"
 	  "--user, --unit: made by a socket of that user or systemd unit (the\n"
-	  "outbound owner rules; a unit that is not running matches nothing).",
+	  "outbound owner rules; a unit that is not running matches nothing);\n"
+	  "--program: by a process running PATH (the program rules, decided in\n"
+	  "the verdict loop).",
 	  FWD_ROLE_READ, false,
 	  RUN(cmd_explain), true,
 	  "which rule decides a connection, and why" },

@@ -16,7 +16,7 @@ _fwctl_opts()
 	diff | check | doctor | 'list blocked' | 'list show')
 		echo --json ;;
 	stats) echo --json --prometheus ;;
-	explain) echo --out --user --unit --json ;;
+	explain) echo --out --user --unit --program --json ;;
 	disable) echo --yes ;;
 	audit) echo --save-baseline --diff --json ;;
 	show) echo --nft --json ;;

@@ -21,7 +21,7 @@
 #include "vlog.h"
 
 #define LOG_MAX_RECORDS 4096u	/* per answer; -f asks again for the rest */
-#define MAX_QUEUES 16u
+#define MAX_QUEUES 17u	/* [defaults] queues (16) and the program queue */
 
 enum log_fmt { FMT_TEXT, FMT_JSON, FMT_DSHIELD };
 
@@ -193,6 +193,14 @@ void fwd_vloop_status_json(struct fwd_ctx *ctx, struct json_out *j)
 		json_key(j, "latency_p50_us"); json_uint(j, st[i].lat_p50_ns / 1000);
 		json_key(j, "latency_p99_us"); json_uint(j, st[i].lat_p99_ns / 1000);
 		json_key(j, "latency_samples"); json_uint(j, st[i].lat_samples);
+		if (st[i].prog) {
+			json_key(j, "program");
+			json_obj_begin(j);
+			json_key(j, "accepted"); json_uint(j, st[i].prog_accepted);
+			json_key(j, "unknown_owner"); json_uint(j, st[i].prog_unknown);
+			json_key(j, "not_allowed"); json_uint(j, st[i].prog_denied);
+			json_obj_end(j);
+		}
 		json_obj_end(j);
 	}
 	json_arr_end(j);
@@ -255,6 +263,15 @@ void fwd_vloop_status_text(struct fwd_ctx *ctx, struct fwd_response *resp)
 				    (unsigned long long)s->verdict_errors,
 				    (unsigned long long)s->queue_dropped,
 				    (unsigned long long)s->user_dropped);
+		if (s->prog) {
+			fwd_response_printf(resp, "            program rules: %llu "
+					    "accepted, %llu unknown owner, %llu not "
+					    "allowed\n",
+					    (unsigned long long)s->prog_accepted,
+					    (unsigned long long)s->prog_unknown,
+					    (unsigned long long)s->prog_denied);
+			continue;
+		}
 		fwd_response_printf(resp, "            default deny %llu, guard scan %llu, "
 				    "guard flood %llu, blocked %llu; %llu blocks made, "
 				    "%llu records suppressed\n",

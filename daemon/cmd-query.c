@@ -397,7 +397,9 @@ static void service_line(struct cmdreq *cr, const struct fwd_policy *p, size_t i
 		fwd_response_printf(cr->resp, ",... (%zu in all)", s->nallow);
 	for (size_t k = 0; k < s->nowners; k++)
 		fwd_response_printf(cr->resp, "%s%s %s", k ? "," : " for",
-				    s->owners[k].kind == FWD_OWNER_UNIT ? " unit" : " user",
+				    s->owners[k].kind == FWD_OWNER_UNIT ? " unit" :
+				    s->owners[k].kind == FWD_OWNER_PROGRAM ? " program" :
+				    " user",
 				    s->owners[k].name);
 	fwd_restrict_format(&s->rs, a, sizeof(a));
 	fwd_response_printf(cr->resp, "%s", a);
@@ -493,13 +495,15 @@ static int cmd_show_nft(struct cmdreq *cr)
 	return 0;
 }
 
-/* An outbound service's owners (`user =`, `unit =`) in show --json. */
+/* An outbound service's owners (`user =`, `unit =`, `program =`) in
+ * show --json. */
 static void owners_json(struct json_out *j, const struct fwd_service *s)
 {
-	const enum fwd_owner_kind kinds[] = { FWD_OWNER_USER, FWD_OWNER_UNIT };
-	const char *const keys[] = { "users", "units" };
+	const enum fwd_owner_kind kinds[] = { FWD_OWNER_USER, FWD_OWNER_UNIT,
+					      FWD_OWNER_PROGRAM };
+	const char *const keys[] = { "users", "units", "programs" };
 
-	for (size_t t = 0; t < 2; t++) {
+	for (size_t t = 0; t < 3; t++) {
 		json_key(j, keys[t]);
 		json_arr_begin(j);
 		for (size_t k = 0; k < s->nowners; k++)
@@ -837,7 +841,7 @@ static const char *verdict_name(enum fwd_ir_verdict v)
 }
 
 #define EXPLAIN_USAGE "usage: fwctl explain SRC PORTS [--out] [--user USER] " \
-		      "[--unit UNIT] [--json]"
+		      "[--unit UNIT] [--program PATH] [--json]"
 
 /* explain's own options (the row has own_options): --out, and the owner
  * of the socket for the outbound owner rules; positional words are left
@@ -846,6 +850,7 @@ struct explain_opts {
 	bool out;
 	struct fwd_explain_who who;
 	const char *user, *unit;
+	const char *program;	/* --program PATH: the program rules (vloop.h) */
 };
 
 static int explain_user(struct cmdreq *cr, const char *u, struct fwd_explain_who *who)
@@ -879,6 +884,8 @@ static int explain_options(struct cmdreq *cr, struct explain_opts *o)
 			cr->json = true;
 		} else if (!strcmp(a, "--out")) {
 			o->out = true;
+		} else if (!strcmp(a, "--program") && i + 1 < cr->argc) {
+			o->program = cr->argv[++i];
 		} else if ((!strcmp(a, "--user") || !strcmp(a, "--unit")) &&
 			   i + 1 < cr->argc) {
 			if (!strcmp(a, "--user"))
@@ -930,6 +937,46 @@ static bool same_decision(const struct fwd_explain *a, const struct fwd_explain 
 	       a->rule == b->rule && a->set == b->set && a->elem == b->elem;
 }
 
+/*
+ * --program PATH: where the kernel's walk ended in a drop after the
+ * program queue rule (the final drop or the policy: nothing earlier, a
+ * deny edit say, refused it), the verdict loop decides: an accept by the
+ * program rule that names PATH's inode is that queue rule deciding, with
+ * the rule's program = line.
+ */
+static void explain_program(struct cmdreq *cr, int family, const uint8_t *addr,
+			    uint8_t proto, uint16_t port, const char *path,
+			    struct fwd_explain *ex)
+{
+	const struct fwd_ir *ir = cr->ctx->ir;
+	const struct fwd_ir_chain *ch = &ir->chains[FWD_CHAIN_OUTPUT];
+	struct fwd_loc loc;
+	size_t q;
+
+	for (q = 0; q < ch->n; q++) {
+		const struct fwd_ir_rule *r = &ch->rules[q];
+
+		if (r->verdict == FWD_V_QUEUE_PROG && r->nm == 2 &&
+		    fwd_ir_key_addr_len(ir->sets[r->m[1].set].key) ==
+		    (family == AF_INET ? 4u : 16u))
+			break;
+	}
+	if (q == ch->n || ex->verdict == FWD_V_ACCEPT ||
+	    (!ex->by_policy && ex->rule < q))
+		return;
+	if (fwd_vloop_prog_explain(cr->ctx, family, addr, proto, port, path,
+				   &loc) != 1)
+		return;
+	*ex = (struct fwd_explain){ .verdict = FWD_V_ACCEPT, .rule = q,
+				    .set = (int)ch->rules[q].m[1].set, .loc = loc };
+	/* The queue rule's element that holds the flow (named, as for any
+	 * set lookup); the line is the program's. */
+	for (size_t i = 0; i < ir->sets[ex->set].n && !ex->elem; i++)
+		if (fwd_ir_elem_has(&ir->sets[ex->set], &ir->sets[ex->set].elems[i],
+				    addr, proto, port))
+			ex->elem = &ir->sets[ex->set].elems[i];
+}
+
 /* Every port of every range, runs of equal decisions joined: a range
  * answers in as many lines as the rules cut it into. */
 static int explain_gather(struct cmdreq *cr, int family, const uint8_t addr[16],
@@ -947,6 +994,9 @@ static int explain_gather(struct cmdreq *cr, int family, const uint8_t addr[16],
 					       (uint16_t)port, v->eo->user || v->eo->unit ?
 					       &v->eo->who : NULL, &ex) != 0)
 				return -EINVAL;
+			if (v->eo->out && v->eo->program)
+				explain_program(cr, family, addr, pr[i].proto,
+						(uint16_t)port, v->eo->program, &ex);
 			if (last && last->pr.proto == pr[i].proto && (uint32_t)last->pr.hi + 1 == port &&
 			    same_decision(&last->ex, &ex)) {
 				last->pr.hi = (uint16_t)port;
@@ -1092,6 +1142,9 @@ static void explain_json(struct cmdreq *cr, const struct explain_view *v)
 	if (v->eo->user) {
 		json_key(&b.j, "user"); json_str(&b.j, v->eo->user);
 	}
+	if (v->eo->program) {
+		json_key(&b.j, "program"); json_str(&b.j, v->eo->program);
+	}
 	if (v->eo->unit) {
 		json_key(&b.j, "unit"); json_str(&b.j, v->eo->unit);
 	}
@@ -1140,9 +1193,11 @@ static void explain_text(struct cmdreq *cr, const struct explain_view *v)
 		ports_text(&r->pr, pbuf, sizeof(pbuf));
 		run_source(cr, r, elem, sizeof(elem), loc, sizeof(loc));
 		if (eo->out)
-			snprintf(head, sizeof(head), "out to %s -> %s%s%s%s%s", v->src, pbuf,
-				 eo->user ? " as user " : "", eo->user ? eo->user : "",
-				 eo->unit ? " from unit " : "", eo->unit ? eo->unit : "");
+			snprintf(head, sizeof(head), "out to %s -> %s%s%s%s%s%s%.200s", v->src,
+				 pbuf, eo->user ? " as user " : "", eo->user ? eo->user : "",
+				 eo->unit ? " from unit " : "", eo->unit ? eo->unit : "",
+				 eo->program ? " by program " : "",
+				 eo->program ? eo->program : "");
 		else
 			snprintf(head, sizeof(head), "%s -> %s", v->src, pbuf);
 		if (v->disabled)

@@ -20,6 +20,7 @@
 #include <net/if.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 
 #include "commit.h"
 #include "diag.h"
@@ -27,7 +28,9 @@
 #include "fwd.h"
 #include "guard.h"
 #include "log.h"
+#include "progrule.h"
 #include "queue.h"
+#include "sockets.h"
 #include "state.h"
 #include "util.h"
 
@@ -35,6 +38,7 @@
 #define BATCH 64u		/* packets per recv, verdicts per flush */
 #define POLL_MS 200		/* how soon a worker sees the stop flag */
 #define LAT_BUCKETS (64 * 8)
+#define PROG_LOG_PER_S 20u	/* program drop lines a second, at most */
 /* The guard's blocks and why (state dir): a restarted fwd still says
  * "guard scan" rather than "fwctl" for a block it made. */
 #define HELD_FILE "guard-blocks"
@@ -63,12 +67,23 @@ struct worker {
 	uint16_t num;
 	atomic_bool stop;
 	struct ifcache ifc;	/* the worker's own */
+	/* The program queue's worker (FWD_PROG_QUEUE): decides by owner
+	 * (progrule.h) with its own finder, never touches the guard. */
+	bool prog;
+	struct fwd_owner_finder *of;
 	/* Under vl->mu: */
 	bool bound;
 	struct fwd_queue_stats qst;
 	uint64_t by_reason[FWD_REASON_MAX];
 	uint64_t blocks, suppressed;
 	struct lat_hist lat;
+	uint64_t prog_by[3];	/* program decisions by fwd_prog_reason */
+	/* The program worker's drop lines: at most PROG_LOG_PER_S a second
+	 * (a local user's refused client can retry as fast as it likes);
+	 * the rest counted and summed up in one line. Worker-local. */
+	uint64_t log_sec;
+	unsigned log_n;
+	uint64_t log_skipped;
 };
 
 struct pending {
@@ -98,6 +113,10 @@ struct fwd_vloop {
 	struct worker *w;
 	size_t nw;
 	struct fwd_ir_queue running;	/* the step the workers serve */
+	/* The program queue's worker (NULL: none) and the rules it decides
+	 * by (under mu; replaced whole on every new model). */
+	struct worker *pw;
+	struct fwd_progrules *prog;
 
 	/* Main thread only. */
 	struct held *held;
@@ -316,6 +335,106 @@ static void worker_batch(struct worker *w, struct fwd_queue *q,
 		log_record(&logs[i]);
 }
 
+/* ---- the program queue (outbound.h: program =) ---- */
+
+static void addr_port(const struct fwd_pkt *p, const uint8_t *a, uint16_t port,
+		      char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	inet_ntop(p->family, a, ip, sizeof(ip));
+	snprintf(buf, len, p->family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
+}
+
+/* A program drop, on stderr (the journal). Accepts are only counted
+ * (fwctl status): a program rule lets out thousands of flows a second,
+ * and a line each would cost more than the decision. */
+static void prog_log(const struct fwd_pkt *p, const struct fwd_prog_owner *o,
+		     const struct fwd_prog_verdict *v, const char *rule)
+{
+	char src[64], dst[64];
+
+	addr_port(p, p->src, p->sport, src, sizeof(src));
+	addr_port(p, p->dst, p->dport, dst, sizeof(dst));
+	fwd_log(v->accept ? LOG_INFO : LOG_NOTICE, "program %s: reason=%s "
+		"proto=%u src=%s dst=%s pid=%u uid=%u exe_dev=%llu exe_ino=%llu "
+		"rule=%s", v->accept ? "accept" : "drop",
+		fwd_prog_reason_name(v->reason), p->proto, src, dst,
+		o->known ? o->pid : 0, o->known ? o->uid : 0,
+		(unsigned long long)o->exe.dev, (unsigned long long)o->exe.ino,
+		rule[0] ? rule : "-");
+}
+
+/*
+ * The owners first, outside the lock (sock_diag and /proc take time; the
+ * guard's workers must not wait for them), then the decisions under it,
+ * then exactly one verdict per packet: accept only what a rule names.
+ */
+static void prog_batch(struct worker *w, struct fwd_queue *q,
+		       struct fwd_pkt *pk, size_t n)
+{
+	struct fwd_vloop *vl = w->vl;
+	struct fwd_prog_owner own[BATCH];
+	struct fwd_prog_verdict v[BATCH];
+	char rule[BATCH][96];
+
+	for (size_t i = 0; i < n; i++) {
+		struct fwd_sock_owner so;
+		int ret = -ENOENT;
+
+		if (w->of && !(pk[i].flags & (FWD_PKT_F_BAD | FWD_PKT_F_TRUNC)))
+			ret = fwd_owner_find(w->of, pk[i].family, pk[i].proto,
+					     pk[i].src, pk[i].sport, pk[i].dst,
+					     pk[i].dport, &so);
+		own[i] = (struct fwd_prog_owner){ .known = ret == 0 };
+		if (ret == 0) {
+			own[i].pid = so.pid;
+			own[i].uid = so.uid;
+			own[i].exe = (struct fwd_prog_id){ so.exe_dev, so.exe_ino };
+		}
+	}
+	pthread_mutex_lock(&vl->mu);
+	for (size_t i = 0; i < n; i++) {
+		const struct fwd_progrule *r;
+
+		fwd_prog_decide(vl->prog, &pk[i], &own[i], &v[i]);
+		w->prog_by[v[i].reason]++;
+		rule[i][0] = '\0';
+		if (v[i].rule < 0)
+			continue;
+		r = &vl->prog->r[v[i].rule];
+		snprintf(rule[i], sizeof(rule[i]), "%s:%d(%s)",
+			 r->loc.file ? r->loc.file : "-", r->loc.line, r->path);
+	}
+	pthread_mutex_unlock(&vl->mu);
+	for (size_t i = 0; i < n; i++)
+		fwd_queue_verdict(q, pk[i].id, v[i].accept ? NF_ACCEPT : NF_DROP);
+	fwd_queue_flush(q);
+	pthread_mutex_lock(&vl->mu);
+	fwd_queue_get_stats(q, &w->qst);
+	pthread_mutex_unlock(&vl->mu);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t sec = clock_ns(CLOCK_MONOTONIC) / 1000000000ull;
+
+		if (v[i].accept)
+			continue;
+		if (sec != w->log_sec) {
+			if (w->log_skipped)
+				fwd_log(LOG_NOTICE, "program drop: %llu more drops "
+					"not logged (at most %u lines a second)",
+					(unsigned long long)w->log_skipped,
+					PROG_LOG_PER_S);
+			w->log_sec = sec;
+			w->log_n = 0;
+			w->log_skipped = 0;
+		}
+		if (w->log_n++ < PROG_LOG_PER_S)
+			prog_log(&pk[i], &own[i], &v[i], rule[i]);
+		else
+			w->log_skipped++;
+	}
+}
+
 /* About once a second, from whichever worker gets there: the summaries and
  * cap notices that are due also when no packet comes. */
 static void worker_tick(struct worker *w)
@@ -354,7 +473,9 @@ static void set_bound(struct worker *w, bool on)
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct fwd_queue_opts o = { .timestamps = true };
+	/* The program queue's latency is the client's connect(): it needs
+	 * no kernel stamps (SO_TIMESTAMP costs every packet, host-wide). */
+	struct fwd_queue_opts o = { .timestamps = !w->prog };
 	struct fwd_queue *q = NULL;
 	struct fwd_pkt pk[BATCH];
 	int last_err = 0;
@@ -394,10 +515,13 @@ static void *worker_main(void *arg)
 				q = NULL;
 				continue;
 			}
-			if (n)
+			if (n && w->prog)
+				prog_batch(w, q, pk, n);
+			else if (n)
 				worker_batch(w, q, pk, n);
 		}
-		worker_tick(w);
+		if (!w->prog)
+			worker_tick(w);
 	}
 	set_bound(w, false);
 	/* Unbinding drops what is still queued: fail closed. */
@@ -442,7 +566,103 @@ static void workers_start(struct fwd_vloop *vl, const struct fwd_ir_queue *q)
 		q->num, q->num + q->total - 1);
 }
 
+/* stat of a rule's path: the identity it has from now on (progrule.h). */
+static int prog_resolve(void *arg, const char *path, struct fwd_prog_id *id)
+{
+	struct stat st;
+
+	(void)arg;
+	if (stat(path, &st) != 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	*id = (struct fwd_prog_id){ (uint64_t)st.st_dev, (uint64_t)st.st_ino };
+	return 0;
+}
+
+/* A new model: its program rules resolved now, replacing the old ones. */
+static void prog_renew(struct fwd_ctx *ctx)
+{
+	struct fwd_vloop *vl = ctx->vloop;
+	struct fwd_progrules *rs = NULL, *old;
+
+	fwd_progrules_new(ctx->policy, prog_resolve, NULL, &rs);
+	for (size_t i = 0; i < rs->n; i++)
+		if (rs->r[i].resolved)
+			fwd_log(LOG_WARNING, "%s:%d: program '%s': %s; no process "
+				"matches this rule until a reload finds it",
+				rs->r[i].loc.file ? rs->r[i].loc.file : "-",
+				rs->r[i].loc.line, rs->r[i].path,
+				strerror(-rs->r[i].resolved));
+	pthread_mutex_lock(&vl->mu);
+	old = vl->prog;
+	vl->prog = rs;
+	pthread_mutex_unlock(&vl->mu);
+	fwd_progrules_free(old);
+}
+
+static void prog_stop(struct fwd_vloop *vl)
+{
+	if (!vl->pw)
+		return;
+	atomic_store(&vl->pw->stop, true);
+	if (vl->pw->started)
+		pthread_join(vl->pw->th, NULL);
+	fwd_owner_finder_free(vl->pw->of);
+	free(vl->pw);
+	vl->pw = NULL;
+}
+
+static void prog_start(struct fwd_vloop *vl)
+{
+	struct worker *w = fwd_xcalloc(1, sizeof(*w));
+	int ret;
+
+	w->vl = vl;
+	w->num = FWD_PROG_QUEUE;
+	w->prog = true;
+	atomic_init(&w->stop, false);
+	/* Without a finder every owner is unknown: all dropped, logged. */
+	ret = fwd_owner_finder_new(&w->of);
+	if (ret)
+		fwd_log(LOG_ERR, "verdict loop: program queue: sock_diag: %s; "
+			"program rules let nothing out", strerror(-ret));
+	vl->pw = w;
+	ret = pthread_create(&w->th, NULL, worker_main, w);
+	if (ret)
+		fwd_log(LOG_ERR, "verdict loop: thread for queue %u: %s; its "
+			"packets are dropped", w->num, strerror(ret));
+	else
+		w->started = true;
+	fwd_log(LOG_INFO, "verdict loop: program rules on queue %u", w->num);
+}
+
 /* ---- the main thread's side ---- */
+
+int fwd_vloop_prog_explain(struct fwd_ctx *ctx, int family, const uint8_t *dst,
+			   uint8_t proto, uint16_t port, const char *path,
+			   struct fwd_loc *loc)
+{
+	struct fwd_vloop *vl = ctx->vloop;
+	struct fwd_prog_owner own = { .known = true };
+	struct fwd_prog_verdict v;
+	struct fwd_pkt p = { .family = (uint8_t)family, .proto = proto,
+			     .dport = port };
+	int ret;
+
+	if (!vl)
+		return -ENOTCONN;
+	ret = prog_resolve(NULL, path, &own.exe);
+	if (ret)
+		return ret;
+	memcpy(p.dst, dst, family == AF_INET ? 4 : 16);
+	pthread_mutex_lock(&vl->mu);
+	fwd_prog_decide(vl->prog, &p, &own, &v);
+	if (v.accept)
+		*loc = vl->prog->r[v.rule].loc;
+	pthread_mutex_unlock(&vl->mu);
+	return v.accept;
+}
 
 static void held_load(struct fwd_ctx *ctx);
 
@@ -473,6 +693,8 @@ void fwd_vloop_free(struct fwd_ctx *ctx)
 	if (!vl)
 		return;
 	workers_stop(vl);
+	prog_stop(vl);
+	fwd_progrules_free(vl->prog);
 	fwd_guard_free(vl->guard);
 	fwd_vlog_ring_free(vl->ring);
 	free(vl->pend);
@@ -742,6 +964,17 @@ void fwd_vloop_sync(struct fwd_ctx *ctx, bool new_model)
 		return;
 	if (new_model)
 		guard_renew(ctx);
+	/* Program rules: resolved again with every new model (a reload is
+	 * how a replaced binary gets its rule back); the worker runs while
+	 * the table queues to it. */
+	if (new_model || !vl->prog)
+		prog_renew(ctx);
+	if (ctx->ir && ctx->ir->prog.on && !ctx->disabled) {
+		if (!vl->pw)
+			prog_start(vl);
+	} else if (vl->pw) {
+		prog_stop(vl);
+	}
 	if (ctx->ir && ctx->ir->queue.on && !ctx->disabled)
 		want = ctx->ir->queue;
 	if (want.on == vl->running.on && want.num == vl->running.num &&
@@ -983,6 +1216,20 @@ unsigned fwd_vloop_stats(struct fwd_ctx *ctx, struct fwd_vloop_qstats *out,
 		s->lat_p50_ns = lat_pct(&w->lat, 50);
 		s->lat_p99_ns = lat_pct(&w->lat, 99);
 		s->lat_samples = w->lat.n;
+	}
+	if (vl->pw && n < max) {
+		struct fwd_vloop_qstats *s = &out[n++];
+
+		memset(s, 0, sizeof(*s));
+		s->num = vl->pw->num;
+		s->bound = vl->pw->bound;
+		s->queued = vl->pw->qst.received;
+		s->verdicts = vl->pw->qst.verdicts;
+		s->verdict_errors = vl->pw->qst.verdict_errors;
+		s->prog = true;
+		s->prog_accepted = vl->pw->prog_by[FWD_PROG_ALLOWED];
+		s->prog_unknown = vl->pw->prog_by[FWD_PROG_UNKNOWN_OWNER];
+		s->prog_denied = vl->pw->prog_by[FWD_PROG_NOT_ALLOWED];
 	}
 	pthread_mutex_unlock(&vl->mu);
 	for (unsigned i = 0; i < n; i++) {

@@ -61,6 +61,19 @@ const char *fwd_vloop_reason(const struct fwd_ctx *ctx, const struct fwd_addr *a
 /* `fwctl unblock` lifted addr: the guard forgets it too. */
 void fwd_vloop_unblocked(struct fwd_ctx *ctx, const struct fwd_addr *a);
 
+/*
+ * `fwctl explain --out ... --program PATH`: what the program worker would
+ * decide for a new flow to (family, dst, proto, port) from a process
+ * running PATH now (stat: its device and inode), by the rules resolved
+ * when the policy was applied. 1: accepted, *loc the rule's program =
+ * line (its file lent until the next model); 0: not; -errno: PATH
+ * cannot be stat'ed, or no program rules run.
+ */
+struct fwd_loc;
+int fwd_vloop_prog_explain(struct fwd_ctx *ctx, int family, const uint8_t *dst,
+			   uint8_t proto, uint16_t port, const char *path,
+			   struct fwd_loc *loc);
+
 /* Per queue, for status and stats (and tests through fwctl --json). */
 struct fwd_vloop_qstats {
 	uint16_t num;
@@ -72,6 +85,10 @@ struct fwd_vloop_qstats {
 	uint64_t blocks, suppressed;
 	uint64_t lat_p50_ns, lat_p99_ns;	/* enqueue (kernel stamp) to verdict */
 	uint64_t lat_samples;
+	/* The program queue (outbound.h: program =), the last entry when it
+	 * runs: its decisions by reason. */
+	bool prog;
+	uint64_t prog_accepted, prog_unknown, prog_denied;
 };
 /* Fill up to max entries; returns how many queues run (0: no loop). */
 unsigned fwd_vloop_stats(struct fwd_ctx *ctx, struct fwd_vloop_qstats *out,

@@ -927,6 +927,12 @@ void fwd_lin_rule(struct fwd_batch *b, const char *table,
 	case FWD_V_QUEUE:
 		v_queue(r, &ir->queue);
 		break;
+	case FWD_V_QUEUE_PROG: {
+		struct fwd_ir_queue q = fwd_ir_prog_queue(ir);
+
+		v_queue(r, &q);
+		break;
+	}
 	}
 
 	nlh = fwd_batch_put(b, NFT_MSG_NEWRULE, NFPROTO_INET,

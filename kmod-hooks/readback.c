@@ -629,6 +629,7 @@ int fwd_live_to_ir(const struct fwd_live_table *t, const struct fwd_ir *tmpl,
 	/* The template's rules may hold the queue step: they need its
 	 * parameters to render. */
 	ir->queue = tmpl->queue;
+	ir->prog = tmpl->prog;
 	if (tmpl->nclasses) {
 		ir->classes = fwd_xreallocarray(NULL, tmpl->nclasses,
 						sizeof(*ir->classes));

@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
@@ -309,4 +311,230 @@ void fwd_sockets_owners(struct fwd_audit *a)
 			scan_pid(procfd, de->d_name, ix, a->n, a);
 	closedir(d);
 	free(ix);
+}
+
+/* ---- one flow's owner (the verdict loop's program decision) ---- */
+
+#define PID_CACHE 16u
+
+struct fwd_owner_finder {
+	struct mnl_socket *sk;
+	int procfd;		/* /proc, kept open: one open less per flow */
+	uint32_t seq;
+	uint32_t pids[PID_CACHE];	/* most recent first; 0: empty */
+	/* The fd number each held its last socket at: a client making
+	 * connection after connection tends to get the same number again,
+	 * so one readlink usually answers before the fd directory is read. */
+	int fds[PID_CACHE];
+	char buf[8192];
+};
+
+int fwd_owner_finder_new(struct fwd_owner_finder **out)
+{
+	struct fwd_owner_finder *f = fwd_xcalloc(1, sizeof(*f));
+	int ret = fwd_sockdiag_open(&f->sk);
+
+	if (ret) {
+		free(f);
+		*out = NULL;
+		return ret;
+	}
+	f->procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (f->procfd < 0) {
+		ret = -errno;
+		mnl_socket_close(f->sk);
+		free(f);
+		*out = NULL;
+		return ret;
+	}
+	*out = f;
+	return 0;
+}
+
+void fwd_owner_finder_free(struct fwd_owner_finder *f)
+{
+	if (!f)
+		return;
+	mnl_socket_close(f->sk);
+	close(f->procfd);
+	free(f);
+}
+
+struct one_ctx {
+	bool found;
+	uint32_t uid;
+	uint64_t inode;
+};
+
+static int one_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct one_ctx *c = data;
+	const struct inet_diag_msg *m;
+
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*m))
+		return MNL_CB_OK;
+	m = mnl_nlmsg_get_payload(nlh);
+	c->found = true;
+	c->uid = m->idiag_uid;
+	c->inode = m->idiag_inode;
+	return MNL_CB_OK;
+}
+
+/* sock_diag for exactly one socket: the kernel's own lookup by the
+ * 5-tuple (inet_diag_find_one_icsk, udp_dump_one). */
+static int diag_one(struct fwd_owner_finder *f, int family, uint8_t proto,
+		    const uint8_t *src, uint16_t sport, const uint8_t *dst,
+		    uint16_t dport, struct one_ctx *c)
+{
+	unsigned alen = family == AF_INET ? 4 : 16;
+	uint32_t portid = mnl_socket_get_portid(f->sk), seq = ++f->seq;
+	struct inet_diag_req_v2 *req;
+	struct nlmsghdr *nlh;
+	ssize_t r;
+	int ret;
+
+	memset(f->buf, 0, 256);
+	nlh = mnl_nlmsg_put_header(f->buf);
+	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = seq;
+	req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
+	req->sdiag_family = (uint8_t)family;
+	req->sdiag_protocol = proto;
+	req->idiag_states = ~0u;
+	req->id.idiag_sport = htons(sport);
+	req->id.idiag_dport = htons(dport);
+	memcpy(req->id.idiag_src, src, alen);
+	memcpy(req->id.idiag_dst, dst, alen);
+	req->id.idiag_cookie[0] = req->id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+	if (mnl_socket_sendto(f->sk, f->buf, nlh->nlmsg_len) < 0)
+		return -errno;
+	/* One answer, not a dump: the socket's message, or an error
+	 * (nothing more follows, so no reading on until NLMSG_DONE). */
+	r = mnl_socket_recvfrom(f->sk, f->buf, sizeof(f->buf));
+	if (r < 0)
+		return -errno;
+	ret = mnl_cb_run(f->buf, (size_t)r, seq, portid, one_cb, c);
+	/* The kernel answers ENOENT for a socket it does not have. */
+	if (ret < 0)
+		return errno == ENOENT ? -ENOENT : -errno;
+	return c->found ? 0 : -ENOENT;
+}
+
+/* Whether process pid holds socket inode: fd *hint first (-1: none),
+ * then the whole /proc/PID/fd; *hint is set to the fd found. */
+static bool pid_holds(int procfd, uint32_t pid, uint64_t inode, int *hint)
+{
+	char name[40], link[64], want[40];
+	int fdfd;
+	DIR *d;
+	struct dirent *de;
+	bool hit = false;
+	size_t wl;
+	ssize_t r;
+
+	wl = (size_t)snprintf(want, sizeof(want), "socket:[%llu]",
+			      (unsigned long long)inode);
+	if (*hint >= 0) {
+		snprintf(name, sizeof(name), "%u/fd/%d", pid, *hint);
+		r = readlinkat(procfd, name, link, sizeof(link));
+		if (r == (ssize_t)wl && memcmp(link, want, wl) == 0)
+			return true;
+	}
+	snprintf(name, sizeof(name), "%u/fd", pid);
+	fdfd = openat(procfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d = fdfd >= 0 ? fdopendir(fdfd) : NULL;
+	if (!d) {
+		if (fdfd >= 0)
+			close(fdfd);
+		return false;
+	}
+	while (!hit && (de = readdir(d))) {
+		r = readlinkat(fdfd, de->d_name, link, sizeof(link));
+		hit = r == (ssize_t)wl && memcmp(link, want, wl) == 0;
+		if (hit)
+			*hint = atoi(de->d_name);
+	}
+	closedir(d);
+	return hit;
+}
+
+static void cache_put(struct fwd_owner_finder *f, uint32_t pid, int fd)
+{
+	unsigned i;
+
+	for (i = 0; i + 1 < PID_CACHE && f->pids[i] != pid; i++)
+		;
+	memmove(&f->pids[1], &f->pids[0], i * sizeof(f->pids[0]));
+	memmove(&f->fds[1], &f->fds[0], i * sizeof(f->fds[0]));
+	f->pids[0] = pid;
+	f->fds[0] = fd;
+}
+
+/* The pid holding inode: the cache first, then every process. 0: none. */
+static uint32_t pid_of(struct fwd_owner_finder *f, int procfd, uint64_t inode)
+{
+	DIR *d;
+	struct dirent *de;
+	uint32_t pid = 0;
+	int dfd, fd = -1;
+
+	for (unsigned i = 0; i < PID_CACHE && f->pids[i]; i++) {
+		fd = f->fds[i];
+		if (pid_holds(procfd, f->pids[i], inode, &fd)) {
+			pid = f->pids[i];
+			cache_put(f, pid, fd);
+			return pid;
+		}
+	}
+	dfd = openat(procfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
+		return 0;
+	}
+	while (!pid && (de = readdir(d))) {
+		fd = -1;
+		if (de->d_name[0] >= '1' && de->d_name[0] <= '9' &&
+		    pid_holds(procfd, (uint32_t)strtoul(de->d_name, NULL, 10),
+			      inode, &fd))
+			pid = (uint32_t)strtoul(de->d_name, NULL, 10);
+	}
+	closedir(d);
+	if (pid)
+		cache_put(f, pid, fd);
+	return pid;
+}
+
+int fwd_owner_find(struct fwd_owner_finder *f, int family, uint8_t proto,
+		   const uint8_t *src, uint16_t sport, const uint8_t *dst,
+		   uint16_t dport, struct fwd_sock_owner *out)
+{
+	struct one_ctx c = { 0 };
+	char exe[32];
+	struct stat st;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if ((family != AF_INET && family != AF_INET6) ||
+	    (proto != IPPROTO_TCP && proto != IPPROTO_UDP))
+		return -ENOENT;
+	ret = diag_one(f, family, proto, src, sport, dst, dport, &c);
+	if (ret)
+		return ret;
+	out->uid = c.uid;
+	out->inode = c.inode;
+	if (!c.inode)
+		return -ENOENT;	/* no file: a socket already closed */
+	out->pid = pid_of(f, f->procfd, c.inode);
+	snprintf(exe, sizeof(exe), "%u/exe", out->pid);
+	/* stat follows the link: the binary the process runs, also when
+	 * its path was renamed or deleted since. */
+	ret = out->pid && fstatat(f->procfd, exe, &st, 0) == 0 ? 0 : -ENOENT;
+	if (ret)
+		return ret;
+	out->exe_dev = (uint64_t)st.st_dev;
+	out->exe_ino = (uint64_t)st.st_ino;
+	return 0;
 }

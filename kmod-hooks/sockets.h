@@ -27,4 +27,40 @@ void fwd_sockets_owners(struct fwd_audit *a);
  * too). 0 or -errno. */
 int fwd_sockdiag_open(struct mnl_socket **out);
 
+/*
+ * The owner of one outbound flow's socket, for the verdict loop's program
+ * decision (policy/progrule.h): sock_diag asked for exactly the flow's
+ * 5-tuple (no dump: the kernel looks the socket up in its hash tables;
+ * IPv4 and IPv6, TCP and UDP), which gives the socket's uid and inode;
+ * then the process holding that inode (the pids found last are looked at
+ * first, /proc/PID/fd of every process last); then stat of /proc/PID/exe,
+ * the executable's (st_dev, st_ino). The lowest pid is not sought: any
+ * process holding the socket owns it (after fork both do).
+ *
+ * One finder per thread: it keeps its sock_diag socket and pid cache.
+ */
+struct fwd_sock_owner {
+	uint32_t uid;
+	uint64_t inode;
+	uint32_t pid;
+	uint64_t exe_dev, exe_ino;
+};
+struct fwd_owner_finder;
+
+/* 0 or -errno (the sock_diag socket could not be opened). */
+int fwd_owner_finder_new(struct fwd_owner_finder **out);
+void fwd_owner_finder_free(struct fwd_owner_finder *f);	/* accepts NULL */
+
+/*
+ * The owner of the socket whose local end is (src, sport) and remote end
+ * (dst, dport), family AF_INET/AF_INET6 (addresses in network order, 4 or
+ * 16 bytes), proto IPPROTO_TCP/UDP, ports in host order. 0 with *out
+ * filled; -ENOENT when the socket or a process holding it is not found
+ * (it closed, the process exited: a short-lived client), another -errno
+ * when sock_diag failed. Never a guess: no owner is -ENOENT.
+ */
+int fwd_owner_find(struct fwd_owner_finder *f, int family, uint8_t proto,
+		   const uint8_t *src, uint16_t sport, const uint8_t *dst,
+		   uint16_t dport, struct fwd_sock_owner *out);
+
 #endif

@@ -2112,6 +2112,10 @@ int fwd_compile_opts_at(const struct fwd_policy *p, uint64_t now,
 		fwd_ir_free(ir);
 		return ret;
 	}
+	if (fwd_policy_has_programs(p) && p->outbound != FWD_ALLOW)
+		ir->prog = (struct fwd_ir_queue){ .on = true,
+			.native = o->native_queue, .num = FWD_PROG_QUEUE,
+			.total = 1 };
 	*out = ir;
 	return 0;
 }
@@ -2245,7 +2249,8 @@ int fwd_ir_explain_who(const struct fwd_ir *ir, unsigned chain, int family,
 		/* Log rules decide nothing; the queue step decides nothing
 		 * the policy says: the loop drops unless it knows better,
 		 * and without it the kernel drops. */
-		if (r->verdict == FWD_V_CONTINUE || r->verdict == FWD_V_QUEUE)
+		if (r->verdict == FWD_V_CONTINUE || r->verdict == FWD_V_QUEUE ||
+		    r->verdict == FWD_V_QUEUE_PROG)
 			continue;
 		for (unsigned k = 0; k < r->nm && all; k++)
 			all = match_one(ir, &r->m[k], family, addr, proto, port,

@@ -224,6 +224,9 @@ enum fwd_ir_verdict {
 	 * the xt NFQUEUE target rev 3, never with bypass. Terminal: the
 	 * loop's verdict decides, nobody listening means drop. */
 	FWD_V_QUEUE,
+	/* To the verdict loop's program decision (fwd_ir.prog, outbound.h):
+	 * queue FWD_PROG_QUEUE, never with bypass. Terminal, as above. */
+	FWD_V_QUEUE_PROG,
 };
 
 #define FWD_IR_MAX_MATCH 4
@@ -289,6 +292,7 @@ enum fwd_ir_set_id {
 /*
  * The owner sets (`user =`, `unit =` in direction = out services;
  * outbound.c): only in a table whose policy names owners, the last four
+ * (six with `program =`)
  * sets, after the fixed ones and the restricted classes' (so that every
  * other table keeps its shape); this enum gives their order, counted from
  * FWD_SET_COUNT. The fast paths (live.c) leave such a table to the
@@ -299,6 +303,10 @@ enum fwd_ir_owner_set_id {
 	FWD_SET_OUT_USER6,			/* "out_user6" */
 	FWD_SET_OUT_UNIT4,			/* "out_unit4" */
 	FWD_SET_OUT_UNIT6,			/* "out_unit6" */
+	/* Only when a service names a program (then six owner sets): the
+	 * destinations whose new flows go to the program queue. */
+	FWD_SET_OUT_PROG4,			/* "out_prog4" */
+	FWD_SET_OUT_PROG6,			/* "out_prog6" */
 	FWD_SET_COUNT_OWNERS
 };
 
@@ -328,6 +336,13 @@ enum fwd_ir_chain_id {
  * the queue, or it is full, the kernel drops queued packets.
  */
 #define FWD_METER_SIZE 65535u
+/*
+ * The queue of `program =` rules (outbound.h): its own number, past the
+ * guard's (0 .. 15, [defaults] queues), so the loop knows an outbound
+ * program decision by the queue a packet arrives on, and a [guard] with
+ * more queues can never balance inbound packets onto it.
+ */
+#define FWD_PROG_QUEUE 16u
 #define FWD_METER_TIMEOUT_S 60u
 struct fwd_ir_queue {
 	bool on;
@@ -388,9 +403,23 @@ struct fwd_ir {
 	 */
 	uint64_t recompile_at;
 	struct fwd_ir_queue queue;	/* all zero: no queue step */
+	/* The program rules' queue (outbound.h): on when the policy names a
+	 * program; always FWD_PROG_QUEUE, one queue, no meter. */
+	struct fwd_ir_queue prog;
 	struct fwd_ir_class *classes;	/* restricted allows (above) */
 	size_t nclasses;
 };
+
+/* The queue a FWD_V_QUEUE_PROG rule sends to: ir->prog, or (an IR that
+ * did not carry it, e.g. one read back from the state dir) the xt target
+ * on FWD_PROG_QUEUE. */
+static inline struct fwd_ir_queue fwd_ir_prog_queue(const struct fwd_ir *ir)
+{
+	if (ir->prog.on)
+		return ir->prog;
+	return (struct fwd_ir_queue){ .on = true, .num = FWD_PROG_QUEUE,
+				      .total = 1 };
+}
 
 /* A class meter's element timeout: long enough for its bucket to fill
  * again (2 windows), at least FWD_METER_TIMEOUT_S. */

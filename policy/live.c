@@ -262,6 +262,7 @@ int fwd_ir_diff(const struct fwd_ir *old, const struct fwd_ir *new,
 	out->shape_changed = !old || old->nsets != new->nsets ||
 			     !same_chains(old, new) ||
 			     !same_queue(&old->queue, &new->queue) ||
+			     !same_queue(&old->prog, &new->prog) ||
 			     !same_classes(old, new);
 	for (size_t i = 0; i < new->nsets; i++) {
 		const struct fwd_ir_set *o = old_set(old, &new->sets[i], i);
@@ -349,6 +350,7 @@ struct fwd_ir *fwd_ir_clone(const struct fwd_ir *ir)
 
 	c->recompile_at = ir->recompile_at;
 	c->queue = ir->queue;
+	c->prog = ir->prog;
 	if (ir->nclasses) {
 		c->classes = fwd_xreallocarray(NULL, ir->nclasses,
 					       sizeof(*c->classes));

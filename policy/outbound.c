@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 
 #include "util.h"
 
@@ -58,6 +59,15 @@ bool fwd_policy_has_owners(const struct fwd_policy *p)
 	for (size_t i = 0; p && i < p->nservices; i++)
 		if (p->services[i].nowners)
 			return true;
+	return false;
+}
+
+bool fwd_policy_has_programs(const struct fwd_policy *p)
+{
+	for (size_t i = 0; p && i < p->nservices; i++)
+		for (size_t k = 0; k < p->services[i].nowners; k++)
+			if (p->services[i].owners[k].kind == FWD_OWNER_PROGRAM)
+				return true;
 	return false;
 }
 
@@ -285,6 +295,8 @@ static const struct {
 	[FWD_SET_OUT_USER6 - FWD_SET_COUNT] = { "out_user6", FWD_KEY_UID_ADDR6_PROTO_PORT },
 	[FWD_SET_OUT_UNIT4 - FWD_SET_COUNT] = { "out_unit4", FWD_KEY_CG_ADDR4_PROTO_PORT },
 	[FWD_SET_OUT_UNIT6 - FWD_SET_COUNT] = { "out_unit6", FWD_KEY_CG_ADDR6_PROTO_PORT },
+	[FWD_SET_OUT_PROG4 - FWD_SET_COUNT] = { "out_prog4", FWD_KEY_ADDR4_PROTO_PORT },
+	[FWD_SET_OUT_PROG6 - FWD_SET_COUNT] = { "out_prog6", FWD_KEY_ADDR6_PROTO_PORT },
 };
 
 /*
@@ -292,7 +304,33 @@ static const struct {
  * (the plain out_allow sets), so fwctl's `deny ... to` (earlier) still
  * wins and the log + drop (later) still ends the chain.
  */
-static void owner_rules(struct fwd_ir *ir, size_t base)
+/*
+ * The program rules (outbound.h): right after the user and unit lookups,
+ * a new flow to a program service's destinations goes to the program
+ * queue. `ct state new` as in the guard's queue step: established and
+ * invalid packets are gone by now, untracked ones must not be queued.
+ */
+static void prog_rules(struct fwd_ir_chain *ch, size_t set, size_t at)
+{
+	FWD_GROW(ch->rules, ch->cap, ch->n + 2);
+	memmove(&ch->rules[at + 2], &ch->rules[at],
+		(ch->n - at) * sizeof(*ch->rules));
+	for (unsigned k = 0; k < 2; k++) {
+		struct fwd_ir_rule *r = &ch->rules[at + k];
+
+		memset(r, 0, sizeof(*r));
+		r->nm = 2;
+		r->m[0].kind = FWD_M_CT_STATE;
+		r->m[0].u32 = NF_CT_STATE_BIT(IP_CT_NEW);
+		r->m[1].kind = FWD_M_LOOKUP_DST;
+		r->m[1].set = (unsigned)(set + k);
+		r->counter = true;
+		r->verdict = FWD_V_QUEUE_PROG;
+	}
+	ch->n += 2;
+}
+
+static void owner_rules(struct fwd_ir *ir, size_t base, size_t nsets)
 {
 	struct fwd_ir_chain *ch = &ir->chains[FWD_CHAIN_OUTPUT];
 	size_t at = ch->n;
@@ -321,6 +359,8 @@ static void owner_rules(struct fwd_ir *ir, size_t base)
 		r->verdict = FWD_V_ACCEPT;
 	}
 	ch->n += 4;
+	if (nsets > 4)
+		prog_rules(ch, base + 4, at + 4);
 }
 
 static int unit_error(struct fwd_diags *d, const struct fwd_owner *o, int ret)
@@ -340,7 +380,9 @@ int fwd_outbound_compile(const struct fwd_policy *p, struct fwd_ir *ir,
 			 fwd_unit_id_fn unit_id, void *unit_arg,
 			 struct fwd_diags *d)
 {
-	struct boxes bx[4] = { { 0 } };	/* user4, user6, unit4, unit6 */
+	/* user4, user6, unit4, unit6, prog4, prog6 */
+	struct boxes bx[6] = { { 0 } };
+	size_t nsets = fwd_policy_has_programs(p) ? 6 : 4;
 	int ret = 0;
 
 	if (!fwd_policy_has_owners(p))
@@ -356,6 +398,12 @@ int fwd_outbound_compile(const struct fwd_policy *p, struct fwd_ir *ir,
 			const struct fwd_owner *o = &sv->owners[k];
 			uint64_t id = o->uid;
 
+			if (o->kind == FWD_OWNER_PROGRAM) {
+				/* The kernel cannot tell the program: the
+				 * destinations go to the queue (id 0). */
+				service_boxes(p, sv, 0, &o->loc, &bx[4]);
+				continue;
+			}
 			if (o->kind == FWD_OWNER_UNIT) {
 				id = 0;
 				if (unit_id)
@@ -380,8 +428,9 @@ int fwd_outbound_compile(const struct fwd_policy *p, struct fwd_ir *ir,
 	if (!ret) {
 		size_t base = ir->nsets;
 
-		ir->sets = fwd_xreallocarray(ir->sets, base + 4, sizeof(*ir->sets));
-		for (unsigned k = 0; k < 4; k++) {
+		ir->sets = fwd_xreallocarray(ir->sets, base + nsets,
+					     sizeof(*ir->sets));
+		for (unsigned k = 0; k < nsets; k++) {
 			struct fwd_ir_set *s = &ir->sets[base + k];
 
 			memset(s, 0, sizeof(*s));
@@ -392,11 +441,11 @@ int fwd_outbound_compile(const struct fwd_policy *p, struct fwd_ir *ir,
 			s->counter = p->counters;
 			fill_set(ir, s, &bx[k]);
 		}
-		ir->nsets = base + 4;
+		ir->nsets = base + nsets;
 		if (p->outbound != FWD_ALLOW)
-			owner_rules(ir, base);
+			owner_rules(ir, base, nsets);
 	}
-	for (unsigned k = 0; k < 4; k++)
+	for (unsigned k = 0; k < 6; k++)
 		free(bx[k].v);
 	return ret;
 }

@@ -16,6 +16,19 @@
  * alternatives: any one of them opens its flows. The service's entries go
  * only to the owner sets, never to the plain out_allow sets.
  *
+ *   program = PATH      ct state new ip daddr . meta l4proto . th dport @out_prog4
+ *                       queue num FWD_PROG_QUEUE (ir.h), no bypass
+ *
+ * A program cannot be told in the kernel: its service's destinations go
+ * to out_prog4/6 (no owner field), after the user and unit lookups, and
+ * the first packet of a new flow there is queued to the verdict loop,
+ * whose decision (progrule.h) finds the socket's process and compares its
+ * executable by (device, inode) with the paths resolved when the policy
+ * was applied. Only that first packet leaves the kernel: once accepted,
+ * the flow is ct established and the established rule takes the rest.
+ * Nobody on the queue: the kernel drops (fail closed); user and unit
+ * rules, decided before the queue, keep working.
+ *
  * A unit is matched by the id of its cgroup, <cgroup2 root>/system.slice/
  * NAME (a level 2 cgroup), which exists only while the unit runs and is a
  * new one at every start. The compiler is pure, so the daemon tells it the
@@ -45,6 +58,9 @@ typedef int (*fwd_unit_id_fn)(void *arg, const char *unit, uint64_t *id);
 /* Whether any service of p names owners (the table then ends with the
  * four owner sets, ir.h). */
 bool fwd_policy_has_owners(const struct fwd_policy *p);
+/* Whether any service of p names a program (the table then has six
+ * owner sets, the last two out_prog4/6, and the program queue). */
+bool fwd_policy_has_programs(const struct fwd_policy *p);
 /* Whether any service of p names a unit. */
 bool fwd_policy_has_units(const struct fwd_policy *p);
 

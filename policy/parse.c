@@ -986,23 +986,22 @@ static void unit_word(struct loader *L, const char *w, size_t n)
 }
 
 /*
- * program = PATH: a decision by executable belongs to the verdict loop
- * (the first packet of a flow queued, its owner found, the binary
- * compared by device and inode), which this version does not have. The
- * word is refused with its line rather than read and never enforced.
+ * program = PATH: a decision by executable, made in the verdict loop (the
+ * first packet of a flow to the service's destinations queued, its owner
+ * found, the binary compared by device and inode; outbound.h). The path is
+ * kept as written: it is resolved to (device, inode) when the policy is
+ * applied, not here (the parser touches no file it is not reading).
  */
 static void program_word(struct loader *L, const char *w, size_t n)
 {
 	char q[QBUF];
 
-	if (w[0] != '/') {
+	if (w[0] != '/' || n > 4095) {
 		err(L, "invalid program '%s'; write the absolute path of the "
 		    "executable", quote(q, w, n));
 		return;
 	}
-	err(L, "program '%s': rules by executable are not supported by this "
-	    "version of fwd (they need the verdict loop's program decisions); "
-	    "use user = or unit = for now", quote(q, w, n));
+	add_owner(L, FWD_OWNER_PROGRAM, w, n);
 }
 
 /* At the end of a [service]: owners only for direction = out. */
@@ -1014,7 +1013,8 @@ static void owners_section_end(struct loader *L)
 		serr(L, L->src, s->owners[0].loc.line, "'%s' applies to "
 		     "outbound services only; add direction = out to service "
 		     "'%s' (inbound traffic has no local owner)",
-		     s->owners[0].kind == FWD_OWNER_UNIT ? "unit" : "user",
+		     s->owners[0].kind == FWD_OWNER_UNIT ? "unit" :
+		     s->owners[0].kind == FWD_OWNER_PROGRAM ? "program" : "user",
 		     s->name);
 	/* Owner rules are their own sets (outbound.c), which have no
 	 * interface match: refused rather than silently wider. */

@@ -680,6 +680,12 @@ static int render_rule(struct out *o, const struct fwd_ir *ir,
 			return -EINVAL;
 		render_queue(o, &ir->queue);
 		break;
+	case FWD_V_QUEUE_PROG: {
+		struct fwd_ir_queue q = fwd_ir_prog_queue(ir);
+
+		render_queue(o, &q);
+		break;
+	}
 	}
 	puts_(o, "\n");
 	return 0;
