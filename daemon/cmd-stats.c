@@ -111,7 +111,7 @@ int fwd_stats_owners(struct cmdreq *cr, struct fwd_own_map *om)
 	 * would read as "no traffic". */
 	if (!p || !cr->ctx->ir || !p->counters)
 		return 0;
-	fwd_own_init(om, p);
+	fwd_own_init(om, p, cr->ctx->ir);
 	ret = fwd_live_read(cr->ctx->nl, NULL, &live);
 	if (ret == 0)
 		own_count_table(om, cr->ctx->ir, live);
@@ -139,12 +139,11 @@ int fwd_stats_gather(struct fwd_ctx *ctx, struct fwd_stats_view *v)
 	/* Without element counters there is nothing to sum per owner (no
 	 * rows of zeros that look like "no traffic"). */
 	if (p && ctx->ir && p->counters) {
-		fwd_own_init(&v->om, p);
+		fwd_own_init(&v->om, p, ctx->ir);
 		own_count_table(&v->om, ctx->ir, v->live);
 	}
 	v->counters = !p || p->counters;
 	v->counters_off = p && !p->counters;
-	v->policy = p;
 	v->edits_applied = ctx->edits_applied;
 	v->generation = ctx->generation;
 	v->degraded = ctx->degraded != NULL;

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "edit.h"
 #include "policy.h"
 
 struct family;
@@ -129,54 +128,31 @@ static void emit_reasons(FILE *f, const struct family *fam,
 	}
 }
 
-static const char *dir_label(enum fwd_dir d)
-{
-	return d == FWD_DIR_OUT ? "out" : "in";
-}
-
 /*
- * The labels of one owner of element counters (attrib.h). A service's
- * elements accept in its direction; an allow/deny edit's accept/reject in
- * its own. A list's sums are every use of the list (they are also in the
- * service or edit using it, as in `fwctl stats`), so a list's series has
- * no service, direction or verdict; "other" has no owner at all.
+ * The labels of one owner of element counters (attrib.h): its kind's
+ * label, and the direction and verdict attrib.c recorded when it made the
+ * owner (a service accepts in its direction, an allow/deny edit accepts or
+ * rejects in its own). A list's sums are every use of the list (they are
+ * also in the service or edit using it, as in `fwctl stats`), so a list's
+ * series has no service, direction or verdict; "other" has no owner at
+ * all. Constant time: nothing of the policy is looked up.
  */
-static void owner_labels(const struct fwd_stats_view *v, const struct fwd_own_acc *a,
-			 const char **labels)
+static void owner_labels(const struct fwd_own_acc *a, const char **labels)
 {
-	const struct fwd_policy *p = v->policy;
-	char buf[FWD_EDIT_STRLEN];
+	static const char *const verdict[] = {
+		[FWD_OWN_V_NONE] = "", [FWD_OWN_V_ACCEPT] = "accept",
+		[FWD_OWN_V_REJECT] = "reject",
+	};
 
-	labels[1] = labels[3] = labels[5] = labels[7] = labels[9] = "";
-	switch (a->kind) {
-	case FWD_OWN_SERVICE:
+	labels[1] = labels[3] = labels[5] = "";
+	if (a->kind == FWD_OWN_SERVICE)
 		labels[1] = a->name;
-		labels[9] = "accept";
-		for (size_t i = 0; p && i < p->nservices; i++)
-			if (strcmp(p->services[i].name, a->name) == 0)
-				labels[7] = dir_label(p->services[i].dir);
-		break;
-	case FWD_OWN_LIST:
+	else if (a->kind == FWD_OWN_LIST)
 		labels[3] = a->name;
-		break;
-	case FWD_OWN_EDIT:
+	else if (a->kind == FWD_OWN_EDIT)
 		labels[5] = a->name;
-		for (size_t i = 0; p && i < p->nedits; i++) {
-			const struct fwd_edit *e = &p->edits[i];
-
-			if (e->kind != FWD_EDIT_ALLOW && e->kind != FWD_EDIT_DENY)
-				continue;
-			fwd_edit_format(e, buf, sizeof(buf));
-			if (strcmp(buf, a->name) == 0) {
-				labels[7] = dir_label(e->dir);
-				labels[9] = e->kind == FWD_EDIT_DENY ? "reject" : "accept";
-				break;
-			}
-		}
-		break;
-	case FWD_OWN_OTHER:
-		break;
-	}
+	labels[7] = !a->directed ? "" : a->dir == FWD_DIR_OUT ? "out" : "in";
+	labels[9] = verdict[a->verdict];
 }
 
 static void emit_owners(FILE *f, const struct family *fam,
@@ -189,7 +165,7 @@ static void emit_owners(FILE *f, const struct family *fam,
 		const char *labels[] = { "service", "", "list", "", "edit", "",
 					 "direction", "", "verdict", "", NULL };
 
-		owner_labels(v, a, labels);
+		owner_labels(a, labels);
 		sample_name(f, fam->name, labels);
 		value(f, fam, bytes ? a->bytes : a->packets);
 	}

@@ -55,7 +55,6 @@ struct fwd_stats_view {
 	struct fwd_own_map om;		/* sums per owner; empty without them */
 	bool counters;			/* element counters on (or no policy yet) */
 	bool counters_off;		/* a policy that says counters = no */
-	const struct fwd_policy *policy;	/* lent: the owners' directions */
 	uint64_t edits_applied;
 	uint64_t generation;
 	uint64_t degraded;		/* 1: the rules are not the files' */

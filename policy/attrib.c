@@ -49,36 +49,123 @@ static void own_ref_add(struct fwd_own_map *m, const struct fwd_loc *l,
 	m->refs[m->nrefs++] = (struct own_ref){ l->file, l->line, kind, idx };
 }
 
-static struct fwd_own_acc *own_acc(struct fwd_own_map *m, enum fwd_own_kind kind,
-				   const char *name)
+/* FNV-1a of the kind and the name: the owners' index. */
+static size_t own_hash(enum fwd_own_kind kind, const char *name)
 {
+	uint64_t h = 14695981039346656037ULL ^ (uint64_t)kind;
+
+	for (; *name; name++)
+		h = (h ^ (uint8_t)*name) * 1099511628211ULL;
+	return (size_t)h;
+}
+
+/* The index slot of (kind, name): its owner's, or the empty one where it
+ * would go. */
+static size_t *own_slot(const struct fwd_own_map *m, enum fwd_own_kind kind,
+			const char *name)
+{
+	size_t i = own_hash(kind, name) & (m->icap - 1);
+
+	for (;; i = (i + 1) & (m->icap - 1)) {
+		const struct fwd_own_acc *a;
+
+		if (!m->index[i])
+			return &m->index[i];
+		a = &m->acc[m->index[i] - 1];
+		if (a->kind == kind && strcmp(a->name, name) == 0)
+			return &m->index[i];
+	}
+}
+
+/* Keep the index at most half full, so that a lookup stays short. */
+static void own_index_grow(struct fwd_own_map *m)
+{
+	if (2 * (m->nacc + 1) <= m->icap)
+		return;
+	free(m->index);
+	m->icap = m->icap ? 2 * m->icap : 64;
+	while (2 * (m->nacc + 1) > m->icap)
+		m->icap *= 2;
+	m->index = fwd_xcalloc(m->icap, sizeof(*m->index));
 	for (size_t i = 0; i < m->nacc; i++)
-		if (m->acc[i].kind == kind && strcmp(m->acc[i].name, name) == 0)
-			return &m->acc[i];
-	FWD_GROW(m->acc, m->acccap, m->nacc + 1);
-	memset(&m->acc[m->nacc], 0, sizeof(m->acc[0]));
-	m->acc[m->nacc].kind = kind;
-	snprintf(m->acc[m->nacc].name, sizeof(m->acc[0].name), "%s", name);
-	return &m->acc[m->nacc++];
+		*own_slot(m, m->acc[i].kind, m->acc[i].name) = i + 1;
 }
 
-static const char *edit_name(const struct fwd_edit *e, char *buf, size_t len)
+/* The owner (kind, name), made at zero the first time: its acc index. */
+static size_t own_acc(struct fwd_own_map *m, enum fwd_own_kind kind,
+		      const char *name)
 {
-	fwd_edit_format(e, buf, len);
-	return buf;
+	struct fwd_own_acc *a;
+	size_t *slot;
+
+	own_index_grow(m);
+	slot = own_slot(m, kind, name);
+	if (*slot)
+		return *slot - 1;
+	FWD_GROW(m->acc, m->acccap, m->nacc + 1);
+	a = &m->acc[m->nacc];
+	memset(a, 0, sizeof(*a));
+	a->kind = kind;
+	snprintf(a->name, sizeof(a->name), "%s", name);
+	*slot = ++m->nacc;
+	return m->nacc - 1;
 }
 
-void fwd_own_init(struct fwd_own_map *m, const struct fwd_policy *p)
+static void own_add(struct fwd_own_map *m, size_t i, uint64_t pk, uint64_t by)
+{
+	m->acc[i].packets += pk;
+	m->acc[i].bytes += by;
+}
+
+/* The owner of a service, recorded with its direction: a service's
+ * elements accept. */
+static size_t own_service(struct fwd_own_map *m, const struct fwd_service *sv)
+{
+	size_t i = own_acc(m, FWD_OWN_SERVICE, sv->name);
+
+	m->acc[i].directed = true;
+	m->acc[i].dir = sv->dir;
+	m->acc[i].verdict = FWD_OWN_V_ACCEPT;
+	return i;
+}
+
+/* The owner of an allow/deny edit: its words, direction and verdict. Two
+ * edits that print the same share one owner (the first one's). */
+static size_t own_edit(struct fwd_own_map *m, const struct fwd_edit *e)
 {
 	char buf[FWD_EDIT_STRLEN];
+	size_t before = m->nacc, i;
 
+	fwd_edit_format(e, buf, sizeof(buf));
+	i = own_acc(m, FWD_OWN_EDIT, buf);
+	if (m->nacc > before) {
+		m->acc[i].directed = true;
+		m->acc[i].dir = e->dir;
+		m->acc[i].verdict = e->kind == FWD_EDIT_DENY ? FWD_OWN_V_REJECT :
+							       FWD_OWN_V_ACCEPT;
+	}
+	return i;
+}
+
+static bool edit_owned(const struct fwd_edit *e)
+{
+	return e->kind == FWD_EDIT_ALLOW || e->kind == FWD_EDIT_DENY;
+}
+
+void fwd_own_init(struct fwd_own_map *m, const struct fwd_policy *p,
+		  const struct fwd_ir *ir)
+{
 	memset(m, 0, sizeof(*m));
 	m->p = p;
+	m->ir = ir;
+	m->sv_acc = fwd_xcalloc(p->nservices + 1, sizeof(*m->sv_acc));
+	m->list_acc = fwd_xcalloc(p->nlists + 1, sizeof(*m->list_acc));
+	m->edit_acc = fwd_xcalloc(p->nedits + 1, sizeof(*m->edit_acc));
 	/* Every service, list and allow/deny edit shows, hit or not. */
 	for (size_t i = 0; i < p->nservices; i++) {
 		const struct fwd_service *sv = &p->services[i];
 
-		own_acc(m, FWD_OWN_SERVICE, sv->name);
+		m->sv_acc[i] = own_service(m, sv);
 		for (size_t k = 0; k < sv->nports; k++)
 			own_ref_add(m, &sv->ports[k].loc, FWD_OWN_SERVICE, i);
 		for (size_t k = 0; k < sv->nallow; k++)
@@ -87,15 +174,14 @@ void fwd_own_init(struct fwd_own_map *m, const struct fwd_policy *p)
 	for (size_t i = 0; i < p->nlists; i++) {
 		const struct fwd_list *l = &p->lists[i];
 
-		own_acc(m, FWD_OWN_LIST, l->name);
+		m->list_acc[i] = own_acc(m, FWD_OWN_LIST, l->name);
 		for (size_t k = 0; k < l->n; k++)
 			own_ref_add(m, l->locs ? &l->locs[k] : &l->loc, FWD_OWN_LIST, i);
 	}
 	for (size_t i = 0; i < p->nedits; i++) {
 		const struct fwd_edit *e = &p->edits[i];
 
-		if (e->kind == FWD_EDIT_ALLOW || e->kind == FWD_EDIT_DENY)
-			own_acc(m, FWD_OWN_EDIT, edit_name(e, buf, sizeof(buf)));
+		m->edit_acc[i] = edit_owned(e) ? own_edit(m, e) : SIZE_MAX;
 		own_ref_add(m, &e->loc, FWD_OWN_EDIT, i);
 	}
 	if (m->nrefs)
@@ -118,19 +204,59 @@ static bool addr_has(const struct fwd_addr *a, unsigned alen,
 	return memcmp(lo, e->lo, alen) <= 0 && memcmp(e->lo, hi, alen) <= 0;
 }
 
+/* What the set an element sits in says of its owners: the direction, the
+ * restricted class (NULL for the shared sets), the address length. */
+struct set_ctx {
+	bool out;
+	const struct fwd_ir_class *cls;
+	unsigned alen;
+};
+
+static struct set_ctx set_ctx(const struct fwd_own_map *m,
+			      const struct fwd_ir_set *s)
+{
+	struct set_ctx c = { .alen = fwd_ir_key_addr_len(s->key) };
+	const struct fwd_ir *ir = m->ir;
+
+	/* A class's sets are named after it ("cls0_4"), not after their
+	 * direction: the class says which. */
+	for (size_t k = 0; ir && k < ir->nclasses && !c.cls; k++)
+		if (strcmp(ir->sets[ir->classes[k].set4].name, s->name) == 0 ||
+		    strcmp(ir->sets[ir->classes[k].set6].name, s->name) == 0)
+			c.cls = &ir->classes[k];
+	c.out = c.cls ? c.cls->out : strncmp(s->name, "out_", 4) == 0;
+	return c;
+}
+
+/* Whether an owner with this direction and restriction puts its
+ * elements into the set: its class's, or the shared ones. */
+static bool owner_in(const struct set_ctx *c, enum fwd_dir dir,
+		     const struct fwd_restrict *rs)
+{
+	const struct fwd_ir_class *k = c->cls;
+
+	if ((dir == FWD_DIR_OUT) != c->out)
+		return false;
+	if (!k)
+		return !fwd_restrict_on(rs);
+	return fwd_restrict_on(rs) &&
+	       strncmp(rs->ifname, k->ifname, sizeof(k->ifname)) == 0 &&
+	       rs->limit_n == k->limit_n &&
+	       (!rs->limit_n || rs->limit_w == k->limit_w);
+}
+
 /* The service, else the allow/deny edit, that uses list `name` for e. */
-static void own_list_user(struct fwd_own_map *m, const char *name, bool out,
-			  const struct fwd_ir_elem *e, uint64_t pk, uint64_t by)
+static void own_list_user(struct fwd_own_map *m, const char *name,
+			  const struct set_ctx *c, const struct fwd_ir_elem *e,
+			  uint64_t pk, uint64_t by)
 {
 	const struct fwd_policy *p = m->p;
-	char buf[FWD_EDIT_STRLEN];
-	struct fwd_own_acc *a;
 
 	for (size_t i = 0; i < p->nservices; i++) {
 		const struct fwd_service *sv = &p->services[i];
 		bool uses = false, port = false;
 
-		if ((sv->dir == FWD_DIR_OUT) != out)
+		if (!owner_in(c, sv->dir, &sv->rs))
 			continue;
 		for (size_t k = 0; k < sv->nallow; k++)
 			uses |= sv->allow[k].kind == FWD_PEER_LIST &&
@@ -138,36 +264,80 @@ static void own_list_user(struct fwd_own_map *m, const char *name, bool out,
 		for (size_t k = 0; k < sv->nports; k++)
 			port |= ports_have(&sv->ports[k], e);
 		if (uses && port) {
-			a = own_acc(m, FWD_OWN_SERVICE, sv->name);
-			a->packets += pk;
-			a->bytes += by;
+			own_add(m, m->sv_acc[i], pk, by);
 			return;
 		}
 	}
 	for (size_t i = 0; i < p->nedits; i++) {
 		const struct fwd_edit *ed = &p->edits[i];
 
-		if ((ed->kind == FWD_EDIT_ALLOW || ed->kind == FWD_EDIT_DENY) &&
-		    (ed->dir == FWD_DIR_OUT) == out && ed->peer == FWD_PEER_LIST &&
-		    strcmp(ed->list, name) == 0 && ports_have(&ed->ports, e)) {
-			a = own_acc(m, FWD_OWN_EDIT, edit_name(ed, buf, sizeof(buf)));
-			a->packets += pk;
-			a->bytes += by;
+		if (edit_owned(ed) && owner_in(c, ed->dir, &ed->rs) &&
+		    ed->peer == FWD_PEER_LIST && strcmp(ed->list, name) == 0 &&
+		    ports_have(&ed->ports, e)) {
+			own_add(m, m->edit_acc[i], pk, by);
 			return;
 		}
 	}
+}
+
+/*
+ * How well an edit made at run time explains element e of a set: 2 when
+ * it names e's address (or list, or adds e's member to a list), 1 when it
+ * is from (to) any and e is an address element of its class (`any` in a
+ * class is the whole family, and a more precise edit comes first), 0 not.
+ */
+static int runtime_match(const struct fwd_edit *x, const struct set_ctx *c,
+			 const struct fwd_ir_elem *e)
+{
+	if (x->kind == FWD_EDIT_LIST_ADD)
+		return c->alen && addr_has(&x->addr, c->alen, e) ? 2 : 0;
+	if (!edit_owned(x) || !owner_in(c, x->dir, &x->rs) ||
+	    !ports_have(&x->ports, e))
+		return 0;
+	if (x->peer == FWD_PEER_LIST)
+		return 2;
+	if (x->peer == FWD_PEER_ADDR)
+		return c->alen && addr_has(&x->addr, c->alen, e) ? 2 : 0;
+	if (!c->alen)
+		return 2;
+	return c->cls ? 1 : 0;
+}
+
+/* The edit made at run time (no file) that holds e: the first that
+ * names it, else the first from any. */
+static const struct fwd_edit *runtime_edit(const struct fwd_policy *p,
+					   const struct set_ctx *c,
+					   const struct fwd_ir_elem *e,
+					   size_t *idx)
+{
+	const struct fwd_edit *any = NULL;
+	size_t any_idx = 0;
+
+	for (size_t i = 0; i < p->nedits; i++) {
+		const struct fwd_edit *x = &p->edits[i];
+		int r = x->loc.file ? 0 : runtime_match(x, c, e);
+
+		if (r == 2) {
+			*idx = i;
+			return x;
+		}
+		if (r == 1 && !any) {
+			any = x;
+			any_idx = i;
+		}
+	}
+	*idx = any_idx;
+	return any;
 }
 
 void fwd_own_count(struct fwd_own_map *m, const struct fwd_ir_set *s,
 		   const struct fwd_ir_elem *e, uint64_t pk, uint64_t by)
 {
 	const struct fwd_policy *p = m->p;
-	unsigned alen = fwd_ir_key_addr_len(s->key);
-	bool out = strncmp(s->name, "out_", 4) == 0;
+	struct set_ctx c = set_ctx(m, s);
 	const struct fwd_edit *ed = NULL;
 	const char *list = NULL;
-	char buf[FWD_EDIT_STRLEN];
-	struct fwd_own_acc *a;
+	size_t ei = 0;
 
 	if (e->loc.file) {
 		struct own_ref key = { e->loc.file, e->loc.line, 0, 0 }, *r;
@@ -175,34 +345,17 @@ void fwd_own_count(struct fwd_own_map *m, const struct fwd_ir_set *s,
 		r = m->nrefs ? bsearch(&key, m->refs, m->nrefs, sizeof(key),
 				       own_ref_cmp) : NULL;
 		if (r && r->kind == FWD_OWN_SERVICE) {
-			a = own_acc(m, FWD_OWN_SERVICE, p->services[r->idx].name);
-			a->packets += pk;
-			a->bytes += by;
+			own_add(m, m->sv_acc[r->idx], pk, by);
 			return;
 		}
 		if (r && r->kind == FWD_OWN_LIST)
 			list = p->lists[r->idx].name;
-		if (r && r->kind == FWD_OWN_EDIT)
+		if (r && r->kind == FWD_OWN_EDIT) {
 			ed = &p->edits[r->idx];
-	} else {
-		/* an edit made at run time: the first that holds e */
-		for (size_t i = 0; i < p->nedits && !ed; i++) {
-			const struct fwd_edit *x = &p->edits[i];
-
-			if (x->loc.file)
-				continue;
-			if (x->kind == FWD_EDIT_LIST_ADD && alen &&
-			    addr_has(&x->addr, alen, e))
-				ed = x;
-			if ((x->kind == FWD_EDIT_ALLOW || x->kind == FWD_EDIT_DENY) &&
-			    (x->dir == FWD_DIR_OUT) == out &&
-			    ports_have(&x->ports, e) &&
-			    (x->peer == FWD_PEER_LIST ||
-			     (x->peer == FWD_PEER_ANY && !alen) ||
-			     (x->peer == FWD_PEER_ADDR && alen &&
-			      addr_has(&x->addr, alen, e))))
-				ed = x;
+			ei = r->idx;
 		}
+	} else {
+		ed = runtime_edit(p, &c, e, &ei);
 	}
 	if (ed && ed->kind == FWD_EDIT_LIST_ADD) {
 		list = ed->list;
@@ -211,18 +364,16 @@ void fwd_own_count(struct fwd_own_map *m, const struct fwd_ir_set *s,
 		list = ed->list;
 	}
 	if (list) {
-		a = own_acc(m, FWD_OWN_LIST, list);
-		a->packets += pk;
-		a->bytes += by;
+		own_add(m, own_acc(m, FWD_OWN_LIST, list), pk, by);
 		if (!ed) {
-			own_list_user(m, list, out, e, pk, by);
+			own_list_user(m, list, &c, e, pk, by);
 			return;
 		}
 	}
-	a = ed ? own_acc(m, FWD_OWN_EDIT, edit_name(ed, buf, sizeof(buf))) :
-		 own_acc(m, FWD_OWN_OTHER, "other");
-	a->packets += pk;
-	a->bytes += by;
+	if (ed && m->edit_acc[ei] != SIZE_MAX)
+		own_add(m, m->edit_acc[ei], pk, by);
+	else
+		own_add(m, own_acc(m, FWD_OWN_OTHER, "other"), pk, by);
 }
 
 void fwd_own_free(struct fwd_own_map *m)
@@ -231,5 +382,9 @@ void fwd_own_free(struct fwd_own_map *m)
 		return;
 	free(m->refs);
 	free(m->acc);
+	free(m->sv_acc);
+	free(m->list_acc);
+	free(m->edit_acc);
+	free(m->index);
 	memset(m, 0, sizeof(*m));
 }

@@ -13,6 +13,14 @@
  * several words into one element, it counts for the one its loc names.
  * An element nobody owns (a stale one, or one the IR does not hold)
  * counts as "other".
+ * A restricted class's sets (ir.h, fwd_ir_class: interface =, limit =)
+ * take their direction from the class, not from a set name, and count
+ * only for owners with the class's restriction; `any` in a class is an
+ * address element (the whole family), which a run-time edit from any
+ * owns.
+ * Linear in the owners and in the counted elements: every owner is made
+ * once (an index keeps edits that print the same from being made twice),
+ * and what a renderer needs of it is recorded then.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -27,24 +35,44 @@ enum fwd_own_kind { FWD_OWN_SERVICE, FWD_OWN_LIST, FWD_OWN_EDIT, FWD_OWN_OTHER }
 extern const char *const fwd_own_kind_name[];
 extern const char *const fwd_own_kind_json[];
 
-/* One owner's sums. */
+/* What an owner's elements do to the packets they match. */
+enum fwd_own_verdict { FWD_OWN_V_NONE, FWD_OWN_V_ACCEPT, FWD_OWN_V_REJECT };
+
+/*
+ * One owner's sums, and what the compiler knows of it: a service's
+ * elements accept in its direction; an allow/deny edit's accept or
+ * reject in its own. A list's sums are every use of the list (they also
+ * count for the service or edit using it), and "other" has no owner: both
+ * have no direction (directed false) and FWD_OWN_V_NONE.
+ */
 struct fwd_own_acc {
 	enum fwd_own_kind kind;
 	char name[FWD_EDIT_STRLEN];	/* service or list name, edit as words */
+	bool directed;			/* dir is known */
+	enum fwd_dir dir;
+	enum fwd_own_verdict verdict;
 	uint64_t packets, bytes;
 };
 
 struct fwd_own_map {
 	const struct fwd_policy *p;	/* lent; must outlive the map */
+	const struct fwd_ir *ir;	/* lent, may be NULL: its classes */
 	struct own_ref *refs;		/* policy lines -> owner, sorted */
 	size_t nrefs, refcap;
 	struct fwd_own_acc *acc;	/* the owners, in policy order first */
 	size_t nacc, acccap;
+	/* Each service's, list's and allow/deny edit's owner (acc index;
+	 * SIZE_MAX for an edit that is not an allow or deny). */
+	size_t *sv_acc, *list_acc, *edit_acc;
+	size_t *index;			/* (kind, name) -> acc index + 1 */
+	size_t icap;			/* a power of two, or 0 */
 };
 
 /* Every service, list and allow/deny edit of p, at zero: each shows, hit
- * or not. Allocation failure aborts (util.h). */
-void fwd_own_init(struct fwd_own_map *m, const struct fwd_policy *p);
+ * or not. ir is the IR compiled from p (NULL: no restricted classes are
+ * known). Allocation failure aborts (util.h). */
+void fwd_own_init(struct fwd_own_map *m, const struct fwd_policy *p,
+		  const struct fwd_ir *ir);
 
 /* Add one element's counters (element e of set s of the IR compiled from
  * the map's policy) to its owners. */

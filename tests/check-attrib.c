@@ -79,7 +79,7 @@ static void fixture_load(struct fixture *f, bool with_live)
 	}
 	ck_assert_int_eq(fwd_compile_at(f->p, NOW, &f->ir, &d), 0);
 	fwd_diags_free(&d);
-	fwd_own_init(&f->m, f->p);
+	fwd_own_init(&f->m, f->p, f->ir);
 }
 
 static void fixture_free(struct fixture *f)
@@ -240,6 +240,187 @@ START_TEST(unknown_is_other)
 }
 END_TEST
 
+/* Restricted classes (interface =, limit =): an outbound service and an
+ * inbound one use the same list on the same port; the outbound one has an
+ * interface, so its elements sit in a class set named "cls0_4". */
+static const char class_text[] =
+	"[defaults]\n"
+	"inbound = deny\n"
+	"outbound = deny\n"
+	"\n"
+	"[list admins]\n"
+	"members = 192.0.2.0/24, 198.51.100.7\n"
+	"\n"
+	"[service https-in]\n"
+	"ports = 443/tcp\n"
+	"allow = @admins\n"
+	"\n"
+	"[service https-up]\n"
+	"direction = out\n"
+	"ports = 443/tcp\n"
+	"allow = @admins\n"
+	"interface = up0\n";
+
+static void class_load(struct fixture *f, int nedits,
+		       const char *const *const *edits, const int *argcs)
+{
+	struct fwd_load_opts o = { .confd_path = "" };
+	struct fwd_diags d;
+
+	fwd_diags_init(&d);
+	ck_assert_int_eq(fwd_policy_load_buffer("c.conf", class_text,
+						sizeof(class_text) - 1, &o, &f->p, &d), 0);
+	for (int i = 0; i < nedits; i++)
+		live_edit(f->p, argcs[i], edits[i]);
+	ck_assert_int_eq(fwd_compile_at(f->p, NOW, &f->ir, &d), 0);
+	fwd_diags_free(&d);
+	fwd_own_init(&f->m, f->p, f->ir);
+}
+
+/* Count pk packets on the element of class set `set` (of the class going
+ * `out` or not, with interface `ifname`, `limit_n`) that holds (addr,
+ * port), as the class's rule would. */
+static void hit_class(struct fixture *f, bool out, const char *ifname,
+		      uint32_t limit_n, const char *src, uint16_t port, uint64_t pk)
+{
+	uint8_t a[16] = { 0 };
+	unsigned alen = strchr(src, ':') ? 16 : 4;
+
+	ck_assert_int_eq(inet_pton(alen == 4 ? AF_INET : AF_INET6, src, a), 1);
+	for (size_t k = 0; k < f->ir->nclasses; k++) {
+		const struct fwd_ir_class *c = &f->ir->classes[k];
+		const struct fwd_ir_set *s = &f->ir->sets[alen == 4 ? c->set4 : c->set6];
+
+		if (c->out != out || strcmp(c->ifname, ifname) != 0 ||
+		    c->limit_n != limit_n)
+			continue;
+		ck_assert(s->counter);
+		for (size_t i = 0; i < s->n; i++) {
+			const struct fwd_ir_elem *e = &s->elems[i];
+
+			if (e->proto == 6 && e->plo <= port && port <= e->phi &&
+			    memcmp(e->lo, a, alen) <= 0 && memcmp(a, e->hi, alen) <= 0) {
+				fwd_own_count(&f->m, s, e, pk, pk * 100);
+				return;
+			}
+		}
+	}
+	ck_abort_msg("no class element for %s port %u", src, port);
+}
+
+/* An outbound class's elements count for the outbound service (and its
+ * list), not for the inbound service using the same list on the same
+ * port; a live outbound edit with an interface counts for that edit, not
+ * as "other". Before the fix, attrib.c took every class set for inbound
+ * (its name does not start with "out_"). */
+START_TEST(outbound_class_is_outbound)
+{
+	struct fixture f;
+
+	class_load(&f, 1, (const char *const *const[]){
+		(const char *const[]){ "allow", "8443/tcp", "to", "203.0.113.50",
+				       "on", "up0" } }, (const int[]){ 6 });
+	hit_class(&f, true, "up0", 0, "198.51.100.7", 443, 3);
+	hit_class(&f, true, "up0", 0, "192.0.2.9", 443, 2);
+	hit_class(&f, true, "up0", 0, "203.0.113.50", 8443, 4);
+	assert_sum(&f, FWD_OWN_SERVICE, "https-up", 5);
+	assert_sum(&f, FWD_OWN_LIST, "admins", 5);
+	assert_sum(&f, FWD_OWN_SERVICE, "https-in", 0);
+	assert_sum(&f, FWD_OWN_EDIT, "allow 8443/tcp to 203.0.113.50 on up0", 4);
+	for (size_t i = 0; i < f.m.nacc; i++)
+		ck_assert_msg(f.m.acc[i].kind != FWD_OWN_OTHER, "counted as other");
+	fixture_free(&f);
+}
+END_TEST
+
+/* `fwctl allow 22/tcp limit 3/20s` (from any) puts 0.0.0.0/0 and ::/0
+ * into its class's sets: a hit from either family is the edit's. Before
+ * the fix, a run-time edit from any owned only elements without an
+ * address, so these counted as "other". */
+START_TEST(live_limit_edit_is_the_edit)
+{
+	struct fixture f;
+
+	class_load(&f, 2, (const char *const *const[]){
+		(const char *const[]){ "allow", "22/tcp", "limit", "3/20s" },
+		(const char *const[]){ "allow", "2222/tcp", "from", "198.18.0.9",
+				       "limit", "3/20s" } },
+		(const int[]){ 4, 6 });
+	hit_class(&f, false, "", 3, "198.18.0.1", 22, 6);
+	hit_class(&f, false, "", 3, "2001:db8::1", 22, 1);
+	hit_class(&f, false, "", 3, "198.18.0.9", 2222, 2);
+	assert_sum(&f, FWD_OWN_EDIT, "allow 22/tcp from any limit 3/20s", 7);
+	assert_sum(&f, FWD_OWN_EDIT, "allow 2222/tcp from 198.18.0.9 limit 3/20s", 2);
+	for (size_t i = 0; i < f.m.nacc; i++)
+		ck_assert_msg(f.m.acc[i].kind != FWD_OWN_OTHER, "counted as other");
+	fixture_free(&f);
+}
+END_TEST
+
+/* What a renderer needs of an owner is recorded when it is made (metrics'
+ * direction and verdict labels): a service accepts in its direction, an
+ * allow/deny edit accepts or rejects in its own; a list has neither. */
+START_TEST(owner_direction_verdict)
+{
+	struct fixture f;
+	const struct fwd_own_acc *a;
+
+	class_load(&f, 2, (const char *const *const[]){
+		(const char *const[]){ "deny", "80/tcp", "from", "203.0.113.9" },
+		(const char *const[]){ "allow", "53/udp", "to", "198.51.100.53" } },
+		(const int[]){ 4, 4 });
+	a = owner(&f, FWD_OWN_SERVICE, "https-in");
+	ck_assert(a->directed && a->dir == FWD_DIR_IN && a->verdict == FWD_OWN_V_ACCEPT);
+	a = owner(&f, FWD_OWN_SERVICE, "https-up");
+	ck_assert(a->directed && a->dir == FWD_DIR_OUT && a->verdict == FWD_OWN_V_ACCEPT);
+	a = owner(&f, FWD_OWN_EDIT, "deny 80/tcp from 203.0.113.9");
+	ck_assert(a->directed && a->dir == FWD_DIR_IN && a->verdict == FWD_OWN_V_REJECT);
+	a = owner(&f, FWD_OWN_EDIT, "allow 53/udp to 198.51.100.53");
+	ck_assert(a->directed && a->dir == FWD_DIR_OUT && a->verdict == FWD_OWN_V_ACCEPT);
+	a = owner(&f, FWD_OWN_LIST, "admins");
+	ck_assert(!a->directed && a->verdict == FWD_OWN_V_NONE);
+	fixture_free(&f);
+}
+END_TEST
+
+/* 20000 live allow edits (100k fwctl edits is the case that matters; the
+ * index makes each owner once, so this is linear): each its own owner, in
+ * edit order, after the services and lists; a hit on the last edit's
+ * element is the last edit's. */
+START_TEST(many_edits_one_owner_each)
+{
+	enum { N = 20000 };
+	struct fixture f;
+	struct fwd_load_opts o = { .confd_path = "" };
+	struct fwd_diags d;
+	char name[FWD_EDIT_STRLEN];
+
+	fwd_diags_init(&d);
+	ck_assert_int_eq(fwd_policy_load_buffer("a.conf", policy_text,
+						sizeof(policy_text) - 1, &o, &f.p, &d), 0);
+	for (unsigned i = 0; i < N; i++) {
+		char addr[32];
+
+		snprintf(addr, sizeof(addr), "198.18.%u.%u", i / 250, i % 250 + 1);
+		live_edit(f.p, 4, (const char *const[]){ "allow", "9000/tcp", "from",
+							  addr });
+	}
+	ck_assert_int_eq(fwd_compile_at(f.p, NOW, &f.ir, &d), 0);
+	fwd_diags_free(&d);
+	fwd_own_init(&f.m, f.p, f.ir);
+	/* 3 services, 1 list, the [edits] line, then the N live ones */
+	ck_assert_uint_eq(f.m.nacc, 5 + N);
+	ck_assert_str_eq(f.m.acc[5].name, "allow 9000/tcp from 198.18.0.1");
+	snprintf(name, sizeof(name), "allow 9000/tcp from 198.18.%u.%u",
+		 (N - 1) / 250, (N - 1) % 250 + 1);
+	ck_assert_str_eq(f.m.acc[5 + N - 1].name, name);
+	hit(&f, "198.18.79.250", 9000, 2);
+	assert_sum(&f, FWD_OWN_EDIT, name, 2);
+	ck_assert_uint_eq(f.m.acc[5].packets, 0);
+	fixture_free(&f);
+}
+END_TEST
+
 static Suite *attrib_suite(void)
 {
 	Suite *s = suite_create("attrib");
@@ -250,6 +431,10 @@ static Suite *attrib_suite(void)
 	tcase_add_test(tc, list_member_counts_twice);
 	tcase_add_test(tc, edits_by_line_and_by_key);
 	tcase_add_test(tc, unknown_is_other);
+	tcase_add_test(tc, outbound_class_is_outbound);
+	tcase_add_test(tc, live_limit_edit_is_the_edit);
+	tcase_add_test(tc, owner_direction_verdict);
+	tcase_add_test(tc, many_edits_one_owner_each);
 	suite_add_tcase(s, tc);
 	return s;
 }

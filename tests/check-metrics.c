@@ -62,7 +62,7 @@ static void fixture_make(struct fixture *f)
 	memset(f, 0, sizeof(*f));
 	ck_assert_int_eq(fwd_policy_load_buffer("m.conf", policy_text,
 						sizeof(policy_text) - 1, &o, &f->p, NULL), 0);
-	fwd_own_init(m, f->p);
+	fwd_own_init(m, f->p, NULL);
 	acc(m, FWD_OWN_SERVICE, "ssh")->packets = 7;
 	acc(m, FWD_OWN_SERVICE, "ssh")->bytes = 420;
 	acc(m, FWD_OWN_LIST, "admins")->packets = 7;
@@ -85,7 +85,6 @@ static void fixture_make(struct fixture *f)
 	f->live.nchains = 1;
 
 	f->v.live = &f->live;
-	f->v.policy = f->p;
 	f->v.counters = true;
 	f->v.generation = 4;
 	/* What the rules did, per direction (stats' "directions"). */
