@@ -13,10 +13,10 @@
 
 #include "cgroup.h"
 #include "commit.h"
+#include "ctx.h"
 #include "edit.h"
-#include "fwd.h"
-#include "vloop.h"
 #include "log.h"
+#include "store.h"
 
 /* ---- the lockout guard ------------------------------------------------ */
 
@@ -234,11 +234,12 @@ static int commit_send(struct fwd_ctx *ctx, struct fwd_change *ch, const struct 
  */
 static void policy_changed(struct fwd_ctx *ctx, bool new_model)
 {
-	if (new_model)
-		fwd_roles_apply(ctx);
+	if (new_model && ctx->ctl && ctx->policy)
+		fwd_ctl_server_set_groups(ctx->ctl, ctx->policy->admin_group,
+					  ctx->policy->read_group);
 }
 
-/* ctx takes the change: the invariant of fwd.h, kept in one place. */
+/* ctx takes the change: the invariant of ctx.h, kept in one place. */
 static void bookkeep(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_policy *p,
 		     struct fwd_ir *ir)
 {
@@ -286,8 +287,9 @@ static void bookkeep(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_poli
 	if (model_changed)
 		policy_changed(ctx, new_model);
 	/* The verdict loop serves the queue step the kernel now holds, and
-	 * its guard follows a new model's [guard]. */
-	fwd_vloop_sync(ctx, new_model);
+	 * its guard follows a new model's [guard] (ctx.h: follow). */
+	if (ctx->follow)
+		ctx->follow(ctx, new_model);
 }
 
 /* The edits file and the last good policy: a full replace saves now, a

@@ -19,7 +19,7 @@
  *   -> persist: the edits file, the last good policy (now or later)
  *   -> policy_changed(ctx)
  *
- * So the invariant of fwd.h (ctx->ir is what the kernel holds, ctx->policy
+ * So the invariant of ctx.h (ctx->ir is what the kernel holds, ctx->policy
  * its model) is kept here and nowhere else. On any failure nothing has
  * changed: not the kernel, not ctx->policy/ir (an in-place fast patch is
  * taken back), not a file; the caller restores its own model changes.

@@ -66,13 +66,6 @@ static size_t ir_elements(const struct fwd_ir *ir)
 	return n;
 }
 
-void fwd_roles_apply(struct fwd_ctx *ctx)
-{
-	if (ctx->ctl && ctx->policy)
-		fwd_ctl_server_set_groups(ctx->ctl, ctx->policy->admin_group,
-					  ctx->policy->read_group);
-}
-
 /* The errors that kept the files from applying at start: the degraded
  * state they cause names them (fwctl status), not only the log. */
 #define START_ERRORS_SHOWN 10
@@ -540,7 +533,7 @@ int main(int argc, char **argv)
 	struct fwd_ctx ctx = { .config = FWD_DEFAULT_CONFIG,
 			       .state_dir = FWD_DEFAULT_STATE_DIR,
 			       .confirm_tfd = -1, .tidy_tfd = -1, .audit_tfd = -1,
-			       .efd = -1 };
+			       .efd = -1, .follow = fwd_vloop_sync };
 	enum fwd_mode mode = MODE_DAEMON;
 	const char *socket_opt = NULL;
 	bool json = false, no_socket = false;
