@@ -21,7 +21,6 @@
 #include "vlog.h"
 
 #define LOG_MAX_RECORDS 4096u	/* per answer; -f asks again for the rest */
-#define MAX_QUEUES 17u	/* [defaults] queues (16) and the program queue */
 
 enum log_fmt { FMT_TEXT, FMT_JSON, FMT_DSHIELD };
 
@@ -162,10 +161,19 @@ static const char *reason_key[FWD_REASON_MAX] = {
 	"default_deny", "guard_scan", "guard_flood", "blocked", "suppressed",
 };
 
-void fwd_vloop_status_json(struct fwd_ctx *ctx, struct json_out *j)
+void fwd_vloop_view_gather(struct fwd_ctx *ctx, struct fwd_vloop_view *v)
 {
-	struct fwd_vloop_qstats st[MAX_QUEUES];
-	unsigned n = fwd_vloop_stats(ctx, st, MAX_QUEUES);
+	memset(v, 0, sizeof(*v));
+	v->nqueues = fwd_vloop_stats(ctx, v->queues, FWD_VLOOP_VIEW_QUEUES);
+	if (v->nqueues > FWD_VLOOP_VIEW_QUEUES)
+		v->nqueues = FWD_VLOOP_VIEW_QUEUES;
+	fwd_vloop_block_stats(ctx, &v->blocks);
+}
+
+void fwd_vloop_status_json(const struct fwd_vloop_view *v, struct json_out *j)
+{
+	const struct fwd_vloop_qstats *st = v->queues;
+	unsigned n = v->nqueues;
 
 	if (!n) {
 		json_null(j);
@@ -206,11 +214,10 @@ void fwd_vloop_status_json(struct fwd_ctx *ctx, struct json_out *j)
 	json_arr_end(j);
 }
 
-void fwd_vloop_blocks_json(struct fwd_ctx *ctx, struct json_out *j)
+void fwd_vloop_blocks_json(const struct fwd_vloop_view *v, struct json_out *j)
 {
-	struct fwd_vloop_bstats b;
+	const struct fwd_vloop_bstats b = v->blocks;
 
-	fwd_vloop_block_stats(ctx, &b);
 	json_obj_begin(j);
 	json_key(j, "transactions"); json_uint(j, b.commits);
 	json_key(j, "elements"); json_uint(j, b.elements);
@@ -226,11 +233,10 @@ void fwd_vloop_blocks_json(struct fwd_ctx *ctx, struct json_out *j)
 
 /* One line for the guard's block transactions, queue or not: blocks made
  * before a reload that removed the queue step still hold. */
-static void blocks_text(struct fwd_ctx *ctx, struct fwd_response *resp)
+static void blocks_text(const struct fwd_vloop_view *v, struct fwd_response *resp)
 {
-	struct fwd_vloop_bstats b;
+	const struct fwd_vloop_bstats b = v->blocks;
 
-	fwd_vloop_block_stats(ctx, &b);
 	fwd_response_printf(resp, "guard blocks: %llu transactions, %llu elements "
 			    "(%llu extensions), %llu failed (%llu elements), "
 			    "%llu compiled, %llu lost, %llu pending, %llu held\n",
@@ -241,15 +247,15 @@ static void blocks_text(struct fwd_ctx *ctx, struct fwd_response *resp)
 			    (unsigned long long)b.pending, (unsigned long long)b.held);
 }
 
-void fwd_vloop_status_text(struct fwd_ctx *ctx, struct fwd_response *resp)
+void fwd_vloop_status_text(const struct fwd_vloop_view *v, struct fwd_response *resp)
 {
-	struct fwd_vloop_qstats st[MAX_QUEUES];
-	unsigned n = fwd_vloop_stats(ctx, st, MAX_QUEUES);
+	const struct fwd_vloop_qstats *st = v->queues;
+	unsigned n = v->nqueues;
 
 	if (!n) {
 		fwd_response_printf(resp, "queue:      not in use (no rule hands "
 				    "packets up)\n");
-		blocks_text(ctx, resp);
+		blocks_text(v, resp);
 		return;
 	}
 	for (unsigned i = 0; i < n; i++) {
@@ -287,7 +293,7 @@ void fwd_vloop_status_text(struct fwd_ctx *ctx, struct fwd_response *resp)
 				    (unsigned long long)(s->lat_p99_ns / 1000),
 				    (unsigned long long)s->lat_samples);
 	}
-	blocks_text(ctx, resp);
+	blocks_text(v, resp);
 }
 
 /* The command table's row (it reads its own options: own_options). */

@@ -22,6 +22,7 @@
 #include "ir.h"
 #include "log.h"
 #include "outbound.h"
+#include "cmd-log.h"
 #include "metrics.h"
 #include "state.h"
 #include "util.h"
@@ -54,44 +55,135 @@ static size_t count_edits(const struct fwd_policy *p, int kind, bool runtime_onl
 	return n;
 }
 
-/* What `fwctl status` reports, all gathered before anything is rendered. */
-struct status_view {
-	const struct fwd_ctx *ctx;
-	const struct fwd_policy *p;	/* NULL before the first policy */
-	struct fwd_ctl_stats cs;
-	time_t now;
-	char when[64];			/* the policy applied, local time */
-	size_t edits, runtime_edits, blocked, sets, elements;
-	const struct fwd_policy *rules;	/* --verbose: list its rules */
-	const struct fwd_own_map *om;	/* ... with these hits */
+/* One rule of `status --verbose`, numbered as `show` numbers them: a
+ * service, or an edit in force, and its hits. */
+struct status_rule {
+	size_t i;			/* the service, or nservices + the edit */
+	char rule[FWD_EDIT_STRLEN];	/* "service NAME", or the edit's words */
+	bool hits;			/* counted (an owner with element counters) */
+	uint64_t packets, bytes;
 };
 
-static void status_rules_text(struct cmdreq *cr, const struct fwd_policy *p,
-			      const struct fwd_own_map *om);
-static void status_rules_json(struct json_out *j, const struct fwd_policy *p,
-			      const struct fwd_own_map *om);
+/*
+ * What `fwctl status` reports, all gathered before anything is rendered
+ * (status_gather): the renderers read this and nothing else (no ctx, no
+ * clock). Strings and the policy are lent from ctx for the request.
+ */
+struct status_view {
+	long pid;
+	time_t now, started;
+	const char *config;
+	bool builtin, disabled, model_unknown;
+	const struct fwd_policy *p;	/* NULL before the first policy */
+	const char *degraded;		/* NULL: not degraded */
+	const char *degraded_errors;	/* a line each, or NULL */
+	unsigned generation;
+	time_t applied;
+	char when[64];			/* the policy applied, local time */
+	unsigned long long restores, audit_offloaded;
+	size_t services, lists, edits, runtime_edits, blocked, sets, elements;
+	time_t confirm_deadline;	/* 0: none pending */
+	struct fwd_features feat;
+	struct fwd_vloop_view loop;
+	struct fwd_metrics_state metrics;
+	struct fwd_ctl_stats cs;
+	/* --verbose: the rules (rules non-NULL, nrules may be 0) */
+	struct status_rule *rules;
+	size_t nrules;
+};
+
+/* The rules in force with their hits (om: empty when the element counters
+ * are off, so every rule shows no hits). */
+static void status_rules_gather(struct status_view *v, const struct fwd_policy *p,
+				const struct fwd_own_map *om)
+{
+	uint64_t now = now_s();
+
+	v->rules = fwd_xcalloc(p->nservices + p->nedits + 1, sizeof(*v->rules));
+	for (size_t i = 0; i < p->nservices + p->nedits; i++) {
+		bool svc = i < p->nservices;
+		const struct fwd_edit *e = svc ? NULL : &p->edits[i - p->nservices];
+		const struct fwd_own_acc *a;
+		struct status_rule *r = &v->rules[v->nrules];
+
+		if (e && e->expires && e->expires <= now)
+			continue;
+		r->i = i;
+		if (e)
+			fwd_edit_format(e, r->rule, sizeof(r->rule));
+		else
+			snprintf(r->rule, sizeof(r->rule), "service %s", p->services[i].name);
+		a = svc ? fwd_own_of_service(om, i) : fwd_own_of_edit(om, i - p->nservices);
+		if (a) {
+			r->hits = true;
+			r->packets = a->packets;
+			r->bytes = a->bytes;
+		}
+		v->nrules++;
+	}
+}
 
 static void status_gather(struct cmdreq *cr, struct status_view *v)
 {
-	const struct fwd_ctx *ctx = cr->ctx;
+	struct fwd_ctx *ctx = cr->ctx;
 	const struct fwd_policy *p = ctx->policy;
 
 	memset(v, 0, sizeof(*v));
-	v->ctx = ctx;
-	v->p = p;
+	v->pid = (long)getpid();
 	v->now = time(NULL);
-	fwd_ctl_server_stats(ctx->ctl, &v->cs);
+	v->started = ctx->started;
+	v->config = ctx->config;
+	v->builtin = ctx->builtin;
+	v->disabled = ctx->disabled;
+	v->model_unknown = ctx->model_unknown != NULL;
+	v->p = p;
+	v->degraded = ctx->degraded;
+	v->degraded_errors = ctx->degraded ? ctx->degraded_errors : NULL;
+	v->generation = ctx->generation;
+	v->applied = ctx->applied;
 	strftime(v->when, sizeof(v->when), "%Y-%m-%d %H:%M:%S", localtime(&ctx->applied));
+	v->restores = ctx->restores;
+	v->audit_offloaded = ctx->audit_offloaded;
+	v->services = p ? p->nservices : 0;
+	v->lists = p ? p->nlists : 0;
 	v->edits = p ? count_edits(p, -1, false) : 0;
 	v->runtime_edits = p ? count_edits(p, -1, true) : 0;
 	v->blocked = p ? count_edits(p, FWD_EDIT_BLOCK, false) : 0;
 	v->sets = ctx->ir ? ctx->ir->nsets : 0;
 	v->elements = count_elems(ctx->ir);
+	v->confirm_deadline = ctx->confirm_deadline;
+	v->feat = ctx->feat;
+	fwd_vloop_view_gather(ctx, &v->loop);
+	fwd_metrics_state_gather(ctx, &v->metrics);
+	fwd_ctl_server_stats(ctx->ctl, &v->cs);
+}
+
+static void status_rules_json(struct json_out *j, const struct status_view *v)
+{
+	json_arr_begin(j);
+	for (size_t k = 0; k < v->nrules; k++) {
+		const struct status_rule *r = &v->rules[k];
+
+		json_obj_begin(j);
+		json_key(j, "number"); json_uint(j, r->i + 1);
+		json_key(j, "rule"); json_str(j, r->rule);
+		json_key(j, "packets");
+		if (r->hits)
+			json_uint(j, r->packets);
+		else
+			json_null(j);
+		json_key(j, "bytes");
+		if (r->hits)
+			json_uint(j, r->bytes);
+		else
+			json_null(j);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
 }
 
 static void status_json(struct cmdreq *cr, const struct status_view *v)
 {
-	const struct fwd_ctx *ctx = v->ctx;
 	const struct fwd_policy *p = v->p;
 	struct jbuf b;
 
@@ -99,29 +191,29 @@ static void status_json(struct cmdreq *cr, const struct status_view *v)
 	json_obj_begin(&b.j);
 	json_key(&b.j, "running"); json_bool(&b.j, true);
 	json_key(&b.j, "version"); json_str(&b.j, FWD_VERSION);
-	json_key(&b.j, "pid"); json_uint(&b.j, (uint64_t)getpid());
-	json_key(&b.j, "uptime"); json_uint(&b.j, (uint64_t)(v->now - ctx->started));
-	json_key(&b.j, "config"); json_str(&b.j, ctx->config);
-	json_key(&b.j, "builtin_default"); json_bool(&b.j, ctx->builtin);
+	json_key(&b.j, "pid"); json_uint(&b.j, (uint64_t)v->pid);
+	json_key(&b.j, "uptime"); json_uint(&b.j, (uint64_t)(v->now - v->started));
+	json_key(&b.j, "config"); json_str(&b.j, v->config);
+	json_key(&b.j, "builtin_default"); json_bool(&b.j, v->builtin);
 	json_key(&b.j, "files");
 	json_arr_begin(&b.j);
 	for (size_t i = 0; p && i < p->nfiles; i++)
 		json_str(&b.j, p->files[i]);
 	json_arr_end(&b.j);
-	json_key(&b.j, "generation"); json_uint(&b.j, ctx->generation);
-	json_key(&b.j, "applied"); json_int(&b.j, (int64_t)ctx->applied);
-	json_key(&b.j, "disabled"); json_bool(&b.j, ctx->disabled);
-	json_key(&b.j, "guard_restores"); json_uint(&b.j, ctx->restores);
+	json_key(&b.j, "generation"); json_uint(&b.j, v->generation);
+	json_key(&b.j, "applied"); json_int(&b.j, (int64_t)v->applied);
+	json_key(&b.j, "disabled"); json_bool(&b.j, v->disabled);
+	json_key(&b.j, "guard_restores"); json_uint(&b.j, v->restores);
 	/* [audit] interval runs done by a forked child, off the loop. */
-	json_key(&b.j, "audit_runs_offloaded"); json_uint(&b.j, ctx->audit_offloaded);
+	json_key(&b.j, "audit_runs_offloaded"); json_uint(&b.j, v->audit_offloaded);
 	json_key(&b.j, "degraded");
-	if (ctx->degraded)
-		json_str(&b.j, ctx->degraded);
+	if (v->degraded)
+		json_str(&b.j, v->degraded);
 	else
 		json_null(&b.j);
 	json_key(&b.j, "degraded_errors");
 	json_arr_begin(&b.j);
-	for (const char *e = ctx->degraded ? ctx->degraded_errors : NULL; e && *e; ) {
+	for (const char *e = v->degraded_errors; e && *e; ) {
 		size_t n = strcspn(e, "\n");
 		char *line = strndup(e, n);
 
@@ -132,30 +224,30 @@ static void status_json(struct cmdreq *cr, const struct status_view *v)
 		e += n + (e[n] == '\n');
 	}
 	json_arr_end(&b.j);
-	json_key(&b.j, "services"); json_uint(&b.j, p ? p->nservices : 0);
-	json_key(&b.j, "lists"); json_uint(&b.j, p ? p->nlists : 0);
+	json_key(&b.j, "services"); json_uint(&b.j, v->services);
+	json_key(&b.j, "lists"); json_uint(&b.j, v->lists);
 	json_key(&b.j, "edits"); json_uint(&b.j, v->edits);
 	json_key(&b.j, "runtime_edits"); json_uint(&b.j, v->runtime_edits);
 	json_key(&b.j, "blocked"); json_uint(&b.j, v->blocked);
 	json_key(&b.j, "sets"); json_uint(&b.j, v->sets);
 	json_key(&b.j, "elements"); json_uint(&b.j, v->elements);
 	json_key(&b.j, "confirm_pending");
-	if (ctx->confirm_deadline)
-		json_int(&b.j, (int64_t)(ctx->confirm_deadline - v->now));
+	if (v->confirm_deadline)
+		json_int(&b.j, (int64_t)(v->confirm_deadline - v->now));
 	else
 		json_null(&b.j);
 	json_key(&b.j, "kernel");
 	json_obj_begin(&b.j);
-	json_key(&b.j, "concat_interval"); json_bool(&b.j, ctx->feat.concat_interval);
-	json_key(&b.j, "set_timeout"); json_bool(&b.j, ctx->feat.set_timeout);
-	json_key(&b.j, "native_queue"); json_bool(&b.j, ctx->feat.native_queue);
-	json_key(&b.j, "xt_nfqueue"); json_bool(&b.j, ctx->feat.xt_nfqueue);
-	json_key(&b.j, "table_owner"); json_bool(&b.j, ctx->feat.table_owner);
-	json_key(&b.j, "table_persist"); json_bool(&b.j, ctx->feat.table_persist);
+	json_key(&b.j, "concat_interval"); json_bool(&b.j, v->feat.concat_interval);
+	json_key(&b.j, "set_timeout"); json_bool(&b.j, v->feat.set_timeout);
+	json_key(&b.j, "native_queue"); json_bool(&b.j, v->feat.native_queue);
+	json_key(&b.j, "xt_nfqueue"); json_bool(&b.j, v->feat.xt_nfqueue);
+	json_key(&b.j, "table_owner"); json_bool(&b.j, v->feat.table_owner);
+	json_key(&b.j, "table_persist"); json_bool(&b.j, v->feat.table_persist);
 	json_obj_end(&b.j);
-	json_key(&b.j, "queue"); fwd_vloop_status_json(cr->ctx, &b.j);
-	json_key(&b.j, "guard_blocks"); fwd_vloop_blocks_json(cr->ctx, &b.j);
-	json_key(&b.j, "metrics"); fwd_metrics_status_json(cr->ctx, &b.j);
+	json_key(&b.j, "queue"); fwd_vloop_status_json(&v->loop, &b.j);
+	json_key(&b.j, "guard_blocks"); fwd_vloop_blocks_json(&v->loop, &b.j);
+	json_key(&b.j, "metrics"); fwd_metrics_status_json(&v->metrics, &b.j);
 	json_key(&b.j, "control");
 	json_obj_begin(&b.j);
 	json_key(&b.j, "served"); json_uint(&b.j, v->cs.served);
@@ -169,56 +261,86 @@ static void status_json(struct cmdreq *cr, const struct status_view *v)
 	json_obj_end(&b.j);
 	if (v->rules) {
 		json_key(&b.j, "rules");
-		status_rules_json(&b.j, v->rules, v->om);
+		status_rules_json(&b.j, v);
 	}
 	json_obj_end(&b.j);
 	jbuf_close(&b, cr->resp);
 }
 
-static void status_text(struct cmdreq *cr, const struct status_view *v)
+static void service_line(struct fwd_response *resp, const struct fwd_policy *p,
+			 size_t i);
+static void edit_line_print(struct fwd_response *resp, const struct fwd_policy *p,
+			    size_t i);
+
+/*
+ * status --verbose: the effective rules, numbered as `show` numbers them,
+ * each with its hits from the kernel's element counters (ufw's `status
+ * verbose`). Blocks and list edits have no counters of their own: "-".
+ */
+static void status_rules_text(struct fwd_response *resp, const struct status_view *v)
 {
-	const struct fwd_ctx *ctx = v->ctx;
 	const struct fwd_policy *p = v->p;
 
-	fwd_response_printf(cr->resp, "fwd %s running, pid %d, up %lds\n", FWD_VERSION,
-			    (int)getpid(), (long)(v->now - ctx->started));
-	if (ctx->builtin)
+	fwd_response_printf(resp, "rules:      (number, rule, where, hits)\n");
+	for (size_t k = 0; k < v->nrules; k++) {
+		const struct status_rule *r = &v->rules[k];
+
+		if (r->i < p->nservices)
+			service_line(resp, p, r->i);
+		else
+			edit_line_print(resp, p, r->i - p->nservices);
+		if (r->hits)
+			fwd_response_printf(resp, "  %llu packets %llu bytes\n",
+					    (unsigned long long)r->packets,
+					    (unsigned long long)r->bytes);
+		else
+			fwd_response_printf(resp, "  -\n");
+	}
+}
+
+static void status_text(struct cmdreq *cr, const struct status_view *v)
+{
+	const struct fwd_policy *p = v->p;
+
+	fwd_response_printf(cr->resp, "fwd %s running, pid %ld, up %lds\n", FWD_VERSION,
+			    v->pid, (long)(v->now - v->started));
+	if (v->builtin)
 		fwd_response_printf(cr->resp, "policy:     built-in default (no file at %s)\n",
-				    ctx->config);
-	else if (ctx->model_unknown || !p || !p->nfiles)
-		fwd_response_printf(cr->resp, "policy:     %s (not applied)\n", ctx->config);
+				    v->config);
+	else if (v->model_unknown || !p || !p->nfiles)
+		fwd_response_printf(cr->resp, "policy:     %s (not applied)\n", v->config);
 	else
-		fwd_response_printf(cr->resp, "policy:     %s (%zu file%s)\n", ctx->config,
+		fwd_response_printf(cr->resp, "policy:     %s (%zu file%s)\n", v->config,
 				    p->nfiles, p->nfiles == 1 ? "" : "s");
 	fwd_response_printf(cr->resp, "state:      %s%s\n",
-			    ctx->disabled ? "DISABLED: no table, the host is open "
+			    v->disabled ? "DISABLED: no table, the host is open "
 			    "(fwctl enable)" :
-			    ctx->degraded ? "degraded: " : "ok, running the policy files",
-			    !ctx->disabled && ctx->degraded ? ctx->degraded : "");
+			    v->degraded ? "degraded: " : "ok, running the policy files",
+			    !v->disabled && v->degraded ? v->degraded : "");
 	/* Degraded because the files do not apply: say which errors, so the
 	 * admin need not go to the log to find what to fix. */
-	for (const char *e = ctx->degraded ? ctx->degraded_errors : NULL; e && *e; ) {
+	for (const char *e = v->degraded_errors; e && *e; ) {
 		size_t n = strcspn(e, "\n");
 
 		fwd_response_printf(cr->resp, "            %.*s\n", (int)n, e);
 		e += n + (e[n] == '\n');
 	}
-	if (ctx->restores)
+	if (v->restores)
 		fwd_response_printf(cr->resp, "tampering:  the table was changed by "
 				    "others and restored %llu time%s (see the log)\n",
-				    ctx->restores, ctx->restores == 1 ? "" : "s");
-	fwd_response_printf(cr->resp, "generation: %u, applied %s\n", ctx->generation,
+				    v->restores, v->restores == 1 ? "" : "s");
+	fwd_response_printf(cr->resp, "generation: %u, applied %s\n", v->generation,
 			    v->when);
 	/* One label a fact: the files above, their contents here. */
-	if (ctx->model_unknown)
+	if (v->model_unknown)
 		fwd_response_printf(cr->resp, "contents:   not known: the running rules "
 				    "are not compiled from the files\n");
 	else if (p)
 		fwd_response_printf(cr->resp, "contents:   %zu services, %zu lists, %zu "
 				    "fwctl edits (%zu runtime only), %zu blocked\n",
-				    p->nservices, p->nlists, v->edits, v->runtime_edits,
+				    v->services, v->lists, v->edits, v->runtime_edits,
 				    v->blocked);
-	if (ctx->disabled)
+	if (v->disabled)
 		fwd_response_printf(cr->resp, "kernel:     no table (deleted by fwctl "
 				    "disable)\n");
 	else
@@ -226,17 +348,17 @@ static void status_text(struct cmdreq *cr, const struct status_view *v)
 				    "elements\n", FWD_TABLE_NAME, v->sets, v->elements);
 	fwd_response_printf(cr->resp, "features:   concat-interval %s, timeouts %s, "
 			    "queue %s, owner %s, persist %s\n",
-			    ctx->feat.concat_interval ? "yes" : "no",
-			    ctx->feat.set_timeout ? "yes" : "no",
-			    ctx->feat.native_queue ? "native" :
-			    ctx->feat.xt_nfqueue ? "xt NFQUEUE" : "none",
-			    ctx->feat.table_owner ? "yes" : "no",
-			    ctx->feat.table_persist ? "yes" : "no");
-	fwd_vloop_status_text(cr->ctx, cr->resp);
-	fwd_metrics_status_text(cr->ctx, cr->resp);
-	if (ctx->confirm_deadline)
+			    v->feat.concat_interval ? "yes" : "no",
+			    v->feat.set_timeout ? "yes" : "no",
+			    v->feat.native_queue ? "native" :
+			    v->feat.xt_nfqueue ? "xt NFQUEUE" : "none",
+			    v->feat.table_owner ? "yes" : "no",
+			    v->feat.table_persist ? "yes" : "no");
+	fwd_vloop_status_text(&v->loop, cr->resp);
+	fwd_metrics_status_text(&v->metrics, cr->resp);
+	if (v->confirm_deadline)
 		fwd_response_printf(cr->resp, "confirm:    pending, reverts in %lds unless "
-				    "`fwctl confirm`\n", (long)(ctx->confirm_deadline - v->now));
+				    "`fwctl confirm`\n", (long)(v->confirm_deadline - v->now));
 	fwd_response_printf(cr->resp, "control:    %llu requests served, %llu busy, "
 			    "%llu timed out, %llu malformed\n", v->cs.served, v->cs.busy,
 			    v->cs.timeouts, v->cs.malformed);
@@ -244,90 +366,7 @@ static void status_text(struct cmdreq *cr, const struct status_view *v)
 			    "queued; %llu so far, %llu failed\n", v->cs.working, v->cs.waiting,
 			    v->cs.offloaded, v->cs.worker_failures);
 	if (v->rules)
-		status_rules_text(cr, v->rules, v->om);
-}
-
-static void service_line(struct cmdreq *cr, const struct fwd_policy *p, size_t i);
-static bool edit_line(struct cmdreq *cr, const struct fwd_policy *p, size_t i);
-
-/* The hits of an owner (a service or an allow/deny edit), or NULL. */
-static const struct fwd_own_acc *own_find(const struct fwd_own_map *om,
-					  enum fwd_own_kind kind, const char *name)
-{
-	for (size_t i = 0; i < om->nacc; i++)
-		if (om->acc[i].kind == kind && strcmp(om->acc[i].name, name) == 0)
-			return &om->acc[i];
-	return NULL;
-}
-
-static void hits_text(struct cmdreq *cr, const struct fwd_own_acc *a)
-{
-	if (a)
-		fwd_response_printf(cr->resp, "  %llu packets %llu bytes\n",
-				    (unsigned long long)a->packets,
-				    (unsigned long long)a->bytes);
-	else
-		fwd_response_printf(cr->resp, "  -\n");
-}
-
-/*
- * status --verbose: the effective rules, numbered as `show` numbers them,
- * each with its hits from the kernel's element counters (ufw's `status
- * verbose`). Blocks and list edits have no counters of their own: "-".
- */
-static void status_rules_text(struct cmdreq *cr, const struct fwd_policy *p,
-			      const struct fwd_own_map *om)
-{
-	char w[FWD_EDIT_STRLEN];
-
-	fwd_response_printf(cr->resp, "rules:      (number, rule, where, hits)\n");
-	for (size_t i = 0; i < p->nservices; i++) {
-		service_line(cr, p, i);
-		hits_text(cr, own_find(om, FWD_OWN_SERVICE, p->services[i].name));
-	}
-	for (size_t i = 0; i < p->nedits; i++) {
-		if (!edit_line(cr, p, i))
-			continue;
-		fwd_edit_format(&p->edits[i], w, sizeof(w));
-		hits_text(cr, own_find(om, FWD_OWN_EDIT, w));
-	}
-}
-
-static void status_rules_json(struct json_out *j, const struct fwd_policy *p,
-			      const struct fwd_own_map *om)
-{
-	char w[FWD_EDIT_STRLEN];
-
-	json_arr_begin(j);
-	for (size_t i = 0; i < p->nservices + p->nedits; i++) {
-		bool svc = i < p->nservices;
-		const struct fwd_edit *e = svc ? NULL : &p->edits[i - p->nservices];
-		const struct fwd_own_acc *a;
-
-		if (e && e->expires && e->expires <= now_s())
-			continue;
-		if (e)
-			fwd_edit_format(e, w, sizeof(w));
-		else
-			snprintf(w, sizeof(w), "service %s", p->services[i].name);
-		a = own_find(om, svc ? FWD_OWN_SERVICE : FWD_OWN_EDIT,
-			     svc ? p->services[i].name : w);
-		json_obj_begin(j);
-		json_key(j, "number"); json_uint(j, i + 1);
-		json_key(j, "rule"); json_str(j, w);
-		json_key(j, "packets");
-		if (a)
-			json_uint(j, a->packets);
-		else
-			json_null(j);
-		json_key(j, "bytes");
-		if (a)
-			json_uint(j, a->bytes);
-		else
-			json_null(j);
-		json_obj_end(j);
-	}
-	json_arr_end(j);
+		status_rules_text(cr->resp, v);
 }
 
 int cmd_status(struct cmdreq *cr)
@@ -348,13 +387,14 @@ int cmd_status(struct cmdreq *cr)
 		}
 	}
 	status_gather(cr, &v);
-	v.rules = cr->verbose ? p : NULL;
-	v.om = &om;
+	if (cr->verbose && p)
+		status_rules_gather(&v, p, &om);
+	fwd_own_free(&om);
 	if (cr->json)
 		status_json(cr, &v);
 	else
 		status_text(cr, &v);
-	fwd_own_free(&om);
+	free(v.rules);
 	return 0;
 }
 
@@ -377,52 +417,61 @@ static void peer_text(const struct fwd_policy *p, const struct fwd_peer *pe,
 }
 
 /* A service as `show` prints it, its rule number first (no newline). */
-static void service_line(struct cmdreq *cr, const struct fwd_policy *p, size_t i)
+static void service_line(struct fwd_response *resp, const struct fwd_policy *p,
+			 size_t i)
 {
 	const struct fwd_service *s = &p->services[i];
 	char a[128];
 
-	fwd_response_printf(cr->resp, "[%2zu] service %-13s %s ", FWD_RULE_NO_SERVICE(i),
+	fwd_response_printf(resp, "[%2zu] service %-13s %s ", FWD_RULE_NO_SERVICE(i),
 			    s->name, s->dir == FWD_DIR_OUT ? "out" : "in ");
 	for (size_t k = 0; k < s->nports; k++) {
 		ports_text(&s->ports[k], a, sizeof(a));
-		fwd_response_printf(cr->resp, "%s%s", k ? "," : "", a);
+		fwd_response_printf(resp, "%s%s", k ? "," : "", a);
 	}
-	fwd_response_printf(cr->resp, " %s ", s->dir == FWD_DIR_OUT ? "to" : "from");
+	fwd_response_printf(resp, " %s ", s->dir == FWD_DIR_OUT ? "to" : "from");
 	for (size_t k = 0; k < s->nallow && k < 8; k++) {
 		peer_text(p, &s->allow[k], a, sizeof(a));
-		fwd_response_printf(cr->resp, "%s%s", k ? "," : "", a);
+		fwd_response_printf(resp, "%s%s", k ? "," : "", a);
 	}
 	if (s->nallow > 8)
-		fwd_response_printf(cr->resp, ",... (%zu in all)", s->nallow);
+		fwd_response_printf(resp, ",... (%zu in all)", s->nallow);
 	for (size_t k = 0; k < s->nowners; k++)
-		fwd_response_printf(cr->resp, "%s%s %s", k ? "," : " for",
+		fwd_response_printf(resp, "%s%s %s", k ? "," : " for",
 				    s->owners[k].kind == FWD_OWNER_UNIT ? " unit" :
 				    s->owners[k].kind == FWD_OWNER_PROGRAM ? " program" :
 				    " user",
 				    s->owners[k].name);
 	fwd_restrict_format(&s->rs, a, sizeof(a));
-	fwd_response_printf(cr->resp, "%s", a);
+	fwd_response_printf(resp, "%s", a);
 	fmt_loc(&s->loc, a, sizeof(a));
-	fwd_response_printf(cr->resp, "  (%s)", a);
+	fwd_response_printf(resp, "  (%s)", a);
 }
 
-/* An edit as `show` prints it, its rule number first (no newline); false
- * for one past its time (not printed, its number kept). */
-static bool edit_line(struct cmdreq *cr, const struct fwd_policy *p, size_t i)
+/* An edit as `show` prints it, its rule number first (no newline). */
+static void edit_line_print(struct fwd_response *resp, const struct fwd_policy *p,
+			    size_t i)
 {
 	const struct fwd_edit *e = &p->edits[i];
 	char w[256], a[128];
 
-	if (e->expires && e->expires <= now_s())
-		return false;
 	/* The time as a time, and "runtime only" never beside
 	 * "permanent": such an edit has no expiry but is not saved. */
 	fmt_edit_human(e, w, sizeof(w));
 	fmt_loc(&e->loc, a, sizeof(a));
-	fwd_response_printf(cr->resp, "[%2zu] edit    %s  (%s%s%s)", FWD_RULE_NO_EDIT(p, i), w,
+	fwd_response_printf(resp, "[%2zu] edit    %s  (%s%s%s)", FWD_RULE_NO_EDIT(p, i), w,
 			    a, e->expires ? "" : e->runtime ? ", no expiry" : ", permanent",
 			    e->runtime ? "; runtime only: not saved, gone when fwd restarts" : "");
+}
+
+/* The same, false for one past its time (not printed, its number kept). */
+static bool edit_line(struct fwd_response *resp, const struct fwd_policy *p, size_t i)
+{
+	const struct fwd_edit *e = &p->edits[i];
+
+	if (e->expires && e->expires <= now_s())
+		return false;
+	edit_line_print(resp, p, i);
 	return true;
 }
 
@@ -614,11 +663,11 @@ int cmd_show(struct cmdreq *cr)
 				    p->lists[i].n == 1 ? "" : "s", a);
 	}
 	for (size_t i = 0; i < p->nservices; i++) {
-		service_line(cr, p, i);
+		service_line(cr->resp, p, i);
 		fwd_response_printf(cr->resp, "\n");
 	}
 	for (size_t i = 0; i < p->nedits; i++) {
-		if (edit_line(cr, p, i))
+		if (edit_line(cr->resp, p, i))
 			fwd_response_printf(cr->resp, "\n");
 	}
 	return 0;

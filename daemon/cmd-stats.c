@@ -149,7 +149,7 @@ int fwd_stats_gather(struct fwd_ctx *ctx, struct fwd_stats_view *v)
 	v->degraded = ctx->degraded != NULL;
 	v->restores = ctx->restores;
 	v->apply_ns = ctx->apply_ns;
-	v->nqueues = fwd_vloop_stats(ctx, v->queues, FWD_METRICS_MAX_QUEUES);
+	fwd_vloop_view_gather(ctx, &v->loop);
 	return 0;
 }
 
@@ -222,8 +222,8 @@ static void stats_json(struct cmdreq *cr, const struct fwd_stats_view *v)
 	json_arr_end(&jb.j);
 	json_key(&jb.j, "control_requests"); json_uint(&jb.j, v->cs.served);
 	json_key(&jb.j, "edits_applied"); json_uint(&jb.j, v->edits_applied);
-	json_key(&jb.j, "queues"); fwd_vloop_status_json(cr->ctx, &jb.j);
-	json_key(&jb.j, "guard_blocks"); fwd_vloop_blocks_json(cr->ctx, &jb.j);
+	json_key(&jb.j, "queues"); fwd_vloop_status_json(&v->loop, &jb.j);
+	json_key(&jb.j, "guard_blocks"); fwd_vloop_blocks_json(&v->loop, &jb.j);
 	json_obj_end(&jb.j);
 	jbuf_close(&jb, cr->resp);
 }
@@ -262,7 +262,7 @@ static void stats_text(struct cmdreq *cr, const struct fwd_stats_view *v)
 	}
 	fwd_response_printf(cr->resp, "control: %llu requests served, %llu edits applied\n",
 			    v->cs.served, (unsigned long long)v->edits_applied);
-	fwd_vloop_status_text(cr->ctx, cr->resp);
+	fwd_vloop_status_text(&v->loop, cr->resp);
 }
 
 static void stats_prometheus(struct cmdreq *cr, const struct fwd_stats_view *v)

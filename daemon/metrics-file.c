@@ -293,35 +293,48 @@ void fwd_metrics_free(struct fwd_ctx *ctx)
 	ctx->metrics = NULL;
 }
 
-void fwd_metrics_status_text(const struct fwd_ctx *ctx, struct fwd_response *resp)
+void fwd_metrics_state_gather(const struct fwd_ctx *ctx, struct fwd_metrics_state *s)
 {
 	const struct fwd_metrics_file *m = ctx->metrics;
+
+	memset(s, 0, sizeof(*s));
+	if (!m || !m->armed)
+		return;
+	s->interval = m->armed;
+	s->path = m->path;
+	s->failing = m->failing;
+	s->why = m->why;
+	s->writes = m->writes;
+	s->failures = m->failures;
+	s->last_ok = m->last_ok;
+}
+
+void fwd_metrics_status_text(const struct fwd_metrics_state *m, struct fwd_response *resp)
+{
 	char when[32] = "never";
 	struct tm tm;
 
-	if (!m || !m->armed)
+	if (!m->interval)
 		return;
 	if (m->last_ok && localtime_r(&m->last_ok, &tm))
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
 	if (m->failing)
 		fwd_response_printf(resp, "metrics:    FAILING: %s (every %us; last "
-				    "written %s)\n", m->why, m->armed, when);
+				    "written %s)\n", m->why, m->interval, when);
 	else
 		fwd_response_printf(resp, "metrics:    %s every %us, last written %s\n",
-				    m->path, m->armed, when);
+				    m->path, m->interval, when);
 }
 
-void fwd_metrics_status_json(const struct fwd_ctx *ctx, struct json_out *j)
+void fwd_metrics_status_json(const struct fwd_metrics_state *m, struct json_out *j)
 {
-	const struct fwd_metrics_file *m = ctx->metrics;
-
-	if (!m || !m->armed) {
+	if (!m->interval) {
 		json_null(j);
 		return;
 	}
 	json_obj_begin(j);
 	json_key(j, "textfile"); json_str(j, m->path);
-	json_key(j, "interval"); json_uint(j, m->armed);
+	json_key(j, "interval"); json_uint(j, m->interval);
 	json_key(j, "failing"); json_bool(j, m->failing);
 	json_key(j, "error");
 	if (m->failing)

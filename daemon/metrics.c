@@ -81,13 +81,13 @@ static void emit_scalar(FILE *f, const struct family *fam,
 static void emit_queue(FILE *f, const struct family *fam,
 		       const struct fwd_stats_view *v)
 {
-	for (unsigned i = 0; i < v->nqueues; i++) {
+	for (unsigned i = 0; i < v->loop.nqueues; i++) {
 		char num[16];
 		const char *labels[] = { "queue", num, NULL };
 		uint64_t x;
 
-		snprintf(num, sizeof(num), "%u", v->queues[i].num);
-		memcpy(&x, (const char *)&v->queues[i] + fam->off, sizeof(x));
+		snprintf(num, sizeof(num), "%u", v->loop.queues[i].num);
+		memcpy(&x, (const char *)&v->loop.queues[i] + fam->off, sizeof(x));
 		sample_name(f, fam->name, labels);
 		value(f, fam, x);
 	}
@@ -96,13 +96,13 @@ static void emit_queue(FILE *f, const struct family *fam,
 static void emit_bound(FILE *f, const struct family *fam,
 		       const struct fwd_stats_view *v)
 {
-	for (unsigned i = 0; i < v->nqueues; i++) {
+	for (unsigned i = 0; i < v->loop.nqueues; i++) {
 		char num[16];
 		const char *labels[] = { "queue", num, NULL };
 
-		snprintf(num, sizeof(num), "%u", v->queues[i].num);
+		snprintf(num, sizeof(num), "%u", v->loop.queues[i].num);
 		sample_name(f, fam->name, labels);
-		value(f, fam, v->queues[i].bound);
+		value(f, fam, v->loop.queues[i].bound);
 	}
 }
 
@@ -115,15 +115,15 @@ static const char *const reason_label[FWD_REASON_MAX] = {
 static void emit_reasons(FILE *f, const struct family *fam,
 			 const struct fwd_stats_view *v)
 {
-	for (unsigned i = 0; i < v->nqueues; i++) {
+	for (unsigned i = 0; i < v->loop.nqueues; i++) {
 		for (int r = 0; r < FWD_REASON_MAX; r++) {
 			char num[16];
 			const char *labels[] = { "queue", num, "reason", reason_label[r],
 						 NULL };
 
-			snprintf(num, sizeof(num), "%u", v->queues[i].num);
+			snprintf(num, sizeof(num), "%u", v->loop.queues[i].num);
 			sample_name(f, fam->name, labels);
-			value(f, fam, v->queues[i].by_reason[r]);
+			value(f, fam, v->loop.queues[i].by_reason[r]);
 		}
 	}
 }

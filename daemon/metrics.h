@@ -18,15 +18,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "attrib.h"
+#include "cmd-log.h"
 #include "control.h"
 #include "kmod.h"
 #include "vloop.h"
 
 struct fwd_ctx;
-
-#define FWD_METRICS_MAX_QUEUES 16
 
 /*
  * What the rules did with packets, per direction: accepted by the
@@ -60,8 +60,7 @@ struct fwd_stats_view {
 	uint64_t degraded;		/* 1: the rules are not the files' */
 	uint64_t restores;		/* the table guard put the table back */
 	uint64_t apply_ns;		/* the last commit's kernel transaction */
-	unsigned nqueues;		/* the verdict loop's queues (0: none) */
-	struct fwd_vloop_qstats queues[FWD_METRICS_MAX_QUEUES];
+	struct fwd_vloop_view loop;	/* the verdict loop's queues and blocks */
 };
 
 /* cmd-stats.c: read the live table back and fill v. 0 or -errno; free
@@ -98,10 +97,21 @@ void fwd_metrics_arm(struct fwd_ctx *ctx);
 bool fwd_metrics_event(struct fwd_ctx *ctx, int fd);
 void fwd_metrics_free(struct fwd_ctx *ctx);	/* kills and reaps a child */
 
-/* `fwctl status`: the metrics line / member (nothing without [metrics]). */
+/* `fwctl status`: how the textfile writer is doing, gathered first (the
+ * strings lent from ctx->metrics for the request), then the metrics line /
+ * member (nothing, null, without [metrics]). */
+struct fwd_metrics_state {
+	uint32_t interval;		/* seconds; 0: no [metrics] */
+	const char *path;
+	bool failing;
+	const char *why;		/* when failing */
+	unsigned long long writes, failures;
+	time_t last_ok;			/* 0: never */
+};
 struct fwd_response;
 struct json_out;
-void fwd_metrics_status_text(const struct fwd_ctx *ctx, struct fwd_response *resp);
-void fwd_metrics_status_json(const struct fwd_ctx *ctx, struct json_out *j);
+void fwd_metrics_state_gather(const struct fwd_ctx *ctx, struct fwd_metrics_state *s);
+void fwd_metrics_status_text(const struct fwd_metrics_state *s, struct fwd_response *resp);
+void fwd_metrics_status_json(const struct fwd_metrics_state *s, struct json_out *j);
 
 #endif

@@ -115,11 +115,6 @@ size_t fwd_vloop_read(struct fwd_ctx *ctx, const struct fwd_vlog_query *q,
 		      struct fwd_vlog_rec *out, size_t max, uint64_t *missed,
 		      uint64_t *next_seq);
 
-/* status/stats lines ("verdict loop: ...") and JSON members; cmd-log.c. */
-struct json_out;
-void fwd_vloop_status_text(struct fwd_ctx *ctx, struct fwd_response *resp);
-void fwd_vloop_status_json(struct fwd_ctx *ctx, struct json_out *j);
-/* The block counters (fwd_vloop_block_stats) as one JSON object. */
-void fwd_vloop_blocks_json(struct fwd_ctx *ctx, struct json_out *j);
+/* status/stats lines and JSON members: cmd-log.h (a view gathered first). */
 
 #endif

@@ -376,6 +376,20 @@ void fwd_own_count(struct fwd_own_map *m, const struct fwd_ir_set *s,
 		own_add(m, own_acc(m, FWD_OWN_OTHER, "other"), pk, by);
 }
 
+const struct fwd_own_acc *fwd_own_of_service(const struct fwd_own_map *m, size_t i)
+{
+	if (!m->sv_acc || !m->p || i >= m->p->nservices)
+		return NULL;
+	return &m->acc[m->sv_acc[i]];
+}
+
+const struct fwd_own_acc *fwd_own_of_edit(const struct fwd_own_map *m, size_t i)
+{
+	if (!m->edit_acc || !m->p || i >= m->p->nedits || m->edit_acc[i] == SIZE_MAX)
+		return NULL;
+	return &m->acc[m->edit_acc[i]];
+}
+
 void fwd_own_free(struct fwd_own_map *m)
 {
 	if (!m)

@@ -79,6 +79,11 @@ void fwd_own_init(struct fwd_own_map *m, const struct fwd_policy *p,
 void fwd_own_count(struct fwd_own_map *m, const struct fwd_ir_set *s,
 		   const struct fwd_ir_elem *e, uint64_t pk, uint64_t by);
 
+/* The owner of service i / edit i of the map's policy (an edit's only
+ * when it is an allow or deny), or NULL: also for an empty map. */
+const struct fwd_own_acc *fwd_own_of_service(const struct fwd_own_map *m, size_t i);
+const struct fwd_own_acc *fwd_own_of_edit(const struct fwd_own_map *m, size_t i);
+
 void fwd_own_free(struct fwd_own_map *m);	/* accepts NULL; leaves it empty */
 
 #endif

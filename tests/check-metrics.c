@@ -96,12 +96,12 @@ static void fixture_make(struct fixture *f)
 	f->v.edits_applied = 5;
 	f->v.apply_ns = 1500000;	/* 1.5 ms */
 	f->v.cs.served = 17;
-	f->v.nqueues = 2;
-	f->v.queues[0] = (struct fwd_vloop_qstats){ .num = 0, .bound = true,
+	f->v.loop.nqueues = 2;
+	f->v.loop.queues[0] = (struct fwd_vloop_qstats){ .num = 0, .bound = true,
 		.queued = 100, .verdicts = 100, .by_reason = { 90, 6, 4, 0, 0 },
 		.blocks = 1, .suppressed = 12, .lat_p50_ns = 250000,
 		.lat_p99_ns = 2000000 };
-	f->v.queues[1] = (struct fwd_vloop_qstats){ .num = 1, .queued = 3,
+	f->v.loop.queues[1] = (struct fwd_vloop_qstats){ .num = 1, .queued = 3,
 		.verdicts = 3, .queue_dropped = 4, .user_dropped = 5,
 		.verdict_errors = 0 };
 }
@@ -249,7 +249,7 @@ START_TEST(test_promtool_accepts)
 
 	/* No loop, no element counters, no table read back. */
 	fwd_own_free(&f.v.om);
-	f.v.nqueues = 0;
+	f.v.loop.nqueues = 0;
 	f.v.live = NULL;
 	render(&f);
 	rc = promtool_check(tool, f.text, f.len, &said);
