@@ -269,8 +269,8 @@ static void status_json(struct cmdreq *cr, const struct status_view *v)
 
 static void service_line(struct fwd_response *resp, const struct fwd_policy *p,
 			 size_t i);
-static void edit_line_print(struct fwd_response *resp, const struct fwd_policy *p,
-			    size_t i);
+static void edit_line(struct fwd_response *resp, const struct fwd_policy *p,
+		      size_t i);
 
 /*
  * status --verbose: the effective rules, numbered as `show` numbers them,
@@ -288,7 +288,7 @@ static void status_rules_text(struct fwd_response *resp, const struct status_vie
 		if (r->i < p->nservices)
 			service_line(resp, p, r->i);
 		else
-			edit_line_print(resp, p, r->i - p->nservices);
+			edit_line(resp, p, r->i - p->nservices);
 		if (r->hits)
 			fwd_response_printf(resp, "  %llu packets %llu bytes\n",
 					    (unsigned long long)r->packets,
@@ -449,8 +449,8 @@ static void service_line(struct fwd_response *resp, const struct fwd_policy *p,
 }
 
 /* An edit as `show` prints it, its rule number first (no newline). */
-static void edit_line_print(struct fwd_response *resp, const struct fwd_policy *p,
-			    size_t i)
+static void edit_line(struct fwd_response *resp, const struct fwd_policy *p,
+		      size_t i)
 {
 	const struct fwd_edit *e = &p->edits[i];
 	char w[256], a[128];
@@ -462,17 +462,6 @@ static void edit_line_print(struct fwd_response *resp, const struct fwd_policy *
 	fwd_response_printf(resp, "[%2zu] edit    %s  (%s%s%s)", FWD_RULE_NO_EDIT(p, i), w,
 			    a, e->expires ? "" : e->runtime ? ", no expiry" : ", permanent",
 			    e->runtime ? "; runtime only: not saved, gone when fwd restarts" : "");
-}
-
-/* The same, false for one past its time (not printed, its number kept). */
-static bool edit_line(struct fwd_response *resp, const struct fwd_policy *p, size_t i)
-{
-	const struct fwd_edit *e = &p->edits[i];
-
-	if (e->expires && e->expires <= now_s())
-		return false;
-	edit_line_print(resp, p, i);
-	return true;
 }
 
 /* "interface" and "limit" of a service or an explained class: the name
@@ -562,114 +551,139 @@ static void owners_json(struct json_out *j, const struct fwd_service *s)
 	}
 }
 
-int cmd_show(struct cmdreq *cr)
+/* What `fwctl show` prints: the running model, lent, at one moment. */
+struct show_view {
+	const struct fwd_policy *p;
+	unsigned generation;
+	uint64_t now;
+};
+
+static void show_json(struct fwd_response *resp, const struct show_view *v)
 {
-	const struct fwd_policy *p = cr->ctx->policy;
+	const struct fwd_policy *p = v->p;
+	struct jbuf jb;
 	char a[128];
 
-	if (cr->nft)
-		return cmd_show_nft(cr);
-	if (cr->json) {
-		struct jbuf jb;
-
-		jbuf_open(&jb);
+	jbuf_open(&jb);
+	json_obj_begin(&jb.j);
+	/* What `remove N --generation G` checks the numbers against. */
+	json_key(&jb.j, "generation"); json_uint(&jb.j, v->generation);
+	json_key(&jb.j, "defaults");
+	json_obj_begin(&jb.j);
+	json_key(&jb.j, "inbound"); json_str(&jb.j, fwd_action_name(p->inbound));
+	json_key(&jb.j, "outbound"); json_str(&jb.j, fwd_action_name(p->outbound));
+	json_key(&jb.j, "log"); json_str(&jb.j, fwd_log_name(p->log));
+	json_key(&jb.j, "icmp"); json_str(&jb.j, fwd_icmp_name(p->icmp));
+	json_key(&jb.j, "counters"); json_bool(&jb.j, p->counters);
+	json_obj_end(&jb.j);
+	json_key(&jb.j, "lists");
+	json_arr_begin(&jb.j);
+	for (size_t i = 0; i < p->nlists; i++) {
 		json_obj_begin(&jb.j);
-		/* What `remove N --generation G` checks the numbers against. */
-		json_key(&jb.j, "generation"); json_uint(&jb.j, cr->ctx->generation);
-		json_key(&jb.j, "defaults");
-		json_obj_begin(&jb.j);
-		json_key(&jb.j, "inbound"); json_str(&jb.j, fwd_action_name(p->inbound));
-		json_key(&jb.j, "outbound"); json_str(&jb.j, fwd_action_name(p->outbound));
-		json_key(&jb.j, "log"); json_str(&jb.j, fwd_log_name(p->log));
-		json_key(&jb.j, "icmp"); json_str(&jb.j, fwd_icmp_name(p->icmp));
-		json_key(&jb.j, "counters"); json_bool(&jb.j, p->counters);
+		json_key(&jb.j, "name"); json_str(&jb.j, p->lists[i].name);
+		json_key(&jb.j, "members"); json_uint(&jb.j, p->lists[i].n);
+		fmt_loc(&p->lists[i].loc, a, sizeof(a));
+		json_key(&jb.j, "source"); json_str(&jb.j, a);
 		json_obj_end(&jb.j);
-		json_key(&jb.j, "lists");
-		json_arr_begin(&jb.j);
-		for (size_t i = 0; i < p->nlists; i++) {
-			json_obj_begin(&jb.j);
-			json_key(&jb.j, "name"); json_str(&jb.j, p->lists[i].name);
-			json_key(&jb.j, "members"); json_uint(&jb.j, p->lists[i].n);
-			fmt_loc(&p->lists[i].loc, a, sizeof(a));
-			json_key(&jb.j, "source"); json_str(&jb.j, a);
-			json_obj_end(&jb.j);
-		}
-		json_arr_end(&jb.j);
-		json_key(&jb.j, "services");
-		json_arr_begin(&jb.j);
-		for (size_t i = 0; i < p->nservices; i++) {
-			const struct fwd_service *s = &p->services[i];
-
-			json_obj_begin(&jb.j);
-			json_key(&jb.j, "number"); json_uint(&jb.j, FWD_RULE_NO_SERVICE(i));
-			json_key(&jb.j, "name"); json_str(&jb.j, s->name);
-			json_key(&jb.j, "direction"); json_str(&jb.j, s->dir == FWD_DIR_OUT ? "out" : "in");
-			json_key(&jb.j, "ports");
-			json_arr_begin(&jb.j);
-			for (size_t k = 0; k < s->nports; k++) {
-				ports_text(&s->ports[k], a, sizeof(a));
-				json_str(&jb.j, a);
-			}
-			json_arr_end(&jb.j);
-			json_key(&jb.j, "allow");
-			json_arr_begin(&jb.j);
-			for (size_t k = 0; k < s->nallow; k++) {
-				peer_text(p, &s->allow[k], a, sizeof(a));
-				json_str(&jb.j, a);
-			}
-			json_arr_end(&jb.j);
-			restrict_json(&jb.j, &s->rs);
-			if (s->nowners)
-				owners_json(&jb.j, s);
-			fmt_loc(&s->loc, a, sizeof(a));
-			json_key(&jb.j, "source"); json_str(&jb.j, a);
-			json_obj_end(&jb.j);
-		}
-		json_arr_end(&jb.j);
-		json_key(&jb.j, "edits");
-		json_arr_begin(&jb.j);
-		for (size_t i = 0; i < p->nedits; i++) {
-			const struct fwd_edit *e = &p->edits[i];
-			char w[256];
-
-			if (e->expires && e->expires <= now_s())
-				continue;
-			json_obj_begin(&jb.j);
-			fwd_edit_format(e, w, sizeof(w));
-			json_key(&jb.j, "number"); json_uint(&jb.j, FWD_RULE_NO_EDIT(p, i));
-			json_key(&jb.j, "edit"); json_str(&jb.j, w);
-			json_key(&jb.j, "runtime"); json_bool(&jb.j, e->runtime);
-			json_key(&jb.j, "expires");
-			if (e->expires)
-				json_uint(&jb.j, e->expires);
-			else
-				json_null(&jb.j);
-			json_obj_end(&jb.j);
-		}
-		json_arr_end(&jb.j);
-		json_obj_end(&jb.j);
-		jbuf_close(&jb, cr->resp);
-		return 0;
 	}
-	fwd_response_printf(cr->resp, "[defaults] inbound %s, outbound %s, log %s, icmp %s, "
+	json_arr_end(&jb.j);
+	json_key(&jb.j, "services");
+	json_arr_begin(&jb.j);
+	for (size_t i = 0; i < p->nservices; i++) {
+		const struct fwd_service *s = &p->services[i];
+
+		json_obj_begin(&jb.j);
+		json_key(&jb.j, "number"); json_uint(&jb.j, FWD_RULE_NO_SERVICE(i));
+		json_key(&jb.j, "name"); json_str(&jb.j, s->name);
+		json_key(&jb.j, "direction"); json_str(&jb.j, s->dir == FWD_DIR_OUT ? "out" : "in");
+		json_key(&jb.j, "ports");
+		json_arr_begin(&jb.j);
+		for (size_t k = 0; k < s->nports; k++) {
+			ports_text(&s->ports[k], a, sizeof(a));
+			json_str(&jb.j, a);
+		}
+		json_arr_end(&jb.j);
+		json_key(&jb.j, "allow");
+		json_arr_begin(&jb.j);
+		for (size_t k = 0; k < s->nallow; k++) {
+			peer_text(p, &s->allow[k], a, sizeof(a));
+			json_str(&jb.j, a);
+		}
+		json_arr_end(&jb.j);
+		restrict_json(&jb.j, &s->rs);
+		if (s->nowners)
+			owners_json(&jb.j, s);
+		fmt_loc(&s->loc, a, sizeof(a));
+		json_key(&jb.j, "source"); json_str(&jb.j, a);
+		json_obj_end(&jb.j);
+	}
+	json_arr_end(&jb.j);
+	json_key(&jb.j, "edits");
+	json_arr_begin(&jb.j);
+	for (size_t i = 0; i < p->nedits; i++) {
+		const struct fwd_edit *e = &p->edits[i];
+		char w[256];
+
+		if (e->expires && e->expires <= v->now)
+			continue;
+		json_obj_begin(&jb.j);
+		fwd_edit_format(e, w, sizeof(w));
+		json_key(&jb.j, "number"); json_uint(&jb.j, FWD_RULE_NO_EDIT(p, i));
+		json_key(&jb.j, "edit"); json_str(&jb.j, w);
+		json_key(&jb.j, "runtime"); json_bool(&jb.j, e->runtime);
+		json_key(&jb.j, "expires");
+		if (e->expires)
+			json_uint(&jb.j, e->expires);
+		else
+			json_null(&jb.j);
+		json_obj_end(&jb.j);
+	}
+	json_arr_end(&jb.j);
+	json_obj_end(&jb.j);
+	jbuf_close(&jb, resp);
+}
+
+static void show_text(struct fwd_response *resp, const struct show_view *v)
+{
+	const struct fwd_policy *p = v->p;
+	char a[128];
+
+	fwd_response_printf(resp, "[defaults] inbound %s, outbound %s, log %s, icmp %s, "
 			    "counters %s\n",
 			    fwd_action_name(p->inbound), fwd_action_name(p->outbound),
 			    fwd_log_name(p->log), fwd_icmp_name(p->icmp),
 			    p->counters ? "yes" : "no");
 	for (size_t i = 0; i < p->nlists; i++) {
 		fmt_loc(&p->lists[i].loc, a, sizeof(a));
-		fwd_response_printf(cr->resp, "list %-16s %zu member%s  (%s)\n",
+		fwd_response_printf(resp, "list %-16s %zu member%s  (%s)\n",
 				    p->lists[i].name, p->lists[i].n,
 				    p->lists[i].n == 1 ? "" : "s", a);
 	}
 	for (size_t i = 0; i < p->nservices; i++) {
-		service_line(cr->resp, p, i);
-		fwd_response_printf(cr->resp, "\n");
+		service_line(resp, p, i);
+		fwd_response_printf(resp, "\n");
 	}
 	for (size_t i = 0; i < p->nedits; i++) {
-		if (edit_line(cr->resp, p, i))
-			fwd_response_printf(cr->resp, "\n");
+		const struct fwd_edit *e = &p->edits[i];
+
+		if (e->expires && e->expires <= v->now)
+			continue;	/* past its time: its number is kept */
+		edit_line(resp, p, i);
+		fwd_response_printf(resp, "\n");
 	}
+}
+
+int cmd_show(struct cmdreq *cr)
+{
+	struct show_view v = { .p = cr->ctx->policy, .generation = cr->ctx->generation,
+			       .now = now_s() };
+
+	if (cr->nft)
+		return cmd_show_nft(cr);
+	if (cr->json)
+		show_json(cr->resp, &v);
+	else
+		show_text(cr->resp, &v);
 	return 0;
 }
 
@@ -825,54 +839,91 @@ int cmd_list_show(struct cmdreq *cr)
 	return 0;
 }
 
-int cmd_list_blocked(struct cmdreq *cr)
-{
-	const struct fwd_policy *p = cr->ctx->policy;
-	uint64_t now = now_s();
-	struct jbuf jb;
-	char a[128], t[128];
+/* One row of `fwctl list blocked`, gathered before rendering. */
+struct blocked_row {
+	char addr[64];
+	uint64_t expires;		/* 0: none */
+	bool runtime;
+	const char *reason;		/* the guard's reason, or "fwctl" (static) */
+};
 
-	if (cr->json) {
-		jbuf_open(&jb);
-		json_arr_begin(&jb.j);
-	}
+/* The blocks in force, with why each is held (the verdict loop's). */
+static size_t blocked_gather(struct fwd_ctx *ctx, uint64_t now,
+			     struct blocked_row **out)
+{
+	const struct fwd_policy *p = ctx->policy;
+	struct blocked_row *v = fwd_xcalloc(p->nedits + 1, sizeof(*v));
+	size_t n = 0;
+
 	for (size_t i = 0; i < p->nedits; i++) {
 		const struct fwd_edit *e = &p->edits[i];
 
 		if (e->kind != FWD_EDIT_BLOCK || (e->expires && e->expires <= now))
 			continue;
-		fwd_addr_format(&e->addr, a, sizeof(a));
-		if (cr->json) {
-			json_obj_begin(&jb.j);
-			json_key(&jb.j, "address"); json_str(&jb.j, a);
-			json_key(&jb.j, "expires");
-			if (e->expires)
-				json_uint(&jb.j, e->expires);
-			else
-				json_null(&jb.j);
-			json_key(&jb.j, "seconds_left");
-			if (e->expires)
-				json_uint(&jb.j, e->expires - now);
-			else
-				json_null(&jb.j);
-			json_key(&jb.j, "runtime"); json_bool(&jb.j, e->runtime);
-			json_key(&jb.j, "reason");
-			json_str(&jb.j, fwd_vloop_reason(cr->ctx, &e->addr));
-			json_obj_end(&jb.j);
-		} else {
-			if (!e->expires && e->runtime)
-				snprintf(t, sizeof(t), "no expiry");
-			else
-				fmt_until(e->expires, t, sizeof(t));
-			fwd_response_printf(cr->resp, "%-44s %-15s %s%s\n", a,
-					    fwd_vloop_reason(cr->ctx, &e->addr), t,
-					    e->runtime ? " (runtime only: not saved)" : "");
-		}
+		fwd_addr_format(&e->addr, v[n].addr, sizeof(v[n].addr));
+		v[n].expires = e->expires;
+		v[n].runtime = e->runtime;
+		v[n].reason = fwd_vloop_reason(ctx, &e->addr);
+		n++;
 	}
-	if (cr->json) {
-		json_arr_end(&jb.j);
-		jbuf_close(&jb, cr->resp);
+	*out = v;
+	return n;
+}
+
+static void blocked_json(struct fwd_response *resp, const struct blocked_row *v,
+			 size_t n, uint64_t now)
+{
+	struct jbuf jb;
+
+	jbuf_open(&jb);
+	json_arr_begin(&jb.j);
+	for (size_t i = 0; i < n; i++) {
+		json_obj_begin(&jb.j);
+		json_key(&jb.j, "address"); json_str(&jb.j, v[i].addr);
+		json_key(&jb.j, "expires");
+		if (v[i].expires)
+			json_uint(&jb.j, v[i].expires);
+		else
+			json_null(&jb.j);
+		json_key(&jb.j, "seconds_left");
+		if (v[i].expires)
+			json_uint(&jb.j, v[i].expires - now);
+		else
+			json_null(&jb.j);
+		json_key(&jb.j, "runtime"); json_bool(&jb.j, v[i].runtime);
+		json_key(&jb.j, "reason"); json_str(&jb.j, v[i].reason);
+		json_obj_end(&jb.j);
 	}
+	json_arr_end(&jb.j);
+	jbuf_close(&jb, resp);
+}
+
+static void blocked_text(struct fwd_response *resp, const struct blocked_row *v,
+			 size_t n)
+{
+	char t[128];
+
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i].expires && v[i].runtime)
+			snprintf(t, sizeof(t), "no expiry");
+		else
+			fmt_until(v[i].expires, t, sizeof(t));
+		fwd_response_printf(resp, "%-44s %-15s %s%s\n", v[i].addr, v[i].reason, t,
+				    v[i].runtime ? " (runtime only: not saved)" : "");
+	}
+}
+
+int cmd_list_blocked(struct cmdreq *cr)
+{
+	uint64_t now = now_s();
+	struct blocked_row *v;
+	size_t n = blocked_gather(cr->ctx, now, &v);
+
+	if (cr->json)
+		blocked_json(cr->resp, v, n, now);
+	else
+		blocked_text(cr->resp, v, n);
+	free(v);
 	return 0;
 }
 
@@ -970,6 +1021,7 @@ struct explain_run {
 };
 
 struct explain_view {
+	const struct fwd_ir *ir;	/* lent: the running IR the runs point into */
 	const char *src;		/* the source, or with --out the destination */
 	const struct explain_opts *eo;
 	struct explain_run *runs;
@@ -1060,6 +1112,7 @@ static int explain_gather(struct cmdreq *cr, int family, const uint8_t addr[16],
 		}
 	}
 	v->disabled = cr->ctx->disabled;
+	v->ir = cr->ctx->ir;
 	/* What `fwctl doctor` knows, asked of the kernel now: another table
 	 * on the same hooks may drop what fwd accepts. */
 	if (v->eo->out) {
@@ -1112,25 +1165,25 @@ static void explain_restrict(struct cmdreq *cr, const struct fwd_restrict *rs)
 }
 
 /* The interface and limit of the class whose set decided, if any. */
-static void run_restrict(const struct cmdreq *cr, const struct explain_run *r,
+static void run_restrict(const struct explain_view *v, const struct explain_run *r,
 			 struct fwd_restrict *rs)
 {
 	const struct fwd_ir_class *cls;
 
 	memset(rs, 0, sizeof(*rs));
-	if (r->ex.set >= 0 && (cls = fwd_ir_class_of_set(cr->ctx->ir, (unsigned)r->ex.set))) {
+	if (r->ex.set >= 0 && (cls = fwd_ir_class_of_set(v->ir, (unsigned)r->ex.set))) {
 		snprintf(rs->ifname, sizeof(rs->ifname), "%s", cls->ifname);
 		rs->limit_n = cls->limit_n;
 		rs->limit_w = cls->limit_w;
 	}
 }
 
-static void run_source(const struct cmdreq *cr, const struct explain_run *r,
+static void run_source(const struct explain_view *v, const struct explain_run *r,
 		       char *elem, size_t elen, char *loc, size_t llen)
 {
 	elem[0] = loc[0] = '\0';
 	if (r->ex.set >= 0 && r->ex.elem) {
-		fwd_ir_elem_format(&cr->ctx->ir->sets[r->ex.set], r->ex.elem, elem, elen);
+		fwd_ir_elem_format(&v->ir->sets[r->ex.set], r->ex.elem, elem, elen);
 		fmt_loc(&r->ex.loc, loc, llen);
 	} else if (!r->ex.by_policy && r->ex.loc.file) {
 		fmt_loc(&r->ex.loc, loc, llen);
@@ -1143,7 +1196,7 @@ static void json_run(struct cmdreq *cr, struct json_out *j, const struct explain
 	char pbuf[32], elem[256], loc[128];
 
 	ports_text(&r->pr, pbuf, sizeof(pbuf));
-	run_source(cr, r, elem, sizeof(elem), loc, sizeof(loc));
+	run_source(v, r, elem, sizeof(elem), loc, sizeof(loc));
 	json_key(j, "port"); json_str(j, pbuf);
 	json_key(j, "verdict"); json_str(j, effective_verdict(v, r));
 	json_key(j, "policy_verdict"); json_str(j, verdict_name(r->ex.verdict));
@@ -1155,7 +1208,7 @@ static void json_run(struct cmdreq *cr, struct json_out *j, const struct explain
 		json_uint(j, r->ex.rule);
 	json_key(j, "set");
 	if (r->ex.set >= 0)
-		json_str(j, cr->ctx->ir->sets[r->ex.set].name);
+		json_str(j, v->ir->sets[r->ex.set].name);
 	else
 		json_null(j);
 	json_key(j, "element");
@@ -1171,7 +1224,7 @@ static void json_run(struct cmdreq *cr, struct json_out *j, const struct explain
 	{
 		struct fwd_restrict rs;
 
-		run_restrict(cr, r, &rs);
+		run_restrict(v, r, &rs);
 		restrict_json(j, &rs);
 	}
 }
@@ -1240,7 +1293,7 @@ static void explain_text(struct cmdreq *cr, const struct explain_view *v)
 		char pbuf[32], elem[256], loc[128], head[512];
 
 		ports_text(&r->pr, pbuf, sizeof(pbuf));
-		run_source(cr, r, elem, sizeof(elem), loc, sizeof(loc));
+		run_source(v, r, elem, sizeof(elem), loc, sizeof(loc));
 		if (eo->out)
 			snprintf(head, sizeof(head), "out to %s -> %s%s%s%s%s%s%.200s", v->src,
 				 pbuf, eo->user ? " as user " : "", eo->user ? eo->user : "",
@@ -1262,14 +1315,14 @@ static void explain_text(struct cmdreq *cr, const struct explain_view *v)
 		else if (r->ex.set >= 0)
 			fwd_response_printf(cr->resp, "  decided by: rule %zu, set %s, element %s\n"
 					    "  from:       %s\n", r->ex.rule,
-					    cr->ctx->ir->sets[r->ex.set].name, elem, loc);
+					    v->ir->sets[r->ex.set].name, elem, loc);
 		else
 			fwd_response_printf(cr->resp, "  decided by: rule %zu of chain %s%s%s\n",
 					    r->ex.rule, chain, *loc ? ", from " : "", loc);
 		{
 			struct fwd_restrict rs;
 
-			run_restrict(cr, r, &rs);
+			run_restrict(v, r, &rs);
 			explain_restrict(cr, &rs);
 		}
 	}
