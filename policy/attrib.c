@@ -152,6 +152,78 @@ static bool edit_owned(const struct fwd_edit *e)
 	return e->kind == FWD_EDIT_ALLOW || e->kind == FWD_EDIT_DENY;
 }
 
+/* An edit made at run time that names one address: found by it. */
+static bool edit_by_host(const struct fwd_edit *e)
+{
+	return !e->loc.file && fwd_addr_is_host(&e->addr) &&
+	       (e->kind == FWD_EDIT_LIST_ADD ||
+		(edit_owned(e) && e->peer == FWD_PEER_ADDR));
+}
+
+static size_t host_hash(const uint8_t *a, unsigned alen)
+{
+	uint64_t h = 14695981039346656037ULL ^ alen;
+
+	for (unsigned i = 0; i < alen; i++)
+		h = (h ^ a[i]) * 1099511628211ULL;
+	return (size_t)h;
+}
+
+/* The slot of the chain of run-time edits naming address a (alen bytes):
+ * its head, or the empty slot where it would go. */
+static size_t *host_slot(const struct fwd_own_map *m, const uint8_t *a,
+			 unsigned alen)
+{
+	size_t i = host_hash(a, alen) & (m->hcap - 1);
+
+	for (;; i = (i + 1) & (m->hcap - 1)) {
+		const struct fwd_addr *x;
+
+		if (!m->host_head[i])
+			return &m->host_head[i];
+		x = &m->p->edits[m->host_head[i] - 1].addr;
+		if (fwd_addr_len(x) == alen && memcmp(x->a, a, alen) == 0)
+			return &m->host_head[i];
+	}
+}
+
+/* The run-time edits by address and the rest, and the edits naming a
+ * list (attrib.h). Edits are taken last to first, so that each chain is
+ * in edit order. */
+static void edits_index(struct fwd_own_map *m)
+{
+	const struct fwd_policy *p = m->p;
+	size_t nhost = 0;
+
+	for (size_t i = 0; i < p->nedits; i++)
+		nhost += edit_by_host(&p->edits[i]);
+	for (m->hcap = 64; m->hcap < 2 * nhost + 2; m->hcap *= 2)
+		;
+	m->host_head = fwd_xcalloc(m->hcap, sizeof(*m->host_head));
+	m->host_next = fwd_xcalloc(p->nedits + 1, sizeof(*m->host_next));
+	m->rt_rest = fwd_xcalloc(p->nedits + 1, sizeof(*m->rt_rest));
+	m->list_edits = fwd_xcalloc(p->nedits + 1, sizeof(*m->list_edits));
+	for (size_t i = p->nedits; i-- > 0;) {
+		const struct fwd_edit *e = &p->edits[i];
+
+		if (edit_by_host(e)) {
+			size_t *slot = host_slot(m, e->addr.a,
+						 (unsigned)fwd_addr_len(&e->addr));
+
+			m->host_next[i] = *slot;
+			*slot = i + 1;
+		}
+	}
+	for (size_t i = 0; i < p->nedits; i++) {
+		const struct fwd_edit *e = &p->edits[i];
+
+		if (!e->loc.file && !edit_by_host(e))
+			m->rt_rest[m->nrt_rest++] = i;
+		if (edit_owned(e) && e->peer == FWD_PEER_LIST)
+			m->list_edits[m->nlist_edits++] = i;
+	}
+}
+
 void fwd_own_init(struct fwd_own_map *m, const struct fwd_policy *p,
 		  const struct fwd_ir *ir)
 {
@@ -184,6 +256,7 @@ void fwd_own_init(struct fwd_own_map *m, const struct fwd_policy *p,
 		m->edit_acc[i] = edit_owned(e) ? own_edit(m, e) : SIZE_MAX;
 		own_ref_add(m, &e->loc, FWD_OWN_EDIT, i);
 	}
+	edits_index(m);
 	if (m->nrefs)
 		qsort(m->refs, m->nrefs, sizeof(*m->refs), own_ref_cmp);
 }
@@ -268,11 +341,11 @@ static void own_list_user(struct fwd_own_map *m, const char *name,
 			return;
 		}
 	}
-	for (size_t i = 0; i < p->nedits; i++) {
+	for (size_t k = 0; k < m->nlist_edits; k++) {
+		size_t i = m->list_edits[k];
 		const struct fwd_edit *ed = &p->edits[i];
 
-		if (edit_owned(ed) && owner_in(c, ed->dir, &ed->rs) &&
-		    ed->peer == FWD_PEER_LIST && strcmp(ed->list, name) == 0 &&
+		if (owner_in(c, ed->dir, &ed->rs) && strcmp(ed->list, name) == 0 &&
 		    ports_have(&ed->ports, e)) {
 			own_add(m, m->edit_acc[i], pk, by);
 			return;
@@ -304,30 +377,36 @@ static int runtime_match(const struct fwd_edit *x, const struct set_ctx *c,
 }
 
 /* The edit made at run time (no file) that holds e: the first that
- * names it, else the first from any. */
-static const struct fwd_edit *runtime_edit(const struct fwd_policy *p,
+ * names it, else the first from any; as a scan of every edit in order
+ * would find, from the edits of e's own address and the few others. */
+static const struct fwd_edit *runtime_edit(const struct fwd_own_map *m,
 					   const struct set_ctx *c,
 					   const struct fwd_ir_elem *e,
 					   size_t *idx)
 {
-	const struct fwd_edit *any = NULL;
-	size_t any_idx = 0;
+	const struct fwd_policy *p = m->p;
+	size_t named = SIZE_MAX, any = SIZE_MAX;
 
-	for (size_t i = 0; i < p->nedits; i++) {
-		const struct fwd_edit *x = &p->edits[i];
-		int r = x->loc.file ? 0 : runtime_match(x, c, e);
-
-		if (r == 2) {
-			*idx = i;
-			return x;
-		}
-		if (r == 1 && !any) {
-			any = x;
-			any_idx = i;
+	for (size_t i = c->alen ? *host_slot(m, e->lo, c->alen) : 0; i;
+	     i = m->host_next[i - 1]) {
+		if (runtime_match(&p->edits[i - 1], c, e) == 2) {
+			named = i - 1;
+			break;
 		}
 	}
-	*idx = any_idx;
-	return any;
+	for (size_t k = 0; k < m->nrt_rest && m->rt_rest[k] < named; k++) {
+		size_t i = m->rt_rest[k];
+		int r = runtime_match(&p->edits[i], c, e);
+
+		if (r == 2) {
+			named = i;
+			break;
+		}
+		if (r == 1 && any == SIZE_MAX)
+			any = i;
+	}
+	*idx = named != SIZE_MAX ? named : any;
+	return *idx != SIZE_MAX ? &p->edits[*idx] : NULL;
 }
 
 void fwd_own_count(struct fwd_own_map *m, const struct fwd_ir_set *s,
@@ -355,7 +434,7 @@ void fwd_own_count(struct fwd_own_map *m, const struct fwd_ir_set *s,
 			ei = r->idx;
 		}
 	} else {
-		ed = runtime_edit(p, &c, e, &ei);
+		ed = runtime_edit(m, &c, e, &ei);
 	}
 	if (ed && ed->kind == FWD_EDIT_LIST_ADD) {
 		list = ed->list;
@@ -400,5 +479,9 @@ void fwd_own_free(struct fwd_own_map *m)
 	free(m->list_acc);
 	free(m->edit_acc);
 	free(m->index);
+	free(m->host_head);
+	free(m->host_next);
+	free(m->rt_rest);
+	free(m->list_edits);
 	memset(m, 0, sizeof(*m));
 }

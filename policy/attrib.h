@@ -66,6 +66,15 @@ struct fwd_own_map {
 	size_t *sv_acc, *list_acc, *edit_acc;
 	size_t *index;			/* (kind, name) -> acc index + 1 */
 	size_t icap;			/* a power of two, or 0 */
+	/* The edits made at run time (no line to find them by): those of a
+	 * single address (allow/deny from a host, a list-add of a host) by
+	 * that address, an index of chains in edit order (head and next:
+	 * edit index + 1); the rest in edit order. And the allow/deny edits
+	 * that name a list. So an element's owner is found without a scan
+	 * of every edit. */
+	size_t *host_head, hcap, *host_next;
+	size_t *rt_rest, nrt_rest;
+	size_t *list_edits, nlist_edits;
 };
 
 /* Every service, list and allow/deny edit of p, at zero: each shows, hit

@@ -384,9 +384,10 @@ START_TEST(owner_direction_verdict)
 END_TEST
 
 /* 20000 live allow edits (100k fwctl edits is the case that matters; the
- * index makes each owner once, so this is linear): each its own owner, in
- * edit order, after the services and lists; a hit on the last edit's
- * element is the last edit's. */
+ * indexes make each owner once and find an element's edit by its address,
+ * so this is linear): each its own owner, in edit order, after the
+ * services and lists; a hit on the last edit's element is the last edit's,
+ * and every edit's element hit once counts once for that edit. */
 START_TEST(many_edits_one_owner_each)
 {
 	enum { N = 20000 };
@@ -417,6 +418,26 @@ START_TEST(many_edits_one_owner_each)
 	hit(&f, "198.18.79.250", 9000, 2);
 	assert_sum(&f, FWD_OWN_EDIT, name, 2);
 	ck_assert_uint_eq(f.m.acc[5].packets, 0);
+	/* Every live edit's element hit once more: each its own edit's (the
+	 * owner found by the element's address, not by a scan of them all). */
+	{
+		const struct fwd_ir_set *s4 = fwd_ir_set_find(f.ir, "allow4");
+		size_t hits = 0;
+
+		ck_assert_ptr_nonnull(s4);
+		for (size_t i = 0; i < s4->n; i++)
+			if (s4->elems[i].plo == 9000) {
+				fwd_own_count(&f.m, s4, &s4->elems[i], 1, 100);
+				hits++;
+			}
+		ck_assert_uint_eq(hits, N);
+	}
+	for (size_t i = 5; i < 5 + N; i++)
+		ck_assert_msg(f.m.acc[i].packets == (i == 5 + N - 1 ? 3 : 1),
+			      "%s: %llu packets", f.m.acc[i].name,
+			      (unsigned long long)f.m.acc[i].packets);
+	for (size_t i = 0; i < f.m.nacc; i++)
+		ck_assert_msg(f.m.acc[i].kind != FWD_OWN_OTHER, "counted as other");
 	fixture_free(&f);
 }
 END_TEST
