@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
-# The owners of `fwctl stats` (policy/attrib.c) made and rendered as
-# Prometheus series (daemon/metrics.c) for N live allow edits vs N/10, in
-# the same run, interleaved (see owners-bench.c). Pure CPU: no root, no
+# The owners of `fwctl stats` (policy/attrib.c) made, every element of the
+# IR counted once, and rendered as Prometheus series (daemon/metrics.c) for
+# N live allow edits vs N/10, in the same run, interleaved (see
+# owners-bench.c). Pure CPU: no root, no
 # namespaces. Knobs: BUILD (default build), N (100000), ROUNDS (5),
 # OUT_DIR (bench/out).
 set -eu
