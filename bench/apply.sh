@@ -16,6 +16,8 @@
 #   sudo bench/apply.sh                  # SIZES="10000 100000" RUNS=5
 #   sudo SIZES="1000 10000 100000" RUNS=9 bench/apply.sh
 #   sudo COUNTERS=no bench/apply.sh      # [defaults] counters = no (both sides)
+#   sudo FWD_BASE=/tmp/fwd-old bench/apply.sh  # also another fwd binary, paired:
+#                                        # fwd/base per round (a change's own ratio)
 #
 # fwd runs with --state-dir '' (no last-good copy: nft does not keep one
 # either); the column "fwd+state" is the same apply also writing and
@@ -31,9 +33,11 @@ WARM_MIB=${WARM_MIB:-65536}	# touch up to this much memory once before timing (0
 WARM_MARGIN_MIB=${WARM_MARGIN_MIB:-3072}	# ... but always leave this much available
 MINLOAD=${FWD_NFT_MIN_LOAD:-$BUILD/tests/nft-min-load}
 WARMMEM=${FWD_WARM_MEM:-$BUILD/tests/warm-mem}
+FWD_BASE=${FWD_BASE:-}	# another fwd binary (e.g. before a change), timed in the same rounds
 
 need_tools /usr/bin/time awk
 [ -x "$MINLOAD" ] && [ -x "$WARMMEM" ] || die "no $MINLOAD or $WARMMEM (build first)"
+[ -z "$FWD_BASE" ] || [ -x "$FWD_BASE" ] || die "FWD_BASE=$FWD_BASE is not executable"
 MINOPT=""
 [ "$COUNTERS" = no ] || MINOPT=-c
 
@@ -71,6 +75,7 @@ timed_in_fresh_ns() {
 
 start_report apply
 report "# cold apply of 22/tcp from N single sources; counters = $COUNTERS; $RUNS rounds, median"
+report "# load average at the start: $(cut -d' ' -f1-3 /proc/loadavg); nf_tables event listeners: $(nft_event_listeners)"
 printf '%-8s %-10s %-10s %-10s %-10s %-8s %-8s %-10s %-10s %-10s\n' N "fwd s" "fwd+state" "nft -f s" \
 	"min s" fwd/nft fwd/min "fwd RSS" "fwd+st RSS" "nft RSS" | tee -a "$REPORT"
 
@@ -91,6 +96,7 @@ for n in $SIZES; do
 	EOF
 	"$FWD" -n -c "$pol" > "$SCRATCH/ruleset-$n.nft" || die "fwd -n failed for N=$n"
 	: > "$SCRATCH/fwd-$n" ; : > "$SCRATCH/fwds-$n" ; : > "$SCRATCH/nft-$n" ; : > "$SCRATCH/min-$n"
+	: > "$SCRATCH/base-$n"
 	[ -n "$first" ] || first=$n
 	last=$n
 done
@@ -100,6 +106,10 @@ done
 # a round and their median reported.
 for r in $(seq "$RUNS"); do
 	if [ $((r % 2)) -eq 1 ]; then order="fwd fwds nft min"; else order="min nft fwds fwd"; fi
+	# the other binary right beside fwd, on the other side each round
+	if [ -n "$FWD_BASE" ]; then
+		if [ $((r % 2)) -eq 1 ]; then order="base $order"; else order="$order base"; fi
+	fi
 	for n in $SIZES; do
 		pol=$SCRATCH/policy-$n.conf
 		for tool in $order; do
@@ -109,6 +119,7 @@ for r in $(seq "$RUNS"); do
 			      timed_in_fresh_ns "$FWD" --oneshot --state-dir "$SCRATCH/state" -c "$pol" ;;
 			nft)  timed_in_fresh_ns nft -f "$SCRATCH/ruleset-$n.nft" ;;
 			min)  timed_in_fresh_ns "$MINLOAD" $MINOPT "$SCRATCH/list-$n.txt" ;;
+			base) timed_in_fresh_ns "$FWD_BASE" --oneshot --state-dir '' -c "$pol" ;;
 			esac >> "$SCRATCH/$tool-$n"
 		done
 	done
@@ -138,7 +149,14 @@ for n in $SIZES; do
 		sed 's/^/#   fwd+ /' "$SCRATCH/fwds-$n"
 		sed 's/^/#   nft  /' "$SCRATCH/nft-$n"
 		sed 's/^/#   min  /' "$SCRATCH/min-$n"
+		[ -z "$FWD_BASE" ] || sed 's/^/#   base /' "$SCRATCH/base-$n"
 	} >> "$REPORT"
+	if [ -n "$FWD_BASE" ]; then
+		report "  N=$n: base ($FWD_BASE) $(printf '%.4f' "$(col "$SCRATCH/base-$n" 1 | median)") s," \
+			"fwd/base $(printf '%.3f' "$(ratio_median "$SCRATCH/fwd-$n" "$SCRATCH/base-$n")")" \
+			"(median of per-round ratios), base/min $(printf '%.3f' "$(ratio_median "$SCRATCH/base-$n" "$SCRATCH/min-$n")")," \
+			"RSS fwd $((mf / 1024)) MiB base $(( $(col "$SCRATCH/base-$n" 2 | sort -n | tail -n1) / 1024 )) MiB"
+	fi
 done
 
 report ""
@@ -149,4 +167,5 @@ if [ "$first" != "$last" ]; then
 	report "fwd t($last)/t($first): $(printf '%.2f' "$(ratio_median "$SCRATCH/fwd-$last" "$SCRATCH/fwd-$first")")" \
 		"(target <= 12 for 100000/10000); nft: $(printf '%.2f' "$(ratio_median "$SCRATCH/nft-$last" "$SCRATCH/nft-$first")")"
 fi
+report "# load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); nf_tables event listeners: $(nft_event_listeners)"
 note "results in $REPORT"

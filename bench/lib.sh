@@ -91,3 +91,21 @@ start_report() {	# start_report NAME -> sets REPORT
 }
 
 report() { echo "$*" | tee -a "$REPORT"; }
+
+# Sockets on this machine, in any network namespace, that listen to
+# nf_tables events (NFNLGRP_NFTABLES, bit 6 of /proc/net/netlink's Groups):
+# `nft monitor`, fwd's table guard, firewalld. The kernel's listener mask is
+# global, so while there is one, every commit in every namespace builds an
+# event per element (bench/README.md): apply times differ with and without.
+nft_event_listeners() {
+	local seen=" " p ino n=0 g
+	for p in /proc/[0-9]*; do
+		ino=$(stat -L -c %i "$p/ns/net" 2>/dev/null) || continue
+		case $seen in *" $ino "*) continue ;; esac
+		seen="$seen$ino "
+		for g in $(awk 'NR > 1 && $2 == 12 { print $4 }' "$p/net/netlink" 2>/dev/null); do
+			(( 0x$g & 0x40 )) && n=$((n + 1))
+		done
+	done
+	echo "$n"
+}

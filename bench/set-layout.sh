@@ -24,6 +24,10 @@
 #   spread    N addresses none adjacent (every other one) as N one-address
 #             ranges of that interval set: what a range element costs
 #             against a hash element, i.e. how long a run must be to pay
+#   nchint    hash set, no counters, size hint = 2N (the hint where the
+#             counters' cost does not hide it)
+#   listen    plain, while `nft monitor` listens in another namespace: the
+#             kernel then builds an event per element of every commit
 
 . "$(dirname "$0")/lib.sh"
 
@@ -50,6 +54,8 @@ opts() {
 	notmo)   echo "-c -T" ;;
 	ranges)  echo "-c -r" ;;
 	spread)  echo "-c -r" ;;
+	nchint)  echo "-s $((2 * N))" ;;
+	listen)  echo "-c" ;;
 	*) die "unknown variant $1" ;;
 	esac
 }
@@ -57,12 +63,26 @@ opts() {
 # One timed load in a fresh namespace: prints seconds (the loader's own
 # process, fork and exec included, as apply.sh times it).
 timed_load() {
-	local ns out
+	local ns out mns="" mpid=""
 	ns_add ns layout
+	if [ "$1" = listen ]; then
+		# a listener somewhere else on the machine, as a desktop's
+		# `nft monitor` or another fwd's table guard would be
+		ns_add mns mon
+		ip netns exec "$mns" nft monitor > /dev/null 2>&1 &
+		mpid=$!
+		sleep 0.3
+	fi
 	# shellcheck disable=SC2086
 	out=$(ip netns exec "$ns" bash -c 't0=$EPOCHREALTIME; "$@" || exit 1; t1=$EPOCHREALTIME
 		echo "$t0 $t1"' _ "$MINLOAD" $(opts "$1") "$SCRATCH/list-$(list_of "$1").txt") ||
 		die "nft-min-load failed: $1"
+	if [ -n "$mpid" ]; then
+		kill "$mpid" 2>/dev/null || true
+		wait "$mpid" 2>/dev/null || true	# its status is the signal's
+		ns_del "$mns"
+		BENCH_NS=("${BENCH_NS[@]/$mns}")
+	fi
 	ns_del "$ns"
 	BENCH_NS=("${BENCH_NS[@]/$ns}")
 	sleep "$SETTLE"
@@ -85,6 +105,7 @@ done
 
 start_report set-layout
 report "# nft-min-load of $N single sources per set layout; $RUNS rounds, median; ratio = variant/plain per round"
+report "# load average: $(cut -d' ' -f1-3 /proc/loadavg); nf_tables event listeners besides ours: $(nft_event_listeners)"
 printf '%-8s %-10s %-8s\n' variant "s" "/plain" | tee -a "$REPORT"
 for v in $VARIANTS; do
 	t=$(median < "$SCRATCH/t-$v")
