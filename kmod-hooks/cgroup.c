@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "diag.h"
+#include "outbound.h"
 #include "policy.h"
 
 /* Octal escapes of mountinfo (\040 for a space) undone in place. */
@@ -77,19 +78,35 @@ int fwd_cgroup2_root(char *buf, size_t len)
 	return ret;
 }
 
+int fwd_cgroup_unit_path(const char *unit, char *buf, size_t len)
+{
+	char root[PATH_MAX], rel[FWD_UNIT_PATH_MAX];
+	unsigned level;
+	int ret;
+
+	if (fwd_unit_cgroup_path(unit, strlen(unit), rel, sizeof(rel), &level,
+				 NULL, 0) != 0)
+		return -EINVAL;
+	ret = fwd_cgroup2_root(root, sizeof(root));
+	if (ret)
+		return ret;
+	if ((size_t)snprintf(buf, len, "%s/%s", root, rel) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
 int fwd_cgroup_unit_id(void *arg, const char *unit, uint64_t *id)
 {
-	char root[PATH_MAX], path[PATH_MAX + 300];
+	char path[PATH_MAX + FWD_UNIT_PATH_MAX];
 	struct stat st;
 	int ret;
 
 	(void)arg;
 	*id = 0;
-	ret = fwd_cgroup2_root(root, sizeof(root));
+	/* The policy checked the word: no "..", no empty part. */
+	ret = fwd_cgroup_unit_path(unit, path, sizeof(path));
 	if (ret)
 		return ret;
-	/* The policy checked the name: no '/', no "..". */
-	snprintf(path, sizeof(path), "%s/system.slice/%s", root, unit);
 	if (lstat(path, &st) != 0)
 		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
 	if (!S_ISDIR(st.st_mode))

@@ -6,7 +6,7 @@
  * The cgroup2 side of `unit =` rules (policy/outbound.h): where the
  * unified hierarchy is mounted, and the id the kernel's `socket cgroupv2`
  * match compares (the cgroup directory's inode number) of a unit's cgroup
- * <root>/system.slice/NAME.
+ * (<root>/system.slice/NAME and the other forms of fwd_unit_cgroup_path).
  *
  * The root is the first cgroup2 mount in /proc/self/mountinfo: systemd's
  * /sys/fs/cgroup (unified) or /sys/fs/cgroup/unified (hybrid); a cgroup
@@ -22,6 +22,11 @@ struct fwd_policy;
 /* The cgroup2 mount point into buf: 0, -EOPNOTSUPP when there is none,
  * -errno when /proc/self/mountinfo cannot be read. */
 int fwd_cgroup2_root(char *buf, size_t len);
+
+/* The absolute path of a unit's cgroup (<root>/fwd_unit_cgroup_path),
+ * whether it exists or not: 0, -EINVAL for a word that names no unit,
+ * -EOPNOTSUPP without cgroup2, -ENAMETOOLONG. */
+int fwd_cgroup_unit_path(const char *unit, char *buf, size_t len);
 
 /* fwd_unit_id_fn (outbound.h): arg unused. 0 with *id (0: no such cgroup
  * now), -EOPNOTSUPP without cgroup2, -errno. */

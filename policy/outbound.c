@@ -13,7 +13,9 @@
  */
 #include "outbound.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -98,6 +100,148 @@ bool fwd_owners_eq(const struct fwd_service *a, const struct fwd_service *b)
 			return false;
 	}
 	return true;
+}
+
+/* ---- units' cgroups ---- */
+
+/* The reason a unit word is refused: BEFORE 'WORD' AFTER. */
+static int unit_why(char *why, size_t len, const char *w, size_t n,
+		    const char *before, const char *after)
+{
+	char q[FWD_QUOTE_BUF(128)];
+
+	if (why && len)
+		snprintf(why, len, "%s'%s'%s", before, fwd_quote(q, w, n, 128),
+			 after);
+	return -EINVAL;
+}
+
+/* One part of a unit word: unit name characters only, not . or .. */
+static bool unit_part_ok(const char *s, size_t n)
+{
+	if (n == 0 || (n == 1 && s[0] == '.') ||
+	    (n == 2 && s[0] == '.' && s[1] == '.'))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!isalnum(c) && c != '_' && c != '.' && c != '-' &&
+		    c != ':' && c != '\\' && c != '@')
+			return false;
+	}
+	return true;
+}
+
+/* A template's prefix as systemd escapes it into its slice's name
+ * (unit_name_escape: '-' and anything not [A-Za-z0-9:_.] as \xNN, a
+ * leading '.' too). */
+static size_t slice_escape(char *o, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (isalnum(c) || c == ':' || c == '_' || (c == '.' && i)) {
+			o[k++] = (char)c;
+		} else {
+			o[k++] = '\\';
+			o[k++] = 'x';
+			o[k++] = hex[c >> 4];
+			o[k++] = hex[c & 15];
+		}
+	}
+	return k;
+}
+
+int fwd_unit_cgroup_path(const char *w, size_t n, char *buf, size_t len,
+			 unsigned *level, char *why, size_t whylen)
+{
+	static const char sfx[] = ".service";
+	const size_t ns = sizeof(sfx) - 1;
+	const char *base, *at;
+	size_t bn, parts = 1, k;
+
+	if (n && w[0] == '/') {		/* as systemctl status prints it */
+		w++;
+		n--;
+	}
+	base = memrchr(w, '/', n);
+	base = base ? base + 1 : w;
+	bn = n - (size_t)(base - w);
+	if (bn <= ns || bn > 255 || memcmp(base + bn - ns, sfx, ns) != 0)
+		return unit_why(why, whylen, w, n, "invalid unit ", "; name a "
+				"system service unit, e.g. apt-daily.service");
+	for (const char *p = w; p < w + n;) {
+		const char *e = memchr(p, '/', (size_t)(w + n - p));
+		size_t pn = e ? (size_t)(e - p) : (size_t)(w + n - p);
+
+		if (!unit_part_ok(p, pn))
+			return unit_why(why, whylen, w, n, "invalid unit ", "; unit "
+					"names are made of A-Z a-z 0-9 : _ . - \\ @, "
+					"and a cgroup path of them has no empty, . or "
+					".. part");
+		if (!e)
+			break;
+		parts++;
+		p = e + 1;
+	}
+	at = memchr(base, '@', bn);
+	if (at && (at == base || memchr(at + 1, '@', bn - (size_t)(at + 1 - base))))
+		return unit_why(why, whylen, w, n, "invalid unit ", "; a template "
+				"instance is PREFIX@INSTANCE.service");
+	if (at && at + 1 == base + bn - ns)
+		return unit_why(why, whylen, w, n, "unit ", " is a template, which "
+				"never runs itself; name an instance of it, e.g. "
+				"getty@tty1.service");
+	/* The longest cgroup path: the template form, every prefix byte
+	 * escaped to four. */
+	k = parts > 1 ? n : at ? 20 + 4 * (size_t)(at - base) + 7 + n : 13 + n;
+	if (parts > FWD_UNIT_MAX_LEVEL || k >= len)
+		return unit_why(why, whylen, w, n, "invalid unit ", "; its cgroup "
+				"path is too deep or too long for fwd");
+	if (parts > 1) {
+		memcpy(buf, w, n);
+		buf[n] = '\0';
+		*level = (unsigned)parts;
+	} else if (at) {
+		/* The slice systemd gives a system template's instances. */
+		k = (size_t)snprintf(buf, len, "system.slice/system-");
+		k += slice_escape(buf + k, base, (size_t)(at - base));
+		snprintf(buf + k, len - k, ".slice/%.*s", (int)n, w);
+		*level = 3;
+	} else {
+		snprintf(buf, len, "system.slice/%.*s", (int)n, w);
+		*level = FWD_UNIT_CGROUP_LEVEL;
+	}
+	return 0;
+}
+
+bool fwd_policy_unit_component(const struct fwd_policy *p, const char *name)
+{
+	size_t nl = strlen(name);
+
+	for (size_t i = 0; p && i < p->nservices; i++)
+		for (size_t k = 0; k < p->services[i].nowners; k++) {
+			const struct fwd_owner *o = &p->services[i].owners[k];
+			char path[FWD_UNIT_PATH_MAX];
+			unsigned lv;
+
+			if (o->kind != FWD_OWNER_UNIT ||
+			    fwd_unit_cgroup_path(o->name, strlen(o->name), path,
+						 sizeof(path), &lv, NULL, 0) != 0)
+				continue;
+			for (const char *c = path; c;) {
+				const char *e = strchr(c, '/');
+				size_t cn = e ? (size_t)(e - c) : strlen(c);
+
+				if (cn == nl && memcmp(c, name, nl) == 0)
+					return true;
+				c = e ? e + 1 : NULL;
+			}
+		}
+	return false;
 }
 
 /* ---- collecting boxes ---- */
@@ -330,11 +474,21 @@ static void prog_rules(struct fwd_ir_chain *ch, size_t set, size_t at)
 	ch->n += 2;
 }
 
-static void owner_rules(struct fwd_ir *ir, size_t base, size_t nsets)
+/*
+ * user4, user6, then unit4 and unit6 at each level in `levels` (bit L:
+ * a unit's cgroup at level L; ascending, so the common system.slice
+ * units come first; level 2 alone when the policy names no unit, the
+ * table's shape without units).
+ */
+static void owner_rules(struct fwd_ir *ir, size_t base, size_t nsets,
+			uint64_t levels)
 {
 	struct fwd_ir_chain *ch = &ir->chains[FWD_CHAIN_OUTPUT];
-	size_t at = ch->n;
+	size_t at = ch->n, nr = 2, k = 0;
 
+	if (!levels)
+		levels = 1ull << FWD_UNIT_CGROUP_LEVEL;
+	nr += 2 * (size_t)__builtin_popcountll(levels);
 	for (size_t i = 0; i < ch->n; i++) {
 		const struct fwd_ir_rule *r = &ch->rules[i];
 
@@ -342,25 +496,29 @@ static void owner_rules(struct fwd_ir *ir, size_t base, size_t nsets)
 		    r->m[0].kind == FWD_M_LOOKUP_DST)
 			at = i + 1;
 	}
-	FWD_GROW(ch->rules, ch->cap, ch->n + 4);
-	memmove(&ch->rules[at + 4], &ch->rules[at],
+	FWD_GROW(ch->rules, ch->cap, ch->n + nr);
+	memmove(&ch->rules[at + nr], &ch->rules[at],
 		(ch->n - at) * sizeof(*ch->rules));
-	for (unsigned k = 0; k < 4; k++) {
-		struct fwd_ir_rule *r = &ch->rules[at + k];
-		unsigned set = (unsigned)(base + k);
+	for (unsigned lv = 0; k < nr; lv++) {
+		if (k >= 2 && !(levels & (1ull << lv)))
+			continue;
+		for (unsigned f = 0; f < 2; f++, k++) {
+			struct fwd_ir_rule *r = &ch->rules[at + k];
+			unsigned set = (unsigned)(base + (k < 2 ? k : 2 + f));
 
-		memset(r, 0, sizeof(*r));
-		r->nm = 1;
-		r->m[0].kind = FWD_M_LOOKUP_DST;
-		r->m[0].set = set;
-		if (fwd_ir_key_id_len(ir->sets[set].key) == 8)
-			r->m[0].u32 = FWD_UNIT_CGROUP_LEVEL;
-		r->counter = true;
-		r->verdict = FWD_V_ACCEPT;
+			memset(r, 0, sizeof(*r));
+			r->nm = 1;
+			r->m[0].kind = FWD_M_LOOKUP_DST;
+			r->m[0].set = set;
+			if (k >= 2)
+				r->m[0].u32 = lv;
+			r->counter = true;
+			r->verdict = FWD_V_ACCEPT;
+		}
 	}
-	ch->n += 4;
+	ch->n += nr;
 	if (nsets > 4)
-		prog_rules(ch, base + 4, at + 4);
+		prog_rules(ch, base + 4, at + nr);
 }
 
 static int unit_error(struct fwd_diags *d, const struct fwd_owner *o, int ret)
@@ -383,6 +541,7 @@ int fwd_outbound_compile(const struct fwd_policy *p, struct fwd_ir *ir,
 	/* user4, user6, unit4, unit6, prog4, prog6 */
 	struct boxes bx[6] = { { 0 } };
 	size_t nsets = fwd_policy_has_programs(p) ? 6 : 4;
+	uint64_t levels = 0;	/* bit L: a unit at cgroup level L */
 	int ret = 0;
 
 	if (!fwd_policy_has_owners(p))
@@ -405,6 +564,14 @@ int fwd_outbound_compile(const struct fwd_policy *p, struct fwd_ir *ir,
 				continue;
 			}
 			if (o->kind == FWD_OWNER_UNIT) {
+				char path[FWD_UNIT_PATH_MAX];
+				unsigned lv;
+
+				/* The parser checked the word: a level. */
+				if (fwd_unit_cgroup_path(o->name, strlen(o->name),
+							 path, sizeof(path), &lv,
+							 NULL, 0) == 0)
+					levels |= 1ull << lv;
 				id = 0;
 				if (unit_id)
 					ret = unit_id(unit_arg, o->name, &id);
@@ -443,7 +610,7 @@ int fwd_outbound_compile(const struct fwd_policy *p, struct fwd_ir *ir,
 		}
 		ir->nsets = base + nsets;
 		if (p->outbound != FWD_ALLOW)
-			owner_rules(ir, base, nsets);
+			owner_rules(ir, base, nsets, levels);
 	}
 	for (unsigned k = 0; k < 6; k++)
 		free(bx[k].v);

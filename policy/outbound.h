@@ -29,12 +29,18 @@
  * Nobody on the queue: the kernel drops (fail closed); user and unit
  * rules, decided before the queue, keep working.
  *
- * A unit is matched by the id of its cgroup, <cgroup2 root>/system.slice/
- * NAME (a level 2 cgroup), which exists only while the unit runs and is a
- * new one at every start. The compiler is pure, so the daemon tells it the
- * ids (fwd_unit_id_fn); a unit whose cgroup does not exist has no element
- * (nothing matches it), and the daemon recompiles when the cgroup appears
- * (daemon/cgwatch.c), which is an element delta through the commit path.
+ * A unit is matched by the id of its own cgroup (fwd_unit_cgroup_path:
+ * system.slice/NAME.service, system.slice/system-PREFIX.slice/PREFIX@INST
+ * .service, or a cgroup path as written), which exists only while the unit
+ * runs and is a new one at every start. `socket cgroupv2 level N` gives the
+ * socket's ancestor at level N (a process in a sub-cgroup of the unit is
+ * the unit's too), so the unit sets are looked up once per level that the
+ * policy's units sit at, shallowest first; one set serves every level,
+ * since a cgroup id names one cgroup (at one level) only. The compiler is
+ * pure, so the daemon tells it the ids (fwd_unit_id_fn); a unit whose
+ * cgroup does not exist has no element (nothing matches it), and the
+ * daemon recompiles when the cgroup appears (daemon/cgwatch.c), which is
+ * an element delta through the commit path.
  */
 
 #include <stdbool.h>
@@ -54,6 +60,36 @@ typedef int (*fwd_unit_id_fn)(void *arg, const char *unit, uint64_t *id);
 
 /* The cgroup level of system.slice/NAME.service (the root is level 0). */
 #define FWD_UNIT_CGROUP_LEVEL 2u
+/* The deepest cgroup a `unit =` path may name (systemd nests a few deep). */
+#define FWD_UNIT_MAX_LEVEL 32u
+/* A unit's cgroup path, relative to the cgroup2 root, fits in this. */
+#define FWD_UNIT_PATH_MAX 1024u
+
+/*
+ * The cgroup of a `unit =` word (n bytes), relative to the cgroup2 root,
+ * as systemd places it:
+ *
+ *   NAME.service          system.slice/NAME.service                  level 2
+ *   PREFIX@INST.service   system.slice/system-PREFIX.slice/           level 3
+ *                         PREFIX@INST.service (PREFIX escaped as systemd
+ *                         names the slice: '-' is \x2d)
+ *   A/B/.../NAME.service  the cgroup path itself, as `systemctl status`
+ *                         prints it after CGroup: (a leading / is
+ *                         dropped): a service with Slice=, a user's unit
+ *                         (user.slice/user-1000.slice/user@1000.service/
+ *                         app.slice/x.service)          level = its parts
+ *
+ * The word must end in .service (every part made of A-Z a-z 0-9 : _ . -
+ * \ @, no empty, . or .. part, at most FWD_UNIT_MAX_LEVEL parts). Pure:
+ * no file is looked at. 0 with buf (NUL-terminated) and *level; -EINVAL
+ * with why (len bytes) saying what is wrong, the word quoted.
+ */
+int fwd_unit_cgroup_path(const char *unit, size_t n, char *buf, size_t len,
+			 unsigned *level, char *why, size_t whylen);
+
+/* Whether the running owners' words name a path component `name` (a
+ * cgroup directory on the way to a unit of p, or the unit's own). */
+bool fwd_policy_unit_component(const struct fwd_policy *p, const char *name);
 
 /* Whether any service of p names owners (the table then ends with the
  * four owner sets, ir.h). */

@@ -103,9 +103,9 @@ int fwd_restrict_format(const struct fwd_restrict *r, char *buf, size_t len);
  * Who may open an outbound service's flows (`user =`, `unit =`,
  * `program =` in a direction = out service; outbound.c). A user is a uid,
  * resolved from the user database when the policy is read; a unit is a
- * systemd unit name, whose cgroup the kernel matches once it exists
- * (socket cgroupv2, level 2: <cgroup2 root>/system.slice/NAME); a program
- * is an absolute path.
+ * systemd unit name or cgroup path, whose cgroup the kernel matches once
+ * it exists (socket cgroupv2 at the cgroup's level: fwd_unit_cgroup_path);
+ * a program is an absolute path.
  */
 enum fwd_owner_kind { FWD_OWNER_USER, FWD_OWNER_UNIT, FWD_OWNER_PROGRAM };
 
