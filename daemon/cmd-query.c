@@ -449,6 +449,7 @@ static void restrict_json(struct json_out *j, const struct fwd_restrict *r)
 static int cmd_show_nft(struct cmdreq *cr)
 {
 	struct fwd_render_opts ro = { .table_flags = fwd_table_flags(&cr->ctx->feat, NULL) };
+	struct fwd_cgroup_name *cgn = NULL;
 	struct fwd_live_table *live = NULL;
 	struct fwd_ir_counts *counts;
 	struct fwd_ir *ir = NULL;
@@ -470,12 +471,16 @@ static int cmd_show_nft(struct cmdreq *cr)
 	/* The counters too, elements' and rules', as the kernel has them. */
 	counts = fwd_live_counts(live, ir);
 	ro.counts = counts;
+	/* unit = elements by their cgroup's path, as nft names them. */
+	fwd_cgroup_names(cr->ctx->policy, &cgn, &ro.ncgroups);
+	ro.cgroups = cgn;
 	f = open_memstream(&text, &len);
 	if (!f)
 		abort();
 	fwd_ir_render(ir, &ro, f);
 	fclose(f);
 	fwd_ir_counts_free(counts);
+	fwd_cgroup_names_free(cgn, ro.ncgroups);
 	if (cr->json) {
 		struct jbuf b;
 

@@ -13,8 +13,10 @@
 #include <sys/stat.h>
 
 #include "diag.h"
+#include "ir.h"
 #include "outbound.h"
 #include "policy.h"
+#include "util.h"
 
 /* Octal escapes of mountinfo (\040 for a space) undone in place. */
 static void unescape(char *s)
@@ -113,6 +115,61 @@ int fwd_cgroup_unit_id(void *arg, const char *unit, uint64_t *id)
 		return 0;
 	*id = (uint64_t)st.st_ino;
 	return 0;
+}
+
+/* nft prints a cgroup relative to /sys/fs/cgroup (its
+ * SYSFS_CGROUPSV2_PATH): "unified/system.slice/x" on a hybrid host. A
+ * root elsewhere has no such name: relative to the root then. */
+static const char *nft_prefix(const char *root)
+{
+	static const char sys[] = "/sys/fs/cgroup";
+	size_t n = sizeof(sys) - 1;
+
+	if (strncmp(root, sys, n) == 0 && root[n] == '/')
+		return root + n + 1;
+	return "";
+}
+
+int fwd_cgroup_names(const struct fwd_policy *p, struct fwd_cgroup_name **out,
+		     size_t *nout)
+{
+	char root[PATH_MAX];
+	const char *pre;
+	size_t n = 0;
+
+	*out = NULL;
+	*nout = 0;
+	if (!fwd_policy_has_units(p) || fwd_cgroup2_root(root, sizeof(root)) != 0)
+		return 0;
+	pre = nft_prefix(root);
+	for (size_t i = 0; i < p->nservices; i++)
+		for (size_t k = 0; k < p->services[i].nowners; k++) {
+			const struct fwd_owner *o = &p->services[i].owners[k];
+			char rel[FWD_UNIT_PATH_MAX];
+			struct fwd_cgroup_name *c;
+			unsigned level;
+			uint64_t id;
+
+			if (o->kind != FWD_OWNER_UNIT ||
+			    fwd_cgroup_unit_id(NULL, o->name, &id) != 0 || !id ||
+			    fwd_unit_cgroup_path(o->name, strlen(o->name), rel,
+						 sizeof(rel), &level, NULL, 0) != 0)
+				continue;
+			*out = fwd_xreallocarray(*out, n + 1, sizeof(**out));
+			c = &(*out)[n++];
+			c->id = id;
+			if (asprintf(&c->path, "%s%s%s", pre, *pre ? "/" : "", rel) < 0)
+				abort();	/* util.h: out of memory aborts */
+		}
+	*nout = n;
+	return 0;
+}
+
+void fwd_cgroup_names_free(struct fwd_cgroup_name *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i].path);
+	free(v);
 }
 
 int fwd_cgroup_check_units(const struct fwd_policy *p, struct fwd_diags *d)

@@ -32,6 +32,18 @@ int fwd_cgroup_unit_path(const char *unit, char *buf, size_t len);
  * now), -EOPNOTSUPP without cgroup2, -errno. */
 int fwd_cgroup_unit_id(void *arg, const char *unit, uint64_t *id);
 
+/*
+ * The cgroups of p's units that exist now, each with its path as `nft
+ * list` prints it (relative to /sys/fs/cgroup, so "unified/..." on a
+ * hybrid host; relative to the cgroup2 root when it is mounted
+ * elsewhere): what show --nft names an out_unit element by. 0 with
+ * *out (NULL when there are none); free with fwd_cgroup_names_free.
+ */
+struct fwd_cgroup_name;
+int fwd_cgroup_names(const struct fwd_policy *p, struct fwd_cgroup_name **out,
+		     size_t *n);
+void fwd_cgroup_names_free(struct fwd_cgroup_name *v, size_t n);
+
 /* fwctl check: every `unit =` of p refused with its FILE:LINE when the
  * host has no cgroup2 hierarchy. 0 or -EOPNOTSUPP. */
 int fwd_cgroup_check_units(const struct fwd_policy *p, struct fwd_diags *d);

@@ -231,6 +231,17 @@ static void expect_conn(const char *who, const char *cg, const char *dst,
 		      slurp_or_empty(T.fwdlog));
 }
 
+/* `fwctl show --nft`: its output must hold `want`. */
+static void expect_show_nft(const char *want)
+{
+	char *out = NULL;
+	int st = tu_sh(&out, "%s -S %s show --nft", FWCTL, nn_path(&E, "fwd.sock"));
+
+	ck_assert_msg(st == 0 && strstr(out, want), "show --nft: exit %d, wanted '%s':\n"
+		      "%.3000s", st, want, out);
+	free(out);
+}
+
 /* `fwctl explain --out DST PORT/tcp WORDS`: its output must hold `want`. */
 static void expect_explain(const char *dst, unsigned port, const char *words,
 			   const char *want)
@@ -687,6 +698,9 @@ START_TEST(test_unit_rules)
 	ck_assert_msg(strstr(set, xasprintf("%s . tcp . %u", GOOD4, PORT_OK)),
 		      "out_unit4 lacks the unit:\n%s", set);
 	expect_explain(GOOD6, PORT_OK, xasprintf("--unit %s", unit), "set out_unit6");
+	/* show --nft names the element's cgroup by its path, as nft does. */
+	expect_show_nft(xasprintf("elements = { \"system.slice/%s\" . %s . tcp . %u ",
+				  unit, GOOD4, PORT_OK));
 
 	expect_conn(NULL, T.unitcg, GOOD4, PORT_OK, OK);
 	expect_conn(NULL, T.unitcg, GOOD6, PORT_OK, OK);
@@ -730,8 +744,9 @@ static char *cg_mkdir(const char *rel)
  * levels down (a user unit's shape, under a top slice of the runner's).
  * fwd follows each without a reload; a process in the unit's cgroup, and
  * one in a sub-cgroup of it, connect out over IPv4 and IPv6; one in the
- * slice above it (level 2) and one outside do not. The chain looks the
- * unit sets up at levels 3 and 5. The instance stops: its elements go, the deep unit's stay.
+ * slice above it (level 2) and one outside do not. show --nft names the
+ * cgroups by their paths and the chain looks the unit sets up at levels
+ * 3 and 5. The instance stops: its elements go, the deep unit's stay.
  */
 START_TEST(test_nested_units)
 {
@@ -789,6 +804,10 @@ START_TEST(test_nested_units)
 		      slurp_or_empty(T.fwdlog));
 	expect_conn(NULL, cg_deep, GOOD4, PORT_OK, OK);
 	expect_conn(NULL, cg_deep, GOOD6, PORT_OK, OK);
+	expect_show_nft(xasprintf("elements = { \"%s\" . %s . tcp . %u counter packets ",
+				  tmpl_rel, GOOD4, PORT_OK));
+	expect_show_nft(xasprintf("\"%s\" . %s . tcp . %u counter packets ",
+				  deep_rel, GOOD6, PORT_OK));
 
 	/* The instance stops (its sub-cgroup first, as systemd removes them). */
 	ck_assert(rmdir(sub) == 0);
@@ -986,13 +1005,18 @@ static char *unit_path(const char *w)
  * Units at any depth: each form of `unit =` and the cgroup (and level)
  * it names, as systemd places it; the compiler looks the unit sets up
  * once per level in use, shallowest first, before the final drop, and
- * the elements of every level share the sets.
+ * the elements of every level share the sets; show --nft's renderer
+ * names a cgroup it is told about by its path, any other by its id.
  */
 START_TEST(test_unit_forms)
 {
+	struct fwd_render_opts ro = { .now = 1000 };
+	struct fwd_cgroup_name names[] = { { 77, (char *)"system.slice/a.service" } };
 	const struct fwd_ir_chain *out;
 	struct fwd_ir *ir;
-	size_t n;
+	char *text = NULL;
+	size_t len = 0, n;
+	FILE *f;
 
 	ck_assert_str_eq(unit_path("ssh.service"), "system.slice/ssh.service 2");
 	ck_assert_str_eq(unit_path("getty@tty1.service"),
@@ -1052,6 +1076,19 @@ START_TEST(test_unit_forms)
 	}
 	ck_assert_int_eq(out->rules[n - 1].verdict, FWD_V_DROP);
 
+	ro.cgroups = names;
+	ro.ncgroups = 1;
+	f = open_memstream(&text, &len);
+	ck_assert_int_eq(fwd_ir_render(ir, &ro, f), 0);
+	fclose(f);
+	nn_keep(text);
+	ck_assert_msg(strstr(text, "elements = { \"system.slice/a.service\" . 192.0.2.1 . "
+			     "tcp . 443,\n\t\t\t     78 . 192.0.2.1 . tcp . 443,\n"
+			     "\t\t\t     79 . 192.0.2.1 . tcp . 443 }"), "%s", text);
+	ck_assert_msg(strstr(text, "socket cgroupv2 level 3 . ip6 daddr . meta l4proto . "
+			     "th dport @out_unit6 counter packets 0 bytes 0 accept\n"
+			     "\t\tsocket cgroupv2 level 5 . ip daddr . meta l4proto . "
+			     "th dport @out_unit4 counter"), "%s", text);
 	fwd_ir_free(ir);
 }
 END_TEST
