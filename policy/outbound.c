@@ -102,6 +102,37 @@ bool fwd_owners_eq(const struct fwd_service *a, const struct fwd_service *b)
 	return true;
 }
 
+bool fwd_policy_has_user_names(const struct fwd_policy *p)
+{
+	for (size_t i = 0; p && i < p->nservices; i++)
+		for (size_t k = 0; k < p->services[i].nowners; k++) {
+			const struct fwd_owner *o = &p->services[i].owners[k];
+
+			if (o->kind == FWD_OWNER_USER &&
+			    strspn(o->name, "0123456789") != strlen(o->name))
+				return true;
+		}
+	return false;
+}
+
+void fwd_owner_warnings(const struct fwd_policy *p, struct fwd_diags *w)
+{
+	for (size_t i = 0; p && i < p->nservices; i++)
+		for (size_t k = 0; k < p->services[i].nowners; k++) {
+			const struct fwd_owner *o = &p->services[i].owners[k];
+			char q[FWD_QUOTE_BUF(64)];
+
+			if (o->kind != FWD_OWNER_USER || o->uid != FWD_UID_NONE)
+				continue;
+			fwd_diags_add(w, o->loc.file, o->loc.line, "warning: user '%s' does "
+				      "not exist (yet): service '%s' lets nobody out "
+				      "for it until it does (fwd looks it up again "
+				      "when /etc/passwd changes)",
+				      fwd_quote(q, o->name, strlen(o->name), 64),
+				      p->services[i].name);
+		}
+}
+
 /* ---- units' cgroups ---- */
 
 /* The reason a unit word is refused: BEFORE 'WORD' AFTER. */
@@ -581,6 +612,8 @@ int fwd_outbound_compile(const struct fwd_policy *p, struct fwd_ir *ir,
 				}
 				if (id == 0)
 					continue;	/* not running: no element */
+			} else if (o->kind == FWD_OWNER_USER && id == FWD_UID_NONE) {
+				continue;	/* no such user yet: no element */
 			} else if (o->kind != FWD_OWNER_USER) {
 				fwd_diags_add(d, o->loc.file, o->loc.line,
 					      "service %s: owner not supported",

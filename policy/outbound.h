@@ -41,6 +41,12 @@
  * cgroup does not exist has no element (nothing matches it), and the
  * daemon recompiles when the cgroup appears (daemon/cgwatch.c), which is
  * an element delta through the commit path.
+ *
+ * A user is matched by uid. A name is looked up in the user database when
+ * the policy is read; one that is not there (yet) is a warning, not an
+ * error (fwd_owner_warnings): its rules match nothing (uid FWD_UID_NONE,
+ * no element) until the user exists, and the daemon looks the names up
+ * again whenever /etc/passwd is replaced (daemon/pwwatch.c).
  */
 
 #include <stdbool.h>
@@ -64,6 +70,11 @@ typedef int (*fwd_unit_id_fn)(void *arg, const char *unit, uint64_t *id);
 #define FWD_UNIT_MAX_LEVEL 32u
 /* A unit's cgroup path, relative to the cgroup2 root, fits in this. */
 #define FWD_UNIT_PATH_MAX 1024u
+
+/* The uid of a user name not in the user database (yet): no element.
+ * (uid_t)-1 is no uid to the kernel either; `user = 4294967295` is
+ * refused by the parser. */
+#define FWD_UID_NONE UINT32_MAX
 
 /*
  * The cgroup of a `unit =` word (n bytes), relative to the cgroup2 root,
@@ -99,6 +110,14 @@ bool fwd_policy_has_owners(const struct fwd_policy *p);
 bool fwd_policy_has_programs(const struct fwd_policy *p);
 /* Whether any service of p names a unit. */
 bool fwd_policy_has_units(const struct fwd_policy *p);
+
+/* Whether any user = of p is a name (not a uid): what a change of the
+ * user database can change. */
+bool fwd_policy_has_user_names(const struct fwd_policy *p);
+
+/* The located warnings of a valid policy (not errors: the policy applies):
+ * user names not in the user database, whose rules match nothing yet. */
+void fwd_owner_warnings(const struct fwd_policy *p, struct fwd_diags *w);
 
 /* Whether two services name the same owners at the same lines. */
 bool fwd_owners_eq(const struct fwd_service *a, const struct fwd_service *b);

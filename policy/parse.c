@@ -916,9 +916,10 @@ static struct fwd_owner *add_owner(struct loader *L, enum fwd_owner_kind k,
 
 /*
  * A user name or a uid. Names are looked up when the policy is read (the
- * kernel matches the uid): a user created later needs a reload, as a
- * group of [control] does. A number is taken as it is: a uid nobody has
- * yet is a valid rule.
+ * kernel matches the uid); a name not in the user database is no error:
+ * its rules match nothing (FWD_UID_NONE) until the user exists, which the
+ * daemon notices (daemon/pwwatch.c), and fwd_owner_warnings says so. A
+ * number is taken as it is: a uid nobody has yet is a valid rule.
  */
 static void user_word(struct loader *L, const char *w, size_t n)
 {
@@ -942,12 +943,10 @@ static void user_word(struct loader *L, const char *w, size_t n)
 	}
 	memcpy(name, w, n);
 	name[n] = '\0';
-	if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || !res) {
-		err(L, "unknown user '%s' (not in the user database); create "
-		    "it first or write its uid", quote(q, w, n));
-		return;
-	}
-	add_owner(L, FWD_OWNER_USER, w, n)->uid = (uint32_t)res->pw_uid;
+	if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || !res)
+		add_owner(L, FWD_OWNER_USER, w, n)->uid = FWD_UID_NONE;
+	else
+		add_owner(L, FWD_OWNER_USER, w, n)->uid = (uint32_t)res->pw_uid;
 }
 
 /*

@@ -828,6 +828,70 @@ START_TEST(test_nested_units)
 }
 END_TEST
 
+/*
+ * user = NAME for a user who does not exist yet: fwctl check and fwd
+ * warn with FILE:LINE and apply the policy; nothing matches the name.
+ * useradd (which renames a new /etc/passwd over the old one) makes fwd
+ * look the name up again and add its elements without a reload: the user
+ * connects out over IPv4 and IPv6, nobody else does; userdel takes the
+ * elements away again and its old uid is dropped.
+ */
+START_TEST(test_user_created_later)
+{
+	const char *late = tu_name("late");
+	char *out = NULL, *warn, *set;
+	unsigned uid;
+	int st;
+
+	if (!tu_need_root() || !tu_need_prog("setpriv", "util-linux") ||
+	    !tu_need_prog("useradd", "passwd"))
+		return;
+	topo_up();
+	tu_sh(NULL, "userdel %s; groupdel %s", late, late);	/* a rerun's */
+	ck_assert_msg(!getpwnam(late), "%s exists", late);
+	write_file(T.policy, policy_fmt, PORT_OK, "user", late);
+	warn = xasprintf("%s:12: warning: user '%s' does not exist (yet): service "
+			 "'web-out' lets nobody out for it until it does (fwd looks it "
+			 "up again when /etc/passwd changes)", T.policy, late);
+	st = tu_sh(&out, "%s check %s", FWCTL, T.policy);
+	ck_assert_msg(st == 0 && strstr(out, warn), "fwctl check: exit %d:\n%s", st, out);
+	free(out);
+	good_listeners();
+	fwd_start();
+	ck_assert_msg(strstr(slurp_or_empty(T.fwdlog), warn), "fwd did not warn:\n%s",
+		      slurp_or_empty(T.fwdlog));
+	set = nn_keep(nn_sh_ok("ip netns exec %s nft list set inet fwd_filter out_user4",
+		       E.ns[SRV]));
+	ck_assert_msg(!strstr(set, "elements"), "a missing user has elements:\n%s", set);
+
+	st = tu_sh(&out, "useradd -r -M -s /usr/sbin/nologin -c '" TU_USER_GECOS "' %s",
+		   late);
+	ck_assert_msg(st == 0, "useradd %s: %s", late, out);
+	free(out);
+	uid = (unsigned)user_uid(late);
+	ck_assert_msg(wait_for(T.fwdlog, "user database changed: 2 elements added, 0 "
+			       "removed", 1, 10),
+		      "fwd did not follow useradd:\n%s", slurp_or_empty(T.fwdlog));
+	set = nn_keep(nn_sh_ok("ip netns exec %s nft list set inet fwd_filter out_user4",
+		       E.ns[SRV]));
+	ck_assert_msg(strstr(set, xasprintf("%u . %s . tcp . %u", uid, GOOD4, PORT_OK)),
+		      "out_user4 lacks uid %u:\n%s", uid, set);
+	expect_conn(late, NULL, GOOD4, PORT_OK, OK);
+	expect_conn(late, NULL, GOOD6, PORT_OK, OK);
+	expect_conn("65534", NULL, GOOD4, PORT_OK, DROP);
+	expect_conn(NULL, NULL, GOOD6, PORT_OK, DROP);
+
+	st = tu_sh(&out, "userdel %s; getent group %s >/dev/null && groupdel %s; true",
+		   late, late, late);
+	free(out);
+	ck_assert_msg(wait_for(T.fwdlog, "user database changed: 0 elements added, 2 "
+			       "removed", 1, 10),
+		      "fwd did not follow userdel:\n%s", slurp_or_empty(T.fwdlog));
+	expect_conn(xasprintf("%u", uid), NULL, GOOD4, PORT_OK, DROP);
+	topo_down();
+}
+END_TEST
+
 /* The model's errors: exact text, FILE:LINE. */
 static char *load_errors(const char *text)
 {
@@ -857,10 +921,6 @@ START_TEST(test_policy_errors)
 	ck_assert_str_eq(e, "t.conf:4: 'user' applies to outbound services only; add "
 			 "direction = out to service 'a' (inbound traffic has no local "
 			 "owner)\n");
-	e = load_errors("[service a]\ndirection = out\nports = 80/tcp\nallow = any\n"
-			"user = fwd-no-such-user-xyz\n");
-	ck_assert_str_eq(e, "t.conf:5: unknown user 'fwd-no-such-user-xyz' (not in the "
-			 "user database); create it first or write its uid\n");
 	e = load_errors("[service a]\ndirection = out\nports = 80/tcp\nallow = any\n"
 			"unit = apt-daily.timer\n");
 	ck_assert_str_eq(e, "t.conf:5: invalid unit 'apt-daily.timer'; name a system "
@@ -1094,6 +1154,50 @@ START_TEST(test_unit_forms)
 END_TEST
 
 /*
+ * A user name not in the user database is no error (ufw and firewalld
+ * users expect a policy to load when an account is missing): the policy
+ * loads with a located warning, the owner has no uid, and its rules have
+ * no element (nothing matches them) while a uid beside it still does.
+ */
+START_TEST(test_user_unknown)
+{
+	const char *text = "[defaults]\noutbound = deny\n[service a]\ndirection = out\n"
+			   "ports = 80/tcp\nallow = 192.0.2.1\n"
+			   "user = fwd-no-such-user-xyz, 1000\n";
+	struct fwd_load_opts o = { .confd_path = "" };
+	struct fwd_policy *p = NULL;
+	struct fwd_diags d, w;
+	char *buf = NULL;
+	size_t len = 0;
+	struct fwd_ir *ir;
+	FILE *f;
+
+	fwd_diags_init(&d);
+	fwd_diags_init(&w);
+	ck_assert_int_eq(fwd_policy_load_buffer("t.conf", text, strlen(text), &o, &p, &d), 0);
+	ck_assert_uint_eq(d.n, 0);
+	ck_assert_uint_eq(p->services[0].nowners, 2);
+	ck_assert_uint_eq(p->services[0].owners[0].uid, FWD_UID_NONE);
+	ck_assert_uint_eq(p->services[0].owners[1].uid, 1000);
+	ck_assert(fwd_policy_has_user_names(p));
+	fwd_owner_warnings(p, &w);
+	f = open_memstream(&buf, &len);
+	fwd_diags_print(&w, f);
+	fclose(f);
+	ck_assert_str_eq(buf, "t.conf:7: warning: user 'fwd-no-such-user-xyz' does not "
+			 "exist (yet): service 'a' lets nobody out for it until it does "
+			 "(fwd looks it up again when /etc/passwd changes)\n");
+	free(buf);
+	fwd_diags_free(&w);
+	fwd_diags_free(&d);
+	fwd_policy_free(p);
+	ir = compile_text(text);
+	ck_assert_str_eq(set_text(ir, "out_user4"), "1000 . 192.0.2.1 . tcp . 80");
+	fwd_ir_free(ir);
+}
+END_TEST
+
+/*
  * program =: the service's destinations go to out_prog4/6 (no owner
  * field: the kernel cannot tell a program), beside the user and unit
  * sets of the same service; after the four owner lookups two `ct state
@@ -1236,9 +1340,11 @@ static Suite *outbound_suite(void)
 	add(s, "compile_owner_sets", test_compile_owner_sets, 30);
 	add(s, "compile_program", test_compile_program, 30);
 	add(s, "unit_forms", test_unit_forms, 30);
+	add(s, "user_unknown", test_user_unknown, 30);
 	add(s, "user_rules", test_user_rules, 120);
 	add(s, "unit_rules", test_unit_rules, 120);
 	add(s, "nested_units", test_nested_units, 120);
+	add(s, "user_created_later", test_user_created_later, 120);
 	add(s, "program_rules", test_program_rules, 120);
 	add(s, "program_short_lived", test_program_short_lived, 120);
 	add(s, "last_good_owner", test_last_good_owner, 120);
