@@ -916,6 +916,14 @@ static int explain_options(struct cmdreq *cr, struct explain_opts *o)
 	 * which is what the kernel does too. */
 	if (o->unit && fwd_cgroup_unit_id(NULL, o->unit, &o->who.cgroup) != 0)
 		o->who.cgroup = 0;
+	if (o->unit) {
+		/* Its own level's lookup is the rule that decides. */
+		char rel[FWD_UNIT_PATH_MAX];
+
+		if (fwd_unit_cgroup_path(o->unit, strlen(o->unit), rel, sizeof(rel),
+					 &o->who.cglevel, NULL, 0) != 0)
+			o->who.cglevel = 0;
+	}
 	return 0;
 }
 

@@ -667,3 +667,15 @@ const struct fwd_ir_elem *fwd_owner_lookup(const struct fwd_ir_set *s,
 			return &s->elems[i];
 	return NULL;
 }
+
+const struct fwd_ir_elem *fwd_owner_lookup_at(const struct fwd_ir_set *s,
+					      unsigned level,
+					      const struct fwd_explain_who *who,
+					      const uint8_t *addr, uint8_t proto,
+					      uint16_t port)
+{
+	if (who && who->cglevel && fwd_ir_key_id_len(s->key) == 8 &&
+	    level != who->cglevel)
+		return NULL;
+	return fwd_owner_lookup(s, who, addr, proto, port);
+}

@@ -138,6 +138,7 @@ struct fwd_explain_who {
 	bool has_uid;
 	uint32_t uid;
 	uint64_t cgroup;	/* the unit's cgroup id; 0: none */
+	unsigned cglevel;	/* its level (fwd_unit_cgroup_path); 0: any */
 };
 
 /* Whether set s (an owner set) holds the probe for who (explain). */
@@ -145,5 +146,13 @@ const struct fwd_ir_elem *fwd_owner_lookup(const struct fwd_ir_set *s,
 					   const struct fwd_explain_who *who,
 					   const uint8_t *addr, uint8_t proto,
 					   uint16_t port);
+/* The same for a rule's lookup at cgroup level `level` (the match's
+ * u32): a unit set's lookup at another level than the unit's own looks
+ * at another ancestor, which is never the unit (the kernel's view). */
+const struct fwd_ir_elem *fwd_owner_lookup_at(const struct fwd_ir_set *s,
+					      unsigned level,
+					      const struct fwd_explain_who *who,
+					      const uint8_t *addr, uint8_t proto,
+					      uint16_t port);
 
 #endif

@@ -242,6 +242,22 @@ static void expect_show_nft(const char *want)
 	free(out);
 }
 
+/* The rule number `fwctl explain --out DST PORT/tcp WORDS` says decides. */
+static long explain_rule(const char *dst, unsigned port, const char *words)
+{
+	char *out = NULL, *p;
+	long n;
+	int st = tu_sh(&out, "%s -S %s explain %s %u/tcp --out %s", FWCTL,
+		       nn_path(&E, "fwd.sock"), dst, port, words);
+
+	p = out ? strstr(out, "decided by: rule ") : NULL;
+	ck_assert_msg(st == 0 && p, "explain --out %s %u/tcp %s: exit %d:\n%s", dst,
+		      port, words, st, out);
+	n = strtol(p + strlen("decided by: rule "), NULL, 10);
+	free(out);
+	return n;
+}
+
 /* `fwctl explain --out DST PORT/tcp WORDS`: its output must hold `want`. */
 static void expect_explain(const char *dst, unsigned port, const char *words,
 			   const char *want)
@@ -804,6 +820,10 @@ START_TEST(test_nested_units)
 		      slurp_or_empty(T.fwdlog));
 	expect_conn(NULL, cg_deep, GOOD4, PORT_OK, OK);
 	expect_conn(NULL, cg_deep, GOOD6, PORT_OK, OK);
+	/* explain names each unit's own level's lookup: unit4 at level 3,
+	 * then unit6 at 3, then unit4 at 5 (as the kernel decides). */
+	ck_assert_int_eq(explain_rule(GOOD4, PORT_OK, xasprintf("--unit %s", deep)),
+			 explain_rule(GOOD4, PORT_OK, xasprintf("--unit %s", tmpl)) + 2);
 	expect_show_nft(xasprintf("elements = { \"%s\" . %s . tcp . %u counter packets ",
 				  tmpl_rel, GOOD4, PORT_OK));
 	expect_show_nft(xasprintf("\"%s\" . %s . tcp . %u counter packets ",
