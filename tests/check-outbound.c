@@ -47,7 +47,7 @@ static struct {
 	char cgroot[300];		/* our cgroup2 mount, or "" */
 	char unitcg[400];		/* the emulated unit's cgroup, or "" */
 	bool made_slice;		/* we created system.slice */
-	const char *trees[4];		/* cgroup trees made by nested_units */
+	char trees[4][400];		/* cgroup trees made by nested_units */
 	size_t ntrees;
 } T;
 
@@ -797,7 +797,7 @@ START_TEST(test_nested_units)
 	ck_assert_msg(!strstr(set, "elements"), "units not running have elements:\n%s", set);
 
 	/* The instance starts: its slice first, then its cgroup. */
-	T.trees[T.ntrees++] = xasprintf("%s/%s", T.cgroot, slice_rel);
+	snprintf(T.trees[T.ntrees++], sizeof(T.trees[0]), "%s/%s", T.cgroot, slice_rel);
 	cg_tmpl = cg_mkdir(tmpl_rel);
 	ck_assert_msg(wait_for(T.fwdlog, "unit cgroups changed: 2 elements added", 1, 10),
 		      "fwd did not follow the instance's cgroup:\n%s",
@@ -813,7 +813,8 @@ START_TEST(test_nested_units)
 	expect_conn(NULL, cg_tmpl, GOOD4, PORT_NO, DROP);
 
 	/* The deep one: five new cgroups, the top one under the root. */
-	T.trees[T.ntrees++] = xasprintf("%s/fwdt%d-user.slice", T.cgroot, runner);
+	snprintf(T.trees[T.ntrees++], sizeof(T.trees[0]), "%s/fwdt%d-user.slice",
+		 T.cgroot, runner);
 	cg_deep = cg_mkdir(deep_rel);
 	ck_assert_msg(wait_for(T.fwdlog, "unit cgroups changed: 2 elements added", 2, 10),
 		      "fwd did not follow the deep unit's cgroup:\n%s",
@@ -878,8 +879,11 @@ START_TEST(test_user_created_later)
 	free(out);
 	good_listeners();
 	fwd_start();
-	ck_assert_msg(strstr(slurp_or_empty(T.fwdlog), warn), "fwd did not warn:\n%s",
-		      slurp_or_empty(T.fwdlog));
+	{
+		char *log = nn_keep(slurp_or_empty(T.fwdlog));
+
+		ck_assert_msg(strstr(log, warn), "fwd did not warn:\n%s", log);
+	}
 	set = nn_keep(nn_sh_ok("ip netns exec %s nft list set inet fwd_filter out_user4",
 		       E.ns[SRV]));
 	ck_assert_msg(!strstr(set, "elements"), "a missing user has elements:\n%s", set);
