@@ -23,7 +23,11 @@
 #   unit: the same allowed to the unit (socket cgroupv2);
 #   prog: the same allowed to the program conn-rate (program =, the verdict
 #     loop's queue 16); every connection's SYN is queued once, which the
-#     queue's count and the queue rule's kernel counter show at the end.
+#     queue's count and the queue rule's kernel counter show at the end;
+#   deep: the same allowed to the unit and to a unit five cgroup levels
+#     down (a user unit's shape, named by its path), the client in the
+#     deep one: its SYN misses the level 2 lookups, then matches at level
+#     5, so deep/unit is what one more level of units costs a flow.
 # The unit's cgroup is <cgroup2>/system.slice/fwdt-<pid>-bench.service in a
 # cgroup2 mount this script makes in a private mount namespace (it re-runs
 # itself under `unshare -m`), removed at the end. Rounds alternate the
@@ -41,6 +45,7 @@ RUNS=${RUNS:-7}
 SECS=${SECS:-3}
 PORT=8443
 UNIT=fwdt-$$-bench.service
+DEEP=fwdt-$$-bench.slice/user-1.slice/user@1.service/app.slice/fwdt-$$-app.service
 
 need_tools setpriv
 [ -x "$RATE" ] || die "no conn-rate at $RATE (build first)"
@@ -53,8 +58,10 @@ mount -t cgroup2 none "$CG" || die "cannot mount cgroup2"
 MADE_SLICE=
 [ -d "$CG/system.slice" ] || { mkdir "$CG/system.slice"; MADE_SLICE=1; }
 mkdir "$CG/system.slice/$UNIT"
+mkdir -p "$CG/$DEEP"
 cg_cleanup() {
 	rmdir "$CG/system.slice/$UNIT" 2>/dev/null || true
+	[ ! -d "$CG/${DEEP%%/*}" ] || find "$CG/${DEEP%%/*}" -depth -type d -exec rmdir {} \; 2>/dev/null || true
 	[ -z "$MADE_SLICE" ] || rmdir "$CG/system.slice" 2>/dev/null || true
 	umount -l "$CG" 2>/dev/null || true
 	bench_cleanup
@@ -102,8 +109,9 @@ POL
 }
 
 rate() {	# rate NAME: "RATE CPU_US" (connections/s, CPU per connection) from NAME-cli
-	local ns=NS_$1
-	sh -c "echo \$\$ > '$CG/system.slice/$UNIT/cgroup.procs' && exec ip netns exec '${!ns}' \
+	local ns=NS_$1 cg="$CG/system.slice/$UNIT"
+	[ "$1" != deep ] || cg="$CG/$DEEP"
+	sh -c "echo \$\$ > '$cg/cgroup.procs' && exec ip netns exec '${!ns}' \
 		setpriv --reuid=65534 --regid=65534 --clear-groups '$RATE' connect 198.18.0.2 $PORT $SECS" |
 		awk '{ if ($8 != 0) { print "fails " $8 > "/dev/stderr"; exit 1 } print $6, $10 }'
 }
@@ -113,15 +121,23 @@ pair plain
 pair user
 pair unit
 pair prog
+pair deep
 fwd_in plain ""
 fwd_in user "user = 65534"
 fwd_in unit "unit = $UNIT"
 fwd_in prog "program = $(readlink -f "$RATE")"
+fwd_in deep "unit = $UNIT, $DEEP"
 for _ in $(seq 50); do grep -q "bound queue 16" "$SCRATCH/prog-fwd.log" && break; sleep 0.1; done
 grep -q "bound queue 16" "$SCRATCH/prog-fwd.log" || die "fwd (prog): queue 16 not bound"
 grep -q "unit cgroups\|elements" "$SCRATCH/unit-fwd.log" || true
-ip netns exec "$NS_unit" nft list set inet fwd_filter out_unit4 | grep -q "198.18.0.2 . tcp . $PORT" ||
+# grep without -q: it reads nft's output to the end (pipefail would take
+# nft's SIGPIPE after an early match for a missing element).
+ip netns exec "$NS_unit" nft list set inet fwd_filter out_unit4 | grep "198.18.0.2 . tcp . $PORT" >/dev/null ||
 	die "the unit's element is not in out_unit4"
+ip netns exec "$NS_deep" nft list chain inet fwd_filter output | grep "socket cgroupv2 level 5 . ip daddr" >/dev/null ||
+	die "no level 5 lookup in the deep config's chain"
+[ "$(ip netns exec "$NS_deep" nft list set inet fwd_filter out_unit4 | grep -o "198.18.0.2 . tcp . $PORT" | wc -l)" = 2 ] ||
+	die "the deep config's out_unit4 does not hold both units"
 # A denied client proves the rules are in force: root is not allowed.
 if ip netns exec "$NS_user" timeout 3 "$RATE" connect 198.18.0.2 "$PORT" 1 | grep -q "conns [1-9]"; then
 	die "root got through the user rule"
@@ -134,10 +150,10 @@ report "round rate:none plain user unit prog cpu:none plain user unit prog | rat
 div() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.3f", x / y }'; }
 med() { printf '%s\n' "$@" | median; }
 declare -A R C
-keys=(ru ro rp cu co cp cup cop)
+keys=(ru ro rp cu co cp cup cop cd rd)
 for k in "${keys[@]}"; do eval "V_$k=()"; done
 for r in $(seq "$RUNS"); do
-	for cfg in none plain user unit prog; do
+	for cfg in none plain user unit prog deep; do
 		read -r R[$cfg] C[$cfg] < <(rate "$cfg")
 	done
 	V_ru+=("$(div "${R[user]}" "${R[none]}")"); V_ro+=("$(div "${R[unit]}" "${R[none]}")")
@@ -145,12 +161,14 @@ for r in $(seq "$RUNS"); do
 	V_cu+=("$(div "${C[none]}" "${C[user]}")"); V_co+=("$(div "${C[none]}" "${C[unit]}")")
 	V_cp+=("$(div "${C[none]}" "${C[plain]}")")
 	V_cup+=("$(div "${C[plain]}" "${C[user]}")"); V_cop+=("$(div "${C[plain]}" "${C[unit]}")")
-	report "$r ${R[none]} ${R[plain]} ${R[user]} ${R[unit]} ${R[prog]} ${C[none]} ${C[plain]} ${C[user]} ${C[unit]} ${C[prog]} | ${V_ru[-1]} ${V_ro[-1]} ${V_rp[-1]} | ${V_cu[-1]} ${V_co[-1]} ${V_cp[-1]} | ${V_cup[-1]} ${V_cop[-1]}"
+	V_cd+=("$(div "${C[unit]}" "${C[deep]}")"); V_rd+=("$(div "${R[deep]}" "${R[unit]}")")
+	report "$r ${R[none]} ${R[plain]} ${R[user]} ${R[unit]} ${R[prog]} ${C[none]} ${C[plain]} ${C[user]} ${C[unit]} ${C[prog]} | ${V_ru[-1]} ${V_ro[-1]} ${V_rp[-1]} | ${V_cu[-1]} ${V_co[-1]} ${V_cp[-1]} | ${V_cup[-1]} ${V_cop[-1]} | deep ${R[deep]} ${C[deep]} cpu unit/deep ${V_cd[-1]}"
 done
 report "median rate, user rule / no fwd: $(med "${V_ru[@]}"); unit rule / no fwd: $(med "${V_ro[@]}") (target >= 0.95)"
 report "median CPU per connection as x of no fwd: user rule $(med "${V_cu[@]}"), unit rule $(med "${V_co[@]}"), plain destination rule $(med "${V_cp[@]}") (target >= 0.95)"
 report "median CPU, owner match against the plain rule: user $(med "${V_cup[@]}"), unit $(med "${V_cop[@]}")"
 report "counters: $(ip netns exec "$NS_user" nft list set inet fwd_filter out_user4 | grep -o 'counter packets [0-9]*' | head -1) (user), $(ip netns exec "$NS_unit" nft list set inet fwd_filter out_unit4 | grep -o 'counter packets [0-9]*' | head -1) (unit)"
+report "median CPU, a unit at level 5 behind the level 2 lookups / the level 2 unit: $(med "${V_cd[@]}") (rate $(med "${V_rd[@]}"))"
 report "median rate, program rule / no fwd: $(med "${V_rp[@]}") (target >= 0.5)"
 # One packet per flow: the queue's count, the kernel's count of the queue
 # rule, and the connections the program made (every round's) agree.

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "outbound.h"
 #include "client.h"
 #include "import-cmd.h"
 #include "cmdtab.h"
@@ -164,6 +165,15 @@ static int cmd_check(int argc, char **argv, const struct fwctl_opts *o)
 		fwd_policy_free(p);
 		p = NULL;
 		ret = -EOPNOTSUPP;
+	}
+	/* Warnings (a user not in the database yet): printed, still valid. */
+	if (ret == 0) {
+		struct fwd_diags w;
+
+		fwd_diags_init(&w);
+		fwd_owner_warnings(p, &w);
+		fwd_diags_print(&w, stderr);
+		fwd_diags_free(&w);
 	}
 	if (o->json) {
 		struct json_out j;

@@ -23,24 +23,14 @@
 #include "policy.h"
 #include "util.h"
 
-#define SLICE "system.slice"
+/* What a directory on the way to a unit's cgroup tells: a child came or
+ * went (cgroups are made and removed, never renamed; moves for safety). */
+#define CG_MASK (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR)
 
 struct fwd_cgwatch {
 	int fd;			/* inotify */
-	int wd_root;		/* the root: for system.slice to appear */
-	int wd_slice;		/* system.slice: units' cgroups; -1 until it exists */
 	char root[PATH_MAX];
 };
-
-static int watch_slice(struct fwd_cgwatch *w)
-{
-	char path[PATH_MAX + sizeof(SLICE) + 1];
-
-	snprintf(path, sizeof(path), "%s/" SLICE, w->root);
-	w->wd_slice = inotify_add_watch(w->fd, path, IN_CREATE | IN_DELETE |
-					IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR);
-	return w->wd_slice < 0 ? -errno : 0;
-}
 
 int fwd_cgwatch_open(struct fwd_cgwatch **out)
 {
@@ -48,7 +38,6 @@ int fwd_cgwatch_open(struct fwd_cgwatch **out)
 	int ret;
 
 	*out = NULL;
-	w->wd_slice = -1;
 	ret = fwd_cgroup2_root(w->root, sizeof(w->root));
 	if (ret) {
 		free(w);
@@ -60,16 +49,54 @@ int fwd_cgwatch_open(struct fwd_cgwatch **out)
 		free(w);
 		return ret;
 	}
-	/* The root first: system.slice created after this is seen. */
-	w->wd_root = inotify_add_watch(w->fd, w->root, IN_CREATE | IN_ONLYDIR);
-	if (w->wd_root < 0) {
+	/* The root always: the top slice of a unit (system.slice) may come
+	 * after fwd. The rest is armed per unit (fwd_cgwatch_unit_id). */
+	if (inotify_add_watch(w->fd, w->root, CG_MASK) < 0) {
 		ret = -errno;
 		fwd_cgwatch_free(w);
 		return ret;
 	}
-	watch_slice(w);		/* ENOENT: not yet; the root watch waits */
 	*out = w;
 	return 0;
+}
+
+/*
+ * Watch every directory from the root down to the parent of the unit's
+ * cgroup, as far as they exist: the first missing one is seen appearing
+ * in its parent (whose watch is set), and the recompile that follows
+ * comes here again and goes one further. A directory watched already
+ * gives the same watch back (inotify), so arming again costs nothing; a
+ * watch whose directory went is dropped by the kernel (IN_IGNORED).
+ */
+static void arm(struct fwd_cgwatch *w, const char *unit)
+{
+	char path[PATH_MAX + FWD_UNIT_PATH_MAX];
+	size_t rlen = strlen(w->root);
+	char *slash;
+
+	if (fwd_cgroup_unit_path(unit, path, sizeof(path)) != 0 ||
+	    strncmp(path, w->root, rlen) != 0)
+		return;
+	for (slash = strchr(path + rlen + 1, '/'); slash;
+	     slash = strchr(slash + 1, '/')) {
+		int wd;
+
+		*slash = '\0';
+		wd = inotify_add_watch(w->fd, path, CG_MASK);
+		*slash = '/';
+		if (wd < 0)
+			break;	/* not there yet (or no room: logged by nobody,
+				 * the resync on the parent's event retries) */
+	}
+}
+
+int fwd_cgwatch_unit_id(void *arg, const char *unit, uint64_t *id)
+{
+	/* The watch first, then the look: a cgroup made in between is an
+	 * event, never missed. */
+	if (arg)
+		arm(arg, unit);
+	return fwd_cgroup_unit_id(NULL, unit, id);
 }
 
 void fwd_cgwatch_free(struct fwd_cgwatch *w)
@@ -86,17 +113,8 @@ int fwd_cgwatch_fd(const struct fwd_cgwatch *w)
 	return w ? w->fd : -1;
 }
 
-static bool names_unit(const struct fwd_policy *p, const char *name)
-{
-	for (size_t i = 0; p && i < p->nservices; i++)
-		for (size_t k = 0; k < p->services[i].nowners; k++)
-			if (p->services[i].owners[k].kind == FWD_OWNER_UNIT &&
-			    strcmp(p->services[i].owners[k].name, name) == 0)
-				return true;
-	return false;
-}
-
-/* Every pending event; whether one concerns a unit of p. */
+/* Every pending event; whether one concerns a unit of p: a directory on
+ * the way to its cgroup, or the cgroup itself, came or went. */
 static bool read_events(struct fwd_cgwatch *w, const struct fwd_policy *p)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -108,19 +126,10 @@ static bool read_events(struct fwd_cgwatch *w, const struct fwd_policy *p)
 			const struct inotify_event *ev = (const void *)q;
 
 			q += sizeof(*ev) + ev->len;
-			if (ev->mask & IN_Q_OVERFLOW) {
+			if (ev->mask & IN_Q_OVERFLOW)
 				hit = true;	/* lost events: look again */
-			} else if (ev->wd == w->wd_root && ev->len &&
-				   strcmp(ev->name, SLICE) == 0 && w->wd_slice < 0) {
-				/* Units may be in it already: look. */
-				if (watch_slice(w) == 0)
-					hit = true;
-			} else if (ev->wd == w->wd_slice && ev->len &&
-				   names_unit(p, ev->name)) {
+			else if (ev->len && fwd_policy_unit_component(p, ev->name))
 				hit = true;
-			} else if (ev->wd == w->wd_slice && (ev->mask & IN_IGNORED)) {
-				w->wd_slice = -1;	/* the slice went */
-			}
 		}
 	}
 	return hit;

@@ -487,6 +487,7 @@ static void restrict_json(struct json_out *j, const struct fwd_restrict *r)
 static int cmd_show_nft(struct cmdreq *cr)
 {
 	struct fwd_render_opts ro = { .table_flags = fwd_table_flags(&cr->ctx->feat, NULL) };
+	struct fwd_cgroup_name *cgn = NULL;
 	struct fwd_live_table *live = NULL;
 	struct fwd_ir_counts *counts;
 	struct fwd_ir *ir = NULL;
@@ -508,12 +509,16 @@ static int cmd_show_nft(struct cmdreq *cr)
 	/* The counters too, elements' and rules', as the kernel has them. */
 	counts = fwd_live_counts(live, ir);
 	ro.counts = counts;
+	/* unit = elements by their cgroup's path, as nft names them. */
+	fwd_cgroup_names(cr->ctx->policy, &cgn, &ro.ncgroups);
+	ro.cgroups = cgn;
 	f = open_memstream(&text, &len);
 	if (!f)
 		abort();
 	fwd_ir_render(ir, &ro, f);
 	fclose(f);
 	fwd_ir_counts_free(counts);
+	fwd_cgroup_names_free(cgn, ro.ncgroups);
 	if (cr->json) {
 		struct jbuf b;
 
@@ -1011,6 +1016,14 @@ static int explain_options(struct cmdreq *cr, struct explain_opts *o)
 	 * which is what the kernel does too. */
 	if (o->unit && fwd_cgroup_unit_id(NULL, o->unit, &o->who.cgroup) != 0)
 		o->who.cgroup = 0;
+	if (o->unit) {
+		/* Its own level's lookup is the rule that decides. */
+		char rel[FWD_UNIT_PATH_MAX];
+
+		if (fwd_unit_cgroup_path(o->unit, strlen(o->unit), rel, sizeof(rel),
+					 &o->who.cglevel, NULL, 0) != 0)
+			o->who.cglevel = 0;
+	}
 	return 0;
 }
 

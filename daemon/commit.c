@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cgroup.h"
+#include "cgwatch.h"
 #include "commit.h"
 #include "ctx.h"
 #include "edit.h"
@@ -373,9 +373,11 @@ int fwd_change_commit(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_dia
 		 * so a [guard] queue step uses nft_queue where it exists. */
 		struct fwd_compile_opts co = {
 			.native_queue = ctx->feat.native_queue,
-			/* unit = rules: the cgroups as they are now
-			 * (daemon/cgwatch.c recompiles when they change). */
-			.unit_id = fwd_cgroup_unit_id,
+			/* unit = rules: the cgroups as they are now, each
+			 * watched before it is looked at (daemon/cgwatch.c
+			 * recompiles when they change). */
+			.unit_id = fwd_cgwatch_unit_id,
+			.unit_arg = ctx->cgw,
 		};
 
 		ret = fwd_compile_opts_at(p, (uint64_t)time(NULL), &co,

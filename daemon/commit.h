@@ -43,7 +43,8 @@ enum fwd_change_src {
 	FWD_SRC_ENABLE,		/* fwctl enable: ctx->ir back, full replace */
 	FWD_SRC_RESTORE,	/* the table guard: ctx->ir back, full replace, same generation */
 	FWD_SRC_BLOCKS,		/* the verdict loop's guard: timed block edits, element delta */
-	FWD_SRC_UNITS,		/* a unit's cgroup came or went (cgwatch.c): compile, element delta */
+	FWD_SRC_UNITS,		/* a unit's cgroup came or went (cgwatch.c), a user's uid
+				 * changed (pwwatch.c): compile, element delta */
 };
 
 /* Where a refused or failed change stopped (for the caller's message). */

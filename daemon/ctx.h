@@ -95,6 +95,9 @@ struct fwd_ctx {
 	/* `unit =` rules: the unit cgroups' watcher (cgwatch.h); NULL on a
 	 * host without cgroup2, and with --oneshot. */
 	struct fwd_cgwatch *cgw;
+	/* `user = NAME` rules: the user database's watcher (pwwatch.h);
+	 * NULL with --oneshot. */
+	struct fwd_pwwatch *pww;
 	/* [metrics] textfile (metrics.h): the timer, the interval it runs
 	 * at (0: stopped), the forked child writing the file now, and how
 	 * the last write went. */

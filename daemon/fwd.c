@@ -20,6 +20,7 @@
 
 #include "edit.h"
 #include "cgwatch.h"
+#include "pwwatch.h"
 #include "cmd-audit.h"
 #include "metrics.h"
 #include "fwd.h"
@@ -399,6 +400,10 @@ static int run_daemon(struct fwd_ctx *ctx)
 		epoll_add(efd, fwd_cgwatch_fd(ctx->cgw));
 		fwd_cgwatch_started(ctx);
 	}
+	if (fwd_pwwatch_open(&ctx->pww) == 0) {
+		epoll_add(efd, fwd_pwwatch_fd(ctx->pww));
+		fwd_pwwatch_started(ctx);
+	}
 	mret = fwd_metrics_init(ctx, efd);
 	if (mret)
 		fwd_log(LOG_ERR, "metrics timer: %s; [metrics] textfile is not "
@@ -485,6 +490,8 @@ static int run_daemon(struct fwd_ctx *ctx)
 				fwd_vloop_blocks(ctx);
 			} else if (fd == fwd_cgwatch_fd(ctx->cgw)) {
 				fwd_cgwatch_events(ctx);
+			} else if (fd == fwd_pwwatch_fd(ctx->pww)) {
+				fwd_pwwatch_events(ctx);
 			} else if (fd >= 0 && fd == fwd_audit_worker_fd(ctx)) {
 				fwd_audit_done(ctx);
 			} else {
@@ -499,6 +506,8 @@ static int run_daemon(struct fwd_ctx *ctx)
 	fwd_save_if_due(ctx, true);
 	fwd_cgwatch_free(ctx->cgw);
 	ctx->cgw = NULL;
+	fwd_pwwatch_free(ctx->pww);
+	ctx->pww = NULL;
 	fwd_metrics_free(ctx);
 	fwd_ctl_server_free(ctx->ctl);
 	ctx->ctl = NULL;

@@ -20,6 +20,7 @@
 #include "ctx.h"
 #include "edit.h"
 #include "log.h"
+#include "outbound.h"
 #include "state.h"
 
 const char *fwd_confd_dir(const struct fwd_ctx *ctx, char *buf, size_t len)
@@ -47,6 +48,15 @@ int fwd_load_files(struct fwd_ctx *ctx, bool at_start, struct fwd_policy **out,
 	if (ret)
 		return ret;
 	ctx->builtin = (*out)->builtin;
+	{
+		/* Not errors: the policy applies (outbound.h). */
+		struct fwd_diags w;
+
+		fwd_diags_init(&w);
+		fwd_owner_warnings(*out, &w);
+		fwd_log_diags(LOG_WARNING, &w);
+		fwd_diags_free(&w);
+	}
 	/* The files do not hold `--runtime` edits: carry the running ones
 	 * over, so that a reload (SIGHUP or fwctl) does not drop them. */
 	for (size_t i = 0; ctx->policy && i < ctx->policy->nedits; i++) {

@@ -2213,7 +2213,7 @@ static bool match_one(const struct fwd_ir *ir, const struct fwd_ir_match *m,
 		if (alen && alen != (family == AF_INET ? 4u : 16u))
 			return false;		/* the other family's set */
 		*elem = fwd_ir_key_id_len(s->key) ?
-			fwd_owner_lookup(s, who, addr, proto, port) :
+			fwd_owner_lookup_at(s, m->u32, who, addr, proto, port) :
 			set_lookup(s, addr, proto, port);
 		*set = *elem ? (int)m->set : -1;
 		return *elem != NULL;

@@ -481,6 +481,11 @@ struct fwd_ir_counts {
 	size_t nsets, nchains;
 };
 
+struct fwd_cgroup_name {
+	uint64_t id;
+	char *path;
+};
+
 struct fwd_render_opts {
 	unsigned table_flags;	/* NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST, as applied */
 	uint64_t now;		/* the clock for element timeouts; 0 = time() */
@@ -489,6 +494,12 @@ struct fwd_render_opts {
 	 * values, the elements of a counter set each with theirs, as
 	 * `nft list` prints them. */
 	const struct fwd_ir_counts *counts;
+	/* cgroup ids with their paths (sorted or not; a handful): an owner
+	 * set's element whose cgroup is named here prints as nft prints a
+	 * live cgroup, "system.slice/x.service", any other as its number
+	 * (as nft does for a cgroup that is gone). NULL: numbers. */
+	const struct fwd_cgroup_name *cgroups;
+	size_t ncgroups;
 };
 
 /*

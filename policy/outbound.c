@@ -14,6 +14,7 @@
 #include "outbound.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -98,6 +99,65 @@ bool fwd_owners_eq(const struct fwd_service *a, const struct fwd_service *b)
 			return false;
 	}
 	return true;
+}
+
+bool fwd_policy_has_user_names(const struct fwd_policy *p)
+{
+	for (size_t i = 0; p && i < p->nservices; i++)
+		for (size_t k = 0; k < p->services[i].nowners; k++) {
+			const struct fwd_owner *o = &p->services[i].owners[k];
+
+			if (o->kind == FWD_OWNER_USER &&
+			    strspn(o->name, "0123456789") != strlen(o->name))
+				return true;
+		}
+	return false;
+}
+
+void fwd_owner_warnings(const struct fwd_policy *p, struct fwd_diags *w)
+{
+	for (size_t i = 0; p && i < p->nservices; i++)
+		for (size_t k = 0; k < p->services[i].nowners; k++) {
+			const struct fwd_owner *o = &p->services[i].owners[k];
+			char q[FWD_QUOTE_BUF(64)];
+
+			if (o->kind != FWD_OWNER_USER || o->uid != FWD_UID_NONE)
+				continue;
+			fwd_diags_add(w, o->loc.file, o->loc.line, "warning: user '%s' does "
+				      "not exist (yet): service '%s' lets nobody out "
+				      "for it until it does (fwd looks it up again "
+				      "when /etc/passwd changes)",
+				      fwd_quote(q, o->name, strlen(o->name), 64),
+				      p->services[i].name);
+		}
+}
+
+/* ---- units' cgroups (the paths: unitpath.c) ---- */
+
+bool fwd_policy_unit_component(const struct fwd_policy *p, const char *name)
+{
+	size_t nl = strlen(name);
+
+	for (size_t i = 0; p && i < p->nservices; i++)
+		for (size_t k = 0; k < p->services[i].nowners; k++) {
+			const struct fwd_owner *o = &p->services[i].owners[k];
+			char path[FWD_UNIT_PATH_MAX];
+			unsigned lv;
+
+			if (o->kind != FWD_OWNER_UNIT ||
+			    fwd_unit_cgroup_path(o->name, strlen(o->name), path,
+						 sizeof(path), &lv, NULL, 0) != 0)
+				continue;
+			for (const char *c = path; c;) {
+				const char *e = strchr(c, '/');
+				size_t cn = e ? (size_t)(e - c) : strlen(c);
+
+				if (cn == nl && memcmp(c, name, nl) == 0)
+					return true;
+				c = e ? e + 1 : NULL;
+			}
+		}
+	return false;
 }
 
 /* ---- collecting boxes ---- */
@@ -330,11 +390,21 @@ static void prog_rules(struct fwd_ir_chain *ch, size_t set, size_t at)
 	ch->n += 2;
 }
 
-static void owner_rules(struct fwd_ir *ir, size_t base, size_t nsets)
+/*
+ * user4, user6, then unit4 and unit6 at each level in `levels` (bit L:
+ * a unit's cgroup at level L; ascending, so the common system.slice
+ * units come first; level 2 alone when the policy names no unit, the
+ * table's shape without units).
+ */
+static void owner_rules(struct fwd_ir *ir, size_t base, size_t nsets,
+			uint64_t levels)
 {
 	struct fwd_ir_chain *ch = &ir->chains[FWD_CHAIN_OUTPUT];
-	size_t at = ch->n;
+	size_t at = ch->n, nr = 2, k = 0;
 
+	if (!levels)
+		levels = 1ull << FWD_UNIT_CGROUP_LEVEL;
+	nr += 2 * (size_t)__builtin_popcountll(levels);
 	for (size_t i = 0; i < ch->n; i++) {
 		const struct fwd_ir_rule *r = &ch->rules[i];
 
@@ -342,25 +412,29 @@ static void owner_rules(struct fwd_ir *ir, size_t base, size_t nsets)
 		    r->m[0].kind == FWD_M_LOOKUP_DST)
 			at = i + 1;
 	}
-	FWD_GROW(ch->rules, ch->cap, ch->n + 4);
-	memmove(&ch->rules[at + 4], &ch->rules[at],
+	FWD_GROW(ch->rules, ch->cap, ch->n + nr);
+	memmove(&ch->rules[at + nr], &ch->rules[at],
 		(ch->n - at) * sizeof(*ch->rules));
-	for (unsigned k = 0; k < 4; k++) {
-		struct fwd_ir_rule *r = &ch->rules[at + k];
-		unsigned set = (unsigned)(base + k);
+	for (unsigned lv = 0; k < nr; lv++) {
+		if (k >= 2 && !(levels & (1ull << lv)))
+			continue;
+		for (unsigned f = 0; f < 2; f++, k++) {
+			struct fwd_ir_rule *r = &ch->rules[at + k];
+			unsigned set = (unsigned)(base + (k < 2 ? k : 2 + f));
 
-		memset(r, 0, sizeof(*r));
-		r->nm = 1;
-		r->m[0].kind = FWD_M_LOOKUP_DST;
-		r->m[0].set = set;
-		if (fwd_ir_key_id_len(ir->sets[set].key) == 8)
-			r->m[0].u32 = FWD_UNIT_CGROUP_LEVEL;
-		r->counter = true;
-		r->verdict = FWD_V_ACCEPT;
+			memset(r, 0, sizeof(*r));
+			r->nm = 1;
+			r->m[0].kind = FWD_M_LOOKUP_DST;
+			r->m[0].set = set;
+			if (k >= 2)
+				r->m[0].u32 = lv;
+			r->counter = true;
+			r->verdict = FWD_V_ACCEPT;
+		}
 	}
-	ch->n += 4;
+	ch->n += nr;
 	if (nsets > 4)
-		prog_rules(ch, base + 4, at + 4);
+		prog_rules(ch, base + 4, at + nr);
 }
 
 static int unit_error(struct fwd_diags *d, const struct fwd_owner *o, int ret)
@@ -383,6 +457,7 @@ int fwd_outbound_compile(const struct fwd_policy *p, struct fwd_ir *ir,
 	/* user4, user6, unit4, unit6, prog4, prog6 */
 	struct boxes bx[6] = { { 0 } };
 	size_t nsets = fwd_policy_has_programs(p) ? 6 : 4;
+	uint64_t levels = 0;	/* bit L: a unit at cgroup level L */
 	int ret = 0;
 
 	if (!fwd_policy_has_owners(p))
@@ -405,6 +480,14 @@ int fwd_outbound_compile(const struct fwd_policy *p, struct fwd_ir *ir,
 				continue;
 			}
 			if (o->kind == FWD_OWNER_UNIT) {
+				char path[FWD_UNIT_PATH_MAX];
+				unsigned lv;
+
+				/* The parser checked the word: a level. */
+				if (fwd_unit_cgroup_path(o->name, strlen(o->name),
+							 path, sizeof(path), &lv,
+							 NULL, 0) == 0)
+					levels |= 1ull << lv;
 				id = 0;
 				if (unit_id)
 					ret = unit_id(unit_arg, o->name, &id);
@@ -414,6 +497,8 @@ int fwd_outbound_compile(const struct fwd_policy *p, struct fwd_ir *ir,
 				}
 				if (id == 0)
 					continue;	/* not running: no element */
+			} else if (o->kind == FWD_OWNER_USER && id == FWD_UID_NONE) {
+				continue;	/* no such user yet: no element */
 			} else if (o->kind != FWD_OWNER_USER) {
 				fwd_diags_add(d, o->loc.file, o->loc.line,
 					      "service %s: owner not supported",
@@ -443,7 +528,7 @@ int fwd_outbound_compile(const struct fwd_policy *p, struct fwd_ir *ir,
 		}
 		ir->nsets = base + nsets;
 		if (p->outbound != FWD_ALLOW)
-			owner_rules(ir, base, nsets);
+			owner_rules(ir, base, nsets, levels);
 	}
 	for (unsigned k = 0; k < 6; k++)
 		free(bx[k].v);
@@ -466,4 +551,16 @@ const struct fwd_ir_elem *fwd_owner_lookup(const struct fwd_ir_set *s,
 		    fwd_ir_elem_has(s, &s->elems[i], addr, proto, port))
 			return &s->elems[i];
 	return NULL;
+}
+
+const struct fwd_ir_elem *fwd_owner_lookup_at(const struct fwd_ir_set *s,
+					      unsigned level,
+					      const struct fwd_explain_who *who,
+					      const uint8_t *addr, uint8_t proto,
+					      uint16_t port)
+{
+	if (who && who->cglevel && fwd_ir_key_id_len(s->key) == 8 &&
+	    level != who->cglevel)
+		return NULL;
+	return fwd_owner_lookup(s, who, addr, proto, port);
 }

@@ -29,12 +29,24 @@
  * Nobody on the queue: the kernel drops (fail closed); user and unit
  * rules, decided before the queue, keep working.
  *
- * A unit is matched by the id of its cgroup, <cgroup2 root>/system.slice/
- * NAME (a level 2 cgroup), which exists only while the unit runs and is a
- * new one at every start. The compiler is pure, so the daemon tells it the
- * ids (fwd_unit_id_fn); a unit whose cgroup does not exist has no element
- * (nothing matches it), and the daemon recompiles when the cgroup appears
- * (daemon/cgwatch.c), which is an element delta through the commit path.
+ * A unit is matched by the id of its own cgroup (fwd_unit_cgroup_path:
+ * system.slice/NAME.service, system.slice/system-PREFIX.slice/PREFIX@INST
+ * .service, or a cgroup path as written), which exists only while the unit
+ * runs and is a new one at every start. `socket cgroupv2 level N` gives the
+ * socket's ancestor at level N (a process in a sub-cgroup of the unit is
+ * the unit's too), so the unit sets are looked up once per level that the
+ * policy's units sit at, shallowest first; one set serves every level,
+ * since a cgroup id names one cgroup (at one level) only. The compiler is
+ * pure, so the daemon tells it the ids (fwd_unit_id_fn); a unit whose
+ * cgroup does not exist has no element (nothing matches it), and the
+ * daemon recompiles when the cgroup appears (daemon/cgwatch.c), which is
+ * an element delta through the commit path.
+ *
+ * A user is matched by uid. A name is looked up in the user database when
+ * the policy is read; one that is not there (yet) is a warning, not an
+ * error (fwd_owner_warnings): its rules match nothing (uid FWD_UID_NONE,
+ * no element) until the user exists, and the daemon looks the names up
+ * again whenever /etc/passwd is replaced (daemon/pwwatch.c).
  */
 
 #include <stdbool.h>
@@ -54,6 +66,41 @@ typedef int (*fwd_unit_id_fn)(void *arg, const char *unit, uint64_t *id);
 
 /* The cgroup level of system.slice/NAME.service (the root is level 0). */
 #define FWD_UNIT_CGROUP_LEVEL 2u
+/* The deepest cgroup a `unit =` path may name (systemd nests a few deep). */
+#define FWD_UNIT_MAX_LEVEL 32u
+/* A unit's cgroup path, relative to the cgroup2 root, fits in this. */
+#define FWD_UNIT_PATH_MAX 1024u
+
+/* The uid of a user name not in the user database (yet): no element.
+ * (uid_t)-1 is no uid to the kernel either; `user = 4294967295` is
+ * refused by the parser. */
+#define FWD_UID_NONE UINT32_MAX
+
+/*
+ * The cgroup of a `unit =` word (n bytes), relative to the cgroup2 root,
+ * as systemd places it:
+ *
+ *   NAME.service          system.slice/NAME.service                  level 2
+ *   PREFIX@INST.service   system.slice/system-PREFIX.slice/           level 3
+ *                         PREFIX@INST.service (PREFIX escaped as systemd
+ *                         names the slice: '-' is \x2d)
+ *   A/B/.../NAME.service  the cgroup path itself, as `systemctl status`
+ *                         prints it after CGroup: (a leading / is
+ *                         dropped): a service with Slice=, a user's unit
+ *                         (user.slice/user-1000.slice/user@1000.service/
+ *                         app.slice/x.service)          level = its parts
+ *
+ * The word must end in .service (every part made of A-Z a-z 0-9 : _ . -
+ * \ @, no empty, . or .. part, at most FWD_UNIT_MAX_LEVEL parts). Pure:
+ * no file is looked at. 0 with buf (NUL-terminated) and *level; -EINVAL
+ * with why (len bytes) saying what is wrong, the word quoted.
+ */
+int fwd_unit_cgroup_path(const char *unit, size_t n, char *buf, size_t len,
+			 unsigned *level, char *why, size_t whylen);
+
+/* Whether the running owners' words name a path component `name` (a
+ * cgroup directory on the way to a unit of p, or the unit's own). */
+bool fwd_policy_unit_component(const struct fwd_policy *p, const char *name);
 
 /* Whether any service of p names owners (the table then ends with the
  * four owner sets, ir.h). */
@@ -63,6 +110,14 @@ bool fwd_policy_has_owners(const struct fwd_policy *p);
 bool fwd_policy_has_programs(const struct fwd_policy *p);
 /* Whether any service of p names a unit. */
 bool fwd_policy_has_units(const struct fwd_policy *p);
+
+/* Whether any user = of p is a name (not a uid): what a change of the
+ * user database can change. */
+bool fwd_policy_has_user_names(const struct fwd_policy *p);
+
+/* The located warnings of a valid policy (not errors: the policy applies):
+ * user names not in the user database, whose rules match nothing yet. */
+void fwd_owner_warnings(const struct fwd_policy *p, struct fwd_diags *w);
 
 /* Whether two services name the same owners at the same lines. */
 bool fwd_owners_eq(const struct fwd_service *a, const struct fwd_service *b);
@@ -83,6 +138,7 @@ struct fwd_explain_who {
 	bool has_uid;
 	uint32_t uid;
 	uint64_t cgroup;	/* the unit's cgroup id; 0: none */
+	unsigned cglevel;	/* its level (fwd_unit_cgroup_path); 0: any */
 };
 
 /* Whether set s (an owner set) holds the probe for who (explain). */
@@ -90,5 +146,13 @@ const struct fwd_ir_elem *fwd_owner_lookup(const struct fwd_ir_set *s,
 					   const struct fwd_explain_who *who,
 					   const uint8_t *addr, uint8_t proto,
 					   uint16_t port);
+/* The same for a rule's lookup at cgroup level `level` (the match's
+ * u32): a unit set's lookup at another level than the unit's own looks
+ * at another ancestor, which is never the unit (the kernel's view). */
+const struct fwd_ir_elem *fwd_owner_lookup_at(const struct fwd_ir_set *s,
+					      unsigned level,
+					      const struct fwd_explain_who *who,
+					      const uint8_t *addr, uint8_t proto,
+					      uint16_t port);
 
 #endif

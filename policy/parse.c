@@ -27,6 +27,7 @@
  * end if there was any.
  */
 #include "edit.h"
+#include "outbound.h"
 #include "policy.h"
 #include "services.h"
 #include "util.h"
@@ -915,9 +916,10 @@ static struct fwd_owner *add_owner(struct loader *L, enum fwd_owner_kind k,
 
 /*
  * A user name or a uid. Names are looked up when the policy is read (the
- * kernel matches the uid): a user created later needs a reload, as a
- * group of [control] does. A number is taken as it is: a uid nobody has
- * yet is a valid rule.
+ * kernel matches the uid); a name not in the user database is no error:
+ * its rules match nothing (FWD_UID_NONE) until the user exists, which the
+ * daemon notices (daemon/pwwatch.c), and fwd_owner_warnings says so. A
+ * number is taken as it is: a uid nobody has yet is a valid rule.
  */
 static void user_word(struct loader *L, const char *w, size_t n)
 {
@@ -941,46 +943,26 @@ static void user_word(struct loader *L, const char *w, size_t n)
 	}
 	memcpy(name, w, n);
 	name[n] = '\0';
-	if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || !res) {
-		err(L, "unknown user '%s' (not in the user database); create "
-		    "it first or write its uid", quote(q, w, n));
-		return;
-	}
-	add_owner(L, FWD_OWNER_USER, w, n)->uid = (uint32_t)res->pw_uid;
+	if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || !res)
+		add_owner(L, FWD_OWNER_USER, w, n)->uid = FWD_UID_NONE;
+	else
+		add_owner(L, FWD_OWNER_USER, w, n)->uid = (uint32_t)res->pw_uid;
 }
 
 /*
- * A systemd service unit: NAME.service, found by the kernel as the cgroup
- * <cgroup2 root>/system.slice/NAME.service (level 2). Template instances
- * (a@b.service) sit one level deeper, in system-a.slice, and are refused
- * rather than silently never matched.
+ * A systemd service unit: a name or a cgroup path, whose cgroup the
+ * kernel matches at its level (outbound.h: fwd_unit_cgroup_path says
+ * which forms there are and where each one's cgroup is).
  */
 static void unit_word(struct loader *L, const char *w, size_t n)
 {
-	static const char sfx[] = ".service";
-	const size_t ns = sizeof(sfx) - 1;
-	char q[QBUF];
+	char path[FWD_UNIT_PATH_MAX], why[512];
+	unsigned level;
 
-	if (n <= ns || n > 255 || memcmp(w + n - ns, sfx, ns) != 0) {
-		err(L, "invalid unit '%s'; name a system service unit, e.g. "
-		    "apt-daily.service", quote(q, w, n));
+	if (fwd_unit_cgroup_path(w, n, path, sizeof(path), &level, why,
+				 sizeof(why)) != 0) {
+		err(L, "%s", why);
 		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)w[i];
-
-		if (c == '@') {
-			err(L, "unit '%s' is a template instance; it runs in its "
-			    "own slice, which unit = does not match yet: use "
-			    "user = for it", quote(q, w, n));
-			return;
-		}
-		if (!isalnum(c) && c != '_' && c != '.' && c != '-' &&
-		    c != ':' && c != '\\') {
-			err(L, "invalid unit '%s'; unit names are made of A-Z "
-			    "a-z 0-9 : _ . - \\", quote(q, w, n));
-			return;
-		}
 	}
 	add_owner(L, FWD_OWNER_UNIT, w, n);
 }

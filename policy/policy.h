@@ -102,16 +102,17 @@ int fwd_restrict_format(const struct fwd_restrict *r, char *buf, size_t len);
 /*
  * Who may open an outbound service's flows (`user =`, `unit =`,
  * `program =` in a direction = out service; outbound.c). A user is a uid,
- * resolved from the user database when the policy is read; a unit is a
- * systemd unit name, whose cgroup the kernel matches once it exists
- * (socket cgroupv2, level 2: <cgroup2 root>/system.slice/NAME); a program
- * is an absolute path.
+ * resolved from the user database when the policy is read (FWD_UID_NONE,
+ * outbound.h, while the name is not there); a unit is a
+ * systemd unit name or cgroup path, whose cgroup the kernel matches once
+ * it exists (socket cgroupv2 at the cgroup's level: fwd_unit_cgroup_path);
+ * a program is an absolute path.
  */
 enum fwd_owner_kind { FWD_OWNER_USER, FWD_OWNER_UNIT, FWD_OWNER_PROGRAM };
 
 struct fwd_owner {
 	enum fwd_owner_kind kind;
-	uint32_t uid;		/* FWD_OWNER_USER */
+	uint32_t uid;		/* FWD_OWNER_USER; FWD_UID_NONE: no such user */
 	char *name;		/* the word as written (user, unit, path) */
 	struct fwd_loc loc;
 };

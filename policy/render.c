@@ -150,13 +150,15 @@ static char *fmt_u64(char *p, uint64_t v)
 	return p;
 }
 
-static size_t fmt_elem(const struct fwd_ir_set *s, const struct fwd_ir_elem *e,
-		       char *buf)
+/* with_id false: the element without its owner field (render_set puts
+ * a cgroup's path there itself: it may not fit ELEM_MAX). */
+static size_t fmt_elem_id(const struct fwd_ir_set *s, const struct fwd_ir_elem *e,
+			  char *buf, bool with_id)
 {
 	unsigned alen = fwd_ir_key_addr_len(s->key);
 	char *p = buf;
 
-	if (fwd_ir_key_id_len(s->key)) {
+	if (with_id && fwd_ir_key_id_len(s->key)) {
 		p = fmt_u64(p, e->id);
 		memcpy(p, " . ", 3);
 		p += 3;
@@ -179,6 +181,12 @@ static size_t fmt_elem(const struct fwd_ir_set *s, const struct fwd_ir_elem *e,
 done:
 	*p = '\0';
 	return (size_t)(p - buf);
+}
+
+static size_t fmt_elem(const struct fwd_ir_set *s, const struct fwd_ir_elem *e,
+		       char *buf)
+{
+	return fmt_elem_id(s, e, buf, true);
 }
 
 int fwd_ir_elem_format(const struct fwd_ir_set *s, const struct fwd_ir_elem *e,
@@ -232,10 +240,21 @@ static void put_counter(struct out *o, const struct fwd_ir_count *c)
 	put_u64(o, c ? c->bytes : 0);
 }
 
+/* The path of cgroup `id` among the render options' names, or NULL. */
+static const char *cgroup_path(const struct fwd_render_opts *ro, uint64_t id)
+{
+	for (size_t i = 0; ro && i < ro->ncgroups; i++)
+		if (ro->cgroups[i].id == id && ro->cgroups[i].path)
+			return ro->cgroups[i].path;
+	return NULL;
+}
+
 /* ctr: the elements' counters beside s->elems (show --nft), or NULL. */
 static void render_set(struct out *o, const struct fwd_ir_set *s, uint64_t now,
-		       const struct fwd_ir_count *ctr)
+		       const struct fwd_ir_count *ctr,
+		       const struct fwd_render_opts *ro)
 {
+	bool cg = fwd_ir_key_id_len(s->key) == 8;
 	static const char newline[] = ",\n\t\t\t     ";
 	unsigned per_line = s->key == FWD_KEY_ADDR4 ? 2 : 1;
 	char e[ELEM_MAX];
@@ -258,11 +277,19 @@ static void render_set(struct out *o, const struct fwd_ir_set *s, uint64_t now,
 	if (s->n) {
 		puts_(o, "\t\telements = { ");
 		for (size_t i = 0; i < s->n; i++) {
+			const char *path;
 			size_t len;
 
 			if (i)
 				puts_(o, i % per_line ? ", " : newline);
-			len = fmt_elem(s, &s->elems[i], e);
+			path = cg ? cgroup_path(ro, s->elems[i].id) : NULL;
+			if (path) {
+				/* As nft prints a cgroupsv2 key it finds. */
+				puts_(o, "\"");
+				puts_(o, path);
+				puts_(o, "\" . ");
+			}
+			len = fmt_elem_id(s, &s->elems[i], e, !path);
 			put(o, e, len);
 			/* nft lists an element's counter before its timeout. */
 			if (ctr && s->counter) {
@@ -757,7 +784,7 @@ int fwd_ir_render(const struct fwd_ir *ir, const struct fwd_render_opts *opts,
 		if (!first)
 			puts_(o, "\n");
 		render_set(o, &ir->sets[i], now,
-			   cn && cn->elem ? cn->elem[i] : NULL);
+			   cn && cn->elem ? cn->elem[i] : NULL, opts);
 		first = false;
 	}
 	for (unsigned i = 0; i < fwd_ir_meter_sets(ir); i++) {

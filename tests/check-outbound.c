@@ -47,6 +47,8 @@ static struct {
 	char cgroot[300];		/* our cgroup2 mount, or "" */
 	char unitcg[400];		/* the emulated unit's cgroup, or "" */
 	bool made_slice;		/* we created system.slice */
+	char trees[4][400];		/* cgroup trees made by nested_units */
+	size_t ntrees;
 } T;
 
 #define PORT_OK 8443u	/* the service's port */
@@ -88,6 +90,8 @@ static void topo_down(void)
 	nn_down(&E);
 	if (T.unitcg[0])
 		rmdir(T.unitcg);
+	for (size_t i = 0; i < T.ntrees; i++)
+		tu_sh(NULL, "find '%s' -depth -type d -exec rmdir {} \\;", T.trees[i]);
 	if (T.made_slice) {
 		char *slice = xasprintf("%s/system.slice", T.cgroot);
 
@@ -129,9 +133,13 @@ static void cgroup_sweep(void)
 		    !mkdtemp(dir))
 			_exit(1);
 		if (mount("none", dir, "cgroup2", 0, NULL) == 0) {
-			cmd = xasprintf("for d in %s/system.slice/fwdt%d-*.service; do "
-					"[ -d \"$d\" ] && rmdir \"$d\"; done; "
-					"[ -e %s ] && rmdir %s/system.slice; true", dir,
+			/* Nested ones (nested_units) depth first. */
+			cmd = xasprintf("for d in %s/system.slice/fwdt%d-*.service "
+					"%s/system.slice/system-fwdt%d*.slice "
+					"%s/fwdt%d-*.slice; do [ -d \"$d\" ] && "
+					"find \"$d\" -depth -type d -exec rmdir {} \\;; "
+					"done; [ -e %s ] && rmdir %s/system.slice; true",
+					dir, (int)runner, dir, (int)runner, dir,
 					(int)runner, slice_marker(runner), dir);
 			if (system(cmd) != 0)
 				fprintf(stderr, "cgroup sweep: %s failed\n", cmd);
@@ -197,7 +205,7 @@ static int connect_out(const char *who, const char *cg, const char *dst,
 		pre = xasprintf("setpriv --reuid=%s --regid=%s --clear-groups ",
 				who, strcmp(who, "65534") ? who : "65534");
 	if (cg)
-		st = tu_sh(&out, "sh -c 'echo $$ > %s/cgroup.procs && exec ip netns exec "
+		st = tu_sh(&out, "sh -c 'echo $$ > \"%s/cgroup.procs\" && exec ip netns exec "
 			   "%s %s %s connect tcp %s %u --timeout %s'", cg, E.ns[SRV],
 			   pre, NETTOOL, dst, port, secs);
 	else
@@ -221,6 +229,33 @@ static void expect_conn(const char *who, const char *cg, const char *dst,
 			       "ip netns exec %s nft list set inet fwd_filter out_unit4",
 			       E.ns[SRV], E.ns[SRV]),
 		      slurp_or_empty(T.fwdlog));
+}
+
+/* `fwctl show --nft`: its output must hold `want`. */
+static void expect_show_nft(const char *want)
+{
+	char *out = NULL;
+	int st = tu_sh(&out, "%s -S %s show --nft", FWCTL, nn_path(&E, "fwd.sock"));
+
+	ck_assert_msg(st == 0 && strstr(out, want), "show --nft: exit %d, wanted '%s':\n"
+		      "%.3000s", st, want, out);
+	free(out);
+}
+
+/* The rule number `fwctl explain --out DST PORT/tcp WORDS` says decides. */
+static long explain_rule(const char *dst, unsigned port, const char *words)
+{
+	char *out = NULL, *p;
+	long n;
+	int st = tu_sh(&out, "%s -S %s explain %s %u/tcp --out %s", FWCTL,
+		       nn_path(&E, "fwd.sock"), dst, port, words);
+
+	p = out ? strstr(out, "decided by: rule ") : NULL;
+	ck_assert_msg(st == 0 && p, "explain --out %s %u/tcp %s: exit %d:\n%s", dst,
+		      port, words, st, out);
+	n = strtol(p + strlen("decided by: rule "), NULL, 10);
+	free(out);
+	return n;
 }
 
 /* `fwctl explain --out DST PORT/tcp WORDS`: its output must hold `want`. */
@@ -679,6 +714,9 @@ START_TEST(test_unit_rules)
 	ck_assert_msg(strstr(set, xasprintf("%s . tcp . %u", GOOD4, PORT_OK)),
 		      "out_unit4 lacks the unit:\n%s", set);
 	expect_explain(GOOD6, PORT_OK, xasprintf("--unit %s", unit), "set out_unit6");
+	/* show --nft names the element's cgroup by its path, as nft does. */
+	expect_show_nft(xasprintf("elements = { \"system.slice/%s\" . %s . tcp . %u ",
+				  unit, GOOD4, PORT_OK));
 
 	expect_conn(NULL, T.unitcg, GOOD4, PORT_OK, OK);
 	expect_conn(NULL, T.unitcg, GOOD6, PORT_OK, OK);
@@ -694,6 +732,186 @@ START_TEST(test_unit_rules)
 	set = nn_keep(nn_sh_ok("ip netns exec %s nft list set inet fwd_filter out_unit6",
 		       E.ns[SRV]));
 	ck_assert_msg(!strstr(set, "elements"), "a stopped unit kept elements:\n%s", set);
+	topo_down();
+}
+END_TEST
+
+/* mkdir -p of a cgroup path under our cgroup2 mount, one level at a time
+ * (each a new cgroup, as systemd makes a slice and then its unit). */
+static char *cg_mkdir(const char *rel)
+{
+	char *path = xasprintf("%s/%s", T.cgroot, rel);
+
+	for (char *p = path + strlen(T.cgroot) + 1; (p = strchr(p, '/')); p++) {
+		*p = '\0';
+		ck_assert_msg(mkdir(path, 0755) == 0 || errno == EEXIST, "mkdir %s: %s",
+			      path, strerror(errno));
+		*p = '/';
+	}
+	ck_assert_msg(mkdir(path, 0755) == 0, "mkdir %s: %s", path, strerror(errno));
+	return path;
+}
+
+/*
+ * Units deeper than system.slice, started after fwd, with the slices on
+ * the way to them made after fwd too: a template instance (system.slice/
+ * system-PREFIX.slice/PREFIX@a.service, level 3, PREFIX escaped as
+ * systemd names the slice) and a unit named by its cgroup path five
+ * levels down (a user unit's shape, under a top slice of the runner's).
+ * fwd follows each without a reload; a process in the unit's cgroup, and
+ * one in a sub-cgroup of it, connect out over IPv4 and IPv6; one in the
+ * slice above it (level 2) and one outside do not. show --nft names the
+ * cgroups by their paths and the chain looks the unit sets up at levels
+ * 3 and 5. The instance stops: its elements go, the deep unit's stay.
+ */
+START_TEST(test_nested_units)
+{
+	char *tmpl, *deep, *deep_rel, *slice_rel, *tmpl_rel, *cg_tmpl, *cg_deep, *sub;
+	char *chain, *set;
+	int runner = (int)getppid();
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	cgroup2_up();
+	tmpl = xasprintf("fwdt%d-web@a.service", runner);
+	slice_rel = xasprintf("system.slice/system-fwdt%d\\x2dweb.slice", runner);
+	tmpl_rel = xasprintf("%s/%s", slice_rel, tmpl);
+	deep_rel = xasprintf("fwdt%d-user.slice/user-1000.slice/user@1000.service/"
+			     "app.slice/fwdt%d-app.service", runner, runner);
+	deep = xasprintf("/%s", deep_rel);	/* as systemctl status prints it */
+	write_file(T.policy, policy_fmt, PORT_OK, "unit", xasprintf("%s, %s", tmpl, deep));
+	good_listeners();
+	fwd_start();
+
+	chain = nn_keep(nn_sh_ok("ip netns exec %s nft list chain inet fwd_filter output",
+				 E.ns[SRV]));
+	ck_assert_msg(strstr(chain, "socket cgroupv2 level 3 . ip daddr . meta l4proto . "
+			     "th dport @out_unit4") &&
+		      strstr(chain, "socket cgroupv2 level 5 . ip6 daddr . meta l4proto . "
+			     "th dport @out_unit6") &&
+		      !strstr(chain, "socket cgroupv2 level 2 "),
+		      "the unit lookups are not at levels 3 and 5:\n%s", chain);
+	set = nn_keep(nn_sh_ok("ip netns exec %s nft list set inet fwd_filter out_unit4",
+		       E.ns[SRV]));
+	ck_assert_msg(!strstr(set, "elements"), "units not running have elements:\n%s", set);
+
+	/* The instance starts: its slice first, then its cgroup. */
+	snprintf(T.trees[T.ntrees++], sizeof(T.trees[0]), "%s/%s", T.cgroot, slice_rel);
+	cg_tmpl = cg_mkdir(tmpl_rel);
+	ck_assert_msg(wait_for(T.fwdlog, "unit cgroups changed: 2 elements added", 1, 10),
+		      "fwd did not follow the instance's cgroup:\n%s",
+		      slurp_or_empty(T.fwdlog));
+	expect_explain(GOOD4, PORT_OK, xasprintf("--unit %s", tmpl),
+		       xasprintf("from unit %s: accept", tmpl));
+	expect_conn(NULL, cg_tmpl, GOOD4, PORT_OK, OK);
+	expect_conn(NULL, cg_tmpl, GOOD6, PORT_OK, OK);
+	sub = cg_mkdir(xasprintf("%s/worker", tmpl_rel));
+	expect_conn(NULL, sub, GOOD4, PORT_OK, OK);	/* the unit's too */
+	expect_conn(NULL, xasprintf("%s/%s", T.cgroot, slice_rel), GOOD4, PORT_OK, DROP);
+	expect_conn(NULL, NULL, GOOD4, PORT_OK, DROP);
+	expect_conn(NULL, cg_tmpl, GOOD4, PORT_NO, DROP);
+
+	/* The deep one: five new cgroups, the top one under the root. */
+	snprintf(T.trees[T.ntrees++], sizeof(T.trees[0]), "%s/fwdt%d-user.slice",
+		 T.cgroot, runner);
+	cg_deep = cg_mkdir(deep_rel);
+	ck_assert_msg(wait_for(T.fwdlog, "unit cgroups changed: 2 elements added", 2, 10),
+		      "fwd did not follow the deep unit's cgroup:\n%s",
+		      slurp_or_empty(T.fwdlog));
+	expect_conn(NULL, cg_deep, GOOD4, PORT_OK, OK);
+	expect_conn(NULL, cg_deep, GOOD6, PORT_OK, OK);
+	/* explain names each unit's own level's lookup: unit4 at level 3,
+	 * then unit6 at 3, then unit4 at 5 (as the kernel decides). */
+	ck_assert_int_eq(explain_rule(GOOD4, PORT_OK, xasprintf("--unit %s", deep)),
+			 explain_rule(GOOD4, PORT_OK, xasprintf("--unit %s", tmpl)) + 2);
+	expect_show_nft(xasprintf("elements = { \"%s\" . %s . tcp . %u counter packets ",
+				  tmpl_rel, GOOD4, PORT_OK));
+	expect_show_nft(xasprintf("\"%s\" . %s . tcp . %u counter packets ",
+				  deep_rel, GOOD6, PORT_OK));
+
+	/* The instance stops (its sub-cgroup first, as systemd removes them). */
+	ck_assert(rmdir(sub) == 0);
+	ck_assert_msg(rmdir(cg_tmpl) == 0, "rmdir %s: %s", cg_tmpl, strerror(errno));
+	ck_assert_msg(wait_for(T.fwdlog, "0 elements added, 2 removed", 1, 10),
+		      "fwd did not drop the gone cgroup:\n%s", slurp_or_empty(T.fwdlog));
+	expect_conn(NULL, cg_deep, GOOD4, PORT_OK, OK);
+	set = nn_keep(nn_sh_ok("ip netns exec %s nft list set inet fwd_filter out_unit6",
+		       E.ns[SRV]));
+	{
+		const char *e = strstr(set, " . tcp . ");
+
+		ck_assert_msg(e && strstr(set, xasprintf("%s . tcp . %u", GOOD6, PORT_OK)) &&
+			      !strstr(e + 1, " . tcp . "),
+			      "out_unit6 is not the deep unit alone:\n%s", set);
+	}
+	topo_down();
+}
+END_TEST
+
+/*
+ * user = NAME for a user who does not exist yet: fwctl check and fwd
+ * warn with FILE:LINE and apply the policy; nothing matches the name.
+ * useradd (which renames a new /etc/passwd over the old one) makes fwd
+ * look the name up again and add its elements without a reload: the user
+ * connects out over IPv4 and IPv6, nobody else does; userdel takes the
+ * elements away again and its old uid is dropped.
+ */
+START_TEST(test_user_created_later)
+{
+	const char *late = tu_name("late");
+	char *out = NULL, *warn, *set;
+	unsigned uid;
+	int st;
+
+	if (!tu_need_root() || !tu_need_prog("setpriv", "util-linux") ||
+	    !tu_need_prog("useradd", "passwd"))
+		return;
+	topo_up();
+	tu_sh(NULL, "userdel %s; groupdel %s", late, late);	/* a rerun's */
+	ck_assert_msg(!getpwnam(late), "%s exists", late);
+	write_file(T.policy, policy_fmt, PORT_OK, "user", late);
+	warn = xasprintf("%s:12: warning: user '%s' does not exist (yet): service "
+			 "'web-out' lets nobody out for it until it does (fwd looks it "
+			 "up again when /etc/passwd changes)", T.policy, late);
+	st = tu_sh(&out, "%s check %s", FWCTL, T.policy);
+	ck_assert_msg(st == 0 && strstr(out, warn), "fwctl check: exit %d:\n%s", st, out);
+	free(out);
+	good_listeners();
+	fwd_start();
+	{
+		char *log = nn_keep(slurp_or_empty(T.fwdlog));
+
+		ck_assert_msg(strstr(log, warn), "fwd did not warn:\n%s", log);
+	}
+	set = nn_keep(nn_sh_ok("ip netns exec %s nft list set inet fwd_filter out_user4",
+		       E.ns[SRV]));
+	ck_assert_msg(!strstr(set, "elements"), "a missing user has elements:\n%s", set);
+
+	st = tu_sh(&out, "useradd -r -M -s /usr/sbin/nologin -c '" TU_USER_GECOS "' %s",
+		   late);
+	ck_assert_msg(st == 0, "useradd %s: %s", late, out);
+	free(out);
+	uid = (unsigned)user_uid(late);
+	ck_assert_msg(wait_for(T.fwdlog, "user database changed: 2 elements added, 0 "
+			       "removed", 1, 10),
+		      "fwd did not follow useradd:\n%s", slurp_or_empty(T.fwdlog));
+	set = nn_keep(nn_sh_ok("ip netns exec %s nft list set inet fwd_filter out_user4",
+		       E.ns[SRV]));
+	ck_assert_msg(strstr(set, xasprintf("%u . %s . tcp . %u", uid, GOOD4, PORT_OK)),
+		      "out_user4 lacks uid %u:\n%s", uid, set);
+	expect_conn(late, NULL, GOOD4, PORT_OK, OK);
+	expect_conn(late, NULL, GOOD6, PORT_OK, OK);
+	expect_conn("65534", NULL, GOOD4, PORT_OK, DROP);
+	expect_conn(NULL, NULL, GOOD6, PORT_OK, DROP);
+
+	st = tu_sh(&out, "userdel %s; getent group %s >/dev/null && groupdel %s; true",
+		   late, late, late);
+	free(out);
+	ck_assert_msg(wait_for(T.fwdlog, "user database changed: 0 elements added, 2 "
+			       "removed", 1, 10),
+		      "fwd did not follow userdel:\n%s", slurp_or_empty(T.fwdlog));
+	expect_conn(xasprintf("%u", uid), NULL, GOOD4, PORT_OK, DROP);
 	topo_down();
 }
 END_TEST
@@ -728,17 +946,18 @@ START_TEST(test_policy_errors)
 			 "direction = out to service 'a' (inbound traffic has no local "
 			 "owner)\n");
 	e = load_errors("[service a]\ndirection = out\nports = 80/tcp\nallow = any\n"
-			"user = fwd-no-such-user-xyz\n");
-	ck_assert_str_eq(e, "t.conf:5: unknown user 'fwd-no-such-user-xyz' (not in the "
-			 "user database); create it first or write its uid\n");
-	e = load_errors("[service a]\ndirection = out\nports = 80/tcp\nallow = any\n"
 			"unit = apt-daily.timer\n");
 	ck_assert_str_eq(e, "t.conf:5: invalid unit 'apt-daily.timer'; name a system "
 			 "service unit, e.g. apt-daily.service\n");
 	e = load_errors("[service a]\ndirection = out\nports = 80/tcp\nallow = any\n"
-			"unit = getty@tty1.service\n");
-	ck_assert_ptr_nonnull(strstr(e, "t.conf:5: unit 'getty@tty1.service' is a "
-				     "template instance"));
+			"unit = getty@.service\n");
+	ck_assert_str_eq(e, "t.conf:5: unit 'getty@.service' is a template, which never "
+			 "runs itself; name an instance of it, e.g. getty@tty1.service\n");
+	e = load_errors("[service a]\ndirection = out\nports = 80/tcp\nallow = any\n"
+			"unit = system.slice/../x.service\n");
+	ck_assert_str_eq(e, "t.conf:5: invalid unit 'system.slice/../x.service'; unit "
+			 "names are made of A-Z a-z 0-9 : _ . - \\ @, and a cgroup path "
+			 "of them has no empty, . or .. part\n");
 	e = load_errors("[service a]\ndirection = out\nports = 443/tcp\nallow = any\n"
 			"program = bin/curl\n");
 	ck_assert_str_eq(e, "t.conf:5: invalid program 'bin/curl'; write the absolute "
@@ -754,12 +973,17 @@ START_TEST(test_policy_errors)
 }
 END_TEST
 
+#define DEEP_UNIT "fwd.slice/user-1.slice/user@1.service/app.slice/w.service"
+
 /* A fake unit resolver for the compiler: unit "a.service" runs in cgroup
- * 77, every other unit is not running. */
+ * 77, "x@1.service" in 78, DEEP_UNIT in 79, every other unit is not
+ * running. */
 static int fake_unit_id(void *arg, const char *unit, uint64_t *id)
 {
 	(void)arg;
-	*id = strcmp(unit, "a.service") == 0 ? 77 : 0;
+	*id = strcmp(unit, "a.service") == 0 ? 77 :
+	      strcmp(unit, "x@1.service") == 0 ? 78 :
+	      strcmp(unit, DEEP_UNIT) == 0 ? 79 : 0;
 	return 0;
 }
 
@@ -845,6 +1069,154 @@ START_TEST(test_compile_owner_sets)
 
 	ir = compile_text("[service c]\ndirection = out\nports = 53/udp\nallow = any\n");
 	ck_assert_uint_eq(ir->nsets, FWD_SET_COUNT);
+	fwd_ir_free(ir);
+}
+END_TEST
+
+/* fwd_unit_cgroup_path of a word: "PATH LEVEL", or the refusal. */
+static char *unit_path(const char *w)
+{
+	char path[FWD_UNIT_PATH_MAX], why[512];
+	unsigned level = 0;
+
+	if (fwd_unit_cgroup_path(w, strlen(w), path, sizeof(path), &level, why,
+				 sizeof(why)) != 0)
+		return xasprintf("error: %s", why);
+	return xasprintf("%s %u", path, level);
+}
+
+/*
+ * Units at any depth: each form of `unit =` and the cgroup (and level)
+ * it names, as systemd places it; the compiler looks the unit sets up
+ * once per level in use, shallowest first, before the final drop, and
+ * the elements of every level share the sets; show --nft's renderer
+ * names a cgroup it is told about by its path, any other by its id.
+ */
+START_TEST(test_unit_forms)
+{
+	struct fwd_render_opts ro = { .now = 1000 };
+	struct fwd_cgroup_name names[] = { { 77, (char *)"system.slice/a.service" } };
+	const struct fwd_ir_chain *out;
+	struct fwd_ir *ir;
+	char *text = NULL;
+	size_t len = 0, n;
+	FILE *f;
+
+	ck_assert_str_eq(unit_path("ssh.service"), "system.slice/ssh.service 2");
+	ck_assert_str_eq(unit_path("getty@tty1.service"),
+			 "system.slice/system-getty.slice/getty@tty1.service 3");
+	ck_assert_str_eq(unit_path("serial-getty@ttyS0.service"),
+			 "system.slice/system-serial\\x2dgetty.slice/"
+			 "serial-getty@ttyS0.service 3");
+	ck_assert_str_eq(unit_path("/user.slice/user-1000.slice/user@1000.service/"
+				   "app.slice/x.service"),
+			 "user.slice/user-1000.slice/user@1000.service/app.slice/"
+			 "x.service 5");
+	ck_assert_str_eq(unit_path("system.slice/custom.slice/x@y.service"),
+			 "system.slice/custom.slice/x@y.service 3");
+	ck_assert_str_eq(unit_path("system.slice/"),
+			 "error: invalid unit 'system.slice/'; name a system service "
+			 "unit, e.g. apt-daily.service");
+	ck_assert_str_eq(unit_path("a//b.service"),
+			 "error: invalid unit 'a//b.service'; unit names are made of "
+			 "A-Z a-z 0-9 : _ . - \\ @, and a cgroup path of them has no "
+			 "empty, . or .. part");
+	ck_assert_str_eq(unit_path("@x.service"), "error: invalid unit '@x.service'; a "
+			 "template instance is PREFIX@INSTANCE.service");
+	ck_assert_str_eq(unit_path("a@b@c.service"), "error: invalid unit "
+			 "'a@b@c.service'; a template instance is PREFIX@INSTANCE.service");
+	ck_assert_str_eq(unit_path("a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/s/t/u/v/w/x/"
+				   "y/z/0/1/2/3/4/5/x.service"),
+			 "error: invalid unit 'a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/s/t/"
+			 "u/v/w/x/y/z/0/1/2/3/4/5/x.service'; its cgroup path is too "
+			 "deep or too long for fwd");
+
+	ir = compile_text("[defaults]\noutbound = deny\n"
+			  "[service a]\ndirection = out\nports = 443/tcp\n"
+			  "allow = 192.0.2.1, 2001:db8::1\n"
+			  "unit = " DEEP_UNIT ", x@1.service, a.service, y@2.service\n");
+	ck_assert_str_eq(set_text(ir, "out_unit4"),
+			 "77 . 192.0.2.1 . tcp . 443, 78 . 192.0.2.1 . tcp . 443, "
+			 "79 . 192.0.2.1 . tcp . 443");
+	ck_assert_str_eq(set_text(ir, "out_unit6"),
+			 "77 . 2001:db8::1 . tcp . 443, 78 . 2001:db8::1 . tcp . 443, "
+			 "79 . 2001:db8::1 . tcp . 443");
+	out = &ir->chains[FWD_CHAIN_OUTPUT];
+	n = out->n;
+	ck_assert_uint_ge(n, 10);
+	{
+		/* user4, user6, then unit4/unit6 at levels 2, 3 and 5; then
+		 * the log rule and the drop. */
+		const unsigned set[8] = { 0, 1, 2, 3, 2, 3, 2, 3 };
+		const unsigned level[8] = { 0, 0, 2, 2, 3, 3, 5, 5 };
+
+		for (unsigned k = 0; k < 8; k++) {
+			const struct fwd_ir_rule *r = &out->rules[n - 10 + k];
+
+			ck_assert_int_eq(r->verdict, FWD_V_ACCEPT);
+			ck_assert_msg(r->m[0].set == FWD_SET_COUNT + set[k], "rule %u: set %u", k, r->m[0].set);
+			ck_assert_uint_eq(r->m[0].u32, level[k]);
+		}
+	}
+	ck_assert_int_eq(out->rules[n - 1].verdict, FWD_V_DROP);
+
+	ro.cgroups = names;
+	ro.ncgroups = 1;
+	f = open_memstream(&text, &len);
+	ck_assert_int_eq(fwd_ir_render(ir, &ro, f), 0);
+	fclose(f);
+	nn_keep(text);
+	ck_assert_msg(strstr(text, "elements = { \"system.slice/a.service\" . 192.0.2.1 . "
+			     "tcp . 443,\n\t\t\t     78 . 192.0.2.1 . tcp . 443,\n"
+			     "\t\t\t     79 . 192.0.2.1 . tcp . 443 }"), "%s", text);
+	ck_assert_msg(strstr(text, "socket cgroupv2 level 3 . ip6 daddr . meta l4proto . "
+			     "th dport @out_unit6 counter packets 0 bytes 0 accept\n"
+			     "\t\tsocket cgroupv2 level 5 . ip daddr . meta l4proto . "
+			     "th dport @out_unit4 counter"), "%s", text);
+	fwd_ir_free(ir);
+}
+END_TEST
+
+/*
+ * A user name not in the user database is no error (ufw and firewalld
+ * users expect a policy to load when an account is missing): the policy
+ * loads with a located warning, the owner has no uid, and its rules have
+ * no element (nothing matches them) while a uid beside it still does.
+ */
+START_TEST(test_user_unknown)
+{
+	const char *text = "[defaults]\noutbound = deny\n[service a]\ndirection = out\n"
+			   "ports = 80/tcp\nallow = 192.0.2.1\n"
+			   "user = fwd-no-such-user-xyz, 1000\n";
+	struct fwd_load_opts o = { .confd_path = "" };
+	struct fwd_policy *p = NULL;
+	struct fwd_diags d, w;
+	char *buf = NULL;
+	size_t len = 0;
+	struct fwd_ir *ir;
+	FILE *f;
+
+	fwd_diags_init(&d);
+	fwd_diags_init(&w);
+	ck_assert_int_eq(fwd_policy_load_buffer("t.conf", text, strlen(text), &o, &p, &d), 0);
+	ck_assert_uint_eq(d.n, 0);
+	ck_assert_uint_eq(p->services[0].nowners, 2);
+	ck_assert_uint_eq(p->services[0].owners[0].uid, FWD_UID_NONE);
+	ck_assert_uint_eq(p->services[0].owners[1].uid, 1000);
+	ck_assert(fwd_policy_has_user_names(p));
+	fwd_owner_warnings(p, &w);
+	f = open_memstream(&buf, &len);
+	fwd_diags_print(&w, f);
+	fclose(f);
+	ck_assert_str_eq(buf, "t.conf:7: warning: user 'fwd-no-such-user-xyz' does not "
+			 "exist (yet): service 'a' lets nobody out for it until it does "
+			 "(fwd looks it up again when /etc/passwd changes)\n");
+	free(buf);
+	fwd_diags_free(&w);
+	fwd_diags_free(&d);
+	fwd_policy_free(p);
+	ir = compile_text(text);
+	ck_assert_str_eq(set_text(ir, "out_user4"), "1000 . 192.0.2.1 . tcp . 80");
 	fwd_ir_free(ir);
 }
 END_TEST
@@ -991,8 +1363,12 @@ static Suite *outbound_suite(void)
 	add(s, "policy_errors", test_policy_errors, 30);
 	add(s, "compile_owner_sets", test_compile_owner_sets, 30);
 	add(s, "compile_program", test_compile_program, 30);
+	add(s, "unit_forms", test_unit_forms, 30);
+	add(s, "user_unknown", test_user_unknown, 30);
 	add(s, "user_rules", test_user_rules, 120);
 	add(s, "unit_rules", test_unit_rules, 120);
+	add(s, "nested_units", test_nested_units, 120);
+	add(s, "user_created_later", test_user_created_later, 120);
 	add(s, "program_rules", test_program_rules, 120);
 	add(s, "program_short_lived", test_program_short_lived, 120);
 	add(s, "last_good_owner", test_last_good_owner, 120);
