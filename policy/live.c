@@ -135,6 +135,8 @@ static bool same_match(const struct fwd_ir_match *a,
 		return a->u32 == b->u32;	/* the rest is fwd_ir.classes */
 	case FWD_M_CLASS_METER:
 		return a->u32 == b->u32 && a->set == b->set;
+	case FWD_M_PROG_METER:
+		return true;			/* the rest is fwd_ir.prog */
 	}
 	return false;
 }

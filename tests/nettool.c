@@ -660,8 +660,10 @@ static int flood_udp(struct nt_opts *o)
 		}
 		r = sendmmsg(fd, msgs, k, 0);
 		if (r < 0) {
+			/* EPERM: this host's own firewall dropped the first
+			 * datagram (a flood that is refused goes on). */
 			if (errno != ENOBUFS && errno != EAGAIN && errno != EINTR &&
-			    errno != ECONNREFUSED) {
+			    errno != ECONNREFUSED && errno != EPERM) {
 				fprintf(stderr, "nettool: sendmmsg: %s\n", strerror(errno));
 				return NT_ERROR;
 			}
