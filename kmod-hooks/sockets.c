@@ -402,6 +402,23 @@ static int diag_one(struct fwd_owner_finder *f, int family, uint8_t proto,
 	req->sdiag_family = (uint8_t)family;
 	req->sdiag_protocol = proto;
 	req->idiag_states = ~0u;
+	/*
+	 * TCP's lookup takes src as the socket's local end. UDP's
+	 * (udp_dump_one) hands the pair to the receive-path lookup as a
+	 * packet's source and destination, so there src is the remote end:
+	 * swapped, the kernel finds the local socket as it would for a reply,
+	 * a connected one by all four, an unconnected one (sendto) by its
+	 * local address and port.
+	 */
+	if (proto == IPPROTO_UDP) {
+		const uint8_t *t = src;
+		uint16_t tp = sport;
+
+		src = dst;
+		dst = t;
+		sport = dport;
+		dport = tp;
+	}
 	req->id.idiag_sport = htons(sport);
 	req->id.idiag_dport = htons(dport);
 	memcpy(req->id.idiag_src, src, alen);

@@ -616,6 +616,85 @@ START_TEST(test_program_short_lived)
 }
 END_TEST
 
+/* `BIN udp DST PORT` from srv (a connected socket, or sendto() on an
+ * unconnected one): its exit status. */
+static int udp_bin(const char *bin, const char *dst, unsigned port,
+		   bool unconnected, const char *secs)
+{
+	char *out = NULL;
+	int st = tu_sh(&out, "ip netns exec %s %s udp %s %u --timeout %s%s",
+		       E.ns[SRV], bin, dst, port, secs,
+		       unconnected ? " --unconnected" : "");
+
+	free(out);
+	return st;
+}
+
+/*
+ * program = over UDP, IPv4 and IPv6, from a connected socket and from an
+ * unconnected one (sendto): the allowed copy's datagram is let out and
+ * its echo comes back, nettool's (another inode) is dropped, and the loop
+ * found its owner (not_allowed, with nettool's inode, never
+ * unknown_owner): sock_diag answers for UDP sockets too, also for one
+ * with no remote end.
+ */
+START_TEST(test_program_udp)
+{
+	char *copy, *lines, *log;
+	struct progq q;
+	const bool unconn[] = { false, true };
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	copy = nn_path(&E, "prog-client");
+	copy_exe(NETTOOL, copy);
+	write_file(T.policy,
+		   "[defaults]\noutbound = deny\n\n"
+		   "[service dns-out]\ndirection = out\nports = %u/udp\n"
+		   "allow = " GOOD4 ", " GOOD6 "\nprogram = %s\n", PORT_OK, copy);
+	log = xasprintf("%s/good-udp.log", E.dir);
+	{
+		char port[8];
+		const char *argv[] = { NETTOOL, "listen", "udp", "::", port,
+				       "--timeout", "300", NULL };
+
+		snprintf(port, sizeof(port), "%u", PORT_OK);
+		nn_spawn(&E, GOOD, log, argv, NULL);
+		ck_assert_msg(wait_for(log, "ready\n", 1, 5), "udp listener:\n%s",
+			      slurp_or_empty(log));
+	}
+	fwd_start();
+	ck_assert_msg(wait_for(T.fwdlog, xasprintf("bound queue %u", FWD_PROG_QUEUE), 1, 5),
+		      "program queue not bound:\n%s", slurp_or_empty(T.fwdlog));
+	for (int u = 0; u < 2; u++) {
+		for (int v6 = 0; v6 < 2; v6++) {
+			const char *dst = v6 ? GOOD6 : GOOD4;
+			int st = udp_bin(copy, dst, PORT_OK, unconn[u], "3");
+
+			ck_assert_msg(st == OK, "udp %s%s by the allowed program: exit "
+				      "%d\nfwd log:\n%.2000s", dst, unconn[u] ?
+				      " (unconnected)" : "", st, slurp_or_empty(T.fwdlog));
+			st = udp_bin(NETTOOL, dst, PORT_OK, unconn[u], "1");
+			ck_assert_msg(st == DROP, "udp %s%s by another program: exit %d",
+				      dst, unconn[u] ? " (unconnected)" : "", st);
+		}
+	}
+	q = progq();
+	ck_assert_msg(q.accepted >= 4 && q.denied >= 4 && q.unknown == 0 &&
+		      q.errors == 0 && q.verdicts == q.queued,
+		      "udp: accepted %ld, not allowed %ld, unknown %ld, queued %ld, "
+		      "verdicts %ld\nfwd log:\n%.2000s", q.accepted, q.denied, q.unknown,
+		      q.queued, q.verdicts, slurp_or_empty(T.fwdlog));
+	lines = slurp_or_empty(T.fwdlog);
+	ck_assert_msg(strstr(lines, xasprintf("reason=not_allowed proto=17 src=%s:", SRV4_G)) &&
+		      strstr(lines, "reason=not_allowed proto=17 src=[") &&
+		      strstr(lines, xasprintf("exe_ino=%llu ", inode_of(NETTOOL))),
+		      "udp drops not attributed to nettool:\n%s", lines);
+	topo_down();
+}
+END_TEST
+
 /* `BIN connect tcp DST PORT` from srv as user `who` (setpriv): its exit
  * status. */
 static int connect_bin_as(const char *who, const char *bin, const char *dst,
@@ -1142,6 +1221,7 @@ static Suite *outbound_suite(void)
 	add(s, "program_rules", test_program_rules, 120);
 	add(s, "program_short_lived", test_program_short_lived, 120);
 	add(s, "program_meter", test_program_meter, 120);
+	add(s, "program_udp", test_program_udp, 120);
 	add(s, "last_good_owner", test_last_good_owner, 120);
 	add(s, "unit_without_cgroup2", test_unit_without_cgroup2, 60);
 	return s;
