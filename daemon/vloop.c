@@ -580,13 +580,26 @@ static int prog_resolve(void *arg, const char *path, struct fwd_prog_id *id)
 	return 0;
 }
 
-/* A new model: its program rules resolved now, replacing the old ones. */
+/*
+ * A new model: its program rules resolved now, replacing the old ones.
+ * They come from the IR in force (ir.h, prog_text), not from the model:
+ * the last good policy applied at start from the state directory has no
+ * model, but its IR carries its rules. Text that does not read gives no
+ * rules: every program flow is dropped (fail closed), and said.
+ */
 static void prog_renew(struct fwd_ctx *ctx)
 {
 	struct fwd_vloop *vl = ctx->vloop;
 	struct fwd_progrules *rs = NULL, *old;
+	unsigned bad;
 
-	fwd_progrules_new(ctx->policy, prog_resolve, NULL, &rs);
+	if (fwd_progrules_from_text(ctx->ir ? ctx->ir->prog_text : NULL,
+				    prog_resolve, NULL, &rs, &bad) != 0) {
+		fwd_log(LOG_ERR, "%s: the program rules of the running policy do "
+			"not read (line %u); program flows are dropped", __func__,
+			bad);
+		fwd_progrules_new(NULL, NULL, NULL, &rs);
+	}
 	for (size_t i = 0; i < rs->n; i++)
 		if (rs->r[i].resolved)
 			fwd_log(LOG_WARNING, "%s:%d: program '%s': %s; no process "

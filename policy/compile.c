@@ -54,6 +54,7 @@
 #include "edit.h"
 #include "ir.h"
 #include "outbound.h"
+#include "progrule.h"
 #include "util.h"
 
 typedef unsigned __int128 u128;
@@ -2126,6 +2127,7 @@ int fwd_compile_opts_at(const struct fwd_policy *p, uint64_t now,
 			.total = 1, .meter = true };
 		limit_rate(p->prog_limit_n, p->prog_limit_w, &ir->prog.rate,
 			   &ir->prog.period_s, &ir->prog.burst);
+		ir->prog_text = fwd_progrules_text(p);
 	}
 	*out = ir;
 	return 0;

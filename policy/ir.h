@@ -415,6 +415,10 @@ struct fwd_ir {
 	 * program; always FWD_PROG_QUEUE, one queue; its meter is per owner
 	 * (FWD_M_PROG_METER, [defaults] program_limit), not per source. */
 	struct fwd_ir_queue prog;
+	/* The program rules the loop decides by, as text (progrule.h,
+	 * fwd_progrules_text; NULL: none): kept with the IR, so that a last
+	 * good policy from the state directory brings its rules along. */
+	char *prog_text;
 	struct fwd_ir_class *classes;	/* restricted allows (above) */
 	size_t nclasses;
 };

@@ -353,6 +353,7 @@ struct fwd_ir *fwd_ir_clone(const struct fwd_ir *ir)
 	c->recompile_at = ir->recompile_at;
 	c->queue = ir->queue;
 	c->prog = ir->prog;
+	c->prog_text = ir->prog_text ? fwd_xstrdup(ir->prog_text) : NULL;
 	if (ir->nclasses) {
 		c->classes = fwd_xreallocarray(NULL, ir->nclasses,
 					       sizeof(*c->classes));

@@ -343,6 +343,7 @@ END_TEST
 
 /* ---- program = ---- */
 
+
 /* `BIN connect tcp DST PORT` from srv, BIN a copy of nettool or nettool
  * itself: its exit status. */
 static int connect_bin(const char *bin, const char *dst, unsigned port,
@@ -815,6 +816,67 @@ START_TEST(test_program_meter)
 }
 END_TEST
 
+/* The output chain's lines that name the program queue or its meter. */
+static char *prog_rule_lines(void)
+{
+	return nn_keep(nn_sh_ok("ip netns exec %s nft list chain inet fwd_filter "
+				"output | grep -E 'prog_meter|queue' | sed -E "
+				"'s/counter packets [0-9]+ bytes [0-9]+/counter/'",
+				E.ns[SRV]));
+}
+
+/*
+ * The last good policy keeps the program queue: fwd restarted on broken
+ * files applies it from the state directory with the same queue rules
+ * and meter (program_limit's rate read back), binds queue 16 again, and
+ * decides by the same program rules (they travel with the compiled
+ * policy): the copy connects over IPv4 and IPv6, nettool is refused as
+ * not allowed (its owner found, the rule known), not as an unknown one.
+ */
+START_TEST(test_last_good_program)
+{
+	char *copy, *before, *after;
+	struct progq q;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	copy = nn_path(&E, "prog-client");
+	copy_exe(NETTOOL, copy);
+	write_file(T.policy,
+		   "[defaults]\noutbound = deny\nprogram_limit = 300/1s\n\n"
+		   "[service web-out]\ndirection = out\nports = %u/tcp\n"
+		   "allow = " GOOD4 ", " GOOD6 "\nprogram = %s\n", PORT_OK, copy);
+	good_listeners();
+	fwd_start();
+	ck_assert_msg(wait_for(T.fwdlog, xasprintf("bound queue %u", FWD_PROG_QUEUE), 1, 5),
+		      "program queue not bound:\n%s", slurp_or_empty(T.fwdlog));
+	before = prog_rule_lines();
+	ck_assert_msg(strstr(before, "limit rate over 300/second burst 300 packets"),
+		      "no meter at program_limit's rate:\n%s", before);
+	ck_assert_int_eq(nn_stop(&E, T.fwd, 10), 0);
+	write_file(T.policy, "[service broken\n");
+	free(nn_sh_ok("ip netns exec %s nft delete table inet fwd_filter", E.ns[SRV]));
+	fwd_start();
+	ck_assert_msg(wait_for(T.fwdlog, "degraded: applied the last good policy", 1, 5),
+		      "not the last good policy:\n%s", slurp_or_empty(T.fwdlog));
+	after = prog_rule_lines();
+	ck_assert_msg(strcmp(before, after) == 0, "the program queue's rules changed:\n"
+		      "before:\n%s\nafter:\n%s", before, after);
+	ck_assert_msg(wait_for(T.fwdlog, xasprintf("bound queue %u", FWD_PROG_QUEUE), 2, 5),
+		      "the last good policy's program queue is not bound:\n%s",
+		      slurp_or_empty(T.fwdlog));
+	expect_bin(copy, GOOD4, PORT_OK, OK);
+	expect_bin(copy, GOOD6, PORT_OK, OK);
+	expect_bin(NETTOOL, GOOD4, PORT_OK, DROP);
+	q = progq();
+	ck_assert_msg(q.accepted == 2 && q.denied >= 1 && q.verdicts == q.queued,
+		      "last good: accepted %ld, not allowed %ld, unknown %ld, queued %ld",
+		      q.accepted, q.denied, q.unknown, q.queued);
+	topo_down();
+}
+END_TEST
+
 /* A cgroup2 mount of our own in a private mount namespace (see above). */
 static void cgroup2_up(void)
 {
@@ -1222,6 +1284,7 @@ static Suite *outbound_suite(void)
 	add(s, "program_short_lived", test_program_short_lived, 120);
 	add(s, "program_meter", test_program_meter, 120);
 	add(s, "program_udp", test_program_udp, 120);
+	add(s, "last_good_program", test_last_good_program, 120);
 	add(s, "last_good_owner", test_last_good_owner, 120);
 	add(s, "unit_without_cgroup2", test_unit_without_cgroup2, 60);
 	return s;
