@@ -142,7 +142,7 @@ fi
 for _ in $(seq 50); do grep -q "bound queue 16" "$SCRATCH/prog-fwd.log" && break; sleep 0.1; done
 grep -q "bound queue 16" "$SCRATCH/prog-fwd.log" || die "fwd (prog): queue 16 not bound"
 grep -q "unit cgroups\|elements" "$SCRATCH/unit-fwd.log" || true
-ip netns exec "$NS_unit" nft list set inet fwd_filter out_unit4 | grep -q "198.18.0.2 . tcp . $PORT" ||
+ip netns exec "$NS_unit" nft list set inet fwd_filter out_unit4 | grep "198.18.0.2 . tcp . $PORT" >/dev/null ||
 	die "the unit's element is not in out_unit4"
 # A denied client proves the rules are in force: root is not allowed.
 if ip netns exec "$NS_user" timeout 3 "$RATE" connect 198.18.0.2 "$PORT" 1 | grep -q "conns [1-9]"; then
