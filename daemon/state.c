@@ -22,8 +22,9 @@
  * follow the chains as a trailing section, so a file without them is what
  * this format was before they existed, and such files still load. The
  * program queue (fwd_ir.prog: its queue expression and its per-owner
- * meter), when on, follows the classes (their count then written even
- * when it is 0), so that a last good policy queues and meters program
+ * meter; and fwd_ir.prog_text, the program rules the loop decides by),
+ * when on, follows the classes (their count then written even when it
+ * is 0), so that a last good policy queues, meters and decides program
  * flows as it did when it was saved.
  */
 static const char state_magic[8] = { 'F', 'W', 'D', 'I', 'R', 0, 0, 3 };

@@ -303,7 +303,9 @@ static int recv_some(struct fwd_queue *q, struct fwd_pkt *out, size_t max,
 		int answer = 0;
 		int r = rx_some_flags(q, out, max, n, 0, &answer, &answered, flags);
 
-		if (r == -EAGAIN || r == 0)
+		/* EINTR: a wait with SO_RCVTIMEO is not restarted after a
+		 * stop signal (a debugger attaching); nothing was read. */
+		if (r == -EAGAIN || r == -EINTR || r == 0)
 			return 0;
 		if (r < 0)
 			return r;
