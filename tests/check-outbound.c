@@ -687,7 +687,7 @@ START_TEST(test_program_udp)
 		      "udp: accepted %ld, not allowed %ld, unknown %ld, queued %ld, "
 		      "verdicts %ld\nfwd log:\n%.2000s", q.accepted, q.denied, q.unknown,
 		      q.queued, q.verdicts, slurp_or_empty(T.fwdlog));
-	lines = slurp_or_empty(T.fwdlog);
+	lines = nn_keep(slurp_or_empty(T.fwdlog));
 	ck_assert_msg(strstr(lines, xasprintf("reason=not_allowed proto=17 src=%s:", SRV4_G)) &&
 		      strstr(lines, "reason=not_allowed proto=17 src=[") &&
 		      strstr(lines, xasprintf("exe_ino=%llu ", inode_of(NETTOOL))),
