@@ -9,6 +9,7 @@
 #
 #   sudo bench/outbound.sh
 #   sudo RUNS=3 SECS=2 bench/outbound.sh
+#   sudo FWD_OLD=/path/to/older/fwd bench/outbound.sh   # + progold: paired before/after
 #
 # Three pairs of namespaces, cli -> srv over veth (198.18.0.1 -> .2), the
 # same client and server in each (bench/conn-rate.c: one connection at a
@@ -22,8 +23,9 @@
 #   user: fwd in cli, outbound = deny, the server port allowed to user 65534;
 #   unit: the same allowed to the unit (socket cgroupv2);
 #   prog: the same allowed to the program conn-rate (program =, the verdict
-#     loop's queue 16); every connection's SYN is queued once, which the
-#     queue's count and the queue rule's kernel counter show at the end;
+#     loop's queue 16, program_limit raised out of the way); every
+#     connection's SYN is queued once, which the queue's count and the
+#     queue rule's kernel counter show at the end;
 #   deep: the same allowed to the unit and to a unit five cgroup levels
 #     down (a user unit's shape, named by its path), the client in the
 #     deep one: its SYN misses the level 2 lookups, then matches at level
@@ -84,11 +86,12 @@ pair() {	# pair NAME: namespaces NAME-cli and NAME-srv, linked, server up
 	eval "NS_$1=$c"
 }
 
-fwd_in() {	# fwd_in NAME OWNER-LINE: fwd in NAME-cli with the rule
+fwd_in() {	# fwd_in NAME OWNER-LINE [DEFAULTS-LINE]: fwd in NAME-cli with the rule
 	local ns=NS_$1
 	cat >"$SCRATCH/$1.conf" <<POL
 [defaults]
 outbound = deny
+${3:-}
 
 [service ssh]
 ports = 22/tcp
@@ -101,7 +104,7 @@ allow = 198.18.0.2
 $2
 POL
 	mkdir -m 0700 "$SCRATCH/$1-state"
-	ip netns exec "${!ns}" "$FWD" -c "$SCRATCH/$1.conf" --state-dir "$SCRATCH/$1-state" \
+	ip netns exec "${!ns}" "${FWD_THIS:-$FWD}" -c "$SCRATCH/$1.conf" --state-dir "$SCRATCH/$1-state" \
 		-S "$SCRATCH/$1.sock" >"$SCRATCH/$1-fwd.log" 2>&1 &
 	disown
 	for _ in $(seq 100); do grep -q "fwd: applied" "$SCRATCH/$1-fwd.log" && break; sleep 0.1; done
@@ -122,11 +125,30 @@ pair user
 pair unit
 pair prog
 pair deep
+CFGS="none plain user unit prog deep"
+if [ -n "${FWD_OLD:-}" ]; then	# a paired before/after of the program rule
+	[ -x "$FWD_OLD" ] || die "FWD_OLD=$FWD_OLD is not an executable"
+	pair progold
+	CFGS="$CFGS progold"
+fi
 fwd_in plain ""
 fwd_in user "user = 65534"
 fwd_in unit "unit = $UNIT"
-fwd_in prog "program = $(readlink -f "$RATE")"
 fwd_in deep "unit = $UNIT, $DEEP"
+# The per-user meter in front of queue 16 (program_limit, default 1000/1s)
+# would cap the one client at 1000 connections a second: this measures
+# the loop's round trip, so the limit is set out of the way.
+fwd_in prog "program = $(readlink -f "$RATE")" "program_limit = 1000000/1s"
+if [ -n "${FWD_OLD:-}" ]; then
+	# An older fwd may not know program_limit (then it has no meter).
+	if "$FWD_OLD" -n -c "$SCRATCH/prog.conf" >/dev/null 2>&1; then
+		FWD_THIS=$FWD_OLD fwd_in progold "program = $(readlink -f "$RATE")" \
+			"program_limit = 1000000/1s"
+	else
+		FWD_THIS=$FWD_OLD fwd_in progold "program = $(readlink -f "$RATE")"
+	fi
+	for _ in $(seq 50); do grep -q "bound queue 16" "$SCRATCH/progold-fwd.log" && break; sleep 0.1; done
+fi
 for _ in $(seq 50); do grep -q "bound queue 16" "$SCRATCH/prog-fwd.log" && break; sleep 0.1; done
 grep -q "bound queue 16" "$SCRATCH/prog-fwd.log" || die "fwd (prog): queue 16 not bound"
 grep -q "unit cgroups\|elements" "$SCRATCH/unit-fwd.log" || true
@@ -150,19 +172,20 @@ report "round rate:none plain user unit prog cpu:none plain user unit prog | rat
 div() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.3f", x / y }'; }
 med() { printf '%s\n' "$@" | median; }
 declare -A R C
-keys=(ru ro rp cu co cp cup cop cd rd)
+keys=(ru ro rp cu co cp cup cop cd rd rpo)
 for k in "${keys[@]}"; do eval "V_$k=()"; done
 for r in $(seq "$RUNS"); do
-	for cfg in none plain user unit prog deep; do
+	for cfg in $CFGS; do
 		read -r R[$cfg] C[$cfg] < <(rate "$cfg")
 	done
 	V_ru+=("$(div "${R[user]}" "${R[none]}")"); V_ro+=("$(div "${R[unit]}" "${R[none]}")")
 	V_rp+=("$(div "${R[prog]}" "${R[none]}")")
+	[ -z "${FWD_OLD:-}" ] || V_rpo+=("$(div "${R[prog]}" "${R[progold]}")")
 	V_cu+=("$(div "${C[none]}" "${C[user]}")"); V_co+=("$(div "${C[none]}" "${C[unit]}")")
 	V_cp+=("$(div "${C[none]}" "${C[plain]}")")
 	V_cup+=("$(div "${C[plain]}" "${C[user]}")"); V_cop+=("$(div "${C[plain]}" "${C[unit]}")")
 	V_cd+=("$(div "${C[unit]}" "${C[deep]}")"); V_rd+=("$(div "${R[deep]}" "${R[unit]}")")
-	report "$r ${R[none]} ${R[plain]} ${R[user]} ${R[unit]} ${R[prog]} ${C[none]} ${C[plain]} ${C[user]} ${C[unit]} ${C[prog]} | ${V_ru[-1]} ${V_ro[-1]} ${V_rp[-1]} | ${V_cu[-1]} ${V_co[-1]} ${V_cp[-1]} | ${V_cup[-1]} ${V_cop[-1]} | deep ${R[deep]} ${C[deep]} cpu unit/deep ${V_cd[-1]}"
+	report "$r ${R[none]} ${R[plain]} ${R[user]} ${R[unit]} ${R[prog]} ${C[none]} ${C[plain]} ${C[user]} ${C[unit]} ${C[prog]} | ${V_ru[-1]} ${V_ro[-1]} ${V_rp[-1]} | ${V_cu[-1]} ${V_co[-1]} ${V_cp[-1]} | ${V_cup[-1]} ${V_cop[-1]} | deep ${R[deep]} ${C[deep]} cpu unit/deep ${V_cd[-1]}${FWD_OLD:+ | progold ${R[progold]:-} prog/progold ${V_rpo[-1]:-}}"
 done
 report "median rate, user rule / no fwd: $(med "${V_ru[@]}"); unit rule / no fwd: $(med "${V_ro[@]}") (target >= 0.95)"
 report "median CPU per connection as x of no fwd: user rule $(med "${V_cu[@]}"), unit rule $(med "${V_co[@]}"), plain destination rule $(med "${V_cp[@]}") (target >= 0.95)"
@@ -170,9 +193,11 @@ report "median CPU, owner match against the plain rule: user $(med "${V_cup[@]}"
 report "counters: $(ip netns exec "$NS_user" nft list set inet fwd_filter out_user4 | grep -o 'counter packets [0-9]*' | head -1) (user), $(ip netns exec "$NS_unit" nft list set inet fwd_filter out_unit4 | grep -o 'counter packets [0-9]*' | head -1) (unit)"
 report "median CPU, a unit at level 5 behind the level 2 lookups / the level 2 unit: $(med "${V_cd[@]}") (rate $(med "${V_rd[@]}"))"
 report "median rate, program rule / no fwd: $(med "${V_rp[@]}") (target >= 0.5)"
+[ -z "${FWD_OLD:-}" ] || report "median rate, program rule / the same with FWD_OLD ($FWD_OLD): $(med "${V_rpo[@]}")"
 # One packet per flow: the queue's count, the kernel's count of the queue
 # rule, and the connections the program made (every round's) agree.
 report "program queue: $(ip netns exec "$NS_prog" "$FWCTL" -S "$SCRATCH/prog.sock" status --json |
 	grep -o '"queue":16,"bound":true,"queued":[0-9]*' | grep -o '[0-9]*$') queued; rule: $(ip netns exec "$NS_prog" nft list chain inet fwd_filter output |
 	grep -o '@out_prog4 counter packets [0-9]*' | grep -o '[0-9]*$') packets; decisions: $(ip netns exec "$NS_prog" "$FWCTL" -S "$SCRATCH/prog.sock" status --json |
-	grep -o '"program":{[^}]*}')"
+	grep -o '"program":{[^}]*}'); meter drops: $(ip netns exec "$NS_prog" nft list chain inet fwd_filter output |
+	grep -o 'packets } counter packets [0-9]*' | head -1 | grep -o '[0-9]*$')"

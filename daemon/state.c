@@ -20,7 +20,12 @@
  * numbers only; the file names they pointed to belong to a policy that may
  * be gone. Restricted classes (ir.h, fwd_ir_class), when there are any,
  * follow the chains as a trailing section, so a file without them is what
- * this format was before they existed, and such files still load.
+ * this format was before they existed, and such files still load. The
+ * program queue (fwd_ir.prog: its queue expression and its per-owner
+ * meter; and fwd_ir.prog_text, the program rules the loop decides by),
+ * when on, follows the classes (their count then written even when it
+ * is 0), so that a last good policy queues, meters and decides program
+ * flows as it did when it was saved.
  */
 static const char state_magic[8] = { 'F', 'W', 'D', 'I', 'R', 0, 0, 3 };
 
@@ -114,7 +119,7 @@ static void put_rule(struct buf *b, const struct fwd_ir_rule *r)
 /* The restricted classes: a count, then each class's fields. */
 static void put_classes(struct buf *b, const struct fwd_ir *ir)
 {
-	if (!ir->nclasses)
+	if (!ir->nclasses && !ir->prog.on)
 		return;
 	put64(b, ir->nclasses);
 	for (size_t i = 0; i < ir->nclasses; i++) {
@@ -135,6 +140,26 @@ static void put_classes(struct buf *b, const struct fwd_ir *ir)
 	}
 }
 
+/* The program queue, after the classes (only when on), with the program
+ * rules' text (ir.h, prog_text; its length, 0 for none). */
+static void put_prog(struct buf *b, const struct fwd_ir *ir)
+{
+	const struct fwd_ir_queue *q = &ir->prog;
+	uint8_t fl = (q->native ? 1 : 0) | (q->meter ? 2 : 0);
+
+	if (!q->on)
+		return;
+	put(b, &fl, 1);
+	put32(b, q->num);
+	put32(b, q->total);
+	put32(b, q->rate);
+	put32(b, q->period_s);
+	put32(b, q->burst);
+	put32(b, ir->prog_text ? (uint32_t)strlen(ir->prog_text) : 0);
+	if (ir->prog_text)
+		put(b, ir->prog_text, strlen(ir->prog_text));
+}
+
 #define CLASS_BYTES (24 + 1 + 16 + 8 * 4)
 
 static bool fits(struct buf *b, uint64_t count, size_t each);
@@ -148,7 +173,9 @@ static bool get_classes(struct buf *b, struct fwd_ir *ir)
 	if (b->bad || b->off == b->n)
 		return true;
 	n = get64(b);
-	if (n == 0 || !fits(b, n, CLASS_BYTES))
+	if (n == 0)
+		return !b->bad;	/* none, but the program queue follows */
+	if (!fits(b, n, CLASS_BYTES))
 		return false;
 	ir->classes = calloc(n, sizeof(*ir->classes));
 	if (!ir->classes)
@@ -179,6 +206,36 @@ static bool get_classes(struct buf *b, struct fwd_ir *ir)
 	return !b->bad;
 }
 
+/* The program queue, if the file has it; false when it is not the one
+ * fwd makes (FWD_PROG_QUEUE, one queue, a meter with a rate). */
+static bool get_prog(struct buf *b, struct fwd_ir *ir)
+{
+	struct fwd_ir_queue *q = &ir->prog;
+	uint32_t n;
+	uint8_t fl;
+
+	if (b->bad || b->off == b->n)
+		return true;
+	get(b, &fl, 1);
+	*q = (struct fwd_ir_queue){ .on = true, .native = fl & 1,
+				    .meter = (fl & 2) != 0 };
+	q->num = (uint16_t)get32(b);
+	q->total = (uint16_t)get32(b);
+	q->rate = get32(b);
+	q->period_s = get32(b);
+	q->burst = get32(b);
+	n = get32(b);
+	if (n && fits(b, n, 1)) {
+		ir->prog_text = calloc(1, (size_t)n + 1);
+		if (!ir->prog_text)
+			abort();
+		get(b, ir->prog_text, n);
+	}
+	return !b->bad && q->num == FWD_PROG_QUEUE && q->total == 1 &&
+	       (!q->meter || (q->rate && q->period_s)) &&
+	       (!n || (ir->prog_text && strlen(ir->prog_text) == n));
+}
+
 /* Every rule's reference to a class names one there is. */
 static bool classes_referenced_ok(const struct fwd_ir *ir)
 {
@@ -192,6 +249,9 @@ static bool classes_referenced_ok(const struct fwd_ir *ir)
 					return false;
 				if (m->kind == FWD_M_CLASS_METER &&
 				    (m->set >= ir->nclasses || !ir->classes[m->set].limit_n))
+					return false;
+				if (m->kind == FWD_M_PROG_METER &&
+				    !fwd_ir_prog_meter_sets(ir))
 					return false;
 			}
 	return true;
@@ -457,6 +517,7 @@ int fwd_state_save_ir_as(const char *dir, const char *name, const struct fwd_ir 
 			put_rule(&b, &c->rules[j]);
 	}
 	put_classes(&b, ir);
+	put_prog(&b, ir);
 	len = b.n - 24;
 	sum = fnv1a(b.p + 24, len);
 	memcpy(b.p + 8, &len, 8);
@@ -598,7 +659,8 @@ int fwd_state_load_ir_why(const char *dir, const char *name, struct fwd_ir **out
 			r->loc.line = get32(&b);
 		}
 	}
-	if (!get_classes(&b, ir) || !classes_referenced_ok(ir))
+	if (!get_classes(&b, ir) || !get_prog(&b, ir) ||
+	    !classes_referenced_ok(ir))
 		goto out;
 	if (!b.bad && b.off == b.n) {
 		*out = ir;

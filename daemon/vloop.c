@@ -400,7 +400,8 @@ static void prog_batch(struct worker *w, struct fwd_queue *q,
 		fwd_prog_decide(vl->prog, &pk[i], &own[i], &v[i]);
 		w->prog_by[v[i].reason]++;
 		rule[i][0] = '\0';
-		if (v[i].rule < 0)
+		/* Only drops are logged: an accept needs no rule text. */
+		if (v[i].rule < 0 || v[i].accept)
 			continue;
 		r = &vl->prog->r[v[i].rule];
 		snprintf(rule[i], sizeof(rule[i]), "%s:%d(%s)",
@@ -503,10 +504,18 @@ static void *worker_main(void *arg)
 			set_bound(w, true);
 			fwd_log(LOG_INFO, "verdict loop: bound queue %u", w->num);
 		}
-		pfd = (struct pollfd){ .fd = fwd_queue_fd(q), .events = POLLIN };
-		ret = poll(&pfd, 1, POLL_MS);
+		/* The program worker waits inside the receive call: its
+		 * packets come one per new connection, and each wake-up's
+		 * system calls are the connect()'s latency. */
+		if (w->prog) {
+			ret = 1;
+		} else {
+			pfd = (struct pollfd){ .fd = fwd_queue_fd(q), .events = POLLIN };
+			ret = poll(&pfd, 1, POLL_MS);
+		}
 		if (ret > 0) {
-			ret = fwd_queue_recv(q, pk, BATCH, &n);
+			ret = w->prog ? fwd_queue_recv_wait(q, pk, BATCH, &n, POLL_MS) :
+					fwd_queue_recv(q, pk, BATCH, &n);
 			if (ret) {
 				fwd_log(LOG_ERR, "verdict loop: queue %u: %s; rebinding",
 					w->num, strerror(-ret));
@@ -580,13 +589,26 @@ static int prog_resolve(void *arg, const char *path, struct fwd_prog_id *id)
 	return 0;
 }
 
-/* A new model: its program rules resolved now, replacing the old ones. */
+/*
+ * A new model: its program rules resolved now, replacing the old ones.
+ * They come from the IR in force (ir.h, prog_text), not from the model:
+ * the last good policy applied at start from the state directory has no
+ * model, but its IR carries its rules. Text that does not read gives no
+ * rules: every program flow is dropped (fail closed), and said.
+ */
 static void prog_renew(struct fwd_ctx *ctx)
 {
 	struct fwd_vloop *vl = ctx->vloop;
 	struct fwd_progrules *rs = NULL, *old;
+	unsigned bad;
 
-	fwd_progrules_new(ctx->policy, prog_resolve, NULL, &rs);
+	if (fwd_progrules_from_text(ctx->ir ? ctx->ir->prog_text : NULL,
+				    prog_resolve, NULL, &rs, &bad) != 0) {
+		fwd_log(LOG_ERR, "%s: the program rules of the running policy do "
+			"not read (line %u); program flows are dropped", __func__,
+			bad);
+		fwd_progrules_new(NULL, NULL, NULL, &rs);
+	}
 	for (size_t i = 0; i < rs->n; i++)
 		if (rs->r[i].resolved)
 			fwd_log(LOG_WARNING, "%s:%d: program '%s': %s; no process "

@@ -35,7 +35,7 @@ unsigned fwd_table_flags(const struct fwd_features *f,
 static void build_table(struct fwd_batch *b, const struct fwd_ir *ir,
 			unsigned table_flags, const struct fwd_ir_counts *cn)
 {
-	uint32_t next_id = fwd_ir_class_meter_id(ir, ir->nclasses, false);
+	uint32_t next_id = fwd_ir_prog_meter_id(ir) + 1;
 
 	fwd_batch_begin(b);
 	/* Make sure the table exists so that the delete cannot fail, then
@@ -55,6 +55,7 @@ static void build_table(struct fwd_batch *b, const struct fwd_ir *ir,
 		fwd_lin_meter_set(b, FWD_TABLE_NAME, ir, i == 1,
 				  (uint32_t)(ir->nsets + 1 + i));
 	fwd_lin_class_meter_sets(b, FWD_TABLE_NAME, ir);
+	fwd_lin_prog_meter_set(b, FWD_TABLE_NAME, ir);
 	for (size_t i = 0; i < ir->nchains; i++)
 		for (size_t j = 0; j < ir->chains[i].n; j++)
 			fwd_lin_rule(b, FWD_TABLE_NAME, ir, &ir->chains[i], j,

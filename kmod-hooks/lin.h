@@ -45,6 +45,9 @@ void fwd_lin_chain(struct fwd_batch *b, const char *table,
  * meter6, which is what FWD_M_METER rules name). */
 void fwd_lin_meter_set(struct fwd_batch *b, const char *table,
 		       const struct fwd_ir *ir, bool v6, uint32_t set_id);
+/* The program queue's meter set, if ir has one (fwd_ir_prog_meter_id). */
+void fwd_lin_prog_meter_set(struct fwd_batch *b, const char *table,
+			    const struct fwd_ir *ir);
 /* The meter sets of ir's limited classes (ids fwd_ir_class_meter_id). */
 void fwd_lin_class_meter_sets(struct fwd_batch *b, const char *table,
 			      const struct fwd_ir *ir);

@@ -133,9 +133,31 @@ void fwd_lin_set(struct fwd_batch *b, const char *table,
  * timeout 1m; }`: flags EVAL|TIMEOUT (0x30), a default element timeout
  * the dynset's update refreshes, and a size (dynamic sets need one).
  */
+static void meter_set_key(struct fwd_batch *b, const char *table,
+			  const char *name, uint32_t timeout_s, uint32_t key_type,
+			  uint32_t key_len, uint32_t set_id);
+
 static void meter_set(struct fwd_batch *b, const char *table,
 		      const char *name, uint32_t timeout_s, bool v6,
 		      uint32_t set_id)
+{
+	meter_set_key(b, table, name, timeout_s, v6 ? DT_IP6ADDR : DT_IPADDR,
+		      v6 ? 16 : 4, set_id);
+}
+
+/* The program queue's per-owner meter: keyed by uid (ir.h). */
+void fwd_lin_prog_meter_set(struct fwd_batch *b, const char *table,
+			    const struct fwd_ir *ir)
+{
+	if (fwd_ir_prog_meter_sets(ir))
+		meter_set_key(b, table, "prog_meter",
+			      fwd_ir_meter_timeout(&ir->prog), DT_UID, 4,
+			      fwd_ir_prog_meter_id(ir));
+}
+
+static void meter_set_key(struct fwd_batch *b, const char *table,
+			  const char *name, uint32_t timeout_s, uint32_t key_type,
+			  uint32_t key_len, uint32_t set_id)
 {
 	struct nftnl_set *s = fwd_nn(nftnl_set_alloc());
 	struct nlmsghdr *nlh;
@@ -144,8 +166,8 @@ static void meter_set(struct fwd_batch *b, const char *table,
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
 	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_EVAL | NFT_SET_TIMEOUT);
-	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, v6 ? DT_IP6ADDR : DT_IPADDR);
-	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, v6 ? 16 : 4);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, key_type);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, key_len);
 	nftnl_set_set_u32(s, NFTNL_SET_ID, set_id);
 	nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, (uint64_t)timeout_s * 1000);
 	nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, FWD_METER_SIZE);
@@ -734,6 +756,22 @@ static void m_ifname(struct nftnl_rule *r, const struct fwd_ir *ir,
 	e_cmp(r, NFT_CMP_EQ, name, sizeof(name));
 }
 
+static void meter_update(struct nftnl_rule *r, const struct meter_args *a);
+
+/* update @prog_meter { meta skuid limit rate over R/P burst B packets }
+ * (ir.h, FWD_M_PROG_METER). */
+static void m_prog_meter(struct nftnl_rule *r, const struct fwd_ir *ir)
+{
+	const struct fwd_ir_queue *q = &ir->prog;
+	struct meter_args a = {
+		"prog_meter", fwd_ir_prog_meter_id(ir), q->rate, q->period_s,
+		q->burst,
+	};
+
+	e_meta(r, NFT_META_SKUID, NFT_REG_1);
+	meter_update(r, &a);
+}
+
 static void m_meter_on(struct nftnl_rule *r, struct deps *d, bool v6,
 		       const struct meter_args *a)
 {
@@ -741,7 +779,7 @@ static void m_meter_on(struct nftnl_rule *r, struct deps *d, bool v6,
 		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 	};
 	static const uint8_t zero16[16];
-	struct nftnl_expr *e, *lim;
+	struct nftnl_expr *e;
 
 	dep_nfproto(r, d, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
 	if (v6) {
@@ -755,6 +793,14 @@ static void m_meter_on(struct nftnl_rule *r, struct deps *d, bool v6,
 	} else {
 		e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, NFT_REG_1);
 	}
+	meter_update(r, a);
+}
+
+/* The dynset update of a meter whose key is in reg 1. */
+static void meter_update(struct nftnl_rule *r, const struct meter_args *a)
+{
+	struct nftnl_expr *e, *lim;
+
 	lim = fwd_nn(nftnl_expr_alloc("limit"));
 	nftnl_expr_set_u64(lim, NFTNL_EXPR_LIMIT_RATE, a->rate);
 	nftnl_expr_set_u64(lim, NFTNL_EXPR_LIMIT_UNIT, a->period_s);
@@ -890,6 +936,9 @@ void fwd_lin_rule(struct fwd_batch *b, const char *table,
 			break;
 		case FWD_M_CLASS_METER:
 			m_class_meter(r, &d, ir, m);
+			break;
+		case FWD_M_PROG_METER:
+			m_prog_meter(r, ir);
 			break;
 		}
 	}

@@ -64,6 +64,7 @@ struct fwd_queue {
 	/* packets read while fwd_queue_open waited for its answer */
 	struct fwd_pkt *early;
 	size_t nearly, cearly;
+	int rcvtimeo_ms;	/* SO_RCVTIMEO now set (fwd_queue_recv_wait) */
 	/* receive buffers for recvmmsg */
 	size_t rx_size;
 	char *rx;
@@ -232,8 +233,20 @@ static void handle_datagram(struct fwd_queue *q, const char *buf, size_t len,
 
 /* Read datagrams without blocking, at most one per free slot of
  * out[*n..max): the kernel sends one packet per datagram. */
+static int rx_some_flags(struct fwd_queue *q, struct fwd_pkt *out, size_t max,
+			 size_t *n, uint32_t want_seq, int *answer, bool *answered,
+			 int flags);
+
 static int rx_some(struct fwd_queue *q, struct fwd_pkt *out, size_t max,
 		   size_t *n, uint32_t want_seq, int *answer, bool *answered)
+{
+	return rx_some_flags(q, out, max, n, want_seq, answer, answered,
+			     MSG_DONTWAIT);
+}
+
+static int rx_some_flags(struct fwd_queue *q, struct fwd_pkt *out, size_t max,
+			 size_t *n, uint32_t want_seq, int *answer, bool *answered,
+			 int flags)
 {
 	size_t room = max - *n;
 	unsigned vlen = room < RX_BATCH ? (unsigned)room : RX_BATCH;
@@ -248,7 +261,7 @@ static int rx_some(struct fwd_queue *q, struct fwd_pkt *out, size_t max,
 		q->msgs[i].msg_hdr.msg_iov = &q->iov[i];
 		q->msgs[i].msg_hdr.msg_iovlen = 1;
 	}
-	r = recvmmsg(q->fd, q->msgs, vlen, MSG_DONTWAIT, NULL);
+	r = recvmmsg(q->fd, q->msgs, vlen, flags, NULL);
 	if (r < 0)
 		return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	for (int i = 0; i < r; i++) {
@@ -262,9 +275,17 @@ static int rx_some(struct fwd_queue *q, struct fwd_pkt *out, size_t max,
 	return r;
 }
 
-int fwd_queue_recv(struct fwd_queue *q, struct fwd_pkt *out, size_t max,
-		   size_t *n)
+/*
+ * What is there, up to max: recvmmsg until a call returns fewer messages
+ * than it asked for (the socket had no more then: asking again would only
+ * cost an EAGAIN per wake-up; poll says when more comes). The first call
+ * may wait (MSG_WAITFORONE under SO_RCVTIMEO, fwd_queue_recv_wait).
+ */
+static int recv_some(struct fwd_queue *q, struct fwd_pkt *out, size_t max,
+		     size_t *n, int first_flags)
 {
+	int flags = first_flags;
+
 	*n = 0;
 	/* Packets that came while fwd_queue_open waited go first. */
 	while (q->nearly && *n < max) {
@@ -273,17 +294,45 @@ int fwd_queue_recv(struct fwd_queue *q, struct fwd_pkt *out, size_t max,
 			(q->nearly - 1) * sizeof(*q->early));
 		q->nearly--;
 	}
+	if (*n)
+		flags = MSG_DONTWAIT;
 	while (*n < max) {
+		size_t room = max - *n;
+		unsigned asked = room < RX_BATCH ? (unsigned)room : RX_BATCH;
 		bool answered = false;
 		int answer = 0;
-		int r = rx_some(q, out, max, n, 0, &answer, &answered);
+		int r = rx_some_flags(q, out, max, n, 0, &answer, &answered, flags);
 
-		if (r == -EAGAIN || r == 0)
+		/* EINTR: a wait with SO_RCVTIMEO is not restarted after a
+		 * stop signal (a debugger attaching); nothing was read. */
+		if (r == -EAGAIN || r == -EINTR || r == 0)
 			return 0;
 		if (r < 0)
 			return r;
+		if ((unsigned)r < asked)
+			return 0;
+		flags = MSG_DONTWAIT;
 	}
 	return 0;
+}
+
+int fwd_queue_recv(struct fwd_queue *q, struct fwd_pkt *out, size_t max,
+		   size_t *n)
+{
+	return recv_some(q, out, max, n, MSG_DONTWAIT);
+}
+
+int fwd_queue_recv_wait(struct fwd_queue *q, struct fwd_pkt *out, size_t max,
+			size_t *n, int timeout_ms)
+{
+	if (timeout_ms != q->rcvtimeo_ms) {
+		struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+
+		if (setsockopt(q->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+			return -errno;
+		q->rcvtimeo_ms = timeout_ms;
+	}
+	return recv_some(q, out, max, n, MSG_WAITFORONE);
 }
 
 /* ---------------------------------------------------------------- verdicts */

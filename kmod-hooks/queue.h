@@ -124,6 +124,14 @@ uint16_t fwd_queue_num(const struct fwd_queue *q);
  */
 int fwd_queue_recv(struct fwd_queue *q, struct fwd_pkt *out, size_t max,
 		   size_t *n);
+/*
+ * The same, waiting up to timeout_ms (> 0) for the first packet inside
+ * the receive call itself (recvmmsg MSG_WAITFORONE under SO_RCVTIMEO): a
+ * worker that handles one packet per wake-up saves the poll. *n == 0
+ * after the timeout.
+ */
+int fwd_queue_recv_wait(struct fwd_queue *q, struct fwd_pkt *out, size_t max,
+			size_t *n, int timeout_ms);
 
 /*
  * Decide packet `id` (NF_ACCEPT or NF_DROP). Buffered until

@@ -787,7 +787,7 @@ int fwd_live_check(struct fwd_nl *nl, const struct fwd_ir *ir,
 	/* The queue step's meter sets are the kernel's to fill: only their
 	 * presence counts. */
 	if (t->nsets != ir->nsets + fwd_ir_meter_sets(ir) +
-			fwd_ir_class_meter_sets(ir) ||
+			fwd_ir_class_meter_sets(ir) + fwd_ir_prog_meter_sets(ir) ||
 	    t->nchains != ir->nchains)
 		*same = false;
 	for (size_t i = 0; i < ir->nsets && *same; i++)

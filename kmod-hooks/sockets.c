@@ -326,6 +326,12 @@ struct fwd_owner_finder {
 	 * connection after connection tends to get the same number again,
 	 * so one readlink usually answers before the fd directory is read. */
 	int fds[PID_CACHE];
+	/* /proc/PID of each, kept open (O_PATH), or -1. It names that one
+	 * process, not the number: once it exits every lookup through it
+	 * fails, also when its pid is given to a new process, so a reused
+	 * pid never inherits the entry. The fd link and the exe are read
+	 * relative to it, through the same process (and a shorter path). */
+	int dfd[PID_CACHE];
 	char buf[8192];
 };
 
@@ -339,6 +345,8 @@ int fwd_owner_finder_new(struct fwd_owner_finder **out)
 		*out = NULL;
 		return ret;
 	}
+	for (unsigned i = 0; i < PID_CACHE; i++)
+		f->dfd[i] = -1;
 	f->procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (f->procfd < 0) {
 		ret = -errno;
@@ -357,6 +365,9 @@ void fwd_owner_finder_free(struct fwd_owner_finder *f)
 		return;
 	mnl_socket_close(f->sk);
 	close(f->procfd);
+	for (unsigned i = 0; i < PID_CACHE; i++)
+		if (f->dfd[i] >= 0)
+			close(f->dfd[i]);
 	free(f);
 }
 
@@ -402,6 +413,23 @@ static int diag_one(struct fwd_owner_finder *f, int family, uint8_t proto,
 	req->sdiag_family = (uint8_t)family;
 	req->sdiag_protocol = proto;
 	req->idiag_states = ~0u;
+	/*
+	 * TCP's lookup takes src as the socket's local end. UDP's
+	 * (udp_dump_one) hands the pair to the receive-path lookup as a
+	 * packet's source and destination, so there src is the remote end:
+	 * swapped, the kernel finds the local socket as it would for a reply,
+	 * a connected one by all four, an unconnected one (sendto) by its
+	 * local address and port.
+	 */
+	if (proto == IPPROTO_UDP) {
+		const uint8_t *t = src;
+		uint16_t tp = sport;
+
+		src = dst;
+		dst = t;
+		sport = dport;
+		dport = tp;
+	}
 	req->id.idiag_sport = htons(sport);
 	req->id.idiag_dport = htons(dport);
 	memcpy(req->id.idiag_src, src, alen);
@@ -422,8 +450,10 @@ static int diag_one(struct fwd_owner_finder *f, int family, uint8_t proto,
 }
 
 /* Whether process pid holds socket inode: fd *hint first (-1: none),
- * then the whole /proc/PID/fd; *hint is set to the fd found. */
-static bool pid_holds(int procfd, uint32_t pid, uint64_t inode, int *hint)
+ * then the whole /proc/PID/fd; *hint is set to the fd found. dfd: that
+ * process's /proc/PID (the cache's), or -1 to look it up by number. */
+static bool pid_holds(int procfd, int dfd, uint32_t pid, uint64_t inode,
+		      int *hint)
 {
 	char name[40], link[64], want[40];
 	int fdfd;
@@ -436,13 +466,20 @@ static bool pid_holds(int procfd, uint32_t pid, uint64_t inode, int *hint)
 	wl = (size_t)snprintf(want, sizeof(want), "socket:[%llu]",
 			      (unsigned long long)inode);
 	if (*hint >= 0) {
-		snprintf(name, sizeof(name), "%u/fd/%d", pid, *hint);
-		r = readlinkat(procfd, name, link, sizeof(link));
+		if (dfd >= 0)
+			snprintf(name, sizeof(name), "fd/%d", *hint);
+		else
+			snprintf(name, sizeof(name), "%u/fd/%d", pid, *hint);
+		r = readlinkat(dfd >= 0 ? dfd : procfd, name, link, sizeof(link));
 		if (r == (ssize_t)wl && memcmp(link, want, wl) == 0)
 			return true;
 	}
-	snprintf(name, sizeof(name), "%u/fd", pid);
-	fdfd = openat(procfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0)
+		snprintf(name, sizeof(name), "fd");
+	else
+		snprintf(name, sizeof(name), "%u/fd", pid);
+	fdfd = openat(dfd >= 0 ? dfd : procfd, name,
+		      O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	d = fdfd >= 0 ? fdopendir(fdfd) : NULL;
 	if (!d) {
 		if (fdfd >= 0)
@@ -459,16 +496,32 @@ static bool pid_holds(int procfd, uint32_t pid, uint64_t inode, int *hint)
 	return hit;
 }
 
-static void cache_put(struct fwd_owner_finder *f, uint32_t pid, int fd)
+/* pid to the front, with the fd it held the socket at. fresh: it was
+ * found by number (the /proc scan), so its /proc/PID is opened anew (a
+ * cached one may be an earlier process's with the same number). */
+static void cache_put(struct fwd_owner_finder *f, int procfd, uint32_t pid,
+		      int fd, bool fresh)
 {
 	unsigned i;
+	int dfd;
 
 	for (i = 0; i + 1 < PID_CACHE && f->pids[i] != pid; i++)
 		;
+	dfd = f->dfd[i];
+	if (f->pids[i] != pid || fresh) {
+		char name[16];
+
+		if (dfd >= 0)
+			close(dfd);
+		snprintf(name, sizeof(name), "%u", pid);
+		dfd = openat(procfd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
 	memmove(&f->pids[1], &f->pids[0], i * sizeof(f->pids[0]));
 	memmove(&f->fds[1], &f->fds[0], i * sizeof(f->fds[0]));
+	memmove(&f->dfd[1], &f->dfd[0], i * sizeof(f->dfd[0]));
 	f->pids[0] = pid;
 	f->fds[0] = fd;
+	f->dfd[0] = dfd;
 }
 
 /* The pid holding inode: the cache first, then every process. 0: none. */
@@ -481,9 +534,12 @@ static uint32_t pid_of(struct fwd_owner_finder *f, int procfd, uint64_t inode)
 
 	for (unsigned i = 0; i < PID_CACHE && f->pids[i]; i++) {
 		fd = f->fds[i];
-		if (pid_holds(procfd, f->pids[i], inode, &fd)) {
+		/* Only through the process that was cached: a gone one
+		 * (dfd -1, or every lookup through it failing) is skipped. */
+		if (f->dfd[i] >= 0 &&
+		    pid_holds(procfd, f->dfd[i], f->pids[i], inode, &fd)) {
 			pid = f->pids[i];
-			cache_put(f, pid, fd);
+			cache_put(f, procfd, pid, fd, false);
 			return pid;
 		}
 	}
@@ -497,13 +553,13 @@ static uint32_t pid_of(struct fwd_owner_finder *f, int procfd, uint64_t inode)
 	while (!pid && (de = readdir(d))) {
 		fd = -1;
 		if (de->d_name[0] >= '1' && de->d_name[0] <= '9' &&
-		    pid_holds(procfd, (uint32_t)strtoul(de->d_name, NULL, 10),
+		    pid_holds(procfd, -1, (uint32_t)strtoul(de->d_name, NULL, 10),
 			      inode, &fd))
 			pid = (uint32_t)strtoul(de->d_name, NULL, 10);
 	}
 	closedir(d);
 	if (pid)
-		cache_put(f, pid, fd);
+		cache_put(f, procfd, pid, fd, true);
 	return pid;
 }
 
@@ -528,10 +584,15 @@ int fwd_owner_find(struct fwd_owner_finder *f, int family, uint8_t proto,
 	if (!c.inode)
 		return -ENOENT;	/* no file: a socket already closed */
 	out->pid = pid_of(f, f->procfd, c.inode);
-	snprintf(exe, sizeof(exe), "%u/exe", out->pid);
 	/* stat follows the link: the binary the process runs, also when
-	 * its path was renamed or deleted since. */
-	ret = out->pid && fstatat(f->procfd, exe, &st, 0) == 0 ? 0 : -ENOENT;
+	 * its path was renamed or deleted since. pid_of left the process
+	 * at the cache's front: its own /proc/PID, if that opened. */
+	if (out->pid && f->pids[0] == out->pid && f->dfd[0] >= 0)
+		ret = fstatat(f->dfd[0], "exe", &st, 0) == 0 ? 0 : -ENOENT;
+	else {
+		snprintf(exe, sizeof(exe), "%u/exe", out->pid);
+		ret = out->pid && fstatat(f->procfd, exe, &st, 0) == 0 ? 0 : -ENOENT;
+	}
 	if (ret)
 		return ret;
 	out->exe_dev = (uint64_t)st.st_dev;

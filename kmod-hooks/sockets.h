@@ -31,10 +31,14 @@ int fwd_sockdiag_open(struct mnl_socket **out);
  * The owner of one outbound flow's socket, for the verdict loop's program
  * decision (policy/progrule.h): sock_diag asked for exactly the flow's
  * 5-tuple (no dump: the kernel looks the socket up in its hash tables;
- * IPv4 and IPv6, TCP and UDP), which gives the socket's uid and inode;
+ * IPv4 and IPv6, TCP and UDP; a UDP socket also when it is unconnected,
+ * by its local end, as a reply would find it), which gives the socket's
+ * uid and inode;
  * then the process holding that inode (the pids found last are looked at
- * first, /proc/PID/fd of every process last); then stat of /proc/PID/exe,
- * the executable's (st_dev, st_ino). The lowest pid is not sought: any
+ * first, through their /proc/PID kept open, so a pid that was given to a
+ * new process never passes for the old one; /proc/PID/fd of every process
+ * last); then stat of that same process's exe, the executable's (st_dev,
+ * st_ino). The lowest pid is not sought: any
  * process holding the socket owns it (after fork both do).
  *
  * One finder per thread: it keeps its sock_diag socket and pid cache.

@@ -54,6 +54,7 @@
 #include "edit.h"
 #include "ir.h"
 #include "outbound.h"
+#include "progrule.h"
 #include "util.h"
 
 typedef unsigned __int128 u128;
@@ -1804,20 +1805,26 @@ static void build_chain(struct fwd_ir_chain *ch, const struct fwd_policy *p,
  * 61715/day). The burst is N, so N connections at once pass and the
  * N+1st is dropped.
  */
-static void class_limit(struct fwd_ir_class *k)
+static void limit_rate(uint32_t limit_n, uint32_t limit_w, uint32_t *rate,
+		       uint32_t *period_s, uint32_t *burst)
 {
 	static const uint32_t units[] = { 1, 60, 3600, 86400 };
-	uint64_t n = k->limit_n, w = k->limit_w ? k->limit_w : 1;
+	uint64_t n = limit_n, w = limit_w ? limit_w : 1;
 
-	k->burst = k->limit_n;
+	*burst = limit_n;
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		uint64_t r = (n * units[i] + w - 1) / w;
 
-		k->period_s = units[i];
-		k->rate = r > UINT32_MAX ? UINT32_MAX : (uint32_t)r;
+		*period_s = units[i];
+		*rate = r > UINT32_MAX ? UINT32_MAX : (uint32_t)r;
 		if (n * units[i] % w == 0)
 			break;
 	}
+}
+
+static void class_limit(struct fwd_ir_class *k)
+{
+	limit_rate(k->limit_n, k->limit_w, &k->rate, &k->period_s, &k->burst);
 }
 
 static void set_init(struct fwd_ir_set *s, const char *name, const char *sfx,
@@ -2112,10 +2119,16 @@ int fwd_compile_opts_at(const struct fwd_policy *p, uint64_t now,
 		fwd_ir_free(ir);
 		return ret;
 	}
-	if (fwd_policy_has_programs(p) && p->outbound != FWD_ALLOW)
+	if (fwd_policy_has_programs(p) && p->outbound != FWD_ALLOW) {
+		/* The per-owner meter (program_limit) is always there: a
+		 * local user can always try to flood the queue. */
 		ir->prog = (struct fwd_ir_queue){ .on = true,
 			.native = o->native_queue, .num = FWD_PROG_QUEUE,
-			.total = 1 };
+			.total = 1, .meter = true };
+		limit_rate(p->prog_limit_n, p->prog_limit_w, &ir->prog.rate,
+			   &ir->prog.period_s, &ir->prog.burst);
+		ir->prog_text = fwd_progrules_text(p);
+	}
 	*out = ir;
 	return 0;
 }
@@ -2198,6 +2211,7 @@ static bool match_one(const struct fwd_ir *ir, const struct fwd_ir_match *m,
 		return false;			/* came in where its route back is */
 	case FWD_M_METER:
 	case FWD_M_CLASS_METER:
+	case FWD_M_PROG_METER:
 		return false;			/* a first packet: under it */
 	case FWD_M_IIFNAME:
 	case FWD_M_OIFNAME:

@@ -105,6 +105,7 @@ void fwd_ir_free(struct fwd_ir *ir)
 	free(ir->sets);
 	free(ir->chains);
 	free(ir->classes);
+	free(ir->prog_text);
 	free(ir);
 }
 

@@ -184,6 +184,13 @@ struct fwd_ir_set {
  * FWD_M_CLASS_METER   as FWD_M_METER, u32 the family, on the class's meter
  *                     set (set = class index) at the class's rate
  *                                                             update @cls0_m4 { ip saddr limit rate over 12/minute burst 6 packets }
+ * FWD_M_PROG_METER    the program queue's per-owner meter (fwd_ir.prog):
+ *                     meta skuid into reg 1; dynset update set prog_meter
+ *                     expr limit rate over prog.rate/prog.period_s burst
+ *                     prog.burst packets (flags NFT_LIMIT_F_INV); a packet
+ *                     without a socket has no skuid and misses (the loop
+ *                     then finds no owner and drops it)
+ *                                                             update @prog_meter { meta skuid limit rate over 1000/second burst 1000 packets }
  *
  * No dependency on the l4 protocol is added for `th dport`: in the sets only
  * tcp and udp appear, so other protocols simply miss.
@@ -204,6 +211,7 @@ enum fwd_ir_match_kind {
 	FWD_M_IIFNAME,		/* iifname == classes[u32].ifname */
 	FWD_M_OIFNAME,		/* oifname == classes[u32].ifname */
 	FWD_M_CLASS_METER,	/* update @<class>_m4/6 { saddr limit rate over } */
+	FWD_M_PROG_METER,	/* update @prog_meter { meta skuid limit rate over } */
 };
 
 struct fwd_ir_match {
@@ -404,8 +412,13 @@ struct fwd_ir {
 	uint64_t recompile_at;
 	struct fwd_ir_queue queue;	/* all zero: no queue step */
 	/* The program rules' queue (outbound.h): on when the policy names a
-	 * program; always FWD_PROG_QUEUE, one queue, no meter. */
+	 * program; always FWD_PROG_QUEUE, one queue; its meter is per owner
+	 * (FWD_M_PROG_METER, [defaults] program_limit), not per source. */
 	struct fwd_ir_queue prog;
+	/* The program rules the loop decides by, as text (progrule.h,
+	 * fwd_progrules_text; NULL: none): kept with the IR, so that a last
+	 * good policy from the state directory brings its rules along. */
+	char *prog_text;
 	struct fwd_ir_class *classes;	/* restricted allows (above) */
 	size_t nclasses;
 };
@@ -436,6 +449,21 @@ static inline uint32_t fwd_ir_class_meter_id(const struct fwd_ir *ir,
 {
 	return (uint32_t)(ir->nsets + 1 + (ir->queue.on && ir->queue.meter ? 2 : 0) +
 			  2 * k + (v6 ? 1 : 0));
+}
+
+/* The set id of the program queue's meter `prog_meter` (a dynamic set
+ * keyed by uid, size FWD_METER_SIZE, element timeout
+ * fwd_ir_meter_timeout(&ir->prog)) in a whole-table batch: after the
+ * classes' meters. */
+static inline uint32_t fwd_ir_prog_meter_id(const struct fwd_ir *ir)
+{
+	return fwd_ir_class_meter_id(ir, ir->nclasses, false);
+}
+
+/* The program queue's meter sets (0 or 1). */
+static inline unsigned fwd_ir_prog_meter_sets(const struct fwd_ir *ir)
+{
+	return ir->prog.on && ir->prog.meter ? 1 : 0;
 }
 
 /* How many meter sets the limited classes have (2 each). */

@@ -135,6 +135,8 @@ static bool same_match(const struct fwd_ir_match *a,
 		return a->u32 == b->u32;	/* the rest is fwd_ir.classes */
 	case FWD_M_CLASS_METER:
 		return a->u32 == b->u32 && a->set == b->set;
+	case FWD_M_PROG_METER:
+		return true;			/* the rest is fwd_ir.prog */
 	}
 	return false;
 }
@@ -351,6 +353,7 @@ struct fwd_ir *fwd_ir_clone(const struct fwd_ir *ir)
 	c->recompile_at = ir->recompile_at;
 	c->queue = ir->queue;
 	c->prog = ir->prog;
+	c->prog_text = ir->prog_text ? fwd_xstrdup(ir->prog_text) : NULL;
 	if (ir->nclasses) {
 		c->classes = fwd_xreallocarray(NULL, ir->nclasses,
 					       sizeof(*c->classes));

@@ -40,6 +40,8 @@ struct fwd_policy *fwd_policy_new(void)
 	p->counters = true;
 	p->rpfilter = FWD_RPF_STRICT;
 	p->queues = 1;
+	p->prog_limit_n = FWD_PROG_LIMIT_N;
+	p->prog_limit_w = FWD_PROG_LIMIT_W;
 	p->guard.scan_ports = 10;
 	p->guard.scan_window = 5;
 	p->guard.flood_rate = 100;

@@ -369,13 +369,18 @@ static const struct {
  * a new flow to a program service's destinations goes to the program
  * queue. `ct state new` as in the guard's queue step: established and
  * invalid packets are gone by now, untracked ones must not be queued.
+ * In front of each queue rule the same match through the per-owner meter
+ * (ir.h, FWD_M_PROG_METER): a user opening more new program flows than
+ * [defaults] program_limit has them dropped (and counted) in the kernel,
+ * so the queue keeps room for everybody else's. Only flows the queue
+ * would get spend the user's budget.
  */
 static void prog_rules(struct fwd_ir_chain *ch, size_t set, size_t at)
 {
-	FWD_GROW(ch->rules, ch->cap, ch->n + 2);
-	memmove(&ch->rules[at + 2], &ch->rules[at],
+	FWD_GROW(ch->rules, ch->cap, ch->n + 4);
+	memmove(&ch->rules[at + 4], &ch->rules[at],
 		(ch->n - at) * sizeof(*ch->rules));
-	for (unsigned k = 0; k < 2; k++) {
+	for (unsigned k = 0; k < 4; k++) {
 		struct fwd_ir_rule *r = &ch->rules[at + k];
 
 		memset(r, 0, sizeof(*r));
@@ -383,11 +388,15 @@ static void prog_rules(struct fwd_ir_chain *ch, size_t set, size_t at)
 		r->m[0].kind = FWD_M_CT_STATE;
 		r->m[0].u32 = NF_CT_STATE_BIT(IP_CT_NEW);
 		r->m[1].kind = FWD_M_LOOKUP_DST;
-		r->m[1].set = (unsigned)(set + k);
+		r->m[1].set = (unsigned)(set + k / 2);
 		r->counter = true;
 		r->verdict = FWD_V_QUEUE_PROG;
+		if (k % 2 == 0) {
+			r->m[r->nm++].kind = FWD_M_PROG_METER;
+			r->verdict = FWD_V_DROP;
+		}
 	}
-	ch->n += 2;
+	ch->n += 4;
 }
 
 /*

@@ -140,7 +140,7 @@ enum key_id {
 	K_PORTS, K_ALLOW, K_DIRECTION, K_INTERFACE, K_LIMIT,
 	K_USER, K_UNIT, K_PROGRAM,
 	K_EDIT_ALLOW, K_EDIT_DENY, K_EDIT_BLOCK, K_EDIT_LIST_ADD, K_EDIT_LIST_DEL,
-	K_QUEUES, K_DSHIELD_USERID,
+	K_QUEUES, K_DSHIELD_USERID, K_PROG_LIMIT,
 	K_SCAN, K_FLOOD, K_BLOCK, K_NEVER, K_PREFIX6, K_MAX_BLOCKED,
 	K_INTERVAL,
 	K_TEXTFILE, K_METRICS_INTERVAL,
@@ -186,6 +186,8 @@ static const struct key_def key_defs[] = {
 	/* The verdict loop (guard.h): its queues and its DShield id... */
 	{ "queues",    SEC_DEFAULTS, K_QUEUES,    false },
 	{ "dshield_userid", SEC_DEFAULTS, K_DSHIELD_USERID, false },
+	/* The kernel meter in front of the program queue (policy.h). */
+	{ "program_limit", SEC_DEFAULTS, K_PROG_LIMIT, false },
 	/* ...and its scan and flood guard. */
 	{ "scan",      SEC_GUARD,    K_SCAN,      false },
 	{ "flood",     SEC_GUARD,    K_FLOOD,     false },
@@ -639,6 +641,23 @@ static void restrict_value(struct loader *L, const char *v)
 	sv->limit_loc = here(L);
 }
 
+/* [defaults] program_limit = N/WINDOW (policy.h), as a service's limit. */
+static void prog_limit_value(struct loader *L, const char *v)
+{
+	size_t n = strlen(v);
+	const char *why;
+	char b[QBUF];
+
+	while (n && is_blank(v[n - 1]))
+		n--;
+	why = fwd_limit_parse(v, n, &L->p->prog_limit_n, &L->p->prog_limit_w);
+	if (why) {
+		err(L, "program_limit '%s': %s", quote(b, v, n), why);
+		return;
+	}
+	L->p->prog_limit_loc = here(L);
+}
+
 /* What only the whole section can tell: a limit counts sources, and an
  * outbound service names destinations. */
 static void restrict_end(struct loader *L, const char *name)
@@ -744,6 +763,9 @@ static void scalar_value(struct loader *L, const char *key, const char *v)
 	case K_INTERFACE:
 	case K_LIMIT:
 		restrict_value(L, v);
+		break;
+	case K_PROG_LIMIT:
+		prog_limit_value(L, v);
 		break;
 	case K_ADMIN_GROUP:
 		group_value(L, key, v, &p->admin_group);
@@ -1960,6 +1982,7 @@ static int on_value(void *user, const char *section, const char *name,
 	case K_READ_GROUP:
 	case K_QUEUES:
 	case K_DSHIELD_USERID:
+	case K_PROG_LIMIT:
 	case K_SCAN:
 	case K_FLOOD:
 	case K_BLOCK:

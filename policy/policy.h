@@ -74,6 +74,12 @@ struct fwd_peer {
 #define FWD_IFNAME_MAX 15		/* IFNAMSIZ - 1 */
 #define FWD_LIMIT_N_MAX 1000000u
 #define FWD_LIMIT_W_MAX 86400u		/* a day */
+/* [defaults] program_limit's default: 1000 new program flows a second
+ * per user. One client making connection after connection stays under
+ * it, and the loop (about 10k decisions a second on a small machine)
+ * keeps room for other users while one floods. */
+#define FWD_PROG_LIMIT_N 1000u
+#define FWD_PROG_LIMIT_W 1u
 struct fwd_restrict {
 	char ifname[FWD_IFNAME_MAX + 1];	/* "" = every interface */
 	uint32_t limit_n;		/* N new connections ... (0 = no limit) */
@@ -232,6 +238,13 @@ struct fwd_policy {
 	unsigned queues;
 	uint32_t dshield_userid;
 	struct fwd_loc queues_loc, dshield_userid_loc;
+	/* [defaults] program_limit = N/WINDOW: the new flows one local user
+	 * (socket uid) may hand the program queue per WINDOW (a kernel meter
+	 * in front of queue 16; over it: dropped and counted), so that one
+	 * user's flood cannot fill the queue the others' program rules need.
+	 * Default FWD_PROG_LIMIT_N / FWD_PROG_LIMIT_W. */
+	uint32_t prog_limit_n, prog_limit_w;
+	struct fwd_loc prog_limit_loc;
 
 	/* [audit] (above). */
 	struct fwd_audit_conf audit;

@@ -62,6 +62,23 @@ int fwd_progrules_new(const struct fwd_policy *p, fwd_prog_resolve_fn resolve,
 		      void *arg, struct fwd_progrules **out);
 void fwd_progrules_free(struct fwd_progrules *r);	/* accepts NULL */
 
+/*
+ * The rules as text, so that an IR carries them (fwd_ir.prog_text: a
+ * last good policy applied from the state directory still decides its
+ * program flows as it did; the loop builds its rules from it, never
+ * from the model). One line per rule, seven blank-separated tokens:
+ *   PATH FILE LINE SERVICE ANY PORTS ADDRS
+ * each token %XX-escaped (bytes up to ' ', '%', DEL and above; "%" alone
+ * is the empty string); ANY 0 or 1; PORTS proto:lo-hi[,...] and ADDRS
+ * addr/prefix[,...], "%" when none. fwd_progrules_text: NULL when p
+ * names no program. fwd_progrules_from_text: 0, or -EBADMSG (the whole
+ * text refused, *out NULL) with the bad line's number in *bad_line.
+ */
+char *fwd_progrules_text(const struct fwd_policy *p);
+int fwd_progrules_from_text(const char *text, fwd_prog_resolve_fn resolve,
+			    void *arg, struct fwd_progrules **out,
+			    unsigned *bad_line);
+
 /* The socket's owner as the loop found it. */
 struct fwd_prog_owner {
 	bool known;		/* false: socket or process gone, not found */

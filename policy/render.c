@@ -340,6 +340,16 @@ static void render_meter_set(struct out *o, const struct fwd_ir *ir, bool v6)
 	puts_(o, "\n\t}\n");
 }
 
+/* The program queue's per-owner meter (ir.h, FWD_M_PROG_METER). */
+static void render_prog_meter_set(struct out *o, const struct fwd_ir *ir)
+{
+	puts_(o, "\tset prog_meter {\n\t\ttype uid\n\t\tsize ");
+	put_u32(o, FWD_METER_SIZE);
+	puts_(o, "\n\t\tflags dynamic,timeout\n\t\ttimeout ");
+	put_duration(o, fwd_ir_meter_timeout(&ir->prog));
+	puts_(o, "\n\t}\n");
+}
+
 /* The meter sets of the restricted classes (ir.h), as nft lists them. */
 static void render_class_meter_set(struct out *o, const struct fwd_ir_class *k,
 				   bool v6)
@@ -459,6 +469,19 @@ static void render_meter(struct out *o, const struct fwd_ir *ir,
 	puts_(o, period_name(q->period_s));
 	puts_(o, " burst ");
 	put_u32(o, q->burst);
+	puts_(o, " packets }");
+}
+
+/* update @prog_meter { meta skuid limit rate over 1000/second burst 1000
+ * packets } */
+static void render_prog_meter(struct out *o, const struct fwd_ir *ir)
+{
+	puts_(o, "update @prog_meter { meta skuid limit rate over ");
+	put_u32(o, ir->prog.rate);
+	puts_(o, "/");
+	puts_(o, period_name(ir->prog.period_s));
+	puts_(o, " burst ");
+	put_u32(o, ir->prog.burst);
 	puts_(o, " packets }");
 }
 
@@ -654,6 +677,11 @@ static int render_match(struct out *o, const struct fwd_ir *ir,
 		return 0;
 	case FWD_M_CLASS_METER:
 		return render_class_meter(o, ir, m);
+	case FWD_M_PROG_METER:
+		if (!fwd_ir_prog_meter_sets(ir))
+			return -EINVAL;
+		render_prog_meter(o, ir);
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -798,6 +826,10 @@ int fwd_ir_render(const struct fwd_ir *ir, const struct fwd_render_opts *opts,
 			puts_(o, "\n");
 			render_class_meter_set(o, &ir->classes[i], v6);
 		}
+	}
+	if (fwd_ir_prog_meter_sets(ir)) {
+		puts_(o, "\n");
+		render_prog_meter_set(o, ir);
 	}
 	for (size_t i = 0; i < ir->nchains && !ret; i++) {
 		if (!first)

@@ -378,6 +378,7 @@ END_TEST
 
 /* ---- program = ---- */
 
+
 /* `BIN connect tcp DST PORT` from srv, BIN a copy of nettool or nettool
  * itself: its exit status. */
 static int connect_bin(const char *bin, const char *dst, unsigned port,
@@ -647,6 +648,266 @@ START_TEST(test_program_short_lived)
 		ck_assert_msg(strncmp(l - strlen("program drop: "), "program drop: ",
 				      strlen("program drop: ")) == 0,
 			      "unknown owner not dropped:\n%s", lines);
+	topo_down();
+}
+END_TEST
+
+/* `BIN udp DST PORT` from srv (a connected socket, or sendto() on an
+ * unconnected one): its exit status. */
+static int udp_bin(const char *bin, const char *dst, unsigned port,
+		   bool unconnected, const char *secs)
+{
+	char *out = NULL;
+	int st = tu_sh(&out, "ip netns exec %s %s udp %s %u --timeout %s%s",
+		       E.ns[SRV], bin, dst, port, secs,
+		       unconnected ? " --unconnected" : "");
+
+	free(out);
+	return st;
+}
+
+/*
+ * program = over UDP, IPv4 and IPv6, from a connected socket and from an
+ * unconnected one (sendto): the allowed copy's datagram is let out and
+ * its echo comes back, nettool's (another inode) is dropped, and the loop
+ * found its owner (not_allowed, with nettool's inode, never
+ * unknown_owner): sock_diag answers for UDP sockets too, also for one
+ * with no remote end.
+ */
+START_TEST(test_program_udp)
+{
+	char *copy, *lines, *log;
+	struct progq q;
+	const bool unconn[] = { false, true };
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	copy = nn_path(&E, "prog-client");
+	copy_exe(NETTOOL, copy);
+	write_file(T.policy,
+		   "[defaults]\noutbound = deny\n\n"
+		   "[service dns-out]\ndirection = out\nports = %u/udp\n"
+		   "allow = " GOOD4 ", " GOOD6 "\nprogram = %s\n", PORT_OK, copy);
+	log = xasprintf("%s/good-udp.log", E.dir);
+	{
+		char port[8];
+		const char *argv[] = { NETTOOL, "listen", "udp", "::", port,
+				       "--timeout", "300", NULL };
+
+		snprintf(port, sizeof(port), "%u", PORT_OK);
+		nn_spawn(&E, GOOD, log, argv, NULL);
+		ck_assert_msg(wait_for(log, "ready\n", 1, 5), "udp listener:\n%s",
+			      slurp_or_empty(log));
+	}
+	fwd_start();
+	ck_assert_msg(wait_for(T.fwdlog, xasprintf("bound queue %u", FWD_PROG_QUEUE), 1, 5),
+		      "program queue not bound:\n%s", slurp_or_empty(T.fwdlog));
+	for (int u = 0; u < 2; u++) {
+		for (int v6 = 0; v6 < 2; v6++) {
+			const char *dst = v6 ? GOOD6 : GOOD4;
+			int st = udp_bin(copy, dst, PORT_OK, unconn[u], "3");
+
+			ck_assert_msg(st == OK, "udp %s%s by the allowed program: exit "
+				      "%d\nfwd log:\n%.2000s", dst, unconn[u] ?
+				      " (unconnected)" : "", st, slurp_or_empty(T.fwdlog));
+			st = udp_bin(NETTOOL, dst, PORT_OK, unconn[u], "1");
+			ck_assert_msg(st == DROP, "udp %s%s by another program: exit %d",
+				      dst, unconn[u] ? " (unconnected)" : "", st);
+		}
+	}
+	q = progq();
+	ck_assert_msg(q.accepted >= 4 && q.denied >= 4 && q.unknown == 0 &&
+		      q.errors == 0 && q.verdicts == q.queued,
+		      "udp: accepted %ld, not allowed %ld, unknown %ld, queued %ld, "
+		      "verdicts %ld\nfwd log:\n%.2000s", q.accepted, q.denied, q.unknown,
+		      q.queued, q.verdicts, slurp_or_empty(T.fwdlog));
+	lines = nn_keep(slurp_or_empty(T.fwdlog));
+	ck_assert_msg(strstr(lines, xasprintf("reason=not_allowed proto=17 src=%s:", SRV4_G)) &&
+		      strstr(lines, "reason=not_allowed proto=17 src=[") &&
+		      strstr(lines, xasprintf("exe_ino=%llu ", inode_of(NETTOOL))),
+		      "udp drops not attributed to nettool:\n%s", lines);
+	topo_down();
+}
+END_TEST
+
+/* `BIN connect tcp DST PORT` from srv as user `who` (setpriv): its exit
+ * status. */
+static int connect_bin_as(const char *who, const char *bin, const char *dst,
+			  unsigned port, const char *secs)
+{
+	char *out = NULL;
+	int st = tu_sh(&out, "ip netns exec %s setpriv --reuid=%s --regid=%s "
+		       "--clear-groups %s connect tcp %s %u --timeout %s", E.ns[SRV],
+		       who, who, bin, dst, port, secs);
+
+	free(out);
+	return st;
+}
+
+/* Packets queue `num` dropped for want of room or a listener (the
+ * kernel's queue_dropped + user_dropped, /proc/net/netfilter/
+ * nfnetlink_queue in srv), -1 if it has no such queue. */
+static long queue_full_drops(unsigned num)
+{
+	char *t = nn_keep(nn_sh_ok("ip netns exec %s cat /proc/net/netfilter/"
+				   "nfnetlink_queue", E.ns[SRV]));
+	unsigned q, portid, total, mode, range, seq, one;
+	long qd, ud;
+
+	for (char *l = t; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (sscanf(l, "%u %u %u %u %u %ld %ld %u %u", &q, &portid, &total,
+			   &mode, &range, &qd, &ud, &seq, &one) == 9 && q == num)
+			return qd + ud;
+	return -1;
+}
+
+/* The packets the output chain's prog_meter rule dropped (nft). */
+static long meter_drops(void)
+{
+	char *chain = nn_keep(nn_sh_ok("ip netns exec %s nft list chain inet "
+				       "fwd_filter output", E.ns[SRV]));
+	const char *p = strstr(chain, "update @prog_meter {");
+
+	ck_assert_msg(p, "no prog_meter rule:\n%s", chain);
+	p = strstr(p, "} counter packets ");
+	ck_assert_msg(p, "the prog_meter rule has no counter:\n%s", chain);
+	return strtol(p + strlen("} counter packets "), NULL, 10);
+}
+
+/*
+ * The program queue's per-owner meter: root floods new UDP flows to the
+ * program service's destination (raw datagrams, a new source port each:
+ * every one a new flow for the queue, from a socket the loop cannot
+ * attribute) while the test user's allowed program connects, five times
+ * in a row. Without the meter the flood fills queue 16 (the loop decides
+ * far fewer packets a second than a raw socket sends) and the user's SYNs
+ * find it full; with it, root's flows beyond program_limit are dropped in
+ * the kernel (the meter rule's counter) and the user's connections go
+ * through. The rule reads back with the policy's rate.
+ */
+START_TEST(test_program_meter)
+{
+	const char *user = tu_user();
+	char *copy, *chain, *flog;
+	pid_t flood;
+	long drops, full;
+
+	if (!tu_need_root() || !tu_need_prog("setpriv", "util-linux"))
+		return;
+	ck_assert_msg(user, "cannot create the test user");
+	topo_up();
+	/* The user runs the copy from the scratch dir. */
+	ck_assert_int_eq(chmod(E.dir, 0711), 0);
+	copy = nn_path(&E, "prog-client");
+	copy_exe(NETTOOL, copy);
+	write_file(T.policy,
+		   "[defaults]\noutbound = deny\nprogram_limit = 200/1s\n\n"
+		   "[service web-out]\ndirection = out\nports = %u/tcp, %u/udp\n"
+		   "allow = " GOOD4 ", " GOOD6 "\nprogram = %s\n", PORT_OK, PORT_OK,
+		   copy);
+	good_listeners();
+	fwd_start();
+	ck_assert_msg(wait_for(T.fwdlog, xasprintf("bound queue %u", FWD_PROG_QUEUE), 1, 5),
+		      "program queue not bound:\n%s", slurp_or_empty(T.fwdlog));
+	chain = nn_keep(nn_sh_ok("ip netns exec %s nft list chain inet fwd_filter "
+				 "output", E.ns[SRV]));
+	ck_assert_msg(strstr(chain, "ct state new ip daddr . meta l4proto . th dport "
+			     "@out_prog4 update @prog_meter { meta skuid limit rate "
+			     "over 200/second burst 200 packets } counter packets 0 "
+			     "bytes 0 drop"), "no meter in front of queue 16:\n%s", chain);
+	ck_assert_int_eq(connect_bin_as(user, copy, GOOD4, PORT_OK, "3"), OK);
+
+	flog = nn_path(&E, "flood.log");
+	{
+		char port[8];
+		const char *argv[] = { NETTOOL, "flood", "udp", GOOD4, port,
+				       "--timeout", "20", NULL };
+
+		snprintf(port, sizeof(port), "%u", PORT_OK);
+		flood = nn_spawn(&E, SRV, flog, argv, NULL);
+	}
+	sleep(1);	/* the flood under way: the queue full, without the meter */
+	for (int i = 0; i < 5; i++) {
+		int st = connect_bin_as(user, copy, GOOD4, PORT_OK, "3");
+
+		ck_assert_msg(st == OK, "connect %d of the allowed program during "
+			      "root's flood: exit %d\nqueues:\n%s\nfwd log:\n%.1500s", i, st,
+			      nn_sh_ok("ip netns exec %s cat /proc/net/netfilter/"
+				       "nfnetlink_queue", E.ns[SRV]),
+			      slurp_or_empty(T.fwdlog));
+	}
+	ck_assert_msg(nn_alive(flood), "the flood ended early:\n%s", slurp_or_empty(flog));
+	drops = meter_drops();
+	full = queue_full_drops(FWD_PROG_QUEUE);
+	nn_kill(&E, flood);
+	fprintf(stderr, "program meter: %ld flood packets dropped by the meter, "
+		"%ld by a full queue 16\n", drops, full);
+	ck_assert_msg(drops > 1000, "the meter dropped only %ld packets", drops);
+	/* Never full: no flow (the user's SYNs neither) was lost to it. */
+	ck_assert_msg(full == 0, "queue 16 overflowed %ld times during the flood",
+		      full);
+	topo_down();
+}
+END_TEST
+
+/* The output chain's lines that name the program queue or its meter. */
+static char *prog_rule_lines(void)
+{
+	return nn_keep(nn_sh_ok("ip netns exec %s nft list chain inet fwd_filter "
+				"output | grep -E 'prog_meter|queue' | sed -E "
+				"'s/counter packets [0-9]+ bytes [0-9]+/counter/'",
+				E.ns[SRV]));
+}
+
+/*
+ * The last good policy keeps the program queue: fwd restarted on broken
+ * files applies it from the state directory with the same queue rules
+ * and meter (program_limit's rate read back), binds queue 16 again, and
+ * decides by the same program rules (they travel with the compiled
+ * policy): the copy connects over IPv4 and IPv6, nettool is refused as
+ * not allowed (its owner found, the rule known), not as an unknown one.
+ */
+START_TEST(test_last_good_program)
+{
+	char *copy, *before, *after;
+	struct progq q;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	copy = nn_path(&E, "prog-client");
+	copy_exe(NETTOOL, copy);
+	write_file(T.policy,
+		   "[defaults]\noutbound = deny\nprogram_limit = 300/1s\n\n"
+		   "[service web-out]\ndirection = out\nports = %u/tcp\n"
+		   "allow = " GOOD4 ", " GOOD6 "\nprogram = %s\n", PORT_OK, copy);
+	good_listeners();
+	fwd_start();
+	ck_assert_msg(wait_for(T.fwdlog, xasprintf("bound queue %u", FWD_PROG_QUEUE), 1, 5),
+		      "program queue not bound:\n%s", slurp_or_empty(T.fwdlog));
+	before = prog_rule_lines();
+	ck_assert_msg(strstr(before, "limit rate over 300/second burst 300 packets"),
+		      "no meter at program_limit's rate:\n%s", before);
+	ck_assert_int_eq(nn_stop(&E, T.fwd, 10), 0);
+	write_file(T.policy, "[service broken\n");
+	free(nn_sh_ok("ip netns exec %s nft delete table inet fwd_filter", E.ns[SRV]));
+	fwd_start();
+	ck_assert_msg(wait_for(T.fwdlog, "degraded: applied the last good policy", 1, 5),
+		      "not the last good policy:\n%s", slurp_or_empty(T.fwdlog));
+	after = prog_rule_lines();
+	ck_assert_msg(strcmp(before, after) == 0, "the program queue's rules changed:\n"
+		      "before:\n%s\nafter:\n%s", before, after);
+	ck_assert_msg(wait_for(T.fwdlog, xasprintf("bound queue %u", FWD_PROG_QUEUE), 2, 5),
+		      "the last good policy's program queue is not bound:\n%s",
+		      slurp_or_empty(T.fwdlog));
+	expect_bin(copy, GOOD4, PORT_OK, OK);
+	expect_bin(copy, GOOD6, PORT_OK, OK);
+	expect_bin(NETTOOL, GOOD4, PORT_OK, DROP);
+	q = progq();
+	ck_assert_msg(q.accepted == 2 && q.denied >= 1 && q.verdicts == q.queued,
+		      "last good: accepted %ld, not allowed %ld, unknown %ld, queued %ld",
+		      q.accepted, q.denied, q.unknown, q.queued);
 	topo_down();
 }
 END_TEST
@@ -967,6 +1228,12 @@ START_TEST(test_policy_errors)
 	ck_assert_str_eq(e, "t.conf:4: 'program' applies to outbound services only; add "
 			 "direction = out to service 'a' (inbound traffic has no local "
 			 "owner)\n");
+	e = load_errors("[defaults]\nprogram_limit = 0/1s\n");
+	ck_assert_str_eq(e, "t.conf:2: program_limit '0/1s': a limit's N is 1 to "
+			 "1000000\n");
+	e = load_errors("[defaults]\nprogram_limit = fast\n");
+	ck_assert_str_eq(e, "t.conf:2: program_limit 'fast': a limit is N/WINDOW, "
+			 "like 6/30s or 100/1m (N 1-1000000, WINDOW 1s-1d)\n");
 	e = load_errors("[service a]\ndirection = out\nports = 443/tcp\nallow = any\n"
 			"user =\n");
 	ck_assert_str_eq(e, "t.conf:5: 'user' is empty; name who may open these flows\n");
@@ -1253,21 +1520,41 @@ START_TEST(test_compile_program)
 	ck_assert(ir->prog.on);
 	ck_assert_uint_eq(ir->prog.num, FWD_PROG_QUEUE);
 	ck_assert_uint_eq(ir->prog.total, 1);
+	/* The default program_limit: 1000 a second per user. */
+	ck_assert(ir->prog.meter);
+	ck_assert_uint_eq(ir->prog.rate, 1000);
+	ck_assert_uint_eq(ir->prog.period_s, 1);
+	ck_assert_uint_eq(ir->prog.burst, 1000);
+	ck_assert_uint_eq(fwd_ir_prog_meter_sets(ir), 1);
 	ck_assert(!ir->queue.on);	/* no [guard]: no inbound queue step */
 	out = &ir->chains[FWD_CHAIN_OUTPUT];
 	n = out->n;
 	for (unsigned k = 0; k < 4; k++)
-		ck_assert_int_eq(out->rules[n - 8 + k].verdict, FWD_V_ACCEPT);
-	for (unsigned k = 0; k < 2; k++) {
-		const struct fwd_ir_rule *r = &out->rules[n - 4 + k];
+		ck_assert_int_eq(out->rules[n - 10 + k].verdict, FWD_V_ACCEPT);
+	/* Per family: the meter's drop, then the queue rule, on one set. */
+	for (unsigned k = 0; k < 4; k++) {
+		const struct fwd_ir_rule *r = &out->rules[n - 6 + k];
 
-		ck_assert_int_eq(r->verdict, FWD_V_QUEUE_PROG);
-		ck_assert_uint_eq(r->nm, 2);
+		ck_assert_int_eq(r->verdict, k % 2 ? FWD_V_QUEUE_PROG : FWD_V_DROP);
+		ck_assert_uint_eq(r->nm, k % 2 ? 2 : 3);
+		ck_assert(r->counter);
 		ck_assert_int_eq(r->m[0].kind, FWD_M_CT_STATE);
 		ck_assert_int_eq(r->m[1].kind, FWD_M_LOOKUP_DST);
-		ck_assert_uint_eq(r->m[1].set, FWD_SET_OUT_PROG4 + k);
+		ck_assert_uint_eq(r->m[1].set, FWD_SET_OUT_PROG4 + k / 2);
+		if (k % 2 == 0)
+			ck_assert_int_eq(r->m[2].kind, FWD_M_PROG_METER);
 	}
 	ck_assert_int_eq(out->rules[n - 1].verdict, FWD_V_DROP);
+	fwd_ir_free(ir);
+
+	/* program_limit: N/WINDOW as nft says it, burst N. */
+	ir = compile_text("[defaults]\noutbound = deny\nprogram_limit = 6/30s\n"
+			  "[service a]\ndirection = out\nports = 443/tcp\n"
+			  "allow = any\nprogram = /usr/bin/curl\n");
+	ck_assert(ir->prog.meter);
+	ck_assert_uint_eq(ir->prog.rate, 12);
+	ck_assert_uint_eq(ir->prog.period_s, 60);
+	ck_assert_uint_eq(ir->prog.burst, 6);
 	fwd_ir_free(ir);
 
 	ir = compile_text("[defaults]\noutbound = deny\n[service a]\ndirection = out\n"
@@ -1371,6 +1658,9 @@ static Suite *outbound_suite(void)
 	add(s, "user_created_later", test_user_created_later, 120);
 	add(s, "program_rules", test_program_rules, 120);
 	add(s, "program_short_lived", test_program_short_lived, 120);
+	add(s, "program_meter", test_program_meter, 120);
+	add(s, "program_udp", test_program_udp, 120);
+	add(s, "last_good_program", test_last_good_program, 120);
 	add(s, "last_good_owner", test_last_good_owner, 120);
 	add(s, "unit_without_cgroup2", test_unit_without_cgroup2, 60);
 	return s;

@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -72,6 +73,29 @@ static struct fwd_prog_owner owner(uint64_t dev, uint64_t ino)
 {
 	return (struct fwd_prog_owner){ .known = true, .pid = 4242, .uid = 1000,
 					.exe = { dev, ino } };
+}
+
+/* The same rules through the text an IR keeps (fwd_progrules_text). */
+static struct fwd_progrules *rules_via_text(char **text_out)
+{
+	struct fwd_load_opts o = { .confd_path = "" };
+	struct fwd_diags d = { 0 };
+	struct fwd_policy *p = NULL;
+	struct fwd_progrules *rs = NULL;
+	unsigned bad = 99;
+	char *text;
+
+	ck_assert_int_eq(fwd_policy_load_buffer("my conf%.conf", policy_text,
+						strlen(policy_text), &o, &p, &d), 0);
+	text = fwd_progrules_text(p);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_int_eq(fwd_progrules_from_text(text, fake_resolve, NULL, &rs,
+						 &bad), 0);
+	ck_assert_uint_eq(bad, 0);
+	fwd_policy_free(p);
+	fwd_diags_free(&d);
+	*text_out = text;
+	return rs;
 }
 
 START_TEST(test_rules_read)
@@ -220,6 +244,90 @@ END_TEST
 
 /* No policy, or one without program = : an empty set that accepts
  * nothing. */
+/*
+ * The rules as text and back (what a last good policy carries): every
+ * field the same (a file name with a blank and a '%' escaped), the same
+ * decisions; the exact text of one rule; no text without a program; a
+ * damaged text refused whole, naming its line.
+ */
+START_TEST(test_text_round_trip)
+{
+	struct fwd_progrules *a = rules(), *b;
+	struct fwd_pkt p;
+	struct fwd_prog_verdict va, vb;
+	char *text;
+	const char *bad_texts[] = {
+		"/usr/bin/x t.conf 9 web 0 6:443-443 %\n/usr/bin/y t.conf 10 web 0\n",
+		"usr/bin/x t.conf 9 web 0 6:443-443 %\n",
+		"/usr/bin/x t.conf 9 web 2 6:443-443 %\n",
+		"/usr/bin/x t.conf 9 web 0 6:443-44 192.0.2.300\n",
+		"/usr/bin/x t.conf 9 web 0 6:443-80 %\n",
+		"/usr/bin/x%2 t.conf 9 web 0 % %\n",
+		"/usr/bin/x%00 t.conf 9 web 0 % %\n",
+		"/usr/bin/x t.conf 9 web 0 % % extra\n",
+	};
+	const unsigned bad_line[] = { 2, 1, 1, 1, 1, 1, 1, 1 };
+
+	b = rules_via_text(&text);
+	ck_assert_uint_eq(a->n, b->n);
+	for (size_t i = 0; i < a->n; i++) {
+		const struct fwd_progrule *x = &a->r[i], *y = &b->r[i];
+
+		ck_assert_str_eq(x->path, y->path);
+		ck_assert_str_eq(x->service, y->service);
+		ck_assert_str_eq(y->loc.file, "my conf%.conf");
+		ck_assert_int_eq(x->loc.line, y->loc.line);
+		ck_assert_int_eq(x->resolved, y->resolved);
+		ck_assert_int_eq(x->any, y->any);
+		ck_assert_uint_eq(x->nports, y->nports);
+		ck_assert_uint_eq(x->naddrs, y->naddrs);
+		for (size_t k = 0; k < x->nports; k++)
+			ck_assert(x->ports[k].proto == y->ports[k].proto &&
+				  x->ports[k].lo == y->ports[k].lo &&
+				  x->ports[k].hi == y->ports[k].hi);
+		if (x->naddrs)	/* none: both NULL (memcmp wants pointers) */
+			ck_assert_mem_eq(x->addrs, y->addrs,
+					 x->naddrs * sizeof(*x->addrs));
+	}
+	ck_assert_ptr_nonnull(strstr(text, "/usr/bin/fwd-test-curl my%20conf%25.conf 9 "
+				     "web 0 6:443-443,6:8000-8010 203.0.113.7,"
+				     "198.51.100.0/24,2001:db8:5::/48\n"));
+	ck_assert_ptr_nonnull(strstr(text, " 15 dns 1 17:53-53 %\n"));
+	p = pkt("2001:db8:5::9", IPPROTO_TCP, 8005);
+	{
+		struct fwd_prog_owner o = owner(8, 100);
+
+		fwd_prog_decide(a, &p, &o, &va);
+		fwd_prog_decide(b, &p, &o, &vb);
+	}
+	ck_assert(va.accept && vb.accept && va.rule == vb.rule);
+	free(text);
+	fwd_progrules_free(a);
+	fwd_progrules_free(b);
+
+	for (size_t i = 0; i < sizeof(bad_texts) / sizeof(bad_texts[0]); i++) {
+		unsigned line = 0;
+
+		b = (struct fwd_progrules *)1;
+		ck_assert_msg(fwd_progrules_from_text(bad_texts[i], fake_resolve, NULL,
+						      &b, &line) == -EBADMSG,
+			      "accepted: %s", bad_texts[i]);
+		ck_assert_ptr_null(b);
+		ck_assert_uint_eq(line, bad_line[i]);
+	}
+	/* Nothing: no rules (a policy without a program has no text). */
+	{
+		unsigned line = 7;
+
+		ck_assert_int_eq(fwd_progrules_from_text(NULL, fake_resolve, NULL,
+							 &b, &line), 0);
+		ck_assert_uint_eq(line, 0);
+	}
+	ck_assert_uint_eq(b->n, 0);
+	fwd_progrules_free(b);
+}
+END_TEST
+
 START_TEST(test_empty)
 {
 	struct fwd_progrules *rs = NULL;
@@ -246,6 +354,7 @@ static Suite *progrule_suite(void)
 	tcase_add_test(tc, test_unknown_and_unresolved);
 	tcase_add_test(tc, test_reresolve);
 	tcase_add_test(tc, test_empty);
+	tcase_add_test(tc, test_text_round_trip);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -56,6 +56,7 @@ struct nt_opts {
 	double rate;			/* packets (or connection attempts) per second, 0 = as fast as possible */
 	bool echo;
 	bool quiet;
+	bool unconnected;		/* udp: sendto() on an unconnected socket */
 	struct sockaddr_storage from[NT_MAX_FROM];
 	int nfrom;
 	unsigned sport_lo, sport_hi;	/* flood: source port range */
@@ -481,7 +482,8 @@ static int cmd_udp(struct nt_opts *o)
 	int err;
 
 	bind_src(fd, o);
-	if (connect(fd, (struct sockaddr *)&o->addr, o->addrlen) != 0) {
+	if (!o->unconnected &&
+	    connect(fd, (struct sockaddr *)&o->addr, o->addrlen) != 0) {
 		err = errno;
 		v = errno_verdict(err, &code);
 		return finish(o, "udp", code, v, err);
@@ -489,7 +491,9 @@ static int cmd_udp(struct nt_opts *o)
 	for (;;) {
 		double next = now() + 0.2;
 
-		if (send(fd, NT_PAYLOAD, strlen(NT_PAYLOAD), 0) < 0 &&
+		if (sendto(fd, NT_PAYLOAD, strlen(NT_PAYLOAD), 0,
+			   o->unconnected ? (struct sockaddr *)&o->addr : NULL,
+			   o->unconnected ? o->addrlen : 0) < 0 &&
 		    errno != EAGAIN && errno != ENOBUFS) {
 			err = errno;
 			break;
@@ -660,8 +664,10 @@ static int flood_udp(struct nt_opts *o)
 		}
 		r = sendmmsg(fd, msgs, k, 0);
 		if (r < 0) {
+			/* EPERM: this host's own firewall dropped the first
+			 * datagram (a flood that is refused goes on). */
 			if (errno != ENOBUFS && errno != EAGAIN && errno != EINTR &&
-			    errno != ECONNREFUSED) {
+			    errno != ECONNREFUSED && errno != EPERM) {
 				fprintf(stderr, "nettool: sendmmsg: %s\n", strerror(errno));
 				return NT_ERROR;
 			}
@@ -782,8 +788,9 @@ static const struct nt_cmd {
 	  "tcp ADDR PORT [--timeout S] [--src ADDR]\n"
 	  "\thandshake and one echo round trip (from ADDR, one of ours)" },
 	{ "udp", cmd_udp, false, 2,
-	  "ADDR PORT [--timeout S] [--src ADDR [--sport P-P]]\n"
-	  "\tsend a datagram (again every 200 ms) and wait for its echo" },
+	  "ADDR PORT [--timeout S] [--src ADDR [--sport P-P]] [--unconnected]\n"
+	  "\tsend a datagram (again every 200 ms) and wait for its echo\n"
+	  "\t(--unconnected: sendto() without connect())" },
 	{ "rawudp", cmd_rawudp, false, 2,
 	  "ADDR PORT --src ADDR --dev IFNAME [--count N]\n"
 	  "\tIPv4 only: N (3) datagrams with any source (0.0.0.0 too) out of\n"
@@ -865,6 +872,10 @@ int main(int argc, char **argv)
 
 		if (strcmp(opt, "--quiet") == 0) {
 			o.quiet = true;
+			continue;
+		}
+		if (strcmp(opt, "--unconnected") == 0) {
+			o.unconnected = true;
 			continue;
 		}
 		if (ok && strcmp(opt, "--count") == 0) {
