@@ -364,7 +364,7 @@ static void expect_bin(const char *bin, const char *dst, unsigned port, int want
 	if (got == want)
 		return;
 	/* Short: libcheck's messages are a few KiB at most. */
-	tu_sh(&diag, "ip netns exec %s nft list chain inet fwd_filter output 2>&1 | "
+	tu_sh(&diag, "ip netns exec %s nft list table inet fwd_filter 2>&1 | "
 	      "grep -o '@out_prog[46] counter packets [0-9]*'; ip netns exec %s "
 	      "cat /proc/net/netfilter/nfnetlink_queue; tail -n 8 %s",
 	      E.ns[SRV], E.ns[SRV], T.fwdlog);
@@ -407,11 +407,13 @@ static struct progq progq(void)
 	return r;
 }
 
-/* The packets the output chain's rule on set `set` counted (nft). */
+/* The packets the output chain's rule on set `set` counted (nft): in the
+ * family chain of the set's family (policy/ir.h), out4 or out6. */
 static long rule_packets(const char *set)
 {
 	char *chain = nn_keep(nn_sh_ok("ip netns exec %s nft list chain inet "
-				       "fwd_filter output", E.ns[SRV]));
+				       "fwd_filter out%c", E.ns[SRV],
+				       set[strlen(set) - 1]));
 	char *key = xasprintf("@%s counter packets ", set), *p = strstr(chain, key);
 
 	ck_assert_msg(p, "no rule on @%s:\n%s", set, chain);
