@@ -155,6 +155,6 @@ report "median rate, program rule / no fwd: $(med "${V_rp[@]}") (target >= 0.5)"
 # One packet per flow: the queue's count, the kernel's count of the queue
 # rule, and the connections the program made (every round's) agree.
 report "program queue: $(ip netns exec "$NS_prog" "$FWCTL" -S "$SCRATCH/prog.sock" status --json |
-	grep -o '"queue":16,"bound":true,"queued":[0-9]*' | grep -o '[0-9]*$') queued; rule: $(ip netns exec "$NS_prog" nft list chain inet fwd_filter output |
+	grep -o '"queue":16,"bound":true,"queued":[0-9]*' | grep -o '[0-9]*$') queued; rule: $(ip netns exec "$NS_prog" nft list table inet fwd_filter |
 	grep -o '@out_prog4 counter packets [0-9]*' | grep -o '[0-9]*$') packets; decisions: $(ip netns exec "$NS_prog" "$FWCTL" -S "$SCRATCH/prog.sock" status --json |
 	grep -o '"program":{[^}]*}')"
