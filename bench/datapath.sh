@@ -3,7 +3,19 @@
 #
 # Data path: packets/s an allowed host gets through fwd's table when the
 # allowlist holds 100k entries, against the same with 10 entries (target:
-# at least 0.9x), and against no firewall at all (for context).
+# at least 0.9x), against a minimal stateful ruleset holding the same
+# entries (target: at least 0.95x, at 10 and at 100k), and against no
+# firewall at all (for context).
+#
+# The minimal ruleset ("minN": N entries) is what any stateful allowlist
+# needs and nothing more, loaded with nft -f:
+#   iif "lo" accept; ct state established,related accept;
+#   ct state invalid drop; ip saddr . meta l4proto . th dport @allow accept;
+#   drop
+# Its set has the flags fwd's allow4 has (timeout, and a counter per
+# element unless MIN_COUNTER=no), so that the ratio prices fwd's chain, not
+# the set; it has no reverse-path check (fwd's default has one: compare
+# "Nnorpf" with "minN" to leave it out, "N" with "minN" to count it in).
 #
 # One pair of namespaces per configuration, gen --veth-- srv:
 #   gen 192.0.2.2 floods srv 192.0.2.1 port 5001/udp with nettool: raw
@@ -22,6 +34,10 @@
 #   sudo bench/datapath.sh                      # CONFIGS="none 10 100000" RUNS=10 DURATION=1
 #   sudo RUNS=9 DURATION=3 bench/datapath.sh
 #   sudo CONFIGS="10 100000 10net 30000net" bench/datapath.sh
+#   sudo CONFIGS="min10 10 10norpf" bench/datapath.sh
+# A config "oldN" is N with another fwd build, FWD_OLD=/path/to/fwd (the
+# same configs in the same rounds: a paired before/after of a change).
+#   sudo FWD_OLD=/tmp/old/build/daemon/fwd CONFIGS="min10 old10 10" bench/datapath.sh
 # A config "Nnet" allows N networks (/30s, gen's own among them) instead of
 # N single addresses: fwd puts those in an interval set, not a hash set.
 # A config ending in "norpf" ("10norpf") is the same with [defaults]
@@ -36,7 +52,8 @@
 
 . "$(dirname "$0")/lib.sh"
 
-CONFIGS=${CONFIGS:-"none 10 100000"}
+CONFIGS=${CONFIGS:-"none min10 10 min100000 100000"}
+MIN_COUNTER=${MIN_COUNTER:-yes}
 RUNS=${RUNS:-10}
 DURATION=${DURATION:-1}
 CPU=${CPU:-$(( $(nproc) - 1 ))}
@@ -47,7 +64,7 @@ need_tools taskset awk
 
 declare -A GEN SRV
 setup_pair() {	# setup_pair CONFIG
-	local c=$1 g s pol n rpf=
+	local c=$1 g s pol n rpf= fwd=$FWD
 	ns_add g "gen-$c"
 	ns_add s "srv-$c"
 	GEN[$c]=$g SRV[$c]=$s
@@ -66,8 +83,10 @@ setup_pair() {	# setup_pair CONFIG
 	}
 	EOF
 	[ "$c" = none ] && return 0
+	case $c in min*) setup_min "$s" "${c#min}"; return 0 ;; esac
 	pol=$SCRATCH/policy-$c.conf
 	n=$c
+	case $n in old*) n=${n#old} fwd=${FWD_OLD:?"config $c needs FWD_OLD"} ;; esac
 	case $n in *norpf) n=${n%norpf} rpf="rpfilter = no" ;; esac
 	local ifk=0 others= i
 	case $n in *iface*) ifk=${n##*iface} n=${n%iface*} ;; esac
@@ -92,8 +111,34 @@ setup_pair() {	# setup_pair CONFIG
 	allow = @bench
 	$([ "$ifk" -gt 0 ] && echo "interface = eth0")
 	EOF
-	ip netns exec "$s" "$FWD" --oneshot --state-dir '' -c "$pol" 2>"$SCRATCH/fwd-$c.err" ||
+	ip netns exec "$s" "$fwd" --oneshot --state-dir '' -c "$pol" 2>"$SCRATCH/fwd-$c.err" ||
 		{ cat "$SCRATCH/fwd-$c.err" >&2; die "fwd --oneshot failed for N=$c"; }
+}
+
+# The minimal stateful ruleset (see the top) with N entries, gen's address
+# among them, into namespace NS.
+setup_min() {	# setup_min NS N
+	local ns=$1 n=$2 f=$SCRATCH/min-$2.nft ctr=
+	[ "$MIN_COUNTER" = yes ] && ctr=counter
+	{
+		echo "table inet fwdmin {"
+		echo "	set allow { type ipv4_addr . inet_proto . inet_service; flags timeout; $ctr"
+		echo "		elements = {"
+		gen_sources "$n" 192.0.2.2 | grep -v '^#' | grep -v : |
+			awk -v p=$PORT '{ printf "\t\t\t%s . udp . %s,\n", $1, p }'
+		echo "		}"
+		echo "	}"
+		echo "	chain input {"
+		echo "		type filter hook input priority filter; policy drop;"
+		echo "		iif \"lo\" accept"
+		echo "		ct state established,related accept"
+		echo "		ct state invalid drop"
+		echo "		ip saddr . meta l4proto . th dport @allow accept"
+		echo "		drop"
+		echo "	}"
+		echo "}"
+	} > "$f"
+	ip netns exec "$ns" nft -f "$f" || die "nft -f of the minimal ruleset failed (N=$n)"
 }
 
 # One run: flood for DURATION seconds, print "accepted_pps sent_pps".
@@ -122,24 +167,40 @@ done
 report "# new UDP flows/s through fwd_filter (flood pinned to CPU $CPU, ${DURATION}s x $RUNS rounds)"
 report "# pps: median over rounds; vs 10: median of the per-round ratios (each round runs"
 report "# every config back to back, so slow drift in machine load cancels out)"
-printf '%-10s %-14s %-14s %-8s\n' allowlist "accepted pps" "offered pps" "vs 10" | tee -a "$REPORT"
-declare -A PPS REL
+report "# vs min: against the minimal ruleset with as many entries (minN for N and Nnorpf)"
+printf '%-12s %-14s %-14s %-8s %-8s\n' allowlist "accepted pps" "offered pps" "vs 10" \
+	"vs min" | tee -a "$REPORT"
+declare -A PPS REL MREL
+# paired A B: the median over rounds of pps(A)/pps(B), or - without B
+paired() {
+	[ -f "$SCRATCH/pps-$2" ] || { echo -; return; }
+	printf '%.3f' "$(paste -d' ' "$SCRATCH/pps-$1" "$SCRATCH/pps-$2" |
+		awk '{ print $1 / $3 }' | median)"
+}
 for c in $CONFIGS; do
 	PPS[$c]=$(cut -d' ' -f1 "$SCRATCH/pps-$c" | median)
-	REL[$c]=-
-	if [ -f "$SCRATCH/pps-10" ]; then
-		REL[$c]=$(paste -d' ' "$SCRATCH/pps-$c" "$SCRATCH/pps-10" |
-			awk '{ print $1 / $3 }' | median)
-		REL[$c]=$(printf '%.3f' "${REL[$c]}")
-	fi
+	REL[$c]=$(paired "$c" 10)
+	MREL[$c]=-
+	m=${c#old}
+	case $c in none|min*|*net*) ;; *) MREL[$c]=$(paired "$c" "min${m%norpf}") ;; esac
 done
 for c in $CONFIGS; do
 	sent=$(cut -d' ' -f2 "$SCRATCH/pps-$c" | median)
-	printf '%-10s %-14.0f %-14.0f %-8s\n' "$c" "${PPS[$c]}" "$sent" "${REL[$c]}" | tee -a "$REPORT"
+	printf '%-12s %-14.0f %-14.0f %-8s %-8s\n' "$c" "${PPS[$c]}" "$sent" "${REL[$c]}" \
+		"${MREL[$c]}" | tee -a "$REPORT"
 	echo "#   raw $c (accepted offered): $(tr '\n' ';' < "$SCRATCH/pps-$c")" >> "$REPORT"
 done
+report ""
 if [ -n "${PPS[10]:-}" ] && [ -n "${PPS[100000]:-}" ]; then
-	report ""
 	report "pps(100000)/pps(10): ${REL[100000]}  (median of $RUNS paired rounds; target >= 0.9)"
 fi
+for c in $CONFIGS; do
+	case ${MREL[$c]} in -) ;; *)
+		m=${c#old}
+		report "pps($c)/pps(min${m%norpf}): ${MREL[$c]}  (target >= 0.95)" ;;
+	esac
+	case $c in old*)
+		report "pps(${c#old})/pps($c): $(paired "${c#old}" "$c")  (this build / FWD_OLD)" ;;
+	esac
+done
 note "results in $REPORT"

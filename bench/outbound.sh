@@ -156,7 +156,7 @@ grep -q "unit cgroups\|elements" "$SCRATCH/unit-fwd.log" || true
 # nft's SIGPIPE after an early match for a missing element).
 ip netns exec "$NS_unit" nft list set inet fwd_filter out_unit4 | grep "198.18.0.2 . tcp . $PORT" >/dev/null ||
 	die "the unit's element is not in out_unit4"
-ip netns exec "$NS_deep" nft list chain inet fwd_filter output | grep "socket cgroupv2 level 5 . ip daddr" >/dev/null ||
+ip netns exec "$NS_deep" nft list table inet fwd_filter | grep "socket cgroupv2 level 5 . ip daddr" >/dev/null ||
 	die "no level 5 lookup in the deep config's chain"
 [ "$(ip netns exec "$NS_deep" nft list set inet fwd_filter out_unit4 | grep -o "198.18.0.2 . tcp . $PORT" | wc -l)" = 2 ] ||
 	die "the deep config's out_unit4 does not hold both units"
@@ -197,7 +197,7 @@ report "median rate, program rule / no fwd: $(med "${V_rp[@]}") (target >= 0.5)"
 # One packet per flow: the queue's count, the kernel's count of the queue
 # rule, and the connections the program made (every round's) agree.
 report "program queue: $(ip netns exec "$NS_prog" "$FWCTL" -S "$SCRATCH/prog.sock" status --json |
-	grep -o '"queue":16,"bound":true,"queued":[0-9]*' | grep -o '[0-9]*$') queued; rule: $(ip netns exec "$NS_prog" nft list chain inet fwd_filter output |
+	grep -o '"queue":16,"bound":true,"queued":[0-9]*' | grep -o '[0-9]*$') queued; rule: $(ip netns exec "$NS_prog" nft list table inet fwd_filter |
 	grep -o '@out_prog4 counter packets [0-9]*' | grep -o '[0-9]*$') packets; decisions: $(ip netns exec "$NS_prog" "$FWCTL" -S "$SCRATCH/prog.sock" status --json |
-	grep -o '"program":{[^}]*}'); meter drops: $(ip netns exec "$NS_prog" nft list chain inet fwd_filter output |
+	grep -o '"program":{[^}]*}'); meter drops: $(ip netns exec "$NS_prog" nft list table inet fwd_filter |
 	grep -o 'packets } counter packets [0-9]*' | head -1 | grep -o '[0-9]*$')"

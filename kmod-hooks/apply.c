@@ -57,9 +57,8 @@ static void build_table(struct fwd_batch *b, const struct fwd_ir *ir,
 	fwd_lin_class_meter_sets(b, FWD_TABLE_NAME, ir);
 	fwd_lin_prog_meter_set(b, FWD_TABLE_NAME, ir);
 	for (size_t i = 0; i < ir->nchains; i++)
-		for (size_t j = 0; j < ir->chains[i].n; j++)
-			fwd_lin_rule(b, FWD_TABLE_NAME, ir, &ir->chains[i], j,
-				     &next_id, cn ? &cn->rule[i][j] : NULL);
+		fwd_lin_rules(b, FWD_TABLE_NAME, ir, &ir->chains[i], &next_id,
+			      cn ? cn->rule[i] : NULL);
 	fwd_batch_end(b);
 }
 

@@ -76,7 +76,10 @@ int fwd_apply(struct fwd_nl *nl, const struct fwd_ir *ir,
  * then the caller gets -ENOENT and nothing changed (it may recompute and
  * try again). A delete left out this way is gone by itself a second later.
  * Errors name the element's FILE:LINE like fwd_apply. The shape (sets,
- * chains) must be unchanged: delta->shape_changed is -EINVAL.
+ * chains) must be unchanged: delta->shape_changed is -EINVAL. A set that
+ * gains its first element or loses its last also rebuilds, in the same
+ * transaction, the family chains whose rules that changes (policy/ir.h,
+ * "The chains in the kernel"; delta.c), their rule counters carried.
  * 0 once committed, else -errno with d saying why; never half applied.
  */
 int fwd_apply_delta(struct fwd_nl *nl, const struct fwd_ir *ir,

@@ -39,6 +39,8 @@ struct fwd_elems_op {
 };
 void fwd_lin_elems_op(struct fwd_batch *b, const char *table,
 		      const struct fwd_ir_set *s, const struct fwd_elems_op *op);
+/* The base chain c and, when it is split, its family chains (ir.h, "The
+ * chains in the kernel"), in that order. */
 void fwd_lin_chain(struct fwd_batch *b, const char *table,
 		   const struct fwd_ir_chain *c);
 /* A meter set of ir->queue (set id: ir->nsets + 1 for meter4, + 2 for
@@ -51,9 +53,23 @@ void fwd_lin_prog_meter_set(struct fwd_batch *b, const char *table,
 /* The meter sets of ir's limited classes (ids fwd_ir_class_meter_id). */
 void fwd_lin_class_meter_sets(struct fwd_batch *b, const char *table,
 			      const struct fwd_ir *ir);
-/* ctr: the rule counter's starting values, or NULL (zero). */
-void fwd_lin_rule(struct fwd_batch *b, const char *table,
+/* c's rules as the kernel holds them (ir.h, "The chains in the kernel"):
+ * the base chain's, then its family chains' (when split), each in order;
+ * rules into empty sets left out. ctr: the IR rules' counter values to
+ * start from (beside c->rules; a rule in both family chains starts its
+ * first copy from them), or NULL (zero). */
+void fwd_lin_rules(struct fwd_batch *b, const char *table,
+		   const struct fwd_ir *ir, const struct fwd_ir_chain *c,
+		   uint32_t *next_set_id, const struct fwd_ir_count *ctr);
+
+/*
+ * Part p of c rebuilt in a running table: a flush of the kernel chain,
+ * then its rules as fwd_ir_part_rules lists them. ctr (or NULL): the
+ * starting counter values beside that list.
+ */
+void fwd_lin_part(struct fwd_batch *b, const char *table,
 		  const struct fwd_ir *ir, const struct fwd_ir_chain *c,
-		  size_t ri, uint32_t *next_set_id, const struct fwd_ir_count *ctr);
+		  enum fwd_ir_part p, uint32_t *next_set_id,
+		  const struct fwd_ir_count *ctr);
 
 #endif

@@ -386,26 +386,42 @@ void fwd_lin_elems(struct fwd_batch *b, const char *table,
 
 /* ---------------------------------------------------------------- chains */
 
-void fwd_lin_chain(struct fwd_batch *b, const char *table,
-		   const struct fwd_ir_chain *c)
+/* One kernel chain: the base chain c itself (hook, priority, policy), or
+ * one of its family chains (a regular chain: a name only). */
+static void lin_chain_part(struct fwd_batch *b, const char *table,
+			   const struct fwd_ir_chain *c, enum fwd_ir_part p)
 {
 	struct nftnl_chain *ch = fwd_nn(nftnl_chain_alloc());
 	struct nlmsghdr *nlh;
 	struct fwd_msg *rec;
+	char name[40];
 
+	fwd_ir_part_name(c, p, name, sizeof(name));
 	nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, table);
-	nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, c->name);
-	nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, "filter");
-	nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, c->hook);
-	nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, c->prio);
-	nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY,
-			    c->policy_accept ? NF_ACCEPT : NF_DROP);
+	nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, name);
+	if (p == FWD_PART_BASE) {
+		nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, "filter");
+		nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, c->hook);
+		nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, c->prio);
+		nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY,
+				    c->policy_accept ? NF_ACCEPT : NF_DROP);
+	}
 	nlh = fwd_batch_put(b, NFT_MSG_NEWCHAIN, NFPROTO_INET, NLM_F_CREATE,
 			    FWD_MSG_CHAIN, &rec);
 	rec->chain = c;
 	nftnl_chain_nlmsg_build_payload(nlh, ch);
 	fwd_batch_close(b, nlh);
 	nftnl_chain_free(ch);
+}
+
+void fwd_lin_chain(struct fwd_batch *b, const char *table,
+		   const struct fwd_ir_chain *c)
+{
+	lin_chain_part(b, table, c, FWD_PART_BASE);
+	if (fwd_ir_chain_split(c, NULL, NULL)) {
+		lin_chain_part(b, table, c, FWD_PART_V4);
+		lin_chain_part(b, table, c, FWD_PART_V6);
+	}
 }
 
 /* ---------------------------------------------------------------- rules */
@@ -864,9 +880,12 @@ static void v_reject(struct nftnl_rule *r, uint32_t type, uint8_t code)
 	nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, code);
 }
 
-void fwd_lin_rule(struct fwd_batch *b, const char *table,
-		  const struct fwd_ir *ir, const struct fwd_ir_chain *c,
-		  size_t ri, uint32_t *next_set_id, const struct fwd_ir_count *ctr)
+/* Rule ri of c into the kernel chain `chain` (c's base chain or one of
+ * its family chains). */
+static void lin_rule_into(struct fwd_batch *b, const char *table,
+			  const struct fwd_ir *ir, const struct fwd_ir_chain *c,
+			  size_t ri, const char *chain, uint32_t *next_set_id,
+			  const struct fwd_ir_count *ctr)
 {
 	const struct fwd_ir_rule *rule = &c->rules[ri];
 	struct nftnl_rule *r = fwd_nn(nftnl_rule_alloc());
@@ -876,7 +895,7 @@ void fwd_lin_rule(struct fwd_batch *b, const char *table,
 
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
-	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, c->name);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
 
 	/* `reject with tcp reset` needs meta l4proto tcp; nft puts the
 	 * dependency first in the rule when the rule does not say it. */
@@ -991,4 +1010,103 @@ void fwd_lin_rule(struct fwd_batch *b, const char *table,
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	fwd_batch_close(b, nlh);
 	nftnl_rule_free(r);
+}
+
+/* `meta nfproto ipv4 jump in4` (ipv6 / in6) in c's base chain. The
+ * record names the first rule of the family part, where the jumps go. */
+static void lin_jump(struct fwd_batch *b, const char *table,
+		     const struct fwd_ir_chain *c, size_t ri, bool v6)
+{
+	struct nftnl_rule *r = fwd_nn(nftnl_rule_alloc());
+	struct nftnl_expr *e;
+	struct nlmsghdr *nlh;
+	struct fwd_msg *rec;
+	char to[40];
+
+	fwd_ir_part_name(c, v6 ? FWD_PART_V6 : FWD_PART_V4, to, sizeof(to));
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, c->name);
+	m_meta_eq(r, NFT_META_NFPROTO, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
+	e = expr(r, "immediate");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NFT_JUMP);
+	nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, to);
+	nlh = fwd_batch_put(b, NFT_MSG_NEWRULE, NFPROTO_INET,
+			    NLM_F_CREATE | NLM_F_APPEND, FWD_MSG_RULE, &rec);
+	rec->chain = c;
+	rec->rule = ri;
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	fwd_batch_close(b, nlh);
+	nftnl_rule_free(r);
+}
+
+/*
+ * c's rules as the kernel holds them (ir.h, "The chains in the kernel"):
+ * the base chain's (its jumps among them), then each family chain's, each
+ * in order, as nft adds the rules of a text that lists the chains so (the
+ * anonymous ICMP sets get the same numbers). A rule in both family chains
+ * starts its first copy from the IR rule's counter values.
+ */
+void fwd_lin_rules(struct fwd_batch *b, const char *table,
+		   const struct fwd_ir *ir, const struct fwd_ir_chain *c,
+		   uint32_t *next_set_id, const struct fwd_ir_count *ctr)
+{
+	long *rules = fwd_xcalloc(c->n + 2, sizeof(*rules));
+
+	for (int p = FWD_PART_BASE; p < FWD_PART_COUNT; p++) {
+		size_t n = fwd_ir_part_rules(ir, c, (enum fwd_ir_part)p, NULL,
+					     rules);
+		char name[40];
+
+		fwd_ir_part_name(c, (enum fwd_ir_part)p, name, sizeof(name));
+		for (size_t k = 0; k < n; k++) {
+			size_t ri = (size_t)rules[k];
+
+			if (rules[k] < 0) {
+				lin_jump(b, table, c, 0, rules[k] == FWD_KJUMP6);
+				continue;
+			}
+			lin_rule_into(b, table, ir, c, ri, name, next_set_id,
+				      ctr && fwd_ir_rule_first_copy(ir, c, ri,
+						(enum fwd_ir_part)p) ? &ctr[ri] : NULL);
+		}
+	}
+	free(rules);
+}
+
+void fwd_lin_part(struct fwd_batch *b, const char *table,
+		  const struct fwd_ir *ir, const struct fwd_ir_chain *c,
+		  enum fwd_ir_part p, uint32_t *next_set_id,
+		  const struct fwd_ir_count *ctr)
+{
+	long *rules = fwd_xcalloc(c->n + 2, sizeof(*rules));
+	size_t n = fwd_ir_part_rules(ir, c, p, NULL, rules);
+	struct nftnl_rule *r = fwd_nn(nftnl_rule_alloc());
+	struct nlmsghdr *nlh;
+	struct fwd_msg *rec;
+	char name[40];
+
+	fwd_ir_part_name(c, p, name, sizeof(name));
+	/* A DELRULE naming only the chain flushes it: in the same
+	 * transaction as the rules added after it, so no packet ever sees
+	 * the chain empty. */
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, name);
+	nlh = fwd_batch_put(b, NFT_MSG_DELRULE, NFPROTO_INET, 0, FWD_MSG_CHAIN,
+			    &rec);
+	rec->chain = c;
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	fwd_batch_close(b, nlh);
+	nftnl_rule_free(r);
+	for (size_t k = 0; k < n; k++) {
+		if (rules[k] < 0) {
+			lin_jump(b, table, c, 0, rules[k] == FWD_KJUMP6);
+			continue;
+		}
+		lin_rule_into(b, table, ir, c, (size_t)rules[k], name,
+			      next_set_id, ctr ? &ctr[k] : NULL);
+	}
+	free(rules);
 }

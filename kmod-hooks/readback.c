@@ -120,6 +120,8 @@ struct rb_ctx {
 	bool torn;
 	/* Elements only of the sets with counters (fwd_live_read_counters). */
 	bool counters_only;
+	/* Chains and rules only, no sets (fwd_live_read_rules). */
+	bool rules_only;
 };
 
 static int chain_cb(const struct nlmsghdr *nlh, void *data)
@@ -517,6 +519,8 @@ static int read_once(struct fwd_nl *nl, struct rb_ctx *c, char *buf)
 		ret = dump(nl, c, buf, NFT_MSG_GETCHAIN, NFTA_CHAIN_TABLE, chain_cb);
 	if (ret == 0)
 		ret = dump(nl, c, buf, NFT_MSG_GETRULE, NFTA_RULE_TABLE, rule_cb);
+	if (c->rules_only)
+		return ret;
 	if (ret == 0)
 		ret = dump(nl, c, buf, NFT_MSG_GETSET, NFTA_SET_TABLE, set_cb);
 	for (size_t i = 0; ret == 0 && i < c->t->nsets; i++)
@@ -528,10 +532,11 @@ static int read_once(struct fwd_nl *nl, struct rb_ctx *c, char *buf)
 #define READ_TRIES 20
 
 static int read_table(struct fwd_nl *nl, const char *name, bool counters_only,
-		      struct fwd_live_table **out)
+		      bool rules_only, struct fwd_live_table **out)
 {
 	struct rb_ctx c = { .table = name ? name : FWD_TABLE_NAME,
-			    .counters_only = counters_only };
+			    .counters_only = counters_only,
+			    .rules_only = rules_only };
 	char *buf = fwd_xmalloc(FWD_RBUF_SIZE);
 	uint32_t g0, g1;
 	int ret = -EAGAIN;
@@ -578,12 +583,17 @@ static int read_table(struct fwd_nl *nl, const char *name, bool counters_only,
 int fwd_live_read(struct fwd_nl *nl, const char *name,
 		  struct fwd_live_table **out)
 {
-	return read_table(nl, name, false, out);
+	return read_table(nl, name, false, false, out);
 }
 
 int fwd_live_read_counters(struct fwd_nl *nl, struct fwd_live_table **out)
 {
-	return read_table(nl, NULL, true, out);
+	return read_table(nl, NULL, true, false, out);
+}
+
+int fwd_live_read_rules(struct fwd_nl *nl, struct fwd_live_table **out)
+{
+	return read_table(nl, NULL, false, true, out);
 }
 
 void fwd_live_free(struct fwd_live_table *t)
@@ -741,6 +751,42 @@ static bool set_is(const struct fwd_live_set *ls, const struct fwd_ir_set *s,
 	return j == ls->n;
 }
 
+/* How many chains the kernel holds for ir: the base chains and the
+ * family chains of those that are split (ir.h). */
+static size_t live_chains(const struct fwd_ir *ir)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < ir->nchains; i++)
+		n += fwd_ir_chain_split(&ir->chains[i], NULL, NULL) ? 3 : 1;
+	return n;
+}
+
+/* A base chain as c says (hook, priority, policy) with as many rules as
+ * its layout has, and so its family chains. */
+static bool chain_is(const struct fwd_live_table *t, const struct fwd_ir *ir,
+		     const struct fwd_ir_chain *c)
+{
+	const struct fwd_live_chain *lc = fwd_live_chain_find(t, c->name);
+
+	if (!lc || !lc->base || lc->hook != c->hook || lc->prio != c->prio ||
+	    lc->policy_accept != c->policy_accept ||
+	    lc->nrules != fwd_ir_part_rules(ir, c, FWD_PART_BASE, NULL, NULL))
+		return false;
+	for (int p = FWD_PART_V4; p <= FWD_PART_V6 &&
+	     fwd_ir_chain_split(c, NULL, NULL); p++) {
+		char name[40];
+
+		fwd_ir_part_name(c, (enum fwd_ir_part)p, name, sizeof(name));
+		lc = fwd_live_chain_find(t, name);
+		if (!lc || lc->base ||
+		    lc->nrules != fwd_ir_part_rules(ir, c, (enum fwd_ir_part)p,
+						    NULL, NULL))
+			return false;
+	}
+	return true;
+}
+
 int fwd_live_check(struct fwd_nl *nl, const struct fwd_ir *ir,
 		   const struct fwd_ir_delta *delta, bool *same)
 {
@@ -788,19 +834,13 @@ int fwd_live_check(struct fwd_nl *nl, const struct fwd_ir *ir,
 	 * presence counts. */
 	if (t->nsets != ir->nsets + fwd_ir_meter_sets(ir) +
 			fwd_ir_class_meter_sets(ir) + fwd_ir_prog_meter_sets(ir) ||
-	    t->nchains != ir->nchains)
+	    t->nchains != live_chains(ir))
 		*same = false;
 	for (size_t i = 0; i < ir->nsets && *same; i++)
 		*same = set_is(fwd_live_set_find(t, ir->sets[i].name),
 			       &ir->sets[i], now_ms);
-	for (size_t i = 0; i < ir->nchains && *same; i++) {
-		const struct fwd_ir_chain *c = &ir->chains[i];
-		const struct fwd_live_chain *lc = fwd_live_chain_find(t, c->name);
-
-		*same = lc && lc->base && lc->hook == c->hook &&
-			lc->prio == c->prio &&
-			lc->policy_accept == c->policy_accept && lc->nrules == c->n;
-	}
+	for (size_t i = 0; i < ir->nchains && *same; i++)
+		*same = chain_is(t, ir, &ir->chains[i]);
 	fwd_live_free(t);
 	return 0;
 }
@@ -877,25 +917,44 @@ static struct fwd_ir_count *set_counts(const struct fwd_live_set *ls,
 	return out;
 }
 
-static struct fwd_ir_count *chain_counts(const struct fwd_live_chain *lc,
+/*
+ * The counters of IR chain c from the kernel chains it is made of (ir.h,
+ * "The chains in the kernel"): the base chain and its family chains, each
+ * read by place. A rule in both family chains gets the sum of its copies.
+ */
+static struct fwd_ir_count *chain_counts(const struct fwd_live_table *t,
 					 const struct fwd_ir *ir,
 					 const struct fwd_ir_chain *c)
 {
 	struct fwd_ir_count *out = fwd_xcalloc(c->n ? c->n : 1, sizeof(*out));
+	long *rules = fwd_xcalloc(c->n + 2, sizeof(*rules));
 
-	/* Rules have no key: only the same place in the same shape is the
-	 * same rule. */
-	if (!lc || lc->nrules != c->n)
-		return out;
-	for (size_t k = 0; k < lc->ncounters; k++) {
-		const struct fwd_live_counter *lk = &lc->counters[k];
+	for (int p = FWD_PART_BASE; p < FWD_PART_COUNT; p++) {
+		size_t n = fwd_ir_part_rules(ir, c, (enum fwd_ir_part)p, NULL,
+					     rules);
+		const struct fwd_live_chain *lc;
+		char name[40];
 
-		if (lk->rule >= c->n || !c->rules[lk->rule].counter ||
-		    !same_lookup(lk->set, rule_lookup_set(ir, &c->rules[lk->rule])))
+		if (p != FWD_PART_BASE && !fwd_ir_chain_split(c, NULL, NULL))
+			break;
+		fwd_ir_part_name(c, (enum fwd_ir_part)p, name, sizeof(name));
+		lc = fwd_live_chain_find(t, name);
+		/* Rules have no key: only the same place in the same shape
+		 * is the same rule. */
+		if (!lc || lc->nrules != n)
 			continue;
-		out[lk->rule].packets = lk->packets;
-		out[lk->rule].bytes = lk->bytes;
+		for (size_t k = 0; k < lc->ncounters; k++) {
+			const struct fwd_live_counter *lk = &lc->counters[k];
+			long ri = lk->rule < n ? rules[lk->rule] : -1;
+
+			if (ri < 0 || !c->rules[ri].counter ||
+			    !same_lookup(lk->set, rule_lookup_set(ir, &c->rules[ri])))
+				continue;
+			out[ri].packets += lk->packets;
+			out[ri].bytes += lk->bytes;
+		}
 	}
+	free(rules);
 	return out;
 }
 
@@ -912,8 +971,7 @@ struct fwd_ir_counts *fwd_live_counts(const struct fwd_live_table *t,
 		c->elem[i] = set_counts(fwd_live_set_find(t, ir->sets[i].name),
 					&ir->sets[i]);
 	for (size_t i = 0; i < ir->nchains; i++)
-		c->rule[i] = chain_counts(fwd_live_chain_find(t, ir->chains[i].name),
-					  ir, &ir->chains[i]);
+		c->rule[i] = chain_counts(t, ir, &ir->chains[i]);
 	return c;
 }
 

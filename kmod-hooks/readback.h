@@ -26,6 +26,13 @@ int fwd_nl_getgen(struct fwd_nl *nl, uint32_t *gen);
 int fwd_live_read_counters(struct fwd_nl *nl, struct fwd_live_table **out);
 
 /*
+ * fwd's table with its chains and their rules (counters by place) only,
+ * no sets: cheap whatever the number of elements. What a live edit that
+ * rebuilds a family chain needs to carry its rule counters over.
+ */
+int fwd_live_read_rules(struct fwd_nl *nl, struct fwd_live_table **out);
+
+/*
  * After answers were lost (ENOBUFS): does the kernel hold what the batch
  * meant? For a full apply (delta NULL): the table has the IR's sets with
  * their elements (those not yet expired) and its chains; for a delta: each

@@ -2,7 +2,9 @@
 /*
  * The ruleset IR's own helpers (ir.h): what its keys are, finding a set or
  * chain by name, freeing an IR, and comparing elements (the order every
- * set is sorted in, whether an element holds a packet). The compiler
+ * set is sorted in, whether an element holds a packet), and the kernel's
+ * layout of a chain (which rules go into which kernel chain, which are
+ * left out while their set is empty). The compiler
  * (compile.c), the fast paths (live.c), the renderer (render.c) and
  * kmod-hooks build on them; this file calls none of them.
  */
@@ -10,6 +12,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+#include <linux/netfilter.h>
 
 const char *fwd_ir_key_type(enum fwd_ir_key k)
 {
@@ -153,4 +157,153 @@ bool fwd_ir_elem_has(const struct fwd_ir_set *s, const struct fwd_ir_elem *e,
 	    (proto != e->proto || port < e->plo || port > e->phi))
 		return false;
 	return true;
+}
+
+/* ---- the kernel's layout of a chain (ir.h, "The chains in the kernel") ---- */
+
+static bool head_rule(const struct fwd_ir_rule *r)
+{
+	return r->nm == 1 && (r->m[0].kind == FWD_M_IIF_LO ||
+			      r->m[0].kind == FWD_M_OIF_LO);
+}
+
+static bool has_lookup(const struct fwd_ir_rule *r)
+{
+	for (unsigned i = 0; i < r->nm && i < FWD_IR_MAX_MATCH; i++)
+		if (r->m[i].kind == FWD_M_LOOKUP_SRC ||
+		    r->m[i].kind == FWD_M_LOOKUP_DST)
+			return true;
+	return false;
+}
+
+bool fwd_ir_chain_split(const struct fwd_ir_chain *c, size_t *head,
+			size_t *tail)
+{
+	size_t h = 0, t = c->n;
+
+	while (h < c->n && head_rule(&c->rules[h]))
+		h++;
+	while (t > h && !has_lookup(&c->rules[t - 1]))
+		t--;
+	if (head)
+		*head = h;
+	if (tail)
+		*tail = t;
+	return h < t;
+}
+
+int fwd_ir_part_name(const struct fwd_ir_chain *c, enum fwd_ir_part p,
+		     char *buf, size_t len)
+{
+	const char *stem = c->name;
+
+	if (p == FWD_PART_BASE)
+		return snprintf(buf, len, "%s", c->name);
+	if (strcmp(c->name, "input") == 0)
+		stem = "in";
+	else if (strcmp(c->name, "output") == 0)
+		stem = "out";
+	return snprintf(buf, len, "%s%c", stem, p == FWD_PART_V4 ? '4' : '6');
+}
+
+unsigned fwd_ir_rule_families(const struct fwd_ir *ir,
+			      const struct fwd_ir_rule *r)
+{
+	unsigned fam = FWD_FAM_V4 | FWD_FAM_V6;
+
+	for (unsigned i = 0; i < r->nm && i < FWD_IR_MAX_MATCH; i++) {
+		const struct fwd_ir_match *m = &r->m[i];
+		unsigned alen;
+
+		switch (m->kind) {
+		case FWD_M_NFPROTO:
+		case FWD_M_METER:
+		case FWD_M_CLASS_METER:
+			fam &= m->u32 == NFPROTO_IPV4 ? FWD_FAM_V4 :
+			       m->u32 == NFPROTO_IPV6 ? FWD_FAM_V6 : 0;
+			break;
+		case FWD_M_ICMP_TYPES:
+			fam &= FWD_FAM_V4;
+			break;
+		case FWD_M_ICMPV6_TYPES:
+			fam &= FWD_FAM_V6;
+			break;
+		case FWD_M_LOOKUP_SRC:
+		case FWD_M_LOOKUP_DST:
+			if (m->set >= ir->nsets)
+				break;
+			alen = fwd_ir_key_addr_len(ir->sets[m->set].key);
+			if (alen)
+				fam &= alen == 4 ? FWD_FAM_V4 : FWD_FAM_V6;
+			break;
+		default:
+			break;
+		}
+	}
+	/* A rule no packet of either family can match (never built): keep
+	 * it in both rather than lose it. */
+	return fam ? fam : FWD_FAM_V4 | FWD_FAM_V6;
+}
+
+bool fwd_ir_rule_live(const struct fwd_ir *ir, const struct fwd_ir_rule *r,
+		      const bool *empty)
+{
+	for (unsigned i = 0; i < r->nm && i < FWD_IR_MAX_MATCH; i++) {
+		const struct fwd_ir_match *m = &r->m[i];
+
+		if ((m->kind != FWD_M_LOOKUP_SRC && m->kind != FWD_M_LOOKUP_DST) ||
+		    m->set >= ir->nsets)
+			continue;
+		if (empty ? empty[m->set] : ir->sets[m->set].n == 0)
+			return false;
+	}
+	return true;
+}
+
+size_t fwd_ir_part_rules(const struct fwd_ir *ir, const struct fwd_ir_chain *c,
+			 enum fwd_ir_part p, const bool *empty, long *out)
+{
+	size_t head, tail, n = 0;
+	bool split = fwd_ir_chain_split(c, &head, &tail);
+
+	if (!split) {
+		if (p != FWD_PART_BASE)
+			return 0;
+		head = tail = c->n;
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		const struct fwd_ir_rule *r = &c->rules[i];
+		bool mid = i >= head && i < tail;
+
+		if (p == FWD_PART_BASE && split && i == head) {
+			if (out) {
+				out[n] = FWD_KJUMP4;
+				out[n + 1] = FWD_KJUMP6;
+			}
+			n += 2;
+		}
+		if (mid != (p != FWD_PART_BASE))
+			continue;
+		if (mid && !(fwd_ir_rule_families(ir, r) &
+			     (p == FWD_PART_V4 ? FWD_FAM_V4 : FWD_FAM_V6)))
+			continue;
+		if (!fwd_ir_rule_live(ir, r, empty))
+			continue;
+		if (out)
+			out[n] = (long)i;
+		n++;
+	}
+	return n;
+}
+
+bool fwd_ir_rule_first_copy(const struct fwd_ir *ir,
+			    const struct fwd_ir_chain *c, size_t ri,
+			    enum fwd_ir_part p)
+{
+	size_t head, tail;
+
+	if (p != FWD_PART_V6 || !fwd_ir_chain_split(c, &head, &tail) ||
+	    ri < head || ri >= tail)
+		return true;
+	return !(fwd_ir_rule_families(ir, &c->rules[ri]) & FWD_FAM_V4);
 }

@@ -12,9 +12,11 @@
  * normalised, non-overlapping elements; chains with rules made of a few
  * match kinds). policy -> IR is pure; IR -> kernel lives in kmod-hooks and
  * IR -> nft text lives in render.c, both walking the same structure.
- * Kept deliberately small: the table always has the same shape (same sets,
+ * Kept deliberately small: the IR always has the same shape (same sets,
  * same chains, same rules) for a given [defaults]; a policy only changes the
- * set elements and the chain policies. Live edits are then element edits.
+ * set elements and the chain policies. Live edits are then element edits
+ * (plus, in the kernel, the rules of a set that gains its first element or
+ * loses its last: see "The chains in the kernel").
  */
 #define FWD_TABLE_NAME "fwd_filter"
 
@@ -323,6 +325,69 @@ enum fwd_ir_chain_id {
 	FWD_CHAIN_OUTPUT,	/* "output", hook output */
 	FWD_CHAIN_COUNT
 };
+
+/*
+ * The chains in the kernel. The IR keeps every chain whole, in the fixed
+ * shape above (explain, stats, the state file and the fast paths read it
+ * so); what the kernel holds is derived from it, the same way by
+ * everything that writes or reads rules (render.c, kmod-hooks), so that a
+ * new flow passes as few rules as it can:
+ *
+ * - a base chain whose rules between its head (the leading loopback
+ *   accepts) and its tail (the trailing rules that look into no set: the
+ *   log, the queue step, the final drop/reject) are not empty is SPLIT by
+ *   family: the base chain keeps head, `meta nfproto ipv4 jump in4`,
+ *   `meta nfproto ipv6 jump in6`, tail; the regular chains in4 / in6
+ *   ("out4"/"out6" for output, NAME4/NAME6 else) hold the middle rules in
+ *   IR order, each in the chains of the families it can match
+ *   (fwd_ir_rule_families: by nfproto, ICMP kind, the looked-up set's
+ *   address family, the meter's family; a rule that says no family, such
+ *   as `ct state established,related accept` or the open-port lookup, is
+ *   in both). A packet that no rule of its family chain decides returns
+ *   to the tail, as it went on in the whole chain before: an IPv4 packet
+ *   only skips rules that could never match it;
+ * - a rule that looks into a set with no element is left out
+ *   (fwd_ir_rule_live): it cannot match. The live paths put it back in the
+ *   transaction that adds the set's first element (kmod-hooks/delta.c
+ *   rebuilds the family chain whose rules changed: flush + add, rule
+ *   counters carried), and take it out with the last. Sets are only ever
+ *   looked up in the middle, so the base chains never change shape.
+ *
+ * A whole IR rule with a counter that is in both family chains counts in
+ * both: read back, the two counters are summed; carried over a replace,
+ * the sum goes into its first copy (the in4 one).
+ */
+struct fwd_ir;
+enum fwd_ir_part { FWD_PART_BASE, FWD_PART_V4, FWD_PART_V6, FWD_PART_COUNT };
+#define FWD_FAM_V4 1u
+#define FWD_FAM_V6 2u
+/* Entries of fwd_ir_part_rules that are the base chain's jumps. */
+#define FWD_KJUMP4 (-1L)
+#define FWD_KJUMP6 (-2L)
+/* Whether c is split, and its head (rules [0, head)) and tail ([tail, n)). */
+bool fwd_ir_chain_split(const struct fwd_ir_chain *c, size_t *head,
+			size_t *tail);
+/* The kernel name of part p of c ("input", "in4", "out6"); snprintf's. */
+int fwd_ir_part_name(const struct fwd_ir_chain *c, enum fwd_ir_part p,
+		     char *buf, size_t len);
+/* FWD_FAM_V4 | FWD_FAM_V6: the families whose packets r can match. */
+unsigned fwd_ir_rule_families(const struct fwd_ir *ir,
+			      const struct fwd_ir_rule *r);
+/* Whether r is in the kernel: none of its lookups is into an empty set.
+ * empty: per set of ir, whether to take it as empty (NULL: sets[i].n ==
+ * 0), for the layout a table had before a delta. */
+bool fwd_ir_rule_live(const struct fwd_ir *ir, const struct fwd_ir_rule *r,
+		      const bool *empty);
+/* Part p's rules in the kernel's order: IR rule indices of c, and in the
+ * base chain FWD_KJUMP4/6 for the jumps. Returns how many; out (when not
+ * NULL) needs room for c->n + 2. */
+size_t fwd_ir_part_rules(const struct fwd_ir *ir, const struct fwd_ir_chain *c,
+			 enum fwd_ir_part p, const bool *empty, long *out);
+/* Whether rule ri's copy in part p is its first (it carries the IR rule's
+ * counter values over a replace, the other copy starts at zero). */
+bool fwd_ir_rule_first_copy(const struct fwd_ir *ir,
+			    const struct fwd_ir_chain *c, size_t ri,
+			    enum fwd_ir_part p);
 
 /*
  * The queue step at the end of the input chain (off unless the compiler

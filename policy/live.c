@@ -354,6 +354,11 @@ struct fwd_ir *fwd_ir_clone(const struct fwd_ir *ir)
 	c->queue = ir->queue;
 	c->prog = ir->prog;
 	c->prog_text = ir->prog_text ? fwd_xstrdup(ir->prog_text) : NULL;
+	/* The file names first: remap_loc points into them. */
+	c->files = fwd_xreallocarray(NULL, ir->nfiles + 1, sizeof(*c->files));
+	for (size_t i = 0; i < ir->nfiles; i++)
+		c->files[i] = fwd_xstrdup(ir->files[i]);
+	c->nfiles = ir->nfiles;
 	if (ir->nclasses) {
 		c->classes = fwd_xreallocarray(NULL, ir->nclasses,
 					       sizeof(*c->classes));
@@ -362,10 +367,6 @@ struct fwd_ir *fwd_ir_clone(const struct fwd_ir *ir)
 		for (size_t i = 0; i < c->nclasses; i++)
 			remap_loc(&m, &c->classes[i].loc);
 	}
-	c->files = fwd_xreallocarray(NULL, ir->nfiles + 1, sizeof(*c->files));
-	for (size_t i = 0; i < ir->nfiles; i++)
-		c->files[i] = fwd_xstrdup(ir->files[i]);
-	c->nfiles = ir->nfiles;
 
 	c->sets = fwd_xreallocarray(NULL, ir->nsets + 1, sizeof(*c->sets));
 	c->nsets = ir->nsets;

@@ -758,24 +758,67 @@ static const char *hook_name(unsigned hook)
 	return "?";
 }
 
+/* One part of a chain as the kernel holds it (ir.h, "The chains in the
+ * kernel"): the base chain with its jumps, or a family chain. */
+static int render_part(struct out *o, const struct fwd_ir *ir,
+		       const struct fwd_ir_chain *ch, enum fwd_ir_part p,
+		       const struct fwd_ir_count *ctr)
+{
+	long *rules = fwd_xcalloc(ch->n + 2, sizeof(*rules));
+	size_t n = fwd_ir_part_rules(ir, ch, p, NULL, rules);
+	char name[40];
+	int ret = 0;
+
+	fwd_ir_part_name(ch, p, name, sizeof(name));
+	puts_(o, "\tchain ");
+	puts_(o, name);
+	if (p == FWD_PART_BASE) {
+		puts_(o, " {\n\t\ttype filter hook ");
+		puts_(o, hook_name(ch->hook));
+		puts_(o, " priority filter");
+		if (ch->prio) {
+			puts_(o, ch->prio > 0 ? " + " : " - ");
+			put_u32(o, (uint32_t)(ch->prio > 0 ? ch->prio : -ch->prio));
+		}
+		puts_(o, ch->policy_accept ? "; policy accept;\n" :
+					     "; policy drop;\n");
+	} else {
+		puts_(o, " {\n");
+	}
+	for (size_t k = 0; k < n && !ret; k++) {
+		long i = rules[k];
+
+		if (i < 0) {
+			fwd_ir_part_name(ch, i == FWD_KJUMP4 ? FWD_PART_V4 :
+					 FWD_PART_V6, name, sizeof(name));
+			puts_(o, i == FWD_KJUMP4 ? "\t\tmeta nfproto ipv4 jump " :
+						   "\t\tmeta nfproto ipv6 jump ");
+			puts_(o, name);
+			puts_(o, "\n");
+			continue;
+		}
+		ret = render_rule(o, ir, &ch->rules[i],
+				  ctr && fwd_ir_rule_first_copy(ir, ch, (size_t)i, p) ?
+				  &ctr[i] : NULL);
+	}
+	puts_(o, "\t}\n");
+	free(rules);
+	return ret ? -EINVAL : 0;
+}
+
 static int render_chain(struct out *o, const struct fwd_ir *ir,
 			const struct fwd_ir_chain *ch, const struct fwd_ir_count *ctr)
 {
-	puts_(o, "\tchain ");
-	puts_(o, ch->name);
-	puts_(o, " {\n\t\ttype filter hook ");
-	puts_(o, hook_name(ch->hook));
-	puts_(o, " priority filter");
-	if (ch->prio) {
-		puts_(o, ch->prio > 0 ? " + " : " - ");
-		put_u32(o, (uint32_t)(ch->prio > 0 ? ch->prio : -ch->prio));
+	int ret = render_part(o, ir, ch, FWD_PART_BASE, ctr);
+
+	/* The family chains follow their base chain, as fwd creates them
+	 * and nft lists them. */
+	for (int p = FWD_PART_V4; !ret && p <= FWD_PART_V6 &&
+	     fwd_ir_chain_split(ch, NULL, NULL); p++) {
+		puts_(o, "\n");
+		ret = render_part(o, ir, ch, (enum fwd_ir_part)p, ctr);
 	}
-	puts_(o, ch->policy_accept ? "; policy accept;\n" : "; policy drop;\n");
-	for (size_t i = 0; i < ch->n; i++)
-		if (render_rule(o, ir, &ch->rules[i], ctr ? &ctr[i] : NULL))
-			return -EINVAL;
-	puts_(o, "\t}\n");
-	return 0;
+	return ret;
 }
 
 int fwd_ir_render(const struct fwd_ir *ir, const struct fwd_render_opts *opts,

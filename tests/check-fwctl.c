@@ -1041,6 +1041,15 @@ START_TEST(test_deny)
 	FWCTL_OK("remove 80/tcp from " BAD4);
 	expect_elem("deny4", BAD4 " . tcp . 80", 0);
 	expect_tcp(BAD, SRV4_B, 80, OK, "after removing the deny");
+	/* The last element gone, its rules left the kernel too (policy/ir.h:
+	 * no lookup into an empty set). */
+	{
+		char *k = sh_ok("ip netns exec %s nft list table inet fwd_filter",
+				E.ns[SRV]);
+
+		ck_assert_msg(!strstr(k, "@deny4"), "deny4's rules stayed:\n%.3000s", k);
+		free(k);
+	}
 	topo_down();
 }
 END_TEST
@@ -2100,13 +2109,16 @@ START_TEST(test_drop_stats)
 	static const struct {
 		const char *dir, *fate, *chain, *needle;
 	} want[] = {
-		{ "in", "accepted", "input", "@allow4" },
+		/* The family chains hold the lookups (policy/ir.h). */
+		{ "in", "accepted", "in4", "@allow4" },
 		{ "in", "default_deny", "input", "log prefix \"fwd drop in: \"" },
-		{ "in", "deny", "input", "@deny4 meta l4proto tcp" },
-		{ "in", "block", "input", "@block4" },
-		{ "out", "block", "output", "@block4" },
+		{ "in", "deny", "in4", "@deny4 meta l4proto tcp" },
+		{ "in", "block", "in4", "@block4" },
+		{ "out", "block", "out4", "@block4" },
 	};
 	long long got[sizeof(want) / sizeof(want[0])];
+	unsigned long long acc;
+	char *tbl;
 
 	if (!tu_need_root())
 		return;
@@ -2129,11 +2141,23 @@ START_TEST(test_drop_stats)
 		probe(&ps, BAD, DROP, "connect tcp " SRV4_B " 22");
 		probes_run(&ps, "before deny and block");
 	}
-	/* refused by deny */
+	/* deny4 and block4 are empty: their rules are not in the kernel
+	 * until their first element comes (policy/ir.h) */
+	tbl = nft_table();
+	ck_assert_msg(!strstr(tbl, "@deny4") && !strstr(tbl, "@block4"),
+		      "rules of empty sets in the kernel:\n%.3000s", tbl);
+	free(tbl);
+	acc = rule_packets("in4", "@allow4");
+	ck_assert_uint_ge(acc, 1);
+	/* refused by deny: the first element of deny4 brings its rules, in
+	 * the same transaction, and the in4 chain rebuilt for them keeps
+	 * the allow4 rule's count */
 	FWCTL_OK("deny 80/tcp from " BAD4);
 	expect_tcp(BAD, SRV4_B, 80, REFUSED, "after deny");
+	ck_assert_uint_ge(rule_packets("in4", "@allow4"), acc);
 	/* dropped by block, both ways */
 	FWCTL_OK("block " BAD4);
+	ck_assert_uint_ge(rule_packets("in4", "@allow4"), acc);
 	{
 		struct probes ps = { .n = 0 };
 
@@ -2799,7 +2823,7 @@ START_TEST(test_queries)
 		ck_assert_msg(p && (q = strstr(p, "\"packets\":")) &&
 			      sscanf(q, "\"packets\":%llu", &stat_pk) == 1,
 			      "stats --json: no allow4 packets:\n%s", R.out);
-		chain = sh_ok("ip netns exec %s nft list chain inet fwd_filter input", E.ns[SRV]);
+		chain = sh_ok("ip netns exec %s nft list chain inet fwd_filter in4", E.ns[SRV]);
 		q = strstr(chain, "@allow4 counter packets ");
 		ck_assert_msg(q && sscanf(q, "@allow4 counter packets %llu", &k_pk) == 1,
 			      "no allow4 counter in the kernel:\n%s", chain);

@@ -616,6 +616,21 @@ static uint64_t meter_count(struct qt *t, uint32_t family)
 			    c->rules[i].m[k].u32 == family)
 				ri = i;
 	ck_assert(ri != (size_t)-1);
+	/* The meter rules are in the base chain's tail: their place there
+	 * (policy/ir.h, "The chains in the kernel"). */
+	{
+		long *kr = calloc(c->n + 2, sizeof(*kr));
+		size_t n = fwd_ir_part_rules(t->ir, c, FWD_PART_BASE, NULL, kr);
+		size_t at = (size_t)-1;
+
+		ck_assert_ptr_nonnull(kr);
+		for (size_t k = 0; k < n; k++)
+			if (kr[k] == (long)ri)
+				at = k;
+		free(kr);
+		ck_assert(at != (size_t)-1);
+		ri = at;
+	}
 	ck_assert_int_eq(fwd_live_read(t->nl, NULL, &lt), 0);
 	lc = fwd_live_chain_find(lt, "input");
 	ck_assert_ptr_nonnull(lc);
