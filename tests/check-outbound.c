@@ -767,8 +767,8 @@ static long queue_full_drops(unsigned num)
 /* The packets the output chain's prog_meter rule dropped (nft). */
 static long meter_drops(void)
 {
-	char *chain = nn_keep(nn_sh_ok("ip netns exec %s nft list chain inet "
-				       "fwd_filter output", E.ns[SRV]));
+	char *chain = nn_keep(nn_sh_ok("ip netns exec %s nft list table inet "
+				       "fwd_filter", E.ns[SRV]));
 	const char *p = strstr(chain, "update @prog_meter {");
 
 	ck_assert_msg(p, "no prog_meter rule:\n%s", chain);
@@ -856,8 +856,8 @@ END_TEST
 /* The output chain's lines that name the program queue or its meter. */
 static char *prog_rule_lines(void)
 {
-	return nn_keep(nn_sh_ok("ip netns exec %s nft list chain inet fwd_filter "
-				"output | grep -E 'prog_meter|queue' | sed -E "
+	return nn_keep(nn_sh_ok("ip netns exec %s nft list table inet fwd_filter "
+				"| grep -E 'prog_meter|queue' | sed -E "
 				"'s/counter packets [0-9]+ bytes [0-9]+/counter/'",
 				E.ns[SRV]));
 }
@@ -1446,10 +1446,16 @@ START_TEST(test_unit_forms)
 	ck_assert_msg(strstr(text, "elements = { \"system.slice/a.service\" . 192.0.2.1 . "
 			     "tcp . 443,\n\t\t\t     78 . 192.0.2.1 . tcp . 443,\n"
 			     "\t\t\t     79 . 192.0.2.1 . tcp . 443 }"), "%s", text);
-	ck_assert_msg(strstr(text, "socket cgroupv2 level 3 . ip6 daddr . meta l4proto . "
-			     "th dport @out_unit6 counter packets 0 bytes 0 accept\n"
+	/* The kernel's chains are split by family: out4 holds the v4 unit
+	 * lookups by level, out6 the v6 ones. */
+	ck_assert_msg(strstr(text, "socket cgroupv2 level 3 . ip daddr . meta l4proto . "
+			     "th dport @out_unit4 counter packets 0 bytes 0 accept\n"
 			     "\t\tsocket cgroupv2 level 5 . ip daddr . meta l4proto . "
 			     "th dport @out_unit4 counter"), "%s", text);
+	ck_assert_msg(strstr(text, "socket cgroupv2 level 3 . ip6 daddr . meta l4proto . "
+			     "th dport @out_unit6 counter packets 0 bytes 0 accept\n"
+			     "\t\tsocket cgroupv2 level 5 . ip6 daddr . meta l4proto . "
+			     "th dport @out_unit6 counter"), "%s", text);
 	fwd_ir_free(ir);
 }
 END_TEST
