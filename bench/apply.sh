@@ -48,13 +48,14 @@ if [ "$WARM_MIB" -gt 0 ]; then
 	note "warming memory: $("$WARMMEM" "$WARM_MIB" "$WARM_MARGIN_MIB")"
 fi
 
-# One timed run of "$@" inside a fresh namespace: prints "seconds peak_rss_kib".
+# One timed run of "$@" inside a fresh namespace: prints "seconds
+# peak_rss_kib minor_faults cpu_seconds" (cpu: user + system).
 timed_in_fresh_ns() {
 	local ns rc out
 	ns_add ns apply
 	out=$(ip netns exec "$ns" bash -c '
 		t0=$EPOCHREALTIME
-		/usr/bin/time -f %M -o "$0.rss" "$@" >/dev/null 2>"$0.err"
+		/usr/bin/time -f "%M %R %U %S" -o "$0.rss" "$@" >/dev/null 2>"$0.err"
 		rc=$?
 		t1=$EPOCHREALTIME
 		echo "$rc $t0 $t1 $(tail -n1 "$0.rss")"' "$SCRATCH/run" "$@") || true
@@ -70,7 +71,8 @@ timed_in_fresh_ns() {
 	ns_del "$ns"
 	BENCH_NS=("${BENCH_NS[@]/$ns}")
 	sleep "$SETTLE"
-	awk -v a="$2" -v b="$3" -v m="$4" 'BEGIN { printf "%.6f %d\n", b - a, m }'
+	awk -v a="$2" -v b="$3" -v m="$4" -v f="$5" -v u="$6" -v s="$7" \
+		'BEGIN { printf "%.6f %d %d %.2f\n", b - a, m, f, u + s }'
 }
 
 start_report apply
@@ -126,8 +128,8 @@ for r in $(seq "$RUNS"); do
 done
 
 col() { cut -d' ' -f"$2" "$1"; }
-ratio_median() {	# ratio_median FILE_A FILE_B: median over rounds of a/b (column 1)
-	paste -d' ' "$1" "$2" | awk '{ print $1 / $3 }' | median
+ratio_median() {	# ratio_median FILE_A FILE_B [COL]: median over rounds of a/b (column COL, default 1)
+	paste -d' ' "$1" "$2" | awk -v c="${3:-1}" '{ h = NF / 2; if ($(h + c) > 0) print $c / $(h + c) }' | median
 }
 declare -A RATIO MRATIO
 for n in $SIZES; do
@@ -144,7 +146,7 @@ for n in $SIZES; do
 		"${RATIO[$n]}" "${MRATIO[$n]}" \
 		"$((mf / 1024)) MiB" "$((ms / 1024)) MiB" "$((mn / 1024)) MiB" | tee -a "$REPORT"
 	{
-		echo "# raw N=$n (seconds peak_rss_kib), one line per round, fwd / fwd+state / nft / min:"
+		echo "# raw N=$n (seconds peak_rss_kib minor_faults cpu_s), one line per round, fwd / fwd+state / nft / min:"
 		sed 's/^/#   fwd  /' "$SCRATCH/fwd-$n"
 		sed 's/^/#   fwd+ /' "$SCRATCH/fwds-$n"
 		sed 's/^/#   nft  /' "$SCRATCH/nft-$n"
@@ -156,6 +158,10 @@ for n in $SIZES; do
 			"fwd/base $(printf '%.3f' "$(ratio_median "$SCRATCH/fwd-$n" "$SCRATCH/base-$n")")" \
 			"(median of per-round ratios), base/min $(printf '%.3f' "$(ratio_median "$SCRATCH/base-$n" "$SCRATCH/min-$n")")," \
 			"RSS fwd $((mf / 1024)) MiB base $(( $(col "$SCRATCH/base-$n" 2 | sort -n | tail -n1) / 1024 )) MiB"
+		report "  N=$n: minor page faults (median) fwd $(col "$SCRATCH/fwd-$n" 3 | median)" \
+			"base $(col "$SCRATCH/base-$n" 3 | median) min $(col "$SCRATCH/min-$n" 3 | median);" \
+			"CPU (user+sys) fwd/base $(printf '%.3f' "$(ratio_median "$SCRATCH/fwd-$n" "$SCRATCH/base-$n" 4)")" \
+			"(median of per-round ratios; /usr/bin/time's 10 ms resolution)"
 	fi
 done
 

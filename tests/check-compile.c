@@ -3675,6 +3675,92 @@ START_TEST(scale_fast_add)
 }
 END_TEST
 
+/*
+ * Hash sets past the radix sort's threshold, whose entries the compiler
+ * keeps inside the set's own element array while it sorts and writes the
+ * elements over them (bucket_in_set): every key once, in key order, with
+ * the latest expiry of its duplicates and the first line of those. The
+ * list is written in descending order (IPv4 twice), so the sort and the
+ * duplicate pass both have work; timed edits tie and differ in expiry.
+ */
+#define BIG_HOSTS 3000
+#define BIG_TIMED 300
+
+START_TEST(normalise_hash_big)
+{
+	struct fwd_policy *p = pol_new();
+	const struct fwd_ir_set *s4, *s6;
+	struct fwd_service *s;
+	struct fwd_list *l;
+	struct fwd_ir *ir;
+	char a[64];
+
+	l = pol_list(p, "big");
+	for (unsigned copy = 0; copy < 2; copy++) {
+		for (unsigned i = BIG_HOSTS; i-- > 0;) {
+			unsigned line = 1000 + copy * 10000 + i;
+
+			snprintf(a, sizeof(a), "198.18.%u.%u", i / 256, i % 256);
+			list_add(l, A(a), line);
+			if (copy)
+				continue;
+			/* IPv6 once: element k is written right below
+			 * entry k + 1, with no duplicate to make room. */
+			snprintf(a, sizeof(a), "2001:db8::%x", i);
+			list_add(l, A(a), line);
+		}
+	}
+	s = pol_service(p, "ssh", FWD_DIR_IN);
+	svc_port(s, IPPROTO_TCP, 22, 22, 20);
+	svc_list(s, 0, 21);
+	/* 198.19.0.k: (100, 200, 300)[k % 3] at line 50000 + 2k, then 200
+	 * at line 50001 + 2k, in descending k. */
+	for (unsigned k = BIG_TIMED; k-- > 0;) {
+		snprintf(a, sizeof(a), "198.19.%u.%u", k / 256, k % 256);
+		ed(p, FWD_EDIT_ALLOW, a, IPPROTO_TCP, 22, 22,
+		   NOW_PLUS(100 + (k % 3) * 100), 50000 + 2 * k);
+		ed(p, FWD_EDIT_ALLOW, a, IPPROTO_TCP, 22, 22, NOW_PLUS(200),
+		   50001 + 2 * k);
+	}
+
+	ir = compile_ok(p);
+	check_ir(ir);
+	s4 = S(ir, "allow4");
+	s6 = S(ir, "allow6");
+	ck_assert_uint_eq(s4->n, BIG_HOSTS + BIG_TIMED);
+	ck_assert_uint_eq(s6->n, BIG_HOSTS);
+	for (unsigned i = 0; i < BIG_HOSTS; i++) {
+		const struct fwd_ir_elem *e4 = &s4->elems[i], *e6 = &s6->elems[i];
+		uint8_t w4[4] = { 198, 18, (uint8_t)(i / 256), (uint8_t)i };
+		uint8_t w6[16] = { 0x20, 0x01, 0x0d, 0xb8 };
+
+		w6[14] = (uint8_t)(i >> 8);
+		w6[15] = (uint8_t)i;
+		ck_assert_msg(!memcmp(e4->lo, w4, 4) && !memcmp(e6->lo, w6, 16),
+			      "element %u out of place", i);
+		ck_assert_uint_eq(e4->proto, IPPROTO_TCP);
+		ck_assert_uint_eq(e4->plo, 22);
+		ck_assert_uint_eq(e4->loc.line, 1000 + i);
+		ck_assert_uint_eq(e6->loc.line, 1000 + i);
+		ck_assert_uint_eq(e4->expires, 0);
+		ck_assert_uint_eq(e6->expires, 0);
+	}
+	for (unsigned k = 0; k < BIG_TIMED; k++) {
+		const struct fwd_ir_elem *e = &s4->elems[BIG_HOSTS + k];
+		uint8_t w[4] = { 198, 19, (uint8_t)(k / 256), (uint8_t)k };
+		/* 100 < 200: the second; 200 = 200: the first; 300 > 200. */
+		unsigned line = 50000 + 2 * k + (k % 3 == 0);
+		uint64_t exp = NOW_PLUS(k % 3 == 2 ? 300 : 200);
+
+		ck_assert_msg(!memcmp(e->lo, w, 4), "timed %u out of place", k);
+		ck_assert_uint_eq(e->loc.line, line);
+		ck_assert_uint_eq(e->expires, exp);
+	}
+	fwd_ir_free(ir);
+	pol_free(p);
+}
+END_TEST
+
 static Suite *compile_suite(void)
 {
 	Suite *s = suite_create("compile");
@@ -3689,6 +3775,7 @@ static Suite *compile_suite(void)
 	tcase_add_test(tc, chains_shape);
 	tcase_add_test(tc, edits_and_explain);
 	tcase_add_test(tc, normalise_expiry);
+	tcase_add_test(tc, normalise_hash_big);
 	tcase_add_test(tc, diff_cases);
 	tcase_add_test(tc, diff_random);
 	tcase_add_test(tc, fast_add_cases);
