@@ -26,7 +26,6 @@
 #define QUOTE_MAX 60
 #define QBUF FWD_QUOTE_BUF(QUOTE_MAX)
 
-#define DURATION_MAX (365ULL * 86400)
 #define EPOCH_MAX FWD_EDIT_EPOCH_MAX
 
 static const char *const kind_words[] = {
@@ -283,47 +282,6 @@ static bool peer_tok(struct parse *P, const struct tok *t)
 				    q(b, t), l);
 	}
 	return fail(P, "'%s' is not an address: %s", q(b, t), why);
-}
-
-/* 30s, 10m, 2h, 7d, 1h30m: units in descending order, each at most once.
- * Shared with the policy's [guard] block = (parse.c), so both spell a
- * duration the same way. */
-int fwd_duration_parse(const char *s, size_t n, uint64_t *secs)
-{
-	static const char units[] = "dhms";
-	static const uint64_t mult[] = { 86400, 3600, 60, 1 };
-	uint64_t total = 0, v;
-	size_t i = 0, last = 0;
-	bool any = false;
-
-	while (i < n) {
-		const char *u;
-		size_t d = i;
-
-		v = 0;
-		while (i < n && s[i] >= '0' && s[i] <= '9') {
-			if (v <= DURATION_MAX)
-				v = v * 10 + (uint64_t)(s[i] - '0');
-			i++;
-		}
-		if (i == d || i == n || !s[i] || !(u = strchr(units, s[i])) ||
-		    (any && (size_t)(u - units) <= last))
-			return -EINVAL;
-		last = (size_t)(u - units);
-		any = true;
-		i++;
-		if (v > DURATION_MAX)
-			v = DURATION_MAX + 1;
-		total += v * mult[last];
-		if (total > DURATION_MAX)
-			total = DURATION_MAX + 1;
-	}
-	if (!any)
-		return -EINVAL;
-	if (total < 1 || total > DURATION_MAX)
-		return -ERANGE;
-	*secs = total;
-	return 0;
 }
 
 static bool duration_tok(struct parse *P, const struct tok *t)

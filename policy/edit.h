@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "policy.h"
+#include "util.h"	/* fwd_duration_parse, which edits share */
 
 /*
  * Live edits: what `fwctl allow/deny/block/list add/list del` change. An
@@ -176,12 +177,6 @@ int fwd_edit_parse_with(int argc, const char *const *argv, uint64_t now,
  * whole text (at most FWD_EDIT_STRLEN - 1), writes what fits in len.
  */
 #define FWD_EDIT_STRLEN 160
-/*
- * A DURATION as `for` takes it (30s, 10m, 2h, 7d, 1h30m: units d h m s in
- * descending order, each at most once) from s[0..n). 0 with *secs set;
- * -EINVAL when it is not spelled like that; -ERANGE outside 1s..365d.
- */
-int fwd_duration_parse(const char *s, size_t n, uint64_t *secs);
 
 int fwd_edit_format(const struct fwd_edit *e, char *buf, size_t len);
 

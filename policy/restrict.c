@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "edit.h"
 #include "policy.h"
+#include "util.h"
 
 bool fwd_restrict_eq(const struct fwd_restrict *a, const struct fwd_restrict *b)
 {

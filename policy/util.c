@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,5 +170,49 @@ int fwd_read_file(const char *path, char **buf, size_t *len)
 	b[n] = '\0';
 	*buf = b;
 	*len = n;
+	return 0;
+}
+
+#define DURATION_MAX (365ULL * 86400)
+
+/* 30s, 10m, 2h, 7d, 1h30m: units in descending order, each at most once.
+ * Shared by the edit grammar (edit.c), the policy's keys (parse.c,
+ * restrict.c) and fwctl's options, so both spell a
+ * duration the same way. */
+int fwd_duration_parse(const char *s, size_t n, uint64_t *secs)
+{
+	static const char units[] = "dhms";
+	static const uint64_t mult[] = { 86400, 3600, 60, 1 };
+	uint64_t total = 0, v;
+	size_t i = 0, last = 0;
+	bool any = false;
+
+	while (i < n) {
+		const char *u;
+		size_t d = i;
+
+		v = 0;
+		while (i < n && s[i] >= '0' && s[i] <= '9') {
+			if (v <= DURATION_MAX)
+				v = v * 10 + (uint64_t)(s[i] - '0');
+			i++;
+		}
+		if (i == d || i == n || !s[i] || !(u = strchr(units, s[i])) ||
+		    (any && (size_t)(u - units) <= last))
+			return -EINVAL;
+		last = (size_t)(u - units);
+		any = true;
+		i++;
+		if (v > DURATION_MAX)
+			v = DURATION_MAX + 1;
+		total += v * mult[last];
+		if (total > DURATION_MAX)
+			total = DURATION_MAX + 1;
+	}
+	if (!any)
+		return -EINVAL;
+	if (total < 1 || total > DURATION_MAX)
+		return -ERANGE;
+	*secs = total;
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * The project's one out-of-memory policy: allocation failure aborts.
@@ -54,5 +55,12 @@ int fwd_read_file(const char *path, char **buf, size_t *len);
 #define FWD_ENOTREG (-EBADFD)
 /* strerror for fwd_read_file's results (err < 0). */
 const char *fwd_read_strerror(int err);
+
+/*
+ * A DURATION as `for` takes it (30s, 10m, 2h, 7d, 1h30m: units d h m s in
+ * descending order, each at most once) from s[0..n). 0 with *secs set;
+ * -EINVAL when it is not spelled like that; -ERANGE outside 1s..365d.
+ */
+int fwd_duration_parse(const char *s, size_t n, uint64_t *secs);
 
 #endif
