@@ -26,8 +26,15 @@
  * when on, follows the classes (their count then written even when it
  * is 0), so that a last good policy queues, meters and decides program
  * flows as it did when it was saved.
+ * Version 4 writes those trailing sections always, each behind a flag,
+ * and adds the guard's queue step (fwd_ir.queue: its queues and its
+ * per-source meter) after the program queue: before it, a last good
+ * policy with [guard] named meter sets it did not make and fell to the
+ * lockdown ruleset. Version 3 files (optional trailing sections, no
+ * guard queue) still load.
  */
-static const char state_magic[8] = { 'F', 'W', 'D', 'I', 'R', 0, 0, 3 };
+static const char state_magic[8] = { 'F', 'W', 'D', 'I', 'R', 0, 0, 4 };
+static const char state_magic_v3[8] = { 'F', 'W', 'D', 'I', 'R', 0, 0, 3 };
 
 struct buf {
 	uint8_t *p;
@@ -119,8 +126,6 @@ static void put_rule(struct buf *b, const struct fwd_ir_rule *r)
 /* The restricted classes: a count, then each class's fields. */
 static void put_classes(struct buf *b, const struct fwd_ir *ir)
 {
-	if (!ir->nclasses && !ir->prog.on)
-		return;
 	put64(b, ir->nclasses);
 	for (size_t i = 0; i < ir->nclasses; i++) {
 		const struct fwd_ir_class *k = &ir->classes[i];
@@ -146,7 +151,9 @@ static void put_prog(struct buf *b, const struct fwd_ir *ir)
 {
 	const struct fwd_ir_queue *q = &ir->prog;
 	uint8_t fl = (q->native ? 1 : 0) | (q->meter ? 2 : 0);
+	uint8_t on = q->on;
 
+	put(b, &on, 1);
 	if (!q->on)
 		return;
 	put(b, &fl, 1);
@@ -158,6 +165,24 @@ static void put_prog(struct buf *b, const struct fwd_ir *ir)
 	put32(b, ir->prog_text ? (uint32_t)strlen(ir->prog_text) : 0);
 	if (ir->prog_text)
 		put(b, ir->prog_text, strlen(ir->prog_text));
+}
+
+/* The guard's queue step (version 4): a flag, then the queue. */
+static void put_queue(struct buf *b, const struct fwd_ir *ir)
+{
+	const struct fwd_ir_queue *q = &ir->queue;
+	uint8_t fl = (q->native ? 1 : 0) | (q->meter ? 2 : 0);
+	uint8_t on = q->on;
+
+	put(b, &on, 1);
+	if (!q->on)
+		return;
+	put(b, &fl, 1);
+	put32(b, q->num);
+	put32(b, q->total);
+	put32(b, q->rate);
+	put32(b, q->period_s);
+	put32(b, q->burst);
 }
 
 #define CLASS_BYTES (24 + 1 + 16 + 8 * 4)
@@ -208,14 +233,21 @@ static bool get_classes(struct buf *b, struct fwd_ir *ir)
 
 /* The program queue, if the file has it; false when it is not the one
  * fwd makes (FWD_PROG_QUEUE, one queue, a meter with a rate). */
-static bool get_prog(struct buf *b, struct fwd_ir *ir)
+static bool get_prog(struct buf *b, struct fwd_ir *ir, bool v4)
 {
 	struct fwd_ir_queue *q = &ir->prog;
 	uint32_t n;
-	uint8_t fl;
+	uint8_t fl, on = 1;
 
-	if (b->bad || b->off == b->n)
-		return true;
+	if (b->bad || (!v4 && b->off == b->n))
+		return !b->bad;
+	if (v4) {
+		get(b, &on, 1);
+		if (on > 1)
+			return false;
+		if (!on)
+			return !b->bad;
+	}
 	get(b, &fl, 1);
 	*q = (struct fwd_ir_queue){ .on = true, .native = fl & 1,
 				    .meter = (fl & 2) != 0 };
@@ -236,6 +268,33 @@ static bool get_prog(struct buf *b, struct fwd_ir *ir)
 	       (!n || (ir->prog_text && strlen(ir->prog_text) == n));
 }
 
+/* The guard's queue step (version 4); false when it is not one fwd
+ * makes (1-16 queues within 0-65535, a meter with a rate). */
+static bool get_queue(struct buf *b, struct fwd_ir *ir)
+{
+	struct fwd_ir_queue *q = &ir->queue;
+	uint32_t num, total;
+	uint8_t fl, on;
+
+	get(b, &on, 1);
+	if (b->bad || on > 1)
+		return false;
+	if (!on)
+		return true;
+	get(b, &fl, 1);
+	*q = (struct fwd_ir_queue){ .on = true, .native = fl & 1,
+				    .meter = (fl & 2) != 0 };
+	num = get32(b);
+	total = get32(b);
+	q->rate = get32(b);
+	q->period_s = get32(b);
+	q->burst = get32(b);
+	q->num = (uint16_t)num;
+	q->total = (uint16_t)total;
+	return !b->bad && total >= 1 && total <= 16 && num < 65536 && num + total <= 65536 &&
+	       (!q->meter || (q->rate && q->period_s));
+}
+
 /* Every rule's reference to a class names one there is. */
 static bool classes_referenced_ok(const struct fwd_ir *ir)
 {
@@ -252,6 +311,8 @@ static bool classes_referenced_ok(const struct fwd_ir *ir)
 					return false;
 				if (m->kind == FWD_M_PROG_METER &&
 				    !fwd_ir_prog_meter_sets(ir))
+					return false;
+				if (m->kind == FWD_M_METER && !fwd_ir_meter_sets(ir))
 					return false;
 			}
 	return true;
@@ -518,6 +579,7 @@ int fwd_state_save_ir_as(const char *dir, const char *name, const struct fwd_ir 
 	}
 	put_classes(&b, ir);
 	put_prog(&b, ir);
+	put_queue(&b, ir);
 	len = b.n - 24;
 	sum = fnv1a(b.p + 24, len);
 	memcpy(b.p + 8, &len, 8);
@@ -547,6 +609,7 @@ int fwd_state_load_ir_why(const char *dir, const char *name, struct fwd_ir **out
 	struct fwd_ir *ir = NULL;
 	char magic[8];
 	uint64_t len, sum, n;
+	bool v4;
 	int ret;
 
 	*out = NULL;
@@ -558,7 +621,8 @@ int fwd_state_load_ir_why(const char *dir, const char *name, struct fwd_ir **out
 	get(&b, magic, 8);
 	len = get64(&b);
 	sum = get64(&b);
-	if (memcmp(magic, state_magic, 8) != 0 || len != b.n - 24 ||
+	v4 = memcmp(magic, state_magic, 8) == 0;
+	if ((!v4 && memcmp(magic, state_magic_v3, 8) != 0) || len != b.n - 24 ||
 	    sum != fnv1a(b.p + 24, len))
 		goto out;
 
@@ -659,8 +723,8 @@ int fwd_state_load_ir_why(const char *dir, const char *name, struct fwd_ir **out
 			r->loc.line = get32(&b);
 		}
 	}
-	if (!get_classes(&b, ir) || !get_prog(&b, ir) ||
-	    !classes_referenced_ok(ir))
+	if ((v4 && b.off == b.n) || !get_classes(&b, ir) || !get_prog(&b, ir, v4) ||
+	    (v4 && !get_queue(&b, ir)) || !classes_referenced_ok(ir))
 		goto out;
 	if (!b.bad && b.off == b.n) {
 		*out = ir;

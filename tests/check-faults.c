@@ -16,6 +16,8 @@
  *                  error and the previous table intact.
  *  fallback        a bad file at start: the last good policy, else (state
  *                  dir empty or damaged) the lockdown table, "degraded".
+ *  fallback_guard  the same with [guard]: the last good table with its
+ *                  queue step, the guard's queues bound, SSH still in.
  *  state_trust     planted state files (issue 9): an open last good policy,
  *                  a confirm deadline that is not a time, FIFOs, a state dir
  *                  with the wrong mode/owner or behind a symlink: refused,
@@ -1974,6 +1976,72 @@ START_TEST(test_fallback)
 }
 END_TEST
 
+/*
+ * The same fallback with [guard]: the last good policy brings the guard's
+ * queue step along (its queues and per-source meters, state.c version 4).
+ * Before, the state file lost fwd_ir.queue, the meter rules named sets
+ * that were not made, and fwd fell to the lockdown ruleset: SSH from the
+ * allowed host was cut by a typo in the file.
+ */
+static const char policy_guard_good[] =
+	"[defaults]\n"
+	"inbound = deny\n"
+	"queues = 2\n"
+	"\n"
+	"[guard]\n"
+	"scan = 10 ports / 5s\n"
+	"flood = 100 / 5s\n"
+	"block = 1h\n"
+	"\n"
+	"[service ssh]\n"
+	"ports = 22/tcp\n"
+	"allow = " NN_GOOD4 ", " NN_GOOD6 "\n";
+
+START_TEST(test_fallback_guard)
+{
+	struct nn_probes ps = { .n = 0 };
+	char *live, *state, *lgood, *l, *log, diff[800];
+	struct daemon d;
+
+	if (!tu_need_root())
+		return;
+	nn_up(&E, true);
+	nn_enter(&E, NN_SRV);
+	live = nn_path(&E, "fwd.conf");
+	state = nn_path(&E, "state");
+	nn_listener(&E, "listen", "tcp", 22, NULL);
+	nn_listener(&E, "listen", "tcp", 9999, NULL);
+
+	replace_file(live, policy_guard_good);
+	daemon_start(&d, live, state, "fwd1.log", NULL);
+	lgood = nn_keep(listing());
+	ck_assert_msg(strstr(lgood, "update @meter4") && strstr(lgood, "queue"),
+		      "no queue step to carry:\n%s", lgood);
+	daemon_stop(&d);
+
+	replace_file(live, "[service broken\n");
+	daemon_start(&d, live, state, "fwd2.log", "degraded");
+	log = nn_slurp_or_empty(d.log);
+	ck_assert_msg(strstr(log, "last good") && !strstr(log, "lockdown"),
+		      "not the last good policy:\n%s", log);
+	free(log);
+	l = listing();
+	ck_assert_msg(same(l, lgood), "the fallback is not the last good table: %s",
+		      first_diff(lgood, l, diff, sizeof(diff)));
+	free(l);
+	ck_assert_msg(nn_wait_for(d.log, "verdict loop: bound queue 1", 1, 5),
+		      "the guard's queues are not bound:\n%s", nn_slurp_or_empty(d.log));
+	nn_probe(&ps, NN_GOOD, NN_OK, "connect tcp " NN_SRV4_G " 22");
+	nn_probe(&ps, NN_GOOD, NN_OK, "connect tcp " NN_SRV6_G " 22");
+	nn_probe(&ps, NN_BAD, NN_DROP, "connect tcp " NN_SRV4_B " 22");
+	nn_probe(&ps, NN_BAD, NN_DROP, "connect tcp " NN_SRV4_B " 9999");
+	nn_probes_run(&E, &ps);
+	ck_assert(nn_alive(d.pid));
+	daemon_stop(&d);
+	nn_down(&E);
+}
+END_TEST
+
 /* ==================================================================== */
 /* 6. the state directory is trusted only as far as it can be           */
 /*    (security review, issue 9, findings 6 and 7)                      */
@@ -2266,6 +2334,7 @@ static Suite *faults_suite(void)
 	add(s, "bad_corpus", test_bad_corpus, 240);
 	add(s, "million", test_million, 300);
 	add(s, "fallback", test_fallback, 120);
+	add(s, "fallback_guard", test_fallback_guard, 60);
 	add(s, "state_trust", test_state_trust, 240);
 	add(s, "dangling_policy", test_dangling_policy, 120);
 	return s;
