@@ -149,16 +149,39 @@ static int print_response(const struct fwd_response *resp, const struct fwctl_op
 	return ret;
 }
 
+/* A list of located messages: [{"file", "line", "message"}, ...];
+ * `strip`, a prefix the text form has and the list's key says. */
+static void json_diags(struct json_out *j, const struct fwd_diags *d,
+		       const char *strip)
+{
+	json_arr_begin(j);
+	for (size_t i = 0; i < d->n; i++) {
+		json_obj_begin(j);
+		json_key(j, "file");
+		if (d->v[i].file)
+			json_str(j, d->v[i].file);
+		else
+			json_null(j);
+		json_key(j, "line"); json_uint(j, d->v[i].line);
+		json_key(j, "message");
+		json_str(j, strip && strncmp(d->v[i].msg, strip, strlen(strip)) == 0 ?
+			 d->v[i].msg + strlen(strip) : d->v[i].msg);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+}
+
 static int cmd_check(int argc, char **argv, const struct fwctl_opts *o)
 {
 	const char *path = argc > 1 ? argv[1] : FWD_DEFAULT_CONFIG;
 	struct fwd_policy *p = NULL;
-	struct fwd_diags d;
+	struct fwd_diags d, w;
 	int ret;
 
 	if (argc > 2)
 		return fail(o, FWCTL_USAGE, "usage: fwctl check [FILE] [--json]");
 	fwd_diags_init(&d);
+	fwd_diags_init(&w);
 	ret = fwd_policy_load(path, NULL, &p, &d);
 	/* unit = rules need cgroup2 where fwd runs: say so here too. */
 	if (ret == 0 && fwd_cgroup_check_units(p, &d) != 0) {
@@ -166,14 +189,11 @@ static int cmd_check(int argc, char **argv, const struct fwctl_opts *o)
 		p = NULL;
 		ret = -EOPNOTSUPP;
 	}
-	/* Warnings (a user not in the database yet): printed, still valid. */
+	/* Warnings (a user not in the database yet): printed (and in the
+	 * JSON document's "warnings"), the policy still valid. */
 	if (ret == 0) {
-		struct fwd_diags w;
-
-		fwd_diags_init(&w);
 		fwd_owner_warnings(p, &w);
 		fwd_diags_print(&w, stderr);
-		fwd_diags_free(&w);
 	}
 	if (o->json) {
 		struct json_out j;
@@ -188,19 +208,9 @@ static int cmd_check(int argc, char **argv, const struct fwctl_opts *o)
 			json_key(&j, "addresses"); json_uint(&j, fwd_policy_count_addresses(p));
 		}
 		json_key(&j, "errors");
-		json_arr_begin(&j);
-		for (size_t i = 0; i < d.n; i++) {
-			json_obj_begin(&j);
-			json_key(&j, "file");
-			if (d.v[i].file)
-				json_str(&j, d.v[i].file);
-			else
-				json_null(&j);
-			json_key(&j, "line"); json_uint(&j, d.v[i].line);
-			json_key(&j, "message"); json_str(&j, d.v[i].msg);
-			json_obj_end(&j);
-		}
-		json_arr_end(&j);
+		json_diags(&j, &d, NULL);
+		json_key(&j, "warnings");
+		json_diags(&j, &w, "warning: ");
 		json_obj_end(&j);
 		json_finish(&j);
 	} else if (ret == 0) {
@@ -213,6 +223,7 @@ static int cmd_check(int argc, char **argv, const struct fwctl_opts *o)
 	}
 	fwd_policy_free(p);
 	fwd_diags_free(&d);
+	fwd_diags_free(&w);
 	return ret == 0 ? FWCTL_OK : FWCTL_ERR;
 }
 

@@ -1148,6 +1148,14 @@ START_TEST(test_user_created_later)
 	st = tu_sh(&out, "%s check %s", FWCTL, T.policy);
 	ck_assert_msg(st == 0 && strstr(out, warn), "fwctl check: exit %d:\n%s", st, out);
 	free(out);
+	/* --json: the same warning in the document, not only on stderr. */
+	st = tu_sh(&out, "%s check %s --json 2>/dev/null", FWCTL, T.policy);
+	ck_assert_msg(st == 0 && strstr(out, "\"valid\":true") &&
+		      strstr(out, xasprintf("\"warnings\":[{\"file\":\"%s\",\"line\":12,"
+					    "\"message\":\"user '%s' does not exist (yet)",
+					    T.policy, late)),
+		      "fwctl check --json: exit %d:\n%s", st, out);
+	free(out);
 	good_listeners();
 	fwd_start();
 	{
