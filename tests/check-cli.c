@@ -35,28 +35,6 @@ static struct {
 	char *out, *err;
 } R;
 
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	return s;
-}
-
-static size_t count_str(const char *hay, const char *needle)
-{
-	size_t n = 0;
-
-	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
-		n++;
-	return n;
-}
-
 static void topo_up(void)
 {
 	memset(&T, 0, sizeof(T));
@@ -151,7 +129,7 @@ static int fwctl_in(const char *in, const char *fmt, ...)
 static size_t set_count(const char *set, const char *key)
 {
 	char *out = sh_ok("ip netns exec %s nft list set inet fwd_filter %s", E.ns[SRV], set);
-	char *k = xasprintf("%s", key);
+	char *k = tu_asprintf("%s", key);
 	size_t n = 0;
 
 	for (const char *p = out; (p = strstr(p, k)) != NULL; p += strlen(k)) {
@@ -168,7 +146,7 @@ static size_t set_count(const char *set, const char *key)
 static void expect_tcp(enum nn_role from, unsigned port, int expect, const char *when)
 {
 	struct probes ps = { .n = 0 };
-	char *more = xasprintf("last fwctl: rc %d\nstdout: %s\nstderr: %s", R.rc, R.out, R.err);
+	char *more = tu_asprintf("last fwctl: rc %d\nstdout: %s\nstderr: %s", R.rc, R.out, R.err);
 
 	probe(&ps, from, expect, "connect tcp %s %u", from == BAD ? SRV4_B : SRV4_G, port);
 	nn_probes_run_when(&E, &ps, when, more);
@@ -229,7 +207,7 @@ START_TEST(test_remove_truth)
 	FWCTL_OK("remove 8081/tcp from " BAD4);
 	ck_assert_msg(strstr(R.out, "removed: allow 8081/tcp from " BAD4 "\n") &&
 		      strstr(R.out, "removed: deny 8081/tcp from " BAD4 "\n") &&
-		      count_str(R.out, "\n") == 2, "remove of an allow and a deny said:\n%s",
+		      tu_count_str(R.out, "\n") == 2, "remove of an allow and a deny said:\n%s",
 		      R.out);
 	ck_assert_uint_eq(set_count("allow4", BAD4 " . tcp . 8081"), 0);
 	ck_assert_uint_eq(set_count("deny4", BAD4 " . tcp . 8081"), 0);
@@ -281,15 +259,15 @@ static void run_jcases(const struct jcase *c, const char *policy_file)
 	for (size_t i = 0; c[i].args; i++) {
 		const char *hole = strstr(c[i].args, "%s");
 		/* "%s" in a case stands for the policy file it checks. */
-		char *args = hole ? xasprintf("%.*s%s%s", (int)(hole - c[i].args), c[i].args,
-					      policy_file, hole + 2) : xasprintf("%s", c[i].args);
-		char *check = c[i].check ? xasprintf("%s", c[i].check) : NULL;
+		char *args = hole ? tu_asprintf("%.*s%s%s", (int)(hole - c[i].args), c[i].args,
+					      policy_file, hole + 2) : tu_asprintf("%s", c[i].args);
+		char *check = c[i].check ? tu_asprintf("%s", c[i].check) : NULL;
 
 		fwctl("%s", args);
 		ck_assert_msg(R.rc == c[i].rc, "fwctl %s: rc %d, expected %d\nstdout: %s\n"
 			      "stderr: %s", args, R.rc, c[i].rc, R.out, R.err);
 		if (!check && c[i].rc != 0 && !strstr(args, "check "))
-			check = xasprintf("set(d) == {'error', 'exit'} and d['exit'] == %d and "
+			check = tu_asprintf("set(d) == {'error', 'exit'} and d['exit'] == %d and "
 					  "len(d['error']) > 0", c[i].rc);
 		expect_json_doc(args, check);
 		if (c[i].rc != 0 && !strstr(args, "check "))
@@ -458,7 +436,7 @@ START_TEST(test_list_batch)
 	/* Again with -v: a line a member, all already there. */
 	ck_assert_msg(fwctl_in(in, "list add office - -v") == 0, "batch -v: rc %d %s", R.rc,
 		      R.err);
-	ck_assert_msg(count_str(R.out, "\n") == 104 &&
+	ck_assert_msg(tu_count_str(R.out, "\n") == 104 &&
 		      strstr(R.out, "203.0.113.57 in list office") &&
 		      !strstr(R.out, "list-add"), "list add -v:\n%.3000s", R.out);
 	ck_assert_msg(fwctl_in(in, "list add office - --json") == 0, "rc %d", R.rc);
@@ -495,7 +473,7 @@ START_TEST(test_human_times)
 	t = (time_t)exp;
 	localtime_r(&t, &tm);
 	strftime(when, sizeof(when), "until %Y-%m-%d %H:%M %Z (", &tm);
-	epoch = xasprintf("%lld", exp);
+	epoch = tu_asprintf("%lld", exp);
 	FWCTL_OK("show");
 	ck_assert_msg(strstr(R.out, when) && !strstr(R.out, epoch), "show: no '%s', or the "
 		      "epoch %s:\n%s", when, epoch, R.out);
@@ -605,7 +583,7 @@ START_TEST(test_help_status)
 		char name[32], *line;
 
 		sscanf(p, "\"name\":\"%31[^\"]", name);
-		line = xasprintf("\n  %-13s ", name);
+		line = tu_asprintf("\n  %-13s ", name);
 		ck_assert_msg(strstr(R.out, line), "help has no line for '%s':\n%s", name,
 			      R.out);
 		free(line);
@@ -621,8 +599,8 @@ START_TEST(test_help_status)
 
 		if (sscanf(l, "%15[a-z]:", label) != 1 || l[strlen(label)] != ':')
 			continue;
-		needle = xasprintf("\n%s:", label);
-		ck_assert_msg(count_str(R.out, needle) <= 1, "status says '%s:' twice:\n%s",
+		needle = tu_asprintf("\n%s:", label);
+		ck_assert_msg(tu_count_str(R.out, needle) <= 1, "status says '%s:' twice:\n%s",
 			      label, R.out);
 		free(needle);
 	}

@@ -27,7 +27,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -848,19 +847,6 @@ END_TEST
 
 /* ---- anti-spoofing ([defaults] rpfilter) ---- */
 
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *p;
-
-	va_start(ap, fmt);
-	if (vasprintf(&p, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	return p;
-}
-
 /* Sources with no route back from srv (srv has no default route). */
 #define NOROUTE4 "203.0.113.9"
 #define NOROUTE6 "2001:db8:99::9"
@@ -959,11 +945,11 @@ static void rpf_round(unsigned round, const char *ll, bool got[NRPF])
 		const struct rpf_case *c = &rpf_cases[i];
 
 		if (c->raw)
-			next = xasprintf("%sip netns exec %s %s rawudp %s %u --src %s "
+			next = tu_asprintf("%sip netns exec %s %s rawudp %s %u --src %s "
 					 "--dev eth0 --quiet & ", cmd, E.ns[c->from],
 					 NETTOOL, c->dst, c->port, c->src);
 		else
-			next = xasprintf("%sip netns exec %s %s udp %s %u --src %s%s "
+			next = tu_asprintf("%sip netns exec %s %s udp %s %u --src %s%s "
 					 "--timeout 1 --quiet & ", cmd, E.ns[c->from],
 					 NETTOOL, c->dst, c->port, c->src ? c->src : ll,
 					 c->src ? "" : "%eth0");
@@ -1082,7 +1068,7 @@ START_TEST(test_rpfilter)
 			bool want = strict ? c->strict : loose ? c->loose : true;
 
 			if (got[i] != want) {
-				char *f = xasprintf("%s\n  %s (%s from %s to %s): %s, "
+				char *f = tu_asprintf("%s\n  %s (%s from %s to %s): %s, "
 							"want %s", fails, c->what,
 							nn_role_names[c->from],
 							c->src ? c->src : ll, c->dst,
@@ -1096,7 +1082,7 @@ START_TEST(test_rpfilter)
 		for (int v6 = 0; v6 < 2; v6++) {
 			if (rpf_takeover((unsigned)m, v6 ? SRV6_G : SRV4_G,
 					 v6 ? GOOD6 : GOOD4) != !strict) {
-				char *f = xasprintf("%s\n  good's established v%d flow "
+				char *f = tu_asprintf("%s\n  good's established v%d flow "
 						    "sent by bad: %s", fails,
 						    v6 ? 6 : 4, strict ? "delivered" :
 						    "dropped");

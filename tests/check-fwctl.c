@@ -81,28 +81,6 @@ static struct {
 
 /* ---- small things ---- */
 
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	return s;
-}
-
-static size_t count_str(const char *hay, const char *needle)
-{
-	size_t n = 0;
-
-	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
-		n++;
-	return n;
-}
-
 /* How many lines of the file are exactly `line` (without its newline). */
 static size_t count_lines_eq(const char *path, const char *line)
 {
@@ -135,7 +113,7 @@ static void late_in_second(void)
 
 static char *path_in(const char *name)
 {
-	return xasprintf("%s/%s", E.dir, name);
+	return tu_asprintf("%s/%s", E.dir, name);
 }
 
 static void topo_up(void)
@@ -190,7 +168,7 @@ static void listener(const char *proto, unsigned port)
 			       "--timeout", "300", NULL };
 
 	snprintf(portstr, sizeof(portstr), "%u", port);
-	log = xasprintf("%s/listen-%s-%u.log", E.dir, proto, port);
+	log = tu_asprintf("%s/listen-%s-%u.log", E.dir, proto, port);
 	spawn(SRV, log, argv);
 	ck_assert_msg(wait_for(log, "ready\n", 1, 5), "listener %s/%u did not start:\n%s",
 		      proto, port, slurp_or_empty(log));
@@ -483,7 +461,7 @@ static double elem_expires(const char *elem)
  * (`when`) and what the last fwctl said. */
 static void probes_run(struct nn_probes *ps, const char *when)
 {
-	char *more = xasprintf("last fwctl: rc %d\nstdout: %s\nstderr: %s", R.rc,
+	char *more = tu_asprintf("last fwctl: rc %d\nstdout: %s\nstderr: %s", R.rc,
 			       R.out ? R.out : "", R.err ? R.err : "");
 
 	nn_probes_run_when(&E, ps, when, more);
@@ -728,7 +706,7 @@ static bool json_ok(const char *text)
 /* "key": somewhere in the document. */
 static bool json_has(const char *text, const char *key)
 {
-	char *k = xasprintf("\"%s\"", key);
+	char *k = tu_asprintf("\"%s\"", key);
 	const char *p = text;
 	bool found = false;
 
@@ -743,7 +721,7 @@ static bool json_has(const char *text, const char *key)
 /* The number after "key": (first occurrence), or -1. */
 static double json_num(const char *text, const char *key)
 {
-	char *k = xasprintf("\"%s\"", key);
+	char *k = tu_asprintf("\"%s\"", key);
 	const char *p = strstr(text, k);
 	double v = -1;
 
@@ -1418,7 +1396,7 @@ START_TEST(test_reload_list_file)
 	listener("tcp", 8080);
 	list = path_in("web.txt");
 	write_file(list, "# web clients\n203.0.113.5\n%s\n2001:db8::77\n", BAD4);
-	extra = xasprintf("\n[list web]\nfile = %s\n\n[service web]\nports = 8080/tcp\n"
+	extra = tu_asprintf("\n[list web]\nfile = %s\n\n[service web]\nports = 8080/tcp\n"
 			  "allow = @web\n", list);
 	write_policy("deny", extra);
 	fwd_start();
@@ -1574,13 +1552,13 @@ START_TEST(test_tmp_symlinks)
 	fwd_start();
 	lg = path_in("state/last-good.ir");
 	ck_assert_msg(is_regular(lg), "no last good policy after the start");
-	plant[0] = xasprintf("%s/.99-fwctl.conf.tmp.%d", T.confd, (int)T.fwd);
-	plant[1] = xasprintf("%s/.last-good.ir.tmp.%d", T.state, (int)T.fwd);
-	plant[2] = xasprintf("%s", T.edits);
-	plant[3] = xasprintf("%s", lg);
+	plant[0] = tu_asprintf("%s/.99-fwctl.conf.tmp.%d", T.confd, (int)T.fwd);
+	plant[1] = tu_asprintf("%s/.last-good.ir.tmp.%d", T.state, (int)T.fwd);
+	plant[2] = tu_asprintf("%s", T.edits);
+	plant[3] = tu_asprintf("%s", lg);
 	mkdir(T.confd, 0755);
 	for (int i = 0; i < 4; i++) {
-		victim[i] = xasprintf("%s/victim-%d", E.dir, i);
+		victim[i] = tu_asprintf("%s/victim-%d", E.dir, i);
 		write_file(victim[i], "%s", precious);
 		unlink(plant[i]);
 		ck_assert_msg(symlink(victim[i], plant[i]) == 0, "symlink %s: %s", plant[i],
@@ -1731,7 +1709,7 @@ START_TEST(test_idempotent)
 		      strstr(R.err, "no fwctl rule matches"),
 		      "remove of an absent rule: rc %d, %s", R.rc, R.err);
 	seen = monitor_until_marker(mpid, mon, from);
-	ck_assert_msg(!strstr(seen, "fwd_filter") && count_str(seen, "# new generation") == 1,
+	ck_assert_msg(!strstr(seen, "fwd_filter") && tu_count_str(seen, "# new generation") == 1,
 		      "edits that change nothing made kernel transactions:\n%.3000s", seen);
 	free(seen);
 	ck_assert_msg(fwd_generation() == gen0, "the generation moved: %.0f -> %.0f",
@@ -2069,12 +2047,12 @@ END_TEST
 /* stats --json: directions.DIR.FATE.packets (-1 if absent). */
 static long long fate_packets(const char *json, const char *dir, const char *fate)
 {
-	char *k = xasprintf("\"%s\":{", dir);
+	char *k = tu_asprintf("\"%s\":{", dir);
 	const char *p = strstr(json, "\"directions\":{");
 	long long v = -1;
 
 	if (p && (p = strstr(p, k))) {
-		char *f = xasprintf("\"%s\":{\"packets\":", fate);
+		char *f = tu_asprintf("\"%s\":{\"packets\":", fate);
 
 		p = strstr(p, f);
 		if (p)
@@ -2312,7 +2290,7 @@ static void test_user(uid_t *uid, gid_t *gid, char *group, size_t glen)
 /* fwctl as the unprivileged user (its primary group only). */
 static int fwctl_as(uid_t uid, gid_t gid, const char *args)
 {
-	char *env = xasprintf("setpriv --reuid=%u --regid=%u --clear-groups",
+	char *env = tu_asprintf("setpriv --reuid=%u --regid=%u --clear-groups",
 			      (unsigned)uid, (unsigned)gid);
 	int rc;
 
@@ -2354,7 +2332,7 @@ START_TEST(test_unprivileged)
 
 	/* read_group: queries yes, edits no */
 	fwd_stop();
-	extra = xasprintf("\n[control]\nread_group = %s\n", group);
+	extra = tu_asprintf("\n[control]\nread_group = %s\n", group);
 	write_policy("deny", extra);
 	free(extra);
 	fwd_start();
@@ -2372,7 +2350,7 @@ START_TEST(test_unprivileged)
 
 	/* admin_group: edits too */
 	fwd_stop();
-	extra = xasprintf("\n[control]\nadmin_group = %s\n", group);
+	extra = tu_asprintf("\n[control]\nadmin_group = %s\n", group);
 	write_policy("deny", extra);
 	free(extra);
 	fwd_start();
@@ -2426,7 +2404,7 @@ START_TEST(test_parallel_clients)
 			continue;
 		ndone++;
 		if (rc != 0) {
-			char *p = xasprintf("%s/par-%d.err", E.dir, i), *e = slurp_or_empty(p);
+			char *p = tu_asprintf("%s/par-%d.err", E.dir, i), *e = slurp_or_empty(p);
 
 			fprintf(rf, "\n  client %d exited %d: %s", i, rc, e);
 			nbad++;
@@ -2595,12 +2573,12 @@ START_TEST(test_batch)
 
 	log = slurp_or_empty(mon);
 	after = log + n;
-	gens = count_str(after, "# new generation");
+	gens = tu_count_str(after, "# new generation");
 	ck_assert_msg(gens == 1 && strstr(after, "(fwd)"),
 		      "the batch took %zu kernel transactions, want 1:\n%.3000s", gens, after);
-	ck_assert_msg(count_str(after, "add element inet fwd_filter allow4") == 1000,
+	ck_assert_msg(tu_count_str(after, "add element inet fwd_filter allow4") == 1000,
 		      "the batch's transaction added %zu allow4 elements, want 1000",
-		      count_str(after, "add element inet fwd_filter allow4"));
+		      tu_count_str(after, "add element inet fwd_filter allow4"));
 	free(log);
 
 	v = set_elems("allow4", &n);
@@ -2637,20 +2615,20 @@ static void expect_explain(const char *src, const char *port, const char *verdic
 	ck_assert_msg(strstr(R.out, verdict), "explain %s %s: want verdict '%s':\n%s", src,
 		      port, verdict, R.out);
 	if (set) {
-		char *w = xasprintf("set %s, element %s\n", set, elem);
+		char *w = tu_asprintf("set %s, element %s\n", set, elem);
 
 		ck_assert_msg(strstr(R.out, w), "explain %s %s: want '%s':\n%s", src, port, w,
 			      R.out);
 		free(w);
 	}
 	if (loc) {
-		char *w = xasprintf("/fwd.conf:%s\n", loc);
+		char *w = tu_asprintf("/fwd.conf:%s\n", loc);
 
 		ck_assert_msg(strstr(R.out, w), "explain %s %s: want 'fwd.conf:%s':\n%s", src,
 			      port, loc, R.out);
 		free(w);
 	}
-	args = xasprintf("explain %s %s", src, port);
+	args = tu_asprintf("explain %s %s", src, port);
 	expect_json(args, (const char *const[]){ "verdict", "set", "element",
 		    "policy_source", NULL });
 	free(args);
@@ -2932,7 +2910,7 @@ START_TEST(test_queries)
 		ck_assert_msg(fwctl("help %s", name) == 0, "fwctl help %s: rc %d, %s", name,
 			      R.rc, R.err);
 		{
-			char *want = xasprintf("usage: fwctl %s", name);
+			char *want = tu_asprintf("usage: fwctl %s", name);
 
 			ck_assert_msg(strncmp(R.out, want, strlen(want)) == 0 &&
 				      (R.out[strlen(want)] == ' ' || R.out[strlen(want)] == '\n'),
@@ -2944,7 +2922,7 @@ START_TEST(test_queries)
 		}
 		fwctl_only = fwctl_only ? fwctl_only : strdup("");
 		{
-			char *t = xasprintf("%s|%s|", fwctl_only, name);
+			char *t = tu_asprintf("%s|%s|", fwctl_only, name);
 
 			free(fwctl_only);
 			fwctl_only = t;
@@ -2953,7 +2931,7 @@ START_TEST(test_queries)
 	}
 	free(help);
 	for (int i = 0; want_cmds[i]; i++) {
-		char *t = xasprintf("|%s|", want_cmds[i]);
+		char *t = tu_asprintf("|%s|", want_cmds[i]);
 
 		ck_assert_msg(fwctl_only && strstr(fwctl_only, t), "fwctl help does not list "
 			      "'%s' (listed: %s)", want_cmds[i], fwctl_only ? fwctl_only : "");
@@ -3252,7 +3230,7 @@ END_TEST
 /* write_policy with a [control] section naming SEC_GROUP for ROLE. */
 static void write_policy_role(const char *role)
 {
-	char *extra = xasprintf("\n[control]\n%s = %s\n", role, SEC_GROUP);
+	char *extra = tu_asprintf("\n[control]\n%s = %s\n", role, SEC_GROUP);
 
 	write_policy("deny", extra);
 	free(extra);
@@ -3299,7 +3277,7 @@ static void sec_users_make(struct sec_users *su)
 /* fwctl as the member, holding the groups /etc/group gives it. */
 static int fwctl_member(const struct sec_users *su, const char *args)
 {
-	char *env = xasprintf("setpriv --reuid=%u --regid=%u --init-groups",
+	char *env = tu_asprintf("setpriv --reuid=%u --regid=%u --init-groups",
 			      (unsigned)su->member, (unsigned)su->member_gid);
 	int rc = fwctl_env(env, "%s", args);
 
@@ -3374,12 +3352,12 @@ START_TEST(test_roles_dropped_groups)
 	sec_users_make(&su);
 	write_policy_role("admin_group");
 	fwd_start();
-	env = xasprintf("setpriv --reuid=%u --regid=%u --clear-groups",
+	env = tu_asprintf("setpriv --reuid=%u --regid=%u --clear-groups",
 			(unsigned)su.member, (unsigned)su.member_gid);
 	EXPECT_DENIED(fwctl_env(env, "allow 8080/tcp from " BAD4),
 		      "allow by a member that dropped its groups");
 	{
-		char *want = xasprintf("needs root or group %s; you are uid", SEC_GROUP);
+		char *want = tu_asprintf("needs root or group %s; you are uid", SEC_GROUP);
 
 		ck_assert_msg(strstr(R.err, want), "%s", R.err);
 		free(want);
@@ -3574,7 +3552,7 @@ START_TEST(test_diff_hides_source_from_readers)
 	list = path_in("secret.list");
 	write_file(list, "# partners\n%s\n", BAD4);
 	ck_assert(chmod(list, 0600) == 0);
-	extra = xasprintf("\n[control]\nread_group = %s\n\n[list partners]\n"
+	extra = tu_asprintf("\n[control]\nread_group = %s\n\n[list partners]\n"
 			  "file = %s\n\n[service web]\nports = 8080/tcp\nallow = @partners\n",
 			  SEC_GROUP, list);
 	write_policy("deny", extra);
@@ -3585,8 +3563,8 @@ START_TEST(test_diff_hides_source_from_readers)
 	/* A word, an address, a word with a quote in it, a control byte. */
 	write_file(list, "# partners\n%s\nsecretpartner.example\n203.0.113.77/24\n"
 		   "o'secret.example\n\x1b\n", BAD4);
-	loc2 = xasprintf("%s:3: ", list);
-	loc3 = xasprintf("%s:4: ", list);
+	loc2 = tu_asprintf("%s:3: ", list);
+	loc3 = tu_asprintf("%s:4: ", list);
 
 	/* Root: the whole story. */
 	ck_assert_msg(fwctl("diff") == 2, "diff by root: rc %d, %s", R.rc, R.err);
@@ -3624,9 +3602,9 @@ END_TEST
 static char *audit_obj(const char *json, const char *list, const char *proto,
 		       const char *addr, unsigned port)
 {
-	char *head = xasprintf("\"%s\":[", list), *want = xasprintf("\"proto\":\"%s\"", proto);
-	char *wport = xasprintf("\"port\":%u,", port);
-	char *waddr = addr ? xasprintf("\"address\":\"%s\"", addr) : NULL;
+	char *head = tu_asprintf("\"%s\":[", list), *want = tu_asprintf("\"proto\":\"%s\"", proto);
+	char *wport = tu_asprintf("\"port\":%u,", port);
+	char *waddr = addr ? tu_asprintf("\"address\":\"%s\"", addr) : NULL;
 	const char *p = strstr(json, head), *end;
 	char *found = NULL;
 
@@ -3635,7 +3613,7 @@ static char *audit_obj(const char *json, const char *list, const char *proto,
 
 		end = strchr(p, '}');
 		ck_assert(end);
-		o = xasprintf("%.*s", (int)(end - p + 1), p);
+		o = tu_asprintf("%.*s", (int)(end - p + 1), p);
 		if (strstr(o, want) && strstr(o, wport) && (!waddr || strstr(o, waddr))) {
 			found = o;
 			break;
@@ -3679,7 +3657,7 @@ static pid_t audit_listener(const char *proto, const char *addr, unsigned port, 
 	snprintf(portstr, sizeof(portstr), "%u", port);
 	snprintf(ru, sizeof(ru), "--reuid=%u", (unsigned)uid);
 	snprintf(rg, sizeof(rg), "--regid=%u", (unsigned)gid);
-	log = xasprintf("%s/audit-%s-%u.log", E.dir, proto, port);
+	log = tu_asprintf("%s/audit-%s-%u.log", E.dir, proto, port);
 	pid = spawn(SRV, log, uid ? asuser : asroot);
 	ck_assert_msg(wait_for(log, "ready\n", 1, 5), "listener %s %s/%u did not start:\n%s",
 		      addr, proto, port, slurp_or_empty(log));
@@ -3719,7 +3697,7 @@ START_TEST(test_audit)
 	test_user(&uid, &gid, group, sizeof(group));
 	ck_assert(chmod(E.dir, 0755) == 0);
 	ck_assert_msg(realpath(NETTOOL, exe), "realpath %s", NETTOOL);
-	extra = xasprintf("%s\n[control]\nread_group = %s\n", audit_policy, group);
+	extra = tu_asprintf("%s\n[control]\nread_group = %s\n", audit_policy, group);
 	write_policy("deny", extra);
 	free(extra);
 	fwd_start();
@@ -3732,7 +3710,7 @@ START_TEST(test_audit)
 	ck_assert_msg(fwctl("audit --json") == 0 && json_ok(R.out), "audit --json: rc %d\n%s%s",
 		      R.rc, R.out, R.err);
 	{
-		char *pid = xasprintf("\"pid\":%d,", (int)p22), *e = xasprintf("\"exe\":\"%s\"", exe);
+		char *pid = tu_asprintf("\"pid\":%d,", (int)p22), *e = tu_asprintf("\"exe\":\"%s\"", exe);
 		const char *const w22[] = { "\"verdict\":\"restricted\"", "\"family\":\"ipv6\"",
 					    "\"v6only\":false", "\"" GOOD4 "\"", "\"" GOOD6 "\"",
 					    pid, "\"command\":\"nettool\"", e,
@@ -3743,9 +3721,9 @@ START_TEST(test_audit)
 		free(e);
 	}
 	{
-		char *pid = xasprintf("\"pid\":%d,", (int)p8080), *u = xasprintf("\"uid\":%u,",
+		char *pid = tu_asprintf("\"pid\":%d,", (int)p8080), *u = tu_asprintf("\"uid\":%u,",
 										 (unsigned)uid);
-		char *user = xasprintf("\"user\":\"%s\"", tu_user());
+		char *user = tu_asprintf("\"user\":\"%s\"", tu_user());
 		const char *const w8080[] = { "\"verdict\":\"exposed\"", "\"allowed_from\":[\"any\"]",
 					      "\"address\":\"0.0.0.0\"", pid, u, user,
 					      "\"command\":\"nettool\"", NULL };
@@ -3756,14 +3734,14 @@ START_TEST(test_audit)
 		free(user);
 	}
 	{
-		char *pid = xasprintf("\"pid\":%d,", (int)p5353);
+		char *pid = tu_asprintf("\"pid\":%d,", (int)p5353);
 		const char *const w5353[] = { "\"verdict\":\"exposed\"", pid, NULL };
 
 		expect_audit("sockets", "udp", "::", 5353, w5353);
 		free(pid);
 	}
 	{
-		char *pid = xasprintf("\"pid\":%d,", (int)p7000);
+		char *pid = tu_asprintf("\"pid\":%d,", (int)p7000);
 		const char *const w7000[] = { "\"verdict\":\"shielded\"", "\"allowed_from\":[]",
 					      pid, NULL };
 
@@ -3771,7 +3749,7 @@ START_TEST(test_audit)
 		free(pid);
 	}
 	{
-		char *pid = xasprintf("\"pid\":%d,", (int)p6000);
+		char *pid = tu_asprintf("\"pid\":%d,", (int)p6000);
 		const char *const w6000[] = { "\"verdict\":\"local\"", pid, NULL };
 
 		expect_audit("sockets", "tcp", "127.0.0.1", 6000, w6000);
@@ -3791,7 +3769,7 @@ START_TEST(test_audit)
 	}
 	/* The table: one line per socket, its verdict and its owner. */
 	ck_assert_msg(fwctl("audit") == 0, "audit: rc %d %s", R.rc, R.err);
-	w = xasprintf("%d", (int)p8080);
+	w = tu_asprintf("%d", (int)p8080);
 	ck_assert_msg(strstr(R.out, "VERDICT") && strstr(R.out, "exposed") &&
 		      strstr(R.out, "restricted") && strstr(R.out, "shielded") &&
 		      strstr(R.out, "local") && strstr(R.out, "unused") &&
@@ -3822,7 +3800,7 @@ START_TEST(test_audit)
 		struct stat st;
 
 		/* fwd's own file in its state dir: regular, 0600, root's. */
-		w = xasprintf("%s/audit-baseline", T.state);
+		w = tu_asprintf("%s/audit-baseline", T.state);
 		ck_assert_msg(lstat(w, &st) == 0 && S_ISREG(st.st_mode) &&
 			      (st.st_mode & 07777) == 0600 && st.st_uid == 0,
 			      "%s: not a regular 0600 file of root's", w);
@@ -3870,7 +3848,7 @@ START_TEST(test_audit_interval)
 	if (!tu_need_root())
 		return;
 	topo_up();
-	extra = xasprintf("%s\n[audit]\ninterval = 10s\n", audit_policy);
+	extra = tu_asprintf("%s\n[audit]\ninterval = 10s\n", audit_policy);
 	write_policy("deny", extra);
 	free(extra);
 	fwd_start();
@@ -3878,7 +3856,7 @@ START_TEST(test_audit_interval)
 	ck_assert_msg(wait_for(T.fwdlog, "fwd: audit: ", 2, 15), "no first audit run:\n%s",
 		      slurp_or_empty(T.fwdlog));
 	p = audit_listener("tcp", "::", 8443, 0, 0);
-	rec = xasprintf("fwd: audit: newly exposed listener proto=tcp address=:: port=8443 "
+	rec = tu_asprintf("fwd: audit: newly exposed listener proto=tcp address=:: port=8443 "
 			"verdict=exposed change=new pid=%d command=nettool", (int)p);
 	ck_assert_msg(wait_for(T.fwdlog, rec, 1, 30), "no record of the new listener:\n%s",
 		      slurp_or_empty(T.fwdlog));
@@ -3887,7 +3865,7 @@ START_TEST(test_audit_interval)
 	audit_listener("tcp", "0.0.0.0", 7000, 0, 0);
 	p = audit_listener("tcp", "0.0.0.0", 8080, 0, 0);
 	free(rec);
-	rec = xasprintf("fwd: audit: newly exposed listener proto=tcp address=0.0.0.0 port=8080 "
+	rec = tu_asprintf("fwd: audit: newly exposed listener proto=tcp address=0.0.0.0 port=8080 "
 			"verdict=exposed change=new pid=%d command=nettool", (int)p);
 	ck_assert_msg(wait_for(T.fwdlog, rec, 1, 30), "no record of the second listener:\n%s",
 		      slurp_or_empty(T.fwdlog));
@@ -3982,24 +3960,24 @@ START_TEST(test_heavy_queries)
 	for (int i = 0; i < 100000; i++)
 		fprintf(f, "198.%d.%d.%d\n", 18 + i / 65536, i / 256 % 256, i % 256);
 	fclose(f);
-	extra = xasprintf("\n[list big]\nfile = %s\n\n[service web]\nports = 8080/tcp\n"
+	extra = tu_asprintf("\n[list big]\nfile = %s\n\n[service web]\nports = 8080/tcp\n"
 			  "allow = @big\n", list);
 	write_policy("deny", extra);
 	fwd_start();
 	FWCTL_OK("show --nft");
 	ref = strdup(R.out);
-	ck_assert_msg(count_str(ref, " . tcp . 8080") >= 100000, "show --nft has %zu of the "
-		      "100000 entries", count_str(ref, " . tcp . 8080"));
+	ck_assert_msg(tu_count_str(ref, " . tcp . 8080") >= 100000, "show --nft has %zu of the "
+		      "100000 entries", tu_count_str(ref, " . tcp . 8080"));
 	FWCTL_OK("stats");
 	ck_assert_msg(strstr(R.out, "service web"), "stats:\n%s", R.out);
 	FWCTL_OK("diff");
 	ck_assert_str_eq(R.out, "no difference: the running rules are the files'\n");
 	FWCTL_OK("list show big");
-	ck_assert_uint_eq(count_str(R.out, "198.18."), 65536);
+	ck_assert_uint_eq(tu_count_str(R.out, "198.18."), 65536);
 	fds_before = fwd_fds();
 
 	stop = path_in("stop");
-	script = xasprintf("i=0; while [ ! -e %s ]; do i=$((i + 1)); %s -S %s show --nft "
+	script = tu_asprintf("i=0; while [ ! -e %s ]; do i=$((i + 1)); %s -S %s show --nft "
 			   ">%s/nft.$i 2>&1 || echo \"fail $i\"; echo \"done $i\"; done",
 			   stop, FWCTL, T.sock, E.dir);
 	argv[2] = script;
@@ -4032,7 +4010,7 @@ START_TEST(test_heavy_queries)
 	ck_assert_msg(count_in_file(looplog, "fail") == 0, "show --nft failed:\n%s",
 		      slurp_or_empty(looplog));
 	for (int i = 1;; i++) {
-		char *p = xasprintf("%s/nft.%d", E.dir, i), *t;
+		char *p = tu_asprintf("%s/nft.%d", E.dir, i), *t;
 
 		if (access(p, F_OK) != 0) {
 			free(p);
@@ -4381,7 +4359,7 @@ static char *dirname_of(const char *path)
 {
 	const char *slash = strrchr(path, '/');
 
-	return slash ? xasprintf("%.*s", (int)(slash - path), path) : xasprintf(".");
+	return slash ? tu_asprintf("%.*s", (int)(slash - path), path) : tu_asprintf(".");
 }
 
 /* bash completion with the running daemon: list names and the policy's
@@ -4422,29 +4400,29 @@ START_TEST(test_completion)
 	fwd_start();
 	FWCTL_OK("list add lab 203.0.113.9");
 
-	line = xasprintf("fwctl -S %s list show ", T.sock);
+	line = tu_asprintf("fwctl -S %s list show ", T.sock);
 	got = complete(line);
 	ck_assert_msg(strcmp(got, "good office lab ") == 0, "'%s': got '%s'", line, got);
 	free(got);
 	free(line);
-	line = xasprintf("fwctl --socket %s allow 22/tcp from @o", T.sock);
+	line = tu_asprintf("fwctl --socket %s allow 22/tcp from @o", T.sock);
 	got = complete(line);
 	ck_assert_msg(strcmp(got, "@office ") == 0, "'%s': got '%s'", line, got);
 	free(got);
 	free(line);
-	line = xasprintf("fwctl -S %s allow 8", T.sock);
+	line = tu_asprintf("fwctl -S %s allow 8", T.sock);
 	got = complete(line);
 	ck_assert_msg(strcmp(got, "80/tcp 8443/tcp ") == 0, "'%s': got '%s'", line, got);
 	free(got);
 	free(line);
-	line = xasprintf("fwctl -S %s block 192.0.2.9 --", T.sock);
+	line = tu_asprintf("fwctl -S %s block 192.0.2.9 --", T.sock);
 	got = complete(line);
 	ck_assert_msg(strcmp(got, "--runtime --force --yes ") == 0, "'%s': got '%s'", line,
 		      got);
 	free(got);
 	free(line);
 	/* no daemon there: quietly nothing */
-	line = xasprintf("fwctl -S %s/none.sock list show ", E.dir);
+	line = tu_asprintf("fwctl -S %s/none.sock list show ", E.dir);
 	got = complete(line);
 	ck_assert_msg(strcmp(got, " ") == 0 || got[0] == '\0', "'%s': got '%s'", line, got);
 	free(got);
@@ -4486,7 +4464,7 @@ static void add_sec_test(Suite *s, const char *name, const TTest *t, int timeout
  * the line is missing). */
 static unsigned long long stats_packets(const char *set)
 {
-	char *want = xasprintf("@%s ", set);
+	char *want = tu_asprintf("@%s ", set);
 	const char *l;
 	unsigned long long n = 0;
 
@@ -4509,11 +4487,11 @@ static void expect_limit(enum nn_role from, const char *addr, unsigned port,
 	char *w;
 
 	for (unsigned i = 1; i <= count; i++) {
-		w = xasprintf("%s: connection %u of %u", when, i, count);
+		w = tu_asprintf("%s: connection %u of %u", when, i, count);
 		expect_tcp(from, addr, port, OK, w);
 		free(w);
 	}
-	w = xasprintf("%s: connection %u, over the limit", when, count + 1);
+	w = tu_asprintf("%s: connection %u, over the limit", when, count + 1);
 	expect_tcp(from, addr, port, DROP, w);
 	free(w);
 }

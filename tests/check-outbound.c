@@ -26,7 +26,6 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,19 +62,6 @@ static uid_t user_uid(const char *name)
 	return pw->pw_uid;
 }
 
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	return nn_keep(s);
-}
-
 static void topo_up(void)
 {
 	memset(&T, 0, sizeof(T));
@@ -93,7 +79,7 @@ static void topo_down(void)
 	for (size_t i = 0; i < T.ntrees; i++)
 		tu_sh(NULL, "find '%s' -depth -type d -exec rmdir {} \\;", T.trees[i]);
 	if (T.made_slice) {
-		char *slice = xasprintf("%s/system.slice", T.cgroot);
+		char *slice = nn_keepf("%s/system.slice", T.cgroot);
 
 		rmdir(slice);	/* EBUSY when another run uses it: theirs */
 	}
@@ -109,7 +95,7 @@ static char *slice_marker(pid_t runner)
 {
 	const char *tmp = getenv("TMPDIR");
 
-	return xasprintf("%s/fwdt-%d/made-slice", tmp && *tmp ? tmp : "/tmp",
+	return nn_keepf("%s/fwdt-%d/made-slice", tmp && *tmp ? tmp : "/tmp",
 			 (int)runner);
 }
 
@@ -134,7 +120,7 @@ static void cgroup_sweep(void)
 			_exit(1);
 		if (mount("none", dir, "cgroup2", 0, NULL) == 0) {
 			/* Nested ones (nested_units) depth first. */
-			cmd = xasprintf("for d in %s/system.slice/fwdt%d-*.service "
+			cmd = nn_keepf("for d in %s/system.slice/fwdt%d-*.service "
 					"%s/system.slice/system-fwdt%d*.slice "
 					"%s/fwdt%d-*.slice; do [ -d \"$d\" ] && "
 					"find \"$d\" -depth -type d -exec rmdir {} \\;; "
@@ -178,7 +164,7 @@ static void good_listeners(void)
 
 	for (size_t i = 0; i < 2; i++) {
 		char port[8];
-		char *log = xasprintf("%s/good-%u.log", E.dir, ports[i]);
+		char *log = nn_keepf("%s/good-%u.log", E.dir, ports[i]);
 		const char *argv[] = { NETTOOL, "listen", "tcp", "::", port,
 				       "--timeout", "300", NULL };
 
@@ -202,7 +188,7 @@ static int connect_out(const char *who, const char *cg, const char *dst,
 	int st;
 
 	if (who)
-		pre = xasprintf("setpriv --reuid=%s --regid=%s --clear-groups ",
+		pre = nn_keepf("setpriv --reuid=%s --regid=%s --clear-groups ",
 				who, strcmp(who, "65534") ? who : "65534");
 	if (cg)
 		st = tu_sh(&out, "sh -c 'echo $$ > \"%s/cgroup.procs\" && exec ip netns exec "
@@ -306,22 +292,22 @@ START_TEST(test_user_rules)
 
 	set = nn_keep(nn_sh_ok("ip netns exec %s nft list set inet fwd_filter out_user4",
 		       E.ns[SRV]));
-	ck_assert_msg(strstr(set, xasprintf(". %s . tcp . %u", GOOD4, PORT_OK)),
+	ck_assert_msg(strstr(set, nn_keepf(". %s . tcp . %u", GOOD4, PORT_OK)),
 		      "out_user4 lacks the service:\n%s", set);
-	expect_explain(GOOD4, PORT_OK, xasprintf("--user %s", user),
-		       xasprintf("as user %s: accept\n  decided by: rule", user));
-	expect_explain(GOOD6, PORT_OK, xasprintf("--user %s", user), "set out_user6");
+	expect_explain(GOOD4, PORT_OK, nn_keepf("--user %s", user),
+		       nn_keepf("as user %s: accept\n  decided by: rule", user));
+	expect_explain(GOOD6, PORT_OK, nn_keepf("--user %s", user), "set out_user6");
 	expect_explain(GOOD4, PORT_OK, "--user 65534", ": drop\n");
 	expect_explain(GOOD4, PORT_OK, "", ": drop\n");
 	{
 		char *out = NULL;
 		int st = tu_sh(&out, "%s -S %s show", FWCTL, nn_path(&E, "fwd.sock"));
 
-		ck_assert_msg(st == 0 && strstr(out, xasprintf(" for user %s  (", user)),
+		ck_assert_msg(st == 0 && strstr(out, nn_keepf(" for user %s  (", user)),
 			      "show does not name the owner:\n%s", out);
 		free(out);
 		st = tu_sh(&out, "%s -S %s show --json", FWCTL, nn_path(&E, "fwd.sock"));
-		ck_assert_msg(st == 0 && strstr(out, xasprintf("\"users\":[\"%s\"],\"units\":[]",
+		ck_assert_msg(st == 0 && strstr(out, nn_keepf("\"users\":[\"%s\"],\"units\":[]",
 							       user)),
 			      "show --json does not name the owner:\n%s", out);
 		free(out);
@@ -367,7 +353,7 @@ START_TEST(test_last_good_owner)
 		      "not the last good policy:\n%s", slurp_or_empty(T.fwdlog));
 	set = nn_keep(nn_sh_ok("ip netns exec %s nft list set inet fwd_filter out_user4",
 		       E.ns[SRV]));
-	ck_assert_msg(strstr(set, xasprintf("%u . %s . tcp . %u", (unsigned)user_uid(user),
+	ck_assert_msg(strstr(set, nn_keepf("%u . %s . tcp . %u", (unsigned)user_uid(user),
 					    GOOD4, PORT_OK)),
 		      "out_user4 lost the uid:\n%s", set);
 	expect_conn(user, NULL, GOOD4, PORT_OK, OK);
@@ -429,7 +415,7 @@ static struct progq progq(void)
 	int st = tu_sh(&out, "%s -S %s status --json", FWCTL, nn_path(&E, "fwd.sock"));
 
 	ck_assert_msg(st == 0, "status --json: exit %d\n%s", st, out);
-	q = strstr(out, xasprintf("{\"queue\":%u,\"bound\":true,", FWD_PROG_QUEUE));
+	q = strstr(out, nn_keepf("{\"queue\":%u,\"bound\":true,", FWD_PROG_QUEUE));
 	ck_assert_msg(q, "no bound program queue in status:\n%s", out);
 	r = (struct progq){
 		.queued = json_num(q, "\"queued\":"),
@@ -450,7 +436,7 @@ static long rule_packets(const char *set)
 	char *chain = nn_keep(nn_sh_ok("ip netns exec %s nft list chain inet "
 				       "fwd_filter out%c", E.ns[SRV],
 				       set[strlen(set) - 1]));
-	char *key = xasprintf("@%s counter packets ", set), *p = strstr(chain, key);
+	char *key = nn_keepf("@%s counter packets ", set), *p = strstr(chain, key);
 
 	ck_assert_msg(p, "no rule on @%s:\n%s", set, chain);
 	return strtol(p + strlen(key), NULL, 10);
@@ -498,25 +484,25 @@ START_TEST(test_program_rules)
 	copy = nn_path(&E, "prog-client");
 	copy_exe(NETTOOL, copy);
 	write_file(T.policy, policy_fmt, PORT_OK, "program",
-		   xasprintf("%s\nuser = %s", copy, user));
+		   nn_keepf("%s\nuser = %s", copy, user));
 	good_listeners();
 	fwd_start();
-	ck_assert_msg(wait_for(T.fwdlog, xasprintf("bound queue %u", FWD_PROG_QUEUE), 1, 5),
+	ck_assert_msg(wait_for(T.fwdlog, nn_keepf("bound queue %u", FWD_PROG_QUEUE), 1, 5),
 		      "program queue not bound:\n%s", slurp_or_empty(T.fwdlog));
 	ck_assert_msg(strstr(nn_keep(nn_sh_ok("ip netns exec %s nft list set inet "
 					      "fwd_filter out_prog4", E.ns[SRV])),
-			     xasprintf("%s . tcp . %u", GOOD4, PORT_OK)),
+			     nn_keepf("%s . tcp . %u", GOOD4, PORT_OK)),
 		      "out_prog4 lacks the service");
 	{
 		char *out = NULL;
 		int st = tu_sh(&out, "%s -S %s show", FWCTL, nn_path(&E, "fwd.sock"));
 
-		ck_assert_msg(st == 0 && strstr(out, xasprintf(" for program %s, user %s  (",
+		ck_assert_msg(st == 0 && strstr(out, nn_keepf(" for program %s, user %s  (",
 							       copy, user)),
 			      "show does not name the program:\n%s", out);
 		free(out);
 		st = tu_sh(&out, "%s -S %s show --json", FWCTL, nn_path(&E, "fwd.sock"));
-		ck_assert_msg(st == 0 && strstr(out, xasprintf("\"users\":[\"%s\"],\"units\":[],"
+		ck_assert_msg(st == 0 && strstr(out, nn_keepf("\"users\":[\"%s\"],\"units\":[],"
 							       "\"programs\":[\"%s\"]",
 							       user, copy)),
 			      "show --json does not name the program:\n%s", out);
@@ -537,14 +523,14 @@ START_TEST(test_program_rules)
 	/* explain --program: the copy's flow is the queue rule's accept,
 	 * with the program = line; nettool's, and the copy's to another
 	 * port, end in the final drop. */
-	expect_explain(GOOD4, PORT_OK, xasprintf("--program %s", copy),
-		       xasprintf("by program %s: accept\n  decided by: rule", copy));
-	expect_explain(GOOD4, PORT_OK, xasprintf("--program %s", copy),
-		       xasprintf("set out_prog4, element %s . tcp . %u\n  from:       "
+	expect_explain(GOOD4, PORT_OK, nn_keepf("--program %s", copy),
+		       nn_keepf("by program %s: accept\n  decided by: rule", copy));
+	expect_explain(GOOD4, PORT_OK, nn_keepf("--program %s", copy),
+		       nn_keepf("set out_prog4, element %s . tcp . %u\n  from:       "
 				 "%s:12\n", GOOD4, PORT_OK, T.policy));
-	expect_explain(GOOD6, PORT_OK, xasprintf("--program %s", copy), ": accept\n");
-	expect_explain(GOOD4, PORT_OK, xasprintf("--program %s", NETTOOL), ": drop\n");
-	expect_explain(GOOD4, PORT_NO, xasprintf("--program %s", copy), ": drop\n");
+	expect_explain(GOOD6, PORT_OK, nn_keepf("--program %s", copy), ": accept\n");
+	expect_explain(GOOD4, PORT_OK, nn_keepf("--program %s", NETTOOL), ": drop\n");
+	expect_explain(GOOD4, PORT_NO, nn_keepf("--program %s", copy), ": drop\n");
 	expect_bin(copy, GOOD4, PORT_OK, OK);
 	expect_bin(copy, GOOD6, PORT_OK, OK);
 	q = progq();
@@ -590,9 +576,9 @@ START_TEST(test_program_rules)
 	/* Each drop the loop logged names the binary that was refused: the
 	 * other one (nettool's inode), or the replaced copy's new inode. */
 	lines = slurp_or_empty(T.fwdlog);
-	ck_assert_msg(strstr(lines, xasprintf("reason=not_allowed proto=6 src=%s:", SRV4_G)) &&
-		      strstr(lines, xasprintf("exe_ino=%llu ", inode_of(NETTOOL))) &&
-		      strstr(lines, xasprintf("exe_ino=%llu ", inode_of(copy))),
+	ck_assert_msg(strstr(lines, nn_keepf("reason=not_allowed proto=6 src=%s:", SRV4_G)) &&
+		      strstr(lines, nn_keepf("exe_ino=%llu ", inode_of(NETTOOL))) &&
+		      strstr(lines, nn_keepf("exe_ino=%llu ", inode_of(copy))),
 		      "drops not logged with their owner:\n%s", lines);
 
 	nn_kill(&E, T.fwd);	/* fail-closed: nobody on the queue */
@@ -626,7 +612,7 @@ START_TEST(test_program_short_lived)
 	write_file(T.policy, policy_fmt, PORT_OK, "program", copy);
 	good_listeners();
 	fwd_start();
-	ck_assert_msg(wait_for(T.fwdlog, xasprintf("bound queue %u", FWD_PROG_QUEUE), 1, 5),
+	ck_assert_msg(wait_for(T.fwdlog, nn_keepf("bound queue %u", FWD_PROG_QUEUE), 1, 5),
 		      "program queue not bound:\n%s", slurp_or_empty(T.fwdlog));
 	for (int i = 0; i < runs; i++)
 		connect_bin(copy, i % 2 ? GOOD6 : GOOD4, PORT_OK, "0.001");
@@ -691,7 +677,7 @@ START_TEST(test_program_udp)
 		   "[defaults]\noutbound = deny\n\n"
 		   "[service dns-out]\ndirection = out\nports = %u/udp\n"
 		   "allow = " GOOD4 ", " GOOD6 "\nprogram = %s\n", PORT_OK, copy);
-	log = xasprintf("%s/good-udp.log", E.dir);
+	log = nn_keepf("%s/good-udp.log", E.dir);
 	{
 		char port[8];
 		const char *argv[] = { NETTOOL, "listen", "udp", "::", port,
@@ -703,7 +689,7 @@ START_TEST(test_program_udp)
 			      slurp_or_empty(log));
 	}
 	fwd_start();
-	ck_assert_msg(wait_for(T.fwdlog, xasprintf("bound queue %u", FWD_PROG_QUEUE), 1, 5),
+	ck_assert_msg(wait_for(T.fwdlog, nn_keepf("bound queue %u", FWD_PROG_QUEUE), 1, 5),
 		      "program queue not bound:\n%s", slurp_or_empty(T.fwdlog));
 	for (int u = 0; u < 2; u++) {
 		for (int v6 = 0; v6 < 2; v6++) {
@@ -725,9 +711,9 @@ START_TEST(test_program_udp)
 		      "verdicts %ld\nfwd log:\n%.2000s", q.accepted, q.denied, q.unknown,
 		      q.queued, q.verdicts, slurp_or_empty(T.fwdlog));
 	lines = nn_keep(slurp_or_empty(T.fwdlog));
-	ck_assert_msg(strstr(lines, xasprintf("reason=not_allowed proto=17 src=%s:", SRV4_G)) &&
+	ck_assert_msg(strstr(lines, nn_keepf("reason=not_allowed proto=17 src=%s:", SRV4_G)) &&
 		      strstr(lines, "reason=not_allowed proto=17 src=[") &&
-		      strstr(lines, xasprintf("exe_ino=%llu ", inode_of(NETTOOL))),
+		      strstr(lines, nn_keepf("exe_ino=%llu ", inode_of(NETTOOL))),
 		      "udp drops not attributed to nettool:\n%s", lines);
 	topo_down();
 }
@@ -810,7 +796,7 @@ START_TEST(test_program_meter)
 		   copy);
 	good_listeners();
 	fwd_start();
-	ck_assert_msg(wait_for(T.fwdlog, xasprintf("bound queue %u", FWD_PROG_QUEUE), 1, 5),
+	ck_assert_msg(wait_for(T.fwdlog, nn_keepf("bound queue %u", FWD_PROG_QUEUE), 1, 5),
 		      "program queue not bound:\n%s", slurp_or_empty(T.fwdlog));
 	chain = nn_keep(nn_sh_ok("ip netns exec %s nft list table inet fwd_filter",
 				 E.ns[SRV]));
@@ -886,7 +872,7 @@ START_TEST(test_last_good_program)
 		   "allow = " GOOD4 ", " GOOD6 "\nprogram = %s\n", PORT_OK, copy);
 	good_listeners();
 	fwd_start();
-	ck_assert_msg(wait_for(T.fwdlog, xasprintf("bound queue %u", FWD_PROG_QUEUE), 1, 5),
+	ck_assert_msg(wait_for(T.fwdlog, nn_keepf("bound queue %u", FWD_PROG_QUEUE), 1, 5),
 		      "program queue not bound:\n%s", slurp_or_empty(T.fwdlog));
 	before = prog_rule_lines();
 	ck_assert_msg(strstr(before, "limit rate over 300/second burst 300 packets"),
@@ -900,7 +886,7 @@ START_TEST(test_last_good_program)
 	after = prog_rule_lines();
 	ck_assert_msg(strcmp(before, after) == 0, "the program queue's rules changed:\n"
 		      "before:\n%s\nafter:\n%s", before, after);
-	ck_assert_msg(wait_for(T.fwdlog, xasprintf("bound queue %u", FWD_PROG_QUEUE), 2, 5),
+	ck_assert_msg(wait_for(T.fwdlog, nn_keepf("bound queue %u", FWD_PROG_QUEUE), 2, 5),
 		      "the last good policy's program queue is not bound:\n%s",
 		      slurp_or_empty(T.fwdlog));
 	expect_bin(copy, GOOD4, PORT_OK, OK);
@@ -930,7 +916,7 @@ static void cgroup2_up(void)
 		T.cgroot[0] = '\0';
 		ck_abort_msg("cannot mount cgroup2: %s", strerror(e));
 	}
-	slice = xasprintf("%s/system.slice", T.cgroot);
+	slice = nn_keepf("%s/system.slice", T.cgroot);
 	if (stat(slice, &st) != 0) {
 		ck_assert_msg(mkdir(slice, 0755) == 0, "mkdir %s: %s", slice,
 			      strerror(errno));
@@ -956,7 +942,7 @@ START_TEST(test_unit_rules)
 	topo_up();
 	cgroup2_up();
 	/* Named after the runner (the test's parent): its sweep finds it. */
-	unit = xasprintf("fwdt%d-web.service", (int)getppid());
+	unit = nn_keepf("fwdt%d-web.service", (int)getppid());
 	write_file(T.policy, policy_fmt, PORT_OK, "unit", unit);
 	good_listeners();
 	fwd_start();
@@ -974,11 +960,11 @@ START_TEST(test_unit_rules)
 		      "fwd did not follow the new cgroup:\n%s", slurp_or_empty(T.fwdlog));
 	set = nn_keep(nn_sh_ok("ip netns exec %s nft list set inet fwd_filter out_unit4",
 		       E.ns[SRV]));
-	ck_assert_msg(strstr(set, xasprintf("%s . tcp . %u", GOOD4, PORT_OK)),
+	ck_assert_msg(strstr(set, nn_keepf("%s . tcp . %u", GOOD4, PORT_OK)),
 		      "out_unit4 lacks the unit:\n%s", set);
-	expect_explain(GOOD6, PORT_OK, xasprintf("--unit %s", unit), "set out_unit6");
+	expect_explain(GOOD6, PORT_OK, nn_keepf("--unit %s", unit), "set out_unit6");
 	/* show --nft names the element's cgroup by its path, as nft does. */
-	expect_show_nft(xasprintf("elements = { \"system.slice/%s\" . %s . tcp . %u ",
+	expect_show_nft(nn_keepf("elements = { \"system.slice/%s\" . %s . tcp . %u ",
 				  unit, GOOD4, PORT_OK));
 
 	expect_conn(NULL, T.unitcg, GOOD4, PORT_OK, OK);
@@ -1003,7 +989,7 @@ END_TEST
  * (each a new cgroup, as systemd makes a slice and then its unit). */
 static char *cg_mkdir(const char *rel)
 {
-	char *path = xasprintf("%s/%s", T.cgroot, rel);
+	char *path = nn_keepf("%s/%s", T.cgroot, rel);
 
 	for (char *p = path + strlen(T.cgroot) + 1; (p = strchr(p, '/')); p++) {
 		*p = '\0';
@@ -1037,13 +1023,13 @@ START_TEST(test_nested_units)
 		return;
 	topo_up();
 	cgroup2_up();
-	tmpl = xasprintf("fwdt%d-web@a.service", runner);
-	slice_rel = xasprintf("system.slice/system-fwdt%d\\x2dweb.slice", runner);
-	tmpl_rel = xasprintf("%s/%s", slice_rel, tmpl);
-	deep_rel = xasprintf("fwdt%d-user.slice/user-1000.slice/user@1000.service/"
+	tmpl = nn_keepf("fwdt%d-web@a.service", runner);
+	slice_rel = nn_keepf("system.slice/system-fwdt%d\\x2dweb.slice", runner);
+	tmpl_rel = nn_keepf("%s/%s", slice_rel, tmpl);
+	deep_rel = nn_keepf("fwdt%d-user.slice/user-1000.slice/user@1000.service/"
 			     "app.slice/fwdt%d-app.service", runner, runner);
-	deep = xasprintf("/%s", deep_rel);	/* as systemctl status prints it */
-	write_file(T.policy, policy_fmt, PORT_OK, "unit", xasprintf("%s, %s", tmpl, deep));
+	deep = nn_keepf("/%s", deep_rel);	/* as systemctl status prints it */
+	write_file(T.policy, policy_fmt, PORT_OK, "unit", nn_keepf("%s, %s", tmpl, deep));
 	good_listeners();
 	fwd_start();
 
@@ -1063,13 +1049,13 @@ START_TEST(test_nested_units)
 	ck_assert_msg(wait_for(T.fwdlog, "unit cgroups changed: 2 elements added", 1, 10),
 		      "fwd did not follow the instance's cgroup:\n%s",
 		      slurp_or_empty(T.fwdlog));
-	expect_explain(GOOD4, PORT_OK, xasprintf("--unit %s", tmpl),
-		       xasprintf("from unit %s: accept", tmpl));
+	expect_explain(GOOD4, PORT_OK, nn_keepf("--unit %s", tmpl),
+		       nn_keepf("from unit %s: accept", tmpl));
 	expect_conn(NULL, cg_tmpl, GOOD4, PORT_OK, OK);
 	expect_conn(NULL, cg_tmpl, GOOD6, PORT_OK, OK);
-	sub = cg_mkdir(xasprintf("%s/worker", tmpl_rel));
+	sub = cg_mkdir(nn_keepf("%s/worker", tmpl_rel));
 	expect_conn(NULL, sub, GOOD4, PORT_OK, OK);	/* the unit's too */
-	expect_conn(NULL, xasprintf("%s/%s", T.cgroot, slice_rel), GOOD4, PORT_OK, DROP);
+	expect_conn(NULL, nn_keepf("%s/%s", T.cgroot, slice_rel), GOOD4, PORT_OK, DROP);
 	expect_conn(NULL, NULL, GOOD4, PORT_OK, DROP);
 	expect_conn(NULL, cg_tmpl, GOOD4, PORT_NO, DROP);
 
@@ -1094,11 +1080,11 @@ START_TEST(test_nested_units)
 		      "the unit lookups are not at levels 3 and 5:\n%s", chain);
 	/* explain names each unit's own level's lookup: unit4 at level 3,
 	 * then unit6 at 3, then unit4 at 5 (as the kernel decides). */
-	ck_assert_int_eq(explain_rule(GOOD4, PORT_OK, xasprintf("--unit %s", deep)),
-			 explain_rule(GOOD4, PORT_OK, xasprintf("--unit %s", tmpl)) + 2);
-	expect_show_nft(xasprintf("elements = { \"%s\" . %s . tcp . %u counter packets ",
+	ck_assert_int_eq(explain_rule(GOOD4, PORT_OK, nn_keepf("--unit %s", deep)),
+			 explain_rule(GOOD4, PORT_OK, nn_keepf("--unit %s", tmpl)) + 2);
+	expect_show_nft(nn_keepf("elements = { \"%s\" . %s . tcp . %u counter packets ",
 				  tmpl_rel, GOOD4, PORT_OK));
-	expect_show_nft(xasprintf("\"%s\" . %s . tcp . %u counter packets ",
+	expect_show_nft(nn_keepf("\"%s\" . %s . tcp . %u counter packets ",
 				  deep_rel, GOOD6, PORT_OK));
 
 	/* The instance stops (its sub-cgroup first, as systemd removes them). */
@@ -1112,7 +1098,7 @@ START_TEST(test_nested_units)
 	{
 		const char *e = strstr(set, " . tcp . ");
 
-		ck_assert_msg(e && strstr(set, xasprintf("%s . tcp . %u", GOOD6, PORT_OK)) &&
+		ck_assert_msg(e && strstr(set, nn_keepf("%s . tcp . %u", GOOD6, PORT_OK)) &&
 			      !strstr(e + 1, " . tcp . "),
 			      "out_unit6 is not the deep unit alone:\n%s", set);
 	}
@@ -1142,7 +1128,7 @@ START_TEST(test_user_created_later)
 	tu_sh(NULL, "userdel %s; groupdel %s", late, late);	/* a rerun's */
 	ck_assert_msg(!getpwnam(late), "%s exists", late);
 	write_file(T.policy, policy_fmt, PORT_OK, "user", late);
-	warn = xasprintf("%s:12: warning: user '%s' does not exist (yet): service "
+	warn = nn_keepf("%s:12: warning: user '%s' does not exist (yet): service "
 			 "'web-out' lets nobody out for it until it does (fwd looks it "
 			 "up again when /etc/passwd changes)", T.policy, late);
 	st = tu_sh(&out, "%s check %s", FWCTL, T.policy);
@@ -1151,7 +1137,7 @@ START_TEST(test_user_created_later)
 	/* --json: the same warning in the document, not only on stderr. */
 	st = tu_sh(&out, "%s check %s --json 2>/dev/null", FWCTL, T.policy);
 	ck_assert_msg(st == 0 && strstr(out, "\"valid\":true") &&
-		      strstr(out, xasprintf("\"warnings\":[{\"file\":\"%s\",\"line\":12,"
+		      strstr(out, nn_keepf("\"warnings\":[{\"file\":\"%s\",\"line\":12,"
 					    "\"message\":\"user '%s' does not exist (yet)",
 					    T.policy, late)),
 		      "fwctl check --json: exit %d:\n%s", st, out);
@@ -1177,7 +1163,7 @@ START_TEST(test_user_created_later)
 		      "fwd did not follow useradd:\n%s", slurp_or_empty(T.fwdlog));
 	set = nn_keep(nn_sh_ok("ip netns exec %s nft list set inet fwd_filter out_user4",
 		       E.ns[SRV]));
-	ck_assert_msg(strstr(set, xasprintf("%u . %s . tcp . %u", uid, GOOD4, PORT_OK)),
+	ck_assert_msg(strstr(set, nn_keepf("%u . %s . tcp . %u", uid, GOOD4, PORT_OK)),
 		      "out_user4 lacks uid %u:\n%s", uid, set);
 	expect_conn(late, NULL, GOOD4, PORT_OK, OK);
 	expect_conn(late, NULL, GOOD6, PORT_OK, OK);
@@ -1190,7 +1176,7 @@ START_TEST(test_user_created_later)
 	ck_assert_msg(wait_for(T.fwdlog, "user database changed: 0 elements added, 2 "
 			       "removed", 1, 10),
 		      "fwd did not follow userdel:\n%s", slurp_or_empty(T.fwdlog));
-	expect_conn(xasprintf("%u", uid), NULL, GOOD4, PORT_OK, DROP);
+	expect_conn(nn_keepf("%u", uid), NULL, GOOD4, PORT_OK, DROP);
 	topo_down();
 }
 END_TEST
@@ -1366,8 +1352,8 @@ static char *unit_path(const char *w)
 
 	if (fwd_unit_cgroup_path(w, strlen(w), path, sizeof(path), &level, why,
 				 sizeof(why)) != 0)
-		return xasprintf("error: %s", why);
-	return xasprintf("%s %u", path, level);
+		return nn_keepf("error: %s", why);
+	return nn_keepf("%s %u", path, level);
 }
 
 /*
@@ -1635,7 +1621,7 @@ START_TEST(test_unit_without_cgroup2)
 	topo_up();
 	hide_cgroup2();
 	write_file(T.policy, policy_fmt, PORT_OK, "unit", "apt-daily.service");
-	conf = xasprintf("%s:12: unit 'apt-daily.service': this host has no cgroup2 "
+	conf = nn_keepf("%s:12: unit 'apt-daily.service': this host has no cgroup2 "
 			 "hierarchy mounted (cgroup v1), so the kernel cannot match "
 			 "units; use user = instead", T.policy);
 	st = tu_sh(&out, "%s check %s", FWCTL, T.policy);

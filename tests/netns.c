@@ -280,6 +280,18 @@ char *nn_path(const struct nn_env *e, const char *name)
 	return nn_keep(p);
 }
 
+char *nn_keepf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	return nn_keep(s);
+}
+
 /* ---- processes ---- */
 
 int nn_nprocs(const struct nn_env *e)

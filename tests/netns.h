@@ -74,6 +74,10 @@ void nn_enter(const struct nn_env *e, enum nn_role r);
 void *nn_keep(void *p);
 /* DIR/name, kept (nn_keep): never free it. */
 char *nn_path(const struct nn_env *e, const char *name);
+/* printf into a string kept (nn_keep) until nn_down: never free it. For
+ * the many short strings of a test that would otherwise leak (tu_asprintf
+ * is the one the caller frees). */
+char *nn_keepf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 struct nn_spawn_opts {
 	const char *const *env;		/* extra NAME=VALUE, NULL-terminated */

@@ -81,6 +81,27 @@ char *tu_slurp(const char *path, size_t *len)
 	return buf;
 }
 
+char *tu_asprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	return s;
+}
+
+size_t tu_count_str(const char *hay, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	return n;
+}
+
 int tu_sh(char **output, const char *fmt, ...)
 {
 	char *cmd, *full, *out = NULL;

@@ -25,6 +25,14 @@ char *tu_slurp(const char *path, size_t *len);
 /* Run a shell command, capture stdout+stderr (malloc'd) and exit status. */
 int tu_sh(char **output, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/*
+ * printf into a malloc'd string; aborts when out of memory (a test has no
+ * use for a half-built message). The caller may free it or leave it to
+ * the test process's exit.
+ */
+char *tu_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* How many times needle occurs in hay, occurrences not overlapping. */
+size_t tu_count_str(const char *hay, const char *needle);
 
 /*
  * Root / namespace gate. Returns true when the test may go on. When it may
