@@ -54,11 +54,6 @@ static void topo_down(void)
 	R.out = R.err = NULL;
 }
 
-static void runner_cleanup(void)
-{
-	nn_runner_cleanup();
-}
-
 static void fwd_start(void)
 {
 	const char *argv[] = { FWD, "-c", T.policy, "--state-dir", T.state,
@@ -627,34 +622,22 @@ START_TEST(test_help_status)
 }
 END_TEST
 
-static void add_test(Suite *s, const char *name, const TTest *t, int timeout)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_unchecked_fixture(tc, NULL, runner_cleanup);
-	tcase_set_timeout(tc, timeout);
-	tcase_add_test(tc, t);
-	suite_add_tcase(s, tc);
-}
-
 static Suite *cli_suite(void)
 {
 	Suite *s = suite_create("cli");
 
-	add_test(s, "remove_truth", test_remove_truth, 120);
-	add_test(s, "json_everywhere", test_json_everywhere, 240);
-	add_test(s, "diff_exit", test_diff_exit, 120);
-	add_test(s, "list_batch", test_list_batch, 120);
-	add_test(s, "human_times", test_human_times, 120);
-	add_test(s, "durations", test_durations, 120);
-	add_test(s, "user_words", test_user_words, 120);
-	add_test(s, "help_status", test_help_status, 120);
+	nn_add_test(s, "remove_truth", test_remove_truth, 120, NULL);
+	nn_add_test(s, "json_everywhere", test_json_everywhere, 240, NULL);
+	nn_add_test(s, "diff_exit", test_diff_exit, 120, NULL);
+	nn_add_test(s, "list_batch", test_list_batch, 120, NULL);
+	nn_add_test(s, "human_times", test_human_times, 120, NULL);
+	nn_add_test(s, "durations", test_durations, 120, NULL);
+	nn_add_test(s, "user_words", test_user_words, 120, NULL);
+	nn_add_test(s, "help_status", test_help_status, 120, NULL);
 	return s;
 }
 
 int main(void)
 {
-	nn_runner_init();
-	setenv("SSH_CONNECTION", "", 1);
-	return tu_run(cli_suite());
+	return nn_run(cli_suite());
 }

@@ -65,12 +65,6 @@ static void topo_down(void)
 	nn_down(&E);
 }
 
-/* Unchecked (runner-side) teardown: whatever a dead test child left. */
-static void runner_cleanup(void)
-{
-	nn_runner_cleanup();
-}
-
 /* Start argv inside a namespace, output to logpath; its pid. */
 static pid_t spawn(enum nn_role r, const char *logpath, const char *const argv[])
 {
@@ -1104,45 +1098,28 @@ START_TEST(test_rpfilter)
 }
 END_TEST
 
-/* One TCase per test, so that CK_RUN_CASE=<name> runs a single one. */
-static void add(Suite *s, const char *name, const TTest *t, int timeout)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_unchecked_fixture(tc, NULL, runner_cleanup);
-	tcase_set_timeout(tc, timeout);
-	tcase_add_test(tc, t);
-	suite_add_tcase(s, tc);
-}
-
 static Suite *e2e_suite(void)
 {
 	Suite *s = suite_create("e2e");
 
-	add(s, "topology_open", test_topology_open, 60);
-	add(s, "deny_tcp_udp", test_deny_tcp_udp, 60);
-	add(s, "reject", test_reject, 60);
-	add(s, "icmp_all_none", test_icmp_all_none, 60);
-	add(s, "ipv6_nd", test_ipv6_nd, 60);
-	add(s, "sighup", test_sighup, 60);
-	add(s, "bad_reload", test_bad_reload, 60);
-	add(s, "sigterm", test_sigterm, 60);
-	add(s, "reapply_under_fire", test_reapply_under_fire, 180);
-	add(s, "builtin_default", test_builtin_default, 60);
-	add(s, "dry_run_loads", test_dry_run_loads, 60);
-	add(s, "check_and_oneshot", test_check_and_oneshot, 60);
-	add(s, "guard_restores", test_guard_restores, 90);
-	add(s, "rpfilter", test_rpfilter, 90);
+	nn_add_test(s, "topology_open", test_topology_open, 60, NULL);
+	nn_add_test(s, "deny_tcp_udp", test_deny_tcp_udp, 60, NULL);
+	nn_add_test(s, "reject", test_reject, 60, NULL);
+	nn_add_test(s, "icmp_all_none", test_icmp_all_none, 60, NULL);
+	nn_add_test(s, "ipv6_nd", test_ipv6_nd, 60, NULL);
+	nn_add_test(s, "sighup", test_sighup, 60, NULL);
+	nn_add_test(s, "bad_reload", test_bad_reload, 60, NULL);
+	nn_add_test(s, "sigterm", test_sigterm, 60, NULL);
+	nn_add_test(s, "reapply_under_fire", test_reapply_under_fire, 180, NULL);
+	nn_add_test(s, "builtin_default", test_builtin_default, 60, NULL);
+	nn_add_test(s, "dry_run_loads", test_dry_run_loads, 60, NULL);
+	nn_add_test(s, "check_and_oneshot", test_check_and_oneshot, 60, NULL);
+	nn_add_test(s, "guard_restores", test_guard_restores, 90, NULL);
+	nn_add_test(s, "rpfilter", test_rpfilter, 90, NULL);
 	return s;
 }
 
 int main(void)
 {
-	int ret;
-
-	nn_runner_init();
-	ret = tu_run(e2e_suite());
-	if (geteuid() == 0)
-		nn_runner_cleanup();
-	return ret;
+	return nn_run(e2e_suite());
 }

@@ -2314,39 +2314,22 @@ START_TEST(test_dangling_policy)
 }
 END_TEST
 
-/* One TCase per test, so that CK_RUN_CASE=<name> runs a single one. */
-static void add(Suite *s, const char *name, const TTest *t, int timeout)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_unchecked_fixture(tc, NULL, nn_runner_cleanup);
-	tcase_set_timeout(tc, timeout);
-	tcase_add_test(tc, t);
-	suite_add_tcase(s, tc);
-}
-
 static Suite *faults_suite(void)
 {
 	Suite *s = suite_create("faults");
 
-	add(s, "kill9", test_kill9, 240);
-	add(s, "reload_fire", test_reload_fire, 180);
-	add(s, "bad_corpus", test_bad_corpus, 240);
-	add(s, "million", test_million, 300);
-	add(s, "fallback", test_fallback, 120);
-	add(s, "fallback_guard", test_fallback_guard, 60);
-	add(s, "state_trust", test_state_trust, 240);
-	add(s, "dangling_policy", test_dangling_policy, 120);
+	nn_add_test(s, "kill9", test_kill9, 240, NULL);
+	nn_add_test(s, "reload_fire", test_reload_fire, 180, NULL);
+	nn_add_test(s, "bad_corpus", test_bad_corpus, 240, NULL);
+	nn_add_test(s, "million", test_million, 300, NULL);
+	nn_add_test(s, "fallback", test_fallback, 120, NULL);
+	nn_add_test(s, "fallback_guard", test_fallback_guard, 60, NULL);
+	nn_add_test(s, "state_trust", test_state_trust, 240, NULL);
+	nn_add_test(s, "dangling_policy", test_dangling_policy, 120, NULL);
 	return s;
 }
 
 int main(void)
 {
-	int ret;
-
-	nn_runner_init();
-	ret = tu_run(faults_suite());
-	if (geteuid() == 0)
-		nn_runner_cleanup();
-	return ret;
+	return nn_run(faults_suite());
 }

@@ -142,12 +142,6 @@ static void topo_down(void)
 	free(T.fwdlog);
 }
 
-/* Unchecked (runner-side) teardown: whatever a dead test child left. */
-static void runner_cleanup(void)
-{
-	nn_runner_cleanup();
-}
-
 /* Start argv inside a namespace, output appended to logpath; its pid. */
 static pid_t spawn(enum nn_role r, const char *logpath, const char *const argv[])
 {
@@ -4431,31 +4425,11 @@ START_TEST(test_completion)
 }
 END_TEST
 
-static void add_test(Suite *s, const char *name, const TTest *t, int timeout)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_unchecked_fixture(tc, NULL, runner_cleanup);
-	tcase_set_timeout(tc, timeout);
-	tcase_add_test(tc, t);
-	suite_add_tcase(s, tc);
-}
-
 /* A role test: its users go too, whatever happened to the test. */
 static void sec_cleanup(void)
 {
 	nn_runner_cleanup();
 	sec_users_remove();
-}
-
-static void add_sec_test(Suite *s, const char *name, const TTest *t, int timeout)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_unchecked_fixture(tc, NULL, sec_cleanup);
-	tcase_set_timeout(tc, timeout);
-	tcase_add_test(tc, t);
-	suite_add_tcase(s, tc);
 }
 
 /* ---- rate limits and interfaces (policy.h fwd_restrict, ir.h fwd_ir_class) ---- */
@@ -4714,56 +4688,52 @@ static Suite *fwctl_suite(void)
 {
 	Suite *s = suite_create("fwctl");
 
-	add_test(s, "allow_remove", test_allow_remove, 90);
-	add_test(s, "block_expiry", test_block_expiry, 90);
-	add_test(s, "deny", test_deny, 60);
-	add_test(s, "lists", test_lists, 90);
-	add_test(s, "restart_persist", test_restart_persist, 90);
-	add_test(s, "confirm", test_confirm, 90);
-	add_test(s, "lockout", test_lockout, 60);
-	add_test(s, "reload_list_file", test_reload_list_file, 60);
-	add_test(s, "counters", test_counters, 60);
-	add_test(s, "live_counters", test_live_counters, 90);
-	add_test(s, "drop_stats", test_drop_stats, 90);
-	add_test(s, "rule_numbers", test_rule_numbers, 90);
-	add_test(s, "last_good_after_edit", test_last_good_after_edit, 60);
-	add_test(s, "tmp_symlinks", test_tmp_symlinks, 60);
-	add_test(s, "idempotent", test_idempotent, 90);
-	add_test(s, "empty_policy", test_empty_policy, 90);
-	add_test(s, "confirm_revert_model", test_confirm_revert_model, 90);
-	add_test(s, "fallback_edit", test_fallback_edit, 90);
-	add_test(s, "unprivileged", test_unprivileged, 90);
-	add_test(s, "parallel_clients", test_parallel_clients, 90);
-	add_test(s, "batch", test_batch, 90);
-	add_test(s, "batch_v6_100k", test_batch_v6_100k, 240);
-	add_test(s, "explain", test_explain, 90);
-	add_test(s, "queries", test_queries, 120);
-	add_test(s, "batch_comments", test_batch_comments, 90);
-	add_test(s, "request_words", test_request_words, 60);
-	add_test(s, "heavy_queries", test_heavy_queries, 240);
-	add_sec_test(s, "roles_follow_reload", test_roles_follow_reload, 90);
-	add_sec_test(s, "roles_dropped_groups", test_roles_dropped_groups, 60);
-	add_sec_test(s, "flood_does_not_lock_out_root", test_flood_does_not_lock_out_root, 120);
-	add_sec_test(s, "diff_hides_source", test_diff_hides_source_from_readers, 60);
-	add_test(s, "list_show_edits", test_list_show_edits, 90);
-	add_test(s, "did_you_mean", test_did_you_mean, 60);
-	add_test(s, "explain_truth", test_explain_truth, 90);
-	add_test(s, "broad_edits", test_broad_edits, 90);
-	add_test(s, "completion", test_completion, 60);
-	add_test(s, "audit", test_audit, 90);
-	add_test(s, "audit_interval", test_audit_interval, 90);
-	add_test(s, "limit_per_source", test_limit_per_source, 120);
-	add_test(s, "limit_edit", test_limit_edit, 90);
-	add_test(s, "interface", test_interface, 90);
-	add_test(s, "limit_last_good", test_limit_last_good, 90);
+	nn_add_test(s, "allow_remove", test_allow_remove, 90, NULL);
+	nn_add_test(s, "block_expiry", test_block_expiry, 90, NULL);
+	nn_add_test(s, "deny", test_deny, 60, NULL);
+	nn_add_test(s, "lists", test_lists, 90, NULL);
+	nn_add_test(s, "restart_persist", test_restart_persist, 90, NULL);
+	nn_add_test(s, "confirm", test_confirm, 90, NULL);
+	nn_add_test(s, "lockout", test_lockout, 60, NULL);
+	nn_add_test(s, "reload_list_file", test_reload_list_file, 60, NULL);
+	nn_add_test(s, "counters", test_counters, 60, NULL);
+	nn_add_test(s, "live_counters", test_live_counters, 90, NULL);
+	nn_add_test(s, "drop_stats", test_drop_stats, 90, NULL);
+	nn_add_test(s, "rule_numbers", test_rule_numbers, 90, NULL);
+	nn_add_test(s, "last_good_after_edit", test_last_good_after_edit, 60, NULL);
+	nn_add_test(s, "tmp_symlinks", test_tmp_symlinks, 60, NULL);
+	nn_add_test(s, "idempotent", test_idempotent, 90, NULL);
+	nn_add_test(s, "empty_policy", test_empty_policy, 90, NULL);
+	nn_add_test(s, "confirm_revert_model", test_confirm_revert_model, 90, NULL);
+	nn_add_test(s, "fallback_edit", test_fallback_edit, 90, NULL);
+	nn_add_test(s, "unprivileged", test_unprivileged, 90, NULL);
+	nn_add_test(s, "parallel_clients", test_parallel_clients, 90, NULL);
+	nn_add_test(s, "batch", test_batch, 90, NULL);
+	nn_add_test(s, "batch_v6_100k", test_batch_v6_100k, 240, NULL);
+	nn_add_test(s, "explain", test_explain, 90, NULL);
+	nn_add_test(s, "queries", test_queries, 120, NULL);
+	nn_add_test(s, "batch_comments", test_batch_comments, 90, NULL);
+	nn_add_test(s, "request_words", test_request_words, 60, NULL);
+	nn_add_test(s, "heavy_queries", test_heavy_queries, 240, NULL);
+	nn_add_test(s, "roles_follow_reload", test_roles_follow_reload, 90, sec_cleanup);
+	nn_add_test(s, "roles_dropped_groups", test_roles_dropped_groups, 60, sec_cleanup);
+	nn_add_test(s, "flood_does_not_lock_out_root", test_flood_does_not_lock_out_root, 120, sec_cleanup);
+	nn_add_test(s, "diff_hides_source", test_diff_hides_source_from_readers, 60, sec_cleanup);
+	nn_add_test(s, "list_show_edits", test_list_show_edits, 90, NULL);
+	nn_add_test(s, "did_you_mean", test_did_you_mean, 60, NULL);
+	nn_add_test(s, "explain_truth", test_explain_truth, 90, NULL);
+	nn_add_test(s, "broad_edits", test_broad_edits, 90, NULL);
+	nn_add_test(s, "completion", test_completion, 60, NULL);
+	nn_add_test(s, "audit", test_audit, 90, NULL);
+	nn_add_test(s, "audit_interval", test_audit_interval, 90, NULL);
+	nn_add_test(s, "limit_per_source", test_limit_per_source, 120, NULL);
+	nn_add_test(s, "limit_edit", test_limit_edit, 90, NULL);
+	nn_add_test(s, "interface", test_interface, 90, NULL);
+	nn_add_test(s, "limit_last_good", test_limit_last_good, 90, NULL);
 	return s;
 }
 
 int main(void)
 {
-	nn_runner_init();
-	/* fwctl reads SSH_CONNECTION from its parents if it has none: keep the
-	 * caller's own session out of the lockout guard. */
-	setenv("SSH_CONNECTION", "", 1);
-	return tu_run(fwctl_suite());
+	return nn_run(fwctl_suite());
 }

@@ -1643,46 +1643,30 @@ START_TEST(test_unit_without_cgroup2)
 }
 END_TEST
 
-static void add(Suite *s, const char *name, const TTest *t, int timeout)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_unchecked_fixture(tc, NULL, runner_cleanup);
-	tcase_set_timeout(tc, timeout);
-	tcase_add_test(tc, t);
-	suite_add_tcase(s, tc);
-}
-
 static Suite *outbound_suite(void)
 {
 	Suite *s = suite_create("outbound");
 
-	add(s, "policy_errors", test_policy_errors, 30);
-	add(s, "compile_owner_sets", test_compile_owner_sets, 30);
-	add(s, "compile_program", test_compile_program, 30);
-	add(s, "unit_forms", test_unit_forms, 30);
-	add(s, "user_unknown", test_user_unknown, 30);
-	add(s, "user_rules", test_user_rules, 120);
-	add(s, "unit_rules", test_unit_rules, 120);
-	add(s, "nested_units", test_nested_units, 120);
-	add(s, "user_created_later", test_user_created_later, 120);
-	add(s, "program_rules", test_program_rules, 120);
-	add(s, "program_short_lived", test_program_short_lived, 120);
-	add(s, "program_meter", test_program_meter, 120);
-	add(s, "program_udp", test_program_udp, 120);
-	add(s, "last_good_program", test_last_good_program, 120);
-	add(s, "last_good_owner", test_last_good_owner, 120);
-	add(s, "unit_without_cgroup2", test_unit_without_cgroup2, 60);
+	nn_add_test(s, "policy_errors", test_policy_errors, 30, runner_cleanup);
+	nn_add_test(s, "compile_owner_sets", test_compile_owner_sets, 30, runner_cleanup);
+	nn_add_test(s, "compile_program", test_compile_program, 30, runner_cleanup);
+	nn_add_test(s, "unit_forms", test_unit_forms, 30, runner_cleanup);
+	nn_add_test(s, "user_unknown", test_user_unknown, 30, runner_cleanup);
+	nn_add_test(s, "user_rules", test_user_rules, 120, runner_cleanup);
+	nn_add_test(s, "unit_rules", test_unit_rules, 120, runner_cleanup);
+	nn_add_test(s, "nested_units", test_nested_units, 120, runner_cleanup);
+	nn_add_test(s, "user_created_later", test_user_created_later, 120, runner_cleanup);
+	nn_add_test(s, "program_rules", test_program_rules, 120, runner_cleanup);
+	nn_add_test(s, "program_short_lived", test_program_short_lived, 120, runner_cleanup);
+	nn_add_test(s, "program_meter", test_program_meter, 120, runner_cleanup);
+	nn_add_test(s, "program_udp", test_program_udp, 120, runner_cleanup);
+	nn_add_test(s, "last_good_program", test_last_good_program, 120, runner_cleanup);
+	nn_add_test(s, "last_good_owner", test_last_good_owner, 120, runner_cleanup);
+	nn_add_test(s, "unit_without_cgroup2", test_unit_without_cgroup2, 60, runner_cleanup);
 	return s;
 }
 
 int main(void)
 {
-	int ret;
-
-	nn_runner_init();
-	ret = tu_run(outbound_suite());
-	if (geteuid() == 0)
-		nn_runner_cleanup();
-	return ret;
+	return nn_run(outbound_suite());
 }

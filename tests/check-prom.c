@@ -37,11 +37,6 @@ static struct {
 #define DENIED "fwd_verdicts_total{queue=\"0\",reason=\"default_deny\"}"
 #define BOUND "fwd_queue_bound{queue=\"0\"}"
 
-static void runner_cleanup(void)
-{
-	nn_runner_cleanup();
-}
-
 /* A sample's value in exposition text; -1 when it is not there. */
 static long long sample(const char *text, const char *name)
 {
@@ -325,23 +320,13 @@ END_TEST
 static Suite *prom_suite(void)
 {
 	Suite *s = suite_create("prom");
-	TCase *tc = tcase_create("textfile_traffic");
 
-	tcase_add_unchecked_fixture(tc, NULL, runner_cleanup);
-	tcase_set_timeout(tc, 180);
-	tcase_add_test(tc, test_textfile_traffic);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("option_scope");
-	tcase_add_unchecked_fixture(tc, NULL, runner_cleanup);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_option_scope);
-	suite_add_tcase(s, tc);
+	nn_add_test(s, "textfile_traffic", test_textfile_traffic, 180, NULL);
+	nn_add_test(s, "option_scope", test_option_scope, 60, NULL);
 	return s;
 }
 
 int main(void)
 {
-	nn_runner_init();
-	setenv("SSH_CONNECTION", "", 1);
-	return tu_run(prom_suite());
+	return nn_run(prom_suite());
 }

@@ -1082,11 +1082,6 @@ START_TEST(parse_proc)
 }
 END_TEST
 
-static void teardown(void)
-{
-	nn_runner_cleanup();
-}
-
 static Suite *queue_suite(void)
 {
 	Suite *s = suite_create("queue");
@@ -1098,7 +1093,7 @@ static Suite *queue_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("queue");
 
-	tcase_add_unchecked_fixture(tc, NULL, teardown);
+	tcase_add_unchecked_fixture(tc, NULL, nn_runner_cleanup);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, summary_exact);
 	tcase_add_test(tc, verdicts_exactly_once);
@@ -1116,6 +1111,5 @@ static Suite *queue_suite(void)
 
 int main(void)
 {
-	nn_runner_init();
-	return tu_run(queue_suite());
+	return nn_run(queue_suite());
 }

@@ -40,11 +40,6 @@ static char *path_in(const char *name)
 	return nn_path(&E, name);
 }
 
-static void runner_cleanup(void)
-{
-	nn_runner_cleanup();
-}
-
 static bool topo_up(void)
 {
 	if (!tu_need_root() || !tu_need_prog("nmap", "nmap") ||
@@ -719,41 +714,27 @@ START_TEST(flood_status)
 }
 END_TEST
 
-static void add(Suite *s, const char *name, const TTest *t, int timeout)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_unchecked_fixture(tc, NULL, runner_cleanup);
-	tcase_set_timeout(tc, timeout);
-	tcase_add_test(tc, t);
-	suite_add_tcase(s, tc);
-}
-
 static Suite *vloop_suite(void)
 {
 	Suite *s = suite_create("vloop");
 
-	add(s, "scan_blocks_v4", scan_blocks_v4, 120);
-	add(s, "scan_blocks_v6", scan_blocks_v6, 120);
-	add(s, "log_records", log_records, 60);
-	add(s, "log_follow", log_follow, 60);
-	add(s, "kill9_resume", kill9_resume, 120);
-	add(s, "reload_rebinds", reload_rebinds, 90);
-	add(s, "reason_survives_restart", reason_survives_restart, 120);
-	add(s, "reload_keeps_windows", reload_keeps_windows, 90);
-	add(s, "flood_blocks", flood_blocks, 60);
-	add(s, "flood_status", flood_status, 120);
+	nn_add_test(s, "scan_blocks_v4", scan_blocks_v4, 120, NULL);
+	nn_add_test(s, "scan_blocks_v6", scan_blocks_v6, 120, NULL);
+	nn_add_test(s, "log_records", log_records, 60, NULL);
+	nn_add_test(s, "log_follow", log_follow, 60, NULL);
+	nn_add_test(s, "kill9_resume", kill9_resume, 120, NULL);
+	nn_add_test(s, "reload_rebinds", reload_rebinds, 90, NULL);
+	nn_add_test(s, "reason_survives_restart", reason_survives_restart, 120, NULL);
+	nn_add_test(s, "reload_keeps_windows", reload_keeps_windows, 90, NULL);
+	nn_add_test(s, "flood_blocks", flood_blocks, 60, NULL);
+	nn_add_test(s, "flood_status", flood_status, 120, NULL);
 	return s;
 }
 
 int main(void)
 {
-	int ret;
+	int ret = nn_run(vloop_suite());
 
-	nn_runner_init();
-	ret = tu_run(vloop_suite());
-	if (geteuid() == 0)
-		nn_runner_cleanup();
 	free(R.out);
 	free(R.err);
 	return ret;

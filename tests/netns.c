@@ -166,6 +166,29 @@ void nn_runner_cleanup(void)
 	cleanup_pid(runner);
 }
 
+void nn_add_test(Suite *s, const char *name, const TTest *t, int timeout,
+		 void (*cleanup)(void))
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_unchecked_fixture(tc, NULL, cleanup ? cleanup : nn_runner_cleanup);
+	tcase_set_timeout(tc, timeout);
+	tcase_add_test(tc, t);
+	suite_add_tcase(s, tc);
+}
+
+int nn_run(Suite *s)
+{
+	int ret;
+
+	nn_runner_init();
+	setenv("SSH_CONNECTION", "", 1);
+	ret = tu_run(s);
+	if (geteuid() == 0)
+		nn_runner_cleanup();
+	return ret;
+}
+
 void nn_runner_init(void)
 {
 	char *out, *line, *save = NULL, dir[256];

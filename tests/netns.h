@@ -23,6 +23,7 @@
  * gone). Every process the suite forks itself also gets SIGKILL when the
  * test process dies (PR_SET_PDEATHSIG).
  */
+#include <check.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -61,6 +62,21 @@ const char *nn_tool(const char *env, const char *rel);
 void nn_runner_init(void);
 /* Remove this runner's namespaces and scratch directory (quiet if none). */
 void nn_runner_cleanup(void);
+/*
+ * One TCase per test, so that CK_RUN_CASE=<name> runs a single one, with
+ * its timeout and an unchecked (runner-side) teardown: `cleanup`, or
+ * nn_runner_cleanup when NULL. A failing test's child exits at once, so
+ * the runner removes what it left.
+ */
+void nn_add_test(Suite *s, const char *name, const TTest *t, int timeout,
+		 void (*cleanup)(void));
+/*
+ * main() of a suite of these tests: nn_runner_init, SSH_CONNECTION set
+ * empty (fwctl looks for it up its parent chain: the developer's own SSH
+ * session must not take part in the lockout guard), tu_run, and as root
+ * nn_runner_cleanup. Its exit status.
+ */
+int nn_run(Suite *s);
 
 /* Fresh namespaces (topology: all three, linked; else srv alone) and an
  * empty scratch directory; anything of this runner's is removed first. */
