@@ -30,10 +30,7 @@ static struct {
 	pid_t fwd;
 	size_t starts;
 } T;
-static struct {
-	int rc;
-	char *out, *err;
-} R;
+static struct nn_fwctl_run R;
 
 static void topo_up(void)
 {
@@ -94,20 +91,11 @@ static void write_policy(const char *extra)
 static int fwctl_in(const char *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fwctl_in(const char *in, const char *fmt, ...)
 {
-	char *args, *o = nn_path(&E, "fwctl.out"), *e = nn_path(&E, "fwctl.err");
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(&args, fmt, ap) < 0)
-		abort();
+	nn_fwctl_v(&E, &R, T.sock, NULL, in, fmt, ap);
 	va_end(ap);
-	R.rc = tu_sh(NULL, "ip netns exec %s env SSH_CONNECTION= %s -S %s %s <%s >%s 2>%s",
-		     E.ns[SRV], FWCTL, T.sock, args, in ? in : "/dev/null", o, e);
-	free(R.out);
-	free(R.err);
-	R.out = slurp_or_empty(o);
-	R.err = slurp_or_empty(e);
-	free(args);
 	return R.rc;
 }
 

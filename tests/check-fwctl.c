@@ -72,12 +72,8 @@ static struct {
 	size_t starts;		/* fwd starts so far (lines in the log) */
 } T;
 
-/* The last fwctl run: exit status, stdout, stderr (freed by the next run). */
-static struct {
-	int rc;
-	char *out;
-	char *err;
-} R;
+/* The last fwctl run (netns.h). */
+static struct nn_fwctl_run R;
 
 /* ---- small things ---- */
 
@@ -239,31 +235,6 @@ static void write_policy(const char *inbound, const char *extra)
 
 /* ---- fwctl ---- */
 
-/*
- * Run fwctl in srv against the test's fwd, with `env` (NAME=VALUE words, or
- * "") in its environment; R holds the exit status, stdout and stderr.
- * stdin_path: a file for its standard input, or NULL for /dev/null.
- */
-static int fwctl_full(const char *env, const char *stdin_path, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
-static int fwctl_full(const char *env, const char *stdin_path, const char *fmt, va_list ap)
-{
-	char *args, *o = path_in("fwctl.out"), *e = path_in("fwctl.err");
-
-	if (vasprintf(&args, fmt, ap) < 0)
-		abort();
-	R.rc = tu_sh(NULL, "ip netns exec %s env %s %s -S %s %s <%s >%s 2>%s", E.ns[SRV],
-		     env, FWCTL, T.sock, args, stdin_path ? stdin_path : "/dev/null", o, e);
-	free(R.out);
-	free(R.err);
-	R.out = slurp_or_empty(o);
-	R.err = slurp_or_empty(e);
-	free(args);
-	free(o);
-	free(e);
-	return R.rc;
-}
-
 static int fwctl(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int fwctl(const char *fmt, ...)
 {
@@ -271,7 +242,7 @@ static int fwctl(const char *fmt, ...)
 	int rc;
 
 	va_start(ap, fmt);
-	rc = fwctl_full("", NULL, fmt, ap);
+	rc = nn_fwctl_v(&E, &R, T.sock, NULL, NULL, fmt, ap);
 	va_end(ap);
 	return rc;
 }
@@ -283,7 +254,7 @@ static int fwctl_env(const char *env, const char *fmt, ...)
 	int rc;
 
 	va_start(ap, fmt);
-	rc = fwctl_full(env, NULL, fmt, ap);
+	rc = nn_fwctl_v(&E, &R, T.sock, env, NULL, fmt, ap);
 	va_end(ap);
 	return rc;
 }
@@ -295,7 +266,7 @@ static int fwctl_stdin(const char *path, const char *fmt, ...)
 	int rc;
 
 	va_start(ap, fmt);
-	rc = fwctl_full("", path, fmt, ap);
+	rc = nn_fwctl_v(&E, &R, T.sock, NULL, path, fmt, ap);
 	va_end(ap);
 	return rc;
 }

@@ -30,10 +30,7 @@ static struct {
 	char sock[300];
 	pid_t fwd;
 } T;
-static struct {
-	int rc;
-	char *out, *err;
-} R;
+static struct nn_fwctl_run R;
 
 static char *path_in(const char *name)
 {
@@ -94,20 +91,11 @@ static void fwd_start(size_t applied)
 static int fwctl(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int fwctl(const char *fmt, ...)
 {
-	char *args, *o = path_in("fwctl.out"), *e = path_in("fwctl.err");
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(&args, fmt, ap) < 0)
-		abort();
+	nn_fwctl_v(&E, &R, T.sock, NULL, NULL, fmt, ap);
 	va_end(ap);
-	R.rc = tu_sh(NULL, "ip netns exec %s %s -S %s %s </dev/null >%s 2>%s", E.ns[SRV],
-		     FWCTL, T.sock, args, o, e);
-	free(R.out);
-	free(R.err);
-	R.out = slurp_or_empty(o);
-	R.err = slurp_or_empty(e);
-	free(args);
 	return R.rc;
 }
 

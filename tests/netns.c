@@ -448,6 +448,26 @@ char *nn_listener(struct nn_env *e, const char *kind, const char *proto,
 	return log;
 }
 
+int nn_fwctl_v(const struct nn_env *e, struct nn_fwctl_run *r, const char *sock,
+	       const char *env, const char *in, const char *fmt, va_list ap)
+{
+	char *args, o[300], w[300];
+
+	snprintf(o, sizeof(o), "%s/fwctl.out", e->dir);
+	snprintf(w, sizeof(w), "%s/fwctl.err", e->dir);
+	if (vasprintf(&args, fmt, ap) < 0)
+		abort();
+	r->rc = tu_sh(NULL, "ip netns exec %s env SSH_CONNECTION= %s %s -S %s %s <%s >%s 2>%s",
+		      e->ns[NN_SRV], env ? env : "", nn_tool("FWCTL_BIN", "ctl/fwctl"), sock,
+		      args, in ? in : "/dev/null", o, w);
+	free(r->out);
+	free(r->err);
+	r->out = nn_slurp_or_empty(o);
+	r->err = nn_slurp_or_empty(w);
+	free(args);
+	return r->rc;
+}
+
 /* ---- probes ---- */
 
 void nn_probe(struct nn_probes *ps, enum nn_role from, int expect, const char *fmt, ...)

@@ -24,6 +24,7 @@
  * test process dies (PR_SET_PDEATHSIG).
  */
 #include <check.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -132,6 +133,23 @@ bool nn_wait_for(const char *path, const char *needle, size_t n, double secs);
 
 double nn_now(void);
 void nn_msleep(unsigned ms);
+
+/* One fwctl run: exit status, stdout, stderr (the next run frees them). */
+struct nn_fwctl_run {
+	int rc;
+	char *out, *err;
+};
+/*
+ * fwctl in srv against the fwd whose control socket is `sock`, with
+ * SSH_CONNECTION empty (fwctl looks for it up its parent chain: a
+ * developer's session must not take part in the lockout guard) and `env`
+ * (NAME=VALUE words, may set it after all; NULL: none) in its
+ * environment, stdin from the file `in` (NULL: /dev/null). r gets the
+ * result; the exit status is r->rc.
+ */
+int nn_fwctl_v(const struct nn_env *e, struct nn_fwctl_run *r, const char *sock,
+	       const char *env, const char *in, const char *fmt, va_list ap)
+	__attribute__((format(printf, 6, 0)));
 
 /* A nettool listener in srv (kind "listen" or "sink"); waits until it is
  * bound, returns its log path (kept), its pid in *pid if asked. */
