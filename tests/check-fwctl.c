@@ -153,16 +153,7 @@ static int stop_proc(pid_t pid, double secs)
 /* A nettool echo listener in srv (both families), bound before it returns. */
 static void listener(const char *proto, unsigned port)
 {
-	char portstr[8], *log;
-	const char *argv[] = { NETTOOL, "listen", proto, "::", portstr,
-			       "--timeout", "300", NULL };
-
-	snprintf(portstr, sizeof(portstr), "%u", port);
-	log = tu_asprintf("%s/listen-%s-%u.log", E.dir, proto, port);
-	spawn(SRV, log, argv);
-	ck_assert_msg(wait_for(log, "ready\n", 1, 5), "listener %s/%u did not start:\n%s",
-		      proto, port, slurp_or_empty(log));
-	free(log);
+	nn_listener(&E, "listen", proto, port, NULL);
 }
 
 /* ---- fwd ---- */

@@ -160,19 +160,8 @@ static void fwd_start(void)
 /* A listener in good on PORT_OK and PORT_NO (dual stack). */
 static void good_listeners(void)
 {
-	const unsigned ports[] = { PORT_OK, PORT_NO };
-
-	for (size_t i = 0; i < 2; i++) {
-		char port[8];
-		char *log = nn_keepf("%s/good-%u.log", E.dir, ports[i]);
-		const char *argv[] = { NETTOOL, "listen", "tcp", "::", port,
-				       "--timeout", "300", NULL };
-
-		snprintf(port, sizeof(port), "%u", ports[i]);
-		nn_spawn(&E, GOOD, log, argv, NULL);
-		ck_assert_msg(wait_for(log, "ready\n", 1, 5), "listener %u:\n%s",
-			      ports[i], slurp_or_empty(log));
-	}
+	nn_listener_in(&E, GOOD, "listen", "tcp", PORT_OK, NULL);
+	nn_listener_in(&E, GOOD, "listen", "tcp", PORT_NO, NULL);
 }
 
 /*

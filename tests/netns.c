@@ -428,8 +428,8 @@ bool nn_alive(pid_t pid)
 	return si.si_pid == 0;
 }
 
-char *nn_listener(struct nn_env *e, const char *kind, const char *proto,
-		  unsigned port, pid_t *pid)
+char *nn_listener_in(struct nn_env *e, enum nn_role role, const char *kind,
+		     const char *proto, unsigned port, pid_t *pid)
 {
 	char portstr[8], *log;
 	const char *argv[] = { NN_NETTOOL, kind, proto, "::", portstr,
@@ -437,15 +437,21 @@ char *nn_listener(struct nn_env *e, const char *kind, const char *proto,
 	pid_t p;
 
 	snprintf(portstr, sizeof(portstr), "%u", port);
-	if (asprintf(&log, "%s/%s-%s-%u.log", e->dir, kind, proto, port) < 0)
-		abort();
-	nn_keep(log);
-	p = nn_spawn(e, NN_SRV, log, argv, NULL);
-	ck_assert_msg(nn_wait_for(log, "ready\n", 1, 5), "listener %s/%u did not start:\n%s",
-		      proto, port, nn_slurp_or_empty(log));
+	/* srv's keep the name they always had: tests read those logs. */
+	log = nn_keepf("%s/%s%s%s-%s-%u.log", e->dir, role == NN_SRV ? "" : nn_role_names[role],
+		       role == NN_SRV ? "" : "-", kind, proto, port);
+	p = nn_spawn(e, (int)role, log, argv, NULL);
+	ck_assert_msg(nn_wait_for(log, "ready\n", 1, 5), "listener %s/%u in %s did not start:\n%s",
+		      proto, port, nn_role_names[role], nn_slurp_or_empty(log));
 	if (pid)
 		*pid = p;
 	return log;
+}
+
+char *nn_listener(struct nn_env *e, const char *kind, const char *proto,
+		  unsigned port, pid_t *pid)
+{
+	return nn_listener_in(e, NN_SRV, kind, proto, port, pid);
 }
 
 int nn_fwctl_v(const struct nn_env *e, struct nn_fwctl_run *r, const char *sock,

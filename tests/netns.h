@@ -151,10 +151,15 @@ int nn_fwctl_v(const struct nn_env *e, struct nn_fwctl_run *r, const char *sock,
 	       const char *env, const char *in, const char *fmt, va_list ap)
 	__attribute__((format(printf, 6, 0)));
 
-/* A nettool listener in srv (kind "listen" or "sink"); waits until it is
- * bound, returns its log path (kept), its pid in *pid if asked. */
+/* A nettool listener in srv (kind "listen" or "sink", both families, no
+ * --count: its --from BAD4/BAD6 only matter to tests that read what it
+ * counted); waits until it is bound, returns its log path (kept), its pid
+ * in *pid if asked. */
 char *nn_listener(struct nn_env *e, const char *kind, const char *proto,
 		  unsigned port, pid_t *pid);
+/* The same in another namespace (its log named after the role). */
+char *nn_listener_in(struct nn_env *e, enum nn_role role, const char *kind,
+		     const char *proto, unsigned port, pid_t *pid);
 
 /* Probes: many at once, in parallel, each bounded (drops wait 0.8 s). */
 struct nn_probe {
