@@ -573,30 +573,6 @@ START_TEST(test_guard_restores)
 }
 END_TEST
 
-/* Named counters in a table of our own, read back as a number. */
-static unsigned long long counter_packets(const char *name)
-{
-	char *out = sh_ok("ip netns exec %s nft list counter inet fwdtest %s",
-			  E.ns[SRV], name);
-	char *p = strstr(out, "packets ");
-	unsigned long long v;
-
-	ck_assert_msg(p && sscanf(p, "packets %llu", &v) == 1, "no counter in: %s", out);
-	free(out);
-	return v;
-}
-
-static long count_from_log(const char *log, const char *key)
-{
-	char *s = slurp_or_empty(log), *p = strstr(s, key);
-	long v = -1;
-
-	if (p)
-		sscanf(p + strlen(key), "%ld", &v);
-	free(s);
-	return v;
-}
-
 /*
  * 5. 100 re-applies while the denied host streams TCP SYNs (new ports) and
  * UDP datagrams at the allowed ports, over IPv4 and IPv6: none of its packets
@@ -682,11 +658,11 @@ START_TEST(test_reapply_under_fire)
 		ck_assert_int_eq(stop_proc(floods[i], 5), 0);
 	msleep(100);
 
-	bad_pre = counter_packets("bad_pre");
-	bad_udp = counter_packets("bad_udp_post");
-	bad_tcp = counter_packets("bad_tcp_post");
-	good_pre = counter_packets("good_pre");
-	good_post = counter_packets("good_post");
+	bad_pre = nn_counter_packets(E.ns[SRV], "bad_pre");
+	bad_udp = nn_counter_packets(E.ns[SRV], "bad_udp_post");
+	bad_tcp = nn_counter_packets(E.ns[SRV], "bad_tcp_post");
+	good_pre = nn_counter_packets(E.ns[SRV], "good_pre");
+	good_post = nn_counter_packets(E.ns[SRV], "good_post");
 	for (int i = 0; i < 5; i++) {
 		char *fl = slurp_or_empty(flog[i]);
 
@@ -695,9 +671,9 @@ START_TEST(test_reapply_under_fire)
 	}
 	ck_assert_int_eq(stop_proc(tcpl, 5), 0);
 	ck_assert_int_eq(stop_proc(udpl, 5), 0);
-	tcp_sock = count_from_log(tcplog, "count ");
-	udp_sock = count_from_log(udplog, "count ");
-	tcp_conn = count_from_log(flog[2], "connected ") + count_from_log(flog[3], "connected ");
+	tcp_sock = nn_num_after(tcplog, "count ");
+	udp_sock = nn_num_after(udplog, "count ");
+	tcp_conn = nn_num_after(flog[2], "connected ") + nn_num_after(flog[3], "connected ");
 	snprintf(summary, sizeof(summary),
 		 "bad host: %llu packets arrived; accepted by fwd: %llu UDP, %llu TCP; "
 		 "reached sockets: %ld UDP, %ld TCP connections; handshakes completed: %ld. "

@@ -1156,28 +1156,6 @@ static void run_client(struct helper *h, int ready, int stop, int res)
 	echo_client(E.ns[NN_GOOD], NN_SRV4_G, 7, session_rate, ready, stop, res);
 }
 
-static unsigned long long counter_packets(const char *name)
-{
-	char *out = nn_sh_ok("nft list counter inet fwdtest %s", name);
-	char *p = strstr(out, "packets ");
-	unsigned long long v;
-
-	ck_assert_msg(p && sscanf(p, "packets %llu", &v) == 1, "no counter in: %s", out);
-	free(out);
-	return v;
-}
-
-static long count_from_log(const char *log, const char *key)
-{
-	char *s = nn_slurp_or_empty(log), *p = strstr(s, key);
-	long v = -1;
-
-	if (p)
-		sscanf(p + strlen(key), "%ld", &v);
-	free(s);
-	return v;
-}
-
 static const char policy_fire_fmt[] =
 	"[defaults]\n"
 	"inbound = deny\n"
@@ -1315,20 +1293,20 @@ START_TEST(test_reload_fire)
 	ck_assert_msg(read_full(srv.res, &sr, sizeof(sr), 20), "no result from the server");
 	nn_msleep(100);
 
-	bad_pre = counter_packets("bad_pre");
-	bad_udp = counter_packets("bad_udp_post");
-	bad_tcp = counter_packets("bad_tcp_post");
-	good_pre = counter_packets("good_pre");
-	good_post = counter_packets("good_post");
+	bad_pre = nn_counter_packets(NULL, "bad_pre");
+	bad_udp = nn_counter_packets(NULL, "bad_udp_post");
+	bad_tcp = nn_counter_packets(NULL, "bad_tcp_post");
+	good_pre = nn_counter_packets(NULL, "good_pre");
+	good_post = nn_counter_packets(NULL, "good_post");
 	ck_assert_int_eq(nn_stop(&E, sinkpid, 5), 0);
-	sink = count_from_log(sinklog, "count ");
+	sink = nn_num_after(sinklog, "count ");
 	for (int i = 0; i < 4; i++) {
 		char *fl = nn_slurp_or_empty(flog[i]);
 
 		fprintf(stderr, "faults: reload_fire: flood %d: %s", i, fl);
 		free(fl);
 		if (i >= 2)
-			conn += count_from_log(flog[i], "connected ");
+			conn += nn_num_after(flog[i], "connected ");
 	}
 	snprintf(summary, sizeof(summary),
 		 "denied host: %llu packets arrived, accepted by fwd: %llu UDP + %llu TCP; "

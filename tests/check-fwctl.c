@@ -3880,13 +3880,6 @@ static int fwd_fds(void)
 	return n;
 }
 
-static int dbl_cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /*
  * fwd holds 100k allowlist entries; a client runs `fwctl show --nft` back
  * to back (each answer takes the daemon a second or so to build) while 50
@@ -3954,7 +3947,7 @@ START_TEST(test_heavy_queries)
 	for (int i = 0; i < 6000 && nn_alive(loop); i++)
 		msleep(10);
 	ck_assert_int_eq(stop_proc(loop, 5), 0);
-	qsort(lat, 50, sizeof(lat[0]), dbl_cmp);
+	qsort(lat, 50, sizeof(lat[0]), tu_cmp_double);
 	fprintf(stderr, "heavy_queries: fwctl status under show --nft (100k): p50 %.1f ms, "
 		"p99 %.1f ms, max %.1f ms (ip netns exec and a shell included; %d of 50 "
 		"answered while a show --nft was computed)\n", lat[24] * 1000,

@@ -623,13 +623,6 @@ static long rss_kb(pid_t pid)
 	return kb;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /*
  * A flood of new flows from many sources (flood = off: every packet is
  * queued): 8 hosts of bad's network at 3000 new flows/s each, and
@@ -681,7 +674,7 @@ START_TEST(flood_status)
 	waitpid(many, NULL, 0);
 	nn_forget(&E, many);
 	rss_end = rss_kb(T.fwd);
-	qsort(lat, NREQ, sizeof(lat[0]), cmp_double);
+	qsort(lat, NREQ, sizeof(lat[0]), tu_cmp_double);
 	fprintf(stderr, "flood_status: fwctl status during the flood: p50 %.1f ms, p99 "
 		"%.1f ms; fwd RSS %ld KiB after warm-up, %ld KiB at the end\n",
 		lat[NREQ / 2], lat[NREQ - 1], rss_warm, rss_end);

@@ -98,6 +98,29 @@ char *nn_slurp_or_empty(const char *path)
 	return s;
 }
 
+long nn_num_after(const char *path, const char *key)
+{
+	char *s = nn_slurp_or_empty(path), *p = strstr(s, key);
+	long v = -1;
+
+	if (p)
+		sscanf(p + strlen(key), "%ld", &v);
+	free(s);
+	return v;
+}
+
+unsigned long long nn_counter_packets(const char *ns, const char *name)
+{
+	char *out = ns ? nn_sh_ok("ip netns exec %s nft list counter inet fwdtest %s", ns, name)
+		       : nn_sh_ok("nft list counter inet fwdtest %s", name);
+	char *p = strstr(out, "packets ");
+	unsigned long long v;
+
+	ck_assert_msg(p && sscanf(p, "packets %llu", &v) == 1, "no counter in: %s", out);
+	free(out);
+	return v;
+}
+
 size_t nn_count_in_file(const char *path, const char *needle)
 {
 	char *buf = tu_slurp(path, NULL), *p;
@@ -309,8 +332,7 @@ char *nn_keepf(const char *fmt, ...)
 	char *s;
 
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
+	s = tu_vasprintf(fmt, ap);
 	va_end(ap);
 	return nn_keep(s);
 }
@@ -461,8 +483,7 @@ int nn_fwctl_v(const struct nn_env *e, struct nn_fwctl_run *r, const char *sock,
 
 	snprintf(o, sizeof(o), "%s/fwctl.out", e->dir);
 	snprintf(w, sizeof(w), "%s/fwctl.err", e->dir);
-	if (vasprintf(&args, fmt, ap) < 0)
-		abort();
+	args = tu_vasprintf(fmt, ap);
 	r->rc = tu_sh(NULL, "ip netns exec %s env SSH_CONNECTION= %s %s -S %s %s <%s >%s 2>%s",
 		      e->ns[NN_SRV], env ? env : "", nn_tool("FWCTL_BIN", "ctl/fwctl"), sock,
 		      args, in ? in : "/dev/null", o, w);

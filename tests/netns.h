@@ -128,6 +128,12 @@ void nn_write_file(const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 char *nn_slurp_or_empty(const char *path);
 size_t nn_count_in_file(const char *path, const char *needle);
+/* The number after the first `key` in the file (nettool's "count ",
+ * "connected "); -1 if there is none. */
+long nn_num_after(const char *path, const char *key);
+/* The packets of the named counter in table inet fwdtest (a test's own),
+ * in namespace ns (NULL: the caller's); fails the test if there is none. */
+unsigned long long nn_counter_packets(const char *ns, const char *name);
 /* Bounded wait until needle occurs at least n times in the file. */
 bool nn_wait_for(const char *path, const char *needle, size_t n, double secs);
 

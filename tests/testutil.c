@@ -81,14 +81,22 @@ char *tu_slurp(const char *path, size_t *len)
 	return buf;
 }
 
+char *tu_vasprintf(const char *fmt, va_list ap)
+{
+	char *s;
+
+	if (vasprintf(&s, fmt, ap) < 0)
+		abort();
+	return s;
+}
+
 char *tu_asprintf(const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
 
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
+	s = tu_vasprintf(fmt, ap);
 	va_end(ap);
 	return s;
 }
@@ -100,6 +108,13 @@ size_t tu_count_str(const char *hay, const char *needle)
 	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
 		n++;
 	return n;
+}
+
+int tu_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 int tu_sh(char **output, const char *fmt, ...)

@@ -3,6 +3,7 @@
 #define FWD_TESTUTIL_H
 
 #include <check.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -31,8 +32,11 @@ int tu_sh(char **output, const char *fmt, ...)
  * the test process's exit.
  */
 char *tu_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *tu_vasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 /* How many times needle occurs in hay, occurrences not overlapping. */
 size_t tu_count_str(const char *hay, const char *needle);
+/* qsort's comparison for doubles (latencies sorted for their median). */
+int tu_cmp_double(const void *a, const void *b);
 
 /*
  * Root / namespace gate. Returns true when the test may go on. When it may
