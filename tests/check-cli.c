@@ -243,7 +243,7 @@ static void run_jcases(const struct jcase *c, const char *policy_file)
 		const char *hole = strstr(c[i].args, "%s");
 		/* "%s" in a case stands for the policy file it checks. */
 		char *args = hole ? tu_asprintf("%.*s%s%s", (int)(hole - c[i].args), c[i].args,
-					      policy_file, hole + 2) : tu_asprintf("%s", c[i].args);
+						policy_file, hole + 2) : tu_asprintf("%s", c[i].args);
 		char *check = c[i].check ? tu_asprintf("%s", c[i].check) : NULL;
 
 		fwctl("%s", args);
@@ -251,7 +251,7 @@ static void run_jcases(const struct jcase *c, const char *policy_file)
 			      "stderr: %s", args, R.rc, c[i].rc, R.out, R.err);
 		if (!check && c[i].rc != 0 && !strstr(args, "check "))
 			check = tu_asprintf("set(d) == {'error', 'exit'} and d['exit'] == %d and "
-					  "len(d['error']) > 0", c[i].rc);
+					    "len(d['error']) > 0", c[i].rc);
 		expect_json_doc(args, check);
 		if (c[i].rc != 0 && !strstr(args, "check "))
 			ck_assert_msg(R.err[0], "fwctl %s: an error without text on stderr",

@@ -916,13 +916,13 @@ static void rpf_round(unsigned round, const char *ll, bool got[NRPF])
 
 		if (c->raw)
 			next = tu_asprintf("%sip netns exec %s %s rawudp %s %u --src %s "
-					 "--dev eth0 --quiet & ", cmd, E.ns[c->from],
-					 NETTOOL, c->dst, c->port, c->src);
+					   "--dev eth0 --quiet & ", cmd, E.ns[c->from],
+					   NETTOOL, c->dst, c->port, c->src);
 		else
 			next = tu_asprintf("%sip netns exec %s %s udp %s %u --src %s%s "
-					 "--timeout 1 --quiet & ", cmd, E.ns[c->from],
-					 NETTOOL, c->dst, c->port, c->src ? c->src : ll,
-					 c->src ? "" : "%eth0");
+					   "--timeout 1 --quiet & ", cmd, E.ns[c->from],
+					   NETTOOL, c->dst, c->port, c->src ? c->src : ll,
+					   c->src ? "" : "%eth0");
 		free(cmd);
 		cmd = next;
 	}
@@ -1053,9 +1053,9 @@ START_TEST(test_rpfilter)
 			if (rpf_takeover((unsigned)m, v6 ? SRV6_G : SRV4_G,
 					 v6 ? GOOD6 : GOOD4) != !strict) {
 				char *f = tu_asprintf("%s\n  good's established v%d flow "
-						    "sent by bad: %s", fails,
-						    v6 ? 6 : 4, strict ? "delivered" :
-						    "dropped");
+						      "sent by bad: %s", fails,
+						      v6 ? 6 : 4, strict ? "delivered" :
+						      "dropped");
 
 				free(fails);
 				fails = f;

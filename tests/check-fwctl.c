@@ -418,7 +418,7 @@ static double elem_expires(const char *elem)
 static void probes_run(struct nn_probes *ps, const char *when)
 {
 	char *more = tu_asprintf("last fwctl: rc %d\nstdout: %s\nstderr: %s", R.rc,
-			       R.out ? R.out : "", R.err ? R.err : "");
+				 R.out ? R.out : "", R.err ? R.err : "");
 
 	nn_probes_run_when(&E, ps, when, more);
 	free(more);
@@ -1353,7 +1353,7 @@ START_TEST(test_reload_list_file)
 	list = path_in("web.txt");
 	write_file(list, "# web clients\n203.0.113.5\n%s\n2001:db8::77\n", BAD4);
 	extra = tu_asprintf("\n[list web]\nfile = %s\n\n[service web]\nports = 8080/tcp\n"
-			  "allow = @web\n", list);
+			    "allow = @web\n", list);
 	write_policy("deny", extra);
 	fwd_start();
 	expect_tcp(BAD, SRV4_B, 8080, OK, "listed");
@@ -2247,7 +2247,7 @@ static void test_user(uid_t *uid, gid_t *gid, char *group, size_t glen)
 static int fwctl_as(uid_t uid, gid_t gid, const char *args)
 {
 	char *env = tu_asprintf("setpriv --reuid=%u --regid=%u --clear-groups",
-			      (unsigned)uid, (unsigned)gid);
+				(unsigned)uid, (unsigned)gid);
 	int rc;
 
 	/* `env` runs setpriv, which runs fwctl. */
@@ -3234,7 +3234,7 @@ static void sec_users_make(struct sec_users *su)
 static int fwctl_member(const struct sec_users *su, const char *args)
 {
 	char *env = tu_asprintf("setpriv --reuid=%u --regid=%u --init-groups",
-			      (unsigned)su->member, (unsigned)su->member_gid);
+				(unsigned)su->member, (unsigned)su->member_gid);
 	int rc = fwctl_env(env, "%s", args);
 
 	free(env);
@@ -3309,7 +3309,7 @@ START_TEST(test_roles_dropped_groups)
 	write_policy_role("admin_group");
 	fwd_start();
 	env = tu_asprintf("setpriv --reuid=%u --regid=%u --clear-groups",
-			(unsigned)su.member, (unsigned)su.member_gid);
+			  (unsigned)su.member, (unsigned)su.member_gid);
 	EXPECT_DENIED(fwctl_env(env, "allow 8080/tcp from " BAD4),
 		      "allow by a member that dropped its groups");
 	{
@@ -3509,8 +3509,8 @@ START_TEST(test_diff_hides_source_from_readers)
 	write_file(list, "# partners\n%s\n", BAD4);
 	ck_assert(chmod(list, 0600) == 0);
 	extra = tu_asprintf("\n[control]\nread_group = %s\n\n[list partners]\n"
-			  "file = %s\n\n[service web]\nports = 8080/tcp\nallow = @partners\n",
-			  SEC_GROUP, list);
+			    "file = %s\n\n[service web]\nports = 8080/tcp\nallow = @partners\n",
+			    SEC_GROUP, list);
 	write_policy("deny", extra);
 	fwd_start();
 	/* The reader cannot read the file itself. */
@@ -3813,7 +3813,7 @@ START_TEST(test_audit_interval)
 		      slurp_or_empty(T.fwdlog));
 	p = audit_listener("tcp", "::", 8443, 0, 0);
 	rec = tu_asprintf("fwd: audit: newly exposed listener proto=tcp address=:: port=8443 "
-			"verdict=exposed change=new pid=%d command=nettool", (int)p);
+			  "verdict=exposed change=new pid=%d command=nettool", (int)p);
 	ck_assert_msg(wait_for(T.fwdlog, rec, 1, 30), "no record of the new listener:\n%s",
 		      slurp_or_empty(T.fwdlog));
 	/* A shielded listener is not logged; a second exposed one is, in a
@@ -3822,7 +3822,7 @@ START_TEST(test_audit_interval)
 	p = audit_listener("tcp", "0.0.0.0", 8080, 0, 0);
 	free(rec);
 	rec = tu_asprintf("fwd: audit: newly exposed listener proto=tcp address=0.0.0.0 port=8080 "
-			"verdict=exposed change=new pid=%d command=nettool", (int)p);
+			  "verdict=exposed change=new pid=%d command=nettool", (int)p);
 	ck_assert_msg(wait_for(T.fwdlog, rec, 1, 30), "no record of the second listener:\n%s",
 		      slurp_or_empty(T.fwdlog));
 	ck_assert_msg(count_in_file(T.fwdlog, "newly exposed listener") == 2 &&
@@ -3910,7 +3910,7 @@ START_TEST(test_heavy_queries)
 		fprintf(f, "198.%d.%d.%d\n", 18 + i / 65536, i / 256 % 256, i % 256);
 	fclose(f);
 	extra = tu_asprintf("\n[list big]\nfile = %s\n\n[service web]\nports = 8080/tcp\n"
-			  "allow = @big\n", list);
+			    "allow = @big\n", list);
 	write_policy("deny", extra);
 	fwd_start();
 	FWCTL_OK("show --nft");
@@ -3927,8 +3927,8 @@ START_TEST(test_heavy_queries)
 
 	stop = path_in("stop");
 	script = tu_asprintf("i=0; while [ ! -e %s ]; do i=$((i + 1)); %s -S %s show --nft "
-			   ">%s/nft.$i 2>&1 || echo \"fail $i\"; echo \"done $i\"; done",
-			   stop, FWCTL, T.sock, E.dir);
+			     ">%s/nft.$i 2>&1 || echo \"fail $i\"; echo \"done $i\"; done",
+			     stop, FWCTL, T.sock, E.dir);
 	argv[2] = script;
 	looplog = path_in("loop.log");
 	loop = spawn(SRV, looplog, argv);

@@ -96,7 +96,7 @@ static char *slice_marker(pid_t runner)
 	const char *tmp = getenv("TMPDIR");
 
 	return nn_keepf("%s/fwdt-%d/made-slice", tmp && *tmp ? tmp : "/tmp",
-			 (int)runner);
+			(int)runner);
 }
 
 /*
@@ -121,12 +121,12 @@ static void cgroup_sweep(void)
 		if (mount("none", dir, "cgroup2", 0, NULL) == 0) {
 			/* Nested ones (nested_units) depth first. */
 			cmd = nn_keepf("for d in %s/system.slice/fwdt%d-*.service "
-					"%s/system.slice/system-fwdt%d*.slice "
-					"%s/fwdt%d-*.slice; do [ -d \"$d\" ] && "
-					"find \"$d\" -depth -type d -exec rmdir {} \\;; "
-					"done; [ -e %s ] && rmdir %s/system.slice; true",
-					dir, (int)runner, dir, (int)runner, dir,
-					(int)runner, slice_marker(runner), dir);
+				       "%s/system.slice/system-fwdt%d*.slice "
+				       "%s/fwdt%d-*.slice; do [ -d \"$d\" ] && "
+				       "find \"$d\" -depth -type d -exec rmdir {} \\;; "
+				       "done; [ -e %s ] && rmdir %s/system.slice; true",
+				       dir, (int)runner, dir, (int)runner, dir,
+				       (int)runner, slice_marker(runner), dir);
 			if (system(cmd) != 0)
 				fprintf(stderr, "cgroup sweep: %s failed\n", cmd);
 			umount2(dir, MNT_DETACH);
@@ -178,7 +178,7 @@ static int connect_out(const char *who, const char *cg, const char *dst,
 
 	if (who)
 		pre = nn_keepf("setpriv --reuid=%s --regid=%s --clear-groups ",
-				who, strcmp(who, "65534") ? who : "65534");
+			       who, strcmp(who, "65534") ? who : "65534");
 	if (cg)
 		st = tu_sh(&out, "sh -c 'echo $$ > \"%s/cgroup.procs\" && exec ip netns exec "
 			   "%s %s %s connect tcp %s %u --timeout %s'", cg, E.ns[SRV],
@@ -297,7 +297,7 @@ START_TEST(test_user_rules)
 		free(out);
 		st = tu_sh(&out, "%s -S %s show --json", FWCTL, nn_path(&E, "fwd.sock"));
 		ck_assert_msg(st == 0 && strstr(out, nn_keepf("\"users\":[\"%s\"],\"units\":[]",
-							       user)),
+							      user)),
 			      "show --json does not name the owner:\n%s", out);
 		free(out);
 	}
@@ -343,7 +343,7 @@ START_TEST(test_last_good_owner)
 	set = nn_keep(nn_sh_ok("ip netns exec %s nft list set inet fwd_filter out_user4",
 		       E.ns[SRV]));
 	ck_assert_msg(strstr(set, nn_keepf("%u . %s . tcp . %u", (unsigned)user_uid(user),
-					    GOOD4, PORT_OK)),
+					   GOOD4, PORT_OK)),
 		      "out_user4 lost the uid:\n%s", set);
 	expect_conn(user, NULL, GOOD4, PORT_OK, OK);
 	expect_conn(NULL, NULL, GOOD4, PORT_OK, DROP);
@@ -487,13 +487,13 @@ START_TEST(test_program_rules)
 		int st = tu_sh(&out, "%s -S %s show", FWCTL, nn_path(&E, "fwd.sock"));
 
 		ck_assert_msg(st == 0 && strstr(out, nn_keepf(" for program %s, user %s  (",
-							       copy, user)),
+							      copy, user)),
 			      "show does not name the program:\n%s", out);
 		free(out);
 		st = tu_sh(&out, "%s -S %s show --json", FWCTL, nn_path(&E, "fwd.sock"));
 		ck_assert_msg(st == 0 && strstr(out, nn_keepf("\"users\":[\"%s\"],\"units\":[],"
-							       "\"programs\":[\"%s\"]",
-							       user, copy)),
+							      "\"programs\":[\"%s\"]",
+							      user, copy)),
 			      "show --json does not name the program:\n%s", out);
 		free(out);
 	}
@@ -516,7 +516,7 @@ START_TEST(test_program_rules)
 		       nn_keepf("by program %s: accept\n  decided by: rule", copy));
 	expect_explain(GOOD4, PORT_OK, nn_keepf("--program %s", copy),
 		       nn_keepf("set out_prog4, element %s . tcp . %u\n  from:       "
-				 "%s:12\n", GOOD4, PORT_OK, T.policy));
+				"%s:12\n", GOOD4, PORT_OK, T.policy));
 	expect_explain(GOOD6, PORT_OK, nn_keepf("--program %s", copy), ": accept\n");
 	expect_explain(GOOD4, PORT_OK, nn_keepf("--program %s", NETTOOL), ": drop\n");
 	expect_explain(GOOD4, PORT_NO, nn_keepf("--program %s", copy), ": drop\n");
@@ -954,7 +954,7 @@ START_TEST(test_unit_rules)
 	expect_explain(GOOD6, PORT_OK, nn_keepf("--unit %s", unit), "set out_unit6");
 	/* show --nft names the element's cgroup by its path, as nft does. */
 	expect_show_nft(nn_keepf("elements = { \"system.slice/%s\" . %s . tcp . %u ",
-				  unit, GOOD4, PORT_OK));
+				 unit, GOOD4, PORT_OK));
 
 	expect_conn(NULL, T.unitcg, GOOD4, PORT_OK, OK);
 	expect_conn(NULL, T.unitcg, GOOD6, PORT_OK, OK);
@@ -1016,7 +1016,7 @@ START_TEST(test_nested_units)
 	slice_rel = nn_keepf("system.slice/system-fwdt%d\\x2dweb.slice", runner);
 	tmpl_rel = nn_keepf("%s/%s", slice_rel, tmpl);
 	deep_rel = nn_keepf("fwdt%d-user.slice/user-1000.slice/user@1000.service/"
-			     "app.slice/fwdt%d-app.service", runner, runner);
+			    "app.slice/fwdt%d-app.service", runner, runner);
 	deep = nn_keepf("/%s", deep_rel);	/* as systemctl status prints it */
 	write_file(T.policy, policy_fmt, PORT_OK, "unit", nn_keepf("%s, %s", tmpl, deep));
 	good_listeners();
@@ -1072,9 +1072,9 @@ START_TEST(test_nested_units)
 	ck_assert_int_eq(explain_rule(GOOD4, PORT_OK, nn_keepf("--unit %s", deep)),
 			 explain_rule(GOOD4, PORT_OK, nn_keepf("--unit %s", tmpl)) + 2);
 	expect_show_nft(nn_keepf("elements = { \"%s\" . %s . tcp . %u counter packets ",
-				  tmpl_rel, GOOD4, PORT_OK));
+				 tmpl_rel, GOOD4, PORT_OK));
 	expect_show_nft(nn_keepf("\"%s\" . %s . tcp . %u counter packets ",
-				  deep_rel, GOOD6, PORT_OK));
+				 deep_rel, GOOD6, PORT_OK));
 
 	/* The instance stops (its sub-cgroup first, as systemd removes them). */
 	ck_assert(rmdir(sub) == 0);
@@ -1118,8 +1118,8 @@ START_TEST(test_user_created_later)
 	ck_assert_msg(!getpwnam(late), "%s exists", late);
 	write_file(T.policy, policy_fmt, PORT_OK, "user", late);
 	warn = nn_keepf("%s:12: warning: user '%s' does not exist (yet): service "
-			 "'web-out' lets nobody out for it until it does (fwd looks it "
-			 "up again when /etc/passwd changes)", T.policy, late);
+			"'web-out' lets nobody out for it until it does (fwd looks it "
+			"up again when /etc/passwd changes)", T.policy, late);
 	st = tu_sh(&out, "%s check %s", FWCTL, T.policy);
 	ck_assert_msg(st == 0 && strstr(out, warn), "fwctl check: exit %d:\n%s", st, out);
 	free(out);
@@ -1127,8 +1127,8 @@ START_TEST(test_user_created_later)
 	st = tu_sh(&out, "%s check %s --json 2>/dev/null", FWCTL, T.policy);
 	ck_assert_msg(st == 0 && strstr(out, "\"valid\":true") &&
 		      strstr(out, nn_keepf("\"warnings\":[{\"file\":\"%s\",\"line\":12,"
-					    "\"message\":\"user '%s' does not exist (yet)",
-					    T.policy, late)),
+					   "\"message\":\"user '%s' does not exist (yet)",
+					   T.policy, late)),
 		      "fwctl check --json: exit %d:\n%s", st, out);
 	free(out);
 	good_listeners();
@@ -1611,8 +1611,8 @@ START_TEST(test_unit_without_cgroup2)
 	hide_cgroup2();
 	write_file(T.policy, policy_fmt, PORT_OK, "unit", "apt-daily.service");
 	conf = nn_keepf("%s:12: unit 'apt-daily.service': this host has no cgroup2 "
-			 "hierarchy mounted (cgroup v1), so the kernel cannot match "
-			 "units; use user = instead", T.policy);
+			"hierarchy mounted (cgroup v1), so the kernel cannot match "
+			"units; use user = instead", T.policy);
 	st = tu_sh(&out, "%s check %s", FWCTL, T.policy);
 	ck_assert_msg(st == 1 && strstr(out, conf), "fwctl check: exit %d:\n%s", st, out);
 	free(out);
