@@ -145,11 +145,11 @@ static void put_classes(struct buf *b, const struct fwd_ir *ir)
 	}
 }
 
-/* The program queue, after the classes (only when on), with the program
- * rules' text (ir.h, prog_text; its length, 0 for none). */
-static void put_prog(struct buf *b, const struct fwd_ir *ir)
+/* A queue (ir.h, fwd_ir_queue) behind its flag: on, then, when on, its
+ * flags, first queue, count and meter. The program queue and the guard's
+ * queue step are both written so. */
+static void put_queue_at(struct buf *b, const struct fwd_ir_queue *q)
 {
-	const struct fwd_ir_queue *q = &ir->prog;
 	uint8_t fl = (q->native ? 1 : 0) | (q->meter ? 2 : 0);
 	uint8_t on = q->on;
 
@@ -162,27 +162,18 @@ static void put_prog(struct buf *b, const struct fwd_ir *ir)
 	put32(b, q->rate);
 	put32(b, q->period_s);
 	put32(b, q->burst);
+}
+
+/* The program queue, after the classes, with the program rules' text
+ * (ir.h, prog_text; its length, 0 for none) when it is on. */
+static void put_prog(struct buf *b, const struct fwd_ir *ir)
+{
+	put_queue_at(b, &ir->prog);
+	if (!ir->prog.on)
+		return;
 	put32(b, ir->prog_text ? (uint32_t)strlen(ir->prog_text) : 0);
 	if (ir->prog_text)
 		put(b, ir->prog_text, strlen(ir->prog_text));
-}
-
-/* The guard's queue step (version 4): a flag, then the queue. */
-static void put_queue(struct buf *b, const struct fwd_ir *ir)
-{
-	const struct fwd_ir_queue *q = &ir->queue;
-	uint8_t fl = (q->native ? 1 : 0) | (q->meter ? 2 : 0);
-	uint8_t on = q->on;
-
-	put(b, &on, 1);
-	if (!q->on)
-		return;
-	put(b, &fl, 1);
-	put32(b, q->num);
-	put32(b, q->total);
-	put32(b, q->rate);
-	put32(b, q->period_s);
-	put32(b, q->burst);
 }
 
 #define CLASS_BYTES (24 + 1 + 16 + 8 * 4)
@@ -579,7 +570,7 @@ int fwd_state_save_ir_as(const char *dir, const char *name, const struct fwd_ir 
 	}
 	put_classes(&b, ir);
 	put_prog(&b, ir);
-	put_queue(&b, ir);
+	put_queue_at(&b, &ir->queue);
 	len = b.n - 24;
 	sum = fnv1a(b.p + 24, len);
 	memcpy(b.p + 8, &len, 8);
