@@ -222,13 +222,30 @@ static bool get_classes(struct buf *b, struct fwd_ir *ir)
 	return !b->bad;
 }
 
+/* What put_queue_at writes after the on byte: flags, first queue, count
+ * (whole, for the caller's bounds check) and meter. */
+static void get_queue_body(struct buf *b, struct fwd_ir_queue *q,
+			   uint32_t *num, uint32_t *total)
+{
+	uint8_t fl = 0;
+
+	get(b, &fl, 1);
+	*q = (struct fwd_ir_queue){ .on = true, .native = fl & 1,
+				    .meter = (fl & 2) != 0 };
+	*num = get32(b);
+	*total = get32(b);
+	q->rate = get32(b);
+	q->period_s = get32(b);
+	q->burst = get32(b);
+}
+
 /* The program queue, if the file has it; false when it is not the one
  * fwd makes (FWD_PROG_QUEUE, one queue, a meter with a rate). */
 static bool get_prog(struct buf *b, struct fwd_ir *ir, bool v4)
 {
 	struct fwd_ir_queue *q = &ir->prog;
-	uint32_t n;
-	uint8_t fl, on = 1;
+	uint32_t n, num, total;
+	uint8_t on = 1;
 
 	if (b->bad || (!v4 && b->off == b->n))
 		return !b->bad;
@@ -239,14 +256,9 @@ static bool get_prog(struct buf *b, struct fwd_ir *ir, bool v4)
 		if (!on)
 			return !b->bad;
 	}
-	get(b, &fl, 1);
-	*q = (struct fwd_ir_queue){ .on = true, .native = fl & 1,
-				    .meter = (fl & 2) != 0 };
-	q->num = (uint16_t)get32(b);
-	q->total = (uint16_t)get32(b);
-	q->rate = get32(b);
-	q->period_s = get32(b);
-	q->burst = get32(b);
+	get_queue_body(b, q, &num, &total);
+	q->num = (uint16_t)num;
+	q->total = (uint16_t)total;
 	n = get32(b);
 	if (n && fits(b, n, 1)) {
 		ir->prog_text = calloc(1, (size_t)n + 1);
@@ -254,7 +266,7 @@ static bool get_prog(struct buf *b, struct fwd_ir *ir, bool v4)
 			abort();
 		get(b, ir->prog_text, n);
 	}
-	return !b->bad && q->num == FWD_PROG_QUEUE && q->total == 1 &&
+	return !b->bad && num == FWD_PROG_QUEUE && total == 1 &&
 	       (!q->meter || (q->rate && q->period_s)) &&
 	       (!n || (ir->prog_text && strlen(ir->prog_text) == n));
 }
@@ -265,21 +277,14 @@ static bool get_queue(struct buf *b, struct fwd_ir *ir)
 {
 	struct fwd_ir_queue *q = &ir->queue;
 	uint32_t num, total;
-	uint8_t fl, on;
+	uint8_t on;
 
 	get(b, &on, 1);
 	if (b->bad || on > 1)
 		return false;
 	if (!on)
 		return true;
-	get(b, &fl, 1);
-	*q = (struct fwd_ir_queue){ .on = true, .native = fl & 1,
-				    .meter = (fl & 2) != 0 };
-	num = get32(b);
-	total = get32(b);
-	q->rate = get32(b);
-	q->period_s = get32(b);
-	q->burst = get32(b);
+	get_queue_body(b, q, &num, &total);
 	q->num = (uint16_t)num;
 	q->total = (uint16_t)total;
 	return !b->bad && total >= 1 && total <= 16 && num < 65536 && num + total <= 65536 &&
