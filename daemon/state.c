@@ -145,11 +145,11 @@ static void put_classes(struct buf *b, const struct fwd_ir *ir)
 	}
 }
 
-/* The program queue, after the classes (only when on), with the program
- * rules' text (ir.h, prog_text; its length, 0 for none). */
-static void put_prog(struct buf *b, const struct fwd_ir *ir)
+/* A queue (ir.h, fwd_ir_queue) behind its flag: on, then, when on, its
+ * flags, first queue, count and meter. The program queue and the guard's
+ * queue step are both written so. */
+static void put_queue_at(struct buf *b, const struct fwd_ir_queue *q)
 {
-	const struct fwd_ir_queue *q = &ir->prog;
 	uint8_t fl = (q->native ? 1 : 0) | (q->meter ? 2 : 0);
 	uint8_t on = q->on;
 
@@ -162,27 +162,18 @@ static void put_prog(struct buf *b, const struct fwd_ir *ir)
 	put32(b, q->rate);
 	put32(b, q->period_s);
 	put32(b, q->burst);
+}
+
+/* The program queue, after the classes, with the program rules' text
+ * (ir.h, prog_text; its length, 0 for none) when it is on. */
+static void put_prog(struct buf *b, const struct fwd_ir *ir)
+{
+	put_queue_at(b, &ir->prog);
+	if (!ir->prog.on)
+		return;
 	put32(b, ir->prog_text ? (uint32_t)strlen(ir->prog_text) : 0);
 	if (ir->prog_text)
 		put(b, ir->prog_text, strlen(ir->prog_text));
-}
-
-/* The guard's queue step (version 4): a flag, then the queue. */
-static void put_queue(struct buf *b, const struct fwd_ir *ir)
-{
-	const struct fwd_ir_queue *q = &ir->queue;
-	uint8_t fl = (q->native ? 1 : 0) | (q->meter ? 2 : 0);
-	uint8_t on = q->on;
-
-	put(b, &on, 1);
-	if (!q->on)
-		return;
-	put(b, &fl, 1);
-	put32(b, q->num);
-	put32(b, q->total);
-	put32(b, q->rate);
-	put32(b, q->period_s);
-	put32(b, q->burst);
 }
 
 #define CLASS_BYTES (24 + 1 + 16 + 8 * 4)
@@ -231,13 +222,30 @@ static bool get_classes(struct buf *b, struct fwd_ir *ir)
 	return !b->bad;
 }
 
+/* What put_queue_at writes after the on byte: flags, first queue, count
+ * (whole, for the caller's bounds check) and meter. */
+static void get_queue_body(struct buf *b, struct fwd_ir_queue *q,
+			   uint32_t *num, uint32_t *total)
+{
+	uint8_t fl = 0;
+
+	get(b, &fl, 1);
+	*q = (struct fwd_ir_queue){ .on = true, .native = fl & 1,
+				    .meter = (fl & 2) != 0 };
+	*num = get32(b);
+	*total = get32(b);
+	q->rate = get32(b);
+	q->period_s = get32(b);
+	q->burst = get32(b);
+}
+
 /* The program queue, if the file has it; false when it is not the one
  * fwd makes (FWD_PROG_QUEUE, one queue, a meter with a rate). */
 static bool get_prog(struct buf *b, struct fwd_ir *ir, bool v4)
 {
 	struct fwd_ir_queue *q = &ir->prog;
-	uint32_t n;
-	uint8_t fl, on = 1;
+	uint32_t n, num, total;
+	uint8_t on = 1;
 
 	if (b->bad || (!v4 && b->off == b->n))
 		return !b->bad;
@@ -248,14 +256,9 @@ static bool get_prog(struct buf *b, struct fwd_ir *ir, bool v4)
 		if (!on)
 			return !b->bad;
 	}
-	get(b, &fl, 1);
-	*q = (struct fwd_ir_queue){ .on = true, .native = fl & 1,
-				    .meter = (fl & 2) != 0 };
-	q->num = (uint16_t)get32(b);
-	q->total = (uint16_t)get32(b);
-	q->rate = get32(b);
-	q->period_s = get32(b);
-	q->burst = get32(b);
+	get_queue_body(b, q, &num, &total);
+	q->num = (uint16_t)num;
+	q->total = (uint16_t)total;
 	n = get32(b);
 	if (n && fits(b, n, 1)) {
 		ir->prog_text = calloc(1, (size_t)n + 1);
@@ -263,7 +266,7 @@ static bool get_prog(struct buf *b, struct fwd_ir *ir, bool v4)
 			abort();
 		get(b, ir->prog_text, n);
 	}
-	return !b->bad && q->num == FWD_PROG_QUEUE && q->total == 1 &&
+	return !b->bad && num == FWD_PROG_QUEUE && total == 1 &&
 	       (!q->meter || (q->rate && q->period_s)) &&
 	       (!n || (ir->prog_text && strlen(ir->prog_text) == n));
 }
@@ -274,21 +277,14 @@ static bool get_queue(struct buf *b, struct fwd_ir *ir)
 {
 	struct fwd_ir_queue *q = &ir->queue;
 	uint32_t num, total;
-	uint8_t fl, on;
+	uint8_t on;
 
 	get(b, &on, 1);
 	if (b->bad || on > 1)
 		return false;
 	if (!on)
 		return true;
-	get(b, &fl, 1);
-	*q = (struct fwd_ir_queue){ .on = true, .native = fl & 1,
-				    .meter = (fl & 2) != 0 };
-	num = get32(b);
-	total = get32(b);
-	q->rate = get32(b);
-	q->period_s = get32(b);
-	q->burst = get32(b);
+	get_queue_body(b, q, &num, &total);
 	q->num = (uint16_t)num;
 	q->total = (uint16_t)total;
 	return !b->bad && total >= 1 && total <= 16 && num < 65536 && num + total <= 65536 &&
@@ -579,7 +575,7 @@ int fwd_state_save_ir_as(const char *dir, const char *name, const struct fwd_ir 
 	}
 	put_classes(&b, ir);
 	put_prog(&b, ir);
-	put_queue(&b, ir);
+	put_queue_at(&b, &ir->queue);
 	len = b.n - 24;
 	sum = fnv1a(b.p + 24, len);
 	memcpy(b.p + 8, &len, 8);
