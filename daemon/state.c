@@ -150,7 +150,8 @@ static void put_classes(struct buf *b, const struct fwd_ir *ir)
 static void put_prog(struct buf *b, const struct fwd_ir *ir)
 {
 	const struct fwd_ir_queue *q = &ir->prog;
-	uint8_t fl = (q->native ? 1 : 0) | (q->meter ? 2 : 0);
+	uint8_t fl = (q->native ? 1 : 0) | (q->meter ? 2 : 0) |
+		     (q->fanout ? 4 : 0);
 	uint8_t on = q->on;
 
 	put(b, &on, 1);
@@ -232,11 +233,12 @@ static bool get_classes(struct buf *b, struct fwd_ir *ir)
 }
 
 /* The program queue, if the file has it; false when it is not the one
- * fwd makes (FWD_PROG_QUEUE, one queue, a meter with a rate). */
+ * fwd makes (FWD_PROG_QUEUE, one queue or up to FWD_PROG_QUEUES_MAX by
+ * CPU (flag 4), a meter with a rate). */
 static bool get_prog(struct buf *b, struct fwd_ir *ir, bool v4)
 {
 	struct fwd_ir_queue *q = &ir->prog;
-	uint32_t n;
+	uint32_t n, total;
 	uint8_t fl, on = 1;
 
 	if (b->bad || (!v4 && b->off == b->n))
@@ -250,9 +252,10 @@ static bool get_prog(struct buf *b, struct fwd_ir *ir, bool v4)
 	}
 	get(b, &fl, 1);
 	*q = (struct fwd_ir_queue){ .on = true, .native = fl & 1,
-				    .meter = (fl & 2) != 0 };
+				    .meter = (fl & 2) != 0, .fanout = (fl & 4) != 0 };
 	q->num = (uint16_t)get32(b);
-	q->total = (uint16_t)get32(b);
+	total = get32(b);
+	q->total = (uint16_t)total;
 	q->rate = get32(b);
 	q->period_s = get32(b);
 	q->burst = get32(b);
@@ -263,7 +266,8 @@ static bool get_prog(struct buf *b, struct fwd_ir *ir, bool v4)
 			abort();
 		get(b, ir->prog_text, n);
 	}
-	return !b->bad && q->num == FWD_PROG_QUEUE && q->total == 1 &&
+	return !b->bad && q->num == FWD_PROG_QUEUE && fl <= 7 &&
+	       (q->fanout ? total >= 2 && total <= FWD_PROG_QUEUES_MAX : total == 1) &&
 	       (!q->meter || (q->rate && q->period_s)) &&
 	       (!n || (ir->prog_text && strlen(ir->prog_text) == n));
 }
