@@ -26,6 +26,12 @@
 #     loop's queue 16, program_limit raised out of the way); every
 #     connection's SYN is queued once, which the queue's count and the
 #     queue rule's kernel counter show at the end;
+#   stateful: no fwd, but the least any stateful firewall does, loaded
+#     with nft -f into cli (input: iif lo accept, ct state
+#     established,related accept, drop; output: ct state
+#     established,related accept, tcp dport 8443 accept, drop; fwd's hooks
+#     and priorities): user/stateful is what the owner match costs against
+#     that floor, stateful/none what conntrack and the hook cost;
 #   deep: the same allowed to the unit and to a unit five cgroup levels
 #     down (a user unit's shape, named by its path), the client in the
 #     deep one: its SYN misses the level 2 lookups, then matches at level
@@ -33,7 +39,11 @@
 # The unit's cgroup is <cgroup2>/system.slice/fwdt-<pid>-bench.service in a
 # cgroup2 mount this script makes in a private mount namespace (it re-runs
 # itself under `unshare -m`), removed at the end. Rounds alternate the
-# three configurations, so drift in the machine's load hits all alike.
+# configurations, so drift in the machine's load hits all alike.
+#
+# PIN=1 adds progsame and progcross, an experiment on where the program
+# decision runs: the client on CPU 0 and fwd (all its threads) on CPU 0,
+# or on CPU 1 (taskset); the server is not pinned.
 
 if [ -z "${FWD_BENCH_MNTNS:-}" ]; then
 	FWD_BENCH_MNTNS=1 exec unshare -m --propagation private "$0" "$@"
@@ -104,8 +114,9 @@ allow = 198.18.0.2
 $2
 POL
 	mkdir -m 0700 "$SCRATCH/$1-state"
-	ip netns exec "${!ns}" "${FWD_THIS:-$FWD}" -c "$SCRATCH/$1.conf" --state-dir "$SCRATCH/$1-state" \
+	ip netns exec "${!ns}" ${FWD_CPU:+taskset -c "$FWD_CPU"} "${FWD_THIS:-$FWD}" -c "$SCRATCH/$1.conf" --state-dir "$SCRATCH/$1-state" \
 		-S "$SCRATCH/$1.sock" >"$SCRATCH/$1-fwd.log" 2>&1 &
+	eval "FWDPID_$1=$!"	# ip netns exec (and taskset) exec fwd: its pid
 	disown
 	for _ in $(seq 100); do grep -q "fwd: applied" "$SCRATCH/$1-fwd.log" && break; sleep 0.1; done
 	grep -q "fwd: applied" "$SCRATCH/$1-fwd.log" || die "fwd ($1): $(cat "$SCRATCH/$1-fwd.log")"
@@ -114,9 +125,17 @@ POL
 rate() {	# rate NAME: "RATE CPU_US" (connections/s, CPU per connection) from NAME-cli
 	local ns=NS_$1 cg="$CG/system.slice/$UNIT"
 	[ "$1" != deep ] || cg="$CG/$DEEP"
-	sh -c "echo \$\$ > '$cg/cgroup.procs' && exec ip netns exec '${!ns}' \
+	local pin=
+	case $1 in progsame|progcross) pin="taskset -c 0" ;; esac
+	sh -c "echo \$\$ > '$cg/cgroup.procs' && exec ip netns exec '${!ns}' $pin \
 		setpriv --reuid=65534 --regid=65534 --clear-groups '$RATE' connect 198.18.0.2 $PORT $SECS" |
-		awk '{ if ($8 != 0) { print "fails " $8 > "/dev/stderr"; exit 1 } print $6, $10 }'
+		awk '{ if ($8 != 0) { print "fails " $8 > "/dev/stderr"; exit 1 } print $6, $10, $2 }'
+}
+
+fwd_cpu_us() {	# fwd_cpu_us NAME: CPU time (user + system, us) of NAME's fwd so far
+	local p=FWDPID_$1
+	awk -v t="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%.0f\n", ($12 + $13) * 1e6 / t }' \
+		"/proc/${!p}/stat"
 }
 
 pair none
@@ -125,7 +144,31 @@ pair user
 pair unit
 pair prog
 pair deep
-CFGS="none plain user unit prog deep"
+pair stateful
+# The same hooks and priority as fwd's base chains (filter, 0).
+ip netns exec "$NS_stateful" nft -f - <<NFT || die "cannot load the stateful ruleset"
+table inet bench_stateful {
+	chain input {
+		type filter hook input priority filter; policy accept;
+		iif "lo" accept
+		ct state established,related accept
+		drop
+	}
+	chain output {
+		type filter hook output priority filter; policy accept;
+		ct state established,related accept
+		tcp dport $PORT accept
+		drop
+	}
+}
+NFT
+CFGS="none stateful plain user unit prog deep"
+if [ -n "${PIN:-}" ]; then
+	[ "$(nproc)" -ge 2 ] || die "PIN=1 needs two CPUs"
+	pair progsame
+	pair progcross
+	CFGS="$CFGS progsame progcross"
+fi
 if [ -n "${FWD_OLD:-}" ]; then	# a paired before/after of the program rule
 	[ -x "$FWD_OLD" ] || die "FWD_OLD=$FWD_OLD is not an executable"
 	pair progold
@@ -139,6 +182,10 @@ fwd_in deep "unit = $UNIT, $DEEP"
 # would cap the one client at 1000 connections a second: this measures
 # the loop's round trip, so the limit is set out of the way.
 fwd_in prog "program = $(readlink -f "$RATE")" "program_limit = 1000000/1s"
+if [ -n "${PIN:-}" ]; then
+	FWD_CPU=0 fwd_in progsame "program = $(readlink -f "$RATE")" "program_limit = 1000000/1s"
+	FWD_CPU=1 fwd_in progcross "program = $(readlink -f "$RATE")" "program_limit = 1000000/1s"
+fi
 if [ -n "${FWD_OLD:-}" ]; then
 	# An older fwd may not know program_limit (then it has no meter).
 	if "$FWD_OLD" -n -c "$SCRATCH/prog.conf" >/dev/null 2>&1; then
@@ -151,6 +198,10 @@ if [ -n "${FWD_OLD:-}" ]; then
 fi
 for _ in $(seq 50); do grep -q "bound queue 16" "$SCRATCH/prog-fwd.log" && break; sleep 0.1; done
 grep -q "bound queue 16" "$SCRATCH/prog-fwd.log" || die "fwd (prog): queue 16 not bound"
+for c in ${PIN:+progsame progcross}; do
+	for _ in $(seq 50); do grep -q "bound queue 16" "$SCRATCH/$c-fwd.log" && break; sleep 0.1; done
+	grep -q "bound queue 16" "$SCRATCH/$c-fwd.log" || die "fwd ($c): queue 16 not bound"
+done
 grep -q "unit cgroups\|elements" "$SCRATCH/unit-fwd.log" || true
 # grep without -q: it reads nft's output to the end (pipefail would take
 # nft's SIGPIPE after an early match for a missing element).
@@ -165,35 +216,55 @@ if ip netns exec "$NS_user" timeout 3 "$RATE" connect 198.18.0.2 "$PORT" 1 | gre
 	die "root got through the user rule"
 fi
 
-report "# SECS=$SECS per measurement, RUNS=$RUNS rounds, one connection at a time"
+report "# SECS=$SECS per measurement, RUNS=$RUNS rounds, one connection at a time, load $(cut -d' ' -f1-3 /proc/loadavg)"
 report "# rate: connections/s (wall); cpu: the client's CPU us per connection (the output"
-report "# hook runs in its connect()); ratios are 'x of no fwd': rate/rate_none, cpu_none/cpu"
-report "round rate:none plain user unit prog cpu:none plain user unit prog | rate user/none unit/none prog/none | cpu user unit plain | cpu user/plain unit/plain"
+report "# hook runs in its connect()); ratio A/B: rate_A/rate_B, and for cpu cpu_B/cpu_A"
+report "# (both: 1.0 = as fast as B, less = slower)"
+report "round $(for c in $CFGS; do printf '%s ' "$c:rate/cpu"; done)load1"
 div() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.3f", x / y }'; }
 med() { printf '%s\n' "$@" | median; }
-declare -A R C
-keys=(ru ro rp cu co cp cup cop cd rd rpo)
-for k in "${keys[@]}"; do eval "V_$k=()"; done
+declare -A R C F VF
+# The pairs reported: A/B for rate and CPU, medians over the rounds.
+PAIRS="user/none unit/none plain/none prog/none stateful/none
+user/stateful unit/stateful plain/stateful prog/stateful
+user/plain unit/plain deep/unit"
+[ -z "${FWD_OLD:-}" ] || PAIRS="$PAIRS prog/progold"
+[ -z "${PIN:-}" ] || PAIRS="$PAIRS progsame/progcross progsame/none progcross/none"
+declare -A VR VC	# "A/B" -> space-separated ratios per round
 for r in $(seq "$RUNS"); do
+	line="$r"
 	for cfg in $CFGS; do
-		read -r R[$cfg] C[$cfg] < <(rate "$cfg")
+		case $cfg in prog*) f0=$(fwd_cpu_us "$cfg") ;; esac
+		read -r R[$cfg] C[$cfg] N < <(rate "$cfg")
+		line="$line ${R[$cfg]}/${C[$cfg]}"
+		case $cfg in prog*)
+			# fwd's CPU per decision (its whole process: the queue
+			# worker's receive, owner lookup, verdict and reinjection,
+			# and any spin), in us; clock ticks, so only over rounds.
+			F[$cfg]=$(div "$(( $(fwd_cpu_us "$cfg") - f0 ))" "$N")
+			VF[$cfg]="${VF[$cfg]:-} ${F[$cfg]}"
+			line="$line/fwd:${F[$cfg]}" ;;
+		esac
 	done
-	V_ru+=("$(div "${R[user]}" "${R[none]}")"); V_ro+=("$(div "${R[unit]}" "${R[none]}")")
-	V_rp+=("$(div "${R[prog]}" "${R[none]}")")
-	[ -z "${FWD_OLD:-}" ] || V_rpo+=("$(div "${R[prog]}" "${R[progold]}")")
-	V_cu+=("$(div "${C[none]}" "${C[user]}")"); V_co+=("$(div "${C[none]}" "${C[unit]}")")
-	V_cp+=("$(div "${C[none]}" "${C[plain]}")")
-	V_cup+=("$(div "${C[plain]}" "${C[user]}")"); V_cop+=("$(div "${C[plain]}" "${C[unit]}")")
-	V_cd+=("$(div "${C[unit]}" "${C[deep]}")"); V_rd+=("$(div "${R[deep]}" "${R[unit]}")")
-	report "$r ${R[none]} ${R[plain]} ${R[user]} ${R[unit]} ${R[prog]} ${C[none]} ${C[plain]} ${C[user]} ${C[unit]} ${C[prog]} | ${V_ru[-1]} ${V_ro[-1]} ${V_rp[-1]} | ${V_cu[-1]} ${V_co[-1]} ${V_cp[-1]} | ${V_cup[-1]} ${V_cop[-1]} | deep ${R[deep]} ${C[deep]} cpu unit/deep ${V_cd[-1]}${FWD_OLD:+ | progold ${R[progold]:-} prog/progold ${V_rpo[-1]:-}}"
+	for pr in $PAIRS; do
+		a=${pr%/*} b=${pr#*/}
+		VR[$pr]="${VR[$pr]:-} $(div "${R[$a]}" "${R[$b]}")"
+		VC[$pr]="${VC[$pr]:-} $(div "${C[$b]}" "${C[$a]}")"
+	done
+	report "$line $(cut -d' ' -f1 /proc/loadavg)"
 done
-report "median rate, user rule / no fwd: $(med "${V_ru[@]}"); unit rule / no fwd: $(med "${V_ro[@]}") (target >= 0.95)"
-report "median CPU per connection as x of no fwd: user rule $(med "${V_cu[@]}"), unit rule $(med "${V_co[@]}"), plain destination rule $(med "${V_cp[@]}") (target >= 0.95)"
-report "median CPU, owner match against the plain rule: user $(med "${V_cup[@]}"), unit $(med "${V_cop[@]}")"
+report "median ratios over $RUNS rounds (load at the end $(cut -d' ' -f1-3 /proc/loadavg)):"
+report "pair rate cpu"
+for pr in $PAIRS; do
+	# shellcheck disable=SC2086 # the per-round values, split on purpose
+	report "$pr $(med ${VR[$pr]}) $(med ${VC[$pr]})"
+done
+for cfg in $CFGS; do
+	# shellcheck disable=SC2086 # the per-round values, split on purpose
+	case $cfg in prog*) report "$cfg: fwd's CPU per decision (us, median) $(med ${VF[$cfg]})" ;; esac
+done
+report "targets: user/none and unit/none >= 0.95 (rate and CPU); prog/none rate >= 0.5"
 report "counters: $(ip netns exec "$NS_user" nft list set inet fwd_filter out_user4 | grep -o 'counter packets [0-9]*' | head -1) (user), $(ip netns exec "$NS_unit" nft list set inet fwd_filter out_unit4 | grep -o 'counter packets [0-9]*' | head -1) (unit)"
-report "median CPU, a unit at level 5 behind the level 2 lookups / the level 2 unit: $(med "${V_cd[@]}") (rate $(med "${V_rd[@]}"))"
-report "median rate, program rule / no fwd: $(med "${V_rp[@]}") (target >= 0.5)"
-[ -z "${FWD_OLD:-}" ] || report "median rate, program rule / the same with FWD_OLD ($FWD_OLD): $(med "${V_rpo[@]}")"
 # One packet per flow: the queue's count, the kernel's count of the queue
 # rule, and the connections the program made (every round's) agree.
 report "program queue: $(ip netns exec "$NS_prog" "$FWCTL" -S "$SCRATCH/prog.sock" status --json |

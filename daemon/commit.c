@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cgwatch.h"
 #include "commit.h"
@@ -17,6 +18,17 @@
 #include "edit.h"
 #include "log.h"
 #include "store.h"
+
+/* The program queues: one per CPU the machine has (ir.h,
+ * FWD_PROG_QUEUES_MAX at most), by the CPU that queues. */
+static uint16_t prog_queues(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_CONF);
+
+	if (n < 1)
+		return 1;
+	return n > (long)FWD_PROG_QUEUES_MAX ? FWD_PROG_QUEUES_MAX : (uint16_t)n;
+}
 
 /* ---- the lockout guard ------------------------------------------------ */
 
@@ -373,6 +385,9 @@ int fwd_change_commit(struct fwd_ctx *ctx, struct fwd_change *ch, struct fwd_dia
 		 * so a [guard] queue step uses nft_queue where it exists. */
 		struct fwd_compile_opts co = {
 			.native_queue = ctx->feat.native_queue,
+			/* A program queue per CPU: the verdict loop runs
+			 * a worker on each (vloop.c). */
+			.prog_queues = prog_queues(),
 			/* unit = rules: the cgroups as they are now, each
 			 * watched before it is looked at (daemon/cgwatch.c
 			 * recompiles when they change). */

@@ -150,7 +150,8 @@ static void put_classes(struct buf *b, const struct fwd_ir *ir)
  * queue step are both written so. */
 static void put_queue_at(struct buf *b, const struct fwd_ir_queue *q)
 {
-	uint8_t fl = (q->native ? 1 : 0) | (q->meter ? 2 : 0);
+	uint8_t fl = (q->native ? 1 : 0) | (q->meter ? 2 : 0) |
+		     (q->fanout ? 4 : 0);
 	uint8_t on = q->on;
 
 	put(b, &on, 1);
@@ -223,29 +224,31 @@ static bool get_classes(struct buf *b, struct fwd_ir *ir)
 }
 
 /* What put_queue_at writes after the on byte: flags, first queue, count
- * (whole, for the caller's bounds check) and meter. */
-static void get_queue_body(struct buf *b, struct fwd_ir_queue *q,
-			   uint32_t *num, uint32_t *total)
+ * (whole, for the caller's bounds check) and meter. Returns the flags. */
+static uint8_t get_queue_body(struct buf *b, struct fwd_ir_queue *q,
+			      uint32_t *num, uint32_t *total)
 {
 	uint8_t fl = 0;
 
 	get(b, &fl, 1);
 	*q = (struct fwd_ir_queue){ .on = true, .native = fl & 1,
-				    .meter = (fl & 2) != 0 };
+				    .meter = (fl & 2) != 0, .fanout = (fl & 4) != 0 };
 	*num = get32(b);
 	*total = get32(b);
 	q->rate = get32(b);
 	q->period_s = get32(b);
 	q->burst = get32(b);
+	return fl;
 }
 
 /* The program queue, if the file has it; false when it is not the one
- * fwd makes (FWD_PROG_QUEUE, one queue, a meter with a rate). */
+ * fwd makes (FWD_PROG_QUEUE, one queue or up to FWD_PROG_QUEUES_MAX by
+ * CPU (flag 4), a meter with a rate). */
 static bool get_prog(struct buf *b, struct fwd_ir *ir, bool v4)
 {
 	struct fwd_ir_queue *q = &ir->prog;
 	uint32_t n, num, total;
-	uint8_t on = 1;
+	uint8_t fl, on = 1;
 
 	if (b->bad || (!v4 && b->off == b->n))
 		return !b->bad;
@@ -256,7 +259,7 @@ static bool get_prog(struct buf *b, struct fwd_ir *ir, bool v4)
 		if (!on)
 			return !b->bad;
 	}
-	get_queue_body(b, q, &num, &total);
+	fl = get_queue_body(b, q, &num, &total);
 	q->num = (uint16_t)num;
 	q->total = (uint16_t)total;
 	n = get32(b);
@@ -266,7 +269,8 @@ static bool get_prog(struct buf *b, struct fwd_ir *ir, bool v4)
 			abort();
 		get(b, ir->prog_text, n);
 	}
-	return !b->bad && num == FWD_PROG_QUEUE && total == 1 &&
+	return !b->bad && num == FWD_PROG_QUEUE && fl <= 7 &&
+	       (q->fanout ? total >= 2 && total <= FWD_PROG_QUEUES_MAX : total == 1) &&
 	       (!q->meter || (q->rate && q->period_s)) &&
 	       (!n || (ir->prog_text && strlen(ir->prog_text) == n));
 }
@@ -284,7 +288,8 @@ static bool get_queue(struct buf *b, struct fwd_ir *ir)
 		return false;
 	if (!on)
 		return true;
-	get_queue_body(b, q, &num, &total);
+	if (get_queue_body(b, q, &num, &total) > 7)
+		return false;
 	q->num = (uint16_t)num;
 	q->total = (uint16_t)total;
 	return !b->bad && total >= 1 && total <= 16 && num < 65536 && num + total <= 65536 &&

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,9 +68,12 @@ struct worker {
 	uint16_t num;
 	atomic_bool stop;
 	struct ifcache ifc;	/* the worker's own */
-	/* The program queue's worker (FWD_PROG_QUEUE): decides by owner
-	 * (progrule.h) with its own finder, never touches the guard. */
+	/* A program queue's worker (FWD_PROG_QUEUE ..): decides by owner
+	 * (progrule.h) with its own finder, never touches the guard. With
+	 * queues by CPU (fan_total > 1) it keeps to the CPUs whose packets
+	 * its queue gets: cpu % fan_total == fan_i (prog_pin). */
 	bool prog;
+	uint16_t fan_i, fan_total;
 	struct fwd_owner_finder *of;
 	/* Under vl->mu: */
 	bool bound;
@@ -113,9 +117,12 @@ struct fwd_vloop {
 	struct worker *w;
 	size_t nw;
 	struct fwd_ir_queue running;	/* the step the workers serve */
-	/* The program queue's worker (NULL: none) and the rules it decides
-	 * by (under mu; replaced whole on every new model). */
+	/* The program queues' workers, one per queue (NULL: none), the
+	 * queues they serve, and the rules they decide by (under mu;
+	 * replaced whole on every new model). */
 	struct worker *pw;
+	size_t npw;
+	struct fwd_ir_queue prun;
 	struct fwd_progrules *prog;
 
 	/* Main thread only. */
@@ -471,6 +478,36 @@ static void set_bound(struct worker *w, bool on)
 	pthread_mutex_unlock(&w->vl->mu);
 }
 
+/*
+ * A program worker on the CPUs whose packets its queue gets (the kernel
+ * picks queue FWD_PROG_QUEUE + cpu % total, the CPU where the client's
+ * connect() queued the SYN), among those fwd may run on: the decision
+ * and the SYN's reinjection in the verdict then run on the client's CPU,
+ * with no wake-up across CPUs. Where none is allowed (fwd's own affinity)
+ * the worker stays where the scheduler puts it: slower, still correct.
+ */
+static void prog_pin(struct worker *w)
+{
+	cpu_set_t allowed, want;
+	int n = 0, ret;
+
+	if (w->fan_total < 2 ||
+	    sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
+		return;
+	CPU_ZERO(&want);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &allowed) && c % w->fan_total == w->fan_i) {
+			CPU_SET(c, &want);
+			n++;
+		}
+	ret = n ? pthread_setaffinity_np(pthread_self(), sizeof(want), &want) :
+		  ENOENT;
+	if (ret)
+		fwd_log(LOG_WARNING, "verdict loop: queue %u: not kept to its "
+			"CPUs (%s); its decisions may wait for another CPU",
+			w->num, strerror(ret));
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -481,6 +518,8 @@ static void *worker_main(void *arg)
 	struct fwd_pkt pk[BATCH];
 	int last_err = 0;
 
+	if (w->prog)
+		prog_pin(w);
 	while (!atomic_load(&w->stop)) {
 		struct pollfd pfd;
 		size_t n = 0;
@@ -627,36 +666,56 @@ static void prog_stop(struct fwd_vloop *vl)
 {
 	if (!vl->pw)
 		return;
-	atomic_store(&vl->pw->stop, true);
-	if (vl->pw->started)
-		pthread_join(vl->pw->th, NULL);
-	fwd_owner_finder_free(vl->pw->of);
+	for (size_t i = 0; i < vl->npw; i++)
+		atomic_store(&vl->pw[i].stop, true);
+	for (size_t i = 0; i < vl->npw; i++) {
+		if (vl->pw[i].started)
+			pthread_join(vl->pw[i].th, NULL);
+		fwd_owner_finder_free(vl->pw[i].of);
+	}
 	free(vl->pw);
 	vl->pw = NULL;
+	vl->npw = 0;
+	memset(&vl->prun, 0, sizeof(vl->prun));
 }
 
-static void prog_start(struct fwd_vloop *vl)
+/* A worker per program queue, each with its own queue socket and finder:
+ * they share only the rules and the counters, under vl->mu. A queue whose
+ * worker is not there drops its packets (no bypass). */
+static void prog_start(struct fwd_vloop *vl, const struct fwd_ir_queue *q)
 {
-	struct worker *w = fwd_xcalloc(1, sizeof(*w));
-	int ret;
+	vl->npw = q->total ? q->total : 1;
+	vl->pw = fwd_xcalloc(vl->npw, sizeof(*vl->pw));
+	vl->prun = *q;
+	for (size_t i = 0; i < vl->npw; i++) {
+		struct worker *w = &vl->pw[i];
+		int ret;
 
-	w->vl = vl;
-	w->num = FWD_PROG_QUEUE;
-	w->prog = true;
-	atomic_init(&w->stop, false);
-	/* Without a finder every owner is unknown: all dropped, logged. */
-	ret = fwd_owner_finder_new(&w->of);
-	if (ret)
-		fwd_log(LOG_ERR, "verdict loop: program queue: sock_diag: %s; "
-			"program rules let nothing out", strerror(-ret));
-	vl->pw = w;
-	ret = pthread_create(&w->th, NULL, worker_main, w);
-	if (ret)
-		fwd_log(LOG_ERR, "verdict loop: thread for queue %u: %s; its "
-			"packets are dropped", w->num, strerror(ret));
+		w->vl = vl;
+		w->num = (uint16_t)(q->num + i);
+		w->prog = true;
+		w->fan_i = (uint16_t)i;
+		w->fan_total = q->fanout ? (uint16_t)vl->npw : 0;
+		atomic_init(&w->stop, false);
+		/* Without a finder every owner is unknown: all dropped,
+		 * logged. */
+		ret = fwd_owner_finder_new(&w->of);
+		if (ret)
+			fwd_log(LOG_ERR, "verdict loop: program queue %u: sock_diag: "
+				"%s; program rules let nothing out", w->num,
+				strerror(-ret));
+		ret = pthread_create(&w->th, NULL, worker_main, w);
+		if (ret)
+			fwd_log(LOG_ERR, "verdict loop: thread for queue %u: %s; its "
+				"packets are dropped", w->num, strerror(ret));
+		else
+			w->started = true;
+	}
+	if (vl->npw == 1)
+		fwd_log(LOG_INFO, "verdict loop: program rules on queue %u", q->num);
 	else
-		w->started = true;
-	fwd_log(LOG_INFO, "verdict loop: program rules on queue %u", w->num);
+		fwd_log(LOG_INFO, "verdict loop: program rules on queues %u-%u, "
+			"by CPU", q->num, q->num + (unsigned)vl->npw - 1);
 }
 
 /* ---- the main thread's side ---- */
@@ -992,8 +1051,16 @@ void fwd_vloop_sync(struct fwd_ctx *ctx, bool new_model)
 	if (new_model || !vl->prog)
 		prog_renew(ctx);
 	if (ctx->ir && ctx->ir->prog.on && !ctx->disabled) {
+		struct fwd_ir_queue pq = fwd_ir_prog_queue(ctx->ir);
+
+		/* Rebound only when the queues changed (another CPU count
+		 * in a last good policy, or none by CPU any more). */
+		if (vl->pw && (pq.num != vl->prun.num ||
+			       pq.total != vl->prun.total ||
+			       pq.fanout != vl->prun.fanout))
+			prog_stop(vl);
 		if (!vl->pw)
-			prog_start(vl);
+			prog_start(vl, &pq);
 	} else if (vl->pw) {
 		prog_stop(vl);
 	}
@@ -1240,26 +1307,38 @@ unsigned fwd_vloop_stats(struct fwd_ctx *ctx, struct fwd_vloop_qstats *out,
 		s->lat_samples = w->lat.n;
 	}
 	if (vl->pw && n < max) {
+		/* The program queues as one entry: the decisions are one
+		 * thing whichever CPU queued them. */
 		struct fwd_vloop_qstats *s = &out[n++];
 
 		memset(s, 0, sizeof(*s));
-		s->num = vl->pw->num;
-		s->bound = vl->pw->bound;
-		s->queued = vl->pw->qst.received;
-		s->verdicts = vl->pw->qst.verdicts;
-		s->verdict_errors = vl->pw->qst.verdict_errors;
+		s->num = vl->pw[0].num;
+		s->bound = true;
 		s->prog = true;
-		s->prog_accepted = vl->pw->prog_by[FWD_PROG_ALLOWED];
-		s->prog_unknown = vl->pw->prog_by[FWD_PROG_UNKNOWN_OWNER];
-		s->prog_denied = vl->pw->prog_by[FWD_PROG_NOT_ALLOWED];
+		s->prog_total = (uint16_t)vl->npw;
+		for (size_t i = 0; i < vl->npw; i++) {
+			const struct worker *w = &vl->pw[i];
+
+			s->bound = s->bound && w->bound;
+			s->queued += w->qst.received;
+			s->verdicts += w->qst.verdicts;
+			s->verdict_errors += w->qst.verdict_errors;
+			s->prog_accepted += w->prog_by[FWD_PROG_ALLOWED];
+			s->prog_unknown += w->prog_by[FWD_PROG_UNKNOWN_OWNER];
+			s->prog_denied += w->prog_by[FWD_PROG_NOT_ALLOWED];
+		}
 	}
 	pthread_mutex_unlock(&vl->mu);
 	for (unsigned i = 0; i < n; i++) {
-		struct fwd_queue_proc pr;
+		unsigned nq = out[i].prog ? out[i].prog_total : 1;
 
-		if (fwd_queue_proc_read(out[i].num, &pr) == 0) {
-			out[i].queue_dropped = pr.queue_dropped;
-			out[i].user_dropped = pr.user_dropped;
+		for (unsigned k = 0; k < nq; k++) {
+			struct fwd_queue_proc pr;
+
+			if (fwd_queue_proc_read((uint16_t)(out[i].num + k), &pr) == 0) {
+				out[i].queue_dropped += pr.queue_dropped;
+				out[i].user_dropped += pr.user_dropped;
+			}
 		}
 	}
 	return n;

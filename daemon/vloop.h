@@ -86,8 +86,11 @@ struct fwd_vloop_qstats {
 	uint64_t lat_p50_ns, lat_p99_ns;	/* enqueue (kernel stamp) to verdict */
 	uint64_t lat_samples;
 	/* The program queue (outbound.h: program =), the last entry when it
-	 * runs: its decisions by reason. */
+	 * runs: its decisions by reason. With several program queues (by
+	 * CPU) the entry is their sum, num the first, bound when all are,
+	 * prog_total how many. */
 	bool prog;
+	uint16_t prog_total;
 	uint64_t prog_accepted, prog_unknown, prog_denied;
 };
 /* Fill up to max entries; returns how many queues run (0: no loop). */

@@ -836,8 +836,9 @@ static void meter_update(struct nftnl_rule *r, const struct meter_args *a)
 /*
  * To the verdict loop: the native queue expression, or the xt NFQUEUE
  * target rev 3 through nft_compat where the kernel has no nft_queue.
- * Never a bypass flag, never cpu fanout: queues_total balances by flow
- * hash, and a packet nobody takes is dropped.
+ * Never a bypass flag: a packet nobody takes is dropped. queues_total
+ * balances by flow hash, or with q->fanout (the program queues) by the
+ * CPU that queues the packet.
  */
 static void v_queue(struct nftnl_rule *r, const struct fwd_ir_queue *q)
 {
@@ -847,6 +848,9 @@ static void v_queue(struct nftnl_rule *r, const struct fwd_ir_queue *q)
 		e = expr(r, "queue");
 		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_NUM, q->num);
 		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_TOTAL, q->total);
+		if (q->fanout)
+			nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_FLAGS,
+					   NFT_QUEUE_FLAG_CPU_FANOUT);
 		return;
 	}
 	{
@@ -856,7 +860,7 @@ static void v_queue(struct nftnl_rule *r, const struct fwd_ir_queue *q)
 
 		info->queuenum = q->num;
 		info->queues_total = q->total;
-		info->flags = 0;
+		info->flags = q->fanout ? NFQ_FLAG_CPU_FANOUT : 0;
 		e = expr(r, "target");
 		nftnl_expr_set_str(e, NFTNL_EXPR_TG_NAME, "NFQUEUE");
 		nftnl_expr_set_u32(e, NFTNL_EXPR_TG_REV, 3);

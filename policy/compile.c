@@ -2193,9 +2193,13 @@ int fwd_compile_opts_at(const struct fwd_policy *p, uint64_t now,
 	if (fwd_policy_has_programs(p) && p->outbound != FWD_ALLOW) {
 		/* The per-owner meter (program_limit) is always there: a
 		 * local user can always try to flood the queue. */
+		uint16_t nq = o->prog_queues > FWD_PROG_QUEUES_MAX ?
+			      FWD_PROG_QUEUES_MAX : o->prog_queues;
+
 		ir->prog = (struct fwd_ir_queue){ .on = true,
 			.native = o->native_queue, .num = FWD_PROG_QUEUE,
-			.total = 1, .meter = true };
+			.total = nq > 1 ? nq : 1, .fanout = nq > 1,
+			.meter = true };
 		limit_rate(p->prog_limit_n, p->prog_limit_w, &ir->prog.rate,
 			   &ir->prog.period_s, &ir->prog.burst);
 		ir->prog_text = fwd_progrules_text(p);

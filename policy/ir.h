@@ -413,15 +413,25 @@ bool fwd_ir_rule_first_copy(const struct fwd_ir *ir,
  * The queue of `program =` rules (outbound.h): its own number, past the
  * guard's (0 .. 15, [defaults] queues), so the loop knows an outbound
  * program decision by the queue a packet arrives on, and a [guard] with
- * more queues can never balance inbound packets onto it.
+ * more queues can never balance inbound packets onto it. With
+ * fwd_compile_opts.prog_queues > 1 it is the first of that many, chosen
+ * by the CPU the packet was queued on (cpu fanout): the daemon runs one
+ * worker per queue on that CPU, so a program decision and the SYN's
+ * reinjection happen where the client's connect() queued it, without a
+ * wake-up across CPUs (bench/README.md, outbound.sh: fwd's CPU per
+ * decision is about a third on the same CPU of what it is on another).
  */
 #define FWD_PROG_QUEUE 16u
+#define FWD_PROG_QUEUES_MAX 16u
 #define FWD_METER_TIMEOUT_S 60u
 struct fwd_ir_queue {
 	bool on;
 	bool native;		/* nft `queue` (nft_queue); else xt NFQUEUE v3 */
 	uint16_t num;		/* first queue */
 	uint16_t total;		/* queues (>= 1) */
+	/* total > 1: by the CPU that queues (cpu fanout), not by the
+	 * flow's hash (only the program queue; queue num + cpu % total) */
+	bool fanout;
 	bool meter;
 	uint32_t rate;		/* packets per period_s from one source */
 	uint32_t period_s;	/* 1, 60, 3600, 86400 or 604800 (nft units) */
@@ -662,6 +672,10 @@ void fwd_lists_view_free(struct fwd_list_view *v, size_t n);	/* accepts NULL */
 struct fwd_compile_opts {
 	struct fwd_ir_queue queue;
 	bool native_queue;	/* the kernel has nft_queue (fwd --probe) */
+	/* The program queue's queues (FWD_PROG_QUEUE ..), by CPU: the
+	 * daemon's workers, one per CPU (at most FWD_PROG_QUEUES_MAX).
+	 * 0 or 1: one queue (fwd -n, fwctl check). */
+	uint16_t prog_queues;
 	/* `unit =` owners: the ids of their cgroups (outbound.h). NULL:
 	 * units get no element (fwd -n). */
 	int (*unit_id)(void *arg, const char *unit, uint64_t *id);

@@ -178,7 +178,8 @@ static bool same_queue(const struct fwd_ir_queue *a,
 		       const struct fwd_ir_queue *b)
 {
 	return a->on == b->on && a->native == b->native && a->num == b->num &&
-	       a->total == b->total && a->meter == b->meter &&
+	       a->total == b->total && a->fanout == b->fanout &&
+	       a->meter == b->meter &&
 	       a->rate == b->rate && a->period_s == b->period_s &&
 	       a->burst == b->burst;
 }

@@ -521,6 +521,8 @@ static void render_queue(struct out *o, const struct fwd_ir_queue *q)
 	if (q->total > 1) {
 		puts_(o, "-");
 		put_u32(o, (uint32_t)q->num + q->total - 1);
+		if (q->fanout)
+			puts_(o, " fanout");
 	}
 	if (!q->native)
 		puts_(o, " # xt NFQUEUE v3 target (nft_compat), no bypass");

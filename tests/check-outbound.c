@@ -579,6 +579,107 @@ START_TEST(test_program_rules)
 }
 END_TEST
 
+/* The last packet id queue `num` handed out (the id sequence column of
+ * /proc/net/netfilter/nfnetlink_queue in srv), -1 when nobody binds it. */
+static long queue_ids(unsigned num)
+{
+	char *t = nn_keep(nn_sh_ok("ip netns exec %s cat /proc/net/netfilter/"
+				   "nfnetlink_queue", E.ns[SRV]));
+	unsigned q, portid, total, mode, range, seq, one;
+	long qd, ud;
+
+	for (char *l = t; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (sscanf(l, "%u %u %u %u %u %ld %ld %u %u", &q, &portid, &total,
+			   &mode, &range, &qd, &ud, &seq, &one) == 9 && q == num)
+			return (long)seq;
+	return -1;
+}
+
+/*
+ * The program queues by CPU: fwd binds one queue per CPU (16 .. 16 + N -
+ * 1, N the machine's CPUs, at most 16), the rule picks by the CPU that
+ * queues (`fanout`), and a client kept to CPU c has its SYN decided on
+ * queue 16 + c % N, and on no other: the decision runs where the SYN was
+ * queued (bench/outbound.sh measured why). Every flow still gets through,
+ * status sums the queues into one program entry, and the identity check
+ * is the same (nettool itself pinned to a CPU is refused there).
+ */
+START_TEST(test_program_fanout)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+	unsigned total = ncpu > 16 ? 16 : (unsigned)ncpu;
+	const char *user = tu_user();
+	char *copy, *out = NULL;
+	struct progq q;
+	int st;
+
+	if (!tu_need_root() || !tu_need_prog("setpriv", "util-linux") ||
+	    !tu_need_prog("taskset", "util-linux"))
+		return;
+	ck_assert_msg(user, "cannot create the test user");
+	topo_up();
+	copy = nn_path(&E, "prog-client");
+	copy_exe(NETTOOL, copy);
+	write_file(T.policy, policy_fmt, PORT_OK, "program", copy);
+	good_listeners();
+	fwd_start();
+	for (unsigned k = 0; k < total; k++)
+		ck_assert_msg(wait_for(T.fwdlog, tu_asprintf("bound queue %u\n",
+							   FWD_PROG_QUEUE + k), 1, 5),
+			      "program queue %u not bound:\n%s", FWD_PROG_QUEUE + k,
+			      slurp_or_empty(T.fwdlog));
+	st = tu_sh(&out, "%s -S %s show --nft", FWCTL, nn_path(&E, "fwd.sock"));
+	ck_assert_msg(st == 0 && strstr(out, total > 1 ?
+			tu_asprintf("@out_prog4 counter packets 0 bytes 0 queue num "
+				  "%u-%u fanout", FWD_PROG_QUEUE,
+				  FWD_PROG_QUEUE + total - 1) :
+			tu_asprintf("@out_prog4 counter packets 0 bytes 0 queue num %u #",
+				  FWD_PROG_QUEUE)),
+		      "the program queue rule is not by CPU over %u queues:\n%.2500s",
+		      total, out);
+	free(out);
+	for (unsigned c = 0; c < (unsigned)ncpu; c++) {
+		unsigned want = FWD_PROG_QUEUE + c % total;
+		long before[16], after;
+
+		for (unsigned k = 0; k < total; k++)
+			before[k] = queue_ids(FWD_PROG_QUEUE + k);
+		for (int i = 0; i < 2; i++) {
+			const char *bin = i ? NETTOOL : copy;
+
+			st = tu_sh(&out, "ip netns exec %s taskset -c %u %s connect tcp "
+				   "%s %u --timeout %s", E.ns[SRV], c, bin, GOOD4,
+				   PORT_OK, i ? "1" : "3");
+			ck_assert_msg(st == (i ? DROP : OK), "%s on CPU %u: exit %d\n%s",
+				      bin, c, st, out);
+			free(out);
+		}
+		for (unsigned k = 0; k < total; k++) {
+			after = queue_ids(FWD_PROG_QUEUE + k);
+			/* The copy's SYN and nettool's (perhaps retransmitted
+			 * once before it gives up: from a timer, any CPU). */
+			if (FWD_PROG_QUEUE + k == want)
+				ck_assert_msg(after - before[k] >= 2,
+					      "CPU %u: queue %u took %ld packets, "
+					      "wanted the 2 SYNs", c, want,
+					      after - before[k]);
+			else if (total > 1)
+				ck_assert_msg(after - before[k] <= 1,
+					      "CPU %u: queue %u (not %u) took %ld packets",
+					      c, FWD_PROG_QUEUE + k, want, after - before[k]);
+		}
+	}
+	q = progq();
+	ck_assert_msg(q.accepted == ncpu && q.denied >= ncpu && q.errors == 0 &&
+		      q.verdicts == q.queued,
+		      "status over the queues: accepted %ld (wanted %ld), not allowed "
+		      "%ld, queued %ld, verdicts %ld, errors %ld", q.accepted, ncpu,
+		      q.denied, q.queued, q.verdicts, q.errors);
+	ck_assert_int_eq(rule_packets("out_prog4"), q.queued);
+	topo_down();
+}
+END_TEST
+
 /*
  * A short-lived client: it sends its SYN and exits at once (nettool's
  * connect with a 1 ms timeout), so the socket may be gone before the loop
@@ -722,11 +823,14 @@ static int connect_bin_as(const char *who, const char *bin, const char *dst,
 	return st;
 }
 
-/* Packets queue `num` dropped for want of room or a listener (the
- * kernel's queue_dropped + user_dropped, /proc/net/netfilter/
- * nfnetlink_queue in srv), -1 if it has no such queue. */
+/* Packets the program queues (FWD_PROG_QUEUE .., one per CPU) dropped
+ * for want of room or a listener (the kernel's queue_dropped +
+ * user_dropped, /proc/net/netfilter/nfnetlink_queue in srv), -1 if there
+ * is no such queue. */
 static long queue_full_drops(unsigned num)
 {
+	long sum = -1;
+
 	char *t = nn_keep(nn_sh_ok("ip netns exec %s cat /proc/net/netfilter/"
 				   "nfnetlink_queue", E.ns[SRV]));
 	unsigned q, portid, total, mode, range, seq, one;
@@ -734,9 +838,10 @@ static long queue_full_drops(unsigned num)
 
 	for (char *l = t; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
 		if (sscanf(l, "%u %u %u %u %u %ld %ld %u %u", &q, &portid, &total,
-			   &mode, &range, &qd, &ud, &seq, &one) == 9 && q == num)
-			return qd + ud;
-	return -1;
+			   &mode, &range, &qd, &ud, &seq, &one) == 9 &&
+		    q >= num && q < num + FWD_PROG_QUEUES_MAX)
+			sum = (sum < 0 ? 0 : sum) + qd + ud;
+	return sum;
 }
 
 /* The packets the output chain's prog_meter rule dropped (nft). */
@@ -1647,6 +1752,7 @@ static Suite *outbound_suite(void)
 	nn_add_test(s, "user_created_later", test_user_created_later, 120, runner_cleanup);
 	nn_add_test(s, "program_rules", test_program_rules, 120, runner_cleanup);
 	nn_add_test(s, "program_short_lived", test_program_short_lived, 120, runner_cleanup);
+	nn_add_test(s, "program_fanout", test_program_fanout, 120, runner_cleanup);
 	nn_add_test(s, "program_meter", test_program_meter, 120, runner_cleanup);
 	nn_add_test(s, "program_udp", test_program_udp, 120, runner_cleanup);
 	nn_add_test(s, "last_good_program", test_last_good_program, 120, runner_cleanup);
