@@ -16,6 +16,11 @@
 # element unless MIN_COUNTER=no), so that the ratio prices fwd's chain, not
 # the set; it has no reverse-path check (fwd's default has one: compare
 # "Nnorpf" with "minN" to leave it out, "N" with "minN" to count it in).
+# "minNrpf" is minN plus exactly fwd's reverse-path rule (rpfilter =
+# strict) where fwd has it, after the loopback accept, before ct state:
+#   fib saddr . mark . iif oif missing drop
+# so N/minNrpf prices fwd's chain apart from the anti-spoofing check and
+# minNrpf/minN the check itself.
 #
 # One pair of namespaces per configuration, gen --veth-- srv:
 #   gen 192.0.2.2 floods srv 192.0.2.1 port 5001/udp with nettool: raw
@@ -31,10 +36,11 @@
 # back to back (in alternating order); the ratio is the median of the
 # per-round ratios, so slow drift in the machine's load cancels out.
 #
-#   sudo bench/datapath.sh                      # CONFIGS="none 10 100000" RUNS=10 DURATION=1
+#   sudo bench/datapath.sh        # CONFIGS="none min10 10 min100000 100000" RUNS=10 DURATION=1
 #   sudo RUNS=9 DURATION=3 bench/datapath.sh
 #   sudo CONFIGS="10 100000 10net 30000net" bench/datapath.sh
 #   sudo CONFIGS="min10 10 10norpf" bench/datapath.sh
+#   sudo CONFIGS="min10 min10rpf 10 min100000 min100000rpf 100000" bench/datapath.sh
 # A config "oldN" is N with another fwd build, FWD_OLD=/path/to/fwd (the
 # same configs in the same rounds: a paired before/after of a change).
 #   sudo FWD_OLD=/tmp/old/build/daemon/fwd CONFIGS="min10 old10 10" bench/datapath.sh
@@ -49,6 +55,9 @@
 # restricted class (ir.h, fwd_ir_class), after the shared lookups missed,
 # so CONFIGS="10 10iface1 10iface8" prices a class and the classes in
 # front of it per new flow.
+# A config "nft-NAME" loads $NFT_DIR/NAME.nft with nft -f as it is: a
+# hand-made variant of fwd's table (fwd -n's output, edited) to price one
+# rule or layout against "10" before changing the compiler.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -83,7 +92,12 @@ setup_pair() {	# setup_pair CONFIG
 	}
 	EOF
 	[ "$c" = none ] && return 0
-	case $c in min*) setup_min "$s" "${c#min}"; return 0 ;; esac
+	case $c in
+	min*) setup_min "$s" "${c#min}"; return 0 ;;
+	nft-*)	ip netns exec "$s" nft -f "${NFT_DIR:?"config $c needs NFT_DIR"}/${c#nft-}.nft" ||
+			die "nft -f $NFT_DIR/${c#nft-}.nft failed"
+		return 0 ;;
+	esac
 	pol=$SCRATCH/policy-$c.conf
 	n=$c
 	case $n in old*) n=${n#old} fwd=${FWD_OLD:?"config $c needs FWD_OLD"} ;; esac
@@ -116,10 +130,13 @@ setup_pair() {	# setup_pair CONFIG
 }
 
 # The minimal stateful ruleset (see the top) with N entries, gen's address
-# among them, into namespace NS.
-setup_min() {	# setup_min NS N
-	local ns=$1 n=$2 f=$SCRATCH/min-$2.nft ctr=
+# among them, into namespace NS. N ending in "rpf" ("10rpf"): with fwd's
+# reverse-path rule (rpfilter = strict, the default) where fwd has it,
+# after the loopback accept and before the conntrack rules.
+setup_min() {	# setup_min NS N[rpf]
+	local ns=$1 n=$2 f=$SCRATCH/min-$2.nft ctr= rpf=
 	[ "$MIN_COUNTER" = yes ] && ctr=counter
+	case $n in *rpf) n=${n%rpf} rpf="fib saddr . mark . iif oif missing drop" ;; esac
 	{
 		echo "table inet fwdmin {"
 		echo "	set allow { type ipv4_addr . inet_proto . inet_service; flags timeout; $ctr"
@@ -131,6 +148,7 @@ setup_min() {	# setup_min NS N
 		echo "	chain input {"
 		echo "		type filter hook input priority filter; policy drop;"
 		echo "		iif \"lo\" accept"
+		[ -z "$rpf" ] || echo "		$rpf"
 		echo "		ct state established,related accept"
 		echo "		ct state invalid drop"
 		echo "		ip saddr . meta l4proto . th dport @allow accept"
@@ -182,7 +200,7 @@ for c in $CONFIGS; do
 	REL[$c]=$(paired "$c" 10)
 	MREL[$c]=-
 	m=${c#old}
-	case $c in none|min*|*net*) ;; *) MREL[$c]=$(paired "$c" "min${m%norpf}") ;; esac
+	case $c in none|min*|*net*|nft-*) ;; *) MREL[$c]=$(paired "$c" "min${m%norpf}") ;; esac
 done
 for c in $CONFIGS; do
 	sent=$(cut -d' ' -f2 "$SCRATCH/pps-$c" | median)
@@ -201,6 +219,14 @@ for c in $CONFIGS; do
 	esac
 	case $c in old*)
 		report "pps(${c#old})/pps($c): $(paired "${c#old}" "$c")  (this build / FWD_OLD)" ;;
+	esac
+	m=${c#old}
+	case $c in
+	min*rpf) report "pps($c)/pps(${c%rpf}): $(paired "$c" "${c%rpf}")  (the reverse-path check itself)" ;;
+	none|min*|*net*|*iface*|nft-*|*norpf) ;;
+	*) if [ -f "$SCRATCH/pps-min${m}rpf" ]; then
+		report "pps($c)/pps(min${m}rpf): $(paired "$c" "min${m}rpf")  (fwd's chain apart from the reverse-path check)"
+	   fi ;;
 	esac
 done
 note "results in $REPORT"
