@@ -43,9 +43,9 @@
 # burst. Its ratios (B's CPU per packet over A's, per cycle, median: flows
 # per CPU-second) do not move with the share of the CPU other work leaves
 # the flood, and every configuration sees the same machine within
-# milliseconds: on the shared 2-CPU machine they repeat within about 0.01
-# between runs where the rate ratios move +-0.1 (bench/README.md). An
-# A/A pair (FWD_OLD = this build) shows the floor of that noise.
+# milliseconds: on the shared 2-CPU machine they repeat within 0.01-0.02
+# between runs where the rate ratios move +-0.1 and more (bench/README.md).
+# An A/A pair (FWD_OLD = this build) shows the floor of that noise.
 #
 #   sudo bench/datapath.sh        # CONFIGS="none min10 10 min100000 100000" RUNS=10 DURATION=1
 #   sudo RUNS=9 DURATION=3 bench/datapath.sh
