@@ -4453,6 +4453,109 @@ START_TEST(test_completion)
 }
 END_TEST
 
+/* ---- answers after the chains were split by family (ir.h, "The chains
+ * in the kernel": input -> in4/in6, output -> out4/out6): explain's rule as
+ * the kernel holds it, show --nft's counters of a rule in both family
+ * chains, list show's runtime members ---- */
+
+/* The packets of a listed rule's counter (-1 without one). */
+static long long rule_line_packets(const char *line)
+{
+	const char *p = line ? strstr(line, "counter packets ") : NULL;
+	long long pk = -1;
+
+	if (p)
+		sscanf(p + strlen("counter packets "), "%lld", &pk);
+	return pk;
+}
+
+/* In the text of `nft list table` (or show --nft), the packets counted by
+ * the rule that looks up `set` in chain `chain` (-1: not there). */
+static long long chain_set_packets(const char *text, const char *chain, const char *set)
+{
+	char *head = xasprintf("\tchain %s {\n", chain), *needle = xasprintf("%s counter", set);
+	const char *c = strstr(text, head), *end, *p;
+	long long pk = -1;
+
+	if (c) {
+		end = strstr(c, "\n\t}");
+		p = strstr(c, needle);
+		if (p && (!end || p < end))
+			pk = rule_line_packets(p);
+	}
+	free(head);
+	free(needle);
+	return pk;
+}
+
+/* stats --json's rules: the packets of chain's rule looking up set (-1). */
+static long long stats_rule_packets(const char *json, const char *chain, const char *set)
+{
+	char *want = xasprintf("{\"chain\":\"%s\",\"set\":\"%s\",\"packets\":", chain, set);
+	const char *p = strstr(json, want);
+	long long pk = -1;
+
+	if (p)
+		sscanf(p + strlen(want), "%lld", &pk);
+	free(want);
+	return pk;
+}
+
+/*
+ * A rule in both family chains (the open-port lookup, in in4 and in6) has
+ * a counter in each. show --nft printed the sum of both in the in4 copy
+ * and zeros in the in6 one, which is neither what the kernel holds nor
+ * what `fwctl stats` says per chain. Now each copy shows its own count,
+ * equal to the kernel's listing and to stats' row of the same chain.
+ */
+START_TEST(test_show_nft_family_counters)
+{
+	long long k4, k6, s4, s6;
+	char *k1, *k2;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 8080);
+	write_policy("deny",
+		"\n"
+		"[service web]\n"
+		"ports = 8080/tcp\n"
+		"allow = any\n");
+	fwd_start();
+	/* one connection over IPv4, two over IPv6: the copies count apart */
+	expect_tcp(BAD, SRV4_B, 8080, OK, "web over IPv4");
+	expect_tcp(BAD, SRV6_B, 8080, OK, "web over IPv6");
+	expect_tcp(GOOD, SRV6_G, 8080, OK, "web over IPv6 again");
+
+	k1 = nft_table();
+	FWCTL_OK("show --nft");
+	k2 = nft_table();
+	ck_assert_msg(strcmp(k1, k2) == 0, "traffic during the test: listings differ:\n"
+		      "%.3000s\n%.3000s", k1, k2);
+	k4 = chain_set_packets(k1, "in4", "@open");
+	k6 = chain_set_packets(k1, "in6", "@open");
+	ck_assert_msg(k4 > 0 && k6 > 0, "the kernel did not count both families (in4 %lld, "
+		      "in6 %lld):\n%.3000s", k4, k6, k1);
+	ck_assert_msg(chain_set_packets(R.out, "in4", "@open") == k4 &&
+		      chain_set_packets(R.out, "in6", "@open") == k6,
+		      "show --nft: @open counts %lld in in4 and %lld in in6, the kernel %lld "
+		      "and %lld:\n%.3000s", chain_set_packets(R.out, "in4", "@open"),
+		      chain_set_packets(R.out, "in6", "@open"), k4, k6, R.out);
+	FWCTL_OK("show --nft --json");
+	ck_assert_msg(json_ok(R.out), "show --nft --json:\n%.3000s", R.out);
+	/* stats says the same per chain */
+	FWCTL_OK("stats --json");
+	s4 = stats_rule_packets(R.out, "in4", "open");
+	s6 = stats_rule_packets(R.out, "in6", "open");
+	ck_assert_msg(s4 == k4 && s6 == k6, "stats --json: @open %lld in in4, %lld in in6; "
+		      "the kernel %lld and %lld:\n%.3000s", s4, s6, k4, k6, R.out);
+	free(k1);
+	free(k2);
+	topo_down();
+}
+END_TEST
+
 static void add_test(Suite *s, const char *name, const TTest *t, int timeout)
 {
 	TCase *tc = tcase_create(name);
@@ -4778,6 +4881,7 @@ static Suite *fwctl_suite(void)
 	add_test(s, "limit_edit", test_limit_edit, 90);
 	add_test(s, "interface", test_interface, 90);
 	add_test(s, "limit_last_good", test_limit_last_good, 90);
+	add_test(s, "show_nft_family_counters", test_show_nft_family_counters, 60);
 	return s;
 }
 
