@@ -4458,6 +4458,27 @@ END_TEST
  * the kernel holds it, show --nft's counters of a rule in both family
  * chains, list show's runtime members ---- */
 
+/* Rule k (from 1) of chain `chain` of fwd's table in srv as `nft list`
+ * lists it (malloc'd), or NULL when the chain has fewer rules. */
+static char *kernel_rule_line(const char *chain, size_t k)
+{
+	char *text = sh_ok("ip netns exec %s nft list chain inet fwd_filter %s", E.ns[SRV],
+			   chain);
+	char *save = NULL, *found = NULL;
+	size_t n = 0;
+
+	for (char *l = strtok_r(text, "\n", &save); l && !found;
+	     l = strtok_r(NULL, "\n", &save)) {
+		/* Rules sit two tabs in; a base chain's hook line too. */
+		if (strncmp(l, "\t\t", 2) != 0 || strstr(l, "type filter hook"))
+			continue;
+		if (++n == k)
+			found = strdup(l + 2);
+	}
+	free(text);
+	return found;
+}
+
 /* The packets of a listed rule's counter (-1 without one). */
 static long long rule_line_packets(const char *line)
 {
@@ -4468,6 +4489,127 @@ static long long rule_line_packets(const char *line)
 		sscanf(p + strlen("counter packets "), "%lld", &pk);
 	return pk;
 }
+
+/*
+ * `fwctl explain SRC PORTS`' kernel place of its one answer: the text's
+ * "in kernel:  rule K of chain C" and the JSON's kernel_chain and
+ * kernel_rule, which must say the same. Returns K, chain C in `chain`.
+ */
+static size_t explain_kernel(const char *src, const char *ports, char *chain, size_t len)
+{
+	const char *p;
+	char c[32] = "", *want;
+	size_t k = 0;
+
+	FWCTL_OK("explain %s %s", src, ports);
+	p = strstr(R.out, "\n  in kernel:  rule ");
+	ck_assert_msg(p && sscanf(p + strlen("\n  in kernel:  rule "), "%zu of chain %31s",
+				  &k, c) == 2 && k > 0,
+		      "explain %s %s names no kernel rule:\n%s", src, ports, R.out);
+	FWCTL_OK("explain %s %s --json", src, ports);
+	want = xasprintf("\"kernel_chain\":\"%s\",\"kernel_rule\":%zu", c, k);
+	ck_assert_msg(json_ok(R.out) && strstr(R.out, want), "explain %s %s --json: "
+		      "want '%s':\n%s", src, ports, want, R.out);
+	free(want);
+	snprintf(chain, len, "%s", c);
+	return k;
+}
+
+/*
+ * The rule explain names for a new connection from `from` (address src)
+ * to addr:port is the one the kernel decides it by: in the chain the
+ * packet walks (want_chain), at that place in `nft list`, looking up
+ * `set` (NULL: the closing drop, no lookup), and its counter is what grows
+ * when the connection is really made (expect: OK, DROP, REFUSED).
+ */
+static void expect_kernel_place(enum nn_role from, const char *src, const char *addr,
+				unsigned port, int expect, const char *set,
+				const char *want_chain)
+{
+	char chain[32], *ports = xasprintf("%u/tcp", port), *before, *after, *w;
+	size_t k = explain_kernel(src, ports, chain, sizeof(chain));
+	long long pk0, pk1;
+
+	ck_assert_msg(strcmp(chain, want_chain) == 0, "explain %s %s: chain %s, the packet "
+		      "walks %s:\n%s", src, ports, chain, want_chain, R.out);
+	before = kernel_rule_line(chain, k);
+	ck_assert_msg(before && (set ? strstr(before, set) != NULL :
+				 !strchr(before, '@') && strstr(before, " drop")),
+		      "explain %s %s: rule %zu of chain %s is '%s', not the %s%s rule",
+		      src, ports, k, chain, before ? before : "(none)", set ? set : "closing drop",
+		      set ? " lookup" : "");
+	pk0 = rule_line_packets(before);
+	ck_assert_msg(pk0 >= 0, "rule %zu of chain %s has no counter: %s", k, chain, before);
+	w = xasprintf("connection %s -> %s, explained as rule %zu of chain %s", src, ports,
+		      k, chain);
+	expect_tcp(from, addr, port, expect, w);
+	after = kernel_rule_line(chain, k);
+	pk1 = rule_line_packets(after);
+	ck_assert_msg(pk1 > pk0, "%s: its counter stayed at %lld packets (now %lld): the "
+		      "kernel decided it elsewhere\n%s", w, pk0, pk1,
+		      sh_ok("ip netns exec %s nft list table inet fwd_filter", E.ns[SRV]));
+	free(w);
+	free(before);
+	free(after);
+	free(ports);
+}
+
+/*
+ * explain named "rule N" counting in the compiled input chain (e.g. rule
+ * 19 for the open-port lookup), which no kernel listing shows since the
+ * rules moved into in4/in6 and rules of empty sets were left out. Now it
+ * also names the kernel chain and the rule's place there (text and JSON),
+ * and each is checked against the kernel: the rule there looks up the set
+ * explain names, and a real connection counts in it.
+ */
+START_TEST(test_explain_kernel_rule)
+{
+	char chain[32];
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 22);
+	listener("tcp", 8080);
+	write_policy("deny",
+		"\n"					/* 12 */
+		"[service web]\n"			/* 13 */
+		"ports = 8080/tcp\n"			/* 14 */
+		"allow = any\n");			/* 15 */
+	fwd_start();
+
+	/* the open-port lookup is in both family chains: each family its own */
+	expect_kernel_place(BAD, BAD4, SRV4_B, 8080, OK, "@open", "in4");
+	expect_kernel_place(BAD, BAD6, SRV6_B, 8080, OK, "@open", "in6");
+	expect_kernel_place(GOOD, GOOD4, SRV4_G, 22, OK, "@allow4", "in4");
+	expect_kernel_place(GOOD, GOOD6, SRV6_G, 22, OK, "@allow6", "in6");
+	/* no rule matches: the base chain's closing drop drops (and counts) it */
+	expect_kernel_place(BAD, BAD4, SRV4_B, 22, DROP, NULL, "input");
+	ck_assert_msg(strstr(R.out, "\"by_policy\":true"), "explain " BAD4 " 22/tcp --json:\n%s",
+		      R.out);
+	/* a deny edit puts its rules in in6 (the deny set had no element, so
+	 * the kernel had no rule of it before): the places after it move */
+	FWCTL_OK("deny 8080/tcp from " BAD6);
+	expect_kernel_place(BAD, BAD6, SRV6_B, 8080, REFUSED, "@deny6", "in6");
+	expect_kernel_place(BAD, BAD4, SRV4_B, 8080, OK, "@open", "in4");
+	/* --out: outbound allow has no rule that decides, only the policy */
+	FWCTL_OK("explain " BAD4 " 8080/tcp --out");
+	ck_assert_msg(strstr(R.out, "  in kernel:  the policy of chain output\n"),
+		      "explain --out:\n%s", R.out);
+	FWCTL_OK("explain " BAD4 " 8080/tcp --out --json");
+	ck_assert_msg(strstr(R.out, "\"kernel_chain\":\"output\",\"kernel_rule\":null"),
+		      "explain --out --json:\n%s", R.out);
+	/* disabled: the kernel holds none of it */
+	FWCTL_OK("disable --yes");
+	FWCTL_OK("explain " BAD4 " 8080/tcp --json");
+	ck_assert_msg(strstr(R.out, "\"kernel_chain\":null,\"kernel_rule\":null"),
+		      "explain --json while disabled:\n%s", R.out);
+	FWCTL_OK("enable");
+	(void)explain_kernel(BAD4, "8080/tcp", chain, sizeof(chain));
+	ck_assert_str_eq(chain, "in4");
+	topo_down();
+}
+END_TEST
 
 /* In the text of `nft list table` (or show --nft), the packets counted by
  * the rule that looks up `set` in chain `chain` (-1: not there). */
@@ -4881,6 +5023,7 @@ static Suite *fwctl_suite(void)
 	add_test(s, "limit_edit", test_limit_edit, 90);
 	add_test(s, "interface", test_interface, 90);
 	add_test(s, "limit_last_good", test_limit_last_good, 90);
+	add_test(s, "explain_kernel_rule", test_explain_kernel_rule, 90);
 	add_test(s, "show_nft_family_counters", test_show_nft_family_counters, 60);
 	return s;
 }
