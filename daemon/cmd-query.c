@@ -730,6 +730,19 @@ static void list_show_all(struct cmdreq *cr, const struct fwd_list_view *v, size
 	jbuf_close(&jb, cr->resp);
 }
 
+/* A member's or removal's source, as list show says it: FILE:LINE, or
+ * fwctl, marked "(runtime)" when that edit is not saved (gone when fwd
+ * restarts), as list show said before it read the compiler's view. */
+static void member_source(const struct fwd_list_member *m, char *buf, size_t len)
+{
+	size_t n;
+
+	fmt_loc(&m->loc, buf, len);
+	n = strlen(buf);
+	if (m->runtime && n < len)
+		snprintf(buf + n, len - n, " (runtime)");
+}
+
 static void list_show_json(struct cmdreq *cr, const struct fwd_list_view *l, uint64_t now)
 {
 	struct jbuf jb;
@@ -744,9 +757,10 @@ static void list_show_json(struct cmdreq *cr, const struct fwd_list_view *l, uin
 		json_obj_begin(&jb.j);
 		fwd_addr_format(&l->m[i].addr, a, sizeof(a));
 		json_key(&jb.j, "address"); json_str(&jb.j, a);
-		fmt_loc(&l->m[i].loc, b, sizeof(b));
+		member_source(&l->m[i], b, sizeof(b));
 		json_key(&jb.j, "source"); json_str(&jb.j, b);
 		json_expiry(&jb.j, l->m[i].expires, now);
+		json_key(&jb.j, "runtime"); json_bool(&jb.j, l->m[i].runtime);
 		json_obj_end(&jb.j);
 	}
 	json_arr_end(&jb.j);
@@ -764,9 +778,10 @@ static void list_show_json(struct cmdreq *cr, const struct fwd_list_view *l, uin
 		json_obj_begin(&jb.j);
 		fwd_addr_format(&l->removed[i].addr, a, sizeof(a));
 		json_key(&jb.j, "address"); json_str(&jb.j, a);
-		fmt_loc(&l->removed[i].loc, b, sizeof(b));
+		member_source(&l->removed[i], b, sizeof(b));
 		json_key(&jb.j, "source"); json_str(&jb.j, b);
 		json_expiry(&jb.j, l->removed[i].expires, now);
+		json_key(&jb.j, "runtime"); json_bool(&jb.j, l->removed[i].runtime);
 		json_obj_end(&jb.j);
 	}
 	json_arr_end(&jb.j);
@@ -780,7 +795,7 @@ static void list_show_text(struct cmdreq *cr, const struct fwd_list_view *l)
 
 	for (size_t i = 0; i < l->n; i++) {
 		fwd_addr_format(&l->m[i].addr, a, sizeof(a));
-		fmt_loc(&l->m[i].loc, b, sizeof(b));
+		member_source(&l->m[i], b, sizeof(b));
 		fmt_left(l->m[i].expires, t, sizeof(t));
 		fwd_response_printf(cr->resp, "%-44s %s%s%s\n", a, b,
 				    l->m[i].expires ? ", " : "",
@@ -791,10 +806,11 @@ static void list_show_text(struct cmdreq *cr, const struct fwd_list_view *l)
 		fmt_loc(&l->removed[i].loc, b, sizeof(b));
 		fmt_left(l->removed[i].expires, t, sizeof(t));
 		/* A timed list del ends: the address is back then. */
-		fwd_response_printf(cr->resp, "%-44s removed by fwctl%s%s%s%s%s\n", a,
+		fwd_response_printf(cr->resp, "%-44s removed by fwctl%s%s%s%s%s%s\n", a,
 				    l->removed[i].loc.file ? " (" : "",
 				    l->removed[i].loc.file ? b : "",
 				    l->removed[i].loc.file ? ")" : "",
+				    l->removed[i].runtime ? " (runtime)" : "",
 				    l->removed[i].expires ? ", " : "",
 				    l->removed[i].expires ? t : "");
 	}

@@ -634,14 +634,17 @@ int fwd_compile_at(const struct fwd_policy *p, uint64_t now,
  * show` prints): the files' members with fwctl's list add and list del in
  * force applied, lists that only list add makes included, in policy order.
  * Each member carries where it was written (a file's line, or the edit's:
- * file NULL for one made live) and when its membership ends (0: never);
- * `removed` holds the addresses a list del in force took out. Names point
- * into p. Allocation failure aborts. Free with fwd_lists_view_free.
+ * file NULL for one made live), when its membership ends (0: never) and
+ * whether the edit that made it is a --runtime one (not saved);
+ * `removed` holds the addresses a list del in force took out (runtime:
+ * that list del's). Names point into p. Allocation failure aborts. Free
+ * with fwd_lists_view_free.
  */
 struct fwd_list_member {
 	struct fwd_addr addr;
 	struct fwd_loc loc;
 	uint64_t expires;
+	bool runtime;
 };
 struct fwd_list_view {
 	const char *name;

@@ -4698,6 +4698,95 @@ START_TEST(test_show_nft_family_counters)
 }
 END_TEST
 
+/*
+ * list show marked members added with --runtime ("fwctl (runtime)") until
+ * it was rebuilt on the compiler's view of the lists (16fc88c), which lost
+ * the mark. It is back, in text and JSON, for members and for removals,
+ * and it means what it says: after a restart of fwd the runtime member is
+ * gone from the list and from the kernel, the saved one is not.
+ */
+/* From `from` in text up to the first `end` (included), malloc'd; NULL
+ * when `from` is not in text. A line of text, one JSON object. */
+static char *text_piece(const char *text, const char *from, char end)
+{
+	const char *p = strstr(text, from), *e;
+
+	if (!p)
+		return NULL;
+	e = strchr(p, end);
+	return strndup(p, e ? (size_t)(e - p + 1) : strlen(p));
+}
+
+START_TEST(test_list_show_runtime)
+{
+	const char *l;
+	char *m;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	write_policy("deny",
+		"\n"					/* 12 */
+		"[list app]\n"				/* 13 */
+		"members = 203.0.113.10, 203.0.113.11\n"	/* 14 */
+		"[service app]\n"			/* 15 */
+		"ports = 8080/tcp\n"			/* 16 */
+		"allow = @app\n");			/* 17 */
+	fwd_start();
+	FWCTL_OK("list add app 203.0.113.20 --runtime");
+	FWCTL_OK("list add app 203.0.113.21 for 1h --runtime");
+	FWCTL_OK("list add app 203.0.113.22");
+	FWCTL_OK("list del app 203.0.113.11 --runtime");
+	expect_elem("allow4", "203.0.113.20 . tcp . 8080", 1);
+	expect_elem("allow4", "203.0.113.22 . tcp . 8080", 1);
+	expect_elem("allow4", "203.0.113.11 . tcp . 8080", 0);
+
+	FWCTL_OK("list show app");
+	ck_assert_msg(strstr(R.out, "203.0.113.20                                 fwctl (runtime)\n") &&
+		      (l = strstr(R.out, "203.0.113.21 ")) &&
+		      strncmp(l + 45, "fwctl (runtime), ", 17) == 0 &&
+		      strstr(R.out, "203.0.113.22                                 fwctl\n") &&
+		      strstr(R.out, "203.0.113.11                                 removed by fwctl "
+			     "(runtime)\n"), "list show app:\n%s", R.out);
+	m = text_piece(R.out, "203.0.113.10 ", '\n');
+	ck_assert_msg(m && strstr(m, "/fwd.conf:14\n") && !strstr(m, "runtime"),
+		      "list show app, a member of the file:\n%s", R.out);
+	free(m);
+	FWCTL_OK("list show app --json");
+	ck_assert_msg(json_ok(R.out) &&
+		      strstr(R.out, "{\"address\":\"203.0.113.20\",\"source\":\"fwctl (runtime)\","
+			     "\"expires\":null,\"seconds_left\":null,\"runtime\":true}") &&
+		      strstr(R.out, "{\"address\":\"203.0.113.22\",\"source\":\"fwctl\","
+			     "\"expires\":null,\"seconds_left\":null,\"runtime\":false}") &&
+		      strstr(R.out, "{\"address\":\"203.0.113.10\",\"source\":\"") &&
+		      strstr(R.out, "/fwd.conf:14\",\"expires\":null,\"seconds_left\":null,"
+			     "\"runtime\":false}") &&
+		      strstr(R.out, "\"removed_entries\":[{\"address\":\"203.0.113.11\","
+			     "\"source\":\"fwctl (runtime)\",\"expires\":null,"
+			     "\"seconds_left\":null,\"runtime\":true}"),
+		      "list show app --json:\n%s", R.out);
+	m = text_piece(R.out, "{\"address\":\"203.0.113.21\"", '}');
+	ck_assert_msg(m && strstr(m, "\"source\":\"fwctl (runtime)\"") &&
+		      strstr(m, "\"runtime\":true}") && !strstr(m, "\"expires\":null"),
+		      "list show app --json, the timed runtime member:\n%s", R.out);
+	free(m);
+
+	/* what (runtime) says: a restart forgets them, and keeps the rest */
+	fwd_stop();
+	fwd_start();
+	expect_elem("allow4", "203.0.113.20 . tcp . 8080", 0);
+	expect_elem("allow4", "203.0.113.21 . tcp . 8080", 0);
+	expect_elem("allow4", "203.0.113.22 . tcp . 8080", 1);
+	expect_elem("allow4", "203.0.113.11 . tcp . 8080", 1);
+	FWCTL_OK("list show app");
+	ck_assert_msg(!strstr(R.out, "203.0.113.20") && !strstr(R.out, "203.0.113.21") &&
+		      !strstr(R.out, "(runtime)") && !strstr(R.out, "removed by fwctl") &&
+		      (l = strstr(R.out, "203.0.113.22 ")) && strstr(l, "99-fwctl.conf:"),
+		      "list show app after a restart:\n%s", R.out);
+	topo_down();
+}
+END_TEST
+
 static void add_test(Suite *s, const char *name, const TTest *t, int timeout)
 {
 	TCase *tc = tcase_create(name);
@@ -5025,6 +5114,7 @@ static Suite *fwctl_suite(void)
 	add_test(s, "limit_last_good", test_limit_last_good, 90);
 	add_test(s, "explain_kernel_rule", test_explain_kernel_rule, 90);
 	add_test(s, "show_nft_family_counters", test_show_nft_family_counters, 60);
+	add_test(s, "list_show_runtime", test_list_show_runtime, 60);
 	return s;
 }
 
