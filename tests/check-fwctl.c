@@ -4581,6 +4581,22 @@ START_TEST(test_explain_kernel_rule)
 	/* the open-port lookup is in both family chains: each family its own */
 	expect_kernel_place(BAD, BAD4, SRV4_B, 8080, OK, "@open", "in4");
 	expect_kernel_place(BAD, BAD6, SRV6_B, 8080, OK, "@open", "in6");
+	/* stats --json names the same rule's counter by the same place */
+	{
+		size_t k = explain_kernel(BAD6, "8080/tcp", chain, sizeof(chain));
+		char *want = xasprintf("{\"chain\":\"in6\",\"set\":\"open\",\"packets\":");
+		const char *p;
+		char *end = NULL;
+
+		FWCTL_OK("stats --json");
+		p = strstr(R.out, want);
+		ck_assert_msg(p && (end = strchr(p, '}')) &&
+			      strstr(p, "\"kernel_rule\":") && strstr(p, "\"kernel_rule\":") < end &&
+			      strtoul(strstr(p, "\"kernel_rule\":") + 14, NULL, 10) == k,
+			      "stats --json: the in6 @open row's kernel_rule is not explain's %zu:\n%s",
+			      k, R.out);
+		free(want);
+	}
 	expect_kernel_place(GOOD, GOOD4, SRV4_G, 22, OK, "@allow4", "in4");
 	expect_kernel_place(GOOD, GOOD6, SRV6_G, 22, OK, "@allow6", "in6");
 	/* no rule matches: the base chain's closing drop drops (and counts) it */
