@@ -730,6 +730,19 @@ static void list_show_all(struct cmdreq *cr, const struct fwd_list_view *v, size
 	jbuf_close(&jb, cr->resp);
 }
 
+/* A member's or removal's source, as list show says it: FILE:LINE, or
+ * fwctl, marked "(runtime)" when that edit is not saved (gone when fwd
+ * restarts), as list show said before it read the compiler's view. */
+static void member_source(const struct fwd_list_member *m, char *buf, size_t len)
+{
+	size_t n;
+
+	fmt_loc(&m->loc, buf, len);
+	n = strlen(buf);
+	if (m->runtime && n < len)
+		snprintf(buf + n, len - n, " (runtime)");
+}
+
 static void list_show_json(struct cmdreq *cr, const struct fwd_list_view *l, uint64_t now)
 {
 	struct jbuf jb;
@@ -744,9 +757,10 @@ static void list_show_json(struct cmdreq *cr, const struct fwd_list_view *l, uin
 		json_obj_begin(&jb.j);
 		fwd_addr_format(&l->m[i].addr, a, sizeof(a));
 		json_key(&jb.j, "address"); json_str(&jb.j, a);
-		fmt_loc(&l->m[i].loc, b, sizeof(b));
+		member_source(&l->m[i], b, sizeof(b));
 		json_key(&jb.j, "source"); json_str(&jb.j, b);
 		json_expiry(&jb.j, l->m[i].expires, now);
+		json_key(&jb.j, "runtime"); json_bool(&jb.j, l->m[i].runtime);
 		json_obj_end(&jb.j);
 	}
 	json_arr_end(&jb.j);
@@ -764,9 +778,10 @@ static void list_show_json(struct cmdreq *cr, const struct fwd_list_view *l, uin
 		json_obj_begin(&jb.j);
 		fwd_addr_format(&l->removed[i].addr, a, sizeof(a));
 		json_key(&jb.j, "address"); json_str(&jb.j, a);
-		fmt_loc(&l->removed[i].loc, b, sizeof(b));
+		member_source(&l->removed[i], b, sizeof(b));
 		json_key(&jb.j, "source"); json_str(&jb.j, b);
 		json_expiry(&jb.j, l->removed[i].expires, now);
+		json_key(&jb.j, "runtime"); json_bool(&jb.j, l->removed[i].runtime);
 		json_obj_end(&jb.j);
 	}
 	json_arr_end(&jb.j);
@@ -780,7 +795,7 @@ static void list_show_text(struct cmdreq *cr, const struct fwd_list_view *l)
 
 	for (size_t i = 0; i < l->n; i++) {
 		fwd_addr_format(&l->m[i].addr, a, sizeof(a));
-		fmt_loc(&l->m[i].loc, b, sizeof(b));
+		member_source(&l->m[i], b, sizeof(b));
 		fmt_left(l->m[i].expires, t, sizeof(t));
 		fwd_response_printf(cr->resp, "%-44s %s%s%s\n", a, b,
 				    l->m[i].expires ? ", " : "",
@@ -791,10 +806,11 @@ static void list_show_text(struct cmdreq *cr, const struct fwd_list_view *l)
 		fmt_loc(&l->removed[i].loc, b, sizeof(b));
 		fmt_left(l->removed[i].expires, t, sizeof(t));
 		/* A timed list del ends: the address is back then. */
-		fwd_response_printf(cr->resp, "%-44s removed by fwctl%s%s%s%s%s\n", a,
+		fwd_response_printf(cr->resp, "%-44s removed by fwctl%s%s%s%s%s%s\n", a,
 				    l->removed[i].loc.file ? " (" : "",
 				    l->removed[i].loc.file ? b : "",
 				    l->removed[i].loc.file ? ")" : "",
+				    l->removed[i].runtime ? " (runtime)" : "",
 				    l->removed[i].expires ? ", " : "",
 				    l->removed[i].expires ? t : "");
 	}
@@ -1031,6 +1047,12 @@ static int explain_options(struct cmdreq *cr, struct explain_opts *o)
 struct explain_run {
 	struct fwd_ports pr;
 	struct fwd_explain ex;
+	/* The deciding rule as the kernel holds it: its chain (in4, out6,
+	 * input, ...) and its place there, counted from 1 in the order `nft
+	 * -a list table inet fwd_filter` lists it; kpos 0: no rule decides
+	 * (a chain's policy), kchain then names that base chain. */
+	char kchain[32];
+	size_t kpos;
 };
 
 struct explain_view {
@@ -1049,6 +1071,60 @@ static bool same_decision(const struct fwd_explain *a, const struct fwd_explain 
 {
 	return a->verdict == b->verdict && a->by_policy == b->by_policy &&
 	       a->rule == b->rule && a->set == b->set && a->elem == b->elem;
+}
+
+/*
+ * Where the kernel holds rule ri of IR chain c for a packet of `family`
+ * (ir.h, "The chains in the kernel", the one layout fwd_ir_part_rules
+ * gives): a middle rule in the family chain (in4/in6, out4/out6), a head
+ * or tail rule in the base chain, after the jumps. explain's own rule
+ * number counts in the compiled chain, which no kernel listing shows.
+ * Writes the chain's name; returns the place, from 1, or 0 when the
+ * kernel has no such rule.
+ */
+static size_t kernel_place(const struct fwd_ir *ir, unsigned c, size_t ri,
+			   int family, char *name, size_t len)
+{
+	const struct fwd_ir_chain *ch = &ir->chains[c];
+	enum fwd_ir_part p = FWD_PART_BASE;
+	size_t head, tail, n, pos = 0;
+	long *rules;
+
+	if (fwd_ir_chain_split(ch, &head, &tail) && ri >= head && ri < tail)
+		p = family == AF_INET ? FWD_PART_V4 : FWD_PART_V6;
+	fwd_ir_part_name(ch, p, name, len);
+	rules = fwd_xcalloc(ch->n + 2, sizeof(*rules));
+	n = fwd_ir_part_rules(ir, ch, p, NULL, rules);
+	for (size_t k = 0; k < n && !pos; k++)
+		if (rules[k] == (long)ri)
+			pos = k + 1;
+	free(rules);
+	return pos;
+}
+
+/*
+ * The kernel's place of a run's decision. By the policy: fwd_ir_explain
+ * takes the chain's closing catch-all drop (no match, drop, last; see
+ * build_chain) for the policy, but in the kernel that rule is what drops
+ * the packet (and counts it: stats' "dropped by default"), so it is named;
+ * a chain that ends without one (policy accept) names its base chain alone.
+ */
+static void run_kernel_place(const struct fwd_ir *ir, unsigned c, int family,
+			     struct explain_run *r)
+{
+	const struct fwd_ir_chain *ch = &ir->chains[c];
+	const struct fwd_ir_rule *last = ch->n ? &ch->rules[ch->n - 1] : NULL;
+
+	r->kpos = 0;
+	if (!r->ex.by_policy)
+		r->kpos = kernel_place(ir, c, r->ex.rule, family, r->kchain,
+				       sizeof(r->kchain));
+	else if (last && last->nm == 0 && last->verdict == FWD_V_DROP &&
+		 !ch->policy_accept)
+		r->kpos = kernel_place(ir, c, ch->n - 1, family, r->kchain,
+				       sizeof(r->kchain));
+	else
+		fwd_ir_part_name(ch, FWD_PART_BASE, r->kchain, sizeof(r->kchain));
 }
 
 /*
@@ -1124,6 +1200,10 @@ static int explain_gather(struct cmdreq *cr, int family, const uint8_t addr[16],
 			};
 		}
 	}
+	/* Disabled: the kernel holds none of it (kchain stays ""). */
+	for (size_t i = 0; i < v->nruns && !cr->ctx->disabled; i++)
+		run_kernel_place(cr->ctx->ir, v->eo->out ? FWD_CHAIN_OUTPUT :
+				 FWD_CHAIN_INPUT, family, &v->runs[i]);
 	v->disabled = cr->ctx->disabled;
 	v->ir = cr->ctx->ir;
 	/* What `fwctl doctor` knows, asked of the kernel now: another table
@@ -1234,6 +1314,18 @@ static void json_run(struct cmdreq *cr, struct json_out *j, const struct explain
 		json_str(j, loc);
 	else
 		json_null(j);
+	/* "rule" counts in the compiled chain; these say where the kernel
+	 * holds the deciding rule. */
+	json_key(j, "kernel_chain");
+	if (*r->kchain)
+		json_str(j, r->kchain);
+	else
+		json_null(j);
+	json_key(j, "kernel_rule");
+	if (r->kpos)
+		json_uint(j, r->kpos);
+	else
+		json_null(j);
 	{
 		struct fwd_restrict rs;
 
@@ -1332,6 +1424,15 @@ static void explain_text(struct cmdreq *cr, const struct explain_view *v)
 		else
 			fwd_response_printf(cr->resp, "  decided by: rule %zu of chain %s%s%s\n",
 					    r->ex.rule, chain, *loc ? ", from " : "", loc);
+		/* The number above counts in the compiled chain; this is the
+		 * rule `nft -a list table inet fwd_filter` shows. */
+		if (r->kpos)
+			fwd_response_printf(cr->resp, "  in kernel:  rule %zu of chain %s%s\n",
+					    r->kpos, r->kchain, r->ex.by_policy ?
+					    " (its closing drop)" : "");
+		else if (*r->kchain)
+			fwd_response_printf(cr->resp, "  in kernel:  the policy of chain %s\n",
+					    r->kchain);
 		{
 			struct fwd_restrict rs;
 

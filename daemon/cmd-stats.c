@@ -216,6 +216,10 @@ static void stats_json(struct cmdreq *cr, const struct fwd_stats_view *v)
 			json_key(&jb.j, "set"); json_str(&jb.j, k->set);
 			json_key(&jb.j, "packets"); json_uint(&jb.j, k->packets);
 			json_key(&jb.j, "bytes"); json_uint(&jb.j, k->bytes);
+			/* Its place in the chain, from 1, as explain's
+			 * kernel_rule names it: the two @deny4 rules (tcp
+			 * reset, icmpx) are otherwise the same row. */
+			json_key(&jb.j, "kernel_rule"); json_uint(&jb.j, k->rule + 1);
 			json_obj_end(&jb.j);
 		}
 	}

@@ -200,8 +200,10 @@ int fwd_live_to_ir(const struct fwd_live_table *t, const struct fwd_ir *tmpl,
  * counter of the live element with the same key in the set of the same
  * name (none: zeros); a rule the counter of the rule at the same place in
  * the chain of the same name, when that chain has as many rules and the
- * rule looks up the same set (a changed shape starts from zero). elem[i]
- * is NULL for a set without counters. Free with fwd_ir_counts_free.
+ * rule looks up the same set (a changed shape starts from zero); a rule in
+ * both family chains the sum of its copies, and in part[] each copy's own
+ * (ir.h). elem[i] is NULL for a set without counters. Free with
+ * fwd_ir_counts_free.
  */
 struct fwd_ir_counts *fwd_live_counts(const struct fwd_live_table *t,
 				      const struct fwd_ir *ir);

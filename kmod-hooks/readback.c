@@ -920,11 +920,13 @@ static struct fwd_ir_count *set_counts(const struct fwd_live_set *ls,
 /*
  * The counters of IR chain c from the kernel chains it is made of (ir.h,
  * "The chains in the kernel"): the base chain and its family chains, each
- * read by place. A rule in both family chains gets the sum of its copies.
+ * read by place. A rule in both family chains gets the sum of its copies;
+ * part[p] (beside c's rules too) gets each kernel chain's own.
  */
 static struct fwd_ir_count *chain_counts(const struct fwd_live_table *t,
 					 const struct fwd_ir *ir,
-					 const struct fwd_ir_chain *c)
+					 const struct fwd_ir_chain *c,
+					 struct fwd_ir_count *part[FWD_PART_COUNT])
 {
 	struct fwd_ir_count *out = fwd_xcalloc(c->n ? c->n : 1, sizeof(*out));
 	long *rules = fwd_xcalloc(c->n + 2, sizeof(*rules));
@@ -935,8 +937,9 @@ static struct fwd_ir_count *chain_counts(const struct fwd_live_table *t,
 		const struct fwd_live_chain *lc;
 		char name[40];
 
+		part[p] = fwd_xcalloc(c->n ? c->n : 1, sizeof(*part[p]));
 		if (p != FWD_PART_BASE && !fwd_ir_chain_split(c, NULL, NULL))
-			break;
+			continue;
 		fwd_ir_part_name(c, (enum fwd_ir_part)p, name, sizeof(name));
 		lc = fwd_live_chain_find(t, name);
 		/* Rules have no key: only the same place in the same shape
@@ -952,6 +955,8 @@ static struct fwd_ir_count *chain_counts(const struct fwd_live_table *t,
 				continue;
 			out[ri].packets += lk->packets;
 			out[ri].bytes += lk->bytes;
+			part[p][ri].packets = lk->packets;
+			part[p][ri].bytes = lk->bytes;
 		}
 	}
 	free(rules);
@@ -967,11 +972,19 @@ struct fwd_ir_counts *fwd_live_counts(const struct fwd_live_table *t,
 	c->nchains = ir->nchains;
 	c->elem = fwd_xcalloc(ir->nsets ? ir->nsets : 1, sizeof(*c->elem));
 	c->rule = fwd_xcalloc(ir->nchains ? ir->nchains : 1, sizeof(*c->rule));
+	for (int p = 0; p < FWD_PART_COUNT; p++)
+		c->part[p] = fwd_xcalloc(ir->nchains ? ir->nchains : 1,
+					 sizeof(*c->part[p]));
 	for (size_t i = 0; i < ir->nsets; i++)
 		c->elem[i] = set_counts(fwd_live_set_find(t, ir->sets[i].name),
 					&ir->sets[i]);
-	for (size_t i = 0; i < ir->nchains; i++)
-		c->rule[i] = chain_counts(t, ir, &ir->chains[i]);
+	for (size_t i = 0; i < ir->nchains; i++) {
+		struct fwd_ir_count *part[FWD_PART_COUNT];
+
+		c->rule[i] = chain_counts(t, ir, &ir->chains[i], part);
+		for (int p = 0; p < FWD_PART_COUNT; p++)
+			c->part[p][i] = part[p];
+	}
 	return c;
 }
 
@@ -981,8 +994,13 @@ void fwd_ir_counts_free(struct fwd_ir_counts *c)
 		return;
 	for (size_t i = 0; i < c->nsets; i++)
 		free(c->elem[i]);
-	for (size_t i = 0; i < c->nchains; i++)
+	for (size_t i = 0; i < c->nchains; i++) {
 		free(c->rule[i]);
+		for (int p = 0; p < FWD_PART_COUNT; p++)
+			free(c->part[p] ? c->part[p][i] : NULL);
+	}
+	for (int p = 0; p < FWD_PART_COUNT; p++)
+		free(c->part[p]);
 	free(c->elem);
 	free(c->rule);
 	free(c);

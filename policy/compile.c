@@ -1542,9 +1542,56 @@ static void view_removed(const struct fwd_policy *p, uint64_t now,
 					       sizeof(*v->removed));
 		v->removed[v->nremoved++] = (struct fwd_list_member){
 			.addr = e->addr, .loc = e->loc, .expires = e->expires,
+			.runtime = e->runtime,
 		};
 	}
 	free(in);
+}
+
+/*
+ * Which members made live come from a --runtime edit (not saved: gone when
+ * fwd restarts). A member made by edits has the loc of the last list add
+ * or del in force naming its address (apply_list_ops), so that edit's
+ * runtime is the member's; a member a file holds (loc.file set) never is.
+ * The list's edits sorted once, a binary search per member made live.
+ */
+static void view_runtime(const struct fwd_policy *p, uint64_t now,
+			 struct fwd_list_view *v)
+{
+	struct list_op *ops = NULL;
+	size_t n = 0, cap = 0;
+
+	for (size_t i = 0; i < p->nedits; i++) {
+		const struct fwd_edit *e = &p->edits[i];
+
+		if ((e->kind != FWD_EDIT_LIST_ADD && e->kind != FWD_EDIT_LIST_DEL) ||
+		    !edit_live(e, now) || strcmp(e->list, v->name))
+			continue;
+		FWD_GROW(ops, cap, n + 1);
+		ops[n++] = (struct list_op){ 0, i, e };
+	}
+	if (n > 1)
+		qsort(ops, n, sizeof(*ops), list_op_cmp);
+	for (size_t k = 0; k < v->n && n; k++) {
+		struct fwd_list_member *m = &v->m[k];
+		size_t lo = 0, hi = n;
+
+		if (m->loc.file)
+			continue;
+		/* The first op past the address: the one before it is the
+		 * address's last edit, if it names the address at all. */
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (addr_cmp(&ops[mid].e->addr, &m->addr) <= 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		m->runtime = lo > 0 && addr_cmp(&ops[lo - 1].e->addr, &m->addr) == 0 &&
+			     ops[lo - 1].e->runtime;
+	}
+	free(ops);
 }
 
 size_t fwd_lists_view(const struct fwd_policy *p, uint64_t now,
@@ -1571,6 +1618,7 @@ size_t fwd_lists_view(const struct fwd_policy *p, uint64_t now,
 				.loc = l->locs ? l->locs[k] : *l->loc,
 				.expires = l->xrs ? xr_expires(c.xv, l->xrs[k]) : 0,
 			};
+		view_runtime(p, now, &v[i]);
 		view_removed(p, now, &v[i]);
 	}
 	*out = v;

@@ -577,10 +577,19 @@ struct fwd_ir_count {
  * kernel holds). elem[i] (when elem and elem[i] are not NULL) runs beside
  * sets[i].elems; rule[c] beside chains[c].rules. The IR itself carries no
  * counts: they are the kernel's, and 1M elements need no 16 bytes more.
+ * rule[c][i] is the whole IR rule's count: a rule in both family chains
+ * (the open-port lookup in in4 and in6) has the sum of its two copies
+ * there (stats' totals, a replace's carry). part[p][c][i] (when part[p]
+ * and part[p][c] are not NULL) is the count of its copy in part p of
+ * chain c alone, zero where it has none: what each kernel chain holds,
+ * so that show --nft prints every copy with its own count, as `nft list`
+ * and stats' per-chain rows do. Without part, the sum is printed in the
+ * first copy and the other copy prints zeros.
  */
 struct fwd_ir_counts {
 	struct fwd_ir_count **elem;	/* [nsets] */
 	struct fwd_ir_count **rule;	/* [nchains] */
+	struct fwd_ir_count **part[FWD_PART_COUNT];	/* [nchains] each */
 	size_t nsets, nchains;
 };
 
@@ -635,14 +644,17 @@ int fwd_compile_at(const struct fwd_policy *p, uint64_t now,
  * show` prints): the files' members with fwctl's list add and list del in
  * force applied, lists that only list add makes included, in policy order.
  * Each member carries where it was written (a file's line, or the edit's:
- * file NULL for one made live) and when its membership ends (0: never);
- * `removed` holds the addresses a list del in force took out. Names point
- * into p. Allocation failure aborts. Free with fwd_lists_view_free.
+ * file NULL for one made live), when its membership ends (0: never) and
+ * whether the edit that made it is a --runtime one (not saved);
+ * `removed` holds the addresses a list del in force took out (runtime:
+ * that list del's). Names point into p. Allocation failure aborts. Free
+ * with fwd_lists_view_free.
  */
 struct fwd_list_member {
 	struct fwd_addr addr;
 	struct fwd_loc loc;
 	uint64_t expires;
+	bool runtime;
 };
 struct fwd_list_view {
 	const char *name;

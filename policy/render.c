@@ -760,12 +760,31 @@ static const char *hook_name(unsigned hook)
 	return "?";
 }
 
-/* One part of a chain as the kernel holds it (ir.h, "The chains in the
- * kernel"): the base chain with its jumps, or a family chain. */
-static int render_part(struct out *o, const struct fwd_ir *ir,
-		       const struct fwd_ir_chain *ch, enum fwd_ir_part p,
-		       const struct fwd_ir_count *ctr)
+/* The counter values of rule i's copy in part p (show --nft), or NULL for
+ * zeros: that kernel chain's own count when cn has it per part, else the
+ * IR rule's sum in its first copy (ir.h, struct fwd_ir_counts). */
+static const struct fwd_ir_count *part_counter(const struct fwd_ir_counts *cn,
+					       const struct fwd_ir *ir,
+					       size_t c, enum fwd_ir_part p,
+					       size_t i)
 {
+	const struct fwd_ir_chain *ch = &ir->chains[c];
+
+	if (!cn || c >= cn->nchains)
+		return NULL;
+	if (cn->part[p] && cn->part[p][c])
+		return &cn->part[p][c][i];
+	if (cn->rule && cn->rule[c] && fwd_ir_rule_first_copy(ir, ch, i, p))
+		return &cn->rule[c][i];
+	return NULL;
+}
+
+/* One part of chain c as the kernel holds it (ir.h, "The chains in the
+ * kernel"): the base chain with its jumps, or a family chain. */
+static int render_part(struct out *o, const struct fwd_ir *ir, size_t c,
+		       enum fwd_ir_part p, const struct fwd_ir_counts *cn)
+{
+	const struct fwd_ir_chain *ch = &ir->chains[c];
 	long *rules = fwd_xcalloc(ch->n + 2, sizeof(*rules));
 	size_t n = fwd_ir_part_rules(ir, ch, p, NULL, rules);
 	char name[40];
@@ -800,25 +819,25 @@ static int render_part(struct out *o, const struct fwd_ir *ir,
 			continue;
 		}
 		ret = render_rule(o, ir, &ch->rules[i],
-				  ctr && fwd_ir_rule_first_copy(ir, ch, (size_t)i, p) ?
-				  &ctr[i] : NULL);
+				  part_counter(cn, ir, c, p, (size_t)i));
 	}
 	puts_(o, "\t}\n");
 	free(rules);
 	return ret ? -EINVAL : 0;
 }
 
-static int render_chain(struct out *o, const struct fwd_ir *ir,
-			const struct fwd_ir_chain *ch, const struct fwd_ir_count *ctr)
+static int render_chain(struct out *o, const struct fwd_ir *ir, size_t c,
+			const struct fwd_ir_counts *cn)
 {
-	int ret = render_part(o, ir, ch, FWD_PART_BASE, ctr);
+	const struct fwd_ir_chain *ch = &ir->chains[c];
+	int ret = render_part(o, ir, c, FWD_PART_BASE, cn);
 
 	/* The family chains follow their base chain, as fwd creates them
 	 * and nft lists them. */
 	for (int p = FWD_PART_V4; !ret && p <= FWD_PART_V6 &&
 	     fwd_ir_chain_split(ch, NULL, NULL); p++) {
 		puts_(o, "\n");
-		ret = render_part(o, ir, ch, (enum fwd_ir_part)p, ctr);
+		ret = render_part(o, ir, c, (enum fwd_ir_part)p, cn);
 	}
 	return ret;
 }
@@ -879,8 +898,7 @@ int fwd_ir_render(const struct fwd_ir *ir, const struct fwd_render_opts *opts,
 	for (size_t i = 0; i < ir->nchains && !ret; i++) {
 		if (!first)
 			puts_(o, "\n");
-		ret = render_chain(o, ir, &ir->chains[i],
-				   cn && cn->rule ? cn->rule[i] : NULL);
+		ret = render_chain(o, ir, i, cn);
 		first = false;
 	}
 	puts_(o, "}\n");

@@ -4380,6 +4380,356 @@ START_TEST(test_completion)
 }
 END_TEST
 
+/* ---- answers after the chains were split by family (ir.h, "The chains
+ * in the kernel": input -> in4/in6, output -> out4/out6): explain's rule as
+ * the kernel holds it, show --nft's counters of a rule in both family
+ * chains, list show's runtime members ---- */
+
+/* Rule k (from 1) of chain `chain` of fwd's table in srv as `nft list`
+ * lists it (malloc'd), or NULL when the chain has fewer rules. */
+static char *kernel_rule_line(const char *chain, size_t k)
+{
+	char *text = sh_ok("ip netns exec %s nft list chain inet fwd_filter %s", E.ns[SRV],
+			   chain);
+	char *save = NULL, *found = NULL;
+	size_t n = 0;
+
+	for (char *l = strtok_r(text, "\n", &save); l && !found;
+	     l = strtok_r(NULL, "\n", &save)) {
+		/* Rules sit two tabs in; a base chain's hook line too. */
+		if (strncmp(l, "\t\t", 2) != 0 || strstr(l, "type filter hook"))
+			continue;
+		if (++n == k)
+			found = strdup(l + 2);
+	}
+	free(text);
+	return found;
+}
+
+/* The packets of a listed rule's counter (-1 without one). */
+static long long rule_line_packets(const char *line)
+{
+	const char *p = line ? strstr(line, "counter packets ") : NULL;
+	long long pk = -1;
+
+	if (p)
+		sscanf(p + strlen("counter packets "), "%lld", &pk);
+	return pk;
+}
+
+/*
+ * `fwctl explain SRC PORTS`' kernel place of its one answer: the text's
+ * "in kernel:  rule K of chain C" and the JSON's kernel_chain and
+ * kernel_rule, which must say the same. Returns K, chain C in `chain`.
+ */
+static size_t explain_kernel(const char *src, const char *ports, char *chain, size_t len)
+{
+	const char *p;
+	char c[32] = "", *want;
+	size_t k = 0;
+
+	FWCTL_OK("explain %s %s", src, ports);
+	p = strstr(R.out, "\n  in kernel:  rule ");
+	ck_assert_msg(p && sscanf(p + strlen("\n  in kernel:  rule "), "%zu of chain %31s",
+				  &k, c) == 2 && k > 0,
+		      "explain %s %s names no kernel rule:\n%s", src, ports, R.out);
+	FWCTL_OK("explain %s %s --json", src, ports);
+	want = tu_asprintf("\"kernel_chain\":\"%s\",\"kernel_rule\":%zu", c, k);
+	ck_assert_msg(json_ok(R.out) && strstr(R.out, want), "explain %s %s --json: "
+		      "want '%s':\n%s", src, ports, want, R.out);
+	free(want);
+	snprintf(chain, len, "%s", c);
+	return k;
+}
+
+/*
+ * The rule explain names for a new connection from `from` (address src)
+ * to addr:port is the one the kernel decides it by: in the chain the
+ * packet walks (want_chain), at that place in `nft list`, looking up
+ * `set` (NULL: the closing drop, no lookup), and its counter is what grows
+ * when the connection is really made (expect: OK, DROP, REFUSED).
+ */
+static void expect_kernel_place(enum nn_role from, const char *src, const char *addr,
+				unsigned port, int expect, const char *set,
+				const char *want_chain)
+{
+	char chain[32], *ports = tu_asprintf("%u/tcp", port), *before, *after, *w;
+	size_t k = explain_kernel(src, ports, chain, sizeof(chain));
+	long long pk0, pk1;
+
+	ck_assert_msg(strcmp(chain, want_chain) == 0, "explain %s %s: chain %s, the packet "
+		      "walks %s:\n%s", src, ports, chain, want_chain, R.out);
+	before = kernel_rule_line(chain, k);
+	ck_assert_msg(before && (set ? strstr(before, set) != NULL :
+				 !strchr(before, '@') && strstr(before, " drop")),
+		      "explain %s %s: rule %zu of chain %s is '%s', not the %s%s rule",
+		      src, ports, k, chain, before ? before : "(none)", set ? set : "closing drop",
+		      set ? " lookup" : "");
+	pk0 = rule_line_packets(before);
+	ck_assert_msg(pk0 >= 0, "rule %zu of chain %s has no counter: %s", k, chain, before);
+	w = tu_asprintf("connection %s -> %s, explained as rule %zu of chain %s", src, ports,
+		      k, chain);
+	expect_tcp(from, addr, port, expect, w);
+	after = kernel_rule_line(chain, k);
+	pk1 = rule_line_packets(after);
+	ck_assert_msg(pk1 > pk0, "%s: its counter stayed at %lld packets (now %lld): the "
+		      "kernel decided it elsewhere\n%s", w, pk0, pk1,
+		      sh_ok("ip netns exec %s nft list table inet fwd_filter", E.ns[SRV]));
+	free(w);
+	free(before);
+	free(after);
+	free(ports);
+}
+
+/*
+ * explain named "rule N" counting in the compiled input chain (e.g. rule
+ * 19 for the open-port lookup), which no kernel listing shows since the
+ * rules moved into in4/in6 and rules of empty sets were left out. Now it
+ * also names the kernel chain and the rule's place there (text and JSON),
+ * and each is checked against the kernel: the rule there looks up the set
+ * explain names, and a real connection counts in it.
+ */
+START_TEST(test_explain_kernel_rule)
+{
+	char chain[32];
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 22);
+	listener("tcp", 8080);
+	write_policy("deny",
+		"\n"					/* 12 */
+		"[service web]\n"			/* 13 */
+		"ports = 8080/tcp\n"			/* 14 */
+		"allow = any\n");			/* 15 */
+	fwd_start();
+
+	/* the open-port lookup is in both family chains: each family its own */
+	expect_kernel_place(BAD, BAD4, SRV4_B, 8080, OK, "@open", "in4");
+	expect_kernel_place(BAD, BAD6, SRV6_B, 8080, OK, "@open", "in6");
+	/* stats --json names the same rule's counter by the same place */
+	{
+		size_t k = explain_kernel(BAD6, "8080/tcp", chain, sizeof(chain));
+		char *want = tu_asprintf("{\"chain\":\"in6\",\"set\":\"open\",\"packets\":");
+		const char *p;
+		char *end = NULL;
+
+		FWCTL_OK("stats --json");
+		p = strstr(R.out, want);
+		ck_assert_msg(p && (end = strchr(p, '}')) &&
+			      strstr(p, "\"kernel_rule\":") && strstr(p, "\"kernel_rule\":") < end &&
+			      strtoul(strstr(p, "\"kernel_rule\":") + 14, NULL, 10) == k,
+			      "stats --json: the in6 @open row's kernel_rule is not explain's %zu:\n%s",
+			      k, R.out);
+		free(want);
+	}
+	expect_kernel_place(GOOD, GOOD4, SRV4_G, 22, OK, "@allow4", "in4");
+	expect_kernel_place(GOOD, GOOD6, SRV6_G, 22, OK, "@allow6", "in6");
+	/* no rule matches: the base chain's closing drop drops (and counts) it */
+	expect_kernel_place(BAD, BAD4, SRV4_B, 22, DROP, NULL, "input");
+	ck_assert_msg(strstr(R.out, "\"by_policy\":true"), "explain " BAD4 " 22/tcp --json:\n%s",
+		      R.out);
+	/* a deny edit puts its rules in in6 (the deny set had no element, so
+	 * the kernel had no rule of it before): the places after it move */
+	FWCTL_OK("deny 8080/tcp from " BAD6);
+	expect_kernel_place(BAD, BAD6, SRV6_B, 8080, REFUSED, "@deny6", "in6");
+	expect_kernel_place(BAD, BAD4, SRV4_B, 8080, OK, "@open", "in4");
+	/* --out: outbound allow has no rule that decides, only the policy */
+	FWCTL_OK("explain " BAD4 " 8080/tcp --out");
+	ck_assert_msg(strstr(R.out, "  in kernel:  the policy of chain output\n"),
+		      "explain --out:\n%s", R.out);
+	FWCTL_OK("explain " BAD4 " 8080/tcp --out --json");
+	ck_assert_msg(strstr(R.out, "\"kernel_chain\":\"output\",\"kernel_rule\":null"),
+		      "explain --out --json:\n%s", R.out);
+	/* disabled: the kernel holds none of it */
+	FWCTL_OK("disable --yes");
+	FWCTL_OK("explain " BAD4 " 8080/tcp --json");
+	ck_assert_msg(strstr(R.out, "\"kernel_chain\":null,\"kernel_rule\":null"),
+		      "explain --json while disabled:\n%s", R.out);
+	FWCTL_OK("enable");
+	(void)explain_kernel(BAD4, "8080/tcp", chain, sizeof(chain));
+	ck_assert_str_eq(chain, "in4");
+	topo_down();
+}
+END_TEST
+
+/* In the text of `nft list table` (or show --nft), the packets counted by
+ * the rule that looks up `set` in chain `chain` (-1: not there). */
+static long long chain_set_packets(const char *text, const char *chain, const char *set)
+{
+	char *head = tu_asprintf("\tchain %s {\n", chain), *needle = tu_asprintf("%s counter", set);
+	const char *c = strstr(text, head), *end, *p;
+	long long pk = -1;
+
+	if (c) {
+		end = strstr(c, "\n\t}");
+		p = strstr(c, needle);
+		if (p && (!end || p < end))
+			pk = rule_line_packets(p);
+	}
+	free(head);
+	free(needle);
+	return pk;
+}
+
+/* stats --json's rules: the packets of chain's rule looking up set (-1). */
+static long long stats_rule_packets(const char *json, const char *chain, const char *set)
+{
+	char *want = tu_asprintf("{\"chain\":\"%s\",\"set\":\"%s\",\"packets\":", chain, set);
+	const char *p = strstr(json, want);
+	long long pk = -1;
+
+	if (p)
+		sscanf(p + strlen(want), "%lld", &pk);
+	free(want);
+	return pk;
+}
+
+/*
+ * A rule in both family chains (the open-port lookup, in in4 and in6) has
+ * a counter in each. show --nft printed the sum of both in the in4 copy
+ * and zeros in the in6 one, which is neither what the kernel holds nor
+ * what `fwctl stats` says per chain. Now each copy shows its own count,
+ * equal to the kernel's listing and to stats' row of the same chain.
+ */
+START_TEST(test_show_nft_family_counters)
+{
+	long long k4, k6, s4, s6;
+	char *k1, *k2;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 8080);
+	write_policy("deny",
+		"\n"
+		"[service web]\n"
+		"ports = 8080/tcp\n"
+		"allow = any\n");
+	fwd_start();
+	/* one connection over IPv4, two over IPv6: the copies count apart */
+	expect_tcp(BAD, SRV4_B, 8080, OK, "web over IPv4");
+	expect_tcp(BAD, SRV6_B, 8080, OK, "web over IPv6");
+	expect_tcp(GOOD, SRV6_G, 8080, OK, "web over IPv6 again");
+
+	k1 = nft_table();
+	FWCTL_OK("show --nft");
+	k2 = nft_table();
+	ck_assert_msg(strcmp(k1, k2) == 0, "traffic during the test: listings differ:\n"
+		      "%.3000s\n%.3000s", k1, k2);
+	k4 = chain_set_packets(k1, "in4", "@open");
+	k6 = chain_set_packets(k1, "in6", "@open");
+	ck_assert_msg(k4 > 0 && k6 > 0, "the kernel did not count both families (in4 %lld, "
+		      "in6 %lld):\n%.3000s", k4, k6, k1);
+	ck_assert_msg(chain_set_packets(R.out, "in4", "@open") == k4 &&
+		      chain_set_packets(R.out, "in6", "@open") == k6,
+		      "show --nft: @open counts %lld in in4 and %lld in in6, the kernel %lld "
+		      "and %lld:\n%.3000s", chain_set_packets(R.out, "in4", "@open"),
+		      chain_set_packets(R.out, "in6", "@open"), k4, k6, R.out);
+	FWCTL_OK("show --nft --json");
+	ck_assert_msg(json_ok(R.out), "show --nft --json:\n%.3000s", R.out);
+	/* stats says the same per chain */
+	FWCTL_OK("stats --json");
+	s4 = stats_rule_packets(R.out, "in4", "open");
+	s6 = stats_rule_packets(R.out, "in6", "open");
+	ck_assert_msg(s4 == k4 && s6 == k6, "stats --json: @open %lld in in4, %lld in in6; "
+		      "the kernel %lld and %lld:\n%.3000s", s4, s6, k4, k6, R.out);
+	free(k1);
+	free(k2);
+	topo_down();
+}
+END_TEST
+
+/*
+ * list show marked members added with --runtime ("fwctl (runtime)") until
+ * it was rebuilt on the compiler's view of the lists (16fc88c), which lost
+ * the mark. It is back, in text and JSON, for members and for removals,
+ * and it means what it says: after a restart of fwd the runtime member is
+ * gone from the list and from the kernel, the saved one is not.
+ */
+/* From `from` in text up to the first `end` (included), malloc'd; NULL
+ * when `from` is not in text. A line of text, one JSON object. */
+static char *text_piece(const char *text, const char *from, char end)
+{
+	const char *p = strstr(text, from), *e;
+
+	if (!p)
+		return NULL;
+	e = strchr(p, end);
+	return strndup(p, e ? (size_t)(e - p + 1) : strlen(p));
+}
+
+START_TEST(test_list_show_runtime)
+{
+	const char *l;
+	char *m;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	write_policy("deny",
+		"\n"					/* 12 */
+		"[list app]\n"				/* 13 */
+		"members = 203.0.113.10, 203.0.113.11\n"	/* 14 */
+		"[service app]\n"			/* 15 */
+		"ports = 8080/tcp\n"			/* 16 */
+		"allow = @app\n");			/* 17 */
+	fwd_start();
+	FWCTL_OK("list add app 203.0.113.20 --runtime");
+	FWCTL_OK("list add app 203.0.113.21 for 1h --runtime");
+	FWCTL_OK("list add app 203.0.113.22");
+	FWCTL_OK("list del app 203.0.113.11 --runtime");
+	expect_elem("allow4", "203.0.113.20 . tcp . 8080", 1);
+	expect_elem("allow4", "203.0.113.22 . tcp . 8080", 1);
+	expect_elem("allow4", "203.0.113.11 . tcp . 8080", 0);
+
+	FWCTL_OK("list show app");
+	ck_assert_msg(strstr(R.out, "203.0.113.20                                 fwctl (runtime)\n") &&
+		      (l = strstr(R.out, "203.0.113.21 ")) &&
+		      strncmp(l + 45, "fwctl (runtime), ", 17) == 0 &&
+		      strstr(R.out, "203.0.113.22                                 fwctl\n") &&
+		      strstr(R.out, "203.0.113.11                                 removed by fwctl "
+			     "(runtime)\n"), "list show app:\n%s", R.out);
+	m = text_piece(R.out, "203.0.113.10 ", '\n');
+	ck_assert_msg(m && strstr(m, "/fwd.conf:14\n") && !strstr(m, "runtime"),
+		      "list show app, a member of the file:\n%s", R.out);
+	free(m);
+	FWCTL_OK("list show app --json");
+	ck_assert_msg(json_ok(R.out) &&
+		      strstr(R.out, "{\"address\":\"203.0.113.20\",\"source\":\"fwctl (runtime)\","
+			     "\"expires\":null,\"seconds_left\":null,\"runtime\":true}") &&
+		      strstr(R.out, "{\"address\":\"203.0.113.22\",\"source\":\"fwctl\","
+			     "\"expires\":null,\"seconds_left\":null,\"runtime\":false}") &&
+		      strstr(R.out, "{\"address\":\"203.0.113.10\",\"source\":\"") &&
+		      strstr(R.out, "/fwd.conf:14\",\"expires\":null,\"seconds_left\":null,"
+			     "\"runtime\":false}") &&
+		      strstr(R.out, "\"removed_entries\":[{\"address\":\"203.0.113.11\","
+			     "\"source\":\"fwctl (runtime)\",\"expires\":null,"
+			     "\"seconds_left\":null,\"runtime\":true}"),
+		      "list show app --json:\n%s", R.out);
+	m = text_piece(R.out, "{\"address\":\"203.0.113.21\"", '}');
+	ck_assert_msg(m && strstr(m, "\"source\":\"fwctl (runtime)\"") &&
+		      strstr(m, "\"runtime\":true}") && !strstr(m, "\"expires\":null"),
+		      "list show app --json, the timed runtime member:\n%s", R.out);
+	free(m);
+
+	/* what (runtime) says: a restart forgets them, and keeps the rest */
+	fwd_stop();
+	fwd_start();
+	expect_elem("allow4", "203.0.113.20 . tcp . 8080", 0);
+	expect_elem("allow4", "203.0.113.21 . tcp . 8080", 0);
+	expect_elem("allow4", "203.0.113.22 . tcp . 8080", 1);
+	expect_elem("allow4", "203.0.113.11 . tcp . 8080", 1);
+	FWCTL_OK("list show app");
+	ck_assert_msg(!strstr(R.out, "203.0.113.20") && !strstr(R.out, "203.0.113.21") &&
+		      !strstr(R.out, "(runtime)") && !strstr(R.out, "removed by fwctl") &&
+		      (l = strstr(R.out, "203.0.113.22 ")) && strstr(l, "99-fwctl.conf:"),
+		      "list show app after a restart:\n%s", R.out);
+	topo_down();
+}
+END_TEST
+
 /* A role test: its users go too, whatever happened to the test. */
 static void sec_cleanup(void)
 {
@@ -4685,6 +5035,9 @@ static Suite *fwctl_suite(void)
 	nn_add_test(s, "limit_edit", test_limit_edit, 90, NULL);
 	nn_add_test(s, "interface", test_interface, 90, NULL);
 	nn_add_test(s, "limit_last_good", test_limit_last_good, 90, NULL);
+	nn_add_test(s, "explain_kernel_rule", test_explain_kernel_rule, 90, NULL);
+	nn_add_test(s, "show_nft_family_counters", test_show_nft_family_counters, 60, NULL);
+	nn_add_test(s, "list_show_runtime", test_list_show_runtime, 60, NULL);
 	return s;
 }
 
