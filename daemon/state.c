@@ -286,6 +286,70 @@ static bool fits(struct dec *d, uint64_t count, size_t each, const char *what)
 #define RULE_BYTES (4 + 1 + 32 + 4 + 4)
 #define CLASS_BYTES (24 + 1 + 16 + 8 * 4)
 
+static bool zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/*
+ * Element j of s in the form the kernel side writes and reads back (ir.h,
+ * fwd_ir_elem and the set invariants): what the key does not have is
+ * zero (it would not reach the kernel, and the read-back would not match
+ * the IR), an owner id fits its field, a hash set holds single keys, a
+ * range does not run backwards, a timeout fits in milliseconds.
+ */
+static bool elem_ok(struct dec *d, const struct fwd_ir_set *s, size_t j)
+{
+	const struct fwd_ir_elem *e = &s->elems[j];
+	unsigned alen = fwd_ir_key_addr_len(s->key);
+
+	if (!zero(e->lo + alen, 16 - alen) || !zero(e->hi + alen, 16 - alen) ||
+	    (!fwd_ir_key_has_port(s->key) && (e->proto || e->plo || e->phi)) ||
+	    (fwd_ir_key_id_len(s->key) == 4 && e->id > UINT32_MAX))
+		return refuse(d, "set %s element %zu: a field its key does not have",
+			      s->name, j);
+	if (memcmp(e->lo, e->hi, alen) > 0 || e->plo > e->phi)
+		return refuse(d, "set %s element %zu: a range that runs backwards",
+			      s->name, j);
+	if (!s->interval && (memcmp(e->lo, e->hi, alen) != 0 || e->plo != e->phi))
+		return refuse(d, "set %s element %zu: a range in a hash set", s->name, j);
+	if (e->expires > UINT64_MAX / 1000)
+		return refuse(d, "set %s element %zu: expires at %llu", s->name, j,
+			      (unsigned long long)e->expires);
+	return true;
+}
+
+/*
+ * The elements of s, each in the kernel's form and all in the set order
+ * (ir.h): strictly increasing, so no key twice (the kernel refuses it;
+ * the delta and explain's binary search rely on the order), and in a
+ * one-field interval set (an rbtree in the kernel) no range reaching into
+ * the next. Crossing ranges of concatenations are not looked for (that
+ * takes more than a pass); the kernel refuses those whose ends collide.
+ */
+static bool elems_ok(struct dec *d, const struct fwd_ir_set *s)
+{
+	unsigned alen = fwd_ir_key_addr_len(s->key);
+
+	for (size_t j = 0; j < s->n; j++) {
+		const struct fwd_ir_elem *e = &s->elems[j];
+
+		if (!elem_ok(d, s, j))
+			return false;
+		if (j && fwd_ir_elem_cmp(&s->elems[j - 1], e) >= 0)
+			return refuse(d, "set %s element %zu: out of order or "
+				      "a key twice", s->name, j);
+		if (j && s->interval && !fwd_ir_key_has_port(s->key) &&
+		    memcmp(s->elems[j - 1].hi, e->lo, alen) >= 0)
+			return refuse(d, "set %s element %zu: overlaps the one "
+				      "before", s->name, j);
+	}
+	return true;
+}
+
 static bool get_set(struct dec *d, struct fwd_ir_set *s)
 {
 	uint64_t n;
@@ -318,7 +382,7 @@ static bool get_set(struct dec *d, struct fwd_ir_set *s)
 		if (fwd_ir_key_id_len(s->key))
 			e->id = get64(d);
 	}
-	return whole(d, "a set's elements");
+	return whole(d, "a set's elements") && elems_ok(d, s);
 }
 
 static bool get_sets(struct dec *d, struct fwd_ir *ir)

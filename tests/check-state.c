@@ -320,10 +320,122 @@ START_TEST(version3)
 END_TEST
 
 /*
+ * IRs fwd never makes, encoded as they are: the decoder refuses each
+ * whole, saying what (the fuzzer found them: fuzz-state.c's checks of
+ * what the kernel side relies on). Each mutation breaks one thing in a
+ * fixture's IR (lists: allow4 has hosts, allow4_net networks).
+ */
+static struct fwd_ir_set *set_named(struct fwd_ir *ir, const char *name)
+{
+	struct fwd_ir_set *s = fwd_ir_set_find(ir, name);
+
+	ck_assert_msg(s && s->n >= 2, "set %s with two elements", name);
+	return s;
+}
+
+static void m_addr_tail(struct fwd_ir *ir)
+{
+	set_named(ir, "allow4")->elems[0].lo[7] = 1;
+}
+
+static void m_port_in_addr_set(struct fwd_ir *ir)
+{
+	struct fwd_ir_set *s = fwd_ir_set_find(ir, "block4");
+
+	/* block4 is empty in the fixture: one element of its own. */
+	s->elems = realloc(s->elems, sizeof(*s->elems));
+	ck_assert_ptr_nonnull(s->elems);
+	memset(s->elems, 0, sizeof(*s->elems));
+	s->elems[0].lo[0] = s->elems[0].hi[0] = 192;
+	s->elems[0].plo = s->elems[0].phi = 22;
+	s->n = s->cap = 1;
+}
+
+static void m_backwards(struct fwd_ir *ir)
+{
+	struct fwd_ir_elem *e = &set_named(ir, "allow4_net")->elems[0];
+
+	e->lo[3] = 9;
+	e->hi[3] = 1;
+	memcpy(e->hi, e->lo, 3);
+}
+
+static void m_hash_range(struct fwd_ir *ir)
+{
+	set_named(ir, "allow4")->elems[0].phi++;
+}
+
+static void m_order(struct fwd_ir *ir)
+{
+	struct fwd_ir_set *s = set_named(ir, "allow4");
+	struct fwd_ir_elem t = s->elems[0];
+
+	s->elems[0] = s->elems[1];
+	s->elems[1] = t;
+}
+
+static void m_expires(struct fwd_ir *ir)
+{
+	set_named(ir, "allow4")->elems[0].expires = UINT64_MAX / 999;
+}
+
+static const struct broken {
+	const char *what;
+	void (*mutate)(struct fwd_ir *ir);
+	const char *reason;
+} broken[] = {
+	{ "address bytes past the key's", m_addr_tail, "a field its key does not have" },
+	{ "a port in an address set", m_port_in_addr_set, "a field its key does not have" },
+	{ "a range that runs backwards", m_backwards, "runs backwards" },
+	{ "a range in a hash set", m_hash_range, "a range in a hash set" },
+	{ "elements out of order", m_order, "out of order" },
+	{ "a timeout beyond milliseconds", m_expires, "expires at" },
+};
+#define NBROKEN (sizeof(broken) / sizeof(broken[0]))
+
+START_TEST(refused)
+{
+	const struct broken *b = &broken[_i];
+	struct fwd_ir *ir = compile_fixture(&fixtures[1]);	/* lists */
+	uint8_t *buf;
+	size_t len;
+
+	b->mutate(ir);
+	encode(ir, &buf, &len);
+	decode_refused(buf, len, b->what, b->reason);
+	free(buf);
+	fwd_ir_free(ir);
+}
+END_TEST
+
+/*
+ * An input the fuzzer found, refused the ways fuzz-state.c decodes it: as
+ * a file, and its payload (the whole input when it has no header) inside
+ * a valid version 4 and version 3 header.
+ */
+static void refused_as_fuzzed(const uint8_t *in, size_t len, const char *what)
+{
+	size_t skip = len >= 24 && memcmp(in, "FWDIR\0\0", 7) == 0 ? 24 : 0;
+	uint8_t *buf = malloc(len - skip + 24);
+
+	ck_assert_ptr_nonnull(buf);
+	decode_refused(in, len, what, NULL);
+	for (uint8_t v = 3; v <= 4; v++) {
+		memcpy(buf, "FWDIR\0\0", 7);
+		buf[7] = v;
+		memcpy(buf + 24, in + skip, len - skip);
+		reseal(buf, len - skip + 24);
+		decode_refused(buf, len - skip + 24, what, NULL);
+	}
+	free(buf);
+}
+
+/*
  * The fuzzer's corpus (tests/fuzz/corpus/state): the seeds (NAME.ir,
  * real state files written by FWD_STATE_SEEDS) decode and encode back to
  * the same bytes, so the format has not moved under them; the inputs the
- * fuzzer found (crash-*) are refused.
+ * fuzzer found (crash-*, each named in the commit that fixed it) are
+ * refused.
  */
 START_TEST(corpus)
 {
@@ -345,7 +457,7 @@ START_TEST(corpus)
 		buf = (uint8_t *)tu_slurp(path, &len);
 		ck_assert_msg(buf, "cannot read %s", path);
 		if (strncmp(de->d_name, "crash-", 6) == 0) {
-			decode_refused(buf, len, path, NULL);
+			refused_as_fuzzed(buf, len, path);
 		} else {
 			ir = decode_ok(buf, len, path);
 			encode(ir, &again, &len2);
@@ -372,6 +484,7 @@ static Suite *state_suite(void)
 	tcase_add_test(tc, damaged);
 	tcase_add_test(tc, version3);
 	tcase_add_test(tc, corpus);
+	tcase_add_loop_test(tc, refused, 0, NBROKEN);
 	suite_add_tcase(s, tc);
 	return s;
 }
