@@ -385,6 +385,36 @@ static bool get_set(struct dec *d, struct fwd_ir_set *s)
 	return whole(d, "a set's elements") && elems_ok(d, s);
 }
 
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Every set has a name of its own: the kernel and the read-back know
+ * sets by name (a second of one name is EEXIST, and fwd_ir_set_find
+ * and the delta would only ever see the first). */
+static bool names_ok(struct dec *d, const struct fwd_ir *ir)
+{
+	const char **names;
+	bool ok = true;
+
+	if (!ir->nsets)
+		return true;
+	names = calloc(ir->nsets, sizeof(*names));
+	if (!names)
+		abort();
+	for (size_t i = 0; i < ir->nsets; i++)
+		names[i] = ir->sets[i].name;
+	qsort(names, ir->nsets, sizeof(*names), name_cmp);
+	if (!names[0][0])
+		ok = refuse(d, "a set without a name");
+	for (size_t i = 1; ok && i < ir->nsets; i++)
+		if (strcmp(names[i - 1], names[i]) == 0)
+			ok = refuse(d, "two sets called %s", names[i]);
+	free(names);
+	return ok;
+}
+
 static bool get_sets(struct dec *d, struct fwd_ir *ir)
 {
 	uint64_t n = get64(d);
@@ -398,7 +428,7 @@ static bool get_sets(struct dec *d, struct fwd_ir *ir)
 	for (size_t i = 0; i < ir->nsets; i++)
 		if (!get_set(d, &ir->sets[i]))
 			return false;
-	return true;
+	return names_ok(d, ir);
 }
 
 static bool get_rule(struct dec *d, const struct fwd_ir *ir,

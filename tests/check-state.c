@@ -379,6 +379,16 @@ static void m_expires(struct fwd_ir *ir)
 	set_named(ir, "allow4")->elems[0].expires = UINT64_MAX / 999;
 }
 
+static void m_same_name(struct fwd_ir *ir)
+{
+	memcpy(set_named(ir, "allow4_net")->name, "allow4", sizeof("allow4"));
+}
+
+static void m_no_name(struct fwd_ir *ir)
+{
+	set_named(ir, "allow4_net")->name[0] = '\0';
+}
+
 static const struct broken {
 	const char *what;
 	void (*mutate)(struct fwd_ir *ir);
@@ -390,6 +400,8 @@ static const struct broken {
 	{ "a range in a hash set", m_hash_range, "a range in a hash set" },
 	{ "elements out of order", m_order, "out of order" },
 	{ "a timeout beyond milliseconds", m_expires, "expires at" },
+	{ "two sets of one name", m_same_name, "two sets called allow4" },
+	{ "a set without a name", m_no_name, "a set without a name" },
 };
 #define NBROKEN (sizeof(broken) / sizeof(broken[0]))
 
