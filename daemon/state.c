@@ -456,6 +456,12 @@ static bool get_rule(struct dec *d, const struct fwd_ir *ir,
 		if (m->ntypes > sizeof(m->types))
 			return refuse(d, "chain %s rule %zu: %u ICMP types", c->name,
 				      j, m->ntypes);
+		/* Linearize has no default case: a match it does not know
+		 * would be left out, the rule matching more than it says
+		 * (an unknown match + accept would accept everything). */
+		if (m->kind > FWD_M_PROG_METER)
+			return refuse(d, "chain %s rule %zu: match kind %u unknown",
+				      c->name, j, (unsigned)m->kind);
 	}
 	get(d, &fl, 1);
 	r->counter = fl & 1;
@@ -464,7 +470,13 @@ static bool get_rule(struct dec *d, const struct fwd_ir *ir,
 	r->log_prefix[sizeof(r->log_prefix) - 1] = '\0';
 	r->verdict = get32(d);
 	r->loc.line = get32(d);
-	return whole(d, "the rules");
+	if (!whole(d, "the rules"))
+		return false;
+	/* The same for a verdict: none at all, the packet going on. */
+	if (r->verdict > FWD_V_QUEUE_PROG)
+		return refuse(d, "chain %s rule %zu: verdict %u unknown", c->name, j,
+			      (unsigned)r->verdict);
+	return true;
 }
 
 static bool get_chain(struct dec *d, struct fwd_ir *ir, struct fwd_ir_chain *c)

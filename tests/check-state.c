@@ -389,6 +389,18 @@ static void m_no_name(struct fwd_ir *ir)
 	set_named(ir, "allow4_net")->name[0] = '\0';
 }
 
+/* The input chain's first rule (iif lo accept) with a match kind or a
+ * verdict linearize does not know. */
+static void m_kind(struct fwd_ir *ir)
+{
+	ir->chains[FWD_CHAIN_INPUT].rules[0].m[0].kind = FWD_M_PROG_METER + 1;
+}
+
+static void m_verdict(struct fwd_ir *ir)
+{
+	ir->chains[FWD_CHAIN_INPUT].rules[0].verdict = FWD_V_QUEUE_PROG + 1;
+}
+
 static const struct broken {
 	const char *what;
 	void (*mutate)(struct fwd_ir *ir);
@@ -402,6 +414,8 @@ static const struct broken {
 	{ "a timeout beyond milliseconds", m_expires, "expires at" },
 	{ "two sets of one name", m_same_name, "two sets called allow4" },
 	{ "a set without a name", m_no_name, "a set without a name" },
+	{ "an unknown match kind", m_kind, "chain input rule 0: match kind 16 unknown" },
+	{ "an unknown verdict", m_verdict, "chain input rule 0: verdict 7 unknown" },
 };
 #define NBROKEN (sizeof(broken) / sizeof(broken[0]))
 
