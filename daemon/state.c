@@ -516,6 +516,15 @@ static bool get_chains(struct dec *d, struct fwd_ir *ir)
 	for (size_t i = 0; i < ir->nchains; i++)
 		if (!get_chain(d, ir, &ir->chains[i]))
 			return false;
+	/* The fixed shape (ir.h, fwd_ir_chain_id): the daemon looks its
+	 * chains up by index (explain, the lockout guard), the kernel side
+	 * names their parts after them (in4, out6). */
+	if (ir->nchains != FWD_CHAIN_COUNT ||
+	    strcmp(ir->chains[FWD_CHAIN_INPUT].name, "input") != 0 ||
+	    ir->chains[FWD_CHAIN_INPUT].hook != NF_INET_LOCAL_IN ||
+	    strcmp(ir->chains[FWD_CHAIN_OUTPUT].name, "output") != 0 ||
+	    ir->chains[FWD_CHAIN_OUTPUT].hook != NF_INET_LOCAL_OUT)
+		return refuse(d, "not the input and output chains fwd makes");
 	return true;
 }
 

@@ -8,6 +8,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <linux/netfilter.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -401,6 +402,22 @@ static void m_verdict(struct fwd_ir *ir)
 	ir->chains[FWD_CHAIN_INPUT].rules[0].verdict = FWD_V_QUEUE_PROG + 1;
 }
 
+static void m_one_chain(struct fwd_ir *ir)
+{
+	free(ir->chains[FWD_CHAIN_OUTPUT].rules);
+	ir->nchains = 1;
+}
+
+static void m_hook(struct fwd_ir *ir)
+{
+	ir->chains[FWD_CHAIN_OUTPUT].hook = NF_INET_FORWARD;
+}
+
+static void m_chain_name(struct fwd_ir *ir)
+{
+	memcpy(ir->chains[FWD_CHAIN_INPUT].name, "in4", sizeof("in4"));
+}
+
 static const struct broken {
 	const char *what;
 	void (*mutate)(struct fwd_ir *ir);
@@ -416,6 +433,9 @@ static const struct broken {
 	{ "a set without a name", m_no_name, "a set without a name" },
 	{ "an unknown match kind", m_kind, "chain input rule 0: match kind 16 unknown" },
 	{ "an unknown verdict", m_verdict, "chain input rule 0: verdict 7 unknown" },
+	{ "no output chain", m_one_chain, "not the input and output chains" },
+	{ "the output chain on another hook", m_hook, "not the input and output chains" },
+	{ "the input chain named otherwise", m_chain_name, "not the input and output chains" },
 };
 #define NBROKEN (sizeof(broken) / sizeof(broken[0]))
 
