@@ -418,6 +418,11 @@ static void m_chain_name(struct fwd_ir *ir)
 	memcpy(ir->chains[FWD_CHAIN_INPUT].name, "in4", sizeof("in4"));
 }
 
+static void m_key(struct fwd_ir *ir)
+{
+	set_named(ir, "allow4")->key = FWD_KEY_CG_ADDR6_PROTO_PORT + 1;
+}
+
 static const struct broken {
 	const char *what;
 	void (*mutate)(struct fwd_ir *ir);
@@ -433,6 +438,7 @@ static const struct broken {
 	{ "a set without a name", m_no_name, "a set without a name" },
 	{ "an unknown match kind", m_kind, "chain input rule 0: match kind 16 unknown" },
 	{ "an unknown verdict", m_verdict, "chain input rule 0: verdict 7 unknown" },
+	{ "an unknown set key", m_key, "set allow4: key type 9 unknown" },
 	{ "no output chain", m_one_chain, "not the input and output chains" },
 	{ "the output chain on another hook", m_hook, "not the input and output chains" },
 	{ "the input chain named otherwise", m_chain_name, "not the input and output chains" },
