@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -438,6 +439,15 @@ static bool get_sets(struct dec *d, struct fwd_ir *ir)
 	return names_ok(d, ir);
 }
 
+/* The reverse-path check's fib keys as fwd makes them (ir.h,
+ * FWD_M_RPF_MISSING): saddr, with mark and perhaps iif, nothing else
+ * (the renderer refuses any other, the kernel reads them as asked). */
+static bool rpf_flags_ok(uint32_t f)
+{
+	return (f & NFTA_FIB_F_SADDR) &&
+	       !(f & ~(uint32_t)(NFTA_FIB_F_SADDR | NFTA_FIB_F_MARK | NFTA_FIB_F_IIF));
+}
+
 static bool get_rule(struct dec *d, const struct fwd_ir *ir,
 		     const struct fwd_ir_chain *c, struct fwd_ir_rule *r, size_t j)
 {
@@ -469,6 +479,9 @@ static bool get_rule(struct dec *d, const struct fwd_ir *ir,
 		if (m->kind > FWD_M_PROG_METER)
 			return refuse(d, "chain %s rule %zu: match kind %u unknown",
 				      c->name, j, (unsigned)m->kind);
+		if (m->kind == FWD_M_RPF_MISSING && !rpf_flags_ok(m->u32))
+			return refuse(d, "chain %s rule %zu: fib flags %#x", c->name,
+				      j, m->u32);
 	}
 	get(d, &fl, 1);
 	r->counter = fl & 1;

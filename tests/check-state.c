@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -423,6 +424,20 @@ static void m_key(struct fwd_ir *ir)
 	set_named(ir, "allow4")->key = FWD_KEY_CG_ADDR6_PROTO_PORT + 1;
 }
 
+/* The reverse-path rule (rpfilter = strict by default) asking the fib
+ * for the destination instead. */
+static void m_rpf(struct fwd_ir *ir)
+{
+	struct fwd_ir_chain *c = &ir->chains[FWD_CHAIN_INPUT];
+
+	for (size_t j = 0; j < c->n; j++)
+		if (c->rules[j].nm && c->rules[j].m[0].kind == FWD_M_RPF_MISSING) {
+			c->rules[j].m[0].u32 = NFTA_FIB_F_DADDR;
+			return;
+		}
+	ck_abort_msg("no reverse-path rule");
+}
+
 static const struct broken {
 	const char *what;
 	void (*mutate)(struct fwd_ir *ir);
@@ -439,6 +454,7 @@ static const struct broken {
 	{ "an unknown match kind", m_kind, "chain input rule 0: match kind 16 unknown" },
 	{ "an unknown verdict", m_verdict, "chain input rule 0: verdict 7 unknown" },
 	{ "an unknown set key", m_key, "set allow4: key type 9 unknown" },
+	{ "fib flags fwd never asks", m_rpf, "fib flags 0x2" },
 	{ "no output chain", m_one_chain, "not the input and output chains" },
 	{ "the output chain on another hook", m_hook, "not the input and output chains" },
 	{ "the input chain named otherwise", m_chain_name, "not the input and output chains" },
