@@ -439,6 +439,19 @@ static bool get_sets(struct dec *d, struct fwd_ir *ir)
 	return names_ok(d, ir);
 }
 
+/* An ICMP match's types as ir.h has them: at least one, sorted, none
+ * twice (they become an anonymous set: a type twice is EEXIST, none at
+ * all a set nft could not even print). */
+static bool types_ok(const struct fwd_ir_match *m)
+{
+	if (m->ntypes < 1)
+		return false;
+	for (unsigned t = 1; t < m->ntypes; t++)
+		if (m->types[t - 1] >= m->types[t])
+			return false;
+	return true;
+}
+
 /* The reverse-path check's fib keys as fwd makes them (ir.h,
  * FWD_M_RPF_MISSING): saddr, with mark and perhaps iif, nothing else
  * (the renderer refuses any other, the kernel reads them as asked). */
@@ -479,6 +492,10 @@ static bool get_rule(struct dec *d, const struct fwd_ir *ir,
 		if (m->kind > FWD_M_PROG_METER)
 			return refuse(d, "chain %s rule %zu: match kind %u unknown",
 				      c->name, j, (unsigned)m->kind);
+		if ((m->kind == FWD_M_ICMP_TYPES || m->kind == FWD_M_ICMPV6_TYPES) &&
+		    !types_ok(m))
+			return refuse(d, "chain %s rule %zu: ICMP types none, "
+				      "repeated or out of order", c->name, j);
 		if (m->kind == FWD_M_RPF_MISSING && !rpf_flags_ok(m->u32))
 			return refuse(d, "chain %s rule %zu: fib flags %#x", c->name,
 				      j, m->u32);

@@ -438,6 +438,35 @@ static void m_rpf(struct fwd_ir *ir)
 	ck_abort_msg("no reverse-path rule");
 }
 
+/* The essential ICMP rule (the builtin's icmp = essential) with its
+ * types emptied, or two of them swapped. */
+static struct fwd_ir_match *icmp_match(struct fwd_ir *ir)
+{
+	struct fwd_ir_chain *c = &ir->chains[FWD_CHAIN_INPUT];
+
+	for (size_t j = 0; j < c->n; j++)
+		for (unsigned k = 0; k < c->rules[j].nm; k++)
+			if (c->rules[j].m[k].kind == FWD_M_ICMP_TYPES &&
+			    c->rules[j].m[k].ntypes >= 2)
+				return &c->rules[j].m[k];
+	ck_abort_msg("no ICMP rule with two types");
+	return NULL;
+}
+
+static void m_no_types(struct fwd_ir *ir)
+{
+	icmp_match(ir)->ntypes = 0;
+}
+
+static void m_types_order(struct fwd_ir *ir)
+{
+	struct fwd_ir_match *m = icmp_match(ir);
+	uint8_t t = m->types[0];
+
+	m->types[0] = m->types[1];
+	m->types[1] = t;
+}
+
 static const struct broken {
 	const char *what;
 	void (*mutate)(struct fwd_ir *ir);
@@ -455,6 +484,8 @@ static const struct broken {
 	{ "an unknown verdict", m_verdict, "chain input rule 0: verdict 7 unknown" },
 	{ "an unknown set key", m_key, "set allow4: key type 9 unknown" },
 	{ "fib flags fwd never asks", m_rpf, "fib flags 0x2" },
+	{ "an ICMP match without types", m_no_types, "ICMP types none" },
+	{ "ICMP types out of order", m_types_order, "ICMP types none, repeated or out of order" },
 	{ "no output chain", m_one_chain, "not the input and output chains" },
 	{ "the output chain on another hook", m_hook, "not the input and output chains" },
 	{ "the input chain named otherwise", m_chain_name, "not the input and output chains" },
