@@ -562,6 +562,12 @@ static bool get_chains(struct dec *d, struct fwd_ir *ir)
 	    strcmp(ir->chains[FWD_CHAIN_OUTPUT].name, "output") != 0 ||
 	    ir->chains[FWD_CHAIN_OUTPUT].hook != NF_INET_LOCAL_OUT)
 		return refuse(d, "not the input and output chains fwd makes");
+	/* ... at the priority fwd gives them (filter): the renderer
+	 * negates a negative one, which INT_MIN does not survive. */
+	for (size_t i = 0; i < ir->nchains; i++)
+		if (ir->chains[i].prio != 0)
+			return refuse(d, "chain %s at priority %d, not filter (0)",
+				      ir->chains[i].name, ir->chains[i].prio);
 	return true;
 }
 

@@ -8,6 +8,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <stdint.h>
@@ -467,6 +468,11 @@ static void m_types_order(struct fwd_ir *ir)
 	m->types[1] = t;
 }
 
+static void m_prio(struct fwd_ir *ir)
+{
+	ir->chains[FWD_CHAIN_INPUT].prio = INT_MIN;
+}
+
 static const struct broken {
 	const char *what;
 	void (*mutate)(struct fwd_ir *ir);
@@ -486,6 +492,7 @@ static const struct broken {
 	{ "fib flags fwd never asks", m_rpf, "fib flags 0x2" },
 	{ "an ICMP match without types", m_no_types, "ICMP types none" },
 	{ "ICMP types out of order", m_types_order, "ICMP types none, repeated or out of order" },
+	{ "a chain at priority INT_MIN", m_prio, "chain input at priority -2147483648" },
 	{ "no output chain", m_one_chain, "not the input and output chains" },
 	{ "the output chain on another hook", m_hook, "not the input and output chains" },
 	{ "the input chain named otherwise", m_chain_name, "not the input and output chains" },
