@@ -697,6 +697,19 @@ static bool get_queue(struct dec *d, struct fwd_ir *ir)
 	return true;
 }
 
+/* A queue verdict goes to the guard's queue step, which the file must
+ * have: without it linearize would queue to "queue 0 of 0" and the
+ * renderer refuses the IR. */
+static bool queue_verdicts_ok(struct dec *d, const struct fwd_ir *ir)
+{
+	for (size_t i = 0; i < ir->nchains; i++)
+		for (size_t j = 0; j < ir->chains[i].n; j++)
+			if (ir->chains[i].rules[j].verdict == FWD_V_QUEUE && !ir->queue.on)
+				return refuse(d, "chain %s rule %zu: a queue verdict "
+					      "without a queue step", ir->chains[i].name, j);
+	return true;
+}
+
 /* Every rule's reference to a class or a meter names one there is. */
 static bool classes_referenced_ok(struct dec *d, const struct fwd_ir *ir)
 {
@@ -715,7 +728,7 @@ static bool classes_referenced_ok(struct dec *d, const struct fwd_ir *ir)
 						      "the file does not have",
 						      ir->chains[i].name, j);
 			}
-	return true;
+	return queue_verdicts_ok(d, ir);
 }
 
 /* Magic, version, length and checksum; *v4: the version is 4. */

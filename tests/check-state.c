@@ -473,6 +473,15 @@ static void m_prio(struct fwd_ir *ir)
 	ir->chains[FWD_CHAIN_INPUT].prio = INT_MIN;
 }
 
+/* The last input rule (the final drop) queueing, with no queue step. */
+static void m_queue(struct fwd_ir *ir)
+{
+	struct fwd_ir_chain *c = &ir->chains[FWD_CHAIN_INPUT];
+
+	ck_assert(!ir->queue.on);
+	c->rules[c->n - 1].verdict = FWD_V_QUEUE;
+}
+
 static const struct broken {
 	const char *what;
 	void (*mutate)(struct fwd_ir *ir);
@@ -493,6 +502,7 @@ static const struct broken {
 	{ "an ICMP match without types", m_no_types, "ICMP types none" },
 	{ "ICMP types out of order", m_types_order, "ICMP types none, repeated or out of order" },
 	{ "a chain at priority INT_MIN", m_prio, "chain input at priority -2147483648" },
+	{ "a queue verdict without a queue", m_queue, "a queue verdict without a queue step" },
 	{ "no output chain", m_one_chain, "not the input and output chains" },
 	{ "the output chain on another hook", m_hook, "not the input and output chains" },
 	{ "the input chain named otherwise", m_chain_name, "not the input and output chains" },
