@@ -436,6 +436,10 @@ static bool get_sets(struct dec *d, struct fwd_ir *ir)
 	for (size_t i = 0; i < ir->nsets; i++)
 		if (!get_set(d, &ir->sets[i]))
 			return false;
+	/* The fixed sets (ir.h, fwd_ir_set_id) are in every table fwd
+	 * makes, so index 0 is always a set. */
+	if (ir->nsets < FWD_SET_COUNT)
+		return refuse(d, "%zu sets, fewer than fwd always makes", ir->nsets);
 	return names_ok(d, ir);
 }
 
@@ -486,6 +490,14 @@ static bool get_rule(struct dec *d, const struct fwd_ir *ir,
 		if (m->ntypes > sizeof(m->types))
 			return refuse(d, "chain %s rule %zu: %u ICMP types", c->name,
 				      j, m->ntypes);
+		/* A set index only where the kind has one (0 elsewhere, as
+		 * the compiler leaves it): the daemon's explain --program
+		 * reads the set of a program queue rule's second match
+		 * without asking its kind. */
+		if (m->set && m->kind != FWD_M_LOOKUP_SRC &&
+		    m->kind != FWD_M_LOOKUP_DST && m->kind != FWD_M_CLASS_METER)
+			return refuse(d, "chain %s rule %zu: a set index on a match "
+				      "without one", c->name, j);
 		/* Linearize has no default case: a match it does not know
 		 * would be left out, the rule matching more than it says
 		 * (an unknown match + accept would accept everything). */

@@ -482,6 +482,37 @@ static void m_queue(struct fwd_ir *ir)
 	c->rules[c->n - 1].verdict = FWD_V_QUEUE;
 }
 
+/* The input chain's first `ct state` rule with a set index it does not
+ * have; the fixed sets cut short. */
+static void m_stray_set(struct fwd_ir *ir)
+{
+	struct fwd_ir_chain *c = &ir->chains[FWD_CHAIN_INPUT];
+
+	for (size_t j = 0; j < c->n; j++)
+		if (c->rules[j].nm && c->rules[j].m[0].kind == FWD_M_CT_STATE) {
+			c->rules[j].m[0].set = 100000;
+			return;
+		}
+	ck_abort_msg("no ct state rule");
+}
+
+static void m_few_sets(struct fwd_ir *ir)
+{
+	struct fwd_ir_chain *c;
+
+	/* No rule may look into the sets that go. */
+	for (size_t i = 0; i < ir->nchains; i++) {
+		c = &ir->chains[i];
+		c->n = 0;
+	}
+	for (size_t i = 1; i < ir->nsets; i++)
+		free(ir->sets[i].elems);
+	ir->nsets = 1;
+	free(ir->classes);
+	ir->classes = NULL;
+	ir->nclasses = 0;
+}
+
 static const struct broken {
 	const char *what;
 	void (*mutate)(struct fwd_ir *ir);
@@ -503,6 +534,8 @@ static const struct broken {
 	{ "ICMP types out of order", m_types_order, "ICMP types none, repeated or out of order" },
 	{ "a chain at priority INT_MIN", m_prio, "chain input at priority -2147483648" },
 	{ "a queue verdict without a queue", m_queue, "a queue verdict without a queue step" },
+	{ "a set index on a ct state match", m_stray_set, "a set index on a match without one" },
+	{ "fewer sets than fwd makes", m_few_sets, "1 sets, fewer than fwd always makes" },
 	{ "no output chain", m_one_chain, "not the input and output chains" },
 	{ "the output chain on another hook", m_hook, "not the input and output chains" },
 	{ "the input chain named otherwise", m_chain_name, "not the input and output chains" },

@@ -120,6 +120,9 @@ static void check_rule(const struct fwd_ir *ir, const struct fwd_ir_rule *r)
 		}
 		if (m->kind == FWD_M_LOOKUP_SRC || m->kind == FWD_M_LOOKUP_DST)
 			check(m->set < ir->nsets, "a lookup into a set there is not");
+		/* explain --program (daemon/cmd-query.c) reads sets[m[1].set]
+		 * of a program queue rule without asking m[1]'s kind. */
+		check(m->set < ir->nsets, "a set index past the sets");
 	}
 	check(r->verdict <= FWD_V_QUEUE_PROG, "a verdict linearize does not know");
 	check(r->verdict != FWD_V_QUEUE || ir->queue.on, "a queue verdict without a queue");
