@@ -24,7 +24,8 @@
  *  - the renderer takes it (it refuses a malformed IR with -EINVAL), the
  *    linearizer builds fwd_apply's whole transaction from it (under
  *    ASan/UBSan) into well-formed netlink messages, and the daemon's
- *    lookups (fwd_ir_explain, fwd_ir_diff, fwd_state_ir_input_open) run.
+ *    uses run (fwd_ir_explain, fwd_ir_diff, fwd_state_ir_input_open, the
+ *    verdict loop's program rules from fwd_ir.prog_text).
  */
 #include <errno.h>
 #include <linux/netfilter.h>
@@ -42,6 +43,7 @@
 #include "keys.h"
 #include "lin.h"
 #include "nlsock.h"
+#include "progrule.h"
 #include "state.h"
 
 static void check(int cond, const char *what)
@@ -206,6 +208,16 @@ static void linearize(const struct fwd_ir *ir)
 	fwd_batch_free(&b);
 }
 
+/* The verdict loop resolves every program rule's path; here none is
+ * there (the rules then match nothing, as for a program gone). */
+static int no_program(void *arg, const char *path, struct fwd_prog_id *id)
+{
+	(void)arg;
+	(void)path;
+	(void)id;
+	return -ENOENT;
+}
+
 static void daemon_uses(const struct fwd_ir *ir)
 {
 	static const uint8_t a4[16] = { 192, 0, 2, 1 };
@@ -223,6 +235,17 @@ static void daemon_uses(const struct fwd_ir *ir)
 	check(fwd_ir_diff(NULL, ir, &d) == 0, "diff from nothing");
 	fwd_ir_delta_free(&d);
 	(void)fwd_state_ir_input_open(ir);
+	/* The verdict loop builds its program rules from the text the IR
+	 * carries (daemon/vloop.c, prog_renew): refused text is fine (it
+	 * fails closed), a crash is not. */
+	{
+		struct fwd_progrules *rs = NULL;
+		unsigned bad = 0;
+
+		if (fwd_progrules_from_text(ir->prog_text, no_program, NULL, &rs,
+					    &bad) == 0)
+			fwd_progrules_free(rs);
+	}
 }
 
 /* ---- the round trip ---- */
