@@ -740,7 +740,7 @@ static bool classes_referenced_ok(struct dec *d, const struct fwd_ir *ir)
 						      "the file does not have",
 						      ir->chains[i].name, j);
 			}
-	return queue_verdicts_ok(d, ir);
+	return true;
 }
 
 /* Magic, version, length and checksum; *v4: the version is 4. */
@@ -793,6 +793,7 @@ int fwd_state_decode_ir(const void *buf, size_t n, struct fwd_ir **out,
 	    (v4 && d.off == d.n && !refuse(&d, "truncated after the chains")) ||
 	    !get_classes(&d, ir) || !get_prog(&d, ir, v4) ||
 	    (v4 && !get_queue(&d, ir)) || !classes_referenced_ok(&d, ir) ||
+	    !queue_verdicts_ok(&d, ir) ||
 	    (d.off != d.n && !refuse(&d, "%zu bytes after the end", d.n - d.off))) {
 		fwd_ir_free(ir);
 		if (!*d.why)
