@@ -1,9 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * fwd_ir <-> state file bytes (the codec: pure, fuzzed by
+ * tests/fuzz/fuzz-state.c), and the state directory those bytes live in
+ * (trust checks and atomic writes).
+ */
 #include "state.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,11 +42,13 @@
  */
 static const char state_magic[8] = { 'F', 'W', 'D', 'I', 'R', 0, 0, 4 };
 static const char state_magic_v3[8] = { 'F', 'W', 'D', 'I', 'R', 0, 0, 3 };
+#define STATE_HEADER 24	/* magic, length, checksum */
+
+/* ---- encoding ----------------------------------------------------------- */
 
 struct buf {
 	uint8_t *p;
-	size_t n, cap, off;
-	bool bad;
+	size_t n, cap;
 };
 
 static void put(struct buf *b, const void *v, size_t len)
@@ -60,20 +69,6 @@ static void put(struct buf *b, const void *v, size_t len)
 
 static void put32(struct buf *b, uint32_t v) { put(b, &v, sizeof(v)); }
 static void put64(struct buf *b, uint64_t v) { put(b, &v, sizeof(v)); }
-
-static void get(struct buf *b, void *v, size_t len)
-{
-	if (b->bad || b->n - b->off < len) {
-		b->bad = true;
-		memset(v, 0, len);
-		return;
-	}
-	memcpy(v, b->p + b->off, len);
-	b->off += len;
-}
-
-static uint32_t get32(struct buf *b) { uint32_t v; get(b, &v, sizeof(v)); return v; }
-static uint64_t get64(struct buf *b) { uint64_t v; get(b, &v, sizeof(v)); return v; }
 
 static uint64_t fnv1a(const uint8_t *p, size_t n)
 {
@@ -102,6 +97,19 @@ static void put_elem(struct buf *b, const struct fwd_ir_set *s,
 		put64(b, e->id);
 }
 
+static void put_set(struct buf *b, const struct fwd_ir_set *s)
+{
+	uint8_t fl = (s->interval ? 1 : 0) | (s->timeout ? 2 : 0) |
+		     (s->counter ? 4 : 0);
+
+	put(b, s->name, sizeof(s->name));
+	put32(b, s->key);
+	put(b, &fl, 1);
+	put64(b, s->n);
+	for (size_t j = 0; j < s->n; j++)
+		put_elem(b, s, &s->elems[j]);
+}
+
 static void put_rule(struct buf *b, const struct fwd_ir_rule *r)
 {
 	uint8_t fl = (r->counter ? 1 : 0) | (r->log ? 2 : 0);
@@ -121,6 +129,19 @@ static void put_rule(struct buf *b, const struct fwd_ir_rule *r)
 	put(b, r->log_prefix, sizeof(r->log_prefix));
 	put32(b, r->verdict);
 	put32(b, r->loc.line);
+}
+
+static void put_chain(struct buf *b, const struct fwd_ir_chain *c)
+{
+	uint8_t pol = c->policy_accept;
+
+	put(b, c->name, sizeof(c->name));
+	put32(b, c->hook);
+	put32(b, (uint32_t)c->prio);
+	put(b, &pol, 1);
+	put64(b, c->n);
+	for (size_t j = 0; j < c->n; j++)
+		put_rule(b, &c->rules[j]);
 }
 
 /* The restricted classes: a count, then each class's fields. */
@@ -177,22 +198,404 @@ static void put_prog(struct buf *b, const struct fwd_ir *ir)
 		put(b, ir->prog_text, strlen(ir->prog_text));
 }
 
+int fwd_state_encode_ir(const struct fwd_ir *ir, void **out, size_t *len)
+{
+	struct buf b = { 0 };
+	uint64_t plen, sum;
+
+	put(&b, state_magic, sizeof(state_magic));
+	put64(&b, 0);	/* length and checksum, filled below */
+	put64(&b, 0);
+	put64(&b, ir->nsets);
+	for (size_t i = 0; i < ir->nsets; i++)
+		put_set(&b, &ir->sets[i]);
+	put64(&b, ir->nchains);
+	for (size_t i = 0; i < ir->nchains; i++)
+		put_chain(&b, &ir->chains[i]);
+	put_classes(&b, ir);
+	put_prog(&b, ir);
+	put_queue_at(&b, &ir->queue);
+	plen = b.n - STATE_HEADER;
+	sum = fnv1a(b.p + STATE_HEADER, plen);
+	memcpy(b.p + 8, &plen, 8);
+	memcpy(b.p + 16, &sum, 8);
+	*out = b.p;
+	*len = b.n;
+	return 0;
+}
+
+/* ---- decoding ----------------------------------------------------------- */
+
+/*
+ * A decode in progress: the bytes, how far it got, whether a read ran
+ * past the end (reads then give zeros: one check at the end of each
+ * section instead of one per field), and the first reason it refused.
+ */
+struct dec {
+	const uint8_t *p;
+	size_t n, off;
+	bool bad;
+	char *why;
+	size_t whylen;
+};
+
+static void get(struct dec *d, void *v, size_t len)
+{
+	if (d->bad || d->n - d->off < len) {
+		d->bad = true;
+		memset(v, 0, len);
+		return;
+	}
+	memcpy(v, d->p + d->off, len);
+	d->off += len;
+}
+
+static uint32_t get32(struct dec *d) { uint32_t v; get(d, &v, sizeof(v)); return v; }
+static uint64_t get64(struct dec *d) { uint64_t v; get(d, &v, sizeof(v)); return v; }
+
+/* Say why (the first reason only: later ones follow from it); false. */
+__attribute__((format(printf, 2, 3)))
+static bool refuse(struct dec *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (*d->why)
+		return false;
+	va_start(ap, fmt);
+	vsnprintf(d->why, d->whylen, fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+/* A section read whole: false (and why) when it ran past the end. */
+static bool whole(struct dec *d, const char *what)
+{
+	return !d->bad || refuse(d, "truncated in %s", what);
+}
+
+/* Every count read from the file is checked against what is left of it. */
+static bool fits(struct dec *d, uint64_t count, size_t each, const char *what)
+{
+	if (!d->bad && count <= (d->n - d->off) / each)
+		return true;
+	return refuse(d, "%s: a count of %llu does not fit the file", what,
+		      (unsigned long long)count);
+}
+
+#define SET_BYTES (32 + 4 + 1 + 8)
+#define ELEM_BYTES (16 + 16 + 1 + 2 + 2 + 4 + 8)
+#define CHAIN_BYTES (32 + 4 + 4 + 1 + 8)
+#define RULE_BYTES (4 + 1 + 32 + 4 + 4)
 #define CLASS_BYTES (24 + 1 + 16 + 8 * 4)
 
-static bool fits(struct buf *b, uint64_t count, size_t each);
+static bool zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/*
+ * Element j of s in the form the kernel side writes and reads back (ir.h,
+ * fwd_ir_elem and the set invariants): what the key does not have is
+ * zero (it would not reach the kernel, and the read-back would not match
+ * the IR), an owner id fits its field, a hash set holds single keys, a
+ * range does not run backwards, a timeout fits in milliseconds.
+ */
+static bool elem_ok(struct dec *d, const struct fwd_ir_set *s, size_t j)
+{
+	const struct fwd_ir_elem *e = &s->elems[j];
+	unsigned alen = fwd_ir_key_addr_len(s->key);
+
+	if (!zero(e->lo + alen, 16 - alen) || !zero(e->hi + alen, 16 - alen) ||
+	    (!fwd_ir_key_has_port(s->key) && (e->proto || e->plo || e->phi)) ||
+	    (fwd_ir_key_id_len(s->key) == 4 && e->id > UINT32_MAX))
+		return refuse(d, "set %s element %zu: a field its key does not have",
+			      s->name, j);
+	if (memcmp(e->lo, e->hi, alen) > 0 || e->plo > e->phi)
+		return refuse(d, "set %s element %zu: a range that runs backwards",
+			      s->name, j);
+	if (!s->interval && (memcmp(e->lo, e->hi, alen) != 0 || e->plo != e->phi))
+		return refuse(d, "set %s element %zu: a range in a hash set", s->name, j);
+	if (e->expires > UINT64_MAX / 1000)
+		return refuse(d, "set %s element %zu: expires at %llu", s->name, j,
+			      (unsigned long long)e->expires);
+	return true;
+}
+
+/*
+ * The elements of s, each in the kernel's form and all in the set order
+ * (ir.h): strictly increasing, so no key twice (the kernel refuses it;
+ * the delta and explain's binary search rely on the order), and in a
+ * one-field interval set (an rbtree in the kernel) no range reaching into
+ * the next. Crossing ranges of concatenations are not looked for (that
+ * takes more than a pass); the kernel refuses those whose ends collide.
+ */
+static bool elems_ok(struct dec *d, const struct fwd_ir_set *s)
+{
+	unsigned alen = fwd_ir_key_addr_len(s->key);
+
+	for (size_t j = 0; j < s->n; j++) {
+		const struct fwd_ir_elem *e = &s->elems[j];
+
+		if (!elem_ok(d, s, j))
+			return false;
+		if (j && fwd_ir_elem_cmp(&s->elems[j - 1], e) >= 0)
+			return refuse(d, "set %s element %zu: out of order or "
+				      "a key twice", s->name, j);
+		if (j && s->interval && !fwd_ir_key_has_port(s->key) &&
+		    memcmp(s->elems[j - 1].hi, e->lo, alen) >= 0)
+			return refuse(d, "set %s element %zu: overlaps the one "
+				      "before", s->name, j);
+	}
+	return true;
+}
+
+static bool get_set(struct dec *d, struct fwd_ir_set *s)
+{
+	uint64_t n;
+	uint8_t fl;
+
+	get(d, s->name, sizeof(s->name));
+	s->name[sizeof(s->name) - 1] = '\0';
+	s->key = get32(d);
+	get(d, &fl, 1);
+	s->interval = fl & 1;
+	s->timeout = fl & 2;
+	s->counter = fl & 4;
+	n = get64(d);
+	if (!whole(d, "the sets"))
+		return false;
+	/* A key the kernel side has no layout for: no key bytes at all,
+	 * and a set the read-back never recognises. */
+	if (s->key > FWD_KEY_CG_ADDR6_PROTO_PORT)
+		return refuse(d, "set %s: key type %u unknown", s->name,
+			      (unsigned)s->key);
+	if (!fits(d, n, ELEM_BYTES, "a set's elements"))
+		return false;
+	s->elems = calloc(n ? n : 1, sizeof(*s->elems));
+	if (!s->elems)
+		abort();
+	s->n = s->cap = n;
+	for (size_t j = 0; j < s->n; j++) {
+		struct fwd_ir_elem *e = &s->elems[j];
+
+		get(d, e->lo, 16);
+		get(d, e->hi, 16);
+		get(d, &e->proto, 1);
+		get(d, &e->plo, 2);
+		get(d, &e->phi, 2);
+		e->loc.line = get32(d);
+		e->expires = get64(d);
+		if (fwd_ir_key_id_len(s->key))
+			e->id = get64(d);
+	}
+	return whole(d, "a set's elements") && elems_ok(d, s);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Every set has a name of its own: the kernel and the read-back know
+ * sets by name (a second of one name is EEXIST, and fwd_ir_set_find
+ * and the delta would only ever see the first). */
+static bool names_ok(struct dec *d, const struct fwd_ir *ir)
+{
+	const char **names;
+	bool ok = true;
+
+	if (!ir->nsets)
+		return true;
+	names = calloc(ir->nsets, sizeof(*names));
+	if (!names)
+		abort();
+	for (size_t i = 0; i < ir->nsets; i++)
+		names[i] = ir->sets[i].name;
+	qsort(names, ir->nsets, sizeof(*names), name_cmp);
+	if (!names[0][0])
+		ok = refuse(d, "a set without a name");
+	for (size_t i = 1; ok && i < ir->nsets; i++)
+		if (strcmp(names[i - 1], names[i]) == 0)
+			ok = refuse(d, "two sets called %s", names[i]);
+	free(names);
+	return ok;
+}
+
+static bool get_sets(struct dec *d, struct fwd_ir *ir)
+{
+	uint64_t n = get64(d);
+
+	if (!fits(d, n, SET_BYTES, "the sets"))
+		return false;
+	ir->sets = calloc(n ? n : 1, sizeof(*ir->sets));
+	if (!ir->sets)
+		abort();
+	ir->nsets = n;
+	for (size_t i = 0; i < ir->nsets; i++)
+		if (!get_set(d, &ir->sets[i]))
+			return false;
+	/* The fixed sets (ir.h, fwd_ir_set_id) are in every table fwd
+	 * makes, so index 0 is always a set. */
+	if (ir->nsets < FWD_SET_COUNT)
+		return refuse(d, "%zu sets, fewer than fwd always makes", ir->nsets);
+	return names_ok(d, ir);
+}
+
+/* An ICMP match's types as ir.h has them: at least one, sorted, none
+ * twice (they become an anonymous set: a type twice is EEXIST, none at
+ * all a set nft could not even print). */
+static bool types_ok(const struct fwd_ir_match *m)
+{
+	if (m->ntypes < 1)
+		return false;
+	for (unsigned t = 1; t < m->ntypes; t++)
+		if (m->types[t - 1] >= m->types[t])
+			return false;
+	return true;
+}
+
+/* The reverse-path check's fib keys as fwd makes them (ir.h,
+ * FWD_M_RPF_MISSING): saddr, with mark and perhaps iif, nothing else
+ * (the renderer refuses any other, the kernel reads them as asked). */
+static bool rpf_flags_ok(uint32_t f)
+{
+	return (f & NFTA_FIB_F_SADDR) &&
+	       !(f & ~(uint32_t)(NFTA_FIB_F_SADDR | NFTA_FIB_F_MARK | NFTA_FIB_F_IIF));
+}
+
+static bool get_rule(struct dec *d, const struct fwd_ir *ir,
+		     const struct fwd_ir_chain *c, struct fwd_ir_rule *r, size_t j)
+{
+	uint8_t fl;
+
+	r->nm = get32(d);
+	if (r->nm > FWD_IR_MAX_MATCH)
+		return refuse(d, "chain %s rule %zu: %u matches (at most %d)",
+			      c->name, j, r->nm, FWD_IR_MAX_MATCH);
+	for (unsigned k = 0; k < r->nm; k++) {
+		struct fwd_ir_match *m = &r->m[k];
+
+		m->kind = get32(d);
+		m->u32 = get32(d);
+		m->u32b = get32(d);
+		m->set = get32(d);
+		get(d, m->types, sizeof(m->types));
+		m->ntypes = get32(d);
+		if (m->set >= ir->nsets && (m->kind == FWD_M_LOOKUP_SRC ||
+					   m->kind == FWD_M_LOOKUP_DST))
+			return refuse(d, "chain %s rule %zu: a lookup into set %u "
+				      "of %zu", c->name, j, m->set, ir->nsets);
+		if (m->ntypes > sizeof(m->types))
+			return refuse(d, "chain %s rule %zu: %u ICMP types", c->name,
+				      j, m->ntypes);
+		/* A set index only where the kind has one (0 elsewhere, as
+		 * the compiler leaves it): the daemon's explain --program
+		 * reads the set of a program queue rule's second match
+		 * without asking its kind. */
+		if (m->set && m->kind != FWD_M_LOOKUP_SRC &&
+		    m->kind != FWD_M_LOOKUP_DST && m->kind != FWD_M_CLASS_METER)
+			return refuse(d, "chain %s rule %zu: a set index on a match "
+				      "without one", c->name, j);
+		/* Linearize has no default case: a match it does not know
+		 * would be left out, the rule matching more than it says
+		 * (an unknown match + accept would accept everything). */
+		if (m->kind > FWD_M_PROG_METER)
+			return refuse(d, "chain %s rule %zu: match kind %u unknown",
+				      c->name, j, (unsigned)m->kind);
+		if ((m->kind == FWD_M_ICMP_TYPES || m->kind == FWD_M_ICMPV6_TYPES) &&
+		    !types_ok(m))
+			return refuse(d, "chain %s rule %zu: ICMP types none, "
+				      "repeated or out of order", c->name, j);
+		if (m->kind == FWD_M_RPF_MISSING && !rpf_flags_ok(m->u32))
+			return refuse(d, "chain %s rule %zu: fib flags %#x", c->name,
+				      j, m->u32);
+	}
+	get(d, &fl, 1);
+	r->counter = fl & 1;
+	r->log = fl & 2;
+	get(d, r->log_prefix, sizeof(r->log_prefix));
+	r->log_prefix[sizeof(r->log_prefix) - 1] = '\0';
+	r->verdict = get32(d);
+	r->loc.line = get32(d);
+	if (!whole(d, "the rules"))
+		return false;
+	/* The same for a verdict: none at all, the packet going on. */
+	if (r->verdict > FWD_V_QUEUE_PROG)
+		return refuse(d, "chain %s rule %zu: verdict %u unknown", c->name, j,
+			      (unsigned)r->verdict);
+	return true;
+}
+
+static bool get_chain(struct dec *d, struct fwd_ir *ir, struct fwd_ir_chain *c)
+{
+	uint64_t n;
+	uint8_t pol;
+
+	get(d, c->name, sizeof(c->name));
+	c->name[sizeof(c->name) - 1] = '\0';
+	c->hook = get32(d);
+	c->prio = (int)get32(d);
+	get(d, &pol, 1);
+	c->policy_accept = pol;
+	n = get64(d);
+	if (!whole(d, "the chains") || !fits(d, n, RULE_BYTES, "a chain's rules"))
+		return false;
+	c->rules = calloc(n ? n : 1, sizeof(*c->rules));
+	if (!c->rules)
+		abort();
+	c->n = c->cap = n;
+	for (size_t j = 0; j < c->n; j++)
+		if (!get_rule(d, ir, c, &c->rules[j], j))
+			return false;
+	return true;
+}
+
+static bool get_chains(struct dec *d, struct fwd_ir *ir)
+{
+	uint64_t n = get64(d);
+
+	if (!fits(d, n, CHAIN_BYTES, "the chains"))
+		return false;
+	ir->chains = calloc(n ? n : 1, sizeof(*ir->chains));
+	if (!ir->chains)
+		abort();
+	ir->nchains = n;
+	for (size_t i = 0; i < ir->nchains; i++)
+		if (!get_chain(d, ir, &ir->chains[i]))
+			return false;
+	/* The fixed shape (ir.h, fwd_ir_chain_id): the daemon looks its
+	 * chains up by index (explain, the lockout guard), the kernel side
+	 * names their parts after them (in4, out6). */
+	if (ir->nchains != FWD_CHAIN_COUNT ||
+	    strcmp(ir->chains[FWD_CHAIN_INPUT].name, "input") != 0 ||
+	    ir->chains[FWD_CHAIN_INPUT].hook != NF_INET_LOCAL_IN ||
+	    strcmp(ir->chains[FWD_CHAIN_OUTPUT].name, "output") != 0 ||
+	    ir->chains[FWD_CHAIN_OUTPUT].hook != NF_INET_LOCAL_OUT)
+		return refuse(d, "not the input and output chains fwd makes");
+	/* ... at the priority fwd gives them (filter): the renderer
+	 * negates a negative one, which INT_MIN does not survive. */
+	for (size_t i = 0; i < ir->nchains; i++)
+		if (ir->chains[i].prio != 0)
+			return refuse(d, "chain %s at priority %d, not filter (0)",
+				      ir->chains[i].name, ir->chains[i].prio);
+	return true;
+}
 
 /* The classes, if the file has them; false when they do not fit the IR
  * (a class naming a set it does not have, a limit without a rate). */
-static bool get_classes(struct buf *b, struct fwd_ir *ir)
+static bool get_classes(struct dec *d, struct fwd_ir *ir)
 {
 	uint64_t n;
 
-	if (b->bad || b->off == b->n)
+	if (d->off == d->n)
 		return true;
-	n = get64(b);
+	n = get64(d);
 	if (n == 0)
-		return !b->bad;	/* none, but the program queue follows */
-	if (!fits(b, n, CLASS_BYTES))
+		return whole(d, "the classes");	/* none, but the program queue follows */
+	if (!fits(d, n, CLASS_BYTES, "the classes"))
 		return false;
 	ir->classes = calloc(n, sizeof(*ir->classes));
 	if (!ir->classes)
@@ -202,121 +605,209 @@ static bool get_classes(struct buf *b, struct fwd_ir *ir)
 		struct fwd_ir_class *k = &ir->classes[i];
 		uint8_t out;
 
-		get(b, k->name, sizeof(k->name));
+		get(d, k->name, sizeof(k->name));
 		k->name[sizeof(k->name) - 1] = '\0';
-		get(b, &out, 1);
+		get(d, &out, 1);
 		k->out = out;
-		get(b, k->ifname, sizeof(k->ifname));
+		get(d, k->ifname, sizeof(k->ifname));
 		k->ifname[sizeof(k->ifname) - 1] = '\0';
-		k->limit_n = get32(b);
-		k->limit_w = get32(b);
-		k->rate = get32(b);
-		k->period_s = get32(b);
-		k->burst = get32(b);
-		k->set4 = get32(b);
-		k->set6 = get32(b);
-		k->loc.line = get32(b);
-		if (k->set4 >= ir->nsets || k->set6 >= ir->nsets ||
-		    (k->limit_n && (!k->rate || !k->period_s)))
-			return false;
+		k->limit_n = get32(d);
+		k->limit_w = get32(d);
+		k->rate = get32(d);
+		k->period_s = get32(d);
+		k->burst = get32(d);
+		k->set4 = get32(d);
+		k->set6 = get32(d);
+		k->loc.line = get32(d);
+		if (k->set4 >= ir->nsets || k->set6 >= ir->nsets)
+			return refuse(d, "class %zu names a set it does not have", i);
+		if (k->limit_n && (!k->rate || !k->period_s))
+			return refuse(d, "class %zu: a limit without a rate", i);
 	}
-	return !b->bad;
+	return whole(d, "the classes");
 }
 
 /* What put_queue_at writes after the on byte: flags, first queue, count
  * (whole, for the caller's bounds check) and meter. Returns the flags. */
-static uint8_t get_queue_body(struct buf *b, struct fwd_ir_queue *q,
+static uint8_t get_queue_body(struct dec *d, struct fwd_ir_queue *q,
 			      uint32_t *num, uint32_t *total)
 {
 	uint8_t fl = 0;
 
-	get(b, &fl, 1);
+	get(d, &fl, 1);
 	*q = (struct fwd_ir_queue){ .on = true, .native = fl & 1,
 				    .meter = (fl & 2) != 0, .fanout = (fl & 4) != 0 };
-	*num = get32(b);
-	*total = get32(b);
-	q->rate = get32(b);
-	q->period_s = get32(b);
-	q->burst = get32(b);
+	*num = get32(d);
+	*total = get32(d);
+	q->rate = get32(d);
+	q->period_s = get32(d);
+	q->burst = get32(d);
 	return fl;
 }
 
 /* The program queue, if the file has it; false when it is not the one
  * fwd makes (FWD_PROG_QUEUE, one queue or up to FWD_PROG_QUEUES_MAX by
  * CPU (flag 4), a meter with a rate). */
-static bool get_prog(struct buf *b, struct fwd_ir *ir, bool v4)
+static bool get_prog(struct dec *d, struct fwd_ir *ir, bool v4)
 {
 	struct fwd_ir_queue *q = &ir->prog;
 	uint32_t n, num, total;
 	uint8_t fl, on = 1;
 
-	if (b->bad || (!v4 && b->off == b->n))
-		return !b->bad;
+	if (!v4 && d->off == d->n)
+		return true;
 	if (v4) {
-		get(b, &on, 1);
-		if (on > 1)
+		get(d, &on, 1);
+		if (!whole(d, "the program queue"))
 			return false;
+		if (on > 1)
+			return refuse(d, "the program queue's flag is %u", on);
 		if (!on)
-			return !b->bad;
+			return true;
 	}
-	fl = get_queue_body(b, q, &num, &total);
+	fl = get_queue_body(d, q, &num, &total);
 	q->num = (uint16_t)num;
 	q->total = (uint16_t)total;
-	n = get32(b);
-	if (n && fits(b, n, 1)) {
+	n = get32(d);
+	if (!whole(d, "the program queue"))
+		return false;
+	if (n) {
+		if (!fits(d, n, 1, "the program rules"))
+			return false;
 		ir->prog_text = calloc(1, (size_t)n + 1);
 		if (!ir->prog_text)
 			abort();
-		get(b, ir->prog_text, n);
+		get(d, ir->prog_text, n);
+		if (strlen(ir->prog_text) != n)
+			return refuse(d, "the program rules hold a NUL byte");
 	}
-	return !b->bad && num == FWD_PROG_QUEUE && fl <= 7 &&
-	       (q->fanout ? total >= 2 && total <= FWD_PROG_QUEUES_MAX : total == 1) &&
-	       (!q->meter || (q->rate && q->period_s)) &&
-	       (!n || (ir->prog_text && strlen(ir->prog_text) == n));
+	if (num != FWD_PROG_QUEUE || fl > 7 ||
+	    (q->fanout ? total < 2 || total > FWD_PROG_QUEUES_MAX : total != 1) ||
+	    (q->meter && (!q->rate || !q->period_s)))
+		return refuse(d, "not the program queue fwd makes");
+	return true;
 }
 
 /* The guard's queue step (version 4); false when it is not one fwd
  * makes (1-16 queues within 0-65535, a meter with a rate). */
-static bool get_queue(struct buf *b, struct fwd_ir *ir)
+static bool get_queue(struct dec *d, struct fwd_ir *ir)
 {
 	struct fwd_ir_queue *q = &ir->queue;
 	uint32_t num, total;
 	uint8_t on;
 
-	get(b, &on, 1);
-	if (b->bad || on > 1)
+	get(d, &on, 1);
+	if (!whole(d, "the guard's queue step"))
 		return false;
+	if (on > 1)
+		return refuse(d, "the guard's queue step's flag is %u", on);
 	if (!on)
 		return true;
-	if (get_queue_body(b, q, &num, &total) > 7)
-		return false;
+	if (get_queue_body(d, q, &num, &total) > 7)
+		return refuse(d, "the guard's queue step has flags fwd does not know");
 	q->num = (uint16_t)num;
 	q->total = (uint16_t)total;
-	return !b->bad && total >= 1 && total <= 16 && num < 65536 && num + total <= 65536 &&
-	       (!q->meter || (q->rate && q->period_s));
+	if (!whole(d, "the guard's queue step"))
+		return false;
+	if (total < 1 || total > 16 || num >= 65536 || num + total > 65536 ||
+	    (q->meter && (!q->rate || !q->period_s)))
+		return refuse(d, "not a queue step fwd makes");
+	return true;
 }
 
-/* Every rule's reference to a class names one there is. */
-static bool classes_referenced_ok(const struct fwd_ir *ir)
+/* A queue verdict goes to the guard's queue step, which the file must
+ * have: without it linearize would queue to "queue 0 of 0" and the
+ * renderer refuses the IR. */
+static bool queue_verdicts_ok(struct dec *d, const struct fwd_ir *ir)
+{
+	for (size_t i = 0; i < ir->nchains; i++)
+		for (size_t j = 0; j < ir->chains[i].n; j++)
+			if (ir->chains[i].rules[j].verdict == FWD_V_QUEUE && !ir->queue.on)
+				return refuse(d, "chain %s rule %zu: a queue verdict "
+					      "without a queue step", ir->chains[i].name, j);
+	return true;
+}
+
+/* Every rule's reference to a class or a meter names one there is. */
+static bool classes_referenced_ok(struct dec *d, const struct fwd_ir *ir)
 {
 	for (size_t i = 0; i < ir->nchains; i++)
 		for (size_t j = 0; j < ir->chains[i].n; j++)
 			for (unsigned k = 0; k < ir->chains[i].rules[j].nm; k++) {
 				const struct fwd_ir_match *m = &ir->chains[i].rules[j].m[k];
 
-				if ((m->kind == FWD_M_IIFNAME || m->kind == FWD_M_OIFNAME) &&
-				    (m->u32 >= ir->nclasses || !ir->classes[m->u32].ifname[0]))
-					return false;
-				if (m->kind == FWD_M_CLASS_METER &&
-				    (m->set >= ir->nclasses || !ir->classes[m->set].limit_n))
-					return false;
-				if (m->kind == FWD_M_PROG_METER &&
-				    !fwd_ir_prog_meter_sets(ir))
-					return false;
-				if (m->kind == FWD_M_METER && !fwd_ir_meter_sets(ir))
-					return false;
+				if (((m->kind == FWD_M_IIFNAME || m->kind == FWD_M_OIFNAME) &&
+				     (m->u32 >= ir->nclasses || !ir->classes[m->u32].ifname[0])) ||
+				    (m->kind == FWD_M_CLASS_METER &&
+				     (m->set >= ir->nclasses || !ir->classes[m->set].limit_n)) ||
+				    (m->kind == FWD_M_PROG_METER && !fwd_ir_prog_meter_sets(ir)) ||
+				    (m->kind == FWD_M_METER && !fwd_ir_meter_sets(ir)))
+					return refuse(d, "chain %s rule %zu: a class or meter "
+						      "the file does not have",
+						      ir->chains[i].name, j);
 			}
 	return true;
+}
+
+/* Magic, version, length and checksum; *v4: the version is 4. */
+static bool get_header(struct dec *d, bool *v4)
+{
+	char magic[8];
+	uint64_t len, sum;
+
+	if (d->n < STATE_HEADER)
+		return refuse(d, "%zu bytes, shorter than a header", d->n);
+	get(d, magic, 8);
+	len = get64(d);
+	sum = get64(d);
+	if (memcmp(magic, state_magic, 7) != 0)
+		return refuse(d, "not a fwd state file");
+	*v4 = memcmp(magic, state_magic, 8) == 0;
+	if (!*v4 && memcmp(magic, state_magic_v3, 8) != 0)
+		return refuse(d, "format version %u (this fwd reads 3 and 4)",
+			      (unsigned)(uint8_t)magic[7]);
+	if (len != d->n - STATE_HEADER)
+		return refuse(d, "its length field says %llu bytes, %zu follow",
+			      (unsigned long long)len, d->n - STATE_HEADER);
+	if (sum != fnv1a(d->p + STATE_HEADER, len))
+		return refuse(d, "checksum mismatch");
+	return true;
+}
+
+int fwd_state_decode_ir(const void *buf, size_t n, struct fwd_ir **out,
+			char *why, size_t whylen)
+{
+	char none[1];
+	struct dec d = { .p = buf, .n = n, .why = why, .whylen = whylen };
+	struct fwd_ir *ir;
+	bool v4 = false;
+
+	if (!whylen) {
+		d.why = none;
+		d.whylen = sizeof(none);
+	}
+	*d.why = '\0';
+	*out = NULL;
+	if (!get_header(&d, &v4))
+		return -EBADMSG;
+	ir = calloc(1, sizeof(*ir));
+	if (!ir)
+		abort();
+	/* Version 4 always has the trailing sections: a file that ends
+	 * after the chains lost them. */
+	if (!get_sets(&d, ir) || !get_chains(&d, ir) ||
+	    (v4 && d.off == d.n && !refuse(&d, "truncated after the chains")) ||
+	    !get_classes(&d, ir) || !get_prog(&d, ir, v4) ||
+	    (v4 && !get_queue(&d, ir)) || !classes_referenced_ok(&d, ir) ||
+	    !queue_verdicts_ok(&d, ir) ||
+	    (d.off != d.n && !refuse(&d, "%zu bytes after the end", d.n - d.off))) {
+		fwd_ir_free(ir);
+		if (!*d.why)
+			refuse(&d, "malformed");
+		return -EBADMSG;
+	}
+	*out = ir;
+	return 0;
 }
 
 /* ---- trust and I/O ------------------------------------------------------ */
@@ -545,55 +1036,16 @@ int fwd_state_load_ir(const char *dir, struct fwd_ir **out)
 
 int fwd_state_save_ir_as(const char *dir, const char *name, const struct fwd_ir *ir)
 {
-	struct buf b = { 0 };
-	uint64_t len, sum;
+	size_t len;
+	void *buf;
 	int ret;
 
-	put(&b, state_magic, sizeof(state_magic));
-	put64(&b, 0);	/* length and checksum, filled below */
-	put64(&b, 0);
-	put64(&b, ir->nsets);
-	for (size_t i = 0; i < ir->nsets; i++) {
-		const struct fwd_ir_set *s = &ir->sets[i];
-		uint8_t fl = (s->interval ? 1 : 0) | (s->timeout ? 2 : 0) |
-			     (s->counter ? 4 : 0);
-
-		put(&b, s->name, sizeof(s->name));
-		put32(&b, s->key);
-		put(&b, &fl, 1);
-		put64(&b, s->n);
-		for (size_t j = 0; j < s->n; j++)
-			put_elem(&b, s, &s->elems[j]);
-	}
-	put64(&b, ir->nchains);
-	for (size_t i = 0; i < ir->nchains; i++) {
-		const struct fwd_ir_chain *c = &ir->chains[i];
-		uint8_t pol = c->policy_accept;
-
-		put(&b, c->name, sizeof(c->name));
-		put32(&b, c->hook);
-		put32(&b, (uint32_t)c->prio);
-		put(&b, &pol, 1);
-		put64(&b, c->n);
-		for (size_t j = 0; j < c->n; j++)
-			put_rule(&b, &c->rules[j]);
-	}
-	put_classes(&b, ir);
-	put_prog(&b, ir);
-	put_queue_at(&b, &ir->queue);
-	len = b.n - 24;
-	sum = fnv1a(b.p + 24, len);
-	memcpy(b.p + 8, &len, 8);
-	memcpy(b.p + 16, &sum, 8);
-	ret = write_state(dir, name, b.p, b.n);
-	free(b.p);
+	ret = fwd_state_encode_ir(ir, &buf, &len);
+	if (ret)
+		return ret;
+	ret = write_state(dir, name, buf, len);
+	free(buf);
 	return ret;
-}
-
-/* Every count read from the file is checked against what is left of it. */
-static bool fits(struct buf *b, uint64_t count, size_t each)
-{
-	return !b->bad && count <= (b->n - b->off) / each;
 }
 
 int fwd_state_load_ir_from(const char *dir, const char *name, struct fwd_ir **out)
@@ -607,134 +1059,18 @@ int fwd_state_load_ir_why(const char *dir, const char *name, struct fwd_ir **out
 			  char *why, size_t whylen)
 {
 	struct buf b = { 0 };
-	struct fwd_ir *ir = NULL;
-	char magic[8];
-	uint64_t len, sum, n;
-	bool v4;
+	char reason[160];
 	int ret;
 
 	*out = NULL;
-	ret = read_state(dir, name, 24, 1ULL << 32, &b, why, whylen);
+	ret = read_state(dir, name, STATE_HEADER, 1ULL << 32, &b, why, whylen);
 	if (ret)
 		return ret;
-	ret = -EBADMSG;
-	snprintf(why, whylen, "%s/%s is damaged (checksum, version or layout)", dir, name);
-	get(&b, magic, 8);
-	len = get64(&b);
-	sum = get64(&b);
-	v4 = memcmp(magic, state_magic, 8) == 0;
-	if ((!v4 && memcmp(magic, state_magic_v3, 8) != 0) || len != b.n - 24 ||
-	    sum != fnv1a(b.p + 24, len))
-		goto out;
-
-	ir = calloc(1, sizeof(*ir));
-	if (!ir)
-		abort();
-	n = get64(&b);
-	if (!fits(&b, n, 32 + 4 + 1 + 8))
-		goto out;
-	ir->sets = calloc(n ? n : 1, sizeof(*ir->sets));
-	if (!ir->sets)
-		abort();
-	ir->nsets = n;
-	for (size_t i = 0; i < ir->nsets; i++) {
-		struct fwd_ir_set *s = &ir->sets[i];
-		uint8_t fl;
-
-		get(&b, s->name, sizeof(s->name));
-		s->name[sizeof(s->name) - 1] = '\0';
-		s->key = get32(&b);
-		get(&b, &fl, 1);
-		s->interval = fl & 1;
-		s->timeout = fl & 2;
-		s->counter = fl & 4;
-		n = get64(&b);
-		if (!fits(&b, n, 16 + 16 + 1 + 2 + 2 + 4 + 8))
-			goto out;
-		s->elems = calloc(n ? n : 1, sizeof(*s->elems));
-		if (!s->elems)
-			abort();
-		s->n = s->cap = n;
-		for (size_t j = 0; j < s->n; j++) {
-			struct fwd_ir_elem *e = &s->elems[j];
-
-			get(&b, e->lo, 16);
-			get(&b, e->hi, 16);
-			get(&b, &e->proto, 1);
-			get(&b, &e->plo, 2);
-			get(&b, &e->phi, 2);
-			e->loc.line = get32(&b);
-			e->expires = get64(&b);
-			if (fwd_ir_key_id_len(s->key))
-				e->id = get64(&b);
-		}
-	}
-	n = get64(&b);
-	if (!fits(&b, n, 32 + 4 + 4 + 1 + 8))
-		goto out;
-	ir->chains = calloc(n ? n : 1, sizeof(*ir->chains));
-	if (!ir->chains)
-		abort();
-	ir->nchains = n;
-	for (size_t i = 0; i < ir->nchains; i++) {
-		struct fwd_ir_chain *c = &ir->chains[i];
-		uint8_t pol;
-
-		get(&b, c->name, sizeof(c->name));
-		c->name[sizeof(c->name) - 1] = '\0';
-		c->hook = get32(&b);
-		c->prio = (int)get32(&b);
-		get(&b, &pol, 1);
-		c->policy_accept = pol;
-		n = get64(&b);
-		if (!fits(&b, n, 4 + 1 + 32 + 4 + 4))
-			goto out;
-		c->rules = calloc(n ? n : 1, sizeof(*c->rules));
-		if (!c->rules)
-			abort();
-		c->n = c->cap = n;
-		for (size_t j = 0; j < c->n; j++) {
-			struct fwd_ir_rule *r = &c->rules[j];
-			uint8_t fl;
-
-			r->nm = get32(&b);
-			if (r->nm > FWD_IR_MAX_MATCH)
-				goto out;
-			for (unsigned k = 0; k < r->nm; k++) {
-				struct fwd_ir_match *m = &r->m[k];
-
-				m->kind = get32(&b);
-				m->u32 = get32(&b);
-				m->u32b = get32(&b);
-				m->set = get32(&b);
-				get(&b, m->types, sizeof(m->types));
-				m->ntypes = get32(&b);
-				if (m->set >= ir->nsets && (m->kind == FWD_M_LOOKUP_SRC ||
-							   m->kind == FWD_M_LOOKUP_DST))
-					goto out;
-				if (m->ntypes > sizeof(m->types))
-					goto out;
-			}
-			get(&b, &fl, 1);
-			r->counter = fl & 1;
-			r->log = fl & 2;
-			get(&b, r->log_prefix, sizeof(r->log_prefix));
-			r->log_prefix[sizeof(r->log_prefix) - 1] = '\0';
-			r->verdict = get32(&b);
-			r->loc.line = get32(&b);
-		}
-	}
-	if ((v4 && b.off == b.n) || !get_classes(&b, ir) || !get_prog(&b, ir, v4) ||
-	    (v4 && !get_queue(&b, ir)) || !classes_referenced_ok(ir))
-		goto out;
-	if (!b.bad && b.off == b.n) {
-		*out = ir;
-		ir = NULL;
-		ret = 0;
+	ret = fwd_state_decode_ir(b.p, b.n, out, reason, sizeof(reason));
+	if (ret)
+		snprintf(why, whylen, "%s/%s is damaged: %s", dir, name, reason);
+	else
 		*why = '\0';
-	}
-out:
-	fwd_ir_free(ir);
 	free(b.p);
 	return ret;
 }

@@ -47,6 +47,22 @@ int fwd_state_load_ir_why(const char *dir, const char *name, struct fwd_ir **out
 			  char *why, size_t whylen);
 
 /*
+ * The file format without the file (state.c has it), so that tests and
+ * the fuzzer (tests/fuzz/fuzz-state.c) work on bytes; the save and the
+ * load above are these plus the file.
+ * fwd_state_encode_ir: the whole file for ir in *buf (malloc'd, *len
+ * bytes); 0 (allocation failure aborts, util.h).
+ * fwd_state_decode_ir: those bytes back: 0 and *out, or -EBADMSG with
+ * *out NULL and the reason in `why` (always a string; empty on success).
+ * Refused whole: a wrong magic, a version other than 3 or 4, a length or
+ * checksum that does not match, a count that does not fit, an IR the
+ * kernel side could not apply or would apply as something else.
+ */
+int fwd_state_encode_ir(const struct fwd_ir *ir, void **buf, size_t *len);
+int fwd_state_decode_ir(const void *buf, size_t len, struct fwd_ir **out,
+			char *why, size_t whylen);
+
+/*
  * The confirm deadline (FWD_STATE_DEADLINE): decimal digits of a time in
  * seconds since the epoch, an optional newline, nothing else, and not
  * later than now + FWD_STATE_DEADLINE_AHEAD_MAX. 0 and *deadline;

@@ -1,0 +1,656 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The state file format (daemon/state.c) without a daemon: IRs compiled
+ * from the golden fixtures saved, loaded and decoded again.
+ *
+ * FWD_STATE_SEEDS=DIR: write the fuzzer's seed corpus (tests/fuzz/corpus/
+ * state) instead of testing: each fixture's IR saved by the real save path.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ir.h"
+#include "ir-same.h"
+#include "policy.h"
+#include "state.h"
+#include "testutil.h"
+
+#define TEST_NOW 1000000u
+
+/* The queue golden's compile options (as check-compile's). */
+static const struct fwd_compile_opts queue_opts = {
+	.queue = { .on = true, .num = 0, .total = 2, .meter = true,
+		   .rate = 100, .period_s = 1, .burst = 100 },
+};
+
+/* Owner sets and the program queue, which no golden fixture has. */
+static const char outbound_text[] =
+	"[defaults]\noutbound = deny\n"
+	"[service web]\ndirection = out\nports = 443/tcp, 8000-8010/tcp\n"
+	"allow = 203.0.113.7, 2001:db8:5::/48\n"
+	"user = root\n"
+	"[service dns]\ndirection = out\nports = 53/udp\nallow = any\n"
+	"program = /usr/sbin/fwd-test-resolver\n";
+
+static const struct fixture {
+	const char *name;			/* tests/golden/NAME.conf */
+	const struct fwd_compile_opts *opts;	/* NULL: none */
+	const char *text;			/* instead of a file */
+} fixtures[] = {
+	{ "builtin", NULL, NULL },		/* fwd_policy_builtin() */
+	{ "lists", NULL, NULL },
+	{ "guard", NULL, NULL },
+	{ "owner", NULL, NULL },
+	{ "queue", &queue_opts, NULL },
+	{ "limits-iface", NULL, NULL },
+	{ "edits", NULL, NULL },
+	{ "outbound", NULL, outbound_text },
+};
+#define NFIXTURES (sizeof(fixtures) / sizeof(fixtures[0]))
+
+static struct fwd_policy *load_fixture(const struct fixture *f)
+{
+	struct fwd_load_opts opts = { .confd_path = "" };
+	struct fwd_policy *p = NULL;
+	struct fwd_diags d;
+	char *rel, *path;
+	int ret;
+
+	if (strcmp(f->name, "builtin") == 0) {
+		ck_assert_int_eq(fwd_policy_builtin(&p), 0);
+		return p;
+	}
+	opts.services_path = tu_src("tests/golden/services");
+	fwd_diags_init(&d);
+	if (f->text) {
+		ret = fwd_policy_load_buffer(f->name, f->text, strlen(f->text),
+					     &opts, &p, &d);
+	} else {
+		if (asprintf(&rel, "tests/golden/%s.conf", f->name) < 0)
+			abort();
+		path = tu_src(rel);
+		ret = fwd_policy_load(path, &opts, &p, &d);
+		free(rel);
+		free(path);
+	}
+	if (ret)
+		fwd_diags_print(&d, stderr);
+	ck_assert_msg(ret == 0, "fixture %s does not load", f->name);
+	fwd_diags_free(&d);
+	free((char *)opts.services_path);
+	return p;
+}
+
+static struct fwd_ir *compile_fixture(const struct fixture *f)
+{
+	static const struct fwd_compile_opts none;
+	struct fwd_policy *p = load_fixture(f);
+	struct fwd_ir *ir = NULL;
+	struct fwd_diags d;
+	int ret;
+
+	fwd_diags_init(&d);
+	ret = fwd_compile_opts_at(p, TEST_NOW, f->opts ? f->opts : &none, &ir, &d);
+	if (ret)
+		fwd_diags_print(&d, stderr);
+	ck_assert_msg(ret == 0, "fixture %s does not compile", f->name);
+	fwd_diags_free(&d);
+	fwd_policy_free(p);
+	return ir;
+}
+
+/* A state directory fwd trusts: ours, 0700. */
+static void state_dir(char *buf, size_t len, const char *name)
+{
+	tu_tmp(buf, len, name);
+	ck_assert(mkdir(buf, 0700) == 0 || errno == EEXIST);
+	ck_assert(chmod(buf, 0700) == 0);
+}
+
+/* FWD_STATE_SEEDS=DIR: each fixture's state file, as fwd saves it. */
+START_TEST(write_seeds)
+{
+	const char *dir = getenv("FWD_STATE_SEEDS");
+
+	for (size_t i = 0; i < NFIXTURES; i++) {
+		struct fwd_ir *ir = compile_fixture(&fixtures[i]);
+		char name[64];
+		int ret;
+
+		snprintf(name, sizeof(name), "%s.ir", fixtures[i].name);
+		ret = fwd_state_save_ir_as(dir, name, ir);
+		ck_assert_msg(ret == 0, "%s/%s: %s", dir, name, strerror(-ret));
+		fwd_ir_free(ir);
+	}
+}
+END_TEST
+
+static void encode(const struct fwd_ir *ir, uint8_t **buf, size_t *len)
+{
+	void *p = NULL;
+
+	ck_assert_int_eq(fwd_state_encode_ir(ir, &p, len), 0);
+	*buf = p;
+}
+
+static struct fwd_ir *decode_ok(const uint8_t *buf, size_t len, const char *what)
+{
+	struct fwd_ir *ir = NULL;
+	char why[256];
+	int ret = fwd_state_decode_ir(buf, len, &ir, why, sizeof(why));
+
+	ck_assert_msg(ret == 0 && ir && !*why, "%s does not decode: %s", what, why);
+	return ir;
+}
+
+/* Refused whole: -EBADMSG, no IR, and a reason. */
+static void decode_refused(const uint8_t *buf, size_t len, const char *what,
+			   const char *reason)
+{
+	struct fwd_ir *ir = (struct fwd_ir *)1;
+	char why[256];
+	int ret = fwd_state_decode_ir(buf, len, &ir, why, sizeof(why));
+
+	ck_assert_msg(ret == -EBADMSG && !ir && *why,
+		      "%s was not refused (%d, why \"%s\")", what, ret, why);
+	if (reason)
+		ck_assert_msg(strstr(why, reason), "%s: \"%s\" does not say \"%s\"",
+			      what, why, reason);
+}
+
+static void assert_same(const struct fwd_ir *a, const struct fwd_ir *b,
+			const char *what)
+{
+	char diff[200];
+
+	ck_assert_msg(fwd_test_ir_same(a, b, diff, sizeof(diff)),
+		      "%s: %s differs", what, diff);
+}
+
+/*
+ * Each fixture's IR: encoded and decoded it is the same IR, encoded again
+ * the same bytes; saved and loaded through the state directory the same
+ * again, the file holding exactly the encoding.
+ */
+START_TEST(roundtrip)
+{
+	const struct fixture *f = &fixtures[_i];
+	struct fwd_ir *ir = compile_fixture(f), *back, *loaded = NULL;
+	uint8_t *buf, *again;
+	size_t len, len2, flen;
+	char dir[4096], path[4200], why[256];
+	char *file;
+
+	encode(ir, &buf, &len);
+	back = decode_ok(buf, len, f->name);
+	assert_same(ir, back, f->name);
+	encode(back, &again, &len2);
+	ck_assert_msg(len2 == len && memcmp(buf, again, len) == 0,
+		      "%s: decoded and encoded again, other bytes", f->name);
+
+	state_dir(dir, sizeof(dir), "st");
+	ck_assert_int_eq(fwd_state_save_ir_as(dir, "x.ir", ir), 0);
+	snprintf(path, sizeof(path), "%s/x.ir", dir);
+	file = tu_slurp(path, &flen);
+	ck_assert_msg(file && flen == len && memcmp(file, buf, len) == 0,
+		      "%s: the saved file is not the encoding", f->name);
+	ck_assert_int_eq(fwd_state_load_ir_why(dir, "x.ir", &loaded, why, sizeof(why)), 0);
+	assert_same(ir, loaded, f->name);
+	free(file);
+	free(buf);
+	free(again);
+	fwd_ir_free(ir);
+	fwd_ir_free(back);
+	fwd_ir_free(loaded);
+}
+END_TEST
+
+static uint64_t fnv1a(const uint8_t *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* The header of buf (len bytes) made right again for its payload. */
+static void reseal(uint8_t *buf, size_t len)
+{
+	uint64_t plen = len - 24, sum = fnv1a(buf + 24, plen);
+
+	memcpy(buf + 8, &plen, 8);
+	memcpy(buf + 16, &sum, 8);
+}
+
+/*
+ * A damaged file is refused whole, with a reason: every truncation, every
+ * byte flipped, another version, bytes added; and through the state
+ * directory, the load names the file.
+ */
+START_TEST(damaged)
+{
+	struct fwd_ir *ir = compile_fixture(&fixtures[0]), *loaded = NULL;
+	uint8_t *buf, *bad;
+	size_t len;
+	char dir[4096], path[4200], why[512];
+	FILE *fp;
+
+	encode(ir, &buf, &len);
+	bad = malloc(len + 1);
+	ck_assert_ptr_nonnull(bad);
+	for (size_t n = 0; n < len; n++)
+		decode_refused(buf, n, "a truncated file", NULL);
+	for (size_t i = 0; i < len; i++) {
+		memcpy(bad, buf, len);
+		bad[i] ^= 0x40;
+		decode_refused(bad, len, "a file with a byte flipped", NULL);
+	}
+	memcpy(bad, buf, len);
+	bad[7] = 5;
+	decode_refused(bad, len, "version 5", "format version 5");
+	bad[7] = 2;
+	decode_refused(bad, len, "version 2", "format version 2");
+	memcpy(bad, buf, len);
+	bad[len] = 0;
+	reseal(bad, len + 1);
+	decode_refused(bad, len + 1, "a byte added", "after the end");
+	memcpy(bad, buf, len);
+	bad[len / 2] ^= 1;
+	decode_refused(bad, len, "a flipped bit", "checksum");
+
+	state_dir(dir, sizeof(dir), "st");
+	snprintf(path, sizeof(path), "%s/last-good.ir", dir);
+	fp = fopen(path, "w");
+	ck_assert(fp && fwrite(bad, 1, len, fp) == len && fclose(fp) == 0);
+	ck_assert_int_eq(fwd_state_load_ir_why(dir, FWD_STATE_LAST_GOOD, &loaded,
+					       why, sizeof(why)), -EBADMSG);
+	ck_assert_ptr_null(loaded);
+	ck_assert_msg(strstr(why, path) && strstr(why, "is damaged: checksum"),
+		      "the load's reason: %s", why);
+	free(buf);
+	free(bad);
+	fwd_ir_free(ir);
+}
+END_TEST
+
+/*
+ * Version 3 files still load: version 4's bytes without its trailing
+ * flags (no program queue, no guard queue), under version 3's magic,
+ * are the same IR; with the classes (limits-iface) as well.
+ */
+START_TEST(version3)
+{
+	static const size_t fx[] = { 0, 5 };	/* builtin, limits-iface */
+
+	for (size_t k = 0; k < sizeof(fx) / sizeof(fx[0]); k++) {
+		const struct fixture *f = &fixtures[fx[k]];
+		struct fwd_ir *ir = compile_fixture(f), *back;
+		uint8_t *buf;
+		size_t len;
+
+		ck_assert(!ir->prog.on && !ir->queue.on);
+		encode(ir, &buf, &len);
+		/* The program queue's flag and the guard queue's: off. */
+		ck_assert(buf[len - 1] == 0 && buf[len - 2] == 0);
+		len -= 2;
+		/* A version 3 file without classes ends after the chains. */
+		if (!ir->nclasses)
+			len -= 8;
+		buf[7] = 3;
+		reseal(buf, len);
+		back = decode_ok(buf, len, f->name);
+		assert_same(ir, back, f->name);
+		fwd_ir_free(back);
+		/* The same bytes as version 4 lack what it always has. */
+		buf[7] = 4;
+		decode_refused(buf, len, "a version 4 file without its trailer", NULL);
+		free(buf);
+		fwd_ir_free(ir);
+	}
+}
+END_TEST
+
+/*
+ * IRs fwd never makes, encoded as they are: the decoder refuses each
+ * whole, saying what (the fuzzer found them: fuzz-state.c's checks of
+ * what the kernel side relies on). Each mutation breaks one thing in a
+ * fixture's IR (lists: allow4 has hosts, allow4_net networks).
+ */
+static struct fwd_ir_set *set_named(struct fwd_ir *ir, const char *name)
+{
+	struct fwd_ir_set *s = fwd_ir_set_find(ir, name);
+
+	ck_assert_msg(s && s->n >= 2, "set %s with two elements", name);
+	return s;
+}
+
+static void m_addr_tail(struct fwd_ir *ir)
+{
+	set_named(ir, "allow4")->elems[0].lo[7] = 1;
+}
+
+static void m_port_in_addr_set(struct fwd_ir *ir)
+{
+	struct fwd_ir_set *s = fwd_ir_set_find(ir, "block4");
+
+	/* block4 is empty in the fixture: one element of its own. */
+	s->elems = realloc(s->elems, sizeof(*s->elems));
+	ck_assert_ptr_nonnull(s->elems);
+	memset(s->elems, 0, sizeof(*s->elems));
+	s->elems[0].lo[0] = s->elems[0].hi[0] = 192;
+	s->elems[0].plo = s->elems[0].phi = 22;
+	s->n = s->cap = 1;
+}
+
+static void m_backwards(struct fwd_ir *ir)
+{
+	struct fwd_ir_elem *e = &set_named(ir, "allow4_net")->elems[0];
+
+	e->lo[3] = 9;
+	e->hi[3] = 1;
+	memcpy(e->hi, e->lo, 3);
+}
+
+static void m_hash_range(struct fwd_ir *ir)
+{
+	set_named(ir, "allow4")->elems[0].phi++;
+}
+
+static void m_order(struct fwd_ir *ir)
+{
+	struct fwd_ir_set *s = set_named(ir, "allow4");
+	struct fwd_ir_elem t = s->elems[0];
+
+	s->elems[0] = s->elems[1];
+	s->elems[1] = t;
+}
+
+static void m_expires(struct fwd_ir *ir)
+{
+	set_named(ir, "allow4")->elems[0].expires = UINT64_MAX / 999;
+}
+
+static void m_same_name(struct fwd_ir *ir)
+{
+	memcpy(set_named(ir, "allow4_net")->name, "allow4", sizeof("allow4"));
+}
+
+static void m_no_name(struct fwd_ir *ir)
+{
+	set_named(ir, "allow4_net")->name[0] = '\0';
+}
+
+/* The input chain's first rule (iif lo accept) with a match kind or a
+ * verdict linearize does not know. */
+static void m_kind(struct fwd_ir *ir)
+{
+	ir->chains[FWD_CHAIN_INPUT].rules[0].m[0].kind = FWD_M_PROG_METER + 1;
+}
+
+static void m_verdict(struct fwd_ir *ir)
+{
+	ir->chains[FWD_CHAIN_INPUT].rules[0].verdict = FWD_V_QUEUE_PROG + 1;
+}
+
+static void m_one_chain(struct fwd_ir *ir)
+{
+	free(ir->chains[FWD_CHAIN_OUTPUT].rules);
+	ir->nchains = 1;
+}
+
+static void m_hook(struct fwd_ir *ir)
+{
+	ir->chains[FWD_CHAIN_OUTPUT].hook = NF_INET_FORWARD;
+}
+
+static void m_chain_name(struct fwd_ir *ir)
+{
+	memcpy(ir->chains[FWD_CHAIN_INPUT].name, "in4", sizeof("in4"));
+}
+
+static void m_key(struct fwd_ir *ir)
+{
+	set_named(ir, "allow4")->key = FWD_KEY_CG_ADDR6_PROTO_PORT + 1;
+}
+
+/* The reverse-path rule (rpfilter = strict by default) asking the fib
+ * for the destination instead. */
+static void m_rpf(struct fwd_ir *ir)
+{
+	struct fwd_ir_chain *c = &ir->chains[FWD_CHAIN_INPUT];
+
+	for (size_t j = 0; j < c->n; j++)
+		if (c->rules[j].nm && c->rules[j].m[0].kind == FWD_M_RPF_MISSING) {
+			c->rules[j].m[0].u32 = NFTA_FIB_F_DADDR;
+			return;
+		}
+	ck_abort_msg("no reverse-path rule");
+}
+
+/* The essential ICMP rule (the builtin's icmp = essential) with its
+ * types emptied, or two of them swapped. */
+static struct fwd_ir_match *icmp_match(struct fwd_ir *ir)
+{
+	struct fwd_ir_chain *c = &ir->chains[FWD_CHAIN_INPUT];
+
+	for (size_t j = 0; j < c->n; j++)
+		for (unsigned k = 0; k < c->rules[j].nm; k++)
+			if (c->rules[j].m[k].kind == FWD_M_ICMP_TYPES &&
+			    c->rules[j].m[k].ntypes >= 2)
+				return &c->rules[j].m[k];
+	ck_abort_msg("no ICMP rule with two types");
+	return NULL;
+}
+
+static void m_no_types(struct fwd_ir *ir)
+{
+	icmp_match(ir)->ntypes = 0;
+}
+
+static void m_types_order(struct fwd_ir *ir)
+{
+	struct fwd_ir_match *m = icmp_match(ir);
+	uint8_t t = m->types[0];
+
+	m->types[0] = m->types[1];
+	m->types[1] = t;
+}
+
+static void m_prio(struct fwd_ir *ir)
+{
+	ir->chains[FWD_CHAIN_INPUT].prio = INT_MIN;
+}
+
+/* The last input rule (the final drop) queueing, with no queue step. */
+static void m_queue(struct fwd_ir *ir)
+{
+	struct fwd_ir_chain *c = &ir->chains[FWD_CHAIN_INPUT];
+
+	ck_assert(!ir->queue.on);
+	c->rules[c->n - 1].verdict = FWD_V_QUEUE;
+}
+
+/* The input chain's first `ct state` rule with a set index it does not
+ * have; the fixed sets cut short. */
+static void m_stray_set(struct fwd_ir *ir)
+{
+	struct fwd_ir_chain *c = &ir->chains[FWD_CHAIN_INPUT];
+
+	for (size_t j = 0; j < c->n; j++)
+		if (c->rules[j].nm && c->rules[j].m[0].kind == FWD_M_CT_STATE) {
+			c->rules[j].m[0].set = 100000;
+			return;
+		}
+	ck_abort_msg("no ct state rule");
+}
+
+static void m_few_sets(struct fwd_ir *ir)
+{
+	struct fwd_ir_chain *c;
+
+	/* No rule may look into the sets that go. */
+	for (size_t i = 0; i < ir->nchains; i++) {
+		c = &ir->chains[i];
+		c->n = 0;
+	}
+	for (size_t i = 1; i < ir->nsets; i++)
+		free(ir->sets[i].elems);
+	ir->nsets = 1;
+	free(ir->classes);
+	ir->classes = NULL;
+	ir->nclasses = 0;
+}
+
+static const struct broken {
+	const char *what;
+	void (*mutate)(struct fwd_ir *ir);
+	const char *reason;
+} broken[] = {
+	{ "address bytes past the key's", m_addr_tail, "a field its key does not have" },
+	{ "a port in an address set", m_port_in_addr_set, "a field its key does not have" },
+	{ "a range that runs backwards", m_backwards, "runs backwards" },
+	{ "a range in a hash set", m_hash_range, "a range in a hash set" },
+	{ "elements out of order", m_order, "out of order" },
+	{ "a timeout beyond milliseconds", m_expires, "expires at" },
+	{ "two sets of one name", m_same_name, "two sets called allow4" },
+	{ "a set without a name", m_no_name, "a set without a name" },
+	{ "an unknown match kind", m_kind, "chain input rule 0: match kind 16 unknown" },
+	{ "an unknown verdict", m_verdict, "chain input rule 0: verdict 7 unknown" },
+	{ "an unknown set key", m_key, "set allow4: key type 9 unknown" },
+	{ "fib flags fwd never asks", m_rpf, "fib flags 0x2" },
+	{ "an ICMP match without types", m_no_types, "ICMP types none" },
+	{ "ICMP types out of order", m_types_order, "ICMP types none, repeated or out of order" },
+	{ "a chain at priority INT_MIN", m_prio, "chain input at priority -2147483648" },
+	{ "a queue verdict without a queue", m_queue, "a queue verdict without a queue step" },
+	{ "a set index on a ct state match", m_stray_set, "a set index on a match without one" },
+	{ "fewer sets than fwd makes", m_few_sets, "1 sets, fewer than fwd always makes" },
+	{ "no output chain", m_one_chain, "not the input and output chains" },
+	{ "the output chain on another hook", m_hook, "not the input and output chains" },
+	{ "the input chain named otherwise", m_chain_name, "not the input and output chains" },
+};
+#define NBROKEN (sizeof(broken) / sizeof(broken[0]))
+
+START_TEST(refused)
+{
+	const struct broken *b = &broken[_i];
+	struct fwd_ir *ir = compile_fixture(&fixtures[1]);	/* lists */
+	uint8_t *buf;
+	size_t len;
+
+	b->mutate(ir);
+	encode(ir, &buf, &len);
+	decode_refused(buf, len, b->what, b->reason);
+	free(buf);
+	fwd_ir_free(ir);
+}
+END_TEST
+
+/*
+ * An input the fuzzer found, refused the ways fuzz-state.c decodes it: as
+ * a file, and its payload (the whole input when it has no header) inside
+ * a valid version 4 and version 3 header.
+ */
+static void refused_as_fuzzed(const uint8_t *in, size_t len, const char *what)
+{
+	size_t skip = len >= 24 && memcmp(in, "FWDIR\0\0", 7) == 0 ? 24 : 0;
+	uint8_t *buf = malloc(len - skip + 24);
+
+	ck_assert_ptr_nonnull(buf);
+	decode_refused(in, len, what, NULL);
+	for (uint8_t v = 3; v <= 4; v++) {
+		memcpy(buf, "FWDIR\0\0", 7);
+		buf[7] = v;
+		memcpy(buf + 24, in + skip, len - skip);
+		reseal(buf, len - skip + 24);
+		decode_refused(buf, len - skip + 24, what, NULL);
+	}
+	free(buf);
+}
+
+/*
+ * The fuzzer's corpus (tests/fuzz/corpus/state): the seeds (NAME.ir,
+ * real state files written by FWD_STATE_SEEDS) decode and encode back to
+ * the same bytes, so the format has not moved under them; the inputs the
+ * fuzzer found (crash-*, each named in the commit that fixed it) are
+ * refused.
+ */
+START_TEST(corpus)
+{
+	char *dirpath = tu_src("tests/fuzz/corpus/state");
+	DIR *dir = opendir(dirpath);
+	struct dirent *de;
+	size_t seeds = 0;
+
+	ck_assert_msg(dir, "no %s", dirpath);
+	while ((de = readdir(dir))) {
+		char path[4400];
+		uint8_t *buf, *again;
+		size_t len, len2;
+		struct fwd_ir *ir;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dirpath, de->d_name);
+		buf = (uint8_t *)tu_slurp(path, &len);
+		ck_assert_msg(buf, "cannot read %s", path);
+		if (strncmp(de->d_name, "crash-", 6) == 0) {
+			refused_as_fuzzed(buf, len, path);
+		} else {
+			ir = decode_ok(buf, len, path);
+			encode(ir, &again, &len2);
+			ck_assert_msg(len2 == len && memcmp(buf, again, len) == 0,
+				      "%s: encoded again, other bytes", path);
+			free(again);
+			fwd_ir_free(ir);
+			seeds++;
+		}
+		free(buf);
+	}
+	closedir(dir);
+	ck_assert_uint_ge(seeds, NFIXTURES);
+	free(dirpath);
+}
+END_TEST
+
+static Suite *state_suite(void)
+{
+	Suite *s = suite_create("state");
+	TCase *tc = tcase_create("format");
+
+	tcase_add_loop_test(tc, roundtrip, 0, NFIXTURES);
+	tcase_add_test(tc, damaged);
+	tcase_add_test(tc, version3);
+	tcase_add_test(tc, corpus);
+	tcase_add_loop_test(tc, refused, 0, NBROKEN);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+static Suite *seeds_suite(void)
+{
+	Suite *s = suite_create("state-seeds");
+	TCase *tc = tcase_create("seeds");
+
+	tcase_add_test(tc, write_seeds);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	const char *seeds = getenv("FWD_STATE_SEEDS");
+
+	return tu_run(seeds && *seeds ? seeds_suite() : state_suite());
+}
