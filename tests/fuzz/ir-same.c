@@ -97,7 +97,8 @@ static bool same_class(const struct fwd_ir_class *x, const struct fwd_ir_class *
 static bool same_queue(const struct fwd_ir_queue *x, const struct fwd_ir_queue *y)
 {
 	return x->on == y->on && x->native == y->native && x->num == y->num &&
-	       x->total == y->total && x->meter == y->meter && x->fanout == y->fanout && x->rate == y->rate &&
+	       x->total == y->total && x->meter == y->meter && x->fanout == y->fanout &&
+	       x->rate == y->rate &&
 	       x->period_s == y->period_s && x->burst == y->burst;
 }
 
