@@ -132,13 +132,41 @@ void fwd_nl_pin_bufs(struct fwd_nl *nl, int sndbuf, int rcvbuf)
 	nl->pinned = sndbuf > 0 || rcvbuf > 0;
 }
 
+/* Whether the datagram in buf holds the end of request seq's answers. */
+static bool answer_ends(const char *buf, ssize_t n, uint32_t seq)
+{
+	int left = (int)n;
+
+	for (const struct nlmsghdr *nlh = (const void *)buf; mnl_nlmsg_ok(nlh, left);
+	     nlh = mnl_nlmsg_next(nlh, &left))
+		if (nlh->nlmsg_seq == seq && (nlh->nlmsg_type == NLMSG_DONE ||
+					      nlh->nlmsg_type == NLMSG_ERROR))
+			return true;
+	return false;
+}
+
+/*
+ * A dump a commit cut (NLM_F_DUMP_INTR) makes libmnl stop at its first
+ * flagged message, with the rest of the dump still to come: read it to
+ * its end, or the next request on this socket would take those parts
+ * for its answer and fail (EPROTO, and so every request after it).
+ */
+static void drain_answer(struct fwd_nl *nl, char *buf, ssize_t n, uint32_t seq)
+{
+	while (!answer_ends(buf, n, seq)) {
+		n = mnl_socket_recvfrom(nl->sk, buf, FWD_RBUF_SIZE);
+		if (n < 0 && errno != EINTR)
+			return;
+	}
+}
+
 /* One request (a GET or a dump) and all its answers through cb. */
 int fwd_nl_request(struct fwd_nl *nl, struct nlmsghdr *nlh, char *buf,
 		   mnl_cb_t cb, void *data)
 {
 	uint32_t seq = nl->seq++;
 	ssize_t n;
-	int ret;
+	int ret = MNL_CB_OK;	/* a signal before the first answer: read on */
 
 	nlh->nlmsg_seq = seq;
 	if (mnl_socket_sendto(nl->sk, nlh, nlh->nlmsg_len) < 0)
@@ -152,6 +180,10 @@ int fwd_nl_request(struct fwd_nl *nl, struct nlmsghdr *nlh, char *buf,
 		}
 		ret = mnl_cb_run(buf, (size_t)n, seq, nl->portid, cb, data);
 	} while (ret > 0);
+	if (ret < 0 && errno == EINTR) {
+		drain_answer(nl, buf, n, seq);
+		return -EINTR;
+	}
 	return ret < 0 ? -errno : 0;
 }
 
