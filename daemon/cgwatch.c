@@ -5,19 +5,18 @@
  */
 #include "cgwatch.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
-#include <unistd.h>
 #include <sys/inotify.h>
 
 #include "cgroup.h"
 #include "commit.h"
 #include "diag.h"
 #include "fwd.h"
+#include "inwatch.h"
 #include "log.h"
 #include "outbound.h"
 #include "policy.h"
@@ -28,7 +27,7 @@
 #define CG_MASK (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR)
 
 struct fwd_cgwatch {
-	int fd;			/* inotify */
+	struct fwd_inwatch in;	/* inotify on the root and the slices */
 	char root[PATH_MAX];
 };
 
@@ -43,17 +42,11 @@ int fwd_cgwatch_open(struct fwd_cgwatch **out)
 		free(w);
 		return ret;
 	}
-	w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (w->fd < 0) {
-		ret = -errno;
-		free(w);
-		return ret;
-	}
 	/* The root always: the top slice of a unit (system.slice) may come
 	 * after fwd. The rest is armed per unit (fwd_cgwatch_unit_id). */
-	if (inotify_add_watch(w->fd, w->root, CG_MASK) < 0) {
-		ret = -errno;
-		fwd_cgwatch_free(w);
+	ret = fwd_inwatch_open(&w->in, w->root, CG_MASK);
+	if (ret) {
+		free(w);
 		return ret;
 	}
 	*out = w;
@@ -82,7 +75,7 @@ static void arm(struct fwd_cgwatch *w, const char *unit)
 		int wd;
 
 		*slash = '\0';
-		wd = inotify_add_watch(w->fd, path, CG_MASK);
+		wd = fwd_inwatch_add(&w->in, path, CG_MASK);
 		*slash = '/';
 		if (wd < 0)
 			break;	/* not there yet (or no room: logged by nobody,
@@ -103,36 +96,20 @@ void fwd_cgwatch_free(struct fwd_cgwatch *w)
 {
 	if (!w)
 		return;
-	if (w->fd >= 0)
-		close(w->fd);
+	fwd_inwatch_close(&w->in);
 	free(w);
 }
 
 int fwd_cgwatch_fd(const struct fwd_cgwatch *w)
 {
-	return w ? w->fd : -1;
+	return w ? w->in.fd : -1;
 }
 
-/* Every pending event; whether one concerns a unit of p: a directory on
- * the way to its cgroup, or the cgroup itself, came or went. */
-static bool read_events(struct fwd_cgwatch *w, const struct fwd_policy *p)
+/* An entry that came or went in a watched directory: is it a directory on
+ * the way to a unit's cgroup of the policy, or the cgroup itself? */
+static bool unit_component(const char *name, const void *arg)
 {
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool hit = false;
-	ssize_t n;
-
-	while ((n = read(w->fd, buf, sizeof(buf))) > 0) {
-		for (char *q = buf; q < buf + n;) {
-			const struct inotify_event *ev = (const void *)q;
-
-			q += sizeof(*ev) + ev->len;
-			if (ev->mask & IN_Q_OVERFLOW)
-				hit = true;	/* lost events: look again */
-			else if (ev->len && fwd_policy_unit_component(p, ev->name))
-				hit = true;
-		}
-	}
-	return hit;
+	return fwd_policy_unit_component(arg, name);
 }
 
 /* Recompile the running policy for the unit cgroups as they are now. */
@@ -158,7 +135,8 @@ static void resync(struct fwd_ctx *ctx)
 
 void fwd_cgwatch_events(struct fwd_ctx *ctx)
 {
-	if (read_events(ctx->cgw, ctx->policy))
+	/* Lost events (IN_Q_OVERFLOW) may have hidden one: look again then. */
+	if (fwd_inwatch_drain(&ctx->cgw->in, unit_component, ctx->policy))
 		resync(ctx);
 }
 

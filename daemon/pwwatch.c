@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
-#include <unistd.h>
 #include <sys/inotify.h>
 
 #include "commit.h"
 #include "diag.h"
 #include "fwd.h"
+#include "inwatch.h"
 #include "log.h"
 #include "outbound.h"
 #include "policy.h"
@@ -27,7 +27,7 @@
 #define PASSWD "passwd"
 
 struct fwd_pwwatch {
-	int fd;			/* inotify on /etc */
+	struct fwd_inwatch in;	/* inotify on /etc */
 };
 
 int fwd_pwwatch_open(struct fwd_pwwatch **out)
@@ -37,18 +37,12 @@ int fwd_pwwatch_open(struct fwd_pwwatch **out)
 
 	*out = NULL;
 	w = fwd_xcalloc(1, sizeof(*w));
-	w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (w->fd < 0) {
-		ret = -errno;
-		free(w);
-		return ret;
-	}
 	/* The directory, not the file: a file renamed over /etc/passwd is a
 	 * new inode, which a watch on the old one would never see. */
-	if (inotify_add_watch(w->fd, ETC, IN_MOVED_TO | IN_CLOSE_WRITE |
-			      IN_CREATE | IN_ONLYDIR) < 0) {
-		ret = -errno;
-		fwd_pwwatch_free(w);
+	ret = fwd_inwatch_open(&w->in, ETC, IN_MOVED_TO | IN_CLOSE_WRITE |
+			       IN_CREATE | IN_ONLYDIR);
+	if (ret) {
+		free(w);
 		return ret;
 	}
 	*out = w;
@@ -59,34 +53,19 @@ void fwd_pwwatch_free(struct fwd_pwwatch *w)
 {
 	if (!w)
 		return;
-	if (w->fd >= 0)
-		close(w->fd);
+	fwd_inwatch_close(&w->in);
 	free(w);
 }
 
 int fwd_pwwatch_fd(const struct fwd_pwwatch *w)
 {
-	return w ? w->fd : -1;
+	return w ? w->in.fd : -1;
 }
 
-/* Every pending event; whether /etc/passwd (or the view of it) changed. */
-static bool read_events(struct fwd_pwwatch *w)
+/* An entry of /etc that came or was written: is it the user database? */
+static bool is_passwd(const char *name, const void *arg)
 {
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool hit = false;
-	ssize_t n;
-
-	while ((n = read(w->fd, buf, sizeof(buf))) > 0) {
-		for (char *q = buf; q < buf + n;) {
-			const struct inotify_event *ev = (const void *)q;
-
-			q += sizeof(*ev) + ev->len;
-			if ((ev->mask & IN_Q_OVERFLOW) ||
-			    (ev->len && strcmp(ev->name, PASSWD) == 0))
-				hit = true;
-		}
-	}
-	return hit;
+	return strcmp(name, PASSWD) == 0;
 }
 
 /* Whether owner o is a user name (not a uid written as a number). */
@@ -180,7 +159,8 @@ static void resync(struct fwd_ctx *ctx)
 
 void fwd_pwwatch_events(struct fwd_ctx *ctx)
 {
-	if (read_events(ctx->pww))
+	/* Lost events (IN_Q_OVERFLOW) may have hidden it: look again then. */
+	if (fwd_inwatch_drain(&ctx->pww->in, is_passwd, NULL))
 		resync(ctx);
 }
 

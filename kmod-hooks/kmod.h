@@ -174,7 +174,9 @@ struct fwd_live_table {
 };
 
 /* Table `name` of family inet (NULL: FWD_TABLE_NAME). 0, -ENOENT when the
- * table does not exist, or another -errno. */
+ * table does not exist, or another -errno. One ruleset, never two: the read
+ * is taken between two quiet points (nlsock.h) and taken again when a
+ * commit came in between; -EAGAIN when that happened 20 times in a row. */
 int fwd_live_read(struct fwd_nl *nl, const char *name,
 		  struct fwd_live_table **out);
 void fwd_live_free(struct fwd_live_table *t);	/* accepts NULL */

@@ -63,6 +63,16 @@ int fwd_nl_request(struct fwd_nl *nl, struct nlmsghdr *nlh, char *buf,
 		   int (*cb)(const struct nlmsghdr *nlh, void *data),
 		   void *data);
 
+/*
+ * A quiet point at generation `gen`: a transaction of nothing (BEGIN
+ * carrying NFNL_BATCH_GENID = gen, END). The kernel takes its commit lock
+ * for it, so it waits for a commit in flight to finish, and refuses it
+ * (ERESTART) when the generation is no longer gen; an empty commit moves
+ * nothing and sends no event. 0: at that moment no commit was under way
+ * and the generation was gen; -EAGAIN: it was not; else -errno.
+ */
+int fwd_nl_quiet(struct fwd_nl *nl, uint32_t gen);
+
 /* The current wall clock in milliseconds since the epoch. */
 uint64_t fwd_now_ms(void);
 

@@ -538,35 +538,43 @@ static int read_table(struct fwd_nl *nl, const char *name, bool counters_only,
 			    .counters_only = counters_only,
 			    .rules_only = rules_only };
 	char *buf = fwd_xmalloc(FWD_RBUF_SIZE);
-	uint32_t g0, g1;
+	uint32_t g0;
 	int ret = -EAGAIN;
 
 	*out = NULL;
 	/*
-	 * The table comes in several requests and dumps of several parts;
-	 * a commit in between (another fwd, nft) would mix two rulesets, and
-	 * a dump cut by one may end short without saying so. Like nft, read
-	 * the generation before and after and start again when it moved.
-	 * One window stays open (nft has it too): the kernel bumps the
-	 * generation at the start of a commit, before the new objects become
-	 * visible, so a read that starts inside that window of microseconds
-	 * and spans the switch sees one generation and two rulesets. It was
-	 * seen once in ~1000 reads racing 50 back-to-back re-applies
-	 * (check-kernel reapply_is_atomic); only readers are affected, the
-	 * kernel's own state is always one ruleset.
+	 * The table comes in several requests and dumps of several parts,
+	 * each consistent alone; a commit in between (fwd's own, another
+	 * fwd, nft) would mix two rulesets, and a dump cut by one may end
+	 * short without saying so. Reading the generation before and after
+	 * (what nft does) is not enough: the kernel moves it when a commit
+	 * begins its work, and a read that falls inside a commit replacing
+	 * the table saw the old and the new table's chains under one name,
+	 * or the chains without their rules, with one generation before and
+	 * after (up to 15 of ~900 reads racing 200 re-applies with a listener
+	 * of nf_tables events open; check-kernel reapply_is_atomic). So the
+	 * read sits between two quiet points at the generation it started
+	 * from (fwd_nl_quiet: the kernel's commit lock taken, no commit in
+	 * flight, the generation unchanged): no commit ran in between,
+	 * and every object the read saw belongs to one ruleset.
 	 */
 	for (int i = 0; i < READ_TRIES && ret == -EAGAIN; i++) {
 		c.t = fwd_xcalloc(1, sizeof(*c.t));
 		c.chain_cap = c.set_cap = 0;
 		ret = generation(nl, buf, &g0);
 		if (ret == 0)
+			ret = fwd_nl_quiet(nl, g0);
+		if (ret == 0)
 			ret = read_once(nl, &c, buf);
 		if (ret == -EINTR || (ret == 0 && c.torn))	/* NLM_F_DUMP_INTR */
 			ret = -EAGAIN;
 		c.torn = false;
-		if ((ret == 0 || ret == -ENOENT) && generation(nl, buf, &g1) == 0 &&
-		    g1 != g0)
-			ret = -EAGAIN;
+		if (ret == 0 || ret == -ENOENT) {
+			int q = fwd_nl_quiet(nl, g0);
+
+			if (q)
+				ret = q;
+		}
 		if (ret) {
 			fwd_live_free(c.t);
 			c.t = NULL;

@@ -30,7 +30,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -723,19 +725,114 @@ END_TEST
 
 /* ---- atomic re-apply ------------------------------------------------ */
 
+/* The monotonic clock in seconds (bounds on waits, the scale tests' times). */
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* What the reader of reapply_is_atomic has seen so far: shared memory the
+ * parent watches while it re-applies. */
+struct reapply_reads {
+	unsigned long reads;		/* whole reads (the table there or not) */
+	unsigned long missing;		/* ... without the table */
+	unsigned long torn;		/* ... with a chain twice or short */
+	unsigned long busy;		/* fwd_live_read gave up: -EAGAIN */
+	unsigned long failed;		/* any other error */
+	int last_err;
+};
+
+/* One read's verdict: a chain listed twice, or input/in4 without all of
+ * their rules, is a read that mixed two rulesets. */
+static bool reapply_read_torn(const struct fwd_live_table *t, const struct fwd_ir *ir)
+{
+	const struct fwd_live_chain *in = fwd_live_chain_find(t, "input");
+	const struct fwd_live_chain *in4 = fwd_live_chain_find(t, "in4");
+
+	for (size_t i = 0; i < t->nchains; i++)
+		for (size_t j = i + 1; j < t->nchains; j++)
+			if (strcmp(t->chains[i].name, t->chains[j].name) == 0)
+				return true;
+	/* The base chain and the IPv4 chain have the same rules in both
+	 * IRs (asserted by the test). */
+	return !in || in->nrules != fwd_ir_part_rules(ir, &ir->chains[0], FWD_PART_BASE,
+						       NULL, NULL) ||
+	       !in4 || in4->nrules != fwd_ir_part_rules(ir, &ir->chains[0], FWD_PART_V4,
+							 NULL, NULL);
+}
+
+/* The reader: reads the table back until told to stop (stop pipe closed),
+ * counting into r; one byte on `ready` once its first read is done. */
+static void reapply_reader(int stop, int ready, struct reapply_reads *r,
+			   const struct fwd_ir *ir)
+{
+	struct fwd_nl *cnl = NULL;
+	char c;
+
+	fcntl(stop, F_SETFL, O_NONBLOCK);
+	if (fwd_nl_open(&cnl) != 0)
+		_exit(3);
+	do {
+		struct fwd_live_table *t = NULL;
+		int ret = fwd_live_read(cnl, NULL, &t);
+
+		if (ret == -ENOENT) {
+			r->missing++;
+		} else if (ret == 0) {
+			if (reapply_read_torn(t, ir))
+				r->torn++;
+		} else if (ret == -EAGAIN) {
+			r->busy++;
+		} else {
+			r->failed++;
+			r->last_err = ret;
+		}
+		if (ret == 0 || ret == -ENOENT)
+			__atomic_add_fetch(&r->reads, 1, __ATOMIC_SEQ_CST);
+		fwd_live_free(t);
+		if (ready >= 0) {
+			if (write(ready, "r", 1) != 1)
+				_exit(4);
+			close(ready);
+			ready = -1;
+		}
+	} while (read(stop, &c, 1) < 0 && errno == EAGAIN);
+	fwd_nl_close(cnl);
+}
+
 /*
- * A second process asks the kernel "does table inet fwd_filter exist, and
- * does its input chain have all its rules?" as fast as it can while the
- * test re-applies 50 times. It must never hear "no".
+ * A second process reads the whole table back (fwd_live_read, what
+ * `fwctl show --nft`, stats and fwd's own checks use) as fast as it can
+ * while the test re-applies it, table deleted and made again in each
+ * transaction. It must never find the table missing, and never a read
+ * that mixes two rulesets: a chain listed twice, or a chain without its
+ * rules. A listener of nf_tables events is open, as fwd's own table guard
+ * is: the kernel then builds an event per object inside each commit, which
+ * is where a reader of the old code found two tables under one name.
+ *
+ * The re-applies run until the reader has finished READS_WANTED reads
+ * during them (at least 200 re-applies), whatever the load: the reader
+ * starts first and the test waits for its first read rather than
+ * sleeping and hoping it was scheduled.
  */
+#define REAPPLY_MIN 200
+#define READS_WANTED 300UL
 START_TEST(reapply_is_atomic)
 {
 	struct fwd_ir *ir0 = hand_ir(0), *ir1 = hand_ir(1);
 	struct fwd_features f;
+	struct fwd_monitor *mon = NULL;
+	struct reapply_reads *r;
 	struct fwd_nl *nl;
-	int stop[2], res[2], st;
+	struct pollfd pf;
+	int stop[2], ready[2], st, applies = 0;
+	unsigned long reads0;
+	double deadline;
 	pid_t pid;
-	struct { unsigned long polls, missing, short_chain; } r;
+	char c;
 
 	if (!tu_need_root())
 		return;
@@ -746,84 +843,67 @@ START_TEST(reapply_is_atomic)
 		ck_assert_uint_eq(fwd_ir_part_rules(ir0, &ir0->chains[0], p, NULL, NULL),
 				  fwd_ir_part_rules(ir1, &ir1->chains[0], p, NULL, NULL));
 	apply_ok(nl, ir0, &f, NULL);
+	ck_assert_int_eq(fwd_monitor_open(&mon, fwd_nl_portid(nl)), 0);
+	r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		 -1, 0);
+	ck_assert(r != MAP_FAILED);
+	memset(r, 0, sizeof(*r));
 	ck_assert_int_eq(pipe(stop), 0);
-	ck_assert_int_eq(pipe(res), 0);
+	ck_assert_int_eq(pipe(ready), 0);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		struct fwd_nl *cnl = NULL;
-		char c;
-
 		close(stop[1]);
-		close(res[0]);
-		fcntl(stop[0], F_SETFL, O_NONBLOCK);
-		memset(&r, 0, sizeof(r));
-		if (fwd_nl_open(&cnl) != 0)
-			_exit(3);
-		while (read(stop[0], &c, 1) < 0 && errno == EAGAIN) {
-			struct fwd_live_table *t = NULL;
-			int ret = fwd_live_read(cnl, NULL, &t);
-
-			r.polls++;
-			if (ret == -ENOENT) {
-				r.missing++;
-			} else if (ret == 0) {
-				const struct fwd_live_chain *in =
-					fwd_live_chain_find(t, "input");
-				const struct fwd_live_chain *in4 =
-					fwd_live_chain_find(t, "in4");
-
-				/* The base chain and the IPv4 chain have
-				 * the same rules in both IRs (asserted
-				 * below). */
-				if (!in || in->nrules !=
-				    fwd_ir_part_rules(ir0, &ir0->chains[0],
-						      FWD_PART_BASE, NULL, NULL) ||
-				    !in4 || in4->nrules !=
-				    fwd_ir_part_rules(ir0, &ir0->chains[0],
-						      FWD_PART_V4, NULL, NULL))
-					r.short_chain++;
-			}
-			fwd_live_free(t);
-		}
+		close(ready[0]);
+		reapply_reader(stop[0], ready[1], r, ir0);
 		/* the child's copies, freed so that valgrind sees no leak */
-		fwd_nl_close(cnl);
+		fwd_monitor_close(mon);
 		fwd_nl_close(nl);
 		hand_free(ir0);
 		hand_free(ir1);
-		if (write(res[1], &r, sizeof(r)) != sizeof(r))
-			_exit(4);
 		_exit(0);
 	}
 	close(stop[0]);
-	close(res[1]);
-	usleep(20000);
-	for (int i = 0; i < 50; i++)
-		apply_ok(nl, i % 2 ? ir0 : ir1, &f, NULL);
+	close(ready[1]);
+	pf = (struct pollfd){ .fd = ready[0], .events = POLLIN };
+	ck_assert_msg(poll(&pf, 1, 60000) == 1 && read(ready[0], &c, 1) == 1,
+		      "the reader did not finish a first read within 60 s");
+	close(ready[0]);
+	reads0 = __atomic_load_n(&r->reads, __ATOMIC_SEQ_CST);
+	/* A bound for a machine too busy to let the reader run, not a
+	 * measurement: the reads needed take well under a second idle. */
+	deadline = now() + 120;
+	while (applies < REAPPLY_MIN ||
+	       __atomic_load_n(&r->reads, __ATOMIC_SEQ_CST) - reads0 < READS_WANTED) {
+		ck_assert_msg(now() < deadline, "%lu reads during %d re-applies in 120 s",
+			      __atomic_load_n(&r->reads, __ATOMIC_SEQ_CST) - reads0,
+			      applies);
+		apply_ok(nl, applies % 2 ? ir0 : ir1, &f, NULL);
+		applies++;
+	}
+	/* End on ir0 (what the reader compares with): an odd count. */
+	if (applies % 2) {
+		apply_ok(nl, ir0, &f, NULL);
+		applies++;
+	}
 	close(stop[1]);
-	ck_assert_int_eq(read(res[0], &r, sizeof(r)), (ssize_t)sizeof(r));
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	fprintf(stderr, "reapply: %lu reads during 50 re-applies, %lu without "
-		"the table, %lu with a partial chain\n", r.polls, r.missing,
-		r.short_chain);
-	ck_assert_uint_gt(r.polls, 0);
-	ck_assert_uint_eq(r.missing, 0);
-	/*
-	 * A netlink DUMP is not atomic across a commit: the kernel bumps the
-	 * generation before the new rules are visible, so a reader can, rarely
-	 * (about 1 in 1000 reads here), list a chain half-way even with the
-	 * generation check readback does. That is the reader's view, not the
-	 * kernel's state: packets never see it (the e2e and faults suites
-	 * count every packet during re-applies). A table that is ever absent,
-	 * or partial chains in more than 1% of reads, fail.
-	 */
-	ck_assert_msg(r.short_chain * 100 <= r.polls,
-		      "%lu of %lu reads saw a partial chain", r.short_chain, r.polls);
+	fprintf(stderr, "reapply: %lu reads during %d re-applies (%lu before), %lu "
+		"without the table, %lu mixing two rulesets, %lu gave up (EAGAIN), "
+		"%lu failed\n", r->reads - reads0, applies, reads0, r->missing,
+		r->torn, r->busy, r->failed);
+	ck_assert_uint_eq(r->missing, 0);
+	ck_assert_msg(r->torn == 0, "%lu of %lu reads mixed two rulesets", r->torn,
+		      r->reads);
+	ck_assert_msg(r->failed == 0, "%lu reads failed, the last with %s", r->failed,
+		      strerror(-r->last_err));
 	/* The last apply was ir0: ir1's elements are gone, ir0's are there. */
 	assert_live_is(nl, ir0);
 	apply_ok(nl, ir1, &f, NULL);
 	assert_live_is(nl, ir1);
+	munmap(r, sizeof(*r));
+	fwd_monitor_close(mon);
 	fwd_nl_close(nl);
 	hand_free(ir0);
 	hand_free(ir1);
@@ -1459,14 +1539,6 @@ START_TEST(element_timeouts)
 END_TEST
 
 /* ---- scale ---------------------------------------------------------- */
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* n single sources . tcp . port into the allow4 hash set (198.18.0.0/15
  * holds 131072 addresses; beyond that the port changes). */
