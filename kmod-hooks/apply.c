@@ -30,38 +30,6 @@ unsigned fwd_table_flags(const struct fwd_features *f,
  */
 #define KEEP_COUNTERS_MAX 100000u
 
-/* The whole fwd_apply transaction for ir (BEGIN .. END); cn: the
- * counters to start from (fwd_live_counts), or NULL. */
-static void build_table(struct fwd_batch *b, const struct fwd_ir *ir,
-			unsigned table_flags, const struct fwd_ir_counts *cn)
-{
-	uint32_t next_id = fwd_ir_prog_meter_id(ir) + 1;
-
-	fwd_batch_begin(b);
-	/* Make sure the table exists so that the delete cannot fail, then
-	 * delete it with everything in it and build it anew: the old table
-	 * stays in force until the commit swaps in the new one. */
-	fwd_lin_table(b, NFT_MSG_NEWTABLE, FWD_TABLE_NAME, false, 0);
-	fwd_lin_table(b, NFT_MSG_DELTABLE, FWD_TABLE_NAME, false, 0);
-	fwd_lin_table(b, NFT_MSG_NEWTABLE, FWD_TABLE_NAME, true, table_flags);
-	for (size_t i = 0; i < ir->nchains; i++)
-		fwd_lin_chain(b, FWD_TABLE_NAME, &ir->chains[i]);
-	for (size_t i = 0; i < ir->nsets; i++) {
-		fwd_lin_set(b, FWD_TABLE_NAME, &ir->sets[i], (uint32_t)i + 1);
-		fwd_lin_elems(b, FWD_TABLE_NAME, &ir->sets[i], (uint32_t)i + 1,
-			      cn ? cn->elem[i] : NULL);
-	}
-	for (unsigned i = 0; i < fwd_ir_meter_sets(ir); i++)
-		fwd_lin_meter_set(b, FWD_TABLE_NAME, ir, i == 1,
-				  (uint32_t)(ir->nsets + 1 + i));
-	fwd_lin_class_meter_sets(b, FWD_TABLE_NAME, ir);
-	fwd_lin_prog_meter_set(b, FWD_TABLE_NAME, ir);
-	for (size_t i = 0; i < ir->nchains; i++)
-		fwd_lin_rules(b, FWD_TABLE_NAME, ir, &ir->chains[i], &next_id,
-			      cn ? cn->rule[i] : NULL);
-	fwd_batch_end(b);
-}
-
 struct apply_arg {
 	const struct fwd_ir *ir;
 	unsigned flags;
@@ -72,7 +40,7 @@ static void build_apply(struct fwd_batch *b, const void *arg)
 {
 	const struct apply_arg *a = arg;
 
-	build_table(b, a->ir, a->flags, a->counts);
+	fwd_lin_whole_table(b, FWD_TABLE_NAME, a->ir, a->flags, a->counts);
 }
 
 /* Whether ir counts anything, and few enough elements to read back. */

@@ -62,6 +62,14 @@ void fwd_lin_rules(struct fwd_batch *b, const char *table,
 		   const struct fwd_ir *ir, const struct fwd_ir_chain *c,
 		   uint32_t *next_set_id, const struct fwd_ir_count *ctr);
 
+/* The whole fwd_apply transaction for ir (BEGIN .. END): the table made
+ * sure of, deleted and made anew with table_flags, then its chains, sets
+ * and elements, meter sets and rules; cn: the counters to start from
+ * (fwd_live_counts), or NULL. */
+void fwd_lin_whole_table(struct fwd_batch *b, const char *table,
+			 const struct fwd_ir *ir, unsigned table_flags,
+			 const struct fwd_ir_counts *cn);
+
 /*
  * Part p of c rebuilt in a running table: a flush of the kernel chain,
  * then its rules as fwd_ir_part_rules lists them. ctr (or NULL): the

@@ -1079,6 +1079,37 @@ void fwd_lin_rules(struct fwd_batch *b, const char *table,
 	free(rules);
 }
 
+void fwd_lin_whole_table(struct fwd_batch *b, const char *table,
+			 const struct fwd_ir *ir, unsigned table_flags,
+			 const struct fwd_ir_counts *cn)
+{
+	uint32_t next_id = fwd_ir_prog_meter_id(ir) + 1;
+
+	fwd_batch_begin(b);
+	/* Make sure the table exists so that the delete cannot fail, then
+	 * delete it with everything in it and build it anew: the old table
+	 * stays in force until the commit swaps in the new one. */
+	fwd_lin_table(b, NFT_MSG_NEWTABLE, table, false, 0);
+	fwd_lin_table(b, NFT_MSG_DELTABLE, table, false, 0);
+	fwd_lin_table(b, NFT_MSG_NEWTABLE, table, true, table_flags);
+	for (size_t i = 0; i < ir->nchains; i++)
+		fwd_lin_chain(b, table, &ir->chains[i]);
+	for (size_t i = 0; i < ir->nsets; i++) {
+		fwd_lin_set(b, table, &ir->sets[i], (uint32_t)i + 1);
+		fwd_lin_elems(b, table, &ir->sets[i], (uint32_t)i + 1,
+			      cn ? cn->elem[i] : NULL);
+	}
+	for (unsigned i = 0; i < fwd_ir_meter_sets(ir); i++)
+		fwd_lin_meter_set(b, table, ir, i == 1,
+				  (uint32_t)(ir->nsets + 1 + i));
+	fwd_lin_class_meter_sets(b, table, ir);
+	fwd_lin_prog_meter_set(b, table, ir);
+	for (size_t i = 0; i < ir->nchains; i++)
+		fwd_lin_rules(b, table, ir, &ir->chains[i], &next_id,
+			      cn ? cn->rule[i] : NULL);
+	fwd_batch_end(b);
+}
+
 void fwd_lin_part(struct fwd_batch *b, const char *table,
 		  const struct fwd_ir *ir, const struct fwd_ir_chain *c,
 		  enum fwd_ir_part p, uint32_t *next_set_id,

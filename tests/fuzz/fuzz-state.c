@@ -168,36 +168,18 @@ static void render(const struct fwd_ir *ir)
 	free(text);
 }
 
-/* fwd_apply's transaction (kmod-hooks/apply.c, build_table), built and
- * walked message by message, never sent. */
+/* fwd_apply's transaction (fwd_lin_whole_table, the one apply.c sends),
+ * built and walked message by message, never sent. */
 static void linearize(const struct fwd_ir *ir)
 {
 	struct fwd_nl nl = { 0 };
 	struct fwd_batch b;
-	uint32_t next_id = fwd_ir_prog_meter_id(ir) + 1;
 	const struct nlmsghdr *nlh;
 	size_t n = 0;
 	int left;
 
 	fwd_batch_init(&b, &nl);
-	fwd_batch_begin(&b);
-	fwd_lin_table(&b, NFT_MSG_NEWTABLE, FWD_TABLE_NAME, false, 0);
-	fwd_lin_table(&b, NFT_MSG_DELTABLE, FWD_TABLE_NAME, false, 0);
-	fwd_lin_table(&b, NFT_MSG_NEWTABLE, FWD_TABLE_NAME, true, 0);
-	for (size_t i = 0; i < ir->nchains; i++)
-		fwd_lin_chain(&b, FWD_TABLE_NAME, &ir->chains[i]);
-	for (size_t i = 0; i < ir->nsets; i++) {
-		fwd_lin_set(&b, FWD_TABLE_NAME, &ir->sets[i], (uint32_t)i + 1);
-		fwd_lin_elems(&b, FWD_TABLE_NAME, &ir->sets[i], (uint32_t)i + 1, NULL);
-	}
-	for (unsigned i = 0; i < fwd_ir_meter_sets(ir); i++)
-		fwd_lin_meter_set(&b, FWD_TABLE_NAME, ir, i == 1,
-				  (uint32_t)(ir->nsets + 1 + i));
-	fwd_lin_class_meter_sets(&b, FWD_TABLE_NAME, ir);
-	fwd_lin_prog_meter_set(&b, FWD_TABLE_NAME, ir);
-	for (size_t i = 0; i < ir->nchains; i++)
-		fwd_lin_rules(&b, FWD_TABLE_NAME, ir, &ir->chains[i], &next_id, NULL);
-	fwd_batch_end(&b);
+	fwd_lin_whole_table(&b, FWD_TABLE_NAME, ir, 0, NULL);
 	nlh = (const struct nlmsghdr *)b.buf;
 	left = (int)b.len;
 	while (mnl_nlmsg_ok(nlh, left)) {
