@@ -32,6 +32,14 @@
 #     established,related accept, tcp dport 8443 accept, drop; fwd's hooks
 #     and priorities): user/stateful is what the owner match costs against
 #     that floor, stateful/none what conntrack and the hook cost;
+#   nfqmin: fwd's table of prog (fwd --oneshot: the same queue rule,
+#     queues 16-17 by CPU, the same meter), but no fwd: bench/nfq-min, the
+#     minimal accept-all NFQUEUE loop, on each queue, pinned to that
+#     queue's CPU as fwd's workers are. It reads the packet and accepts it,
+#     no owner lookup: prog/nfqmin is what fwd's decision (sock_diag, the
+#     /proc checks, the rule) costs over the least any queue does, and
+#     nfqmin/none the floor of a decision in userspace on this machine
+#     (the queue's two context switches and two system calls);
 #   deep: the same allowed to the unit and to a unit five cgroup levels
 #     down (a user unit's shape, named by its path), the client in the
 #     deep one: its SYN misses the level 2 lookups, then matches at level
@@ -52,6 +60,7 @@ fi
 . "$(dirname "$0")/lib.sh"
 
 RATE=${CONN_RATE:-$BUILD/tests/conn-rate}
+NFQ_MIN=${NFQ_MIN:-$BUILD/tests/nfq-min}
 FWCTL=${FWCTL_BIN:-$BUILD/ctl/fwctl}
 RUNS=${RUNS:-7}
 SECS=${SECS:-3}
@@ -61,6 +70,7 @@ DEEP=fwdt-$$-bench.slice/user-1.slice/user@1.service/app.slice/fwdt-$$-app.servi
 
 need_tools setpriv
 [ -x "$RATE" ] || die "no conn-rate at $RATE (build first)"
+[ -x "$NFQ_MIN" ] || die "no nfq-min at $NFQ_MIN (build first)"
 start_report outbound
 
 # cgroup2: a mount of our own (ip netns exec replaces /sys).
@@ -114,6 +124,11 @@ allow = 198.18.0.2
 $2
 POL
 	mkdir -m 0700 "$SCRATCH/$1-state"
+	if [ -n "${FWD_ONESHOT:-}" ]; then
+		ip netns exec "${!ns}" "$FWD" --oneshot -c "$SCRATCH/$1.conf" --state-dir '' \
+			>"$SCRATCH/$1-fwd.log" 2>&1 || die "fwd --oneshot ($1): $(cat "$SCRATCH/$1-fwd.log")"
+		return 0
+	fi
 	ip netns exec "${!ns}" ${FWD_CPU:+taskset -c "$FWD_CPU"} "${FWD_THIS:-$FWD}" -c "$SCRATCH/$1.conf" --state-dir "$SCRATCH/$1-state" \
 		-S "$SCRATCH/$1.sock" >"$SCRATCH/$1-fwd.log" 2>&1 &
 	eval "FWDPID_$1=$!"	# ip netns exec (and taskset) exec fwd: its pid
@@ -143,6 +158,7 @@ pair plain
 pair user
 pair unit
 pair prog
+pair nfqmin
 pair deep
 pair stateful
 # The same hooks and priority as fwd's base chains (filter, 0).
@@ -162,7 +178,7 @@ table inet bench_stateful {
 	}
 }
 NFT
-CFGS="none stateful plain user unit prog deep"
+CFGS="none stateful plain user unit prog nfqmin deep"
 if [ -n "${PIN:-}" ]; then
 	[ "$(nproc)" -ge 2 ] || die "PIN=1 needs two CPUs"
 	pair progsame
@@ -182,6 +198,17 @@ fwd_in deep "unit = $UNIT, $DEEP"
 # would cap the one client at 1000 connections a second: this measures
 # the loop's round trip, so the limit is set out of the way.
 fwd_in prog "program = $(readlink -f "$RATE")" "program_limit = 1000000/1s"
+# nfqmin: prog's table without fwd, a minimal loop on each of its queues.
+FWD_ONESHOT=1 fwd_in nfqmin "program = $(readlink -f "$RATE")" "program_limit = 1000000/1s"
+# fwd's program queues: 16 + CPU, one per CPU up to 16 (vloop.c).
+ncpu=$(nproc); [ "$ncpu" -le 16 ] || ncpu=16
+for q in $(seq 16 $((15 + ncpu))); do
+	ip netns exec "$NS_nfqmin" taskset -c $(( (q - 16) % $(nproc) )) "$NFQ_MIN" "$q" 36000 \
+		>"$SCRATCH/nfqmin-$q.log" 2>&1 &
+	disown	# killed with its namespace at the end
+	for _ in $(seq 50); do grep -q ready "$SCRATCH/nfqmin-$q.log" && break; sleep 0.1; done
+	grep -q ready "$SCRATCH/nfqmin-$q.log" || die "nfq-min did not bind queue $q"
+done
 if [ -n "${PIN:-}" ]; then
 	FWD_CPU=0 fwd_in progsame "program = $(readlink -f "$RATE")" "program_limit = 1000000/1s"
 	FWD_CPU=1 fwd_in progcross "program = $(readlink -f "$RATE")" "program_limit = 1000000/1s"
@@ -225,7 +252,7 @@ div() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.3f", x / y }'; }
 med() { printf '%s\n' "$@" | median; }
 declare -A R C F VF
 # The pairs reported: A/B for rate and CPU, medians over the rounds.
-PAIRS="user/none unit/none plain/none prog/none stateful/none
+PAIRS="user/none unit/none plain/none prog/none nfqmin/none prog/nfqmin stateful/none
 user/stateful unit/stateful plain/stateful prog/stateful
 user/plain unit/plain deep/unit"
 [ -z "${FWD_OLD:-}" ] || PAIRS="$PAIRS prog/progold"
