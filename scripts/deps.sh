@@ -14,14 +14,15 @@ set -eu
 # targets' corpus replay; libexpat1-dev for `fwctl import firewalld`,
 # iptables for the import suite (it runs only in the suite's namespaces;
 # ufw and firewalld are unpacked there with apt-get download, never
-# installed: their packages would manage the host's firewall).
+# installed: their packages would manage the host's firewall); strace for
+# bench/set-flags.sh's in-kernel time of nft's transaction.
 PKGS="gcc pkg-config meson ninja-build
 libmnl-dev libnftnl-dev libinih-dev libnetfilter-queue-dev check libexpat1-dev
 nftables iproute2 iputils-ping conntrack procps time iptables
 passwd util-linux python3
 systemd groff-base man-db nmap
 dpkg-dev debhelper lintian mmdebstrap systemd-container
-clang libclang-rt-14-dev"
+clang libclang-rt-14-dev strace"
 
 # shellcheck disable=SC2086
 if dpkg-query -W -f='${Status}\n' $PKGS 2>/dev/null | grep -qv 'install ok installed' ||
