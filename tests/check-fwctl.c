@@ -2697,6 +2697,7 @@ START_TEST(test_batch)
 	char *addrs, *mon, *seen, *cut;
 	pid_t mpid;
 	size_t n, gens, from;
+	double gen0;
 	char **v;
 	FILE *f;
 
@@ -2720,10 +2721,13 @@ START_TEST(test_batch)
 		fprintf(f, "198.18.%d.%d\n", i / 256, i % 256);
 	ck_assert(fclose(f) == 0);
 
+	gen0 = fwd_generation();
 	mpid = monitor_start(mon, &from);
 	ck_assert_msg(fwctl_stdin(addrs, "list add office -") == 0,
 		      "batch list add: rc %d, %s", R.rc, R.err);
 	seen = monitor_until_marker(mpid, mon, from);
+	ck_assert_msg(fwd_generation() == gen0 + 1, "the batch moved fwd's generation "
+		      "from %.0f to %.0f, want one step", gen0, fwd_generation());
 	/* the closing marker's own transaction is not the batch's */
 	cut = strstr(seen, "add table inet fwdtmarkZ");
 	ck_assert_msg(cut, "no closing marker in what the monitor saw:\n%.3000s", seen);
