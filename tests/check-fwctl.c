@@ -1268,6 +1268,121 @@ static long long confirm_deadline(void)
 	return d;
 }
 
+/* test_confirm's two policies (A: 8080 open to BAD4, B: 8081), and what
+ * fwd logs when an unconfirmed reload reverts, or when a restarted fwd
+ * finds a confirm pending. */
+static const char confirm_pol_a[] = "\n[service app]\nports = 8080/tcp\nallow = " BAD4 "\n";
+static const char confirm_pol_b[] = "\n[service app]\nports = 8081/tcp\nallow = " BAD4 "\n";
+#define CONFIRM_UNCONFIRMED "reload not confirmed in time"
+#define CONFIRM_RESUMED "a reload --confirm is pending: reverting in"
+
+/*
+ * test_confirm, 2: a confirmed reload stays past its deadline (running:
+ * A, files: B). A confirm refused as "nothing to confirm" is right only
+ * when fwd had reverted: the window ended before the confirm came; again,
+ * twice as long.
+ */
+static void confirm_stays(void)
+{
+	size_t reverts, in;
+	long long deadline;
+	unsigned secs;
+	double t0, w0;
+
+	for (secs = 3;; secs *= 2) {
+		reverts = count_in_file(T.fwdlog, CONFIRM_UNCONFIRMED);
+		t0 = now();
+		w0 = wall_now();
+		FWCTL_OK("reload --confirm %u", secs);
+		deadline = confirm_deadline();
+		in = set_count("allow4", BAD4 " . tcp . 8081");
+		if (fwctl("confirm") == 0)
+			break;
+		ck_assert_msg(R.rc == 1 && strstr(R.err, "nothing to confirm") &&
+			      wait_for(T.fwdlog, CONFIRM_UNCONFIRMED, reverts + 1, 10),
+			      "confirm inside `reload --confirm %u`: rc %d, %s\n%s", secs, R.rc,
+			      R.err, slurp_or_empty(T.fwdlog));
+		ck_assert_msg(now() - t0 >= secs - 0.05, "`reload --confirm %u` reverted "
+			      "%.2f s after the request", secs, now() - t0);
+		ck_assert_msg(secs < 24, "the window of `reload --confirm %u` ended before "
+			      "the confirm came, four times", secs);
+		fprintf(stderr, "confirm: `reload --confirm %u` ended before the confirm "
+			"came (%.2f s after the request); again, twice as long\n", secs,
+			now() - t0);
+	}
+	ck_assert_msg(in == 1, "8081 not in the kernel inside `reload --confirm %u`", secs);
+	ck_assert_msg(deadline > 0 && (double)deadline >= w0 + secs,
+		      "`reload --confirm %u`: deadline %lld, %.2f s after the request", secs,
+		      deadline, (double)deadline - w0);
+	FWCTL_OK("status --json");
+	ck_assert_msg(strstr(R.out, "\"confirm_pending\":null"), "a confirm still pending "
+		      "after `fwctl confirm`:\n%s", R.out);
+	/* past the deadline fwd had (whole seconds), then nothing came back */
+	while (wall_now() < (double)deadline + 1.5)
+		msleep(100);
+	expect_elem("allow4", BAD4 " . tcp . 8081", 1);
+	expect_elem("allow4", BAD4 " . tcp . 8080", 0);
+	expect_tcp(BAD, SRV4_B, 8081, OK, "past the deadline of a confirmed reload");
+	ck_assert_msg(count_in_file(T.fwdlog, CONFIRM_UNCONFIRMED) == reverts,
+		      "a confirmed reload was reverted:\n%s", slurp_or_empty(T.fwdlog));
+	ck_assert_msg(fwctl("confirm") == 1, "a second confirm with nothing pending exited %d",
+		      R.rc);
+}
+
+/*
+ * test_confirm, 3: kill -9 and restart inside the window still reverts
+ * (running and files: B). Inside is what the restarted fwd says: it
+ * found the confirm pending (else the window ended before the kill or
+ * while fwd was down: again, twice as long).
+ */
+static void confirm_survives_kill9(void)
+{
+	size_t resumes, in;
+	unsigned secs;
+	double t0;
+
+	write_policy("deny", confirm_pol_a);
+	for (secs = 3;; secs *= 2) {
+		resumes = count_in_file(T.fwdlog, CONFIRM_RESUMED);
+		t0 = now();
+		FWCTL_OK("reload --confirm %u", secs);
+		in = set_count("allow4", BAD4 " . tcp . 8080");
+		fwd_kill9();
+		fwd_start();
+		if (count_in_file(T.fwdlog, CONFIRM_RESUMED) > resumes)
+			break;
+		ck_assert_msg(now() - t0 >= secs - 0.05, "the restarted fwd found no confirm "
+			      "pending %.2f s after `reload --confirm %u`:\n%s", now() - t0,
+			      secs, slurp_or_empty(T.fwdlog));
+		ck_assert_msg(secs < 24, "fwd took longer to restart than the window of "
+			      "`reload --confirm %u`, four times", secs);
+		fprintf(stderr, "confirm: the window of `reload --confirm %u` ended before "
+			"fwd was back (%.2f s after the request); again, twice as long\n",
+			secs, now() - t0);
+		/* The first fwd reverted before it was killed: the restart
+		 * applied the files (A). B back for the next round. */
+		if (set_count("allow4", BAD4 " . tcp . 8081") == 0) {
+			write_policy("deny", confirm_pol_b);
+			FWCTL_OK("reload");
+			write_policy("deny", confirm_pol_a);
+		}
+	}
+	ck_assert_msg(in == 1, "8080 not in the kernel inside `reload --confirm %u`", secs);
+	while (now() < t0 + secs + 30 && set_count("allow4", BAD4 " . tcp . 8081") == 0)
+		msleep(100);
+	ck_assert_msg(now() - t0 >= secs - 0.05, "`reload --confirm %u` reverted after the "
+		      "restart %.2f s after the request", secs, now() - t0);
+	expect_elem("allow4", BAD4 " . tcp . 8081", 1);
+	expect_elem("allow4", BAD4 " . tcp . 8080", 0);
+	{
+		struct probes ps = { .n = 0 };
+
+		probe(&ps, BAD, OK, "connect tcp " SRV4_B " 8081");
+		probe(&ps, BAD, DROP, "connect tcp " SRV4_B " 8080");
+		probes_run(&ps, "after kill -9, restart and the confirm deadline");
+	}
+}
+
 /*
  * reload --confirm: without confirm the old rules come back, not before
  * the window ends; with `fwctl confirm` the new ones stay past it; a fwd
@@ -1284,27 +1399,20 @@ static long long confirm_deadline(void)
  */
 START_TEST(test_confirm)
 {
-	static const char pol_a[] = "\n[service app]\nports = 8080/tcp\nallow = " BAD4 "\n";
-	static const char pol_b[] = "\n[service app]\nports = 8081/tcp\nallow = " BAD4 "\n";
-	const char *unconfirmed = "reload not confirmed in time";
-	const char *resumed = "a reload --confirm is pending: reverting in";
-	size_t reverts, resumes, in;
-	long long deadline;
-	unsigned secs;
-	double t0, w0, left;
+	double t0, left;
 
 	if (!tu_need_root())
 		return;
 	topo_up();
 	listener("tcp", 8080);
 	listener("tcp", 8081);
-	write_policy("deny", pol_a);
+	write_policy("deny", confirm_pol_a);
 	fwd_start();
 	expect_elem("allow4", BAD4 " . tcp . 8080", 1);
 
 	/* 1. no confirm: reverted. First the new rules in force, by the
 	 * kernel and by traffic, inside a window nothing races. */
-	write_policy("deny", pol_b);
+	write_policy("deny", confirm_pol_b);
 	FWCTL_OK("reload --confirm 10m");
 	expect_elem("allow4", BAD4 " . tcp . 8081", 1);
 	expect_elem("allow4", BAD4 " . tcp . 8080", 0);
@@ -1332,7 +1440,7 @@ START_TEST(test_confirm)
 		msleep(100);
 	ck_assert_msg(now() - t0 >= 2.95, "`reload --confirm 3` reverted %.2f s after the "
 		      "request: the window to confirm was shorter than 3 s", now() - t0);
-	ck_assert_msg(count_in_file(T.fwdlog, unconfirmed) == 1, "fwd did not log the "
+	ck_assert_msg(count_in_file(T.fwdlog, CONFIRM_UNCONFIRMED) == 1, "fwd did not log the "
 		      "revert once:\n%s", slurp_or_empty(T.fwdlog));
 	expect_elem("allow4", BAD4 " . tcp . 8080", 1);
 	expect_elem("allow4", BAD4 " . tcp . 8081", 0);
@@ -1344,92 +1452,10 @@ START_TEST(test_confirm)
 		probes_run(&ps, "after the unconfirmed reload reverted");
 	}
 
-	/* 2. confirmed: stays past the deadline. A confirm refused as
-	 * "nothing to confirm" is right only when fwd had reverted: the
-	 * window ended before the confirm came; again, twice as long. */
-	for (secs = 3;; secs *= 2) {
-		reverts = count_in_file(T.fwdlog, unconfirmed);
-		t0 = now();
-		w0 = wall_now();
-		FWCTL_OK("reload --confirm %u", secs);
-		deadline = confirm_deadline();
-		in = set_count("allow4", BAD4 " . tcp . 8081");
-		if (fwctl("confirm") == 0)
-			break;
-		ck_assert_msg(R.rc == 1 && strstr(R.err, "nothing to confirm") &&
-			      wait_for(T.fwdlog, unconfirmed, reverts + 1, 10),
-			      "confirm inside `reload --confirm %u`: rc %d, %s\n%s", secs, R.rc,
-			      R.err, slurp_or_empty(T.fwdlog));
-		ck_assert_msg(now() - t0 >= secs - 0.05, "`reload --confirm %u` reverted "
-			      "%.2f s after the request", secs, now() - t0);
-		ck_assert_msg(secs < 24, "the window of `reload --confirm %u` ended before "
-			      "the confirm came, four times", secs);
-		fprintf(stderr, "confirm: `reload --confirm %u` ended before the confirm "
-			"came (%.2f s after the request); again, twice as long\n", secs,
-			now() - t0);
-	}
-	ck_assert_msg(in == 1, "8081 not in the kernel inside `reload --confirm %u`", secs);
-	ck_assert_msg(deadline > 0 && (double)deadline >= w0 + secs,
-		      "`reload --confirm %u`: deadline %lld, %.2f s after the request", secs,
-		      deadline, (double)deadline - w0);
-	FWCTL_OK("status --json");
-	ck_assert_msg(strstr(R.out, "\"confirm_pending\":null"), "a confirm still pending "
-		      "after `fwctl confirm`:\n%s", R.out);
-	/* past the deadline fwd had (whole seconds), then nothing came back */
-	while (wall_now() < (double)deadline + 1.5)
-		msleep(100);
-	expect_elem("allow4", BAD4 " . tcp . 8081", 1);
-	expect_elem("allow4", BAD4 " . tcp . 8080", 0);
-	expect_tcp(BAD, SRV4_B, 8081, OK, "past the deadline of a confirmed reload");
-	ck_assert_msg(count_in_file(T.fwdlog, unconfirmed) == reverts,
-		      "a confirmed reload was reverted:\n%s", slurp_or_empty(T.fwdlog));
-	ck_assert_msg(fwctl("confirm") == 1, "a second confirm with nothing pending exited %d",
-		      R.rc);
-
-	/* 3. kill -9 and restart inside the window: still reverts (to B).
-	 * Inside is what the restarted fwd says: it found the confirm
-	 * pending (else the window ended before the kill or while fwd was
-	 * down: again, twice as long). */
-	write_policy("deny", pol_a);
-	for (secs = 3;; secs *= 2) {
-		resumes = count_in_file(T.fwdlog, resumed);
-		t0 = now();
-		FWCTL_OK("reload --confirm %u", secs);
-		in = set_count("allow4", BAD4 " . tcp . 8080");
-		fwd_kill9();
-		fwd_start();
-		if (count_in_file(T.fwdlog, resumed) > resumes)
-			break;
-		ck_assert_msg(now() - t0 >= secs - 0.05, "the restarted fwd found no confirm "
-			      "pending %.2f s after `reload --confirm %u`:\n%s", now() - t0,
-			      secs, slurp_or_empty(T.fwdlog));
-		ck_assert_msg(secs < 24, "fwd took longer to restart than the window of "
-			      "`reload --confirm %u`, four times", secs);
-		fprintf(stderr, "confirm: the window of `reload --confirm %u` ended before "
-			"fwd was back (%.2f s after the request); again, twice as long\n",
-			secs, now() - t0);
-		/* The first fwd reverted before it was killed: the restart
-		 * applied the files (A). B back for the next round. */
-		if (set_count("allow4", BAD4 " . tcp . 8081") == 0) {
-			write_policy("deny", pol_b);
-			FWCTL_OK("reload");
-			write_policy("deny", pol_a);
-		}
-	}
-	ck_assert_msg(in == 1, "8080 not in the kernel inside `reload --confirm %u`", secs);
-	while (now() < t0 + secs + 30 && set_count("allow4", BAD4 " . tcp . 8081") == 0)
-		msleep(100);
-	ck_assert_msg(now() - t0 >= secs - 0.05, "`reload --confirm %u` reverted after the "
-		      "restart %.2f s after the request", secs, now() - t0);
-	expect_elem("allow4", BAD4 " . tcp . 8081", 1);
-	expect_elem("allow4", BAD4 " . tcp . 8080", 0);
-	{
-		struct probes ps = { .n = 0 };
-
-		probe(&ps, BAD, OK, "connect tcp " SRV4_B " 8081");
-		probe(&ps, BAD, DROP, "connect tcp " SRV4_B " 8080");
-		probes_run(&ps, "after kill -9, restart and the confirm deadline");
-	}
+	/* 2. confirmed: stays past the deadline */
+	confirm_stays();
+	/* 3. kill -9 and restart inside the window: still reverts (to B) */
+	confirm_survives_kill9();
 	ck_assert(fwd_alive());
 	topo_down();
 }
