@@ -706,10 +706,10 @@ START_TEST(test_program_short_lived)
 		      "program queue not bound:\n%s", slurp_or_empty(T.fwdlog));
 	for (int i = 0; i < runs; i++)
 		connect_bin(copy, i % 2 ? GOOD6 : GOOD4, PORT_OK, "0.001");
-	/* The last decisions may still be on their way. */
-	for (int i = 0; i < 50; i++) {
+	/* The last decisions may still be on their way (bounded: 30 s). */
+	for (double end = nn_now() + 30;;) {
 		q = progq();
-		if (q.verdicts >= runs)
+		if (q.verdicts >= runs || nn_now() >= end)
 			break;
 		usleep(100000);
 	}
@@ -909,7 +909,15 @@ START_TEST(test_program_meter)
 		snprintf(port, sizeof(port), "%u", PORT_OK);
 		flood = nn_spawn(&E, SRV, flog, argv, NULL);
 	}
-	sleep(1);	/* the flood under way: the queue full, without the meter */
+	/* The flood under way before the user connects: the meter has
+	 * dropped more than 1000 of its packets (without the meter, the
+	 * queue would be full). Waited for, bounded, rather than a second
+	 * of flood that a loaded machine may not have sent yet. */
+	for (double end = nn_now() + 15; meter_drops() <= 1000 && nn_alive(flood) &&
+	     nn_now() < end; )
+		usleep(100000);
+	ck_assert_msg(meter_drops() > 1000, "the meter dropped only %ld packets of the "
+		      "flood in 15 s:\n%s", meter_drops(), slurp_or_empty(flog));
 	for (int i = 0; i < 5; i++) {
 		int st = connect_bin_as(user, copy, GOOD4, PORT_OK, "3");
 

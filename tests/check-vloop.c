@@ -390,8 +390,10 @@ END_TEST
 START_TEST(kill9_resume)
 {
 	char *nmap_log;
-	const char *argv[] = { "nmap", "-sS", "-Pn", "-n", "-p", "3000-3059", "--max-retries",
-			       "0", "--max-rate", "8", "--host-timeout", "30s", SRV6_B, "-6",
+	/* 240 ports at 8 a second: 30 s, longer than a loaded machine takes
+	 * from the kill to the restarted loop (it was 60 ports, 7.5 s) */
+	const char *argv[] = { "nmap", "-sS", "-Pn", "-n", "-p", "3000-3239", "--max-retries",
+			       "0", "--max-rate", "8", "--host-timeout", "60s", SRV6_B, "-6",
 			       NULL };
 	char *out = NULL;
 
@@ -406,7 +408,10 @@ START_TEST(kill9_resume)
 	ck_assert(wait_block("block4", BAD4, true, 5));
 	/* A slow scan runs while fwd dies. */
 	nn_spawn(&E, BAD, nmap_log, argv, NULL);
-	msleep(500);
+	/* killed once the loop has seen the scan (its first record), not
+	 * after a fixed time nmap may not have started in */
+	ck_assert_msg(wait_for(T.fwdlog, "src=" BAD6 " ", 1, 30), "no record of the IPv6 "
+		      "scan:\n%s\n%s", slurp_or_empty(T.fwdlog), slurp_or_empty(nmap_log));
 	nn_kill(&E, T.fwd);
 	/* The kernel unbound the queue with the socket. */
 	ck_assert_int_eq(tu_sh(&out, "ip netns exec %s awk '$1 == 0' "
