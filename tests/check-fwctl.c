@@ -4687,6 +4687,88 @@ START_TEST(test_show_nft_family_counters)
 }
 END_TEST
 
+/* In the text of `nft list table` (or show --nft), the counter of the
+ * rule that looks up `set` in chain `chain`: false when it has none. */
+static bool chain_set_counter(const char *text, const char *chain, const char *set,
+			      unsigned long long *pk, unsigned long long *by)
+{
+	char *head = tu_asprintf("\tchain %s {\n", chain);
+	const char *c = strstr(text, head), *end = c ? strstr(c, "\n\t}") : NULL;
+	const char *p = c ? strstr(c, set) : NULL;
+	bool ok = p && (!end || p < end) && counter_after(p, set, pk, by);
+
+	free(head);
+	return ok;
+}
+
+/*
+ * A whole-table replace (SIGHUP) carries each copy of a rule in both
+ * family chains over on its own: the open-port lookup's in4 copy keeps
+ * in4's count and its in6 copy in6's, so the totals stay exact. It used
+ * to put the sum of both into in4 and start in6 at zero.
+ */
+START_TEST(test_replace_family_counters)
+{
+	unsigned long long p4, b4, p6, b6, pk, by, q4, q6;
+	char *k1, *k2;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 8080);
+	write_policy("deny",
+		"\n"
+		"[service web]\n"
+		"ports = 8080/tcp\n"
+		"allow = any\n");
+	fwd_start();
+	/* one connection over IPv4, two over IPv6 */
+	expect_tcp(BAD, SRV4_B, 8080, OK, "web over IPv4");
+	expect_tcp(BAD, SRV6_B, 8080, OK, "web over IPv6");
+	expect_tcp(GOOD, SRV6_G, 8080, OK, "web over IPv6 again");
+	k1 = nft_table();
+	ck_assert_msg(chain_set_counter(k1, "in4", "@open", &p4, &b4) &&
+		      chain_set_counter(k1, "in6", "@open", &p6, &b6) && p4 > 0 && p6 > 0,
+		      "the kernel did not count both families (in4 %llu, "
+		      "in6 %llu):\n%.3000s", p4, p6, k1);
+
+	for (int round = 1; round <= 2; round++) {
+		fwd_hup();	/* a SIGHUP replaces the whole table */
+		k2 = nft_table();
+		ck_assert_msg(chain_set_counter(k2, "in4", "@open", &pk, &by) &&
+			      pk == p4 && by == b4,
+			      "SIGHUP %d: @open in in4 counts %llu packets %llu bytes, before "
+			      "%llu %llu:\n%.3000s", round, pk, by, p4, b4, k2);
+		ck_assert_msg(chain_set_counter(k2, "in6", "@open", &pk, &by) &&
+			      pk == p6 && by == b6,
+			      "SIGHUP %d: @open in in6 counts %llu packets %llu bytes, before "
+			      "%llu %llu:\n%.3000s", round, pk, by, p6, b6, k2);
+		free(k2);
+	}
+	/* show --nft and stats say the same per chain */
+	FWCTL_OK("show --nft");
+	ck_assert_msg(chain_set_counter(R.out, "in4", "@open", &pk, &by) && pk == p4 &&
+		      chain_set_counter(R.out, "in6", "@open", &pk, &by) && pk == p6,
+		      "show --nft after SIGHUP (in4 %llu, in6 %llu before):\n%.3000s", p4, p6,
+		      R.out);
+	FWCTL_OK("stats --json");
+	q4 = (unsigned long long)stats_rule_packets(R.out, "in4", "open");
+	q6 = (unsigned long long)stats_rule_packets(R.out, "in6", "open");
+	ck_assert_msg(q4 == p4 && q6 == p6, "stats --json after SIGHUP: @open %llu in in4, "
+		      "%llu in in6; before %llu and %llu:\n%.3000s", q4, q6, p4, p6, R.out);
+	/* and the copies go on counting from there, each its own family */
+	expect_tcp(BAD, SRV6_B, 8080, OK, "web over IPv6 after SIGHUP");
+	k2 = nft_table();
+	ck_assert_msg(chain_set_counter(k2, "in4", "@open", &pk, &by) && pk == p4 &&
+		      chain_set_counter(k2, "in6", "@open", &pk, &by) && pk > p6,
+		      "after an IPv6 connection (in4 %llu, in6 %llu before):\n%.3000s", p4, p6,
+		      k2);
+	free(k1);
+	free(k2);
+	topo_down();
+}
+END_TEST
+
 /*
  * list show marked members added with --runtime ("fwctl (runtime)") until
  * it was rebuilt on the compiler's view of the lists (16fc88c), which lost
@@ -5083,6 +5165,7 @@ static Suite *fwctl_suite(void)
 	nn_add_test(s, "limit_last_good", test_limit_last_good, 90, NULL);
 	nn_add_test(s, "explain_kernel_rule", test_explain_kernel_rule, 90, NULL);
 	nn_add_test(s, "show_nft_family_counters", test_show_nft_family_counters, 60, NULL);
+	nn_add_test(s, "replace_family_counters", test_replace_family_counters, 60, NULL);
 	nn_add_test(s, "list_show_runtime", test_list_show_runtime, 60, NULL);
 	return s;
 }
