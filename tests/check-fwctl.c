@@ -4929,6 +4929,25 @@ static bool connects_within(enum nn_role from, const char *addr, unsigned port,
  * source connects again. The window is long enough that three connects
  * in a row never take as long as one token (6.7 s) on a loaded machine.
  */
+/* The packets counted by the drop rule of meter `meter` in chain `chain`
+ * of a listing (0 when there is none). */
+static unsigned long long meter_drops(const char *text, const char *chain, const char *meter)
+{
+	char *head = tu_asprintf("\tchain %s {\n", chain), *m = tu_asprintf("update @%s {", meter);
+	const char *c = strstr(text, head), *end = c ? strstr(c, "\n\t}") : NULL;
+	const char *p = c ? strstr(c, m) : NULL, *eol = p ? strchr(p, '\n') : NULL;
+	unsigned long long pk = 0;
+
+	if (p && (!end || p < end)) {
+		p = strstr(p, "} counter packets ");
+		if (p && (!eol || p < eol))
+			sscanf(p + strlen("} counter packets "), "%llu", &pk);
+	}
+	free(head);
+	free(m);
+	return pk;
+}
+
 START_TEST(test_limit_per_source)
 {
 	if (!tu_need_root())
@@ -4949,6 +4968,29 @@ START_TEST(test_limit_per_source)
 	expect_tcp(BAD, SRV6_B, 2222, OK, "bad over IPv6 while good is over");
 	ck_assert_msg(stats_packets("cls0_m4") >= 1 && stats_packets("cls0_m6") >= 1,
 		      "the meters' drops are not in fwctl stats:\n%s", R.out);
+	/* the meters' drop counters: show --nft prints the kernel's, and a
+	 * SIGHUP (a whole-table replace) keeps them (they are known by
+	 * their meter set, as the kernel names them) */
+	{
+		unsigned long long k4, k6, pk;
+		char *k1 = nft_table(), *k2;
+
+		k4 = meter_drops(k1, "in4", "cls0_m4");
+		k6 = meter_drops(k1, "in6", "cls0_m6");
+		ck_assert_msg(k4 >= 1 && k6 >= 1, "no meter drops counted:\n%.3000s", k1);
+		FWCTL_OK("show --nft");
+		ck_assert_msg(meter_drops(R.out, "in4", "cls0_m4") == k4 &&
+			      meter_drops(R.out, "in6", "cls0_m6") == k6,
+			      "show --nft: meter drops not %llu and %llu:\n%.3000s", k4, k6, R.out);
+		fwd_hup();
+		k2 = nft_table();
+		pk = meter_drops(k2, "in4", "cls0_m4");
+		ck_assert_msg(pk == k4 && meter_drops(k2, "in6", "cls0_m6") == k6,
+			      "after SIGHUP the meter drops are %llu and %llu, before %llu and "
+			      "%llu:\n%.3000s", pk, meter_drops(k2, "in6", "cls0_m6"), k4, k6, k2);
+		free(k1);
+		free(k2);
+	}
 	FWCTL_OK("explain " GOOD4 " 2222/tcp");
 	ck_assert_msg(strstr(R.out, "limit:      3/20s"), "explain:\n%s", R.out);
 	FWCTL_OK("show");

@@ -1295,6 +1295,20 @@ static bool listed_counter(const char *list, const char *chain, const char *set,
 	       sscanf(p + strlen(needle), "%llu bytes %llu", pk, by) == 2;
 }
 
+/* The packets right after `needle` in chain `chain` of a listing. */
+static bool counter_in(const char *list, const char *chain, const char *needle,
+		       unsigned long long *pk)
+{
+	char head[64];
+	const char *c, *end, *p;
+
+	snprintf(head, sizeof(head), "\tchain %s {\n", chain);
+	c = strstr(list, head);
+	end = c ? strstr(c, "\n\t}") : NULL;
+	p = c ? strstr(c, needle) : NULL;
+	return p && p < end && sscanf(p + strlen(needle), "%llu", pk) == 1;
+}
+
 /*
  * fwd_apply (a replace that keeps counters) starts each copy of a rule in
  * both family chains from that copy's own count: in4 from in4's, in6 from
@@ -1404,6 +1418,97 @@ START_TEST(replace_keeps_copy_counters)
 	free(cn.rule);
 	free(cn.elem);
 	hand_free(ir);
+}
+END_TEST
+
+/*
+ * A replace whose table gains a rule in a family chain (a set that was
+ * empty, so its rule was left out, now has elements) keeps the counts of
+ * the chain's other rules: they are matched by the set they look up, not
+ * by place in a chain of the same length. They used to start from zero
+ * whenever the chain's length changed.
+ */
+START_TEST(replace_keeps_counters_new_rule)
+{
+	struct fwd_ir *a = hand_ir(0), *b = hand_ir(0);
+	struct fwd_ir_counts cn = { 0 };
+	struct fwd_render_opts ro = { 0 };
+	struct fwd_features f;
+	unsigned long long pk, by;
+	struct fwd_nl *nl;
+	char *text = NULL, *path, *list, cmd[256];
+	size_t len = 0;
+	FILE *mem;
+
+	if (!tu_need_root())
+		return;
+	tu_enter_netns();
+	if (!have_nft())
+		return;
+	/* a: allow4 empty (its rule not in in4); b: as hand_ir has it */
+	find_set(a, "allow4")->n = 0;
+	a->chains[0].rules[13].counter = b->chains[0].rules[13].counter = true;
+	cn.nsets = a->nsets;
+	cn.nchains = a->nchains;
+	cn.elem = calloc(a->nsets, sizeof(*cn.elem));
+	cn.rule = calloc(a->nchains, sizeof(*cn.rule));
+	for (int p = 0; p < FWD_PART_COUNT; p++)
+		cn.part[p] = calloc(a->nchains, sizeof(*cn.part[p]));
+	for (size_t c = 0; c < a->nchains; c++) {
+		cn.rule[c] = calloc(a->chains[c].n, sizeof(**cn.rule));
+		for (int p = 0; p < FWD_PART_COUNT; p++)
+			cn.part[p][c] = calloc(a->chains[c].n, sizeof(**cn.part[p]));
+	}
+	/* in4: allow4_net 3/300, open 5/500; in6: open 7/700; input's
+	 * closing tcp reject 9/900 */
+	cn.part[FWD_PART_V4][0][11] = (struct fwd_ir_count){ 3, 300 };
+	cn.part[FWD_PART_V4][0][13] = (struct fwd_ir_count){ 5, 500 };
+	cn.part[FWD_PART_V6][0][13] = (struct fwd_ir_count){ 7, 700 };
+	cn.part[FWD_PART_BASE][0][15] = (struct fwd_ir_count){ 9, 900 };
+	ro.counts = &cn;
+	mem = open_memstream(&text, &len);
+	ck_assert_int_eq(fwd_ir_render(a, &ro, mem), 0);
+	fclose(mem);
+	path = write_tmp(text);
+	snprintf(cmd, sizeof(cmd), "nft -f %s", path);
+	free(sh_ok(cmd));
+	unlink(path);
+	free(path);
+	list = sh_ok("nft list table inet " FWD_TABLE_NAME);
+	ck_assert_msg(!strstr(list, "@allow4 ") &&
+		      listed_counter(list, "in4", "@allow4_net", &pk, &by) && pk == 3 &&
+		      listed_counter(list, "in4", "@open", &pk, &by) && pk == 5,
+		      "nft -f did not load table a:\n%s", list);
+	free(list);
+
+	probe_ok(&f);
+	nl = nl_open();
+	apply_ok(nl, b, &f, NULL);	/* in4 gains the allow4 rule */
+	list = sh_ok("nft list table inet " FWD_TABLE_NAME);
+	ck_assert_msg(strstr(list, "@allow4 accept"), "no allow4 rule:\n%s", list);
+	ck_assert_msg(listed_counter(list, "in4", "@allow4_net", &pk, &by) && pk == 3 &&
+		      by == 300 &&
+		      listed_counter(list, "in4", "@open", &pk, &by) && pk == 5 && by == 500 &&
+		      listed_counter(list, "in6", "@open", &pk, &by) && pk == 7 && by == 700,
+		      "after the replace that added in4's allow4 rule, the other counts are "
+		      "not 3, 5 and 7:\n%s", list);
+	ck_assert_msg(strstr(list, "reject with tcp reset") &&
+		      counter_in(list, "input", "meta l4proto tcp counter packets ", &pk) &&
+		      pk == 9, "input's closing reject lost its count:\n%s", list);
+	free(list);
+	fwd_nl_close(nl);
+	free(text);
+	for (size_t c = 0; c < a->nchains; c++) {
+		free(cn.rule[c]);
+		for (int p = 0; p < FWD_PART_COUNT; p++)
+			free(cn.part[p][c]);
+	}
+	for (int p = 0; p < FWD_PART_COUNT; p++)
+		free(cn.part[p]);
+	free(cn.rule);
+	free(cn.elem);
+	hand_free(a);
+	hand_free(b);
 }
 END_TEST
 
@@ -2400,6 +2505,7 @@ static Suite *kernel_suite(void)
 	tcase_add_test(tc, persist_and_adopt);
 	tcase_add_test(tc, kernel_error_names_the_line);
 	tcase_add_test(tc, replace_keeps_copy_counters);
+	tcase_add_test(tc, replace_keeps_counters_new_rule);
 	tcase_add_test(tc, fixture_policies);
 	tcase_add_test(tc, restrict_readback);
 	tcase_add_test(tc, delta_edits_every_set_kind);
