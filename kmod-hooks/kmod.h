@@ -98,6 +98,20 @@ struct fwd_nl_stats {
 	unsigned lost;		/* transactions whose answers overran (ENOBUFS) */
 	unsigned checked;	/* ... after which the table was read back */
 	unsigned resent;	/* ... and sent again with one answer asked for */
+	/*
+	 * The last replace that carried counters over (fwd_apply without
+	 * fresh_counters, on a table that was there), in microseconds of
+	 * CLOCK_MONOTONIC: the read of the running table's counters (the
+	 * element dump, each counter read as its part of the dump comes,
+	 * then the rules, read last), the build of the transaction, and its
+	 * send up to the kernel's answer to the commit. What the old table
+	 * counts after its counters were read and before the commit is
+	 * lost: for an element up to read + build + commit (the first one
+	 * read), at least build + commit; for a rule build + commit and the
+	 * few ms of reading the rules.
+	 */
+	uint64_t carry_read_us, carry_build_us, carry_commit_us;
+	uint64_t carry_rules_us;	/* the rules' read alone (in carry_read_us) */
 };
 void fwd_nl_get_stats(const struct fwd_nl *nl, struct fwd_nl_stats *out);
 
