@@ -10,6 +10,8 @@
 #include "lin.h"
 #include "readback.h"
 
+#include <time.h>
+
 #include <linux/netfilter/nf_tables.h>
 
 unsigned fwd_table_flags(const struct fwd_features *f,
@@ -34,13 +36,23 @@ struct apply_arg {
 	const struct fwd_ir *ir;
 	unsigned flags;
 	const struct fwd_ir_counts *counts;
+	uint64_t *built_us;	/* when the (last) build ended */
 };
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
 
 static void build_apply(struct fwd_batch *b, const void *arg)
 {
 	const struct apply_arg *a = arg;
 
 	fwd_lin_whole_table(b, FWD_TABLE_NAME, a->ir, a->flags, a->counts);
+	*a->built_us = mono_us();
 }
 
 /* Whether ir counts anything, and few enough elements to read back. */
@@ -60,21 +72,50 @@ static bool worth_keeping(const struct fwd_ir *ir)
 	return any && n <= KEEP_COUNTERS_MAX;
 }
 
+/* The rules' counts of `from` into `to` (both of the same ir). */
+static void take_rule_counts(struct fwd_ir_counts *to, struct fwd_ir_counts *from)
+{
+	struct fwd_ir_count **tmp = to->rule;
+
+	to->rule = from->rule;
+	from->rule = tmp;
+	for (int p = 0; p < FWD_PART_COUNT; p++) {
+		tmp = to->part[p];
+		to->part[p] = from->part[p];
+		from->part[p] = tmp;
+	}
+}
+
 /*
  * The counters of the running table, matched to ir's elements and rules:
  * read just before the replace, so only what is counted between this read
- * and the commit is lost. Nothing (NULL) when there is no table yet, or
- * the read fails: a replace never fails for the sake of its counters.
+ * and the commit is lost (kmod.h, fwd_nl_stats: measured each time). The
+ * element dump is the slow part (seconds at 100k elements: the kernel
+ * walks a hash set from its start for every chunk), and the first read
+ * takes the rules before it; so the rules, whose counters are the
+ * per-direction totals, are read once more after it, in a few ms, and
+ * lose only what the build and the commit take. Nothing (NULL) when there
+ * is no table yet, or the read fails: a replace never fails for the sake
+ * of its counters.
  */
 static struct fwd_ir_counts *running_counts(struct fwd_nl *nl,
-					    const struct fwd_ir *ir)
+					    const struct fwd_ir *ir,
+					    uint64_t *rules_from)
 {
 	struct fwd_live_table *t = NULL;
-	struct fwd_ir_counts *c = NULL;
+	struct fwd_ir_counts *c = NULL, *again;
 
 	if (!worth_keeping(ir) || fwd_live_read_counters(nl, &t) != 0)
 		return NULL;
 	c = fwd_live_counts(t, ir);
+	fwd_live_free(t);
+	t = NULL;
+	*rules_from = mono_us();
+	if (fwd_live_read_rules(nl, &t) == 0) {
+		again = fwd_live_counts(t, ir);
+		take_rule_counts(c, again);
+		fwd_ir_counts_free(again);
+	}
 	fwd_live_free(t);
 	return c;
 }
@@ -83,15 +124,26 @@ int fwd_apply(struct fwd_nl *nl, const struct fwd_ir *ir,
 	      const struct fwd_features *f, const struct fwd_apply_opts *o,
 	      struct fwd_diags *d)
 {
-	struct apply_arg a = { .ir = ir, .flags = fwd_table_flags(f, o) };
+	uint64_t t0 = mono_us(), t1, built = 0, rules_from = 0;
+	struct apply_arg a = { .ir = ir, .flags = fwd_table_flags(f, o),
+			       .built_us = &built };
 	struct fwd_batch_job job = { .build = build_apply, .arg = &a, .ir = ir };
 	struct fwd_ir_counts *counts = NULL;
 	int ret;
 
 	if (!o || !o->fresh_counters)
-		counts = running_counts(nl, ir);
+		counts = running_counts(nl, ir, &rules_from);
+	t1 = mono_us();
 	a.counts = counts;
 	ret = fwd_batch_run(nl, &job, d);
+	/* How long the old table went on counting after its counters were
+	 * read (kmod.h, fwd_nl_stats): the window a replace loses. */
+	if (ret == 0 && counts && built >= t1) {
+		nl->stats.carry_read_us = t1 - t0;
+		nl->stats.carry_rules_us = rules_from ? t1 - rules_from : 0;
+		nl->stats.carry_build_us = built - t1;
+		nl->stats.carry_commit_us = mono_us() - built;
+	}
 	fwd_ir_counts_free(counts);
 	return ret;
 }

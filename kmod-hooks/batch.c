@@ -445,6 +445,35 @@ static const char *rpf_hint(const struct fwd_ir_rule *r)
 	return "";
 }
 
+/*
+ * A rule the kernel refused, named as the kernel would hold it: its kernel
+ * chain (in4, not the IR's input) and its place there as `nft list` lists
+ * it, not its index in the IR chain (ir.h, "The chains in the kernel"),
+ * with the policy line that made it when it has one (rpfilter, a class's
+ * interface or limit). A rule in both family chains fails in each.
+ */
+static void report_rule(const struct fwd_msg *m, const char *why,
+			const char *ext, struct fwd_diags *d)
+{
+	const struct fwd_ir_rule *r = m->jump ? NULL : &m->chain->rules[m->rule];
+	char kname[40], what[64];
+
+	fwd_ir_part_name(m->chain, m->part, kname, sizeof(kname));
+	if (m->jump) {
+		char to[40];
+
+		fwd_ir_part_name(m->chain, m->jump == 6 ? FWD_PART_V6 : FWD_PART_V4,
+				 to, sizeof(to));
+		snprintf(what, sizeof(what), "the jump to %s, %s", to,
+			 msg_name(m->type));
+	} else {
+		snprintf(what, sizeof(what), "%s", msg_name(m->type));
+	}
+	fwd_diags_add(d, r ? r->loc.file : NULL, r ? r->loc.line : 0,
+		      "kernel rejected rule %zu of chain %s (%s): %s%s%s",
+		      m->kpos, kname, what, why, ext, r ? rpf_hint(r) : "");
+}
+
 static void report(const struct fwd_batch *b, struct fwd_diags *d)
 {
 	size_t shown = 0;
@@ -487,25 +516,25 @@ static void report(const struct fwd_batch *b, struct fwd_diags *d)
 					      FWD_TABLE_NAME, why, ext);
 			break;
 		case FWD_MSG_SET:
+			/* A meter set (the kernel fills it) has no IR set. */
 			fwd_diags_add(d, NULL, 0, "kernel rejected set %s: %s%s",
-				      m->set->name, why, ext);
+				      m->set ? m->set->name : "(a meter)", why,
+				      ext);
 			break;
 		case FWD_MSG_ELEMS:
 			report_elems(b, m, why, ext, d);
 			break;
-		case FWD_MSG_CHAIN:
-			fwd_diags_add(d, NULL, 0, "kernel rejected chain %s: %s%s",
-				      m->chain->name, why, ext);
-			break;
-		case FWD_MSG_RULE: {
-			const struct fwd_ir_rule *r = &m->chain->rules[m->rule];
+		case FWD_MSG_CHAIN: {
+			char kname[40];
 
-			fwd_diags_add(d, r->loc.file, r->loc.line,
-				      "kernel rejected rule %zu of chain %s (%s): "
-				      "%s%s%s", m->rule + 1, m->chain->name,
-				      msg_name(m->type), why, ext, rpf_hint(r));
+			fwd_ir_part_name(m->chain, m->part, kname, sizeof(kname));
+			fwd_diags_add(d, NULL, 0, "kernel rejected chain %s: %s%s",
+				      kname, why, ext);
 			break;
 		}
+		case FWD_MSG_RULE:
+			report_rule(m, why, ext, d);
+			break;
 		case FWD_MSG_PROBE:
 			fwd_diags_add(d, NULL, 0, "probe message %u: %s%s",
 				      m->probe, why, ext);

@@ -46,6 +46,15 @@ struct fwd_msg {
 					 * skip_ms are not in the message */
 	const struct fwd_ir_chain *chain; /* CHAIN, RULE */
 	size_t rule;			/* RULE: index in chain->rules */
+	/* CHAIN, RULE: the kernel chain of `chain` the message is about
+	 * (ir.h, "The chains in the kernel": input, in4, in6, ...), and
+	 * for RULE the rule's place in it, from 1, as `nft list` lists it
+	 * (0: unknown); jump: 4 or 6 for the base chain's jump to that
+	 * family chain (then `rule` names no IR rule), else 0. Errors name
+	 * these, never the IR's own numbering. */
+	enum fwd_ir_part part;
+	size_t kpos;
+	int jump;
 	unsigned probe;			/* PROBE */
 	/* filled in from the kernel's answer */
 	bool acked;

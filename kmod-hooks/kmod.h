@@ -51,7 +51,7 @@ struct fwd_apply_opts {
 	bool no_flags;		/* neither owner nor persist (fwd --no-owner) */
 	/* Start every counter at zero. Without it, the counters of rules
 	 * and elements the new table keeps (fwd_live_counts: the same key in
-	 * the same set, the same rule in the same place) go on from the
+	 * the same set, the same rule in the same kernel chain) go on from the
 	 * running table's values, read back just before the replace; above
 	 * 100k elements in counted sets they start at zero anyway (reading
 	 * them back would cost more than the replace). */
@@ -98,6 +98,20 @@ struct fwd_nl_stats {
 	unsigned lost;		/* transactions whose answers overran (ENOBUFS) */
 	unsigned checked;	/* ... after which the table was read back */
 	unsigned resent;	/* ... and sent again with one answer asked for */
+	/*
+	 * The last replace that carried counters over (fwd_apply without
+	 * fresh_counters, on a table that was there), in microseconds of
+	 * CLOCK_MONOTONIC: the read of the running table's counters (the
+	 * element dump, each counter read as its part of the dump comes,
+	 * then the rules, read last), the build of the transaction, and its
+	 * send up to the kernel's answer to the commit. What the old table
+	 * counts after its counters were read and before the commit is
+	 * lost: for an element up to read + build + commit (the first one
+	 * read), at least build + commit; for a rule build + commit and the
+	 * few ms of reading the rules.
+	 */
+	uint64_t carry_read_us, carry_build_us, carry_commit_us;
+	uint64_t carry_rules_us;	/* the rules' read alone (in carry_read_us) */
 };
 void fwd_nl_get_stats(const struct fwd_nl *nl, struct fwd_nl_stats *out);
 
@@ -200,12 +214,17 @@ int fwd_live_to_ir(const struct fwd_live_table *t, const struct fwd_ir *tmpl,
  * fwd_ir_render (show --nft: ir made by fwd_live_to_ir from t) and for a
  * replace that keeps them (fwd_apply_opts.counts). An element gets the
  * counter of the live element with the same key in the set of the same
- * name (none: zeros); a rule the counter of the rule at the same place in
- * the chain of the same name, when that chain has as many rules and the
- * rule looks up the same set (a changed shape starts from zero); a rule in
- * both family chains the sum of its copies, and in part[] each copy's own
- * (ir.h). elem[i] is NULL for a set without counters. Free with
- * fwd_ir_counts_free.
+ * name (none: zeros); a rule the counter of the same rule in the kernel
+ * chain of the same name (in4, in6, input, ...), a rule being known by
+ * the set its counter is named by (its lookup's, a meter rule's meter set,
+ * none) and its order among the chain's counters of that set: the k-th
+ * counter of @allow4_net in in4 is the k-th IR counter rule of allow4_net
+ * that in4 can hold, whichever rules into empty sets either table left
+ * out (a set that gains its first element in a replace costs the chain's
+ * other rules nothing); a set whose number of counted rules in the chain
+ * differs starts from zero. A rule in both family chains gets the sum of
+ * its copies, and in part[] each copy's own (ir.h). elem[i] is NULL for a
+ * set without counters. Free with fwd_ir_counts_free.
  */
 struct fwd_ir_counts *fwd_live_counts(const struct fwd_live_table *t,
 				      const struct fwd_ir *ir);

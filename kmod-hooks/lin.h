@@ -53,14 +53,14 @@ void fwd_lin_prog_meter_set(struct fwd_batch *b, const char *table,
 /* The meter sets of ir's limited classes (ids fwd_ir_class_meter_id). */
 void fwd_lin_class_meter_sets(struct fwd_batch *b, const char *table,
 			      const struct fwd_ir *ir);
-/* c's rules as the kernel holds them (ir.h, "The chains in the kernel"):
- * the base chain's, then its family chains' (when split), each in order;
- * rules into empty sets left out. ctr: the IR rules' counter values to
- * start from (beside c->rules; a rule in both family chains starts its
- * first copy from them), or NULL (zero). */
+/* ir->chains[ci]'s rules as the kernel holds them (ir.h, "The chains in
+ * the kernel"): the base chain's, then its family chains' (when split),
+ * each in order; rules into empty sets left out. cn: the counter values
+ * to start from, each copy of a rule from its own kernel chain's
+ * (fwd_ir_counts_part), or NULL (zero). */
 void fwd_lin_rules(struct fwd_batch *b, const char *table,
-		   const struct fwd_ir *ir, const struct fwd_ir_chain *c,
-		   uint32_t *next_set_id, const struct fwd_ir_count *ctr);
+		   const struct fwd_ir *ir, size_t ci, uint32_t *next_set_id,
+		   const struct fwd_ir_counts *cn);
 
 /* The whole fwd_apply transaction for ir (BEGIN .. END): the table made
  * sure of, deleted and made anew with table_flags, then its chains, sets

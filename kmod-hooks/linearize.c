@@ -409,6 +409,7 @@ static void lin_chain_part(struct fwd_batch *b, const char *table,
 	nlh = fwd_batch_put(b, NFT_MSG_NEWCHAIN, NFPROTO_INET, NLM_F_CREATE,
 			    FWD_MSG_CHAIN, &rec);
 	rec->chain = c;
+	rec->part = p;
 	nftnl_chain_nlmsg_build_payload(nlh, ch);
 	fwd_batch_close(b, nlh);
 	nftnl_chain_free(ch);
@@ -884,18 +885,39 @@ static void v_reject(struct nftnl_rule *r, uint32_t type, uint8_t code)
 	nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, code);
 }
 
-/* Rule ri of c into the kernel chain `chain` (c's base chain or one of
- * its family chains). */
+/* Where a rule goes in the kernel: part p of c, place kpos (from 1). */
+struct kplace {
+	enum fwd_ir_part p;
+	size_t kpos;
+};
+
+/* The messages from `first` on (a rule and the anonymous set it built)
+ * name the rule's kernel chain and place, for errors (batch.c). */
+static void mark_place(struct fwd_batch *b, size_t first,
+		       const struct kplace *at)
+{
+	for (size_t i = first; i < b->n; i++) {
+		b->msgs[i].part = at->p;
+		b->msgs[i].kpos = at->kpos;
+	}
+}
+
+/* Rule ri of c into part at->p of c (its base chain or one of its
+ * family chains), at place at->kpos. */
 static void lin_rule_into(struct fwd_batch *b, const char *table,
 			  const struct fwd_ir *ir, const struct fwd_ir_chain *c,
-			  size_t ri, const char *chain, uint32_t *next_set_id,
-			  const struct fwd_ir_count *ctr)
+			  size_t ri, const struct kplace *at,
+			  uint32_t *next_set_id, const struct fwd_ir_count *ctr)
 {
 	const struct fwd_ir_rule *rule = &c->rules[ri];
 	struct nftnl_rule *r = fwd_nn(nftnl_rule_alloc());
 	struct deps d = { .nfproto = -1, .l4proto = -1 };
+	size_t first = b->n;
 	struct nlmsghdr *nlh;
 	struct fwd_msg *rec;
+	char chain[40];
+
+	fwd_ir_part_name(c, at->p, chain, sizeof(chain));
 
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
@@ -1014,12 +1036,13 @@ static void lin_rule_into(struct fwd_batch *b, const char *table,
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	fwd_batch_close(b, nlh);
 	nftnl_rule_free(r);
+	mark_place(b, first, at);
 }
 
-/* `meta nfproto ipv4 jump in4` (ipv6 / in6) in c's base chain. The
- * record names the first rule of the family part, where the jumps go. */
+/* `meta nfproto ipv4 jump in4` (ipv6 / in6) in c's base chain, at place
+ * kpos there. The record says it is the jump (no IR rule of its own). */
 static void lin_jump(struct fwd_batch *b, const char *table,
-		     const struct fwd_ir_chain *c, size_t ri, bool v6)
+		     const struct fwd_ir_chain *c, size_t kpos, bool v6)
 {
 	struct nftnl_rule *r = fwd_nn(nftnl_rule_alloc());
 	struct nftnl_expr *e;
@@ -1039,41 +1062,44 @@ static void lin_jump(struct fwd_batch *b, const char *table,
 	nlh = fwd_batch_put(b, NFT_MSG_NEWRULE, NFPROTO_INET,
 			    NLM_F_CREATE | NLM_F_APPEND, FWD_MSG_RULE, &rec);
 	rec->chain = c;
-	rec->rule = ri;
+	rec->part = FWD_PART_BASE;
+	rec->kpos = kpos;
+	rec->jump = v6 ? 6 : 4;
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	fwd_batch_close(b, nlh);
 	nftnl_rule_free(r);
 }
 
 /*
- * c's rules as the kernel holds them (ir.h, "The chains in the kernel"):
- * the base chain's (its jumps among them), then each family chain's, each
- * in order, as nft adds the rules of a text that lists the chains so (the
- * anonymous ICMP sets get the same numbers). A rule in both family chains
- * starts its first copy from the IR rule's counter values.
+ * c (ir->chains[ci]) with its rules as the kernel holds them (ir.h, "The
+ * chains in the kernel"): the base chain's (its jumps among them), then
+ * each family chain's, each in order, as nft adds the rules of a text that
+ * lists the chains so (the anonymous ICMP sets get the same numbers).
+ * Each copy of a rule starts from its own kernel chain's count in cn
+ * (fwd_ir_counts_part): a rule in both family chains keeps in4's count in
+ * in4 and in6's in in6.
  */
 void fwd_lin_rules(struct fwd_batch *b, const char *table,
-		   const struct fwd_ir *ir, const struct fwd_ir_chain *c,
-		   uint32_t *next_set_id, const struct fwd_ir_count *ctr)
+		   const struct fwd_ir *ir, size_t ci, uint32_t *next_set_id,
+		   const struct fwd_ir_counts *cn)
 {
+	const struct fwd_ir_chain *c = &ir->chains[ci];
 	long *rules = fwd_xcalloc(c->n + 2, sizeof(*rules));
 
 	for (int p = FWD_PART_BASE; p < FWD_PART_COUNT; p++) {
 		size_t n = fwd_ir_part_rules(ir, c, (enum fwd_ir_part)p, NULL,
 					     rules);
-		char name[40];
 
-		fwd_ir_part_name(c, (enum fwd_ir_part)p, name, sizeof(name));
 		for (size_t k = 0; k < n; k++) {
+			struct kplace at = { (enum fwd_ir_part)p, k + 1 };
 			size_t ri = (size_t)rules[k];
 
 			if (rules[k] < 0) {
-				lin_jump(b, table, c, 0, rules[k] == FWD_KJUMP6);
+				lin_jump(b, table, c, k + 1, rules[k] == FWD_KJUMP6);
 				continue;
 			}
-			lin_rule_into(b, table, ir, c, ri, name, next_set_id,
-				      ctr && fwd_ir_rule_first_copy(ir, c, ri,
-						(enum fwd_ir_part)p) ? &ctr[ri] : NULL);
+			lin_rule_into(b, table, ir, c, ri, &at, next_set_id,
+				      fwd_ir_counts_part(cn, ir, ci, at.p, ri));
 		}
 	}
 	free(rules);
@@ -1105,8 +1131,7 @@ void fwd_lin_whole_table(struct fwd_batch *b, const char *table,
 	fwd_lin_class_meter_sets(b, table, ir);
 	fwd_lin_prog_meter_set(b, table, ir);
 	for (size_t i = 0; i < ir->nchains; i++)
-		fwd_lin_rules(b, table, ir, &ir->chains[i], &next_id,
-			      cn ? cn->rule[i] : NULL);
+		fwd_lin_rules(b, table, ir, i, &next_id, cn);
 	fwd_batch_end(b);
 }
 
@@ -1132,15 +1157,18 @@ void fwd_lin_part(struct fwd_batch *b, const char *table,
 	nlh = fwd_batch_put(b, NFT_MSG_DELRULE, NFPROTO_INET, 0, FWD_MSG_CHAIN,
 			    &rec);
 	rec->chain = c;
+	rec->part = p;
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	fwd_batch_close(b, nlh);
 	nftnl_rule_free(r);
 	for (size_t k = 0; k < n; k++) {
+		struct kplace at = { p, k + 1 };
+
 		if (rules[k] < 0) {
-			lin_jump(b, table, c, 0, rules[k] == FWD_KJUMP6);
+			lin_jump(b, table, c, k + 1, rules[k] == FWD_KJUMP6);
 			continue;
 		}
-		lin_rule_into(b, table, ir, c, (size_t)rules[k], name,
+		lin_rule_into(b, table, ir, c, (size_t)rules[k], &at,
 			      next_set_id, ctr ? &ctr[k] : NULL);
 	}
 	free(rules);

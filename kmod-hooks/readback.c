@@ -860,24 +860,51 @@ int fwd_live_matches(struct fwd_nl *nl, const struct fwd_ir *ir, bool *same)
 
 /* ---------------------------------------------------------------- counters */
 
-/* The named set a rule of ir looks up ("" for none). */
-static const char *rule_lookup_set(const struct fwd_ir *ir,
-				   const struct fwd_ir_rule *r)
+/*
+ * The set a rule's counter is known by, as readback.c names a live rule's
+ * (rule_expr_cb): a meter rule's meter set (meter4/6, clsK_m4/6,
+ * prog_meter: its counter counts the meter's drops), else the set its
+ * first lookup names, else "" (none, or an anonymous set of ICMP types).
+ */
+static void rule_key(const struct fwd_ir *ir, const struct fwd_ir_rule *r,
+		     char *buf, size_t len)
 {
-	for (unsigned i = 0; i < r->nm && i < FWD_IR_MAX_MATCH; i++)
-		if ((r->m[i].kind == FWD_M_LOOKUP_SRC ||
-		     r->m[i].kind == FWD_M_LOOKUP_DST) && r->m[i].set < ir->nsets)
-			return ir->sets[r->m[i].set].name;
-	return "";
+	const char *set = "";
+
+	for (unsigned i = 0; i < r->nm && i < FWD_IR_MAX_MATCH; i++) {
+		const struct fwd_ir_match *m = &r->m[i];
+		char fam = m->u32 == NFPROTO_IPV6 ? '6' : '4';
+
+		switch (m->kind) {
+		case FWD_M_METER:
+			snprintf(buf, len, "meter%c", fam);
+			return;
+		case FWD_M_CLASS_METER:
+			if (m->set < ir->nclasses) {
+				snprintf(buf, len, "%s_m%c",
+					 ir->classes[m->set].name, fam);
+				return;
+			}
+			break;
+		case FWD_M_PROG_METER:
+			snprintf(buf, len, "prog_meter");
+			return;
+		case FWD_M_LOOKUP_SRC:
+		case FWD_M_LOOKUP_DST:
+			if (!*set && m->set < ir->nsets)
+				set = ir->sets[m->set].name;
+			break;
+		default:
+			break;
+		}
+	}
+	snprintf(buf, len, "%s", set);
 }
 
-/* Whether a live rule's lookup is the one the IR rule makes: anonymous
- * sets (ICMP types) count as none. */
-static bool same_lookup(const char *live, const char *ir)
+/* A live rule's key: anonymous sets (ICMP types) count as none. */
+static const char *live_key(const struct fwd_live_counter *lk)
 {
-	if (strncmp(live, "__set", 5) == 0)
-		live = "";
-	return strcmp(live, ir) == 0;
+	return strncmp(lk->set, "__set", 5) == 0 ? "" : lk->set;
 }
 
 /* The live element with e's key (binary search: both in set order). */
@@ -926,10 +953,56 @@ static struct fwd_ir_count *set_counts(const struct fwd_live_set *ls,
 }
 
 /*
+ * The live counters of one kernel chain lc matched to the IR rules that
+ * part p of c may hold (rules[0..n): every rule of the part, those into
+ * empty sets too). Rules have no key of their own, so a counter is known
+ * by its set (rule_key) and its order among the counters of the same set
+ * in the chain: the k-th live counter of set S is the k-th IR counter
+ * rule of S, when the chain and the IR have as many of them (else the
+ * group changed and starts from zero). Which rules the running table left
+ * out (their set was empty then) does not matter: a set that gained its
+ * first element keeps the counts of every other rule of the chain.
+ */
+static void part_counts(const struct fwd_live_chain *lc, const struct fwd_ir *ir,
+			const struct fwd_ir_chain *c, const long *rules, size_t n,
+			struct fwd_ir_count *sum, struct fwd_ir_count *part)
+{
+	char key[40];
+
+	for (size_t k = 0; k < lc->ncounters; k++) {
+		const struct fwd_live_counter *lk = &lc->counters[k];
+		const char *want = live_key(lk);
+		size_t ord = 0, nlive = 0, nir = 0;
+		long hit = -1;
+
+		for (size_t j = 0; j < lc->ncounters; j++)
+			if (strcmp(live_key(&lc->counters[j]), want) == 0) {
+				ord += j < k;
+				nlive++;
+			}
+		for (size_t i = 0; i < n; i++) {
+			if (rules[i] < 0 || !c->rules[rules[i]].counter)
+				continue;
+			rule_key(ir, &c->rules[rules[i]], key, sizeof(key));
+			if (strcmp(key, want) != 0)
+				continue;
+			if (nir++ == ord)
+				hit = rules[i];
+		}
+		if (hit < 0 || nir != nlive)
+			continue;
+		sum[hit].packets += lk->packets;
+		sum[hit].bytes += lk->bytes;
+		part[hit].packets = lk->packets;
+		part[hit].bytes = lk->bytes;
+	}
+}
+
+/*
  * The counters of IR chain c from the kernel chains it is made of (ir.h,
- * "The chains in the kernel"): the base chain and its family chains, each
- * read by place. A rule in both family chains gets the sum of its copies;
- * part[p] (beside c's rules too) gets each kernel chain's own.
+ * "The chains in the kernel"): the base chain and its family chains. A
+ * rule in both family chains gets the sum of its copies; part[p] (beside
+ * c's rules too) gets each kernel chain's own.
  */
 static struct fwd_ir_count *chain_counts(const struct fwd_live_table *t,
 					 const struct fwd_ir *ir,
@@ -938,9 +1011,11 @@ static struct fwd_ir_count *chain_counts(const struct fwd_live_table *t,
 {
 	struct fwd_ir_count *out = fwd_xcalloc(c->n ? c->n : 1, sizeof(*out));
 	long *rules = fwd_xcalloc(c->n + 2, sizeof(*rules));
+	/* every set taken as holding elements: every rule of the part */
+	bool *full = fwd_xcalloc(ir->nsets ? ir->nsets : 1, sizeof(*full));
 
 	for (int p = FWD_PART_BASE; p < FWD_PART_COUNT; p++) {
-		size_t n = fwd_ir_part_rules(ir, c, (enum fwd_ir_part)p, NULL,
+		size_t n = fwd_ir_part_rules(ir, c, (enum fwd_ir_part)p, full,
 					     rules);
 		const struct fwd_live_chain *lc;
 		char name[40];
@@ -950,23 +1025,10 @@ static struct fwd_ir_count *chain_counts(const struct fwd_live_table *t,
 			continue;
 		fwd_ir_part_name(c, (enum fwd_ir_part)p, name, sizeof(name));
 		lc = fwd_live_chain_find(t, name);
-		/* Rules have no key: only the same place in the same shape
-		 * is the same rule. */
-		if (!lc || lc->nrules != n)
-			continue;
-		for (size_t k = 0; k < lc->ncounters; k++) {
-			const struct fwd_live_counter *lk = &lc->counters[k];
-			long ri = lk->rule < n ? rules[lk->rule] : -1;
-
-			if (ri < 0 || !c->rules[ri].counter ||
-			    !same_lookup(lk->set, rule_lookup_set(ir, &c->rules[ri])))
-				continue;
-			out[ri].packets += lk->packets;
-			out[ri].bytes += lk->bytes;
-			part[p][ri].packets = lk->packets;
-			part[p][ri].bytes = lk->bytes;
-		}
+		if (lc)
+			part_counts(lc, ir, c, rules, n, out, part[p]);
 	}
+	free(full);
 	free(rules);
 	return out;
 }

@@ -307,3 +307,21 @@ bool fwd_ir_rule_first_copy(const struct fwd_ir *ir,
 		return true;
 	return !(fwd_ir_rule_families(ir, &c->rules[ri]) & FWD_FAM_V4);
 }
+
+const struct fwd_ir_count *fwd_ir_counts_part(const struct fwd_ir_counts *cn,
+					      const struct fwd_ir *ir, size_t c,
+					      enum fwd_ir_part p, size_t i)
+{
+	const struct fwd_ir_chain *ch;
+
+	if (!cn || c >= cn->nchains || c >= ir->nchains)
+		return NULL;
+	ch = &ir->chains[c];
+	if (i >= ch->n)
+		return NULL;
+	if (cn->part[p] && cn->part[p][c])
+		return &cn->part[p][c][i];
+	if (cn->rule && cn->rule[c] && fwd_ir_rule_first_copy(ir, ch, i, p))
+		return &cn->rule[c][i];
+	return NULL;
+}

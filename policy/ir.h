@@ -354,8 +354,10 @@ enum fwd_ir_chain_id {
  *   looked up in the middle, so the base chains never change shape.
  *
  * A whole IR rule with a counter that is in both family chains counts in
- * both: read back, the two counters are summed; carried over a replace,
- * the sum goes into its first copy (the in4 one).
+ * both: read back, the two counters are summed for the rule's totals
+ * (stats) and kept apart per copy (fwd_ir_counts.part); carried over a
+ * replace, each copy starts from its own count (in4 from in4's, in6 from
+ * in6's), so that the totals stay exact.
  */
 struct fwd_ir;
 enum fwd_ir_part { FWD_PART_BASE, FWD_PART_V4, FWD_PART_V6, FWD_PART_COUNT };
@@ -383,8 +385,8 @@ bool fwd_ir_rule_live(const struct fwd_ir *ir, const struct fwd_ir_rule *r,
  * NULL) needs room for c->n + 2. */
 size_t fwd_ir_part_rules(const struct fwd_ir *ir, const struct fwd_ir_chain *c,
 			 enum fwd_ir_part p, const bool *empty, long *out);
-/* Whether rule ri's copy in part p is its first (it carries the IR rule's
- * counter values over a replace, the other copy starts at zero). */
+/* Whether rule ri's copy in part p is its first (the one that shows the
+ * IR rule's whole count where counts are not kept per copy). */
 bool fwd_ir_rule_first_copy(const struct fwd_ir *ir,
 			    const struct fwd_ir_chain *c, size_t ri,
 			    enum fwd_ir_part p);
@@ -579,7 +581,7 @@ struct fwd_ir_count {
  * counts: they are the kernel's, and 1M elements need no 16 bytes more.
  * rule[c][i] is the whole IR rule's count: a rule in both family chains
  * (the open-port lookup in in4 and in6) has the sum of its two copies
- * there (stats' totals, a replace's carry). part[p][c][i] (when part[p]
+ * there (stats' totals). part[p][c][i] (when part[p]
  * and part[p][c] are not NULL) is the count of its copy in part p of
  * chain c alone, zero where it has none: what each kernel chain holds,
  * so that show --nft prints every copy with its own count, as `nft list`
@@ -592,6 +594,18 @@ struct fwd_ir_counts {
 	struct fwd_ir_count **part[FWD_PART_COUNT];	/* [nchains] each */
 	size_t nsets, nchains;
 };
+
+/*
+ * The counter values of rule i of chain c in its copy in part p: that
+ * kernel chain's own count when cn has it per part, else (a cn made by
+ * hand, without part) the IR rule's whole count in its first copy; NULL
+ * for zeros. What show --nft prints for each copy and what a replace
+ * starts each copy from (kmod-hooks/linearize.c), so that every copy
+ * keeps its own count and the sum over the copies stays what it was.
+ */
+const struct fwd_ir_count *fwd_ir_counts_part(const struct fwd_ir_counts *cn,
+					      const struct fwd_ir *ir, size_t c,
+					      enum fwd_ir_part p, size_t i);
 
 struct fwd_cgroup_name {
 	uint64_t id;

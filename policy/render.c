@@ -760,25 +760,6 @@ static const char *hook_name(unsigned hook)
 	return "?";
 }
 
-/* The counter values of rule i's copy in part p (show --nft), or NULL for
- * zeros: that kernel chain's own count when cn has it per part, else the
- * IR rule's sum in its first copy (ir.h, struct fwd_ir_counts). */
-static const struct fwd_ir_count *part_counter(const struct fwd_ir_counts *cn,
-					       const struct fwd_ir *ir,
-					       size_t c, enum fwd_ir_part p,
-					       size_t i)
-{
-	const struct fwd_ir_chain *ch = &ir->chains[c];
-
-	if (!cn || c >= cn->nchains)
-		return NULL;
-	if (cn->part[p] && cn->part[p][c])
-		return &cn->part[p][c][i];
-	if (cn->rule && cn->rule[c] && fwd_ir_rule_first_copy(ir, ch, i, p))
-		return &cn->rule[c][i];
-	return NULL;
-}
-
 /* One part of chain c as the kernel holds it (ir.h, "The chains in the
  * kernel"): the base chain with its jumps, or a family chain. */
 static int render_part(struct out *o, const struct fwd_ir *ir, size_t c,
@@ -819,7 +800,7 @@ static int render_part(struct out *o, const struct fwd_ir *ir, size_t c,
 			continue;
 		}
 		ret = render_rule(o, ir, &ch->rules[i],
-				  part_counter(cn, ir, c, p, (size_t)i));
+				  fwd_ir_counts_part(cn, ir, c, p, (size_t)i));
 	}
 	puts_(o, "\t}\n");
 	free(rules);

@@ -4897,6 +4897,88 @@ START_TEST(test_show_nft_family_counters)
 }
 END_TEST
 
+/* In the text of `nft list table` (or show --nft), the counter of the
+ * rule that looks up `set` in chain `chain`: false when it has none. */
+static bool chain_set_counter(const char *text, const char *chain, const char *set,
+			      unsigned long long *pk, unsigned long long *by)
+{
+	char *head = tu_asprintf("\tchain %s {\n", chain);
+	const char *c = strstr(text, head), *end = c ? strstr(c, "\n\t}") : NULL;
+	const char *p = c ? strstr(c, set) : NULL;
+	bool ok = p && (!end || p < end) && counter_after(p, set, pk, by);
+
+	free(head);
+	return ok;
+}
+
+/*
+ * A whole-table replace (SIGHUP) carries each copy of a rule in both
+ * family chains over on its own: the open-port lookup's in4 copy keeps
+ * in4's count and its in6 copy in6's, so the totals stay exact. It used
+ * to put the sum of both into in4 and start in6 at zero.
+ */
+START_TEST(test_replace_family_counters)
+{
+	unsigned long long p4, b4, p6, b6, pk, by, q4, q6;
+	char *k1, *k2;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 8080);
+	write_policy("deny",
+		"\n"
+		"[service web]\n"
+		"ports = 8080/tcp\n"
+		"allow = any\n");
+	fwd_start();
+	/* one connection over IPv4, two over IPv6 */
+	expect_tcp(BAD, SRV4_B, 8080, OK, "web over IPv4");
+	expect_tcp(BAD, SRV6_B, 8080, OK, "web over IPv6");
+	expect_tcp(GOOD, SRV6_G, 8080, OK, "web over IPv6 again");
+	k1 = nft_table();
+	ck_assert_msg(chain_set_counter(k1, "in4", "@open", &p4, &b4) &&
+		      chain_set_counter(k1, "in6", "@open", &p6, &b6) && p4 > 0 && p6 > 0,
+		      "the kernel did not count both families (in4 %llu, "
+		      "in6 %llu):\n%.3000s", p4, p6, k1);
+
+	for (int round = 1; round <= 2; round++) {
+		fwd_hup();	/* a SIGHUP replaces the whole table */
+		k2 = nft_table();
+		ck_assert_msg(chain_set_counter(k2, "in4", "@open", &pk, &by) &&
+			      pk == p4 && by == b4,
+			      "SIGHUP %d: @open in in4 counts %llu packets %llu bytes, before "
+			      "%llu %llu:\n%.3000s", round, pk, by, p4, b4, k2);
+		ck_assert_msg(chain_set_counter(k2, "in6", "@open", &pk, &by) &&
+			      pk == p6 && by == b6,
+			      "SIGHUP %d: @open in in6 counts %llu packets %llu bytes, before "
+			      "%llu %llu:\n%.3000s", round, pk, by, p6, b6, k2);
+		free(k2);
+	}
+	/* show --nft and stats say the same per chain */
+	FWCTL_OK("show --nft");
+	ck_assert_msg(chain_set_counter(R.out, "in4", "@open", &pk, &by) && pk == p4 &&
+		      chain_set_counter(R.out, "in6", "@open", &pk, &by) && pk == p6,
+		      "show --nft after SIGHUP (in4 %llu, in6 %llu before):\n%.3000s", p4, p6,
+		      R.out);
+	FWCTL_OK("stats --json");
+	q4 = (unsigned long long)stats_rule_packets(R.out, "in4", "open");
+	q6 = (unsigned long long)stats_rule_packets(R.out, "in6", "open");
+	ck_assert_msg(q4 == p4 && q6 == p6, "stats --json after SIGHUP: @open %llu in in4, "
+		      "%llu in in6; before %llu and %llu:\n%.3000s", q4, q6, p4, p6, R.out);
+	/* and the copies go on counting from there, each its own family */
+	expect_tcp(BAD, SRV6_B, 8080, OK, "web over IPv6 after SIGHUP");
+	k2 = nft_table();
+	ck_assert_msg(chain_set_counter(k2, "in4", "@open", &pk, &by) && pk == p4 &&
+		      chain_set_counter(k2, "in6", "@open", &pk, &by) && pk > p6,
+		      "after an IPv6 connection (in4 %llu, in6 %llu before):\n%.3000s", p4, p6,
+		      k2);
+	free(k1);
+	free(k2);
+	topo_down();
+}
+END_TEST
+
 /*
  * list show marked members added with --runtime ("fwctl (runtime)") until
  * it was rebuilt on the compiler's view of the lists (16fc88c), which lost
@@ -5057,6 +5139,25 @@ static bool connects_within(enum nn_role from, const char *addr, unsigned port,
  * source connects again. The window is long enough that three connects
  * in a row never take as long as one token (6.7 s) on a loaded machine.
  */
+/* The packets counted by the drop rule of meter `meter` in chain `chain`
+ * of a listing (0 when there is none). */
+static unsigned long long meter_drops(const char *text, const char *chain, const char *meter)
+{
+	char *head = tu_asprintf("\tchain %s {\n", chain), *m = tu_asprintf("update @%s {", meter);
+	const char *c = strstr(text, head), *end = c ? strstr(c, "\n\t}") : NULL;
+	const char *p = c ? strstr(c, m) : NULL, *eol = p ? strchr(p, '\n') : NULL;
+	unsigned long long pk = 0;
+
+	if (p && (!end || p < end)) {
+		p = strstr(p, "} counter packets ");
+		if (p && (!eol || p < eol))
+			sscanf(p + strlen("} counter packets "), "%llu", &pk);
+	}
+	free(head);
+	free(m);
+	return pk;
+}
+
 START_TEST(test_limit_per_source)
 {
 	if (!tu_need_root())
@@ -5077,6 +5178,29 @@ START_TEST(test_limit_per_source)
 	expect_tcp(BAD, SRV6_B, 2222, OK, "bad over IPv6 while good is over");
 	ck_assert_msg(stats_packets("cls0_m4") >= 1 && stats_packets("cls0_m6") >= 1,
 		      "the meters' drops are not in fwctl stats:\n%s", R.out);
+	/* the meters' drop counters: show --nft prints the kernel's, and a
+	 * SIGHUP (a whole-table replace) keeps them (they are known by
+	 * their meter set, as the kernel names them) */
+	{
+		unsigned long long k4, k6, pk;
+		char *k1 = nft_table(), *k2;
+
+		k4 = meter_drops(k1, "in4", "cls0_m4");
+		k6 = meter_drops(k1, "in6", "cls0_m6");
+		ck_assert_msg(k4 >= 1 && k6 >= 1, "no meter drops counted:\n%.3000s", k1);
+		FWCTL_OK("show --nft");
+		ck_assert_msg(meter_drops(R.out, "in4", "cls0_m4") == k4 &&
+			      meter_drops(R.out, "in6", "cls0_m6") == k6,
+			      "show --nft: meter drops not %llu and %llu:\n%.3000s", k4, k6, R.out);
+		fwd_hup();
+		k2 = nft_table();
+		pk = meter_drops(k2, "in4", "cls0_m4");
+		ck_assert_msg(pk == k4 && meter_drops(k2, "in6", "cls0_m6") == k6,
+			      "after SIGHUP the meter drops are %llu and %llu, before %llu and "
+			      "%llu:\n%.3000s", pk, meter_drops(k2, "in6", "cls0_m6"), k4, k6, k2);
+		free(k1);
+		free(k2);
+	}
 	FWCTL_OK("explain " GOOD4 " 2222/tcp");
 	ck_assert_msg(strstr(R.out, "limit:      3/20s"), "explain:\n%s", R.out);
 	FWCTL_OK("show");
@@ -5293,6 +5417,7 @@ static Suite *fwctl_suite(void)
 	nn_add_test(s, "limit_last_good", test_limit_last_good, 90, NULL);
 	nn_add_test(s, "explain_kernel_rule", test_explain_kernel_rule, 90, NULL);
 	nn_add_test(s, "show_nft_family_counters", test_show_nft_family_counters, 60, NULL);
+	nn_add_test(s, "replace_family_counters", test_replace_family_counters, 60, NULL);
 	nn_add_test(s, "list_show_runtime", test_list_show_runtime, 60, NULL);
 	return s;
 }

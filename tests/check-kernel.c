@@ -1125,9 +1125,36 @@ static char *apply_fails(struct fwd_nl *nl, const struct fwd_ir *ir,
 	return text;
 }
 
+/* Rule k (from 1) of chain `chain` in the text of `nft list table`
+ * holds `want`: the place an error named is the rule nft lists there. */
+static void assert_kernel_rule(const char *list, const char *chain, size_t k,
+			       const char *want)
+{
+	char head[64];
+	const char *c, *end, *l;
+	size_t n = 0;
+
+	snprintf(head, sizeof(head), "\tchain %s {\n", chain);
+	c = strstr(list, head);
+	ck_assert_msg(c, "no chain %s in:\n%s", chain, list);
+	end = strstr(c, "\n\t}");
+	for (l = strchr(c, '\n'); l && l < end; l = strchr(l + 1, '\n')) {
+		/* rules sit two tabs in, the base chain's hook line too */
+		if (strncmp(l + 1, "\t\t", 2) != 0 || strncmp(l + 3, "type ", 5) == 0)
+			continue;
+		if (++n == k)
+			break;
+	}
+	ck_assert_msg(l && l < end, "chain %s has fewer than %zu rules:\n%s", chain, k, list);
+	ck_assert_msg(strncmp(l + 3, want, strlen(want)) == 0 ||
+		      (strstr(l + 3, want) && strstr(l + 3, want) < strchr(l + 1, '\n')),
+		      "rule %zu of chain %s is not '%s':\n%s", k, chain, want, list);
+}
+
 START_TEST(kernel_error_names_the_line)
 {
 	struct fwd_ir *good = hand_ir(0), *bad;
+	char *good_list;
 	struct fwd_features f;
 	struct fwd_nl *nl;
 	struct fwd_ir_set *s;
@@ -1137,9 +1164,12 @@ START_TEST(kernel_error_names_the_line)
 	if (!tu_need_root())
 		return;
 	tu_enter_netns();
+	if (!have_nft())
+		return;
 	probe_ok(&f);
 	nl = nl_open();
 	apply_ok(nl, good, &f, NULL);
+	good_list = sh_ok("nft list table inet " FWD_TABLE_NAME);
 
 	/* An element inside another one of a concatenated interval set. */
 	bad = hand_ir(0);
@@ -1187,14 +1217,36 @@ START_TEST(kernel_error_names_the_line)
 	hand_free(bad);
 	assert_live_is(nl, good);
 
-	/* A rule the kernel refuses carries its rule's location. */
+	/* A rule the kernel refuses carries its rule's location, and is
+	 * named by its kernel chain and its place there as `nft list`
+	 * lists the good table: the IPv4 ICMP rule (IR input rule 6) is
+	 * in4's 4th, after the two ct state rules and the block4 lookup. */
 	bad = hand_ir(0);
 	bad->chains[0].rules[5].m[1].u32 = 0;	/* limit rate 0/second */
 	bad->chains[0].rules[5].loc.file = "bad.conf";
 	bad->chains[0].rules[5].loc.line = 7;
 	text = apply_fails(nl, bad, &f, &ret);
-	ck_assert_msg(strstr(text, "bad.conf:7: kernel rejected rule 6 of chain "
-			     "input"), "%s", text);
+	ck_assert_msg(strstr(text, "bad.conf:7: kernel rejected rule 4 of chain "
+			     "in4 (add rule): "), "%s", text);
+	ck_assert_msg(!strstr(text, "chain input") && !strstr(text, "chain in6"),
+		      "%s", text);
+	assert_kernel_rule(good_list, "in4", 4, "icmp type { ");
+	free(text);
+	hand_free(bad);
+	assert_live_is(nl, good);
+
+	/* A rule in both family chains (the strict reverse-path check, IR
+	 * input rule 9) fails in each: in4's 5th and in6's 6th (the ICMPv6
+	 * rules and block6 come before it there). */
+	bad = hand_ir(0);
+	ir_match(&bad->chains[0].rules[8], FWD_M_LIMIT, 0, 0);
+	text = apply_fails(nl, bad, &f, &ret);
+	ck_assert_msg(strstr(text, "hand.conf:5: kernel rejected rule 5 of chain "
+			     "in4 (add rule): ") &&
+		      strstr(text, "hand.conf:5: kernel rejected rule 6 of chain "
+			     "in6 (add rule): "), "%s", text);
+	assert_kernel_rule(good_list, "in4", 5, "fib saddr . mark . iif oif missing");
+	assert_kernel_rule(good_list, "in6", 6, "fib saddr . mark . iif oif missing");
 	free(text);
 	hand_free(bad);
 	assert_live_is(nl, good);
@@ -1220,6 +1272,243 @@ START_TEST(kernel_error_names_the_line)
 
 	fwd_nl_close(nl);
 	hand_free(good);
+	free(good_list);
+}
+END_TEST
+
+/* ---- counters over a whole-table replace ------------------------------ */
+
+/* The counter of the rule looking up `set` in chain `chain` of the text
+ * of `nft list table` (false: none). */
+static bool listed_counter(const char *list, const char *chain, const char *set,
+			   unsigned long long *pk, unsigned long long *by)
+{
+	char head[64], needle[64];
+	const char *c, *end, *p;
+
+	snprintf(head, sizeof(head), "\tchain %s {\n", chain);
+	snprintf(needle, sizeof(needle), "%s counter packets ", set);
+	c = strstr(list, head);
+	end = c ? strstr(c, "\n\t}") : NULL;
+	p = c ? strstr(c, needle) : NULL;
+	return p && p < end &&
+	       sscanf(p + strlen(needle), "%llu bytes %llu", pk, by) == 2;
+}
+
+/* The packets right after `needle` in chain `chain` of a listing. */
+static bool counter_in(const char *list, const char *chain, const char *needle,
+		       unsigned long long *pk)
+{
+	char head[64];
+	const char *c, *end, *p;
+
+	snprintf(head, sizeof(head), "\tchain %s {\n", chain);
+	c = strstr(list, head);
+	end = c ? strstr(c, "\n\t}") : NULL;
+	p = c ? strstr(c, needle) : NULL;
+	return p && p < end && sscanf(p + strlen(needle), "%llu", pk) == 1;
+}
+
+/*
+ * fwd_apply (a replace that keeps counters) starts each copy of a rule in
+ * both family chains from that copy's own count: in4 from in4's, in6 from
+ * in6's, and out4/out6 the same. The table it replaces is loaded with
+ * `nft -f` from fwd's own render with chosen counts (no traffic needed:
+ * the counts are exact). It used to start in4/out4 from the sum and
+ * in6/out6 from zero.
+ */
+START_TEST(replace_keeps_copy_counters)
+{
+	struct fwd_ir *ir = hand_ir(0);
+	struct fwd_ir_counts cn = { 0 };
+	struct fwd_render_opts ro = { 0 };
+	struct fwd_features f;
+	struct fwd_ir_chain *out;
+	struct fwd_ir_rule *r;
+	unsigned long long pk, by;
+	struct fwd_nl *nl;
+	char *text = NULL, *path, *list, cmd[256];
+	size_t len = 0, c_open[2];
+	FILE *mem;
+
+	if (!tu_need_root())
+		return;
+	tu_enter_netns();
+	if (!have_nft())
+		return;
+	/* input's open-port lookup counts; output gets one too, in its
+	 * middle (both families: out4 and out6) */
+	ir->chains[0].rules[13].counter = true;
+	out = &ir->chains[1];
+	r = ir_rule(out, FWD_V_ACCEPT, 0);
+	ir_match(r, FWD_M_LOOKUP_DST, 0, H_OPEN);
+	r->counter = true;
+	{
+		struct fwd_ir_rule keep = *r;
+
+		memmove(&out->rules[2], &out->rules[1], (out->n - 2) * sizeof(keep));
+		out->rules[1] = keep;
+	}
+	c_open[0] = 13;
+	c_open[1] = 1;
+
+	/* counts per copy: in4 5/500, in6 7/700; out4 11/1100, out6 13/1300 */
+	cn.nsets = ir->nsets;
+	cn.nchains = ir->nchains;
+	cn.elem = calloc(ir->nsets, sizeof(*cn.elem));
+	cn.rule = calloc(ir->nchains, sizeof(*cn.rule));
+	for (int p = 0; p < FWD_PART_COUNT; p++)
+		cn.part[p] = calloc(ir->nchains, sizeof(*cn.part[p]));
+	for (size_t c = 0; c < ir->nchains; c++) {
+		uint64_t v4 = c ? 11 : 5, v6 = c ? 13 : 7;
+
+		cn.rule[c] = calloc(ir->chains[c].n, sizeof(**cn.rule));
+		for (int p = 0; p < FWD_PART_COUNT; p++)
+			cn.part[p][c] = calloc(ir->chains[c].n, sizeof(**cn.part[p]));
+		cn.part[FWD_PART_V4][c][c_open[c]] = (struct fwd_ir_count){ v4, v4 * 100 };
+		cn.part[FWD_PART_V6][c][c_open[c]] = (struct fwd_ir_count){ v6, v6 * 100 };
+		cn.rule[c][c_open[c]] = (struct fwd_ir_count){ v4 + v6, (v4 + v6) * 100 };
+	}
+	ro.counts = &cn;
+	mem = open_memstream(&text, &len);
+	ck_assert_int_eq(fwd_ir_render(ir, &ro, mem), 0);
+	fclose(mem);
+	path = write_tmp(text);
+	snprintf(cmd, sizeof(cmd), "nft -f %s", path);
+	free(sh_ok(cmd));
+	unlink(path);
+	free(path);
+	list = sh_ok("nft list table inet " FWD_TABLE_NAME);
+	ck_assert_msg(listed_counter(list, "in4", "@open", &pk, &by) && pk == 5 &&
+		      listed_counter(list, "in6", "@open", &pk, &by) && pk == 7 &&
+		      listed_counter(list, "out4", "@open", &pk, &by) && pk == 11 &&
+		      listed_counter(list, "out6", "@open", &pk, &by) && pk == 13,
+		      "nft -f did not load the counts:\n%s", list);
+	free(list);
+
+	probe_ok(&f);
+	nl = nl_open();
+	apply_ok(nl, ir, &f, NULL);	/* the replace, counters kept */
+	list = sh_ok("nft list table inet " FWD_TABLE_NAME);
+	ck_assert_msg(listed_counter(list, "in4", "@open", &pk, &by) && pk == 5 && by == 500 &&
+		      listed_counter(list, "in6", "@open", &pk, &by) && pk == 7 && by == 700,
+		      "after the replace, in4/in6 @open are not 5/500 and 7/700:\n%s", list);
+	ck_assert_msg(listed_counter(list, "out4", "@open", &pk, &by) && pk == 11 &&
+		      by == 1100 &&
+		      listed_counter(list, "out6", "@open", &pk, &by) && pk == 13 && by == 1300,
+		      "after the replace, out4/out6 @open are not 11/1100 and 13/1300:\n%s", list);
+	free(list);
+
+	/* and again: the second replace reads what the first carried */
+	apply_ok(nl, ir, &f, NULL);
+	list = sh_ok("nft list table inet " FWD_TABLE_NAME);
+	ck_assert_msg(listed_counter(list, "in6", "@open", &pk, &by) && pk == 7 &&
+		      listed_counter(list, "out6", "@open", &pk, &by) && pk == 13,
+		      "after a second replace:\n%s", list);
+	free(list);
+	fwd_nl_close(nl);
+	free(text);
+	for (size_t c = 0; c < ir->nchains; c++) {
+		free(cn.rule[c]);
+		for (int p = 0; p < FWD_PART_COUNT; p++)
+			free(cn.part[p][c]);
+	}
+	for (int p = 0; p < FWD_PART_COUNT; p++)
+		free(cn.part[p]);
+	free(cn.rule);
+	free(cn.elem);
+	hand_free(ir);
+}
+END_TEST
+
+/*
+ * A replace whose table gains a rule in a family chain (a set that was
+ * empty, so its rule was left out, now has elements) keeps the counts of
+ * the chain's other rules: they are matched by the set they look up, not
+ * by place in a chain of the same length. They used to start from zero
+ * whenever the chain's length changed.
+ */
+START_TEST(replace_keeps_counters_new_rule)
+{
+	struct fwd_ir *a = hand_ir(0), *b = hand_ir(0);
+	struct fwd_ir_counts cn = { 0 };
+	struct fwd_render_opts ro = { 0 };
+	struct fwd_features f;
+	unsigned long long pk, by;
+	struct fwd_nl *nl;
+	char *text = NULL, *path, *list, cmd[256];
+	size_t len = 0;
+	FILE *mem;
+
+	if (!tu_need_root())
+		return;
+	tu_enter_netns();
+	if (!have_nft())
+		return;
+	/* a: allow4 empty (its rule not in in4); b: as hand_ir has it */
+	find_set(a, "allow4")->n = 0;
+	a->chains[0].rules[13].counter = b->chains[0].rules[13].counter = true;
+	cn.nsets = a->nsets;
+	cn.nchains = a->nchains;
+	cn.elem = calloc(a->nsets, sizeof(*cn.elem));
+	cn.rule = calloc(a->nchains, sizeof(*cn.rule));
+	for (int p = 0; p < FWD_PART_COUNT; p++)
+		cn.part[p] = calloc(a->nchains, sizeof(*cn.part[p]));
+	for (size_t c = 0; c < a->nchains; c++) {
+		cn.rule[c] = calloc(a->chains[c].n, sizeof(**cn.rule));
+		for (int p = 0; p < FWD_PART_COUNT; p++)
+			cn.part[p][c] = calloc(a->chains[c].n, sizeof(**cn.part[p]));
+	}
+	/* in4: allow4_net 3/300, open 5/500; in6: open 7/700; input's
+	 * closing tcp reject 9/900 */
+	cn.part[FWD_PART_V4][0][11] = (struct fwd_ir_count){ 3, 300 };
+	cn.part[FWD_PART_V4][0][13] = (struct fwd_ir_count){ 5, 500 };
+	cn.part[FWD_PART_V6][0][13] = (struct fwd_ir_count){ 7, 700 };
+	cn.part[FWD_PART_BASE][0][15] = (struct fwd_ir_count){ 9, 900 };
+	ro.counts = &cn;
+	mem = open_memstream(&text, &len);
+	ck_assert_int_eq(fwd_ir_render(a, &ro, mem), 0);
+	fclose(mem);
+	path = write_tmp(text);
+	snprintf(cmd, sizeof(cmd), "nft -f %s", path);
+	free(sh_ok(cmd));
+	unlink(path);
+	free(path);
+	list = sh_ok("nft list table inet " FWD_TABLE_NAME);
+	ck_assert_msg(!strstr(list, "@allow4 ") &&
+		      listed_counter(list, "in4", "@allow4_net", &pk, &by) && pk == 3 &&
+		      listed_counter(list, "in4", "@open", &pk, &by) && pk == 5,
+		      "nft -f did not load table a:\n%s", list);
+	free(list);
+
+	probe_ok(&f);
+	nl = nl_open();
+	apply_ok(nl, b, &f, NULL);	/* in4 gains the allow4 rule */
+	list = sh_ok("nft list table inet " FWD_TABLE_NAME);
+	ck_assert_msg(strstr(list, "@allow4 accept"), "no allow4 rule:\n%s", list);
+	ck_assert_msg(listed_counter(list, "in4", "@allow4_net", &pk, &by) && pk == 3 &&
+		      by == 300 &&
+		      listed_counter(list, "in4", "@open", &pk, &by) && pk == 5 && by == 500 &&
+		      listed_counter(list, "in6", "@open", &pk, &by) && pk == 7 && by == 700,
+		      "after the replace that added in4's allow4 rule, the other counts are "
+		      "not 3, 5 and 7:\n%s", list);
+	ck_assert_msg(strstr(list, "reject with tcp reset") &&
+		      counter_in(list, "input", "meta l4proto tcp counter packets ", &pk) &&
+		      pk == 9, "input's closing reject lost its count:\n%s", list);
+	free(list);
+	fwd_nl_close(nl);
+	free(text);
+	for (size_t c = 0; c < a->nchains; c++) {
+		free(cn.rule[c]);
+		for (int p = 0; p < FWD_PART_COUNT; p++)
+			free(cn.part[p][c]);
+	}
+	for (int p = 0; p < FWD_PART_COUNT; p++)
+		free(cn.part[p]);
+	free(cn.rule);
+	free(cn.elem);
+	hand_free(a);
+	hand_free(b);
 }
 END_TEST
 
@@ -2286,6 +2575,8 @@ static Suite *kernel_suite(void)
 	tcase_add_test(tc, owner_flag_guards);
 	tcase_add_test(tc, persist_and_adopt);
 	tcase_add_test(tc, kernel_error_names_the_line);
+	tcase_add_test(tc, replace_keeps_copy_counters);
+	tcase_add_test(tc, replace_keeps_counters_new_rule);
 	tcase_add_test(tc, fixture_policies);
 	tcase_add_test(tc, restrict_readback);
 	tcase_add_test(tc, delta_edits_every_set_kind);
