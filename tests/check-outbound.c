@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 
 #include "ir.h"
 #include "outbound.h"
@@ -418,17 +419,44 @@ static struct progq progq(void)
 	return r;
 }
 
-/* The packets the output chain's rule on set `set` counted (nft): in the
- * family chain of the set's family (policy/ir.h), out4 or out6. */
-static long rule_packets(const char *set)
+/* The packets the output chain's rule on set `set` that ends in `verdict`
+ * ("queue": the program queue rule; "accept": the label accept before it)
+ * counted (nft): in the family chain of the set's family (policy/ir.h),
+ * out4 or out6. */
+static long rule_packets_to(const char *set, const char *verdict)
 {
 	char *chain = nn_keep(nn_sh_ok("ip netns exec %s nft list chain inet "
 				       "fwd_filter out%c", E.ns[SRV],
 				       set[strlen(set) - 1]));
-	char *key = nn_keepf("@%s counter packets ", set), *p = strstr(chain, key);
+	char *key = nn_keepf("@%s counter packets ", set);
 
-	ck_assert_msg(p, "no rule on @%s:\n%s", set, chain);
-	return strtol(p + strlen(key), NULL, 10);
+	for (char *l = chain; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		char *p = strstr(l, key), *end = strchr(l, '\n');
+		long n;
+		char *rest;
+
+		if (!p || (end && p > end))
+			continue;
+		n = strtol(p + strlen(key), &rest, 10);
+		rest = strstr(rest, " bytes ");
+		if (!rest || !(rest = strchr(rest + 7, ' ')))
+			continue;
+		rest++;
+		/* nft prints the xt queue target oddly (libxtables' warning
+		 * inside the line): a queue rule is the one that neither
+		 * accepts nor drops. */
+		if (strcmp(verdict, "queue") == 0 ?
+		    strncmp(rest, "accept", 6) != 0 && strncmp(rest, "drop", 4) != 0 :
+		    strncmp(rest, verdict, strlen(verdict)) == 0)
+			return n;
+	}
+	ck_abort_msg("no %s rule on @%s:\n%s", verdict, set, chain);
+	return -1;
+}
+
+static long rule_packets(const char *set)
+{
+	return rule_packets_to(set, "queue");
 }
 
 static void copy_exe(const char *from, const char *to)
@@ -1634,18 +1662,27 @@ START_TEST(test_compile_program)
 	out = &ir->chains[FWD_CHAIN_OUTPUT];
 	n = out->n;
 	for (unsigned k = 0; k < 4; k++)
-		ck_assert_int_eq(out->rules[n - 10 + k].verdict, FWD_V_ACCEPT);
-	/* Per family: the meter's drop, then the queue rule, on one set. */
-	for (unsigned k = 0; k < 4; k++) {
-		const struct fwd_ir_rule *r = &out->rules[n - 6 + k];
+		ck_assert_int_eq(out->rules[n - 12 + k].verdict, FWD_V_ACCEPT);
+	/* Per family, on one set: the label accept (ct label 127, before
+	 * the lookup), the meter's drop, then the queue rule. */
+	for (unsigned k = 0; k < 6; k++) {
+		const struct fwd_ir_rule *r = &out->rules[n - 8 + k];
+		const enum fwd_ir_verdict want[] = { FWD_V_ACCEPT, FWD_V_DROP,
+						     FWD_V_QUEUE_PROG };
+		unsigned step = k % 3, lk = step == 0 ? 2 : 1;
 
-		ck_assert_int_eq(r->verdict, k % 2 ? FWD_V_QUEUE_PROG : FWD_V_DROP);
-		ck_assert_uint_eq(r->nm, k % 2 ? 2 : 3);
+		ck_assert_int_eq(r->verdict, want[step]);
+		ck_assert_uint_eq(r->nm, step == 2 ? 2 : 3);
 		ck_assert(r->counter);
 		ck_assert_int_eq(r->m[0].kind, FWD_M_CT_STATE);
-		ck_assert_int_eq(r->m[1].kind, FWD_M_LOOKUP_DST);
-		ck_assert_uint_eq(r->m[1].set, FWD_SET_OUT_PROG4 + k / 2);
-		if (k % 2 == 0)
+		ck_assert_uint_eq(r->m[0].u32, NF_CT_STATE_BIT(IP_CT_NEW));
+		ck_assert_int_eq(r->m[lk].kind, FWD_M_LOOKUP_DST);
+		ck_assert_uint_eq(r->m[lk].set, FWD_SET_OUT_PROG4 + k / 3);
+		if (step == 0) {
+			ck_assert_int_eq(r->m[1].kind, FWD_M_CT_LABEL);
+			ck_assert_uint_eq(r->m[1].u32, FWD_CT_LABEL_BIT);
+		}
+		if (step == 1)
 			ck_assert_int_eq(r->m[2].kind, FWD_M_PROG_METER);
 	}
 	ck_assert_int_eq(out->rules[n - 1].verdict, FWD_V_DROP);
