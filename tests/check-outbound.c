@@ -389,6 +389,7 @@ static void expect_bin(const char *bin, const char *dst, unsigned port, int want
  * and decisions (the numbers after the keys, -1 when absent). */
 struct progq {
 	long queued, verdicts, errors, accepted, unknown, denied;
+	long labelled, label_errors;	/* UDP flows labelled (ctlabel.h) */
 };
 
 static long json_num(const char *s, const char *key)
@@ -414,6 +415,8 @@ static struct progq progq(void)
 		.accepted = json_num(q, "\"accepted\":"),
 		.unknown = json_num(q, "\"unknown_owner\":"),
 		.denied = json_num(q, "\"not_allowed\":"),
+		.labelled = json_num(q, "\"labelled\":"),
+		.label_errors = json_num(q, "\"label_errors\":"),
 	};
 	free(out);
 	return r;
@@ -833,6 +836,195 @@ START_TEST(test_program_udp)
 		      strstr(lines, "reason=not_allowed proto=17 src=[") &&
 		      strstr(lines, nn_keepf("exe_ino=%llu ", inode_of(NETTOOL))),
 		      "udp drops not attributed to nettool:\n%s", lines);
+	topo_down();
+}
+END_TEST
+
+/* A UDP sink in good on ADDR:PORT_OK: counts, never answers; exits
+ * after `count` datagrams (0: on SIGTERM), saying "count N total M". */
+static pid_t udp_sink(const char *addr, long count, const char *log)
+{
+	char port[8], cnt[24];
+	const char *argv[] = { NETTOOL, "sink", "udp", addr, port, "--timeout", "100",
+			       "--count", cnt, NULL };
+	pid_t pid;
+
+	snprintf(port, sizeof(port), "%u", PORT_OK);
+	snprintf(cnt, sizeof(cnt), "%ld", count);
+	pid = nn_spawn(&E, GOOD, log, argv, NULL);
+	ck_assert_msg(wait_for(log, "ready\n", 1, 5), "udp sink:\n%s",
+		      slurp_or_empty(log));
+	return pid;
+}
+
+/* `BIN send udp DST PORT_OK --count N --rate R [--wait-file F]` from srv,
+ * spawned: its pid (its log says "sent N errors E" at the end). */
+static pid_t udp_send(const char *bin, const char *dst, long n, const char *rate,
+		      const char *wait_file, const char *log)
+{
+	char port[8], count[24];
+	const char *argv[] = { bin, "send", "udp", dst, port, "--count", count,
+			       "--rate", rate, "--timeout", "30",
+			       wait_file ? "--wait-file" : NULL, wait_file, NULL };
+
+	snprintf(port, sizeof(port), "%u", PORT_OK);
+	snprintf(count, sizeof(count), "%ld", n);
+	return nn_spawn(&E, SRV, log, argv, NULL);
+}
+
+/* Wait for a spawned process to end by itself: its exit status. */
+static int wait_exit(pid_t pid, double secs)
+{
+	double end = nn_now() + secs;
+	int st;
+
+	do {
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			nn_forget(&E, pid);
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		}
+		nn_msleep(10);
+	} while (nn_now() < end);
+	ck_abort_msg("process %d still runs after %.0f s", (int)pid, secs);
+	return -1;
+}
+
+/* The loop's status once it decided everything queued so far and made
+ * `decided` decisions in all (accepted + unknown + not allowed), within
+ * 10 s: the last datagrams of a sender may still wait in the queue when
+ * it exits. */
+static struct progq progq_settled(long decided)
+{
+	double end = nn_now() + 10;
+	struct progq q;
+
+	do {
+		q = progq();
+		if (q.verdicts == q.queued && q.accepted + q.unknown + q.denied >= decided)
+			break;
+		nn_msleep(20);
+	} while (nn_now() < end);
+	return q;
+}
+
+/*
+ * issue 12: only the first packet of an outbound program flow reaches the
+ * loop, also over UDP. A UDP flow stays `new` until the peer answers, so
+ * the loop labels the flow's conntrack entry after its accept (ctlabel.h)
+ * and the label accept in front of the program rules lets the rest out in
+ * the kernel. The allowed program (a copy of nettool) sends DATAGRAMS
+ * datagrams on one flow to a sink that never answers, IPv4 then IPv6: the
+ * first alone; once fwctl status says its flow is labelled, the rest, at
+ * 4x program_limit (without the label the meter would drop what is over
+ * it, and every datagram would be queued). Exact counts: the queue got one
+ * packet of the flow (status and the queue rule's counter), the label
+ * rule the other DATAGRAMS - 1, the sink all of them. While that flow is
+ * labelled, nettool itself (another inode, its own flow to the same
+ * destination) is decided datagram by datagram and refused: nothing of it
+ * is accepted or labelled, the label rule counts none of it.
+ * Killed fwd: a new flow of the allowed program is dropped (fail closed):
+ * its datagrams hit the queue rule, nobody listens, none arrives.
+ */
+#define DATAGRAMS 2000L
+
+START_TEST(test_program_udp_flow)
+{
+	char *copy;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	copy = nn_path(&E, "prog-client");
+	copy_exe(NETTOOL, copy);
+	write_file(T.policy,
+		   "[defaults]\noutbound = deny\nprogram_limit = 250/1s\n\n"
+		   "[service stats-out]\ndirection = out\nports = %u/udp\n"
+		   "allow = " GOOD4 ", " GOOD6 "\nprogram = %s\n", PORT_OK, copy);
+	fwd_start();
+	ck_assert_msg(wait_for(T.fwdlog, nn_keepf("bound queue %u", FWD_PROG_QUEUE), 1, 5),
+		      "program queue not bound:\n%s", slurp_or_empty(T.fwdlog));
+	for (int v6 = 0; v6 < 2; v6++) {
+		const char *dst = v6 ? GOOD6 : GOOD4;
+		const char *set = v6 ? "out_prog6" : "out_prog4";
+		char *slog = nn_path(&E, nn_keepf("sink%d.log", v6));
+		char *flag = nn_path(&E, nn_keepf("go%d", v6));
+		char *clog = nn_path(&E, nn_keepf("client%d.log", v6));
+		char *dlog = nn_path(&E, nn_keepf("denied%d.log", v6));
+		pid_t sink = udp_sink(dst, DATAGRAMS, slog), client, other;
+		struct progq q0 = progq(), q1, q2;
+		long lab0 = rule_packets_to(set, "accept"), que0 = rule_packets(set);
+		double until = nn_now() + 10;
+
+		client = udp_send(copy, dst, DATAGRAMS, "1000", flag, clog);
+		do {
+			q1 = progq();
+			if (q1.labelled > q0.labelled || q1.label_errors > q0.label_errors)
+				break;
+			nn_msleep(20);
+		} while (nn_now() < until);
+		ck_assert_msg(q1.labelled == q0.labelled + 1 &&
+			      q1.label_errors == q0.label_errors &&
+			      q1.queued == q0.queued + 1 && q1.accepted == q0.accepted + 1,
+			      "%s: the first datagram: labelled %ld -> %ld (errors %ld -> %ld), "
+			      "queued %ld -> %ld, accepted %ld -> %ld\nfwd log:\n%.1500s",
+			      dst, q0.labelled, q1.labelled, q0.label_errors, q1.label_errors,
+			      q0.queued, q1.queued, q0.accepted, q1.accepted,
+			      slurp_or_empty(T.fwdlog));
+
+		/* Another program's flow to the same destination, while the
+		 * first one is labelled: refused datagram by datagram (the
+		 * last ones may find their socket gone: unknown owner). */
+		other = udp_send(NETTOOL, dst, 20, "100", NULL, dlog);
+		ck_assert_int_eq(wait_exit(other, 10), 0);
+		ck_assert_msg(wait_for(dlog, "sent 20 ", 1, 5), "other sender:\n%s",
+			      slurp_or_empty(dlog));
+		q2 = progq_settled(q1.accepted + q1.unknown + q1.denied + 20);
+		ck_assert_msg(q2.denied + q2.unknown - q1.denied - q1.unknown == 20 &&
+			      q2.denied > q1.denied && q2.accepted == q1.accepted &&
+			      q2.labelled == q1.labelled,
+			      "%s: another program: not allowed %ld -> %ld, unknown %ld -> "
+			      "%ld, accepted %ld -> %ld, labelled %ld -> %ld", dst, q1.denied,
+			      q2.denied, q1.unknown, q2.unknown, q1.accepted, q2.accepted,
+			      q1.labelled, q2.labelled);
+		ck_assert_int_eq(rule_packets_to(set, "accept"), lab0);
+		/* The queue rule: the first flow's first datagram, the other's
+		 * 20. */
+		ck_assert_int_eq(rule_packets(set), que0 + 1 + 20);
+
+		/* The rest of the first flow. */
+		free(nn_sh_ok("touch %s", flag));
+		ck_assert_int_eq(wait_exit(client, 20), 0);
+		ck_assert_msg(wait_for(clog, nn_keepf("sent %ld errors 0", DATAGRAMS), 1, 5),
+			      "%s: the client:\n%s", dst, slurp_or_empty(clog));
+		ck_assert_msg(wait_for(slog, nn_keepf("count %ld ", DATAGRAMS), 1, 10),
+			      "%s: the sink did not get all %ld datagrams:\n%s\nlabel rule "
+			      "%ld, queue rule %ld", dst, DATAGRAMS, slurp_or_empty(slog),
+			      rule_packets_to(set, "accept") - lab0, rule_packets(set) - que0);
+		ck_assert_int_eq(wait_exit(sink, 5), 0);
+		q1 = progq();
+		ck_assert_msg(q1.queued == q2.queued && q1.accepted == q2.accepted &&
+			      q1.labelled == q2.labelled,
+			      "%s: datagrams after the first reached the loop: queued %ld -> "
+			      "%ld, accepted %ld -> %ld, labelled %ld -> %ld", dst, q2.queued,
+			      q1.queued, q2.accepted, q1.accepted, q2.labelled, q1.labelled);
+		ck_assert_int_eq(rule_packets(set), que0 + 1 + 20);
+		ck_assert_int_eq(rule_packets_to(set, "accept"), lab0 + DATAGRAMS - 1);
+	}
+
+	nn_kill(&E, T.fwd);	/* fail closed: nobody on the queue */
+	{
+		char *slog = nn_path(&E, "sink-after.log");
+		char *clog = nn_path(&E, "after-kill.log");
+		pid_t sink = udp_sink(GOOD4, 0, slog);
+		long que0 = rule_packets("out_prog4"), lab0 = rule_packets_to("out_prog4",
+									      "accept");
+
+		ck_assert_int_eq(wait_exit(udp_send(copy, GOOD4, 5, "50", NULL, clog), 10), 0);
+		ck_assert_int_eq(rule_packets("out_prog4"), que0 + 5);
+		ck_assert_int_eq(rule_packets_to("out_prog4", "accept"), lab0);
+		ck_assert_int_eq(nn_stop(&E, sink, 5), 0);
+		ck_assert_int_eq(nn_num_after(slog, "total "), 0);
+	}
 	topo_down();
 }
 END_TEST
@@ -1792,6 +1984,7 @@ static Suite *outbound_suite(void)
 	nn_add_test(s, "program_fanout", test_program_fanout, 120, runner_cleanup);
 	nn_add_test(s, "program_meter", test_program_meter, 120, runner_cleanup);
 	nn_add_test(s, "program_udp", test_program_udp, 120, runner_cleanup);
+	nn_add_test(s, "program_udp_flow", test_program_udp_flow, 120, runner_cleanup);
 	nn_add_test(s, "last_good_program", test_last_good_program, 120, runner_cleanup);
 	nn_add_test(s, "last_good_owner", test_last_good_owner, 120, runner_cleanup);
 	nn_add_test(s, "unit_without_cgroup2", test_unit_without_cgroup2, 60, runner_cleanup);
