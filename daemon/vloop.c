@@ -400,6 +400,8 @@ static void prog_label(struct worker *w, const struct fwd_pkt *pk,
 	int ret;
 
 	for (size_t i = 0; i < n && k < FWD_CT_LABEL_MAX; i++) {
+		bool seen = false;
+
 		if (!v[i].accept || pk[i].proto != IPPROTO_UDP ||
 		    (pk[i].flags & (FWD_PKT_F_BAD | FWD_PKT_F_TRUNC | FWD_PKT_F_FRAG)))
 			continue;
@@ -409,7 +411,13 @@ static void prog_label(struct worker *w, const struct fwd_pkt *pk,
 					     .dport = pk[i].dport };
 		memcpy(f[k].src, pk[i].src, sizeof(f[k].src));
 		memcpy(f[k].dst, pk[i].dst, sizeof(f[k].dst));
-		k++;
+		/* Datagrams that raced their flow's label (sent while the
+		 * first one was being decided) come in a run: one update
+		 * per flow and batch. */
+		for (size_t j = 0; j < k && !seen; j++)
+			seen = memcmp(&f[j], &f[k], sizeof(f[k])) == 0;
+		if (!seen)
+			k++;
 	}
 	if (!k)
 		return;
