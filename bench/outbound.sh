@@ -296,6 +296,9 @@ report "counters: $(ip netns exec "$NS_user" nft list set inet fwd_filter out_us
 # rule, and the connections the program made (every round's) agree.
 report "program queue: $(ip netns exec "$NS_prog" "$FWCTL" -S "$SCRATCH/prog.sock" status --json |
 	grep -o '"queue":16,"bound":true,"queued":[0-9]*' | grep -o '[0-9]*$') queued; rule: $(ip netns exec "$NS_prog" nft list table inet fwd_filter |
-	grep -o '@out_prog4 counter packets [0-9]*' | grep -o '[0-9]*$') packets; decisions: $(ip netns exec "$NS_prog" "$FWCTL" -S "$SCRATCH/prog.sock" status --json |
+	grep -o '@out_prog4 counter packets [0-9]* bytes [0-9]* [a-z]*' | grep -v ' accept$' |
+	grep -o 'packets [0-9]*' | grep -o '[0-9]*$') packets (the label accept before it: $(ip netns exec \
+	"$NS_prog" nft list table inet fwd_filter | grep -o 'ct label 127 ip daddr[^@]*@out_prog4 counter packets [0-9]*' |
+	grep -o '[0-9]*$' || echo none)); decisions: $(ip netns exec "$NS_prog" "$FWCTL" -S "$SCRATCH/prog.sock" status --json |
 	grep -o '"program":{[^}]*}'); meter drops: $(ip netns exec "$NS_prog" nft list table inet fwd_filter |
 	grep -o 'packets } counter packets [0-9]*' | head -1 | grep -o '[0-9]*$')"

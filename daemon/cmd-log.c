@@ -207,6 +207,11 @@ void fwd_vloop_status_json(const struct fwd_vloop_view *v, struct json_out *j)
 			json_key(j, "accepted"); json_uint(j, st[i].prog_accepted);
 			json_key(j, "unknown_owner"); json_uint(j, st[i].prog_unknown);
 			json_key(j, "not_allowed"); json_uint(j, st[i].prog_denied);
+			json_key(j, "labelled"); json_uint(j, st[i].prog_labelled);
+			json_key(j, "label_errors"); json_uint(j, st[i].prog_label_errors);
+			json_key(j, "last_label_error");
+			json_str(j, st[i].prog_last_label_error ?
+				 strerror(st[i].prog_last_label_error) : "");
 			json_obj_end(j);
 		}
 		json_obj_end(j);
@@ -276,6 +281,13 @@ void fwd_vloop_status_text(const struct fwd_vloop_view *v, struct fwd_response *
 					    (unsigned long long)s->prog_accepted,
 					    (unsigned long long)s->prog_unknown,
 					    (unsigned long long)s->prog_denied);
+			fwd_response_printf(resp, "            UDP flows labelled: %llu "
+					    "(%llu failed%s%s)\n",
+					    (unsigned long long)s->prog_labelled,
+					    (unsigned long long)s->prog_label_errors,
+					    s->prog_last_label_error ? ", last: " : "",
+					    s->prog_last_label_error ?
+					    strerror(s->prog_last_label_error) : "");
 			continue;
 		}
 		fwd_response_printf(resp, "            default deny %llu, guard scan %llu, "

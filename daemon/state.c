@@ -39,6 +39,11 @@
  * policy with [guard] named meter sets it did not make and fell to the
  * lockdown ruleset. Version 3 files (optional trailing sections, no
  * guard queue) still load.
+ * A match kind is written as its number with the same fields as every
+ * other, so a new kind (FWD_M_CT_LABEL, the program rules' label accept)
+ * needed no new version: files written before it still mean what they
+ * meant (their program rules just lack the label rule), and an older fwd
+ * refuses a newer file by its unknown kind as it would by its version.
  */
 static const char state_magic[8] = { 'F', 'W', 'D', 'I', 'R', 0, 0, 4 };
 static const char state_magic_v3[8] = { 'F', 'W', 'D', 'I', 'R', 0, 0, 3 };
@@ -502,9 +507,16 @@ static bool get_rule(struct dec *d, const struct fwd_ir *ir,
 		/* Linearize has no default case: a match it does not know
 		 * would be left out, the rule matching more than it says
 		 * (an unknown match + accept would accept everything). */
-		if (m->kind > FWD_M_PROG_METER)
+		if (m->kind > FWD_M_LAST)
 			return refuse(d, "chain %s rule %zu: match kind %u unknown",
 				      c->name, j, (unsigned)m->kind);
+		/* Only fwd's own label bit: another would be past the 16
+		 * bytes linearize masks (bit > 127), or accept flows some
+		 * other tool labelled, which fwd never decided. */
+		if (m->kind == FWD_M_CT_LABEL && m->u32 != FWD_CT_LABEL_BIT)
+			return refuse(d, "chain %s rule %zu: ct label %u is not "
+				      "the one fwd owns (%u)", c->name, j, m->u32,
+				      FWD_CT_LABEL_BIT);
 		if ((m->kind == FWD_M_ICMP_TYPES || m->kind == FWD_M_ICMPV6_TYPES) &&
 		    !types_ok(m))
 			return refuse(d, "chain %s rule %zu: ICMP types none, "

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 
 #include "commit.h"
+#include "ctlabel.h"
 #include "diag.h"
 #include "edit.h"
 #include "fwd.h"
@@ -82,6 +83,11 @@ struct worker {
 	uint64_t blocks, suppressed;
 	struct lat_hist lat;
 	uint64_t prog_by[3];	/* program decisions by fwd_prog_reason */
+	/* UDP flows labelled after their accept (ctlabel.h), and the
+	 * labels that failed (the flow stays queued), the last one's errno. */
+	uint64_t labelled, label_errors;
+	int last_label_error;
+	struct fwd_ct_labeller *ctl;	/* the worker's own; NULL: none */
 	/* The program worker's drop lines: at most PROG_LOG_PER_S a second
 	 * (a local user's refused client can retry as fast as it likes);
 	 * the rest counted and summed up in one line. Worker-local. */
@@ -124,6 +130,9 @@ struct fwd_vloop {
 	size_t npw;
 	struct fwd_ir_queue prun;
 	struct fwd_progrules *prog;
+	/* The table in force has the program rules' label accept (ir.h,
+	 * FWD_M_CT_LABEL): only then is a label worth its round trip. */
+	bool plabel;
 
 	/* Main thread only. */
 	struct held *held;
@@ -373,6 +382,58 @@ static void prog_log(const struct fwd_pkt *p, const struct fwd_prog_owner *o,
 }
 
 /*
+ * After the accepts went out (the entries are confirmed by then, see
+ * ctlabel.h): label the UDP flows among them, so that their later
+ * datagrams pass the label accept in the kernel instead of coming here.
+ * A UDP flow stays `new` until its peer answers; a TCP flow is
+ * established by the SYN-ACK and never needs it. Drops are not labelled:
+ * a refused flow's next datagram is decided (and logged) again. A failed
+ * label costs nothing but that: the flow keeps being queued.
+ */
+static void prog_label(struct worker *w, const struct fwd_pkt *pk,
+		       const struct fwd_prog_verdict *v, size_t n)
+{
+	struct fwd_ct_flow f[FWD_CT_LABEL_MAX];
+	int err[FWD_CT_LABEL_MAX];
+	unsigned done = 0;
+	size_t k = 0;
+	int ret;
+
+	for (size_t i = 0; i < n && k < FWD_CT_LABEL_MAX; i++) {
+		bool seen = false;
+
+		if (!v[i].accept || pk[i].proto != IPPROTO_UDP ||
+		    (pk[i].flags & (FWD_PKT_F_BAD | FWD_PKT_F_TRUNC | FWD_PKT_F_FRAG)))
+			continue;
+		f[k] = (struct fwd_ct_flow){ .family = (uint8_t)pk[i].family,
+					     .proto = IPPROTO_UDP,
+					     .sport = pk[i].sport,
+					     .dport = pk[i].dport };
+		memcpy(f[k].src, pk[i].src, sizeof(f[k].src));
+		memcpy(f[k].dst, pk[i].dst, sizeof(f[k].dst));
+		/* Datagrams that raced their flow's label (sent while the
+		 * first one was being decided) come in a run: one update
+		 * per flow and batch. */
+		for (size_t j = 0; j < k && !seen; j++)
+			seen = memcmp(&f[j], &f[k], sizeof(f[k])) == 0;
+		if (!seen)
+			k++;
+	}
+	if (!k)
+		return;
+	ret = fwd_ct_label_flows(w->ctl, f, k, FWD_CT_LABEL_BIT, &done, err);
+	pthread_mutex_lock(&w->vl->mu);
+	w->labelled += done;
+	w->label_errors += k - done;
+	for (size_t i = 0; i < k && !ret; i++)
+		if (err[i])
+			w->last_label_error = -err[i];
+	if (ret)
+		w->last_label_error = -ret;
+	pthread_mutex_unlock(&w->vl->mu);
+}
+
+/*
  * The owners first, outside the lock (sock_diag and /proc take time; the
  * guard's workers must not wait for them), then the decisions under it,
  * then exactly one verdict per packet: accept only what a rule names.
@@ -384,6 +445,7 @@ static void prog_batch(struct worker *w, struct fwd_queue *q,
 	struct fwd_prog_owner own[BATCH];
 	struct fwd_prog_verdict v[BATCH];
 	char rule[BATCH][96];
+	bool label;
 
 	for (size_t i = 0; i < n; i++) {
 		struct fwd_sock_owner so;
@@ -401,6 +463,7 @@ static void prog_batch(struct worker *w, struct fwd_queue *q,
 		}
 	}
 	pthread_mutex_lock(&vl->mu);
+	label = vl->plabel && w->ctl;
 	for (size_t i = 0; i < n; i++) {
 		const struct fwd_progrule *r;
 
@@ -417,7 +480,10 @@ static void prog_batch(struct worker *w, struct fwd_queue *q,
 	pthread_mutex_unlock(&vl->mu);
 	for (size_t i = 0; i < n; i++)
 		fwd_queue_verdict(q, pk[i].id, v[i].accept ? NF_ACCEPT : NF_DROP);
-	fwd_queue_flush(q);
+	/* Only once the verdicts were sent: before, the entries are not
+	 * in the table yet. */
+	if (fwd_queue_flush(q) == 0 && label)
+		prog_label(w, pk, v, n);
 	pthread_mutex_lock(&vl->mu);
 	fwd_queue_get_stats(q, &w->qst);
 	pthread_mutex_unlock(&vl->mu);
@@ -662,6 +728,23 @@ static void prog_renew(struct fwd_ctx *ctx)
 	fwd_progrules_free(old);
 }
 
+/* Whether ir's output chain has the program rules' label accept (a last
+ * good policy saved before it existed does not). */
+static bool ir_has_label(const struct fwd_ir *ir)
+{
+	const struct fwd_ir_chain *ch;
+
+	if (!ir || ir->nchains <= FWD_CHAIN_OUTPUT)
+		return false;
+	ch = &ir->chains[FWD_CHAIN_OUTPUT];
+	for (size_t i = 0; i < ch->n; i++)
+		for (unsigned k = 0; k < ch->rules[i].nm && k < FWD_IR_MAX_MATCH; k++)
+			if (ch->rules[i].m[k].kind == FWD_M_CT_LABEL &&
+			    ch->rules[i].verdict == FWD_V_ACCEPT)
+				return true;
+	return false;
+}
+
 static void prog_stop(struct fwd_vloop *vl)
 {
 	if (!vl->pw)
@@ -672,6 +755,7 @@ static void prog_stop(struct fwd_vloop *vl)
 		if (vl->pw[i].started)
 			pthread_join(vl->pw[i].th, NULL);
 		fwd_owner_finder_free(vl->pw[i].of);
+		fwd_ct_labeller_free(vl->pw[i].ctl);
 	}
 	free(vl->pw);
 	vl->pw = NULL;
@@ -704,6 +788,13 @@ static void prog_start(struct fwd_vloop *vl, const struct fwd_ir_queue *q)
 			fwd_log(LOG_ERR, "verdict loop: program queue %u: sock_diag: "
 				"%s; program rules let nothing out", w->num,
 				strerror(-ret));
+		/* Without a labeller every datagram of a UDP flow comes
+		 * here (slower, still decided). */
+		ret = fwd_ct_labeller_new(&w->ctl);
+		if (ret)
+			fwd_log(LOG_ERR, "verdict loop: program queue %u: ctnetlink: "
+				"%s; UDP flows are decided datagram by datagram",
+				w->num, strerror(-ret));
 		ret = pthread_create(&w->th, NULL, worker_main, w);
 		if (ret)
 			fwd_log(LOG_ERR, "verdict loop: thread for queue %u: %s; its "
@@ -1050,6 +1141,9 @@ void fwd_vloop_sync(struct fwd_ctx *ctx, bool new_model)
 	 * the table queues to it. */
 	if (new_model || !vl->prog)
 		prog_renew(ctx);
+	pthread_mutex_lock(&vl->mu);
+	vl->plabel = ir_has_label(ctx->ir);
+	pthread_mutex_unlock(&vl->mu);
 	if (ctx->ir && ctx->ir->prog.on && !ctx->disabled) {
 		struct fwd_ir_queue pq = fwd_ir_prog_queue(ctx->ir);
 
@@ -1326,6 +1420,10 @@ unsigned fwd_vloop_stats(struct fwd_ctx *ctx, struct fwd_vloop_qstats *out,
 			s->prog_accepted += w->prog_by[FWD_PROG_ALLOWED];
 			s->prog_unknown += w->prog_by[FWD_PROG_UNKNOWN_OWNER];
 			s->prog_denied += w->prog_by[FWD_PROG_NOT_ALLOWED];
+			s->prog_labelled += w->labelled;
+			s->prog_label_errors += w->label_errors;
+			if (w->last_label_error)
+				s->prog_last_label_error = w->last_label_error;
 		}
 	}
 	pthread_mutex_unlock(&vl->mu);

@@ -92,6 +92,10 @@ struct fwd_vloop_qstats {
 	bool prog;
 	uint16_t prog_total;
 	uint64_t prog_accepted, prog_unknown, prog_denied;
+	/* Accepted UDP flows labelled for the kernel (their later datagrams
+	 * not queued again), labels that failed, the last failure's errno. */
+	uint64_t prog_labelled, prog_label_errors;
+	int prog_last_label_error;
 };
 /* Fill up to max entries; returns how many queues run (0: no loop). */
 unsigned fwd_vloop_stats(struct fwd_ctx *ctx, struct fwd_vloop_qstats *out,

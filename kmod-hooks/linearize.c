@@ -697,6 +697,26 @@ static void m_ct_state(struct nftnl_rule *r, uint32_t mask)
 	e_cmp(r, NFT_CMP_NEQ, &zero, 4);
 }
 
+/* ct label BIT: the 16 bytes of labels masked to the one bit (the
+ * kernel's bitmap, byte BIT / 8), compared with zero, as nft emits it. */
+static void m_ct_label(struct nftnl_rule *r, uint32_t bit)
+{
+	uint8_t mask[16] = { 0 }, zero[16] = { 0 };
+	struct nftnl_expr *e;
+
+	mask[(bit / 8) % sizeof(mask)] = (uint8_t)(1u << (bit % 8));
+	e = expr(r, "ct");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_LABELS);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	e = expr(r, "bitwise");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(mask));
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, sizeof(mask));
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, sizeof(zero));
+	e_cmp(r, NFT_CMP_NEQ, zero, sizeof(zero));
+}
+
 static void m_limit(struct nftnl_rule *r, uint32_t rate, uint32_t burst)
 {
 	struct nftnl_expr *e = expr(r, "limit");
@@ -984,6 +1004,9 @@ static void lin_rule_into(struct fwd_batch *b, const char *table,
 			break;
 		case FWD_M_PROG_METER:
 			m_prog_meter(r, ir);
+			break;
+		case FWD_M_CT_LABEL:
+			m_ct_label(r, m->u32);
 			break;
 		}
 	}

@@ -2336,6 +2336,8 @@ static bool match_one(const struct fwd_ir *ir, const struct fwd_ir_match *m,
 	case FWD_M_CLASS_METER:
 	case FWD_M_PROG_METER:
 		return false;			/* a first packet: under it */
+	case FWD_M_CT_LABEL:
+		return false;			/* a first packet: no label yet */
 	case FWD_M_IIFNAME:
 	case FWD_M_OIFNAME:
 		/* A probe names no interface: taken to come in (go out)

@@ -193,6 +193,15 @@ struct fwd_ir_set {
  *                     without a socket has no skuid and misses (the loop
  *                     then finds no owner and drops it)
  *                                                             update @prog_meter { meta skuid limit rate over 1000/second burst 1000 packets }
+ * FWD_M_CT_LABEL      ct load labels (16 bytes) into reg 1; bitwise & the
+ *                     one bit u32 (0..127: byte u32/8, bit u32%8) ^ 0;
+ *                     cmp != 0                               ct label 127
+ *                     The label fwd owns (FWD_CT_LABEL_BIT): the verdict
+ *                     loop sets it on a UDP flow it accepted, so that the
+ *                     flow's later datagrams pass in the kernel. The
+ *                     expression is also what makes the kernel attach the
+ *                     labels extension to new conntracks at all (its init
+ *                     calls nf_connlabels_get for the namespace).
  *
  * No dependency on the l4 protocol is added for `th dport`: in the sets only
  * tcp and udp appear, so other protocols simply miss.
@@ -214,7 +223,21 @@ enum fwd_ir_match_kind {
 	FWD_M_OIFNAME,		/* oifname == classes[u32].ifname */
 	FWD_M_CLASS_METER,	/* update @<class>_m4/6 { saddr limit rate over } */
 	FWD_M_PROG_METER,	/* update @prog_meter { meta skuid limit rate over } */
+	FWD_M_CT_LABEL,		/* ct label u32 (one bit, 0..127) */
 };
+
+/* The last match kind: the state decoder and the fuzzer refuse others. */
+#define FWD_M_LAST FWD_M_CT_LABEL
+
+/*
+ * The conntrack label bit fwd owns (ir.h, FWD_M_CT_LABEL): on an outbound
+ * UDP flow of a program rule, "fwd's verdict loop accepted this flow's
+ * first datagram". The highest of the 128 bits: tools that use labels
+ * (connlabel.conf's names, xt_connlabel users) hand them out from bit 0
+ * up. Labels, not the conntrack or packet mark: WireGuard, Tailscale,
+ * Kubernetes and Calico own bits of the marks.
+ */
+#define FWD_CT_LABEL_BIT 127u
 
 struct fwd_ir_match {
 	enum fwd_ir_match_kind kind;

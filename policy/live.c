@@ -115,6 +115,7 @@ static bool same_match(const struct fwd_ir_match *a,
 	case FWD_M_OIF_LO:
 		return true;
 	case FWD_M_CT_STATE:
+	case FWD_M_CT_LABEL:
 	case FWD_M_NFPROTO:
 	case FWD_M_L4PROTO:
 	case FWD_M_RPF_MISSING:

@@ -374,29 +374,46 @@ static const struct {
  * [defaults] program_limit has them dropped (and counted) in the kernel,
  * so the queue keeps room for everybody else's. Only flows the queue
  * would get spend the user's budget.
+ * In front of both, the same match on flows carrying fwd's conntrack
+ * label (ir.h, FWD_M_CT_LABEL), accepted: the verdict loop labels a UDP
+ * flow once it accepted its first datagram, and a UDP flow stays `new`
+ * until the peer answers, so without this every datagram of a one-way
+ * client (syslog, statsd, a DNS retransmit) would be queued, decided
+ * again and, past program_limit, dropped. The label is tested before the
+ * lookup: a packet without it (every TCP SYN) pays a conntrack load and
+ * a compare, no lookup. Labelled flows neither spend the meter nor reach
+ * the queue.
  */
+#define PROG_RULES 3	/* per family: label accept, meter drop, queue */
+
 static void prog_rules(struct fwd_ir_chain *ch, size_t set, size_t at)
 {
-	FWD_GROW(ch->rules, ch->cap, ch->n + 4);
-	memmove(&ch->rules[at + 4], &ch->rules[at],
+	FWD_GROW(ch->rules, ch->cap, ch->n + 2 * PROG_RULES);
+	memmove(&ch->rules[at + 2 * PROG_RULES], &ch->rules[at],
 		(ch->n - at) * sizeof(*ch->rules));
-	for (unsigned k = 0; k < 4; k++) {
+	for (unsigned k = 0; k < 2 * PROG_RULES; k++) {
 		struct fwd_ir_rule *r = &ch->rules[at + k];
+		unsigned step = k % PROG_RULES;
 
 		memset(r, 0, sizeof(*r));
-		r->nm = 2;
-		r->m[0].kind = FWD_M_CT_STATE;
-		r->m[0].u32 = NF_CT_STATE_BIT(IP_CT_NEW);
-		r->m[1].kind = FWD_M_LOOKUP_DST;
-		r->m[1].set = (unsigned)(set + k / 2);
+		r->m[r->nm].kind = FWD_M_CT_STATE;
+		r->m[r->nm++].u32 = NF_CT_STATE_BIT(IP_CT_NEW);
+		if (step == 0) {
+			r->m[r->nm].kind = FWD_M_CT_LABEL;
+			r->m[r->nm++].u32 = FWD_CT_LABEL_BIT;
+		}
+		r->m[r->nm].kind = FWD_M_LOOKUP_DST;
+		r->m[r->nm++].set = (unsigned)(set + k / PROG_RULES);
 		r->counter = true;
 		r->verdict = FWD_V_QUEUE_PROG;
-		if (k % 2 == 0) {
+		if (step == 0)
+			r->verdict = FWD_V_ACCEPT;
+		if (step == 1) {
 			r->m[r->nm++].kind = FWD_M_PROG_METER;
 			r->verdict = FWD_V_DROP;
 		}
 	}
-	ch->n += 4;
+	ch->n += 2 * PROG_RULES;
 }
 
 /*

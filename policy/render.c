@@ -684,6 +684,14 @@ static int render_match(struct out *o, const struct fwd_ir *ir,
 			return -EINVAL;
 		render_prog_meter(o, ir);
 		return 0;
+	case FWD_M_CT_LABEL:
+		/* By number: nft names a label only from a connlabel.conf
+		 * that says so, and reads the number back either way. */
+		if (m->u32 > 127)
+			return -EINVAL;
+		puts_(o, "ct label ");
+		put_u32(o, m->u32);
+		return 0;
 	}
 	return -EINVAL;
 }

@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 
 #include "ir.h"
 #include "outbound.h"
@@ -388,6 +389,7 @@ static void expect_bin(const char *bin, const char *dst, unsigned port, int want
  * and decisions (the numbers after the keys, -1 when absent). */
 struct progq {
 	long queued, verdicts, errors, accepted, unknown, denied;
+	long labelled, label_errors;	/* UDP flows labelled (ctlabel.h) */
 };
 
 static long json_num(const char *s, const char *key)
@@ -413,22 +415,51 @@ static struct progq progq(void)
 		.accepted = json_num(q, "\"accepted\":"),
 		.unknown = json_num(q, "\"unknown_owner\":"),
 		.denied = json_num(q, "\"not_allowed\":"),
+		.labelled = json_num(q, "\"labelled\":"),
+		.label_errors = json_num(q, "\"label_errors\":"),
 	};
 	free(out);
 	return r;
 }
 
-/* The packets the output chain's rule on set `set` counted (nft): in the
- * family chain of the set's family (policy/ir.h), out4 or out6. */
-static long rule_packets(const char *set)
+/* The packets the output chain's rule on set `set` that ends in `verdict`
+ * ("queue": the program queue rule; "accept": the label accept before it)
+ * counted (nft): in the family chain of the set's family (policy/ir.h),
+ * out4 or out6. */
+static long rule_packets_to(const char *set, const char *verdict)
 {
 	char *chain = nn_keep(nn_sh_ok("ip netns exec %s nft list chain inet "
 				       "fwd_filter out%c", E.ns[SRV],
 				       set[strlen(set) - 1]));
-	char *key = nn_keepf("@%s counter packets ", set), *p = strstr(chain, key);
+	char *key = nn_keepf("@%s counter packets ", set);
 
-	ck_assert_msg(p, "no rule on @%s:\n%s", set, chain);
-	return strtol(p + strlen(key), NULL, 10);
+	for (char *l = chain; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		char *p = strstr(l, key), *end = strchr(l, '\n');
+		long n;
+		char *rest;
+
+		if (!p || (end && p > end))
+			continue;
+		n = strtol(p + strlen(key), &rest, 10);
+		rest = strstr(rest, " bytes ");
+		if (!rest || !(rest = strchr(rest + 7, ' ')))
+			continue;
+		rest++;
+		/* nft prints the xt queue target oddly (libxtables' warning
+		 * inside the line): a queue rule is the one that neither
+		 * accepts nor drops. */
+		if (strcmp(verdict, "queue") == 0 ?
+		    strncmp(rest, "accept", 6) != 0 && strncmp(rest, "drop", 4) != 0 :
+		    strncmp(rest, verdict, strlen(verdict)) == 0)
+			return n;
+	}
+	ck_abort_msg("no %s rule on @%s:\n%s", verdict, set, chain);
+	return -1;
+}
+
+static long rule_packets(const char *set)
+{
+	return rule_packets_to(set, "queue");
 }
 
 static void copy_exe(const char *from, const char *to)
@@ -805,6 +836,195 @@ START_TEST(test_program_udp)
 		      strstr(lines, "reason=not_allowed proto=17 src=[") &&
 		      strstr(lines, nn_keepf("exe_ino=%llu ", inode_of(NETTOOL))),
 		      "udp drops not attributed to nettool:\n%s", lines);
+	topo_down();
+}
+END_TEST
+
+/* A UDP sink in good on ADDR:PORT_OK: counts, never answers; exits
+ * after `count` datagrams (0: on SIGTERM), saying "count N total M". */
+static pid_t udp_sink(const char *addr, long count, const char *log)
+{
+	char port[8], cnt[24];
+	const char *argv[] = { NETTOOL, "sink", "udp", addr, port, "--timeout", "100",
+			       "--count", cnt, NULL };
+	pid_t pid;
+
+	snprintf(port, sizeof(port), "%u", PORT_OK);
+	snprintf(cnt, sizeof(cnt), "%ld", count);
+	pid = nn_spawn(&E, GOOD, log, argv, NULL);
+	ck_assert_msg(wait_for(log, "ready\n", 1, 5), "udp sink:\n%s",
+		      slurp_or_empty(log));
+	return pid;
+}
+
+/* `BIN send udp DST PORT_OK --count N --rate R [--wait-file F]` from srv,
+ * spawned: its pid (its log says "sent N errors E" at the end). */
+static pid_t udp_send(const char *bin, const char *dst, long n, const char *rate,
+		      const char *wait_file, const char *log)
+{
+	char port[8], count[24];
+	const char *argv[] = { bin, "send", "udp", dst, port, "--count", count,
+			       "--rate", rate, "--timeout", "30",
+			       wait_file ? "--wait-file" : NULL, wait_file, NULL };
+
+	snprintf(port, sizeof(port), "%u", PORT_OK);
+	snprintf(count, sizeof(count), "%ld", n);
+	return nn_spawn(&E, SRV, log, argv, NULL);
+}
+
+/* Wait for a spawned process to end by itself: its exit status. */
+static int wait_exit(pid_t pid, double secs)
+{
+	double end = nn_now() + secs;
+	int st;
+
+	do {
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			nn_forget(&E, pid);
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		}
+		nn_msleep(10);
+	} while (nn_now() < end);
+	ck_abort_msg("process %d still runs after %.0f s", (int)pid, secs);
+	return -1;
+}
+
+/* The loop's status once it decided everything queued so far and made
+ * `decided` decisions in all (accepted + unknown + not allowed), within
+ * 10 s: the last datagrams of a sender may still wait in the queue when
+ * it exits. */
+static struct progq progq_settled(long decided)
+{
+	double end = nn_now() + 10;
+	struct progq q;
+
+	do {
+		q = progq();
+		if (q.verdicts == q.queued && q.accepted + q.unknown + q.denied >= decided)
+			break;
+		nn_msleep(20);
+	} while (nn_now() < end);
+	return q;
+}
+
+/*
+ * issue 12: only the first packet of an outbound program flow reaches the
+ * loop, also over UDP. A UDP flow stays `new` until the peer answers, so
+ * the loop labels the flow's conntrack entry after its accept (ctlabel.h)
+ * and the label accept in front of the program rules lets the rest out in
+ * the kernel. The allowed program (a copy of nettool) sends DATAGRAMS
+ * datagrams on one flow to a sink that never answers, IPv4 then IPv6: the
+ * first alone; once fwctl status says its flow is labelled, the rest, at
+ * 4x program_limit (without the label the meter would drop what is over
+ * it, and every datagram would be queued). Exact counts: the queue got one
+ * packet of the flow (status and the queue rule's counter), the label
+ * rule the other DATAGRAMS - 1, the sink all of them. While that flow is
+ * labelled, nettool itself (another inode, its own flow to the same
+ * destination) is decided datagram by datagram and refused: nothing of it
+ * is accepted or labelled, the label rule counts none of it.
+ * Killed fwd: a new flow of the allowed program is dropped (fail closed):
+ * its datagrams hit the queue rule, nobody listens, none arrives.
+ */
+#define DATAGRAMS 2000L
+
+START_TEST(test_program_udp_flow)
+{
+	char *copy;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	copy = nn_path(&E, "prog-client");
+	copy_exe(NETTOOL, copy);
+	write_file(T.policy,
+		   "[defaults]\noutbound = deny\nprogram_limit = 250/1s\n\n"
+		   "[service stats-out]\ndirection = out\nports = %u/udp\n"
+		   "allow = " GOOD4 ", " GOOD6 "\nprogram = %s\n", PORT_OK, copy);
+	fwd_start();
+	ck_assert_msg(wait_for(T.fwdlog, nn_keepf("bound queue %u", FWD_PROG_QUEUE), 1, 5),
+		      "program queue not bound:\n%s", slurp_or_empty(T.fwdlog));
+	for (int v6 = 0; v6 < 2; v6++) {
+		const char *dst = v6 ? GOOD6 : GOOD4;
+		const char *set = v6 ? "out_prog6" : "out_prog4";
+		char *slog = nn_path(&E, nn_keepf("sink%d.log", v6));
+		char *flag = nn_path(&E, nn_keepf("go%d", v6));
+		char *clog = nn_path(&E, nn_keepf("client%d.log", v6));
+		char *dlog = nn_path(&E, nn_keepf("denied%d.log", v6));
+		pid_t sink = udp_sink(dst, DATAGRAMS, slog), client, other;
+		struct progq q0 = progq(), q1, q2;
+		long lab0 = rule_packets_to(set, "accept"), que0 = rule_packets(set);
+		double until = nn_now() + 10;
+
+		client = udp_send(copy, dst, DATAGRAMS, "1000", flag, clog);
+		do {
+			q1 = progq();
+			if (q1.labelled > q0.labelled || q1.label_errors > q0.label_errors)
+				break;
+			nn_msleep(20);
+		} while (nn_now() < until);
+		ck_assert_msg(q1.labelled == q0.labelled + 1 &&
+			      q1.label_errors == q0.label_errors &&
+			      q1.queued == q0.queued + 1 && q1.accepted == q0.accepted + 1,
+			      "%s: the first datagram: labelled %ld -> %ld (errors %ld -> %ld), "
+			      "queued %ld -> %ld, accepted %ld -> %ld\nfwd log:\n%.1500s",
+			      dst, q0.labelled, q1.labelled, q0.label_errors, q1.label_errors,
+			      q0.queued, q1.queued, q0.accepted, q1.accepted,
+			      slurp_or_empty(T.fwdlog));
+
+		/* Another program's flow to the same destination, while the
+		 * first one is labelled: refused datagram by datagram (the
+		 * last ones may find their socket gone: unknown owner). */
+		other = udp_send(NETTOOL, dst, 20, "100", NULL, dlog);
+		ck_assert_int_eq(wait_exit(other, 10), 0);
+		ck_assert_msg(wait_for(dlog, "sent 20 ", 1, 5), "other sender:\n%s",
+			      slurp_or_empty(dlog));
+		q2 = progq_settled(q1.accepted + q1.unknown + q1.denied + 20);
+		ck_assert_msg(q2.denied + q2.unknown - q1.denied - q1.unknown == 20 &&
+			      q2.denied > q1.denied && q2.accepted == q1.accepted &&
+			      q2.labelled == q1.labelled,
+			      "%s: another program: not allowed %ld -> %ld, unknown %ld -> "
+			      "%ld, accepted %ld -> %ld, labelled %ld -> %ld", dst, q1.denied,
+			      q2.denied, q1.unknown, q2.unknown, q1.accepted, q2.accepted,
+			      q1.labelled, q2.labelled);
+		ck_assert_int_eq(rule_packets_to(set, "accept"), lab0);
+		/* The queue rule: the first flow's first datagram, the other's
+		 * 20. */
+		ck_assert_int_eq(rule_packets(set), que0 + 1 + 20);
+
+		/* The rest of the first flow. */
+		free(nn_sh_ok("touch %s", flag));
+		ck_assert_int_eq(wait_exit(client, 20), 0);
+		ck_assert_msg(wait_for(clog, nn_keepf("sent %ld errors 0", DATAGRAMS), 1, 5),
+			      "%s: the client:\n%s", dst, slurp_or_empty(clog));
+		ck_assert_msg(wait_for(slog, nn_keepf("count %ld ", DATAGRAMS), 1, 10),
+			      "%s: the sink did not get all %ld datagrams:\n%s\nlabel rule "
+			      "%ld, queue rule %ld", dst, DATAGRAMS, slurp_or_empty(slog),
+			      rule_packets_to(set, "accept") - lab0, rule_packets(set) - que0);
+		ck_assert_int_eq(wait_exit(sink, 5), 0);
+		q1 = progq();
+		ck_assert_msg(q1.queued == q2.queued && q1.accepted == q2.accepted &&
+			      q1.labelled == q2.labelled,
+			      "%s: datagrams after the first reached the loop: queued %ld -> "
+			      "%ld, accepted %ld -> %ld, labelled %ld -> %ld", dst, q2.queued,
+			      q1.queued, q2.accepted, q1.accepted, q2.labelled, q1.labelled);
+		ck_assert_int_eq(rule_packets(set), que0 + 1 + 20);
+		ck_assert_int_eq(rule_packets_to(set, "accept"), lab0 + DATAGRAMS - 1);
+	}
+
+	nn_kill(&E, T.fwd);	/* fail closed: nobody on the queue */
+	{
+		char *slog = nn_path(&E, "sink-after.log");
+		char *clog = nn_path(&E, "after-kill.log");
+		pid_t sink = udp_sink(GOOD4, 0, slog);
+		long que0 = rule_packets("out_prog4"), lab0 = rule_packets_to("out_prog4",
+									      "accept");
+
+		ck_assert_int_eq(wait_exit(udp_send(copy, GOOD4, 5, "50", NULL, clog), 10), 0);
+		ck_assert_int_eq(rule_packets("out_prog4"), que0 + 5);
+		ck_assert_int_eq(rule_packets_to("out_prog4", "accept"), lab0);
+		ck_assert_int_eq(nn_stop(&E, sink, 5), 0);
+		ck_assert_int_eq(nn_num_after(slog, "total "), 0);
+	}
 	topo_down();
 }
 END_TEST
@@ -1642,18 +1862,27 @@ START_TEST(test_compile_program)
 	out = &ir->chains[FWD_CHAIN_OUTPUT];
 	n = out->n;
 	for (unsigned k = 0; k < 4; k++)
-		ck_assert_int_eq(out->rules[n - 10 + k].verdict, FWD_V_ACCEPT);
-	/* Per family: the meter's drop, then the queue rule, on one set. */
-	for (unsigned k = 0; k < 4; k++) {
-		const struct fwd_ir_rule *r = &out->rules[n - 6 + k];
+		ck_assert_int_eq(out->rules[n - 12 + k].verdict, FWD_V_ACCEPT);
+	/* Per family, on one set: the label accept (ct label 127, before
+	 * the lookup), the meter's drop, then the queue rule. */
+	for (unsigned k = 0; k < 6; k++) {
+		const struct fwd_ir_rule *r = &out->rules[n - 8 + k];
+		const enum fwd_ir_verdict want[] = { FWD_V_ACCEPT, FWD_V_DROP,
+						     FWD_V_QUEUE_PROG };
+		unsigned step = k % 3, lk = step == 0 ? 2 : 1;
 
-		ck_assert_int_eq(r->verdict, k % 2 ? FWD_V_QUEUE_PROG : FWD_V_DROP);
-		ck_assert_uint_eq(r->nm, k % 2 ? 2 : 3);
+		ck_assert_int_eq(r->verdict, want[step]);
+		ck_assert_uint_eq(r->nm, step == 2 ? 2 : 3);
 		ck_assert(r->counter);
 		ck_assert_int_eq(r->m[0].kind, FWD_M_CT_STATE);
-		ck_assert_int_eq(r->m[1].kind, FWD_M_LOOKUP_DST);
-		ck_assert_uint_eq(r->m[1].set, FWD_SET_OUT_PROG4 + k / 2);
-		if (k % 2 == 0)
+		ck_assert_uint_eq(r->m[0].u32, NF_CT_STATE_BIT(IP_CT_NEW));
+		ck_assert_int_eq(r->m[lk].kind, FWD_M_LOOKUP_DST);
+		ck_assert_uint_eq(r->m[lk].set, FWD_SET_OUT_PROG4 + k / 3);
+		if (step == 0) {
+			ck_assert_int_eq(r->m[1].kind, FWD_M_CT_LABEL);
+			ck_assert_uint_eq(r->m[1].u32, FWD_CT_LABEL_BIT);
+		}
+		if (step == 1)
 			ck_assert_int_eq(r->m[2].kind, FWD_M_PROG_METER);
 	}
 	ck_assert_int_eq(out->rules[n - 1].verdict, FWD_V_DROP);
@@ -1763,6 +1992,7 @@ static Suite *outbound_suite(void)
 	nn_add_test(s, "program_fanout", test_program_fanout, 120, runner_cleanup);
 	nn_add_test(s, "program_meter", test_program_meter, 120, runner_cleanup);
 	nn_add_test(s, "program_udp", test_program_udp, 120, runner_cleanup);
+	nn_add_test(s, "program_udp_flow", test_program_udp_flow, 120, runner_cleanup);
 	nn_add_test(s, "last_good_program", test_last_good_program, 120, runner_cleanup);
 	nn_add_test(s, "last_good_owner", test_last_good_owner, 120, runner_cleanup);
 	nn_add_test(s, "unit_without_cgroup2", test_unit_without_cgroup2, 60, runner_cleanup);

@@ -396,7 +396,14 @@ static void m_no_name(struct fwd_ir *ir)
  * verdict linearize does not know. */
 static void m_kind(struct fwd_ir *ir)
 {
-	ir->chains[FWD_CHAIN_INPUT].rules[0].m[0].kind = FWD_M_PROG_METER + 1;
+	ir->chains[FWD_CHAIN_INPUT].rules[0].m[0].kind = FWD_M_LAST + 1;
+}
+
+/* A ct label match on a bit fwd does not own (ir.h, FWD_CT_LABEL_BIT). */
+static void m_label(struct fwd_ir *ir)
+{
+	ir->chains[FWD_CHAIN_INPUT].rules[0].m[0].kind = FWD_M_CT_LABEL;
+	ir->chains[FWD_CHAIN_INPUT].rules[0].m[0].u32 = 3;
 }
 
 static void m_verdict(struct fwd_ir *ir)
@@ -526,7 +533,9 @@ static const struct broken {
 	{ "a timeout beyond milliseconds", m_expires, "expires at" },
 	{ "two sets of one name", m_same_name, "two sets called allow4" },
 	{ "a set without a name", m_no_name, "a set without a name" },
-	{ "an unknown match kind", m_kind, "chain input rule 0: match kind 16 unknown" },
+	{ "an unknown match kind", m_kind, "chain input rule 0: match kind 17 unknown" },
+	{ "a label bit not fwd's", m_label, "chain input rule 0: ct label 3 is not "
+	  "the one fwd owns (127)" },
 	{ "an unknown verdict", m_verdict, "chain input rule 0: verdict 7 unknown" },
 	{ "an unknown set key", m_key, "set allow4: key type 9 unknown" },
 	{ "fib flags fwd never asks", m_rpf, "fib flags 0x2" },

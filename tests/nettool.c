@@ -65,6 +65,7 @@ struct nt_opts {
 	struct sockaddr_storage src;	/* connect/udp --src: source address */
 	socklen_t srclen;		/* 0: the kernel picks one */
 	const char *dev;		/* rawudp --dev: leave by this interface */
+	const char *wait_file;		/* send --wait-file: pause after the first */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -589,6 +590,50 @@ static void pace(const struct nt_opts *o, double start, long i)
 }
 
 /*
+ * One-way UDP: --count datagrams (default 1) from one connected socket,
+ * one flow, at --rate; no answer is awaited (the peer is a sink). With
+ * --wait-file PATH the first goes alone, then the rest once PATH exists
+ * (polled every 10 ms, within --timeout): a test can look at what the
+ * first datagram did before the others follow on the same flow. Prints
+ * "sent N errors E"; a datagram the local firewall refused (EPERM) is an
+ * error, not an end.
+ */
+static int cmd_send(struct nt_opts *o)
+{
+	int fd = open_socket(o->addr.ss_family, SOCK_DGRAM, 0), sndbuf = 4 << 20;
+	double start, deadline = now() + o->timeout;
+	long n = o->count ? o->count : 1, sent = 0, errors = 0, base = 0;
+
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf));
+	if (connect(fd, (struct sockaddr *)&o->addr, o->addrlen) != 0) {
+		enum nt_exit code;
+		const char *v = errno_verdict(errno, &code);
+
+		return finish(o, "send", code, v, errno);
+	}
+	catch_signals();
+	start = now();
+	for (long i = 0; i < n && !stop_requested && now() < deadline; i++) {
+		if (i == 1 && o->wait_file) {
+			while (access(o->wait_file, F_OK) != 0 && now() < deadline &&
+			       !stop_requested)
+				usleep(10000);
+			start = now();
+			base = 1;
+		}
+		pace(o, start, i - base);
+		if (send(fd, NT_PAYLOAD, strlen(NT_PAYLOAD), 0) < 0)
+			errors++;
+		else
+			sent++;
+	}
+	printf("sent %ld errors %ld\n", sent, errors);
+	fflush(stdout);
+	close(fd);
+	return NT_OK;
+}
+
+/*
  * UDP flood: raw UDP datagrams (the kernel adds the IP header) with the
  * source port stepping through a range, so that every packet is a new
  * conntrack flow and really goes through the firewall's rules and set
@@ -791,6 +836,10 @@ static const struct nt_cmd {
 	  "ADDR PORT [--timeout S] [--src ADDR [--sport P-P]] [--unconnected]\n"
 	  "\tsend a datagram (again every 200 ms) and wait for its echo\n"
 	  "\t(--unconnected: sendto() without connect())" },
+	{ "send", cmd_send, true, 10,
+	  "udp ADDR PORT [--count N] [--rate R] [--timeout S] [--wait-file F]\n"
+	  "\tN datagrams (1) on one connected socket (one flow), no answer\n"
+	  "\tawaited; with F: the first, then the rest once F exists" },
 	{ "rawudp", cmd_rawudp, false, 2,
 	  "ADDR PORT --src ADDR --dev IFNAME [--count N]\n"
 	  "\tIPv4 only: N (3) datagrams with any source (0.0.0.0 too) out of\n"
@@ -896,6 +945,8 @@ int main(int argc, char **argv)
 		} else if (ok && strcmp(opt, "--src") == 0) {
 			ok = parse_addr(arg, 0, &o.src, &o.srclen) == 0 &&
 			     o.src.ss_family == o.addr.ss_family;
+		} else if (ok && strcmp(opt, "--wait-file") == 0) {
+			o.wait_file = arg;
 		} else if (ok && strcmp(opt, "--dev") == 0) {
 			o.dev = arg;
 		} else if (ok && strcmp(opt, "--from") == 0) {

@@ -112,7 +112,7 @@ static void check_rule(const struct fwd_ir *ir, const struct fwd_ir_rule *r)
 	for (unsigned k = 0; k < r->nm; k++) {
 		const struct fwd_ir_match *m = &r->m[k];
 
-		check(m->kind <= FWD_M_PROG_METER, "a match kind linearize does not know");
+		check(m->kind <= FWD_M_LAST, "a match kind linearize does not know");
 		if (m->kind == FWD_M_ICMP_TYPES || m->kind == FWD_M_ICMPV6_TYPES) {
 			check(m->ntypes >= 1 && m->ntypes <= sizeof(m->types),
 			      "an ICMP match without types");
@@ -122,6 +122,9 @@ static void check_rule(const struct fwd_ir *ir, const struct fwd_ir_rule *r)
 		}
 		if (m->kind == FWD_M_LOOKUP_SRC || m->kind == FWD_M_LOOKUP_DST)
 			check(m->set < ir->nsets, "a lookup into a set there is not");
+		/* linearize masks 16 bytes at byte u32 / 8. */
+		if (m->kind == FWD_M_CT_LABEL)
+			check(m->u32 == FWD_CT_LABEL_BIT, "a label bit fwd does not own");
 		/* explain --program (daemon/cmd-query.c) reads sets[m[1].set]
 		 * of a program queue rule without asking m[1]'s kind. */
 		check(m->set < ir->nsets, "a set index past the sets");
