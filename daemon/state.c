@@ -325,12 +325,279 @@ static bool elem_ok(struct dec *d, const struct fwd_ir_set *s, size_t j)
 }
 
 /*
+ * Overlaps in an interval set of a concatenated key (ir.h: "no two
+ * elements of a set overlap in any way"). The kernel is no referee here:
+ * pipapo refuses an element whose start or end falls inside another, so
+ * such a file fails the whole apply, and loads one whose ranges cross
+ * (192.0.2.0/24 . tcp . 25 beside 192.0.2.128 . tcp . 20-30) without a
+ * word; a lookup then finds one of the two (`nft get element` names only
+ * the first), whose counter counts the traffic while explain, stats and
+ * the live paths' binary searches believe in one element per point.
+ *
+ * Two elements overlap when their owner id and protocol are the same and
+ * both their address and their port ranges meet. The elements are sorted
+ * by (id, proto, port range, set order), which groups them by id and
+ * protocol, and within a group by port range and then by address (the
+ * set order is the address order there). What the compiler makes has
+ * port ranges that are the same or apart (it cuts them where they cross):
+ * then one pass decides, each port range's addresses apart from the next.
+ * A group whose port ranges overlap otherwise gets the general sweep
+ * (ov_sweep).
+ */
+struct ov_key {
+	uint32_t idx;		/* element index in the set (fits: see below) */
+	uint16_t plo, phi;
+	uint8_t proto;
+};
+
+static int ov_key_cmp(const void *a, const void *b)
+{
+	const struct ov_key *x = a, *y = b;
+
+	if (x->proto != y->proto)
+		return x->proto < y->proto ? -1 : 1;
+	if (x->plo != y->plo)
+		return x->plo < y->plo ? -1 : 1;
+	if (x->phi != y->phi)
+		return x->phi < y->phi ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+struct ov_port {
+	uint16_t port;
+	size_t rank;		/* address order in the group */
+};
+
+static int ov_port_cmp(const void *a, const void *b)
+{
+	const struct ov_port *x = a, *y = b;
+
+	return x->port < y->port ? -1 : x->port > y->port;
+}
+
+static int size_cmp(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The Fenwick tree t[1..n] of which ranks are held. */
+static void fw_add(uint32_t *t, size_t n, size_t i, int v)
+{
+	for (i++; i <= n; i += i & -i)
+		t[i] += (uint32_t)v;
+}
+
+static size_t fw_sum(const uint32_t *t, size_t i)	/* ranks below i held */
+{
+	size_t s = 0;
+
+	for (; i; i -= i & -i)
+		s += t[i];
+	return s;
+}
+
+static size_t fw_kth(const uint32_t *t, size_t n, size_t k)	/* k >= 1 */
+{
+	size_t pos = 0, step = 1;
+
+	while (step * 2 <= n)
+		step *= 2;
+	for (; step; step /= 2)
+		if (pos + step <= n && t[pos + step] < k) {
+			pos += step;
+			k -= t[pos];
+		}
+	return pos;	/* the rank of the k-th held one */
+}
+
+/*
+ * The general case for one group of g elements (keys, in port order): a
+ * sweep over the ports keeps the elements whose port range holds the
+ * current port. Those must be apart in address, so ordered by address
+ * (their rank) a new one need only be compared with its neighbours among
+ * them, found in a Fenwick tree over the ranks. O(g log g). false and
+ * the two that overlap in *a, *b.
+ */
+static bool ov_sweep(const struct fwd_ir_set *s, const struct ov_key *keys,
+		     size_t g, size_t *a, size_t *b)
+{
+	unsigned alen = fwd_ir_key_addr_len(s->key);
+	size_t *byaddr = calloc(g, sizeof(*byaddr)), *rank = calloc(g, sizeof(*rank));
+	struct ov_port *hi = calloc(g, sizeof(*hi));
+	uint32_t *t = calloc(g + 1, sizeof(*t));
+	size_t out = 0, held = 0;
+	bool ok = true;
+
+	if (!byaddr || !rank || !hi || !t)
+		abort();	/* the project's OOM policy: abort */
+	for (size_t i = 0; i < g; i++)
+		byaddr[i] = keys[i].idx;
+	qsort(byaddr, g, sizeof(*byaddr), size_cmp);
+	/* rank[i]: key i's place in address order (bsearch by index). */
+	for (size_t i = 0; i < g; i++) {
+		size_t idx = keys[i].idx;
+
+		rank[i] = (size_t)((size_t *)bsearch(&idx, byaddr, g, sizeof(*byaddr),
+						      size_cmp) - byaddr);
+	}
+	for (size_t i = 0; i < g; i++)
+		hi[i] = (struct ov_port){ keys[i].phi, rank[i] };
+	qsort(hi, g, sizeof(*hi), ov_port_cmp);
+	for (size_t i = 0; ok && i < g; i++) {
+		const struct fwd_ir_elem *e = &s->elems[keys[i].idx];
+		size_t r = rank[i], below;
+
+		for (; hi[out].port < keys[i].plo; out++, held--)
+			fw_add(t, g, hi[out].rank, -1);
+		below = fw_sum(t, r);
+		if (below) {
+			size_t p = byaddr[fw_kth(t, g, below)];
+
+			if (memcmp(s->elems[p].hi, e->lo, alen) >= 0) {
+				*a = p;
+				*b = keys[i].idx;
+				ok = false;
+			}
+		}
+		if (ok && below < held) {
+			size_t q = byaddr[fw_kth(t, g, below + 1)];
+
+			if (memcmp(s->elems[q].lo, e->hi, alen) <= 0) {
+				*a = keys[i].idx;
+				*b = q;
+				ok = false;
+			}
+		}
+		fw_add(t, g, r, 1);
+		held++;
+	}
+	free(byaddr);
+	free(rank);
+	free(hi);
+	free(t);
+	return ok;
+}
+
+/* One group (keys[0..g), one id and protocol, in port order): the pass
+ * for port ranges that are the same or apart, else the sweep. */
+static bool ov_group(const struct fwd_ir_set *s, const struct ov_key *keys,
+		     size_t g, size_t *a, size_t *b)
+{
+	unsigned alen = fwd_ir_key_addr_len(s->key);
+	uint32_t reach = keys[0].phi;	/* the highest port seen so far */
+
+	for (size_t i = 1; i < g; i++) {
+		const struct ov_key *x = &keys[i - 1], *y = &keys[i];
+
+		if (x->plo == y->plo && x->phi == y->phi) {
+			/* The same ports: the addresses, in order, apart. */
+			if (memcmp(s->elems[x->idx].hi, s->elems[y->idx].lo, alen) >= 0) {
+				*a = x->idx;
+				*b = y->idx;
+				return false;
+			}
+			continue;
+		}
+		if (y->plo <= reach)
+			return ov_sweep(s, keys, g, a, b);
+		reach = y->phi;
+	}
+	return true;
+}
+
+/* Byte `b` of the sort key below the id: proto, plo, phi (b 0: phi's
+ * low byte). */
+static unsigned ov_byte(const struct ov_key *k, unsigned b)
+{
+	switch (b) {
+	case 0: return k->phi & 0xff;
+	case 1: return k->phi >> 8;
+	case 2: return k->plo & 0xff;
+	case 3: return k->plo >> 8;
+	}
+	return k->proto;
+}
+
+/*
+ * The keys of one owner id (made in the set order, so by index) into
+ * ov_key_cmp's order: a stable radix sort by phi, plo and proto, a byte
+ * at a time, keeps the index order among equals. Five passes instead of
+ * a comparison sort (the check's own cost is mostly this sort, and the
+ * page faults of its two arrays: hence 12-byte keys). The result is in
+ * keys; tmp has room for n.
+ */
+static void ov_sort(struct ov_key *keys, struct ov_key *tmp, size_t n)
+{
+	struct ov_key *from = keys, *to = tmp, *x;
+
+	if (n < 256) {
+		qsort(keys, n, sizeof(*keys), ov_key_cmp);
+		return;
+	}
+	for (unsigned b = 0; b < 5; b++) {
+		size_t at[257] = { 0 };
+
+		for (size_t i = 0; i < n; i++)
+			at[ov_byte(&from[i], b) + 1]++;
+		for (unsigned v = 1; v <= 256; v++)
+			at[v] += at[v - 1];
+		for (size_t i = 0; i < n; i++)
+			to[at[ov_byte(&from[i], b)]++] = from[i];
+		x = from;
+		from = to;
+		to = x;
+	}
+	/* An odd number of passes ends in tmp. */
+	memcpy(keys, from, n * sizeof(*keys));
+}
+
+static bool no_crossing(struct dec *d, const struct fwd_ir_set *s)
+{
+	struct ov_key *keys, *tmp;
+	size_t a = 0, b = 0;
+	bool ok = true;
+
+	if (!s->interval || !fwd_ir_key_has_port(s->key) || s->n < 2)
+		return true;
+	/* A file of at most 4 GiB (read_state) holds far fewer. */
+	if (s->n > UINT32_MAX)
+		return refuse(d, "set %s: %zu elements", s->name, s->n);
+	keys = malloc(s->n * sizeof(*keys));
+	tmp = malloc(s->n * sizeof(*tmp));
+	if (!keys || !tmp)
+		abort();	/* the project's OOM policy: abort */
+	/* The set order is by owner id first: each id's run in turn. */
+	for (size_t r0 = 0, r1; ok && r0 < s->n; r0 = r1) {
+		size_t m = 0;
+
+		for (r1 = r0; r1 < s->n && s->elems[r1].id == s->elems[r0].id; r1++)
+			keys[m++] = (struct ov_key){ .idx = (uint32_t)r1,
+						     .plo = s->elems[r1].plo,
+						     .phi = s->elems[r1].phi,
+						     .proto = s->elems[r1].proto };
+		ov_sort(keys, tmp, m);
+		for (size_t g0 = 0, g1; ok && g0 < m; g0 = g1) {
+			for (g1 = g0 + 1; g1 < m && keys[g1].proto == keys[g0].proto; g1++)
+				;
+			ok = ov_group(s, keys + g0, g1 - g0, &a, &b);
+		}
+	}
+	free(keys);
+	free(tmp);
+	if (!ok)
+		return refuse(d, "set %s elements %zu and %zu overlap", s->name,
+			      a < b ? a : b, a < b ? b : a);
+	return true;
+}
+
+/*
  * The elements of s, each in the kernel's form and all in the set order
  * (ir.h): strictly increasing, so no key twice (the kernel refuses it;
- * the delta and explain's binary search rely on the order), and in a
+ * the delta and explain's binary search rely on the order), in a
  * one-field interval set (an rbtree in the kernel) no range reaching into
- * the next. Crossing ranges of concatenations are not looked for (that
- * takes more than a pass); the kernel refuses those whose ends collide.
+ * the next, and in a concatenated one no two that meet (no_crossing).
  */
 static bool elems_ok(struct dec *d, const struct fwd_ir_set *s)
 {
@@ -349,7 +616,7 @@ static bool elems_ok(struct dec *d, const struct fwd_ir_set *s)
 			return refuse(d, "set %s element %zu: overlaps the one "
 				      "before", s->name, j);
 	}
-	return true;
+	return no_crossing(d, s);
 }
 
 static bool get_set(struct dec *d, struct fwd_ir_set *s)

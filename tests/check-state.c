@@ -513,6 +513,78 @@ static void m_few_sets(struct fwd_ir *ir)
 	ir->nclasses = 0;
 }
 
+/* Set `name`'s elements replaced by n given ones (in the set order). */
+static void set_elems(struct fwd_ir *ir, const char *name,
+		      const struct fwd_ir_elem *e, size_t n)
+{
+	struct fwd_ir_set *s = fwd_ir_set_find(ir, name);
+
+	ck_assert_msg(s, "no set %s", name);
+	free(s->elems);
+	s->elems = calloc(n ? n : 1, sizeof(*s->elems));
+	ck_assert_ptr_nonnull(s->elems);
+	memcpy(s->elems, e, n * sizeof(*e));
+	s->n = s->cap = n;
+}
+
+/* 192.0.2.LO-192.0.2.HI . tcp . PLO-PHI */
+static struct fwd_ir_elem el4(uint8_t lo, uint8_t hi, uint16_t plo, uint16_t phi)
+{
+	struct fwd_ir_elem e = { .lo = { 192, 0, 2, lo }, .hi = { 192, 0, 2, hi },
+				 .proto = 6, .plo = plo, .phi = phi };
+
+	return e;
+}
+
+/* Crossing ranges of a concatenation: neither end of one inside the
+ * other, so the kernel loads both without a word. */
+static void m_crossing(struct fwd_ir *ir)
+{
+	const struct fwd_ir_elem e[] = { el4(0, 255, 25, 25), el4(128, 128, 20, 30) };
+
+	set_elems(ir, "allow4_net", e, 2);
+}
+
+static void m_contained(struct fwd_ir *ir)
+{
+	const struct fwd_ir_elem e[] = { el4(0, 255, 20, 30), el4(128, 128, 25, 25) };
+
+	set_elems(ir, "allow4_net", e, 2);
+}
+
+static void m_partial(struct fwd_ir *ir)
+{
+	const struct fwd_ir_elem e[] = { el4(0, 200, 20, 30), el4(100, 255, 25, 40) };
+
+	set_elems(ir, "allow4_net", e, 2);
+}
+
+/* Two elements apart in the set order, others between them. */
+static void m_far_overlap(struct fwd_ir *ir)
+{
+	const struct fwd_ir_elem e[] = { el4(0, 100, 500, 600), el4(10, 10, 1, 2),
+					 el4(20, 20, 3, 4), el4(50, 50, 550, 550) };
+
+	set_elems(ir, "allow4_net", e, 4);
+}
+
+/* The same start, another end: the set order sees one key twice. */
+static void m_same_start(struct fwd_ir *ir)
+{
+	const struct fwd_ir_elem e[] = { el4(0, 10, 22, 22), el4(0, 20, 22, 22) };
+
+	set_elems(ir, "allow4_net", e, 2);
+}
+
+/* Port ranges that meet in the open set (no address). */
+static void m_open_overlap(struct fwd_ir *ir)
+{
+	const struct fwd_ir_elem e[] = { { .proto = 6, .plo = 20, .phi = 30 },
+					 { .proto = 6, .plo = 25, .phi = 40 } };
+
+	set_elems(ir, "open", e, 2);
+}
+
 static const struct broken {
 	const char *what;
 	void (*mutate)(struct fwd_ir *ir);
@@ -539,6 +611,14 @@ static const struct broken {
 	{ "no output chain", m_one_chain, "not the input and output chains" },
 	{ "the output chain on another hook", m_hook, "not the input and output chains" },
 	{ "the input chain named otherwise", m_chain_name, "not the input and output chains" },
+	{ "crossing ranges in a concatenation", m_crossing,
+	  "set allow4_net elements 0 and 1 overlap" },
+	{ "a range inside another", m_contained, "set allow4_net elements 0 and 1 overlap" },
+	{ "ranges that overlap in part", m_partial, "set allow4_net elements 0 and 1 overlap" },
+	{ "an overlap three elements apart", m_far_overlap,
+	  "set allow4_net elements 0 and 3 overlap" },
+	{ "one start twice", m_same_start, "set allow4_net element 1: out of order or a key twice" },
+	{ "port ranges that meet", m_open_overlap, "set open elements 0 and 1 overlap" },
 };
 #define NBROKEN (sizeof(broken) / sizeof(broken[0]))
 
@@ -553,6 +633,140 @@ START_TEST(refused)
 	encode(ir, &buf, &len);
 	decode_refused(buf, len, b->what, b->reason);
 	free(buf);
+	fwd_ir_free(ir);
+}
+END_TEST
+
+static int elem_qcmp(const void *a, const void *b)
+{
+	return fwd_ir_elem_cmp(a, b);
+}
+
+/* Whether two elements of one set meet: same owner and protocol, and
+ * both the address and the port ranges overlap (the slow way). */
+static bool elems_meet(const struct fwd_ir_elem *a, const struct fwd_ir_elem *b)
+{
+	return a->id == b->id && a->proto == b->proto &&
+	       memcmp(a->lo, b->hi, 16) <= 0 && memcmp(b->lo, a->hi, 16) <= 0 &&
+	       a->plo <= b->phi && b->plo <= a->phi;
+}
+
+/*
+ * BIG_N elements apart (20 address pieces x 15 port ranges, as the
+ * compiler cuts them), a few of them then stretched or moved at random:
+ * the count made.
+ */
+#define BIG_N 300
+static size_t big_set(struct fwd_ir_elem *e, unsigned alen, unsigned idlen,
+		      unsigned *seed)
+{
+	unsigned stretch = rand_r(seed) % 4;
+
+	for (size_t j = 0; j < BIG_N; j++) {
+		uint8_t a = (uint8_t)(j / 15 * 10);
+		uint16_t p = (uint16_t)(j % 15 * 10);
+
+		if (alen) {
+			e[j].lo[0] = e[j].hi[0] = 192;
+			e[j].lo[2] = e[j].hi[2] = 2;
+			e[j].lo[3] = a;
+			e[j].hi[3] = (uint8_t)(a + 5);
+		}
+		e[j].proto = 6;
+		e[j].plo = p;
+		e[j].phi = (uint16_t)(p + 4);
+		if (idlen)
+			e[j].id = 1000;
+	}
+	for (unsigned k = 0; k < stretch; k++) {
+		struct fwd_ir_elem *x = &e[rand_r(seed) % BIG_N];
+
+		if (rand_r(seed) % 2 && alen)
+			x->hi[3] = (uint8_t)(x->hi[3] + rand_r(seed) % 8);
+		else
+			x->phi = (uint16_t)(x->phi + rand_r(seed) % 30);
+		if (rand_r(seed) % 3 == 0)
+			x->plo = (uint16_t)(x->plo + rand_r(seed) % 4);
+		if (x->plo > x->phi)
+			x->plo = x->phi;
+	}
+	return BIG_N;
+}
+
+/*
+ * The decoder's overlap check against every pair compared: random
+ * elements in a small key space (so that most sets have overlaps and
+ * many do not) in a concatenated set, the open set (ports only) and an
+ * owner set (two uids). Refused exactly when two elements meet.
+ */
+START_TEST(overlaps_pairwise)
+{
+	static const char *const sets[] = { "allow4_net", "open", "out_user4" };
+	struct fwd_ir *ir = compile_fixture(&fixtures[7]);	/* outbound */
+	unsigned seed = 1, refusals = 0, accepts = 0, big_refusals = 0, big_accepts = 0;
+
+	for (unsigned round = 0; round < 3000; round++) {
+		const char *name = sets[round % 3];
+		struct fwd_ir_set *s = fwd_ir_set_find(ir, name);
+		struct fwd_ir_elem e[BIG_N];
+		size_t n = 2 + rand_r(&seed) % 7;
+		bool meet = false, twice = false;
+		unsigned alen = fwd_ir_key_addr_len(s->key);
+		struct fwd_ir *back = NULL;
+		uint8_t *buf;
+		size_t len;
+		char why[256], what[64];
+		int ret;
+
+		memset(e, 0, sizeof(e));
+		if (round % 10 == 9) {
+			/* Big enough for the decoder's radix sort. */
+			n = big_set(e, alen, fwd_ir_key_id_len(s->key), &seed);
+		} else for (size_t j = 0; j < n; j++) {
+			uint8_t a = (uint8_t)(rand_r(&seed) % 16), b = (uint8_t)(rand_r(&seed) % 16);
+			uint16_t p = (uint16_t)(rand_r(&seed) % 16), q = (uint16_t)(rand_r(&seed) % 16);
+
+			if (alen) {
+				e[j].lo[0] = e[j].hi[0] = 192;
+				e[j].lo[2] = e[j].hi[2] = 2;
+				e[j].lo[3] = a < b ? a : b;
+				e[j].hi[3] = a < b ? b : a;
+			}
+			e[j].proto = rand_r(&seed) % 4 ? 6 : 17;
+			e[j].plo = p < q ? p : q;
+			e[j].phi = p < q ? q : p;
+			if (fwd_ir_key_id_len(s->key))
+				e[j].id = 1000 + rand_r(&seed) % 2;
+		}
+		qsort(e, n, sizeof(e[0]), elem_qcmp);
+		for (size_t i = 0; i < n; i++)
+			for (size_t j = i + 1; j < n; j++) {
+				meet |= elems_meet(&e[i], &e[j]);
+				twice |= fwd_ir_elem_cmp(&e[i], &e[j]) == 0;
+			}
+		set_elems(ir, name, e, n);
+		encode(ir, &buf, &len);
+		ret = fwd_state_decode_ir(buf, len, &back, why, sizeof(why));
+		snprintf(what, sizeof(what), "round %u (set %s)", round, name);
+		if (!meet) {
+			ck_assert_msg(ret == 0, "%s: refused: %s", what, why);
+			accepts++;
+			big_accepts += n == BIG_N;
+		} else {
+			ck_assert_msg(ret == -EBADMSG, "%s: overlapping elements accepted", what);
+			ck_assert_msg(strstr(why, twice ? "" : " overlap"), "%s: %s", what, why);
+			refusals++;
+			big_refusals += n == BIG_N;
+		}
+		fwd_ir_free(back);
+		free(buf);
+		set_elems(ir, name, e, 0);	/* the next round's set alone */
+	}
+	/* Both answers were asked for often, of big sets too. */
+	ck_assert_uint_ge(refusals, 300);
+	ck_assert_uint_ge(accepts, 300);
+	ck_assert_uint_ge(big_refusals, 30);
+	ck_assert_uint_ge(big_accepts, 30);
 	fwd_ir_free(ir);
 }
 END_TEST
@@ -634,6 +848,7 @@ static Suite *state_suite(void)
 	tcase_add_test(tc, version3);
 	tcase_add_test(tc, corpus);
 	tcase_add_loop_test(tc, refused, 0, NBROKEN);
+	tcase_add_test(tc, overlaps_pairwise);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -16,7 +16,7 @@
  *  - what the kernel side relies on holds (ir.h): known set keys whose
  *    elements survive the trip through kernel key bytes and back as the
  *    read-back does it (keys.c), set order, no duplicate keys, ranges
- *    that do not run backwards or overlap in a one-field interval set,
+ *    that do not run backwards or overlap (in any interval set),
  *    timeouts that fit in milliseconds, unique set names; the two fixed
  *    chains; known match kinds and verdicts (linearize has no default
  *    case: an unknown one would be left out, the rule matching more than
@@ -104,6 +104,17 @@ static void check_set(const struct fwd_ir_set *s)
 			check(memcmp(s->elems[j - 1].hi, e->lo, alen) < 0,
 			      "overlapping ranges in a one-field interval set");
 	}
+	/* A concatenation (pipapo): no two elements meet, every pair
+	 * compared the slow way (the decoder sweeps). */
+	for (size_t i = 0; s->interval && fwd_ir_key_has_port(s->key) && i < s->n; i++)
+		for (size_t j = i + 1; j < s->n; j++) {
+			const struct fwd_ir_elem *a = &s->elems[i], *b = &s->elems[j];
+
+			check(a->id != b->id || a->proto != b->proto ||
+			      memcmp(a->lo, b->hi, 16) > 0 || memcmp(b->lo, a->hi, 16) > 0 ||
+			      a->plo > b->phi || b->plo > a->phi,
+			      "overlapping ranges in a concatenated interval set");
+		}
 }
 
 static void check_rule(const struct fwd_ir *ir, const struct fwd_ir_rule *r)
