@@ -779,6 +779,17 @@ static bool get_rule(struct dec *d, const struct fwd_ir *ir,
 		if (m->kind == FWD_M_RPF_MISSING && !rpf_flags_ok(m->u32))
 			return refuse(d, "chain %s rule %zu: fib flags %#x", c->name,
 				      j, m->u32);
+		/* A meter is per family: linearize and the renderer read
+		 * anything but IPv6 as IPv4, the file saying otherwise. */
+		if ((m->kind == FWD_M_METER || m->kind == FWD_M_CLASS_METER) &&
+		    m->u32 != NFPROTO_IPV4 && m->u32 != NFPROTO_IPV6)
+			return refuse(d, "chain %s rule %zu: a meter for family %u",
+				      c->name, j, m->u32);
+		/* `limit rate 0/second` is no limit nft can say (the
+		 * compiler's log limit is 10/second burst 20). */
+		if (m->kind == FWD_M_LIMIT && (!m->u32 || !m->u32b))
+			return refuse(d, "chain %s rule %zu: limit %u/second burst %u",
+				      c->name, j, m->u32, m->u32b);
 	}
 	get(d, &fl, 1);
 	r->counter = fl & 1;
@@ -851,8 +862,130 @@ static bool get_chains(struct dec *d, struct fwd_ir *ir)
 	return true;
 }
 
-/* The classes, if the file has them; false when they do not fit the IR
- * (a class naming a set it does not have, a limit without a rate). */
+/* A period nft has a unit for (ir.h, fwd_ir_queue.period_s): the
+ * renderer prints another as "?", and the kernel would take it as
+ * seconds that no policy said. */
+static bool period_ok(uint32_t s)
+{
+	return s == 1 || s == 60 || s == 3600 || s == 86400 || s == 604800;
+}
+
+/* A name for a message: what is printable of it (a name that is not
+ * fwd's may hold anything). */
+static const char *printable(const char *in, char *buf, size_t len)
+{
+	size_t i = 0;
+
+	for (; in[i] && i + 1 < len; i++)
+		buf[i] = in[i] > ' ' && in[i] < 0x7f ? in[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
+/*
+ * Class i's name, as the compiler gives it: "cls<i>", NUL-padded. The
+ * kernel knows its meter sets by it ("cls0_m4"), stats and explain find
+ * a class by it, and a second class of one name would send two classes'
+ * limits into one meter set, or fail the apply with EEXIST.
+ */
+static bool class_name_ok(struct dec *d, const uint8_t raw[24], size_t i)
+{
+	char want[24] = { 0 }, got[25], pr[25];
+	unsigned long long j;
+	int end = 0;
+
+	snprintf(want, sizeof(want), "cls%zu", i);
+	if (memcmp(raw, want, sizeof(want)) == 0)
+		return true;
+	memcpy(got, raw, 24);
+	got[24] = '\0';
+	/* An earlier class's name again: say so (a later one's is
+	 * refused at that class). */
+	if (sscanf(got, "cls%llu%n", &j, &end) == 1 && got[end] == '\0' && j < i &&
+	    memchr(raw, 0, 24) && zero(raw + strlen(got), 24 - strlen(got)))
+		return refuse(d, "two classes called %s", got);
+	return refuse(d, "class %zu is called %s, not cls%zu", i,
+		      printable(got, pr, sizeof(pr)), i);
+}
+
+/* Its interface: "" or a name fwd_ifname_check takes, NUL-padded to 16
+ * bytes. Linearize compares all 16 bytes with the kernel's name, so a
+ * byte after the NUL would make a rule that never matches, and a name
+ * without a NUL was cut short by the old decoder into another name. */
+static bool class_ifname_ok(struct dec *d, const uint8_t raw[16], size_t i)
+{
+	const uint8_t *nul = memchr(raw, 0, 16);
+	const char *why;
+	char pr[17];
+
+	if (!nul)
+		return refuse(d, "class %zu: an interface name of 16 bytes "
+			      "without its end", i);
+	if (!zero(nul, (size_t)(raw + 16 - nul)))
+		return refuse(d, "class %zu: bytes after its interface name", i);
+	if (nul == raw)
+		return true;
+	why = fwd_ifname_check((const char *)raw, (size_t)(nul - raw));
+	if (why)
+		return refuse(d, "class %zu: interface \"%s\": %s", i,
+			      printable((const char *)raw, pr, sizeof(pr)), why);
+	return true;
+}
+
+/* Its limit: none (all zero), or the policy's N / WINDOW in range and
+ * the kernel's rate, period and burst the compiler makes of them: show
+ * and explain print the words, the kernel enforces the rate. */
+static bool class_limit_ok(struct dec *d, const struct fwd_ir_class *k, size_t i)
+{
+	uint32_t rate, period_s, burst;
+
+	if (!k->limit_n) {
+		if (k->limit_w || k->rate || k->period_s || k->burst)
+			return refuse(d, "class %zu: a rate without a limit", i);
+		if (!k->ifname[0])
+			return refuse(d, "class %zu: neither an interface nor a limit", i);
+		return true;
+	}
+	if (!k->rate || !k->period_s)
+		return refuse(d, "class %zu: a limit without a rate", i);
+	if (k->limit_n > FWD_LIMIT_N_MAX || !k->limit_w || k->limit_w > FWD_LIMIT_W_MAX)
+		return refuse(d, "class %zu: limit %u/%us (N is 1-%u, WINDOW 1-%us)",
+			      i, k->limit_n, k->limit_w, FWD_LIMIT_N_MAX, FWD_LIMIT_W_MAX);
+	if (!period_ok(k->period_s))
+		return refuse(d, "class %zu: a limit period of %u s (nft has second, "
+			      "minute, hour, day and week)", i, k->period_s);
+	fwd_ir_limit_rate(k->limit_n, k->limit_w, &rate, &period_s, &burst);
+	if (k->rate != rate || k->period_s != period_s || k->burst != burst)
+		return refuse(d, "class %zu: rate %u per %u s burst %u, but limit "
+			      "%u/%us is %u per %u s burst %u", i, k->rate,
+			      k->period_s, k->burst, k->limit_n, k->limit_w, rate,
+			      period_s, burst);
+	return true;
+}
+
+/* Its sets: the pair the compiler adds for it, "<name>_4" and
+ * "<name>_6", interval sets of the class's address . proto . port keys
+ * (stats and explain name a class by its sets). */
+static bool class_sets_ok(struct dec *d, const struct fwd_ir *ir,
+			  const struct fwd_ir_class *k, size_t i)
+{
+	char n4[32], n6[32];
+
+	if (k->set4 >= ir->nsets || k->set6 >= ir->nsets)
+		return refuse(d, "class %zu names a set it does not have", i);
+	snprintf(n4, sizeof(n4), "%s_4", k->name);
+	snprintf(n6, sizeof(n6), "%s_6", k->name);
+	if (strcmp(ir->sets[k->set4].name, n4) != 0 ||
+	    strcmp(ir->sets[k->set6].name, n6) != 0 ||
+	    ir->sets[k->set4].key != FWD_KEY_ADDR4_PROTO_PORT ||
+	    ir->sets[k->set6].key != FWD_KEY_ADDR6_PROTO_PORT ||
+	    !ir->sets[k->set4].interval || !ir->sets[k->set6].interval)
+		return refuse(d, "class %zu: its sets are not %s and %s", i, n4, n6);
+	return true;
+}
+
+/* The classes, if the file has them; false when they are not what the
+ * compiler makes (class_*_ok above). */
 static bool get_classes(struct dec *d, struct fwd_ir *ir)
 {
 	uint64_t n;
@@ -870,13 +1003,15 @@ static bool get_classes(struct dec *d, struct fwd_ir *ir)
 	ir->nclasses = n;
 	for (size_t i = 0; i < n; i++) {
 		struct fwd_ir_class *k = &ir->classes[i];
-		uint8_t out;
+		uint8_t out, name[24], ifname[16];
 
-		get(d, k->name, sizeof(k->name));
-		k->name[sizeof(k->name) - 1] = '\0';
+		get(d, name, sizeof(name));
 		get(d, &out, 1);
+		get(d, ifname, sizeof(ifname));
+		memcpy(k->name, name, sizeof(k->name));
+		k->name[sizeof(k->name) - 1] = '\0';
 		k->out = out;
-		get(d, k->ifname, sizeof(k->ifname));
+		memcpy(k->ifname, ifname, sizeof(k->ifname));
 		k->ifname[sizeof(k->ifname) - 1] = '\0';
 		k->limit_n = get32(d);
 		k->limit_w = get32(d);
@@ -886,12 +1021,17 @@ static bool get_classes(struct dec *d, struct fwd_ir *ir)
 		k->set4 = get32(d);
 		k->set6 = get32(d);
 		k->loc.line = get32(d);
-		if (k->set4 >= ir->nsets || k->set6 >= ir->nsets)
-			return refuse(d, "class %zu names a set it does not have", i);
-		if (k->limit_n && (!k->rate || !k->period_s))
-			return refuse(d, "class %zu: a limit without a rate", i);
+		if (!whole(d, "the classes"))
+			return false;
+		if (!class_name_ok(d, name, i))
+			return false;
+		if (out > 1)
+			return refuse(d, "class %zu: direction %u", i, out);
+		if (!class_ifname_ok(d, ifname, i) || !class_sets_ok(d, ir, k, i) ||
+		    !class_limit_ok(d, k, i))
+			return false;
 	}
-	return whole(d, "the classes");
+	return true;
 }
 
 /* What put_queue_at writes after the on byte: flags, first queue, count
@@ -910,6 +1050,18 @@ static uint8_t get_queue_body(struct dec *d, struct fwd_ir_queue *q,
 	q->period_s = get32(d);
 	q->burst = get32(d);
 	return fl;
+}
+
+/* A queue's meter as the compiler makes it: a period nft has a unit for
+ * (the renderer prints another as "?"), and no rate without a meter. */
+static bool meter_ok(struct dec *d, const struct fwd_ir_queue *q, const char *what)
+{
+	if (q->meter && !period_ok(q->period_s))
+		return refuse(d, "%s: a meter period of %u s (nft has second, minute, "
+			      "hour, day and week)", what, q->period_s);
+	if (!q->meter && (q->rate || q->period_s || q->burst))
+		return refuse(d, "%s: a rate without a meter", what);
+	return true;
 }
 
 /* The program queue, if the file has it; false when it is not the one
@@ -952,11 +1104,15 @@ static bool get_prog(struct dec *d, struct fwd_ir *ir, bool v4)
 	    (q->fanout ? total < 2 || total > FWD_PROG_QUEUES_MAX : total != 1) ||
 	    (q->meter && (!q->rate || !q->period_s)))
 		return refuse(d, "not the program queue fwd makes");
-	return true;
+	return meter_ok(d, q, "the program queue");
 }
 
 /* The guard's queue step (version 4); false when it is not one fwd
- * makes (1-16 queues within 0-65535, a meter with a rate). */
+ * makes: 1-16 queues ([defaults] queues) below the program queue (the
+ * loop tells a program decision by the queue it arrives on, so a guard
+ * queue of 16 or more would have inbound packets decided as outbound
+ * program flows), balanced by flow hash (cpu fanout is the program
+ * queue's), a meter with a rate. */
 static bool get_queue(struct dec *d, struct fwd_ir *ir)
 {
 	struct fwd_ir_queue *q = &ir->queue;
@@ -979,7 +1135,14 @@ static bool get_queue(struct dec *d, struct fwd_ir *ir)
 	if (total < 1 || total > 16 || num >= 65536 || num + total > 65536 ||
 	    (q->meter && (!q->rate || !q->period_s)))
 		return refuse(d, "not a queue step fwd makes");
-	return true;
+	if (num + total > FWD_PROG_QUEUE)
+		return refuse(d, "the guard's queue step: queues %u-%u reach the "
+			      "program queue's (%u-%u)", num, num + total - 1,
+			      FWD_PROG_QUEUE, FWD_PROG_QUEUE + FWD_PROG_QUEUES_MAX - 1);
+	if (q->fanout)
+		return refuse(d, "the guard's queue step: by CPU (only the program "
+			      "queue is)");
+	return meter_ok(d, q, "the guard's queue step");
 }
 
 /* A queue verdict goes to the guard's queue step, which the file must
@@ -995,13 +1158,25 @@ static bool queue_verdicts_ok(struct dec *d, const struct fwd_ir *ir)
 	return true;
 }
 
-/* Every rule's reference to a class or a meter names one there is. */
+/* Every rule's reference to a class or a meter names one there is; an
+ * interface match is the input chain's iifname of an inbound class or
+ * the output chain's oifname of an outbound one, as the compiler puts
+ * them. */
 static bool classes_referenced_ok(struct dec *d, const struct fwd_ir *ir)
 {
 	for (size_t i = 0; i < ir->nchains; i++)
 		for (size_t j = 0; j < ir->chains[i].n; j++)
 			for (unsigned k = 0; k < ir->chains[i].rules[j].nm; k++) {
 				const struct fwd_ir_match *m = &ir->chains[i].rules[j].m[k];
+				bool out = i == FWD_CHAIN_OUTPUT;
+
+				if (((m->kind == FWD_M_IIFNAME && out) ||
+				     (m->kind == FWD_M_OIFNAME && !out) ||
+				     ((m->kind == FWD_M_IIFNAME || m->kind == FWD_M_OIFNAME) &&
+				      m->u32 < ir->nclasses && ir->classes[m->u32].out != out)))
+					return refuse(d, "chain %s rule %zu: an interface "
+						      "match of the other direction",
+						      ir->chains[i].name, j);
 
 				if (((m->kind == FWD_M_IIFNAME || m->kind == FWD_M_OIFNAME) &&
 				     (m->u32 >= ir->nclasses || !ir->classes[m->u32].ifname[0])) ||

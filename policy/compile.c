@@ -1941,6 +1941,12 @@ static void limit_rate(uint32_t limit_n, uint32_t limit_w, uint32_t *rate,
 	}
 }
 
+void fwd_ir_limit_rate(uint32_t limit_n, uint32_t limit_w, uint32_t *rate,
+		       uint32_t *period_s, uint32_t *burst)
+{
+	limit_rate(limit_n, limit_w, rate, period_s, burst);
+}
+
 static void class_limit(struct fwd_ir_class *k)
 {
 	limit_rate(k->limit_n, k->limit_w, &k->rate, &k->period_s, &k->burst);

@@ -551,6 +551,12 @@ static inline size_t fwd_ir_class_meter_sets(const struct fwd_ir *ir)
 	return n;
 }
 
+/* A class's kernel limit (rate per period_s, burst) for the policy's
+ * N / WINDOW, as the compiler makes it (the state file's decoder checks
+ * a class against it). */
+void fwd_ir_limit_rate(uint32_t limit_n, uint32_t limit_w, uint32_t *rate,
+		       uint32_t *period_s, uint32_t *burst);
+
 /* The restricted class whose sets include set index i, or NULL. */
 const struct fwd_ir_class *fwd_ir_class_of_set(const struct fwd_ir *ir,
 					       unsigned i);

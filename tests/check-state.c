@@ -585,47 +585,242 @@ static void m_open_overlap(struct fwd_ir *ir)
 	set_elems(ir, "open", e, 2);
 }
 
+/* limits-iface's classes: cls0 `limit = 6/30s` (12/minute burst 6),
+ * cls1 `interface = eth1`, cls2 eth0 with 100/1h, cls3 outbound eth1,
+ * cls4 an edit's 3/2s. */
+static struct fwd_ir_class *cls(struct fwd_ir *ir, size_t k)
+{
+	ck_assert_uint_gt(ir->nclasses, k);
+	return &ir->classes[k];
+}
+
+static void m_class_twice(struct fwd_ir *ir)
+{
+	strcpy(cls(ir, 1)->name, "cls0");
+}
+
+static void m_class_name(struct fwd_ir *ir)
+{
+	strcpy(cls(ir, 0)->name, "x y");
+}
+
+/* A name the decoder used to cut at 23 bytes and take. */
+static void m_class_name_long(struct fwd_ir *ir)
+{
+	memset(cls(ir, 0)->name, 'c', sizeof(ir->classes[0].name));
+}
+
+static void m_class_period(struct fwd_ir *ir)
+{
+	cls(ir, 0)->period_s = 30;
+}
+
+static void m_class_rate(struct fwd_ir *ir)
+{
+	cls(ir, 0)->rate = 1000;
+}
+
+static void m_class_burst(struct fwd_ir *ir)
+{
+	cls(ir, 0)->burst = 0;
+}
+
+/* The window fwd_ir_class_timeout doubles (a uint32_t). */
+static void m_class_window(struct fwd_ir *ir)
+{
+	cls(ir, 0)->limit_w = 0x80000000u;
+}
+
+static void m_class_rate_no_limit(struct fwd_ir *ir)
+{
+	cls(ir, 1)->rate = 5;
+}
+
+static void m_class_nothing(struct fwd_ir *ir)
+{
+	memset(cls(ir, 1)->ifname, 0, sizeof(ir->classes[1].ifname));
+}
+
+static void m_ifname_full(struct fwd_ir *ir)
+{
+	memcpy(cls(ir, 1)->ifname, "eth1eth1eth1eth1", 16);
+}
+
+static void m_ifname_tail(struct fwd_ir *ir)
+{
+	cls(ir, 1)->ifname[10] = 'x';
+}
+
+static void m_ifname_bad(struct fwd_ir *ir)
+{
+	strcpy(cls(ir, 1)->ifname, "eth/1");
+}
+
+static void m_class_sets(struct fwd_ir *ir)
+{
+	unsigned t = cls(ir, 0)->set4;
+
+	ir->classes[0].set4 = ir->classes[0].set6;
+	ir->classes[0].set6 = t;
+}
+
+/* The outbound class's oifname rule moved into the input chain. */
+static void m_ifname_dir(struct fwd_ir *ir)
+{
+	struct fwd_ir_chain *c = &ir->chains[FWD_CHAIN_INPUT];
+
+	for (size_t j = 0; j < c->n; j++)
+		if (c->rules[j].nm && c->rules[j].m[0].kind == FWD_M_IIFNAME) {
+			c->rules[j].m[0].u32 = 3;	/* cls3: outbound */
+			return;
+		}
+	ck_abort_msg("no iifname rule");
+}
+
+static struct fwd_ir_match *match_of(struct fwd_ir *ir, enum fwd_ir_match_kind kind)
+{
+	for (size_t i = 0; i < ir->nchains; i++)
+		for (size_t j = 0; j < ir->chains[i].n; j++)
+			for (unsigned k = 0; k < ir->chains[i].rules[j].nm; k++)
+				if (ir->chains[i].rules[j].m[k].kind == kind)
+					return &ir->chains[i].rules[j].m[k];
+	ck_abort_msg("no match of kind %d", kind);
+	return NULL;
+}
+
+static void m_meter_family(struct fwd_ir *ir)
+{
+	match_of(ir, FWD_M_CLASS_METER)->u32 = 7;
+}
+
+static void m_log_limit(struct fwd_ir *ir)
+{
+	match_of(ir, FWD_M_LIMIT)->u32 = 0;
+}
+
+/* The queue fixture's step (queues 0-1, meter 100/second). */
+static void m_guard_reach(struct fwd_ir *ir)
+{
+	ir->queue.num = 15;
+}
+
+static void m_guard_period(struct fwd_ir *ir)
+{
+	ir->queue.period_s = 2;
+}
+
+static void m_guard_fanout(struct fwd_ir *ir)
+{
+	ir->queue.fanout = true;
+}
+
+static void m_guard_rate_no_meter(struct fwd_ir *ir)
+{
+	ir->queue.meter = false;
+	for (size_t i = 0; i < ir->nchains; i++)	/* its meter rules go */
+		for (size_t j = 0; j < ir->chains[i].n; j++)
+			for (unsigned k = 0; k < ir->chains[i].rules[j].nm; k++)
+				if (ir->chains[i].rules[j].m[k].kind == FWD_M_METER)
+					ir->chains[i].rules[j].m[k].kind = FWD_M_CT_STATE;
+}
+
+/* The outbound fixture's program queue (its meter per second). */
+static void m_prog_period(struct fwd_ir *ir)
+{
+	ck_assert(ir->prog.on && ir->prog.meter);
+	ir->prog.period_s = 7;
+}
+
 static const struct broken {
 	const char *what;
 	void (*mutate)(struct fwd_ir *ir);
 	const char *reason;
+	const char *fixture;			/* NULL: lists */
 } broken[] = {
-	{ "address bytes past the key's", m_addr_tail, "a field its key does not have" },
-	{ "a port in an address set", m_port_in_addr_set, "a field its key does not have" },
-	{ "a range that runs backwards", m_backwards, "runs backwards" },
-	{ "a range in a hash set", m_hash_range, "a range in a hash set" },
-	{ "elements out of order", m_order, "out of order" },
-	{ "a timeout beyond milliseconds", m_expires, "expires at" },
-	{ "two sets of one name", m_same_name, "two sets called allow4" },
-	{ "a set without a name", m_no_name, "a set without a name" },
-	{ "an unknown match kind", m_kind, "chain input rule 0: match kind 16 unknown" },
-	{ "an unknown verdict", m_verdict, "chain input rule 0: verdict 7 unknown" },
-	{ "an unknown set key", m_key, "set allow4: key type 9 unknown" },
-	{ "fib flags fwd never asks", m_rpf, "fib flags 0x2" },
-	{ "an ICMP match without types", m_no_types, "ICMP types none" },
-	{ "ICMP types out of order", m_types_order, "ICMP types none, repeated or out of order" },
-	{ "a chain at priority INT_MIN", m_prio, "chain input at priority -2147483648" },
-	{ "a queue verdict without a queue", m_queue, "a queue verdict without a queue step" },
-	{ "a set index on a ct state match", m_stray_set, "a set index on a match without one" },
-	{ "fewer sets than fwd makes", m_few_sets, "1 sets, fewer than fwd always makes" },
-	{ "no output chain", m_one_chain, "not the input and output chains" },
-	{ "the output chain on another hook", m_hook, "not the input and output chains" },
-	{ "the input chain named otherwise", m_chain_name, "not the input and output chains" },
+	{ "address bytes past the key's", m_addr_tail, "a field its key does not have", NULL },
+	{ "a port in an address set", m_port_in_addr_set, "a field its key does not have", NULL },
+	{ "a range that runs backwards", m_backwards, "runs backwards", NULL },
+	{ "a range in a hash set", m_hash_range, "a range in a hash set", NULL },
+	{ "elements out of order", m_order, "out of order", NULL },
+	{ "a timeout beyond milliseconds", m_expires, "expires at", NULL },
+	{ "two sets of one name", m_same_name, "two sets called allow4", NULL },
+	{ "a set without a name", m_no_name, "a set without a name", NULL },
+	{ "an unknown match kind", m_kind, "chain input rule 0: match kind 16 unknown", NULL },
+	{ "an unknown verdict", m_verdict, "chain input rule 0: verdict 7 unknown", NULL },
+	{ "an unknown set key", m_key, "set allow4: key type 9 unknown", NULL },
+	{ "fib flags fwd never asks", m_rpf, "fib flags 0x2", NULL },
+	{ "an ICMP match without types", m_no_types, "ICMP types none", NULL },
+	{ "ICMP types out of order", m_types_order, "ICMP types none, repeated or out of order", NULL },
+	{ "a chain at priority INT_MIN", m_prio, "chain input at priority -2147483648", NULL },
+	{ "a queue verdict without a queue", m_queue, "a queue verdict without a queue step", NULL },
+	{ "a set index on a ct state match", m_stray_set, "a set index on a match without one", NULL },
+	{ "fewer sets than fwd makes", m_few_sets, "1 sets, fewer than fwd always makes", NULL },
+	{ "no output chain", m_one_chain, "not the input and output chains", NULL },
+	{ "the output chain on another hook", m_hook, "not the input and output chains", NULL },
+	{ "the input chain named otherwise", m_chain_name, "not the input and output chains", NULL },
 	{ "crossing ranges in a concatenation", m_crossing,
-	  "set allow4_net elements 0 and 1 overlap" },
-	{ "a range inside another", m_contained, "set allow4_net elements 0 and 1 overlap" },
-	{ "ranges that overlap in part", m_partial, "set allow4_net elements 0 and 1 overlap" },
+	  "set allow4_net elements 0 and 1 overlap", NULL },
+	{ "a range inside another", m_contained, "set allow4_net elements 0 and 1 overlap", NULL },
+	{ "ranges that overlap in part", m_partial, "set allow4_net elements 0 and 1 overlap", NULL },
 	{ "an overlap three elements apart", m_far_overlap,
-	  "set allow4_net elements 0 and 3 overlap" },
-	{ "one start twice", m_same_start, "set allow4_net element 1: out of order or a key twice" },
-	{ "port ranges that meet", m_open_overlap, "set open elements 0 and 1 overlap" },
+	  "set allow4_net elements 0 and 3 overlap", NULL },
+	{ "one start twice", m_same_start, "set allow4_net element 1: out of order or a key twice", NULL },
+	{ "port ranges that meet", m_open_overlap, "set open elements 0 and 1 overlap", NULL },
+	{ "two classes of one name", m_class_twice, "two classes called cls0", "limits-iface" },
+	{ "a class named otherwise", m_class_name, "class 0 is called x?y, not cls0",
+	  "limits-iface" },
+	{ "a class name without its end", m_class_name_long,
+	  "class 0 is called cccccccccccccccccccccccc, not cls0", "limits-iface" },
+	{ "a limit period nft has no unit for", m_class_period,
+	  "class 0: a limit period of 30 s (nft has second, minute, hour, day and week)",
+	  "limits-iface" },
+	{ "a rate the limit does not make", m_class_rate,
+	  "class 0: rate 1000 per 60 s burst 6, but limit 6/30s is 12 per 60 s burst 6",
+	  "limits-iface" },
+	{ "a burst the limit does not make", m_class_burst,
+	  "class 0: rate 12 per 60 s burst 0, but limit 6/30s is 12 per 60 s burst 6",
+	  "limits-iface" },
+	{ "a window past a day", m_class_window,
+	  "class 0: limit 6/2147483648s (N is 1-1000000, WINDOW 1-86400s)", "limits-iface" },
+	{ "a rate without a limit", m_class_rate_no_limit, "class 1: a rate without a limit",
+	  "limits-iface" },
+	{ "a class of nothing", m_class_nothing, "class 1: neither an interface nor a limit",
+	  "limits-iface" },
+	{ "an interface name of 16 bytes", m_ifname_full,
+	  "class 1: an interface name of 16 bytes without its end", "limits-iface" },
+	{ "a byte after the interface name", m_ifname_tail,
+	  "class 1: bytes after its interface name", "limits-iface" },
+	{ "an interface name the kernel refuses", m_ifname_bad,
+	  "class 1: interface \"eth/1\": an interface name has no blanks", "limits-iface" },
+	{ "a class's sets swapped", m_class_sets, "class 0: its sets are not cls0_4 and cls0_6",
+	  "limits-iface" },
+	{ "an outbound class's interface on input", m_ifname_dir,
+	  "chain input rule 20: an interface match of the other direction", "limits-iface" },
+	{ "a meter of another family", m_meter_family, "a meter for family 7", "limits-iface" },
+	{ "a log limit of 0/second", m_log_limit, "limit 0/second burst 20", NULL },
+	{ "guard queues reaching the program queue", m_guard_reach,
+	  "the guard's queue step: queues 15-16 reach the program queue's (16-31)", "queue" },
+	{ "a flood meter period nft has no unit for", m_guard_period,
+	  "the guard's queue step: a meter period of 2 s", "queue" },
+	{ "guard queues by CPU", m_guard_fanout,
+	  "the guard's queue step: by CPU (only the program queue is)", "queue" },
+	{ "a flood rate without a meter", m_guard_rate_no_meter,
+	  "the guard's queue step: a rate without a meter", "queue" },
+	{ "a program meter period nft has no unit for", m_prog_period,
+	  "the program queue: a meter period of 7 s", "outbound" },
 };
 #define NBROKEN (sizeof(broken) / sizeof(broken[0]))
 
 START_TEST(refused)
 {
 	const struct broken *b = &broken[_i];
-	struct fwd_ir *ir = compile_fixture(&fixtures[1]);	/* lists */
+	const char *fx = b->fixture ? b->fixture : "lists";
+	struct fwd_ir *ir = NULL;
+
+	for (size_t i = 0; i < NFIXTURES; i++)
+		if (strcmp(fixtures[i].name, fx) == 0)
+			ir = compile_fixture(&fixtures[i]);
+	ck_assert_msg(ir, "no fixture %s", fx);
 	uint8_t *buf;
 	size_t len;
 
