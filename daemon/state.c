@@ -296,6 +296,18 @@ static bool zero(const uint8_t *p, size_t n)
 	return true;
 }
 
+/* A name for a message: what is printable of it (a name that is not
+ * fwd's may hold anything). */
+static const char *printable(const char *in, char *buf, size_t len)
+{
+	size_t i = 0;
+
+	for (; in[i] && i + 1 < len; i++)
+		buf[i] = in[i] > ' ' && in[i] < 0x7f ? in[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
 /*
  * Element j of s in the form the kernel side writes and reads back (ir.h,
  * fwd_ir_elem and the set invariants): what the key does not have is
@@ -619,12 +631,34 @@ static bool elems_ok(struct dec *d, const struct fwd_ir_set *s)
 	return no_crossing(d, s);
 }
 
-static bool get_set(struct dec *d, struct fwd_ir_set *s)
+/*
+ * A name as fwd makes them (sets "allow4_net", "cls0_4"; chains): a-z,
+ * 0-9 and _, and its NUL within its field (the old decoder cut a longer
+ * one short into another name; the renderer prints it as it is, so a
+ * blank or a brace would make another nft text). What follows the NUL
+ * is nobody's name (names are strings everywhere), and empty is left to
+ * the caller.
+ */
+static bool word_ok(const uint8_t *raw, size_t len)
 {
-	uint64_t n;
-	uint8_t fl;
+	const uint8_t *nul = memchr(raw, 0, len);
 
-	get(d, s->name, sizeof(s->name));
+	if (!nul)
+		return false;
+	for (const uint8_t *c = raw; c < nul; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
+			return false;
+	return true;
+}
+
+static bool get_set(struct dec *d, struct fwd_ir_set *s, size_t i)
+{
+	uint8_t raw[sizeof(s->name)], fl;
+	char pr[sizeof(s->name) + 1];
+	uint64_t n;
+
+	get(d, raw, sizeof(raw));
+	memcpy(s->name, raw, sizeof(s->name));
 	s->name[sizeof(s->name) - 1] = '\0';
 	s->key = get32(d);
 	get(d, &fl, 1);
@@ -634,6 +668,11 @@ static bool get_set(struct dec *d, struct fwd_ir_set *s)
 	n = get64(d);
 	if (!whole(d, "the sets"))
 		return false;
+	if (!word_ok(raw, sizeof(raw)))
+		return refuse(d, "set %zu: name \"%s\" (fwd's are a-z, 0-9 and _)", i,
+			      printable(s->name, pr, sizeof(pr)));
+	if (fl > 7)
+		return refuse(d, "set %s: flags %#x", s->name, fl);
 	/* A key the kernel side has no layout for: no key bytes at all,
 	 * and a set the read-back never recognises. */
 	if (s->key > FWD_KEY_CG_ADDR6_PROTO_PORT)
@@ -702,7 +741,7 @@ static bool get_sets(struct dec *d, struct fwd_ir *ir)
 		abort();
 	ir->nsets = n;
 	for (size_t i = 0; i < ir->nsets; i++)
-		if (!get_set(d, &ir->sets[i]))
+		if (!get_set(d, &ir->sets[i], i))
 			return false;
 	/* The fixed sets (ir.h, fwd_ir_set_id) are in every table fwd
 	 * makes, so index 0 is always a set. */
@@ -733,10 +772,25 @@ static bool rpf_flags_ok(uint32_t f)
 	       !(f & ~(uint32_t)(NFTA_FIB_F_SADDR | NFTA_FIB_F_MARK | NFTA_FIB_F_IIF));
 }
 
+/* A log prefix: printable, no quote or backslash (the renderer prints
+ * it between quotes), its NUL within its 32 bytes (the old decoder cut
+ * a longer one short). */
+static bool prefix_ok(const uint8_t *raw, size_t len)
+{
+	const uint8_t *nul = memchr(raw, 0, len);
+
+	if (!nul)
+		return false;
+	for (const uint8_t *c = raw; c < nul; c++)
+		if (*c < ' ' || *c >= 0x7f || *c == '"' || *c == '\\')
+			return false;
+	return true;
+}
+
 static bool get_rule(struct dec *d, const struct fwd_ir *ir,
 		     const struct fwd_ir_chain *c, struct fwd_ir_rule *r, size_t j)
 {
-	uint8_t fl;
+	uint8_t fl, prefix[sizeof(r->log_prefix)];
 
 	r->nm = get32(d);
 	if (r->nm > FWD_IR_MAX_MATCH)
@@ -794,12 +848,18 @@ static bool get_rule(struct dec *d, const struct fwd_ir *ir,
 	get(d, &fl, 1);
 	r->counter = fl & 1;
 	r->log = fl & 2;
-	get(d, r->log_prefix, sizeof(r->log_prefix));
+	get(d, prefix, sizeof(prefix));
+	memcpy(r->log_prefix, prefix, sizeof(r->log_prefix));
 	r->log_prefix[sizeof(r->log_prefix) - 1] = '\0';
 	r->verdict = get32(d);
 	r->loc.line = get32(d);
 	if (!whole(d, "the rules"))
 		return false;
+	if (fl > 3)
+		return refuse(d, "chain %s rule %zu: flags %#x", c->name, j, fl);
+	if (!prefix_ok(prefix, sizeof(prefix)))
+		return refuse(d, "chain %s rule %zu: a log prefix fwd does not make",
+			      c->name, j);
 	/* The same for a verdict: none at all, the packet going on. */
 	if (r->verdict > FWD_V_QUEUE_PROG)
 		return refuse(d, "chain %s rule %zu: verdict %u unknown", c->name, j,
@@ -809,17 +869,26 @@ static bool get_rule(struct dec *d, const struct fwd_ir *ir,
 
 static bool get_chain(struct dec *d, struct fwd_ir *ir, struct fwd_ir_chain *c)
 {
+	uint8_t raw[sizeof(c->name)], pol;
 	uint64_t n;
-	uint8_t pol;
 
-	get(d, c->name, sizeof(c->name));
+	get(d, raw, sizeof(raw));
+	memcpy(c->name, raw, sizeof(c->name));
 	c->name[sizeof(c->name) - 1] = '\0';
 	c->hook = get32(d);
 	c->prio = (int)get32(d);
 	get(d, &pol, 1);
 	c->policy_accept = pol;
 	n = get64(d);
-	if (!whole(d, "the chains") || !fits(d, n, RULE_BYTES, "a chain's rules"))
+	if (!whole(d, "the chains"))
+		return false;
+	/* The name is checked with the chains' shape (get_chains); here
+	 * only that it is all of its field. */
+	if (!word_ok(raw, sizeof(raw)))
+		return refuse(d, "not the input and output chains fwd makes");
+	if (pol > 1)
+		return refuse(d, "chain %s: policy %u", c->name, pol);
+	if (!fits(d, n, RULE_BYTES, "a chain's rules"))
 		return false;
 	c->rules = calloc(n ? n : 1, sizeof(*c->rules));
 	if (!c->rules)
@@ -868,18 +937,6 @@ static bool get_chains(struct dec *d, struct fwd_ir *ir)
 static bool period_ok(uint32_t s)
 {
 	return s == 1 || s == 60 || s == 3600 || s == 86400 || s == 604800;
-}
-
-/* A name for a message: what is printable of it (a name that is not
- * fwd's may hold anything). */
-static const char *printable(const char *in, char *buf, size_t len)
-{
-	size_t i = 0;
-
-	for (; in[i] && i + 1 < len; i++)
-		buf[i] = in[i] > ' ' && in[i] < 0x7f ? in[i] : '?';
-	buf[i] = '\0';
-	return buf;
 }
 
 /*

@@ -214,6 +214,14 @@ START_TEST(roundtrip)
 }
 END_TEST
 
+static bool zero_bytes(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
 static uint64_t fnv1a(const uint8_t *p, size_t n)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
@@ -731,6 +739,37 @@ static void m_prog_period(struct fwd_ir *ir)
 	ir->prog.period_s = 7;
 }
 
+static void m_set_name_long(struct fwd_ir *ir)
+{
+	memset(set_named(ir, "allow4_net")->name, 'a', sizeof(ir->sets[0].name));
+}
+
+static void m_set_name_chars(struct fwd_ir *ir)
+{
+	strcpy(set_named(ir, "allow4_net")->name, "allow4{");
+}
+
+static struct fwd_ir_rule *log_rule(struct fwd_ir *ir)
+{
+	struct fwd_ir_chain *c = &ir->chains[FWD_CHAIN_INPUT];
+
+	for (size_t j = 0; j < c->n; j++)
+		if (c->rules[j].log)
+			return &c->rules[j];
+	ck_abort_msg("no log rule");
+	return NULL;
+}
+
+static void m_prefix_quote(struct fwd_ir *ir)
+{
+	strcpy(log_rule(ir)->log_prefix, "fwd \" drop");
+}
+
+static void m_prefix_long(struct fwd_ir *ir)
+{
+	memset(log_rule(ir)->log_prefix, 'x', sizeof(ir->chains[0].rules[0].log_prefix));
+}
+
 static const struct broken {
 	const char *what;
 	void (*mutate)(struct fwd_ir *ir);
@@ -808,6 +847,12 @@ static const struct broken {
 	  "the guard's queue step: a rate without a meter", "queue" },
 	{ "a program meter period nft has no unit for", m_prog_period,
 	  "the program queue: a meter period of 7 s", "outbound" },
+	{ "a set name without its end", m_set_name_long,
+	  "set 1: name \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" (fwd's are a-z, 0-9 and _)", NULL },
+	{ "a set name nft text cannot hold", m_set_name_chars,
+	  "set 1: name \"allow4{\" (fwd's are a-z, 0-9 and _)", NULL },
+	{ "a quote in a log prefix", m_prefix_quote, "a log prefix fwd does not make", NULL },
+	{ "a log prefix without its end", m_prefix_long, "a log prefix fwd does not make", NULL },
 };
 #define NBROKEN (sizeof(broken) / sizeof(broken[0]))
 
@@ -967,6 +1012,47 @@ START_TEST(overlaps_pairwise)
 END_TEST
 
 /*
+ * Flag bytes the IR's bools cannot say, set in the encoded bytes: a set's
+ * (interval 1, timeout 2, counter 4), a chain's policy (0 or 1), a
+ * rule's (counter 1, log 2). The decoder used to keep the bits it knew
+ * and drop the rest; encoded again, the file was another one.
+ */
+START_TEST(flag_bytes)
+{
+	struct fwd_ir *ir = compile_fixture(&fixtures[1]);	/* lists */
+	uint8_t *buf;
+	size_t len, at, chain = 0;
+	const size_t set0_flags = 24 + 8 + 32 + 4;	/* header, count, name, key */
+
+	encode(ir, &buf, &len);
+	buf[set0_flags] |= 8;
+	reseal(buf, len);
+	decode_refused(buf, len, "a set flag fwd does not know", "set allow4: flags 0xe");
+	buf[set0_flags] &= (uint8_t)~8;
+	/* The input chain: its name, hook 1, priority 0, policy. */
+	for (at = 24; at + 41 <= len && !chain; at++)
+		if (memcmp(buf + at, "input\0\0\0", 8) == 0 && zero_bytes(buf + at + 8, 24) &&
+		    buf[at + 32] == NF_INET_LOCAL_IN)
+			chain = at;
+	ck_assert_msg(chain, "no input chain in the bytes");
+	buf[chain + 40] = 2;
+	reseal(buf, len);
+	decode_refused(buf, len, "a chain policy of 2", "chain input: policy 2");
+	buf[chain + 40] = 0;
+	/* Its first rule (iif lo accept): one match of 44 bytes, flags. */
+	ck_assert_uint_eq(ir->chains[FWD_CHAIN_INPUT].rules[0].nm, 1);
+	buf[chain + 49 + 4 + 44] |= 4;
+	reseal(buf, len);
+	decode_refused(buf, len, "a rule flag fwd does not know", "chain input rule 0: flags 0x4");
+	buf[chain + 49 + 4 + 44] &= (uint8_t)~4;
+	reseal(buf, len);
+	fwd_ir_free(decode_ok(buf, len, "the bytes put back"));
+	free(buf);
+	fwd_ir_free(ir);
+}
+END_TEST
+
+/*
  * An input the fuzzer found, refused the ways fuzz-state.c decodes it: as
  * a file, and its payload (the whole input when it has no header) inside
  * a valid version 4 and version 3 header.
@@ -1044,6 +1130,7 @@ static Suite *state_suite(void)
 	tcase_add_test(tc, corpus);
 	tcase_add_loop_test(tc, refused, 0, NBROKEN);
 	tcase_add_test(tc, overlaps_pairwise);
+	tcase_add_test(tc, flag_bytes);
 	suite_add_tcase(s, tc);
 	return s;
 }
