@@ -1109,6 +1109,48 @@ static uint8_t get_queue_body(struct dec *d, struct fwd_ir_queue *q,
 	return fl;
 }
 
+/*
+ * The sets in the places the compiler puts them (ir.h): the fixed ones
+ * by index (stats tells a block from a deny by index, the live paths
+ * find allow4 by index), two per class right after them (class_sets_ok
+ * has their names), then none, the four owner sets, or six with the
+ * program's. A file with sets shuffled, renamed or re-keyed would have
+ * fwd count, explain and edit one set as another.
+ */
+static bool sets_placed_ok(struct dec *d, const struct fwd_ir *ir)
+{
+	size_t owners = FWD_SET_COUNT + 2 * ir->nclasses;
+	size_t extra = ir->nsets - owners;
+	enum fwd_ir_key key;
+	bool interval;
+	const char *name;
+
+	for (unsigned i = 0; i < FWD_SET_COUNT; i++) {
+		name = fwd_ir_fixed_set(i, &key, &interval);
+		if (strcmp(ir->sets[i].name, name) != 0 || ir->sets[i].key != key ||
+		    ir->sets[i].interval != interval)
+			return refuse(d, "set %u is not the %s fwd makes there", i, name);
+	}
+	for (size_t k = 0; k < ir->nclasses; k++)
+		if (ir->classes[k].set4 != FWD_SET_COUNT + 2 * k ||
+		    ir->classes[k].set6 != FWD_SET_COUNT + 2 * k + 1)
+			return refuse(d, "class %zu: its sets are not at %zu and %zu", k,
+				      FWD_SET_COUNT + 2 * k, FWD_SET_COUNT + 2 * k + 1);
+	if (ir->nsets < owners || (extra != 0 && extra != 4 && extra != 6))
+		return refuse(d, "%zu sets after the fixed ones and the classes' "
+			      "(fwd makes 0, 4 or 6 owner sets)", ir->nsets < owners ?
+			      0 : extra);
+	for (size_t i = 0; i < extra; i++) {
+		const struct fwd_ir_set *s = &ir->sets[owners + i];
+
+		name = fwd_ir_owner_set(FWD_SET_COUNT + (unsigned)i, &key);
+		if (strcmp(s->name, name) != 0 || s->key != key || !s->interval)
+			return refuse(d, "set %zu is not the %s fwd makes there",
+				      owners + i, name);
+	}
+	return true;
+}
+
 /* A queue's meter as the compiler makes it: a period nft has a unit for
  * (the renderer prints another as "?"), and no rate without a meter. */
 static bool meter_ok(struct dec *d, const struct fwd_ir_queue *q, const char *what)
@@ -1297,7 +1339,8 @@ int fwd_state_decode_ir(const void *buf, size_t n, struct fwd_ir **out,
 	if (!get_sets(&d, ir) || !get_chains(&d, ir) ||
 	    (v4 && d.off == d.n && !refuse(&d, "truncated after the chains")) ||
 	    !get_classes(&d, ir) || !get_prog(&d, ir, v4) ||
-	    (v4 && !get_queue(&d, ir)) || !classes_referenced_ok(&d, ir) ||
+	    (v4 && !get_queue(&d, ir)) || !sets_placed_ok(&d, ir) ||
+	    !classes_referenced_ok(&d, ir) ||
 	    !queue_verdicts_ok(&d, ir) ||
 	    (d.off != d.n && !refuse(&d, "%zu bytes after the end", d.n - d.off))) {
 		fwd_ir_free(ir);

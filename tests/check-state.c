@@ -770,6 +770,39 @@ static void m_prefix_long(struct fwd_ir *ir)
 	memset(log_rule(ir)->log_prefix, 'x', sizeof(ir->chains[0].rules[0].log_prefix));
 }
 
+/* block4 and deny4 trading names (each keeps its key and place). */
+static void m_sets_renamed(struct fwd_ir *ir)
+{
+	strcpy(ir->sets[FWD_SET_BLOCK4].name, "x");
+	strcpy(ir->sets[FWD_SET_DENY4].name, "block4");
+	strcpy(ir->sets[FWD_SET_BLOCK4].name, "deny4");
+}
+
+static void m_fixed_key(struct fwd_ir *ir)
+{
+	ir->sets[FWD_SET_ALLOW4].key = FWD_KEY_ADDR6_PROTO_PORT;
+}
+
+static void m_owner_set(struct fwd_ir *ir)
+{
+	struct fwd_ir_set *s = fwd_ir_set_find(ir, "out_unit4");
+
+	ck_assert_ptr_nonnull(s);
+	strcpy(s->name, "out_unitx");
+}
+
+/* One set more than the fixed ones (lists has no class, no owner). */
+static void m_extra_set(struct fwd_ir *ir)
+{
+	ck_assert_uint_eq(ir->nsets, FWD_SET_COUNT);
+	ir->sets = realloc(ir->sets, (ir->nsets + 1) * sizeof(*ir->sets));
+	ck_assert_ptr_nonnull(ir->sets);
+	memset(&ir->sets[ir->nsets], 0, sizeof(ir->sets[0]));
+	strcpy(ir->sets[ir->nsets].name, "spare");
+	ir->sets[ir->nsets].elems = calloc(1, sizeof(struct fwd_ir_elem));
+	ir->nsets++;
+}
+
 static const struct broken {
 	const char *what;
 	void (*mutate)(struct fwd_ir *ir);
@@ -853,6 +886,14 @@ static const struct broken {
 	  "set 1: name \"allow4{\" (fwd's are a-z, 0-9 and _)", NULL },
 	{ "a quote in a log prefix", m_prefix_quote, "a log prefix fwd does not make", NULL },
 	{ "a log prefix without its end", m_prefix_long, "a log prefix fwd does not make", NULL },
+	{ "two fixed sets trading names", m_sets_renamed,
+	  "set 10 is not the block4 fwd makes there", NULL },
+	{ "a fixed set with another key", m_fixed_key, "set 0 is not the allow4 fwd makes there",
+	  NULL },
+	{ "an owner set named otherwise", m_owner_set,
+	  "set 20 is not the out_unit4 fwd makes there", "outbound" },
+	{ "a set fwd does not make", m_extra_set,
+	  "1 sets after the fixed ones and the classes' (fwd makes 0, 4 or 6 owner sets)", NULL },
 };
 #define NBROKEN (sizeof(broken) / sizeof(broken[0]))
 
