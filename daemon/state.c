@@ -6,6 +6,8 @@
  */
 #include "state.h"
 
+#include "progrule.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netfilter.h>
@@ -1163,6 +1165,28 @@ static bool meter_ok(struct dec *d, const struct fwd_ir_queue *q, const char *wh
 	return true;
 }
 
+/*
+ * The program rules' text as fwd_progrules_text writes it: the verdict
+ * loop builds its rules from it (vloop.c) and refuses text it cannot
+ * read whole, then drops every program flow; a program queue without
+ * any text (which the compiler never makes: a program queue comes with
+ * the rules that asked for it) decides nothing either. Paths are not
+ * looked up here (the decoder is pure): a program gone is the loop's
+ * business.
+ */
+static bool prog_text_ok(struct dec *d, const struct fwd_ir *ir, bool v4)
+{
+	struct fwd_progrules *rs = NULL;
+	unsigned bad = 0;
+
+	if (!ir->prog_text)
+		return !v4 || refuse(d, "the program queue without its rules");
+	if (fwd_progrules_from_text(ir->prog_text, NULL, NULL, &rs, &bad) != 0)
+		return refuse(d, "the program rules: line %u is not one fwd writes", bad);
+	fwd_progrules_free(rs);
+	return true;
+}
+
 /* The program queue, if the file has it; false when it is not the one
  * fwd makes (FWD_PROG_QUEUE, one queue or up to FWD_PROG_QUEUES_MAX by
  * CPU (flag 4), a meter with a rate). */
@@ -1203,7 +1227,7 @@ static bool get_prog(struct dec *d, struct fwd_ir *ir, bool v4)
 	    (q->fanout ? total < 2 || total > FWD_PROG_QUEUES_MAX : total != 1) ||
 	    (q->meter && (!q->rate || !q->period_s)))
 		return refuse(d, "not the program queue fwd makes");
-	return meter_ok(d, q, "the program queue");
+	return meter_ok(d, q, "the program queue") && prog_text_ok(d, ir, v4);
 }
 
 /* The guard's queue step (version 4); false when it is not one fwd

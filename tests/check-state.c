@@ -803,6 +803,24 @@ static void m_extra_set(struct fwd_ir *ir)
 	ir->nsets++;
 }
 
+/* The outbound fixture's program rules, a line the loop cannot read
+ * added; or gone. */
+static void m_prog_text(struct fwd_ir *ir)
+{
+	char *t = NULL;
+
+	ck_assert_ptr_nonnull(ir->prog_text);
+	ck_assert_int_ge(asprintf(&t, "%sgarbage\n", ir->prog_text), 0);
+	free(ir->prog_text);
+	ir->prog_text = t;
+}
+
+static void m_prog_no_text(struct fwd_ir *ir)
+{
+	free(ir->prog_text);
+	ir->prog_text = NULL;
+}
+
 static const struct broken {
 	const char *what;
 	void (*mutate)(struct fwd_ir *ir);
@@ -894,6 +912,10 @@ static const struct broken {
 	  "set 20 is not the out_unit4 fwd makes there", "outbound" },
 	{ "a set fwd does not make", m_extra_set,
 	  "1 sets after the fixed ones and the classes' (fwd makes 0, 4 or 6 owner sets)", NULL },
+	{ "program rules the loop cannot read", m_prog_text,
+	  "the program rules: line 2 is not one fwd writes", "outbound" },
+	{ "a program queue without its rules", m_prog_no_text,
+	  "the program queue without its rules", "outbound" },
 };
 #define NBROKEN (sizeof(broken) / sizeof(broken[0]))
 
