@@ -15,16 +15,19 @@ out=${OUT_DIR:-bench/out}
 mkdir -p "$out"
 ninja -C "$build" tests/state-bench tests/state-bench-base >/dev/null
 file="$out/statedec-$(date -u +%Y%m%dT%H%M%SZ).txt"
-args="${HOSTS:-131072} ${PORTS:-8} ${SHAPE:-cut} ${DECODES:-3}"
+hosts=${HOSTS:-131072} ports=${PORTS:-8} shape=${SHAPE:-cut} decodes=${DECODES:-3}
+run() {
+	"$build/tests/$1" "$hosts" "$ports" "$shape" "$decodes"
+}
 {
-	echo "statedec: $args, load $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "statedec: $hosts x $ports $shape, $decodes decodes, load $(cut -d' ' -f1-3 /proc/loadavg)"
 	for r in $(seq 1 "${ROUNDS:-7}"); do
 		if [ $((r % 2)) -eq 1 ]; then
-			b=$("$build/tests/state-bench-base" $args)
-			n=$("$build/tests/state-bench" $args)
+			b=$(run state-bench-base)
+			n=$(run state-bench)
 		else
-			n=$("$build/tests/state-bench" $args)
-			b=$("$build/tests/state-bench-base" $args)
+			n=$(run state-bench)
+			b=$(run state-bench-base)
 		fi
 		echo "round $r: without ${b}s with ${n}s ratio $(echo "$n $b" | awk '{printf "%.3f", $1 / $2}')"
 	done
