@@ -335,6 +335,12 @@ static bool elem_ok(struct dec *d, const struct fwd_ir_set *s, size_t j)
 	if (e->expires > UINT64_MAX / 1000)
 		return refuse(d, "set %s element %zu: expires at %llu", s->name, j,
 			      (unsigned long long)e->expires);
+	/* The kernel takes an element timeout only into a set with the
+	 * timeout flag (the compiler gives it to every set): the whole
+	 * apply would fail. */
+	if (e->expires && !s->timeout)
+		return refuse(d, "set %s element %zu: a timeout in a set without "
+			      "the timeout flag", s->name, j);
 	return true;
 }
 

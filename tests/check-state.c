@@ -821,6 +821,15 @@ static void m_prog_no_text(struct fwd_ir *ir)
 	ir->prog_text = NULL;
 }
 
+/* A timed element in a set that lost its timeout flag. */
+static void m_no_timeout(struct fwd_ir *ir)
+{
+	struct fwd_ir_set *s = set_named(ir, "allow4");
+
+	s->timeout = false;
+	s->elems[1].expires = TEST_NOW + 60;
+}
+
 static const struct broken {
 	const char *what;
 	void (*mutate)(struct fwd_ir *ir);
@@ -916,6 +925,8 @@ static const struct broken {
 	  "the program rules: line 2 is not one fwd writes", "outbound" },
 	{ "a program queue without its rules", m_prog_no_text,
 	  "the program queue without its rules", "outbound" },
+	{ "a timeout in a set without the flag", m_no_timeout,
+	  "set allow4 element 1: a timeout in a set without the timeout flag", NULL },
 };
 #define NBROKEN (sizeof(broken) / sizeof(broken[0]))
 

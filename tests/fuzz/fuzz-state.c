@@ -99,6 +99,7 @@ static void check_set(const struct fwd_ir_set *s)
 			check(memcmp(e->lo, e->hi, 16) == 0 && e->plo == e->phi,
 			      "a range in a hash set");
 		check(e->expires <= UINT64_MAX / 1000, "a timeout beyond milliseconds");
+		check(!e->expires || s->timeout, "a timeout in a set without the flag");
 		if (j == 0)
 			continue;
 		check(fwd_ir_elem_cmp(&s->elems[j - 1], e) < 0,
