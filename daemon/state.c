@@ -970,7 +970,8 @@ static bool class_name_ok(struct dec *d, const uint8_t raw[24], size_t i)
 	got[24] = '\0';
 	/* An earlier class's name again: say so (a later one's is
 	 * refused at that class). */
-	if (sscanf(got, "cls%llu%n", &j, &end) == 1 && got[end] == '\0' && j < i &&
+	if (got[3] >= '0' && got[3] <= '9' &&
+	    sscanf(got, "cls%llu%n", &j, &end) == 1 && got[end] == '\0' && j < i &&
 	    memchr(raw, 0, 24) && zero(raw + strlen(got), 24 - strlen(got)))
 		return refuse(d, "two classes called %s", got);
 	return refuse(d, "class %zu is called %s, not cls%zu", i,
