@@ -6,6 +6,8 @@
  */
 #include "state.h"
 
+#include "progrule.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netfilter.h>
@@ -301,6 +303,18 @@ static bool zero(const uint8_t *p, size_t n)
 	return true;
 }
 
+/* A name for a message: what is printable of it (a name that is not
+ * fwd's may hold anything). */
+static const char *printable(const char *in, char *buf, size_t len)
+{
+	size_t i = 0;
+
+	for (; in[i] && i + 1 < len; i++)
+		buf[i] = in[i] > ' ' && in[i] < 0x7f ? in[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
 /*
  * Element j of s in the form the kernel side writes and reads back (ir.h,
  * fwd_ir_elem and the set invariants): what the key does not have is
@@ -326,16 +340,293 @@ static bool elem_ok(struct dec *d, const struct fwd_ir_set *s, size_t j)
 	if (e->expires > UINT64_MAX / 1000)
 		return refuse(d, "set %s element %zu: expires at %llu", s->name, j,
 			      (unsigned long long)e->expires);
+	/* The kernel takes an element timeout only into a set with the
+	 * timeout flag (the compiler gives it to every set): the whole
+	 * apply would fail. */
+	if (e->expires && !s->timeout)
+		return refuse(d, "set %s element %zu: a timeout in a set without "
+			      "the timeout flag", s->name, j);
+	return true;
+}
+
+/*
+ * Overlaps in an interval set of a concatenated key (ir.h: "no two
+ * elements of a set overlap in any way"). The kernel is no referee here:
+ * pipapo refuses an element whose start or end falls inside another, so
+ * such a file fails the whole apply, and loads one whose ranges cross
+ * (192.0.2.0/24 . tcp . 25 beside 192.0.2.128 . tcp . 20-30) without a
+ * word; a lookup then finds one of the two (`nft get element` names only
+ * the first), whose counter counts the traffic while explain, stats and
+ * the live paths' binary searches believe in one element per point.
+ *
+ * Two elements overlap when their owner id and protocol are the same and
+ * both their address and their port ranges meet. The elements are sorted
+ * by (id, proto, port range, set order), which groups them by id and
+ * protocol, and within a group by port range and then by address (the
+ * set order is the address order there). What the compiler makes has
+ * port ranges that are the same or apart (it cuts them where they cross):
+ * then one pass decides, each port range's addresses apart from the next.
+ * A group whose port ranges overlap otherwise gets the general sweep
+ * (ov_sweep).
+ */
+struct ov_key {
+	uint32_t idx;		/* element index in the set (fits: see below) */
+	uint16_t plo, phi;
+	uint8_t proto;
+};
+
+static int ov_key_cmp(const void *a, const void *b)
+{
+	const struct ov_key *x = a, *y = b;
+
+	if (x->proto != y->proto)
+		return x->proto < y->proto ? -1 : 1;
+	if (x->plo != y->plo)
+		return x->plo < y->plo ? -1 : 1;
+	if (x->phi != y->phi)
+		return x->phi < y->phi ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+struct ov_port {
+	uint16_t port;
+	size_t rank;		/* address order in the group */
+};
+
+static int ov_port_cmp(const void *a, const void *b)
+{
+	const struct ov_port *x = a, *y = b;
+
+	return x->port < y->port ? -1 : x->port > y->port;
+}
+
+static int size_cmp(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The Fenwick tree t[1..n] of which ranks are held. */
+static void fw_add(uint32_t *t, size_t n, size_t i, int v)
+{
+	for (i++; i <= n; i += i & -i)
+		t[i] += (uint32_t)v;
+}
+
+static size_t fw_sum(const uint32_t *t, size_t i)	/* ranks below i held */
+{
+	size_t s = 0;
+
+	for (; i; i -= i & -i)
+		s += t[i];
+	return s;
+}
+
+static size_t fw_kth(const uint32_t *t, size_t n, size_t k)	/* k >= 1 */
+{
+	size_t pos = 0, step = 1;
+
+	while (step * 2 <= n)
+		step *= 2;
+	for (; step; step /= 2)
+		if (pos + step <= n && t[pos + step] < k) {
+			pos += step;
+			k -= t[pos];
+		}
+	return pos;	/* the rank of the k-th held one */
+}
+
+/*
+ * The general case for one group of g elements (keys, in port order): a
+ * sweep over the ports keeps the elements whose port range holds the
+ * current port. Those must be apart in address, so ordered by address
+ * (their rank) a new one need only be compared with its neighbours among
+ * them, found in a Fenwick tree over the ranks. O(g log g). false and
+ * the two that overlap in *a, *b.
+ */
+static bool ov_sweep(const struct fwd_ir_set *s, const struct ov_key *keys,
+		     size_t g, size_t *a, size_t *b)
+{
+	unsigned alen = fwd_ir_key_addr_len(s->key);
+	size_t *byaddr = calloc(g, sizeof(*byaddr)), *rank = calloc(g, sizeof(*rank));
+	struct ov_port *hi = calloc(g, sizeof(*hi));
+	uint32_t *t = calloc(g + 1, sizeof(*t));
+	size_t out = 0, held = 0;
+	bool ok = true;
+
+	if (!byaddr || !rank || !hi || !t)
+		abort();	/* the project's OOM policy: abort */
+	for (size_t i = 0; i < g; i++)
+		byaddr[i] = keys[i].idx;
+	qsort(byaddr, g, sizeof(*byaddr), size_cmp);
+	/* rank[i]: key i's place in address order (bsearch by index). */
+	for (size_t i = 0; i < g; i++) {
+		size_t idx = keys[i].idx;
+
+		rank[i] = (size_t)((size_t *)bsearch(&idx, byaddr, g, sizeof(*byaddr),
+						      size_cmp) - byaddr);
+	}
+	for (size_t i = 0; i < g; i++)
+		hi[i] = (struct ov_port){ keys[i].phi, rank[i] };
+	qsort(hi, g, sizeof(*hi), ov_port_cmp);
+	for (size_t i = 0; ok && i < g; i++) {
+		const struct fwd_ir_elem *e = &s->elems[keys[i].idx];
+		size_t r = rank[i], below;
+
+		for (; hi[out].port < keys[i].plo; out++, held--)
+			fw_add(t, g, hi[out].rank, -1);
+		below = fw_sum(t, r);
+		if (below) {
+			size_t p = byaddr[fw_kth(t, g, below)];
+
+			if (memcmp(s->elems[p].hi, e->lo, alen) >= 0) {
+				*a = p;
+				*b = keys[i].idx;
+				ok = false;
+			}
+		}
+		if (ok && below < held) {
+			size_t q = byaddr[fw_kth(t, g, below + 1)];
+
+			if (memcmp(s->elems[q].lo, e->hi, alen) <= 0) {
+				*a = keys[i].idx;
+				*b = q;
+				ok = false;
+			}
+		}
+		fw_add(t, g, r, 1);
+		held++;
+	}
+	free(byaddr);
+	free(rank);
+	free(hi);
+	free(t);
+	return ok;
+}
+
+/* One group (keys[0..g), one id and protocol, in port order): the pass
+ * for port ranges that are the same or apart, else the sweep. */
+static bool ov_group(const struct fwd_ir_set *s, const struct ov_key *keys,
+		     size_t g, size_t *a, size_t *b)
+{
+	unsigned alen = fwd_ir_key_addr_len(s->key);
+	uint32_t reach = keys[0].phi;	/* the highest port seen so far */
+
+	for (size_t i = 1; i < g; i++) {
+		const struct ov_key *x = &keys[i - 1], *y = &keys[i];
+
+		if (x->plo == y->plo && x->phi == y->phi) {
+			/* The same ports: the addresses, in order, apart. */
+			if (memcmp(s->elems[x->idx].hi, s->elems[y->idx].lo, alen) >= 0) {
+				*a = x->idx;
+				*b = y->idx;
+				return false;
+			}
+			continue;
+		}
+		if (y->plo <= reach)
+			return ov_sweep(s, keys, g, a, b);
+		reach = y->phi;
+	}
+	return true;
+}
+
+/* Byte `b` of the sort key below the id: proto, plo, phi (b 0: phi's
+ * low byte). */
+static unsigned ov_byte(const struct ov_key *k, unsigned b)
+{
+	switch (b) {
+	case 0: return k->phi & 0xff;
+	case 1: return k->phi >> 8;
+	case 2: return k->plo & 0xff;
+	case 3: return k->plo >> 8;
+	}
+	return k->proto;
+}
+
+/*
+ * The keys of one owner id (made in the set order, so by index) into
+ * ov_key_cmp's order: a stable radix sort by phi, plo and proto, a byte
+ * at a time, keeps the index order among equals. Five passes instead of
+ * a comparison sort (the check's own cost is mostly this sort, and the
+ * page faults of its two arrays: hence 12-byte keys). The result is in
+ * keys; tmp has room for n.
+ */
+static void ov_sort(struct ov_key *keys, struct ov_key *tmp, size_t n)
+{
+	struct ov_key *from = keys, *to = tmp, *x;
+
+	if (n < 256) {
+		qsort(keys, n, sizeof(*keys), ov_key_cmp);
+		return;
+	}
+	for (unsigned b = 0; b < 5; b++) {
+		size_t at[257] = { 0 };
+
+		for (size_t i = 0; i < n; i++)
+			at[ov_byte(&from[i], b) + 1]++;
+		for (unsigned v = 1; v <= 256; v++)
+			at[v] += at[v - 1];
+		for (size_t i = 0; i < n; i++)
+			to[at[ov_byte(&from[i], b)]++] = from[i];
+		x = from;
+		from = to;
+		to = x;
+	}
+	/* An odd number of passes ends in tmp. */
+	memcpy(keys, from, n * sizeof(*keys));
+}
+
+static bool no_crossing(struct dec *d, const struct fwd_ir_set *s)
+{
+	struct ov_key *keys, *tmp;
+	size_t a = 0, b = 0;
+	bool ok = true;
+
+	if (!s->interval || !fwd_ir_key_has_port(s->key) || s->n < 2)
+		return true;
+#ifdef FWD_STATE_BENCH_NO_OVERLAP
+	/* bench/statedec.sh's baseline: the decoder without this check. */
+	return true;
+#endif
+	/* A file of at most 4 GiB (read_state) holds far fewer. */
+	if (s->n > UINT32_MAX)
+		return refuse(d, "set %s: %zu elements", s->name, s->n);
+	keys = malloc(s->n * sizeof(*keys));
+	tmp = malloc(s->n * sizeof(*tmp));
+	if (!keys || !tmp)
+		abort();	/* the project's OOM policy: abort */
+	/* The set order is by owner id first: each id's run in turn. */
+	for (size_t r0 = 0, r1; ok && r0 < s->n; r0 = r1) {
+		size_t m = 0;
+
+		for (r1 = r0; r1 < s->n && s->elems[r1].id == s->elems[r0].id; r1++)
+			keys[m++] = (struct ov_key){ .idx = (uint32_t)r1,
+						     .plo = s->elems[r1].plo,
+						     .phi = s->elems[r1].phi,
+						     .proto = s->elems[r1].proto };
+		ov_sort(keys, tmp, m);
+		for (size_t g0 = 0, g1; ok && g0 < m; g0 = g1) {
+			for (g1 = g0 + 1; g1 < m && keys[g1].proto == keys[g0].proto; g1++)
+				;
+			ok = ov_group(s, keys + g0, g1 - g0, &a, &b);
+		}
+	}
+	free(keys);
+	free(tmp);
+	if (!ok)
+		return refuse(d, "set %s elements %zu and %zu overlap", s->name,
+			      a < b ? a : b, a < b ? b : a);
 	return true;
 }
 
 /*
  * The elements of s, each in the kernel's form and all in the set order
  * (ir.h): strictly increasing, so no key twice (the kernel refuses it;
- * the delta and explain's binary search rely on the order), and in a
+ * the delta and explain's binary search rely on the order), in a
  * one-field interval set (an rbtree in the kernel) no range reaching into
- * the next. Crossing ranges of concatenations are not looked for (that
- * takes more than a pass); the kernel refuses those whose ends collide.
+ * the next, and in a concatenated one no two that meet (no_crossing).
  */
 static bool elems_ok(struct dec *d, const struct fwd_ir_set *s)
 {
@@ -354,15 +645,37 @@ static bool elems_ok(struct dec *d, const struct fwd_ir_set *s)
 			return refuse(d, "set %s element %zu: overlaps the one "
 				      "before", s->name, j);
 	}
+	return no_crossing(d, s);
+}
+
+/*
+ * A name as fwd makes them (sets "allow4_net", "cls0_4"; chains): a-z,
+ * 0-9 and _, and its NUL within its field (the old decoder cut a longer
+ * one short into another name; the renderer prints it as it is, so a
+ * blank or a brace would make another nft text). What follows the NUL
+ * is nobody's name (names are strings everywhere), and empty is left to
+ * the caller.
+ */
+static bool word_ok(const uint8_t *raw, size_t len)
+{
+	const uint8_t *nul = memchr(raw, 0, len);
+
+	if (!nul)
+		return false;
+	for (const uint8_t *c = raw; c < nul; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
+			return false;
 	return true;
 }
 
-static bool get_set(struct dec *d, struct fwd_ir_set *s)
+static bool get_set(struct dec *d, struct fwd_ir_set *s, size_t i)
 {
+	uint8_t raw[sizeof(s->name)], fl;
+	char pr[sizeof(s->name) + 1];
 	uint64_t n;
-	uint8_t fl;
 
-	get(d, s->name, sizeof(s->name));
+	get(d, raw, sizeof(raw));
+	memcpy(s->name, raw, sizeof(s->name));
 	s->name[sizeof(s->name) - 1] = '\0';
 	s->key = get32(d);
 	get(d, &fl, 1);
@@ -372,6 +685,11 @@ static bool get_set(struct dec *d, struct fwd_ir_set *s)
 	n = get64(d);
 	if (!whole(d, "the sets"))
 		return false;
+	if (!word_ok(raw, sizeof(raw)))
+		return refuse(d, "set %zu: name \"%s\" (fwd's are a-z, 0-9 and _)", i,
+			      printable(s->name, pr, sizeof(pr)));
+	if (fl > 7)
+		return refuse(d, "set %s: flags %#x", s->name, fl);
 	/* A key the kernel side has no layout for: no key bytes at all,
 	 * and a set the read-back never recognises. */
 	if (s->key > FWD_KEY_CG_ADDR6_PROTO_PORT)
@@ -440,7 +758,7 @@ static bool get_sets(struct dec *d, struct fwd_ir *ir)
 		abort();
 	ir->nsets = n;
 	for (size_t i = 0; i < ir->nsets; i++)
-		if (!get_set(d, &ir->sets[i]))
+		if (!get_set(d, &ir->sets[i], i))
 			return false;
 	/* The fixed sets (ir.h, fwd_ir_set_id) are in every table fwd
 	 * makes, so index 0 is always a set. */
@@ -471,10 +789,25 @@ static bool rpf_flags_ok(uint32_t f)
 	       !(f & ~(uint32_t)(NFTA_FIB_F_SADDR | NFTA_FIB_F_MARK | NFTA_FIB_F_IIF));
 }
 
+/* A log prefix: printable, no quote or backslash (the renderer prints
+ * it between quotes), its NUL within its 32 bytes (the old decoder cut
+ * a longer one short). */
+static bool prefix_ok(const uint8_t *raw, size_t len)
+{
+	const uint8_t *nul = memchr(raw, 0, len);
+
+	if (!nul)
+		return false;
+	for (const uint8_t *c = raw; c < nul; c++)
+		if (*c < ' ' || *c >= 0x7f || *c == '"' || *c == '\\')
+			return false;
+	return true;
+}
+
 static bool get_rule(struct dec *d, const struct fwd_ir *ir,
 		     const struct fwd_ir_chain *c, struct fwd_ir_rule *r, size_t j)
 {
-	uint8_t fl;
+	uint8_t fl, prefix[sizeof(r->log_prefix)];
 
 	r->nm = get32(d);
 	if (r->nm > FWD_IR_MAX_MATCH)
@@ -524,16 +857,33 @@ static bool get_rule(struct dec *d, const struct fwd_ir *ir,
 		if (m->kind == FWD_M_RPF_MISSING && !rpf_flags_ok(m->u32))
 			return refuse(d, "chain %s rule %zu: fib flags %#x", c->name,
 				      j, m->u32);
+		/* A meter is per family: linearize and the renderer read
+		 * anything but IPv6 as IPv4, the file saying otherwise. */
+		if ((m->kind == FWD_M_METER || m->kind == FWD_M_CLASS_METER) &&
+		    m->u32 != NFPROTO_IPV4 && m->u32 != NFPROTO_IPV6)
+			return refuse(d, "chain %s rule %zu: a meter for family %u",
+				      c->name, j, m->u32);
+		/* `limit rate 0/second` is no limit nft can say (the
+		 * compiler's log limit is 10/second burst 20). */
+		if (m->kind == FWD_M_LIMIT && (!m->u32 || !m->u32b))
+			return refuse(d, "chain %s rule %zu: limit %u/second burst %u",
+				      c->name, j, m->u32, m->u32b);
 	}
 	get(d, &fl, 1);
 	r->counter = fl & 1;
 	r->log = fl & 2;
-	get(d, r->log_prefix, sizeof(r->log_prefix));
+	get(d, prefix, sizeof(prefix));
+	memcpy(r->log_prefix, prefix, sizeof(r->log_prefix));
 	r->log_prefix[sizeof(r->log_prefix) - 1] = '\0';
 	r->verdict = get32(d);
 	r->loc.line = get32(d);
 	if (!whole(d, "the rules"))
 		return false;
+	if (fl > 3)
+		return refuse(d, "chain %s rule %zu: flags %#x", c->name, j, fl);
+	if (!prefix_ok(prefix, sizeof(prefix)))
+		return refuse(d, "chain %s rule %zu: a log prefix fwd does not make",
+			      c->name, j);
 	/* The same for a verdict: none at all, the packet going on. */
 	if (r->verdict > FWD_V_QUEUE_PROG)
 		return refuse(d, "chain %s rule %zu: verdict %u unknown", c->name, j,
@@ -543,17 +893,26 @@ static bool get_rule(struct dec *d, const struct fwd_ir *ir,
 
 static bool get_chain(struct dec *d, struct fwd_ir *ir, struct fwd_ir_chain *c)
 {
+	uint8_t raw[sizeof(c->name)], pol;
 	uint64_t n;
-	uint8_t pol;
 
-	get(d, c->name, sizeof(c->name));
+	get(d, raw, sizeof(raw));
+	memcpy(c->name, raw, sizeof(c->name));
 	c->name[sizeof(c->name) - 1] = '\0';
 	c->hook = get32(d);
 	c->prio = (int)get32(d);
 	get(d, &pol, 1);
 	c->policy_accept = pol;
 	n = get64(d);
-	if (!whole(d, "the chains") || !fits(d, n, RULE_BYTES, "a chain's rules"))
+	if (!whole(d, "the chains"))
+		return false;
+	/* The name is checked with the chains' shape (get_chains); here
+	 * only that it is all of its field. */
+	if (!word_ok(raw, sizeof(raw)))
+		return refuse(d, "not the input and output chains fwd makes");
+	if (pol > 1)
+		return refuse(d, "chain %s: policy %u", c->name, pol);
+	if (!fits(d, n, RULE_BYTES, "a chain's rules"))
 		return false;
 	c->rules = calloc(n ? n : 1, sizeof(*c->rules));
 	if (!c->rules)
@@ -596,8 +955,119 @@ static bool get_chains(struct dec *d, struct fwd_ir *ir)
 	return true;
 }
 
-/* The classes, if the file has them; false when they do not fit the IR
- * (a class naming a set it does not have, a limit without a rate). */
+/* A period nft has a unit for (ir.h, fwd_ir_queue.period_s): the
+ * renderer prints another as "?", and the kernel would take it as
+ * seconds that no policy said. */
+static bool period_ok(uint32_t s)
+{
+	return s == 1 || s == 60 || s == 3600 || s == 86400 || s == 604800;
+}
+
+/*
+ * Class i's name, as the compiler gives it: "cls<i>", NUL-padded. The
+ * kernel knows its meter sets by it ("cls0_m4"), stats and explain find
+ * a class by it, and a second class of one name would send two classes'
+ * limits into one meter set, or fail the apply with EEXIST.
+ */
+static bool class_name_ok(struct dec *d, const uint8_t raw[24], size_t i)
+{
+	char want[24] = { 0 }, got[25], pr[25];
+	unsigned long long j;
+	int end = 0;
+
+	snprintf(want, sizeof(want), "cls%zu", i);
+	if (memcmp(raw, want, sizeof(want)) == 0)
+		return true;
+	memcpy(got, raw, 24);
+	got[24] = '\0';
+	/* An earlier class's name again: say so (a later one's is
+	 * refused at that class). */
+	if (got[3] >= '0' && got[3] <= '9' &&
+	    sscanf(got, "cls%llu%n", &j, &end) == 1 && got[end] == '\0' && j < i &&
+	    memchr(raw, 0, 24) && zero(raw + strlen(got), 24 - strlen(got)))
+		return refuse(d, "two classes called %s", got);
+	return refuse(d, "class %zu is called %s, not cls%zu", i,
+		      printable(got, pr, sizeof(pr)), i);
+}
+
+/* Its interface: "" or a name fwd_ifname_check takes, NUL-padded to 16
+ * bytes. Linearize compares all 16 bytes with the kernel's name, so a
+ * byte after the NUL would make a rule that never matches, and a name
+ * without a NUL was cut short by the old decoder into another name. */
+static bool class_ifname_ok(struct dec *d, const uint8_t raw[16], size_t i)
+{
+	const uint8_t *nul = memchr(raw, 0, 16);
+	const char *why;
+	char pr[17];
+
+	if (!nul)
+		return refuse(d, "class %zu: an interface name of 16 bytes "
+			      "without its end", i);
+	if (!zero(nul, (size_t)(raw + 16 - nul)))
+		return refuse(d, "class %zu: bytes after its interface name", i);
+	if (nul == raw)
+		return true;
+	why = fwd_ifname_check((const char *)raw, (size_t)(nul - raw));
+	if (why)
+		return refuse(d, "class %zu: interface \"%s\": %s", i,
+			      printable((const char *)raw, pr, sizeof(pr)), why);
+	return true;
+}
+
+/* Its limit: none (all zero), or the policy's N / WINDOW in range and
+ * the kernel's rate, period and burst the compiler makes of them: show
+ * and explain print the words, the kernel enforces the rate. */
+static bool class_limit_ok(struct dec *d, const struct fwd_ir_class *k, size_t i)
+{
+	uint32_t rate, period_s, burst;
+
+	if (!k->limit_n) {
+		if (k->limit_w || k->rate || k->period_s || k->burst)
+			return refuse(d, "class %zu: a rate without a limit", i);
+		if (!k->ifname[0])
+			return refuse(d, "class %zu: neither an interface nor a limit", i);
+		return true;
+	}
+	if (!k->rate || !k->period_s)
+		return refuse(d, "class %zu: a limit without a rate", i);
+	if (k->limit_n > FWD_LIMIT_N_MAX || !k->limit_w || k->limit_w > FWD_LIMIT_W_MAX)
+		return refuse(d, "class %zu: limit %u/%us (N is 1-%u, WINDOW 1-%us)",
+			      i, k->limit_n, k->limit_w, FWD_LIMIT_N_MAX, FWD_LIMIT_W_MAX);
+	if (!period_ok(k->period_s))
+		return refuse(d, "class %zu: a limit period of %u s (nft has second, "
+			      "minute, hour, day and week)", i, k->period_s);
+	fwd_ir_limit_rate(k->limit_n, k->limit_w, &rate, &period_s, &burst);
+	if (k->rate != rate || k->period_s != period_s || k->burst != burst)
+		return refuse(d, "class %zu: rate %u per %u s burst %u, but limit "
+			      "%u/%us is %u per %u s burst %u", i, k->rate,
+			      k->period_s, k->burst, k->limit_n, k->limit_w, rate,
+			      period_s, burst);
+	return true;
+}
+
+/* Its sets: the pair the compiler adds for it, "<name>_4" and
+ * "<name>_6", interval sets of the class's address . proto . port keys
+ * (stats and explain name a class by its sets). */
+static bool class_sets_ok(struct dec *d, const struct fwd_ir *ir,
+			  const struct fwd_ir_class *k, size_t i)
+{
+	char n4[32], n6[32];
+
+	if (k->set4 >= ir->nsets || k->set6 >= ir->nsets)
+		return refuse(d, "class %zu names a set it does not have", i);
+	snprintf(n4, sizeof(n4), "%s_4", k->name);
+	snprintf(n6, sizeof(n6), "%s_6", k->name);
+	if (strcmp(ir->sets[k->set4].name, n4) != 0 ||
+	    strcmp(ir->sets[k->set6].name, n6) != 0 ||
+	    ir->sets[k->set4].key != FWD_KEY_ADDR4_PROTO_PORT ||
+	    ir->sets[k->set6].key != FWD_KEY_ADDR6_PROTO_PORT ||
+	    !ir->sets[k->set4].interval || !ir->sets[k->set6].interval)
+		return refuse(d, "class %zu: its sets are not %s and %s", i, n4, n6);
+	return true;
+}
+
+/* The classes, if the file has them; false when they are not what the
+ * compiler makes (class_*_ok above). */
 static bool get_classes(struct dec *d, struct fwd_ir *ir)
 {
 	uint64_t n;
@@ -615,13 +1085,15 @@ static bool get_classes(struct dec *d, struct fwd_ir *ir)
 	ir->nclasses = n;
 	for (size_t i = 0; i < n; i++) {
 		struct fwd_ir_class *k = &ir->classes[i];
-		uint8_t out;
+		uint8_t out, name[24], ifname[16];
 
-		get(d, k->name, sizeof(k->name));
-		k->name[sizeof(k->name) - 1] = '\0';
+		get(d, name, sizeof(name));
 		get(d, &out, 1);
+		get(d, ifname, sizeof(ifname));
+		memcpy(k->name, name, sizeof(k->name));
+		k->name[sizeof(k->name) - 1] = '\0';
 		k->out = out;
-		get(d, k->ifname, sizeof(k->ifname));
+		memcpy(k->ifname, ifname, sizeof(k->ifname));
 		k->ifname[sizeof(k->ifname) - 1] = '\0';
 		k->limit_n = get32(d);
 		k->limit_w = get32(d);
@@ -631,12 +1103,17 @@ static bool get_classes(struct dec *d, struct fwd_ir *ir)
 		k->set4 = get32(d);
 		k->set6 = get32(d);
 		k->loc.line = get32(d);
-		if (k->set4 >= ir->nsets || k->set6 >= ir->nsets)
-			return refuse(d, "class %zu names a set it does not have", i);
-		if (k->limit_n && (!k->rate || !k->period_s))
-			return refuse(d, "class %zu: a limit without a rate", i);
+		if (!whole(d, "the classes"))
+			return false;
+		if (!class_name_ok(d, name, i))
+			return false;
+		if (out > 1)
+			return refuse(d, "class %zu: direction %u", i, out);
+		if (!class_ifname_ok(d, ifname, i) || !class_sets_ok(d, ir, k, i) ||
+		    !class_limit_ok(d, k, i))
+			return false;
 	}
-	return whole(d, "the classes");
+	return true;
 }
 
 /* What put_queue_at writes after the on byte: flags, first queue, count
@@ -655,6 +1132,82 @@ static uint8_t get_queue_body(struct dec *d, struct fwd_ir_queue *q,
 	q->period_s = get32(d);
 	q->burst = get32(d);
 	return fl;
+}
+
+/*
+ * The sets in the places the compiler puts them (ir.h): the fixed ones
+ * by index (stats tells a block from a deny by index, the live paths
+ * find allow4 by index), two per class right after them (class_sets_ok
+ * has their names), then none, the four owner sets, or six with the
+ * program's. A file with sets shuffled, renamed or re-keyed would have
+ * fwd count, explain and edit one set as another.
+ */
+static bool sets_placed_ok(struct dec *d, const struct fwd_ir *ir)
+{
+	size_t owners = FWD_SET_COUNT + 2 * ir->nclasses;
+	size_t extra = ir->nsets - owners;
+	enum fwd_ir_key key;
+	bool interval;
+	const char *name;
+
+	for (unsigned i = 0; i < FWD_SET_COUNT; i++) {
+		name = fwd_ir_fixed_set(i, &key, &interval);
+		if (strcmp(ir->sets[i].name, name) != 0 || ir->sets[i].key != key ||
+		    ir->sets[i].interval != interval)
+			return refuse(d, "set %u is not the %s fwd makes there", i, name);
+	}
+	for (size_t k = 0; k < ir->nclasses; k++)
+		if (ir->classes[k].set4 != FWD_SET_COUNT + 2 * k ||
+		    ir->classes[k].set6 != FWD_SET_COUNT + 2 * k + 1)
+			return refuse(d, "class %zu: its sets are not at %zu and %zu", k,
+				      FWD_SET_COUNT + 2 * k, FWD_SET_COUNT + 2 * k + 1);
+	if (ir->nsets < owners || (extra != 0 && extra != 4 && extra != 6))
+		return refuse(d, "%zu sets after the fixed ones and the classes' "
+			      "(fwd makes 0, 4 or 6 owner sets)", ir->nsets < owners ?
+			      0 : extra);
+	for (size_t i = 0; i < extra; i++) {
+		const struct fwd_ir_set *s = &ir->sets[owners + i];
+
+		name = fwd_ir_owner_set(FWD_SET_COUNT + (unsigned)i, &key);
+		if (strcmp(s->name, name) != 0 || s->key != key || !s->interval)
+			return refuse(d, "set %zu is not the %s fwd makes there",
+				      owners + i, name);
+	}
+	return true;
+}
+
+/* A queue's meter as the compiler makes it: a period nft has a unit for
+ * (the renderer prints another as "?"), and no rate without a meter. */
+static bool meter_ok(struct dec *d, const struct fwd_ir_queue *q, const char *what)
+{
+	if (q->meter && !period_ok(q->period_s))
+		return refuse(d, "%s: a meter period of %u s (nft has second, minute, "
+			      "hour, day and week)", what, q->period_s);
+	if (!q->meter && (q->rate || q->period_s || q->burst))
+		return refuse(d, "%s: a rate without a meter", what);
+	return true;
+}
+
+/*
+ * The program rules' text as fwd_progrules_text writes it: the verdict
+ * loop builds its rules from it (vloop.c) and refuses text it cannot
+ * read whole, then drops every program flow; a program queue without
+ * any text (which the compiler never makes: a program queue comes with
+ * the rules that asked for it) decides nothing either. Paths are not
+ * looked up here (the decoder is pure): a program gone is the loop's
+ * business.
+ */
+static bool prog_text_ok(struct dec *d, const struct fwd_ir *ir, bool v4)
+{
+	struct fwd_progrules *rs = NULL;
+	unsigned bad = 0;
+
+	if (!ir->prog_text)
+		return !v4 || refuse(d, "the program queue without its rules");
+	if (fwd_progrules_from_text(ir->prog_text, NULL, NULL, &rs, &bad) != 0)
+		return refuse(d, "the program rules: line %u is not one fwd writes", bad);
+	fwd_progrules_free(rs);
+	return true;
 }
 
 /* The program queue, if the file has it; false when it is not the one
@@ -697,11 +1250,15 @@ static bool get_prog(struct dec *d, struct fwd_ir *ir, bool v4)
 	    (q->fanout ? total < 2 || total > FWD_PROG_QUEUES_MAX : total != 1) ||
 	    (q->meter && (!q->rate || !q->period_s)))
 		return refuse(d, "not the program queue fwd makes");
-	return true;
+	return meter_ok(d, q, "the program queue") && prog_text_ok(d, ir, v4);
 }
 
 /* The guard's queue step (version 4); false when it is not one fwd
- * makes (1-16 queues within 0-65535, a meter with a rate). */
+ * makes: 1-16 queues ([defaults] queues) below the program queue (the
+ * loop tells a program decision by the queue it arrives on, so a guard
+ * queue of 16 or more would have inbound packets decided as outbound
+ * program flows), balanced by flow hash (cpu fanout is the program
+ * queue's), a meter with a rate. */
 static bool get_queue(struct dec *d, struct fwd_ir *ir)
 {
 	struct fwd_ir_queue *q = &ir->queue;
@@ -724,7 +1281,14 @@ static bool get_queue(struct dec *d, struct fwd_ir *ir)
 	if (total < 1 || total > 16 || num >= 65536 || num + total > 65536 ||
 	    (q->meter && (!q->rate || !q->period_s)))
 		return refuse(d, "not a queue step fwd makes");
-	return true;
+	if (num + total > FWD_PROG_QUEUE)
+		return refuse(d, "the guard's queue step: queues %u-%u reach the "
+			      "program queue's (%u-%u)", num, num + total - 1,
+			      FWD_PROG_QUEUE, FWD_PROG_QUEUE + FWD_PROG_QUEUES_MAX - 1);
+	if (q->fanout)
+		return refuse(d, "the guard's queue step: by CPU (only the program "
+			      "queue is)");
+	return meter_ok(d, q, "the guard's queue step");
 }
 
 /* A queue verdict goes to the guard's queue step, which the file must
@@ -740,13 +1304,25 @@ static bool queue_verdicts_ok(struct dec *d, const struct fwd_ir *ir)
 	return true;
 }
 
-/* Every rule's reference to a class or a meter names one there is. */
+/* Every rule's reference to a class or a meter names one there is; an
+ * interface match is the input chain's iifname of an inbound class or
+ * the output chain's oifname of an outbound one, as the compiler puts
+ * them. */
 static bool classes_referenced_ok(struct dec *d, const struct fwd_ir *ir)
 {
 	for (size_t i = 0; i < ir->nchains; i++)
 		for (size_t j = 0; j < ir->chains[i].n; j++)
 			for (unsigned k = 0; k < ir->chains[i].rules[j].nm; k++) {
 				const struct fwd_ir_match *m = &ir->chains[i].rules[j].m[k];
+				bool out = i == FWD_CHAIN_OUTPUT;
+
+				if (((m->kind == FWD_M_IIFNAME && out) ||
+				     (m->kind == FWD_M_OIFNAME && !out) ||
+				     ((m->kind == FWD_M_IIFNAME || m->kind == FWD_M_OIFNAME) &&
+				      m->u32 < ir->nclasses && ir->classes[m->u32].out != out)))
+					return refuse(d, "chain %s rule %zu: an interface "
+						      "match of the other direction",
+						      ir->chains[i].name, j);
 
 				if (((m->kind == FWD_M_IIFNAME || m->kind == FWD_M_OIFNAME) &&
 				     (m->u32 >= ir->nclasses || !ir->classes[m->u32].ifname[0])) ||
@@ -810,7 +1386,8 @@ int fwd_state_decode_ir(const void *buf, size_t n, struct fwd_ir **out,
 	if (!get_sets(&d, ir) || !get_chains(&d, ir) ||
 	    (v4 && d.off == d.n && !refuse(&d, "truncated after the chains")) ||
 	    !get_classes(&d, ir) || !get_prog(&d, ir, v4) ||
-	    (v4 && !get_queue(&d, ir)) || !classes_referenced_ok(&d, ir) ||
+	    (v4 && !get_queue(&d, ir)) || !sets_placed_ok(&d, ir) ||
+	    !classes_referenced_ok(&d, ir) ||
 	    !queue_verdicts_ok(&d, ir) ||
 	    (d.off != d.n && !refuse(&d, "%zu bytes after the end", d.n - d.off))) {
 		fwd_ir_free(ir);

@@ -1941,6 +1941,21 @@ static void limit_rate(uint32_t limit_n, uint32_t limit_w, uint32_t *rate,
 	}
 }
 
+const char *fwd_ir_fixed_set(unsigned i, enum fwd_ir_key *key, bool *interval)
+{
+	if (i >= FWD_SET_COUNT)
+		return NULL;
+	*key = set_shape[i].key;
+	*interval = set_shape[i].interval;
+	return set_shape[i].name;
+}
+
+void fwd_ir_limit_rate(uint32_t limit_n, uint32_t limit_w, uint32_t *rate,
+		       uint32_t *period_s, uint32_t *burst)
+{
+	limit_rate(limit_n, limit_w, rate, period_s, burst);
+}
+
 static void class_limit(struct fwd_ir_class *k)
 {
 	limit_rate(k->limit_n, k->limit_w, &k->rate, &k->period_s, &k->burst);

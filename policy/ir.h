@@ -576,6 +576,20 @@ static inline size_t fwd_ir_class_meter_sets(const struct fwd_ir *ir)
 	return n;
 }
 
+/* The shape the compiler gives fixed set i (fwd_ir_set_id): its name,
+ * key and interval flag; NULL past them. And owner set i
+ * (fwd_ir_owner_set_id, counted from FWD_SET_COUNT as the enum is; an
+ * owner set is always an interval set). For the state file's decoder,
+ * which refuses sets fwd would not have made in those places. */
+const char *fwd_ir_fixed_set(unsigned i, enum fwd_ir_key *key, bool *interval);
+const char *fwd_ir_owner_set(unsigned i, enum fwd_ir_key *key);
+
+/* A class's kernel limit (rate per period_s, burst) for the policy's
+ * N / WINDOW, as the compiler makes it (the state file's decoder checks
+ * a class against it). */
+void fwd_ir_limit_rate(uint32_t limit_n, uint32_t limit_w, uint32_t *rate,
+		       uint32_t *period_s, uint32_t *burst);
+
 /* The restricted class whose sets include set index i, or NULL. */
 const struct fwd_ir_class *fwd_ir_class_of_set(const struct fwd_ir *ir,
 					       unsigned i);

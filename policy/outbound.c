@@ -359,6 +359,14 @@ static const struct {
 	[FWD_SET_OUT_PROG6 - FWD_SET_COUNT] = { "out_prog6", FWD_KEY_ADDR6_PROTO_PORT },
 };
 
+const char *fwd_ir_owner_set(unsigned i, enum fwd_ir_key *key)
+{
+	if (i < FWD_SET_COUNT || i >= FWD_SET_COUNT_OWNERS)
+		return NULL;
+	*key = owner_sets[i - FWD_SET_COUNT].key;
+	return owner_sets[i - FWD_SET_COUNT].name;
+}
+
 /*
  * The four lookups go after the last accepting lookup of the output chain
  * (the plain out_allow sets), so fwctl's `deny ... to` (earlier) still

@@ -16,11 +16,14 @@
  *  - what the kernel side relies on holds (ir.h): known set keys whose
  *    elements survive the trip through kernel key bytes and back as the
  *    read-back does it (keys.c), set order, no duplicate keys, ranges
- *    that do not run backwards or overlap in a one-field interval set,
+ *    that do not run backwards or overlap (in any interval set),
  *    timeouts that fit in milliseconds, unique set names; the two fixed
  *    chains; known match kinds and verdicts (linearize has no default
  *    case: an unknown one would be left out, the rule matching more than
- *    it says), sorted ICMP types, a queue verdict with a queue;
+ *    it says), sorted ICMP types, a queue verdict with a queue; classes
+ *    named cls<i> with whole interface names and the rate their limit
+ *    makes, meter periods nft has a unit for, guard queues below the
+ *    program queue;
  *  - the renderer takes it (it refuses a malformed IR with -EINVAL), the
  *    linearizer builds fwd_apply's whole transaction from it (under
  *    ASan/UBSan) into well-formed netlink messages, and the daemon's
@@ -96,6 +99,7 @@ static void check_set(const struct fwd_ir_set *s)
 			check(memcmp(e->lo, e->hi, 16) == 0 && e->plo == e->phi,
 			      "a range in a hash set");
 		check(e->expires <= UINT64_MAX / 1000, "a timeout beyond milliseconds");
+		check(!e->expires || s->timeout, "a timeout in a set without the flag");
 		if (j == 0)
 			continue;
 		check(fwd_ir_elem_cmp(&s->elems[j - 1], e) < 0,
@@ -104,6 +108,17 @@ static void check_set(const struct fwd_ir_set *s)
 			check(memcmp(s->elems[j - 1].hi, e->lo, alen) < 0,
 			      "overlapping ranges in a one-field interval set");
 	}
+	/* A concatenation (pipapo): no two elements meet, every pair
+	 * compared the slow way (the decoder sweeps). */
+	for (size_t i = 0; s->interval && fwd_ir_key_has_port(s->key) && i < s->n; i++)
+		for (size_t j = i + 1; j < s->n; j++) {
+			const struct fwd_ir_elem *a = &s->elems[i], *b = &s->elems[j];
+
+			check(a->id != b->id || a->proto != b->proto ||
+			      memcmp(a->lo, b->hi, 16) > 0 || memcmp(b->lo, a->hi, 16) > 0 ||
+			      a->plo > b->phi || b->plo > a->phi,
+			      "overlapping ranges in a concatenated interval set");
+		}
 }
 
 static void check_rule(const struct fwd_ir *ir, const struct fwd_ir_rule *r)
@@ -135,8 +150,49 @@ static void check_rule(const struct fwd_ir *ir, const struct fwd_ir_rule *r)
 	      "a log prefix without its end");
 }
 
+static int nft_period(uint32_t s)
+{
+	return s == 1 || s == 60 || s == 3600 || s == 86400 || s == 604800;
+}
+
+/* The classes and queues as the compiler makes them: the kernel's meter
+ * sets are named after the class, linearize compares all 16 bytes of
+ * the interface name, show prints the words and the kernel the rate. */
+static void check_classes_queues(const struct fwd_ir *ir)
+{
+	for (size_t i = 0; i < ir->nclasses; i++) {
+		const struct fwd_ir_class *k = &ir->classes[i];
+		char want[24] = { 0 };
+		const char *nul = memchr(k->ifname, 0, sizeof(k->ifname));
+		uint32_t rate, period_s, burst;
+
+		snprintf(want, sizeof(want), "cls%zu", i);
+		check(memcmp(k->name, want, sizeof(want)) == 0, "a class not named cls<i>");
+		check(nul != NULL, "an interface name without its end");
+		for (const char *c = nul; c < k->ifname + sizeof(k->ifname); c++)
+			check(*c == 0, "bytes after an interface name");
+		check(k->limit_n || k->ifname[0], "a class of nothing");
+		if (k->limit_n) {
+			fwd_ir_limit_rate(k->limit_n, k->limit_w, &rate, &period_s, &burst);
+			check(nft_period(k->period_s), "a class period nft has no unit for");
+			check(k->rate == rate && k->period_s == period_s && k->burst == burst,
+			      "a class rate its limit does not make");
+			check(k->limit_w >= 1 && k->limit_w <= 86400, "a class window out of range");
+		}
+	}
+	if (ir->queue.on) {
+		check(ir->queue.num + ir->queue.total <= FWD_PROG_QUEUE,
+		      "guard queues reaching the program queue");
+		check(!ir->queue.meter || nft_period(ir->queue.period_s),
+		      "a flood meter period nft has no unit for");
+	}
+	if (ir->prog.on)
+		check(nft_period(ir->prog.period_s), "a program meter period nft has no unit for");
+}
+
 static void check_ir(const struct fwd_ir *ir)
 {
+	check_classes_queues(ir);
 	for (size_t i = 0; i < ir->nsets; i++) {
 		check_set(&ir->sets[i]);
 		for (size_t k = 0; k < i; k++)
