@@ -325,6 +325,11 @@ bool fwd_handle_offload(void *vctx, const struct fwd_ctl_peer *peer,
 	 * the loop than a fork */
 	if (strcmp(info->name, "explain") == 0)
 		return fwd_explain_offload(vctx, req->argc - (size_t)nw, req->argv + nw);
+	/* audit --save-baseline is the admins': a reader's is refused here */
+	if (strcmp(info->name, "audit") == 0 && peer->role < FWD_ROLE_ADMIN)
+		for (size_t i = (size_t)nw; i < req->argc; i++)
+			if (strcmp(req->argv[i], "--save-baseline") == 0)
+				return false;
 	for (size_t i = 0; i < sizeof(slow) / sizeof(slow[0]); i++)
 		if (strcmp(info->name, slow[i]) == 0)
 			return true;
