@@ -1459,6 +1459,48 @@ static void explain_text(struct cmdreq *cr, const struct explain_view *v)
 				    v->ov[i].why);
 }
 
+/*
+ * An explain walks every port of PORTS through the chain, and a lookup
+ * in an interval set walks back over its elements: a few ports against
+ * hash sets cost the loop well under a millisecond (less than a fork),
+ * a port range or any port against 100k networks tens of milliseconds
+ * to seconds. Above these (about 1 ms of the loop's time measured here)
+ * the request goes to a forked worker.
+ */
+#define EXPLAIN_LOOP_PORTS	1024u
+#define EXPLAIN_LOOP_WORK	100000u	/* ports x interval elements */
+
+bool fwd_explain_offload(const struct fwd_ctx *ctx, size_t argc, char *const *argv)
+{
+	const char *pos[2] = { NULL, NULL };
+	struct fwd_ports *pr = NULL;
+	size_t npos = 0, npr = 0, nports = 0, nint = 0;
+	char err[256];
+
+	/* The words as explain_options reads them; anything it would refuse
+	 * is refused in the loop, where that costs nothing. */
+	for (size_t i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--program") || !strcmp(argv[i], "--user") ||
+		    !strcmp(argv[i], "--unit"))
+			i++;
+		else if (argv[i][0] != '-' || argv[i][1] != '-') {
+			if (npos < 2)
+				pos[npos] = argv[i];
+			npos++;
+		}
+	}
+	if (npos != 2 || !ctx->ir ||
+	    fwd_edit_parse_ports(pos[1], NULL, &pr, &npr, err, sizeof(err)) != 0)
+		return false;
+	for (size_t i = 0; i < npr; i++)
+		nports += (size_t)pr[i].hi - pr[i].lo + 1;
+	free(pr);
+	for (size_t i = 0; i < ctx->ir->nsets; i++)
+		if (ctx->ir->sets[i].interval)
+			nint += ctx->ir->sets[i].n;
+	return nports > EXPLAIN_LOOP_PORTS || nports * nint > EXPLAIN_LOOP_WORK;
+}
+
 int cmd_explain(struct cmdreq *cr)
 {
 	struct explain_view v = { 0 };

@@ -77,6 +77,10 @@ struct fwd_own_map;
  * om is initialised here (left empty when counters = no); free it with
  * fwd_own_free, also after an error. 0 or -errno. */
 int fwd_stats_owners(struct cmdreq *cr, struct fwd_own_map *om);
+/* Whether `explain` with these words (after the command's own) is worth
+ * a forked worker: many ports, or ports times interval elements
+ * (cmd-query.c; fwd_handle_offload asks). */
+bool fwd_explain_offload(const struct fwd_ctx *ctx, size_t argc, char *const *argv);
 
 const char *qword(char *buf, const char *w);
 void jbuf_open(struct jbuf *b);

@@ -290,20 +290,24 @@ int fwd_handle_request(void *vctx, const struct fwd_ctl_peer *peer,
 /*
  * The queries whose cost grows with the table (100k elements read back
  * with their counters and rendered, the files compiled for a diff, a big
- * list printed) are answered by a forked child, off the event loop
- * (control.h): `fwctl status`, the edits and the table guard never wait
- * behind them. The child runs the same handler on a copy of this state,
- * so the answer is the same. A request the peer may not make is refused
- * in the loop, where a refusal costs nothing.
+ * list printed, a port range explained against 100k-entry sets, every
+ * socket of the namespace judged by audit) are answered by a forked
+ * child, off the event loop (control.h): `fwctl status`, the edits and
+ * the table guard never wait behind them. The child runs the same handler
+ * on a copy of this state taken when it is forked, so the answer is the
+ * one the loop would have given at that moment: explain judges the IR in
+ * force then (the kernel's copy of it, by ctx.h's invariant), whatever
+ * commit lands while the child works. A request the peer may not make is
+ * refused in the loop, where a refusal costs nothing.
  */
 bool fwd_handle_offload(void *vctx, const struct fwd_ctl_peer *peer,
 			const struct fwd_request *req)
 {
-	static const char *const slow[] = { "stats", "diff", "list show", "list blocked" };
+	static const char *const slow[] = { "stats", "diff", "list show", "list blocked",
+					    "audit" };
 	const struct fwd_cmdinfo *info;
 	int nw;
 
-	(void)vctx;
 	if (req->argc == 0)
 		return false;
 	info = fwd_cmd_find((int)req->argc, req->argv, &nw);
@@ -317,6 +321,15 @@ bool fwd_handle_offload(void *vctx, const struct fwd_ctl_peer *peer,
 				return true;
 		return false;
 	}
+	/* explain by its cost: a port or two against hash sets is cheaper in
+	 * the loop than a fork */
+	if (strcmp(info->name, "explain") == 0)
+		return fwd_explain_offload(vctx, req->argc - (size_t)nw, req->argv + nw);
+	/* audit --save-baseline is the admins': a reader's is refused here */
+	if (strcmp(info->name, "audit") == 0 && peer->role < FWD_ROLE_ADMIN)
+		for (size_t i = (size_t)nw; i < req->argc; i++)
+			if (strcmp(req->argv[i], "--save-baseline") == 0)
+				return false;
 	for (size_t i = 0; i < sizeof(slow) / sizeof(slow[0]); i++)
 		if (strcmp(info->name, slow[i]) == 0)
 			return true;

@@ -5,7 +5,7 @@
 /*
  * A forked child that computes one answer off the event loop (control.c
  * uses it for the read-only queries whose cost grows with the table:
- * show --nft, stats, diff, list show/blocked).
+ * show --nft, stats, diff, list show/blocked, explain, audit).
  *
  * Why fork and not a thread: the child gets a consistent copy of the
  * whole daemon state at the moment of the request, for free (copy on

@@ -140,6 +140,275 @@ static bool covers(const struct fwd_imp_rule *a, const struct fwd_imp_rule *b)
 	return alo <= blo && bhi <= ahi && peer_covers(&a->peer, &b->peer);
 }
 
+/* ---- an index of rules by peer -------------------------------------- */
+
+/*
+ * Which rules of a kind (the drops, the accepts) overlap a given one: the
+ * resolution asks that for every rule, and a scan of all earlier rules
+ * per rule made the import O(n^2). Two peers overlap when one holds the
+ * other. The rules holding peer P are P's network at each prefix length
+ * in use, found by binary search among (family, prefix, network) keys;
+ * those inside P are a run of the same entries sorted by (family,
+ * address). So a lookup costs O(log n) per prefix length in use plus the
+ * rules it finds; only the addresses are indexed (rules that differ only
+ * in their ports are still compared one by one).
+ */
+struct pidx_ent {
+	uint8_t family, prefix;
+	uint8_t a[16];			/* masked to prefix */
+	size_t rule;
+};
+
+struct pidx {
+	struct pidx_ent *byprefix;	/* by family, prefix, a, rule */
+	struct pidx_ent *byaddr;	/* by family, a, prefix, rule */
+	size_t n;
+	bool used[2][129];		/* prefix lengths present, per family */
+};
+
+static unsigned addr_bytes(uint8_t family)
+{
+	return family == AF_INET ? 4 : 16;
+}
+
+static void mask_to(uint8_t *out, const struct fwd_addr *p, unsigned bits)
+{
+	unsigned full = bits / 8, rest = bits % 8;
+
+	memset(out, 0, 16);
+	memcpy(out, p->a, full);
+	if (rest)
+		out[full] = p->a[full] & (uint8_t)(0xff << (8 - rest));
+}
+
+static int cmp_byprefix(const void *x, const void *y)
+{
+	const struct pidx_ent *a = x, *b = y;
+	int c;
+
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	if (a->prefix != b->prefix)
+		return a->prefix < b->prefix ? -1 : 1;
+	c = memcmp(a->a, b->a, 16);
+	if (c)
+		return c;
+	return a->rule < b->rule ? -1 : a->rule > b->rule;
+}
+
+static int cmp_byaddr(const void *x, const void *y)
+{
+	const struct pidx_ent *a = x, *b = y;
+	int c;
+
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	c = memcmp(a->a, b->a, 16);
+	if (c)
+		return c;
+	if (a->prefix != b->prefix)
+		return a->prefix < b->prefix ? -1 : 1;
+	return a->rule < b->rule ? -1 : a->rule > b->rule;
+}
+
+/* The rules with verdict accept (accepts true) or not, indexed. */
+static void pidx_build(struct pidx *x, const struct fwd_import *imp, bool accepts)
+{
+	memset(x, 0, sizeof(*x));
+	x->byprefix = fwd_xcalloc(imp->nrules + 1, sizeof(*x->byprefix));
+	for (size_t i = 0; i < imp->nrules; i++) {
+		const struct fwd_imp_rule *r = &imp->rules[i];
+		struct pidx_ent *e;
+
+		if ((r->verdict == FWD_IMP_ACCEPT) != accepts)
+			continue;
+		e = &x->byprefix[x->n++];
+		e->family = r->peer.family;
+		e->prefix = r->peer.prefix;
+		mask_to(e->a, &r->peer, r->peer.prefix);
+		e->rule = i;
+		x->used[r->peer.family == AF_INET6][r->peer.prefix] = true;
+	}
+	x->byaddr = fwd_xcalloc(x->n + 1, sizeof(*x->byaddr));
+	memcpy(x->byaddr, x->byprefix, x->n * sizeof(*x->byaddr));
+	qsort(x->byprefix, x->n, sizeof(*x->byprefix), cmp_byprefix);
+	qsort(x->byaddr, x->n, sizeof(*x->byaddr), cmp_byaddr);
+}
+
+static void pidx_free(struct pidx *x)
+{
+	free(x->byprefix);
+	free(x->byaddr);
+}
+
+/* The first entry of v (n, sorted by cmp) not before key. */
+static size_t lower_bound(const struct pidx_ent *v, size_t n, const struct pidx_ent *key,
+			  int (*cmp)(const void *, const void *))
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cmp(&v[mid], key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* A list of rule numbers (a lookup's answer). */
+struct rulev {
+	size_t *v;
+	size_t n, cap;
+};
+
+static int cmp_size(const void *x, const void *y)
+{
+	size_t a = *(const size_t *)x, b = *(const size_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+/*
+ * Into out, in ascending order: the indexed rules before rule `before`
+ * whose peer overlaps p (each once). The caller checks the rest of
+ * overlaps() (direction, protocol, ports).
+ */
+static void pidx_find(const struct pidx *x, const struct fwd_addr *p, size_t before,
+		      struct rulev *out)
+{
+	bool v6 = p->family == AF_INET6;
+	unsigned max = addr_bytes(p->family) * 8;
+	struct pidx_ent key = { .family = p->family };
+
+	out->n = 0;
+	/* Those holding p (p itself included): p's network at each length. */
+	for (unsigned l = 0; l <= p->prefix; l++) {
+		size_t i;
+
+		if (!x->used[v6][l])
+			continue;
+		key.prefix = (uint8_t)l;
+		mask_to(key.a, p, l);
+		key.rule = 0;
+		for (i = lower_bound(x->byprefix, x->n, &key, cmp_byprefix);
+		     i < x->n && x->byprefix[i].family == key.family &&
+		     x->byprefix[i].prefix == l && !memcmp(x->byprefix[i].a, key.a, 16) &&
+		     x->byprefix[i].rule < before; i++) {
+			FWD_GROW(out->v, out->cap, out->n + 1);
+			out->v[out->n++] = x->byprefix[i].rule;
+		}
+	}
+	/* Those inside p: the run of addresses p holds, longer prefixes. */
+	if (p->prefix < max) {
+		key.prefix = 0;
+		mask_to(key.a, p, p->prefix);
+		key.rule = 0;
+		for (size_t i = lower_bound(x->byaddr, x->n, &key, cmp_byaddr);
+		     i < x->n && x->byaddr[i].family == key.family &&
+		     same_prefix(x->byaddr[i].a, key.a, p->prefix); i++) {
+			if (x->byaddr[i].prefix <= p->prefix || x->byaddr[i].rule >= before)
+				continue;
+			FWD_GROW(out->v, out->cap, out->n + 1);
+			out->v[out->n++] = x->byaddr[i].rule;
+		}
+	}
+	qsort(out->v, out->n, sizeof(*out->v), cmp_size);
+}
+
+/* FNV-1a over a peer's key: family, prefix, the network's bytes. */
+static size_t peer_hash(uint8_t family, uint8_t prefix, const uint8_t *net)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	h = (h ^ family) * 1099511628211ull;
+	h = (h ^ prefix) * 1099511628211ull;
+	for (unsigned i = 0; i < addr_bytes(family); i++)
+		h = (h ^ net[i]) * 1099511628211ull;
+	return (size_t)h;
+}
+
+/*
+ * A growing list of peers, several per network allowed: which of them hold
+ * a given peer (peer_covers), by that peer's network at each prefix
+ * length in the list (a hash table of (family, prefix, network)).
+ * Entries are numbered in the order they were put.
+ */
+struct pkey {
+	uint8_t family, prefix;
+	uint8_t net[16];
+};
+
+struct peerset {
+	struct pkey *k;
+	size_t n, kcap;
+	size_t *tab, tcap;		/* slot: entry + 1, 0 empty */
+	uint64_t lens[2][3];		/* prefix lengths present, per family */
+};
+
+static void peerset_slot(struct peerset *ps, size_t e)
+{
+	const struct pkey *k = &ps->k[e];
+	size_t h = peer_hash(k->family, k->prefix, k->net) & (ps->tcap - 1);
+
+	while (ps->tab[h])
+		h = (h + 1) & (ps->tcap - 1);
+	ps->tab[h] = e + 1;
+}
+
+static void peerset_put(struct peerset *ps, const struct fwd_addr *p)
+{
+	struct pkey *k;
+
+	if (2 * (ps->n + 1) > ps->tcap) {
+		ps->tcap = ps->tcap ? 2 * ps->tcap : 16;
+		free(ps->tab);
+		ps->tab = fwd_xcalloc(ps->tcap, sizeof(*ps->tab));
+		for (size_t e = 0; e < ps->n; e++)
+			peerset_slot(ps, e);
+	}
+	FWD_GROW(ps->k, ps->kcap, ps->n + 1);
+	k = &ps->k[ps->n];
+	k->family = p->family;
+	k->prefix = p->prefix;
+	mask_to(k->net, p, p->prefix);
+	ps->lens[p->family == AF_INET6][p->prefix / 64] |= 1ull << (p->prefix % 64);
+	peerset_slot(ps, ps->n++);
+}
+
+/* Into out, in ascending order: the entries whose peer holds p. */
+static void peerset_holders(const struct peerset *ps, const struct fwd_addr *p,
+			    struct rulev *out)
+{
+	uint8_t net[16];
+
+	out->n = 0;
+	for (unsigned l = 0; l <= p->prefix && ps->tcap; l++) {
+		if (!(ps->lens[p->family == AF_INET6][l / 64] >> (l % 64) & 1))
+			continue;
+		mask_to(net, p, l);
+		for (size_t h = peer_hash(p->family, (uint8_t)l, net) & (ps->tcap - 1);
+		     ps->tab[h]; h = (h + 1) & (ps->tcap - 1)) {
+			const struct pkey *k = &ps->k[ps->tab[h] - 1];
+
+			if (k->family == p->family && k->prefix == l &&
+			    !memcmp(k->net, net, 16)) {
+				FWD_GROW(out->v, out->cap, out->n + 1);
+				out->v[out->n++] = ps->tab[h] - 1;
+			}
+		}
+	}
+	qsort(out->v, out->n, sizeof(*out->v), cmp_size);
+}
+
+static void peerset_free(struct peerset *ps)
+{
+	free(ps->k);
+	free(ps->tab);
+}
+
 /* ---- resolution: which rules become what ---------------------------- */
 
 /* A note once per line and text (a rule made of a tcp and a udp half
@@ -163,6 +432,16 @@ static void note(struct fwd_import *imp, const char *file, unsigned line,
 }
 
 enum fate { F_NONE, F_ALLOW, F_DENY };
+
+/* What the resolution of every rule shares: the indexes and two lists. */
+struct res {
+	struct fwd_import *imp;
+	enum fate *fate;
+	struct denies *dn;
+	struct pidx drops, accepts;	/* verdict drop/reject; accept */
+	struct rulev found, found2, found3;
+	struct peerset mine;		/* resolve_accept's denies' peers */
+};
 
 /* The packets both rules match (they overlap): the narrower of each. */
 static struct fwd_imp_rule intersect(const struct fwd_imp_rule *d,
@@ -200,13 +479,21 @@ static void deny_push(struct denies *dn, const struct fwd_imp_rule *r, size_t fr
 	dn->v[dn->n++] = *r;
 }
 
-/* Into one accept's own short list: nothing covered twice. */
-static void deny_add(struct denies *dn, const struct fwd_imp_rule *r, size_t from)
+/*
+ * Into one accept's own list: nothing covered twice. Only the entries
+ * whose peer holds r's can cover it (ps: dn's peers; found: room for the
+ * lookup), so a list of thousands (a blocklist before an open port) is
+ * not scanned for each of them.
+ */
+static void deny_add(struct denies *dn, struct peerset *ps, struct rulev *found,
+		     const struct fwd_imp_rule *r, size_t from)
 {
-	for (size_t i = 0; i < dn->n; i++)
-		if (covers(&dn->v[i], r))
+	peerset_holders(ps, &r->peer, found);
+	for (size_t f = 0; f < found->n; f++)
+		if (covers(&dn->v[found->v[f]], r))
 			return;
 	deny_push(dn, r, from);
+	peerset_put(ps, &r->peer);
 }
 
 struct deny_ref {
@@ -283,17 +570,45 @@ static const char *verdict_word(enum fwd_imp_verdict v)
  * this accept is left out, closed) or the drop covers it whole (it never
  * matched).
  */
-static void resolve_accept(struct fwd_import *imp, size_t i, enum fate *fate,
-			   struct denies *dn)
+/* The first accept before rule `before`, imported, that overlaps x. */
+static const struct fwd_imp_rule *first_allowed(struct res *rs, const struct fwd_imp_rule *x,
+						size_t before)
 {
+	pidx_find(&rs->accepts, &x->peer, before, &rs->found2);
+	for (size_t f = 0; f < rs->found2.n; f++) {
+		size_t k = rs->found2.v[f];
+
+		if (rs->fate[k] == F_ALLOW && overlaps(&rs->imp->rules[k], x))
+			return &rs->imp->rules[k];
+	}
+	return NULL;
+}
+
+static void resolve_accept(struct res *rs, size_t i)
+{
+	struct fwd_import *imp = rs->imp;
 	const struct fwd_imp_rule *r = &imp->rules[i];
 	struct denies mine = { 0 };
 
-	for (size_t j = 0; j < i; j++) {
-		const struct fwd_imp_rule *d = &imp->rules[j];
+	/* Emptied: a small table is cleared, a big one (an earlier accept's
+	 * thousands of denies) let go, so each accept pays for its own. */
+	rs->mine.n = 0;
+	memset(rs->mine.lens, 0, sizeof(rs->mine.lens));
+	if (rs->mine.tcap > 64) {
+		free(rs->mine.tab);
+		rs->mine.tab = NULL;
+		rs->mine.tcap = 0;
+	} else if (rs->mine.tab) {
+		memset(rs->mine.tab, 0, rs->mine.tcap * sizeof(*rs->mine.tab));
+	}
+	/* The earlier drops that overlap it, in the original's order. */
+	pidx_find(&rs->drops, &r->peer, i, &rs->found);
+	for (size_t f = 0; f < rs->found.n; f++) {
+		size_t j = rs->found.v[f];
+		const struct fwd_imp_rule *d = &imp->rules[j], *a;
 		struct fwd_imp_rule x;
 
-		if (d->verdict == FWD_IMP_ACCEPT || !overlaps(d, r))
+		if (!overlaps(d, r))
 			continue;
 		if (covers(d, r)) {
 			note(imp, r->file, r->line,
@@ -304,29 +619,25 @@ static void resolve_accept(struct fwd_import *imp, size_t i, enum fate *fate,
 			return;
 		}
 		x = intersect(d, r);
-		for (size_t k = 0; k < j; k++) {
-			const struct fwd_imp_rule *a = &imp->rules[k];
-
-			if (a->verdict == FWD_IMP_ACCEPT && fate[k] == F_ALLOW &&
-			    overlaps(a, &x)) {
-				fwd_import_skip(imp, r->file, r->line,
-						"%s:%u %ss part of it first, and fwd's deny "
-						"(checked before every allow) would also "
-						"refuse what %s:%u accepts",
-						d->file, d->line, verdict_word(d->verdict),
-						a->file, a->line);
-				free(mine.v);
-				free(mine.from);
-				return;
-			}
+		a = first_allowed(rs, &x, j);
+		if (a) {
+			fwd_import_skip(imp, r->file, r->line,
+					"%s:%u %ss part of it first, and fwd's deny "
+					"(checked before every allow) would also "
+					"refuse what %s:%u accepts",
+					d->file, d->line, verdict_word(d->verdict),
+					a->file, a->line);
+			free(mine.v);
+			free(mine.from);
+			return;
 		}
-		deny_add(&mine, &x, j);
+		deny_add(&mine, &rs->mine, &rs->found3, &x, j);
 	}
 	for (size_t k = 0; k < mine.n; k++)
-		deny_push(dn, &mine.v[k], mine.from[k]);
+		deny_push(rs->dn, &mine.v[k], mine.from[k]);
 	free(mine.v);
 	free(mine.from);
-	fate[i] = F_ALLOW;
+	rs->fate[i] = F_ALLOW;
 	if (r->proto == FWD_IMP_ALL)
 		fwd_import_skip(imp, r->file, r->line,
 				"its protocols other than TCP and UDP (fwd allows "
@@ -335,15 +646,16 @@ static void resolve_accept(struct fwd_import *imp, size_t i, enum fate *fate,
 
 /* A drop under an open default: always a deny (closed), reported when an
  * earlier accept of the original overlaps it. */
-static void resolve_drop_open(struct fwd_import *imp, size_t i, enum fate *fate,
-			      struct denies *dn)
+static void resolve_drop_open(struct res *rs, size_t i)
 {
+	struct fwd_import *imp = rs->imp;
 	const struct fwd_imp_rule *r = &imp->rules[i];
 
-	for (size_t k = 0; k < i; k++) {
-		const struct fwd_imp_rule *a = &imp->rules[k];
+	pidx_find(&rs->accepts, &r->peer, i, &rs->found);
+	for (size_t f = 0; f < rs->found.n; f++) {
+		const struct fwd_imp_rule *a = &imp->rules[rs->found.v[f]];
 
-		if (a->verdict != FWD_IMP_ACCEPT || !overlaps(a, r))
+		if (!overlaps(a, r))
 			continue;
 		if (covers(a, r)) {
 			note(imp, r->file, r->line,
@@ -357,8 +669,8 @@ static void resolve_drop_open(struct fwd_import *imp, size_t i, enum fate *fate,
 				a->file, a->line);
 		break;
 	}
-	fate[i] = F_DENY;
-	deny_push(dn, r, i);
+	rs->fate[i] = F_DENY;
+	deny_push(rs->dn, r, i);
 	if (r->proto == FWD_IMP_ALL)
 		fwd_import_skip(imp, r->file, r->line,
 				"its protocols other than TCP and UDP (fwd's deny "
@@ -366,24 +678,25 @@ static void resolve_drop_open(struct fwd_import *imp, size_t i, enum fate *fate,
 }
 
 /* Whether an accept before rule i, imported, overlaps it. */
-static bool overlaps_allowed(const struct fwd_import *imp, size_t i, const enum fate *fate)
+static bool overlaps_allowed(struct res *rs, size_t i)
 {
-	for (size_t k = 0; k < i; k++)
-		if (fate[k] == F_ALLOW && overlaps(&imp->rules[k], &imp->rules[i]))
-			return true;
-	return false;
+	return first_allowed(rs, &rs->imp->rules[i], i) != NULL;
 }
 
 static void resolve(struct fwd_import *imp, enum fate *fate, struct denies *dn)
 {
+	struct res rs = { .imp = imp, .fate = fate, .dn = dn };
+
+	pidx_build(&rs.drops, imp, false);
+	pidx_build(&rs.accepts, imp, true);
 	for (size_t i = 0; i < imp->nrules; i++) {
 		const struct fwd_imp_rule *r = &imp->rules[i];
 		bool open = default_of(imp, r->dir) == FWD_ALLOW;
 
 		if (r->verdict == FWD_IMP_ACCEPT && !open)
-			resolve_accept(imp, i, fate, dn);
+			resolve_accept(&rs, i);
 		else if (r->verdict != FWD_IMP_ACCEPT && open)
-			resolve_drop_open(imp, i, fate, dn);
+			resolve_drop_open(&rs, i);
 	}
 	/* Under a closed default a drop nothing later overrides is the
 	 * default's own; under an open one an accept is. */
@@ -397,7 +710,7 @@ static void resolve(struct fwd_import *imp, enum fate *fate, struct denies *dn)
 		if (fate[i] != F_NONE)
 			continue;
 		if (r->verdict == FWD_IMP_REJECT && default_of(imp, r->dir) == FWD_DENY &&
-		    !overlaps_allowed(imp, i, fate)) {
+		    !overlaps_allowed(&rs, i)) {
 			/* fwd's deny rejects: the original's answer, kept. */
 			fate[i] = F_DENY;
 			deny_push(dn, r, i);
@@ -417,6 +730,12 @@ static void resolve(struct fwd_import *imp, enum fate *fate, struct denies *dn)
 				      "accepts it", r->dir == FWD_DIR_IN ?
 				      "inbound" : "outbound");
 	}
+	pidx_free(&rs.drops);
+	pidx_free(&rs.accepts);
+	free(rs.found.v);
+	free(rs.found2.v);
+	free(rs.found3.v);
+	peerset_free(&rs.mine);
 }
 
 /* ---- the writer ----------------------------------------------------- */
@@ -452,42 +771,170 @@ struct svc {
 	size_t npeers, cap;
 	const struct fwd_imp_rule **from;
 	size_t nfrom, fcap;
+	/* The peers by (family, prefix, network): slot = position + 1, 0
+	 * empty; and the prefix lengths among them, per family (a length
+	 * stays marked until the table is rebuilt: a stale mark costs one
+	 * lookup, never a wrong answer). */
+	size_t *ptab, pcap;
+	uint64_t plens[2][3];
 };
 
-static void svc_add(struct svc **v, size_t *n, size_t *cap,
-		    const struct fwd_imp_rule *r, uint8_t proto)
+/* The services by (direction, protocol, ports): slot = index + 1, 0 empty. */
+struct svcs {
+	struct svc *v;
+	size_t n, cap;
+	size_t *tab, tcap;
+};
+
+static size_t svc_peer_hash(const struct fwd_addr *p)
+{
+	uint8_t net[16];
+
+	mask_to(net, p, p->prefix);
+	return peer_hash(p->family, p->prefix, net);
+}
+
+static void svc_ptab_put(struct svc *s, size_t pos)
+{
+	const struct fwd_addr *p = &s->peers[pos];
+	size_t h = svc_peer_hash(p) & (s->pcap - 1);
+
+	while (s->ptab[h])
+		h = (h + 1) & (s->pcap - 1);
+	s->ptab[h] = pos + 1;
+	s->plens[p->family == AF_INET6][p->prefix / 64] |= 1ull << (p->prefix % 64);
+}
+
+/* The table made again for the peers there, at least twice their number. */
+static void svc_ptab_rebuild(struct svc *s)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * (s->npeers + 1))
+		cap *= 2;
+	free(s->ptab);
+	s->ptab = fwd_xcalloc(cap, sizeof(*s->ptab));
+	s->pcap = cap;
+	memset(s->plens, 0, sizeof(s->plens));
+	for (size_t i = 0; i < s->npeers; i++)
+		svc_ptab_put(s, i);
+}
+
+static bool svc_len_used(const struct svc *s, uint8_t family, unsigned l)
+{
+	return s->plens[family == AF_INET6][l / 64] >> (l % 64) & 1;
+}
+
+/* Whether a peer there holds p (peer_covers), by p's network at each
+ * prefix length there. */
+static bool svc_holds(const struct svc *s, const struct fwd_addr *p)
+{
+	uint8_t net[16];
+
+	for (unsigned l = 0; l <= p->prefix; l++) {
+		size_t h;
+
+		if (!svc_len_used(s, p->family, l))
+			continue;
+		mask_to(net, p, l);
+		for (h = peer_hash(p->family, (uint8_t)l, net) & (s->pcap - 1); s->ptab[h];
+		     h = (h + 1) & (s->pcap - 1)) {
+			const struct fwd_addr *q = &s->peers[s->ptab[h] - 1];
+
+			if (q->family == p->family && q->prefix == l &&
+			    same_prefix(q->a, net, l))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Whether a peer there has a longer prefix than p in p's family: only
+ * such a peer can lie inside p. */
+static bool svc_longer(const struct svc *s, const struct fwd_addr *p)
+{
+	for (unsigned l = p->prefix + 1u; l <= addr_bytes(p->family) * 8; l++)
+		if (svc_len_used(s, p->family, l))
+			return true;
+	return false;
+}
+
+static size_t svc_key_hash(enum fwd_dir dir, uint8_t proto, uint16_t lo, uint16_t hi)
+{
+	uint64_t k = (uint64_t)dir << 40 | (uint64_t)proto << 32 | (uint64_t)lo << 16 | hi;
+
+	k *= 0x9e3779b97f4a7c15ull;
+	return (size_t)(k ^ k >> 29);
+}
+
+/* The service of (dir, proto, lo, hi), made (in order of first use) when
+ * there is none. */
+static struct svc *svc_get(struct svcs *ss, enum fwd_dir dir, uint8_t proto,
+			   uint16_t lo, uint16_t hi)
+{
+	size_t h;
+	struct svc *s;
+
+	if (2 * (ss->n + 1) > ss->tcap) {
+		ss->tcap = ss->tcap ? 2 * ss->tcap : 16;
+		free(ss->tab);
+		ss->tab = fwd_xcalloc(ss->tcap, sizeof(*ss->tab));
+		for (size_t i = 0; i < ss->n; i++) {
+			s = &ss->v[i];
+			h = svc_key_hash(s->dir, s->proto, s->lo, s->hi) & (ss->tcap - 1);
+			while (ss->tab[h])
+				h = (h + 1) & (ss->tcap - 1);
+			ss->tab[h] = i + 1;
+		}
+	}
+	for (h = svc_key_hash(dir, proto, lo, hi) & (ss->tcap - 1); ss->tab[h];
+	     h = (h + 1) & (ss->tcap - 1)) {
+		s = &ss->v[ss->tab[h] - 1];
+		if (s->dir == dir && s->proto == proto && s->lo == lo && s->hi == hi)
+			return s;
+	}
+	FWD_GROW(ss->v, ss->cap, ss->n + 1);
+	ss->tab[h] = ss->n + 1;
+	s = &ss->v[ss->n++];
+	memset(s, 0, sizeof(*s));
+	s->dir = dir;
+	s->proto = proto;
+	s->lo = lo;
+	s->hi = hi;
+	svc_ptab_rebuild(s);
+	return s;
+}
+
+static void svc_add(struct svcs *ss, const struct fwd_imp_rule *r, uint8_t proto)
 {
 	uint16_t lo = r->lo ? r->lo : 1, hi = r->lo ? r->hi : 65535;
-	struct svc *s = NULL;
+	struct svc *s = svc_get(ss, r->dir, proto, lo, hi);
+	size_t had;
 
-	for (size_t i = 0; i < *n && !s; i++)
-		if ((*v)[i].dir == r->dir && (*v)[i].proto == proto &&
-		    (*v)[i].lo == lo && (*v)[i].hi == hi)
-			s = &(*v)[i];
-	if (!s) {
-		FWD_GROW(*v, *cap, *n + 1);
-		s = &(*v)[(*n)++];
-		memset(s, 0, sizeof(*s));
-		s->dir = r->dir;
-		s->proto = proto;
-		s->lo = lo;
-		s->hi = hi;
-	}
 	FWD_GROW(s->from, s->fcap, s->nfrom + 1);
 	s->from[s->nfrom++] = r;
 	/* A peer inside one already there adds nothing; one holding those
-	 * there replaces them. */
-	for (size_t i = 0; i < s->npeers; i++)
-		if (peer_covers(&s->peers[i], &r->peer))
-			return;
-	for (size_t i = 0; i < s->npeers;) {
-		if (peer_covers(&r->peer, &s->peers[i]))
-			s->peers[i] = s->peers[--s->npeers];
-		else
-			i++;
+	 * there replaces them (in place of each, the last one: the order
+	 * the text is written in). The lookups keep this linear in the
+	 * peers where a scan of them per peer was quadratic (50k sources
+	 * of one port took 10 s). */
+	if (svc_holds(s, &r->peer))
+		return;
+	had = s->npeers;
+	if (svc_longer(s, &r->peer)) {
+		for (size_t i = 0; i < s->npeers;) {
+			if (peer_covers(&r->peer, &s->peers[i]))
+				s->peers[i] = s->peers[--s->npeers];
+			else
+				i++;
+		}
 	}
 	FWD_GROW(s->peers, s->cap, s->npeers + 1);
 	s->peers[s->npeers++] = r->peer;
+	if (s->npeers != had + 1 || 2 * (s->npeers + 1) > s->pcap)
+		svc_ptab_rebuild(s);	/* peers moved, or the table is full */
+	else
+		svc_ptab_put(s, s->npeers - 1);
 }
 
 static void put_ports(struct buf *b, uint8_t proto, uint16_t lo, uint16_t hi)
@@ -598,38 +1045,54 @@ static void check_defaults(struct fwd_import *imp, const struct fwd_policy *m)
 				"%s; write icmp = all there", fwd_icmp_name(m->icmp));
 }
 
+/* A skipped line's place: its file's rank (first seen first), its line,
+ * and where it was in the list (ties keep their order). */
+struct skip_ref {
+	size_t rank;
+	unsigned line;
+	size_t pos;
+};
+
+static int skip_cmp(const void *x, const void *y)
+{
+	const struct skip_ref *a = x, *b = y;
+
+	if (a->rank != b->rank)
+		return a->rank < b->rank ? -1 : 1;
+	if (a->line != b->line)
+		return a->line < b->line ? -1 : 1;
+	return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
 /* The skipped list in the order of the files and their lines, whichever
- * pass found each (a stable insertion sort: the lists are short). */
+ * pass found each: a stable sort (qsort with the position as the last
+ * key; the insertion sort before was quadratic when a big import had
+ * thousands of lines skipped by both the parser and the resolution). */
 static void sort_skipped(struct fwd_diags *d)
 {
 	char **files = fwd_xcalloc(d->n + 1, sizeof(*files));
+	struct skip_ref *ref = fwd_xcalloc(d->n + 1, sizeof(*ref));
+	struct fwd_diag *v = fwd_xcalloc(d->n + 1, sizeof(*v));
 	size_t nfiles = 0;
-	size_t *rank = fwd_xcalloc(d->n + 1, sizeof(*rank));
 
 	for (size_t i = 0; i < d->n; i++) {
 		const char *f = d->v[i].file ? d->v[i].file : "";
 		size_t k = 0;
 
+		/* The files are few (one per input): a scan. */
 		while (k < nfiles && strcmp(files[k], f))
 			k++;
 		if (k == nfiles)
 			files[nfiles++] = (char *)f;
-		rank[i] = k;
+		ref[i] = (struct skip_ref){ k, d->v[i].line, i };
 	}
-	for (size_t i = 1; i < d->n; i++) {
-		struct fwd_diag g = d->v[i];
-		size_t r = rank[i], j = i;
-
-		while (j > 0 && (rank[j - 1] > r ||
-				 (rank[j - 1] == r && d->v[j - 1].line > g.line))) {
-			d->v[j] = d->v[j - 1];
-			rank[j] = rank[j - 1];
-			j--;
-		}
-		d->v[j] = g;
-		rank[j] = r;
-	}
-	free(rank);
+	qsort(ref, d->n, sizeof(*ref), skip_cmp);
+	for (size_t i = 0; i < d->n; i++)
+		v[i] = d->v[ref[i].pos];
+	if (d->n)
+		memcpy(d->v, v, d->n * sizeof(*v));
+	free(v);
+	free(ref);
 	free(files);
 }
 
@@ -637,8 +1100,8 @@ char *fwd_import_render(struct fwd_import *imp,
 			const struct fwd_import_render_opts *o)
 {
 	enum fate *fate = fwd_xcalloc(imp->nrules ? imp->nrules : 1, sizeof(*fate));
-	struct svc *svcs = NULL;
-	size_t nsvcs = 0, scap = 0, ndeny = 0;
+	struct svcs ss = { 0 };
+	size_t ndeny = 0;
 	struct buf b = { 0 };
 	struct denies dn = { 0 };
 	char q[FWD_QUOTE_BUF(30)];
@@ -669,14 +1132,14 @@ char *fwd_import_render(struct fwd_import *imp,
 
 		if (fate[i] == F_ALLOW) {
 			if (r->proto != FWD_IMP_UDP)
-				svc_add(&svcs, &nsvcs, &scap, r, IPPROTO_TCP);
+				svc_add(&ss, r, IPPROTO_TCP);
 			if (r->proto != FWD_IMP_TCP)
-				svc_add(&svcs, &nsvcs, &scap, r, IPPROTO_UDP);
+				svc_add(&ss, r, IPPROTO_UDP);
 		}
 	}
 	ndeny = dn.n;
-	for (size_t i = 0; i < nsvcs; i++)
-		put_service(&b, imp->tool, &svcs[i]);
+	for (size_t i = 0; i < ss.n; i++)
+		put_service(&b, imp->tool, &ss.v[i]);
 	if (ndeny) {
 		put(&b, "\n; drops of the original that a later accept would override\n"
 			"[edits]\n");
@@ -689,11 +1152,13 @@ char *fwd_import_render(struct fwd_import *imp,
 				put_deny(&b, r, IPPROTO_UDP);
 		}
 	}
-	for (size_t i = 0; i < nsvcs; i++) {
-		free(svcs[i].peers);
-		free(svcs[i].from);
+	for (size_t i = 0; i < ss.n; i++) {
+		free(ss.v[i].peers);
+		free(ss.v[i].from);
+		free(ss.v[i].ptab);
 	}
-	free(svcs);
+	free(ss.v);
+	free(ss.tab);
 	free(dn.v);
 	free(dn.from);
 	free(fate);

@@ -4261,6 +4261,204 @@ START_TEST(test_heavy_queries)
 }
 END_TEST
 
+/*
+ * fwd's one child (a query's worker), 0 when it has none or several. Read
+ * from /proc directly: a shell per look would miss a short-lived child.
+ */
+static pid_t fwd_child(void)
+{
+	char path[64], buf[256];
+	size_t len;
+	FILE *f;
+
+	/* Only the thread of the event loop forks (worker.h). */
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)T.fwd, (int)T.fwd);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	/* "PID " each: none, or more than one */
+	if (len == 0 || strchr(buf, ' ') != strrchr(buf, ' '))
+		return 0;
+	return (pid_t)atoi(buf);
+}
+
+/* Whether process pid is stopped (state T in /proc/PID/stat). */
+static bool proc_stopped(pid_t pid)
+{
+	char *st = slurp_or_empty(nn_keepf("/proc/%d/stat", (int)pid));
+	const char *p = strrchr(st, ')');
+	bool stopped = p && p[1] == ' ' && p[2] == 'T';
+
+	free(st);
+	return stopped;
+}
+
+/*
+ * Runs `fwctl CMD` (stdout into out) in the background and catches the
+ * worker fwd forks for it: stopped (SIGSTOP) while it computes, so the
+ * request is in flight for as long as the test needs. A worker that
+ * finished before it was caught makes the test try again (at most 20
+ * times). Returns the worker's pid, *client the fwctl's; 0 when no try
+ * saw a worker: the request was answered in the event loop.
+ */
+static pid_t catch_worker(const char *cmd, const char *out, pid_t *client)
+{
+	char *script = tu_asprintf("%s -S %s %s >%s 2>%s.err", FWCTL, T.sock, cmd, out, out);
+	const char *argv[] = { "sh", "-c", script, NULL };
+
+	for (int t = 0; t < 20; t++) {
+		*client = spawn(SRV, nn_keepf("%s.log", out), argv);
+		while (nn_alive(*client)) {
+			pid_t w = fwd_child();
+
+			if (w > 0 && kill(w, SIGSTOP) == 0) {
+				for (int i = 0; i < 1000 && !proc_stopped(w) &&
+				     kill(w, 0) == 0; i++)
+					msleep(1);
+				if (proc_stopped(w)) {
+					free(script);
+					return w;
+				}
+			}
+			usleep(200);
+		}
+		ck_assert_int_eq(stop_proc(*client, 5), 0);
+	}
+	free(script);
+	return 0;
+}
+
+/* Lets the caught worker go on and waits for its client; fwctl's exit
+ * status. */
+static int release_worker(pid_t w, pid_t client)
+{
+	ck_assert_int_eq(kill(w, SIGCONT), 0);
+	for (int i = 0; i < 6000 && nn_alive(client); i++)
+		msleep(10);
+	return stop_proc(client, 5);
+}
+
+/*
+ * explain and audit off the event loop, as show --nft (issue 8, section
+ * 5: a slow request must not delay others). fwd holds 100k allowlist
+ * entries; each request's worker is caught and held stopped while it
+ * computes (catch_worker): meanwhile `fwctl status` is answered, with
+ * control.working 1, which the event loop could never do while it
+ * computed the answer itself. Each held answer, once let go, is byte for
+ * byte the one asked before. For explain, an edit that changes the
+ * explained verdict is committed while the worker is held (the fast path
+ * patches the running IR in place): the held answer is still the one of
+ * the rules in force when it was asked, whole, and the next explain shows
+ * the edit. A one-port explain stays in the loop (no worker started).
+ */
+START_TEST(test_heavy_explain_audit)
+{
+	static const char *const cmds[] = {
+		"explain 203.0.113.77 1-65535/tcp",
+		"explain 198.18.0.5 1-65535",
+		"explain --out 203.0.113.9 1-65535/tcp --program /usr/bin/true",
+		"explain 203.0.113.77 1-65535/tcp --json",
+		"audit",
+		"audit --json",
+	};
+	char *list, *extra, *out, *ref, *got;
+	double offloaded;
+	unsigned gen;
+	pid_t w, client;
+	FILE *f;
+
+	if (!tu_need_root())
+		return;
+	topo_up();
+	listener("tcp", 8080);
+	list = path_in("big.txt");
+	f = fopen(list, "w");
+	ck_assert_ptr_nonnull(f);
+	for (int i = 0; i < 100000; i++)
+		fprintf(f, "198.%d.%d.%d\n", 18 + i / 65536, i / 256 % 256, i % 256);
+	fclose(f);
+	extra = tu_asprintf("\n[list big]\nfile = %s\n\n[service web]\nports = 8080/tcp\n"
+			    "allow = @big\n\n[service upd]\ndirection = out\n"
+			    "ports = 443/tcp\nallow = any\nprogram = /usr/bin/true\n", list);
+	write_policy("deny", extra);
+	fwd_start();
+	out = path_in("held.out");
+
+	for (size_t c = 0; c < sizeof(cmds) / sizeof(cmds[0]); c++) {
+		FWCTL_OK("%s", cmds[c]);
+		ref = strdup(R.out);
+		w = catch_worker(cmds[c], out, &client);
+		ck_assert_msg(w > 0, "fwctl %s: no worker in 20 tries: answered in the "
+			      "event loop", cmds[c]);
+		FWCTL_OK("status --json");
+		ck_assert_msg(json_ok(R.out) && json_has(R.out, "running") &&
+			      json_num(R.out, "working") == 1,
+			      "status while fwctl %s is held:\n%s", cmds[c], R.out);
+		ck_assert_int_eq(release_worker(w, client), 0);
+		got = slurp_or_empty(out);
+		ck_assert_msg(strcmp(got, ref) == 0, "fwctl %s, answered by a worker, differs "
+			      "from the one before:\n%s\nbefore:\n%s", cmds[c], got, ref);
+		free(got);
+		free(ref);
+	}
+
+	/* A port or two against hash sets is answered in the loop (cheaper
+	 * than a fork): no worker started for it. */
+	FWCTL_OK("status --json");
+	offloaded = json_num(R.out, "offloaded");
+	FWCTL_OK("explain 198.18.0.5 8080/tcp");
+	ck_assert_msg(strstr(R.out, "accept"), "explain 198.18.0.5 8080/tcp:\n%s", R.out);
+	FWCTL_OK("status --json");
+	ck_assert_msg(json_num(R.out, "offloaded") == offloaded,
+		      "a one-port explain went to a worker:\n%s", R.out);
+
+	/* A commit lands while an explain is computed. */
+	FWCTL_OK("explain 203.0.113.77 1-65535/tcp");
+	ref = strdup(R.out);
+	ck_assert_msg(strstr(ref, "1-65535") && !strstr(ref, "accept"),
+		      "explain before the edit:\n%s", ref);
+	FWCTL_OK("status --json");
+	gen = (unsigned)json_num(R.out, "generation");
+	w = catch_worker("explain 203.0.113.77 1-65535/tcp", out, &client);
+	ck_assert_msg(w > 0, "explain: no worker in 20 tries");
+	FWCTL_OK("allow 8080/tcp from 203.0.113.77");
+	FWCTL_OK("status --json");
+	ck_assert_msg(json_num(R.out, "working") == 1 &&
+		      (unsigned)json_num(R.out, "generation") > gen,
+		      "the edit did not commit while explain was held:\n%s", R.out);
+	expect_elem("allow4", "203.0.113.77 . tcp . 8080", 1);
+	ck_assert_int_eq(release_worker(w, client), 0);
+	got = slurp_or_empty(out);
+	ck_assert_msg(strcmp(got, ref) == 0, "the held explain is not the one of the rules "
+		      "in force when it was asked:\n%s\nthen:\n%s", got, ref);
+	free(got);
+	FWCTL_OK("explain 203.0.113.77 1-65535/tcp");
+	ck_assert_msg(strstr(R.out, "8080") && strstr(R.out, "accept") &&
+		      strstr(R.out, "1-8079") && strstr(R.out, "8081-65535"),
+		      "explain after the edit:\n%s", R.out);
+	ck_assert_msg(fwd_alive(), "fwd died:\n%s", slurp_or_empty(T.fwdlog));
+	{
+		char *kids = fwd_children();
+
+		for (int i = 0; i < 50 && *kids; i++) {
+			free(kids);
+			msleep(100);
+			kids = fwd_children();
+		}
+		ck_assert_msg(!*kids, "fwd keeps a child: %s", kids);
+		free(kids);
+	}
+	free(ref);
+	free(out);
+	free(extra);
+	free(list);
+	topo_down();
+}
+END_TEST
+
 /* ---- friendlier input (issue 11): list show, explain, did you mean,
  * broad edits, completion ---- */
 
@@ -5400,6 +5598,7 @@ static Suite *fwctl_suite(void)
 	nn_add_test(s, "batch_comments", test_batch_comments, 90, NULL);
 	nn_add_test(s, "request_words", test_request_words, 60, NULL);
 	nn_add_test(s, "heavy_queries", test_heavy_queries, 240, NULL);
+	nn_add_test(s, "heavy_explain_audit", test_heavy_explain_audit, 240, NULL);
 	nn_add_test(s, "roles_follow_reload", test_roles_follow_reload, 90, sec_cleanup);
 	nn_add_test(s, "roles_dropped_groups", test_roles_dropped_groups, 60, sec_cleanup);
 	nn_add_test(s, "flood_does_not_lock_out_root", test_flood_does_not_lock_out_root, 120, sec_cleanup);
