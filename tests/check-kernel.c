@@ -1576,6 +1576,68 @@ static int delta_apply(struct fwd_nl *nl, const struct fwd_ir *old,
 	return ret;
 }
 
+/*
+ * A live edit that gives a set its first element rebuilds the family chain
+ * that gains the set's rule (delta.c: flush + add); a rule the kernel
+ * refuses there is named by that chain and its place in the rebuilt chain,
+ * as in a full apply, and nothing changes. The refusal is forced by a
+ * delta built against a twin IR without the bad match (fwd_ir_diff would
+ * call a changed rule a new shape): allow4's first element rebuilds in4,
+ * whose 5th rule, the strict reverse-path check, carries a limit of 0.
+ */
+START_TEST(delta_error_names_the_place)
+{
+	struct fwd_ir *old = hand_ir(0), *twin = hand_ir(0), *bad = hand_ir(0);
+	struct fwd_ir_delta delta;
+	struct fwd_features f;
+	struct fwd_diags d;
+	struct fwd_nl *nl;
+	char *text, *before, *after;
+	int ret;
+
+	if (!tu_need_root())
+		return;
+	tu_enter_netns();
+	if (!have_nft())
+		return;
+	probe_ok(&f);
+	nl = nl_open();
+	find_set(old, "allow4")->n = 0;
+	apply_ok(nl, old, &f, NULL);
+	before = sh_ok("nft list table inet " FWD_TABLE_NAME);
+	ir_match(&bad->chains[0].rules[8], FWD_M_LIMIT, 0, 0);
+	bad->chains[0].rules[8].loc.line = 41;
+	ck_assert_int_eq(fwd_ir_diff(old, twin, &delta), 0);
+	ck_assert_msg(!delta.shape_changed && delta.nadd == 3, "delta: %zu adds",
+		      delta.nadd);
+	fwd_diags_init(&d);
+	ret = fwd_apply_delta(nl, bad, &delta, &f, &d);
+	text = diags_text(&d);
+	ck_assert_msg(ret < 0, "the kernel accepted the bad rule:\n%s", text);
+	ck_assert_msg(strstr(text, "hand.conf:41: kernel rejected rule 5 of chain in4 "
+			     "(add rule): ") && !strstr(text, "chain input") &&
+		      !strstr(text, "chain in6"), "%s", text);
+	after = sh_ok("nft list table inet " FWD_TABLE_NAME);
+	ck_assert_msg(strcmp(before, after) == 0, "the table changed:\n%s\n%s", before, after);
+	/* the place named is the rule nft lists there once the good delta is in */
+	fwd_diags_free(&d);
+	fwd_diags_init(&d);
+	ck_assert_int_eq(fwd_apply_delta(nl, twin, &delta, &f, &d), 0);
+	free(after);
+	after = sh_ok("nft list table inet " FWD_TABLE_NAME);
+	assert_kernel_rule(after, "in4", 5, "fib saddr . mark . iif oif missing");
+	fwd_diags_free(&d);
+	fwd_ir_delta_free(&delta);
+	free(text);
+	free(before);
+	free(after);
+	fwd_nl_close(nl);
+	hand_free(old);
+	hand_free(twin);
+	hand_free(bad);
+}
+END_TEST
+
 /* The hand IR changed in every kind of set: hash add/del, a concatenated
  * range that grows over its old self, adjacent rbtree ranges merged, an
  * open port added, a set emptied. */
@@ -2577,6 +2639,7 @@ static Suite *kernel_suite(void)
 	tcase_add_test(tc, kernel_error_names_the_line);
 	tcase_add_test(tc, replace_keeps_copy_counters);
 	tcase_add_test(tc, replace_keeps_counters_new_rule);
+	tcase_add_test(tc, delta_error_names_the_place);
 	tcase_add_test(tc, fixture_policies);
 	tcase_add_test(tc, restrict_readback);
 	tcase_add_test(tc, delta_edits_every_set_kind);
