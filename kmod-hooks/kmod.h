@@ -25,6 +25,7 @@ struct fwd_features {
 	bool table_persist;	/* NFT_TABLE_F_PERSIST */
 	bool destroy_setelem;	/* NFT_MSG_DESTROYSETELEM (6.3): delete if there */
 	bool fib;		/* fib expression: [defaults] rpfilter strict/loose */
+	bool ct_label;		/* ct label (conntrack labels): program = rules */
 	char detail[512];	/* what failed and how, for humans */
 };
 

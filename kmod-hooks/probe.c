@@ -48,6 +48,7 @@ enum probe {
 	P_QUEUE,	/* native queue expression */
 	P_NFQUEUE,	/* xt NFQUEUE rev 3 via nft_compat */
 	P_FIB,		/* fib saddr . mark . iif oif missing (rpfilter) */
+	P_CT_LABEL,	/* ct label 127 (program = rules' labelled UDP flows) */
 	P_FAIL_DUP,	/* the first table again with EXCL: must fail */
 	P_FAIL_DEL,	/* delete a table that does not exist: must fail */
 	P_COUNT
@@ -68,6 +69,7 @@ static const char *const probe_what[P_COUNT] = {
 	[P_QUEUE] = "native queue expression (nft_queue)",
 	[P_NFQUEUE] = "xt NFQUEUE target rev 3 (nft_compat)",
 	[P_FIB] = "fib expression (nft_fib_inet)",
+	[P_CT_LABEL] = "conntrack labels (ct label)",
 };
 
 struct probe_ctx {
@@ -236,6 +238,28 @@ static void probe_rule(struct probe_ctx *c, enum probe p)
 		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
 		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &zero, 4);
 		break;
+	case P_CT_LABEL: {
+		/* What the program rules' label accept loads (FWD_M_CT_LABEL,
+		 * linearize.c): the kernel refuses the key without
+		 * CONFIG_NF_CONNTRACK_LABELS. A load only: it takes no label
+		 * user count, and is rolled back with the rest. */
+		static const uint8_t mask[16] = { [15] = 0x80 };
+
+		e = add(r, "ct");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_LABELS);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+		e = add(r, "bitwise");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 16);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, 16);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, (uint8_t[16]){ 0 }, 16);
+		e = add(r, "cmp");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_NEQ);
+		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, (uint8_t[16]){ 0 }, 16);
+		break;
+	}
 	default:
 		break;
 	}
@@ -261,6 +285,7 @@ static void build(struct probe_ctx *c)
 	probe_rule(c, P_QUEUE);
 	probe_rule(c, P_NFQUEUE);
 	probe_rule(c, P_FIB);
+	probe_rule(c, P_CT_LABEL);
 	probe_table(c, P_FAIL_DUP, c->table, NFT_MSG_NEWTABLE, false, 0);
 	probe_table(c, P_FAIL_DEL, c->absent, NFT_MSG_DELTABLE, false, 0);
 	fwd_batch_end(c->b);
@@ -368,13 +393,18 @@ int fwd_probe(struct fwd_features *f)
 	f->native_queue = err[P_QUEUE] == 0;
 	f->xt_nfqueue = err[P_NFQUEUE] == 0;
 	f->fib = err[P_FIB] == 0;
-	for (int p = P_OWNER; p <= P_FIB; p++)
+	f->ct_label = err[P_CT_LABEL] == 0;
+	for (int p = P_OWNER; p <= P_CT_LABEL; p++)
 		if (err[p])
 			detail_add(f, "no %s: %s", probe_what[p], strerror(err[p]));
 	if (!f->fib)
 		detail_add(f, "[defaults] rpfilter = strict or loose cannot be "
 			   "applied (the kernel refuses the table); "
 			   "rpfilter = no runs without the reverse-path check");
+	if (!f->ct_label)
+		detail_add(f, "a policy with program = rules cannot be applied "
+			   "(their label accept needs conntrack labels; the "
+			   "kernel refuses the table)");
 	if (!f->native_queue && f->xt_nfqueue)
 		detail_add(f, "NFQUEUE goes through the xt target");
 	if (!f->native_queue && !f->xt_nfqueue)
@@ -406,6 +436,7 @@ void fwd_features_print(const struct fwd_features *f, FILE *out, bool json)
 		{ "table_persist", "table flag persist", f->table_persist },
 		{ "destroy_setelem", "destroy set elements", f->destroy_setelem },
 		{ "fib", "fib (rpfilter)", f->fib },
+		{ "ct_label", "conntrack labels (program rules)", f->ct_label },
 	};
 	struct utsname u;
 	const char *rel = uname(&u) == 0 ? u.release : "unknown";

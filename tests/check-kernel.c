@@ -466,6 +466,16 @@ START_TEST(probe_leaves_no_trace)
 		ck_assert_msg(f.fib == (st == 0), "probe says fib %d, nft %d",
 			      f.fib, st);
 	}
+	/* And on conntrack labels (the program rules' label accept). */
+	{
+		int st = tu_sh(NULL, "unshare -n sh -c \"nft add table inet t && "
+			       "nft add chain inet t c '{ type filter hook output "
+			       "priority 0; }' && nft add rule inet t c ct label "
+			       "127 accept\" 2>/dev/null");
+
+		ck_assert_msg(f.ct_label == (st == 0), "probe says ct_label %d, "
+			      "nft %d", f.ct_label, st);
+	}
 
 	/* Both printed forms. */
 	mem = open_memstream(&buf, &len);
@@ -473,6 +483,8 @@ START_TEST(probe_leaves_no_trace)
 	fclose(mem);
 	ck_assert_ptr_nonnull(strstr(buf, "\"nf_tables\":true"));
 	ck_assert_ptr_nonnull(strstr(buf, f.fib ? "\"fib\":true" : "\"fib\":false"));
+	ck_assert_ptr_nonnull(strstr(buf, f.ct_label ? "\"ct_label\":true" :
+				     "\"ct_label\":false"));
 	ck_assert_ptr_nonnull(strstr(buf, "\"detail\":\""));
 	free(buf);
 	mem = open_memstream(&buf, &len);
