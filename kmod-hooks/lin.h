@@ -13,6 +13,10 @@
 #include "batch.h"
 #include "ir.h"
 
+/* The expressions of FWD_M_CT_LABEL (ct label BIT), appended to r. */
+struct nftnl_rule;
+void fwd_lin_ct_label(struct nftnl_rule *r, uint32_t bit);
+
 /* IR -> messages appended to the batch. */
 void fwd_lin_table(struct fwd_batch *b, uint16_t type, const char *name,
 		   bool with_flags, uint32_t flags);

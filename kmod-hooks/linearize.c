@@ -698,8 +698,9 @@ static void m_ct_state(struct nftnl_rule *r, uint32_t mask)
 }
 
 /* ct label BIT: the 16 bytes of labels masked to the one bit (the
- * kernel's bitmap, byte BIT / 8), compared with zero, as nft emits it. */
-static void m_ct_label(struct nftnl_rule *r, uint32_t bit)
+ * kernel's bitmap, byte BIT / 8), compared with zero, as nft emits it.
+ * Also what the probe (probe.c) asks the kernel for. */
+void fwd_lin_ct_label(struct nftnl_rule *r, uint32_t bit)
 {
 	uint8_t mask[16] = { 0 }, zero[16] = { 0 };
 	struct nftnl_expr *e;
@@ -1006,7 +1007,7 @@ static void lin_rule_into(struct fwd_batch *b, const char *table,
 			m_prog_meter(r, ir);
 			break;
 		case FWD_M_CT_LABEL:
-			m_ct_label(r, m->u32);
+			fwd_lin_ct_label(r, m->u32);
 			break;
 		}
 	}

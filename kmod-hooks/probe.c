@@ -238,28 +238,13 @@ static void probe_rule(struct probe_ctx *c, enum probe p)
 		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
 		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &zero, 4);
 		break;
-	case P_CT_LABEL: {
-		/* What the program rules' label accept loads (FWD_M_CT_LABEL,
-		 * linearize.c): the kernel refuses the key without
-		 * CONFIG_NF_CONNTRACK_LABELS. A load only: it takes no label
-		 * user count, and is rolled back with the rest. */
-		static const uint8_t mask[16] = { [15] = 0x80 };
-
-		e = add(r, "ct");
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_LABELS);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
-		e = add(r, "bitwise");
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 16);
-		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, 16);
-		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, (uint8_t[16]){ 0 }, 16);
-		e = add(r, "cmp");
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_NEQ);
-		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, (uint8_t[16]){ 0 }, 16);
+	case P_CT_LABEL:
+		/* Exactly what the program rules' label accept loads: the
+		 * kernel refuses the key without CONFIG_NF_CONNTRACK_LABELS.
+		 * A load only: it takes no label user count, and is rolled
+		 * back with the rest. */
+		fwd_lin_ct_label(r, FWD_CT_LABEL_BIT);
 		break;
-	}
 	default:
 		break;
 	}

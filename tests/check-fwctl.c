@@ -5040,6 +5040,24 @@ static long long stats_rule_packets(const char *json, const char *chain, const c
 	return pk;
 }
 
+/* fwd with one service open to all (8080/tcp, a rule in both family
+ * chains), and one connection through it over IPv4 and two over IPv6:
+ * the two copies of the rule count apart (1 and 2 connections). */
+static void web_two_families(void)
+{
+	topo_up();
+	listener("tcp", 8080);
+	write_policy("deny",
+		"\n"
+		"[service web]\n"
+		"ports = 8080/tcp\n"
+		"allow = any\n");
+	fwd_start();
+		expect_tcp(BAD, SRV4_B, 8080, OK, "web over IPv4");
+	expect_tcp(BAD, SRV6_B, 8080, OK, "web over IPv6");
+	expect_tcp(GOOD, SRV6_G, 8080, OK, "web over IPv6 again");
+}
+
 /*
  * A rule in both family chains (the open-port lookup, in in4 and in6) has
  * a counter in each. show --nft printed the sum of both in the in4 copy
@@ -5054,18 +5072,7 @@ START_TEST(test_show_nft_family_counters)
 
 	if (!tu_need_root())
 		return;
-	topo_up();
-	listener("tcp", 8080);
-	write_policy("deny",
-		"\n"
-		"[service web]\n"
-		"ports = 8080/tcp\n"
-		"allow = any\n");
-	fwd_start();
-	/* one connection over IPv4, two over IPv6: the copies count apart */
-	expect_tcp(BAD, SRV4_B, 8080, OK, "web over IPv4");
-	expect_tcp(BAD, SRV6_B, 8080, OK, "web over IPv6");
-	expect_tcp(GOOD, SRV6_G, 8080, OK, "web over IPv6 again");
+	web_two_families();
 
 	k1 = nft_table();
 	FWCTL_OK("show --nft");
@@ -5122,18 +5129,7 @@ START_TEST(test_replace_family_counters)
 
 	if (!tu_need_root())
 		return;
-	topo_up();
-	listener("tcp", 8080);
-	write_policy("deny",
-		"\n"
-		"[service web]\n"
-		"ports = 8080/tcp\n"
-		"allow = any\n");
-	fwd_start();
-	/* one connection over IPv4, two over IPv6 */
-	expect_tcp(BAD, SRV4_B, 8080, OK, "web over IPv4");
-	expect_tcp(BAD, SRV6_B, 8080, OK, "web over IPv6");
-	expect_tcp(GOOD, SRV6_G, 8080, OK, "web over IPv6 again");
+	web_two_families();
 	k1 = nft_table();
 	ck_assert_msg(chain_set_counter(k1, "in4", "@open", &p4, &b4) &&
 		      chain_set_counter(k1, "in6", "@open", &p6, &b6) && p4 > 0 && p6 > 0,

@@ -1321,6 +1321,45 @@ static bool counter_in(const char *list, const char *chain, const char *needle,
 	return p && p < end && sscanf(p + strlen(needle), "%llu", pk) == 1;
 }
 
+/* Counts of zero for every rule copy and set of ir, on the heap (free
+ * with fwd_ir_counts_free), for a test to fill in. */
+static struct fwd_ir_counts *counts_zero(const struct fwd_ir *ir)
+{
+	struct fwd_ir_counts *cn = calloc(1, sizeof(*cn));
+
+	cn->nsets = ir->nsets;
+	cn->nchains = ir->nchains;
+	cn->elem = calloc(ir->nsets, sizeof(*cn->elem));
+	cn->rule = calloc(ir->nchains, sizeof(*cn->rule));
+	for (int p = 0; p < FWD_PART_COUNT; p++)
+		cn->part[p] = calloc(ir->nchains, sizeof(*cn->part[p]));
+	for (size_t c = 0; c < ir->nchains; c++) {
+		cn->rule[c] = calloc(ir->chains[c].n, sizeof(**cn->rule));
+		for (int p = 0; p < FWD_PART_COUNT; p++)
+			cn->part[p][c] = calloc(ir->chains[c].n, sizeof(**cn->part[p]));
+	}
+	return cn;
+}
+
+/* fwd's render of ir with counts cn, loaded with nft -f: a table with
+ * chosen counters, no traffic needed. */
+static void load_with_counts(const struct fwd_ir *ir, struct fwd_ir_counts *cn)
+{
+	struct fwd_render_opts ro = { .counts = cn };
+	char *text = NULL, *path, cmd[256];
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+
+	ck_assert_int_eq(fwd_ir_render(ir, &ro, mem), 0);
+	fclose(mem);
+	path = write_tmp(text);
+	snprintf(cmd, sizeof(cmd), "nft -f %s", path);
+	free(sh_ok(cmd));
+	unlink(path);
+	free(path);
+	free(text);
+}
+
 /*
  * fwd_apply (a replace that keeps counters) starts each copy of a rule in
  * both family chains from that copy's own count: in4 from in4's, in6 from
@@ -1332,16 +1371,14 @@ static bool counter_in(const char *list, const char *chain, const char *needle,
 START_TEST(replace_keeps_copy_counters)
 {
 	struct fwd_ir *ir = hand_ir(0);
-	struct fwd_ir_counts cn = { 0 };
-	struct fwd_render_opts ro = { 0 };
+	struct fwd_ir_counts *cn;
 	struct fwd_features f;
 	struct fwd_ir_chain *out;
 	struct fwd_ir_rule *r;
 	unsigned long long pk, by;
 	struct fwd_nl *nl;
-	char *text = NULL, *path, *list, cmd[256];
-	size_t len = 0, c_open[2];
-	FILE *mem;
+	char *list;
+	size_t c_open[2];
 
 	if (!tu_need_root())
 		return;
@@ -1365,31 +1402,15 @@ START_TEST(replace_keeps_copy_counters)
 	c_open[1] = 1;
 
 	/* counts per copy: in4 5/500, in6 7/700; out4 11/1100, out6 13/1300 */
-	cn.nsets = ir->nsets;
-	cn.nchains = ir->nchains;
-	cn.elem = calloc(ir->nsets, sizeof(*cn.elem));
-	cn.rule = calloc(ir->nchains, sizeof(*cn.rule));
-	for (int p = 0; p < FWD_PART_COUNT; p++)
-		cn.part[p] = calloc(ir->nchains, sizeof(*cn.part[p]));
+	cn = counts_zero(ir);
 	for (size_t c = 0; c < ir->nchains; c++) {
 		uint64_t v4 = c ? 11 : 5, v6 = c ? 13 : 7;
 
-		cn.rule[c] = calloc(ir->chains[c].n, sizeof(**cn.rule));
-		for (int p = 0; p < FWD_PART_COUNT; p++)
-			cn.part[p][c] = calloc(ir->chains[c].n, sizeof(**cn.part[p]));
-		cn.part[FWD_PART_V4][c][c_open[c]] = (struct fwd_ir_count){ v4, v4 * 100 };
-		cn.part[FWD_PART_V6][c][c_open[c]] = (struct fwd_ir_count){ v6, v6 * 100 };
-		cn.rule[c][c_open[c]] = (struct fwd_ir_count){ v4 + v6, (v4 + v6) * 100 };
+		cn->part[FWD_PART_V4][c][c_open[c]] = (struct fwd_ir_count){ v4, v4 * 100 };
+		cn->part[FWD_PART_V6][c][c_open[c]] = (struct fwd_ir_count){ v6, v6 * 100 };
+		cn->rule[c][c_open[c]] = (struct fwd_ir_count){ v4 + v6, (v4 + v6) * 100 };
 	}
-	ro.counts = &cn;
-	mem = open_memstream(&text, &len);
-	ck_assert_int_eq(fwd_ir_render(ir, &ro, mem), 0);
-	fclose(mem);
-	path = write_tmp(text);
-	snprintf(cmd, sizeof(cmd), "nft -f %s", path);
-	free(sh_ok(cmd));
-	unlink(path);
-	free(path);
+	load_with_counts(ir, cn);
 	list = sh_ok("nft list table inet " FWD_TABLE_NAME);
 	ck_assert_msg(listed_counter(list, "in4", "@open", &pk, &by) && pk == 5 &&
 		      listed_counter(list, "in6", "@open", &pk, &by) && pk == 7 &&
@@ -1419,16 +1440,7 @@ START_TEST(replace_keeps_copy_counters)
 		      "after a second replace:\n%s", list);
 	free(list);
 	fwd_nl_close(nl);
-	free(text);
-	for (size_t c = 0; c < ir->nchains; c++) {
-		free(cn.rule[c]);
-		for (int p = 0; p < FWD_PART_COUNT; p++)
-			free(cn.part[p][c]);
-	}
-	for (int p = 0; p < FWD_PART_COUNT; p++)
-		free(cn.part[p]);
-	free(cn.rule);
-	free(cn.elem);
+	fwd_ir_counts_free(cn);
 	hand_free(ir);
 }
 END_TEST
@@ -1443,14 +1455,11 @@ END_TEST
 START_TEST(replace_keeps_counters_new_rule)
 {
 	struct fwd_ir *a = hand_ir(0), *b = hand_ir(0);
-	struct fwd_ir_counts cn = { 0 };
-	struct fwd_render_opts ro = { 0 };
+	struct fwd_ir_counts *cn;
 	struct fwd_features f;
 	unsigned long long pk, by;
 	struct fwd_nl *nl;
-	char *text = NULL, *path, *list, cmd[256];
-	size_t len = 0;
-	FILE *mem;
+	char *list;
 
 	if (!tu_need_root())
 		return;
@@ -1460,32 +1469,14 @@ START_TEST(replace_keeps_counters_new_rule)
 	/* a: allow4 empty (its rule not in in4); b: as hand_ir has it */
 	find_set(a, "allow4")->n = 0;
 	a->chains[0].rules[13].counter = b->chains[0].rules[13].counter = true;
-	cn.nsets = a->nsets;
-	cn.nchains = a->nchains;
-	cn.elem = calloc(a->nsets, sizeof(*cn.elem));
-	cn.rule = calloc(a->nchains, sizeof(*cn.rule));
-	for (int p = 0; p < FWD_PART_COUNT; p++)
-		cn.part[p] = calloc(a->nchains, sizeof(*cn.part[p]));
-	for (size_t c = 0; c < a->nchains; c++) {
-		cn.rule[c] = calloc(a->chains[c].n, sizeof(**cn.rule));
-		for (int p = 0; p < FWD_PART_COUNT; p++)
-			cn.part[p][c] = calloc(a->chains[c].n, sizeof(**cn.part[p]));
-	}
+	cn = counts_zero(a);
 	/* in4: allow4_net 3/300, open 5/500; in6: open 7/700; input's
 	 * closing tcp reject 9/900 */
-	cn.part[FWD_PART_V4][0][11] = (struct fwd_ir_count){ 3, 300 };
-	cn.part[FWD_PART_V4][0][13] = (struct fwd_ir_count){ 5, 500 };
-	cn.part[FWD_PART_V6][0][13] = (struct fwd_ir_count){ 7, 700 };
-	cn.part[FWD_PART_BASE][0][15] = (struct fwd_ir_count){ 9, 900 };
-	ro.counts = &cn;
-	mem = open_memstream(&text, &len);
-	ck_assert_int_eq(fwd_ir_render(a, &ro, mem), 0);
-	fclose(mem);
-	path = write_tmp(text);
-	snprintf(cmd, sizeof(cmd), "nft -f %s", path);
-	free(sh_ok(cmd));
-	unlink(path);
-	free(path);
+	cn->part[FWD_PART_V4][0][11] = (struct fwd_ir_count){ 3, 300 };
+	cn->part[FWD_PART_V4][0][13] = (struct fwd_ir_count){ 5, 500 };
+	cn->part[FWD_PART_V6][0][13] = (struct fwd_ir_count){ 7, 700 };
+	cn->part[FWD_PART_BASE][0][15] = (struct fwd_ir_count){ 9, 900 };
+	load_with_counts(a, cn);
 	list = sh_ok("nft list table inet " FWD_TABLE_NAME);
 	ck_assert_msg(!strstr(list, "@allow4 ") &&
 		      listed_counter(list, "in4", "@allow4_net", &pk, &by) && pk == 3 &&
@@ -1509,16 +1500,7 @@ START_TEST(replace_keeps_counters_new_rule)
 		      pk == 9, "input's closing reject lost its count:\n%s", list);
 	free(list);
 	fwd_nl_close(nl);
-	free(text);
-	for (size_t c = 0; c < a->nchains; c++) {
-		free(cn.rule[c]);
-		for (int p = 0; p < FWD_PART_COUNT; p++)
-			free(cn.part[p][c]);
-	}
-	for (int p = 0; p < FWD_PART_COUNT; p++)
-		free(cn.part[p]);
-	free(cn.rule);
-	free(cn.elem);
+	fwd_ir_counts_free(cn);
 	hand_free(a);
 	hand_free(b);
 }
