@@ -315,7 +315,9 @@ static void pidx_find(const struct pidx *x, const struct fwd_addr *p, size_t bef
 			out->v[out->n++] = x->byaddr[i].rule;
 		}
 	}
-	qsort(out->v, out->n, sizeof(*out->v), cmp_size);
+	/* out->v is NULL while nothing was found: qsort wants a pointer. */
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_size);
 }
 
 /* FNV-1a over a peer's key: family, prefix, the network's bytes. */
@@ -400,7 +402,9 @@ static void peerset_holders(const struct peerset *ps, const struct fwd_addr *p,
 			}
 		}
 	}
-	qsort(out->v, out->n, sizeof(*out->v), cmp_size);
+	/* out->v is NULL while nothing was found: qsort wants a pointer. */
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_size);
 }
 
 static void peerset_free(struct peerset *ps)

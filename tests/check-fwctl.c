@@ -5124,7 +5124,7 @@ static bool chain_set_counter(const char *text, const char *chain, const char *s
  */
 START_TEST(test_replace_family_counters)
 {
-	unsigned long long p4, b4, p6, b6, pk, by, q4, q6;
+	unsigned long long p4 = 0, b4 = 0, p6 = 0, b6 = 0, pk, by, q4, q6;
 	char *k1, *k2;
 
 	if (!tu_need_root())
